@@ -1,0 +1,152 @@
+# stocketl: real-time stock market ETL as small C filters.
+#
+#   make                 build every program into bin/
+#   make test            C unit tests and BATS suites ("N passed, N failed")
+#   make ci              format-check, lint, fuzz smoke, test, sanitizer test
+#   make DEVELOPER=1     add -Werror (CI does this)
+#   make SANITIZE=1 test the same tests under ASan and UBSan (build/san/)
+#   make fuzz            run every libFuzzer target for FUZZ_TIME seconds
+#   make bench           benchmarks against DuckDB on the same data
+#   make deps            install every Debian and npm package needed
+#   make install         PREFIX=/usr/local DESTDIR= (programs and man pages)
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+DESTDIR  ?=
+
+CC       ?= cc
+CLANG    ?= clang
+CFLAGS   ?= -O2 -g
+STD       = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN      = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wundef -Wvla \
+            -Wwrite-strings -Wimplicit-fallthrough -Wcast-align
+ifneq ($(DEVELOPER)$(CI),)
+WARN     += -Werror
+endif
+LIBS      = -Wl,--as-needed -lcurl -lcjson -lpq -lzstd -lsnappy -lz -lm
+
+ifeq ($(SANITIZE),1)
+O        ?= build/san
+OUTBIN   ?= build/san/bin
+SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+else
+O        ?= build/rel
+OUTBIN   ?= bin
+SANFLAGS  =
+endif
+
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Icommon \
+             -DSTOCKETL_VERSION='"$(VERSION)"' -MMD -MP
+
+COMMON_SRC = $(sort $(wildcard common/*.c))
+COMMON_OBJ = $(COMMON_SRC:%.c=$(O)/%.o)
+LIB        = $(O)/libstocketl.a
+
+PROGRAMS   = $(sort $(notdir $(wildcard cmd/*)))
+PROG_BINS  = $(PROGRAMS:%=$(OUTBIN)/%)
+MAN1       = $(foreach p,$(PROGRAMS),$(wildcard cmd/$(p)/$(p).1))
+MAN5       = $(wildcard common/*.5)
+MAN7       = $(wildcard common/*.7)
+
+UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+
+FUZZ_SRC   = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_TIME ?= 60
+FUZZ_SMOKE_TIME ?= 10
+
+SHELL_FILES = $(shell git ls-files '*.sh' '*.bash' '*.bats' .ci/run tests/run \
+                bench/run 2>/dev/null | sort -u)
+C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+.PHONY: all test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
+        deps install uninstall clean
+
+all: $(PROG_BINS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# Each program is every .c file in its cmd/ directory, linked with the library.
+.SECONDARY:
+.SECONDEXPANSION:
+$(OUTBIN)/%: $$(patsubst %.c,$(O)/%.o,$$(wildcard cmd/%/*.c)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+test: $(PROG_BINS) $(UNIT_BINS)
+	@O=$(O) STOCKETL_BIN=$(CURDIR)/$(OUTBIN) bash tests/run
+
+# Fuzz targets: the library built with clang's fuzzer instrumentation.
+FUZZ_CFLAGS = $(STD) $(WARN) -O1 -g -Icommon -DSTOCKETL_VERSION='"$(VERSION)"' \
+              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
+	$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@bash tests/fuzz/run $(FUZZ_TIME) $(FUZZ_BINS)
+
+fuzz-smoke: fuzz-build
+	@bash tests/fuzz/run $(FUZZ_SMOKE_TIME) $(FUZZ_BINS)
+
+lint:
+	shellcheck -x $(SHELL_FILES)
+	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+	  --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem -Icommon $(filter %.c,$(C_FILES))
+
+format:
+	clang-format -i $(C_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(C_FILES)
+
+ci: format-check lint fuzz-smoke
+	$(MAKE) DEVELOPER=1 test
+	$(MAKE) DEVELOPER=1 SANITIZE=1 test
+
+bench: all
+	bash bench/run
+
+deps:
+	bash tests/helpers/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(PROG_BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGRAMS)) \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+# Loaded by every BATS suite: a hermetic environment and the assertions.
+#
+#   load helpers/common
+#
+# Each test gets a fresh $BATS_TEST_TMPDIR as HOME and working directory,
+# fixed TZ and LC_ALL, no stocketl or Alpha Vantage settings inherited from
+# the caller, and the programs under test first on PATH.
+# shellcheck shell=bash
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+STOCKETL_ROOT=${STOCKETL_ROOT:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)}
+STOCKETL_BIN=${STOCKETL_BIN:-$STOCKETL_ROOT/bin}
+FIXTURES=$STOCKETL_ROOT/tests/fixtures
+export STOCKETL_ROOT STOCKETL_BIN FIXTURES
+
+common_setup() {
+	export PATH="$STOCKETL_BIN:$STOCKETL_ROOT/tests/helpers:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+	export HOME=$BATS_TEST_TMPDIR
+	export TZ=UTC
+	export LC_ALL=C.UTF-8
+	unset STOCKETL_CONFIG STOCKETL_LAKE ALPHAVANTAGE_API_KEY PGHOST PGPORT PGDATABASE \
+		PGUSER PGPASSWORD PGSERVICE
+	cd "$BATS_TEST_TMPDIR" || return 1
+}
+
+# Each suite's setup() calls common_setup; suites that need nothing more can
+# use this default.
+setup() {
+	common_setup
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install, idempotently, every Debian package that stocketl's build, tests,
+# benchmarks and run need, and the npm packages the tests use into
+# tests/node_modules.  Run as root (or with sudo available).
+set -eu
+cd "$(dirname "$0")/../.."
+
+packages=(
+	build-essential clang clang-format clang-tidy cppcheck llvm
+	libclang-rt-14-dev
+	libcurl4-openssl-dev libcjson-dev libpq-dev libzstd-dev libsnappy-dev zlib1g-dev
+	bats bats-support bats-assert shellcheck
+	s3fs fuse3 postgresql tzdata ca-certificates
+	nodejs npm jq curl procps psmisc iproute2 time hyperfine git
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+	sudo_cmd=(sudo)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	"${sudo_cmd[@]}" apt-get update
+	DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages for the tests (DuckDB as an independent reader, an S3 server),
+# pinned by tests/package-lock.json.
+if [ ! -d tests/node_modules/@duckdb/node-api ] || [ ! -d tests/node_modules/s3rver ]; then
+	(cd tests && npm ci --no-audit --no-fund)
+fi
