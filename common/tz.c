@@ -17,7 +17,7 @@
 
 /* One endpoint of a POSIX daylight-saving rule. */
 struct tz_rule_date {
-	char kind;   /* 'M' month/week/day, 'J' julian 1..365 without Feb 29, 'N' zero-based day */
+	char kind; /* 'M' month/week/day, 'J' julian 1..365 without Feb 29, 'N' zero-based day */
 	int month, week, wday, day;
 	int32_t time; /* seconds after local midnight; may be negative or > 24h */
 };
@@ -33,8 +33,8 @@ struct tz_posix {
 struct tz {
 	char name[128];
 	size_t ntrans;
-	int64_t *trans;   /* transition instants, ascending */
-	int32_t *off_at;  /* offset in effect from trans[i] */
+	int64_t *trans;    /* transition instants, ascending */
+	int32_t *off_at;   /* offset in effect from trans[i] */
 	int32_t first_off; /* offset before the first transition */
 	struct tz_posix rule;
 };
@@ -222,18 +222,19 @@ static int tz_fail(struct err_msg *e, const char *path, const char *why)
  * (tsize 4) only the block's length is computed, so that the 64-bit block
  * that follows can be found.
  */
-static int tz_parse_block(struct tz *z, const unsigned char *p, size_t n, int tsize,
-			  size_t *used, const char *path, struct err_msg *e)
+static int tz_parse_block(struct tz *z, const unsigned char *p, size_t n, int tsize, size_t *used,
+                          const char *path, struct err_msg *e)
 {
 	if (n < 44 || memcmp(p, "TZif", 4) != 0)
 		return tz_fail(e, path, "not a TZif file");
 	uint32_t isutcnt = tz_be32(p + 20), isstdcnt = tz_be32(p + 24), leapcnt = tz_be32(p + 28);
 	uint32_t timecnt = tz_be32(p + 32), typecnt = tz_be32(p + 36), charcnt = tz_be32(p + 40);
 	if (typecnt == 0 || typecnt > 256 || timecnt > 100000 || leapcnt > 10000 ||
-	    charcnt > 100000 || (isutcnt && isutcnt != typecnt) || (isstdcnt && isstdcnt != typecnt))
+	    charcnt > 100000 || (isutcnt && isutcnt != typecnt) ||
+	    (isstdcnt && isstdcnt != typecnt))
 		return tz_fail(e, path, "bad header counts");
 	size_t len = 44 + (size_t)timecnt * (size_t)tsize + timecnt + (size_t)typecnt * 6 +
-		     charcnt + (size_t)leapcnt * (size_t)(tsize + 4) + isstdcnt + isutcnt;
+	             charcnt + (size_t)leapcnt * (size_t)(tsize + 4) + isstdcnt + isutcnt;
 	if (len > n)
 		return tz_fail(e, path, "truncated");
 	*used = len;
