@@ -20,7 +20,10 @@ struct buf {
 	size_t max; /* 0: no limit */
 };
 
-#define BUF_INIT {NULL, 0, 0, 0}
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 /* Make room for n more bytes; -1 (errno ENOMEM or E2BIG) when it cannot. */
 int buf_reserve(struct buf *b, size_t n);

@@ -23,9 +23,9 @@ int dec_parse(const char *s, size_t n, int precision, int scale, dec128 *out, st
 	const char *p = s, *end = s + n;
 	int neg = 0;
 	char digits[DEC_MAX_DIGITS];
-	int nd = 0;           /* significant digits kept */
-	long dropped = 0;     /* significant digits that did not fit in digits[] */
-	long exp10 = 0;       /* value = digits * 10^exp10 */
+	int nd = 0;       /* significant digits kept */
+	long dropped = 0; /* significant digits that did not fit in digits[] */
+	long exp10 = 0;   /* value = digits * 10^exp10 */
 	int seen_digit = 0;
 
 	if (p < end && (*p == '+' || *p == '-'))
@@ -92,13 +92,13 @@ int dec_parse(const char *s, size_t n, int precision, int scale, dec128 *out, st
 	}
 	long k = exp10 + scale; /* unscaled = digits * 10^k */
 	if (k < 0) {
-		err_set(e, EX_DATAERR, "decimal \"%.*s\" has more than %d fractional digits", (int)n,
-			s, scale);
+		err_set(e, EX_DATAERR, "decimal \"%.*s\" has more than %d fractional digits",
+		        (int)n, s, scale);
 		return -1;
 	}
 	if (nd + k > precision) {
 		err_set(e, EX_DATAERR, "decimal \"%.*s\" does not fit decimal(%d,%d)", (int)n, s,
-			precision, scale);
+		        precision, scale);
 		return -1;
 	}
 	dec128 v = 0;
@@ -124,8 +124,8 @@ int dec6_parse(const char *s, size_t n, int64_t *out, struct err_msg *e)
 /* Digits of |v| into tmp from the end; returns the count. */
 static int dec_digits(dec128 v, char *tmp, int cap)
 {
-	unsigned __int128 u = v < 0 ? (unsigned __int128)0 - (unsigned __int128)v
-				    : (unsigned __int128)v;
+	unsigned __int128 u =
+	    v < 0 ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v;
 	int n = 0;
 	do {
 		tmp[cap - 1 - n] = (char)('0' + (int)(u % 10));

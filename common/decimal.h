@@ -25,7 +25,7 @@ typedef __int128 dec128;
 #define DEC6_SCALE        6
 #define DEC6_PRECISION    18
 /* Longest text dec_format() can produce: sign, 38 digits, point, leading "0.". */
-#define DEC_TEXT_MAX 48
+#define DEC_TEXT_MAX      48
 
 /*
  * Parse s[0..n): [+-]digits[.digits][(e|E)[+-]digits], or [+-].digits, at the

@@ -17,7 +17,7 @@
 
 /* One endpoint of a POSIX daylight-saving rule. */
 struct tz_rule_date {
-	char kind;   /* 'M' month/week/day, 'J' julian 1..365 without Feb 29, 'N' zero-based day */
+	char kind; /* 'M' month/week/day, 'J' julian 1..365 without Feb 29, 'N' zero-based day */
 	int month, week, wday, day;
 	int32_t time; /* seconds after local midnight; may be negative or > 24h */
 };
@@ -33,8 +33,8 @@ struct tz_posix {
 struct tz {
 	char name[128];
 	size_t ntrans;
-	int64_t *trans;   /* transition instants, ascending */
-	int32_t *off_at;  /* offset in effect from trans[i] */
+	int64_t *trans;    /* transition instants, ascending */
+	int32_t *off_at;   /* offset in effect from trans[i] */
 	int32_t first_off; /* offset before the first transition */
 	struct tz_posix rule;
 };
@@ -75,8 +75,11 @@ static const char *tz_posix_time(const char *p, int32_t *out)
 		if (*p < '0' || *p > '9')
 			return i == 0 ? NULL : p;
 		int32_t v = 0;
-		while (*p >= '0' && *p <= '9')
+		while (*p >= '0' && *p <= '9') {
 			v = v * 10 + (*p++ - '0');
+			if (v > 999)
+				return NULL; /* POSIX allows hours up to 167, minutes/seconds to 59 */
+		}
 		parts[i] = v;
 		if (*p != ':')
 			break;
@@ -185,8 +188,8 @@ static int32_t tz_posix_offset(const struct tz_posix *r, int64_t utc)
 	 * at or before utc decides.  Three years cover rules whose instants
 	 * cross New Year and southern-hemisphere rules alike.
 	 */
-	int64_t at[6];
-	int32_t off[6];
+	int64_t at[6] = {0};
+	int32_t off[6] = {0};
 	int n = 0;
 	for (int yy = y - 1; yy <= y + 1; yy++) {
 		at[n] = tz_rule_day(&r->start, yy) * 86400 + r->start.time - r->std_off;
@@ -222,18 +225,19 @@ static int tz_fail(struct err_msg *e, const char *path, const char *why)
  * (tsize 4) only the block's length is computed, so that the 64-bit block
  * that follows can be found.
  */
-static int tz_parse_block(struct tz *z, const unsigned char *p, size_t n, int tsize,
-			  size_t *used, const char *path, struct err_msg *e)
+static int tz_parse_block(struct tz *z, const unsigned char *p, size_t n, int tsize, size_t *used,
+                          const char *path, struct err_msg *e)
 {
 	if (n < 44 || memcmp(p, "TZif", 4) != 0)
 		return tz_fail(e, path, "not a TZif file");
 	uint32_t isutcnt = tz_be32(p + 20), isstdcnt = tz_be32(p + 24), leapcnt = tz_be32(p + 28);
 	uint32_t timecnt = tz_be32(p + 32), typecnt = tz_be32(p + 36), charcnt = tz_be32(p + 40);
 	if (typecnt == 0 || typecnt > 256 || timecnt > 100000 || leapcnt > 10000 ||
-	    charcnt > 100000 || (isutcnt && isutcnt != typecnt) || (isstdcnt && isstdcnt != typecnt))
+	    charcnt > 100000 || (isutcnt && isutcnt != typecnt) ||
+	    (isstdcnt && isstdcnt != typecnt))
 		return tz_fail(e, path, "bad header counts");
 	size_t len = 44 + (size_t)timecnt * (size_t)tsize + timecnt + (size_t)typecnt * 6 +
-		     charcnt + (size_t)leapcnt * (size_t)(tsize + 4) + isstdcnt + isutcnt;
+	             charcnt + (size_t)leapcnt * (size_t)(tsize + 4) + isstdcnt + isutcnt;
 	if (len > n)
 		return tz_fail(e, path, "truncated");
 	*used = len;
@@ -271,21 +275,61 @@ static int tz_parse_block(struct tz *z, const unsigned char *p, size_t n, int ts
 	return 0;
 }
 
-struct tz *tz_load(const char *name, struct err_msg *e)
+struct tz *tz_from_tzif(const char *name, const unsigned char *data, size_t n, struct err_msg *e)
 {
 	struct tz *z = calloc(1, sizeof *z);
+	size_t used = 0, used2 = 0;
 	if (!z) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return NULL;
 	}
 	snprintf(z->name, sizeof z->name, "%s", name);
+	if (n < 44 || memcmp(data, "TZif", 4) != 0) {
+		tz_fail(e, name, "not a TZif file");
+		goto fail;
+	}
+	if (data[4] == 0) {
+		/* Version 1 files have no 64-bit block and no rule; every current tzdata has both. */
+		tz_fail(e, name, "version 1 TZif files are not supported");
+		goto fail;
+	}
+	if (tz_parse_block(z, data, n, 4, &used, name, e) < 0 ||
+	    tz_parse_block(z, data + used, n - used, 8, &used2, name, e) < 0)
+		goto fail;
+	const unsigned char *f = data + used + used2;
+	size_t left = n - used - used2;
+	if (left >= 2 && f[0] == '\n') {
+		const unsigned char *nl = memchr(f + 1, '\n', left - 1);
+		if (nl && nl - f - 1 < 128 && nl > f + 1) {
+			char rule[128];
+			memcpy(rule, f + 1, (size_t)(nl - f - 1));
+			rule[nl - f - 1] = '\0';
+			if (tz_posix_parse(rule, &z->rule) < 0) {
+				tz_fail(e, name, "unsupported TZ rule in footer");
+				goto fail;
+			}
+		}
+	}
+	return z;
+fail:
+	tz_free(z);
+	return NULL;
+}
+
+struct tz *tz_load(const char *name, struct err_msg *e)
+{
 	if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0 || strcmp(name, "Z") == 0) {
+		struct tz *z = calloc(1, sizeof *z);
+		if (!z) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return NULL;
+		}
+		snprintf(z->name, sizeof z->name, "%s", name);
 		z->rule.valid = 1;
 		return z;
 	}
 	if (!*name || name[0] == '/' || strstr(name, "..") || strlen(name) > 100) {
 		err_set(e, EX_CONFIG, "time zone \"%s\": not a zone name", name);
-		free(z);
 		return NULL;
 	}
 	const char *dir = getenv("TZDIR");
@@ -294,51 +338,20 @@ struct tz *tz_load(const char *name, struct err_msg *e)
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
 		err_set(e, EX_CONFIG, "time zone \"%s\": %s: %s", name, path, strerror(errno));
-		free(z);
 		return NULL;
 	}
 	unsigned char *data = malloc(TZ_FILE_MAX);
 	size_t n = data ? fread(data, 1, TZ_FILE_MAX, fp) : 0;
 	fclose(fp);
-	size_t used = 0, used2 = 0;
 	if (!data) {
 		err_set(e, EX_SOFTWARE, "out of memory");
-		goto fail;
+		return NULL;
 	}
-	if (n < 44 || memcmp(data, "TZif", 4) != 0) {
-		tz_fail(e, path, "not a TZif file");
-		goto fail;
-	}
-	if (data[4] == 0) {
-		/* Version 1 files have no 64-bit block and no rule; every current tzdata has both. */
-		tz_fail(e, path, "version 1 TZif files are not supported");
-		goto fail;
-	}
-	if (tz_parse_block(z, data, n, 4, &used, path, e) < 0 ||
-	    tz_parse_block(z, data + used, n - used, 8, &used2, path, e) < 0)
-		goto fail;
-	{
-		const unsigned char *f = data + used + used2;
-		size_t left = n - used - used2;
-		if (left >= 2 && f[0] == '\n') {
-			const unsigned char *nl = memchr(f + 1, '\n', left - 1);
-			if (nl && nl - f - 1 < 128 && nl > f + 1) {
-				char rule[128];
-				memcpy(rule, f + 1, (size_t)(nl - f - 1));
-				rule[nl - f - 1] = '\0';
-				if (tz_posix_parse(rule, &z->rule) < 0) {
-					tz_fail(e, path, "unsupported TZ rule in footer");
-					goto fail;
-				}
-			}
-		}
-	}
+	struct tz *z = tz_from_tzif(path, data, n, e);
+	if (z)
+		snprintf(z->name, sizeof z->name, "%s", name);
 	free(data);
 	return z;
-fail:
-	free(data);
-	tz_free(z);
-	return NULL;
 }
 
 void tz_free(struct tz *z)

@@ -61,8 +61,8 @@ static void test_rejects(void)
 	int rc;
 	struct err_msg e;
 	int64_t v;
-	const char *bad[] = {"", "-", ".", "1e", "1e+", "abc", "1.2.3", "1,5", " 1", "1 ",
-			     "0x10", "NaN", "Infinity", "1e-", "--1"};
+	const char *bad[] = {"",   "-",  ".",    "1e",  "1e+",      "abc", "1.2.3", "1,5",
+	                     " 1", "1 ", "0x10", "NaN", "Infinity", "1e-", "--1"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		rc = dec6_parse(bad[i], strlen(bad[i]), &v, &e);
 		if (rc != -1)
@@ -124,8 +124,16 @@ static void test_format_shortest(void)
 static void test_round_trip(void)
 {
 	/* every printed value parses back to itself */
-	int64_t vals[] = {0, 1, -1, 999999, 1000000, 123456789, -987654321012LL,
-			  999999999999999999LL, -999999999999999999LL, 100};
+	int64_t vals[] = {0,
+	                  1,
+	                  -1,
+	                  999999,
+	                  1000000,
+	                  123456789,
+	                  -987654321012LL,
+	                  999999999999999999LL,
+	                  -999999999999999999LL,
+	                  100};
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
 		char b[DEC_TEXT_MAX];
 		size_t n = dec6_format(vals[i], b);
