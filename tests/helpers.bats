@@ -422,6 +422,26 @@ start_mock() {
 	assert_success
 }
 
+@test "a plain bash script can source mockav.bash by a relative path and stop the server from a trap" {
+	printf '%s\n' '[{"match": {}, "responses": [{"file": "empty_object.json"}]}]' >rules.json
+	cat >script.sh <<-'EOF'
+		cd "$STOCKETL_ROOT" || exit 70
+		. tests/helpers/mockav.bash
+		cd "$1" || exit 70
+		mockav_start rules.json || exit 70
+		trap mockav_stop EXIT
+		echo "$MOCKAV_PID $MOCKAV_DIR" >started
+		curl -sS "$MOCKAV_URL"
+		exit 3
+	EOF
+	run bash script.sh "$BATS_TEST_TMPDIR"
+	assert_failure 3
+	assert_output '{}'
+	read -r pid dir <started
+	net_pid_gone "$pid"
+	[ ! -e "$dir" ]
+}
+
 # --- all together --------------------------------------------------------
 
 # inner_suite FAIL_IN: run a suite that starts every server in setup_file

@@ -24,7 +24,10 @@
 # The rules format is described at the top of mock-av.js.
 # shellcheck shell=bash
 # shellcheck source-path=SCRIPTDIR
-source "${BASH_SOURCE[0]%/*}/net.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/net.bash"
+
+# Where this file is, resolved now: a test changes directory after loading.
+_MOCKAV_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # mockav_start RULES_FILE [FIXTURES_DIR]: start the server with the rules in
 # RULES_FILE, serving files relative to FIXTURES_DIR (default
@@ -32,17 +35,16 @@ source "${BASH_SOURCE[0]%/*}/net.bash"
 # the server's complaint on stderr, if it did not start (an invalid rules
 # file, say); nothing is left running then.
 mockav_start() {
-	local rules=$1 fixtures=${2:-${STOCKETL_ROOT:-.}/tests/fixtures/alphavantage}
-	local here=${BASH_SOURCE[0]%/*} dir pid
+	local rules=$1 fixtures=${2:-$_MOCKAV_HERE/../fixtures/alphavantage} dir pid
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/stocketl-mockav.XXXXXX") || return 1
 	: >"$dir/requests.log"
 	# fd 3 is BATS's output channel: a background process holding it open
 	# would make BATS wait for the server forever.
-	node "$here/mock-av.js" --rules "$rules" --fixtures "$fixtures" \
+	node "$_MOCKAV_HERE/mock-av.js" --rules "$rules" --fixtures "$fixtures" \
 		--log "$dir/requests.log" --port-file "$dir/port" \
 		</dev/null >"$dir/stdout" 2>"$dir/stderr" 3>&- &
 	pid=$!
-	if ! net_wait_for 200 _mockav_ready "$dir" "$pid" || [ ! -s "$dir/port" ]; then
+	if ! net_wait_for 600 _mockav_ready "$dir" "$pid" || [ ! -s "$dir/port" ]; then
 		net_stop_pid "$pid"
 		echo "mockav_start: the server did not start" >&2
 		cat "$dir/stderr" >&2

@@ -32,7 +32,7 @@
 #   STOCKETL_TEST_PG_BINDIR   the PostgreSQL programs used
 # shellcheck shell=bash
 # shellcheck source-path=SCRIPTDIR
-source "${BASH_SOURCE[0]%/*}/net.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/net.bash"
 
 # pg_start [DBNAME]: start a cluster and create DBNAME (default
 # stocketl_test) in it.  Returns 1, with the reason and the server log on

@@ -28,17 +28,27 @@
 # s3_mount mounts the same bucket once more, like a second host sharing the
 # lake, and prints where.
 #
-# What the mount does and does not offer (link(2), rename, O_EXCL) is
-# recorded by tests in tests/helpers.bats.
+# What the mount offers, as tests in tests/helpers.bats record it (s3fs
+# 1.90 against s3rver): link(2) fails with ENOTSUP and creates nothing, so
+# there is no put-if-absent by hard link; rename(2) works (a copy and a
+# delete, for files and directories) and silently replaces an existing
+# target; a file created through the mount is no object on the server until
+# its writer closes it (any close of any copy of the descriptor uploads what
+# was written so far); O_EXCL fails with EEXIST only for a name this mount
+# already knows, so two mounts can both create one name and the last to
+# close wins.
 # shellcheck shell=bash
 # shellcheck source-path=SCRIPTDIR
-source "${BASH_SOURCE[0]%/*}/net.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/net.bash"
+
+# Where this file is, resolved now: a test changes directory after loading.
+_S3_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # s3_start [BUCKET]: start the server, create BUCKET, mount it.  Returns 1,
 # with the reason and the logs on stderr, if any step fails; whatever was
 # started is stopped again then.
 s3_start() {
-	local bucket=${1:-stocketl-test} here=${BASH_SOURCE[0]%/*} dir port
+	local bucket=${1:-stocketl-test} dir port
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/stocketl-s3.XXXXXX") || return 1
 	S3_DIR=$dir
 	S3_DATA=$dir/data
@@ -51,12 +61,12 @@ s3_start() {
 
 	# fd 3 is BATS's output channel: a background process holding it open
 	# would make BATS wait for it forever.
-	node "$here/../node_modules/s3rver/bin/s3rver.js" -d "$S3_DATA" -a 127.0.0.1 -p 0 \
+	node "$_S3_HERE/../node_modules/s3rver/bin/s3rver.js" -d "$S3_DATA" -a 127.0.0.1 -p 0 \
 		--silent --configure-bucket "$bucket" \
 		</dev/null >"$dir/s3rver.out" 2>"$dir/s3rver.err" 3>&- &
 	_S3_SERVER_PID=$!
 	export _S3_SERVER_PID
-	if ! net_wait_for 200 _s3_server_ready "$dir" "$_S3_SERVER_PID"; then
+	if ! net_wait_for 600 _s3_server_ready "$dir" "$_S3_SERVER_PID"; then
 		_s3_fail "s3rver did not start" "$dir/s3rver.out" "$dir/s3rver.err"
 		return 1
 	fi
@@ -112,7 +122,7 @@ _s3_mount() {
 		-o "logfile=$S3_DIR/s3fs.log,dbglevel=warn" \
 		</dev/null >>"$S3_DIR/s3fs.out" 2>&1 3>&- &
 	pid=$!
-	if ! net_wait_for 200 _s3_mounted "$mnt" "$pid" || ! mountpoint -q "$mnt"; then
+	if ! net_wait_for 600 _s3_mounted "$mnt" "$pid" || ! mountpoint -q "$mnt"; then
 		net_stop_pid "$pid" s3fs
 		return 1
 	fi
