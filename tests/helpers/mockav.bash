@@ -21,7 +21,9 @@
 #   MOCKAV_PID   the server's process id
 #   MOCKAV_DIR   the server's temporary directory (log, port file, stderr)
 #
-# The rules format is described at the top of mock-av.js.
+# mockav_rules RULES_FILE replaces the rules of the running server (and
+# restarts their counts) without restarting it.  The rules format is
+# described at the top of mock-av.js.
 # shellcheck shell=bash
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/net.bash"
