@@ -19,7 +19,7 @@ static int t_current_failed;
 #define T_CHECK(cond)                                                                              \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			printf("#   %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);            \
+			printf("#   %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);        \
 			t_current_failed = 1;                                                      \
 		}                                                                                  \
 	} while (0)
@@ -28,7 +28,7 @@ static int t_current_failed;
 	do {                                                                                       \
 		long long t_a_ = (long long)(a), t_b_ = (long long)(b);                            \
 		if (t_a_ != t_b_) {                                                                \
-			printf("#   %s:%d: %s == %s: %lld != %lld\n", __FILE__, __LINE__, #a, #b,      \
+			printf("#   %s:%d: %s == %s: %lld != %lld\n", __FILE__, __LINE__, #a, #b,  \
 			       t_a_, t_b_);                                                        \
 			t_current_failed = 1;                                                      \
 		}                                                                                  \
@@ -38,8 +38,8 @@ static int t_current_failed;
 	do {                                                                                       \
 		const char *t_a_ = (a), *t_b_ = (b);                                               \
 		if (!t_a_ || !t_b_ || strcmp(t_a_, t_b_) != 0) {                                   \
-			printf("#   %s:%d: %s == %s: \"%s\" != \"%s\"\n", __FILE__, __LINE__, #a, #b, \
-			       t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)");                    \
+			printf("#   %s:%d: %s == %s: \"%s\" != \"%s\"\n", __FILE__, __LINE__, #a,  \
+			       #b, t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)");                \
 			t_current_failed = 1;                                                      \
 		}                                                                                  \
 	} while (0)
@@ -51,7 +51,7 @@ static int t_current_failed;
 		t_count++;                                                                         \
 		if (t_current_failed)                                                              \
 			t_failures++;                                                              \
-		printf("%sok %d - %s\n", t_current_failed ? "not " : "", t_count, #fn);           \
+		printf("%sok %d - %s\n", t_current_failed ? "not " : "", t_count, #fn);            \
 		fflush(stdout);                                                                    \
 	} while (0)
 

@@ -1,0 +1,43 @@
+/*
+ * buf: a growable byte buffer with an upper bound.
+ *
+ * The buffer owns its memory; buf_free() releases it.  Every append checks
+ * the bound (max, 0 = unbounded) and fails with -1 instead of growing past
+ * it, so inputs stay within their documented maximum size.  The contents
+ * are always NUL-terminated (the NUL is not counted in len) so that text can
+ * be handed to functions that expect C strings.
+ */
+#ifndef STOCKETL_BUF_H
+#define STOCKETL_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max; /* 0: no limit */
+};
+
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
+
+/* Make room for n more bytes; -1 (errno ENOMEM or E2BIG) when it cannot. */
+int buf_reserve(struct buf *b, size_t n);
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s[0..n) as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
+int buf_json_str(struct buf *b, const char *s, size_t n);
+/* Append a signed 64-bit integer in decimal. */
+int buf_i64(struct buf *b, int64_t v);
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+/* Take ownership of the data (NUL-terminated); the buffer is left empty. */
+char *buf_detach(struct buf *b);
+
+#endif

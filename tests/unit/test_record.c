@@ -1,0 +1,415 @@
+/* Unit tests for common/record: JSON and binary streams, batches, ticks, errors. */
+#include "record.h"
+#include "t.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "jscan.h"
+
+/* A reader over the bytes s[0..n) (through a temporary file). */
+static struct rec_reader *reader_for(const char *s, size_t n, size_t max_line)
+{
+	char path[] = "/tmp/stocketl-rec-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return NULL;
+	unlink(path);
+	if (write(fd, s, n) != (ssize_t)n)
+		return NULL;
+	lseek(fd, 0, SEEK_SET);
+	return rec_reader_new(fd, "input", max_line);
+}
+
+/* Everything a writer produced, via a temporary file. */
+struct capture {
+	int fd;
+	char data[1 << 16];
+	size_t len;
+};
+
+static struct rec_writer *writer_to(struct capture *c, int format)
+{
+	char path[] = "/tmp/stocketl-rec-XXXXXX";
+	c->fd = mkstemp(path);
+	unlink(path);
+	return rec_writer_new(dup(c->fd), "output", format);
+}
+
+static void capture_read(struct capture *c)
+{
+	lseek(c->fd, 0, SEEK_SET);
+	ssize_t n = read(c->fd, c->data, sizeof c->data - 1);
+	c->len = n > 0 ? (size_t)n : 0;
+	c->data[c->len] = '\0';
+	close(c->fd);
+}
+
+static struct tick sample_tick(void)
+{
+	struct tick t;
+	memset(&t, 0, sizeof t);
+	strcpy(t.symbol, "IBM");
+	strcpy(t.source, "alphavantage");
+	t.interval = TICK_5MIN;
+	t.trade_timestamp = 1750173600LL * 1000000;
+	t.trade_date = 20256;
+	t.open = 282370000;
+	t.high = 282510000;
+	t.low = 282070000;
+	t.close = 282300000;
+	t.volume = 12785;
+	t.batch_id = 1750098000123456LL;
+	t.ingested_at = 1750173903123456LL;
+	return t;
+}
+
+static const char *sample_json =
+    "{\"symbol\":\"IBM\",\"interval\":\"5min\",\"trade_timestamp\":\"2025-06-17T15:20:00Z\","
+    "\"trade_date\":\"2025-06-17\",\"open\":282.37,\"high\":282.51,\"low\":282.07,"
+    "\"close\":282.3,\"volume\":12785,\"batch_id\":1750098000123456,"
+    "\"ingested_at\":\"2025-06-17T15:25:03.123456Z\",\"source\":\"alphavantage\"}";
+
+static void test_tick_json_format(void)
+{
+	struct tick t = sample_tick();
+	struct buf b = BUF_INIT;
+	tick_to_json(&t, &b);
+	T_EQ_STR(b.data, sample_json);
+	t.nulls = TICK_N_VOLUME | TICK_N_SOURCE;
+	buf_reset(&b);
+	tick_to_json(&t, &b);
+	T_CHECK(strstr(b.data, "\"volume\":null") != NULL);
+	T_CHECK(strstr(b.data, "\"source\":null}") != NULL);
+	buf_free(&b);
+}
+
+static void test_json_records_and_batches(void)
+{
+	const char *in =
+	    "{\"a\":1,\"b\":\"x\\\"y\",\"c\":[1,{\"d\":2}],\"e\":null}\n"
+	    "\n"
+	    "{\"@batch\":{\"app\":\"av-fetch/intraday/5min/IBM\",\"id\":1750098000123456,"
+	    "\"records\":1,\"rejected\":0,\"status\":\"ok\"}}\n"
+	    "{\"@hello\":{\"x\":1}}\r\n"
+	    "{\"last\":true}";
+	struct rec_reader *r = reader_for(in, strlen(in), 0);
+	struct rec rec;
+	struct err_msg e;
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_EQ_INT(rec_reader_format(r), REC_FMT_JSON);
+	T_EQ_INT(rec.nfields, 4);
+	T_EQ_INT(rec.number, 1);
+	const struct rec_field *f = rec_field(&rec, "b");
+	T_CHECK(f && f->type == JS_STR && f->escaped);
+	struct buf b = BUF_INIT;
+	if (f)
+		rec_field_string(f, &b);
+	T_EQ_STR(b.data, "x\"y");
+	f = rec_field(&rec, "c");
+	T_CHECK(f && f->type == JS_ARR && f->val_len == 11);
+	T_CHECK(rec_field(&rec, "e")->type == JS_NULL);
+	T_CHECK(rec_field(&rec, "zz") == NULL);
+
+	T_EQ_INT(rec_read(r, &rec, &e), REC_BATCH);
+	T_EQ_INT(rec.number, 3);
+	T_EQ_STR(rec.batch.app, "av-fetch/intraday/5min/IBM");
+	T_EQ_INT(rec.batch.id, 1750098000123456LL);
+	T_EQ_INT(rec.batch.records, 1);
+	T_EQ_INT(rec.batch.status, BATCH_OK);
+
+	T_EQ_INT(rec_read(r, &rec, &e), REC_CONTROL);
+	T_EQ_INT(rec.text_len, strlen("{\"@hello\":{\"x\":1}}"));
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_EQ_INT(rec.number, 5);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_END);
+	buf_free(&b);
+	rec_reader_free(r);
+}
+
+static void expect_bad(const char *line, const char *want)
+{
+	struct rec_reader *r = reader_for(line, strlen(line), 0);
+	struct rec rec;
+	struct err_msg e;
+	err_clear(&e);
+	int rc = rec_read(r, &rec, &e);
+	T_EQ_INT(rc, REC_BAD);
+	if (!strstr(e.text, want))
+		printf("#   \"%s\": got \"%s\", want \"%s\"\n", line, e.text, want);
+	T_CHECK(strstr(e.text, want) != NULL);
+	T_EQ_INT(e.status, EX_DATAERR);
+	rec_reader_free(r);
+}
+
+static void test_malformed_json_lines(void)
+{
+	expect_bad("[1,2]\n", "input: record 1: not a JSON object");
+	expect_bad("{\"a\":1,}\n", "record 1: invalid JSON");
+	expect_bad("{\"a\":1}x\n", "invalid JSON: trailing characters");
+	expect_bad("{\"a\":1,\"a\":2}\n", "duplicate field \"a\"");
+	expect_bad("{\"a\":\"\xff\"}\n", "invalid UTF-8");
+	expect_bad("{\"a\":01}\n", "bad number");
+	expect_bad("{\"@batch\":{\"app\":\"x\",\"id\":1,\"records\":1,\"status\":\"maybe\"}}\n",
+	           "@batch status must be");
+	expect_bad("{\"@batch\":{\"app\":\"x\",\"id\":-1,\"records\":1,\"status\":\"ok\"}}\n",
+	           "non-negative integers");
+	expect_bad("{\"@batch\":{\"app\":\"x\",\"records\":1,\"status\":\"ok\"}}\n",
+	           "@batch needs app, id, records and status");
+	expect_bad("{\"@batch\":3}\n", "@batch is not an object");
+}
+
+static void test_reader_goes_on_after_a_bad_line(void)
+{
+	const char *in = "{\"a\":1}\nnot json\n{\"b\":2}\n";
+	struct rec_reader *r = reader_for(in, strlen(in), 0);
+	struct rec rec;
+	struct err_msg e;
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_BAD);
+	T_CHECK(strstr(e.text, "record 2") != NULL);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_EQ_INT(rec.number, 3);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_END);
+	rec_reader_free(r);
+}
+
+static void test_line_length_limit(void)
+{
+	/* a 2000-byte line with a 100-byte limit is an error, not a truncation */
+	char *in = malloc(4000);
+	strcpy(in, "{\"a\":\"");
+	memset(in + 6, 'x', 2000);
+	strcpy(in + 2006, "\"}\n{\"b\":1}\n");
+	struct rec_reader *r = reader_for(in, strlen(in), 100);
+	struct rec rec;
+	struct err_msg e;
+	T_EQ_INT(rec_read(r, &rec, &e), REC_BAD);
+	T_CHECK(strstr(e.text, "record 1: line longer than 100 bytes") != NULL);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_EQ_INT(rec.number, 2);
+	T_CHECK(rec_field(&rec, "b") != NULL);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_END);
+	rec_reader_free(r);
+
+	/* longer than the read chunk and within the limit: read whole */
+	size_t big = 3u << 20;
+	char *line = malloc(big + 16);
+	strcpy(line, "{\"a\":\"");
+	memset(line + 6, 'y', big);
+	strcpy(line + 6 + big, "\"}\n");
+	r = reader_for(line, strlen(line), 0);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_EQ_INT(rec.fields[0].val_len, big);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_END);
+	rec_reader_free(r);
+	free(line);
+	free(in);
+}
+
+static void test_json_to_tick(void)
+{
+	struct rec_reader *r = reader_for(sample_json, strlen(sample_json), 0);
+	struct rec rec;
+	struct err_msg e;
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	struct tick t, want = sample_tick();
+	T_EQ_INT(rec_tick(&rec, &t, &e), 0);
+	T_CHECK(memcmp(&t, &want, sizeof t) == 0);
+	rec_reader_free(r);
+
+	/* decimals in strings, absent and null fields */
+	const char *in2 = "{\"symbol\":\"NVDA\",\"open\":\"160.0700\",\"volume\":null}";
+	r = reader_for(in2, strlen(in2), 0);
+	rec_read(r, &rec, &e);
+	T_EQ_INT(rec_tick(&rec, &t, &e), 0);
+	T_EQ_INT(t.open, 160070000);
+	T_CHECK(t.nulls & TICK_N_VOLUME);
+	T_CHECK(t.nulls & TICK_N_CLOSE);
+	T_CHECK(!(t.nulls & TICK_N_OPEN));
+	rec_reader_free(r);
+}
+
+static void expect_tick_error(const char *line, const char *want)
+{
+	struct rec_reader *r = reader_for(line, strlen(line), 0);
+	struct rec rec;
+	struct err_msg e;
+	struct tick t;
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_EQ_INT(rec_tick(&rec, &t, &e), -1);
+	if (!strstr(e.text, want))
+		printf("#   got \"%s\", want \"%s\"\n", e.text, want);
+	T_CHECK(strstr(e.text, want) != NULL);
+	rec_reader_free(r);
+}
+
+static void test_tick_conversion_errors(void)
+{
+	expect_tick_error("{\"price\":1}",
+	                  "record 1: field \"price\": not a field of a tick record");
+	expect_tick_error("{\"open\":\"abc\"}", "field \"open\": \"abc\" is not a decimal number");
+	expect_tick_error("{\"open\":1.0000001}", "more than 6 fractional digits");
+	expect_tick_error("{\"volume\":1.5}", "field \"volume\": expected a 64-bit integer");
+	expect_tick_error("{\"volume\":99999999999999999999}", "expected a 64-bit integer");
+	expect_tick_error("{\"interval\":\"2min\"}", "field \"interval\": expected 1min");
+	expect_tick_error("{\"trade_timestamp\":\"2025-06-17 15:20\"}", "expected an RFC 3339");
+	expect_tick_error("{\"trade_date\":\"2025-02-30\"}", "expected a date");
+	expect_tick_error("{\"symbol\":\"ABCDEFGHIJKLMNOP\"}",
+	                  "expected a string of 1 to 15 bytes");
+	expect_tick_error("{\"symbol\":7}", "field \"symbol\"");
+}
+
+static void test_binary_round_trip(void)
+{
+	struct capture c;
+	struct err_msg e;
+	struct rec_writer *w = writer_to(&c, REC_FMT_BINARY);
+	struct tick t = sample_tick();
+	struct tick t2 = sample_tick();
+	t2.nulls = TICK_N_HIGH | TICK_N_SOURCE;
+	memset(t2.source, 0, sizeof t2.source);
+	t2.open = INT64_MIN;
+	struct rec_batch b = {.id = 42, .records = 2, .rejected = 1, .status = BATCH_FAILED};
+	memset(b.app, 'a', 200); /* longer than one frame holds */
+	b.app[200] = '\0';
+	T_EQ_INT(rec_write_tick(w, &t, &e), 0);
+	T_EQ_INT(rec_write_tick(w, &t2, &e), 0);
+	T_EQ_INT(rec_write_batch(w, &b, &e), 0);
+	T_EQ_INT(rec_write_control(w, "{\"@note\":{\"x\":1}}", 17, &e), 0);
+	T_EQ_INT(rec_writer_close(w, &e), 0);
+	capture_read(&c);
+	T_EQ_INT(c.len, REC_HEADER_SIZE + REC_FRAME_SIZE * 6);
+	T_CHECK(memcmp(c.data, REC_MAGIC, REC_MAGIC_LEN) == 0);
+
+	struct rec_reader *r = reader_for(c.data, c.len, 0);
+	struct rec rec;
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_EQ_INT(rec_reader_format(r), REC_FMT_BINARY);
+	T_CHECK(memcmp(&rec.tick, &t, sizeof t) == 0);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_CHECK(memcmp(&rec.tick, &t2, sizeof t2) == 0);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_BATCH);
+	T_EQ_STR(rec.batch.app, b.app);
+	T_EQ_INT(rec.batch.id, 42);
+	T_EQ_INT(rec.batch.rejected, 1);
+	T_EQ_INT(rec.batch.status, BATCH_FAILED);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_CONTROL);
+	T_EQ_INT(rec.text_len, 17);
+	T_EQ_INT(rec_read(r, &rec, &e), REC_END);
+	rec_reader_free(r);
+}
+
+static void test_json_binary_json_is_lossless(void)
+{
+	/* JSON -> binary -> JSON gives back the same text */
+	const char *in = "{\"symbol\":\"TSLA\",\"interval\":\"60min\",\"trade_timestamp\":"
+	                 "\"2024-03-09T00:00:00Z\",\"trade_date\":\"2024-03-08\",\"open\":"
+	                 "175.000001,\"high\":-0.5,\"low\":null,\"close\":999999999999.999999,"
+	                 "\"volume\":-9223372036854775808,\"batch_id\":0,\"ingested_at\":"
+	                 "\"1969-12-31T23:59:59.999999Z\",\"source\":\"a\\\"b\"}\n"
+	                 "{\"@batch\":{\"app\":\"x\",\"id\":7,\"records\":1,\"rejected\":0,"
+	                 "\"status\":\"ok\"}}\n";
+	struct rec_reader *r = reader_for(in, strlen(in), 0);
+	struct capture c1, c2;
+	struct err_msg e;
+	struct rec rec;
+	struct rec_writer *w = writer_to(&c1, REC_FMT_BINARY);
+	while (rec_read(r, &rec, &e) > 0)
+		T_EQ_INT(rec_write_rec(w, &rec, &e), 0);
+	T_EQ_INT(rec_writer_close(w, &e), 0);
+	rec_reader_free(r);
+	capture_read(&c1);
+
+	r = reader_for(c1.data, c1.len, 0);
+	w = writer_to(&c2, REC_FMT_JSON);
+	while (rec_read(r, &rec, &e) > 0)
+		T_EQ_INT(rec_write_rec(w, &rec, &e), 0);
+	T_EQ_INT(rec_writer_close(w, &e), 0);
+	rec_reader_free(r);
+	capture_read(&c2);
+	T_EQ_STR(c2.data, in);
+}
+
+static void test_bad_binary_streams(void)
+{
+	struct err_msg e;
+	struct rec rec;
+	char h[REC_HEADER_SIZE + 10] = {0};
+	memcpy(h, REC_MAGIC, REC_MAGIC_LEN);
+	h[8] = 9; /* version 9 */
+	h[10] = REC_FRAME_SIZE;
+	struct rec_reader *r = reader_for(h, REC_HEADER_SIZE, 0);
+	T_EQ_INT(rec_read(r, &rec, &e), -1);
+	T_CHECK(strstr(e.text, "binary stream version 9 is not supported") != NULL);
+	rec_reader_free(r);
+
+	h[8] = 1;
+	r = reader_for(h, sizeof h, 0);
+	T_EQ_INT(rec_read(r, &rec, &e), -1);
+	T_CHECK(strstr(e.text, "record 1: truncated frame (10 of 104 bytes)") != NULL);
+	rec_reader_free(r);
+
+	r = reader_for("\x89STK", 4, 0);
+	T_EQ_INT(rec_read(r, &rec, &e), -1);
+	T_CHECK(strstr(e.text, "bad magic") != NULL);
+	rec_reader_free(r);
+}
+
+static void test_empty_input(void)
+{
+	struct rec_reader *r = reader_for("", 0, 0);
+	struct rec rec;
+	struct err_msg e;
+	T_EQ_INT(rec_read(r, &rec, &e), REC_END);
+	rec_reader_free(r);
+}
+
+static void test_broken_pipe_is_reported(void)
+{
+	int p[2];
+	T_EQ_INT(pipe(p), 0);
+	close(p[0]);
+	struct rec_writer *w = rec_writer_new(p[1], "stdout", REC_FMT_JSON);
+	struct err_msg e;
+	struct tick t = sample_tick();
+	int rc = 0;
+	for (int i = 0; i < 2000 && rc == 0; i++)
+		rc = rec_write_tick(w, &t, &e);
+	if (rc == 0)
+		rc = rec_writer_flush(w, &e);
+	T_EQ_INT(rc, -1);
+	T_CHECK(rec_writer_broken_pipe(w));
+	T_EQ_INT(e.status, EX_IOERR);
+	rec_writer_close(w, &e);
+}
+
+static void test_binary_refuses_generic_json(void)
+{
+	struct capture c;
+	struct err_msg e;
+	struct rec_writer *w = writer_to(&c, REC_FMT_BINARY);
+	T_EQ_INT(rec_write_json(w, "{\"a\":1}", 7, &e), -1);
+	T_CHECK(strstr(e.text, "binary output carries tick records only") != NULL);
+	rec_writer_close(w, &e);
+	capture_read(&c);
+}
+
+int main(void)
+{
+	T_RUN(test_tick_json_format);
+	T_RUN(test_json_records_and_batches);
+	T_RUN(test_malformed_json_lines);
+	T_RUN(test_reader_goes_on_after_a_bad_line);
+	T_RUN(test_line_length_limit);
+	T_RUN(test_json_to_tick);
+	T_RUN(test_tick_conversion_errors);
+	T_RUN(test_binary_round_trip);
+	T_RUN(test_json_binary_json_is_lossless);
+	T_RUN(test_bad_binary_streams);
+	T_RUN(test_empty_input);
+	T_RUN(test_broken_pipe_is_reported);
+	T_RUN(test_binary_refuses_generic_json);
+	T_DONE();
+}
