@@ -24,7 +24,10 @@ struct strmap {
 	size_t used;  /* live entries plus deleted markers */
 };
 
-#define STRMAP_INIT {NULL, 0, 0, 0}
+#define STRMAP_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 uint64_t strmap_hash(const char *s, size_t n);
 void *strmap_get(const struct strmap *m, const char *key);
