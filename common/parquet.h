@@ -66,7 +66,7 @@ enum pq_type {
 	PQ_STRING,
 	PQ_BINARY,
 	PQ_DATE,
-	PQ_TIMESTAMP,	  /* INT64 microseconds, isAdjustedToUTC = true */
+	PQ_TIMESTAMP,     /* INT64 microseconds, isAdjustedToUTC = true */
 	PQ_TIMESTAMP_NTZ, /* the same without time zone (isAdjustedToUTC = false) */
 	PQ_DECIMAL,
 	PQ_STRUCT,
@@ -85,12 +85,12 @@ const char *pq_type_name(enum pq_type t);
 struct pq_field {
 	const char *name;
 	enum pq_type type;
-	int optional;	       /* 1: may be null */
-	int precision, scale;  /* decimals only */
-	int parent;	       /* field index; -1 for the root */
-	int nchildren;	       /* struct: fields; list: 1 (element); map: 2 (key, value) */
-	const int *children;   /* field indices */
-	int leaf;	       /* leaf column number for primitive fields, -1 for the others */
+	int optional;         /* 1: may be null */
+	int precision, scale; /* decimals only */
+	int parent;           /* field index; -1 for the root */
+	int nchildren;        /* struct: fields; list: 1 (element); map: 2 (key, value) */
+	const int *children;  /* field indices */
+	int leaf;             /* leaf column number for primitive fields, -1 for the others */
 };
 
 struct pq_schema;
@@ -106,9 +106,9 @@ void pq_schema_free(struct pq_schema *s);
  * scale 0..precision.
  */
 int pq_schema_add(struct pq_schema *s, int parent, const char *name, enum pq_type type,
-		  int optional);
+                  int optional);
 int pq_schema_add_decimal(struct pq_schema *s, int parent, const char *name, int precision,
-			  int scale, int optional);
+                          int scale, int optional);
 int pq_schema_nfields(const struct pq_schema *s);
 /* A field by index, or NULL; the pointer is valid until the next pq_schema_add*(). */
 const struct pq_field *pq_schema_field(const struct pq_schema *s, int i);
@@ -203,16 +203,16 @@ enum pq_encoding {
 const char *pq_encoding_name(int encoding);
 
 struct pq_write_options {
-	int64_t row_group_rows;	 /* rows per row group (default 1048576) */
-	size_t page_bytes;	 /* page size before encoding and compression (default 1 MiB) */
-	int compression;	 /* PQ_ZSTD (default), PQ_SNAPPY, PQ_GZIP or PQ_UNCOMPRESSED */
-	int zstd_level;		 /* default 3 */
-	int page_version;	 /* data page format: 1 (default) or 2 */
-	size_t dict_max_bytes;	 /* dictionary size at which a column falls back (default 1 MiB) */
-	int sync;		 /* 1: fsync the file before pq_writer_close() returns */
-	const struct pq_kv *kv;	 /* key/value metadata for the footer */
+	int64_t row_group_rows; /* rows per row group (default 1048576) */
+	size_t page_bytes;      /* page size before encoding and compression (default 1 MiB) */
+	int compression;        /* PQ_ZSTD (default), PQ_SNAPPY, PQ_GZIP or PQ_UNCOMPRESSED */
+	int zstd_level;         /* default 3 */
+	int page_version;       /* data page format: 1 (default) or 2 */
+	size_t dict_max_bytes;  /* dictionary size at which a column falls back (default 1 MiB) */
+	int sync;               /* 1: fsync the file before pq_writer_close() returns */
+	const struct pq_kv *kv; /* key/value metadata for the footer */
 	size_t nkv;
-	struct pq_codec *codec;	 /* compression contexts to reuse across writers (optional) */
+	struct pq_codec *codec; /* compression contexts to reuse across writers (optional) */
 };
 
 /* Fill o with the defaults above. */
@@ -227,9 +227,9 @@ struct pq_writer;
  * filled on failure.
  */
 struct pq_writer *pq_writer_open(const char *path, const struct pq_schema *s,
-				 const struct pq_write_options *o, struct err_msg *e);
+                                 const struct pq_write_options *o, struct err_msg *e);
 struct pq_writer *pq_writer_open_fd(int fd, const char *name, const struct pq_schema *s,
-				    const struct pq_write_options *o, struct err_msg *e);
+                                    const struct pq_write_options *o, struct err_msg *e);
 /*
  * Force a leaf's encoding instead of the writer's choice (before any value):
  * PLAIN, RLE_DICTIONARY (falls back to PLAIN when the dictionary grows past
@@ -271,19 +271,19 @@ int pq_writer_end_row(struct pq_writer *w);
  * past row_group_rows, so batches should be small next to a row group.
  */
 int pq_writer_write_bool(struct pq_writer *w, int leaf, const uint8_t *v, const uint8_t *valid,
-			 size_t n);
+                         size_t n);
 int pq_writer_write_i32(struct pq_writer *w, int leaf, const int32_t *v, const uint8_t *valid,
-			size_t n);
+                        size_t n);
 int pq_writer_write_i64(struct pq_writer *w, int leaf, const int64_t *v, const uint8_t *valid,
-			size_t n);
+                        size_t n);
 int pq_writer_write_f32(struct pq_writer *w, int leaf, const float *v, const uint8_t *valid,
-			size_t n);
+                        size_t n);
 int pq_writer_write_f64(struct pq_writer *w, int leaf, const double *v, const uint8_t *valid,
-			size_t n);
+                        size_t n);
 int pq_writer_write_bytes(struct pq_writer *w, int leaf, const struct pq_bytes *v,
-			  const uint8_t *valid, size_t n);
+                          const uint8_t *valid, size_t n);
 int pq_writer_write_dec(struct pq_writer *w, int leaf, const pq_int128 *v, const uint8_t *valid,
-			size_t n);
+                        size_t n);
 
 /*
  * A whole row as a value tree, for any schema (structs, lists, maps): row is
@@ -310,8 +310,8 @@ void pq_writer_free(struct pq_writer *w);
 
 struct pq_read_options {
 	size_t max_footer_bytes; /* default 256 MiB */
-	size_t max_page_bytes;	 /* decompressed page size (default 1 GiB) */
-	size_t max_page_values;	 /* level entries in one page (default 16 Mi) */
+	size_t max_page_bytes;   /* decompressed page size (default 1 GiB) */
+	size_t max_page_values;  /* level entries in one page (default 16 Mi) */
 };
 
 struct pq_reader;
@@ -323,9 +323,9 @@ struct pq_reader;
  * can convert.  o may be NULL for the defaults.
  */
 struct pq_reader *pq_reader_open(const char *path, const struct pq_read_options *o,
-				 struct err_msg *e);
+                                 struct err_msg *e);
 struct pq_reader *pq_reader_open_mem(const void *data, size_t len, const char *name,
-				     const struct pq_read_options *o, struct err_msg *e);
+                                     const struct pq_read_options *o, struct err_msg *e);
 void pq_reader_close(struct pq_reader *r);
 
 const struct pq_schema *pq_reader_schema(const struct pq_reader *r);
@@ -346,14 +346,14 @@ int pq_reader_stats(const struct pq_reader *r, int rg, int leaf, struct pq_stats
 /* Footer details, for tools that show them (parquet-cat --meta). */
 struct pq_element { /* one SchemaElement */
 	const char *name;
-	int type;	    /* physical type (parquet.thrift Type), -1 for groups */
+	int type;           /* physical type (parquet.thrift Type), -1 for groups */
 	int type_length;    /* -1 when absent */
-	int repetition;	    /* 0 required, 1 optional, 2 repeated, -1 when absent (the root) */
+	int repetition;     /* 0 required, 1 optional, 2 repeated, -1 when absent (the root) */
 	int num_children;   /* -1 for leaves */
 	int converted_type; /* -1 when absent */
 	int scale, precision, field_id; /* -1 when absent */
-	int logical;	    /* LogicalType union member id, 0 when absent */
-	int logical_a, logical_b; /* DECIMAL: scale, precision; TIME and TIMESTAMP:
+	int logical;                    /* LogicalType union member id, 0 when absent */
+	int logical_a, logical_b;       /* DECIMAL: scale, precision; TIME and TIMESTAMP:
 				     isAdjustedToUTC, unit (1 ms, 2 us, 3 ns);
 				     INTEGER: bit width, signed */
 };
@@ -361,7 +361,7 @@ size_t pq_reader_num_elements(const struct pq_reader *r);
 const struct pq_element *pq_reader_element(const struct pq_reader *r, size_t i);
 
 struct pq_chunk_info {
-	int type;	 /* physical type */
+	int type; /* physical type */
 	int codec;
 	int encodings[16];
 	int nencodings;
@@ -420,7 +420,7 @@ struct pq_column_batch {
 };
 struct pq_column *pq_column_open(struct pq_reader *r, int rg, int leaf, struct err_msg *e);
 ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t max,
-		       struct err_msg *e);
+                       struct err_msg *e);
 void pq_column_close(struct pq_column *c);
 
 #endif

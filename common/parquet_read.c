@@ -34,10 +34,10 @@
 #include <unistd.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-	       "the Parquet codec copies little-endian values directly");
+               "the Parquet codec copies little-endian values directly");
 
 #define MAX_SCHEMA_DEPTH 64
-#define JULIAN_EPOCH	 2440588 /* the Julian day of 1970-01-01 */
+#define JULIAN_EPOCH     2440588 /* the Julian day of 1970-01-01 */
 
 struct arena_blk {
 	struct arena_blk *next;
@@ -93,7 +93,7 @@ struct pq_reader {
 	struct pq_schema *s;
 	struct pq_read_options o;
 	int *leaf_lo, *leaf_hi; /* per field: the leaves below it */
-	uint8_t *sel;		/* per field: part of the rows */
+	uint8_t *sel;           /* per field: part of the rows */
 	uint8_t *use_rg;
 	int *first_leaf; /* per field: the first selected leaf below it */
 	struct pq_codec *codec;
@@ -219,7 +219,7 @@ static int scan_schema(struct build *b, size_t i, size_t *next, int depth)
 	}
 	if ((size_t)el->num_children > b->f->nel) {
 		snprintf(b->why, sizeof b->why, "schema element %s claims %d children", el->name,
-			 el->num_children);
+		         el->num_children);
 		return -1;
 	}
 	size_t base = b->nkids;
@@ -249,7 +249,7 @@ static size_t kid(const struct build *b, size_t e, int k)
 
 /* The logical type of a leaf element and how its values are converted. */
 static int leaf_type(struct build *b, const struct pq_element *el, enum pq_type *t, int *prec,
-		     int *scale, enum pq_conv *conv)
+                     int *scale, enum pq_conv *conv)
 {
 	int ct = el->converted_type, lt = el->logical;
 	int dec = lt == PQ_LT_DECIMAL || (lt == 0 && ct == PQ_CT_DECIMAL);
@@ -262,7 +262,7 @@ static int leaf_type(struct build *b, const struct pq_element *el, enum pq_type 
 			*scale = 0;
 		if (*prec < 1 || *prec > 38 || *scale > *prec) {
 			snprintf(b->why, sizeof b->why, "column %s: unsupported decimal(%d,%d)",
-				 el->name, *prec, *scale);
+			         el->name, *prec, *scale);
 			return -1;
 		}
 	}
@@ -277,13 +277,13 @@ static int leaf_type(struct build *b, const struct pq_element *el, enum pq_type 
 		} else if (lt == PQ_LT_DATE || ct == PQ_CT_DATE) {
 			*t = PQ_DATE;
 		} else if ((lt == PQ_LT_INTEGER && el->logical_a == 8 && el->logical_b) ||
-			   (lt == 0 && ct == PQ_CT_INT_8)) {
+		           (lt == 0 && ct == PQ_CT_INT_8)) {
 			*t = PQ_BYTE;
 		} else if ((lt == PQ_LT_INTEGER && el->logical_a == 16 && el->logical_b) ||
-			   (lt == 0 && ct == PQ_CT_INT_16)) {
+		           (lt == 0 && ct == PQ_CT_INT_16)) {
 			*t = PQ_SHORT;
 		} else if ((lt == PQ_LT_INTEGER && el->logical_a == 32 && !el->logical_b) ||
-			   (lt == 0 && ct == PQ_CT_UINT_32)) {
+		           (lt == 0 && ct == PQ_CT_UINT_32)) {
 			*t = PQ_LONG;
 			*conv = PQ_CONV_U32;
 		} else {
@@ -297,13 +297,14 @@ static int leaf_type(struct build *b, const struct pq_element *el, enum pq_type 
 		} else if (lt == PQ_LT_TIMESTAMP) {
 			*t = el->logical_a ? PQ_TIMESTAMP : PQ_TIMESTAMP_NTZ;
 			*conv = el->logical_b == 1   ? PQ_CONV_MILLIS
-				: el->logical_b == 3 ? PQ_CONV_NANOS
-						     : PQ_CONV_NONE;
-		} else if (lt == 0 && (ct == PQ_CT_TIMESTAMP_MILLIS || ct == PQ_CT_TIMESTAMP_MICROS)) {
+			        : el->logical_b == 3 ? PQ_CONV_NANOS
+			                             : PQ_CONV_NONE;
+		} else if (lt == 0 &&
+		           (ct == PQ_CT_TIMESTAMP_MILLIS || ct == PQ_CT_TIMESTAMP_MICROS)) {
 			*t = PQ_TIMESTAMP;
 			*conv = ct == PQ_CT_TIMESTAMP_MILLIS ? PQ_CONV_MILLIS : PQ_CONV_NONE;
 		} else if ((lt == PQ_LT_INTEGER && el->logical_a == 64 && !el->logical_b) ||
-			   (lt == 0 && ct == PQ_CT_UINT_64)) {
+		           (lt == 0 && ct == PQ_CT_UINT_64)) {
 			*t = PQ_DECIMAL;
 			*prec = 20;
 			*conv = PQ_CONV_U64_TO_DEC;
@@ -323,22 +324,24 @@ static int leaf_type(struct build *b, const struct pq_element *el, enum pq_type 
 		return 0;
 	case PQ_PT_BYTE_ARRAY:
 	case PQ_PT_FLBA:
-		if (el->type == PQ_PT_FLBA && (el->type_length < 1 || el->type_length > (1 << 20))) {
+		if (el->type == PQ_PT_FLBA &&
+		    (el->type_length < 1 || el->type_length > (1 << 20))) {
 			snprintf(b->why, sizeof b->why, "column %s: bad fixed length %d", el->name,
-				 el->type_length);
+			         el->type_length);
 			return -1;
 		}
 		if (dec) {
 			if (el->type == PQ_PT_FLBA && el->type_length > 16) {
 				snprintf(b->why, sizeof b->why,
-					 "column %s: decimal wider than 16 bytes", el->name);
+				         "column %s: decimal wider than 16 bytes", el->name);
 				return -1;
 			}
 			*t = PQ_DECIMAL;
 			*conv = PQ_CONV_BYTES_TO_DEC;
 		} else if (el->type == PQ_PT_BYTE_ARRAY &&
-			   (lt == PQ_LT_STRING || lt == PQ_LT_ENUM || lt == PQ_LT_JSON ||
-			    (lt == 0 && (ct == PQ_CT_UTF8 || ct == PQ_CT_ENUM || ct == PQ_CT_JSON)))) {
+		           (lt == PQ_LT_STRING || lt == PQ_LT_ENUM || lt == PQ_LT_JSON ||
+		            (lt == 0 &&
+		             (ct == PQ_CT_UTF8 || ct == PQ_CT_ENUM || ct == PQ_CT_JSON)))) {
 			*t = PQ_STRING;
 		} else {
 			*t = PQ_BINARY;
@@ -346,13 +349,13 @@ static int leaf_type(struct build *b, const struct pq_element *el, enum pq_type 
 		return 0;
 	default:
 		snprintf(b->why, sizeof b->why, "column %s: unknown physical type %d", el->name,
-			 el->type);
+		         el->type);
 		return -1;
 	}
 }
 
 static int new_field(struct build *b, int parent, const char *name, enum pq_type t, int optional,
-		     int dl, int rl)
+                     int dl, int rl)
 {
 	struct pq_schema *s = b->r->s;
 	int id = pq_schema_add_raw(s, parent, name, strlen(name), t, optional);
@@ -371,14 +374,14 @@ static int new_field(struct build *b, int parent, const char *name, enum pq_type
  * is the repeated group of a list, taken as the list's (required) element.
  */
 static int convert(struct build *b, size_t e, int lparent, int pdef, int prep, int as_elem,
-		   int depth)
+                   int depth)
 {
 	const struct pq_element *el = &b->f->el[e];
 	struct pq_schema *s = b->r->s;
 	int rep = el->repetition < 0 ? 0 : el->repetition;
 	if (rep > 2) {
 		snprintf(b->why, sizeof b->why, "schema element %s: bad repetition %d", el->name,
-			 rep);
+		         rep);
 		return -1;
 	}
 	if (depth > MAX_SCHEMA_DEPTH) {
@@ -402,10 +405,11 @@ static int convert(struct build *b, size_t e, int lparent, int pdef, int prep, i
 		return s->f[s->f[l].kids[0]].name ? 0 : -1;
 	}
 	if (is_group(el)) {
-		int list = el->logical == PQ_LT_LIST || (!el->logical && el->converted_type == PQ_CT_LIST);
+		int list =
+		    el->logical == PQ_LT_LIST || (!el->logical && el->converted_type == PQ_CT_LIST);
 		int map = el->logical == PQ_LT_MAP ||
-			  (!el->logical && (el->converted_type == PQ_CT_MAP ||
-					    el->converted_type == PQ_CT_MAP_KEY_VALUE));
+		          (!el->logical && (el->converted_type == PQ_CT_MAP ||
+		                            el->converted_type == PQ_CT_MAP_KEY_VALUE));
 		size_t c = kid(b, e, 0);
 		const struct pq_element *ce = &b->f->el[c];
 		if (list && el->num_children == 1 && ce->repetition == 2) {
@@ -415,8 +419,8 @@ static int convert(struct build *b, size_t e, int lparent, int pdef, int prep, i
 			s->f[l].idl = d + 1;
 			char tuple[300];
 			snprintf(tuple, sizeof tuple, "%s_tuple", el->name);
-			if (!is_group(ce) || ce->num_children > 1 || strcmp(ce->name, "array") == 0 ||
-			    strcmp(ce->name, tuple) == 0)
+			if (!is_group(ce) || ce->num_children > 1 ||
+			    strcmp(ce->name, "array") == 0 || strcmp(ce->name, tuple) == 0)
 				return convert(b, c, l, d, r, 1, depth + 1);
 			return convert(b, kid(b, c, 0), l, d + 1, r + 1, 0, depth + 2);
 		}
@@ -490,7 +494,7 @@ static int build_schema(struct pq_reader *r, char *why, size_t whylen)
 		goto fail;
 	if (next != r->ft.nel) {
 		snprintf(b.why, sizeof b.why, "schema has %zu elements after its root's children",
-			 r->ft.nel - next);
+		         r->ft.nel - next);
 		goto fail;
 	}
 	const struct pq_element *root = &r->ft.el[0];
@@ -510,7 +514,7 @@ done:
 /* ------------------------------------------------------------ statistics */
 
 static int decode_bound(const struct pq_reader *r, const struct pq_leaf *lf, struct pq_bytes b,
-			struct pq_value *v)
+                        struct pq_value *v)
 {
 	const struct pq_field *f = &r->s->f[lf->field].pub;
 	v->kind = pq_type_kind(f->type);
@@ -592,7 +596,7 @@ int pq_reader_stats(const struct pq_reader *r, int rg, int leaf, struct pq_stats
 	int typed = leaf < r->ft.norders && r->ft.orders[leaf] == 1;
 	/* The deprecated fields are in signed order: right only for signed integers. */
 	int legacy = (lf->phys == PQ_PT_INT32 || lf->phys == PQ_PT_INT64) &&
-		     lf->conv != PQ_CONV_U32 && lf->conv != PQ_CONV_U64_TO_DEC;
+	             lf->conv != PQ_CONV_U32 && lf->conv != PQ_CONV_U64_TO_DEC;
 	struct pq_bytes lo, hi;
 	if (typed && rs->has_min_value && rs->has_max_value) {
 		lo = rs->min_value;
@@ -661,12 +665,12 @@ static int check_chunks(struct pq_reader *r, uint64_t data_end, struct err_msg *
 		const struct pq_rowgroup *rg = &r->ft.rg[g];
 		if (rg->ncols != r->s->nleaves) {
 			err_set(e, EX_DATAERR, "%s: row group %d has %d columns, the schema %d",
-				r->name, g, rg->ncols, r->s->nleaves);
+			        r->name, g, rg->ncols, r->s->nleaves);
 			return -1;
 		}
 		if (rg->num_rows < 0 || rg->num_rows > INT64_MAX - total) {
 			err_set(e, EX_DATAERR, "%s: row group %d: bad row count %lld", r->name, g,
-				(long long)rg->num_rows);
+			        (long long)rg->num_rows);
 			return -1;
 		}
 		total += rg->num_rows;
@@ -675,7 +679,7 @@ static int check_chunks(struct pq_reader *r, uint64_t data_end, struct err_msg *
 			const struct pq_leaf *lf = &r->s->leaves[l];
 			const char *why = NULL;
 			int64_t start = c->dict_off >= 4 && c->dict_off < c->data_off ? c->dict_off
-										      : c->data_off;
+			                                                              : c->data_off;
 			int empty = c->num_values == 0 && c->total_comp == 0;
 			if (c->type != lf->phys)
 				why = "physical type differs from the schema's";
@@ -688,19 +692,19 @@ static int check_chunks(struct pq_reader *r, uint64_t data_end, struct err_msg *
 			else if (lf->max_rep == 0 && c->num_values != rg->num_rows)
 				why = "value count differs from the row group's row count";
 			else if (!empty && (start < 4 || (uint64_t)start > data_end ||
-					    (uint64_t)c->total_comp > data_end - (uint64_t)start))
+			                    (uint64_t)c->total_comp > data_end - (uint64_t)start))
 				why = "data lies outside the file's data section";
 			if (why) {
 				pq_schema_path(r->s, lf->field, nm, sizeof nm);
-				err_set(e, EX_DATAERR, "%s: row group %d, column %s: %s", r->name, g,
-					nm, why);
+				err_set(e, EX_DATAERR, "%s: row group %d, column %s: %s", r->name,
+				        g, nm, why);
 				return -1;
 			}
 		}
 	}
 	if (total != r->ft.num_rows) {
 		err_set(e, EX_DATAERR, "%s: footer says %lld rows but its row groups hold %lld",
-			r->name, (long long)r->ft.num_rows, (long long)total);
+		        r->name, (long long)r->ft.num_rows, (long long)total);
 		return -1;
 	}
 	return 0;
@@ -740,7 +744,7 @@ static int setup_fields(struct pq_reader *r)
 }
 
 static struct pq_reader *open_common(struct pq_reader *r, const struct pq_read_options *o,
-				     struct err_msg *e)
+                                     struct err_msg *e)
 {
 	char why[256];
 	if (o)
@@ -754,7 +758,7 @@ static struct pq_reader *open_common(struct pq_reader *r, const struct pq_read_o
 	uint8_t tail[8];
 	if (r->size < 12) {
 		err_set(e, EX_DATAERR, "%s: not a Parquet file (only %llu bytes)", r->name,
-			(unsigned long long)r->size);
+		        (unsigned long long)r->size);
 		goto fail;
 	}
 	if (read_at(r, r->size - 8, 8, tail, e) < 0)
@@ -806,7 +810,7 @@ fail:
 }
 
 struct pq_reader *pq_reader_open(const char *path, const struct pq_read_options *o,
-				 struct err_msg *e)
+                                 struct err_msg *e)
 {
 	struct pq_reader *r = calloc(1, sizeof *r);
 	if (!r || !(r->name = strdup(path))) {
@@ -817,7 +821,7 @@ struct pq_reader *pq_reader_open(const char *path, const struct pq_read_options 
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0) {
 		err_set(e, errno == ENOENT || errno == EACCES ? EX_NOINPUT : EX_IOERR,
-			"%s: cannot open: %s", path, strerror(errno));
+		        "%s: cannot open: %s", path, strerror(errno));
 		reader_free(r);
 		return NULL;
 	}
@@ -837,7 +841,7 @@ struct pq_reader *pq_reader_open(const char *path, const struct pq_read_options 
 }
 
 struct pq_reader *pq_reader_open_mem(const void *data, size_t len, const char *name,
-				     const struct pq_read_options *o, struct err_msg *e)
+                                     const struct pq_read_options *o, struct err_msg *e)
 {
 	struct pq_reader *r = calloc(1, sizeof *r);
 	if (!r || !(r->name = strdup(name))) {
@@ -973,7 +977,7 @@ static int grow_to(void **p, size_t *cap, size_t need, size_t size)
 }
 
 static struct pq_column *column_new(struct pq_reader *r, int rg, int leaf, int shared_codec,
-				    struct err_msg *e)
+                                    struct err_msg *e)
 {
 	char path[256];
 	struct pq_column *c = calloc(1, sizeof *c);
@@ -1007,7 +1011,8 @@ static struct pq_column *column_new(struct pq_reader *r, int rg, int leaf, int s
 			return NULL;
 		}
 	}
-	int64_t start = cc->dict_off >= 4 && cc->dict_off < cc->data_off ? cc->dict_off : cc->data_off;
+	int64_t start =
+	    cc->dict_off >= 4 && cc->dict_off < cc->data_off ? cc->dict_off : cc->data_off;
 	c->clen = (size_t)cc->total_comp;
 	c->values_left = cc->num_values;
 	c->rows_left = r->ft.rg[rg].num_rows;
@@ -1054,7 +1059,7 @@ void pq_column_close(struct pq_column *c)
 
 /* Turn n fixed-width physical values at src into the column's kind at dst. */
 static int convert_fixed(struct pq_column *c, const uint8_t *src, size_t n, uint8_t *dst,
-			 struct err_msg *e)
+                         struct err_msg *e)
 {
 	const struct pq_leaf *lf = c->lf;
 	switch (lf->phys) {
@@ -1077,7 +1082,7 @@ static int convert_fixed(struct pq_column *c, const uint8_t *src, size_t n, uint
 			for (size_t i = 0; i < n; i++) {
 				uint64_t u = pq_load64(src + 8 * i);
 				o[i] = lf->conv == PQ_CONV_U64_TO_DEC ? (pq_int128)u
-								      : (pq_int128)(int64_t)u;
+				                                      : (pq_int128)(int64_t)u;
 			}
 			return 0;
 		}
@@ -1102,7 +1107,7 @@ static int convert_fixed(struct pq_column *c, const uint8_t *src, size_t n, uint
 			uint64_t nanos = pq_load64(src + 12 * i);
 			int64_t day = (int32_t)pq_load32(src + 12 * i + 8);
 			__int128 us = (__int128)(day - JULIAN_EPOCH) * 86400000000LL +
-				      (__int128)(nanos / 1000);
+			              (__int128)(nanos / 1000);
 			if (us > INT64_MAX || us < INT64_MIN)
 				return cfail(c, e, "INT96 timestamp out of range");
 			int64_t x = (int64_t)us;
@@ -1117,7 +1122,7 @@ static int convert_fixed(struct pq_column *c, const uint8_t *src, size_t n, uint
 
 /* Turn n byte strings into the column's kind (strings, or decimals). */
 static int convert_refs(struct pq_column *c, const struct pq_bytes *refs, size_t n, uint8_t *dst,
-			struct err_msg *e)
+                        struct err_msg *e)
 {
 	if (c->kind == PQ_V_BYTES) {
 		if ((const uint8_t *)refs != dst)
@@ -1142,7 +1147,7 @@ static int convert_refs(struct pq_column *c, const struct pq_bytes *refs, size_t
  * Byte strings point into p.
  */
 static int decode_plain(struct pq_column *c, const uint8_t *p, size_t len, size_t n, uint8_t *dst,
-			struct err_msg *e)
+                        struct err_msg *e)
 {
 	const struct pq_leaf *lf = c->lf;
 	size_t w = 0;
@@ -1181,7 +1186,7 @@ static int decode_plain(struct pq_column *c, const uint8_t *p, size_t len, size_
 			off += 4;
 			if (l > len - off)
 				return cfail(c, e, "page %d: string value runs past the page",
-					     c->pages);
+				             c->pages);
 			refs[i].p = p + off;
 			refs[i].len = l;
 			off += l;
@@ -1208,12 +1213,12 @@ static int decode_plain(struct pq_column *c, const uint8_t *p, size_t len, size_
 	}
 	if (n && len / n < w)
 		return cfail(c, e, "page %d: values end early (%zu bytes for %zu values)", c->pages,
-			     len, n);
+		             len, n);
 	return convert_fixed(c, p, n, dst, e);
 }
 
 static int decode_dictionary(struct pq_column *c, const struct pq_page_header *h,
-			     const uint8_t *body, struct err_msg *e)
+                             const uint8_t *body, struct err_msg *e)
 {
 	const char *why;
 	if (c->has_dict)
@@ -1235,7 +1240,7 @@ static int decode_dictionary(struct pq_column *c, const struct pq_page_header *h
 	if (pq_buf_reserve(&c->dict_page, (size_t)h->unc + 1) < 0)
 		return cnomem(c, e);
 	if (pq_decompress(c->codec, c->r->ft.rg[c->rg].cols[c->leaf].codec, body, (size_t)h->comp,
-			  c->dict_page.p, (size_t)h->unc, &why) < 0)
+	                  c->dict_page.p, (size_t)h->unc, &why) < 0)
 		return cfail(c, e, "dictionary page: %s", why);
 	c->dict_page.len = (size_t)h->unc;
 	c->dict = malloc((n ? n : 1) * c->ksize);
@@ -1263,8 +1268,8 @@ static int levels_max(const uint16_t *lv, size_t n)
  * pages pass their length as v2len.
  */
 static int decode_levels(struct pq_column *c, const char *what, int enc, const uint8_t **p,
-			 const uint8_t *end, size_t v2len, int v2, uint16_t *out, size_t n, int max,
-			 struct err_msg *e)
+                         const uint8_t *end, size_t v2len, int v2, uint16_t *out, size_t n, int max,
+                         struct err_msg *e)
 {
 	const char *why;
 	int w = pq_bit_width((uint64_t)max);
@@ -1288,19 +1293,19 @@ static int decode_levels(struct pq_column *c, const char *what, int enc, const u
 			return cfail(c, e, "page %d: %s levels: %s", c->pages, what, why);
 	} else {
 		return cfail(c, e, "page %d: %s levels in unsupported encoding %d", c->pages, what,
-			     enc);
+		             enc);
 	}
 	*p += len;
 	int m = levels_max(out, n);
 	if (m > max)
 		return cfail(c, e, "page %d: %s level %d out of range (maximum %d)", c->pages, what,
-			     m, max);
+		             m, max);
 	return 0;
 }
 
 /* Values of a data page: nn (non-null) values from p[0..len) in encoding enc. */
 static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t len, size_t nn,
-			 struct err_msg *e)
+                         struct err_msg *e)
 {
 	const char *why;
 	const struct pq_leaf *lf = c->lf;
@@ -1314,7 +1319,7 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 	case PQ_ENC_RLE_DICTIONARY: {
 		if (!c->has_dict)
 			return cfail(c, e, "page %d: dictionary-encoded page without a dictionary",
-				     c->pages);
+			             c->pages);
 		if (nn == 0)
 			return 0;
 		if (len < 1)
@@ -1330,9 +1335,9 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 			uint32_t x = c->idx[i];
 			if (x >= c->ndict)
 				return cfail(c, e,
-					     "page %d: dictionary index %u out of range "
-					     "(dictionary has %zu entries)",
-					     c->pages, x, c->ndict);
+				             "page %d: dictionary index %u out of range "
+				             "(dictionary has %zu entries)",
+				             c->pages, x, c->ndict);
 			memcpy(c->vals + i * k, c->dict + (size_t)x * k, k);
 		}
 		return 0;
@@ -1353,11 +1358,11 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 	case PQ_ENC_DELTA_BINARY_PACKED: {
 		if (lf->phys != PQ_PT_INT32 && lf->phys != PQ_PT_INT64)
 			return cfail(c, e, "page %d: DELTA_BINARY_PACKED in a %s column", c->pages,
-				     pq_physical_name(lf->phys));
+			             pq_physical_name(lf->phys));
 		size_t w = lf->phys == PQ_PT_INT32 ? 4 : 8;
 		uint8_t *dst = c->vals;
 		int direct = (w == 4 && c->kind == PQ_V_I32) ||
-			     (w == 8 && c->kind == PQ_V_I64 && lf->conv == PQ_CONV_NONE);
+		             (w == 8 && c->kind == PQ_V_I64 && lf->conv == PQ_CONV_NONE);
 		if (!direct) {
 			c->scratch.len = 0;
 			if (pq_buf_reserve(&c->scratch, (nn ? nn : 1) * w) < 0)
@@ -1365,7 +1370,7 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 			dst = c->scratch.p;
 		}
 		int rc = w == 4 ? pq_dbp_decode32(p, len, (int32_t *)(void *)dst, nn, &used, &why)
-				: pq_dbp_decode64(p, len, (int64_t *)(void *)dst, nn, &used, &why);
+		                : pq_dbp_decode64(p, len, (int64_t *)(void *)dst, nn, &used, &why);
 		if (rc < 0)
 			return cfail(c, e, "page %d: %s", c->pages, why);
 		return direct ? 0 : convert_fixed(c, dst, nn, c->vals, e);
@@ -1375,7 +1380,7 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 		if (lf->phys != PQ_PT_BYTE_ARRAY &&
 		    !(enc == PQ_ENC_DELTA_BYTE_ARRAY && lf->phys == PQ_PT_FLBA))
 			return cfail(c, e, "page %d: %s in a %s column", c->pages,
-				     pq_encoding_name(enc), pq_physical_name(lf->phys));
+			             pq_encoding_name(enc), pq_physical_name(lf->phys));
 		struct pq_bytes *refs = (struct pq_bytes *)(void *)c->vals;
 		if (c->kind == PQ_V_DEC) {
 			c->scratch.len = 0;
@@ -1383,17 +1388,17 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 				return cnomem(c, e);
 			refs = (struct pq_bytes *)(void *)c->scratch.p;
 		}
-		int rc = enc == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY
-				 ? pq_dlba_decode(p, len, refs, nn, &used, &why)
-				 : pq_dba_decode(p, len, refs, nn, &c->dba, c->r->o.max_page_bytes,
-						 &why);
+		int rc =
+		    enc == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY
+		        ? pq_dlba_decode(p, len, refs, nn, &used, &why)
+		        : pq_dba_decode(p, len, refs, nn, &c->dba, c->r->o.max_page_bytes, &why);
 		if (rc < 0)
 			return cfail(c, e, "page %d: %s", c->pages, why);
 		if (lf->phys == PQ_PT_FLBA)
 			for (size_t i = 0; i < nn; i++)
 				if (refs[i].len != (size_t)lf->type_length)
 					return cfail(c, e, "page %d: value of the wrong length",
-						     c->pages);
+					             c->pages);
 		return convert_refs(c, refs, nn, c->vals, e);
 	}
 	case PQ_ENC_BYTE_STREAM_SPLIT: {
@@ -1412,7 +1417,7 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 			break;
 		default:
 			return cfail(c, e, "page %d: BYTE_STREAM_SPLIT in a %s column", c->pages,
-				     pq_physical_name(lf->phys));
+			             pq_physical_name(lf->phys));
 		}
 		if (nn && len / nn < k)
 			return cfail(c, e, "page %d: BYTE_STREAM_SPLIT values end early", c->pages);
@@ -1424,13 +1429,14 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 	}
 	default: {
 		const char *nm = pq_encoding_name(enc);
-		return cfail(c, e, "page %d: unsupported encoding %s", c->pages, nm ? nm : "(unknown)");
+		return cfail(c, e, "page %d: unsupported encoding %s", c->pages,
+		             nm ? nm : "(unknown)");
 	}
 	}
 }
 
 static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
-			    const uint8_t *body, struct err_msg *e)
+                            const uint8_t *body, struct err_msg *e)
 {
 	const char *why;
 	const struct pq_leaf *lf = c->lf;
@@ -1441,13 +1447,13 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 	size_t n = (size_t)h->num_values;
 	if ((int64_t)n > c->values_left)
 		return cfail(c, e, "page %d: more values than the column chunk's %lld", c->pages,
-			     (long long)c->r->ft.rg[c->rg].cols[c->leaf].num_values);
+		             (long long)c->r->ft.rg[c->rg].cols[c->leaf].num_values);
 	if (n > c->r->o.max_page_values)
 		return cfail(c, e, "page %d: %zu values, more than the limit of %zu", c->pages, n,
-			     c->r->o.max_page_values);
+		             c->r->o.max_page_values);
 	if ((size_t)h->unc > c->r->o.max_page_bytes)
 		return cfail(c, e, "page %d: %d bytes, more than the limit of %zu", c->pages,
-			     h->unc, c->r->o.max_page_bytes);
+		             h->unc, c->r->o.max_page_bytes);
 	if (grow_to((void **)&c->def, &c->lcap, n + 1, sizeof(uint16_t)) < 0)
 		return cnomem(c, e);
 	size_t rcap = c->lcap;
@@ -1463,15 +1469,15 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 		if (pq_buf_reserve(&c->page, (size_t)h->unc + 1) < 0)
 			return cnomem(c, e);
 		if (pq_decompress(c->codec, codec, body, (size_t)h->comp, c->page.p, (size_t)h->unc,
-				  &why) < 0)
+		                  &why) < 0)
 			return cfail(c, e, "page %d: %s", c->pages, why);
 		p = c->page.p;
 		end = p + h->unc;
 		if (lf->max_rep && decode_levels(c, "repetition", h->rep_enc, &p, end, 0, 0, c->rep,
-						 n, lf->max_rep, e) < 0)
+		                                 n, lf->max_rep, e) < 0)
 			return -1;
 		if (lf->max_def && decode_levels(c, "definition", h->def_enc, &p, end, 0, 0, c->def,
-						 n, lf->max_def, e) < 0)
+		                                 n, lf->max_def, e) < 0)
 			return -1;
 		vp = p;
 		vlen = (size_t)(end - p);
@@ -1482,12 +1488,14 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 			return cfail(c, e, "page %d: level lengths do not fit the page", c->pages);
 		p = body;
 		end = body + h->rep_len + h->def_len;
-		if (lf->max_rep && decode_levels(c, "repetition", PQ_ENC_RLE, &p, end,
-						 (size_t)h->rep_len, 1, c->rep, n, lf->max_rep, e) < 0)
+		if (lf->max_rep &&
+		    decode_levels(c, "repetition", PQ_ENC_RLE, &p, end, (size_t)h->rep_len, 1,
+		                  c->rep, n, lf->max_rep, e) < 0)
 			return -1;
 		p = body + h->rep_len;
-		if (lf->max_def && decode_levels(c, "definition", PQ_ENC_RLE, &p, end,
-						 (size_t)h->def_len, 1, c->def, n, lf->max_def, e) < 0)
+		if (lf->max_def &&
+		    decode_levels(c, "definition", PQ_ENC_RLE, &p, end, (size_t)h->def_len, 1,
+		                  c->def, n, lf->max_def, e) < 0)
 			return -1;
 		const uint8_t *cv = body + h->rep_len + h->def_len;
 		size_t clen = (size_t)h->comp - (size_t)h->rep_len - (size_t)h->def_len;
@@ -1500,7 +1508,8 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 			vp = c->page.p;
 		} else {
 			if (clen != ulen)
-				return cfail(c, e, "page %d: uncompressed sizes disagree", c->pages);
+				return cfail(c, e, "page %d: uncompressed sizes disagree",
+				             c->pages);
 			vp = cv;
 		}
 		vlen = ulen;
@@ -1526,7 +1535,7 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 	}
 	if ((int64_t)rows > c->rows_left)
 		return cfail(c, e, "page %d: more rows than the row group's %lld", c->pages,
-			     (long long)c->r->ft.rg[c->rg].num_rows);
+		             (long long)c->r->ft.rg[c->rg].num_rows);
 	if (decode_values(c, h->encoding, vp, vlen, nn, e) < 0)
 		return -1;
 	c->values_left -= (int64_t)n;
@@ -1546,23 +1555,24 @@ static int next_page(struct pq_column *c, struct err_msg *e)
 		if (c->values_left == 0) {
 			if (c->rows_left != 0)
 				return cfail(c, e, "%lld rows fewer than the row group's %lld",
-					     (long long)c->rows_left,
-					     (long long)c->r->ft.rg[c->rg].num_rows);
+				             (long long)c->rows_left,
+				             (long long)c->r->ft.rg[c->rg].num_rows);
 			return 0;
 		}
 		if (c->cpos >= c->clen)
 			return cfail(c, e, "column chunk ends %lld values early",
-				     (long long)c->values_left);
+			             (long long)c->values_left);
 		struct pq_page_header h;
 		size_t used;
 		const char *why;
 		c->pages++;
-		if (pq_page_header_parse(c->chunk + c->cpos, c->clen - c->cpos, &h, &used, &why) < 0)
+		if (pq_page_header_parse(c->chunk + c->cpos, c->clen - c->cpos, &h, &used, &why) <
+		    0)
 			return cfail(c, e, "page %d: %s", c->pages, why);
 		c->cpos += used;
 		if ((size_t)h.comp > c->clen - c->cpos)
 			return cfail(c, e, "page %d: %d bytes run past the column chunk", c->pages,
-				     h.comp);
+			             h.comp);
 		const uint8_t *body = c->chunk + c->cpos;
 		c->cpos += (size_t)h.comp;
 		switch (h.type) {
@@ -1595,14 +1605,14 @@ struct pq_column *pq_column_open(struct pq_reader *r, int rg, int leaf, struct e
 		char nm[256];
 		pq_schema_path(r->s, r->s->leaves[leaf].field, nm, sizeof nm);
 		err_set(e, EX_SOFTWARE, "%s: column %s is inside a list or map: read rows", r->name,
-			nm);
+		        nm);
 		return NULL;
 	}
 	return column_new(r, rg, leaf, 0, e);
 }
 
 ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t max,
-		       struct err_msg *e)
+                       struct err_msg *e)
 {
 	memset(b, 0, sizeof *b);
 	while (c->pos >= c->n) {
@@ -1641,7 +1651,8 @@ ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t ma
 			int ok = c->def[c->pos + i] == md;
 			c->valid[i] = (uint8_t)ok;
 			if (ok)
-				memcpy(c->out + i * c->ksize, c->vals + c->vpos++ * c->ksize, c->ksize);
+				memcpy(c->out + i * c->ksize, c->vals + c->vpos++ * c->ksize,
+				       c->ksize);
 		}
 		b->valid = c->valid;
 		b->b = c->out;
@@ -1746,7 +1757,7 @@ static int skip_entries(struct pq_reader *r, int f, struct err_msg *e)
 }
 
 static int leaf_value(struct pq_reader *r, struct pq_column *c, struct pq_value *out,
-		      struct err_msg *e)
+                      struct err_msg *e)
 {
 	const uint8_t *v = c->vals + c->vpos++ * c->ksize;
 	out->kind = c->kind;
@@ -1787,12 +1798,11 @@ static int leaf_value(struct pq_reader *r, struct pq_column *c, struct pq_value 
 	return 0;
 }
 
-static int assemble(struct pq_reader *r, int f, struct pq_value *out, int depth,
-		    struct err_msg *e);
+static int assemble(struct pq_reader *r, int f, struct pq_value *out, int depth, struct err_msg *e);
 
 /* The items of list or map f (one or two values each) into out. */
 static int assemble_items(struct pq_reader *r, int f, struct pq_value *out, int depth,
-			  struct err_msg *e)
+                          struct err_msg *e)
 {
 	const struct pq_fieldx *x = &r->s->f[f];
 	int l = r->first_leaf[f];
@@ -1802,11 +1812,11 @@ static int assemble_items(struct pq_reader *r, int f, struct pq_value *out, int 
 		return cfail(r->cur[l], e, "nesting too deep");
 	for (;;) {
 		if (grow_to((void **)&r->scratch[depth], &r->scratch_cap[depth], (n + 1) * 2,
-			    sizeof(struct pq_value)) < 0)
+		            sizeof(struct pq_value)) < 0)
 			return cnomem(r->cur[l], e);
 		for (int k = 0; k < per; k++)
 			if (assemble(r, x->pub.children[k], &r->scratch[depth][n * per + (size_t)k],
-				     depth + 1, e) < 0)
+			             depth + 1, e) < 0)
 				return -1;
 		n++;
 		int rc = peek(r, l, e);
@@ -1819,7 +1829,8 @@ static int assemble_items(struct pq_reader *r, int f, struct pq_value *out, int 
 		if (rl < x->rl)
 			break;
 		if (rl > x->rl)
-			return cfail(c, e, "repetition level %d where %d or less was due", rl, x->rl);
+			return cfail(c, e, "repetition level %d where %d or less was due", rl,
+			             x->rl);
 		if (n >= UINT32_MAX)
 			return cfail(c, e, "list too long");
 	}
@@ -1832,8 +1843,7 @@ static int assemble_items(struct pq_reader *r, int f, struct pq_value *out, int 
 	return 0;
 }
 
-static int assemble(struct pq_reader *r, int f, struct pq_value *out, int depth,
-		    struct err_msg *e)
+static int assemble(struct pq_reader *r, int f, struct pq_value *out, int depth, struct err_msg *e)
 {
 	const struct pq_fieldx *x = &r->s->f[f];
 	int l = r->first_leaf[f];
@@ -1911,7 +1921,7 @@ static int finish_row_group(struct pq_reader *r, struct err_msg *e)
 			return -1;
 		if (rc > 0)
 			return cfail(r->cur[l], e, "more rows than the row group's %lld",
-				     (long long)r->ft.rg[r->cur_rg].num_rows);
+			             (long long)r->ft.rg[r->cur_rg].num_rows);
 	}
 	return 0;
 }

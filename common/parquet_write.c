@@ -37,11 +37,11 @@
 #define STOCKETL_VERSION "unknown"
 #endif
 
-#define STATS_MAX_BYTES 64	     /* longer string bounds are shortened in the footer */
-#define MAX_VALUE_BYTES (1u << 30)   /* one string or binary value */
-#define MAX_PAGE_BYTES	(256u << 20) /* page_bytes is clamped to this */
-#define MAX_PAGE_ENTRIES (1u << 20)  /* level entries in one page (nulls take no bytes) */
-#define MAX_DICT_BYTES	(1u << 30)   /* dict_max_bytes is clamped to this */
+#define STATS_MAX_BYTES  64           /* longer string bounds are shortened in the footer */
+#define MAX_VALUE_BYTES  (1u << 30)   /* one string or binary value */
+#define MAX_PAGE_BYTES   (256u << 20) /* page_bytes is clamped to this */
+#define MAX_PAGE_ENTRIES (1u << 20)   /* level entries in one page (nulls take no bytes) */
+#define MAX_DICT_BYTES   (1u << 30)   /* dict_max_bytes is clamped to this */
 
 enum mode {
 	MODE_UNDECIDED,
@@ -61,7 +61,7 @@ struct ba { /* a string in a page or dictionary heap */
 
 struct dict {
 	uint32_t *slots; /* entry + 1; 0 is empty */
-	size_t nslots;	 /* a power of two */
+	size_t nslots;   /* a power of two */
 	uint32_t count;
 	size_t plain_bytes;
 	uint8_t *vals; /* entries: typed like page values */
@@ -341,7 +341,7 @@ static struct pq_value dict_value(const struct wcol *c, uint32_t i)
  * dictionary are compared once per distinct entry (idx non-NULL).
  */
 static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
-		       struct pq_value *lo, struct pq_value *hi)
+                       struct pq_value *lo, struct pq_value *hi)
 {
 	size_t n = c->nval;
 	if (n == 0)
@@ -424,8 +424,8 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 		if (idx) {
 			/* stamp[k] == page_serial: entry k was already compared on this page. */
 			size_t old = w->capstamp;
-			if (grow((void **)&w->stamp, &w->capstamp, c->dict.count, sizeof *w->stamp) <
-			    0)
+			if (grow((void **)&w->stamp, &w->capstamp, c->dict.count,
+			         sizeof *w->stamp) < 0)
 				return -1;
 			if (w->capstamp > old)
 				memset(w->stamp + old, 0, (w->capstamp - old) * sizeof *w->stamp);
@@ -475,7 +475,7 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 
 /* The PLAIN bytes of a statistics bound (big-endian for FIXED_LEN_BYTE_ARRAY decimals). */
 static size_t bound_bytes(const struct wcol *c, const struct pq_value *v, uint8_t *out,
-			  const uint8_t **p)
+                          const uint8_t **p)
 {
 	*p = out;
 	switch (v->kind) {
@@ -526,7 +526,7 @@ struct wire_bounds {
 };
 
 static void wire_bounds(const struct wcol *c, struct pq_value lo, struct pq_value hi,
-			struct wire_bounds *wb)
+                        struct wire_bounds *wb)
 {
 	if (lo.kind == PQ_V_F32 && lo.f32 == 0)
 		lo.f32 = -0.0f;
@@ -561,7 +561,7 @@ static void wire_bounds(const struct wcol *c, struct pq_value lo, struct pq_valu
 
 /* Statistics struct fields (the caller has opened the struct). */
 static void put_stats(struct thrift_w *t, const struct wcol *c, int64_t nulls, int has,
-		      const struct pq_value *lo, const struct pq_value *hi)
+                      const struct pq_value *lo, const struct pq_value *hi)
 {
 	struct wire_bounds wb;
 	thrift_i64(t, 3, nulls);
@@ -751,7 +751,8 @@ static int encode_dict(struct pq_writer *w, struct wcol *c, struct pq_buf *out)
 			memcpy(&a, c->vals + i * 8, sizeof a);
 			memcpy(&b, c->vals + (i - 1) * 8, sizeof b);
 			if (a.len == b.len &&
-			    (a.len == 0 || memcmp(c->heap.p + a.off, c->heap.p + b.off, a.len) == 0)) {
+			    (a.len == 0 ||
+			     memcmp(c->heap.p + a.off, c->heap.p + b.off, a.len) == 0)) {
 				w->idx[i] = w->idx[i - 1];
 				continue;
 			}
@@ -778,7 +779,7 @@ static int encode_dict(struct pq_writer *w, struct wcol *c, struct pq_buf *out)
 
 /* PLAIN encoding of n values at vals (heap for byte arrays). */
 static int encode_plain(const struct wcol *c, const uint8_t *vals, const struct pq_buf *heap,
-			size_t n, struct pq_buf *out)
+                        size_t n, struct pq_buf *out)
 {
 	switch (c->phys) {
 	case PQ_PT_BOOLEAN: {
@@ -851,16 +852,15 @@ static int page_strings(struct wcol *c, struct pq_bytes **out, size_t *cap)
 }
 
 /* Encode the page's values in mode (other than MODE_DICT) into out; sets *enc. */
-static int encode_other(struct pq_writer *w, struct wcol *c, int mode, struct pq_buf *out,
-			int *enc)
+static int encode_other(struct pq_writer *w, struct wcol *c, int mode, struct pq_buf *out, int *enc)
 {
 	size_t n = c->nval;
 	switch (mode) {
 	case MODE_DBP:
 		*enc = PQ_ENC_DELTA_BINARY_PACKED;
 		return c->phys == PQ_PT_INT32
-			       ? pq_dbp_encode32(out, (const int32_t *)(void *)c->vals, n)
-			       : pq_dbp_encode64(out, (const int64_t *)(void *)c->vals, n);
+		           ? pq_dbp_encode32(out, (const int32_t *)(void *)c->vals, n)
+		           : pq_dbp_encode64(out, (const int64_t *)(void *)c->vals, n);
 	case MODE_DLBA:
 	case MODE_DBA: {
 		struct pq_bytes *v = NULL;
@@ -1066,8 +1066,8 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 		c->dict_used = 1;
 
 	struct pq_value lo = {0}, hi = {0};
-	int has = page_bounds(w, c, used_dict && c->phys == PQ_PT_BYTE_ARRAY ? w->idx : NULL, &lo,
-			      &hi);
+	int has =
+	    page_bounds(w, c, used_dict && c->phys == PQ_PT_BYTE_ARRAY ? w->idx : NULL, &lo, &hi);
 	if (has < 0)
 		return nomem(w);
 	int64_t nulls = (int64_t)(c->nlev - c->nval);
@@ -1095,9 +1095,9 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 			comp = unc;
 		} else {
 			if (pq_compress(w->codec, w->o.compression, w->o.zstd_level, w->lbuf.p, unc,
-					&w->cbuf, &why) < 0)
+			                &w->cbuf, &why) < 0)
 				return fail(w, EX_SOFTWARE, "column %s: %s",
-					    colname(w, c, nm, sizeof nm), why);
+				            colname(w, c, nm, sizeof nm), why);
 			body = w->cbuf.p;
 			comp = w->cbuf.len;
 		}
@@ -1105,9 +1105,9 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 		unc = levlen + w->vbuf.len;
 		if (w->o.compression != PQ_UNCOMPRESSED) {
 			if (pq_compress(w->codec, w->o.compression, w->o.zstd_level, w->vbuf.p,
-					w->vbuf.len, &w->cbuf, &why) < 0)
+			                w->vbuf.len, &w->cbuf, &why) < 0)
 				return fail(w, EX_SOFTWARE, "column %s: %s",
-					    colname(w, c, nm, sizeof nm), why);
+				            colname(w, c, nm, sizeof nm), why);
 		}
 		/* V2 may store a page's values uncompressed when that is smaller. */
 		if (w->o.compression == PQ_UNCOMPRESSED || w->cbuf.len >= w->vbuf.len) {
@@ -1121,7 +1121,8 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 		comp = w->lbuf.len;
 	}
 	if (unc > INT32_MAX || comp > INT32_MAX)
-		return fail(w, EX_SOFTWARE, "column %s: page too large", colname(w, c, nm, sizeof nm));
+		return fail(w, EX_SOFTWARE, "column %s: page too large",
+		            colname(w, c, nm, sizeof nm));
 
 	struct thrift_w t;
 	w->hbuf.len = 0;
@@ -1195,15 +1196,15 @@ static int dict_page(struct pq_writer *w, struct wcol *c, int64_t *unc_total, in
 	if (w->o.compression != PQ_UNCOMPRESSED) {
 		w->cbuf.len = 0;
 		if (pq_compress(w->codec, w->o.compression, w->o.zstd_level, w->vbuf.p, unc,
-				&w->cbuf, &why) < 0)
+		                &w->cbuf, &why) < 0)
 			return fail(w, EX_SOFTWARE, "column %s: %s", colname(w, c, nm, sizeof nm),
-				    why);
+			            why);
 		body = w->cbuf.p;
 		comp = w->cbuf.len;
 	}
 	if (unc > INT32_MAX || comp > INT32_MAX)
 		return fail(w, EX_SOFTWARE, "column %s: dictionary too large",
-			    colname(w, c, nm, sizeof nm));
+		            colname(w, c, nm, sizeof nm));
 	struct thrift_w t;
 	w->hbuf.len = 0;
 	thrift_w_init(&t, &w->hbuf);
@@ -1350,17 +1351,17 @@ static int setup_columns(struct pq_writer *w)
 }
 
 struct pq_writer *pq_writer_open_fd(int fd, const char *name, const struct pq_schema *s,
-				    const struct pq_write_options *o, struct err_msg *e)
+                                    const struct pq_write_options *o, struct err_msg *e)
 {
 	struct pq_write_options def;
 	if (!o) {
 		pq_write_options_init(&def);
 		o = &def;
 	}
-	if (o->compression != PQ_ZSTD && o->compression != PQ_SNAPPY &&
-	    o->compression != PQ_GZIP && o->compression != PQ_UNCOMPRESSED) {
+	if (o->compression != PQ_ZSTD && o->compression != PQ_SNAPPY && o->compression != PQ_GZIP &&
+	    o->compression != PQ_UNCOMPRESSED) {
 		err_set(e, EX_SOFTWARE, "%s: unsupported compression codec %d", name,
-			o->compression);
+		        o->compression);
 		return NULL;
 	}
 	if (o->page_version != 1 && o->page_version != 2) {
@@ -1430,12 +1431,12 @@ nomem:
 }
 
 struct pq_writer *pq_writer_open(const char *path, const struct pq_schema *s,
-				 const struct pq_write_options *o, struct err_msg *e)
+                                 const struct pq_write_options *o, struct err_msg *e)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		err_set(e, errno == ENOSPC || errno == EIO ? EX_IOERR : EX_CANTCREAT,
-			"%s: cannot create: %s", path, strerror(errno));
+		        "%s: cannot create: %s", path, strerror(errno));
 		return NULL;
 	}
 	struct pq_writer *w = pq_writer_open_fd(fd, path, s, o, e);
@@ -1487,12 +1488,12 @@ int pq_writer_set_encoding(struct pq_writer *w, int leaf, int encoding)
 	char nm[256];
 	if (!ok)
 		return fail(w, EX_SOFTWARE, "column %s: encoding %s does not suit a %s column",
-			    colname(w, c, nm, sizeof nm),
-			    pq_encoding_name(encoding) ? pq_encoding_name(encoding) : "?",
-			    pq_type_name(c->type));
+		            colname(w, c, nm, sizeof nm),
+		            pq_encoding_name(encoding) ? pq_encoding_name(encoding) : "?",
+		            pq_type_name(c->type));
 	if (c->nlev || c->c_values || w->total_rows)
 		return fail(w, EX_SOFTWARE, "column %s: encoding set after the first value",
-			    colname(w, c, nm, sizeof nm));
+		            colname(w, c, nm, sizeof nm));
 	c->forced = encoding;
 	return 0;
 }
@@ -1535,12 +1536,12 @@ static int check_range(struct pq_writer *w, struct wcol *c, pq_int128 v)
 	case PQ_BYTE:
 		if (v < INT8_MIN || v > INT8_MAX)
 			return fail(w, EX_DATAERR, "column %s: %lld out of range for byte",
-				    colname(w, c, nm, sizeof nm), (long long)v);
+			            colname(w, c, nm, sizeof nm), (long long)v);
 		return 0;
 	case PQ_SHORT:
 		if (v < INT16_MIN || v > INT16_MAX)
 			return fail(w, EX_DATAERR, "column %s: %lld out of range for short",
-				    colname(w, c, nm, sizeof nm), (long long)v);
+			            colname(w, c, nm, sizeof nm), (long long)v);
 		return 0;
 	case PQ_DECIMAL: {
 		pq_int128 lim = 1;
@@ -1548,7 +1549,7 @@ static int check_range(struct pq_writer *w, struct wcol *c, pq_int128 v)
 			lim *= 10;
 		if (v <= -lim || v >= lim)
 			return fail(w, EX_DATAERR, "column %s: value has more than %d digits",
-				    colname(w, c, nm, sizeof nm), c->precision);
+			            colname(w, c, nm, sizeof nm), c->precision);
 		return 0;
 	}
 	default:
@@ -1596,7 +1597,7 @@ static int add_bytes(struct pq_writer *w, struct wcol *c, const void *p, size_t 
 	char nm[256];
 	if (n > MAX_VALUE_BYTES)
 		return fail(w, EX_DATAERR, "column %s: value of %zu bytes is too long",
-			    colname(w, c, nm, sizeof nm), n);
+		            colname(w, c, nm, sizeof nm), n);
 	if (room_val(c, 1) < 0 || pq_buf_reserve(&c->heap, n) < 0)
 		return nomem(w);
 	struct ba e = {(uint32_t)c->heap.len, (uint32_t)n};
@@ -1653,7 +1654,7 @@ int pq_writer_put_null(struct pq_writer *w, int leaf)
 		return -1;
 	if (!c->max_def)
 		return fail(w, EX_DATAERR, "column %s: null in a required column",
-			    colname(w, c, nm, sizeof nm));
+		            colname(w, c, nm, sizeof nm));
 	if (begin_entry(w, c, 0) < 0)
 		return -1;
 	put_level(c, 0, 0);
@@ -1728,11 +1729,10 @@ int pq_writer_end_row(struct pq_writer *w)
 	int64_t rows = w->cols[0].rows;
 	for (int i = 1; i < w->ncols; i++)
 		if (w->cols[i].rows != rows)
-			return fail(w, EX_SOFTWARE,
-				    "column %s has %lld rows but column %s has %lld",
-				    colname(w, &w->cols[0], a, sizeof a), (long long)rows,
-				    colname(w, &w->cols[i], b, sizeof b),
-				    (long long)w->cols[i].rows);
+			return fail(
+			    w, EX_SOFTWARE, "column %s has %lld rows but column %s has %lld",
+			    colname(w, &w->cols[0], a, sizeof a), (long long)rows,
+			    colname(w, &w->cols[i], b, sizeof b), (long long)w->cols[i].rows);
 	w->rows = rows;
 	if (rows >= w->o.row_group_rows)
 		return end_row_group(w);
@@ -1774,8 +1774,8 @@ static size_t page_room(const struct pq_writer *w, const struct wcol *c, size_t 
 			if (valid && !valid[i]) {                                                  \
 				if (!c->max_def)                                                   \
 					return fail(w, EX_DATAERR,                                 \
-						    "column %s: null in a required column",        \
-						    colname(w, c, nm_, sizeof nm_));               \
+					            "column %s: null in a required column",        \
+					            colname(w, c, nm_, sizeof nm_));               \
 				c->def[c->nlev++] = 0;                                             \
 				continue;                                                          \
 			}                                                                          \
@@ -1790,20 +1790,20 @@ static size_t page_room(const struct pq_writer *w, const struct wcol *c, size_t 
 	return 0
 
 int pq_writer_write_bool(struct pq_writer *w, int leaf, const uint8_t *v, const uint8_t *valid,
-			 size_t n)
+                         size_t n)
 {
 	WRITE_BATCH(PQ_V_BOOL, 1, (c->vals[c->nval++] = v[i] ? 1 : 0, c->page_est += 1));
 }
 
 int pq_writer_write_i32(struct pq_writer *w, int leaf, const int32_t *v, const uint8_t *valid,
-			size_t n)
+                        size_t n)
 {
 	WRITE_BATCH(PQ_V_I32, 4, if (check_range(w, c, v[i]) < 0) return -1;
-		    ((int32_t *)(void *)c->vals)[c->nval++] = v[i]; c->page_est += 4);
+	            ((int32_t *)(void *)c->vals)[c->nval++] = v[i]; c->page_est += 4);
 }
 
 int pq_writer_write_i64(struct pq_writer *w, int leaf, const int64_t *v, const uint8_t *valid,
-			size_t n)
+                        size_t n)
 {
 	struct wcol *d = flat_col(w, leaf, PQ_V_I64);
 	if (!d)
@@ -1834,29 +1834,30 @@ int pq_writer_write_i64(struct pq_writer *w, int leaf, const int64_t *v, const u
 		}
 		return 0;
 	}
-	WRITE_BATCH(PQ_V_I64, 8, (((int64_t *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 8));
+	WRITE_BATCH(PQ_V_I64, 8,
+	            (((int64_t *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 8));
 }
 
 int pq_writer_write_f32(struct pq_writer *w, int leaf, const float *v, const uint8_t *valid,
-			size_t n)
+                        size_t n)
 {
 	WRITE_BATCH(PQ_V_F32, 4, (((float *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 4));
 }
 
 int pq_writer_write_f64(struct pq_writer *w, int leaf, const double *v, const uint8_t *valid,
-			size_t n)
+                        size_t n)
 {
 	WRITE_BATCH(PQ_V_F64, 8, (((double *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 8));
 }
 
 int pq_writer_write_bytes(struct pq_writer *w, int leaf, const struct pq_bytes *v,
-			  const uint8_t *valid, size_t n)
+                          const uint8_t *valid, size_t n)
 {
 	WRITE_BATCH(PQ_V_BYTES, 16, if (add_bytes(w, c, v[i].p, v[i].len) < 0) return -1);
 }
 
 int pq_writer_write_dec(struct pq_writer *w, int leaf, const pq_int128 *v, const uint8_t *valid,
-			size_t n)
+                        size_t n)
 {
 	WRITE_BATCH(PQ_V_DEC, 8, if (add_dec(w, c, v[i]) < 0) return -1);
 }
@@ -1932,7 +1933,7 @@ static int shred(struct pq_writer *w, int field, const struct pq_value *v, int r
 	    !(v->kind == PQ_V_I64 && f->type == PQ_DECIMAL && f->precision <= 18)) {
 		pq_schema_path(w->s, field, nm, sizeof nm);
 		return fail(w, EX_SOFTWARE, "field %s is %s: wrong kind of value", nm,
-			    pq_type_name(f->type));
+		            pq_type_name(f->type));
 	}
 	int dd = x->dl;
 	switch (f->type) {
@@ -1940,7 +1941,7 @@ static int shred(struct pq_writer *w, int field, const struct pq_value *v, int r
 		if (v->n != (uint32_t)f->nchildren) {
 			pq_schema_path(w->s, field, nm, sizeof nm);
 			return fail(w, EX_SOFTWARE, "field %s: struct has %u values for %d fields",
-				    nm, v->n, f->nchildren);
+			            nm, v->n, f->nchildren);
 		}
 		for (int k = 0; k < f->nchildren; k++)
 			if (shred(w, f->children[k], &v->items[k], r, dd) < 0)
@@ -1986,7 +1987,7 @@ int pq_writer_write_row(struct pq_writer *w, const struct pq_value *row)
 	const struct pq_field *root = &w->s->f[PQ_ROOT].pub;
 	if (row->kind != PQ_V_STRUCT || row->n != (uint32_t)root->nchildren)
 		return fail(w, EX_SOFTWARE, "a row must be a struct of %d columns",
-			    root->nchildren);
+		            root->nchildren);
 	for (int k = 0; k < root->nchildren; k++)
 		if (shred(w, root->children[k], &row->items[k], 0, 0) < 0)
 			return -1;
@@ -2040,10 +2041,10 @@ static void put_logical_leaf(struct thrift_w *t, const struct wcol *c, int prec,
 		thrift_struct_field(t, 10);
 		thrift_struct_field(t, PQ_LT_INTEGER);
 		thrift_i8(t, 1,
-			  (int8_t)(c->type == PQ_BYTE    ? 8
-				   : c->type == PQ_SHORT ? 16
-				   : c->type == PQ_INT	 ? 32
-							 : 64));
+		          (int8_t)(c->type == PQ_BYTE    ? 8
+		                   : c->type == PQ_SHORT ? 16
+		                   : c->type == PQ_INT   ? 32
+		                                         : 64));
 		thrift_bool(t, 2, 1);
 		thrift_struct_end(t);
 		thrift_struct_end(t);
@@ -2211,7 +2212,8 @@ static int write_footer(struct pq_writer *w)
 		thrift_struct_end(&t);
 	}
 	thrift_struct_end(&t);
-	if (t.failed || w->foot.len > UINT32_MAX || pq_buf_u32le(&w->foot, (uint32_t)w->foot.len) < 0 ||
+	if (t.failed || w->foot.len > UINT32_MAX ||
+	    pq_buf_u32le(&w->foot, (uint32_t)w->foot.len) < 0 ||
 	    pq_buf_put(&w->foot, "PAR1", 4) < 0)
 		return nomem(w);
 	return write_all(w, w->foot.p, w->foot.len);

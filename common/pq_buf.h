@@ -23,7 +23,10 @@ struct pq_buf {
 	size_t cap;
 };
 
-#define PQ_BUF_INIT {NULL, 0, 0}
+#define PQ_BUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* A byte string that points into memory owned by someone else. */
 struct pq_bytes {

@@ -37,8 +37,8 @@ void pq_codec_free(struct pq_codec *c)
 
 const char *pq_codec_name(int codec)
 {
-	static const char *const names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP",	 "LZO",
-					    "BROTLI",	    "LZ4",    "ZSTD",	 "LZ4_RAW"};
+	static const char *const names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",
+	                                    "BROTLI",       "LZ4",    "ZSTD", "LZ4_RAW"};
 	return codec >= 0 && codec < 8 ? names[codec] : NULL;
 }
 
@@ -52,7 +52,7 @@ static int gzip_compress(const uint8_t *src, size_t n, struct pq_buf *out, const
 {
 	z_stream z = {0};
 	if (n > UINT_MAX || deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-					 Z_DEFAULT_STRATEGY) != Z_OK) {
+	                                 Z_DEFAULT_STRATEGY) != Z_OK) {
 		*why = "gzip setup failed";
 		return -1;
 	}
@@ -78,7 +78,7 @@ static int gzip_compress(const uint8_t *src, size_t n, struct pq_buf *out, const
 }
 
 int pq_compress(struct pq_codec *c, int codec, int level, const uint8_t *src, size_t n,
-		struct pq_buf *out, const char **why)
+                struct pq_buf *out, const char **why)
 {
 	switch (codec) {
 	case PQ_UNCOMPRESSED:
@@ -129,8 +129,7 @@ int pq_compress(struct pq_codec *c, int codec, int level, const uint8_t *src, si
 }
 
 /* Inflate gzip members (or zlib streams) back to back until dst is full. */
-static int gzip_decompress(const uint8_t *src, size_t n, uint8_t *dst, size_t dn,
-			   const char **why)
+static int gzip_decompress(const uint8_t *src, size_t n, uint8_t *dst, size_t dn, const char **why)
 {
 	if (n > UINT_MAX || dn > UINT_MAX) {
 		*why = "gzip page too large";
@@ -170,7 +169,7 @@ static int gzip_decompress(const uint8_t *src, size_t n, uint8_t *dst, size_t dn
 }
 
 int pq_decompress(struct pq_codec *c, int codec, const uint8_t *src, size_t n, uint8_t *dst,
-		  size_t dn, const char **why)
+                  size_t dn, const char **why)
 {
 	switch (codec) {
 	case PQ_UNCOMPRESSED:
@@ -189,8 +188,8 @@ int pq_decompress(struct pq_codec *c, int codec, const uint8_t *src, size_t n, u
 		size_t r = ZSTD_decompressDCtx(c->dctx, dst, dn, src, n);
 		if (ZSTD_isError(r)) {
 			*why = ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall
-				       ? "decompressed size differs from the page header's"
-				       : "zstd data corrupt";
+			           ? "decompressed size differs from the page header's"
+			           : "zstd data corrupt";
 			return -1;
 		}
 		if (r != dn) {

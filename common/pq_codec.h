@@ -39,9 +39,9 @@ int pq_codec_supported(int codec);
  * (ignored by the others).  -1 with *why set on failure.
  */
 int pq_compress(struct pq_codec *c, int codec, int level, const uint8_t *src, size_t n,
-		struct pq_buf *out, const char **why);
+                struct pq_buf *out, const char **why);
 /* Decompress src[0..n) into dst, which must come out exactly dn bytes long. */
 int pq_decompress(struct pq_codec *c, int codec, const uint8_t *src, size_t n, uint8_t *dst,
-		  size_t dn, const char **why);
+                  size_t dn, const char **why);
 
 #endif

@@ -228,8 +228,8 @@ RLE_ENCODER(pq_rle_encode16, uint16_t)
 			uint64_t cnt = h >> 1;                                                     \
 			size_t want = n - i;                                                       \
 			if (h & 1) {                                                               \
-				uint64_t runbytes = cnt > ((uint64_t)1 << 56) ? UINT64_MAX         \
-									       : cnt * (uint64_t)w; \
+				uint64_t runbytes =                                                \
+				    cnt > ((uint64_t)1 << 56) ? UINT64_MAX : cnt * (uint64_t)w;    \
 				size_t avail = (size_t)(end - p);                                  \
 				if (runbytes < avail)                                              \
 					avail = (size_t)runbytes;                                  \
@@ -276,7 +276,7 @@ RLE_DECODER(pq_rle_decode32, uint32_t, 32)
 RLE_DECODER(pq_rle_decode16, uint16_t, 16)
 
 int pq_bitpacked_legacy_decode16(const uint8_t *p, size_t len, int w, uint16_t *out, size_t n,
-				 const char **why)
+                                 const char **why)
 {
 	if (w < 0 || w > 16) {
 		*why = "bit width out of range";
@@ -378,7 +378,7 @@ int pq_dbp_encode32(struct pq_buf *b, const int32_t *v, size_t n)
  * computed its deltas in.
  */
 static int dbp_decode(const uint8_t *p, size_t len, int64_t *o64, int32_t *o32, size_t n,
-		      size_t *used, const char **why)
+                      size_t *used, const char **why)
 {
 	const uint8_t *start = p, *end = p + len;
 	uint64_t bsize, nmini, total, first;
@@ -458,13 +458,13 @@ static int dbp_decode(const uint8_t *p, size_t len, int64_t *o64, int32_t *o32, 
 }
 
 int pq_dbp_decode64(const uint8_t *p, size_t len, int64_t *out, size_t n, size_t *used,
-		    const char **why)
+                    const char **why)
 {
 	return dbp_decode(p, len, out, NULL, n, used, why);
 }
 
 int pq_dbp_decode32(const uint8_t *p, size_t len, int32_t *out, size_t n, size_t *used,
-		    const char **why)
+                    const char **why)
 {
 	return dbp_decode(p, len, NULL, out, n, used, why);
 }
@@ -526,7 +526,7 @@ int pq_dba_encode(struct pq_buf *b, const struct pq_bytes *v, size_t n)
 }
 
 int pq_dlba_decode(const uint8_t *p, size_t len, struct pq_bytes *v, size_t n, size_t *used,
-		   const char **why)
+                   const char **why)
 {
 	int32_t *lens = malloc((n ? n : 1) * sizeof *lens);
 	if (!lens) {
@@ -557,7 +557,7 @@ int pq_dlba_decode(const uint8_t *p, size_t len, struct pq_bytes *v, size_t n, s
 }
 
 int pq_dba_decode(const uint8_t *p, size_t len, struct pq_bytes *v, size_t n, struct pq_buf *out,
-		  size_t max, const char **why)
+                  size_t max, const char **why)
 {
 	int rc = -1;
 	int32_t *pre = malloc((n ? n : 1) * 2 * sizeof *pre);

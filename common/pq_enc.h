@@ -46,13 +46,11 @@ void pq_bitunpack32(const uint8_t *in, uint32_t *out, size_t n, int w);
 int pq_rle_encode32(struct pq_buf *b, const uint32_t *v, size_t n, int w);
 int pq_rle_encode16(struct pq_buf *b, const uint16_t *v, size_t n, int w);
 /* Decode exactly n values; data after them (run padding) is ignored. */
-int pq_rle_decode32(const uint8_t *p, size_t len, int w, uint32_t *out, size_t n,
-		    const char **why);
-int pq_rle_decode16(const uint8_t *p, size_t len, int w, uint16_t *out, size_t n,
-		    const char **why);
+int pq_rle_decode32(const uint8_t *p, size_t len, int w, uint32_t *out, size_t n, const char **why);
+int pq_rle_decode16(const uint8_t *p, size_t len, int w, uint16_t *out, size_t n, const char **why);
 /* The deprecated BIT_PACKED level encoding: MSB first, no runs. */
 int pq_bitpacked_legacy_decode16(const uint8_t *p, size_t len, int w, uint16_t *out, size_t n,
-				 const char **why);
+                                 const char **why);
 
 /*
  * DELTA_BINARY_PACKED.  Arithmetic wraps (mod 2^64, or 2^32 for the 32-bit
@@ -62,9 +60,9 @@ int pq_bitpacked_legacy_decode16(const uint8_t *p, size_t len, int w, uint16_t *
 int pq_dbp_encode64(struct pq_buf *b, const int64_t *v, size_t n);
 int pq_dbp_encode32(struct pq_buf *b, const int32_t *v, size_t n);
 int pq_dbp_decode64(const uint8_t *p, size_t len, int64_t *out, size_t n, size_t *used,
-		    const char **why);
+                    const char **why);
 int pq_dbp_decode32(const uint8_t *p, size_t len, int32_t *out, size_t n, size_t *used,
-		    const char **why);
+                    const char **why);
 
 /*
  * DELTA_LENGTH_BYTE_ARRAY and DELTA_BYTE_ARRAY of n strings.  The
@@ -74,9 +72,9 @@ int pq_dbp_decode32(const uint8_t *p, size_t len, int32_t *out, size_t n, size_t
 int pq_dlba_encode(struct pq_buf *b, const struct pq_bytes *v, size_t n);
 int pq_dba_encode(struct pq_buf *b, const struct pq_bytes *v, size_t n);
 int pq_dlba_decode(const uint8_t *p, size_t len, struct pq_bytes *v, size_t n, size_t *used,
-		   const char **why);
+                   const char **why);
 int pq_dba_decode(const uint8_t *p, size_t len, struct pq_bytes *v, size_t n, struct pq_buf *out,
-		  size_t max, const char **why);
+                  size_t max, const char **why);
 
 /* BYTE_STREAM_SPLIT of n values of k bytes each (in and out hold n * k bytes). */
 void pq_bss_encode(uint8_t *out, const uint8_t *in, size_t n, size_t k);

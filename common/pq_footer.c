@@ -50,7 +50,7 @@ static int tfail(struct ctx *cx)
 {
 	if (!cx->why[0])
 		snprintf(cx->why, cx->whylen, "footer is corrupt: %s",
-			 cx->r.err ? cx->r.err : "bad data");
+		         cx->r.err ? cx->r.err : "bad data");
 	return -1;
 }
 
@@ -153,11 +153,11 @@ static int parse_logical_params(struct ctx *cx, struct pq_element *el)
 				return -1;
 			*(it.id == 1 ? &el->logical_a : &el->logical_b) = v;
 		} else if ((el->logical == PQ_LT_TIME || el->logical == PQ_LT_TIMESTAMP) &&
-			   it.id == 1) {
+		           it.id == 1) {
 			if (get_bool(cx, &it, &el->logical_a) < 0)
 				return -1;
 		} else if ((el->logical == PQ_LT_TIME || el->logical == PQ_LT_TIMESTAMP) &&
-			   it.id == 2) {
+		           it.id == 2) {
 			if (parse_union(cx, &el->logical_b) < 0)
 				return -1;
 		} else if (el->logical == PQ_LT_INTEGER && it.id == 1) {
@@ -347,8 +347,8 @@ static int parse_colmeta(struct ctx *cx, struct pq_colchunk *c)
 	}
 	if (rc < 0)
 		return -1;
-	unsigned need = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 7 |
-			1u << 9;
+	unsigned need =
+	    1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 7 | 1u << 9;
 	if ((seen & need) != need)
 		return bad(cx, "footer is corrupt: column metadata lacks a required field");
 	return 0;
@@ -396,8 +396,10 @@ static int parse_rowgroup(struct ctx *cx, struct pq_rowgroup *g)
 		switch (it.id) {
 		case 1:
 			if (g->cols)
-				return bad(cx, "footer is corrupt: two column lists in a row group");
-			if (get_struct_list(cx, &it, &n) < 0 || !(g->cols = take(cx, n, sizeof *g->cols)))
+				return bad(cx,
+				           "footer is corrupt: two column lists in a row group");
+			if (get_struct_list(cx, &it, &n) < 0 ||
+			    !(g->cols = take(cx, n, sizeof *g->cols)))
 				return -1;
 			g->ncols = n > INT32_MAX ? INT32_MAX : (int)n;
 			for (size_t i = 0; i < n && rc >= 0; i++)
@@ -465,7 +467,8 @@ static int parse_filemeta(struct ctx *cx, struct pq_footer *f)
 		case 2:
 			if (f->el)
 				return bad(cx, "footer is corrupt: two schemas");
-			if (get_struct_list(cx, &it, &n) < 0 || !(f->el = take(cx, n, sizeof *f->el)))
+			if (get_struct_list(cx, &it, &n) < 0 ||
+			    !(f->el = take(cx, n, sizeof *f->el)))
 				return -1;
 			for (size_t i = 0; i < n && rc >= 0; i++) {
 				f->nel = i + 1;
@@ -492,7 +495,8 @@ static int parse_filemeta(struct ctx *cx, struct pq_footer *f)
 		case 5:
 			if (f->kv)
 				return bad(cx, "footer is corrupt: two key/value lists");
-			if (get_struct_list(cx, &it, &n) < 0 || !(f->kv = take(cx, n, sizeof *f->kv)))
+			if (get_struct_list(cx, &it, &n) < 0 ||
+			    !(f->kv = take(cx, n, sizeof *f->kv)))
 				return -1;
 			for (size_t i = 0; i < n && rc >= 0; i++) {
 				f->nkv = i + 1;
@@ -579,8 +583,8 @@ static int parse_page_sub(struct ctx *cx, int sub, struct pq_page_header *h, uns
 	struct field_it it = {0};
 	int rc;
 	int32_t *v1[] = {NULL, &h->num_values, &h->encoding, &h->def_enc, &h->rep_enc};
-	int32_t *v2[] = {NULL,	       &h->num_values, &h->num_nulls, &h->num_rows,
-			 &h->encoding, &h->def_len,    &h->rep_len};
+	int32_t *v2[] = {NULL,         &h->num_values, &h->num_nulls, &h->num_rows,
+	                 &h->encoding, &h->def_len,    &h->rep_len};
 	int32_t *dict[] = {NULL, &h->dict_values, &h->dict_encoding};
 	while ((rc = next_field(cx, &it)) > 0) {
 		int32_t *dst = NULL;
@@ -605,7 +609,7 @@ static int parse_page_sub(struct ctx *cx, int sub, struct pq_page_header *h, uns
 }
 
 int pq_page_header_parse(const uint8_t *p, size_t n, struct pq_page_header *h, size_t *used,
-			 const char **why)
+                         const char **why)
 {
 	char msg[128];
 	struct ctx cx;
@@ -645,9 +649,10 @@ int pq_page_header_parse(const uint8_t *p, size_t n, struct pq_page_header *h, s
 		*why = "negative page size";
 		return -1;
 	}
-	int sub = h->type == PQ_PAGE_DATA ? 5 : h->type == PQ_PAGE_DICTIONARY ? 7
-					      : h->type == PQ_PAGE_DATA_V2  ? 8
-									    : 0;
+	int sub = h->type == PQ_PAGE_DATA         ? 5
+	          : h->type == PQ_PAGE_DICTIONARY ? 7
+	          : h->type == PQ_PAGE_DATA_V2    ? 8
+	                                          : 0;
 	unsigned need = sub == 5 ? 30 : sub == 7 ? 6 : 126;
 	if (sub && (!(sub_found & (1 << sub)) || (sub_seen[sub] & need) != need)) {
 		*why = "page header lacks the header of its page type";

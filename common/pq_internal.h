@@ -80,14 +80,14 @@ enum {
 
 /* How the reader turns a column's physical values into its logical kind. */
 enum pq_conv {
-	PQ_CONV_NONE,	       /* already the right representation */
-	PQ_CONV_U32,	       /* unsigned INT32 to int64 */
-	PQ_CONV_INT_TO_DEC,    /* INT32 or INT64 unscaled decimal to int128 */
-	PQ_CONV_U64_TO_DEC,    /* unsigned INT64 to int128 */
-	PQ_CONV_BYTES_TO_DEC,  /* big-endian two's complement to int128 */
-	PQ_CONV_MILLIS,	       /* INT64 milliseconds to microseconds */
-	PQ_CONV_NANOS,	       /* INT64 nanoseconds to microseconds */
-	PQ_CONV_INT96,	       /* Impala/Spark INT96 timestamps to microseconds */
+	PQ_CONV_NONE,         /* already the right representation */
+	PQ_CONV_U32,          /* unsigned INT32 to int64 */
+	PQ_CONV_INT_TO_DEC,   /* INT32 or INT64 unscaled decimal to int128 */
+	PQ_CONV_U64_TO_DEC,   /* unsigned INT64 to int128 */
+	PQ_CONV_BYTES_TO_DEC, /* big-endian two's complement to int128 */
+	PQ_CONV_MILLIS,       /* INT64 milliseconds to microseconds */
+	PQ_CONV_NANOS,        /* INT64 nanoseconds to microseconds */
+	PQ_CONV_INT96,        /* Impala/Spark INT96 timestamps to microseconds */
 };
 
 struct pq_fieldx {
@@ -95,20 +95,20 @@ struct pq_fieldx {
 	char *name;
 	int *kids;
 	int cap;
-	int dl;	 /* definition level at which this field is present */
+	int dl;  /* definition level at which this field is present */
 	int idl; /* lists and maps: definition level at which an item is present */
-	int rl;	 /* lists and maps: repetition level of the items; others: of the field */
+	int rl;  /* lists and maps: repetition level of the items; others: of the field */
 };
 
 struct pq_leaf {
 	int field;
 	int max_def, max_rep;
-	int phys;	  /* physical type */
-	int type_length;  /* FIXED_LEN_BYTE_ARRAY size */
+	int phys;        /* physical type */
+	int type_length; /* FIXED_LEN_BYTE_ARRAY size */
 	enum pq_conv conv;
-	int element;	  /* reader: index of the schema element */
-	char **path;	  /* writer: path_in_schema (the reader leaves it NULL) */
-	int npath;	  /* the number of names in path_in_schema */
+	int element; /* reader: index of the schema element */
+	char **path; /* writer: path_in_schema (the reader leaves it NULL) */
+	int npath;   /* the number of names in path_in_schema */
 };
 
 struct pq_schema {
@@ -133,7 +133,7 @@ int pq_schema_layout(struct pq_schema *s, struct err_msg *e);
 struct pq_schema *pq_schema_copy(const struct pq_schema *s);
 /* Add a field without the checks of pq_schema_add() (the reader builds its schema so). */
 int pq_schema_add_raw(struct pq_schema *s, int parent, const char *name, size_t namelen,
-		      enum pq_type type, int optional);
+                      enum pq_type type, int optional);
 /* Bytes of a FIXED_LEN_BYTE_ARRAY that holds any decimal of this precision. */
 int pq_decimal_bytes(int precision);
 
@@ -189,7 +189,7 @@ struct pq_page_header {
 	int32_t unc, comp;
 	/* DATA_PAGE and DATA_PAGE_V2 */
 	int32_t num_values, encoding;
-	int32_t def_enc, rep_enc;		/* V1 */
+	int32_t def_enc, rep_enc;                      /* V1 */
 	int32_t num_nulls, num_rows, def_len, rep_len; /* V2 */
 	int is_compressed;
 	/* DICTIONARY_PAGE */
@@ -198,7 +198,7 @@ struct pq_page_header {
 
 /* Decode a PageHeader at p (at most n bytes); *used gets its length. */
 int pq_page_header_parse(const uint8_t *p, size_t n, struct pq_page_header *h, size_t *used,
-			 const char **why);
+                         const char **why);
 
 /*
  * Order of two values of the same kind (see struct pq_stats); -1, 0 or 1.

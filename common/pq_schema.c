@@ -17,9 +17,8 @@
 #define MAX_DEPTH 32
 
 static const char *const type_names[] = {
-	"boolean", "byte",	"short",	 "integer", "long",   "float",
-	"double",  "string",	"binary",	 "date",    "timestamp", "timestamp_ntz",
-	"decimal", "struct",	"array",	 "map",
+    "boolean", "byte", "short",     "integer",       "long",    "float",  "double", "string",
+    "binary",  "date", "timestamp", "timestamp_ntz", "decimal", "struct", "array",  "map",
 };
 
 const char *pq_type_name(enum pq_type t)
@@ -62,34 +61,45 @@ enum pq_vkind pq_type_kind(enum pq_type t)
 
 const char *pq_encoding_name(int encoding)
 {
-	static const char *const names[] = {"PLAIN",
-					    "GROUP_VAR_INT",
-					    "PLAIN_DICTIONARY",
-					    "RLE",
-					    "BIT_PACKED",
-					    "DELTA_BINARY_PACKED",
-					    "DELTA_LENGTH_BYTE_ARRAY",
-					    "DELTA_BYTE_ARRAY",
-					    "RLE_DICTIONARY",
-					    "BYTE_STREAM_SPLIT"};
+	static const char *const names[] = {
+	    "PLAIN",          "GROUP_VAR_INT",       "PLAIN_DICTIONARY",        "RLE",
+	    "BIT_PACKED",     "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
+	    "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
 	return encoding >= 0 && encoding < 10 ? names[encoding] : NULL;
 }
 
 const char *pq_physical_name(int type)
 {
-	static const char *const names[] = {"BOOLEAN", "INT32",	 "INT64",      "INT96",
-					    "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
+	static const char *const names[] = {
+	    "BOOLEAN", "INT32",  "INT64",      "INT96",
+	    "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
 	return type >= 0 && type < 8 ? names[type] : NULL;
 }
 
 const char *pq_converted_name(int converted)
 {
-	static const char *const names[] = {
-		"UTF8",		 "MAP",		     "MAP_KEY_VALUE",	 "LIST",     "ENUM",
-		"DECIMAL",	 "DATE",	     "TIME_MILLIS",	 "TIME_MICROS", "TIMESTAMP_MILLIS",
-		"TIMESTAMP_MICROS", "UINT_8",	     "UINT_16",		 "UINT_32",  "UINT_64",
-		"INT_8",	 "INT_16",	     "INT_32",		 "INT_64",   "JSON",
-		"BSON",		 "INTERVAL"};
+	static const char *const names[] = {"UTF8",
+	                                    "MAP",
+	                                    "MAP_KEY_VALUE",
+	                                    "LIST",
+	                                    "ENUM",
+	                                    "DECIMAL",
+	                                    "DATE",
+	                                    "TIME_MILLIS",
+	                                    "TIME_MICROS",
+	                                    "TIMESTAMP_MILLIS",
+	                                    "TIMESTAMP_MICROS",
+	                                    "UINT_8",
+	                                    "UINT_16",
+	                                    "UINT_32",
+	                                    "UINT_64",
+	                                    "INT_8",
+	                                    "INT_16",
+	                                    "INT_32",
+	                                    "INT_64",
+	                                    "JSON",
+	                                    "BSON",
+	                                    "INTERVAL"};
 	return converted >= 0 && converted < 22 ? names[converted] : NULL;
 }
 
@@ -155,7 +165,7 @@ static void relink(struct pq_schema *s)
 }
 
 int pq_schema_add_raw(struct pq_schema *s, int parent, const char *name, size_t namelen,
-		      enum pq_type type, int optional)
+                      enum pq_type type, int optional)
 {
 	if (s->nf == s->cap) {
 		int cap = s->cap ? s->cap * 2 : 16;
@@ -210,7 +220,7 @@ static int depth_of(const struct pq_schema *s, int i)
 }
 
 int pq_schema_add(struct pq_schema *s, int parent, const char *name, enum pq_type type,
-		  int optional)
+                  int optional)
 {
 	if (!s || !name || !*name || parent < 0 || parent >= s->nf || type == PQ_DECIMAL ||
 	    (unsigned)type > PQ_MAP || s->leaves)
@@ -232,7 +242,7 @@ int pq_schema_add(struct pq_schema *s, int parent, const char *name, enum pq_typ
 }
 
 int pq_schema_add_decimal(struct pq_schema *s, int parent, const char *name, int precision,
-			  int scale, int optional)
+                          int scale, int optional)
 {
 	if (precision < 1 || precision > 38 || scale < 0 || scale > precision)
 		return -1;
@@ -398,8 +408,9 @@ static int lay(struct pq_schema *s, int i, int dl, int rl, struct pq_leaf *path,
 	} else if (f->type == PQ_LIST || f->type == PQ_MAP) {
 		int want = f->type == PQ_LIST ? 1 : 2;
 		if (f->nchildren != want) {
-			err_set(e, EX_SOFTWARE, "%s %s needs %s", f->type == PQ_LIST ? "list" : "map",
-				x->name, f->type == PQ_LIST ? "an element" : "a key and a value");
+			err_set(e, EX_SOFTWARE, "%s %s needs %s",
+			        f->type == PQ_LIST ? "list" : "map", x->name,
+			        f->type == PQ_LIST ? "an element" : "a key and a value");
 			return -1;
 		}
 		x->idl = x->dl + 1;

@@ -368,7 +368,8 @@ int thrift_skip(struct thrift_r *r, int type)
 		if (get_byte(r, &c) < 0 || thrift_enter(r) < 0)
 			return -1;
 		int kt = c >> 4, vt = c & 0x0f;
-		if (kt == THRIFT_STOP || kt > THRIFT_STRUCT || vt == THRIFT_STOP || vt > THRIFT_STRUCT)
+		if (kt == THRIFT_STOP || kt > THRIFT_STRUCT || vt == THRIFT_STOP ||
+		    vt > THRIFT_STRUCT)
 			return fail(r, "bad map element type");
 		if (kt == THRIFT_TRUE || kt == THRIFT_FALSE)
 			kt = THRIFT_I8;
