@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # delta-create: version 0 of a table from a schema file.
 
+# shellcheck disable=SC2154 # $stderr and $stderr_lines are set by BATS's run --separate-stderr
 load helpers/common
 
 setup() {
@@ -93,7 +94,7 @@ JSON
 }
 
 @test "two creators racing for one table: both succeed, one version 0" {
-	for i in 1 2 3 4; do
+	for _ in 1 2 3 4; do
 		delta-create race --schema "$SCHEMA" --partition-by trade_date &
 	done
 	wait

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # delta-history: one line per commit, newest first.
 
+# shellcheck disable=SC2154 # $stderr and $stderr_lines are set by BATS's run --separate-stderr
 load helpers/common
 
 setup() {
