@@ -100,17 +100,33 @@ static int contains(const char *s, const char *part)
 
 /* ----------------------------------------------------- every flat type */
 
-enum { C_BOOL, C_BYTE, C_SHORT, C_INT, C_LONG, C_FLOAT, C_DOUBLE, C_STRING, C_BINARY, C_DATE, C_TS,
-       C_NTZ, C_DEC9, C_DEC18, C_DEC38, NCOLS };
+enum {
+	C_BOOL,
+	C_BYTE,
+	C_SHORT,
+	C_INT,
+	C_LONG,
+	C_FLOAT,
+	C_DOUBLE,
+	C_STRING,
+	C_BINARY,
+	C_DATE,
+	C_TS,
+	C_NTZ,
+	C_DEC9,
+	C_DEC18,
+	C_DEC38,
+	NCOLS
+};
 
 static struct pq_schema *flat_schema(int optional)
 {
 	struct pq_schema *s = pq_schema_new();
-	static const enum pq_type types[] = {PQ_BOOLEAN, PQ_BYTE,   PQ_SHORT,	PQ_INT,
-					     PQ_LONG,	 PQ_FLOAT,  PQ_DOUBLE,	PQ_STRING,
-					     PQ_BINARY,	 PQ_DATE,   PQ_TIMESTAMP, PQ_TIMESTAMP_NTZ};
-	static const char *const names[] = {"bool", "byte",  "short", "int",  "long", "float",
-					    "double", "string", "binary", "date", "ts",	  "ntz"};
+	static const enum pq_type types[] = {PQ_BOOLEAN, PQ_BYTE,  PQ_SHORT,     PQ_INT,
+	                                     PQ_LONG,    PQ_FLOAT, PQ_DOUBLE,    PQ_STRING,
+	                                     PQ_BINARY,  PQ_DATE,  PQ_TIMESTAMP, PQ_TIMESTAMP_NTZ};
+	static const char *const names[] = {"bool",   "byte",   "short",  "int",  "long", "float",
+	                                    "double", "string", "binary", "date", "ts",   "ntz"};
 	for (int i = 0; i < 12; i++)
 		pq_schema_add(s, PQ_ROOT, names[i], types[i], optional);
 	pq_schema_add_decimal(s, PQ_ROOT, "dec9", 9, 2, optional);
@@ -168,7 +184,11 @@ static struct pq_value flat_value(int c, int i, int nullable, char *sbuf)
 	case C_STRING:
 	case C_BINARY:
 		v.kind = PQ_V_BYTES;
-		snprintf(sbuf, 64, "%s%d", i % 7 == 0 ? "" : i % 7 == 1 ? "\xc3\xa9t\xc3\xa9" : "k", i % 23);
+		snprintf(sbuf, 64, "%s%d",
+		         i % 7 == 0   ? ""
+		         : i % 7 == 1 ? "\xc3\xa9t\xc3\xa9"
+		                      : "k",
+		         i % 23);
 		if (i % 11 == 0)
 			sbuf[0] = '\0';
 		v.bytes.p = (const uint8_t *)sbuf;
@@ -185,15 +205,15 @@ static struct pq_value flat_value(int c, int i, int nullable, char *sbuf)
 		break;
 	case C_DEC18:
 		v.kind = PQ_V_DEC;
-		v.dec = i == 1 ? -(pow10_128(18) - 1)
-			: i == 2 ? pow10_128(18) - 1
-				 : 160070000 + sign * (i % 50) * 10000;
+		v.dec = i == 1   ? -(pow10_128(18) - 1)
+		        : i == 2 ? pow10_128(18) - 1
+		                 : 160070000 + sign * (i % 50) * 10000;
 		break;
 	default:
 		v.kind = PQ_V_DEC;
-		v.dec = i == 1 ? -(pow10_128(38) - 1)
-			: i == 2 ? pow10_128(38) - 1
-				 : (pq_int128)(sign * i) * 1000000000000LL * 1000000000LL;
+		v.dec = i == 1   ? -(pow10_128(38) - 1)
+		        : i == 2 ? pow10_128(38) - 1
+		                 : (pq_int128)(sign * i) * 1000000000000LL * 1000000000LL;
 		break;
 	}
 	return v;
@@ -290,7 +310,8 @@ static void check_flat(const char *file, int nullable)
 			ssize_t n;
 			while ((n = pq_column_read(col, &b, 100, &e)) > 0) {
 				for (ssize_t k = 0; k < n; k++, row_no++) {
-					struct pq_value want = flat_value(c, row_no, nullable, sbuf);
+					struct pq_value want =
+					    flat_value(c, row_no, nullable, sbuf);
 					struct pq_value got;
 					memset(&got, 0, sizeof got);
 					got.kind = b.valid && !b.valid[k] ? PQ_V_NULL : want.kind;
@@ -553,16 +574,16 @@ static void test_forced_encodings_round_trip(void)
 	static const struct {
 		int col, enc;
 	} forced[] = {
-		{C_BOOL, PQ_ENC_RLE},
-		{C_INT, PQ_ENC_DELTA_BINARY_PACKED},
-		{C_LONG, PQ_ENC_DELTA_BINARY_PACKED},
-		{C_DATE, PQ_ENC_BYTE_STREAM_SPLIT},
-		{C_FLOAT, PQ_ENC_BYTE_STREAM_SPLIT},
-		{C_DOUBLE, PQ_ENC_RLE_DICTIONARY},
-		{C_STRING, PQ_ENC_DELTA_LENGTH_BYTE_ARRAY},
-		{C_BINARY, PQ_ENC_DELTA_BYTE_ARRAY},
-		{C_DEC38, PQ_ENC_DELTA_BYTE_ARRAY},
-		{C_DEC18, PQ_ENC_PLAIN},
+	    {C_BOOL, PQ_ENC_RLE},
+	    {C_INT, PQ_ENC_DELTA_BINARY_PACKED},
+	    {C_LONG, PQ_ENC_DELTA_BINARY_PACKED},
+	    {C_DATE, PQ_ENC_BYTE_STREAM_SPLIT},
+	    {C_FLOAT, PQ_ENC_BYTE_STREAM_SPLIT},
+	    {C_DOUBLE, PQ_ENC_RLE_DICTIONARY},
+	    {C_STRING, PQ_ENC_DELTA_LENGTH_BYTE_ARRAY},
+	    {C_BINARY, PQ_ENC_DELTA_BYTE_ARRAY},
+	    {C_DEC38, PQ_ENC_DELTA_BYTE_ARRAY},
+	    {C_DEC18, PQ_ENC_PLAIN},
 	};
 	for (int version = 1; version <= 2; version++) {
 		struct err_msg e = {{0}, 0};
@@ -601,8 +622,9 @@ static void test_unsuitable_encodings_are_refused(void)
 	struct pq_writer *w = pq_writer_open(tmpfile_named("refuse.parquet"), s, NULL, &e);
 	pq_schema_free(s);
 	T_EQ_INT(pq_writer_set_encoding(w, C_STRING, PQ_ENC_DELTA_BINARY_PACKED), -1);
-	T_CHECK(contains(pq_writer_error(w)->text,
-			 "column string: encoding DELTA_BINARY_PACKED does not suit a string column"));
+	T_CHECK(
+	    contains(pq_writer_error(w)->text,
+	             "column string: encoding DELTA_BINARY_PACKED does not suit a string column"));
 	pq_writer_free(w);
 }
 
@@ -779,8 +801,8 @@ static void build_example(void)
 			ex_maps[i][1] = str("2024-01-02");
 			ex_maps[i][2] = str("symbol");
 			ex_maps[i][3] = str(i == 1 ? NULL : "NVDA");
-			ex_add[i][1] = i == 3 ? null_value
-					      : agg(PQ_V_MAP, ex_maps[i], i == 2 ? 0 : 2);
+			ex_add[i][1] =
+			    i == 3 ? null_value : agg(PQ_V_MAP, ex_maps[i], i == 2 ? 0 : 2);
 			ex_fields[i][0] = agg(PQ_V_STRUCT, ex_add[i], 3);
 		}
 		ex_rows[i] = agg(PQ_V_STRUCT, ex_fields[i], 3);
@@ -813,10 +835,11 @@ static int leaf_levels(const char *file, int leaf, char *out, size_t n)
 	uint16_t rep[64] = {0}, def[64] = {0};
 	int w_rep = pq_bit_width((uint64_t)ci.max_rep), w_def = pq_bit_width((uint64_t)ci.max_def);
 	if (ci.max_rep)
-		pq_rle_decode16(buf + used, (size_t)h.rep_len, w_rep, rep, (size_t)h.num_values, &why);
+		pq_rle_decode16(buf + used, (size_t)h.rep_len, w_rep, rep, (size_t)h.num_values,
+		                &why);
 	if (ci.max_def)
 		pq_rle_decode16(buf + used + h.rep_len, (size_t)h.def_len, w_def, def,
-				(size_t)h.num_values, &why);
+		                (size_t)h.num_values, &why);
 	size_t k = 0;
 	for (int i = 0; i < h.num_values && k + 8 < n; i++)
 		k += (size_t)snprintf(out + k, n - k, "%sr%dd%d", i ? " " : "", rep[i], def[i]);
@@ -844,14 +867,10 @@ static void test_nested_rows_shred_as_the_worked_example(void)
 	/* Leaves: add.path, add.pv.key, add.pv.value, add.size, remove.path, remove.pv.key,
 	 * remove.pv.value, metaData.partitionColumns.element. */
 	static const char *const want[] = {
-		"r0d2 r0d2 r0d2 r0d2 r0d0 r0d0",
-		"r0d3 r1d3 r0d3 r1d3 r0d2 r0d1 r0d0 r0d0",
-		"r0d4 r1d4 r0d4 r1d3 r0d2 r0d1 r0d0 r0d0",
-		"r0d2 r0d2 r0d2 r0d2 r0d0 r0d0",
-		"r0d0 r0d0 r0d0 r0d0 r0d0 r0d0",
-		"r0d0 r0d0 r0d0 r0d0 r0d0 r0d0",
-		"r0d0 r0d0 r0d0 r0d0 r0d0 r0d0",
-		"r0d0 r0d0 r0d0 r0d0 r0d0 r0d4 r1d4",
+	    "r0d2 r0d2 r0d2 r0d2 r0d0 r0d0",           "r0d3 r1d3 r0d3 r1d3 r0d2 r0d1 r0d0 r0d0",
+	    "r0d4 r1d4 r0d4 r1d3 r0d2 r0d1 r0d0 r0d0", "r0d2 r0d2 r0d2 r0d2 r0d0 r0d0",
+	    "r0d0 r0d0 r0d0 r0d0 r0d0 r0d0",           "r0d0 r0d0 r0d0 r0d0 r0d0 r0d0",
+	    "r0d0 r0d0 r0d0 r0d0 r0d0 r0d0",           "r0d0 r0d0 r0d0 r0d0 r0d0 r0d4 r1d4",
 	};
 	char got[512];
 	for (int l = 0; l < 8; l++) {
@@ -1102,7 +1121,8 @@ static size_t craft_file(const struct craft *c, uint8_t *out)
 	}
 	if (c->dict) {
 		/* Width 2, one bit-packed group: 0, 1, 2, bad_index. */
-		uint8_t idx[4] = {2, 0x03, (uint8_t)(0 | 1 << 2 | 2 << 4 | (c->bad_index & 3) << 6), 0};
+		uint8_t idx[4] = {2, 0x03, (uint8_t)(0 | 1 << 2 | 2 << 4 | (c->bad_index & 3) << 6),
+		                  0};
 		pq_buf_put(&body, idx, 4);
 	} else {
 		for (int i = 0; i < 4; i++) {
@@ -1243,8 +1263,8 @@ static void test_lies_in_the_footer_are_caught(void)
 	c.rg_rows = 3;
 	c.file_rows = 3;
 	T_CHECK(contains(crafted_error(&c),
-			 "crafted.parquet: row group 0, column x: value count differs from the row "
-			 "group's row count"));
+	                 "crafted.parquet: row group 0, column x: value count differs from the row "
+	                 "group's row count"));
 	craft_defaults(&c);
 	c.file_rows = 5;
 	T_CHECK(contains(crafted_error(&c), "footer says 5 rows but its row groups hold 4"));
@@ -1272,14 +1292,15 @@ static void test_corrupt_pages_are_caught(void)
 	craft_defaults(&c);
 	c.dict = 1;
 	c.bad_index = 3;
-	T_CHECK(contains(crafted_error(&c),
-			 "crafted.parquet: row group 0, column x: page 2: dictionary index 3 out of "
-			 "range (dictionary has 3 entries)"));
+	T_CHECK(
+	    contains(crafted_error(&c),
+	             "crafted.parquet: row group 0, column x: page 2: dictionary index 3 out of "
+	             "range (dictionary has 3 entries)"));
 	craft_defaults(&c);
 	c.optional = c.nested = 1;
 	c.bad_def = 3;
 	T_CHECK(contains(crafted_error(&c),
-			 "column s.x: page 1: definition level 3 out of range (maximum 2)"));
+	                 "column s.x: page 1: definition level 3 out of range (maximum 2)"));
 	craft_defaults(&c);
 	c.unc_adjust = 1;
 	T_CHECK(contains(crafted_error(&c), "page 1: uncompressed page sizes disagree"));
@@ -1318,7 +1339,7 @@ static void test_truncated_and_damaged_files_are_refused_without_crashing(void)
 
 	T_CHECK(contains(read_crafted(data, 7, &rows), "not a Parquet file (only 7 bytes)"));
 	T_CHECK(contains(read_crafted(data, (size_t)size - 1, &rows),
-			 "crafted.parquet: not a Parquet file (no PAR1 at the end)"));
+	                 "crafted.parquet: not a Parquet file (no PAR1 at the end)"));
 	int failures = 0;
 	for (ssize_t n = 0; n < size; n += 1 + n / 50) {
 		static uint8_t cut[1 << 20];

@@ -200,7 +200,8 @@ static void test_delta_binary_packed_round_trips_extremes(void)
 					v[i] = i ? v[i - 1] + (int64_t)(r % 201) - 100 : 160070000;
 					break;
 				}
-				v32[i] = shape == 0 ? (i % 2 ? INT32_MAX : INT32_MIN) : (int32_t)v[i];
+				v32[i] =
+				    shape == 0 ? (i % 2 ? INT32_MAX : INT32_MIN) : (int32_t)v[i];
 			}
 			b.len = 0;
 			T_EQ_INT(pq_dbp_encode64(&b, v, n), 0);
@@ -246,8 +247,10 @@ static void test_delta_binary_packed_refuses_bad_data(void)
 
 static void test_byte_array_encodings_round_trip(void)
 {
-	static const char *const words[] = {"", "a", "ab", "abc", "abd", "\xff\xfe", "\xff", "",
-					    "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "zzz"};
+	static const char *const words[] = {"",     "a",   "ab",
+	                                    "abc",  "abd", "\xff\xfe",
+	                                    "\xff", "",    "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+	                                    "zzz"};
 	size_t n = sizeof words / sizeof *words;
 	struct pq_bytes v[10], out[10];
 	for (size_t i = 0; i < n; i++) {

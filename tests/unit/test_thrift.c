@@ -18,7 +18,7 @@ static int bytes_eq(const struct pq_buf *b, const uint8_t *want, size_t n)
 static void test_data_page_header_bytes_match_the_format_example(void)
 {
 	static const uint8_t want[] = {0x15, 0x00, 0x15, 0xc8, 0x01, 0x15, 0x78, 0x2c, 0x15,
-				       0x14, 0x15, 0x00, 0x15, 0x06, 0x15, 0x06, 0x00, 0x00};
+	                               0x14, 0x15, 0x00, 0x15, 0x06, 0x15, 0x06, 0x00, 0x00};
 	struct pq_buf b = PQ_BUF_INIT;
 	struct thrift_w w;
 	thrift_w_init(&w, &b);
@@ -77,8 +77,8 @@ static void test_every_type_round_trips(void)
 	thrift_i64(&w, 2, INT64_MAX);
 	thrift_bool(&w, 3, 1);
 	thrift_bool(&w, 4, 0);
-	thrift_string(&w, 40, "far field");  /* a delta over 15: long header */
-	thrift_i64(&w, 20, -1);		      /* a negative delta */
+	thrift_string(&w, 40, "far field"); /* a delta over 15: long header */
+	thrift_i64(&w, 20, -1);             /* a negative delta */
 	thrift_i8(&w, 21, -5);
 	thrift_list_field(&w, 22, THRIFT_I32, 20); /* 15 or more: long list header */
 	for (int i = 0; i < 20; i++)
@@ -234,8 +234,8 @@ static void test_hostile_input_is_refused(void)
 	const uint8_t *p;
 
 	/* An eleven-byte varint. */
-	static const uint8_t longvar[] = {0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-					  0xff, 0xff, 0xff, 0xff, 0x01};
+	static const uint8_t longvar[] = {0x16, 0xff, 0xff, 0xff, 0xff, 0xff,
+	                                  0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
 	int64_t v;
 	thrift_r_init(&r, longvar, sizeof longvar);
 	T_EQ_INT(thrift_next_field(&r, &last, &id, &type), 1);
