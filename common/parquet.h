@@ -167,8 +167,9 @@ enum pq_vkind pq_type_kind(enum pq_type t);
  * without a value; null_count is -1 when a file does not say.  min and max
  * (when has_min_max) are values of the column's kind, in the column's order:
  * signed for integers, decimals, dates and timestamps, unsigned bytewise for
- * strings and binary, false before true, and numeric for floating point,
- * where NaN is never a bound.
+ * strings and binary, false before true, and numeric for floating point.
+ * A floating-point column that holds NaN has no bounds (readers disagree on
+ * where NaN sorts, so none would be safe).
  */
 struct pq_stats {
 	int64_t num_values;
@@ -373,6 +374,8 @@ struct pq_chunk_info {
 	int max_def, max_rep;
 };
 int pq_reader_chunk_info(const struct pq_reader *r, int rg, int leaf, struct pq_chunk_info *ci);
+/* A leaf's path_in_schema, dotted ("add.partitionValues.key_value.key"), into out (size n). */
+size_t pq_reader_column_path(const struct pq_reader *r, int leaf, char *out, size_t n);
 /* The name of a physical type ("INT64", ...) or converted type ("UTF8", ...), or NULL. */
 const char *pq_physical_name(int type);
 const char *pq_converted_name(int converted);

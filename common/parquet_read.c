@@ -195,6 +195,7 @@ static int read_at(struct pq_reader *r, uint64_t off, size_t len, uint8_t *buf, 
 struct build {
 	struct pq_reader *r;
 	const struct pq_footer *f;
+	size_t *parent; /* per element: its parent element */
 	size_t *kidpos; /* per element: index of its first child in kids */
 	size_t *kids;
 	size_t nkids;
@@ -231,6 +232,7 @@ static int scan_schema(struct build *b, size_t i, size_t *next, int depth)
 			return -1;
 		}
 		b->kids[base + (size_t)k] = *next;
+		b->parent[*next] = i;
 		if (scan_schema(b, *next, next, depth + 1) < 0)
 			return -1;
 	}
@@ -470,6 +472,16 @@ static int convert(struct build *b, size_t e, int lparent, int pdef, int prep, i
 	lf->element = (int)e;
 	lf->npath = depth;
 	s->f[id].pub.leaf = s->nleaves++;
+	/* path_in_schema: the element names from the root's child down to e. */
+	if (!(lf->path = calloc((size_t)depth, sizeof *lf->path))) {
+		snprintf(b->why, sizeof b->why, "out of memory");
+		return -1;
+	}
+	for (size_t k = e, i = (size_t)depth; i-- > 0; k = b->parent[k])
+		if (!(lf->path[i] = strdup(b->f->el[k].name))) {
+			snprintf(b->why, sizeof b->why, "out of memory");
+			return -1;
+		}
 	return 0;
 }
 
@@ -484,8 +496,9 @@ static int build_schema(struct pq_reader *r, char *why, size_t whylen)
 	}
 	b.kidpos = calloc(r->ft.nel, sizeof *b.kidpos);
 	b.kids = calloc(r->ft.nel, sizeof *b.kids);
+	b.parent = calloc(r->ft.nel, sizeof *b.parent);
 	r->s = pq_schema_new();
-	if (!b.kidpos || !b.kids || !r->s) {
+	if (!b.kidpos || !b.kids || !b.parent || !r->s) {
 		snprintf(why, whylen, "out of memory");
 		goto done;
 	}
@@ -501,6 +514,8 @@ static int build_schema(struct pq_reader *r, char *why, size_t whylen)
 	for (int k = 0; k < (root->num_children > 0 ? root->num_children : 0); k++)
 		if (convert(&b, kid(&b, 0, k), PQ_ROOT, 0, 0, 0, 1) < 0)
 			goto fail;
+	pq_schema_number_leaves(r->s);
+	r->s->frozen = 1;
 	rc = 0;
 	goto done;
 fail:
@@ -508,6 +523,7 @@ fail:
 done:
 	free(b.kidpos);
 	free(b.kids);
+	free(b.parent);
 	return rc;
 }
 
@@ -920,6 +936,28 @@ int pq_reader_chunk_info(const struct pq_reader *r, int rg, int leaf, struct pq_
 	ci->max_def = r->s->leaves[leaf].max_def;
 	ci->max_rep = r->s->leaves[leaf].max_rep;
 	return 0;
+}
+
+size_t pq_reader_column_path(const struct pq_reader *r, int leaf, char *out, size_t n)
+{
+	size_t len = 0;
+	if (leaf < 0 || leaf >= r->s->nleaves) {
+		if (n)
+			out[0] = '\0';
+		return 0;
+	}
+	const struct pq_leaf *lf = &r->s->leaves[leaf];
+	for (int i = 0; i < lf->npath; i++) {
+		for (const char *p = i ? "." : ""; *p; p++, len++)
+			if (len + 1 < n)
+				out[len] = *p;
+		for (const char *p = lf->path[i]; *p; p++, len++)
+			if (len + 1 < n)
+				out[len] = *p;
+	}
+	if (n)
+		out[len < n ? len : n - 1] = '\0';
+	return len;
 }
 
 /* ------------------------------------------------------------ the cursor */

@@ -75,6 +75,7 @@ struct dict {
 /* Statistics being gathered: typed like the physical storage. */
 struct bounds {
 	int has;
+	int nan; /* a NaN was seen: no bounds at all, as readers order NaN differently */
 	struct pq_value min, max;
 	struct pq_buf minb, maxb; /* owned copies of byte-array bounds */
 };
@@ -279,6 +280,7 @@ static inline int room_val(struct wcol *c, size_t k)
 static void stat_reset(struct bounds *s)
 {
 	s->has = 0;
+	s->nan = 0;
 }
 
 static void stat_free(struct bounds *s)
@@ -336,9 +338,13 @@ static struct pq_value dict_value(const struct wcol *c, uint32_t i)
 	return v;
 }
 
+#define PAGE_NAN 2
+
 /*
- * Bounds of the page's values.  Byte arrays that went through the
- * dictionary are compared once per distinct entry (idx non-NULL).
+ * Bounds of the page's values: 1 with lo and hi set, 0 when there are none
+ * (no values), PAGE_NAN when a NaN rules them out, -1 on no memory.  Byte
+ * arrays that went through the dictionary are compared once per distinct
+ * entry (idx non-NULL).
  */
 static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
                        struct pq_value *lo, struct pq_value *hi)
@@ -383,13 +389,17 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 		return 1;
 	}
 	case PQ_PT_FLOAT: {
-		/* NaN is never a bound; the sign of a zero bound is fixed on output. */
+		/*
+		 * A page with NaN gets no bounds (PAGE_NAN): Parquet leaves NaN out
+		 * of min/max, but DuckDB sorts it above everything and would skip
+		 * pages it should read.  The sign of a zero bound is fixed on output.
+		 */
 		const float *v = (const float *)(void *)c->vals;
 		int any = 0;
 		float a = 0, b = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (isnan(v[i]))
-				continue;
+				return PAGE_NAN;
 			if (!any || v[i] < a)
 				a = v[i];
 			if (!any || v[i] > b)
@@ -402,13 +412,17 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 		return any;
 	}
 	case PQ_PT_DOUBLE: {
-		/* NaN is never a bound; the sign of a zero bound is fixed on output. */
+		/*
+		 * A page with NaN gets no bounds (PAGE_NAN): Parquet leaves NaN out
+		 * of min/max, but DuckDB sorts it above everything and would skip
+		 * pages it should read.  The sign of a zero bound is fixed on output.
+		 */
 		const double *v = (const double *)(void *)c->vals;
 		int any = 0;
 		double a = 0, b = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (isnan(v[i]))
-				continue;
+				return PAGE_NAN;
 			if (!any || v[i] < a)
 				a = v[i];
 			if (!any || v[i] > b)
@@ -1070,6 +1084,10 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 	    page_bounds(w, c, used_dict && c->phys == PQ_PT_BYTE_ARRAY ? w->idx : NULL, &lo, &hi);
 	if (has < 0)
 		return nomem(w);
+	if (has == PAGE_NAN) {
+		c->c_st.nan = 1;
+		has = 0;
+	}
 	int64_t nulls = (int64_t)(c->nlev - c->nval);
 
 	/* Levels, then values; V1 compresses both, V2 only the values. */
@@ -1229,7 +1247,7 @@ static int dict_page(struct pq_writer *w, struct wcol *c, int64_t *unc_total, in
 /* The footer's copy of a chunk's bounds. */
 static int keep_bounds(struct wcol *c, struct chunkmeta *m)
 {
-	if (!c->c_st.has)
+	if (!c->c_st.has || c->c_st.nan)
 		return 0;
 	struct wire_bounds wb;
 	wire_bounds(c, c->c_st.min, c->c_st.max, &wb);
@@ -1296,6 +1314,7 @@ static int end_row_group(struct pq_writer *w)
 		c->f_nulls += c->c_nulls;
 		if (c->c_st.has && stat_merge(&c->f_st, &c->c_st.min, &c->c_st.max) < 0)
 			return nomem(w);
+		c->f_st.nan |= c->c_st.nan;
 		/* The next chunk chooses its encodings afresh. */
 		c->mode = MODE_UNDECIDED;
 		c->dict_used = 0;
@@ -2258,8 +2277,8 @@ int pq_writer_stats(const struct pq_writer *w, int leaf, struct pq_stats *st)
 	memset(st, 0, sizeof *st);
 	st->num_values = c->f_values;
 	st->null_count = c->f_nulls;
-	st->has_min_max = c->f_st.has;
-	if (!c->f_st.has)
+	st->has_min_max = c->f_st.has && !c->f_st.nan;
+	if (!st->has_min_max)
 		return 0;
 	st->min = c->f_st.min;
 	st->max = c->f_st.max;

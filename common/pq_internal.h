@@ -107,14 +107,17 @@ struct pq_leaf {
 	int type_length; /* FIXED_LEN_BYTE_ARRAY size */
 	enum pq_conv conv;
 	int element; /* reader: index of the schema element */
-	char **path; /* writer: path_in_schema (the reader leaves it NULL) */
+	char **path; /* path_in_schema */
 	int npath;   /* the number of names in path_in_schema */
 };
 
 struct pq_schema {
 	struct pq_fieldx *f;
 	int nf, cap;
-	struct pq_leaf *leaves;
+	int *leaf_of; /* leaf number -> field, kept as fields are added (capacity cap) */
+	int nleaf;
+	int frozen;             /* read from a file: no more fields */
+	struct pq_leaf *leaves; /* after layout: levels and physical types */
 	int nleaves;
 };
 
@@ -131,6 +134,8 @@ static inline struct pq_fieldx *pq_fx(const struct pq_schema *s, int i)
 int pq_schema_layout(struct pq_schema *s, struct err_msg *e);
 /* Deep copy (after layout). */
 struct pq_schema *pq_schema_copy(const struct pq_schema *s);
+/* Number the leaves in depth-first order (pq_schema_add() does it as it goes). */
+void pq_schema_number_leaves(struct pq_schema *s);
 /* Add a field without the checks of pq_schema_add() (the reader builds its schema so). */
 int pq_schema_add_raw(struct pq_schema *s, int parent, const char *name, size_t namelen,
                       enum pq_type type, int optional);

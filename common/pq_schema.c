@@ -151,6 +151,7 @@ void pq_schema_free(struct pq_schema *s)
 		free(s->f[i].kids);
 	}
 	free(s->f);
+	free(s->leaf_of);
 	free_leaves(s);
 	free(s);
 }
@@ -169,6 +170,10 @@ int pq_schema_add_raw(struct pq_schema *s, int parent, const char *name, size_t 
 {
 	if (s->nf == s->cap) {
 		int cap = s->cap ? s->cap * 2 : 16;
+		int *lo = realloc(s->leaf_of, (size_t)cap * sizeof *lo);
+		if (!lo)
+			return -1;
+		s->leaf_of = lo;
 		struct pq_fieldx *f = realloc(s->f, (size_t)cap * sizeof *f);
 		if (!f)
 			return -1;
@@ -223,7 +228,7 @@ int pq_schema_add(struct pq_schema *s, int parent, const char *name, enum pq_typ
                   int optional)
 {
 	if (!s || !name || !*name || parent < 0 || parent >= s->nf || type == PQ_DECIMAL ||
-	    (unsigned)type > PQ_MAP || s->leaves)
+	    (unsigned)type > PQ_MAP || s->frozen)
 		return -1;
 	const struct pq_field *p = &s->f[parent].pub;
 	if (p->type == PQ_LIST && p->nchildren >= 1)
@@ -238,7 +243,28 @@ int pq_schema_add(struct pq_schema *s, int parent, const char *name, enum pq_typ
 		return -1;
 	if (pq_schema_child(s, parent, name) >= 0 || depth_of(s, parent) >= MAX_DEPTH)
 		return -1;
-	return pq_schema_add_raw(s, parent, name, strlen(name), type, optional);
+	int id = pq_schema_add_raw(s, parent, name, strlen(name), type, optional);
+	if (id >= 0)
+		pq_schema_number_leaves(s);
+	return id;
+}
+
+static void number_below(struct pq_schema *s, int i)
+{
+	struct pq_field *f = &s->f[i].pub;
+	if (i != PQ_ROOT && f->type != PQ_STRUCT && f->type != PQ_LIST && f->type != PQ_MAP) {
+		f->leaf = s->nleaf;
+		s->leaf_of[s->nleaf++] = i;
+		return;
+	}
+	for (int k = 0; k < f->nchildren; k++)
+		number_below(s, f->children[k]);
+}
+
+void pq_schema_number_leaves(struct pq_schema *s)
+{
+	s->nleaf = 0;
+	number_below(s, PQ_ROOT);
 }
 
 int pq_schema_add_decimal(struct pq_schema *s, int parent, const char *name, int precision,
@@ -267,12 +293,12 @@ const struct pq_field *pq_schema_field(const struct pq_schema *s, int i)
 
 int pq_schema_nleaves(const struct pq_schema *s)
 {
-	return s->nleaves;
+	return s->nleaf;
 }
 
 int pq_schema_leaf_field(const struct pq_schema *s, int leaf)
 {
-	return leaf >= 0 && leaf < s->nleaves ? s->leaves[leaf].field : -1;
+	return leaf >= 0 && leaf < s->nleaf ? s->leaf_of[leaf] : -1;
 }
 
 int pq_schema_child(const struct pq_schema *s, int parent, const char *name)
@@ -474,10 +500,15 @@ struct pq_schema *pq_schema_copy(const struct pq_schema *s)
 	if (!c)
 		return NULL;
 	c->f = calloc((size_t)s->nf, sizeof *c->f);
+	c->leaf_of = calloc((size_t)s->nf, sizeof *c->leaf_of);
 	c->leaves = calloc((size_t)(s->nleaves ? s->nleaves : 1), sizeof *c->leaves);
-	if (!c->f || !c->leaves)
+	if (!c->f || !c->leaf_of || !c->leaves)
 		goto fail;
 	c->cap = s->nf;
+	c->nleaf = s->nleaf;
+	c->frozen = s->frozen;
+	if (s->nleaf)
+		memcpy(c->leaf_of, s->leaf_of, (size_t)s->nleaf * sizeof *c->leaf_of);
 	for (int i = 0; i < s->nf; i++) {
 		struct pq_fieldx *d = &c->f[i];
 		*d = s->f[i];

@@ -3,9 +3,11 @@
 // last statement as JSON lines, in stocketl's JSON conventions, so that
 // suites can compare DuckDB's reading of a file with stocketl's output.
 //
-//   duckdb-query.js [--decimal-strings] [--file SQLFILE] [SQL ...]
+//   duckdb-query.js [--decimal-strings] [--each] [--file SQLFILE] [SQL ...]
 //
-// Each SQL argument is one statement, run in order.  Values:
+// Each SQL argument is one statement, run in order; the rows of the last
+// are printed, or with --each the rows of every statement, each statement's
+// followed by the control line {"@end":N} (N counting from 1).  Values:
 //   decimals      JSON numbers with their exact text at the column scale
 //                 (160.070000); with --decimal-strings, JSON strings
 //   BIGINT etc.   JSON numbers with their exact digits
@@ -14,8 +16,8 @@
 //   dates         "YYYY-MM-DD"
 //   BLOB          base64 strings
 //   DOUBLE/FLOAT  the shortest text that reads back to the same value, in
-//                 C's %g form; NaN and infinities as "NaN", "Infinity",
-//                 "-Infinity"
+//                 JavaScript's number form (1e+21, 0.000001, 1e-7); NaN and
+//                 infinities as "NaN", "Infinity", "-Infinity"
 //   LIST, STRUCT  arrays, objects; MAP: objects with the keys as text
 // Exit status 0, or 65 with the DuckDB error on stderr.
 'use strict';
@@ -62,29 +64,19 @@ function timestampText(micros) {
 	return s + 'Z';
 }
 
-// C's "%.*g" for the given precision, from JavaScript's exponential form.
-function cG(v, p) {
-	const [mant, expText] = v.toExponential(p - 1).split('e');
-	const x = Number(expText);
-	const strip = (s) => (s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s);
-	if (x < -4 || x >= p) {
-		const e = Math.abs(x);
-		return `${strip(mant)}e${x < 0 ? '-' : '+'}${e < 10 ? '0' + e : e}`;
-	}
-	return strip(v.toFixed(Math.max(0, p - 1 - x)));
-}
-
+// The shortest text that reads back as v (as a float32 when single), in
+// JavaScript's number form; NaN, the infinities and -0 spelled out.
 function floatText(v, single) {
 	if (Number.isNaN(v)) return '"NaN"';
 	if (v === Infinity) return '"Infinity"';
 	if (v === -Infinity) return '"-Infinity"';
-	const max = single ? 9 : 17;
-	for (let p = 1; p <= max; p++) {
-		const s = cG(v, p);
-		const back = single ? Math.fround(Number(s)) : Number(s);
-		if (back === v) return s;
+	if (Object.is(v, -0)) return '-0';
+	if (!single) return String(v);
+	for (let p = 1; p <= 9; p++) {
+		const s = Number(v.toPrecision(p));
+		if (Math.fround(s) === v) return String(s);
 	}
-	return cG(v, max);
+	return String(v);
 }
 
 function decimalText(dv) {
@@ -98,6 +90,18 @@ function decimalText(dv) {
 }
 
 let decimalStrings = false;
+
+function print(reader, out) {
+	const names = reader.columnNames();
+	const types = reader.columnTypes();
+	for (const row of reader.getRows()) {
+		out.push('{' + row.map((v, i) => JSON.stringify(names[i]) + ':' + valueText(v, types[i])).join(',') + '}\n');
+		if (out.length >= 4096) {
+			fs.writeSync(1, out.join(''));
+			out.length = 0;
+		}
+	}
+}
 
 function valueText(v, type) {
 	if (v === null || v === undefined) return 'null';
@@ -150,30 +154,30 @@ function valueText(v, type) {
 async function main() {
 	const args = process.argv.slice(2);
 	const sql = [];
+	let each = false;
 	for (let i = 0; i < args.length; i++) {
 		if (args[i] === '--decimal-strings') decimalStrings = true;
+		else if (args[i] === '--each') each = true;
 		else if (args[i] === '--file') sql.push(fs.readFileSync(args[++i], 'utf8'));
 		else sql.push(args[i]);
 	}
 	if (!sql.length) {
-		process.stderr.write('usage: duckdb-query.js [--decimal-strings] [--file SQLFILE] [SQL ...]\n');
+		process.stderr.write('usage: duckdb-query.js [--decimal-strings] [--each] [--file SQLFILE] [SQL ...]\n');
 		process.exit(64);
 	}
 	const instance = await duckdb.DuckDBInstance.create(':memory:');
 	const con = await instance.connect();
 	await con.run("SET TimeZone = 'UTC'");
-	let reader;
-	for (const s of sql) reader = await con.runAndReadAll(s);
-	const names = reader.columnNames();
-	const types = reader.columnTypes();
 	const out = [];
-	for (const row of reader.getRows()) {
-		out.push('{' + row.map((v, i) => JSON.stringify(names[i]) + ':' + valueText(v, types[i])).join(',') + '}\n');
-		if (out.length >= 4096) {
-			fs.writeSync(1, out.join(''));
-			out.length = 0;
+	let reader;
+	for (let i = 0; i < sql.length; i++) {
+		reader = await con.runAndReadAll(sql[i]);
+		if (each) {
+			print(reader, out);
+			out.push(`{"@end":${i + 1}}\n`);
 		}
 	}
+	if (!each) print(reader, out);
 	fs.writeSync(1, out.join(''));
 }
 

@@ -679,8 +679,7 @@ static void test_statistics_follow_each_types_order(void)
 		T_EQ_INT(st[1].max.bytes.p[0], 0xff); /* unsigned bytes: 0xff sorts last */
 		T_CHECK(st[2].min.dec == -3 * pow10_128(25));
 		T_CHECK(st[2].max.dec == 1 * pow10_128(25));
-		T_CHECK(st[3].has_min_max);
-		T_CHECK(st[3].min.f64 == -2.5 && st[3].max.f64 == 7); /* NaN is no bound */
+		T_EQ_INT(st[3].has_min_max, 0); /* a NaN rules bounds out */
 		T_EQ_INT(st[4].min.i32, -1460);
 		T_EQ_INT(st[4].max.i32, 0);
 		T_EQ_INT(st[5].has_min_max, 0); /* all null: no bounds */
@@ -1052,6 +1051,12 @@ static void test_a_full_disk_is_an_io_error(void)
 	int fd = open(tmpfile_named("filling.parquet"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	w = pq_writer_open_fd(fd, "filling.parquet", s, NULL, &e);
 	T_CHECK(w != NULL);
+	if (!w) {
+		close(fd);
+		close(full);
+		pq_schema_free(s);
+		return;
+	}
 	char sbuf[64];
 	for (int c = 0; c < NCOLS; c++) {
 		struct pq_value v = flat_value(c, 0, 1, sbuf);

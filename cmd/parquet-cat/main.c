@@ -1,0 +1,715 @@
+/*
+ * parquet-cat: print the rows of Parquet files as records, or their footers.
+ *
+ * Rows become JSON objects in the conventions of stocketl-records(5):
+ * decimals are numbers with their exact text at the column's scale,
+ * timestamps RFC 3339 strings in UTC, dates YYYY-MM-DD, binary values
+ * base64, nested values objects and arrays (a map is an object whose keys
+ * are the map's keys as text).  Files with the tick schema can also come out
+ * as binary tick records.  --meta prints each file's footer instead: its
+ * schema, row groups and column chunks with encodings, sizes and statistics.
+ *
+ * A file that cannot be read is reported and skipped; the exit status then
+ * says so.  All output goes through the record-stream writer.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "decimal.h"
+#include "err.h"
+#include "parquet.h"
+#include "record.h"
+#include "ts.h"
+
+#define STDIN_MAX ((size_t)1 << 30) /* a Parquet file read from stdin is held in memory */
+
+static const char usage[] = "usage: parquet-cat [-qv] [--binary] [--columns LIST] [--meta] FILE ...\n";
+
+/* ------------------------------------------------------------ values */
+
+/*
+ * The shortest decimal text that reads back as v (a float when single), in
+ * the form JavaScript gives numbers: plain digits from 1e-6 up to 1e21,
+ * exponents outside.  NaN and the infinities are strings.
+ */
+static size_t number_text(double v, int single, char *out)
+{
+	if (isnan(v))
+		return (size_t)sprintf(out, "\"NaN\"");
+	if (isinf(v))
+		return (size_t)sprintf(out, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+	char e[40], digits[24];
+	for (int p = 1; p <= 17; p++) {
+		snprintf(e, sizeof e, "%.*e", p - 1, v);
+		if (single ? strtof(e, NULL) == (float)v : strtod(e, NULL) == v)
+			break;
+	}
+	const char *s = e;
+	char *o = out;
+	if (*s == '-')
+		*o++ = *s++;
+	int k = 0;
+	for (; *s && *s != 'e'; s++)
+		if (*s != '.')
+			digits[k++] = *s;
+	while (k > 1 && digits[k - 1] == '0')
+		k--;
+	int n = atoi(s + 1) + 1; /* the decimal point is after n digits */
+	if (k <= n && n <= 21) {
+		memcpy(o, digits, (size_t)k);
+		o += k;
+		for (int i = k; i < n; i++)
+			*o++ = '0';
+	} else if (0 < n && n <= 21) {
+		memcpy(o, digits, (size_t)n);
+		o += n;
+		*o++ = '.';
+		memcpy(o, digits + n, (size_t)(k - n));
+		o += k - n;
+	} else if (-6 < n && n <= 0) {
+		*o++ = '0';
+		*o++ = '.';
+		for (int i = n; i < 0; i++)
+			*o++ = '0';
+		memcpy(o, digits, (size_t)k);
+		o += k;
+	} else {
+		*o++ = digits[0];
+		if (k > 1) {
+			*o++ = '.';
+			memcpy(o, digits + 1, (size_t)(k - 1));
+			o += k - 1;
+		}
+		o += sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', n - 1 < 0 ? 1 - n : n - 1);
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+static void put_base64(struct buf *b, const uint8_t *p, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	buf_putc(b, '"');
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t x = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			x |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			x |= p[i + 2];
+		buf_putc(b, tab[x >> 18 & 63]);
+		buf_putc(b, tab[x >> 12 & 63]);
+		buf_putc(b, i + 1 < n ? tab[x >> 6 & 63] : '=');
+		buf_putc(b, i + 2 < n ? tab[x & 63] : '=');
+	}
+	buf_putc(b, '"');
+}
+
+/* The JSON text of a primitive value of field f. */
+static void put_primitive(struct buf *b, const struct pq_field *f, const struct pq_value *v)
+{
+	char text[DEC_TEXT_MAX + TS_TEXT_MAX];
+	switch (v->kind) {
+	case PQ_V_NULL:
+		buf_puts(b, "null");
+		break;
+	case PQ_V_BOOL:
+		buf_puts(b, v->b ? "true" : "false");
+		break;
+	case PQ_V_I32:
+		if (f->type == PQ_DATE) {
+			ts_format_date(v->i32, text);
+			buf_json_str(b, text, strlen(text));
+		} else {
+			buf_i64(b, v->i32);
+		}
+		break;
+	case PQ_V_I64:
+		if (f->type == PQ_TIMESTAMP || f->type == PQ_TIMESTAMP_NTZ) {
+			ts_format_rfc3339(v->i64, text);
+			buf_json_str(b, text, strlen(text));
+		} else {
+			buf_i64(b, v->i64);
+		}
+		break;
+	case PQ_V_F32:
+		buf_append(b, text, number_text(v->f32, 1, text));
+		break;
+	case PQ_V_F64:
+		buf_append(b, text, number_text(v->f64, 0, text));
+		break;
+	case PQ_V_BYTES:
+		if (f->type == PQ_STRING)
+			buf_json_str(b, (const char *)v->bytes.p, v->bytes.len);
+		else
+			put_base64(b, v->bytes.p, v->bytes.len);
+		break;
+	case PQ_V_DEC:
+		dec_format_fixed(v->dec, f->scale, text);
+		buf_puts(b, text);
+		break;
+	default:
+		buf_puts(b, "null");
+		break;
+	}
+}
+
+static void put_value(struct buf *b, const struct pq_reader *r, int field,
+                      const struct pq_value *v);
+
+/* A map key: its text as a JSON string. */
+static void put_key(struct buf *b, const struct pq_reader *r, int field, const struct pq_value *v)
+{
+	if (v->kind == PQ_V_BYTES && pq_schema_field(pq_reader_schema(r), field)->type == PQ_STRING) {
+		buf_json_str(b, (const char *)v->bytes.p, v->bytes.len);
+		return;
+	}
+	struct buf tmp = BUF_INIT;
+	put_value(&tmp, r, field, v);
+	if (tmp.len && tmp.data[0] == '"')
+		buf_append(b, tmp.data, tmp.len);
+	else
+		buf_json_str(b, tmp.data ? tmp.data : "", tmp.len);
+	buf_free(&tmp);
+}
+
+static void put_value(struct buf *b, const struct pq_reader *r, int field,
+                      const struct pq_value *v)
+{
+	const struct pq_schema *s = pq_reader_schema(r);
+	const struct pq_field *f = pq_schema_field(s, field);
+	switch (v->kind) {
+	case PQ_V_STRUCT: {
+		uint32_t k = 0;
+		buf_putc(b, '{');
+		for (int i = 0; i < f->nchildren && k < v->n; i++) {
+			int c = f->children[i];
+			if (!pq_reader_selected(r, c))
+				continue;
+			if (k)
+				buf_putc(b, ',');
+			const char *name = pq_schema_field(s, c)->name;
+			buf_json_str(b, name, strlen(name));
+			buf_putc(b, ':');
+			put_value(b, r, c, &v->items[k++]);
+		}
+		buf_putc(b, '}');
+		break;
+	}
+	case PQ_V_LIST:
+		buf_putc(b, '[');
+		for (uint32_t i = 0; i < v->n; i++) {
+			if (i)
+				buf_putc(b, ',');
+			put_value(b, r, f->children[0], &v->items[i]);
+		}
+		buf_putc(b, ']');
+		break;
+	case PQ_V_MAP:
+		buf_putc(b, '{');
+		for (uint32_t i = 0; i < v->n; i++) {
+			if (i)
+				buf_putc(b, ',');
+			put_key(b, r, f->children[0], &v->items[2 * i]);
+			buf_putc(b, ':');
+			put_value(b, r, f->children[1], &v->items[2 * i + 1]);
+		}
+		buf_putc(b, '}');
+		break;
+	default:
+		put_primitive(b, f, v);
+		break;
+	}
+}
+
+/* -------------------------------------------------------------- footer */
+
+static void put_str_member(struct buf *b, const char *key, const char *v)
+{
+	buf_printf(b, ",\"%s\":", key);
+	if (v)
+		buf_json_str(b, v, strlen(v));
+	else
+		buf_puts(b, "null");
+}
+
+static void put_logical(struct buf *b, const struct pq_element *el)
+{
+	static const char *const units[] = {"?", "MILLIS", "MICROS", "NANOS"};
+	const char *unit = el->logical_b >= 1 && el->logical_b <= 3 ? units[el->logical_b] : "?";
+	switch (el->logical) {
+	case 1:
+		buf_puts(b, "\"STRING\"");
+		break;
+	case 2:
+		buf_puts(b, "\"MAP\"");
+		break;
+	case 3:
+		buf_puts(b, "\"LIST\"");
+		break;
+	case 4:
+		buf_puts(b, "\"ENUM\"");
+		break;
+	case 5:
+		buf_printf(b, "\"DECIMAL(%d,%d)\"", el->logical_b, el->logical_a);
+		break;
+	case 6:
+		buf_puts(b, "\"DATE\"");
+		break;
+	case 7:
+	case 8:
+		buf_printf(b, "\"%s(%s,%s)\"", el->logical == 7 ? "TIME" : "TIMESTAMP", unit,
+		           el->logical_a ? "UTC" : "local");
+		break;
+	case 10:
+		buf_printf(b, "\"INTEGER(%d,%s)\"", el->logical_a,
+		           el->logical_b ? "signed" : "unsigned");
+		break;
+	case 12:
+		buf_puts(b, "\"JSON\"");
+		break;
+	case 13:
+		buf_puts(b, "\"BSON\"");
+		break;
+	case 14:
+		buf_puts(b, "\"UUID\"");
+		break;
+	case 15:
+		buf_puts(b, "\"FLOAT16\"");
+		break;
+	default:
+		buf_printf(b, "\"LOGICAL(%d)\"", el->logical);
+		break;
+	}
+}
+
+static void put_element(struct buf *b, const struct pq_element *el)
+{
+	static const char *const reps[] = {"REQUIRED", "OPTIONAL", "REPEATED"};
+	buf_puts(b, "{\"name\":");
+	buf_json_str(b, el->name, strlen(el->name));
+	if (el->type >= 0)
+		put_str_member(b, "type", pq_physical_name(el->type));
+	if (el->type_length >= 0)
+		buf_printf(b, ",\"type_length\":%d", el->type_length);
+	if (el->repetition >= 0 && el->repetition <= 2)
+		put_str_member(b, "repetition", reps[el->repetition]);
+	if (el->num_children >= 0)
+		buf_printf(b, ",\"num_children\":%d", el->num_children);
+	if (el->converted_type >= 0)
+		put_str_member(b, "converted_type", pq_converted_name(el->converted_type));
+	if (el->scale >= 0)
+		buf_printf(b, ",\"scale\":%d", el->scale);
+	if (el->precision >= 0)
+		buf_printf(b, ",\"precision\":%d", el->precision);
+	if (el->field_id >= 0)
+		buf_printf(b, ",\"field_id\":%d", el->field_id);
+	if (el->logical) {
+		buf_puts(b, ",\"logical_type\":");
+		put_logical(b, el);
+	}
+	buf_putc(b, '}');
+}
+
+static void put_meta(struct buf *b, const char *name, const struct pq_reader *r)
+{
+	const struct pq_schema *s = pq_reader_schema(r);
+	buf_puts(b, "{\"file\":");
+	buf_json_str(b, name, strlen(name));
+	buf_printf(b, ",\"num_rows\":%lld", (long long)pq_reader_num_rows(r));
+	put_str_member(b, "created_by", pq_reader_created_by(r));
+	buf_puts(b, ",\"key_value_metadata\":{");
+	for (size_t i = 0; i < pq_reader_num_kv(r); i++) {
+		const struct pq_kv *kv = pq_reader_kv(r, i);
+		if (i)
+			buf_putc(b, ',');
+		buf_json_str(b, kv->key, strlen(kv->key));
+		buf_putc(b, ':');
+		if (kv->value)
+			buf_json_str(b, kv->value, strlen(kv->value));
+		else
+			buf_puts(b, "null");
+	}
+	buf_puts(b, "},\"schema\":[");
+	for (size_t i = 0; i < pq_reader_num_elements(r); i++) {
+		if (i)
+			buf_putc(b, ',');
+		put_element(b, pq_reader_element(r, i));
+	}
+	buf_puts(b, "],\"row_groups\":[");
+	for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+		buf_printf(b, "%s{\"num_rows\":%lld,\"columns\":[", g ? "," : "",
+		           (long long)pq_reader_row_group_rows(r, g));
+		for (int l = 0; l < pq_schema_nleaves(s); l++) {
+			struct pq_chunk_info ci;
+			struct pq_stats st;
+			char path[1024];
+			pq_reader_chunk_info(r, g, l, &ci);
+			pq_reader_stats(r, g, l, &st);
+			pq_reader_column_path(r, l, path, sizeof path);
+			buf_puts(b, l ? ",{\"path\":" : "{\"path\":");
+			buf_json_str(b, path, strlen(path));
+			put_str_member(b, "type", pq_physical_name(ci.type));
+			put_str_member(b, "codec", pq_codec_name(ci.codec));
+			buf_puts(b, ",\"encodings\":[");
+			for (int k = 0; k < ci.nencodings; k++) {
+				const char *en = pq_encoding_name(ci.encodings[k]);
+				if (k)
+					buf_putc(b, ',');
+				if (en)
+					buf_json_str(b, en, strlen(en));
+				else
+					buf_printf(b, "%d", ci.encodings[k]);
+			}
+			buf_printf(b,
+			           "],\"num_values\":%lld,\"total_compressed_size\":%lld,"
+			           "\"total_uncompressed_size\":%lld,\"data_page_offset\":%lld",
+			           (long long)ci.num_values, (long long)ci.total_compressed_size,
+			           (long long)ci.total_uncompressed_size,
+			           (long long)ci.data_page_offset);
+			if (ci.dictionary_page_offset >= 0)
+				buf_printf(b, ",\"dictionary_page_offset\":%lld",
+				           (long long)ci.dictionary_page_offset);
+			buf_puts(b, ",\"statistics\":{\"null_count\":");
+			if (st.null_count >= 0)
+				buf_i64(b, st.null_count);
+			else
+				buf_puts(b, "null");
+			if (st.has_min_max) {
+				const struct pq_field *f = pq_schema_field(s, pq_schema_leaf_field(s, l));
+				buf_puts(b, ",\"min\":");
+				put_primitive(b, f, &st.min);
+				buf_puts(b, ",\"max\":");
+				put_primitive(b, f, &st.max);
+			}
+			buf_puts(b, "}}");
+		}
+		buf_puts(b, "]}");
+	}
+	buf_puts(b, "]}");
+}
+
+/* --------------------------------------------------------------- ticks */
+
+/* The top-level field of each tick column, or -1 and a message when the file has no tick schema. */
+static int tick_fields(const struct pq_schema *s, int idx[TICK_FIELD_COUNT], char *why, size_t n)
+{
+	static const enum pq_type want[TICK_FIELD_COUNT] = {
+	    PQ_STRING,  PQ_STRING,  PQ_TIMESTAMP, PQ_DATE, PQ_DECIMAL,   PQ_DECIMAL,
+	    PQ_DECIMAL, PQ_DECIMAL, PQ_LONG,      PQ_LONG, PQ_TIMESTAMP, PQ_STRING};
+	const struct pq_field *root = pq_schema_field(s, PQ_ROOT);
+	if (root->nchildren != TICK_FIELD_COUNT) {
+		snprintf(why, n, "not the tick schema (%d columns, not %d)", root->nchildren,
+		         TICK_FIELD_COUNT);
+		return -1;
+	}
+	for (int i = 0; i < TICK_FIELD_COUNT; i++) {
+		idx[i] = pq_schema_child(s, PQ_ROOT, tick_field_names[i]);
+		const struct pq_field *f = idx[i] >= 0 ? pq_schema_field(s, idx[i]) : NULL;
+		if (!f) {
+			snprintf(why, n, "not the tick schema (no column %s)", tick_field_names[i]);
+			return -1;
+		}
+		if (f->type != want[i] ||
+		    (f->type == PQ_DECIMAL && (f->scale != DEC6_SCALE || f->precision > 18))) {
+			snprintf(why, n, "not the tick schema (column %s is %s)", tick_field_names[i],
+			         pq_type_name(f->type));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Fill a tick from a row of a tick-schema file (pos: where each tick column
+ * is among the row's items); -1 and a message when a value does not fit.
+ */
+static int row_to_tick(const struct pq_value *row, const int pos[TICK_FIELD_COUNT], struct tick *t,
+                       char *why, size_t n)
+{
+	memset(t, 0, sizeof *t);
+	for (int i = 0; i < TICK_FIELD_COUNT; i++) {
+		const struct pq_value *v = &row->items[pos[i]];
+		if (v->kind == PQ_V_NULL) {
+			t->nulls |= (uint16_t)(1u << i);
+			continue;
+		}
+		switch (i) {
+		case 0:
+		case 11: {
+			char *dst = i == 0 ? t->symbol : t->source;
+			if (v->bytes.len > TICK_SYMBOL_MAX) {
+				snprintf(why, n, "%s longer than %d bytes", tick_field_names[i],
+				         TICK_SYMBOL_MAX);
+				return -1;
+			}
+			memcpy(dst, v->bytes.p, v->bytes.len);
+			dst[v->bytes.len] = '\0';
+			break;
+		}
+		case 1:
+			t->interval = (uint8_t)tick_interval_parse((const char *)v->bytes.p,
+			                                           v->bytes.len);
+			if (!t->interval) {
+				snprintf(why, n, "interval \"%.*s\" is not a tick interval",
+				         (int)(v->bytes.len > 32 ? 32 : v->bytes.len),
+				         (const char *)v->bytes.p);
+				return -1;
+			}
+			break;
+		case 2:
+			t->trade_timestamp = v->i64;
+			break;
+		case 3:
+			t->trade_date = v->i32;
+			break;
+		case 4:
+			t->open = (int64_t)v->dec;
+			break;
+		case 5:
+			t->high = (int64_t)v->dec;
+			break;
+		case 6:
+			t->low = (int64_t)v->dec;
+			break;
+		case 7:
+			t->close = (int64_t)v->dec;
+			break;
+		case 8:
+			t->volume = v->i64;
+			break;
+		case 9:
+			t->batch_id = v->i64;
+			break;
+		default:
+			t->ingested_at = v->i64;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- files */
+
+struct opts {
+	int binary, meta;
+	const char **columns;
+	size_t ncolumns;
+};
+
+/* Read all of stdin (a Parquet file needs random access). */
+static int slurp_stdin(struct buf *b, struct err_msg *e)
+{
+	char chunk[65536];
+	for (;;) {
+		ssize_t k = read(STDIN_FILENO, chunk, sizeof chunk);
+		if (k < 0) {
+			err_set(e, EX_IOERR, "stdin: read failed: %s", strerror(errno));
+			return -1;
+		}
+		if (k == 0)
+			return 0;
+		if (b->len + (size_t)k > STDIN_MAX) {
+			err_set(e, EX_DATAERR, "stdin: more than %zu bytes", STDIN_MAX);
+			return -1;
+		}
+		if (buf_append(b, chunk, (size_t)k) < 0) {
+			err_set(e, EX_SOFTWARE, "stdin: out of memory");
+			return -1;
+		}
+	}
+}
+
+/*
+ * Print one file.  Returns 0, a data or input status for a file that could
+ * not be read (reported here), or -1 when output failed (the caller stops).
+ */
+static int cat_file(const char *name, const struct opts *o, struct rec_writer *w, struct buf *line)
+{
+	struct err_msg e;
+	struct buf in = BUF_INIT;
+	struct pq_reader *r;
+	int status = 0;
+	if (strcmp(name, "-") == 0) {
+		if (slurp_stdin(&in, &e) < 0) {
+			err_error("%s", e.text);
+			buf_free(&in);
+			return e.status;
+		}
+		r = pq_reader_open_mem(in.data ? in.data : "", in.len, "stdin", NULL, &e);
+	} else {
+		r = pq_reader_open(name, NULL, &e);
+	}
+	if (!r) {
+		err_error("%s", e.text);
+		buf_free(&in);
+		return e.status;
+	}
+	err_info("%s: %lld rows in %d row groups", name, (long long)pq_reader_num_rows(r),
+	         pq_reader_num_row_groups(r));
+	if (o->meta) {
+		buf_reset(line);
+		put_meta(line, name, r);
+		if (rec_write_json(w, line->data, line->len, &e) < 0)
+			status = -1;
+		goto out;
+	}
+	int idx[TICK_FIELD_COUNT], pos[TICK_FIELD_COUNT];
+	if (o->binary) {
+		char why[200];
+		const struct pq_schema *s = pq_reader_schema(r);
+		if (tick_fields(s, idx, why, sizeof why) < 0) {
+			err_error("%s: %s", name, why);
+			status = EX_DATAERR;
+			goto out;
+		}
+		/* Position of each tick column among the row's items (schema order). */
+		const struct pq_field *root = pq_schema_field(s, PQ_ROOT);
+		for (int i = 0; i < TICK_FIELD_COUNT; i++)
+			for (int k = 0; k < root->nchildren; k++)
+				if (root->children[k] == idx[i])
+					pos[i] = k;
+	} else if (o->ncolumns && pq_reader_select(r, o->columns, o->ncolumns, &e) < 0) {
+		err_error("%s", e.text);
+		status = EX_USAGE;
+		goto out;
+	}
+	const struct pq_value *row;
+	int rc;
+	int64_t n = 0;
+	while ((rc = pq_reader_next_row(r, &row, &e)) > 0) {
+		n++;
+		if (o->binary) {
+			struct tick t;
+			char why[200];
+			if (row_to_tick(row, pos, &t, why, sizeof why) < 0) {
+				err_error("%s: row %lld: %s", name, (long long)n, why);
+				status = EX_DATAERR;
+				goto out;
+			}
+			if (rec_write_tick(w, &t, &e) < 0) {
+				status = -1;
+				goto out;
+			}
+			continue;
+		}
+		buf_reset(line);
+		put_value(line, r, PQ_ROOT, row);
+		if (rec_write_json(w, line->data, line->len, &e) < 0) {
+			status = -1;
+			goto out;
+		}
+	}
+	if (rc < 0) {
+		err_error("%s", e.text);
+		status = e.status;
+	}
+out:
+	if (status < 0 && !rec_writer_broken_pipe(w))
+		err_error("%s", e.text);
+	pq_reader_close(r);
+	buf_free(&in);
+	return status;
+}
+
+/* Split a comma-separated list of column paths (in place). */
+static int split_columns(char *list, struct opts *o)
+{
+	size_t n = 1;
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	o->columns = calloc(n, sizeof *o->columns);
+	if (!o->columns)
+		return -1;
+	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","))
+		if (*tok)
+			o->columns[o->ncolumns++] = tok;
+	return o->ncolumns ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"binary", no_argument, NULL, 'b'}, {"columns", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},   {"meta", no_argument, NULL, 'm'},
+	    {"quiet", no_argument, NULL, 'q'},  {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+	};
+	struct opts o = {0, 0, NULL, 0};
+	char *columns = NULL;
+	int level = ERR_NORMAL, ch;
+	err_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "qv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			o.binary = 1;
+			break;
+		case 'c':
+			columns = optarg;
+			break;
+		case 'h':
+			return cli_help(usage);
+		case 'm':
+			o.meta = 1;
+			break;
+		case 'q':
+			level = ERR_QUIET;
+			break;
+		case 'v':
+			level++;
+			break;
+		case 'V':
+			cli_version();
+			return cli_close_stdout();
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	err_set_level(level);
+	if (argc == 0)
+		return cli_usage_error(usage, "no file given");
+	if (o.meta && (o.binary || columns))
+		return cli_usage_error(usage, "--meta prints footers: no --binary or --columns");
+	if (o.binary && columns)
+		return cli_usage_error(usage, "--binary writes whole tick records: no --columns");
+	if (columns && split_columns(columns, &o) < 0) {
+		free(o.columns);
+		return cli_usage_error(usage, "--columns: a comma-separated list of columns");
+	}
+
+	struct rec_writer *w = rec_writer_new(dup(STDOUT_FILENO), "stdout",
+	                                      o.binary ? REC_FMT_BINARY : REC_FMT_JSON);
+	struct buf line = BUF_INIT;
+	struct err_msg e;
+	int rc = EX_OK;
+	for (int i = 0; i < argc; i++) {
+		int st = cat_file(argv[i], &o, w, &line);
+		if (st < 0) {
+			rc = EX_IOERR;
+			break;
+		}
+		if (st && rc == EX_OK)
+			rc = st;
+	}
+	int closed = rec_writer_close(w, &e);
+	if (closed < 0 && rc != EX_IOERR) {
+		if (closed != REC_EPIPE)
+			err_error("%s", e.text);
+		rc = EX_IOERR;
+	}
+	if (cli_close_stdout() != 0 && rc == EX_OK)
+		rc = EX_IOERR;
+	buf_free(&line);
+	free(o.columns);
+	return rc;
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# parquet-cat: the rows of Parquet files as records, or their footers.
+
+# shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
+load helpers/common
+
+setup() {
+	common_setup
+	DELTA=$FIXTURES/delta
+	PRIM=$DELTA/dat/all_primitive_types/delta/part-00000-c8e72b60-d199-4f35-acfd-44dc7c2ad06c-c000.snappy.parquet
+	CKPT=$DELTA/dat/with_checkpoint/delta/_delta_log/00000000000000000002.checkpoint.parquet
+}
+
+# A tick file of n rows, written by the Parquet test program.
+tick_file() {
+	mkdir -p set
+	"$STOCKETL_ROOT/${O:-build/rel}/tests/test_parquet_files" set
+}
+
+@test "--help prints the usage, which is the man page's SYNOPSIS" {
+	run --separate-stderr parquet-cat --help
+	assert_success
+	assert_help_matches_man parquet-cat
+}
+
+@test "--version names the program and the version" {
+	run --separate-stderr parquet-cat --version
+	assert_success
+	assert_output --regexp '^parquet-cat \(stocketl\) [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "a Spark file's rows come out as JSON in the record conventions" {
+	run --separate-stderr parquet-cat "$PRIM"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_line --index 0 '{"utf8":"0","int64":0,"int32":0,"int16":0,"int8":0,"float32":0,"float64":0,"bool":true,"binary":"","decimal":10.000,"date32":"1970-01-01","timestamp":"1970-01-01T00:00:00Z"}'
+	assert_line --index 4 '{"utf8":"4","int64":4,"int32":4,"int16":4,"int8":4,"float32":4,"float64":4,"bool":true,"binary":"AAAAAA==","decimal":14.000,"date32":"1970-01-05","timestamp":"1970-01-01T04:00:00Z"}'
+}
+
+@test "every data file and checkpoint of the Delta fixtures reads as DuckDB reads it" {
+	n=0
+	sql=()
+	: >got
+	while IFS= read -r -d '' f; do
+		n=$((n + 1))
+		parquet-cat "$f" >>got
+		echo "{\"@end\":$n}" >>got
+		sql+=("select * from read_parquet('${f//\'/\'\'}', hive_partitioning=false)")
+	done < <(find "$DELTA" -name '*.parquet' -type f -print0 | sort -z)
+	[ "$n" -gt 200 ]
+	duckdb-query.js --each "${sql[@]}" >want
+	run diff -u want got
+	assert_success
+}
+
+@test "checkpoint actions come out as nested objects, maps as objects and lists as arrays" {
+	run --separate-stderr parquet-cat --columns metaData "$CKPT"
+	assert_success
+	run jq -c 'select(.metaData != null) | .metaData | [.id, .format, .partitionColumns, .configuration]' <<<"$output"
+	assert_output '["91c93705-64e0-4f84-98fc-e4e5de0ce6b3",{"provider":"parquet","options":{}},[],{"delta.checkpointInterval":"2"}]'
+}
+
+@test "--columns picks fields inside structs by their dotted paths" {
+	run --separate-stderr parquet-cat --columns add.path,add.size "$CKPT"
+	assert_success
+	assert_line --index 0 '{"add":{"path":"part-00000-059f34c2-305f-4b4f-8f42-0a9bd44e4742-c000.snappy.parquet","size":976}}'
+	assert_line --index 1 '{"add":null}'
+}
+
+@test "--columns names a column the file lacks: usage error" {
+	run --separate-stderr parquet-cat --columns nothing "$PRIM"
+	assert_failure 64
+	assert_equal "$stderr" "parquet-cat: $PRIM: no column nothing"
+}
+
+@test "--meta prints the footer: schema, row groups, chunks with encodings, sizes and statistics" {
+	run --separate-stderr parquet-cat --meta "$PRIM"
+	assert_success
+	run jq -c '[.num_rows, .created_by, (.schema | length), .schema[10]]' <<<"$output"
+	assert_output '[5,"parquet-mr version 1.12.2 (build 77e30c8093386ec52c3cfa6c34b7ef3321322c94)",13,{"name":"decimal","type":"INT32","repetition":"OPTIONAL","converted_type":"DECIMAL","scale":3,"precision":5,"logical_type":"DECIMAL(5,3)"}]'
+	run parquet-cat --meta "$PRIM"
+	run jq -c '.row_groups[0].columns[9] | [.path, .type, .codec, .encodings, .num_values, .statistics]' <<<"$output"
+	assert_output '["decimal","INT32","SNAPPY",["BIT_PACKED","RLE","PLAIN"],5,{"null_count":0,"min":10,"max":14}]'
+}
+
+@test "--binary writes tick records for a file with the tick schema" {
+	tick_file
+	run --separate-stderr parquet-cat --binary set/ticks_zstd_v1.parquet
+	assert_success
+	parquet-cat --binary set/ticks_zstd_v1.parquet >ticks.bin
+	assert_equal "$(head -c 8 ticks.bin | od -An -tx1 | tr -d ' ')" "8953544b0d0a1a0a"
+	assert_equal "$(stat -c %s ticks.bin)" "$((16 + 104 * 20000))"
+}
+
+@test "--binary refuses a file without the tick schema" {
+	run --separate-stderr parquet-cat --binary "$PRIM"
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: $PRIM: not the tick schema (no column symbol)"
+}
+
+@test "a damaged file is reported with what is wrong, and the other files are still printed" {
+	head -c 2000 "$CKPT" >cut.parquet
+	cp "$PRIM" good.parquet
+	run --separate-stderr parquet-cat cut.parquet good.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: cut.parquet: not a Parquet file (no PAR1 at the end)"
+	assert_equal "${#lines[@]}" 5
+}
+
+@test "a damaged page is reported with its row group, column and page" {
+	cp "$PRIM" bad.parquet
+	# Bytes inside the first column's first page header.
+	printf '\377\377\377\377' | dd of=bad.parquet bs=1 seek=20 conv=notrunc 2>/dev/null
+	run --separate-stderr parquet-cat bad.parquet
+	assert_failure 65
+	assert_equal "$output" ""
+	assert_equal "$stderr" "parquet-cat: bad.parquet: row group 0, column utf8: page 1: page header lacks the header of its page type"
+}
+
+@test "a file that does not exist: exit 66" {
+	run --separate-stderr parquet-cat missing.parquet
+	assert_failure 66
+	assert_equal "$stderr" "parquet-cat: missing.parquet: cannot open: No such file or directory"
+}
+
+@test "a file on standard input is read as -" {
+	run --separate-stderr parquet-cat --columns int64 - <"$PRIM"
+	assert_success
+	assert_output $'{"int64":0}\n{"int64":1}\n{"int64":2}\n{"int64":3}\n{"int64":4}'
+}
+
+@test "usage errors: no file, --meta with --columns, --binary with --columns" {
+	run --separate-stderr parquet-cat
+	assert_failure 64
+	[[ $stderr == "parquet-cat: no file given"$'\n'usage:* ]]
+	run --separate-stderr parquet-cat --meta --columns a "$PRIM"
+	assert_failure 64
+	run --separate-stderr parquet-cat --binary --columns a "$PRIM"
+	assert_failure 64
+	run --separate-stderr parquet-cat --bogus "$PRIM"
+	assert_failure 64
+}
+
+@test "a full disk is an I/O error" {
+	run --separate-stderr sh -c "parquet-cat '$PRIM' >/dev/full"
+	assert_failure 74
+	assert_equal "$stderr" "parquet-cat: stdout: write error: No space left on device"
+}

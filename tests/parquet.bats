@@ -1,0 +1,175 @@
+#!/usr/bin/env bats
+# The Parquet writer and reader proved against DuckDB: every file the writer
+# makes (tests/unit/test_parquet_files.c writes them with the rows they must
+# hold) is read by DuckDB value by value, including queries that skip row
+# groups by their statistics, and files DuckDB writes are read by parquet-cat
+# as DuckDB reads them.
+
+# shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
+load helpers/common
+
+setup_file() {
+	SET=$BATS_FILE_TMPDIR/set
+	mkdir -p "$SET"
+	"$STOCKETL_ROOT/${O:-build/rel}/tests/test_parquet_files" "$SET"
+	export SET
+}
+
+# same_rows NAME: DuckDB's full scan of NAME.parquet is NAME.jsonl, line for line.
+same_rows() {
+	duckdb-query.js "select * from read_parquet('$SET/$1.parquet')" >"$1.duck"
+	run diff -u "$SET/$1.jsonl" "$1.duck"
+	assert_success
+}
+
+# same_filtered NAME SQL JQ: the rows DuckDB returns for WHERE SQL are the
+# expected rows that satisfy JQ (both normalised by jq), and there are some.
+same_filtered() {
+	duckdb-query.js "select * from read_parquet('$SET/$1.parquet') where $2" | jq -c . >got
+	jq -c "select($3)" "$SET/$1.jsonl" >want
+	[ -s want ] || fail "no rows satisfy: $3"
+	[ "$(wc -l <want)" -lt "$(wc -l <"$SET/$1.jsonl")" ] || fail "every row satisfies: $3"
+	run diff -u want got
+	assert_success
+}
+
+@test "every type, with nulls and extreme values, reads back in DuckDB as written" {
+	same_rows types_optional
+	same_rows types_required_v2
+}
+
+@test "forced encodings read back in DuckDB: RLE booleans, DELTA_BINARY_PACKED, BYTE_STREAM_SPLIT, DELTA_BYTE_ARRAY, DELTA_LENGTH_BYTE_ARRAY" {
+	same_rows types_encodings
+	run parquet-cat --meta "$SET/types_encodings.parquet"
+	assert_success
+	run jq -c '[.row_groups[0].columns[] | .encodings | map(select(. != "RLE" and . != "PLAIN"))[0] // "RLE"]' <<<"$output"
+	assert_output '["RLE","DELTA_BINARY_PACKED","DELTA_BINARY_PACKED","DELTA_BINARY_PACKED","DELTA_BINARY_PACKED","BYTE_STREAM_SPLIT","BYTE_STREAM_SPLIT","DELTA_BYTE_ARRAY","DELTA_LENGTH_BYTE_ARRAY","DELTA_BINARY_PACKED","RLE_DICTIONARY","DELTA_BINARY_PACKED","RLE_DICTIONARY","RLE_DICTIONARY"]'
+}
+
+@test "ticks read back in DuckDB with each codec and both data page versions" {
+	same_rows ticks_zstd_v1
+	same_rows ticks_snappy_v2
+	same_rows ticks_gzip_v1
+	same_rows ticks_uncompressed_v2
+}
+
+@test "nested Delta actions (structs, maps, lists, lists of lists) read back in DuckDB as written" {
+	same_rows nested_v1
+	same_rows nested_v2
+}
+
+@test "a dictionary that falls back to PLAIN within a column chunk reads back in DuckDB" {
+	same_rows dictionary_fallback
+	run parquet-cat --meta "$SET/dictionary_fallback.parquet"
+	run jq -c '.row_groups[0].columns[0].encodings' <<<"$output"
+	assert_output '["PLAIN","RLE","RLE_DICTIONARY"]'
+}
+
+@test "a thousand row groups and a file of no rows read back in DuckDB" {
+	same_rows many_row_groups
+	same_rows empty
+	run duckdb-query.js "select count(*) as n from parquet_metadata('$SET/many_row_groups.parquet')"
+	assert_output '{"n":1000}'
+}
+
+@test "DuckDB's queries that skip row groups by statistics agree with a full scan: ticks" {
+	same_filtered ticks_zstd_v1 "close > 411" '.close != null and .close > 411'
+	same_filtered ticks_zstd_v1 "close is null" '.close == null'
+	same_filtered ticks_snappy_v2 "volume is null" '.volume == null'
+	same_filtered ticks_snappy_v2 "symbol = 'IBM' and trade_date = date '2024-06-27'" '.symbol == "IBM" and .trade_date == "2024-06-27"'
+	same_filtered ticks_gzip_v1 "symbol > 'IBM'" '.symbol > "IBM"'
+	same_filtered ticks_uncompressed_v2 "trade_timestamp >= timestamptz '2024-06-29 23:00:00+00'" '.trade_timestamp >= "2024-06-29T23:00:00Z"'
+	same_filtered ticks_zstd_v1 "low < 131" '.low < 131'
+}
+
+@test "DuckDB's queries that skip row groups by statistics agree with a full scan: every type" {
+	same_filtered types_optional "long = -9223372036854775808" '.long != null and .long < -9.2e18'
+	same_filtered types_optional "long >= 9223372036854775807" '.long != null and .long > 9.2e18'
+	same_filtered types_optional "byte < 0" '.byte != null and .byte < 0'
+	same_filtered types_optional "date < date '1970-01-01'" '.date != null and .date < "1970-01-01"'
+	same_filtered types_optional "ts < timestamptz '1900-01-01 00:00:00+00'" '.ts != null and .ts < "1900-01-01"'
+	same_filtered types_optional "dec38 < -1000" '.dec38 != null and .dec38 < -1000'
+	same_filtered types_optional "dec5 is null" '.dec5 == null'
+	same_filtered types_optional "string = ''" '.string == ""'
+	same_filtered types_optional "string > 'w'" '.string != null and .string > "w"'
+	same_filtered types_optional "double < -1e300" '.double != null and (.double | type) == "number" and .double < -1e300'
+	same_filtered types_optional "double > 1e308" '.double == "Infinity" or .double == "NaN"'
+	same_filtered types_optional "float < -1e38" '.float == "-Infinity" or ((.float | type) == "number" and .float < -1e38)'
+	same_filtered many_row_groups "n between 1000000 and 1010000" '.n >= 1000000 and .n <= 1010000'
+}
+
+@test "DuckDB sees the types the writer declares, both logical and legacy" {
+	run duckdb-query.js "select column_name, column_type from (describe select * from read_parquet('$SET/ticks_zstd_v1.parquet'))"
+	assert_success
+	assert_output - <<'OUT'
+{"column_name":"symbol","column_type":"VARCHAR"}
+{"column_name":"interval","column_type":"VARCHAR"}
+{"column_name":"trade_timestamp","column_type":"TIMESTAMP WITH TIME ZONE"}
+{"column_name":"trade_date","column_type":"DATE"}
+{"column_name":"open","column_type":"DECIMAL(18,6)"}
+{"column_name":"high","column_type":"DECIMAL(18,6)"}
+{"column_name":"low","column_type":"DECIMAL(18,6)"}
+{"column_name":"close","column_type":"DECIMAL(18,6)"}
+{"column_name":"volume","column_type":"BIGINT"}
+{"column_name":"batch_id","column_type":"BIGINT"}
+{"column_name":"ingested_at","column_type":"TIMESTAMP WITH TIME ZONE"}
+{"column_name":"source","column_type":"VARCHAR"}
+OUT
+	run duckdb-query.js "select name, converted_type, logical_type, scale, precision from parquet_schema('$SET/ticks_zstd_v1.parquet') where name in ('close', 'trade_timestamp')"
+	assert_output - <<'OUT'
+{"name":"trade_timestamp","converted_type":"TIMESTAMP_MICROS","logical_type":"TimestampType(isAdjustedToUTC=1, unit=TimeUnit(MILLIS=<null>, MICROS=MicroSeconds(), NANOS=<null>))","scale":null,"precision":null}
+{"name":"close","converted_type":"DECIMAL","logical_type":"DecimalType(scale=6, precision=18)","scale":6,"precision":18}
+OUT
+}
+
+@test "DuckDB reads the footer statistics the writer computed" {
+	run duckdb-query.js "select path_in_schema, stats_min_value, stats_max_value, stats_null_count from parquet_metadata('$SET/types_optional.parquet') where row_group_id = 0 and path_in_schema in ('long', 'string', 'date', 'dec38')"
+	assert_success
+	assert_output - <<'OUT'
+{"path_in_schema":"long","stats_min_value":"-9223372036854775808","stats_max_value":"9223372036854775807","stats_null_count":18}
+{"path_in_schema":"string","stats_min_value":"","stats_max_value":"été \"q\"\\-9","stats_null_count":18}
+{"path_in_schema":"date","stats_min_value":"0001-01-01","stats_max_value":"9999-12-31","stats_null_count":18}
+{"path_in_schema":"dec38","stats_min_value":"-99999999999999999999.999999999999999999","stats_max_value":"99999999999999999999.999999999999999999","stats_null_count":18}
+OUT
+	run duckdb-query.js "select distinct created_by from parquet_file_metadata('$SET/ticks_zstd_v1.parquet')"
+	assert_output --regexp '^\{"created_by":"stocketl version [0-9.]+"\}$'
+}
+
+@test "parquet-cat prints every file the writer makes as DuckDB reads it" {
+	for f in "$SET"/*.parquet; do
+		name=$(basename "$f" .parquet)
+		parquet-cat "$f" >"$name.cat"
+		run diff -u "$SET/$name.jsonl" "$name.cat"
+		assert_success
+	done
+}
+
+@test "files DuckDB writes, in each of its encodings and codecs, read as DuckDB reads them" {
+	duckdb-query.js "create table t as select i::int as i, (i * 1000003)::bigint as l, 'str' || (i % 97) as s,
+		i * 0.5 as d, (i * 0.25)::float as f, i % 3 = 0 as b, (i * 7)::decimal(18,4) as dc,
+		(i * 7)::decimal(38,10) as dc38, date '1960-01-01' + (i % 5000)::int as dt,
+		timestamptz '1969-12-31 23:00:00+00' + to_microseconds(i * 1000001) as ts,
+		case when i % 5 = 0 then null else 'x' || i end as sn, [i, null, i + 1] as li,
+		{'a': i, 'b': 's' || i} as st, map(['k' || (i % 3)], [i]) as m from range(5000) r(i)" \
+		"copy t to 'v2_zstd.parquet' (format parquet, parquet_version v2, compression zstd)" \
+		"copy t to 'v1_snappy.parquet' (format parquet, compression snappy)" \
+		"copy t to 'v1_gzip.parquet' (format parquet, compression gzip, row_group_size 1000)" \
+		"copy t to 'v2_none.parquet' (format parquet, compression uncompressed, parquet_version v2)" \
+		"select 1"
+	for f in v2_zstd v1_snappy v1_gzip v2_none; do
+		duckdb-query.js "select * from read_parquet('$f.parquet')" >"$f.duck"
+		parquet-cat "$f.parquet" >"$f.cat"
+		run diff -u "$f.duck" "$f.cat"
+		assert_success
+	done
+	run parquet-cat --meta v2_zstd.parquet
+	run jq -r '[.row_groups[0].columns[].encodings[]] | unique | join(" ")' <<<"$output"
+	assert_output --partial "BYTE_STREAM_SPLIT DELTA_BINARY_PACKED DELTA_LENGTH_BYTE_ARRAY"
+}
+
+@test "a codec the reader does not have is an error that names it" {
+	duckdb-query.js "copy (select 1 as x) to 'lz4.parquet' (format parquet, compression lz4)" "select 1"
+	run --separate-stderr parquet-cat lz4.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: lz4.parquet: row group 0, column x: unsupported compression codec LZ4_RAW"
+}
