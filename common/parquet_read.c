@@ -218,7 +218,8 @@ static int scan_schema(struct build *b, size_t i, size_t *next, int depth)
 		snprintf(b->why, sizeof b->why, "schema element %s is an empty group", el->name);
 		return -1;
 	}
-	if ((size_t)el->num_children > b->f->nel) {
+	/* All the children of all groups are the elements after the root. */
+	if ((size_t)el->num_children > b->f->nel - 1 - b->nkids) {
 		snprintf(b->why, sizeof b->why, "schema element %s claims %d children", el->name,
 		         el->num_children);
 		return -1;

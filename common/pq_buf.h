@@ -83,7 +83,8 @@ static inline int pq_buf_uleb(struct pq_buf *b, uint64_t v)
 
 static inline uint64_t pq_zigzag(int64_t v)
 {
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	uint64_t u = (uint64_t)v;
+	return (u << 1) ^ (0 - (u >> 63));
 }
 
 static inline int64_t pq_unzigzag(uint64_t v)

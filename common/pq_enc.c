@@ -13,6 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Empty input may come as a NULL pointer; point it somewhere before any arithmetic. */
+static const uint8_t *nonnull(const uint8_t *p)
+{
+	static const uint8_t none[1];
+	return p ? p : none;
+}
+
 int pq_uleb_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
 	const uint8_t *p = *pp;
@@ -216,6 +223,7 @@ RLE_ENCODER(pq_rle_encode16, uint16_t)
 			*why = "bit width out of range";                                           \
 			return -1;                                                                 \
 		}                                                                                  \
+		p = nonnull(p);                                                                    \
 		const uint8_t *end = p + len;                                                      \
 		size_t vb = ((size_t)w + 7) / 8, i = 0;                                            \
 		uint32_t tmp[256];                                                                 \
@@ -380,6 +388,7 @@ int pq_dbp_encode32(struct pq_buf *b, const int32_t *v, size_t n)
 static int dbp_decode(const uint8_t *p, size_t len, int64_t *o64, int32_t *o32, size_t n,
                       size_t *used, const char **why)
 {
+	p = nonnull(p);
 	const uint8_t *start = p, *end = p + len;
 	uint64_t bsize, nmini, total, first;
 	if (pq_uleb_get(&p, end, &bsize) < 0 || pq_uleb_get(&p, end, &nmini) < 0 ||

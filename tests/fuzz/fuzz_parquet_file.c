@@ -1,0 +1,42 @@
+/*
+ * Fuzz target: a whole Parquet file from memory.  Open it, read every row
+ * (the row assembler over every page decoder), then every flat column with
+ * the columnar reader, and decode every footer statistic.  Limits keep a
+ * page's claims from asking for more memory than the fuzzer allows.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "parquet.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pq_read_options o = {1u << 20, 16u << 20, 1u << 20};
+	struct err_msg e;
+	struct pq_reader *r = pq_reader_open_mem(data, size, "fuzz", &o, &e);
+	if (!r)
+		return 0;
+	const struct pq_schema *s = pq_reader_schema(r);
+	const struct pq_value *row;
+	for (int n = 0; n < 100000 && pq_reader_next_row(r, &row, &e) > 0; n++)
+		;
+	for (int g = 0; g < pq_reader_num_row_groups(r) && g < 64; g++) {
+		for (int l = 0; l < pq_schema_nleaves(s) && l < 64; l++) {
+			struct pq_stats st;
+			struct pq_chunk_info ci;
+			pq_reader_stats(r, g, l, &st);
+			pq_reader_chunk_info(r, g, l, &ci);
+			struct pq_column *c = pq_column_open(r, g, l, &e);
+			if (!c)
+				continue;
+			struct pq_column_batch b;
+			for (int k = 0; k < 10000 && pq_column_read(c, &b, 1000, &e) > 0; k++)
+				;
+			pq_column_close(c);
+		}
+	}
+	pq_reader_close(r);
+	return 0;
+}
