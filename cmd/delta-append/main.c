@@ -41,7 +41,7 @@
 
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID] [--commit-retries N] [--config FILE]\n"
-    "                    [--max-open-files N] [--target-file-size BYTES] TABLE [FILE...]\n";
+    "                    [--max-open-files N] [--target-file-size BYTES] TABLE [FILE ...]\n";
 
 #define STATS_STRING_PREFIX 32
 
