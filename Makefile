@@ -140,8 +140,16 @@ ci: format-check lint fuzz-smoke
 	$(MAKE) DEVELOPER=1 test
 	$(MAKE) DEVELOPER=1 SANITIZE=1 test
 
-bench: all
-	bash bench/run
+# Benchmark drivers: bench/*.c, each one program linked with the library
+# (built for bench/run, never installed).
+BENCH_SRC  = $(sort $(wildcard bench/*.c))
+BENCH_BINS = $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+$(O)/bench/%: $(O)/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(LIB) $(LIBS) -lpthread
+
+bench: all $(BENCH_BINS)
+	BENCH_BIN=$(CURDIR)/$(O)/bench bash bench/run
 
 deps:
 	bash tests/helpers/deps.sh

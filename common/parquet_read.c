@@ -74,6 +74,7 @@ struct pq_column {
 	uint16_t *def, *rep;
 	size_t lcap;
 	size_t n, pos;
+	int all_present; /* every entry of the page has a value */
 	uint8_t *vals;
 	size_t vcap, nv, vpos;
 	uint32_t *idx;
@@ -1553,12 +1554,7 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 		}
 		vlen = ulen;
 	}
-	if (!lf->max_def)
-		for (size_t i = 0; i < n; i++)
-			c->def[i] = 0;
-	if (!lf->max_rep)
-		for (size_t i = 0; i < n; i++)
-			c->rep[i] = 0;
+	/* Without levels (a required or flat column) def and rep are not filled: see def_at(). */
 	size_t nn = n, rows = n;
 	if (lf->max_def) {
 		nn = 0;
@@ -1581,6 +1577,7 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 	c->rows_left -= (int64_t)rows;
 	c->n = n;
 	c->pos = 0;
+	c->all_present = nn == n;
 	c->nv = nn;
 	c->vpos = 0;
 	c->data_pages++;
@@ -1666,7 +1663,7 @@ ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t ma
 		k = max;
 	int md = c->lf->max_def;
 	size_t present = k;
-	if (md) {
+	if (md && !c->all_present) {
 		present = 0;
 		for (size_t i = 0; i < k; i++)
 			present += c->def[c->pos + i] == md;
@@ -1759,6 +1756,12 @@ void pq_reader_use_row_group(struct pq_reader *r, int rg, int use)
 		r->use_rg[rg] = use ? 1 : 0;
 }
 
+/* The definition level of entry i of the page (a column without levels has only 0). */
+static inline int def_at(const struct pq_column *c, size_t i)
+{
+	return c->lf->max_def ? c->def[i] : 0;
+}
+
 /* Make sure leaf l's cursor has an entry: 1, or 0 at the end of its chunk. */
 static int peek(struct pq_reader *r, int l, struct err_msg *e)
 {
@@ -1788,7 +1791,7 @@ static int skip_entries(struct pq_reader *r, int f, struct err_msg *e)
 		if (need(r, l, e) < 0)
 			return -1;
 		struct pq_column *c = r->cur[l];
-		if (c->def[c->pos] == c->lf->max_def)
+		if (def_at(c, c->pos) == c->lf->max_def)
 			c->vpos++;
 		c->pos++;
 	}
@@ -1889,7 +1892,7 @@ static int assemble(struct pq_reader *r, int f, struct pq_value *out, int depth,
 	if (need(r, l, e) < 0)
 		return -1;
 	struct pq_column *c = r->cur[l];
-	int d = c->def[c->pos];
+	int d = def_at(c, c->pos);
 	memset(out, 0, sizeof *out);
 	if (d < x->dl) {
 		if (!x->pub.optional)

@@ -13,7 +13,9 @@
  * Encodings are chosen per column chunk on its first page: the writer
  * encodes that page with the candidates that suit the type (a dictionary
  * for everything but booleans, DELTA_BINARY_PACKED for integers, PLAIN) and
- * keeps the smallest.  A dictionary that outgrows dict_max_bytes is frozen:
+ * keeps the smallest; unless one is far smaller, it compares them after
+ * compression, on a sample (bit-packed deltas of interleaved prices are
+ * smaller than PLAIN before compression, and larger after).  A dictionary that outgrows dict_max_bytes is frozen:
  * the pages already written keep it, later pages of the chunk use the
  * fallback (the better of PLAIN and DELTA_BINARY_PACKED on the first page).
  *
@@ -42,6 +44,7 @@
 #define MAX_PAGE_BYTES   (256u << 20) /* page_bytes is clamped to this */
 #define MAX_PAGE_ENTRIES (1u << 20)   /* level entries in one page (nulls take no bytes) */
 #define MAX_DICT_BYTES   (1u << 30)   /* dict_max_bytes is clamped to this */
+#define SAMPLE_VALUES    8192         /* values compressed to compare encodings */
 
 enum mode {
 	MODE_UNDECIDED,
@@ -95,6 +98,7 @@ struct rgmeta {
 
 struct wcol {
 	int field, phys, precision, flba;
+	pq_int128 dec_limit; /* decimals: 10^precision, which no value may reach */
 	enum pq_type type;
 	int max_def, max_rep, flat;
 	int forced;
@@ -136,7 +140,7 @@ struct pq_writer {
 	int64_t rows, total_rows;
 	struct rgmeta *rgs;
 	int nrg, caprg;
-	struct pq_buf vbuf, tbuf, lbuf, cbuf, hbuf, foot;
+	struct pq_buf vbuf, tbuf, lbuf, cbuf, hbuf, foot, sbuf;
 	uint32_t *idx;
 	size_t capidx;
 	uint32_t *stamp;
@@ -177,7 +181,7 @@ void pq_write_options_init(struct pq_write_options *o)
 	o->row_group_rows = 1 << 20;
 	o->page_bytes = 1 << 20;
 	o->compression = PQ_ZSTD;
-	o->zstd_level = 3;
+	o->zstd_level = 1;
 	o->page_version = 1;
 	o->dict_max_bytes = 1 << 20;
 }
@@ -601,6 +605,17 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
+/* Byte strings of equal length n: equal?  Short ones (symbols) without a call. */
+static inline int bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
 	uint64_t h = 0x243f6a8885a308d3ull ^ (n * 0x9e3779b97f4a7c15ull);
@@ -709,7 +724,7 @@ static int64_t dict_find(struct wcol *c, size_t i)
 			struct ba f;
 			memcpy(&f, d->vals + (size_t)j * 8, sizeof f);
 			if (d->hash[j] == h && f.len == e.len &&
-			    (e.len == 0 || memcmp(d->heap.p + f.off, bp, e.len) == 0))
+			    bytes_eq(d->heap.p + f.off, bp, e.len))
 				return j;
 		} else if (memcmp(d->vals + (size_t)j * c->vsize, v, c->vsize) == 0) {
 			return j;
@@ -738,6 +753,19 @@ static int64_t dict_find(struct wcol *c, size_t i)
 	return d->count++;
 }
 
+/* Is the value at p (of vs bytes) equal to the one before it? */
+static inline int same_as_previous(const uint8_t *p, size_t vs)
+{
+	switch (vs) {
+	case 4:
+		return pq_load32(p) == pq_load32(p - 4);
+	case 8:
+		return pq_load64(p) == pq_load64(p - 8);
+	default:
+		return memcmp(p, p - vs, vs) == 0;
+	}
+}
+
 /*
  * Map the page's values to dictionary indices in w->idx and encode them
  * into out.  Returns 0, 1 when the dictionary would grow too large (it is
@@ -756,7 +784,7 @@ static int encode_dict(struct pq_writer *w, struct wcol *c, struct pq_buf *out)
 	for (size_t i = 0; i < c->nval; i++) {
 		/* Runs of one value are common (a symbol, a batch id): skip the hash. */
 		if (i > 0 && c->phys != PQ_PT_BYTE_ARRAY &&
-		    memcmp(c->vals + i * vs, c->vals + (i - 1) * vs, vs) == 0) {
+		    same_as_previous(c->vals + i * vs, vs)) {
 			w->idx[i] = w->idx[i - 1];
 			continue;
 		}
@@ -765,8 +793,7 @@ static int encode_dict(struct pq_writer *w, struct wcol *c, struct pq_buf *out)
 			memcpy(&a, c->vals + i * 8, sizeof a);
 			memcpy(&b, c->vals + (i - 1) * 8, sizeof b);
 			if (a.len == b.len &&
-			    (a.len == 0 ||
-			     memcmp(c->heap.p + a.off, c->heap.p + b.off, a.len) == 0)) {
+			    bytes_eq(c->heap.p + a.off, c->heap.p + b.off, a.len)) {
 				w->idx[i] = w->idx[i - 1];
 				continue;
 			}
@@ -944,9 +971,22 @@ static int encode_other(struct pq_writer *w, struct wcol *c, int mode, struct pq
 	}
 }
 
+/* The size of p[0..n) after the file's compression. */
+static size_t packed_size(struct pq_writer *w, const uint8_t *p, size_t n)
+{
+	const char *why;
+	if (w->o.compression == PQ_UNCOMPRESSED)
+		return n;
+	w->cbuf.len = 0;
+	if (pq_compress(w->codec, w->o.compression, w->o.zstd_level, p, n, &w->cbuf, &why) < 0)
+		return n;
+	return w->cbuf.len;
+}
+
 /*
  * The first page of a chunk: try the candidate encodings and keep the
- * smallest.  The winner's bytes are left in w->vbuf.
+ * smallest (after compression, when that is not clear before).  The
+ * winner's bytes are left in w->vbuf.
  */
 static int decide(struct pq_writer *w, struct wcol *c, int *enc, int *used_dict)
 {
@@ -1010,15 +1050,53 @@ static int decide(struct pq_writer *w, struct wcol *c, int *enc, int *used_dict)
 		return -1;
 	if (rc == 0)
 		dsize = w->vbuf.len + c->dict.plain_bytes;
+	int ints = c->phys == PQ_PT_INT32 || c->phys == PQ_PT_INT64;
 	size_t dbp = SIZE_MAX;
 	w->tbuf.len = 0;
-	if (c->phys == PQ_PT_INT32 || c->phys == PQ_PT_INT64) {
+	if (ints) {
 		int e2;
 		if (encode_other(w, c, MODE_DBP, &w->tbuf, &e2) < 0)
 			return -1;
 		dbp = w->tbuf.len;
 	}
-	c->fallback = dbp < plain ? MODE_DBP : MODE_PLAIN;
+	size_t other = dbp < plain ? dbp : plain;
+	if (dsize > other / 4 && w->o.compression != PQ_UNCOMPRESSED) {
+		/*
+		 * No clear winner: what counts is the size after compression, so
+		 * compress a sample of each candidate (the dictionary as a whole,
+		 * weighed by its share of the page).
+		 */
+		size_t ns = c->nval < SAMPLE_VALUES ? c->nval : SAMPLE_VALUES;
+		w->sbuf.len = 0;
+		if (encode_plain(c, c->vals, &c->heap, ns, &w->sbuf) < 0)
+			return -1;
+		size_t cp = packed_size(w, w->sbuf.p, w->sbuf.len);
+		size_t cb = SIZE_MAX, cd = SIZE_MAX;
+		if (ints) {
+			w->sbuf.len = 0;
+			if ((c->phys == PQ_PT_INT32
+			         ? pq_dbp_encode32(&w->sbuf, (const int32_t *)(void *)c->vals, ns)
+			         : pq_dbp_encode64(&w->sbuf, (const int64_t *)(void *)c->vals,
+			                           ns)) < 0)
+				return -1;
+			cb = packed_size(w, w->sbuf.p, w->sbuf.len);
+		}
+		if (rc == 0) {
+			size_t ci = packed_size(w, w->vbuf.p, w->vbuf.len);
+			w->sbuf.len = 0;
+			if (encode_plain(c, c->dict.vals, &c->dict.heap, c->dict.count, &w->sbuf) <
+			    0)
+				return -1;
+			cd = (size_t)((double)(ci + packed_size(w, w->sbuf.p, w->sbuf.len)) *
+			              (double)ns / (double)c->nval);
+		}
+		c->fallback = cb < cp ? MODE_DBP : MODE_PLAIN;
+		dsize = cd;
+		dbp = cb;
+		plain = cp;
+	} else {
+		c->fallback = dbp < plain ? MODE_DBP : MODE_PLAIN;
+	}
 	if (dsize <= dbp && dsize <= plain) {
 		c->mode = MODE_DICT;
 		*enc = PQ_ENC_RLE_DICTIONARY;
@@ -1038,14 +1116,23 @@ static int decide(struct pq_writer *w, struct wcol *c, int *enc, int *used_dict)
 	return encode_other(w, c, MODE_PLAIN, &w->vbuf, enc);
 }
 
-/* Encode levels with a u32 length prefix (V1) or without (V2). */
-static int put_levels(struct pq_buf *b, const uint16_t *lv, size_t n, int max, int prefix)
+/*
+ * Encode levels with a u32 length prefix (V1) or without (V2).  all_max:
+ * every level is max (a page without nulls), which is one run.
+ */
+static int put_levels(struct pq_buf *b, const uint16_t *lv, size_t n, int max, int prefix,
+                      int all_max)
 {
 	size_t at = b->len;
 	if (prefix && pq_buf_u32le(b, 0) < 0)
 		return -1;
-	if (pq_rle_encode16(b, lv, n, pq_bit_width((uint64_t)max)) < 0)
+	if (all_max) {
+		if (pq_buf_uleb(b, (uint64_t)n << 1) < 0 || pq_buf_byte(b, (uint8_t)max) < 0 ||
+		    (max > 255 && pq_buf_byte(b, (uint8_t)(max >> 8)) < 0))
+			return -1;
+	} else if (pq_rle_encode16(b, lv, n, pq_bit_width((uint64_t)max)) < 0) {
 		return -1;
+	}
 	if (prefix)
 		pq_store32(b->p + at, (uint32_t)(b->len - at - 4));
 	return 0;
@@ -1058,21 +1145,39 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 	char nm[256];
 	const char *why = NULL;
 	int enc = PQ_ENC_PLAIN, used_dict = 0, rc;
+	int64_t nulls = (int64_t)(c->nlev - c->nval);
+
+	/* Levels, then values; V1 compresses both, V2 only the values. */
+	int v2 = w->o.page_version == 2;
+	w->lbuf.len = 0;
+	size_t replen = 0;
+	if (c->max_rep && put_levels(&w->lbuf, c->rep, c->nlev, c->max_rep, !v2, 0) < 0)
+		return nomem(w);
+	replen = w->lbuf.len;
+	if (c->max_def && put_levels(&w->lbuf, c->def, c->nlev, c->max_def, !v2,
+	                             c->nval == c->nlev && !c->max_rep) < 0)
+		return nomem(w);
+	size_t levlen = w->lbuf.len;
+
+	/*
+	 * V1 values go right after the levels; V2 values, and those of a
+	 * chunk's first page (where candidates are compared), into vbuf.
+	 */
+	struct pq_buf *vb = !v2 && c->mode != MODE_UNDECIDED ? &w->lbuf : &w->vbuf;
 	w->vbuf.len = 0;
 	if (c->mode == MODE_UNDECIDED) {
 		rc = decide(w, c, &enc, &used_dict);
 	} else if (c->mode == MODE_DICT) {
-		rc = encode_dict(w, c, &w->vbuf);
+		rc = encode_dict(w, c, vb);
 		if (rc == 1) {
 			c->mode = c->fallback;
-			w->vbuf.len = 0;
-			rc = encode_other(w, c, c->mode, &w->vbuf, &enc);
+			rc = encode_other(w, c, c->mode, vb, &enc);
 		} else {
 			enc = PQ_ENC_RLE_DICTIONARY;
 			used_dict = rc == 0;
 		}
 	} else {
-		rc = encode_other(w, c, c->mode, &w->vbuf, &enc);
+		rc = encode_other(w, c, c->mode, vb, &enc);
 	}
 	if (rc < 0)
 		return nomem(w);
@@ -1088,24 +1193,12 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 		c->c_st.nan = 1;
 		has = 0;
 	}
-	int64_t nulls = (int64_t)(c->nlev - c->nval);
-
-	/* Levels, then values; V1 compresses both, V2 only the values. */
-	int v2 = w->o.page_version == 2;
-	w->lbuf.len = 0;
-	size_t replen = 0;
-	if (c->max_rep && put_levels(&w->lbuf, c->rep, c->nlev, c->max_rep, !v2) < 0)
-		return nomem(w);
-	replen = w->lbuf.len;
-	if (c->max_def && put_levels(&w->lbuf, c->def, c->nlev, c->max_def, !v2) < 0)
-		return nomem(w);
-	size_t levlen = w->lbuf.len;
 	const uint8_t *body;
 	size_t unc, comp;
 	int compressed = 1;
 	w->cbuf.len = 0;
 	if (!v2) {
-		if (pq_buf_put(&w->lbuf, w->vbuf.p, w->vbuf.len) < 0)
+		if (vb == &w->vbuf && pq_buf_put(&w->lbuf, w->vbuf.p, w->vbuf.len) < 0)
 			return nomem(w);
 		unc = w->lbuf.len;
 		if (w->o.compression == PQ_UNCOMPRESSED) {
@@ -1354,6 +1447,9 @@ static int setup_columns(struct pq_writer *w)
 		c->flba = lf->type_length;
 		c->type = f->type;
 		c->precision = f->precision;
+		c->dec_limit = 1;
+		for (int k = 0; c->type == PQ_DECIMAL && k < f->precision; k++)
+			c->dec_limit *= 10;
 		c->max_def = lf->max_def;
 		c->max_rep = lf->max_rep;
 		c->flat = f->parent == PQ_ROOT;
@@ -1562,15 +1658,11 @@ static int check_range(struct pq_writer *w, struct wcol *c, pq_int128 v)
 			return fail(w, EX_DATAERR, "column %s: %lld out of range for short",
 			            colname(w, c, nm, sizeof nm), (long long)v);
 		return 0;
-	case PQ_DECIMAL: {
-		pq_int128 lim = 1;
-		for (int i = 0; i < c->precision; i++)
-			lim *= 10;
-		if (v <= -lim || v >= lim)
+	case PQ_DECIMAL:
+		if (v <= -c->dec_limit || v >= c->dec_limit)
 			return fail(w, EX_DATAERR, "column %s: value has more than %d digits",
 			            colname(w, c, nm, sizeof nm), c->precision);
 		return 0;
-	}
 	default:
 		return 0;
 	}
@@ -1770,6 +1862,38 @@ static size_t page_room(const struct pq_writer *w, const struct wcol *c, size_t 
 }
 
 /*
+ * A batch without nulls for a column whose storage is the caller's layout
+ * (width bytes a value): straight copies, page by page, and the levels
+ * filled in (every value present).
+ */
+static int copy_batch(struct pq_writer *w, struct wcol *c, const void *v, size_t n, size_t width)
+{
+	const uint8_t *src = v;
+	for (size_t i = 0; i < n;) {
+		size_t k = page_room(w, c, width);
+		if (k == 0) {
+			if (flush_page(w, c) < 0)
+				return -1;
+			k = page_room(w, c, width);
+		}
+		if (k > n - i)
+			k = n - i;
+		if (room_val(c, k) < 0 || room_lev(c, k) < 0)
+			return nomem(w);
+		memcpy(c->vals + c->nval * width, src + i * width, k * width);
+		for (size_t j = 0; c->max_def && j < k; j++)
+			c->def[c->nlev + j] = (uint16_t)c->max_def;
+		c->nval += k;
+		c->nlev += k;
+		c->page_est += k * width;
+		c->page_rows += k;
+		c->rows += (int64_t)k;
+		i += k;
+	}
+	return 0;
+}
+
+/*
  * The batch loop: fill the page up to page_bytes at a time.  STORE(j, i)
  * stores value i of the batch at page slot j.
  */
@@ -1817,6 +1941,11 @@ int pq_writer_write_bool(struct pq_writer *w, int leaf, const uint8_t *v, const 
 int pq_writer_write_i32(struct pq_writer *w, int leaf, const int32_t *v, const uint8_t *valid,
                         size_t n)
 {
+	struct wcol *d = flat_col(w, leaf, PQ_V_I32);
+	if (!d)
+		return -1;
+	if (!valid && (d->type == PQ_INT || d->type == PQ_DATE))
+		return copy_batch(w, d, v, n, 4);
 	WRITE_BATCH(PQ_V_I32, 4, if (check_range(w, c, v[i]) < 0) return -1;
 	            ((int32_t *)(void *)c->vals)[c->nval++] = v[i]; c->page_est += 4);
 }
@@ -1827,31 +1956,18 @@ int pq_writer_write_i64(struct pq_writer *w, int leaf, const int64_t *v, const u
 	struct wcol *d = flat_col(w, leaf, PQ_V_I64);
 	if (!d)
 		return -1;
-	if (d->type == PQ_DECIMAL) {
+	if (d->type == PQ_DECIMAL && (valid || d->phys != PQ_PT_INT64)) {
 		WRITE_BATCH(PQ_V_I64, 8, if (add_dec(w, c, v[i]) < 0) return -1);
 	}
-	if (!valid && !d->max_def) {
-		/* The common case of a required column: straight copies, page by page. */
-		for (size_t i = 0; i < n;) {
-			size_t k = page_room(w, d, 8);
-			if (k == 0) {
-				if (flush_page(w, d) < 0)
-					return -1;
-				k = page_room(w, d, 8);
-			}
-			if (k > n - i)
-				k = n - i;
-			if (room_val(d, k) < 0)
-				return nomem(w);
-			memcpy(d->vals + d->nval * 8, v + i, k * 8);
-			d->nval += k;
-			d->nlev += k;
-			d->page_est += k * 8;
-			d->page_rows += k;
-			d->rows += (int64_t)k;
-			i += k;
+	if (!valid) {
+		if (d->type == PQ_DECIMAL) {
+			/* Below 19 digits the limit fits an int64. */
+			int64_t lim = (int64_t)d->dec_limit;
+			for (size_t i = 0; i < n; i++)
+				if (v[i] <= -lim || v[i] >= lim)
+					return check_range(w, d, v[i]);
 		}
-		return 0;
+		return copy_batch(w, d, v, n, 8);
 	}
 	WRITE_BATCH(PQ_V_I64, 8,
 	            (((int64_t *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 8));
@@ -1860,12 +1976,18 @@ int pq_writer_write_i64(struct pq_writer *w, int leaf, const int64_t *v, const u
 int pq_writer_write_f32(struct pq_writer *w, int leaf, const float *v, const uint8_t *valid,
                         size_t n)
 {
+	struct wcol *d = flat_col(w, leaf, PQ_V_F32);
+	if (d && !valid)
+		return copy_batch(w, d, v, n, 4);
 	WRITE_BATCH(PQ_V_F32, 4, (((float *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 4));
 }
 
 int pq_writer_write_f64(struct pq_writer *w, int leaf, const double *v, const uint8_t *valid,
                         size_t n)
 {
+	struct wcol *d = flat_col(w, leaf, PQ_V_F64);
+	if (d && !valid)
+		return copy_batch(w, d, v, n, 8);
 	WRITE_BATCH(PQ_V_F64, 8, (((double *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 8));
 }
 
@@ -2335,6 +2457,7 @@ void pq_writer_free(struct pq_writer *w)
 	pq_buf_free(&w->cbuf);
 	pq_buf_free(&w->hbuf);
 	pq_buf_free(&w->foot);
+	pq_buf_free(&w->sbuf);
 	free(w->idx);
 	free(w->stamp);
 	pq_schema_free(w->s);

@@ -30,7 +30,7 @@ struct file {
 	struct pq_schema *s;
 	struct pq_write_options o;
 	int forced[16]; /* leaf -> encoding, PQ_ENC_AUTO for none */
-	int api;	/* 0 value trees, 1 put_* per value, 2 batches */
+	int api;        /* 0 value trees, 1 put_* per value, 2 batches */
 	int nrows;
 	struct pq_value *rows; /* PQ_V_STRUCT rows */
 };
@@ -128,9 +128,9 @@ static pq_int128 p10(int k)
 
 /* ------------------------------------------------------------ the ticks */
 
-static const char *const tick_names[] = {"symbol", "interval", "trade_timestamp", "trade_date",
-					 "open",   "high",     "low",	  "close",
-					 "volume", "batch_id", "ingested_at", "source"};
+static const char *const tick_names[] = {
+    "symbol", "interval", "trade_timestamp", "trade_date", "open",        "high",
+    "low",    "close",    "volume",          "batch_id",   "ingested_at", "source"};
 
 static struct pq_schema *tick_schema(void)
 {
@@ -140,11 +140,11 @@ static struct pq_schema *tick_schema(void)
 			pq_schema_add_decimal(s, PQ_ROOT, tick_names[i], 18, 6, 1);
 		else
 			pq_schema_add(s, PQ_ROOT, tick_names[i],
-				      i == 0 || i == 1 || i == 11 ? PQ_STRING
-				      : i == 2 || i == 10	  ? PQ_TIMESTAMP
-				      : i == 3			  ? PQ_DATE
-							  : PQ_LONG,
-				      1);
+			              i == 0 || i == 1 || i == 11 ? PQ_STRING
+			              : i == 2 || i == 10         ? PQ_TIMESTAMP
+			              : i == 3                    ? PQ_DATE
+			                                          : PQ_LONG,
+			              1);
 	}
 	return s;
 }
@@ -164,11 +164,13 @@ static struct pq_value *tick_rows(int *n)
 			for (int m = 0; m < 1000; m++, k++) {
 				struct pq_value r = vagg(PQ_V_STRUCT, 12);
 				int64_t ts = (int64_t)date * 86400000000LL + 48600000000LL +
-					     (int64_t)m * 60000000LL;
+				             (int64_t)m * 60000000LL;
 				int64_t open = price[s];
 				int64_t close = open + (int64_t)(rnd() % 200001) - 100000;
-				int64_t hi = (open > close ? open : close) + (int64_t)(rnd() % 50000);
-				int64_t lo = (open < close ? open : close) - (int64_t)(rnd() % 50000);
+				int64_t hi =
+				    (open > close ? open : close) + (int64_t)(rnd() % 50000);
+				int64_t lo =
+				    (open < close ? open : close) - (int64_t)(rnd() % 50000);
 				price[s] = close;
 				r.items[0] = vstr(syms[s]);
 				r.items[1] = vstr("1min");
@@ -178,7 +180,8 @@ static struct pq_value *tick_rows(int *n)
 				r.items[5] = vdec(hi);
 				r.items[6] = vdec(lo);
 				r.items[7] = k % 997 == 5 ? vnull() : vdec(close);
-				r.items[8] = k % 1301 == 7 ? vnull() : vi64((int64_t)(rnd() % 5000000));
+				r.items[8] =
+				    k % 1301 == 7 ? vnull() : vi64((int64_t)(rnd() % 5000000));
 				r.items[9] = vi64(batch);
 				r.items[10] = vi64(batch + 1234);
 				r.items[11] = vstr("alphavantage");
@@ -194,11 +197,11 @@ static struct pq_value *tick_rows(int *n)
 
 static struct pq_schema *types_schema(int optional)
 {
-	static const enum pq_type t[] = {PQ_BOOLEAN, PQ_BYTE,	PQ_SHORT,  PQ_INT,
-					 PQ_LONG,    PQ_FLOAT,	PQ_DOUBLE, PQ_STRING,
-					 PQ_BINARY,  PQ_DATE,	PQ_TIMESTAMP};
-	static const char *const names[] = {"bool", "byte",   "short",	"int",	"long", "float",
-					    "double", "string", "binary", "date", "ts"};
+	static const enum pq_type t[] = {PQ_BOOLEAN, PQ_BYTE,  PQ_SHORT,    PQ_INT,
+	                                 PQ_LONG,    PQ_FLOAT, PQ_DOUBLE,   PQ_STRING,
+	                                 PQ_BINARY,  PQ_DATE,  PQ_TIMESTAMP};
+	static const char *const names[] = {"bool",   "byte",   "short",  "int",  "long", "float",
+	                                    "double", "string", "binary", "date", "ts"};
 	struct pq_schema *s = pq_schema_new();
 	for (int i = 0; i < 11; i++)
 		pq_schema_add(s, PQ_ROOT, names[i], t[i], optional);
@@ -227,11 +230,13 @@ static struct pq_value type_value(int c, int i, int optional)
 	case 2:
 		return vi32(edge == 1 ? -32768 : edge == 2 ? 32767 : (neg ? -1 : 1) * i * 7);
 	case 3:
-		return vi32(edge == 1 ? INT32_MIN : edge == 2 ? INT32_MAX : (neg ? -1 : 1) * i * 9999);
+		return vi32(edge == 1   ? INT32_MIN
+		            : edge == 2 ? INT32_MAX
+		                        : (neg ? -1 : 1) * i * 9999);
 	case 4:
-		return vi64(edge == 1	? INT64_MIN
-			    : edge == 2 ? INT64_MAX
-					: (neg ? -1 : 1) * (int64_t)i * 1000000007LL);
+		return vi64(edge == 1   ? INT64_MIN
+		            : edge == 2 ? INT64_MAX
+		                        : (neg ? -1 : 1) * (int64_t)i * 1000000007LL);
 	case 5: {
 		struct pq_value v = vnull();
 		v.kind = PQ_V_F32;
@@ -257,7 +262,8 @@ static struct pq_value type_value(int c, int i, int optional)
 	case 7:
 		if (i % 11 == 0)
 			return vstr("");
-		snprintf(buf, sizeof buf, "%s-%d", i % 5 == 1 ? "\xc3\xa9t\xc3\xa9 \"q\"\\" : "w", i % 37);
+		snprintf(buf, sizeof buf, "%s-%d", i % 5 == 1 ? "\xc3\xa9t\xc3\xa9 \"q\"\\" : "w",
+		         i % 37);
 		return vstr(buf);
 	case 8: {
 		uint8_t b[8];
@@ -269,19 +275,19 @@ static struct pq_value type_value(int c, int i, int optional)
 		/* 0001-01-01 .. 9999-12-31, many before 1970 */
 		return vi32(edge == 1 ? -719162 : edge == 2 ? 2932896 : -40000 + i * 223);
 	case 10:
-		return vi64(edge == 1	? -62135596800000000LL
-			    : edge == 2 ? 253402300799999999LL
-					: -1000000000000000LL + (int64_t)i * 7777777777777LL);
+		return vi64(edge == 1   ? -62135596800000000LL
+		            : edge == 2 ? 253402300799999999LL
+		                        : -1000000000000000LL + (int64_t)i * 7777777777777LL);
 	case 11:
 		return vdec(edge == 1 ? -99999 : edge == 2 ? 99999 : (neg ? -1 : 1) * i * 11);
 	case 12:
-		return vdec(edge == 1	? -(p10(18) - 1)
-			    : edge == 2 ? p10(18) - 1
-					: (neg ? -1 : 1) * (pq_int128)i * 1000003);
+		return vdec(edge == 1   ? -(p10(18) - 1)
+		            : edge == 2 ? p10(18) - 1
+		                        : (neg ? -1 : 1) * (pq_int128)i * 1000003);
 	default:
-		return vdec(edge == 1	? -(p10(38) - 1)
-			    : edge == 2 ? p10(38) - 1
-					: (neg ? -1 : 1) * (pq_int128)i * p10(20) + i);
+		return vdec(edge == 1   ? -(p10(38) - 1)
+		            : edge == 2 ? p10(38) - 1
+		                        : (neg ? -1 : 1) * (pq_int128)i * p10(20) + i);
 	}
 }
 
@@ -387,7 +393,9 @@ static struct pq_value *nested_rows(int *n)
 			md.items[1] = f;
 			struct pq_value pc = vagg(PQ_V_LIST, (uint32_t)(i % 3));
 			for (uint32_t k = 0; k < pc.n; k++)
-				pc.items[k] = k == 1 && i % 4 == 0 ? vnull() : vstr(k ? "symbol" : "trade_date");
+				pc.items[k] = k == 1 && i % 4 == 0
+				                  ? vnull()
+				                  : vstr(k ? "symbol" : "trade_date");
 			md.items[2] = pc;
 			struct pq_value c = vagg(PQ_V_MAP, 1);
 			c.items[0] = vstr("delta.checkpointInterval");
@@ -410,7 +418,9 @@ static struct pq_value *nested_rows(int *n)
 				}
 				struct pq_value in = vagg(PQ_V_LIST, k);
 				for (uint32_t j = 0; j < k; j++)
-					in.items[j] = j == 0 && k == 2 ? vnull() : vi32((int32_t)(i * 10 + j));
+					in.items[j] = j == 0 && k == 2
+					                  ? vnull()
+					                  : vi32((int32_t)(i * 10 + j));
 				mx.items[k] = in;
 			}
 			r.items[4] = mx;
@@ -459,7 +469,8 @@ static struct pq_value *counter_rows(int count, int *n)
 
 /* --------------------------------------------------------------- writing */
 
-static int put_one(struct pq_writer *w, const struct pq_field *f, int leaf, const struct pq_value *v)
+static int put_one(struct pq_writer *w, const struct pq_field *f, int leaf,
+                   const struct pq_value *v)
 {
 	switch (v->kind) {
 	case PQ_V_NULL:
@@ -479,7 +490,7 @@ static int put_one(struct pq_writer *w, const struct pq_field *f, int leaf, cons
 	default:
 		/* Decimals up to 18 digits go in as int64, as the tick writer does. */
 		return f->precision <= 18 ? pq_writer_put_i64(w, leaf, (int64_t)v->dec)
-					  : pq_writer_put_dec(w, leaf, v->dec);
+		                          : pq_writer_put_dec(w, leaf, v->dec);
 	}
 }
 
@@ -497,7 +508,8 @@ static int write_batches(struct pq_writer *w, const struct file *f)
 	for (int at = 0; at < f->nrows; at += 700) {
 		int n = f->nrows - at < 700 ? f->nrows - at : 700;
 		for (int c = 0; c < ncols; c++) {
-			const struct pq_field *fd = pq_schema_field(f->s, pq_schema_leaf_field(f->s, c));
+			const struct pq_field *fd =
+			    pq_schema_field(f->s, pq_schema_leaf_field(f->s, c));
 			for (int k = 0; k < n; k++) {
 				const struct pq_value *v = &f->rows[at + k].items[c];
 				valid[k] = v->kind != PQ_V_NULL;
@@ -565,8 +577,9 @@ static int write_file(const char *dir, struct file *f)
 				continue;
 			}
 			for (uint32_t c = 0; c < f->rows[i].n && rc == 0; c++)
-				rc = put_one(w, pq_schema_field(f->s, pq_schema_leaf_field(f->s, (int)c)),
-					     (int)c, &f->rows[i].items[c]);
+				rc = put_one(
+				    w, pq_schema_field(f->s, pq_schema_leaf_field(f->s, (int)c)),
+				    (int)c, &f->rows[i].items[c]);
 			if (rc == 0)
 				rc = pq_writer_end_row(w);
 		}
@@ -582,7 +595,7 @@ static int write_file(const char *dir, struct file *f)
 /* ------------------------------------------------------ the expected JSON */
 
 static void put_json_value(FILE *out, const struct pq_schema *s, int field,
-			   const struct pq_value *v);
+                           const struct pq_value *v);
 
 /*
  * The shortest decimal text that reads back as v (a float when single), in
@@ -660,11 +673,11 @@ static void put_string(FILE *out, const uint8_t *p, size_t n)
 static void put_base64(FILE *out, const uint8_t *p, size_t n)
 {
 	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	fputc('"', out);
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t x = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
+		             (i + 2 < n ? p[i + 2] : 0);
 		fputc(tab[x >> 18 & 63], out);
 		fputc(tab[x >> 12 & 63], out);
 		fputc(i + 1 < n ? tab[x >> 6 & 63] : '=', out);
@@ -674,7 +687,7 @@ static void put_base64(FILE *out, const uint8_t *p, size_t n)
 }
 
 static void put_json_value(FILE *out, const struct pq_schema *s, int field,
-			   const struct pq_value *v)
+                           const struct pq_value *v)
 {
 	const struct pq_field *f = pq_schema_field(s, field);
 	char t[64];
@@ -941,11 +954,13 @@ int main(int argc, char **argv)
 	int rc = 0;
 	if (argc > 1) {
 		for (int i = 0; i < nfiles && rc == 0; i++)
-			if (write_file(argv[1], &files[i]) < 0 || write_expected(argv[1], &files[i]) < 0)
+			if (write_file(argv[1], &files[i]) < 0 ||
+			    write_expected(argv[1], &files[i]) < 0)
 				rc = 74;
 	} else {
 		const char *t = getenv("TMPDIR");
-		snprintf(tmpdir, sizeof tmpdir, "%s/test_parquet_files.XXXXXX", t && *t ? t : "/tmp");
+		snprintf(tmpdir, sizeof tmpdir, "%s/test_parquet_files.XXXXXX",
+		         t && *t ? t : "/tmp");
 		if (!mkdtemp(tmpdir))
 			return 1;
 		T_RUN(test_every_file_reads_back_as_written);
