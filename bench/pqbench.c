@@ -3,7 +3,8 @@
  * bench/parquet.sh (built by "make bench", not installed).
  *
  *   pqbench write FILE ROWS [--stream] [--by-symbol] [--rows-per-group N]
- *                 [--level L] [--codec zstd|snappy|none] [--v2]
+ *                 [--level L] [--codec zstd|snappy|none] [--v2] [--threads N]
+ *                 [--force LEAF ENCODING]...
  *   pqbench read FILE [--threads N]
  *
  * The rows are those of tests/helpers/gen-ticks (the same generator, the
@@ -191,7 +192,7 @@ static int cmd_write(int argc, char **argv)
 		die("write FILE ROWS [options]");
 	const char *file = argv[0];
 	size_t rows = strtoull(argv[1], NULL, 10);
-	int stream = 0, by_symbol = 0;
+	int stream = 0, by_symbol = 0, nforce = 0, force_leaf[16], force_enc[16];
 	struct pq_write_options o;
 	pq_write_options_init(&o);
 	for (int i = 2; i < argc; i++) {
@@ -199,8 +200,13 @@ static int cmd_write(int argc, char **argv)
 			stream = 1;
 		else if (strcmp(argv[i], "--by-symbol") == 0)
 			by_symbol = 1;
-		else if (strcmp(argv[i], "--v2") == 0)
+		else if (strcmp(argv[i], "--force") == 0 && i + 2 < argc) {
+			force_leaf[nforce] = atoi(argv[++i]);
+			force_enc[nforce++] = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--v2") == 0)
 			o.page_version = 2;
+		else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+			o.threads = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--rows-per-group") == 0 && i + 1 < argc)
 			o.row_group_rows = atoll(argv[++i]);
 		else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc)
@@ -227,6 +233,9 @@ static int cmd_write(int argc, char **argv)
 	struct pq_writer *w = pq_writer_open(file, s, &o, &e);
 	if (!w)
 		die(e.text);
+	for (int k = 0; k < nforce; k++)
+		if (pq_writer_set_encoding(w, force_leaf[k], force_enc[k]) < 0)
+			die(pq_writer_error(w)->text);
 	for (size_t at = 0; at < rows; at += BATCH) {
 		size_t n = rows - at < BATCH ? rows - at : BATCH;
 		if (stream) {
@@ -263,7 +272,8 @@ static void *read_groups(void *arg)
 				die(e.text);
 			struct pq_column_batch b;
 			ssize_t n;
-			enum pq_vkind kind = pq_type_kind(pq_schema_field(s, pq_schema_leaf_field(s, l))->type);
+			enum pq_vkind kind =
+			    pq_type_kind(pq_schema_field(s, pq_schema_leaf_field(s, l))->type);
 			while ((n = pq_column_read(c, &b, 65536, &e)) > 0) {
 				uint64_t sum = 0;
 				for (ssize_t k = 0; k < n; k++) {

@@ -211,6 +211,9 @@ struct pq_write_options {
 	int page_version;       /* data page format: 1 (default) or 2 */
 	size_t dict_max_bytes;  /* dictionary size at which a column falls back (default 1 MiB) */
 	int sync;               /* 1: fsync the file before pq_writer_close() returns */
+	int threads;            /* threads that encode and compress pages, the caller's
+	                           included: 1 for none besides it (default 0: one
+	                           worker per processor) */
 	const struct pq_kv *kv; /* key/value metadata for the footer */
 	size_t nkv;
 	struct pq_codec *codec; /* compression contexts to reuse across writers (optional) */

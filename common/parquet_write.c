@@ -14,8 +14,9 @@
  * encodes that page with the candidates that suit the type (a dictionary
  * for everything but booleans, DELTA_BINARY_PACKED for integers, PLAIN) and
  * keeps the smallest; unless one is far smaller, it compares them after
- * compression, on a sample (bit-packed deltas of interleaved prices are
- * smaller than PLAIN before compression, and larger after).  A dictionary that outgrows dict_max_bytes is frozen:
+ * compression, on a sample.  PLAIN, the slowest to compress, must then be
+ * clearly smaller (by a fifth) to be taken; a dictionary is not tried on
+ * pages whose first values are mostly distinct.  A dictionary that outgrows dict_max_bytes is frozen:
  * the pages already written keep it, later pages of the chunk use the
  * fallback (the better of PLAIN and DELTA_BINARY_PACKED on the first page).
  *
@@ -29,6 +30,7 @@
 #include "thrift.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
@@ -96,6 +98,16 @@ struct rgmeta {
 	struct chunkmeta *cols;
 };
 
+/* The raw values and levels of one page. */
+struct page {
+	uint16_t *def, *rep;
+	size_t nlev, caplev;
+	uint8_t *vals;
+	size_t nval, capval;
+	struct pq_buf heap;
+	size_t page_est, page_rows;
+};
+
 struct wcol {
 	int field, phys, precision, flba;
 	pq_int128 dec_limit; /* decimals: 10^precision, which no value may reach */
@@ -103,17 +115,16 @@ struct wcol {
 	int max_def, max_rep, flat;
 	int forced;
 	size_t vsize;
-	/* the page being filled */
-	uint16_t *def, *rep;
-	size_t nlev, caplev;
-	uint8_t *vals;
-	size_t nval, capval;
-	struct pq_buf heap;
-	size_t page_est, page_rows;
+	/*
+	 * The page being filled, and the one being encoded (by a worker, when
+	 * busy: until then the chunk's state below belongs to that worker).
+	 */
+	struct page pg, spare, *work; /* work: the page being encoded (spare) */
+	int busy, final;
 	/* the chunk being filled */
 	int mode, fallback, dict_used;
 	struct dict dict;
-	struct pq_buf pages;
+	struct pq_buf pages, dictpage; /* encoded data pages; the dictionary page */
 	int64_t c_values, c_nulls, c_unc, c_comp;
 	uint32_t c_enc;
 	struct bounds c_st;
@@ -121,6 +132,25 @@ struct wcol {
 	/* the whole file */
 	int64_t f_values, f_nulls;
 	struct bounds f_st;
+};
+
+/*
+ * What encoding a page needs besides the page itself: buffers, the
+ * compression context, and its own error (so that workers share nothing
+ * while they encode).
+ */
+struct scratch {
+	struct pq_writer *w;
+	struct pq_buf vbuf, tbuf, lbuf, cbuf, hbuf, sbuf;
+	uint32_t *idx;
+	size_t capidx;
+	uint32_t *stamp;
+	size_t capstamp;
+	uint32_t page_serial;
+	struct pq_codec *codec;
+	int own_codec;
+	struct err_msg err;
+	int failed;
 };
 
 struct pq_writer {
@@ -140,12 +170,24 @@ struct pq_writer {
 	int64_t rows, total_rows;
 	struct rgmeta *rgs;
 	int nrg, caprg;
-	struct pq_buf vbuf, tbuf, lbuf, cbuf, hbuf, foot, sbuf;
-	uint32_t *idx;
-	size_t capidx;
-	uint32_t *stamp;
-	size_t capstamp;
-	uint32_t page_serial;
+	struct pq_buf foot;
+	struct scratch mine; /* the caller's thread encodes with this */
+	/*
+	 * Pages are encoded by nthreads - 1 workers and, at the end of a row
+	 * group, the caller's thread too.  A column has at most one page being
+	 * encoded (busy), so its chunk is only ever touched by one thread and
+	 * its pages stay in order.  The lock guards the queue, busy and the
+	 * workers' first error.
+	 */
+	int nthreads, nworkers;
+	pthread_t *tid;
+	struct scratch *wscratch;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	int *queue; /* column numbers, a ring of ncols */
+	int qhead, qcount, pending, stop;
+	struct err_msg async_err;
+	int async_failed;
 };
 
 static int fail(struct pq_writer *w, int status, const char *fmt, ...) ERR_PRINTF(3, 4);
@@ -169,6 +211,29 @@ static int nomem(struct pq_writer *w)
 	return fail(w, EX_SOFTWARE, "out of memory");
 }
 
+/* The same for the thread encoding a page: the error goes to its scratch. */
+static int xfail(struct scratch *x, struct pq_writer *w, int status, const char *fmt, ...)
+    ERR_PRINTF(4, 5);
+
+static int xfail(struct scratch *x, struct pq_writer *w, int status, const char *fmt, ...)
+{
+	if (!x->failed) {
+		char msg[ERR_MSG_MAX];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof msg, fmt, ap);
+		va_end(ap);
+		err_set(&x->err, status, "%s: %s", w->name, msg);
+		x->failed = 1;
+	}
+	return -1;
+}
+
+static int xnomem(struct scratch *x, struct pq_writer *w)
+{
+	return xfail(x, w, EX_SOFTWARE, "out of memory");
+}
+
 static const char *colname(struct pq_writer *w, struct wcol *c, char *buf, size_t n)
 {
 	pq_schema_path(w->s, c->field, buf, n);
@@ -184,6 +249,13 @@ void pq_write_options_init(struct pq_write_options *o)
 	o->zstd_level = 1;
 	o->page_version = 1;
 	o->dict_max_bytes = 1 << 20;
+}
+
+/* One worker per processor (the caller's thread mostly gathers values). */
+static int default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n + 1 : 2;
 }
 
 /* ------------------------------------------------------------- output */
@@ -243,39 +315,39 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 
 static inline int room_lev(struct wcol *c, size_t k)
 {
-	if (c->nlev + k <= c->caplev)
+	if (c->pg.nlev + k <= c->pg.caplev)
 		return 0;
 	if (!c->max_def && !c->max_rep) {
-		c->caplev = SIZE_MAX / 2;
+		c->pg.caplev = SIZE_MAX / 2;
 		return 0;
 	}
-	size_t cap = c->caplev ? c->caplev : 64;
-	while (cap < c->nlev + k)
+	size_t cap = c->pg.caplev ? c->pg.caplev : 64;
+	while (cap < c->pg.nlev + k)
 		cap *= 2;
 	if (c->max_def) {
-		uint16_t *p = realloc(c->def, cap * sizeof *p);
+		uint16_t *p = realloc(c->pg.def, cap * sizeof *p);
 		if (!p)
 			return -1;
-		c->def = p;
+		c->pg.def = p;
 	}
 	if (c->max_rep) {
-		uint16_t *p = realloc(c->rep, cap * sizeof *p);
+		uint16_t *p = realloc(c->pg.rep, cap * sizeof *p);
 		if (!p)
 			return -1;
-		c->rep = p;
+		c->pg.rep = p;
 	}
-	c->caplev = cap;
+	c->pg.caplev = cap;
 	return 0;
 }
 
 static inline int room_val(struct wcol *c, size_t k)
 {
-	if (c->nval + k <= c->capval)
+	if (c->pg.nval + k <= c->pg.capval)
 		return 0;
-	void *p = c->vals;
-	if (grow(&p, &c->capval, c->nval + k, c->vsize) < 0)
+	void *p = c->pg.vals;
+	if (grow(&p, &c->pg.capval, c->pg.nval + k, c->vsize) < 0)
 		return -1;
-	c->vals = p;
+	c->pg.vals = p;
 	return 0;
 }
 
@@ -326,7 +398,7 @@ static struct pq_value ba_value(const struct wcol *c, const struct pq_buf *heap,
 {
 	struct pq_value v = {.kind = PQ_V_BYTES};
 	struct ba e;
-	memcpy(&e, c->vals + i * 8, sizeof e);
+	memcpy(&e, c->work->vals + i * 8, sizeof e);
 	v.bytes.p = heap->p + e.off;
 	v.bytes.len = e.len;
 	return v;
@@ -350,18 +422,18 @@ static struct pq_value dict_value(const struct wcol *c, uint32_t i)
  * arrays that went through the dictionary are compared once per distinct
  * entry (idx non-NULL).
  */
-static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
-                       struct pq_value *lo, struct pq_value *hi)
+static int page_bounds(struct scratch *x, struct wcol *c, const uint32_t *idx, struct pq_value *lo,
+                       struct pq_value *hi)
 {
-	size_t n = c->nval;
+	size_t n = c->work->nval;
 	if (n == 0)
 		return 0;
 	switch (c->phys) {
 	case PQ_PT_BOOLEAN: {
 		int a = 1, b = 0;
 		for (size_t i = 0; i < n; i++) {
-			a &= c->vals[i];
-			b |= c->vals[i];
+			a &= c->work->vals[i];
+			b |= c->work->vals[i];
 		}
 		lo->kind = hi->kind = PQ_V_BOOL;
 		lo->b = a;
@@ -369,7 +441,7 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 		return 1;
 	}
 	case PQ_PT_INT32: {
-		const int32_t *v = (const int32_t *)(void *)c->vals;
+		const int32_t *v = (const int32_t *)(void *)c->work->vals;
 		int32_t a = v[0], b = v[0];
 		for (size_t i = 1; i < n; i++) {
 			a = v[i] < a ? v[i] : a;
@@ -381,7 +453,7 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 		return 1;
 	}
 	case PQ_PT_INT64: {
-		const int64_t *v = (const int64_t *)(void *)c->vals;
+		const int64_t *v = (const int64_t *)(void *)c->work->vals;
 		int64_t a = v[0], b = v[0];
 		for (size_t i = 1; i < n; i++) {
 			a = v[i] < a ? v[i] : a;
@@ -398,7 +470,7 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 		 * of min/max, but DuckDB sorts it above everything and would skip
 		 * pages it should read.  The sign of a zero bound is fixed on output.
 		 */
-		const float *v = (const float *)(void *)c->vals;
+		const float *v = (const float *)(void *)c->work->vals;
 		int any = 0;
 		float a = 0, b = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -421,7 +493,7 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 		 * of min/max, but DuckDB sorts it above everything and would skip
 		 * pages it should read.  The sign of a zero bound is fixed on output.
 		 */
-		const double *v = (const double *)(void *)c->vals;
+		const double *v = (const double *)(void *)c->work->vals;
 		int any = 0;
 		double a = 0, b = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -441,22 +513,22 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 	case PQ_PT_BYTE_ARRAY: {
 		if (idx) {
 			/* stamp[k] == page_serial: entry k was already compared on this page. */
-			size_t old = w->capstamp;
-			if (grow((void **)&w->stamp, &w->capstamp, c->dict.count,
-			         sizeof *w->stamp) < 0)
+			size_t old = x->capstamp;
+			if (grow((void **)&x->stamp, &x->capstamp, c->dict.count,
+			         sizeof *x->stamp) < 0)
 				return -1;
-			if (w->capstamp > old)
-				memset(w->stamp + old, 0, (w->capstamp - old) * sizeof *w->stamp);
-			if (++w->page_serial == 0) {
-				memset(w->stamp, 0, w->capstamp * sizeof *w->stamp);
-				w->page_serial = 1;
+			if (x->capstamp > old)
+				memset(x->stamp + old, 0, (x->capstamp - old) * sizeof *x->stamp);
+			if (++x->page_serial == 0) {
+				memset(x->stamp, 0, x->capstamp * sizeof *x->stamp);
+				x->page_serial = 1;
 			}
 			int first = 1;
 			for (size_t i = 0; i < n; i++) {
 				uint32_t k = idx[i];
-				if (w->stamp[k] == w->page_serial)
+				if (x->stamp[k] == x->page_serial)
 					continue;
-				w->stamp[k] = w->page_serial;
+				x->stamp[k] = x->page_serial;
 				struct pq_value v = dict_value(c, k);
 				if (first || pq_value_cmp(&v, lo) < 0)
 					*lo = v;
@@ -466,9 +538,9 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 			}
 			return 1;
 		}
-		*lo = *hi = ba_value(c, &c->heap, 0);
+		*lo = *hi = ba_value(c, &c->work->heap, 0);
 		for (size_t i = 1; i < n; i++) {
-			struct pq_value v = ba_value(c, &c->heap, i);
+			struct pq_value v = ba_value(c, &c->work->heap, i);
 			if (pq_value_cmp(&v, lo) < 0)
 				*lo = v;
 			else if (pq_value_cmp(&v, hi) > 0)
@@ -477,7 +549,7 @@ static int page_bounds(struct pq_writer *w, struct wcol *c, const uint32_t *idx,
 		return 1;
 	}
 	default: {
-		const pq_int128 *v = (const pq_int128 *)(void *)c->vals;
+		const pq_int128 *v = (const pq_int128 *)(void *)c->work->vals;
 		pq_int128 a = v[0], b = v[0];
 		for (size_t i = 1; i < n; i++) {
 			a = v[i] < a ? v[i] : a;
@@ -696,7 +768,7 @@ static int64_t dict_find(struct wcol *c, size_t i)
 	    dict_rehash(c, d->nslots ? d->nslots * 2 : 1024) < 0)
 		return -1;
 	size_t mask = d->nslots - 1, k;
-	const uint8_t *v = c->vals + i * c->vsize;
+	const uint8_t *v = c->work->vals + i * c->vsize;
 	uint64_t h = 0;
 	struct ba e = {0, 0};
 	const uint8_t *bp = NULL;
@@ -711,7 +783,7 @@ static int64_t dict_find(struct wcol *c, size_t i)
 		break;
 	case PQ_PT_BYTE_ARRAY:
 		memcpy(&e, v, sizeof e);
-		bp = c->heap.p + e.off;
+		bp = c->work->heap.p + e.off;
 		h = hash_bytes(bp, e.len);
 		break;
 	default:
@@ -767,41 +839,41 @@ static inline int same_as_previous(const uint8_t *p, size_t vs)
 }
 
 /*
- * Map the page's values to dictionary indices in w->idx and encode them
+ * Map the page's values to dictionary indices in x->idx and encode them
  * into out.  Returns 0, 1 when the dictionary would grow too large (it is
  * then frozen at its previous size and out is untouched), -1 on no memory.
  */
-static int encode_dict(struct pq_writer *w, struct wcol *c, struct pq_buf *out)
+static int encode_dict(struct scratch *x, struct pq_writer *w, struct wcol *c, struct pq_buf *out)
 {
 	struct dict *d = &c->dict;
 	if (d->frozen)
 		return 1;
-	if (grow((void **)&w->idx, &w->capidx, c->nval + 1, sizeof *w->idx) < 0)
+	if (grow((void **)&x->idx, &x->capidx, c->work->nval + 1, sizeof *x->idx) < 0)
 		return -1;
 	uint32_t before = d->count;
 	size_t before_bytes = d->plain_bytes, before_heap = d->heap.len;
 	size_t vs = c->vsize;
-	for (size_t i = 0; i < c->nval; i++) {
+	for (size_t i = 0; i < c->work->nval; i++) {
 		/* Runs of one value are common (a symbol, a batch id): skip the hash. */
 		if (i > 0 && c->phys != PQ_PT_BYTE_ARRAY &&
-		    same_as_previous(c->vals + i * vs, vs)) {
-			w->idx[i] = w->idx[i - 1];
+		    same_as_previous(c->work->vals + i * vs, vs)) {
+			x->idx[i] = x->idx[i - 1];
 			continue;
 		}
 		if (i > 0 && c->phys == PQ_PT_BYTE_ARRAY) {
 			struct ba a, b;
-			memcpy(&a, c->vals + i * 8, sizeof a);
-			memcpy(&b, c->vals + (i - 1) * 8, sizeof b);
+			memcpy(&a, c->work->vals + i * 8, sizeof a);
+			memcpy(&b, c->work->vals + (i - 1) * 8, sizeof b);
 			if (a.len == b.len &&
-			    bytes_eq(c->heap.p + a.off, c->heap.p + b.off, a.len)) {
-				w->idx[i] = w->idx[i - 1];
+			    bytes_eq(c->work->heap.p + a.off, c->work->heap.p + b.off, a.len)) {
+				x->idx[i] = x->idx[i - 1];
 				continue;
 			}
 		}
 		int64_t k = dict_find(c, i);
 		if (k < 0)
 			return -1;
-		w->idx[i] = (uint32_t)k;
+		x->idx[i] = (uint32_t)k;
 		if (d->plain_bytes > w->o.dict_max_bytes || d->count >= INT32_MAX) {
 			d->count = before;
 			d->plain_bytes = before_bytes;
@@ -811,7 +883,8 @@ static int encode_dict(struct pq_writer *w, struct wcol *c, struct pq_buf *out)
 		}
 	}
 	int bw = d->count > 1 ? pq_bit_width(d->count - 1) : 0;
-	if (pq_buf_byte(out, (uint8_t)bw) < 0 || pq_rle_encode32(out, w->idx, c->nval, bw) < 0)
+	if (pq_buf_byte(out, (uint8_t)bw) < 0 ||
+	    pq_rle_encode32(out, x->idx, c->work->nval, bw) < 0)
 		return -1;
 	return 0;
 }
@@ -881,27 +954,27 @@ static int encode_plain(const struct wcol *c, const uint8_t *vals, const struct 
 
 static int page_strings(struct wcol *c, struct pq_bytes **out, size_t *cap)
 {
-	if (grow((void **)out, cap, c->nval + 1, sizeof **out) < 0)
+	if (grow((void **)out, cap, c->work->nval + 1, sizeof **out) < 0)
 		return -1;
-	for (size_t i = 0; i < c->nval; i++) {
+	for (size_t i = 0; i < c->work->nval; i++) {
 		struct ba e;
-		memcpy(&e, c->vals + i * 8, sizeof e);
-		(*out)[i].p = c->heap.p + e.off;
+		memcpy(&e, c->work->vals + i * 8, sizeof e);
+		(*out)[i].p = c->work->heap.p + e.off;
 		(*out)[i].len = e.len;
 	}
 	return 0;
 }
 
 /* Encode the page's values in mode (other than MODE_DICT) into out; sets *enc. */
-static int encode_other(struct pq_writer *w, struct wcol *c, int mode, struct pq_buf *out, int *enc)
+static int encode_other(struct scratch *x, struct wcol *c, int mode, struct pq_buf *out, int *enc)
 {
-	size_t n = c->nval;
+	size_t n = c->work->nval;
 	switch (mode) {
 	case MODE_DBP:
 		*enc = PQ_ENC_DELTA_BINARY_PACKED;
 		return c->phys == PQ_PT_INT32
-		           ? pq_dbp_encode32(out, (const int32_t *)(void *)c->vals, n)
-		           : pq_dbp_encode64(out, (const int64_t *)(void *)c->vals, n);
+		           ? pq_dbp_encode32(out, (const int32_t *)(void *)c->work->vals, n)
+		           : pq_dbp_encode64(out, (const int64_t *)(void *)c->work->vals, n);
 	case MODE_DLBA:
 	case MODE_DBA: {
 		struct pq_bytes *v = NULL;
@@ -909,7 +982,7 @@ static int encode_other(struct pq_writer *w, struct wcol *c, int mode, struct pq
 		if (c->phys == PQ_PT_FLBA) {
 			/* DELTA_BYTE_ARRAY of big-endian decimals: PLAIN gives the bytes. */
 			struct pq_buf tmp = PQ_BUF_INIT;
-			int rc = encode_plain(c, c->vals, &c->heap, n, &tmp);
+			int rc = encode_plain(c, c->work->vals, &c->work->heap, n, &tmp);
 			if (rc == 0 && grow((void **)&v, &cap, n + 1, sizeof *v) == 0) {
 				for (size_t i = 0; i < n; i++) {
 					v[i].p = tmp.p + i * (size_t)c->flba;
@@ -934,9 +1007,9 @@ static int encode_other(struct pq_writer *w, struct wcol *c, int mode, struct pq
 	case MODE_BSS: {
 		size_t k = c->phys == PQ_PT_FLBA ? (size_t)c->flba : c->vsize;
 		struct pq_buf tmp = PQ_BUF_INIT;
-		const uint8_t *src = c->vals;
+		const uint8_t *src = c->work->vals;
 		if (c->phys == PQ_PT_FLBA) {
-			if (encode_plain(c, c->vals, &c->heap, n, &tmp) < 0) {
+			if (encode_plain(c, c->work->vals, &c->work->heap, n, &tmp) < 0) {
 				pq_buf_free(&tmp);
 				return -1;
 			}
@@ -956,39 +1029,58 @@ static int encode_other(struct pq_writer *w, struct wcol *c, int mode, struct pq
 		size_t at = out->len;
 		if (pq_buf_u32le(out, 0) < 0)
 			return -1;
-		if (grow((void **)&w->idx, &w->capidx, n + 1, sizeof *w->idx) < 0)
+		if (grow((void **)&x->idx, &x->capidx, n + 1, sizeof *x->idx) < 0)
 			return -1;
 		for (size_t i = 0; i < n; i++)
-			w->idx[i] = c->vals[i];
-		if (pq_rle_encode32(out, w->idx, n, 1) < 0)
+			x->idx[i] = c->work->vals[i];
+		if (pq_rle_encode32(out, x->idx, n, 1) < 0)
 			return -1;
 		pq_store32(out->p + at, (uint32_t)(out->len - at - 4));
 		return 0;
 	}
 	default:
 		*enc = PQ_ENC_PLAIN;
-		return encode_plain(c, c->vals, &c->heap, n, out);
+		return encode_plain(c, c->work->vals, &c->work->heap, n, out);
 	}
 }
 
+/*
+ * Is a dictionary worth trying on this page?  Not when a sample of its
+ * first values is mostly distinct (prices, volumes, timestamps): building a
+ * dictionary of every value of a page costs more than the other encodings.
+ */
+static int dict_promising(struct wcol *c)
+{
+	size_t ns = c->work->nval < SAMPLE_VALUES / 2 ? c->work->nval : SAMPLE_VALUES / 2;
+	if (c->forced >= 0 || ns < 64)
+		return 1;
+	for (size_t i = 0; i < ns; i++)
+		if (dict_find(c, i) < 0)
+			return 1;
+	int ok = c->dict.count <= ns / 2;
+	if (!ok)
+		dict_reset(&c->dict);
+	return ok;
+}
+
 /* The size of p[0..n) after the file's compression. */
-static size_t packed_size(struct pq_writer *w, const uint8_t *p, size_t n)
+static size_t packed_size(struct scratch *x, struct pq_writer *w, const uint8_t *p, size_t n)
 {
 	const char *why;
 	if (w->o.compression == PQ_UNCOMPRESSED)
 		return n;
-	w->cbuf.len = 0;
-	if (pq_compress(w->codec, w->o.compression, w->o.zstd_level, p, n, &w->cbuf, &why) < 0)
+	x->cbuf.len = 0;
+	if (pq_compress(x->codec, w->o.compression, w->o.zstd_level, p, n, &x->cbuf, &why) < 0)
 		return n;
-	return w->cbuf.len;
+	return x->cbuf.len;
 }
 
 /*
  * The first page of a chunk: try the candidate encodings and keep the
  * smallest (after compression, when that is not clear before).  The
- * winner's bytes are left in w->vbuf.
+ * winner's bytes are left in x->vbuf.
  */
-static int decide(struct pq_writer *w, struct wcol *c, int *enc, int *used_dict)
+static int decide(struct scratch *x, struct pq_writer *w, struct wcol *c, int *enc, int *used_dict)
 {
 	*used_dict = 0;
 	if (c->forced >= 0) {
@@ -1018,8 +1110,8 @@ static int decide(struct pq_writer *w, struct wcol *c, int *enc, int *used_dict)
 		}
 		c->fallback = MODE_PLAIN;
 		if (c->mode != MODE_DICT)
-			return encode_other(w, c, c->mode, &w->vbuf, enc);
-		int rc = encode_dict(w, c, &w->vbuf);
+			return encode_other(x, c, c->mode, &x->vbuf, enc);
+		int rc = encode_dict(x, w, c, &x->vbuf);
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
@@ -1028,36 +1120,36 @@ static int decide(struct pq_writer *w, struct wcol *c, int *enc, int *used_dict)
 			return 0;
 		}
 		c->mode = MODE_PLAIN;
-		return encode_other(w, c, MODE_PLAIN, &w->vbuf, enc);
+		return encode_other(x, c, MODE_PLAIN, &x->vbuf, enc);
 	}
 	if (c->phys == PQ_PT_BOOLEAN) {
 		c->mode = c->fallback = MODE_PLAIN;
-		return encode_other(w, c, MODE_PLAIN, &w->vbuf, enc);
+		return encode_other(x, c, MODE_PLAIN, &x->vbuf, enc);
 	}
 	size_t plain = 0;
 	if (c->phys == PQ_PT_BYTE_ARRAY) {
-		for (size_t i = 0; i < c->nval; i++) {
+		for (size_t i = 0; i < c->work->nval; i++) {
 			struct ba e;
-			memcpy(&e, c->vals + i * 8, sizeof e);
+			memcpy(&e, c->work->vals + i * 8, sizeof e);
 			plain += 4 + e.len;
 		}
 	} else {
-		plain = c->nval * (c->phys == PQ_PT_FLBA ? (size_t)c->flba : c->vsize);
+		plain = c->work->nval * (c->phys == PQ_PT_FLBA ? (size_t)c->flba : c->vsize);
 	}
 	size_t dsize = SIZE_MAX;
-	int rc = encode_dict(w, c, &w->vbuf);
+	int rc = dict_promising(c) ? encode_dict(x, w, c, &x->vbuf) : 1;
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
-		dsize = w->vbuf.len + c->dict.plain_bytes;
+		dsize = x->vbuf.len + c->dict.plain_bytes;
 	int ints = c->phys == PQ_PT_INT32 || c->phys == PQ_PT_INT64;
 	size_t dbp = SIZE_MAX;
-	w->tbuf.len = 0;
+	x->tbuf.len = 0;
 	if (ints) {
 		int e2;
-		if (encode_other(w, c, MODE_DBP, &w->tbuf, &e2) < 0)
+		if (encode_other(x, c, MODE_DBP, &x->tbuf, &e2) < 0)
 			return -1;
-		dbp = w->tbuf.len;
+		dbp = x->tbuf.len;
 	}
 	size_t other = dbp < plain ? dbp : plain;
 	if (dsize > other / 4 && w->o.compression != PQ_UNCOMPRESSED) {
@@ -1066,31 +1158,39 @@ static int decide(struct pq_writer *w, struct wcol *c, int *enc, int *used_dict)
 		 * compress a sample of each candidate (the dictionary as a whole,
 		 * weighed by its share of the page).
 		 */
-		size_t ns = c->nval < SAMPLE_VALUES ? c->nval : SAMPLE_VALUES;
-		w->sbuf.len = 0;
-		if (encode_plain(c, c->vals, &c->heap, ns, &w->sbuf) < 0)
+		size_t ns = c->work->nval < SAMPLE_VALUES ? c->work->nval : SAMPLE_VALUES;
+		x->sbuf.len = 0;
+		if (encode_plain(c, c->work->vals, &c->work->heap, ns, &x->sbuf) < 0)
 			return -1;
-		size_t cp = packed_size(w, w->sbuf.p, w->sbuf.len);
+		size_t cp = packed_size(x, w, x->sbuf.p, x->sbuf.len);
 		size_t cb = SIZE_MAX, cd = SIZE_MAX;
 		if (ints) {
-			w->sbuf.len = 0;
+			x->sbuf.len = 0;
 			if ((c->phys == PQ_PT_INT32
-			         ? pq_dbp_encode32(&w->sbuf, (const int32_t *)(void *)c->vals, ns)
-			         : pq_dbp_encode64(&w->sbuf, (const int64_t *)(void *)c->vals,
+			         ? pq_dbp_encode32(&x->sbuf, (const int32_t *)(void *)c->work->vals,
+			                           ns)
+			         : pq_dbp_encode64(&x->sbuf, (const int64_t *)(void *)c->work->vals,
 			                           ns)) < 0)
 				return -1;
-			cb = packed_size(w, w->sbuf.p, w->sbuf.len);
+			cb = packed_size(x, w, x->sbuf.p, x->sbuf.len);
 		}
 		if (rc == 0) {
-			size_t ci = packed_size(w, w->vbuf.p, w->vbuf.len);
-			w->sbuf.len = 0;
-			if (encode_plain(c, c->dict.vals, &c->dict.heap, c->dict.count, &w->sbuf) <
+			size_t ci = packed_size(x, w, x->vbuf.p, x->vbuf.len);
+			x->sbuf.len = 0;
+			if (encode_plain(c, c->dict.vals, &c->dict.heap, c->dict.count, &x->sbuf) <
 			    0)
 				return -1;
-			cd = (size_t)((double)(ci + packed_size(w, w->sbuf.p, w->sbuf.len)) *
-			              (double)ns / (double)c->nval);
+			cd = (size_t)((double)(ci + packed_size(x, w, x->sbuf.p, x->sbuf.len)) *
+			              (double)ns / (double)c->work->nval);
 		}
-		c->fallback = cb < cp ? MODE_DBP : MODE_PLAIN;
+		/*
+		 * PLAIN has the most bytes to compress, the slowest part of
+		 * writing: take it only when it comes out clearly smaller.
+		 */
+		size_t best = cb < cd ? cb : cd;
+		if (best != SIZE_MAX && cp > best - best / 5)
+			cp = SIZE_MAX;
+		c->fallback = cb <= cp ? MODE_DBP : MODE_PLAIN;
 		dsize = cd;
 		dbp = cb;
 		plain = cp;
@@ -1106,14 +1206,14 @@ static int decide(struct pq_writer *w, struct wcol *c, int *enc, int *used_dict)
 	dict_reset(&c->dict);
 	c->mode = c->fallback;
 	if (c->mode == MODE_DBP) {
-		struct pq_buf t = w->vbuf;
-		w->vbuf = w->tbuf;
-		w->tbuf = t;
+		struct pq_buf t = x->vbuf;
+		x->vbuf = x->tbuf;
+		x->tbuf = t;
 		*enc = PQ_ENC_DELTA_BINARY_PACKED;
 		return 0;
 	}
-	w->vbuf.len = 0;
-	return encode_other(w, c, MODE_PLAIN, &w->vbuf, enc);
+	x->vbuf.len = 0;
+	return encode_other(x, c, MODE_PLAIN, &x->vbuf, enc);
 }
 
 /*
@@ -1138,57 +1238,57 @@ static int put_levels(struct pq_buf *b, const uint16_t *lv, size_t n, int max, i
 	return 0;
 }
 
-static int flush_page(struct pq_writer *w, struct wcol *c)
+static int flush_page(struct scratch *x, struct pq_writer *w, struct wcol *c)
 {
-	if (c->nlev == 0)
+	if (c->work->nlev == 0)
 		return 0;
 	char nm[256];
 	const char *why = NULL;
 	int enc = PQ_ENC_PLAIN, used_dict = 0, rc;
-	int64_t nulls = (int64_t)(c->nlev - c->nval);
+	int64_t nulls = (int64_t)(c->work->nlev - c->work->nval);
 
 	/* Levels, then values; V1 compresses both, V2 only the values. */
 	int v2 = w->o.page_version == 2;
-	w->lbuf.len = 0;
+	x->lbuf.len = 0;
 	size_t replen = 0;
-	if (c->max_rep && put_levels(&w->lbuf, c->rep, c->nlev, c->max_rep, !v2, 0) < 0)
-		return nomem(w);
-	replen = w->lbuf.len;
-	if (c->max_def && put_levels(&w->lbuf, c->def, c->nlev, c->max_def, !v2,
-	                             c->nval == c->nlev && !c->max_rep) < 0)
-		return nomem(w);
-	size_t levlen = w->lbuf.len;
+	if (c->max_rep && put_levels(&x->lbuf, c->work->rep, c->work->nlev, c->max_rep, !v2, 0) < 0)
+		return xnomem(x, w);
+	replen = x->lbuf.len;
+	if (c->max_def && put_levels(&x->lbuf, c->work->def, c->work->nlev, c->max_def, !v2,
+	                             c->work->nval == c->work->nlev && !c->max_rep) < 0)
+		return xnomem(x, w);
+	size_t levlen = x->lbuf.len;
 
 	/*
 	 * V1 values go right after the levels; V2 values, and those of a
 	 * chunk's first page (where candidates are compared), into vbuf.
 	 */
-	struct pq_buf *vb = !v2 && c->mode != MODE_UNDECIDED ? &w->lbuf : &w->vbuf;
-	w->vbuf.len = 0;
+	struct pq_buf *vb = !v2 && c->mode != MODE_UNDECIDED ? &x->lbuf : &x->vbuf;
+	x->vbuf.len = 0;
 	if (c->mode == MODE_UNDECIDED) {
-		rc = decide(w, c, &enc, &used_dict);
+		rc = decide(x, w, c, &enc, &used_dict);
 	} else if (c->mode == MODE_DICT) {
-		rc = encode_dict(w, c, vb);
+		rc = encode_dict(x, w, c, vb);
 		if (rc == 1) {
 			c->mode = c->fallback;
-			rc = encode_other(w, c, c->mode, vb, &enc);
+			rc = encode_other(x, c, c->mode, vb, &enc);
 		} else {
 			enc = PQ_ENC_RLE_DICTIONARY;
 			used_dict = rc == 0;
 		}
 	} else {
-		rc = encode_other(w, c, c->mode, vb, &enc);
+		rc = encode_other(x, c, c->mode, vb, &enc);
 	}
 	if (rc < 0)
-		return nomem(w);
+		return xnomem(x, w);
 	if (used_dict)
 		c->dict_used = 1;
 
 	struct pq_value lo = {0}, hi = {0};
 	int has =
-	    page_bounds(w, c, used_dict && c->phys == PQ_PT_BYTE_ARRAY ? w->idx : NULL, &lo, &hi);
+	    page_bounds(x, c, used_dict && c->phys == PQ_PT_BYTE_ARRAY ? x->idx : NULL, &lo, &hi);
 	if (has < 0)
-		return nomem(w);
+		return xnomem(x, w);
 	if (has == PAGE_NAN) {
 		c->c_st.nan = 1;
 		has = 0;
@@ -1196,55 +1296,55 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 	const uint8_t *body;
 	size_t unc, comp;
 	int compressed = 1;
-	w->cbuf.len = 0;
+	x->cbuf.len = 0;
 	if (!v2) {
-		if (vb == &w->vbuf && pq_buf_put(&w->lbuf, w->vbuf.p, w->vbuf.len) < 0)
-			return nomem(w);
-		unc = w->lbuf.len;
+		if (vb == &x->vbuf && pq_buf_put(&x->lbuf, x->vbuf.p, x->vbuf.len) < 0)
+			return xnomem(x, w);
+		unc = x->lbuf.len;
 		if (w->o.compression == PQ_UNCOMPRESSED) {
-			body = w->lbuf.p;
+			body = x->lbuf.p;
 			comp = unc;
 		} else {
-			if (pq_compress(w->codec, w->o.compression, w->o.zstd_level, w->lbuf.p, unc,
-			                &w->cbuf, &why) < 0)
-				return fail(w, EX_SOFTWARE, "column %s: %s",
-				            colname(w, c, nm, sizeof nm), why);
-			body = w->cbuf.p;
-			comp = w->cbuf.len;
+			if (pq_compress(x->codec, w->o.compression, w->o.zstd_level, x->lbuf.p, unc,
+			                &x->cbuf, &why) < 0)
+				return xfail(x, w, EX_SOFTWARE, "column %s: %s",
+				             colname(w, c, nm, sizeof nm), why);
+			body = x->cbuf.p;
+			comp = x->cbuf.len;
 		}
 	} else {
-		unc = levlen + w->vbuf.len;
+		unc = levlen + x->vbuf.len;
 		if (w->o.compression != PQ_UNCOMPRESSED) {
-			if (pq_compress(w->codec, w->o.compression, w->o.zstd_level, w->vbuf.p,
-			                w->vbuf.len, &w->cbuf, &why) < 0)
-				return fail(w, EX_SOFTWARE, "column %s: %s",
-				            colname(w, c, nm, sizeof nm), why);
+			if (pq_compress(x->codec, w->o.compression, w->o.zstd_level, x->vbuf.p,
+			                x->vbuf.len, &x->cbuf, &why) < 0)
+				return xfail(x, w, EX_SOFTWARE, "column %s: %s",
+				             colname(w, c, nm, sizeof nm), why);
 		}
 		/* V2 may store a page's values uncompressed when that is smaller. */
-		if (w->o.compression == PQ_UNCOMPRESSED || w->cbuf.len >= w->vbuf.len) {
+		if (w->o.compression == PQ_UNCOMPRESSED || x->cbuf.len >= x->vbuf.len) {
 			compressed = w->o.compression != PQ_UNCOMPRESSED ? 0 : 1;
-			if (pq_buf_put(&w->lbuf, w->vbuf.p, w->vbuf.len) < 0)
-				return nomem(w);
-		} else if (pq_buf_put(&w->lbuf, w->cbuf.p, w->cbuf.len) < 0) {
-			return nomem(w);
+			if (pq_buf_put(&x->lbuf, x->vbuf.p, x->vbuf.len) < 0)
+				return xnomem(x, w);
+		} else if (pq_buf_put(&x->lbuf, x->cbuf.p, x->cbuf.len) < 0) {
+			return xnomem(x, w);
 		}
-		body = w->lbuf.p;
-		comp = w->lbuf.len;
+		body = x->lbuf.p;
+		comp = x->lbuf.len;
 	}
 	if (unc > INT32_MAX || comp > INT32_MAX)
-		return fail(w, EX_SOFTWARE, "column %s: page too large",
-		            colname(w, c, nm, sizeof nm));
+		return xfail(x, w, EX_SOFTWARE, "column %s: page too large",
+		             colname(w, c, nm, sizeof nm));
 
 	struct thrift_w t;
-	w->hbuf.len = 0;
-	thrift_w_init(&t, &w->hbuf);
+	x->hbuf.len = 0;
+	thrift_w_init(&t, &x->hbuf);
 	thrift_struct_begin(&t);
 	thrift_i32(&t, 1, v2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
 	thrift_i32(&t, 2, (int32_t)unc);
 	thrift_i32(&t, 3, (int32_t)comp);
 	if (!v2) {
 		thrift_struct_field(&t, 5);
-		thrift_i32(&t, 1, (int32_t)c->nlev);
+		thrift_i32(&t, 1, (int32_t)c->work->nlev);
 		thrift_i32(&t, 2, enc);
 		thrift_i32(&t, 3, PQ_ENC_RLE);
 		thrift_i32(&t, 4, PQ_ENC_RLE);
@@ -1254,9 +1354,9 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 		thrift_struct_end(&t);
 	} else {
 		thrift_struct_field(&t, 8);
-		thrift_i32(&t, 1, (int32_t)c->nlev);
+		thrift_i32(&t, 1, (int32_t)c->work->nlev);
 		thrift_i32(&t, 2, (int32_t)nulls);
-		thrift_i32(&t, 3, (int32_t)c->page_rows);
+		thrift_i32(&t, 3, (int32_t)c->work->page_rows);
 		thrift_i32(&t, 4, enc);
 		thrift_i32(&t, 5, (int32_t)(levlen - replen));
 		thrift_i32(&t, 6, (int32_t)replen);
@@ -1268,22 +1368,22 @@ static int flush_page(struct pq_writer *w, struct wcol *c)
 		thrift_struct_end(&t);
 	}
 	thrift_struct_end(&t);
-	if (t.failed || pq_buf_put(&c->pages, w->hbuf.p, w->hbuf.len) < 0 ||
+	if (t.failed || pq_buf_put(&c->pages, x->hbuf.p, x->hbuf.len) < 0 ||
 	    pq_buf_put(&c->pages, body, comp) < 0)
-		return nomem(w);
+		return xnomem(x, w);
 
-	c->c_unc += (int64_t)(w->hbuf.len + unc);
-	c->c_comp += (int64_t)(w->hbuf.len + comp);
-	c->c_values += (int64_t)c->nlev;
+	c->c_unc += (int64_t)(x->hbuf.len + unc);
+	c->c_comp += (int64_t)(x->hbuf.len + comp);
+	c->c_values += (int64_t)c->work->nlev;
 	c->c_nulls += nulls;
 	c->c_enc |= 1u << enc;
 	if (c->max_def || c->max_rep)
 		c->c_enc |= 1u << PQ_ENC_RLE;
 	if (has && stat_merge(&c->c_st, &lo, &hi) < 0)
-		return nomem(w);
-	c->nlev = c->nval = 0;
-	c->heap.len = 0;
-	c->page_est = c->page_rows = 0;
+		return xnomem(x, w);
+	c->work->nlev = c->work->nval = 0;
+	c->work->heap.len = 0;
+	c->work->page_est = c->work->page_rows = 0;
 	return 0;
 }
 
@@ -1295,30 +1395,31 @@ static void chunkmeta_free(struct chunkmeta *m)
 	free(m->max);
 }
 
-static int dict_page(struct pq_writer *w, struct wcol *c, int64_t *unc_total, int64_t *comp_total)
+/* The dictionary page of a finished chunk, into c->dictpage (header and body). */
+static int dict_page(struct scratch *x, struct pq_writer *w, struct wcol *c)
 {
 	const char *why;
 	char nm[256];
-	w->vbuf.len = 0;
-	if (encode_plain(c, c->dict.vals, &c->dict.heap, c->dict.count, &w->vbuf) < 0)
-		return nomem(w);
-	const uint8_t *body = w->vbuf.p;
-	size_t unc = w->vbuf.len, comp = unc;
+	x->vbuf.len = 0;
+	if (encode_plain(c, c->dict.vals, &c->dict.heap, c->dict.count, &x->vbuf) < 0)
+		return xnomem(x, w);
+	const uint8_t *body = x->vbuf.p;
+	size_t unc = x->vbuf.len, comp = unc;
 	if (w->o.compression != PQ_UNCOMPRESSED) {
-		w->cbuf.len = 0;
-		if (pq_compress(w->codec, w->o.compression, w->o.zstd_level, w->vbuf.p, unc,
-		                &w->cbuf, &why) < 0)
-			return fail(w, EX_SOFTWARE, "column %s: %s", colname(w, c, nm, sizeof nm),
-			            why);
-		body = w->cbuf.p;
-		comp = w->cbuf.len;
+		x->cbuf.len = 0;
+		if (pq_compress(x->codec, w->o.compression, w->o.zstd_level, x->vbuf.p, unc,
+		                &x->cbuf, &why) < 0)
+			return xfail(x, w, EX_SOFTWARE, "column %s: %s",
+			             colname(w, c, nm, sizeof nm), why);
+		body = x->cbuf.p;
+		comp = x->cbuf.len;
 	}
 	if (unc > INT32_MAX || comp > INT32_MAX)
-		return fail(w, EX_SOFTWARE, "column %s: dictionary too large",
-		            colname(w, c, nm, sizeof nm));
+		return xfail(x, w, EX_SOFTWARE, "column %s: dictionary too large",
+		             colname(w, c, nm, sizeof nm));
 	struct thrift_w t;
-	w->hbuf.len = 0;
-	thrift_w_init(&t, &w->hbuf);
+	x->hbuf.len = 0;
+	thrift_w_init(&t, &x->hbuf);
 	thrift_struct_begin(&t);
 	thrift_i32(&t, 1, PQ_PAGE_DICTIONARY);
 	thrift_i32(&t, 2, (int32_t)unc);
@@ -1328,12 +1429,13 @@ static int dict_page(struct pq_writer *w, struct wcol *c, int64_t *unc_total, in
 	thrift_i32(&t, 2, PQ_ENC_PLAIN);
 	thrift_struct_end(&t);
 	thrift_struct_end(&t);
-	if (t.failed)
-		return nomem(w);
-	if (write_all(w, w->hbuf.p, w->hbuf.len) < 0 || write_all(w, body, comp) < 0)
-		return -1;
-	*unc_total += (int64_t)(w->hbuf.len + unc);
-	*comp_total += (int64_t)(w->hbuf.len + comp);
+	c->dictpage.len = 0;
+	if (t.failed || pq_buf_put(&c->dictpage, x->hbuf.p, x->hbuf.len) < 0 ||
+	    pq_buf_put(&c->dictpage, body, comp) < 0)
+		return xnomem(x, w);
+	c->c_unc += (int64_t)(x->hbuf.len + unc);
+	c->c_comp += (int64_t)(x->hbuf.len + comp);
+	c->c_enc |= 1u << PQ_ENC_PLAIN;
 	return 0;
 }
 
@@ -1359,6 +1461,170 @@ static int keep_bounds(struct wcol *c, struct chunkmeta *m)
 	return 0;
 }
 
+/* ------------------------------------------------------------- workers */
+
+/* Encode column c's spare page and, at the end of its chunk, its dictionary page. */
+static void run_job(struct scratch *x, struct pq_writer *w, struct wcol *c)
+{
+	c->work = &c->spare;
+	if (flush_page(x, w, c) == 0 && c->final && c->dict_used)
+		dict_page(x, w, c);
+}
+
+/* A job is over: the column is free again, and its error kept.  With w->mu held. */
+static void job_done(struct pq_writer *w, struct scratch *x, struct wcol *c)
+{
+	c->busy = 0;
+	w->pending--;
+	if (x->failed && !w->async_failed) {
+		w->async_err = x->err;
+		w->async_failed = 1;
+	}
+	x->failed = 0;
+	pthread_cond_broadcast(&w->done);
+}
+
+/* The next queued column, or NULL.  With w->mu held. */
+static struct wcol *next_job(struct pq_writer *w)
+{
+	if (!w->qcount)
+		return NULL;
+	struct wcol *c = &w->cols[w->queue[w->qhead]];
+	w->qhead = (w->qhead + 1) % w->ncols;
+	w->qcount--;
+	return c;
+}
+
+static void *worker(void *arg)
+{
+	struct scratch *x = arg;
+	struct pq_writer *w = x->w;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		struct wcol *c = next_job(w);
+		if (!c) {
+			if (w->stop)
+				break;
+			pthread_cond_wait(&w->work, &w->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&w->mu);
+		run_job(x, w, c);
+		pthread_mutex_lock(&w->mu);
+		job_done(w, x, c);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Start the workers (on the first page to encode); without them the caller's thread does all. */
+static int start_workers(struct pq_writer *w)
+{
+	int n = w->nthreads - 1;
+	w->queue = calloc((size_t)w->ncols, sizeof *w->queue);
+	w->tid = calloc((size_t)n, sizeof *w->tid);
+	w->wscratch = calloc((size_t)n, sizeof *w->wscratch);
+	if (!w->queue || !w->tid || !w->wscratch)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		struct scratch *x = &w->wscratch[i];
+		x->w = w;
+		x->own_codec = 1;
+		if (!(x->codec = pq_codec_new()) ||
+		    pthread_create(&w->tid[i], NULL, worker, x) != 0) {
+			pq_codec_free(x->codec);
+			x->codec = NULL;
+			break;
+		}
+		w->nworkers = i + 1;
+	}
+	return 0;
+}
+
+static void stop_workers(struct pq_writer *w)
+{
+	if (!w->nworkers)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->nworkers; i++)
+		pthread_join(w->tid[i], NULL);
+	w->nworkers = 0;
+}
+
+/* A worker's error becomes the writer's. */
+static int take_async_error(struct pq_writer *w)
+{
+	if (!w->failed) {
+		w->err = w->async_err;
+		w->failed = 1;
+	}
+	return -1;
+}
+
+/*
+ * Hand column c's page over to be encoded (final: the last of its chunk,
+ * with the dictionary page to make too) and give the column an empty one.
+ * A worker encodes it; without workers this thread does, now.
+ */
+static int enqueue(struct pq_writer *w, struct wcol *c, int final)
+{
+	if (w->nthreads > 1 && !w->tid && start_workers(w) < 0)
+		return nomem(w);
+	pthread_mutex_lock(&w->mu);
+	while (c->busy)
+		pthread_cond_wait(&w->done, &w->mu);
+	struct page t = c->pg;
+	c->pg = c->spare;
+	c->spare = t;
+	c->pg.nlev = c->pg.nval = c->pg.page_est = c->pg.page_rows = 0;
+	c->pg.heap.len = 0;
+	c->final = final;
+	int failed = w->async_failed;
+	if (w->nworkers && !failed) {
+		c->busy = 1;
+		w->pending++;
+		w->queue[(w->qhead + w->qcount) % w->ncols] = (int)(c - w->cols);
+		w->qcount++;
+		pthread_cond_signal(&w->work);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (failed)
+		return take_async_error(w);
+	if (!w->nworkers) {
+		run_job(&w->mine, w, c);
+		if (w->mine.failed) {
+			w->mine.failed = 0;
+			w->err = w->mine.err;
+			w->failed = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Wait for every page handed over, encoding queued ones on this thread too. */
+static int drain(struct pq_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->pending) {
+		struct wcol *c = next_job(w);
+		if (!c) {
+			pthread_cond_wait(&w->done, &w->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&w->mu);
+		run_job(&w->mine, w, c);
+		pthread_mutex_lock(&w->mu);
+		job_done(w, &w->mine, c);
+	}
+	int failed = w->async_failed;
+	pthread_mutex_unlock(&w->mu);
+	return failed ? take_async_error(w) : 0;
+}
+
 static int end_row_group(struct pq_writer *w)
 {
 	if (w->rows == 0)
@@ -1378,18 +1644,21 @@ static int end_row_group(struct pq_writer *w)
 		return nomem(w);
 	w->nrg++;
 	rg->num_rows = w->rows;
+	/* Every column's last page and dictionary, encoded in parallel; then the writing. */
+	for (int i = 0; i < w->ncols; i++)
+		if (enqueue(w, &w->cols[i], 1) < 0)
+			return -1;
+	if (drain(w) < 0)
+		return -1;
 	rg->file_offset = (int64_t)w->pos;
 	for (int i = 0; i < w->ncols; i++) {
 		struct wcol *c = &w->cols[i];
 		struct chunkmeta *m = &rg->cols[i];
-		if (flush_page(w, c) < 0)
-			return -1;
 		m->dict_off = -1;
 		if (c->dict_used) {
 			m->dict_off = (int64_t)w->pos;
-			if (dict_page(w, c, &c->c_unc, &c->c_comp) < 0)
+			if (write_all(w, c->dictpage.p, c->dictpage.len) < 0)
 				return -1;
-			c->c_enc |= 1u << PQ_ENC_PLAIN;
 		}
 		m->data_off = (int64_t)w->pos;
 		if (write_all(w, c->pages.p, c->pages.len) < 0)
@@ -1413,6 +1682,7 @@ static int end_row_group(struct pq_writer *w)
 		c->dict_used = 0;
 		dict_reset(&c->dict);
 		c->pages.len = 0;
+		c->dictpage.len = 0;
 		c->c_values = c->c_nulls = c->c_unc = c->c_comp = 0;
 		c->c_enc = 0;
 		stat_reset(&c->c_st);
@@ -1488,8 +1758,14 @@ struct pq_writer *pq_writer_open_fd(int fd, const char *name, const struct pq_sc
 		err_set(e, EX_SOFTWARE, "%s: out of memory", name);
 		return NULL;
 	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->done, NULL);
 	w->fd = fd;
 	w->o = *o;
+	w->nthreads = o->threads > 0 ? o->threads : default_threads();
+	if (w->nthreads > 64)
+		w->nthreads = 64;
 	if (w->o.row_group_rows <= 0)
 		w->o.row_group_rows = 1 << 20;
 	if (w->o.page_bytes == 0)
@@ -1533,6 +1809,8 @@ struct pq_writer *pq_writer_open_fd(int fd, const char *name, const struct pq_sc
 		if (!w->codec)
 			goto nomem;
 	}
+	w->mine.w = w;
+	w->mine.codec = w->codec;
 	if (write_all(w, "PAR1", 4) < 0) {
 		*e = w->err;
 		pq_writer_free(w);
@@ -1606,7 +1884,7 @@ int pq_writer_set_encoding(struct pq_writer *w, int leaf, int encoding)
 		            colname(w, c, nm, sizeof nm),
 		            pq_encoding_name(encoding) ? pq_encoding_name(encoding) : "?",
 		            pq_type_name(c->type));
-	if (c->nlev || c->c_values || w->total_rows)
+	if (c->pg.nlev || c->c_values || w->total_rows)
 		return fail(w, EX_SOFTWARE, "column %s: encoding set after the first value",
 		            colname(w, c, nm, sizeof nm));
 	c->forced = encoding;
@@ -1624,10 +1902,10 @@ const struct err_msg *pq_writer_error(const struct pq_writer *w)
 static inline int begin_entry(struct pq_writer *w, struct wcol *c, int r)
 {
 	if (r == 0) {
-		if ((c->page_est >= w->o.page_bytes || c->nlev >= MAX_PAGE_ENTRIES) &&
-		    flush_page(w, c) < 0)
+		if ((c->pg.page_est >= w->o.page_bytes || c->pg.nlev >= MAX_PAGE_ENTRIES) &&
+		    enqueue(w, c, 0) < 0)
 			return -1;
-		c->page_rows++;
+		c->pg.page_rows++;
 		c->rows++;
 	}
 	if (room_lev(c, 1) < 0)
@@ -1638,10 +1916,10 @@ static inline int begin_entry(struct pq_writer *w, struct wcol *c, int r)
 static inline void put_level(struct wcol *c, int r, int d)
 {
 	if (c->max_def)
-		c->def[c->nlev] = (uint16_t)d;
+		c->pg.def[c->pg.nlev] = (uint16_t)d;
 	if (c->max_rep)
-		c->rep[c->nlev] = (uint16_t)r;
-	c->nlev++;
+		c->pg.rep[c->pg.nlev] = (uint16_t)r;
+	c->pg.nlev++;
 }
 
 static int check_range(struct pq_writer *w, struct wcol *c, pq_int128 v)
@@ -1673,8 +1951,8 @@ static inline int add_i32(struct pq_writer *w, struct wcol *c, int32_t v)
 {
 	if (room_val(c, 1) < 0)
 		return nomem(w);
-	((int32_t *)(void *)c->vals)[c->nval++] = v;
-	c->page_est += 4;
+	((int32_t *)(void *)c->pg.vals)[c->pg.nval++] = v;
+	c->pg.page_est += 4;
 	return 0;
 }
 
@@ -1682,8 +1960,8 @@ static inline int add_i64(struct pq_writer *w, struct wcol *c, int64_t v)
 {
 	if (room_val(c, 1) < 0)
 		return nomem(w);
-	((int64_t *)(void *)c->vals)[c->nval++] = v;
-	c->page_est += 8;
+	((int64_t *)(void *)c->pg.vals)[c->pg.nval++] = v;
+	c->pg.page_est += 8;
 	return 0;
 }
 
@@ -1697,9 +1975,9 @@ static int add_dec(struct pq_writer *w, struct wcol *c, pq_int128 v)
 		return add_i64(w, c, (int64_t)v);
 	if (room_val(c, 1) < 0)
 		return nomem(w);
-	memcpy(c->vals + c->nval * sizeof v, &v, sizeof v);
-	c->nval++;
-	c->page_est += (size_t)c->flba;
+	memcpy(c->pg.vals + c->pg.nval * sizeof v, &v, sizeof v);
+	c->pg.nval++;
+	c->pg.page_est += (size_t)c->flba;
 	return 0;
 }
 
@@ -1709,15 +1987,15 @@ static int add_bytes(struct pq_writer *w, struct wcol *c, const void *p, size_t 
 	if (n > MAX_VALUE_BYTES)
 		return fail(w, EX_DATAERR, "column %s: value of %zu bytes is too long",
 		            colname(w, c, nm, sizeof nm), n);
-	if (room_val(c, 1) < 0 || pq_buf_reserve(&c->heap, n) < 0)
+	if (room_val(c, 1) < 0 || pq_buf_reserve(&c->pg.heap, n) < 0)
 		return nomem(w);
-	struct ba e = {(uint32_t)c->heap.len, (uint32_t)n};
+	struct ba e = {(uint32_t)c->pg.heap.len, (uint32_t)n};
 	if (n)
-		memcpy(c->heap.p + c->heap.len, p, n);
-	c->heap.len += n;
-	memcpy(c->vals + c->nval * 8, &e, sizeof e);
-	c->nval++;
-	c->page_est += 4 + n;
+		memcpy(c->pg.heap.p + c->pg.heap.len, p, n);
+	c->pg.heap.len += n;
+	memcpy(c->pg.vals + c->pg.nval * 8, &e, sizeof e);
+	c->pg.nval++;
+	c->pg.page_est += 4 + n;
 	return 0;
 }
 
@@ -1777,8 +2055,8 @@ int pq_writer_put_bool(struct pq_writer *w, int leaf, int v)
 	PUT_BEGIN(PQ_V_BOOL);
 	if (room_val(c, 1) < 0)
 		return nomem(w);
-	c->vals[c->nval++] = v ? 1 : 0;
-	c->page_est += 1;
+	c->pg.vals[c->pg.nval++] = v ? 1 : 0;
+	c->pg.page_est += 1;
 	return 0;
 }
 
@@ -1803,8 +2081,8 @@ int pq_writer_put_f32(struct pq_writer *w, int leaf, float v)
 	PUT_BEGIN(PQ_V_F32);
 	if (room_val(c, 1) < 0)
 		return nomem(w);
-	((float *)(void *)c->vals)[c->nval++] = v;
-	c->page_est += 4;
+	((float *)(void *)c->pg.vals)[c->pg.nval++] = v;
+	c->pg.page_est += 4;
 	return 0;
 }
 
@@ -1813,8 +2091,8 @@ int pq_writer_put_f64(struct pq_writer *w, int leaf, double v)
 	PUT_BEGIN(PQ_V_F64);
 	if (room_val(c, 1) < 0)
 		return nomem(w);
-	((double *)(void *)c->vals)[c->nval++] = v;
-	c->page_est += 8;
+	((double *)(void *)c->pg.vals)[c->pg.nval++] = v;
+	c->pg.page_est += 8;
 	return 0;
 }
 
@@ -1853,11 +2131,12 @@ int pq_writer_end_row(struct pq_writer *w)
 /* Values of the given width that still fit the page (at least one when it is empty). */
 static size_t page_room(const struct pq_writer *w, const struct wcol *c, size_t width)
 {
-	if (c->nlev >= MAX_PAGE_ENTRIES || (c->nlev && c->page_est >= w->o.page_bytes))
+	if (c->pg.nlev >= MAX_PAGE_ENTRIES || (c->pg.nlev && c->pg.page_est >= w->o.page_bytes))
 		return 0;
-	size_t k = c->page_est < w->o.page_bytes ? (w->o.page_bytes - c->page_est) / width : 0;
-	if (k > MAX_PAGE_ENTRIES - c->nlev)
-		k = MAX_PAGE_ENTRIES - c->nlev;
+	size_t k =
+	    c->pg.page_est < w->o.page_bytes ? (w->o.page_bytes - c->pg.page_est) / width : 0;
+	if (k > MAX_PAGE_ENTRIES - c->pg.nlev)
+		k = MAX_PAGE_ENTRIES - c->pg.nlev;
 	return k ? k : 1;
 }
 
@@ -1872,7 +2151,7 @@ static int copy_batch(struct pq_writer *w, struct wcol *c, const void *v, size_t
 	for (size_t i = 0; i < n;) {
 		size_t k = page_room(w, c, width);
 		if (k == 0) {
-			if (flush_page(w, c) < 0)
+			if (enqueue(w, c, 0) < 0)
 				return -1;
 			k = page_room(w, c, width);
 		}
@@ -1880,13 +2159,13 @@ static int copy_batch(struct pq_writer *w, struct wcol *c, const void *v, size_t
 			k = n - i;
 		if (room_val(c, k) < 0 || room_lev(c, k) < 0)
 			return nomem(w);
-		memcpy(c->vals + c->nval * width, src + i * width, k * width);
+		memcpy(c->pg.vals + c->pg.nval * width, src + i * width, k * width);
 		for (size_t j = 0; c->max_def && j < k; j++)
-			c->def[c->nlev + j] = (uint16_t)c->max_def;
-		c->nval += k;
-		c->nlev += k;
-		c->page_est += k * width;
-		c->page_rows += k;
+			c->pg.def[c->pg.nlev + j] = (uint16_t)c->max_def;
+		c->pg.nval += k;
+		c->pg.nlev += k;
+		c->pg.page_est += k * width;
+		c->pg.page_rows += k;
 		c->rows += (int64_t)k;
 		i += k;
 	}
@@ -1905,7 +2184,7 @@ static int copy_batch(struct pq_writer *w, struct wcol *c, const void *v, size_t
 	for (size_t i = 0; i < n;) {                                                               \
 		size_t k = page_room(w, c, width);                                                 \
 		if (k == 0) {                                                                      \
-			if (flush_page(w, c) < 0)                                                  \
+			if (enqueue(w, c, 0) < 0)                                                  \
 				return -1;                                                         \
 			k = page_room(w, c, width);                                                \
 		}                                                                                  \
@@ -1919,15 +2198,15 @@ static int copy_batch(struct pq_writer *w, struct wcol *c, const void *v, size_t
 					return fail(w, EX_DATAERR,                                 \
 					            "column %s: null in a required column",        \
 					            colname(w, c, nm_, sizeof nm_));               \
-				c->def[c->nlev++] = 0;                                             \
+				c->pg.def[c->pg.nlev++] = 0;                                       \
 				continue;                                                          \
 			}                                                                          \
 			if (c->max_def)                                                            \
-				c->def[c->nlev] = 1;                                               \
-			c->nlev++;                                                                 \
+				c->pg.def[c->pg.nlev] = 1;                                         \
+			c->pg.nlev++;                                                              \
 			STORE;                                                                     \
 		}                                                                                  \
-		c->page_rows += k;                                                                 \
+		c->pg.page_rows += k;                                                              \
 		c->rows += (int64_t)k;                                                             \
 	}                                                                                          \
 	return 0
@@ -1935,7 +2214,7 @@ static int copy_batch(struct pq_writer *w, struct wcol *c, const void *v, size_t
 int pq_writer_write_bool(struct pq_writer *w, int leaf, const uint8_t *v, const uint8_t *valid,
                          size_t n)
 {
-	WRITE_BATCH(PQ_V_BOOL, 1, (c->vals[c->nval++] = v[i] ? 1 : 0, c->page_est += 1));
+	WRITE_BATCH(PQ_V_BOOL, 1, (c->pg.vals[c->pg.nval++] = v[i] ? 1 : 0, c->pg.page_est += 1));
 }
 
 int pq_writer_write_i32(struct pq_writer *w, int leaf, const int32_t *v, const uint8_t *valid,
@@ -1947,7 +2226,7 @@ int pq_writer_write_i32(struct pq_writer *w, int leaf, const int32_t *v, const u
 	if (!valid && (d->type == PQ_INT || d->type == PQ_DATE))
 		return copy_batch(w, d, v, n, 4);
 	WRITE_BATCH(PQ_V_I32, 4, if (check_range(w, c, v[i]) < 0) return -1;
-	            ((int32_t *)(void *)c->vals)[c->nval++] = v[i]; c->page_est += 4);
+	            ((int32_t *)(void *)c->pg.vals)[c->pg.nval++] = v[i]; c->pg.page_est += 4);
 }
 
 int pq_writer_write_i64(struct pq_writer *w, int leaf, const int64_t *v, const uint8_t *valid,
@@ -1970,7 +2249,7 @@ int pq_writer_write_i64(struct pq_writer *w, int leaf, const int64_t *v, const u
 		return copy_batch(w, d, v, n, 8);
 	}
 	WRITE_BATCH(PQ_V_I64, 8,
-	            (((int64_t *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 8));
+	            (((int64_t *)(void *)c->pg.vals)[c->pg.nval++] = v[i], c->pg.page_est += 8));
 }
 
 int pq_writer_write_f32(struct pq_writer *w, int leaf, const float *v, const uint8_t *valid,
@@ -1979,7 +2258,8 @@ int pq_writer_write_f32(struct pq_writer *w, int leaf, const float *v, const uin
 	struct wcol *d = flat_col(w, leaf, PQ_V_F32);
 	if (d && !valid)
 		return copy_batch(w, d, v, n, 4);
-	WRITE_BATCH(PQ_V_F32, 4, (((float *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 4));
+	WRITE_BATCH(PQ_V_F32, 4,
+	            (((float *)(void *)c->pg.vals)[c->pg.nval++] = v[i], c->pg.page_est += 4));
 }
 
 int pq_writer_write_f64(struct pq_writer *w, int leaf, const double *v, const uint8_t *valid,
@@ -1988,7 +2268,8 @@ int pq_writer_write_f64(struct pq_writer *w, int leaf, const double *v, const ui
 	struct wcol *d = flat_col(w, leaf, PQ_V_F64);
 	if (d && !valid)
 		return copy_batch(w, d, v, n, 8);
-	WRITE_BATCH(PQ_V_F64, 8, (((double *)(void *)c->vals)[c->nval++] = v[i], c->page_est += 8));
+	WRITE_BATCH(PQ_V_F64, 8,
+	            (((double *)(void *)c->pg.vals)[c->pg.nval++] = v[i], c->pg.page_est += 8));
 }
 
 int pq_writer_write_bytes(struct pq_writer *w, int leaf, const struct pq_bytes *v,
@@ -2023,8 +2304,8 @@ static int shred_leaf(struct pq_writer *w, struct wcol *c, const struct pq_value
 	case PQ_BOOLEAN:
 		if (room_val(c, 1) < 0)
 			return nomem(w);
-		c->vals[c->nval++] = v->b ? 1 : 0;
-		c->page_est += 1;
+		c->pg.vals[c->pg.nval++] = v->b ? 1 : 0;
+		c->pg.page_est += 1;
 		return 0;
 	case PQ_BYTE:
 	case PQ_SHORT:
@@ -2040,14 +2321,14 @@ static int shred_leaf(struct pq_writer *w, struct wcol *c, const struct pq_value
 	case PQ_FLOAT:
 		if (room_val(c, 1) < 0)
 			return nomem(w);
-		((float *)(void *)c->vals)[c->nval++] = v->f32;
-		c->page_est += 4;
+		((float *)(void *)c->pg.vals)[c->pg.nval++] = v->f32;
+		c->pg.page_est += 4;
 		return 0;
 	case PQ_DOUBLE:
 		if (room_val(c, 1) < 0)
 			return nomem(w);
-		((double *)(void *)c->vals)[c->nval++] = v->f64;
-		c->page_est += 8;
+		((double *)(void *)c->pg.vals)[c->pg.nval++] = v->f64;
+		c->pg.page_est += 8;
 		return 0;
 	case PQ_STRING:
 	case PQ_BINARY:
@@ -2369,6 +2650,7 @@ int pq_writer_close(struct pq_writer *w)
 	if (pq_writer_end_row(w) < 0 || end_row_group(w) < 0 || write_footer(w) < 0)
 		return -1;
 	w->closed = 1;
+	stop_workers(w);
 	if (w->o.sync && fsync(w->fd) < 0)
 		return fail(w, EX_IOERR, "fsync failed: %s", strerror(errno));
 	if (w->own_fd) {
@@ -2418,20 +2700,42 @@ int pq_writer_stats(const struct pq_writer *w, int leaf, struct pq_stats *st)
 	return 0;
 }
 
+static void page_free(struct page *p)
+{
+	free(p->def);
+	free(p->rep);
+	free(p->vals);
+	pq_buf_free(&p->heap);
+}
+
+static void scratch_free(struct scratch *x)
+{
+	pq_buf_free(&x->vbuf);
+	pq_buf_free(&x->tbuf);
+	pq_buf_free(&x->lbuf);
+	pq_buf_free(&x->cbuf);
+	pq_buf_free(&x->hbuf);
+	pq_buf_free(&x->sbuf);
+	free(x->idx);
+	free(x->stamp);
+	if (x->own_codec)
+		pq_codec_free(x->codec);
+}
+
 void pq_writer_free(struct pq_writer *w)
 {
 	if (!w)
 		return;
+	stop_workers(w);
 	if (w->own_fd)
 		close(w->fd);
 	for (int i = 0; i < w->ncols; i++) {
 		struct wcol *c = &w->cols[i];
-		free(c->def);
-		free(c->rep);
-		free(c->vals);
-		pq_buf_free(&c->heap);
+		page_free(&c->pg);
+		page_free(&c->spare);
 		dict_free(&c->dict);
 		pq_buf_free(&c->pages);
+		pq_buf_free(&c->dictpage);
 		stat_free(&c->c_st);
 		stat_free(&c->f_st);
 	}
@@ -2451,15 +2755,16 @@ void pq_writer_free(struct pq_writer *w)
 	free(w->kv);
 	if (w->own_codec)
 		pq_codec_free(w->codec);
-	pq_buf_free(&w->vbuf);
-	pq_buf_free(&w->tbuf);
-	pq_buf_free(&w->lbuf);
-	pq_buf_free(&w->cbuf);
-	pq_buf_free(&w->hbuf);
+	scratch_free(&w->mine);
+	for (int i = 0; w->wscratch && i < w->nthreads - 1; i++)
+		scratch_free(&w->wscratch[i]);
+	free(w->wscratch);
+	free(w->tid);
+	free(w->queue);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->done);
 	pq_buf_free(&w->foot);
-	pq_buf_free(&w->sbuf);
-	free(w->idx);
-	free(w->stamp);
 	pq_schema_free(w->s);
 	free(w->name);
 	free(w);
