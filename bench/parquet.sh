@@ -27,7 +27,7 @@ for order in interleaved by-symbol; do
 	ours=$D/ours-$order.parquet duck=$D/duck-$order.parquet
 	w=() wc=() d=() r1=() r2=() dr=() rs=()
 	for _ in $(seq "$BENCH_RUNS"); do
-		read -r t bytes c <<<"$("$pqbench" write "$ours" "$N" "${flag[@]}")"
+		read -r t _ c <<<"$("$pqbench" write "$ours" "$N" "${flag[@]}")"
 		w+=("$t")
 		wc+=("$c")
 		ms=$(duck "CREATE TABLE t AS SELECT * FROM read_parquet('$ours')" \

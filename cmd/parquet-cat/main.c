@@ -30,7 +30,8 @@
 
 #define STDIN_MAX ((size_t)1 << 30) /* a Parquet file read from stdin is held in memory */
 
-static const char usage[] = "usage: parquet-cat [-qv] [--binary] [--columns LIST] [--meta] FILE ...\n";
+static const char usage[] =
+    "usage: parquet-cat [-qv] [--binary] [--columns LIST] [--meta] FILE ...\n";
 
 /* ------------------------------------------------------------ values */
 
@@ -167,7 +168,8 @@ static void put_value(struct buf *b, const struct pq_reader *r, int field,
 /* A map key: its text as a JSON string. */
 static void put_key(struct buf *b, const struct pq_reader *r, int field, const struct pq_value *v)
 {
-	if (v->kind == PQ_V_BYTES && pq_schema_field(pq_reader_schema(r), field)->type == PQ_STRING) {
+	if (v->kind == PQ_V_BYTES &&
+	    pq_schema_field(pq_reader_schema(r), field)->type == PQ_STRING) {
 		buf_json_str(b, (const char *)v->bytes.p, v->bytes.len);
 		return;
 	}
@@ -180,8 +182,7 @@ static void put_key(struct buf *b, const struct pq_reader *r, int field, const s
 	buf_free(&tmp);
 }
 
-static void put_value(struct buf *b, const struct pq_reader *r, int field,
-                      const struct pq_value *v)
+static void put_value(struct buf *b, const struct pq_reader *r, int field, const struct pq_value *v)
 {
 	const struct pq_schema *s = pq_reader_schema(r);
 	const struct pq_field *f = pq_schema_field(s, field);
@@ -383,7 +384,8 @@ static void put_meta(struct buf *b, const char *name, const struct pq_reader *r)
 			else
 				buf_puts(b, "null");
 			if (st.has_min_max) {
-				const struct pq_field *f = pq_schema_field(s, pq_schema_leaf_field(s, l));
+				const struct pq_field *f =
+				    pq_schema_field(s, pq_schema_leaf_field(s, l));
 				buf_puts(b, ",\"min\":");
 				put_primitive(b, f, &st.min);
 				buf_puts(b, ",\"max\":");
@@ -419,8 +421,8 @@ static int tick_fields(const struct pq_schema *s, int idx[TICK_FIELD_COUNT], cha
 		}
 		if (f->type != want[i] ||
 		    (f->type == PQ_DECIMAL && (f->scale != DEC6_SCALE || f->precision > 18))) {
-			snprintf(why, n, "not the tick schema (column %s is %s)", tick_field_names[i],
-			         pq_type_name(f->type));
+			snprintf(why, n, "not the tick schema (column %s is %s)",
+			         tick_field_names[i], pq_type_name(f->type));
 			return -1;
 		}
 	}
@@ -455,8 +457,8 @@ static int row_to_tick(const struct pq_value *row, const int pos[TICK_FIELD_COUN
 			break;
 		}
 		case 1:
-			t->interval = (uint8_t)tick_interval_parse((const char *)v->bytes.p,
-			                                           v->bytes.len);
+			t->interval =
+			    (uint8_t)tick_interval_parse((const char *)v->bytes.p, v->bytes.len);
 			if (!t->interval) {
 				snprintf(why, n, "interval \"%.*s\" is not a tick interval",
 				         (int)(v->bytes.len > 32 ? 32 : v->bytes.len),
@@ -637,9 +639,9 @@ static int split_columns(char *list, struct opts *o)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"binary", no_argument, NULL, 'b'}, {"columns", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},   {"meta", no_argument, NULL, 'm'},
-	    {"quiet", no_argument, NULL, 'q'},  {"verbose", no_argument, NULL, 'v'},
+	    {"binary", no_argument, NULL, 'b'},  {"columns", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},    {"meta", no_argument, NULL, 'm'},
+	    {"quiet", no_argument, NULL, 'q'},   {"verbose", no_argument, NULL, 'v'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0, 0, NULL, 0};
@@ -687,8 +689,8 @@ int main(int argc, char **argv)
 		return cli_usage_error(usage, "--columns: a comma-separated list of columns");
 	}
 
-	struct rec_writer *w = rec_writer_new(dup(STDOUT_FILENO), "stdout",
-	                                      o.binary ? REC_FMT_BINARY : REC_FMT_JSON);
+	struct rec_writer *w =
+	    rec_writer_new(dup(STDOUT_FILENO), "stdout", o.binary ? REC_FMT_BINARY : REC_FMT_JSON);
 	struct buf line = BUF_INIT;
 	struct err_msg e;
 	int rc = EX_OK;
