@@ -1307,24 +1307,49 @@ static int levels_max(const uint16_t *lv, size_t n)
  * levels with their length, BIT_PACKED levels take a computed length, V2
  * pages pass their length as v2len.
  */
+/* Is p[0..len) one run of at least n levels, all equal to max (a page without nulls)? */
+static int one_run_of(const uint8_t *p, size_t len, int max, size_t n)
+{
+	const uint8_t *q = p;
+	uint64_t h;
+	if (pq_uleb_get(&q, p + len, &h) < 0 || (h & 1) || (h >> 1) < n)
+		return 0;
+	size_t vb = ((size_t)pq_bit_width((uint64_t)max) + 7) / 8, left = (size_t)(p + len - q);
+	if (vb > left)
+		return 0;
+	unsigned v = 0;
+	for (size_t k = 0; k < vb; k++)
+		v |= (unsigned)q[k] << (8 * k);
+	return v == (unsigned)max;
+}
+
 static int decode_levels(struct pq_column *c, const char *what, int enc, const uint8_t **p,
                          const uint8_t *end, size_t v2len, int v2, uint16_t *out, size_t n, int max,
-                         struct err_msg *e)
+                         int *all_max, struct err_msg *e)
 {
 	const char *why;
 	int w = pq_bit_width((uint64_t)max);
 	size_t avail = (size_t)(end - *p), len;
-	if (v2) {
-		len = v2len;
-		if (pq_rle_decode16(*p, len, w, out, n, &why) < 0)
-			return cfail(c, e, "page %d: %s levels: %s", c->pages, what, why);
-	} else if (enc == PQ_ENC_RLE) {
-		if (avail < 4)
-			return cfail(c, e, "page %d: %s levels end early", c->pages, what);
-		len = pq_load32(*p);
-		*p += 4;
-		if (len > avail - 4)
-			return cfail(c, e, "page %d: %s levels run past the page", c->pages, what);
+	if (all_max)
+		*all_max = 0;
+	if (v2 || enc == PQ_ENC_RLE) {
+		if (v2) {
+			len = v2len;
+		} else {
+			if (avail < 4)
+				return cfail(c, e, "page %d: %s levels end early", c->pages, what);
+			len = pq_load32(*p);
+			*p += 4;
+			if (len > avail - 4)
+				return cfail(c, e, "page %d: %s levels run past the page", c->pages,
+				             what);
+		}
+		/* Pages without nulls need no level array (see def_at()). */
+		if (all_max && one_run_of(*p, len, max, n)) {
+			*all_max = 1;
+			*p += len;
+			return 0;
+		}
 		if (pq_rle_decode16(*p, len, w, out, n, &why) < 0)
 			return cfail(c, e, "page %d: %s levels: %s", c->pages, what, why);
 	} else if (enc == PQ_ENC_BIT_PACKED) {
@@ -1341,6 +1366,29 @@ static int decode_levels(struct pq_column *c, const char *what, int enc, const u
 		return cfail(c, e, "page %d: %s level %d out of range (maximum %d)", c->pages, what,
 		             m, max);
 	return 0;
+}
+
+/* out[i] = dict[idx[i]] for values of k bytes (indices already checked). */
+static void gather(uint8_t *out, const uint8_t *dict, const uint32_t *idx, size_t n, size_t k)
+{
+	switch (k) {
+	case 4:
+		for (size_t i = 0; i < n; i++)
+			memcpy(out + 4 * i, dict + 4 * (size_t)idx[i], 4);
+		break;
+	case 8:
+		for (size_t i = 0; i < n; i++)
+			memcpy(out + 8 * i, dict + 8 * (size_t)idx[i], 8);
+		break;
+	case 16:
+		for (size_t i = 0; i < n; i++)
+			memcpy(out + 16 * i, dict + 16 * (size_t)idx[i], 16);
+		break;
+	default:
+		for (size_t i = 0; i < n; i++)
+			out[i] = dict[idx[i]];
+		break;
+	}
 }
 
 /* Values of a data page: nn (non-null) values from p[0..len) in encoding enc. */
@@ -1370,16 +1418,15 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 			return cnomem(c, e);
 		if (pq_rle_decode32(p + 1, len - 1, p[0], c->idx, nn, &why) < 0)
 			return cfail(c, e, "page %d: dictionary indices: %s", c->pages, why);
-		size_t k = c->ksize;
-		for (size_t i = 0; i < nn; i++) {
-			uint32_t x = c->idx[i];
-			if (x >= c->ndict)
-				return cfail(c, e,
-				             "page %d: dictionary index %u out of range "
-				             "(dictionary has %zu entries)",
-				             c->pages, x, c->ndict);
-			memcpy(c->vals + i * k, c->dict + (size_t)x * k, k);
-		}
+		uint32_t top = 0;
+		for (size_t i = 0; i < nn; i++)
+			top = c->idx[i] > top ? c->idx[i] : top;
+		if (top >= c->ndict)
+			return cfail(c, e,
+			             "page %d: dictionary index %u out of range "
+			             "(dictionary has %zu entries)",
+			             c->pages, top, c->ndict);
+		gather(c->vals, c->dict, c->idx, nn, c->ksize);
 		return 0;
 	}
 	case PQ_ENC_RLE: {
@@ -1401,6 +1448,12 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 			             pq_physical_name(lf->phys));
 		size_t w = lf->phys == PQ_PT_INT32 ? 4 : 8;
 		uint8_t *dst = c->vals;
+		if (c->kind == PQ_V_DEC && lf->conv == PQ_CONV_INT_TO_DEC) {
+			if (pq_dbp_decode_wide(p, len, (pq_int128 *)(void *)dst, w == 4, nn, &used,
+			                       &why) < 0)
+				return cfail(c, e, "page %d: %s", c->pages, why);
+			return 0;
+		}
 		int direct = (w == 4 && c->kind == PQ_V_I32) ||
 		             (w == 8 && c->kind == PQ_V_I64 && lf->conv == PQ_CONV_NONE);
 		if (!direct) {
@@ -1505,6 +1558,7 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 	const uint8_t *p, *end;
 	const uint8_t *vp;
 	size_t vlen;
+	int all = 0; /* the definition levels are one run of the maximum */
 	if (!v2) {
 		if (pq_buf_reserve(&c->page, (size_t)h->unc + 1) < 0)
 			return cnomem(c, e);
@@ -1514,10 +1568,10 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 		p = c->page.p;
 		end = p + h->unc;
 		if (lf->max_rep && decode_levels(c, "repetition", h->rep_enc, &p, end, 0, 0, c->rep,
-		                                 n, lf->max_rep, e) < 0)
+		                                 n, lf->max_rep, NULL, e) < 0)
 			return -1;
 		if (lf->max_def && decode_levels(c, "definition", h->def_enc, &p, end, 0, 0, c->def,
-		                                 n, lf->max_def, e) < 0)
+		                                 n, lf->max_def, &all, e) < 0)
 			return -1;
 		vp = p;
 		vlen = (size_t)(end - p);
@@ -1530,12 +1584,12 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 		end = body + h->rep_len + h->def_len;
 		if (lf->max_rep &&
 		    decode_levels(c, "repetition", PQ_ENC_RLE, &p, end, (size_t)h->rep_len, 1,
-		                  c->rep, n, lf->max_rep, e) < 0)
+		                  c->rep, n, lf->max_rep, NULL, e) < 0)
 			return -1;
 		p = body + h->rep_len;
 		if (lf->max_def &&
 		    decode_levels(c, "definition", PQ_ENC_RLE, &p, end, (size_t)h->def_len, 1,
-		                  c->def, n, lf->max_def, e) < 0)
+		                  c->def, n, lf->max_def, &all, e) < 0)
 			return -1;
 		const uint8_t *cv = body + h->rep_len + h->def_len;
 		size_t clen = (size_t)h->comp - (size_t)h->rep_len - (size_t)h->def_len;
@@ -1556,7 +1610,7 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 	}
 	/* Without levels (a required or flat column) def and rep are not filled: see def_at(). */
 	size_t nn = n, rows = n;
-	if (lf->max_def) {
+	if (lf->max_def && !all) {
 		nn = 0;
 		for (size_t i = 0; i < n; i++)
 			nn += c->def[i] == lf->max_def;
@@ -1756,10 +1810,14 @@ void pq_reader_use_row_group(struct pq_reader *r, int rg, int use)
 		r->use_rg[rg] = use ? 1 : 0;
 }
 
-/* The definition level of entry i of the page (a column without levels has only 0). */
+/*
+ * The definition level of entry i of the page: the maximum on a page where
+ * every entry has a value (whose level array may not be filled; for a
+ * column without levels, that is 0).
+ */
 static inline int def_at(const struct pq_column *c, size_t i)
 {
-	return c->lf->max_def ? c->def[i] : 0;
+	return c->all_present ? c->lf->max_def : c->def[i];
 }
 
 /* Make sure leaf l's cursor has an entry: 1, or 0 at the end of its chunk. */

@@ -105,13 +105,13 @@ static uint64_t unpack_slow(const uint8_t *in, size_t nbytes, size_t bit, int w)
 	return x & width_mask(w);
 }
 
-void pq_bitunpack64(const uint8_t *in, uint64_t *out, size_t n, int w)
+void pq_bitunpack64(const uint8_t *in, size_t avail, uint64_t *out, size_t n, int w)
 {
 	if (w <= 0) {
 		memset(out, 0, n * sizeof *out);
 		return;
 	}
-	size_t nbytes = (n * (size_t)w + 7) / 8;
+	size_t nbytes = avail;
 	uint64_t mask = width_mask(w);
 	size_t bit = 0, i = 0;
 	for (; i < n && (bit >> 3) + 9 <= nbytes; i++, bit += (size_t)w) {
@@ -126,13 +126,13 @@ void pq_bitunpack64(const uint8_t *in, uint64_t *out, size_t n, int w)
 		out[i] = unpack_slow(in, nbytes, bit, w);
 }
 
-void pq_bitunpack32(const uint8_t *in, uint32_t *out, size_t n, int w)
+void pq_bitunpack32(const uint8_t *in, size_t avail, uint32_t *out, size_t n, int w)
 {
 	if (w <= 0) {
 		memset(out, 0, n * sizeof *out);
 		return;
 	}
-	size_t nbytes = (n * (size_t)w + 7) / 8;
+	size_t nbytes = avail;
 	uint64_t mask = width_mask(w);
 	size_t bit = 0, i = 0;
 	if (w == 1) {
@@ -147,6 +147,57 @@ void pq_bitunpack32(const uint8_t *in, uint32_t *out, size_t n, int w)
 		out[i] = (uint32_t)((pq_load64(in + (bit >> 3)) >> (bit & 7)) & mask);
 	for (; i < n; i++, bit += (size_t)w)
 		out[i] = (uint32_t)unpack_slow(in, nbytes, bit, w);
+}
+
+/*
+ * 32 values of width w from in, where at least 4 * w + 8 bytes may be read.
+ * Inlined for each constant width, the shifts and offsets fold away: this
+ * is the inner loop of DELTA_BINARY_PACKED decoding.
+ */
+static inline __attribute__((always_inline)) void unpack32_const(const uint8_t *in, uint64_t *out,
+                                                                 const int w)
+{
+	const uint64_t mask = width_mask(w);
+	for (int i = 0; i < 32; i++) {
+		const size_t bit = (size_t)i * (size_t)w;
+		const uint8_t *q = in + (bit >> 3);
+		const int sh = (int)(bit & 7);
+		uint64_t x = pq_load64(q) >> sh;
+		if (sh + w > 64)
+			x |= (uint64_t)q[8] << (64 - sh);
+		out[i] = x & mask;
+	}
+}
+
+#define UNPACK_CASE(W)                                                                             \
+	case W:                                                                                    \
+		unpack32_const(in, out, W);                                                        \
+		break;
+
+/* 32 values of width w (1..64) from in, where 4 * w + 8 bytes may be read. */
+static void unpack32(const uint8_t *in, uint64_t *out, int w)
+{
+	switch (w) {
+		UNPACK_CASE(1)
+		UNPACK_CASE(2) UNPACK_CASE(3) UNPACK_CASE(4) UNPACK_CASE(5) UNPACK_CASE(
+		    6) UNPACK_CASE(7) UNPACK_CASE(8) UNPACK_CASE(9) UNPACK_CASE(10) UNPACK_CASE(11)
+		    UNPACK_CASE(12) UNPACK_CASE(13) UNPACK_CASE(14) UNPACK_CASE(15) UNPACK_CASE(
+		        16) UNPACK_CASE(17) UNPACK_CASE(18) UNPACK_CASE(19) UNPACK_CASE(20)
+		        UNPACK_CASE(21) UNPACK_CASE(22) UNPACK_CASE(23) UNPACK_CASE(24) UNPACK_CASE(
+		            25) UNPACK_CASE(26) UNPACK_CASE(27) UNPACK_CASE(28) UNPACK_CASE(29)
+		            UNPACK_CASE(30) UNPACK_CASE(31) UNPACK_CASE(32) UNPACK_CASE(
+		                33) UNPACK_CASE(34) UNPACK_CASE(35) UNPACK_CASE(36) UNPACK_CASE(37)
+		                UNPACK_CASE(38) UNPACK_CASE(39) UNPACK_CASE(40) UNPACK_CASE(41)
+		                    UNPACK_CASE(42) UNPACK_CASE(43) UNPACK_CASE(44) UNPACK_CASE(45)
+		                        UNPACK_CASE(46) UNPACK_CASE(47) UNPACK_CASE(48)
+		                            UNPACK_CASE(49) UNPACK_CASE(50) UNPACK_CASE(51)
+		                                UNPACK_CASE(52) UNPACK_CASE(53) UNPACK_CASE(54)
+		                                    UNPACK_CASE(55) UNPACK_CASE(56) UNPACK_CASE(57)
+		                                        UNPACK_CASE(58) UNPACK_CASE(59)
+		                                            UNPACK_CASE(60) UNPACK_CASE(61)
+		                                                UNPACK_CASE(62) UNPACK_CASE(63)
+		                                                    UNPACK_CASE(64) default : break;
+	}
 }
 
 /*
@@ -227,6 +278,7 @@ RLE_ENCODER(pq_rle_encode16, uint16_t)
 		const uint8_t *end = p + len;                                                      \
 		size_t vb = ((size_t)w + 7) / 8, i = 0;                                            \
 		uint32_t tmp[256];                                                                 \
+		uint64_t wide[32];                                                                 \
 		while (i < n) {                                                                    \
 			uint64_t h;                                                                \
 			if (pq_uleb_get(&p, end, &h) < 0) {                                        \
@@ -250,11 +302,22 @@ RLE_ENCODER(pq_rle_encode16, uint16_t)
 					*why = "bit-packed run ends early";                        \
 					return -1;                                                 \
 				}                                                                  \
-				for (size_t k = 0; k < have; k += 256) {                           \
+				for (size_t k = 0; k < have;) {                                    \
+					size_t at = k / 8 * (size_t)w;                             \
+					size_t left = (size_t)(end - p) - at;                      \
+					if (w > 0 && have - k >= 32 &&                             \
+					    left >= 4 * (size_t)w + 8) {                           \
+						unpack32(p + at, wide, w);                         \
+						for (size_t j = 0; j < 32; j++)                    \
+							out[i + k + j] = (T)wide[j];               \
+						k += 32;                                           \
+						continue;                                          \
+					}                                                          \
 					size_t m = have - k < 256 ? have - k : 256;                \
-					pq_bitunpack32(p + k / 8 * (size_t)w, tmp, m, w);          \
+					pq_bitunpack32(p + at, left, tmp, m, w);                   \
 					for (size_t j = 0; j < m; j++)                             \
 						out[i + k + j] = (T)tmp[j];                        \
+					k += m;                                                    \
 				}                                                                  \
 				i += have;                                                         \
 				p += avail;                                                        \
@@ -380,12 +443,40 @@ int pq_dbp_encode32(struct pq_buf *b, const int32_t *v, size_t n)
 	return 0;
 }
 
+/* Where decoded DELTA_BINARY_PACKED values go. */
+enum dbp_out { OUT_I64, OUT_I32, OUT_WIDE64, OUT_WIDE32 };
+
+/* Store the running sums of values out[at..at+n): prev + min + d[k], accumulated. */
+static inline uint64_t dbp_store(void *out, enum dbp_out kind, size_t at, uint64_t prev,
+                                 uint64_t min, const uint64_t *d, size_t n)
+{
+	switch (kind) {
+	case OUT_I64:
+		for (size_t k = 0; k < n; k++)
+			((int64_t *)out)[at + k] = (int64_t)(prev += min + (d ? d[k] : 0));
+		break;
+	case OUT_I32:
+		for (size_t k = 0; k < n; k++)
+			((int32_t *)out)[at + k] = (int32_t)(prev += min + (d ? d[k] : 0));
+		break;
+	case OUT_WIDE64:
+		for (size_t k = 0; k < n; k++)
+			((__int128 *)out)[at + k] = (int64_t)(prev += min + (d ? d[k] : 0));
+		break;
+	default:
+		for (size_t k = 0; k < n; k++)
+			((__int128 *)out)[at + k] = (int32_t)(prev += min + (d ? d[k] : 0));
+		break;
+	}
+	return prev;
+}
+
 /*
- * Decode DELTA_BINARY_PACKED into o64 or o32.  Sums are kept mod 2^64; for
- * 32-bit columns the low half is the value whichever width the writer
- * computed its deltas in.
+ * Decode DELTA_BINARY_PACKED into out.  Sums are kept mod 2^64; for 32-bit
+ * columns the low half is the value whichever width the writer computed
+ * its deltas in.
  */
-static int dbp_decode(const uint8_t *p, size_t len, int64_t *o64, int32_t *o32, size_t n,
+static int dbp_decode(const uint8_t *p, size_t len, void *out, enum dbp_out kind, size_t n,
                       size_t *used, const char **why)
 {
 	p = nonnull(p);
@@ -409,10 +500,7 @@ static int dbp_decode(const uint8_t *p, size_t len, int64_t *o64, int32_t *o32, 
 	uint64_t prev = (uint64_t)pq_unzigzag(first), tmp[32];
 	size_t i = 0;
 	if (n > 0) {
-		if (o64)
-			o64[0] = (int64_t)prev;
-		else
-			o32[0] = (int32_t)prev;
+		dbp_store(out, kind, 0, prev, 0, NULL, 1);
 		i = 1;
 	}
 	while (i < n) {
@@ -438,24 +526,17 @@ static int dbp_decode(const uint8_t *p, size_t len, int64_t *o64, int32_t *o32, 
 				return -1;
 			}
 			if (w == 0) {
-				for (size_t k = 0; k < take; k++) {
-					prev += min;
-					if (o64)
-						o64[i + k] = (int64_t)prev;
-					else
-						o32[i + k] = (int32_t)prev;
-				}
+				prev = dbp_store(out, kind, i, prev, min, NULL, take);
 			} else {
 				for (size_t k = 0; k < take; k += 32) {
 					size_t m32 = take - k < 32 ? take - k : 32;
-					pq_bitunpack64(p + k / 8 * (size_t)w, tmp, m32, w);
-					for (size_t j = 0; j < m32; j++) {
-						prev += min + tmp[j];
-						if (o64)
-							o64[i + k + j] = (int64_t)prev;
-						else
-							o32[i + k + j] = (int32_t)prev;
-					}
+					size_t at = k / 8 * (size_t)w,
+					       avail = (size_t)(end - p) - at;
+					if (m32 == 32 && avail >= 4 * (size_t)w + 8)
+						unpack32(p + at, tmp, w);
+					else
+						pq_bitunpack64(p + at, avail, tmp, m32, w);
+					prev = dbp_store(out, kind, i + k, prev, min, tmp, m32);
 				}
 			}
 			i += take;
@@ -469,13 +550,19 @@ static int dbp_decode(const uint8_t *p, size_t len, int64_t *o64, int32_t *o32, 
 int pq_dbp_decode64(const uint8_t *p, size_t len, int64_t *out, size_t n, size_t *used,
                     const char **why)
 {
-	return dbp_decode(p, len, out, NULL, n, used, why);
+	return dbp_decode(p, len, out, OUT_I64, n, used, why);
 }
 
 int pq_dbp_decode32(const uint8_t *p, size_t len, int32_t *out, size_t n, size_t *used,
                     const char **why)
 {
-	return dbp_decode(p, len, NULL, out, n, used, why);
+	return dbp_decode(p, len, out, OUT_I32, n, used, why);
+}
+
+int pq_dbp_decode_wide(const uint8_t *p, size_t len, __int128 *out, int is32, size_t n,
+                       size_t *used, const char **why)
+{
+	return dbp_decode(p, len, out, is32 ? OUT_WIDE32 : OUT_WIDE64, n, used, why);
 }
 
 int pq_dlba_encode(struct pq_buf *b, const struct pq_bytes *v, size_t n)

@@ -31,13 +31,15 @@ static inline int pq_bit_width(uint64_t v)
 
 /*
  * Bit packing of n values of width w (0..64, 0..32 for the 32-bit forms),
- * LSB first: out receives exactly (n * w + 7) / 8 bytes, in reads as many.
- * Values wider than w are masked.
+ * LSB first: out receives exactly (n * w + 7) / 8 bytes.  Values wider
+ * than w are masked.  The unpackers read from in, where avail bytes (at
+ * least (n * w + 7) / 8) may be read: the more, the fewer values take the
+ * slow path near the end.
  */
 void pq_bitpack64(uint8_t *out, const uint64_t *v, size_t n, int w);
 void pq_bitpack32(uint8_t *out, const uint32_t *v, size_t n, int w);
-void pq_bitunpack64(const uint8_t *in, uint64_t *out, size_t n, int w);
-void pq_bitunpack32(const uint8_t *in, uint32_t *out, size_t n, int w);
+void pq_bitunpack64(const uint8_t *in, size_t avail, uint64_t *out, size_t n, int w);
+void pq_bitunpack32(const uint8_t *in, size_t avail, uint32_t *out, size_t n, int w);
 
 /*
  * The RLE/bit-packing hybrid of n values of width w (0..32; 0..16 for
@@ -63,6 +65,9 @@ int pq_dbp_decode64(const uint8_t *p, size_t len, int64_t *out, size_t n, size_t
                     const char **why);
 int pq_dbp_decode32(const uint8_t *p, size_t len, int32_t *out, size_t n, size_t *used,
                     const char **why);
+/* The same, widened to 128 bits (decimals): from 32-bit values when is32. */
+int pq_dbp_decode_wide(const uint8_t *p, size_t len, __int128 *out, int is32, size_t n,
+                       size_t *used, const char **why);
 
 /*
  * DELTA_LENGTH_BYTE_ARRAY and DELTA_BYTE_ARRAY of n strings.  The

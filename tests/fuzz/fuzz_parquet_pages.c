@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default:
 		if (w % 65 <= 64 && len >= (n * (size_t)(w % 65) + 7) / 8) {
 			uint64_t u[2048];
-			pq_bitunpack64(p, u, n, w % 65);
+			pq_bitunpack64(p, len, u, n, w % 65);
 		}
 		break;
 	}

@@ -43,7 +43,7 @@ static void test_bit_packing_round_trips_every_width(void)
 			memset(packed, 0xee, sizeof packed);
 			pq_bitpack64(packed, in, n, w);
 			T_CHECK(packed[bytes] == 0xee); /* writes exactly its bytes */
-			pq_bitunpack64(packed, out, n, w);
+			pq_bitunpack64(packed, bytes, out, n, w);
 			T_CHECK(memcmp(in, out, n * sizeof *in) == 0);
 			if (w <= 32) {
 				uint32_t in32[77], out32[77];
@@ -52,7 +52,7 @@ static void test_bit_packing_round_trips_every_width(void)
 				uint8_t p32[77 * 4 + 4];
 				pq_bitpack32(p32, in32, n, w);
 				T_CHECK(memcmp(p32, packed, bytes) == 0);
-				pq_bitunpack32(p32, out32, n, w);
+				pq_bitunpack32(p32, bytes, out32, n, w);
 				T_CHECK(memcmp(in32, out32, n * sizeof *in32) == 0);
 			}
 		}
