@@ -169,35 +169,45 @@ static inline __attribute__((always_inline)) void unpack32_const(const uint8_t *
 	}
 }
 
-#define UNPACK_CASE(W)                                                                             \
-	case W:                                                                                    \
-		unpack32_const(in, out, W);                                                        \
+#define UNPACK_CASE(A, B, C, D)                                                                    \
+	case A:                                                                                    \
+		unpack32_const(in, out, A);                                                        \
+		break;                                                                             \
+	case B:                                                                                    \
+		unpack32_const(in, out, B);                                                        \
+		break;                                                                             \
+	case C:                                                                                    \
+		unpack32_const(in, out, C);                                                        \
+		break;                                                                             \
+	case D:                                                                                    \
+		unpack32_const(in, out, D);                                                        \
 		break;
 
 /* 32 values of width w (1..64) from in, where 4 * w + 8 bytes may be read. */
 static void unpack32(const uint8_t *in, uint64_t *out, int w)
 {
+	/* clang-format off */
 	switch (w) {
-		UNPACK_CASE(1)
-		UNPACK_CASE(2) UNPACK_CASE(3) UNPACK_CASE(4) UNPACK_CASE(5) UNPACK_CASE(
-		    6) UNPACK_CASE(7) UNPACK_CASE(8) UNPACK_CASE(9) UNPACK_CASE(10) UNPACK_CASE(11)
-		    UNPACK_CASE(12) UNPACK_CASE(13) UNPACK_CASE(14) UNPACK_CASE(15) UNPACK_CASE(
-		        16) UNPACK_CASE(17) UNPACK_CASE(18) UNPACK_CASE(19) UNPACK_CASE(20)
-		        UNPACK_CASE(21) UNPACK_CASE(22) UNPACK_CASE(23) UNPACK_CASE(24) UNPACK_CASE(
-		            25) UNPACK_CASE(26) UNPACK_CASE(27) UNPACK_CASE(28) UNPACK_CASE(29)
-		            UNPACK_CASE(30) UNPACK_CASE(31) UNPACK_CASE(32) UNPACK_CASE(
-		                33) UNPACK_CASE(34) UNPACK_CASE(35) UNPACK_CASE(36) UNPACK_CASE(37)
-		                UNPACK_CASE(38) UNPACK_CASE(39) UNPACK_CASE(40) UNPACK_CASE(41)
-		                    UNPACK_CASE(42) UNPACK_CASE(43) UNPACK_CASE(44) UNPACK_CASE(45)
-		                        UNPACK_CASE(46) UNPACK_CASE(47) UNPACK_CASE(48)
-		                            UNPACK_CASE(49) UNPACK_CASE(50) UNPACK_CASE(51)
-		                                UNPACK_CASE(52) UNPACK_CASE(53) UNPACK_CASE(54)
-		                                    UNPACK_CASE(55) UNPACK_CASE(56) UNPACK_CASE(57)
-		                                        UNPACK_CASE(58) UNPACK_CASE(59)
-		                                            UNPACK_CASE(60) UNPACK_CASE(61)
-		                                                UNPACK_CASE(62) UNPACK_CASE(63)
-		                                                    UNPACK_CASE(64) default : break;
+		UNPACK_CASE(1, 2, 3, 4)
+		UNPACK_CASE(5, 6, 7, 8)
+		UNPACK_CASE(9, 10, 11, 12)
+		UNPACK_CASE(13, 14, 15, 16)
+		UNPACK_CASE(17, 18, 19, 20)
+		UNPACK_CASE(21, 22, 23, 24)
+		UNPACK_CASE(25, 26, 27, 28)
+		UNPACK_CASE(29, 30, 31, 32)
+		UNPACK_CASE(33, 34, 35, 36)
+		UNPACK_CASE(37, 38, 39, 40)
+		UNPACK_CASE(41, 42, 43, 44)
+		UNPACK_CASE(45, 46, 47, 48)
+		UNPACK_CASE(49, 50, 51, 52)
+		UNPACK_CASE(53, 54, 55, 56)
+		UNPACK_CASE(57, 58, 59, 60)
+		UNPACK_CASE(61, 62, 63, 64)
+	default:
+		break;
 	}
+	/* clang-format on */
 }
 
 /*
