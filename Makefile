@@ -79,9 +79,10 @@ $(LIB): $(COMMON_OBJ)
 	ar rcs $@ $^
 
 # Each program is every .c file in its cmd/ directory, linked with the library.
+# (No '%' inside the prerequisite: make would replace it with the stem.)
 .SECONDARY:
 .SECONDEXPANSION:
-$(OUTBIN)/%: $$(patsubst %.c,$(O)/%.o,$$(wildcard cmd/%/*.c)) $(LIB)
+$(OUTBIN)/%: $$(foreach f,$$(wildcard cmd/$$*/*.c),$(O)/$$(basename $$(f)).o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
 
