@@ -100,12 +100,12 @@ struct rec_reader {
 	char *name;
 	size_t max_line;
 	int format; /* -1 until detected */
+	int lazy;   /* hand out data lines untokenized (rec_reader_set_lazy) */
 	char *data;
 	size_t cap, pos, end;
 	int eof;
 	uint64_t number;
 	int skipping; /* discarding the rest of an over-long line */
-	int lazy;     /* hand out data lines untokenized (rec_reader_set_lazy) */
 	struct rec_field fields[REC_MAX_FIELDS];
 	struct buf names; /* unescaped field names of the current record */
 	struct buf control;

@@ -141,6 +141,9 @@ struct rec_reader *rec_reader_new(int fd, const char *name, size_t max_line);
 void rec_reader_free(struct rec_reader *r);
 /* The next record: REC_DATA, REC_BATCH, REC_CONTROL, REC_BAD (e set) or REC_END; -1 on fatal error. */
 int rec_read(struct rec_reader *r, struct rec *out, struct err_msg *e);
+/* The detected encoding (valid after the first rec_read()). */
+int rec_reader_format(const struct rec_reader *r);
+const char *rec_reader_name(const struct rec_reader *r);
 /*
  * Lazy mode (off by default): JSON data lines are handed out as text only
  * (fields NULL, nfields 0) for callers that parse the line themselves and
@@ -157,9 +160,6 @@ void rec_reader_set_lazy(struct rec_reader *r, int lazy);
  * rec_read() or rec_parse_fields().
  */
 int rec_parse_fields(struct rec_reader *r, struct rec *rec, struct err_msg *e);
-/* The detected encoding (valid after the first rec_read()). */
-int rec_reader_format(const struct rec_reader *r);
-const char *rec_reader_name(const struct rec_reader *r);
 
 /* The field named name (exact, case-sensitive), or NULL. */
 const struct rec_field *rec_field(const struct rec *r, const char *name);
