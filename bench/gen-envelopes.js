@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Write synthetic av-fetch envelopes to stdout for the benchmarks:
-//   gen-envelopes.js BARS [BARS_PER_ENVELOPE] [SYMBOLS_PER_BATCH]
+//   gen-envelopes.js BARS [BARS_PER_ENVELOPE] [ENVELOPES_PER_BATCH] [SYMBOLS]
 // Intraday 1min responses as Alpha Vantage sends them (newest first, prices
-// as 4-decimal strings), one envelope per symbol, a batch marker after each
-// group of symbols.  Deterministic: the same arguments give the same bytes.
+// as 4-decimal strings, extended hours from 04:00 ET on weekdays), one
+// envelope per symbol and day, a batch marker after each group of
+// envelopes (ENVELOPES_PER_BATCH 0: one batch for everything).
+// Deterministic: the same arguments give the same bytes.
 'use strict';
 const total = Number(process.argv[2] || 1000000);
-const per = Number(process.argv[3] || 1000);
-const perBatch = Number(process.argv[4] || 4);
+const per = Math.min(Number(process.argv[3] || 960), 960);
+const perBatch = Number(process.argv[4] === undefined ? 8 : process.argv[4]);
+const nsym = Number(process.argv[5] || 500);
 
 let seed = 12345;
 function rand() {
@@ -39,9 +42,10 @@ let batch = 0;
 const day0 = Date.UTC(2025, 5, 2); // a Monday
 while (made < total) {
 	const n = Math.min(per, total - made);
-	const sym = 'S' + String(env % 500).padStart(3, '0');
-	// Each envelope covers n minutes of one trading day from 04:00 local.
-	const day = new Date(day0 + Math.floor(env / 500) * 86400000);
+	const sym = 'S' + String(env % nsym).padStart(3, '0');
+	// Each envelope covers n minutes of one weekday from 04:00 local.
+	const tradingDay = Math.floor(env / nsym);
+	const day = new Date(day0 + (Math.floor(tradingDay / 5) * 7 + tradingDay % 5) * 86400000);
 	const ymd = day.getUTCFullYear() + '-' + pad(day.getUTCMonth() + 1) + '-' + pad(day.getUTCDate());
 	let p = 100 + rand() * 100;
 	const bars = [];
@@ -69,10 +73,12 @@ while (made < total) {
 		',"Time Series (1min)":{' + bars.join(',') + '}}}\n');
 	made += n;
 	env++;
-	if (env % perBatch === 0 || made >= total) {
-		write('{"@batch":{"app":"bench/intraday/1min","id":' + batchId + ',"records":' +
-			(env % perBatch || perBatch) + ',"rejected":0,"status":"ok"}}\n');
-		batch++;
+	if ((perBatch > 0 && env % perBatch === 0) || made >= total) {
+		const n = perBatch > 0 ? env % perBatch || perBatch : env;
+		write('{"@batch":{"app":"bench/intraday/1min","id":' + batchId + ',"records":' + n +
+			',"rejected":0,"status":"ok"}}\n');
+		if (perBatch > 0)
+			batch++;
 	}
 }
 process.stdout.write(out.join(''));

@@ -62,17 +62,29 @@ static void put_le16(unsigned char *p, uint16_t v)
 	p[1] = (unsigned char)(v >> 8);
 }
 
+/*
+ * Written out byte by byte (no loops) so that the compiler turns each into a
+ * single load or store on little-endian machines: frames are the hot path.
+ */
 static void put_le32(unsigned char *p, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
 }
 
 static void put_le64(unsigned char *p, int64_t v)
 {
 	uint64_t u = (uint64_t)v;
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(u >> (8 * i));
+	p[0] = (unsigned char)u;
+	p[1] = (unsigned char)(u >> 8);
+	p[2] = (unsigned char)(u >> 16);
+	p[3] = (unsigned char)(u >> 24);
+	p[4] = (unsigned char)(u >> 32);
+	p[5] = (unsigned char)(u >> 40);
+	p[6] = (unsigned char)(u >> 48);
+	p[7] = (unsigned char)(u >> 56);
 }
 
 static uint16_t get_le16(const unsigned char *p)
@@ -87,10 +99,9 @@ static uint32_t get_le32(const unsigned char *p)
 
 static int64_t get_le64(const unsigned char *p)
 {
-	uint64_t u = 0;
-	for (int i = 7; i >= 0; i--)
-		u = u << 8 | p[i];
-	return (int64_t)u;
+	return (int64_t)((uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+	                 (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+	                 (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56);
 }
 
 /* Reader --------------------------------------------------------------------- */
