@@ -90,10 +90,12 @@ $(LIB): $(COMMON_OBJ)
 	$(Q_AR)ar rcs $@ $^
 
 # Each program is every .c file in its cmd/ directory, linked with the library.
-# (No '%' inside the prerequisite: make would replace it with the stem.)
+# (The objects come from a function: in the rule itself, make would put the
+# stem in place of the first '%' of every word, patsubst's pattern included.)
+prog_objs = $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c))
 .SECONDARY:
 .SECONDEXPANSION:
-$(OUTBIN)/%: $$(foreach f,$$(wildcard cmd/$$*/*.c),$(O)/$$(basename $$(f)).o) $(LIB)
+$(OUTBIN)/%: $$(call prog_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
 	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
 
