@@ -203,12 +203,8 @@ static int reject(struct normalize *nz, const char *stage, const char *reason, c
                   size_t inlen, int in_json, int wrap_member, const char *file, uint64_t lineno)
 {
 	if (!nz->rejects) {
-		if (nz->env.symbol[0])
-			err_warn("%s: line %llu: %s: %s %s", file, (unsigned long long)lineno,
-			         nz->env.symbol, stage, reason);
-		else
-			err_warn("%s: line %llu: %s %s", file, (unsigned long long)lineno, stage,
-			         reason);
+		err_warn("%s: line %llu: %s%s%s rejected: %s", file, (unsigned long long)lineno,
+		         nz->env.symbol, nz->env.symbol[0] ? ": " : "", stage, reason);
 		return 0;
 	}
 	struct buf *b = &nz->line;
@@ -385,12 +381,14 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 				rc = write_failed(nz, &e);
 			break;
 		default: {
-			/* A line that is not a JSON object (the reader says why). */
+			/* A line that is not a JSON object, or too long (the reader says why). */
 			const char *why = strstr(e.text, ": record ");
 			why = why ? strchr(why + 9, ':') : NULL;
 			why = why ? why + 2 : e.text;
 			char reason[ERR_MSG_MAX + 16];
-			snprintf(reason, sizeof reason, "not valid JSON: %s", why);
+			snprintf(
+			    reason, sizeof reason, "%s%s",
+			    strncmp(why, "line longer", 11) == 0 ? "" : "not valid JSON: ", why);
 			nz->env.function_name[0] = nz->env.symbol[0] = '\0';
 			nz->env.interval = nz->env.has_fetched_at = 0;
 			nz->rejected++;

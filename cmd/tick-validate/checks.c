@@ -217,10 +217,11 @@ static int eval_node(struct check *c, int i, const struct tick *t)
 		return cmp_holds(n->op, a, b);
 	}
 	default: {
-		if (t->nulls & (TICK_N_TIMESTAMP | TICK_N_INTERVAL) || !tick_interval_name(t->interval))
+		if (t->nulls & (TICK_N_TIMESTAMP | TICK_N_INTERVAL) ||
+		    !tick_interval_name(t->interval))
 			return -1;
-		int64_t local = t->trade_timestamp + (int64_t)zone_offset(c, t->trade_timestamp) *
-							 TS_US_PER_SEC;
+		int64_t local = t->trade_timestamp +
+		                (int64_t)zone_offset(c, t->trade_timestamp) * TS_US_PER_SEC;
 		int64_t day = floor_div(local, TS_US_PER_DAY);
 		int64_t tod = local - day * TS_US_PER_DAY;
 		int64_t len = tick_interval_us(t->interval);
@@ -279,7 +280,7 @@ static int is_invalid(const struct check *c, const struct tick *t)
 
 /* The duplicate key of t: its group bytes, and its ordered value when there is one. */
 static size_t dup_key(const struct check *c, const struct tick *t, unsigned char *k, int *ordered,
-		      int64_t *value)
+                      int64_t *value)
 {
 	size_t n = 0;
 	dec128 v = 0;
@@ -528,10 +529,14 @@ void checks_put_metric(struct buf *out, const struct check *c, dec128 v, int has
 const char *checks_metric_name(const struct check *c)
 {
 	static const char *const names[] = {
-	    [CK_ROW_COUNT] = "row_count", [CK_MISSING] = "missing_count",
-	    [CK_INVALID] = "invalid_count", [CK_DUPLICATE] = "duplicate_count",
-	    [CK_FRESHNESS] = "freshness", [CK_MIN] = "min",
-	    [CK_MAX] = "max", [CK_SCHEMA] = "schema",
+	    [CK_ROW_COUNT] = "row_count",
+	    [CK_MISSING] = "missing_count",
+	    [CK_INVALID] = "invalid_count",
+	    [CK_DUPLICATE] = "duplicate_count",
+	    [CK_FRESHNESS] = "freshness",
+	    [CK_MIN] = "min",
+	    [CK_MAX] = "max",
+	    [CK_SCHEMA] = "schema",
 	    [CK_FAILED_ROWS] = "failed_rows",
 	};
 	return names[c->kind];

@@ -78,12 +78,12 @@ struct expr_node {
 struct check {
 	int kind;
 	int line;
-	char definition[256]; /* the item as written, without a trailing ':' */
-	char name[256];       /* name: or the definition */
-	int col;              /* the column of one-column metrics */
+	char definition[256];       /* the item as written, without a trailing ':' */
+	char name[256];             /* name: or the definition */
+	int col;                    /* the column of one-column metrics */
 	int cols[TICK_FIELD_COUNT]; /* duplicate_count's columns, in order */
 	int ncols;
-	uint16_t required; /* schema: columns that must be present (bits by field index) */
+	uint16_t required;  /* schema: columns that must be present (bits by field index) */
 	int required_level; /* OUT_WARN or OUT_FAIL */
 
 	int has_inline, has_warn, has_fail;
@@ -93,8 +93,8 @@ struct check {
 	/* invalid_count validity */
 	int has_valid_min, has_valid_max, nvalues;
 	dec128 valid_min, valid_max;
-	dec128 values[VALUES_MAX];          /* numeric, date and timestamp columns */
-	char svalues[VALUES_MAX][16];       /* string columns */
+	dec128 values[VALUES_MAX];    /* numeric, date and timestamp columns */
+	char svalues[VALUES_MAX][16]; /* string columns */
 
 	/* failed rows */
 	char condition[200]; /* the fail condition as written */
@@ -133,7 +133,7 @@ struct checks {
  * expected ...") on failure.
  */
 struct checks *checks_parse(const char *name, const char *text, size_t len, size_t key_memory,
-			    struct err_msg *e);
+                            struct err_msg *e);
 void checks_free(struct checks *cs);
 
 /* The column a name denotes (a tick field index), or -1. */

@@ -25,8 +25,8 @@
 /* Column types, by tick field index. */
 enum col_type { CT_STR, CT_TS, CT_DATE, CT_DEC6, CT_INT };
 static const int col_types[TICK_FIELD_COUNT] = {
-    CT_STR,  CT_STR,  CT_TS,   CT_DATE, CT_DEC6, CT_DEC6,
-    CT_DEC6, CT_DEC6, CT_INT,  CT_INT,  CT_TS,   CT_STR,
+    CT_STR,  CT_STR,  CT_TS,  CT_DATE, CT_DEC6, CT_DEC6,
+    CT_DEC6, CT_DEC6, CT_INT, CT_INT,  CT_TS,   CT_STR,
 };
 
 /* Units of metrics and thresholds. */
@@ -61,7 +61,7 @@ int checks_column(const char *s, size_t n)
 }
 
 static const char columns_list[] = "symbol, interval, trade_timestamp, trade_date, open, high, "
-				   "low, close, volume, batch_id, ingested_at or source";
+                                   "low, close, volume, batch_id, ingested_at or source";
 
 /* Text scanning ------------------------------------------------------------------ */
 
@@ -125,7 +125,7 @@ static int accept_op(struct text *t, int *op)
 		const char *s;
 		int op;
 	} ops[] = {{"<=", OP_LE}, {">=", OP_GE}, {"!=", OP_NE}, {"<>", OP_NE},
-		   {"=", OP_EQ},  {"<", OP_LT},  {">", OP_GT}};
+	           {"=", OP_EQ},  {"<", OP_LT},  {">", OP_GT}};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
 		if (accept(t, ops[i].s)) {
 			*op = ops[i].op;
@@ -168,35 +168,36 @@ static int parse_col_value(struct parser *p, int col, const char *s, size_t n, d
 	case CT_DEC6:
 		if (dec_parse(s, n, 38, 6, out, &de) < 0)
 			return fail_at(p, "expected a decimal number for %s, not \"%.*s\"",
-				       tick_field_names[col], (int)(n > 40 ? 40 : n), s);
+			               tick_field_names[col], (int)(n > 40 ? 40 : n), s);
 		return 0;
 	case CT_INT:
 		if (dec_parse(s, n, 19, 0, out, &de) < 0 || *out > INT64_MAX || *out < INT64_MIN)
 			return fail_at(p, "expected an integer for %s, not \"%.*s\"",
-				       tick_field_names[col], (int)(n > 40 ? 40 : n), s);
+			               tick_field_names[col], (int)(n > 40 ? 40 : n), s);
 		return 0;
 	case CT_TS:
 		if (ts_parse_rfc3339(s, n, &i64) < 0)
 			return fail_at(p, "expected an RFC 3339 timestamp for %s, not \"%.*s\"",
-				       tick_field_names[col], (int)(n > 40 ? 40 : n), s);
+			               tick_field_names[col], (int)(n > 40 ? 40 : n), s);
 		*out = i64;
 		return 0;
 	case CT_DATE:
 		if (ts_parse_date(s, n, &days) < 0)
 			return fail_at(p, "expected a date YYYY-MM-DD for %s, not \"%.*s\"",
-				       tick_field_names[col], (int)(n > 40 ? 40 : n), s);
+			               tick_field_names[col], (int)(n > 40 ? 40 : n), s);
 		*out = days;
 		return 0;
 	default:
-		return fail_at(p, "expected a numeric, date or timestamp column, not the string "
-				  "column %s",
-			       tick_field_names[col]);
+		return fail_at(p,
+		               "expected a numeric, date or timestamp column, not the string "
+		               "column %s",
+		               tick_field_names[col]);
 	}
 }
 
 /* A threshold value in the unit of check c's metric. */
 static int parse_metric_value(struct parser *p, const struct check *c, const char *s, size_t n,
-			      dec128 *out)
+                              dec128 *out)
 {
 	struct err_msg de;
 	char buf[64];
@@ -206,7 +207,7 @@ static int parse_metric_value(struct parser *p, const struct check *c, const cha
 		snprintf(buf, sizeof buf, "%.*s", (int)(n > 60 ? 60 : n), s);
 		if (n > 60 || ts_parse_duration(buf, &us) < 0)
 			return fail_at(p, "expected a duration such as 15m, 6h or 1d6h, not \"%s\"",
-				       buf);
+			               buf);
 		*out = us;
 		return 0;
 	case U_COLUMN:
@@ -214,14 +215,14 @@ static int parse_metric_value(struct parser *p, const struct check *c, const cha
 	default:
 		if (dec_parse(s, n, 19, 0, out, &de) < 0)
 			return fail_at(p, "expected a count (an integer), not \"%.*s\"",
-				       (int)(n > 40 ? 40 : n), s);
+			               (int)(n > 40 ? 40 : n), s);
 		return 0;
 	}
 }
 
 /* "<op> <value>", "between A and B" or "not between A and B", to the end of t. */
 static int parse_cond(struct parser *p, const struct check *c, struct text *t,
-		      struct check_cond *out)
+                      struct check_cond *out)
 {
 	const char *s;
 	size_t n;
@@ -247,7 +248,7 @@ static int parse_cond(struct parser *p, const struct check *c, struct text *t,
 	} else {
 		if (neg || !accept_op(t, &out->op))
 			return fail_at(p, "expected a comparison (=, !=, <, <=, >, >=) or "
-					  "\"between A and B\"");
+			                  "\"between A and B\"");
 		n = word(t, &s);
 		if (n == 0)
 			return fail_at(p, "expected a value after the comparison");
@@ -256,14 +257,14 @@ static int parse_cond(struct parser *p, const struct check *c, struct text *t,
 	}
 	if (!at_end(t))
 		return fail_at(p, "expected the end of the threshold, not \"%.*s\"",
-			       (int)(t->end - t->s > 40 ? 40 : t->end - t->s), t->s);
+		               (int)(t->end - t->s > 40 ? 40 : t->end - t->s), t->s);
 	return 0;
 }
 
 /* "[a, b, 'c']": the items of a list, unquoted, each into fn(). */
 static int parse_list(struct parser *p, struct text *t,
-		      int (*fn)(struct parser *, struct check *, const char *, size_t),
-		      struct check *c)
+                      int (*fn)(struct parser *, struct check *, const char *, size_t),
+                      struct check *c)
 {
 	if (!accept(t, "["))
 		return fail_at(p, "expected a list in brackets: [a, b, ...]");
@@ -309,7 +310,7 @@ static int add_valid_value(struct parser *p, struct check *c, const char *s, siz
 	if (col_types[c->col] == CT_STR) {
 		if (n > 15)
 			return fail_at(p, "expected values of at most 15 bytes for %s",
-				       tick_field_names[c->col]);
+			               tick_field_names[c->col]);
 		memcpy(c->svalues[c->nvalues], s, n);
 		c->svalues[c->nvalues][n] = '\0';
 	} else if (parse_col_value(p, c->col, s, n, &c->values[c->nvalues]) < 0) {
@@ -324,7 +325,7 @@ static int add_required(struct parser *p, struct check *c, const char *s, size_t
 	int col = checks_column(s, n);
 	if (col < 0)
 		return fail_at(p, "expected a column (%s), not \"%.*s\"", columns_list,
-			       (int)(n > 40 ? 40 : n), s);
+		               (int)(n > 40 ? 40 : n), s);
 	c->required |= (uint16_t)(1u << col);
 	return 0;
 }
@@ -341,7 +342,7 @@ static int xp_node(struct xp *x, int kind)
 {
 	if (x->c->nnodes == EXPR_MAX)
 		return fail_at(x->p, "expected a shorter fail condition (at most %d terms)",
-			       EXPR_MAX);
+		               EXPR_MAX);
 	struct expr_node *n = &x->c->nodes[x->c->nnodes];
 	memset(n, 0, sizeof *n);
 	n->kind = kind;
@@ -352,7 +353,7 @@ static int xp_operand_slot(struct xp *x)
 {
 	if (x->c->noperands == OPERAND_MAX)
 		return fail_at(x->p, "expected a shorter fail condition (at most %d values)",
-			       OPERAND_MAX);
+		               OPERAND_MAX);
 	memset(&x->c->operands[x->c->noperands], 0, sizeof x->c->operands[0]);
 	return x->c->noperands++;
 }
@@ -363,12 +364,12 @@ static int xp_operand(struct xp *x)
 	skip_space(&x->t);
 	size_t n = ident(&x->t, &s);
 	if (n > 0) {
-		int fn = (n == 3 && memcmp(s, "min", 3) == 0) || (n == 5 && !memcmp(s, "least", 5))
-			     ? OPD_MIN
-			 : (n == 3 && memcmp(s, "max", 3) == 0) ||
-				 (n == 8 && !memcmp(s, "greatest", 8))
-			     ? OPD_MAX
-			     : -1;
+		int fn =
+		    (n == 3 && memcmp(s, "min", 3) == 0) || (n == 5 && !memcmp(s, "least", 5))
+		        ? OPD_MIN
+		    : (n == 3 && memcmp(s, "max", 3) == 0) || (n == 8 && !memcmp(s, "greatest", 8))
+		        ? OPD_MAX
+		        : -1;
 		if (fn >= 0) {
 			x->t.s += n;
 			if (!accept(&x->t, "("))
@@ -377,7 +378,7 @@ static int xp_operand(struct xp *x)
 			do {
 				if (nargs == OPERAND_ARGS)
 					return fail_at(x->p, "expected at most %d arguments",
-						       OPERAND_ARGS);
+					               OPERAND_ARGS);
 				int a = xp_operand(x);
 				if (a < 0)
 					return -1;
@@ -387,7 +388,7 @@ static int xp_operand(struct xp *x)
 				return fail_at(x->p, "expected \",\" or \")\"");
 			if (nargs < 2)
 				return fail_at(x->p, "expected at least two arguments to %.*s",
-					       (int)n, s);
+				               (int)n, s);
 			int i = xp_operand_slot(x);
 			if (i < 0)
 				return -1;
@@ -400,9 +401,9 @@ static int xp_operand(struct xp *x)
 		int col = checks_column(s, n);
 		if (col < 0 || (col_types[col] != CT_DEC6 && col_types[col] != CT_INT))
 			return fail_at(x->p,
-				       "expected a numeric column (open, high, low, close, volume, "
-				       "batch_id), a number, min(...) or max(...), not \"%.*s\"",
-				       (int)n, s);
+			               "expected a numeric column (open, high, low, close, volume, "
+			               "batch_id), a number, min(...) or max(...), not \"%.*s\"",
+			               (int)n, s);
 		x->t.s += n;
 		int i = xp_operand_slot(x);
 		if (i < 0)
@@ -468,9 +469,9 @@ static int xp_primary(struct xp *x)
 			return fail_at(x->p, "expected \")\"");
 		return a;
 	}
-	int pred = accept_word(&x->t, "off_grid")		? EX_OFF_GRID
-		   : accept_word(&x->t, "outside_session") ? EX_OUTSIDE_SESSION
-							     : -1;
+	int pred = accept_word(&x->t, "off_grid")          ? EX_OFF_GRID
+	           : accept_word(&x->t, "outside_session") ? EX_OUTSIDE_SESSION
+	                                                   : -1;
 	if (pred >= 0) {
 		const char *s;
 		if (!accept(&x->t, "("))
@@ -495,7 +496,8 @@ static int xp_primary(struct xp *x)
 			if (xp_time(x, &node->end) < 0)
 				return -1;
 			if (node->end <= node->start)
-				return fail_at(x->p, "expected a session that ends after it starts");
+				return fail_at(x->p,
+				               "expected a session that ends after it starts");
 		}
 		if (!accept(&x->t, ")"))
 			return fail_at(x->p, "expected \")\"");
@@ -609,8 +611,9 @@ static void plan_fast(struct check *c)
 		int type = ta >= 0 ? ta : tb;
 		if (type == -1)
 			type = CT_DEC6;
-		n->fast = ta != -2 && tb != -2 && (ta < 0 || ta == type) && (tb < 0 || tb == type) &&
-			  operand_scale(c, n->a, type) == 0 && operand_scale(c, n->b, type) == 0;
+		n->fast = ta != -2 && tb != -2 && (ta < 0 || ta == type) &&
+		          (tb < 0 || tb == type) && operand_scale(c, n->a, type) == 0 &&
+		          operand_scale(c, n->b, type) == 0;
 	}
 }
 
@@ -623,8 +626,9 @@ static int parse_condition(struct parser *p, struct check *c, struct text *t)
 	if (root < 0)
 		return -1;
 	if (!at_end(&x.t))
-		return fail_at(p, "expected \"and\", \"or\" or the end of the condition, not \"%.*s\"",
-			       (int)(x.t.end - x.t.s > 40 ? 40 : x.t.end - x.t.s), x.t.s);
+		return fail_at(p,
+		               "expected \"and\", \"or\" or the end of the condition, not \"%.*s\"",
+		               (int)(x.t.end - x.t.s > 40 ? 40 : x.t.end - x.t.s), x.t.s);
 	c->root = root;
 	plan_fast(c);
 	return 0;
@@ -636,8 +640,12 @@ static const struct {
 	const char *name;
 	int kind;
 } metrics[] = {
-    {"row_count", CK_ROW_COUNT}, {"missing_count", CK_MISSING}, {"invalid_count", CK_INVALID},
-    {"duplicate_count", CK_DUPLICATE}, {"freshness", CK_FRESHNESS}, {"min", CK_MIN},
+    {"row_count", CK_ROW_COUNT},
+    {"missing_count", CK_MISSING},
+    {"invalid_count", CK_INVALID},
+    {"duplicate_count", CK_DUPLICATE},
+    {"freshness", CK_FRESHNESS},
+    {"min", CK_MIN},
     {"max", CK_MAX},
 };
 
@@ -661,8 +669,9 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 		if (accept_word(t, "failed") && accept_word(t, "rows")) {
 			c->kind = CK_FAILED_ROWS;
 			if (!at_end(t))
-				return fail_at(p, "expected \"failed rows:\" and its fail condition "
-						  "on the lines below");
+				return fail_at(p,
+				               "expected \"failed rows:\" and its fail condition "
+				               "on the lines below");
 			return 0;
 		}
 		*t = save;
@@ -673,9 +682,10 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 		if (strlen(metrics[i].name) == n && memcmp(metrics[i].name, s, n) == 0)
 			c->kind = metrics[i].kind;
 	if (c->kind < 0)
-		return fail_at(p, "expected a check: row_count, missing_count(COLUMN), "
-				  "invalid_count(COLUMN), duplicate_count(COLUMNS), "
-				  "freshness(COLUMN), min(COLUMN), max(COLUMN), schema or failed rows");
+		return fail_at(
+		    p, "expected a check: row_count, missing_count(COLUMN), "
+		       "invalid_count(COLUMN), duplicate_count(COLUMNS), "
+		       "freshness(COLUMN), min(COLUMN), max(COLUMN), schema or failed rows");
 	t->s += n;
 	if (c->kind != CK_ROW_COUNT) {
 		if (!accept(t, "("))
@@ -694,15 +704,15 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 		} while (c->kind == CK_DUPLICATE && accept(t, ","));
 		if (!accept(t, ")"))
 			return fail_at(p, c->kind == CK_DUPLICATE ? "expected \",\" or \")\""
-								 : "expected \")\"");
+			                                          : "expected \")\"");
 		c->col = c->cols[0];
 		int ty = col_types[c->col];
 		if (c->kind == CK_FRESHNESS && ty != CT_TS)
 			return fail_at(p, "expected a timestamp column (trade_timestamp or "
-					  "ingested_at) for freshness");
+			                  "ingested_at) for freshness");
 		if ((c->kind == CK_MIN || c->kind == CK_MAX) && ty == CT_STR)
 			return fail_at(p, "expected a numeric, date or timestamp column for %.*s",
-				       (int)n, s);
+			               (int)n, s);
 		if (c->kind == CK_DUPLICATE) {
 			/* The time column, when there is one, is the ordered part of the key. */
 			for (int i = 0; i < c->ncols; i++)
@@ -718,7 +728,7 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 
 /* One "key: value" line of item c (value may be empty). */
 static int parse_config(struct parser *p, struct check *c, const char *key, size_t klen,
-			struct text *v)
+                        struct text *v)
 {
 #define KEY(lit) (klen == strlen(lit) && memcmp(key, lit, klen) == 0)
 	if (KEY("name")) {
@@ -738,9 +748,11 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 		int fail = KEY("fail");
 		if (c->kind == CK_SCHEMA) {
 			if (!at_end(v))
-				return fail_at(p, "expected \"%s:\" alone, with \"when required column "
-						  "missing: [...]\" on the line below",
-					       fail ? "fail" : "warn");
+				return fail_at(
+				    p,
+				    "expected \"%s:\" alone, with \"when required column "
+				    "missing: [...]\" on the line below",
+				    fail ? "fail" : "warn");
 			if (c->has_warn || c->has_fail)
 				return fail_at(p, "expected one alert (warn or fail) for schema");
 			c->required_level = fail ? OUT_FAIL : OUT_WARN;
@@ -750,7 +762,8 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 		if (*(fail ? &c->has_fail : &c->has_warn))
 			return fail_at(p, "expected one \"%s:\" per check", fail ? "fail" : "warn");
 		if (!accept_word(v, "when"))
-			return fail_at(p, "expected \"%s: when <comparison>\"", fail ? "fail" : "warn");
+			return fail_at(p, "expected \"%s: when <comparison>\"",
+			               fail ? "fail" : "warn");
 		*(fail ? &c->has_fail : &c->has_warn) = 1;
 		return parse_cond(p, c, v, fail ? &c->fail : &c->warn);
 	}
@@ -798,12 +811,12 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 	    [CK_FAILED_ROWS] = "name, fail condition, time zone, warn or fail",
 	};
 	return fail_at(p, "expected a setting of this check (%s), not \"%.*s\"", keys[c->kind],
-		       (int)(klen > 40 ? 40 : klen), key);
+	               (int)(klen > 40 ? 40 : klen), key);
 }
 
 /* The nested line of a schema alert: "when required column missing: [...]". */
 static int parse_schema_when(struct parser *p, struct check *c, const char *key, size_t klen,
-			     struct text *v)
+                             struct text *v)
 {
 	static const char want[] = "when required column missing";
 	if (klen != sizeof want - 1 || memcmp(key, want, klen) != 0)
@@ -821,8 +834,9 @@ static int finish_item(struct parser *p, struct check *c, int line)
 	int rc = 0;
 	if (c->kind == CK_SCHEMA) {
 		if (!c->required)
-			rc = fail_at(p, "expected a \"fail:\" or \"warn:\" alert with \"when required "
-					"column missing: [...]\"");
+			rc = fail_at(p,
+			             "expected a \"fail:\" or \"warn:\" alert with \"when required "
+			             "column missing: [...]\"");
 	} else if (c->kind == CK_FAILED_ROWS) {
 		if (!c->nnodes)
 			rc = fail_at(p, "expected a \"fail condition:\" for failed rows");
@@ -838,16 +852,19 @@ static int finish_item(struct parser *p, struct check *c, int line)
 			snprintf(c->name, sizeof c->name, "%s", c->condition);
 	} else {
 		if (c->has_inline && (c->has_warn || c->has_fail))
-			rc = fail_at(p, "expected either an inline threshold or warn:/fail: alerts, "
-					"not both");
+			rc =
+			    fail_at(p, "expected either an inline threshold or warn:/fail: alerts, "
+			               "not both");
 		else if (!c->has_inline && !c->has_warn && !c->has_fail)
-			rc = fail_at(p, "expected a threshold: \"%s > 0\" inline, or warn:/fail: "
-					"alerts on the lines below",
-				     c->definition);
+			rc = fail_at(p,
+			             "expected a threshold: \"%s > 0\" inline, or warn:/fail: "
+			             "alerts on the lines below",
+			             c->definition);
 		else if (c->kind == CK_INVALID && !c->has_valid_min && !c->has_valid_max &&
-			 !c->nvalues)
-			rc = fail_at(p, "expected \"valid min:\", \"valid max:\" or \"valid values:\" "
-					"for invalid_count");
+		         !c->nvalues)
+			rc = fail_at(p,
+			             "expected \"valid min:\", \"valid max:\" or \"valid values:\" "
+			             "for invalid_count");
 	}
 	p->line = at;
 	return rc;
@@ -950,8 +967,9 @@ static int parse_lines(struct parser *p, const char *text, size_t len)
 		if (indent == 0) {
 			static const char hdr[] = "checks for ";
 			if (header)
-				return fail_at(p, "expected one \"checks for\" block (this file has one "
-						  "already) or an indented line");
+				return fail_at(
+				    p, "expected one \"checks for\" block (this file has one "
+				       "already) or an indented line");
 			if (tn < sizeof hdr || memcmp(t0, hdr, sizeof hdr - 1) != 0 ||
 			    t0[tn - 1] != ':')
 				return fail_at(p, "expected \"checks for <dataset>:\"");
@@ -964,8 +982,9 @@ static int parse_lines(struct parser *p, const char *text, size_t len)
 			for (size_t i = 0; i < dn; i++)
 				if (!isalnum((unsigned char)d[i]) && d[i] != '_' && d[i] != '-' &&
 				    d[i] != '.')
-					return fail_at(p, "expected a dataset name of letters, digits, "
-							  "'_', '-' and '.'");
+					return fail_at(
+					    p, "expected a dataset name of letters, digits, "
+					       "'_', '-' and '.'");
 			memcpy(cs->dataset, d, dn);
 			cs->dataset[dn] = '\0';
 			header = 1;
@@ -980,9 +999,10 @@ static int parse_lines(struct parser *p, const char *text, size_t len)
 			if (item_indent < 0)
 				item_indent = indent;
 			if (indent != item_indent)
-				return fail_at(p, "expected \"- \" at the indentation of the other "
-						  "checks (%d spaces)",
-					       item_indent);
+				return fail_at(p,
+				               "expected \"- \" at the indentation of the other "
+				               "checks (%d spaces)",
+				               item_indent);
 			if (c && finish_item(p, c, item_line) < 0)
 				return -1;
 			if (cs->n == CHECKS_MAX)
@@ -1011,9 +1031,10 @@ static int parse_lines(struct parser *p, const char *text, size_t len)
 		if (!c || indent <= item_indent)
 			return fail_at(p, "expected \"- \" and a check");
 		if (!item_colon)
-			return fail_at(p, "expected \"- %s:\" (with a colon) before the settings "
-					  "of a check",
-				       c->definition);
+			return fail_at(p,
+			               "expected \"- %s:\" (with a colon) before the settings "
+			               "of a check",
+			               c->definition);
 		size_t klen;
 		struct text v;
 		if (split_key(t0, tn, &klen, &v) < 0)
@@ -1034,9 +1055,10 @@ static int parse_lines(struct parser *p, const char *text, size_t len)
 			if (parse_schema_when(p, c, t0, klen, &v) < 0)
 				return -1;
 		} else {
-			return fail_at(p, "expected the indentation of the check's other settings "
-					  "(%d spaces)",
-				       config_indent);
+			return fail_at(p,
+			               "expected the indentation of the check's other settings "
+			               "(%d spaces)",
+			               config_indent);
 		}
 		if (!nl)
 			break;
@@ -1050,7 +1072,7 @@ static int parse_lines(struct parser *p, const char *text, size_t len)
 }
 
 struct checks *checks_parse(const char *name, const char *text, size_t len, size_t key_memory,
-			    struct err_msg *e)
+                            struct err_msg *e)
 {
 	struct checks *cs = calloc(1, sizeof *cs);
 	if (cs)
@@ -1076,9 +1098,10 @@ struct checks *checks_parse(const char *name, const char *text, size_t len, size
 			const char *zn = c->zone_name[0] ? c->zone_name : "US/Eastern";
 			c->zone = zone_get(cs, zn, &ze);
 			if (!c->zone) {
-				err_set(e, EX_CONFIG, "%s:%d: expected a time zone of the system "
-						      "database: %s",
-					name, c->line, ze.text);
+				err_set(e, EX_CONFIG,
+				        "%s:%d: expected a time zone of the system "
+				        "database: %s",
+				        name, c->line, ze.text);
 				goto fail;
 			}
 			snprintf(c->zone_name, sizeof c->zone_name, "%s", zn);

@@ -56,7 +56,7 @@ struct validate {
 /* Output ---------------------------------------------------------------------- */
 
 static int write_failed(struct validate *v, struct rec_writer *w, const char *path,
-			struct err_msg *e)
+                        struct err_msg *e)
 {
 	if (w != v->out || !rec_writer_broken_pipe(w))
 		err_error("%s%s%s", path ? path : "", path ? ": " : "", e->text);
@@ -118,14 +118,14 @@ static const char *strip_where(const char *text)
 
 /* Quarantine a record: under check `check`, with the values of the columns in refs. */
 static int quarantine(struct validate *v, const struct rec *rec, const struct tick *t,
-		      int valid_json, const char *check, const char *reason, uint16_t refs,
-		      const char *file)
+                      int valid_json, const char *check, const char *reason, uint16_t refs,
+                      const char *file)
 {
 	v->quarantined++;
 	v->total_quarantined++;
 	if (!v->rejects) {
 		err_warn("%s: record %llu: quarantined by \"%s\": %s", file,
-			 (unsigned long long)rec->number, check, reason);
+		         (unsigned long long)rec->number, check, reason);
 		return 0;
 	}
 	struct buf *b = &v->line;
@@ -175,9 +175,11 @@ static int record(struct validate *v, struct rec_reader *r, struct rec *rec, con
 		/* Not in the canonical layout: the general reader, which also says what is wrong. */
 		int k = rec->fields ? REC_DATA : rec_parse_fields(r, rec, &e);
 		if (k != REC_DATA)
-			return quarantine(v, rec, NULL, 0, PARSE_CHECK, strip_where(e.text), 0, file);
+			return quarantine(v, rec, NULL, 0, PARSE_CHECK, strip_where(e.text), 0,
+			                  file);
 		if (rec_tick(rec, &t, &e) < 0)
-			return quarantine(v, rec, NULL, 1, PARSE_CHECK, strip_where(e.text), 0, file);
+			return quarantine(v, rec, NULL, 1, PARSE_CHECK, strip_where(e.text), 0,
+			                  file);
 		present = 0;
 		for (size_t i = 0; i < rec->nfields; i++) {
 			int col = checks_column(rec->fields[i].name, rec->fields[i].name_len);
@@ -318,22 +320,22 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 		buf_puts(b, "\"}");
 		if (outcome == OUT_WARN || outcome == OUT_FAIL)
 			err_warn("%s: %s: %s (line %d): %s = %.*s%s", label,
-				 checks_outcome_name(outcome), c->name, c->line, checks_metric_name(c),
-				 (int)vlen, b->data + vat,
-				 exact ? "" : " (a lower bound: --key-memory ran out)");
+			         checks_outcome_name(outcome), c->name, c->line,
+			         checks_metric_name(c), (int)vlen, b->data + vat,
+			         exact ? "" : " (a lower bound: --key-memory ran out)");
 	}
 	buf_puts(b, "],\"outcome\":\"");
 	buf_puts(b, checks_outcome_name(worst));
 	buf_puts(b, "\"}");
 	struct err_msg e;
 	if (v->report && (rec_write_json(v->report, b->data, b->len, &e) < 0 ||
-			  rec_writer_flush(v->report, &e) < 0))
+	                  rec_writer_flush(v->report, &e) < 0))
 		write_failed(v, v->report, v->report_path, &e);
 	err_warn("%s: %lld records, %lld passed, %lld quarantined; %zu checks: %d passed, %d "
-		 "warned, %d failed, %d skipped%s",
-		 label, (long long)(v->passed + v->quarantined), (long long)v->passed,
-		 (long long)v->quarantined, cs->n, tally[OUT_PASS], tally[OUT_WARN], tally[OUT_FAIL],
-		 tally[OUT_SKIPPED], worst == OUT_FAIL ? "; the batch fails" : "");
+	         "warned, %d failed, %d skipped%s",
+	         label, (long long)(v->passed + v->quarantined), (long long)v->passed,
+	         (long long)v->quarantined, cs->n, tally[OUT_PASS], tally[OUT_WARN],
+	         tally[OUT_FAIL], tally[OUT_SKIPPED], worst == OUT_FAIL ? "; the batch fails" : "");
 	if (worst > v->worst)
 		v->worst = worst;
 	checks_reset(cs);
@@ -365,7 +367,7 @@ static void input_end(struct validate *v)
 		return;
 	if (v->markers) {
 		err_warn("%lld records after the last batch marker: their batch has not ended",
-			 (long long)(passed + quarantined));
+		         (long long)(passed + quarantined));
 		judge(v, NULL, "records without a marker");
 		return;
 	}
@@ -418,7 +420,8 @@ static int validate_fd(struct validate *v, int fd, const char *name, size_t max_
 				rc = write_failed(v, v->out, NULL, &e);
 			break;
 		default:
-			rc = quarantine(v, &rec, NULL, 0, PARSE_CHECK, strip_where(e.text), 0, name);
+			rc =
+			    quarantine(v, &rec, NULL, 0, PARSE_CHECK, strip_where(e.text), 0, name);
 			break;
 		}
 	}
@@ -592,11 +595,12 @@ int main(int argc, char **argv)
 	int64_t key_memory, max_line = 0;
 	struct err_msg e;
 	if (parse_bytes(key_memory_flag, &key_memory) < 0)
-		return cli_usage_error(usage, "--key-memory: expected a size such as 16M, not \"%s\"",
-				       key_memory_flag);
+		return cli_usage_error(usage,
+		                       "--key-memory: expected a size such as 16M, not \"%s\"",
+		                       key_memory_flag);
 	if (now_flag && ts_parse_rfc3339(now_flag, strlen(now_flag), &v.now) < 0)
 		return cli_usage_error(usage, "--now: expected an RFC 3339 timestamp, not \"%s\"",
-				       now_flag);
+		                       now_flag);
 	if (binary && isatty(STDOUT_FILENO))
 		return cli_usage_error(usage, "will not write binary records to a terminal");
 	struct config *cfg = config_open(config_flag, &e);
@@ -605,11 +609,11 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	const char *from = NULL;
-	const char *ml = config_value(cfg, max_line_flag, NULL, "streams", "max_line", "16777216",
-				      &from);
-	int ok = config_parse_int(ml,
-				  strcmp(from, "flag") == 0 ? "--max-line" : "[streams] max_line",
-				  1024, INT32_MAX, &max_line, &e) == 0;
+	const char *ml =
+	    config_value(cfg, max_line_flag, NULL, "streams", "max_line", "16777216", &from);
+	int ok =
+	    config_parse_int(ml, strcmp(from, "flag") == 0 ? "--max-line" : "[streams] max_line",
+	                     1024, INT32_MAX, &max_line, &e) == 0;
 	config_free(cfg);
 	if (!ok) {
 		if (max_line_flag)
