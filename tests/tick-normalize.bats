@@ -2,6 +2,7 @@
 # tick-normalize: av-fetch envelopes to canonical tick records.
 
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
+# shellcheck disable=SC2016 # bash -c scripts take their arguments as $1, $2
 load helpers/common
 
 ENV=$FIXTURES/envelopes
@@ -215,7 +216,7 @@ ticks() {
 @test "an envelope that is not Alpha Vantage data is rejected whole, with the reason" {
 	good=$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')
 	{
-		cat "$ENV/api_messages.ndjson" | head -3
+		head -3 "$ENV/api_messages.ndjson"
 		echo 'this is not JSON'
 		echo '{"Meta Data":{}}'
 		envelope TIME_SERIES_INTRADAY IBM 5min "$good" | jq -c '.source = "yahoo"'

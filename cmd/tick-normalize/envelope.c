@@ -23,6 +23,8 @@
 
 enum { F_OPEN, F_HIGH, F_LOW, F_CLOSE, F_VOLUME, F_COUNT };
 static const char *const bar_field_names[F_COUNT] = {"open", "high", "low", "close", "volume"};
+/* A global quote's fields, by the bar field they fill: its price is the close. */
+static const char *const quote_names[F_COUNT] = {"open", "high", "low", "price", "volume"};
 
 /* What the scan found, settled by env_settle(). */
 enum member_state { M_ABSENT = 0, M_OK, M_WRONG };
@@ -349,17 +351,10 @@ static int env_quote(struct envelope *env, struct jscan *js, const struct jscan_
 		size_t nn;
 		env_strip_number(k.s, k.n, &name, &nn);
 		int f = -1;
-		const char *label = NULL;
-		if (env_name_is(name, nn, "open") || env_name_is(name, nn, "high") ||
-		    env_name_is(name, nn, "low") || env_name_is(name, nn, "volume")) {
-			for (int i = 0; i < F_COUNT; i++)
-				if (env_name_is(name, nn, bar_field_names[i]))
-					f = i;
-			label = bar_field_names[f];
-		} else if (env_name_is(name, nn, "price")) {
-			f = F_CLOSE;
-			label = "price";
-		}
+		for (int i = 0; i < F_COUNT; i++)
+			if (env_name_is(name, nn, quote_names[i]))
+				f = i;
+		const char *label = f >= 0 ? quote_names[f] : NULL;
 		if (f >= 0) {
 			seen |= 1u << f;
 			env_value_token(env, b, f, label, &v);
@@ -381,10 +376,9 @@ static int env_quote(struct envelope *env, struct jscan *js, const struct jscan_
 		sc->quote_empty = 1;
 		return 0;
 	}
-	static const char *const need[] = {"open", "high", "low", "price", "volume"};
 	for (int i = 0; i < F_COUNT; i++)
 		if (!(seen & (1u << i)))
-			env_bad_bar(env, b, "no %s", need[i]);
+			env_bad_bar(env, b, "no %s", quote_names[i]);
 	if (!(seen & (1u << F_COUNT)))
 		env_bad_bar(env, b, "no latest trading day");
 	return 0;

@@ -105,6 +105,7 @@ struct check {
 	uint16_t refs; /* columns the condition reads (for the rejects' values) */
 	const struct tz *zone;
 	char zone_name[64];
+	int zone_line;                 /* where "time zone:" was set */
 	int64_t zone_from, zone_until; /* a one-entry cache of the zone's offset, UTC µs */
 	int32_t zone_off;
 

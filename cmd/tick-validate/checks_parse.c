@@ -761,6 +761,10 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 		}
 		if (*(fail ? &c->has_fail : &c->has_warn))
 			return fail_at(p, "expected one \"%s:\" per check", fail ? "fail" : "warn");
+		if (c->has_inline)
+			return fail_at(p,
+			               "expected either an inline threshold or warn:/fail: alerts, "
+			               "not both");
 		if (!accept_word(v, "when"))
 			return fail_at(p, "expected \"%s: when <comparison>\"",
 			               fail ? "fail" : "warn");
@@ -794,6 +798,7 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 	if (c->kind == CK_FAILED_ROWS && KEY("time zone")) {
 		skip_space(v);
 		snprintf(c->zone_name, sizeof c->zone_name, "%.*s", (int)(v->end - v->s), v->s);
+		c->zone_line = p->line;
 		if (!c->zone_name[0])
 			return fail_at(p, "expected a zone name after \"time zone:\"");
 		return 0;
@@ -851,11 +856,7 @@ static int finish_item(struct parser *p, struct check *c, int line)
 		if (!rc && strcmp(c->name, c->definition) == 0)
 			snprintf(c->name, sizeof c->name, "%s", c->condition);
 	} else {
-		if (c->has_inline && (c->has_warn || c->has_fail))
-			rc =
-			    fail_at(p, "expected either an inline threshold or warn:/fail: alerts, "
-			               "not both");
-		else if (!c->has_inline && !c->has_warn && !c->has_fail)
+		if (!c->has_inline && !c->has_warn && !c->has_fail)
 			rc = fail_at(p,
 			             "expected a threshold: \"%s > 0\" inline, or warn:/fail: "
 			             "alerts on the lines below",
@@ -938,7 +939,7 @@ static int parse_lines(struct parser *p, const char *text, size_t len)
 	int item_line = 0;
 	struct check *c = NULL;
 	int item_colon = 0;
-	while (pos <= len) {
+	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - text) : len;
 		const char *s = text + pos;
@@ -1101,7 +1102,7 @@ struct checks *checks_parse(const char *name, const char *text, size_t len, size
 				err_set(e, EX_CONFIG,
 				        "%s:%d: expected a time zone of the system "
 				        "database: %s",
-				        name, c->line, ze.text);
+				        name, c->zone_line ? c->zone_line : c->line, ze.text);
 				goto fail;
 			}
 			snprintf(c->zone_name, sizeof c->zone_name, "%s", zn);
