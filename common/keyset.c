@@ -417,8 +417,11 @@ static int ks_merge_last(struct keyset *ks, struct ks_ord *o)
 	}
 	if (ks_grow(ks, (void **)&o->data, &o->cap, 1, a->off + len) == 0 &&
 	    ks_grow(ks, (void **)&o->idx, &o->icap, sizeof *o->idx, a->ioff + nix) == 0) {
-		memcpy(o->data + a->off, buf, len);
-		memcpy(o->idx + a->ioff, ix, nix * sizeof *ix);
+		/* Two one-value runs merge into no gap bytes and no index: nothing to copy. */
+		if (len)
+			memcpy(o->data + a->off, buf, len);
+		if (nix)
+			memcpy(o->idx + a->ioff, ix, nix * sizeof *ix);
 		m.off = a->off;
 		m.len = len;
 		m.ioff = a->ioff;

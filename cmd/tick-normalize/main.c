@@ -552,8 +552,10 @@ done:
 		if (!status)
 			status = EX_IOERR;
 	}
-	if (nz.out && rec_writer_close(nz.out, &e) < 0) {
-		if (!rec_writer_broken_pipe(nz.out) && status != EX_IOERR)
+	int closed = nz.out ? rec_writer_close(nz.out, &e) : 0;
+	if (closed < 0) {
+		/* A reader that went away (head -1) is a quiet end, but still not success. */
+		if (closed != REC_EPIPE && status != EX_IOERR)
 			err_error("%s", e.text);
 		if (!status)
 			status = EX_IOERR;

@@ -669,8 +669,10 @@ done:
 		if (!status)
 			status = EX_IOERR;
 	}
-	if (v.out && rec_writer_close(v.out, &e) < 0) {
-		if (!rec_writer_broken_pipe(v.out) && status != EX_IOERR)
+	int closed = v.out ? rec_writer_close(v.out, &e) : 0;
+	if (closed < 0) {
+		/* A reader that went away (head -1) is a quiet end, but still not success. */
+		if (closed != REC_EPIPE && status != EX_IOERR)
 			err_error("%s", e.text);
 		if (!status)
 			status = EX_IOERR;
