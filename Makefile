@@ -79,9 +79,12 @@ $(LIB): $(COMMON_OBJ)
 	ar rcs $@ $^
 
 # Each program is every .c file in its cmd/ directory, linked with the library.
+# (The objects come from a function: in the rule itself, make would put the
+# stem in place of the first '%' of every word, patsubst's pattern included.)
+prog_objs = $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c))
 .SECONDARY:
 .SECONDEXPANSION:
-$(OUTBIN)/%: $$(patsubst %.c,$(O)/%.o,$$(wildcard cmd/%/*.c)) $(LIB)
+$(OUTBIN)/%: $$(call prog_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
 

@@ -98,7 +98,8 @@ static char *config_value_text(const char *v, const char *end, const char **why)
 					break;
 				default:
 					free(out);
-					*why = "unknown escape in quoted value (expected \\\" \\\\ \\n or \\t)";
+					*why = "unknown escape in quoted value (expected \\\" \\\\ "
+					       "\\n or \\t)";
 					return NULL;
 				}
 			} else {
@@ -136,7 +137,7 @@ static char *config_value_text(const char *v, const char *end, const char **why)
 }
 
 static int config_add(struct config *c, const char *section, const char *key, size_t keylen,
-		      char *value, int line)
+                      char *value, int line)
 {
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
@@ -198,8 +199,9 @@ struct config *config_parse(const char *name, const char *text, size_t len, stru
 			if (!config_valid_name(ns, (size_t)(ne - ns)) ||
 			    (size_t)(ne - ns) >= sizeof section) {
 				err_set(e, EX_CONFIG,
-					"%s:%d: expected a section name of letters, digits, '_', '-', '.'",
-					name, line);
+				        "%s:%d: expected a section name of letters, digits, '_', "
+				        "'-', '.'",
+				        name, line);
 				goto fail;
 			}
 			memcpy(section, ns, (size_t)(ne - ns));
@@ -211,21 +213,22 @@ struct config *config_parse(const char *name, const char *text, size_t len, stru
 		while (eq < le && *eq != '=' && *eq != ':')
 			eq++;
 		if (eq == le) {
-			err_set(e, EX_CONFIG, "%s:%d: expected \"key = value\" or \"[section]\"", name,
-				line);
+			err_set(e, EX_CONFIG, "%s:%d: expected \"key = value\" or \"[section]\"",
+			        name, line);
 			goto fail;
 		}
 		const char *ke = eq;
 		const char *ks = config_trim(s, &ke);
 		if (!config_valid_name(ks, (size_t)(ke - ks))) {
-			err_set(e, EX_CONFIG,
-				"%s:%d: expected a key of letters, digits, '_', '-', '.' before '%c'",
-				name, line, *eq);
+			err_set(
+			    e, EX_CONFIG,
+			    "%s:%d: expected a key of letters, digits, '_', '-', '.' before '%c'",
+			    name, line, *eq);
 			goto fail;
 		}
 		if (!have_section) {
-			err_set(e, EX_CONFIG, "%s:%d: key \"%.*s\" outside any [section]", name, line,
-				(int)(ke - ks), ks);
+			err_set(e, EX_CONFIG, "%s:%d: key \"%.*s\" outside any [section]", name,
+			        line, (int)(ke - ks), ks);
 			goto fail;
 		}
 		char key[128];
@@ -236,8 +239,9 @@ struct config *config_parse(const char *name, const char *text, size_t len, stru
 		memcpy(key, ks, (size_t)(ke - ks));
 		key[ke - ks] = '\0';
 		if (config_line(c, section, key)) {
-			err_set(e, EX_CONFIG, "%s:%d: duplicate key \"%s\" in [%s] (first set on line %d)",
-				name, line, key, section, config_line(c, section, key));
+			err_set(e, EX_CONFIG,
+			        "%s:%d: duplicate key \"%s\" in [%s] (first set on line %d)", name,
+			        line, key, section, config_line(c, section, key));
 			goto fail;
 		}
 		const char *ve = le;
@@ -332,8 +336,8 @@ struct config *config_open(const char *flag_path, struct err_msg *e)
 		for (size_t i = 0; i < c->n; i++)
 			if (config_is_secret(&c->entries[i])) {
 				err_warn("%s: holds a secret ([%s] %s) but is readable by group or "
-					 "others; run chmod 600 %s",
-					 path, c->entries[i].section, c->entries[i].key, path);
+				         "others; run chmod 600 %s",
+				         path, c->entries[i].section, c->entries[i].key, path);
 				break;
 			}
 	}
@@ -346,7 +350,7 @@ const char *config_path(const struct config *c)
 }
 
 static const struct config_entry *config_find(const struct config *c, const char *section,
-					      const char *key)
+                                              const char *key)
 {
 	if (!c)
 		return NULL;
@@ -370,7 +374,7 @@ int config_line(const struct config *c, const char *section, const char *key)
 }
 
 const char *config_value(const struct config *c, const char *flag, const char *env,
-			 const char *section, const char *key, const char *def, const char **from)
+                         const char *section, const char *key, const char *def, const char **from)
 {
 	const char *src = "default";
 	const char *v = def;
@@ -392,14 +396,14 @@ const char *config_value(const struct config *c, const char *flag, const char *e
 }
 
 int config_parse_int(const char *text, const char *what, int64_t min, int64_t max, int64_t *out,
-		     struct err_msg *e)
+                     struct err_msg *e)
 {
 	char *end;
 	errno = 0;
 	long long v = strtoll(text, &end, 10);
 	if (!*text || *end || errno || v < min || v > max) {
 		err_set(e, EX_CONFIG, "%s: \"%s\" is not an integer from %lld to %lld", what, text,
-			(long long)min, (long long)max);
+		        (long long)min, (long long)max);
 		return -1;
 	}
 	*out = v;

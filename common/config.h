@@ -56,14 +56,14 @@ int config_line(const struct config *c, const char *section, const char *key);
  * *from (if not NULL) gets "flag", "environment", the file name or "default".
  */
 const char *config_value(const struct config *c, const char *flag, const char *env,
-			 const char *section, const char *key, const char *def, const char **from);
+                         const char *section, const char *key, const char *def, const char **from);
 
 /*
  * Typed parsing of a setting's text, with an error that names where the
  * value came from: "what" is e.g. "[API] max_retries" or "--retries".
  */
 int config_parse_int(const char *text, const char *what, int64_t min, int64_t max, int64_t *out,
-		     struct err_msg *e);
+                     struct err_msg *e);
 int config_parse_bool(const char *text, const char *what, int *out, struct err_msg *e);
 
 #endif

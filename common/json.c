@@ -28,7 +28,7 @@ struct json *json_parse(const char *text, size_t len, struct err_msg *e)
 		if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
 			cJSON_Delete(root);
 			err_set(e, EX_DATAERR, "invalid JSON: trailing text at byte %zu",
-				(size_t)(p - text));
+			        (size_t)(p - text));
 			return NULL;
 		}
 	}

@@ -21,7 +21,15 @@
 
 struct json;
 
-enum json_type { JSON_INVALID, JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
+enum json_type {
+	JSON_INVALID,
+	JSON_NULL,
+	JSON_BOOL,
+	JSON_NUMBER,
+	JSON_STRING,
+	JSON_ARRAY,
+	JSON_OBJECT
+};
 
 /* Parse text[0..len) (must be a single complete value). NULL + e (EX_DATAERR) on failure. */
 struct json *json_parse(const char *text, size_t len, struct err_msg *e);

@@ -27,8 +27,8 @@
 enum { FRAME_TICK = 1, FRAME_BATCH = 2, FRAME_CONTROL = 3, FRAME_CONT = 4 };
 
 const char *const tick_field_names[TICK_FIELD_COUNT] = {
-    "symbol", "interval", "trade_timestamp", "trade_date", "open", "high",
-    "low", "close", "volume", "batch_id", "ingested_at", "source",
+    "symbol", "interval", "trade_timestamp", "trade_date", "open",        "high",
+    "low",    "close",    "volume",          "batch_id",   "ingested_at", "source",
 };
 
 static const char *const interval_names[TICK_INTERVAL_COUNT] = {
@@ -186,7 +186,7 @@ static ssize_t rec_fill(struct rec_reader *r, size_t want, struct err_msg *e)
 }
 
 static int rec_bad(struct rec_reader *r, struct rec *out, struct err_msg *e, const char *fmt, ...)
-	ERR_PRINTF(4, 5);
+    ERR_PRINTF(4, 5);
 
 static int rec_bad(struct rec_reader *r, struct rec *out, struct err_msg *e, const char *fmt, ...)
 {
@@ -196,7 +196,7 @@ static int rec_bad(struct rec_reader *r, struct rec *out, struct err_msg *e, con
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
 	err_set(e, EX_DATAERR, "%s: record %llu: %s", r->name, (unsigned long long)out->number,
-		why);
+	        why);
 	out->type = REC_BAD;
 	return REC_BAD;
 }
@@ -274,12 +274,13 @@ static int rec_parse_batch(const char *s, size_t n, struct rec_batch *b, const c
 			}
 			have |= 2;
 		} else if ((t.n == 2 && memcmp(t.s, "id", 2) == 0) ||
-			   (t.n == 7 && memcmp(t.s, "records", 7) == 0) ||
-			   (t.n == 8 && memcmp(t.s, "rejected", 8) == 0)) {
+		           (t.n == 7 && memcmp(t.s, "records", 7) == 0) ||
+		           (t.n == 8 && memcmp(t.s, "rejected", 8) == 0)) {
 			int ok = 0;
 			int64_t x = k == JS_NUM ? rec_parse_i64(v.s, v.n, &ok) : 0;
 			if (!ok || x < 0) {
-				*why = "@batch id, records and rejected must be non-negative integers";
+				*why =
+				    "@batch id, records and rejected must be non-negative integers";
 				return -1;
 			}
 			if (t.n == 2) {
@@ -314,7 +315,7 @@ static int rec_parse_batch(const char *s, size_t n, struct rec_batch *b, const c
 
 /* Parse one JSON line at s[0..n) into out. */
 static int rec_parse_line(struct rec_reader *r, const char *s, size_t n, struct rec *out,
-			  struct err_msg *e)
+                          struct err_msg *e)
 {
 	struct jscan js;
 	struct jscan_token t, v;
@@ -355,7 +356,7 @@ static int rec_parse_line(struct rec_reader *r, const char *s, size_t n, struct 
 		if (k == JS_OBJ || k == JS_ARR) {
 			if (jscan_skip(&js, &v, &f->val, &f->val_len) < 0)
 				return rec_bad(r, out, e, "invalid JSON: %s",
-					       js.error ? js.error : "?");
+				               js.error ? js.error : "?");
 		} else {
 			f->val = v.s;
 			f->val_len = v.n;
@@ -364,7 +365,7 @@ static int rec_parse_line(struct rec_reader *r, const char *s, size_t n, struct 
 			if (r->fields[i].name_len == f->name_len &&
 			    memcmp(r->fields[i].name, f->name, f->name_len) == 0)
 				return rec_bad(r, out, e, "duplicate field \"%.*s\"",
-					       (int)(f->name_len > 60 ? 60 : f->name_len), f->name);
+				               (int)(f->name_len > 60 ? 60 : f->name_len), f->name);
 	}
 	if (jscan_next(&js, &t) != JS_END)
 		return rec_bad(r, out, e, "invalid JSON: %s", js.error ? js.error : "?");
@@ -376,7 +377,8 @@ static int rec_parse_line(struct rec_reader *r, const char *s, size_t n, struct 
 			const char *why = NULL;
 			if (f->type != JS_OBJ ||
 			    rec_parse_batch(f->val, f->val_len, &out->batch, &why) < 0)
-				return rec_bad(r, out, e, "%s", why ? why : "@batch is not an object");
+				return rec_bad(r, out, e, "%s",
+				               why ? why : "@batch is not an object");
 			out->type = REC_BATCH;
 			return REC_BATCH;
 		}
@@ -400,7 +402,8 @@ static int rec_read_json(struct rec_reader *r, struct rec *out, struct err_msg *
 				r->skipping = 1;
 				r->pos = r->end;
 				out->number = ++r->number;
-				return rec_bad(r, out, e, "line longer than %zu bytes", r->max_line);
+				return rec_bad(r, out, e, "line longer than %zu bytes",
+				               r->max_line);
 			} else if (r->eof) {
 				if (r->pos == r->end)
 					return REC_END;
@@ -444,8 +447,8 @@ static int rec_read_binary(struct rec_reader *r, struct rec *out, struct err_msg
 		return REC_END;
 	out->number = ++r->number;
 	if (have < REC_FRAME_SIZE) {
-		err_set(e, EX_DATAERR, "%s: record %llu: truncated frame (%zd of %d bytes)", r->name,
-			(unsigned long long)out->number, have, REC_FRAME_SIZE);
+		err_set(e, EX_DATAERR, "%s: record %llu: truncated frame (%zd of %d bytes)",
+		        r->name, (unsigned long long)out->number, have, REC_FRAME_SIZE);
 		return -1;
 	}
 	const unsigned char *f = (const unsigned char *)r->data + r->pos;
@@ -497,11 +500,13 @@ static int rec_read_binary(struct rec_reader *r, struct rec *out, struct err_msg
 			if (have < 0)
 				return -1;
 			if (have < REC_FRAME_SIZE || (unsigned char)r->data[r->pos] != FRAME_CONT) {
-				err_set(e, EX_DATAERR, "%s: record %llu: batch frame without its continuation",
-					r->name, (unsigned long long)out->number);
+				err_set(e, EX_DATAERR,
+				        "%s: record %llu: batch frame without its continuation",
+				        r->name, (unsigned long long)out->number);
 				return -1;
 			}
-			size_t k = applen - got < REC_FRAME_SIZE - 1 ? applen - got : REC_FRAME_SIZE - 1;
+			size_t k =
+			    applen - got < REC_FRAME_SIZE - 1 ? applen - got : REC_FRAME_SIZE - 1;
 			memcpy(b->app + got, r->data + r->pos + 1, k);
 			got += k;
 			r->pos += REC_FRAME_SIZE;
@@ -516,7 +521,7 @@ static int rec_read_binary(struct rec_reader *r, struct rec *out, struct err_msg
 		size_t len = get_le32(f + 4);
 		if (len == 0 || len > REC_CONTROL_MAX) {
 			err_set(e, EX_DATAERR, "%s: record %llu: malformed control frame", r->name,
-				(unsigned long long)out->number);
+			        (unsigned long long)out->number);
 			return -1;
 		}
 		buf_reset(&r->control);
@@ -528,8 +533,8 @@ static int rec_read_binary(struct rec_reader *r, struct rec *out, struct err_msg
 				return -1;
 			if (have < REC_FRAME_SIZE || (unsigned char)r->data[r->pos] != FRAME_CONT) {
 				err_set(e, EX_DATAERR,
-					"%s: record %llu: control frame without its continuation",
-					r->name, (unsigned long long)out->number);
+				        "%s: record %llu: control frame without its continuation",
+				        r->name, (unsigned long long)out->number);
 				return -1;
 			}
 			size_t k = len - r->control.len;
@@ -559,20 +564,21 @@ int rec_read(struct rec_reader *r, struct rec *out, struct err_msg *e)
 		if (have > 0 && (unsigned char)r->data[r->pos] == 0x89) {
 			if (have < REC_HEADER_SIZE ||
 			    memcmp(r->data + r->pos, REC_MAGIC, REC_MAGIC_LEN) != 0) {
-				err_set(e, EX_DATAERR, "%s: not a stocketl binary stream (bad magic)",
-					r->name);
+				err_set(e, EX_DATAERR,
+				        "%s: not a stocketl binary stream (bad magic)", r->name);
 				return -1;
 			}
 			const unsigned char *h = (const unsigned char *)r->data + r->pos;
 			if (get_le16(h + 8) != REC_BIN_VERSION) {
-				err_set(e, EX_DATAERR,
-					"%s: binary stream version %u is not supported (this is %d)",
-					r->name, get_le16(h + 8), REC_BIN_VERSION);
+				err_set(
+				    e, EX_DATAERR,
+				    "%s: binary stream version %u is not supported (this is %d)",
+				    r->name, get_le16(h + 8), REC_BIN_VERSION);
 				return -1;
 			}
 			if (get_le16(h + 10) != REC_FRAME_SIZE) {
-				err_set(e, EX_DATAERR, "%s: binary frame size %u, expected %d", r->name,
-					get_le16(h + 10), REC_FRAME_SIZE);
+				err_set(e, EX_DATAERR, "%s: binary frame size %u, expected %d",
+				        r->name, get_le16(h + 10), REC_FRAME_SIZE);
 				return -1;
 			}
 			r->pos += REC_HEADER_SIZE;
@@ -618,7 +624,7 @@ static int tick_field_index(const char *s, size_t n)
 static int tick_bad(struct err_msg *e, const struct rec *r, const char *field, const char *why)
 {
 	err_set(e, EX_DATAERR, "record %llu: field \"%s\": %s", (unsigned long long)r->number,
-		field, why);
+	        field, why);
 	return -1;
 }
 
@@ -666,8 +672,8 @@ int rec_tick(const struct rec *r, struct tick *t, struct err_msg *e)
 		int idx = tick_field_index(f->name, f->name_len);
 		if (idx < 0) {
 			char name[64];
-			snprintf(name, sizeof name, "%.*s", (int)(f->name_len > 60 ? 60 : f->name_len),
-				 f->name);
+			snprintf(name, sizeof name, "%.*s",
+			         (int)(f->name_len > 60 ? 60 : f->name_len), f->name);
 			return tick_bad(e, r, name, "not a field of a tick record");
 		}
 		const char *fname = tick_field_names[idx];
@@ -686,38 +692,42 @@ int rec_tick(const struct rec *r, struct tick *t, struct err_msg *e)
 			break;
 		case 11: /* source */
 			if (f->type != JS_STR || tick_copy_str(f, t->source, sizeof t->source) < 0)
-				return tick_bad(e, r, fname, "expected a string of at most 15 bytes");
+				return tick_bad(e, r, fname,
+				                "expected a string of at most 15 bytes");
 			break;
 		case 1: /* interval */
-			if (f->type != JS_STR || !(t->interval = (uint8_t)tick_interval_parse(
-							   f->val, f->val_len)))
+			if (f->type != JS_STR ||
+			    !(t->interval = (uint8_t)tick_interval_parse(f->val, f->val_len)))
 				return tick_bad(e, r, fname,
-						"expected 1min, 5min, 15min, 30min, 60min or 1d");
+				                "expected 1min, 5min, 15min, 30min, 60min or 1d");
 			break;
 		case 2:  /* trade_timestamp */
 		case 10: /* ingested_at */
 			if (f->type != JS_STR ||
 			    ts_parse_rfc3339(f->val, f->val_len,
-					     idx == 2 ? &t->trade_timestamp : &t->ingested_at) < 0)
+			                     idx == 2 ? &t->trade_timestamp : &t->ingested_at) < 0)
 				return tick_bad(e, r, fname, "expected an RFC 3339 timestamp");
 			break;
 		case 3: /* trade_date */
-			if (f->type != JS_STR || ts_parse_date(f->val, f->val_len, &t->trade_date) < 0)
+			if (f->type != JS_STR ||
+			    ts_parse_date(f->val, f->val_len, &t->trade_date) < 0)
 				return tick_bad(e, r, fname, "expected a date YYYY-MM-DD");
 			break;
 		case 4:
 		case 5:
 		case 6:
 		case 7: {
-			int64_t *dst = idx == 4 ? &t->open : idx == 5 ? &t->high : idx == 6 ? &t->low
-											: &t->close;
+			int64_t *dst = idx == 4   ? &t->open
+			               : idx == 5 ? &t->high
+			               : idx == 6 ? &t->low
+			                          : &t->close;
 			if ((f->type != JS_NUM && f->type != JS_STR) ||
 			    dec6_parse(f->val, f->val_len, dst, &de) < 0) {
 				char why[ERR_MSG_MAX];
 				snprintf(why, sizeof why, "%s",
-					 f->type == JS_NUM || f->type == JS_STR
-					     ? de.text
-					     : "expected a decimal number");
+				         f->type == JS_NUM || f->type == JS_STR
+				             ? de.text
+				             : "expected a decimal number");
 				return tick_bad(e, r, fname, why);
 			}
 			break;
@@ -726,7 +736,8 @@ int rec_tick(const struct rec *r, struct tick *t, struct err_msg *e)
 		case 9: /* batch_id */
 			if (f->type != JS_NUM && f->type != JS_STR)
 				return tick_bad(e, r, fname, "expected an integer");
-			*(idx == 8 ? &t->volume : &t->batch_id) = rec_parse_i64(f->val, f->val_len, &ok);
+			*(idx == 8 ? &t->volume : &t->batch_id) =
+			    rec_parse_i64(f->val, f->val_len, &ok);
 			if (!ok)
 				return tick_bad(e, r, fname, "expected a 64-bit integer");
 			break;
@@ -782,8 +793,7 @@ int rec_writer_broken_pipe(const struct rec_writer *w)
 	return w->broken_pipe;
 }
 
-static int rec_write_all(struct rec_writer *w, const unsigned char *p, size_t n,
-			 struct err_msg *e)
+static int rec_write_all(struct rec_writer *w, const unsigned char *p, size_t n, struct err_msg *e)
 {
 	while (n > 0) {
 		ssize_t k = write(w->fd, p, n);
@@ -941,7 +951,8 @@ int rec_batch_to_json(const struct rec_batch *b, struct buf *out)
 	rc |= buf_i64(out, b->records);
 	rc |= buf_puts(out, ",\"rejected\":");
 	rc |= buf_i64(out, b->rejected);
-	rc |= buf_puts(out, b->status == BATCH_OK ? ",\"status\":\"ok\"}}" : ",\"status\":\"failed\"}}");
+	rc |= buf_puts(out,
+	               b->status == BATCH_OK ? ",\"status\":\"ok\"}}" : ",\"status\":\"failed\"}}");
 	return rc ? -1 : 0;
 }
 
@@ -990,7 +1001,7 @@ int rec_write_tick(struct rec_writer *w, const struct tick *t, struct err_msg *e
 
 /* Write len bytes of payload: the first `first` bytes in frame f, the rest in continuation frames. */
 static int rec_put_frames(struct rec_writer *w, unsigned char *f, size_t off, const char *p,
-			  size_t len, struct err_msg *e)
+                          size_t len, struct err_msg *e)
 {
 	size_t first = len < REC_FRAME_SIZE - off ? len : REC_FRAME_SIZE - off;
 	memcpy(f + off, p, first);
@@ -1040,7 +1051,8 @@ int rec_write_control(struct rec_writer *w, const char *text, size_t len, struct
 	if (w->format == REC_FMT_JSON)
 		return rec_put_line(w, text, len, e);
 	if (len == 0 || len > REC_CONTROL_MAX) {
-		err_set(e, EX_DATAERR, "control line of %zu bytes does not fit a binary stream", len);
+		err_set(e, EX_DATAERR, "control line of %zu bytes does not fit a binary stream",
+		        len);
 		return -1;
 	}
 	if (rec_header(w, e) < 0)

@@ -15,15 +15,15 @@ static void test_sections_keys_comments(void)
 {
 	struct err_msg e;
 	struct config *c = parse("# comment\n"
-				 "; another\n"
-				 "[API]\n"
-				 "api_key = abc123\n"
-				 "base_url=https://example.test/query   # inline\n"
-				 "\n"
-				 "[storage]\r\n"
-				 "  lake : /data/lake ; inline\r\n"
-				 "empty =\n",
-				 &e);
+	                         "; another\n"
+	                         "[API]\n"
+	                         "api_key = abc123\n"
+	                         "base_url=https://example.test/query   # inline\n"
+	                         "\n"
+	                         "[storage]\r\n"
+	                         "  lake : /data/lake ; inline\r\n"
+	                         "empty =\n",
+	                         &e);
 	T_CHECK(c != NULL);
 	if (!c)
 		return;
@@ -41,10 +41,10 @@ static void test_quoting(void)
 {
 	struct err_msg e;
 	struct config *c = parse("[s]\n"
-				 "a = \"  spaced # not a comment ; \"\n"
-				 "b = \"say \\\"hi\\\"\\tand\\\\\"  # comment\n"
-				 "c = x#y\n",
-				 &e);
+	                         "a = \"  spaced # not a comment ; \"\n"
+	                         "b = \"say \\\"hi\\\"\\tand\\\\\"  # comment\n"
+	                         "c = x#y\n",
+	                         &e);
 	T_CHECK(c != NULL);
 	if (!c)
 		return;
@@ -73,7 +73,8 @@ static void test_malformed(void)
 	check_error("[s]\njust text\n", "test.ini:2: expected \"key = value\"");
 	check_error("[s\n", "test.ini:1: expected \"[section]\"");
 	check_error("[]\n", "test.ini:1: expected a section name");
-	check_error("[s]\na = 1\nA = 2\n", "test.ini:3: duplicate key \"A\" in [s] (first set on line 2)");
+	check_error("[s]\na = 1\nA = 2\n",
+	            "test.ini:3: duplicate key \"A\" in [s] (first set on line 2)");
 	check_error("[s]\na = \"open\n", "test.ini:2: unterminated quoted value");
 	check_error("[s]\na = \"x\" y\n", "test.ini:2: text after the closing quote");
 	check_error("[s]\na = \"\\q\"\n", "test.ini:2: unknown escape");
@@ -87,18 +88,18 @@ static void test_precedence(void)
 	const char *from;
 	unsetenv("T_CONFIG_KEY");
 	T_EQ_STR(config_value(c, NULL, "T_CONFIG_KEY", "API", "api_key", "dflt", &from),
-		 "from-file");
+	         "from-file");
 	T_EQ_STR(from, "test.ini");
 	setenv("T_CONFIG_KEY", "from-env", 1);
 	T_EQ_STR(config_value(c, NULL, "T_CONFIG_KEY", "API", "api_key", "dflt", &from),
-		 "from-env");
+	         "from-env");
 	T_EQ_STR(from, "environment");
 	T_EQ_STR(config_value(c, "from-flag", "T_CONFIG_KEY", "API", "api_key", "dflt", &from),
-		 "from-flag");
+	         "from-flag");
 	T_EQ_STR(from, "flag");
 	setenv("T_CONFIG_KEY", "", 1);
 	T_EQ_STR(config_value(c, NULL, "T_CONFIG_KEY", "API", "api_key", "dflt", NULL),
-		 "from-file");
+	         "from-file");
 	T_EQ_STR(config_value(c, NULL, NULL, "API", "other", "dflt", &from), "dflt");
 	T_EQ_STR(from, "default");
 	config_free(c);
@@ -142,7 +143,7 @@ static void test_open_finds_files_and_warns_on_secrets(void)
 	err_set_stream(NULL);
 	T_CHECK(c != NULL);
 	T_CHECK(strstr(out, "holds a secret ([API] api_key) but is readable by group or others") !=
-		NULL);
+	        NULL);
 	config_free(c);
 
 	chmod(path, 0600);

@@ -16,9 +16,12 @@ static int valid(const char *s)
 
 static void test_accepts_valid_json(void)
 {
-	const char *ok[] = {"{}", "[]", "0", "-0.5e+10", "\"\"", "true", " null ",
-			    "{\"a\":[1,2,{\"b\":null}],\"c\":\"\\u00e9\\n\"}", "[[[]]]",
-			    "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "1E5"};
+	const char *ok[] = {"{}",     "[]",
+	                    "0",      "-0.5e+10",
+	                    "\"\"",   "true",
+	                    " null ", "{\"a\":[1,2,{\"b\":null}],\"c\":\"\\u00e9\\n\"}",
+	                    "[[[]]]", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+	                    "1E5"};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		if (!valid(ok[i]))
 			printf("#   rejected %s\n", ok[i]);
@@ -28,10 +31,31 @@ static void test_accepts_valid_json(void)
 
 static void test_rejects_invalid_json(void)
 {
-	const char *bad[] = {"", "{", "}", "[1,]", "{\"a\"}", "{\"a\":1,}", "{a:1}", "01", "1.",
-			     ".5", "-", "tru", "nul", "\"abc", "\"\\x\"", "\"\\u12g4\"", "[1 2]",
-			     "{} {}", "\"\x01\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "[}",
-			     "{\"a\":1]", "+1", "1e"};
+	const char *bad[] = {"",
+	                     "{",
+	                     "}",
+	                     "[1,]",
+	                     "{\"a\"}",
+	                     "{\"a\":1,}",
+	                     "{a:1}",
+	                     "01",
+	                     "1.",
+	                     ".5",
+	                     "-",
+	                     "tru",
+	                     "nul",
+	                     "\"abc",
+	                     "\"\\x\"",
+	                     "\"\\u12g4\"",
+	                     "[1 2]",
+	                     "{} {}",
+	                     "\"\x01\"",
+	                     "\"\xc0\xaf\"",
+	                     "\"\xed\xa0\x80\"",
+	                     "[}",
+	                     "{\"a\":1]",
+	                     "+1",
+	                     "1e"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		if (valid(bad[i]))
 			printf("#   accepted %s\n", bad[i]);
@@ -102,7 +126,7 @@ static void test_json_tree(void)
 {
 	struct err_msg e;
 	const char *s = "{\"add\":{\"path\":\"a%20b\",\"size\":1024,\"dataChange\":true,"
-			"\"partitionValues\":{\"d\":\"2024-01-01\",\"s\":null}},\"n\":[1,2,3]}";
+	                "\"partitionValues\":{\"d\":\"2024-01-01\",\"s\":null}},\"n\":[1,2,3]}";
 	struct json *j = json_parse(s, strlen(s), &e);
 	T_CHECK(j != NULL);
 	if (!j)

@@ -87,12 +87,13 @@ static void test_tick_json_format(void)
 
 static void test_json_records_and_batches(void)
 {
-	const char *in = "{\"a\":1,\"b\":\"x\\\"y\",\"c\":[1,{\"d\":2}],\"e\":null}\n"
-			 "\n"
-			 "{\"@batch\":{\"app\":\"av-fetch/intraday/5min/IBM\",\"id\":1750098000123456,"
-			 "\"records\":1,\"rejected\":0,\"status\":\"ok\"}}\n"
-			 "{\"@hello\":{\"x\":1}}\r\n"
-			 "{\"last\":true}";
+	const char *in =
+	    "{\"a\":1,\"b\":\"x\\\"y\",\"c\":[1,{\"d\":2}],\"e\":null}\n"
+	    "\n"
+	    "{\"@batch\":{\"app\":\"av-fetch/intraday/5min/IBM\",\"id\":1750098000123456,"
+	    "\"records\":1,\"rejected\":0,\"status\":\"ok\"}}\n"
+	    "{\"@hello\":{\"x\":1}}\r\n"
+	    "{\"last\":true}";
 	struct rec_reader *r = reader_for(in, strlen(in), 0);
 	struct rec rec;
 	struct err_msg e;
@@ -150,11 +151,11 @@ static void test_malformed_json_lines(void)
 	expect_bad("{\"a\":\"\xff\"}\n", "invalid UTF-8");
 	expect_bad("{\"a\":01}\n", "bad number");
 	expect_bad("{\"@batch\":{\"app\":\"x\",\"id\":1,\"records\":1,\"status\":\"maybe\"}}\n",
-		   "@batch status must be");
+	           "@batch status must be");
 	expect_bad("{\"@batch\":{\"app\":\"x\",\"id\":-1,\"records\":1,\"status\":\"ok\"}}\n",
-		   "non-negative integers");
+	           "non-negative integers");
 	expect_bad("{\"@batch\":{\"app\":\"x\",\"records\":1,\"status\":\"ok\"}}\n",
-		   "@batch needs app, id, records and status");
+	           "@batch needs app, id, records and status");
 	expect_bad("{\"@batch\":3}\n", "@batch is not an object");
 }
 
@@ -245,7 +246,8 @@ static void expect_tick_error(const char *line, const char *want)
 
 static void test_tick_conversion_errors(void)
 {
-	expect_tick_error("{\"price\":1}", "record 1: field \"price\": not a field of a tick record");
+	expect_tick_error("{\"price\":1}",
+	                  "record 1: field \"price\": not a field of a tick record");
 	expect_tick_error("{\"open\":\"abc\"}", "field \"open\": \"abc\" is not a decimal number");
 	expect_tick_error("{\"open\":1.0000001}", "more than 6 fractional digits");
 	expect_tick_error("{\"volume\":1.5}", "field \"volume\": expected a 64-bit integer");
@@ -253,7 +255,8 @@ static void test_tick_conversion_errors(void)
 	expect_tick_error("{\"interval\":\"2min\"}", "field \"interval\": expected 1min");
 	expect_tick_error("{\"trade_timestamp\":\"2025-06-17 15:20\"}", "expected an RFC 3339");
 	expect_tick_error("{\"trade_date\":\"2025-02-30\"}", "expected a date");
-	expect_tick_error("{\"symbol\":\"ABCDEFGHIJKLMNOP\"}", "expected a string of 1 to 15 bytes");
+	expect_tick_error("{\"symbol\":\"ABCDEFGHIJKLMNOP\"}",
+	                  "expected a string of 1 to 15 bytes");
 	expect_tick_error("{\"symbol\":7}", "field \"symbol\"");
 }
 
@@ -301,12 +304,12 @@ static void test_json_binary_json_is_lossless(void)
 {
 	/* JSON -> binary -> JSON gives back the same text */
 	const char *in = "{\"symbol\":\"TSLA\",\"interval\":\"60min\",\"trade_timestamp\":"
-			 "\"2024-03-09T00:00:00Z\",\"trade_date\":\"2024-03-08\",\"open\":"
-			 "175.000001,\"high\":-0.5,\"low\":null,\"close\":999999999999.999999,"
-			 "\"volume\":-9223372036854775808,\"batch_id\":0,\"ingested_at\":"
-			 "\"1969-12-31T23:59:59.999999Z\",\"source\":\"a\\\"b\"}\n"
-			 "{\"@batch\":{\"app\":\"x\",\"id\":7,\"records\":1,\"rejected\":0,"
-			 "\"status\":\"ok\"}}\n";
+	                 "\"2024-03-09T00:00:00Z\",\"trade_date\":\"2024-03-08\",\"open\":"
+	                 "175.000001,\"high\":-0.5,\"low\":null,\"close\":999999999999.999999,"
+	                 "\"volume\":-9223372036854775808,\"batch_id\":0,\"ingested_at\":"
+	                 "\"1969-12-31T23:59:59.999999Z\",\"source\":\"a\\\"b\"}\n"
+	                 "{\"@batch\":{\"app\":\"x\",\"id\":7,\"records\":1,\"rejected\":0,"
+	                 "\"status\":\"ok\"}}\n";
 	struct rec_reader *r = reader_for(in, strlen(in), 0);
 	struct capture c1, c2;
 	struct err_msg e;
