@@ -39,6 +39,17 @@ OUTBIN   ?= bin
 SANFLAGS  =
 endif
 
+# V=1 shows the full commands.
+ifeq ($(V),1)
+Q_CC =
+Q_LD =
+Q_AR =
+else
+Q_CC = @echo "  CC      $@";
+Q_LD = @echo "  LD      $@";
+Q_AR = @echo "  AR      $@";
+endif
+
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Icommon \
              -DSTOCKETL_VERSION='"$(VERSION)"' -MMD -MP
 
@@ -71,12 +82,12 @@ all: $(PROG_BINS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q_CC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	@rm -f $@
+	$(Q_AR)ar rcs $@ $^
 
 # Each program is every .c file in its cmd/ directory, linked with the library.
 # (The objects come from a function: in the rule itself, make would put the
@@ -86,11 +97,11 @@ prog_objs = $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c))
 .SECONDEXPANSION:
 $(OUTBIN)/%: $$(call prog_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
+	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(LIB) $(LIBS)
+	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(LIB) $(LIBS)
 
 test: $(PROG_BINS) $(UNIT_BINS)
 	@O=$(O) STOCKETL_BIN=$(CURDIR)/$(OUTBIN) bash tests/run
@@ -100,10 +111,10 @@ FUZZ_CFLAGS = $(STD) $(WARN) -O1 -g -Icommon -DSTOCKETL_VERSION='"$(VERSION)"' \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+	$(Q_CC)$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
 
 build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
-	$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+	$(Q_LD)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -43,6 +43,8 @@ void err_set_stream(FILE *fp)
 	stream = fp;
 }
 
+static void err_emit(int errnum, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void err_emit(int errnum, const char *fmt, va_list ap)
 {
 	char line[2048];

@@ -56,7 +56,8 @@ struct err_msg {
 	int status; /* an exit status from the table above, 0 if unset */
 };
 void err_set(struct err_msg *e, int status, const char *fmt, ...) ERR_PRINTF(3, 4);
-void err_vset(struct err_msg *e, int status, const char *fmt, va_list ap);
+void err_vset(struct err_msg *e, int status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 void err_clear(struct err_msg *e);
 
 #endif

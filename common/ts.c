@@ -304,6 +304,8 @@ int ts_parse_duration(const char *s, int64_t *us)
 		} else {
 			return -1;
 		}
+		if (v > INT64_MAX / unit || total > INT64_MAX - v * unit)
+			return -1;
 		total += v * unit;
 	}
 	*us = total;

@@ -75,8 +75,11 @@ static const char *tz_posix_time(const char *p, int32_t *out)
 		if (*p < '0' || *p > '9')
 			return i == 0 ? NULL : p;
 		int32_t v = 0;
-		while (*p >= '0' && *p <= '9')
+		while (*p >= '0' && *p <= '9') {
 			v = v * 10 + (*p++ - '0');
+			if (v > 999)
+				return NULL; /* POSIX allows hours up to 167, minutes/seconds to 59 */
+		}
 		parts[i] = v;
 		if (*p != ':')
 			break;
@@ -185,8 +188,8 @@ static int32_t tz_posix_offset(const struct tz_posix *r, int64_t utc)
 	 * at or before utc decides.  Three years cover rules whose instants
 	 * cross New Year and southern-hemisphere rules alike.
 	 */
-	int64_t at[6];
-	int32_t off[6];
+	int64_t at[6] = {0};
+	int32_t off[6] = {0};
 	int n = 0;
 	for (int yy = y - 1; yy <= y + 1; yy++) {
 		at[n] = tz_rule_day(&r->start, yy) * 86400 + r->start.time - r->std_off;
@@ -272,21 +275,61 @@ static int tz_parse_block(struct tz *z, const unsigned char *p, size_t n, int ts
 	return 0;
 }
 
-struct tz *tz_load(const char *name, struct err_msg *e)
+struct tz *tz_from_tzif(const char *name, const unsigned char *data, size_t n, struct err_msg *e)
 {
 	struct tz *z = calloc(1, sizeof *z);
+	size_t used = 0, used2 = 0;
 	if (!z) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return NULL;
 	}
 	snprintf(z->name, sizeof z->name, "%s", name);
+	if (n < 44 || memcmp(data, "TZif", 4) != 0) {
+		tz_fail(e, name, "not a TZif file");
+		goto fail;
+	}
+	if (data[4] == 0) {
+		/* Version 1 files have no 64-bit block and no rule; every current tzdata has both. */
+		tz_fail(e, name, "version 1 TZif files are not supported");
+		goto fail;
+	}
+	if (tz_parse_block(z, data, n, 4, &used, name, e) < 0 ||
+	    tz_parse_block(z, data + used, n - used, 8, &used2, name, e) < 0)
+		goto fail;
+	const unsigned char *f = data + used + used2;
+	size_t left = n - used - used2;
+	if (left >= 2 && f[0] == '\n') {
+		const unsigned char *nl = memchr(f + 1, '\n', left - 1);
+		if (nl && nl - f - 1 < 128 && nl > f + 1) {
+			char rule[128];
+			memcpy(rule, f + 1, (size_t)(nl - f - 1));
+			rule[nl - f - 1] = '\0';
+			if (tz_posix_parse(rule, &z->rule) < 0) {
+				tz_fail(e, name, "unsupported TZ rule in footer");
+				goto fail;
+			}
+		}
+	}
+	return z;
+fail:
+	tz_free(z);
+	return NULL;
+}
+
+struct tz *tz_load(const char *name, struct err_msg *e)
+{
 	if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0 || strcmp(name, "Z") == 0) {
+		struct tz *z = calloc(1, sizeof *z);
+		if (!z) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return NULL;
+		}
+		snprintf(z->name, sizeof z->name, "%s", name);
 		z->rule.valid = 1;
 		return z;
 	}
 	if (!*name || name[0] == '/' || strstr(name, "..") || strlen(name) > 100) {
 		err_set(e, EX_CONFIG, "time zone \"%s\": not a zone name", name);
-		free(z);
 		return NULL;
 	}
 	const char *dir = getenv("TZDIR");
@@ -295,51 +338,20 @@ struct tz *tz_load(const char *name, struct err_msg *e)
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
 		err_set(e, EX_CONFIG, "time zone \"%s\": %s: %s", name, path, strerror(errno));
-		free(z);
 		return NULL;
 	}
 	unsigned char *data = malloc(TZ_FILE_MAX);
 	size_t n = data ? fread(data, 1, TZ_FILE_MAX, fp) : 0;
 	fclose(fp);
-	size_t used = 0, used2 = 0;
 	if (!data) {
 		err_set(e, EX_SOFTWARE, "out of memory");
-		goto fail;
+		return NULL;
 	}
-	if (n < 44 || memcmp(data, "TZif", 4) != 0) {
-		tz_fail(e, path, "not a TZif file");
-		goto fail;
-	}
-	if (data[4] == 0) {
-		/* Version 1 files have no 64-bit block and no rule; every current tzdata has both. */
-		tz_fail(e, path, "version 1 TZif files are not supported");
-		goto fail;
-	}
-	if (tz_parse_block(z, data, n, 4, &used, path, e) < 0 ||
-	    tz_parse_block(z, data + used, n - used, 8, &used2, path, e) < 0)
-		goto fail;
-	{
-		const unsigned char *f = data + used + used2;
-		size_t left = n - used - used2;
-		if (left >= 2 && f[0] == '\n') {
-			const unsigned char *nl = memchr(f + 1, '\n', left - 1);
-			if (nl && nl - f - 1 < 128 && nl > f + 1) {
-				char rule[128];
-				memcpy(rule, f + 1, (size_t)(nl - f - 1));
-				rule[nl - f - 1] = '\0';
-				if (tz_posix_parse(rule, &z->rule) < 0) {
-					tz_fail(e, path, "unsupported TZ rule in footer");
-					goto fail;
-				}
-			}
-		}
-	}
+	struct tz *z = tz_from_tzif(path, data, n, e);
+	if (z)
+		snprintf(z->name, sizeof z->name, "%s", name);
 	free(data);
 	return z;
-fail:
-	free(data);
-	tz_free(z);
-	return NULL;
 }
 
 void tz_free(struct tz *z)

@@ -18,6 +18,7 @@
 #ifndef STOCKETL_TZ_H
 #define STOCKETL_TZ_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -28,6 +29,8 @@ enum tz_result { TZ_OK = 0, TZ_REPEATED = 1, TZ_NONEXISTENT = -1 };
 
 /* Load a zone by name ("US/Eastern", "America/New_York", "UTC"). NULL + e on failure. */
 struct tz *tz_load(const char *name, struct err_msg *e);
+/* Parse TZif data in memory; name is used in messages. */
+struct tz *tz_from_tzif(const char *name, const unsigned char *data, size_t n, struct err_msg *e);
 void tz_free(struct tz *z);
 const char *tz_name(const struct tz *z);
 

@@ -3,9 +3,13 @@
 #   load helpers/common
 #
 # Each test gets a fresh $BATS_TEST_TMPDIR as HOME and working directory,
-# fixed TZ and LC_ALL, no stocketl or Alpha Vantage settings inherited from
-# the caller, and the programs under test first on PATH.
+# fixed TZ and LC_ALL, no stocketl, Alpha Vantage, PostgreSQL or proxy
+# settings inherited from the caller (a proxy would divert requests meant for
+# the loopback test servers), and the programs under test first on PATH.
 # shellcheck shell=bash
+
+# Suites use `run --separate-stderr` and other flags of run.
+bats_require_minimum_version 1.5.0
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
@@ -21,7 +25,8 @@ common_setup() {
 	export TZ=UTC
 	export LC_ALL=C.UTF-8
 	unset STOCKETL_CONFIG STOCKETL_LAKE ALPHAVANTAGE_API_KEY PGHOST PGPORT PGDATABASE \
-		PGUSER PGPASSWORD PGSERVICE
+		PGUSER PGPASSWORD PGSERVICE \
+		http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 	cd "$BATS_TEST_TMPDIR" || return 1
 }
 

@@ -104,7 +104,8 @@ static void test_json_records_and_batches(void)
 	const struct rec_field *f = rec_field(&rec, "b");
 	T_CHECK(f && f->type == JS_STR && f->escaped);
 	struct buf b = BUF_INIT;
-	rec_field_string(f, &b);
+	if (f)
+		rec_field_string(f, &b);
 	T_EQ_STR(b.data, "x\"y");
 	f = rec_field(&rec, "c");
 	T_CHECK(f && f->type == JS_ARR && f->val_len == 11);

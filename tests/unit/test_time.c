@@ -99,6 +99,7 @@ static void test_durations(void)
 	T_EQ_INT(ts_parse_duration("5", &us), -1);
 	T_EQ_INT(ts_parse_duration("5x", &us), -1);
 	T_EQ_INT(ts_parse_duration("m", &us), -1);
+	T_EQ_INT(ts_parse_duration("999999999d", &us), -1);
 }
 
 static int64_t local(const char *s)

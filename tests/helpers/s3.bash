@@ -1,0 +1,195 @@
+# A throwaway S3 bucket, mounted with s3fs-fuse, for test suites.
+#
+#   load helpers/s3
+#
+#   setup_file()    { s3_start; }
+#   teardown_file() { s3_stop; }
+#
+# s3_start runs s3rver (from tests/node_modules) on 127.0.0.1 with a port
+# the kernel picks and its storage in a temporary directory, creates the
+# bucket, and mounts it with s3fs at a temporary mount point, the way a
+# production lake root is a MinIO bucket mounted with s3fs.  BATS runs
+# teardown_file from its own EXIT trap, so s3_stop runs even when setup_file
+# or a test fails; a plain script uses `trap s3_stop EXIT`.  Call s3_start
+# directly, never through `run`: it exports variables and a subshell would
+# lose them.  It needs root (or a user allowed to mount FUSE file systems)
+# and /dev/fuse.
+#
+# After s3_start these are exported:
+#
+#   S3_ENDPOINT    http://127.0.0.1:PORT (path-style requests, no TLS)
+#   S3_BUCKET      the bucket name (stocketl-test unless given)
+#   S3_MOUNT       where the bucket is mounted
+#   S3_ACCESS_KEY  S3_SECRET_KEY   credentials the server accepts
+#   S3_DATA        the server's storage directory: object KEY of the bucket
+#                  is the file "$S3_DATA/$S3_BUCKET/KEY._S3rver_object"
+#   S3_DIR         the temporary directory holding all of the above
+#
+# s3_mount mounts the same bucket once more, like a second host sharing the
+# lake, and prints where.
+#
+# What the mount offers, as tests in tests/helpers.bats record it (s3fs
+# 1.90 against s3rver): link(2) fails with ENOTSUP and creates nothing, so
+# there is no put-if-absent by hard link; rename(2) works (a copy and a
+# delete, for files and directories) and silently replaces an existing
+# target; a file created through the mount is no object on the server until
+# its writer closes it (any close of any copy of the descriptor uploads what
+# was written so far); O_EXCL fails with EEXIST only for a name this mount
+# already knows, so two mounts can both create one name and the last to
+# close wins.
+# shellcheck shell=bash
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/net.bash"
+
+# Where this file is, resolved now: a test changes directory after loading.
+_S3_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# s3_start [BUCKET]: start the server, create BUCKET, mount it.  Returns 1,
+# with the reason and the logs on stderr, if any step fails; whatever was
+# started is stopped again then.
+s3_start() {
+	local bucket=${1:-stocketl-test} dir port
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/stocketl-s3.XXXXXX") || return 1
+	S3_DIR=$dir
+	S3_DATA=$dir/data
+	S3_MOUNT=$dir/mnt
+	S3_BUCKET=$bucket
+	S3_ACCESS_KEY=S3RVER
+	S3_SECRET_KEY=S3RVER
+	export S3_DIR S3_DATA S3_MOUNT S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY
+	mkdir "$S3_DATA" "$S3_MOUNT"
+
+	# fd 3 is BATS's output channel: a background process holding it open
+	# would make BATS wait for it forever.
+	node "$_S3_HERE/../node_modules/s3rver/bin/s3rver.js" -d "$S3_DATA" -a 127.0.0.1 -p 0 \
+		--silent --configure-bucket "$bucket" \
+		</dev/null >"$dir/s3rver.out" 2>"$dir/s3rver.err" 3>&- &
+	_S3_SERVER_PID=$!
+	export _S3_SERVER_PID
+	if ! net_wait_for 600 _s3_server_ready "$dir" "$_S3_SERVER_PID"; then
+		_s3_fail "s3rver did not start" "$dir/s3rver.out" "$dir/s3rver.err"
+		return 1
+	fi
+	port=$(sed -n 's/^S3rver listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$dir/s3rver.out")
+	if [ -z "$port" ]; then
+		_s3_fail "s3rver did not start" "$dir/s3rver.out" "$dir/s3rver.err"
+		return 1
+	fi
+	S3_ENDPOINT=http://127.0.0.1:$port
+	export S3_ENDPOINT
+
+	(umask 077 && printf '%s:%s\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$dir/passwd")
+	if ! _s3_mount "$S3_MOUNT"; then
+		_s3_fail "s3fs did not mount the bucket" "$dir/s3fs.out" "$dir/s3fs.log"
+		return 1
+	fi
+	_S3_FUSE_PID=$_S3_MOUNTED_PID
+	export _S3_FUSE_PID
+}
+
+# s3_mount: mount the bucket once more, at a new directory in $S3_DIR, and
+# print that directory: two mounts of one bucket behave like two hosts
+# sharing a lake.  s3_stop unmounts it, whichever process calls it: the
+# mount is recorded in $S3_DIR/mounts, not in a variable, so a mount made in
+# a test is undone by s3_stop in teardown_file.  Returns 1 if s3fs did not
+# mount the bucket.
+s3_mount() {
+	local mnt
+	mnt=$(mktemp -d "$S3_DIR/mnt.XXXXXX") || return 1
+	if ! _s3_mount "$mnt"; then
+		echo "s3_mount: s3fs did not mount the bucket at $mnt" >&2
+		return 1
+	fi
+	echo "$_S3_MOUNTED_PID $mnt" >>"$S3_DIR/mounts"
+	echo "$mnt"
+}
+
+# _s3_mount MOUNTPOINT: run s3fs in the foreground, as a background job of
+# this shell, so that its process id is known: it is left in
+# _S3_MOUNTED_PID once the bucket is mounted.  Its log is $S3_DIR/s3fs.log,
+# shared by every mount.
+_s3_mount() {
+	local mnt=$1 pid
+	_S3_MOUNTED_PID=
+	# s3fs reads credentials from the environment before its passwd file,
+	# and curl honours proxy variables: neither may leak in from the caller.
+	# fd 3 is BATS's output channel (see above).
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+		-u AWSACCESSKEYID -u AWSSECRETACCESSKEY -u AWS_CREDENTIAL_FILE \
+		-u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u all_proxy -u ALL_PROXY \
+		s3fs "$S3_BUCKET" "$mnt" -f \
+		-o "url=$S3_ENDPOINT,use_path_request_style,passwd_file=$S3_DIR/passwd" \
+		-o "logfile=$S3_DIR/s3fs.log,dbglevel=warn" \
+		</dev/null >>"$S3_DIR/s3fs.out" 2>&1 3>&- &
+	pid=$!
+	if ! net_wait_for 600 _s3_mounted "$mnt" "$pid" || ! mountpoint -q "$mnt"; then
+		net_stop_pid "$pid" s3fs
+		return 1
+	fi
+	_S3_MOUNTED_PID=$pid
+}
+
+_s3_server_ready() {
+	grep -q '^S3rver listening on' "$1/s3rver.out" || ! kill -0 "$2" 2>/dev/null
+}
+
+_s3_mounted() {
+	mountpoint -q "$1" || ! kill -0 "$2" 2>/dev/null
+}
+
+# _s3_fail MESSAGE LOG...: report a failed start with the logs that say why,
+# and stop what was started.
+_s3_fail() {
+	local msg=$1 f
+	shift
+	echo "s3_start: $msg" >&2
+	for f in "$@"; do
+		[ -s "$f" ] && cat "$f" >&2
+	done
+	s3_stop
+}
+
+# s3_stop: unmount the bucket, stop s3fs and the server, remove the
+# directories.  Does nothing when nothing was started or it was already
+# stopped, so it is safe in teardown paths.  Returns 1 and leaves the
+# directory in place if the bucket cannot be unmounted: removing it then
+# would delete the objects through the mount.
+s3_stop() {
+	local pid mnt
+	if [ -n "${S3_DIR:-}" ] && [ -f "$S3_DIR/mounts" ]; then
+		while read -r pid mnt; do
+			_s3_unmount "$mnt" "$pid" || return 1
+		done <"$S3_DIR/mounts"
+	fi
+	if [ -n "${S3_MOUNT:-}" ]; then
+		_s3_unmount "$S3_MOUNT" "${_S3_FUSE_PID:-}" || return 1
+	fi
+	if [ -n "${_S3_SERVER_PID:-}" ]; then
+		net_stop_pid "$_S3_SERVER_PID" s3rver || return 1
+	fi
+	if [ -n "${S3_DIR:-}" ]; then
+		# --one-file-system: never descend into a bucket still mounted.
+		rm -rf --one-file-system "$S3_DIR"
+	fi
+	unset S3_ENDPOINT S3_BUCKET S3_MOUNT S3_ACCESS_KEY S3_SECRET_KEY S3_DATA S3_DIR \
+		_S3_FUSE_PID _S3_SERVER_PID _S3_MOUNTED_PID
+}
+
+# _s3_unmount MOUNTPOINT [PID]: unmount MOUNTPOINT if it is mounted and wait
+# for its s3fs process PID to end (it does by itself once unmounted).
+_s3_unmount() {
+	local mnt=$1 pid=${2:-} unmount
+	if mountpoint -q "$mnt"; then
+		for unmount in fusermount3 fusermount; do
+			command -v "$unmount" >/dev/null && break
+		done
+		"$unmount" -u "$mnt" || "$unmount" -uz "$mnt" || umount -l "$mnt"
+		if mountpoint -q "$mnt"; then
+			echo "s3_stop: cannot unmount $mnt" >&2
+			return 1
+		fi
+	fi
+	if [ -n "$pid" ]; then
+		net_wait_gone 100 "$pid" || net_stop_pid "$pid" s3fs
+	fi
+}
