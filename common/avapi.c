@@ -21,24 +21,25 @@
 #include "ts.h"
 
 static const char *const function_names[AV_FUNCTION_COUNT] = {"intraday", "daily", "quote"};
-static const char *const function_apis[AV_FUNCTION_COUNT] = {
-	"TIME_SERIES_INTRADAY", "TIME_SERIES_DAILY", "GLOBAL_QUOTE"};
+static const char *const function_apis[AV_FUNCTION_COUNT] = {"TIME_SERIES_INTRADAY",
+                                                             "TIME_SERIES_DAILY", "GLOBAL_QUOTE"};
 
 static const char *const class_names[AV_CLASS_COUNT] = {
-	[AV_DATA] = "data",
-	[AV_EMPTY] = "empty answer",
-	[AV_ERROR] = "error message",
-	[AV_BAD_KEY] = "API key refused",
-	[AV_PREMIUM] = "premium only",
-	[AV_THROTTLE_MINUTE] = "throttled (per-minute limit)",
-	[AV_THROTTLE_SECOND] = "throttled (per-second limit)",
-	[AV_DAILY_LIMIT] = "daily limit reached",
-	[AV_NOTICE] = "unrecognised notice",
-	[AV_MALFORMED] = "malformed answer",
+    [AV_DATA] = "data",
+    [AV_EMPTY] = "empty answer",
+    [AV_ERROR] = "error message",
+    [AV_BAD_KEY] = "API key refused",
+    [AV_PREMIUM] = "premium only",
+    [AV_THROTTLE_MINUTE] = "throttled (per-minute limit)",
+    [AV_THROTTLE_SECOND] = "throttled (per-second limit)",
+    [AV_DAILY_LIMIT] = "daily limit reached",
+    [AV_NOTICE] = "unrecognised notice",
+    [AV_MALFORMED] = "malformed answer",
 };
 
 #define AV_CSV_SERIES "timestamp,open,high,low,close,volume"
-#define AV_CSV_QUOTE  "symbol,open,high,low,price,volume,latestDay,previousClose,change,changePercent"
+#define AV_CSV_QUOTE                                                                               \
+	"symbol,open,high,low,price,volume,latestDay,previousClose,change,changePercent"
 
 void av_request_init(struct av_request *r, int function)
 {
@@ -134,7 +135,7 @@ int av_url(struct buf *out, const char *base_url, const struct av_request *r, co
 			rc |= http_url_param(out, "adjusted", r->adjusted ? "true" : "false");
 		if (r->sent & AV_SENT_EXTENDED)
 			rc |= http_url_param(out, "extended_hours",
-					     r->extended_hours ? "true" : "false");
+			                     r->extended_hours ? "true" : "false");
 		if (r->month != AV_NO_MONTH) {
 			char m[8];
 			av_month_format(r->month, m);
@@ -145,7 +146,7 @@ int av_url(struct buf *out, const char *base_url, const struct av_request *r, co
 		rc |= http_url_param(out, "outputsize", r->outputsize_full ? "full" : "compact");
 	if (r->entitlement != AV_ENT_NONE)
 		rc |= http_url_param(out, "entitlement",
-				     r->entitlement == AV_ENT_REALTIME ? "realtime" : "delayed");
+		                     r->entitlement == AV_ENT_REALTIME ? "realtime" : "delayed");
 	if (r->sent & AV_SENT_DATATYPE)
 		rc |= http_url_param(out, "datatype", r->datatype == AV_CSV ? "csv" : "json");
 	if (apikey) {
@@ -223,7 +224,9 @@ static int av_notice_class(const char *m)
 	if (av_contains(m, "per minute") || av_contains(m, "per-minute") ||
 	    av_contains(m, "call frequency"))
 		return AV_THROTTLE_MINUTE;
-	if (av_contains(m, "per day") || av_contains(m, "daily"))
+	/* Not "daily" alone: the premium-parameter text names the TIME_SERIES_DAILY endpoint. */
+	if (av_contains(m, "per day") || av_contains(m, "daily limit") ||
+	    av_contains(m, "daily rate limit"))
 		return AV_DAILY_LIMIT;
 	if (av_contains(m, "premium"))
 		return AV_PREMIUM;
@@ -271,7 +274,7 @@ static long av_count_members(struct jscan *js)
 }
 
 static void av_classify_json(const struct av_request *r, const char *body, size_t len,
-			     struct av_answer *a)
+                             struct av_answer *a)
 {
 	struct jscan js;
 	struct jscan_token t, key;
@@ -314,8 +317,8 @@ static void av_classify_json(const struct av_request *r, const char *body, size_
 		    !error.s)
 			error = t;
 		else if (k == JS_STR && !note.s &&
-			 ((klen == 4 && memcmp(kname, "Note", 4) == 0) ||
-			  (klen == 11 && memcmp(kname, "Information", 11) == 0)))
+		         ((klen == 4 && memcmp(kname, "Note", 4) == 0) ||
+		          (klen == 11 && memcmp(kname, "Information", 11) == 0)))
 			note = t;
 		const char *raw;
 		size_t rawlen;
@@ -343,8 +346,8 @@ static void av_classify_json(const struct av_request *r, const char *body, size_
 		av_set_message(a, msg.data, strlen(msg.data));
 		if (error.s)
 			a->cls = av_contains(msg.data, "apikey") || av_contains(msg.data, "api key")
-					 ? AV_BAD_KEY
-					 : AV_ERROR;
+			             ? AV_BAD_KEY
+			             : AV_ERROR;
 		else
 			a->cls = av_notice_class(msg.data);
 		goto out;
@@ -359,12 +362,12 @@ static void av_classify_json(const struct av_request *r, const char *body, size_
 		snprintf(why, sizeof why, "no \"Time Series (Daily)\" object in the answer");
 	else
 		snprintf(why, sizeof why, "no \"Time Series (%s)\" object in the answer",
-			 tick_interval_name(r->interval));
+		         tick_interval_name(r->interval));
 	av_set_why(a, AV_MALFORMED, why);
 	goto out;
 bad:
 	snprintf(why, sizeof why, "invalid JSON at byte %zu: %s", jscan_offset(&js),
-		 js.error ? js.error : "unexpected token");
+	         js.error ? js.error : "unexpected token");
 	av_set_why(a, AV_MALFORMED, why);
 out:
 	buf_free(&kbuf);
@@ -372,7 +375,7 @@ out:
 }
 
 static void av_classify_csv(const struct av_request *r, const char *body, size_t len,
-			    struct av_answer *a)
+                            struct av_answer *a)
 {
 	const char *header = r->function == AV_QUOTE ? AV_CSV_QUOTE : AV_CSV_SERIES;
 	size_t hlen = strlen(header), commas = 0, rows = 0;
@@ -388,7 +391,8 @@ static void av_classify_csv(const struct av_request *r, const char *body, size_t
 	for (size_t line = 1; p < end; line++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl) {
-			snprintf(why, sizeof why, "the CSV ends inside line %zu (no line end)", line);
+			snprintf(why, sizeof why, "the CSV ends inside line %zu (no line end)",
+			         line);
 			av_set_why(a, AV_MALFORMED, why);
 			return;
 		}
@@ -406,8 +410,8 @@ static void av_classify_csv(const struct av_request *r, const char *body, size_t
 				c += *q == ',';
 			if (n == 0 || c != commas) {
 				snprintf(why, sizeof why,
-					 "CSV line %zu has %zu fields, the header has %zu", line,
-					 n ? c + 1 : 0, commas + 1);
+				         "CSV line %zu has %zu fields, the header has %zu", line,
+				         n ? c + 1 : 0, commas + 1);
 				av_set_why(a, AV_MALFORMED, why);
 				return;
 			}
@@ -438,8 +442,8 @@ void av_classify(const struct av_request *r, const char *body, size_t len, struc
 	else if (r->datatype == AV_CSV)
 		av_classify_csv(r, body, len, a);
 	else
-		av_set_why(a, AV_MALFORMED, i < len ? "the answer is not a JSON object"
-						    : "the answer is empty");
+		av_set_why(a, AV_MALFORMED,
+		           i < len ? "the answer is not a JSON object" : "the answer is empty");
 }
 
 /* Envelope --------------------------------------------------------------- */
@@ -503,12 +507,12 @@ static int av_put_str_or_null(struct buf *out, const char *s)
 }
 
 int av_envelope(struct buf *out, const struct av_request *r, int64_t fetched_at, long http_status,
-		const char *body, size_t len, int json)
+                const char *body, size_t len, int json)
 {
 	int intraday = r->function == AV_INTRADAY;
-	const char *interval = intraday		     ? tick_interval_name(r->interval)
-			       : r->function == AV_DAILY ? tick_interval_name(TICK_1D)
-							 : NULL;
+	const char *interval = intraday                  ? tick_interval_name(r->interval)
+	                       : r->function == AV_DAILY ? tick_interval_name(TICK_1D)
+	                                                 : NULL;
 	char month[8], ts[TS_TEXT_MAX];
 	const char *bools[2] = {"false", "true"};
 	if (r->month != AV_NO_MONTH)
@@ -525,16 +529,16 @@ int av_envelope(struct buf *out, const struct av_request *r, int64_t fetched_at,
 	rc |= av_put_str_or_null(out, intraday && r->month != AV_NO_MONTH ? month : NULL);
 	rc |= buf_puts(out, ",\"outputsize\":");
 	rc |= av_put_str_or_null(out, r->function == AV_QUOTE ? NULL
-				      : r->outputsize_full     ? "full"
-							       : "compact");
+	                              : r->outputsize_full    ? "full"
+	                                                      : "compact");
 	rc |= buf_puts(out, ",\"adjusted\":");
 	rc |= buf_puts(out, intraday ? bools[!!r->adjusted] : "null");
 	rc |= buf_puts(out, ",\"extended_hours\":");
 	rc |= buf_puts(out, intraday ? bools[!!r->extended_hours] : "null");
 	rc |= buf_puts(out, ",\"entitlement\":");
 	rc |= av_put_str_or_null(out, r->entitlement == AV_ENT_REALTIME  ? "realtime"
-				      : r->entitlement == AV_ENT_DELAYED ? "delayed"
-									 : NULL);
+	                              : r->entitlement == AV_ENT_DELAYED ? "delayed"
+	                                                                 : NULL);
 	rc |= buf_puts(out, ",\"datatype\":");
 	rc |= buf_puts(out, r->datatype == AV_CSV ? "\"csv\"" : "\"json\"");
 	rc |= buf_puts(out, "},\"fetched_at\":\"");

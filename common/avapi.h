@@ -46,9 +46,9 @@ enum av_sent {
 struct av_request {
 	int function; /* enum av_function */
 	char symbol[AV_SYMBOL_MAX + 1];
-	int interval;       /* intraday: a record.h enum tick_interval (1min..60min) */
-	int month;          /* intraday: year * 12 + month - 1, or AV_NO_MONTH */
-	int datatype;       /* enum av_datatype */
+	int interval; /* intraday: a record.h enum tick_interval (1min..60min) */
+	int month;    /* intraday: year * 12 + month - 1, or AV_NO_MONTH */
+	int datatype; /* enum av_datatype */
 	int outputsize_full;
 	int adjusted;       /* intraday */
 	int extended_hours; /* intraday */
@@ -129,7 +129,7 @@ void av_classify(const struct av_request *r, const char *body, size_t len, struc
  * body is not valid JSON.
  */
 int av_envelope(struct buf *out, const struct av_request *r, int64_t fetched_at, long http_status,
-		const char *body, size_t len, int json);
+                const char *body, size_t len, int json);
 
 /*
  * Replace, in place, every occurrence of secret in text (as it is, and

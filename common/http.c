@@ -38,13 +38,13 @@ struct http_client {
 static int http_global_done;
 
 static const char *const outcome_names[HTTP_OUTCOME_COUNT] = {
-	[HTTP_DONE] = "response",
-	[HTTP_E_CONNECT] = "connection failed",
-	[HTTP_E_TIMEOUT] = "timeout",
-	[HTTP_E_TRUNCATED] = "truncated response",
-	[HTTP_E_TLS] = "TLS failure",
-	[HTTP_E_TOOBIG] = "response too large",
-	[HTTP_E_TRANSFER] = "transfer failed",
+    [HTTP_DONE] = "response",
+    [HTTP_E_CONNECT] = "connection failed",
+    [HTTP_E_TIMEOUT] = "timeout",
+    [HTTP_E_TRUNCATED] = "truncated response",
+    [HTTP_E_TLS] = "TLS failure",
+    [HTTP_E_TOOBIG] = "response too large",
+    [HTTP_E_TRANSFER] = "transfer failed",
 };
 
 const char *http_outcome_name(int outcome)
@@ -152,8 +152,9 @@ static size_t http_header(char *p, size_t size, size_t n, void *ud)
 		t->resp->content_type[0] = '\0';
 		t->resp->retry_after_us = -1;
 	} else if ((v = http_header_value(p, len, "content-type", &vlen))) {
-		size_t k = vlen < sizeof t->resp->content_type - 1 ? vlen
-								   : sizeof t->resp->content_type - 1;
+		size_t k = vlen < sizeof t->resp->content_type - 1
+		               ? vlen
+		               : sizeof t->resp->content_type - 1;
 		memcpy(t->resp->content_type, v, k);
 		t->resp->content_type[k] = '\0';
 	} else if ((v = http_header_value(p, len, "retry-after", &vlen))) {
@@ -174,7 +175,7 @@ static int http_url_ok(const char *url)
 }
 
 int http_start(struct http_client *c, const char *url, const struct http_limits *lim, void *tag,
-	       struct err_msg *e)
+               struct err_msg *e)
 {
 	if (!http_url_ok(url)) {
 		err_set(e, EX_USAGE, "not an http or https URL");
@@ -207,10 +208,11 @@ int http_start(struct http_client *c, const char *url, const struct http_limits 
 	rc |= curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
 	rc |= curl_easy_setopt(h, CURLOPT_PRIVATE, t);
 	if (lim && lim->timeout_us > 0)
-		rc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)((lim->timeout_us + 999) / 1000));
+		rc |=
+		    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)((lim->timeout_us + 999) / 1000));
 	if (lim && lim->connect_timeout_us > 0)
 		rc |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-				       (long)((lim->connect_timeout_us + 999) / 1000));
+		                       (long)((lim->connect_timeout_us + 999) / 1000));
 	if (lim && lim->max_body)
 		rc |= curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)lim->max_body);
 	if (rc != CURLE_OK || curl_multi_add_handle(c->multi, h) != CURLM_OK) {
@@ -287,10 +289,10 @@ static void http_drain(struct http_client *c)
 			snprintf(r->error, sizeof r->error, "out of memory for the response body");
 		else if (r->outcome == HTTP_E_TOOBIG)
 			snprintf(r->error, sizeof r->error, "response body larger than %zu bytes",
-				 t->max_body);
+			         t->max_body);
 		else if (rc != CURLE_OK)
 			snprintf(r->error, sizeof r->error, "%s",
-				 t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+			         t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
 		curl_multi_remove_handle(c->multi, t->easy);
 		curl_easy_cleanup(t->easy);
 		t->easy = NULL;
@@ -349,8 +351,8 @@ int http_pct_encode(struct buf *b, const char *s)
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 		/* RFC 3986 unreserved characters, ASCII only whatever the locale. */
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
 			if (buf_putc(b, (char)ch) < 0)
 				return -1;
 		} else {

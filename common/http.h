@@ -31,13 +31,13 @@
 
 /* How a transfer ended. */
 enum http_outcome {
-	HTTP_DONE = 0,     /* a complete response arrived (any HTTP status) */
-	HTTP_E_CONNECT,    /* name resolution or connection failed */
-	HTTP_E_TIMEOUT,    /* the connect or the whole-transfer timeout expired */
-	HTTP_E_TRUNCATED,  /* the connection ended before the body was complete */
-	HTTP_E_TLS,        /* TLS handshake or certificate verification failed */
-	HTTP_E_TOOBIG,     /* the body exceeded the limit */
-	HTTP_E_TRANSFER,   /* any other failure while sending or receiving */
+	HTTP_DONE = 0,    /* a complete response arrived (any HTTP status) */
+	HTTP_E_CONNECT,   /* name resolution or connection failed */
+	HTTP_E_TIMEOUT,   /* the connect or the whole-transfer timeout expired */
+	HTTP_E_TRUNCATED, /* the connection ended before the body was complete */
+	HTTP_E_TLS,       /* TLS handshake or certificate verification failed */
+	HTTP_E_TOOBIG,    /* the body exceeded the limit */
+	HTTP_E_TRANSFER,  /* any other failure while sending or receiving */
 	HTTP_OUTCOME_COUNT
 };
 
@@ -49,13 +49,13 @@ struct http_limits {
 };
 
 struct http_response {
-	void *tag;         /* the caller's tag given to http_start() */
-	int outcome;       /* enum http_outcome */
-	long status;       /* the HTTP status code, 0 when no response arrived */
-	struct buf body;   /* the response body (decoded if it was compressed) */
+	void *tag;       /* the caller's tag given to http_start() */
+	int outcome;     /* enum http_outcome */
+	long status;     /* the HTTP status code, 0 when no response arrived */
+	struct buf body; /* the response body (decoded if it was compressed) */
 	char content_type[128];
-	int64_t retry_after_us; /* the Retry-After header in seconds, as µs; -1 if absent */
-	int64_t elapsed_us;     /* from the start of the transfer to its end */
+	int64_t retry_after_us;     /* the Retry-After header in seconds, as µs; -1 if absent */
+	int64_t elapsed_us;         /* from the start of the transfer to its end */
 	char error[HTTP_ERROR_MAX]; /* outcome != HTTP_DONE: what went wrong */
 };
 
@@ -73,7 +73,7 @@ void http_client_free(struct http_client *c);
  * http or https, EX_SOFTWARE otherwise) when it cannot be started.
  */
 int http_start(struct http_client *c, const char *url, const struct http_limits *lim, void *tag,
-	       struct err_msg *e);
+               struct err_msg *e);
 
 /* Transfers started and not yet collected. */
 int http_pending(const struct http_client *c);

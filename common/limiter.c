@@ -38,8 +38,7 @@ void limiter_free(struct limiter *l)
 
 int limiter_add(struct limiter *l, int64_t calls, int64_t window_us)
 {
-	if (l->n == LIMITER_MAX_WINDOWS || calls < 1 || calls > LIMITER_MAX_CALLS ||
-	    window_us <= 0)
+	if (l->n == LIMITER_MAX_WINDOWS || calls < 1 || calls > LIMITER_MAX_CALLS || window_us <= 0)
 		return -1;
 	struct limiter_window *w = &l->w[l->n];
 	w->ring = malloc((size_t)calls * sizeof *w->ring);

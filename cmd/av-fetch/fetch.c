@@ -34,7 +34,7 @@
 #include "ts.h"
 
 /* The longest the loop sleeps before it looks at the signal flag again. */
-#define AVF_TICK_US 100000
+#define AVF_TICK_US        100000
 /* Spacing added to the vendor's windows to absorb network jitter. */
 #define AVF_RATE_MARGIN_US 100000
 
@@ -82,14 +82,19 @@ static void avf_on_signal(int sig)
 
 static void avf_signals(void)
 {
-	struct sigaction sa;
+	static const int sigs[] = {SIGINT, SIGTERM};
+	struct sigaction sa, old;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = avf_on_signal;
 	/* No SA_RESTART: a sleep or poll must return so the flag is seen. */
 	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		/* A signal ignored by the parent (a shell's background job, nohup) stays ignored. */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 /* How bad a status is, to keep the worst of several. */
@@ -164,6 +169,14 @@ static double avf_secs(int64_t us)
 	return (double)us / 1e6;
 }
 
+/* A duration for messages: "0.05s", "1.25s", "60s", "300s". */
+static const char *avf_dur(int64_t us, char out[32])
+{
+	double s = avf_secs(us);
+	snprintf(out, 32, s < 10 ? "%.3gs" : "%.0fs", s);
+	return out;
+}
+
 static void avf_fail(struct avf_run *run, struct avf_job *j, int status, const char *what)
 {
 	char label[40];
@@ -180,18 +193,18 @@ static void avf_fail(struct avf_run *run, struct avf_job *j, int status, const c
  * the attempts or the time allowed for retries are used up.
  */
 static void avf_retry(struct avf_run *run, struct avf_job *j, int status, const char *what,
-		      int64_t min_delay)
+                      int64_t min_delay)
 {
 	const struct avf_config *cfg = run->cfg;
-	char msg[ERR_MSG_MAX + 64], label[40];
+	char msg[ERR_MSG_MAX + 64], label[40], d[32];
 	int64_t now = ts_monotonic();
 	if (run->stopping) {
 		avf_fail(run, j, status, what);
 		return;
 	}
 	if (j->attempts >= cfg->max_attempts) {
-		snprintf(msg, sizeof msg, "giving up after %d attempts in %.1fs: %s", j->attempts,
-			 avf_secs(now - j->first_us), what);
+		snprintf(msg, sizeof msg, "giving up after %d attempts in %s: %s", j->attempts,
+		         avf_dur(now - j->first_us, d), what);
 		avf_fail(run, j, status, msg);
 		return;
 	}
@@ -200,14 +213,14 @@ static void avf_retry(struct avf_run *run, struct avf_job *j, int status, const 
 		delay = min_delay;
 	if (now + delay - j->first_us > cfg->max_retry_us) {
 		snprintf(msg, sizeof msg,
-			 "giving up after %d attempts: the next would start after max_retry_time "
-			 "(%.1fs): %s",
-			 j->attempts, avf_secs(cfg->max_retry_us), what);
+		         "giving up after %d attempts: the next would start after max_retry_time "
+		         "(%s): %s",
+		         j->attempts, avf_dur(cfg->max_retry_us, d), what);
 		avf_fail(run, j, status, msg);
 		return;
 	}
-	err_info("%s: %s; retrying in %.2fs (attempt %d of %d)", avf_label(j, label, sizeof label),
-		 what, avf_secs(delay), j->attempts + 1, cfg->max_attempts);
+	err_info("%s: %s; retrying in %s (attempt %d of %d)", avf_label(j, label, sizeof label),
+	         what, avf_dur(delay, d), j->attempts + 1, cfg->max_attempts);
 	j->state = JOB_WAITING;
 	j->not_before = now + delay;
 }
@@ -226,22 +239,22 @@ static int avf_holds(const char *s, size_t n, const char *secret)
 }
 
 static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_response *r,
-		     const struct av_answer *a)
+                     const struct av_answer *a)
 {
 	const struct avf_config *cfg = run->cfg;
 	struct err_msg e;
 	char label[40], what[160];
 	buf_reset(&run->env);
 	if (av_envelope(&run->env, &j->req, ts_now(), r->status, r->body.data, r->body.len,
-			a->json) < 0) {
+	                a->json) < 0) {
 		avf_fail(run, j, EX_SOFTWARE, "out of memory for the envelope");
 		avf_stop(run, EX_SOFTWARE);
 		return;
 	}
 	if (run->env.len > cfg->max_line) {
 		snprintf(what, sizeof what,
-			 "the envelope of %zu bytes is longer than [streams] max_line (%zu)",
-			 run->env.len, cfg->max_line);
+		         "the envelope of %zu bytes is longer than [streams] max_line (%zu)",
+		         run->env.len, cfg->max_line);
 		avf_fail(run, j, EX_DATAERR, what);
 		return;
 	}
@@ -269,20 +282,20 @@ static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_r
 	st->entries += a->entries;
 	st->bytes += r->body.len;
 	err_info("%s: %zu %s, %zu bytes in %.2fs", avf_label(j, label, sizeof label), a->entries,
-		 j->req.function == AV_QUOTE ? "quote" : "bars", r->body.len,
-		 avf_secs(r->elapsed_us));
+	         j->req.function == AV_QUOTE ? "quote" : "bars", r->body.len,
+	         avf_secs(r->elapsed_us));
 }
 
 /* Wait after a throttle: this request and, through the limiter, every other one. */
 static void avf_throttled(struct avf_run *run, struct avf_job *j, const struct av_answer *a,
-			  int64_t wait)
+                          int64_t wait)
 {
-	char label[40], what[ERR_MSG_MAX];
+	char label[40], what[ERR_MSG_MAX], d[32];
 	limiter_hold(run->lim, ts_monotonic() + wait);
-	err_warn("%s: %s: %s; pausing every request for %.1fs (lower calls_per_minute or "
-		 "calls_per_second to avoid this)",
-		 avf_label(j, label, sizeof label), av_class_name(a->cls), avf_clean(run, a->message),
-		 avf_secs(wait));
+	err_warn("%s: %s: %s; pausing every request for %s (lower calls_per_minute or "
+	         "calls_per_second to avoid this)",
+	         avf_label(j, label, sizeof label), av_class_name(a->cls),
+	         avf_clean(run, a->message), avf_dur(wait, d));
 	snprintf(what, sizeof what, "%s", av_class_name(a->cls));
 	avf_retry(run, j, EX_TEMPFAIL, what, wait);
 }
@@ -305,21 +318,21 @@ static void avf_answer(struct avf_run *run, struct avf_job *j, const struct http
 		break;
 	case AV_ERROR:
 		snprintf(what, sizeof what, "refused by Alpha Vantage: %s",
-			 avf_clean(run, a.message));
+		         avf_clean(run, a.message));
 		avf_fail(run, j, EX_REJECTS, what);
 		break;
 	case AV_BAD_KEY:
 	case AV_PREMIUM:
 		snprintf(what, sizeof what, "%s: %s",
-			 a.cls == AV_BAD_KEY ? "the API key was refused"
-					     : "refused as a premium feature",
-			 avf_clean(run, a.message));
+		         a.cls == AV_BAD_KEY ? "the API key was refused"
+		                             : "refused as a premium feature",
+		         avf_clean(run, a.message));
 		avf_fail(run, j, EX_CONFIG, what);
 		avf_stop(run, EX_CONFIG);
 		break;
 	case AV_DAILY_LIMIT:
 		snprintf(what, sizeof what, "the daily request limit is used up: %s",
-			 avf_clean(run, a.message));
+		         avf_clean(run, a.message));
 		avf_fail(run, j, EX_TEMPFAIL, what);
 		avf_stop(run, EX_TEMPFAIL);
 		break;
@@ -335,7 +348,7 @@ static void avf_answer(struct avf_run *run, struct avf_job *j, const struct http
 		break;
 	default:
 		snprintf(what, sizeof what, "malformed answer (HTTP %ld, %zu bytes): %s", r->status,
-			 r->body.len, a.message);
+		         r->body.len, a.message);
 		avf_retry(run, j, EX_UNAVAILABLE, what, 0);
 		break;
 	}
@@ -348,7 +361,7 @@ static void avf_response(struct avf_run *run, struct http_response *r)
 	run->stats[j->sym].attempts++;
 	if (r->outcome != HTTP_DONE) {
 		snprintf(what, sizeof what, "%s: %s", http_outcome_name(r->outcome),
-			 avf_clean(run, r->error));
+		         avf_clean(run, r->error));
 		if (r->outcome == HTTP_E_TLS)
 			avf_fail(run, j, EX_UNAVAILABLE, what);
 		else if (r->outcome == HTTP_E_TOOBIG)
@@ -429,7 +442,7 @@ static int avf_jobs(struct avf_run *run)
 {
 	const struct avf_config *cfg = run->cfg;
 	size_t months =
-		cfg->month_from == AV_NO_MONTH ? 1 : (size_t)(cfg->month_to - cfg->month_from + 1);
+	    cfg->month_from == AV_NO_MONTH ? 1 : (size_t)(cfg->month_to - cfg->month_from + 1);
 	run->njobs = months * cfg->nsymbols;
 	run->jobs = calloc(run->njobs, sizeof *run->jobs);
 	if (!run->jobs)
@@ -441,7 +454,7 @@ static int avf_jobs(struct avf_run *run)
 			j->req = cfg->proto;
 			memcpy(j->req.symbol, cfg->symbols[s], sizeof j->req.symbol);
 			j->req.month =
-				cfg->month_from == AV_NO_MONTH ? AV_NO_MONTH : cfg->month_from + (int)m;
+			    cfg->month_from == AV_NO_MONTH ? AV_NO_MONTH : cfg->month_from + (int)m;
 			j->sym = s;
 		}
 	return 0;
@@ -455,13 +468,13 @@ static void avf_summary(struct avf_run *run, int64_t id, int64_t took)
 	for (size_t s = 0; s < cfg->nsymbols; s++) {
 		const struct avf_symstat *st = &run->stats[s];
 		err_info("summary: %s: %d emitted, %d empty, %d failed; %zu %s, %zu bytes; %d "
-			 "attempts",
-			 cfg->symbols[s], st->emitted, st->empty, st->failed, st->entries,
-			 cfg->proto.function == AV_QUOTE ? "quotes" : "bars", st->bytes,
-			 st->attempts);
+		         "attempts",
+		         cfg->symbols[s], st->emitted, st->empty, st->failed, st->entries,
+		         cfg->proto.function == AV_QUOTE ? "quotes" : "bars", st->bytes,
+		         st->attempts);
 	}
 	err_info("batch %lld: %lld envelopes, %lld rejected, %.2fs", (long long)id,
-		 (long long)run->records, (long long)run->rejected, avf_secs(took));
+	         (long long)run->records, (long long)run->rejected, avf_secs(took));
 }
 
 /* One batch: returns its status (the worst outcome of its requests). */
@@ -552,7 +565,7 @@ static void avf_sleep_until(int64_t until)
 		if (left > TS_US_PER_SEC)
 			left = TS_US_PER_SEC;
 		struct timespec ts = {(time_t)(left / TS_US_PER_SEC),
-				      (long)(left % TS_US_PER_SEC) * 1000};
+		                      (long)(left % TS_US_PER_SEC) * 1000};
 		nanosleep(&ts, NULL);
 	}
 }
@@ -582,9 +595,8 @@ int avf_run(const struct avf_config *cfg, struct rec_writer *w)
 		status = EX_SOFTWARE;
 		goto out;
 	}
-	if ((cfg->calls_per_minute &&
-	     limiter_add(run.lim, cfg->calls_per_minute, 60 * TS_US_PER_SEC + AVF_RATE_MARGIN_US) <
-		     0) ||
+	if ((cfg->calls_per_minute && limiter_add(run.lim, cfg->calls_per_minute,
+	                                          60 * TS_US_PER_SEC + AVF_RATE_MARGIN_US) < 0) ||
 	    (cfg->calls_per_second &&
 	     limiter_add(run.lim, cfg->calls_per_second, TS_US_PER_SEC + AVF_RATE_MARGIN_US) < 0)) {
 		err_error("out of memory");
@@ -592,7 +604,7 @@ int avf_run(const struct avf_config *cfg, struct rec_writer *w)
 		goto out;
 	}
 	backoff_init(&run.bo, cfg->backoff_base_us, cfg->backoff_max_us,
-		     (uint64_t)ts_now() ^ ((uint64_t)getpid() << 32));
+	             (uint64_t)ts_now() ^ ((uint64_t)getpid() << 32));
 	avf_signals();
 	for (;;) {
 		int bs = avf_batch(&run);

@@ -33,14 +33,14 @@
 #include "ts.h"
 
 static const char usage[] =
-	"usage: av-fetch [--function intraday|daily|quote]\n"
-	"                [--interval 1min|5min|15min|30min|60min] [--outputsize compact|full]\n"
-	"                [--month YYYY-MM | --from YYYY-MM --to YYYY-MM] [--datatype json|csv]\n"
-	"                [--adjusted true|false] [--extended-hours true|false]\n"
-	"                [--entitlement realtime|delayed] [--follow [--every DURATION]]\n"
-	"                [--base-url URL] [--api-key-file FILE] [--app NAME] [--config FILE]\n"
-	"                [-o FILE] [-v | -q] [SYMBOL ...]\n"
-	"       av-fetch --help | --version\n";
+    "usage: av-fetch [--function intraday|daily|quote]\n"
+    "                [--interval 1min|5min|15min|30min|60min] [--outputsize compact|full]\n"
+    "                [--month YYYY-MM | --from YYYY-MM --to YYYY-MM] [--datatype json|csv]\n"
+    "                [--adjusted true|false] [--extended-hours true|false]\n"
+    "                [--entitlement realtime|delayed] [--follow [--every DURATION]]\n"
+    "                [--base-url URL] [--api-key-file FILE] [--app NAME] [--config FILE]\n"
+    "                [-o FILE] [-v | -q] [SYMBOL ...]\n"
+    "       av-fetch --help | --version\n";
 
 #define SECTION          "av-fetch"
 #define DEFAULT_SYMBOLS  "NVDA TSLA IBM AAPL"
@@ -70,26 +70,25 @@ enum {
 	OPT_VERSION
 };
 
-static const struct option longopts[] = {
-	{"adjusted", required_argument, NULL, OPT_ADJUSTED},
-	{"api-key-file", required_argument, NULL, OPT_KEY_FILE},
-	{"app", required_argument, NULL, OPT_APP},
-	{"base-url", required_argument, NULL, OPT_BASE_URL},
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"datatype", required_argument, NULL, OPT_DATATYPE},
-	{"entitlement", required_argument, NULL, OPT_ENTITLEMENT},
-	{"every", required_argument, NULL, OPT_EVERY},
-	{"extended-hours", required_argument, NULL, OPT_EXTENDED},
-	{"follow", no_argument, NULL, OPT_FOLLOW},
-	{"from", required_argument, NULL, OPT_FROM},
-	{"function", required_argument, NULL, OPT_FUNCTION},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"interval", required_argument, NULL, OPT_INTERVAL},
-	{"month", required_argument, NULL, OPT_MONTH},
-	{"outputsize", required_argument, NULL, OPT_OUTPUTSIZE},
-	{"to", required_argument, NULL, OPT_TO},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0}};
+static const struct option longopts[] = {{"adjusted", required_argument, NULL, OPT_ADJUSTED},
+                                         {"api-key-file", required_argument, NULL, OPT_KEY_FILE},
+                                         {"app", required_argument, NULL, OPT_APP},
+                                         {"base-url", required_argument, NULL, OPT_BASE_URL},
+                                         {"config", required_argument, NULL, OPT_CONFIG},
+                                         {"datatype", required_argument, NULL, OPT_DATATYPE},
+                                         {"entitlement", required_argument, NULL, OPT_ENTITLEMENT},
+                                         {"every", required_argument, NULL, OPT_EVERY},
+                                         {"extended-hours", required_argument, NULL, OPT_EXTENDED},
+                                         {"follow", no_argument, NULL, OPT_FOLLOW},
+                                         {"from", required_argument, NULL, OPT_FROM},
+                                         {"function", required_argument, NULL, OPT_FUNCTION},
+                                         {"help", no_argument, NULL, OPT_HELP},
+                                         {"interval", required_argument, NULL, OPT_INTERVAL},
+                                         {"month", required_argument, NULL, OPT_MONTH},
+                                         {"outputsize", required_argument, NULL, OPT_OUTPUTSIZE},
+                                         {"to", required_argument, NULL, OPT_TO},
+                                         {"version", no_argument, NULL, OPT_VERSION},
+                                         {NULL, 0, NULL, 0}};
 
 /* The flags as given; NULL when absent. */
 struct flags {
@@ -113,8 +112,7 @@ struct resolve {
 	int status;
 };
 
-static void bad(struct resolve *rs, const struct setting *s, const char *fmt, ...)
-	ERR_PRINTF(3, 4);
+static void bad(struct resolve *rs, const struct setting *s, const char *fmt, ...) ERR_PRINTF(3, 4);
 
 static void bad(struct resolve *rs, const struct setting *s, const char *fmt, ...)
 {
@@ -134,7 +132,7 @@ static void bad(struct resolve *rs, const struct setting *s, const char *fmt, ..
 }
 
 static struct setting get(const struct resolve *rs, const char *flag, const char *flagname,
-			  const char *section, const char *key, const char *def)
+                          const char *section, const char *key, const char *def)
 {
 	struct setting s;
 	const char *from;
@@ -148,7 +146,7 @@ static struct setting get(const struct resolve *rs, const char *flag, const char
 		s.given = 1;
 		s.status = EX_CONFIG;
 		snprintf(s.where, sizeof s.where, "%s:%d: [%s] %s", config_path(rs->conf),
-			 config_line(rs->conf, section, key), section, key);
+		         config_line(rs->conf, section, key), section, key);
 	} else {
 		s.status = EX_SOFTWARE;
 		snprintf(s.where, sizeof s.where, "default %s", key);
@@ -175,7 +173,7 @@ static int get_bool(struct resolve *rs, const struct setting *s, int *out)
 }
 
 static int get_int(struct resolve *rs, const struct setting *s, int64_t min, int64_t max,
-		   int64_t *out)
+                   int64_t *out)
 {
 	struct err_msg e;
 	if (config_parse_int(s->value, "x", min, max, out, &e) < 0) {
@@ -210,7 +208,7 @@ static void not_for(struct resolve *rs, const char *flag, const char *flagname, 
 {
 	if (flag && !rs->status)
 		rs->status = cli_usage_error(usage, "%s: not used by --function %s", flagname,
-					     av_function_name(function));
+		                             av_function_name(function));
 }
 
 static int cmp_symbol(const void *a, const void *b)
@@ -220,7 +218,7 @@ static int cmp_symbol(const void *a, const void *b)
 
 /* Add the symbols of text (separated by blanks or commas) to cfg, upper case, once each. */
 static void add_symbols(struct resolve *rs, struct avf_config *cfg, const struct setting *s,
-			char *const *list, int n)
+                        char *const *list, int n)
 {
 	for (int i = 0; i < n && !rs->status; i++) {
 		const char *v = list[i];
@@ -281,7 +279,7 @@ static uint64_t fnv1a(const char *s)
 static int derive_app(struct avf_config *cfg)
 {
 	struct buf head = BUF_INIT, syms = BUF_INIT;
-	char (*sorted)[AV_SYMBOL_MAX + 1] = malloc(cfg->nsymbols * sizeof *sorted);
+	char(*sorted)[AV_SYMBOL_MAX + 1] = malloc(cfg->nsymbols * sizeof *sorted);
 	int rc = -1;
 	if (!sorted)
 		goto out;
@@ -295,7 +293,7 @@ static int derive_app(struct avf_config *cfg)
 		av_month_format(cfg->month_from, a);
 		av_month_format(cfg->month_to, b);
 		r |= cfg->month_from == cfg->month_to ? buf_printf(&head, "/%s", a)
-						      : buf_printf(&head, "/%s..%s", a, b);
+		                                      : buf_printf(&head, "/%s..%s", a, b);
 	}
 	for (size_t i = 0; i < cfg->nsymbols; i++)
 		r |= buf_printf(&syms, "%s%s", i ? "," : "", sorted[i]);
@@ -305,7 +303,7 @@ static int derive_app(struct avf_config *cfg)
 		snprintf(cfg->app, sizeof cfg->app, "%s/%s", head.data, syms.data);
 	else
 		snprintf(cfg->app, sizeof cfg->app, "%s/%zu-symbols-%016llx", head.data,
-			 cfg->nsymbols, (unsigned long long)fnv1a(syms.data));
+		         cfg->nsymbols, (unsigned long long)fnv1a(syms.data));
 	rc = 0;
 out:
 	free(sorted);
@@ -332,7 +330,7 @@ static int is_loopback_url(const char *url)
 
 /* Resolve every setting into cfg; returns 0 or the exit status of the first error. */
 static int resolve_settings(const struct flags *fl, const struct config *conf, int nargs,
-			    char *const *args, struct avf_config *cfg)
+                            char *const *args, struct avf_config *cfg)
 {
 	static const char *const functions[] = {"intraday", "daily", "quote"};
 	static const char *const intervals[] = {"1min", "5min", "15min", "30min", "60min"};
@@ -394,7 +392,7 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 		else if (m.value && get_month(&rs, &m, &cfg->month_from) == 0)
 			cfg->month_to = cfg->month_from;
 		else if (f.value && get_month(&rs, &f, &cfg->month_from) == 0 &&
-			 get_month(&rs, &t, &cfg->month_to) == 0) {
+		         get_month(&rs, &t, &cfg->month_to) == 0) {
 			if (cfg->month_to < cfg->month_from)
 				bad(&rs, &t, "%s is before --from %s", t.value, f.value);
 			else if (cfg->month_to - cfg->month_from >= MAX_MONTHS)
@@ -433,10 +431,10 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 	}
 
 	/* Follow mode. */
-	s = get(&rs, fl->follow, "--follow", SECTION, "follow", "false");
-	if (get_bool(&rs, &s, &cfg->follow) == 0 && cfg->follow &&
+	struct setting follow = get(&rs, fl->follow, "--follow", SECTION, "follow", "false");
+	if (get_bool(&rs, &follow, &cfg->follow) == 0 && cfg->follow &&
 	    cfg->month_from != AV_NO_MONTH)
-		bad(&rs, &s, "follow mode polls the latest data; it does not take a month");
+		bad(&rs, &follow, "follow mode polls the latest data; it does not take a month");
 	s = get(&rs, fl->every, "--every", SECTION, "every", NULL);
 	if (fl->every && !cfg->follow)
 		bad(&rs, &s, "only with --follow");
@@ -448,7 +446,8 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 		else if (function == AV_DAILY)
 			cfg->every_us = TS_US_PER_DAY;
 		else
-			bad(&rs, &s, "--follow --function quote needs --every");
+			bad(&rs, &follow, "following quotes needs --every (or [%s] every)",
+			    SECTION);
 	}
 	s = get(&rs, NULL, NULL, SECTION, "settle", "10s");
 	get_duration(&rs, &s, 0, &cfg->settle_us);
@@ -552,8 +551,8 @@ static char *read_key_file(const char *path, const char *where, int *status)
 	}
 	close(fd);
 	if (n > KEY_FILE_MAX) {
-		err_error("%s: %s: larger than %d bytes; expected the key on one line", where,
-			  path, KEY_FILE_MAX);
+		err_error("%s: %s: larger than %d bytes; expected the key on one line", where, path,
+		          KEY_FILE_MAX);
 		*status = EX_CONFIG;
 		return NULL;
 	}
@@ -598,7 +597,7 @@ static char *find_key(const struct flags *fl, const struct config *conf, int *st
 	} else if (file && *file) {
 		char where[300];
 		snprintf(where, sizeof where, "%s:%d: [%s] api_key_file", config_path(conf),
-			 config_line(conf, SECTION, "api_key_file"), SECTION);
+		         config_line(conf, SECTION, "api_key_file"), SECTION);
 		key = read_key_file(file, where, status);
 	} else if (inconf && *inconf) {
 		key = strdup(inconf);
@@ -606,11 +605,11 @@ static char *find_key(const struct flags *fl, const struct config *conf, int *st
 			*status = EX_SOFTWARE;
 	} else {
 		err_error("no API key: looked at --api-key-file, $ALPHAVANTAGE_API_KEY, "
-			  "[%s] api_key_file and [API] api_key in %s",
-			  SECTION,
-			  config_path(conf) ? config_path(conf)
-					    : "the configuration (none found: --config, "
-					      "$STOCKETL_CONFIG, ./" CONFIG_DEFAULT_PATH ")");
+		          "[%s] api_key_file and [API] api_key in %s",
+		          SECTION,
+		          config_path(conf) ? config_path(conf)
+		                            : "the configuration (none found: --config, "
+		                              "$STOCKETL_CONFIG, ./" CONFIG_DEFAULT_PATH ")");
 		*status = EX_CONFIG;
 		return NULL;
 	}
@@ -669,14 +668,15 @@ static int check_long_options(int argc, char **argv)
 			lower[k] = (char)tolower((unsigned char)name[k]);
 		lower[k] = '\0';
 		if (strstr(lower, "key"))
-			return cli_usage_error(usage,
-					       "--%.*s: the API key is never taken from the command "
-					       "line, where ps shows it to everyone; use "
-					       "--api-key-file FILE, $ALPHAVANTAGE_API_KEY or [API] "
-					       "api_key",
-					       (int)(n > 40 ? 40 : n), name);
+			return cli_usage_error(
+			    usage,
+			    "--%.*s: the API key is never taken from the command "
+			    "line, where ps shows it to everyone; use "
+			    "--api-key-file FILE, $ALPHAVANTAGE_API_KEY or [API] "
+			    "api_key",
+			    (int)(n > 40 ? 40 : n), name);
 		return cli_usage_error(usage, "unknown option --%.*s", (int)(n > 40 ? 40 : n),
-				       name);
+		                       name);
 	}
 	return 0;
 }
@@ -760,7 +760,7 @@ static int parse_flags(int argc, char **argv, struct flags *fl, int *done)
 				if (o->val == optopt)
 					name = o->name;
 			return cli_usage_error(usage, "option requires an argument: %s%s",
-					       optopt == 'o' ? "-" : "--", name);
+			                       optopt == 'o' ? "-" : "--", name);
 		}
 		default:
 			if (optopt > 0 && optopt < 256)
@@ -829,8 +829,8 @@ int main(int argc, char **argv)
 	if (!key)
 		goto out;
 	cfg.api_key = key;
-	struct setting out_setting = get(&(struct resolve){conf, 0}, fl.output, "-o", SECTION,
-					 "output", NULL);
+	struct setting out_setting =
+	    get(&(struct resolve){conf, 0}, fl.output, "-o", SECTION, "output", NULL);
 	w = open_output(out_setting.value, &status);
 	if (!w)
 		goto out;
