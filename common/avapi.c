@@ -205,10 +205,11 @@ static void av_set_message(struct av_answer *a, const char *s, size_t n)
 	a->message[k] = '\0';
 }
 
+/* Our own reason, short and printable. */
 static void av_set_why(struct av_answer *a, int cls, const char *why)
 {
 	a->cls = cls;
-	av_set_message(a, why, strlen(why));
+	snprintf(a->message, sizeof a->message, "%s", why);
 }
 
 /* The class of a "Note" or "Information" text (see the order note at the top). */

@@ -4,6 +4,7 @@
 # Alpha Vantage server on loopback.  Every test runs with fast settings
 # (milliseconds of backoff, no rate limit unless the test sets one, one
 # request at a time so that the order is known).
+# shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
 
 load helpers/common
 load helpers/mockav
@@ -129,10 +130,11 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 @test "--help prints the man page's SYNOPSIS" {
 	run --separate-stderr av-fetch --help
 	assert_success
-	help=$(printf '%s\n' "$output" | sed 's/^usage: //' | tr -s '[:space:]' ' ')
-	synopsis=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' \
-		"$STOCKETL_ROOT/cmd/av-fetch/av-fetch.1" | grep -v '^\.' |
-		sed 's/\\f[BIRP]//g; s/\\-/-/g; s/\\&//g' | tr -s '[:space:]' ' ')
+	# The same words and signs; line breaks and spacing are each side's own.
+	help=$(printf '%s\n' "$output" | sed 's/^usage: //' | tr -d '[:space:]')
+	synopsis=$(groff -mdoc -Tascii -P-c -P-b -P-u -P-o "$STOCKETL_ROOT/cmd/av-fetch/av-fetch.1" |
+		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -d '[:space:]')
+	[ -n "$synopsis" ]
 	assert_equal "$synopsis" "$help"
 }
 
@@ -202,6 +204,16 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_failure 78
 	assert_output ''
 	assert_equal "$stderr" "av-fetch: $PWD/fast.ini:12: [av-fetch] max_attempts: expected an integer from 1 to 100, not \"0\""
+}
+
+@test "conf/stocketl.ini.example is a configuration av-fetch runs with" {
+	rules "[$IBM_JSON]"
+	cp "$STOCKETL_ROOT/conf/stocketl.ini.example" example.ini
+	chmod 600 example.ini
+	run --separate-stderr av-fetch --config example.ini --base-url "$MOCKAV_URL" IBM
+	assert_success
+	assert_equal "$stderr" ''
+	assert_equal "$(requests)" '{"function":"TIME_SERIES_INTRADAY","symbol":"IBM","interval":"5min"}'
 }
 
 @test "options that the function does not use are usage errors" {
@@ -817,10 +829,11 @@ IBM 2024-02 full'
 	assert_equal "$(markers <out.ndjson | jq -c '[.records, .rejected]')" '[1,0]'
 }
 
-@test "a reader that goes away ends the output quietly" {
+@test "a reader that goes away ends the output quietly with status 74" {
 	rules '[{"responses":[{"file":"intraday_TSLA_60min_month_2024-03_dst.json"}]}]'
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	run --separate-stderr bash -c 'set -o pipefail; av-fetch --base-url "$1" --interval 60min A B C D | head -c 10 >/dev/null' _ "$MOCKAV_URL"
-	assert_success
+	assert_failure 74
 	assert_equal "$stderr" ''
 }
 
@@ -882,6 +895,7 @@ IBM 2024-02 full'
 		[[ $stderr != *"$KEY"* ]]
 	done
 	run --separate-stderr av-fetch --api-key "$KEY" IBM
+	# shellcheck disable=SC2016 # the message names the variable
 	assert_equal "${stderr_lines[0]}" 'av-fetch: --api-key: the API key is never taken from the command line, where ps shows it to everyone; use --api-key-file FILE, $ALPHAVANTAGE_API_KEY or [API] api_key'
 }
 

@@ -70,7 +70,7 @@ struct avf_run {
 	int status;      /* the worst outcome of this batch */
 	int stopping;    /* start nothing new */
 	int stop_status; /* the run must end with this status (-1: it need not end) */
-	int quiet_end;   /* the output's reader went away */
+	int quiet_end;   /* the output's reader went away: end without a message */
 };
 
 static volatile sig_atomic_t avf_signal;
@@ -267,8 +267,9 @@ static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_r
 	    rec_writer_flush(run->w, &e) < 0) {
 		j->state = JOB_DONE;
 		if (rec_writer_broken_pipe(run->w)) {
+			/* The reader went away: stop quietly (stocketl-records(5)). */
 			run->quiet_end = 1;
-			avf_stop(run, EX_OK);
+			avf_stop(run, EX_IOERR);
 		} else {
 			err_error("%s", e.text);
 			avf_stop(run, EX_IOERR);
@@ -542,8 +543,9 @@ static int avf_batch(struct avf_run *run)
 	err_clear(&e);
 	if (rec_write_batch(run->w, &b, &e) < 0 || rec_writer_flush(run->w, &e) < 0) {
 		if (rec_writer_broken_pipe(run->w)) {
+			/* The reader went away: stop quietly (stocketl-records(5)). */
 			run->quiet_end = 1;
-			avf_stop(run, EX_OK);
+			avf_stop(run, EX_IOERR);
 		} else {
 			err_error("%s", e.text);
 			avf_stop(run, EX_IOERR);

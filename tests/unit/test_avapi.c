@@ -98,8 +98,9 @@ static void test_url(void)
 	struct av_request r = req(AV_INTRADAY, TICK_5MIN, AV_JSON);
 	/* Only what was set goes out: the vendor's defaults apply to the rest. */
 	T_EQ_INT(av_url(&u, "https://www.alphavantage.co/query", &r, "K1"), 0);
-	T_EQ_STR(u.data, "https://www.alphavantage.co/query?function=TIME_SERIES_INTRADAY&symbol=IBM"
-			 "&interval=5min&apikey=K1");
+	T_EQ_STR(u.data,
+	         "https://www.alphavantage.co/query?function=TIME_SERIES_INTRADAY&symbol=IBM"
+	         "&interval=5min&apikey=K1");
 
 	buf_reset(&u);
 	r.sent = AV_SENT_ADJUSTED | AV_SENT_EXTENDED | AV_SENT_OUTPUTSIZE | AV_SENT_DATATYPE;
@@ -111,8 +112,8 @@ static void test_url(void)
 	r.month = 2024 * 12 + 2;
 	T_EQ_INT(av_url(&u, "http://127.0.0.1:9/query?x=1", &r, NULL), 0);
 	T_EQ_STR(u.data, "http://127.0.0.1:9/query?x=1&function=TIME_SERIES_INTRADAY&symbol=IBM"
-			 "&interval=5min&adjusted=false&extended_hours=false&month=2024-03"
-			 "&outputsize=full&entitlement=delayed&datatype=csv&apikey=***");
+	                 "&interval=5min&adjusted=false&extended_hours=false&month=2024-03"
+	                 "&outputsize=full&entitlement=delayed&datatype=csv&apikey=***");
 
 	/* A key is percent-encoded, so it cannot add parameters. */
 	buf_reset(&u);
@@ -126,7 +127,8 @@ static void test_url(void)
 	r.sent = AV_SENT_OUTPUTSIZE;
 	r.outputsize_full = 1;
 	T_EQ_INT(av_url(&u, "http://h/q?", &r, "K"), 0);
-	T_EQ_STR(u.data, "http://h/q?function=TIME_SERIES_DAILY&symbol=IBM&outputsize=full&apikey=K");
+	T_EQ_STR(u.data,
+	         "http://h/q?function=TIME_SERIES_DAILY&symbol=IBM&outputsize=full&apikey=K");
 	buf_free(&u);
 }
 
@@ -154,16 +156,17 @@ static void test_classify_data(void)
 	r = req(AV_QUOTE, 0, AV_JSON);
 	T_EQ_INT(classify_file(&r, "global_quote_AAPL.json", &a), AV_DATA);
 	T_EQ_INT(a.entries, 1);
-	T_EQ_INT(classify_text(&r, "{\"Global Quote - DATA DELAYED BY 15 MINUTES\":{\"01. symbol\":"
-				   "\"IBM\"}}",
-			       &a),
-		 AV_DATA);
+	T_EQ_INT(classify_text(&r,
+	                       "{\"Global Quote - DATA DELAYED BY 15 MINUTES\":{\"01. symbol\":"
+	                       "\"IBM\"}}",
+	                       &a),
+	         AV_DATA);
 	r.datatype = AV_CSV;
 	T_EQ_INT(classify_text(&r,
-			       "symbol,open,high,low,price,volume,latestDay,previousClose,change,"
-			       "changePercent\r\nIBM,1,2,0.5,1.5,100,2025-06-17,1.4,0.1,7.1%\r\n",
-			       &a),
-		 AV_DATA);
+	                       "symbol,open,high,low,price,volume,latestDay,previousClose,change,"
+	                       "changePercent\r\nIBM,1,2,0.5,1.5,100,2025-06-17,1.4,0.1,7.1%\r\n",
+	                       &a),
+	         AV_DATA);
 }
 
 static void test_classify_wrong_series_is_malformed(void)
@@ -200,11 +203,11 @@ static void test_classify_vendor_messages(void)
 	T_CHECK(strncmp(a.message, "Invalid API call.", 17) == 0);
 	T_EQ_INT(classify_file(&r, "throttle_note_per_minute.json", &a), AV_THROTTLE_MINUTE);
 	T_EQ_INT(classify_file(&r, "extra/throttle_information_burst.json", &a),
-		 AV_THROTTLE_SECOND);
+	         AV_THROTTLE_SECOND);
 	T_EQ_INT(classify_file(&r, "throttle_information_daily_limit.json", &a), AV_DAILY_LIMIT);
 	T_EQ_INT(classify_file(&r, "extra/information_premium_endpoint.json", &a), AV_PREMIUM);
 	T_EQ_INT(classify_file(&r, "extra/information_premium_feature_outputsize_full.json", &a),
-		 AV_PREMIUM);
+	         AV_PREMIUM);
 	T_EQ_INT(classify_file(&r, "extra/information_demo_key.json", &a), AV_BAD_KEY);
 	T_EQ_INT(classify_file(&r, "extra/error_invalid_apikey.json", &a), AV_BAD_KEY);
 	/* The same answers arrive as JSON when CSV was asked for. */
@@ -214,23 +217,21 @@ static void test_classify_vendor_messages(void)
 	r.datatype = AV_JSON;
 	/* Variants seen in the wild. */
 	T_EQ_INT(classify_text(&r,
-			       "{\"Information\": \"We have detected your API key as ABC and our "
-			       "standard API rate limit is 25 requests per day.\"}",
-			       &a),
-		 AV_DAILY_LIMIT);
-	T_EQ_INT(classify_text(&r,
-			       "{\"Note\": \"Our standard API rate limit is 25 requests per day.\"}",
-			       &a),
-		 AV_DAILY_LIMIT);
-	T_EQ_INT(classify_text(&r,
-			       "{\"Information\": \"the parameter apikey is invalid or missing.\"}",
-			       &a),
-		 AV_BAD_KEY);
+	                       "{\"Information\": \"We have detected your API key as ABC and our "
+	                       "standard API rate limit is 25 requests per day.\"}",
+	                       &a),
+	         AV_DAILY_LIMIT);
+	T_EQ_INT(classify_text(
+	             &r, "{\"Note\": \"Our standard API rate limit is 25 requests per day.\"}", &a),
+	         AV_DAILY_LIMIT);
+	T_EQ_INT(classify_text(
+	             &r, "{\"Information\": \"the parameter apikey is invalid or missing.\"}", &a),
+	         AV_BAD_KEY);
 	T_EQ_INT(classify_text(&r, "{\"Information\": \"Something new.\"}", &a), AV_NOTICE);
 	T_EQ_STR(a.message, "Something new.");
 	/* Escapes are decoded and control characters never reach a terminal. */
 	T_EQ_INT(classify_text(&r, "{\"Error Message\": \"bad\\u0007 \\\"x\\\"\\nnext\"}", &a),
-		 AV_ERROR);
+	         AV_ERROR);
 	T_EQ_STR(a.message, "bad  \"x\" next");
 }
 
@@ -270,13 +271,13 @@ static void test_classify_malformed(void)
 	}
 	T_CHECK(all);
 	T_EQ_INT(classify_text(&r, "time,open,high,low,close,volume\r\n1,2,3,4,5,6\r\n", &a),
-		 AV_MALFORMED);
-	T_EQ_INT(classify_text(&r,
-			       "timestamp,open,high,low,close,volume\r\n2025-06-17 11:20:00,1,2,3\r\n",
-			       &a),
-		 AV_MALFORMED);
+	         AV_MALFORMED);
+	T_EQ_INT(
+	    classify_text(
+	        &r, "timestamp,open,high,low,close,volume\r\n2025-06-17 11:20:00,1,2,3\r\n", &a),
+	    AV_MALFORMED);
 	T_EQ_INT(classify_text(&r, "timestamp,open,high,low,close,volume\r\n\r\n", &a),
-		 AV_MALFORMED);
+	         AV_MALFORMED);
 	T_EQ_INT(classify_text(&r, "", &a), AV_MALFORMED);
 	buf_free(&b);
 }
@@ -285,16 +286,17 @@ static void test_envelope(void)
 {
 	struct buf out = BUF_INIT;
 	struct av_request r = req(AV_INTRADAY, TICK_5MIN, AV_JSON);
-	const char *body = "{\n    \"b\": [1.50, -0, 2e3, true, null],\n    \"a\": \"\\u00e9\\n\"\n}\n";
+	const char *body =
+	    "{\n    \"b\": [1.50, -0, 2e3, true, null],\n    \"a\": \"\\u00e9\\n\"\n}\n";
 	int64_t at = 1750098000123456LL;
 	T_EQ_INT(av_envelope(&out, &r, at, 200, body, strlen(body), 1), 0);
 	T_EQ_STR(out.data,
-		 "{\"source\":\"alphavantage\",\"function\":\"TIME_SERIES_INTRADAY\",\"symbol\":"
-		 "\"IBM\",\"interval\":\"5min\",\"params\":{\"month\":null,\"outputsize\":"
-		 "\"compact\",\"adjusted\":true,\"extended_hours\":true,\"entitlement\":null,"
-		 "\"datatype\":\"json\"},\"fetched_at\":\"2025-06-16T18:20:00.123456Z\","
-		 "\"http_status\":200,\"body\":{\"b\":[1.50,-0,2e3,true,null],\"a\":"
-		 "\"\\u00e9\\n\"}}");
+	         "{\"source\":\"alphavantage\",\"function\":\"TIME_SERIES_INTRADAY\",\"symbol\":"
+	         "\"IBM\",\"interval\":\"5min\",\"params\":{\"month\":null,\"outputsize\":"
+	         "\"compact\",\"adjusted\":true,\"extended_hours\":true,\"entitlement\":null,"
+	         "\"datatype\":\"json\"},\"fetched_at\":\"2025-06-16T18:20:00.123456Z\","
+	         "\"http_status\":200,\"body\":{\"b\":[1.50,-0,2e3,true,null],\"a\":"
+	         "\"\\u00e9\\n\"}}");
 
 	buf_reset(&out);
 	r = req(AV_DAILY, 0, AV_CSV);
@@ -302,18 +304,18 @@ static void test_envelope(void)
 	const char *csv = "timestamp,open\r\n2025-06-17,\"1\"\r\n";
 	T_EQ_INT(av_envelope(&out, &r, at, 200, csv, strlen(csv), 0), 0);
 	T_EQ_STR(out.data,
-		 "{\"source\":\"alphavantage\",\"function\":\"TIME_SERIES_DAILY\",\"symbol\":"
-		 "\"IBM\",\"interval\":\"1d\",\"params\":{\"month\":null,\"outputsize\":"
-		 "\"compact\",\"adjusted\":null,\"extended_hours\":null,\"entitlement\":"
-		 "\"realtime\",\"datatype\":\"csv\"},\"fetched_at\":"
-		 "\"2025-06-16T18:20:00.123456Z\",\"http_status\":200,\"body\":"
-		 "\"timestamp,open\\r\\n2025-06-17,\\\"1\\\"\\r\\n\"}");
+	         "{\"source\":\"alphavantage\",\"function\":\"TIME_SERIES_DAILY\",\"symbol\":"
+	         "\"IBM\",\"interval\":\"1d\",\"params\":{\"month\":null,\"outputsize\":"
+	         "\"compact\",\"adjusted\":null,\"extended_hours\":null,\"entitlement\":"
+	         "\"realtime\",\"datatype\":\"csv\"},\"fetched_at\":"
+	         "\"2025-06-16T18:20:00.123456Z\",\"http_status\":200,\"body\":"
+	         "\"timestamp,open\\r\\n2025-06-17,\\\"1\\\"\\r\\n\"}");
 
 	buf_reset(&out);
 	r = req(AV_QUOTE, 0, AV_JSON);
 	T_EQ_INT(av_envelope(&out, &r, at, 200, "{}", 2, 1), 0);
 	T_CHECK(strstr(out.data, "\"interval\":null,\"params\":{\"month\":null,\"outputsize\":null,"
-				 "\"adjusted\":null,\"extended_hours\":null") != NULL);
+	                         "\"adjusted\":null,\"extended_hours\":null") != NULL);
 
 	/* A month request records its month. */
 	buf_reset(&out);
@@ -322,7 +324,7 @@ static void test_envelope(void)
 	r.outputsize_full = 1;
 	T_EQ_INT(av_envelope(&out, &r, at, 200, "{}", 2, 1), 0);
 	T_CHECK(strstr(out.data, "\"params\":{\"month\":\"2024-03\",\"outputsize\":\"full\"") !=
-		NULL);
+	        NULL);
 
 	/* A whole fixture: one line, valid JSON, every byte of every token kept. */
 	struct buf b = BUF_INIT;
