@@ -363,6 +363,15 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_equal "$(markers <out.ndjson | jq -r .records)" 1
 }
 
+@test "a full disk is exit 74 with a message" {
+	rules "[$IBM_JSON]"
+	run --separate-stderr avf -o /dev/full IBM NVDA
+	assert_failure 74
+	assert_equal "$stderr" 'av-fetch: /dev/full: write error: No space left on device'
+	# Nothing more is asked once the output is gone.
+	assert_equal "$(nrequests)" 1
+}
+
 @test "--app names the producer; by default it is derived from function, interval and the sorted symbols" {
 	rules '[{"responses":[{"file":"intraday_IBM_5min_compact.json"}]}]'
 	run --separate-stderr avf --interval 5min NVDA IBM
@@ -590,7 +599,7 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_failure 69
 	assert_equal "$(nrequests)" 2
 	assert_equal "${#lines[@]}" 1
-	stderr_has 'malformed answer (HTTP 200, '
+	stderr_has 'malformed answer (HTTP 200, application/json, '
 	stderr_has 'invalid JSON at byte'
 }
 
@@ -599,7 +608,7 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	run --separate-stderr avf -v IBM
 	assert_success
 	assert_equal "$(nrequests)" 2
-	stderr_has 'malformed answer (HTTP 200, 28 bytes): the answer is not a JSON object'
+	stderr_has 'malformed answer (HTTP 200, text/html, 28 bytes): the answer is not a JSON object'
 	: >"$MOCKAV_LOG"
 	rules '[{"responses":[{"body":"timestamp,open\r\n1,2\r\n"},{"file":"intraday_IBM_5min_compact.csv"}]}]'
 	run --separate-stderr avf -v --datatype csv IBM

@@ -225,6 +225,16 @@ static void avf_retry(struct avf_run *run, struct avf_job *j, int status, const 
 	j->not_before = now + delay;
 }
 
+/* The output failed: the run ends with 74, quietly when its reader went away (EPIPE). */
+static void avf_write_failed(struct avf_run *run, const struct err_msg *e)
+{
+	if (rec_writer_broken_pipe(run->w))
+		run->quiet_end = 1;
+	else
+		err_error("%s", e->text);
+	avf_stop(run, EX_IOERR);
+}
+
 /* Does the text hold the secret?  (An answer that quotes the key is never written.) */
 static int avf_holds(const char *s, size_t n, const char *secret)
 {
@@ -266,14 +276,7 @@ static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_r
 	if (rec_write_json(run->w, run->env.data, run->env.len, &e) < 0 ||
 	    rec_writer_flush(run->w, &e) < 0) {
 		j->state = JOB_DONE;
-		if (rec_writer_broken_pipe(run->w)) {
-			/* The reader went away: stop quietly (stocketl-records(5)). */
-			run->quiet_end = 1;
-			avf_stop(run, EX_IOERR);
-		} else {
-			err_error("%s", e.text);
-			avf_stop(run, EX_IOERR);
-		}
+		avf_write_failed(run, &e);
 		return;
 	}
 	j->state = JOB_DONE;
@@ -348,7 +351,10 @@ static void avf_answer(struct avf_run *run, struct avf_job *j, const struct http
 		avf_retry(run, j, EX_UNAVAILABLE, what, 0);
 		break;
 	default:
-		snprintf(what, sizeof what, "malformed answer (HTTP %ld, %zu bytes): %s", r->status,
+		/* The content type tells a proxy's or a load balancer's HTML page at a glance. */
+		snprintf(what, sizeof what, "malformed answer (HTTP %ld, %s, %zu bytes): %s",
+		         r->status,
+		         r->content_type[0] ? avf_clean(run, r->content_type) : "no type",
 		         r->body.len, a.message);
 		avf_retry(run, j, EX_UNAVAILABLE, what, 0);
 		break;
@@ -542,14 +548,7 @@ static int avf_batch(struct avf_run *run)
 	b.status = BATCH_OK;
 	err_clear(&e);
 	if (rec_write_batch(run->w, &b, &e) < 0 || rec_writer_flush(run->w, &e) < 0) {
-		if (rec_writer_broken_pipe(run->w)) {
-			/* The reader went away: stop quietly (stocketl-records(5)). */
-			run->quiet_end = 1;
-			avf_stop(run, EX_IOERR);
-		} else {
-			err_error("%s", e.text);
-			avf_stop(run, EX_IOERR);
-		}
+		avf_write_failed(run, &e);
 		return run->status;
 	}
 	avf_summary(run, id, ts_monotonic() - t0);
