@@ -105,6 +105,7 @@ struct rec_reader {
 	int eof;
 	uint64_t number;
 	int skipping; /* discarding the rest of an over-long line */
+	const volatile sig_atomic_t *interrupt;
 	struct rec_field fields[REC_MAX_FIELDS];
 	struct buf names; /* unescaped field names of the current record */
 	struct buf control;
@@ -137,6 +138,11 @@ void rec_reader_free(struct rec_reader *r)
 	buf_free(&r->names);
 	buf_free(&r->control);
 	free(r);
+}
+
+void rec_reader_set_interrupt(struct rec_reader *r, const volatile sig_atomic_t *flag)
+{
+	r->interrupt = flag;
 }
 
 int rec_reader_format(const struct rec_reader *r)
@@ -173,8 +179,13 @@ static ssize_t rec_fill(struct rec_reader *r, size_t want, struct err_msg *e)
 		}
 		ssize_t n = read(r->fd, r->data + r->end, r->cap - r->end);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR) {
+				if (r->interrupt && *r->interrupt) {
+					err_set(e, 0, "%s: interrupted", r->name);
+					return -1;
+				}
 				continue;
+			}
 			err_set(e, EX_IOERR, "%s: read error: %s", r->name, strerror(errno));
 			return -1;
 		}
@@ -1111,6 +1122,8 @@ int rec_writer_close(struct rec_writer *w, struct err_msg *e)
 		err_set(e, EX_IOERR, "%s: close: %s", w->name, strerror(errno));
 		rc = -1;
 	}
+	if (rc < 0 && w->broken_pipe)
+		rc = REC_EPIPE;
 	free(w->name);
 	free(w->buf);
 	buf_free(&w->scratch);

@@ -23,6 +23,7 @@
 #ifndef STOCKETL_RECORD_H
 #define STOCKETL_RECORD_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,6 +142,12 @@ struct rec_reader *rec_reader_new(int fd, const char *name, size_t max_line);
 void rec_reader_free(struct rec_reader *r);
 /* The next record: REC_DATA, REC_BATCH, REC_CONTROL, REC_BAD (e set) or REC_END; -1 on fatal error. */
 int rec_read(struct rec_reader *r, struct rec *out, struct err_msg *e);
+/*
+ * Make a blocked read give up when *flag becomes non-zero (set by a signal
+ * handler installed without SA_RESTART): rec_read() then returns -1 with
+ * e->status 0.
+ */
+void rec_reader_set_interrupt(struct rec_reader *r, const volatile sig_atomic_t *flag);
 /* The detected encoding (valid after the first rec_read()). */
 int rec_reader_format(const struct rec_reader *r);
 const char *rec_reader_name(const struct rec_reader *r);
@@ -174,7 +181,12 @@ int rec_write_json(struct rec_writer *w, const char *text, size_t len, struct er
 /* Pass a record read by rec_read() on, converting between encodings as needed. */
 int rec_write_rec(struct rec_writer *w, const struct rec *r, struct err_msg *e);
 int rec_writer_flush(struct rec_writer *w, struct err_msg *e);
-/* Flush, close the descriptor, free the writer; -1 if anything failed. */
+/*
+ * Flush, close the descriptor, free the writer.  Returns 0, -1 if anything
+ * failed, or REC_EPIPE when the only failure was a closed pipe (a reader
+ * such as head(1) that stopped early), which programs do not report.
+ */
+#define REC_EPIPE (-2)
 int rec_writer_close(struct rec_writer *w, struct err_msg *e);
 /* Did a write fail because the reader of the pipe went away? */
 int rec_writer_broken_pipe(const struct rec_writer *w);

@@ -33,13 +33,15 @@
 #include "ts.h"
 
 static const char usage[] =
-    "usage: av-fetch [--function intraday|daily|quote]\n"
-    "                [--interval 1min|5min|15min|30min|60min] [--outputsize compact|full]\n"
-    "                [--month YYYY-MM | --from YYYY-MM --to YYYY-MM] [--datatype json|csv]\n"
-    "                [--adjusted true|false] [--extended-hours true|false]\n"
-    "                [--entitlement realtime|delayed] [--follow [--every DURATION]]\n"
-    "                [--base-url URL] [--api-key-file FILE] [--app NAME] [--config FILE]\n"
-    "                [-o FILE] [-v | -q] [SYMBOL ...]\n"
+    "usage: av-fetch [--function intraday | daily | quote]\n"
+    "                [--interval 1min | 5min | 15min | 30min | 60min]\n"
+    "                [--outputsize compact | full]\n"
+    "                [--month YYYY-MM | --from YYYY-MM --to YYYY-MM]\n"
+    "                [--datatype json | csv] [--adjusted true | false]\n"
+    "                [--extended-hours true | false] [--entitlement realtime | delayed]\n"
+    "                [--follow [--every DURATION]] [--base-url URL]\n"
+    "                [--api-key-file FILE] [--app NAME] [--config FILE] [-o FILE]\n"
+    "                [-v | -q] [SYMBOL ...]\n"
     "       av-fetch --help | --version\n";
 
 #define SECTION          "av-fetch"

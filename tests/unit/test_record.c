@@ -382,7 +382,7 @@ static void test_broken_pipe_is_reported(void)
 	T_EQ_INT(rc, -1);
 	T_CHECK(rec_writer_broken_pipe(w));
 	T_EQ_INT(e.status, EX_IOERR);
-	rec_writer_close(w, &e);
+	T_EQ_INT(rec_writer_close(w, &e), REC_EPIPE);
 }
 
 static void test_binary_refuses_generic_json(void)

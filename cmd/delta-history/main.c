@@ -1,0 +1,232 @@
+/*
+ * delta-history: list a table's commits, newest first.
+ *
+ * Each commit's commitInfo gives the operation, its parameters and metrics;
+ * a commit without one (older writers) still gets a line, with the file's
+ * modification time as its timestamp.  Versions whose JSON was removed by
+ * log cleanup are not listed.  Output is one JSON object per line, or an
+ * aligned table when stdout is a terminal (--format overrides).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "config.h"
+#include "delta.h"
+#include "err.h"
+#include "json.h"
+#include "record.h"
+#include "ts.h"
+
+static const char usage[] =
+    "usage: delta-history [-qv] [--config FILE] [--format json|table] [--limit N] TABLE\n";
+
+/* The commitInfo object of a commit's text, or NULL (caller frees). */
+static struct json *find_commit_info(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *s = p;
+		p = nl ? nl + 1 : end;
+		/* Cheap filter before a full parse. */
+		const char *hit = NULL;
+		for (const char *q = s; q + 13 <= le; q++)
+			if (memcmp(q, "\"commitInfo\"", 12) == 0) {
+				hit = q;
+				break;
+			}
+		if (!hit)
+			continue;
+		struct err_msg e;
+		struct json *j = json_parse(s, (size_t)(le - s), &e);
+		if (j && json_type(json_get(j, "commitInfo")) == JSON_OBJECT)
+			return j;
+		json_free(j);
+	}
+	return NULL;
+}
+
+static int64_t file_mtime_ms(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+/* Append member "key":<json of v, or null> */
+static void put_member(struct buf *b, const char *key, const struct json *v)
+{
+	buf_putc(b, ',');
+	buf_json_str(b, key, strlen(key));
+	buf_putc(b, ':');
+	if (v)
+		json_print(v, b);
+	else
+		buf_puts(b, "null");
+}
+
+/* One line of the table: the object's members as key=value, compact. */
+static void flat_object(struct buf *b, const struct json *o)
+{
+	int first = 1;
+	for (const struct json *m = json_first(o); m; m = json_next(m)) {
+		if (!first)
+			buf_putc(b, ' ');
+		first = 0;
+		buf_puts(b, json_key(m));
+		buf_putc(b, '=');
+		if (json_type(m) == JSON_STRING)
+			buf_puts(b, json_str(m));
+		else
+			json_print(m, b);
+	}
+	if (first)
+		buf_putc(b, '-');
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},         {"limit", required_argument, NULL, 'n'},
+	    {"quiet", no_argument, NULL, 'q'},        {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	};
+	const char *config = NULL, *format = NULL;
+	int64_t limit = -1;
+	int level = ERR_NORMAL, ch;
+	struct err_msg e;
+	err_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "n:qv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'f':
+			format = optarg;
+			break;
+		case 'h':
+			return cli_help(usage);
+		case 'n':
+			if (config_parse_int(optarg, "--limit", 0, INT64_MAX, &limit, &e) < 0)
+				return cli_usage_error(usage, "%s", e.text);
+			break;
+		case 'q':
+			level = ERR_QUIET;
+			break;
+		case 'v':
+			level++;
+			break;
+		case 'V':
+			cli_version();
+			return cli_close_stdout();
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	err_set_level(level);
+	if (argc != 1)
+		return cli_usage_error(usage, argc ? "one table expected" : "no table given");
+	if (format && strcmp(format, "json") != 0 && strcmp(format, "table") != 0)
+		return cli_usage_error(usage, "--format %s: expected json or table", format);
+	int table = format ? strcmp(format, "table") == 0 : isatty(STDOUT_FILENO);
+
+	struct config *cfg = config_open(config, &e);
+	if (!cfg)
+		err_die(e.status, "%s", e.text);
+	struct buf root = BUF_INIT, text = BUF_INIT, line = BUF_INIT;
+	int rc = EX_OK;
+	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
+		rc = e.status == EX_USAGE ? cli_usage_error(usage, "%s", e.text) : e.status;
+		goto out;
+	}
+	int64_t latest = delta_latest_version(root.data, &e);
+	if (latest < 0) {
+		if (latest == -1)
+			err_set(&e, EX_DATAERR, "%s: not a Delta table (no commits in _delta_log)",
+			        root.data);
+		err_error("%s", e.text);
+		rc = e.status;
+		goto out;
+	}
+	struct rec_writer *w = rec_writer_new(dup(STDOUT_FILENO), "stdout", REC_FMT_JSON);
+	if (table)
+		printf("%-8s %-24s %-22s %s\n", "VERSION", "TIMESTAMP", "OPERATION",
+		       "PARAMETERS / METRICS");
+	int64_t shown = 0;
+	for (int64_t v = latest; v >= 0 && (limit < 0 || shown < limit); v--) {
+		int got = delta_commit_read(root.data, v, &text, &e);
+		if (got == 1)
+			continue; /* removed by log cleanup, or only in a checkpoint */
+		if (got < 0) {
+			err_error("%s", e.text);
+			rc = e.status;
+			break;
+		}
+		shown++;
+		struct json *j = find_commit_info(text.data, text.len);
+		const struct json *ci = j ? json_get(j, "commitInfo") : NULL;
+		int64_t ts = -1;
+		if (json_i64(json_get(ci, "timestamp"), &ts) < 0) {
+			char path[4200];
+			delta_commit_path(root.data, v, path, sizeof path);
+			ts = file_mtime_ms(path);
+		}
+		char tstext[TS_TEXT_MAX];
+		ts_format_rfc3339_ms(ts * 1000, tstext);
+		const char *op = json_str(json_get(ci, "operation"));
+		buf_reset(&line);
+		if (table) {
+			buf_printf(&line, "%-8lld %-24s %-22s ", (long long)v, tstext,
+			           op ? op : "-");
+			flat_object(&line, json_get(ci, "operationParameters"));
+			buf_puts(&line, " | ");
+			flat_object(&line, json_get(ci, "operationMetrics"));
+			puts(line.data);
+		} else {
+			buf_printf(&line, "{\"version\":%lld,\"timestamp\":\"%s\"", (long long)v,
+			           tstext);
+			put_member(&line, "operation", json_get(ci, "operation"));
+			put_member(&line, "operationParameters",
+			           json_get(ci, "operationParameters"));
+			put_member(&line, "operationMetrics", json_get(ci, "operationMetrics"));
+			put_member(&line, "readVersion", json_get(ci, "readVersion"));
+			put_member(&line, "isBlindAppend", json_get(ci, "isBlindAppend"));
+			put_member(&line, "engineInfo", json_get(ci, "engineInfo"));
+			buf_putc(&line, '}');
+			if (rec_write_json(w, line.data, line.len, &e) < 0) {
+				json_free(j);
+				if (!rec_writer_broken_pipe(w))
+					err_error("%s", e.text);
+				rc = EX_IOERR;
+				break;
+			}
+		}
+		json_free(j);
+	}
+	int closed = rec_writer_close(w, &e);
+	if (closed < 0 && rc == EX_OK) {
+		if (closed != REC_EPIPE)
+			err_error("%s", e.text);
+		rc = EX_IOERR;
+	}
+	if (table && cli_close_stdout() != 0 && rc == EX_OK)
+		rc = EX_IOERR;
+out:
+	buf_free(&root);
+	buf_free(&text);
+	buf_free(&line);
+	config_free(cfg);
+	return rc;
+}
