@@ -542,8 +542,8 @@ int pq_dlba_decode(const uint8_t *p, size_t len, struct pq_bytes *v, size_t n, s
 	size_t left = len - hdr;
 	for (size_t i = 0; i < n; i++) {
 		if (lens[i] < 0 || (size_t)lens[i] > left) {
-			free(lens);
 			*why = lens[i] < 0 ? "negative string length" : "string data ends early";
+			free(lens);
 			return -1;
 		}
 		v[i].p = q;

@@ -18,6 +18,7 @@
  * metadata change, or the same app having loaded this batch) and the same
  * files are committed at the next version.
  */
+#define _GNU_SOURCE /* syncfs(2) */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -41,7 +42,7 @@
 
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID] [--commit-retries N] [--config FILE]\n"
-    "                    [--max-open-files N] [--target-file-size BYTES] TABLE [FILE...]\n";
+    "                    [--max-open-files N] [--target-file-size BYTES] TABLE [FILE ...]\n";
 
 #define STATS_STRING_PREFIX 32
 
@@ -56,6 +57,7 @@ struct column {
 	const struct delta_field *f;
 	int partition; /* index among partition columns, or -1 */
 	int leaf;      /* leaf in the data files, or -1 for partition columns */
+	size_t name_len;
 	struct buf scratch;
 };
 
@@ -169,6 +171,7 @@ static int setup_columns(struct app *a, struct err_msg *e)
 	for (size_t i = 0; i < a->ncols; i++) {
 		struct column *c = &a->cols[i];
 		c->f = &m->schema.fields[i];
+		c->name_len = strlen(c->f->name);
 		c->partition = -1;
 		c->leaf = -1;
 		if (!delta_type_is_primitive(c->f->type) || c->f->type == DT_VOID) {
@@ -321,12 +324,15 @@ static int record_cells(struct app *a, const struct rec *r, struct delta_cell *c
 	memset(byc, 0, a->ncols * sizeof *byc);
 	for (size_t k = 0; k < r->nfields; k++) {
 		const struct rec_field *rf = &r->fields[k];
-		size_t i;
-		for (i = 0; i < a->ncols; i++) {
-			const char *n = a->cols[i].f->name;
-			if (strlen(n) == rf->name_len && memcmp(n, rf->name, rf->name_len) == 0)
-				break;
-		}
+		/* Records usually list the columns in table order: try that one first. */
+		size_t i = k < a->ncols && a->cols[k].name_len == rf->name_len &&
+				   memcmp(a->cols[k].f->name, rf->name, rf->name_len) == 0
+			       ? k
+			       : a->ncols;
+		for (size_t j = 0; i == a->ncols && j < a->ncols; j++)
+			if (a->cols[j].name_len == rf->name_len &&
+			    memcmp(a->cols[j].f->name, rf->name, rf->name_len) == 0)
+				i = j;
 		if (i == a->ncols) {
 			err_set(e, EX_DATAERR, "unknown column \"%.*s\"",
 			        (int)(rf->name_len > 64 ? 64 : rf->name_len), rf->name);
@@ -845,6 +851,21 @@ static int commit_batch(struct app *a, const char *app, int64_t id, struct err_m
 			return 0;
 		}
 	}
+	/*
+	 * Every data file and directory of the batch must be on disk before a
+	 * commit names them: one syncfs() of the table's filesystem does it for
+	 * all of them at once, instead of an fsync per file and directory.
+	 */
+	int rootfd = open(a->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 || syncfs(rootfd) < 0) {
+		err_set(e, EX_IOERR, "%s: cannot flush the batch's files: %s", a->root,
+			strerror(errno));
+		if (rootfd >= 0)
+			close(rootfd);
+		discard_batch(a);
+		return -1;
+	}
+	close(rootfd);
 	int64_t rows = a->records;
 	int64_t read_version = a->snap.version;
 	int64_t v = read_version + 1;
@@ -1147,7 +1168,8 @@ int main(int argc, char **argv)
 	pq_write_options_init(&a.wopts);
 	a.codec = pq_codec_new();
 	a.wopts.codec = a.codec;
-	a.wopts.sync = 1;
+	/* Files are made durable together, once per batch, just before the commit. */
+	a.wopts.sync = 0;
 	struct pq_kv kv = {"writer", DELTA_ENGINE};
 	a.wopts.kv = &kv;
 	a.wopts.nkv = 1;

@@ -23,7 +23,7 @@
 
 static const char usage[] =
     "usage: delta-create [-qv] [--config FILE] --schema FILE [--partition-by COLS]\n"
-    "                    [--property KEY=VALUE]... TABLE\n";
+    "                    [--property KEY=VALUE ...] TABLE\n";
 
 /* Properties this writer knows it cannot honour at protocol 1/2. */
 static const char *const refused_properties[] = {

@@ -11,12 +11,18 @@ packages=(
 	libcurl4-openssl-dev libcjson-dev libpq-dev libzstd-dev libsnappy-dev zlib1g-dev
 	bats bats-support bats-assert shellcheck
 	s3fs fuse3 postgresql tzdata ca-certificates
-	nodejs npm jq curl procps psmisc iproute2 time hyperfine git
+	jq curl procps psmisc iproute2 time hyperfine git man-db bsdextrautils
 )
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then
 	sudo_cmd=(sudo)
+fi
+
+# Node.js (with npm) may come from elsewhere than Debian; only install
+# Debian's when there is none.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	packages+=(nodejs npm)
 fi
 
 missing=()

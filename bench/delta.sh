@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Delta writes.  5 million tick records (gen-ticks: 4 symbols, one-minute
+# bars, random-walk prices) into a table partitioned by trade_date:
+# delta-append from NDJSON against DuckDB reading the same NDJSON and
+# writing ZSTD Parquet partitioned the same way (COPY ... PARTITION_BY).
+# Then commit latency: 100-row batches appended to a table that already
+# has 10,000 commits, against DuckDB writing the same 100 rows to Parquet.
+set -eu
+# shellcheck source=bench/lib.sh
+. "$STOCKETL_ROOT/bench/lib.sh"
+N=${BENCH_ROWS:-5000000}
+D=$BENCH_DIR/delta
+mkdir -p "$D"
+ticks=$D/ticks-$N.ndjson
+[ -s "$ticks" ] || gen-ticks -m -s 4 "$N" >"$ticks"
+columns="{symbol: 'VARCHAR', interval: 'VARCHAR', trade_timestamp: 'TIMESTAMPTZ', trade_date: 'DATE', open: 'DECIMAL(18,6)', high: 'DECIMAL(18,6)', low: 'DECIMAL(18,6)', close: 'DECIMAL(18,6)', volume: 'BIGINT', batch_id: 'BIGINT', ingested_at: 'TIMESTAMPTZ', source: 'VARCHAR'}"
+
+ours=() rss=() duckt=()
+for _ in $(seq "$BENCH_RUNS"); do
+	rm -rf "$D/lake" "$D/duck"
+	STOCKETL_LAKE=$D/lake delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+		--partition-by trade_date
+	timed w r env STOCKETL_LAKE="$D/lake" delta-append t <"$ticks"
+	ours+=("$w")
+	rss+=("$r")
+	ms=$(duck "COPY (SELECT * FROM read_json('$ticks', format = 'newline_delimited', columns = $columns)) TO '$D/duck' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (trade_date))")
+	duckt+=("$(awk -v ms="$ms" 'BEGIN { print ms / 1000 }')")
+done
+ow=$(median "${ours[@]}")
+dw=$(median "${duckt[@]}")
+obytes=$(find "$D/lake/t" -path '*trade_date=*' -name '*.parquet' -printf '%s\n' | awk '{ s += $1 } END { print s }')
+dbytes=$(find "$D/duck" -name '*.parquet' -printf '%s\n' | awk '{ s += $1 } END { print s }')
+files=$(find "$D/lake/t" -path '*trade_date=*' -name '*.parquet' | wc -l)
+echo "  $N rows from NDJSON into $files partition files: delta-append ${ow}s (peak RSS $(median "${rss[@]}") KiB), DuckDB ${dw}s"
+result "delta-append rows/s from JSON" "$(awk -v n="$N" -v t="$ow" 'BEGIN { printf "%.0f", n / t }')" \
+	"$(awk -v n="$N" -v t="$dw" 'BEGIN { printf "%.0f", n / t }')" rows/s higher
+result "delta-append bytes/row" "$(awk -v b="$obytes" -v n="$N" 'BEGIN { printf "%.2f", b / n }')" \
+	"$(awk -v b="$dbytes" -v n="$N" 'BEGIN { printf "%.2f", b / n }')" bytes lower
+result "delta-append peak RSS (JSON)" "$(median "${rss[@]}")" "-" KiB lower

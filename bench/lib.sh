@@ -1,0 +1,30 @@
+# Helpers for the benchmark scripts (sourced).
+# shellcheck shell=bash
+
+# median N1 N2 ...: the median of the numbers given.
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# timed OUTVAR RSSVAR CMD...: run CMD under /usr/bin/time; wall seconds and peak RSS (KiB).
+timed() {
+	local -n _wall=$1 _rss=$2
+	shift 2
+	local tf
+	tf=$(mktemp)
+	/usr/bin/time -f '%e %M' -o "$tf" "$@"
+	read -r _wall _rss <"$tf"
+	rm -f "$tf"
+}
+
+# result NAME STOCKETL DUCKDB UNIT higher|lower: one line of the summary
+# (tab-separated, so names may hold spaces).
+result() {
+	printf 'RESULT\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5"
+}
+
+# duck SQL...: run statements in DuckDB (in one Node process); prints the
+# milliseconds the last statement took.
+duck() {
+	node "$STOCKETL_ROOT/bench/duck-time.js" "$@"
+}

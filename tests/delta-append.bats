@@ -1,0 +1,290 @@
+#!/usr/bin/env bats
+# delta-append: batches of records into a Delta table, one commit each,
+# exactly once; every file it writes is read back by DuckDB.
+
+# shellcheck disable=SC2154 # $stderr and $stderr_lines are set by BATS's run --separate-stderr
+load helpers/common
+
+setup() {
+	common_setup
+	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	SCHEMA=$STOCKETL_ROOT/conf/tables/bronze.schema
+	delta-create bronze --schema "$SCHEMA" --partition-by trade_date
+	T=$STOCKETL_LAKE/bronze
+}
+
+# The data files on disk (checkpoints in _delta_log are Parquet too).
+data_files() {
+	find "$T" -path '*/trade_date=*' -name '*.parquet' | wc -l
+}
+
+log() { printf '%s/_delta_log/%020d.json' "$T" "$1"; }
+
+# The live files of the table, from its JSON commits (no checkpoints here).
+live_files() {
+	cat "$T"/_delta_log/*.json | jq -r 'select(.add) | .add.path' | sort
+}
+
+# DuckDB's reading of every data file of the table, as sorted JSON lines.
+duck_rows() {
+	duckdb-query.js "SELECT * EXCLUDE (trade_date), trade_date FROM read_parquet('$T/trade_date=*/*.parquet', hive_partitioning = true, hive_types = {'trade_date': DATE}) ORDER BY symbol, trade_timestamp, batch_id"
+}
+
+@test "--help prints the usage, which is the man page's SYNOPSIS" {
+	run --separate-stderr delta-append --help
+	assert_success
+	assert_help_matches_man delta-append
+}
+
+@test "a batch becomes one commit with its txn, an add per partition and exact stats" {
+	gen-ticks -a test -i 1750000000000001 8 >in.ndjson
+	run --separate-stderr delta-append -v bronze <in.ndjson
+	assert_success
+	assert_output ""
+	assert_equal "${stderr_lines[0]}" "delta-append: committed version 1: 8 records for test"
+	run jq -c 'select(.txn) | .txn | [.appId, .version]' "$(log 1)"
+	assert_output '["test",1750000000000001]'
+	run jq -c 'select(.commitInfo) | .commitInfo | [.operation, .readVersion, .isBlindAppend, .operationMetrics.numOutputRows]' "$(log 1)"
+	assert_output '["WRITE",0,true,"8"]'
+	run jq -r 'select(.add) | "\(.add.partitionValues.trade_date) \(.add.dataChange) \(.add.stats | fromjson | .numRecords)"' "$(log 1)"
+	assert_output "2025-06-02 true 8"
+	run jq -r 'select(.add) | .add.path' "$(log 1)"
+	assert_output --regexp '^trade_date=2025-06-02/part-00000-[0-9a-f-]{36}-c000\.zstd\.parquet$'
+	[ -f "$T/$output" ]
+	want=$(jq -s -c '[.[] | select(.open)] | [(map(.open) | min), (map(.high) | max), (map(.trade_timestamp) | min | sub("Z$"; ".000Z")), (map(.symbol) | max), 0, false]' in.ndjson)
+	run jq -c 'select(.add) | .add.stats | fromjson | [.minValues.open, .maxValues.high, .minValues.trade_timestamp, .maxValues.symbol, .nullCount.volume, (.minValues | has("trade_date"))]' "$(log 1)"
+	assert_output "$want"
+	assert_output '[124.9846,200.02,"2025-06-02T13:30:00.000Z","TSLA",0,false]'
+}
+
+@test "DuckDB reads every file back with the values that went in, decimals exact" {
+	gen-ticks -a test -s 3 -d 20241 900 >in.ndjson
+	delta-append bronze <in.ndjson
+	duck_rows >duck.ndjson
+	assert_equal "$(wc -l <duck.ndjson)" 900
+	grep -v '"@batch"' in.ndjson | jq -S -c '.open |= tostring | .high |= tostring | .low |= tostring | .close |= tostring' | sort >want
+	jq -S -c '.open |= tostring | .high |= tostring | .low |= tostring | .close |= tostring' duck.ndjson | sort >got
+	run diff want got
+	assert_success
+}
+
+@test "stats in every add agree with DuckDB's min, max and null counts of the file" {
+	gen-ticks -a test -s 4 1600 >in.ndjson
+	delta-append bronze <in.ndjson
+	for f in $(live_files); do
+		want=$(jq -r --arg p "$f" 'select(.add.path == $p) | .add.stats | fromjson | "\(.numRecords) \(.minValues.low) \(.maxValues.high) \(.minValues.volume) \(.maxValues.trade_timestamp) \(.nullCount.close)"' "$T"/_delta_log/*.json)
+		got=$(duckdb-query.js "SELECT count(*) AS n, min(low)::VARCHAR AS a, max(high)::VARCHAR AS b, min(volume) AS c, strftime(max(trade_timestamp) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS d, count(*) - count(close) AS e FROM read_parquet('$T/$f')" |
+			jq -r '"\(.n) \(.a | tonumber) \(.b | tonumber) \(.c) \(.d) \(.e)"')
+		want=$(awk '{ $2 = $2 + 0; $3 = $3 + 0; print }' <<<"$want")
+		got=$(awk '{ $2 = $2 + 0; $3 = $3 + 0; print }' <<<"$got")
+		assert_equal "$got" "$want"
+	done
+}
+
+@test "a replayed stream is skipped: each batch loads exactly once" {
+	gen-ticks -a feed -b 3 -i 100 5 >in.ndjson
+	run --separate-stderr delta-append bronze <in.ndjson
+	assert_success
+	run --separate-stderr delta-append -v bronze <in.ndjson
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-append: batch feed/100: already in the table (txn version 102); skipped"
+	assert_equal "${stderr_lines[3]}" "delta-append: 0 batches committed, 3 skipped as already loaded, 0 not committed"
+	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 4
+	assert_equal "$(data_files)" "$(live_files | wc -l)"
+	# a stream that repeats old batches and then carries a new one loads only the new one
+	gen-ticks -a feed -b 4 -i 100 5 | delta-append bronze
+	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 5
+	run jq -c 'select(.txn) | .txn.version' "$(log 4)"
+	assert_output 103
+}
+
+@test "--app-id replaces the marker's app as the txn application" {
+	gen-ticks -a feed -i 7 2 | delta-append --app-id other bronze
+	run jq -c 'select(.txn) | [.txn.appId, .txn.version]' "$(log 1)"
+	assert_output '["other",7]'
+}
+
+@test "a batch marked failed upstream is not committed and leaves no files; exit 2" {
+	gen-ticks -a feed -i 1 3 | sed 's/"status":"ok"/"status":"failed"/' >in.ndjson
+	gen-ticks -a feed -i 2 2 >>in.ndjson
+	run --separate-stderr delta-append bronze <in.ndjson
+	assert_failure 2
+	assert_equal "$stderr" "delta-append: stdin: batch feed/1 is marked failed upstream; not committed"
+	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	assert_equal "$(data_files)" 1
+	run jq -c 'select(.txn) | .txn.version' "$(log 1)"
+	assert_output 2
+}
+
+@test "a batch whose count does not match its marker is not committed; exit 65" {
+	gen-ticks -a feed -i 1 3 | sed 's/"records":3/"records":4/' | {
+		run --separate-stderr delta-append bronze
+		assert_failure 65
+		assert_equal "$stderr" "delta-append: stdin: batch feed/1 says 4 records but 3 arrived; not committed"
+	}
+	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 1
+	assert_equal "$(data_files)" 0
+}
+
+@test "input that ends inside a batch commits nothing of that batch" {
+	gen-ticks -a feed -b 2 -i 1 3 | head -n 6 >in.ndjson
+	run --separate-stderr delta-append bronze <in.ndjson
+	assert_failure 65
+	assert_equal "$stderr" "delta-append: stdin: input ended inside a batch (2 records without their marker); not committed"
+	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	assert_equal "$(data_files)" "$(live_files | wc -l)"
+}
+
+@test "a stream without markers is one batch, committed at the end without a txn" {
+	gen-ticks -m -b 2 4 >in.ndjson
+	run --separate-stderr delta-append bronze in.ndjson
+	assert_success
+	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	run jq -c 'select(.txn)' "$(log 1)"
+	assert_output ""
+	run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numOutputRows' "$(log 1)"
+	assert_output 8
+}
+
+@test "bad records are errors with their record number and their batch is not committed" {
+	{
+		gen-ticks -a feed -i 1 2 | sed '2s/"volume":[0-9]*/"volume":"lots"/'
+		gen-ticks -a feed -i 2 2 | sed '1s/"source"/"sauce"/'
+		gen-ticks -a feed -i 3 2 | sed '2s/,"symbol":"[A-Z]*"//; 2s/"symbol":"[A-Z]*",//'
+		gen-ticks -a feed -i 4 2 | sed '1s/"open":[0-9.]*/"open":1.1234567/'
+		gen-ticks -a feed -i 5 2 | sed '1s/$/ x/'
+		gen-ticks -a feed -i 6 2
+	} >in.ndjson
+	run --separate-stderr delta-append bronze <in.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: stdin: record 2: column \"volume\" (long): expected a 64-bit integer"
+	assert_equal "${stderr_lines[1]}" "delta-append: stdin: batch feed/1 has rejected records; not committed"
+	assert_equal "${stderr_lines[2]}" "delta-append: stdin: record 4: unknown column \"sauce\""
+	assert_equal "${stderr_lines[4]}" "delta-append: stdin: record 8: column \"symbol\" (string): missing, and the column is not nullable"
+	assert_equal "${stderr_lines[6]}" "delta-append: stdin: record 10: column \"open\" (decimal(18,6)): decimal \"1.1234567\" has more than 6 fractional digits"
+	assert_equal "${stderr_lines[8]}" "delta-append: stdin: record 13: invalid JSON: trailing characters after the value"
+	assert_equal "${#stderr_lines[@]}" 10
+	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	run jq -c 'select(.txn) | .txn.version' "$(log 1)"
+	assert_output 6
+	assert_equal "$(data_files)" 1
+}
+
+@test "files roll over at the target size; each is a complete Parquet file" {
+	gen-ticks -a feed -s 4 20000 >in.ndjson
+	run --separate-stderr delta-append --target-file-size 65536 bronze <in.ndjson
+	assert_success
+	n=$(live_files | wc -l)
+	[ "$n" -gt 4 ]
+	total=$(duckdb-query.js "SELECT count(*) AS n FROM read_parquet('$T/trade_date=*/*.parquet')" | jq .n)
+	assert_equal "$total" 20000
+	run jq -s '[.[] | select(.add) | .add.stats | fromjson | .numRecords] | add' "$(log 1)"
+	assert_output 20000
+}
+
+@test "a checkpoint every delta.checkpointInterval commits, read by DuckDB and by replay" {
+	delta-create cp --schema "$SCHEMA" --partition-by trade_date --property delta.checkpointInterval=3
+	gen-ticks -a feed -b 7 -i 1 4 | delta-append -v cp 2>err
+	grep -q "wrote the checkpoint of version 3" err
+	grep -q "wrote the checkpoint of version 6" err
+	C=$STOCKETL_LAKE/cp/_delta_log
+	[ -f "$C/00000000000000000006.checkpoint.parquet" ]
+	run jq -c . "$C/_last_checkpoint"
+	assert_output --regexp '^\{"version":6,"size":9,"sizeInBytes":[0-9]+,"numOfAddFiles":6\}$'
+	run duckdb-query.js "SELECT count(*) FILTER (WHERE add IS NOT NULL) AS adds, count(*) FILTER (WHERE txn IS NOT NULL) AS txns, max(txn.version) AS v, count(*) FILTER (WHERE protocol IS NOT NULL) AS p, max(metaData.partitionColumns[1]) AS pc FROM read_parquet('$C/00000000000000000006.checkpoint.parquet')"
+	assert_output '{"adds":6,"txns":1,"v":6,"p":1,"pc":"trade_date"}'
+	# replay from the checkpoint keeps exactly-once: the same stream again loads nothing
+	run --separate-stderr bash -c "gen-ticks -a feed -b 7 -i 1 4 | delta-append cp"
+	assert_success
+	assert_equal "$(ls "$C"/*.json | wc -l)" 8
+}
+
+@test "refuses tables whose protocol or features it does not implement, naming them" {
+	cp -r "$FIXTURES/delta/delta-rs/simple_table_features" features
+	chmod -R u+w features
+	run --separate-stderr delta-append ./features </dev/null
+	assert_failure 65
+	assert_equal "$stderr" "delta-append: ./features: reader version 5 is not supported; this reads version 1, and 3 with the feature timestampNtz"
+	cp -r "$FIXTURES/delta/delta-rs/table-with-dv-small" dv
+	chmod -R u+w dv
+	run --separate-stderr delta-append ./dv </dev/null
+	assert_failure 65
+	assert_equal "$stderr" "delta-append: ./dv: reader feature \"deletionVectors\" is not supported"
+	run --separate-stderr delta-append nosuch </dev/null
+	assert_failure 65
+	assert_equal "$stderr" "delta-append: $STOCKETL_LAKE/nosuch: not a Delta table (no _delta_log) (create it with delta-create)"
+}
+
+@test "appends to a copy of a Spark-written table: DuckDB reads every file, old rows plus new" {
+	cp -r "$FIXTURES/delta/dat/basic_append/delta" spark
+	chmod -R u+w spark
+	printf '%s\n' '{"letter":"x","number":10,"a_float":1.5}' '{"letter":null,"number":11,"a_float":null}' \
+		'{"@batch":{"app":"a","id":1,"records":2,"rejected":0,"status":"ok"}}' >in.ndjson
+	run --separate-stderr delta-append ./spark <in.ndjson
+	assert_success
+	[ -f spark/_delta_log/00000000000000000002.json ]
+	files=$(cat spark/_delta_log/*.json | jq -r 'select(.add) | .add.path' | sed "s|^|'$PWD/spark/|; s|$|'|" | paste -sd,)
+	run duckdb-query.js "SELECT letter, number, a_float FROM read_parquet([$files]) ORDER BY number"
+	assert_output "$(printf '%s\n' '{"letter":"a","number":1,"a_float":1.1}' '{"letter":"b","number":2,"a_float":2.2}' '{"letter":"c","number":3,"a_float":3.3}' '{"letter":"d","number":4,"a_float":4.4}' '{"letter":"e","number":5,"a_float":5.5}' '{"letter":"x","number":10,"a_float":1.5}' '{"letter":null,"number":11,"a_float":null}')"
+}
+
+@test "SIGTERM commits no partial batch and exits" {
+	mkfifo feed
+	{ gen-ticks -a feed -i 1 3; gen-ticks -a feed -i 2 2 | head -n 1; sleep 30; } >feed &
+	writer=$!
+	delta-append -v bronze <feed 2>err &
+	pid=$!
+	for _ in $(seq 100); do
+		[ -f "$(log 1)" ] && break
+		sleep 0.1
+	done
+	sleep 0.3
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 75
+	kill "$writer" 2>/dev/null || true
+	grep -q "stopped by signal 15; the batch in progress (1 records) is not committed" err
+	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	assert_equal "$(data_files)" "$(live_files | wc -l)"
+}
+
+@test "four writers appending 25 batches each end with 100 commits and every row exactly once" {
+	for w in 1 2 3 4; do
+		gen-ticks -a "writer$w" -b 25 -i 1 -d $((20000 + w)) 3 | delta-append --commit-retries 200 bronze 2>"err$w" &
+	done
+	wait
+	cat err1 err2 err3 err4
+	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 101
+	# versions are contiguous and each holds one batch of one writer
+	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | \"\(.txn.appId) \(.txn.version)\"' | sort | uniq -d"
+	assert_output ""
+	assert_equal "$(cat "$T"/_delta_log/*.json | jq -r 'select(.txn) | .txn.appId' | sort | uniq -c | awk '{print $1}' | sort -u)" 25
+	total=$(duckdb-query.js "SELECT count(*) AS n, count(DISTINCT (symbol, trade_timestamp, batch_id, trade_date)) AS d FROM read_parquet('$T/trade_date=*/*.parquet')" | jq -c .)
+	assert_equal "$total" '{"n":300,"d":300}'
+	assert_equal "$(data_files)" "$(live_files | wc -l)"
+}
+
+@test "kill -9 at random moments always leaves a table that replays; re-running loads each batch once" {
+	gen-ticks -a crash -b 8 -i 1 1500 >in.ndjson
+	for round in $(seq 25); do
+		delta-append --commit-retries 0 bronze <in.ndjson 2>/dev/null &
+		pid=$!
+		sleep "0.$(( (round * 7919) % 40 ))"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		# every live file exists and the log replays
+		for f in $(live_files); do
+			[ -f "$T/$f" ] || fail "round $round: live file $f is missing"
+		done
+		run --separate-stderr delta-create bronze --schema "$SCHEMA" --partition-by trade_date
+		assert_success
+	done
+	run --separate-stderr delta-append bronze <in.ndjson
+	assert_success
+	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | .txn.version' | sort -n | uniq -c | awk '{print \$1}' | sort -u"
+	assert_output 1
+	live=$(live_files | sed "s|^|'$T/|; s|$|'|" | paste -sd,)
+	run duckdb-query.js "SELECT batch_id, count(*) AS n FROM read_parquet([$live]) GROUP BY batch_id ORDER BY batch_id"
+	assert_output "$(for i in 1 2 3 4 5 6 7 8; do printf '{"batch_id":%d,"n":1500}\n' "$i"; done)"
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bats
+# delta-create: version 0 of a table from a schema file.
+
+# shellcheck disable=SC2154 # $stderr and $stderr_lines are set by BATS's run --separate-stderr
+load helpers/common
+
+setup() {
+	common_setup
+	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	SCHEMA=$STOCKETL_ROOT/conf/tables/bronze.schema
+}
+
+@test "--help prints the usage, which is the man page's SYNOPSIS" {
+	run --separate-stderr delta-create --help
+	assert_success
+	assert_output --partial "usage: delta-create"
+	assert_help_matches_man delta-create
+}
+
+@test "--version names the program and stocketl" {
+	run delta-create --version
+	assert_success
+	assert_output --regexp '^delta-create \(stocketl\) [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "creates version 0 with commitInfo, protocol 1/2 and metaData under the lake root" {
+	run --separate-stderr delta-create -v bronze --schema "$SCHEMA" --partition-by trade_date \
+		--property delta.checkpointInterval=20
+	assert_success
+	assert_equal "$stderr" "delta-create: $STOCKETL_LAKE/bronze: created (version 0, 12 columns, partitioned by trade_date)"
+	log=$STOCKETL_LAKE/bronze/_delta_log/00000000000000000000.json
+	[ -f "$log" ]
+	run jq -c 'keys[0]' "$log"
+	assert_output $'"commitInfo"\n"protocol"\n"metaData"'
+	run jq -c 'select(.protocol) | .protocol' "$log"
+	assert_output '{"minReaderVersion":1,"minWriterVersion":2}'
+	run jq -c 'select(.metaData) | .metaData | [.format.provider, .partitionColumns, .configuration]' "$log"
+	assert_output '["parquet",["trade_date"],{"delta.checkpointInterval":"20"}]'
+	run jq -r 'select(.metaData) | .metaData.schemaString | fromjson | .fields[] | "\(.name) \(.type) \(.nullable)"' "$log"
+	assert_line --index 0 "symbol string false"
+	assert_line --index 4 "open decimal(18,6) true"
+	assert_line --index 10 "ingested_at timestamp false"
+	run jq -r 'select(.commitInfo) | .commitInfo | "\(.operation) \(.engineInfo)"' "$log"
+	assert_output --regexp '^CREATE TABLE stocketl/'
+}
+
+@test "a path with a slash is used as it is" {
+	run delta-create ./here/t --schema "$SCHEMA"
+	assert_success
+	[ -f here/t/_delta_log/00000000000000000000.json ]
+	[ ! -e "$STOCKETL_LAKE" ]
+}
+
+@test "the lake root comes from the configuration when the environment does not say" {
+	unset STOCKETL_LAKE
+	printf '[storage]\nlake = %s/fromfile\n' "$BATS_TEST_TMPDIR" >my.ini
+	run delta-create --config my.ini t --schema "$SCHEMA"
+	assert_success
+	[ -f fromfile/t/_delta_log/00000000000000000000.json ]
+}
+
+@test "Spark's schema JSON is accepted, nested types included" {
+	cat >s.json <<'JSON'
+{"type":"struct","fields":[{"name":"id","type":"long","nullable":false,"metadata":{}},
+ {"name":"tags","type":{"type":"array","elementType":"string","containsNull":true},"nullable":true,"metadata":{}},
+ {"name":"amount","type":"decimal(38,18)","nullable":true,"metadata":{}}]}
+JSON
+	run delta-create t --schema s.json
+	assert_success
+	run jq -c 'select(.metaData) | .metaData.schemaString | fromjson | .fields | map(.type)' \
+		"$STOCKETL_LAKE/t/_delta_log/00000000000000000000.json"
+	assert_output '["long",{"type":"array","elementType":"string","containsNull":true},"decimal(38,18)"]'
+}
+
+@test "creating an existing table with the same schema succeeds and changes nothing" {
+	delta-create bronze --schema "$SCHEMA" --partition-by trade_date
+	before=$(cat "$STOCKETL_LAKE"/bronze/_delta_log/*.json | md5sum)
+	run --separate-stderr delta-create bronze --schema "$SCHEMA" --partition-by trade_date
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(cat "$STOCKETL_LAKE"/bronze/_delta_log/*.json | md5sum)" "$before"
+	assert_equal "$(ls "$STOCKETL_LAKE"/bronze/_delta_log)" "00000000000000000000.json"
+}
+
+@test "creating an existing table with another schema or partitioning is an error" {
+	delta-create bronze --schema "$SCHEMA" --partition-by trade_date
+	printf 'a long\n' >other.schema
+	run --separate-stderr delta-create bronze --schema other.schema
+	assert_failure 65
+	assert_equal "$stderr" "delta-create: $STOCKETL_LAKE/bronze: the table exists with a different schema"
+	run --separate-stderr delta-create bronze --schema "$SCHEMA"
+	assert_failure 65
+	assert_equal "$stderr" "delta-create: $STOCKETL_LAKE/bronze: the table exists with different partition columns"
+}
+
+@test "two creators racing for one table: both succeed, one version 0" {
+	for _ in 1 2 3 4; do
+		delta-create race --schema "$SCHEMA" --partition-by trade_date &
+	done
+	wait
+	run ls "$STOCKETL_LAKE/race/_delta_log"
+	assert_output "00000000000000000000.json"
+}
+
+@test "malformed schema files are errors with file and line" {
+	printf 'a long\nb varchar\n' >bad.schema
+	run --separate-stderr delta-create t --schema bad.schema
+	assert_failure 65
+	assert_equal "$stderr" "delta-create: bad.schema:2: unknown type \"varchar\" (expected string, long, integer, short, byte, float, double, boolean, binary, date, timestamp or decimal(p,s))"
+	printf 'a long\nA int\n' >dup.schema
+	run --separate-stderr delta-create t --schema dup.schema
+	assert_failure 65
+	assert_equal "$stderr" "delta-create: dup.schema:2: column \"A\" is defined twice"
+	printf 'a long maybe\n' >three.schema
+	run --separate-stderr delta-create t --schema three.schema
+	assert_failure 65
+	assert_equal "$stderr" "delta-create: three.schema:1: expected \"name type\" or \"name type not null\""
+	printf '{"type":"struct","fields":[{"name":"x","type":"uuid"}]}' >bad.json
+	run --separate-stderr delta-create t --schema bad.json
+	assert_failure 65
+	assert_equal "$stderr" "delta-create: bad.json: schema: field \"x\": unknown type \"uuid\""
+	run --separate-stderr delta-create t --schema missing.schema
+	assert_failure 65
+	assert_equal "$stderr" "delta-create: missing.schema: No such file or directory"
+	[ ! -e "$STOCKETL_LAKE/t" ]
+}
+
+@test "usage errors: partition columns and properties are checked" {
+	run --separate-stderr delta-create t --schema "$SCHEMA" --partition-by nope
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-create: --partition-by: no column \"nope\" in the schema"
+	run --separate-stderr delta-create t --schema "$SCHEMA" --property delta.enableDeletionVectors=true
+	assert_failure 64
+	assert_regex "${stderr_lines[0]}" "needs a table feature that this writer does not implement"
+	run --separate-stderr delta-create t --schema "$SCHEMA" --property delta.checkpointInterval=0
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-create: --property delta.checkpointInterval=0: expected a positive integer"
+	run --separate-stderr delta-create t --schema "$SCHEMA" --property novalue
+	assert_failure 64
+	run --separate-stderr delta-create t
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-create: --schema FILE is required"
+	run --separate-stderr delta-create --schema "$SCHEMA"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-create: no table given"
+	run --separate-stderr delta-create 'bad name' --schema "$SCHEMA"
+	assert_failure 64
+	[ ! -e "$STOCKETL_LAKE" ]
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bats
+# delta-history: one line per commit, newest first.
+
+# shellcheck disable=SC2154 # $stderr and $stderr_lines are set by BATS's run --separate-stderr
+load helpers/common
+
+setup() {
+	common_setup
+	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	DELTA=$FIXTURES/delta
+}
+
+@test "--help prints the usage, which is the man page's SYNOPSIS" {
+	run --separate-stderr delta-history --help
+	assert_success
+	assert_help_matches_man delta-history
+}
+
+@test "lists a Spark table's commits newest first with operation, parameters and metrics" {
+	run --separate-stderr delta-history --limit 2 "$DELTA/delta-golden/basic-with-inserts-deletes-checkpoint"
+	assert_success
+	assert_equal "${#lines[@]}" 2
+	run jq -c '[.version, .timestamp, .operation, .operationMetrics.numDeletedRows, .readVersion]' <<<"$output"
+	assert_line --index 0 '[13,"2023-08-07T16:45:43.015Z","DELETE","14",12]'
+	assert_line --index 1 '[12,"2023-08-07T16:45:42.288Z","WRITE",null,11]'
+}
+
+@test "every version of a table is listed, each once" {
+	run --separate-stderr delta-history "$DELTA/delta-rs/simple_table"
+	assert_success
+	run jq -r '"\(.version) \(.operation)"' <<<"$output"
+	assert_output $'4 DELETE\n3 UPDATE\n2 WRITE\n1 MERGE\n0 WRITE'
+}
+
+@test "versions removed by log cleanup are not listed" {
+	run --separate-stderr delta-history "$DELTA/dat/no_replay/delta"
+	assert_success
+	run jq -r .version <<<"$output"
+	assert_output $'3\n2'
+}
+
+@test "a commit without commitInfo is listed with its file time" {
+	mkdir -p t/_delta_log
+	cp "$DELTA/delta-rs/simple_table/_delta_log/00000000000000000000.json" t/_delta_log/
+	grep -v commitInfo "$DELTA/delta-rs/simple_table/_delta_log/00000000000000000001.json" \
+		>t/_delta_log/00000000000000000001.json
+	touch -d @1700000000 t/_delta_log/00000000000000000001.json
+	run --separate-stderr delta-history --limit 1 ./t
+	assert_success
+	assert_output '{"version":1,"timestamp":"2023-11-14T22:13:20.000Z","operation":null,"operationParameters":null,"operationMetrics":null,"readVersion":null,"isBlindAppend":null,"engineInfo":null}'
+}
+
+@test "--format table prints aligned columns" {
+	delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	run --separate-stderr delta-history --format table t
+	assert_success
+	assert_line --index 0 --regexp '^VERSION +TIMESTAMP +OPERATION +PARAMETERS / METRICS$'
+	assert_line --index 1 --regexp '^0 +[0-9T:.-]+Z +CREATE TABLE +isManaged=false .*partitionBy=\["trade_date"\] .* \| -$'
+}
+
+@test "errors: not a table, bad options" {
+	run --separate-stderr delta-history nothere
+	assert_failure 65
+	assert_equal "$stderr" "delta-history: $STOCKETL_LAKE/nothere: not a Delta table (no _delta_log)"
+	run --separate-stderr delta-history --limit x t
+	assert_failure 64
+	run --separate-stderr delta-history --format yaml t
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-history: --format yaml: expected json or table"
+}
+
+@test "a closed pipe ends the output quietly" {
+	run --separate-stderr bash -c "delta-history '$DELTA/delta-golden/basic-with-inserts-deletes-checkpoint' | head -1"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output --partial '"version":13'
+}

@@ -1,0 +1,1400 @@
+/*
+ * Unit tests for the Parquet writer and reader: round trips of every type,
+ * codec and page version, the encodings the writer picks, statistics,
+ * nested shredding (the worked example of the format brief), and files
+ * that are truncated, corrupted or lie in their footer.
+ */
+#include "parquet.h"
+#include "pq_enc.h"
+#include "pq_internal.h"
+#include "t.h"
+#include "thrift.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char dir[256];
+static char path[512];
+
+static const char *tmpfile_named(const char *name)
+{
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return path;
+}
+
+static pq_int128 pow10_128(int k)
+{
+	pq_int128 v = 1;
+	while (k-- > 0)
+		v *= 10;
+	return v;
+}
+
+static int value_eq(const struct pq_value *a, const struct pq_value *b)
+{
+	if (a->kind != b->kind)
+		return 0;
+	switch (a->kind) {
+	case PQ_V_NULL:
+		return 1;
+	case PQ_V_BOOL:
+		return !a->b == !b->b;
+	case PQ_V_I32:
+		return a->i32 == b->i32;
+	case PQ_V_I64:
+		return a->i64 == b->i64;
+	case PQ_V_F32:
+		return memcmp(&a->f32, &b->f32, 4) == 0;
+	case PQ_V_F64:
+		return memcmp(&a->f64, &b->f64, 8) == 0;
+	case PQ_V_BYTES:
+		return a->bytes.len == b->bytes.len &&
+		       (a->bytes.len == 0 || memcmp(a->bytes.p, b->bytes.p, a->bytes.len) == 0);
+	case PQ_V_DEC:
+		return a->dec == b->dec;
+	default: {
+		uint32_t n = a->kind == PQ_V_MAP ? 2 * a->n : a->n;
+		if (a->n != b->n)
+			return 0;
+		for (uint32_t i = 0; i < n; i++)
+			if (!value_eq(&a->items[i], &b->items[i]))
+				return 0;
+		return 1;
+	}
+	}
+}
+
+/* Read every row of a file; the error text (or NULL) and the row count. */
+static char read_err[ERR_MSG_MAX];
+
+static const char *read_all(const char *file, const struct pq_read_options *o, int64_t *rows)
+{
+	struct err_msg e = {{0}, 0};
+	*rows = 0;
+	struct pq_reader *r = pq_reader_open(file, o, &e);
+	if (!r) {
+		snprintf(read_err, sizeof read_err, "%s", e.text);
+		return read_err;
+	}
+	const struct pq_value *row;
+	int rc;
+	while ((rc = pq_reader_next_row(r, &row, &e)) > 0)
+		(*rows)++;
+	pq_reader_close(r);
+	if (rc < 0) {
+		snprintf(read_err, sizeof read_err, "%s", e.text);
+		return read_err;
+	}
+	return NULL;
+}
+
+static int contains(const char *s, const char *part)
+{
+	if (s && strstr(s, part))
+		return 1;
+	printf("#   \"%s\" does not contain \"%s\"\n", s ? s : "(null)", part);
+	return 0;
+}
+
+/* ----------------------------------------------------- every flat type */
+
+enum {
+	C_BOOL,
+	C_BYTE,
+	C_SHORT,
+	C_INT,
+	C_LONG,
+	C_FLOAT,
+	C_DOUBLE,
+	C_STRING,
+	C_BINARY,
+	C_DATE,
+	C_TS,
+	C_NTZ,
+	C_DEC9,
+	C_DEC18,
+	C_DEC38,
+	NCOLS
+};
+
+static struct pq_schema *flat_schema(int optional)
+{
+	struct pq_schema *s = pq_schema_new();
+	static const enum pq_type types[] = {PQ_BOOLEAN, PQ_BYTE,  PQ_SHORT,     PQ_INT,
+	                                     PQ_LONG,    PQ_FLOAT, PQ_DOUBLE,    PQ_STRING,
+	                                     PQ_BINARY,  PQ_DATE,  PQ_TIMESTAMP, PQ_TIMESTAMP_NTZ};
+	static const char *const names[] = {"bool",   "byte",   "short",  "int",  "long", "float",
+	                                    "double", "string", "binary", "date", "ts",   "ntz"};
+	for (int i = 0; i < 12; i++)
+		pq_schema_add(s, PQ_ROOT, names[i], types[i], optional);
+	pq_schema_add_decimal(s, PQ_ROOT, "dec9", 9, 2, optional);
+	pq_schema_add_decimal(s, PQ_ROOT, "dec18", 18, 6, optional);
+	pq_schema_add_decimal(s, PQ_ROOT, "dec38", 38, 10, optional);
+	return s;
+}
+
+/* The value of column c in row i (null every 5th row when nullable). */
+static struct pq_value flat_value(int c, int i, int nullable, char *sbuf)
+{
+	struct pq_value v;
+	memset(&v, 0, sizeof v);
+	if (nullable && i % 5 == 3) {
+		v.kind = PQ_V_NULL;
+		return v;
+	}
+	int sign = i % 2 ? -1 : 1;
+	switch (c) {
+	case C_BOOL:
+		v.kind = PQ_V_BOOL;
+		v.b = i % 3 == 0;
+		break;
+	case C_BYTE:
+		v.kind = PQ_V_I32;
+		v.i32 = i == 1 ? -128 : i == 2 ? 127 : sign * (i % 100);
+		break;
+	case C_SHORT:
+		v.kind = PQ_V_I32;
+		v.i32 = i == 1 ? -32768 : i == 2 ? 32767 : sign * i * 3;
+		break;
+	case C_INT:
+	case C_DATE:
+		v.kind = PQ_V_I32;
+		v.i32 = i == 1 ? INT32_MIN : i == 2 ? INT32_MAX : sign * i * 1000;
+		if (c == C_DATE)
+			v.i32 = -719162 + i * 37; /* from 0001-01-01 on, before and after 1970 */
+		break;
+	case C_LONG:
+	case C_TS:
+	case C_NTZ:
+		v.kind = PQ_V_I64;
+		v.i64 = i == 1 ? INT64_MIN : i == 2 ? INT64_MAX : sign * (int64_t)i * 123456789;
+		if (c != C_LONG)
+			v.i64 = -62135596800000000LL + (int64_t)i * 86400000123LL;
+		break;
+	case C_FLOAT:
+		v.kind = PQ_V_F32;
+		v.f32 = i == 1 ? NAN : i == 2 ? -0.0f : i == 4 ? INFINITY : (float)(sign * i) / 8;
+		break;
+	case C_DOUBLE:
+		v.kind = PQ_V_F64;
+		v.f64 = i == 1 ? -INFINITY : i == 2 ? 1e308 : i == 4 ? NAN : sign * i * 0.1;
+		break;
+	case C_STRING:
+	case C_BINARY:
+		v.kind = PQ_V_BYTES;
+		snprintf(sbuf, 64, "%s%d",
+		         i % 7 == 0   ? ""
+		         : i % 7 == 1 ? "\xc3\xa9t\xc3\xa9"
+		                      : "k",
+		         i % 23);
+		if (i % 11 == 0)
+			sbuf[0] = '\0';
+		v.bytes.p = (const uint8_t *)sbuf;
+		v.bytes.len = strlen(sbuf);
+		if (c == C_BINARY && i % 13 == 0) {
+			sbuf[0] = '\0';
+			sbuf[1] = '\xff';
+			v.bytes.len = 2;
+		}
+		break;
+	case C_DEC9:
+		v.kind = PQ_V_DEC;
+		v.dec = i == 1 ? -(pow10_128(9) - 1) : i == 2 ? pow10_128(9) - 1 : sign * i * 101;
+		break;
+	case C_DEC18:
+		v.kind = PQ_V_DEC;
+		v.dec = i == 1   ? -(pow10_128(18) - 1)
+		        : i == 2 ? pow10_128(18) - 1
+		                 : 160070000 + sign * (i % 50) * 10000;
+		break;
+	default:
+		v.kind = PQ_V_DEC;
+		v.dec = i == 1   ? -(pow10_128(38) - 1)
+		        : i == 2 ? pow10_128(38) - 1
+		                 : (pq_int128)(sign * i) * 1000000000000LL * 1000000000LL;
+		break;
+	}
+	return v;
+}
+
+static int put_value(struct pq_writer *w, int c, const struct pq_value *v)
+{
+	switch (v->kind) {
+	case PQ_V_NULL:
+		return pq_writer_put_null(w, c);
+	case PQ_V_BOOL:
+		return pq_writer_put_bool(w, c, v->b);
+	case PQ_V_I32:
+		return pq_writer_put_i32(w, c, v->i32);
+	case PQ_V_I64:
+		return pq_writer_put_i64(w, c, v->i64);
+	case PQ_V_F32:
+		return pq_writer_put_f32(w, c, v->f32);
+	case PQ_V_F64:
+		return pq_writer_put_f64(w, c, v->f64);
+	case PQ_V_BYTES:
+		return pq_writer_put_bytes(w, c, v->bytes.p, v->bytes.len);
+	default:
+		return pq_writer_put_dec(w, c, v->dec);
+	}
+}
+
+#define NROWS 3000
+
+/* Write NROWS rows one value at a time; 0 or -1. */
+static int write_flat(const char *file, const struct pq_write_options *o, int nullable)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = flat_schema(nullable);
+	struct pq_writer *w = pq_writer_open(file, s, o, &e);
+	pq_schema_free(s);
+	if (!w) {
+		printf("#   %s\n", e.text);
+		return -1;
+	}
+	char sbuf[64];
+	int rc = 0;
+	for (int i = 0; i < NROWS && rc == 0; i++) {
+		for (int c = 0; c < NCOLS && rc == 0; c++) {
+			struct pq_value v = flat_value(c, i, nullable, sbuf);
+			rc = put_value(w, c, &v);
+		}
+		if (rc == 0)
+			rc = pq_writer_end_row(w);
+	}
+	if (rc == 0)
+		rc = pq_writer_close(w);
+	if (rc < 0)
+		printf("#   %s\n", pq_writer_error(w)->text);
+	pq_writer_free(w);
+	return rc;
+}
+
+/* Read a file written by write_flat() back by rows and by columns. */
+static void check_flat(const char *file, int nullable)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_reader *r = pq_reader_open(file, NULL, &e);
+	T_CHECK(r != NULL);
+	if (!r) {
+		printf("#   %s\n", e.text);
+		return;
+	}
+	T_EQ_INT(pq_reader_num_rows(r), NROWS);
+	const struct pq_value *row;
+	char sbuf[64];
+	int i = 0, bad = 0, rc;
+	while ((rc = pq_reader_next_row(r, &row, &e)) > 0) {
+		for (int c = 0; c < NCOLS; c++) {
+			struct pq_value want = flat_value(c, i, nullable, sbuf);
+			if (!value_eq(&row->items[c], &want) && bad++ < 5)
+				printf("#   row %d column %d differs\n", i, c);
+		}
+		i++;
+	}
+	T_EQ_INT(rc, 0);
+	T_EQ_INT(i, NROWS);
+	T_EQ_INT(bad, 0);
+
+	/* The columnar reader gives the same values. */
+	for (int c = 0; c < NCOLS; c++) {
+		int row_no = 0;
+		for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+			struct pq_column *col = pq_column_open(r, g, c, &e);
+			T_CHECK(col != NULL);
+			if (!col)
+				break;
+			struct pq_column_batch b;
+			ssize_t n;
+			while ((n = pq_column_read(col, &b, 100, &e)) > 0) {
+				for (ssize_t k = 0; k < n; k++, row_no++) {
+					struct pq_value want =
+					    flat_value(c, row_no, nullable, sbuf);
+					struct pq_value got;
+					memset(&got, 0, sizeof got);
+					got.kind = b.valid && !b.valid[k] ? PQ_V_NULL : want.kind;
+					if (got.kind == PQ_V_BOOL)
+						got.b = b.b[k];
+					else if (got.kind == PQ_V_I32)
+						got.i32 = b.i32[k];
+					else if (got.kind == PQ_V_I64)
+						got.i64 = b.i64[k];
+					else if (got.kind == PQ_V_F32)
+						got.f32 = b.f32[k];
+					else if (got.kind == PQ_V_F64)
+						got.f64 = b.f64[k];
+					else if (got.kind == PQ_V_BYTES)
+						got.bytes = b.bytes[k];
+					else if (got.kind == PQ_V_DEC)
+						got.dec = b.dec[k];
+					if (!value_eq(&got, &want) && bad++ < 5)
+						printf("#   column %d row %d differs\n", c, row_no);
+				}
+			}
+			T_EQ_INT(n, 0);
+			pq_column_close(col);
+		}
+		T_EQ_INT(row_no, NROWS);
+	}
+	T_EQ_INT(bad, 0);
+	pq_reader_close(r);
+}
+
+static void test_every_type_round_trips_with_every_codec_and_page_version(void)
+{
+	static const int codecs[] = {PQ_ZSTD, PQ_SNAPPY, PQ_GZIP, PQ_UNCOMPRESSED};
+	for (size_t k = 0; k < 4; k++) {
+		for (int version = 1; version <= 2; version++) {
+			for (int nullable = 0; nullable <= 1; nullable++) {
+				struct pq_write_options o;
+				pq_write_options_init(&o);
+				o.compression = codecs[k];
+				o.page_version = version;
+				o.row_group_rows = 1000;
+				o.page_bytes = 2000;
+				const char *f = tmpfile_named("flat.parquet");
+				T_EQ_INT(write_flat(f, &o, nullable), 0);
+				check_flat(f, nullable);
+			}
+		}
+	}
+}
+
+static void test_batches_write_what_rows_write(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.row_group_rows = 700;
+	o.page_bytes = 1500;
+	struct pq_schema *s = flat_schema(1);
+	const char *f = tmpfile_named("batch.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+	pq_schema_free(s);
+	T_CHECK(w != NULL);
+	if (!w)
+		return;
+	static char sbufs[NROWS][64];
+	static uint8_t valid[NROWS], b8[NROWS];
+	static int32_t i32[NROWS];
+	static int64_t i64[NROWS];
+	static float f32[NROWS];
+	static double f64[NROWS];
+	static struct pq_bytes bytes[NROWS];
+	static pq_int128 dec[NROWS];
+	int rc = 0;
+	/* Batches of 250 rows, each column in turn, then the end of the batch. */
+	for (int at = 0; at < NROWS && rc == 0; at += 250) {
+		for (int c = 0; c < NCOLS && rc == 0; c++) {
+			for (int i = at; i < at + 250; i++) {
+				struct pq_value v = flat_value(c, i, 1, sbufs[i]);
+				valid[i] = v.kind != PQ_V_NULL;
+				b8[i] = (uint8_t)v.b;
+				i32[i] = v.i32;
+				i64[i] = c == C_DEC18 ? (int64_t)v.dec : v.i64;
+				f32[i] = v.f32;
+				f64[i] = v.f64;
+				bytes[i] = v.bytes;
+				dec[i] = v.dec;
+			}
+			switch (c) {
+			case C_BOOL:
+				rc = pq_writer_write_bool(w, c, b8 + at, valid + at, 250);
+				break;
+			case C_BYTE:
+			case C_SHORT:
+			case C_INT:
+			case C_DATE:
+				rc = pq_writer_write_i32(w, c, i32 + at, valid + at, 250);
+				break;
+			case C_LONG:
+			case C_TS:
+			case C_NTZ:
+			case C_DEC18: /* decimals up to 18 digits also come as int64 */
+				rc = pq_writer_write_i64(w, c, i64 + at, valid + at, 250);
+				break;
+			case C_FLOAT:
+				rc = pq_writer_write_f32(w, c, f32 + at, valid + at, 250);
+				break;
+			case C_DOUBLE:
+				rc = pq_writer_write_f64(w, c, f64 + at, valid + at, 250);
+				break;
+			case C_STRING:
+			case C_BINARY:
+				rc = pq_writer_write_bytes(w, c, bytes + at, valid + at, 250);
+				break;
+			default:
+				rc = pq_writer_write_dec(w, c, dec + at, valid + at, 250);
+				break;
+			}
+		}
+		if (rc == 0)
+			rc = pq_writer_end_row(w);
+	}
+	if (rc == 0)
+		rc = pq_writer_close(w);
+	if (rc < 0)
+		printf("#   %s\n", pq_writer_error(w)->text);
+	T_EQ_INT(rc, 0);
+	T_EQ_INT(pq_writer_rows(w), NROWS);
+	pq_writer_free(w);
+	check_flat(f, 1);
+}
+
+static void test_required_int64_batches_take_the_fast_path(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = pq_schema_new();
+	pq_schema_add(s, PQ_ROOT, "v", PQ_LONG, 0);
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.page_bytes = 8 * 1000;
+	const char *f = tmpfile_named("fast.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+	pq_schema_free(s);
+	static int64_t v[100000];
+	for (int i = 0; i < 100000; i++)
+		v[i] = (int64_t)i * i;
+	T_EQ_INT(pq_writer_write_i64(w, 0, v, NULL, 100000), 0);
+	T_EQ_INT(pq_writer_end_row(w), 0);
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+	struct pq_reader *r = pq_reader_open(f, NULL, &e);
+	struct pq_column *c = pq_column_open(r, 0, 0, &e);
+	struct pq_column_batch b;
+	ssize_t n;
+	int64_t at = 0, bad = 0;
+	while ((n = pq_column_read(c, &b, 4096, &e)) > 0) {
+		T_CHECK(b.valid == NULL);
+		for (ssize_t k = 0; k < n; k++, at++)
+			bad += b.i64[k] != at * at;
+	}
+	T_EQ_INT(at, 100000);
+	T_EQ_INT(bad, 0);
+	pq_column_close(c);
+	pq_reader_close(r);
+}
+
+/* ------------------------------------------------------------ encodings */
+
+static int chunk_has(struct pq_reader *r, int rg, int leaf, int enc)
+{
+	struct pq_chunk_info ci;
+	pq_reader_chunk_info(r, rg, leaf, &ci);
+	for (int i = 0; i < ci.nencodings; i++)
+		if (ci.encodings[i] == enc)
+			return 1;
+	return 0;
+}
+
+static void test_writer_picks_encodings_by_size(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = pq_schema_new();
+	pq_schema_add(s, PQ_ROOT, "ts", PQ_TIMESTAMP, 0);
+	pq_schema_add(s, PQ_ROOT, "symbol", PQ_STRING, 0);
+	pq_schema_add(s, PQ_ROOT, "noise", PQ_DOUBLE, 0);
+	pq_schema_add(s, PQ_ROOT, "flag", PQ_BOOLEAN, 0);
+	const char *f = tmpfile_named("enc.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, NULL, &e);
+	pq_schema_free(s);
+	static const char *const syms[] = {"AAPL", "IBM", "NVDA", "TSLA"};
+	for (int i = 0; i < 20000; i++) {
+		pq_writer_put_i64(w, 0, 1700000000000000LL + (int64_t)i * 60000000);
+		pq_writer_put_bytes(w, 1, syms[i / 5000], strlen(syms[i / 5000]));
+		pq_writer_put_f64(w, 2, sin(i) * 1e6);
+		pq_writer_put_bool(w, 3, i % 2);
+		pq_writer_end_row(w);
+	}
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+	struct pq_reader *r = pq_reader_open(f, NULL, &e);
+	T_CHECK(chunk_has(r, 0, 0, PQ_ENC_DELTA_BINARY_PACKED));
+	T_CHECK(chunk_has(r, 0, 1, PQ_ENC_RLE_DICTIONARY));
+	T_CHECK(!chunk_has(r, 0, 2, PQ_ENC_RLE_DICTIONARY));
+	T_CHECK(chunk_has(r, 0, 2, PQ_ENC_PLAIN));
+	struct pq_chunk_info ci;
+	pq_reader_chunk_info(r, 0, 0, &ci);
+	/* 20000 timestamps a minute apart: a few bytes per block. */
+	T_CHECK(ci.total_compressed_size < 2000);
+	pq_reader_close(r);
+}
+
+static void test_dictionary_falls_back_to_plain_when_it_grows_too_large(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = pq_schema_new();
+	pq_schema_add(s, PQ_ROOT, "word", PQ_STRING, 1);
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.dict_max_bytes = 4000;
+	o.page_bytes = 1000;
+	const char *f = tmpfile_named("fallback.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+	pq_schema_free(s);
+	char buf[32];
+	/* 10 distinct words first (the dictionary wins), then all new ones. */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(buf, sizeof buf, "word-%d", i < 2000 ? i % 10 : i);
+		if (i % 17 == 0)
+			pq_writer_put_null(w, 0);
+		else
+			pq_writer_put_bytes(w, 0, buf, strlen(buf));
+		pq_writer_end_row(w);
+	}
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+	struct pq_reader *r = pq_reader_open(f, NULL, &e);
+	T_CHECK(chunk_has(r, 0, 0, PQ_ENC_RLE_DICTIONARY));
+	T_CHECK(chunk_has(r, 0, 0, PQ_ENC_PLAIN));
+	struct pq_chunk_info ci;
+	pq_reader_chunk_info(r, 0, 0, &ci);
+	T_CHECK(ci.dictionary_page_offset >= 4);
+	const struct pq_value *row;
+	int i = 0, bad = 0;
+	while (pq_reader_next_row(r, &row, &e) > 0) {
+		snprintf(buf, sizeof buf, "word-%d", i < 2000 ? i % 10 : i);
+		const struct pq_value *v = &row->items[0];
+		if (i % 17 == 0)
+			bad += v->kind != PQ_V_NULL;
+		else
+			bad += v->kind != PQ_V_BYTES || v->bytes.len != strlen(buf) ||
+			       memcmp(v->bytes.p, buf, v->bytes.len) != 0;
+		i++;
+	}
+	T_EQ_INT(i, 5000);
+	T_EQ_INT(bad, 0);
+	pq_reader_close(r);
+}
+
+static void test_forced_encodings_round_trip(void)
+{
+	static const struct {
+		int col, enc;
+	} forced[] = {
+	    {C_BOOL, PQ_ENC_RLE},
+	    {C_INT, PQ_ENC_DELTA_BINARY_PACKED},
+	    {C_LONG, PQ_ENC_DELTA_BINARY_PACKED},
+	    {C_DATE, PQ_ENC_BYTE_STREAM_SPLIT},
+	    {C_FLOAT, PQ_ENC_BYTE_STREAM_SPLIT},
+	    {C_DOUBLE, PQ_ENC_RLE_DICTIONARY},
+	    {C_STRING, PQ_ENC_DELTA_LENGTH_BYTE_ARRAY},
+	    {C_BINARY, PQ_ENC_DELTA_BYTE_ARRAY},
+	    {C_DEC38, PQ_ENC_DELTA_BYTE_ARRAY},
+	    {C_DEC18, PQ_ENC_PLAIN},
+	};
+	for (int version = 1; version <= 2; version++) {
+		struct err_msg e = {{0}, 0};
+		struct pq_write_options o;
+		pq_write_options_init(&o);
+		o.page_version = version;
+		o.page_bytes = 3000;
+		struct pq_schema *s = flat_schema(1);
+		const char *f = tmpfile_named("forced.parquet");
+		struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+		pq_schema_free(s);
+		for (size_t k = 0; k < sizeof forced / sizeof *forced; k++)
+			T_EQ_INT(pq_writer_set_encoding(w, forced[k].col, forced[k].enc), 0);
+		char sbuf[64];
+		for (int i = 0; i < NROWS; i++) {
+			for (int c = 0; c < NCOLS; c++) {
+				struct pq_value v = flat_value(c, i, 1, sbuf);
+				put_value(w, c, &v);
+			}
+			pq_writer_end_row(w);
+		}
+		T_EQ_INT(pq_writer_close(w), 0);
+		pq_writer_free(w);
+		struct pq_reader *r = pq_reader_open(f, NULL, &e);
+		for (size_t k = 0; k < sizeof forced / sizeof *forced; k++)
+			T_CHECK(chunk_has(r, 0, forced[k].col, forced[k].enc));
+		pq_reader_close(r);
+		check_flat(f, 1);
+	}
+}
+
+static void test_unsuitable_encodings_are_refused(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = flat_schema(0);
+	struct pq_writer *w = pq_writer_open(tmpfile_named("refuse.parquet"), s, NULL, &e);
+	pq_schema_free(s);
+	T_EQ_INT(pq_writer_set_encoding(w, C_STRING, PQ_ENC_DELTA_BINARY_PACKED), -1);
+	T_CHECK(
+	    contains(pq_writer_error(w)->text,
+	             "column string: encoding DELTA_BINARY_PACKED does not suit a string column"));
+	pq_writer_free(w);
+}
+
+/* ----------------------------------------------------------- statistics */
+
+static void test_statistics_follow_each_types_order(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = pq_schema_new();
+	pq_schema_add(s, PQ_ROOT, "i", PQ_INT, 1);
+	pq_schema_add(s, PQ_ROOT, "s", PQ_STRING, 1);
+	pq_schema_add_decimal(s, PQ_ROOT, "d", 30, 4, 1);
+	pq_schema_add(s, PQ_ROOT, "f", PQ_DOUBLE, 1);
+	pq_schema_add(s, PQ_ROOT, "date", PQ_DATE, 1);
+	pq_schema_add(s, PQ_ROOT, "none", PQ_LONG, 1);
+	pq_schema_add(s, PQ_ROOT, "b", PQ_BOOLEAN, 1);
+	const char *f = tmpfile_named("stats.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, NULL, &e);
+	pq_schema_free(s);
+	static const int32_t ints[] = {5, -7, 3, -1, 0};
+	static const char *const strs[] = {"z", "\xff", "a", "\xc3\xa9", "zz"};
+	static const double dbl[] = {NAN, -2.5, 0.0, -0.0, 7};
+	for (int i = 0; i < 5; i++) {
+		pq_writer_put_i32(w, 0, ints[i]);
+		pq_writer_put_bytes(w, 1, strs[i], strlen(strs[i]));
+		pq_writer_put_dec(w, 2, (pq_int128)(i - 3) * pow10_128(25));
+		pq_writer_put_f64(w, 3, dbl[i]);
+		pq_writer_put_i32(w, 4, -365 * i);
+		pq_writer_put_null(w, 5);
+		if (i == 2)
+			pq_writer_put_null(w, 6);
+		else
+			pq_writer_put_bool(w, 6, 0);
+		pq_writer_end_row(w);
+	}
+	T_EQ_INT(pq_writer_close(w), 0);
+
+	struct pq_reader *r = pq_reader_open(f, NULL, &e);
+	for (int pass = 0; pass < 2; pass++) {
+		struct pq_stats st[7];
+		for (int c = 0; c < 7; c++) {
+			if (pass == 0)
+				T_EQ_INT(pq_writer_stats(w, c, &st[c]), 0);
+			else
+				T_EQ_INT(pq_reader_stats(r, 0, c, &st[c]), 0);
+		}
+		T_EQ_INT(st[0].min.i32, -7);
+		T_EQ_INT(st[0].max.i32, 5);
+		T_EQ_INT(st[0].null_count, 0);
+		T_EQ_INT(st[1].min.bytes.len, 1);
+		T_EQ_INT(st[1].min.bytes.p[0], 'a');
+		T_EQ_INT(st[1].max.bytes.p[0], 0xff); /* unsigned bytes: 0xff sorts last */
+		T_CHECK(st[2].min.dec == -3 * pow10_128(25));
+		T_CHECK(st[2].max.dec == 1 * pow10_128(25));
+		T_CHECK(st[3].has_min_max);
+		T_CHECK(st[3].min.f64 == -2.5 && st[3].max.f64 == 7); /* NaN is no bound */
+		T_EQ_INT(st[4].min.i32, -1460);
+		T_EQ_INT(st[4].max.i32, 0);
+		T_EQ_INT(st[5].has_min_max, 0); /* all null: no bounds */
+		T_EQ_INT(st[5].null_count, 5);
+		T_EQ_INT(st[5].num_values, 5);
+		T_EQ_INT(st[6].null_count, 1);
+		T_EQ_INT(st[6].min.b, 0);
+		T_EQ_INT(st[6].max.b, 0);
+	}
+	pq_reader_close(r);
+	pq_writer_free(w);
+}
+
+static void test_long_string_bounds_are_shortened_in_the_footer_only(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = pq_schema_new();
+	pq_schema_add(s, PQ_ROOT, "s", PQ_STRING, 0);
+	const char *f = tmpfile_named("long.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, NULL, &e);
+	pq_schema_free(s);
+	char a[100], b[100];
+	memset(a, 'a', sizeof a);
+	memset(b, 'b', sizeof b);
+	b[70] = '\xff';
+	pq_writer_put_bytes(w, 0, a, sizeof a);
+	pq_writer_end_row(w);
+	pq_writer_put_bytes(w, 0, b, sizeof b);
+	pq_writer_end_row(w);
+	T_EQ_INT(pq_writer_close(w), 0);
+	struct pq_stats ws, rs;
+	pq_writer_stats(w, 0, &ws);
+	T_EQ_INT(ws.min.bytes.len, 100);
+	T_EQ_INT(ws.max.bytes.len, 100);
+	struct pq_reader *r = pq_reader_open(f, NULL, &e);
+	pq_reader_stats(r, 0, 0, &rs);
+	T_EQ_INT(rs.min.bytes.len, 64);
+	T_CHECK(memcmp(rs.min.bytes.p, a, 64) == 0);
+	T_EQ_INT(rs.max.bytes.len, 64);
+	T_EQ_INT(rs.max.bytes.p[63], 'c'); /* rounded up, so that it still bounds the data */
+	pq_reader_close(r);
+	pq_writer_free(w);
+}
+
+/* ------------------------------------------------------------- nesting */
+
+/* The schema of the worked example: add, remove and metaData actions. */
+static struct pq_schema *action_schema(void)
+{
+	struct pq_schema *s = pq_schema_new();
+	int add = pq_schema_add(s, PQ_ROOT, "add", PQ_STRUCT, 1);
+	pq_schema_add(s, add, "path", PQ_STRING, 1);
+	int pv = pq_schema_add(s, add, "partitionValues", PQ_MAP, 1);
+	pq_schema_add(s, pv, "key", PQ_STRING, 0);
+	pq_schema_add(s, pv, "value", PQ_STRING, 1);
+	pq_schema_add(s, add, "size", PQ_LONG, 1);
+	int rm = pq_schema_add(s, PQ_ROOT, "remove", PQ_STRUCT, 1);
+	pq_schema_add(s, rm, "path", PQ_STRING, 1);
+	int rpv = pq_schema_add(s, rm, "partitionValues", PQ_MAP, 1);
+	pq_schema_add(s, rpv, "key", PQ_STRING, 0);
+	pq_schema_add(s, rpv, "value", PQ_STRING, 1);
+	int md = pq_schema_add(s, PQ_ROOT, "metaData", PQ_STRUCT, 1);
+	int pc = pq_schema_add(s, md, "partitionColumns", PQ_LIST, 1);
+	pq_schema_add(s, pc, "element", PQ_STRING, 1);
+	return s;
+}
+
+static struct pq_value str(const char *s)
+{
+	struct pq_value v;
+	memset(&v, 0, sizeof v);
+	if (!s) {
+		v.kind = PQ_V_NULL;
+		return v;
+	}
+	v.kind = PQ_V_BYTES;
+	v.bytes.p = (const uint8_t *)s;
+	v.bytes.len = strlen(s);
+	return v;
+}
+
+static struct pq_value i64v(int64_t x)
+{
+	struct pq_value v;
+	memset(&v, 0, sizeof v);
+	v.kind = PQ_V_I64;
+	v.i64 = x;
+	return v;
+}
+
+static struct pq_value agg(enum pq_vkind kind, struct pq_value *items, uint32_t n)
+{
+	struct pq_value v;
+	memset(&v, 0, sizeof v);
+	v.kind = kind;
+	v.items = items;
+	v.n = n;
+	return v;
+}
+
+static const struct pq_value null_value = {.kind = PQ_V_NULL};
+
+/* The five rows of the example's table plus a metaData row. */
+static struct pq_value ex_rows[6];
+static struct pq_value ex_fields[6][3], ex_add[6][3], ex_md[2], ex_maps[6][4], ex_list[2];
+
+static void build_example(void)
+{
+	static const char *const paths[] = {"p1", "p2", "p3", "p4"};
+	for (int i = 0; i < 6; i++) {
+		ex_fields[i][0] = null_value;
+		ex_fields[i][1] = null_value;
+		ex_fields[i][2] = null_value;
+		if (i < 4) {
+			ex_add[i][0] = str(paths[i]);
+			ex_add[i][2] = i64v(10 + i);
+			ex_maps[i][0] = str("date");
+			ex_maps[i][1] = str("2024-01-02");
+			ex_maps[i][2] = str("symbol");
+			ex_maps[i][3] = str(i == 1 ? NULL : "NVDA");
+			ex_add[i][1] =
+			    i == 3 ? null_value : agg(PQ_V_MAP, ex_maps[i], i == 2 ? 0 : 2);
+			ex_fields[i][0] = agg(PQ_V_STRUCT, ex_add[i], 3);
+		}
+		ex_rows[i] = agg(PQ_V_STRUCT, ex_fields[i], 3);
+	}
+	ex_list[0] = str("date");
+	ex_list[1] = str("symbol");
+	ex_md[0] = agg(PQ_V_LIST, ex_list, 2);
+	ex_fields[5][2] = agg(PQ_V_STRUCT, ex_md, 1);
+}
+
+/* The (r, d) levels of leaf's only data page, as the file holds them. */
+static int leaf_levels(const char *file, int leaf, char *out, size_t n)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_reader *r = pq_reader_open(file, NULL, &e);
+	struct pq_chunk_info ci;
+	pq_reader_chunk_info(r, 0, leaf, &ci);
+	int fd = open(file, O_RDONLY);
+	uint8_t buf[4096];
+	ssize_t got = pread(fd, buf, sizeof buf, ci.data_page_offset);
+	close(fd);
+	struct pq_page_header h;
+	size_t used;
+	const char *why;
+	if (got <= 0 || pq_page_header_parse(buf, (size_t)got, &h, &used, &why) < 0 ||
+	    h.type != PQ_PAGE_DATA_V2) {
+		pq_reader_close(r);
+		return -1;
+	}
+	uint16_t rep[64] = {0}, def[64] = {0};
+	int w_rep = pq_bit_width((uint64_t)ci.max_rep), w_def = pq_bit_width((uint64_t)ci.max_def);
+	if (ci.max_rep)
+		pq_rle_decode16(buf + used, (size_t)h.rep_len, w_rep, rep, (size_t)h.num_values,
+		                &why);
+	if (ci.max_def)
+		pq_rle_decode16(buf + used + h.rep_len, (size_t)h.def_len, w_def, def,
+		                (size_t)h.num_values, &why);
+	size_t k = 0;
+	for (int i = 0; i < h.num_values && k + 8 < n; i++)
+		k += (size_t)snprintf(out + k, n - k, "%sr%dd%d", i ? " " : "", rep[i], def[i]);
+	pq_reader_close(r);
+	return 0;
+}
+
+static void test_nested_rows_shred_as_the_worked_example(void)
+{
+	struct err_msg e = {{0}, 0};
+	build_example();
+	struct pq_schema *s = action_schema();
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.page_version = 2;
+	o.compression = PQ_UNCOMPRESSED;
+	const char *f = tmpfile_named("actions.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+	pq_schema_free(s);
+	for (int i = 0; i < 6; i++)
+		T_EQ_INT(pq_writer_write_row(w, &ex_rows[i]), 0);
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+
+	/* Leaves: add.path, add.pv.key, add.pv.value, add.size, remove.path, remove.pv.key,
+	 * remove.pv.value, metaData.partitionColumns.element. */
+	static const char *const want[] = {
+	    "r0d2 r0d2 r0d2 r0d2 r0d0 r0d0",           "r0d3 r1d3 r0d3 r1d3 r0d2 r0d1 r0d0 r0d0",
+	    "r0d4 r1d4 r0d4 r1d3 r0d2 r0d1 r0d0 r0d0", "r0d2 r0d2 r0d2 r0d2 r0d0 r0d0",
+	    "r0d0 r0d0 r0d0 r0d0 r0d0 r0d0",           "r0d0 r0d0 r0d0 r0d0 r0d0 r0d0",
+	    "r0d0 r0d0 r0d0 r0d0 r0d0 r0d0",           "r0d0 r0d0 r0d0 r0d0 r0d0 r0d4 r1d4",
+	};
+	char got[512];
+	for (int l = 0; l < 8; l++) {
+		T_EQ_INT(leaf_levels(f, l, got, sizeof got), 0);
+		T_EQ_STR(got, want[l]);
+	}
+
+	/* And the rows come back as they went in. */
+	struct pq_reader *r = pq_reader_open(f, NULL, &e);
+	const struct pq_value *row;
+	int i = 0;
+	while (pq_reader_next_row(r, &row, &e) > 0) {
+		T_CHECK(i < 6 && value_eq(row, &ex_rows[i]));
+		i++;
+	}
+	T_EQ_INT(i, 6);
+	pq_reader_close(r);
+}
+
+static void test_rows_can_be_projected_to_nested_fields(void)
+{
+	struct err_msg e = {{0}, 0};
+	const char *f = tmpfile_named("actions.parquet");
+	struct pq_reader *r = pq_reader_open(f, NULL, &e);
+	const char *paths[] = {"add.size", "metaData.partitionColumns.element", "add.path"};
+	T_EQ_INT(pq_reader_select(r, paths, 3, &e), 0);
+	const struct pq_value *row;
+	T_EQ_INT(pq_reader_next_row(r, &row, &e), 1);
+	T_EQ_INT(row->n, 2); /* add, metaData */
+	T_EQ_INT(row->items[0].kind, PQ_V_STRUCT);
+	T_EQ_INT(row->items[0].n, 2); /* path, size: schema order */
+	T_CHECK(row->items[0].items[0].bytes.len == 2);
+	T_EQ_INT(row->items[0].items[1].i64, 10);
+	for (int i = 1; i < 6; i++)
+		T_EQ_INT(pq_reader_next_row(r, &row, &e), 1);
+	T_EQ_INT(row->items[1].kind, PQ_V_STRUCT);
+	T_EQ_INT(row->items[1].items[0].n, 2);
+	T_EQ_INT(pq_reader_next_row(r, &row, &e), 0);
+	pq_reader_close(r);
+
+	r = pq_reader_open(f, NULL, &e);
+	const char *bad[] = {"add.nothing"};
+	T_EQ_INT(pq_reader_select(r, bad, 1, &e), -1);
+	T_CHECK(contains(e.text, "no column add.nothing"));
+	pq_reader_close(r);
+}
+
+static void test_nested_values_must_match_the_schema(void)
+{
+	struct err_msg e = {{0}, 0};
+	build_example();
+	struct pq_schema *s = action_schema();
+	struct pq_writer *w = pq_writer_open(tmpfile_named("bad.parquet"), s, NULL, &e);
+	pq_schema_free(s);
+	struct pq_value m[2] = {str(NULL), str("x")};
+	ex_add[0][1] = agg(PQ_V_MAP, m, 1);
+	T_EQ_INT(pq_writer_write_row(w, &ex_rows[0]), -1);
+	T_CHECK(contains(pq_writer_error(w)->text, "field add.partitionValues: null map key"));
+	pq_writer_free(w);
+	build_example();
+}
+
+/* ---------------------------------------------------------- row groups */
+
+static void test_many_row_groups_and_row_group_skipping(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = pq_schema_new();
+	pq_schema_add(s, PQ_ROOT, "n", PQ_LONG, 0);
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.row_group_rows = 10;
+	const char *f = tmpfile_named("groups.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+	pq_schema_free(s);
+	for (int i = 0; i < 1000; i++) {
+		pq_writer_put_i64(w, 0, i);
+		pq_writer_end_row(w);
+	}
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+	struct pq_reader *r = pq_reader_open(f, NULL, &e);
+	T_EQ_INT(pq_reader_num_row_groups(r), 100);
+	/* Keep the row groups whose statistics say they may hold 500..519. */
+	for (int g = 0; g < 100; g++) {
+		struct pq_stats st;
+		pq_reader_stats(r, g, 0, &st);
+		pq_reader_use_row_group(r, g, st.max.i64 >= 500 && st.min.i64 <= 519);
+	}
+	const struct pq_value *row;
+	int64_t want = 500;
+	int n = 0;
+	while (pq_reader_next_row(r, &row, &e) > 0) {
+		T_EQ_INT(row->items[0].i64, want++);
+		n++;
+	}
+	T_EQ_INT(n, 20);
+	pq_reader_close(r);
+}
+
+static void test_a_file_of_no_rows_is_valid(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = flat_schema(1);
+	const char *f = tmpfile_named("empty.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, NULL, &e);
+	pq_schema_free(s);
+	T_EQ_INT(pq_writer_close(w), 0);
+	struct pq_stats st;
+	T_EQ_INT(pq_writer_stats(w, 0, &st), 0);
+	T_EQ_INT(st.num_values, 0);
+	pq_writer_free(w);
+	int64_t rows = -1;
+	T_CHECK(read_all(f, NULL, &rows) == NULL);
+	T_EQ_INT(rows, 0);
+}
+
+/* --------------------------------------------------------------- errors */
+
+static void test_misuse_is_reported_with_the_column(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = flat_schema(0);
+	struct pq_writer *w = pq_writer_open(tmpfile_named("misuse.parquet"), s, NULL, &e);
+	T_EQ_INT(pq_writer_put_null(w, C_INT), -1);
+	T_CHECK(contains(pq_writer_error(w)->text, "column int: null in a required column"));
+	T_EQ_INT(pq_writer_put_i32(w, C_INT, 1), -1); /* errors stick */
+	pq_writer_free(w);
+
+	w = pq_writer_open(tmpfile_named("misuse.parquet"), s, NULL, &e);
+	T_EQ_INT(pq_writer_put_i32(w, C_BYTE, 300), -1);
+	T_CHECK(contains(pq_writer_error(w)->text, "column byte: 300 out of range for byte"));
+	pq_writer_free(w);
+
+	w = pq_writer_open(tmpfile_named("misuse.parquet"), s, NULL, &e);
+	T_EQ_INT(pq_writer_put_dec(w, C_DEC9, pow10_128(9)), -1);
+	T_CHECK(contains(pq_writer_error(w)->text, "column dec9: value has more than 9 digits"));
+	pq_writer_free(w);
+
+	w = pq_writer_open(tmpfile_named("misuse.parquet"), s, NULL, &e);
+	T_EQ_INT(pq_writer_put_f64(w, C_LONG, 1.0), -1);
+	T_CHECK(contains(pq_writer_error(w)->text, "column long is long: wrong kind of value"));
+	pq_writer_free(w);
+
+	w = pq_writer_open(tmpfile_named("misuse.parquet"), s, NULL, &e);
+	pq_writer_put_i64(w, C_LONG, 1);
+	T_EQ_INT(pq_writer_end_row(w), -1);
+	T_CHECK(contains(pq_writer_error(w)->text, "column bool has 0 rows but column long has 1"));
+	pq_writer_free(w);
+	pq_schema_free(s);
+
+	s = pq_schema_new();
+	T_EQ_INT(pq_schema_add(s, PQ_ROOT, "", PQ_INT, 0), -1);
+	int l = pq_schema_add(s, PQ_ROOT, "l", PQ_LIST, 1);
+	T_CHECK(l > 0);
+	T_EQ_INT(pq_writer_open(tmpfile_named("misuse.parquet"), s, NULL, &e) == NULL, 1);
+	T_CHECK(contains(e.text, "list l needs an element"));
+	T_CHECK(pq_schema_add(s, l, "element", PQ_INT, 1) > 0);
+	T_EQ_INT(pq_schema_add(s, l, "second", PQ_INT, 1), -1);
+	T_EQ_INT(pq_schema_add(s, PQ_ROOT, "l", PQ_INT, 1), -1); /* a name used twice */
+	pq_schema_free(s);
+}
+
+static void test_a_full_disk_is_an_io_error(void)
+{
+	struct err_msg e = {{0}, 0};
+	int full = open("/dev/full", O_WRONLY);
+	if (full < 0) {
+		printf("# skipped: no /dev/full\n");
+		return;
+	}
+	struct pq_schema *s = flat_schema(1);
+	struct pq_writer *w = pq_writer_open_fd(full, "full.parquet", s, NULL, &e);
+	T_CHECK(w == NULL);
+	T_EQ_INT(e.status, EX_IOERR);
+	T_CHECK(contains(e.text, "full.parquet: write failed: No space left on device"));
+
+	/* A disk that fills up later: the footer fails, not silently. */
+	int fd = open(tmpfile_named("filling.parquet"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	w = pq_writer_open_fd(fd, "filling.parquet", s, NULL, &e);
+	T_CHECK(w != NULL);
+	char sbuf[64];
+	for (int c = 0; c < NCOLS; c++) {
+		struct pq_value v = flat_value(c, 0, 1, sbuf);
+		put_value(w, c, &v);
+	}
+	pq_writer_end_row(w);
+	dup2(full, fd);
+	T_EQ_INT(pq_writer_close(w), -1);
+	T_EQ_INT(pq_writer_error(w)->status, EX_IOERR);
+	pq_writer_free(w);
+	close(fd);
+	close(full);
+	pq_schema_free(s);
+}
+
+/*
+ * Hand-made files: one INT64 column (optionally inside an optional struct)
+ * with four values in one uncompressed V1 page, and a footer whose every
+ * number can be made to lie.
+ */
+struct craft {
+	int optional, nested, dict, bad_index, bad_def;
+	int64_t rg_rows, file_rows, chunk_values, comp_adjust;
+	int page_values, unc_adjust, comp_page_adjust;
+};
+
+static void craft_defaults(struct craft *c)
+{
+	memset(c, 0, sizeof *c);
+	c->rg_rows = c->file_rows = c->chunk_values = 4;
+	c->page_values = 4;
+}
+
+static size_t craft_file(const struct craft *c, uint8_t *out)
+{
+	struct pq_buf f = PQ_BUF_INIT, body = PQ_BUF_INIT, hdr = PQ_BUF_INIT;
+	struct thrift_w t;
+	int maxdef = c->optional + c->nested;
+	pq_buf_put(&f, "PAR1", 4);
+	int64_t dict_off = -1;
+	if (c->dict) {
+		dict_off = (int64_t)f.len;
+		for (int i = 0; i < 3; i++) {
+			uint8_t v[8];
+			pq_store64(v, (uint64_t)(i + 1) * 10);
+			pq_buf_put(&body, v, 8);
+		}
+		thrift_w_init(&t, &hdr);
+		thrift_struct_begin(&t);
+		thrift_i32(&t, 1, PQ_PAGE_DICTIONARY);
+		thrift_i32(&t, 2, (int32_t)body.len);
+		thrift_i32(&t, 3, (int32_t)body.len);
+		thrift_struct_field(&t, 7);
+		thrift_i32(&t, 1, 3);
+		thrift_i32(&t, 2, PQ_ENC_PLAIN);
+		thrift_struct_end(&t);
+		thrift_struct_end(&t);
+		pq_buf_put(&f, hdr.p, hdr.len);
+		pq_buf_put(&f, body.p, body.len);
+	}
+	int64_t data_off = (int64_t)f.len;
+	body.len = hdr.len = 0;
+	if (maxdef) {
+		/* An RLE run of four levels, all present (or bad_def). */
+		uint8_t lv[6] = {2, 0, 0, 0, 8, (uint8_t)(c->bad_def ? c->bad_def : maxdef)};
+		pq_buf_put(&body, lv, 6);
+	}
+	if (c->dict) {
+		/* Width 2, one bit-packed group: 0, 1, 2, bad_index. */
+		uint8_t idx[4] = {2, 0x03, (uint8_t)(0 | 1 << 2 | 2 << 4 | (c->bad_index & 3) << 6),
+		                  0};
+		pq_buf_put(&body, idx, 4);
+	} else {
+		for (int i = 0; i < 4; i++) {
+			uint8_t v[8];
+			pq_store64(v, (uint64_t)(i + 1) * 10);
+			pq_buf_put(&body, v, 8);
+		}
+	}
+	thrift_w_init(&t, &hdr);
+	thrift_struct_begin(&t);
+	thrift_i32(&t, 1, PQ_PAGE_DATA);
+	thrift_i32(&t, 2, (int32_t)body.len + c->unc_adjust);
+	thrift_i32(&t, 3, (int32_t)body.len + c->comp_page_adjust);
+	thrift_struct_field(&t, 5);
+	thrift_i32(&t, 1, c->page_values);
+	thrift_i32(&t, 2, c->dict ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN);
+	thrift_i32(&t, 3, PQ_ENC_RLE);
+	thrift_i32(&t, 4, PQ_ENC_RLE);
+	thrift_struct_end(&t);
+	thrift_struct_end(&t);
+	pq_buf_put(&f, hdr.p, hdr.len);
+	pq_buf_put(&f, body.p, body.len);
+	int64_t chunk_start = dict_off >= 0 ? dict_off : data_off;
+	int64_t total = (int64_t)f.len - chunk_start + c->comp_adjust;
+
+	size_t meta_at = f.len;
+	thrift_w_init(&t, &f);
+	thrift_struct_begin(&t);
+	thrift_i32(&t, 1, 1);
+	thrift_list_field(&t, 2, THRIFT_STRUCT, c->nested ? 3 : 2);
+	thrift_struct_begin(&t);
+	thrift_string(&t, 4, "schema");
+	thrift_i32(&t, 5, 1);
+	thrift_struct_end(&t);
+	if (c->nested) {
+		thrift_struct_begin(&t);
+		thrift_i32(&t, 3, 1);
+		thrift_string(&t, 4, "s");
+		thrift_i32(&t, 5, 1);
+		thrift_struct_end(&t);
+	}
+	thrift_struct_begin(&t);
+	thrift_i32(&t, 1, PQ_PT_INT64);
+	thrift_i32(&t, 3, c->optional);
+	thrift_string(&t, 4, "x");
+	thrift_struct_end(&t);
+	thrift_i64(&t, 3, c->file_rows);
+	thrift_list_field(&t, 4, THRIFT_STRUCT, 1);
+	thrift_struct_begin(&t);
+	thrift_list_field(&t, 1, THRIFT_STRUCT, 1);
+	thrift_struct_begin(&t);
+	thrift_i64(&t, 2, 0);
+	thrift_struct_field(&t, 3);
+	thrift_i32(&t, 1, PQ_PT_INT64);
+	thrift_list_field(&t, 2, THRIFT_I32, 1);
+	thrift_put_varint(&t, PQ_ENC_PLAIN);
+	thrift_list_field(&t, 3, THRIFT_BINARY, c->nested ? 2 : 1);
+	if (c->nested)
+		thrift_put_binary(&t, "s", 1);
+	thrift_put_binary(&t, "x", 1);
+	thrift_i32(&t, 4, PQ_UNCOMPRESSED);
+	thrift_i64(&t, 5, c->chunk_values);
+	thrift_i64(&t, 6, total);
+	thrift_i64(&t, 7, total);
+	thrift_i64(&t, 9, data_off);
+	if (dict_off >= 0)
+		thrift_i64(&t, 11, dict_off);
+	thrift_struct_end(&t);
+	thrift_struct_end(&t);
+	thrift_i64(&t, 2, total);
+	thrift_i64(&t, 3, c->rg_rows);
+	thrift_struct_end(&t);
+	thrift_struct_end(&t);
+	pq_buf_u32le(&f, (uint32_t)(f.len - meta_at));
+	pq_buf_put(&f, "PAR1", 4);
+	size_t n = f.len;
+	memcpy(out, f.p, n);
+	pq_buf_free(&f);
+	pq_buf_free(&body);
+	pq_buf_free(&hdr);
+	return n;
+}
+
+/* Read a crafted file from memory (exactly its bytes, so ASan sees overruns). */
+static const char *read_crafted(const uint8_t *data, size_t n, int64_t *rows)
+{
+	struct err_msg e = {{0}, 0};
+	uint8_t *copy = malloc(n ? n : 1);
+	memcpy(copy, data, n);
+	*rows = 0;
+	struct pq_reader *r = pq_reader_open_mem(copy, n, "crafted.parquet", NULL, &e);
+	int rc = -1;
+	if (r) {
+		const struct pq_value *row;
+		while ((rc = pq_reader_next_row(r, &row, &e)) > 0)
+			(*rows)++;
+		pq_reader_close(r);
+	}
+	free(copy);
+	if (rc < 0) {
+		snprintf(read_err, sizeof read_err, "%s", e.text);
+		return read_err;
+	}
+	return NULL;
+}
+
+static const char *crafted_error(const struct craft *c)
+{
+	static uint8_t buf[4096];
+	int64_t rows;
+	size_t n = craft_file(c, buf);
+	return read_crafted(buf, n, &rows);
+}
+
+static void test_crafted_files_read_when_honest(void)
+{
+	struct craft c;
+	int64_t rows;
+	static uint8_t buf[4096];
+	for (int variant = 0; variant < 4; variant++) {
+		craft_defaults(&c);
+		c.optional = variant & 1;
+		c.dict = variant >> 1;
+		size_t n = craft_file(&c, buf);
+		T_CHECK(read_crafted(buf, n, &rows) == NULL);
+		T_EQ_INT(rows, 4);
+	}
+	craft_defaults(&c);
+	c.nested = c.optional = 1;
+	size_t n = craft_file(&c, buf);
+	T_CHECK(read_crafted(buf, n, &rows) == NULL);
+}
+
+static void test_lies_in_the_footer_are_caught(void)
+{
+	struct craft c;
+	craft_defaults(&c);
+	c.rg_rows = 3;
+	c.file_rows = 3;
+	T_CHECK(contains(crafted_error(&c),
+	                 "crafted.parquet: row group 0, column x: value count differs from the row "
+	                 "group's row count"));
+	craft_defaults(&c);
+	c.file_rows = 5;
+	T_CHECK(contains(crafted_error(&c), "footer says 5 rows but its row groups hold 4"));
+	craft_defaults(&c);
+	c.comp_adjust = 1000;
+	T_CHECK(contains(crafted_error(&c), "column x: data lies outside the file's data section"));
+	craft_defaults(&c);
+	c.comp_adjust = -3;
+	T_CHECK(contains(crafted_error(&c), "page 1: 32 bytes run past the column chunk"));
+	craft_defaults(&c);
+	c.page_values = 5;
+	T_CHECK(contains(crafted_error(&c), "page 1: more values than the column chunk's 4"));
+	craft_defaults(&c);
+	c.page_values = 3;
+	T_CHECK(contains(crafted_error(&c), "column chunk ends 1 values early"));
+	craft_defaults(&c);
+	c.rg_rows = c.file_rows = c.chunk_values = 5;
+	c.page_values = 5;
+	T_CHECK(contains(crafted_error(&c), "page 1: values end early (32 bytes for 5 values)"));
+}
+
+static void test_corrupt_pages_are_caught(void)
+{
+	struct craft c;
+	craft_defaults(&c);
+	c.dict = 1;
+	c.bad_index = 3;
+	T_CHECK(
+	    contains(crafted_error(&c),
+	             "crafted.parquet: row group 0, column x: page 2: dictionary index 3 out of "
+	             "range (dictionary has 3 entries)"));
+	craft_defaults(&c);
+	c.optional = c.nested = 1;
+	c.bad_def = 3;
+	T_CHECK(contains(crafted_error(&c),
+	                 "column s.x: page 1: definition level 3 out of range (maximum 2)"));
+	craft_defaults(&c);
+	c.unc_adjust = 1;
+	T_CHECK(contains(crafted_error(&c), "page 1: uncompressed page sizes disagree"));
+}
+
+static void test_truncated_and_damaged_files_are_refused_without_crashing(void)
+{
+	/* A real file with every encoding the writer has, then every truncation. */
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.page_bytes = 300;
+	o.row_group_rows = 40;
+	const char *f = tmpfile_named("victim.parquet");
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = flat_schema(1);
+	struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+	pq_schema_free(s);
+	char sbuf[64];
+	for (int i = 0; i < 100; i++) {
+		for (int c = 0; c < NCOLS; c++) {
+			struct pq_value v = flat_value(c, i, 1, sbuf);
+			put_value(w, c, &v);
+		}
+		pq_writer_end_row(w);
+	}
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+	int fd = open(f, O_RDONLY);
+	static uint8_t data[1 << 20];
+	ssize_t size = read(fd, data, sizeof data);
+	close(fd);
+	T_CHECK(size > 1000);
+	int64_t rows;
+	T_CHECK(read_crafted(data, (size_t)size, &rows) == NULL);
+	T_EQ_INT(rows, 100);
+
+	T_CHECK(contains(read_crafted(data, 7, &rows), "not a Parquet file (only 7 bytes)"));
+	T_CHECK(contains(read_crafted(data, (size_t)size - 1, &rows),
+	                 "crafted.parquet: not a Parquet file (no PAR1 at the end)"));
+	int failures = 0;
+	for (ssize_t n = 0; n < size; n += 1 + n / 50) {
+		static uint8_t cut[1 << 20];
+		memcpy(cut, data, (size_t)n);
+		memcpy(cut + n - (n >= 8 ? 8 : 0), data + size - 8, n >= 8 ? 8 : 0);
+		failures += read_crafted(cut, (size_t)n, &rows) != NULL;
+	}
+	T_CHECK(failures > 0);
+
+	/* Bytes changed at random: an error or a file that still reads, never a crash. */
+	uint64_t x = 88172645463325252ull;
+	for (int round = 0; round < 3000; round++) {
+		static uint8_t bad[1 << 20];
+		memcpy(bad, data, (size_t)size);
+		for (int k = 0; k < 1 + round % 4; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			bad[x % (uint64_t)size] ^= (uint8_t)(1u << (x >> 60 & 7));
+		}
+		read_crafted(bad, (size_t)size, &rows);
+	}
+}
+
+int main(void)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(dir, sizeof dir, "%s/test_parquet.XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	T_RUN(test_every_type_round_trips_with_every_codec_and_page_version);
+	T_RUN(test_batches_write_what_rows_write);
+	T_RUN(test_required_int64_batches_take_the_fast_path);
+	T_RUN(test_writer_picks_encodings_by_size);
+	T_RUN(test_dictionary_falls_back_to_plain_when_it_grows_too_large);
+	T_RUN(test_forced_encodings_round_trip);
+	T_RUN(test_unsuitable_encodings_are_refused);
+	T_RUN(test_statistics_follow_each_types_order);
+	T_RUN(test_long_string_bounds_are_shortened_in_the_footer_only);
+	T_RUN(test_nested_rows_shred_as_the_worked_example);
+	T_RUN(test_rows_can_be_projected_to_nested_fields);
+	T_RUN(test_nested_values_must_match_the_schema);
+	T_RUN(test_many_row_groups_and_row_group_skipping);
+	T_RUN(test_a_file_of_no_rows_is_valid);
+	T_RUN(test_misuse_is_reported_with_the_column);
+	T_RUN(test_a_full_disk_is_an_io_error);
+	T_RUN(test_crafted_files_read_when_honest);
+	T_RUN(test_lies_in_the_footer_are_caught);
+	T_RUN(test_corrupt_pages_are_caught);
+	T_RUN(test_truncated_and_damaged_files_are_refused_without_crashing);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		return 1;
+	T_DONE();
+}
