@@ -668,8 +668,10 @@ static int delta_list(const char *root, struct delta_listing *l, struct err_msg 
 		delta_listing_free(l);
 		return -1;
 	}
-	qsort(l->commits, l->ncommits, sizeof *l->commits, cmp_i64);
-	qsort(l->ckpts, l->nckpts, sizeof *l->ckpts, cmp_ckpt);
+	if (l->ncommits)
+		qsort(l->commits, l->ncommits, sizeof *l->commits, cmp_i64);
+	if (l->nckpts)
+		qsort(l->ckpts, l->nckpts, sizeof *l->ckpts, cmp_ckpt);
 	return 0;
 oom:
 	closedir(d);

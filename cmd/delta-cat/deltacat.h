@@ -167,8 +167,7 @@ struct dc_out;
  * 0).  DC_BINARY needs exactly the tick record's columns with types that
  * hold them; otherwise NULL and e (EX_USAGE).  CSV starts with the header.
  */
-struct dc_out *dc_out_open(int format, const struct dc_col *cols, size_t ncols,
-                           struct err_msg *e);
+struct dc_out *dc_out_open(int format, const struct dc_col *cols, size_t ncols, struct err_msg *e);
 int dc_out_row(void *out, const struct dc_val *row, struct err_msg *e);
 /* 1 when a write failed because the reader of stdout went away (not worth a message). */
 int dc_out_broken_pipe(const struct dc_out *o);
@@ -179,7 +178,7 @@ int dc_out_broken_pipe(const struct dc_out *o);
 int dc_out_close(struct dc_out *o, struct err_msg *e);
 
 /* Append the JSON text of a nested value of table field f. */
-int dc_nested_json(const struct delta_field *f, const struct dc_nplan *np,
-                   const struct pq_value *v, struct buf *out);
+int dc_nested_json(const struct delta_field *f, const struct dc_nplan *np, const struct pq_value *v,
+                   struct buf *out);
 
 #endif

@@ -124,8 +124,8 @@ static int build_columns(const struct opts *o, const struct delta_snapshot *snap
 		free(list);
 	} else {
 		for (size_t i = 0; i < s->n; i++, nc++)
-			cols[nc] = (struct dc_col){&s->fields[i],
-			                           is_partition(&snap->meta, s->fields[i].name), (int)nc};
+			cols[nc] = (struct dc_col){
+			    &s->fields[i], is_partition(&snap->meta, s->fields[i].name), (int)nc};
 	}
 	for (size_t k = 0; k < w->n; k++) {
 		struct dc_pred *p = &w->p[k];
@@ -138,7 +138,8 @@ static int build_columns(const struct opts *o, const struct delta_snapshot *snap
 		for (i = 0; i < nc && cols[i].f != p->f; i++)
 			;
 		if (i == nc)
-			cols[nc++] = (struct dc_col){p->f, is_partition(&snap->meta, p->f->name), -1};
+			cols[nc++] =
+			    (struct dc_col){p->f, is_partition(&snap->meta, p->f->name), -1};
 		p->col = (int)i;
 	}
 	*n = nc;
@@ -323,12 +324,13 @@ static int read_table(const struct opts *o, struct dc_where *w, const char *root
 		rc = EX_IOERR;
 	}
 	if (rc == EX_OK)
-		err_info("skipped %lld of %lld files (%lld by partition values, %lld by statistics) "
-	         "and %lld of %lld row groups; %lld of %lld rows read matched",
-	         (long long)(sc.files_by_partition + sc.files_by_stats), (long long)sc.files,
-	         (long long)sc.files_by_partition, (long long)sc.files_by_stats,
-	         (long long)sc.row_groups_skipped, (long long)sc.row_groups,
-	         (long long)sc.rows_out, (long long)sc.rows_read);
+		err_info(
+		    "skipped %lld of %lld files (%lld by partition values, %lld by statistics) "
+		    "and %lld of %lld row groups; %lld of %lld rows read matched",
+		    (long long)(sc.files_by_partition + sc.files_by_stats), (long long)sc.files,
+		    (long long)sc.files_by_partition, (long long)sc.files_by_stats,
+		    (long long)sc.row_groups_skipped, (long long)sc.row_groups,
+		    (long long)sc.rows_out, (long long)sc.rows_read);
 out:
 	free(cols);
 	delta_snapshot_free(&snap);
@@ -382,8 +384,8 @@ int main(int argc, char **argv)
 			csv = 1;
 			break;
 		case 's':
-			if (config_parse_int(optarg, "--since-version", 0, INT64_MAX, &o.since, &e) <
-			    0)
+			if (config_parse_int(optarg, "--since-version", 0, INT64_MAX, &o.since,
+			                     &e) < 0)
 				return cli_usage_error(usage, "%s", e.text);
 			break;
 		case 't':

@@ -42,8 +42,8 @@ struct dc_out {
 
 /* Nested values ------------------------------------------------------------- */
 
-int dc_nested_json(const struct delta_field *f, const struct dc_nplan *np,
-                   const struct pq_value *v, struct buf *out)
+int dc_nested_json(const struct delta_field *f, const struct dc_nplan *np, const struct pq_value *v,
+                   struct buf *out)
 {
 	if (!v || v->kind == PQ_V_NULL || np->absent)
 		return buf_puts(out, "null");
@@ -157,7 +157,8 @@ static int setup_binary(struct dc_out *o, struct err_msg *e)
 		for (size_t k = 0; k < o->nout; k++) {
 			int known = 0;
 			for (int t = 0; t < TICK_FIELD_COUNT; t++)
-				known |= strcmp(o->cols[o->order[k]].f->name, tick_field_names[t]) == 0;
+				known |=
+				    strcmp(o->cols[o->order[k]].f->name, tick_field_names[t]) == 0;
 			if (!known) {
 				err_set(e, EX_USAGE,
 				        "--binary writes tick records, which have no column %s",
@@ -284,8 +285,8 @@ static int row_tick(struct dc_out *o, const struct dc_val *row, struct tick *t, 
 		case 11: {
 			size_t max = k == 0 ? TICK_SYMBOL_MAX : TICK_SOURCE_MAX;
 			if (c->n > max || memchr(c->s, '\0', c->n))
-				return tick_fail(o, e, k,
-				                 c->n > max ? "the value is too long" : "a NUL byte");
+				return tick_fail(
+				    o, e, k, c->n > max ? "the value is too long" : "a NUL byte");
 			memcpy(k == 0 ? t->symbol : t->source, c->s, c->n);
 			break;
 		}

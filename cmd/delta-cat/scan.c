@@ -400,8 +400,8 @@ static int row_passes(const struct dc_scan *s, const struct file_state *st)
 }
 
 /* Map the table's columns onto the file's. */
-static int map_columns(struct dc_scan *s, struct file_state *st, const char *name,
-                       size_t *nnested, struct err_msg *e)
+static int map_columns(struct dc_scan *s, struct file_state *st, const char *name, size_t *nnested,
+                       struct err_msg *e)
 {
 	const struct pq_schema *sch = pq_reader_schema(st->r);
 	*nnested = 0;

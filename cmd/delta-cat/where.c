@@ -65,7 +65,7 @@ static int keyword(const char *s, size_t n)
 	static const struct {
 		const char *word;
 		int tok;
-	} kw[] = {{"and", T_AND},   {"or", T_OR},     {"is", T_IS},       {"not", T_NOT},
+	} kw[] = {{"and", T_AND},   {"or", T_OR},     {"is", T_IS},      {"not", T_NOT},
 	          {"null", T_NULL}, {"true", T_TRUE}, {"false", T_FALSE}};
 	for (size_t i = 0; i < sizeof kw / sizeof *kw; i++)
 		if (strlen(kw[i].word) == n && strncasecmp(kw[i].word, s, n) == 0)
@@ -164,8 +164,8 @@ static int lex(struct lexer *lx)
 	static const struct {
 		const char *s;
 		int op;
-	} ops[] = {{"<=", DC_LE}, {">=", DC_GE}, {"!=", DC_NE}, {"<>", DC_NE}, {"==", DC_EQ},
-	           {"=", DC_EQ},  {"<", DC_LT},  {">", DC_GT}};
+	} ops[] = {{"<=", DC_LE}, {">=", DC_GE}, {"!=", DC_NE}, {"<>", DC_NE},
+	           {"==", DC_EQ}, {"=", DC_EQ},  {"<", DC_LT},  {">", DC_GT}};
 	for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
 		size_t n = strlen(ops[i].s);
 		if (strncmp(lx->p, ops[i].s, n) == 0) {
@@ -261,7 +261,8 @@ int dc_where_parse(const char *text, struct dc_where *w, struct err_msg *e)
 				        p->column, p->column);
 				goto out;
 			default:
-				lex_fail(&lx, e, "a value (a number, a quoted string, true or false)");
+				lex_fail(&lx, e,
+				         "a value (a number, a quoted string, true or false)");
 				goto out;
 			}
 			p->textlen = lx.text.len;
@@ -386,8 +387,8 @@ static int bind_string(struct dc_pred *p, struct err_msg *e)
 			p->v.i = (int64_t)days * TS_US_PER_DAY;
 			return 0;
 		}
-		if (memchr(s, '\0', n) || delta_partition_parse(p->f, s, &p->v, &p->scratch, &pe) < 0 ||
-		    p->v.null)
+		if (memchr(s, '\0', n) ||
+		    delta_partition_parse(p->f, s, &p->v, &p->scratch, &pe) < 0 || p->v.null)
 			return bind_fail(p, e,
 			                 p->f->type == DT_TIMESTAMP
 			                     ? "the value must be an RFC 3339 timestamp, "
@@ -451,7 +452,9 @@ static int cmp(const struct delta_field *f, const struct delta_cell *a, const st
 {
 	if ((f->type == DT_FLOAT || f->type == DT_DOUBLE) && (isnan(a->d) || isnan(b->d)))
 		return 2;
-	return delta_cell_cmp(f, a, b);
+	/* delta_cell_cmp() may give any magnitude (memcmp()'s). */
+	int r = delta_cell_cmp(f, a, b);
+	return (r > 0) - (r < 0);
 }
 
 int dc_pred_test(const struct dc_pred *p, const struct delta_cell *c)
