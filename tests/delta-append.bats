@@ -18,6 +18,11 @@ data_files() {
 	find "$T" -path '*/trade_date=*' -name '*.parquet' | wc -l
 }
 
+# How many commit files the table has.
+commits() {
+	find "$T/_delta_log" -name '*.json' | wc -l
+}
+
 log() { printf '%s/_delta_log/%020d.json' "$T" "$1"; }
 
 # The live files of the table, from its JSON commits (no checkpoints here).
@@ -89,11 +94,11 @@ duck_rows() {
 	assert_success
 	assert_equal "${stderr_lines[0]}" "delta-append: batch feed/100: already in the table (txn version 102); skipped"
 	assert_equal "${stderr_lines[3]}" "delta-append: 0 batches committed, 3 skipped as already loaded, 0 not committed"
-	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 4
+	assert_equal "$(commits)" 4
 	assert_equal "$(data_files)" "$(live_files | wc -l)"
 	# a stream that repeats old batches and then carries a new one loads only the new one
 	gen-ticks -a feed -b 4 -i 100 5 | delta-append bronze
-	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 5
+	assert_equal "$(commits)" 5
 	run jq -c 'select(.txn) | .txn.version' "$(log 4)"
 	assert_output 103
 }
@@ -110,7 +115,7 @@ duck_rows() {
 	run --separate-stderr delta-append bronze <in.ndjson
 	assert_failure 2
 	assert_equal "$stderr" "delta-append: stdin: batch feed/1 is marked failed upstream; not committed"
-	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	assert_equal "$(commits)" 2
 	assert_equal "$(data_files)" 1
 	run jq -c 'select(.txn) | .txn.version' "$(log 1)"
 	assert_output 2
@@ -122,7 +127,7 @@ duck_rows() {
 		assert_failure 65
 		assert_equal "$stderr" "delta-append: stdin: batch feed/1 says 4 records but 3 arrived; not committed"
 	}
-	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 1
+	assert_equal "$(commits)" 1
 	assert_equal "$(data_files)" 0
 }
 
@@ -131,7 +136,7 @@ duck_rows() {
 	run --separate-stderr delta-append bronze <in.ndjson
 	assert_failure 65
 	assert_equal "$stderr" "delta-append: stdin: input ended inside a batch (2 records without their marker); not committed"
-	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	assert_equal "$(commits)" 2
 	assert_equal "$(data_files)" "$(live_files | wc -l)"
 }
 
@@ -139,7 +144,7 @@ duck_rows() {
 	gen-ticks -m -b 2 4 >in.ndjson
 	run --separate-stderr delta-append bronze in.ndjson
 	assert_success
-	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	assert_equal "$(commits)" 2
 	run jq -c 'select(.txn)' "$(log 1)"
 	assert_output ""
 	run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numOutputRows' "$(log 1)"
@@ -164,7 +169,7 @@ duck_rows() {
 	assert_equal "${stderr_lines[6]}" "delta-append: stdin: record 10: column \"open\" (decimal(18,6)): decimal \"1.1234567\" has more than 6 fractional digits"
 	assert_equal "${stderr_lines[8]}" "delta-append: stdin: record 13: invalid JSON: trailing characters after the value"
 	assert_equal "${#stderr_lines[@]}" 10
-	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	assert_equal "$(commits)" 2
 	run jq -c 'select(.txn) | .txn.version' "$(log 1)"
 	assert_output 6
 	assert_equal "$(data_files)" 1
@@ -196,7 +201,7 @@ duck_rows() {
 	# replay from the checkpoint keeps exactly-once: the same stream again loads nothing
 	run --separate-stderr bash -c "gen-ticks -a feed -b 7 -i 1 4 | delta-append cp"
 	assert_success
-	assert_equal "$(ls "$C"/*.json | wc -l)" 8
+	assert_equal "$(find "$C" -name '*.json' | wc -l)" 8
 }
 
 @test "refuses tables whose protocol or features it does not implement, naming them" {
@@ -229,10 +234,10 @@ duck_rows() {
 }
 
 @test "SIGTERM commits no partial batch and exits" {
-	mkfifo feed
-	{ gen-ticks -a feed -i 1 3; gen-ticks -a feed -i 2 2 | head -n 1; sleep 30; } >feed &
+	mkfifo pipe
+	{ gen-ticks -a feed -i 1 3; gen-ticks -a feed -i 2 2 | head -n 1; sleep 30; } >pipe &
 	writer=$!
-	delta-append -v bronze <feed 2>err &
+	delta-append -v bronze <pipe 2>err &
 	pid=$!
 	for _ in $(seq 100); do
 		[ -f "$(log 1)" ] && break
@@ -245,7 +250,7 @@ duck_rows() {
 	assert_equal "$status" 75
 	kill "$writer" 2>/dev/null || true
 	grep -q "stopped by signal 15; the batch in progress (1 records) is not committed" err
-	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 2
+	assert_equal "$(commits)" 2
 	assert_equal "$(data_files)" "$(live_files | wc -l)"
 }
 
@@ -255,7 +260,7 @@ duck_rows() {
 	done
 	wait
 	cat err1 err2 err3 err4
-	assert_equal "$(ls "$T"/_delta_log/*.json | wc -l)" 101
+	assert_equal "$(commits)" 101
 	# versions are contiguous and each holds one batch of one writer
 	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | \"\(.txn.appId) \(.txn.version)\"' | sort | uniq -d"
 	assert_output ""

@@ -326,9 +326,9 @@ static int record_cells(struct app *a, const struct rec *r, struct delta_cell *c
 		const struct rec_field *rf = &r->fields[k];
 		/* Records usually list the columns in table order: try that one first. */
 		size_t i = k < a->ncols && a->cols[k].name_len == rf->name_len &&
-				   memcmp(a->cols[k].f->name, rf->name, rf->name_len) == 0
-			       ? k
-			       : a->ncols;
+		                   memcmp(a->cols[k].f->name, rf->name, rf->name_len) == 0
+		               ? k
+		               : a->ncols;
 		for (size_t j = 0; i == a->ncols && j < a->ncols; j++)
 			if (a->cols[j].name_len == rf->name_len &&
 			    memcmp(a->cols[j].f->name, rf->name, rf->name_len) == 0)
@@ -859,7 +859,7 @@ static int commit_batch(struct app *a, const char *app, int64_t id, struct err_m
 	int rootfd = open(a->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0 || syncfs(rootfd) < 0) {
 		err_set(e, EX_IOERR, "%s: cannot flush the batch's files: %s", a->root,
-			strerror(errno));
+		        strerror(errno));
 		if (rootfd >= 0)
 			close(rootfd);
 		discard_batch(a);
