@@ -127,11 +127,18 @@ static int dec_digits(dec128 v, char *tmp, int cap)
 	unsigned __int128 u =
 	    v < 0 ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v;
 	int n = 0;
-	do {
+	/* 128-bit division is a library call: use 64 bits once the value fits them. */
+	while (u > UINT64_MAX) {
 		tmp[cap - 1 - n] = (char)('0' + (int)(u % 10));
 		u /= 10;
 		n++;
-	} while (u);
+	}
+	uint64_t w = (uint64_t)u;
+	do {
+		tmp[cap - 1 - n] = (char)('0' + (int)(w % 10));
+		w /= 10;
+		n++;
+	} while (w);
 	return n;
 }
 

@@ -143,6 +143,7 @@ struct dc_scan {
 	struct dc_where *where;
 	dc_emit_fn emit;
 	void *ctx;
+	const struct pq_read_options *ropts; /* may be NULL */
 	/* counters for -v */
 	int64_t files, files_by_partition, files_by_stats;
 	int64_t row_groups, row_groups_skipped;

@@ -300,9 +300,12 @@ static int read_table(const struct opts *o, struct dc_where *w, const char *root
 		rc = e.status;
 		goto out;
 	}
+	/* One set of decompression contexts for every column of every file. */
+	struct pq_read_options ro = {.codec = pq_codec_new()};
 	struct dc_scan sc = {.root = root, .cols = cols, .ncols = ncols, .where = w};
 	sc.emit = dc_out_row;
 	sc.ctx = out;
+	sc.ropts = &ro;
 	if (o->since >= 0) {
 		rc = scan_since(&sc, o, &snap, out);
 	} else {
@@ -316,6 +319,7 @@ static int read_table(const struct opts *o, struct dc_where *w, const char *root
 		}
 		free(files);
 	}
+	pq_codec_free(ro.codec);
 	int closed = dc_out_close(out, &e);
 	if (closed == -1 && rc == EX_OK) {
 		err_error("%s", e.text);

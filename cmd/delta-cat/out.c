@@ -32,7 +32,8 @@ struct dc_out {
 	const struct dc_col *cols;
 	size_t *order; /* output position -> column */
 	size_t nout;
-	char **keys;          /* JSON: "name": */
+	char **keys; /* JSON: "name": */
+	size_t *keylen;
 	struct rec_writer *w; /* JSON and binary */
 	struct buf line, tmp;
 	int tick[TICK_FIELD_COUNT]; /* binary: the column of each tick field */
@@ -201,9 +202,12 @@ struct dc_out *dc_out_open(int format, const struct dc_col *cols, size_t ncols, 
 {
 	struct dc_out *o = calloc(1, sizeof *o);
 	if (!o || !(o->order = calloc(ncols ? ncols : 1, sizeof *o->order)) ||
-	    !(o->keys = calloc(ncols ? ncols : 1, sizeof *o->keys))) {
-		if (o)
+	    !(o->keys = calloc(ncols ? ncols : 1, sizeof *o->keys)) ||
+	    !(o->keylen = calloc(ncols ? ncols : 1, sizeof *o->keylen))) {
+		if (o) {
 			free(o->order);
+			free(o->keys);
+		}
 		free(o);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return NULL;
@@ -220,6 +224,7 @@ struct dc_out *dc_out_open(int format, const struct dc_col *cols, size_t ncols, 
 		const char *name = cols[o->order[k]].f->name;
 		buf_json_str(&b, name, strlen(name));
 		buf_putc(&b, ':');
+		o->keylen[k] = b.len;
 		o->keys[k] = buf_detach(&b);
 	}
 	if (format == DC_BINARY && setup_binary(o, e) < 0)
@@ -255,6 +260,7 @@ fail:
 	for (size_t k = 0; k < o->nout; k++)
 		free(o->keys[k]);
 	free(o->keys);
+	free(o->keylen);
 	free(o->order);
 	buf_free(&o->line);
 	free(o);
@@ -392,7 +398,7 @@ int dc_out_row(void *out, const struct dc_val *row, struct err_msg *e)
 			csv_value(o, f, &row[i]);
 			continue;
 		}
-		buf_puts(&o->line, o->keys[k]);
+		buf_append(&o->line, o->keys[k], o->keylen[k]);
 		if (delta_type_is_primitive(f->type))
 			delta_cell_to_json(f, &row[i].c, &o->line);
 		else
@@ -433,6 +439,7 @@ int dc_out_close(struct dc_out *o, struct err_msg *e)
 	for (size_t k = 0; k < o->nout; k++)
 		free(o->keys[k]);
 	free(o->keys);
+	free(o->keylen);
 	free(o->order);
 	buf_free(&o->line);
 	buf_free(&o->tmp);

@@ -577,7 +577,7 @@ int dc_scan_file(struct dc_scan *s, const struct delta_file *f, struct err_msg *
 		}
 	}
 
-	if (!(st.r = pq_reader_open(st.path.data, NULL, e))) {
+	if (!(st.r = pq_reader_open(st.path.data, s->ropts, e))) {
 		if (e->status == EX_NOINPUT)
 			e->status = EX_DATAERR; /* the log names a file that is not there */
 		goto out;
