@@ -520,3 +520,11 @@ EOF
 	assert_output $'{"id":0,"s":"'"$(printf 'x%.0s' $(seq 100))"$'"}\nstatus 74'
 	assert_equal "$(cat err)" ''
 }
+
+@test "a full disk is an I/O error with a message, in every format" {
+	for format in --csv ''; do
+		run --separate-stderr bash -c "delta-cat $format '$DELTA/delta-rs/simple_table' >/dev/full"
+		assert_failure 74
+		assert_equal "$stderr" 'delta-cat: stdout: write error: No space left on device'
+	done
+}
