@@ -37,3 +37,33 @@ result "delta-append rows/s from JSON" "$(awk -v n="$N" -v t="$ow" 'BEGIN { prin
 result "delta-append bytes/row" "$(awk -v b="$obytes" -v n="$N" 'BEGIN { printf "%.2f", b / n }')" \
 	"$(awk -v b="$dbytes" -v n="$N" 'BEGIN { printf "%.2f", b / n }')" bytes lower
 result "delta-append peak RSS (JSON)" "$(median "${rss[@]}")" "-" KiB lower
+
+# Commit latency: a table with 10,000 commits (a checkpoint every 10), then
+# 100-row batches appended one process at a time.  DuckDB's side is writing
+# the same 100 rows to one ZSTD Parquet file (it keeps no log to commit to).
+H=$D/history
+commits=${BENCH_COMMITS:-10000}
+if [ ! -f "$H/ready-$commits" ]; then
+	rm -rf "$H"
+	mkdir -p "$H"
+	STOCKETL_LAKE=$H delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+		--partition-by trade_date
+	gen-ticks -a history -b "$commits" -i 1 1 | STOCKETL_LAKE=$H delta-append t
+	touch "$H/ready-$commits"
+fi
+cat >"$H/next.sh" <<'NEXT'
+#!/usr/bin/env bash
+n=$(($(cat "$1/counter" 2>/dev/null || echo 1000000) + 1))
+echo "$n" >"$1/counter"
+gen-ticks -a latency -i "$n" 100 >"$1/batch.ndjson"
+NEXT
+chmod +x "$H/next.sh"
+hyperfine -N --runs 50 --warmup 2 --prepare "$H/next.sh $H" \
+	--export-json "$H/append.json" "env STOCKETL_LAKE=$H $STOCKETL_ROOT/bin/delta-append t $H/batch.ndjson" >/dev/null
+lat=$(jq '.results[0].median * 1000' "$H/append.json")
+dlat=()
+for _ in $(seq 5); do
+	dlat+=("$(duck "CREATE TABLE b AS SELECT * FROM read_json('$H/batch.ndjson', format = 'newline_delimited', columns = $columns)" "COPY b TO '$H/duck.parquet' (FORMAT parquet, COMPRESSION zstd)")")
+done
+echo "  100-row batch onto $commits commits: delta-append median ${lat} ms (process start to exit, commit and fsyncs included)"
+result "commit latency, 100 rows, 10k commits" "$(printf '%.1f' "$lat")" "$(median "${dlat[@]}")" ms lower

@@ -32,7 +32,6 @@ int buf_reserve(struct buf *b, size_t n)
 	}
 	b->data = p;
 	b->cap = cap;
-	/* A fresh allocation must read as the empty string too. */
 	b->data[b->len] = '\0';
 	return 0;
 }
