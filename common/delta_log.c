@@ -983,10 +983,20 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 		return -1;
 	}
 	if (p->min_reader > 3) {
+		/* Name the features too: they say what the table needs better than a number. */
+		char names[200] = "";
+		size_t at = 0;
+		for (size_t i = 0; i < p->n_reader_features && at < sizeof names; i++)
+			if (!delta_feature_ok(p->reader_features[i], reader_features_ok,
+			                      sizeof reader_features_ok /
+			                          sizeof *reader_features_ok))
+				at += (size_t)snprintf(names + at, sizeof names - at, "%s%s",
+				                       at ? ", " : " (reader features ",
+				                       p->reader_features[i]);
 		err_set(e, EX_DATAERR,
-		        "%s: reader version %d is not supported; this reads version 1, and 3 with "
-		        "the feature timestampNtz",
-		        snap->root, p->min_reader);
+		        "%s: reader version %d%s%s is not supported; this reads version 1, and 3 "
+		        "with the feature timestampNtz",
+		        snap->root, p->min_reader, names, at ? ")" : "");
 		return -1;
 	}
 	if (p->min_reader == 3)
