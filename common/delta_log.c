@@ -198,7 +198,7 @@ static void delta_strv_free(char **v, size_t n)
 	free(v);
 }
 
-static void delta_file_free(struct delta_file *f)
+void delta_file_free(struct delta_file *f)
 {
 	if (!f)
 		return;
@@ -377,6 +377,12 @@ static int delta_apply_file(struct delta_snapshot *snap, const struct json *a, i
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
+	return delta_snapshot_put_file(snap, f, is_add, e);
+}
+
+int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, int is_add,
+                            struct err_msg *e)
+{
 	struct strmap *to = is_add ? &snap->files : &snap->tombstones;
 	struct strmap *from = is_add ? &snap->tombstones : &snap->files;
 	delta_file_free(strmap_del(from, f->path));
