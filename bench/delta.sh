@@ -67,3 +67,17 @@ for _ in $(seq 5); do
 done
 echo "  100-row batch onto $commits commits: delta-append median ${lat} ms (process start to exit, commit and fsyncs included)"
 result "commit latency, 100 rows, 10k commits" "$(printf '%.1f' "$lat")" "$(median "${dlat[@]}")" ms lower
+
+# Time to the first record of the latest version of that table (log replay
+# from the newest checkpoint included).  DuckDB's side: the first row of a
+# scan over the same data files (it has no Delta reader without its
+# extension, which is not installed here).
+hyperfine -N --runs 30 --warmup 3 --export-json "$H/cat.json" \
+	"sh -c 'STOCKETL_LAKE=$H delta-cat t | head -c 1 >/dev/null'" >/dev/null
+first=$(jq '.results[0].median * 1000' "$H/cat.json")
+dfirst=()
+for _ in $(seq 5); do
+	dfirst+=("$(duck "SELECT * FROM read_parquet('$H/t/*/*.parquet') LIMIT 1")")
+done
+echo "  delta-cat of that table: first record after ${first} ms (median)"
+result "delta-cat first record, 10k commits" "$(printf '%.1f' "$first")" "$(median "${dfirst[@]}")" ms lower
