@@ -57,10 +57,35 @@ struct column {
 	const struct delta_field *f;
 	int partition; /* index among partition columns, or -1 */
 	int leaf;      /* leaf in the data files, or -1 for partition columns */
+	int kind;      /* enum col_kind of the values in memory */
 	size_t name_len;
 	dec128 dec_limit; /* decimals: 10^precision, the first value that does not fit */
 	dec128 dec_scale; /* decimals: 10^|scale - 6|, to move a tick price to this scale */
 	struct buf scratch;
+};
+
+/*
+ * Rows on their way into a data file, column by column: the writer takes
+ * them a chunk at a time through its batch calls, which is much cheaper
+ * than a call per value.  String bytes are kept in an arena and addressed
+ * by offset until the chunk is handed over.
+ */
+#define ROW_CHUNK 1024
+
+enum col_kind { K_I64, K_I32, K_F32, K_F64, K_BOOL, K_BYTES, K_DEC };
+
+struct colbuf {
+	void *vals;
+	uint8_t *valid;
+	int has_null;
+	uint32_t *off, *len; /* K_BYTES: the value's place in the arena */
+};
+
+struct rowbuf {
+	size_t n;
+	struct colbuf *cols; /* one per data file column (leaf) */
+	struct buf arena;
+	struct pq_bytes *bytes; /* scratch for handing strings over */
 };
 
 /* A data file being written, or finished and waiting for its commit. */
@@ -70,7 +95,9 @@ struct part_file {
 	char *abs;    /* path on disk */
 	char **pvals; /* partition values, NULL for null */
 	size_t npvals;
+	size_t nleaves; /* columns of rb */
 	struct pq_writer *w;
+	struct rowbuf rb;
 	int64_t rows;
 	int64_t size;
 	int64_t mtime;
@@ -94,6 +121,8 @@ struct app {
 	int64_t retries;
 	const char *app_id; /* --app-id */
 	int64_t stats_cols; /* leading data columns with min/max stats, -1 all */
+	size_t nleaves;
+	const struct column **leaf_col; /* data file column -> table column */
 	int tick_col[TICK_FIELD_COUNT];
 	int tick_table;   /* the columns are exactly the tick record's: the fast path applies */
 	struct tick tick; /* the current record, when read by the fast path */
@@ -212,7 +241,44 @@ static int setup_columns(struct app *a, struct err_msg *e)
 			return -1;
 		}
 		c->leaf = leaf++;
+		switch (c->f->type) {
+		case DT_LONG:
+		case DT_TIMESTAMP:
+		case DT_TIMESTAMP_NTZ:
+			c->kind = K_I64;
+			break;
+		case DT_INTEGER:
+		case DT_SHORT:
+		case DT_BYTE:
+		case DT_DATE:
+			c->kind = K_I32;
+			break;
+		case DT_FLOAT:
+			c->kind = K_F32;
+			break;
+		case DT_DOUBLE:
+			c->kind = K_F64;
+			break;
+		case DT_BOOLEAN:
+			c->kind = K_BOOL;
+			break;
+		case DT_STRING:
+		case DT_BINARY:
+			c->kind = K_BYTES;
+			break;
+		default:
+			c->kind = c->f->precision <= 18 ? K_I64 : K_DEC;
+		}
 	}
+	a->nleaves = (size_t)leaf;
+	a->leaf_col = calloc(a->nleaves ? a->nleaves : 1, sizeof *a->leaf_col);
+	if (!a->leaf_col) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < a->ncols; i++)
+		if (a->cols[i].leaf >= 0)
+			a->leaf_col[a->cols[i].leaf] = &a->cols[i];
 	a->tick_table = a->ncols == TICK_FIELD_COUNT;
 	for (int t = 0; t < TICK_FIELD_COUNT; t++) {
 		a->tick_col[t] = -1;
@@ -387,10 +453,28 @@ static int record_cells(struct app *a, struct rec_reader *rd, struct rec *r,
 	return 0;
 }
 
+static int rowbuf_init(struct rowbuf *rb, const struct app *a);
+static int flush_rows(const struct app *a, struct part_file *p);
+
+static void rowbuf_free(struct rowbuf *rb, size_t ncols)
+{
+	for (size_t i = 0; rb->cols && i < ncols; i++) {
+		free(rb->cols[i].vals);
+		free(rb->cols[i].valid);
+		free(rb->cols[i].off);
+		free(rb->cols[i].len);
+	}
+	free(rb->cols);
+	free(rb->bytes);
+	buf_free(&rb->arena);
+	memset(rb, 0, sizeof *rb);
+}
+
 static void part_file_free(struct part_file *p)
 {
 	if (!p)
 		return;
+	rowbuf_free(&p->rb, p->nleaves);
 	if (p->w)
 		pq_writer_free(p->w);
 	free(p->key);
@@ -560,7 +644,7 @@ static int finish_file(struct app *a, struct part_file *p, struct err_msg *e)
 		a->last = NULL;
 	strmap_del(&a->open, p->key);
 	a->nopen--;
-	if (pq_writer_close(p->w) < 0) {
+	if (flush_rows(a, p) < 0 || pq_writer_close(p->w) < 0) {
 		const struct err_msg *we = pq_writer_error(p->w);
 		err_set(e, we && we->status ? we->status : EX_IOERR, "%s",
 		        we ? we->text : "cannot finish a data file");
@@ -572,6 +656,7 @@ static int finish_file(struct app *a, struct part_file *p, struct err_msg *e)
 	p->stats = file_stats(a, p);
 	pq_writer_free(p->w);
 	p->w = NULL;
+	rowbuf_free(&p->rb, p->nleaves);
 	p->mtime = ts_now() / 1000;
 	p->next = a->done;
 	a->done = p;
@@ -694,6 +779,12 @@ static struct part_file *file_for(struct app *a, const struct delta_cell *cells,
 		part_file_free(p);
 		return NULL;
 	}
+	p->nleaves = a->nleaves;
+	if (rowbuf_init(&p->rb, a) < 0) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		part_file_free(p);
+		return NULL;
+	}
 	p->w = pq_writer_open(p->abs, a->schema, &a->wopts, e);
 	if (!p->w || strmap_put(&a->open, p->key, p, NULL) < 0) {
 		if (p->w)
@@ -707,34 +798,146 @@ static struct part_file *file_for(struct app *a, const struct delta_cell *cells,
 	return remember_partition(a, p, cells);
 }
 
-static int put_cell(struct pq_writer *w, const struct column *c, const struct delta_cell *cell)
+static size_t kind_size(int kind)
 {
-	if (cell->null)
-		return pq_writer_put_null(w, c->leaf);
-	switch (c->f->type) {
-	case DT_STRING:
-	case DT_BINARY:
-		return pq_writer_put_bytes(w, c->leaf, cell->s, cell->n);
-	case DT_LONG:
-	case DT_TIMESTAMP:
-	case DT_TIMESTAMP_NTZ:
-		return pq_writer_put_i64(w, c->leaf, cell->i);
-	case DT_INTEGER:
-	case DT_SHORT:
-	case DT_BYTE:
-	case DT_DATE:
-		return pq_writer_put_i32(w, c->leaf, (int32_t)cell->i);
-	case DT_FLOAT:
-		return pq_writer_put_f32(w, c->leaf, (float)cell->d);
-	case DT_DOUBLE:
-		return pq_writer_put_f64(w, c->leaf, cell->d);
-	case DT_BOOLEAN:
-		return pq_writer_put_bool(w, c->leaf, (int)cell->i);
+	switch (kind) {
+	case K_I64:
+		return sizeof(int64_t);
+	case K_I32:
+		return sizeof(int32_t);
+	case K_F32:
+		return sizeof(float);
+	case K_F64:
+		return sizeof(double);
+	case K_BOOL:
+		return 1;
+	case K_BYTES:
+		return sizeof(uint32_t);
 	default:
-		if (c->f->precision <= 18)
-			return pq_writer_put_i64(w, c->leaf, (int64_t)cell->dec);
-		return pq_writer_put_dec(w, c->leaf, cell->dec);
+		return sizeof(pq_int128);
 	}
+}
+
+static int rowbuf_init(struct rowbuf *rb, const struct app *a)
+{
+	memset(rb, 0, sizeof *rb);
+	rb->cols = calloc(a->nleaves ? a->nleaves : 1, sizeof *rb->cols);
+	rb->bytes = calloc(ROW_CHUNK, sizeof *rb->bytes);
+	if (!rb->cols || !rb->bytes)
+		return -1;
+	for (size_t l = 0; l < a->nleaves; l++) {
+		struct colbuf *cb = &rb->cols[l];
+		int kind = a->leaf_col[l]->kind;
+		cb->valid = malloc(ROW_CHUNK);
+		if (kind == K_BYTES) {
+			cb->off = malloc(ROW_CHUNK * sizeof *cb->off);
+			cb->len = malloc(ROW_CHUNK * sizeof *cb->len);
+			if (!cb->off || !cb->len)
+				return -1;
+		} else if (!(cb->vals = malloc(ROW_CHUNK * kind_size(kind)))) {
+			return -1;
+		}
+		if (!cb->valid)
+			return -1;
+	}
+	return 0;
+}
+
+/* Add one value to the chunk of column c. */
+static int buffer_cell(struct rowbuf *rb, const struct column *c, const struct delta_cell *cell)
+{
+	struct colbuf *cb = &rb->cols[c->leaf];
+	size_t n = rb->n;
+	if (cell->null) {
+		cb->valid[n] = 0;
+		cb->has_null = 1;
+		if (c->kind == K_BYTES)
+			cb->off[n] = cb->len[n] = 0;
+		else
+			memset((char *)cb->vals + n * kind_size(c->kind), 0, kind_size(c->kind));
+		return 0;
+	}
+	cb->valid[n] = 1;
+	switch (c->kind) {
+	case K_I64:
+		((int64_t *)cb->vals)[n] = c->f->type == DT_DECIMAL ? (int64_t)cell->dec : cell->i;
+		break;
+	case K_I32:
+		((int32_t *)cb->vals)[n] = (int32_t)cell->i;
+		break;
+	case K_F32:
+		((float *)cb->vals)[n] = (float)cell->d;
+		break;
+	case K_F64:
+		((double *)cb->vals)[n] = cell->d;
+		break;
+	case K_BOOL:
+		((uint8_t *)cb->vals)[n] = (uint8_t)(cell->i != 0);
+		break;
+	case K_BYTES:
+		if (cell->n > UINT32_MAX || rb->arena.len + cell->n > UINT32_MAX)
+			return -1;
+		cb->off[n] = (uint32_t)rb->arena.len;
+		cb->len[n] = (uint32_t)cell->n;
+		return buf_append(&rb->arena, cell->s, cell->n);
+	default:
+		((pq_int128 *)cb->vals)[n] = cell->dec;
+	}
+	return 0;
+}
+
+/* Hand the buffered rows of a file to its writer. */
+static int flush_rows(const struct app *a, struct part_file *p)
+{
+	struct rowbuf *rb = &p->rb;
+	size_t n = rb->n;
+	if (n == 0)
+		return 0;
+	for (size_t l = 0; l < a->nleaves; l++) {
+		struct colbuf *cb = &rb->cols[l];
+		const uint8_t *valid = cb->has_null ? cb->valid : NULL;
+		int leaf = (int)l, rc;
+		switch (a->leaf_col[l]->kind) {
+		case K_I64:
+			rc = pq_writer_write_i64(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_I32:
+			rc = pq_writer_write_i32(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_F32:
+			rc = pq_writer_write_f32(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_F64:
+			rc = pq_writer_write_f64(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_BOOL:
+			rc = pq_writer_write_bool(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_BYTES:
+			for (size_t i = 0; i < n; i++) {
+				rb->bytes[i].p = (const uint8_t *)rb->arena.data + cb->off[i];
+				rb->bytes[i].len = cb->len[i];
+			}
+			rc = pq_writer_write_bytes(p->w, leaf, rb->bytes, valid, n);
+			break;
+		default:
+			rc = pq_writer_write_dec(p->w, leaf, cb->vals, valid, n);
+		}
+		if (rc < 0)
+			return -1;
+		cb->has_null = 0;
+	}
+	rb->n = 0;
+	buf_reset(&rb->arena);
+	return pq_writer_end_row(p->w);
+}
+
+static int writer_failed(struct part_file *p, struct err_msg *e)
+{
+	const struct err_msg *we = pq_writer_error(p->w);
+	err_set(e, we && we->status ? we->status : EX_IOERR, "%s",
+	        we && we->text[0] ? we->text : "cannot write a data file");
+	return -1;
 }
 
 /* Write one record into its partition's file. -1: a fatal error (I/O), e set. */
@@ -745,21 +948,22 @@ static int write_row(struct app *a, const struct delta_cell *cells, struct buf *
 	if (!p)
 		return -1;
 	p->last_use = ++a->clock;
-	for (size_t i = 0; i < a->ncols; i++)
-		if (a->cols[i].leaf >= 0 && put_cell(p->w, &a->cols[i], &cells[i]) < 0)
-			goto werr;
-	if (pq_writer_end_row(p->w) < 0)
-		goto werr;
+	for (size_t l = 0; l < a->nleaves; l++) {
+		const struct column *c = a->leaf_col[l];
+		if (buffer_cell(&p->rb, c, &cells[c - a->cols]) < 0) {
+			err_set(e, EX_DATAERR, "column \"%s\": value too long", c->f->name);
+			return -1;
+		}
+	}
 	p->rows++;
 	a->records++;
-	if ((p->rows & 4095) == 0 && (int64_t)pq_writer_bytes(p->w) >= a->target_size)
+	if (++p->rb.n < ROW_CHUNK)
+		return 0;
+	if (flush_rows(a, p) < 0)
+		return writer_failed(p, e);
+	if ((int64_t)pq_writer_bytes(p->w) >= a->target_size)
 		return finish_file(a, p, e);
 	return 0;
-werr:;
-	const struct err_msg *we = pq_writer_error(p->w);
-	err_set(e, we && we->status ? we->status : EX_IOERR, "%s",
-	        we ? we->text : "cannot write a data file");
-	return -1;
 }
 
 /* Drop the batch: close and remove every file it wrote. */
@@ -1297,6 +1501,7 @@ out:
 	free(a.cols);
 	free(a.part_fields);
 	free(a.last_cells);
+	free(a.leaf_col);
 	pq_schema_free(a.schema);
 	pq_codec_free(a.codec);
 	delta_snapshot_free(&a.snap);
