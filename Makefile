@@ -1,6 +1,7 @@
 # stocketl: real-time stock market ETL as small C filters.
 #
 #   make                 build every program into bin/
+#   make run             the main job (pipelines/intraday.sh) on ./lake
 #   make test            C unit tests and BATS suites ("N passed, N failed")
 #   make ci              format-check, lint, fuzz smoke, test, sanitizer test
 #   make DEVELOPER=1     add -Werror (CI does this)
@@ -75,7 +76,7 @@ SHELL_FILES = $(shell git ls-files '*.sh' '*.bash' '*.bats' .ci/run tests/run \
                 bench/run 2>/dev/null | sort -u)
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
+.PHONY: all run test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
         deps install uninstall clean
 
 all: $(PROG_BINS)
@@ -102,6 +103,10 @@ $(OUTBIN)/%: $$(call prog_objs,$$*) $(LIB)
 $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+# The main job on the embedded default (./lake): pipelines/intraday.sh.
+run: all
+	bash pipelines/intraday.sh
 
 test: $(PROG_BINS) $(UNIT_BINS)
 	@O=$(O) STOCKETL_BIN=$(CURDIR)/$(OUTBIN) bash tests/run

@@ -32,6 +32,7 @@ int buf_reserve(struct buf *b, size_t n)
 	}
 	b->data = p;
 	b->cap = cap;
+	b->data[b->len] = '\0';
 	return 0;
 }
 

@@ -18,8 +18,64 @@ dec128 dec_pow10(int k)
 	return v;
 }
 
+/*
+ * The common case without the general machinery: [+-]digits.digits whose
+ * unscaled value has at most 18 digits and fits the precision, so 64-bit
+ * arithmetic is exact.  Returns 0 with *out set, or -1 to leave the text
+ * (valid or not) to the general parser, which decides and explains.
+ */
+static int dec_parse_plain(const char *s, size_t n, int precision, int scale, dec128 *out)
+{
+	static const uint64_t pow10[19] = {1ULL,
+	                                   10ULL,
+	                                   100ULL,
+	                                   1000ULL,
+	                                   10000ULL,
+	                                   100000ULL,
+	                                   1000000ULL,
+	                                   10000000ULL,
+	                                   100000000ULL,
+	                                   1000000000ULL,
+	                                   10000000000ULL,
+	                                   100000000000ULL,
+	                                   1000000000000ULL,
+	                                   10000000000000ULL,
+	                                   100000000000000ULL,
+	                                   1000000000000000ULL,
+	                                   10000000000000000ULL,
+	                                   100000000000000000ULL,
+	                                   1000000000000000000ULL};
+	size_t i = 0;
+	int neg = 0;
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		neg = s[i++] == '-';
+	size_t int_start = i;
+	uint64_t v = 0;
+	while (i < n && s[i] >= '0' && s[i] <= '9')
+		v = v * 10 + (uint64_t)(s[i++] - '0');
+	size_t nint = i - int_start;
+	size_t nfrac = 0;
+	if (i < n && s[i] == '.') {
+		i++;
+		size_t frac_start = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			v = v * 10 + (uint64_t)(s[i++] - '0');
+		nfrac = i - frac_start;
+		if (nfrac == 0)
+			return -1;
+	}
+	if (i != n || nint == 0 || (int)nfrac > scale || nint + (size_t)scale > 18 ||
+	    (int)(nint + (size_t)scale) > precision)
+		return -1;
+	v *= pow10[scale - (int)nfrac];
+	*out = neg ? -(dec128)v : (dec128)v;
+	return 0;
+}
+
 int dec_parse(const char *s, size_t n, int precision, int scale, dec128 *out, struct err_msg *e)
 {
+	if (scale >= 0 && scale <= 18 && dec_parse_plain(s, n, precision, scale, out) == 0)
+		return 0;
 	const char *p = s, *end = s + n;
 	int neg = 0;
 	char digits[DEC_MAX_DIGITS];
@@ -127,11 +183,18 @@ static int dec_digits(dec128 v, char *tmp, int cap)
 	unsigned __int128 u =
 	    v < 0 ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v;
 	int n = 0;
-	do {
+	/* 128-bit division is a library call; most values (all prices) fit 64 bits. */
+	while (u > UINT64_MAX) {
 		tmp[cap - 1 - n] = (char)('0' + (int)(u % 10));
 		u /= 10;
 		n++;
-	} while (u);
+	}
+	uint64_t w = (uint64_t)u;
+	do {
+		tmp[cap - 1 - n] = (char)('0' + (int)(w % 10));
+		w /= 10;
+		n++;
+	} while (w);
 	return n;
 }
 

@@ -62,17 +62,29 @@ static void put_le16(unsigned char *p, uint16_t v)
 	p[1] = (unsigned char)(v >> 8);
 }
 
+/*
+ * Written out byte by byte (no loops) so that the compiler turns each into a
+ * single load or store on little-endian machines: frames are the hot path.
+ */
 static void put_le32(unsigned char *p, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
 }
 
 static void put_le64(unsigned char *p, int64_t v)
 {
 	uint64_t u = (uint64_t)v;
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(u >> (8 * i));
+	p[0] = (unsigned char)u;
+	p[1] = (unsigned char)(u >> 8);
+	p[2] = (unsigned char)(u >> 16);
+	p[3] = (unsigned char)(u >> 24);
+	p[4] = (unsigned char)(u >> 32);
+	p[5] = (unsigned char)(u >> 40);
+	p[6] = (unsigned char)(u >> 48);
+	p[7] = (unsigned char)(u >> 56);
 }
 
 static uint16_t get_le16(const unsigned char *p)
@@ -87,10 +99,9 @@ static uint32_t get_le32(const unsigned char *p)
 
 static int64_t get_le64(const unsigned char *p)
 {
-	uint64_t u = 0;
-	for (int i = 7; i >= 0; i--)
-		u = u << 8 | p[i];
-	return (int64_t)u;
+	return (int64_t)((uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+	                 (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+	                 (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56);
 }
 
 /* Reader --------------------------------------------------------------------- */
@@ -100,6 +111,7 @@ struct rec_reader {
 	char *name;
 	size_t max_line;
 	int format; /* -1 until detected */
+	int lazy;   /* hand out data lines untokenized (rec_reader_set_lazy) */
 	char *data;
 	size_t cap, pos, end;
 	int eof;
@@ -153,6 +165,11 @@ int rec_reader_format(const struct rec_reader *r)
 const char *rec_reader_name(const struct rec_reader *r)
 {
 	return r->name;
+}
+
+void rec_reader_set_lazy(struct rec_reader *r, int lazy)
+{
+	r->lazy = lazy != 0;
 }
 
 /*
@@ -400,6 +417,28 @@ static int rec_parse_line(struct rec_reader *r, const char *s, size_t n, struct 
 	return REC_DATA;
 }
 
+/*
+ * Lazy mode: must the line s[i..n) (i at its first non-blank byte) get the
+ * full parse now?  Control lines must, and so does anything that is not an
+ * object, so that the caller hears at once why it is malformed.  A first key
+ * that starts with an escape might unescape to '@'.
+ */
+static int rec_needs_parse(const char *s, size_t n, size_t i)
+{
+	if (s[i] != '{')
+		return 1;
+	for (i++; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
+		;
+	if (i + 1 >= n || s[i] != '"')
+		return 1;
+	return s[i + 1] == '@' || s[i + 1] == '\\';
+}
+
+int rec_parse_fields(struct rec_reader *r, struct rec *rec, struct err_msg *e)
+{
+	return rec_parse_line(r, rec->text, rec->text_len, rec, e);
+}
+
 static int rec_read_json(struct rec_reader *r, struct rec *out, struct err_msg *e)
 {
 	for (;;) {
@@ -445,6 +484,14 @@ static int rec_read_json(struct rec_reader *r, struct rec *out, struct err_msg *
 			i++;
 		if (i == n)
 			continue; /* blank line */
+		if (r->lazy && !rec_needs_parse(s, n, i)) {
+			out->text = s;
+			out->text_len = n;
+			out->fields = NULL;
+			out->nfields = 0;
+			out->type = REC_DATA;
+			return REC_DATA;
+		}
 		return rec_parse_line(r, s, n, out, e);
 	}
 }
@@ -950,6 +997,145 @@ int tick_to_json(const struct tick *t, struct buf *out)
 	out->len = (size_t)(o - out->data);
 	out->data[out->len] = '\0';
 	return 0;
+}
+
+/* Canonical JSON -> tick ---------------------------------------------------------- */
+
+/*
+ * A cursor over a line that is expected to be in tick_to_json()'s layout.
+ * Each step either consumes what it expects or reports -1, and the caller
+ * gives up on the fast path.  Nothing accepted here is invalid JSON: strings
+ * are printable ASCII without quotes or backslashes, numbers follow the JSON
+ * grammar.
+ */
+struct canon {
+	const char *p, *end;
+};
+
+static int canon_lit(struct canon *c, const char *lit, size_t n)
+{
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, lit, n) != 0)
+		return -1;
+	c->p += n;
+	return 0;
+}
+
+/* Is the value at the cursor null?  Consumes it if so. */
+static int canon_null(struct canon *c)
+{
+	return canon_lit(c, "null", 4) == 0;
+}
+
+/* A string value without escapes: its contents in *s, *n. */
+static int canon_str(struct canon *c, const char **s, size_t *n)
+{
+	if (c->p >= c->end || *c->p != '"')
+		return -1;
+	const char *q = c->p + 1;
+	while (q < c->end && *q != '"') {
+		unsigned char ch = (unsigned char)*q;
+		if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+			return -1;
+		q++;
+	}
+	if (q >= c->end)
+		return -1;
+	*s = c->p + 1;
+	*n = (size_t)(q - *s);
+	c->p = q + 1;
+	return 0;
+}
+
+/* A JSON number -?(0|[1-9][0-9]*)(.[0-9]+)? (frac: a fraction is allowed). */
+static int canon_num(struct canon *c, int frac, const char **s, size_t *n)
+{
+	const char *q = c->p;
+	if (q < c->end && *q == '-')
+		q++;
+	if (q >= c->end || *q < '0' || *q > '9')
+		return -1;
+	if (*q == '0')
+		q++;
+	else
+		while (q < c->end && *q >= '0' && *q <= '9')
+			q++;
+	if (frac && q < c->end && *q == '.') {
+		q++;
+		const char *d = q;
+		while (q < c->end && *q >= '0' && *q <= '9')
+			q++;
+		if (q == d)
+			return -1;
+	}
+	*s = c->p;
+	*n = (size_t)(q - c->p);
+	c->p = q;
+	return 0;
+}
+
+int tick_from_canonical_json(const char *s, size_t n, struct tick *t)
+{
+	struct canon c = {s, s + n};
+	const char *v;
+	size_t vn;
+	int ok;
+	memset(t, 0, sizeof *t);
+	for (int i = 0; i < TICK_FIELD_COUNT; i++) {
+		const char *name = tick_field_names[i];
+		size_t nlen = strlen(name);
+		if (canon_lit(&c, i == 0 ? "{\"" : ",\"", 2) < 0 || canon_lit(&c, name, nlen) < 0 ||
+		    canon_lit(&c, "\":", 2) < 0)
+			return -1;
+		if (canon_null(&c)) {
+			t->nulls |= (uint16_t)(1u << i);
+			continue;
+		}
+		struct err_msg de;
+		switch (i) {
+		case 0:  /* symbol */
+		case 11: /* source */
+			if (canon_str(&c, &v, &vn) < 0 || (i == 0 && vn == 0) || vn > 15)
+				return -1;
+			memcpy(i == 0 ? t->symbol : t->source, v, vn);
+			break;
+		case 1:
+			if (canon_str(&c, &v, &vn) < 0 ||
+			    !(t->interval = (uint8_t)tick_interval_parse(v, vn)))
+				return -1;
+			break;
+		case 2:
+		case 10:
+			if (canon_str(&c, &v, &vn) < 0 ||
+			    ts_parse_rfc3339(v, vn,
+			                     i == 2 ? &t->trade_timestamp : &t->ingested_at) < 0)
+				return -1;
+			break;
+		case 3:
+			if (canon_str(&c, &v, &vn) < 0 || ts_parse_date(v, vn, &t->trade_date) < 0)
+				return -1;
+			break;
+		case 4:
+		case 5:
+		case 6:
+		case 7: {
+			int64_t *dst = i == 4   ? &t->open
+			               : i == 5 ? &t->high
+			               : i == 6 ? &t->low
+			                        : &t->close;
+			if (canon_num(&c, 1, &v, &vn) < 0 || dec6_parse(v, vn, dst, &de) < 0)
+				return -1;
+			break;
+		}
+		default: /* volume, batch_id */
+			if (canon_num(&c, 0, &v, &vn) < 0)
+				return -1;
+			*(i == 8 ? &t->volume : &t->batch_id) = rec_parse_i64(v, vn, &ok);
+			if (!ok)
+				return -1;
+			break;
+		}
+	}
+	return canon_lit(&c, "}", 1) == 0 && c.p == c.end ? 0 : -1;
 }
 
 int rec_batch_to_json(const struct rec_batch *b, struct buf *out)

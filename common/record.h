@@ -151,6 +151,22 @@ void rec_reader_set_interrupt(struct rec_reader *r, const volatile sig_atomic_t 
 /* The detected encoding (valid after the first rec_read()). */
 int rec_reader_format(const struct rec_reader *r);
 const char *rec_reader_name(const struct rec_reader *r);
+/*
+ * Lazy mode (off by default): JSON data lines are handed out as text only
+ * (fields NULL, nfields 0) for callers that parse the line themselves and
+ * would otherwise pay for two passes.  Control lines are still recognised:
+ * a line whose first key starts with '@' (or with an escape) is tokenized as
+ * usual.  A lazily read line has not been checked to be JSON at all;
+ * rec_parse_fields() tokenizes it when the caller needs the fields or the
+ * reason it is malformed.
+ */
+void rec_reader_set_lazy(struct rec_reader *r, int lazy);
+/*
+ * Tokenize a lazily read REC_DATA record in place: fills fields/nfields and
+ * returns REC_DATA, or REC_BAD with e set.  The fields live until the next
+ * rec_read() or rec_parse_fields().
+ */
+int rec_parse_fields(struct rec_reader *r, struct rec *rec, struct err_msg *e);
 
 /* The field named name (exact, case-sensitive), or NULL. */
 const struct rec_field *rec_field(const struct rec *r, const char *name);
@@ -200,6 +216,15 @@ int tick_interval_parse(const char *s, size_t n);
 int64_t tick_interval_us(int interval);
 /* Append the JSON object text of t (no newline) to out. */
 int tick_to_json(const struct tick *t, struct buf *out);
+/*
+ * The inverse of tick_to_json() for the fast path of readers: parse s[0..n)
+ * when it is in exactly the layout tick_to_json() writes (the twelve keys in
+ * order, no whitespace, numbers as numbers, strings without escapes).
+ * Returns 0 with t filled, or -1 when the text is in any other form; it may
+ * still be a valid tick record, which rec_parse_fields() and rec_tick()
+ * then read (and explain, if it is not).
+ */
+int tick_from_canonical_json(const char *s, size_t n, struct tick *t);
 /* Append the JSON text of a batch marker (no newline) to out. */
 int rec_batch_to_json(const struct rec_batch *b, struct buf *out);
 

@@ -38,6 +38,17 @@ struct opts {
 	struct delta_map props;
 };
 
+static void free_props(struct delta_map *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->kv[i].key);
+		free(m->kv[i].value);
+	}
+	free(m->kv);
+	m->kv = NULL;
+	m->n = 0;
+}
+
 static int add_property(struct opts *o, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
@@ -262,7 +273,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
-	int level = ERR_NORMAL, ch, rc;
+	int level = ERR_NORMAL, ch, rc = EX_OK;
 	err_init(argv[0]);
 	while ((ch = getopt_long(argc, argv, "qv", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -270,13 +281,16 @@ int main(int argc, char **argv)
 			o.config = optarg;
 			break;
 		case 'h':
+			free_props(&o.props);
 			return cli_help(usage);
 		case 'p':
 			o.partition_by = optarg;
 			break;
 		case 'P':
-			if ((rc = add_property(&o, optarg)) != 0)
+			if ((rc = add_property(&o, optarg)) != 0) {
+				free_props(&o.props);
 				return rc;
+			}
 			break;
 		case 'q':
 			level = ERR_QUIET;
@@ -288,9 +302,11 @@ int main(int argc, char **argv)
 			level++;
 			break;
 		case 'V':
+			free_props(&o.props);
 			cli_version();
 			return cli_close_stdout();
 		default:
+			free_props(&o.props);
 			fputs(usage, stderr);
 			return EX_USAGE;
 		}
@@ -298,10 +314,13 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	err_set_level(level);
-	if (argc != 1)
-		return cli_usage_error(usage, argc ? "one table expected" : "no table given");
-	if (!o.schema)
+	if (argc != 1 || !o.schema) {
+		free_props(&o.props);
+		if (argc != 1)
+			return cli_usage_error(usage,
+			                       argc ? "one table expected" : "no table given");
 		return cli_usage_error(usage, "--schema FILE is required");
+	}
 
 	struct err_msg e;
 	struct config *cfg = config_open(o.config, &e);
@@ -350,11 +369,7 @@ out:
 	for (size_t i = 0; i < nparts; i++)
 		free(parts[i]);
 	free(parts);
-	for (size_t i = 0; i < o.props.n; i++) {
-		free(o.props.kv[i].key);
-		free(o.props.kv[i].value);
-	}
-	free(o.props.kv);
+	free_props(&o.props);
 	delta_schema_free(&schema);
 	buf_free(&root);
 	buf_free(&text);

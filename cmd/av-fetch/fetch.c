@@ -1,0 +1,637 @@
+/*
+ * fetch: batches of requests to Alpha Vantage, run by one event loop.
+ *
+ * A batch is a list of jobs (one per symbol, or per symbol and month for
+ * a backfill).  The loop starts waiting jobs while there is room under the
+ * concurrency limit and the rate limiter allows, drives the transfers, and
+ * handles each answer as it completes: data is written at once as an
+ * envelope (and flushed, so a consumer sees it without delay); a failure
+ * that may pass is rescheduled after a backoff; a permanent one is
+ * reported and counted; a daily-limit or configuration answer stops the
+ * run.  The batch ends with its marker when no job is left.
+ *
+ * Signals: SIGINT and SIGTERM set a flag.  The loop then starts nothing
+ * new, lets the transfers in flight finish (their data is still written),
+ * closes the batch and ends.  The handler is installed once-only, so a
+ * second signal ends the process at once.
+ *
+ * Every URL that is printed is the redacted one from av_url(NULL key), and
+ * every text that comes from outside (vendor messages, libcurl errors)
+ * goes through av_redact() before it is printed.
+ */
+#include "fetch.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "err.h"
+#include "limiter.h"
+#include "ts.h"
+
+/* The longest the loop sleeps before it looks at the signal flag again. */
+#define AVF_TICK_US        100000
+/* Spacing added to the vendor's windows to absorb network jitter. */
+#define AVF_RATE_MARGIN_US 100000
+
+enum avf_job_state { JOB_WAITING, JOB_RUNNING, JOB_DONE };
+
+struct avf_job {
+	struct av_request req;
+	size_t sym;         /* index in cfg->symbols */
+	int state;          /* enum avf_job_state */
+	int attempts;       /* attempts started */
+	int64_t first_us;   /* monotonic time of the first attempt */
+	int64_t start_us;   /* monotonic time of the current attempt */
+	int64_t not_before; /* monotonic time before which it must not start */
+};
+
+struct avf_symstat {
+	int emitted, empty, failed, attempts;
+	size_t entries, bytes;
+};
+
+struct avf_run {
+	const struct avf_config *cfg;
+	struct rec_writer *w;
+	struct http_client *http;
+	struct limiter *lim;
+	struct backoff bo;
+	struct buf url, shown, env, text;
+	struct avf_job *jobs;
+	size_t njobs;
+	struct avf_symstat *stats;
+	int64_t last_id;
+	int64_t records, rejected;
+	int status;      /* the worst outcome of this batch */
+	int stopping;    /* start nothing new */
+	int stop_status; /* the run must end with this status (-1: it need not end) */
+	int quiet_end;   /* the output's reader went away: end without a message */
+};
+
+static volatile sig_atomic_t avf_signal;
+
+static void avf_on_signal(int sig)
+{
+	avf_signal = sig;
+}
+
+static void avf_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM};
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = avf_on_signal;
+	/* No SA_RESTART: a sleep or poll must return so the flag is seen. */
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		/* A signal ignored by the parent (a shell's background job, nohup) stays ignored. */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+/* How bad a status is, to keep the worst of several. */
+static int avf_rank(int status)
+{
+	switch (status) {
+	case EX_OK:
+		return 0;
+	case EX_REJECTS:
+		return 1;
+	case EX_DATAERR:
+		return 2;
+	case EX_UNAVAILABLE:
+		return 3;
+	case EX_TEMPFAIL:
+		return 4;
+	case EX_CONFIG:
+		return 5;
+	case EX_IOERR:
+		return 6;
+	default:
+		return 7;
+	}
+}
+
+static int avf_worse(int a, int b)
+{
+	return avf_rank(b) > avf_rank(a) ? b : a;
+}
+
+static void avf_stop(struct avf_run *run, int status)
+{
+	run->stopping = 1;
+	run->stop_status = run->stop_status < 0 ? status : avf_worse(run->stop_status, status);
+}
+
+/* "IBM", or "IBM 2024-03" for a request of one month. */
+static const char *avf_label(const struct avf_job *j, char *out, size_t n)
+{
+	if (j->req.month == AV_NO_MONTH) {
+		snprintf(out, n, "%s", j->req.symbol);
+	} else {
+		char m[8];
+		av_month_format(j->req.month, m);
+		snprintf(out, n, "%s %s", j->req.symbol, m);
+	}
+	return out;
+}
+
+/* The printable URL of a job, in run->shown. */
+static const char *avf_shown(struct avf_run *run, const struct avf_job *j)
+{
+	buf_reset(&run->shown);
+	if (av_url(&run->shown, run->cfg->base_url, &j->req, NULL) < 0)
+		return "(out of memory)";
+	return run->shown.data;
+}
+
+/* Copy outside text into run->text with the key removed; returns it. */
+static const char *avf_clean(struct avf_run *run, const char *s)
+{
+	buf_reset(&run->text);
+	if (buf_puts(&run->text, s) < 0)
+		return "(out of memory)";
+	av_redact(run->text.data, run->cfg->api_key);
+	run->text.len = strlen(run->text.data);
+	return run->text.data;
+}
+
+static double avf_secs(int64_t us)
+{
+	return (double)us / 1e6;
+}
+
+/* A duration for messages: "0.05s", "1.25s", "60s", "300s". */
+static const char *avf_dur(int64_t us, char out[32])
+{
+	double s = avf_secs(us);
+	snprintf(out, 32, s < 10 ? "%.3gs" : "%.0fs", s);
+	return out;
+}
+
+static void avf_fail(struct avf_run *run, struct avf_job *j, int status, const char *what)
+{
+	char label[40];
+	avf_label(j, label, sizeof label);
+	err_error("%s: %s (%s)", label, what, avf_shown(run, j));
+	j->state = JOB_DONE;
+	run->rejected++;
+	run->stats[j->sym].failed++;
+	run->status = avf_worse(run->status, status);
+}
+
+/*
+ * Schedule another attempt after at least min_delay, or fail the job when
+ * the attempts or the time allowed for retries are used up.
+ */
+static void avf_retry(struct avf_run *run, struct avf_job *j, int status, const char *what,
+                      int64_t min_delay)
+{
+	const struct avf_config *cfg = run->cfg;
+	char msg[ERR_MSG_MAX + 64], label[40], d[32];
+	int64_t now = ts_monotonic();
+	if (run->stopping) {
+		avf_fail(run, j, status, what);
+		return;
+	}
+	if (j->attempts >= cfg->max_attempts) {
+		snprintf(msg, sizeof msg, "giving up after %d attempts in %s: %s", j->attempts,
+		         avf_dur(now - j->first_us, d), what);
+		avf_fail(run, j, status, msg);
+		return;
+	}
+	int64_t delay = backoff_delay(&run->bo, j->attempts);
+	if (delay < min_delay)
+		delay = min_delay;
+	if (now + delay - j->first_us > cfg->max_retry_us) {
+		snprintf(msg, sizeof msg,
+		         "giving up after %d attempts: the next would start after max_retry_time "
+		         "(%s): %s",
+		         j->attempts, avf_dur(cfg->max_retry_us, d), what);
+		avf_fail(run, j, status, msg);
+		return;
+	}
+	err_info("%s: %s; retrying in %s (attempt %d of %d)", avf_label(j, label, sizeof label),
+	         what, avf_dur(delay, d), j->attempts + 1, cfg->max_attempts);
+	j->state = JOB_WAITING;
+	j->not_before = now + delay;
+}
+
+/* The output failed: the run ends with 74, quietly when its reader went away (EPIPE). */
+static void avf_write_failed(struct avf_run *run, const struct err_msg *e)
+{
+	if (rec_writer_broken_pipe(run->w))
+		run->quiet_end = 1;
+	else
+		err_error("%s", e->text);
+	avf_stop(run, EX_IOERR);
+}
+
+/* Does the text hold the secret?  (An answer that quotes the key is never written.) */
+static int avf_holds(const char *s, size_t n, const char *secret)
+{
+	size_t k = strlen(secret);
+	if (!k || k > n)
+		return 0;
+	for (const char *p = s, *end = s + n - k + 1; (p = memchr(p, secret[0], (size_t)(end - p)));
+	     p++)
+		if (memcmp(p, secret, k) == 0)
+			return 1;
+	return 0;
+}
+
+static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_response *r,
+                     const struct av_answer *a)
+{
+	const struct avf_config *cfg = run->cfg;
+	struct err_msg e;
+	char label[40], what[160];
+	buf_reset(&run->env);
+	if (av_envelope(&run->env, &j->req, ts_now(), r->status, r->body.data, r->body.len,
+	                a->json) < 0) {
+		avf_fail(run, j, EX_SOFTWARE, "out of memory for the envelope");
+		avf_stop(run, EX_SOFTWARE);
+		return;
+	}
+	if (run->env.len > cfg->max_line) {
+		snprintf(what, sizeof what,
+		         "the envelope of %zu bytes is longer than [streams] max_line (%zu)",
+		         run->env.len, cfg->max_line);
+		avf_fail(run, j, EX_DATAERR, what);
+		return;
+	}
+	if (avf_holds(run->env.data, run->env.len, cfg->api_key)) {
+		avf_fail(run, j, EX_DATAERR, "the answer quotes the API key; it is not written");
+		return;
+	}
+	err_clear(&e);
+	if (rec_write_json(run->w, run->env.data, run->env.len, &e) < 0 ||
+	    rec_writer_flush(run->w, &e) < 0) {
+		j->state = JOB_DONE;
+		avf_write_failed(run, &e);
+		return;
+	}
+	j->state = JOB_DONE;
+	run->records++;
+	struct avf_symstat *st = &run->stats[j->sym];
+	st->emitted++;
+	st->entries += a->entries;
+	st->bytes += r->body.len;
+	err_info("%s: %zu %s, %zu bytes in %.2fs", avf_label(j, label, sizeof label), a->entries,
+	         j->req.function == AV_QUOTE ? "quote" : "bars", r->body.len,
+	         avf_secs(r->elapsed_us));
+}
+
+/* Wait after a throttle: this request and, through the limiter, every other one. */
+static void avf_throttled(struct avf_run *run, struct avf_job *j, const struct av_answer *a,
+                          int64_t wait)
+{
+	char label[40], what[ERR_MSG_MAX], d[32];
+	limiter_hold(run->lim, ts_monotonic() + wait);
+	err_warn("%s: %s: %s; pausing every request for %s (lower calls_per_minute or "
+	         "calls_per_second to avoid this)",
+	         avf_label(j, label, sizeof label), av_class_name(a->cls),
+	         avf_clean(run, a->message), avf_dur(wait, d));
+	snprintf(what, sizeof what, "%s", av_class_name(a->cls));
+	avf_retry(run, j, EX_TEMPFAIL, what, wait);
+}
+
+static void avf_answer(struct avf_run *run, struct avf_job *j, const struct http_response *r)
+{
+	const struct avf_config *cfg = run->cfg;
+	struct av_answer a;
+	char label[40], what[ERR_MSG_MAX + 64];
+	avf_label(j, label, sizeof label);
+	av_classify(&j->req, r->body.data ? r->body.data : "", r->body.len, &a);
+	switch (a.cls) {
+	case AV_DATA:
+		avf_emit(run, j, r, &a);
+		break;
+	case AV_EMPTY:
+		err_warn("%s: no data: %s", label, a.message);
+		j->state = JOB_DONE;
+		run->stats[j->sym].empty++;
+		break;
+	case AV_ERROR:
+		snprintf(what, sizeof what, "refused by Alpha Vantage: %s",
+		         avf_clean(run, a.message));
+		avf_fail(run, j, EX_REJECTS, what);
+		break;
+	case AV_BAD_KEY:
+	case AV_PREMIUM:
+		snprintf(what, sizeof what, "%s: %s",
+		         a.cls == AV_BAD_KEY ? "the API key was refused"
+		                             : "refused as a premium feature",
+		         avf_clean(run, a.message));
+		avf_fail(run, j, EX_CONFIG, what);
+		avf_stop(run, EX_CONFIG);
+		break;
+	case AV_DAILY_LIMIT:
+		snprintf(what, sizeof what, "the daily request limit is used up: %s",
+		         avf_clean(run, a.message));
+		avf_fail(run, j, EX_TEMPFAIL, what);
+		avf_stop(run, EX_TEMPFAIL);
+		break;
+	case AV_THROTTLE_MINUTE:
+		avf_throttled(run, j, &a, cfg->throttle_wait_us);
+		break;
+	case AV_THROTTLE_SECOND:
+		avf_throttled(run, j, &a, cfg->burst_wait_us);
+		break;
+	case AV_NOTICE:
+		snprintf(what, sizeof what, "unrecognised notice: %s", avf_clean(run, a.message));
+		avf_retry(run, j, EX_UNAVAILABLE, what, 0);
+		break;
+	default:
+		/* The content type tells a proxy's or a load balancer's HTML page at a glance. */
+		snprintf(what, sizeof what, "malformed answer (HTTP %ld, %s, %zu bytes): %s",
+		         r->status,
+		         r->content_type[0] ? avf_clean(run, r->content_type) : "no type",
+		         r->body.len, a.message);
+		avf_retry(run, j, EX_UNAVAILABLE, what, 0);
+		break;
+	}
+}
+
+static void avf_response(struct avf_run *run, struct http_response *r)
+{
+	struct avf_job *j = r->tag;
+	char what[ERR_MSG_MAX];
+	run->stats[j->sym].attempts++;
+	if (r->outcome != HTTP_DONE) {
+		snprintf(what, sizeof what, "%s: %s", http_outcome_name(r->outcome),
+		         avf_clean(run, r->error));
+		if (r->outcome == HTTP_E_TLS)
+			avf_fail(run, j, EX_UNAVAILABLE, what);
+		else if (r->outcome == HTTP_E_TOOBIG)
+			avf_fail(run, j, EX_DATAERR, what);
+		else
+			avf_retry(run, j, EX_UNAVAILABLE, what, 0);
+		return;
+	}
+	int64_t after = r->retry_after_us > 0 ? r->retry_after_us : 0;
+	if (r->status == 429) {
+		/* The server's own throttle: every request waits, as for a throttle answer. */
+		int64_t wait = after > 0 ? after : backoff_delay(&run->bo, j->attempts);
+		limiter_hold(run->lim, ts_monotonic() + wait);
+		avf_retry(run, j, EX_TEMPFAIL, "HTTP 429 (too many requests)", wait);
+	} else if (r->status >= 500 || r->status == 408) {
+		snprintf(what, sizeof what, "HTTP %ld", r->status);
+		avf_retry(run, j, EX_UNAVAILABLE, what, after);
+	} else if (r->status < 200 || r->status > 299) {
+		snprintf(what, sizeof what, "HTTP %ld", r->status);
+		avf_fail(run, j, EX_UNAVAILABLE, what);
+	} else {
+		avf_answer(run, j, r);
+	}
+}
+
+static int avf_start(struct avf_run *run, struct avf_job *j, int64_t now)
+{
+	struct err_msg e;
+	char label[40];
+	buf_reset(&run->url);
+	if (av_url(&run->url, run->cfg->base_url, &j->req, run->cfg->api_key) < 0) {
+		err_error("out of memory");
+		return -1;
+	}
+	err_clear(&e);
+	if (http_start(run->http, run->url.data, &run->cfg->limits, j, &e) < 0) {
+		err_error("%s: %s", avf_label(j, label, sizeof label), e.text);
+		return -1;
+	}
+	err_info("%s: GET %s", avf_label(j, label, sizeof label), avf_shown(run, j));
+	limiter_record(run->lim, now);
+	if (!j->attempts)
+		j->first_us = now;
+	j->attempts++;
+	j->start_us = now;
+	j->state = JOB_RUNNING;
+	return 0;
+}
+
+/* Start the jobs that may start now; returns the earliest time another may, or INT64_MAX. */
+static int64_t avf_start_ready(struct avf_run *run, int64_t now)
+{
+	int64_t next = INT64_MAX;
+	for (size_t i = 0; i < run->njobs && !run->stopping; i++) {
+		struct avf_job *j = &run->jobs[i];
+		if (j->state != JOB_WAITING)
+			continue;
+		if (j->not_before > now) {
+			if (j->not_before < next)
+				next = j->not_before;
+			continue;
+		}
+		if (http_pending(run->http) >= run->cfg->concurrency)
+			return next;
+		int64_t at = limiter_next(run->lim, now);
+		if (at > now)
+			return at < next ? at : next;
+		if (avf_start(run, j, now) < 0) {
+			avf_stop(run, EX_SOFTWARE);
+			j->state = JOB_DONE;
+			return next;
+		}
+	}
+	return next;
+}
+
+static int avf_jobs(struct avf_run *run)
+{
+	const struct avf_config *cfg = run->cfg;
+	size_t months =
+	    cfg->month_from == AV_NO_MONTH ? 1 : (size_t)(cfg->month_to - cfg->month_from + 1);
+	run->njobs = months * cfg->nsymbols;
+	run->jobs = calloc(run->njobs, sizeof *run->jobs);
+	if (!run->jobs)
+		return -1;
+	/* Oldest month first, the symbols in their order within each month. */
+	for (size_t m = 0, k = 0; m < months; m++)
+		for (size_t s = 0; s < cfg->nsymbols; s++, k++) {
+			struct avf_job *j = &run->jobs[k];
+			j->req = cfg->proto;
+			memcpy(j->req.symbol, cfg->symbols[s], sizeof j->req.symbol);
+			j->req.month =
+			    cfg->month_from == AV_NO_MONTH ? AV_NO_MONTH : cfg->month_from + (int)m;
+			j->sym = s;
+		}
+	return 0;
+}
+
+static void avf_summary(struct avf_run *run, int64_t id, int64_t took)
+{
+	const struct avf_config *cfg = run->cfg;
+	if (err_level() < ERR_VERBOSE)
+		return;
+	for (size_t s = 0; s < cfg->nsymbols; s++) {
+		const struct avf_symstat *st = &run->stats[s];
+		err_info("summary: %s: %d emitted, %d empty, %d failed; %zu %s, %zu bytes; %d "
+		         "attempts",
+		         cfg->symbols[s], st->emitted, st->empty, st->failed, st->entries,
+		         cfg->proto.function == AV_QUOTE ? "quotes" : "bars", st->bytes,
+		         st->attempts);
+	}
+	err_info("batch %lld: %lld envelopes, %lld rejected, %.2fs", (long long)id,
+	         (long long)run->records, (long long)run->rejected, avf_secs(took));
+}
+
+/* One batch: returns its status (the worst outcome of its requests). */
+static int avf_batch(struct avf_run *run)
+{
+	const struct avf_config *cfg = run->cfg;
+	struct err_msg e;
+	int64_t t0 = ts_monotonic();
+	int64_t id = ts_now();
+	if (id <= run->last_id)
+		id = run->last_id + 1;
+	run->last_id = id;
+	run->records = run->rejected = 0;
+	run->status = EX_OK;
+	free(run->jobs);
+	run->jobs = NULL;
+	memset(run->stats, 0, cfg->nsymbols * sizeof *run->stats);
+	if (avf_jobs(run) < 0) {
+		err_error("out of memory");
+		avf_stop(run, EX_SOFTWARE);
+		return EX_SOFTWARE;
+	}
+	for (;;) {
+		if (avf_signal && !run->stopping) {
+			err_info("signal %d: finishing the requests in flight", (int)avf_signal);
+			run->stopping = 1;
+		}
+		int64_t now = ts_monotonic();
+		int64_t next = avf_start_ready(run, now);
+		if (http_pending(run->http) == 0 && (run->stopping || next == INT64_MAX))
+			break;
+		int64_t wait = next == INT64_MAX ? AVF_TICK_US : next - now;
+		if (wait > AVF_TICK_US)
+			wait = AVF_TICK_US;
+		err_clear(&e);
+		if (http_poll(run->http, wait, &e) < 0) {
+			err_error("%s", e.text);
+			avf_stop(run, EX_SOFTWARE);
+			break;
+		}
+		struct http_response *r;
+		while ((r = http_collect(run->http))) {
+			avf_response(run, r);
+			http_response_free(r);
+		}
+	}
+	/* Jobs left waiting by a stop are failures; those left by a signal were never asked for. */
+	for (size_t i = 0; i < run->njobs; i++) {
+		struct avf_job *j = &run->jobs[i];
+		if (j->state == JOB_WAITING && run->stop_status >= 0) {
+			j->state = JOB_DONE;
+			run->rejected++;
+			run->stats[j->sym].failed++;
+		}
+	}
+	if (run->stop_status == EX_IOERR || run->quiet_end)
+		return run->status;
+	struct rec_batch b;
+	memset(&b, 0, sizeof b);
+	memcpy(b.app, cfg->app, sizeof b.app);
+	b.id = id;
+	b.records = run->records;
+	b.rejected = run->rejected;
+	b.status = BATCH_OK;
+	err_clear(&e);
+	if (rec_write_batch(run->w, &b, &e) < 0 || rec_writer_flush(run->w, &e) < 0) {
+		avf_write_failed(run, &e);
+		return run->status;
+	}
+	avf_summary(run, id, ts_monotonic() - t0);
+	return run->status;
+}
+
+/* Sleep until the real-time clock reads `until` or a signal arrives. */
+static void avf_sleep_until(int64_t until)
+{
+	for (;;) {
+		int64_t left = until - ts_now();
+		if (left <= 0 || avf_signal)
+			return;
+		/* Short naps keep the wake-up right when the clock is stepped. */
+		if (left > TS_US_PER_SEC)
+			left = TS_US_PER_SEC;
+		struct timespec ts = {(time_t)(left / TS_US_PER_SEC),
+		                      (long)(left % TS_US_PER_SEC) * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The start of the next cycle: the next multiple of every (since the epoch) plus settle. */
+static int64_t avf_next_cycle(const struct avf_config *cfg, int64_t now)
+{
+	int64_t base = ts_floor_div(now - cfg->settle_us, cfg->every_us) * cfg->every_us;
+	return base + cfg->every_us + cfg->settle_us;
+}
+
+int avf_run(const struct avf_config *cfg, struct rec_writer *w)
+{
+	struct avf_run run;
+	struct err_msg e;
+	int status = EX_OK;
+	memset(&run, 0, sizeof run);
+	run.cfg = cfg;
+	run.w = w;
+	run.stop_status = -1;
+	err_clear(&e);
+	run.http = http_client_new("stocketl-av-fetch/" STOCKETL_VERSION, &e);
+	run.lim = limiter_new();
+	run.stats = calloc(cfg->nsymbols, sizeof *run.stats);
+	if (!run.http || !run.lim || !run.stats) {
+		err_error("%s", run.http ? "out of memory" : e.text);
+		status = EX_SOFTWARE;
+		goto out;
+	}
+	if ((cfg->calls_per_minute && limiter_add(run.lim, cfg->calls_per_minute,
+	                                          60 * TS_US_PER_SEC + AVF_RATE_MARGIN_US) < 0) ||
+	    (cfg->calls_per_second &&
+	     limiter_add(run.lim, cfg->calls_per_second, TS_US_PER_SEC + AVF_RATE_MARGIN_US) < 0)) {
+		err_error("out of memory");
+		status = EX_SOFTWARE;
+		goto out;
+	}
+	backoff_init(&run.bo, cfg->backoff_base_us, cfg->backoff_max_us,
+	             (uint64_t)ts_now() ^ ((uint64_t)getpid() << 32));
+	avf_signals();
+	for (;;) {
+		int bs = avf_batch(&run);
+		if (!cfg->follow) {
+			status = bs;
+			break;
+		}
+		if (run.stop_status >= 0 || avf_signal)
+			break;
+		int64_t now = ts_now();
+		int64_t next = avf_next_cycle(cfg, now);
+		err_debug("next cycle in %.3fs", avf_secs(next - now));
+		avf_sleep_until(next);
+		if (avf_signal)
+			break;
+	}
+	if (run.stop_status >= 0)
+		status = avf_worse(status, run.stop_status);
+out:
+	free(run.jobs);
+	free(run.stats);
+	limiter_free(run.lim);
+	http_client_free(run.http);
+	buf_free(&run.url);
+	buf_free(&run.shown);
+	buf_free(&run.env);
+	buf_free(&run.text);
+	return status;
+}

@@ -1,0 +1,580 @@
+/*
+ * tick-normalize: av-fetch envelopes in, canonical tick records out.
+ *
+ * Each envelope is read whole (it is one line), its bars are converted to
+ * UTC in the response's zone and sorted, and the ticks are written before
+ * the next line is read, so memory is one envelope.  The batch id each tick
+ * carries comes from the envelope's batch_id member; an envelope without
+ * one has its ticks held until a batch_id or the batch's marker turns up
+ * (see tick-normalize(1)).  Batch markers are passed on with the counts of
+ * this stage: records written, and rejects added to those from upstream.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "err.h"
+#include "jscan.h"
+#include "record.h"
+#include "ts.h"
+#include "tz.h"
+
+#include "envelope.h"
+
+static const char usage[] =
+    "usage: tick-normalize [-qv] [--binary] [--batch-id ID] [--config FILE]\n"
+    "                      [--max-line BYTES] [--rejects FILE] [--zone ZONE] [FILE ...]\n";
+
+/* Ticks of envelopes without a batch_id wait for their batch's id, up to this many. */
+#define HOLD_MAX  (1u << 18)
+#define ZONES_MAX 8
+
+struct normalize {
+	struct rec_writer *out;
+	struct rec_writer *rejects; /* NULL: rejects are warnings on stderr */
+	const char *rejects_path;
+	struct envelope env;
+	const char *default_zone;
+	struct tz *zones[ZONES_MAX];
+	size_t nzones;
+	int64_t fallback_id; /* --batch-id, or -1 */
+	struct buf line;     /* scratch for reject lines */
+
+	/* The batch being read. */
+	int64_t written;  /* ticks written */
+	int64_t rejected; /* bars and envelopes rejected */
+	int64_t seen_id;  /* the batch_id of its envelopes, -1 before one is seen */
+	int id_conflict;  /* its envelopes disagree on batch_id */
+	struct tick *held;
+	size_t nheld, capheld;
+
+	/* The whole run. */
+	int64_t total_ticks, total_bar_rejects, total_env_rejects, envelopes;
+	int status; /* fatal exit status, 0 while going */
+};
+
+/* Zones ------------------------------------------------------------------------ */
+
+static const struct tz *zone_get(struct normalize *nz, const char *name, struct err_msg *e)
+{
+	for (size_t i = 0; i < nz->nzones; i++)
+		if (strcmp(tz_name(nz->zones[i]), name) == 0)
+			return nz->zones[i];
+	struct tz *z = tz_load(name, e);
+	if (!z)
+		return NULL;
+	if (nz->nzones == ZONES_MAX) {
+		tz_free(nz->zones[ZONES_MAX - 1]);
+		nz->nzones--;
+	}
+	nz->zones[nz->nzones++] = z;
+	return z;
+}
+
+/* Output ------------------------------------------------------------------------ */
+
+static int write_failed(struct normalize *nz, struct err_msg *e)
+{
+	if (!rec_writer_broken_pipe(nz->out))
+		err_error("%s", e->text);
+	nz->status = EX_IOERR;
+	return -1;
+}
+
+static int emit(struct normalize *nz, const struct tick *t)
+{
+	struct err_msg e;
+	if (rec_write_tick(nz->out, t, &e) < 0)
+		return write_failed(nz, &e);
+	nz->written++;
+	nz->total_ticks++;
+	return 0;
+}
+
+static int hold(struct normalize *nz, const struct tick *t)
+{
+	if (nz->nheld == HOLD_MAX) {
+		err_error("more than %u ticks wait for their batch id: envelopes need a batch_id "
+		          "member (see tick-normalize(1))",
+		          HOLD_MAX);
+		nz->status = EX_DATAERR;
+		return -1;
+	}
+	if (nz->nheld == nz->capheld) {
+		size_t ncap = nz->capheld ? nz->capheld * 2 : 1024;
+		struct tick *p = realloc(nz->held, ncap * sizeof *p);
+		if (!p) {
+			err_error("out of memory");
+			nz->status = EX_SOFTWARE;
+			return -1;
+		}
+		nz->held = p;
+		nz->capheld = ncap;
+	}
+	nz->held[nz->nheld++] = *t;
+	return 0;
+}
+
+/* Write the held ticks with batch id `id` (null when id < 0). */
+static int release(struct normalize *nz, int64_t id)
+{
+	for (size_t i = 0; i < nz->nheld; i++) {
+		struct tick *t = &nz->held[i];
+		if (id >= 0)
+			t->batch_id = id;
+		else
+			t->nulls |= TICK_N_BATCH_ID;
+		if (emit(nz, t) < 0)
+			return -1;
+	}
+	nz->nheld = 0;
+	return 0;
+}
+
+/* Rejects ------------------------------------------------------------------------ */
+
+static void put_source(struct normalize *nz, const char *file, uint64_t lineno)
+{
+	struct buf *b = &nz->line;
+	const struct envelope *env = &nz->env;
+	buf_puts(b, ",\"source\":{\"file\":");
+	buf_json_str(b, file, strlen(file));
+	buf_puts(b, ",\"line\":");
+	buf_i64(b, (int64_t)lineno);
+	if (env->function_name[0]) {
+		buf_puts(b, ",\"function\":");
+		buf_json_str(b, env->function_name, strlen(env->function_name));
+	}
+	if (env->symbol[0]) {
+		buf_puts(b, ",\"symbol\":");
+		buf_json_str(b, env->symbol, strlen(env->symbol));
+	}
+	if (env->interval) {
+		buf_puts(b, ",\"interval\":\"");
+		buf_puts(b, tick_interval_name(env->interval));
+		buf_putc(b, '"');
+	}
+	if (env->has_fetched_at) {
+		char ts[TS_TEXT_MAX];
+		buf_puts(b, ",\"fetched_at\":\"");
+		buf_append(b, ts, ts_format_rfc3339(env->fetched_at, ts));
+		buf_putc(b, '"');
+	}
+	buf_puts(b, "}}");
+}
+
+/* s[0..n) as a JSON string; bytes that are not UTF-8 become U+FFFD. */
+static void put_text(struct buf *b, const char *s, size_t n)
+{
+	if (jscan_utf8_valid(s, n) == 0) {
+		buf_json_str(b, s, n);
+		return;
+	}
+	struct buf clean = BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 1;
+		while (k <= 4 && i + k <= n && jscan_utf8_valid(s + i, k) < 0)
+			k++;
+		if ((unsigned char)s[i] < 0x80) {
+			buf_putc(&clean, s[i]);
+		} else if (k <= 4 && i + k <= n) {
+			buf_append(&clean, s + i, k);
+			i += k - 1;
+		} else {
+			buf_puts(&clean, "\xef\xbf\xbd");
+		}
+	}
+	buf_json_str(b, clean.data ? clean.data : "", clean.len);
+	buf_free(&clean);
+}
+
+/*
+ * Quarantine one item: a bar (input = the bar as JSON, or its CSV line as a
+ * string) or a whole envelope (input = the line, embedded as JSON when it
+ * is valid JSON, else as a string).
+ */
+static int reject(struct normalize *nz, const char *stage, const char *reason, const char *in,
+                  size_t inlen, int in_json, int wrap_member, const char *file, uint64_t lineno)
+{
+	if (!nz->rejects) {
+		err_warn("%s: line %llu: %s%s%s rejected: %s", file, (unsigned long long)lineno,
+		         nz->env.symbol, nz->env.symbol[0] ? ": " : "", stage, reason);
+		return 0;
+	}
+	struct buf *b = &nz->line;
+	buf_reset(b);
+	buf_puts(b, "{\"reason\":");
+	buf_json_str(b, reason, strlen(reason));
+	buf_puts(b, ",\"stage\":");
+	buf_json_str(b, stage, strlen(stage));
+	buf_puts(b, ",\"input\":");
+	if (in_json && wrap_member) {
+		buf_putc(b, '{');
+		buf_append(b, in, inlen);
+		buf_putc(b, '}');
+	} else if (in_json) {
+		buf_append(b, in, inlen);
+	} else if (in) {
+		put_text(b, in, inlen);
+	} else {
+		buf_puts(b, "null");
+	}
+	put_source(nz, file, lineno);
+	struct err_msg e;
+	if (rec_write_json(nz->rejects, b->data, b->len, &e) < 0) {
+		err_error("%s: %s", nz->rejects_path, e.text);
+		nz->status = EX_IOERR;
+		return -1;
+	}
+	return 0;
+}
+
+/* Envelopes ------------------------------------------------------------------------ */
+
+static int envelope(struct normalize *nz, const char *s, size_t n, const char *file,
+                    uint64_t lineno)
+{
+	struct envelope *env = &nz->env;
+	nz->envelopes++;
+	int rc = env_parse(env, s, n);
+	if (rc == -2) {
+		err_error("out of memory");
+		nz->status = EX_SOFTWARE;
+		return -1;
+	}
+	if (rc < 0) {
+		nz->rejected++;
+		nz->total_env_rejects++;
+		return reject(nz, "envelope", env->reject, s, n, env->valid_json, 0, file, lineno);
+	}
+	if (env->no_data) {
+		err_info("%s: line %llu: %s: no data", file, (unsigned long long)lineno,
+		         env->symbol);
+		return 0;
+	}
+	struct err_msg e;
+	const char *zname = env->zone[0] ? env->zone : nz->default_zone;
+	const struct tz *z = zone_get(nz, zname, &e);
+	if (!z) {
+		char why[ERR_MSG_MAX + 32];
+		snprintf(why, sizeof why, "time zone: %s", e.text);
+		nz->rejected++;
+		nz->total_env_rejects++;
+		return reject(nz, "envelope", why, s, n, env->valid_json, 0, file, lineno);
+	}
+	size_t good = env_convert(env, z);
+
+	/* The batch id: the envelope's, else its batch's so far, else --batch-id, else wait. */
+	int64_t id = -1;
+	if (env->has_batch_id)
+		id = env->batch_id;
+	else if (nz->seen_id >= 0)
+		id = nz->seen_id;
+	else
+		id = nz->fallback_id;
+	if (id >= 0) {
+		if (nz->seen_id >= 0 && nz->seen_id != id)
+			nz->id_conflict = 1;
+		if (nz->seen_id < 0)
+			nz->seen_id = id;
+		if (nz->nheld && release(nz, id) < 0)
+			return -1;
+	}
+	struct tick t;
+	memset(&t, 0, sizeof t);
+	memcpy(t.symbol, env->symbol, sizeof t.symbol);
+	memcpy(t.source, "alphavantage", sizeof "alphavantage");
+	t.interval = (uint8_t)env->interval;
+	t.batch_id = id;
+	t.ingested_at = env->fetched_at;
+	for (size_t i = 0; i < good; i++) {
+		const struct env_bar *b = &env->bars[i];
+		t.trade_timestamp = b->ts;
+		t.trade_date = b->date;
+		t.open = b->open;
+		t.high = b->high;
+		t.low = b->low;
+		t.close = b->close;
+		t.volume = b->volume;
+		if ((id >= 0 ? emit(nz, &t) : hold(nz, &t)) < 0)
+			return -1;
+	}
+	for (size_t i = good; i < env->nbars; i++) {
+		const struct env_bar *b = &env->bars[i];
+		nz->rejected++;
+		nz->total_bar_rejects++;
+		if (reject(nz, "bar", env_bar_why(env, b), b->raw, b->raw_len, b->raw_json, 1, file,
+		           lineno) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int batch_end(struct normalize *nz, const struct rec_batch *in)
+{
+	struct rec_batch b = *in;
+	if (nz->seen_id >= 0 && nz->seen_id != in->id)
+		nz->id_conflict = 1;
+	if (release(nz, in->id) < 0)
+		return -1;
+	if (nz->id_conflict) {
+		err_warn("batch %s %lld: its envelopes carry other batch ids; the batch is marked "
+		         "failed",
+		         in->app, (long long)in->id);
+		b.status = BATCH_FAILED;
+	}
+	b.records = nz->written;
+	b.rejected = in->rejected + nz->rejected;
+	struct err_msg e;
+	if (rec_write_batch(nz->out, &b, &e) < 0 || rec_writer_flush(nz->out, &e) < 0)
+		return write_failed(nz, &e);
+	nz->written = nz->rejected = 0;
+	nz->seen_id = -1;
+	nz->id_conflict = 0;
+	return 0;
+}
+
+static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t max_line)
+{
+	struct rec_reader *r = rec_reader_new(fd, name, max_line);
+	if (!r) {
+		err_error("out of memory");
+		nz->status = EX_SOFTWARE;
+		return -1;
+	}
+	rec_reader_set_lazy(r, 1);
+	struct rec rec;
+	struct err_msg e;
+	int rc = 0;
+	while (rc == 0) {
+		rec.text = NULL; /* left NULL by a line too long to keep */
+		int k = rec_read(r, &rec, &e);
+		if (k == REC_END)
+			break;
+		if (k < 0) {
+			err_error("%s", e.text);
+			nz->status = e.status ? e.status : EX_IOERR;
+			rc = -1;
+			break;
+		}
+		if (rec_reader_format(r) == REC_FMT_BINARY) {
+			err_error("%s: a binary record stream, not envelopes", name);
+			nz->status = EX_DATAERR;
+			rc = -1;
+			break;
+		}
+		switch (k) {
+		case REC_DATA:
+			rc = envelope(nz, rec.text, rec.text_len, name, rec.number);
+			break;
+		case REC_BATCH:
+			rc = batch_end(nz, &rec.batch);
+			break;
+		case REC_CONTROL:
+			if (rec_write_control(nz->out, rec.text, rec.text_len, &e) < 0)
+				rc = write_failed(nz, &e);
+			break;
+		default: {
+			/* A line that is not a JSON object, or too long (the reader says why). */
+			const char *why = strstr(e.text, ": record ");
+			why = why ? strchr(why + 9, ':') : NULL;
+			why = why ? why + 2 : e.text;
+			char reason[ERR_MSG_MAX + 16];
+			snprintf(
+			    reason, sizeof reason, "%s%s",
+			    strncmp(why, "line longer", 11) == 0 ? "" : "not valid JSON: ", why);
+			nz->env.function_name[0] = nz->env.symbol[0] = '\0';
+			nz->env.interval = nz->env.has_fetched_at = 0;
+			nz->rejected++;
+			nz->total_env_rejects++;
+			rc = reject(nz, "envelope", reason, rec.text, rec.text ? rec.text_len : 0,
+			            0, 0, name, rec.number);
+			break;
+		}
+		}
+	}
+	rec_reader_free(r);
+	return rc;
+}
+
+static int parse_size(const char *text, const char *what, int64_t min, int64_t max, int64_t *out)
+{
+	struct err_msg e;
+	if (config_parse_int(text, what, min, max, out, &e) < 0) {
+		cli_usage_error(usage, "%s", e.text);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_BINARY = 256, OPT_BATCH_ID, OPT_CONFIG, OPT_MAX_LINE, OPT_REJECTS, OPT_ZONE };
+	static const struct option longopts[] = {
+	    {"batch-id", required_argument, NULL, OPT_BATCH_ID},
+	    {"binary", no_argument, NULL, OPT_BINARY},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"help", no_argument, NULL, 'h'},
+	    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"rejects", required_argument, NULL, OPT_REJECTS},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"zone", required_argument, NULL, OPT_ZONE},
+	    {NULL, 0, NULL, 0},
+	};
+	struct normalize nz;
+	const char *config_flag = NULL, *max_line_flag = NULL, *batch_id_flag = NULL;
+	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK;
+
+	err_init(argv[0]);
+	memset(&nz, 0, sizeof nz);
+	env_init(&nz.env);
+	nz.default_zone = "US/Eastern";
+	nz.fallback_id = -1;
+	nz.seen_id = -1;
+	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_BATCH_ID:
+			batch_id_flag = optarg;
+			break;
+		case OPT_BINARY:
+			binary = 1;
+			break;
+		case OPT_CONFIG:
+			config_flag = optarg;
+			break;
+		case 'h':
+			return cli_help(usage);
+		case OPT_MAX_LINE:
+			max_line_flag = optarg;
+			break;
+		case 'q':
+			level = ERR_QUIET;
+			break;
+		case OPT_REJECTS:
+			nz.rejects_path = optarg;
+			break;
+		case 'v':
+			if (level < ERR_DEBUG)
+				level++;
+			break;
+		case 'V':
+			cli_version();
+			return EX_OK;
+		case OPT_ZONE:
+			nz.default_zone = optarg;
+			break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	err_set_level(level);
+
+	/* Options, checked together. */
+	int64_t max_line = 0;
+	struct err_msg e;
+	if (batch_id_flag &&
+	    parse_size(batch_id_flag, "--batch-id", 0, INT64_MAX, &nz.fallback_id) < 0)
+		return EX_USAGE;
+	if (isatty(STDOUT_FILENO) && binary)
+		return cli_usage_error(usage, "will not write binary records to a terminal");
+	struct config *cfg = config_open(config_flag, &e);
+	if (!cfg) {
+		err_error("%s", e.text);
+		return EX_CONFIG;
+	}
+	const char *from = NULL;
+	const char *ml =
+	    config_value(cfg, max_line_flag, NULL, "streams", "max_line", "16777216", &from);
+	int ok =
+	    config_parse_int(ml, strcmp(from, "flag") == 0 ? "--max-line" : "[streams] max_line",
+	                     1024, INT32_MAX, &max_line, &e) == 0;
+	config_free(cfg);
+	if (!ok) {
+		if (max_line_flag)
+			return cli_usage_error(usage, "%s", e.text);
+		err_error("%s", e.text);
+		return EX_CONFIG;
+	}
+	if (!zone_get(&nz, nz.default_zone, &e))
+		return cli_usage_error(usage, "--zone: %s", e.text);
+
+	/* Work. */
+	nz.out = rec_writer_new(STDOUT_FILENO, "stdout", binary ? REC_FMT_BINARY : REC_FMT_JSON);
+	if (nz.rejects_path) {
+		int fd = open(nz.rejects_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (fd < 0) {
+			err_error_errno("%s", nz.rejects_path);
+			status = EX_CANTCREAT;
+			goto done;
+		}
+		nz.rejects = rec_writer_new(fd, nz.rejects_path, REC_FMT_JSON);
+	}
+	if (!nz.out || (nz.rejects_path && !nz.rejects)) {
+		err_error("out of memory");
+		status = EX_SOFTWARE;
+		goto done;
+	}
+	if (optind == argc) {
+		normalize_fd(&nz, STDIN_FILENO, "stdin", (size_t)max_line);
+	} else {
+		for (int i = optind; i < argc && nz.status == 0; i++) {
+			if (strcmp(argv[i], "-") == 0) {
+				normalize_fd(&nz, STDIN_FILENO, "stdin", (size_t)max_line);
+				continue;
+			}
+			int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				err_error_errno("%s", argv[i]);
+				nz.status = EX_NOINPUT;
+				break;
+			}
+			normalize_fd(&nz, fd, argv[i], (size_t)max_line);
+			close(fd);
+		}
+	}
+	/* Ticks still waiting: their batch never ended (or the stream has no markers). */
+	if (nz.status == 0 && nz.nheld)
+		release(&nz, nz.fallback_id);
+	status = nz.status;
+
+done:
+	if (nz.rejects && rec_writer_close(nz.rejects, &e) < 0) {
+		err_error("%s", e.text);
+		if (!status)
+			status = EX_IOERR;
+	}
+	int closed = nz.out ? rec_writer_close(nz.out, &e) : 0;
+	if (closed < 0) {
+		/* A reader that went away (head -1) is a quiet end, but still not success. */
+		if (closed != REC_EPIPE && status != EX_IOERR)
+			err_error("%s", e.text);
+		if (!status)
+			status = EX_IOERR;
+	}
+	int64_t rejected = nz.total_bar_rejects + nz.total_env_rejects;
+	if (status == EX_OK && rejected > 0) {
+		if (nz.rejects_path)
+			err_warn("%lld bars and %lld envelopes rejected (see %s)",
+			         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects,
+			         nz.rejects_path);
+		status = EX_REJECTS;
+	}
+	err_info("%lld envelopes, %lld ticks, %lld bars and %lld envelopes rejected",
+	         (long long)nz.envelopes, (long long)nz.total_ticks,
+	         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects);
+	for (size_t i = 0; i < nz.nzones; i++)
+		tz_free(nz.zones[i]);
+	free(nz.held);
+	buf_free(&nz.line);
+	env_free(&nz.env);
+	return status;
+}

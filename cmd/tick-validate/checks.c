@@ -1,0 +1,549 @@
+/*
+ * checks: evaluating the compiled checks on records and batches.
+ *
+ * This is the per-record hot path, so every value is an integer: prices at
+ * scale 6, counts, microseconds, days; a rule's operands are compared at
+ * scale 6 in 128 bits, so mixing volume and prices cannot overflow.  A fail
+ * condition is evaluated with SQL's three-valued logic: a comparison with a
+ * null column is unknown, and only a condition that is true fails the row.
+ * The exchange zone's offset is cached by UTC hour, since a rule asks for it
+ * once per bar and bars come in time order.
+ */
+#include "checks.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ts.h"
+
+#define SCALE6 1000000
+
+/* Column values ----------------------------------------------------------------- */
+
+/* Where each numeric column lives in struct tick (0: a string column). */
+static const size_t col_offset[TICK_FIELD_COUNT] = {
+    0,
+    0,
+    offsetof(struct tick, trade_timestamp),
+    offsetof(struct tick, trade_date),
+    offsetof(struct tick, open),
+    offsetof(struct tick, high),
+    offsetof(struct tick, low),
+    offsetof(struct tick, close),
+    offsetof(struct tick, volume),
+    offsetof(struct tick, batch_id),
+    offsetof(struct tick, ingested_at),
+    0,
+};
+
+/* The numeric value of column col (unit of its type); 0 when null or a string column. */
+static inline int col_get(const struct tick *t, int col, dec128 *v)
+{
+	if ((t->nulls & (1u << col)) || !col_offset[col])
+		return 0;
+	if (col == 3) {
+		*v = t->trade_date;
+		return 1;
+	}
+	int64_t x;
+	memcpy(&x, (const char *)t + col_offset[col], sizeof x);
+	*v = x;
+	return 1;
+}
+
+/* The text of a string column, or NULL when null. */
+static const char *col_str(const struct tick *t, int col)
+{
+	if (t->nulls & (1u << col))
+		return NULL;
+	if (col == 0)
+		return t->symbol;
+	if (col == 11)
+		return t->source;
+	return tick_interval_name(t->interval);
+}
+
+/* Fail conditions ------------------------------------------------------------------ */
+
+/* Operand i at scale 6; 0 when a column it reads is null. */
+static int eval_operand(const struct check *c, int i, const struct tick *t, dec128 *v)
+{
+	const struct expr_operand *o = &c->operands[i];
+	switch (o->kind) {
+	case OPD_CONST:
+		*v = o->value;
+		return 1;
+	case OPD_COL:
+		if (!col_get(t, o->col, v))
+			return 0;
+		if (o->col == 8 || o->col == 9)
+			*v *= SCALE6;
+		return 1;
+	default: {
+		dec128 best = 0, x;
+		for (int k = 0; k < o->nargs; k++) {
+			if (!eval_operand(c, o->args[k], t, &x))
+				return 0;
+			if (k == 0 || (o->kind == OPD_MIN ? x < best : x > best))
+				best = x;
+		}
+		*v = best;
+		return 1;
+	}
+	}
+}
+
+/* Operand i in 64 bits at its comparison's scale (expr_node.fast); 0 when null. */
+static int eval_operand64(const struct check *c, int i, const struct tick *t, int64_t *v)
+{
+	const struct expr_operand *o = &c->operands[i];
+	if (o->kind == OPD_CONST) {
+		*v = o->v64;
+		return 1;
+	}
+	if (o->kind == OPD_COL) {
+		if (t->nulls & (1u << o->col))
+			return 0;
+		memcpy(v, (const char *)t + col_offset[o->col], sizeof *v);
+		return 1;
+	}
+	/* Which argument wins is data, not pattern: keep it free of branches. */
+	int64_t best, x;
+	if (!eval_operand64(c, o->args[0], t, &best))
+		return 0;
+	for (int k = 1; k < o->nargs; k++) {
+		if (!eval_operand64(c, o->args[k], t, &x))
+			return 0;
+		if (o->kind == OPD_MIN)
+			best = x < best ? x : best;
+		else
+			best = x > best ? x : best;
+	}
+	*v = best;
+	return 1;
+}
+
+static int cmp_holds64(int op, int64_t a, int64_t b)
+{
+	switch (op) {
+	case OP_EQ:
+		return a == b;
+	case OP_NE:
+		return a != b;
+	case OP_LT:
+		return a < b;
+	case OP_LE:
+		return a <= b;
+	case OP_GT:
+		return a > b;
+	default:
+		return a >= b;
+	}
+}
+
+static int cmp_holds(int op, dec128 a, dec128 b)
+{
+	switch (op) {
+	case OP_EQ:
+		return a == b;
+	case OP_NE:
+		return a != b;
+	case OP_LT:
+		return a < b;
+	case OP_LE:
+		return a <= b;
+	case OP_GT:
+		return a > b;
+	default:
+		return a >= b;
+	}
+}
+
+/* Floor division for the common case of instants after 1970. */
+static inline int64_t floor_div(int64_t a, int64_t b)
+{
+	return a >= 0 ? a / b : ts_floor_div(a, b);
+}
+
+/* The zone's UTC offset at ts (microseconds), cached for the UTC hour around ts. */
+static int32_t zone_offset(struct check *c, int64_t ts)
+{
+	if (ts >= c->zone_from && ts < c->zone_until)
+		return c->zone_off;
+	int64_t hour = floor_div(ts, 3600 * TS_US_PER_SEC);
+	int32_t a = tz_offset(c->zone, hour * 3600), b = tz_offset(c->zone, hour * 3600 + 3599);
+	if (a != b) /* a change within this hour: no caching */
+		return tz_offset(c->zone, floor_div(ts, TS_US_PER_SEC));
+	c->zone_from = hour * 3600 * TS_US_PER_SEC;
+	c->zone_until = c->zone_from + 3600 * TS_US_PER_SEC;
+	c->zone_off = a;
+	return a;
+}
+
+/* 1 true, 0 false, -1 unknown (a null column). */
+static int eval_node(struct check *c, int i, const struct tick *t)
+{
+	const struct expr_node *n = &c->nodes[i];
+	switch (n->kind) {
+	case EX_OR: {
+		int a = eval_node(c, n->a, t);
+		if (a == 1)
+			return 1;
+		int b = eval_node(c, n->b, t);
+		return b == 1 ? 1 : a < 0 || b < 0 ? -1 : 0;
+	}
+	case EX_AND: {
+		int a = eval_node(c, n->a, t);
+		if (a == 0)
+			return 0;
+		int b = eval_node(c, n->b, t);
+		return b == 0 ? 0 : a < 0 || b < 0 ? -1 : 1;
+	}
+	case EX_NOT: {
+		int a = eval_node(c, n->a, t);
+		return a < 0 ? -1 : !a;
+	}
+	case EX_CMP: {
+		if (n->fast) {
+			int64_t a, b;
+			if (!eval_operand64(c, n->a, t, &a) || !eval_operand64(c, n->b, t, &b))
+				return -1;
+			return cmp_holds64(n->op, a, b);
+		}
+		dec128 a, b;
+		if (!eval_operand(c, n->a, t, &a) || !eval_operand(c, n->b, t, &b))
+			return -1;
+		return cmp_holds(n->op, a, b);
+	}
+	default: {
+		if (t->nulls & (TICK_N_TIMESTAMP | TICK_N_INTERVAL) ||
+		    !tick_interval_name(t->interval))
+			return -1;
+		int64_t local = t->trade_timestamp +
+		                (int64_t)zone_offset(c, t->trade_timestamp) * TS_US_PER_SEC;
+		int64_t day = floor_div(local, TS_US_PER_DAY);
+		int64_t tod = local - day * TS_US_PER_DAY;
+		int64_t len = tick_interval_us(t->interval);
+		if (n->kind == EX_OFF_GRID)
+			return tod % len != 0;
+		int wd = ts_weekday(day);
+		if (wd == 0 || wd == 6)
+			return 1;
+		if (t->interval == TICK_1D)
+			return 0;
+		return tod < (int64_t)n->start * TS_US_PER_SEC ||
+		       tod + len > (int64_t)n->end * TS_US_PER_SEC;
+	}
+	}
+}
+
+int checks_rows(struct checks *cs, const struct tick *t)
+{
+	int first = -1;
+	for (size_t i = 0; i < cs->n; i++) {
+		struct check *c = &cs->v[i];
+		if (c->kind != CK_FAILED_ROWS || eval_node(c, c->root, t) != 1)
+			continue;
+		c->count++;
+		if (first < 0)
+			first = (int)i;
+	}
+	return first;
+}
+
+/* Batch metrics ---------------------------------------------------------------------- */
+
+static int is_invalid(const struct check *c, const struct tick *t)
+{
+	if (c->col == 0 || c->col == 1 || c->col == 11) {
+		const char *s = col_str(t, c->col);
+		if (!s || !c->nvalues)
+			return 0;
+		for (int i = 0; i < c->nvalues; i++)
+			if (strcmp(s, c->svalues[i]) == 0)
+				return 0;
+		return 1;
+	}
+	dec128 v;
+	if (!col_get(t, c->col, &v))
+		return 0;
+	if ((c->has_valid_min && v < c->valid_min) || (c->has_valid_max && v > c->valid_max))
+		return 1;
+	if (!c->nvalues)
+		return 0;
+	for (int i = 0; i < c->nvalues; i++)
+		if (c->values[i] == v)
+			return 0;
+	return 1;
+}
+
+/* The duplicate key of t: its group bytes, and its ordered value when there is one. */
+static size_t dup_key(const struct check *c, const struct tick *t, unsigned char *k, int *ordered,
+                      int64_t *value)
+{
+	size_t n = 0;
+	dec128 v = 0;
+	*ordered = 0;
+	for (int i = 0; i < c->ncols; i++) {
+		int col = c->cols[i];
+		if (col == c->order_col && col_get(t, col, &v)) {
+			*ordered = 1;
+			*value = (int64_t)v;
+			continue;
+		}
+		if (t->nulls & (1u << col)) {
+			k[n++] = 0;
+			continue;
+		}
+		k[n++] = 1;
+		if (col == 1) {
+			k[n++] = t->interval;
+		} else if (col == 0 || col == 11) {
+			const char *s = col_str(t, col);
+			size_t len = strnlen(s, 16);
+			k[n++] = (unsigned char)len;
+			memcpy(k + n, s, len);
+			n += len;
+		} else {
+			col_get(t, col, &v);
+			int64_t x = (int64_t)v;
+			memcpy(k + n, &x, sizeof x);
+			n += sizeof x;
+		}
+	}
+	return n;
+}
+
+void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		struct check *c = &cs->v[i];
+		dec128 v;
+		switch (c->kind) {
+		case CK_ROW_COUNT:
+			c->count++;
+			break;
+		case CK_MISSING:
+			if (t->nulls & (1u << c->col))
+				c->count++;
+			break;
+		case CK_INVALID:
+			if (is_invalid(c, t))
+				c->count++;
+			break;
+		case CK_DUPLICATE: {
+			unsigned char k[KEYSET_GROUP_MAX];
+			int ordered;
+			int64_t value = 0;
+			size_t n = dup_key(c, t, k, &ordered, &value);
+			if (keyset_add(c->keys, k, n, ordered, value) == KEYSET_DUPLICATE)
+				c->count++;
+			break;
+		}
+		case CK_MIN:
+			if (col_get(t, c->col, &v) && (!c->has_agg || v < c->agg)) {
+				c->agg = v;
+				c->has_agg = 1;
+			}
+			break;
+		case CK_MAX:
+		case CK_FRESHNESS:
+			if (col_get(t, c->col, &v) && (!c->has_agg || v > c->agg)) {
+				c->agg = v;
+				c->has_agg = 1;
+			}
+			break;
+		case CK_SCHEMA: {
+			uint16_t missing = c->required & (uint16_t)~present;
+			if (missing) {
+				c->count++;
+				c->missing_cols |= missing;
+			}
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+void checks_reset(struct checks *cs)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		struct check *c = &cs->v[i];
+		c->count = 0;
+		c->has_agg = 0;
+		c->missing_cols = 0;
+		if (c->keys)
+			keyset_clear(c->keys);
+	}
+}
+
+static int cond_holds(const struct check_cond *k, dec128 v)
+{
+	switch (k->op) {
+	case OP_BETWEEN:
+		return v >= k->a && v <= k->b;
+	case OP_NOT_BETWEEN:
+		return v < k->a || v > k->b;
+	default:
+		return cmp_holds(k->op, v, k->a);
+	}
+}
+
+int checks_judge(const struct check *c, int64_t now, dec128 *value, int *has_value, int *exact)
+{
+	*exact = !(c->keys && keyset_overflowed(c->keys));
+	*has_value = 1;
+	switch (c->kind) {
+	case CK_MIN:
+	case CK_MAX:
+		*value = c->agg;
+		*has_value = c->has_agg;
+		break;
+	case CK_FRESHNESS:
+		*value = (dec128)now - c->agg;
+		*has_value = c->has_agg;
+		break;
+	default:
+		*value = c->count;
+		break;
+	}
+	if (!*has_value)
+		return OUT_SKIPPED;
+	int outcome = OUT_PASS;
+	if (c->kind == CK_SCHEMA)
+		outcome = c->count > 0 ? c->required_level : OUT_PASS;
+	else if (c->has_inline)
+		outcome = cond_holds(&c->inline_cond, *value) ? OUT_PASS : OUT_FAIL;
+	else if (c->has_fail && cond_holds(&c->fail, *value))
+		outcome = OUT_FAIL;
+	else if (c->has_warn && cond_holds(&c->warn, *value))
+		outcome = OUT_WARN;
+	/* A lower bound that passes proves nothing: say so. */
+	if (!*exact && outcome == OUT_PASS)
+		outcome = OUT_WARN;
+	return outcome;
+}
+
+/* Report values ------------------------------------------------------------------------ */
+
+static void put_ts(struct buf *out, int64_t us)
+{
+	char text[TS_TEXT_MAX];
+	buf_putc(out, '"');
+	buf_append(out, text, ts_format_rfc3339(us, text));
+	buf_putc(out, '"');
+}
+
+static void put_date(struct buf *out, int64_t days)
+{
+	char text[TS_TEXT_MAX];
+	buf_putc(out, '"');
+	buf_append(out, text, ts_format_date(days, text));
+	buf_putc(out, '"');
+}
+
+void checks_put_value(struct buf *out, const struct tick *t, int col)
+{
+	dec128 v;
+	char text[DEC_TEXT_MAX];
+	if (col == 0 || col == 1 || col == 11) {
+		const char *s = col_str(t, col);
+		if (s)
+			buf_json_str(out, s, strlen(s));
+		else
+			buf_puts(out, "null");
+		return;
+	}
+	if (!col_get(t, col, &v)) {
+		buf_puts(out, "null");
+		return;
+	}
+	if (col == 2 || col == 10)
+		put_ts(out, (int64_t)v);
+	else if (col == 3)
+		put_date(out, (int64_t)v);
+	else if (col >= 4 && col <= 7)
+		buf_append(out, text, dec_format(v, 6, text));
+	else
+		buf_i64(out, (int64_t)v);
+}
+
+/* A duration as "1d2h3m4.5s" ("0s" for none). */
+static void put_duration(struct buf *out, dec128 v)
+{
+	char text[96];
+	int n = 0;
+	if (v < 0) {
+		text[n++] = '-';
+		v = -v;
+	}
+	int64_t us = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+	int64_t d = us / TS_US_PER_DAY, h = us / 3600000000LL % 24, m = us / 60000000LL % 60;
+	int64_t s = us / TS_US_PER_SEC % 60, f = us % TS_US_PER_SEC;
+	if (d)
+		n += snprintf(text + n, sizeof text - (size_t)n, "%lldd", (long long)d);
+	if (h)
+		n += snprintf(text + n, sizeof text - (size_t)n, "%lldh", (long long)h);
+	if (m)
+		n += snprintf(text + n, sizeof text - (size_t)n, "%lldm", (long long)m);
+	if (s || f || (!d && !h && !m)) {
+		n += snprintf(text + n, sizeof text - (size_t)n, "%lld", (long long)s);
+		if (f) {
+			n += snprintf(text + n, sizeof text - (size_t)n, ".%06lld", (long long)f);
+			while (text[n - 1] == '0')
+				n--;
+		}
+		text[n++] = 's';
+	}
+	buf_json_str(out, text, (size_t)n);
+}
+
+void checks_put_metric(struct buf *out, const struct check *c, dec128 v, int has_value)
+{
+	char text[DEC_TEXT_MAX];
+	if (!has_value) {
+		buf_puts(out, "null");
+		return;
+	}
+	if (c->kind == CK_FRESHNESS) {
+		put_duration(out, v);
+		return;
+	}
+	if (c->kind != CK_MIN && c->kind != CK_MAX) {
+		buf_i64(out, (int64_t)v);
+		return;
+	}
+	if (c->col == 2 || c->col == 10)
+		put_ts(out, (int64_t)v);
+	else if (c->col == 3)
+		put_date(out, (int64_t)v);
+	else if (c->col >= 4 && c->col <= 7)
+		buf_append(out, text, dec_format(v, 6, text));
+	else
+		buf_i64(out, (int64_t)v);
+}
+
+const char *checks_metric_name(const struct check *c)
+{
+	static const char *const names[] = {
+	    [CK_ROW_COUNT] = "row_count",
+	    [CK_MISSING] = "missing_count",
+	    [CK_INVALID] = "invalid_count",
+	    [CK_DUPLICATE] = "duplicate_count",
+	    [CK_FRESHNESS] = "freshness",
+	    [CK_MIN] = "min",
+	    [CK_MAX] = "max",
+	    [CK_SCHEMA] = "schema",
+	    [CK_FAILED_ROWS] = "failed_rows",
+	};
+	return names[c->kind];
+}
+
+const char *checks_outcome_name(int outcome)
+{
+	static const char *const names[] = {"pass", "skipped", "warn", "fail"};
+	return names[outcome];
+}

@@ -1,0 +1,393 @@
+#!/usr/bin/env bats
+# tick-normalize: av-fetch envelopes to canonical tick records.
+
+# shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
+# shellcheck disable=SC2016 # bash -c scripts take their arguments as $1, $2
+load helpers/common
+
+ENV=$FIXTURES/envelopes
+BATCH=1750173900000000
+
+# intraday SYMBOL INTERVAL BAR...: an intraday response body as Alpha Vantage
+# sends it; each BAR is "time,open,high,low,close,volume", newest first.
+intraday() {
+	local symbol=$1 iv=$2
+	shift 2
+	printf '%s\n' "$@" | jq -Rsc --arg sym "$symbol" --arg iv "$iv" '
+		split("\n") | map(select(length > 0) | split(",")) |
+		{"Meta Data": {"1. Information": "Intraday (\($iv)) open, high, low, close prices and volume",
+		               "2. Symbol": $sym, "4. Interval": $iv, "6. Time Zone": "US/Eastern"},
+		 ("Time Series (" + $iv + ")"): (map({key: .[0], value: {"1. open": .[1], "2. high": .[2],
+		     "3. low": .[3], "4. close": .[4], "5. volume": .[5]}}) | from_entries)}'
+}
+
+# envelope FUNCTION SYMBOL INTERVAL BODY [BATCH_ID]: an envelope line; BODY is
+# JSON text, INTERVAL and BATCH_ID may be "null".
+envelope() {
+	jq -nc --arg fn "$1" --arg sym "$2" --argjson iv "$(jq -nc --arg i "$3" 'if $i == "null" then null else $i end')" \
+		--argjson body "$4" --argjson batch "${5:-$BATCH}" '
+		{source: "alphavantage", function: $fn, symbol: $sym, interval: $iv,
+		 params: {outputsize: "compact", datatype: "json"},
+		 fetched_at: "2025-06-17T15:25:03.123456Z", http_status: 200}
+		+ (if $batch == null then {} else {batch_id: $batch} end) + {body: $body}'
+}
+
+marker() { # [ID] [APP]
+	printf '{"@batch":{"app":"%s","id":%s,"records":1,"rejected":0,"status":"ok"}}\n' \
+		"${2:-av-fetch/intraday/5min/IBM}" "${1:-$BATCH}"
+}
+
+# ticks: the output's records as "trade_timestamp trade_date open high low close volume".
+ticks() {
+	jq -r 'select(has("symbol")) | "\(.trade_timestamp) \(.trade_date) \(.open) \(.high) \(.low) \(.close) \(.volume)"'
+}
+
+@test "--help prints the usage, which is the man page's SYNOPSIS" {
+	run --separate-stderr tick-normalize --help
+	assert_success
+	assert_output --partial "usage: tick-normalize"
+	assert_help_matches_man tick-normalize
+}
+
+@test "--version names the program and stocketl" {
+	run tick-normalize --version
+	assert_success
+	assert_output --regexp '^tick-normalize \(stocketl\) [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "an intraday envelope becomes tick records, oldest first, in UTC, with the envelope's batch id" {
+	run --separate-stderr tick-normalize "$ENV/ibm_5min_json.ndjson"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "${#lines[@]}" 101
+	assert_line --index 0 '{"symbol":"IBM","interval":"5min","trade_timestamp":"2025-06-16T18:20:00Z","trade_date":"2025-06-16","open":282.32,"high":283.04,"low":282.21,"close":282.74,"volume":75692,"batch_id":1750173900000000,"ingested_at":"2025-06-17T15:25:03.123456Z","source":"alphavantage"}'
+	assert_line --index 99 '{"symbol":"IBM","interval":"5min","trade_timestamp":"2025-06-17T15:20:00Z","trade_date":"2025-06-17","open":282.37,"high":282.51,"low":282.07,"close":282.3,"volume":12785,"batch_id":1750173900000000,"ingested_at":"2025-06-17T15:25:03.123456Z","source":"alphavantage"}'
+	assert_line --index 100 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750173900000000,"records":100,"rejected":0,"status":"ok"}}'
+	# strictly increasing times
+	run jq -rs '[.[] | select(.trade_timestamp) | .trade_timestamp] | . == (sort | unique)' <<<"$output"
+	assert_output true
+}
+
+@test "the same bars as JSON and as CSV give identical records" {
+	tick-normalize "$ENV/ibm_5min_json.ndjson" >json.out
+	tick-normalize "$ENV/ibm_5min_csv.ndjson" >csv.out
+	run diff json.out csv.out
+	assert_success
+	[ "$(wc -l <csv.out)" -eq 101 ]
+}
+
+@test "spring forward: each side of the change keeps its own offset, and the exchange-local date" {
+	run tick-normalize "$ENV/tsla_60min_dst.ndjson"
+	assert_success
+	run ticks <<<"$output"
+	# Friday 2024-03-08 is EST (UTC-5); Monday 2024-03-11 is EDT (UTC-4).
+	assert_line '2024-03-08T09:00:00Z 2024-03-08 189.02 189.32 188.71 188.78 703434'
+	assert_line --partial '2024-03-08T14:00:00Z 2024-03-08 '
+	assert_line --partial '2024-03-11T08:00:00Z 2024-03-11 '
+	assert_line --partial '2024-03-11T13:00:00Z 2024-03-11 '
+	# 19:00 ET on Friday is Saturday in UTC, but its trade date is Friday
+	assert_line --partial '2024-03-09T00:00:00Z 2024-03-08 '
+	assert_equal "${#lines[@]}" 320
+}
+
+@test "a bar in the hour skipped by the spring change is rejected and the rest of the envelope goes on" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 30min "$(intraday IBM 30min \
+			'2024-03-10 03:00:00,10.5,11,10,10.5,3' \
+			'2024-03-10 02:30:00,10,11,9,10.5,2' \
+			'2024-03-10 01:30:00,10,11,9,10,1')"
+		marker
+	} >in.ndjson
+	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	run ticks <<<"$output"
+	assert_output $'2024-03-10T06:30:00Z 2024-03-10 10 11 9 10 1\n2024-03-10T07:00:00Z 2024-03-10 10.5 11 10 10.5 3'
+	run jq -c . rejects.ndjson
+	assert_output '{"reason":"timestamp \"2024-03-10 02:30:00\" does not exist in US/Eastern (skipped by a daylight-saving change)","stage":"bar","input":{"2024-03-10 02:30:00":{"1. open":"10","2. high":"11","3. low":"9","4. close":"10.5","5. volume":"2"}},"source":{"file":"in.ndjson","line":1,"function":"TIME_SERIES_INTRADAY","symbol":"IBM","interval":"30min","fetched_at":"2025-06-17T15:25:03.123456Z"}}'
+	run --separate-stderr tick-normalize in.ndjson
+	assert_line --index 2 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750173900000000,"records":2,"rejected":1,"status":"ok"}}'
+}
+
+@test "fall back: a time in the repeated hour takes its first occurrence (still daylight time)" {
+	envelope TIME_SERIES_INTRADAY IBM 30min "$(intraday IBM 30min \
+		'2024-11-03 02:00:00,4,4,4,4,4' \
+		'2024-11-03 01:30:00,3,3,3,3,3' \
+		'2024-11-03 01:00:00,2,2,2,2,2' \
+		'2024-11-03 00:30:00,1,1,1,1,1')" >in.ndjson
+	run tick-normalize in.ndjson
+	assert_success
+	run ticks <<<"$output"
+	assert_output - <<-'EOF'
+		2024-11-03T04:30:00Z 2024-11-03 1 1 1 1 1
+		2024-11-03T05:00:00Z 2024-11-03 2 2 2 2 2
+		2024-11-03T05:30:00Z 2024-11-03 3 3 3 3 3
+		2024-11-03T07:00:00Z 2024-11-03 4 4 4 4 4
+	EOF
+}
+
+@test "trade_date is the exchange-local date, not the UTC one" {
+	envelope TIME_SERIES_INTRADAY IBM 60min "$(intraday IBM 60min \
+		'2025-01-02 19:00:00,1,1,1,1,1' \
+		'2025-01-02 18:00:00,1,1,1,1,1')" >in.ndjson
+	run tick-normalize in.ndjson
+	assert_success
+	run ticks <<<"$output"
+	assert_output $'2025-01-02T23:00:00Z 2025-01-02 1 1 1 1 1\n2025-01-03T00:00:00Z 2025-01-02 1 1 1 1 1'
+}
+
+@test "prices and volumes are exact: digits a double would round survive" {
+	envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min \
+		'2025-06-17 11:25:00,0.1,0.3,0.000001,0.2,9007199254740993' \
+		'2025-06-17 11:20:00,123456789012.345678,999999999999.999999,0.1000,100.0100,9223372036854775807')" >in.ndjson
+	run tick-normalize in.ndjson
+	assert_success
+	assert_line --index 0 --partial '"open":123456789012.345678,"high":999999999999.999999,"low":0.1,"close":100.01,"volume":9223372036854775807,'
+	assert_line --index 1 --partial '"open":0.1,"high":0.3,"low":0.000001,"close":0.2,"volume":9007199254740993,'
+}
+
+@test "daily bars are stamped at midnight exchange time, interval 1d" {
+	run tick-normalize "$ENV/aapl_daily_quote.ndjson"
+	assert_success
+	assert_line --index 0 '{"symbol":"AAPL","interval":"1d","trade_timestamp":"2025-01-28T05:00:00Z","trade_date":"2025-01-28","open":228.0936,"high":228.12,"low":226.46,"close":226.51,"volume":40909263,"batch_id":1750467600000000,"ingested_at":"2025-06-21T01:00:00Z","source":"alphavantage"}'
+	# in June the exchange is on daylight time
+	assert_line --index 99 --partial '"trade_timestamp":"2025-06-20T04:00:00Z","trade_date":"2025-06-20","open":202.03,'
+}
+
+@test "a global quote becomes one daily bar of its latest trading day, with the price as close" {
+	run tick-normalize "$ENV/aapl_daily_quote.ndjson"
+	assert_success
+	assert_line --index 100 '{"symbol":"AAPL","interval":"1d","trade_timestamp":"2025-06-20T04:00:00Z","trade_date":"2025-06-20","open":202.03,"high":205.8796,"low":196.45,"close":199.04,"volume":85953229,"batch_id":1750467600000000,"ingested_at":"2025-06-21T01:00:02Z","source":"alphavantage"}'
+	assert_line --index 101 '{"@batch":{"app":"av-fetch/daily/AAPL","id":1750467600000000,"records":101,"rejected":0,"status":"ok"}}'
+}
+
+@test "CSV daily bars and CSV global quotes are read too" {
+	body=$(printf 'timestamp,open,high,low,close,volume\r\n2025-06-20,1.5,2,1,1.75,100\r\n2025-06-18,1,2,1,1.5,50\r\n' | jq -Rs .)
+	quote=$(printf 'symbol,open,high,low,price,volume,latestDay,previousClose,change,changePercent\r\nAAPL,202.0300,205.8796,196.4500,199.0400,85953229,2025-06-20,202.3700,-3.3300,-1.6455%%\r\n' | jq -Rs .)
+	{
+		envelope TIME_SERIES_DAILY AAPL null "$body"
+		envelope GLOBAL_QUOTE AAPL null "$quote"
+	} >in.ndjson
+	run tick-normalize in.ndjson
+	assert_success
+	run ticks <<<"$output"
+	assert_output - <<-'EOF'
+		2025-06-18T04:00:00Z 2025-06-18 1 2 1 1.5 50
+		2025-06-20T04:00:00Z 2025-06-20 1.5 2 1 1.75 100
+		2025-06-20T04:00:00Z 2025-06-20 202.03 205.8796 196.45 199.04 85953229
+	EOF
+}
+
+@test "every bar that cannot be normalised is rejected with its reason, and counted in the marker" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min \
+			'2025-06-17 11:50:00,1,2,1,1,10' \
+			'2025-06-17 11:45:00,abc,2,1,1,10' \
+			'2025-06-17 11:40:00,1,2,1,1.1234567,10' \
+			'2025-06-17 11:35:00,1,2,1,1,-5' \
+			'2025-06-17 11:30:00,1,2,1,1,12.5' \
+			'2025-06-17 25:00:00,1,2,1,1,10' \
+			'2025-06-17,1,2,1,1,10')"
+		envelope TIME_SERIES_INTRADAY IBM 5min '{"Meta Data":{"2. Symbol":"IBM"},"Time Series (5min)":{"2025-06-17 11:20:00":{"1. open":"1","2. high":"2","3. low":"1","5. volume":"3"},"2025-06-17 11:15:00":[1,2]}}'
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(printf 'timestamp,open,high,low,close,volume\r\n2025-06-17 11:10:00,1,2,1\r\n2025-06-17 11:05:00,1,2,1,1,7\r\n' | jq -Rs .)"
+		marker
+	} >in.ndjson
+	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	assert_equal "$stderr" "tick-normalize: 9 bars and 0 envelopes rejected (see rejects.ndjson)"
+	assert_line --index 2 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750173900000000,"records":2,"rejected":9,"status":"ok"}}'
+	run jq -r '"\(.stage) \(.source.line): \(.reason)"' rejects.ndjson
+	assert_output - <<-'EOF'
+		bar 1: open: "abc" is not a decimal number
+		bar 1: close: decimal "1.1234567" has more than 6 fractional digits
+		bar 1: volume: -5 is negative
+		bar 1: volume: "12.5" is not an integer
+		bar 1: timestamp "2025-06-17 25:00:00" does not parse as YYYY-MM-DD HH:MM:SS
+		bar 1: timestamp "2025-06-17" does not parse as YYYY-MM-DD HH:MM:SS
+		bar 2: no close
+		bar 2: bar is not an object
+		bar 3: CSV line has 4 fields, expected 6
+	EOF
+	run jq -c 'select(.source.line == 3) | .input' rejects.ndjson
+	assert_output '"2025-06-17 11:10:00,1,2,1"'
+	run jq -c 'select(.reason == "bar is not an object") | .input' rejects.ndjson
+	assert_output '{"2025-06-17 11:15:00":[1,2]}'
+}
+
+@test "an envelope that is not Alpha Vantage data is rejected whole, with the reason" {
+	good=$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')
+	{
+		head -3 "$ENV/api_messages.ndjson"
+		echo 'this is not JSON'
+		echo '{"Meta Data":{}}'
+		envelope TIME_SERIES_INTRADAY IBM 5min "$good" | jq -c '.source = "yahoo"'
+		envelope TIME_SERIES_WEEKLY IBM 5min "$good"
+		envelope TIME_SERIES_INTRADAY IBM 5min "$good" | jq -c '.http_status = 503'
+		envelope TIME_SERIES_INTRADAY MSFT 5min "$good"
+		envelope TIME_SERIES_INTRADAY IBM 1min "$good"
+		envelope TIME_SERIES_INTRADAY IBM 5min "$good" | jq -c 'del(.fetched_at)'
+		envelope TIME_SERIES_INTRADAY 'IBM$' 5min "$good"
+		envelope GLOBAL_QUOTE IBM null '{"Global Quote":{}}'
+		envelope TIME_SERIES_INTRADAY IBM 5min '"date,price\r\n2025-06-17,1\r\n"'
+		envelope TIME_SERIES_DAILY IBM null "$good"
+		envelope TIME_SERIES_INTRADAY IBM 5min '{"Meta Data":{"2. Symbol":"IBM"}}'
+		envelope TIME_SERIES_INTRADAY IBM 5min '{"Meta Data":{"2. Symbol":"IBM","6. Time Zone":"Mars/Olympus"},"Time Series (5min)":{"2025-06-17 11:50:00":{"1. open":"1","2. high":"2","3. low":"1","4. close":"1","5. volume":"10"}}}'
+	} >in.ndjson
+	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	assert_output ''
+	run jq -r '"\(.source.line) \(.stage): \(.reason)"' rejects.ndjson
+	assert_line --index 0 '1 envelope: API error: Invalid API call. Please retry or visit the documentation (https://www.alphavantage.co/documentation/) for TIME_SERIES_INTRADAY.'
+	assert_line --index 1 --partial '2 envelope: API note: Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute'
+	assert_line --index 2 --partial '3 envelope: API information: Thank you for using Alpha Vantage! Our standard API rate limit is 25 requests per day.'
+	assert_line --index 3 '4 envelope: not valid JSON: unexpected character'
+	assert_line --index 4 '5 envelope: not an av-fetch envelope: no source, function or body'
+	assert_line --index 5 '6 envelope: source is "yahoo", not alphavantage'
+	assert_line --index 6 '7 envelope: function "TIME_SERIES_WEEKLY" is not one tick-normalize reads'
+	assert_line --index 7 '8 envelope: HTTP status 503'
+	assert_line --index 8 '9 envelope: the response is for "IBM", not the requested "MSFT"'
+	assert_line --index 9 '10 envelope: interval "1min" does not match "Time Series (5min)"'
+	assert_line --index 10 '11 envelope: fetched_at is missing'
+	assert_line --index 11 '12 envelope: symbol "IBM$" is not a ticker ([A-Z0-9.-]{1,15})'
+	assert_line --index 12 '13 envelope: Global Quote is empty (an unknown symbol)'
+	assert_line --index 13 '14 envelope: CSV body does not start with the header "timestamp,open,high,low,close,volume"'
+	assert_line --index 14 '15 envelope: "Time Series (5min)" does not fit TIME_SERIES_DAILY'
+	assert_line --index 15 '16 envelope: body has no time series'
+	assert_line --index 16 --partial '17 envelope: time zone: time zone "Mars/Olympus": '
+	# the whole envelope is the input: as JSON when it is JSON, else as a string
+	run jq -c 'select(.source.line == 4) | .input' rejects.ndjson
+	assert_output '"this is not JSON"'
+	run jq -c 'select(.source.line == 6) | .input.source' rejects.ndjson
+	assert_output '"yahoo"'
+}
+
+@test "an empty response is no data, not an error" {
+	{
+		tail -n +4 "$ENV/api_messages.ndjson"
+	} >in.ndjson
+	run --separate-stderr tick-normalize -v in.ndjson
+	assert_success
+	assert_output '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750174200000000,"records":0,"rejected":0,"status":"ok"}}'
+	[[ $stderr == *"in.ndjson: line 1: IBM: no data"* ]]
+	[[ $stderr == *"in.ndjson: line 2: IBM: no data"* ]]
+}
+
+@test "without --rejects, each reject is a warning on stderr" {
+	envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,x,2,1,1,10')" >in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" 'tick-normalize: in.ndjson: line 1: IBM: bar rejected: open: "x" is not a decimal number'
+	run --separate-stderr tick-normalize -q in.ndjson
+	assert_failure 1
+	assert_equal "$stderr" ''
+}
+
+@test "ticks of an envelope without batch_id take the id of their batch's marker" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')" null
+		envelope TIME_SERIES_INTRADAY NVDA 5min "$(intraday NVDA 5min '2025-06-17 11:50:00,3,4,3,3,30')" null
+		marker 42
+	} >in.ndjson
+	run tick-normalize in.ndjson
+	assert_success
+	run jq -c '[.symbol, .batch_id, ."@batch".id]' <<<"$output"
+	assert_output $'["IBM",42,null]\n["NVDA",42,null]\n[null,null,42]'
+}
+
+@test "ticks that never see a batch id get --batch-id, or null" {
+	envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')" null >in.ndjson
+	run tick-normalize --batch-id 7 in.ndjson
+	assert_success
+	run jq -c .batch_id <<<"$output"
+	assert_output 7
+	run tick-normalize in.ndjson
+	assert_success
+	run jq -c .batch_id <<<"$output"
+	assert_output null
+}
+
+@test "an envelope batch_id that disagrees with its marker fails the batch" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')" 41
+		marker 42
+	} >in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
+	assert_success
+	assert_line --index 1 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":42,"records":1,"rejected":0,"status":"failed"}}'
+	assert_equal "$stderr" 'tick-normalize: batch av-fetch/intraday/5min/IBM 42: its envelopes carry other batch ids; the batch is marked failed'
+}
+
+@test "an upstream failed batch stays failed and its rejects are kept" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')"
+		echo '{"@batch":{"app":"a","id":1750173900000000,"records":1,"rejected":2,"status":"failed"}}'
+		echo '{"@note":{"text":"control lines pass through"}}'
+	} >in.ndjson
+	run tick-normalize in.ndjson
+	assert_success
+	assert_line --index 1 '{"@batch":{"app":"a","id":1750173900000000,"records":1,"rejected":2,"status":"failed"}}'
+	assert_line --index 2 '{"@note":{"text":"control lines pass through"}}'
+}
+
+@test "--binary writes the same records in the binary encoding" {
+	printf 'checks for ticks:\n  - row_count >= 0\n' >all.checks
+	tick-normalize "$ENV/tsla_60min_dst.ndjson" >json.out
+	tick-normalize --binary "$ENV/tsla_60min_dst.ndjson" >bin.out
+	[ "$(head -c 4 bin.out | od -An -c | tr -d ' ')" = '211STK' ]
+	[ "$(stat -c %s bin.out)" -lt "$(stat -c %s json.out)" ]
+	run tick-validate -q --checks all.checks bin.out
+	assert_success
+	diff json.out <(printf '%s\n' "$output")
+}
+
+@test "--zone is the zone of responses that name none (CSV bodies)" {
+	body=$(printf 'timestamp,open,high,low,close,volume\r\n2025-06-17 09:30:00,1,2,1,1,10\r\n' | jq -Rs .)
+	envelope TIME_SERIES_INTRADAY IBM 5min "$body" >in.ndjson
+	run tick-normalize in.ndjson
+	assert_success
+	assert_output --partial '"trade_timestamp":"2025-06-17T13:30:00Z"'
+	run tick-normalize --zone Europe/Berlin in.ndjson
+	assert_success
+	assert_output --partial '"trade_timestamp":"2025-06-17T07:30:00Z"'
+	run --separate-stderr tick-normalize --zone Nowhere/Land in.ndjson
+	assert_failure 64
+	[[ $stderr == "tick-normalize: --zone: time zone \"Nowhere/Land\":"* ]]
+}
+
+@test "a binary record stream is not an envelope stream" {
+	printf 'checks for ticks:\n  - row_count >= 0\n' >all.checks
+	tick-normalize --binary "$ENV/ibm_5min_json.ndjson" >bin.out
+	run --separate-stderr tick-normalize bin.out
+	assert_failure 65
+	assert_equal "$stderr" 'tick-normalize: bin.out: a binary record stream, not envelopes'
+}
+
+@test "a line over --max-line is rejected, not truncated, and the next one is read" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10' '2025-06-17 11:45:00,1,2,1,1,10' '2025-06-17 11:40:00,1,2,1,1,10' '2025-06-17 11:35:00,1,2,1,1,10' '2025-06-17 11:30:00,1,2,1,1,10' '2025-06-17 11:25:00,1,2,1,1,10' '2025-06-17 11:20:00,1,2,1,1,10' '2025-06-17 11:15:00,1,2,1,1,10' '2025-06-17 11:10:00,1,2,1,1,10' '2025-06-17 11:05:00,1,2,1,1,10' '2025-06-17 11:00:00,1,2,1,1,10' '2025-06-17 10:55:00,1,2,1,1,10' '2025-06-17 10:50:00,1,2,1,1,10')"
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')"
+	} >in.ndjson
+	run --separate-stderr tick-normalize --max-line 1024 --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	assert_equal "${#lines[@]}" 1
+	run jq -c '[.source.line, .reason, .input]' rejects.ndjson
+	assert_output '[1,"line longer than 1024 bytes",null]'
+}
+
+@test "usage errors exit 64 with the usage" {
+	run --separate-stderr tick-normalize --no-such-option
+	assert_failure 64
+	[[ $stderr == *"usage: tick-normalize"* ]]
+	run --separate-stderr tick-normalize --batch-id twelve
+	assert_failure 64
+	[[ $stderr == *"--batch-id"* ]]
+	run --separate-stderr tick-normalize no-such-file
+	assert_failure 66
+	assert_equal "$stderr" 'tick-normalize: no-such-file: No such file or directory'
+}
+
+@test "a full disk is exit 74" {
+	run --separate-stderr bash -c 'tick-normalize "$1" >/dev/full' - "$ENV/ibm_5min_json.ndjson"
+	assert_failure 74
+	[[ $stderr == *"No space left on device"* ]]
+}

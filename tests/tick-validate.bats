@@ -1,0 +1,439 @@
+#!/usr/bin/env bats
+# tick-validate: declarative checks on tick records, quarantine, scan report.
+
+# shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
+# shellcheck disable=SC2016 # bash -c scripts take their arguments as $1, $2
+load helpers/common
+
+SHIPPED=$STOCKETL_ROOT/conf/checks/ticks.checks
+PIPE=$FIXTURES/pipeline
+
+# tick [FIELD=JSON ...]: a tick record line (IBM 5min at 2025-06-17T13:30:00Z
+# unless fields say otherwise); FIELD=- leaves the field out.
+tick() {
+	local f='.' kv
+	for kv in "$@"; do
+		if [ "${kv#*=}" = - ]; then
+			f="$f | del(.${kv%%=*})"
+		else
+			f="$f | .${kv%%=*} = ${kv#*=}"
+		fi
+	done
+	jq -nc '{symbol: "IBM", interval: "5min", trade_timestamp: "2025-06-17T13:30:00Z",
+		trade_date: "2025-06-17", open: 10, high: 12, low: 9, close: 11, volume: 100,
+		batch_id: 1, ingested_at: "2025-06-17T13:35:00Z", source: "alphavantage"}'" | $f"
+}
+
+marker() { # [ID] [STATUS] [REJECTED]
+	printf '{"@batch":{"app":"test","id":%s,"records":0,"rejected":%s,"status":"%s"}}\n' \
+		"${1:-1}" "${3:-0}" "${2:-ok}"
+}
+
+# checks LINE...: a checks file c.checks with the items given (one per argument).
+checks() {
+	{
+		echo 'checks for ticks:'
+		printf '%s\n' "$@"
+	} >c.checks
+}
+
+# outcome N: the outcome of check N (0-based) in the last report line.
+outcome() {
+	tail -1 report.ndjson | jq -r ".checks[$1] | \"\(.outcome) \(.value)\""
+}
+
+@test "--help prints the usage, which is the man page's SYNOPSIS" {
+	run --separate-stderr tick-validate --help
+	assert_success
+	assert_output --partial "usage: tick-validate"
+	assert_help_matches_man tick-validate
+}
+
+@test "--version names the program and stocketl" {
+	run tick-validate --version
+	assert_success
+	assert_output --regexp '^tick-validate \(stocketl\) [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "tick-normalize | tick-validate on the hand-written batch gives the hand-written output" {
+	run --separate-stderr bash -c 'tick-normalize --rejects n.ndjson "$1" |
+		tick-validate --checks "$2" --rejects v.ndjson --report r.ndjson' - \
+		"$PIPE/envelopes.ndjson" "$SHIPPED"
+	assert_failure 1
+	diff "$PIPE/expected.ndjson" <(printf '%s\n' "$output")
+	run jq -r '.reason' n.ndjson
+	assert_output 'open: "n/a" is not a decimal number'
+	run jq -r '"\(.check) | \(.values | tojson) | \(.record.symbol) \(.record.trade_timestamp)"' v.ndjson
+	assert_output - <<-'EOF'
+		high below open or close | {"open":281.2,"high":281,"close":281.1} | IBM 2025-06-16T20:00:00Z
+		bar off the interval grid | {"interval":"1min","trade_timestamp":"2025-06-17T13:30:30Z"} | NVDA 2025-06-17T13:30:30Z
+		bar outside the extended session | {"interval":"1min","trade_timestamp":"2025-06-18T00:00:00Z"} | NVDA 2025-06-18T00:00:00Z
+	EOF
+	run jq -c '[.outcome, .records, [.checks[] | select(.outcome != "pass") | .name]]' r.ndjson
+	assert_output '["warn",{"in":9,"passed":6,"quarantined":3},["high below open or close","bar off the interval grid","bar outside the extended session"]]'
+}
+
+@test "every fixture of the repository passes the shipped checks through the pipeline" {
+	for f in ibm_5min_json ibm_5min_csv nvda_1min tsla_60min_dst aapl_daily_quote; do
+		run --separate-stderr bash -c 'tick-normalize "$1" | tick-validate --checks "$2"' - \
+			"$FIXTURES/envelopes/$f.ndjson" "$SHIPPED"
+		assert_success
+		assert_line --partial '"status":"ok"'
+	done
+}
+
+@test "records are passed on byte for byte, and the marker gets this stage's counts" {
+	checks '  - row_count > 0'
+	{
+		echo '{ "symbol" : "IBM", "open" : "10.50", "close" : 11 }'
+		tick
+		echo '{"@note":1}'
+		marker 7 ok 3
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks in.ndjson
+	assert_success
+	assert_equal "$stderr" "tick-validate: batch test 7: 2 records, 2 passed, 0 quarantined; 1 checks: 1 passed, 0 warned, 0 failed, 0 skipped"
+	assert_line --index 0 '{ "symbol" : "IBM", "open" : "10.50", "close" : 11 }'
+	assert_line --index 1 "$(tick)"
+	assert_line --index 2 '{"@note":1}'
+	assert_line --index 3 '{"@batch":{"app":"test","id":7,"records":2,"rejected":3,"status":"ok"}}'
+}
+
+@test "row_count: an inline threshold fails the batch, a warn alert warns" {
+	checks '  - row_count > 2' '  - row_count:' '      warn: when < 5'
+	{ tick; tick; marker; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	assert_line --index 2 '{"@batch":{"app":"test","id":1,"records":2,"rejected":0,"status":"failed"}}'
+	run outcome 0
+	assert_output 'fail 2'
+	run outcome 1
+	assert_output 'warn 2'
+	[[ $stderr == *"tick-validate: batch test 1: fail: row_count > 2 (line 2): row_count = 2"* ]]
+	[[ $stderr == *"tick-validate: batch test 1: warn: row_count (line 3): row_count = 2"* ]]
+}
+
+@test "missing_count counts nulls and absent fields, at warn and at fail level" {
+	checks '  - missing_count(volume):' '      warn: when > 0' '      fail: when > 1' \
+		'  - missing_count(close) = 0'
+	{ tick volume=null; tick; marker 1; tick volume=null; tick volume=- close=null; marker 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	assert_line --index 2 --partial '"status":"ok"'
+	assert_line --index 5 --partial '"status":"failed"'
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output $'[["warn",1],["pass",0]]\n[["fail",2],["fail",1]]'
+}
+
+@test "invalid_count with valid min, valid max and valid values" {
+	checks '  - invalid_count(volume) = 0:' '      valid min: 0' '      valid max: 1000' \
+		'  - invalid_count(symbol):' "      valid values: [IBM, 'NVDA']" '      warn: when > 0' \
+		'  - invalid_count(trade_date) = 0:' '      valid min: 2025-01-01' \
+		'  - invalid_count(close):' '      valid values: [11, 12.5]' '      warn: when between 1 and 2'
+	{ tick; tick volume=-1 symbol='"AAPL"'; tick volume=5000 close=12.5; tick trade_date='"2024-12-31"' volume=null; marker; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output '[["fail",2],["warn",1],["fail",1],["pass",0]]'
+}
+
+@test "duplicate_count finds repeated keys, in order or not, at warn and at fail level" {
+	checks '  - duplicate_count(symbol, interval, trade_timestamp):' '      warn: when > 0' '      fail: when > 1' \
+		'  - duplicate_count(symbol) > 0'
+	{
+		tick trade_timestamp='"2025-06-17T13:30:00Z"'
+		tick trade_timestamp='"2025-06-17T13:35:00Z"'
+		tick trade_timestamp='"2025-06-17T13:35:00Z"' interval='"1min"'
+		tick trade_timestamp='"2025-06-17T13:30:00Z"'
+		marker 1
+		tick trade_timestamp='"2025-06-17T13:35:00Z"'
+		tick trade_timestamp='"2025-06-17T13:30:00Z"'
+		tick trade_timestamp='"2025-06-17T13:35:00Z"'
+		tick trade_timestamp='"2025-06-17T13:30:00Z"' symbol='"NVDA"'
+		tick trade_timestamp='"2025-06-17T13:30:00Z"'
+		marker 2
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.outcome, .value, .exact]]' report.ndjson
+	assert_output $'[["warn",1,true],["pass",3,true]]\n[["fail",2,true],["pass",3,true]]'
+}
+
+@test "past --key-memory a duplicate count is a lower bound and cannot pass" {
+	checks '  - duplicate_count(symbol, trade_timestamp) = 0'
+	for i in $(seq 0 99); do
+		tick trade_timestamp="\"2025-06-17T$(printf '%02d' $((i / 60 + 10))):$(printf '%02d' $((i % 60))):00Z\"" symbol="\"S$((i * 7919 % 97))\""
+	done >in.ndjson
+	run --separate-stderr tick-validate --key-memory 2k --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 1
+	run jq -c '.checks[0] | [.outcome, .value, .exact]' report.ndjson
+	assert_output '["warn",0,false]'
+	[[ $stderr == *"duplicate_count(symbol, trade_timestamp) = 0 (line 2): duplicate_count = 0 (a lower bound: --key-memory ran out)"* ]]
+	run tick-validate --key-memory 1M --checks c.checks in.ndjson
+	assert_success
+}
+
+@test "freshness measures from the newest value to --now, with duration thresholds" {
+	checks '  - freshness(ingested_at):' '      warn: when > 1h' '      fail: when > 1d' \
+		'  - freshness(trade_timestamp) < 90m'
+	{ tick ingested_at='"2025-06-17T13:00:00Z"'; tick; marker; } >in.ndjson
+	run tick-validate --now 2025-06-17T15:05:30.5Z --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output '[["warn","1h30m30.5s"],["fail","1h35m30.5s"]]'
+	run tick-validate --now 2025-06-19T13:35:00Z --checks c.checks --report report.ndjson in.ndjson
+	run jq -c '.checks[0] | [.outcome, .value]' report.ndjson
+	assert_output '["fail","2d"]'
+}
+
+@test "min and max compare in the column's own type, at warn and at fail level" {
+	checks '  - min(low) > 0' '  - max(high):' '      warn: when > 100.25' '      fail: when > 1000' \
+		'  - max(trade_timestamp) < 2025-06-17T14:00:00Z' '  - min(volume) between 10 and 50'
+	{ tick low=0.000001 high=100.5; tick trade_timestamp='"2025-06-17T14:00:00Z"' volume=5; marker; } >in.ndjson
+	run tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | .outcome]' report.ndjson
+	assert_output '["pass","warn","fail","fail"]'
+	# the values as written (jq would print 0.000001 as 1e-06)
+	run grep -o '"value":[^,]*' report.ndjson
+	assert_output $'"value":0.000001\n"value":100.5\n"value":"2025-06-17T14:00:00Z"\n"value":5'
+}
+
+@test "schema: a required column missing from a record fails, or warns" {
+	checks '  - schema:' '      fail:' '        when required column missing: [symbol, trade_date]' \
+		'  - schema:' '      warn:' '        when required column missing: [volume]'
+	{ tick; tick trade_date=- volume=-; tick volume=null; marker; } >in.ndjson
+	run tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.outcome, .value, .missing_columns]]' report.ndjson
+	assert_output '[["fail",1,["trade_date"]],["warn",1,["volume"]]]'
+}
+
+@test "each bar rule of the shipped checks quarantines the records that break it" {
+	{
+		tick                                                         # good
+		tick high=10.5                                               # high below close 11
+		tick low=10.5                                                # low above open 10
+		tick low=0 open=0 close=0.5 high=1                           # low not positive
+		tick volume=-1                                               # negative volume
+		tick trade_timestamp='"2025-06-17T13:31:00Z"'                # 09:31 ET is off the 5min grid
+		tick trade_timestamp='"2025-06-17T07:55:00Z"'                # 03:55 ET, before 04:00
+		tick trade_timestamp='"2025-06-21T13:30:00Z"'                # a Saturday
+		tick interval='"1d"' trade_timestamp='"2025-06-17T04:00:00Z"' # a daily bar at midnight ET
+		tick high=null                                               # unknown is not a failure
+		marker
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks "$SHIPPED" --rejects rejects.ndjson --report report.ndjson in.ndjson
+	assert_failure 1
+	assert_equal "${#lines[@]}" 4
+	assert_line --index 3 '{"@batch":{"app":"test","id":1,"records":3,"rejected":7,"status":"ok"}}'
+	run jq -r '"\(.source.record) \(.check): \(.values | tojson)"' rejects.ndjson
+	assert_output - <<-'EOF'
+		2 high below open or close: {"open":10,"high":10.5,"close":11}
+		3 low above open or close: {"open":10,"low":10.5,"close":11}
+		4 low is not positive: {"low":0}
+		5 negative volume: {"volume":-1}
+		6 bar off the interval grid: {"interval":"5min","trade_timestamp":"2025-06-17T13:31:00Z"}
+		7 bar outside the extended session: {"interval":"5min","trade_timestamp":"2025-06-17T07:55:00Z"}
+		8 bar outside the extended session: {"interval":"5min","trade_timestamp":"2025-06-21T13:30:00Z"}
+	EOF
+	run jq -c '[.checks[] | select(.metric == "failed_rows") | [.outcome, .value]]' report.ndjson
+	assert_output '[["warn",1],["warn",1],["warn",1],["warn",1],["warn",1],["warn",2]]'
+	run jq -c 'select(.source.record == 2) | .record' rejects.ndjson
+	assert_output "$(tick high=10.5)"
+}
+
+@test "a row rule with a fail threshold fails the batch past it; a record breaking two rules is quarantined once" {
+	checks '  - failed rows:' '      name: tiny volume' '      fail condition: volume < 10 and not (volume = 0)' '      fail: when > 1' \
+		'  - failed rows:' '      fail condition: volume < 5'
+	{ tick volume=0; tick volume=3; marker 1; tick volume=3; tick volume=4; marker 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --rejects rejects.ndjson --report report.ndjson in.ndjson
+	assert_failure 2
+	assert_line --index 0 '{"@batch":{"app":"test","id":1,"records":0,"rejected":2,"status":"ok"}}'
+	assert_line --index 1 '{"@batch":{"app":"test","id":2,"records":0,"rejected":2,"status":"failed"}}'
+	# a rule with only a fail alert does not warn below it (its records are quarantined all the same)
+	run jq -c '[.checks[] | [.name, .outcome, .value]]' report.ndjson
+	assert_output $'[["tiny volume","pass",1],["volume < 5","warn",2]]\n[["tiny volume","fail",2],["volume < 5","warn",2]]'
+	run jq -r '"\(.source.record) \(.check)"' rejects.ndjson
+	assert_output $'1 volume < 5\n2 tiny volume\n4 tiny volume\n5 tiny volume'
+	run jq -c '.outcome' report.ndjson
+	assert_output $'"warn"\n"fail"'
+}
+
+@test "rules compare exactly across prices, volumes and constants" {
+	checks '  - failed rows:' '      fail condition: close >= 100.000001 or volume > high'
+	{ tick close=100.000001 high=200; tick close=100 high=200; tick high=99.5 volume=100; tick high=100 volume=100; marker; } >in.ndjson
+	run tick-validate --checks c.checks --report report.ndjson --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	run jq -r '.source.record' rejects.ndjson
+	assert_output $'1\n3'
+}
+
+@test "a batch failed upstream stays failed; rejected counts add up" {
+	checks '  - row_count > 0'
+	{ tick; marker 1 failed 2; tick; marker 2 ok 1; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks in.ndjson
+	assert_success
+	assert_line --index 1 '{"@batch":{"app":"test","id":1,"records":1,"rejected":2,"status":"failed"}}'
+	assert_line --index 3 '{"@batch":{"app":"test","id":2,"records":1,"rejected":1,"status":"ok"}}'
+}
+
+@test "only the batch whose check failed is marked failed" {
+	checks '  - max(volume) < 1000'
+	{ tick; marker 1; tick volume=5000; marker 2; tick; marker 3; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks in.ndjson
+	assert_failure 2
+	run jq -c 'select(."@batch") | [."@batch".id, ."@batch".status]' <<<"$output"
+	assert_output $'[1,"ok"]\n[2,"failed"]\n[3,"ok"]'
+}
+
+@test "the report has one line per batch with every check, its metric, value and outcome" {
+	run tick-validate --now 2025-06-17T14:00:00Z --checks "$SHIPPED" --report report.ndjson "$PIPE/expected.ndjson"
+	assert_success
+	run jq -c 'del(.checks)' report.ndjson
+	assert_output '{"dataset":"ticks","checks_file":"'"$SHIPPED"'","batch":{"app":"av-fetch/intraday/IBM,NVDA","id":1750173900000000},"scanned_at":"2025-06-17T14:00:00Z","records":{"in":6,"passed":6,"quarantined":0},"outcome":"pass"}'
+	run jq -c '.checks[]' report.ndjson
+	assert_line --index 0 '{"name":"row_count > 0","definition":"row_count > 0","line":10,"metric":"row_count","threshold":"> 0","value":6,"outcome":"pass"}'
+	assert_line --index 1 '{"name":"missing_count(symbol) = 0","definition":"missing_count(symbol) = 0","line":11,"metric":"missing_count","columns":["symbol"],"threshold":"= 0","value":0,"outcome":"pass"}'
+	assert_line --index 2 '{"name":"schema","definition":"schema","line":12,"metric":"schema","value":0,"missing_columns":[],"outcome":"pass"}'
+	assert_line --index 3 '{"name":"high below open or close","definition":"failed rows","line":17,"metric":"failed_rows","condition":"high < max(open, close)","warn":"> 0","value":0,"outcome":"pass"}'
+	assert_equal "${#lines[@]}" 9
+}
+
+@test "a record that is not a tick record is quarantined under 'tick record' with the reason" {
+	checks '  - row_count >= 0'
+	{
+		echo 'not json'
+		echo '{"symbol":"IBM","colour":"red"}'
+		echo '{"symbol":"IBM","open":"abc"}'
+		printf '{"symbol":"\xff"}\n'
+		tick
+		marker
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	assert_line --index 1 '{"@batch":{"app":"test","id":1,"records":1,"rejected":4,"status":"ok"}}'
+	run jq -c '[.check, .reason, .record]' rejects.ndjson
+	assert_output - <<-'EOF'
+		["tick record","unexpected character","not json"]
+		["tick record","field \"colour\": not a field of a tick record",{"symbol":"IBM","colour":"red"}]
+		["tick record","field \"open\": \"abc\" is not a decimal number",{"symbol":"IBM","open":"abc"}]
+		["tick record","invalid JSON: invalid UTF-8 in string","{\"symbol\":\"�\"}"]
+	EOF
+}
+
+@test "a stream without markers is one batch; when it fails, a failed marker ends it" {
+	checks '  - row_count > 1'
+	tick >one.ndjson
+	run --separate-stderr tick-validate --checks c.checks one.ndjson
+	assert_failure 2
+	assert_line --index 1 '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}'
+	[[ $stderr == *"tick-validate: input: fail: row_count > 1 (line 2): row_count = 1"* ]]
+	{ tick; tick; } >two.ndjson
+	run --separate-stderr tick-validate --checks c.checks two.ndjson
+	assert_success
+	assert_equal "${#lines[@]}" 2
+	run --separate-stderr tick-validate --checks c.checks </dev/null
+	assert_failure 2
+	assert_output '{"@batch":{"app":"tick-validate","id":0,"records":0,"rejected":0,"status":"failed"}}'
+}
+
+@test "records after the last marker are judged and reported, and get no marker" {
+	checks '  - row_count > 5'
+	{ tick; tick; tick; tick; tick; tick; marker; tick; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	assert_equal "${#lines[@]}" 8
+	assert_line --index 7 "$(tick)"
+	[[ $stderr == *"tick-validate: 1 records after the last batch marker: their batch has not ended"* ]]
+	run jq -c '[.batch, .outcome]' report.ndjson
+	assert_output $'[{"app":"test","id":1},"pass"]\n[null,"fail"]'
+}
+
+@test "min, max and freshness of an empty batch are skipped, not failed" {
+	checks '  - min(low) > 0' '  - freshness(ingested_at) < 1h'
+	marker >in.ndjson
+	run tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_success
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output '[["skipped",null],["skipped",null]]'
+}
+
+@test "binary input gets the same judgement, and --binary output reads back to the same JSON" {
+	run bash -c 'tick-normalize -q --binary "$1" >in.bin' - "$PIPE/envelopes.ndjson"
+	assert_failure 1
+	run --separate-stderr tick-validate --checks "$SHIPPED" --rejects rejects.ndjson in.bin
+	assert_failure 1
+	diff "$PIPE/expected.ndjson" <(printf '%s\n' "$output")
+	[ "$(wc -l <rejects.ndjson)" -eq 3 ]
+	tick-validate -q --binary --checks "$SHIPPED" "$PIPE/expected.ndjson" >out.bin
+	run tick-validate -q --checks "$SHIPPED" out.bin
+	assert_success
+	diff "$PIPE/expected.ndjson" <(printf '%s\n' "$output")
+}
+
+@test "a malformed checks file is exit 78 with the file, the line and what was expected" {
+	expect() { # WANT LINE...
+		local want=$1
+		shift
+		printf '%s\n' "$@" >bad.checks
+		run --separate-stderr tick-validate --checks bad.checks /dev/null
+		assert_failure 78
+		assert_output ''
+		assert_equal "$stderr" "tick-validate: bad.checks:$want"
+	}
+	expect '1: expected "checks for <dataset>:"' '- row_count > 0'
+	expect '2: expected at least one check' 'checks for ticks:' ''
+	expect '2: expected a check: row_count, missing_count(COLUMN), invalid_count(COLUMN), duplicate_count(COLUMNS), freshness(COLUMN), min(COLUMN), max(COLUMN), schema or failed rows' \
+		'checks for ticks:' '  - rowcount > 0'
+	expect '2: expected a comparison (=, !=, <, <=, >, >=) or "between A and B"' 'checks for ticks:' '  - row_count ~ 0'
+	expect '2: expected a count (an integer), not "zero"' 'checks for ticks:' '  - row_count > zero'
+	expect '2: expected a column (symbol, interval, trade_timestamp, trade_date, open, high, low, close, volume, batch_id, ingested_at or source)' \
+		'checks for ticks:' '  - missing_count(colour) = 0'
+	expect '2: expected ")"' 'checks for ticks:' '  - missing_count(symbol = 0'
+	expect '2: expected a timestamp column (trade_timestamp or ingested_at) for freshness' 'checks for ticks:' '  - freshness(volume) < 1d'
+	expect '3: expected a duration such as 15m, 6h or 1d6h, not "soon"' 'checks for ticks:' '  - freshness(ingested_at):' '      warn: when > soon'
+	expect '2: expected a threshold: "min(low) > 0" inline, or warn:/fail: alerts on the lines below' 'checks for ticks:' '  - min(low)'
+	expect '3: expected "warn: when <comparison>"' 'checks for ticks:' '  - min(low):' '      warn: > 1'
+	expect '3: expected spaces for indentation, not a tab' 'checks for ticks:' '  - row_count > 0:' $'\tname: x'
+	expect '3: expected a setting of this check (name, warn or fail), not "valid min"' 'checks for ticks:' '  - row_count:' '      valid min: 0'
+	expect '2: expected "valid min:", "valid max:" or "valid values:" for invalid_count' 'checks for ticks:' '  - invalid_count(volume) = 0'
+	expect '4: expected "- " at the indentation of the other checks (2 spaces)' 'checks for ticks:' '  - row_count > 0' '' '    - row_count > 1'
+	expect '3: expected "- row_count > 0:" (with a colon) before the settings of a check' 'checks for ticks:' '  - row_count > 0' '      name: x'
+	expect '3: expected a comparison operator (=, !=, <, <=, >, >=)' 'checks for ticks:' '  - failed rows:' '      fail condition: high'
+	expect '3: expected a numeric column (open, high, low, close, volume, batch_id), a number, min(...) or max(...), not "symbol"' \
+		'checks for ticks:' '  - failed rows:' '      fail condition: symbol = 1'
+	expect '3: expected "and", "or" or the end of the condition, not "close"' 'checks for ticks:' '  - failed rows:' '      fail condition: high < low close'
+	expect '3: expected a time of day HH:MM' 'checks for ticks:' '  - failed rows:' '      fail condition: outside_session(trade_timestamp, 4am, 20:00)'
+	expect '2: expected a "fail condition:" for failed rows' 'checks for ticks:' '  - failed rows:'
+	expect '4: expected a time zone of the system database: time zone "Mars/Base": /usr/share/zoneinfo/Mars/Base: No such file or directory' \
+		'checks for ticks:' '  - failed rows:' '      fail condition: off_grid(trade_timestamp)' '      time zone: Mars/Base'
+	expect '2: expected a "fail:" or "warn:" alert with "when required column missing: [...]"' 'checks for ticks:' '  - schema:'
+	expect '4: expected a list in brackets: [a, b, ...]' 'checks for ticks:' '  - schema:' '      fail:' '        when required column missing: symbol'
+	expect '3: expected either an inline threshold or warn:/fail: alerts, not both' 'checks for ticks:' '  - row_count > 0:' '      warn: when < 10'
+	expect '2: expected "between A and B" with A <= B' 'checks for ticks:' '  - row_count between 5 and 1'
+	expect '3: expected one "checks for" block (this file has one already) or an indented line' 'checks for ticks:' '  - row_count > 0' 'checks for more:'
+}
+
+@test "a missing checks file is a configuration error" {
+	run --separate-stderr tick-validate /dev/null
+	assert_failure 78
+	assert_equal "$stderr" 'tick-validate: checks file conf/checks/ticks.checks: No such file or directory'
+}
+
+@test "usage errors exit 64 with the usage" {
+	run --separate-stderr tick-validate --now yesterday
+	assert_failure 64
+	[[ $stderr == *'--now: expected an RFC 3339 timestamp, not "yesterday"'* ]]
+	[[ $stderr == *"usage: tick-validate"* ]]
+	run --separate-stderr tick-validate --key-memory lots
+	assert_failure 64
+	run --separate-stderr tick-validate --checks "$SHIPPED" no-such-file
+	assert_failure 66
+}
+
+@test "a full disk is exit 74" {
+	run --separate-stderr bash -c 'tick-validate -q --checks "$1" "$2" >/dev/full' - "$SHIPPED" "$PIPE/expected.ndjson"
+	assert_failure 74
+	[[ $stderr == *"No space left on device"* ]]
+}
