@@ -213,7 +213,8 @@ struct pq_write_options {
 	int sync;               /* 1: fsync the file before pq_writer_close() returns */
 	int threads;            /* threads that encode and compress pages, the caller's
 	                           included: 1 for none besides it (default 0: one
-	                           worker per processor) */
+	                           worker per processor, started only when a page
+	                           fills up before the end of a row group) */
 	const struct pq_kv *kv; /* key/value metadata for the footer */
 	size_t nkv;
 	struct pq_codec *codec; /* compression contexts to reuse across writers (optional) */

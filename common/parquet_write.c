@@ -1517,7 +1517,10 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Start the workers (on the first page to encode); without them the caller's thread does all. */
+/*
+ * Start the workers (when a first page fills up); without them the caller's
+ * thread does all.
+ */
 static int start_workers(struct pq_writer *w)
 {
 	int n = w->nthreads - 1;
@@ -1571,7 +1574,8 @@ static int take_async_error(struct pq_writer *w)
  */
 static int enqueue(struct pq_writer *w, struct wcol *c, int final)
 {
-	if (w->nthreads > 1 && !w->tid && start_workers(w) < 0)
+	/* A file whose pages all fit before its end (a small one) starts no threads. */
+	if (w->nthreads > 1 && !w->tid && !final && start_workers(w) < 0)
 		return nomem(w);
 	pthread_mutex_lock(&w->mu);
 	while (c->busy)
