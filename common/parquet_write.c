@@ -3,12 +3,14 @@
  *
  * Values go into per-column page buffers in their raw form (levels as
  * 16-bit arrays, values as typed arrays, strings in a byte heap).  When a
- * page holds page_bytes of raw values it is encoded, compressed and
- * appended to the column's chunk buffer; when a row group is full, the
- * chunks are written to the file in schema order, each preceded by its
- * dictionary page (known only at the end of the chunk).  So memory holds
- * one raw page per column plus the compressed row group, and a file's
- * footer is the only thing kept for the whole file.
+ * page holds page_bytes of raw values it is handed over to be encoded,
+ * compressed and appended to the column's chunk buffer, by a worker thread
+ * while the caller goes on filling a second page buffer; when a row group is
+ * full, every column's last page and dictionary page are encoded (in
+ * parallel) and the chunks written to the file in schema order, each
+ * dictionary page first (it is known only at the end of the chunk).  So
+ * memory holds two raw pages per column plus the compressed row group, and
+ * a file's footer is the only thing kept for the whole file.
  *
  * Encodings are chosen per column chunk on its first page: the writer
  * encodes that page with the candidates that suit the type (a dictionary
@@ -16,9 +18,10 @@
  * keeps the smallest; unless one is far smaller, it compares them after
  * compression, on a sample.  PLAIN, the slowest to compress, must then be
  * clearly smaller (by a fifth) to be taken; a dictionary is not tried on
- * pages whose first values are mostly distinct.  A dictionary that outgrows dict_max_bytes is frozen:
- * the pages already written keep it, later pages of the chunk use the
- * fallback (the better of PLAIN and DELTA_BINARY_PACKED on the first page).
+ * pages whose first values are mostly distinct.  A dictionary that outgrows
+ * dict_max_bytes is frozen: the pages already written keep it, later pages
+ * of the chunk use the fallback (the better of PLAIN and
+ * DELTA_BINARY_PACKED on the first page).
  *
  * Statistics are exact: min/max in each type's order for each page, chunk
  * and the whole file, null counts always.  Long string bounds are shortened
