@@ -13,7 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct pq_read_options o = {1u << 20, 16u << 20, 1u << 20};
+	struct pq_read_options o = {
+	    .max_footer_bytes = 1u << 20, .max_page_bytes = 16u << 20, .max_page_values = 1u << 20};
 	struct err_msg e;
 	struct pq_reader *r = pq_reader_open_mem(data, size, "fuzz", &o, &e);
 	if (!r)

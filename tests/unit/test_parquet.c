@@ -1078,7 +1078,7 @@ static void test_a_full_disk_is_an_io_error(void)
  * number can be made to lie.
  */
 struct craft {
-	int optional, nested, dict, bad_index, bad_def;
+	int optional, nested, dict, bad_index, bad_def, zstd;
 	int64_t rg_rows, file_rows, chunk_values, comp_adjust;
 	int page_values, unc_adjust, comp_page_adjust;
 };
@@ -1136,10 +1136,21 @@ static size_t craft_file(const struct craft *c, uint8_t *out)
 			pq_buf_put(&body, v, 8);
 		}
 	}
+	size_t unc = body.len;
+	if (c->zstd) {
+		struct pq_codec *z = pq_codec_new();
+		struct pq_buf packed = PQ_BUF_INIT;
+		const char *why;
+		pq_compress(z, PQ_ZSTD, 1, body.p, body.len, &packed, &why);
+		body.len = 0;
+		pq_buf_put(&body, packed.p, packed.len);
+		pq_buf_free(&packed);
+		pq_codec_free(z);
+	}
 	thrift_w_init(&t, &hdr);
 	thrift_struct_begin(&t);
 	thrift_i32(&t, 1, PQ_PAGE_DATA);
-	thrift_i32(&t, 2, (int32_t)body.len + c->unc_adjust);
+	thrift_i32(&t, 2, (int32_t)unc + c->unc_adjust);
 	thrift_i32(&t, 3, (int32_t)body.len + c->comp_page_adjust);
 	thrift_struct_field(&t, 5);
 	thrift_i32(&t, 1, c->page_values);
@@ -1188,7 +1199,7 @@ static size_t craft_file(const struct craft *c, uint8_t *out)
 	if (c->nested)
 		thrift_put_binary(&t, "s", 1);
 	thrift_put_binary(&t, "x", 1);
-	thrift_i32(&t, 4, PQ_UNCOMPRESSED);
+	thrift_i32(&t, 4, c->zstd ? PQ_ZSTD : PQ_UNCOMPRESSED);
 	thrift_i64(&t, 5, c->chunk_values);
 	thrift_i64(&t, 6, total);
 	thrift_i64(&t, 7, total);
@@ -1309,6 +1320,37 @@ static void test_corrupt_pages_are_caught(void)
 	craft_defaults(&c);
 	c.unc_adjust = 1;
 	T_CHECK(contains(crafted_error(&c), "page 1: uncompressed page sizes disagree"));
+	craft_defaults(&c);
+	c.zstd = 1;
+	T_CHECK(crafted_error(&c) == NULL);
+	c.unc_adjust = 1;
+	T_CHECK(contains(crafted_error(&c),
+	                 "page 1: decompressed size differs from the page header's"));
+	c.unc_adjust = -1;
+	T_CHECK(contains(crafted_error(&c),
+	                 "page 1: decompressed size differs from the page header's"));
+}
+
+static void test_pages_over_the_limits_are_refused(void)
+{
+	static uint8_t buf[4096];
+	struct craft c;
+	craft_defaults(&c);
+	size_t n = craft_file(&c, buf);
+	struct pq_read_options o = {.max_page_bytes = 16, .max_page_values = 3};
+	struct err_msg e = {{0}, 0};
+	struct pq_reader *r = pq_reader_open_mem(buf, n, "small.parquet", &o, &e);
+	T_CHECK(r != NULL);
+	const struct pq_value *row;
+	T_EQ_INT(pq_reader_next_row(r, &row, &e), -1);
+	T_CHECK(contains(e.text, "small.parquet: row group 0, column x: page 1: 4 values, more "
+	                         "than the limit of 3"));
+	pq_reader_close(r);
+	o.max_page_values = 0;
+	r = pq_reader_open_mem(buf, n, "small.parquet", &o, &e);
+	T_EQ_INT(pq_reader_next_row(r, &row, &e), -1);
+	T_CHECK(contains(e.text, "page 1: 32 bytes, more than the limit of 16"));
+	pq_reader_close(r);
 }
 
 static void test_truncated_and_damaged_files_are_refused_without_crashing(void)
@@ -1396,6 +1438,7 @@ int main(void)
 	T_RUN(test_crafted_files_read_when_honest);
 	T_RUN(test_lies_in_the_footer_are_caught);
 	T_RUN(test_corrupt_pages_are_caught);
+	T_RUN(test_pages_over_the_limits_are_refused);
 	T_RUN(test_truncated_and_damaged_files_are_refused_without_crashing);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
