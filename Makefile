@@ -113,7 +113,7 @@ test: $(PROG_BINS) $(UNIT_BINS)
 
 # Fuzz targets: the library built with clang's fuzzer instrumentation.
 FUZZ_CFLAGS = $(STD) $(WARN) -O1 -g -Icommon -DSTOCKETL_VERSION='"$(VERSION)"' \
-              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q_CC)$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<

@@ -1341,6 +1341,8 @@ static void test_pages_over_the_limits_are_refused(void)
 	struct err_msg e = {{0}, 0};
 	struct pq_reader *r = pq_reader_open_mem(buf, n, "small.parquet", &o, &e);
 	T_CHECK(r != NULL);
+	if (!r)
+		return;
 	const struct pq_value *row;
 	T_EQ_INT(pq_reader_next_row(r, &row, &e), -1);
 	T_CHECK(contains(e.text, "small.parquet: row group 0, column x: page 1: 4 values, more "
@@ -1348,6 +1350,9 @@ static void test_pages_over_the_limits_are_refused(void)
 	pq_reader_close(r);
 	o.max_page_values = 0;
 	r = pq_reader_open_mem(buf, n, "small.parquet", &o, &e);
+	T_CHECK(r != NULL);
+	if (!r)
+		return;
 	T_EQ_INT(pq_reader_next_row(r, &row, &e), -1);
 	T_CHECK(contains(e.text, "page 1: 32 bytes, more than the limit of 16"));
 	pq_reader_close(r);
