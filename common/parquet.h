@@ -250,7 +250,8 @@ const struct err_msg *pq_writer_error(const struct pq_writer *w);
 
 /*
  * Rows one value at a time, for columns that are not inside a struct, list
- * or map (the leaf number is then the column's position).  Give each column
+ * or map (named by their leaf number: pq_schema_field()->leaf, the column's
+ * position when no column is nested).  Give each column
  * one value (or null) and end the row.  The call must match the column's
  * value kind (see the table at the top); pq_writer_put_i64() is also
  * accepted for decimals of precision up to 18.  Values out of their type's
