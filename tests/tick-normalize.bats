@@ -4,6 +4,7 @@
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
 # shellcheck disable=SC2016 # bash -c scripts take their arguments as $1, $2
 load helpers/common
+load helpers/mockav
 
 ENV=$FIXTURES/envelopes
 BATCH=1750173900000000
@@ -40,6 +41,10 @@ marker() { # [ID] [APP]
 # ticks: the output's records as "trade_timestamp trade_date open high low close volume".
 ticks() {
 	jq -r 'select(has("symbol")) | "\(.trade_timestamp) \(.trade_date) \(.open) \(.high) \(.low) \(.close) \(.volume)"'
+}
+
+teardown() {
+	[ -z "${MOCKAV_PID:-}" ] || mockav_stop
 }
 
 @test "--help prints the usage, which is the man page's SYNOPSIS" {
@@ -390,4 +395,32 @@ ticks() {
 	run --separate-stderr bash -c 'tick-normalize "$1" >/dev/full' - "$ENV/ibm_5min_json.ndjson"
 	assert_failure 74
 	[[ $stderr == *"No space left on device"* ]]
+}
+
+@test "av-fetch's envelopes, JSON and CSV, from the mock API become the same ticks with av-fetch's batch ids" {
+	cat >rules.json <<-'EOF'
+		[{"match": {"symbol": "IBM", "datatype": "csv"}, "responses": [{"file": "intraday_IBM_5min_compact.csv"}]},
+		 {"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]
+	EOF
+	mockav_start "$PWD/rules.json"
+	printf '[av-fetch]\ncalls_per_minute = 0\ncalls_per_second = 0\nsettle = 0s\n' >fast.ini
+	export STOCKETL_CONFIG=$PWD/fast.ini ALPHAVANTAGE_API_KEY=TESTKEY
+	av-fetch -q --base-url "$MOCKAV_URL" --interval 5min IBM | tick-normalize >json.out
+	av-fetch -q --base-url "$MOCKAV_URL" --interval 5min --datatype csv IBM | tick-normalize >csv.out
+	for f in json.out csv.out; do
+		[ "$(wc -l <$f)" -eq 101 ]
+		# every tick carries the id of the marker that ends its batch
+		run jq -s '(map(select(."@batch")) | .[0]."@batch".id) as $id | map(select(.symbol)) | all(.batch_id == $id)' $f
+		assert_output true
+	done
+	strip='select(.symbol) | del(.batch_id, .ingested_at)'
+	diff <(jq -c "$strip" json.out) <(jq -c "$strip" csv.out)
+	diff <(jq -c "$strip" json.out) <(jq -c "$strip" <(tick-normalize "$ENV/ibm_5min_json.ndjson"))
+}
+
+@test "the rejects file accumulates from run to run" {
+	envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,x,2,1,1,10')" >in.ndjson
+	tick-normalize -q --rejects rejects.ndjson in.ndjson || true
+	tick-normalize -q --rejects rejects.ndjson in.ndjson || true
+	[ "$(wc -l <rejects.ndjson)" -eq 2 ]
 }

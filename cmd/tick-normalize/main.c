@@ -510,7 +510,8 @@ int main(int argc, char **argv)
 	/* Work. */
 	nz.out = rec_writer_new(STDOUT_FILENO, "stdout", binary ? REC_FMT_BINARY : REC_FMT_JSON);
 	if (nz.rejects_path) {
-		int fd = open(nz.rejects_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		/* A quarantine accumulates from run to run. */
+		int fd = open(nz.rejects_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
 		if (fd < 0) {
 			err_error_errno("%s", nz.rejects_path);
 			status = EX_CANTCREAT;

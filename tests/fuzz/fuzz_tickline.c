@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tick fast, slow, again;
-	if (memchr(data, '\n', size) || tick_from_canonical_json((const char *)data, size, &fast) < 0)
+	if (memchr(data, '\n', size) ||
+	    tick_from_canonical_json((const char *)data, size, &fast) < 0)
 		return 0;
 	int fd = memfd_create("in", 0);
 	if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size))
@@ -32,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    memcmp(&fast, &slow, sizeof fast) != 0)
 		abort();
 	struct buf out = BUF_INIT;
-	if (tick_to_json(&fast, &out) < 0 || tick_from_canonical_json(out.data, out.len, &again) < 0 ||
+	if (tick_to_json(&fast, &out) < 0 ||
+	    tick_from_canonical_json(out.data, out.len, &again) < 0 ||
 	    memcmp(&fast, &again, sizeof fast) != 0)
 		abort();
 	buf_free(&out);

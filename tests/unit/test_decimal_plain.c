@@ -45,8 +45,8 @@ static void test_fast_path_agrees_with_the_general_one(void)
 		int rb = dec_parse(g, n + 2, precision, scale, &b, &eb);
 		if (ra != rb || (ra == 0 && a != b)) {
 			if (disagree++ < 5)
-				printf("#   \"%.*s\" (%d,%d): %d vs %d\n", (int)n, s, precision, scale, ra,
-				       rb);
+				printf("#   \"%.*s\" (%d,%d): %d vs %d\n", (int)n, s, precision,
+				       scale, ra, rb);
 		}
 	}
 	T_EQ_INT(disagree, 0);
