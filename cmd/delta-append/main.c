@@ -58,6 +58,8 @@ struct column {
 	int partition; /* index among partition columns, or -1 */
 	int leaf;      /* leaf in the data files, or -1 for partition columns */
 	size_t name_len;
+	dec128 dec_limit; /* decimals: 10^precision, the first value that does not fit */
+	dec128 dec_scale; /* decimals: 10^|scale - 6|, to move a tick price to this scale */
 	struct buf scratch;
 };
 
@@ -93,9 +95,14 @@ struct app {
 	const char *app_id; /* --app-id */
 	int64_t stats_cols; /* leading data columns with min/max stats, -1 all */
 	int tick_col[TICK_FIELD_COUNT];
+	int tick_table;   /* the columns are exactly the tick record's: the fast path applies */
+	struct tick tick; /* the current record, when read by the fast path */
 	/* the batch being read */
 	struct strmap open;
 	size_t nopen;
+	struct part_file *last;        /* the partition of the previous row */
+	struct delta_cell *last_cells; /* its partition cells */
+	int last_cacheable;
 	struct part_file *done;
 	int64_t records;
 	int bad; /* a record of this batch was rejected */
@@ -162,8 +169,9 @@ static int setup_columns(struct app *a, struct err_msg *e)
 	a->cols = calloc(a->ncols, sizeof *a->cols);
 	a->npart = m->n_partition_columns;
 	a->part_fields = calloc(a->npart ? a->npart : 1, sizeof *a->part_fields);
+	a->last_cells = calloc(a->ncols ? a->ncols : 1, sizeof *a->last_cells);
 	a->schema = pq_schema_new();
-	if (!a->cols || !a->part_fields || !a->schema) {
+	if (!a->cols || !a->part_fields || !a->last_cells || !a->schema) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
@@ -173,6 +181,12 @@ static int setup_columns(struct app *a, struct err_msg *e)
 		c->f = &m->schema.fields[i];
 		c->name_len = strlen(c->f->name);
 		c->partition = -1;
+		if (c->f->type == DT_DECIMAL) {
+			c->dec_limit = dec_pow10(c->f->precision);
+			c->dec_scale =
+			    dec_pow10(c->f->scale >= DEC6_SCALE ? c->f->scale - DEC6_SCALE
+			                                        : DEC6_SCALE - c->f->scale);
+		}
 		c->leaf = -1;
 		if (!delta_type_is_primitive(c->f->type) || c->f->type == DT_VOID) {
 			err_set(e, EX_DATAERR,
@@ -199,11 +213,14 @@ static int setup_columns(struct app *a, struct err_msg *e)
 		}
 		c->leaf = leaf++;
 	}
+	a->tick_table = a->ncols == TICK_FIELD_COUNT;
 	for (int t = 0; t < TICK_FIELD_COUNT; t++) {
 		a->tick_col[t] = -1;
 		for (size_t i = 0; i < a->ncols; i++)
 			if (strcmp(a->cols[i].f->name, tick_field_names[t]) == 0)
 				a->tick_col[t] = (int)i;
+		if (a->tick_col[t] < 0)
+			a->tick_table = 0;
 	}
 	return 0;
 }
@@ -258,18 +275,17 @@ static int tick_cell(const struct column *c, const struct tick *t, int field,
 		dec128 d = v;
 		int scale = c->f->scale;
 		if (scale >= DEC6_SCALE) {
-			d *= dec_pow10(scale - DEC6_SCALE);
+			d *= c->dec_scale;
 		} else {
-			dec128 p = dec_pow10(DEC6_SCALE - scale);
-			if (d % p != 0) {
+			if (d % c->dec_scale != 0) {
 				err_set(e, EX_DATAERR,
 				        "column \"%s\": value has more than %d decimals",
 				        c->f->name, scale);
 				return -1;
 			}
-			d /= p;
+			d /= c->dec_scale;
 		}
-		if (d >= dec_pow10(c->f->precision) || d <= -dec_pow10(c->f->precision)) {
+		if (d >= c->dec_limit || d <= -c->dec_limit) {
 			err_set(e, EX_DATAERR, "column \"%s\": value does not fit decimal(%d,%d)",
 			        c->f->name, c->f->precision, scale);
 			return -1;
@@ -288,32 +304,56 @@ static int tick_cell(const struct column *c, const struct tick *t, int field,
 	return 0;
 }
 
-/* Convert a record into cells (one per column). */
-static int record_cells(struct app *a, const struct rec *r, struct delta_cell *cells,
-                        struct err_msg *e)
+/* Cells from a tick record; columns without a tick field are null. */
+static int tick_cells(struct app *a, const struct tick *tk, struct delta_cell *cells,
+                      struct err_msg *e)
 {
-	if (r->format == REC_FMT_BINARY) {
-		unsigned seen = 0;
-		for (int t = 0; t < TICK_FIELD_COUNT; t++) {
-			int ci = a->tick_col[t];
-			if (ci < 0) {
-				if (!(r->tick.nulls & (1u << t))) {
-					err_set(e, EX_DATAERR, "unknown column \"%s\"",
-					        tick_field_names[t]);
-					return -1;
-				}
-				continue;
+	unsigned seen = 0;
+	for (int t = 0; t < TICK_FIELD_COUNT; t++) {
+		int ci = a->tick_col[t];
+		if (ci < 0) {
+			if (!(tk->nulls & (1u << t))) {
+				err_set(e, EX_DATAERR, "unknown column \"%s\"",
+				        tick_field_names[t]);
+				return -1;
 			}
-			seen |= 1u << ci;
-			if (tick_cell(&a->cols[ci], &r->tick, t, &cells[ci], e) < 0)
-				return -1;
+			continue;
 		}
-		for (size_t i = 0; i < a->ncols; i++)
-			if (!(i < 32 && (seen & (1u << i))) &&
-			    delta_cell_from_json(a->cols[i].f, NULL, &cells[i], &a->cols[i].scratch,
-			                         e) < 0)
-				return -1;
-		return 0;
+		seen |= 1u << ci;
+		if (tick_cell(&a->cols[ci], tk, t, &cells[ci], e) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < a->ncols; i++)
+		if (!(i < 32 && (seen & (1u << i))) &&
+		    delta_cell_from_json(a->cols[i].f, NULL, &cells[i], &a->cols[i].scratch, e) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * Convert a record into cells (one per column).  For tables whose columns
+ * are the tick record's, JSON lines are read lazily: a line in the exact
+ * layout tick writers produce is parsed straight into a tick (the fast
+ * path); any other line is tokenized and mapped field by field, which also
+ * gives the precise error for a bad one.
+ */
+static int record_cells(struct app *a, struct rec_reader *rd, struct rec *r,
+                        struct delta_cell *cells, struct err_msg *e)
+{
+	if (r->format == REC_FMT_BINARY)
+		return tick_cells(a, &r->tick, cells, e);
+	if (a->tick_table && !r->fields) {
+		/* The tick outlives this call: string cells point into it. */
+		if (tick_from_canonical_json(r->text, r->text_len, &a->tick) == 0)
+			return tick_cells(a, &a->tick, cells, e);
+		struct err_msg pe;
+		if (rec_parse_fields(rd, r, &pe) != REC_DATA) {
+			/* Keep the reason only: the caller names the input and record. */
+			const char *why = strstr(pe.text, ": record ");
+			why = why ? strchr(why + 9, ':') : NULL;
+			err_set(e, EX_DATAERR, "%s", why ? why + 2 : pe.text);
+			return -1;
+		}
 	}
 	/* JSON: every field must name a column; absent columns are null. */
 	const struct rec_field *byc[1024];
@@ -516,6 +556,8 @@ static char *file_stats(struct app *a, struct part_file *p)
 /* Finish an open file: footer, stats, onto the batch's done list. */
 static int finish_file(struct app *a, struct part_file *p, struct err_msg *e)
 {
+	if (a->last == p)
+		a->last = NULL;
 	strmap_del(&a->open, p->key);
 	a->nopen--;
 	if (pq_writer_close(p->w) < 0) {
@@ -549,10 +591,49 @@ static int finish_lru(struct app *a, struct err_msg *e)
 	return old ? finish_file(a, old, e) : 0;
 }
 
+static struct part_file *remember_partition(struct app *a, struct part_file *p,
+                                            const struct delta_cell *cells)
+{
+	a->last = p;
+	a->last_cacheable = 1;
+	for (size_t k = 0; k < a->ncols; k++) {
+		if (a->cols[k].partition < 0)
+			continue;
+		a->last_cells[k] = cells[k];
+		if (a->cols[k].f->type == DT_STRING || a->cols[k].f->type == DT_BINARY)
+			a->last_cacheable = 0;
+	}
+	return p;
+}
+
+/* Do two rows go to the same partition?  (Cells of the partition columns compared.) */
+static int same_partition(const struct app *a, const struct delta_cell *x,
+                          const struct delta_cell *y)
+{
+	for (size_t k = 0; k < a->ncols; k++) {
+		const struct column *c = &a->cols[k];
+		if (c->partition < 0)
+			continue;
+		if (x[k].null != y[k].null)
+			return 0;
+		if (!x[k].null && delta_cell_cmp(c->f, &x[k], &y[k]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 /* The open file for a partition (creating it), given the partition cells. */
 static struct part_file *file_for(struct app *a, const struct delta_cell *cells, struct buf *key,
                                   struct err_msg *e)
 {
+	/*
+	 * Rows mostly arrive grouped by partition: when this row's partition is
+	 * the previous row's, skip building and hashing its key.  Only
+	 * non-string partition values are cached, since strings point into
+	 * buffers that the next record reuses.
+	 */
+	if (a->last && a->last_cacheable && same_partition(a, cells, a->last_cells))
+		return a->last;
 	buf_reset(key);
 	for (size_t k = 0; k < a->ncols; k++) {
 		const struct column *c = &a->cols[k];
@@ -568,7 +649,7 @@ static struct part_file *file_for(struct app *a, const struct delta_cell *cells,
 	buf_reserve(key, 0);
 	struct part_file *p = strmap_get(&a->open, key->data ? key->data : "");
 	if (p)
-		return p;
+		return remember_partition(a, p, cells);
 	if (a->nopen >= a->max_open && finish_lru(a, e) < 0)
 		return NULL;
 	p = calloc(1, sizeof *p);
@@ -623,7 +704,7 @@ static struct part_file *file_for(struct app *a, const struct delta_cell *cells,
 		return NULL;
 	}
 	a->nopen++;
-	return p;
+	return remember_partition(a, p, cells);
 }
 
 static int put_cell(struct pq_writer *w, const struct column *c, const struct delta_cell *cell)
@@ -699,6 +780,7 @@ static void discard_batch(struct app *a)
 	}
 	strmap_free(&a->open);
 	a->nopen = 0;
+	a->last = NULL;
 	for (struct part_file *p = a->done, *n; p; p = n) {
 		n = p->next;
 		unlink(p->abs);
@@ -979,6 +1061,7 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 		return -1;
 	}
 	rec_reader_set_interrupt(r, &stop_signal);
+	rec_reader_set_lazy(r, a->tick_table);
 	struct delta_cell *cells = calloc(a->ncols, sizeof *cells);
 	struct buf key = BUF_INIT;
 	struct rec rec;
@@ -1012,7 +1095,7 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 			continue;
 		}
 		struct err_msg ce;
-		if (record_cells(a, &rec, cells, &ce) < 0) {
+		if (record_cells(a, r, &rec, cells, &ce) < 0) {
 			err_error("%s: record %llu: %s", name, (unsigned long long)rec.number,
 			          ce.text);
 			a->bad = 1;
@@ -1213,6 +1296,7 @@ out:
 		buf_free(&a.cols[i].scratch);
 	free(a.cols);
 	free(a.part_fields);
+	free(a.last_cells);
 	pq_schema_free(a.schema);
 	pq_codec_free(a.codec);
 	delta_snapshot_free(&a.snap);
