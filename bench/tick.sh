@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: tick-normalize and tick-validate against DuckDB doing the same
 # work on the same data, in the same run.  Prints the medians of BENCH_RUNS
-# timings, peak memory (RSS) and RESULT lines for bench/run:
-#   RESULT <name> <stocketl> <duckdb> <unit> <higher|lower>
+# timings, peak memory (RSS) and the RESULT lines of bench/run.
 #
 # The data: TICK_BENCH_BARS (default 5,000,000) one-minute bars from
 # bench/gen-envelopes.js, as av-fetch envelopes of 960 bars (a symbol's
@@ -24,21 +23,21 @@
 #   duplicate_count over one 5M-record batch, binary; DuckDB: GROUP BY over
 #     the loaded table.
 set -eu
-cd "$(dirname "$0")/.."
-root=$PWD
-export PATH="$root/bin:$PATH"
+# Run by bench/run, or on its own.
+STOCKETL_ROOT=${STOCKETL_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+export STOCKETL_ROOT
+export PATH="$STOCKETL_ROOT/bin:$PATH"
 BENCH_DIR=${BENCH_DIR:-/tmp/stocketl-bench}
 BENCH_RUNS=${BENCH_RUNS:-3}
+# shellcheck source=bench/lib.sh
+. "$STOCKETL_ROOT/bench/lib.sh"
+root=$STOCKETL_ROOT
 bars=${TICK_BENCH_BARS:-5000000}
 d=$BENCH_DIR/tick-$bars
 mkdir -p "$d"
 
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# measure NAME CMD...: run CMD BENCH_RUNS times (stdout to /dev/null); sets
-# secs (median wall seconds) and rss (largest peak RSS, KiB).
+# measure CMD...: run CMD BENCH_RUNS times (stdout to /dev/null); sets secs
+# (median wall seconds, to the microsecond) and rss (largest peak RSS, KiB).
 measure() {
 	local walls=() i t0 t1 r
 	rss=0
@@ -125,8 +124,8 @@ duck_measure -- "COPY (SELECT symbol, interval,
 	ORDER BY n, trade_timestamp) TO '/dev/null' (FORMAT json)"
 echo "tick-normalize JSON->JSON  $(rate "$ours") bars/s (${ours}s, peak RSS ${ours_rss} KiB); --binary out $(rate "$ours_bin") bars/s"
 echo "DuckDB normalise           $(rate "$secs") bars/s (${secs}s, peak RSS ${rss} KiB)"
-echo "RESULT tick-normalize-bars/s $(rate "$ours") $(rate "$secs") bars/s higher"
-echo "RESULT tick-normalize-peak-rss $ours_rss $rss KiB lower"
+result "tick-normalize bars/s, JSON" "$(rate "$ours")" "$(rate "$secs")" bars/s higher
+result "tick-normalize peak RSS" "$ours_rss" "$rss" KiB lower
 
 # tick-validate, JSON -----------------------------------------------------------
 measure tick-validate -q --checks "$checks" "$d/ticks.ndjson"
@@ -134,8 +133,8 @@ ours=$secs ours_rss=$rss
 duck_measure -- "$load" "$flag" "$judge" "COPY ($passing) TO '/dev/null' (FORMAT json)"
 echo "tick-validate JSON         $(rate "$ours") records/s (${ours}s, peak RSS ${ours_rss} KiB)"
 echo "DuckDB from NDJSON         $(rate "$secs") records/s (${secs}s, peak RSS ${rss} KiB)"
-echo "RESULT tick-validate-json-records/s $(rate "$ours") $(rate "$secs") records/s higher"
-echo "RESULT tick-validate-json-peak-rss $ours_rss $rss KiB lower"
+result "tick-validate records/s, JSON" "$(rate "$ours")" "$(rate "$secs")" records/s higher
+result "tick-validate peak RSS, JSON" "$ours_rss" "$rss" KiB lower
 
 # tick-validate, binary ---------------------------------------------------------
 measure tick-validate -q --binary --checks "$checks" "$d/ticks.bin"
@@ -143,8 +142,8 @@ ours=$secs ours_rss=$rss
 duck_measure "$load" -- "$flag" "$judge" "CREATE TABLE kept AS $passing"
 echo "tick-validate binary       $(rate "$ours") records/s (${ours}s, peak RSS ${ours_rss} KiB)"
 echo "DuckDB, records in memory  $(rate "$secs") records/s (${secs}s)"
-echo "RESULT tick-validate-binary-records/s $(rate "$ours") $(rate "$secs") records/s higher"
-echo "RESULT tick-validate-binary-peak-rss $ours_rss $rss KiB lower"
+result "tick-validate records/s, binary" "$(rate "$ours")" "$(rate "$secs")" records/s higher
+result "tick-validate peak RSS, binary" "$ours_rss" "$rss" KiB lower
 
 # duplicate_count over one long batch --------------------------------------------
 measure tick-validate -q --binary --checks "$d/dup.checks" "$d/one-batch.bin"
@@ -154,5 +153,5 @@ duck_measure "$load" -- "$flag" "$judge" "CREATE TABLE kept AS $passing" \
 	"CREATE TABLE dups AS SELECT count(*) - count(DISTINCT (symbol, interval, trade_timestamp)) FROM kept"
 echo "one ${bars}-record batch with duplicate_count, binary: $(rate "$ours") records/s (${ours}s, peak RSS ${ours_rss} KiB; duplicates $exact)"
 echo "DuckDB, records in memory  $(rate "$secs") records/s (${secs}s)"
-echo "RESULT tick-validate-long-batch-records/s $(rate "$ours") $(rate "$secs") records/s higher"
-echo "RESULT tick-validate-long-batch-peak-rss $ours_rss $rss KiB lower"
+result "tick-validate 1 batch + duplicates" "$(rate "$ours")" "$(rate "$secs")" records/s higher
+result "tick-validate 1 batch + dup. RSS" "$ours_rss" "$rss" KiB lower
