@@ -148,6 +148,7 @@ result "tick-validate peak RSS, binary" "$ours_rss" "$rss" KiB lower
 # duplicate_count over one long batch --------------------------------------------
 measure tick-validate -q --binary --checks "$d/dup.checks" "$d/one-batch.bin"
 ours=$secs ours_rss=$rss
+rm -f "$d/report.ndjson"
 exact=$(tick-validate -q --binary --checks "$d/dup.checks" --report "$d/report.ndjson" "$d/one-batch.bin" >/dev/null; jq -r '.checks[-1] | "\(.value) exact=\(.exact)"' "$d/report.ndjson")
 duck_measure "$load" -- "$flag" "$judge" "CREATE TABLE kept AS $passing" \
 	"CREATE TABLE dups AS SELECT count(*) - count(DISTINCT (symbol, interval, trade_timestamp)) FROM kept"
