@@ -4,10 +4,11 @@
  * Each envelope is read whole (it is one line), its bars are converted to
  * UTC in the response's zone and sorted, and the ticks are written before
  * the next line is read, so memory is one envelope.  The batch id each tick
- * carries comes from the envelope's batch_id member; an envelope without
- * one has its ticks held until a batch_id or the batch's marker turns up
- * (see tick-normalize(1)).  Batch markers are passed on with the counts of
- * this stage: records written, and rejects added to those from upstream.
+ * carries comes from the envelope's batch_id member, else from an earlier
+ * envelope of its batch, else from --batch-id; failing all three, the ticks
+ * are held until a batch_id or the batch's marker turns up (see
+ * tick-normalize(1)).  Batch markers are passed on with the counts of this
+ * stage: records written, and rejects added to those from upstream.
  */
 #include <errno.h>
 #include <fcntl.h>
