@@ -244,6 +244,15 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
                          struct err_msg *e);
 
 /*
+ * Put a file action into the snapshot (taking ownership of f, which must be
+ * malloc'ed with its strings): an add makes it live, a remove a tombstone.
+ * For readers of checkpoints that build files without going through JSON.
+ */
+int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, int is_add,
+                            struct err_msg *e);
+void delta_file_free(struct delta_file *f);
+
+/*
  * Checkpoints (delta_checkpoint.c): load the classic checkpoint of version
  * (in `parts` files) into snap, whose root is set; write the checkpoint of
  * snap->version and then _last_checkpoint, both through temporary names.

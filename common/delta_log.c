@@ -198,7 +198,7 @@ static void delta_strv_free(char **v, size_t n)
 	free(v);
 }
 
-static void delta_file_free(struct delta_file *f)
+void delta_file_free(struct delta_file *f)
 {
 	if (!f)
 		return;
@@ -377,6 +377,12 @@ static int delta_apply_file(struct delta_snapshot *snap, const struct json *a, i
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
+	return delta_snapshot_put_file(snap, f, is_add, e);
+}
+
+int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, int is_add,
+                            struct err_msg *e)
+{
 	struct strmap *to = is_add ? &snap->files : &snap->tombstones;
 	struct strmap *from = is_add ? &snap->tombstones : &snap->files;
 	delta_file_free(strmap_del(from, f->path));
@@ -983,10 +989,20 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 		return -1;
 	}
 	if (p->min_reader > 3) {
+		/* Name the features too: they say what the table needs better than a number. */
+		char names[200] = "";
+		size_t at = 0;
+		for (size_t i = 0; i < p->n_reader_features && at < sizeof names; i++)
+			if (!delta_feature_ok(p->reader_features[i], reader_features_ok,
+			                      sizeof reader_features_ok /
+			                          sizeof *reader_features_ok))
+				at += (size_t)snprintf(names + at, sizeof names - at, "%s%s",
+				                       at ? ", " : " (reader features ",
+				                       p->reader_features[i]);
 		err_set(e, EX_DATAERR,
-		        "%s: reader version %d is not supported; this reads version 1, and 3 with "
-		        "the feature timestampNtz",
-		        snap->root, p->min_reader);
+		        "%s: reader version %d%s%s is not supported; this reads version 1, and 3 "
+		        "with the feature timestampNtz",
+		        snap->root, p->min_reader, names, at ? ")" : "");
 		return -1;
 	}
 	if (p->min_reader == 3)

@@ -312,6 +312,12 @@ struct pq_read_options {
 	size_t max_footer_bytes; /* default 256 MiB */
 	size_t max_page_bytes;   /* decompressed page size (default 1 GiB) */
 	size_t max_page_values;  /* level entries in one page (default 16 Mi) */
+	/*
+	 * Decompression contexts for pq_column_open() to share (optional, owned
+	 * by the caller): creating them per column chunk costs more than small
+	 * chunks take to decode, but columns sharing them are read by one thread.
+	 */
+	struct pq_codec *codec;
 };
 
 struct pq_reader;
@@ -402,7 +408,8 @@ int pq_reader_next_row(struct pq_reader *r, const struct pq_value **row, struct 
  * remain; 0 at the end) as an array of the column's kind, with valid[i] 0
  * for a null (valid is NULL when every row in the batch has a value).  The
  * arrays stay valid until the next call.  Columns are independent: several
- * may be read at once, also from different threads.
+ * may be read at once, also from different threads (unless they share
+ * pq_read_options.codec).
  */
 struct pq_column;
 struct pq_column_batch {

@@ -1000,8 +1000,8 @@ static struct pq_column *column_new(struct pq_reader *r, int rg, int leaf, int s
 		free(c);
 		return NULL;
 	}
-	if (shared_codec) {
-		c->codec = r->codec;
+	if (shared_codec || r->o.codec) {
+		c->codec = shared_codec ? r->codec : r->o.codec;
 	} else {
 		c->codec = pq_codec_new();
 		c->own_codec = 1;

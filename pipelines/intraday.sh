@@ -11,9 +11,11 @@
 # ./var): rejects/normalize.ndjson, rejects/validate.ndjson and
 # reports/<UTC time>.json.
 #
-# Exit status: that of the last stage that failed (av-fetch's 78 for a
-# missing key, tick-validate's 2 for a failed check, ...), else 0.
-set -u -o pipefail
+# Exit status: the first stage's error (64 and up: av-fetch's 78 for a
+# missing key, 75 for the daily limit, ...), since the stages after it only
+# see its consequences; else the most serious of the stages' 0, 1 (records
+# rejected, checks warned) and 2 (a failed check: the batch was not loaded).
+set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 # The programs built in this tree come first; installed ones otherwise.
 PATH="$root/bin:$PATH"
@@ -27,3 +29,12 @@ av-fetch "$@" |
 		--rejects "$state/rejects/validate.ndjson" \
 		--report "$state/reports/$(date -u +%Y%m%dT%H%M%SZ).json" |
 	delta-append bronze
+status=("${PIPESTATUS[@]}")
+worst=0
+for st in "${status[@]}"; do
+	if [ "$st" -ge 64 ]; then
+		exit "$st"
+	fi
+	[ "$st" -gt "$worst" ] && worst=$st
+done
+exit "$worst"

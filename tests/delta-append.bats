@@ -209,7 +209,7 @@ duck_rows() {
 	chmod -R u+w features
 	run --separate-stderr delta-append ./features </dev/null
 	assert_failure 65
-	assert_equal "$stderr" "delta-append: ./features: reader version 5 is not supported; this reads version 1, and 3 with the feature timestampNtz"
+	assert_equal "$stderr" "delta-append: ./features: reader version 5 (reader features columnMapping, blahabl, deletionVectors, v2Checkpoint) is not supported; this reads version 1, and 3 with the feature timestampNtz"
 	cp -r "$FIXTURES/delta/delta-rs/table-with-dv-small" dv
 	chmod -R u+w dv
 	run --separate-stderr delta-append ./dv </dev/null

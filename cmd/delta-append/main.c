@@ -22,7 +22,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,8 @@
 
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID] [--commit-retries N] [--config FILE]\n"
-    "                    [--max-open-files N] [--target-file-size BYTES] TABLE [FILE ...]\n";
+    "                    [--max-open-files N] [--target-file-size BYTES] [--threads N]\n"
+    "                    TABLE [FILE ...]\n";
 
 #define STATS_STRING_PREFIX 32
 
@@ -57,10 +60,36 @@ struct column {
 	const struct delta_field *f;
 	int partition; /* index among partition columns, or -1 */
 	int leaf;      /* leaf in the data files, or -1 for partition columns */
+	int kind;      /* enum col_kind of the values in memory */
 	size_t name_len;
 	dec128 dec_limit; /* decimals: 10^precision, the first value that does not fit */
 	dec128 dec_scale; /* decimals: 10^|scale - 6|, to move a tick price to this scale */
 	struct buf scratch;
+};
+
+/*
+ * Rows on their way into a data file, column by column: the writer takes
+ * them a chunk at a time through its batch calls, which is much cheaper
+ * than a call per value.  String bytes are kept in an arena and addressed
+ * by offset until the chunk is handed over.
+ */
+#define ROW_CHUNK 1024
+
+enum col_kind { K_I64, K_I32, K_F32, K_F64, K_BOOL, K_BYTES, K_DEC };
+
+struct colbuf {
+	void *vals;
+	uint8_t *valid;
+	int has_null;
+	uint32_t *off, *len; /* K_BYTES: the value's place in the arena */
+};
+
+struct rowbuf {
+	size_t n;
+	struct colbuf *cols; /* one per data file column (leaf) */
+	struct buf arena;
+	struct pq_bytes *bytes; /* scratch for handing strings over */
+	struct rowbuf *next;    /* in the pool of free buffers */
 };
 
 /* A data file being written, or finished and waiting for its commit. */
@@ -70,13 +99,35 @@ struct part_file {
 	char *abs;    /* path on disk */
 	char **pvals; /* partition values, NULL for null */
 	size_t npvals;
+	size_t nleaves; /* columns of rb */
 	struct pq_writer *w;
+	struct rowbuf *fill;     /* the chunk being filled (main thread) */
+	int worker;              /* the worker thread that writes this file */
+	_Atomic int64_t written; /* bytes the writer has produced so far */
+	int failed;              /* the worker hit an error on this file */
 	int64_t rows;
 	int64_t size;
 	int64_t mtime;
 	char *stats;
 	uint64_t last_use;
 	struct part_file *next; /* finished list */
+};
+
+struct job {
+	struct part_file *p;
+	struct rowbuf *rb; /* rows to write, or NULL */
+	int finish;        /* then finish the file */
+	struct job *next;
+};
+
+struct worker {
+	struct app *a;
+	pthread_t th;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	struct pq_codec *codec;
+	struct pq_write_options wopts;
+	struct part_file *done; /* files finished by this worker */
 };
 
 struct app {
@@ -88,18 +139,30 @@ struct app {
 	const struct delta_field **part_fields;
 	struct pq_schema *schema;
 	struct pq_write_options wopts;
-	struct pq_codec *codec;
 	int64_t target_size;
 	size_t max_open;
 	int64_t retries;
 	const char *app_id; /* --app-id */
 	int64_t stats_cols; /* leading data columns with min/max stats, -1 all */
+	size_t nleaves;
+	const struct column **leaf_col; /* data file column -> table column */
 	int tick_col[TICK_FIELD_COUNT];
 	int tick_table;   /* the columns are exactly the tick record's: the fast path applies */
 	struct tick tick; /* the current record, when read by the fast path */
 	/* the batch being read */
 	struct strmap open;
 	size_t nopen;
+	/* writer threads: the main thread parses; workers encode and write files */
+	struct worker *workers;
+	int nworkers, next_worker;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_done; /* a job finished */
+	size_t pending;         /* jobs queued or running */
+	size_t max_pending;
+	struct rowbuf *pool;
+	int stopping;
+	int werr; /* a worker failed: werr_msg says why */
+	struct err_msg werr_msg;
 	struct part_file *last;        /* the partition of the previous row */
 	struct delta_cell *last_cells; /* its partition cells */
 	int last_cacheable;
@@ -212,7 +275,44 @@ static int setup_columns(struct app *a, struct err_msg *e)
 			return -1;
 		}
 		c->leaf = leaf++;
+		switch (c->f->type) {
+		case DT_LONG:
+		case DT_TIMESTAMP:
+		case DT_TIMESTAMP_NTZ:
+			c->kind = K_I64;
+			break;
+		case DT_INTEGER:
+		case DT_SHORT:
+		case DT_BYTE:
+		case DT_DATE:
+			c->kind = K_I32;
+			break;
+		case DT_FLOAT:
+			c->kind = K_F32;
+			break;
+		case DT_DOUBLE:
+			c->kind = K_F64;
+			break;
+		case DT_BOOLEAN:
+			c->kind = K_BOOL;
+			break;
+		case DT_STRING:
+		case DT_BINARY:
+			c->kind = K_BYTES;
+			break;
+		default:
+			c->kind = c->f->precision <= 18 ? K_I64 : K_DEC;
+		}
 	}
+	a->nleaves = (size_t)leaf;
+	a->leaf_col = calloc(a->nleaves ? a->nleaves : 1, sizeof *a->leaf_col);
+	if (!a->leaf_col) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < a->ncols; i++)
+		if (a->cols[i].leaf >= 0)
+			a->leaf_col[a->cols[i].leaf] = &a->cols[i];
 	a->tick_table = a->ncols == TICK_FIELD_COUNT;
 	for (int t = 0; t < TICK_FIELD_COUNT; t++) {
 		a->tick_col[t] = -1;
@@ -387,10 +487,33 @@ static int record_cells(struct app *a, struct rec_reader *rd, struct rec *r,
 	return 0;
 }
 
+static struct rowbuf *rowbuf_get(struct app *a);
+static void rowbuf_put(struct app *a, struct rowbuf *rb);
+static int submit(struct app *a, struct part_file *p, struct rowbuf *rb, int finish,
+                  struct err_msg *e);
+
+static void rowbuf_free(struct rowbuf *rb, size_t ncols)
+{
+	for (size_t i = 0; rb->cols && i < ncols; i++) {
+		free(rb->cols[i].vals);
+		free(rb->cols[i].valid);
+		free(rb->cols[i].off);
+		free(rb->cols[i].len);
+	}
+	free(rb->cols);
+	free(rb->bytes);
+	buf_free(&rb->arena);
+	memset(rb, 0, sizeof *rb);
+}
+
 static void part_file_free(struct part_file *p)
 {
 	if (!p)
 		return;
+	if (p->fill) {
+		rowbuf_free(p->fill, p->nleaves);
+		free(p->fill);
+	}
 	if (p->w)
 		pq_writer_free(p->w);
 	free(p->key);
@@ -560,22 +683,10 @@ static int finish_file(struct app *a, struct part_file *p, struct err_msg *e)
 		a->last = NULL;
 	strmap_del(&a->open, p->key);
 	a->nopen--;
-	if (pq_writer_close(p->w) < 0) {
-		const struct err_msg *we = pq_writer_error(p->w);
-		err_set(e, we && we->status ? we->status : EX_IOERR, "%s",
-		        we ? we->text : "cannot finish a data file");
-		unlink(p->abs);
-		part_file_free(p);
-		return -1;
-	}
-	p->size = (int64_t)pq_writer_bytes(p->w);
-	p->stats = file_stats(a, p);
-	pq_writer_free(p->w);
-	p->w = NULL;
-	p->mtime = ts_now() / 1000;
-	p->next = a->done;
-	a->done = p;
-	return 0;
+	/* The worker writes the last rows, the footer and the stats; drain() collects it. */
+	struct rowbuf *rb = p->fill;
+	p->fill = NULL;
+	return submit(a, p, rb, 1, e);
 }
 
 static int finish_lru(struct app *a, struct err_msg *e)
@@ -694,7 +805,15 @@ static struct part_file *file_for(struct app *a, const struct delta_cell *cells,
 		part_file_free(p);
 		return NULL;
 	}
-	p->w = pq_writer_open(p->abs, a->schema, &a->wopts, e);
+	p->nleaves = a->nleaves;
+	if (!(p->fill = rowbuf_get(a))) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		part_file_free(p);
+		return NULL;
+	}
+	/* Files go to the writer threads in turn; each file stays with one. */
+	p->worker = a->next_worker++ % a->nworkers;
+	p->w = pq_writer_open(p->abs, a->schema, &a->workers[p->worker].wopts, e);
 	if (!p->w || strmap_put(&a->open, p->key, p, NULL) < 0) {
 		if (p->w)
 			unlink(p->abs);
@@ -707,34 +826,168 @@ static struct part_file *file_for(struct app *a, const struct delta_cell *cells,
 	return remember_partition(a, p, cells);
 }
 
-static int put_cell(struct pq_writer *w, const struct column *c, const struct delta_cell *cell)
+static size_t kind_size(int kind)
 {
-	if (cell->null)
-		return pq_writer_put_null(w, c->leaf);
-	switch (c->f->type) {
-	case DT_STRING:
-	case DT_BINARY:
-		return pq_writer_put_bytes(w, c->leaf, cell->s, cell->n);
-	case DT_LONG:
-	case DT_TIMESTAMP:
-	case DT_TIMESTAMP_NTZ:
-		return pq_writer_put_i64(w, c->leaf, cell->i);
-	case DT_INTEGER:
-	case DT_SHORT:
-	case DT_BYTE:
-	case DT_DATE:
-		return pq_writer_put_i32(w, c->leaf, (int32_t)cell->i);
-	case DT_FLOAT:
-		return pq_writer_put_f32(w, c->leaf, (float)cell->d);
-	case DT_DOUBLE:
-		return pq_writer_put_f64(w, c->leaf, cell->d);
-	case DT_BOOLEAN:
-		return pq_writer_put_bool(w, c->leaf, (int)cell->i);
+	switch (kind) {
+	case K_I64:
+		return sizeof(int64_t);
+	case K_I32:
+		return sizeof(int32_t);
+	case K_F32:
+		return sizeof(float);
+	case K_F64:
+		return sizeof(double);
+	case K_BOOL:
+		return 1;
+	case K_BYTES:
+		return sizeof(uint32_t);
 	default:
-		if (c->f->precision <= 18)
-			return pq_writer_put_i64(w, c->leaf, (int64_t)cell->dec);
-		return pq_writer_put_dec(w, c->leaf, cell->dec);
+		return sizeof(pq_int128);
 	}
+}
+
+static int rowbuf_init(struct rowbuf *rb, const struct app *a)
+{
+	memset(rb, 0, sizeof *rb);
+	rb->cols = calloc(a->nleaves ? a->nleaves : 1, sizeof *rb->cols);
+	rb->bytes = calloc(ROW_CHUNK, sizeof *rb->bytes);
+	if (!rb->cols || !rb->bytes)
+		return -1;
+	for (size_t l = 0; l < a->nleaves; l++) {
+		struct colbuf *cb = &rb->cols[l];
+		int kind = a->leaf_col[l]->kind;
+		cb->valid = malloc(ROW_CHUNK);
+		if (kind == K_BYTES) {
+			cb->off = malloc(ROW_CHUNK * sizeof *cb->off);
+			cb->len = malloc(ROW_CHUNK * sizeof *cb->len);
+			if (!cb->off || !cb->len)
+				return -1;
+		} else if (!(cb->vals = malloc(ROW_CHUNK * kind_size(kind)))) {
+			return -1;
+		}
+		if (!cb->valid)
+			return -1;
+	}
+	return 0;
+}
+
+/* A chunk buffer from the pool, or a new one (NULL when memory runs out). */
+static struct rowbuf *rowbuf_get(struct app *a)
+{
+	pthread_mutex_lock(&a->mu);
+	struct rowbuf *rb = a->pool;
+	if (rb)
+		a->pool = rb->next;
+	pthread_mutex_unlock(&a->mu);
+	if (rb)
+		return rb;
+	rb = malloc(sizeof *rb);
+	if (rb && rowbuf_init(rb, a) < 0) {
+		rowbuf_free(rb, a->nleaves);
+		free(rb);
+		rb = NULL;
+	}
+	return rb;
+}
+
+static void rowbuf_put(struct app *a, struct rowbuf *rb)
+{
+	rb->n = 0;
+	buf_reset(&rb->arena);
+	for (size_t l = 0; l < a->nleaves; l++)
+		rb->cols[l].has_null = 0;
+	pthread_mutex_lock(&a->mu);
+	rb->next = a->pool;
+	a->pool = rb;
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Add one value to the chunk of column c. */
+static int buffer_cell(struct rowbuf *rb, const struct column *c, const struct delta_cell *cell)
+{
+	struct colbuf *cb = &rb->cols[c->leaf];
+	size_t n = rb->n;
+	if (cell->null) {
+		cb->valid[n] = 0;
+		cb->has_null = 1;
+		if (c->kind == K_BYTES)
+			cb->off[n] = cb->len[n] = 0;
+		else
+			memset((char *)cb->vals + n * kind_size(c->kind), 0, kind_size(c->kind));
+		return 0;
+	}
+	cb->valid[n] = 1;
+	switch (c->kind) {
+	case K_I64:
+		((int64_t *)cb->vals)[n] = c->f->type == DT_DECIMAL ? (int64_t)cell->dec : cell->i;
+		break;
+	case K_I32:
+		((int32_t *)cb->vals)[n] = (int32_t)cell->i;
+		break;
+	case K_F32:
+		((float *)cb->vals)[n] = (float)cell->d;
+		break;
+	case K_F64:
+		((double *)cb->vals)[n] = cell->d;
+		break;
+	case K_BOOL:
+		((uint8_t *)cb->vals)[n] = (uint8_t)(cell->i != 0);
+		break;
+	case K_BYTES:
+		if (cell->n > UINT32_MAX || rb->arena.len + cell->n > UINT32_MAX)
+			return -1;
+		cb->off[n] = (uint32_t)rb->arena.len;
+		cb->len[n] = (uint32_t)cell->n;
+		return buf_append(&rb->arena, cell->s, cell->n);
+	default:
+		((pq_int128 *)cb->vals)[n] = cell->dec;
+	}
+	return 0;
+}
+
+/* Hand a chunk of rows to a file's writer (in the file's worker thread). */
+static int flush_rows(const struct app *a, struct part_file *p, struct rowbuf *rb)
+{
+	size_t n = rb->n;
+	if (n == 0)
+		return 0;
+	for (size_t l = 0; l < a->nleaves; l++) {
+		struct colbuf *cb = &rb->cols[l];
+		const uint8_t *valid = cb->has_null ? cb->valid : NULL;
+		int leaf = (int)l, rc;
+		switch (a->leaf_col[l]->kind) {
+		case K_I64:
+			rc = pq_writer_write_i64(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_I32:
+			rc = pq_writer_write_i32(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_F32:
+			rc = pq_writer_write_f32(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_F64:
+			rc = pq_writer_write_f64(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_BOOL:
+			rc = pq_writer_write_bool(p->w, leaf, cb->vals, valid, n);
+			break;
+		case K_BYTES:
+			for (size_t i = 0; i < n; i++) {
+				rb->bytes[i].p = (const uint8_t *)rb->arena.data + cb->off[i];
+				rb->bytes[i].len = cb->len[i];
+			}
+			rc = pq_writer_write_bytes(p->w, leaf, rb->bytes, valid, n);
+			break;
+		default:
+			rc = pq_writer_write_dec(p->w, leaf, cb->vals, valid, n);
+		}
+		if (rc < 0)
+			return -1;
+		cb->has_null = 0;
+	}
+	rb->n = 0;
+	buf_reset(&rb->arena);
+	return pq_writer_end_row(p->w);
 }
 
 /* Write one record into its partition's file. -1: a fatal error (I/O), e set. */
@@ -745,29 +998,218 @@ static int write_row(struct app *a, const struct delta_cell *cells, struct buf *
 	if (!p)
 		return -1;
 	p->last_use = ++a->clock;
-	for (size_t i = 0; i < a->ncols; i++)
-		if (a->cols[i].leaf >= 0 && put_cell(p->w, &a->cols[i], &cells[i]) < 0)
-			goto werr;
-	if (pq_writer_end_row(p->w) < 0)
-		goto werr;
+	for (size_t l = 0; l < a->nleaves; l++) {
+		const struct column *c = a->leaf_col[l];
+		if (buffer_cell(p->fill, c, &cells[c - a->cols]) < 0) {
+			err_set(e, EX_DATAERR, "column \"%s\": value too long", c->f->name);
+			return -1;
+		}
+	}
 	p->rows++;
 	a->records++;
-	if ((p->rows & 4095) == 0 && (int64_t)pq_writer_bytes(p->w) >= a->target_size)
+	if (++p->fill->n < ROW_CHUNK)
+		return 0;
+	struct rowbuf *full = p->fill;
+	if (!(p->fill = rowbuf_get(a))) {
+		p->fill = full;
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	if (submit(a, p, full, 0, e) < 0)
+		return -1;
+	if (atomic_load(&p->written) >= a->target_size)
 		return finish_file(a, p, e);
 	return 0;
-werr:;
-	const struct err_msg *we = pq_writer_error(p->w);
-	err_set(e, we && we->status ? we->status : EX_IOERR, "%s",
-	        we ? we->text : "cannot write a data file");
-	return -1;
 }
 
 /* Drop the batch: close and remove every file it wrote. */
+/* Writer threads ----------------------------------------------------------- */
+
+static void worker_fail(struct app *a, struct part_file *p, const char *fallback)
+{
+	const struct err_msg *we = pq_writer_error(p->w);
+	pthread_mutex_lock(&a->mu);
+	if (!a->werr) {
+		a->werr = 1;
+		err_set(&a->werr_msg, we && we->status ? we->status : EX_IOERR, "%s",
+		        we && we->text[0] ? we->text : fallback);
+	}
+	pthread_mutex_unlock(&a->mu);
+	p->failed = 1;
+}
+
+/* Run one job: write a chunk, and/or finish the file. */
+static void run_job(struct worker *wk, struct job *j)
+{
+	struct app *a = wk->a;
+	struct part_file *p = j->p;
+	if (j->rb) {
+		if (!p->failed && flush_rows(a, p, j->rb) < 0)
+			worker_fail(a, p, "cannot write a data file");
+		atomic_store(&p->written, (int64_t)pq_writer_bytes(p->w));
+		rowbuf_put(a, j->rb);
+	}
+	if (!j->finish)
+		return;
+	if (!p->failed && pq_writer_close(p->w) < 0)
+		worker_fail(a, p, "cannot finish a data file");
+	if (!p->failed) {
+		p->size = (int64_t)pq_writer_bytes(p->w);
+		p->stats = file_stats(a, p);
+		p->mtime = ts_now() / 1000;
+	}
+	pq_writer_free(p->w);
+	p->w = NULL;
+	if (p->failed)
+		unlink(p->abs);
+	/* Failed files go on the list too, so that discarding the batch frees them. */
+	p->next = wk->done;
+	wk->done = p;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct app *a = wk->a;
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (!wk->head && !a->stopping)
+			pthread_cond_wait(&wk->cv, &a->mu);
+		if (!wk->head)
+			break;
+		struct job *j = wk->head;
+		wk->head = j->next;
+		if (!wk->head)
+			wk->tail = NULL;
+		pthread_mutex_unlock(&a->mu);
+		run_job(wk, j);
+		free(j);
+		pthread_mutex_lock(&a->mu);
+		a->pending--;
+		pthread_cond_broadcast(&a->cv_done);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* Queue a job for the file's worker, waiting while too many are queued. */
+static int submit(struct app *a, struct part_file *p, struct rowbuf *rb, int finish,
+                  struct err_msg *e)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	j->p = p;
+	j->rb = rb;
+	j->finish = finish;
+	struct worker *wk = &a->workers[p->worker];
+	pthread_mutex_lock(&a->mu);
+	while (a->pending >= a->max_pending && !a->werr)
+		pthread_cond_wait(&a->cv_done, &a->mu);
+	if (wk->tail)
+		wk->tail->next = j;
+	else
+		wk->head = j;
+	wk->tail = j;
+	a->pending++;
+	pthread_cond_signal(&wk->cv);
+	int failed = a->werr;
+	if (failed)
+		*e = a->werr_msg;
+	pthread_mutex_unlock(&a->mu);
+	return failed ? -1 : 0;
+}
+
+/*
+ * Wait until every queued job is done and collect the finished files into
+ * the batch.  -1 (e set) when a worker failed.
+ */
+static int drain(struct app *a, struct err_msg *e)
+{
+	pthread_mutex_lock(&a->mu);
+	while (a->pending > 0)
+		pthread_cond_wait(&a->cv_done, &a->mu);
+	for (int w = 0; w < a->nworkers; w++) {
+		struct worker *wk = &a->workers[w];
+		while (wk->done) {
+			struct part_file *p = wk->done;
+			wk->done = p->next;
+			p->next = a->done;
+			a->done = p;
+		}
+	}
+	int failed = a->werr;
+	if (failed) {
+		*e = a->werr_msg;
+		a->werr = 0;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return failed ? -1 : 0;
+}
+
+static int start_workers(struct app *a, int n, struct err_msg *e)
+{
+	a->workers = calloc((size_t)n, sizeof *a->workers);
+	if (!a->workers) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv_done, NULL);
+	a->max_pending = (size_t)n * 8;
+	for (int w = 0; w < n; w++) {
+		struct worker *wk = &a->workers[w];
+		wk->a = a;
+		wk->codec = pq_codec_new();
+		wk->wopts = a->wopts;
+		wk->wopts.codec = wk->codec;
+		pthread_cond_init(&wk->cv, NULL);
+		if (!wk->codec || pthread_create(&wk->th, NULL, worker_main, wk) != 0) {
+			err_set(e, EX_SOFTWARE, "cannot start a writer thread");
+			return -1;
+		}
+		a->nworkers++;
+	}
+	return 0;
+}
+
+static void stop_workers(struct app *a)
+{
+	if (!a->workers)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stopping = 1;
+	for (int w = 0; w < a->nworkers; w++)
+		pthread_cond_signal(&a->workers[w].cv);
+	pthread_mutex_unlock(&a->mu);
+	for (int w = 0; w < a->nworkers; w++) {
+		pthread_join(a->workers[w].th, NULL);
+		pq_codec_free(a->workers[w].codec);
+		pthread_cond_destroy(&a->workers[w].cv);
+	}
+	while (a->pool) {
+		struct rowbuf *rb = a->pool;
+		a->pool = rb->next;
+		rowbuf_free(rb, a->nleaves);
+		free(rb);
+	}
+	free(a->workers);
+	a->workers = NULL;
+	pthread_cond_destroy(&a->cv_done);
+	pthread_mutex_destroy(&a->mu);
+}
+
+static int drain(struct app *a, struct err_msg *e);
+
 static void discard_batch(struct app *a)
 {
 	size_t i = 0;
 	struct strmap_slot *s;
 	struct part_file *open_list = NULL;
+	struct err_msg ignored;
+	drain(a, &ignored);
 	while ((s = strmap_next(&a->open, &i))) {
 		struct part_file *p = s->value;
 		p->next = open_list;
@@ -793,15 +1235,13 @@ static void discard_batch(struct app *a)
 
 static int finish_all(struct app *a, struct err_msg *e)
 {
-	struct part_file *p;
 	while (a->nopen) {
 		size_t i = 0;
-		struct strmap_slot *s = strmap_next(&a->open, &i);
-		p = s->value;
-		if (finish_file(a, p, e) < 0)
+		struct strmap_slot *sl = strmap_next(&a->open, &i);
+		if (finish_file(a, sl->value, e) < 0)
 			return -1;
 	}
-	return 0;
+	return drain(a, e);
 }
 
 static void json_strv(struct buf *b, char **v, size_t n)
@@ -1152,11 +1592,13 @@ int main(int argc, char **argv)
 	    {"max-open-files", required_argument, NULL, 'o'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"target-file-size", required_argument, NULL, 't'},
+	    {"threads", required_argument, NULL, 'j'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *config = NULL, *o_retries = NULL, *o_open = NULL, *o_target = NULL;
+	const char *config = NULL, *o_retries = NULL, *o_open = NULL, *o_target = NULL,
+	           *o_threads = NULL;
 	struct app a = {0};
 	int level = ERR_NORMAL, ch;
 	struct err_msg e;
@@ -1171,6 +1613,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			return cli_help(usage);
+		case 'j':
+			o_threads = optarg;
+			break;
 		case 'o':
 			o_open = optarg;
 			break;
@@ -1219,6 +1664,14 @@ int main(int argc, char **argv)
 	if (config_parse_int(v, o_target ? "--target-file-size" : "[delta] target_file_size", 4096,
 	                     INT64_MAX, &target, &e) < 0)
 		err_die(o_target ? EX_USAGE : EX_CONFIG, "%s", e.text);
+	char ncpu[16];
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	snprintf(ncpu, sizeof ncpu, "%ld", online < 1 ? 1 : online > 4 ? 4 : online);
+	int64_t threads;
+	v = config_value(cfg, o_threads, NULL, "delta", "threads", ncpu, &from);
+	if (config_parse_int(v, o_threads ? "--threads" : "[delta] threads", 1, 64, &threads, &e) <
+	    0)
+		err_die(o_threads ? EX_USAGE : EX_CONFIG, "%s", e.text);
 	v = config_value(cfg, NULL, NULL, "streams", "max_line", "16777216", &from);
 	if (config_parse_int(v, "[streams] max_line", 1024, 1LL << 32, &max_line, &e) < 0)
 		err_die(EX_CONFIG, "%s", e.text);
@@ -1249,13 +1702,16 @@ int main(int argc, char **argv)
 	const char *sc = delta_property(&a.snap, "delta.dataSkippingNumIndexedCols", "32");
 	a.stats_cols = strtoll(sc, NULL, 10);
 	pq_write_options_init(&a.wopts);
-	a.codec = pq_codec_new();
-	a.wopts.codec = a.codec;
 	/* Files are made durable together, once per batch, just before the commit. */
 	a.wopts.sync = 0;
 	struct pq_kv kv = {"writer", DELTA_ENGINE};
 	a.wopts.kv = &kv;
 	a.wopts.nkv = 1;
+	if (start_workers(&a, (int)threads, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status;
+		goto out;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -1291,14 +1747,16 @@ fatal:
 	err_error("%s", e.text);
 	rc = e.status ? e.status : EX_SOFTWARE;
 out:
-	discard_batch(&a);
+	if (a.workers)
+		discard_batch(&a);
+	stop_workers(&a);
 	for (size_t i = 0; i < a.ncols; i++)
 		buf_free(&a.cols[i].scratch);
 	free(a.cols);
 	free(a.part_fields);
 	free(a.last_cells);
+	free(a.leaf_col);
 	pq_schema_free(a.schema);
-	pq_codec_free(a.codec);
 	delta_snapshot_free(&a.snap);
 out_cfg:
 	buf_free(&root);

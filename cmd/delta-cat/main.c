@@ -1,0 +1,455 @@
+/*
+ * delta-cat: print a table's rows, at its latest version or an older one,
+ * as records.
+ *
+ * The log is replayed to the version asked for (by number, or the latest
+ * committed at or before a time), what cannot be read is refused, and the
+ * live data files are read in the order they were added, their partition
+ * values restored into the rows.  --where prunes files by partition values
+ * and log statistics and row groups by footer statistics before filtering
+ * rows exactly.  --since-version reads, instead of the snapshot, the files
+ * that data-changing commits after a version added: what an incremental
+ * reader has not seen yet.
+ *
+ * Output streams as it is read; a reader that goes away (delta-cat | head)
+ * ends the run without a message.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "config.h"
+#include "delta.h"
+#include "deltacat.h"
+#include "err.h"
+#include "ts.h"
+
+static const char usage[] =
+    "usage: delta-cat [-qv] [--binary | --csv] [--columns LIST] [--config FILE]\n"
+    "                 [--since-version N] [--timestamp T | --version N] [--where EXPR]\n"
+    "                 TABLE\n";
+
+#define COLUMNS_MAX 4096
+
+struct opts {
+	const char *config, *columns, *where_text;
+	int format;
+	int64_t version, timestamp_ms, since;
+};
+
+/* A top-level column by name: exactly, else the only one that matches ignoring case. */
+static const struct delta_field *find_column(const struct delta_schema *s, const char *name)
+{
+	const struct delta_field *f = delta_schema_find(s, name), *hit = NULL;
+	if (f)
+		return f;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcasecmp(s->fields[i].name, name) == 0) {
+			if (hit)
+				return NULL;
+			hit = &s->fields[i];
+		}
+	return hit;
+}
+
+static int is_partition(const struct delta_metadata *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_partition_columns; i++)
+		if (strcmp(m->partition_columns[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* "no column x in TABLE (its columns: a, b, c)" */
+static void unknown_column(const char *what, const char *name, const char *root,
+                           const struct delta_schema *s)
+{
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < s->n && b.len < 300; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", s->fields[i].name);
+	err_error("%s: no column %s in %s (its columns: %s)", what, name, root,
+	          b.data ? b.data : "none");
+	buf_free(&b);
+}
+
+/*
+ * The scanner's columns: the output ones (--columns, or all in schema
+ * order), then those only --where needs.  Binds the predicates.
+ */
+static int build_columns(const struct opts *o, const struct delta_snapshot *snap,
+                         struct dc_where *w, struct dc_col **out, size_t *n)
+{
+	const struct delta_schema *s = &snap->meta.schema;
+	size_t cap = (o->columns ? strlen(o->columns) / 2 + 1 : s->n) + w->n + 1;
+	struct dc_col *cols = calloc(cap, sizeof *cols);
+	size_t nc = 0;
+	struct err_msg e;
+	*out = cols;
+	if (!cols) {
+		err_error("out of memory");
+		return EX_SOFTWARE;
+	}
+	if (o->columns) {
+		char *list = strdup(o->columns);
+		if (!list) {
+			err_error("out of memory");
+			return EX_SOFTWARE;
+		}
+		for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+		     name = strtok_r(NULL, ",", &save)) {
+			while (*name == ' ')
+				name++;
+			size_t len = strlen(name);
+			while (len && name[len - 1] == ' ')
+				name[--len] = '\0';
+			const struct delta_field *f = find_column(s, name);
+			if (!f) {
+				unknown_column("--columns", name, snap->root, s);
+				free(list);
+				return EX_USAGE;
+			}
+			for (size_t i = 0; i < nc; i++)
+				if (cols[i].f == f) {
+					err_error("--columns: %s is named twice", f->name);
+					free(list);
+					return EX_USAGE;
+				}
+			cols[nc] = (struct dc_col){f, is_partition(&snap->meta, f->name), (int)nc};
+			nc++;
+		}
+		free(list);
+	} else {
+		for (size_t i = 0; i < s->n; i++, nc++)
+			cols[nc] = (struct dc_col){
+			    &s->fields[i], is_partition(&snap->meta, s->fields[i].name), (int)nc};
+	}
+	for (size_t k = 0; k < w->n; k++) {
+		struct dc_pred *p = &w->p[k];
+		p->f = find_column(s, p->column);
+		if (!p->f) {
+			unknown_column("--where", p->column, snap->root, s);
+			return EX_USAGE;
+		}
+		size_t i;
+		for (i = 0; i < nc && cols[i].f != p->f; i++)
+			;
+		if (i == nc)
+			cols[nc++] =
+			    (struct dc_col){p->f, is_partition(&snap->meta, p->f->name), -1};
+		p->col = (int)i;
+	}
+	*n = nc;
+	if (dc_where_bind(w, &e) < 0) {
+		err_error("%s", e.text);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int file_order(const void *a, const void *b)
+{
+	const struct delta_file *x = *(const struct delta_file *const *)a;
+	const struct delta_file *y = *(const struct delta_file *const *)b;
+	if (x->version != y->version)
+		return x->version < y->version ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+/* The files of a map, in the order they were added (version, then path). */
+static const struct delta_file **sorted_files(const struct strmap *m, size_t *n)
+{
+	const struct delta_file **v = calloc(m->count ? m->count : 1, sizeof *v);
+	size_t i = 0, k = 0;
+	struct strmap_slot *s;
+	if (!v)
+		return NULL;
+	while ((s = strmap_next(m, &i)))
+		v[k++] = s->value;
+	qsort(v, k, sizeof *v, file_order);
+	*n = k;
+	return v;
+}
+
+/* Read files in order; returns an exit status, having reported any error. */
+static int scan_files(struct dc_scan *sc, const struct delta_file **files, size_t n,
+                      int only_data_changes, const struct dc_out *out)
+{
+	struct err_msg e;
+	for (size_t i = 0; i < n; i++) {
+		if (only_data_changes && !files[i]->data_change)
+			continue;
+		if (files[i]->has_deletion_vector) {
+			err_error("%s: file %s has a deletion vector, which is not supported",
+			          sc->root, files[i]->path);
+			return EX_DATAERR;
+		}
+		int k = dc_scan_file(sc, files[i], &e);
+		if (k == -2 && dc_out_broken_pipe(out))
+			return EX_IOERR;
+		if (k < 0) {
+			err_error("%s", e.text);
+			return e.status ? e.status : EX_SOFTWARE;
+		}
+	}
+	return EX_OK;
+}
+
+/*
+ * --since-version: the files added with dataChange by each commit after
+ * o->since up to the snapshot's version, commit by commit.  A file that a
+ * later commit removed still counts as added in its own commit.
+ */
+static int scan_since(struct dc_scan *sc, const struct opts *o, const struct delta_snapshot *snap,
+                      const struct dc_out *out)
+{
+	struct buf text = BUF_INIT;
+	struct err_msg e;
+	int rc = EX_OK;
+	if (o->since > snap->version) {
+		err_error("%s: --since-version %lld is after the version read (%lld)", snap->root,
+		          (long long)o->since, (long long)snap->version);
+		return EX_DATAERR;
+	}
+	for (int64_t v = o->since + 1; v <= snap->version && rc == EX_OK; v++) {
+		int got = delta_commit_read(snap->root, v, &text, &e);
+		if (got == 1) {
+			err_error("%s: version %lld is no longer in the log (log cleanup); "
+			          "--since-version needs every commit after %lld",
+			          snap->root, (long long)v, (long long)o->since);
+			rc = EX_DATAERR;
+			break;
+		}
+		if (got < 0) {
+			err_error("%s", e.text);
+			rc = e.status;
+			break;
+		}
+		struct delta_snapshot one;
+		memset(&one, 0, sizeof one);
+		one.root = strdup(snap->root);
+		if (!one.root) {
+			err_error("out of memory");
+			rc = EX_SOFTWARE;
+			break;
+		}
+		if (delta_snapshot_apply(&one, v, text.data, text.len, &e) < 0) {
+			err_error("%s", e.text);
+			rc = e.status;
+		} else {
+			size_t n;
+			const struct delta_file **files = sorted_files(&one.files, &n);
+			if (!files) {
+				err_error("out of memory");
+				rc = EX_SOFTWARE;
+			} else {
+				err_debug("version %lld: %zu files added", (long long)v, n);
+				rc = scan_files(sc, files, n, 1, out);
+			}
+			free(files);
+		}
+		delta_snapshot_free(&one);
+	}
+	buf_free(&text);
+	return rc;
+}
+
+/* --timestamp: RFC 3339, or a date meaning its midnight in UTC; epoch milliseconds. */
+static int parse_timestamp(const char *s, int64_t *ms)
+{
+	int32_t days;
+	int64_t us;
+	size_t n = strlen(s);
+	if (ts_parse_date(s, n, &days) == 0) {
+		*ms = (int64_t)days * 86400000;
+		return 0;
+	}
+	if (ts_parse_rfc3339(s, n, &us) < 0)
+		return -1;
+	*ms = ts_floor_div(us, 1000);
+	return 0;
+}
+
+static int read_table(const struct opts *o, struct dc_where *w, const char *root)
+{
+	struct delta_snapshot snap;
+	struct delta_load_opts lo = {o->version, o->timestamp_ms, o->since >= 0};
+	struct dc_col *cols = NULL;
+	struct err_msg e;
+	size_t ncols = 0;
+	int rc;
+	if (delta_snapshot_load(root, &lo, &snap, &e) < 0) {
+		err_error("%s", e.text);
+		return e.status;
+	}
+	if (delta_check_read(&snap, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status;
+		goto out;
+	}
+	err_info("%s: version %lld%s", root, (long long)snap.version,
+	         snap.checkpoint_version >= 0 ? " (from a checkpoint)" : "");
+	if ((rc = build_columns(o, &snap, w, &cols, &ncols)) != EX_OK)
+		goto out;
+	struct dc_out *out = dc_out_open(o->format, cols, ncols, &e);
+	if (!out) {
+		err_error("%s", e.text);
+		rc = e.status;
+		goto out;
+	}
+	/* One set of decompression contexts for every column of every file. */
+	struct pq_read_options ro = {.codec = pq_codec_new()};
+	struct dc_scan sc = {.root = root, .cols = cols, .ncols = ncols, .where = w};
+	sc.emit = dc_out_row;
+	sc.ctx = out;
+	sc.ropts = &ro;
+	if (o->since >= 0) {
+		rc = scan_since(&sc, o, &snap, out);
+	} else {
+		size_t n;
+		const struct delta_file **files = sorted_files(&snap.files, &n);
+		if (!files) {
+			err_error("out of memory");
+			rc = EX_SOFTWARE;
+		} else {
+			rc = scan_files(&sc, files, n, 0, out);
+		}
+		free(files);
+	}
+	pq_codec_free(ro.codec);
+	int closed = dc_out_close(out, &e);
+	if (closed == -1 && rc == EX_OK) {
+		err_error("%s", e.text);
+		rc = EX_IOERR;
+	} else if (closed == -2 && rc == EX_OK) {
+		rc = EX_IOERR;
+	}
+	if (rc == EX_OK)
+		err_info(
+		    "skipped %lld of %lld files (%lld by partition values, %lld by statistics) "
+		    "and %lld of %lld row groups; %lld of %lld rows read matched",
+		    (long long)(sc.files_by_partition + sc.files_by_stats), (long long)sc.files,
+		    (long long)sc.files_by_partition, (long long)sc.files_by_stats,
+		    (long long)sc.row_groups_skipped, (long long)sc.row_groups,
+		    (long long)sc.rows_out, (long long)sc.rows_read);
+out:
+	free(cols);
+	delta_snapshot_free(&snap);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"binary", no_argument, NULL, 'b'},
+	    {"columns", required_argument, NULL, 'C'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"csv", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"since-version", required_argument, NULL, 's'},
+	    {"timestamp", required_argument, NULL, 't'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", required_argument, NULL, 'V'},
+	    {"where", required_argument, NULL, 'w'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct opts o = {.format = DC_JSON, .version = -1, .timestamp_ms = -1, .since = -1};
+	int level = ERR_NORMAL, ch, binary = 0, csv = 0;
+	const char *timestamp = NULL;
+	struct err_msg e;
+	struct dc_where w = {0};
+	err_init(argv[0]);
+	/* --version alone is every program's version flag; with N it picks a table version. */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		cli_version();
+		return cli_close_stdout();
+	}
+	while ((ch = getopt_long(argc, argv, "qv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			binary = 1;
+			break;
+		case 'C':
+			o.columns = optarg;
+			break;
+		case 'c':
+			o.config = optarg;
+			break;
+		case 'h':
+			return cli_help(usage);
+		case 'q':
+			level = ERR_QUIET;
+			break;
+		case 'S':
+			csv = 1;
+			break;
+		case 's':
+			if (config_parse_int(optarg, "--since-version", 0, INT64_MAX, &o.since,
+			                     &e) < 0)
+				return cli_usage_error(usage, "%s", e.text);
+			break;
+		case 't':
+			timestamp = optarg;
+			break;
+		case 'v':
+			level++;
+			break;
+		case 'V':
+			if (config_parse_int(optarg, "--version", 0, INT64_MAX, &o.version, &e) < 0)
+				return cli_usage_error(usage, "%s", e.text);
+			break;
+		case 'w':
+			o.where_text = optarg;
+			break;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	err_set_level(level);
+	if (argc != 1)
+		return cli_usage_error(usage, argc ? "one table expected" : "no table given");
+	if (binary && csv)
+		return cli_usage_error(usage, "--binary and --csv exclude each other");
+	o.format = binary ? DC_BINARY : csv ? DC_CSV : DC_JSON;
+	if (timestamp && o.version >= 0)
+		return cli_usage_error(usage, "--timestamp and --version exclude each other");
+	if (timestamp && parse_timestamp(timestamp, &o.timestamp_ms) < 0)
+		return cli_usage_error(usage,
+		                       "--timestamp %s: expected an RFC 3339 date-time "
+		                       "(2024-01-02T15:04:05Z) or a date (2024-01-02)",
+		                       timestamp);
+	if (o.columns && (!*o.columns || strlen(o.columns) > COLUMNS_MAX))
+		return cli_usage_error(usage, "--columns: a list of 1 to %d characters",
+		                       COLUMNS_MAX);
+	if (o.where_text && dc_where_parse(o.where_text, &w, &e) < 0)
+		return cli_usage_error(usage, "%s", e.text);
+
+	struct config *cfg = config_open(o.config, &e);
+	if (!cfg) {
+		dc_where_free(&w);
+		err_die(e.status, "%s", e.text);
+	}
+	struct buf root = BUF_INIT;
+	int rc;
+	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
+		if (e.status == EX_USAGE) {
+			rc = cli_usage_error(usage, "%s", e.text);
+		} else {
+			err_error("%s", e.text);
+			rc = e.status;
+		}
+	} else {
+		rc = read_table(&o, &w, root.data);
+	}
+	buf_free(&root);
+	dc_where_free(&w);
+	config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,530 @@
+#!/usr/bin/env bats
+# delta-cat: a table's rows, at any version, as records; checked against the
+# rows the fixtures' sources state and against DuckDB reading the files.
+
+# shellcheck disable=SC2154 # $stderr and $stderr_lines are set by BATS's run --separate-stderr
+load helpers/common
+
+setup() {
+	common_setup
+	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	DELTA=$FIXTURES/delta
+}
+
+# schema NAME:TYPE...: Spark's schema JSON; a TYPE may itself be JSON (nested types).
+schema() {
+	local f
+	for f in "$@"; do
+		jq -nc --arg n "${f%%:*}" --arg t "${f#*:}" \
+			'{name: $n, type: ($t | fromjson? // .), nullable: true, metadata: {}}'
+	done | jq -sc '{type: "struct", fields: .}'
+}
+
+# new_table DIR SCHEMA_JSON [PROTOCOL_JSON]: version 0 of a table, without files.
+new_table() {
+	mkdir -p "$1/_delta_log"
+	jq -nc --arg s "$2" --argjson p "${3:-{\"minReaderVersion\":1,\"minWriterVersion\":2\}}" \
+		'{protocol: $p},
+		 {metaData: {id: "test", format: {provider: "parquet", options: {}}, schemaString: $s,
+		             partitionColumns: [], configuration: {}, createdTime: 0}}' \
+		>"$1/_delta_log/00000000000000000000.json"
+}
+
+# add_file DIR VERSION FILE SELECT [STATS_JSON]: DuckDB writes the rows of
+# SELECT to DIR/FILE (row groups of 2048 rows) and commit VERSION adds it.
+add_file() {
+	duckdb-query.js "COPY ($4) TO '$1/$3' (FORMAT parquet, ROW_GROUP_SIZE 2048)" >/dev/null
+	jq -nc --arg p "$3" --arg st "${5:-}" \
+		'{add: ({path: $p, partitionValues: {}, size: 0, modificationTime: 0, dataChange: true}
+		        + (if $st == "" then {} else {stats: $st} end))}' \
+		>>"$1/_delta_log/$(printf '%020d' "$2").json"
+}
+
+# assert_stderr_contains TEXT: what the last run wrote to stderr holds TEXT.
+assert_stderr_contains() {
+	[[ "$stderr" == *"$1"* ]] || fail "stderr lacks \"$1\": $stderr"
+}
+
+# The value of the first column of each row, sorted, as one JSON array.
+firsts() {
+	jq -sc 'map(to_entries[0].value) | sort'
+}
+
+@test "--help prints the usage, which is the man page's SYNOPSIS" {
+	run --separate-stderr delta-cat --help
+	assert_success
+	assert_help_matches_man delta-cat
+}
+
+@test "--version alone prints the program's version" {
+	run --separate-stderr delta-cat --version
+	assert_success
+	assert_output --regexp '^delta-cat \(stocketl\) [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "a Spark table's latest version, and an older one with --version" {
+	run --separate-stderr delta-cat "$DELTA/delta-rs/simple_table"
+	assert_success
+	assert_output $'{"id":5}\n{"id":7}\n{"id":9}'
+	assert_equal "$stderr" ''
+	run --separate-stderr delta-cat --version 0 "$DELTA/delta-rs/simple_table"
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[0,1,2,3,4]'
+}
+
+@test "removed files drop out at the version that removed them" {
+	run --separate-stderr delta-cat "$DELTA/delta-rs/delta-0.8.0"
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[0,1,2,4]'
+	run --separate-stderr delta-cat --version 0 "$DELTA/delta-rs/delta-0.8.0"
+	assert_equal "$(firsts <<<"$output")" '[0,1,2,3,4]'
+}
+
+@test "checkpoints: the oldest format, Spark 3, and multi-part; time travel below a checkpoint" {
+	run --separate-stderr delta-cat "$DELTA/delta-rs/delta-0.2.0"
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[1,1,2,2,3,3]'
+	run --separate-stderr delta-cat --version 2 "$DELTA/delta-rs/delta-0.2.0"
+	assert_equal "$(firsts <<<"$output")" '[1,2,3]'
+	run --separate-stderr delta-cat "$DELTA/delta-rs/simple_table_with_checkpoint"
+	assert_equal "$(firsts <<<"$output")" '[0,0,1,2,3,4,5,6,7,8,9]'
+	run --separate-stderr delta-cat "$DELTA/delta-golden/multi-part-checkpoint"
+	assert_equal "$(jq -s length <<<"$output")" 31
+	assert_equal "$(firsts <<<"$output")" "$(jq -nc '[0] + [range(30)] | sort')"
+	run --separate-stderr delta-cat "$DELTA/delta-golden/basic-with-inserts-deletes-checkpoint"
+	assert_success
+	assert_equal "$(firsts <<<"$output")" \
+		"$(jq -nc '[range(0;5), range(10;15), range(20;25), range(30;35), range(40;45), range(50;66)]')"
+}
+
+@test "partition values are restored into the rows, typed by the schema" {
+	run --separate-stderr delta-cat "$DELTA/delta-rs/delta-0.8.0-partitioned"
+	assert_success
+	run jq -c -s 'sort_by(.value) | .[]' <<<"$output"
+	assert_output - <<'EOF'
+{"value":"1","year":"2020","month":"1","day":"1"}
+{"value":"2","year":"2020","month":"2","day":"3"}
+{"value":"3","year":"2020","month":"2","day":"5"}
+{"value":"4","year":"2021","month":"4","day":"5"}
+{"value":"5","year":"2021","month":"12","day":"4"}
+{"value":"6","year":"2021","month":"12","day":"20"}
+{"value":"7","year":"2021","month":"12","day":"20"}
+EOF
+	run --separate-stderr delta-cat "$DELTA/delta-rs/delta-2.2.0-partitioned-types"
+	run jq -c -s 'sort_by(.c3) | .[]' <<<"$output"
+	assert_output $'{"c1":6,"c2":"a","c3":4}\n{"c1":4,"c2":"c","c3":5}\n{"c1":5,"c2":"b","c3":6}'
+}
+
+@test "escaped and null partition values come back as they were" {
+	run --separate-stderr delta-cat "$DELTA/delta-rs/delta-0.8.0-special-partition"
+	assert_success
+	assert_equal "$(jq -sc 'map(.x) | sort' <<<"$output")" '["A/A","B B"]'
+	run --separate-stderr delta-cat "$DELTA/delta-rs/delta-0.8.0-null-partition"
+	assert_success
+	assert_equal "$(jq -sc 'sort_by(.v)' <<<"$output")" '[{"k":"A","v":1},{"k":null,"v":2}]'
+}
+
+@test "every primitive type, and a row of nulls" {
+	run --separate-stderr delta-cat "$DELTA/delta-golden/data-reader-primitives"
+	assert_success
+	assert_equal "$(jq -s length <<<"$output")" 11
+	assert_line '{"as_int":null,"as_long":null,"as_byte":null,"as_short":null,"as_boolean":null,"as_float":null,"as_double":null,"as_string":null,"as_binary":null,"as_big_decimal":null}'
+	assert_line '{"as_int":0,"as_long":0,"as_byte":0,"as_short":0,"as_boolean":true,"as_float":0.0,"as_double":0.0,"as_string":"0","as_binary":"AAA=","as_big_decimal":0}'
+	assert_line '{"as_int":9,"as_long":9,"as_byte":9,"as_short":9,"as_boolean":false,"as_float":9.0,"as_double":9.0,"as_string":"9","as_binary":"CQk=","as_big_decimal":9}'
+}
+
+@test "timestamps, also as legacy partition values, in UTC with microseconds" {
+	run --separate-stderr delta-cat "$DELTA/delta-golden/kernel-timestamp-TIMESTAMP_MICROS"
+	assert_success
+	run jq -c -s 'sort_by(.id) | .[]' <<<"$output"
+	assert_output - <<'EOF'
+{"id":0,"part":"2020-01-01T08:09:10.001000Z","time":"2020-02-01T08:09:10Z"}
+{"id":1,"part":"2021-10-01T08:09:20Z","time":"1999-01-01T09:00:00Z"}
+{"id":2,"part":"2021-10-01T08:09:20Z","time":"2000-01-01T09:00:00Z"}
+{"id":3,"part":"1969-01-01T00:00:00Z","time":"1969-01-01T00:00:00Z"}
+{"id":4,"part":null,"time":null}
+EOF
+}
+
+@test "every DAT case reads back as its expected rows, at every version it gives" {
+	local args=() case dir v
+	for case in "$DELTA"/dat/*/; do
+		case=${case%/}
+		for dir in "$case"/expected/*/; do
+			dir=${dir%/}
+			v=$(basename "$dir")
+			out=$BATS_TEST_TMPDIR/$(basename "$case")-$v.ndjson
+			if [ "$v" = latest ]; then
+				delta-cat "$case/delta" >"$out"
+			else
+				delta-cat --version "${v#v}" "$case/delta" >"$out"
+			fi
+			args+=("$dir/table_content.parquet" "$out")
+		done
+	done
+	assert_equal "${#args[@]}" 38
+	run rows-compare.js "${args[@]}"
+	assert_success
+}
+
+@test "a table written by DuckDB, every type and nesting, reads back as DuckDB reads its file" {
+	new_table t "$(schema id:long name:string by:byte sh:short it:integer 'd4:decimal(4,2)' \
+		'd18:decimal(18,3)' 'd38:decimal(38,6)' f:float dbl:double b:boolean dt:date \
+		ts:timestamp tsms:timestamp tsns:timestamp bin:binary \
+		's:{"type":"struct","fields":[{"name":"x","type":"long","nullable":true,"metadata":{}},{"name":"y","type":"string","nullable":true,"metadata":{}},{"name":"z","type":{"type":"array","elementType":"long","containsNull":true},"nullable":true,"metadata":{}}]}' \
+		'l:{"type":"array","elementType":"long","containsNull":true}' \
+		'm:{"type":"map","keyType":"string","valueType":"long","valueContainsNull":true}' \
+		'mi:{"type":"map","keyType":"long","valueType":"string","valueContainsNull":true}')"
+	add_file t 0 part-0.parquet "SELECT i AS id, CASE WHEN i % 7 = 0 THEN NULL ELSE 'name-' || i END AS name,
+		(i % 128)::TINYINT AS by, (i % 30000)::SMALLINT AS sh, i::INTEGER AS it,
+		(i / 100)::DECIMAL(4,2) AS d4, (i * 1.5)::DECIMAL(18,3) AS d18,
+		(i * 1000000000000)::DECIMAL(38,6) - 5 AS d38, (i / 3)::FLOAT AS f,
+		CASE i % 100 WHEN 1 THEN 'NaN'::DOUBLE WHEN 2 THEN 'Infinity'::DOUBLE
+			WHEN 3 THEN '-Infinity'::DOUBLE ELSE i / 7 END AS dbl,
+		i % 2 = 0 AS b, DATE '1969-12-01' + (i % 400)::INT AS dt,
+		TIMESTAMPTZ '1969-12-31 23:00:00+00' + INTERVAL (i) SECOND + INTERVAL (i % 1000) MICROSECOND AS ts,
+		(TIMESTAMP '2024-01-01' + INTERVAL (i) MINUTE)::TIMESTAMP_MS AS tsms,
+		(TIMESTAMP '2024-01-01' + INTERVAL (i) MICROSECOND)::TIMESTAMP_NS AS tsns,
+		encode('b' || i) AS bin,
+		CASE WHEN i % 11 = 0 THEN NULL ELSE {'x': i, 'y': 'v' || i, 'z': [i]} END AS s,
+		[i, NULL, i + 1] AS l, MAP {'k' || i: i} AS m, MAP {i: 'v' || i} AS mi
+		FROM range(10000) t(i)"
+	delta-cat ./t >out.ndjson
+	run rows-compare.js t out.ndjson
+	assert_success
+	assert_output 'ok out.ndjson: 10000 rows'
+	run head -n 2 out.ndjson
+	assert_line --index 1 '{"id":1,"name":"name-1","by":1,"sh":1,"it":1,"d4":0.01,"d18":1.5,"d38":999999999995,"f":0.33333334,"dbl":"NaN","b":false,"dt":"1969-12-02","ts":"1969-12-31T23:00:01.000001Z","tsms":"2024-01-01T00:01:00Z","tsns":"2024-01-01T00:00:00.000001Z","bin":"YjE=","s":{"x":1,"y":"v1","z":[1]},"l":[1,null,2],"m":{"k1":1},"mi":[{"key":1,"value":"v1"}]}'
+}
+
+@test "a column an older file lacks is null; narrower types in older files widen" {
+	new_table t "$(schema id:long x:double y:string 'd:decimal(10,4)' \
+		's:{"type":"struct","fields":[{"name":"a","type":"long","nullable":true,"metadata":{}},{"name":"b","type":"string","nullable":true,"metadata":{}}]}')"
+	add_file t 0 old.parquet "SELECT 1::INTEGER AS id, 0.5::FLOAT AS x, 1.25::DECIMAL(5,2) AS d, {'a': 7::INTEGER} AS s"
+	add_file t 1 new.parquet "SELECT 2::BIGINT AS id, 0.1::DOUBLE AS x, 'new' AS y, 2.5::DECIMAL(10,4) AS d, {'a': 8::BIGINT, 'b': 'z'} AS s"
+	run --separate-stderr delta-cat ./t
+	assert_success
+	assert_output $'{"id":1,"x":0.5,"y":null,"d":1.25,"s":{"a":7,"b":null}}\n{"id":2,"x":0.1,"y":"new","d":2.5,"s":{"a":8,"b":"z"}}'
+}
+
+@test "timestamp_ntz columns (reader version 3 with timestampNtz) have no offset" {
+	new_table t "$(schema id:long t:timestamp_ntz)" \
+		'{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["timestampNtz"],"writerFeatures":["timestampNtz"]}'
+	add_file t 0 part-0.parquet "SELECT 1 AS id, TIMESTAMP '2021-11-18 02:30:00.123456' AS t UNION ALL SELECT 2, TIMESTAMP '1960-01-01 00:00:00'"
+	run --separate-stderr delta-cat ./t
+	assert_success
+	assert_output $'{"id":1,"t":"2021-11-18T02:30:00.123456"}\n{"id":2,"t":"1960-01-01T00:00:00"}'
+	run --separate-stderr delta-cat --where "t < '2000-01-01 00:00:00'" ./t
+	assert_output '{"id":2,"t":"1960-01-01T00:00:00"}'
+}
+
+@test "tables it cannot read are refused, naming what they need" {
+	run --separate-stderr delta-cat "$DELTA/delta-rs/simple_table_features"
+	assert_failure 65
+	assert_output ''
+	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table_features: reader version 5 (reader features columnMapping, blahabl, deletionVectors, v2Checkpoint) is not supported; this reads version 1, and 3 with the feature timestampNtz"
+	run --separate-stderr delta-cat "$DELTA/delta-rs/table-with-dv-small"
+	assert_failure 65
+	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/table-with-dv-small: reader feature \"deletionVectors\" is not supported"
+}
+
+@test "--where on partition columns skips files without opening them" {
+	run --separate-stderr delta-cat -v --where "year = '2021'" "$DELTA/delta-rs/delta-0.8.0-partitioned"
+	assert_success
+	assert_equal "$(jq -sc 'map(.value) | sort' <<<"$output")" '["4","5","6","7"]'
+	assert_equal "${stderr_lines[1]}" 'delta-cat: skipped 3 of 6 files (3 by partition values, 0 by statistics) and 0 of 3 row groups; 4 of 4 rows read matched'
+	run --separate-stderr delta-cat --where "k is null" "$DELTA/delta-rs/delta-0.8.0-null-partition"
+	assert_output '{"k":null,"v":2}'
+	run --separate-stderr delta-cat --where "bool = false and amount = 12" "$DELTA/dat/multi_partitioned_2/delta"
+	assert_output '{"bool":false,"time":"1970-01-02T08:45:00Z","amount":12,"int":3}'
+	run --separate-stderr delta-cat --where "time > '1970-01-01T12:00:00Z' and time < '1970-01-02'" "$DELTA/dat/multi_partitioned_2/delta"
+	assert_output '{"bool":true,"time":"1970-01-01T12:30:00Z","amount":200,"int":2}'
+}
+
+@test "--where skips files by their log statistics; the rows equal a full read filtered" {
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	for b in 1 2 3 4; do
+		gen-ticks -a feed -i "$b" -d $((20240 + b)) -s 2 200 | delta-append bronze
+	done
+	# One file per day; the days before the 4th end before 15:00.
+	run --separate-stderr delta-cat -v --where "volume >= 90000 and trade_timestamp >= '2025-06-04T15:00:00Z'" bronze
+	assert_success
+	assert_equal "${stderr_lines[1]}" 'delta-cat: skipped 2 of 4 files (0 by partition values, 2 by statistics) and 0 of 2 row groups; 23 of 400 rows read matched'
+	expected=$(delta-cat bronze | jq -c 'select(.volume >= 90000 and .trade_timestamp >= "2025-06-04T15:00:00Z")')
+	assert_equal "$output" "$expected"
+	assert_equal "$(jq -s length <<<"$output")" 23
+}
+
+@test "--where skips row groups by their footer statistics" {
+	new_table t "$(schema id:long v:double)"
+	add_file t 0 part-0.parquet "SELECT i AS id, i / 4 AS v FROM range(10000) t(i)"
+	run --separate-stderr delta-cat -v --where "id >= 5000 and id < 5100" ./t
+	assert_success
+	assert_equal "${stderr_lines[1]}" 'delta-cat: skipped 0 of 1 files (0 by partition values, 0 by statistics) and 4 of 5 row groups; 100 of 2048 rows read matched'
+	assert_equal "$(firsts <<<"$output")" "$(jq -nc '[range(5000;5100)]')"
+	run --separate-stderr delta-cat --where "v > 2400.5 and v <= 2500" ./t
+	assert_equal "$(jq -c . <<<"$output")" "$(delta-cat ./t | jq -c 'select(.v > 2400.5 and .v <= 2500)')"
+	assert_equal "$(jq -s length <<<"$output")" 397
+}
+
+@test "--where gives what filtering a full read gives, for every type and operator" {
+	new_table t "$(schema id:long name:string 'd18:decimal(18,3)' dt:date b:boolean by:byte dbl:double)"
+	add_file t 0 part-0.parquet "SELECT i AS id, CASE WHEN i % 7 = 0 THEN NULL ELSE 'name-' || i END AS name,
+		(i * 1.5)::DECIMAL(18,3) AS d18, DATE '1970-01-01' + (i % 400)::INT AS dt, i % 3 = 0 AS b,
+		(i % 100)::TINYINT AS by, i / 8 AS dbl FROM range(10000) t(i)"
+	delta-cat ./t >all.ndjson
+	while IFS='|' read -r where filter; do
+		delta-cat --where "$where" ./t | jq -c . >got.ndjson
+		jq -c "select($filter)" all.ndjson >want.ndjson
+		[ -s want.ndjson ] || fail "no rows for $where"
+		cmp -s got.ndjson want.ndjson || fail "--where \"$where\" differs from select($filter)"
+	done <<'EOF'
+id < 100|.id < 100
+id != 5 and id <= 10|.id != 5 and .id <= 10
+name >= 'name-5' and name < 'name-6'|.name != null and .name >= "name-5" and .name < "name-6"
+name is null and id >= 9000|.name == null and .id >= 9000
+name is not null and id > 9990|.name != null and .id > 9990
+d18 > 7000.5 and d18 <= 7500|.d18 > 7000.5 and .d18 <= 7500
+d18 = '4500.000'|.d18 == 4500
+dt = '1970-03-01' and id > 5000|.dt == "1970-03-01" and .id > 5000
+dt >= '1971-01-01'|.dt >= "1971-01-01"
+b = false and by <> 3 and id < 50|.b == false and .by != 3 and .id < 50
+B = TRUE and `by` >= 98|.b == true and .by >= 98
+dbl >= 1000 and dbl < 1000.5|.dbl >= 1000 and .dbl < 1000.5
+dbl > 1249.5|.dbl > 1249.5
+EOF
+}
+
+@test "tables without statistics still filter exactly" {
+	run --separate-stderr delta-cat -v --where "letter = 'a' and int > 100" "$DELTA/dat/no_stats/delta"
+	assert_success
+	assert_output '{"letter":"a","int":595,"date":"2013-03-01"}'
+	assert_stderr_contains 'delta-cat: skipped 0 of 1 files (0 by partition values, 0 by statistics) and 0 of 1 row groups; 1 of 5 rows read matched'
+	run --separate-stderr delta-cat --where "date < '1990-01-01' and letter != 'b'" "$DELTA/dat/no_stats/delta"
+	assert_equal "$output" "$(delta-cat "$DELTA/dat/no_stats/delta" | jq -c 'select(.date < "1990-01-01" and .letter != "b" and .letter != null)')"
+	assert_equal "$(jq -s length <<<"$output")" 2
+}
+
+@test "log statistics are used only as far as they are bounds" {
+	long=abc$(printf 'z%.0s' $(seq 47))
+	new_table t "$(schema s:string 'd:decimal(20,10)' ts:timestamp)"
+	# The maximum string is a 40-character cut of the value (no tie-breaker), the
+	# decimal bounds are written 0E-10, and the timestamps kept in milliseconds.
+	stats=$(jq -nc --arg max "${long:0:40}" \
+		'{numRecords: 1, minValues: {s: "ab", ts: "2024-01-01T00:00:00.000Z"},
+		  maxValues: {s: $max, ts: "2024-01-01T00:00:00.000Z"}, nullCount: {s: 0, d: 0, ts: 0}}' |
+		sed 's/"minValues":{/&"d":0E-10,/; s/"maxValues":{/&"d":0E-10,/')
+	add_file t 0 part-0.parquet "SELECT '$long' AS s, 0::DECIMAL(20,10) AS d, TIMESTAMPTZ '2024-01-01 00:00:00.000999+00' AS ts" "$stats"
+	for w in "s = '$long'" "d = 0" "ts = '2024-01-01T00:00:00.000999Z'" "s >= 'abc' and d >= 0 and ts > '2024-01-01'"; do
+		run --separate-stderr delta-cat --columns d --where "$w" ./t
+		assert_output '{"d":0}'
+	done
+	for w in "s < 'ab'" "d > 0" "d < 0" "ts >= '2024-01-01T00:00:00.001Z'" "s is null"; do
+		run --separate-stderr delta-cat -v --where "$w" ./t
+		assert_output ''
+		assert_stderr_contains 'skipped 1 of 1 files (0 by partition values, 1 by statistics)'
+	done
+}
+
+@test "--where follows SQL: nulls match no comparison, only is null" {
+	P=$DELTA/delta-golden/data-reader-primitives
+	run --separate-stderr delta-cat --columns as_int --where "as_int != 3" "$P"
+	assert_equal "$(firsts <<<"$output")" '[0,1,2,4,5,6,7,8,9]'
+	run --separate-stderr delta-cat --columns as_int --where "as_string is null" "$P"
+	assert_output '{"as_int":null}'
+	run --separate-stderr delta-cat --columns as_long --where "as_boolean = true and as_big_decimal <= 4 and as_float > 0.5 and as_binary is not null" "$P"
+	assert_equal "$(firsts <<<"$output")" '[2,4]'
+	run --separate-stderr delta-cat --columns as_short --where "as_string >= \"7\" and as_byte <> 8" "$P"
+	assert_equal "$(firsts <<<"$output")" '[7,9]'
+}
+
+@test "--columns chooses and orders the columns; --where may use others" {
+	run --separate-stderr delta-cat --columns day,value --where "year = '2021' and month = '12'" "$DELTA/delta-rs/delta-0.8.0-partitioned"
+	assert_success
+	run jq -c -s 'sort_by(.value) | .[]' <<<"$output"
+	assert_output $'{"day":"4","value":"5"}\n{"day":"20","value":"6"}\n{"day":"20","value":"7"}'
+	run --separate-stderr delta-cat --columns 'struct, pk' "$DELTA/dat/nested_types/delta"
+	assert_line --index 0 '{"struct":{"float64":0.0,"bool":true},"pk":0}'
+}
+
+@test "--csv writes a header and RFC 4180 fields; null and the empty string differ" {
+	printf 's string\nn long\nd decimal(10,2)\nts timestamp\nb binary\n' >t.schema
+	delta-create t --schema t.schema
+	printf '%s\n' '{"s":"plain","n":1,"d":1.50,"ts":"2024-01-02T03:04:05Z","b":"AAE="}' \
+		'{"s":"a, b","n":2,"d":-0.01,"ts":"2024-01-02T03:04:05.5Z","b":""}' \
+		'{"s":"say \"hi\"","n":3}' '{"s":"two\nlines","n":4}' '{"s":"","n":5}' '{"n":6}' |
+		delta-append t
+	run --separate-stderr delta-cat --csv t
+	assert_success
+	assert_output - <<'EOF'
+s,n,d,ts,b
+plain,1,1.5,2024-01-02T03:04:05Z,AAE=
+"a, b",2,-0.01,2024-01-02T03:04:05.500000Z,""
+"say ""hi""",3,,,
+"two
+lines",4,,,
+"",5,,,
+,6,,,
+EOF
+}
+
+@test "--binary writes tick records; read back by delta-append they are the same rows" {
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	delta-create copy --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	gen-ticks -a feed -b 2 -s 3 300 | delta-append bronze
+	run bash -c 'delta-cat --binary bronze | head -c 8 | od -An -tx1'
+	assert_output ' 89 53 54 4b 0d 0a 1a 0a'
+	delta-cat --binary bronze | delta-append copy
+	assert_equal "$(delta-cat copy | sort)" "$(delta-cat bronze | sort)"
+	assert_equal "$(delta-cat copy | wc -l)" 600
+}
+
+@test "--binary needs the tick record's columns and values that fit it" {
+	run --separate-stderr delta-cat --binary "$DELTA/delta-rs/simple_table"
+	assert_failure 64
+	assert_equal "$stderr" 'delta-cat: --binary writes tick records, and the output has no column symbol'
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	run --separate-stderr delta-cat --binary --columns symbol,interval bronze
+	assert_failure 64
+	assert_equal "$stderr" 'delta-cat: --binary writes tick records, and the output has no column trade_timestamp'
+	gen-ticks -m 1 | sed 's/"symbol":"NVDA"/"symbol":"ABCDEFGHIJKLMNOP"/' | delta-append bronze
+	run --separate-stderr delta-cat --binary bronze
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: row 1: column symbol: the value is too long, which a tick record cannot hold'
+}
+
+@test "--since-version gives the rows data-changing commits added after a version" {
+	T=$DELTA/delta-rs/simple_table
+	# Version 3 (an UPDATE) added 106 and 108; version 4 deleted them again,
+	# and its rows still count as added by version 3.
+	run --separate-stderr delta-cat --since-version 2 "$T"
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[106,108]'
+	run --separate-stderr delta-cat --since-version 1 "$T"
+	assert_equal "$(firsts <<<"$output")" '[5,6,7,8,9,106,108]'
+	run --separate-stderr delta-cat --since-version 1 --version 2 "$T"
+	assert_equal "$(firsts <<<"$output")" '[5,6,7,8,9]'
+	run --separate-stderr delta-cat --since-version 4 "$T"
+	assert_success
+	assert_output ''
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	for b in 1 2 3; do gen-ticks -a feed -i "$b" -d $((20240 + b)) 2 | delta-append bronze; done
+	run --separate-stderr delta-cat --since-version 2 --columns trade_date bronze
+	assert_output $'{"trade_date":"2025-06-04"}\n{"trade_date":"2025-06-04"}'
+}
+
+@test "--since-version needs every commit after it and a version not after the one read" {
+	run --separate-stderr delta-cat --since-version 0 "$DELTA/dat/no_replay/delta"
+	assert_failure 65
+	assert_equal "$stderr" "delta-cat: $DELTA/dat/no_replay/delta: version 1 is no longer in the log (log cleanup); --since-version needs every commit after 0"
+	run --separate-stderr delta-cat --since-version 5 "$DELTA/delta-rs/simple_table"
+	assert_failure 65
+	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table: --since-version 5 is after the version read (4)"
+}
+
+@test "--timestamp reads the latest version committed at or before a time" {
+	cp -r "$DELTA/delta-rs/simple_table" t
+	for v in 0 1 2 3 4; do
+		touch -d "2024-01-0$((v + 1))T12:00:00Z" "t/_delta_log/$(printf '%020d' "$v").json"
+	done
+	run --separate-stderr delta-cat --timestamp 2024-01-01T12:00:00Z ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[0,1,2,3,4]'
+	run --separate-stderr delta-cat --timestamp 2024-01-03 ./t
+	assert_equal "$(jq -s length <<<"$output")" 20
+	run --separate-stderr delta-cat --timestamp 2024-01-03T13:00:00+01:00 ./t
+	assert_equal "$(firsts <<<"$output")" '[5,6,7,8,9]'
+	run --separate-stderr delta-cat --timestamp 2030-01-01 ./t
+	assert_equal "$(firsts <<<"$output")" '[5,7,9]'
+	run --separate-stderr delta-cat --timestamp 2024-01-01T11:59:59Z ./t
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: ./t: no version was committed at or before the timestamp'
+}
+
+@test "a table given by name is found under the lake root" {
+	delta-create ticks --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	gen-ticks -m 3 | delta-append ticks
+	run --separate-stderr delta-cat --columns symbol ticks
+	assert_success
+	assert_output $'{"symbol":"NVDA"}\n{"symbol":"TSLA"}\n{"symbol":"IBM"}'
+}
+
+@test "usage errors: options, expressions and columns" {
+	T=$DELTA/delta-rs/simple_table
+	run --separate-stderr delta-cat
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: no table given'
+	run --separate-stderr delta-cat --binary --csv "$T"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --binary and --csv exclude each other'
+	run --separate-stderr delta-cat --version 1 --timestamp 2024-01-01 "$T"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --timestamp and --version exclude each other'
+	run --separate-stderr delta-cat --version one "$T"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --version: "one" is not an integer from 0 to 9223372036854775807'
+	run --separate-stderr delta-cat --timestamp yesterday "$T"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --timestamp yesterday: expected an RFC 3339 date-time (2024-01-02T15:04:05Z) or a date (2024-01-02)'
+	run --separate-stderr delta-cat --where "id = 1 or id = 2" "$T"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --where: only "and" joins comparisons ("or" at character 8)'
+	run --separate-stderr delta-cat --where "id >" "$T"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --where: expected a value (a number, a quoted string, true or false) at the end'
+	run --separate-stderr delta-cat --where "id = 'x" "$T"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --where: unterminated string at character 6'
+	run --separate-stderr delta-cat --where "id = null" "$T"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --where: a comparison with null is never true; write "id is null" or "id is not null"'
+}
+
+@test "unknown columns and literals that do not fit are usage errors" {
+	T=$DELTA/delta-rs/simple_table
+	run --separate-stderr delta-cat --where "nope = 1" "$T"
+	assert_failure 64
+	assert_equal "$stderr" "delta-cat: --where: no column nope in $T (its columns: id)"
+	run --separate-stderr delta-cat --columns id,nope "$T"
+	assert_failure 64
+	assert_equal "$stderr" "delta-cat: --columns: no column nope in $T (its columns: id)"
+	run --separate-stderr delta-cat --where "id = 2.5" "$T"
+	assert_failure 64
+	assert_equal "$stderr" 'delta-cat: --where: column id is long: the value must be a 64-bit integer'
+	run --separate-stderr delta-cat --where "year = 2021" "$DELTA/delta-rs/delta-0.8.0-partitioned"
+	assert_failure 64
+	assert_equal "$stderr" 'delta-cat: --where: column year is string: write the value in quotes'
+	run --separate-stderr delta-cat --where "date = 'May 1'" "$DELTA/dat/no_stats/delta"
+	assert_failure 64
+	assert_equal "$stderr" "delta-cat: --where: column date is date: the value must be a date 'YYYY-MM-DD'"
+}
+
+@test "errors reading the table: none there, a version it does not have, a missing file" {
+	run --separate-stderr delta-cat ./nothing
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: ./nothing: not a Delta table (no _delta_log)'
+	run --separate-stderr delta-cat --version 9 "$DELTA/delta-rs/simple_table"
+	assert_failure 65
+	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table: version 9 does not exist (the latest is 4)"
+	cp -r "$DELTA/delta-rs/delta-0.8.0" t
+	rm t/part-00000-04ec9591-0b73-459e-8d18-ba5711d6cbe1-c000.snappy.parquet
+	run --separate-stderr delta-cat ./t
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: ./t/part-00000-04ec9591-0b73-459e-8d18-ba5711d6cbe1-c000.snappy.parquet: cannot open: No such file or directory'
+}
+
+@test "a reader that goes away ends the output without a message" {
+	new_table t "$(schema id:long s:string)"
+	add_file t 0 part-0.parquet "SELECT i AS id, repeat('x', 100) AS s FROM range(100000) t(i)"
+	run bash -c 'delta-cat ./t 2>err | head -n 1; echo "status ${PIPESTATUS[0]}"'
+	assert_output $'{"id":0,"s":"'"$(printf 'x%.0s' $(seq 100))"$'"}\nstatus 74'
+	assert_equal "$(cat err)" ''
+}
+
+@test "a full disk is an I/O error with a message, in every format" {
+	for format in --csv ''; do
+		run --separate-stderr bash -c "delta-cat $format '$DELTA/delta-rs/simple_table' >/dev/full"
+		assert_failure 74
+		assert_equal "$stderr" 'delta-cat: stdout: write error: No space left on device'
+	done
+}

@@ -1,0 +1,54 @@
+/*
+ * Fuzz target: Spark schema JSON (parsed, printed, parsed again: the two
+ * must be equal), and partition value and base64 text for every primitive
+ * type.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "delta.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct delta_schema s, back;
+	struct err_msg e;
+	if (delta_schema_parse_json((const char *)data, size, &s, &e) == 0) {
+		struct buf b = BUF_INIT;
+		if (delta_schema_to_json(&s, &b) < 0 ||
+		    delta_schema_parse_json(b.data, b.len, &back, &e) < 0 ||
+		    !delta_schema_equal(&s, &back))
+			abort();
+		delta_schema_free(&back);
+		buf_free(&b);
+		delta_schema_free(&s);
+	}
+	char text[256];
+	size_t n = size < sizeof text - 1 ? size : sizeof text - 1;
+	memcpy(text, data, n);
+	text[n] = '\0';
+	static const int types[] = {DT_STRING,    DT_LONG,          DT_INTEGER, DT_SHORT,  DT_BYTE,
+	                            DT_FLOAT,     DT_DOUBLE,        DT_BOOLEAN, DT_BINARY, DT_DATE,
+	                            DT_TIMESTAMP, DT_TIMESTAMP_NTZ, DT_DECIMAL};
+	struct buf scratch = BUF_INIT, out = BUF_INIT;
+	for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+		struct delta_field f = {.name = (char *)"c",
+		                        .type = types[i],
+		                        .precision = 38,
+		                        .scale = 10,
+		                        .nullable = 1};
+		struct delta_cell c;
+		if (delta_partition_parse(&f, text, &c, &scratch, &e) == 0 && !c.null) {
+			buf_reset(&out);
+			delta_partition_text(&f, &c, &out);
+			delta_cell_to_json(&f, &c, &out);
+		}
+	}
+	buf_reset(&out);
+	delta_base64_decode((const char *)data, size, &out);
+	buf_free(&scratch);
+	buf_free(&out);
+	return 0;
+}
