@@ -508,7 +508,7 @@ static int av_put_str_or_null(struct buf *out, const char *s)
 }
 
 int av_envelope(struct buf *out, const struct av_request *r, int64_t fetched_at, long http_status,
-                const char *body, size_t len, int json)
+                int64_t batch_id, const char *body, size_t len, int json)
 {
 	int intraday = r->function == AV_INTRADAY;
 	const char *interval = intraday                  ? tick_interval_name(r->interval)
@@ -546,6 +546,10 @@ int av_envelope(struct buf *out, const struct av_request *r, int64_t fetched_at,
 	rc |= buf_puts(out, ts);
 	rc |= buf_puts(out, "\",\"http_status\":");
 	rc |= buf_i64(out, http_status);
+	if (batch_id >= 0) {
+		rc |= buf_puts(out, ",\"batch_id\":");
+		rc |= buf_i64(out, batch_id);
+	}
 	rc |= buf_puts(out, ",\"body\":");
 	if (rc)
 		return -1;

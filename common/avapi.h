@@ -122,14 +122,15 @@ void av_classify(const struct av_request *r, const char *body, size_t len, struc
 /*
  * Append the envelope of an answer (one line of JSON, no newline) to out:
  * source, function, symbol, interval, params, fetched_at (µs since the
- * epoch), http_status and body.  A JSON body is embedded as it was
+ * epoch), http_status, batch_id (the id of the batch the envelope belongs
+ * to, the same as its marker's; left out when batch_id < 0) and body.  A JSON body is embedded as it was
  * received, token for token (key order, number text and string escapes
  * kept), without the whitespace between tokens; json == 0 embeds the body
  * as a JSON string.  Returns 0, or -1 when out of memory or when a JSON
  * body is not valid JSON.
  */
 int av_envelope(struct buf *out, const struct av_request *r, int64_t fetched_at, long http_status,
-                const char *body, size_t len, int json);
+                int64_t batch_id, const char *body, size_t len, int json);
 
 /*
  * Replace, in place, every occurrence of secret in text (as it is, and

@@ -242,6 +242,9 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 		(.fetched_at | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{6})?Z$"))'
 	printf '%s\n' "${lines[1]}" | jq -e '.["@batch"] | .app == "av-fetch/intraday/5min/IBM" and
 		.records == 1 and .rejected == 0 and .status == "ok" and (.id | type == "number")'
+	# the envelope carries its batch's id, so that the next stage can stream
+	assert_equal "$(printf '%s\n' "${lines[0]}" | jq .batch_id)" \
+		"$(printf '%s\n' "${lines[1]}" | jq '.["@batch"].id')"
 	assert_equal "$(requests)" '{"function":"TIME_SERIES_INTRADAY","symbol":"IBM","interval":"5min"}'
 	assert_equal "$(jq -r .query.apikey "$MOCKAV_LOG")" "$KEY"
 }

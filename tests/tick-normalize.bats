@@ -4,6 +4,7 @@
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
 # shellcheck disable=SC2016 # bash -c scripts take their arguments as $1, $2
 load helpers/common
+load helpers/mockav
 
 ENV=$FIXTURES/envelopes
 BATCH=1750173900000000
@@ -40,6 +41,10 @@ marker() { # [ID] [APP]
 # ticks: the output's records as "trade_timestamp trade_date open high low close volume".
 ticks() {
 	jq -r 'select(has("symbol")) | "\(.trade_timestamp) \(.trade_date) \(.open) \(.high) \(.low) \(.close) \(.volume)"'
+}
+
+teardown() {
+	[ -z "${MOCKAV_PID:-}" ] || mockav_stop
 }
 
 @test "--help prints the usage, which is the man page's SYNOPSIS" {
@@ -189,12 +194,13 @@ ticks() {
 			'2025-06-17,1,2,1,1,10')"
 		envelope TIME_SERIES_INTRADAY IBM 5min '{"Meta Data":{"2. Symbol":"IBM"},"Time Series (5min)":{"2025-06-17 11:20:00":{"1. open":"1","2. high":"2","3. low":"1","5. volume":"3"},"2025-06-17 11:15:00":[1,2]}}'
 		envelope TIME_SERIES_INTRADAY IBM 5min "$(printf 'timestamp,open,high,low,close,volume\r\n2025-06-17 11:10:00,1,2,1\r\n2025-06-17 11:05:00,1,2,1,1,7\r\n' | jq -Rs .)"
+		envelope GLOBAL_QUOTE IBM null '{"Global Quote":{"01. symbol":"IBM","02. open":"1","03. high":"2","04. low":"1","05. price":"1.5","06. volume":"9"}}'
 		marker
 	} >in.ndjson
 	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
 	assert_failure 1
-	assert_equal "$stderr" "tick-normalize: 9 bars and 0 envelopes rejected (see rejects.ndjson)"
-	assert_line --index 2 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750173900000000,"records":2,"rejected":9,"status":"ok"}}'
+	assert_equal "$stderr" "tick-normalize: 10 bars and 0 envelopes rejected (see rejects.ndjson)"
+	assert_line --index 2 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750173900000000,"records":2,"rejected":10,"status":"ok"}}'
 	run jq -r '"\(.stage) \(.source.line): \(.reason)"' rejects.ndjson
 	assert_output - <<-'EOF'
 		bar 1: open: "abc" is not a decimal number
@@ -206,6 +212,7 @@ ticks() {
 		bar 2: no close
 		bar 2: bar is not an object
 		bar 3: CSV line has 4 fields, expected 6
+		bar 4: no latest trading day
 	EOF
 	run jq -c 'select(.source.line == 3) | .input' rejects.ndjson
 	assert_output '"2025-06-17 11:10:00,1,2,1"'
@@ -231,6 +238,18 @@ ticks() {
 		envelope TIME_SERIES_DAILY IBM null "$good"
 		envelope TIME_SERIES_INTRADAY IBM 5min '{"Meta Data":{"2. Symbol":"IBM"}}'
 		envelope TIME_SERIES_INTRADAY IBM 5min '{"Meta Data":{"2. Symbol":"IBM","6. Time Zone":"Mars/Olympus"},"Time Series (5min)":{"2025-06-17 11:50:00":{"1. open":"1","2. high":"2","3. low":"1","4. close":"1","5. volume":"10"}}}'
+		envelope TIME_SERIES_INTRADAY IBM 5min "$good" | jq -c 'del(.source)'
+		envelope TIME_SERIES_INTRADAY IBM 5min "$good" | jq -c 'del(.function)'
+		envelope TIME_SERIES_INTRADAY IBM 5min "$good" | jq -c '.batch_id = -3'
+		envelope TIME_SERIES_INTRADAY IBM 5min "$good" | jq -c '.http_status = "200"'
+		envelope TIME_SERIES_INTRADAY IBM 5min "$good" | jq -c 'del(.body)'
+		envelope TIME_SERIES_INTRADAY IBM null '"timestamp,open,high,low,close,volume\r\n"'
+		envelope TIME_SERIES_INTRADAY IBM 1d "$good"
+		envelope TIME_SERIES_INTRADAY IBM 5min '{"Meta Data":{"4. Interval":"1min"},"Time Series (5min)":{}}'
+		envelope TIME_SERIES_INTRADAY IBM 5min '{"Time Series (5min)":{},"Time Series (1min)":{}}'
+		envelope GLOBAL_QUOTE IBM null '{"Meta Data":{}}'
+		envelope TIME_SERIES_INTRADAY IBM 5min '""'
+		envelope TIME_SERIES_DAILY IBM 5min "$good"
 	} >in.ndjson
 	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
 	assert_failure 1
@@ -253,6 +272,18 @@ ticks() {
 	assert_line --index 14 '15 envelope: "Time Series (5min)" does not fit TIME_SERIES_DAILY'
 	assert_line --index 15 '16 envelope: body has no time series'
 	assert_line --index 16 --partial '17 envelope: time zone: time zone "Mars/Olympus": '
+	assert_line --index 17 '18 envelope: source is missing'
+	assert_line --index 18 '19 envelope: function is missing'
+	assert_line --index 19 '20 envelope: batch_id is not a non-negative integer'
+	assert_line --index 20 '21 envelope: http_status is not an integer'
+	assert_line --index 21 '22 envelope: body is missing'
+	assert_line --index 22 '23 envelope: a CSV body needs the envelope'"'"'s interval'
+	assert_line --index 23 '24 envelope: interval "1d" is not an intraday interval'
+	assert_line --index 24 '25 envelope: Meta Data interval "1min" does not match "Time Series (5min)"'
+	assert_line --index 25 '26 envelope: body has more than one time series'
+	assert_line --index 26 '27 envelope: body has no Global Quote'
+	assert_line --index 27 '28 envelope: CSV body is empty'
+	assert_line --index 28 '29 envelope: interval "5min" does not fit TIME_SERIES_DAILY'
 	# the whole envelope is the input: as JSON when it is JSON, else as a string
 	run jq -c 'select(.source.line == 4) | .input' rejects.ndjson
 	assert_output '"this is not JSON"'
@@ -390,4 +421,32 @@ ticks() {
 	run --separate-stderr bash -c 'tick-normalize "$1" >/dev/full' - "$ENV/ibm_5min_json.ndjson"
 	assert_failure 74
 	[[ $stderr == *"No space left on device"* ]]
+}
+
+@test "av-fetch's envelopes, JSON and CSV, from the mock API become the same ticks with av-fetch's batch ids" {
+	cat >rules.json <<-'EOF'
+		[{"match": {"symbol": "IBM", "datatype": "csv"}, "responses": [{"file": "intraday_IBM_5min_compact.csv"}]},
+		 {"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]
+	EOF
+	mockav_start "$PWD/rules.json"
+	printf '[av-fetch]\ncalls_per_minute = 0\ncalls_per_second = 0\nsettle = 0s\n' >fast.ini
+	export STOCKETL_CONFIG=$PWD/fast.ini ALPHAVANTAGE_API_KEY=TESTKEY
+	av-fetch -q --base-url "$MOCKAV_URL" --interval 5min IBM | tick-normalize >json.out
+	av-fetch -q --base-url "$MOCKAV_URL" --interval 5min --datatype csv IBM | tick-normalize >csv.out
+	for f in json.out csv.out; do
+		[ "$(wc -l <$f)" -eq 101 ]
+		# every tick carries the id of the marker that ends its batch
+		run jq -s '(map(select(."@batch")) | .[0]."@batch".id) as $id | map(select(.symbol)) | all(.batch_id == $id)' $f
+		assert_output true
+	done
+	strip='select(.symbol) | del(.batch_id, .ingested_at)'
+	diff <(jq -c "$strip" json.out) <(jq -c "$strip" csv.out)
+	diff <(jq -c "$strip" json.out) <(jq -c "$strip" <(tick-normalize "$ENV/ibm_5min_json.ndjson"))
+}
+
+@test "the rejects file accumulates from run to run" {
+	envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,x,2,1,1,10')" >in.ndjson
+	tick-normalize -q --rejects rejects.ndjson in.ndjson || true
+	tick-normalize -q --rejects rejects.ndjson in.ndjson || true
+	[ "$(wc -l <rejects.ndjson)" -eq 2 ]
 }

@@ -181,8 +181,8 @@ outcome() {
 	assert_failure 2
 	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
 	assert_output '[["warn","1h30m30.5s"],["fail","1h35m30.5s"]]'
-	run tick-validate --now 2025-06-19T13:35:00Z --checks c.checks --report report.ndjson in.ndjson
-	run jq -c '.checks[0] | [.outcome, .value]' report.ndjson
+	run tick-validate --now 2025-06-19T13:35:00Z --checks c.checks --report report2.ndjson in.ndjson
+	run jq -c '.checks[0] | [.outcome, .value]' report2.ndjson
 	assert_output '["fail","2d"]'
 }
 
@@ -436,4 +436,13 @@ outcome() {
 	run --separate-stderr bash -c 'tick-validate -q --checks "$1" "$2" >/dev/full' - "$SHIPPED" "$PIPE/expected.ndjson"
 	assert_failure 74
 	[[ $stderr == *"No space left on device"* ]]
+}
+
+@test "the rejects and report files accumulate from run to run" {
+	checks '  - failed rows:' '      fail condition: volume < 0'
+	tick volume=-1 >in.ndjson
+	tick-validate -q --checks c.checks --rejects rejects.ndjson --report report.ndjson in.ndjson || true
+	tick-validate -q --checks c.checks --rejects rejects.ndjson --report report.ndjson in.ndjson || true
+	[ "$(wc -l <rejects.ndjson)" -eq 2 ]
+	[ "$(wc -l <report.ndjson)" -eq 2 ]
 }

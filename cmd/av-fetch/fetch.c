@@ -255,8 +255,8 @@ static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_r
 	struct err_msg e;
 	char label[40], what[160];
 	buf_reset(&run->env);
-	if (av_envelope(&run->env, &j->req, ts_now(), r->status, r->body.data, r->body.len,
-	                a->json) < 0) {
+	if (av_envelope(&run->env, &j->req, ts_now(), r->status, run->last_id, r->body.data,
+	                r->body.len, a->json) < 0) {
 		avf_fail(run, j, EX_SOFTWARE, "out of memory for the envelope");
 		avf_stop(run, EX_SOFTWARE);
 		return;

@@ -4,10 +4,11 @@
  * Each envelope is read whole (it is one line), its bars are converted to
  * UTC in the response's zone and sorted, and the ticks are written before
  * the next line is read, so memory is one envelope.  The batch id each tick
- * carries comes from the envelope's batch_id member; an envelope without
- * one has its ticks held until a batch_id or the batch's marker turns up
- * (see tick-normalize(1)).  Batch markers are passed on with the counts of
- * this stage: records written, and rejects added to those from upstream.
+ * carries comes from the envelope's batch_id member, else from an earlier
+ * envelope of its batch, else from --batch-id; failing all three, the ticks
+ * are held until a batch_id or the batch's marker turns up (see
+ * tick-normalize(1)).  Batch markers are passed on with the counts of this
+ * stage: records written, and rejects added to those from upstream.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -510,7 +511,8 @@ int main(int argc, char **argv)
 	/* Work. */
 	nz.out = rec_writer_new(STDOUT_FILENO, "stdout", binary ? REC_FMT_BINARY : REC_FMT_JSON);
 	if (nz.rejects_path) {
-		int fd = open(nz.rejects_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		/* A quarantine accumulates from run to run. */
+		int fd = open(nz.rejects_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
 		if (fd < 0) {
 			err_error_errno("%s", nz.rejects_path);
 			status = EX_CANTCREAT;

@@ -94,26 +94,35 @@ static int eval_operand(const struct check *c, int i, const struct tick *t, dec1
 	}
 }
 
+static int eval_operand64(const struct check *c, int i, const struct tick *t, int64_t *v);
+
 /* Operand i in 64 bits at its comparison's scale (expr_node.fast); 0 when null. */
-static int eval_operand64(const struct check *c, int i, const struct tick *t, int64_t *v)
+static inline int operand64(const struct check *c, int i, const struct tick *t, int64_t *v)
 {
 	const struct expr_operand *o = &c->operands[i];
-	if (o->kind == OPD_CONST) {
-		*v = o->v64;
-		return 1;
-	}
 	if (o->kind == OPD_COL) {
 		if (t->nulls & (1u << o->col))
 			return 0;
 		memcpy(v, (const char *)t + col_offset[o->col], sizeof *v);
 		return 1;
 	}
+	if (o->kind == OPD_CONST) {
+		*v = o->v64;
+		return 1;
+	}
+	return eval_operand64(c, i, t, v);
+}
+
+/* min() and max() in 64 bits (the leaves are inlined: this is most of a rule's work). */
+static int eval_operand64(const struct check *c, int i, const struct tick *t, int64_t *v)
+{
+	const struct expr_operand *o = &c->operands[i];
 	/* Which argument wins is data, not pattern: keep it free of branches. */
 	int64_t best, x;
-	if (!eval_operand64(c, o->args[0], t, &best))
+	if (!operand64(c, o->args[0], t, &best))
 		return 0;
 	for (int k = 1; k < o->nargs; k++) {
-		if (!eval_operand64(c, o->args[k], t, &x))
+		if (!operand64(c, o->args[k], t, &x))
 			return 0;
 		if (o->kind == OPD_MIN)
 			best = x < best ? x : best;
@@ -181,7 +190,52 @@ static int32_t zone_offset(struct check *c, int64_t ts)
 	return a;
 }
 
-/* 1 true, 0 false, -1 unknown (a null column). */
+/* Interval lengths in microseconds, by enum tick_interval. */
+static const int64_t interval_us[TICK_INTERVAL_COUNT] = {
+    0,
+    60 * TS_US_PER_SEC,
+    300 * TS_US_PER_SEC,
+    900 * TS_US_PER_SEC,
+    1800 * TS_US_PER_SEC,
+    3600 * TS_US_PER_SEC,
+    TS_US_PER_DAY,
+};
+
+/* A comparison or a predicate: 1 true, 0 false, -1 unknown (a null column). */
+static inline int eval_leaf(struct check *c, const struct expr_node *n, const struct tick *t)
+{
+	if (n->kind == EX_CMP) {
+		if (n->fast) {
+			int64_t a, b;
+			if (!operand64(c, n->a, t, &a) || !operand64(c, n->b, t, &b))
+				return -1;
+			return cmp_holds64(n->op, a, b);
+		}
+		dec128 a, b;
+		if (!eval_operand(c, n->a, t, &a) || !eval_operand(c, n->b, t, &b))
+			return -1;
+		return cmp_holds(n->op, a, b);
+	}
+	if (t->nulls & (TICK_N_TIMESTAMP | TICK_N_INTERVAL) || t->interval == 0 ||
+	    t->interval >= TICK_INTERVAL_COUNT)
+		return -1;
+	int64_t local =
+	    t->trade_timestamp + (int64_t)zone_offset(c, t->trade_timestamp) * TS_US_PER_SEC;
+	int64_t day = floor_div(local, TS_US_PER_DAY);
+	int64_t tod = local - day * TS_US_PER_DAY;
+	int64_t len = interval_us[t->interval];
+	if (n->kind == EX_OFF_GRID)
+		return tod % len != 0;
+	int64_t wd = ((day + 4) % 7 + 7) % 7; /* 1970-01-01 was a Thursday; 0 is Sunday */
+	if (wd == 0 || wd == 6)
+		return 1;
+	if (t->interval == TICK_1D)
+		return 0;
+	return tod < (int64_t)n->start * TS_US_PER_SEC ||
+	       tod + len > (int64_t)n->end * TS_US_PER_SEC;
+}
+
+/* Node i of the condition, with SQL's three-valued and, or, not. */
 static int eval_node(struct check *c, int i, const struct tick *t)
 {
 	const struct expr_node *n = &c->nodes[i];
@@ -204,50 +258,24 @@ static int eval_node(struct check *c, int i, const struct tick *t)
 		int a = eval_node(c, n->a, t);
 		return a < 0 ? -1 : !a;
 	}
-	case EX_CMP: {
-		if (n->fast) {
-			int64_t a, b;
-			if (!eval_operand64(c, n->a, t, &a) || !eval_operand64(c, n->b, t, &b))
-				return -1;
-			return cmp_holds64(n->op, a, b);
-		}
-		dec128 a, b;
-		if (!eval_operand(c, n->a, t, &a) || !eval_operand(c, n->b, t, &b))
-			return -1;
-		return cmp_holds(n->op, a, b);
-	}
-	default: {
-		if (t->nulls & (TICK_N_TIMESTAMP | TICK_N_INTERVAL) ||
-		    !tick_interval_name(t->interval))
-			return -1;
-		int64_t local = t->trade_timestamp +
-		                (int64_t)zone_offset(c, t->trade_timestamp) * TS_US_PER_SEC;
-		int64_t day = floor_div(local, TS_US_PER_DAY);
-		int64_t tod = local - day * TS_US_PER_DAY;
-		int64_t len = tick_interval_us(t->interval);
-		if (n->kind == EX_OFF_GRID)
-			return tod % len != 0;
-		int wd = ts_weekday(day);
-		if (wd == 0 || wd == 6)
-			return 1;
-		if (t->interval == TICK_1D)
-			return 0;
-		return tod < (int64_t)n->start * TS_US_PER_SEC ||
-		       tod + len > (int64_t)n->end * TS_US_PER_SEC;
-	}
+	default:
+		return eval_leaf(c, n, t);
 	}
 }
 
 int checks_rows(struct checks *cs, const struct tick *t)
 {
 	int first = -1;
-	for (size_t i = 0; i < cs->n; i++) {
-		struct check *c = &cs->v[i];
-		if (c->kind != CK_FAILED_ROWS || eval_node(c, c->root, t) != 1)
+	for (size_t k = 0; k < cs->nrules; k++) {
+		struct check *c = &cs->v[cs->rules[k]];
+		const struct expr_node *root = &c->nodes[c->root];
+		/* Most rules are one comparison or one predicate: no tree walk for them. */
+		int r = root->kind >= EX_CMP ? eval_leaf(c, root, t) : eval_node(c, c->root, t);
+		if (r != 1)
 			continue;
 		c->count++;
 		if (first < 0)
-			first = (int)i;
+			first = cs->rules[k];
 	}
 	return first;
 }
@@ -317,8 +345,8 @@ static size_t dup_key(const struct check *c, const struct tick *t, unsigned char
 
 void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
 {
-	for (size_t i = 0; i < cs->n; i++) {
-		struct check *c = &cs->v[i];
+	for (size_t k = 0; k < cs->nmetrics; k++) {
+		struct check *c = &cs->v[cs->metrics[k]];
 		dec128 v;
 		switch (c->kind) {
 		case CK_ROW_COUNT:
@@ -333,11 +361,11 @@ void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
 				c->count++;
 			break;
 		case CK_DUPLICATE: {
-			unsigned char k[KEYSET_GROUP_MAX];
+			unsigned char key[KEYSET_GROUP_MAX];
 			int ordered;
 			int64_t value = 0;
-			size_t n = dup_key(c, t, k, &ordered, &value);
-			if (keyset_add(c->keys, k, n, ordered, value) == KEYSET_DUPLICATE)
+			size_t n = dup_key(c, t, key, &ordered, &value);
+			if (keyset_add(c->keys, key, n, ordered, value) == KEYSET_DUPLICATE)
 				c->count++;
 			break;
 		}

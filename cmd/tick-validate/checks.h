@@ -118,11 +118,17 @@ struct check {
 	int order_col; /* duplicate_count: the column kept in order, or -1 */
 };
 
+#define CHECKS_MAX 256
+
 struct checks {
 	char dataset[64];
 	char path[256];
 	struct check *v;
 	size_t n;
+	int rules[CHECKS_MAX]; /* the failed-rows checks, in file order */
+	size_t nrules;
+	int metrics[CHECKS_MAX]; /* the batch checks */
+	size_t nmetrics;
 	struct tz *zones[8];
 	size_t nzones;
 	struct keyset_budget budget;

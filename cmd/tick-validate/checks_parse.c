@@ -20,8 +20,6 @@
 
 #include "ts.h"
 
-#define CHECKS_MAX 256
-
 /* Column types, by tick field index. */
 enum col_type { CT_STR, CT_TS, CT_DATE, CT_DEC6, CT_INT };
 static const int col_types[TICK_FIELD_COUNT] = {
@@ -1108,6 +1106,10 @@ struct checks *checks_parse(const char *name, const char *text, size_t len, size
 			snprintf(c->zone_name, sizeof c->zone_name, "%s", zn);
 			c->zone_from = c->zone_until = 0;
 		}
+		if (c->kind == CK_FAILED_ROWS)
+			cs->rules[cs->nrules++] = (int)i;
+		else
+			cs->metrics[cs->nmetrics++] = (int)i;
 		if (c->kind == CK_DUPLICATE && !(c->keys = keyset_new(&cs->budget))) {
 			err_set(e, EX_SOFTWARE, "out of memory");
 			goto fail;

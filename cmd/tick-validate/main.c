@@ -494,9 +494,10 @@ static struct checks *load_checks(const char *path, size_t key_memory, int *stat
 	return cs;
 }
 
+/* The rejects or the report file; both accumulate from run to run. */
 static struct rec_writer *open_output(const char *path, int *status)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		err_error_errno("%s", path);
 		*status = EX_CANTCREAT;

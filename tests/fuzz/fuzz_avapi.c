@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 
 	struct buf env = BUF_INIT;
-	if (av_envelope(&env, &r, 1750098000123456LL, 200, body, size, a.json) < 0)
+	if (av_envelope(&env, &r, 1750098000123456LL, 200, -1, body, size, a.json) < 0)
 		abort(); /* data always makes an envelope */
 	if (memchr(env.data, '\n', env.len))
 		abort();

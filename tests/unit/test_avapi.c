@@ -289,7 +289,7 @@ static void test_envelope(void)
 	const char *body =
 	    "{\n    \"b\": [1.50, -0, 2e3, true, null],\n    \"a\": \"\\u00e9\\n\"\n}\n";
 	int64_t at = 1750098000123456LL;
-	T_EQ_INT(av_envelope(&out, &r, at, 200, body, strlen(body), 1), 0);
+	T_EQ_INT(av_envelope(&out, &r, at, 200, -1, body, strlen(body), 1), 0);
 	T_EQ_STR(out.data,
 	         "{\"source\":\"alphavantage\",\"function\":\"TIME_SERIES_INTRADAY\",\"symbol\":"
 	         "\"IBM\",\"interval\":\"5min\",\"params\":{\"month\":null,\"outputsize\":"
@@ -302,18 +302,19 @@ static void test_envelope(void)
 	r = req(AV_DAILY, 0, AV_CSV);
 	r.entitlement = AV_ENT_REALTIME;
 	const char *csv = "timestamp,open\r\n2025-06-17,\"1\"\r\n";
-	T_EQ_INT(av_envelope(&out, &r, at, 200, csv, strlen(csv), 0), 0);
+	T_EQ_INT(av_envelope(&out, &r, at, 200, 1750098000000001LL, csv, strlen(csv), 0), 0);
 	T_EQ_STR(out.data,
 	         "{\"source\":\"alphavantage\",\"function\":\"TIME_SERIES_DAILY\",\"symbol\":"
 	         "\"IBM\",\"interval\":\"1d\",\"params\":{\"month\":null,\"outputsize\":"
 	         "\"compact\",\"adjusted\":null,\"extended_hours\":null,\"entitlement\":"
 	         "\"realtime\",\"datatype\":\"csv\"},\"fetched_at\":"
-	         "\"2025-06-16T18:20:00.123456Z\",\"http_status\":200,\"body\":"
+	         "\"2025-06-16T18:20:00.123456Z\",\"http_status\":200,"
+	         "\"batch_id\":1750098000000001,\"body\":"
 	         "\"timestamp,open\\r\\n2025-06-17,\\\"1\\\"\\r\\n\"}");
 
 	buf_reset(&out);
 	r = req(AV_QUOTE, 0, AV_JSON);
-	T_EQ_INT(av_envelope(&out, &r, at, 200, "{}", 2, 1), 0);
+	T_EQ_INT(av_envelope(&out, &r, at, 200, -1, "{}", 2, 1), 0);
 	T_CHECK(strstr(out.data, "\"interval\":null,\"params\":{\"month\":null,\"outputsize\":null,"
 	                         "\"adjusted\":null,\"extended_hours\":null") != NULL);
 
@@ -322,7 +323,7 @@ static void test_envelope(void)
 	r = req(AV_INTRADAY, TICK_60MIN, AV_JSON);
 	r.month = 2024 * 12 + 2;
 	r.outputsize_full = 1;
-	T_EQ_INT(av_envelope(&out, &r, at, 200, "{}", 2, 1), 0);
+	T_EQ_INT(av_envelope(&out, &r, at, 200, -1, "{}", 2, 1), 0);
 	T_CHECK(strstr(out.data, "\"params\":{\"month\":\"2024-03\",\"outputsize\":\"full\"") !=
 	        NULL);
 
@@ -330,7 +331,7 @@ static void test_envelope(void)
 	struct buf b = BUF_INIT;
 	T_EQ_INT(slurp("intraday_TSLA_60min_month_2024-03_dst.json", &b), 0);
 	buf_reset(&out);
-	T_EQ_INT(av_envelope(&out, &r, at, 200, b.data, b.len, 1), 0);
+	T_EQ_INT(av_envelope(&out, &r, at, 200, -1, b.data, b.len, 1), 0);
 	T_CHECK(memchr(out.data, '\n', out.len) == NULL);
 	struct jscan js;
 	struct jscan_token t;
@@ -345,7 +346,7 @@ static void test_envelope(void)
 
 	/* Not JSON: refused. */
 	buf_reset(&out);
-	T_EQ_INT(av_envelope(&out, &r, at, 200, "{\"a\":", 5, 1), -1);
+	T_EQ_INT(av_envelope(&out, &r, at, 200, -1, "{\"a\":", 5, 1), -1);
 	buf_free(&b);
 	buf_free(&out);
 }
