@@ -1704,6 +1704,8 @@ int main(int argc, char **argv)
 	pq_write_options_init(&a.wopts);
 	/* Files are made durable together, once per batch, just before the commit. */
 	a.wopts.sync = 0;
+	/* The writer threads below already spread the files over the processors. */
+	a.wopts.threads = 1;
 	struct pq_kv kv = {"writer", DELTA_ENGINE};
 	a.wopts.kv = &kv;
 	a.wopts.nkv = 1;
