@@ -21,28 +21,34 @@ if [ ! -s "$bin" ]; then
 	tick-validate -q --binary --checks "$D/pass.checks" <"$ticks" >"$bin"
 fi
 
+# Every run writes into new directories (removed at the end), for both
+# programs: creating files where many were just deleted costs the
+# filesystem extra, which would blur the comparison.
+rm -rf "$D"/runs
+mkdir -p "$D/runs"
 ours=() rss=() duckt=() binw=() binrss=()
-for _ in $(seq "$BENCH_RUNS"); do
-	rm -rf "$D/lake"
-	STOCKETL_LAKE=$D/lake delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+for run in $(seq "$BENCH_RUNS"); do
+	L=$D/runs/bin-$run
+	STOCKETL_LAKE=$L delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
 		--partition-by trade_date
-	timed w r env STOCKETL_LAKE="$D/lake" delta-append t <"$bin"
+	timed w r env STOCKETL_LAKE="$L" delta-append t <"$bin"
 	binw+=("$w")
 	binrss+=("$r")
-	rm -rf "$D/lake" "$D/duck"
-	STOCKETL_LAKE=$D/lake delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+	L=$D/runs/json-$run
+	STOCKETL_LAKE=$L delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
 		--partition-by trade_date
-	timed w r env STOCKETL_LAKE="$D/lake" delta-append t <"$ticks"
+	timed w r env STOCKETL_LAKE="$L" delta-append t <"$ticks"
 	ours+=("$w")
 	rss+=("$r")
-	ms=$(duck "COPY (SELECT * FROM read_json('$ticks', format = 'newline_delimited', columns = $columns)) TO '$D/duck' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (trade_date))")
+	ms=$(duck "COPY (SELECT * FROM read_json('$ticks', format = 'newline_delimited', columns = $columns)) TO '$D/runs/duck-$run' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (trade_date))")
 	duckt+=("$(awk -v ms="$ms" 'BEGIN { print ms / 1000 }')")
 done
 ow=$(median "${ours[@]}")
 dw=$(median "${duckt[@]}")
-obytes=$(find "$D/lake/t" -path '*trade_date=*' -name '*.parquet' -printf '%s\n' | awk '{ s += $1 } END { print s }')
-dbytes=$(find "$D/duck" -name '*.parquet' -printf '%s\n' | awk '{ s += $1 } END { print s }')
-files=$(find "$D/lake/t" -path '*trade_date=*' -name '*.parquet' | wc -l)
+obytes=$(find "$L/t" -path '*trade_date=*' -name '*.parquet' -printf '%s\n' | awk '{ s += $1 } END { print s }')
+dbytes=$(find "$D/runs/duck-$BENCH_RUNS" -name '*.parquet' -printf '%s\n' | awk '{ s += $1 } END { print s }')
+files=$(find "$L/t" -path '*trade_date=*' -name '*.parquet' | wc -l)
+rm -rf "$D/runs"
 echo "  $N rows from NDJSON into $files partition files: delta-append ${ow}s (peak RSS $(median "${rss[@]}") KiB), DuckDB ${dw}s"
 result "delta-append rows/s from JSON" "$(awk -v n="$N" -v t="$ow" 'BEGIN { printf "%.0f", n / t }')" \
 	"$(awk -v n="$N" -v t="$dw" 'BEGIN { printf "%.0f", n / t }')" rows/s higher

@@ -245,6 +245,14 @@ struct pq_writer *pq_writer_open_fd(int fd, const char *name, const struct pq_sc
  * does not suit the column.
  */
 int pq_writer_set_encoding(struct pq_writer *w, int leaf, int encoding);
+/*
+ * The encoding the writer chose for the last finished column chunk of a
+ * leaf (the one its first data page used; PQ_ENC_AUTO before any chunk
+ * ended).  Writers of many similar small files decide once and force the
+ * choice on the next files with pq_writer_set_encoding(), which skips the
+ * trial encodings of each new chunk.
+ */
+int pq_writer_chunk_encoding(const struct pq_writer *w, int leaf);
 /* The writer's first error; once it has one, every call fails. */
 const struct err_msg *pq_writer_error(const struct pq_writer *w);
 

@@ -62,6 +62,29 @@ enum mode {
 	MODE_RLE,
 };
 
+/* The page encoding a mode stands for (PQ_ENC_AUTO before a decision). */
+static int mode_encoding(int mode)
+{
+	switch (mode) {
+	case MODE_DICT:
+		return PQ_ENC_RLE_DICTIONARY;
+	case MODE_PLAIN:
+		return PQ_ENC_PLAIN;
+	case MODE_DBP:
+		return PQ_ENC_DELTA_BINARY_PACKED;
+	case MODE_DLBA:
+		return PQ_ENC_DELTA_LENGTH_BYTE_ARRAY;
+	case MODE_DBA:
+		return PQ_ENC_DELTA_BYTE_ARRAY;
+	case MODE_BSS:
+		return PQ_ENC_BYTE_STREAM_SPLIT;
+	case MODE_RLE:
+		return PQ_ENC_RLE;
+	default:
+		return PQ_ENC_AUTO;
+	}
+}
+
 struct ba { /* a string in a page or dictionary heap */
 	uint32_t off;
 	uint32_t len;
@@ -126,6 +149,7 @@ struct wcol {
 	int busy, final;
 	/* the chunk being filled */
 	int mode, fallback, dict_used;
+	int chosen; /* the encoding the last finished chunk started with (enum pq_encoding) */
 	struct dict dict;
 	struct pq_buf pages, dictpage; /* encoded data pages; the dictionary page */
 	int64_t c_values, c_nulls, c_unc, c_comp;
@@ -1685,6 +1709,7 @@ static int end_row_group(struct pq_writer *w)
 			return nomem(w);
 		c->f_st.nan |= c->c_st.nan;
 		/* The next chunk chooses its encodings afresh. */
+		c->chosen = mode_encoding(c->dict_used ? MODE_DICT : c->mode);
 		c->mode = MODE_UNDECIDED;
 		c->dict_used = 0;
 		dict_reset(&c->dict);
@@ -1731,6 +1756,7 @@ static int setup_columns(struct pq_writer *w)
 		c->max_rep = lf->max_rep;
 		c->flat = f->parent == PQ_ROOT;
 		c->forced = PQ_ENC_AUTO;
+		c->chosen = PQ_ENC_AUTO;
 		c->vsize = value_size(c->phys);
 		for (int k = lf->field; k >= 0; k = s->f[k].pub.parent) {
 			if (w->leaf_lo[k] > l)
@@ -1846,6 +1872,13 @@ struct pq_writer *pq_writer_open(const char *path, const struct pq_schema *s,
 	}
 	w->own_fd = 1;
 	return w;
+}
+
+int pq_writer_chunk_encoding(const struct pq_writer *w, int leaf)
+{
+	if (leaf < 0 || leaf >= w->ncols)
+		return PQ_ENC_AUTO;
+	return w->cols[leaf].chosen;
 }
 
 int pq_writer_set_encoding(struct pq_writer *w, int leaf, int encoding)

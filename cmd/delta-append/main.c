@@ -73,7 +73,8 @@ struct column {
  * than a call per value.  String bytes are kept in an arena and addressed
  * by offset until the chunk is handed over.
  */
-#define ROW_CHUNK 1024
+#define ROW_CHUNK   1024
+#define LEARN_EVERY 256
 
 enum col_kind { K_I64, K_I32, K_F32, K_F64, K_BOOL, K_BYTES, K_DEC };
 
@@ -105,6 +106,7 @@ struct part_file {
 	int worker;              /* the worker thread that writes this file */
 	_Atomic int64_t written; /* bytes the writer has produced so far */
 	int failed;              /* the worker hit an error on this file */
+	int learning;            /* the writer chooses encodings; keep its choice */
 	int64_t rows;
 	int64_t size;
 	int64_t mtime;
@@ -146,6 +148,15 @@ struct app {
 	int64_t stats_cols; /* leading data columns with min/max stats, -1 all */
 	size_t nleaves;
 	const struct column **leaf_col; /* data file column -> table column */
+	/*
+	 * Encodings learned from a finished file and forced on the next ones:
+	 * the writer's trial encodings cost more than the rest of writing a
+	 * small file, and the files of one stream are alike.  Relearned every
+	 * LEARN_EVERY files.
+	 */
+	int *learned;
+	int have_learned;
+	unsigned files_since_learning;
 	int tick_col[TICK_FIELD_COUNT];
 	int tick_table;   /* the columns are exactly the tick record's: the fast path applies */
 	struct tick tick; /* the current record, when read by the fast path */
@@ -306,7 +317,8 @@ static int setup_columns(struct app *a, struct err_msg *e)
 	}
 	a->nleaves = (size_t)leaf;
 	a->leaf_col = calloc(a->nleaves ? a->nleaves : 1, sizeof *a->leaf_col);
-	if (!a->leaf_col) {
+	a->learned = calloc(a->nleaves ? a->nleaves : 1, sizeof *a->learned);
+	if (!a->leaf_col || !a->learned) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
@@ -814,6 +826,11 @@ static struct part_file *file_for(struct app *a, const struct delta_cell *cells,
 	/* Files go to the writer threads in turn; each file stays with one. */
 	p->worker = a->next_worker++ % a->nworkers;
 	p->w = pq_writer_open(p->abs, a->schema, &a->workers[p->worker].wopts, e);
+	p->learning = !a->have_learned || ++a->files_since_learning >= LEARN_EVERY;
+	if (p->learning)
+		a->files_since_learning = 0;
+	for (size_t l = 0; p->w && !p->learning && l < a->nleaves; l++)
+		pq_writer_set_encoding(p->w, (int)l, a->learned[l]);
 	if (!p->w || strmap_put(&a->open, p->key, p, NULL) < 0) {
 		if (p->w)
 			unlink(p->abs);
@@ -1057,6 +1074,13 @@ static void run_job(struct worker *wk, struct job *j)
 		p->size = (int64_t)pq_writer_bytes(p->w);
 		p->stats = file_stats(a, p);
 		p->mtime = ts_now() / 1000;
+	}
+	if (!p->failed && p->learning && p->rows > 0) {
+		pthread_mutex_lock(&a->mu);
+		for (size_t l = 0; l < a->nleaves; l++)
+			a->learned[l] = pq_writer_chunk_encoding(p->w, (int)l);
+		a->have_learned = 1;
+		pthread_mutex_unlock(&a->mu);
 	}
 	pq_writer_free(p->w);
 	p->w = NULL;
@@ -1758,6 +1782,7 @@ out:
 	free(a.part_fields);
 	free(a.last_cells);
 	free(a.leaf_col);
+	free(a.learned);
 	pq_schema_free(a.schema);
 	delta_snapshot_free(&a.snap);
 out_cfg:
