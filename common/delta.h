@@ -293,6 +293,8 @@ int delta_uri_decode(const char *s, struct buf *out);
 int delta_uri_encode(const char *s, struct buf *out);
 /* Hive-escape a partition column name or value for a directory name. */
 int delta_hive_escape(const char *s, struct buf *out);
+/* mkdir -p: create path and its missing parents (mode 0755). 0, or -1 with errno. */
+int delta_mkdirs(const char *path);
 /* A random (version 4) UUID, 36 characters plus NUL. */
 void delta_uuid(char out[37]);
 

@@ -103,6 +103,27 @@ int delta_hive_escape(const char *s, struct buf *out)
 	return 0;
 }
 
+int delta_mkdirs(const char *path)
+{
+	char tmp[8192];
+	if (strlen(path) >= sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 void delta_uuid(char out[37])
 {
 	unsigned char r[16];

@@ -538,27 +538,6 @@ static void part_file_free(struct part_file *p)
 	free(p);
 }
 
-static int mkdirs(const char *path)
-{
-	char tmp[8192];
-	if (strlen(path) >= sizeof tmp) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* Append the stats value of a pq statistic bound to out (JSON), or return -1 to leave it out. */
 static int stats_value(const struct delta_field *f, const struct pq_value *v, struct buf *out)
 {
@@ -810,7 +789,7 @@ static struct part_file *file_for(struct app *a, const struct delta_cell *cells,
 	buf_free(&val);
 	char *slash = strrchr(p->abs, '/');
 	*slash = '\0';
-	int mk = mkdirs(p->abs);
+	int mk = delta_mkdirs(p->abs);
 	*slash = '/';
 	if (mk < 0) {
 		err_set(e, EX_IOERR, "%s: %s", p->abs, strerror(errno));

@@ -202,27 +202,6 @@ static int build_commit(struct buf *b, const struct delta_schema *s, char **part
 	return 0;
 }
 
-static int mkdirs(const char *path)
-{
-	char tmp[8192];
-	if (strlen(path) >= sizeof tmp) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* An existing table: the same schema and partitioning is success, anything else an error. */
 static int compare_existing(const char *root, const struct delta_schema *s, char **parts,
                             size_t nparts, const struct delta_map *props)
@@ -343,7 +322,7 @@ int main(int argc, char **argv)
 	}
 	char logdir[4200];
 	snprintf(logdir, sizeof logdir, "%s/_delta_log", root.data);
-	if (mkdirs(logdir) < 0) {
+	if (delta_mkdirs(logdir) < 0) {
 		err_error_errno("%s", logdir);
 		rc = EX_IOERR;
 		goto out;
