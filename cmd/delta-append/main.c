@@ -160,6 +160,8 @@ struct app {
 	int tick_col[TICK_FIELD_COUNT];
 	int tick_table;   /* the columns are exactly the tick record's: the fast path applies */
 	struct tick tick; /* the current record, when read by the fast path */
+	int tick_direct;  /* ... and of the same types: see tick_cells_direct() */
+	uint16_t tick_required; /* null bits of the tick fields whose columns are not nullable */
 	/* the batch being read */
 	struct strmap open;
 	size_t nopen;
@@ -334,6 +336,20 @@ static int setup_columns(struct app *a, struct err_msg *e)
 		if (a->tick_col[t] < 0)
 			a->tick_table = 0;
 	}
+	if (a->tick_table) {
+		static const int want[TICK_FIELD_COUNT] = {
+		    DT_STRING,  DT_STRING,  DT_TIMESTAMP, DT_DATE, DT_DECIMAL,   DT_DECIMAL,
+		    DT_DECIMAL, DT_DECIMAL, DT_LONG,      DT_LONG, DT_TIMESTAMP, DT_STRING};
+		a->tick_direct = 1;
+		for (int t = 0; t < TICK_FIELD_COUNT; t++) {
+			const struct delta_field *f = a->cols[a->tick_col[t]].f;
+			if (f->type != want[t] || (f->type == DT_DECIMAL &&
+			                           (f->scale != DEC6_SCALE || f->precision < 18)))
+				a->tick_direct = 0;
+			if (!f->nullable)
+				a->tick_required |= (uint16_t)(1u << t);
+		}
+	}
 	return 0;
 }
 
@@ -417,9 +433,52 @@ static int tick_cell(const struct column *c, const struct tick *t, int field,
 }
 
 /* Cells from a tick record; columns without a tick field are null. */
+/*
+ * The tick table's own layout (every column the tick field of the same
+ * name and type, decimals at scale 6): cells straight from the tick, with
+ * only the nulls to check.  Decided once, in setup_columns().
+ */
+static int tick_cells_direct(struct app *a, const struct tick *tk, struct delta_cell *cells,
+                             struct err_msg *e)
+{
+	if (tk->nulls & a->tick_required) {
+		for (int t = 0; t < TICK_FIELD_COUNT; t++)
+			if (tk->nulls & a->tick_required & (1u << t)) {
+				err_set(e, EX_DATAERR,
+				        "column \"%s\": null in a column that is not nullable",
+				        tick_field_names[t]);
+				return -1;
+			}
+	}
+	const int *col = a->tick_col;
+	for (int t = 0; t < TICK_FIELD_COUNT; t++)
+		cells[col[t]].null = (tk->nulls >> t) & 1;
+	struct delta_cell *c = &cells[col[0]];
+	c->s = tk->symbol;
+	c->n = strnlen(tk->symbol, TICK_SYMBOL_MAX);
+	c = &cells[col[1]];
+	c->s = tick_interval_name(tk->interval);
+	c->n = c->s ? strlen(c->s) : 0;
+	cells[col[2]].i = tk->trade_timestamp;
+	cells[col[3]].i = tk->trade_date;
+	cells[col[4]].dec = tk->open;
+	cells[col[5]].dec = tk->high;
+	cells[col[6]].dec = tk->low;
+	cells[col[7]].dec = tk->close;
+	cells[col[8]].i = tk->volume;
+	cells[col[9]].i = tk->batch_id;
+	cells[col[10]].i = tk->ingested_at;
+	c = &cells[col[11]];
+	c->s = tk->source;
+	c->n = strnlen(tk->source, TICK_SOURCE_MAX);
+	return 0;
+}
+
 static int tick_cells(struct app *a, const struct tick *tk, struct delta_cell *cells,
                       struct err_msg *e)
 {
+	if (a->tick_direct)
+		return tick_cells_direct(a, tk, cells, e);
 	unsigned seen = 0;
 	for (int t = 0; t < TICK_FIELD_COUNT; t++) {
 		int ci = a->tick_col[t];
