@@ -107,6 +107,7 @@ struct part_file {
 	_Atomic int64_t written; /* bytes the writer has produced so far */
 	int failed;              /* the worker hit an error on this file */
 	int learning;            /* the writer chooses encodings; keep its choice */
+	int *forced;             /* otherwise: the encodings to use, one per column */
 	int64_t rows;
 	int64_t size;
 	int64_t mtime;
@@ -594,6 +595,7 @@ static void part_file_free(struct part_file *p)
 		free(p->pvals[i]);
 	free(p->pvals);
 	free(p->stats);
+	free(p->forced);
 	free(p);
 }
 
@@ -846,34 +848,28 @@ static struct part_file *file_for(struct app *a, const struct delta_cell *cells,
 	buf_printf(&abs, "%s/%s", a->root, p->rel);
 	p->abs = buf_detach(&abs);
 	buf_free(&val);
-	char *slash = strrchr(p->abs, '/');
-	*slash = '\0';
-	int mk = delta_mkdirs(p->abs);
-	*slash = '/';
-	if (mk < 0) {
-		err_set(e, EX_IOERR, "%s: %s", p->abs, strerror(errno));
-		part_file_free(p);
-		return NULL;
-	}
 	p->nleaves = a->nleaves;
-	if (!(p->fill = rowbuf_get(a))) {
+	p->forced = calloc(a->nleaves ? a->nleaves : 1, sizeof *p->forced);
+	if (!p->forced || !(p->fill = rowbuf_get(a))) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		part_file_free(p);
 		return NULL;
 	}
-	/* Files go to the writer threads in turn; each file stays with one. */
+	/*
+	 * Files go to the writer threads in turn; each file stays with one,
+	 * which also creates it (directories and all: creating files is much
+	 * of the kernel's share of the work).
+	 */
 	p->worker = a->next_worker++ % a->nworkers;
-	p->w = pq_writer_open(p->abs, a->schema, &a->workers[p->worker].wopts, e);
+	pthread_mutex_lock(&a->mu);
 	p->learning = !a->have_learned || ++a->files_since_learning >= LEARN_EVERY;
 	if (p->learning)
 		a->files_since_learning = 0;
-	for (size_t l = 0; p->w && !p->learning && l < a->nleaves; l++)
-		pq_writer_set_encoding(p->w, (int)l, a->learned[l]);
-	if (!p->w || strmap_put(&a->open, p->key, p, NULL) < 0) {
-		if (p->w)
-			unlink(p->abs);
-		else if (!e->text[0])
-			err_set(e, EX_IOERR, "%s: cannot create", p->abs);
+	else
+		memcpy(p->forced, a->learned, a->nleaves * sizeof *p->forced);
+	pthread_mutex_unlock(&a->mu);
+	if (strmap_put(&a->open, p->key, p, NULL) < 0) {
+		err_set(e, EX_SOFTWARE, "out of memory");
 		part_file_free(p);
 		return NULL;
 	}
@@ -1080,6 +1076,45 @@ static int write_row(struct app *a, const struct delta_cell *cells, struct buf *
 /* Drop the batch: close and remove every file it wrote. */
 /* Writer threads ----------------------------------------------------------- */
 
+static void worker_fail_msg(struct app *a, struct part_file *p, const struct err_msg *we)
+{
+	pthread_mutex_lock(&a->mu);
+	if (!a->werr) {
+		a->werr = 1;
+		a->werr_msg = *we;
+		if (!a->werr_msg.status)
+			a->werr_msg.status = EX_IOERR;
+	}
+	pthread_mutex_unlock(&a->mu);
+	p->failed = 1;
+}
+
+/* Create a file's directories and its writer (in the worker that owns it). */
+static void open_file(struct worker *wk, struct part_file *p)
+{
+	struct app *a = wk->a;
+	struct err_msg e;
+	char *slash = strrchr(p->abs, '/');
+	*slash = '\0';
+	int mk = delta_mkdirs(p->abs);
+	*slash = '/';
+	if (mk < 0) {
+		err_set(&e, EX_IOERR, "%s: %s", p->abs, strerror(errno));
+		worker_fail_msg(a, p, &e);
+		return;
+	}
+	err_clear(&e);
+	p->w = pq_writer_open(p->abs, a->schema, &wk->wopts, &e);
+	if (!p->w) {
+		if (!e.text[0])
+			err_set(&e, EX_IOERR, "%s: cannot create", p->abs);
+		worker_fail_msg(a, p, &e);
+		return;
+	}
+	for (size_t l = 0; !p->learning && l < a->nleaves; l++)
+		pq_writer_set_encoding(p->w, (int)l, p->forced[l]);
+}
+
 static void worker_fail(struct app *a, struct part_file *p, const char *fallback)
 {
 	const struct err_msg *we = pq_writer_error(p->w);
@@ -1098,10 +1133,13 @@ static void run_job(struct worker *wk, struct job *j)
 {
 	struct app *a = wk->a;
 	struct part_file *p = j->p;
+	if (!p->w && !p->failed)
+		open_file(wk, p);
 	if (j->rb) {
 		if (!p->failed && flush_rows(a, p, j->rb) < 0)
 			worker_fail(a, p, "cannot write a data file");
-		atomic_store(&p->written, (int64_t)pq_writer_bytes(p->w));
+		if (p->w)
+			atomic_store(&p->written, (int64_t)pq_writer_bytes(p->w));
 		rowbuf_put(a, j->rb);
 	}
 	if (!j->finish)
