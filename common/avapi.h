@@ -1,7 +1,7 @@
 /*
  * avapi: the Alpha Vantage API as the pipeline speaks it: the parameters of
  * a request and its URL, the classification of answers, and the envelope
- * that carries an answer down the pipeline (DESIGN.md, "Envelope").
+ * that carries an answer down the pipeline (av-fetch(1), OUTPUT).
  *
  * Alpha Vantage answers errors, throttles and refusals with HTTP 200, so
  * only the body tells them apart.  av_classify() reads a body completely

@@ -6,7 +6,7 @@
  * a single process-wide level: -q lowers it, each -v raises it.  Warnings and
  * errors print unless quiet; info lines need -v, debug lines -vv.
  *
- * The exit statuses are those of DESIGN.md; the 64..78 range is sysexits(3).
+ * The exit statuses are those of stocketl(7); the 64..78 range is sysexits(3).
  */
 #ifndef STOCKETL_ERR_H
 #define STOCKETL_ERR_H

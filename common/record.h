@@ -90,7 +90,7 @@ enum tick_null {
 /* Field names in their canonical order (the JSON key order and the table column order). */
 extern const char *const tick_field_names[TICK_FIELD_COUNT];
 
-/* The canonical tick record of DESIGN.md.  Prices are decimal(18,6), unscaled. */
+/* The canonical tick record (stocketl-records(5)).  Prices are decimal(18,6), unscaled. */
 struct tick {
 	char symbol[TICK_SYMBOL_MAX + 1];
 	char source[TICK_SOURCE_MAX + 1];

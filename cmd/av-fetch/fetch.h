@@ -44,7 +44,7 @@ struct avf_config {
 
 /*
  * Run one batch, or batches until a signal in follow mode, writing to w.
- * Returns the exit status (DESIGN.md): see av-fetch(1), EXIT STATUS.
+ * Returns the exit status: see av-fetch(1), EXIT STATUS.
  */
 int avf_run(const struct avf_config *cfg, struct rec_writer *w);
 
