@@ -13,6 +13,13 @@ setup() {
 	T=$STOCKETL_LAKE/bronze
 }
 
+teardown() {
+	# the full-disk test's small filesystem, should it have failed before unmounting
+	if mountpoint -q "$BATS_TEST_TMPDIR/small" 2>/dev/null; then
+		umount "$BATS_TEST_TMPDIR/small"
+	fi
+}
+
 # The data files on disk (checkpoints in _delta_log are Parquet too).
 data_files() {
 	find "$T" -path '*/trade_date=*' -name '*.parquet' | wc -l
@@ -292,4 +299,21 @@ duck_rows() {
 	live=$(live_files | sed "s|^|'$T/|; s|$|'|" | paste -sd,)
 	run duckdb-query.js "SELECT batch_id, count(*) AS n FROM read_parquet([$live]) GROUP BY batch_id ORDER BY batch_id"
 	assert_output "$(for i in 1 2 3 4 5 6 7 8; do printf '{"batch_id":%d,"n":1500}\n' "$i"; done)"
+}
+
+@test "a full disk is exit 74: nothing is committed and the batch's files are removed" {
+	[ "$(id -u)" -eq 0 ] || skip "mounting a small filesystem needs root"
+	mkdir small
+	mount -t tmpfs -o size=512k tmpfs small
+	delta-create ./small/t --schema "$SCHEMA" --partition-by trade_date
+	gen-ticks -a feed -i 1 -s 4 40000 >in.ndjson
+	run --separate-stderr delta-append ./small/t <in.ndjson
+	status_was=$status
+	files=$(find small/t -name '*.parquet' | wc -l)
+	commits=$(find small/t/_delta_log -name '*.json' | wc -l)
+	umount small
+	assert_equal "$status_was" 74
+	assert_regex "$stderr" "No space left on device"
+	assert_equal "$files" 0
+	assert_equal "$commits" 1
 }
