@@ -6,6 +6,7 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,4 +166,116 @@ char *buf_detach(struct buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return p;
+}
+
+/*
+ * The shortest decimal text that reads back as v (a float when single), in
+ * the form JavaScript gives numbers: plain digits from 1e-6 up to 1e21,
+ * exponents outside.  NaN and the infinities are strings.
+ */
+static size_t buf_number_text(double v, int single, char *out)
+{
+	if (isnan(v))
+		return (size_t)sprintf(out, "\"NaN\"");
+	if (isinf(v))
+		return (size_t)sprintf(out, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+	char e[40], digits[24];
+	for (int p = 1; p <= 17; p++) {
+		snprintf(e, sizeof e, "%.*e", p - 1, v);
+		if (single ? strtof(e, NULL) == (float)v : strtod(e, NULL) == v)
+			break;
+	}
+	const char *s = e;
+	char *o = out;
+	if (*s == '-')
+		*o++ = *s++;
+	int k = 0;
+	for (; *s && *s != 'e'; s++)
+		if (*s != '.')
+			digits[k++] = *s;
+	while (k > 1 && digits[k - 1] == '0')
+		k--;
+	int n = atoi(s + 1) + 1; /* the decimal point is after n digits */
+	if (k <= n && n <= 21) {
+		memcpy(o, digits, (size_t)k);
+		o += k;
+		for (int i = k; i < n; i++)
+			*o++ = '0';
+	} else if (0 < n && n <= 21) {
+		memcpy(o, digits, (size_t)n);
+		o += n;
+		*o++ = '.';
+		memcpy(o, digits + n, (size_t)(k - n));
+		o += k - n;
+	} else if (-6 < n && n <= 0) {
+		*o++ = '0';
+		*o++ = '.';
+		for (int i = n; i < 0; i++)
+			*o++ = '0';
+		memcpy(o, digits, (size_t)k);
+		o += k;
+	} else {
+		*o++ = digits[0];
+		if (k > 1) {
+			*o++ = '.';
+			memcpy(o, digits + 1, (size_t)(k - 1));
+			o += k - 1;
+		}
+		o += sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', n - 1 < 0 ? 1 - n : n - 1);
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+int buf_json_number(struct buf *b, double v, int single)
+{
+	char text[48];
+	return buf_append(b, text, buf_number_text(v, single, text));
+}
+
+static const char buf_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int buf_base64(struct buf *b, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	if (buf_reserve(b, (n + 2) / 3 * 4) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)s[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= s[i + 2];
+		char q[4] = {buf_b64[v >> 18], buf_b64[(v >> 12) & 63],
+		             i + 1 < n ? buf_b64[(v >> 6) & 63] : '=',
+		             i + 2 < n ? buf_b64[v & 63] : '='};
+		buf_append(b, q, 4);
+	}
+	return 0;
+}
+
+int buf_base64_decode(struct buf *b, const char *s, size_t n)
+{
+	if (n % 4)
+		return -1;
+	for (size_t i = 0; i < n; i += 4) {
+		unsigned v = 0;
+		int pad = 0;
+		for (int k = 0; k < 4; k++) {
+			char ch = s[i + k];
+			const char *at = ch ? strchr(buf_b64, ch) : NULL;
+			if (ch == '=' && i + 4 == n && k >= 2) {
+				pad++;
+				v <<= 6;
+				continue;
+			}
+			if (!at || pad)
+				return -1;
+			v = v << 6 | (unsigned)(at - buf_b64);
+		}
+		char q[3] = {(char)(v >> 16), (char)(v >> 8), (char)v};
+		if (buf_append(b, q, (size_t)(3 - pad)) < 0)
+			return -1;
+	}
+	return buf_reserve(b, 0);
 }

@@ -35,6 +35,16 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 int buf_json_str(struct buf *b, const char *s, size_t n);
 /* Append a signed 64-bit integer in decimal. */
 int buf_i64(struct buf *b, int64_t v);
+/*
+ * Append the shortest decimal text that reads back as v (as a float when
+ * single), in the form JavaScript gives numbers: plain digits from 1e-6 to
+ * 1e21, an exponent outside; NaN and the infinities as the JSON strings
+ * "NaN", "Infinity", "-Infinity".
+ */
+int buf_json_number(struct buf *b, double v, int single);
+/* Append the base64 (RFC 4648, padded) of p[0..n); decode s[0..n) back (-1 if malformed). */
+int buf_base64(struct buf *b, const void *p, size_t n);
+int buf_base64_decode(struct buf *b, const char *s, size_t n);
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 /* Take ownership of the data (NUL-terminated); the buffer is left empty. */

@@ -129,9 +129,6 @@ int delta_partition_parse(const struct delta_field *f, const char *text, struct 
 /* Compare two non-null cells of column f's type: <0, 0, >0 (strings bytewise). */
 int delta_cell_cmp(const struct delta_field *f, const struct delta_cell *a,
                    const struct delta_cell *b);
-/* Base64 (RFC 4648) for binary values in JSON. */
-int delta_base64_encode(const void *p, size_t n, struct buf *out);
-int delta_base64_decode(const char *s, size_t n, struct buf *out);
 
 /* Log actions ---------------------------------------------------------------- */
 
@@ -227,7 +224,8 @@ struct delta_load_opts {
 int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
                         struct delta_snapshot *snap, struct err_msg *e);
 void delta_snapshot_free(struct delta_snapshot *snap);
-/* Refuse to read (delta_check_read) or write (delta_check_write) what is not implemented. */
+/* Refuse to read (delta_check_read) or write (delta_check_write) a table whose protocol,
+ * features or columns this code does not support, naming what it found. */
 int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e);
 int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e);
 /* The table property key (configuration), or def. */

@@ -94,7 +94,7 @@ static int cell_from_text(const struct delta_field *f, const char *s, size_t n, 
 		if (!is_string)
 			return cell_fail(e, f, "expected a base64 string");
 		buf_reset(scratch);
-		if (delta_base64_decode(s, n, scratch) < 0)
+		if (buf_base64_decode(scratch, s, n) < 0)
 			return cell_fail(e, f, "expected a base64 string");
 		c->s = scratch->data;
 		c->n = scratch->len;
@@ -253,7 +253,7 @@ int delta_cell_to_json(const struct delta_field *f, const struct delta_cell *c, 
 		}
 	case DT_BINARY:
 		buf_putc(out, '"');
-		delta_base64_encode(c->s, c->n, out);
+		buf_base64(out, c->s, c->n);
 		return buf_putc(out, '"');
 	case DT_LONG:
 	case DT_INTEGER:
@@ -398,50 +398,4 @@ int delta_cell_cmp(const struct delta_field *f, const struct delta_cell *a,
 	default:
 		return a->i < b->i ? -1 : a->i > b->i;
 	}
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int delta_base64_encode(const void *p, size_t n, struct buf *out)
-{
-	const unsigned char *s = p;
-	if (buf_reserve(out, (n + 2) / 3 * 4) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)s[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63],
-		             i + 1 < n ? b64[(v >> 6) & 63] : '=', i + 2 < n ? b64[v & 63] : '='};
-		buf_append(out, q, 4);
-	}
-	return 0;
-}
-
-int delta_base64_decode(const char *s, size_t n, struct buf *out)
-{
-	if (n % 4)
-		return -1;
-	for (size_t i = 0; i < n; i += 4) {
-		unsigned v = 0;
-		int pad = 0;
-		for (int k = 0; k < 4; k++) {
-			char ch = s[i + k];
-			const char *at = ch ? strchr(b64, ch) : NULL;
-			if (ch == '=' && i + 4 == n && k >= 2) {
-				pad++;
-				v <<= 6;
-				continue;
-			}
-			if (!at || pad)
-				return -1;
-			v = v << 6 | (unsigned)(at - b64);
-		}
-		char q[3] = {(char)(v >> 16), (char)(v >> 8), (char)v};
-		if (buf_append(out, q, (size_t)(3 - pad)) < 0)
-			return -1;
-	}
-	return buf_reserve(out, 0);
 }

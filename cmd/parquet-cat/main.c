@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,84 +33,6 @@ static const char usage[] =
     "usage: parquet-cat [-qv] [--binary] [--columns LIST] [--meta] FILE ...\n";
 
 /* ------------------------------------------------------------ values */
-
-/*
- * The shortest decimal text that reads back as v (a float when single), in
- * the form JavaScript gives numbers: plain digits from 1e-6 up to 1e21,
- * exponents outside.  NaN and the infinities are strings.
- */
-static size_t number_text(double v, int single, char *out)
-{
-	if (isnan(v))
-		return (size_t)sprintf(out, "\"NaN\"");
-	if (isinf(v))
-		return (size_t)sprintf(out, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-	char e[40], digits[24];
-	for (int p = 1; p <= 17; p++) {
-		snprintf(e, sizeof e, "%.*e", p - 1, v);
-		if (single ? strtof(e, NULL) == (float)v : strtod(e, NULL) == v)
-			break;
-	}
-	const char *s = e;
-	char *o = out;
-	if (*s == '-')
-		*o++ = *s++;
-	int k = 0;
-	for (; *s && *s != 'e'; s++)
-		if (*s != '.')
-			digits[k++] = *s;
-	while (k > 1 && digits[k - 1] == '0')
-		k--;
-	int n = atoi(s + 1) + 1; /* the decimal point is after n digits */
-	if (k <= n && n <= 21) {
-		memcpy(o, digits, (size_t)k);
-		o += k;
-		for (int i = k; i < n; i++)
-			*o++ = '0';
-	} else if (0 < n && n <= 21) {
-		memcpy(o, digits, (size_t)n);
-		o += n;
-		*o++ = '.';
-		memcpy(o, digits + n, (size_t)(k - n));
-		o += k - n;
-	} else if (-6 < n && n <= 0) {
-		*o++ = '0';
-		*o++ = '.';
-		for (int i = n; i < 0; i++)
-			*o++ = '0';
-		memcpy(o, digits, (size_t)k);
-		o += k;
-	} else {
-		*o++ = digits[0];
-		if (k > 1) {
-			*o++ = '.';
-			memcpy(o, digits + 1, (size_t)(k - 1));
-			o += k - 1;
-		}
-		o += sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', n - 1 < 0 ? 1 - n : n - 1);
-	}
-	*o = '\0';
-	return (size_t)(o - out);
-}
-
-static void put_base64(struct buf *b, const uint8_t *p, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	buf_putc(b, '"');
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t x = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			x |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			x |= p[i + 2];
-		buf_putc(b, tab[x >> 18 & 63]);
-		buf_putc(b, tab[x >> 12 & 63]);
-		buf_putc(b, i + 1 < n ? tab[x >> 6 & 63] : '=');
-		buf_putc(b, i + 2 < n ? tab[x & 63] : '=');
-	}
-	buf_putc(b, '"');
-}
 
 /* The JSON text of a primitive value of field f. */
 static void put_primitive(struct buf *b, const struct pq_field *f, const struct pq_value *v)
@@ -141,16 +62,19 @@ static void put_primitive(struct buf *b, const struct pq_field *f, const struct 
 		}
 		break;
 	case PQ_V_F32:
-		buf_append(b, text, number_text(v->f32, 1, text));
+		buf_json_number(b, v->f32, 1);
 		break;
 	case PQ_V_F64:
-		buf_append(b, text, number_text(v->f64, 0, text));
+		buf_json_number(b, v->f64, 0);
 		break;
 	case PQ_V_BYTES:
 		if (f->type == PQ_STRING)
 			buf_json_str(b, (const char *)v->bytes.p, v->bytes.len);
-		else
-			put_base64(b, v->bytes.p, v->bytes.len);
+		else {
+			buf_putc(b, '"');
+			buf_base64(b, v->bytes.p, v->bytes.len);
+			buf_putc(b, '"');
+		}
 		break;
 	case PQ_V_DEC:
 		dec_format_fixed(v->dec, f->scale, text);

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	buf_reset(&out);
-	delta_base64_decode((const char *)data, size, &out);
+	buf_base64_decode(&out, (const char *)data, size);
 	buf_free(&scratch);
 	buf_free(&out);
 	return 0;

@@ -76,15 +76,15 @@ static void test_base64(void)
 	for (size_t i = 0; i < 7; i++) {
 		buf_reset(&b);
 		buf_reserve(&b, 0);
-		delta_base64_encode(cases[i], strlen(cases[i]), &b);
+		buf_base64(&b, cases[i], strlen(cases[i]));
 		T_EQ_STR(b.data, want[i]);
 		buf_reset(&d);
-		T_EQ_INT(delta_base64_decode(b.data, b.len, &d), 0);
+		T_EQ_INT(buf_base64_decode(&d, b.data, b.len), 0);
 		T_CHECK(d.len == strlen(cases[i]) && memcmp(d.data, cases[i], d.len) == 0);
 	}
-	T_EQ_INT(delta_base64_decode("Zm9", 3, &d), -1);
-	T_EQ_INT(delta_base64_decode("Zm=v", 4, &d), -1);
-	T_EQ_INT(delta_base64_decode("Z!9v", 4, &d), -1);
+	T_EQ_INT(buf_base64_decode(&d, "Zm9", 3), -1);
+	T_EQ_INT(buf_base64_decode(&d, "Zm=v", 4), -1);
+	T_EQ_INT(buf_base64_decode(&d, "Z!9v", 4), -1);
 	buf_free(&b);
 	buf_free(&d);
 }

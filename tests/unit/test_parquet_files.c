@@ -14,6 +14,7 @@
  * expected JSON is formatted here from the values written, independently
  * of parquet-cat.
  */
+#include "buf.h"
 #include "decimal.h"
 #include "parquet.h"
 #include "t.h"
@@ -597,65 +598,6 @@ static int write_file(const char *dir, struct file *f)
 static void put_json_value(FILE *out, const struct pq_schema *s, int field,
                            const struct pq_value *v);
 
-/*
- * The shortest decimal text that reads back as v (a float when single), in
- * the form JavaScript gives numbers: plain digits from 1e-6 up to 1e21,
- * exponents outside.  NaN and the infinities are strings.
- */
-static size_t number_text(double v, int single, char *out)
-{
-	if (isnan(v))
-		return (size_t)sprintf(out, "\"NaN\"");
-	if (isinf(v))
-		return (size_t)sprintf(out, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-	char e[40], digits[24];
-	for (int p = 1; p <= 17; p++) {
-		snprintf(e, sizeof e, "%.*e", p - 1, v);
-		if (single ? strtof(e, NULL) == (float)v : strtod(e, NULL) == v)
-			break;
-	}
-	const char *s = e;
-	char *o = out;
-	if (*s == '-')
-		*o++ = *s++;
-	int k = 0;
-	for (; *s && *s != 'e'; s++)
-		if (*s != '.')
-			digits[k++] = *s;
-	while (k > 1 && digits[k - 1] == '0')
-		k--;
-	int n = atoi(s + 1) + 1; /* the decimal point is after n digits */
-	if (k <= n && n <= 21) {
-		memcpy(o, digits, (size_t)k);
-		o += k;
-		for (int i = k; i < n; i++)
-			*o++ = '0';
-	} else if (0 < n && n <= 21) {
-		memcpy(o, digits, (size_t)n);
-		o += n;
-		*o++ = '.';
-		memcpy(o, digits + n, (size_t)(k - n));
-		o += k - n;
-	} else if (-6 < n && n <= 0) {
-		*o++ = '0';
-		*o++ = '.';
-		for (int i = n; i < 0; i++)
-			*o++ = '0';
-		memcpy(o, digits, (size_t)k);
-		o += k;
-	} else {
-		*o++ = digits[0];
-		if (k > 1) {
-			*o++ = '.';
-			memcpy(o, digits + 1, (size_t)(k - 1));
-			o += k - 1;
-		}
-		o += sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', n - 1 < 0 ? 1 - n : n - 1);
-	}
-	*o = '\0';
-	return (size_t)(o - out);
-}
-
 static void put_string(FILE *out, const uint8_t *p, size_t n)
 {
 	fputc('"', out);
@@ -670,25 +612,10 @@ static void put_string(FILE *out, const uint8_t *p, size_t n)
 	fputc('"', out);
 }
 
-static void put_base64(FILE *out, const uint8_t *p, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	fputc('"', out);
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t x = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-		             (i + 2 < n ? p[i + 2] : 0);
-		fputc(tab[x >> 18 & 63], out);
-		fputc(tab[x >> 12 & 63], out);
-		fputc(i + 1 < n ? tab[x >> 6 & 63] : '=', out);
-		fputc(i + 2 < n ? tab[x & 63] : '=', out);
-	}
-	fputc('"', out);
-}
-
 static void put_json_value(FILE *out, const struct pq_schema *s, int field,
                            const struct pq_value *v)
 {
+	static struct buf text; /* numbers and base64, formatted by the library */
 	const struct pq_field *f = pq_schema_field(s, field);
 	char t[64];
 	switch (v->kind) {
@@ -715,18 +642,19 @@ static void put_json_value(FILE *out, const struct pq_schema *s, int field,
 		}
 		break;
 	case PQ_V_F32:
-		number_text(v->f32, 1, t);
-		fputs(t, out);
-		break;
 	case PQ_V_F64:
-		number_text(v->f64, 0, t);
-		fputs(t, out);
+		buf_reset(&text);
+		buf_json_number(&text, v->kind == PQ_V_F32 ? v->f32 : v->f64, v->kind == PQ_V_F32);
+		fputs(text.data, out);
 		break;
 	case PQ_V_BYTES:
 		if (f->type == PQ_STRING)
 			put_string(out, v->bytes.p, v->bytes.len);
-		else
-			put_base64(out, v->bytes.p, v->bytes.len);
+		else {
+			buf_reset(&text);
+			buf_base64(&text, v->bytes.p, v->bytes.len);
+			fprintf(out, "\"%s\"", text.data ? text.data : "");
+		}
 		break;
 	case PQ_V_DEC:
 		dec_format_fixed(v->dec, f->scale, t);
