@@ -54,15 +54,15 @@ endif
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Icommon \
              -DSTOCKETL_VERSION='"$(VERSION)"' -MMD -MP
 
-COMMON_SRC = $(sort $(wildcard common/*.c))
+COMMON_SRC = $(sort $(wildcard common/*/*.c))
 COMMON_OBJ = $(COMMON_SRC:%.c=$(O)/%.o)
 LIB        = $(O)/libstocketl.a
 
 PROGRAMS   = $(sort $(notdir $(wildcard cmd/*)))
 PROG_BINS  = $(PROGRAMS:%=$(OUTBIN)/%)
 MAN1       = $(foreach p,$(PROGRAMS),$(wildcard cmd/$(p)/$(p).1))
-MAN5       = $(wildcard common/*.5)
-MAN7       = $(wildcard common/*.7)
+MAN5       = $(wildcard common/man/*.5)
+MAN7       = $(wildcard common/man/*.7)
 
 UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "parquet.h"
+#include "parquet/parquet.h"
 
 #define BATCH 65536
 

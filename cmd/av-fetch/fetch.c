@@ -28,10 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backoff.h"
-#include "err.h"
-#include "limiter.h"
-#include "ts.h"
+#include "net/backoff.h"
+#include "base/err.h"
+#include "net/limiter.h"
+#include "text/ts.h"
 
 /* The longest the loop sleeps before it looks at the signal flag again. */
 #define AVF_TICK_US        100000

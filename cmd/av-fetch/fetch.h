@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "avapi.h"
-#include "http.h"
-#include "record.h"
+#include "av/avapi.h"
+#include "net/http.h"
+#include "record/record.h"
 
 struct avf_config {
 	/* What each request asks for: the symbol and month are filled per request. */

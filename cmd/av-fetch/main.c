@@ -24,13 +24,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "avapi.h"
-#include "cli.h"
-#include "config.h"
-#include "err.h"
+#include "av/avapi.h"
+#include "base/cli.h"
+#include "base/config.h"
+#include "base/err.h"
 #include "fetch.h"
-#include "record.h"
-#include "ts.h"
+#include "record/record.h"
+#include "text/ts.h"
 
 static const char usage[] =
     "usage: av-fetch [--function intraday | daily | quote]\n"

@@ -31,16 +31,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "config.h"
-#include "decimal.h"
-#include "delta.h"
-#include "err.h"
-#include "parquet.h"
-#include "record.h"
-#include "strmap.h"
-#include "ts.h"
+#include "base/buf.h"
+#include "base/cli.h"
+#include "base/config.h"
+#include "text/decimal.h"
+#include "delta/delta.h"
+#include "base/err.h"
+#include "parquet/parquet.h"
+#include "record/record.h"
+#include "base/strmap.h"
+#include "text/ts.h"
 
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID] [--commit-retries N] [--config FILE]\n"

@@ -15,10 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "delta.h"
-#include "err.h"
-#include "parquet.h"
+#include "base/buf.h"
+#include "delta/delta.h"
+#include "base/err.h"
+#include "parquet/parquet.h"
 
 /* A column the scanner produces: shown in the output, or only needed by --where. */
 struct dc_col {

@@ -20,13 +20,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "config.h"
-#include "delta.h"
+#include "base/buf.h"
+#include "base/cli.h"
+#include "base/config.h"
+#include "delta/delta.h"
 #include "deltacat.h"
-#include "err.h"
-#include "ts.h"
+#include "base/err.h"
+#include "text/ts.h"
 
 static const char usage[] =
     "usage: delta-cat [-qv] [--binary | --csv] [--columns LIST] [--config FILE]\n"

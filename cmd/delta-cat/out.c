@@ -24,8 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "decimal.h"
-#include "record.h"
+#include "text/decimal.h"
+#include "record/record.h"
 
 struct dc_out {
 	int format;

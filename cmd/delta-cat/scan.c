@@ -24,8 +24,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "decimal.h"
-#include "ts.h"
+#include "text/decimal.h"
+#include "text/ts.h"
 
 #define BATCH_ROWS 4096
 

@@ -27,9 +27,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "decimal.h"
-#include "jscan.h"
-#include "ts.h"
+#include "text/decimal.h"
+#include "text/jscan.h"
+#include "text/ts.h"
 
 #define WHERE_MAX_PREDS 256
 

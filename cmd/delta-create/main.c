@@ -14,12 +14,12 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "config.h"
-#include "delta.h"
-#include "err.h"
-#include "ts.h"
+#include "base/buf.h"
+#include "base/cli.h"
+#include "base/config.h"
+#include "delta/delta.h"
+#include "base/err.h"
+#include "text/ts.h"
 
 static const char usage[] =
     "usage: delta-create [-qv] [--config FILE] --schema FILE [--partition-by COLS]\n"

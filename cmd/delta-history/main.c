@@ -14,14 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "config.h"
-#include "delta.h"
-#include "err.h"
-#include "json.h"
-#include "record.h"
-#include "ts.h"
+#include "base/buf.h"
+#include "base/cli.h"
+#include "base/config.h"
+#include "delta/delta.h"
+#include "base/err.h"
+#include "text/json.h"
+#include "record/record.h"
+#include "text/ts.h"
 
 static const char usage[] =
     "usage: delta-history [-qv] [--config FILE] [--format json|table] [--limit N] TABLE\n";

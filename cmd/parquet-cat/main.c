@@ -19,13 +19,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "decimal.h"
-#include "err.h"
-#include "parquet.h"
-#include "record.h"
-#include "ts.h"
+#include "base/buf.h"
+#include "base/cli.h"
+#include "text/decimal.h"
+#include "base/err.h"
+#include "parquet/parquet.h"
+#include "record/record.h"
+#include "text/ts.h"
 
 #define STDIN_MAX ((size_t)1 << 30) /* a Parquet file read from stdin is held in memory */
 

@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decimal.h"
-#include "jscan.h"
-#include "ts.h"
+#include "text/decimal.h"
+#include "text/jscan.h"
+#include "text/ts.h"
 
 enum { F_OPEN, F_HIGH, F_LOW, F_CLOSE, F_VOLUME, F_COUNT };
 static const char *const bar_field_names[F_COUNT] = {"open", "high", "low", "close", "volume"};

@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "record.h"
-#include "tz.h"
+#include "base/buf.h"
+#include "record/record.h"
+#include "text/tz.h"
 
 enum env_function { ENV_FN_NONE = 0, ENV_FN_INTRADAY, ENV_FN_DAILY, ENV_FN_QUOTE };
 

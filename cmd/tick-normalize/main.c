@@ -18,13 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "config.h"
-#include "err.h"
-#include "jscan.h"
-#include "record.h"
-#include "ts.h"
-#include "tz.h"
+#include "base/cli.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "text/jscan.h"
+#include "record/record.h"
+#include "text/ts.h"
+#include "text/tz.h"
 
 #include "envelope.h"
 

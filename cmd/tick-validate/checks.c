@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ts.h"
+#include "text/ts.h"
 
 #define SCALE6 1000000
 

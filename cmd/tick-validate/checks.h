@@ -18,12 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "decimal.h"
-#include "err.h"
-#include "keyset.h"
-#include "record.h"
-#include "tz.h"
+#include "base/buf.h"
+#include "text/decimal.h"
+#include "base/err.h"
+#include "record/keyset.h"
+#include "record/record.h"
+#include "text/tz.h"
 
 enum check_kind {
 	CK_ROW_COUNT,

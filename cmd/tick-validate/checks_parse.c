@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ts.h"
+#include "text/ts.h"
 
 /* Column types, by tick field index. */
 enum col_type { CT_STR, CT_TS, CT_DATE, CT_DEC6, CT_INT };

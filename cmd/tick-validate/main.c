@@ -20,12 +20,12 @@
 #include <unistd.h>
 
 #include "checks.h"
-#include "cli.h"
-#include "config.h"
-#include "err.h"
-#include "jscan.h"
-#include "record.h"
-#include "ts.h"
+#include "base/cli.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "text/jscan.h"
+#include "record/record.h"
+#include "text/ts.h"
 
 static const char usage[] =
     "usage: tick-validate [-qv] [--binary] [--checks FILE] [--config FILE]\n"

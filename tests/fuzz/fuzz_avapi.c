@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avapi.h"
-#include "jscan.h"
-#include "record.h"
+#include "av/avapi.h"
+#include "text/jscan.h"
+#include "record/record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "delta.h"
+#include "delta/delta.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

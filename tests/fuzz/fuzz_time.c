@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ts.h"
+#include "text/ts.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "tz.h"
+#include "text/tz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

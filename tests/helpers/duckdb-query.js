@@ -30,7 +30,7 @@ function pad(n, w) {
 	return s;
 }
 
-// Days since 1970-01-01 to a proleptic Gregorian date (as common/ts.c does).
+// Days since 1970-01-01 to a proleptic Gregorian date (as common/text/ts.c does).
 function civil(days) {
 	const z = days + 719468;
 	const era = Math.floor(z / 146097);

@@ -1,11 +1,11 @@
 /*
- * Unit tests for common/avapi: symbols and months, request URLs and their
+ * Unit tests for common/av/avapi: symbols and months, request URLs and their
  * printable form, the classification of every kind of answer (the vendor's
  * own texts, from the fixtures), envelopes and redaction.
  */
-#include "avapi.h"
-#include "jscan.h"
-#include "record.h"
+#include "av/avapi.h"
+#include "text/jscan.h"
+#include "record/record.h"
 #include "t.h"
 
 #define FIXTURES "tests/fixtures/alphavantage/"

@@ -1,5 +1,5 @@
-/* Unit tests for common/config: grammar, errors with line numbers, precedence. */
-#include "config.h"
+/* Unit tests for common/base/config: grammar, errors with line numbers, precedence. */
+#include "base/config.h"
 #include "t.h"
 
 #include <stdlib.h>

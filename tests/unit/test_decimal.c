@@ -1,5 +1,5 @@
-/* Unit tests for common/decimal: exact parsing, limits, shortest text. */
-#include "decimal.h"
+/* Unit tests for common/text/decimal: exact parsing, limits, shortest text. */
+#include "text/decimal.h"
 #include "t.h"
 
 static int64_t p6(const char *s, int *rc)

@@ -4,7 +4,7 @@
  * value alone but sends it down the general path, so each random input is
  * parsed both ways and the answers compared.
  */
-#include "decimal.h"
+#include "text/decimal.h"
 #include "t.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;

@@ -1,9 +1,9 @@
 /*
- * Unit tests for the Delta modules' pure parts (common/delta_schema.c,
- * delta_value.c, delta_log.c paths) and common/strmap.c.  Log replay and
+ * Unit tests for the Delta modules' pure parts (common/delta/delta_schema.c,
+ * delta_value.c, delta_log.c paths) and common/base/strmap.c.  Log replay and
  * commits are exercised end to end by the BATS suites.
  */
-#include "delta.h"
+#include "delta/delta.h"
 #include "t.h"
 
 static void test_strmap(void)

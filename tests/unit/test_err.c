@@ -1,5 +1,5 @@
-/* Unit tests for common/err: message format, verbosity, err_msg. */
-#include "err.h"
+/* Unit tests for common/base/err: message format, verbosity, err_msg. */
+#include "base/err.h"
 #include "t.h"
 
 #include <errno.h>

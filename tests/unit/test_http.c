@@ -1,10 +1,10 @@
 /*
- * Unit tests for common/http that need no server: query building, the
+ * Unit tests for common/net/http that need no server: query building, the
  * refusal of other URL schemes, and a refused connection on loopback
  * reported as such (the transfers themselves are tested by av-fetch.bats
  * against the mock server).
  */
-#include "http.h"
+#include "net/http.h"
 #include "t.h"
 
 #include <arpa/inet.h>

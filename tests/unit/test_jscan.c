@@ -1,6 +1,6 @@
-/* Unit tests for common/jscan and common/json: tokens, validation, unescaping. */
-#include "jscan.h"
-#include "json.h"
+/* Unit tests for common/text/jscan and common/text/json: tokens, validation, unescaping. */
+#include "text/jscan.h"
+#include "text/json.h"
 #include "t.h"
 
 static int valid(const char *s)

@@ -1,9 +1,9 @@
 /*
- * Unit tests for common/keyset: the answers agree with a plain reference set
+ * Unit tests for common/record/keyset: the answers agree with a plain reference set
  * for keys in order, in reverse, at random and in overlapping runs; memory
  * stays within the budget, and a full budget turns into untracked keys.
  */
-#include "keyset.h"
+#include "record/keyset.h"
 #include "t.h"
 
 #define US 1000000LL

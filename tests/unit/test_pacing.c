@@ -1,9 +1,9 @@
 /*
- * Unit tests for common/backoff and common/limiter: the retry schedule and
+ * Unit tests for common/net/backoff and common/net/limiter: the retry schedule and
  * the rate limiter, driven by a fake clock so that a minute costs nothing.
  */
-#include "backoff.h"
-#include "limiter.h"
+#include "net/backoff.h"
+#include "net/limiter.h"
 #include "t.h"
 
 #define MS  1000LL

@@ -4,11 +4,11 @@
  * nested shredding (the worked example of the format brief), and files
  * that are truncated, corrupted or lie in their footer.
  */
-#include "parquet.h"
-#include "pq_enc.h"
-#include "pq_internal.h"
+#include "parquet/parquet.h"
+#include "parquet/pq_enc_internal.h"
+#include "parquet/pq_internal.h"
 #include "t.h"
-#include "thrift.h"
+#include "parquet/thrift_internal.h"
 
 #include <fcntl.h>
 #include <math.h>

@@ -14,11 +14,11 @@
  * expected JSON is formatted here from the values written, independently
  * of parquet-cat.
  */
-#include "buf.h"
-#include "decimal.h"
-#include "parquet.h"
+#include "base/buf.h"
+#include "text/decimal.h"
+#include "parquet/parquet.h"
 #include "t.h"
-#include "ts.h"
+#include "text/ts.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/* Unit tests for common/pq_enc: bit packing, RLE hybrid, delta and split encodings. */
-#include "pq_enc.h"
+/* Unit tests for common/parquet/pq_enc: bit packing, RLE hybrid, delta and split encodings. */
+#include "parquet/pq_enc_internal.h"
 #include "t.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;

@@ -1,12 +1,12 @@
-/* Unit tests for common/record: JSON and binary streams, batches, ticks, errors. */
-#include "record.h"
+/* Unit tests for common/record/record: JSON and binary streams, batches, ticks, errors. */
+#include "record/record.h"
 #include "t.h"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include "jscan.h"
+#include "text/jscan.h"
 
 /* A reader over the bytes s[0..n) (through a temporary file). */
 static struct rec_reader *reader_for(const char *s, size_t n, size_t max_line)

@@ -1,9 +1,9 @@
 /*
- * Unit tests for the fast paths of common/record: lazily read JSON lines and
+ * Unit tests for the fast paths of common/record/record: lazily read JSON lines and
  * tick_from_canonical_json(), which must agree with rec_tick() on every line
  * it accepts and refuse every line that is not in tick_to_json()'s layout.
  */
-#include "record.h"
+#include "record/record.h"
 #include "t.h"
 
 #include <unistd.h>

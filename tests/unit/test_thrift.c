@@ -1,7 +1,7 @@
-/* Unit tests for common/thrift: the compact protocol, written and read back. */
-#include "pq_internal.h"
+/* Unit tests for common/parquet/thrift: the compact protocol, written and read back. */
+#include "parquet/pq_internal.h"
 #include "t.h"
-#include "thrift.h"
+#include "parquet/thrift_internal.h"
 
 static int bytes_eq(const struct pq_buf *b, const uint8_t *want, size_t n)
 {

@@ -1,7 +1,7 @@
-/* Unit tests for common/ts and common/tz: calendar, RFC 3339, DST edges. */
+/* Unit tests for common/text/ts and common/text/tz: calendar, RFC 3339, DST edges. */
 #include "t.h"
-#include "ts.h"
-#include "tz.h"
+#include "text/ts.h"
+#include "text/tz.h"
 
 static void test_civil_round_trip(void)
 {

@@ -1,0 +1,156 @@
+/*
+ * err: message formatting and the verbosity level.  All output goes through
+ * err_emit() so that one line is written with one fputs and the stream can be
+ * swapped by tests.
+ */
+#include "base/err.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *progname = "stocketl";
+static int level = ERR_NORMAL;
+static FILE *stream;
+
+void err_init(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	progname = slash ? slash + 1 : name;
+}
+
+const char *err_progname(void)
+{
+	return progname;
+}
+
+void err_set_level(int l)
+{
+	if (l < ERR_QUIET)
+		l = ERR_QUIET;
+	if (l > ERR_DEBUG)
+		l = ERR_DEBUG;
+	level = l;
+}
+
+int err_level(void)
+{
+	return level;
+}
+
+void err_set_stream(FILE *fp)
+{
+	stream = fp;
+}
+
+static void err_emit(int errnum, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void err_emit(int errnum, const char *fmt, va_list ap)
+{
+	char line[2048];
+	int n = snprintf(line, sizeof line, "%s: ", progname);
+	if (n < 0 || (size_t)n >= sizeof line)
+		n = 0;
+	int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	if (m > 0)
+		n += m;
+	if ((size_t)n >= sizeof line - 2)
+		n = (int)sizeof line - 2;
+	if (errnum) {
+		int k = snprintf(line + n, sizeof line - (size_t)n, ": %s", strerror(errnum));
+		if (k > 0)
+			n += k;
+		if ((size_t)n >= sizeof line - 2)
+			n = (int)sizeof line - 2;
+	}
+	line[n++] = '\n';
+	line[n] = '\0';
+	FILE *fp = stream ? stream : stderr;
+	fputs(line, fp);
+	fflush(fp);
+}
+
+#define ERR_BODY(min_level, errnum)                                                                \
+	do {                                                                                       \
+		if (level < (min_level))                                                           \
+			return;                                                                    \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		err_emit((errnum), fmt, ap);                                                       \
+		va_end(ap);                                                                        \
+	} while (0)
+
+void err_error(const char *fmt, ...)
+{
+	ERR_BODY(ERR_QUIET, 0);
+}
+
+void err_error_errno(const char *fmt, ...)
+{
+	int e = errno;
+	ERR_BODY(ERR_QUIET, e);
+}
+
+void err_warn(const char *fmt, ...)
+{
+	ERR_BODY(ERR_NORMAL, 0);
+}
+
+void err_warn_errno(const char *fmt, ...)
+{
+	int e = errno;
+	ERR_BODY(ERR_NORMAL, e);
+}
+
+void err_info(const char *fmt, ...)
+{
+	ERR_BODY(ERR_VERBOSE, 0);
+}
+
+void err_debug(const char *fmt, ...)
+{
+	ERR_BODY(ERR_DEBUG, 0);
+}
+
+void err_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_emit(0, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void err_die_errno(int status, const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	err_emit(e, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void err_vset(struct err_msg *e, int status, const char *fmt, va_list ap)
+{
+	if (!e)
+		return;
+	vsnprintf(e->text, sizeof e->text, fmt, ap);
+	e->status = status;
+}
+
+void err_set(struct err_msg *e, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_vset(e, status, fmt, ap);
+	va_end(ap);
+}
+
+void err_clear(struct err_msg *e)
+{
+	if (!e)
+		return;
+	e->text[0] = '\0';
+	e->status = 0;
+}

@@ -1,0 +1,299 @@
+/*
+ * delta: Delta Lake tables as directories: the schema, the log, snapshots
+ * and commits (protocol 1/2, no table features).
+ *
+ * A table is a directory with a _delta_log/ of JSON commits and Parquet
+ * checkpoints.  delta_snapshot_load() replays the log to a version:
+ * the newest checkpoint at or below it (single or multi-part;
+ * _last_checkpoint is only a hint), then every JSON commit after it, which
+ * must be contiguous.  Paths are URI-decoded once; unknown actions and
+ * fields are ignored; what this code cannot read or write is refused by
+ * delta_check_read()/delta_check_write() with the feature named.
+ *
+ * Ownership: a snapshot owns everything it points to; delta_snapshot_free()
+ * releases it.  Schemas likewise (delta_schema_free()).
+ */
+#ifndef STOCKETL_DELTA_H
+#define STOCKETL_DELTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/strmap.h"
+
+#define DELTA_ENGINE                      "stocketl/" STOCKETL_VERSION
+#define DELTA_DEFAULT_CHECKPOINT_INTERVAL 10
+
+/* Schema -------------------------------------------------------------------- */
+
+enum delta_type {
+	DT_STRING = 1,
+	DT_LONG,
+	DT_INTEGER,
+	DT_SHORT,
+	DT_BYTE,
+	DT_FLOAT,
+	DT_DOUBLE,
+	DT_BOOLEAN,
+	DT_BINARY,
+	DT_DATE,
+	DT_TIMESTAMP,
+	DT_TIMESTAMP_NTZ,
+	DT_DECIMAL,
+	DT_VOID,
+	DT_STRUCT,
+	DT_ARRAY,
+	DT_MAP
+};
+
+/*
+ * A column or nested field.  Structs have their fields in children;
+ * arrays one child (the element, named "element"); maps two ("key",
+ * "value").  For arrays and maps `nullable` of the child says whether
+ * elements/values may be null (containsNull / valueContainsNull).
+ */
+struct delta_field {
+	char *name;
+	int type;
+	int precision, scale; /* DT_DECIMAL */
+	int nullable;
+	char *metadata_json; /* the field's metadata object as JSON text ("{}" when empty) */
+	struct delta_field *children;
+	size_t nchildren;
+};
+
+struct delta_schema {
+	struct delta_field *fields;
+	size_t n;
+};
+
+/* Parse Spark's schema JSON ({"type":"struct","fields":[...]}). */
+int delta_schema_parse_json(const char *text, size_t len, struct delta_schema *s,
+                            struct err_msg *e);
+/*
+ * Parse a schema file: Spark's schema JSON, or a column list with one
+ * "name type [not null]" per line ('#' comments; types as in Delta:
+ * string long integer short byte float double boolean binary date
+ * timestamp decimal(p,s); aliases bigint int smallint tinyint).
+ */
+int delta_schema_parse_file(const char *path, struct delta_schema *s, struct err_msg *e);
+/* Spark's schema JSON for s (the metaData.schemaString). */
+int delta_schema_to_json(const struct delta_schema *s, struct buf *out);
+void delta_schema_free(struct delta_schema *s);
+/* Same names (case-sensitive), types, nullability and order. */
+int delta_schema_equal(const struct delta_schema *a, const struct delta_schema *b);
+/* The top-level column named name, or NULL. */
+const struct delta_field *delta_schema_find(const struct delta_schema *s, const char *name);
+/* "long", "decimal(18,6)", "struct", ... */
+int delta_field_type_name(const struct delta_field *f, char *out, size_t cap);
+int delta_type_is_primitive(int type);
+
+/* Values ------------------------------------------------------------------------ */
+
+/*
+ * One value of a primitive column in memory: integers, dates (days) and
+ * timestamps (microseconds) in i, floats in d, decimals unscaled in dec,
+ * strings and binary as bytes s[0..n) (not owned).
+ */
+struct delta_cell {
+	int null;
+	int64_t i;
+	double d;
+	__int128 dec;
+	const char *s;
+	size_t n;
+};
+
+struct rec_field;
+/*
+ * Convert a JSON record field (NULL when absent) to a cell of column f's
+ * type.  Strings are unescaped into scratch (the cell points into it, so
+ * use one scratch buffer per cell).  Errors name the column and say what was
+ * expected; a null in a non-nullable column is one.
+ */
+int delta_cell_from_json(const struct delta_field *f, const struct rec_field *rf,
+                         struct delta_cell *c, struct buf *scratch, struct err_msg *e);
+/* Append the JSON text of a cell of column f (null when c->null). */
+int delta_cell_to_json(const struct delta_field *f, const struct delta_cell *c, struct buf *out);
+/*
+ * Partition values are strings in the log: the text of a cell
+ * (dates YYYY-MM-DD, timestamps 2024-01-01T10:00:00.000000Z, decimals at
+ * their scale, booleans true/false), and back.  An empty string or a
+ * missing value is null.
+ */
+int delta_partition_text(const struct delta_field *f, const struct delta_cell *c, struct buf *out);
+int delta_partition_parse(const struct delta_field *f, const char *text, struct delta_cell *c,
+                          struct buf *scratch, struct err_msg *e);
+/* Compare two non-null cells of column f's type: <0, 0, >0 (strings bytewise). */
+int delta_cell_cmp(const struct delta_field *f, const struct delta_cell *a,
+                   const struct delta_cell *b);
+
+/* Log actions ---------------------------------------------------------------- */
+
+/* A string map (partition values, configuration); a value may be NULL (JSON null). */
+struct delta_kv {
+	char *key;
+	char *value;
+};
+
+struct delta_map {
+	struct delta_kv *kv;
+	size_t n;
+};
+
+const char *delta_map_get(const struct delta_map *m, const char *key, int *found);
+
+struct delta_protocol {
+	int min_reader;
+	int min_writer;
+	char **reader_features; /* NULL when absent */
+	size_t n_reader_features;
+	char **writer_features;
+	size_t n_writer_features;
+};
+
+struct delta_metadata {
+	char *id;
+	char *name;
+	char *description;
+	char *provider;
+	struct delta_map format_options;
+	char *schema_string;
+	struct delta_schema schema;
+	char **partition_columns;
+	size_t n_partition_columns;
+	struct delta_map configuration;
+	int64_t created_time; /* -1 when absent */
+};
+
+/* A data file: live (from add) or a tombstone (from remove). */
+struct delta_file {
+	char *path;     /* decoded: relative to the table root, as on storage */
+	char *raw_path; /* as written in the log */
+	struct delta_map partition_values;
+	int64_t size;
+	int64_t modification_time;
+	int data_change;
+	char *stats;                /* JSON text, or NULL */
+	char *tags_json;            /* JSON text, or NULL */
+	int64_t deletion_timestamp; /* tombstones; -1 when absent */
+	int64_t version;            /* the version whose action put it here */
+	int has_deletion_vector;
+};
+
+struct delta_txn {
+	char *app_id;
+	int64_t version;
+	int64_t last_updated; /* -1 when absent */
+};
+
+/* Snapshots ------------------------------------------------------------------ */
+
+struct delta_snapshot {
+	char *root;
+	int64_t version;
+	int64_t timestamp;          /* commit time of `version`, epoch ms */
+	int64_t checkpoint_version; /* the checkpoint replay started from, or -1 */
+	struct delta_protocol protocol;
+	struct delta_metadata meta;
+	int has_protocol, has_meta;
+	int no_files;             /* loaded without the file lists (struct delta_load_opts) */
+	struct strmap files;      /* path -> struct delta_file, the live files */
+	struct strmap tombstones; /* path -> struct delta_file */
+	struct strmap txns;       /* app id -> struct delta_txn */
+};
+
+struct delta_load_opts {
+	int64_t version;   /* -1: the latest */
+	int64_t timestamp; /* epoch ms, -1: none; the latest version committed at or before it */
+	int no_files;      /* skip add and remove actions: protocol, metadata and txns only */
+};
+
+#define DELTA_LOAD_LATEST                                                                          \
+	{                                                                                          \
+		-1, -1, 0                                                                          \
+	}
+
+/*
+ * Replay the log of the table at root to the version asked for.  Errors:
+ * no table there, a missing version, a gap, malformed actions (EX_DATAERR);
+ * I/O (EX_IOERR).
+ */
+int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
+                        struct delta_snapshot *snap, struct err_msg *e);
+void delta_snapshot_free(struct delta_snapshot *snap);
+/* Refuse to read (delta_check_read) or write (delta_check_write) a table whose protocol,
+ * features or columns this code does not support, naming what it found. */
+int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e);
+int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e);
+/* The table property key (configuration), or def. */
+const char *delta_property(const struct delta_snapshot *snap, const char *key, const char *def);
+int64_t delta_checkpoint_interval(const struct delta_snapshot *snap);
+/* The latest version present in the log (-1 if none). */
+int64_t delta_latest_version(const char *root, struct err_msg *e);
+
+/*
+ * Apply the actions of one commit file (NDJSON text) at version v to the
+ * snapshot.  Used by replay and by writers that catch up with winners.
+ */
+int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *text, size_t len,
+                         struct err_msg *e);
+
+/*
+ * Put a file action into the snapshot (taking ownership of f, which must be
+ * malloc'ed with its strings): an add makes it live, a remove a tombstone.
+ * For readers of checkpoints that build files without going through JSON.
+ */
+int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, int is_add,
+                            struct err_msg *e);
+void delta_file_free(struct delta_file *f);
+
+/*
+ * Checkpoints (delta_checkpoint.c): load the classic checkpoint of version
+ * (in `parts` files) into snap, whose root is set; write the checkpoint of
+ * snap->version and then _last_checkpoint, both through temporary names.
+ */
+int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts,
+                          struct err_msg *e);
+int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e);
+
+/* Commits ------------------------------------------------------------------ */
+
+/*
+ * Write text as the commit file of version v, only if it does not exist
+ * (put-if-absent through the local store: a fully written, fsynced
+ * temporary file hard-linked to the version's name).  Returns 0 on
+ * success, 1 when the version already exists (another writer won), -1 on
+ * error.
+ */
+int delta_commit_put(const char *root, int64_t v, const char *text, size_t len, struct err_msg *e);
+/* Read the commit file of version v into out. 0, 1 if it does not exist, -1 on error. */
+int delta_commit_read(const char *root, int64_t v, struct buf *out, struct err_msg *e);
+
+/* Paths -------------------------------------------------------------------------- */
+
+struct config;
+/*
+ * Where TABLE is: a path when it contains '/' or starts with '.', else a
+ * name under the lake root ($STOCKETL_LAKE, else [storage] lake, else
+ * ./lake).  Names are letters, digits, '_', '-' and '.'.
+ */
+int delta_resolve_table(const struct config *c, const char *table, struct buf *out,
+                        struct err_msg *e);
+
+/* "<root>/_delta_log/<20-digit v>.json" */
+void delta_commit_path(const char *root, int64_t v, char *out, size_t cap);
+/* URI-decode s (%XX) into out; -1 on a malformed escape. */
+int delta_uri_decode(const char *s, struct buf *out);
+/* URI-encode a relative path for add.path (keeps A-Z a-z 0-9 - . _ ~ / = +). */
+int delta_uri_encode(const char *s, struct buf *out);
+/* Hive-escape a partition column name or value for a directory name. */
+int delta_hive_escape(const char *s, struct buf *out);
+/* mkdir -p: create path and its missing parents (mode 0755). 0, or -1 with errno. */
+int delta_mkdirs(const char *path);
+/* A random (version 4) UUID, 36 characters plus NUL. */
+void delta_uuid(char out[37]);
+
+#endif

@@ -1,0 +1,708 @@
+/*
+ * delta_checkpoint: classic (V1) Parquet checkpoints, read and written.
+ *
+ * Reading looks every column up by name, so Spark's, delta-rs's and our own
+ * layouts all work; only the action columns replay needs are selected
+ * (txn, add, remove, metaData, protocol), and stats_parsed is ignored (the
+ * JSON stats, when present, are enough for file skipping).  Writing uses
+ * the full classic schema of Spark 3 / Delta 3 so that every engine reads
+ * the file: one row per action, exactly one action column set per row.
+ */
+#include "delta/delta.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "parquet/parquet.h"
+#include "text/ts.h"
+
+/* Reading ------------------------------------------------------------------------ */
+
+/* The child value named name of struct/row value v whose schema field is field. */
+static const struct pq_value *cp_child(const struct pq_reader *r, int field,
+                                       const struct pq_value *v, const char *name, int *child_field)
+{
+	const struct pq_schema *s = pq_reader_schema(r);
+	const struct pq_field *f = pq_schema_field(s, field);
+	if (!v || v->kind != PQ_V_STRUCT || !f)
+		return NULL;
+	uint32_t k = 0;
+	for (int i = 0; i < f->nchildren; i++) {
+		int c = f->children[i];
+		if (!pq_reader_selected(r, c))
+			continue;
+		if (k >= v->n)
+			return NULL;
+		if (strcmp(pq_schema_field(s, c)->name, name) == 0) {
+			if (child_field)
+				*child_field = c;
+			return &v->items[k];
+		}
+		k++;
+	}
+	return NULL;
+}
+
+static char *cp_str(const struct pq_value *v)
+{
+	if (!v || v->kind != PQ_V_BYTES)
+		return NULL;
+	char *s = malloc(v->bytes.len + 1);
+	if (s) {
+		memcpy(s, v->bytes.p, v->bytes.len);
+		s[v->bytes.len] = '\0';
+	}
+	return s;
+}
+
+static int64_t cp_i64(const struct pq_value *v, int64_t def)
+{
+	if (!v)
+		return def;
+	if (v->kind == PQ_V_I64)
+		return v->i64;
+	if (v->kind == PQ_V_I32)
+		return v->i32;
+	return def;
+}
+
+/* Append a JSON string member "key":"value" (or null) to out. */
+static void cp_json_member(struct buf *out, const char *key, const struct pq_value *v, int *first)
+{
+	if (!*first)
+		buf_putc(out, ',');
+	*first = 0;
+	buf_json_str(out, key, strlen(key));
+	buf_putc(out, ':');
+	if (!v || v->kind == PQ_V_NULL)
+		buf_puts(out, "null");
+	else if (v->kind == PQ_V_BYTES)
+		buf_json_str(out, (const char *)v->bytes.p, v->bytes.len);
+	else if (v->kind == PQ_V_BOOL)
+		buf_puts(out, v->b ? "true" : "false");
+	else
+		buf_i64(out, cp_i64(v, 0));
+}
+
+/* A map<string,string> value as a JSON object. */
+static void cp_json_map(struct buf *out, const struct pq_value *v)
+{
+	if (!v || v->kind != PQ_V_MAP) {
+		buf_puts(out, "null");
+		return;
+	}
+	buf_putc(out, '{');
+	int first = 1;
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct pq_value *k = &v->items[2 * i], *val = &v->items[2 * i + 1];
+		if (k->kind != PQ_V_BYTES)
+			continue;
+		char *key = cp_str(k);
+		if (key)
+			cp_json_member(out, key, val, &first);
+		free(key);
+	}
+	buf_putc(out, '}');
+}
+
+static void cp_json_list(struct buf *out, const struct pq_value *v)
+{
+	if (!v || v->kind != PQ_V_LIST) {
+		buf_puts(out, "null");
+		return;
+	}
+	buf_putc(out, '[');
+	for (uint32_t i = 0; i < v->n; i++) {
+		if (i)
+			buf_putc(out, ',');
+		if (v->items[i].kind == PQ_V_BYTES)
+			buf_json_str(out, (const char *)v->items[i].bytes.p, v->items[i].bytes.len);
+		else
+			buf_puts(out, "null");
+	}
+	buf_putc(out, ']');
+}
+
+/*
+ * Turn one checkpoint row into the JSON text of the action it holds, so that
+ * checkpoints and commits go through the same replay code.
+ */
+static int cp_row_to_json(const struct pq_reader *r, const struct pq_value *row, struct buf *out)
+{
+	static const char *const actions[] = {"add", "remove", "metaData", "protocol", "txn"};
+	buf_reset(out);
+	for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
+		int af;
+		const struct pq_value *a = cp_child(r, PQ_ROOT, row, actions[i], &af);
+		if (!a || a->kind != PQ_V_STRUCT)
+			continue;
+		const struct pq_schema *s = pq_reader_schema(r);
+		const struct pq_field *f = pq_schema_field(s, af);
+		buf_puts(out, "{");
+		buf_json_str(out, actions[i], strlen(actions[i]));
+		buf_puts(out, ":{");
+		int first = 1;
+		uint32_t k = 0;
+		for (int c = 0; c < f->nchildren; c++) {
+			int cf = f->children[c];
+			if (!pq_reader_selected(r, cf))
+				continue;
+			const struct pq_value *v = k < a->n ? &a->items[k] : NULL;
+			k++;
+			const struct pq_field *fc = pq_schema_field(s, cf);
+			const char *name = fc->name;
+			if (fc->type == PQ_MAP) {
+				if (!first)
+					buf_putc(out, ',');
+				first = 0;
+				buf_json_str(out, name, strlen(name));
+				buf_putc(out, ':');
+				cp_json_map(out, v);
+			} else if (fc->type == PQ_LIST) {
+				if (!first)
+					buf_putc(out, ',');
+				first = 0;
+				buf_json_str(out, name, strlen(name));
+				buf_putc(out, ':');
+				cp_json_list(out, v);
+			} else if (fc->type == PQ_STRUCT) {
+				/* format {provider, options}; deletionVector: only whether it is set. */
+				if (!first)
+					buf_putc(out, ',');
+				first = 0;
+				buf_json_str(out, name, strlen(name));
+				buf_putc(out, ':');
+				if (!v || v->kind != PQ_V_STRUCT) {
+					buf_puts(out, "null");
+				} else if (strcmp(name, "format") == 0) {
+					int pf;
+					const struct pq_value *prov =
+					    cp_child(r, cf, v, "provider", &pf);
+					const struct pq_value *opt =
+					    cp_child(r, cf, v, "options", NULL);
+					int f2 = 1;
+					buf_putc(out, '{');
+					cp_json_member(out, "provider", prov, &f2);
+					buf_puts(out, ",\"options\":");
+					cp_json_map(out, opt);
+					buf_putc(out, '}');
+				} else {
+					buf_puts(out, "{}");
+				}
+			} else {
+				cp_json_member(out, name, v, &first);
+			}
+		}
+		buf_puts(out, "}}");
+		return 1;
+	}
+	return 0;
+}
+
+/* A map<string,string> value into a delta_map (values may be null). */
+static int cp_map(const struct pq_value *v, struct delta_map *m)
+{
+	memset(m, 0, sizeof *m);
+	if (!v || v->kind != PQ_V_MAP || v->n == 0)
+		return 0;
+	m->kv = calloc(v->n, sizeof *m->kv);
+	if (!m->kv)
+		return -1;
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct pq_value *k = &v->items[2 * i], *val = &v->items[2 * i + 1];
+		if (k->kind != PQ_V_BYTES)
+			continue;
+		struct delta_kv *kv = &m->kv[m->n++];
+		kv->key = cp_str(k);
+		kv->value = val->kind == PQ_V_BYTES ? cp_str(val) : NULL;
+		if (!kv->key || (val->kind == PQ_V_BYTES && !kv->value))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * An add or remove row straight into the snapshot: checkpoints of large
+ * tables are mostly these, and building them without a JSON round trip
+ * keeps snapshot loading fast.
+ */
+static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int af,
+                   const struct pq_value *a, int is_add, int64_t version, struct buf *path,
+                   struct err_msg *e)
+{
+	struct delta_file *f = calloc(1, sizeof *f);
+	if (!f) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	f->raw_path = cp_str(cp_child(r, af, a, "path", NULL));
+	if (!f->raw_path || !*f->raw_path) {
+		delta_file_free(f);
+		err_set(e, EX_DATAERR, "%s: checkpoint of version %lld: %s action without a path",
+		        snap->root, (long long)version, is_add ? "add" : "remove");
+		return -1;
+	}
+	if (delta_uri_decode(f->raw_path, path) < 0) {
+		err_set(e, EX_DATAERR,
+		        "%s: checkpoint of version %lld: path \"%s\" has a malformed "
+		        "%%-escape",
+		        snap->root, (long long)version, f->raw_path);
+		delta_file_free(f);
+		return -1;
+	}
+	f->path = strdup(path->data);
+	f->size = cp_i64(cp_child(r, af, a, "size", NULL), -1);
+	f->modification_time = cp_i64(cp_child(r, af, a, "modificationTime", NULL), -1);
+	f->deletion_timestamp = cp_i64(cp_child(r, af, a, "deletionTimestamp", NULL), -1);
+	const struct pq_value *dc = cp_child(r, af, a, "dataChange", NULL);
+	f->data_change = dc && dc->kind == PQ_V_BOOL && dc->b;
+	f->stats = cp_str(cp_child(r, af, a, "stats", NULL));
+	const struct pq_value *dv = cp_child(r, af, a, "deletionVector", NULL);
+	f->has_deletion_vector = dv && dv->kind == PQ_V_STRUCT;
+	const struct pq_value *tags = cp_child(r, af, a, "tags", NULL);
+	if (tags && tags->kind == PQ_V_MAP) {
+		struct buf t = BUF_INIT;
+		cp_json_map(&t, tags);
+		f->tags_json = buf_detach(&t);
+	}
+	f->version = version;
+	if (!f->path ||
+	    cp_map(cp_child(r, af, a, "partitionValues", NULL), &f->partition_values) < 0) {
+		delta_file_free(f);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	return delta_snapshot_put_file(snap, f, is_add, e);
+}
+
+int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts,
+                          struct err_msg *e)
+{
+	static const char *const sel[] = {"add", "remove", "metaData", "protocol", "txn"};
+	struct buf line = BUF_INIT, decoded = BUF_INIT;
+	int rc = -1;
+	for (int part = 1; part <= parts; part++) {
+		char path[4096];
+		if (parts == 1)
+			snprintf(path, sizeof path, "%s/_delta_log/%020lld.checkpoint.parquet",
+			         snap->root, (long long)version);
+		else
+			snprintf(path, sizeof path,
+			         "%s/_delta_log/%020lld.checkpoint.%010d.%010d.parquet", snap->root,
+			         (long long)version, part, parts);
+		struct pq_reader *r = pq_reader_open(path, NULL, e);
+		if (!r)
+			goto out;
+		/* Select the action columns this file has (older checkpoints lack some). */
+		const char *have[5];
+		size_t nh = 0;
+		for (size_t i = snap->no_files ? 2 : 0; i < 5; i++)
+			if (pq_schema_child(pq_reader_schema(r), PQ_ROOT, sel[i]) >= 0)
+				have[nh++] = sel[i];
+		if (nh == 0 || pq_reader_select(r, have, nh, e) < 0) {
+			if (nh == 0)
+				err_set(e, EX_DATAERR,
+				        "%s: not a Delta checkpoint (no action columns)", path);
+			pq_reader_close(r);
+			goto out;
+		}
+		const struct pq_value *row;
+		int k, add_f = -1, remove_f = -1;
+		const struct pq_schema *sch = pq_reader_schema(r);
+		if (!snap->no_files) {
+			add_f = pq_schema_child(sch, PQ_ROOT, "add");
+			remove_f = pq_schema_child(sch, PQ_ROOT, "remove");
+		}
+		while ((k = pq_reader_next_row(r, &row, e)) == 1) {
+			const struct pq_value *av;
+			if (add_f >= 0 && (av = cp_child(r, PQ_ROOT, row, "add", NULL)) &&
+			    av->kind == PQ_V_STRUCT) {
+				if (cp_file(snap, r, add_f, av, 1, version, &decoded, e) < 0) {
+					pq_reader_close(r);
+					goto out;
+				}
+				continue;
+			}
+			if (remove_f >= 0 && (av = cp_child(r, PQ_ROOT, row, "remove", NULL)) &&
+			    av->kind == PQ_V_STRUCT) {
+				if (cp_file(snap, r, remove_f, av, 0, version, &decoded, e) < 0) {
+					pq_reader_close(r);
+					goto out;
+				}
+				continue;
+			}
+			if (!cp_row_to_json(r, row, &line))
+				continue;
+			if (delta_snapshot_apply(snap, version, line.data, line.len, e) < 0) {
+				pq_reader_close(r);
+				goto out;
+			}
+		}
+		pq_reader_close(r);
+		if (k < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&line);
+	buf_free(&decoded);
+	return rc;
+}
+
+/* Writing ------------------------------------------------------------------------ */
+
+static int cp_add(struct pq_schema *s, int parent, const char *name, enum pq_type t)
+{
+	return pq_schema_add(s, parent, name, t, 1);
+}
+
+static int cp_add_map(struct pq_schema *s, int parent, const char *name)
+{
+	int m = pq_schema_add(s, parent, name, PQ_MAP, 1);
+	if (m < 0 || pq_schema_add(s, m, "key", PQ_STRING, 0) < 0 ||
+	    pq_schema_add(s, m, "value", PQ_STRING, 1) < 0)
+		return -1;
+	return m;
+}
+
+static int cp_add_list(struct pq_schema *s, int parent, const char *name)
+{
+	int l = pq_schema_add(s, parent, name, PQ_LIST, 1);
+	if (l < 0 || pq_schema_add(s, l, "element", PQ_STRING, 1) < 0)
+		return -1;
+	return l;
+}
+
+static int cp_add_dv(struct pq_schema *s, int parent)
+{
+	int dv = cp_add(s, parent, "deletionVector", PQ_STRUCT);
+	if (dv < 0 || cp_add(s, dv, "storageType", PQ_STRING) < 0 ||
+	    cp_add(s, dv, "pathOrInlineDv", PQ_STRING) < 0 || cp_add(s, dv, "offset", PQ_INT) < 0 ||
+	    cp_add(s, dv, "sizeInBytes", PQ_INT) < 0 || cp_add(s, dv, "cardinality", PQ_LONG) < 0 ||
+	    cp_add(s, dv, "maxRowIndex", PQ_LONG) < 0)
+		return -1;
+	return dv;
+}
+
+/* The classic checkpoint schema (delta-protocol reference, section 7). */
+static struct pq_schema *cp_schema_new(void)
+{
+	struct pq_schema *s = pq_schema_new();
+	if (!s)
+		return NULL;
+	int ok = 1;
+	int t = cp_add(s, PQ_ROOT, "txn", PQ_STRUCT);
+	ok &= t >= 0 && cp_add(s, t, "appId", PQ_STRING) >= 0 &&
+	      cp_add(s, t, "version", PQ_LONG) >= 0 && cp_add(s, t, "lastUpdated", PQ_LONG) >= 0;
+	int a = cp_add(s, PQ_ROOT, "add", PQ_STRUCT);
+	ok &= a >= 0 && cp_add(s, a, "path", PQ_STRING) >= 0 &&
+	      cp_add_map(s, a, "partitionValues") >= 0 && cp_add(s, a, "size", PQ_LONG) >= 0 &&
+	      cp_add(s, a, "modificationTime", PQ_LONG) >= 0 &&
+	      cp_add(s, a, "dataChange", PQ_BOOLEAN) >= 0 && cp_add_map(s, a, "tags") >= 0 &&
+	      cp_add_dv(s, a) >= 0 && cp_add(s, a, "baseRowId", PQ_LONG) >= 0 &&
+	      cp_add(s, a, "defaultRowCommitVersion", PQ_LONG) >= 0 &&
+	      cp_add(s, a, "stats", PQ_STRING) >= 0;
+	int r = cp_add(s, PQ_ROOT, "remove", PQ_STRUCT);
+	ok &= r >= 0 && cp_add(s, r, "path", PQ_STRING) >= 0 &&
+	      cp_add(s, r, "deletionTimestamp", PQ_LONG) >= 0 &&
+	      cp_add(s, r, "dataChange", PQ_BOOLEAN) >= 0 &&
+	      cp_add(s, r, "extendedFileMetadata", PQ_BOOLEAN) >= 0 &&
+	      cp_add_map(s, r, "partitionValues") >= 0 && cp_add(s, r, "size", PQ_LONG) >= 0 &&
+	      cp_add_dv(s, r) >= 0 && cp_add(s, r, "baseRowId", PQ_LONG) >= 0 &&
+	      cp_add(s, r, "defaultRowCommitVersion", PQ_LONG) >= 0;
+	int m = cp_add(s, PQ_ROOT, "metaData", PQ_STRUCT);
+	ok &= m >= 0 && cp_add(s, m, "id", PQ_STRING) >= 0 &&
+	      cp_add(s, m, "name", PQ_STRING) >= 0 && cp_add(s, m, "description", PQ_STRING) >= 0;
+	int f = ok ? cp_add(s, m, "format", PQ_STRUCT) : -1;
+	ok &= f >= 0 && cp_add(s, f, "provider", PQ_STRING) >= 0 &&
+	      cp_add_map(s, f, "options") >= 0 && cp_add(s, m, "schemaString", PQ_STRING) >= 0 &&
+	      cp_add_list(s, m, "partitionColumns") >= 0 &&
+	      cp_add_map(s, m, "configuration") >= 0 && cp_add(s, m, "createdTime", PQ_LONG) >= 0;
+	int p = cp_add(s, PQ_ROOT, "protocol", PQ_STRUCT);
+	ok &= p >= 0 && cp_add(s, p, "minReaderVersion", PQ_INT) >= 0 &&
+	      cp_add(s, p, "minWriterVersion", PQ_INT) >= 0 &&
+	      cp_add_list(s, p, "readerFeatures") >= 0 && cp_add_list(s, p, "writerFeatures") >= 0;
+	int d = cp_add(s, PQ_ROOT, "domainMetadata", PQ_STRUCT);
+	ok &= d >= 0 && cp_add(s, d, "domain", PQ_STRING) >= 0 &&
+	      cp_add(s, d, "configuration", PQ_STRING) >= 0 &&
+	      cp_add(s, d, "removed", PQ_BOOLEAN) >= 0;
+	if (!ok) {
+		pq_schema_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Value-tree builders over a fixed arena (a row never needs more than a few hundred). */
+struct cp_arena {
+	struct pq_value *v;
+	size_t n, cap;
+};
+
+static struct pq_value *cp_alloc(struct cp_arena *a, size_t n)
+{
+	if (a->n + n > a->cap)
+		return NULL;
+	struct pq_value *p = &a->v[a->n];
+	memset(p, 0, n * sizeof *p);
+	a->n += n;
+	return p;
+}
+
+static void cp_set_str(struct pq_value *v, const char *s)
+{
+	if (!s) {
+		v->kind = PQ_V_NULL;
+		return;
+	}
+	v->kind = PQ_V_BYTES;
+	v->bytes.p = (const uint8_t *)s;
+	v->bytes.len = strlen(s);
+}
+
+static void cp_set_i64(struct pq_value *v, int64_t x)
+{
+	v->kind = PQ_V_I64;
+	v->i64 = x;
+}
+
+static int cp_set_map(struct cp_arena *a, struct pq_value *v, const struct delta_map *m)
+{
+	v->kind = PQ_V_MAP;
+	v->n = (uint32_t)m->n;
+	v->items = cp_alloc(a, 2 * m->n);
+	if (!v->items && m->n)
+		return -1;
+	for (size_t i = 0; i < m->n; i++) {
+		cp_set_str(&v->items[2 * i], m->kv[i].key);
+		cp_set_str(&v->items[2 * i + 1], m->kv[i].value);
+	}
+	return 0;
+}
+
+/* A list<string>; NULL s gives a null list when nullable, else an empty one. */
+static int cp_set_list(struct cp_arena *a, struct pq_value *v, char **s, size_t n, int nullable)
+{
+	if (!s && nullable) {
+		v->kind = PQ_V_NULL;
+		return 0;
+	}
+	v->kind = PQ_V_LIST;
+	v->n = (uint32_t)n;
+	v->items = cp_alloc(a, n);
+	if (!v->items && n)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		cp_set_str(&v->items[i], s[i]);
+	return 0;
+}
+
+/* A row with 6 null action columns; returns the item for column col. */
+static struct pq_value *cp_row(struct cp_arena *a, struct pq_value *row, int col, uint32_t nfields)
+{
+	a->n = 0;
+	row->kind = PQ_V_STRUCT;
+	row->n = 6;
+	row->items = cp_alloc(a, 6);
+	struct pq_value *act = &row->items[col];
+	act->kind = PQ_V_STRUCT;
+	act->n = nfields;
+	act->items = cp_alloc(a, nfields);
+	for (uint32_t i = 0; i < nfields; i++)
+		act->items[i].kind = PQ_V_NULL;
+	return act;
+}
+
+enum { COL_TXN, COL_ADD, COL_REMOVE, COL_META, COL_PROTOCOL, COL_DOMAIN };
+
+/* Retention of tombstones: delta.deletedFileRetentionDuration ("interval 1 week"). */
+static int64_t cp_retention_ms(const struct delta_snapshot *snap)
+{
+	const char *v = delta_property(snap, "delta.deletedFileRetentionDuration", NULL);
+	int64_t week = 7LL * 24 * 3600 * 1000;
+	if (!v)
+		return week;
+	long long n;
+	char unit[32];
+	if (sscanf(v, "interval %lld %31s", &n, unit) != 2 || n < 0)
+		return week;
+	size_t ul = strlen(unit);
+	if (ul > 1 && unit[ul - 1] == 's')
+		unit[ul - 1] = '\0';
+	static const struct {
+		const char *u;
+		int64_t ms;
+	} units[] = {{"millisecond", 1}, {"second", 1000},  {"minute", 60000},
+	             {"hour", 3600000},  {"day", 86400000}, {"week", 604800000}};
+	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+		if (strcasecmp(unit, units[i].u) == 0)
+			return n * units[i].ms;
+	return week;
+}
+
+int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
+{
+	char final[4096], tmp[4200], uuid[37];
+	snprintf(final, sizeof final, "%s/_delta_log/%020lld.checkpoint.parquet", snap->root,
+	         (long long)snap->version);
+	delta_uuid(uuid);
+	snprintf(tmp, sizeof tmp, "%s/_delta_log/.%020lld.checkpoint.parquet.%s.tmp", snap->root,
+	         (long long)snap->version, uuid);
+	struct pq_schema *schema = cp_schema_new();
+	if (!schema) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.sync = 1;
+	struct pq_kv kv = {"writer", DELTA_ENGINE};
+	o.kv = &kv;
+	o.nkv = 1;
+	struct pq_writer *w = pq_writer_open(tmp, schema, &o, e);
+	pq_schema_free(schema);
+	if (!w)
+		return -1;
+	struct cp_arena a = {calloc(4096, sizeof(struct pq_value)), 0, 4096};
+	struct pq_value row;
+	int64_t rows = 0, nadds = 0;
+	int ok = a.v != NULL;
+
+	/* protocol */
+	if (ok) {
+		struct pq_value *p = cp_row(&a, &row, COL_PROTOCOL, 4);
+		p->items[0].kind = PQ_V_I32;
+		p->items[0].i32 = snap->protocol.min_reader;
+		p->items[1].kind = PQ_V_I32;
+		p->items[1].i32 = snap->protocol.min_writer;
+		ok = cp_set_list(&a, &p->items[2], snap->protocol.reader_features,
+		                 snap->protocol.n_reader_features, 1) == 0 &&
+		     cp_set_list(&a, &p->items[3], snap->protocol.writer_features,
+		                 snap->protocol.n_writer_features, 1) == 0 &&
+		     pq_writer_write_row(w, &row) == 0;
+		rows++;
+	}
+	/* metaData */
+	if (ok) {
+		const struct delta_metadata *m = &snap->meta;
+		struct pq_value *v = cp_row(&a, &row, COL_META, 8);
+		cp_set_str(&v->items[0], m->id);
+		cp_set_str(&v->items[1], m->name);
+		cp_set_str(&v->items[2], m->description);
+		struct pq_value *fmt = &v->items[3];
+		fmt->kind = PQ_V_STRUCT;
+		fmt->n = 2;
+		fmt->items = cp_alloc(&a, 2);
+		cp_set_str(&v->items[4], m->schema_string);
+		ok = fmt->items != NULL;
+		if (ok) {
+			cp_set_str(&fmt->items[0], m->provider ? m->provider : "parquet");
+			ok = cp_set_map(&a, &fmt->items[1], &m->format_options) == 0 &&
+			     cp_set_list(&a, &v->items[5], m->partition_columns,
+			                 m->n_partition_columns, 0) == 0 &&
+			     cp_set_map(&a, &v->items[6], &m->configuration) == 0;
+		}
+		if (m->created_time >= 0)
+			cp_set_i64(&v->items[7], m->created_time);
+		ok = ok && pq_writer_write_row(w, &row) == 0;
+		rows++;
+	}
+	/* txn */
+	size_t i = 0;
+	struct strmap_slot *s;
+	while (ok && (s = strmap_next(&snap->txns, &i))) {
+		const struct delta_txn *t = s->value;
+		struct pq_value *v = cp_row(&a, &row, COL_TXN, 3);
+		cp_set_str(&v->items[0], t->app_id);
+		cp_set_i64(&v->items[1], t->version);
+		if (t->last_updated >= 0)
+			cp_set_i64(&v->items[2], t->last_updated);
+		ok = pq_writer_write_row(w, &row) == 0;
+		rows++;
+	}
+	/* add */
+	i = 0;
+	while (ok && (s = strmap_next(&snap->files, &i))) {
+		const struct delta_file *f = s->value;
+		struct pq_value *v = cp_row(&a, &row, COL_ADD, 10);
+		cp_set_str(&v->items[0], f->raw_path);
+		ok = cp_set_map(&a, &v->items[1], &f->partition_values) == 0;
+		cp_set_i64(&v->items[2], f->size);
+		cp_set_i64(&v->items[3], f->modification_time);
+		v->items[4].kind = PQ_V_BOOL;
+		v->items[4].b = f->data_change;
+		cp_set_str(&v->items[9], f->stats);
+		ok = ok && pq_writer_write_row(w, &row) == 0;
+		rows++;
+		nadds++;
+	}
+	/* remove: tombstones still within the retention period */
+	int64_t cutoff = ts_now() / 1000 - cp_retention_ms(snap);
+	i = 0;
+	while (ok && (s = strmap_next(&snap->tombstones, &i))) {
+		const struct delta_file *f = s->value;
+		if (f->deletion_timestamp >= 0 && f->deletion_timestamp < cutoff)
+			continue;
+		struct pq_value *v = cp_row(&a, &row, COL_REMOVE, 9);
+		cp_set_str(&v->items[0], f->raw_path);
+		if (f->deletion_timestamp >= 0)
+			cp_set_i64(&v->items[1], f->deletion_timestamp);
+		v->items[2].kind = PQ_V_BOOL;
+		v->items[2].b = f->data_change;
+		v->items[3].kind = PQ_V_BOOL;
+		v->items[3].b = 1;
+		ok = cp_set_map(&a, &v->items[4], &f->partition_values) == 0;
+		if (f->size >= 0)
+			cp_set_i64(&v->items[5], f->size);
+		ok = ok && pq_writer_write_row(w, &row) == 0;
+		rows++;
+	}
+	free(a.v);
+	if (!ok || pq_writer_close(w) < 0) {
+		const struct err_msg *we = pq_writer_error(w);
+		if (we && we->text[0])
+			err_set(e, we->status ? we->status : EX_IOERR, "%s", we->text);
+		else
+			err_set(e, EX_SOFTWARE, "%s: could not build the checkpoint", tmp);
+		pq_writer_free(w);
+		unlink(tmp);
+		return -1;
+	}
+	uint64_t bytes = pq_writer_bytes(w);
+	pq_writer_free(w);
+	if (rename(tmp, final) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", final, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	/* _last_checkpoint, also through a temporary name. */
+	char lc[4096], lctmp[4200], text[256];
+	snprintf(lc, sizeof lc, "%s/_delta_log/_last_checkpoint", snap->root);
+	snprintf(lctmp, sizeof lctmp, "%s/_delta_log/._last_checkpoint.%s.tmp", snap->root, uuid);
+	int n = snprintf(
+	    text, sizeof text,
+	    "{\"version\":%lld,\"size\":%lld,\"sizeInBytes\":%llu,\"numOfAddFiles\":%lld}\n",
+	    (long long)snap->version, (long long)rows, (unsigned long long)bytes, (long long)nadds);
+	int fd = open(lctmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int bad = fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) < 0;
+	int saved = errno;
+	if (fd >= 0 && close(fd) < 0 && !bad) {
+		bad = 1;
+		saved = errno;
+	}
+	if (!bad && rename(lctmp, lc) < 0) {
+		bad = 1;
+		saved = errno;
+	}
+	if (bad) {
+		err_set(e, EX_IOERR, "%s: %s", lc, strerror(saved));
+		unlink(lctmp);
+		return -1;
+	}
+	return 0;
+}

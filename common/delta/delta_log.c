@@ -1,0 +1,1233 @@
+/*
+ * delta_log: log listing, replay and the local commit store.
+ *
+ * Replay works on a listing of _delta_log: commit versions and complete
+ * checkpoints.  The starting point is the newest checkpoint at or below the
+ * target version whose commits after it are all present; without one, the
+ * log must start at version 0.  Checkpoints are read by delta_checkpoint.c.
+ */
+#include "delta/delta.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/config.h"
+#include "text/json.h"
+
+#define COMMIT_FILE_MAX (256u << 20)
+
+/* Paths and names ------------------------------------------------------------- */
+
+void delta_commit_path(const char *root, int64_t v, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/_delta_log/%020lld.json", root, (long long)v);
+}
+
+static int delta_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int delta_uri_decode(const char *s, struct buf *out)
+{
+	buf_reset(out);
+	for (const char *p = s; *p; p++) {
+		if (*p != '%') {
+			if (buf_putc(out, *p) < 0)
+				return -1;
+			continue;
+		}
+		int hi = delta_hexval(p[1]), lo = hi < 0 ? -1 : delta_hexval(p[2]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		if (buf_putc(out, (char)(hi << 4 | lo)) < 0)
+			return -1;
+		p += 2;
+	}
+	return buf_reserve(out, 0);
+}
+
+int delta_uri_encode(const char *s, struct buf *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		unsigned c = *p;
+		int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
+		           c == '/' || c == '=' || c == '+';
+		if (keep) {
+			if (buf_putc(out, (char)c) < 0)
+				return -1;
+		} else {
+			char t[3] = {'%', hex[c >> 4], hex[c & 15]};
+			if (buf_append(out, t, 3) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int delta_hive_escape(const char *s, struct buf *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if (!s || !*s)
+		return buf_puts(out, "__HIVE_DEFAULT_PARTITION__");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		unsigned c = *p;
+		int esc = (c >= 0x01 && c <= 0x1F) || c == '"' || c == '#' || c == '%' ||
+		          c == '\'' || c == '*' || c == '/' || c == ':' || c == '=' || c == '?' ||
+		          c == '\\' || c == 0x7F || c == '{' || c == '[' || c == ']' || c == '^';
+		if (esc) {
+			char t[3] = {'%', hex[c >> 4], hex[c & 15]};
+			if (buf_append(out, t, 3) < 0)
+				return -1;
+		} else if (buf_putc(out, (char)c) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int delta_mkdirs(const char *path)
+{
+	char tmp[8192];
+	if (strlen(path) >= sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+void delta_uuid(char out[37])
+{
+	unsigned char r[16];
+	size_t got = 0;
+	while (got < sizeof r) {
+		ssize_t n = getrandom(r + got, sizeof r - got, 0);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n < 0 && errno != EINTR)
+			break;
+	}
+	if (got < sizeof r) {
+		/* No entropy source: fall back to time and pid, still unique per process. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t a = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		uint64_t b = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)out;
+		memcpy(r, &a, 8);
+		memcpy(r + 8, &b, 8);
+	}
+	r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);
+	r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+	         r[13], r[14], r[15]);
+}
+
+int delta_resolve_table(const struct config *c, const char *table, struct buf *out,
+                        struct err_msg *e)
+{
+	buf_reset(out);
+	if (!*table) {
+		err_set(e, EX_USAGE, "empty table name");
+		return -1;
+	}
+	if (strchr(table, '/') || table[0] == '.') {
+		size_t n = strlen(table);
+		while (n > 1 && table[n - 1] == '/')
+			n--;
+		return buf_append(out, table, n);
+	}
+	for (const char *p = table; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.')) {
+			err_set(e, EX_USAGE,
+			        "table \"%s\": a name may hold letters, digits, '_', '-' and '.' "
+			        "(or give a path)",
+			        table);
+			return -1;
+		}
+	const char *lake =
+	    config_value(c, NULL, "STOCKETL_LAKE", "storage", "lake", "./lake", NULL);
+	size_t n = strlen(lake);
+	while (n > 1 && lake[n - 1] == '/')
+		n--;
+	if (buf_append(out, lake, n) < 0 || buf_putc(out, '/') < 0 || buf_puts(out, table) < 0) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Maps and frees ---------------------------------------------------------------- */
+
+static void delta_map_free(struct delta_map *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->kv[i].key);
+		free(m->kv[i].value);
+	}
+	free(m->kv);
+	m->kv = NULL;
+	m->n = 0;
+}
+
+const char *delta_map_get(const struct delta_map *m, const char *key, int *found)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->kv[i].key, key) == 0) {
+			if (found)
+				*found = 1;
+			return m->kv[i].value;
+		}
+	if (found)
+		*found = 0;
+	return NULL;
+}
+
+static void delta_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void delta_file_free(struct delta_file *f)
+{
+	if (!f)
+		return;
+	free(f->path);
+	free(f->raw_path);
+	delta_map_free(&f->partition_values);
+	free(f->stats);
+	free(f->tags_json);
+	free(f);
+}
+
+static void delta_meta_free(struct delta_metadata *m)
+{
+	free(m->id);
+	free(m->name);
+	free(m->description);
+	free(m->provider);
+	delta_map_free(&m->format_options);
+	free(m->schema_string);
+	delta_schema_free(&m->schema);
+	delta_strv_free(m->partition_columns, m->n_partition_columns);
+	delta_map_free(&m->configuration);
+	memset(m, 0, sizeof *m);
+}
+
+static void delta_protocol_free(struct delta_protocol *p)
+{
+	delta_strv_free(p->reader_features, p->n_reader_features);
+	delta_strv_free(p->writer_features, p->n_writer_features);
+	memset(p, 0, sizeof *p);
+}
+
+static void delta_filemap_free(struct strmap *m)
+{
+	size_t i = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(m, &i)))
+		delta_file_free(s->value);
+	strmap_free(m);
+}
+
+void delta_snapshot_free(struct delta_snapshot *snap)
+{
+	free(snap->root);
+	delta_protocol_free(&snap->protocol);
+	delta_meta_free(&snap->meta);
+	delta_filemap_free(&snap->files);
+	delta_filemap_free(&snap->tombstones);
+	size_t i = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(&snap->txns, &i))) {
+		struct delta_txn *t = s->value;
+		free(t->app_id);
+		free(t);
+	}
+	strmap_free(&snap->txns);
+	memset(snap, 0, sizeof *snap);
+}
+
+/* Actions ------------------------------------------------------------------------ */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* A JSON object of strings (or nulls) into a map. */
+static int delta_map_from_json(const struct json *j, struct delta_map *m, const char *what,
+                               struct err_msg *e)
+{
+	memset(m, 0, sizeof *m);
+	if (!j || json_type(j) == JSON_NULL)
+		return 0;
+	if (json_type(j) != JSON_OBJECT) {
+		err_set(e, EX_DATAERR, "%s is not an object", what);
+		return -1;
+	}
+	size_t n = json_size(j);
+	m->kv = calloc(n ? n : 1, sizeof *m->kv);
+	if (!m->kv) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	for (const struct json *c = json_first(j); c; c = json_next(c)) {
+		struct delta_kv *kv = &m->kv[m->n++];
+		kv->key = strdup(json_key(c));
+		if (json_type(c) == JSON_STRING) {
+			kv->value = strdup(json_str(c));
+		} else if (json_type(c) != JSON_NULL) {
+			err_set(e, EX_DATAERR, "%s: value of \"%s\" is not a string", what,
+			        json_key(c));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int delta_strv_from_json(const struct json *j, char ***out, size_t *n, const char *what,
+                                struct err_msg *e)
+{
+	*out = NULL;
+	*n = 0;
+	if (!j || json_type(j) == JSON_NULL)
+		return 0;
+	if (json_type(j) != JSON_ARRAY) {
+		err_set(e, EX_DATAERR, "%s is not an array", what);
+		return -1;
+	}
+	size_t cnt = json_size(j);
+	*out = calloc(cnt + 1, sizeof **out);
+	if (!*out) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	for (const struct json *c = json_first(j); c; c = json_next(c)) {
+		if (json_type(c) != JSON_STRING) {
+			err_set(e, EX_DATAERR, "%s holds a value that is not a string", what);
+			return -1;
+		}
+		(*out)[(*n)++] = strdup(json_str(c));
+	}
+	return 0;
+}
+
+static int64_t json_i64_or(const struct json *j, int64_t def)
+{
+	int64_t v;
+	return json_i64(j, &v) == 0 ? v : def;
+}
+
+static int delta_apply_file(struct delta_snapshot *snap, const struct json *a, int is_add,
+                            int64_t v, struct err_msg *e)
+{
+	if (snap->no_files)
+		return 0;
+	const char *raw = json_str(json_get(a, "path"));
+	if (!raw || !*raw) {
+		err_set(e, EX_DATAERR, "%s action without a path", is_add ? "add" : "remove");
+		return -1;
+	}
+	struct delta_file *f = calloc(1, sizeof *f);
+	struct buf path = BUF_INIT;
+	if (!f) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	if (delta_uri_decode(raw, &path) < 0) {
+		err_set(e, EX_DATAERR, "path \"%s\" has a malformed %%-escape", raw);
+		buf_free(&path);
+		free(f);
+		return -1;
+	}
+	f->path = buf_detach(&path);
+	f->raw_path = strdup(raw);
+	f->size = json_i64_or(json_get(a, "size"), -1);
+	f->modification_time = json_i64_or(json_get(a, "modificationTime"), -1);
+	f->data_change = json_bool(json_get(a, "dataChange")) == 1;
+	f->deletion_timestamp = json_i64_or(json_get(a, "deletionTimestamp"), -1);
+	f->version = v;
+	f->stats = dup_or_null(json_str(json_get(a, "stats")));
+	const struct json *tags = json_get(a, "tags");
+	if (tags && json_type(tags) == JSON_OBJECT) {
+		struct buf b = BUF_INIT;
+		json_print(tags, &b);
+		f->tags_json = buf_detach(&b);
+	}
+	const struct json *dv = json_get(a, "deletionVector");
+	f->has_deletion_vector = dv && json_type(dv) == JSON_OBJECT;
+	if (delta_map_from_json(json_get(a, "partitionValues"), &f->partition_values,
+	                        "partitionValues", e) < 0) {
+		delta_file_free(f);
+		return -1;
+	}
+	if (!f->path || !f->raw_path) {
+		delta_file_free(f);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	return delta_snapshot_put_file(snap, f, is_add, e);
+}
+
+int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, int is_add,
+                            struct err_msg *e)
+{
+	struct strmap *to = is_add ? &snap->files : &snap->tombstones;
+	struct strmap *from = is_add ? &snap->tombstones : &snap->files;
+	delta_file_free(strmap_del(from, f->path));
+	void *old = NULL;
+	if (strmap_put(to, f->path, f, &old) < 0) {
+		delta_file_free(f);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	delta_file_free(old);
+	return 0;
+}
+
+static int delta_apply_meta(struct delta_snapshot *snap, const struct json *a, struct err_msg *e)
+{
+	struct delta_metadata m = {0};
+	m.created_time = json_i64_or(json_get(a, "createdTime"), -1);
+	m.id = dup_or_null(json_str(json_get(a, "id")));
+	m.name = dup_or_null(json_str(json_get(a, "name")));
+	m.description = dup_or_null(json_str(json_get(a, "description")));
+	const struct json *fmt = json_get(a, "format");
+	m.provider = dup_or_null(json_str(json_get(fmt, "provider")));
+	const char *schema = json_str(json_get(a, "schemaString"));
+	if (!m.id || !schema) {
+		err_set(e, EX_DATAERR, "metaData without %s", !m.id ? "an id" : "a schemaString");
+		goto fail;
+	}
+	m.schema_string = strdup(schema);
+	if (delta_schema_parse_json(schema, strlen(schema), &m.schema, e) < 0 ||
+	    delta_map_from_json(json_get(fmt, "options"), &m.format_options, "format.options", e) <
+	        0 ||
+	    delta_map_from_json(json_get(a, "configuration"), &m.configuration, "configuration",
+	                        e) < 0 ||
+	    delta_strv_from_json(json_get(a, "partitionColumns"), &m.partition_columns,
+	                         &m.n_partition_columns, "partitionColumns", e) < 0)
+		goto fail;
+	for (size_t i = 0; i < m.n_partition_columns; i++)
+		if (!delta_schema_find(&m.schema, m.partition_columns[i])) {
+			err_set(e, EX_DATAERR, "partition column \"%s\" is not in the schema",
+			        m.partition_columns[i]);
+			goto fail;
+		}
+	delta_meta_free(&snap->meta);
+	snap->meta = m;
+	snap->has_meta = 1;
+	return 0;
+fail:
+	delta_meta_free(&m);
+	return -1;
+}
+
+static int delta_apply_protocol(struct delta_snapshot *snap, const struct json *a,
+                                struct err_msg *e)
+{
+	struct delta_protocol p = {0};
+	int64_t r, w;
+	if (json_i64(json_get(a, "minReaderVersion"), &r) < 0 ||
+	    json_i64(json_get(a, "minWriterVersion"), &w) < 0 || r < 0 || w < 0 || r > 1000 ||
+	    w > 1000) {
+		err_set(e, EX_DATAERR, "protocol action without valid reader and writer versions");
+		return -1;
+	}
+	p.min_reader = (int)r;
+	p.min_writer = (int)w;
+	if (delta_strv_from_json(json_get(a, "readerFeatures"), &p.reader_features,
+	                         &p.n_reader_features, "readerFeatures", e) < 0 ||
+	    delta_strv_from_json(json_get(a, "writerFeatures"), &p.writer_features,
+	                         &p.n_writer_features, "writerFeatures", e) < 0) {
+		delta_protocol_free(&p);
+		return -1;
+	}
+	delta_protocol_free(&snap->protocol);
+	snap->protocol = p;
+	snap->has_protocol = 1;
+	return 0;
+}
+
+static int delta_apply_txn(struct delta_snapshot *snap, const struct json *a, struct err_msg *e)
+{
+	const char *app = json_str(json_get(a, "appId"));
+	int64_t version;
+	if (!app || json_i64(json_get(a, "version"), &version) < 0) {
+		err_set(e, EX_DATAERR, "txn action without appId and version");
+		return -1;
+	}
+	struct delta_txn *t = strmap_get(&snap->txns, app);
+	if (!t) {
+		t = calloc(1, sizeof *t);
+		if (!t || !(t->app_id = strdup(app)) ||
+		    strmap_put(&snap->txns, t->app_id, t, NULL) < 0) {
+			if (t)
+				free(t->app_id);
+			free(t);
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+	}
+	t->version = version;
+	t->last_updated = json_i64_or(json_get(a, "lastUpdated"), -1);
+	return 0;
+}
+
+/* Apply one parsed action object (a line of a commit, or a checkpoint row). */
+static int delta_apply_action(struct delta_snapshot *snap, int64_t v, const struct json *j,
+                              struct err_msg *e)
+{
+	const struct json *a;
+	if ((a = json_get(j, "add")) && json_type(a) == JSON_OBJECT)
+		return delta_apply_file(snap, a, 1, v, e);
+	if ((a = json_get(j, "remove")) && json_type(a) == JSON_OBJECT)
+		return delta_apply_file(snap, a, 0, v, e);
+	if ((a = json_get(j, "metaData")) && json_type(a) == JSON_OBJECT)
+		return delta_apply_meta(snap, a, e);
+	if ((a = json_get(j, "protocol")) && json_type(a) == JSON_OBJECT)
+		return delta_apply_protocol(snap, a, e);
+	if ((a = json_get(j, "txn")) && json_type(a) == JSON_OBJECT)
+		return delta_apply_txn(snap, a, e);
+	/* commitInfo, cdc, domainMetadata, checkpointMetadata, sidecar, unknown: ignored. */
+	return 0;
+}
+
+int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *text, size_t len,
+                         struct err_msg *e)
+{
+	const char *p = text, *end = text + len;
+	int line = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		line++;
+		const char *s = p;
+		p = nl ? nl + 1 : end;
+		while (s < le && (*s == ' ' || *s == '\t' || *s == '\r'))
+			s++;
+		if (s == le)
+			continue;
+		/* Writers that only need the table's state skip file actions unparsed. */
+		if (snap->no_files && ((le - s > 7 && memcmp(s, "{\"add\":", 7) == 0) ||
+		                       (le - s > 10 && memcmp(s, "{\"remove\":", 10) == 0)))
+			continue;
+		struct err_msg je;
+		struct json *j = json_parse(s, (size_t)(le - s), &je);
+		if (!j || json_type(j) != JSON_OBJECT) {
+			json_free(j);
+			err_set(e, EX_DATAERR, "%s: version %lld, line %d: not a JSON action",
+			        snap->root, (long long)v, line);
+			return -1;
+		}
+		struct err_msg ae;
+		int rc = delta_apply_action(snap, v, j, &ae);
+		json_free(j);
+		if (rc < 0) {
+			err_set(e, ae.status ? ae.status : EX_DATAERR,
+			        "%s: version %lld, line %d: %s", snap->root, (long long)v, line,
+			        ae.text);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Listing ------------------------------------------------------------------------ */
+
+struct delta_ckpt {
+	int64_t version;
+	int parts; /* 1 for a single-file checkpoint */
+	int found; /* parts present */
+	unsigned char have[64];
+};
+
+struct delta_listing {
+	int64_t *commits; /* ascending */
+	size_t ncommits, capc;
+	struct delta_ckpt *ckpts;
+	size_t nckpts, capk;
+};
+
+static void delta_listing_free(struct delta_listing *l)
+{
+	free(l->commits);
+	free(l->ckpts);
+	memset(l, 0, sizeof *l);
+}
+
+static int parse_digits(const char *s, int n, int64_t *out)
+{
+	int64_t v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_ckpt(const void *a, const void *b)
+{
+	return cmp_i64(&((const struct delta_ckpt *)a)->version,
+	               &((const struct delta_ckpt *)b)->version);
+}
+
+static int delta_listing_add_ckpt(struct delta_listing *l, int64_t v, int part, int parts)
+{
+	for (size_t i = 0; i < l->nckpts; i++) {
+		struct delta_ckpt *c = &l->ckpts[i];
+		if (c->version == v && c->parts == parts) {
+			if (!c->have[part - 1]) {
+				c->have[part - 1] = 1;
+				c->found++;
+			}
+			return 0;
+		}
+	}
+	if (l->nckpts == l->capk) {
+		size_t cap = l->capk ? l->capk * 2 : 8;
+		struct delta_ckpt *n = realloc(l->ckpts, cap * sizeof *n);
+		if (!n)
+			return -1;
+		l->ckpts = n;
+		l->capk = cap;
+	}
+	struct delta_ckpt *c = &l->ckpts[l->nckpts++];
+	memset(c, 0, sizeof *c);
+	c->version = v;
+	c->parts = parts;
+	c->have[part - 1] = 1;
+	c->found = 1;
+	return 0;
+}
+
+static int delta_list(const char *root, struct delta_listing *l, struct err_msg *e)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/_delta_log", root);
+	memset(l, 0, sizeof *l);
+	DIR *d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			err_set(e, EX_DATAERR, "%s: not a Delta table (no _delta_log)", root);
+		else
+			err_set(e, EX_IOERR, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		int64_t v;
+		if (len < 25 || n[20] != '.' || parse_digits(n, 20, &v) < 0)
+			continue;
+		const char *rest = n + 21;
+		if (strcmp(rest, "json") == 0) {
+			if (l->ncommits == l->capc) {
+				size_t cap = l->capc ? l->capc * 2 : 64;
+				int64_t *c = realloc(l->commits, cap * sizeof *c);
+				if (!c)
+					goto oom;
+				l->commits = c;
+				l->capc = cap;
+			}
+			l->commits[l->ncommits++] = v;
+		} else if (strcmp(rest, "checkpoint.parquet") == 0) {
+			if (delta_listing_add_ckpt(l, v, 1, 1) < 0)
+				goto oom;
+		} else if (strncmp(rest, "checkpoint.", 11) == 0 && strlen(rest) == 11 + 21 + 8 &&
+		           rest[21] == '.' && strcmp(rest + 32, "parquet") == 0) {
+			int64_t part, parts;
+			if (parse_digits(rest + 11, 10, &part) == 0 &&
+			    parse_digits(rest + 22, 10, &parts) == 0 && part >= 1 && parts >= 1 &&
+			    part <= parts && parts <= 64)
+				if (delta_listing_add_ckpt(l, v, (int)part, (int)parts) < 0)
+					goto oom;
+		}
+	}
+	int rerr = errno;
+	closedir(d);
+	if (rerr) {
+		err_set(e, EX_IOERR, "%s: %s", dir, strerror(rerr));
+		delta_listing_free(l);
+		return -1;
+	}
+	if (l->ncommits)
+		qsort(l->commits, l->ncommits, sizeof *l->commits, cmp_i64);
+	if (l->nckpts)
+		qsort(l->ckpts, l->nckpts, sizeof *l->ckpts, cmp_ckpt);
+	return 0;
+oom:
+	closedir(d);
+	delta_listing_free(l);
+	err_set(e, EX_SOFTWARE, "out of memory");
+	return -1;
+}
+
+static int delta_listing_has(const struct delta_listing *l, int64_t v)
+{
+	size_t lo = 0, hi = l->ncommits;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->commits[mid] == v)
+			return 1;
+		if (l->commits[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+int64_t delta_latest_version(const char *root, struct err_msg *e)
+{
+	struct delta_listing l;
+	if (delta_list(root, &l, e) < 0)
+		return -2;
+	int64_t v = l.ncommits ? l.commits[l.ncommits - 1] : -1;
+	for (size_t i = 0; i < l.nckpts; i++)
+		if (l.ckpts[i].found == l.ckpts[i].parts && l.ckpts[i].version > v)
+			v = l.ckpts[i].version;
+	delta_listing_free(&l);
+	return v;
+}
+
+/* Reading files ---------------------------------------------------------------------- */
+
+static int delta_read_file(const char *path, struct buf *out, size_t max, struct err_msg *e,
+                           int *missing)
+{
+	int fd = open(path, O_RDONLY);
+	if (missing)
+		*missing = 0;
+	if (fd < 0) {
+		if (errno == ENOENT && missing) {
+			*missing = 1;
+			return -1;
+		}
+		err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf_reset(out);
+	for (;;) {
+		if (buf_reserve(out, 65536) < 0) {
+			close(fd);
+			err_set(e, EX_SOFTWARE, "%s: out of memory", path);
+			return -1;
+		}
+		ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		if (out->len > max) {
+			close(fd);
+			err_set(e, EX_DATAERR, "%s: larger than %zu bytes", path, max);
+			return -1;
+		}
+	}
+	out->data[out->len] = '\0';
+	close(fd);
+	return 0;
+}
+
+int delta_commit_read(const char *root, int64_t v, struct buf *out, struct err_msg *e)
+{
+	char path[4096];
+	int missing;
+	delta_commit_path(root, v, path, sizeof path);
+	if (delta_read_file(path, out, COMMIT_FILE_MAX, e, &missing) < 0)
+		return missing ? 1 : -1;
+	return 0;
+}
+
+static int64_t delta_mtime_ms(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+/* Replay ------------------------------------------------------------------------------ */
+
+/*
+ * The fast way to the latest version: _last_checkpoint names a checkpoint;
+ * if its files are there, the commits after it are found by probing
+ * V+1.json, V+2.json, ... instead of listing a log that may hold tens of
+ * thousands of files.  Returns 1 with *start, *parts, *target set, or 0 when
+ * the hint is absent or unusable (the caller lists the log instead).
+ */
+static int delta_hint(const char *root, int64_t *start, int *parts, int64_t *target)
+{
+	char path[4200];
+	struct buf text = BUF_INIT;
+	struct err_msg e;
+	int missing;
+	snprintf(path, sizeof path, "%s/_delta_log/_last_checkpoint", root);
+	if (delta_read_file(path, &text, 1 << 20, &e, &missing) < 0) {
+		buf_free(&text);
+		return 0;
+	}
+	struct json *j = json_parse(text.data, text.len, &e);
+	buf_free(&text);
+	int64_t v, p = 1;
+	int ok = j && json_i64(json_get(j, "version"), &v) == 0 && v >= 0;
+	const struct json *jp = json_get(j, "parts");
+	if (ok && jp && json_type(jp) != JSON_NULL)
+		ok = json_i64(jp, &p) == 0 && p >= 1 && p <= 64;
+	json_free(j);
+	if (!ok)
+		return 0;
+	struct stat st;
+	for (int64_t i = 1; i <= p; i++) {
+		if (p == 1)
+			snprintf(path, sizeof path, "%s/_delta_log/%020lld.checkpoint.parquet",
+			         root, (long long)v);
+		else
+			snprintf(path, sizeof path,
+			         "%s/_delta_log/%020lld.checkpoint.%010lld.%010lld.parquet", root,
+			         (long long)v, (long long)i, (long long)p);
+		if (stat(path, &st) < 0)
+			return 0;
+	}
+	int64_t t = v;
+	for (;;) {
+		delta_commit_path(root, t + 1, path, sizeof path);
+		if (stat(path, &st) < 0)
+			break;
+		t++;
+	}
+	/*
+	 * No commit after the hinted checkpoint: either the table is at that
+	 * version, or the hint is stale and log cleanup removed the commits
+	 * after it.  Only a listing tells them apart.
+	 */
+	if (t == v)
+		return 0;
+	*start = v;
+	*parts = (int)p;
+	*target = t;
+	return 1;
+}
+
+int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
+                        struct delta_snapshot *snap, struct err_msg *e)
+{
+	struct delta_load_opts latest = DELTA_LOAD_LATEST;
+	struct delta_listing l = {0};
+	struct buf text = BUF_INIT;
+	char path[4096];
+	if (!o)
+		o = &latest;
+	memset(snap, 0, sizeof *snap);
+	snap->root = strdup(root);
+	snap->checkpoint_version = -1;
+	snap->no_files = o->no_files;
+	if (!snap->root) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	int64_t start = -1, target = -1;
+	int start_parts = 0;
+	if (!(o->version < 0 && o->timestamp < 0 &&
+	      delta_hint(root, &start, &start_parts, &target))) {
+		if (delta_list(root, &l, e) < 0) {
+			delta_snapshot_free(snap);
+			return -1;
+		}
+		int64_t last = l.ncommits ? l.commits[l.ncommits - 1] : -1;
+		for (size_t i = 0; i < l.nckpts; i++)
+			if (l.ckpts[i].found == l.ckpts[i].parts && l.ckpts[i].version > last)
+				last = l.ckpts[i].version;
+		if (last < 0) {
+			err_set(e, EX_DATAERR, "%s: not a Delta table (no commits in _delta_log)",
+			        root);
+			goto fail;
+		}
+		target = last;
+		if (o->version >= 0) {
+			if (o->version > last) {
+				err_set(e, EX_DATAERR,
+				        "%s: version %lld does not exist (the latest is %lld)",
+				        root, (long long)o->version, (long long)last);
+				goto fail;
+			}
+			target = o->version;
+		} else if (o->timestamp >= 0) {
+			/* The latest commit whose time (its file's mtime) is at or before it. */
+			target = -1;
+			for (size_t i = 0; i < l.ncommits; i++) {
+				delta_commit_path(root, l.commits[i], path, sizeof path);
+				int64_t t = delta_mtime_ms(path);
+				if (t >= 0 && t <= o->timestamp)
+					target = l.commits[i];
+			}
+			if (target < 0) {
+				err_set(e, EX_DATAERR,
+				        "%s: no version was committed at or before the timestamp",
+				        root);
+				goto fail;
+			}
+		}
+		/* The newest complete checkpoint at or below the target with every commit after it. */
+		for (size_t i = l.nckpts; i-- > 0;) {
+			const struct delta_ckpt *c = &l.ckpts[i];
+			if (c->version > target || c->found != c->parts)
+				continue;
+			int64_t v = c->version + 1;
+			while (v <= target && delta_listing_has(&l, v))
+				v++;
+			if (v > target) {
+				start = c->version;
+				start_parts = c->parts;
+				break;
+			}
+		}
+		for (int64_t v = start + 1; v <= target; v++)
+			if (!delta_listing_has(&l, v)) {
+				if (start < 0 && v == 0)
+					err_set(e, EX_DATAERR,
+					        "%s: the log has no checkpoint and no version 0 to "
+					        "start from",
+					        root);
+				else
+					err_set(e, EX_DATAERR,
+					        "%s: version %lld is missing from the log", root,
+					        (long long)v);
+				goto fail;
+			}
+	}
+	if (start >= 0) {
+		if (delta_checkpoint_load(snap, start, start_parts, e) < 0)
+			goto fail;
+		snap->checkpoint_version = start;
+	}
+	for (int64_t v = start + 1; v <= target; v++) {
+		int rc = delta_commit_read(root, v, &text, e);
+		if (rc == 1)
+			err_set(e, EX_DATAERR, "%s: version %lld disappeared during the read", root,
+			        (long long)v);
+		if (rc != 0)
+			goto fail;
+		if (delta_snapshot_apply(snap, v, text.data, text.len, e) < 0)
+			goto fail;
+	}
+	snap->version = target;
+	delta_commit_path(root, target, path, sizeof path);
+	snap->timestamp = delta_mtime_ms(path);
+	if (snap->timestamp < 0 && start == target) {
+		snprintf(path, sizeof path, "%s/_delta_log/%020lld.checkpoint.parquet", root,
+		         (long long)target);
+		snap->timestamp = delta_mtime_ms(path);
+	}
+	if (!snap->has_protocol || !snap->has_meta) {
+		err_set(e, EX_DATAERR, "%s: the log has no %s action", root,
+		        !snap->has_protocol ? "protocol" : "metaData");
+		goto fail;
+	}
+	buf_free(&text);
+	delta_listing_free(&l);
+	return 0;
+fail:
+	buf_free(&text);
+	delta_listing_free(&l);
+	delta_snapshot_free(snap);
+	return -1;
+}
+
+/* Protocol gates ---------------------------------------------------------------------- */
+
+static const char *const reader_features_ok[] = {"timestampNtz"};
+static const char *const writer_features_ok[] = {"appendOnly", "timestampNtz"};
+
+static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f, ok[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
+{
+	const struct delta_protocol *p = &snap->protocol;
+	if (p->min_reader == 2) {
+		err_set(
+		    e, EX_DATAERR,
+		    "%s: reader version 2 (column mapping) is not supported; this reads version "
+		    "1, and 3 with the feature timestampNtz",
+		    snap->root);
+		return -1;
+	}
+	if (p->min_reader > 3) {
+		/* Name the features too: they say what the table needs better than a number. */
+		char names[200] = "";
+		size_t at = 0;
+		for (size_t i = 0; i < p->n_reader_features && at < sizeof names; i++)
+			if (!delta_feature_ok(p->reader_features[i], reader_features_ok,
+			                      sizeof reader_features_ok /
+			                          sizeof *reader_features_ok))
+				at += (size_t)snprintf(names + at, sizeof names - at, "%s%s",
+				                       at ? ", " : " (reader features ",
+				                       p->reader_features[i]);
+		err_set(e, EX_DATAERR,
+		        "%s: reader version %d%s%s is not supported; this reads version 1, and 3 "
+		        "with the feature timestampNtz",
+		        snap->root, p->min_reader, names, at ? ")" : "");
+		return -1;
+	}
+	if (p->min_reader == 3)
+		for (size_t i = 0; i < p->n_reader_features; i++)
+			if (!delta_feature_ok(p->reader_features[i], reader_features_ok,
+			                      sizeof reader_features_ok /
+			                          sizeof *reader_features_ok)) {
+				err_set(e, EX_DATAERR, "%s: reader feature \"%s\" is not supported",
+				        snap->root, p->reader_features[i]);
+				return -1;
+			}
+	size_t i = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(&snap->files, &i))) {
+		const struct delta_file *f = s->value;
+		if (f->has_deletion_vector) {
+			err_set(e, EX_DATAERR,
+			        "%s: file %s has a deletion vector, which is not "
+			        "supported",
+			        snap->root, f->path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int delta_field_has_invariant(const struct delta_field *f)
+{
+	if (f->metadata_json && strstr(f->metadata_json, "\"delta.invariants\""))
+		return 1;
+	for (size_t i = 0; i < f->nchildren; i++)
+		if (delta_field_has_invariant(&f->children[i]))
+			return 1;
+	return 0;
+}
+
+static int delta_field_has_meta(const struct delta_field *f, const char *key)
+{
+	if (f->metadata_json && strstr(f->metadata_json, key))
+		return 1;
+	for (size_t i = 0; i < f->nchildren; i++)
+		if (delta_field_has_meta(&f->children[i], key))
+			return 1;
+	return 0;
+}
+
+int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
+{
+	if (delta_check_read(snap, e) < 0)
+		return -1;
+	const struct delta_protocol *p = &snap->protocol;
+	static const char *const writer_version_names[] = {NULL,
+	                                                   NULL,
+	                                                   NULL,
+	                                                   "CHECK constraints",
+	                                                   "change data feed and generated columns",
+	                                                   "column mapping",
+	                                                   "identity columns"};
+	if (p->min_writer >= 3 && p->min_writer <= 6) {
+		err_set(e, EX_DATAERR,
+		        "%s: writer version %d (%s) is not supported; this writes "
+		        "version 2, and 7 with the feature appendOnly",
+		        snap->root, p->min_writer, writer_version_names[p->min_writer]);
+		return -1;
+	}
+	if (p->min_writer > 7) {
+		err_set(e, EX_DATAERR, "%s: writer version %d is not supported", snap->root,
+		        p->min_writer);
+		return -1;
+	}
+	if (p->min_writer == 7)
+		for (size_t i = 0; i < p->n_writer_features; i++)
+			if (!delta_feature_ok(p->writer_features[i], writer_features_ok,
+			                      sizeof writer_features_ok /
+			                          sizeof *writer_features_ok)) {
+				err_set(e, EX_DATAERR, "%s: writer feature \"%s\" is not supported",
+				        snap->root, p->writer_features[i]);
+				return -1;
+			}
+	for (size_t i = 0; i < snap->meta.schema.n; i++) {
+		const struct delta_field *f = &snap->meta.schema.fields[i];
+		if (delta_field_has_invariant(f)) {
+			err_set(e, EX_DATAERR,
+			        "%s: column \"%s\" has invariants, which are not "
+			        "supported",
+			        snap->root, f->name);
+			return -1;
+		}
+		if (delta_field_has_meta(f, "\"delta.identity.") ||
+		    delta_field_has_meta(f, "\"delta.generationExpression\"") ||
+		    delta_field_has_meta(f, "\"delta.columnMapping.")) {
+			err_set(e, EX_DATAERR,
+			        "%s: column \"%s\" uses identity, generated columns or "
+			        "column mapping, which are not supported",
+			        snap->root, f->name);
+			return -1;
+		}
+	}
+	const struct delta_map *c = &snap->meta.configuration;
+	for (size_t i = 0; i < c->n; i++) {
+		const char *k = c->kv[i].key, *v = c->kv[i].value ? c->kv[i].value : "";
+		if (strncmp(k, "delta.constraints.", 18) == 0) {
+			err_set(e, EX_DATAERR, "%s: CHECK constraint %s is not supported",
+			        snap->root, k + 18);
+			return -1;
+		}
+		if ((strcmp(k, "delta.enableChangeDataFeed") == 0 ||
+		     strcmp(k, "delta.enableDeletionVectors") == 0 ||
+		     strcmp(k, "delta.enableRowTracking") == 0) &&
+		    strcasecmp(v, "true") == 0) {
+			err_set(e, EX_DATAERR, "%s: %s=true is not supported", snap->root, k);
+			return -1;
+		}
+		if (strcmp(k, "delta.columnMapping.mode") == 0 && strcasecmp(v, "none") != 0) {
+			err_set(e, EX_DATAERR, "%s: column mapping (mode %s) is not supported",
+			        snap->root, v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const char *delta_property(const struct delta_snapshot *snap, const char *key, const char *def)
+{
+	int found;
+	const char *v = delta_map_get(&snap->meta.configuration, key, &found);
+	return found && v ? v : def;
+}
+
+int64_t delta_checkpoint_interval(const struct delta_snapshot *snap)
+{
+	const char *v = delta_property(snap, "delta.checkpointInterval", NULL);
+	if (!v)
+		return DELTA_DEFAULT_CHECKPOINT_INTERVAL;
+	char *end;
+	long long n = strtoll(v, &end, 10);
+	return *end || n <= 0 ? DELTA_DEFAULT_CHECKPOINT_INTERVAL : n;
+}
+
+/* The local commit store ------------------------------------------------------------------ */
+
+static int delta_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int delta_commit_put(const char *root, int64_t v, const char *text, size_t len, struct err_msg *e)
+{
+	char final[4096], tmp[4200], dir[4096], uuid[37];
+	delta_commit_path(root, v, final, sizeof final);
+	snprintf(dir, sizeof dir, "%s/_delta_log", root);
+	delta_uuid(uuid);
+	/* A hidden name: readers and listings ignore it, even if a crash leaves it behind. */
+	snprintf(tmp, sizeof tmp, "%s/.%020lld.json.%s.tmp", dir, (long long)v, uuid);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err_set(e, EX_IOERR, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (delta_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	int rc = 0;
+	if (link(tmp, final) < 0) {
+		if (errno == EEXIST) {
+			rc = 1;
+		} else if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP ||
+		           errno == ENOSYS) {
+			err_set(
+			    e, EX_IOERR,
+			    "%s: this filesystem cannot create links, so commits cannot be made "
+			    "atomic here (on s3fs, configure the PostgreSQL commit store): %s",
+			    final, strerror(errno));
+			rc = -1;
+		} else {
+			err_set(e, EX_IOERR, "%s: %s", final, strerror(errno));
+			rc = -1;
+		}
+	}
+	unlink(tmp);
+	if (rc == 0) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return rc;
+}
