@@ -14,20 +14,23 @@
 
 int buf_reserve(struct buf *b, size_t n)
 {
-	if (b->len + n + 1 <= b->cap)
+	/* len < cap whenever data is allocated, so cap - len - 1 cannot wrap. */
+	if (b->data && n <= b->cap - b->len - 1)
 		return 0;
-	size_t need = b->len + n + 1;
-	if (need < n || (b->max && need > b->max + 1)) {
+	if (n > SIZE_MAX - 1 - b->len || (b->max && b->len + n > b->max)) {
+		b->failed = 1;
 		errno = E2BIG;
 		return -1;
 	}
+	size_t need = b->len + n + 1;
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < need)
-		cap *= 2;
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (b->max && cap > b->max + 1)
 		cap = b->max + 1;
 	char *p = realloc(b->data, cap);
 	if (!p) {
+		b->failed = 1;
 		errno = ENOMEM;
 		return -1;
 	}
@@ -68,8 +71,10 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		b->failed = 1;
 		return -1;
+	}
 	if (buf_reserve(b, (size_t)n) < 0)
 		return -1;
 	va_start(ap, fmt);
@@ -147,6 +152,7 @@ int buf_i64(struct buf *b, int64_t v)
 void buf_reset(struct buf *b)
 {
 	b->len = 0;
+	b->failed = 0;
 	if (b->data)
 		b->data[0] = '\0';
 }
@@ -156,6 +162,7 @@ void buf_free(struct buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+	b->failed = 0;
 }
 
 char *buf_detach(struct buf *b)

@@ -6,6 +6,11 @@
  * it, so inputs stay within their documented maximum size.  The contents
  * are always NUL-terminated (the NUL is not counted in len) so that text can
  * be handed to functions that expect C strings.
+ *
+ * A failed append also sets a sticky flag, so that code building a long
+ * text (a commit, a record) may append without checking each call and
+ * check buf_failed() once before it uses the text: nothing is ever
+ * truncated silently.  The flag clears with buf_reset() and buf_free().
  */
 #ifndef STOCKETL_BUF_H
 #define STOCKETL_BUF_H
@@ -18,11 +23,12 @@ struct buf {
 	size_t len;
 	size_t cap;
 	size_t max; /* 0: no limit */
+	int failed; /* an append failed since the last reset (sticky) */
 };
 
 #define BUF_INIT                                                                                   \
 	{                                                                                          \
-		NULL, 0, 0, 0                                                                      \
+		NULL, 0, 0, 0, 0                                                                   \
 	}
 
 /* Make room for n more bytes; -1 (errno ENOMEM or E2BIG) when it cannot. */
@@ -45,6 +51,11 @@ int buf_json_number(struct buf *b, double v, int single);
 /* Append the base64 (RFC 4648, padded) of p[0..n); decode s[0..n) back (-1 if malformed). */
 int buf_base64(struct buf *b, const void *p, size_t n);
 int buf_base64_decode(struct buf *b, const char *s, size_t n);
+/* Did an append fail since the buffer was last reset? */
+static inline int buf_failed(const struct buf *b)
+{
+	return b->failed;
+}
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 /* Take ownership of the data (NUL-terminated); the buffer is left empty. */

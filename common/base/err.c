@@ -12,6 +12,7 @@
 static const char *progname = "stocketl";
 static int level = ERR_NORMAL;
 static FILE *stream;
+static unsigned long long records_seen;
 
 void err_init(const char *name)
 {
@@ -110,6 +111,34 @@ void err_info(const char *fmt, ...)
 void err_debug(const char *fmt, ...)
 {
 	ERR_BODY(ERR_DEBUG, 0);
+}
+
+void err_record(const char *fmt, ...)
+{
+	records_seen++;
+	if (records_seen > ERR_RECORD_SHOWN && level < ERR_VERBOSE)
+		return;
+	ERR_BODY(ERR_NORMAL, 0);
+}
+
+unsigned long long err_record_end(const char *hint)
+{
+	unsigned long long left_out = 0;
+	if (records_seen > ERR_RECORD_SHOWN && level < ERR_VERBOSE)
+		left_out = records_seen - ERR_RECORD_SHOWN;
+	records_seen = 0;
+	if (left_out && level >= ERR_NORMAL) {
+		FILE *fp = stream ? stream : stderr;
+		fprintf(fp, "%s: ... and %llu more%s%s%s\n", progname, left_out, hint ? " (" : "",
+		        hint ? hint : "", hint ? ")" : "");
+		fflush(fp);
+	}
+	return left_out;
+}
+
+unsigned long long err_record_count(void)
+{
+	return records_seen;
 }
 
 void err_die(int status, const char *fmt, ...)

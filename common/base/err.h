@@ -42,6 +42,24 @@ void err_warn_errno(const char *fmt, ...) ERR_PRINTF(1, 2);
 void err_info(const char *fmt, ...) ERR_PRINTF(1, 2);
 void err_debug(const char *fmt, ...) ERR_PRINTF(1, 2);
 
+/*
+ * Per-record messages (a bad record, a quarantined bar) are bounded so that
+ * a stream of bad input cannot flood the terminal: the first
+ * ERR_RECORD_SHOWN of a run print as warnings (every one of them with -v);
+ * the rest are only counted, and err_record_end() says how many were left
+ * out.  Quiet mode (-q) prints none of them.
+ */
+#define ERR_RECORD_SHOWN 20
+void err_record(const char *fmt, ...) ERR_PRINTF(1, 2);
+/*
+ * Print "... and N more" when messages were left out, followed by
+ * " (hint)" when hint is not NULL (say "see --rejects FILE", or the rejects
+ * file's name).  Returns N; the count starts again from zero.
+ */
+unsigned long long err_record_end(const char *hint);
+/* Per-record messages printed or counted so far. */
+unsigned long long err_record_count(void);
+
 /* Print the message and exit with status; never returns. */
 _Noreturn void err_die(int status, const char *fmt, ...) ERR_PRINTF(2, 3);
 _Noreturn void err_die_errno(int status, const char *fmt, ...) ERR_PRINTF(2, 3);

@@ -3,6 +3,8 @@
 #include "t.h"
 
 #include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char buf[4096];
 
@@ -73,18 +75,76 @@ static void test_err_msg_set_and_clear(void)
 	T_EQ_INT(e.status, 0);
 }
 
-static void test_exit_status_values(void)
+/* err_die prints its message and exits with the status it is given. */
+static void test_die_exits_with_status(void)
 {
-	T_EQ_INT(EX_OK, 0);
-	T_EQ_INT(EX_REJECTS, 1);
-	T_EQ_INT(EX_CHECKFAIL, 2);
-	T_EQ_INT(EX_USAGE, 64);
-	T_EQ_INT(EX_DATAERR, 65);
-	T_EQ_INT(EX_UNAVAILABLE, 69);
-	T_EQ_INT(EX_SOFTWARE, 70);
-	T_EQ_INT(EX_IOERR, 74);
-	T_EQ_INT(EX_TEMPFAIL, 75);
-	T_EQ_INT(EX_CONFIG, 78);
+	int fds[2];
+	T_CHECK(pipe(fds) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		FILE *fp = fdopen(fds[1], "w");
+		err_set_stream(fp);
+		err_init("x");
+		err_die(EX_TEMPFAIL, "table %s is busy", "t");
+	}
+	close(fds[1]);
+	char got[256] = {0};
+	ssize_t n = read(fds[0], got, sizeof got - 1);
+	close(fds[0]);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	T_CHECK(n > 0);
+	T_EQ_STR(got, "x: table t is busy\n");
+	T_CHECK(WIFEXITED(st));
+	T_EQ_INT(WEXITSTATUS(st), 75);
+}
+
+/* Per-record messages: the first ERR_RECORD_SHOWN print, the rest are counted. */
+static void test_record_messages_are_bounded(void)
+{
+	FILE *fp = capture();
+	err_init("x");
+	err_set_level(ERR_NORMAL);
+	for (int i = 1; i <= 25; i++)
+		err_record("record %d: bad", i);
+	T_EQ_INT(err_record_count(), 25);
+	T_EQ_INT(err_record_end("see --rejects FILE"), 5);
+	T_EQ_INT(err_record_count(), 0);
+	fclose(fp);
+	T_CHECK(strstr(buf, "x: record 20: bad\n") != NULL);
+	T_CHECK(strstr(buf, "record 21") == NULL);
+	T_CHECK(strstr(buf, "x: ... and 5 more (see --rejects FILE)\n") != NULL);
+}
+
+static void test_record_messages_all_with_verbose_none_when_quiet(void)
+{
+	FILE *fp = capture();
+	err_init("x");
+	err_set_level(ERR_VERBOSE);
+	for (int i = 1; i <= 25; i++)
+		err_record("r%d", i);
+	T_EQ_INT(err_record_end(NULL), 0);
+	err_set_level(ERR_QUIET);
+	for (int i = 1; i <= 25; i++)
+		err_record("q%d", i);
+	T_EQ_INT(err_record_end(NULL), 5);
+	fclose(fp);
+	T_CHECK(strstr(buf, "x: r25\n") != NULL);
+	T_CHECK(strstr(buf, "q1") == NULL);
+	T_CHECK(strstr(buf, "more") == NULL);
+}
+
+static void test_record_hint_is_optional(void)
+{
+	FILE *fp = capture();
+	err_init("x");
+	err_set_level(ERR_NORMAL);
+	for (int i = 0; i < ERR_RECORD_SHOWN + 1; i++)
+		err_record("r");
+	T_EQ_INT(err_record_end(NULL), 1);
+	fclose(fp);
+	T_CHECK(strstr(buf, "x: ... and 1 more\n") != NULL);
 }
 
 int main(void)
@@ -94,6 +154,9 @@ int main(void)
 	T_RUN(test_verbose_levels);
 	T_RUN(test_errno_suffix);
 	T_RUN(test_err_msg_set_and_clear);
-	T_RUN(test_exit_status_values);
+	T_RUN(test_die_exits_with_status);
+	T_RUN(test_record_messages_are_bounded);
+	T_RUN(test_record_messages_all_with_verbose_none_when_quiet);
+	T_RUN(test_record_hint_is_optional);
 	T_DONE();
 }
