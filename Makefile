@@ -3,6 +3,7 @@
 #   make                 build every program into bin/
 #   make run             the main job (pipelines/intraday.sh) on ./lake
 #   make test            C unit tests and BATS suites ("N passed, N failed")
+#   make lint            layering rules (tests/lint-layers.sh), shellcheck, cppcheck
 #   make ci              format-check, lint, fuzz smoke, test, sanitizer test
 #   make DEVELOPER=1     add -Werror (CI does this)
 #   make SANITIZE=1 test the same tests under ASan and UBSan (build/san/)
@@ -129,7 +130,10 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@bash tests/fuzz/run $(FUZZ_SMOKE_TIME) $(FUZZ_BINS)
 
+# The layering rules come first: they are quick and name the file at fault.
+# With V=1 they also print the folder graph of common/.
 lint:
+	bash tests/lint-layers.sh $(if $(filter 1,$(V)),-v)
 	shellcheck -x $(SHELL_FILES)
 	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 	  --enable=warning,performance,portability \

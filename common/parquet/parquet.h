@@ -36,8 +36,8 @@
  * Errors: functions that can fail return -1 (or NULL) and fill the struct
  * err_msg they were given with a message naming the file and, where there
  * is one, the row group, column and page; the status is EX_DATAERR for a
- * malformed or unsupported file, EX_IOERR for a failed read or write,
- * EX_NOINPUT when a file cannot be opened, and EX_SOFTWARE for misuse of
+ * malformed or unsupported file, EX_IOERR for a file that cannot be
+ * opened ("path: strerror") and a failed read or write, and EX_SOFTWARE for misuse of
  * the API or when memory runs out.  The writer keeps its error instead
  * (see pq_writer_error()), so that its per-value calls stay cheap.
  */
