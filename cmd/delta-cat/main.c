@@ -416,7 +416,7 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			/* --version N once picked a table version: never answer such a script with data. */
-			if (argc > 2)
+			if (optind < argc && argv[optind][0] != '-')
 				return cli_usage_error(usage,
 				                       "--version takes nothing else; a table "
 				                       "version is --at-version N");

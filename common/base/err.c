@@ -16,9 +16,9 @@ static unsigned long long records_seen;
 
 int err_status_worse(int a, int b)
 {
-	static const int order[] = {EX_OK,       EX_REJECTS,     EX_CHECKFAIL, EX_DATAERR,
-	                            EX_TEMPFAIL, EX_UNAVAILABLE, EX_IOERR,     EX_CONFIG,
-	                            EX_USAGE,    EX_SOFTWARE};
+	static const int order[] = {EX_OK,          EX_REJECTS,  EX_CHECKFAIL, EX_DATAERR,
+	                            EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG,    EX_IOERR,
+	                            EX_USAGE,       EX_SOFTWARE};
 	size_t n = sizeof order / sizeof order[0], ra = n, rb = n;
 	for (size_t i = 0; i < n; i++) {
 		if (order[i] == a)

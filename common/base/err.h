@@ -24,8 +24,8 @@
 /*
  * The more serious of two exit statuses, for a run that goes on after a
  * problem (a missing input file) and must still end with the worst one:
- * 0 < 1 < 2 < 65 < 75 < 69 < 74 < 78 < 64 < 70.  A status outside the
- * table counts as the most serious, so that it shows.
+ * 0 < 1 < 2 < 65 < 69 < 75 < 78 < 74 < 64 < 70 (stocketl(7)).  A status
+ * outside the table counts as the most serious, so that it shows.
  */
 int err_status_worse(int a, int b);
 

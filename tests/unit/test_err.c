@@ -157,7 +157,9 @@ static void test_status_worse_ranks_the_table(void)
 	T_EQ_INT(err_status_worse(EX_IOERR, EX_DATAERR), EX_IOERR);
 	T_EQ_INT(err_status_worse(EX_TEMPFAIL, EX_IOERR), EX_IOERR);
 	T_EQ_INT(err_status_worse(EX_IOERR, EX_SOFTWARE), EX_SOFTWARE);
-	T_EQ_INT(err_status_worse(EX_CONFIG, EX_IOERR), EX_CONFIG);
+	T_EQ_INT(err_status_worse(EX_CONFIG, EX_IOERR), EX_IOERR);
+	T_EQ_INT(err_status_worse(EX_UNAVAILABLE, EX_TEMPFAIL), EX_TEMPFAIL);
+	T_EQ_INT(err_status_worse(EX_USAGE, EX_IOERR), EX_USAGE);
 	/* A status outside the table is never hidden by one inside it. */
 	T_EQ_INT(err_status_worse(EX_SOFTWARE, 99), 99);
 	T_EQ_INT(err_status_worse(99, EX_OK), 99);
