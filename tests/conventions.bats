@@ -92,27 +92,14 @@ make_table() {
 	gen-ticks 8 | delta-append ./t
 }
 
-# on_tty CMD [ARG...]: run CMD with its stdout on a pseudo-terminal (stdin
-# empty, stderr as it is); print what CMD wrote to the terminal and exit
-# with CMD's status.
+# on_tty CMD [ARG...]: run CMD with stdin and stdout on a pseudo-terminal
+# (script(1), from util-linux) and its stderr on this one; print what CMD
+# wrote to the terminal and return CMD's status.
 on_tty() {
-	python3 -c '
-import os, pty, subprocess, sys
-master, slave = pty.openpty()
-status = subprocess.call(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=slave)
-os.close(slave)
-out = b""
-while True:
-    try:
-        chunk = os.read(master, 65536)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-sys.stdout.buffer.write(out.replace(b"\r\n", b"\n"))
-sys.exit(status)
-' "$@"
+	local cmd
+	printf -v cmd '%q ' "$@"
+	script -qec "$cmd 2>&3" /dev/null 3>&2 </dev/null | tr -d '\r'
+	return "${PIPESTATUS[0]}"
 }
 
 setup() {
