@@ -43,6 +43,12 @@ lint_tree() {
 	cp "$STOCKETL_ROOT/tests/lint-layers.sh" tree/tests/
 }
 
+# lint_make ARG...: make in the copy, as if run by hand (not nested in the
+# make that runs the tests, whose flags would change its output).
+lint_make() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C tree -s --no-print-directory "$@"
+}
+
 # add_include FILE LINE: append an #include line to FILE of the copy; prints
 # where it went ("FILE:N").
 add_include() {
@@ -57,7 +63,7 @@ add_include() {
 	assert_line --index 0 'folder graph of common/ (a folder: the folders it includes):'
 	assert_line --regexp '^  base +: \(none\)$'
 	assert_line --regexp '^  delta +: .*parquet'
-	run make -C tree -s -n lint V=1
+	run lint_make -n lint V=1
 	assert_line --index 0 'bash tests/lint-layers.sh -v'
 }
 
@@ -68,7 +74,7 @@ add_include() {
 	c=$(add_include common/delta/delta_log.c '#include <zstd.h>')
 	d=$(add_include common/text/ts.c '#include "zlib.h"')
 	e=$(add_include common/record/record.c '#include <libpq-fe.h>')
-	run make -C tree -s lint
+	run lint_make lint
 	assert_failure
 	assert_line "$a: includes curl/curl.h, which only common/net/http.c may include (one module owns each dependency)"
 	assert_line "$b: includes cjson/cJSON.h, which only common/text/json.c may include (one module owns each dependency)"
@@ -86,7 +92,7 @@ add_include() {
 @test "make lint fails when a program includes a library-internal header" {
 	lint_tree
 	a=$(add_include cmd/parquet-cat/main.c '#include "parquet/pq_internal.h"')
-	run make -C tree -s lint
+	run lint_make lint
 	assert_failure
 	assert_line "$a: a program includes the library-internal header parquet/pq_internal.h"
 }
@@ -98,7 +104,7 @@ add_include() {
 	c=$(add_include cmd/delta-history/main.c '#include "nowhere/x.h"')
 	# A program's own header, beside its sources, goes by its bare name.
 	grep -q '#include "deltacat.h"' tree/cmd/delta-cat/main.c
-	run make -C tree -s lint
+	run lint_make lint
 	assert_failure
 	assert_line "$a: #include \"err.h\" does not name its folder (write \"base/err.h\")"
 	assert_line "$b: #include \"record.h\" does not name its folder (write \"record/record.h\")"
@@ -109,7 +115,7 @@ add_include() {
 @test "make lint fails when the folders of common/ include each other in a cycle" {
 	lint_tree
 	a=$(add_include common/parquet/pq_buf.c '#include "delta/delta.h"')
-	run make -C tree -s lint
+	run lint_make lint
 	assert_failure
 	assert_line "$a: the folders of common/ include each other in a cycle: delta -> parquet -> delta"
 	run bash tree/tests/lint-layers.sh -v tree

@@ -23,7 +23,10 @@
 #define NAME_SHOWN  40
 /* Values in messages are cut here. */
 #define VALUE_SHOWN 80
-/* The column where --help's descriptions start (longer options push theirs right). */
+/*
+ * --help's descriptions line up after the widest option, but start no further
+ * right than this column: a longer option pushes only its own line.
+ */
 #define HELP_COLUMN 38
 
 static const struct cli_option common_options[] = {
