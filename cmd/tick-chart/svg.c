@@ -188,10 +188,10 @@ static void price_scale(struct frame *f)
 	}
 	double range = (double)f->hi - (double)f->lo, pad = range * 0.06;
 	if (range <= 0) {
-		/* One price only: a band of half a percent either side (at least 0.01). */
+		/* One price only: a band of half a percent either side (at least one unit). */
 		pad = fabs((double)f->lo) / 200;
-		if (pad < 10000)
-			pad = 10000;
+		if (pad < 1)
+			pad = 1;
 		range = 2 * pad;
 	}
 	f->dlo = (double)f->lo - pad;
@@ -217,8 +217,15 @@ static double snap(double v)
 /* The multiples of the tick step inside the domain: first and count. */
 static int64_t first_tick(const struct frame *f, int *count)
 {
-	double s = (double)f->tick_step;
-	int64_t k0 = (int64_t)ceil(f->dlo / s), k1 = (int64_t)floor(f->dhi / s);
+	double s = (double)f->tick_step, a = ceil(f->dlo / s), z = floor(f->dhi / s);
+	/* Only ticks whose value an int64 holds (the padding can reach past it). */
+	double kmin = (double)(INT64_MIN / f->tick_step + 1),
+	       kmax = (double)(INT64_MAX / f->tick_step);
+	if (a < kmin)
+		a = kmin;
+	if (z > kmax)
+		z = kmax;
+	int64_t k0 = (int64_t)a, k1 = (int64_t)z;
 	*count = k1 >= k0 ? (int)(k1 - k0 + 1) : 0;
 	return k0;
 }
