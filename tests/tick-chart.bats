@@ -118,7 +118,7 @@ screenshot() {
 		bar A 1d 2025-06-03T04:00:00Z 104 109 101 105.1 10
 		bar B 1d 2025-06-02T04:00:00Z 0.5 0.62 0.5 0.55 10
 		bar B 1d 2025-06-03T04:00:00Z 0.55 0.6 0.52 0.571 10
-		bar C 1d 2025-06-02T04:00:00Z 100 116 100 108.7 10
+		bar C 1d 2025-06-02T04:00:00Z 100 120 100 108.7 10
 		bar D 1d 2025-06-02T04:00:00Z 1000 1400 1000 1250 10
 		bar E 1d 2025-06-02T04:00:00Z 100 130 100 112.3 10
 	} >ranges.ndjson
@@ -126,8 +126,8 @@ screenshot() {
 	assert_success
 	assert_equal "$(texts r.svg price-axis A)" "100 102 104 106 108 110"
 	assert_equal "$(texts r.svg price-axis B)" "0.50 0.52 0.54 0.56 0.58 0.60 0.62"
-	assert_equal "$(texts r.svg price-axis C)" "100.0 102.5 105.0 107.5 110.0 112.5 115.0"
-	assert_equal "$(texts r.svg price-axis D)" "1000 1100 1200 1300 1400"
+	assert_equal "$(texts r.svg price-axis C)" "100.0 102.5 105.0 107.5 110.0 112.5 115.0 117.5 120.0"
+	assert_equal "$(texts r.svg price-axis D)" "1000 1050 1100 1150 1200 1300 1350 1400"
 	assert_equal "$(texts r.svg price-axis E)" "100 105 110 115 120 125 130"
 	# The last price keeps its exact digits, with at least the ticks' decimals.
 	assert_equal "$(q r.svg "string(//*[@data-symbol='B']/*[@class='last-price'])")" 0.571

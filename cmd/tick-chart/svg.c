@@ -38,7 +38,8 @@
 #define VOL_GAP   8  /* between the price and the volume areas */
 #define MARGIN_L  10
 #define CHAR_W    6.6 /* a digit at the 11 px font, a little generous */
-#define TICK_GAP  36  /* pixels per price tick, at least */
+#define TICK_GAP  30  /* pixels per price tick, at least */
+#define DAY_MIN   40  /* pixels per day, on average, for day markers */
 #define LABEL_GAP 6   /* between time labels */
 
 static const char *const month_abbr[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -214,10 +215,14 @@ static double snap(double v)
 	return floor(v) + 0.5;
 }
 
-/* The multiples of the tick step inside the domain: first and count. */
+/*
+ * The multiples of the tick step inside the domain, less 5 pixels at each
+ * edge (a label there would sit on the frame): first and count.
+ */
 static int64_t first_tick(const struct frame *f, int *count)
 {
-	double s = (double)f->tick_step, a = ceil(f->dlo / s), z = floor(f->dhi / s);
+	double s = (double)f->tick_step, edge = 5 * (f->dhi - f->dlo) / f->price_h;
+	double a = ceil((f->dlo + edge) / s), z = floor((f->dhi - edge) / s);
 	/* Only ticks whose value an int64 holds (the padding can reach past it). */
 	double kmin = (double)(INT64_MIN / f->tick_step + 1),
 	       kmax = (double)(INT64_MAX / f->tick_step);
@@ -450,8 +455,8 @@ static void put_time_axis(struct buf *b, const struct frame *f, const struct cha
 	size_t days = 0;
 	for (size_t i = 1; i < n; i++)
 		days += ranks[i] >= U_DAY;
-	if (intraday(f) && days) {
-		/* Where each day starts, through both areas. */
+	if (intraday(f) && days && (double)(days + 1) * DAY_MIN <= f->x1 - f->x0) {
+		/* Where each day starts, through both areas, unless days are too narrow to tell. */
 		buf_puts(b, "<path class=\"day-start\" stroke=\"#b4b4b4\" stroke-dasharray=\"3 3\" "
 		            "shape-rendering=\"crispEdges\" d=\"");
 		for (size_t i = 1; i < n; i++) {
