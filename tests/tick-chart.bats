@@ -163,14 +163,15 @@ screenshot() {
 
 @test "several symbols are stacked panels, each with its own scales" {
 	gen-ticks -s 2 -m 780 >two.ndjson
-	run tick-chart --title "Two symbols" -o two.svg two.ndjson
+	run tick-chart --title "NVDA & TSLA <1min>" -o two.svg two.ndjson
 	assert_success
 	xmllint --noout two.svg
 	assert_equal "$(q two.svg "count(//*[@class='panel'])")" 2
 	assert_equal "$(q two.svg "string(//*[@class='panel'][1]/@data-symbol)")" NVDA
 	assert_equal "$(q two.svg "string(//*[@class='panel'][2]/@data-symbol)")" TSLA
 	assert_equal "$(q two.svg 'string(/*/@height)')" $((34 + 2 * 400))
-	assert_equal "$(q two.svg "string(//*[@class='chart-title'])")" "Two symbols"
+	assert_equal "$(q two.svg "string(//*[@class='chart-title'])")" "NVDA & TSLA <1min>"
+	assert_equal "$(q two.svg "string(/*/*[local-name()='title'])")" "NVDA & TSLA <1min>"
 	# A day of 1-minute bars each: 390 bars in 78 candles of 5 minutes.
 	assert_equal "$(candles two.svg NVDA)" 78
 	assert_equal "$(candles two.svg TSLA)" 78
