@@ -257,6 +257,12 @@ screenshot() {
 	assert_equal "${#err[@]}" 3
 	assert_equal "${err[2]}" "tick-chart: nothing to draw: none of the 2 records could be read"
 
+	# -q: no messages, the same status.
+	run --separate-stderr tick-chart -q -o quiet.svg mixed.ndjson
+	assert_failure 1
+	assert_equal "$stderr" ""
+	cmp mixed.svg quiet.svg
+
 	# More bad records than are worth showing: the first 20, then a count.
 	for _ in $(seq 25); do echo nope; done >many.ndjson
 	cat "$CHART/updown.ndjson" >>many.ndjson
@@ -266,6 +272,17 @@ screenshot() {
 	assert_equal "${#err[@]}" 21
 	assert_equal "$(grep -c 'unexpected character' <<<"$stderr")" 20
 	assert_equal "${err[20]}" "tick-chart: ... and 5 more"
+}
+
+@test "at most 64 panels are drawn; the records of further ones are reported, exit 1" {
+	for i in $(seq 100 164); do
+		bar "S$i" 5min 2025-06-02T13:30:00Z 10 11 9 10.5 100
+	done >many.ndjson
+	run --separate-stderr tick-chart -o many.svg many.ndjson
+	assert_failure 1
+	assert_equal "$stderr" "tick-chart: many.ndjson: record 65: S164 5min left out: more than 64 symbol and interval pairs"
+	assert_equal "$(q many.svg "count(//*[@class='panel'])")" 64
+	assert_equal "$(q many.svg "string(//*[@class='panel'][64]/@data-symbol)")" S163
 }
 
 @test "a truncated binary stream draws what came before it, exit 1" {

@@ -39,6 +39,11 @@ static const char *const unit_names[U_COUNT] = {
     [U_DECADE] = "10 years",  [U_CENTURY] = "100 years",
 };
 
+int64_t chart_unit_seconds(int u)
+{
+	return u > U_BAR && u <= U_DAY ? unit_seconds[u] : 0;
+}
+
 const char *chart_unit_name(int u)
 {
 	return u >= 0 && u < U_COUNT ? unit_names[u] : "?";

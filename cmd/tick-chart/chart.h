@@ -100,6 +100,8 @@ const struct chart_level *chart_panel_level(const struct chart_panel *p);
 void chart_when(const struct tz *z, int64_t utc_us, struct chart_when *w);
 /* The bucket of w at unit u (u > U_BAR); equal keys mean the same bucket. */
 int64_t chart_unit_key(int u, const struct chart_when *w);
+/* The length in seconds of a unit from U_5MIN to U_DAY; 0 for the others. */
+int64_t chart_unit_seconds(int u);
 /* "5 minutes", "1 day", ...: a unit's length in words. */
 const char *chart_unit_name(int u);
 

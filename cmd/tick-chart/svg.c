@@ -146,11 +146,6 @@ static void format_volume(int64_t v, char *out, size_t cap)
 		snprintf(out, cap, "%.*f%c", x < 99.95 ? 1 : 0, x, suffix[i]);
 }
 
-static void format_date(int64_t days, char *out)
-{
-	ts_format_date(days, out);
-}
-
 /* Price scale ------------------------------------------------------------- */
 
 /*
@@ -312,11 +307,8 @@ static size_t time_labels(const struct frame *f, const struct tz *z, const int *
 	int finest = l->unit == U_BAR ? U_5MIN : l->unit;
 	if (l->unit == U_BAR) {
 		int64_t iv = tick_interval_us(f->p->interval) / TS_US_PER_SEC;
-		static const int64_t secs[] = {300, 900, 1800, 3600, 7200, 14400};
-		while (finest < U_DAY && secs[finest - U_5MIN] < iv)
+		while (finest < U_DAY && chart_unit_seconds(finest) < iv)
 			finest++;
-		if (f->p->interval == TICK_1D)
-			finest = U_DAY;
 	}
 	int unit = finest;
 	for (; unit < U_CENTURY; unit++) {
@@ -373,8 +365,8 @@ static void put_title(struct buf *b, const struct frame *f, const struct chart_o
 	char d0[TS_TEXT_MAX], d1[TS_TEXT_MAX];
 	chart_when(o->zone, l->v[0].t0, &a);
 	chart_when(o->zone, l->v[l->n - 1].t1, &z);
-	format_date(a.days, d0);
-	format_date(z.days, d1);
+	ts_format_date(a.days, d0);
+	ts_format_date(z.days, d1);
 	buf_puts(b, "<text class=\"title\" x=\"");
 	put_num(b, f->x0);
 	buf_puts(b, "\" y=\"");
@@ -501,7 +493,7 @@ static void put_tooltip(struct buf *b, const struct frame *f, const struct chart
 	struct chart_when w;
 	char d[TS_TEXT_MAX];
 	chart_when(z, c->t0, &w);
-	format_date(w.days, d);
+	ts_format_date(w.days, d);
 	buf_puts(b, "<title>");
 	buf_puts(b, d);
 	if (intraday(f)) {
@@ -510,7 +502,7 @@ static void put_tooltip(struct buf *b, const struct frame *f, const struct chart
 		struct chart_when e;
 		chart_when(z, c->t1, &e);
 		if (e.days != w.days) {
-			format_date(e.days, d);
+			ts_format_date(e.days, d);
 			buf_puts(b, " to ");
 			buf_puts(b, d);
 		}
