@@ -12,6 +12,7 @@ packages=(
 	bats bats-support bats-assert shellcheck
 	s3fs fuse3 postgresql tzdata ca-certificates
 	jq curl procps psmisc iproute2 time hyperfine git man-db bsdextrautils
+	libxml2-utils chromium fonts-dejavu-core
 )
 
 sudo_cmd=()
