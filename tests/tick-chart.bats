@@ -63,7 +63,7 @@ screenshot() {
 	run --separate-stderr tick-chart --colour red
 	assert_failure 64
 	assert_output ""
-	[[ $stderr == "tick-chart: unrecognized option '--colour'"$'\n'"usage: tick-chart"* ]]
+	[[ $stderr == "tick-chart: unknown option '--colour'"$'\n'"usage: tick-chart"* ]]
 
 	run --separate-stderr tick-chart --width 10 "$CHART/updown.ndjson"
 	assert_failure 64

@@ -38,6 +38,15 @@ static const char usage[] =
     "usage: tick-chart [-qv] [-o FILE] [--height PX] [--title TEXT] [--width PX]\n"
     "                  [--zone NAME] [FILE ...]\n";
 
+static const struct cli_option options[] = {
+    {"--height PX", "the height of each panel (default 400)"},
+    {"-o, --output FILE", "write the SVG to FILE (default: stdout)"},
+    {"--title TEXT", "the chart's title (default: symbol, interval, dates)"},
+    {"--width PX", "the width of the chart (default 1200)"},
+    {"--zone NAME", "the time zone of the time axis (default America/New_York)"},
+    {NULL, NULL},
+};
+
 #define PANELS_MAX   64
 #define ZONE_DEFAULT "America/New_York"
 #define TITLE_MAX    200
@@ -245,13 +254,13 @@ int main(int argc, char **argv)
 	int level = ERR_NORMAL, ch;
 
 	err_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "ho:qvV", longopts, NULL)) != -1) {
+	while ((ch = cli_getopt(usage, argc, argv, "ho:qv", longopts)) != -1) {
 		switch (ch) {
 		case OPT_HEIGHT:
 			height_flag = optarg;
 			break;
 		case 'h':
-			return cli_help(usage);
+			return cli_help(usage, options);
 		case 'o':
 			output = optarg;
 			break;
@@ -266,8 +275,7 @@ int main(int argc, char **argv)
 				level++;
 			break;
 		case 'V':
-			cli_version();
-			return cli_close_stdout();
+			return cli_version();
 		case OPT_WIDTH:
 			width_flag = optarg;
 			break;
@@ -275,7 +283,6 @@ int main(int argc, char **argv)
 			zone_name = optarg;
 			break;
 		default:
-			fputs(usage, stderr);
 			return EX_USAGE;
 		}
 	}
