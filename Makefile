@@ -28,6 +28,8 @@ ifneq ($(DEVELOPER)$(CI),)
 WARN     += -Werror
 endif
 LIBS      = -Wl,--as-needed -lcurl -lcjson -lpq -lzstd -lsnappy -lz -lm
+# libpq's headers (only common/pg/ includes them): Debian keeps them apart.
+PQ_INCLUDE := $(or $(shell pg_config --includedir 2>/dev/null),/usr/include/postgresql)
 
 ifeq ($(SANITIZE),1)
 O        ?= build/san
@@ -51,7 +53,7 @@ Q_LD = @echo "  LD      $@";
 Q_AR = @echo "  AR      $@";
 endif
 
-ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Icommon \
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Icommon -isystem $(PQ_INCLUDE) \
              -DSTOCKETL_VERSION='"$(VERSION)"' -MMD -MP
 
 COMMON_SRC = $(sort $(wildcard common/*/*.c))
@@ -112,7 +114,7 @@ test: $(PROG_BINS) $(UNIT_BINS)
 	@O=$(O) STOCKETL_BIN=$(CURDIR)/$(OUTBIN) bash tests/run
 
 # Fuzz targets: the library built with clang's fuzzer instrumentation.
-FUZZ_CFLAGS = $(STD) $(WARN) -O1 -g -Icommon -DSTOCKETL_VERSION='"$(VERSION)"' \
+FUZZ_CFLAGS = $(STD) $(WARN) -O1 -g -Icommon -isystem $(PQ_INCLUDE) -DSTOCKETL_VERSION='"$(VERSION)"' \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
