@@ -27,7 +27,9 @@
 
 struct pg_conn {
 	PGconn *conn;
-	const struct pg_settings *settings;
+	const struct pg_settings *settings; /* &own */
+	struct pg_settings own;             /* a copy: the caller's may go away */
+	char *dsn;                          /* own.dsn's text */
 	char target[512];
 	char sqlstate[6];
 	int last_tx;      /* PQtransactionStatus after the last statement */
@@ -266,15 +268,20 @@ static void pg_fail(const struct pg_settings *s, const char *target, struct err_
 {
 	char text[ERR_MSG_MAX];
 	size_t o = 0;
-	int space = 0;
+	int space = 0, line = 0;
 	for (const char *p = detail ? detail : ""; *p && o + 1 < sizeof text; p++) {
 		if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
 			space = o > 0;
+			line |= *p == '\n' && o > 0;
 			continue;
 		}
-		if (space && o + 2 < sizeof text)
+		if (line && o + 3 < sizeof text) {
+			text[o++] = ';';
 			text[o++] = ' ';
-		space = 0;
+		} else if (space && o + 2 < sizeof text) {
+			text[o++] = ' ';
+		}
+		space = line = 0;
 		text[o++] = *p;
 	}
 	text[o] = '\0';
@@ -423,6 +430,19 @@ static int pg_connect_status(PGconn *conn, const char *msg)
 	return EX_TEMPFAIL;
 }
 
+/* The server's notices (NOTICE, WARNING) are for the curious: -vv shows them. */
+static void pg_notice(void *arg, const char *message)
+{
+	struct pg_conn *c = arg;
+	char text[ERR_MSG_MAX];
+	size_t n = strlen(message);
+	while (n > 0 && message[n - 1] == '\n')
+		n--;
+	snprintf(text, sizeof text, "%.*s", (int)n, message);
+	pg_scrub(c->settings, text, sizeof text);
+	err_debug("postgres at %s: %s", c->target, text);
+}
+
 /* The session's settings, sent again after each reconnection. */
 static int pg_session_setup(struct pg_conn *c, struct err_msg *e)
 {
@@ -485,10 +505,22 @@ struct pg_conn *pg_connect(const struct pg_settings *s, struct err_msg *e)
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return NULL;
 	}
-	c->settings = s;
+	c->own = *s;
+	c->dsn = malloc(strlen(s->dsn) + 1);
+	if (!c->dsn) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		free(c);
+		return NULL;
+	}
+	memcpy(c->dsn, s->dsn, strlen(s->dsn) + 1);
+	c->own.dsn = c->dsn;
+	c->own.dsn_from = NULL;
+	c->own.application = NULL;
+	c->settings = &c->own;
 	c->conn = PQconnectdbParams(keys, vals, 1);
 	if (!c->conn) {
 		err_set(e, EX_SOFTWARE, "out of memory");
+		free(c->dsn);
 		free(c);
 		return NULL;
 	}
@@ -499,6 +531,7 @@ struct pg_conn *pg_connect(const struct pg_settings *s, struct err_msg *e)
 		return NULL;
 	}
 	pg_conn_target(c);
+	PQsetNoticeProcessor(c->conn, pg_notice, c);
 	if (pg_session_setup(c, e) < 0) {
 		pg_close(c);
 		return NULL;
@@ -512,6 +545,7 @@ void pg_close(struct pg_conn *c)
 	if (!c)
 		return;
 	PQfinish(c->conn);
+	free(c->dsn);
 	free(c);
 }
 

@@ -38,21 +38,23 @@ struct tid_mount {
 	char dev[32]; /* major:minor */
 };
 
-/* Read a whole (small, /proc) file; -1 with errno. */
+/* Read a whole (small, /proc) file of at most max bytes; -1 with errno (EFBIG: larger). */
 static int tid_read_file(const char *path, size_t max, struct buf *out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	buf_reset(out);
-	out->max = max + 1;
 	for (;;) {
-		if (buf_reserve(out, 4096) < 0) {
+		/* /proc files have no size to ask for: read until the end, one byte past max at most. */
+		size_t room = max + 1 - out->len;
+		size_t want = room < 4096 ? room : 4096;
+		if (want == 0 || buf_reserve(out, want) < 0) {
 			close(fd);
-			errno = EFBIG;
+			errno = want == 0 ? EFBIG : ENOMEM;
 			return -1;
 		}
-		ssize_t k = read(fd, out->data + out->len, 4096);
+		ssize_t k = read(fd, out->data + out->len, want);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -67,7 +69,6 @@ static int tid_read_file(const char *path, size_t max, struct buf *out)
 		out->data[out->len] = '\0';
 	}
 	close(fd);
-	out->max = 0;
 	return 0;
 }
 
