@@ -2,6 +2,10 @@
 #
 #   make                 build every program into bin/
 #   make run             the main job (pipelines/intraday.sh) on ./lake
+#   make up / down       the local stack (PostgreSQL, S3 server, s3fs mount
+#                        at var/lake), its configuration; make status
+#   make ddl             create or update the PostgreSQL schema (stocketl-db migrate)
+#   make spark-sql       spark-sql on the lake, with Delta (docker/, profile spark)
 #   make test            C unit tests and BATS suites ("N passed, N failed")
 #   make ci              format-check, lint, fuzz smoke, test, sanitizer test
 #   make DEVELOPER=1     add -Werror (CI does this)
@@ -79,7 +83,7 @@ SHELL_FILES = $(shell git ls-files '*.sh' '*.bash' '*.bats' .ci/run tests/run \
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all run test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
-        deps install uninstall clean
+        deps install uninstall clean up down status ddl spark-sql
 
 all: $(PROG_BINS)
 
@@ -109,6 +113,24 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 # The main job on the embedded default (./lake): pipelines/intraday.sh.
 run: all
 	bash pipelines/intraday.sh
+
+# The local stack (stack/stack.sh) and the database's schema.
+up:
+	@bash stack/stack.sh up
+
+down:
+	@bash stack/stack.sh down
+
+status:
+	@bash stack/stack.sh status
+
+ddl: $(OUTBIN)/stocketl-db
+	$(OUTBIN)/stocketl-db migrate
+
+# Spark SQL with Delta on the bucket of the Docker setup (docker/README.md).
+COMPOSE ?= docker compose
+spark-sql:
+	$(COMPOSE) -f docker/compose.yaml --profile spark run --rm spark
 
 test: $(PROG_BINS) $(UNIT_BINS)
 	@O=$(O) STOCKETL_BIN=$(CURDIR)/$(OUTBIN) bash tests/run
