@@ -127,7 +127,7 @@ status:
 ddl: $(OUTBIN)/stocketl-db
 	$(OUTBIN)/stocketl-db migrate
 
-# Spark SQL with Delta on the bucket of the Docker setup (docker/README.md).
+# Spark SQL with Delta on the bucket of the Docker setup (README.md, "Docker").
 COMPOSE ?= docker compose
 spark-sql:
 	$(COMPOSE) -f docker/compose.yaml --profile spark run --rm spark
@@ -153,8 +153,14 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@bash tests/fuzz/run $(FUZZ_SMOKE_TIME) $(FUZZ_BINS)
 
+# docker/ is checked without a Docker engine: the compose file against the
+# Compose Specification's schema and dclint's rules, the Dockerfile by the
+# parser of dockerfile-utils (both from tests/node_modules).
+NODE_BIN = tests/node_modules
 lint:
 	shellcheck -x $(SHELL_FILES)
+	node $(NODE_BIN)/dclint/bin/dclint.cjs --max-warnings 0 docker/compose.yaml
+	node $(NODE_BIN)/dockerfile-utils/bin/dockerfile-utils lint docker/Dockerfile
 	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 	  --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem -Icommon $(filter %.c,$(C_FILES))

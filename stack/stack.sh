@@ -34,11 +34,14 @@
 # Data stays across down and up; remove var/pg, var/s3 (after down) to
 # start afresh.  Exit status: 0; 69 when a component does not start; 78
 # when something this needs is missing or misconfigured.
+# shellcheck source-path=SCRIPTDIR
 set -u
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source-path=SCRIPTDIR source=../tests/helpers/net.bash
+# shellcheck source=../tests/helpers/net.bash
 source "$root/tests/helpers/net.bash"
+# shellcheck source=./s3fs-options.sh
+source "$root/stack/s3fs-options.sh"
 
 var=$PWD/var
 pgdir=$var/pg
@@ -293,24 +296,6 @@ s3_status() {
 
 # The s3fs mount -----------------------------------------------------------------------------
 
-# Mount options; README.md ("The local stack") says why each.
-s3fs_options() {
-	local o
-	o="url=$(cat "$s3dir/endpoint"),use_path_request_style,passwd_file=$s3dir/passwd"
-	o+=",fsname=s3fs#$bucket"
-	o+=",stat_cache_expire=1"
-	# Newer s3fs caches missing names unless told not to; 1.90 (Debian 12)
-	# does not, and knows no option for it.
-	if s3fs --help 2>&1 | grep -q disable_noobj_cache; then
-		o+=",disable_noobj_cache"
-	fi
-	o+=",complement_stat"
-	o+=",enable_content_md5"
-	o+=",retries=3,connect_timeout=10,readwrite_timeout=60"
-	o+=",logfile=$s3dir/s3fs.log,dbglevel=warn"
-	echo "$o"
-}
-
 mount_alive() {
 	mountpoint -q "$lake"
 }
@@ -331,7 +316,8 @@ mount_up() {
 	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
 		-u AWSACCESSKEYID -u AWSSECRETACCESSKEY -u AWS_CREDENTIAL_FILE \
 		-u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u all_proxy -u ALL_PROXY \
-		setsid s3fs "$bucket" "$lake" -f -o "$(s3fs_options)" \
+		setsid s3fs "$bucket" "$lake" -f \
+		-o "$(s3fs_lake_options "$(cat "$s3dir/endpoint")" "$bucket" "$s3dir/passwd" "$s3dir/s3fs.log")" \
 		</dev/null >>"$s3dir/s3fs.out" 2>&1 3>&- &
 	pid=$!
 	echo "$pid" >"$s3dir/s3fs.pid"
