@@ -296,8 +296,16 @@ s3_status() {
 
 # The s3fs mount -----------------------------------------------------------------------------
 
+# mount_alive: the bucket is mounted and answers.
 mount_alive() {
 	mountpoint -q "$lake"
+}
+
+# mount_present: something is mounted there, answering or not (the mount
+# of an s3fs that died fails every stat with ENOTCONN; findmnt reads the
+# mount table instead).
+mount_present() {
+	findmnt -rn --mountpoint "$lake" >/dev/null 2>&1
 }
 
 mount_up() {
@@ -336,16 +344,19 @@ mount_ready() {
 mount_down() {
 	local pid unmount
 	pid=$(cat "$s3dir/s3fs.pid" 2>/dev/null)
-	if mount_alive; then
+	if mount_present; then
 		for unmount in fusermount3 fusermount umount; do
 			command -v "$unmount" >/dev/null && break
 		done
 		if [ "$unmount" = umount ]; then
 			umount "$lake"
+		elif ! mount_alive; then
+			# A dead s3fs: nothing to flush, only the mount to take away.
+			"$unmount" -uz "$lake"
 		else
 			"$unmount" -u "$lake"
 		fi
-		mount_alive && die 74 "cannot unmount $lake (in use?)"
+		mount_present && die 74 "cannot unmount $lake (in use?)"
 		say "lake: unmounted $lake"
 	fi
 	if [ -n "$pid" ]; then
@@ -357,6 +368,8 @@ mount_down() {
 mount_status() {
 	if mount_alive; then
 		echo "lake      up    $lake (s3fs, bucket $bucket)"
+	elif mount_present; then
+		echo "lake      dead  $lake (its s3fs has ended; make up mounts it again)"
 	else
 		echo "lake      down  $lake"
 	fi

@@ -106,6 +106,19 @@ pids() {
 	assert_output 0
 }
 
+@test "up mounts the bucket again when its s3fs has died, and status says so before" {
+	kill -KILL "$(cat var/s3/s3fs.pid)"
+	net_wait_for 100 net_pid_gone "$(cat var/s3/s3fs.pid)"
+	run --separate-stderr stack status
+	assert_line --index 2 "lake      dead  $PROJECT/var/lake (its s3fs has ended; make up mounts it again)"
+	run --separate-stderr stack up
+	assert_success
+	assert_line "stack: lake: unmounted $PROJECT/var/lake"
+	assert_line "stack: lake: bucket stocketl mounted at $PROJECT/var/lake"
+	run cat var/lake/probe.txt
+	assert_output "through s3fs"
+}
+
 @test "down unmounts and stops everything and gives the user's configuration back as it was" {
 	s3fs_pid=$(cat var/s3/s3fs.pid)
 	server_pid=$(cat var/s3/pid)

@@ -412,7 +412,7 @@ static int pg_connect_status(PGconn *conn, const char *msg)
 	    "missing \"=\"",
 	    "unterminated quoted string",
 	    "unrecognized",
-	    "SSL",
+	    "does not support SSL",
 	    "certificate",
 	    "could not translate host name",
 	    "unsupported",
