@@ -109,7 +109,11 @@ int cli_getopt(const char *usage, int argc, char *const argv[], const char *shor
 {
 	char opts[64];
 	int before = optind, idx = -1, n;
-	snprintf(opts, sizeof opts, ":%s", shortopts);
+	/* getopt reads a leading '+' (stop at the first operand) before the ':'. */
+	if (shortopts[0] == '+')
+		snprintf(opts, sizeof opts, "+:%s", shortopts + 1);
+	else
+		snprintf(opts, sizeof opts, ":%s", shortopts);
 	opterr = 0;
 	int ch = getopt_long(argc, argv, opts, longopts, &idx);
 	if (ch == -1)

@@ -40,7 +40,8 @@ struct cli_option {
 
 /*
  * getopt_long(3) with the shared error handling.  shortopts lists the
- * short options as for getopt (without a leading ':').  Returns the option
+ * short options as for getopt (without a leading ':'; a leading '+' stops
+ * at the first operand, for programs with commands).  Returns the option
  * as getopt_long does, -1 at the end of the options, or '?' after reporting
  * a usage error (message and usage on stderr): the caller returns EX_USAGE.
  */
