@@ -83,8 +83,8 @@ add_include() {
 	assert_line "$e: includes libpq-fe.h, which only common/pg/ may include (one module owns each dependency)"
 	# Their owners may.
 	lint_tree
-	mkdir tree/common/pg
-	printf '#include <libpq-fe.h>\n' >tree/common/pg/pg.c
+	mkdir -p tree/common/pg
+	printf '#include <libpq-fe.h>\n' >tree/common/pg/owner_check.c
 	run bash tree/tests/lint-layers.sh tree
 	assert_success
 }
