@@ -29,7 +29,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "fetch.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "text/ts.h"
 
 static const char usage[] =

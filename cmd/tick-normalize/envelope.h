@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "text/tz.h"
 
 enum env_function { ENV_FN_NONE = 0, ENV_FN_INTRADAY, ENV_FN_DAILY, ENV_FN_QUOTE };

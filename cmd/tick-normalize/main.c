@@ -22,7 +22,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "text/jscan.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "text/ts.h"
 #include "text/tz.h"
 

@@ -17,7 +17,7 @@
 
 #include "net/http.h"
 #include "text/jscan.h"
-#include "record/record.h"
+#include "record/tick.h"
 #include "text/ts.h"
 
 static const char *const function_names[AV_FUNCTION_COUNT] = {"intraday", "daily", "quote"};

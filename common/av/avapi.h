@@ -46,7 +46,7 @@ enum av_sent {
 struct av_request {
 	int function; /* enum av_function */
 	char symbol[AV_SYMBOL_MAX + 1];
-	int interval; /* intraday: a record.h enum tick_interval (1min..60min) */
+	int interval; /* intraday: a record/tick.h enum tick_interval (1min..60min) */
 	int month;    /* intraday: year * 12 + month - 1, or AV_NO_MONTH */
 	int datatype; /* enum av_datatype */
 	int outputsize_full;

@@ -11,7 +11,7 @@
 
 #include "av/avapi.h"
 #include "text/jscan.h"
-#include "record/record.h"
+#include "record/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
  */
 #include "av/avapi.h"
 #include "text/jscan.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "t.h"
 
 #define FIXTURES "tests/fixtures/alphavantage/"
