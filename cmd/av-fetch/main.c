@@ -224,15 +224,11 @@ static void add_symbols(struct resolve *rs, struct avf_config *cfg, const struct
 {
 	for (int i = 0; i < n && !rs->status; i++) {
 		const char *v = list[i];
-		if (!av_symbol_valid(v)) {
+		char up[AV_SYMBOL_MAX + 1];
+		if (av_symbol_upper(v, strlen(v), up) < 0) {
 			bad(rs, s, "invalid symbol \"%s\": expected 1 to 15 of A-Z a-z 0-9 . -", v);
 			return;
 		}
-		char up[AV_SYMBOL_MAX + 1];
-		size_t k = 0;
-		for (; v[k]; k++)
-			up[k] = (char)toupper((unsigned char)v[k]);
-		up[k] = '\0';
 		size_t j = 0;
 		while (j < cfg->nsymbols && strcmp(cfg->symbols[j], up) != 0)
 			j++;

@@ -26,7 +26,8 @@
 #include "text/ts.h"
 #include "text/tz.h"
 
-#include "envelope.h"
+#include "av/avapi.h"
+#include "av/envelope.h"
 
 static const char usage[] =
     "usage: tick-normalize [-qv] [--binary] [--batch-id ID] [--config FILE]\n"
@@ -40,7 +41,7 @@ struct normalize {
 	struct rec_writer *out;
 	struct rec_writer *rejects; /* NULL: rejects are warnings on stderr */
 	const char *rejects_path;
-	struct envelope env;
+	struct av_env env;
 	const char *default_zone;
 	struct tz *zones[ZONES_MAX];
 	size_t nzones;
@@ -143,7 +144,7 @@ static int release(struct normalize *nz, int64_t id)
 static void put_source(struct normalize *nz, const char *file, uint64_t lineno)
 {
 	struct buf *b = &nz->line;
-	const struct envelope *env = &nz->env;
+	const struct av_env *env = &nz->env;
 	buf_puts(b, ",\"source\":{\"file\":");
 	buf_json_str(b, file, strlen(file));
 	buf_puts(b, ",\"line\":");
@@ -241,9 +242,9 @@ static int reject(struct normalize *nz, const char *stage, const char *reason, c
 static int envelope(struct normalize *nz, const char *s, size_t n, const char *file,
                     uint64_t lineno)
 {
-	struct envelope *env = &nz->env;
+	struct av_env *env = &nz->env;
 	nz->envelopes++;
-	int rc = env_parse(env, s, n);
+	int rc = av_env_parse(env, s, n);
 	if (rc == -2) {
 		err_error("out of memory");
 		nz->status = EX_SOFTWARE;
@@ -269,7 +270,7 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 		nz->total_env_rejects++;
 		return reject(nz, "envelope", why, s, n, env->valid_json, 0, file, lineno);
 	}
-	size_t good = env_convert(env, z);
+	size_t good = av_env_convert(env, z);
 
 	/* The batch id: the envelope's, else its batch's so far, else --batch-id, else wait. */
 	int64_t id = -1;
@@ -290,12 +291,12 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 	struct tick t;
 	memset(&t, 0, sizeof t);
 	memcpy(t.symbol, env->symbol, sizeof t.symbol);
-	memcpy(t.source, "alphavantage", sizeof "alphavantage");
+	memcpy(t.source, AV_SOURCE, sizeof AV_SOURCE);
 	t.interval = (uint8_t)env->interval;
 	t.batch_id = id;
 	t.ingested_at = env->fetched_at;
 	for (size_t i = 0; i < good; i++) {
-		const struct env_bar *b = &env->bars[i];
+		const struct av_bar *b = &env->bars[i];
 		t.trade_timestamp = b->ts;
 		t.trade_date = b->date;
 		t.open = b->open;
@@ -307,11 +308,11 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 			return -1;
 	}
 	for (size_t i = good; i < env->nbars; i++) {
-		const struct env_bar *b = &env->bars[i];
+		const struct av_bar *b = &env->bars[i];
 		nz->rejected++;
 		nz->total_bar_rejects++;
-		if (reject(nz, "bar", env_bar_why(env, b), b->raw, b->raw_len, b->raw_json, 1, file,
-		           lineno) < 0)
+		if (reject(nz, "bar", av_env_bar_why(env, b), b->raw, b->raw_len, b->raw_json, 1,
+		           file, lineno) < 0)
 			return -1;
 	}
 	return 0;
@@ -436,7 +437,7 @@ int main(int argc, char **argv)
 
 	err_init(argv[0]);
 	memset(&nz, 0, sizeof nz);
-	env_init(&nz.env);
+	av_env_init(&nz.env);
 	nz.default_zone = "US/Eastern";
 	nz.fallback_id = -1;
 	nz.seen_id = -1;
@@ -577,6 +578,6 @@ done:
 		tz_free(nz.zones[i]);
 	free(nz.held);
 	buf_free(&nz.line);
-	env_free(&nz.env);
+	av_env_free(&nz.env);
 	return status;
 }

@@ -286,8 +286,9 @@ static int rec_parse_batch(struct rec_reader *r, const char *s, size_t n, struct
 			int ok = 0;
 			int64_t x = k == JS_NUM ? rec_parse_i64(v.s, v.n, &ok) : 0;
 			if (!ok || x < 0) {
-				snprintf(whybuf, whylen, "@batch %.*s must be a non-negative integer",
-				         (int)nlen, name);
+				snprintf(whybuf, whylen,
+				         "@batch %.*s must be a non-negative integer", (int)nlen,
+				         name);
 				*why = whybuf;
 				return -1;
 			}
@@ -549,8 +550,9 @@ static int rec_bad_batch_frame(struct rec_reader *r, struct rec *out, struct err
 	buf_puts(t, "{\"@batch\":{\"app\":");
 	buf_json_str(t, a.data ? a.data : "", a.len);
 	buf_free(&a);
-	buf_printf(t, ",\"id\":%lld,\"records\":%lld,\"rejected\":%lld,\"status\":",
-	           (long long)b->id, (long long)b->records, (long long)b->rejected);
+	buf_printf(t,
+	           ",\"id\":%lld,\"records\":%lld,\"rejected\":%lld,\"status\":", (long long)b->id,
+	           (long long)b->records, (long long)b->rejected);
 	if (status == BATCH_OK || status == BATCH_FAILED)
 		buf_puts(t, status == BATCH_OK ? "\"ok\"}}" : "\"failed\"}}");
 	else
@@ -601,8 +603,9 @@ static int rec_read_binary(struct rec_reader *r, struct rec *out, struct err_msg
 		b->rejected = rec_get_le64(f + 24);
 		/* Past 255 bytes the frame's length cannot be trusted, nor what follows it. */
 		if (applen > REC_APP_MAX) {
-			err_set(e, EX_DATAERR, "%s: record %llu: batch frame with an app of %zu bytes",
-			        r->name, (unsigned long long)out->number, applen);
+			err_set(e, EX_DATAERR,
+			        "%s: record %llu: batch frame with an app of %zu bytes", r->name,
+			        (unsigned long long)out->number, applen);
 			return -1;
 		}
 		if (rec_read_payload(r, out, f, 32, applen, &r->control, "batch", e) < 0)
@@ -903,7 +906,8 @@ int rec_write_batch(struct rec_writer *w, const struct rec_batch *b, struct err_
 	}
 	if (b->id < 0 || b->records < 0 || b->rejected < 0 ||
 	    (b->status != BATCH_OK && b->status != BATCH_FAILED)) {
-		err_set(e, EX_SOFTWARE, "a batch marker with a negative count or an unknown status");
+		err_set(e, EX_SOFTWARE,
+		        "a batch marker with a negative count or an unknown status");
 		return -1;
 	}
 	if (w->format == REC_FMT_JSON) {

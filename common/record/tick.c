@@ -489,8 +489,7 @@ int tick_from_frame(const unsigned char f[TICK_FRAME_SIZE], struct tick *t)
 	t->batch_id = rec_get_le64(f + 72);
 	t->ingested_at = rec_get_le64(f + 80);
 	memcpy(t->source, f + 88, 16);
-	if (t->symbol[TICK_SYMBOL_MAX] || t->source[TICK_SOURCE_MAX] ||
-	    (t->nulls & ~TICK_N_ALL) ||
+	if (t->symbol[TICK_SYMBOL_MAX] || t->source[TICK_SOURCE_MAX] || (t->nulls & ~TICK_N_ALL) ||
 	    (!(t->nulls & TICK_N_INTERVAL) && !tick_interval_name(t->interval)))
 		return -1;
 	return 0;

@@ -143,8 +143,9 @@ static void test_malformed_markers(void)
 	expect_bad_marker("{\"@batch\":{\"id\":1,\"records\":1,\"status\":\"failed\","
 	                  "\"st\\u0061tus\":\"ok\"}}",
 	                  "@batch repeats \"status\"");
-	expect_bad_marker("{\"@batch\":{\"id\":1,\"records\":1,\"x\":[1],\"status\":\"ok\",\"x\":2}}",
-	                  "@batch repeats \"x\"");
+	expect_bad_marker(
+	    "{\"@batch\":{\"id\":1,\"records\":1,\"x\":[1],\"status\":\"ok\",\"x\":2}}",
+	    "@batch repeats \"x\"");
 	expect_bad_marker("{\"@batch\":{\"app\":\"x\",\"id\":1,\"records\":1,\"status\":\"OK\"}}",
 	                  "@batch status must be \"ok\" or \"failed\"");
 	expect_bad_marker("{\"@batch\":{\"id\":1,\"records\":1,\"status\":true}}",
@@ -165,14 +166,16 @@ static void test_malformed_markers(void)
 	                  "@batch records must be a non-negative integer");
 	expect_bad_marker("{\"@batch\":{\"id\":1,\"records\":1,\"rejected\":-2,\"status\":\"ok\"}}",
 	                  "@batch rejected must be a non-negative integer");
-	expect_bad_marker("{\"@batch\":{\"id\":99999999999999999999,\"records\":1,\"status\":\"ok\"}}",
-	                  "@batch id must be a non-negative integer");
+	expect_bad_marker(
+	    "{\"@batch\":{\"id\":99999999999999999999,\"records\":1,\"status\":\"ok\"}}",
+	    "@batch id must be a non-negative integer");
 	expect_bad_marker("{\"@batch\":{\"app\":7,\"id\":1,\"records\":1,\"status\":\"ok\"}}",
 	                  "@batch app must be a string of at most 255 bytes without control "
 	                  "characters");
-	expect_bad_marker("{\"@batch\":{\"app\":\"a\\u0001b\",\"id\":1,\"records\":1,\"status\":\"ok\"}}",
-	                  "@batch app must be a string of at most 255 bytes without control "
-	                  "characters");
+	expect_bad_marker(
+	    "{\"@batch\":{\"app\":\"a\\u0001b\",\"id\":1,\"records\":1,\"status\":\"ok\"}}",
+	    "@batch app must be a string of at most 255 bytes without control "
+	    "characters");
 	expect_bad_marker("{\"@batch\":3}", "@batch is not an object");
 	expect_bad_marker("{\"@batch\":{\"id\":1,\"records\":1,\"status\":\"ok\"},\"x\":1}",
 	                  "a batch marker has one member, \"@batch\"");
@@ -254,11 +257,11 @@ static void test_malformed_batch_frame(void)
 	bytes[8] = REC_BIN_VERSION;
 	bytes[10] = REC_FRAME_SIZE;
 	unsigned char *f = (unsigned char *)bytes + REC_HEADER_SIZE;
-	f[0] = 2;   /* batch frame */
-	f[1] = 7;   /* no such status */
-	f[2] = 3;   /* app of 3 bytes */
-	f[8] = 9;   /* id 9 */
-	f[16] = 4;  /* records 4 */
+	f[0] = 2;  /* batch frame */
+	f[1] = 7;  /* no such status */
+	f[2] = 3;  /* app of 3 bytes */
+	f[8] = 9;  /* id 9 */
+	f[16] = 4; /* records 4 */
 	memcpy(f + 32, "a\"b", 3);
 	struct rec_reader *r = reader_for(bytes, sizeof bytes, 0);
 	struct rec rec;
