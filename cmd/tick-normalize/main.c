@@ -9,6 +9,11 @@
  * are held until a batch_id or the batch's marker turns up (see
  * tick-normalize(1)).  Batch markers are passed on with the counts of this
  * stage: records written, and rejects added to those from upstream.
+ *
+ * A marker is also checked against the stream: one whose count is not the
+ * number of envelopes that arrived fails its batch, and a malformed one
+ * ends its batch, which fails, and is passed on as it came, so that every
+ * stage downstream fails the same batch.  Neither is ever an envelope.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,16 +23,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "av/avapi.h"
+#include "av/envelope.h"
 #include "base/cli.h"
 #include "base/config.h"
 #include "base/err.h"
-#include "text/jscan.h"
 #include "record/stream.h"
+#include "text/jscan.h"
 #include "text/ts.h"
 #include "text/tz.h"
-
-#include "av/avapi.h"
-#include "av/envelope.h"
 
 static const char usage[] =
     "usage: tick-normalize [-qv] [--binary] [--batch-id ID] [--config FILE]\n"
@@ -49,6 +53,7 @@ struct normalize {
 	struct buf line;     /* scratch for reject lines */
 
 	/* The batch being read. */
+	int64_t lines;    /* envelope lines read, rejected ones included */
 	int64_t written;  /* ticks written */
 	int64_t rejected; /* bars and envelopes rejected */
 	int64_t seen_id;  /* the batch_id of its envelopes, -1 before one is seen */
@@ -58,7 +63,8 @@ struct normalize {
 
 	/* The whole run. */
 	int64_t total_ticks, total_bar_rejects, total_env_rejects, envelopes;
-	int status; /* fatal exit status, 0 while going */
+	int64_t stream_errors; /* malformed markers and markers with a wrong count */
+	int status;            /* fatal exit status, 0 while going */
 };
 
 /* Zones ------------------------------------------------------------------------ */
@@ -204,11 +210,10 @@ static void put_text(struct buf *b, const char *s, size_t n)
 static int reject(struct normalize *nz, const char *stage, const char *reason, const char *in,
                   size_t inlen, int in_json, int wrap_member, const char *file, uint64_t lineno)
 {
-	if (!nz->rejects) {
-		err_warn("%s: line %llu: %s%s%s rejected: %s", file, (unsigned long long)lineno,
-		         nz->env.symbol, nz->env.symbol[0] ? ": " : "", stage, reason);
+	err_record("%s: line %llu: %s%s%s rejected: %s", file, (unsigned long long)lineno,
+	           nz->env.symbol, nz->env.symbol[0] ? ": " : "", stage, reason);
+	if (!nz->rejects)
 		return 0;
-	}
 	struct buf *b = &nz->line;
 	buf_reset(b);
 	buf_puts(b, "{\"reason\":");
@@ -244,6 +249,7 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 {
 	struct av_env *env = &nz->env;
 	nz->envelopes++;
+	nz->lines++;
 	int rc = av_env_parse(env, s, n);
 	if (rc == -2) {
 		err_error("out of memory");
@@ -318,17 +324,32 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 	return 0;
 }
 
+/* Forget the batch that ended. */
+static void batch_reset(struct normalize *nz)
+{
+	nz->lines = nz->written = nz->rejected = 0;
+	nz->seen_id = -1;
+	nz->id_conflict = 0;
+}
+
 static int batch_end(struct normalize *nz, const struct rec_batch *in)
 {
 	struct rec_batch b = *in;
+	char label[REC_BATCH_LABEL_MAX];
+	rec_batch_label(in, label, sizeof label);
 	if (nz->seen_id >= 0 && nz->seen_id != in->id)
 		nz->id_conflict = 1;
 	if (release(nz, in->id) < 0)
 		return -1;
 	if (nz->id_conflict) {
-		err_warn("batch %s %lld: its envelopes carry other batch ids; the batch is marked "
-		         "failed",
-		         in->app, (long long)in->id);
+		err_warn("%s: its envelopes carry other batch ids; the batch fails", label);
+		b.status = BATCH_FAILED;
+	}
+	if (in->records != nz->lines) {
+		err_error(
+		    "%s: the marker says %lld records, %lld envelopes arrived; the batch fails",
+		    label, (long long)in->records, (long long)nz->lines);
+		nz->stream_errors++;
 		b.status = BATCH_FAILED;
 	}
 	b.records = nz->written;
@@ -336,9 +357,26 @@ static int batch_end(struct normalize *nz, const struct rec_batch *in)
 	struct err_msg e;
 	if (rec_write_batch(nz->out, &b, &e) < 0 || rec_writer_flush(nz->out, &e) < 0)
 		return write_failed(nz, &e);
-	nz->written = nz->rejected = 0;
-	nz->seen_id = -1;
-	nz->id_conflict = 0;
+	batch_reset(nz);
+	return 0;
+}
+
+/*
+ * A malformed marker ends a batch that fails.  Ticks still waiting for the
+ * batch's id get --batch-id (or null): the marker that would have named it
+ * cannot be read.  The marker follows them as it came.
+ */
+static int bad_marker(struct normalize *nz, const struct rec *rec, const struct err_msg *re)
+{
+	struct err_msg e;
+	err_error("%s; the batch it ends fails", re->text);
+	nz->stream_errors++;
+	if (release(nz, nz->fallback_id) < 0)
+		return -1;
+	if (rec_write_control(nz->out, rec->text, rec->text_len, &e) < 0 ||
+	    rec_writer_flush(nz->out, &e) < 0)
+		return write_failed(nz, &e);
+	batch_reset(nz);
 	return 0;
 }
 
@@ -382,6 +420,9 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 			if (rec_write_control(nz->out, rec.text, rec.text_len, &e) < 0)
 				rc = write_failed(nz, &e);
 			break;
+		case REC_BAD_MARKER:
+			rc = bad_marker(nz, &rec, &e);
+			break;
 		default: {
 			/* A line that is not a JSON object, or too long (the reader says why). */
 			const char *why = strstr(e.text, ": record ");
@@ -393,6 +434,8 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 			    strncmp(why, "line longer", 11) == 0 ? "" : "not valid JSON: ", why);
 			nz->env.function_name[0] = nz->env.symbol[0] = '\0';
 			nz->env.interval = nz->env.has_fetched_at = 0;
+			nz->lines++;
+			nz->envelopes++;
 			nz->rejected++;
 			nz->total_env_rejects++;
 			rc = reject(nz, "envelope", reason, rec.text, rec.text ? rec.text_len : 0,
@@ -564,16 +607,21 @@ done:
 			status = EX_IOERR;
 	}
 	int64_t rejected = nz.total_bar_rejects + nz.total_env_rejects;
-	if (status == EX_OK && rejected > 0) {
-		if (nz.rejects_path)
-			err_warn("%lld bars and %lld envelopes rejected (see %s)",
-			         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects,
-			         nz.rejects_path);
-		status = EX_REJECTS;
+	if (rejected) {
+		char hint[300];
+		snprintf(hint, sizeof hint, "see %s",
+		         nz.rejects_path ? nz.rejects_path : "--rejects FILE");
+		err_record_end(hint);
 	}
-	err_info("%lld envelopes, %lld ticks, %lld bars and %lld envelopes rejected",
-	         (long long)nz.envelopes, (long long)nz.total_ticks,
-	         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects);
+	int finished = status == EX_OK; /* the input was read to its end */
+	if (status == EX_OK && nz.stream_errors)
+		status = EX_DATAERR;
+	else if (status == EX_OK && rejected > 0)
+		status = EX_REJECTS;
+	if (finished)
+		err_warn("%lld envelopes, %lld bars out, %lld rejected (%lld bars, %lld envelopes)",
+		         (long long)nz.envelopes, (long long)nz.total_ticks, (long long)rejected,
+		         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects);
 	for (size_t i = 0; i < nz.nzones; i++)
 		tz_free(nz.zones[i]);
 	free(nz.held);
