@@ -44,6 +44,16 @@ ticks() {
 	jq -r 'select(has("symbol")) | "\(.trade_timestamp) \(.trade_date) \(.open) \(.high) \(.low) \(.close) \(.volume)"'
 }
 
+# stderr_has TEXT: a line of the last run's stderr contains TEXT.
+stderr_has() {
+	local l
+	for l in "${stderr_lines[@]}"; do
+		[[ $l == *"$1"* ]] && return 0
+	done
+	printf -- '-- no stderr line contains --\n%s\n-- stderr --\n%s\n' "$1" "$stderr" >&2
+	return 1
+}
+
 teardown() {
 	[ -z "${MOCKAV_PID:-}" ] || mockav_stop
 }
@@ -304,6 +314,19 @@ teardown() {
 	assert_output '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750174200000000,"records":0,"rejected":0,"status":"ok"}}'
 	[[ $stderr == *"in.ndjson: line 1: IBM: no data"* ]]
 	[[ $stderr == *"in.ndjson: line 2: IBM: no data"* ]]
+}
+
+@test "a CSV body with a header and no rows is no data; a quote CSV without a row is an unknown symbol" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min '"timestamp,open,high,low,close,volume\r\n"'
+		envelope GLOBAL_QUOTE IBM null '"symbol,open,high,low,price,volume,latestDay,previousClose,change,changePercent\r\n"'
+	} >in.ndjson
+	run --separate-stderr tick-normalize -v --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	assert_output ''
+	stderr_has 'tick-normalize: in.ndjson: line 1: IBM: no data'
+	run jq -r '"\(.source.line) \(.reason)"' rejects.ndjson
+	assert_output '2 the quote CSV has no row (an unknown symbol)'
 }
 
 @test "without --rejects, each reject is a warning on stderr" {

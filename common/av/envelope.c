@@ -719,6 +719,12 @@ static int env_settle(struct av_env *env, struct scan *sc)
 		}
 		if (env->reject[0])
 			return -1;
+		/* A header without rows: as an empty series, or an empty quote, in JSON. */
+		if (env->nbars == 0 && env->function == AV_QUOTE) {
+			env_reject(env, "the quote CSV has no row (an unknown symbol)");
+			return -1;
+		}
+		env->no_data = env->nbars == 0;
 	} else if (env->function == AV_QUOTE) {
 		if (sc->quote_empty) {
 			env_reject(env, "Global Quote is empty (an unknown symbol)");
@@ -858,6 +864,8 @@ size_t av_env_convert(struct av_env *env, const struct tz *z)
 	}
 	if (good < env->nbars)
 		descending = ascending = 0;
+	if (env->nbars < 2)
+		return good; /* nothing to order (and no last index to reverse from) */
 	if (descending) {
 		/* As the API sends them: reversing is the whole sort. */
 		for (size_t i = 0, j = env->nbars - 1; i < j; i++, j--) {
