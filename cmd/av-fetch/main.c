@@ -330,8 +330,6 @@ static int is_loopback_url(const char *url)
 static int resolve_settings(const struct flags *fl, const struct config *conf, int nargs,
                             char *const *args, struct avf_config *cfg)
 {
-	static const char *const functions[] = {"intraday", "daily", "quote"};
-	static const char *const intervals[] = {"1min", "5min", "15min", "30min", "60min"};
 	static const char *const sizes[] = {"compact", "full"};
 	static const char *const datatypes[] = {"json", "csv"};
 	static const char *const entitlements[] = {"realtime", "delayed"};
@@ -341,7 +339,7 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 	int b;
 
 	s = get(&rs, fl->function, "--function", SECTION, "function", "intraday");
-	int function = pick(s.value, functions, 3);
+	int function = av_function_parse(s.value);
 	if (function < 0) {
 		bad(&rs, &s, "expected intraday, daily or quote, not \"%s\"", s.value);
 		return rs.status;
@@ -352,12 +350,13 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 
 	if (intraday) {
 		s = get(&rs, fl->interval, "--interval", SECTION, "interval", "5min");
-		int i = pick(s.value, intervals, 5);
-		if (i < 0)
+		/* The intraday intervals: every tick interval but the day. */
+		int iv = tick_interval_parse(s.value, strlen(s.value));
+		if (iv == 0 || iv == TICK_1D)
 			bad(&rs, &s, "expected 1min, 5min, 15min, 30min or 60min, not \"%s\"",
 			    s.value);
 		else
-			p->interval = tick_interval_parse(s.value, strlen(s.value));
+			p->interval = iv;
 		s = get(&rs, fl->adjusted, "--adjusted", SECTION, "adjusted", "true");
 		if (get_bool(&rs, &s, &b) == 0 && s.given) {
 			p->adjusted = b;
