@@ -9,6 +9,11 @@
  * are held until a batch_id or the batch's marker turns up (see
  * tick-normalize(1)).  Batch markers are passed on with the counts of this
  * stage: records written, and rejects added to those from upstream.
+ *
+ * A marker is also checked against the stream: one whose count is not the
+ * number of envelopes that arrived fails its batch, and a malformed one
+ * ends its batch, which fails, and is passed on as it came, so that every
+ * stage downstream fails the same batch.  Neither is ever an envelope.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,15 +23,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "av/avapi.h"
+#include "av/envelope.h"
 #include "base/cli.h"
 #include "base/config.h"
 #include "base/err.h"
+#include "record/stream.h"
 #include "text/jscan.h"
-#include "record/record.h"
 #include "text/ts.h"
 #include "text/tz.h"
-
-#include "envelope.h"
 
 static const char usage[] =
     "usage: tick-normalize [-qv] [--binary] [--batch-id ID] [--config FILE]\n"
@@ -50,7 +55,7 @@ struct normalize {
 	struct rec_writer *out;
 	struct rec_writer *rejects; /* NULL: rejects are warnings on stderr */
 	const char *rejects_path;
-	struct envelope env;
+	struct av_env env;
 	const char *default_zone;
 	struct tz *zones[ZONES_MAX];
 	size_t nzones;
@@ -58,6 +63,7 @@ struct normalize {
 	struct buf line;     /* scratch for reject lines */
 
 	/* The batch being read. */
+	int64_t lines;    /* envelope lines read, rejected ones included */
 	int64_t written;  /* ticks written */
 	int64_t rejected; /* bars and envelopes rejected */
 	int64_t seen_id;  /* the batch_id of its envelopes, -1 before one is seen */
@@ -67,7 +73,8 @@ struct normalize {
 
 	/* The whole run. */
 	int64_t total_ticks, total_bar_rejects, total_env_rejects, envelopes;
-	int status; /* fatal exit status, 0 while going */
+	int64_t stream_errors; /* malformed markers and markers with a wrong count */
+	int status;            /* fatal exit status, 0 while going */
 };
 
 /* Zones ------------------------------------------------------------------------ */
@@ -153,7 +160,7 @@ static int release(struct normalize *nz, int64_t id)
 static void put_source(struct normalize *nz, const char *file, uint64_t lineno)
 {
 	struct buf *b = &nz->line;
-	const struct envelope *env = &nz->env;
+	const struct av_env *env = &nz->env;
 	buf_puts(b, ",\"source\":{\"file\":");
 	buf_json_str(b, file, strlen(file));
 	buf_puts(b, ",\"line\":");
@@ -213,11 +220,10 @@ static void put_text(struct buf *b, const char *s, size_t n)
 static int reject(struct normalize *nz, const char *stage, const char *reason, const char *in,
                   size_t inlen, int in_json, int wrap_member, const char *file, uint64_t lineno)
 {
-	if (!nz->rejects) {
-		err_warn("%s: line %llu: %s%s%s rejected: %s", file, (unsigned long long)lineno,
-		         nz->env.symbol, nz->env.symbol[0] ? ": " : "", stage, reason);
+	err_record("%s: line %llu: %s%s%s rejected: %s", file, (unsigned long long)lineno,
+	           nz->env.symbol, nz->env.symbol[0] ? ": " : "", stage, reason);
+	if (!nz->rejects)
 		return 0;
-	}
 	struct buf *b = &nz->line;
 	buf_reset(b);
 	buf_puts(b, "{\"reason\":");
@@ -251,9 +257,10 @@ static int reject(struct normalize *nz, const char *stage, const char *reason, c
 static int envelope(struct normalize *nz, const char *s, size_t n, const char *file,
                     uint64_t lineno)
 {
-	struct envelope *env = &nz->env;
+	struct av_env *env = &nz->env;
 	nz->envelopes++;
-	int rc = env_parse(env, s, n);
+	nz->lines++;
+	int rc = av_env_parse(env, s, n);
 	if (rc == -2) {
 		err_error("out of memory");
 		nz->status = EX_SOFTWARE;
@@ -279,7 +286,7 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 		nz->total_env_rejects++;
 		return reject(nz, "envelope", why, s, n, env->valid_json, 0, file, lineno);
 	}
-	size_t good = env_convert(env, z);
+	size_t good = av_env_convert(env, z);
 
 	/* The batch id: the envelope's, else its batch's so far, else --batch-id, else wait. */
 	int64_t id = -1;
@@ -300,12 +307,12 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 	struct tick t;
 	memset(&t, 0, sizeof t);
 	memcpy(t.symbol, env->symbol, sizeof t.symbol);
-	memcpy(t.source, "alphavantage", sizeof "alphavantage");
+	memcpy(t.source, AV_SOURCE, sizeof AV_SOURCE);
 	t.interval = (uint8_t)env->interval;
 	t.batch_id = id;
 	t.ingested_at = env->fetched_at;
 	for (size_t i = 0; i < good; i++) {
-		const struct env_bar *b = &env->bars[i];
+		const struct av_bar *b = &env->bars[i];
 		t.trade_timestamp = b->ts;
 		t.trade_date = b->date;
 		t.open = b->open;
@@ -317,27 +324,42 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 			return -1;
 	}
 	for (size_t i = good; i < env->nbars; i++) {
-		const struct env_bar *b = &env->bars[i];
+		const struct av_bar *b = &env->bars[i];
 		nz->rejected++;
 		nz->total_bar_rejects++;
-		if (reject(nz, "bar", env_bar_why(env, b), b->raw, b->raw_len, b->raw_json, 1, file,
-		           lineno) < 0)
+		if (reject(nz, "bar", av_env_bar_why(env, b), b->raw, b->raw_len, b->raw_json, 1,
+		           file, lineno) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+/* Forget the batch that ended. */
+static void batch_reset(struct normalize *nz)
+{
+	nz->lines = nz->written = nz->rejected = 0;
+	nz->seen_id = -1;
+	nz->id_conflict = 0;
+}
+
 static int batch_end(struct normalize *nz, const struct rec_batch *in)
 {
 	struct rec_batch b = *in;
+	char label[REC_BATCH_LABEL_MAX];
+	rec_batch_label(in, label, sizeof label);
 	if (nz->seen_id >= 0 && nz->seen_id != in->id)
 		nz->id_conflict = 1;
 	if (release(nz, in->id) < 0)
 		return -1;
 	if (nz->id_conflict) {
-		err_warn("batch %s %lld: its envelopes carry other batch ids; the batch is marked "
-		         "failed",
-		         in->app, (long long)in->id);
+		err_warn("%s: its envelopes carry other batch ids; the batch fails", label);
+		b.status = BATCH_FAILED;
+	}
+	if (in->records != nz->lines) {
+		err_error(
+		    "%s: the marker says %lld records, %lld envelopes arrived; the batch fails",
+		    label, (long long)in->records, (long long)nz->lines);
+		nz->stream_errors++;
 		b.status = BATCH_FAILED;
 	}
 	b.records = nz->written;
@@ -345,9 +367,26 @@ static int batch_end(struct normalize *nz, const struct rec_batch *in)
 	struct err_msg e;
 	if (rec_write_batch(nz->out, &b, &e) < 0 || rec_writer_flush(nz->out, &e) < 0)
 		return write_failed(nz, &e);
-	nz->written = nz->rejected = 0;
-	nz->seen_id = -1;
-	nz->id_conflict = 0;
+	batch_reset(nz);
+	return 0;
+}
+
+/*
+ * A malformed marker ends a batch that fails.  Ticks still waiting for the
+ * batch's id get --batch-id (or null): the marker that would have named it
+ * cannot be read.  The marker follows them as it came.
+ */
+static int bad_marker(struct normalize *nz, const struct rec *rec, const struct err_msg *re)
+{
+	struct err_msg e;
+	err_error("%s; the batch it ends fails", re->text);
+	nz->stream_errors++;
+	if (release(nz, nz->fallback_id) < 0)
+		return -1;
+	if (rec_write_control(nz->out, rec->text, rec->text_len, &e) < 0 ||
+	    rec_writer_flush(nz->out, &e) < 0)
+		return write_failed(nz, &e);
+	batch_reset(nz);
 	return 0;
 }
 
@@ -391,6 +430,9 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 			if (rec_write_control(nz->out, rec.text, rec.text_len, &e) < 0)
 				rc = write_failed(nz, &e);
 			break;
+		case REC_BAD_MARKER:
+			rc = bad_marker(nz, &rec, &e);
+			break;
 		default: {
 			/* A line that is not a JSON object, or too long (the reader says why). */
 			const char *why = strstr(e.text, ": record ");
@@ -402,6 +444,8 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 			    strncmp(why, "line longer", 11) == 0 ? "" : "not valid JSON: ", why);
 			nz->env.function_name[0] = nz->env.symbol[0] = '\0';
 			nz->env.interval = nz->env.has_fetched_at = 0;
+			nz->lines++;
+			nz->envelopes++;
 			nz->rejected++;
 			nz->total_env_rejects++;
 			rc = reject(nz, "envelope", reason, rec.text, rec.text ? rec.text_len : 0,
@@ -446,7 +490,7 @@ int main(int argc, char **argv)
 
 	err_init(argv[0]);
 	memset(&nz, 0, sizeof nz);
-	env_init(&nz.env);
+	av_env_init(&nz.env);
 	nz.default_zone = "US/Eastern";
 	nz.fallback_id = -1;
 	nz.seen_id = -1;
@@ -559,7 +603,8 @@ int main(int argc, char **argv)
 
 done:
 	/* A reader that went away (tick-normalize | head -1) ended the run: quietly, status 0. */
-	if (nz.out && rec_writer_broken_pipe(nz.out) && status == EX_IOERR)
+	int reader_gone = nz.out && rec_writer_broken_pipe(nz.out);
+	if (reader_gone && status == EX_IOERR)
 		status = EX_OK;
 	if (nz.rejects && rec_writer_close(nz.rejects, &e) < 0) {
 		err_error("%s", e.text);
@@ -575,20 +620,25 @@ done:
 	}
 	status = err_status_worse(status, input_status);
 	int64_t rejected = nz.total_bar_rejects + nz.total_env_rejects;
-	if (status == EX_OK && rejected > 0) {
-		if (nz.rejects_path)
-			err_warn("%lld bars and %lld envelopes rejected (see %s)",
-			         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects,
-			         nz.rejects_path);
-		status = EX_REJECTS;
+	if (rejected) {
+		char hint[300];
+		snprintf(hint, sizeof hint, "see %s",
+		         nz.rejects_path ? nz.rejects_path : "--rejects FILE");
+		err_record_end(hint);
 	}
-	err_info("%lld envelopes, %lld ticks, %lld bars and %lld envelopes rejected",
-	         (long long)nz.envelopes, (long long)nz.total_ticks,
-	         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects);
+	int finished = status == EX_OK && !reader_gone; /* the input was read to its end */
+	if (status == EX_OK && nz.stream_errors)
+		status = EX_DATAERR;
+	else if (status == EX_OK && rejected > 0)
+		status = EX_REJECTS;
+	if (finished)
+		err_warn("%lld envelopes, %lld bars out, %lld rejected (%lld bars, %lld envelopes)",
+		         (long long)nz.envelopes, (long long)nz.total_ticks, (long long)rejected,
+		         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects);
 	for (size_t i = 0; i < nz.nzones; i++)
 		tz_free(nz.zones[i]);
 	free(nz.held);
 	buf_free(&nz.line);
-	env_free(&nz.env);
+	av_env_free(&nz.env);
 	return status;
 }
