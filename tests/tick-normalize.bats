@@ -540,3 +540,71 @@ teardown() {
 	tick-normalize -q --rejects rejects.ndjson in.ndjson || true
 	[ "$(wc -l <rejects.ndjson)" -eq 2 ]
 }
+
+@test "--watermarks drops the bars older than their key's watermark, keeps the watermark's own bar, and counts them" {
+	printf '%s\n' '{"symbol":"ibm","interval":"5min","newest":"2025-06-17T15:00:00Z"}' \
+		'{"symbol":"IBM","interval":"1min","newest":"2025-06-17T15:19:00Z"}' \
+		'{"symbol":"NVDA","interval":"5min","newest":"2030-01-01T00:00:00Z"}' >wm.ndjson
+	run --separate-stderr tick-normalize --watermarks wm.ndjson --rejects rejects.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_success
+	assert_equal "$stderr" "tick-normalize: 1 envelopes, 5 bars out, 95 older than the watermark, 0 rejected (0 bars, 0 envelopes)"
+	run jq -r 'select(.symbol) | .trade_timestamp' <<<"$output"
+	assert_output "$(printf '2025-06-17T15:%s:00Z\n' 00 05 10 15 20)"
+	# the marker counts what this stage passed on; nothing went to the rejects
+	run jq -c 'select(."@batch") | ."@batch" | [.records, .rejected, .status]' <<<"$(tick-normalize -q --watermarks wm.ndjson "$ENV/ibm_5min_json.ndjson")"
+	assert_output '[5,0,"ok"]'
+	[ ! -s rejects.ndjson ]
+}
+
+@test "--watermarks passes every bar of a key without a watermark, and an empty file drops nothing" {
+	printf '%s\n' '{"symbol":"IBM","interval":"1min","newest":"2030-01-01T00:00:00Z"}' >other.ndjson
+	: >empty.ndjson
+	for f in other.ndjson empty.ndjson; do
+		run --separate-stderr tick-normalize --watermarks $f "$ENV/ibm_5min_json.ndjson"
+		assert_success
+		assert_equal "$stderr" "tick-normalize: 1 envelopes, 100 bars out, 0 older than the watermark, 0 rejected (0 bars, 0 envelopes)"
+		assert_equal "${#lines[@]}" 101
+	done
+}
+
+@test "--watermarks reads spool watermark lines as they are, and a key given twice keeps its newest time" {
+	printf '%s\n' \
+		'{"fact":"watermark","run_id":"r1","program":"runner","at":"2025-06-17T15:26:00.000001Z","symbol":"IBM","interval":"5min","newest":"2025-06-17T15:10:00Z"}' \
+		'{"symbol":"IBM","interval":"5min","newest":"2025-06-17T11:00:00-04:00","extra":{"nested":[1,2]}}' \
+		'{"symbol":"IBM","interval":"5min","newest":"2025-06-17T14:00:00Z"}' >wm.ndjson
+	run --separate-stderr tick-normalize -v --watermarks wm.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_success
+	assert_equal "$(jq -r 'select(.symbol) | .trade_timestamp' <<<"$output" | head -1)" 2025-06-17T15:10:00Z
+	stderr_has "tick-normalize: --watermarks: wm.ndjson: 1 keys"
+	stderr_has "ibm_5min_json.ndjson: line 1: IBM: 97 bars older than the watermark"
+}
+
+@test "a watermarks file that is not watermarks stops the run before any envelope is read, with the line" {
+	printf '%s\n' '{"symbol":"IBM","interval":"5min","newest":"2025-06-17T15:00:00Z"}' \
+		'{"symbol":"IBM","interval":"2min","newest":"2025-06-17T15:00:00Z"}' >bad.ndjson
+	run --separate-stderr tick-normalize --watermarks bad.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_failure 65
+	assert_output ""
+	assert_equal "$stderr" 'tick-normalize: --watermarks: bad.ndjson: line 2: not a watermark: member "interval": not an interval (1min, 5min, 15min, 30min, 60min, 1d)'
+	local line why
+	while IFS='|' read -r line why; do
+		printf '%s\n' "$line" >bad.ndjson
+		run --separate-stderr tick-normalize --watermarks bad.ndjson "$ENV/ibm_5min_json.ndjson"
+		assert_failure 65
+		assert_equal "$stderr" "tick-normalize: --watermarks: bad.ndjson: line 1: not a watermark: $why"
+	done <<-'EOF'
+		{"symbol":"IBM","interval":"5min"}|member "newest" missing
+		{"symbol":"IBM","symbol":"NVDA","interval":"5min","newest":"2025-06-17T15:00:00Z"}|member "symbol" repeated
+		{"symbol":"I B M","interval":"5min","newest":"2025-06-17T15:00:00Z"}|member "symbol": not a symbol ([A-Za-z0-9.-]{1,15})
+		{"symbol":"IBM","interval":"5min","newest":"yesterday"}|member "newest": not an RFC 3339 time
+		{"symbol":"IBM","interval":"5min","newest":1750172400}|member "newest": not a string of at most 64 bytes
+		["IBM","5min","2025-06-17T15:00:00Z"]|not a JSON object
+	EOF
+	printf '%s\n' '{"@batch":{"app":"x","id":1,"records":0,"status":"ok"}}' >bad.ndjson
+	run --separate-stderr tick-normalize --watermarks bad.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_failure 65
+	assert_equal "$stderr" 'tick-normalize: --watermarks: bad.ndjson: line 1: not a watermark: a control line'
+	run --separate-stderr tick-normalize --watermarks no-such.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_failure 74
+	assert_equal "$stderr" 'tick-normalize: --watermarks: no-such.ndjson: No such file or directory'
+}

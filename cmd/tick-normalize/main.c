@@ -10,6 +10,11 @@
  * tick-normalize(1)).  Batch markers are passed on with the counts of this
  * stage: records written, and rejects added to those from upstream.
  *
+ * With --watermarks, bars older than the newest bar already loaded for
+ * their (symbol, interval) are dropped before they are written: they are
+ * neither records nor rejects, only counted, and the markers count what
+ * this stage passes on.
+ *
  * A marker is also checked against the stream: one whose count is not the
  * number of envelopes that arrived fails its batch, and a malformed one
  * ends its batch, which fails, and is passed on as it came, so that every
@@ -23,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "watermarks.h"
 #include "av/avapi.h"
 #include "av/envelope.h"
 #include "base/cli.h"
@@ -35,7 +41,8 @@
 
 static const char usage[] =
     "usage: tick-normalize [-qv] [--binary] [--batch-id ID] [--config FILE]\n"
-    "                      [--max-line BYTES] [--rejects FILE] [--zone ZONE] [FILE ...]\n";
+    "                      [--max-line BYTES] [--rejects FILE] [--watermarks FILE]\n"
+    "                      [--zone ZONE] [FILE ...]\n";
 
 static const struct cli_option options[] = {
     {"--batch-id ID", "the batch id of envelopes that have none"},
@@ -43,6 +50,7 @@ static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
     {"--max-line BYTES", "the longest input line (default 16 MiB)"},
     {"--rejects FILE", "append rejected bars and envelopes to FILE"},
+    {"--watermarks FILE", "drop bars older than FILE's newest per symbol and interval"},
     {"--zone ZONE", "bars' zone when the answer has none"},
     {NULL, NULL},
 };
@@ -60,7 +68,9 @@ struct normalize {
 	struct tz *zones[ZONES_MAX];
 	size_t nzones;
 	int64_t fallback_id; /* --batch-id, or -1 */
-	struct buf line;     /* scratch for reject lines */
+	struct watermarks wm;
+	int use_wm;      /* --watermarks was given */
+	struct buf line; /* scratch for reject lines */
 
 	/* The batch being read. */
 	int64_t lines;    /* envelope lines read, rejected ones included */
@@ -73,6 +83,7 @@ struct normalize {
 
 	/* The whole run. */
 	int64_t total_ticks, total_bar_rejects, total_env_rejects, envelopes;
+	int64_t total_older;   /* bars dropped as older than their watermark */
 	int64_t stream_errors; /* malformed markers and markers with a wrong count */
 	int status;            /* fatal exit status, 0 while going */
 };
@@ -311,8 +322,14 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 	t.interval = (uint8_t)env->interval;
 	t.batch_id = id;
 	t.ingested_at = env->fetched_at;
+	int64_t mark = nz->use_wm ? wm_get(&nz->wm, env->symbol, env->interval) : INT64_MIN;
+	int64_t older = 0;
 	for (size_t i = 0; i < good; i++) {
 		const struct av_bar *b = &env->bars[i];
+		if (b->ts < mark) {
+			older++;
+			continue;
+		}
 		t.trade_timestamp = b->ts;
 		t.trade_date = b->date;
 		t.open = b->open;
@@ -322,6 +339,11 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 		t.volume = b->volume;
 		if ((id >= 0 ? emit(nz, &t) : hold(nz, &t)) < 0)
 			return -1;
+	}
+	if (older) {
+		nz->total_older += older;
+		err_info("%s: line %llu: %s: %lld bars older than the watermark", file,
+		         (unsigned long long)lineno, env->symbol, (long long)older);
 	}
 	for (size_t i = good; i < env->nbars; i++) {
 		const struct av_bar *b = &env->bars[i];
@@ -458,6 +480,68 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 	return rc;
 }
 
+/*
+ * Read the watermarks file: every line must be a watermark.  Returns 0, or
+ * an exit status (74 when the file cannot be read, 65 for a line that is
+ * not a watermark) after saying why.
+ */
+static int load_watermarks(struct normalize *nz, const char *path, size_t max_line)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_error_errno("--watermarks: %s", path);
+		return EX_IOERR;
+	}
+	struct rec_reader *r = rec_reader_new(fd, path, max_line);
+	if (!r) {
+		close(fd);
+		err_error("out of memory");
+		return EX_SOFTWARE;
+	}
+	rec_reader_set_lazy(r, 1);
+	struct rec rec;
+	struct err_msg e;
+	char why[WM_WHY_MAX];
+	int status = 0;
+	while (status == 0) {
+		int k = rec_read(r, &rec, &e);
+		if (k == REC_END)
+			break;
+		if (k < 0) {
+			err_error("--watermarks: %s", e.text);
+			status = e.status ? e.status : EX_IOERR;
+		} else if (rec_reader_format(r) == REC_FMT_BINARY) {
+			err_error("--watermarks: %s: a binary record stream, not watermarks", path);
+			status = EX_DATAERR;
+		} else if (k != REC_DATA) {
+			/* The reader's reason without its "NAME: record N: " prefix. */
+			const char *why_bad = strstr(e.text, ": record ");
+			why_bad = why_bad ? strchr(why_bad + 9, ':') : NULL;
+			err_error("--watermarks: %s: line %llu: not a watermark: %s", path,
+			          (unsigned long long)rec.number,
+			          k != REC_BAD ? "a control line"
+			          : why_bad    ? why_bad + 2
+			                       : e.text);
+			status = EX_DATAERR;
+		} else {
+			int rc = wm_add_line(&nz->wm, rec.text, rec.text_len, why);
+			if (rc == -2) {
+				err_error("out of memory");
+				status = EX_SOFTWARE;
+			} else if (rc < 0) {
+				err_error("--watermarks: %s: line %llu: not a watermark: %s", path,
+				          (unsigned long long)rec.number, why);
+				status = EX_DATAERR;
+			}
+		}
+	}
+	rec_reader_free(r);
+	close(fd);
+	if (status == 0)
+		err_info("--watermarks: %s: %zu keys", path, wm_count(&nz->wm));
+	return status;
+}
+
 static int parse_size(const char *text, const char *what, int64_t min, int64_t max, int64_t *out)
 {
 	struct err_msg e;
@@ -470,7 +554,15 @@ static int parse_size(const char *text, const char *what, int64_t min, int64_t m
 
 int main(int argc, char **argv)
 {
-	enum { OPT_BINARY = 256, OPT_BATCH_ID, OPT_CONFIG, OPT_MAX_LINE, OPT_REJECTS, OPT_ZONE };
+	enum {
+		OPT_BINARY = 256,
+		OPT_BATCH_ID,
+		OPT_CONFIG,
+		OPT_MAX_LINE,
+		OPT_REJECTS,
+		OPT_WATERMARKS,
+		OPT_ZONE
+	};
 	static const struct option longopts[] = {
 	    {"batch-id", required_argument, NULL, OPT_BATCH_ID},
 	    {"binary", no_argument, NULL, OPT_BINARY},
@@ -481,11 +573,13 @@ int main(int argc, char **argv)
 	    {"rejects", required_argument, NULL, OPT_REJECTS},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"watermarks", required_argument, NULL, OPT_WATERMARKS},
 	    {"zone", required_argument, NULL, OPT_ZONE},
 	    {NULL, 0, NULL, 0},
 	};
 	struct normalize nz;
 	const char *config_flag = NULL, *max_line_flag = NULL, *batch_id_flag = NULL;
+	const char *watermarks_path = NULL;
 	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK, input_status = EX_OK;
 
 	err_init(argv[0]);
@@ -522,6 +616,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			return cli_version();
+		case OPT_WATERMARKS:
+			watermarks_path = optarg;
+			break;
 		case OPT_ZONE:
 			nz.default_zone = optarg;
 			break;
@@ -559,6 +656,12 @@ int main(int argc, char **argv)
 	}
 	if (!zone_get(&nz, nz.default_zone, &e))
 		return cli_usage_error(usage, "--zone: %s", e.text);
+	if (watermarks_path) {
+		nz.use_wm = 1;
+		status = load_watermarks(&nz, watermarks_path, (size_t)max_line);
+		if (status)
+			goto done;
+	}
 
 	/* Work. */
 	nz.out = rec_writer_new(STDOUT_FILENO, "stdout", binary ? REC_FMT_BINARY : REC_FMT_JSON);
@@ -631,13 +734,20 @@ done:
 		status = EX_DATAERR;
 	else if (status == EX_OK && rejected > 0)
 		status = EX_REJECTS;
-	if (finished)
-		err_warn("%lld envelopes, %lld bars out, %lld rejected (%lld bars, %lld envelopes)",
-		         (long long)nz.envelopes, (long long)nz.total_ticks, (long long)rejected,
-		         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects);
+	if (finished) {
+		char older[64] = "";
+		if (nz.use_wm)
+			snprintf(older, sizeof older, ", %lld older than the watermark",
+			         (long long)nz.total_older);
+		err_warn(
+		    "%lld envelopes, %lld bars out%s, %lld rejected (%lld bars, %lld envelopes)",
+		    (long long)nz.envelopes, (long long)nz.total_ticks, older, (long long)rejected,
+		    (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects);
+	}
 	for (size_t i = 0; i < nz.nzones; i++)
 		tz_free(nz.zones[i]);
 	free(nz.held);
+	wm_free(&nz.wm);
 	buf_free(&nz.line);
 	av_env_free(&nz.env);
 	return status;
