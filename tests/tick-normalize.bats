@@ -608,3 +608,37 @@ teardown() {
 	assert_failure 74
 	assert_equal "$stderr" 'tick-normalize: --watermarks: no-such.ndjson: No such file or directory'
 }
+
+@test "--watermarks follows the file when it is replaced while the input is read, and keeps the old ones when the new cannot be read" {
+	printf '%s\n' '{"symbol":"IBM","interval":"5min","newest":"2025-06-17T15:00:00Z"}' >wm.ndjson
+	mkfifo in
+	# fd 3 is BATS's own: the writer gets another, and the background
+	# process none of BATS's.
+	tick-normalize --watermarks wm.ndjson <in >out.ndjson 2>err.txt 3>&- &
+	local pid=$! i w
+	exec {w}>in
+	# wait_marker N: the output holds N batch markers
+	wait_marker() {
+		for ((i = 0; i < 100; i++)); do
+			[ "$(grep -c '"@batch"' out.ndjson)" -ge "$1" ] && return 0
+			sleep 0.05
+		done
+		return 1
+	}
+	cat "$ENV/ibm_5min_json.ndjson" >&"$w"
+	wait_marker 1
+	# replaced whole, as the job does after a commit
+	printf '%s\n' '{"symbol":"IBM","interval":"5min","newest":"2025-06-17T15:15:00Z"}' >wm.new
+	mv wm.new wm.ndjson
+	cat "$ENV/ibm_5min_json.ndjson" >&"$w"
+	wait_marker 2
+	printf 'not json\n' >wm.ndjson
+	cat "$ENV/ibm_5min_json.ndjson" >&"$w"
+	exec {w}>&-
+	wait "$pid"
+	run jq -c 'select(."@batch") | ."@batch".records' out.ndjson
+	assert_output $'5\n2\n2'
+	run cat err.txt
+	assert_line --index 0 "tick-normalize: --watermarks: wm.ndjson: line 1: not a watermark: unexpected character; the watermarks read before stay"
+	assert_line --index 1 "tick-normalize: 3 envelopes, 9 bars out, 291 older than the watermark, 0 rejected (0 bars, 0 envelopes)"
+}

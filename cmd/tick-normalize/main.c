@@ -13,7 +13,9 @@
  * With --watermarks, bars older than the newest bar already loaded for
  * their (symbol, interval) are dropped before they are written: they are
  * neither records nor rejects, only counted, and the markers count what
- * this stage passes on.
+ * this stage passes on.  The file is looked at again before each envelope
+ * and read again when it changed, so a pipeline that runs for days (the
+ * stream job) follows the watermarks its job advances after each commit.
  *
  * A marker is also checked against the stream: one whose count is not the
  * number of envelopes that arrived fails its batch, and a malformed one
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "watermarks.h"
@@ -69,7 +72,10 @@ struct normalize {
 	size_t nzones;
 	int64_t fallback_id; /* --batch-id, or -1 */
 	struct watermarks wm;
-	int use_wm;      /* --watermarks was given */
+	int use_wm;          /* --watermarks was given */
+	const char *wm_path; /* --watermarks FILE */
+	struct stat wm_st;   /* the file as it was when last read */
+	size_t max_line;
 	struct buf line; /* scratch for reject lines */
 
 	/* The batch being read. */
@@ -265,10 +271,14 @@ static int reject(struct normalize *nz, const char *stage, const char *reason, c
 
 /* Envelopes ------------------------------------------------------------------------ */
 
+static void refresh_watermarks(struct normalize *nz);
+
 static int envelope(struct normalize *nz, const char *s, size_t n, const char *file,
                     uint64_t lineno)
 {
 	struct av_env *env = &nz->env;
+	if (nz->use_wm)
+		refresh_watermarks(nz);
 	nz->envelopes++;
 	nz->lines++;
 	int rc = av_env_parse(env, s, n);
@@ -480,18 +490,33 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 	return rc;
 }
 
-/*
- * Read the watermarks file: every line must be a watermark.  Returns 0, or
- * an exit status (74 when the file cannot be read, 65 for a line that is
- * not a watermark) after saying why.
- */
-static int load_watermarks(struct normalize *nz, const char *path, size_t max_line)
+/* The same file, unchanged: the same inode, size and modification time. */
+static int same_file(const struct stat *a, const struct stat *b)
 {
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Read the watermarks file into w: every line must be a watermark.
+ * Returns 0, or an exit status (74 when the file cannot be read, 65 for a
+ * line that is not a watermark) after saying why: as an error at the start,
+ * as a warning when the file is read again (reload), since the watermarks
+ * read before then stay.  st gets the file's identity.
+ */
+static int load_watermarks(struct watermarks *w, const char *path, size_t max_line, struct stat *st,
+                           int reload)
+{
+	void (*say)(const char *, ...) ERR_PRINTF(1, 2) = reload ? err_warn : err_error;
+	const char *stays = reload ? "; the watermarks read before stay" : "";
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		err_error_errno("--watermarks: %s", path);
+		int saved = errno;
+		say("--watermarks: %s: %s%s", path, strerror(saved), stays);
 		return EX_IOERR;
 	}
+	if (fstat(fd, st) < 0)
+		memset(st, 0, sizeof *st);
 	struct rec_reader *r = rec_reader_new(fd, path, max_line);
 	if (!r) {
 		close(fd);
@@ -508,29 +533,31 @@ static int load_watermarks(struct normalize *nz, const char *path, size_t max_li
 		if (k == REC_END)
 			break;
 		if (k < 0) {
-			err_error("--watermarks: %s", e.text);
+			say("--watermarks: %s%s", e.text, stays);
 			status = e.status ? e.status : EX_IOERR;
 		} else if (rec_reader_format(r) == REC_FMT_BINARY) {
-			err_error("--watermarks: %s: a binary record stream, not watermarks", path);
+			say("--watermarks: %s: a binary record stream, not watermarks%s", path,
+			    stays);
 			status = EX_DATAERR;
 		} else if (k != REC_DATA) {
 			/* The reader's reason without its "NAME: record N: " prefix. */
 			const char *why_bad = strstr(e.text, ": record ");
 			why_bad = why_bad ? strchr(why_bad + 9, ':') : NULL;
-			err_error("--watermarks: %s: line %llu: not a watermark: %s", path,
-			          (unsigned long long)rec.number,
-			          k != REC_BAD ? "a control line"
-			          : why_bad    ? why_bad + 2
-			                       : e.text);
+			if (k != REC_BAD)
+				why_bad = "a control line";
+			else
+				why_bad = why_bad ? why_bad + 2 : e.text;
+			say("--watermarks: %s: line %llu: not a watermark: %s%s", path,
+			    (unsigned long long)rec.number, why_bad, stays);
 			status = EX_DATAERR;
 		} else {
-			int rc = wm_add_line(&nz->wm, rec.text, rec.text_len, why);
+			int rc = wm_add_line(w, rec.text, rec.text_len, why);
 			if (rc == -2) {
 				err_error("out of memory");
 				status = EX_SOFTWARE;
 			} else if (rc < 0) {
-				err_error("--watermarks: %s: line %llu: not a watermark: %s", path,
-				          (unsigned long long)rec.number, why);
+				say("--watermarks: %s: line %llu: not a watermark: %s%s", path,
+				    (unsigned long long)rec.number, why, stays);
 				status = EX_DATAERR;
 			}
 		}
@@ -538,8 +565,32 @@ static int load_watermarks(struct normalize *nz, const char *path, size_t max_li
 	rec_reader_free(r);
 	close(fd);
 	if (status == 0)
-		err_info("--watermarks: %s: %zu keys", path, wm_count(&nz->wm));
+		err_info("--watermarks: %s: %zu keys%s", path, wm_count(w),
+		         reload ? " (read again)" : "");
 	return status;
+}
+
+/*
+ * Before each envelope: read the watermarks again if the file changed
+ * since it was read (the job replaces it whole after each commit).  A file
+ * that is gone or cannot be read keeps the watermarks read before; each
+ * change is tried once.
+ */
+static void refresh_watermarks(struct normalize *nz)
+{
+	struct stat now;
+	if (stat(nz->wm_path, &now) < 0 || same_file(&now, &nz->wm_st))
+		return;
+	struct watermarks fresh = WATERMARKS_INIT;
+	struct stat st;
+	if (load_watermarks(&fresh, nz->wm_path, nz->max_line, &st, 1) == 0) {
+		wm_free(&nz->wm);
+		nz->wm = fresh;
+		nz->wm_st = st;
+		return;
+	}
+	wm_free(&fresh);
+	nz->wm_st = now;
 }
 
 static int parse_size(const char *text, const char *what, int64_t min, int64_t max, int64_t *out)
@@ -658,7 +709,9 @@ int main(int argc, char **argv)
 		return cli_usage_error(usage, "--zone: %s", e.text);
 	if (watermarks_path) {
 		nz.use_wm = 1;
-		status = load_watermarks(&nz, watermarks_path, (size_t)max_line);
+		nz.wm_path = watermarks_path;
+		nz.max_line = (size_t)max_line;
+		status = load_watermarks(&nz.wm, watermarks_path, nz.max_line, &nz.wm_st, 0);
 		if (status)
 			goto done;
 	}

@@ -70,7 +70,8 @@ int wm_add_line(struct watermarks *w, const char *s, size_t n, char why[WM_WHY_M
 		}
 		int m = M_COUNT;
 		for (int i = 0; i < M_COUNT; i++)
-			if (!t.escaped && t.n == strlen(names[i]) && memcmp(t.s, names[i], t.n) == 0)
+			if (!t.escaped && t.n == strlen(names[i]) &&
+			    memcmp(t.s, names[i], t.n) == 0)
 				m = i;
 		if (jscan_next(&js, &t) <= 0) {
 			snprintf(why, WM_WHY_MAX, "not valid JSON: %s",
@@ -117,7 +118,8 @@ int wm_add_line(struct watermarks *w, const char *s, size_t n, char why[WM_WHY_M
 			break;
 		default:
 			if (ts_parse_rfc3339(v, val.len, &newest) < 0) {
-				snprintf(why, WM_WHY_MAX, "member \"newest\": not an RFC 3339 time");
+				snprintf(why, WM_WHY_MAX,
+				         "member \"newest\": not an RFC 3339 time");
 				goto out;
 			}
 			break;
