@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "record/record.h"
+#include "record/tick.h"
 #include "text/tz.h"
 
 /* Candle sizes and axis label steps, finest first. */
