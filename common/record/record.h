@@ -42,7 +42,14 @@
 
 enum rec_format { REC_FMT_JSON = 0, REC_FMT_BINARY = 1 };
 
-enum rec_type { REC_END = 0, REC_DATA = 1, REC_BATCH = 2, REC_CONTROL = 3, REC_BAD = 4 };
+enum rec_type {
+	REC_END = 0,
+	REC_DATA = 1,
+	REC_BATCH = 2,
+	REC_CONTROL = 3,
+	REC_BAD = 4,
+	REC_BAD_MARKER = 5
+};
 
 enum rec_batch_status { BATCH_OK = 0, BATCH_FAILED = 1 };
 
