@@ -10,6 +10,7 @@
  */
 #include "delta/delta.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -290,24 +291,57 @@ static int cp_unusable(struct err_msg *e, const struct delta_snapshot *snap, int
 	return -1;
 }
 
-/*
- * The path of an add or remove row that replay does not keep (no_files),
- * checked as cp_file() would check it.
- */
-static int cp_check_path(const struct pq_reader *r, int af, const struct pq_value *a,
-                         struct buf *decoded, const char **why)
+/* Is a log path well formed: not empty, every '%' followed by two hex digits? */
+static int cp_path_ok(const uint8_t *p, size_t n)
 {
-	const struct pq_value *p = cp_child(r, af, a, "path", NULL);
-	if (!p || p->kind != PQ_V_BYTES || p->bytes.len == 0) {
-		*why = "an add or remove row without a path";
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '%' && !(i + 2 < n && isxdigit(p[i + 1]) && isxdigit(p[i + 2])))
+			return 0;
+	return 1;
+}
+
+/*
+ * Without file lists (no_files), the adds and removes of a checkpoint are
+ * read one column at a time, their paths only: each is counted and
+ * checked as a full read would check it, without assembling a row per
+ * file (a checkpoint of a large table is mostly adds).
+ */
+static int cp_scan_paths(struct pq_reader *r, const char *column, int64_t *count, const char **why,
+                         struct err_msg *pe)
+{
+	const struct pq_schema *sch = pq_reader_schema(r);
+	int f = pq_schema_find(sch, column);
+	const struct pq_field *pf = f >= 0 ? pq_schema_field(sch, f) : NULL;
+	if (!pf)
+		return 0;
+	if (pf->leaf < 0 || (pf->type != PQ_STRING && pf->type != PQ_BINARY)) {
+		*why = "a path column that is not a string";
 		return -1;
 	}
-	char *raw = cp_str(p);
-	int rc = raw ? delta_uri_decode(raw, decoded) : -1;
-	free(raw);
-	if (rc < 0) {
-		*why = "a path with a malformed %-escape";
-		return -1;
+	for (int rg = 0; rg < pq_reader_num_row_groups(r); rg++) {
+		struct pq_column *c = pq_column_open(r, rg, pf->leaf, pe);
+		if (!c)
+			return -1;
+		struct pq_column_batch b;
+		ssize_t n;
+		while ((n = pq_column_read(c, &b, 4096, pe)) > 0)
+			for (size_t i = 0; i < b.n; i++) {
+				if (b.valid && !b.valid[i])
+					continue;
+				if (!cp_path_ok(b.bytes[i].p, b.bytes[i].len)) {
+					pq_column_close(c);
+					*why =
+					    "an add or remove without a path, or with a malformed "
+					    "%-escape in it";
+					return -1;
+				}
+				++*count;
+			}
+		pq_column_close(c);
+		if (n < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -317,7 +351,6 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
                         int64_t *rows, int64_t *adds, struct err_msg *e)
 {
 	static const char *const sel[] = {"add", "remove", "metaData", "protocol", "txn"};
-	static const char *const sel_paths[] = {"add.path", "remove.path"};
 	struct buf line = BUF_INIT, decoded = BUF_INIT;
 	struct err_msg pe;
 	struct pq_reader *r = pq_reader_open(path, NULL, &pe);
@@ -328,21 +361,25 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	const char *have[5];
 	size_t nh = 0;
 	const struct pq_schema *sch = pq_reader_schema(r);
-	for (size_t i = 0; i < 5; i++) {
-		int f = pq_schema_child(sch, PQ_ROOT, sel[i]);
-		if (f < 0)
-			continue;
-		/* Without file lists only the paths of adds and removes are read: enough to count and check them. */
-		if (snap->no_files && i < 2 && pq_schema_child(sch, f, "path") >= 0)
-			have[nh++] = sel_paths[i];
-		else
+	for (size_t i = snap->no_files ? 2 : 0; i < 5; i++)
+		if (pq_schema_child(sch, PQ_ROOT, sel[i]) >= 0)
 			have[nh++] = sel[i];
-	}
 	int rc = -1;
 	if (nh == 0 || pq_reader_select(r, have, nh, &pe) < 0) {
 		cp_unusable(e, snap, version, EX_DATAERR,
 		            nh == 0 ? "not a Delta checkpoint (no action columns)" : pe.text);
 		goto out;
+	}
+	if (snap->no_files) {
+		const char *why = NULL;
+		int64_t removes = 0;
+		err_clear(&pe);
+		if (cp_scan_paths(r, "add.path", adds, &why, &pe) < 0 ||
+		    cp_scan_paths(r, "remove.path", &removes, &why, &pe) < 0) {
+			cp_unusable(e, snap, version, why ? EX_DATAERR : pe.status,
+			            why ? why : pe.text);
+			goto out;
+		}
 	}
 	int add_f = pq_schema_child(sch, PQ_ROOT, "add");
 	int remove_f = pq_schema_child(sch, PQ_ROOT, "remove");
@@ -364,18 +401,11 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 			            "a row holds more than one action");
 			goto out;
 		}
-		if (which == 0)
-			++*adds;
 		if (which == 0 || which == 1) {
 			int af = which == 0 ? add_f : remove_f;
-			const char *why = NULL;
-			if (snap->no_files) {
-				if (cp_check_path(r, af, av[which], &decoded, &why) < 0) {
-					cp_unusable(e, snap, version, EX_DATAERR, why);
-					goto out;
-				}
-			} else if (cp_file(snap, r, af, av[which], which == 0, version, &decoded,
-			                   &pe) < 0) {
+			*adds += which == 0;
+			if (cp_file(snap, r, af, av[which], which == 0, version, &decoded, &pe) <
+			    0) {
 				cp_unusable(e, snap, version, pe.status, pe.text);
 				goto out;
 			}
@@ -419,7 +449,7 @@ int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int part
 		                      "%s/_delta_log/%020lld.checkpoint.%010d.%010d.parquet",
 		                      snap->root, (long long)version, part, parts);
 		if (n < 0)
-			return cp_unusable(e, snap, version, EX_DATAERR, "the path is too long");
+			return cp_unusable(e, snap, version, EX_IOERR, strerror(ENAMETOOLONG));
 		if (cp_load_part(snap, path, version, &rows, &adds, e) < 0)
 			return -1;
 	}
@@ -625,9 +655,10 @@ int delta_interval_ms(const char *text, int64_t *ms)
 		return -1;
 	int64_t n = 0;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > (INT64_MAX - 9) / 10)
+		int d = *p - '0';
+		if (n > (INT64_MAX - d) / 10)
 			return -1;
-		n = n * 10 + (*p - '0');
+		n = n * 10 + d;
 	}
 	if (*p != ' ' && *p != '\t')
 		return -1;
@@ -689,7 +720,7 @@ static int cp_point_to(const struct delta_snapshot *snap, int64_t rows, uint64_t
 	if (delta_pathf(dir, sizeof dir, "%s/_delta_log", snap->root) < 0 ||
 	    delta_pathf(lc, sizeof lc, "%s/_last_checkpoint", dir) < 0 ||
 	    delta_pathf(lctmp, sizeof lctmp, "%s/._last_checkpoint.%s.tmp", dir, uuid) < 0) {
-		err_set(e, EX_DATAERR, "%s: the path is too long", snap->root);
+		err_set(e, EX_IOERR, "%s: %s", snap->root, strerror(ENAMETOOLONG));
 		return -1;
 	}
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -757,7 +788,7 @@ int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
 	                (long long)snap->version) < 0 ||
 	    delta_pathf(tmp, sizeof tmp, "%s/_delta_log/.%020lld.checkpoint.parquet.%s.tmp",
 	                snap->root, (long long)snap->version, uuid) < 0) {
-		err_set(e, EX_DATAERR, "%s: the path is too long", snap->root);
+		err_set(e, EX_IOERR, "%s: %s", snap->root, strerror(ENAMETOOLONG));
 		return -1;
 	}
 	struct pq_schema *schema = cp_schema_new();

@@ -74,7 +74,8 @@ static int cmp_ckpt(const void *a, const void *b)
 
 static int delta_listing_add_ckpt(struct delta_listing *l, int64_t v, int part, int parts)
 {
-	for (size_t i = 0; i < l->nckpts; i++) {
+	/* Parts of one multi-part checkpoint meet here; a single file needs no search. */
+	for (size_t i = 0; parts > 1 && i < l->nckpts; i++) {
 		struct delta_ckpt *c = &l->ckpts[i];
 		if (c->version == v && c->parts == parts) {
 			if (!c->have[part - 1]) {
@@ -101,12 +102,51 @@ static int delta_listing_add_ckpt(struct delta_listing *l, int64_t v, int part, 
 	return 0;
 }
 
+/*
+ * Put the commit versions in order.  A log's versions are dense, so they
+ * are placed in a bitmap over their range and read back in order, which
+ * for tens of thousands of versions costs far less than sorting them;
+ * sparse ones (a log after cleanup, or odd names) are sorted.
+ */
+static int sort_commits(struct delta_listing *l)
+{
+	size_t n = l->ncommits;
+	if (n < 2)
+		return 0;
+	int64_t lo = l->commits[0], hi = lo;
+	for (size_t i = 1; i < n; i++) {
+		if (l->commits[i] < lo)
+			lo = l->commits[i];
+		if (l->commits[i] > hi)
+			hi = l->commits[i];
+	}
+	uint64_t range = (uint64_t)(hi - lo) + 1;
+	if (range > (uint64_t)n * 64 + 65536) {
+		qsort(l->commits, n, sizeof *l->commits, cmp_i64);
+		return 0;
+	}
+	unsigned char *bits = calloc((size_t)(range + 7) / 8, 1);
+	if (!bits)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t off = (uint64_t)(l->commits[i] - lo);
+		bits[off >> 3] |= (unsigned char)(1u << (off & 7));
+	}
+	size_t k = 0;
+	for (uint64_t off = 0; off < range; off++)
+		if (bits[off >> 3] >> (off & 7) & 1)
+			l->commits[k++] = lo + (int64_t)off;
+	l->ncommits = k; /* a version listed twice counts once */
+	free(bits);
+	return 0;
+}
+
 int delta_list(const char *root, struct delta_listing *l, struct err_msg *e)
 {
 	char dir[DELTA_PATH_MAX];
 	memset(l, 0, sizeof *l);
 	if (delta_pathf(dir, sizeof dir, "%s/_delta_log", root) < 0) {
-		err_set(e, EX_DATAERR, "%s: the path is too long", root);
+		err_set(e, EX_IOERR, "%s: %s", root, strerror(ENAMETOOLONG));
 		return -1;
 	}
 	DIR *d = opendir(dir);
@@ -121,12 +161,15 @@ int delta_list(const char *root, struct delta_listing *l, struct err_msg *e)
 	errno = 0;
 	while ((de = readdir(d))) {
 		const char *n = de->d_name;
-		size_t len = strlen(n);
 		int64_t v;
+		/* Names are "<20 digits>.<kind>"; most are commits, told by their length. */
+		if (n[0] < '0' || n[0] > '9')
+			continue;
+		size_t len = strlen(n);
 		if (len < 25 || n[20] != '.' || parse_digits(n, 20, &v) < 0)
 			continue;
 		const char *rest = n + 21;
-		if (strcmp(rest, "json") == 0) {
+		if (len == 25 && memcmp(rest, "json", 4) == 0) {
 			if (l->ncommits == l->capc) {
 				size_t cap = l->capc ? l->capc * 2 : 64;
 				int64_t *c = realloc(l->commits, cap * sizeof *c);
@@ -136,11 +179,12 @@ int delta_list(const char *root, struct delta_listing *l, struct err_msg *e)
 				l->capc = cap;
 			}
 			l->commits[l->ncommits++] = v;
-		} else if (strcmp(rest, "checkpoint.parquet") == 0) {
+		} else if (len == 39 && memcmp(rest, "checkpoint.parquet", 18) == 0) {
 			if (delta_listing_add_ckpt(l, v, 1, 1) < 0)
 				goto oom;
-		} else if (strncmp(rest, "checkpoint.", 11) == 0 && strlen(rest) == 11 + 21 + 8 &&
-		           rest[21] == '.' && strcmp(rest + 32, "parquet") == 0) {
+		} else if (strncmp(rest, "checkpoint.", 11) == 0 && len == 21 + 11 + 21 + 8 &&
+		           rest[21] == '.' && rest[32] == '.' &&
+		           strcmp(rest + 33, "parquet") == 0) {
 			int64_t part, parts;
 			if (parse_digits(rest + 11, 10, &part) == 0 &&
 			    parse_digits(rest + 22, 10, &parts) == 0 && part >= 1 && parts >= 1 &&
@@ -156,8 +200,11 @@ int delta_list(const char *root, struct delta_listing *l, struct err_msg *e)
 		delta_listing_free(l);
 		return -1;
 	}
-	if (l->ncommits)
-		qsort(l->commits, l->ncommits, sizeof *l->commits, cmp_i64);
+	if (sort_commits(l) < 0) {
+		delta_listing_free(l);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
 	if (l->nckpts)
 		qsort(l->ckpts, l->nckpts, sizeof *l->ckpts, cmp_ckpt);
 	return 0;
@@ -307,7 +354,7 @@ int delta_commit_read(const char *root, int64_t v, struct buf *out, struct err_m
 	char path[DELTA_PATH_MAX];
 	int missing;
 	if (delta_commit_path(root, v, path, sizeof path) < 0) {
-		err_set(e, EX_DATAERR, "%s: the path is too long", root);
+		err_set(e, EX_IOERR, "%s: %s", root, strerror(ENAMETOOLONG));
 		return -1;
 	}
 	if (delta_read_file(path, out, COMMIT_FILE_MAX, e, &missing) < 0)
@@ -591,7 +638,7 @@ static int load_listed(struct delta_snapshot *snap, const struct delta_listing *
 		gap_error(snap->root, l, newest, e);
 		return -1;
 	}
-	int64_t first_bad = bad;
+	int64_t first_bad = bad, gap = -1;
 	struct err_msg bad_why = {{0}, 0};
 	if (bad >= 0)
 		bad_why = *why;
@@ -601,8 +648,13 @@ static int load_listed(struct delta_snapshot *snap, const struct delta_listing *
 		int64_t start = c ? c->version : -1;
 		if (c && (c->version > target || c->found != c->parts || c->version == bad))
 			continue;
-		if (first_missing(l, start, target) >= 0)
+		int64_t missing = first_missing(l, start, target);
+		if (missing >= 0) {
+			/* What stops the newest way left after an unusable checkpoint. */
+			if (first_bad >= 0 && gap < 0)
+				gap = missing;
 			continue;
+		}
 		int failed;
 		if (replay_from(snap, start, c ? c->parts : 1, lc, target, &failed, e) == 0) {
 			if (first_bad >= 0) {
@@ -622,22 +674,16 @@ static int load_listed(struct delta_snapshot *snap, const struct delta_listing *
 		}
 	}
 	if (first_bad >= 0) {
-		/* Every way to the target needed the unusable checkpoint. */
-		const struct delta_ckpt *c = NULL;
-		for (size_t i = l->nckpts; i-- > 0;)
-			if (l->ckpts[i].version < first_bad &&
-			    l->ckpts[i].found == l->ckpts[i].parts) {
-				c = &l->ckpts[i];
-				break;
-			}
-		int64_t missing = first_missing(l, c ? c->version : -1, target);
+		/* Every way to the target needed an unusable checkpoint. */
 		char reason[ERR_MSG_MAX];
 		snprintf(reason, sizeof reason, "%s", bad_why.text);
-		if (missing >= 0)
+		if (gap < 0)
+			gap = first_missing(l, -1, target);
+		if (gap >= 0)
 			err_set(e, EX_DATAERR,
 			        "%s; the state cannot be rebuilt without it (version %lld is not "
 			        "in the log)",
-			        reason, (long long)missing);
+			        reason, (long long)gap);
 		else
 			err_set(e, EX_DATAERR, "%s; the state cannot be rebuilt without it",
 			        reason);

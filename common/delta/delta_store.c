@@ -86,7 +86,7 @@ static int link_put(struct delta_store *s, int64_t v, const char *text, size_t l
 	if (delta_commit_path(s->root, v, final, sizeof final) < 0 ||
 	    delta_pathf(dir, sizeof dir, "%s/_delta_log", s->root) < 0 ||
 	    delta_pathf(tmp, sizeof tmp, "%s/.%020lld.json.%s.tmp", dir, (long long)v, uuid) < 0) {
-		err_set(e, EX_DATAERR, "%s: the path is too long", s->root);
+		err_set(e, EX_IOERR, "%s: %s", s->root, strerror(ENAMETOOLONG));
 		return -1;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
