@@ -117,6 +117,120 @@ duck_rows() {
 	assert_output '["other",7]'
 }
 
+@test "a marker without app takes --app-id; with neither the batch is refused, naming its line" {
+	# needs the record library's markers without app (struct rec_batch.app "")
+	gen-ticks -a feed -i 5 2 | sed 's/"app":"feed",//' >noapp.ndjson
+	gen-ticks -a feed -i 6 2 >>noapp.ndjson
+	run --separate-stderr delta-append bronze noapp.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: noapp.ndjson: line 3: batch 5: the marker names no app, so the batch cannot be loaded exactly once; give the producer an app name or pass --app-id; not committed"
+	assert_equal "${stderr_lines[1]}" "delta-append: bronze: version 1: 1 batch, 2 records, 1 file"
+	run jq -c 'select(.txn) | [.txn.appId, .txn.version]' "$(log 1)"
+	assert_output '["feed",6]'
+	run --separate-stderr delta-append --app-id feed bronze noapp.ndjson
+	assert_success
+	run jq -c 'select(.txn) | [.txn.appId, .txn.version]' "$(log 2)"
+	assert_output '["feed",5]'
+	[ ! -e "$(log 3)" ]
+}
+
+@test "a malformed marker fails only the batch it ends, reported with its line" {
+	# needs the record library's REC_BAD_MARKER
+	{
+		gen-ticks -a feed -i 1 2 | sed '3s/"records":2/"records":2,"records":2/'
+		gen-ticks -a feed -i 2 3
+	} >in.ndjson
+	run --separate-stderr delta-append bronze in.ndjson
+	assert_failure 65
+	assert_regex "${stderr_lines[0]}" '^delta-append: in\.ndjson: line 3: malformed batch marker: .*; the batch it ends \(2 records\) is not committed$'
+	assert_equal "${stderr_lines[1]}" "delta-append: bronze: version 1: 1 batch, 3 records, 1 file"
+	assert_equal "${stderr_lines[2]}" "delta-append: bronze: 1 batch not committed"
+	run jq -c 'select(.txn) | .txn.version' "$(log 1)"
+	assert_output 2
+	assert_equal "$(data_files)" 1
+}
+
+@test "a batch whose id goes backwards for its app is skipped with a message; exit 1" {
+	{
+		gen-ticks -a feed -i 5 2
+		gen-ticks -a feed -i 3 2
+		gen-ticks -a feed -i 7 2
+	} >in.ndjson
+	run --separate-stderr delta-append bronze in.ndjson
+	assert_failure 1
+	assert_equal "${stderr_lines[0]}" "delta-append: in.ndjson: batch feed/3 comes after batch feed/5 in the stream, and batch ids must increase; skipped"
+	assert_equal "${stderr_lines[1]}" "delta-append: bronze: versions 1-2: 2 batches, 4 records, 2 files"
+	assert_equal "${stderr_lines[2]}" "delta-append: bronze: 1 batch skipped as already loaded"
+	run bash -c "cat '$T'/_delta_log/*.json | jq -c 'select(.txn) | .txn.version'"
+	assert_output $'5\n7'
+	assert_equal "$(data_files)" 2
+}
+
+@test "per-record messages are bounded: the first 20, then how many more" {
+	printf 'a long\n' >plain.schema
+	delta-create plain --schema plain.schema
+	{
+		seq 2000 | sed 's/.*/{"a":&} x/'
+		printf '{"@batch":{"app":"feed","id":1,"records":2000,"rejected":0,"status":"ok"}}\n'
+	} >bad.ndjson
+	run --separate-stderr delta-append plain bad.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" 'delta-append: bad.ndjson: record 1: invalid JSON: trailing characters after the value'
+	assert_equal "${stderr_lines[19]}" 'delta-append: bad.ndjson: record 20: invalid JSON: trailing characters after the value'
+	assert_equal "${stderr_lines[20]}" "delta-append: bad.ndjson: batch feed/1 has rejected records; not committed"
+	assert_equal "${stderr_lines[21]}" "delta-append: ... and 1980 more"
+	assert_equal "${#stderr_lines[@]}" 24
+	run --separate-stderr delta-append -v plain bad.ndjson
+	assert_equal "$(grep -c 'trailing characters' <<<"$stderr")" 2000
+}
+
+@test "the summary says what was committed and what was not; -q silences it" {
+	gen-ticks -a feed -b 3 -i 1 5 >in.ndjson
+	run --separate-stderr delta-append bronze in.ndjson
+	assert_success
+	assert_equal "$stderr" "delta-append: bronze: versions 1-3: 3 batches, 15 records, 3 files"
+	gen-ticks -a feed -b 4 -i 1 5 >more.ndjson
+	run --separate-stderr delta-append bronze more.ndjson
+	assert_success
+	assert_equal "$stderr" "delta-append: bronze: version 4: 1 batch, 5 records, 1 file
+delta-append: bronze: 3 batches skipped as already loaded"
+	run --separate-stderr delta-append -q bronze more.ndjson
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+@test "a missing or unreadable input is reported, the next one loaded, and the status is 74" {
+	gen-ticks -a feed -i 1 4 >good.ndjson
+	mkdir adir
+	run --separate-stderr delta-append bronze nosuch.ndjson adir good.ndjson
+	assert_failure 74
+	assert_equal "${stderr_lines[0]}" "delta-append: nosuch.ndjson: No such file or directory"
+	assert_regex "${stderr_lines[1]}" "^delta-append: adir: .*Is a directory"
+	assert_equal "${stderr_lines[2]}" "delta-append: bronze: version 1: 1 batch, 4 records, 1 file"
+	assert_equal "$(commits)" 2
+}
+
+@test "a writer far behind moves past other writers' appends at no cost: both end 0, every row once" {
+	gen-ticks -a slow -b 2 -i 1 -d 20100 2 >g
+	(head -3 g; sleep 3; sed -n 4,6p g) | delta-append --app-id slow bronze 2>slow.err &
+	slow=$!
+	for _ in $(seq 100); do
+		[ -f "$(log 1)" ] && break
+		sleep 0.05
+	done
+	run --separate-stderr bash -c 'gen-ticks -a fast -b 20 -i 1 -d 20200 3 | delta-append bronze'
+	assert_success
+	status=0
+	wait "$slow" || status=$?
+	cat slow.err
+	assert_equal "$status" 0
+	assert_equal "$(commits)" 23
+	total=$(duckdb-query.js "SELECT count(*) AS n, count(DISTINCT (symbol, trade_timestamp, batch_id, trade_date)) AS d FROM read_parquet('$T/trade_date=*/*.parquet')" | jq -c .)
+	assert_equal "$total" '{"n":64,"d":64}'
+	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | \"\(.txn.appId)/\(.txn.version)\"' | sort | uniq -d"
+	assert_output ""
+}
+
 @test "a batch marked failed upstream is not committed and leaves no files; exit 2" {
 	gen-ticks -a feed -i 1 3 | sed 's/"status":"ok"/"status":"failed"/' >in.ndjson
 	gen-ticks -a feed -i 2 2 >>in.ndjson
