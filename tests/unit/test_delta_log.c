@@ -54,7 +54,8 @@ static void test_every_line_is_checked_without_file_lists(void)
 	t_append(&t, 1, "a", NULL);
 	/* A commit whose add line was cut short. */
 	t_text(&t, 2,
-	       "{\"commitInfo\":{}}\n{\"add\":{\"path\":\"p=a/f2.parquet\",\"partitionValues\":{\"p\":");
+	       "{\"commitInfo\":{}}\n{\"add\":{\"path\":\"p=a/"
+	       "f2.parquet\",\"partitionValues\":{\"p\":");
 	T_EQ_INT(load(&t, 1, &s, &e), -1);
 	T_EQ_INT(e.status, EX_DATAERR);
 	T_CHECK(strstr(e.text, "version 2, line 2: not a JSON action") != NULL);
@@ -188,7 +189,8 @@ static void test_counts_that_disagree_with_last_checkpoint_leave_it_aside(void)
 		T_EQ_INT(load(&t, no_files, &s, &e), 0);
 		T_EQ_INT(s.version, 11);
 		T_EQ_INT(s.has_notice, 1);
-		T_CHECK(strstr(s.notice.text, "10 add actions, but _last_checkpoint says 9") != NULL);
+		T_CHECK(strstr(s.notice.text, "10 add actions, but _last_checkpoint says 9") !=
+		        NULL);
 		delta_snapshot_free(&s);
 	}
 	corrupt(&t, "_last_checkpoint", "{\"version\":10,\"size\":5}\n");
@@ -228,7 +230,8 @@ static void test_an_older_checkpoint_takes_over(void)
 	T_EQ_INT(load(&t, 0, &s, &e), -1);
 	T_EQ_INT(e.status, EX_DATAERR);
 	T_CHECK(strstr(e.text, "checkpoint of version 20:") != NULL);
-	T_CHECK(strstr(e.text, "the state cannot be rebuilt without it (version 0 is not in the log)") !=
+	T_CHECK(strstr(e.text,
+	               "the state cannot be rebuilt without it (version 0 is not in the log)") !=
 	        NULL);
 	t_table_free(&t);
 }
@@ -283,7 +286,8 @@ static void test_durations_parse_without_overflow(void)
 static void test_last_checkpoint_parses(void)
 {
 	struct delta_last_checkpoint lc;
-	const char *spark = "{\"version\":10,\"size\":13,\"sizeInBytes\":16479,\"numOfAddFiles\":6}";
+	const char *spark =
+	    "{\"version\":10,\"size\":13,\"sizeInBytes\":16479,\"numOfAddFiles\":6}";
 	T_EQ_INT(delta_last_checkpoint_parse(spark, strlen(spark), &lc), 0);
 	T_EQ_INT(lc.version, 10);
 	T_EQ_INT(lc.size, 13);
@@ -295,8 +299,12 @@ static void test_last_checkpoint_parses(void)
 	const char *rs = "{\"version\":3,\"size\":9999,\"parts\":null}";
 	T_EQ_INT(delta_last_checkpoint_parse(rs, strlen(rs), &lc), 0);
 	T_EQ_INT(lc.size, -1);
-	const char *bad[] = {"", "{}", "{\"version\":-1}", "{\"version\":2,\"parts\":0}",
-	                     "[1]", "{\"version\":\"3\"}"};
+	const char *bad[] = {"",
+	                     "{}",
+	                     "{\"version\":-1}",
+	                     "{\"version\":2,\"parts\":0}",
+	                     "[1]",
+	                     "{\"version\":\"3\"}"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		T_EQ_INT(delta_last_checkpoint_parse(bad[i], strlen(bad[i]), &lc), -1);
 }

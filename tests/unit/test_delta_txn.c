@@ -53,16 +53,17 @@ static void test_the_commit_text_of_a_transaction(void)
 	T_CHECK(delta_txn_is_blind_append(x));
 	struct buf b = BUF_INIT, want = BUF_INIT;
 	T_EQ_INT(delta_txn_text(x, 1700000000123, &b), 0);
-	buf_printf(&want,
-	           "{\"commitInfo\":{\"timestamp\":1700000000123,\"operation\":\"WRITE\","
-	           "\"operationParameters\":{\"mode\":\"Append\",\"partitionBy\":\"[\\\"p\\\"]\"},"
-	           "\"readVersion\":0,\"isolationLevel\":\"WriteSerializable\",\"isBlindAppend\":true,"
-	           "\"operationMetrics\":{\"numFiles\":\"1\"},\"engineInfo\":\"%s\",\"txnId\":\"%s\"}}\n"
-	           "{\"txn\":{\"appId\":\"feed\",\"version\":42,\"lastUpdated\":1700000000123}}\n"
-	           "{\"add\":{\"path\":\"p=a%%20b/part%%201.parquet\",\"partitionValues\":{\"p\":\"a b\"},"
-	           "\"size\":512,\"modificationTime\":1700000000000,\"dataChange\":true,"
-	           "\"stats\":\"{\\\"numRecords\\\":2}\"}}\n",
-	           DELTA_ENGINE, delta_txn_id(x));
+	buf_printf(
+	    &want,
+	    "{\"commitInfo\":{\"timestamp\":1700000000123,\"operation\":\"WRITE\","
+	    "\"operationParameters\":{\"mode\":\"Append\",\"partitionBy\":\"[\\\"p\\\"]\"},"
+	    "\"readVersion\":0,\"isolationLevel\":\"WriteSerializable\",\"isBlindAppend\":true,"
+	    "\"operationMetrics\":{\"numFiles\":\"1\"},\"engineInfo\":\"%s\",\"txnId\":\"%s\"}}\n"
+	    "{\"txn\":{\"appId\":\"feed\",\"version\":42,\"lastUpdated\":1700000000123}}\n"
+	    "{\"add\":{\"path\":\"p=a%%20b/part%%201.parquet\",\"partitionValues\":{\"p\":\"a b\"},"
+	    "\"size\":512,\"modificationTime\":1700000000000,\"dataChange\":true,"
+	    "\"stats\":\"{\\\"numRecords\\\":2}\"}}\n",
+	    DELTA_ENGINE, delta_txn_id(x));
 	T_EQ_STR(b.data, want.data);
 	/* A remove makes it no blind append; it comes before the adds, with Spark's fields. */
 	T_EQ_INT(delta_txn_remove(x, &g, 1700000000999, 0), 0);
@@ -112,25 +113,29 @@ static void test_winning_commits_are_judged_by_their_actions(void)
 	struct delta_file f1 = file("p=a/f1.parquet", &ka, NULL);
 	delta_txn_remove(x, &f1, 5, 1);
 	delta_txn_read_partition(x, &pa);
-	const char *blind_b = "{\"commitInfo\":{\"isBlindAppend\":true}}\n"
-	                      "{\"add\":{\"path\":\"p=b/n.parquet\",\"partitionValues\":{\"p\":\"b\"},"
-	                      "\"size\":1,\"modificationTime\":1,\"dataChange\":true}}\n";
+	const char *blind_b =
+	    "{\"commitInfo\":{\"isBlindAppend\":true}}\n"
+	    "{\"add\":{\"path\":\"p=b/n.parquet\",\"partitionValues\":{\"p\":\"b\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":true}}\n";
 	T_EQ_INT(judge(x, 3, blind_b), DELTA_WINNER_COMPATIBLE);
 	T_EQ_INT(s.version, 3);
 	T_CHECK(strmap_get(&s.files, "p=b/n.parquet") != NULL);
 	/* Another writer's blind append into the partition we read: fine under WriteSerializable. */
-	const char *blind_a = "{\"add\":{\"path\":\"p=a/n.parquet\",\"partitionValues\":{\"p\":\"a\"},"
-	                      "\"size\":1,\"modificationTime\":1,\"dataChange\":true}}\n";
+	const char *blind_a =
+	    "{\"add\":{\"path\":\"p=a/n.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":true}}\n";
 	T_EQ_INT(judge(x, 4, blind_a), DELTA_WINNER_COMPATIBLE);
 	/* ... but not when that commit also read (it says it was no blind append). */
-	const char *merge_a = "{\"commitInfo\":{\"isBlindAppend\":false}}\n"
-	                      "{\"add\":{\"path\":\"p=a/m.parquet\",\"partitionValues\":{\"p\":\"a\"},"
-	                      "\"size\":1,\"modificationTime\":1,\"dataChange\":true}}\n";
+	const char *merge_a =
+	    "{\"commitInfo\":{\"isBlindAppend\":false}}\n"
+	    "{\"add\":{\"path\":\"p=a/m.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":true}}\n";
 	T_EQ_INT(judge(x, 5, merge_a), DELTA_WINNER_APPEND_READ);
 	/* Compaction adds no rows: no conflict with a read. */
-	const char *compact = "{\"commitInfo\":{\"isBlindAppend\":false}}\n"
-	                      "{\"add\":{\"path\":\"p=a/c.parquet\",\"partitionValues\":{\"p\":\"a\"},"
-	                      "\"size\":1,\"modificationTime\":1,\"dataChange\":false}}\n";
+	const char *compact =
+	    "{\"commitInfo\":{\"isBlindAppend\":false}}\n"
+	    "{\"add\":{\"path\":\"p=a/c.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":false}}\n";
 	T_EQ_INT(judge(x, 6, compact), DELTA_WINNER_COMPATIBLE);
 	/* Serializable: even blind appends into what we read conflict. */
 	delta_txn_set_isolation(x, DELTA_SERIALIZABLE);
@@ -144,8 +149,9 @@ static void test_winning_commits_are_judged_by_their_actions(void)
 	         DELTA_WINNER_DELETE_READ);
 	/* A path compared after decoding, as replay compares them. */
 	delta_txn_read_file(x, "p=b/x y.parquet");
-	T_EQ_INT(judge(x, 10, "{\"remove\":{\"path\":\"p=b/x%20y.parquet\",\"dataChange\":true}}\n"),
-	         DELTA_WINNER_DELETE_READ);
+	T_EQ_INT(
+	    judge(x, 10, "{\"remove\":{\"path\":\"p=b/x%20y.parquet\",\"dataChange\":true}}\n"),
+	    DELTA_WINNER_DELETE_READ);
 	/* Our application's txn: at our id or above we are a duplicate, below we are not. */
 	T_EQ_INT(judge(x, 11, "{\"txn\":{\"appId\":\"feed\",\"version\":9}}\n"),
 	         DELTA_WINNER_COMPATIBLE);
@@ -155,7 +161,8 @@ static void test_winning_commits_are_judged_by_their_actions(void)
 	         DELTA_WINNER_DUPLICATE);
 	/* Metadata and protocol changes; a substring in a value is no action. */
 	T_EQ_INT(judge(x, 14,
-	               "{\"commitInfo\":{\"operation\":\"{\\\"metaData\\\"\"}}\n" "{\"add\":{\"path\":"
+	               "{\"commitInfo\":{\"operation\":\"{\\\"metaData\\\"\"}}\n"
+	               "{\"add\":{\"path\":"
 	               "\"p=b/z.parquet\",\"partitionValues\":{\"p\":\"b\"},\"size\":1,"
 	               "\"modificationTime\":1,\"dataChange\":true}}\n"),
 	         DELTA_WINNER_COMPATIBLE);
@@ -327,9 +334,10 @@ static void test_two_creators_race_for_version_0(void)
 	struct delta_metadata m = {0};
 	char *cols[] = {(char *)"p"};
 	m.id = (char *)"11111111-1111-4111-8111-111111111111";
-	m.schema_string = (char *)"{\"type\":\"struct\",\"fields\":[{\"name\":\"v\",\"type\":\"long\","
-	                          "\"nullable\":true,\"metadata\":{}},{\"name\":\"p\",\"type\":"
-	                          "\"string\",\"nullable\":true,\"metadata\":{}}]}";
+	m.schema_string =
+	    (char *)"{\"type\":\"struct\",\"fields\":[{\"name\":\"v\",\"type\":\"long\","
+	            "\"nullable\":true,\"metadata\":{}},{\"name\":\"p\",\"type\":"
+	            "\"string\",\"nullable\":true,\"metadata\":{}}]}";
 	m.partition_columns = cols;
 	m.n_partition_columns = 1;
 	m.created_time = 5;
