@@ -70,6 +70,10 @@ data_files() {
 	[ ! -e "$(log 12)" ]
 	[ ! -e "$(log 16)" ]
 	assert_equal "$(data_files)" "$files"
+	# a writer with nothing to commit (a replay) says so too
+	run --separate-stderr bash -c 'gen-ticks -a feed -i 1 10 | delta-append bronze'
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: $T: version 12 is missing from the log (the newest is 15)"
 }
 
 @test "an unreadable checkpoint is left aside for the JSON commits, with a warning" {

@@ -641,8 +641,13 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	a.root = root.data;
-	/* The store first: a table it cannot commit to is refused before any data file is written. */
-	if (!(a.store = delta_store_open(cfg, a.root, &e))) {
+	/*
+	 * The store first: a table it cannot commit to is refused before any
+	 * data file is written, and what it left incomplete is finished before
+	 * the log is listed.
+	 */
+	if (!(a.store = delta_store_open(cfg, a.root, &e)) ||
+	    delta_store_recover(a.store, &e) < 0) {
 		err_error("%s", e.text);
 		rc = e.status;
 		goto out_cfg;
@@ -709,6 +714,11 @@ int main(int argc, char **argv)
 			close(fd);
 		if (lr < 0)
 			goto fatal;
+	}
+	/* A run that committed nothing has not yet heard whether the log has a gap. */
+	if (delta_snapshot_check(&a.snap, &e) < 0) {
+		err_error("%s", e.text);
+		set_status(&a, e.status ? e.status : EX_DATAERR);
 	}
 	rc = a.status;
 	goto out;

@@ -349,7 +349,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	buf_free(&logdir);
-	int64_t latest = delta_store_latest(store, &e);
+	int64_t latest = delta_store_recover(store, &e) < 0 ? -2 : delta_store_latest(store, &e);
 	if (latest < -1) {
 		err_error("%s", e.text);
 		rc = e.status;

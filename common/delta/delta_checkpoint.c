@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -775,22 +776,13 @@ out:
 	return rc;
 }
 
-int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
+/*
+ * Write the checkpoint rows of snap to the file tmp: the number of rows and
+ * of adds, and the file's size.  On failure nothing is left at tmp.
+ */
+static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int64_t *nrows,
+                         int64_t *nadd, uint64_t *size, struct err_msg *e)
 {
-	char final[DELTA_PATH_MAX], tmp[DELTA_PATH_MAX], uuid[37];
-	if (snap->no_files) {
-		err_set(e, EX_SOFTWARE, "%s: a checkpoint needs a snapshot with its files",
-		        snap->root);
-		return -1;
-	}
-	delta_uuid(uuid);
-	if (delta_pathf(final, sizeof final, "%s/_delta_log/%020lld.checkpoint.parquet", snap->root,
-	                (long long)snap->version) < 0 ||
-	    delta_pathf(tmp, sizeof tmp, "%s/_delta_log/.%020lld.checkpoint.parquet.%s.tmp",
-	                snap->root, (long long)snap->version, uuid) < 0) {
-		err_set(e, EX_IOERR, "%s: %s", snap->root, strerror(ENAMETOOLONG));
-		return -1;
-	}
 	struct pq_schema *schema = cp_schema_new();
 	if (!schema) {
 		err_set(e, EX_SOFTWARE, "out of memory");
@@ -914,8 +906,44 @@ int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
 		unlink(tmp);
 		return -1;
 	}
-	uint64_t bytes = pq_writer_bytes(w);
+	*size = pq_writer_bytes(w);
+	*nrows = rows;
+	*nadd = nadds;
 	pq_writer_free(w);
+	return 0;
+}
+
+int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
+{
+	char final[DELTA_PATH_MAX], tmp[DELTA_PATH_MAX], uuid[37];
+	if (snap->no_files) {
+		err_set(e, EX_SOFTWARE, "%s: a checkpoint needs a snapshot with its files",
+		        snap->root);
+		return -1;
+	}
+	delta_uuid(uuid);
+	if (delta_pathf(final, sizeof final, "%s/_delta_log/%020lld.checkpoint.parquet", snap->root,
+	                (long long)snap->version) < 0 ||
+	    delta_pathf(tmp, sizeof tmp, "%s/_delta_log/.%020lld.checkpoint.parquet.%s.tmp",
+	                snap->root, (long long)snap->version, uuid) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", snap->root, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	/*
+	 * The Parquet writer may start threads of its own; they inherit this
+	 * mask, so with every signal blocked here they never take a SIGINT or
+	 * SIGTERM meant for the program's main thread, which gets it once the
+	 * mask is restored.
+	 */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int64_t rows = 0, nadds = 0;
+	uint64_t bytes = 0;
+	int rc = cp_write_file(snap, tmp, &rows, &nadds, &bytes, e);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0)
+		return -1;
 	if (rename(tmp, final) < 0) {
 		err_set(e, EX_IOERR, "%s: %s", final, strerror(errno));
 		unlink(tmp);
