@@ -415,6 +415,10 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 			a->bad = 1;
 			continue;
 		}
+		if ((k == REC_BAD_MARKER || k == REC_BATCH) && !s.markers && a->batch_id >= 0)
+			err_warn(
+			    "%s: the input has batch markers: their ids are used, not --batch-id",
+			    name);
 		if (k == REC_BAD_MARKER) {
 			/* The batch it ends fails; the stream goes on with the next one. */
 			s.markers = 1;

@@ -304,16 +304,16 @@ static int cp_path_ok(const uint8_t *p, size_t n)
 }
 
 /*
- * Without file lists (no_files), the adds and removes of a checkpoint are
- * read one column at a time, their paths only: each is counted and
- * checked as a full read would check it, without assembling a row per
- * file (a checkpoint of a large table is mostly adds).
+ * Without file lists (no_files), the adds of a checkpoint are only counted
+ * (against _last_checkpoint): from the footer's statistics of add.path when
+ * every row group has them, else by reading that one column, each path
+ * checked as a full read would check it.  Rows are never assembled per file
+ * (a checkpoint of a large table is mostly adds).
  */
-static int cp_scan_paths(struct pq_reader *r, const char *column, int64_t *count, const char **why,
-                         struct err_msg *pe)
+static int cp_count_adds(struct pq_reader *r, int64_t *count, const char **why, struct err_msg *pe)
 {
 	const struct pq_schema *sch = pq_reader_schema(r);
-	int f = pq_schema_find(sch, column);
+	int f = pq_schema_find(sch, "add.path");
 	const struct pq_field *pf = f >= 0 ? pq_schema_field(sch, f) : NULL;
 	if (!pf)
 		return 0;
@@ -321,7 +321,21 @@ static int cp_scan_paths(struct pq_reader *r, const char *column, int64_t *count
 		*why = "a path column that is not a string";
 		return -1;
 	}
-	for (int rg = 0; rg < pq_reader_num_row_groups(r); rg++) {
+	int64_t counted = 0;
+	int nrg = pq_reader_num_row_groups(r), rg;
+	for (rg = 0; rg < nrg; rg++) {
+		struct pq_stats st;
+		if (pq_reader_stats(r, rg, pf->leaf, &st) < 0 || st.null_count < 0 ||
+		    st.null_count > st.num_values ||
+		    st.num_values != pq_reader_row_group_rows(r, rg))
+			break;
+		counted += st.num_values - st.null_count;
+	}
+	if (rg == nrg) {
+		*count += counted;
+		return 0;
+	}
+	for (rg = 0; rg < nrg; rg++) {
 		struct pq_column *c = pq_column_open(r, rg, pf->leaf, pe);
 		if (!c)
 			return -1;
@@ -333,9 +347,8 @@ static int cp_scan_paths(struct pq_reader *r, const char *column, int64_t *count
 					continue;
 				if (!cp_path_ok(b.bytes[i].p, b.bytes[i].len)) {
 					pq_column_close(c);
-					*why =
-					    "an add or remove without a path, or with a malformed "
-					    "%-escape in it";
+					*why = "an add without a path, or with a malformed "
+					       "%-escape in it";
 					return -1;
 				}
 				++*count;
@@ -373,10 +386,8 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	}
 	if (snap->no_files) {
 		const char *why = NULL;
-		int64_t removes = 0;
 		err_clear(&pe);
-		if (cp_scan_paths(r, "add.path", adds, &why, &pe) < 0 ||
-		    cp_scan_paths(r, "remove.path", &removes, &why, &pe) < 0) {
+		if (cp_count_adds(r, adds, &why, &pe) < 0) {
 			cp_unusable(e, snap, version, why ? EX_DATAERR : pe.status,
 			            why ? why : pe.text);
 			goto out;

@@ -416,6 +416,17 @@ static void put_path(struct buf *b, const struct delta_file *f, struct buf *tmp)
 	buf_json_str(b, tmp->data ? tmp->data : "", tmp->len);
 }
 
+/* The txn action's line, when the transaction has one. */
+static void put_txn(struct buf *out, const struct delta_txn *t, int64_t now_ms)
+{
+	if (!t->app)
+		return;
+	buf_puts(out, "{\"txn\":{\"appId\":");
+	buf_json_str(out, t->app, strlen(t->app));
+	buf_printf(out, ",\"version\":%lld,\"lastUpdated\":%lld}}\n", (long long)t->app_version,
+	           (long long)now_ms);
+}
+
 int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 {
 	struct buf tmp = BUF_INIT;
@@ -433,12 +444,7 @@ int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 	buf_printf(out, ",\"engineInfo\":\"%s\",\"txnId\":\"%s\"}}\n", DELTA_ENGINE, t->id);
 	buf_append(out, t->protocol_json.data, t->protocol_json.len);
 	buf_append(out, t->metadata_json.data, t->metadata_json.len);
-	if (t->app) {
-		buf_puts(out, "{\"txn\":{\"appId\":");
-		buf_json_str(out, t->app, strlen(t->app));
-		buf_printf(out, ",\"version\":%lld,\"lastUpdated\":%lld}}\n",
-		           (long long)t->app_version, (long long)now_ms);
-	}
+	put_txn(out, t, now_ms);
 	for (size_t i = 0; i < t->nremoves; i++) {
 		const struct delta_file *f = t->removes[i];
 		buf_puts(out, "{\"remove\":{\"path\":");
@@ -744,6 +750,9 @@ static int reload(struct delta_txn *t, struct delta_commit_info *info, struct er
 	delta_snapshot_free(t->snap);
 	*t->snap = fresh;
 	if (t->app && delta_txn_version(t->snap, t->app) >= t->app_version) {
+		err_set(e, 0, "%s: version %lld holds txn %s/%lld", t->snap->root,
+		        (long long)t->snap->version, t->app,
+		        (long long)delta_txn_version(t->snap, t->app));
 		info->duplicate = 1;
 		return 1;
 	}
@@ -775,6 +784,17 @@ static void checkpoint(struct delta_txn *t, struct delta_commit_info *info)
 		*snap = full;
 	}
 	info->checkpoint = delta_checkpoint_write(snap, &info->checkpoint_err) < 0 ? -1 : 1;
+}
+
+/* The actions of the commit that a snapshot without file lists keeps: protocol, metaData, txn. */
+static int delta_txn_state_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
+{
+	buf_reset(out);
+	buf_append(out, t->protocol_json.data, t->protocol_json.len);
+	buf_append(out, t->metadata_json.data, t->metadata_json.len);
+	put_txn(out, t, now_ms);
+	buf_reserve(out, 0);
+	return buf_failed(out) ? -1 : 0;
 }
 
 int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct err_msg *e)
@@ -853,8 +873,17 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 		info->unsynced = 1;
 		info->sync_err = *e;
 	}
-	/* Keep the snapshot current for whatever this process commits next. */
-	if (delta_snapshot_apply(snap, v, text.data, text.len, e) < 0)
+	/*
+	 * Keep the snapshot current for whatever this process commits next.  A
+	 * snapshot without file lists needs only the actions it keeps: the
+	 * adds of a large batch need not be parsed again.
+	 */
+	if (snap->no_files && delta_txn_state_text(t, now, &winner) < 0) {
+		err_set(e, EX_SOFTWARE, "%s: out of memory", snap->root);
+		goto out;
+	}
+	const struct buf *mine = snap->no_files ? &winner : &text;
+	if (delta_snapshot_apply(snap, v, mine->data, mine->len, e) < 0)
 		goto out;
 	snap->version = v;
 	snap->timestamp = now;
