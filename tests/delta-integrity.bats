@@ -25,10 +25,10 @@ teardown() {
 log() { printf '%s/%020d.json' "$L" "$1"; }
 ckpt() { printf '%s/%020d.checkpoint.parquet' "$L" "$1"; }
 
-# bronze with BATCHES batches of 10 rows (versions 1..BATCHES), a checkpoint every 10.
+# table N: bronze with N batches of 10 rows (versions 1..N), a checkpoint every 10.
 table() {
-	delta-create bronze --schema "$SCHEMA" --partition-by trade_date "$@"
-	gen-ticks -a feed -b "$BATCHES" -i 1 10 | delta-append -q bronze
+	delta-create bronze --schema "$SCHEMA" --partition-by trade_date
+	gen-ticks -a feed -b "$1" -i 1 10 | delta-append -q bronze
 }
 
 data_files() {
@@ -36,9 +36,9 @@ data_files() {
 }
 
 @test "a writer checks every line of the log it replays and refuses a damaged one, as readers do" {
-	BATCHES=2 table
+	table 2
 	# the add of version 2, cut short
-	head -c -40 "$(log 2)" >cut && mv cut "$(log 2)"
+	head -c -40 "$(log 2)" >cut.json && mv cut.json "$(log 2)"
 	files=$(data_files)
 	run --separate-stderr bash -c 'gen-ticks -a feed -b 20 -i 100 5 | delta-append bronze'
 	assert_failure 65
@@ -51,7 +51,7 @@ data_files() {
 }
 
 @test "a commit missing after the checkpoint is exit 65 naming it, for readers and writers" {
-	BATCHES=15 table
+	table 15
 	[ -f "$(ckpt 10)" ]
 	assert_equal "$(jq -c .version "$L/_last_checkpoint")" 10
 	rm "$(log 12)"
@@ -77,8 +77,8 @@ data_files() {
 }
 
 @test "an unreadable checkpoint is left aside for the JSON commits, with a warning" {
-	BATCHES=15 table
-	head -c 100 "$(ckpt 10)" >part && mv part "$(ckpt 10)"
+	table 15
+	head -c 100 "$(ckpt 10)" >part.parquet && mv part.parquet "$(ckpt 10)"
 	run --separate-stderr delta-cat --columns batch_id bronze
 	assert_success
 	assert_equal "${#lines[@]}" 150
@@ -96,7 +96,7 @@ data_files() {
 }
 
 @test "a checkpoint whose counts disagree with _last_checkpoint, or whose rows are no actions, is left aside" {
-	BATCHES=21 table
+	table 21
 	# the checkpoint of 10 in the place of 20's: 10 adds where _last_checkpoint says 20
 	cp "$(ckpt 10)" "$(ckpt 20)"
 	run --separate-stderr delta-cat --columns batch_id bronze
@@ -122,7 +122,7 @@ data_files() {
 }
 
 @test "refused (65) only when nothing can rebuild the state without the unusable checkpoint" {
-	BATCHES=12 table
+	table 12
 	rm "$(log 0)" "$(log 3)"
 	printf 'junk' >"$(ckpt 10)"
 	run --separate-stderr delta-cat bronze
@@ -166,4 +166,17 @@ data_files() {
 	assert_equal "$left" ""
 	assert_equal "$committed" 1
 	assert_equal "$ckpts" 0
+}
+
+@test "a retention duration too large for 64 bits falls back to a week: tombstones stay in checkpoints" {
+	delta-create bronze --schema "$SCHEMA" --partition-by trade_date --property delta.checkpointInterval=4 \
+		--property 'delta.deletedFileRetentionDuration=interval 9223372036854775807 weeks'
+	gen-ticks -a feed -i 1 5 | delta-append -q bronze
+	gone=$(jq -r 'select(.add) | .add.path' "$(log 1)")
+	now=$(($(date +%s) * 1000))
+	printf '{"remove":{"path":"%s","deletionTimestamp":%d,"dataChange":true}}\n' "$gone" "$now" >"$(log 2)"
+	gen-ticks -a feed -b 2 -i 2 5 | delta-append -q bronze
+	[ -f "$(ckpt 4)" ]
+	run duckdb-query.js "SELECT count(*) FILTER (WHERE remove IS NOT NULL) AS removes, count(*) FILTER (WHERE add IS NOT NULL) AS adds FROM read_parquet('$(ckpt 4)')"
+	assert_output '{"removes":1,"adds":2}'
 }

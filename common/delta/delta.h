@@ -1,14 +1,18 @@
 /*
- * delta: Delta Lake tables as directories: the schema, the log, snapshots
- * and commits (protocol 1/2, no table features).
+ * delta: Delta Lake tables as directories: the schema, values, the log and
+ * snapshots (protocol 1/2, no table features).
  *
  * A table is a directory with a _delta_log/ of JSON commits and Parquet
  * checkpoints.  delta_snapshot_load() replays the log to a version:
- * the newest checkpoint at or below it (single or multi-part;
+ * the newest usable checkpoint at or below it (single or multi-part;
  * _last_checkpoint is only a hint), then every JSON commit after it, which
- * must be contiguous.  Paths are URI-decoded once; unknown actions and
+ * must be contiguous up to the newest version in the log.  Every action is
+ * parsed and checked; paths are URI-decoded once; unknown actions and
  * fields are ignored; what this code cannot read or write is refused by
  * delta_check_read()/delta_check_write() with the feature named.
+ *
+ * Commits are made by transactions (delta/delta_txn.h) through a commit
+ * store (delta/delta_store.h); this header is what reading needs.
  *
  * Ownership: a snapshot owns everything it points to; delta_snapshot_free()
  * releases it.  Schemas likewise (delta_schema_free()).

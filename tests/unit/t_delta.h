@@ -67,6 +67,7 @@ static inline void t_remove_commit(const struct t_table *t, int64_t v)
 static inline void t_table_new(struct t_table *t, int interval)
 {
 	const char *tmp = getenv("TMPDIR");
+	memset(t, 0, sizeof *t);
 	snprintf(t->root, sizeof t->root, "%s/stocketl-delta-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(t->root)) {
 		printf("# mkdtemp: %s\n", strerror(errno));
