@@ -201,8 +201,11 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 	/*
 	 * Every data file and directory of the batch must be on disk before a
 	 * commit names them: one syncfs() of the table's filesystem does it for
-	 * all of them at once, instead of an fsync per file and directory.
+	 * all of them at once, instead of an fsync per file and directory.  The
+	 * listing of the log started at load is let finish first: it runs
+	 * much slower while the filesystem syncs.
 	 */
+	delta_snapshot_wait(&a->snap);
 	int rootfd = open(a->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0 || syncfs(rootfd) < 0) {
 		err_set(e, EX_IOERR, "%s: cannot flush the batch's files: %s", a->root,

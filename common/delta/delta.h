@@ -272,6 +272,12 @@ int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
  */
 #define DELTA_SNAPSHOT_STALE 1
 int delta_snapshot_check(struct delta_snapshot *snap, struct err_msg *e);
+/*
+ * Let a deferred gap check finish now, keeping its verdict for
+ * delta_snapshot_check(): for a writer about to flush its files, whose
+ * syncfs would slow a listing that runs at the same time.
+ */
+void delta_snapshot_wait(struct delta_snapshot *snap);
 void delta_snapshot_free(struct delta_snapshot *snap);
 /* Refuse to read (delta_check_read) or write (delta_check_write) a table whose protocol,
  * features or columns this code does not support, naming what it found. */

@@ -521,6 +521,14 @@ static int check_verdict(const char *root, int64_t t, const struct delta_listing
 	return -1;
 }
 
+void delta_snapshot_wait(struct delta_snapshot *snap)
+{
+	if (snap->pending && !snap->pending->joined) {
+		pthread_join(snap->pending->th, NULL);
+		snap->pending->joined = 1;
+	}
+}
+
 int delta_snapshot_check(struct delta_snapshot *snap, struct err_msg *e)
 {
 	struct delta_log_check *c = snap->pending;
