@@ -72,12 +72,14 @@ struct delta_store {
 };
 
 /*
- * The commit store of the table at root, as the configuration chooses:
- * [storage] commit_store = auto (the default: link when no [postgres] dsn
- * is set) or link.  postgres is a configuration error in this build, as is
- * any other value (EX_CONFIG).  The link store refuses a root on a FUSE
- * mount (EX_CONFIG), naming the PostgreSQL store as the way to commit
- * there.  NULL with e set on failure.
+ * The commit store of the table at root, for a writer, as the
+ * configuration chooses: [storage] commit_store = auto (the default) or
+ * link.  auto is the PostgreSQL store where [postgres] dsn is set and that
+ * store exists; this build has only the link store, so auto is link.
+ * postgres is a configuration error in this build, as is any other value
+ * (EX_CONFIG).  The link store refuses a root on a FUSE mount (EX_CONFIG),
+ * naming the PostgreSQL store as the way to commit there.  NULL with e set
+ * on failure.
  */
 struct delta_store *delta_store_open(const struct config *c, const char *root, struct err_msg *e);
 /* The link store of root, without configuration (tests, tools). */
