@@ -180,3 +180,13 @@ data_files() {
 	run duckdb-query.js "SELECT count(*) FILTER (WHERE remove IS NOT NULL) AS removes, count(*) FILTER (WHERE add IS NOT NULL) AS adds FROM read_parquet('$(ckpt 4)')"
 	assert_output '{"removes":1,"adds":2}'
 }
+
+@test "a multi-part checkpoint is found by listing the log when _last_checkpoint is gone" {
+	cp -r "$FIXTURES/delta/delta-golden/multi-part-checkpoint" mp
+	chmod -R u+w mp
+	rm mp/_delta_log/_last_checkpoint
+	run --separate-stderr delta-cat -v ./mp
+	assert_success
+	assert_equal "${#lines[@]}" 31
+	assert_equal "${stderr_lines[0]}" "delta-cat: ./mp: version 1 (from a checkpoint)"
+}
