@@ -288,7 +288,7 @@ static int parse_timestamp(const char *s, int64_t *ms)
 static int read_table(const struct opts *o, struct dc_where *w, const char *root)
 {
 	struct delta_snapshot snap;
-	struct delta_load_opts lo = {o->version, o->timestamp_ms, o->since >= 0};
+	struct delta_load_opts lo = {o->version, o->timestamp_ms, o->since >= 0, 0};
 	struct dc_col *cols = NULL;
 	struct err_msg e;
 	size_t ncols = 0;
@@ -297,6 +297,8 @@ static int read_table(const struct opts *o, struct dc_where *w, const char *root
 		err_error("%s", e.text);
 		return e.status;
 	}
+	if (snap.has_notice)
+		err_warn("%s", snap.notice.text);
 	if (delta_check_read(&snap, &e) < 0) {
 		err_error("%s", e.text);
 		rc = e.status;
