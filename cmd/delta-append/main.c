@@ -41,7 +41,7 @@ static const char usage[] =
 
 static const struct cli_option options[] = {
     {"--app-id ID", "the txn app id, instead of each marker's app"},
-    {"--batch-id N", "with --app-id: the txn version of a stream without markers"},
+    {"--batch-id N", "with --app-id: txn version of unmarked input"},
     {"--commit-retries N", "retries after a real conflict (default 15)"},
     {"--config FILE", "the configuration file"},
     {"--max-open-files N", "partitions written at once (default 16)"},
