@@ -1170,6 +1170,22 @@ static void test_the_page_crc_is_the_crc32_of_gzip(void)
 	T_EQ_INT(pq_crc32(pq_crc32(0, check, 4), check + 4, 5), 0xcbf43926u);
 	T_EQ_INT(pq_crc32(0x1234, check, 0), 0x1234);
 	T_EQ_INT(crc32_bitwise(check, 9), 0xcbf43926u);
+	/* Every length and alignment, across the fast path's 64- and 16-byte steps. */
+	static uint8_t buf[4200];
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < sizeof buf; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = (uint8_t)x;
+	}
+	int bad = 0;
+	for (size_t n = 0; n <= 300; n++)
+		for (size_t off = 0; off < 16; off++)
+			bad += pq_crc32(0, buf + off, n) != crc32_bitwise(buf + off, n);
+	bad += pq_crc32(0, buf + 3, 4197) != crc32_bitwise(buf + 3, 4197);
+	bad += pq_crc32(pq_crc32(0, buf, 1000), buf + 1000, 3200) != crc32_bitwise(buf, 4200);
+	T_EQ_INT(bad, 0);
 }
 
 static void test_every_page_and_the_footer_carry_their_crc(void)
