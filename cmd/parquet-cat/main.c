@@ -379,8 +379,8 @@ static int partition_date(const char *name, int32_t *day, int *null, char *why, 
 {
 	static const char key[] = "trade_date=", hive_null[] = "__HIVE_DEFAULT_PARTITION__";
 	char full[8192];
-	const char *dirs[512]; /* the directories of the path, outermost first */
-	size_t lens[512];
+	const char *dirs[512] = {NULL}; /* the directories of the path, outermost first */
+	size_t lens[512] = {0};
 	int depth = 0;
 	*null = 0;
 	full[0] = '\0';

@@ -285,10 +285,14 @@ __attribute__((target("pclmul,sse4.1"))) static uint32_t crc32_fold(uint32_t sta
 uint32_t pq_crc32(uint32_t crc, const uint8_t *p, size_t n)
 {
 #ifdef PQ_CRC_FOLD
+	/* Found out once; threads that race to it find out the same. */
 	static int fast = -1;
-	if (fast < 0)
-		fast = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-	if (fast && n >= 64) {
+	int f = __atomic_load_n(&fast, __ATOMIC_RELAXED);
+	if (f < 0) {
+		f = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+		__atomic_store_n(&fast, f, __ATOMIC_RELAXED);
+	}
+	if (f && n >= 64) {
 		size_t m = n & ~(size_t)15;
 		uint32_t state = crc32_fold(~crc, p, m);
 		return m < n ? (uint32_t)crc32_z(~state, p + m, n - m) : ~state;
