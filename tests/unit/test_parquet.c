@@ -1054,7 +1054,19 @@ static void test_writer_threads_leave_signals_to_the_program(void)
 			old |= before[j] == now[k];
 		if (old)
 			continue;
-		int all = blocked_signals(now[k], &m) == 0 && !(m >> (SIGSEGV - 1) & 1);
+		/*
+		 * A thread being started has every signal blocked until it sets
+		 * the mask it inherits: wait (a second at most) for that, seen
+		 * as SIGSEGV unblocked, which the workers leave to the kernel.
+		 */
+		int got = -1;
+		for (int tries = 0; tries < 1000; tries++) {
+			got = blocked_signals(now[k], &m);
+			if (got < 0 || !(m >> (SIGSEGV - 1) & 1))
+				break;
+			usleep(1000);
+		}
+		int all = got == 0 && !(m >> (SIGSEGV - 1) & 1);
 		for (int i = 0; i < 7; i++)
 			all &= (int)(m >> (sigs[i] - 1) & 1);
 		workers++;
