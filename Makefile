@@ -2,7 +2,12 @@
 #
 #   make                 build every program into bin/
 #   make run             the main job (pipelines/intraday.sh) on ./lake
+#   make up / down       the local stack (PostgreSQL, S3 server, s3fs mount
+#                        at var/lake), its configuration; make status
+#   make ddl             create or update the PostgreSQL schema (stocketl-db migrate)
+#   make spark-sql       spark-sql on the lake, with Delta (docker/, profile spark)
 #   make test            C unit tests and BATS suites ("N passed, N failed")
+#   make lint            layering rules (tests/lint-layers.sh), shellcheck, cppcheck
 #   make ci              format-check, lint, fuzz smoke, test, sanitizer test
 #   make DEVELOPER=1     add -Werror (CI does this)
 #   make SANITIZE=1 test the same tests under ASan and UBSan (build/san/)
@@ -28,6 +33,8 @@ ifneq ($(DEVELOPER)$(CI),)
 WARN     += -Werror
 endif
 LIBS      = -Wl,--as-needed -lcurl -lcjson -lpq -lzstd -lsnappy -lz -lm
+# libpq's headers (only common/pg/ includes them): Debian keeps them apart.
+PQ_INCLUDE := $(or $(shell pg_config --includedir 2>/dev/null),/usr/include/postgresql)
 
 ifeq ($(SANITIZE),1)
 O        ?= build/san
@@ -51,7 +58,7 @@ Q_LD = @echo "  LD      $@";
 Q_AR = @echo "  AR      $@";
 endif
 
-ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Icommon \
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -Icommon -isystem $(PQ_INCLUDE) \
              -DSTOCKETL_VERSION='"$(VERSION)"' -MMD -MP
 
 COMMON_SRC = $(sort $(wildcard common/*/*.c))
@@ -77,7 +84,7 @@ SHELL_FILES = $(shell git ls-files '*.sh' '*.bash' '*.bats' .ci/run tests/run \
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all run test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
-        deps install uninstall clean
+        deps install uninstall clean up down status ddl spark-sql
 
 all: $(PROG_BINS)
 
@@ -108,11 +115,29 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 run: all
 	bash pipelines/intraday.sh
 
+# The local stack (stack/stack.sh) and the database's schema.
+up:
+	@bash stack/stack.sh up
+
+down:
+	@bash stack/stack.sh down
+
+status:
+	@bash stack/stack.sh status
+
+ddl: $(OUTBIN)/stocketl-db
+	$(OUTBIN)/stocketl-db migrate
+
+# Spark SQL with Delta on the bucket of the Docker setup (README.md, "Docker").
+COMPOSE ?= docker compose
+spark-sql:
+	$(COMPOSE) -f docker/compose.yaml --profile spark run --rm spark
+
 test: $(PROG_BINS) $(UNIT_BINS)
 	@O=$(O) STOCKETL_BIN=$(CURDIR)/$(OUTBIN) bash tests/run
 
 # Fuzz targets: the library built with clang's fuzzer instrumentation.
-FUZZ_CFLAGS = $(STD) $(WARN) -O1 -g -Icommon -DSTOCKETL_VERSION='"$(VERSION)"' \
+FUZZ_CFLAGS = $(STD) $(WARN) -O1 -g -Icommon -isystem $(PQ_INCLUDE) -DSTOCKETL_VERSION='"$(VERSION)"' \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -129,8 +154,17 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@bash tests/fuzz/run $(FUZZ_SMOKE_TIME) $(FUZZ_BINS)
 
+# docker/ is checked without a Docker engine: the compose file against the
+# Compose Specification's schema and dclint's rules, the Dockerfile by the
+# parser of dockerfile-utils (both from tests/node_modules).
+NODE_BIN = tests/node_modules
+# The layering rules come first: they are quick and name the file at fault.
+# With V=1 they also print the folder graph of common/.
 lint:
+	bash tests/lint-layers.sh $(if $(filter 1,$(V)),-v)
 	shellcheck -x $(SHELL_FILES)
+	node $(NODE_BIN)/dclint/bin/dclint.cjs --max-warnings 0 docker/compose.yaml
+	node $(NODE_BIN)/dockerfile-utils/bin/dockerfile-utils lint docker/Dockerfile
 	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 	  --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem -Icommon $(filter %.c,$(C_FILES))

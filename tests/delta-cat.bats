@@ -56,18 +56,18 @@ firsts() {
 	assert_help_matches_man delta-cat
 }
 
-@test "--version alone prints the program's version" {
+@test "--version prints the program's version" {
 	run --separate-stderr delta-cat --version
 	assert_success
 	assert_output --regexp '^delta-cat \(stocketl\) [0-9]+\.[0-9]+\.[0-9]+$'
 }
 
-@test "a Spark table's latest version, and an older one with --version" {
+@test "a Spark table's latest version, and an older one with --at-version" {
 	run --separate-stderr delta-cat "$DELTA/delta-rs/simple_table"
 	assert_success
 	assert_output $'{"id":5}\n{"id":7}\n{"id":9}'
 	assert_equal "$stderr" ''
-	run --separate-stderr delta-cat --version 0 "$DELTA/delta-rs/simple_table"
+	run --separate-stderr delta-cat --at-version 0 "$DELTA/delta-rs/simple_table"
 	assert_success
 	assert_equal "$(firsts <<<"$output")" '[0,1,2,3,4]'
 }
@@ -76,7 +76,7 @@ firsts() {
 	run --separate-stderr delta-cat "$DELTA/delta-rs/delta-0.8.0"
 	assert_success
 	assert_equal "$(firsts <<<"$output")" '[0,1,2,4]'
-	run --separate-stderr delta-cat --version 0 "$DELTA/delta-rs/delta-0.8.0"
+	run --separate-stderr delta-cat --at-version 0 "$DELTA/delta-rs/delta-0.8.0"
 	assert_equal "$(firsts <<<"$output")" '[0,1,2,3,4]'
 }
 
@@ -84,7 +84,7 @@ firsts() {
 	run --separate-stderr delta-cat "$DELTA/delta-rs/delta-0.2.0"
 	assert_success
 	assert_equal "$(firsts <<<"$output")" '[1,1,2,2,3,3]'
-	run --separate-stderr delta-cat --version 2 "$DELTA/delta-rs/delta-0.2.0"
+	run --separate-stderr delta-cat --at-version 2 "$DELTA/delta-rs/delta-0.2.0"
 	assert_equal "$(firsts <<<"$output")" '[1,2,3]'
 	run --separate-stderr delta-cat "$DELTA/delta-rs/simple_table_with_checkpoint"
 	assert_equal "$(firsts <<<"$output")" '[0,0,1,2,3,4,5,6,7,8,9]'
@@ -157,7 +157,7 @@ EOF
 			if [ "$v" = latest ]; then
 				delta-cat "$case/delta" >"$out"
 			else
-				delta-cat --version "${v#v}" "$case/delta" >"$out"
+				delta-cat --at-version "${v#v}" "$case/delta" >"$out"
 			fi
 			args+=("$dir/table_content.parquet" "$out")
 		done
@@ -402,7 +402,7 @@ EOF
 	assert_equal "$(firsts <<<"$output")" '[106,108]'
 	run --separate-stderr delta-cat --since-version 1 "$T"
 	assert_equal "$(firsts <<<"$output")" '[5,6,7,8,9,106,108]'
-	run --separate-stderr delta-cat --since-version 1 --version 2 "$T"
+	run --separate-stderr delta-cat --since-version 1 --at-version 2 "$T"
 	assert_equal "$(firsts <<<"$output")" '[5,6,7,8,9]'
 	run --separate-stderr delta-cat --since-version 4 "$T"
 	assert_success
@@ -422,21 +422,21 @@ EOF
 	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table: --since-version 5 is after the version read (4)"
 }
 
-@test "--timestamp reads the latest version committed at or before a time" {
+@test "--at-timestamp reads the latest version committed at or before a time" {
 	cp -r "$DELTA/delta-rs/simple_table" t
 	for v in 0 1 2 3 4; do
 		touch -d "2024-01-0$((v + 1))T12:00:00Z" "t/_delta_log/$(printf '%020d' "$v").json"
 	done
-	run --separate-stderr delta-cat --timestamp 2024-01-01T12:00:00Z ./t
+	run --separate-stderr delta-cat --at-timestamp 2024-01-01T12:00:00Z ./t
 	assert_success
 	assert_equal "$(firsts <<<"$output")" '[0,1,2,3,4]'
-	run --separate-stderr delta-cat --timestamp 2024-01-03 ./t
+	run --separate-stderr delta-cat --at-timestamp 2024-01-03 ./t
 	assert_equal "$(jq -s length <<<"$output")" 20
-	run --separate-stderr delta-cat --timestamp 2024-01-03T13:00:00+01:00 ./t
+	run --separate-stderr delta-cat --at-timestamp 2024-01-03T13:00:00+01:00 ./t
 	assert_equal "$(firsts <<<"$output")" '[5,6,7,8,9]'
-	run --separate-stderr delta-cat --timestamp 2030-01-01 ./t
+	run --separate-stderr delta-cat --at-timestamp 2030-01-01 ./t
 	assert_equal "$(firsts <<<"$output")" '[5,7,9]'
-	run --separate-stderr delta-cat --timestamp 2024-01-01T11:59:59Z ./t
+	run --separate-stderr delta-cat --at-timestamp 2024-01-01T11:59:59Z ./t
 	assert_failure 65
 	assert_equal "$stderr" 'delta-cat: ./t: no version was committed at or before the timestamp'
 }
@@ -457,15 +457,21 @@ EOF
 	run --separate-stderr delta-cat --binary --csv "$T"
 	assert_failure 64
 	assert_equal "${stderr_lines[0]}" 'delta-cat: --binary and --csv exclude each other'
-	run --separate-stderr delta-cat --version 1 --timestamp 2024-01-01 "$T"
+	run --separate-stderr delta-cat --at-version 1 --at-timestamp 2024-01-01 "$T"
 	assert_failure 64
-	assert_equal "${stderr_lines[0]}" 'delta-cat: --timestamp and --version exclude each other'
-	run --separate-stderr delta-cat --version one "$T"
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --at-timestamp and --at-version exclude each other'
+	run --separate-stderr delta-cat --at-version one "$T"
 	assert_failure 64
-	assert_equal "${stderr_lines[0]}" 'delta-cat: --version: "one" is not an integer from 0 to 9223372036854775807'
-	run --separate-stderr delta-cat --timestamp yesterday "$T"
+	assert_equal "${stderr_lines[0]}" "delta-cat: --at-version: expected an integer from 0 to 9223372036854775807, got 'one'"
+	# --version N once picked a table version: a script that still says so
+	# gets an error, not the program's version as data.
+	run --separate-stderr delta-cat --version 1 "$T"
 	assert_failure 64
-	assert_equal "${stderr_lines[0]}" 'delta-cat: --timestamp yesterday: expected an RFC 3339 date-time (2024-01-02T15:04:05Z) or a date (2024-01-02)'
+	assert_equal "$output" ''
+	assert_equal "${stderr_lines[0]}" "delta-cat: --version takes nothing else; a table version is --at-version N"
+	run --separate-stderr delta-cat --at-timestamp yesterday "$T"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-cat: --at-timestamp: expected an RFC 3339 date-time (2024-01-02T15:04:05Z) or a date (2024-01-02), got 'yesterday'"
 	run --separate-stderr delta-cat --where "id = 1 or id = 2" "$T"
 	assert_failure 64
 	assert_equal "${stderr_lines[0]}" 'delta-cat: --where: only "and" joins comparisons ("or" at character 8)'
@@ -503,21 +509,21 @@ EOF
 	run --separate-stderr delta-cat ./nothing
 	assert_failure 65
 	assert_equal "$stderr" 'delta-cat: ./nothing: not a Delta table (no _delta_log)'
-	run --separate-stderr delta-cat --version 9 "$DELTA/delta-rs/simple_table"
+	run --separate-stderr delta-cat --at-version 9 "$DELTA/delta-rs/simple_table"
 	assert_failure 65
 	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table: version 9 does not exist (the latest is 4)"
 	cp -r "$DELTA/delta-rs/delta-0.8.0" t
 	rm t/part-00000-04ec9591-0b73-459e-8d18-ba5711d6cbe1-c000.snappy.parquet
 	run --separate-stderr delta-cat ./t
 	assert_failure 65
-	assert_equal "$stderr" 'delta-cat: ./t/part-00000-04ec9591-0b73-459e-8d18-ba5711d6cbe1-c000.snappy.parquet: cannot open: No such file or directory'
+	assert_equal "$stderr" 'delta-cat: ./t/part-00000-04ec9591-0b73-459e-8d18-ba5711d6cbe1-c000.snappy.parquet: No such file or directory'
 }
 
 @test "a reader that goes away ends the output without a message" {
 	new_table t "$(schema id:long s:string)"
 	add_file t 0 part-0.parquet "SELECT i AS id, repeat('x', 100) AS s FROM range(100000) t(i)"
 	run bash -c 'delta-cat ./t 2>err | head -n 1; echo "status ${PIPESTATUS[0]}"'
-	assert_output $'{"id":0,"s":"'"$(printf 'x%.0s' $(seq 100))"$'"}\nstatus 74'
+	assert_output $'{"id":0,"s":"'"$(printf 'x%.0s' $(seq 100))"$'"}\nstatus 0'
 	assert_equal "$(cat err)" ''
 }
 

@@ -102,7 +102,7 @@ JSON
 	assert_output "00000000000000000000.json"
 }
 
-@test "malformed schema files are errors with file and line" {
+@test "a malformed schema file is a data error (65) with file and line; a missing one an I/O error (74)" {
 	printf 'a long\nb varchar\n' >bad.schema
 	run --separate-stderr delta-create t --schema bad.schema
 	assert_failure 65
@@ -120,7 +120,7 @@ JSON
 	assert_failure 65
 	assert_equal "$stderr" "delta-create: bad.json: schema: field \"x\": unknown type \"uuid\""
 	run --separate-stderr delta-create t --schema missing.schema
-	assert_failure 65
+	assert_failure 74
 	assert_equal "$stderr" "delta-create: missing.schema: No such file or directory"
 	[ ! -e "$STOCKETL_LAKE/t" ]
 }
@@ -134,7 +134,7 @@ JSON
 	assert_regex "${stderr_lines[0]}" "needs a table feature that this writer does not implement"
 	run --separate-stderr delta-create t --schema "$SCHEMA" --property delta.checkpointInterval=0
 	assert_failure 64
-	assert_equal "${stderr_lines[0]}" "delta-create: --property delta.checkpointInterval=0: expected a positive integer"
+	assert_equal "${stderr_lines[0]}" "delta-create: --property delta.checkpointInterval: expected a positive integer, got '0'"
 	run --separate-stderr delta-create t --schema "$SCHEMA" --property novalue
 	assert_failure 64
 	run --separate-stderr delta-create t

@@ -66,7 +66,7 @@ setup() {
 	assert_failure 64
 	run --separate-stderr delta-history --format yaml t
 	assert_failure 64
-	assert_equal "${stderr_lines[0]}" "delta-history: --format yaml: expected json or table"
+	assert_equal "${stderr_lines[0]}" "delta-history: --format: expected json or table, got 'yaml'"
 }
 
 @test "a closed pipe ends the output quietly" {

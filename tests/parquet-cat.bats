@@ -203,10 +203,10 @@ flip() {
 	assert_equal "$stderr" "parquet-cat: bad.parquet: row group 0, column utf8: page 1: page header lacks the header of its page type"
 }
 
-@test "a file that does not exist: exit 66" {
+@test "a file that does not exist: exit 74" {
 	run --separate-stderr parquet-cat missing.parquet
-	assert_failure 66
-	assert_equal "$stderr" "parquet-cat: missing.parquet: cannot open: No such file or directory"
+	assert_failure 74
+	assert_equal "$stderr" "parquet-cat: missing.parquet: No such file or directory"
 }
 
 @test "a file on standard input is read as -" {

@@ -413,7 +413,7 @@ teardown() {
 	assert_failure 64
 	[[ $stderr == *"--batch-id"* ]]
 	run --separate-stderr tick-normalize no-such-file
-	assert_failure 66
+	assert_failure 74
 	assert_equal "$stderr" 'tick-normalize: no-such-file: No such file or directory'
 }
 

@@ -424,12 +424,13 @@ outcome() {
 @test "usage errors exit 64 with the usage" {
 	run --separate-stderr tick-validate --now yesterday
 	assert_failure 64
-	[[ $stderr == *'--now: expected an RFC 3339 timestamp, not "yesterday"'* ]]
+	assert_equal "${stderr_lines[0]}" "tick-validate: --now: expected an RFC 3339 timestamp, got 'yesterday'"
 	[[ $stderr == *"usage: tick-validate"* ]]
 	run --separate-stderr tick-validate --key-memory lots
 	assert_failure 64
 	run --separate-stderr tick-validate --checks "$SHIPPED" no-such-file
-	assert_failure 66
+	assert_failure 74
+	assert_equal "${stderr_lines[0]}" 'tick-validate: no-such-file: No such file or directory'
 }
 
 @test "a full disk is exit 74" {

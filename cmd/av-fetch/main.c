@@ -44,6 +44,27 @@ static const char usage[] =
     "                [-v | -q] [SYMBOL ...]\n"
     "       av-fetch --help | --version\n";
 
+static const struct cli_option options[] = {
+    {"--adjusted true|false", "adjusted bars (default true)"},
+    {"--api-key-file FILE", "the API key, on the first line of FILE"},
+    {"--app NAME", "the producer name of the batch markers"},
+    {"--base-url URL", "the API's address"},
+    {"--config FILE", "the configuration file"},
+    {"--datatype json|csv", "the answer's format"},
+    {"--entitlement realtime|delayed", "a premium key's data entitlement"},
+    {"--every DURATION", "with --follow: time between polls"},
+    {"--extended-hours true|false", "pre- and post-market bars too"},
+    {"--follow", "poll for new bars until stopped"},
+    {"--from YYYY-MM", "a backfill's first month (with --to)"},
+    {"--function FUNCTION", "intraday (default), daily or quote"},
+    {"--interval INTERVAL", "the bars' interval (default 5min)"},
+    {"--month YYYY-MM", "one month of intraday history"},
+    {"--outputsize compact|full", "the latest 100 bars, or all of them"},
+    {"--to YYYY-MM", "a backfill's last month (with --from)"},
+    {"-o FILE", "write to FILE instead of stdout"},
+    {NULL, NULL},
+};
+
 #define SECTION          "av-fetch"
 #define DEFAULT_SYMBOLS  "NVDA TSLA IBM AAPL"
 #define DEFAULT_BASE_URL "https://www.alphavantage.co/query"
@@ -88,7 +109,9 @@ static const struct option longopts[] = {{"adjusted", required_argument, NULL, O
                                          {"interval", required_argument, NULL, OPT_INTERVAL},
                                          {"month", required_argument, NULL, OPT_MONTH},
                                          {"outputsize", required_argument, NULL, OPT_OUTPUTSIZE},
+                                         {"quiet", no_argument, NULL, 'q'},
                                          {"to", required_argument, NULL, OPT_TO},
+                                         {"verbose", no_argument, NULL, 'v'},
                                          {"version", no_argument, NULL, OPT_VERSION},
                                          {NULL, 0, NULL, 0}};
 
@@ -168,7 +191,7 @@ static int get_bool(struct resolve *rs, const struct setting *s, int *out)
 {
 	struct err_msg e;
 	if (config_parse_bool(s->value, "x", out, &e) < 0) {
-		bad(rs, s, "expected true or false, not \"%s\"", s->value);
+		bad(rs, s, "expected true or false, got '%s'", s->value);
 		return -1;
 	}
 	return 0;
@@ -179,7 +202,7 @@ static int get_int(struct resolve *rs, const struct setting *s, int64_t min, int
 {
 	struct err_msg e;
 	if (config_parse_int(s->value, "x", min, max, out, &e) < 0) {
-		bad(rs, s, "expected an integer from %lld to %lld, not \"%s\"", (long long)min,
+		bad(rs, s, "expected an integer from %lld to %lld, got '%s'", (long long)min,
 		    (long long)max, s->value);
 		return -1;
 	}
@@ -189,7 +212,7 @@ static int get_int(struct resolve *rs, const struct setting *s, int64_t min, int
 static int get_duration(struct resolve *rs, const struct setting *s, int64_t min, int64_t *out)
 {
 	if (ts_parse_duration(s->value, out) < 0 || *out < min) {
-		bad(rs, s, "expected a duration%s such as 500ms, 30s, 5m or 1h30m, not \"%s\"",
+		bad(rs, s, "expected a duration%s such as 500ms, 30s, 5m or 1h30m, got '%s'",
 		    min > 0 ? " above zero" : "", s->value);
 		return -1;
 	}
@@ -199,7 +222,7 @@ static int get_duration(struct resolve *rs, const struct setting *s, int64_t min
 static int get_month(struct resolve *rs, const struct setting *s, int *out)
 {
 	if (av_month_parse(s->value, out) < 0) {
-		bad(rs, s, "expected a month YYYY-MM from 2000-01, not \"%s\"", s->value);
+		bad(rs, s, "expected a month YYYY-MM from 2000-01, got '%s'", s->value);
 		return -1;
 	}
 	return 0;
@@ -347,7 +370,7 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 	s = get(&rs, fl->function, "--function", SECTION, "function", "intraday");
 	int function = pick(s.value, functions, 3);
 	if (function < 0) {
-		bad(&rs, &s, "expected intraday, daily or quote, not \"%s\"", s.value);
+		bad(&rs, &s, "expected intraday, daily or quote, got '%s'", s.value);
 		return rs.status;
 	}
 	struct av_request *p = &cfg->proto;
@@ -358,7 +381,7 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 		s = get(&rs, fl->interval, "--interval", SECTION, "interval", "5min");
 		int i = pick(s.value, intervals, 5);
 		if (i < 0)
-			bad(&rs, &s, "expected 1min, 5min, 15min, 30min or 60min, not \"%s\"",
+			bad(&rs, &s, "expected 1min, 5min, 15min, 30min or 60min, got '%s'",
 			    s.value);
 		else
 			p->interval = tick_interval_parse(s.value, strlen(s.value));
@@ -408,7 +431,7 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 		s = get(&rs, fl->outputsize, "--outputsize", SECTION, "outputsize", def);
 		int i = pick(s.value, sizes, 2);
 		if (i < 0)
-			bad(&rs, &s, "expected compact or full, not \"%s\"", s.value);
+			bad(&rs, &s, "expected compact or full, got '%s'", s.value);
 		p->outputsize_full = i == 1;
 		if (s.given || cfg->month_from != AV_NO_MONTH)
 			p->sent |= AV_SENT_OUTPUTSIZE;
@@ -419,7 +442,7 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 	s = get(&rs, fl->datatype, "--datatype", SECTION, "datatype", "json");
 	int dt = pick(s.value, datatypes, 2);
 	if (dt < 0)
-		bad(&rs, &s, "expected json or csv, not \"%s\"", s.value);
+		bad(&rs, &s, "expected json or csv, got '%s'", s.value);
 	p->datatype = dt == 1 ? AV_CSV : AV_JSON;
 	if (s.given)
 		p->sent |= AV_SENT_DATATYPE;
@@ -428,7 +451,7 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 	if (s.value) {
 		int en = pick(s.value, entitlements, 2);
 		if (en < 0)
-			bad(&rs, &s, "expected realtime or delayed, not \"%s\"", s.value);
+			bad(&rs, &s, "expected realtime or delayed, got '%s'", s.value);
 		p->entitlement = en == 0 ? AV_ENT_REALTIME : AV_ENT_DELAYED;
 	}
 
@@ -636,10 +659,10 @@ static const struct option *long_option(const char *name, size_t n)
 }
 
 /*
- * Refuse, before getopt sees them, long options that are not spelled out
- * in full (getopt would take "--api-key=..." as an abbreviation of
- * --api-key-file) and anything that looks like a key given as an option.
- * Messages show the option name only, never what follows '='.
+ * Refuse, before getopt sees them, options that look like a key given on
+ * the command line ("--api-key=..."), with a message that says where a key
+ * goes instead.  Messages show the option name only, never what follows
+ * '='.  Other unknown options are left to cli_getopt().
  */
 static int check_long_options(int argc, char **argv)
 {
@@ -677,8 +700,6 @@ static int check_long_options(int argc, char **argv)
 			    "--api-key-file FILE, $ALPHAVANTAGE_API_KEY or [API] "
 			    "api_key",
 			    (int)(n > 40 ? 40 : n), name);
-		return cli_usage_error(usage, "unknown option --%.*s", (int)(n > 40 ? 40 : n),
-		                       name);
 	}
 	return 0;
 }
@@ -688,8 +709,7 @@ static int parse_flags(int argc, char **argv, struct flags *fl, int *done)
 	int c, status = check_long_options(argc, argv);
 	if (status)
 		return status;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:qv", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(usage, argc, argv, "ho:qv", longopts)) != -1) {
 		switch (c) {
 		case OPT_ADJUSTED:
 			fl->adjusted = optarg;
@@ -724,9 +744,10 @@ static int parse_flags(int argc, char **argv, struct flags *fl, int *done)
 		case OPT_FUNCTION:
 			fl->function = optarg;
 			break;
+		case 'h':
 		case OPT_HELP:
 			*done = 1;
-			return cli_help(usage);
+			return cli_help(usage, options);
 		case OPT_INTERVAL:
 			fl->interval = optarg;
 			break;
@@ -744,8 +765,7 @@ static int parse_flags(int argc, char **argv, struct flags *fl, int *done)
 			break;
 		case OPT_VERSION:
 			*done = 1;
-			cli_version();
-			return EX_OK;
+			return cli_version();
 		case 'o':
 			fl->output = optarg;
 			break;
@@ -756,18 +776,8 @@ static int parse_flags(int argc, char **argv, struct flags *fl, int *done)
 			if (fl->verbosity >= 0)
 				fl->verbosity++;
 			break;
-		case ':': {
-			const char *name = "o";
-			for (const struct option *o = longopts; o->name; o++)
-				if (o->val == optopt)
-					name = o->name;
-			return cli_usage_error(usage, "option requires an argument: %s%s",
-			                       optopt == 'o' ? "-" : "--", name);
-		}
 		default:
-			if (optopt > 0 && optopt < 256)
-				return cli_usage_error(usage, "unknown option -%c", optopt);
-			return cli_usage_error(usage, "unknown option");
+			return EX_USAGE;
 		}
 	}
 	return 0;
@@ -840,9 +850,15 @@ int main(int argc, char **argv)
 	status = avf_run(&cfg, w);
 
 	err_clear(&e);
-	/* A reader that went away ends the output quietly; fetch.c has stopped already. */
+	/*
+	 * A reader that went away (av-fetch | head -1) ended the run: fetch.c
+	 * stopped asking, quietly, and the run ends with status 0.
+	 */
 	int broken = rec_writer_broken_pipe(w);
-	if (rec_writer_close(w, &e) < 0 && !broken && status != EX_IOERR) {
+	if (broken && status == EX_IOERR)
+		status = EX_OK;
+	int closed = rec_writer_close(w, &e);
+	if (closed == -1 && !broken && status != EX_IOERR) {
 		err_error("%s", e.text);
 		status = EX_IOERR;
 	}

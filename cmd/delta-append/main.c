@@ -47,6 +47,25 @@ static const char usage[] =
     "                    [--max-open-files N] [--target-file-size BYTES] [--threads N]\n"
     "                    TABLE [FILE ...]\n";
 
+static const struct cli_option options[] = {
+    {"--app-id ID", "the txn app id, instead of each marker's app"},
+    {"--commit-retries N", "retries when another writer wins (default 15)"},
+    {"--config FILE", "the configuration file"},
+    {"--max-open-files N", "partitions written at once (default 16)"},
+    {"--target-file-size BYTES", "a new data file past this size"},
+    {"--threads N", "writer threads (default: processors, up to 4)"},
+    {NULL, NULL},
+};
+
+/* A bad setting: from its flag a usage error, from the configuration file a configuration error. */
+static int setting_error(const char *flag, const struct err_msg *e)
+{
+	if (flag)
+		return cli_usage_error(usage, "%s", e->text);
+	err_error("%s", e->text);
+	return EX_CONFIG;
+}
+
 #define STATS_STRING_PREFIX 32
 
 static volatile sig_atomic_t stop_signal;
@@ -1703,7 +1722,7 @@ int main(int argc, char **argv)
 	int level = ERR_NORMAL, ch;
 	struct err_msg e;
 	err_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "qv", longopts, NULL)) != -1) {
+	while ((ch = cli_getopt(usage, argc, argv, "hqv", longopts)) != -1) {
 		switch (ch) {
 		case 'a':
 			a.app_id = optarg;
@@ -1712,7 +1731,7 @@ int main(int argc, char **argv)
 			config = optarg;
 			break;
 		case 'h':
-			return cli_help(usage);
+			return cli_help(usage, options);
 		case 'j':
 			o_threads = optarg;
 			break;
@@ -1732,10 +1751,8 @@ int main(int argc, char **argv)
 			level++;
 			break;
 		case 'V':
-			cli_version();
-			return cli_close_stdout();
+			return cli_version();
 		default:
-			fputs(usage, stderr);
 			return EX_USAGE;
 		}
 	}
@@ -1745,7 +1762,7 @@ int main(int argc, char **argv)
 	if (argc < 1)
 		return cli_usage_error(usage, "no table given");
 	if (a.app_id && (!*a.app_id || strlen(a.app_id) > REC_APP_MAX))
-		return cli_usage_error(usage, "--app-id: 1 to %d bytes", REC_APP_MAX);
+		return cli_bad_value(usage, "--app-id", a.app_id, "1 to %d bytes", REC_APP_MAX);
 
 	struct config *cfg = config_open(config, &e);
 	if (!cfg)
@@ -1755,15 +1772,15 @@ int main(int argc, char **argv)
 	const char *v = config_value(cfg, o_retries, NULL, "delta", "commit_retries", "15", &from);
 	if (config_parse_int(v, o_retries ? "--commit-retries" : "[delta] commit_retries", 0, 10000,
 	                     &retries, &e) < 0)
-		err_die(o_retries ? EX_USAGE : EX_CONFIG, "%s", e.text);
+		exit(setting_error(o_retries, &e));
 	v = config_value(cfg, o_open, NULL, "delta", "max_open_files", "16", &from);
 	if (config_parse_int(v, o_open ? "--max-open-files" : "[delta] max_open_files", 1, 4096,
 	                     &max_open, &e) < 0)
-		err_die(o_open ? EX_USAGE : EX_CONFIG, "%s", e.text);
+		exit(setting_error(o_open, &e));
 	v = config_value(cfg, o_target, NULL, "delta", "target_file_size", "134217728", &from);
 	if (config_parse_int(v, o_target ? "--target-file-size" : "[delta] target_file_size", 4096,
 	                     INT64_MAX, &target, &e) < 0)
-		err_die(o_target ? EX_USAGE : EX_CONFIG, "%s", e.text);
+		exit(setting_error(o_target, &e));
 	char ncpu[16];
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	snprintf(ncpu, sizeof ncpu, "%ld", online < 1 ? 1 : online > 4 ? 4 : online);
@@ -1771,7 +1788,7 @@ int main(int argc, char **argv)
 	v = config_value(cfg, o_threads, NULL, "delta", "threads", ncpu, &from);
 	if (config_parse_int(v, o_threads ? "--threads" : "[delta] threads", 1, 64, &threads, &e) <
 	    0)
-		err_die(o_threads ? EX_USAGE : EX_CONFIG, "%s", e.text);
+		exit(setting_error(o_threads, &e));
 	v = config_value(cfg, NULL, NULL, "streams", "max_line", "16777216", &from);
 	if (config_parse_int(v, "[streams] max_line", 1024, 1LL << 32, &max_line, &e) < 0)
 		err_die(EX_CONFIG, "%s", e.text);
@@ -1782,7 +1799,7 @@ int main(int argc, char **argv)
 	struct buf root = BUF_INIT;
 	int rc = EX_OK;
 	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
-		rc = e.status == EX_USAGE ? cli_usage_error(usage, "%s", e.text) : e.status;
+		rc = cli_report(usage, &e);
 		goto out_cfg;
 	}
 	a.root = root.data;

@@ -30,8 +30,20 @@
 
 static const char usage[] =
     "usage: delta-cat [-qv] [--binary | --csv] [--columns LIST] [--config FILE]\n"
-    "                 [--since-version N] [--timestamp T | --version N] [--where EXPR]\n"
-    "                 TABLE\n";
+    "                 [--at-timestamp T | --at-version N] [--since-version N]\n"
+    "                 [--where EXPR] TABLE\n";
+
+static const struct cli_option options[] = {
+    {"--at-timestamp T", "the version current at T (RFC 3339, or a date)"},
+    {"--at-version N", "read version N instead of the latest"},
+    {"--binary", "write binary tick records (never to a terminal)"},
+    {"--columns LIST", "only these columns, in this order (comma-separated)"},
+    {"--config FILE", "the configuration file"},
+    {"--csv", "write CSV with a header (RFC 4180)"},
+    {"--since-version N", "only the rows that commits after version N added"},
+    {"--where EXPR", "only the rows that match: comparisons joined by 'and'"},
+    {NULL, NULL},
+};
 
 #define COLUMNS_MAX 4096
 
@@ -257,7 +269,7 @@ static int scan_since(struct dc_scan *sc, const struct opts *o, const struct del
 	return rc;
 }
 
-/* --timestamp: RFC 3339, or a date meaning its midnight in UTC; epoch milliseconds. */
+/* --at-timestamp: RFC 3339, or a date meaning its midnight in UTC; epoch milliseconds. */
 static int parse_timestamp(const char *s, int64_t *ms)
 {
 	int32_t days;
@@ -320,11 +332,14 @@ static int read_table(const struct opts *o, struct dc_where *w, const char *root
 		free(files);
 	}
 	pq_codec_free(ro.codec);
+	int broken = dc_out_broken_pipe(out);
 	int closed = dc_out_close(out, &e);
-	if (closed == -1 && rc == EX_OK) {
+	if (broken || closed == -2) {
+		/* The reader went away (delta-cat T | head -1): the scan stopped, quietly. */
+		if (rc == EX_IOERR)
+			rc = EX_OK;
+	} else if (closed == -1 && rc == EX_OK) {
 		err_error("%s", e.text);
-		rc = EX_IOERR;
-	} else if (closed == -2 && rc == EX_OK) {
 		rc = EX_IOERR;
 	}
 	if (rc == EX_OK)
@@ -344,6 +359,8 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+	    {"at-timestamp", required_argument, NULL, 't'},
+	    {"at-version", required_argument, NULL, 'a'},
 	    {"binary", no_argument, NULL, 'b'},
 	    {"columns", required_argument, NULL, 'C'},
 	    {"config", required_argument, NULL, 'c'},
@@ -351,25 +368,24 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"since-version", required_argument, NULL, 's'},
-	    {"timestamp", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
-	    {"version", required_argument, NULL, 'V'},
+	    {"version", no_argument, NULL, 'V'},
 	    {"where", required_argument, NULL, 'w'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {.format = DC_JSON, .version = -1, .timestamp_ms = -1, .since = -1};
-	int level = ERR_NORMAL, ch, binary = 0, csv = 0;
+	int level = ERR_NORMAL, ch, binary = 0, csv = 0, rc;
 	const char *timestamp = NULL;
 	struct err_msg e;
 	struct dc_where w = {0};
 	err_init(argv[0]);
-	/* --version alone is every program's version flag; with N it picks a table version. */
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		cli_version();
-		return cli_close_stdout();
-	}
-	while ((ch = getopt_long(argc, argv, "qv", longopts, NULL)) != -1) {
+	while ((ch = cli_getopt(usage, argc, argv, "hqv", longopts)) != -1) {
 		switch (ch) {
+		case 'a':
+			if (config_parse_int(optarg, "--at-version", 0, INT64_MAX, &o.version, &e) <
+			    0)
+				return cli_usage_error(usage, "%s", e.text);
+			break;
 		case 'b':
 			binary = 1;
 			break;
@@ -380,7 +396,7 @@ int main(int argc, char **argv)
 			o.config = optarg;
 			break;
 		case 'h':
-			return cli_help(usage);
+			return cli_help(usage, options);
 		case 'q':
 			level = ERR_QUIET;
 			break;
@@ -399,14 +415,16 @@ int main(int argc, char **argv)
 			level++;
 			break;
 		case 'V':
-			if (config_parse_int(optarg, "--version", 0, INT64_MAX, &o.version, &e) < 0)
-				return cli_usage_error(usage, "%s", e.text);
-			break;
+			/* --version N once picked a table version: never answer such a script with data. */
+			if (optind < argc && argv[optind][0] != '-')
+				return cli_usage_error(usage,
+				                       "--version takes nothing else; a table "
+				                       "version is --at-version N");
+			return cli_version();
 		case 'w':
 			o.where_text = optarg;
 			break;
 		default:
-			fputs(usage, stderr);
 			return EX_USAGE;
 		}
 	}
@@ -419,15 +437,16 @@ int main(int argc, char **argv)
 		return cli_usage_error(usage, "--binary and --csv exclude each other");
 	o.format = binary ? DC_BINARY : csv ? DC_CSV : DC_JSON;
 	if (timestamp && o.version >= 0)
-		return cli_usage_error(usage, "--timestamp and --version exclude each other");
+		return cli_usage_error(usage, "--at-timestamp and --at-version exclude each other");
 	if (timestamp && parse_timestamp(timestamp, &o.timestamp_ms) < 0)
-		return cli_usage_error(usage,
-		                       "--timestamp %s: expected an RFC 3339 date-time "
-		                       "(2024-01-02T15:04:05Z) or a date (2024-01-02)",
-		                       timestamp);
+		return cli_bad_value(usage, "--at-timestamp", timestamp,
+		                     "an RFC 3339 date-time (2024-01-02T15:04:05Z) or a date "
+		                     "(2024-01-02)");
 	if (o.columns && (!*o.columns || strlen(o.columns) > COLUMNS_MAX))
-		return cli_usage_error(usage, "--columns: a list of 1 to %d characters",
-		                       COLUMNS_MAX);
+		return cli_bad_value(usage, "--columns", o.columns, "a list of 1 to %d characters",
+		                     COLUMNS_MAX);
+	if (binary && (rc = cli_refuse_binary_tty(usage, "--binary")) != 0)
+		return rc;
 	if (o.where_text && dc_where_parse(o.where_text, &w, &e) < 0)
 		return cli_usage_error(usage, "%s", e.text);
 
@@ -437,14 +456,8 @@ int main(int argc, char **argv)
 		err_die(e.status, "%s", e.text);
 	}
 	struct buf root = BUF_INIT;
-	int rc;
 	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
-		if (e.status == EX_USAGE) {
-			rc = cli_usage_error(usage, "%s", e.text);
-		} else {
-			err_error("%s", e.text);
-			rc = e.status;
-		}
+		rc = cli_report(usage, &e);
 	} else {
 		rc = read_table(&o, &w, root.data);
 	}

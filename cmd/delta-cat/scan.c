@@ -20,9 +20,11 @@
  */
 #include "deltacat.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "text/decimal.h"
 #include "text/ts.h"
@@ -578,7 +580,7 @@ int dc_scan_file(struct dc_scan *s, const struct delta_file *f, struct err_msg *
 	}
 
 	if (!(st.r = pq_reader_open(st.path.data, s->ropts, e))) {
-		if (e->status == EX_NOINPUT)
+		if (e->status == EX_IOERR && access(st.path.data, F_OK) < 0 && errno == ENOENT)
 			e->status = EX_DATAERR; /* the log names a file that is not there */
 		goto out;
 	}

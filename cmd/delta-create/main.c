@@ -25,6 +25,14 @@ static const char usage[] =
     "usage: delta-create [-qv] [--config FILE] --schema FILE [--partition-by COLS]\n"
     "                    [--property KEY=VALUE ...] TABLE\n";
 
+static const struct cli_option options[] = {
+    {"--config FILE", "the configuration file"},
+    {"--partition-by COLS", "partition by these columns (comma-separated)"},
+    {"--property KEY=VALUE", "a table property (delta.appendOnly ...)"},
+    {"--schema FILE", "the columns: \"name type\" lines, or Spark's JSON"},
+    {NULL, NULL},
+};
+
 /* Properties this writer knows it cannot honour at protocol 1/2. */
 static const char *const refused_properties[] = {
     "delta.enableChangeDataFeed",     "delta.enableDeletionVectors", "delta.enableRowTracking",
@@ -53,7 +61,7 @@ static int add_property(struct opts *o, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
 	if (!eq || eq == arg)
-		return cli_usage_error(usage, "--property %s: expected KEY=VALUE", arg);
+		return cli_bad_value(usage, "--property", arg, "KEY=VALUE");
 	struct delta_kv *kv = realloc(o->props.kv, (o->props.n + 1) * sizeof *kv);
 	if (!kv) {
 		err_error("out of memory");
@@ -78,12 +86,12 @@ static int add_property(struct opts *o, const char *arg)
 		char *end;
 		long long n = strtoll(val, &end, 10);
 		if (!*val || *end || n <= 0)
-			return cli_usage_error(usage, "--property %s: expected a positive integer",
-			                       arg);
+			return cli_bad_value(usage, "--property delta.checkpointInterval", val,
+			                     "a positive integer");
 	}
 	if (strcmp(key, "delta.appendOnly") == 0 && strcasecmp(val, "true") != 0 &&
 	    strcasecmp(val, "false") != 0)
-		return cli_usage_error(usage, "--property %s: expected true or false", arg);
+		return cli_bad_value(usage, "--property delta.appendOnly", val, "true or false");
 	return 0;
 }
 
@@ -254,14 +262,14 @@ int main(int argc, char **argv)
 	struct opts o = {0};
 	int level = ERR_NORMAL, ch, rc = EX_OK;
 	err_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "qv", longopts, NULL)) != -1) {
+	while ((ch = cli_getopt(usage, argc, argv, "hqv", longopts)) != -1) {
 		switch (ch) {
 		case 'c':
 			o.config = optarg;
 			break;
 		case 'h':
 			free_props(&o.props);
-			return cli_help(usage);
+			return cli_help(usage, options);
 		case 'p':
 			o.partition_by = optarg;
 			break;
@@ -282,11 +290,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			free_props(&o.props);
-			cli_version();
-			return cli_close_stdout();
+			return cli_version();
 		default:
 			free_props(&o.props);
-			fputs(usage, stderr);
 			return EX_USAGE;
 		}
 	}
@@ -311,13 +317,12 @@ int main(int argc, char **argv)
 	size_t nparts = 0;
 	rc = EX_OK;
 	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
-		rc = e.status == EX_USAGE ? cli_usage_error(usage, "%s", e.text) : e.status;
+		rc = cli_report(usage, &e);
 		goto out;
 	}
 	if (delta_schema_parse_file(o.schema, &schema, &e) < 0 ||
 	    parse_partitions(o.partition_by, &schema, &parts, &nparts, &e) < 0) {
-		err_error("%s", e.text);
-		rc = e.status;
+		rc = cli_report(usage, &e);
 		goto out;
 	}
 	char logdir[4200];

@@ -26,6 +26,13 @@
 static const char usage[] =
     "usage: delta-history [-qv] [--config FILE] [--format json|table] [--limit N] TABLE\n";
 
+static const struct cli_option options[] = {
+    {"--config FILE", "the configuration file"},
+    {"--format json|table", "the output (default: a table on a terminal)"},
+    {"-n, --limit N", "at most N commits, newest first"},
+    {NULL, NULL},
+};
+
 /* The commitInfo object of a commit's text, or NULL (caller frees). */
 static struct json *find_commit_info(const char *text, size_t len)
 {
@@ -92,6 +99,25 @@ static void flat_object(struct buf *b, const struct json *o)
 		buf_putc(b, '-');
 }
 
+/*
+ * Write one line of output and empty the buffer.  -1 when the output
+ * failed: *rc becomes 74 (reported), except when the reader went away
+ * (delta-history T | head -1), which is a quiet end.
+ */
+static int put_line(struct rec_writer *w, struct buf *line, int *rc)
+{
+	struct err_msg e;
+	int put = rec_write_json(w, line->data, line->len, &e);
+	buf_reset(line);
+	if (put == 0)
+		return 0;
+	if (!rec_writer_broken_pipe(w)) {
+		err_error("%s", e.text);
+		*rc = EX_IOERR;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -105,7 +131,7 @@ int main(int argc, char **argv)
 	int level = ERR_NORMAL, ch;
 	struct err_msg e;
 	err_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "n:qv", longopts, NULL)) != -1) {
+	while ((ch = cli_getopt(usage, argc, argv, "hn:qv", longopts)) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
@@ -114,7 +140,7 @@ int main(int argc, char **argv)
 			format = optarg;
 			break;
 		case 'h':
-			return cli_help(usage);
+			return cli_help(usage, options);
 		case 'n':
 			if (config_parse_int(optarg, "--limit", 0, INT64_MAX, &limit, &e) < 0)
 				return cli_usage_error(usage, "%s", e.text);
@@ -126,10 +152,8 @@ int main(int argc, char **argv)
 			level++;
 			break;
 		case 'V':
-			cli_version();
-			return cli_close_stdout();
+			return cli_version();
 		default:
-			fputs(usage, stderr);
 			return EX_USAGE;
 		}
 	}
@@ -139,7 +163,7 @@ int main(int argc, char **argv)
 	if (argc != 1)
 		return cli_usage_error(usage, argc ? "one table expected" : "no table given");
 	if (format && strcmp(format, "json") != 0 && strcmp(format, "table") != 0)
-		return cli_usage_error(usage, "--format %s: expected json or table", format);
+		return cli_bad_value(usage, "--format", format, "json or table");
 	int table = format ? strcmp(format, "table") == 0 : isatty(STDOUT_FILENO);
 
 	struct config *cfg = config_open(config, &e);
@@ -148,7 +172,7 @@ int main(int argc, char **argv)
 	struct buf root = BUF_INIT, text = BUF_INIT, line = BUF_INIT;
 	int rc = EX_OK;
 	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
-		rc = e.status == EX_USAGE ? cli_usage_error(usage, "%s", e.text) : e.status;
+		rc = cli_report(usage, &e);
 		goto out;
 	}
 	int64_t latest = delta_latest_version(root.data, &e);
@@ -160,12 +184,16 @@ int main(int argc, char **argv)
 		rc = e.status;
 		goto out;
 	}
+	/* Both forms go through one writer, which tells a reader that went away (EPIPE). */
 	struct rec_writer *w = rec_writer_new(dup(STDOUT_FILENO), "stdout", REC_FMT_JSON);
-	if (table)
-		printf("%-8s %-24s %-22s %s\n", "VERSION", "TIMESTAMP", "OPERATION",
-		       "PARAMETERS / METRICS");
-	int64_t shown = 0;
-	for (int64_t v = latest; v >= 0 && (limit < 0 || shown < limit); v--) {
+	int64_t shown = 0, v = latest;
+	if (table) {
+		buf_printf(&line, "%-8s %-24s %-22s %s", "VERSION", "TIMESTAMP", "OPERATION",
+		           "PARAMETERS / METRICS");
+		if (put_line(w, &line, &rc) < 0)
+			v = -1;
+	}
+	for (; v >= 0 && (limit < 0 || shown < limit); v--) {
 		int got = delta_commit_read(root.data, v, &text, &e);
 		if (got == 1)
 			continue; /* removed by log cleanup, or only in a checkpoint */
@@ -186,14 +214,12 @@ int main(int argc, char **argv)
 		char tstext[TS_TEXT_MAX];
 		ts_format_rfc3339_ms(ts * 1000, tstext);
 		const char *op = json_str(json_get(ci, "operation"));
-		buf_reset(&line);
 		if (table) {
 			buf_printf(&line, "%-8lld %-24s %-22s ", (long long)v, tstext,
 			           op ? op : "-");
 			flat_object(&line, json_get(ci, "operationParameters"));
 			buf_puts(&line, " | ");
 			flat_object(&line, json_get(ci, "operationMetrics"));
-			puts(line.data);
 		} else {
 			buf_printf(&line, "{\"version\":%lld,\"timestamp\":\"%s\"", (long long)v,
 			           tstext);
@@ -205,24 +231,16 @@ int main(int argc, char **argv)
 			put_member(&line, "isBlindAppend", json_get(ci, "isBlindAppend"));
 			put_member(&line, "engineInfo", json_get(ci, "engineInfo"));
 			buf_putc(&line, '}');
-			if (rec_write_json(w, line.data, line.len, &e) < 0) {
-				json_free(j);
-				if (!rec_writer_broken_pipe(w))
-					err_error("%s", e.text);
-				rc = EX_IOERR;
-				break;
-			}
 		}
 		json_free(j);
+		if (put_line(w, &line, &rc) < 0)
+			break;
 	}
 	int closed = rec_writer_close(w, &e);
-	if (closed < 0 && rc == EX_OK) {
-		if (closed != REC_EPIPE)
-			err_error("%s", e.text);
+	if (closed == -1 && rc == EX_OK) {
+		err_error("%s", e.text);
 		rc = EX_IOERR;
 	}
-	if (table && cli_close_stdout() != 0 && rc == EX_OK)
-		rc = EX_IOERR;
 out:
 	buf_free(&root);
 	buf_free(&text);

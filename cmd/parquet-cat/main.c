@@ -34,6 +34,13 @@
 static const char usage[] =
     "usage: parquet-cat [-qv] [--binary] [--columns LIST] [--meta] FILE ...\n";
 
+static const struct cli_option options[] = {
+    {"--binary", "write binary tick records (never to a terminal)"},
+    {"--columns LIST", "only these columns: dotted paths, comma-separated"},
+    {"--meta", "print each file's footer instead of its rows"},
+    {NULL, NULL},
+};
+
 /* ------------------------------------------------------------ values */
 
 /* The JSON text of a primitive value of field f. */
@@ -664,7 +671,7 @@ int main(int argc, char **argv)
 	char *columns = NULL;
 	int level = ERR_NORMAL, ch;
 	err_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "qv", longopts, NULL)) != -1) {
+	while ((ch = cli_getopt(usage, argc, argv, "hqv", longopts)) != -1) {
 		switch (ch) {
 		case 'b':
 			o.binary = 1;
@@ -673,7 +680,7 @@ int main(int argc, char **argv)
 			columns = optarg;
 			break;
 		case 'h':
-			return cli_help(usage);
+			return cli_help(usage, options);
 		case 'm':
 			o.meta = 1;
 			break;
@@ -684,10 +691,8 @@ int main(int argc, char **argv)
 			level++;
 			break;
 		case 'V':
-			cli_version();
-			return cli_close_stdout();
+			return cli_version();
 		default:
-			fputs(usage, stderr);
 			return EX_USAGE;
 		}
 	}
@@ -702,31 +707,36 @@ int main(int argc, char **argv)
 		return cli_usage_error(usage, "--binary writes whole tick records: no --columns");
 	if (columns && split_columns(columns, &o) < 0) {
 		free(o.columns);
-		return cli_usage_error(usage, "--columns: a comma-separated list of columns");
+		return cli_bad_value(usage, "--columns", columns,
+		                     "a comma-separated list of columns");
+	}
+	int rc = o.binary ? cli_refuse_binary_tty(usage, "--binary") : EX_OK;
+	if (rc != EX_OK) {
+		free(o.columns);
+		return rc;
 	}
 
 	struct rec_writer *w =
 	    rec_writer_new(dup(STDOUT_FILENO), "stdout", o.binary ? REC_FMT_BINARY : REC_FMT_JSON);
 	struct buf line = BUF_INIT;
 	struct err_msg e;
-	int rc = EX_OK;
+	/* A file that cannot be read is reported and the next one read; the worst status wins. */
 	for (int i = 0; i < argc; i++) {
 		int st = cat_file(argv[i], &o, w, &line);
 		if (st < 0) {
-			rc = EX_IOERR;
+			/* A reader that went away (parquet-cat F | head -1) is a quiet end. */
+			if (!rec_writer_broken_pipe(w))
+				rc = EX_IOERR;
 			break;
 		}
-		if (st && rc == EX_OK)
-			rc = st;
+		rc = err_status_worse(rc, st);
 	}
 	int closed = rec_writer_close(w, &e);
-	if (closed < 0 && rc != EX_IOERR) {
-		if (closed != REC_EPIPE)
-			err_error("%s", e.text);
+	if (closed == -1 && rc != EX_IOERR) {
+		err_error("%s", e.text);
 		rc = EX_IOERR;
 	}
-	if (cli_close_stdout() != 0 && rc == EX_OK)
-		rc = EX_IOERR;
+	rc = err_status_worse(rc, cli_close_stdout());
 	buf_free(&line);
 	free(o.columns);
 	return rc;

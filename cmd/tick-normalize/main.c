@@ -32,6 +32,16 @@ static const char usage[] =
     "usage: tick-normalize [-qv] [--binary] [--batch-id ID] [--config FILE]\n"
     "                      [--max-line BYTES] [--rejects FILE] [--zone ZONE] [FILE ...]\n";
 
+static const struct cli_option options[] = {
+    {"--batch-id ID", "the batch id of envelopes that have none"},
+    {"--binary", "write binary tick records (never to a terminal)"},
+    {"--config FILE", "the configuration file"},
+    {"--max-line BYTES", "the longest input line (default 16 MiB)"},
+    {"--rejects FILE", "append rejected bars and envelopes to FILE"},
+    {"--zone ZONE", "bars' zone when the answer has none"},
+    {NULL, NULL},
+};
+
 /* Ticks of envelopes without a batch_id wait for their batch's id, up to this many. */
 #define HOLD_MAX  (1u << 18)
 #define ZONES_MAX 8
@@ -432,7 +442,7 @@ int main(int argc, char **argv)
 	};
 	struct normalize nz;
 	const char *config_flag = NULL, *max_line_flag = NULL, *batch_id_flag = NULL;
-	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK;
+	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK, input_status = EX_OK;
 
 	err_init(argv[0]);
 	memset(&nz, 0, sizeof nz);
@@ -440,7 +450,7 @@ int main(int argc, char **argv)
 	nz.default_zone = "US/Eastern";
 	nz.fallback_id = -1;
 	nz.seen_id = -1;
-	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
+	while ((ch = cli_getopt(usage, argc, argv, "hqv", longopts)) != -1) {
 		switch (ch) {
 		case OPT_BATCH_ID:
 			batch_id_flag = optarg;
@@ -452,7 +462,7 @@ int main(int argc, char **argv)
 			config_flag = optarg;
 			break;
 		case 'h':
-			return cli_help(usage);
+			return cli_help(usage, options);
 		case OPT_MAX_LINE:
 			max_line_flag = optarg;
 			break;
@@ -467,13 +477,11 @@ int main(int argc, char **argv)
 				level++;
 			break;
 		case 'V':
-			cli_version();
-			return EX_OK;
+			return cli_version();
 		case OPT_ZONE:
 			nz.default_zone = optarg;
 			break;
 		default:
-			fputs(usage, stderr);
 			return EX_USAGE;
 		}
 	}
@@ -485,8 +493,8 @@ int main(int argc, char **argv)
 	if (batch_id_flag &&
 	    parse_size(batch_id_flag, "--batch-id", 0, INT64_MAX, &nz.fallback_id) < 0)
 		return EX_USAGE;
-	if (isatty(STDOUT_FILENO) && binary)
-		return cli_usage_error(usage, "will not write binary records to a terminal");
+	if (binary && cli_refuse_binary_tty(usage, "--binary") != 0)
+		return EX_USAGE;
 	struct config *cfg = config_open(config_flag, &e);
 	if (!cfg) {
 		err_error("%s", e.text);
@@ -515,7 +523,7 @@ int main(int argc, char **argv)
 		int fd = open(nz.rejects_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
 		if (fd < 0) {
 			err_error_errno("%s", nz.rejects_path);
-			status = EX_CANTCREAT;
+			status = EX_IOERR;
 			goto done;
 		}
 		nz.rejects = rec_writer_new(fd, nz.rejects_path, REC_FMT_JSON);
@@ -535,9 +543,10 @@ int main(int argc, char **argv)
 			}
 			int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
 			if (fd < 0) {
+				/* Reported, and the run goes on with the next file. */
 				err_error_errno("%s", argv[i]);
-				nz.status = EX_NOINPUT;
-				break;
+				input_status = EX_IOERR;
+				continue;
 			}
 			normalize_fd(&nz, fd, argv[i], (size_t)max_line);
 			close(fd);
@@ -549,19 +558,22 @@ int main(int argc, char **argv)
 	status = nz.status;
 
 done:
+	/* A reader that went away (tick-normalize | head -1) ended the run: quietly, status 0. */
+	if (nz.out && rec_writer_broken_pipe(nz.out) && status == EX_IOERR)
+		status = EX_OK;
 	if (nz.rejects && rec_writer_close(nz.rejects, &e) < 0) {
 		err_error("%s", e.text);
 		if (!status)
 			status = EX_IOERR;
 	}
 	int closed = nz.out ? rec_writer_close(nz.out, &e) : 0;
-	if (closed < 0) {
-		/* A reader that went away (head -1) is a quiet end, but still not success. */
-		if (closed != REC_EPIPE && status != EX_IOERR)
+	if (closed == -1) {
+		if (status != EX_IOERR)
 			err_error("%s", e.text);
 		if (!status)
 			status = EX_IOERR;
 	}
+	status = err_status_worse(status, input_status);
 	int64_t rejected = nz.total_bar_rejects + nz.total_env_rejects;
 	if (status == EX_OK && rejected > 0) {
 		if (nz.rejects_path)

@@ -36,6 +36,18 @@ static const char usage[] =
 #define CHECKS_FILE_MAX (1 << 20)
 #define PARSE_CHECK     "tick record" /* the name of the implicit check that a record parses */
 
+static const struct cli_option options[] = {
+    {"--binary", "write binary tick records (never to a terminal)"},
+    {"--checks FILE", "the checks (default " CHECKS_DEFAULT ")"},
+    {"--config FILE", "the configuration file"},
+    {"--key-memory BYTES", "memory for duplicate checks' keys (default 16M)"},
+    {"--max-line BYTES", "the longest input line (default 16 MiB)"},
+    {"--now TIME", "judge freshness as if it were TIME (RFC 3339)"},
+    {"--rejects FILE", "append quarantined records to FILE"},
+    {"--report FILE", "append each batch's scan report to FILE"},
+    {NULL, NULL},
+};
+
 struct validate {
 	struct checks *cs;
 	struct rec_writer *out, *rejects, *report;
@@ -500,7 +512,7 @@ static struct rec_writer *open_output(const char *path, int *status)
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		err_error_errno("%s", path);
-		*status = EX_CANTCREAT;
+		*status = EX_IOERR;
 		return NULL;
 	}
 	struct rec_writer *w = rec_writer_new(fd, path, REC_FMT_JSON);
@@ -542,12 +554,12 @@ int main(int argc, char **argv)
 	struct validate v;
 	const char *checks_path = CHECKS_DEFAULT, *config_flag = NULL, *max_line_flag = NULL;
 	const char *key_memory_flag = "16M", *now_flag = NULL;
-	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK;
+	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK, input_status = EX_OK;
 
 	err_init(argv[0]);
 	memset(&v, 0, sizeof v);
 	v.now = INT64_MIN;
-	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
+	while ((ch = cli_getopt(usage, argc, argv, "hqv", longopts)) != -1) {
 		switch (ch) {
 		case OPT_BINARY:
 			binary = 1;
@@ -559,7 +571,7 @@ int main(int argc, char **argv)
 			config_flag = optarg;
 			break;
 		case 'h':
-			return cli_help(usage);
+			return cli_help(usage, options);
 		case OPT_KEY_MEMORY:
 			key_memory_flag = optarg;
 			break;
@@ -583,10 +595,8 @@ int main(int argc, char **argv)
 				level++;
 			break;
 		case 'V':
-			cli_version();
-			return EX_OK;
+			return cli_version();
 		default:
-			fputs(usage, stderr);
 			return EX_USAGE;
 		}
 	}
@@ -596,14 +606,12 @@ int main(int argc, char **argv)
 	int64_t key_memory, max_line = 0;
 	struct err_msg e;
 	if (parse_bytes(key_memory_flag, &key_memory) < 0)
-		return cli_usage_error(usage,
-		                       "--key-memory: expected a size such as 16M, not \"%s\"",
-		                       key_memory_flag);
+		return cli_bad_value(usage, "--key-memory", key_memory_flag,
+		                     "a size such as 16M, 64k or 1G");
 	if (now_flag && ts_parse_rfc3339(now_flag, strlen(now_flag), &v.now) < 0)
-		return cli_usage_error(usage, "--now: expected an RFC 3339 timestamp, not \"%s\"",
-		                       now_flag);
-	if (binary && isatty(STDOUT_FILENO))
-		return cli_usage_error(usage, "will not write binary records to a terminal");
+		return cli_bad_value(usage, "--now", now_flag, "an RFC 3339 timestamp");
+	if (binary && cli_refuse_binary_tty(usage, "--binary") != 0)
+		return EX_USAGE;
 	struct config *cfg = config_open(config_flag, &e);
 	if (!cfg) {
 		err_error("%s", e.text);
@@ -647,9 +655,10 @@ int main(int argc, char **argv)
 			}
 			int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
 			if (fd < 0) {
+				/* Reported, and the run goes on with the next file. */
 				err_error_errno("%s", argv[i]);
-				v.status = EX_NOINPUT;
-				break;
+				input_status = EX_IOERR;
+				continue;
 			}
 			validate_fd(&v, fd, argv[i], (size_t)max_line);
 			close(fd);
@@ -660,6 +669,9 @@ int main(int argc, char **argv)
 	status = v.status;
 
 done:
+	/* A reader that went away (tick-validate | head -1) ended the run: quietly, status 0. */
+	if (v.out && rec_writer_broken_pipe(v.out) && status == EX_IOERR)
+		status = EX_OK;
 	if (v.rejects && rec_writer_close(v.rejects, &e) < 0) {
 		err_error("%s: %s", v.rejects_path, e.text);
 		if (!status)
@@ -671,13 +683,13 @@ done:
 			status = EX_IOERR;
 	}
 	int closed = v.out ? rec_writer_close(v.out, &e) : 0;
-	if (closed < 0) {
-		/* A reader that went away (head -1) is a quiet end, but still not success. */
-		if (closed != REC_EPIPE && status != EX_IOERR)
+	if (closed == -1) {
+		if (status != EX_IOERR)
 			err_error("%s", e.text);
 		if (!status)
 			status = EX_IOERR;
 	}
+	status = err_status_worse(status, input_status);
 	if (status == EX_OK) {
 		if (v.worst == OUT_FAIL)
 			status = EX_CHECKFAIL;

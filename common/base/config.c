@@ -402,8 +402,8 @@ int config_parse_int(const char *text, const char *what, int64_t min, int64_t ma
 	errno = 0;
 	long long v = strtoll(text, &end, 10);
 	if (!*text || *end || errno || v < min || v > max) {
-		err_set(e, EX_CONFIG, "%s: \"%s\" is not an integer from %lld to %lld", what, text,
-		        (long long)min, (long long)max);
+		err_set(e, EX_CONFIG, "%s: expected an integer from %lld to %lld, got '%.80s%s'",
+		        what, (long long)min, (long long)max, text, strlen(text) > 80 ? "..." : "");
 		return -1;
 	}
 	*out = v;
@@ -424,6 +424,7 @@ int config_parse_bool(const char *text, const char *what, int *out, struct err_m
 			return 0;
 		}
 	}
-	err_set(e, EX_CONFIG, "%s: \"%s\" is not a boolean (true or false)", what, text);
+	err_set(e, EX_CONFIG, "%s: expected true or false, got '%.80s%s'", what, text,
+	        strlen(text) > 80 ? "..." : "");
 	return -1;
 }

@@ -14,6 +14,21 @@ static int level = ERR_NORMAL;
 static FILE *stream;
 static unsigned long long records_seen;
 
+int err_status_worse(int a, int b)
+{
+	static const int order[] = {EX_OK,          EX_REJECTS,  EX_CHECKFAIL, EX_DATAERR,
+	                            EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG,    EX_IOERR,
+	                            EX_USAGE,       EX_SOFTWARE};
+	size_t n = sizeof order / sizeof order[0], ra = n, rb = n;
+	for (size_t i = 0; i < n; i++) {
+		if (order[i] == a)
+			ra = i;
+		if (order[i] == b)
+			rb = i;
+	}
+	return rb > ra ? b : a;
+}
+
 void err_init(const char *name)
 {
 	const char *slash = strrchr(name, '/');
@@ -44,6 +59,11 @@ void err_set_stream(FILE *fp)
 	stream = fp;
 }
 
+FILE *err_stream(void)
+{
+	return stream ? stream : stderr;
+}
+
 static void err_emit(int errnum, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void err_emit(int errnum, const char *fmt, va_list ap)
@@ -66,7 +86,7 @@ static void err_emit(int errnum, const char *fmt, va_list ap)
 	}
 	line[n++] = '\n';
 	line[n] = '\0';
-	FILE *fp = stream ? stream : stderr;
+	FILE *fp = err_stream();
 	fputs(line, fp);
 	fflush(fp);
 }
@@ -128,7 +148,7 @@ unsigned long long err_record_end(const char *hint)
 		left_out = records_seen - ERR_RECORD_SHOWN;
 	records_seen = 0;
 	if (left_out && level >= ERR_NORMAL) {
-		FILE *fp = stream ? stream : stderr;
+		FILE *fp = err_stream();
 		fprintf(fp, "%s: ... and %llu more%s%s%s\n", progname, left_out, hint ? " (" : "",
 		        hint ? hint : "", hint ? ")" : "");
 		fflush(fp);

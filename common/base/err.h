@@ -21,6 +21,14 @@
 
 #define ERR_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/*
+ * The more serious of two exit statuses, for a run that goes on after a
+ * problem (a missing input file) and must still end with the worst one:
+ * 0 < 1 < 2 < 65 < 69 < 75 < 78 < 74 < 64 < 70 (stocketl(7)).  A status
+ * outside the table counts as the most serious, so that it shows.
+ */
+int err_status_worse(int a, int b);
+
 enum err_level { ERR_QUIET = -1, ERR_NORMAL = 0, ERR_VERBOSE = 1, ERR_DEBUG = 2 };
 
 /* Set the program name used as the prefix of every message. */
@@ -33,6 +41,7 @@ int err_level(void);
 
 /* Where messages go (stderr by default); tests redirect it. */
 void err_set_stream(FILE *fp);
+FILE *err_stream(void);
 
 /* Print "program: message" (+ ": strerror(errno)" for the _errno forms). */
 void err_error(const char *fmt, ...) ERR_PRINTF(1, 2);

@@ -77,6 +77,7 @@ int delta_schema_parse_json(const char *text, size_t len, struct delta_schema *s
  * "name type [not null]" per line ('#' comments; types as in Delta:
  * string long integer short byte float double boolean binary date
  * timestamp decimal(p,s); aliases bigint int smallint tinyint).
+ * EX_IOERR when the file cannot be read, EX_DATAERR when it is malformed.
  */
 int delta_schema_parse_file(const char *path, struct delta_schema *s, struct err_msg *e);
 /* Spark's schema JSON for s (the metaData.schemaString). */

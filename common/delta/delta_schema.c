@@ -322,17 +322,22 @@ int delta_schema_parse_file(const char *path, struct delta_schema *s, struct err
 {
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
-		err_set(e, EX_DATAERR, "%s: %s", path, strerror(errno));
+		/* The schema is an input like any other: one that cannot be read is an I/O error. */
+		err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	char *text = malloc(SCHEMA_FILE_MAX + 1);
 	size_t n = text ? fread(text, 1, SCHEMA_FILE_MAX + 1, fp) : 0;
-	int bad = ferror(fp);
+	int bad = ferror(fp), read_errno = errno;
 	fclose(fp);
 	if (!text || bad || n > SCHEMA_FILE_MAX) {
-		err_set(e, EX_DATAERR, "%s: %s", path,
+		err_set(e,
+		        !text ? EX_SOFTWARE
+		        : bad ? EX_IOERR
+		              : EX_DATAERR,
+		        "%s: %s", path,
 		        !text ? "out of memory"
-		        : bad ? "read error"
+		        : bad ? strerror(read_errno)
 		              : "larger than 1 MiB");
 		free(text);
 		return -1;

@@ -37,8 +37,8 @@
  * err_msg they were given with a message naming the file and, where there
  * is one, the row group, column and page; the status is EX_DATAERR for a
  * malformed, damaged (a page or footer whose checksum does not match) or
- * unsupported file, EX_IOERR for a failed read or write,
- * EX_NOINPUT when a file cannot be opened, and EX_SOFTWARE for misuse of
+ * unsupported file, EX_IOERR for a file that cannot be opened ("path:
+ * strerror") and a failed read or write, and EX_SOFTWARE for misuse of
  * the API or when memory runs out.  The writer keeps its error instead
  * (see pq_writer_error()), so that its per-value calls stay cheap.
  */

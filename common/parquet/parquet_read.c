@@ -847,8 +847,7 @@ struct pq_reader *pq_reader_open(const char *path, const struct pq_read_options 
 	}
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0) {
-		err_set(e, errno == ENOENT || errno == EACCES ? EX_NOINPUT : EX_IOERR,
-		        "%s: cannot open: %s", path, strerror(errno));
+		err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
 		reader_free(r);
 		return NULL;
 	}
@@ -859,7 +858,7 @@ struct pq_reader *pq_reader_open(const char *path, const struct pq_read_options 
 		return NULL;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		err_set(e, EX_NOINPUT, "%s: not a regular file", path);
+		err_set(e, EX_IOERR, "%s: not a regular file", path);
 		reader_free(r);
 		return NULL;
 	}

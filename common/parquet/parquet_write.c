@@ -1892,8 +1892,7 @@ struct pq_writer *pq_writer_open(const char *path, const struct pq_schema *s,
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		err_set(e, errno == ENOSPC || errno == EIO ? EX_IOERR : EX_CANTCREAT,
-		        "%s: cannot create: %s", path, strerror(errno));
+		err_set(e, EX_IOERR, "%s: cannot create: %s", path, strerror(errno));
 		return NULL;
 	}
 	struct pq_writer *w = pq_writer_open_fd(fd, path, s, o, e);

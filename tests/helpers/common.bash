@@ -24,7 +24,7 @@ common_setup() {
 	export HOME=$BATS_TEST_TMPDIR
 	export TZ=UTC
 	export LC_ALL=C.UTF-8
-	unset STOCKETL_CONFIG STOCKETL_LAKE ALPHAVANTAGE_API_KEY PGHOST PGPORT PGDATABASE \
+	unset STOCKETL_CONFIG STOCKETL_LAKE STOCKETL_PG_DSN ALPHAVANTAGE_API_KEY PGHOST PGPORT PGDATABASE \
 		PGUSER PGPASSWORD PGSERVICE \
 		http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 	cd "$BATS_TEST_TMPDIR" || return 1
@@ -36,11 +36,13 @@ setup() {
 	common_setup
 }
 
-# assert_help_matches_man PROG [PAGE]: the usage that PROG --help prints is
-# the SYNOPSIS of its man page, whitespace aside.
+# assert_help_matches_man PROG [PAGE]: the usage that PROG --help prints
+# (its text up to the first empty line, before the options) is the SYNOPSIS
+# of its man page, whitespace aside.
 assert_help_matches_man() {
 	local prog=$1 page=${2:-$STOCKETL_ROOT/cmd/$1/$1.1} help synopsis
-	help=$("$prog" --help | sed 's/^usage: //' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')
+	help=$("$prog" --help | awk 'NF == 0 { exit } { print }' | sed 's/^usage: //' |
+		tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')
 	synopsis=$(MANWIDTH=1000 man -l -Tutf8 "$page" 2>/dev/null | col -b |
 		awk '/^SYNOPSIS/ { f = 1; next } /^[A-Z]/ { f = 0 } f' |
 		tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')

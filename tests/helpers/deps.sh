@@ -12,6 +12,7 @@ packages=(
 	bats bats-support bats-assert shellcheck
 	s3fs fuse3 postgresql tzdata ca-certificates
 	jq curl procps psmisc iproute2 time hyperfine git man-db bsdextrautils
+	libxml2-utils chromium fonts-dejavu-core
 )
 
 sudo_cmd=()
@@ -37,8 +38,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages for the tests (DuckDB as an independent reader, an S3 server),
-# pinned by tests/package-lock.json.
-if [ ! -d tests/node_modules/@duckdb/node-api ] || [ ! -d tests/node_modules/s3rver ]; then
+# npm packages for the tests (DuckDB as an independent reader, an S3 server)
+# and for make lint (dclint and dockerfile-utils check docker/), pinned by
+# tests/package-lock.json.
+npm_missing=0
+for m in @duckdb/node-api s3rver dclint dockerfile-utils; do
+	[ -d "tests/node_modules/$m" ] || npm_missing=1
+done
+if [ "$npm_missing" = 1 ]; then
 	(cd tests && npm ci --no-audit --no-fund)
 fi

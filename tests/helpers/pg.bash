@@ -120,6 +120,14 @@ pg_query() {
 	"$STOCKETL_TEST_PG_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
 }
 
+# pg_server_stop: stop the server (fast shutdown) and keep the cluster, the
+# way an administrator or a crash takes a database away from its clients;
+# pg_stop removes the cluster afterwards as usual.  Returns pg_ctl's status.
+pg_server_stop() {
+	_pg_run "$STOCKETL_TEST_PG_BINDIR/pg_ctl" -D "$STOCKETL_TEST_PG_DIR/data" -m fast -w -t 30 \
+		stop >/dev/null
+}
+
 # pg_stop: stop the server (immediate shutdown: nothing in it needs to be
 # kept) and remove the cluster's directory.  Does nothing when no cluster was
 # started or it was already stopped, so it is safe in teardown paths.

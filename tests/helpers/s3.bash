@@ -26,7 +26,8 @@
 #   S3_DIR         the temporary directory holding all of the above
 #
 # s3_mount mounts the same bucket once more, like a second host sharing the
-# lake, and prints where.
+# lake, and prints where; it can mount a prefix of the bucket only, and add
+# s3fs options.
 #
 # What the mount offers, as tests in tests/helpers.bats record it (s3fs
 # 1.90 against s3rver): link(2) fails with ENOTSUP and creates nothing, so
@@ -87,16 +88,18 @@ s3_start() {
 	export _S3_FUSE_PID
 }
 
-# s3_mount: mount the bucket once more, at a new directory in $S3_DIR, and
-# print that directory: two mounts of one bucket behave like two hosts
-# sharing a lake.  s3_stop unmounts it, whichever process calls it: the
-# mount is recorded in $S3_DIR/mounts, not in a variable, so a mount made in
-# a test is undone by s3_stop in teardown_file.  Returns 1 if s3fs did not
-# mount the bucket.
+# s3_mount [BUCKET[:/PREFIX] [OPTIONS]]: mount the bucket (or the part of
+# it under PREFIX, which must exist) once more, at a new directory in
+# $S3_DIR, with the extra s3fs options OPTIONS (comma-separated, such as
+# fsname=...), and print that directory: two mounts of one bucket behave
+# like two hosts sharing a lake.  s3_stop unmounts it, whichever process
+# calls it: the mount is recorded in $S3_DIR/mounts, not in a variable, so a
+# mount made in a test is undone by s3_stop in teardown_file.  Returns 1 if
+# s3fs did not mount the bucket.
 s3_mount() {
 	local mnt
 	mnt=$(mktemp -d "$S3_DIR/mnt.XXXXXX") || return 1
-	if ! _s3_mount "$mnt"; then
+	if ! _s3_mount "$mnt" "${1:-$S3_BUCKET}" "${2:-}"; then
 		echo "s3_mount: s3fs did not mount the bucket at $mnt" >&2
 		return 1
 	fi
@@ -104,12 +107,13 @@ s3_mount() {
 	echo "$mnt"
 }
 
-# _s3_mount MOUNTPOINT: run s3fs in the foreground, as a background job of
-# this shell, so that its process id is known: it is left in
-# _S3_MOUNTED_PID once the bucket is mounted.  Its log is $S3_DIR/s3fs.log,
-# shared by every mount.
+# _s3_mount MOUNTPOINT [SOURCE [OPTIONS]]: run s3fs in the foreground, as a
+# background job of this shell, so that its process id is known: it is left
+# in _S3_MOUNTED_PID once the bucket is mounted.  SOURCE is BUCKET[:/PREFIX]
+# ($S3_BUCKET by default), OPTIONS more -o options.  Its log is
+# $S3_DIR/s3fs.log, shared by every mount.
 _s3_mount() {
-	local mnt=$1 pid
+	local mnt=$1 source=${2:-$S3_BUCKET} extra=${3:-} pid
 	_S3_MOUNTED_PID=
 	# s3fs reads credentials from the environment before its passwd file,
 	# and curl honours proxy variables: neither may leak in from the caller.
@@ -117,9 +121,9 @@ _s3_mount() {
 	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
 		-u AWSACCESSKEYID -u AWSSECRETACCESSKEY -u AWS_CREDENTIAL_FILE \
 		-u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u all_proxy -u ALL_PROXY \
-		s3fs "$S3_BUCKET" "$mnt" -f \
+		s3fs "$source" "$mnt" -f \
 		-o "url=$S3_ENDPOINT,use_path_request_style,passwd_file=$S3_DIR/passwd" \
-		-o "logfile=$S3_DIR/s3fs.log,dbglevel=warn" \
+		-o "logfile=$S3_DIR/s3fs.log,dbglevel=warn${extra:+,$extra}" \
 		</dev/null >>"$S3_DIR/s3fs.out" 2>&1 3>&- &
 	pid=$!
 	if ! net_wait_for 600 _s3_mounted "$mnt" "$pid" || ! mountpoint -q "$mnt"; then

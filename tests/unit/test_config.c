@@ -113,13 +113,15 @@ static void test_typed_values(void)
 	T_EQ_INT(config_parse_int("42", "[x] n", 0, 100, &v, &e), 0);
 	T_EQ_INT(v, 42);
 	T_EQ_INT(config_parse_int("420", "[x] n", 0, 100, &v, &e), -1);
-	T_EQ_STR(e.text, "[x] n: \"420\" is not an integer from 0 to 100");
+	T_EQ_STR(e.text, "[x] n: expected an integer from 0 to 100, got '420'");
 	T_EQ_INT(config_parse_int("4x", "[x] n", 0, 100, &v, &e), -1);
 	T_EQ_INT(config_parse_bool("Yes", "--b", &b, &e), 0);
 	T_EQ_INT(b, 1);
 	T_EQ_INT(config_parse_bool("off", "--b", &b, &e), 0);
 	T_EQ_INT(b, 0);
 	T_EQ_INT(config_parse_bool("maybe", "--b", &b, &e), -1);
+	T_EQ_STR(e.text, "--b: expected true or false, got 'maybe'");
+	T_EQ_INT(e.status, EX_CONFIG);
 }
 
 static void test_open_finds_files_and_warns_on_secrets(void)

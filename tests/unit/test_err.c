@@ -147,6 +147,24 @@ static void test_record_hint_is_optional(void)
 	T_CHECK(strstr(buf, "x: ... and 1 more\n") != NULL);
 }
 
+/* A run that goes on after a problem ends with the most serious status it met. */
+static void test_status_worse_ranks_the_table(void)
+{
+	T_EQ_INT(err_status_worse(EX_OK, EX_REJECTS), EX_REJECTS);
+	T_EQ_INT(err_status_worse(EX_REJECTS, EX_OK), EX_REJECTS);
+	T_EQ_INT(err_status_worse(EX_CHECKFAIL, EX_REJECTS), EX_CHECKFAIL);
+	T_EQ_INT(err_status_worse(EX_DATAERR, EX_IOERR), EX_IOERR);
+	T_EQ_INT(err_status_worse(EX_IOERR, EX_DATAERR), EX_IOERR);
+	T_EQ_INT(err_status_worse(EX_TEMPFAIL, EX_IOERR), EX_IOERR);
+	T_EQ_INT(err_status_worse(EX_IOERR, EX_SOFTWARE), EX_SOFTWARE);
+	T_EQ_INT(err_status_worse(EX_CONFIG, EX_IOERR), EX_IOERR);
+	T_EQ_INT(err_status_worse(EX_UNAVAILABLE, EX_TEMPFAIL), EX_TEMPFAIL);
+	T_EQ_INT(err_status_worse(EX_USAGE, EX_IOERR), EX_USAGE);
+	/* A status outside the table is never hidden by one inside it. */
+	T_EQ_INT(err_status_worse(EX_SOFTWARE, 99), 99);
+	T_EQ_INT(err_status_worse(99, EX_OK), 99);
+}
+
 int main(void)
 {
 	T_RUN(test_format_has_program_prefix);
@@ -158,5 +176,6 @@ int main(void)
 	T_RUN(test_record_messages_are_bounded);
 	T_RUN(test_record_messages_all_with_verbose_none_when_quiet);
 	T_RUN(test_record_hint_is_optional);
+	T_RUN(test_status_worse_ranks_the_table);
 	T_DONE();
 }
