@@ -18,6 +18,14 @@
  * value counts against the levels and row counts against the row group.
  * Pages are limited in size and value count (struct pq_read_options), which
  * bounds what a page can make the reader allocate.
+ *
+ * Those checks catch a file that lies, not one that was damaged: a changed
+ * byte in a page's values decodes to another value as well as the original
+ * did.  So checksums are verified where a file has them: the footer's
+ * (stocketl's, see PQ_FOOTER_CRC_KEY) when the file is opened, and every
+ * page's CRC when its column chunk is loaded, together with the page
+ * headers' value counts, so that a damaged row group is refused before any
+ * of its rows is given out.  Files without checksums read as before.
  */
 #include "parquet/pq_internal.h"
 
@@ -807,7 +815,8 @@ static struct pq_reader *open_common(struct pq_reader *r, const struct pq_read_o
 			goto fail;
 		fp = r->footer_buf;
 	}
-	if (pq_footer_parse(fp, flen, &r->ft, why, sizeof why) < 0) {
+	if (pq_footer_parse(fp, flen, &r->ft, why, sizeof why) < 0 ||
+	    (!r->o.skip_crc && pq_footer_verify(fp, flen, &r->ft, why, sizeof why) < 0)) {
 		err_set(e, EX_DATAERR, "%s: %s", r->name, why);
 		goto fail;
 	}
@@ -1015,6 +1024,54 @@ static int grow_to(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+/*
+ * Walk the page headers of a chunk before any of its values are used: every
+ * page's CRC, when it has one, must match its bytes, and the data pages must
+ * hold the chunk's number of values.  A damaged page, or a damaged header
+ * whose page would be skipped or cut short (which shifts the values of every
+ * row after it), is refused here, before any row of the row group is given
+ * out.  The headers are small next to the pages, and the CRC runs over the
+ * pages as stored (compressed), which costs little next to decoding them.
+ */
+static int scan_pages(struct pq_column *c, struct err_msg *e)
+{
+	int64_t values = 0;
+	size_t pos = 0;
+	for (int page = 1; pos < c->clen; page++) {
+		struct pq_page_header h;
+		size_t used;
+		const char *why;
+		if (pq_page_header_parse(c->chunk + pos, c->clen - pos, &h, &used, &why) < 0)
+			return cfail(c, e, "page %d: %s", page, why);
+		pos += used;
+		if ((size_t)h.comp > c->clen - pos)
+			return cfail(c, e, "page %d: %d bytes run past the column chunk", page,
+			             h.comp);
+		if (h.has_crc && !c->r->o.skip_crc) {
+			uint32_t crc = pq_crc32(0, c->chunk + pos, (size_t)h.comp);
+			if (crc != h.crc)
+				return cfail(c, e,
+				             "page %d: checksum mismatch, the page is damaged "
+				             "(CRC-32 %08x in its header, %08x over its %d bytes)",
+				             page, h.crc, crc, h.comp);
+		}
+		pos += (size_t)h.comp;
+		if (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2) {
+			if (h.num_values < 0)
+				return cfail(c, e, "page %d: negative value count", page);
+			values += h.num_values;
+			if (values > c->values_left)
+				return cfail(c, e,
+				             "page %d: more values than the column chunk's %lld",
+				             page, (long long)c->values_left);
+		}
+	}
+	if (values != c->values_left)
+		return cfail(c, e, "its pages hold %lld values, the column chunk %lld",
+		             (long long)values, (long long)c->values_left);
+	return 0;
+}
+
 static struct pq_column *column_new(struct pq_reader *r, int rg, int leaf, int shared_codec,
                                     struct err_msg *e)
 {
@@ -1069,6 +1126,10 @@ static struct pq_column *column_new(struct pq_reader *r, int rg, int leaf, int s
 			return NULL;
 		}
 		c->chunk = c->chunk_owned;
+	}
+	if (scan_pages(c, e) < 0) {
+		pq_column_close(c);
+		return NULL;
 	}
 	return c;
 }
@@ -1579,6 +1640,10 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 		    (int64_t)h->rep_len + h->def_len > (int64_t)h->comp ||
 		    (int64_t)h->rep_len + h->def_len > (int64_t)h->unc)
 			return cfail(c, e, "page %d: level lengths do not fit the page", c->pages);
+		/* Levels where the column has none would be read as its values. */
+		if ((!lf->max_rep && h->rep_len) || (!lf->max_def && h->def_len))
+			return cfail(c, e, "page %d: %s levels in a column without them", c->pages,
+			             !lf->max_rep && h->rep_len ? "repetition" : "definition");
 		p = body;
 		end = body + h->rep_len + h->def_len;
 		if (lf->max_rep &&
