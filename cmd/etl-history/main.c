@@ -33,13 +33,13 @@ static const char usage[] =
 
 static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
-    {"--days N", "checks: the last N days, today included (default 7)"},
+    {"--days N", "checks: the last N days (default 7)"},
     {"--dsn DSN", "the PostgreSQL connection string or URI"},
     {"--format json|table", "table on a terminal, else JSON (the default)"},
     {"--limit N", "runs: the last N attempts (default 20)"},
     {"--now TIME", "report as if it were TIME (RFC 3339): ages, days"},
     {"--source postgres|spool", "where from (default PostgreSQL if reachable)"},
-    {"--spool DIR", "the spool (default $STOCKETL_SPOOL, <state>/spool)"},
+    {"--spool DIR", "the spool directory (default <state>/spool)"},
     {NULL, NULL},
 };
 
@@ -51,8 +51,7 @@ static const struct cli_option options[] = {
  * configured and the server answers with the facts' tables; else the
  * spool.  Returns the connection (NULL for the spool), or sets *status.
  */
-static struct pg_conn *choose_source(const char *source, const struct pg_settings *s,
-                                     int *status)
+static struct pg_conn *choose_source(const char *source, const struct pg_settings *s, int *status)
 {
 	struct err_msg e;
 	int want_pg = source && strcmp(source, "postgres") == 0;
@@ -186,8 +185,10 @@ int main(int argc, char **argv)
 		return cli_usage_error(usage, "--dsn: not used with --source spool");
 	if (now_flag && ts_parse_rfc3339(now_flag, strlen(now_flag), &now) < 0)
 		return cli_bad_value(usage, "--now", now_flag, "an RFC 3339 timestamp");
-	if (limit_flag && (q.report != R_RUNS || parse_count("--limit", limit_flag, 100000, &q.limit)))
-		return q.report != R_RUNS ? cli_usage_error(usage, "--limit: only for runs") : EX_USAGE;
+	if (limit_flag &&
+	    (q.report != R_RUNS || parse_count("--limit", limit_flag, 100000, &q.limit)))
+		return q.report != R_RUNS ? cli_usage_error(usage, "--limit: only for runs")
+		                          : EX_USAGE;
 	if (days_flag && (q.report != R_CHECKS || parse_count("--days", days_flag, 3660, &days)))
 		return q.report != R_CHECKS ? cli_usage_error(usage, "--days: only for checks")
 		                            : EX_USAGE;

@@ -179,8 +179,8 @@ static void table_print(struct table *t, struct buf *b)
 		struct buf line = BUF_INIT;
 		for (int c = 0; c < t->ncols; c++) {
 			const char *s = t->cells[r * (size_t)t->ncols + (size_t)c];
-			buf_printf(&line, "%s%-*s", c ? "  " : "", c == t->ncols - 1 ? 0 : (int)width[c],
-			           nz(s));
+			buf_printf(&line, "%s%-*s", c ? "  " : "",
+			           c == t->ncols - 1 ? 0 : (int)width[c], nz(s));
 		}
 		while (line.len && line.data[line.len - 1] == ' ')
 			line.data[--line.len] = '\0';
@@ -311,7 +311,8 @@ static int runs_fold(const struct store *s, struct runs *r)
 			a->job = f->job;
 		if (!a->host)
 			a->host = f->host;
-		if (a->started == META_NULL || (f->started_at != META_NULL && f->started_at < a->started))
+		if (a->started == META_NULL ||
+		    (f->started_at != META_NULL && f->started_at < a->started))
 			a->started = f->started_at;
 		/* The line that records the end (the latest, if several). */
 		if (f->ended_at != META_NULL) {
@@ -412,17 +413,22 @@ static void table_attempt(struct table *t, const struct store *s, const struct r
                           const struct attempt *a)
 {
 	char att[32], st[32], dur[32], rows[32], when[META_TIME_MAX];
-	const char *row[] = {nz(a->run_id), t_int(a->attempt, att), nz(a->job),
-	                     t_time(a->started, when), t_dur(span(a->started, a->ended), dur),
+	const char *row[] = {nz(a->run_id),
+	                     t_int(a->attempt, att),
+	                     nz(a->job),
+	                     t_time(a->started, when),
+	                     t_dur(span(a->started, a->ended), dur),
 	                     a->ended == META_NULL ? "running" : t_int(a->status, st),
-	                     a->failed_stage ? a->failed_stage : "-", t_int(a->rows, rows)};
+	                     a->failed_stage ? a->failed_stage : "-",
+	                     t_int(a->rows, rows)};
 	table_row(t, row);
 	for (size_t i = 0; i < a->n; i++) {
 		const struct meta_fact *f = &s->v[r->members[a->first + i]];
 		char name[300], in[32], out[32], rej[32], counts[128];
 		snprintf(name, sizeof name, "  %s", nz(f->stage));
-		snprintf(counts, sizeof counts, "%s in, %s out, %s rejected", t_int(f->records_in, in),
-		         t_int(f->records_out, out), t_int(f->rejected, rej));
+		snprintf(counts, sizeof counts, "%s in, %s out, %s rejected",
+		         t_int(f->records_in, in), t_int(f->records_out, out),
+		         t_int(f->rejected, rej));
 		const char *srow[] = {name,
 		                      "",
 		                      "",
@@ -435,8 +441,8 @@ static void table_attempt(struct table *t, const struct store *s, const struct r
 	}
 }
 
-static const char *const run_header[] = {"RUN",    "ATTEMPT", "JOB",          "STARTED",
-                                         "DURATION", "STATUS", "FAILED STAGE", "ROWS"};
+static const char *const run_header[] = {"RUN",      "ATTEMPT", "JOB",          "STARTED",
+                                         "DURATION", "STATUS",  "FAILED STAGE", "ROWS"};
 
 static void report_runs(const struct query *q, const struct store *s, struct buf *b, int table,
                         struct runs *r)
@@ -531,9 +537,13 @@ static void table_fact(struct table *t, const struct meta_fact *f)
 	case META_REQUEST: {
 		snprintf(what, sizeof what, "%s%s%s%s%s", nz(f->function), f->interval ? " " : "",
 		         nz(f->interval), f->month ? " " : "", nz(f->month));
-		const char *row[] = {t_time(f->at, when), nz(f->symbol),     what,
-		                     nz(f->outcome),      t_int(f->attempts, a),
-		                     f->latency_ms == META_NULL ? "-" : t_dur(f->latency_ms * 1000, l),
+		const char *row[] = {t_time(f->at, when),
+		                     nz(f->symbol),
+		                     what,
+		                     nz(f->outcome),
+		                     t_int(f->attempts, a),
+		                     f->latency_ms == META_NULL ? "-"
+		                                                : t_dur(f->latency_ms * 1000, l),
 		                     t_int(f->http_status, h)};
 		table_row(t, row);
 		break;
@@ -541,13 +551,14 @@ static void table_fact(struct table *t, const struct meta_fact *f)
 	case META_CHECK: {
 		snprintf(what, sizeof what, "%s/%s", f->batch_app ? f->batch_app : "-",
 		         t_int(f->batch_id, a));
-		const char *row[] = {t_time(f->at, when), what, nz(f->check), nz(f->metric),
-		                     f->value ? f->value : "-", nz(f->outcome)};
+		const char *row[] = {
+		    t_time(f->at, when),       what,          nz(f->check), nz(f->metric),
+		    f->value ? f->value : "-", nz(f->outcome)};
 		table_row(t, row);
 		break;
 	}
 	case META_COMMIT: {
-		const char *row[] = {t_time(f->at, when), nz(f->table), t_int(f->version, v),
+		const char *row[] = {t_time(f->at, when), nz(f->table),      t_int(f->version, v),
 		                     nz(f->operation),    t_int(f->rows, r), t_int(f->files, fl),
 		                     t_int(f->bytes, by)};
 		table_row(t, row);
@@ -568,7 +579,8 @@ static const char *const *fact_header(int kind, int *ncols)
 	static const char *const req[] = {"AT",       "SYMBOL",  "REQUEST", "OUTCOME",
 	                                  "ATTEMPTS", "LATENCY", "HTTP"};
 	static const char *const chk[] = {"AT", "BATCH", "CHECK", "METRIC", "VALUE", "OUTCOME"};
-	static const char *const cm[] = {"AT", "TABLE", "VERSION", "OPERATION", "ROWS", "FILES", "BYTES"};
+	static const char *const cm[] = {"AT",   "TABLE", "VERSION", "OPERATION",
+	                                 "ROWS", "FILES", "BYTES"};
 	static const char *const wm[] = {"AT", "SYMBOL", "INTERVAL", "NEWEST"};
 	switch (kind) {
 	case META_REQUEST:
@@ -693,7 +705,7 @@ static int report_checks(const struct query *q, const struct store *s, struct bu
 		char date[TS_TEXT_MAX], c[4][32];
 		ts_format_date(day, date);
 		if (table) {
-			const char *row[] = {nz(f->check),         date,
+			const char *row[] = {nz(f->check),          date,
 			                     t_int(count[0], c[0]), t_int(count[1], c[1]),
 			                     t_int(count[2], c[2]), t_int(count[3], c[3])};
 			table_row(&t, row);
@@ -736,8 +748,7 @@ static int cmp_fresh(const void *x, const void *y)
 	return c;
 }
 
-static int report_freshness(const struct origin *o, const struct store *s, struct buf *b,
-                            int table)
+static int report_freshness(const struct origin *o, const struct store *s, struct buf *b, int table)
 {
 	size_t *idx = malloc((s->n + 1) * sizeof *idx);
 	if (!idx)
@@ -763,8 +774,8 @@ static int report_freshness(const struct origin *o, const struct store *s, struc
 		int64_t age = o->now - f->newest;
 		if (table) {
 			char newest[META_TIME_MAX], a[32];
-			const char *row[] = {nz(f->symbol), nz(f->interval), t_time(f->newest, newest),
-			                     t_dur(age, a)};
+			const char *row[] = {nz(f->symbol), nz(f->interval),
+			                     t_time(f->newest, newest), t_dur(age, a)};
 			table_row(&t, row);
 		} else {
 			int first = 1;

@@ -22,15 +22,15 @@
 
 /* The string members of a fact, which a store's copy owns. */
 static const size_t str_offsets[] = {
-    offsetof(struct meta_fact, run_id),    offsetof(struct meta_fact, program),
-    offsetof(struct meta_fact, job),       offsetof(struct meta_fact, stage),
+    offsetof(struct meta_fact, run_id),       offsetof(struct meta_fact, program),
+    offsetof(struct meta_fact, job),          offsetof(struct meta_fact, stage),
     offsetof(struct meta_fact, failed_stage), offsetof(struct meta_fact, reason),
-    offsetof(struct meta_fact, host),      offsetof(struct meta_fact, symbol),
-    offsetof(struct meta_fact, function),  offsetof(struct meta_fact, interval),
-    offsetof(struct meta_fact, month),     offsetof(struct meta_fact, outputsize),
-    offsetof(struct meta_fact, outcome),   offsetof(struct meta_fact, batch_app),
-    offsetof(struct meta_fact, check),     offsetof(struct meta_fact, metric),
-    offsetof(struct meta_fact, value),     offsetof(struct meta_fact, table),
+    offsetof(struct meta_fact, host),         offsetof(struct meta_fact, symbol),
+    offsetof(struct meta_fact, function),     offsetof(struct meta_fact, interval),
+    offsetof(struct meta_fact, month),        offsetof(struct meta_fact, outputsize),
+    offsetof(struct meta_fact, outcome),      offsetof(struct meta_fact, batch_app),
+    offsetof(struct meta_fact, check),        offsetof(struct meta_fact, metric),
+    offsetof(struct meta_fact, value),        offsetof(struct meta_fact, table),
     offsetof(struct meta_fact, operation),
 };
 
@@ -168,12 +168,14 @@ static const char *const select_cols[META_KIND_COUNT] = {
         "ended_at") ", status, failed_stage, reason, host FROM stocketl.runs",
     [META_STAGE] = "run_id, program, " T("at") ", job, stage, attempt, status, " T(
         "started_at") ", " T("ended_at") ", records_in, records_out, rejected FROM stocketl.stages",
-    [META_REQUEST] = "run_id, program, " T("at") ", symbol, function, bar_interval, month,"
-                     " outputsize, outcome, attempts, latency_ms, http_status FROM stocketl.requests",
+    [META_REQUEST] = "run_id, program, " T(
+        "at") ", symbol, function, bar_interval, month,"
+              " outputsize, outcome, attempts, latency_ms, http_status FROM stocketl.requests",
     [META_CHECK] = "run_id, program, " T("at") ", batch_app, batch_id, check_name, metric,"
-                   " value::text, outcome FROM stocketl.checks",
-    [META_COMMIT] = "run_id, program, " T("at") ", table_root, version, batch_app, batch_id,"
-                    " rows, files, bytes, operation FROM stocketl.commits",
+                                               " value::text, outcome FROM stocketl.checks",
+    [META_COMMIT] =
+        "run_id, program, " T("at") ", table_root, version, batch_app, batch_id,"
+                                    " rows, files, bytes, operation FROM stocketl.commits",
     [META_WATERMARK] = "run_id, program, " T("at") ", symbol, bar_interval, " T(
         "newest") " FROM stocketl.watermarks",
 };
@@ -185,9 +187,18 @@ struct field {
 	size_t off;
 };
 
-#define FS(m) {F_STR, offsetof(struct meta_fact, m)}
-#define FI(m) {F_INT, offsetof(struct meta_fact, m)}
-#define FT(m) {F_TIME, offsetof(struct meta_fact, m)}
+#define FS(m)                                                                                      \
+	{                                                                                          \
+		F_STR, offsetof(struct meta_fact, m)                                               \
+	}
+#define FI(m)                                                                                      \
+	{                                                                                          \
+		F_INT, offsetof(struct meta_fact, m)                                               \
+	}
+#define FT(m)                                                                                      \
+	{                                                                                          \
+		F_TIME, offsetof(struct meta_fact, m)                                              \
+	}
 #define FIELDS_MAX 12
 
 static const struct field fields[META_KIND_COUNT][FIELDS_MAX] = {
@@ -219,10 +230,10 @@ static int select_facts(struct pg_conn *c, int kind, const char *where, int n,
 		struct meta_fact f;
 		memset(&f, 0, sizeof f);
 		f.kind = kind;
-		int64_t *ints[] = {&f.at,         &f.attempt,  &f.started_at, &f.ended_at,
-		                   &f.status,     &f.records_in, &f.records_out, &f.rejected,
-		                   &f.attempts,   &f.latency_ms, &f.http_status, &f.newest,
-		                   &f.batch_id,   &f.version,  &f.rows,       &f.files,
+		int64_t *ints[] = {&f.at,       &f.attempt,    &f.started_at,  &f.ended_at,
+		                   &f.status,   &f.records_in, &f.records_out, &f.rejected,
+		                   &f.attempts, &f.latency_ms, &f.http_status, &f.newest,
+		                   &f.batch_id, &f.version,    &f.rows,        &f.files,
 		                   &f.bytes};
 		for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
 			*ints[i] = META_NULL;
@@ -255,12 +266,14 @@ int source_pg(struct pg_conn *c, const struct query *q, struct store *s, struct 
 	case R_RUNS: {
 		/* The last N attempts, and the stages and commits of their runs. */
 		static const char last[] =
-		    "WITH last AS (SELECT run_id, attempt FROM stocketl.runs GROUP BY run_id, attempt"
+		    "WITH last AS (SELECT run_id, attempt FROM stocketl.runs GROUP BY run_id, "
+		    "attempt"
 		    " ORDER BY min(started_at) DESC, run_id DESC, attempt DESC LIMIT $1)";
 		char sql[512];
 		const char *p[1] = {num};
 		snprintf(num, sizeof num, "%lld", (long long)q->limit);
-		snprintf(sql, sizeof sql, "WHERE (run_id, attempt) IN (%s SELECT * FROM last)", last);
+		snprintf(sql, sizeof sql, "WHERE (run_id, attempt) IN (%s SELECT * FROM last)",
+		         last);
 		if (select_facts(c, META_RUN, sql, 1, p, s, e) < 0)
 			return -1;
 		snprintf(sql, sizeof sql, "WHERE run_id IN (%s SELECT run_id FROM last)", last);
@@ -284,10 +297,11 @@ int source_pg(struct pg_conn *c, const struct query *q, struct store *s, struct 
 	}
 	default:
 		/* The newest row of each symbol and interval: one index scan per pair. */
-		return select_facts(c, META_WATERMARK,
-		                    "WHERE (symbol, bar_interval, newest) IN (SELECT DISTINCT ON (symbol,"
-		                    " bar_interval) symbol, bar_interval, newest FROM stocketl.watermarks"
-		                    " ORDER BY symbol, bar_interval, newest DESC)",
-		                    0, NULL, s, e);
+		return select_facts(
+		    c, META_WATERMARK,
+		    "WHERE (symbol, bar_interval, newest) IN (SELECT DISTINCT ON (symbol,"
+		    " bar_interval) symbol, bar_interval, newest FROM stocketl.watermarks"
+		    " ORDER BY symbol, bar_interval, newest DESC)",
+		    0, NULL, s, e);
 	}
 }

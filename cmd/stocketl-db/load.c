@@ -231,8 +231,8 @@ static int quarantine(const char *dir, const char *name, struct err_msg *e)
 		        strerror(errno));
 		return -1;
 	}
-	err_warn("%s: lines that are not facts; the others are loaded and the file is in %s",
-	         from, to);
+	err_warn("%s: lines that are not facts; the others are loaded and the file is in %s", from,
+	         to);
 	return 0;
 }
 

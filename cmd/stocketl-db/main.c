@@ -36,7 +36,7 @@ static const char usage[] = "usage: stocketl-db [-qv] [--config FILE] [--dsn DSN
 static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
     {"--dsn DSN", "the PostgreSQL connection string or URI"},
-    {"--spool DIR", "load-spool: the spool (default $STOCKETL_SPOOL, <state>/spool)"},
+    {"--spool DIR", "load-spool: the spool directory (default <state>/spool)"},
     {NULL, NULL},
 };
 
