@@ -70,10 +70,11 @@ static void test_parse_reads_every_kind(void)
 	struct meta_fact f;
 	struct buf arena = BUF_INIT;
 	struct err_msg e;
-	const char *run = "{\"fact\":\"run\",\"run_id\":\"r1\",\"program\":\"runner\",\"at\":"
-	                  "\"2026-12-06T10:15:00.000000Z\",\"job\":\"intraday\",\"attempt\":1,"
-	                  "\"started_at\":\"2026-12-06T10:15:00Z\",\"ended_at\":null,\"status\":null,"
-	                  "\"failed_stage\":null,\"reason\":null,\"host\":\"h\",\"extra\":[1,{}]}";
+	const char *run =
+	    "{\"fact\":\"run\",\"run_id\":\"r1\",\"program\":\"runner\",\"at\":"
+	    "\"2026-12-06T10:15:00.000000Z\",\"job\":\"intraday\",\"attempt\":1,"
+	    "\"started_at\":\"2026-12-06T10:15:00Z\",\"ended_at\":null,\"status\":null,"
+	    "\"failed_stage\":null,\"reason\":null,\"host\":\"h\",\"extra\":[1,{}]}";
 	T_EQ_INT(meta_parse(run, strlen(run), &f, &arena, &e), 0);
 	T_EQ_INT(f.kind, META_RUN);
 	T_EQ_STR(f.run_id, "r1");
@@ -84,10 +85,11 @@ static void test_parse_reads_every_kind(void)
 	T_EQ_INT(f.status, META_NULL);
 	T_CHECK(f.reason == NULL);
 	T_EQ_STR(f.host, "h");
-	const char *chk = "{\"fact\":\"check\",\"run_id\":null,\"program\":\"tick-validate\",\"at\":"
-	                  "\"2026-12-06T10:15:00.5Z\",\"batch_app\":\"a\\/b\",\"batch_id\":17,"
-	                  "\"check\":\"row_count > 0\",\"metric\":\"row_count\",\"value\":1.50,"
-	                  "\"outcome\":\"warn\"}";
+	const char *chk =
+	    "{\"fact\":\"check\",\"run_id\":null,\"program\":\"tick-validate\",\"at\":"
+	    "\"2026-12-06T10:15:00.5Z\",\"batch_app\":\"a\\/b\",\"batch_id\":17,"
+	    "\"check\":\"row_count > 0\",\"metric\":\"row_count\",\"value\":1.50,"
+	    "\"outcome\":\"warn\"}";
 	T_EQ_INT(meta_parse(chk, strlen(chk), &f, &arena, &e), 0);
 	T_EQ_INT(f.kind, META_CHECK);
 	T_CHECK(f.run_id == NULL);
@@ -96,9 +98,10 @@ static void test_parse_reads_every_kind(void)
 	T_EQ_STR(f.value, "1.50");
 	T_EQ_STR(f.outcome, "warn");
 	/* A member of another kind does not leak into this one. */
-	const char *wm = "{\"fact\":\"watermark\",\"program\":\"p\",\"at\":\"2026-12-06T10:15:00Z\","
-	                 "\"symbol\":\"IBM\",\"interval\":\"5min\",\"newest\":"
-	                 "\"2026-12-05T20:55:00Z\",\"job\":\"x\"}";
+	const char *wm =
+	    "{\"fact\":\"watermark\",\"program\":\"p\",\"at\":\"2026-12-06T10:15:00Z\","
+	    "\"symbol\":\"IBM\",\"interval\":\"5min\",\"newest\":"
+	    "\"2026-12-05T20:55:00Z\",\"job\":\"x\"}";
 	T_EQ_INT(meta_parse(wm, strlen(wm), &f, &arena, &e), 0);
 	T_EQ_INT(f.kind, META_WATERMARK);
 	T_CHECK(f.job == NULL);
@@ -121,19 +124,23 @@ static void test_parse_refuses_what_is_not_a_fact(void)
 	     "the member \"program\" is repeated"},
 	    {"{\"fact\":\"watermark\",\"program\":\"p\",\"at\":\"yesterday\"}",
 	     "\"at\": expected an RFC 3339 time"},
-	    {"{\"fact\":\"commit\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\",\"table\":\"t\","
+	    {"{\"fact\":\"commit\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\",\"table\":"
+	     "\"t\","
 	     "\"version\":1.5,\"operation\":\"WRITE\"}",
 	     "\"version\": expected an integer"},
-	    {"{\"fact\":\"commit\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\",\"table\":\"t\","
+	    {"{\"fact\":\"commit\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\",\"table\":"
+	     "\"t\","
 	     "\"operation\":\"WRITE\"}",
 	     "a commit fact needs \"version\""},
-	    {"{\"fact\":\"check\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\",\"check\":\"c\","
+	    {"{\"fact\":\"check\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\",\"check\":"
+	     "\"c\","
 	     "\"metric\":\"m\",\"outcome\":\"maybe\"}",
 	     "\"outcome\": expected pass, warn, fail or skipped"},
 	    {"{\"fact\":\"watermark\",\"program\":\"p\\u0000\",\"at\":\"2026-01-01T00:00:00Z\"}",
 	     "\"program\": not a valid string"},
 	    {"{\"fact\":\"watermark\"} {}", "text after the object"},
-	    {"{\"fact\":\"request\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\",\"symbol\":\"I\","
+	    {"{\"fact\":\"request\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\",\"symbol\":"
+	     "\"I\","
 	     "\"function\":\"intraday\",\"outcome\":\"data\",\"attempts\":99999999999999999999}",
 	     "\"attempts\": expected an integer"},
 	};
@@ -145,7 +152,8 @@ static void test_parse_refuses_what_is_not_a_fact(void)
 		T_EQ_INT(meta_parse(cases[i].line, strlen(cases[i].line), &f, &arena, &e), -1);
 		T_EQ_INT(e.status, EX_DATAERR);
 		if (strncmp(e.text, cases[i].why, strlen(cases[i].why)) != 0) {
-			printf("#   case %zu: \"%s\" does not begin \"%s\"\n", i, e.text, cases[i].why);
+			printf("#   case %zu: \"%s\" does not begin \"%s\"\n", i, e.text,
+			       cases[i].why);
 			t_current_failed = 1;
 		}
 	}
@@ -215,8 +223,8 @@ static void test_writer_makes_one_file_renamed_at_close(void)
 	T_EQ_INT(meta_reader_next(rd, &f, &line, &e), META_LINE);
 	T_EQ_STR(f.value, "12");
 	T_EQ_INT(meta_reader_next(rd, &f, &line, &e), META_LINE);
-	T_CHECK(f.value == NULL);      /* not a number: null */
-	T_EQ_STR(f.check, "c?");       /* not UTF-8: replaced */
+	T_CHECK(f.value == NULL); /* not a number: null */
+	T_EQ_STR(f.check, "c?");  /* not UTF-8: replaced */
 	T_CHECK(f.batch_app == NULL);
 	T_EQ_INT(f.batch_id, META_NULL);
 	T_EQ_INT(meta_reader_next(rd, &f, &line, &e), META_LINE);
@@ -234,8 +242,9 @@ static void test_reader_skips_torn_and_reports_bad_lines(void)
 	char path[300];
 	snprintf(path, sizeof path, "%s/lines.ndjson", tmp);
 	struct buf text = BUF_INIT;
-	const char *good = "{\"fact\":\"watermark\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\","
-	                   "\"symbol\":\"IBM\",\"interval\":\"5min\",\"newest\":\"2026-01-01T00:00:00Z\"}";
+	const char *good =
+	    "{\"fact\":\"watermark\",\"program\":\"p\",\"at\":\"2026-01-01T00:00:00Z\","
+	    "\"symbol\":\"IBM\",\"interval\":\"5min\",\"newest\":\"2026-01-01T00:00:00Z\"}";
 	buf_printf(&text, "%s\nnot json\n", good);
 	for (int i = 0; i < META_LINE_MAX + 10; i++)
 		buf_putc(&text, 'x');
@@ -310,7 +319,8 @@ static void test_part_liveness_without_a_lock(void)
 	/* This process, which started before "now": a live shell-like writer. */
 	f.pid = getpid();
 	f.created_us = (int64_t)time(NULL) * 1000000;
-	snprintf(f.name, sizeof f.name, "%lld-%d-sh.ndjson.part", (long long)f.created_us, (int)f.pid);
+	snprintf(f.name, sizeof f.name, "%lld-%d-sh.ndjson.part", (long long)f.created_us,
+	         (int)f.pid);
 	snprintf(path, sizeof path, "%s/%s", dir, f.name);
 	write_file(path, "");
 	T_EQ_INT(meta_part_live(dir, &f), 1);
@@ -330,7 +340,8 @@ static void test_part_liveness_without_a_lock(void)
 int main(void)
 {
 	err_init("test_meta");
-	snprintf(tmp, sizeof tmp, "%s/test_meta.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(tmp, sizeof tmp, "%s/test_meta.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(tmp)) {
 		perror("mkdtemp");
 		return 1;
