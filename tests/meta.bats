@@ -6,6 +6,7 @@
 # server is down.  The last tests stop and restart the server.
 
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
+# shellcheck disable=SC2030,SC2031 # each test exports the spool's variables for itself
 load helpers/common
 load helpers/pg
 load helpers/mockav
@@ -209,7 +210,7 @@ EOF
 	assert_output --regexp ': 0 rows added, [1-9][0-9]* already there$'
 	assert_equal "$(rows l_again)" "$before"
 	# The same file, once more, as the .part its writer left: the same rows.
-	f=$(ls copy | grep runner)
+	f=$(basename copy/*-runner.ndjson)
 	cp "copy/$f" "spool/$f.part"
 	stocketl-db -q --dsn "$DSN" load-spool
 	assert_equal "$(rows l_again)" "$before"

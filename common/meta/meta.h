@@ -207,9 +207,9 @@ int meta_part_live(const char *dir, const struct meta_file *f);
 /* What meta_reader_next() found. */
 enum meta_read {
 	META_EOF = 0,
-	META_LINE,   /* a fact, in f */
-	META_BAD,    /* a complete line that is not a fact: e says why (with file and line) */
-	META_TORN,   /* the last line has no newline: a write that did not finish; ignore it */
+	META_LINE, /* a fact, in f */
+	META_BAD,  /* a complete line that is not a fact: e says why (with file and line) */
+	META_TORN, /* the last line has no newline: a write that did not finish; ignore it */
 	META_IOERR = -1
 };
 
@@ -217,8 +217,7 @@ struct meta_reader;
 /* Open a spool file for reading; NULL with e (EX_IOERR; errno ENOENT when it is gone). */
 struct meta_reader *meta_reader_open(const char *path, struct err_msg *e);
 /* The next line: its number (1-based) in *line.  See enum meta_read. */
-int meta_reader_next(struct meta_reader *r, struct meta_fact *f, uint64_t *line,
-                     struct err_msg *e);
+int meta_reader_next(struct meta_reader *r, struct meta_fact *f, uint64_t *line, struct err_msg *e);
 void meta_reader_close(struct meta_reader *r);
 
 /* "2026-12-06T10:15:00.000000Z": always six fractional digits (the spool's form). */

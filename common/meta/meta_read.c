@@ -25,8 +25,8 @@
 #include "text/ts.h"
 
 static const char *const meta_kinds[META_KIND_COUNT] = {
-    [META_RUN] = "run",         [META_STAGE] = "stage",   [META_REQUEST] = "request",
-    [META_CHECK] = "check",     [META_COMMIT] = "commit", [META_WATERMARK] = "watermark",
+    [META_RUN] = "run",     [META_STAGE] = "stage",   [META_REQUEST] = "request",
+    [META_CHECK] = "check", [META_COMMIT] = "commit", [META_WATERMARK] = "watermark",
 };
 
 const char *meta_kind_name(int kind)
@@ -37,8 +37,10 @@ const char *meta_kind_name(int kind)
 /* What a member is. */
 enum { M_STR, M_INT, M_TIME, M_NUM };
 /* Which kinds have it, and which require it (not null). */
-#define K(k)  (1u << (k))
-#define KALL  (K(META_RUN) | K(META_STAGE) | K(META_REQUEST) | K(META_CHECK) | K(META_COMMIT) | K(META_WATERMARK))
+#define K(k) (1u << (k))
+#define KALL                                                                                       \
+	(K(META_RUN) | K(META_STAGE) | K(META_REQUEST) | K(META_CHECK) | K(META_COMMIT) |          \
+	 K(META_WATERMARK))
 
 struct meta_member {
 	const char *key;
@@ -186,8 +188,8 @@ int meta_parse(const char *line, size_t len, struct meta_fact *f, struct buf *ar
 				    memcmp(meta_kinds[i], v.s, v.n) == 0 && !v.escaped)
 					kind = i;
 			if (kind < 0) {
-				err_set(e, EX_DATAERR, "unknown fact \"%.*s\"", (int)(v.n > 40 ? 40 : v.n),
-				        v.s);
+				err_set(e, EX_DATAERR, "unknown fact \"%.*s\"",
+				        (int)(v.n > 40 ? 40 : v.n), v.s);
 				goto out;
 			}
 			continue;
@@ -277,8 +279,9 @@ int meta_parse(const char *line, size_t len, struct meta_fact *f, struct buf *ar
 			goto out;
 		}
 	}
-	if (kind == META_CHECK && strcmp(f->outcome, "pass") != 0 && strcmp(f->outcome, "warn") != 0 &&
-	    strcmp(f->outcome, "fail") != 0 && strcmp(f->outcome, "skipped") != 0) {
+	if (kind == META_CHECK && strcmp(f->outcome, "pass") != 0 &&
+	    strcmp(f->outcome, "warn") != 0 && strcmp(f->outcome, "fail") != 0 &&
+	    strcmp(f->outcome, "skipped") != 0) {
 		err_set(e, EX_DATAERR, "\"outcome\": expected pass, warn, fail or skipped");
 		goto out;
 	}
@@ -364,8 +367,7 @@ static int meta_fill(struct meta_reader *r, struct err_msg *e)
 	return 0;
 }
 
-int meta_reader_next(struct meta_reader *r, struct meta_fact *f, uint64_t *line,
-                     struct err_msg *e)
+int meta_reader_next(struct meta_reader *r, struct meta_fact *f, uint64_t *line, struct err_msg *e)
 {
 	for (;;) {
 		char *nl = memchr(r->block + r->start, '\n', r->end - r->start);
@@ -377,8 +379,9 @@ int meta_reader_next(struct meta_reader *r, struct meta_fact *f, uint64_t *line,
 					r->line++;
 					*line = r->line;
 					r->start = r->end;
-					err_set(e, EX_DATAERR, "%s:%llu: longer than %d bytes", r->path,
-					        (unsigned long long)r->line, META_LINE_MAX);
+					err_set(e, EX_DATAERR, "%s:%llu: longer than %d bytes",
+					        r->path, (unsigned long long)r->line,
+					        META_LINE_MAX);
 					return META_BAD;
 				}
 				r->start = r->end;
@@ -414,8 +417,8 @@ int meta_reader_next(struct meta_reader *r, struct meta_fact *f, uint64_t *line,
 		}
 		struct err_msg why;
 		if (meta_parse(text, n, f, &r->arena, &why) < 0) {
-			err_set(e, why.status == EX_SOFTWARE ? EX_SOFTWARE : EX_DATAERR, "%s:%llu: %s",
-			        r->path, (unsigned long long)r->line, why.text);
+			err_set(e, why.status == EX_SOFTWARE ? EX_SOFTWARE : EX_DATAERR,
+			        "%s:%llu: %s", r->path, (unsigned long long)r->line, why.text);
 			return META_BAD;
 		}
 		return META_LINE;

@@ -104,8 +104,8 @@ const char *meta_file_path(void)
 static int meta_fail(const char *what, int err)
 {
 	if (!meta_w.failed)
-		err_warn("metadata spool %s: %s: %s; recording stops (the run goes on)",
-		         meta_w.dir, what, strerror(err));
+		err_warn("metadata spool %s: %s: %s; recording stops (the run goes on)", meta_w.dir,
+		         what, strerror(err));
 	meta_w.failed = 1;
 	return -1;
 }
@@ -138,8 +138,8 @@ static void meta_name_part(const char *in, char *out, size_t n)
 	size_t o = 0;
 	for (; in && *in && o + 1 < n; in++) {
 		char c = *in;
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		         c == '.' || c == '_' || c == '-';
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 		out[o++] = ok ? c : '_';
 	}
 	if (o == 0)
@@ -508,7 +508,8 @@ static int64_t meta_pid_start_us(pid_t pid)
 	long hz = sysconf(_SC_CLK_TCK);
 	if (btime < 0 || hz <= 0)
 		return -1;
-	return btime * TS_US_PER_SEC + (int64_t)(ticks * (unsigned long long)TS_US_PER_SEC / (unsigned long long)hz);
+	return btime * TS_US_PER_SEC +
+	       (int64_t)(ticks * (unsigned long long)TS_US_PER_SEC / (unsigned long long)hz);
 }
 
 int meta_part_live(const char *dir, const struct meta_file *f)

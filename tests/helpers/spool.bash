@@ -16,6 +16,7 @@
 # Times are RFC 3339 text.  Each line is appended with one write, as the
 # contract asks.
 # shellcheck shell=bash
+# shellcheck disable=SC2016 # jq programs, in single quotes, use jq's $variables
 
 spool_open() {
 	local us
