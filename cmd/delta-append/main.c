@@ -36,8 +36,8 @@
 
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID [--batch-id N]] [--commit-retries N]\n"
-    "                    [--config FILE] [--max-open-files N] [--target-file-size BYTES]\n"
-    "                    [--threads N] TABLE [FILE ...]\n";
+    "                    [--config FILE] [--max-open-files N] [--merge-key COLS]\n"
+    "                    [--target-file-size BYTES] [--threads N] TABLE [FILE ...]\n";
 
 static const struct cli_option options[] = {
     {"--app-id ID", "the txn app id, instead of each marker's app"},
@@ -45,6 +45,7 @@ static const struct cli_option options[] = {
     {"--commit-retries N", "retries after a real conflict (default 15)"},
     {"--config FILE", "the configuration file"},
     {"--max-open-files N", "partitions written at once (default 16)"},
+    {"--merge-key COLS", "upsert by these columns (default: the table's key)"},
     {"--target-file-size BYTES", "a new data file past this size"},
     {"--threads N", "writer threads (default: processors, up to 4)"},
     {NULL, NULL},
@@ -138,6 +139,7 @@ static void discard_batch(struct app *a)
 {
 	if (a->w)
 		delta_writer_discard(a->w);
+	merge_discard(a);
 	a->records = 0;
 	a->bad = 0;
 	a->has_batch_id = 0;
@@ -159,7 +161,7 @@ static void release_batch(struct app *a)
  * written for the schema and partitioning read at the start, and still fit
  * if those did not change and the table can still be written.
  */
-static int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg *e)
+int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg *e)
 {
 	const struct app *a = arg;
 	if (delta_check_write(snap, e) < 0)
@@ -217,9 +219,32 @@ static struct delta_txn *batch_txn(struct app *a, const char *app, int64_t id)
 	return t;
 }
 
+void note_commit(struct app *a, const struct delta_commit_info *info, int64_t rows, int64_t files,
+                 const char *app)
+{
+	a->committed++;
+	a->committed_records += rows;
+	a->committed_files += files;
+	if (a->first_version < 0)
+		a->first_version = info->version;
+	a->last_version = info->version;
+	err_info("committed version %lld: %lld records%s%s", (long long)info->version,
+	         (long long)rows, app ? " for " : "", app ? app : "");
+	if (info->unsynced) {
+		err_error("%s", info->sync_err.text);
+		set_status(a, EX_IOERR);
+	}
+	if (info->checkpoint > 0)
+		err_info("wrote the checkpoint of version %lld", (long long)info->version);
+	else if (info->checkpoint < 0)
+		err_warn("checkpoint at version %lld: %s", (long long)info->version,
+		         info->checkpoint_err.text);
+}
+
 /*
- * Commit the finished files of the batch (app NULL: no txn).  -1 only for
- * what stops the run (I/O, a conflict, a damaged log), e set.
+ * Commit the finished files of the batch (app NULL: no txn), or merge the
+ * batch by its key.  -1 only for what stops the run (I/O, a conflict, a
+ * damaged log), e set.
  */
 static int commit_batch(struct app *a, const char *app, int64_t id, const char *label,
                         struct err_msg *e)
@@ -233,6 +258,14 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 			a->skipped++;
 			return 0;
 		}
+	}
+	if (a->merge) {
+		int rc = merge_commit(a, app, id, label, e);
+		/* Committed or not, the batch's records are done with. */
+		a->records = 0;
+		a->bad = 0;
+		a->has_batch_id = 0;
+		return rc;
 	}
 	/*
 	 * Every data file and directory of the batch must be on disk before a
@@ -267,23 +300,7 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 	if (info.version >= 0) {
 		/* In the table, whatever followed: the files are the table's now. */
 		release_batch(a);
-		a->committed++;
-		a->committed_records += rows;
-		a->committed_files += files;
-		if (a->first_version < 0)
-			a->first_version = info.version;
-		a->last_version = info.version;
-		err_info("committed version %lld: %lld records%s%s", (long long)info.version,
-		         (long long)rows, app ? " for " : "", app ? app : "");
-		if (info.unsynced) {
-			err_error("%s", info.sync_err.text);
-			set_status(a, EX_IOERR);
-		}
-		if (info.checkpoint > 0)
-			err_info("wrote the checkpoint of version %lld", (long long)info.version);
-		else if (info.checkpoint < 0)
-			err_warn("checkpoint at version %lld: %s", (long long)info.version,
-			         info.checkpoint_err.text);
+		note_commit(a, &info, rows, files, app);
 		return rc < 0 ? -1 : 0;
 	}
 	if (rc == 1) {
@@ -490,7 +507,20 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 		if (a->batch_id_col >= 0 && !cells[a->batch_id_col].null)
 			a->has_batch_id = 1;
 		a->records++;
-		if (delta_writer_put(a->w, cells, e) < 0) {
+		if (a->merge) {
+			int mk = merge_put(a, cells, &ce);
+			if (mk == 1) {
+				err_record("%s: record %llu: %s", name,
+				           (unsigned long long)rec.number, ce.text);
+				a->bad = 1;
+				continue;
+			}
+			if (mk < 0) {
+				*e = ce;
+				rc = -1;
+				break;
+			}
+		} else if (delta_writer_put(a->w, cells, e) < 0) {
 			rc = -1;
 			break;
 		}
@@ -544,6 +574,37 @@ static void summary(const struct app *a)
 		         discarded);
 }
 
+/*
+ * Upserts by key (from --merge-key when given, else the table's property):
+ * the snapshot is loaded again with its file lists, which an upsert reads
+ * to find the files its keys may be in.  An exit status.
+ */
+static int upsert_setup(struct app *a, const char *key, int from_option, struct err_msg *e)
+{
+	if (merge_setup(a, key, e) < 0) {
+		if (from_option && e->status == EX_USAGE)
+			return cli_usage_error(usage, "--merge-key: %s", e->text);
+		err_error("%s%s", e->text,
+		          from_option ? "" : " (the table's " DELTA_MERGE_KEY_PROPERTY ")");
+		return e->status == EX_USAGE ? EX_DATAERR : e->status;
+	}
+	struct delta_snapshot full;
+	struct delta_load_opts lo = {-1, -1, 0, 0};
+	if (delta_snapshot_check(&a->snap, e) < 0 ||
+	    delta_snapshot_load(a->root, &lo, &full, e) < 0) {
+		err_error("%s", e->text);
+		return e->status ? e->status : EX_DATAERR;
+	}
+	delta_snapshot_free(&a->snap);
+	a->snap = full;
+	if (delta_check_write(&a->snap, e) < 0 || still_writable(a, &a->snap, e) < 0) {
+		err_error("%s", e->text);
+		return e->status ? e->status : EX_DATAERR;
+	}
+	err_info("%s: upserting by (%s)", a->table, merge_key_text(a));
+	return EX_OK;
+}
+
 /* A copy of the table's schema and partition columns for the files to be written with. */
 static int copy_layout(struct app *a, struct err_msg *e)
 {
@@ -573,6 +634,7 @@ int main(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"max-open-files", required_argument, NULL, 'o'},
+	    {"merge-key", required_argument, NULL, 'm'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"target-file-size", required_argument, NULL, 't'},
 	    {"threads", required_argument, NULL, 'j'},
@@ -581,7 +643,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *o_retries = NULL, *o_open = NULL, *o_target = NULL,
-	           *o_threads = NULL, *o_batch = NULL;
+	           *o_threads = NULL, *o_batch = NULL, *o_merge = NULL;
 	struct app a = {0};
 	int level = ERR_NORMAL, ch;
 	struct err_msg e;
@@ -603,6 +665,9 @@ int main(int argc, char **argv)
 			return cli_help(usage, options);
 		case 'j':
 			o_threads = optarg;
+			break;
+		case 'm':
+			o_merge = optarg;
 			break;
 		case 'o':
 			o_open = optarg;
@@ -632,6 +697,9 @@ int main(int argc, char **argv)
 		return cli_usage_error(usage, "no table given");
 	if (a.app_id && (!*a.app_id || strlen(a.app_id) > REC_APP_MAX))
 		return cli_bad_value(usage, "--app-id", a.app_id, "1 to %d bytes", REC_APP_MAX);
+	if (o_merge && (!*o_merge || strlen(o_merge) > 4096))
+		return cli_bad_value(usage, "--merge-key", o_merge,
+		                     "1 to 4096 bytes of column names");
 	if (o_batch) {
 		if (!a.app_id)
 			return cli_usage_error(usage, "--batch-id needs --app-id");
@@ -714,6 +782,10 @@ int main(int argc, char **argv)
 		rc = e.status;
 		goto out;
 	}
+	const char *key =
+	    o_merge ? o_merge : delta_property(&a.snap, DELTA_MERGE_KEY_PROPERTY, NULL);
+	if (key && (rc = upsert_setup(&a, key, o_merge != NULL, &e)) != EX_OK)
+		goto out;
 	a.wopts.stats_cols = delta_stats_columns(&a.snap);
 	a.wopts.threads = (int)threads;
 	if (!(a.w = delta_writer_new(a.root, &a.tschema, a.part_cols, a.npart, &a.wopts, &e))) {
@@ -761,6 +833,7 @@ fatal:
 	rc = e.status ? e.status : EX_SOFTWARE;
 out:
 	delta_writer_free(a.w);
+	merge_free(&a);
 	err_record_end(NULL);
 	if (a.cols)
 		summary(&a);
