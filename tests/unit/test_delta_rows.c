@@ -3,8 +3,9 @@
  * delta_rows_read.c, delta_rows_write.c): rows written into partition
  * files read back whole and projected, partition values restored, a
  * column the file lacks read as null, files sorted within and cut at the
- * target size, discarded files removed, and files pruned by partition
- * values and statistics.
+ * target size, discarded files removed, files pruned by partition values
+ * and statistics, and the transaction's read predicate that upserts use
+ * (common/delta/delta_txn.c).
  */
 #include "t_delta.h"
 
@@ -114,8 +115,8 @@ static void test_rows_written_read_back_with_partition_values(void)
 	/* A projection, in another order, with a column the files do not have. */
 	struct delta_schema wide = schema_of(
 	    ",{\"name\":\"added\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}}");
-	struct delta_rows_col proj[3] = {{&wide.fields[5], 0}, {&wide.fields[2], 1},
-	                                 {&wide.fields[4], 0}};
+	struct delta_rows_col proj[3] = {
+	    {&wide.fields[5], 0}, {&wide.fields[2], 1}, {&wide.fields[4], 0}};
 	struct delta_rows *r = delta_rows_open(t.root, &f[0].file, proj, 3, NULL, &e);
 	const struct delta_value *v;
 	T_EQ_INT(delta_rows_next(r, &v, &e), 1);
@@ -247,11 +248,65 @@ static void test_files_are_pruned_by_partition_values_and_statistics(void)
 	delta_schema_free(&s);
 }
 
+/* The read predicate of the test below: files whose stats say they hold key "k3". */
+static int holds_k3(void *arg, const struct delta_file *f)
+{
+	int *calls = arg;
+	(*calls)++;
+	return f->stats && strstr(f->stats, "k3") != NULL &&
+	       strcmp(delta_map_get(&f->partition_values, "p", NULL), "a") == 0;
+}
+
+static void test_an_added_file_the_read_predicate_accepts_is_a_conflict(void)
+{
+	struct t_table t;
+	t_table_new(&t, 0);
+	t_append(&t, 1, "a", NULL);
+	struct delta_snapshot s;
+	struct delta_load_opts lo = {-1, -1, 0, 0};
+	struct err_msg e;
+	if (delta_snapshot_load(t.root, &lo, &s, &e) < 0) {
+		printf("# %s\n", e.text);
+		exit(70);
+	}
+	struct delta_store *store = delta_store_link(t.root, NULL);
+	struct delta_txn *x = delta_txn_begin(&s, store, "MERGE");
+	int calls = 0;
+	delta_txn_read_predicate(x, holds_k3, &calls);
+	T_CHECK(!delta_txn_is_blind_append(x));
+	const char *other =
+	    "{\"commitInfo\":{\"isBlindAppend\":true}}\n"
+	    "{\"add\":{\"path\":\"p=a/x.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":true,"
+	    "\"stats\":\"{\\\"minValues\\\":{\\\"k\\\":\\\"k1\\\"}}\"}}\n";
+	T_EQ_INT(delta_txn_check_winner(x, 2, other, strlen(other), &e), DELTA_WINNER_COMPATIBLE);
+	const char *ours =
+	    "{\"commitInfo\":{\"isBlindAppend\":true}}\n"
+	    "{\"add\":{\"path\":\"p=a/y%20z.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":true,"
+	    "\"stats\":\"{\\\"minValues\\\":{\\\"k\\\":\\\"k3\\\"}}\"}}\n";
+	T_EQ_INT(delta_txn_check_winner(x, 3, ours, strlen(ours), &e), DELTA_WINNER_APPEND_READ);
+	T_CHECK(strstr(e.text, "added p=a/y z.parquet where this transaction read") != NULL);
+	/* A rearrangement (dataChange false) adds no row anyone could miss: not asked. */
+	const char *compaction =
+	    "{\"add\":{\"path\":\"p=a/c.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":false,"
+	    "\"stats\":\"{\\\"minValues\\\":{\\\"k\\\":\\\"k3\\\"}}\"}}\n";
+	T_EQ_INT(delta_txn_check_winner(x, 4, compaction, strlen(compaction), &e),
+	         DELTA_WINNER_COMPATIBLE);
+	T_EQ_INT(calls, 2);
+	delta_txn_free(x);
+	delta_store_close(store);
+	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
 int main(void)
 {
 	T_RUN(test_rows_written_read_back_with_partition_values);
 	T_RUN(test_sorted_files_are_cut_at_the_target_size);
 	T_RUN(test_discarded_files_are_removed);
 	T_RUN(test_files_are_pruned_by_partition_values_and_statistics);
+	T_RUN(test_an_added_file_the_read_predicate_accepts_is_a_conflict);
 	T_DONE();
 }
