@@ -37,7 +37,8 @@
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID [--batch-id N]] [--commit-retries N]\n"
     "                    [--config FILE] [--max-open-files N] [--merge-key COLS]\n"
-    "                    [--target-file-size BYTES] [--threads N] TABLE [FILE ...]\n";
+    "                    [--target-file-size BYTES] [--threads N] TABLE [FILE ...]\n"
+    "       delta-append [--config FILE] --txn-version APP TABLE\n";
 
 static const struct cli_option options[] = {
     {"--app-id ID", "the txn app id, instead of each marker's app"},
@@ -48,6 +49,7 @@ static const struct cli_option options[] = {
     {"--merge-key COLS", "upsert by these columns (default: the table's key)"},
     {"--target-file-size BYTES", "a new data file past this size"},
     {"--threads N", "writer threads (default: processors, up to 4)"},
+    {"--txn-version APP", "print the table's txn version of APP (-1: none)"},
     {NULL, NULL},
 };
 
@@ -575,6 +577,45 @@ static void summary(const struct app *a)
 }
 
 /*
+ * --txn-version: the table's txn version of an application, or -1, on
+ * stdout; what a job that feeds the table exactly once reads to know where
+ * it stopped.  An exit status.
+ */
+static int print_txn_version(const struct config *cfg, const char *table, const char *app)
+{
+	struct buf root = BUF_INIT;
+	struct delta_snapshot snap;
+	struct delta_load_opts lo = {-1, -1, 1, 0};
+	struct err_msg e;
+	struct delta_store *store = NULL;
+	int rc = EX_OK;
+	if (delta_resolve_table(cfg, table, &root, &e) < 0) {
+		rc = cli_report(usage, &e);
+		goto out;
+	}
+	/* Through the store, which finishes what a writer left incomplete before the listing. */
+	if (!(store = delta_store_open(cfg, root.data, &e)) || delta_store_recover(store, &e) < 0 ||
+	    delta_snapshot_load(root.data, &lo, &snap, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status ? e.status : EX_DATAERR;
+		goto out;
+	}
+	if (delta_check_read(&snap, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status;
+	} else if (printf("%lld\n", (long long)delta_txn_version(&snap, app)) < 0 ||
+	           fflush(stdout) != 0) {
+		err_error_errno("stdout");
+		rc = EX_IOERR;
+	}
+	delta_snapshot_free(&snap);
+out:
+	delta_store_close(store);
+	buf_free(&root);
+	return rc;
+}
+
+/*
  * Upserts by key (from --merge-key when given, else the table's property):
  * the snapshot is loaded again with its file lists, which an upsert reads
  * to find the files its keys may be in.  An exit status.
@@ -638,12 +679,13 @@ int main(int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"target-file-size", required_argument, NULL, 't'},
 	    {"threads", required_argument, NULL, 'j'},
+	    {"txn-version", required_argument, NULL, 'x'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *o_retries = NULL, *o_open = NULL, *o_target = NULL,
-	           *o_threads = NULL, *o_batch = NULL, *o_merge = NULL;
+	           *o_threads = NULL, *o_batch = NULL, *o_merge = NULL, *o_txn = NULL;
 	struct app a = {0};
 	int level = ERR_NORMAL, ch;
 	struct err_msg e;
@@ -686,6 +728,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			return cli_version();
+		case 'x':
+			o_txn = optarg;
+			break;
 		default:
 			return EX_USAGE;
 		}
@@ -695,6 +740,9 @@ int main(int argc, char **argv)
 	err_set_level(level);
 	if (argc < 1)
 		return cli_usage_error(usage, "no table given");
+	if (o_txn && (argc > 1 || a.app_id || o_batch || o_merge || o_retries || o_open ||
+	              o_target || o_threads))
+		return cli_usage_error(usage, "--txn-version takes a table and nothing to load");
 	if (a.app_id && (!*a.app_id || strlen(a.app_id) > REC_APP_MAX))
 		return cli_bad_value(usage, "--app-id", a.app_id, "1 to %d bytes", REC_APP_MAX);
 	if (o_merge && (!*o_merge || strlen(o_merge) > 4096))
@@ -712,6 +760,11 @@ int main(int argc, char **argv)
 	struct config *cfg = config_open(config, &e);
 	if (!cfg)
 		err_die(e.status, "%s", e.text);
+	if (o_txn) {
+		int st = print_txn_version(cfg, argv[0], o_txn);
+		config_free(cfg);
+		return st;
+	}
 	int64_t retries, max_open, target, max_line;
 	const char *from;
 	const char *v = config_value(cfg, o_retries, NULL, "delta", "commit_retries", "15", &from);

@@ -39,7 +39,7 @@
 #include "text/ts.h"
 
 struct merge {
-	size_t *key;   /* key columns, as indexes into the table's columns */
+	size_t *key; /* key columns, as indexes into the table's columns */
 	size_t nkey;
 	char *key_text; /* "a,b,c" */
 	/* the batch: records encoded one after the other in data */
@@ -689,10 +689,10 @@ static struct delta_txn *merge_txn(struct app *a, const struct delta_file **cand
 	free(apv);
 	st->files_removed = (int64_t)ncand;
 	st->files_added = (int64_t)n;
-	static const char *const zero[] = {
-	    "numTargetRowsNotMatchedBySourceUpdated", "numTargetRowsMatchedDeleted",
-	    "numTargetRowsNotMatchedBySourceDeleted", "numTargetChangeFilesAdded",
-	    "numTargetChangeFileBytes"};
+	static const char *const zero[] = {"numTargetRowsNotMatchedBySourceUpdated",
+	                                   "numTargetRowsMatchedDeleted",
+	                                   "numTargetRowsNotMatchedBySourceDeleted",
+	                                   "numTargetChangeFilesAdded", "numTargetChangeFileBytes"};
 	ok = ok && (!app || delta_txn_set_app(t, app, id) == 0) &&
 	     delta_txn_metric_i64(t, "numSourceRows", st->source_rows) == 0 &&
 	     delta_txn_metric_i64(t, "numTargetRowsInserted", st->inserted) == 0 &&
@@ -809,7 +809,8 @@ static int reload(struct app *a, struct err_msg *e)
 {
 	struct delta_snapshot fresh;
 	struct delta_load_opts lo = {-1, -1, 0, 0};
-	if (delta_store_recover(a->store, e) < 0 || delta_snapshot_load(a->root, &lo, &fresh, e) < 0)
+	if (delta_store_recover(a->store, e) < 0 ||
+	    delta_snapshot_load(a->root, &lo, &fresh, e) < 0)
 		return -1;
 	delta_snapshot_free(&a->snap);
 	a->snap = fresh;
