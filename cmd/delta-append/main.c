@@ -19,7 +19,6 @@
  * commit store, moving past other writers' appends and stopping only at
  * real conflicts.
  */
-#define _GNU_SOURCE /* syncfs(2) */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -271,22 +270,14 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 	}
 	/*
 	 * Every data file and directory of the batch must be on disk before a
-	 * commit names them: one syncfs() of the table's filesystem does it for
-	 * all of them at once, instead of an fsync per file and directory.  The
-	 * listing of the log started at load is let finish first: it runs
-	 * much slower while the filesystem syncs.
+	 * commit names them.  The listing of the log started at load is let
+	 * finish first: it runs much slower while the filesystem syncs.
 	 */
 	delta_snapshot_wait(&a->snap);
-	int rootfd = open(a->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0 || syncfs(rootfd) < 0) {
-		err_set(e, EX_IOERR, "%s: cannot flush the batch's files: %s", a->root,
-		        strerror(errno));
-		if (rootfd >= 0)
-			close(rootfd);
+	if (delta_writer_sync(a->w, e) < 0) {
 		discard_batch(a);
 		return -1;
 	}
-	close(rootfd);
 	size_t nfiles;
 	delta_writer_files(a->w, &nfiles);
 	int64_t rows = a->records, files = (int64_t)nfiles;

@@ -26,13 +26,10 @@
  * written and starts over from a fresh snapshot: the candidates are found
  * and rewritten again.
  */
-#define _GNU_SOURCE /* syncfs(2), qsort_r */
-#include <errno.h>
-#include <fcntl.h>
+#define _GNU_SOURCE /* qsort_r */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "append.h"
 #include "delta/delta_txn.h"
@@ -724,21 +721,6 @@ static struct delta_txn *merge_txn(struct app *a, const struct delta_file **cand
 	return t;
 }
 
-/* Make every file written so far durable before a commit names them. */
-static int flush_files(struct app *a, struct err_msg *e)
-{
-	int rootfd = open(a->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0 || syncfs(rootfd) < 0) {
-		err_set(e, EX_IOERR, "%s: cannot flush the batch's files: %s", a->root,
-		        strerror(errno));
-		if (rootfd >= 0)
-			close(rootfd);
-		return -1;
-	}
-	close(rootfd);
-	return 0;
-}
-
 /*
  * One attempt at merging the batch into the snapshot: find, read and
  * rewrite the candidates, write the batch, commit.  Returns what
@@ -785,7 +767,7 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 	int64_t t2 = ts_monotonic();
 	st->scan_ms = (t1 - t0) / 1000;
 	st->rewrite_ms = (t2 - t1) / 1000;
-	if (flush_files(a, e) < 0)
+	if (delta_writer_sync(a->w, e) < 0)
 		goto out;
 	struct delta_txn *t = merge_txn(a, cand, ncand, app, id, st);
 	if (!t) {

@@ -251,6 +251,14 @@ int64_t delta_writer_rows(const struct delta_writer *w);
  * be written (the others stay listed: discard them).
  */
 int delta_writer_finish(struct delta_writer *w, struct err_msg *e);
+/*
+ * Make the finished files durable before a commit names them: each file
+ * and every directory between it and the table root fsynced, or, past 64
+ * files, one syncfs(2) of the table's filesystem (cheaper for many files,
+ * but it waits for whatever else is being written there).  -1 with e set
+ * (EX_IOERR).
+ */
+int delta_writer_sync(struct delta_writer *w, struct err_msg *e);
 /* The finished files (valid until the next put, finish, release or discard). */
 const struct delta_written *delta_writer_files(const struct delta_writer *w, size_t *n);
 /* Forget the finished files: a commit made them the table's. */

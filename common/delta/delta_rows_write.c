@@ -16,8 +16,9 @@
  * finished, then the writer thread orders the rows by the sort columns and
  * writes them in that order.
  */
-#define _GNU_SOURCE /* qsort_r */
+#define _GNU_SOURCE /* qsort_r, syncfs */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,8 +36,9 @@
  * cheaper than a call per value.  String bytes are kept in an arena and
  * addressed by offset until the chunk is handed over.
  */
-#define ROW_CHUNK   1024
-#define LEARN_EVERY 256
+#define ROW_CHUNK      1024
+#define LEARN_EVERY    256
+#define SYNC_FILES_MAX 64 /* more files than this are made durable by one syncfs() */
 
 enum col_kind { K_I64, K_I32, K_F32, K_F64, K_BOOL, K_BYTES, K_DEC };
 
@@ -410,9 +412,9 @@ static int cmp_value(const struct delta_writer *w, size_t l, const struct rowbuf
 	case K_F32:
 	case K_F64: {
 		double u = w->leaf_col[l]->kind == K_F32 ? ((const float *)x->vals)[i]
-		                                          : ((const double *)x->vals)[i];
+		                                         : ((const double *)x->vals)[i];
 		double v = w->leaf_col[l]->kind == K_F32 ? ((const float *)y->vals)[j]
-		                                          : ((const double *)y->vals)[j];
+		                                         : ((const double *)y->vals)[j];
 		if (u != u || v != v)
 			return (u != u) - (v != v);
 		return (u > v) - (u < v);
@@ -1043,6 +1045,72 @@ int delta_writer_finish(struct delta_writer *w, struct err_msg *e)
 	return 0;
 }
 
+/* fsync a file or directory by path: 0, or -1 with e set. */
+static int sync_path(const char *path, int dir, struct err_msg *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	if (fd < 0 || fsync(fd) < 0) {
+		err_set(e, EX_IOERR, "%s: cannot make it durable: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int delta_writer_sync(struct delta_writer *w, struct err_msg *e)
+{
+	if (w->nout > SYNC_FILES_MAX) {
+		int fd = open(w->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd) < 0) {
+			err_set(e, EX_IOERR, "%s: cannot flush the files written: %s", w->root,
+			        strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	/* Each file, then each directory up to the root once (partitions share them). */
+	struct strmap dirs = STRMAP_INIT;
+	struct buf d = BUF_INIT;
+	size_t rootlen = strlen(w->root);
+	int rc = 0;
+	for (struct part_file *p = w->done; p && rc == 0; p = p->next) {
+		rc = sync_path(p->abs, 0, e);
+		buf_reset(&d);
+		buf_puts(&d, p->abs);
+		if (buf_failed(&d)) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			rc = -1;
+		}
+		for (char *slash; rc == 0 && (slash = strrchr(d.data, '/')) &&
+		                  (size_t)(slash - d.data) >= rootlen;) {
+			*slash = '\0';
+			d.len = (size_t)(slash - d.data);
+			if (strmap_get(&dirs, d.data))
+				break;
+			char *key = strdup(d.data);
+			if (!key || strmap_put(&dirs, key, key, NULL) < 0) {
+				free(key);
+				err_set(e, EX_SOFTWARE, "out of memory");
+				rc = -1;
+				break;
+			}
+			rc = sync_path(d.data, 1, e);
+		}
+	}
+	size_t i = 0;
+	struct strmap_slot *sl;
+	while ((sl = strmap_next(&dirs, &i)))
+		free(sl->value);
+	strmap_free(&dirs);
+	buf_free(&d);
+	return rc;
+}
+
 const struct delta_written *delta_writer_files(const struct delta_writer *w, size_t *n)
 {
 	*n = w->nout;
@@ -1180,8 +1248,8 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 		if (c->partition >= 0)
 			continue;
 		int idx = c->f->type == DT_DECIMAL
-		              ? pq_schema_add_decimal(w->pqs, PQ_ROOT, c->f->name,
-		                                      c->f->precision, c->f->scale, c->f->nullable)
+		              ? pq_schema_add_decimal(w->pqs, PQ_ROOT, c->f->name, c->f->precision,
+		                                      c->f->scale, c->f->nullable)
 		              : pq_schema_add(w->pqs, PQ_ROOT, c->f->name, pq_type_of(c->f),
 		                              c->f->nullable);
 		if (idx < 0) {
