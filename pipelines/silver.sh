@@ -26,6 +26,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # The programs built in this tree come first; installed ones otherwise.
 PATH="$root/bin:$PATH"
 app=silver/bronze
+key=symbol,interval,trade_timestamp
 step=${STOCKETL_SILVER_VERSIONS:-100}
 case $step in
 '' | *[!0-9]* | 0)
@@ -34,7 +35,7 @@ case $step in
 	;;
 esac
 delta-create silver --schema "$root/conf/tables/silver.schema" --partition-by trade_date \
-	--merge-key symbol,interval,trade_timestamp || exit
+	--merge-key "$key" || exit
 consumed=$(delta-append --txn-version "$app" silver) || exit
 latest=$(delta-history --format json --limit 1 bronze) || exit
 latest=$(sed -n 's/^{"version":\([0-9]*\),.*/\1/p' <<<"$latest")
@@ -53,7 +54,7 @@ while [ "$consumed" -lt "$latest" ]; do
 		since=(--since-version "$consumed")
 	fi
 	delta-cat "${since[@]}" --at-version "$upto" bronze |
-		delta-append --app-id "$app" --batch-id "$upto" silver
+		delta-append --merge-key "$key" --app-id "$app" --batch-id "$upto" silver
 	status=("${PIPESTATUS[@]}")
 	for st in "${status[@]}"; do
 		[ "$st" -ne 0 ] && exit "$st"

@@ -361,7 +361,7 @@ static int end_batch(struct app *a, struct stream *s, const struct rec *rec, str
 		set_status(a, EX_REJECTS);
 		return 0;
 	}
-	if (delta_writer_finish(a->w, e) < 0) {
+	if (a->w && delta_writer_finish(a->w, e) < 0) {
 		discard_batch(a);
 		return -1;
 	}
@@ -390,7 +390,7 @@ static int end_input(struct app *a, struct stream *s, struct err_msg *e)
 		/* --app-id and --batch-id name this batch: loaded once, however often it is run. */
 		char label[REC_APP_MAX + 64];
 		snprintf(label, sizeof label, "batch %s/%lld", a->app_id, (long long)a->batch_id);
-		if (delta_writer_finish(a->w, e) < 0) {
+		if (a->w && delta_writer_finish(a->w, e) < 0) {
 			discard_batch(a);
 			return -1;
 		}
@@ -414,7 +414,7 @@ static int end_input(struct app *a, struct stream *s, struct err_msg *e)
 		    "%s: the input has no batch markers and no --batch-id, so loading it is not "
 		    "idempotent: running it again loads it again",
 		    s->name);
-	if (delta_writer_finish(a->w, e) < 0) {
+	if (a->w && delta_writer_finish(a->w, e) < 0) {
 		discard_batch(a);
 		return -1;
 	}
@@ -608,8 +608,9 @@ out:
 
 /*
  * Upserts by key (from --merge-key when given, else the table's property):
- * the snapshot is loaded again with its file lists, which an upsert reads
- * to find the files its keys may be in.  An exit status.
+ * an upsert reads the snapshot's file lists to find the files its keys may
+ * be in, so a snapshot loaded without them is loaded again.  An exit
+ * status.
  */
 static int upsert_setup(struct app *a, const char *key, int from_option, struct err_msg *e)
 {
@@ -620,15 +621,22 @@ static int upsert_setup(struct app *a, const char *key, int from_option, struct 
 		          from_option ? "" : " (the table's " DELTA_MERGE_KEY_PROPERTY ")");
 		return e->status == EX_USAGE ? EX_DATAERR : e->status;
 	}
-	struct delta_snapshot full;
-	struct delta_load_opts lo = {-1, -1, 0, 0};
-	if (delta_snapshot_check(&a->snap, e) < 0 ||
-	    delta_snapshot_load(a->root, &lo, &full, e) < 0) {
+	int stale = delta_snapshot_check(&a->snap, e);
+	if (stale < 0) {
 		err_error("%s", e->text);
 		return e->status ? e->status : EX_DATAERR;
 	}
-	delta_snapshot_free(&a->snap);
-	a->snap = full;
+	if (a->snap.no_files || stale == DELTA_SNAPSHOT_STALE) {
+		/* The table named its key (its file lists are needed after all), or moved on. */
+		struct delta_snapshot full;
+		struct delta_load_opts lo = {-1, -1, 0, 0};
+		if (delta_snapshot_load(a->root, &lo, &full, e) < 0) {
+			err_error("%s", e->text);
+			return e->status ? e->status : EX_DATAERR;
+		}
+		delta_snapshot_free(&a->snap);
+		a->snap = full;
+	}
 	if (delta_check_write(&a->snap, e) < 0 || still_writable(a, &a->snap, e) < 0) {
 		err_error("%s", e->text);
 		return e->status ? e->status : EX_DATAERR;
@@ -806,11 +814,11 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	/*
-	 * The snapshot without file lists (an append needs none), every action
-	 * checked; the listing that proves the log has no gap finishes while
+	 * The snapshot without file lists (an append needs none; an upsert
+	 * does), every action checked; the listing that proves the log has no gap finishes while
 	 * the first batch is written, and is waited for before its commit.
 	 */
-	struct delta_load_opts lo = {-1, -1, 1, 1};
+	struct delta_load_opts lo = {-1, -1, !o_merge, 1};
 	if (delta_snapshot_load(a.root, &lo, &a.snap, &e) < 0) {
 		err_error("%s%s", e.text,
 		          strstr(e.text, "not a Delta table") ? " (create it with delta-create)"
@@ -832,7 +840,9 @@ int main(int argc, char **argv)
 		goto out;
 	a.wopts.stats_cols = delta_stats_columns(&a.snap);
 	a.wopts.threads = (int)threads;
-	if (!(a.w = delta_writer_new(a.root, &a.tschema, a.part_cols, a.npart, &a.wopts, &e))) {
+	/* Appends write through one writer for the run; upserts make theirs per batch (merge.c). */
+	if (!a.merge &&
+	    !(a.w = delta_writer_new(a.root, &a.tschema, a.part_cols, a.npart, &a.wopts, &e))) {
 		err_error("%s", e.text);
 		rc = e.status;
 		goto out;

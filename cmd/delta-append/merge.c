@@ -35,6 +35,11 @@
 #include "delta/delta_txn.h"
 #include "text/ts.h"
 
+#define MAX_KEY_COLUMNS 64
+
+/* Below this many bytes to write, an attempt writes its files in its own thread. */
+#define INLINE_BYTES (64LL << 20)
+
 struct merge {
 	size_t *key; /* key columns, as indexes into the table's columns */
 	size_t nkey;
@@ -226,9 +231,12 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 		int twice = 0;
 		for (size_t k = 0; k < m->nkey; k++)
 			twice |= m->key[k] == i;
-		if (i == a->ncols || twice) {
+		if (i == a->ncols || twice || m->nkey == MAX_KEY_COLUMNS) {
 			err_set(e, EX_USAGE, "merge key %s: %s \"%s\"", list,
-			        i == a->ncols ? "no column" : "names twice the column", name);
+			        i == a->ncols ? "no column"
+			        : twice       ? "names twice the column"
+			                      : "more than 64 columns, at",
+			        name);
 			free(copy);
 			buf_free(&text);
 			return -1;
@@ -397,19 +405,13 @@ static int by_prune_column(const void *x, const void *y, void *arg)
 	                      &m->keys[j * m->nkey + m->prune]);
 }
 
-/*
- * The batch's distinct records (in order of arrival), their key cells, and
- * an order of them by the key column with the most distinct values, which
- * is the one whose bounds in a file pick the fewest keys.
- */
-static int batch_index(struct merge *m, const struct app *a)
+/* The batch's distinct records, in the order of their last arrival. */
+static int batch_rows(struct merge *m)
 {
 	size_t d = m->distinct;
 	m->rows = calloc(d ? d : 1, sizeof *m->rows);
 	m->matched = calloc(m->n ? m->n : 1, 1);
-	m->keys = calloc(d ? d * m->nkey : 1, sizeof *m->keys);
-	m->ord = calloc(d ? d : 1, sizeof *m->ord);
-	if (!m->rows || !m->matched || !m->keys || !m->ord)
+	if (!m->rows || !m->matched)
 		return -1;
 	unsigned char *live = m->matched; /* borrowed, cleared below */
 	for (size_t s = 0; s < m->nslots; s++)
@@ -419,32 +421,63 @@ static int batch_index(struct merge *m, const struct app *a)
 	for (size_t i = 0; i < m->n; i++)
 		if (live[i])
 			m->rows[j++] = i;
-	memset(m->matched, 0, m->n);
-	for (j = 0; j < d; j++) {
+	memset(m->matched, 0, m->n ? m->n : 1);
+	return 0;
+}
+
+/* Distinct values of key column k among n keys picked across the batch. */
+static size_t sample_distinct(struct merge *m, const struct app *a, size_t k, size_t n)
+{
+	struct prune_ctx c = {m, a->cols[m->key[k]].f};
+	size_t step = m->distinct / n, nd = n ? 1 : 0;
+	for (size_t j = 0; j < n; j++)
+		m->ord[j] = j * step;
+	m->prune = k;
+	qsort_r(m->ord, n, sizeof *m->ord, by_prune_column, &c);
+	for (size_t j = 1; j < n; j++)
+		nd += delta_cell_cmp(c.f, &m->keys[m->ord[j - 1] * m->nkey + k],
+		                     &m->keys[m->ord[j] * m->nkey + k]) != 0;
+	return nd;
+}
+
+/*
+ * The pruning index, built when a file is first judged (an empty table
+ * needs none): every distinct record's key cells, and an order of them by
+ * the key column with the most distinct values (counted on a sample),
+ * which is the one whose bounds in a file pick the fewest keys.
+ */
+static int key_index(struct merge *m, const struct app *a)
+{
+	size_t d = m->distinct;
+	if (m->keys)
+		return 0;
+	m->keys = calloc(d ? d * m->nkey : 1, sizeof *m->keys);
+	m->ord = calloc(d ? d : 1, sizeof *m->ord);
+	if (!m->keys || !m->ord) {
+		free(m->keys);
+		free(m->ord);
+		m->keys = NULL;
+		m->ord = NULL;
+		return -1;
+	}
+	for (size_t j = 0; j < d; j++) {
 		const char *p = rec_key(m, m->rows[j]);
 		for (size_t k = 0; k < m->nkey; k++)
 			p = get_cell(p, a->cols[m->key[k]].f, &m->keys[j * m->nkey + k]);
-		m->ord[j] = j;
 	}
-	size_t best = 0, best_distinct = 0;
-	for (size_t k = 0; k < m->nkey && d; k++) {
-		struct prune_ctx c = {m, a->cols[m->key[k]].f};
-		m->prune = k;
-		qsort_r(m->ord, d, sizeof *m->ord, by_prune_column, &c);
-		size_t nd = 1;
-		for (j = 1; j < d; j++)
-			nd += delta_cell_cmp(c.f, &m->keys[m->ord[j - 1] * m->nkey + k],
-			                     &m->keys[m->ord[j] * m->nkey + k]) != 0;
+	size_t best = 0, best_distinct = 0, n = d < 4096 ? d : 4096;
+	for (size_t k = 0; k < m->nkey && n; k++) {
+		size_t nd = sample_distinct(m, a, k, n);
 		if (nd > best_distinct) {
 			best_distinct = nd;
 			best = k;
 		}
 	}
 	m->prune = best;
-	if (d) {
-		struct prune_ctx c = {m, a->cols[m->key[best]].f};
-		qsort_r(m->ord, d, sizeof *m->ord, by_prune_column, &c);
-	}
+	for (size_t j = 0; j < d; j++)
+		m->ord[j] = j;
+	struct prune_ctx c = {m, a->cols[m->key[best]].f};
+	qsort_r(m->ord, d, sizeof *m->ord, by_prune_column, &c);
 	return 0;
 }
 
@@ -491,11 +524,13 @@ static size_t ord_bound(const struct merge *m, const struct delta_field *f,
 /* May file f hold a row with one of the batch's keys (from the log alone)? */
 static int may_hold_key(struct merge *m, const struct app *a, const struct delta_file *f)
 {
-	struct delta_cell part[64];
-	int part_known[64];
+	struct delta_cell part[MAX_KEY_COLUMNS];
+	int part_known[MAX_KEY_COLUMNS];
 	if (!m->distinct)
 		return 0;
-	for (size_t k = 0; k < m->nkey && k < 64; k++) {
+	if (key_index(m, a) < 0)
+		return 1; /* out of memory: the file may hold a key, for all we know */
+	for (size_t k = 0; k < m->nkey; k++) {
 		part_known[k] = 0;
 		if (!m->cols[m->key[k]].partition)
 			continue;
@@ -600,8 +635,8 @@ static int64_t count_partitions(const struct delta_map *const *pv, size_t n)
 }
 
 /* Rewrite one candidate file: its rows whose key is not in the batch. */
-static int rewrite_file(struct app *a, const struct delta_file *f, struct merge_stats *st,
-                        const struct pq_read_options *ro, struct err_msg *e)
+static int rewrite_file(struct app *a, struct delta_writer *w, const struct delta_file *f,
+                        struct merge_stats *st, const struct pq_read_options *ro, struct err_msg *e)
 {
 	struct merge *m = a->merge;
 	if (f->has_deletion_vector) {
@@ -631,7 +666,7 @@ static int rewrite_file(struct app *a, const struct delta_file *f, struct merge_
 			m->matched[hit] = 1;
 			continue;
 		}
-		if (delta_writer_put(a->w, m->cells, e) < 0) {
+		if (delta_writer_put(w, m->cells, e) < 0) {
 			k = -1;
 			break;
 		}
@@ -642,8 +677,9 @@ static int rewrite_file(struct app *a, const struct delta_file *f, struct merge_
 }
 
 /* Build the MERGE transaction of the files read and written. */
-static struct delta_txn *merge_txn(struct app *a, const struct delta_file **cand, size_t ncand,
-                                   const char *app, int64_t id, struct merge_stats *st)
+static struct delta_txn *merge_txn(struct app *a, struct delta_writer *w,
+                                   const struct delta_file **cand, size_t ncand, const char *app,
+                                   int64_t id, struct merge_stats *st)
 {
 	struct merge *m = a->merge;
 	struct delta_txn *t = delta_txn_begin(&a->snap, a->store, "MERGE");
@@ -674,7 +710,7 @@ static struct delta_txn *merge_txn(struct app *a, const struct delta_file **cand
 	st->parts_removed = ok ? count_partitions(pv, ncand) : 0;
 	free(pv);
 	size_t n;
-	const struct delta_written *files = delta_writer_files(a->w, &n);
+	const struct delta_written *files = delta_writer_files(w, &n);
 	const struct delta_map **apv = calloc(n ? n : 1, sizeof *apv);
 	ok = ok && apv;
 	for (size_t i = 0; ok && i < n; i++) {
@@ -748,28 +784,45 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 	st->files_before = (int64_t)a->snap.files.count;
 	st->files_after = (int64_t)ncand;
 	int64_t t1 = ts_monotonic();
-	struct pq_read_options ro = {.codec = pq_codec_new()};
+	/*
+	 * A writer of its own for the attempt: a few small files are written
+	 * quicker by this thread than handed to writer threads.
+	 */
+	int64_t bytes = (int64_t)m->data.len;
 	for (size_t i = 0; i < ncand; i++)
-		if (rewrite_file(a, cand[i], st, &ro, e) < 0)
+		bytes += cand[i]->size * 8; /* the rows in memory, about */
+	struct delta_writer_opts wo = a->wopts;
+	if (bytes < INLINE_BYTES)
+		wo.threads = 0;
+	struct delta_writer *w =
+	    delta_writer_new(a->root, &a->tschema, a->part_cols, a->npart, &wo, e);
+	struct pq_read_options ro = {.codec = pq_codec_new()};
+	if (!w || !ro.codec) {
+		if (w)
+			err_set(e, EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < ncand; i++)
+		if (rewrite_file(a, w, cand[i], st, &ro, e) < 0)
 			goto out;
 	for (size_t j = 0; j < m->distinct; j++) {
 		size_t r = m->rows[j];
 		decode_row(m, a, r, m->cells);
-		if (delta_writer_put(a->w, m->cells, e) < 0)
+		if (delta_writer_put(w, m->cells, e) < 0)
 			goto out;
 		if (m->matched[r])
 			st->updated++;
 		else
 			st->inserted++;
 	}
-	if (delta_writer_finish(a->w, e) < 0)
+	if (delta_writer_finish(w, e) < 0)
 		goto out;
 	int64_t t2 = ts_monotonic();
 	st->scan_ms = (t1 - t0) / 1000;
 	st->rewrite_ms = (t2 - t1) / 1000;
-	if (delta_writer_sync(a->w, e) < 0)
+	if (delta_writer_sync(w, e) < 0)
 		goto out;
-	struct delta_txn *t = merge_txn(a, cand, ncand, app, id, st);
+	struct delta_txn *t = merge_txn(a, w, cand, ncand, app, id, st);
 	if (!t) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		goto out;
@@ -779,10 +832,10 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 out:
 	pq_codec_free(ro.codec);
 	free(cand);
-	if (info->version >= 0)
-		delta_writer_release(a->w);
-	else
-		delta_writer_discard(a->w);
+	if (w && info->version >= 0)
+		delta_writer_release(w);
+	/* Not committed: freeing the writer removes its files. */
+	delta_writer_free(w);
 	return rc;
 }
 
@@ -807,7 +860,7 @@ int merge_commit(struct app *a, const char *app, int64_t id, const char *label, 
 	struct merge_stats st;
 	memset(&st, 0, sizeof st);
 	st.source_rows = a->records;
-	if (batch_index(m, a) < 0) {
+	if (batch_rows(m) < 0) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}

@@ -202,7 +202,9 @@ struct delta_writer_opts {
 	int64_t target_size; /* a file past this many bytes is finished and another started */
 	size_t max_open;     /* partitions written at once; past it the least recently used is
 	                        finished */
-	int threads;         /* writer threads (1 to 64) */
+	int threads;         /* writer threads (up to 64); 0: files are encoded and written
+	                        in the caller's thread, which is quicker for a few small
+	                        files than handing them over */
 	int64_t stats_cols;  /* leading data columns with min/max statistics, -1 all
 	                        (delta_stats_columns()) */
 	/*

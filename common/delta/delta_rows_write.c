@@ -644,7 +644,7 @@ static struct part_file *new_file(struct delta_writer *w, const struct delta_cel
 		return NULL;
 	}
 	/* Files go to the writer threads in turn; each file stays with one. */
-	p->worker = w->next_worker++ % w->nworkers;
+	p->worker = w->nworkers ? w->next_worker++ % w->nworkers : 0;
 	pthread_mutex_lock(&w->mu);
 	p->learning = !w->have_learned || ++w->files_since_learning >= LEARN_EVERY;
 	if (p->learning)
@@ -907,6 +907,17 @@ static int submit(struct delta_writer *w, struct part_file *p, struct rowbuf *rb
 	j->rb = rb;
 	j->finish = finish;
 	struct worker *wk = &w->workers[p->worker];
+	if (!w->nworkers) {
+		/* No writer threads: the caller's thread does the job now. */
+		run_job(wk, j);
+		free(j);
+		pthread_mutex_lock(&w->mu);
+		int failed = w->werr;
+		if (failed)
+			*e = w->werr_msg;
+		pthread_mutex_unlock(&w->mu);
+		return failed ? -1 : 0;
+	}
 	pthread_mutex_lock(&w->mu);
 	while (w->pending >= w->max_pending && !w->werr)
 		pthread_cond_wait(&w->cv_done, &w->mu);
@@ -933,7 +944,7 @@ static int drain(struct delta_writer *w, struct err_msg *e)
 	pthread_mutex_lock(&w->mu);
 	while (w->pending > 0)
 		pthread_cond_wait(&w->cv_done, &w->mu);
-	for (int k = 0; k < w->nworkers; k++) {
+	for (int k = 0; k < (w->nworkers ? w->nworkers : 1); k++) {
 		struct worker *wk = &w->workers[k];
 		while (wk->done) {
 			struct part_file *p = wk->done;
@@ -953,10 +964,23 @@ static int drain(struct delta_writer *w, struct err_msg *e)
 
 static int start_workers(struct delta_writer *w, int n, struct err_msg *e)
 {
-	w->workers = calloc((size_t)n, sizeof *w->workers);
+	w->workers = calloc(n ? (size_t)n : 1, sizeof *w->workers);
 	if (!w->workers) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
+	}
+	if (!n) {
+		/* The caller's thread is the only writer: a worker without a thread. */
+		struct worker *wk = &w->workers[0];
+		wk->w = w;
+		wk->codec = pq_codec_new();
+		wk->wopts = w->wopts;
+		wk->wopts.codec = wk->codec;
+		if (!wk->codec) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		return 0;
 	}
 	w->max_pending = (size_t)n * 8;
 	/*
@@ -1002,6 +1026,8 @@ static void stop_workers(struct delta_writer *w)
 		pq_codec_free(w->workers[k].codec);
 		pthread_cond_destroy(&w->workers[k].cv);
 	}
+	if (!w->nworkers)
+		pq_codec_free(w->workers[0].codec);
 	free(w->workers);
 	w->workers = NULL;
 }
@@ -1322,7 +1348,7 @@ struct delta_writer *delta_writer_new(const char *root, const struct delta_schem
 	w->kv.value = DELTA_ENGINE;
 	w->wopts.kv = &w->kv;
 	w->wopts.nkv = 1;
-	if (start_workers(w, o->threads < 1 ? 1 : o->threads > 64 ? 64 : o->threads, e) < 0)
+	if (start_workers(w, o->threads < 0 ? 0 : o->threads > 64 ? 64 : o->threads, e) < 0)
 		goto fail;
 	return w;
 oom:

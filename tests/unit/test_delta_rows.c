@@ -50,12 +50,12 @@ static void row(int i, struct delta_cell c[5], char *key)
 }
 
 static struct delta_writer *writer(const struct t_table *t, const struct delta_schema *s,
-                                   const size_t *sort, size_t nsort, int64_t target)
+                                   const size_t *sort, size_t nsort, int64_t target, int threads)
 {
 	struct delta_writer_opts o;
 	struct err_msg e;
 	delta_writer_opts_init(&o);
-	o.threads = 2;
+	o.threads = threads;
 	o.sort_cols = sort;
 	o.nsort = nsort;
 	if (target)
@@ -73,7 +73,7 @@ static void test_rows_written_read_back_with_partition_values(void)
 	struct t_table t;
 	t_table_new(&t, 0);
 	struct delta_schema s = schema_of("");
-	struct delta_writer *w = writer(&t, &s, NULL, 0, 0);
+	struct delta_writer *w = writer(&t, &s, NULL, 0, 0, 2);
 	struct err_msg e;
 	char key[16];
 	struct delta_cell c[5];
@@ -138,7 +138,7 @@ static void test_sorted_files_are_cut_at_the_target_size(void)
 	t_table_new(&t, 0);
 	struct delta_schema s = schema_of("");
 	size_t sort[] = {2, 0, 1}; /* d (a partition column: ignored), k, t */
-	struct delta_writer *w = writer(&t, &s, sort, 3, 32768);
+	struct delta_writer *w = writer(&t, &s, sort, 3, 32768, 2);
 	struct err_msg e;
 	char key[16];
 	struct delta_cell c[5];
@@ -177,12 +177,13 @@ static void test_sorted_files_are_cut_at_the_target_size(void)
 	t_table_free(&t);
 }
 
-static void test_discarded_files_are_removed(void)
+static void test_discarded_files_are_removed_and_kept_ones_synced(void)
 {
 	struct t_table t;
 	t_table_new(&t, 0);
 	struct delta_schema s = schema_of("");
-	struct delta_writer *w = writer(&t, &s, NULL, 0, 0);
+	/* No writer threads: the files are written by this thread. */
+	struct delta_writer *w = writer(&t, &s, NULL, 0, 0, 0);
 	struct err_msg e;
 	char key[16], path[600];
 	struct delta_cell c[5];
@@ -200,6 +201,14 @@ static void test_discarded_files_are_removed(void)
 	T_CHECK(access(path, F_OK) < 0);
 	delta_writer_files(w, &n);
 	T_EQ_INT(n, 0);
+	/* Files made durable are listed until released. */
+	row(1, c, key);
+	delta_writer_put(w, c, &e);
+	T_EQ_INT(delta_writer_finish(w, &e), 0);
+	T_EQ_INT(delta_writer_sync(w, &e), 0);
+	delta_writer_files(w, &n);
+	T_EQ_INT(n, 1);
+	delta_writer_release(w);
 	delta_writer_free(w);
 	delta_schema_free(&s);
 	t_table_free(&t);
@@ -305,7 +314,7 @@ int main(void)
 {
 	T_RUN(test_rows_written_read_back_with_partition_values);
 	T_RUN(test_sorted_files_are_cut_at_the_target_size);
-	T_RUN(test_discarded_files_are_removed);
+	T_RUN(test_discarded_files_are_removed_and_kept_ones_synced);
 	T_RUN(test_files_are_pruned_by_partition_values_and_statistics);
 	T_RUN(test_an_added_file_the_read_predicate_accepts_is_a_conflict);
 	T_DONE();
