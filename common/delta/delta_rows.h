@@ -224,7 +224,8 @@ void delta_writer_opts_init(struct delta_writer_opts *o);
 /* A file the writer finished: what its add needs, and how many rows it holds. */
 struct delta_written {
 	struct delta_file file; /* path (relative, not encoded), partition_values, size,
-	                           modification_time, data_change 1, stats */
+	                           modification_time, data_change 1 (a caller that only
+	                           rearranges rows commits its copy with 0), stats */
 	int64_t rows;
 };
 
