@@ -256,10 +256,10 @@ int64_t delta_writer_rows(const struct delta_writer *w);
 int delta_writer_finish(struct delta_writer *w, struct err_msg *e);
 /*
  * Make the finished files durable before a commit names them: each file
- * and every directory between it and the table root fsynced, or, past 64
- * files, one syncfs(2) of the table's filesystem (cheaper for many files,
- * but it waits for whatever else is being written there).  -1 with e set
- * (EX_IOERR).
+ * and every directory between it and the table root fsynced, several at
+ * once, or, past 64 files, one syncfs(2) of the table's filesystem
+ * (cheaper for many files, but it waits for whatever else is being
+ * written there).  -1 with e set (EX_IOERR).
  */
 int delta_writer_sync(struct delta_writer *w, struct err_msg *e);
 /* The finished files (valid until the next put, finish, release or discard). */

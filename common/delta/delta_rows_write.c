@@ -39,6 +39,7 @@
 #define ROW_CHUNK      1024
 #define LEARN_EVERY    256
 #define SYNC_FILES_MAX 64 /* more files than this are made durable by one syncfs() */
+#define SYNC_THREADS   15 /* besides the caller's, for fsyncs that wait together */
 
 enum col_kind { K_I64, K_I32, K_F32, K_F64, K_BOOL, K_BYTES, K_DEC };
 
@@ -1085,6 +1086,85 @@ static int sync_path(const char *path, int dir, struct err_msg *e)
 	return 0;
 }
 
+/* Paths to fsync, shared by the threads that do it. */
+struct sync_list {
+	char **path;
+	unsigned char *dir;
+	size_t n;
+	_Atomic size_t next;
+	pthread_mutex_t mu;
+	int failed;
+	struct err_msg e;
+};
+
+static void *sync_worker(void *arg)
+{
+	struct sync_list *l = arg;
+	size_t i;
+	while ((i = atomic_fetch_add(&l->next, 1)) < l->n) {
+		struct err_msg e;
+		if (sync_path(l->path[i], l->dir[i], &e) < 0) {
+			pthread_mutex_lock(&l->mu);
+			if (!l->failed) {
+				l->failed = 1;
+				l->e = e;
+			}
+			pthread_mutex_unlock(&l->mu);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * fsync every path of the list, several at once: each waits for the disk,
+ * and the disk serves them together.
+ */
+static int sync_all(struct sync_list *l, struct err_msg *e)
+{
+	pthread_t th[SYNC_THREADS];
+	int nth = 0;
+	pthread_mutex_init(&l->mu, NULL);
+	atomic_store(&l->next, 0);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (nth < SYNC_THREADS && (size_t)nth + 1 < l->n &&
+	       pthread_create(&th[nth], NULL, sync_worker, l) == 0)
+		nth++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sync_worker(l);
+	for (int k = 0; k < nth; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&l->mu);
+	if (l->failed)
+		*e = l->e;
+	return l->failed ? -1 : 0;
+}
+
+/* Add a path to the list, once. */
+static int sync_add(struct sync_list *l, struct strmap *seen, const char *path, size_t len, int dir)
+{
+	char *p = strndup(path, len);
+	if (!p)
+		return -1;
+	if (strmap_get(seen, p)) {
+		free(p);
+		return 1;
+	}
+	char **np = realloc(l->path, (l->n + 1) * sizeof *np);
+	if (np)
+		l->path = np;
+	unsigned char *nd = np ? realloc(l->dir, l->n + 1) : NULL;
+	if (!np || !nd || strmap_put(seen, p, p, NULL) < 0) {
+		free(p);
+		return -1;
+	}
+	l->dir = nd;
+	l->path[l->n] = p;
+	l->dir[l->n++] = (unsigned char)dir;
+	return 0;
+}
+
 int delta_writer_sync(struct delta_writer *w, struct err_msg *e)
 {
 	if (w->nout > SYNC_FILES_MAX) {
@@ -1099,41 +1179,35 @@ int delta_writer_sync(struct delta_writer *w, struct err_msg *e)
 		close(fd);
 		return 0;
 	}
-	/* Each file, then each directory up to the root once (partitions share them). */
-	struct strmap dirs = STRMAP_INIT;
-	struct buf d = BUF_INIT;
+	/* Each file, and each directory up to the root once (partitions share them). */
+	struct sync_list l;
+	struct strmap seen = STRMAP_INIT;
 	size_t rootlen = strlen(w->root);
 	int rc = 0;
+	memset(&l, 0, sizeof l);
 	for (struct part_file *p = w->done; p && rc == 0; p = p->next) {
-		rc = sync_path(p->abs, 0, e);
-		buf_reset(&d);
-		buf_puts(&d, p->abs);
-		if (buf_failed(&d)) {
-			err_set(e, EX_SOFTWARE, "out of memory");
-			rc = -1;
-		}
-		for (char *slash; rc == 0 && (slash = strrchr(d.data, '/')) &&
-		                  (size_t)(slash - d.data) >= rootlen;) {
-			*slash = '\0';
-			d.len = (size_t)(slash - d.data);
-			if (strmap_get(&dirs, d.data))
-				break;
-			char *key = strdup(d.data);
-			if (!key || strmap_put(&dirs, key, key, NULL) < 0) {
-				free(key);
-				err_set(e, EX_SOFTWARE, "out of memory");
-				rc = -1;
-				break;
+		rc = sync_add(&l, &seen, p->abs, strlen(p->abs), 0) < 0 ? -1 : 0;
+		for (const char *slash = strrchr(p->abs, '/');
+		     rc == 0 && slash && (size_t)(slash - p->abs) >= rootlen;) {
+			size_t len = (size_t)(slash - p->abs);
+			int k = sync_add(&l, &seen, p->abs, len, 1);
+			if (k != 0) {
+				rc = k < 0 ? -1 : 0;
+				break; /* listed already, with everything above it */
 			}
-			rc = sync_path(d.data, 1, e);
+			while (slash > p->abs && *--slash != '/')
+				;
 		}
 	}
-	size_t i = 0;
-	struct strmap_slot *sl;
-	while ((sl = strmap_next(&dirs, &i)))
-		free(sl->value);
-	strmap_free(&dirs);
-	buf_free(&d);
+	if (rc < 0)
+		err_set(e, EX_SOFTWARE, "out of memory");
+	else
+		rc = sync_all(&l, e);
+	strmap_free(&seen);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.path[i]);
+	free(l.path);
+	free(l.dir);
 	return rc;
 }
 
