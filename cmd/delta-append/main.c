@@ -131,6 +131,27 @@ static int64_t stream_previous(struct stream *s, const char *app, int64_t id)
 	return -1;
 }
 
+/* The batch's files --------------------------------------------------------------- */
+
+/* Drop the batch: its files are removed. */
+static void discard_batch(struct app *a)
+{
+	if (a->w)
+		delta_writer_discard(a->w);
+	a->records = 0;
+	a->bad = 0;
+	a->has_batch_id = 0;
+}
+
+/* The batch is committed: its files are the table's now. */
+static void release_batch(struct app *a)
+{
+	delta_writer_release(a->w);
+	a->records = 0;
+	a->bad = 0;
+	a->has_batch_id = 0;
+}
+
 /* Commits ---------------------------------------------------------------------- */
 
 /*
@@ -175,18 +196,13 @@ static struct delta_txn *batch_txn(struct app *a, const char *app, int64_t id)
 	int64_t nfiles = 0, bytes = 0, rows = 0;
 	int ok = !buf_failed(&by) && delta_txn_param(t, "mode", "Append") == 0 &&
 	         delta_txn_param(t, "partitionBy", by.data) == 0;
-	for (struct part_file *p = a->done; ok && p; p = p->next) {
-		struct delta_file f = {0};
-		f.path = p->rel;
-		f.partition_values = p->pvals;
-		f.size = p->size;
-		f.modification_time = p->mtime;
-		f.data_change = 1;
-		f.stats = p->stats;
-		ok = delta_txn_add(t, &f) == 0;
+	size_t n;
+	const struct delta_written *files = delta_writer_files(a->w, &n);
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = delta_txn_add(t, &files[i].file) == 0;
 		nfiles++;
-		bytes += p->size;
-		rows += p->rows;
+		bytes += files[i].file.size;
+		rows += files[i].rows;
 	}
 	ok = ok && (!app || delta_txn_set_app(t, app, id) == 0) &&
 	     delta_txn_metric_i64(t, "numFiles", nfiles) == 0 &&
@@ -236,9 +252,9 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 		return -1;
 	}
 	close(rootfd);
-	int64_t rows = a->records, files = 0;
-	for (struct part_file *p = a->done; p; p = p->next)
-		files++;
+	size_t nfiles;
+	delta_writer_files(a->w, &nfiles);
+	int64_t rows = a->records, files = (int64_t)nfiles;
 	struct delta_txn *t = batch_txn(a, app, id);
 	if (!t) {
 		err_set(e, EX_SOFTWARE, "out of memory");
@@ -335,7 +351,7 @@ static int end_batch(struct app *a, struct stream *s, const struct rec *rec, str
 		set_status(a, EX_REJECTS);
 		return 0;
 	}
-	if (finish_all(a, e) < 0) {
+	if (delta_writer_finish(a->w, e) < 0) {
 		discard_batch(a);
 		return -1;
 	}
@@ -364,7 +380,7 @@ static int end_input(struct app *a, struct stream *s, struct err_msg *e)
 		/* --app-id and --batch-id name this batch: loaded once, however often it is run. */
 		char label[REC_APP_MAX + 64];
 		snprintf(label, sizeof label, "batch %s/%lld", a->app_id, (long long)a->batch_id);
-		if (finish_all(a, e) < 0) {
+		if (delta_writer_finish(a->w, e) < 0) {
 			discard_batch(a);
 			return -1;
 		}
@@ -388,7 +404,7 @@ static int end_input(struct app *a, struct stream *s, struct err_msg *e)
 		    "%s: the input has no batch markers and no --batch-id, so loading it is not "
 		    "idempotent: running it again loads it again",
 		    s->name);
-	if (finish_all(a, e) < 0) {
+	if (delta_writer_finish(a->w, e) < 0) {
 		discard_batch(a);
 		return -1;
 	}
@@ -412,7 +428,6 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 	rec_reader_set_interrupt(r, &stop_signal);
 	rec_reader_set_lazy(r, a->tick_table);
 	struct stream s = {name, 0, STRMAP_INIT};
-	struct buf key = BUF_INIT;
 	struct rec rec;
 	int rc = 0, k, broken = 0;
 	struct err_msg re;
@@ -422,7 +437,7 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 				break;
 			/* The input cannot go on: its batch in progress is dropped, the next input read. */
 			err_error("%s", re.text);
-			if (a->records || a->nopen || a->done || a->bad) {
+			if (a->records || a->bad) {
 				err_error(
 				    "%s: the batch in progress (%lld records) is not committed",
 				    name, (long long)a->records);
@@ -474,13 +489,14 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 		}
 		if (a->batch_id_col >= 0 && !cells[a->batch_id_col].null)
 			a->has_batch_id = 1;
-		if (write_row(a, cells, &key, e) < 0) {
+		a->records++;
+		if (delta_writer_put(a->w, cells, e) < 0) {
 			rc = -1;
 			break;
 		}
 	}
 	if (rc == 0 && !broken && stop_signal) {
-		if (a->records || a->nopen || a->done) {
+		if (a->records) {
 			err_warn(
 			    "%s: stopped by signal %d; the batch in progress (%lld records) is not "
 			    "committed",
@@ -495,7 +511,6 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 		discard_batch(a);
 	stream_free(&s);
 	free(cells);
-	buf_free(&key);
 	rec_reader_free(r);
 	return rc;
 }
@@ -655,8 +670,9 @@ int main(int argc, char **argv)
 	if (config_parse_int(v, "[streams] max_line", 1024, 1LL << 32, &max_line, &e) < 0)
 		err_die(EX_CONFIG, "%s", e.text);
 	a.retries = retries;
-	a.max_open = (size_t)max_open;
-	a.target_size = target;
+	delta_writer_opts_init(&a.wopts);
+	a.wopts.max_open = (size_t)max_open;
+	a.wopts.target_size = target;
 	a.table = argv[0];
 
 	struct buf root = BUF_INIT;
@@ -698,16 +714,9 @@ int main(int argc, char **argv)
 		rc = e.status;
 		goto out;
 	}
-	a.stats_cols = delta_stats_columns(&a.snap);
-	pq_write_options_init(&a.wopts);
-	/* Files are made durable together, once per batch, just before the commit. */
-	a.wopts.sync = 0;
-	/* The writer threads below already spread the files over the processors. */
-	a.wopts.threads = 1;
-	struct pq_kv kv = {"writer", DELTA_ENGINE};
-	a.wopts.kv = &kv;
-	a.wopts.nkv = 1;
-	if (start_workers(&a, (int)threads, &e) < 0) {
+	a.wopts.stats_cols = delta_stats_columns(&a.snap);
+	a.wopts.threads = (int)threads;
+	if (!(a.w = delta_writer_new(a.root, &a.tschema, a.part_cols, a.npart, &a.wopts, &e))) {
 		err_error("%s", e.text);
 		rc = e.status;
 		goto out;
@@ -751,19 +760,13 @@ fatal:
 	err_error("%s", e.text);
 	rc = e.status ? e.status : EX_SOFTWARE;
 out:
-	if (a.workers)
-		discard_batch(&a);
-	stop_workers(&a);
+	delta_writer_free(a.w);
 	err_record_end(NULL);
 	if (a.cols)
 		summary(&a);
 	for (size_t i = 0; i < a.ncols; i++)
 		buf_free(&a.cols[i].scratch);
 	free(a.cols);
-	free(a.last_cells);
-	free(a.leaf_col);
-	free(a.learned);
-	pq_schema_free(a.schema);
 	for (size_t i = 0; a.part_cols && i < a.npart; i++)
 		free(a.part_cols[i]);
 	free(a.part_cols);

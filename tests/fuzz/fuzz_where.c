@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (dc_where_bind(&w, &e) == 0) {
 			struct delta_cell null_cell = {.null = 1, .s = ""};
 			struct delta_cell zero = {.s = ""};
-			struct dc_bounds *b = calloc(w.n ? w.n : 1, sizeof *b);
+			struct delta_bounds *b = calloc(w.n ? w.n : 1, sizeof *b);
 			struct buf *scratch = calloc(w.n ? w.n : 1, sizeof *scratch);
 			if (!b || !scratch)
 				abort();
@@ -77,12 +77,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				dc_pred_test(p, &zero);
 				int holds = dc_pred_test(p, &p->v);
 				/* A file whose only value is the literal itself holds it. */
-				struct dc_bounds one = {.has_lo = 1,
-				                        .has_hi = 1,
-				                        .lo = p->v,
-				                        .hi = p->v,
-				                        .nulls = 0,
-				                        .rows = 1};
+				struct delta_bounds one = {.has_lo = 1,
+				                           .has_hi = 1,
+				                           .lo = p->v,
+				                           .hi = p->v,
+				                           .nulls = 0,
+				                           .rows = 1};
 				if (p->op != DC_ISNULL && p->op != DC_NOTNULL && holds == 1 &&
 				    !dc_pred_may_match(p, &one))
 					abort();
