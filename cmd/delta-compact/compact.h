@@ -2,6 +2,7 @@
  * delta-compact's parts: the maintenance operations, each in a file of its
  * own, over one shared context.
  *
+ *   optimize.c   bin-packing of small files into files near a target size
  *   vacuum.c     deletion of data files no retained version needs
  *   logclean.c   checkpoints, and removal of expired commits and checkpoints
  *
@@ -33,6 +34,11 @@ struct compact {
 	struct delta_store *store;
 	int64_t now_ms; /* the run's time: every age is measured from it */
 
+	/* optimize */
+	int64_t target_size;  /* -1: the table's delta.targetFileSize, else the default */
+	const char *order_by; /* comma-separated columns, or NULL */
+	const char *where;    /* a partition filter in delta-cat's syntax, or NULL */
+
 	/* vacuum */
 	int64_t retain_ms; /* -1: the table's delta.deletedFileRetentionDuration */
 	int dry_run;
@@ -59,6 +65,7 @@ int compact_load(struct compact *c, int files, struct delta_snapshot *snap);
  * The operations.  Each returns an exit status (0 on success) after
  * reporting its own errors, and prints its summary on stderr unless quiet.
  */
+int compact_optimize(struct compact *c);
 int compact_checkpoint(struct compact *c);
 int compact_vacuum(struct compact *c);
 int compact_cleanup_log(struct compact *c);

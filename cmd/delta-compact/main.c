@@ -5,16 +5,19 @@
  * A table loaded one commit a minute grows thousands of small files and a
  * long log.  The operations here undo that without stopping the writers:
  *
- *   --vacuum        delete data files no retained version reads
- *   --checkpoint    write a checkpoint of the latest version
- *   --cleanup-log   delete commits and checkpoints that expired
+ *   --optimize (the default)  rewrite each partition's small files into
+ *                             files near a target size, rows in order
+ *   --vacuum                  delete data files no retained version reads
+ *   --checkpoint              write a checkpoint of the latest version
+ *   --cleanup-log             delete commits and checkpoints that expired
  *
- * Several may be given; they run in that order.  Nothing here takes a lock: each
+ * Several may be given; they run in that order (a checkpoint after the
+ * optimize holds the compacted state).  Nothing here takes a lock: each
  * operation commits through the table's commit store as any writer does,
  * declaring only what it really read, so appends that run at the same
  * time never conflict with it, and each deletes only what no retained
  * version can need.  This file holds the options and the summary; the
- * operations live in vacuum.c and logclean.c.
+ * operations live in optimize.c, vacuum.c and logclean.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,6 +32,7 @@
 
 static const char usage[] =
     "usage: delta-compact [-qv] [--checkpoint] [--cleanup-log] [--config FILE]\n"
+    "                     [--optimize [--order-by COLS] [--target-file-size BYTES]]\n"
     "                     [--vacuum [--dry-run] [--force] [--retain DURATION]] TABLE\n";
 
 static const struct cli_option options[] = {
@@ -36,8 +40,11 @@ static const struct cli_option options[] = {
     {"--cleanup-log", "delete commits past delta.logRetentionDuration"},
     {"--config FILE", "the configuration file"},
     {"--dry-run", "with --vacuum: list the files, delete nothing"},
-    {"--force", "with --vacuum: allow a retention below the table's"},
+    {"--force", "with --vacuum: a retention below the table's"},
+    {"--optimize", "rewrite small files (the default operation)"},
+    {"--order-by COLS", "the rows' order in new files (comma-separated)"},
     {"--retain DURATION", "with --vacuum: keep files this long (7d, 168h)"},
+    {"--target-file-size BYTES", "the size of the files optimize writes"},
     {"--vacuum", "delete data files that no retained version reads"},
     {NULL, NULL},
 };
@@ -116,19 +123,29 @@ static int parse_retention(const char *text, int64_t *ms)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"checkpoint", no_argument, NULL, 'C'},   {"cleanup-log", no_argument, NULL, 'L'},
-	    {"config", required_argument, NULL, 'c'}, {"dry-run", no_argument, NULL, 'n'},
-	    {"force", no_argument, NULL, 'f'},        {"help", no_argument, NULL, 'h'},
-	    {"quiet", no_argument, NULL, 'q'},        {"retain", required_argument, NULL, 'r'},
-	    {"vacuum", no_argument, NULL, 'W'},       {"verbose", no_argument, NULL, 'v'},
-	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	    {"checkpoint", no_argument, NULL, 'C'},
+	    {"cleanup-log", no_argument, NULL, 'L'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"optimize", no_argument, NULL, 'O'},
+	    {"order-by", required_argument, NULL, 'o'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"retain", required_argument, NULL, 'r'},
+	    {"target-file-size", required_argument, NULL, 't'},
+	    {"vacuum", no_argument, NULL, 'W'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct compact c;
 	memset(&c, 0, sizeof c);
 	c.retain_ms = -1;
+	c.target_size = -1;
 	c.first_version = c.last_version = -1;
-	const char *config = NULL, *o_retain = NULL;
-	int checkpoint = 0, vacuum = 0, cleanup = 0;
+	const char *config = NULL, *o_target = NULL, *o_retain = NULL;
+	int optimize = 0, checkpoint = 0, vacuum = 0, cleanup = 0;
 	int level = ERR_NORMAL, ch;
 	struct err_msg e;
 	err_init(argv[0]);
@@ -151,11 +168,20 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			return cli_help(usage, options);
+		case 'O':
+			optimize = 1;
+			break;
+		case 'o':
+			c.order_by = optarg;
+			break;
 		case 'q':
 			level = ERR_QUIET;
 			break;
 		case 'r':
 			o_retain = optarg;
+			break;
+		case 't':
+			o_target = optarg;
 			break;
 		case 'v':
 			level++;
@@ -175,13 +201,20 @@ int main(int argc, char **argv)
 	if (argc != 1)
 		return cli_usage_error(usage, argc ? "one table expected" : "no table given");
 	if (!checkpoint && !vacuum && !cleanup)
-		return cli_usage_error(
-		    usage, "no operation given (--checkpoint, --cleanup-log or --vacuum)");
+		optimize = 1;
 	if (!vacuum && (c.dry_run || c.force || o_retain))
 		return cli_usage_error(usage, "%s needs --vacuum",
 		                       c.dry_run ? "--dry-run"
 		                       : c.force ? "--force"
 		                                 : "--retain");
+	if (!optimize && (c.order_by || o_target))
+		return cli_usage_error(usage, "%s needs --optimize",
+		                       c.order_by ? "--order-by" : "--target-file-size");
+	if (o_target && config_parse_int(o_target, "--target-file-size", 4096, (int64_t)1 << 40,
+	                                 &c.target_size, &e) < 0)
+		return cli_usage_error(usage, "%s", e.text);
+	if (c.order_by && !*c.order_by)
+		return cli_bad_value(usage, "--order-by", c.order_by, "column names");
 	if (o_retain && parse_retention(o_retain, &c.retain_ms) < 0)
 		return cli_bad_value(usage, "--retain", o_retain,
 		                     "a duration such as 7d, 168h or 30m");
@@ -211,7 +244,9 @@ int main(int argc, char **argv)
 		rc = e.status;
 		goto out;
 	}
-	if (vacuum)
+	if (optimize)
+		rc = compact_optimize(&c);
+	if (rc == EX_OK && vacuum)
 		rc = compact_vacuum(&c);
 	if (rc == EX_OK && checkpoint)
 		rc = compact_checkpoint(&c);

@@ -88,10 +88,11 @@ void delta_conv_value(int conv, int shift, const struct pq_value *v, struct delt
 
 /* How a file's nested value maps onto the table's nested type. */
 struct delta_nplan {
-	int absent;            /* the file lacks the field: always null */
-	int conv, shift;       /* primitives */
-	int *item;             /* structs: per table field, its index in the file's struct, or -1 */
-	struct delta_nplan *kids; /* structs: per table field; arrays: the element; maps: key, value */
+	int absent;      /* the file lacks the field: always null */
+	int conv, shift; /* primitives */
+	int *item;       /* structs: per table field, its index in the file's struct, or -1 */
+	struct delta_nplan
+	    *kids; /* structs: per table field; arrays: the element; maps: key, value */
 	size_t nkids;
 };
 
@@ -105,8 +106,8 @@ struct delta_rows_col {
 
 /* One value of a row. */
 struct delta_value {
-	struct delta_cell c;         /* primitive columns (c.null for null) */
-	const struct pq_value *v;    /* nested columns: the value tree, NULL for null */
+	struct delta_cell c;          /* primitive columns (c.null for null) */
+	const struct pq_value *v;     /* nested columns: the value tree, NULL for null */
 	const struct delta_nplan *np; /* nested columns: how v maps onto the column's type */
 };
 

@@ -404,7 +404,8 @@ struct delta_rows *delta_rows_open(const char *root, const struct delta_file *f,
 {
 	struct delta_rows *r = calloc(1, sizeof *r);
 	size_t nc = ncols ? ncols : 1;
-	if (!r || !(r->vals = calloc(nc, sizeof *r->vals)) || !(r->fc = calloc(nc, sizeof *r->fc)) ||
+	if (!r || !(r->vals = calloc(nc, sizeof *r->vals)) ||
+	    !(r->fc = calloc(nc, sizeof *r->fc)) ||
 	    !(r->pscratch = calloc(nc, sizeof *r->pscratch)) ||
 	    !(r->paths = calloc(nc, sizeof *r->paths))) {
 		err_set(e, EX_SOFTWARE, "out of memory");
@@ -425,7 +426,8 @@ struct delta_rows *delta_rows_open(const char *root, const struct delta_file *f,
 		struct err_msg pe;
 		const char *text = delta_map_get(&f->partition_values, cols[i].f->name, NULL);
 		r->fc[i].src = SRC_PART;
-		if (delta_partition_parse(cols[i].f, text, &r->vals[i].c, &r->pscratch[i], &pe) < 0) {
+		if (delta_partition_parse(cols[i].f, text, &r->vals[i].c, &r->pscratch[i], &pe) <
+		    0) {
 			err_set(e, EX_DATAERR, "%s: %s", r->path.data, pe.text);
 			goto fail;
 		}
@@ -775,9 +777,11 @@ void delta_stats_bounds(const char *stats, const struct delta_field *const *fiel
 						b[i].nulls = strtoll(tmp, NULL, 10);
 					}
 				} else if (sec == SEC_MIN) {
-					b[i].has_lo = stat_cell(f, &cv, 0, &scratch[i], &b[i].lo) == 0;
+					b[i].has_lo =
+					    stat_cell(f, &cv, 0, &scratch[i], &b[i].lo) == 0;
 				} else {
-					b[i].has_hi = stat_cell(f, &cv, 1, &scratch[i], &b[i].hi) == 0;
+					b[i].has_hi =
+					    stat_cell(f, &cv, 1, &scratch[i], &b[i].hi) == 0;
 				}
 			}
 			if (cv.type == JS_OBJ || cv.type == JS_ARR) {
@@ -832,7 +836,8 @@ int delta_file_may_hold(const struct delta_file *f, const struct delta_range *r,
 			continue; /* a value that does not parse rules nothing out */
 		if (v.null || unordered(r[i].f, &v))
 			return 0;
-		if (delta_cell_cmp(r[i].f, &v, &r[i].lo) < 0 || delta_cell_cmp(r[i].f, &v, &r[i].hi) > 0)
+		if (delta_cell_cmp(r[i].f, &v, &r[i].lo) < 0 ||
+		    delta_cell_cmp(r[i].f, &v, &r[i].hi) > 0)
 			return 0;
 	}
 	if (!nd || !f->stats)

@@ -410,9 +410,9 @@ static int cmp_value(const struct delta_writer *w, size_t l, const struct rowbuf
 	case K_F32:
 	case K_F64: {
 		double u = w->leaf_col[l]->kind == K_F32 ? ((const float *)x->vals)[i]
-		                                          : ((const double *)x->vals)[i];
+		                                         : ((const double *)x->vals)[i];
 		double v = w->leaf_col[l]->kind == K_F32 ? ((const float *)y->vals)[j]
-		                                          : ((const double *)y->vals)[j];
+		                                         : ((const double *)y->vals)[j];
 		if (u != u || v != v)
 			return (u != u) - (v != v);
 		return (u > v) - (u < v);
@@ -1180,8 +1180,8 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 		if (c->partition >= 0)
 			continue;
 		int idx = c->f->type == DT_DECIMAL
-		              ? pq_schema_add_decimal(w->pqs, PQ_ROOT, c->f->name,
-		                                      c->f->precision, c->f->scale, c->f->nullable)
+		              ? pq_schema_add_decimal(w->pqs, PQ_ROOT, c->f->name, c->f->precision,
+		                                      c->f->scale, c->f->nullable)
 		              : pq_schema_add(w->pqs, PQ_ROOT, c->f->name, pq_type_of(c->f),
 		                              c->f->nullable);
 		if (idx < 0) {

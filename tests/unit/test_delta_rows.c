@@ -114,8 +114,8 @@ static void test_rows_written_read_back_with_partition_values(void)
 	/* A projection, in another order, with a column the files do not have. */
 	struct delta_schema wide = schema_of(
 	    ",{\"name\":\"added\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}}");
-	struct delta_rows_col proj[3] = {{&wide.fields[5], 0}, {&wide.fields[2], 1},
-	                                 {&wide.fields[4], 0}};
+	struct delta_rows_col proj[3] = {
+	    {&wide.fields[5], 0}, {&wide.fields[2], 1}, {&wide.fields[4], 0}};
 	struct delta_rows *r = delta_rows_open(t.root, &f[0].file, proj, 3, NULL, &e);
 	const struct delta_value *v;
 	T_EQ_INT(delta_rows_next(r, &v, &e), 1);
