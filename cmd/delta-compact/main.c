@@ -32,8 +32,9 @@
 
 static const char usage[] =
     "usage: delta-compact [-qv] [--checkpoint] [--cleanup-log] [--config FILE]\n"
-    "                     [--optimize [--order-by COLS] [--target-file-size BYTES]]\n"
-    "                     [--vacuum [--dry-run] [--force] [--retain DURATION]] TABLE\n";
+    "                     [--optimize [--order-by COLS] [--target-file-size BYTES]\n"
+    "                     [--where EXPR]] [--vacuum [--dry-run] [--force]\n"
+    "                     [--retain DURATION]] TABLE\n";
 
 static const struct cli_option options[] = {
     {"--checkpoint", "write a checkpoint of the latest version"},
@@ -46,6 +47,7 @@ static const struct cli_option options[] = {
     {"--retain DURATION", "with --vacuum: keep files this long (7d, 168h)"},
     {"--target-file-size BYTES", "the size of the files optimize writes"},
     {"--vacuum", "delete data files that no retained version reads"},
+    {"--where EXPR", "optimize only the partitions that match"},
     {NULL, NULL},
 };
 
@@ -137,6 +139,7 @@ int main(int argc, char **argv)
 	    {"vacuum", no_argument, NULL, 'W'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"where", required_argument, NULL, 'w'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct compact c;
@@ -191,6 +194,9 @@ int main(int argc, char **argv)
 		case 'W':
 			vacuum = 1;
 			break;
+		case 'w':
+			c.where = optarg;
+			break;
 		default:
 			return EX_USAGE;
 		}
@@ -207,9 +213,11 @@ int main(int argc, char **argv)
 		                       c.dry_run ? "--dry-run"
 		                       : c.force ? "--force"
 		                                 : "--retain");
-	if (!optimize && (c.order_by || o_target))
+	if (!optimize && (c.order_by || o_target || c.where))
 		return cli_usage_error(usage, "%s needs --optimize",
-		                       c.order_by ? "--order-by" : "--target-file-size");
+		                       c.order_by ? "--order-by"
+		                       : o_target ? "--target-file-size"
+		                                  : "--where");
 	if (o_target && config_parse_int(o_target, "--target-file-size", 4096, (int64_t)1 << 40,
 	                                 &c.target_size, &e) < 0)
 		return cli_usage_error(usage, "%s", e.text);

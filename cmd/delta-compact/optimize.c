@@ -45,19 +45,21 @@
 #include "compact.h"
 #include "delta/delta_rows.h"
 #include "delta/delta_txn.h"
+#include "delta/delta_where.h"
 #include "text/json.h"
 
 #define DEFAULT_TARGET (128 * MIB)
 /* A group's commit comes after this many files or bytes rewritten. */
-#define GROUP_FILES 2000
-#define GROUP_BYTES (1024 * MIB)
+#define GROUP_FILES    2000
+#define GROUP_BYTES    (1024 * MIB)
 /* Sorted files are held in memory until finished: so many targets' worth at once. */
-#define OPEN_BYTES (1024 * MIB)
+#define OPEN_BYTES     (1024 * MIB)
 
 /* The live files of one partition. */
 struct part {
-	char *key;  /* partition values, canonical */
-	char *name; /* col=value/..., for messages */
+	int excluded; /* not selected by --where */
+	char *key;    /* partition values, canonical */
+	char *name;   /* col=value/..., for messages */
 	struct delta_file **files;
 	size_t n, cap;
 	int64_t bytes;
@@ -71,6 +73,7 @@ struct totals {
 struct optimize {
 	struct compact *c;
 	struct delta_snapshot snap;
+	struct delta_where where; /* --where: the partitions to optimize (none: all) */
 	const struct delta_schema *schema;
 	int64_t target;
 	size_t *sort_cols;
@@ -121,6 +124,28 @@ static int cmp_part(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/* Does the partition of file f satisfy --where? */
+static int partition_matches(const struct optimize *o, const struct delta_file *f)
+{
+	for (size_t i = 0; i < o->where.n; i++) {
+		const struct delta_pred *p = &o->where.p[i];
+		struct delta_cell c;
+		struct buf scratch = BUF_INIT;
+		struct err_msg e;
+		int found;
+		const char *text = delta_map_get(&f->partition_values, p->f->name, &found);
+		memset(&c, 0, sizeof c);
+		c.null = 1;
+		int ok = !text || delta_partition_parse(p->f, text, &c, &scratch, &e) == 0;
+		int pass = ok && delta_pred_test(p, &c);
+		buf_free(&scratch);
+		/* A value that does not parse cannot be compared: the partition is not selected. */
+		if (!pass)
+			return 0;
+	}
+	return 1;
+}
+
 /* Arrival order: modification time, then path. */
 static int cmp_file(const void *a, const void *b)
 {
@@ -132,13 +157,13 @@ static int cmp_file(const void *a, const void *b)
 }
 
 /*
- * The live files of the snapshot by partition, sorted by partition key and
- * each partition's files in arrival order; *nfiles gets the count of live
- * files.  -1 out of memory.
+ * The live files of the snapshot by partition (those --where selects),
+ * sorted by partition key and each partition's files in arrival order;
+ * *nfiles gets the count of their files.  -1 out of memory.
  */
-static int partitions(const struct delta_snapshot *snap, struct part ***out, size_t *nout,
-                      int64_t *nfiles)
+static int partitions(const struct optimize *o, struct part ***out, size_t *nout, int64_t *nfiles)
 {
+	const struct delta_snapshot *snap = &o->snap;
 	struct strmap byk = STRMAP_INIT;
 	struct buf key = BUF_INIT, name = BUF_INIT;
 	struct part **v = NULL;
@@ -149,12 +174,13 @@ static int partitions(const struct delta_snapshot *snap, struct part ***out, siz
 	*nfiles = 0;
 	while (rc == 0 && (s = strmap_next(&snap->files, &i))) {
 		struct delta_file *f = s->value;
-		(*nfiles)++;
 		if (part_key(snap, f, &key, &name) < 0) {
 			rc = -1;
 			break;
 		}
 		struct part *p = strmap_get(&byk, key.data);
+		if (p && p->excluded)
+			continue;
 		if (!p) {
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 64;
@@ -175,6 +201,8 @@ static int partitions(const struct delta_snapshot *snap, struct part ***out, siz
 				break;
 			}
 			v[n++] = p;
+			if ((p->excluded = !partition_matches(o, f)))
+				continue;
 		}
 		if (p->n == p->cap) {
 			size_t nc = p->cap ? p->cap * 2 : 16;
@@ -198,6 +226,18 @@ static int partitions(const struct delta_snapshot *snap, struct part ***out, siz
 		free(v);
 		return -1;
 	}
+	/* Only the partitions --where selects, and only their files count. */
+	size_t kept = 0;
+	*nfiles = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (v[k]->excluded) {
+			part_free(v[k]);
+			continue;
+		}
+		*nfiles += (int64_t)v[k]->n;
+		v[kept++] = v[k];
+	}
+	n = kept;
 	if (n)
 		qsort(v, n, sizeof *v, cmp_part);
 	for (size_t k = 0; k < n; k++)
@@ -227,8 +267,8 @@ static int resolve_target(struct optimize *o)
 	}
 	const char *prop = delta_property(&o->snap, "delta.targetFileSize", NULL);
 	if (prop) {
-		if (config_parse_int(prop, "delta.targetFileSize", 4096, (int64_t)1 << 40, &o->target, &e) <
-		    0) {
+		if (config_parse_int(prop, "delta.targetFileSize", 4096, (int64_t)1 << 40,
+		                     &o->target, &e) < 0) {
 			err_error("%s: %s", c->table, e.text);
 			return EX_DATAERR;
 		}
@@ -241,8 +281,8 @@ static int resolve_target(struct optimize *o)
 		o->target = DEFAULT_TARGET;
 		return EX_OK;
 	}
-	if (config_parse_int(v, "[compact] target_file_size", 4096, (int64_t)1 << 40, &o->target, &e) <
-	    0) {
+	if (config_parse_int(v, "[compact] target_file_size", 4096, (int64_t)1 << 40, &o->target,
+	                     &e) < 0) {
 		err_error("%s", e.text);
 		return EX_CONFIG;
 	}
@@ -280,8 +320,8 @@ static int parse_order(struct optimize *o, const char *list, const char *what, i
 		}
 		json_free(j);
 		if (bad) {
-			err_error("%s: %s: expected column names of the table, got '%s'", o->c->table,
-			          what, list);
+			err_error("%s: %s: expected column names of the table, got '%s'",
+			          o->c->table, what, list);
 			return status;
 		}
 		return EX_OK;
@@ -297,8 +337,8 @@ static int parse_order(struct optimize *o, const char *list, const char *what, i
 		while (n && p[n - 1] == ' ')
 			n--;
 		if (!n || add_sort_col(o, p, n) < 0) {
-			err_error("%s: %s: no column '%.*s' in the table", o->c->table, what, (int)n,
-			          p);
+			err_error("%s: %s: no column '%.*s' in the table", o->c->table, what,
+			          (int)n, p);
 			return status;
 		}
 		p += n;
@@ -318,8 +358,51 @@ static int resolve_order(struct optimize *o)
 	const char *key = delta_property(&o->snap, "stocketl.mergeKey", NULL);
 	if (key)
 		return parse_order(o, key, "stocketl.mergeKey", EX_DATAERR);
-	if (delta_schema_find(o->schema, "symbol") && delta_schema_find(o->schema, "trade_timestamp"))
+	if (delta_schema_find(o->schema, "symbol") &&
+	    delta_schema_find(o->schema, "trade_timestamp"))
 		return parse_order(o, "symbol,trade_timestamp", "the tick order", EX_SOFTWARE);
+	return EX_OK;
+}
+
+/*
+ * --where: parsed and bound to the partition columns, the only ones it may
+ * name (optimize selects partitions; it never splits one).
+ */
+static int resolve_where(struct optimize *o)
+{
+	struct compact *c = o->c;
+	struct err_msg e;
+	if (!c->where)
+		return EX_OK;
+	if (delta_where_parse(c->where, &o->where, &e) < 0) {
+		err_error("%s", e.text);
+		return e.status;
+	}
+	const struct delta_metadata *m = &o->snap.meta;
+	for (size_t i = 0; i < o->where.n; i++) {
+		struct delta_pred *p = &o->where.p[i];
+		size_t k = 0;
+		while (k < m->n_partition_columns &&
+		       strcmp(m->partition_columns[k], p->column) != 0)
+			k++;
+		if (k == m->n_partition_columns) {
+			err_error("--where: '%s' is not a partition column of %s (optimize selects "
+			          "whole partitions)",
+			          p->column, c->table);
+			return EX_USAGE;
+		}
+		p->f = delta_schema_find(o->schema, p->column);
+		p->col = (int)k;
+		if (!p->f) {
+			err_error("%s: partition column '%s' is not in the schema", c->table,
+			          p->column);
+			return EX_DATAERR;
+		}
+	}
+	if (delta_where_bind(&o->where, &e) < 0) {
+		err_error("%s", e.text);
+		return e.status;
+	}
 	return EX_OK;
 }
 
@@ -596,6 +679,18 @@ static int rewrite_group(struct optimize *o, struct delta_writer *w, struct part
 	return rc;
 }
 
+/* The live files of the table and their bytes. */
+static void table_size(const struct delta_snapshot *snap, int64_t *files, int64_t *bytes)
+{
+	struct strmap_slot *s;
+	size_t i = 0;
+	*files = *bytes = 0;
+	while ((s = strmap_next(&snap->files, &i))) {
+		(*files)++;
+		*bytes += ((const struct delta_file *)s->value)->size;
+	}
+}
+
 /* The whole run ---------------------------------------------------------------------- */
 
 static int setup_columns(struct optimize *o)
@@ -631,15 +726,17 @@ int compact_optimize(struct compact *c)
 	size_t nparts = 0;
 	int64_t files_before = 0, bytes_before = 0;
 	if ((rc = resolve_target(&o)) != EX_OK || (rc = resolve_order(&o)) != EX_OK ||
-	    (rc = setup_columns(&o)) != EX_OK)
+	    (rc = resolve_where(&o)) != EX_OK || (rc = setup_columns(&o)) != EX_OK)
 		goto out;
-	if (partitions(&o.snap, &parts, &nparts, &files_before) < 0) {
+	if (partitions(&o, &parts, &nparts, &files_before) < 0) {
 		err_error("out of memory");
 		rc = EX_SOFTWARE;
 		goto out;
 	}
 	for (size_t k = 0; k < nparts; k++)
 		bytes_before += parts[k]->bytes;
+	int64_t table_files, table_bytes;
+	table_size(&o.snap, &table_files, &table_bytes);
 	struct delta_writer_opts wo;
 	delta_writer_opts_init(&wo);
 	/* A bin is one file: the writer never cuts one (a bin's input is within reach of the target). */
@@ -672,7 +769,7 @@ int compact_optimize(struct compact *c)
 		struct part **now = NULL;
 		size_t nnow = 0;
 		int64_t ignored;
-		if (partitions(&o.snap, &now, &nnow, &ignored) < 0) {
+		if (partitions(&o, &now, &nnow, &ignored) < 0) {
 			err_error("out of memory");
 			rc = EX_SOFTWARE;
 			break;
@@ -696,27 +793,24 @@ int compact_optimize(struct compact *c)
 		         c->table, files_before, before, nparts, nparts == 1 ? "" : "s", tsize);
 	} else if (o.t.removed) {
 		/* The table now, with what other writers added meanwhile. */
-		int64_t files_after = 0, bytes_after = 0;
-		struct strmap_slot *s;
-		size_t i = 0;
-		while ((s = strmap_next(&o.snap.files, &i))) {
-			files_after++;
-			bytes_after += ((const struct delta_file *)s->value)->size;
-		}
+		int64_t files_after, bytes_after;
+		table_size(&o.snap, &files_after, &bytes_after);
 		compact_size_text(bytes_after, after, sizeof after);
+		compact_size_text(table_bytes, before, sizeof before);
 		compact_size_text(o.t.removed_bytes, removed, sizeof removed);
 		compact_size_text(o.t.added_bytes, added, sizeof added);
 		err_warn("%s: optimize: %" PRId64 " files (%s) rewritten into %" PRId64
-		         " (%s) in %" PRId64 " partition%s, %" PRId64 " rows; the table had %" PRId64
-		         " files (%s), now %" PRId64 " (%s)",
+		         " (%s) in %" PRId64 " partition%s, %" PRId64
+		         " rows; the table had %" PRId64 " files (%s), now %" PRId64 " (%s)",
 		         c->table, o.t.removed, removed, o.t.added, added, o.t.partitions,
-		         o.t.partitions == 1 ? "" : "s", o.t.rows, files_before, before, files_after,
+		         o.t.partitions == 1 ? "" : "s", o.t.rows, table_files, before, files_after,
 		         after);
 	}
 out:
 	if (w)
 		delta_writer_free(w);
 	partitions_free(parts, nparts);
+	delta_where_free(&o.where);
 	free(o.sort_cols);
 	free(o.cols);
 	free(o.cells);
