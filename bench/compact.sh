@@ -44,15 +44,17 @@ cmp -s <(sort "$D/before.ndjson") <(sort "$D/after.ndjson") || {
 	echo "compact: the compacted table does not read the same rows" >&2
 	exit 1
 }
-live=$(delta-history --limit 1 "$D/work" | jq -r .operationMetrics.numAddedFiles)
+live=$(delta-history "$D/work" | jq -s '[.[] | select(.operation == "OPTIMIZE") | .operationMetrics.numAddedFiles | tonumber] | add')
+commits=$(delta-history "$D/work" | jq -s '[.[] | select(.operation == "OPTIMIZE")] | length')
+speedup=$(awk -v b="$(median "${before[@]}")" -v a="$(median "${after[@]}")" 'BEGIN { printf "%.1f", (a > 0 ? b / a : 0) }')
 dfiles=$(find "$D/duck" -name '*.parquet' | wc -l)
 ow=$(median "${ours[@]}")
 dw=$(median "${duckt[@]}")
 bw=$(median "${before[@]}")
 aw=$(median "${after[@]}")
-echo "  $N files into $live daily files: delta-compact ${ow}s (peak RSS $(median "${rss[@]}") KiB)," \
-	"DuckDB ${dw}s into $dfiles files; delta-cat of the table: ${bw}s before, ${aw}s after" \
-	"($(awk -v b="$bw" -v a="$aw" 'BEGIN { printf "%.1f", a > 0 ? b / a : 0 }')x)"
+echo "  $N files into $live daily files in $commits commits: delta-compact ${ow}s (peak RSS" \
+	"$(median "${rss[@]}") KiB), DuckDB ${dw}s into $dfiles files; delta-cat of the table:" \
+	"${bw}s before, ${aw}s after (${speedup}x)"
 result "compact $N files, seconds" "$ow" "$dw" s lower
 result "compact peak RSS" "$(median "${rss[@]}")" "-" KiB lower
-result "delta-cat speed-up after compaction" "$(awk -v b="$bw" -v a="$aw" 'BEGIN { printf "%.1f", a > 0 ? b / a : 0 }')" "-" x higher
+result "delta-cat speed-up after compaction" "$speedup" "-" x higher

@@ -475,3 +475,26 @@ age() {
 	assert_failure 64
 	[ "$(latest t)" -eq 2001 ]
 }
+
+@test "two optimizes at once: one rewrites, the other meets a conflict (75) or nothing left, and leaves no file behind" {
+	cp -a "$MINUTES" lake/t
+	rows t >before
+	delta-compact -q t 2>a.err &
+	a=$!
+	delta-compact -q t 2>b.err &
+	b=$!
+	sa=0 sb=0
+	wait "$a" || sa=$?
+	wait "$b" || sb=$?
+	[[ " 0 75 " == *" $sa "* && " 0 75 " == *" $sb "* ]]
+	[ $((sa + sb)) -le 75 ]
+	for s in a b; do
+		[ ! -s "$s.err" ] || assert_regex "$(cat "$s.err")" 'conflict'
+	done
+	rows t >after
+	cmp before after
+	assert_equal "$(live_files t | wc -l)" 6
+	# Every data file on disk is one the log names: the loser removed its own.
+	assert_equal "$(find lake/t -name '*.parquet' -path '*trade_date=*' | wc -l)" \
+		"$(jq -r '.add.path // empty' lake/t/_delta_log/*.json | sort -u | wc -l)"
+}

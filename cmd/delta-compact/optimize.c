@@ -534,7 +534,12 @@ static int commit_group(struct optimize *o, struct delta_writer *w, struct delta
 	if (info.checkpoint < 0)
 		err_warn("%s", info.checkpoint_err.text);
 	if (rc < 0) {
-		err_error("%s", e.text);
+		if (info.conflict)
+			err_error("%s (a conflict: another writer rewrote or deleted these files "
+			          "first; the new files were removed)",
+			          e.text);
+		else
+			err_error("%s", e.text);
 		return e.status ? e.status : EX_SOFTWARE;
 	}
 	return EX_OK;

@@ -23,7 +23,16 @@
 #include "delta/delta.h"
 #include "delta/delta_rows.h"
 
-enum delta_op { DELTA_OP_EQ, DELTA_OP_NE, DELTA_OP_LT, DELTA_OP_LE, DELTA_OP_GT, DELTA_OP_GE, DELTA_OP_ISNULL, DELTA_OP_NOTNULL };
+enum delta_op {
+	DELTA_OP_EQ,
+	DELTA_OP_NE,
+	DELTA_OP_LT,
+	DELTA_OP_LE,
+	DELTA_OP_GT,
+	DELTA_OP_GE,
+	DELTA_OP_ISNULL,
+	DELTA_OP_NOTNULL
+};
 enum delta_lit { DELTA_LIT_NONE, DELTA_LIT_NUM, DELTA_LIT_STR, DELTA_LIT_BOOL };
 
 struct delta_pred {
@@ -61,7 +70,7 @@ int delta_pred_may_match(const struct delta_pred *p, const struct delta_bounds *
  * Bounds of the column of every predicate from a file's add.stats JSON
  * (b[i] for w->p[i]), as delta_stats_bounds() reads them.
  */
-void delta_where_stats_bounds(const char *stats, const struct delta_where *w, struct delta_bounds *b,
-                     struct buf *scratch);
+void delta_where_stats_bounds(const char *stats, const struct delta_where *w,
+                              struct delta_bounds *b, struct buf *scratch);
 
 #endif
