@@ -498,3 +498,15 @@ age() {
 	assert_equal "$(find lake/t -name '*.parquet' -path '*trade_date=*' | wc -l)" \
 		"$(jq -r '.add.path // empty' lake/t/_delta_log/*.json | sort -u | wc -l)"
 }
+
+@test "[compact] target_file_size in the configuration is the target of tables that set none" {
+	ticks_table t 40 8
+	printf '[compact]\ntarget_file_size = 5000\n' >c.ini
+	run --separate-stderr delta-compact -v --config c.ini t
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-compact: t: 40 files in 1 partition; target 4.9 KiB"
+	printf '[compact]\ntarget_file_size = big\n' >c.ini
+	run --separate-stderr delta-compact --config c.ini t
+	assert_failure 78
+	assert_equal "$stderr" "delta-compact: [compact] target_file_size: expected an integer from 4096 to 1099511627776, got 'big'"
+}

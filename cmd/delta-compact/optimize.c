@@ -761,8 +761,8 @@ int compact_optimize(struct compact *c)
 	}
 	char tsize[32];
 	compact_size_text(o.target, tsize, sizeof tsize);
-	err_info("%s: %" PRId64 " files in %zu partitions; target %s", c->table, files_before,
-	         nparts, tsize);
+	err_info("%s: %" PRId64 " files in %zu partition%s; target %s", c->table, files_before,
+	         nparts, nparts == 1 ? "" : "s", tsize);
 	/*
 	 * Group by group, each planned from the snapshot as the last commit
 	 * left it: partitions are found again by key, with the files other
