@@ -17,6 +17,7 @@
 #include "delta/delta.h"
 #include "delta/delta_rows.h"
 #include "delta/delta_store.h"
+#include "delta/delta_txn.h"
 #include "record/stream.h"
 #include "text/decimal.h"
 
@@ -44,6 +45,7 @@ struct app {
 	size_t ncols;
 	size_t npart;
 	struct delta_writer *w; /* the batch's data files */
+	struct merge *merge;    /* upserts by a key (merge.c), or NULL for appends */
 	struct delta_writer_opts wopts;
 	int64_t retries;
 	const char *app_id; /* --app-id */
@@ -71,5 +73,39 @@ int setup_columns(struct app *a, struct err_msg *e);
 /* Convert a record into cells (one per column); e says why a record does not fit. */
 int record_cells(struct app *a, struct rec_reader *rd, struct rec *r, struct delta_cell *cells,
                  struct err_msg *e);
+
+/* main.c */
+/*
+ * Is the table still one the batch's files fit (its schema and partition
+ * columns as read at the start, writable)?  The revalidate hook of
+ * commits.
+ */
+int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg *e);
+/* Report and count a commit that is in the table (info->version >= 0). */
+void note_commit(struct app *a, const struct delta_commit_info *info, int64_t rows, int64_t files,
+                 const char *app);
+
+/* merge.c */
+/* Upsert by the key columns named in list ("a,b,c"): EX_USAGE for a bad list. */
+int merge_setup(struct app *a, const char *list, struct err_msg *e);
+/* The key, as "a,b,c". */
+const char *merge_key_text(const struct app *a);
+/*
+ * Take a record's cells into the batch (a later record of its key will
+ * replace it).  1 when the record cannot be merged (a null in the key, e
+ * says so), -1 for fatal errors.
+ */
+int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e);
+/*
+ * Merge the batch into the table as one MERGE commit (with the txn of app
+ * and id unless app is NULL), again from a fresh snapshot after each
+ * conflict, up to a->retries times.  0 when committed or found loaded by
+ * another writer; -1 with e set for what stops the run.  The batch is
+ * emptied.
+ */
+int merge_commit(struct app *a, const char *app, int64_t id, const char *label, struct err_msg *e);
+/* Drop the batch's records. */
+void merge_discard(struct app *a);
+void merge_free(struct app *a);
 
 #endif

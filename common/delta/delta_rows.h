@@ -190,11 +190,21 @@ int delta_file_may_hold(const struct delta_file *f, const struct delta_range *r,
 
 /* Writing -------------------------------------------------------------------------------- */
 
+/*
+ * The table property (metaData.configuration) that names the columns a
+ * table's rows are upserted by, comma-separated: writers replace the row
+ * of a key instead of adding another.  A plain property: other engines
+ * ignore it.
+ */
+#define DELTA_MERGE_KEY_PROPERTY "stocketl.mergeKey"
+
 struct delta_writer_opts {
 	int64_t target_size; /* a file past this many bytes is finished and another started */
 	size_t max_open;     /* partitions written at once; past it the least recently used is
 	                        finished */
-	int threads;         /* writer threads (1 to 64) */
+	int threads;         /* writer threads (up to 64); 0: files are encoded and written
+	                        in the caller's thread, which is quicker for a few small
+	                        files than handing them over */
 	int64_t stats_cols;  /* leading data columns with min/max statistics, -1 all
 	                        (delta_stats_columns()) */
 	/*
@@ -214,7 +224,8 @@ void delta_writer_opts_init(struct delta_writer_opts *o);
 /* A file the writer finished: what its add needs, and how many rows it holds. */
 struct delta_written {
 	struct delta_file file; /* path (relative, not encoded), partition_values, size,
-	                           modification_time, data_change 1, stats */
+	                           modification_time, data_change 1 (a caller that only
+	                           rearranges rows commits its copy with 0), stats */
 	int64_t rows;
 };
 
@@ -243,6 +254,14 @@ int64_t delta_writer_rows(const struct delta_writer *w);
  * be written (the others stay listed: discard them).
  */
 int delta_writer_finish(struct delta_writer *w, struct err_msg *e);
+/*
+ * Make the finished files durable before a commit names them: each file
+ * and every directory between it and the table root fsynced, several at
+ * once, or, past 64 files, one syncfs(2) of the table's filesystem
+ * (cheaper for many files, but it waits for whatever else is being
+ * written there).  -1 with e set (EX_IOERR).
+ */
+int delta_writer_sync(struct delta_writer *w, struct err_msg *e);
 /* The finished files (valid until the next put, finish, release or discard). */
 const struct delta_written *delta_writer_files(const struct delta_writer *w, size_t *n);
 /* Forget the finished files: a commit made them the table's. */

@@ -16,8 +16,9 @@
  * finished, then the writer thread orders the rows by the sort columns and
  * writes them in that order.
  */
-#define _GNU_SOURCE /* qsort_r */
+#define _GNU_SOURCE /* qsort_r, syncfs */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,8 +36,10 @@
  * cheaper than a call per value.  String bytes are kept in an arena and
  * addressed by offset until the chunk is handed over.
  */
-#define ROW_CHUNK   1024
-#define LEARN_EVERY 256
+#define ROW_CHUNK      1024
+#define LEARN_EVERY    256
+#define SYNC_FILES_MAX 64 /* more files than this are made durable by one syncfs() */
+#define SYNC_THREADS   15 /* besides the caller's, for fsyncs that wait together */
 
 enum col_kind { K_I64, K_I32, K_F32, K_F64, K_BOOL, K_BYTES, K_DEC };
 
@@ -642,7 +645,7 @@ static struct part_file *new_file(struct delta_writer *w, const struct delta_cel
 		return NULL;
 	}
 	/* Files go to the writer threads in turn; each file stays with one. */
-	p->worker = w->next_worker++ % w->nworkers;
+	p->worker = w->nworkers ? w->next_worker++ % w->nworkers : 0;
 	pthread_mutex_lock(&w->mu);
 	p->learning = !w->have_learned || ++w->files_since_learning >= LEARN_EVERY;
 	if (p->learning)
@@ -905,6 +908,17 @@ static int submit(struct delta_writer *w, struct part_file *p, struct rowbuf *rb
 	j->rb = rb;
 	j->finish = finish;
 	struct worker *wk = &w->workers[p->worker];
+	if (!w->nworkers) {
+		/* No writer threads: the caller's thread does the job now. */
+		run_job(wk, j);
+		free(j);
+		pthread_mutex_lock(&w->mu);
+		int failed = w->werr;
+		if (failed)
+			*e = w->werr_msg;
+		pthread_mutex_unlock(&w->mu);
+		return failed ? -1 : 0;
+	}
 	pthread_mutex_lock(&w->mu);
 	while (w->pending >= w->max_pending && !w->werr)
 		pthread_cond_wait(&w->cv_done, &w->mu);
@@ -931,7 +945,7 @@ static int drain(struct delta_writer *w, struct err_msg *e)
 	pthread_mutex_lock(&w->mu);
 	while (w->pending > 0)
 		pthread_cond_wait(&w->cv_done, &w->mu);
-	for (int k = 0; k < w->nworkers; k++) {
+	for (int k = 0; k < (w->nworkers ? w->nworkers : 1); k++) {
 		struct worker *wk = &w->workers[k];
 		while (wk->done) {
 			struct part_file *p = wk->done;
@@ -951,10 +965,23 @@ static int drain(struct delta_writer *w, struct err_msg *e)
 
 static int start_workers(struct delta_writer *w, int n, struct err_msg *e)
 {
-	w->workers = calloc((size_t)n, sizeof *w->workers);
+	w->workers = calloc(n ? (size_t)n : 1, sizeof *w->workers);
 	if (!w->workers) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
+	}
+	if (!n) {
+		/* The caller's thread is the only writer: a worker without a thread. */
+		struct worker *wk = &w->workers[0];
+		wk->w = w;
+		wk->codec = pq_codec_new();
+		wk->wopts = w->wopts;
+		wk->wopts.codec = wk->codec;
+		if (!wk->codec) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		return 0;
 	}
 	w->max_pending = (size_t)n * 8;
 	/*
@@ -1000,6 +1027,8 @@ static void stop_workers(struct delta_writer *w)
 		pq_codec_free(w->workers[k].codec);
 		pthread_cond_destroy(&w->workers[k].cv);
 	}
+	if (!w->nworkers)
+		pq_codec_free(w->workers[0].codec);
 	free(w->workers);
 	w->workers = NULL;
 }
@@ -1041,6 +1070,145 @@ int delta_writer_finish(struct delta_writer *w, struct err_msg *e)
 		d->rows = p->rows;
 	}
 	return 0;
+}
+
+/* fsync a file or directory by path: 0, or -1 with e set. */
+static int sync_path(const char *path, int dir, struct err_msg *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	if (fd < 0 || fsync(fd) < 0) {
+		err_set(e, EX_IOERR, "%s: cannot make it durable: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Paths to fsync, shared by the threads that do it. */
+struct sync_list {
+	char **path;
+	unsigned char *dir;
+	size_t n;
+	_Atomic size_t next;
+	pthread_mutex_t mu;
+	int failed;
+	struct err_msg e;
+};
+
+static void *sync_worker(void *arg)
+{
+	struct sync_list *l = arg;
+	size_t i;
+	while ((i = atomic_fetch_add(&l->next, 1)) < l->n) {
+		struct err_msg e;
+		if (sync_path(l->path[i], l->dir[i], &e) < 0) {
+			pthread_mutex_lock(&l->mu);
+			if (!l->failed) {
+				l->failed = 1;
+				l->e = e;
+			}
+			pthread_mutex_unlock(&l->mu);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * fsync every path of the list, several at once: each waits for the disk,
+ * and the disk serves them together.
+ */
+static int sync_all(struct sync_list *l, struct err_msg *e)
+{
+	pthread_t th[SYNC_THREADS];
+	int nth = 0;
+	pthread_mutex_init(&l->mu, NULL);
+	atomic_store(&l->next, 0);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (nth < SYNC_THREADS && (size_t)nth + 1 < l->n &&
+	       pthread_create(&th[nth], NULL, sync_worker, l) == 0)
+		nth++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sync_worker(l);
+	for (int k = 0; k < nth; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&l->mu);
+	if (l->failed)
+		*e = l->e;
+	return l->failed ? -1 : 0;
+}
+
+/* Add a path to the list, once. */
+static int sync_add(struct sync_list *l, struct strmap *seen, const char *path, size_t len, int dir)
+{
+	char *p = strndup(path, len);
+	if (!p)
+		return -1;
+	if (strmap_get(seen, p)) {
+		free(p);
+		return 1;
+	}
+	char **np = realloc(l->path, (l->n + 1) * sizeof *np);
+	if (np)
+		l->path = np;
+	unsigned char *nd = np ? realloc(l->dir, l->n + 1) : NULL;
+	if (!np || !nd || strmap_put(seen, p, p, NULL) < 0) {
+		free(p);
+		return -1;
+	}
+	l->dir = nd;
+	l->path[l->n] = p;
+	l->dir[l->n++] = (unsigned char)dir;
+	return 0;
+}
+
+int delta_writer_sync(struct delta_writer *w, struct err_msg *e)
+{
+	if (w->nout > SYNC_FILES_MAX) {
+		int fd = open(w->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd) < 0) {
+			err_set(e, EX_IOERR, "%s: cannot flush the files written: %s", w->root,
+			        strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	/* Each file, and each directory up to the root once (partitions share them). */
+	struct sync_list l;
+	struct strmap seen = STRMAP_INIT;
+	size_t rootlen = strlen(w->root);
+	int rc = 0;
+	memset(&l, 0, sizeof l);
+	for (struct part_file *p = w->done; p && rc == 0; p = p->next) {
+		rc = sync_add(&l, &seen, p->abs, strlen(p->abs), 0) < 0 ? -1 : 0;
+		for (const char *slash = strrchr(p->abs, '/');
+		     rc == 0 && slash && (size_t)(slash - p->abs) >= rootlen;) {
+			size_t len = (size_t)(slash - p->abs);
+			int k = sync_add(&l, &seen, p->abs, len, 1);
+			if (k != 0) {
+				rc = k < 0 ? -1 : 0;
+				break; /* listed already, with everything above it */
+			}
+			while (slash > p->abs && *--slash != '/')
+				;
+		}
+	}
+	if (rc < 0)
+		err_set(e, EX_SOFTWARE, "out of memory");
+	else
+		rc = sync_all(&l, e);
+	strmap_free(&seen);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.path[i]);
+	free(l.path);
+	free(l.dir);
+	return rc;
 }
 
 const struct delta_written *delta_writer_files(const struct delta_writer *w, size_t *n)
@@ -1254,7 +1422,7 @@ struct delta_writer *delta_writer_new(const char *root, const struct delta_schem
 	w->kv.value = DELTA_ENGINE;
 	w->wopts.kv = &w->kv;
 	w->wopts.nkv = 1;
-	if (start_workers(w, o->threads < 1 ? 1 : o->threads > 64 ? 64 : o->threads, e) < 0)
+	if (start_workers(w, o->threads < 0 ? 0 : o->threads > 64 ? 64 : o->threads, e) < 0)
 		goto fail;
 	return w;
 oom:

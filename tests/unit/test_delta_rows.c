@@ -3,8 +3,9 @@
  * delta_rows_read.c, delta_rows_write.c): rows written into partition
  * files read back whole and projected, partition values restored, a
  * column the file lacks read as null, files sorted within and cut at the
- * target size, discarded files removed, and files pruned by partition
- * values and statistics.
+ * target size, discarded files removed, files pruned by partition values
+ * and statistics, and the transaction's read predicate that upserts use
+ * (common/delta/delta_txn.c).
  */
 #include "t_delta.h"
 
@@ -49,12 +50,12 @@ static void row(int i, struct delta_cell c[5], char *key)
 }
 
 static struct delta_writer *writer(const struct t_table *t, const struct delta_schema *s,
-                                   const size_t *sort, size_t nsort, int64_t target)
+                                   const size_t *sort, size_t nsort, int64_t target, int threads)
 {
 	struct delta_writer_opts o;
 	struct err_msg e;
 	delta_writer_opts_init(&o);
-	o.threads = 2;
+	o.threads = threads;
 	o.sort_cols = sort;
 	o.nsort = nsort;
 	if (target)
@@ -72,7 +73,7 @@ static void test_rows_written_read_back_with_partition_values(void)
 	struct t_table t;
 	t_table_new(&t, 0);
 	struct delta_schema s = schema_of("");
-	struct delta_writer *w = writer(&t, &s, NULL, 0, 0);
+	struct delta_writer *w = writer(&t, &s, NULL, 0, 0, 2);
 	struct err_msg e;
 	char key[16];
 	struct delta_cell c[5];
@@ -137,7 +138,7 @@ static void test_sorted_files_are_cut_at_the_target_size(void)
 	t_table_new(&t, 0);
 	struct delta_schema s = schema_of("");
 	size_t sort[] = {2, 0, 1}; /* d (a partition column: ignored), k, t */
-	struct delta_writer *w = writer(&t, &s, sort, 3, 32768);
+	struct delta_writer *w = writer(&t, &s, sort, 3, 32768, 2);
 	struct err_msg e;
 	char key[16];
 	struct delta_cell c[5];
@@ -148,7 +149,7 @@ static void test_sorted_files_are_cut_at_the_target_size(void)
 	T_EQ_INT(delta_writer_finish(w, &e), 0);
 	size_t n;
 	const struct delta_written *f = delta_writer_files(w, &n);
-	T_CHECK(n > 2);
+	T_CHECK(n >= 2);
 	struct delta_rows_col cols[2] = {{&s.fields[0], 0}, {&s.fields[1], 0}};
 	int64_t total = 0;
 	int sorted = 1;
@@ -176,12 +177,13 @@ static void test_sorted_files_are_cut_at_the_target_size(void)
 	t_table_free(&t);
 }
 
-static void test_discarded_files_are_removed(void)
+static void test_discarded_files_are_removed_and_kept_ones_synced(void)
 {
 	struct t_table t;
 	t_table_new(&t, 0);
 	struct delta_schema s = schema_of("");
-	struct delta_writer *w = writer(&t, &s, NULL, 0, 0);
+	/* No writer threads: the files are written by this thread. */
+	struct delta_writer *w = writer(&t, &s, NULL, 0, 0, 0);
 	struct err_msg e;
 	char key[16], path[600];
 	struct delta_cell c[5];
@@ -199,6 +201,14 @@ static void test_discarded_files_are_removed(void)
 	T_CHECK(access(path, F_OK) < 0);
 	delta_writer_files(w, &n);
 	T_EQ_INT(n, 0);
+	/* Files made durable are listed until released. */
+	row(1, c, key);
+	delta_writer_put(w, c, &e);
+	T_EQ_INT(delta_writer_finish(w, &e), 0);
+	T_EQ_INT(delta_writer_sync(w, &e), 0);
+	delta_writer_files(w, &n);
+	T_EQ_INT(n, 1);
+	delta_writer_release(w);
 	delta_writer_free(w);
 	delta_schema_free(&s);
 	t_table_free(&t);
@@ -247,11 +257,65 @@ static void test_files_are_pruned_by_partition_values_and_statistics(void)
 	delta_schema_free(&s);
 }
 
+/* The read predicate of the test below: files whose stats say they hold key "k3". */
+static int holds_k3(void *arg, const struct delta_file *f)
+{
+	int *calls = arg;
+	(*calls)++;
+	return f->stats && strstr(f->stats, "k3") != NULL &&
+	       strcmp(delta_map_get(&f->partition_values, "p", NULL), "a") == 0;
+}
+
+static void test_an_added_file_the_read_predicate_accepts_is_a_conflict(void)
+{
+	struct t_table t;
+	t_table_new(&t, 0);
+	t_append(&t, 1, "a", NULL);
+	struct delta_snapshot s;
+	struct delta_load_opts lo = {-1, -1, 0, 0};
+	struct err_msg e;
+	if (delta_snapshot_load(t.root, &lo, &s, &e) < 0) {
+		printf("# %s\n", e.text);
+		exit(70);
+	}
+	struct delta_store *store = delta_store_link(t.root, NULL);
+	struct delta_txn *x = delta_txn_begin(&s, store, "MERGE");
+	int calls = 0;
+	delta_txn_read_predicate(x, holds_k3, &calls);
+	T_CHECK(!delta_txn_is_blind_append(x));
+	const char *other =
+	    "{\"commitInfo\":{\"isBlindAppend\":true}}\n"
+	    "{\"add\":{\"path\":\"p=a/x.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":true,"
+	    "\"stats\":\"{\\\"minValues\\\":{\\\"k\\\":\\\"k1\\\"}}\"}}\n";
+	T_EQ_INT(delta_txn_check_winner(x, 2, other, strlen(other), &e), DELTA_WINNER_COMPATIBLE);
+	const char *ours =
+	    "{\"commitInfo\":{\"isBlindAppend\":true}}\n"
+	    "{\"add\":{\"path\":\"p=a/y%20z.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":true,"
+	    "\"stats\":\"{\\\"minValues\\\":{\\\"k\\\":\\\"k3\\\"}}\"}}\n";
+	T_EQ_INT(delta_txn_check_winner(x, 3, ours, strlen(ours), &e), DELTA_WINNER_APPEND_READ);
+	T_CHECK(strstr(e.text, "added p=a/y z.parquet where this transaction read") != NULL);
+	/* A rearrangement (dataChange false) adds no row anyone could miss: not asked. */
+	const char *compaction =
+	    "{\"add\":{\"path\":\"p=a/c.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":1,\"modificationTime\":1,\"dataChange\":false,"
+	    "\"stats\":\"{\\\"minValues\\\":{\\\"k\\\":\\\"k3\\\"}}\"}}\n";
+	T_EQ_INT(delta_txn_check_winner(x, 4, compaction, strlen(compaction), &e),
+	         DELTA_WINNER_COMPATIBLE);
+	T_EQ_INT(calls, 2);
+	delta_txn_free(x);
+	delta_store_close(store);
+	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
 int main(void)
 {
 	T_RUN(test_rows_written_read_back_with_partition_values);
 	T_RUN(test_sorted_files_are_cut_at_the_target_size);
-	T_RUN(test_discarded_files_are_removed);
+	T_RUN(test_discarded_files_are_removed_and_kept_ones_synced);
 	T_RUN(test_files_are_pruned_by_partition_values_and_statistics);
+	T_RUN(test_an_added_file_the_read_predicate_accepts_is_a_conflict);
 	T_DONE();
 }
