@@ -450,7 +450,8 @@ static int predicate_param(const char *where, struct buf *out)
 
 /*
  * Stage and commit the group: removes of the inputs, adds of the files
- * the writer finished, and the metrics.  Returns an exit status.
+ * the writer finished (made durable first), and the metrics.  Returns an
+ * exit status.
  */
 static int commit_group(struct optimize *o, struct delta_writer *w, struct delta_file **inputs,
                         size_t ninputs, int64_t rows_in, size_t nparts)
@@ -501,6 +502,13 @@ static int commit_group(struct optimize *o, struct delta_writer *w, struct delta
 		delta_writer_discard(w);
 		err_error("out of memory");
 		return EX_SOFTWARE;
+	}
+	if (delta_writer_sync(w, &e) < 0) {
+		/* A commit must never name a file that a crash could still lose. */
+		delta_txn_free(t);
+		delta_writer_discard(w);
+		err_error("%s", e.text);
+		return e.status ? e.status : EX_IOERR;
 	}
 	if (rows_out != rows_in) {
 		/* Never commit a rewrite that lost or made up rows. */
