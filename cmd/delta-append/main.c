@@ -45,7 +45,7 @@ static const struct cli_option options[] = {
     {"--commit-retries N", "retries after a real conflict (default 15)"},
     {"--config FILE", "the configuration file"},
     {"--max-open-files N", "partitions written at once (default 16)"},
-    {"--merge-key COLS", "upsert by these columns (default: the table's key)"},
+    {"--merge-key COLS", "upsert by these columns (default: table's key)"},
     {"--target-file-size BYTES", "a new data file past this size"},
     {"--threads N", "writer threads (default: processors, up to 4)"},
     {"--txn-version APP", "print the table's txn version of APP (-1: none)"},
