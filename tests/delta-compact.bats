@@ -510,3 +510,20 @@ age() {
 	assert_failure 78
 	assert_equal "$stderr" "delta-compact: [compact] target_file_size: expected an integer from 4096 to 1099511627776, got 'big'"
 }
+
+@test "optimize orders the rows of a table with a merge key by that key" {
+	delta-create -q s --schema "$STOCKETL_ROOT/conf/tables/silver.schema" --partition-by trade_date \
+		--merge-key trade_timestamp,symbol,interval
+	gen-ticks -b 20 8 | delta-append -q s
+	gen-ticks -a again -b 20 8 | delta-append -q s
+	rows s >before
+	run --separate-stderr delta-compact s
+	assert_success
+	rows s >after
+	cmp before after
+	f=$(live_files s)
+	assert_equal "$(wc -l <<<"$f")" 1
+	parquet-cat "lake/s/$f" | jq -r '"\(.trade_timestamp) \(.symbol)"' >order
+	sort -c order
+	[ "$(head -1 order)" = "2025-06-02T13:30:00Z AAPL" ]
+}

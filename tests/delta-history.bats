@@ -109,3 +109,15 @@ setup() {
 	assert_equal "$stderr" ""
 	assert_output --partial '"version":13'
 }
+
+@test "the MERGE commits of upserts and the OPTIMIZE that follows show what they did" {
+	delta-create -q s --schema "$STOCKETL_ROOT/conf/tables/silver.schema" --partition-by trade_date \
+		--merge-key symbol,interval,trade_timestamp
+	gen-ticks -b 3 8 | delta-append -q s
+	gen-ticks -a again -b 1 8 | delta-append -q s
+	delta-compact -q s
+	run --separate-stderr delta-history --format table s
+	assert_success
+	assert_line --index 1 --regexp '^5 +[0-9T:.-]+Z OPTIMIZE +predicate=\[\] zOrderBy=\[\] \| numRemovedFiles=3 numRemovedBytes=[0-9.]+KiB numAddedFiles=1 numAddedBytes=[0-9.]+KiB p50FileSize=[0-9.]+KiB$'
+	assert_line --index 2 --regexp '^4 +[0-9T:.-]+Z MERGE +predicate=\["\(target.symbol = source.symbol\) AND .*"\] \| numSourceRows=8 numTargetRowsInserted=0 numTargetRowsUpdated=8 numTargetRowsDeleted=0 numTargetRowsCopied=[0-9]+ numTargetFilesAdded=1 numTargetFilesRemoved=1$'
+}
