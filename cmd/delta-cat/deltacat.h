@@ -1,10 +1,10 @@
 /*
- * delta-cat's parts: the --where expression and file pruning (where.c),
- * reading a table's data files into rows (scan.c), and writing rows as
- * JSON, CSV or binary tick records (out.c); main.c ties them together.
+ * delta-cat's parts: reading a table's data files into rows, pruned by the
+ * --where expression (scan.c; the expressions are the library's,
+ * delta/delta_where.h), and writing rows as JSON, CSV or binary tick
+ * records (out.c); main.c ties them together.
  *
- * Ownership: struct dc_where owns its predicates and their literals; a
- * struct dc_scan owns the state of the file it is reading.  Rows handed
+ * Ownership: a struct dc_scan owns the state of the file it is reading.  Rows handed
  * to the output (struct delta_value arrays) point into the scanner's column
  * batches and value trees and are valid only during the call that gets
  * them.
@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "delta/delta.h"
 #include "delta/delta_rows.h"
+#include "delta/delta_where.h"
 #include "base/err.h"
 #include "parquet/parquet.h"
 
@@ -28,49 +29,6 @@ struct dc_col {
 	int out;       /* position in the output, or -1 */
 };
 
-/* --where (where.c) ------------------------------------------------------ */
-
-enum dc_op { DC_EQ, DC_NE, DC_LT, DC_LE, DC_GT, DC_GE, DC_ISNULL, DC_NOTNULL };
-enum dc_lit { DC_LIT_NONE, DC_LIT_NUM, DC_LIT_STR, DC_LIT_BOOL };
-
-struct dc_pred {
-	char *column; /* as written */
-	int op;
-	int lit;        /* enum dc_lit */
-	char *text;     /* the literal's text (strings unquoted) */
-	size_t textlen; /* strings may hold NUL bytes */
-	/* bound to the table by dc_where_bind() */
-	int col; /* index into the scanner's columns */
-	const struct delta_field *f;
-	struct delta_cell v;
-	struct buf scratch;
-};
-
-struct dc_where {
-	struct dc_pred *p;
-	size_t n;
-};
-
-/*
- * Parse an expression: comparisons of a column with a literal joined by
- * "and".  Syntax errors fill e (EX_USAGE) with where and why.
- */
-int dc_where_parse(const char *text, struct dc_where *w, struct err_msg *e);
-/* Convert each literal to the type of its column (p->f, set by the caller); EX_USAGE errors. */
-int dc_where_bind(struct dc_where *w, struct err_msg *e);
-void dc_where_free(struct dc_where *w);
-/* Does a value satisfy the predicate (SQL: a null satisfies only "is null")? */
-int dc_pred_test(const struct dc_pred *p, const struct delta_cell *c);
-
-/* 0 when no value within the bounds can satisfy the predicate, else 1. */
-int dc_pred_may_match(const struct dc_pred *p, const struct delta_bounds *b);
-/*
- * Bounds of the column of every predicate from a file's add.stats JSON
- * (b[i] for w->p[i]), as delta_stats_bounds() reads them.
- */
-void dc_stats_bounds(const char *stats, const struct dc_where *w, struct delta_bounds *b,
-                     struct buf *scratch);
-
 /* Reading (scan.c) ------------------------------------------------------- */
 
 /* Called for each row that passes --where; a -1 return stops the scan (e set). */
@@ -80,7 +38,7 @@ struct dc_scan {
 	const char *root;
 	const struct dc_col *cols;
 	size_t ncols;
-	struct dc_where *where;
+	struct delta_where *where;
 	dc_emit_fn emit;
 	void *ctx;
 	const struct pq_read_options *ropts; /* may be NULL */

@@ -17,17 +17,17 @@
 /* Do the row's values pass the predicates that the file could not decide? */
 static int row_passes(const struct dc_scan *s, const struct delta_value *vals)
 {
-	const struct dc_where *w = s->where;
+	const struct delta_where *w = s->where;
 	for (size_t i = 0; w && i < w->n; i++) {
-		const struct dc_pred *p = &w->p[i];
+		const struct delta_pred *p = &w->p[i];
 		if (s->cols[p->col].partition)
 			continue; /* decided for the whole file */
 		const struct delta_value *v = &vals[p->col];
 		if (!delta_type_is_primitive(p->f->type)) {
 			struct delta_cell c = {.null = v->v == NULL};
-			if (!dc_pred_test(p, &c))
+			if (!delta_pred_test(p, &c))
 				return 0;
-		} else if (!dc_pred_test(p, &v->c)) {
+		} else if (!delta_pred_test(p, &v->c)) {
 			return 0;
 		}
 	}
@@ -37,19 +37,19 @@ static int row_passes(const struct dc_scan *s, const struct delta_value *vals)
 /* Leave out the row groups whose footer statistics rule out a match. */
 static void choose_row_groups(struct dc_scan *s, struct delta_rows *r)
 {
-	const struct dc_where *w = s->where;
+	const struct delta_where *w = s->where;
 	int ng = delta_rows_row_groups(r);
 	for (int g = 0; g < ng; g++) {
 		if (delta_rows_row_group_rows(r, g) <= 0)
 			continue;
 		s->row_groups++;
 		for (size_t i = 0; w && i < w->n; i++) {
-			const struct dc_pred *p = &w->p[i];
+			const struct delta_pred *p = &w->p[i];
 			struct delta_bounds b;
 			if (s->cols[p->col].partition)
 				continue;
 			delta_rows_group_bounds(r, g, (size_t)p->col, &b);
-			if (!dc_pred_may_match(p, &b)) {
+			if (!delta_pred_may_match(p, &b)) {
 				delta_rows_use_group(r, g, 0);
 				s->row_groups_skipped++;
 				break;
@@ -65,12 +65,12 @@ static void choose_row_groups(struct dc_scan *s, struct delta_rows *r)
  */
 static int file_may_match(struct dc_scan *s, const struct delta_file *f, struct err_msg *e)
 {
-	const struct dc_where *w = s->where;
+	const struct delta_where *w = s->where;
 	size_t np = w ? w->n : 0;
 	int has_data_pred = 0;
 	struct buf scratch = BUF_INIT;
 	for (size_t i = 0; i < np; i++) {
-		const struct dc_pred *p = &w->p[i];
+		const struct delta_pred *p = &w->p[i];
 		if (!s->cols[p->col].partition) {
 			has_data_pred = 1;
 			continue;
@@ -83,7 +83,7 @@ static int file_may_match(struct dc_scan *s, const struct delta_file *f, struct 
 			buf_free(&scratch);
 			return -1;
 		}
-		int pass = dc_pred_test(p, &c);
+		int pass = delta_pred_test(p, &c);
 		buf_reset(&scratch);
 		if (!pass) {
 			s->files_by_partition++;
@@ -98,10 +98,10 @@ static int file_may_match(struct dc_scan *s, const struct delta_file *f, struct 
 	struct buf *bs = calloc(np, sizeof *bs);
 	int may = 1;
 	if (b && bs) {
-		dc_stats_bounds(f->stats, w, b, bs);
+		delta_where_stats_bounds(f->stats, w, b, bs);
 		for (size_t i = 0; may && i < np; i++) {
-			const struct dc_pred *p = &w->p[i];
-			if (!s->cols[p->col].partition && !dc_pred_may_match(p, &b[i])) {
+			const struct delta_pred *p = &w->p[i];
+			if (!s->cols[p->col].partition && !delta_pred_may_match(p, &b[i])) {
 				s->files_by_stats++;
 				may = 0;
 			}
