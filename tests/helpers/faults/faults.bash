@@ -130,7 +130,7 @@ fx_read() {
 		shift
 	done
 	label=$1 refusal=$2 table=$3
-	[ -n "$want_v" ] && args+=(--version "$want_v")
+	[ -n "$want_v" ] && args+=(--at-version "$want_v")
 	[ -n "$filter" ] && args+=(--where "symbol = 'IBM'")
 	FX_READ=failed
 	cmd="delta-cat${args[*]:+ ${args[*]}}"
@@ -154,7 +154,7 @@ fx_read() {
 		return 0
 	fi
 	if [ -n "$want_v" ] && [ "$v" != "$want_v" ]; then
-		fx_fail "$label: delta-cat --version $want_v read version $v"
+		fx_fail "$label: delta-cat --at-version $want_v read version $v"
 		return 0
 	fi
 	# Fast path: delta-cat's own text of a version already found equal to
