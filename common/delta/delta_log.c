@@ -575,9 +575,12 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 		struct err_msg je;
 		struct json *j = json_parse(s, (size_t)(le - s), &je);
 		if (!j || json_type(j) != JSON_OBJECT) {
+			/* Say why the text is not JSON: a damaged byte is found by its offset. */
+			int parsed = j != NULL;
 			json_free(j);
-			err_set(e, EX_DATAERR, "%s: version %lld, line %d: not a JSON action",
-			        snap->root, (long long)v, line);
+			err_set(e, EX_DATAERR, "%s: version %lld, line %d: not a JSON action%s%s%s",
+			        snap->root, (long long)v, line, parsed ? "" : " (",
+			        parsed ? "" : je.text, parsed ? "" : ")");
 			return -1;
 		}
 		struct err_msg ae;
