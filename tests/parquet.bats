@@ -224,9 +224,20 @@ last_page_byte() {
 
 	cp "$ckpt" saved.parquet
 	flip "$ckpt" "$(last_page_byte "$ckpt" 0)"
+	# With every commit still in the log, the reader rebuilds the state from
+	# them and says why it did not use the checkpoint.
+	# (The rows come in the order of the replay that found the files.)
+	run --separate-stderr delta-cat bronze
+	assert_success
+	assert_equal "$(sort <<<"$output")" "$(sort before)"
+	assert_regex "$stderr" "checkpoint.parquet: row group 0, column [a-zA-Z.]+: page [0-9]+: checksum mismatch, the page is damaged"
+	# Without the commits below it, nothing can stand in for the checkpoint.
+	mkdir older
+	mv "$T"/_delta_log/0000000000000000000[0-9].json older/
 	run --separate-stderr delta-cat bronze
 	assert_failure 65
 	assert_regex "$stderr" "checkpoint.parquet: row group 0, column [a-zA-Z.]+: page [0-9]+: checksum mismatch, the page is damaged"
+	mv older/*.json "$T"/_delta_log/
 	cp saved.parquet "$ckpt"
 	run delta-cat bronze
 	assert_success
