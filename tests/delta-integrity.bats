@@ -53,7 +53,7 @@ data_files() {
 @test "an empty commit is exit 65 naming its version, for readers and writers" {
 	table 3
 	for empty in '' '\n\n'; do
-		printf "$empty" >"$(log 2)"
+		printf %b "$empty" >"$(log 2)"
 		run --separate-stderr delta-cat bronze
 		assert_failure 65
 		assert_equal "$stderr" "delta-cat: $T: version 2 is empty (a commit holds at least one action)"

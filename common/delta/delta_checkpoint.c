@@ -4,7 +4,10 @@
  * Reading looks every column up by name, so Spark's, delta-rs's and our own
  * layouts all work; only the action columns replay needs are selected
  * (txn, add, remove, metaData, protocol), and stats_parsed is ignored (the
- * JSON stats, when present, are enough for file skipping).  Writing uses
+ * JSON stats, when present, are enough for file skipping).  A writer, which
+ * keeps no file lists, does not decode the add and remove columns of a
+ * checkpoint with checksums but verifies their pages, and reads any other
+ * checkpoint whole: it refuses what readers refuse.  Writing uses
  * the full classic schema of Spark 3 / Delta 3 so that every engine reads
  * the file: one row per action, exactly one action column set per row.
  */
@@ -320,10 +323,10 @@ static int cp_path_ok(const uint8_t *p, size_t n)
 
 /*
  * Without file lists (no_files), the adds of a checksummed checkpoint are
- * only counted (against _last_checkpoint): from the footer's statistics of add.path when
- * every row group has them, else by reading that one column, each path
- * checked as a full read would check it.  Rows are never assembled per file
- * (a checkpoint of a large table is mostly adds).
+ * only counted (against _last_checkpoint): from the footer's statistics of
+ * add.path when every row group has them, else by reading that one column,
+ * each path checked as a full read would check it.  Rows are never
+ * assembled per file (a checkpoint of a large table is mostly adds).
  */
 static int cp_count_adds(struct pq_reader *r, int64_t *count, const char **why, struct err_msg *pe)
 {

@@ -1,9 +1,10 @@
 /*
  * delta_log: paths, log actions and the protocol gates.
  *
- * Every line of a commit is parsed and checked, add and remove included,
- * also when the snapshot keeps no file lists: a writer must refuse a damaged
- * log as a reader does, or it would commit on top of it.  Listing and
+ * Every line of a commit is parsed (as strict JSON, so that a damaged byte
+ * cannot change a key or a path unnoticed) and checked, add and remove
+ * included, also when the snapshot keeps no file lists: a writer must
+ * refuse a damaged log as a reader does, or it would commit on top of it.  Listing and
  * replay live in delta_replay.c, checkpoints in delta_checkpoint.c, commit
  * stores in delta_store.c and transactions in delta_txn.c.
  */

@@ -5,7 +5,9 @@
  * can be rebuilt (a complete checkpoint, or version 0) up to the newest
  * version in the log, whatever _last_checkpoint says: a missing commit is
  * an error that names it, for readers and writers alike, so that nobody
- * reads an old version as the latest or commits into the hole.
+ * reads an old version as the latest or commits into the hole.  So is a
+ * commit that holds no action (an empty file), which would otherwise read
+ * as a version that changed nothing.
  *
  * Finding that newest version takes a listing, which for a log of ten
  * thousand commits costs milliseconds.  When _last_checkpoint points at a
