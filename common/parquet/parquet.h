@@ -363,6 +363,11 @@ int64_t pq_reader_num_rows(const struct pq_reader *r);
 int pq_reader_num_row_groups(const struct pq_reader *r);
 int64_t pq_reader_row_group_rows(const struct pq_reader *r, int rg);
 const char *pq_reader_created_by(const struct pq_reader *r); /* NULL when absent */
+/*
+ * 1 when the footer carried a checksum and it matched (the files stocketl
+ * writes, unless written with no_crc), 0 otherwise, also with skip_crc.
+ */
+int pq_reader_checksummed(const struct pq_reader *r);
 size_t pq_reader_num_kv(const struct pq_reader *r);
 const struct pq_kv *pq_reader_kv(const struct pq_reader *r, size_t i);
 /*
@@ -458,5 +463,22 @@ struct pq_column *pq_column_open(struct pq_reader *r, int rg, int leaf, struct e
 ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t max,
                        struct err_msg *e);
 void pq_column_close(struct pq_column *c);
+
+/*
+ * Check one column chunk (any leaf, also inside lists and maps) for what
+ * reading it would refuse, without decoding what need not be: its pages'
+ * checksums and value counts, then each page's header against what the
+ * footer says of the chunk.  Pages whose checksum and header vouch for
+ * them, in a file whose footer has a checksum too, are not decompressed
+ * (zstd and snappy state their sizes); the others (no checksum, a
+ * dictionary, V2 pages, a header that disagrees with the footer) are
+ * decoded as pq_column_read() would.  A page is refused exactly when
+ * decoding it would be; what only assembling rows can show (levels of
+ * sibling columns that disagree, which checksummed files cannot hold
+ * unnoticed) is left to reading rows.  Uses the reader's own
+ * decompression contexts: not at the same time as other reads of r.
+ * 0, or -1 with e filled.
+ */
+int pq_column_verify(struct pq_reader *r, int rg, int leaf, struct err_msg *e);
 
 #endif

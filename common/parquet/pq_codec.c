@@ -226,6 +226,46 @@ int pq_decompress(struct pq_codec *c, int codec, const uint8_t *src, size_t n, u
 	}
 }
 
+int pq_decompressed_size(int codec, const uint8_t *src, size_t n, size_t *size, const char **why)
+{
+	switch (codec) {
+	case PQ_UNCOMPRESSED:
+		*size = n;
+		return 1;
+	case PQ_ZSTD: {
+		/* Each frame may state its content size; one that does not leaves it unknown. */
+		size_t total = 0;
+		if (n == 0)
+			return 0;
+		while (n > 0) {
+			unsigned long long fcs = ZSTD_getFrameContentSize(src, n);
+			size_t fl = ZSTD_findFrameCompressedSize(src, n);
+			if (fcs == ZSTD_CONTENTSIZE_UNKNOWN)
+				return 0;
+			if (fcs == ZSTD_CONTENTSIZE_ERROR || ZSTD_isError(fl) ||
+			    fcs > SIZE_MAX - total) {
+				*why = "zstd data corrupt";
+				return -1;
+			}
+			total += (size_t)fcs;
+			src += fl;
+			n -= fl;
+		}
+		*size = total;
+		return 1;
+	}
+	case PQ_SNAPPY:
+		if (snappy_uncompressed_length((const char *)src, n, size) != SNAPPY_OK) {
+			*why = "snappy data corrupt";
+			return -1;
+		}
+		return 1;
+	default:
+		/* gzip keeps the size of its last member only, modulo 2^32. */
+		return 0;
+	}
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define PQ_CRC_FOLD 1

@@ -1,7 +1,8 @@
 /*
  * Fuzz target: a whole Parquet file from memory.  Open it, read every row
- * (the row assembler over every page decoder), then every flat column with
- * the columnar reader, and decode every footer statistic.  Limits keep a
+ * (the row assembler over every page decoder), then verify every column
+ * chunk (pq_column_verify()), read every flat column with the columnar
+ * reader, and decode every footer statistic.  Limits keep a
  * page's claims from asking for more memory than the fuzzer allows.  Each
  * input is read twice: with the page and footer checksums verified, and
  * without, since a mutated page almost never keeps its CRC and the decoders
@@ -34,6 +35,7 @@ static void read_file(const uint8_t *data, size_t size, int skip_crc)
 			struct pq_chunk_info ci;
 			pq_reader_stats(r, g, l, &st);
 			pq_reader_chunk_info(r, g, l, &ci);
+			pq_column_verify(r, g, l, &e);
 			struct pq_column *c = pq_column_open(r, g, l, &e);
 			if (!c)
 				continue;

@@ -246,7 +246,17 @@ static int put_value(struct pq_writer *w, int c, const struct pq_value *v)
 #define NROWS 3000
 
 /* Write NROWS rows one value at a time; 0 or -1. */
+static int write_flat_rows(const char *file, const struct pq_write_options *o, int nullable,
+                           int rows);
+
 static int write_flat(const char *file, const struct pq_write_options *o, int nullable)
+{
+	return write_flat_rows(file, o, nullable, NROWS);
+}
+
+/* The first rows of write_flat()'s file. */
+static int write_flat_rows(const char *file, const struct pq_write_options *o, int nullable,
+                           int rows)
 {
 	struct err_msg e = {{0}, 0};
 	struct pq_schema *s = flat_schema(nullable);
@@ -258,7 +268,7 @@ static int write_flat(const char *file, const struct pq_write_options *o, int nu
 	}
 	char sbuf[64];
 	int rc = 0;
-	for (int i = 0; i < NROWS && rc == 0; i++) {
+	for (int i = 0; i < rows && rc == 0; i++) {
 		for (int c = 0; c < NCOLS && rc == 0; c++) {
 			struct pq_value v = flat_value(c, i, nullable, sbuf);
 			rc = put_value(w, c, &v);
@@ -1441,6 +1451,116 @@ static void test_every_changed_byte_is_refused_or_harmless(void)
 	sweep_file(f);
 }
 
+/* Is d[0..n) refused by reading all its rows (1), or read (0)? */
+static int rows_refused(const uint8_t *d, size_t n)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_reader *r = pq_reader_open_mem(d, n, "damaged.parquet", NULL, &e);
+	const struct pq_value *row;
+	int got = r ? 1 : -1;
+	while (got == 1)
+		got = pq_reader_next_row(r, &row, &e);
+	pq_reader_close(r);
+	return got < 0;
+}
+
+/* Is d[0..n) refused by verifying every column chunk (1), or not (0)? */
+static int chunks_refused(const uint8_t *d, size_t n, struct err_msg *e)
+{
+	struct pq_reader *r = pq_reader_open_mem(d, n, "damaged.parquet", NULL, e);
+	if (!r)
+		return 1;
+	int bad = 0;
+	for (int g = 0; !bad && g < pq_reader_num_row_groups(r); g++)
+		for (int l = 0; !bad && l < pq_schema_nleaves(pq_reader_schema(r)); l++)
+			bad = pq_column_verify(r, g, l, e) < 0;
+	pq_reader_close(r);
+	return bad;
+}
+
+/*
+ * Every bit of every byte of a file flipped: verifying its column chunks
+ * refuses it exactly when reading its rows does (exact: a file with
+ * checksums), or at least never refuses what reading reads (without them,
+ * some damage shows only when rows are assembled).
+ */
+static void verify_sweep(const char *f, int exact)
+{
+	size_t n;
+	uint8_t *d = slurp(f, &n);
+	T_CHECK(d != NULL);
+	if (!d)
+		return;
+	static struct span sp[4096];
+	uint8_t *bad = malloc(n);
+	int refused = 0, stricter = 0, laxer = 0, np = file_pages(d, n, sp, 4096);
+	T_CHECK(np > 0);
+	for (size_t i = 0; i < n; i++) {
+		/* Every bit of the headers and the footer; two of a page's bytes, which its CRC covers. */
+		int in_page = 0;
+		for (int k = 0; k < np && !in_page; k++)
+			in_page = i >= sp[k].body && i < sp[k].body + sp[k].len;
+		for (int bit = 0; bit < 8; bit += in_page && exact ? 7 : 1) {
+			struct err_msg e = {{0}, 0};
+			memcpy(bad, d, n);
+			bad[i] ^= (uint8_t)(1u << bit);
+			int rows = rows_refused(bad, n), chunks = chunks_refused(bad, n, &e);
+			refused += rows;
+			if (chunks && !rows && stricter++ < 5)
+				printf(
+				    "#   %s: byte %zu ^ 0x%02x reads, but verifying refuses: %s\n",
+				    f, i, 1u << bit, e.text);
+			if (rows && !chunks && exact && laxer++ < 5)
+				printf("#   %s: byte %zu ^ 0x%02x is refused, but verifies\n", f, i,
+				       1u << bit);
+		}
+	}
+	printf("#   %s: %zu bytes, %d flips refused\n", f, n, refused);
+	T_EQ_INT(stricter, 0);
+	T_EQ_INT(laxer, 0);
+	T_CHECK(refused > 0);
+	free(bad);
+	free(d);
+}
+
+static void test_verifying_chunks_refuses_what_reading_refuses(void)
+{
+	static const struct {
+		const char *name;
+		int version, compression, no_crc;
+	} files[] = {
+	    {"verify_v1_zstd.parquet", 1, PQ_ZSTD, 0},
+	    {"verify_v1_snappy.parquet", 1, PQ_SNAPPY, 0},
+	    {"verify_v1_gzip.parquet", 1, PQ_GZIP, 0},
+	    {"verify_v2_zstd.parquet", 2, PQ_ZSTD, 0},
+	    {"verify_no_crc.parquet", 1, PQ_ZSTD, 1},
+	};
+	struct pq_write_options o;
+	struct err_msg e = {{0}, 0};
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		pq_write_options_init(&o);
+		o.page_bytes = 300;
+		o.row_group_rows = 40;
+		o.page_version = files[i].version;
+		o.compression = files[i].compression;
+		o.no_crc = files[i].no_crc;
+		const char *f = tmpfile_named(files[i].name);
+		T_EQ_INT(write_flat_rows(f, &o, 1, 40), 0);
+		verify_sweep(f, !files[i].no_crc);
+	}
+	/* Nested Delta actions (structs, maps, a list), as in a checkpoint. */
+	build_example();
+	struct pq_schema *s = action_schema();
+	const char *f = tmpfile_named("verify_nested.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, NULL, &e);
+	pq_schema_free(s);
+	for (int i = 0; i < 6; i++)
+		pq_writer_write_row(w, &ex_rows[i]);
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+	verify_sweep(f, 1);
+}
+
 /* --------------------------------------------------------------- errors */
 
 static void test_misuse_is_reported_with_the_column(void)
@@ -1909,6 +2029,7 @@ int main(void)
 	T_RUN(test_every_page_and_the_footer_carry_their_crc);
 	T_RUN(test_a_damaged_page_is_refused_with_its_place);
 	T_RUN(test_every_changed_byte_is_refused_or_harmless);
+	T_RUN(test_verifying_chunks_refuses_what_reading_refuses);
 	T_RUN(test_misuse_is_reported_with_the_column);
 	T_RUN(test_a_full_disk_is_an_io_error);
 	T_RUN(test_crafted_files_read_when_honest);
