@@ -313,7 +313,7 @@ start_mock() {
 	run curl -sS -o body -w '%{http_code} %{content_type}' "$MOCKAV_URL?function=GLOBAL_QUOTE"
 	assert_output '404 application/json'
 	run jq -r .error body
-	assert_output 'mock-av: no rule matches GET /query?function=GLOBAL_QUOTE'
+	assert_output 'av-server: no rule matches GET /query?function=GLOBAL_QUOTE'
 }
 
 @test "delay_ms holds the response back: a client with a shorter timeout gives up" {
@@ -390,7 +390,7 @@ start_mock() {
 	printf '%s\n' '[{"responses": []}]' >bad.json
 	run --separate-stderr mockav_rules bad.json
 	assert_failure 1
-	assert_equal "$stderr" 'mockav_rules: {"error":"mock-av: rule 0: responses must be a non-empty array"}'
+	assert_equal "$stderr" 'mockav_rules: {"error":"av-server: rule 0: responses must be a non-empty array"}'
 	run curl -sS "$MOCKAV_URL"
 	assert_output 'new 2'
 }
@@ -399,8 +399,8 @@ start_mock() {
 	printf '%s\n' '[{"match": {}, "responses": [{"delay": 5}]}]' >typo.json
 	run --separate-stderr mockav_start "$BATS_TEST_TMPDIR/typo.json"
 	assert_failure 1
-	assert_equal "$stderr" $'mockav_start: the server did not start\nmock-av: '"$BATS_TEST_TMPDIR"$'/typo.json: rule 0 response 0: unknown key "delay"'
-	run pgrep -f "mock-av.js --rules $BATS_TEST_TMPDIR/typo.json"
+	assert_equal "$stderr" $'mockav_start: the server did not start\nav-server: '"$BATS_TEST_TMPDIR"$'/typo.json: rule 0 response 0: unknown key "delay"'
+	run pgrep -f "av-server.js --rules $BATS_TEST_TMPDIR/typo.json"
 	assert_failure 1
 
 	printf '%s\n' '[{"match": {}, "responses": [{"file": "no_such_fixture.json"}]}]' >missing.json

@@ -1,4 +1,6 @@
-# The mock Alpha Vantage server (tests/helpers/mock-av.js) for test suites.
+# The mock Alpha Vantage server for test suites: demo/av-server.js, the
+# loopback stand-in that the offline demo also serves its recordings with,
+# started through demo/av-server.bash.
 #
 #   load helpers/mockav
 #
@@ -17,16 +19,20 @@
 #   MOCKAV_URL   base URL of the API, http://127.0.0.1:PORT/query
 #   MOCKAV_PORT  the port
 #   MOCKAV_LOG   the request log, one JSON line per request
-#                ({"t":EPOCH_US,"method":..,"path":..,"query":{..}})
+#                ({"t":EPOCH_US,"method":..,"path":..,"query":{..}}), the
+#                API key included so that a suite can check which key a
+#                client sent
 #   MOCKAV_PID   the server's process id
 #   MOCKAV_DIR   the server's temporary directory (log, port file, stderr)
 #
 # mockav_rules RULES_FILE replaces the rules of the running server (and
 # restarts their counts) without restarting it.  The rules format is
-# described at the top of mock-av.js.
+# described at the top of demo/av-server.js.
 # shellcheck shell=bash
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/net.bash"
+# shellcheck source=../../demo/av-server.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../../demo/av-server.bash"
 
 # Where this file is, resolved now: a test changes directory after loading.
 _MOCKAV_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,34 +43,19 @@ _MOCKAV_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # the server's complaint on stderr, if it did not start (an invalid rules
 # file, say); nothing is left running then.
 mockav_start() {
-	local rules=$1 fixtures=${2:-$_MOCKAV_HERE/../fixtures/alphavantage} dir pid
+	local rules=$1 fixtures=${2:-$_MOCKAV_HERE/../fixtures/alphavantage} dir
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/stocketl-mockav.XXXXXX") || return 1
-	: >"$dir/requests.log"
-	# fd 3 is BATS's output channel: a background process holding it open
-	# would make BATS wait for the server forever.
-	node "$_MOCKAV_HERE/mock-av.js" --rules "$rules" --fixtures "$fixtures" \
-		--log "$dir/requests.log" --port-file "$dir/port" \
-		</dev/null >"$dir/stdout" 2>"$dir/stderr" 3>&- &
-	pid=$!
-	if ! net_wait_for 600 _mockav_ready "$dir" "$pid" || [ ! -s "$dir/port" ]; then
-		net_stop_pid "$pid"
-		echo "mockav_start: the server did not start" >&2
-		cat "$dir/stderr" >&2
+	# The log keeps the key: suites check which key av-fetch sent.
+	if ! _av_server_spawn "$dir" "$rules" "$fixtures" --log-apikey; then
 		rm -rf "$dir"
 		return 1
 	fi
 	MOCKAV_PORT=$(cat "$dir/port")
 	MOCKAV_URL=http://127.0.0.1:$MOCKAV_PORT/query
 	MOCKAV_LOG=$dir/requests.log
-	MOCKAV_PID=$pid
+	MOCKAV_PID=$_av_server_pid
 	MOCKAV_DIR=$dir
 	export MOCKAV_URL MOCKAV_PORT MOCKAV_LOG MOCKAV_PID MOCKAV_DIR
-}
-
-# Ready when the port file is there, or when the server has already exited
-# (then there is no point in waiting longer).
-_mockav_ready() {
-	[ -s "$1/port" ] || ! kill -0 "$2" 2>/dev/null
 }
 
 # mockav_rules RULES_FILE: replace the running server's rules with those in
@@ -86,7 +77,7 @@ mockav_rules() {
 # stopped, so it is safe in teardown paths.
 mockav_stop() {
 	if [ -n "${MOCKAV_PID:-}" ]; then
-		net_stop_pid "$MOCKAV_PID" mock-av.js || return 1
+		_av_server_kill "$MOCKAV_PID" || return 1
 	fi
 	if [ -n "${MOCKAV_DIR:-}" ]; then
 		rm -rf "$MOCKAV_DIR"

@@ -1,24 +1,29 @@
 #!/usr/bin/env node
-// A stand-in for the Alpha Vantage API that the test suites start on
-// loopback.  It is data-driven: a rules file says which answer each request
-// gets, so a suite describes a scenario (a throttle, then a good body; a
-// server that hangs; a truncated transfer) as data, and the server records
-// every request it received so the suite can check what the client sent and
-// when.  Only Node's built-in modules are used.
+// A stand-in for the Alpha Vantage API on loopback, serving recorded
+// answers: the offline demo runs the whole job against it (demo/rules.json
+// and demo/recordings/), and the test suites start it with scenarios of
+// their own (a throttle, then a good body; a server that hangs; a truncated
+// transfer).  It is data-driven: a rules file says which answer each request
+// gets, and every request received is logged so that a caller can check
+// what the client sent and when.  Only Node's built-in modules are used, so
+// it runs wherever the project's tests or its demo do.
 //
-//   node mock-av.js --rules FILE --fixtures DIR --log FILE --port-file FILE
-//                   [--host 127.0.0.1] [--port 0]
+//   node av-server.js --rules FILE --fixtures DIR --log FILE --port-file FILE
+//                     [--host 127.0.0.1] [--port 0] [--log-apikey]
 //
 // Rules file: a JSON array of rules, tried in order; the first rule whose
 // `match` fits the request answers it.
 //
-//   [{"match": {"function": "TIME_SERIES_INTRADAY", "symbol": "IBM"},
+//   [{"match": {"function": "TIME_SERIES_INTRADAY", "symbol": "IBM",
+//               "month": null, "datatype": [null, "json"]},
 //     "path": "/query",
 //     "responses": [{"file": "throttle_note_per_minute.json"},
 //                   {"file": "intraday_IBM_5min_compact.json"}]}]
 //
-// match      query parameters that must be equal (strings); a parameter the
-//            rule does not name matches anything; {} matches every request.
+// match      query parameters and what each must be: a string (equal to
+//            it), null (the parameter is absent) or an array of those (any
+//            of them); a parameter the rule does not name matches anything;
+//            {} matches every request.
 // path       optional: the request path must also be equal.
 // responses  served in order, one per matching request, each rule counting
 //            on its own; after the last one, the last one repeats.
@@ -38,15 +43,17 @@
 //               connection: the client sees a short transfer.
 // close         true: reset the connection without sending any response.
 //
-// A request that no rule matches gets 404 with a JSON error body.  Every
-// request is appended to the log as one JSON line, when it arrives and
-// before it is answered:
+// A request that no rule matches gets 404 with a JSON error body that
+// quotes the request.  Every request is appended to the log as one JSON
+// line, when it arrives and before it is answered:
 //
 //   {"t":1750098000123456,"method":"GET","path":"/query","query":{...}}
 //
 // t is the arrival time in epoch microseconds, strictly increasing from line
-// to line; query holds every parameter, the API key included (a repeated
-// parameter keeps its last value).
+// to line; query holds every parameter (a repeated parameter keeps its last
+// value).  Any API key is accepted.  It is never echoed: the 404 body shows
+// apikey=***, and so does the log unless --log-apikey is given, which the
+// test suites use to check which key a client sent.
 //
 // Control: PUT /_rules with a rules document as the body replaces the rules
 // and restarts every rule's count (204; 400 with a JSON error when the
@@ -68,18 +75,26 @@ const RESPONSE_KEYS = new Set([
 ]);
 const MAX_CONTROL_BODY = 1 << 20;
 
+const USAGE = 'usage: av-server.js --rules FILE --fixtures DIR --log FILE --port-file FILE ' +
+	'[--host ADDR] [--port N] [--log-apikey]';
+
 function fail(msg) {
-	process.stderr.write(`mock-av: ${msg}\n`);
+	process.stderr.write(`av-server: ${msg}\n`);
 	process.exit(64);
 }
 
 function parseArgs(argv) {
-	const opts = { host: '127.0.0.1', port: '0' };
+	const opts = { host: '127.0.0.1', port: '0', 'log-apikey': false };
 	const names = new Set(['rules', 'fixtures', 'log', 'port-file', 'host', 'port']);
 	for (let i = 0; i < argv.length; i += 2) {
+		if (argv[i] === '--log-apikey') {
+			opts['log-apikey'] = true;
+			i -= 1; // a flag without a value
+			continue;
+		}
 		const name = argv[i].replace(/^--/, '');
 		if (!argv[i].startsWith('--') || !names.has(name) || i + 1 >= argv.length)
-			fail(`usage: mock-av.js --rules FILE --fixtures DIR --log FILE --port-file FILE [--host ADDR] [--port N]`);
+			fail(USAGE);
 		opts[name] = argv[i + 1];
 	}
 	for (const required of ['rules', 'fixtures', 'log', 'port-file'])
@@ -90,6 +105,10 @@ function parseArgs(argv) {
 
 function isObject(v) {
 	return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function isMatchValue(v) {
+	return v === null || typeof v === 'string';
 }
 
 function isCount(v) {
@@ -151,8 +170,8 @@ function checkRules(rules, fixtures) {
 			if (!isObject(rule.match))
 				throw new Error(`${where}: match must be an object`);
 			for (const [k, v] of Object.entries(rule.match))
-				if (typeof v !== 'string')
-					throw new Error(`${where}: match.${k} must be a string`);
+				if (!isMatchValue(v) && !(Array.isArray(v) && v.length > 0 && v.every(isMatchValue)))
+					throw new Error(`${where}: match.${k} must be a string, null or a non-empty array of them`);
 		}
 		if (rule.path !== undefined && typeof rule.path !== 'string')
 			throw new Error(`${where}: path must be a string`);
@@ -207,10 +226,29 @@ function nowMicros() {
 	return t;
 }
 
+// A parameter that was not sent is null here, so that null in a rule means
+// "absent" and an array lists what is allowed.
+function paramMatches(want, got) {
+	return Array.isArray(want) ? want.includes(got) : want === got;
+}
+
 function findRule(pathname, query) {
 	return rules.find(rule =>
 		(rule.path === undefined || rule.path === pathname) &&
-		Object.entries(rule.match).every(([k, v]) => query[k] === v));
+		Object.entries(rule.match).every(([k, v]) =>
+			paramMatches(v, Object.hasOwn(query, k) ? query[k] : null)));
+}
+
+// The key is secret even when it is a dummy: whatever a caller passes is
+// replaced before it is written anywhere or sent back.
+function redactUrl(url) {
+	return url.replace(/([?&]apikey=)[^&#]*/gi, '$1***');
+}
+
+function redactQuery(query) {
+	if (opts['log-apikey'] || !Object.hasOwn(query, 'apikey'))
+		return query;
+	return { ...query, apikey: '***' };
 }
 
 function sendJson(res, status, obj) {
@@ -232,7 +270,7 @@ function serve(req, res, r) {
 		body = r.file !== undefined ? fs.readFileSync(path.resolve(fixtures, r.file))
 			: Buffer.from(r.body !== undefined ? r.body : '');
 	} catch (e) {
-		sendJson(res, 500, { error: `mock-av: ${r.file}: ${e.code}` });
+		sendJson(res, 500, { error: `av-server: ${r.file}: ${e.code}` });
 		return;
 	}
 	res.writeHead(r.status !== undefined ? r.status : 200, {
@@ -252,7 +290,7 @@ function serve(req, res, r) {
 
 function control(req, res, pathname) {
 	if (pathname !== '/_rules' || req.method !== 'PUT') {
-		sendJson(res, 404, { error: `mock-av: no control ${req.method} ${pathname}` });
+		sendJson(res, 404, { error: `av-server: no control ${req.method} ${pathname}` });
 		return;
 	}
 	const chunks = [];
@@ -260,7 +298,7 @@ function control(req, res, pathname) {
 	req.on('data', c => {
 		size += c.length;
 		if (size > MAX_CONTROL_BODY) {
-			sendJson(res, 413, { error: 'mock-av: rules document too large' });
+			sendJson(res, 413, { error: 'av-server: rules document too large' });
 			req.destroy();
 			return;
 		}
@@ -272,7 +310,7 @@ function control(req, res, pathname) {
 		try {
 			rules = parseRules(Buffer.concat(chunks).toString('utf8'), fixtures);
 		} catch (e) {
-			sendJson(res, 400, { error: `mock-av: ${e.message}` });
+			sendJson(res, 400, { error: `av-server: ${e.message}` });
 			return;
 		}
 		res.writeHead(204);
@@ -282,19 +320,20 @@ function control(req, res, pathname) {
 
 const server = http.createServer((req, res) => {
 	const t = nowMicros();
-	const url = new URL(req.url, 'http://mock-av.invalid');
+	const url = new URL(req.url, 'http://av-server.invalid');
 	if (url.pathname.startsWith('/_')) {
 		control(req, res, url.pathname);
 		return;
 	}
 	const query = Object.fromEntries(url.searchParams);
-	fs.writeSync(logFd, JSON.stringify({ t, method: req.method, path: url.pathname, query }) + '\n');
+	fs.writeSync(logFd, JSON.stringify({ t, method: req.method, path: url.pathname,
+		query: redactQuery(query) }) + '\n');
 	// The request body is not used, but it is read so that the connection
 	// stays usable for the next request.
 	req.resume();
 	const rule = findRule(url.pathname, query);
 	if (rule === undefined) {
-		sendJson(res, 404, { error: `mock-av: no rule matches ${req.method} ${req.url}` });
+		sendJson(res, 404, { error: `av-server: no rule matches ${req.method} ${redactUrl(req.url)}` });
 		return;
 	}
 	const r = rule.responses[Math.min(rule.served, rule.responses.length - 1)];
