@@ -277,13 +277,14 @@ bronze() {
 	assert_line 'Environment=STOCKETL_STATE=/srv/stocketl/var'
 }
 
-@test "the crontab runs stock-etl every 5 minutes of the New York session on weekdays and after the close, with scripts that exist" {
+@test "the crontab runs stock-etl every 5 minutes of the New York session on weekdays and after the close, compact nightly and vacuum weekly, with scripts that exist" {
 	local tab=$STOCKETL_ROOT/conf/crontab
 	run grep -E '^CRON_TZ=' "$tab"
 	assert_output CRON_TZ=America/New_York
 	run grep -E '^[^#A-Z].*' "$tab"
-	assert_output "$(printf '%s  cd /srv/stocketl && pipelines/stock-etl.sh -q >>var/cron.log 2>&1\n' \
-		'*/5 4-19 * * 1-5' '0,5 20 * * 1-5')"
+	assert_output "$(printf '%s  cd /srv/stocketl && pipelines/%s >>var/cron.log 2>&1\n' \
+		'*/5 4-19 * * 1-5' 'stock-etl.sh -q' '0,5 20 * * 1-5' 'stock-etl.sh -q' \
+		'30 21 * * 1-5' 'compact.sh -q --wait' '30 6 * * 0' 'compact.sh -q --wait --vacuum')"
 	local script
 	while read -r script; do
 		[ -x "$STOCKETL_ROOT/$script" ]

@@ -308,6 +308,7 @@ lock_held() {
 	assert_output 0
 	pg_start
 	pg_env
+	# shellcheck disable=SC2153 # exported by pg_start
 	export STOCKETL_PG_DSN=$STOCKETL_TEST_PG_DSN
 	stocketl-db -q migrate
 	STOCKETL_NOW=2025-06-17T15:25:00Z run --separate-stderr bronze -q IBM

@@ -74,10 +74,15 @@ runner_note() {
 	[ "${RUNNER_QUIET:-0}" = 1 ] || runner_say "$1"
 }
 
-# runner_log TEXT: a line of the runner in the run's log, marked with '#'.
+# runner_log TEXT: a line of the runner in the run's log, marked with '#'
+# (without a subshell: it is said from the loops that wait for stages and
+# from the traps).
 runner_log() {
 	[ -n "${RUNNER_LOG:-}" ] || return 0
-	printf '# %s %s\n' "$(runner_rfc3339 "$(runner_now_us)")" "$1" >>"$RUNNER_LOG"
+	local s
+	runner_now
+	TZ=UTC0 printf -v s '%(%Y-%m-%dT%H:%M:%S)T' "$((RUNNER_NOW / 1000000))"
+	printf '# %s.%06dZ %s\n' "$s" "$((RUNNER_NOW % 1000000))" "$1" >>"$RUNNER_LOG"
 }
 
 runner_config_error() {
@@ -316,7 +321,7 @@ runner_main() {
 }
 
 runner_help() {
-	printf 'usage: %s [-q] [--wait] [--config FILE] %s\n\n' "$(basename "$RUNNER_SCRIPT")" "$RUNNER_USAGE"
+	printf 'usage: %s [-q] [--wait] [--config FILE]%s\n\n' "$(basename "$RUNNER_SCRIPT")" "${RUNNER_USAGE:+ $RUNNER_USAGE}"
 	cat <<-'EOF'
 		  -q, --quiet      only the summary on stderr (the stages' messages go to the log)
 		      --wait       wait for a run of the same job that is going ([job] on_overlap = wait)
@@ -325,7 +330,7 @@ runner_help() {
 		  -h, --help       print this help and exit
 
 		The runner's options may stand anywhere among the others.  Each run's log is
-		<state>/logs/<job>/<run id>.log.  See README.md, "Running the job".
+		<state>/logs/<job>/<run id>.log.  See README.md, "The job".
 	EOF
 }
 
@@ -418,13 +423,20 @@ runner_supervisor_signal() {
 # signals that interrupt wait; its status on stdout is not possible from a
 # subshell, so it is left in RUNNER_WAITED.
 runner_wait_pid() {
-	local st
+	local st stat
 	while :; do
 		wait "$1"
 		st=$?
 		# 127: no child of this shell (a subshell has none to wait for).
 		[ "$st" = 127 ] && break
 		kill -0 "$1" 2>/dev/null || break
+		# Still there after wait (a signal's trap interrupted it): only a
+		# child of this very process can be waited for; a subshell that
+		# copied the job table would wait for ever on another's child.
+		read -r stat <"/proc/$1/stat" 2>/dev/null || break
+		stat=${stat##*) }
+		stat=${stat#* }
+		[ "${stat%% *}" = "$BASHPID" ] || break
 	done
 	RUNNER_WAITED=$st
 }
