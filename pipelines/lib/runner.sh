@@ -400,6 +400,7 @@ runner_supervise() {
 	trap 'runner_spool_close' EXIT
 	runner_spool_open
 	runner_lock
+	runner_tmp_clean
 	RUNNER_LOG=$RUNNER_STATE/logs/$RUNNER_JOB/$RUNNER_RUN_ID.log
 	runner_attempts
 	runner_end
@@ -466,6 +467,20 @@ runner_lock() {
 		fi
 	fi
 	printf 'run %s, pid %s, since %s\n' "$RUNNER_RUN_ID" "$$" "$(runner_rfc3339 "$(runner_now_us)")" >"$file"
+}
+
+# runner_tmp_clean: remove the private directories of this job's attempts
+# that were killed before they could (SIGKILL, a crash of the host): those
+# whose pid file names a process that no longer runs.
+runner_tmp_clean() {
+	local dir pid
+	for dir in "${TMPDIR:-/tmp}/stocketl-$RUNNER_JOB".*; do
+		if [ -d "$dir" ] && [ -O "$dir" ] && read -r pid <"$dir/pid" 2>/dev/null &&
+			[[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
+			rm -rf "$dir"
+		fi
+	done
+	return 0
 }
 
 # runner_attempts: attempts until one succeeds, fails for good, or time or
