@@ -317,6 +317,45 @@ strerror() {
 	fx_report
 }
 
+@test "a fault while a batch of more than 64 data files is made durable is exit 74 or a kill, with nothing of the batch left; a rerun loads the rest once" {
+	# batches 1 and 3 of two partitions each; batch 2 of 70 partitions
+	{
+		fx_ticks f 1 5 1
+		for ((day = 20300; day < 20370; day++)); do
+			gen-ticks -m -i 2 -d "$day" -s 1 1
+		done
+		printf '{"@batch":{"app":"f","id":2,"records":70,"rejected":0,"status":"ok"}}\n'
+		fx_ticks f 1 5 3
+	} >in.ndjson
+	fx_oracle in.ndjson
+	bronze empty 5
+	steps empty in.ndjson
+	aim "fsync,syncfs $DURABLE_FILE /0+1\\.json\"\\) making batch 2's data files durable" || fx_report
+	for fault in error=EIO signal=KILL; do
+		label="$SC:$fault while $WHAT ($SC call $N)"
+		fresh empty t
+		status=0
+		traced "$SC:when=$N:$fault" t <in.ndjson 2>err || status=$?
+		struck "$label" "$SC" "$MATCH" || continue
+		if [ "$fault" = error=EIO ]; then
+			[ "$status" -eq 74 ] || fx_fail "$label: exit $status, not 74$(fx_said err)"
+			grep -q "$(strerror EIO)" err || fx_fail "$label: the message does not say \"$(strerror EIO)\"$(fx_said err)"
+		else
+			[ "$status" -eq 137 ] || fx_fail "$label: delta-append was not killed (exit $status)"
+		fi
+		fx_read "$label" '' t
+		fx_at "$label" v1
+		[ "$fault" = signal=KILL ] || fx_strays "$label" t
+		status=0
+		delta-append t <in.ndjson 2>rerun.err || status=$?
+		[ "$status" -eq 0 ] || fx_fail "$label: the rerun exits $status$(fx_said rerun.err)"
+		fx_read "$label, rerun" '' t
+		fx_at "$label, rerun" v3
+		fx_once "$label, rerun" t 3
+	done
+	fx_report
+}
+
 @test "an I/O error while a checkpoint is written is a warning: the commits stand and no temporary file is left" {
 	fx_ticks f 12 5 >in.ndjson
 	fx_oracle in.ndjson
