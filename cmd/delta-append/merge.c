@@ -10,7 +10,9 @@
  * tells them apart best, within each file's bounds).  Only those files are
  * read, one at a time and streamed: their rows whose key is in the batch
  * are dropped, the others written again, and then every record of the
- * batch is written, through the library's writer (delta/delta_rows.h).
+ * batch is written, through the library's writer (delta/delta_rows.h),
+ * in the encodings the largest of them uses, so that the writer does not
+ * try its candidate encodings on every new file.
  * One MERGE commit removes the files read and adds the files written,
  * with the batch's txn, so a batch is loaded once however often it is
  * sent; a key that moved to another partition loses its old row wherever
@@ -676,6 +678,38 @@ static int rewrite_file(struct app *a, struct delta_writer *w, const struct delt
 	return k;
 }
 
+/*
+ * The files written are like the ones rewritten: the largest candidate's
+ * encodings are forced on them, which spares each its trial encodings
+ * (most of the cost of writing a small file).  Only its footer is read.
+ */
+static int learn_encodings(struct app *a, struct delta_writer *w, const struct delta_file **cand,
+                           size_t ncand, const struct pq_read_options *ro, struct err_msg *e)
+{
+	struct merge *m = a->merge;
+	size_t big = 0;
+	for (size_t i = 1; i < ncand; i++)
+		if (cand[i]->size > cand[big]->size)
+			big = i;
+	if (cand[big]->has_deletion_vector)
+		return 0; /* refused when it is rewritten */
+	struct delta_rows *r = delta_rows_open(a->root, cand[big], m->cols, a->ncols, ro, e);
+	if (!r)
+		return -1;
+	int *enc = calloc(a->ncols ? a->ncols : 1, sizeof *enc);
+	if (!enc) {
+		delta_rows_close(r);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	for (size_t c = 0; c < a->ncols; c++)
+		enc[c] = delta_rows_encoding(r, c);
+	delta_rows_close(r);
+	delta_writer_learn(w, enc);
+	free(enc);
+	return 0;
+}
+
 /* Build the MERGE transaction of the files read and written. */
 static struct delta_txn *merge_txn(struct app *a, struct delta_writer *w,
                                    const struct delta_file **cand, size_t ncand, const char *app,
@@ -802,6 +836,8 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 			err_set(e, EX_SOFTWARE, "out of memory");
 		goto out;
 	}
+	if (ncand && learn_encodings(a, w, cand, ncand, &ro, e) < 0)
+		goto out;
 	for (size_t i = 0; i < ncand; i++)
 		if (rewrite_file(a, w, cand[i], st, &ro, e) < 0)
 			goto out;
