@@ -12,13 +12,14 @@
 # their newest bar revised, as the job's overlapping fetches store bars
 # twice: silver has to keep each bar once, at its latest value.
 #
-#   stocketl, as pipelines/intraday.sh and pipelines/silver.sh run it, into
-#   a new lake each time:
+#   stocketl, the stages of pipelines/bronze.sh and pipelines/silver.sh,
+#   into a new lake each time, with JSON records between the programs and
+#   with binary frames (--binary, as the pipelines run them):
 #     bronze: tick-normalize | tick-validate --checks conf/checks/ticks.checks
-#             | delta-append bronze  (JSON records between the stages, the
-#             quarantines written, one commit per batch, every file fsynced)
-#     silver: pipelines/silver.sh (delta-cat of bronze's versions, 100 at a
-#             time, | delta-append --merge-key symbol,interval,trade_timestamp)
+#             | delta-append bronze  (the quarantines written, one commit
+#             per batch, every file fsynced)
+#     silver: delta-cat of bronze's versions, 100 at a time, |
+#             delta-append --merge-key symbol,interval,trade_timestamp
 #   DuckDB (one instance per stage, its start left out of the time):
 #     bronze: read_json of the envelopes with each series as a MAP, the
 #             zone conversion with ICU, DECIMAL(18,6) casts; the rules of
@@ -32,7 +33,7 @@
 #   every file before each commit.
 #
 # Peak memory: each of our programs' peak RSS (silver: the largest process
-# of silver.sh), and the node process running DuckDB for each stage.
+# of the silver steps), and the node process running DuckDB for each stage.
 set -eu
 STOCKETL_ROOT=${STOCKETL_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 export STOCKETL_ROOT
@@ -70,8 +71,9 @@ tm() { # NAME CMD...: CMD under /usr/bin/time, its peak RSS kept as NAME
 count() { node "$root/tests/helpers/duckdb-query.js" "SELECT count(*) AS n FROM read_parquet('$1')" | jq .n; }
 
 # stocketl ---------------------------------------------------------------------
-# bronze MODE: the job's bronze stage into a new lake; MODE json (as
-# pipelines/intraday.sh runs it) or binary (binary frames between the stages).
+# bronze MODE: the job's bronze stages into a new lake; MODE json (JSON
+# records between the stages) or binary (binary frames, as pipelines/bronze.sh
+# runs them).
 ours_bronze() {
 	local bin=()
 	[ "$1" = binary ] && bin=(--binary)
@@ -84,14 +86,12 @@ ours_bronze() {
 	local st=("${PIPESTATUS[@]}")
 	[ "${st[0]}" -le 1 ] && [ "${st[1]}" -le 1 ] && [ "${st[2]}" -le 1 ]
 }
-# silver json: pipelines/silver.sh itself; silver binary: its steps (bronze's
-# versions 100 at a time, each batch's id the last version it holds) with
-# binary frames from delta-cat to delta-append.
+# silver MODE: the steps of pipelines/silver.sh (bronze's versions 100 at a
+# time, each batch's id the last version it holds), with JSON records or
+# binary frames (as the pipeline runs it) from delta-cat to delta-append.
 ours_silver() {
-	if [ "$1" = json ]; then
-		tm silver "$root/pipelines/silver.sh" 2>"$d/silver.err"
-		return
-	fi
+	local bin=()
+	[ "$1" = binary ] && bin=(--binary)
 	local key=symbol,interval,trade_timestamp consumed=-1 latest upto since rs=0 r
 	delta-create -q silver --schema "$root/conf/tables/silver.schema" --partition-by trade_date \
 		--merge-key "$key"
@@ -101,7 +101,7 @@ ours_silver() {
 		[ "$upto" -gt "$latest" ] && upto=$latest
 		since=()
 		[ "$consumed" -ge 0 ] && since=(--since-version "$consumed")
-		tm silver-cat delta-cat --binary "${since[@]}" --at-version "$upto" bronze |
+		tm silver-cat delta-cat "${bin[@]}" "${since[@]}" --at-version "$upto" bronze |
 			tm silver-append delta-append -q --merge-key "$key" --app-id silver/bronze \
 				--batch-id "$upto" silver
 		r=$(printf '%s\n' "$(peak silver-cat)" "$(peak silver-append)" "$rs" | sort -n | tail -1)

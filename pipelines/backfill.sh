@@ -46,11 +46,11 @@ stage_fetch() {
 }
 
 stage_normalize() {
-	exec tick-normalize --rejects "$RUNNER_STATE/rejects/normalize.ndjson"
+	exec tick-normalize --binary --rejects "$RUNNER_STATE/rejects/normalize.ndjson"
 }
 
 stage_validate() {
-	exec tick-validate --checks "$RUNNER_ROOT/conf/checks/ticks.checks" \
+	exec tick-validate --binary --checks "$RUNNER_ROOT/conf/checks/ticks.checks" \
 		--rejects "$RUNNER_STATE/rejects/validate.ndjson" \
 		--report "$RUNNER_STATE/reports/$RUNNER_RUN_ID.json"
 }

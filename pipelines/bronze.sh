@@ -41,13 +41,13 @@ stage_fetch() {
 
 stage_normalize() {
 	if [ "$FETCH_EXPLICIT" = 0 ]; then
-		exec tick-normalize --rejects "$RUNNER_STATE/rejects/normalize.ndjson" --watermarks "$FETCH_WM_FILE"
+		exec tick-normalize --binary --rejects "$RUNNER_STATE/rejects/normalize.ndjson" --watermarks "$FETCH_WM_FILE"
 	fi
-	exec tick-normalize --rejects "$RUNNER_STATE/rejects/normalize.ndjson"
+	exec tick-normalize --binary --rejects "$RUNNER_STATE/rejects/normalize.ndjson"
 }
 
 stage_validate() {
-	exec tick-validate --checks "$RUNNER_ROOT/conf/checks/ticks.checks" \
+	exec tick-validate --binary --checks "$RUNNER_ROOT/conf/checks/ticks.checks" \
 		--rejects "$RUNNER_STATE/rejects/validate.ndjson" \
 		--report "$RUNNER_STATE/reports/$RUNNER_RUN_ID.json"
 }

@@ -42,7 +42,7 @@ stage_create() {
 }
 
 stage_read() {
-	exec delta-cat "${SILVER_SINCE[@]}" --at-version "$SILVER_UPTO" bronze
+	exec delta-cat --binary "${SILVER_SINCE[@]}" --at-version "$SILVER_UPTO" bronze
 }
 
 stage_merge() {

@@ -50,11 +50,11 @@ stage_follow() {
 }
 
 stage_normalize() {
-	exec tick-normalize --rejects "$RUNNER_STATE/rejects/normalize.ndjson" --watermarks "$FETCH_WM_FILE"
+	exec tick-normalize --binary --rejects "$RUNNER_STATE/rejects/normalize.ndjson" --watermarks "$FETCH_WM_FILE"
 }
 
 stage_validate() {
-	exec tick-validate --checks "$RUNNER_ROOT/conf/checks/ticks.checks" \
+	exec tick-validate --binary --checks "$RUNNER_ROOT/conf/checks/ticks.checks" \
 		--rejects "$RUNNER_STATE/rejects/validate.ndjson" \
 		--report "$RUNNER_STATE/reports/$RUNNER_RUN_ID.json"
 }
