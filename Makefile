@@ -1,7 +1,10 @@
 # stocketl: real-time stock market ETL as small C filters.
 #
 #   make                 build every program into bin/
-#   make run             the main job (pipelines/intraday.sh) on ./lake
+#   make run             the bronze job (pipelines/bronze.sh) once, on ./lake
+#   make stock-etl       the job cron runs: bronze, then silver (pipelines/stock-etl.sh)
+#   make backfill FROM=2024-01 TO=2024-03   intraday history, month by month
+#                        (ARGS= passes options and symbols to each job)
 #   make up / down       the local stack (PostgreSQL, S3 server, s3fs mount
 #                        at var/lake), its configuration; make status
 #   make ddl             create or update the PostgreSQL schema (stocketl-db migrate)
@@ -83,7 +86,7 @@ SHELL_FILES = $(shell git ls-files '*.sh' '*.bash' '*.bats' .ci/run tests/run \
                 bench/run 2>/dev/null | sort -u)
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all run test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
+.PHONY: all run stock-etl backfill test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
         deps install uninstall clean up down status ddl spark-sql
 
 all: $(PROG_BINS)
@@ -111,9 +114,20 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(LIB) $(LIBS)
 
-# The main job on the embedded default (./lake): pipelines/intraday.sh.
+# The jobs, each through the job runner (pipelines/lib/runner.sh), with the
+# programs just built; ARGS goes to the job: runner options (-q, --wait,
+# --config FILE), then av-fetch options and symbols.
+JOB_ENV = STOCKETL_BIN=$(abspath $(OUTBIN))
+
 run: all
-	bash pipelines/intraday.sh
+	$(JOB_ENV) bash pipelines/bronze.sh $(ARGS)
+
+stock-etl: all
+	$(JOB_ENV) bash pipelines/stock-etl.sh $(ARGS)
+
+backfill: all
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "make backfill: set FROM and TO (YYYY-MM)" >&2; exit 64; }
+	$(JOB_ENV) bash pipelines/backfill.sh $(FROM) $(TO) $(ARGS)
 
 # The local stack (stack/stack.sh) and the database's schema.
 up:
@@ -145,6 +159,12 @@ build/fuzz/obj/%.o: %.c
 
 build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
 	$(Q_LD)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+# Parsers that live in a program's directory: their targets link those files too.
+build/fuzz/fuzz_checks: build/fuzz/obj/cmd/tick-validate/checks_parse.o \
+                        build/fuzz/obj/cmd/tick-validate/checks.o
+build/fuzz/fuzz_where: build/fuzz/obj/cmd/delta-cat/where.o
+build/fuzz/fuzz_watermarks: build/fuzz/obj/cmd/tick-normalize/watermarks.o
 
 fuzz-build: $(FUZZ_BINS)
 

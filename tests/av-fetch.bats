@@ -203,7 +203,7 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	rules "[$IBM_JSON]"
 	cp "$STOCKETL_ROOT/conf/stocketl.ini.example" example.ini
 	chmod 600 example.ini
-	run --separate-stderr av-fetch --config example.ini --base-url "$MOCKAV_URL" IBM
+	run --separate-stderr av-fetch -q --config example.ini --base-url "$MOCKAV_URL" IBM
 	assert_success
 	assert_equal "$stderr" ''
 	assert_equal "$(requests)" '{"function":"TIME_SERIES_INTRADAY","symbol":"IBM","interval":"5min"}'
@@ -232,7 +232,7 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	rules "[$IBM_JSON]"
 	run --separate-stderr avf IBM
 	assert_success
-	assert_equal "$stderr" ''
+	assert_equal "$stderr" 'av-fetch: 1 requests; answers: 1 data; 100 bars; 0 retries'
 	assert_equal "${#lines[@]}" 2
 	printf '%s\n' "${lines[0]}" | jq -e '
 		.source == "alphavantage" and .function == "TIME_SERIES_INTRADAY" and
@@ -319,13 +319,16 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 @test "symbols come from the arguments, then [av-fetch] symbols, then NVDA TSLA IBM AAPL" {
 	rules '[{"responses":[{"file":"intraday_IBM_5min_compact.json"}]}]'
 	run --separate-stderr avf
+	assert_success
 	assert_equal "$(jq -r .query.symbol "$MOCKAV_LOG" | tr '\n' ' ')" 'NVDA TSLA IBM AAPL '
 	: >"$MOCKAV_LOG"
 	set_conf symbols "MSFT,GOOG"
 	run --separate-stderr avf
+	assert_success
 	assert_equal "$(jq -r .query.symbol "$MOCKAV_LOG" | tr '\n' ' ')" 'MSFT GOOG '
 	: >"$MOCKAV_LOG"
 	run --separate-stderr avf IBM
+	assert_success
 	assert_equal "$(jq -r .query.symbol "$MOCKAV_LOG" | tr '\n' ' ')" 'IBM '
 }
 
@@ -361,7 +364,7 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 
 @test "a full disk is exit 74 with a message" {
 	rules "[$IBM_JSON]"
-	run --separate-stderr avf -o /dev/full IBM NVDA
+	run --separate-stderr avf -q -o /dev/full IBM NVDA
 	assert_failure 74
 	assert_equal "$stderr" 'av-fetch: /dev/full: write error: No space left on device'
 	# Nothing more is asked once the output is gone.
@@ -371,8 +374,10 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 @test "--app names the producer; by default it is derived from function, interval and the sorted symbols" {
 	rules '[{"responses":[{"file":"intraday_IBM_5min_compact.json"}]}]'
 	run --separate-stderr avf --interval 5min NVDA IBM
+	assert_success
 	printf '%s\n' "${lines[-1]}" | jq -e '.["@batch"].app == "av-fetch/intraday/5min/IBM,NVDA"'
 	run --separate-stderr avf --app my/producer IBM
+	assert_success
 	printf '%s\n' "${lines[-1]}" | jq -e '.["@batch"].app == "my/producer"'
 }
 
@@ -382,6 +387,7 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	syms=()
 	for i in $(seq 1 40); do syms+=("SYMBOL$i"); done
 	run --separate-stderr avf -q "${syms[@]}"
+	assert_success
 	app=$(printf '%s\n' "${lines[-1]}" | jq -r '.["@batch"].app')
 	[[ $app =~ ^av-fetch/intraday/5min/40-symbols-[0-9a-f]{16}$ ]]
 }
@@ -409,6 +415,31 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_equal "${stderr_lines[0]}" "av-fetch: BAD: refused by Alpha Vantage: Invalid API call. Please retry or visit the documentation (https://www.alphavantage.co/documentation/) for TIME_SERIES_INTRADAY. ($MOCKAV_URL?function=TIME_SERIES_INTRADAY&symbol=BAD&interval=5min&apikey=***)"
 	# Not retried.
 	assert_equal "$(nrequests)" 2
+}
+
+@test "an answer that no retry can change is asked for once: another interval, an empty quote, an Error Message" {
+	# A 5-minute series in answer to --interval 1min: exit 65.
+	rules "[$IBM_JSON]"
+	run --separate-stderr avf --interval 1min IBM
+	assert_failure 65
+	assert_equal "$(nrequests)" 1
+	assert_equal "${stderr_lines[0]}" "av-fetch: IBM: the answer is \"Time Series (5min)\", not the \"Time Series (1min)\" asked for; asking again will not change it ($MOCKAV_URL?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=1min&apikey=***)"
+	assert_equal "${#lines[@]}" 1
+	printf '%s\n' "${lines[0]}" | jq -e '.["@batch"] | .records == 0 and .rejected == 1'
+	# A quote without fields, the answer for an unknown symbol: exit 1.
+	: >"$MOCKAV_LOG"
+	rules '[{"responses":[{"body":"{\"Global Quote\": {}}"}]}]'
+	run --separate-stderr avf --function quote XYZ
+	assert_failure 1
+	assert_equal "$(nrequests)" 1
+	assert_equal "${stderr_lines[0]}" "av-fetch: XYZ: no quote: the quote is empty (the vendor's answer for an unknown symbol) ($MOCKAV_URL?function=GLOBAL_QUOTE&symbol=XYZ&apikey=***)"
+	# An Error Message: exit 1.
+	: >"$MOCKAV_LOG"
+	rules '[{"responses":[{"file":"error_invalid_api_call.json"}]}]'
+	run --separate-stderr avf BAD
+	assert_failure 1
+	assert_equal "$(nrequests)" 1
+	stderr_has 'av-fetch: BAD: refused by Alpha Vantage: Invalid API call.'
 }
 
 @test "an empty series is reported, not emitted, and is no error" {
@@ -706,6 +737,9 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_equal "$status" 0
 	assert_equal "$(envelopes <out.ndjson | wc -l)" 2
 	assert_equal "$(markers <out.ndjson | jq -c '[.records, .rejected]')" '[2,0]'
+	# The wait is said once, with its length and the limit that makes it.
+	assert_equal "$(grep -c 'waiting' err)" 1
+	grep -Eq '^av-fetch: waiting (59|60|61) s: 2 calls a minute$' err
 }
 
 # --- backfill -------------------------------------------------------------------
@@ -758,7 +792,8 @@ IBM 2024-02 full'
 	status=0
 	wait "$pid" || status=$?
 	assert_equal "$status" 0
-	assert_equal "$(cat err)" ''
+	# Only the summary of the whole run, at its end.
+	assert_equal "$(cat err)" "av-fetch: $(nrequests) requests; answers: $(nrequests) data; $(($(nrequests) * 100)) bars; 0 retries"
 	# Every line is whole; the output ends with a marker; one envelope per batch.
 	jq -e . out.ndjson >/dev/null
 	tail -n 1 out.ndjson | jq -e 'has("@batch")'
@@ -864,6 +899,7 @@ IBM 2024-02 full'
 	run --separate-stderr avf --api-key-file key.txt IBM
 	assert_success
 	run --separate-stderr avf IBM
+	assert_success
 	unset ALPHAVANTAGE_API_KEY
 	run --separate-stderr avf IBM
 	assert_success
@@ -876,7 +912,8 @@ IBM 2024-02 full'
 	chmod 644 key.txt
 	run --separate-stderr avf --api-key-file key.txt IBM
 	assert_success
-	assert_equal "$stderr" 'av-fetch: key.txt: readable by group or others; run chmod 600 key.txt'
+	assert_equal "${#stderr_lines[@]}" 2
+	assert_equal "${stderr_lines[0]}" 'av-fetch: key.txt: readable by group or others; run chmod 600 key.txt'
 }
 
 @test "a missing key is exit 78 naming the places looked" {
@@ -900,8 +937,41 @@ IBM 2024-02 full'
 		[[ $stderr != *"$KEY"* ]]
 	done
 	run --separate-stderr av-fetch --api-key "$KEY" IBM
+	assert_failure 64
 	# shellcheck disable=SC2016 # the message names the variable
 	assert_equal "${stderr_lines[0]}" 'av-fetch: --api-key: the API key is never taken from the command line, where ps shows it to everyone; use --api-key-file FILE, $ALPHAVANTAGE_API_KEY or [API] api_key'
+}
+
+@test "an answer is refused when it quotes the key as the API echoes it, not when a short key is part of a word" {
+	export ALPHAVANTAGE_API_KEY=K
+	quote='{"Global Quote": {"01. symbol": "BRK.A", "02. open": "1.5", "03. high": "2", "04. low": "1", "05. price": "1.5", "06. volume": "100", "07. latest trading day": "2025-06-17"}}'
+	rules "$(jq -nc --arg b "$quote" '[{"responses":[{"body":$b}]}]')"
+	run --separate-stderr avf --function quote BRK.A
+	assert_success
+	assert_equal "$(printf '%s\n' "$output" | envelopes | jq -r '.body["Global Quote"]["01. symbol"]')" BRK.A
+	# The same answer with the key echoed in it, as the API does in URLs and in its texts.
+	for echo in 'https://x/query?apikey=K&symbol=BRK.A' 'We have detected your API key as K.'; do
+		: >"$MOCKAV_LOG"
+		rules "$(jq -nc --arg b "$quote" --arg e "$echo" '[{"responses":[{"body":($b | fromjson | .["Global Quote"]["08. note"] = $e | tojson)}]}]')"
+		run --separate-stderr avf --function quote BRK.A
+		assert_failure 65
+		assert_equal "$(nrequests)" 1
+		assert_equal "${#lines[@]}" 1
+		assert_equal "${stderr_lines[0]}" "av-fetch: BRK.A: the answer quotes the API key; it is not written ($MOCKAV_URL?function=GLOBAL_QUOTE&symbol=BRK.A&apikey=***)"
+	done
+}
+
+@test "a summary line ends the run: requests, answers by kind, bars, retries; -q leaves it out" {
+	rules '[{"match":{"symbol":"BAD"},"responses":[{"file":"error_invalid_api_call.json"}]},
+		{"match":{"symbol":"IBM"},"responses":[{"status":503,"body":""},{"file":"intraday_IBM_5min_compact.json"}]}]'
+	run --separate-stderr avf IBM BAD
+	assert_failure 1
+	assert_equal "${stderr_lines[-1]}" 'av-fetch: 3 requests; answers: 1 data, 1 error message, 1 HTTP error; 100 bars; 1 retries'
+	run --separate-stderr avf -q IBM BAD
+	assert_failure 1
+	# errors still show
+	assert_equal "${#stderr_lines[@]}" 1
+	stderr_has 'av-fetch: BAD: refused by Alpha Vantage'
 }
 
 @test "the key appears in no output and no message, on any path" {

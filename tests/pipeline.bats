@@ -1,73 +1,307 @@
 #!/usr/bin/env bats
-# The main job, pipelines/intraday.sh, end to end against the mock Alpha
-# Vantage server: av-fetch | tick-normalize | tick-validate | delta-append.
+# The jobs end to end against the mock Alpha Vantage server: bronze
+# (pipelines/bronze.sh: av-fetch | tick-normalize | tick-validate |
+# delta-append, incremental by watermarks), stock-etl, the stream, their
+# make targets, the crontab and the stream's systemd unit.  The runner
+# itself (locks, retries, time limits, logs, spool) is tests/runner.bats;
+# the backfill is tests/backfill.bats.
 
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
 load helpers/common
 load helpers/mockav
-
-setup_file() {
-	cat >"$BATS_FILE_TMPDIR/rules.json" <<'JSON'
-[{"match": {"function": "TIME_SERIES_INTRADAY", "symbol": "IBM"},
-  "responses": [{"file": "intraday_IBM_5min_compact.json"}]},
- {"match": {"function": "TIME_SERIES_INTRADAY", "symbol": "EMPTY"},
-  "responses": [{"file": "intraday_empty_series.json"}]}]
-JSON
-	mockav_start "$BATS_FILE_TMPDIR/rules.json"
-}
-
-teardown_file() {
-	mockav_stop
-}
+load helpers/job
 
 setup() {
 	common_setup
 	export ALPHAVANTAGE_API_KEY=test-key STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
 	T=$STOCKETL_LAKE/bronze
+	mkdir fx
 }
 
-job() {
-	"$STOCKETL_ROOT/pipelines/intraday.sh" --base-url "$MOCKAV_URL" --interval 5min "$@"
+teardown() {
+	[ -z "${MOCKAV_PID:-}" ] || mockav_stop
 }
 
-@test "the job lands the API's bars in bronze, in UTC with exact prices, and keeps its report" {
-	run --separate-stderr job IBM
+# serve RULES: start the mock with RULES (JSON) over the fixtures and ./fx.
+serve() {
+	cp "$FIXTURES"/alphavantage/*.json fx/
+	printf '%s\n' "$1" >rules.json
+	mockav_start "$PWD/rules.json" "$PWD/fx"
+	job_config
+}
+
+bronze() {
+	"$STOCKETL_ROOT/pipelines/bronze.sh" --interval 5min "$@"
+}
+
+@test "the bronze job lands the API's bars in bronze, in UTC with exact prices, and keeps its report" {
+	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	run --separate-stderr bronze IBM
 	assert_success
 	[ -f "$T/_delta_log/00000000000000000001.json" ]
 	run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numOutputRows' \
 		"$T/_delta_log/00000000000000000001.json"
 	assert_output 100
 	# 2025-06-17 11:20 ET (EDT) is 15:20 UTC; prices exactly as the API wrote them
-	run duckdb-query.js "SELECT symbol, interval, trade_timestamp, trade_date, open, high, low, close, volume FROM read_parquet('$T/*/*.parquet', hive_partitioning = true, hive_types = {'trade_date': DATE}) WHERE trade_timestamp = '2025-06-17 15:20:00+00'"
+	run duck "SELECT symbol, interval, trade_timestamp, trade_date, open, high, low, close, volume FROM t WHERE trade_timestamp = '2025-06-17 15:20:00+00'"
 	assert_output '{"symbol":"IBM","interval":"5min","trade_timestamp":"2025-06-17T15:20:00Z","trade_date":"2025-06-17","open":282.370000,"high":282.510000,"low":282.070000,"close":282.300000,"volume":12785}'
-	run duckdb-query.js "SELECT count(*) AS n, count(DISTINCT trade_timestamp) AS d FROM read_parquet('$T/*/*.parquet')"
+	run duck "SELECT count(*) AS n, count(DISTINCT trade_timestamp) AS d FROM t"
 	assert_output '{"n":100,"d":100}'
 	run jq -r '.checks | length > 0' var/reports/*.json
 	assert_output true
 	[ -f var/rejects/normalize.ndjson ]
 	[ -f var/rejects/validate.ndjson ]
+	# the first run of a symbol sets its watermark: its newest bar
+	run jq -c '[.symbol, .interval, .newest]' var/watermarks/bronze.ndjson
+	assert_output '["IBM","5min","2025-06-17T15:20:00Z"]'
 }
 
-@test "each run is one more batch: bronze keeps every batch as it arrived" {
-	job IBM
-	job IBM
-	run jq -r 'select(.txn) | .txn.appId' "$T"/_delta_log/0000000000000000000[12].json
-	assert_output $'av-fetch/intraday/5min/IBM\nav-fetch/intraday/5min/IBM'
-	run duckdb-query.js "SELECT count(*) AS n, count(DISTINCT batch_id) AS b FROM read_parquet('$T/*/*.parquet')"
-	assert_output '{"n":200,"b":2}'
+@test "three overlapping five-minute runs store each bar once, and bronze keeps both versions of a revised newest bar" {
+	# Each answer is the latest 100 bars, 25 minutes on: 94 bars seen
+	# before, the one that was newest and still forming, now final, and 5
+	# new ones, the newest forming.
+	bars fx/c1.json IBM 5 "2025-06-17 04:00" 100 forming
+	bars fx/c2.json IBM 5 "2025-06-17 04:25" 100 forming
+	bars fx/c3.json IBM 5 "2025-06-17 04:50" 100 forming
+	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "c1.json"}, {"file": "c2.json"}, {"file": "c3.json"}]}]'
+	local k
+	for k in 99 104 109; do
+		STOCKETL_NOW=$(bar_time "2025-06-17 04:00" 5 "$((k + 1))") bronze -q IBM
+	done
+	# the first run had no watermark (av-fetch's default size), the next two
+	# asked for compact: 100 bars cover five minutes since the watermark
+	run requests '.query.outputsize'
+	assert_output $'null\n"compact"\n"compact"'
+	run duck "SELECT count(*) AS n, count(DISTINCT trade_timestamp) AS bars FROM t"
+	assert_output '{"n":112,"bars":110}'
+	# 100 + 6 + 6 rows where the answers held 300: the two bars that were
+	# newest when fetched are there twice, first as they were, then revised
+	run duck "SELECT strftime(trade_timestamp, '%H:%M') AS utc, list(close ORDER BY batch_id) AS closes FROM t GROUP BY trade_timestamp HAVING count(*) > 1 ORDER BY 1"
+	assert_output $'{"utc":"16:15","closes":[107.380000,107.350000]}\n{"utc":"16:40","closes":[107.630000,107.600000]}'
+	run jq -r '.newest' var/watermarks/bronze.ndjson
+	assert_output 2025-06-17T17:05:00Z
+	run facts watermark '.newest'
+	assert_output $'"2025-06-17T16:15:00Z"\n"2025-06-17T16:40:00Z"\n"2025-06-17T17:05:00Z"'
+	run grep -h 'older than the watermark' var/logs/bronze/*.log
+	assert_line --partial "normalize: tick-normalize: 1 envelopes, 6 bars out, 94 older than the watermark"
 }
 
-@test "a batch that fails a check is not loaded and the job exits 2" {
-	run --separate-stderr job EMPTY
+@test "each symbol is asked for what covers the gap since its watermark: compact, full or whole months" {
+	# IBM's last bar was Friday 19:55 ET and it is Monday 05:00 ET: 14 bars
+	# of trading time.  NVDA's was Tuesday: three days of 192 bars.  TSLA's
+	# was 40 days ago: more than the trailing 30 days of full.
+	local s
+	bars fx/IBM.json IBM 5 "2025-06-16 04:00" 13
+	bars fx/NVDA.json NVDA 5 "2025-06-13 04:00" 20
+	bars fx/TSLA5.json TSLA 5 "2025-05-07 04:00" 20
+	bars fx/TSLA6.json TSLA 5 "2025-06-02 04:00" 20
+	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "IBM.json"}]},
+	        {"match": {"symbol": "NVDA"}, "responses": [{"file": "NVDA.json"}]},
+	        {"match": {"symbol": "TSLA", "month": "2025-05"}, "responses": [{"file": "TSLA5.json"}]},
+	        {"match": {"symbol": "TSLA", "month": "2025-06"}, "responses": [{"file": "TSLA6.json"}]}]'
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	mkdir -p var/watermarks
+	for s in 'IBM 2025-06-13T23:55:00Z' 'NVDA 2025-06-10T18:00:00Z' 'TSLA 2025-05-06T14:00:00Z'; do
+		printf '{"symbol":"%s","interval":"5min","newest":"%s","table":"%s","version":0}\n' \
+			"${s% *}" "${s#* }" "$T" >>var/watermarks/bronze.ndjson
+	done
+	STOCKETL_NOW=2025-06-16T09:00:00Z run --separate-stderr bronze IBM NVDA TSLA
+	assert_success
+	run requests '[.query.symbol, .query.outputsize, .query.month]'
+	assert_equal "$(sort <<<"$output")" "$(printf '%s\n' '["IBM","compact",null]' '["NVDA","full",null]' \
+		'["TSLA","full","2025-05"]' '["TSLA","full","2025-06"]')"
+	# one av-fetch run, so one batch and one commit, per kind of answer
+	run jq -r 'select(.txn) | .txn.appId' "$T"/_delta_log/0000000000000000000[1-3].json
+	assert_equal "$(sort <<<"$output")" "$(printf '%s\n' av-fetch/intraday/5min/2025-05..2025-06/TSLA \
+		av-fetch/intraday/5min/IBM av-fetch/intraday/5min/NVDA)"
+	run grep -c 'plan: ' var/logs/bronze/*.log
+	assert_output 3
+}
+
+@test "options that choose the history fetch what they say, unfiltered, and leave the watermarks alone" {
+	bars fx/m.json IBM 5 "2024-03-04 09:30" 50
+	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "m.json"}]}]'
+	mkdir -p var/watermarks
+	printf '{"symbol":"IBM","interval":"5min","newest":"2025-06-17T15:20:00Z","table":"%s","version":0}\n' "$T" \
+		>var/watermarks/bronze.ndjson
+	cp var/watermarks/bronze.ndjson before.ndjson
+	run --separate-stderr bronze --month 2024-03 IBM
+	assert_success
+	run requests '.query.month'
+	assert_output '"2024-03"'
+	run duck "SELECT count(*) AS n FROM t"
+	assert_output '{"n":50}'
+	diff before.ndjson var/watermarks/bronze.ndjson
+}
+
+@test "watermarks written for another table, or for a table made again since, are not used" {
+	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	mkdir -p var/watermarks
+	printf '{"symbol":"IBM","interval":"5min","newest":"2030-01-01T00:00:00Z","table":"%s","version":0}\n' \
+		/elsewhere/bronze >var/watermarks/bronze.ndjson
+	run --separate-stderr bronze IBM
+	assert_success
+	run duck "SELECT count(*) AS n FROM t"
+	assert_output '{"n":100}'
+	# the lake removed and the job run again: the table starts at version 0
+	rm -rf lake
+	run --separate-stderr bronze IBM
+	assert_success
+	run duck "SELECT count(*) AS n FROM t"
+	assert_output '{"n":100}'
+	run grep -h 'watermarks: .* emptied' var/logs/bronze/*.log
+	assert_equal "${#lines[@]}" 2
+}
+
+@test "a batch that fails a check is not loaded and the job exits 2, naming the check" {
+	serve '[{"match": {"symbol": "EMPTY"}, "responses": [{"file": "intraday_empty_series.json"}]}]'
+	run --separate-stderr bronze EMPTY
 	assert_failure 2
 	[ -f "$T/_delta_log/00000000000000000000.json" ]
 	[ ! -f "$T/_delta_log/00000000000000000001.json" ]
+	assert_regex "$stderr" "bronze: run [^ ]*: status 2, failed at stage validate;"
+	run facts run 'select(.ended_at) | .reason'
+	assert_output --partial 'tick-validate: '
 }
 
-@test "without an API key the job stops with 78 and loads nothing" {
+@test "without an API key the job stops after fetching with one message and 78, and loads nothing" {
+	serve '[]'
 	unset ALPHAVANTAGE_API_KEY
-	run --separate-stderr job IBM
+	run --separate-stderr bronze IBM
 	assert_failure 78
-	assert_regex "$stderr" "av-fetch: no API key"
+	assert_equal "${#stderr_lines[@]}" 2
+	assert_regex "${stderr_lines[0]}" "^av-fetch: no API key: "
+	assert_regex "${stderr_lines[1]}" "^bronze: run [^ ]*: status 78, failed at stage fetch; "
 	[ ! -f "$T/_delta_log/00000000000000000001.json" ]
+	# the stages after fetch never started
+	run facts stage '.stage'
+	assert_output $'"create"\n"fetch"'
+	[ ! -s "$MOCKAV_LOG" ]
+}
+
+@test "stock-etl runs bronze as a stage of its run, under the same run id; silver is left out while the tree has no silver.sh" {
+	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min IBM
+	assert_success
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_regex "$stderr" "^stock-etl: run [^ ]*: status 0; [0-9.]+ s; 100 rows committed; log "
+	local id
+	id=$(run_id_of "$stderr")
+	[ -f "var/logs/stock-etl/$id.log" ]
+	[ -f "var/logs/bronze/$id.log" ]
+	run facts run 'select(.ended_at) | [.job, .run_id == "'"$id"'", .status]'
+	assert_equal "$(sort <<<"$output")" "$(printf '%s\n' '["bronze",true,0]' '["stock-etl",true,0]')"
+	run facts stage 'select(.job == "stock-etl") | .stage'
+	assert_output '"bronze"'
+	# bronze's own messages are in the stock-etl log, under its stage
+	run grep -c '^bronze: tick-normalize: 1 envelopes, 100 bars out' "var/logs/stock-etl/$id.log"
+	assert_output 1
+}
+
+@test "stock-etl runs pipelines/silver.sh after bronze once the tree has one" {
+	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	# a copy of the tree's jobs, with a silver job that says when it ran
+	mkdir -p tree/pipelines tree/conf
+	cp -r "$STOCKETL_ROOT/pipelines/." tree/pipelines/
+	cp -r "$STOCKETL_ROOT/conf/tables" "$STOCKETL_ROOT/conf/checks" tree/conf/
+	cat >tree/pipelines/silver.sh <<-'EOF'
+		#!/usr/bin/env bash
+		echo "silver: run $STOCKETL_RUN_ID after bronze version $(ls "$STOCKETL_LAKE/bronze/_delta_log" | grep -c json$)" >"$HOME/silver.txt"
+	EOF
+	chmod +x tree/pipelines/silver.sh
+	STOCKETL_BIN=$STOCKETL_BIN run --separate-stderr tree/pipelines/stock-etl.sh -q --interval 5min IBM
+	assert_success
+	run cat silver.txt
+	assert_output "silver: run $(run_id_of "$stderr") after bronze version 2"
+	run facts stage 'select(.job == "stock-etl") | [.stage, .status]'
+	assert_output $'["bronze",0]\n["silver",0]'
+}
+
+@test "the stream catches up, commits each cycle with each bar once, and ends cleanly on SIGTERM without committing the batch in progress" {
+	bars fx/c1.json IBM 5 "2025-06-17 04:00" 100 forming
+	bars fx/c2.json IBM 5 "2025-06-17 04:05" 100 forming
+	bars fx/c3.json IBM 5 "2025-06-17 04:10" 100 forming
+	# the fourth answer is slow: SIGTERM arrives while it is awaited
+	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "c1.json"}, {"file": "c2.json"}, {"file": "c3.json"},
+	        {"file": "c3.json", "delay_ms": 1500}]}]'
+	# Cycles every 3 s, the first (after the catch-up) at once: start just
+	# after a boundary, so that each commit's watermarks are written well
+	# before the next cycle.
+	while [ $((10#${EPOCHREALTIME#*.} / 1000 + ${EPOCHREALTIME%.*} % 3 * 1000)) -gt 200 ]; do
+		sleep 0.02
+	done
+	"$STOCKETL_ROOT/pipelines/stream.sh" --interval 5min --every 3s IBM >stream.out 2>stream.err 3>&- &
+	local pid=$! i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(requests | wc -l)" -ge 4 ] && break
+		sleep 0.05
+	done
+	sleep 0.3
+	kill -TERM "$pid"
+	local st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	run tail -n 1 stream.err
+	assert_regex "$output" "^stream: run [^ ]*: status 0, stopped by SIGTERM; "
+	# catch-up: 100 bars; each cycle: the bars from the watermark on
+	run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numOutputRows' "$T"/_delta_log/0000000000000000000[1-9].json
+	assert_output $'100\n2\n2'
+	run jq -r 'select(.txn) | .txn.appId' "$T"/_delta_log/00000000000000000003.json
+	assert_output stream/intraday/5min/IBM
+	[ "$(requests | wc -l)" -eq 4 ]
+	[ ! -e "$T/_delta_log/00000000000000000004.json" ]
+	run facts run 'select(.ended_at) | [.job, .status, .failed_stage, .reason]'
+	assert_output '["stream",0,null,"stopped by SIGTERM during stage follow"]'
+	run jq -r '.newest' var/watermarks/bronze.ndjson
+	assert_output 2025-06-17T16:25:00Z
+}
+
+@test "the stream's systemd unit passes systemd-analyze verify" {
+	command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
+	mkdir -p unit
+	sed "s|/srv/stocketl|$STOCKETL_ROOT|g" "$STOCKETL_ROOT/conf/systemd/stocketl-stream.service" \
+		>unit/stocketl-stream.service
+	run --separate-stderr systemd-analyze verify --man=no "$PWD/unit/stocketl-stream.service"
+	assert_success
+	# a value systemd cannot parse is only a warning: none may be there
+	assert_equal "$stderr" ""
+	run grep -E '^(ExecStart|Restart|KillSignal|KillMode|WorkingDirectory|Environment)=' \
+		"$STOCKETL_ROOT/conf/systemd/stocketl-stream.service"
+	assert_line 'ExecStart=/srv/stocketl/pipelines/stream.sh -q'
+	assert_line 'Restart=on-failure'
+	assert_line 'KillSignal=SIGTERM'
+	assert_line 'Environment=STOCKETL_CONFIG=/srv/stocketl/conf/stocketl.ini'
+	assert_line 'Environment=STOCKETL_STATE=/srv/stocketl/var'
+}
+
+@test "the crontab runs stock-etl every 5 minutes of the New York session on weekdays and after the close, with scripts that exist" {
+	local tab=$STOCKETL_ROOT/conf/crontab
+	run grep -E '^CRON_TZ=' "$tab"
+	assert_output CRON_TZ=America/New_York
+	run grep -E '^[^#A-Z].*' "$tab"
+	assert_output "$(printf '%s  cd /srv/stocketl && pipelines/stock-etl.sh -q >>var/cron.log 2>&1\n' \
+		'*/5 4-19 * * 1-5' '0,5 20 * * 1-5')"
+	local script
+	while read -r script; do
+		[ -x "$STOCKETL_ROOT/$script" ]
+	done < <(grep -oE 'pipelines/[a-z-]+\.sh' "$tab")
+}
+
+# make_job TARGET VAR=VALUE...: make in the tree as if by hand (not nested
+# in the make that runs the tests), with the programs under test.
+make_job() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$STOCKETL_ROOT" -s --no-print-directory \
+		O="$O_DIR" OUTBIN="$STOCKETL_BIN" "$@"
+}
+
+@test "make run and make stock-etl run the bronze and the stock-etl jobs with ARGS" {
+	O_DIR=$(cd "$STOCKETL_ROOT/${O:-build/rel}" && pwd)
+	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	export STOCKETL_STATE=$PWD/var
+	run --separate-stderr make_job run ARGS="-q --interval 5min IBM"
+	assert_success
+	assert_regex "$stderr" "^bronze: run [^ ]*: status 0; [0-9.]+ s; 100 rows committed; log $PWD/var/logs/bronze/"
+	STOCKETL_NOW=2025-06-17T15:25:00Z run --separate-stderr make_job stock-etl ARGS="-q --interval 5min IBM"
+	assert_success
+	assert_regex "$stderr" "^stock-etl: run [^ ]*: status 0; [0-9.]+ s; 1 rows committed; log $PWD/var/logs/stock-etl/"
 }

@@ -33,14 +33,25 @@ envelope() {
 		+ (if $batch == null then {} else {batch_id: $batch} end) + {body: $body}'
 }
 
-marker() { # [ID] [APP]
-	printf '{"@batch":{"app":"%s","id":%s,"records":1,"rejected":0,"status":"ok"}}\n' \
-		"${2:-av-fetch/intraday/5min/IBM}" "${1:-$BATCH}"
+# marker RECORDS [ID] [APP]: the marker of a batch of RECORDS envelopes, as av-fetch writes it.
+marker() {
+	printf '{"@batch":{"app":"%s","id":%s,"records":%s,"rejected":0,"status":"ok"}}\n' \
+		"${3:-av-fetch/intraday/5min/IBM}" "${2:-$BATCH}" "$1"
 }
 
 # ticks: the output's records as "trade_timestamp trade_date open high low close volume".
 ticks() {
 	jq -r 'select(has("symbol")) | "\(.trade_timestamp) \(.trade_date) \(.open) \(.high) \(.low) \(.close) \(.volume)"'
+}
+
+# stderr_has TEXT: a line of the last run's stderr contains TEXT.
+stderr_has() {
+	local l
+	for l in "${stderr_lines[@]}"; do
+		[[ $l == *"$1"* ]] && return 0
+	done
+	printf -- '-- no stderr line contains --\n%s\n-- stderr --\n%s\n' "$1" "$stderr" >&2
+	return 1
 }
 
 teardown() {
@@ -63,7 +74,7 @@ teardown() {
 @test "an intraday envelope becomes tick records, oldest first, in UTC, with the envelope's batch id" {
 	run --separate-stderr tick-normalize "$ENV/ibm_5min_json.ndjson"
 	assert_success
-	assert_equal "$stderr" ""
+	assert_equal "$stderr" "tick-normalize: 1 envelopes, 100 bars out, 0 rejected (0 bars, 0 envelopes)"
 	assert_equal "${#lines[@]}" 101
 	assert_line --index 0 '{"symbol":"IBM","interval":"5min","trade_timestamp":"2025-06-16T18:20:00Z","trade_date":"2025-06-16","open":282.32,"high":283.04,"low":282.21,"close":282.74,"volume":75692,"batch_id":1750173900000000,"ingested_at":"2025-06-17T15:25:03.123456Z","source":"alphavantage"}'
 	assert_line --index 99 '{"symbol":"IBM","interval":"5min","trade_timestamp":"2025-06-17T15:20:00Z","trade_date":"2025-06-17","open":282.37,"high":282.51,"low":282.07,"close":282.3,"volume":12785,"batch_id":1750173900000000,"ingested_at":"2025-06-17T15:25:03.123456Z","source":"alphavantage"}'
@@ -82,7 +93,7 @@ teardown() {
 }
 
 @test "spring forward: each side of the change keeps its own offset, and the exchange-local date" {
-	run tick-normalize "$ENV/tsla_60min_dst.ndjson"
+	run --separate-stderr tick-normalize "$ENV/tsla_60min_dst.ndjson"
 	assert_success
 	run ticks <<<"$output"
 	# Friday 2024-03-08 is EST (UTC-5); Monday 2024-03-11 is EDT (UTC-4).
@@ -101,7 +112,7 @@ teardown() {
 			'2024-03-10 03:00:00,10.5,11,10,10.5,3' \
 			'2024-03-10 02:30:00,10,11,9,10.5,2' \
 			'2024-03-10 01:30:00,10,11,9,10,1')"
-		marker
+		marker 1
 	} >in.ndjson
 	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
 	assert_failure 1
@@ -119,7 +130,7 @@ teardown() {
 		'2024-11-03 01:30:00,3,3,3,3,3' \
 		'2024-11-03 01:00:00,2,2,2,2,2' \
 		'2024-11-03 00:30:00,1,1,1,1,1')" >in.ndjson
-	run tick-normalize in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
 	assert_success
 	run ticks <<<"$output"
 	assert_output - <<-'EOF'
@@ -134,7 +145,7 @@ teardown() {
 	envelope TIME_SERIES_INTRADAY IBM 60min "$(intraday IBM 60min \
 		'2025-01-02 19:00:00,1,1,1,1,1' \
 		'2025-01-02 18:00:00,1,1,1,1,1')" >in.ndjson
-	run tick-normalize in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
 	assert_success
 	run ticks <<<"$output"
 	assert_output $'2025-01-02T23:00:00Z 2025-01-02 1 1 1 1 1\n2025-01-03T00:00:00Z 2025-01-02 1 1 1 1 1'
@@ -172,7 +183,7 @@ teardown() {
 		envelope TIME_SERIES_DAILY AAPL null "$body"
 		envelope GLOBAL_QUOTE AAPL null "$quote"
 	} >in.ndjson
-	run tick-normalize in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
 	assert_success
 	run ticks <<<"$output"
 	assert_output - <<-'EOF'
@@ -195,11 +206,13 @@ teardown() {
 		envelope TIME_SERIES_INTRADAY IBM 5min '{"Meta Data":{"2. Symbol":"IBM"},"Time Series (5min)":{"2025-06-17 11:20:00":{"1. open":"1","2. high":"2","3. low":"1","5. volume":"3"},"2025-06-17 11:15:00":[1,2]}}'
 		envelope TIME_SERIES_INTRADAY IBM 5min "$(printf 'timestamp,open,high,low,close,volume\r\n2025-06-17 11:10:00,1,2,1\r\n2025-06-17 11:05:00,1,2,1,1,7\r\n' | jq -Rs .)"
 		envelope GLOBAL_QUOTE IBM null '{"Global Quote":{"01. symbol":"IBM","02. open":"1","03. high":"2","04. low":"1","05. price":"1.5","06. volume":"9"}}'
-		marker
+		marker 4
 	} >in.ndjson
 	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
 	assert_failure 1
-	assert_equal "$stderr" "tick-normalize: 10 bars and 0 envelopes rejected (see rejects.ndjson)"
+	assert_equal "${#stderr_lines[@]}" 11
+	assert_equal "${stderr_lines[0]}" 'tick-normalize: in.ndjson: line 1: IBM: bar rejected: open: "abc" is not a decimal number'
+	assert_equal "${stderr_lines[10]}" "tick-normalize: 4 envelopes, 2 bars out, 10 rejected (10 bars, 0 envelopes)"
 	assert_line --index 2 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750173900000000,"records":2,"rejected":10,"status":"ok"}}'
 	run jq -r '"\(.stage) \(.source.line): \(.reason)"' rejects.ndjson
 	assert_output - <<-'EOF'
@@ -293,7 +306,8 @@ teardown() {
 
 @test "an empty response is no data, not an error" {
 	{
-		tail -n +4 "$ENV/api_messages.ndjson"
+		tail -n +4 "$ENV/api_messages.ndjson" | head -2
+		marker 2 1750174200000000
 	} >in.ndjson
 	run --separate-stderr tick-normalize -v in.ndjson
 	assert_success
@@ -302,12 +316,27 @@ teardown() {
 	[[ $stderr == *"in.ndjson: line 2: IBM: no data"* ]]
 }
 
+@test "a CSV body with a header and no rows is no data; a quote CSV without a row is an unknown symbol" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min '"timestamp,open,high,low,close,volume\r\n"'
+		envelope GLOBAL_QUOTE IBM null '"symbol,open,high,low,price,volume,latestDay,previousClose,change,changePercent\r\n"'
+	} >in.ndjson
+	run --separate-stderr tick-normalize -v --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	assert_output ''
+	stderr_has 'tick-normalize: in.ndjson: line 1: IBM: no data'
+	run jq -r '"\(.source.line) \(.reason)"' rejects.ndjson
+	assert_output '2 the quote CSV has no row (an unknown symbol)'
+}
+
 @test "without --rejects, each reject is a warning on stderr" {
 	envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,x,2,1,1,10')" >in.ndjson
 	run --separate-stderr tick-normalize in.ndjson
 	assert_failure 1
 	assert_output ''
-	assert_equal "$stderr" 'tick-normalize: in.ndjson: line 1: IBM: bar rejected: open: "x" is not a decimal number'
+	assert_equal "${stderr_lines[0]}" 'tick-normalize: in.ndjson: line 1: IBM: bar rejected: open: "x" is not a decimal number'
+	assert_equal "${stderr_lines[1]}" 'tick-normalize: 1 envelopes, 0 bars out, 1 rejected (1 bars, 0 envelopes)'
+	assert_equal "${#stderr_lines[@]}" 2
 	run --separate-stderr tick-normalize -q in.ndjson
 	assert_failure 1
 	assert_equal "$stderr" ''
@@ -317,9 +346,9 @@ teardown() {
 	{
 		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')" null
 		envelope TIME_SERIES_INTRADAY NVDA 5min "$(intraday NVDA 5min '2025-06-17 11:50:00,3,4,3,3,30')" null
-		marker 42
+		marker 2 42
 	} >in.ndjson
-	run tick-normalize in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
 	assert_success
 	run jq -c '[.symbol, .batch_id, ."@batch".id]' <<<"$output"
 	assert_output $'["IBM",42,null]\n["NVDA",42,null]\n[null,null,42]'
@@ -327,11 +356,11 @@ teardown() {
 
 @test "ticks that never see a batch id get --batch-id, or null" {
 	envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')" null >in.ndjson
-	run tick-normalize --batch-id 7 in.ndjson
+	run --separate-stderr tick-normalize --batch-id 7 in.ndjson
 	assert_success
 	run jq -c .batch_id <<<"$output"
 	assert_output 7
-	run tick-normalize in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
 	assert_success
 	run jq -c .batch_id <<<"$output"
 	assert_output null
@@ -340,12 +369,12 @@ teardown() {
 @test "an envelope batch_id that disagrees with its marker fails the batch" {
 	{
 		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')" 41
-		marker 42
+		marker 1 42
 	} >in.ndjson
 	run --separate-stderr tick-normalize in.ndjson
 	assert_success
 	assert_line --index 1 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":42,"records":1,"rejected":0,"status":"failed"}}'
-	assert_equal "$stderr" 'tick-normalize: batch av-fetch/intraday/5min/IBM 42: its envelopes carry other batch ids; the batch is marked failed'
+	assert_equal "${stderr_lines[0]}" 'tick-normalize: batch av-fetch/intraday/5min/IBM/42: its envelopes carry other batch ids; the batch fails'
 }
 
 @test "an upstream failed batch stays failed and its rejects are kept" {
@@ -358,6 +387,67 @@ teardown() {
 	assert_success
 	assert_line --index 1 '{"@batch":{"app":"a","id":1750173900000000,"records":1,"rejected":2,"status":"failed"}}'
 	assert_line --index 2 '{"@note":{"text":"control lines pass through"}}'
+}
+
+@test "a marker whose count is not the number of envelopes that arrived fails its batch, with both counts" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')"
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:55:00,1,2,1,1,10')"
+		marker 3
+	} >in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
+	assert_failure 65
+	assert_line --index 2 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750173900000000,"records":2,"rejected":0,"status":"failed"}}'
+	assert_equal "${stderr_lines[0]}" 'tick-normalize: batch av-fetch/intraday/5min/IBM/1750173900000000: the marker says 3 records, 2 envelopes arrived; the batch fails'
+}
+
+@test "a malformed marker between two batches fails the first batch alone and is passed on as it came" {
+	bad='{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1,"records":1,"status":"failed","status":"ok"}}'
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')" 1
+		echo "$bad"
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:55:00,1,2,1,1,10')" 2
+		marker 1 2
+	} >in.ndjson
+	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
+	assert_failure 65
+	assert_equal "${#lines[@]}" 4
+	assert_line --index 0 --partial '"trade_timestamp":"2025-06-17T15:50:00Z"'
+	assert_line --index 1 "$bad"
+	assert_line --index 2 --partial '"trade_timestamp":"2025-06-17T15:55:00Z"'
+	assert_line --index 3 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":2,"records":1,"rejected":0,"status":"ok"}}'
+	assert_equal "${stderr_lines[0]}" 'tick-normalize: in.ndjson: line 2: malformed batch marker: @batch repeats "status"; the batch it ends fails'
+	# never a rejected envelope
+	assert_equal "$(wc -c <rejects.ndjson)" 0
+}
+
+@test "a marker without app is passed on without app" {
+	{
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min '2025-06-17 11:50:00,1,2,1,1,10')" 5
+		echo '{"@batch":{"id":5,"records":1,"status":"ok"}}'
+	} >in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
+	assert_success
+	assert_line --index 1 '{"@batch":{"id":5,"records":1,"rejected":0,"status":"ok"}}'
+}
+
+@test "reject messages stop after 20, then say how many more and where they are; -q silences them and the summary" {
+	bars=()
+	for i in $(seq 10 34); do bars+=("2025-06-17 11:$i:00,x,2,1,1,10"); done
+	envelope TIME_SERIES_INTRADAY IBM 1min "$(intraday IBM 1min "${bars[@]}")" >in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
+	assert_failure 1
+	assert_equal "${#stderr_lines[@]}" 22
+	assert_equal "$(printf '%s\n' "${stderr_lines[@]}" | grep -c 'bar rejected')" 20
+	assert_equal "${stderr_lines[20]}" 'tick-normalize: ... and 5 more (see --rejects FILE)'
+	assert_equal "${stderr_lines[21]}" 'tick-normalize: 1 envelopes, 0 bars out, 25 rejected (25 bars, 0 envelopes)'
+	run --separate-stderr tick-normalize --rejects r.ndjson in.ndjson
+	assert_failure 1
+	assert_equal "${stderr_lines[20]}" 'tick-normalize: ... and 5 more (see r.ndjson)'
+	assert_equal "$(wc -l <r.ndjson)" 25
+	run --separate-stderr tick-normalize -q in.ndjson
+	assert_failure 1
+	assert_equal "$stderr" ''
 }
 
 @test "--binary writes the same records in the binary encoding" {
@@ -449,4 +539,106 @@ teardown() {
 	tick-normalize -q --rejects rejects.ndjson in.ndjson || true
 	tick-normalize -q --rejects rejects.ndjson in.ndjson || true
 	[ "$(wc -l <rejects.ndjson)" -eq 2 ]
+}
+
+@test "--watermarks drops the bars older than their key's watermark, keeps the watermark's own bar, and counts them" {
+	printf '%s\n' '{"symbol":"ibm","interval":"5min","newest":"2025-06-17T15:00:00Z"}' \
+		'{"symbol":"IBM","interval":"1min","newest":"2025-06-17T15:19:00Z"}' \
+		'{"symbol":"NVDA","interval":"5min","newest":"2030-01-01T00:00:00Z"}' >wm.ndjson
+	run --separate-stderr tick-normalize --watermarks wm.ndjson --rejects rejects.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_success
+	assert_equal "$stderr" "tick-normalize: 1 envelopes, 5 bars out, 95 older than the watermark, 0 rejected (0 bars, 0 envelopes)"
+	run jq -r 'select(.symbol) | .trade_timestamp' <<<"$output"
+	assert_output "$(printf '2025-06-17T15:%s:00Z\n' 00 05 10 15 20)"
+	# the marker counts what this stage passed on; nothing went to the rejects
+	run jq -c 'select(."@batch") | ."@batch" | [.records, .rejected, .status]' <<<"$(tick-normalize -q --watermarks wm.ndjson "$ENV/ibm_5min_json.ndjson")"
+	assert_output '[5,0,"ok"]'
+	[ ! -s rejects.ndjson ]
+}
+
+@test "--watermarks passes every bar of a key without a watermark, and an empty file drops nothing" {
+	printf '%s\n' '{"symbol":"IBM","interval":"1min","newest":"2030-01-01T00:00:00Z"}' >other.ndjson
+	: >empty.ndjson
+	for f in other.ndjson empty.ndjson; do
+		run --separate-stderr tick-normalize --watermarks $f "$ENV/ibm_5min_json.ndjson"
+		assert_success
+		assert_equal "$stderr" "tick-normalize: 1 envelopes, 100 bars out, 0 older than the watermark, 0 rejected (0 bars, 0 envelopes)"
+		assert_equal "${#lines[@]}" 101
+	done
+}
+
+@test "--watermarks reads spool watermark lines as they are, and a key given twice keeps its newest time" {
+	printf '%s\n' \
+		'{"fact":"watermark","run_id":"r1","program":"runner","at":"2025-06-17T15:26:00.000001Z","symbol":"IBM","interval":"5min","newest":"2025-06-17T15:10:00Z"}' \
+		'{"symbol":"IBM","interval":"5min","newest":"2025-06-17T11:00:00-04:00","extra":{"nested":[1,2]}}' \
+		'{"symbol":"IBM","interval":"5min","newest":"2025-06-17T14:00:00Z"}' >wm.ndjson
+	run --separate-stderr tick-normalize -v --watermarks wm.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_success
+	assert_equal "$(jq -r 'select(.symbol) | .trade_timestamp' <<<"$output" | head -1)" 2025-06-17T15:10:00Z
+	stderr_has "tick-normalize: --watermarks: wm.ndjson: 1 keys"
+	stderr_has "ibm_5min_json.ndjson: line 1: IBM: 97 bars older than the watermark"
+}
+
+@test "a watermarks file that is not watermarks stops the run before any envelope is read, with the line" {
+	printf '%s\n' '{"symbol":"IBM","interval":"5min","newest":"2025-06-17T15:00:00Z"}' \
+		'{"symbol":"IBM","interval":"2min","newest":"2025-06-17T15:00:00Z"}' >bad.ndjson
+	run --separate-stderr tick-normalize --watermarks bad.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_failure 65
+	assert_output ""
+	assert_equal "$stderr" 'tick-normalize: --watermarks: bad.ndjson: line 2: not a watermark: member "interval": not an interval (1min, 5min, 15min, 30min, 60min, 1d)'
+	local line why
+	while IFS='|' read -r line why; do
+		printf '%s\n' "$line" >bad.ndjson
+		run --separate-stderr tick-normalize --watermarks bad.ndjson "$ENV/ibm_5min_json.ndjson"
+		assert_failure 65
+		assert_equal "$stderr" "tick-normalize: --watermarks: bad.ndjson: line 1: not a watermark: $why"
+	done <<-'EOF'
+		{"symbol":"IBM","interval":"5min"}|member "newest" missing
+		{"symbol":"IBM","symbol":"NVDA","interval":"5min","newest":"2025-06-17T15:00:00Z"}|member "symbol" repeated
+		{"symbol":"I B M","interval":"5min","newest":"2025-06-17T15:00:00Z"}|member "symbol": not a symbol ([A-Za-z0-9.-]{1,15})
+		{"symbol":"IBM","interval":"5min","newest":"yesterday"}|member "newest": not an RFC 3339 time
+		{"symbol":"IBM","interval":"5min","newest":1750172400}|member "newest": not a string of at most 64 bytes
+		["IBM","5min","2025-06-17T15:00:00Z"]|not a JSON object
+	EOF
+	printf '%s\n' '{"@batch":{"app":"x","id":1,"records":0,"status":"ok"}}' >bad.ndjson
+	run --separate-stderr tick-normalize --watermarks bad.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_failure 65
+	assert_equal "$stderr" 'tick-normalize: --watermarks: bad.ndjson: line 1: not a watermark: a control line'
+	run --separate-stderr tick-normalize --watermarks no-such.ndjson "$ENV/ibm_5min_json.ndjson"
+	assert_failure 74
+	assert_equal "$stderr" 'tick-normalize: --watermarks: no-such.ndjson: No such file or directory'
+}
+
+@test "--watermarks follows the file when it is replaced while the input is read, and keeps the old ones when the new cannot be read" {
+	printf '%s\n' '{"symbol":"IBM","interval":"5min","newest":"2025-06-17T15:00:00Z"}' >wm.ndjson
+	mkfifo in
+	# fd 3 is BATS's own: the writer gets another, and the background
+	# process none of BATS's.
+	tick-normalize --watermarks wm.ndjson <in >out.ndjson 2>err.txt 3>&- &
+	local pid=$! i w
+	exec {w}>in
+	# wait_marker N: the output holds N batch markers
+	wait_marker() {
+		for ((i = 0; i < 100; i++)); do
+			[ "$(grep -c '"@batch"' out.ndjson)" -ge "$1" ] && return 0
+			sleep 0.05
+		done
+		return 1
+	}
+	cat "$ENV/ibm_5min_json.ndjson" >&"$w"
+	wait_marker 1
+	# replaced whole, as the job does after a commit
+	printf '%s\n' '{"symbol":"IBM","interval":"5min","newest":"2025-06-17T15:15:00Z"}' >wm.new
+	mv wm.new wm.ndjson
+	cat "$ENV/ibm_5min_json.ndjson" >&"$w"
+	wait_marker 2
+	printf 'not json\n' >wm.ndjson
+	cat "$ENV/ibm_5min_json.ndjson" >&"$w"
+	exec {w}>&-
+	wait "$pid"
+	run jq -c 'select(."@batch") | ."@batch".records' out.ndjson
+	assert_output $'5\n2\n2'
+	run cat err.txt
+	assert_line --index 0 "tick-normalize: --watermarks: wm.ndjson: line 1: not a watermark: unexpected character; the watermarks read before stay"
+	assert_line --index 1 "tick-normalize: 3 envelopes, 9 bars out, 291 older than the watermark, 0 rejected (0 bars, 0 envelopes)"
 }

@@ -24,9 +24,10 @@ tick() {
 		batch_id: 1, ingested_at: "2025-06-17T13:35:00Z", source: "alphavantage"}'" | $f"
 }
 
-marker() { # [ID] [STATUS] [REJECTED]
-	printf '{"@batch":{"app":"test","id":%s,"records":0,"rejected":%s,"status":"%s"}}\n' \
-		"${1:-1}" "${3:-0}" "${2:-ok}"
+# marker RECORDS [ID] [STATUS] [REJECTED]: the marker of a batch of RECORDS records.
+marker() {
+	printf '{"@batch":{"app":"test","id":%s,"records":%s,"rejected":%s,"status":"%s"}}\n' \
+		"${2:-1}" "$1" "${4:-0}" "${3:-ok}"
 }
 
 # checks LINE...: a checks file c.checks with the items given (one per argument).
@@ -35,6 +36,16 @@ checks() {
 		echo 'checks for ticks:'
 		printf '%s\n' "$@"
 	} >c.checks
+}
+
+# stderr_line TEXT: a line of the last run's stderr is TEXT.
+stderr_line() {
+	local l
+	for l in "${stderr_lines[@]}"; do
+		[[ $l == "$1" ]] && return 0
+	done
+	printf -- '-- no stderr line is --\n%s\n-- stderr --\n%s\n' "$1" "$stderr" >&2
+	return 1
 }
 
 # outcome N: the outcome of check N (0-based) in the last report line.
@@ -88,11 +99,11 @@ outcome() {
 		echo '{ "symbol" : "IBM", "open" : "10.50", "close" : 11 }'
 		tick
 		echo '{"@note":1}'
-		marker 7 ok 3
+		marker 2 7 ok 3
 	} >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks in.ndjson
 	assert_success
-	assert_equal "$stderr" "tick-validate: batch test 7: 2 records, 2 passed, 0 quarantined; 1 checks: 1 passed, 0 warned, 0 failed, 0 skipped"
+	assert_equal "$stderr" "tick-validate: batch test/7: 2 records, 2 passed, 0 quarantined; 1 checks: 1 passed, 0 warned, 0 failed, 0 skipped"
 	assert_line --index 0 '{ "symbol" : "IBM", "open" : "10.50", "close" : 11 }'
 	assert_line --index 1 "$(tick)"
 	assert_line --index 2 '{"@note":1}'
@@ -101,7 +112,7 @@ outcome() {
 
 @test "row_count: an inline threshold fails the batch, a warn alert warns" {
 	checks '  - row_count > 2' '  - row_count:' '      warn: when < 5'
-	{ tick; tick; marker; } >in.ndjson
+	{ tick; tick; marker 2; } >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
 	assert_line --index 2 '{"@batch":{"app":"test","id":1,"records":2,"rejected":0,"status":"failed"}}'
@@ -109,14 +120,14 @@ outcome() {
 	assert_output 'fail 2'
 	run outcome 1
 	assert_output 'warn 2'
-	[[ $stderr == *"tick-validate: batch test 1: fail: row_count > 2 (line 2): row_count = 2"* ]]
-	[[ $stderr == *"tick-validate: batch test 1: warn: row_count (line 3): row_count = 2"* ]]
+	[[ $stderr == *"tick-validate: batch test/1: fail: row_count > 2 (line 2): row_count = 2"* ]]
+	[[ $stderr == *"tick-validate: batch test/1: warn: row_count (line 3): row_count = 2"* ]]
 }
 
 @test "missing_count counts nulls and absent fields, at warn and at fail level" {
 	checks '  - missing_count(volume):' '      warn: when > 0' '      fail: when > 1' \
 		'  - missing_count(close) = 0'
-	{ tick volume=null; tick; marker 1; tick volume=null; tick volume=- close=null; marker 2; } >in.ndjson
+	{ tick volume=null; tick; marker 2 1; tick volume=null; tick volume=- close=null; marker 2 2; } >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
 	assert_line --index 2 --partial '"status":"ok"'
@@ -130,7 +141,7 @@ outcome() {
 		'  - invalid_count(symbol):' "      valid values: [IBM, 'NVDA']" '      warn: when > 0' \
 		'  - invalid_count(trade_date) = 0:' '      valid min: 2025-01-01' \
 		'  - invalid_count(close):' '      valid values: [11, 12.5]' '      warn: when between 1 and 2'
-	{ tick; tick volume=-1 symbol='"AAPL"'; tick volume=5000 close=12.5; tick trade_date='"2024-12-31"' volume=null; marker; } >in.ndjson
+	{ tick; tick volume=-1 symbol='"AAPL"'; tick volume=5000 close=12.5; tick trade_date='"2024-12-31"' volume=null; marker 4; } >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
 	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
@@ -145,13 +156,13 @@ outcome() {
 		tick trade_timestamp='"2025-06-17T13:35:00Z"'
 		tick trade_timestamp='"2025-06-17T13:35:00Z"' interval='"1min"'
 		tick trade_timestamp='"2025-06-17T13:30:00Z"'
-		marker 1
+		marker 4 1
 		tick trade_timestamp='"2025-06-17T13:35:00Z"'
 		tick trade_timestamp='"2025-06-17T13:30:00Z"'
 		tick trade_timestamp='"2025-06-17T13:35:00Z"'
 		tick trade_timestamp='"2025-06-17T13:30:00Z"' symbol='"NVDA"'
 		tick trade_timestamp='"2025-06-17T13:30:00Z"'
-		marker 2
+		marker 5 2
 	} >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
@@ -176,7 +187,7 @@ outcome() {
 @test "freshness measures from the newest value to --now, with duration thresholds" {
 	checks '  - freshness(ingested_at):' '      warn: when > 1h' '      fail: when > 1d' \
 		'  - freshness(trade_timestamp) < 90m'
-	{ tick ingested_at='"2025-06-17T13:00:00Z"'; tick; marker; } >in.ndjson
+	{ tick ingested_at='"2025-06-17T13:00:00Z"'; tick; marker 2; } >in.ndjson
 	run tick-validate --now 2025-06-17T15:05:30.5Z --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
 	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
@@ -189,7 +200,7 @@ outcome() {
 @test "min and max compare in the column's own type, at warn and at fail level" {
 	checks '  - min(low) > 0' '  - max(high):' '      warn: when > 100.25' '      fail: when > 1000' \
 		'  - max(trade_timestamp) < 2025-06-17T14:00:00Z' '  - min(volume) between 10 and 50'
-	{ tick low=0.000001 high=100.5; tick trade_timestamp='"2025-06-17T14:00:00Z"' volume=5; marker; } >in.ndjson
+	{ tick low=0.000001 high=100.5; tick trade_timestamp='"2025-06-17T14:00:00Z"' volume=5; marker 2; } >in.ndjson
 	run tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
 	run jq -c '[.checks[] | .outcome]' report.ndjson
@@ -202,7 +213,7 @@ outcome() {
 @test "schema: a required column missing from a record fails, or warns" {
 	checks '  - schema:' '      fail:' '        when required column missing: [symbol, trade_date]' \
 		'  - schema:' '      warn:' '        when required column missing: [volume]'
-	{ tick; tick trade_date=- volume=-; tick volume=null; marker; } >in.ndjson
+	{ tick; tick trade_date=- volume=-; tick volume=null; marker 3; } >in.ndjson
 	run tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
 	run jq -c '[.checks[] | [.outcome, .value, .missing_columns]]' report.ndjson
@@ -221,7 +232,7 @@ outcome() {
 		tick trade_timestamp='"2025-06-21T13:30:00Z"'                # a Saturday
 		tick interval='"1d"' trade_timestamp='"2025-06-17T04:00:00Z"' # a daily bar at midnight ET
 		tick high=null                                               # unknown is not a failure
-		marker
+		marker 10
 	} >in.ndjson
 	run --separate-stderr tick-validate --checks "$SHIPPED" --rejects rejects.ndjson --report report.ndjson in.ndjson
 	assert_failure 1
@@ -246,7 +257,7 @@ outcome() {
 @test "a row rule with a fail threshold fails the batch past it; a record breaking two rules is quarantined once" {
 	checks '  - failed rows:' '      name: tiny volume' '      fail condition: volume < 10 and not (volume = 0)' '      fail: when > 1' \
 		'  - failed rows:' '      fail condition: volume < 5'
-	{ tick volume=0; tick volume=3; marker 1; tick volume=3; tick volume=4; marker 2; } >in.ndjson
+	{ tick volume=0; tick volume=3; marker 2 1; tick volume=3; tick volume=4; marker 2 2; } >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks --rejects rejects.ndjson --report report.ndjson in.ndjson
 	assert_failure 2
 	assert_line --index 0 '{"@batch":{"app":"test","id":1,"records":0,"rejected":2,"status":"ok"}}'
@@ -262,7 +273,7 @@ outcome() {
 
 @test "rules compare exactly across prices, volumes and constants" {
 	checks '  - failed rows:' '      fail condition: close >= 100.000001 or volume > high'
-	{ tick close=100.000001 high=200; tick close=100 high=200; tick high=99.5 volume=100; tick high=100 volume=100; marker; } >in.ndjson
+	{ tick close=100.000001 high=200; tick close=100 high=200; tick high=99.5 volume=100; tick high=100 volume=100; marker 4; } >in.ndjson
 	run tick-validate --checks c.checks --report report.ndjson --rejects rejects.ndjson in.ndjson
 	assert_failure 1
 	run jq -r '.source.record' rejects.ndjson
@@ -271,16 +282,95 @@ outcome() {
 
 @test "a batch failed upstream stays failed; rejected counts add up" {
 	checks '  - row_count > 0'
-	{ tick; marker 1 failed 2; tick; marker 2 ok 1; } >in.ndjson
+	{ tick; marker 1 1 failed 2; tick; marker 1 2 ok 1; } >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks in.ndjson
 	assert_success
 	assert_line --index 1 '{"@batch":{"app":"test","id":1,"records":1,"rejected":2,"status":"failed"}}'
 	assert_line --index 3 '{"@batch":{"app":"test","id":2,"records":1,"rejected":1,"status":"ok"}}'
 }
 
+@test "a marker that claims more records than arrived fails its batch, with both counts; the next batch is not touched" {
+	checks '  - row_count > 0'
+	{ tick; tick; tick; marker 5 7; tick; marker 1 8; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 65
+	assert_line --index 3 '{"@batch":{"app":"test","id":7,"records":3,"rejected":0,"status":"failed"}}'
+	assert_line --index 5 '{"@batch":{"app":"test","id":8,"records":1,"rejected":0,"status":"ok"}}'
+	assert_equal "${stderr_lines[0]}" 'tick-validate: batch test/7: the marker says 5 records, 3 arrived; the batch fails'
+	run jq -c '[.batch.id, .stream_error, .outcome]' report.ndjson
+	assert_output $'[7,"the marker says 5 records, 3 arrived","fail"]\n[8,null,"pass"]'
+}
+
+@test "a malformed marker between two batches fails the first batch alone and is passed on as it came" {
+	checks '  - row_count > 0'
+	bad='{"@batch":{"app":"test","id":1,"records":2,"status":"OK"}}'
+	{ tick; tick; echo "$bad"; tick; marker 1 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --rejects rejects.ndjson --report report.ndjson in.ndjson
+	assert_failure 65
+	assert_equal "${#lines[@]}" 5
+	assert_line --index 2 "$bad"
+	assert_line --index 4 '{"@batch":{"app":"test","id":2,"records":1,"rejected":0,"status":"ok"}}'
+	assert_equal "${stderr_lines[0]}" 'tick-validate: in.ndjson: line 3: malformed batch marker: @batch status must be "ok" or "failed"; the batch it ends fails'
+	# never a quarantined record
+	assert_equal "$(wc -c <rejects.ndjson)" 0
+	run jq -c '[.batch, .records.in, .stream_error, .outcome]' report.ndjson
+	assert_output - <<-'EOF'
+		[null,2,"malformed batch marker: @batch status must be \"ok\" or \"failed\"","fail"]
+		[{"app":"test","id":2},1,null,"pass"]
+	EOF
+	# The next stage, over binary, fails the same batch: the marker travels unchanged.
+	run --separate-stderr bash -c 'tick-validate -q --binary --checks "$1" "$2" | tick-validate --checks "$1"' - c.checks in.ndjson
+	assert_failure 65
+	assert_line --index 2 "$bad"
+	assert_line --index 4 '{"@batch":{"app":"test","id":2,"records":1,"rejected":0,"status":"ok"}}'
+	# each stage says so
+	stderr_line 'tick-validate: in.ndjson: line 3: malformed batch marker: @batch status must be "ok" or "failed"; the batch it ends fails'
+	stderr_line 'tick-validate: stdin: record 3: malformed batch marker: @batch status must be "ok" or "failed"; the batch it ends fails'
+}
+
+@test "a marker that repeats a member is malformed, in JSON and in binary streams" {
+	checks '  - row_count >= 0'
+	bad='{"@batch":{"app":"test","id":1,"records":1,"status":"failed","status":"ok"}}'
+	{ tick; echo "$bad"; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks in.ndjson
+	assert_failure 65
+	assert_line --index 1 "$bad"
+	assert_equal "${stderr_lines[0]}" 'tick-validate: in.ndjson: line 2: malformed batch marker: @batch repeats "status"; the batch it ends fails'
+	run --separate-stderr bash -c 'tick-validate -q --binary --checks "$1" "$2" | tick-validate --checks "$1"' - c.checks in.ndjson
+	assert_failure 65
+	assert_line --index 1 "$bad"
+	[[ ${stderr_lines[0]} == *'malformed batch marker: @batch repeats "status"'* ]]
+}
+
+@test "a marker without app is passed on without app, and its batch is named by its id" {
+	checks '  - row_count > 1'
+	{ tick; echo '{"@batch":{"id":9,"records":1,"status":"ok"}}'; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks in.ndjson
+	assert_failure 2
+	assert_line --index 1 '{"@batch":{"id":9,"records":1,"rejected":0,"status":"failed"}}'
+	[[ $stderr == *"tick-validate: batch 9: fail: row_count > 1 (line 2): row_count = 1"* ]]
+}
+
+@test "quarantine messages stop after 20, then say how many more and where they are" {
+	checks '  - failed rows:' '      fail condition: volume < 0'
+	{ for i in $(seq 25); do tick volume=-1; done; marker 25; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks in.ndjson
+	assert_failure 1
+	assert_equal "${stderr_lines[0]}" 'tick-validate: in.ndjson: record 1: quarantined by "volume < 0": fail condition holds: volume < 0'
+	assert_equal "$(printf '%s\n' "${stderr_lines[@]}" | grep -c 'quarantined by')" 20
+	stderr_line 'tick-validate: ... and 5 more (see --rejects FILE)'
+	run --separate-stderr tick-validate --checks c.checks --rejects r.ndjson in.ndjson
+	assert_failure 1
+	stderr_line 'tick-validate: ... and 5 more (see r.ndjson)'
+	assert_equal "$(wc -l <r.ndjson)" 25
+	run --separate-stderr tick-validate -q --checks c.checks in.ndjson
+	assert_failure 1
+	assert_equal "$stderr" ''
+}
+
 @test "only the batch whose check failed is marked failed" {
 	checks '  - max(volume) < 1000'
-	{ tick; marker 1; tick volume=5000; marker 2; tick; marker 3; } >in.ndjson
+	{ tick; marker 1 1; tick volume=5000; marker 1 2; tick; marker 1 3; } >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks in.ndjson
 	assert_failure 2
 	run jq -c 'select(."@batch") | [."@batch".id, ."@batch".status]' <<<"$output"
@@ -308,7 +398,7 @@ outcome() {
 		echo '{"symbol":"IBM","open":"abc"}'
 		printf '{"symbol":"\xff"}\n'
 		tick
-		marker
+		marker 5
 	} >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks --rejects rejects.ndjson in.ndjson
 	assert_failure 1
@@ -340,7 +430,7 @@ outcome() {
 
 @test "records after the last marker are judged and reported, and get no marker" {
 	checks '  - row_count > 5'
-	{ tick; tick; tick; tick; tick; tick; marker; tick; } >in.ndjson
+	{ tick; tick; tick; tick; tick; tick; marker 6; tick; } >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
 	assert_equal "${#lines[@]}" 8
@@ -352,7 +442,7 @@ outcome() {
 
 @test "min, max and freshness of an empty batch are skipped, not failed" {
 	checks '  - min(low) > 0' '  - freshness(ingested_at) < 1h'
-	marker >in.ndjson
+	marker 0 >in.ndjson
 	run tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_success
 	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson

@@ -37,6 +37,11 @@
 #define AVF_TICK_US        100000
 /* Spacing added to the vendor's windows to absorb network jitter. */
 #define AVF_RATE_MARGIN_US 100000
+/* A wait for the rate limiter longer than this is said on stderr. */
+#define AVF_SAY_WAIT_US    (5 * TS_US_PER_SEC)
+
+/* Kinds of answers in the summary beyond the classes of av_classify(). */
+enum { AVF_HTTP_ERROR = AV_CLASS_COUNT, AVF_NO_ANSWER, AVF_KINDS };
 
 enum avf_job_state { JOB_WAITING, JOB_RUNNING, JOB_DONE };
 
@@ -67,6 +72,11 @@ struct avf_run {
 	struct avf_symstat *stats;
 	int64_t last_id;
 	int64_t records, rejected;
+	int64_t hold_until;      /* the limiter is held (a throttle) until then */
+	int64_t said_wait_until; /* the end of the last wait that was said */
+	/* The whole run, for the summary. */
+	int64_t requests, retries, answers[AVF_KINDS];
+	size_t entries;
 	int status;      /* the worst outcome of this batch */
 	int stopping;    /* start nothing new */
 	int stop_status; /* the run must end with this status (-1: it need not end) */
@@ -221,6 +231,7 @@ static void avf_retry(struct avf_run *run, struct avf_job *j, int status, const 
 	}
 	err_info("%s: %s; retrying in %s (attempt %d of %d)", avf_label(j, label, sizeof label),
 	         what, avf_dur(delay, d), j->attempts + 1, cfg->max_attempts);
+	run->retries++;
 	j->state = JOB_WAITING;
 	j->not_before = now + delay;
 }
@@ -233,19 +244,6 @@ static void avf_write_failed(struct avf_run *run, const struct err_msg *e)
 	else
 		err_error("%s", e->text);
 	avf_stop(run, EX_IOERR);
-}
-
-/* Does the text hold the secret?  (An answer that quotes the key is never written.) */
-static int avf_holds(const char *s, size_t n, const char *secret)
-{
-	size_t k = strlen(secret);
-	if (!k || k > n)
-		return 0;
-	for (const char *p = s, *end = s + n - k + 1; (p = memchr(p, secret[0], (size_t)(end - p)));
-	     p++)
-		if (memcmp(p, secret, k) == 0)
-			return 1;
-	return 0;
 }
 
 static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_response *r,
@@ -268,7 +266,7 @@ static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_r
 		avf_fail(run, j, EX_DATAERR, what);
 		return;
 	}
-	if (avf_holds(run->env.data, run->env.len, cfg->api_key)) {
+	if (av_quotes_key(run->env.data, run->env.len, cfg->api_key)) {
 		avf_fail(run, j, EX_DATAERR, "the answer quotes the API key; it is not written");
 		return;
 	}
@@ -284,10 +282,19 @@ static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_r
 	struct avf_symstat *st = &run->stats[j->sym];
 	st->emitted++;
 	st->entries += a->entries;
+	run->entries += a->entries;
 	st->bytes += r->body.len;
 	err_info("%s: %zu %s, %zu bytes in %.2fs", avf_label(j, label, sizeof label), a->entries,
 	         j->req.function == AV_QUOTE ? "quote" : "bars", r->body.len,
 	         avf_secs(r->elapsed_us));
+}
+
+/* Let no request start before until: the server asked every request to wait. */
+static void avf_hold(struct avf_run *run, int64_t until)
+{
+	limiter_hold(run->lim, until);
+	if (until > run->hold_until)
+		run->hold_until = until;
 }
 
 /* Wait after a throttle: this request and, through the limiter, every other one. */
@@ -295,7 +302,7 @@ static void avf_throttled(struct avf_run *run, struct avf_job *j, const struct a
                           int64_t wait)
 {
 	char label[40], what[ERR_MSG_MAX], d[32];
-	limiter_hold(run->lim, ts_monotonic() + wait);
+	avf_hold(run, ts_monotonic() + wait);
 	err_warn("%s: %s: %s; pausing every request for %s (lower calls_per_minute or "
 	         "calls_per_second to avoid this)",
 	         avf_label(j, label, sizeof label), av_class_name(a->cls),
@@ -311,6 +318,7 @@ static void avf_answer(struct avf_run *run, struct avf_job *j, const struct http
 	char label[40], what[ERR_MSG_MAX + 64];
 	avf_label(j, label, sizeof label);
 	av_classify(&j->req, r->body.data ? r->body.data : "", r->body.len, &a);
+	run->answers[a.cls]++;
 	switch (a.cls) {
 	case AV_DATA:
 		avf_emit(run, j, r, &a);
@@ -324,6 +332,16 @@ static void avf_answer(struct avf_run *run, struct avf_job *j, const struct http
 		snprintf(what, sizeof what, "refused by Alpha Vantage: %s",
 		         avf_clean(run, a.message));
 		avf_fail(run, j, EX_REJECTS, what);
+		break;
+	case AV_EMPTY_QUOTE:
+		/* Asking again for a symbol the vendor does not know gives the same answer. */
+		snprintf(what, sizeof what, "no quote: %s", a.message);
+		avf_fail(run, j, EX_REJECTS, what);
+		break;
+	case AV_OTHER_SERIES:
+		snprintf(what, sizeof what, "%s; asking again will not change it",
+		         avf_clean(run, a.message));
+		avf_fail(run, j, EX_DATAERR, what);
 		break;
 	case AV_BAD_KEY:
 	case AV_PREMIUM:
@@ -366,6 +384,10 @@ static void avf_response(struct avf_run *run, struct http_response *r)
 	struct avf_job *j = r->tag;
 	char what[ERR_MSG_MAX];
 	run->stats[j->sym].attempts++;
+	if (r->outcome != HTTP_DONE)
+		run->answers[AVF_NO_ANSWER]++;
+	else if (r->status < 200 || r->status > 299)
+		run->answers[AVF_HTTP_ERROR]++;
 	if (r->outcome != HTTP_DONE) {
 		snprintf(what, sizeof what, "%s: %s", http_outcome_name(r->outcome),
 		         avf_clean(run, r->error));
@@ -381,7 +403,7 @@ static void avf_response(struct avf_run *run, struct http_response *r)
 	if (r->status == 429) {
 		/* The server's own throttle: every request waits, as for a throttle answer. */
 		int64_t wait = after > 0 ? after : backoff_delay(&run->bo, j->attempts);
-		limiter_hold(run->lim, ts_monotonic() + wait);
+		avf_hold(run, ts_monotonic() + wait);
 		avf_retry(run, j, EX_TEMPFAIL, "HTTP 429 (too many requests)", wait);
 	} else if (r->status >= 500 || r->status == 408) {
 		snprintf(what, sizeof what, "HTTP %ld", r->status);
@@ -410,12 +432,28 @@ static int avf_start(struct avf_run *run, struct avf_job *j, int64_t now)
 	}
 	err_info("%s: GET %s", avf_label(j, label, sizeof label), avf_shown(run, j));
 	limiter_record(run->lim, now);
+	run->requests++;
 	if (!j->attempts)
 		j->first_us = now;
 	j->attempts++;
 	j->start_us = now;
 	j->state = JOB_RUNNING;
 	return 0;
+}
+
+/*
+ * Say a long wait for the rate limiter, once per wait.  A throttle's hold
+ * has been said when it began, and the per-second window never holds a
+ * request for long: a long wait past any hold is the per-minute window.
+ */
+static void avf_say_wait(struct avf_run *run, int64_t now, int64_t at)
+{
+	if (at - now <= AVF_SAY_WAIT_US || at <= run->hold_until || at <= run->said_wait_until)
+		return;
+	run->said_wait_until = at;
+	err_warn("waiting %lld s: %lld calls a minute",
+	         (long long)((at - now + TS_US_PER_SEC / 2) / TS_US_PER_SEC),
+	         (long long)run->cfg->calls_per_minute);
 }
 
 /* Start the jobs that may start now; returns the earliest time another may, or INT64_MAX. */
@@ -434,8 +472,10 @@ static int64_t avf_start_ready(struct avf_run *run, int64_t now)
 		if (http_pending(run->http) >= run->cfg->concurrency)
 			return next;
 		int64_t at = limiter_next(run->lim, now);
-		if (at > now)
+		if (at > now) {
+			avf_say_wait(run, now, at);
 			return at < next ? at : next;
+		}
 		if (avf_start(run, j, now) < 0) {
 			avf_stop(run, EX_SOFTWARE);
 			j->state = JOB_DONE;
@@ -482,6 +522,28 @@ static void avf_summary(struct avf_run *run, int64_t id, int64_t took)
 	}
 	err_info("batch %lld: %lld envelopes, %lld rejected, %.2fs", (long long)id,
 	         (long long)run->records, (long long)run->rejected, avf_secs(took));
+}
+
+/*
+ * The run's summary line: requests, the answers by kind (in the order of
+ * the classes), bars, retries.
+ */
+static void avf_run_summary(const struct avf_run *run)
+{
+	struct buf kinds = BUF_INIT;
+	for (int k = 0; k < AVF_KINDS; k++) {
+		if (!run->answers[k])
+			continue;
+		const char *name = k == AVF_HTTP_ERROR  ? "HTTP error"
+		                   : k == AVF_NO_ANSWER ? "no answer"
+		                                        : av_class_name(k);
+		buf_printf(&kinds, "%s%lld %s", kinds.len ? ", " : "", (long long)run->answers[k],
+		           name);
+	}
+	err_warn("%lld requests; answers: %s; %zu %s; %lld retries", (long long)run->requests,
+	         kinds.len && !buf_failed(&kinds) ? kinds.data : "none", run->entries,
+	         run->cfg->proto.function == AV_QUOTE ? "quotes" : "bars", (long long)run->retries);
+	buf_free(&kinds);
 }
 
 /* One batch: returns its status (the worst outcome of its requests). */
@@ -624,6 +686,8 @@ int avf_run(const struct avf_config *cfg, struct rec_writer *w)
 	}
 	if (run.stop_status >= 0)
 		status = avf_worse(status, run.stop_status);
+	if (!run.quiet_end)
+		avf_run_summary(&run);
 out:
 	free(run.jobs);
 	free(run.stats);

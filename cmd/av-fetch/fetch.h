@@ -11,7 +11,7 @@
 
 #include "av/avapi.h"
 #include "net/http.h"
-#include "record/record.h"
+#include "record/stream.h"
 
 struct avf_config {
 	/* What each request asks for: the symbol and month are filled per request. */

@@ -29,7 +29,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "fetch.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "text/ts.h"
 
 static const char usage[] =
@@ -247,15 +247,11 @@ static void add_symbols(struct resolve *rs, struct avf_config *cfg, const struct
 {
 	for (int i = 0; i < n && !rs->status; i++) {
 		const char *v = list[i];
-		if (!av_symbol_valid(v)) {
+		char up[AV_SYMBOL_MAX + 1];
+		if (av_symbol_upper(v, strlen(v), up) < 0) {
 			bad(rs, s, "invalid symbol \"%s\": expected 1 to 15 of A-Z a-z 0-9 . -", v);
 			return;
 		}
-		char up[AV_SYMBOL_MAX + 1];
-		size_t k = 0;
-		for (; v[k]; k++)
-			up[k] = (char)toupper((unsigned char)v[k]);
-		up[k] = '\0';
 		size_t j = 0;
 		while (j < cfg->nsymbols && strcmp(cfg->symbols[j], up) != 0)
 			j++;
@@ -357,8 +353,6 @@ static int is_loopback_url(const char *url)
 static int resolve_settings(const struct flags *fl, const struct config *conf, int nargs,
                             char *const *args, struct avf_config *cfg)
 {
-	static const char *const functions[] = {"intraday", "daily", "quote"};
-	static const char *const intervals[] = {"1min", "5min", "15min", "30min", "60min"};
 	static const char *const sizes[] = {"compact", "full"};
 	static const char *const datatypes[] = {"json", "csv"};
 	static const char *const entitlements[] = {"realtime", "delayed"};
@@ -368,7 +362,7 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 	int b;
 
 	s = get(&rs, fl->function, "--function", SECTION, "function", "intraday");
-	int function = pick(s.value, functions, 3);
+	int function = av_function_parse(s.value);
 	if (function < 0) {
 		bad(&rs, &s, "expected intraday, daily or quote, got '%s'", s.value);
 		return rs.status;
@@ -379,12 +373,13 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 
 	if (intraday) {
 		s = get(&rs, fl->interval, "--interval", SECTION, "interval", "5min");
-		int i = pick(s.value, intervals, 5);
-		if (i < 0)
+		/* The intraday intervals: every tick interval but the day. */
+		int iv = tick_interval_parse(s.value, strlen(s.value));
+		if (iv == 0 || iv == TICK_1D)
 			bad(&rs, &s, "expected 1min, 5min, 15min, 30min or 60min, got '%s'",
 			    s.value);
 		else
-			p->interval = tick_interval_parse(s.value, strlen(s.value));
+			p->interval = iv;
 		s = get(&rs, fl->adjusted, "--adjusted", SECTION, "adjusted", "true");
 		if (get_bool(&rs, &s, &b) == 0 && s.given) {
 			p->adjusted = b;

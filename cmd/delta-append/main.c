@@ -38,7 +38,7 @@
 #include "delta/delta.h"
 #include "base/err.h"
 #include "parquet/parquet.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "base/strmap.h"
 #include "text/ts.h"
 

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "text/decimal.h"
-#include "record/record.h"
+#include "record/stream.h"
 
 struct dc_out {
 	int format;

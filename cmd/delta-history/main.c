@@ -20,7 +20,7 @@
 #include "delta/delta.h"
 #include "base/err.h"
 #include "text/json.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "text/ts.h"
 
 static const char usage[] =

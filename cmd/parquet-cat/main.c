@@ -24,7 +24,7 @@
 #include "text/decimal.h"
 #include "base/err.h"
 #include "parquet/parquet.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "text/ts.h"
 
 #define STDIN_MAX ((size_t)1 << 30) /* a Parquet file read from stdin is held in memory */

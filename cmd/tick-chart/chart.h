@@ -19,7 +19,8 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "record/record.h"
+#include "record/stream.h"
+#include "record/tick.h"
 #include "text/tz.h"
 
 /* Candle sizes and axis label steps, finest first. */

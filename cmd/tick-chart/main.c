@@ -30,7 +30,8 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "chart.h"
-#include "record/record.h"
+#include "record/stream.h"
+#include "record/tick.h"
 #include "text/jscan.h"
 #include "text/tz.h"
 

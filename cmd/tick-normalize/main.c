@@ -9,6 +9,18 @@
  * are held until a batch_id or the batch's marker turns up (see
  * tick-normalize(1)).  Batch markers are passed on with the counts of this
  * stage: records written, and rejects added to those from upstream.
+ *
+ * With --watermarks, bars older than the newest bar already loaded for
+ * their (symbol, interval) are dropped before they are written: they are
+ * neither records nor rejects, only counted, and the markers count what
+ * this stage passes on.  The file is looked at again before each envelope
+ * and read again when it changed, so a pipeline that runs for days (the
+ * stream job) follows the watermarks its job advances after each commit.
+ *
+ * A marker is also checked against the stream: one whose count is not the
+ * number of envelopes that arrived fails its batch, and a malformed one
+ * ends its batch, which fails, and is passed on as it came, so that every
+ * stage downstream fails the same batch.  Neither is ever an envelope.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,21 +28,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "watermarks.h"
+#include "av/avapi.h"
+#include "av/envelope.h"
 #include "base/cli.h"
 #include "base/config.h"
 #include "base/err.h"
+#include "record/stream.h"
 #include "text/jscan.h"
-#include "record/record.h"
 #include "text/ts.h"
 #include "text/tz.h"
 
-#include "envelope.h"
-
 static const char usage[] =
     "usage: tick-normalize [-qv] [--binary] [--batch-id ID] [--config FILE]\n"
-    "                      [--max-line BYTES] [--rejects FILE] [--zone ZONE] [FILE ...]\n";
+    "                      [--max-line BYTES] [--rejects FILE] [--watermarks FILE]\n"
+    "                      [--zone ZONE] [FILE ...]\n";
 
 static const struct cli_option options[] = {
     {"--batch-id ID", "the batch id of envelopes that have none"},
@@ -38,6 +53,7 @@ static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
     {"--max-line BYTES", "the longest input line (default 16 MiB)"},
     {"--rejects FILE", "append rejected bars and envelopes to FILE"},
+    {"--watermarks FILE", "drop bars older than FILE's newest per symbol and interval"},
     {"--zone ZONE", "bars' zone when the answer has none"},
     {NULL, NULL},
 };
@@ -50,14 +66,20 @@ struct normalize {
 	struct rec_writer *out;
 	struct rec_writer *rejects; /* NULL: rejects are warnings on stderr */
 	const char *rejects_path;
-	struct envelope env;
+	struct av_env env;
 	const char *default_zone;
 	struct tz *zones[ZONES_MAX];
 	size_t nzones;
 	int64_t fallback_id; /* --batch-id, or -1 */
-	struct buf line;     /* scratch for reject lines */
+	struct watermarks wm;
+	int use_wm;          /* --watermarks was given */
+	const char *wm_path; /* --watermarks FILE */
+	struct stat wm_st;   /* the file as it was when last read */
+	size_t max_line;
+	struct buf line; /* scratch for reject lines */
 
 	/* The batch being read. */
+	int64_t lines;    /* envelope lines read, rejected ones included */
 	int64_t written;  /* ticks written */
 	int64_t rejected; /* bars and envelopes rejected */
 	int64_t seen_id;  /* the batch_id of its envelopes, -1 before one is seen */
@@ -67,7 +89,9 @@ struct normalize {
 
 	/* The whole run. */
 	int64_t total_ticks, total_bar_rejects, total_env_rejects, envelopes;
-	int status; /* fatal exit status, 0 while going */
+	int64_t total_older;   /* bars dropped as older than their watermark */
+	int64_t stream_errors; /* malformed markers and markers with a wrong count */
+	int status;            /* fatal exit status, 0 while going */
 };
 
 /* Zones ------------------------------------------------------------------------ */
@@ -153,7 +177,7 @@ static int release(struct normalize *nz, int64_t id)
 static void put_source(struct normalize *nz, const char *file, uint64_t lineno)
 {
 	struct buf *b = &nz->line;
-	const struct envelope *env = &nz->env;
+	const struct av_env *env = &nz->env;
 	buf_puts(b, ",\"source\":{\"file\":");
 	buf_json_str(b, file, strlen(file));
 	buf_puts(b, ",\"line\":");
@@ -213,11 +237,10 @@ static void put_text(struct buf *b, const char *s, size_t n)
 static int reject(struct normalize *nz, const char *stage, const char *reason, const char *in,
                   size_t inlen, int in_json, int wrap_member, const char *file, uint64_t lineno)
 {
-	if (!nz->rejects) {
-		err_warn("%s: line %llu: %s%s%s rejected: %s", file, (unsigned long long)lineno,
-		         nz->env.symbol, nz->env.symbol[0] ? ": " : "", stage, reason);
+	err_record("%s: line %llu: %s%s%s rejected: %s", file, (unsigned long long)lineno,
+	           nz->env.symbol, nz->env.symbol[0] ? ": " : "", stage, reason);
+	if (!nz->rejects)
 		return 0;
-	}
 	struct buf *b = &nz->line;
 	buf_reset(b);
 	buf_puts(b, "{\"reason\":");
@@ -248,12 +271,17 @@ static int reject(struct normalize *nz, const char *stage, const char *reason, c
 
 /* Envelopes ------------------------------------------------------------------------ */
 
+static void refresh_watermarks(struct normalize *nz);
+
 static int envelope(struct normalize *nz, const char *s, size_t n, const char *file,
                     uint64_t lineno)
 {
-	struct envelope *env = &nz->env;
+	struct av_env *env = &nz->env;
+	if (nz->use_wm)
+		refresh_watermarks(nz);
 	nz->envelopes++;
-	int rc = env_parse(env, s, n);
+	nz->lines++;
+	int rc = av_env_parse(env, s, n);
 	if (rc == -2) {
 		err_error("out of memory");
 		nz->status = EX_SOFTWARE;
@@ -279,7 +307,7 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 		nz->total_env_rejects++;
 		return reject(nz, "envelope", why, s, n, env->valid_json, 0, file, lineno);
 	}
-	size_t good = env_convert(env, z);
+	size_t good = av_env_convert(env, z);
 
 	/* The batch id: the envelope's, else its batch's so far, else --batch-id, else wait. */
 	int64_t id = -1;
@@ -300,12 +328,18 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 	struct tick t;
 	memset(&t, 0, sizeof t);
 	memcpy(t.symbol, env->symbol, sizeof t.symbol);
-	memcpy(t.source, "alphavantage", sizeof "alphavantage");
+	memcpy(t.source, AV_SOURCE, sizeof AV_SOURCE);
 	t.interval = (uint8_t)env->interval;
 	t.batch_id = id;
 	t.ingested_at = env->fetched_at;
+	int64_t mark = nz->use_wm ? wm_get(&nz->wm, env->symbol, env->interval) : INT64_MIN;
+	int64_t older = 0;
 	for (size_t i = 0; i < good; i++) {
-		const struct env_bar *b = &env->bars[i];
+		const struct av_bar *b = &env->bars[i];
+		if (b->ts < mark) {
+			older++;
+			continue;
+		}
 		t.trade_timestamp = b->ts;
 		t.trade_date = b->date;
 		t.open = b->open;
@@ -316,28 +350,48 @@ static int envelope(struct normalize *nz, const char *s, size_t n, const char *f
 		if ((id >= 0 ? emit(nz, &t) : hold(nz, &t)) < 0)
 			return -1;
 	}
+	if (older) {
+		nz->total_older += older;
+		err_info("%s: line %llu: %s: %lld bars older than the watermark", file,
+		         (unsigned long long)lineno, env->symbol, (long long)older);
+	}
 	for (size_t i = good; i < env->nbars; i++) {
-		const struct env_bar *b = &env->bars[i];
+		const struct av_bar *b = &env->bars[i];
 		nz->rejected++;
 		nz->total_bar_rejects++;
-		if (reject(nz, "bar", env_bar_why(env, b), b->raw, b->raw_len, b->raw_json, 1, file,
-		           lineno) < 0)
+		if (reject(nz, "bar", av_env_bar_why(env, b), b->raw, b->raw_len, b->raw_json, 1,
+		           file, lineno) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+/* Forget the batch that ended. */
+static void batch_reset(struct normalize *nz)
+{
+	nz->lines = nz->written = nz->rejected = 0;
+	nz->seen_id = -1;
+	nz->id_conflict = 0;
+}
+
 static int batch_end(struct normalize *nz, const struct rec_batch *in)
 {
 	struct rec_batch b = *in;
+	char label[REC_BATCH_LABEL_MAX];
+	rec_batch_label(in, label, sizeof label);
 	if (nz->seen_id >= 0 && nz->seen_id != in->id)
 		nz->id_conflict = 1;
 	if (release(nz, in->id) < 0)
 		return -1;
 	if (nz->id_conflict) {
-		err_warn("batch %s %lld: its envelopes carry other batch ids; the batch is marked "
-		         "failed",
-		         in->app, (long long)in->id);
+		err_warn("%s: its envelopes carry other batch ids; the batch fails", label);
+		b.status = BATCH_FAILED;
+	}
+	if (in->records != nz->lines) {
+		err_error(
+		    "%s: the marker says %lld records, %lld envelopes arrived; the batch fails",
+		    label, (long long)in->records, (long long)nz->lines);
+		nz->stream_errors++;
 		b.status = BATCH_FAILED;
 	}
 	b.records = nz->written;
@@ -345,9 +399,26 @@ static int batch_end(struct normalize *nz, const struct rec_batch *in)
 	struct err_msg e;
 	if (rec_write_batch(nz->out, &b, &e) < 0 || rec_writer_flush(nz->out, &e) < 0)
 		return write_failed(nz, &e);
-	nz->written = nz->rejected = 0;
-	nz->seen_id = -1;
-	nz->id_conflict = 0;
+	batch_reset(nz);
+	return 0;
+}
+
+/*
+ * A malformed marker ends a batch that fails.  Ticks still waiting for the
+ * batch's id get --batch-id (or null): the marker that would have named it
+ * cannot be read.  The marker follows them as it came.
+ */
+static int bad_marker(struct normalize *nz, const struct rec *rec, const struct err_msg *re)
+{
+	struct err_msg e;
+	err_error("%s; the batch it ends fails", re->text);
+	nz->stream_errors++;
+	if (release(nz, nz->fallback_id) < 0)
+		return -1;
+	if (rec_write_control(nz->out, rec->text, rec->text_len, &e) < 0 ||
+	    rec_writer_flush(nz->out, &e) < 0)
+		return write_failed(nz, &e);
+	batch_reset(nz);
 	return 0;
 }
 
@@ -391,6 +462,9 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 			if (rec_write_control(nz->out, rec.text, rec.text_len, &e) < 0)
 				rc = write_failed(nz, &e);
 			break;
+		case REC_BAD_MARKER:
+			rc = bad_marker(nz, &rec, &e);
+			break;
 		default: {
 			/* A line that is not a JSON object, or too long (the reader says why). */
 			const char *why = strstr(e.text, ": record ");
@@ -402,6 +476,8 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 			    strncmp(why, "line longer", 11) == 0 ? "" : "not valid JSON: ", why);
 			nz->env.function_name[0] = nz->env.symbol[0] = '\0';
 			nz->env.interval = nz->env.has_fetched_at = 0;
+			nz->lines++;
+			nz->envelopes++;
 			nz->rejected++;
 			nz->total_env_rejects++;
 			rc = reject(nz, "envelope", reason, rec.text, rec.text ? rec.text_len : 0,
@@ -412,6 +488,109 @@ static int normalize_fd(struct normalize *nz, int fd, const char *name, size_t m
 	}
 	rec_reader_free(r);
 	return rc;
+}
+
+/* The same file, unchanged: the same inode, size and modification time. */
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Read the watermarks file into w: every line must be a watermark.
+ * Returns 0, or an exit status (74 when the file cannot be read, 65 for a
+ * line that is not a watermark) after saying why: as an error at the start,
+ * as a warning when the file is read again (reload), since the watermarks
+ * read before then stay.  st gets the file's identity.
+ */
+static int load_watermarks(struct watermarks *w, const char *path, size_t max_line, struct stat *st,
+                           int reload)
+{
+	void (*say)(const char *, ...) ERR_PRINTF(1, 2) = reload ? err_warn : err_error;
+	const char *stays = reload ? "; the watermarks read before stay" : "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int saved = errno;
+		say("--watermarks: %s: %s%s", path, strerror(saved), stays);
+		return EX_IOERR;
+	}
+	if (fstat(fd, st) < 0)
+		memset(st, 0, sizeof *st);
+	struct rec_reader *r = rec_reader_new(fd, path, max_line);
+	if (!r) {
+		close(fd);
+		err_error("out of memory");
+		return EX_SOFTWARE;
+	}
+	rec_reader_set_lazy(r, 1);
+	struct rec rec;
+	struct err_msg e;
+	char why[WM_WHY_MAX];
+	int status = 0;
+	while (status == 0) {
+		int k = rec_read(r, &rec, &e);
+		if (k == REC_END)
+			break;
+		if (k < 0) {
+			say("--watermarks: %s%s", e.text, stays);
+			status = e.status ? e.status : EX_IOERR;
+		} else if (rec_reader_format(r) == REC_FMT_BINARY) {
+			say("--watermarks: %s: a binary record stream, not watermarks%s", path,
+			    stays);
+			status = EX_DATAERR;
+		} else if (k != REC_DATA) {
+			/* The reader's reason without its "NAME: record N: " prefix. */
+			const char *why_bad = strstr(e.text, ": record ");
+			why_bad = why_bad ? strchr(why_bad + 9, ':') : NULL;
+			if (k != REC_BAD)
+				why_bad = "a control line";
+			else
+				why_bad = why_bad ? why_bad + 2 : e.text;
+			say("--watermarks: %s: line %llu: not a watermark: %s%s", path,
+			    (unsigned long long)rec.number, why_bad, stays);
+			status = EX_DATAERR;
+		} else {
+			int rc = wm_add_line(w, rec.text, rec.text_len, why);
+			if (rc == -2) {
+				err_error("out of memory");
+				status = EX_SOFTWARE;
+			} else if (rc < 0) {
+				say("--watermarks: %s: line %llu: not a watermark: %s%s", path,
+				    (unsigned long long)rec.number, why, stays);
+				status = EX_DATAERR;
+			}
+		}
+	}
+	rec_reader_free(r);
+	close(fd);
+	if (status == 0)
+		err_info("--watermarks: %s: %zu keys%s", path, wm_count(w),
+		         reload ? " (read again)" : "");
+	return status;
+}
+
+/*
+ * Before each envelope: read the watermarks again if the file changed
+ * since it was read (the job replaces it whole after each commit).  A file
+ * that is gone or cannot be read keeps the watermarks read before; each
+ * change is tried once.
+ */
+static void refresh_watermarks(struct normalize *nz)
+{
+	struct stat now;
+	if (stat(nz->wm_path, &now) < 0 || same_file(&now, &nz->wm_st))
+		return;
+	struct watermarks fresh = WATERMARKS_INIT;
+	struct stat st;
+	if (load_watermarks(&fresh, nz->wm_path, nz->max_line, &st, 1) == 0) {
+		wm_free(&nz->wm);
+		nz->wm = fresh;
+		nz->wm_st = st;
+		return;
+	}
+	wm_free(&fresh);
+	nz->wm_st = now;
 }
 
 static int parse_size(const char *text, const char *what, int64_t min, int64_t max, int64_t *out)
@@ -426,7 +605,15 @@ static int parse_size(const char *text, const char *what, int64_t min, int64_t m
 
 int main(int argc, char **argv)
 {
-	enum { OPT_BINARY = 256, OPT_BATCH_ID, OPT_CONFIG, OPT_MAX_LINE, OPT_REJECTS, OPT_ZONE };
+	enum {
+		OPT_BINARY = 256,
+		OPT_BATCH_ID,
+		OPT_CONFIG,
+		OPT_MAX_LINE,
+		OPT_REJECTS,
+		OPT_WATERMARKS,
+		OPT_ZONE
+	};
 	static const struct option longopts[] = {
 	    {"batch-id", required_argument, NULL, OPT_BATCH_ID},
 	    {"binary", no_argument, NULL, OPT_BINARY},
@@ -437,16 +624,18 @@ int main(int argc, char **argv)
 	    {"rejects", required_argument, NULL, OPT_REJECTS},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"watermarks", required_argument, NULL, OPT_WATERMARKS},
 	    {"zone", required_argument, NULL, OPT_ZONE},
 	    {NULL, 0, NULL, 0},
 	};
 	struct normalize nz;
 	const char *config_flag = NULL, *max_line_flag = NULL, *batch_id_flag = NULL;
+	const char *watermarks_path = NULL;
 	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK, input_status = EX_OK;
 
 	err_init(argv[0]);
 	memset(&nz, 0, sizeof nz);
-	env_init(&nz.env);
+	av_env_init(&nz.env);
 	nz.default_zone = "US/Eastern";
 	nz.fallback_id = -1;
 	nz.seen_id = -1;
@@ -478,6 +667,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			return cli_version();
+		case OPT_WATERMARKS:
+			watermarks_path = optarg;
+			break;
 		case OPT_ZONE:
 			nz.default_zone = optarg;
 			break;
@@ -515,6 +707,14 @@ int main(int argc, char **argv)
 	}
 	if (!zone_get(&nz, nz.default_zone, &e))
 		return cli_usage_error(usage, "--zone: %s", e.text);
+	if (watermarks_path) {
+		nz.use_wm = 1;
+		nz.wm_path = watermarks_path;
+		nz.max_line = (size_t)max_line;
+		status = load_watermarks(&nz.wm, watermarks_path, nz.max_line, &nz.wm_st, 0);
+		if (status)
+			goto done;
+	}
 
 	/* Work. */
 	nz.out = rec_writer_new(STDOUT_FILENO, "stdout", binary ? REC_FMT_BINARY : REC_FMT_JSON);
@@ -559,7 +759,8 @@ int main(int argc, char **argv)
 
 done:
 	/* A reader that went away (tick-normalize | head -1) ended the run: quietly, status 0. */
-	if (nz.out && rec_writer_broken_pipe(nz.out) && status == EX_IOERR)
+	int reader_gone = nz.out && rec_writer_broken_pipe(nz.out);
+	if (reader_gone && status == EX_IOERR)
 		status = EX_OK;
 	if (nz.rejects && rec_writer_close(nz.rejects, &e) < 0) {
 		err_error("%s", e.text);
@@ -575,20 +776,32 @@ done:
 	}
 	status = err_status_worse(status, input_status);
 	int64_t rejected = nz.total_bar_rejects + nz.total_env_rejects;
-	if (status == EX_OK && rejected > 0) {
-		if (nz.rejects_path)
-			err_warn("%lld bars and %lld envelopes rejected (see %s)",
-			         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects,
-			         nz.rejects_path);
-		status = EX_REJECTS;
+	if (rejected) {
+		char hint[300];
+		snprintf(hint, sizeof hint, "see %s",
+		         nz.rejects_path ? nz.rejects_path : "--rejects FILE");
+		err_record_end(hint);
 	}
-	err_info("%lld envelopes, %lld ticks, %lld bars and %lld envelopes rejected",
-	         (long long)nz.envelopes, (long long)nz.total_ticks,
-	         (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects);
+	int finished = status == EX_OK && !reader_gone; /* the input was read to its end */
+	if (status == EX_OK && nz.stream_errors)
+		status = EX_DATAERR;
+	else if (status == EX_OK && rejected > 0)
+		status = EX_REJECTS;
+	if (finished) {
+		char older[64] = "";
+		if (nz.use_wm)
+			snprintf(older, sizeof older, ", %lld older than the watermark",
+			         (long long)nz.total_older);
+		err_warn(
+		    "%lld envelopes, %lld bars out%s, %lld rejected (%lld bars, %lld envelopes)",
+		    (long long)nz.envelopes, (long long)nz.total_ticks, older, (long long)rejected,
+		    (long long)nz.total_bar_rejects, (long long)nz.total_env_rejects);
+	}
 	for (size_t i = 0; i < nz.nzones; i++)
 		tz_free(nz.zones[i]);
 	free(nz.held);
+	wm_free(&nz.wm);
 	buf_free(&nz.line);
-	env_free(&nz.env);
+	av_env_free(&nz.env);
 	return status;
 }

@@ -22,7 +22,7 @@
 #include "text/decimal.h"
 #include "base/err.h"
 #include "record/keyset.h"
-#include "record/record.h"
+#include "record/tick.h"
 #include "text/tz.h"
 
 enum check_kind {

@@ -9,6 +9,12 @@
  * stage and, when a fail-level check failed, status "failed", which keeps
  * delta-append from loading the batch.  Nothing but the current record and
  * the metrics (bounded by --key-memory) is held.
+ *
+ * The stream itself is checked too, because a fault there would load the
+ * wrong records: a marker whose count is not the number of records that
+ * arrived fails its batch, and a malformed marker ends its batch, which
+ * fails, and is passed on as it came so that every stage downstream fails
+ * the same batch.  Neither is ever taken for a record.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +30,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "text/jscan.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "text/ts.h"
 
 static const char usage[] =
@@ -58,8 +64,9 @@ struct validate {
 	int64_t passed, quarantined;
 
 	/* The whole run. */
-	int markers; /* batch markers seen */
-	int worst;   /* enum check_outcome over every batch */
+	int markers;           /* batch markers seen, malformed ones included */
+	int worst;             /* enum check_outcome over every batch */
+	int64_t stream_errors; /* malformed markers and markers with a wrong count */
 	int64_t total_quarantined;
 	int status; /* fatal exit status, 0 while going */
 	struct buf line;
@@ -135,11 +142,10 @@ static int quarantine(struct validate *v, const struct rec *rec, const struct ti
 {
 	v->quarantined++;
 	v->total_quarantined++;
-	if (!v->rejects) {
-		err_warn("%s: record %llu: quarantined by \"%s\": %s", file,
-		         (unsigned long long)rec->number, check, reason);
+	err_record("%s: record %llu: quarantined by \"%s\": %s", file,
+	           (unsigned long long)rec->number, check, reason);
+	if (!v->rejects)
 		return 0;
-	}
 	struct buf *b = &v->line;
 	buf_reset(b);
 	buf_puts(b, "{\"check\":");
@@ -230,10 +236,12 @@ static void put_cond(struct buf *b, const char *key, const struct check_cond *k)
 
 /*
  * Judge the batch's checks, write its report line and summary, and reset
- * the metrics.  in is the batch's marker, NULL for records that had none.
- * Returns the batch's outcome.
+ * the metrics.  in is the batch's marker, NULL for records that had none or
+ * whose marker is malformed; stream_error says what is wrong with the
+ * stream in this batch (NULL: nothing).  Returns the batch's outcome.
  */
-static int judge(struct validate *v, const struct rec_batch *in, const char *label)
+static int judge(struct validate *v, const struct rec_batch *in, const char *label,
+                 const char *stream_error)
 {
 	struct checks *cs = v->cs;
 	int64_t now = v->now != INT64_MIN ? v->now : ts_now();
@@ -249,7 +257,10 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 	buf_puts(b, ",\"batch\":");
 	if (in) {
 		buf_puts(b, "{\"app\":");
-		buf_json_str(b, in->app, strlen(in->app));
+		if (in->app[0])
+			buf_json_str(b, in->app, strlen(in->app));
+		else
+			buf_puts(b, "null");
 		buf_puts(b, ",\"id\":");
 		buf_i64(b, in->id);
 		buf_puts(b, "}");
@@ -336,8 +347,14 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 			         checks_metric_name(c), (int)vlen, b->data + vat,
 			         exact ? "" : " (a lower bound: --key-memory ran out)");
 	}
-	buf_puts(b, "],\"outcome\":\"");
-	buf_puts(b, checks_outcome_name(worst));
+	buf_puts(b, "]");
+	if (stream_error) {
+		buf_puts(b, ",\"stream_error\":");
+		buf_json_str(b, stream_error, strlen(stream_error));
+	}
+	/* A batch the stream fails is failed, whatever its checks say. */
+	buf_puts(b, ",\"outcome\":\"");
+	buf_puts(b, checks_outcome_name(stream_error ? OUT_FAIL : worst));
 	buf_puts(b, "\"}");
 	struct err_msg e;
 	if (v->report && (rec_write_json(v->report, b->data, b->len, &e) < 0 ||
@@ -347,7 +364,8 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 	         "warned, %d failed, %d skipped%s",
 	         label, (long long)(v->passed + v->quarantined), (long long)v->passed,
 	         (long long)v->quarantined, cs->n, tally[OUT_PASS], tally[OUT_WARN],
-	         tally[OUT_FAIL], tally[OUT_SKIPPED], worst == OUT_FAIL ? "; the batch fails" : "");
+	         tally[OUT_FAIL], tally[OUT_SKIPPED],
+	         worst == OUT_FAIL || stream_error ? "; the batch fails" : "");
 	if (worst > v->worst)
 		v->worst = worst;
 	checks_reset(cs);
@@ -357,16 +375,49 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 
 static int batch_end(struct validate *v, const struct rec_batch *in)
 {
-	char label[REC_APP_MAX + 48];
-	snprintf(label, sizeof label, "batch %s %lld", in->app, (long long)in->id);
+	char label[REC_BATCH_LABEL_MAX], why[REC_BATCH_LABEL_MAX + 96];
+	const char *stream_error = NULL;
+	rec_batch_label(in, label, sizeof label);
 	v->markers++;
 	struct rec_batch b = *in;
+	int64_t arrived = v->passed + v->quarantined;
+	if (in->records != arrived) {
+		snprintf(why, sizeof why, "the marker says %lld records, %lld arrived",
+		         (long long)in->records, (long long)arrived);
+		err_error("%s: %s; the batch fails", label, why);
+		stream_error = why;
+		v->stream_errors++;
+		b.status = BATCH_FAILED;
+	}
 	b.records = v->passed;
 	b.rejected = in->rejected + v->quarantined;
-	if (judge(v, in, label) == OUT_FAIL)
+	if (judge(v, in, label, stream_error) == OUT_FAIL)
 		b.status = BATCH_FAILED;
 	struct err_msg e;
 	if (rec_write_batch(v->out, &b, &e) < 0 || rec_writer_flush(v->out, &e) < 0)
+		return write_failed(v, v->out, NULL, &e);
+	return 0;
+}
+
+/*
+ * A malformed marker: the end of a batch that fails, whatever its checks
+ * say.  Its records were passed on already; the marker follows them as it
+ * came, so that each stage downstream fails the same batch.
+ */
+static int bad_marker(struct validate *v, const struct rec *rec, const struct err_msg *re)
+{
+	char label[64];
+	struct err_msg e;
+	err_error("%s; the batch it ends fails", re->text);
+	v->stream_errors++;
+	v->markers++;
+	snprintf(label, sizeof label, "the batch ending at %s %llu",
+	         rec->format == REC_FMT_BINARY ? "record" : "line",
+	         (unsigned long long)rec->number);
+	const char *why = strstr(re->text, "malformed batch marker");
+	judge(v, NULL, label, why ? why : re->text);
+	if (rec_write_control(v->out, rec->text, rec->text_len, &e) < 0 ||
+	    rec_writer_flush(v->out, &e) < 0)
 		return write_failed(v, v->out, NULL, &e);
 	return 0;
 }
@@ -380,10 +431,10 @@ static void input_end(struct validate *v)
 	if (v->markers) {
 		err_warn("%lld records after the last batch marker: their batch has not ended",
 		         (long long)(passed + quarantined));
-		judge(v, NULL, "records without a marker");
+		judge(v, NULL, "records without a marker", NULL);
 		return;
 	}
-	if (judge(v, NULL, "input") != OUT_FAIL)
+	if (judge(v, NULL, "input", NULL) != OUT_FAIL)
 		return;
 	/* One batch without a marker failed: a failed marker keeps it from being loaded. */
 	struct rec_batch b;
@@ -430,6 +481,9 @@ static int validate_fd(struct validate *v, int fd, const char *name, size_t max_
 		case REC_CONTROL:
 			if (rec_write_control(v->out, rec.text, rec.text_len, &e) < 0)
 				rc = write_failed(v, v->out, NULL, &e);
+			break;
+		case REC_BAD_MARKER:
+			rc = bad_marker(v, &rec, &e);
 			break;
 		default:
 			rc =
@@ -667,6 +721,12 @@ int main(int argc, char **argv)
 	if (v.status == 0)
 		input_end(&v);
 	status = v.status;
+	if (v.total_quarantined) {
+		char hint[300];
+		snprintf(hint, sizeof hint, "see %s",
+		         v.rejects_path ? v.rejects_path : "--rejects FILE");
+		err_record_end(hint);
+	}
 
 done:
 	/* A reader that went away (tick-validate | head -1) ended the run: quietly, status 0. */
@@ -691,7 +751,9 @@ done:
 	}
 	status = err_status_worse(status, input_status);
 	if (status == EX_OK) {
-		if (v.worst == OUT_FAIL)
+		if (v.stream_errors)
+			status = EX_DATAERR;
+		else if (v.worst == OUT_FAIL)
 			status = EX_CHECKFAIL;
 		else if (v.worst == OUT_WARN || v.total_quarantined)
 			status = EX_REJECTS;

@@ -17,7 +17,7 @@
 
 #include "net/http.h"
 #include "text/jscan.h"
-#include "record/record.h"
+#include "record/tick.h"
 #include "text/ts.h"
 
 static const char *const function_names[AV_FUNCTION_COUNT] = {"intraday", "daily", "quote"};
@@ -34,12 +34,10 @@ static const char *const class_names[AV_CLASS_COUNT] = {
     [AV_THROTTLE_SECOND] = "throttled (per-second limit)",
     [AV_DAILY_LIMIT] = "daily limit reached",
     [AV_NOTICE] = "unrecognised notice",
+    [AV_EMPTY_QUOTE] = "empty quote",
+    [AV_OTHER_SERIES] = "another series",
     [AV_MALFORMED] = "malformed answer",
 };
-
-#define AV_CSV_SERIES "timestamp,open,high,low,close,volume"
-#define AV_CSV_QUOTE                                                                               \
-	"symbol,open,high,low,price,volume,latestDay,previousClose,change,changePercent"
 
 void av_request_init(struct av_request *r, int function)
 {
@@ -70,21 +68,108 @@ int av_function_parse(const char *s)
 	return -1;
 }
 
+int av_function_parse_api(const char *s, size_t n)
+{
+	for (int i = 0; i < AV_FUNCTION_COUNT; i++)
+		if (strlen(function_apis[i]) == n && memcmp(s, function_apis[i], n) == 0)
+			return i;
+	return -1;
+}
+
+#define AV_SERIES_PREFIX "Time Series ("
+#define AV_SERIES_DAILY  "Daily"
+
+const char *av_series_key(int function, int interval, char out[AV_SERIES_KEY_MAX])
+{
+	const char *what = function == AV_DAILY      ? AV_SERIES_DAILY
+	                   : function == AV_INTRADAY ? tick_interval_name(interval)
+	                                             : NULL;
+	if (what)
+		snprintf(out, AV_SERIES_KEY_MAX, AV_SERIES_PREFIX "%s)", what);
+	else
+		out[0] = '\0';
+	return out;
+}
+
+int av_series_interval(const char *k, size_t n)
+{
+	size_t p = strlen(AV_SERIES_PREFIX);
+	if (n <= p || memcmp(k, AV_SERIES_PREFIX, p) != 0 || k[n - 1] != ')')
+		return -1;
+	const char *in = k + p;
+	size_t inn = n - p - 1;
+	if (inn == strlen(AV_SERIES_DAILY) && memcmp(in, AV_SERIES_DAILY, inn) == 0)
+		return TICK_1D;
+	int iv = tick_interval_parse(in, inn);
+	/* "1d" is the pipeline's name, never the vendor's. */
+	return iv == TICK_1D ? 0 : iv;
+}
+
+int av_is_quote_key(const char *k, size_t n)
+{
+	size_t p = strlen(AV_KEY_QUOTE);
+	return n >= p && memcmp(k, AV_KEY_QUOTE, p) == 0;
+}
+
+void av_key_name(const char *k, size_t n, const char **name, size_t *nn)
+{
+	size_t i = 0;
+	while (i < n && k[i] >= '0' && k[i] <= '9')
+		i++;
+	if (i > 0 && i + 1 < n && k[i] == '.' && k[i + 1] == ' ') {
+		*name = k + i + 2;
+		*nn = n - i - 2;
+	} else {
+		*name = k;
+		*nn = n;
+	}
+}
+
+static const char *const message_keys[] = {NULL, "Error Message", "Note", "Information"};
+
+int av_message_kind(const char *k, size_t n)
+{
+	for (int i = AV_MSG_ERROR; i <= AV_MSG_INFORMATION; i++)
+		if (strlen(message_keys[i]) == n && memcmp(k, message_keys[i], n) == 0)
+			return i;
+	return AV_MSG_NONE;
+}
+
+const char *av_message_label(int kind)
+{
+	static const char *const labels[] = {"", "API error", "API note", "API information"};
+	return kind >= AV_MSG_ERROR && kind <= AV_MSG_INFORMATION ? labels[kind] : "";
+}
+
 const char *av_class_name(int cls)
 {
 	return cls >= 0 && cls < AV_CLASS_COUNT ? class_names[cls] : "unknown";
 }
 
+int av_symbol_upper(const char *s, size_t n, char out[AV_SYMBOL_MAX + 1])
+{
+	out[0] = '\0';
+	if (n == 0 || n > AV_SYMBOL_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) {
+			out[0] = '\0';
+			return -1;
+		}
+		out[i] = c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 int av_symbol_valid(const char *s)
 {
-	size_t n = 0;
-	for (; s[n]; n++) {
-		char c = s[n];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '-'))
-			return 0;
-	}
-	return n >= 1 && n <= AV_SYMBOL_MAX;
+	char up[AV_SYMBOL_MAX + 1];
+	size_t n = strnlen(s, AV_SYMBOL_MAX + 1);
+	return av_symbol_upper(s, n, up) == 0;
 }
 
 int av_month_parse(const char *s, int *ym)
@@ -237,18 +322,11 @@ static int av_notice_class(const char *m)
 /* Is the key k[0..n) the data key of request r? */
 static int av_is_data_key(const struct av_request *r, const char *k, size_t n)
 {
-	char want[40];
-	switch (r->function) {
-	case AV_INTRADAY:
-		snprintf(want, sizeof want, "Time Series (%s)", tick_interval_name(r->interval));
-		break;
-	case AV_DAILY:
-		snprintf(want, sizeof want, "Time Series (Daily)");
-		break;
-	default:
-		/* With entitlement=delayed the key is "Global Quote - DATA DELAYED BY 15 MINUTES". */
-		return n >= 12 && memcmp(k, "Global Quote", 12) == 0;
-	}
+	char want[AV_SERIES_KEY_MAX];
+	/* With entitlement=delayed the key is "Global Quote - DATA DELAYED BY 15 MINUTES". */
+	if (r->function == AV_QUOTE)
+		return av_is_quote_key(k, n);
+	av_series_key(r->function, r->interval, want);
 	return n == strlen(want) && memcmp(k, want, n) == 0;
 }
 
@@ -282,7 +360,8 @@ static void av_classify_json(const struct av_request *r, const char *body, size_
 	struct jscan_token error = {0}, note = {0};
 	struct buf kbuf = BUF_INIT, msg = BUF_INIT;
 	long members = 0, entries = -1;
-	char why[160];
+	char why[160], want[AV_SERIES_KEY_MAX];
+	char other[64] = ""; /* the first series key that is not the one asked for */
 	a->json = 1;
 	jscan_init(&js, body, len);
 	if (jscan_next(&js, &t) != JS_OBJ) {
@@ -314,13 +393,14 @@ static void av_classify_json(const struct av_request *r, const char *body, size_
 				goto bad;
 			continue;
 		}
-		if (k == JS_STR && klen == 13 && memcmp(kname, "Error Message", 13) == 0 &&
-		    !error.s)
+		int mk = k == JS_STR ? av_message_kind(kname, klen) : AV_MSG_NONE;
+		if (mk == AV_MSG_ERROR && !error.s)
 			error = t;
-		else if (k == JS_STR && !note.s &&
-		         ((klen == 4 && memcmp(kname, "Note", 4) == 0) ||
-		          (klen == 11 && memcmp(kname, "Information", 11) == 0)))
+		else if ((mk == AV_MSG_NOTE || mk == AV_MSG_INFORMATION) && !note.s)
 			note = t;
+		else if (k == JS_OBJ && !other[0] &&
+		         (av_series_interval(kname, klen) >= 0 || av_is_quote_key(kname, klen)))
+			snprintf(other, sizeof other, "%.*s", (int)(klen > 60 ? 60 : klen), kname);
 		const char *raw;
 		size_t rawlen;
 		if ((k == JS_OBJ || k == JS_ARR) && jscan_skip(&js, &t, &raw, &rawlen) < 0)
@@ -332,6 +412,11 @@ static void av_classify_json(const struct av_request *r, const char *body, size_
 	if (entries > 0) {
 		a->cls = AV_DATA;
 		a->entries = r->function == AV_QUOTE ? 1 : (size_t)entries;
+		goto out;
+	}
+	if (entries == 0 && r->function == AV_QUOTE) {
+		av_set_why(a, AV_EMPTY_QUOTE,
+		           "the quote is empty (the vendor's answer for an unknown symbol)");
 		goto out;
 	}
 	if (entries == 0) {
@@ -357,13 +442,15 @@ static void av_classify_json(const struct av_request *r, const char *body, size_
 		av_set_why(a, AV_EMPTY, "the answer is an empty object");
 		goto out;
 	}
-	if (r->function == AV_QUOTE)
-		snprintf(why, sizeof why, "no \"Global Quote\" object in the answer");
-	else if (r->function == AV_DAILY)
-		snprintf(why, sizeof why, "no \"Time Series (Daily)\" object in the answer");
-	else
-		snprintf(why, sizeof why, "no \"Time Series (%s)\" object in the answer",
-		         tick_interval_name(r->interval));
+	av_series_key(r->function, r->interval, want);
+	if (other[0]) {
+		snprintf(why, sizeof why, "the answer is \"%s\", not the \"%s\" asked for", other,
+		         r->function == AV_QUOTE ? AV_KEY_QUOTE : want);
+		av_set_why(a, AV_OTHER_SERIES, why);
+		goto out;
+	}
+	snprintf(why, sizeof why, "no \"%s\" object in the answer",
+	         r->function == AV_QUOTE ? AV_KEY_QUOTE : want);
 	av_set_why(a, AV_MALFORMED, why);
 	goto out;
 bad:
@@ -422,6 +509,11 @@ static void av_classify_csv(const struct av_request *r, const char *body, size_t
 	}
 	if (p == body) {
 		av_set_why(a, AV_MALFORMED, "the answer is empty");
+		return;
+	}
+	if (rows == 0 && r->function == AV_QUOTE) {
+		av_set_why(a, AV_EMPTY_QUOTE,
+		           "the quote is empty (the vendor's answer for an unknown symbol)");
 		return;
 	}
 	if (rows == 0) {
@@ -562,32 +654,83 @@ int av_envelope(struct buf *out, const struct av_request *r, int64_t fetched_at,
 	return buf_putc(out, '}');
 }
 
-/* Redaction -------------------------------------------------------------- */
+/* The key in answers and messages ------------------------------------------- */
+
+static int av_alnum(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* The next quote of key[0..k) in text[from..n), as av_quotes_key() defines one, or NULL. */
+static const char *av_find_key(const char *text, size_t n, size_t from, const char *key, size_t k)
+{
+	if (k == 0 || k > n)
+		return NULL;
+	for (size_t i = from; i + k <= n; i++) {
+		const char *p = memchr(text + i, key[0], n - k + 1 - i);
+		if (!p)
+			return NULL;
+		i = (size_t)(p - text);
+		if (memcmp(p, key, k) == 0 && (i == 0 || !av_alnum(text[i - 1])) &&
+		    (i + k == n || !av_alnum(text[i + k])))
+			return p;
+	}
+	return NULL;
+}
+
+/* The key as it is and, when it differs, percent-encoded as in a URL. */
+static int av_key_forms(const char *secret, struct buf *enc)
+{
+	if (http_pct_encode(enc, secret) < 0)
+		return -1;
+	return enc->len && strcmp(enc->data, secret) != 0 ? 2 : 1;
+}
+
+int av_quotes_key(const char *text, size_t n, const char *secret)
+{
+	if (!text || !secret || !*secret)
+		return 0;
+	struct buf enc = BUF_INIT;
+	int forms = av_key_forms(secret, &enc);
+	/* Out of memory: say it is quoted, which keeps the answer from being written. */
+	int quoted = forms < 0 || av_find_key(text, n, 0, secret, strlen(secret)) ||
+	             (forms == 2 && av_find_key(text, n, 0, enc.data, enc.len));
+	buf_free(&enc);
+	return quoted;
+}
 
 static void av_redact_one(char *text, const char *secret, size_t k)
 {
 	/* Never lengthen the text: a secret shorter than the mark is replaced by as many stars. */
-	size_t mark = k < 3 ? k : 3;
-	char *w = text;
-	for (const char *p = text; *p;) {
-		if (strncmp(p, secret, k) == 0) {
-			memset(w, '*', mark);
-			w += mark;
-			p += k;
-		} else {
-			*w++ = *p++;
-		}
+	size_t mark = k < 3 ? k : 3, n = strlen(text), at = 0;
+	struct buf orig = BUF_INIT;
+	/* Matches are found in a copy: the letters around a quote are those of the text as it was. */
+	if (buf_append(&orig, text, n + 1) < 0) {
+		memset(text, '*', n); /* no memory for the copy: hide it all */
+		return;
 	}
-	*w = '\0';
+	char *w = text;
+	const char *p;
+	while ((p = av_find_key(orig.data, n, at, secret, k))) {
+		size_t i = (size_t)(p - orig.data);
+		memcpy(w, orig.data + at, i - at);
+		w += i - at;
+		memset(w, '*', mark);
+		w += mark;
+		at = i + k;
+	}
+	memcpy(w, orig.data + at, n - at + 1);
+	buf_free(&orig);
 }
 
 void av_redact(char *text, const char *secret)
 {
 	if (!text || !secret || !*secret)
 		return;
-	av_redact_one(text, secret, strlen(secret));
 	struct buf enc = BUF_INIT;
-	if (http_pct_encode(&enc, secret) == 0 && enc.len && strcmp(enc.data, secret) != 0)
+	int forms = av_key_forms(secret, &enc);
+	av_redact_one(text, secret, strlen(secret));
+	if (forms == 2)
 		av_redact_one(text, enc.data, enc.len);
 	buf_free(&enc);
 }

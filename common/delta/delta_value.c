@@ -14,7 +14,7 @@
 
 #include "text/decimal.h"
 #include "text/jscan.h"
-#include "record/record.h"
+#include "record/stream.h"
 #include "text/ts.h"
 
 static int cell_fail(struct err_msg *e, const struct delta_field *f, const char *why)

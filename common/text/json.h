@@ -1,7 +1,7 @@
 /*
  * json: JSON documents as trees, for the places that need a whole document
  * at once (Delta log actions, API response classification, schema files).
- * Streams of records use the faster record.h/jscan.h instead.
+ * Streams of records use the faster record/stream.h and jscan.h instead.
  *
  * This module owns the cJSON dependency; nothing else includes cJSON.h.
  * Ownership: json_parse() returns a tree the caller frees with json_free();

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "record/record.h"
+#include "record/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

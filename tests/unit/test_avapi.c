@@ -1,11 +1,12 @@
 /*
  * Unit tests for common/av/avapi: symbols and months, request URLs and their
  * printable form, the classification of every kind of answer (the vendor's
- * own texts, from the fixtures), envelopes and redaction.
+ * own texts, from the fixtures), envelopes, the key in answers and
+ * redaction, and the vocabulary shared with the envelope reader.
  */
 #include "av/avapi.h"
 #include "text/jscan.h"
-#include "record/record.h"
+#include "record/tick.h"
 #include "t.h"
 
 #define FIXTURES "tests/fixtures/alphavantage/"
@@ -169,16 +170,34 @@ static void test_classify_data(void)
 	         AV_DATA);
 }
 
-static void test_classify_wrong_series_is_malformed(void)
+static void test_classify_another_series(void)
 {
 	struct av_answer a;
-	/* A 1min series in answer to a 5min request is not the data asked for. */
+	/* A 1min series in answer to a 5min request is not the data asked for, and never will be. */
 	struct av_request r = req(AV_INTRADAY, TICK_5MIN, AV_JSON);
-	T_EQ_INT(classify_file(&r, "intraday_NVDA_1min_extended.json", &a), AV_MALFORMED);
-	T_CHECK(strstr(a.message, "Time Series (5min)") != NULL);
+	T_EQ_INT(classify_file(&r, "intraday_NVDA_1min_extended.json", &a), AV_OTHER_SERIES);
+	T_EQ_STR(a.message,
+	         "the answer is \"Time Series (1min)\", not the \"Time Series (5min)\" asked for");
+	r = req(AV_INTRADAY, TICK_1MIN, AV_JSON);
+	T_EQ_INT(classify_file(&r, "intraday_IBM_5min_compact.json", &a), AV_OTHER_SERIES);
 	r = req(AV_DAILY, 0, AV_JSON);
-	T_EQ_INT(classify_file(&r, "global_quote_AAPL.json", &a), AV_MALFORMED);
-	r = req(AV_INTRADAY, TICK_5MIN, AV_JSON);
+	T_EQ_INT(classify_file(&r, "global_quote_AAPL.json", &a), AV_OTHER_SERIES);
+	T_EQ_STR(a.message,
+	         "the answer is \"Global Quote\", not the \"Time Series (Daily)\" asked for");
+	r = req(AV_QUOTE, 0, AV_JSON);
+	T_EQ_INT(classify_file(&r, "daily_AAPL_compact.json", &a), AV_OTHER_SERIES);
+	T_EQ_STR(a.message,
+	         "the answer is \"Time Series (Daily)\", not the \"Global Quote\" asked for");
+	/* A vendor message beside another series says more than the series. */
+	r = req(AV_INTRADAY, TICK_1MIN, AV_JSON);
+	T_EQ_INT(classify_text(&r, "{\"Time Series (5min)\":{},\"Note\":\"per minute\"}", &a),
+	         AV_THROTTLE_MINUTE);
+}
+
+static void test_classify_wrong_shape_is_malformed(void)
+{
+	struct av_answer a;
+	struct av_request r = req(AV_INTRADAY, TICK_5MIN, AV_JSON);
 	T_EQ_INT(classify_text(&r, "{\"Meta Data\":{\"2. Symbol\":\"IBM\"}}", &a), AV_MALFORMED);
 	T_EQ_INT(classify_text(&r, "{\"Time Series (5min)\":[]}", &a), AV_MALFORMED);
 }
@@ -189,10 +208,24 @@ static void test_classify_empty(void)
 	struct av_request r = req(AV_INTRADAY, TICK_5MIN, AV_JSON);
 	T_EQ_INT(classify_file(&r, "intraday_empty_series.json", &a), AV_EMPTY);
 	T_EQ_INT(classify_file(&r, "empty_object.json", &a), AV_EMPTY);
-	r = req(AV_QUOTE, 0, AV_JSON);
-	T_EQ_INT(classify_text(&r, "{\"Global Quote\": {}}", &a), AV_EMPTY);
 	r = req(AV_INTRADAY, TICK_5MIN, AV_CSV);
 	T_EQ_INT(classify_text(&r, "timestamp,open,high,low,close,volume\r\n", &a), AV_EMPTY);
+}
+
+static void test_classify_empty_quote(void)
+{
+	struct av_answer a;
+	struct av_request r = req(AV_QUOTE, 0, AV_JSON);
+	T_EQ_INT(classify_text(&r, "{\"Global Quote\": {}}", &a), AV_EMPTY_QUOTE);
+	T_EQ_STR(a.message, "the quote is empty (the vendor's answer for an unknown symbol)");
+	T_EQ_INT(classify_text(&r, "{\"Global Quote - DATA DELAYED BY 15 MINUTES\": {}}", &a),
+	         AV_EMPTY_QUOTE);
+	r.datatype = AV_CSV;
+	T_EQ_INT(classify_text(&r,
+	                       "symbol,open,high,low,price,volume,latestDay,previousClose,change,"
+	                       "changePercent\r\n",
+	                       &a),
+	         AV_EMPTY_QUOTE);
 }
 
 static void test_classify_vendor_messages(void)
@@ -360,13 +393,68 @@ static void test_redact(void)
 	snprintf(s, sizeof s, "url ?apikey=a%%2Fb&x and a/b");
 	av_redact(s, "a/b");
 	T_EQ_STR(s, "url ?apikey=***&x and ***");
-	snprintf(s, sizeof s, "key K here");
+	snprintf(s, sizeof s, "key K here, \"K\", apikey=K&x, not in BRK.A, KK or K1");
 	av_redact(s, "K");
-	T_EQ_STR(s, "key * here");
+	T_EQ_STR(s, "key * here, \"*\", apikey=*&x, not in BRK.A, KK or K1");
 	snprintf(s, sizeof s, "nothing");
 	av_redact(s, "");
 	av_redact(s, NULL);
 	T_EQ_STR(s, "nothing");
+}
+
+/* An answer quotes the key where the API would echo it, never inside another word. */
+static void test_quotes_key(void)
+{
+	const char *brk = "{\"Global Quote\":{\"01. symbol\":\"BRK.A\",\"02. open\":\"1\"}}";
+	T_CHECK(!av_quotes_key(brk, strlen(brk), "K"));
+	T_CHECK(av_quotes_key(brk, strlen(brk), "BRK.A"));
+	const char *echo = "{\"Information\":\"We have detected your API key as K1X2 and\"}";
+	T_CHECK(av_quotes_key(echo, strlen(echo), "K1X2"));
+	T_CHECK(!av_quotes_key(echo, strlen(echo), "K1X"));
+	const char *url = "see https://x/query?function=A&apikey=S3CR3T";
+	T_CHECK(av_quotes_key(url, strlen(url), "S3CR3T"));
+	const char *word = "{\"a\":\"K\"}";
+	T_CHECK(av_quotes_key(word, strlen(word), "K"));
+	const char *enc = "apikey=a%2Fb&x";
+	T_CHECK(av_quotes_key(enc, strlen(enc), "a/b"));
+	T_CHECK(av_quotes_key("K", 1, "K"));
+	T_CHECK(!av_quotes_key("K", 1, ""));
+	T_CHECK(!av_quotes_key("K", 1, NULL));
+	/* Only the n bytes given are looked at. */
+	T_CHECK(!av_quotes_key("xK", 1, "K"));
+}
+
+static void test_vocabulary(void)
+{
+	char key[AV_SERIES_KEY_MAX];
+	T_EQ_STR(av_series_key(AV_INTRADAY, TICK_15MIN, key), "Time Series (15min)");
+	T_EQ_STR(av_series_key(AV_DAILY, 0, key), "Time Series (Daily)");
+	T_EQ_STR(av_series_key(AV_QUOTE, 0, key), "");
+	T_EQ_INT(av_series_interval("Time Series (60min)", 19), TICK_60MIN);
+	T_EQ_INT(av_series_interval("Time Series (Daily)", 19), TICK_1D);
+	T_EQ_INT(av_series_interval("Time Series (Weekly)", 20), 0);
+	T_EQ_INT(av_series_interval("Time Series (1d)", 16), 0);
+	T_EQ_INT(av_series_interval("Meta Data", 9), -1);
+	T_CHECK(av_is_quote_key("Global Quote - DATA DELAYED BY 15 MINUTES", 41));
+	T_CHECK(!av_is_quote_key("Global", 6));
+	T_EQ_INT(av_message_kind("Error Message", 13), AV_MSG_ERROR);
+	T_EQ_INT(av_message_kind("Note", 4), AV_MSG_NOTE);
+	T_EQ_INT(av_message_kind("Information", 11), AV_MSG_INFORMATION);
+	T_EQ_INT(av_message_kind("Info", 4), AV_MSG_NONE);
+	T_EQ_STR(av_message_label(AV_MSG_NOTE), "API note");
+	T_EQ_INT(av_function_parse_api("TIME_SERIES_DAILY", 17), AV_DAILY);
+	T_EQ_INT(av_function_parse_api("TIME_SERIES_WEEKLY", 18), -1);
+	const char *name;
+	size_t nn;
+	av_key_name("6. Time Zone", 12, &name, &nn);
+	T_CHECK(nn == strlen(AV_META_ZONE) && memcmp(name, AV_META_ZONE, nn) == 0);
+	av_key_name("10.x", 4, &name, &nn);
+	T_EQ_INT(nn, 4);
+	char up[AV_SYMBOL_MAX + 1];
+	T_EQ_INT(av_symbol_upper("brk.b", 5, up), 0);
+	T_EQ_STR(up, "BRK.B");
+	T_EQ_INT(av_symbol_upper("IBM$", 4, up), -1);
+	T_EQ_STR(up, "");
 }
 
 static void test_names(void)
@@ -385,12 +473,16 @@ int main(void)
 	T_RUN(test_months);
 	T_RUN(test_url);
 	T_RUN(test_classify_data);
-	T_RUN(test_classify_wrong_series_is_malformed);
+	T_RUN(test_classify_another_series);
+	T_RUN(test_classify_wrong_shape_is_malformed);
 	T_RUN(test_classify_empty);
+	T_RUN(test_classify_empty_quote);
 	T_RUN(test_classify_vendor_messages);
 	T_RUN(test_classify_malformed);
 	T_RUN(test_envelope);
 	T_RUN(test_redact);
+	T_RUN(test_quotes_key);
+	T_RUN(test_vocabulary);
 	T_RUN(test_names);
 	T_DONE();
 }

@@ -1,5 +1,8 @@
-/* Unit tests for common/record/record: JSON and binary streams, batches, ticks, errors. */
-#include "record/record.h"
+/*
+ * Unit tests for common/record: JSON and binary streams, ticks in both forms,
+ * errors.  Batch markers have their own file, test_record_marker.c.
+ */
+#include "record/stream.h"
 #include "t.h"
 
 #include <fcntl.h>
@@ -151,13 +154,6 @@ static void test_malformed_json_lines(void)
 	expect_bad("{\"a\":1,\"a\":2}\n", "duplicate field \"a\"");
 	expect_bad("{\"a\":\"\xff\"}\n", "invalid UTF-8");
 	expect_bad("{\"a\":01}\n", "bad number");
-	expect_bad("{\"@batch\":{\"app\":\"x\",\"id\":1,\"records\":1,\"status\":\"maybe\"}}\n",
-	           "@batch status must be");
-	expect_bad("{\"@batch\":{\"app\":\"x\",\"id\":-1,\"records\":1,\"status\":\"ok\"}}\n",
-	           "non-negative integers");
-	expect_bad("{\"@batch\":{\"app\":\"x\",\"records\":1,\"status\":\"ok\"}}\n",
-	           "@batch needs app, id, records and status");
-	expect_bad("{\"@batch\":3}\n", "@batch is not an object");
 }
 
 static void test_reader_goes_on_after_a_bad_line(void)
@@ -259,6 +255,30 @@ static void test_tick_conversion_errors(void)
 	expect_tick_error("{\"symbol\":\"ABCDEFGHIJKLMNOP\"}",
 	                  "expected a string of 1 to 15 bytes");
 	expect_tick_error("{\"symbol\":7}", "field \"symbol\"");
+	expect_tick_error("{\"volume\":\"12.5\"}", "field \"volume\": expected a 64-bit integer");
+	expect_tick_error("{\"volume\":\" 5\"}", "field \"volume\": expected a 64-bit integer");
+	expect_tick_error("{\"volume\":\"1e3\"}", "field \"volume\": expected a 64-bit integer");
+	expect_tick_error("{\"batch_id\":\"+7\"}", "field \"batch_id\": expected a 64-bit integer");
+	expect_tick_error("{\"volume\":true}", "field \"volume\": expected an integer");
+}
+
+/* Integers held in strings are read like decimals held in strings. */
+static void test_integers_in_strings(void)
+{
+	const char *in = "{\"volume\":\"296560\",\"batch_id\":\"-\\u00342\",\"open\":\"1.5\"}";
+	struct rec_reader *r = reader_for(in, strlen(in), 0);
+	struct rec rec;
+	struct err_msg e;
+	struct tick t;
+	T_EQ_INT(rec_read(r, &rec, &e), REC_DATA);
+	T_EQ_INT(rec_tick(&rec, &t, &e), 0);
+	T_EQ_INT(t.volume, 296560);
+	T_EQ_INT(t.batch_id, -42);
+	T_EQ_INT(t.open, 1500000);
+	T_CHECK(!(t.nulls & (TICK_N_VOLUME | TICK_N_BATCH_ID)));
+	/* the canonical fast path leaves them to the general reader */
+	T_EQ_INT(tick_from_canonical_json(in, strlen(in), &t), -1);
+	rec_reader_free(r);
 }
 
 static void test_binary_round_trip(void)
@@ -405,6 +425,7 @@ int main(void)
 	T_RUN(test_line_length_limit);
 	T_RUN(test_json_to_tick);
 	T_RUN(test_tick_conversion_errors);
+	T_RUN(test_integers_in_strings);
 	T_RUN(test_binary_round_trip);
 	T_RUN(test_json_binary_json_is_lossless);
 	T_RUN(test_bad_binary_streams);

@@ -3,7 +3,7 @@
  * tick_from_canonical_json(), which must agree with rec_tick() on every line
  * it accepts and refuse every line that is not in tick_to_json()'s layout.
  */
-#include "record/record.h"
+#include "record/stream.h"
 #include "t.h"
 
 #include <unistd.h>

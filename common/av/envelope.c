@@ -1,5 +1,8 @@
 /*
- * envelope: reading an av-fetch envelope in one pass.
+ * envelope: reading an av-fetch envelope in one pass.  The words of the
+ * API (function and series names, Meta Data fields, vendor messages, CSV
+ * headers, tickers) are avapi.h's, shared with the classifier of av-fetch,
+ * so that what av-fetch takes for data is what this reads as data.
  *
  * The tokenizer runs over the whole line once; the body is read in place as
  * the scan reaches it, because the envelope's members may come in any order
@@ -10,13 +13,14 @@
  * envelope problems are collected and the most basic one is reported
  * (invalid JSON before a missing member before a wrong body).
  */
-#include "envelope.h"
+#include "av/envelope.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "av/avapi.h"
 #include "text/decimal.h"
 #include "text/jscan.h"
 #include "text/ts.h"
@@ -29,7 +33,6 @@ static const char *const quote_names[F_COUNT] = {"open", "high", "low", "price",
 /* What the scan found, settled by env_settle(). */
 enum member_state { M_ABSENT = 0, M_OK, M_WRONG };
 enum body_kind { B_ABSENT = 0, B_OBJECT, B_STRING, B_OTHER };
-enum api_kind { API_NONE = 0, API_ERROR, API_NOTE, API_INFORMATION };
 
 struct scan {
 	int source, function, symbol, interval, fetched_at, http_status, batch_id;
@@ -47,7 +50,7 @@ struct scan {
 	int series_interval; /* enum tick_interval, 0 unsupported */
 	char series_name[64];
 	int quote, quote_empty;
-	int api;
+	int api; /* enum av_message */
 	char api_text[320];
 	/* body string */
 	const char *csv;
@@ -55,13 +58,13 @@ struct scan {
 	int csv_escaped;
 };
 
-void env_init(struct envelope *env)
+void av_env_init(struct av_env *env)
 {
 	memset(env, 0, sizeof *env);
 	env->why.max = 1u << 30;
 }
 
-void env_free(struct envelope *env)
+void av_env_free(struct av_env *env)
 {
 	free(env->bars);
 	buf_free(&env->why);
@@ -70,14 +73,14 @@ void env_free(struct envelope *env)
 	memset(env, 0, sizeof *env);
 }
 
-const char *env_bar_why(const struct envelope *env, const struct env_bar *b)
+const char *av_env_bar_why(const struct av_env *env, const struct av_bar *b)
 {
 	return b->why < 0 ? NULL : env->why.data + b->why;
 }
 
-static void env_reject(struct envelope *env, const char *fmt, ...) ERR_PRINTF(2, 3);
+static void env_reject(struct av_env *env, const char *fmt, ...) ERR_PRINTF(2, 3);
 
-static void env_reject(struct envelope *env, const char *fmt, ...)
+static void env_reject(struct av_env *env, const char *fmt, ...)
 {
 	if (env->reject[0])
 		return;
@@ -88,10 +91,9 @@ static void env_reject(struct envelope *env, const char *fmt, ...)
 }
 
 /* Record why bar b is rejected (the first reason only). Returns -1. */
-static int env_bad_bar(struct envelope *env, struct env_bar *b, const char *fmt, ...)
-    ERR_PRINTF(3, 4);
+static int env_bad_bar(struct av_env *env, struct av_bar *b, const char *fmt, ...) ERR_PRINTF(3, 4);
 
-static int env_bad_bar(struct envelope *env, struct env_bar *b, const char *fmt, ...)
+static int env_bad_bar(struct av_env *env, struct av_bar *b, const char *fmt, ...)
 {
 	if (b->why >= 0)
 		return -1;
@@ -108,17 +110,17 @@ static int env_bad_bar(struct envelope *env, struct env_bar *b, const char *fmt,
 	return -1;
 }
 
-static struct env_bar *env_new_bar(struct envelope *env)
+static struct av_bar *env_new_bar(struct av_env *env)
 {
 	if (env->nbars == env->capbars) {
 		size_t ncap = env->capbars ? env->capbars * 2 : 256;
-		struct env_bar *p = realloc(env->bars, ncap * sizeof *p);
+		struct av_bar *p = realloc(env->bars, ncap * sizeof *p);
 		if (!p)
 			return NULL;
 		env->bars = p;
 		env->capbars = ncap;
 	}
-	struct env_bar *b = &env->bars[env->nbars];
+	struct av_bar *b = &env->bars[env->nbars];
 	memset(b, 0, sizeof *b);
 	b->seq = (uint32_t)env->nbars;
 	b->why = -1;
@@ -127,7 +129,7 @@ static struct env_bar *env_new_bar(struct envelope *env)
 }
 
 /* Copy the string token's value into dst[cap], NUL-terminated and truncated. */
-static void env_copy(struct envelope *env, const struct jscan_token *t, char *dst, size_t cap)
+static void env_copy(struct av_env *env, const struct jscan_token *t, char *dst, size_t cap)
 {
 	const char *s = t->s;
 	size_t n = t->n;
@@ -152,21 +154,6 @@ static int env_eq(const struct jscan_token *t, const char *lit)
 	return t->n == n && memcmp(t->s, lit, n) == 0;
 }
 
-/* A key's name without Alpha Vantage's numbering ("1. open" -> "open"). */
-static void env_strip_number(const char *k, size_t n, const char **name, size_t *nn)
-{
-	size_t i = 0;
-	while (i < n && k[i] >= '0' && k[i] <= '9')
-		i++;
-	if (i > 0 && i + 1 < n && k[i] == '.' && k[i + 1] == ' ') {
-		*name = k + i + 2;
-		*nn = n - i - 2;
-	} else {
-		*name = k;
-		*nn = n;
-	}
-}
-
 static int env_name_is(const char *name, size_t nn, const char *lit)
 {
 	size_t n = strlen(lit);
@@ -185,7 +172,7 @@ static int env_skip(struct jscan *js, const struct jscan_token *t)
 
 /* Bar values ------------------------------------------------------------------ */
 
-static int env_volume(struct envelope *env, struct env_bar *b, const char *s, size_t n)
+static int env_volume(struct av_env *env, struct av_bar *b, const char *s, size_t n)
 {
 	size_t i = s && n > 0 && s[0] == '-' ? 1 : 0;
 	uint64_t v = 0;
@@ -208,8 +195,8 @@ static int env_volume(struct envelope *env, struct env_bar *b, const char *s, si
 }
 
 /* Field f (enum F_*) of bar b from the text s[0..n); `label` names it in reasons. */
-static int env_value(struct envelope *env, struct env_bar *b, int f, const char *label,
-                     const char *s, size_t n)
+static int env_value(struct av_env *env, struct av_bar *b, int f, const char *label, const char *s,
+                     size_t n)
 {
 	if (f == F_VOLUME)
 		return env_volume(env, b, s, n);
@@ -224,7 +211,7 @@ static int env_value(struct envelope *env, struct env_bar *b, int f, const char 
 }
 
 /* A JSON value token for field f; strings are unescaped when needed. */
-static int env_value_token(struct envelope *env, struct env_bar *b, int f, const char *label,
+static int env_value_token(struct av_env *env, struct av_bar *b, int f, const char *label,
                            const struct jscan_token *v)
 {
 	if (v->type != JS_STR && v->type != JS_NUM)
@@ -239,7 +226,7 @@ static int env_value_token(struct envelope *env, struct env_bar *b, int f, const
 }
 
 /* A bar's time: "YYYY-MM-DD HH:MM:SS" for intraday bars, "YYYY-MM-DD" for daily ones. */
-static int env_time(struct envelope *env, struct env_bar *b, const char *s, size_t n, int daily)
+static int env_time(struct av_env *env, struct av_bar *b, const char *s, size_t n, int daily)
 {
 	struct ts_civil c;
 	if (n != (daily ? 10u : 19u) || ts_parse_naive(s, n, &c) < 0)
@@ -254,8 +241,7 @@ static int env_time(struct envelope *env, struct env_bar *b, const char *s, size
 /* JSON body ------------------------------------------------------------------- */
 
 /* After the JS_OBJ of a bar: its fields. */
-static int env_bar_fields(struct envelope *env, struct jscan *js, struct env_bar *b,
-                          const char **end)
+static int env_bar_fields(struct av_env *env, struct jscan *js, struct av_bar *b, const char **end)
 {
 	struct jscan_token k, v;
 	unsigned seen = 0;
@@ -269,7 +255,7 @@ static int env_bar_fields(struct envelope *env, struct jscan *js, struct env_bar
 			return -1;
 		const char *name;
 		size_t nn;
-		env_strip_number(k.s, k.n, &name, &nn);
+		av_key_name(k.s, k.n, &name, &nn);
 		int f = -1;
 		for (int i = 0; i < F_COUNT; i++)
 			if (env_name_is(name, nn, bar_field_names[i]))
@@ -291,7 +277,7 @@ static int env_bar_fields(struct envelope *env, struct jscan *js, struct env_bar
 }
 
 /* After the JS_OBJ of "Time Series (...)": its bars, newest first as sent. */
-static int env_series(struct envelope *env, struct jscan *js, int daily)
+static int env_series(struct av_env *env, struct jscan *js, int daily)
 {
 	struct jscan_token k, v;
 	for (;;) {
@@ -300,7 +286,7 @@ static int env_series(struct envelope *env, struct jscan *js, int daily)
 			return 0;
 		if (t != JS_KEY || jscan_next(js, &v) == JS_ERR)
 			return -1;
-		struct env_bar *b = env_new_bar(env);
+		struct av_bar *b = env_new_bar(env);
 		if (!b)
 			return -2;
 		b->raw = k.s - 1; /* the key's opening quote */
@@ -327,11 +313,11 @@ static int env_series(struct envelope *env, struct jscan *js, int daily)
 }
 
 /* After the JS_OBJ of "Global Quote...": the one bar it describes. */
-static int env_quote(struct envelope *env, struct jscan *js, const struct jscan_token *key,
+static int env_quote(struct av_env *env, struct jscan *js, const struct jscan_token *key,
                      struct scan *sc)
 {
 	struct jscan_token k, v;
-	struct env_bar *b = env_new_bar(env);
+	struct av_bar *b = env_new_bar(env);
 	if (!b)
 		return -2;
 	b->raw = key->s - 1;
@@ -349,7 +335,7 @@ static int env_quote(struct envelope *env, struct jscan *js, const struct jscan_
 		nmembers++;
 		const char *name;
 		size_t nn;
-		env_strip_number(k.s, k.n, &name, &nn);
+		av_key_name(k.s, k.n, &name, &nn);
 		int f = -1;
 		for (int i = 0; i < F_COUNT; i++)
 			if (env_name_is(name, nn, quote_names[i]))
@@ -385,7 +371,7 @@ static int env_quote(struct envelope *env, struct jscan *js, const struct jscan_
 }
 
 /* After the JS_OBJ of "Meta Data". */
-static int env_meta(struct envelope *env, struct jscan *js, struct scan *sc)
+static int env_meta(struct av_env *env, struct jscan *js, struct scan *sc)
 {
 	struct jscan_token k, v;
 	for (;;) {
@@ -396,13 +382,13 @@ static int env_meta(struct envelope *env, struct jscan *js, struct scan *sc)
 			return -1;
 		const char *name;
 		size_t nn;
-		env_strip_number(k.s, k.n, &name, &nn);
+		av_key_name(k.s, k.n, &name, &nn);
 		if (v.type == JS_STR) {
-			if (env_name_is(name, nn, "Symbol"))
+			if (env_name_is(name, nn, AV_META_SYMBOL))
 				env_copy(env, &v, sc->meta_symbol, sizeof sc->meta_symbol);
-			else if (env_name_is(name, nn, "Interval"))
+			else if (env_name_is(name, nn, AV_META_INTERVAL))
 				env_copy(env, &v, sc->meta_interval, sizeof sc->meta_interval);
-			else if (env_name_is(name, nn, "Time Zone"))
+			else if (env_name_is(name, nn, AV_META_ZONE))
 				env_copy(env, &v, env->zone, sizeof env->zone);
 		}
 		if (env_skip(js, &v) < 0)
@@ -410,14 +396,8 @@ static int env_meta(struct envelope *env, struct jscan *js, struct scan *sc)
 	}
 }
 
-static int env_prefix(const struct jscan_token *t, const char *lit)
-{
-	size_t n = strlen(lit);
-	return t->n >= n && memcmp(t->s, lit, n) == 0;
-}
-
 /* After the JS_OBJ of "body": an Alpha Vantage response. */
-static int env_body(struct envelope *env, struct jscan *js, struct scan *sc)
+static int env_body(struct av_env *env, struct jscan *js, struct scan *sc)
 {
 	struct jscan_token k, v;
 	for (;;) {
@@ -428,33 +408,26 @@ static int env_body(struct envelope *env, struct jscan *js, struct scan *sc)
 			return -1;
 		sc->nkeys++;
 		int rc = 0;
-		if (env_eq(&k, "Meta Data") && v.type == JS_OBJ) {
+		int series = v.type == JS_OBJ ? av_series_interval(k.s, k.n) : -1;
+		int message = v.type == JS_STR ? av_message_kind(k.s, k.n) : AV_MSG_NONE;
+		if (env_eq(&k, AV_KEY_META) && v.type == JS_OBJ) {
 			sc->meta = 1;
 			rc = env_meta(env, js, sc);
-		} else if (env_prefix(&k, "Time Series (") && k.s[k.n - 1] == ')' &&
-		           v.type == JS_OBJ) {
-			const char *in = k.s + 13;
-			size_t inn = k.n - 14;
+		} else if (series >= 0) {
 			snprintf(sc->series_name, sizeof sc->series_name, "%.*s",
 			         (int)(k.n > 60 ? 60 : k.n), k.s);
 			sc->nseries++;
-			sc->series_interval = inn == 5 && memcmp(in, "Daily", 5) == 0
-			                          ? TICK_1D
-			                          : tick_interval_parse(in, inn);
+			sc->series_interval = series;
 			if (sc->series_interval == 0 || sc->nseries > 1)
 				rc = env_skip(js, &v);
 			else
 				rc = env_series(env, js, sc->series_interval == TICK_1D);
-		} else if (env_prefix(&k, "Global Quote") && v.type == JS_OBJ) {
+		} else if (av_is_quote_key(k.s, k.n) && v.type == JS_OBJ) {
 			sc->quote++;
 			rc = sc->quote > 1 ? env_skip(js, &v) : env_quote(env, js, &k, sc);
-		} else if ((env_eq(&k, "Error Message") || env_eq(&k, "Note") ||
-		            env_eq(&k, "Information")) &&
-		           v.type == JS_STR) {
+		} else if (message != AV_MSG_NONE) {
 			if (!sc->api) {
-				sc->api = k.s[0] == 'E'   ? API_ERROR
-				          : k.s[0] == 'N' ? API_NOTE
-				                          : API_INFORMATION;
+				sc->api = message;
 				env_copy(env, &v, sc->api_text, sizeof sc->api_text);
 			}
 		} else {
@@ -486,12 +459,8 @@ static int env_csv_split(const char *s, size_t n, const char **f, size_t *fn, in
 	return k;
 }
 
-static const char csv_series_header[] = "timestamp,open,high,low,close,volume";
-static const char csv_quote_header[] =
-    "symbol,open,high,low,price,volume,latestDay,previousClose,change,changePercent";
-
 /* Bars from the CSV text of a response to function fn. */
-static int env_csv(struct envelope *env, struct scan *sc, int fn)
+static int env_csv(struct av_env *env, struct scan *sc, int fn)
 {
 	const char *s = sc->csv;
 	size_t n = sc->csv_len;
@@ -502,8 +471,8 @@ static int env_csv(struct envelope *env, struct scan *sc, int fn)
 		s = env->csv.data;
 		n = env->csv.len;
 	}
-	const char *header = fn == ENV_FN_QUOTE ? csv_quote_header : csv_series_header;
-	int nf = fn == ENV_FN_QUOTE ? 10 : 6;
+	const char *header = fn == AV_QUOTE ? AV_CSV_QUOTE : AV_CSV_SERIES;
+	int nf = fn == AV_QUOTE ? 10 : 6;
 	int first = 1;
 	size_t pos = 0;
 	while (pos < n) {
@@ -525,7 +494,7 @@ static int env_csv(struct envelope *env, struct scan *sc, int fn)
 			}
 			continue;
 		}
-		struct env_bar *b = env_new_bar(env);
+		struct av_bar *b = env_new_bar(env);
 		if (!b)
 			return -2;
 		b->raw = line;
@@ -537,7 +506,7 @@ static int env_csv(struct envelope *env, struct scan *sc, int fn)
 			env_bad_bar(env, b, "CSV line has %d fields, expected %d", k, nf);
 			continue;
 		}
-		if (fn == ENV_FN_QUOTE) {
+		if (fn == AV_QUOTE) {
 			snprintf(sc->meta_symbol, sizeof sc->meta_symbol, "%.*s",
 			         (int)(fl[0] > 30 ? 30 : fl[0]), f[0]);
 			env_value(env, b, F_OPEN, "open", f[1], fl[1]);
@@ -547,7 +516,7 @@ static int env_csv(struct envelope *env, struct scan *sc, int fn)
 			env_value(env, b, F_VOLUME, "volume", f[5], fl[5]);
 			env_time(env, b, f[6], fl[6], 1);
 		} else {
-			env_time(env, b, f[0], fl[0], fn == ENV_FN_DAILY);
+			env_time(env, b, f[0], fl[0], fn == AV_DAILY);
 			for (int i = 0; i < F_COUNT; i++)
 				env_value(env, b, i, bar_field_names[i], f[i + 1], fl[i + 1]);
 		}
@@ -559,8 +528,7 @@ static int env_csv(struct envelope *env, struct scan *sc, int fn)
 
 /* The envelope ------------------------------------------------------------------ */
 
-static int env_string_member(struct envelope *env, const struct jscan_token *v, char *dst,
-                             size_t cap)
+static int env_string_member(struct av_env *env, const struct jscan_token *v, char *dst, size_t cap)
 {
 	if (v->type != JS_STR)
 		return M_WRONG;
@@ -585,7 +553,7 @@ static int env_i64(const struct jscan_token *v, int64_t *out)
 }
 
 /* The scan of the envelope's top level. Returns 0, -1 (invalid JSON) or -2 (memory). */
-static int env_scan(struct envelope *env, struct jscan *js, struct scan *sc)
+static int env_scan(struct av_env *env, struct jscan *js, struct scan *sc)
 {
 	struct jscan_token k, v;
 	if (jscan_next(js, &k) != JS_OBJ)
@@ -644,44 +612,24 @@ static int env_scan(struct envelope *env, struct jscan *js, struct scan *sc)
 	return jscan_next(js, &k) == JS_END ? 0 : -1;
 }
 
-static int env_ticker(const char *s, char *out)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > TICK_SYMBOL_MAX)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
-			return -1;
-		out[i] = c;
-	}
-	out[n] = '\0';
-	return 0;
-}
-
+/* Do two symbols name the same ticker (letters compared without case)? */
 static int env_same_symbol(const char *a, const char *b)
 {
-	for (; *a && *b; a++, b++) {
-		char x = *a >= 'a' && *a <= 'z' ? (char)(*a - 32) : *a;
-		char y = *b >= 'a' && *b <= 'z' ? (char)(*b - 32) : *b;
-		if (x != y)
-			return 0;
-	}
-	return *a == *b;
+	char ua[AV_SYMBOL_MAX + 1], ub[AV_SYMBOL_MAX + 1];
+	return av_symbol_upper(a, strlen(a), ua) == 0 && av_symbol_upper(b, strlen(b), ub) == 0 &&
+	       strcmp(ua, ub) == 0;
 }
 
 /* Decide what the scanned envelope is; rejects it (env->reject) when it is not usable. */
-static int env_settle(struct envelope *env, struct scan *sc)
+static int env_settle(struct av_env *env, struct scan *sc)
 {
 	if (sc->source == M_ABSENT && sc->function == M_ABSENT && sc->body == B_ABSENT) {
 		env_reject(env, "not an av-fetch envelope: no source, function or body");
 		return -1;
 	}
-	if (sc->source != M_OK || strcmp(sc->source_text, "alphavantage") != 0) {
+	if (sc->source != M_OK || strcmp(sc->source_text, AV_SOURCE) != 0) {
 		if (sc->source == M_OK)
-			env_reject(env, "source is \"%s\", not alphavantage", sc->source_text);
+			env_reject(env, "source is \"%s\", not " AV_SOURCE, sc->source_text);
 		else
 			env_reject(env, "source %s", sc->source ? "is not a string" : "is missing");
 		return -1;
@@ -690,18 +638,14 @@ static int env_settle(struct envelope *env, struct scan *sc)
 		env_reject(env, "function %s", sc->function ? "is not a string" : "is missing");
 		return -1;
 	}
-	if (strcmp(env->function_name, "TIME_SERIES_INTRADAY") == 0)
-		env->function = ENV_FN_INTRADAY;
-	else if (strcmp(env->function_name, "TIME_SERIES_DAILY") == 0)
-		env->function = ENV_FN_DAILY;
-	else if (strcmp(env->function_name, "GLOBAL_QUOTE") == 0)
-		env->function = ENV_FN_QUOTE;
-	else {
+	env->function = av_function_parse_api(env->function_name, strlen(env->function_name));
+	if (env->function < 0) {
 		env_reject(env, "function \"%s\" is not one tick-normalize reads",
 		           env->function_name);
 		return -1;
 	}
-	if (sc->symbol != M_OK || env_ticker(sc->symbol_text, env->symbol) < 0) {
+	if (sc->symbol != M_OK ||
+	    av_symbol_upper(sc->symbol_text, strlen(sc->symbol_text), env->symbol) < 0) {
 		if (sc->symbol == M_OK)
 			env_reject(env, "symbol \"%s\" is not a ticker ([A-Z0-9.-]{1,15})",
 			           sc->symbol_text);
@@ -734,8 +678,7 @@ static int env_settle(struct envelope *env, struct scan *sc)
 		return -1;
 	}
 	if (sc->api) {
-		static const char *const what[] = {"", "API error", "API note", "API information"};
-		env_reject(env, "%s: %s", what[sc->api], sc->api_text);
+		env_reject(env, "%s: %s", av_message_label(sc->api), sc->api_text);
 		return -1;
 	}
 
@@ -745,7 +688,7 @@ static int env_settle(struct envelope *env, struct scan *sc)
 		env_reject(env, "interval is not a string");
 		return -1;
 	}
-	if (env->function == ENV_FN_INTRADAY) {
+	if (env->function == AV_INTRADAY) {
 		if (sc->interval == M_OK) {
 			want = tick_interval_parse(sc->interval_text, strlen(sc->interval_text));
 			if (want == 0 || want == TICK_1D) {
@@ -762,11 +705,11 @@ static int env_settle(struct envelope *env, struct scan *sc)
 	}
 
 	if (sc->body == B_STRING) {
-		if (env->function == ENV_FN_INTRADAY && want == 0) {
+		if (env->function == AV_INTRADAY && want == 0) {
 			env_reject(env, "a CSV body needs the envelope's interval");
 			return -1;
 		}
-		env->interval = env->function == ENV_FN_INTRADAY ? want : TICK_1D;
+		env->interval = env->function == AV_INTRADAY ? want : TICK_1D;
 		int rc = env_csv(env, sc, env->function);
 		if (rc == -2)
 			return -2;
@@ -776,7 +719,13 @@ static int env_settle(struct envelope *env, struct scan *sc)
 		}
 		if (env->reject[0])
 			return -1;
-	} else if (env->function == ENV_FN_QUOTE) {
+		/* A header without rows: as an empty series, or an empty quote, in JSON. */
+		if (env->nbars == 0 && env->function == AV_QUOTE) {
+			env_reject(env, "the quote CSV has no row (an unknown symbol)");
+			return -1;
+		}
+		env->no_data = env->nbars == 0;
+	} else if (env->function == AV_QUOTE) {
 		if (sc->quote_empty) {
 			env_reject(env, "Global Quote is empty (an unknown symbol)");
 			return -1;
@@ -803,7 +752,7 @@ static int env_settle(struct envelope *env, struct scan *sc)
 			env_reject(env, "body has more than one time series");
 			return -1;
 		}
-		int daily = env->function == ENV_FN_DAILY;
+		int daily = env->function == AV_DAILY;
 		if (sc->series_interval == 0 || (sc->series_interval == TICK_1D) != daily) {
 			env_reject(env, "\"%s\" does not fit %s", sc->series_name,
 			           env->function_name);
@@ -832,12 +781,12 @@ static int env_settle(struct envelope *env, struct scan *sc)
 	return 0;
 }
 
-int env_parse(struct envelope *env, const char *s, size_t n)
+int av_env_parse(struct av_env *env, const char *s, size_t n)
 {
 	struct scan sc;
 	struct jscan js;
 	memset(&sc, 0, sizeof sc);
-	env->function = ENV_FN_NONE;
+	env->function = -1;
 	env->function_name[0] = '\0';
 	env->symbol[0] = '\0';
 	env->interval = 0;
@@ -874,7 +823,7 @@ int env_parse(struct envelope *env, const char *s, size_t n)
 
 static int env_bar_cmp(const void *pa, const void *pb)
 {
-	const struct env_bar *a = pa, *b = pb;
+	const struct av_bar *a = pa, *b = pb;
 	int abad = a->why >= 0, bbad = b->why >= 0;
 	if (abad != bbad)
 		return abad - bbad;
@@ -883,13 +832,13 @@ static int env_bar_cmp(const void *pa, const void *pb)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-size_t env_convert(struct envelope *env, const struct tz *z)
+size_t av_env_convert(struct av_env *env, const struct tz *z)
 {
 	size_t good = 0;
 	int descending = 1, ascending = 1;
 	int64_t prev = 0;
 	for (size_t i = 0; i < env->nbars; i++) {
-		struct env_bar *b = &env->bars[i];
+		struct av_bar *b = &env->bars[i];
 		if (b->why >= 0)
 			continue;
 		int64_t utc;
@@ -915,10 +864,12 @@ size_t env_convert(struct envelope *env, const struct tz *z)
 	}
 	if (good < env->nbars)
 		descending = ascending = 0;
+	if (env->nbars < 2)
+		return good; /* nothing to order (and no last index to reverse from) */
 	if (descending) {
 		/* As the API sends them: reversing is the whole sort. */
 		for (size_t i = 0, j = env->nbars - 1; i < j; i++, j--) {
-			struct env_bar t = env->bars[i];
+			struct av_bar t = env->bars[i];
 			env->bars[i] = env->bars[j];
 			env->bars[j] = t;
 		}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The stream job: av-fetch --follow into bronze, one batch and one commit
+# per cycle, until it is stopped, through the job runner
+# (pipelines/lib/runner.sh).  Run by systemd
+# (conf/systemd/stocketl-stream.service) or by hand.
+#
+#   pipelines/stream.sh [-q] [--wait] [--config FILE] [av-fetch options] [SYMBOL ...]
+#
+# First it catches up as the bronze job does, each symbol from its
+# watermark (compact, full or whole months: pipelines/lib/fetch.sh), so a
+# stream started after a weekend or an outage misses no bar; then it
+# follows, every --every (default: the interval), with the batch producer
+# stream/intraday/INTERVAL/SYMBOLS.  tick-normalize drops the bars older
+# than the watermarks and reads them again as they advance, after each
+# commit (stage commits), so each bar is loaded about once.
+#
+# SIGTERM or SIGINT ends it: every stage is told at once, the batch in
+# progress is not committed (delta-append removes its files), and the job
+# exits 0.  A failure (the daily limit: 75) ends the run with its status
+# after the runner's retries; the [job] timeout does not apply.
+
+# shellcheck disable=SC2317 # the stage_ functions are called by the runner
+set -u
+RUNNER_USAGE="[av-fetch options] [SYMBOL ...]"
+RUNNER_STOP_STATUS=0
+RUNNER_TIMEOUT=0
+# shellcheck source=pipelines/lib/runner.sh
+source "$(dirname "$0")/lib/runner.sh"
+# shellcheck source=pipelines/lib/fetch.sh
+source "$(dirname "$0")/lib/fetch.sh"
+runner_main stream "$@"
+
+stage_create() {
+	exec delta-create "$FETCH_TABLE" --schema "$RUNNER_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+}
+
+# The catch-up is no follow run: --every is for stage_follow.
+stage_fetch() {
+	FETCH_EVERY=()
+	fetch_groups
+}
+
+stage_follow() {
+	local -a app=()
+	[ "$STREAM_APP_GIVEN" = 1 ] || app=(--app "$(fetch_app "stream/intraday/$FETCH_INTERVAL" "${FETCH_SYMBOLS[@]}")")
+	exec av-fetch "${FETCH_OPTS[@]}" --follow "${FETCH_EVERY[@]}" "${app[@]}" "${FETCH_SYMBOLS[@]}"
+}
+
+stage_normalize() {
+	exec tick-normalize --rejects "$RUNNER_STATE/rejects/normalize.ndjson" --watermarks "$FETCH_WM_FILE"
+}
+
+stage_validate() {
+	exec tick-validate --checks "$RUNNER_ROOT/conf/checks/ticks.checks" \
+		--rejects "$RUNNER_STATE/rejects/validate.ndjson" \
+		--report "$RUNNER_STATE/reports/$RUNNER_RUN_ID.json"
+}
+
+stage_append() {
+	exec delta-append -v "$FETCH_TABLE"
+}
+
+# After each commit: the watermarks (and whatever else follows a commit).
+stage_commits() {
+	local v st=0
+	while read -r v _; do
+		fetch_watermarks_commit "$v" || st=74
+	done
+	return "$st"
+}
+
+fetch_args
+[ "$FETCH_EXPLICIT" = 0 ] ||
+	runner_fail arguments 64 "stream: --outputsize, --month, --from, --to and --follow are the stream's to choose"
+[ "$FETCH_FUNCTION" = intraday ] || runner_fail arguments 64 "stream: intraday bars only (--function $FETCH_FUNCTION)"
+STREAM_APP_GIVEN=0
+for a in "${FETCH_OPTS[@]}"; do
+	case $a in --app | --app=*) STREAM_APP_GIVEN=1 ;; esac
+done
+mkdir -p "$RUNNER_STATE/rejects" "$RUNNER_STATE/reports" ||
+	runner_fail create 74 "stream: cannot make $RUNNER_STATE/rejects and reports"
+
+run_pipeline create || runner_finish
+FETCH_TABLE_PATH=$(fetch_table_path)
+FETCH_TABLE_VERSION=$(fetch_table_version)
+fetch_watermarks_load || runner_finish
+fetch_plan || runner_finish
+runner_log "catching up"
+run_pipeline --commits commits fetch normalize validate append || runner_finish
+runner_log "following"
+run_pipeline --commits commits follow normalize validate append
+runner_finish
