@@ -163,7 +163,6 @@ build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
 # Parsers that live in a program's directory: their targets link those files too.
 build/fuzz/fuzz_checks: build/fuzz/obj/cmd/tick-validate/checks_parse.o \
                         build/fuzz/obj/cmd/tick-validate/checks.o
-build/fuzz/fuzz_where: build/fuzz/obj/cmd/delta-cat/where.o
 build/fuzz/fuzz_watermarks: build/fuzz/obj/cmd/tick-normalize/watermarks.o
 
 fuzz-build: $(FUZZ_BINS)

@@ -3,8 +3,10 @@
 # bars, random-walk prices) into a table partitioned by trade_date:
 # delta-append from NDJSON against DuckDB reading the same NDJSON and
 # writing ZSTD Parquet partitioned the same way (COPY ... PARTITION_BY).
-# Then commit latency: 100-row batches appended to a table that already
-# has 10,000 commits, against DuckDB writing the same 100 rows to Parquet.
+# The records carry no batch markers, so each load is named with --app-id
+# and --batch-id (one batch, loaded once).  Then commit latency: 100-row
+# batches appended to a table that already has 10,000 commits, against
+# DuckDB writing the same 100 rows to Parquet.
 set -eu
 # shellcheck source=bench/lib.sh
 . "$STOCKETL_ROOT/bench/lib.sh"
@@ -31,13 +33,13 @@ for run in $(seq "$BENCH_RUNS"); do
 	L=$D/runs/bin-$run
 	STOCKETL_LAKE=$L delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
 		--partition-by trade_date
-	timed w r env STOCKETL_LAKE="$L" delta-append t <"$bin"
+	timed w r env STOCKETL_LAKE="$L" delta-append --app-id bench --batch-id "$run" t <"$bin"
 	binw+=("$w")
 	binrss+=("$r")
 	L=$D/runs/json-$run
 	STOCKETL_LAKE=$L delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
 		--partition-by trade_date
-	timed w r env STOCKETL_LAKE="$L" delta-append t <"$ticks"
+	timed w r env STOCKETL_LAKE="$L" delta-append --app-id bench --batch-id "$run" t <"$ticks"
 	ours+=("$w")
 	rss+=("$r")
 	ms=$(duck "COPY (SELECT * FROM read_json('$ticks', format = 'newline_delimited', columns = $columns)) TO '$D/runs/duck-$run' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (trade_date))")

@@ -73,7 +73,7 @@ add_include() {
 	b=$(add_include common/parquet/pq_enc.c '#include <cjson/cJSON.h>')
 	c=$(add_include common/delta/delta_log.c '#include <zstd.h>')
 	d=$(add_include common/text/ts.c '#include "zlib.h"')
-	e=$(add_include common/record/record.c '#include <libpq-fe.h>')
+	e=$(add_include common/record/stream.c '#include <libpq-fe.h>')
 	run lint_make lint
 	assert_failure
 	assert_line "$a: includes curl/curl.h, which only common/net/http.c may include (one module owns each dependency)"
@@ -100,14 +100,14 @@ add_include() {
 @test "make lint fails when an include does not name its folder" {
 	lint_tree
 	a=$(add_include common/text/ts.c '#include "err.h"')
-	b=$(add_include cmd/delta-history/main.c '#include "record.h"')
+	b=$(add_include cmd/delta-history/main.c '#include "stream.h"')
 	c=$(add_include cmd/delta-history/main.c '#include "nowhere/x.h"')
 	# A program's own header, beside its sources, goes by its bare name.
 	grep -q '#include "deltacat.h"' tree/cmd/delta-cat/main.c
 	run lint_make lint
 	assert_failure
 	assert_line "$a: #include \"err.h\" does not name its folder (write \"base/err.h\")"
-	assert_line "$b: #include \"record.h\" does not name its folder (write \"record/record.h\")"
+	assert_line "$b: #include \"stream.h\" does not name its folder (write \"record/stream.h\")"
 	assert_line "$c: #include \"nowhere/x.h\" does not name a folder of common/"
 	refute_output --partial deltacat.h
 }

@@ -100,7 +100,8 @@ duck_rows() {
 	run --separate-stderr delta-append -v bronze <in.ndjson
 	assert_success
 	assert_equal "${stderr_lines[0]}" "delta-append: batch feed/100: already in the table (txn version 102); skipped"
-	assert_equal "${stderr_lines[3]}" "delta-append: 0 batches committed, 3 skipped as already loaded, 0 not committed"
+	assert_equal "${stderr_lines[3]}" "delta-append: bronze: nothing committed"
+	assert_equal "${stderr_lines[4]}" "delta-append: bronze: 3 batches skipped as already loaded"
 	assert_equal "$(commits)" 4
 	assert_equal "$(data_files)" "$(live_files | wc -l)"
 	# a stream that repeats old batches and then carries a new one loads only the new one
@@ -116,12 +117,127 @@ duck_rows() {
 	assert_output '["other",7]'
 }
 
+@test "a marker without app takes --app-id; with neither the batch is refused, naming its line" {
+	# needs the record library's markers without app (struct rec_batch.app "")
+	gen-ticks -a feed -i 5 2 | sed 's/"app":"feed",//' >noapp.ndjson
+	gen-ticks -a feed -i 6 2 >>noapp.ndjson
+	run --separate-stderr delta-append bronze noapp.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: noapp.ndjson: line 3: batch 5: the marker names no app, so the batch cannot be loaded exactly once; give the producer an app name or pass --app-id; not committed"
+	assert_equal "${stderr_lines[1]}" "delta-append: bronze: version 1: 1 batch, 2 records, 1 file"
+	run jq -c 'select(.txn) | [.txn.appId, .txn.version]' "$(log 1)"
+	assert_output '["feed",6]'
+	run --separate-stderr delta-append --app-id backfill bronze noapp.ndjson
+	assert_success
+	run jq -c 'select(.txn) | [.txn.appId, .txn.version]' "$(log 2)" "$(log 3)"
+	assert_output $'["backfill",5]\n["backfill",6]'
+}
+
+@test "a malformed marker fails only the batch it ends, reported with its line" {
+	# needs the record library's REC_BAD_MARKER
+	{
+		gen-ticks -a feed -i 1 2 | sed '3s/"records":2/"records":2,"records":2/'
+		gen-ticks -a feed -i 2 3
+	} >in.ndjson
+	run --separate-stderr delta-append bronze in.ndjson
+	assert_failure 65
+	assert_regex "${stderr_lines[0]}" '^delta-append: in\.ndjson: line 3: malformed batch marker: .*; the batch it ends \(2 records\) is not committed$'
+	assert_equal "${stderr_lines[1]}" "delta-append: bronze: version 1: 1 batch, 3 records, 1 file"
+	assert_equal "${stderr_lines[2]}" "delta-append: bronze: 1 batch not committed"
+	run jq -c 'select(.txn) | .txn.version' "$(log 1)"
+	assert_output 2
+	assert_equal "$(data_files)" 1
+}
+
+@test "a batch whose id goes backwards for its app is skipped with a message; exit 1" {
+	{
+		gen-ticks -a feed -i 5 2
+		gen-ticks -a feed -i 3 2
+		gen-ticks -a feed -i 7 2
+	} >in.ndjson
+	run --separate-stderr delta-append bronze in.ndjson
+	assert_failure 1
+	assert_equal "${stderr_lines[0]}" "delta-append: in.ndjson: batch feed/3 comes after batch feed/5 in the stream, and batch ids must increase; skipped"
+	assert_equal "${stderr_lines[1]}" "delta-append: bronze: versions 1-2: 2 batches, 4 records, 2 files"
+	assert_equal "${stderr_lines[2]}" "delta-append: bronze: 1 batch skipped as already loaded"
+	run bash -c "cat '$T'/_delta_log/*.json | jq -c 'select(.txn) | .txn.version'"
+	assert_output $'5\n7'
+	assert_equal "$(data_files)" 2
+}
+
+@test "per-record messages are bounded: the first 20, then how many more" {
+	printf 'a long\n' >plain.schema
+	delta-create plain --schema plain.schema
+	{
+		seq 2000 | sed 's/.*/{"a":&} x/'
+		printf '{"@batch":{"app":"feed","id":1,"records":2000,"rejected":0,"status":"ok"}}\n'
+	} >bad.ndjson
+	run --separate-stderr delta-append plain bad.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" 'delta-append: bad.ndjson: record 1: invalid JSON: trailing characters after the value'
+	assert_equal "${stderr_lines[19]}" 'delta-append: bad.ndjson: record 20: invalid JSON: trailing characters after the value'
+	assert_equal "${stderr_lines[20]}" "delta-append: bad.ndjson: batch feed/1 has rejected records; not committed"
+	assert_equal "${stderr_lines[21]}" "delta-append: ... and 1980 more"
+	assert_equal "${#stderr_lines[@]}" 24
+	run --separate-stderr delta-append -v plain bad.ndjson
+	assert_equal "$(grep -c 'trailing characters' <<<"$stderr")" 2000
+}
+
+@test "the summary says what was committed and what was not; -q silences it" {
+	gen-ticks -a feed -b 3 -i 1 5 >in.ndjson
+	run --separate-stderr delta-append bronze in.ndjson
+	assert_success
+	assert_equal "$stderr" "delta-append: bronze: versions 1-3: 3 batches, 15 records, 3 files"
+	gen-ticks -a feed -b 4 -i 1 5 >more.ndjson
+	run --separate-stderr delta-append bronze more.ndjson
+	assert_success
+	assert_equal "$stderr" "delta-append: bronze: version 4: 1 batch, 5 records, 1 file
+delta-append: bronze: 3 batches skipped as already loaded"
+	run --separate-stderr delta-append -q bronze more.ndjson
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+@test "a missing or unreadable input is reported, the next one loaded, and the status is 74" {
+	gen-ticks -a feed -i 1 4 >good.ndjson
+	mkdir adir
+	run --separate-stderr delta-append bronze nosuch.ndjson adir good.ndjson
+	assert_failure 74
+	assert_equal "${stderr_lines[0]}" "delta-append: nosuch.ndjson: No such file or directory"
+	assert_regex "${stderr_lines[1]}" "^delta-append: adir: .*Is a directory"
+	assert_equal "${stderr_lines[2]}" "delta-append: bronze: version 1: 1 batch, 4 records, 1 file"
+	assert_equal "$(commits)" 2
+}
+
+@test "a writer far behind moves past other writers' appends at no cost: both end 0, every row once" {
+	gen-ticks -a slow -b 2 -i 1 -d 20100 2 >g
+	(head -3 g; sleep 3; sed -n 4,6p g) | delta-append --app-id slow bronze 2>slow.err &
+	slow=$!
+	for _ in $(seq 100); do
+		[ -f "$(log 1)" ] && break
+		sleep 0.05
+	done
+	run --separate-stderr bash -c 'gen-ticks -a fast -b 20 -i 1 -d 20200 3 | delta-append bronze'
+	assert_success
+	status=0
+	wait "$slow" || status=$?
+	cat slow.err
+	assert_equal "$status" 0
+	assert_equal "$(commits)" 23
+	total=$(duckdb-query.js "SELECT count(*) AS n, count(DISTINCT (symbol, trade_timestamp, batch_id, trade_date)) AS d FROM read_parquet('$T/trade_date=*/*.parquet')" | jq -c .)
+	assert_equal "$total" '{"n":64,"d":64}'
+	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | \"\(.txn.appId)/\(.txn.version)\"' | sort | uniq -d"
+	assert_output ""
+}
+
 @test "a batch marked failed upstream is not committed and leaves no files; exit 2" {
 	gen-ticks -a feed -i 1 3 | sed 's/"status":"ok"/"status":"failed"/' >in.ndjson
 	gen-ticks -a feed -i 2 2 >>in.ndjson
 	run --separate-stderr delta-append bronze <in.ndjson
 	assert_failure 2
-	assert_equal "$stderr" "delta-append: stdin: batch feed/1 is marked failed upstream; not committed"
+	assert_equal "$stderr" "delta-append: stdin: batch feed/1 is marked failed upstream; not committed
+delta-append: bronze: version 1: 1 batch, 2 records, 1 file
+delta-append: bronze: 1 batch not committed"
 	assert_equal "$(commits)" 2
 	assert_equal "$(data_files)" 1
 	run jq -c 'select(.txn) | .txn.version' "$(log 1)"
@@ -130,7 +246,7 @@ duck_rows() {
 
 @test "a batch whose count does not match its marker is not committed; exit 65" {
 	gen-ticks -a feed -i 1 3 | sed 's/"records":3/"records":4/' | {
-		run --separate-stderr delta-append bronze
+		run --separate-stderr delta-append -q bronze
 		assert_failure 65
 		assert_equal "$stderr" "delta-append: stdin: batch feed/1 says 4 records but 3 arrived; not committed"
 	}
@@ -142,20 +258,62 @@ duck_rows() {
 	gen-ticks -a feed -b 2 -i 1 3 | head -n 6 >in.ndjson
 	run --separate-stderr delta-append bronze <in.ndjson
 	assert_failure 65
-	assert_equal "$stderr" "delta-append: stdin: input ended inside a batch (2 records without their marker); not committed"
+	assert_equal "${stderr_lines[0]}" "delta-append: stdin: input ended inside a batch (2 records without their marker); not committed"
+	assert_equal "${stderr_lines[1]}" "delta-append: bronze: version 1: 1 batch, 3 records, 1 file"
+	assert_equal "${stderr_lines[2]}" "delta-append: bronze: 1 batch not committed"
 	assert_equal "$(commits)" 2
 	assert_equal "$(data_files)" "$(live_files | wc -l)"
 }
 
-@test "a stream without markers is one batch, committed at the end without a txn" {
-	gen-ticks -m -b 2 4 >in.ndjson
-	run --separate-stderr delta-append bronze in.ndjson
+@test "plain records without markers or batch_id are one batch, committed at the end without a txn" {
+	printf 'a long\nb string\n' >plain.schema
+	delta-create plain --schema plain.schema
+	printf '{"a":%d,"b":"x"}\n' 1 2 3 4 5 6 7 8 >in.ndjson
+	run --separate-stderr delta-append plain in.ndjson
 	assert_success
-	assert_equal "$(commits)" 2
-	run jq -c 'select(.txn)' "$(log 1)"
+	assert_equal "$stderr" "delta-append: plain: version 1: 1 batch, 8 records, 1 file"
+	P=$STOCKETL_LAKE/plain/_delta_log/00000000000000000001.json
+	run jq -c 'select(.txn)' "$P"
 	assert_output ""
-	run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numOutputRows' "$(log 1)"
+	run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numOutputRows' "$P"
 	assert_output 8
+	# --app-id alone cannot make such a load idempotent, and says so
+	run --separate-stderr delta-append --app-id plain-load plain in.ndjson
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-append: in.ndjson: the input has no batch markers and no --batch-id, so loading it is not idempotent: running it again loads it again"
+}
+
+@test "tick records cut before their first marker are a cut batch: not committed" {
+	# tick records carry batch_id: without their marker, upstream stopped mid-batch
+	gen-ticks -a feed -i 7 5 | head -n 3 >cut.ndjson
+	run --separate-stderr delta-append bronze cut.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: cut.ndjson: input ended inside a batch (3 records carrying batch_id, and no batch marker); not committed (to load a stream without markers, name it with --app-id and --batch-id)"
+	assert_equal "$(commits)" 1
+	assert_equal "$(data_files)" 0
+	# the whole stream, replayed later, loads its batch once
+	gen-ticks -a feed -i 7 5 | delta-append bronze
+	assert_equal "$(duckdb-query.js "SELECT count(*) AS n FROM read_parquet('$T/trade_date=*/*.parquet')" | jq .n)" 5
+}
+
+@test "--app-id with --batch-id gives a stream without markers its txn: a rerun is skipped" {
+	gen-ticks -m -b 2 4 >backfill.ndjson
+	run --separate-stderr delta-append --app-id backfill --batch-id 20240101 bronze backfill.ndjson
+	assert_success
+	assert_equal "$stderr" "delta-append: bronze: version 1: 1 batch, 8 records, 1 file"
+	run jq -c 'select(.txn) | [.txn.appId, .txn.version]' "$(log 1)"
+	assert_output '["backfill",20240101]'
+	run --separate-stderr delta-append -v --app-id backfill --batch-id 20240101 bronze backfill.ndjson
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-append: batch backfill/20240101: already in the table (txn version 20240101); skipped"
+	assert_equal "$(commits)" 2
+	assert_equal "$(data_files)" 1
+	run --separate-stderr delta-append --batch-id 1 bronze backfill.ndjson
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-append: --batch-id needs --app-id"
+	run --separate-stderr delta-append --app-id x --batch-id 1 bronze backfill.ndjson backfill.ndjson
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-append: --batch-id names one batch: give one input"
 }
 
 @test "bad records are errors with their record number and their batch is not committed" {
@@ -175,7 +333,9 @@ duck_rows() {
 	assert_equal "${stderr_lines[4]}" "delta-append: stdin: record 8: column \"symbol\" (string): missing, and the column is not nullable"
 	assert_equal "${stderr_lines[6]}" "delta-append: stdin: record 10: column \"open\" (decimal(18,6)): decimal \"1.1234567\" has more than 6 fractional digits"
 	assert_equal "${stderr_lines[8]}" "delta-append: stdin: record 13: invalid JSON: trailing characters after the value"
-	assert_equal "${#stderr_lines[@]}" 10
+	assert_equal "${stderr_lines[10]}" "delta-append: bronze: version 1: 1 batch, 2 records, 1 file"
+	assert_equal "${stderr_lines[11]}" "delta-append: bronze: 5 batches not committed"
+	assert_equal "${#stderr_lines[@]}" 12
 	assert_equal "$(commits)" 2
 	run jq -c 'select(.txn) | .txn.version' "$(log 1)"
 	assert_output 6

@@ -374,7 +374,7 @@ EOF
 	gen-ticks -a feed -b 2 -s 3 300 | delta-append bronze
 	run bash -c 'delta-cat --binary bronze | head -c 8 | od -An -tx1'
 	assert_output ' 89 53 54 4b 0d 0a 1a 0a'
-	delta-cat --binary bronze | delta-append copy
+	delta-cat --binary bronze | delta-append --app-id copy --batch-id 1 copy
 	assert_equal "$(delta-cat copy | sort)" "$(delta-cat bronze | sort)"
 	assert_equal "$(delta-cat copy | wc -l)" 600
 }
@@ -387,7 +387,8 @@ EOF
 	run --separate-stderr delta-cat --binary --columns symbol,interval bronze
 	assert_failure 64
 	assert_equal "$stderr" 'delta-cat: --binary writes tick records, and the output has no column trade_timestamp'
-	gen-ticks -m 1 | sed 's/"symbol":"NVDA"/"symbol":"ABCDEFGHIJKLMNOP"/' | delta-append bronze
+	gen-ticks -m 1 | sed 's/"symbol":"NVDA"/"symbol":"ABCDEFGHIJKLMNOP"/' |
+		delta-append --app-id t --batch-id 1 bronze
 	run --separate-stderr delta-cat --binary bronze
 	assert_failure 65
 	assert_equal "$stderr" 'delta-cat: row 1: column symbol: the value is too long, which a tick record cannot hold'
@@ -443,7 +444,7 @@ EOF
 
 @test "a table given by name is found under the lake root" {
 	delta-create ticks --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
-	gen-ticks -m 3 | delta-append ticks
+	gen-ticks -m 3 | delta-append --app-id t --batch-id 1 ticks
 	run --separate-stderr delta-cat --columns symbol ticks
 	assert_success
 	assert_output $'{"symbol":"NVDA"}\n{"symbol":"TSLA"}\n{"symbol":"IBM"}'

@@ -147,3 +147,15 @@ JSON
 	assert_failure 64
 	[ ! -e "$STOCKETL_LAKE" ]
 }
+
+@test "[storage] commit_store: the PostgreSQL store is a configuration error in this build, as is an unknown store" {
+	printf '[storage]\ncommit_store = postgres\n' >pg.ini
+	run --separate-stderr delta-create --config pg.ini ./local --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	assert_failure 78
+	assert_equal "$stderr" "delta-create: pg.ini:2: [storage] commit_store = postgres: the PostgreSQL commit store is not available in this build (expected auto or link)"
+	[ ! -e local ]
+	printf '[storage]\ncommit_store = dynamo\n' >bad.ini
+	run --separate-stderr delta-create --config bad.ini ./local --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	assert_failure 78
+	assert_equal "$stderr" "delta-create: bad.ini:2: [storage] commit_store = dynamo: expected auto or link"
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Delta tables on an S3 bucket mounted with s3fs (a local S3 server on
-# loopback): what works there today, and the commit that must refuse
+# loopback): what works there today, and the commit store that must refuse
 # rather than risk overwriting another writer's version.
 
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
@@ -20,15 +20,23 @@ setup() {
 	export STOCKETL_LAKE=$S3_MOUNT/lake-$BATS_TEST_NUMBER
 }
 
-@test "on s3fs a commit is refused (no put-if-absent there) and nothing is left behind" {
+@test "on s3fs the link store refuses before anything is written, naming the PostgreSQL store" {
 	run --separate-stderr delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
 		--partition-by trade_date
-	assert_failure 74
-	assert_regex "$stderr" "this filesystem cannot create links, so commits cannot be made atomic here"
-	assert_regex "$stderr" "PostgreSQL commit store"
-	# nothing half-made: no version 0, no temporary commit left behind
-	run find "$STOCKETL_LAKE/bronze/_delta_log" -type f
-	assert_output ""
+	assert_failure 78
+	assert_equal "$stderr" "delta-create: $STOCKETL_LAKE/bronze: this filesystem cannot create links, so commits cannot be made atomic here: the table is on a FUSE mount (s3fs), where commits need the PostgreSQL commit store ([storage] commit_store = postgres with [postgres] dsn)"
+	# nothing half-made: not even the table's directory
+	[ ! -e "$STOCKETL_LAKE/bronze" ]
+}
+
+@test "on s3fs delta-append refuses a table before writing any data file" {
+	mkdir -p "$STOCKETL_LAKE"
+	cp -r "$FIXTURES/delta/delta-rs/delta-0.8.0-partitioned" "$STOCKETL_LAKE/t"
+	before=$(find "$STOCKETL_LAKE/t" -type f | sort)
+	run --separate-stderr bash -c 'printf "%s\n" "{\"value\":\"8\",\"year\":\"2022\",\"month\":\"1\",\"day\":\"1\"}" | delta-append --app-id a --batch-id 1 t'
+	assert_failure 78
+	assert_regex "$stderr" "the table is on a FUSE mount \(s3fs\), where commits need the PostgreSQL commit store"
+	assert_equal "$(find "$STOCKETL_LAKE/t" -type f | sort)" "$before"
 }
 
 @test "a table copied onto the bucket reads back through the mount" {

@@ -93,7 +93,7 @@ static void unknown_column(const char *what, const char *name, const char *root,
  * order), then those only --where needs.  Binds the predicates.
  */
 static int build_columns(const struct opts *o, const struct delta_snapshot *snap,
-                         struct dc_where *w, struct dc_col **out, size_t *n)
+                         struct delta_where *w, struct dc_col **out, size_t *n)
 {
 	const struct delta_schema *s = &snap->meta.schema;
 	size_t cap = (o->columns ? strlen(o->columns) / 2 + 1 : s->n) + w->n + 1;
@@ -140,7 +140,7 @@ static int build_columns(const struct opts *o, const struct delta_snapshot *snap
 			    &s->fields[i], is_partition(&snap->meta, s->fields[i].name), (int)nc};
 	}
 	for (size_t k = 0; k < w->n; k++) {
-		struct dc_pred *p = &w->p[k];
+		struct delta_pred *p = &w->p[k];
 		p->f = find_column(s, p->column);
 		if (!p->f) {
 			unknown_column("--where", p->column, snap->root, s);
@@ -155,7 +155,7 @@ static int build_columns(const struct opts *o, const struct delta_snapshot *snap
 		p->col = (int)i;
 	}
 	*n = nc;
-	if (dc_where_bind(w, &e) < 0) {
+	if (delta_where_bind(w, &e) < 0) {
 		err_error("%s", e.text);
 		return EX_USAGE;
 	}
@@ -285,10 +285,10 @@ static int parse_timestamp(const char *s, int64_t *ms)
 	return 0;
 }
 
-static int read_table(const struct opts *o, struct dc_where *w, const char *root)
+static int read_table(const struct opts *o, struct delta_where *w, const char *root)
 {
 	struct delta_snapshot snap;
-	struct delta_load_opts lo = {o->version, o->timestamp_ms, o->since >= 0};
+	struct delta_load_opts lo = {o->version, o->timestamp_ms, o->since >= 0, 0};
 	struct dc_col *cols = NULL;
 	struct err_msg e;
 	size_t ncols = 0;
@@ -297,6 +297,8 @@ static int read_table(const struct opts *o, struct dc_where *w, const char *root
 		err_error("%s", e.text);
 		return e.status;
 	}
+	if (snap.has_notice)
+		err_warn("%s", snap.notice.text);
 	if (delta_check_read(&snap, &e) < 0) {
 		err_error("%s", e.text);
 		rc = e.status;
@@ -377,7 +379,7 @@ int main(int argc, char **argv)
 	int level = ERR_NORMAL, ch, binary = 0, csv = 0, rc;
 	const char *timestamp = NULL;
 	struct err_msg e;
-	struct dc_where w = {0};
+	struct delta_where w = {0};
 	err_init(argv[0]);
 	while ((ch = cli_getopt(usage, argc, argv, "hqv", longopts)) != -1) {
 		switch (ch) {
@@ -447,12 +449,12 @@ int main(int argc, char **argv)
 		                     COLUMNS_MAX);
 	if (binary && (rc = cli_refuse_binary_tty(usage, "--binary")) != 0)
 		return rc;
-	if (o.where_text && dc_where_parse(o.where_text, &w, &e) < 0)
+	if (o.where_text && delta_where_parse(o.where_text, &w, &e) < 0)
 		return cli_usage_error(usage, "%s", e.text);
 
 	struct config *cfg = config_open(o.config, &e);
 	if (!cfg) {
-		dc_where_free(&w);
+		delta_where_free(&w);
 		err_die(e.status, "%s", e.text);
 	}
 	struct buf root = BUF_INIT;
@@ -462,7 +464,7 @@ int main(int argc, char **argv)
 		rc = read_table(&o, &w, root.data);
 	}
 	buf_free(&root);
-	dc_where_free(&w);
+	delta_where_free(&w);
 	config_free(cfg);
 	return rc;
 }

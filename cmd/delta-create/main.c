@@ -1,10 +1,11 @@
 /*
  * delta-create: create a Delta table (version 0) from a schema file.
  *
- * Version 0 holds commitInfo, protocol 1/2 and metaData.  It is committed
- * through the same put-if-absent store as every other commit, so two
- * creators racing for one table cannot both win; the loser (and anyone
- * creating a table that already exists) compares schemas instead.
+ * Version 0 holds commitInfo (CREATE TABLE), protocol 1/2 and metaData.  It
+ * is made by a transaction of the Delta library, through the table's
+ * commit store like every other commit, so two creators racing for one
+ * table cannot both win; the loser (and anyone creating a table that
+ * already exists) compares schemas instead.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,15 +19,19 @@
 #include "base/cli.h"
 #include "base/config.h"
 #include "delta/delta.h"
+#include "delta/delta_rows.h"
+#include "delta/delta_store.h"
+#include "delta/delta_txn.h"
 #include "base/err.h"
 #include "text/ts.h"
 
 static const char usage[] =
-    "usage: delta-create [-qv] [--config FILE] --schema FILE [--partition-by COLS]\n"
-    "                    [--property KEY=VALUE ...] TABLE\n";
+    "usage: delta-create [-qv] [--config FILE] --schema FILE [--merge-key COLS]\n"
+    "                    [--partition-by COLS] [--property KEY=VALUE ...] TABLE\n";
 
 static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
+    {"--merge-key COLS", "rows are upserted by these columns (comma-separated)"},
     {"--partition-by COLS", "partition by these columns (comma-separated)"},
     {"--property KEY=VALUE", "a table property (delta.appendOnly ...)"},
     {"--schema FILE", "the columns: \"name type\" lines, or Spark's JSON"},
@@ -43,6 +48,7 @@ struct opts {
 	const char *config;
 	const char *schema;
 	const char *partition_by;
+	const char *merge_key;
 	struct delta_map props;
 };
 
@@ -144,6 +150,94 @@ fail:
 	return -1;
 }
 
+/*
+ * The merge key "a, b" as the table property stocketl.mergeKey ("a,b"),
+ * checked against the schema, added to the properties.  The property may
+ * also come as --property: then both must agree.
+ */
+static int merge_key_property(const char *list, const struct delta_schema *s,
+                              struct delta_map *props, struct err_msg *e)
+{
+	int found = 0;
+	const char *given = delta_map_get(props, DELTA_MERGE_KEY_PROPERTY, &found);
+	if (!list && !found)
+		return 0;
+	const char *what = list ? "--merge-key" : "--property " DELTA_MERGE_KEY_PROPERTY;
+	char *copy = strdup(list ? list : given ? given : "");
+	struct buf text = BUF_INIT;
+	const struct delta_field **seen = calloc(s->n + 1, sizeof *seen);
+	size_t nseen = 0;
+	int rc = -1;
+	if (!copy || !seen) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	for (char *save = NULL, *t = strtok_r(copy, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		while (*t == ' ')
+			t++;
+		size_t len = strlen(t);
+		while (len && t[len - 1] == ' ')
+			t[--len] = '\0';
+		const struct delta_field *f = delta_schema_find(s, t);
+		if (!f) {
+			err_set(e, EX_USAGE, "%s: no column \"%s\" in the schema", what, t);
+			goto out;
+		}
+		if (!delta_type_is_primitive(f->type) || f->type == DT_VOID) {
+			err_set(e, EX_USAGE, "%s: column \"%s\" cannot be in a key", what, t);
+			goto out;
+		}
+		for (size_t i = 0; i < nseen; i++)
+			if (seen[i] == f) {
+				err_set(e, EX_USAGE, "%s: column \"%s\" is listed twice", what, t);
+				goto out;
+			}
+		seen[nseen++] = f;
+		buf_printf(&text, "%s%s", text.len ? "," : "", t);
+	}
+	if (!nseen) {
+		err_set(e, EX_USAGE, "%s: no column named", what);
+		goto out;
+	}
+	if (buf_failed(&text)) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	if (found) {
+		if (list && (!given || strcmp(given, text.data) != 0)) {
+			err_set(e, EX_USAGE, "--merge-key %s and --property %s=%s disagree", list,
+			        DELTA_MERGE_KEY_PROPERTY, given ? given : "");
+			goto out;
+		}
+		/* The property as written, normalised. */
+		for (size_t i = 0; i < props->n; i++)
+			if (strcmp(props->kv[i].key, DELTA_MERGE_KEY_PROPERTY) == 0) {
+				free(props->kv[i].value);
+				props->kv[i].value = buf_detach(&text);
+			}
+		rc = 0;
+		goto out;
+	}
+	struct delta_kv *kv = realloc(props->kv, (props->n + 1) * sizeof *kv);
+	if (!kv) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	props->kv = kv;
+	kv[props->n].key = strdup(DELTA_MERGE_KEY_PROPERTY);
+	kv[props->n].value = buf_detach(&text);
+	props->n++;
+	rc = kv[props->n - 1].key ? 0 : -1;
+	if (rc < 0)
+		err_set(e, EX_SOFTWARE, "out of memory");
+out:
+	free(copy);
+	free(seen);
+	buf_free(&text);
+	return rc;
+}
+
 static void json_map(struct buf *b, const struct delta_map *m)
 {
 	buf_putc(b, '{');
@@ -168,46 +262,58 @@ static void json_strv(struct buf *b, char **v, size_t n)
 	buf_putc(b, ']');
 }
 
-/* The text of version 0. */
-static int build_commit(struct buf *b, const struct delta_schema *s, char **parts, size_t nparts,
-                        const struct delta_map *props)
+/*
+ * Version 0: protocol 1/2, the metaData, and a commitInfo with Spark's
+ * CREATE TABLE parameters (partitionBy and properties as JSON texts).
+ * Returns 0 when made, 1 when another creator made version 0 first, or
+ * an exit status.
+ */
+static int create(struct delta_store *store, const struct delta_schema *s, char **parts,
+                  size_t nparts, const struct delta_map *props)
 {
-	char id[37], txn[37];
+	struct buf schema = BUF_INIT, by = BUF_INIT, pr = BUF_INIT;
+	struct delta_protocol p = {1, 2, NULL, 0, NULL, 0};
+	struct delta_metadata m = {0};
+	struct delta_commit_info info;
+	struct err_msg e;
+	char id[37];
+	int rc = EX_SOFTWARE;
 	delta_uuid(id);
-	delta_uuid(txn);
-	int64_t now = ts_now() / 1000;
-	struct buf schema = BUF_INIT, tmp = BUF_INIT;
 	delta_schema_to_json(s, &schema);
-
-	buf_printf(b,
-	           "{\"commitInfo\":{\"timestamp\":%lld,\"operation\":\"CREATE TABLE\","
-	           "\"operationParameters\":{\"isManaged\":\"false\",\"description\":null,"
-	           "\"partitionBy\":",
-	           (long long)now);
-	json_strv(&tmp, parts, nparts);
-	buf_json_str(b, tmp.data ? tmp.data : "[]", tmp.len);
-	buf_reset(&tmp);
-	buf_puts(b, ",\"properties\":");
-	json_map(&tmp, props);
-	buf_json_str(b, tmp.data, tmp.len);
-	buf_printf(b,
-	           "},\"isolationLevel\":\"Serializable\",\"isBlindAppend\":true,"
-	           "\"operationMetrics\":{},\"engineInfo\":\"%s\",\"txnId\":\"%s\"}}\n",
-	           DELTA_ENGINE, txn);
-	buf_puts(b, "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n");
-	buf_printf(b,
-	           "{\"metaData\":{\"id\":\"%s\",\"format\":{\"provider\":\"parquet\","
-	           "\"options\":{}},\"schemaString\":",
-	           id);
-	buf_json_str(b, schema.data, schema.len);
-	buf_puts(b, ",\"partitionColumns\":");
-	json_strv(b, parts, nparts);
-	buf_puts(b, ",\"configuration\":");
-	json_map(b, props);
-	buf_printf(b, ",\"createdTime\":%lld}}\n", (long long)now);
+	json_strv(&by, parts, nparts);
+	json_map(&pr, props);
+	m.id = id;
+	m.schema_string = schema.data;
+	m.partition_columns = parts;
+	m.n_partition_columns = nparts;
+	m.configuration = *props;
+	m.created_time = ts_now() / 1000;
+	struct delta_txn *t = delta_txn_begin(NULL, store, "CREATE TABLE");
+	if (!t || buf_failed(&schema) || buf_failed(&by) || buf_failed(&pr) ||
+	    delta_txn_param(t, "isManaged", "false") < 0 ||
+	    delta_txn_param(t, "description", NULL) < 0 ||
+	    delta_txn_param(t, "partitionBy", by.data) < 0 ||
+	    delta_txn_param(t, "properties", pr.data) < 0 || delta_txn_set_protocol(t, &p) < 0 ||
+	    delta_txn_set_metadata(t, &m) < 0) {
+		err_error("out of memory");
+		goto out;
+	}
+	delta_txn_set_isolation(t, DELTA_SERIALIZABLE);
+	int c = delta_txn_commit(t, &info, &e);
+	if (c == 0)
+		rc = 0;
+	else if (info.conflict)
+		rc = 1;
+	else {
+		err_error("%s", e.text);
+		rc = e.status ? e.status : EX_SOFTWARE;
+	}
+out:
+	delta_txn_free(t);
 	buf_free(&schema);
-	buf_free(&tmp);
-	return 0;
+	buf_free(&by);
+	buf_free(&pr);
+	return rc;
 }
 
 /* An existing table: the same schema and partitioning is success, anything else an error. */
@@ -220,6 +326,8 @@ static int compare_existing(const char *root, const struct delta_schema *s, char
 		err_error("%s", e.text);
 		return e.status ? e.status : EX_DATAERR;
 	}
+	if (snap.has_notice)
+		err_warn("%s", snap.notice.text);
 	int rc = EX_OK;
 	int same_parts = snap.meta.n_partition_columns == nparts;
 	for (size_t i = 0; same_parts && i < nparts; i++)
@@ -251,6 +359,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"merge-key", required_argument, NULL, 'm'},
 	    {"partition-by", required_argument, NULL, 'p'},
 	    {"property", required_argument, NULL, 'P'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -270,6 +379,9 @@ int main(int argc, char **argv)
 		case 'h':
 			free_props(&o.props);
 			return cli_help(usage, options);
+		case 'm':
+			o.merge_key = optarg;
+			break;
 		case 'p':
 			o.partition_by = optarg;
 			break;
@@ -311,8 +423,9 @@ int main(int argc, char **argv)
 	struct config *cfg = config_open(o.config, &e);
 	if (!cfg)
 		err_die(e.status, "%s", e.text);
-	struct buf root = BUF_INIT, text = BUF_INIT;
+	struct buf root = BUF_INIT;
 	struct delta_schema schema = {0};
+	struct delta_store *store = NULL;
 	char **parts = NULL;
 	size_t nparts = 0;
 	rc = EX_OK;
@@ -321,42 +434,44 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (delta_schema_parse_file(o.schema, &schema, &e) < 0 ||
-	    parse_partitions(o.partition_by, &schema, &parts, &nparts, &e) < 0) {
+	    parse_partitions(o.partition_by, &schema, &parts, &nparts, &e) < 0 ||
+	    merge_key_property(o.merge_key, &schema, &o.props, &e) < 0 ||
+	    !(store = delta_store_open(cfg, root.data, &e))) {
 		rc = cli_report(usage, &e);
 		goto out;
 	}
-	char logdir[4200];
-	snprintf(logdir, sizeof logdir, "%s/_delta_log", root.data);
-	if (delta_mkdirs(logdir) < 0) {
-		err_error_errno("%s", logdir);
+	struct buf logdir = BUF_INIT;
+	buf_printf(&logdir, "%s/_delta_log", root.data);
+	int mk = buf_failed(&logdir) ? -1 : delta_mkdirs(logdir.data);
+	if (mk < 0) {
+		err_error_errno("%s", logdir.data ? logdir.data : root.data);
+		buf_free(&logdir);
 		rc = EX_IOERR;
 		goto out;
 	}
-	build_commit(&text, &schema, parts, nparts, &o.props);
-	int64_t latest = delta_latest_version(root.data, &e);
+	buf_free(&logdir);
+	int64_t latest = delta_store_recover(store, &e) < 0 ? -2 : delta_store_latest(store, &e);
 	if (latest < -1) {
 		err_error("%s", e.text);
 		rc = e.status;
 		goto out;
 	}
-	int put = latest >= 0 ? 1 : delta_commit_put(root.data, 0, text.data, text.len, &e);
-	if (put < 0) {
-		err_error("%s", e.text);
-		rc = e.status;
-	} else if (put == 1) {
+	int made = latest >= 0 ? 1 : create(store, &schema, parts, nparts, &o.props);
+	if (made == 1)
 		rc = compare_existing(root.data, &schema, parts, nparts, &o.props);
-	} else {
+	else if (made == 0)
 		err_info("%s: created (version 0, %zu columns%s%s)", root.data, schema.n,
 		         nparts ? ", partitioned by " : "", nparts ? o.partition_by : "");
-	}
+	else
+		rc = made;
 out:
 	for (size_t i = 0; i < nparts; i++)
 		free(parts[i]);
 	free(parts);
 	free_props(&o.props);
 	delta_schema_free(&schema);
+	delta_store_close(store);
 	buf_free(&root);
-	buf_free(&text);
 	config_free(cfg);
 	return rc;
 }

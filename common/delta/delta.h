@@ -1,14 +1,18 @@
 /*
- * delta: Delta Lake tables as directories: the schema, the log, snapshots
- * and commits (protocol 1/2, no table features).
+ * delta: Delta Lake tables as directories: the schema, values, the log and
+ * snapshots (protocol 1/2, no table features).
  *
  * A table is a directory with a _delta_log/ of JSON commits and Parquet
  * checkpoints.  delta_snapshot_load() replays the log to a version:
- * the newest checkpoint at or below it (single or multi-part;
+ * the newest usable checkpoint at or below it (single or multi-part;
  * _last_checkpoint is only a hint), then every JSON commit after it, which
- * must be contiguous.  Paths are URI-decoded once; unknown actions and
+ * must be contiguous up to the newest version in the log.  Every action is
+ * parsed and checked; paths are URI-decoded once; unknown actions and
  * fields are ignored; what this code cannot read or write is refused by
  * delta_check_read()/delta_check_write() with the feature named.
+ *
+ * Commits are made by transactions (delta/delta_txn.h) through a commit
+ * store (delta/delta_store.h); this header is what reading needs.
  *
  * Ownership: a snapshot owns everything it points to; delta_snapshot_free()
  * releases it.  Schemas likewise (delta_schema_free()).
@@ -184,13 +188,16 @@ struct delta_file {
 	int has_deletion_vector;
 };
 
-struct delta_txn {
+/* A txn action (SetTransaction): the latest version of an application. */
+struct delta_set_txn {
 	char *app_id;
 	int64_t version;
 	int64_t last_updated; /* -1 when absent */
 };
 
 /* Snapshots ------------------------------------------------------------------ */
+
+struct delta_log_check;
 
 struct delta_snapshot {
 	char *root;
@@ -203,27 +210,75 @@ struct delta_snapshot {
 	int no_files;             /* loaded without the file lists (struct delta_load_opts) */
 	struct strmap files;      /* path -> struct delta_file, the live files */
 	struct strmap tombstones; /* path -> struct delta_file */
-	struct strmap txns;       /* app id -> struct delta_txn */
+	struct strmap txns;       /* app id -> struct delta_set_txn */
+	/*
+	 * Set when replay had to leave a checkpoint aside (unreadable, wrong
+	 * rows, counts that disagree with _last_checkpoint) and rebuilt the
+	 * state another way: what happened, for the caller to warn about.
+	 */
+	int has_notice;
+	struct err_msg notice;
+	/* The listing that checks the log for gaps, still running (delta_load_opts.defer_check). */
+	struct delta_log_check *pending;
 };
 
 struct delta_load_opts {
 	int64_t version;   /* -1: the latest */
 	int64_t timestamp; /* epoch ms, -1: none; the latest version committed at or before it */
-	int no_files;      /* skip add and remove actions: protocol, metadata and txns only */
+	/*
+	 * Keep protocol, metadata and txns only: add and remove actions are
+	 * still parsed and checked (a writer refuses a damaged log as a reader
+	 * does) but not kept.
+	 */
+	int no_files;
+	/*
+	 * Latest version only: let the listing that proves the log has no gap
+	 * after the snapshot finish in the background; delta_snapshot_check()
+	 * waits for it.  Writers use it to overlap the listing with writing
+	 * their data files.
+	 */
+	int defer_check;
 };
 
 #define DELTA_LOAD_LATEST                                                                          \
 	{                                                                                          \
-		-1, -1, 0                                                                          \
+		-1, -1, 0, 0                                                                       \
 	}
 
 /*
- * Replay the log of the table at root to the version asked for.  Errors:
- * no table there, a missing version, a gap, malformed actions (EX_DATAERR);
- * I/O (EX_IOERR).
+ * Replay the log of the table at root to the version asked for.
+ *
+ * The start is the newest usable checkpoint at or below it (single or
+ * multi-part; _last_checkpoint is only a hint), then every JSON commit
+ * after it.  Versions must be contiguous up to the newest one in the log,
+ * whatever _last_checkpoint says: a gap is an error naming the missing
+ * version.  A checkpoint that cannot be used (unreadable Parquet, a row
+ * that is not a valid action, no protocol or metaData, a count that
+ * disagrees with _last_checkpoint) is left aside for an older one or for
+ * the JSON commits, when they are all present, and snap->notice says so;
+ * only a state that cannot be rebuilt at all is an error.
+ *
+ * Errors: no table there, a missing version, a gap, malformed actions
+ * (EX_DATAERR); I/O (EX_IOERR).
  */
 int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
                         struct delta_snapshot *snap, struct err_msg *e);
+/*
+ * Wait for a deferred gap check (delta_load_opts.defer_check).  Returns 0
+ * when the log has no gap after the snapshot (newer versions may exist:
+ * other writers' commits, to be read in order after it),
+ * DELTA_SNAPSHOT_STALE when the log moved on past the snapshot by way of a
+ * newer checkpoint and the snapshot must be loaded again, -1 for a gap or
+ * an error (e set).  Without a pending check it returns 0.
+ */
+#define DELTA_SNAPSHOT_STALE 1
+int delta_snapshot_check(struct delta_snapshot *snap, struct err_msg *e);
+/*
+ * Let a deferred gap check finish now, keeping its verdict for
+ * delta_snapshot_check(): for a writer about to flush its files, whose
+ * syncfs would slow a listing that runs at the same time.
+ */
+void delta_snapshot_wait(struct delta_snapshot *snap);
 void delta_snapshot_free(struct delta_snapshot *snap);
 /* Refuse to read (delta_check_read) or write (delta_check_write) a table whose protocol,
  * features or columns this code does not support, naming what it found. */
@@ -232,12 +287,19 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e);
 /* The table property key (configuration), or def. */
 const char *delta_property(const struct delta_snapshot *snap, const char *key, const char *def);
 int64_t delta_checkpoint_interval(const struct delta_snapshot *snap);
-/* The latest version present in the log (-1 if none). */
+/*
+ * The latest version of the log (-1 if it has none), after checking that
+ * the versions are contiguous from where the state can be rebuilt (a
+ * checkpoint, or version 0) up to the newest one: a gap is -2 with e set
+ * (EX_DATAERR) naming the missing version, as are I/O errors (EX_IOERR).
+ */
 int64_t delta_latest_version(const char *root, struct err_msg *e);
+/* The txn version of application app in the snapshot, or -1. */
+int64_t delta_txn_version(const struct delta_snapshot *snap, const char *app);
 
 /*
  * Apply the actions of one commit file (NDJSON text) at version v to the
- * snapshot.  Used by replay and by writers that catch up with winners.
+ * snapshot.  Every line must be a valid action, add and remove included.
  */
 int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *text, size_t len,
                          struct err_msg *e);
@@ -252,25 +314,67 @@ int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, i
 void delta_file_free(struct delta_file *f);
 
 /*
- * Checkpoints (delta_checkpoint.c): load the classic checkpoint of version
- * (in `parts` files) into snap, whose root is set; write the checkpoint of
- * snap->version and then _last_checkpoint, both through temporary names.
+ * The _last_checkpoint pointer: version, and the counts it may carry
+ * (-1 when absent): size (actions), numOfAddFiles, parts.  Parsing accepts
+ * the keys Spark and delta-rs wrote; 0, or -1 when the text is not a usable
+ * pointer.
+ */
+struct delta_last_checkpoint {
+	int64_t version;
+	int64_t size;
+	int64_t add_files;
+	int64_t parts;
+};
+int delta_last_checkpoint_parse(const char *text, size_t len, struct delta_last_checkpoint *lc);
+
+/*
+ * A Delta duration property ("interval 7 days", "interval 1 week"; units
+ * millisecond to week, singular or plural) in milliseconds.  0, or -1 when
+ * the text is not one or the value does not fit 64 bits.
+ */
+int delta_interval_ms(const char *text, int64_t *ms);
+
+/*
+ * Checkpoints (delta_checkpoint.c).
+ *
+ * delta_checkpoint_load() reads the classic checkpoint of version (in
+ * `parts` files) into snap, whose root is set, checking every row it keeps
+ * and, when lc is not NULL (the _last_checkpoint that names this version),
+ * the counts it gives.  Errors are EX_DATAERR for a checkpoint that cannot
+ * be used, EX_IOERR for I/O.
+ *
+ * delta_checkpoint_write() writes the checkpoint of snap->version (which
+ * must hold the file lists) and then _last_checkpoint, both through
+ * temporary names that a failure removes.  _last_checkpoint never moves
+ * backwards: writers of two checkpoints at once leave the newer one named.
  */
 int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts,
-                          struct err_msg *e);
+                          const struct delta_last_checkpoint *lc, struct err_msg *e);
 int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e);
+
+/*
+ * add.stats (delta_stats.c): the statistics JSON of a finished data file of
+ * a flat table with this schema and these partition columns, from its
+ * Parquet writer (whose columns are the table's data columns in schema
+ * order, partition columns left out): numRecords, then minValues and
+ * maxValues of the first stats_cols data columns (-1: all) as Spark writes
+ * them, and nullCount of every column.  -1 when out of memory.
+ * delta_stats_columns() is the table's delta.dataSkippingNumIndexedCols
+ * (32 by default).
+ */
+struct pq_writer;
+int delta_stats_json(const struct delta_schema *schema, char *const *parts, size_t nparts,
+                     int64_t stats_cols, struct pq_writer *w, int64_t rows, struct buf *out);
+int64_t delta_stats_columns(const struct delta_snapshot *snap);
 
 /* Commits ------------------------------------------------------------------ */
 
 /*
- * Write text as the commit file of version v, only if it does not exist
- * (put-if-absent through the local store: a fully written, fsynced
- * temporary file hard-linked to the version's name).  Returns 0 on
- * success, 1 when the version already exists (another writer won), -1 on
- * error.
+ * Read the commit file of version v into out: 0, 1 if it does not exist,
+ * -1 on error (EX_DATAERR for a commit without a single action, which is
+ * damaged: empty, or nothing but blank lines).  Commits are written through a commit store
+ * (delta/delta_store.h), by a transaction (delta/delta_txn.h).
  */
-int delta_commit_put(const char *root, int64_t v, const char *text, size_t len, struct err_msg *e);
-/* Read the commit file of version v into out. 0, 1 if it does not exist, -1 on error. */
 int delta_commit_read(const char *root, int64_t v, struct buf *out, struct err_msg *e);
 
 /* Paths -------------------------------------------------------------------------- */
@@ -284,8 +388,8 @@ struct config;
 int delta_resolve_table(const struct config *c, const char *table, struct buf *out,
                         struct err_msg *e);
 
-/* "<root>/_delta_log/<20-digit v>.json" */
-void delta_commit_path(const char *root, int64_t v, char *out, size_t cap);
+/* "<root>/_delta_log/<20-digit v>.json"; -1 (errno ENAMETOOLONG) when it does not fit in cap. */
+int delta_commit_path(const char *root, int64_t v, char *out, size_t cap);
 /* URI-decode s (%XX) into out; -1 on a malformed escape. */
 int delta_uri_decode(const char *s, struct buf *out);
 /* URI-encode a relative path for add.path (keeps A-Z a-z 0-9 - . _ ~ / = +). */

@@ -4,21 +4,29 @@
  * Reading looks every column up by name, so Spark's, delta-rs's and our own
  * layouts all work; only the action columns replay needs are selected
  * (txn, add, remove, metaData, protocol), and stats_parsed is ignored (the
- * JSON stats, when present, are enough for file skipping).  Writing uses
+ * JSON stats, when present, are enough for file skipping).  A writer, which
+ * keeps no file lists, does not decode the add and remove columns of a
+ * checkpoint with checksums but verifies their pages, and reads any other
+ * checkpoint whole: it refuses what readers refuse.  Writing uses
  * the full classic schema of Spark 3 / Delta 3 so that every engine reads
  * the file: one row per action, exactly one action column set per row.
  */
 #include "delta/delta.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include "delta/delta_internal.h"
 #include "parquet/parquet.h"
+#include "text/json.h"
 #include "text/ts.h"
 
 /* Reading ------------------------------------------------------------------------ */
@@ -243,15 +251,11 @@ static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int a
 	f->raw_path = cp_str(cp_child(r, af, a, "path", NULL));
 	if (!f->raw_path || !*f->raw_path) {
 		delta_file_free(f);
-		err_set(e, EX_DATAERR, "%s: checkpoint of version %lld: %s action without a path",
-		        snap->root, (long long)version, is_add ? "add" : "remove");
+		err_set(e, EX_DATAERR, "%s action without a path", is_add ? "add" : "remove");
 		return -1;
 	}
 	if (delta_uri_decode(f->raw_path, path) < 0) {
-		err_set(e, EX_DATAERR,
-		        "%s: checkpoint of version %lld: path \"%s\" has a malformed "
-		        "%%-escape",
-		        snap->root, (long long)version, f->raw_path);
+		err_set(e, EX_DATAERR, "path \"%s\" has a malformed %%-escape", f->raw_path);
 		delta_file_free(f);
 		return -1;
 	}
@@ -277,81 +281,275 @@ static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int a
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
+	if (snap->no_files) {
+		/* Checked like any other action, then left out. */
+		delta_file_free(f);
+		return 0;
+	}
 	return delta_snapshot_put_file(snap, f, is_add, e);
 }
 
-int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts,
-                          struct err_msg *e)
+/*
+ * Record why a checkpoint cannot be used, naming its version and its file
+ * (path, shown from the table's root; a reason from the Parquet reader,
+ * which starts with the full path, is given without it): replay then
+ * looks for another way.
+ */
+static int cp_unusable(struct err_msg *e, const struct delta_snapshot *snap, const char *path,
+                       int64_t version, int status, const char *why)
+{
+	char text[ERR_MSG_MAX];
+	size_t rl = strlen(snap->root), pl = strlen(path);
+	if (strncmp(why, path, pl) == 0 && strncmp(why + pl, ": ", 2) == 0)
+		why += pl + 2;
+	if (strncmp(path, snap->root, rl) == 0 && path[rl] == '/')
+		path += rl + 1;
+	snprintf(text, sizeof text, "%s", why);
+	err_set(e, status ? status : EX_DATAERR, "%s: checkpoint of version %lld: %s: %s",
+	        snap->root, (long long)version, path, text);
+	return -1;
+}
+
+/* Is a log path well formed: not empty, every '%' followed by two hex digits? */
+static int cp_path_ok(const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '%' && !(i + 2 < n && isxdigit(p[i + 1]) && isxdigit(p[i + 2])))
+			return 0;
+	return 1;
+}
+
+/*
+ * Without file lists (no_files), the adds of a checksummed checkpoint are
+ * only counted (against _last_checkpoint): from the footer's statistics of
+ * add.path when every row group has them, else by reading that one column,
+ * each path checked as a full read would check it.  Rows are never
+ * assembled per file (a checkpoint of a large table is mostly adds).
+ */
+static int cp_count_adds(struct pq_reader *r, int64_t *count, const char **why, struct err_msg *pe)
+{
+	const struct pq_schema *sch = pq_reader_schema(r);
+	int f = pq_schema_find(sch, "add.path");
+	const struct pq_field *pf = f >= 0 ? pq_schema_field(sch, f) : NULL;
+	if (!pf)
+		return 0;
+	if (pf->leaf < 0 || (pf->type != PQ_STRING && pf->type != PQ_BINARY)) {
+		*why = "a path column that is not a string";
+		return -1;
+	}
+	int64_t counted = 0;
+	int nrg = pq_reader_num_row_groups(r), rg;
+	for (rg = 0; rg < nrg; rg++) {
+		struct pq_stats st;
+		if (pq_reader_stats(r, rg, pf->leaf, &st) < 0 || st.null_count < 0 ||
+		    st.null_count > st.num_values ||
+		    st.num_values != pq_reader_row_group_rows(r, rg))
+			break;
+		counted += st.num_values - st.null_count;
+	}
+	if (rg == nrg) {
+		*count += counted;
+		return 0;
+	}
+	for (rg = 0; rg < nrg; rg++) {
+		struct pq_column *c = pq_column_open(r, rg, pf->leaf, pe);
+		if (!c)
+			return -1;
+		struct pq_column_batch b;
+		ssize_t n;
+		while ((n = pq_column_read(c, &b, 4096, pe)) > 0)
+			for (size_t i = 0; i < b.n; i++) {
+				if (b.valid && !b.valid[i])
+					continue;
+				if (!cp_path_ok(b.bytes[i].p, b.bytes[i].len)) {
+					pq_column_close(c);
+					*why = "an add without a path, or with a malformed "
+					       "%-escape in it";
+					return -1;
+				}
+				++*count;
+			}
+		pq_column_close(c);
+		if (n < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Without file lists the add and remove columns are not read, but readers
+ * decode them, and refuse a checkpoint whose pages are damaged; a writer
+ * must refuse it too, or it would commit on top of a state that nobody can
+ * read.  So their column chunks are verified (pq_column_verify(): page
+ * checksums and headers, decoding only the pages those cannot vouch for),
+ * which costs a fraction of decoding them.
+ */
+static int cp_verify_files(struct pq_reader *r, struct err_msg *pe)
+{
+	const struct pq_schema *sch = pq_reader_schema(r);
+	int add_f = pq_schema_child(sch, PQ_ROOT, "add");
+	int remove_f = pq_schema_child(sch, PQ_ROOT, "remove");
+	int nrg = pq_reader_num_row_groups(r);
+	for (int leaf = 0; leaf < pq_schema_nleaves(sch); leaf++) {
+		/* The action column the leaf belongs to. */
+		int f = pq_schema_leaf_field(sch, leaf);
+		while (f > PQ_ROOT && pq_schema_field(sch, f)->parent != PQ_ROOT)
+			f = pq_schema_field(sch, f)->parent;
+		if (f < 0 || (f != add_f && f != remove_f))
+			continue;
+		for (int rg = 0; rg < nrg; rg++)
+			if (pq_column_verify(r, rg, leaf, pe) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* One part of a checkpoint into snap; rows and adds are counted. */
+static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t version,
+                        int64_t *rows, int64_t *adds, struct err_msg *e)
 {
 	static const char *const sel[] = {"add", "remove", "metaData", "protocol", "txn"};
 	struct buf line = BUF_INIT, decoded = BUF_INIT;
+	struct err_msg pe;
+	struct pq_reader *r = pq_reader_open(path, NULL, &pe);
+	if (!r)
+		return cp_unusable(e, snap, path, version,
+		                   pe.status == EX_IOERR ? EX_IOERR : EX_DATAERR, pe.text);
+	/*
+	 * Without file lists, a writer needs no adds or removes, only to know
+	 * that readers can read them: in a checkpoint whose footer and pages
+	 * carry checksums (ours) they are counted and verified without being
+	 * decoded (cp_count_adds(), cp_verify_files()); any other checkpoint is
+	 * read whole, as readers read it, or damage that they refuse could go
+	 * unseen.  Select the action columns this file has (older checkpoints
+	 * lack some).
+	 */
+	int light = snap->no_files && pq_reader_checksummed(r);
+	const char *have[5];
+	size_t nh = 0;
+	const struct pq_schema *sch = pq_reader_schema(r);
+	for (size_t i = light ? 2 : 0; i < 5; i++)
+		if (pq_schema_child(sch, PQ_ROOT, sel[i]) >= 0)
+			have[nh++] = sel[i];
 	int rc = -1;
-	for (int part = 1; part <= parts; part++) {
-		char path[4096];
-		if (parts == 1)
-			snprintf(path, sizeof path, "%s/_delta_log/%020lld.checkpoint.parquet",
-			         snap->root, (long long)version);
-		else
-			snprintf(path, sizeof path,
-			         "%s/_delta_log/%020lld.checkpoint.%010d.%010d.parquet", snap->root,
-			         (long long)version, part, parts);
-		struct pq_reader *r = pq_reader_open(path, NULL, e);
-		if (!r)
-			goto out;
-		/* Select the action columns this file has (older checkpoints lack some). */
-		const char *have[5];
-		size_t nh = 0;
-		for (size_t i = snap->no_files ? 2 : 0; i < 5; i++)
-			if (pq_schema_child(pq_reader_schema(r), PQ_ROOT, sel[i]) >= 0)
-				have[nh++] = sel[i];
-		if (nh == 0 || pq_reader_select(r, have, nh, e) < 0) {
-			if (nh == 0)
-				err_set(e, EX_DATAERR,
-				        "%s: not a Delta checkpoint (no action columns)", path);
-			pq_reader_close(r);
+	if (nh == 0 || pq_reader_select(r, have, nh, &pe) < 0) {
+		cp_unusable(e, snap, path, version, EX_DATAERR,
+		            nh == 0 ? "not a Delta checkpoint (no action columns)" : pe.text);
+		goto out;
+	}
+	if (light) {
+		const char *why = NULL;
+		err_clear(&pe);
+		if (cp_count_adds(r, adds, &why, &pe) < 0) {
+			cp_unusable(e, snap, path, version, why ? EX_DATAERR : pe.status,
+			            why ? why : pe.text);
 			goto out;
 		}
-		const struct pq_value *row;
-		int k, add_f = -1, remove_f = -1;
-		const struct pq_schema *sch = pq_reader_schema(r);
-		if (!snap->no_files) {
-			add_f = pq_schema_child(sch, PQ_ROOT, "add");
-			remove_f = pq_schema_child(sch, PQ_ROOT, "remove");
+		if (cp_verify_files(r, &pe) < 0) {
+			cp_unusable(e, snap, path, version, pe.status, pe.text);
+			goto out;
 		}
-		while ((k = pq_reader_next_row(r, &row, e)) == 1) {
-			const struct pq_value *av;
-			if (add_f >= 0 && (av = cp_child(r, PQ_ROOT, row, "add", NULL)) &&
-			    av->kind == PQ_V_STRUCT) {
-				if (cp_file(snap, r, add_f, av, 1, version, &decoded, e) < 0) {
-					pq_reader_close(r);
-					goto out;
-				}
-				continue;
+	}
+	int add_f = pq_schema_child(sch, PQ_ROOT, "add");
+	int remove_f = pq_schema_child(sch, PQ_ROOT, "remove");
+	*rows += pq_reader_num_rows(r);
+	const struct pq_value *row;
+	int k;
+	while ((k = pq_reader_next_row(r, &row, &pe)) == 1) {
+		const struct pq_value *av[5];
+		int set = 0, which = -1;
+		for (int i = 0; i < 5; i++) {
+			av[i] = cp_child(r, PQ_ROOT, row, sel[i], NULL);
+			if (av[i] && av[i]->kind == PQ_V_STRUCT) {
+				set++;
+				which = i;
 			}
-			if (remove_f >= 0 && (av = cp_child(r, PQ_ROOT, row, "remove", NULL)) &&
-			    av->kind == PQ_V_STRUCT) {
-				if (cp_file(snap, r, remove_f, av, 0, version, &decoded, e) < 0) {
-					pq_reader_close(r);
-					goto out;
-				}
-				continue;
-			}
-			if (!cp_row_to_json(r, row, &line))
-				continue;
-			if (delta_snapshot_apply(snap, version, line.data, line.len, e) < 0) {
-				pq_reader_close(r);
+		}
+		if (set > 1) {
+			cp_unusable(e, snap, path, version, EX_DATAERR,
+			            "a row holds more than one action");
+			goto out;
+		}
+		if (which == 0 || which == 1) {
+			int af = which == 0 ? add_f : remove_f;
+			*adds += which == 0;
+			if (cp_file(snap, r, af, av[which], which == 0, version, &decoded, &pe) <
+			    0) {
+				cp_unusable(e, snap, path, version, pe.status, pe.text);
 				goto out;
 			}
+			continue;
 		}
-		pq_reader_close(r);
-		if (k < 0)
+		if (which < 0 || !cp_row_to_json(r, row, &line))
+			continue;
+		struct json *j = json_parse(line.data, line.len, &pe);
+		int ok = j && delta_apply_action(snap, version, j, &pe) == 0;
+		json_free(j);
+		if (!ok) {
+			cp_unusable(e, snap, path, version,
+			            pe.status == EX_SOFTWARE ? EX_SOFTWARE : EX_DATAERR, pe.text);
 			goto out;
+		}
+	}
+	if (k < 0) {
+		cp_unusable(e, snap, path, version, pe.status == EX_IOERR ? EX_IOERR : EX_DATAERR,
+		            pe.text);
+		goto out;
 	}
 	rc = 0;
 out:
+	pq_reader_close(r);
 	buf_free(&line);
 	buf_free(&decoded);
 	return rc;
+}
+
+int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts,
+                          const struct delta_last_checkpoint *lc, struct err_msg *e)
+{
+	int64_t rows = 0, adds = 0;
+	char name[DELTA_PATH_MAX];
+	/* What the checkpoint as a whole is called in messages: its file, or its parts. */
+	if (parts == 1)
+		snprintf(name, sizeof name, "%s/_delta_log/%020lld.checkpoint.parquet", snap->root,
+		         (long long)version);
+	else
+		snprintf(name, sizeof name, "%s/_delta_log/%020lld.checkpoint.*.%010d.parquet",
+		         snap->root, (long long)version, parts);
+	for (int part = 1; part <= parts; part++) {
+		char path[DELTA_PATH_MAX];
+		int n =
+		    parts == 1
+		        ? delta_pathf(path, sizeof path, "%s/_delta_log/%020lld.checkpoint.parquet",
+		                      snap->root, (long long)version)
+		        : delta_pathf(path, sizeof path,
+		                      "%s/_delta_log/%020lld.checkpoint.%010d.%010d.parquet",
+		                      snap->root, (long long)version, part, parts);
+		if (n < 0)
+			return cp_unusable(e, snap, name, version, EX_IOERR,
+			                   strerror(ENAMETOOLONG));
+		if (cp_load_part(snap, path, version, &rows, &adds, e) < 0)
+			return -1;
+	}
+	char why[160];
+	if (!snap->has_protocol || !snap->has_meta) {
+		snprintf(why, sizeof why, "no %s row",
+		         !snap->has_protocol ? "protocol" : "metaData");
+		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
+	}
+	if (lc && lc->size >= 0 && lc->size != rows) {
+		snprintf(why, sizeof why, "%lld actions, but _last_checkpoint says %lld",
+		         (long long)rows, (long long)lc->size);
+		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
+	}
+	if (lc && lc->add_files >= 0 && lc->add_files != adds) {
+		snprintf(why, sizeof why, "%lld add actions, but _last_checkpoint says %lld",
+		         (long long)adds, (long long)lc->add_files);
+		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
+	}
+	return 0;
 }
 
 /* Writing ------------------------------------------------------------------------ */
@@ -520,39 +718,150 @@ static struct pq_value *cp_row(struct cp_arena *a, struct pq_value *row, int col
 
 enum { COL_TXN, COL_ADD, COL_REMOVE, COL_META, COL_PROTOCOL, COL_DOMAIN };
 
-/* Retention of tombstones: delta.deletedFileRetentionDuration ("interval 1 week"). */
-static int64_t cp_retention_ms(const struct delta_snapshot *snap)
+int delta_interval_ms(const char *text, int64_t *ms)
 {
-	const char *v = delta_property(snap, "delta.deletedFileRetentionDuration", NULL);
-	int64_t week = 7LL * 24 * 3600 * 1000;
-	if (!v)
-		return week;
-	long long n;
-	char unit[32];
-	if (sscanf(v, "interval %lld %31s", &n, unit) != 2 || n < 0)
-		return week;
-	size_t ul = strlen(unit);
-	if (ul > 1 && unit[ul - 1] == 's')
-		unit[ul - 1] = '\0';
 	static const struct {
 		const char *u;
 		int64_t ms;
 	} units[] = {{"millisecond", 1}, {"second", 1000},  {"minute", 60000},
 	             {"hour", 3600000},  {"day", 86400000}, {"week", 604800000}};
+	const char *p = text;
+	if (strncasecmp(p, "interval", 8) != 0 || (p[8] != ' ' && p[8] != '\t'))
+		return -1;
+	p += 8;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	int64_t n = 0;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		int d = *p - '0';
+		if (n > (INT64_MAX - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	if (*p != ' ' && *p != '\t')
+		return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t ul = strlen(p);
+	while (ul > 0 && (p[ul - 1] == ' ' || p[ul - 1] == '\t'))
+		ul--;
+	if (ul > 1 && (p[ul - 1] == 's' || p[ul - 1] == 'S'))
+		ul--;
 	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-		if (strcasecmp(unit, units[i].u) == 0)
-			return n * units[i].ms;
-	return week;
+		if (strlen(units[i].u) == ul && strncasecmp(p, units[i].u, ul) == 0) {
+			/* A number of weeks near 2^63 must not wrap into a negative retention. */
+			if (n > INT64_MAX / units[i].ms)
+				return -1;
+			*ms = n * units[i].ms;
+			return 0;
+		}
+	return -1;
 }
 
-int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
+/* Retention of tombstones: delta.deletedFileRetentionDuration ("interval 1 week"). */
+static int64_t cp_retention_ms(const struct delta_snapshot *snap)
 {
-	char final[4096], tmp[4200], uuid[37];
-	snprintf(final, sizeof final, "%s/_delta_log/%020lld.checkpoint.parquet", snap->root,
-	         (long long)snap->version);
-	delta_uuid(uuid);
-	snprintf(tmp, sizeof tmp, "%s/_delta_log/.%020lld.checkpoint.parquet.%s.tmp", snap->root,
-	         (long long)snap->version, uuid);
+	const char *v = delta_property(snap, "delta.deletedFileRetentionDuration", NULL);
+	int64_t ms;
+	if (!v || delta_interval_ms(v, &ms) < 0)
+		return 7LL * 24 * 3600 * 1000;
+	return ms;
+}
+
+/* Write all of text to fd: 0, or -1 with errno. */
+static int cp_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/*
+ * Point _last_checkpoint at the checkpoint just written, unless it already
+ * names a newer one.  Writers of this module hold a lock on _delta_log
+ * (flock(2) on the directory itself, so no lock file appears in the log)
+ * from reading the pointer to renaming the new one into place: two
+ * checkpoints written at once cannot leave the older one named.
+ */
+static int cp_point_to(const struct delta_snapshot *snap, int64_t rows, uint64_t bytes,
+                       int64_t nadds, const char *uuid, struct err_msg *e)
+{
+	char dir[DELTA_PATH_MAX], lc[DELTA_PATH_MAX], lctmp[DELTA_PATH_MAX], text[256];
+	if (delta_pathf(dir, sizeof dir, "%s/_delta_log", snap->root) < 0 ||
+	    delta_pathf(lc, sizeof lc, "%s/_last_checkpoint", dir) < 0 ||
+	    delta_pathf(lctmp, sizeof lctmp, "%s/._last_checkpoint.%s.tmp", dir, uuid) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", snap->root, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		err_set(e, EX_IOERR, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while (flock(dfd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			err_set(e, EX_IOERR, "%s: cannot lock: %s", dir, strerror(errno));
+			close(dfd);
+			return -1;
+		}
+	struct buf cur = BUF_INIT;
+	struct err_msg re;
+	struct delta_last_checkpoint now;
+	int missing, rc = 0;
+	if (delta_read_file(lc, &cur, 1 << 20, &re, &missing) == 0 &&
+	    delta_last_checkpoint_parse(cur.data, cur.len, &now) == 0 &&
+	    now.version >= snap->version)
+		goto out; /* a newer (or the same) checkpoint is named already */
+	int n = snprintf(
+	    text, sizeof text,
+	    "{\"version\":%lld,\"size\":%lld,\"sizeInBytes\":%llu,\"numOfAddFiles\":%lld}\n",
+	    (long long)snap->version, (long long)rows, (unsigned long long)bytes, (long long)nadds);
+	int fd = open(lctmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int bad = fd < 0 || n < 0 || (size_t)n >= sizeof text ||
+	          cp_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0;
+	int saved = errno;
+	if (fd >= 0 && close(fd) < 0 && !bad) {
+		bad = 1;
+		saved = errno;
+	}
+	if (!bad && rename(lctmp, lc) < 0) {
+		bad = 1;
+		saved = errno;
+	}
+	if (!bad && fsync(dfd) < 0) {
+		err_set(e, EX_IOERR, "%s: cannot sync the directory: %s", dir, strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	if (bad) {
+		err_set(e, EX_IOERR, "%s: %s", lc, strerror(saved));
+		unlink(lctmp);
+		rc = -1;
+	}
+out:
+	buf_free(&cur);
+	flock(dfd, LOCK_UN);
+	close(dfd);
+	return rc;
+}
+
+/*
+ * Write the checkpoint rows of snap to the file tmp: the number of rows and
+ * of adds, and the file's size.  On failure nothing is left at tmp.
+ */
+static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int64_t *nrows,
+                         int64_t *nadd, uint64_t *size, struct err_msg *e)
+{
 	struct pq_schema *schema = cp_schema_new();
 	if (!schema) {
 		err_set(e, EX_SOFTWARE, "out of memory");
@@ -566,8 +875,11 @@ int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
 	o.nkv = 1;
 	struct pq_writer *w = pq_writer_open(tmp, schema, &o, e);
 	pq_schema_free(schema);
-	if (!w)
+	if (!w) {
+		/* It may have been created before its first write failed (a full disk). */
+		unlink(tmp);
 		return -1;
+	}
 	struct cp_arena a = {calloc(4096, sizeof(struct pq_value)), 0, 4096};
 	struct pq_value row;
 	int64_t rows = 0, nadds = 0;
@@ -616,7 +928,7 @@ int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
 	size_t i = 0;
 	struct strmap_slot *s;
 	while (ok && (s = strmap_next(&snap->txns, &i))) {
-		const struct delta_txn *t = s->value;
+		const struct delta_set_txn *t = s->value;
 		struct pq_value *v = cp_row(&a, &row, COL_TXN, 3);
 		cp_set_str(&v->items[0], t->app_id);
 		cp_set_i64(&v->items[1], t->version);
@@ -673,36 +985,48 @@ int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
 		unlink(tmp);
 		return -1;
 	}
-	uint64_t bytes = pq_writer_bytes(w);
+	*size = pq_writer_bytes(w);
+	*nrows = rows;
+	*nadd = nadds;
 	pq_writer_free(w);
+	return 0;
+}
+
+int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
+{
+	char final[DELTA_PATH_MAX], tmp[DELTA_PATH_MAX], uuid[37];
+	if (snap->no_files) {
+		err_set(e, EX_SOFTWARE, "%s: a checkpoint needs a snapshot with its files",
+		        snap->root);
+		return -1;
+	}
+	delta_uuid(uuid);
+	if (delta_pathf(final, sizeof final, "%s/_delta_log/%020lld.checkpoint.parquet", snap->root,
+	                (long long)snap->version) < 0 ||
+	    delta_pathf(tmp, sizeof tmp, "%s/_delta_log/.%020lld.checkpoint.parquet.%s.tmp",
+	                snap->root, (long long)snap->version, uuid) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", snap->root, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	/*
+	 * The Parquet writer may start threads of its own; they inherit this
+	 * mask, so with every signal blocked here they never take a SIGINT or
+	 * SIGTERM meant for the program's main thread, which gets it once the
+	 * mask is restored.
+	 */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int64_t rows = 0, nadds = 0;
+	uint64_t bytes = 0;
+	int rc = cp_write_file(snap, tmp, &rows, &nadds, &bytes, e);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0)
+		return -1;
 	if (rename(tmp, final) < 0) {
 		err_set(e, EX_IOERR, "%s: %s", final, strerror(errno));
 		unlink(tmp);
 		return -1;
 	}
-	/* _last_checkpoint, also through a temporary name. */
-	char lc[4096], lctmp[4200], text[256];
-	snprintf(lc, sizeof lc, "%s/_delta_log/_last_checkpoint", snap->root);
-	snprintf(lctmp, sizeof lctmp, "%s/_delta_log/._last_checkpoint.%s.tmp", snap->root, uuid);
-	int n = snprintf(
-	    text, sizeof text,
-	    "{\"version\":%lld,\"size\":%lld,\"sizeInBytes\":%llu,\"numOfAddFiles\":%lld}\n",
-	    (long long)snap->version, (long long)rows, (unsigned long long)bytes, (long long)nadds);
-	int fd = open(lctmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int bad = fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) < 0;
-	int saved = errno;
-	if (fd >= 0 && close(fd) < 0 && !bad) {
-		bad = 1;
-		saved = errno;
-	}
-	if (!bad && rename(lctmp, lc) < 0) {
-		bad = 1;
-		saved = errno;
-	}
-	if (bad) {
-		err_set(e, EX_IOERR, "%s: %s", lc, strerror(saved));
-		unlink(lctmp);
-		return -1;
-	}
-	return 0;
+	return cp_point_to(snap, rows, bytes, nadds, uuid, e);
 }

@@ -1,15 +1,17 @@
 /*
- * delta_log: log listing, replay and the local commit store.
+ * delta_log: paths, log actions and the protocol gates.
  *
- * Replay works on a listing of _delta_log: commit versions and complete
- * checkpoints.  The starting point is the newest checkpoint at or below the
- * target version whose commits after it are all present; without one, the
- * log must start at version 0.  Checkpoints are read by delta_checkpoint.c.
+ * Every line of a commit is parsed (as strict JSON, so that a damaged byte
+ * cannot change a key or a path unnoticed) and checked, add and remove
+ * included, also when the snapshot keeps no file lists: a writer must
+ * refuse a damaged log as a reader does, or it would commit on top of it.  Listing and
+ * replay live in delta_replay.c, checkpoints in delta_checkpoint.c, commit
+ * stores in delta_store.c and transactions in delta_txn.c.
  */
 #include "delta/delta.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +23,30 @@
 #include <unistd.h>
 
 #include "base/config.h"
+#include "delta/delta_internal.h"
 #include "text/json.h"
-
-#define COMMIT_FILE_MAX (256u << 20)
 
 /* Paths and names ------------------------------------------------------------- */
 
-void delta_commit_path(const char *root, int64_t v, char *out, size_t cap)
+int delta_pathf(char *out, size_t cap, const char *fmt, ...)
 {
-	snprintf(out, cap, "%s/_delta_log/%020lld.json", root, (long long)v);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap) {
+		/* Never hand on a truncated path: it would name another file. */
+		if (cap)
+			out[0] = '\0';
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int delta_commit_path(const char *root, int64_t v, char *out, size_t cap)
+{
+	return delta_pathf(out, cap, "%s/_delta_log/%020lld.json", root, (long long)v);
 }
 
 static int delta_hexval(char c)
@@ -106,11 +123,8 @@ int delta_hive_escape(const char *s, struct buf *out)
 int delta_mkdirs(const char *path)
 {
 	char tmp[8192];
-	if (strlen(path) >= sizeof tmp) {
-		errno = ENAMETOOLONG;
+	if (delta_pathf(tmp, sizeof tmp, "%s", path) < 0)
 		return -1;
-	}
-	snprintf(tmp, sizeof tmp, "%s", path);
 	for (char *p = tmp + 1; *p; p++) {
 		if (*p != '/')
 			continue;
@@ -261,9 +275,8 @@ static void delta_filemap_free(struct strmap *m)
 	strmap_free(m);
 }
 
-void delta_snapshot_free(struct delta_snapshot *snap)
+void delta_snapshot_reset(struct delta_snapshot *snap)
 {
-	free(snap->root);
 	delta_protocol_free(&snap->protocol);
 	delta_meta_free(&snap->meta);
 	delta_filemap_free(&snap->files);
@@ -271,12 +284,30 @@ void delta_snapshot_free(struct delta_snapshot *snap)
 	size_t i = 0;
 	struct strmap_slot *s;
 	while ((s = strmap_next(&snap->txns, &i))) {
-		struct delta_txn *t = s->value;
+		struct delta_set_txn *t = s->value;
 		free(t->app_id);
 		free(t);
 	}
 	strmap_free(&snap->txns);
+	snap->has_protocol = snap->has_meta = 0;
+	snap->version = snap->timestamp = 0;
+	snap->checkpoint_version = -1;
+}
+
+void delta_snapshot_free(struct delta_snapshot *snap)
+{
+	/* A pending gap check is waited for: its thread reads the table's directory. */
+	struct err_msg ignored;
+	delta_snapshot_check(snap, &ignored);
+	delta_snapshot_reset(snap);
+	free(snap->root);
 	memset(snap, 0, sizeof *snap);
+}
+
+int64_t delta_txn_version(const struct delta_snapshot *snap, const char *app)
+{
+	const struct delta_set_txn *t = strmap_get(&snap->txns, app);
+	return t ? t->version : -1;
 }
 
 /* Actions ------------------------------------------------------------------------ */
@@ -353,8 +384,6 @@ static int64_t json_i64_or(const struct json *j, int64_t def)
 static int delta_apply_file(struct delta_snapshot *snap, const struct json *a, int is_add,
                             int64_t v, struct err_msg *e)
 {
-	if (snap->no_files)
-		return 0;
 	const char *raw = json_str(json_get(a, "path"));
 	if (!raw || !*raw) {
 		err_set(e, EX_DATAERR, "%s action without a path", is_add ? "add" : "remove");
@@ -397,6 +426,11 @@ static int delta_apply_file(struct delta_snapshot *snap, const struct json *a, i
 		delta_file_free(f);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
+	}
+	if (snap->no_files) {
+		/* Checked like any other action, then left out. */
+		delta_file_free(f);
+		return 0;
 	}
 	return delta_snapshot_put_file(snap, f, is_add, e);
 }
@@ -489,7 +523,7 @@ static int delta_apply_txn(struct delta_snapshot *snap, const struct json *a, st
 		err_set(e, EX_DATAERR, "txn action without appId and version");
 		return -1;
 	}
-	struct delta_txn *t = strmap_get(&snap->txns, app);
+	struct delta_set_txn *t = strmap_get(&snap->txns, app);
 	if (!t) {
 		t = calloc(1, sizeof *t);
 		if (!t || !(t->app_id = strdup(app)) ||
@@ -506,9 +540,8 @@ static int delta_apply_txn(struct delta_snapshot *snap, const struct json *a, st
 	return 0;
 }
 
-/* Apply one parsed action object (a line of a commit, or a checkpoint row). */
-static int delta_apply_action(struct delta_snapshot *snap, int64_t v, const struct json *j,
-                              struct err_msg *e)
+int delta_apply_action(struct delta_snapshot *snap, int64_t v, const struct json *j,
+                       struct err_msg *e)
 {
 	const struct json *a;
 	if ((a = json_get(j, "add")) && json_type(a) == JSON_OBJECT)
@@ -540,16 +573,15 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 			s++;
 		if (s == le)
 			continue;
-		/* Writers that only need the table's state skip file actions unparsed. */
-		if (snap->no_files && ((le - s > 7 && memcmp(s, "{\"add\":", 7) == 0) ||
-		                       (le - s > 10 && memcmp(s, "{\"remove\":", 10) == 0)))
-			continue;
 		struct err_msg je;
 		struct json *j = json_parse(s, (size_t)(le - s), &je);
 		if (!j || json_type(j) != JSON_OBJECT) {
+			/* Say why the text is not JSON: a damaged byte is found by its offset. */
+			int parsed = j != NULL;
 			json_free(j);
-			err_set(e, EX_DATAERR, "%s: version %lld, line %d: not a JSON action",
-			        snap->root, (long long)v, line);
+			err_set(e, EX_DATAERR, "%s: version %lld, line %d: not a JSON action%s%s%s",
+			        snap->root, (long long)v, line, parsed ? "" : " (",
+			        parsed ? "" : je.text, parsed ? "" : ")");
 			return -1;
 		}
 		struct err_msg ae;
@@ -564,428 +596,6 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 	}
 	return 0;
 }
-
-/* Listing ------------------------------------------------------------------------ */
-
-struct delta_ckpt {
-	int64_t version;
-	int parts; /* 1 for a single-file checkpoint */
-	int found; /* parts present */
-	unsigned char have[64];
-};
-
-struct delta_listing {
-	int64_t *commits; /* ascending */
-	size_t ncommits, capc;
-	struct delta_ckpt *ckpts;
-	size_t nckpts, capk;
-};
-
-static void delta_listing_free(struct delta_listing *l)
-{
-	free(l->commits);
-	free(l->ckpts);
-	memset(l, 0, sizeof *l);
-}
-
-static int parse_digits(const char *s, int n, int64_t *out)
-{
-	int64_t v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (v > (INT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_ckpt(const void *a, const void *b)
-{
-	return cmp_i64(&((const struct delta_ckpt *)a)->version,
-	               &((const struct delta_ckpt *)b)->version);
-}
-
-static int delta_listing_add_ckpt(struct delta_listing *l, int64_t v, int part, int parts)
-{
-	for (size_t i = 0; i < l->nckpts; i++) {
-		struct delta_ckpt *c = &l->ckpts[i];
-		if (c->version == v && c->parts == parts) {
-			if (!c->have[part - 1]) {
-				c->have[part - 1] = 1;
-				c->found++;
-			}
-			return 0;
-		}
-	}
-	if (l->nckpts == l->capk) {
-		size_t cap = l->capk ? l->capk * 2 : 8;
-		struct delta_ckpt *n = realloc(l->ckpts, cap * sizeof *n);
-		if (!n)
-			return -1;
-		l->ckpts = n;
-		l->capk = cap;
-	}
-	struct delta_ckpt *c = &l->ckpts[l->nckpts++];
-	memset(c, 0, sizeof *c);
-	c->version = v;
-	c->parts = parts;
-	c->have[part - 1] = 1;
-	c->found = 1;
-	return 0;
-}
-
-static int delta_list(const char *root, struct delta_listing *l, struct err_msg *e)
-{
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/_delta_log", root);
-	memset(l, 0, sizeof *l);
-	DIR *d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			err_set(e, EX_DATAERR, "%s: not a Delta table (no _delta_log)", root);
-		else
-			err_set(e, EX_IOERR, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d))) {
-		const char *n = de->d_name;
-		size_t len = strlen(n);
-		int64_t v;
-		if (len < 25 || n[20] != '.' || parse_digits(n, 20, &v) < 0)
-			continue;
-		const char *rest = n + 21;
-		if (strcmp(rest, "json") == 0) {
-			if (l->ncommits == l->capc) {
-				size_t cap = l->capc ? l->capc * 2 : 64;
-				int64_t *c = realloc(l->commits, cap * sizeof *c);
-				if (!c)
-					goto oom;
-				l->commits = c;
-				l->capc = cap;
-			}
-			l->commits[l->ncommits++] = v;
-		} else if (strcmp(rest, "checkpoint.parquet") == 0) {
-			if (delta_listing_add_ckpt(l, v, 1, 1) < 0)
-				goto oom;
-		} else if (strncmp(rest, "checkpoint.", 11) == 0 && strlen(rest) == 11 + 21 + 8 &&
-		           rest[21] == '.' && strcmp(rest + 32, "parquet") == 0) {
-			int64_t part, parts;
-			if (parse_digits(rest + 11, 10, &part) == 0 &&
-			    parse_digits(rest + 22, 10, &parts) == 0 && part >= 1 && parts >= 1 &&
-			    part <= parts && parts <= 64)
-				if (delta_listing_add_ckpt(l, v, (int)part, (int)parts) < 0)
-					goto oom;
-		}
-	}
-	int rerr = errno;
-	closedir(d);
-	if (rerr) {
-		err_set(e, EX_IOERR, "%s: %s", dir, strerror(rerr));
-		delta_listing_free(l);
-		return -1;
-	}
-	if (l->ncommits)
-		qsort(l->commits, l->ncommits, sizeof *l->commits, cmp_i64);
-	if (l->nckpts)
-		qsort(l->ckpts, l->nckpts, sizeof *l->ckpts, cmp_ckpt);
-	return 0;
-oom:
-	closedir(d);
-	delta_listing_free(l);
-	err_set(e, EX_SOFTWARE, "out of memory");
-	return -1;
-}
-
-static int delta_listing_has(const struct delta_listing *l, int64_t v)
-{
-	size_t lo = 0, hi = l->ncommits;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (l->commits[mid] == v)
-			return 1;
-		if (l->commits[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
-int64_t delta_latest_version(const char *root, struct err_msg *e)
-{
-	struct delta_listing l;
-	if (delta_list(root, &l, e) < 0)
-		return -2;
-	int64_t v = l.ncommits ? l.commits[l.ncommits - 1] : -1;
-	for (size_t i = 0; i < l.nckpts; i++)
-		if (l.ckpts[i].found == l.ckpts[i].parts && l.ckpts[i].version > v)
-			v = l.ckpts[i].version;
-	delta_listing_free(&l);
-	return v;
-}
-
-/* Reading files ---------------------------------------------------------------------- */
-
-static int delta_read_file(const char *path, struct buf *out, size_t max, struct err_msg *e,
-                           int *missing)
-{
-	int fd = open(path, O_RDONLY);
-	if (missing)
-		*missing = 0;
-	if (fd < 0) {
-		if (errno == ENOENT && missing) {
-			*missing = 1;
-			return -1;
-		}
-		err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	buf_reset(out);
-	for (;;) {
-		if (buf_reserve(out, 65536) < 0) {
-			close(fd);
-			err_set(e, EX_SOFTWARE, "%s: out of memory", path);
-			return -1;
-		}
-		ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		out->len += (size_t)n;
-		if (out->len > max) {
-			close(fd);
-			err_set(e, EX_DATAERR, "%s: larger than %zu bytes", path, max);
-			return -1;
-		}
-	}
-	out->data[out->len] = '\0';
-	close(fd);
-	return 0;
-}
-
-int delta_commit_read(const char *root, int64_t v, struct buf *out, struct err_msg *e)
-{
-	char path[4096];
-	int missing;
-	delta_commit_path(root, v, path, sizeof path);
-	if (delta_read_file(path, out, COMMIT_FILE_MAX, e, &missing) < 0)
-		return missing ? 1 : -1;
-	return 0;
-}
-
-static int64_t delta_mtime_ms(const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -1;
-	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-}
-
-/* Replay ------------------------------------------------------------------------------ */
-
-/*
- * The fast way to the latest version: _last_checkpoint names a checkpoint;
- * if its files are there, the commits after it are found by probing
- * V+1.json, V+2.json, ... instead of listing a log that may hold tens of
- * thousands of files.  Returns 1 with *start, *parts, *target set, or 0 when
- * the hint is absent or unusable (the caller lists the log instead).
- */
-static int delta_hint(const char *root, int64_t *start, int *parts, int64_t *target)
-{
-	char path[4200];
-	struct buf text = BUF_INIT;
-	struct err_msg e;
-	int missing;
-	snprintf(path, sizeof path, "%s/_delta_log/_last_checkpoint", root);
-	if (delta_read_file(path, &text, 1 << 20, &e, &missing) < 0) {
-		buf_free(&text);
-		return 0;
-	}
-	struct json *j = json_parse(text.data, text.len, &e);
-	buf_free(&text);
-	int64_t v, p = 1;
-	int ok = j && json_i64(json_get(j, "version"), &v) == 0 && v >= 0;
-	const struct json *jp = json_get(j, "parts");
-	if (ok && jp && json_type(jp) != JSON_NULL)
-		ok = json_i64(jp, &p) == 0 && p >= 1 && p <= 64;
-	json_free(j);
-	if (!ok)
-		return 0;
-	struct stat st;
-	for (int64_t i = 1; i <= p; i++) {
-		if (p == 1)
-			snprintf(path, sizeof path, "%s/_delta_log/%020lld.checkpoint.parquet",
-			         root, (long long)v);
-		else
-			snprintf(path, sizeof path,
-			         "%s/_delta_log/%020lld.checkpoint.%010lld.%010lld.parquet", root,
-			         (long long)v, (long long)i, (long long)p);
-		if (stat(path, &st) < 0)
-			return 0;
-	}
-	int64_t t = v;
-	for (;;) {
-		delta_commit_path(root, t + 1, path, sizeof path);
-		if (stat(path, &st) < 0)
-			break;
-		t++;
-	}
-	/*
-	 * No commit after the hinted checkpoint: either the table is at that
-	 * version, or the hint is stale and log cleanup removed the commits
-	 * after it.  Only a listing tells them apart.
-	 */
-	if (t == v)
-		return 0;
-	*start = v;
-	*parts = (int)p;
-	*target = t;
-	return 1;
-}
-
-int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
-                        struct delta_snapshot *snap, struct err_msg *e)
-{
-	struct delta_load_opts latest = DELTA_LOAD_LATEST;
-	struct delta_listing l = {0};
-	struct buf text = BUF_INIT;
-	char path[4096];
-	if (!o)
-		o = &latest;
-	memset(snap, 0, sizeof *snap);
-	snap->root = strdup(root);
-	snap->checkpoint_version = -1;
-	snap->no_files = o->no_files;
-	if (!snap->root) {
-		err_set(e, EX_SOFTWARE, "out of memory");
-		return -1;
-	}
-	int64_t start = -1, target = -1;
-	int start_parts = 0;
-	if (!(o->version < 0 && o->timestamp < 0 &&
-	      delta_hint(root, &start, &start_parts, &target))) {
-		if (delta_list(root, &l, e) < 0) {
-			delta_snapshot_free(snap);
-			return -1;
-		}
-		int64_t last = l.ncommits ? l.commits[l.ncommits - 1] : -1;
-		for (size_t i = 0; i < l.nckpts; i++)
-			if (l.ckpts[i].found == l.ckpts[i].parts && l.ckpts[i].version > last)
-				last = l.ckpts[i].version;
-		if (last < 0) {
-			err_set(e, EX_DATAERR, "%s: not a Delta table (no commits in _delta_log)",
-			        root);
-			goto fail;
-		}
-		target = last;
-		if (o->version >= 0) {
-			if (o->version > last) {
-				err_set(e, EX_DATAERR,
-				        "%s: version %lld does not exist (the latest is %lld)",
-				        root, (long long)o->version, (long long)last);
-				goto fail;
-			}
-			target = o->version;
-		} else if (o->timestamp >= 0) {
-			/* The latest commit whose time (its file's mtime) is at or before it. */
-			target = -1;
-			for (size_t i = 0; i < l.ncommits; i++) {
-				delta_commit_path(root, l.commits[i], path, sizeof path);
-				int64_t t = delta_mtime_ms(path);
-				if (t >= 0 && t <= o->timestamp)
-					target = l.commits[i];
-			}
-			if (target < 0) {
-				err_set(e, EX_DATAERR,
-				        "%s: no version was committed at or before the timestamp",
-				        root);
-				goto fail;
-			}
-		}
-		/* The newest complete checkpoint at or below the target with every commit after it. */
-		for (size_t i = l.nckpts; i-- > 0;) {
-			const struct delta_ckpt *c = &l.ckpts[i];
-			if (c->version > target || c->found != c->parts)
-				continue;
-			int64_t v = c->version + 1;
-			while (v <= target && delta_listing_has(&l, v))
-				v++;
-			if (v > target) {
-				start = c->version;
-				start_parts = c->parts;
-				break;
-			}
-		}
-		for (int64_t v = start + 1; v <= target; v++)
-			if (!delta_listing_has(&l, v)) {
-				if (start < 0 && v == 0)
-					err_set(e, EX_DATAERR,
-					        "%s: the log has no checkpoint and no version 0 to "
-					        "start from",
-					        root);
-				else
-					err_set(e, EX_DATAERR,
-					        "%s: version %lld is missing from the log", root,
-					        (long long)v);
-				goto fail;
-			}
-	}
-	if (start >= 0) {
-		if (delta_checkpoint_load(snap, start, start_parts, e) < 0)
-			goto fail;
-		snap->checkpoint_version = start;
-	}
-	for (int64_t v = start + 1; v <= target; v++) {
-		int rc = delta_commit_read(root, v, &text, e);
-		if (rc == 1)
-			err_set(e, EX_DATAERR, "%s: version %lld disappeared during the read", root,
-			        (long long)v);
-		if (rc != 0)
-			goto fail;
-		if (delta_snapshot_apply(snap, v, text.data, text.len, e) < 0)
-			goto fail;
-	}
-	snap->version = target;
-	delta_commit_path(root, target, path, sizeof path);
-	snap->timestamp = delta_mtime_ms(path);
-	if (snap->timestamp < 0 && start == target) {
-		snprintf(path, sizeof path, "%s/_delta_log/%020lld.checkpoint.parquet", root,
-		         (long long)target);
-		snap->timestamp = delta_mtime_ms(path);
-	}
-	if (!snap->has_protocol || !snap->has_meta) {
-		err_set(e, EX_DATAERR, "%s: the log has no %s action", root,
-		        !snap->has_protocol ? "protocol" : "metaData");
-		goto fail;
-	}
-	buf_free(&text);
-	delta_listing_free(&l);
-	return 0;
-fail:
-	buf_free(&text);
-	delta_listing_free(&l);
-	delta_snapshot_free(snap);
-	return -1;
-}
-
-/* Protocol gates ---------------------------------------------------------------------- */
 
 static const char *const reader_features_ok[] = {"timestampNtz"};
 static const char *const writer_features_ok[] = {"appendOnly", "timestampNtz"};
@@ -1161,73 +771,4 @@ int64_t delta_checkpoint_interval(const struct delta_snapshot *snap)
 	char *end;
 	long long n = strtoll(v, &end, 10);
 	return *end || n <= 0 ? DELTA_DEFAULT_CHECKPOINT_INTERVAL : n;
-}
-
-/* The local commit store ------------------------------------------------------------------ */
-
-static int delta_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-int delta_commit_put(const char *root, int64_t v, const char *text, size_t len, struct err_msg *e)
-{
-	char final[4096], tmp[4200], dir[4096], uuid[37];
-	delta_commit_path(root, v, final, sizeof final);
-	snprintf(dir, sizeof dir, "%s/_delta_log", root);
-	delta_uuid(uuid);
-	/* A hidden name: readers and listings ignore it, even if a crash leaves it behind. */
-	snprintf(tmp, sizeof tmp, "%s/.%020lld.json.%s.tmp", dir, (long long)v, uuid);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err_set(e, EX_IOERR, "%s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	if (delta_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
-		err_set(e, EX_IOERR, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) < 0) {
-		err_set(e, EX_IOERR, "%s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	int rc = 0;
-	if (link(tmp, final) < 0) {
-		if (errno == EEXIST) {
-			rc = 1;
-		} else if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP ||
-		           errno == ENOSYS) {
-			err_set(
-			    e, EX_IOERR,
-			    "%s: this filesystem cannot create links, so commits cannot be made "
-			    "atomic here (on s3fs, configure the PostgreSQL commit store): %s",
-			    final, strerror(errno));
-			rc = -1;
-		} else {
-			err_set(e, EX_IOERR, "%s: %s", final, strerror(errno));
-			rc = -1;
-		}
-	}
-	unlink(tmp);
-	if (rc == 0) {
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	return rc;
 }

@@ -1,0 +1,76 @@
+/*
+ * delta_internal: what the files of the Delta module share and nothing
+ * outside it uses: applying one parsed action, reading a file whole,
+ * building paths that never truncate, the listing of _delta_log and the
+ * background check that proves a log has no gap.
+ */
+#ifndef STOCKETL_DELTA_INTERNAL_H
+#define STOCKETL_DELTA_INTERNAL_H
+
+#include <pthread.h>
+
+#include "delta/delta.h"
+
+struct json;
+
+/* Paths in the log are built into buffers of this size; longer ones are refused. */
+#define DELTA_PATH_MAX 4096
+
+/*
+ * snprintf into out (size cap) that refuses to truncate: 0, or -1 with
+ * errno ENAMETOOLONG when the text does not fit.
+ */
+int delta_pathf(char *out, size_t cap, const char *fmt, ...) ERR_PRINTF(3, 4);
+
+/* Apply one parsed action object (a line of a commit, or a checkpoint row). */
+int delta_apply_action(struct delta_snapshot *snap, int64_t v, const struct json *j,
+                       struct err_msg *e);
+
+/*
+ * Read a file whole into out, at most max bytes.  A file that does not
+ * exist sets *missing (when missing is not NULL) without an error message.
+ */
+int delta_read_file(const char *path, struct buf *out, size_t max, struct err_msg *e, int *missing);
+
+/* fsync a directory: 0, or -1 with errno. */
+int delta_fsync_dir(const char *dir);
+
+/* Drop the state of a snapshot (actions, notice) but keep its root and mode. */
+void delta_snapshot_reset(struct delta_snapshot *snap);
+
+/* The listing of _delta_log: commit versions and checkpoints. */
+struct delta_ckpt {
+	int64_t version;
+	int parts; /* 1 for a single-file checkpoint */
+	int found; /* parts present */
+	unsigned char have[64];
+};
+
+struct delta_listing {
+	int64_t *commits; /* ascending */
+	size_t ncommits, capc;
+	struct delta_ckpt *ckpts; /* ascending by version */
+	size_t nckpts, capk;
+};
+
+int delta_list(const char *root, struct delta_listing *l, struct err_msg *e);
+void delta_listing_free(struct delta_listing *l);
+int delta_listing_has(const struct delta_listing *l, int64_t v);
+/* The newest version listed: a commit or a complete checkpoint; -1 for none. */
+int64_t delta_listing_newest(const struct delta_listing *l);
+
+/*
+ * A listing of _delta_log made by a thread of its own while replay reads
+ * the checkpoint and commits (a log of many thousand versions takes
+ * milliseconds to list).
+ */
+struct delta_log_check {
+	pthread_t th;
+	char *root;
+	struct delta_listing l;
+	struct err_msg e;
+	int rc;
+	int started, joined;
+};
+
+#endif

@@ -1,0 +1,808 @@
+/*
+ * delta_replay: the listing of _delta_log and log replay.
+ *
+ * The rule replay keeps is that versions are contiguous from where the state
+ * can be rebuilt (a complete checkpoint, or version 0) up to the newest
+ * version in the log, whatever _last_checkpoint says: a missing commit is
+ * an error that names it, for readers and writers alike, so that nobody
+ * reads an old version as the latest or commits into the hole.  So is a
+ * commit that holds no action (an empty file), which would otherwise read
+ * as a version that changed nothing.
+ *
+ * Finding that newest version takes a listing, which for a log of ten
+ * thousand commits costs milliseconds.  When _last_checkpoint points at a
+ * checkpoint that is there, replay starts from it at once (probing the
+ * commits after it one by one) while a thread of its own lists the log;
+ * the two meet at the end, or, for a writer that asked to defer it, just
+ * before its commit (delta_snapshot_check()), so that the listing overlaps
+ * with writing the data files.
+ *
+ * A checkpoint that cannot be used (unreadable, a row that is not a valid
+ * action, counts that disagree with _last_checkpoint) is left aside for an
+ * older one or for the JSON commits when they are all present; the
+ * snapshot's notice says what happened.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "delta/delta.h"
+#include "delta/delta_internal.h"
+#include "text/json.h"
+
+#define COMMIT_FILE_MAX          (256u << 20)
+#define LAST_CHECKPOINT_FILE_MAX (1u << 20)
+
+/* Listing ------------------------------------------------------------------------ */
+
+void delta_listing_free(struct delta_listing *l)
+{
+	free(l->commits);
+	free(l->ckpts);
+	memset(l, 0, sizeof *l);
+}
+
+static int parse_digits(const char *s, int n, int64_t *out)
+{
+	int64_t v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_ckpt(const void *a, const void *b)
+{
+	return cmp_i64(&((const struct delta_ckpt *)a)->version,
+	               &((const struct delta_ckpt *)b)->version);
+}
+
+static int delta_listing_add_ckpt(struct delta_listing *l, int64_t v, int part, int parts)
+{
+	/* Parts of one multi-part checkpoint meet here; a single file needs no search. */
+	for (size_t i = 0; parts > 1 && i < l->nckpts; i++) {
+		struct delta_ckpt *c = &l->ckpts[i];
+		if (c->version == v && c->parts == parts) {
+			if (!c->have[part - 1]) {
+				c->have[part - 1] = 1;
+				c->found++;
+			}
+			return 0;
+		}
+	}
+	if (l->nckpts == l->capk) {
+		size_t cap = l->capk ? l->capk * 2 : 8;
+		struct delta_ckpt *n = realloc(l->ckpts, cap * sizeof *n);
+		if (!n)
+			return -1;
+		l->ckpts = n;
+		l->capk = cap;
+	}
+	struct delta_ckpt *c = &l->ckpts[l->nckpts++];
+	memset(c, 0, sizeof *c);
+	c->version = v;
+	c->parts = parts;
+	c->have[part - 1] = 1;
+	c->found = 1;
+	return 0;
+}
+
+/*
+ * Put the commit versions in order.  A log's versions are dense, so they
+ * are placed in a bitmap over their range and read back in order, which
+ * for tens of thousands of versions costs far less than sorting them;
+ * sparse ones (a log after cleanup, or odd names) are sorted.
+ */
+static int sort_commits(struct delta_listing *l)
+{
+	size_t n = l->ncommits;
+	if (n < 2)
+		return 0;
+	int64_t lo = l->commits[0], hi = lo;
+	for (size_t i = 1; i < n; i++) {
+		if (l->commits[i] < lo)
+			lo = l->commits[i];
+		if (l->commits[i] > hi)
+			hi = l->commits[i];
+	}
+	uint64_t range = (uint64_t)(hi - lo) + 1;
+	if (range > (uint64_t)n * 64 + 65536) {
+		qsort(l->commits, n, sizeof *l->commits, cmp_i64);
+		return 0;
+	}
+	unsigned char *bits = calloc((size_t)(range + 7) / 8, 1);
+	if (!bits)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t off = (uint64_t)(l->commits[i] - lo);
+		bits[off >> 3] |= (unsigned char)(1u << (off & 7));
+	}
+	size_t k = 0;
+	for (uint64_t off = 0; off < range; off++)
+		if (bits[off >> 3] >> (off & 7) & 1)
+			l->commits[k++] = lo + (int64_t)off;
+	l->ncommits = k; /* a version listed twice counts once */
+	free(bits);
+	return 0;
+}
+
+int delta_list(const char *root, struct delta_listing *l, struct err_msg *e)
+{
+	char dir[DELTA_PATH_MAX];
+	memset(l, 0, sizeof *l);
+	if (delta_pathf(dir, sizeof dir, "%s/_delta_log", root) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", root, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	DIR *d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			err_set(e, EX_DATAERR, "%s: not a Delta table (no _delta_log)", root);
+		else
+			err_set(e, EX_IOERR, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		int64_t v;
+		/* Names are "<20 digits>.<kind>"; most are commits, told by their length. */
+		if (n[0] < '0' || n[0] > '9')
+			continue;
+		size_t len = strlen(n);
+		if (len < 25 || n[20] != '.' || parse_digits(n, 20, &v) < 0)
+			continue;
+		const char *rest = n + 21;
+		if (len == 25 && memcmp(rest, "json", 4) == 0) {
+			if (l->ncommits == l->capc) {
+				size_t cap = l->capc ? l->capc * 2 : 64;
+				int64_t *c = realloc(l->commits, cap * sizeof *c);
+				if (!c)
+					goto oom;
+				l->commits = c;
+				l->capc = cap;
+			}
+			l->commits[l->ncommits++] = v;
+		} else if (len == 39 && memcmp(rest, "checkpoint.parquet", 18) == 0) {
+			if (delta_listing_add_ckpt(l, v, 1, 1) < 0)
+				goto oom;
+		} else if (strncmp(rest, "checkpoint.", 11) == 0 && len == 21 + 11 + 21 + 8 &&
+		           rest[21] == '.' && rest[32] == '.' &&
+		           strcmp(rest + 33, "parquet") == 0) {
+			int64_t part, parts;
+			if (parse_digits(rest + 11, 10, &part) == 0 &&
+			    parse_digits(rest + 22, 10, &parts) == 0 && part >= 1 && parts >= 1 &&
+			    part <= parts && parts <= 64)
+				if (delta_listing_add_ckpt(l, v, (int)part, (int)parts) < 0)
+					goto oom;
+		}
+	}
+	int rerr = errno;
+	closedir(d);
+	if (rerr) {
+		err_set(e, EX_IOERR, "%s: %s", dir, strerror(rerr));
+		delta_listing_free(l);
+		return -1;
+	}
+	if (sort_commits(l) < 0) {
+		delta_listing_free(l);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	if (l->nckpts)
+		qsort(l->ckpts, l->nckpts, sizeof *l->ckpts, cmp_ckpt);
+	return 0;
+oom:
+	closedir(d);
+	delta_listing_free(l);
+	err_set(e, EX_SOFTWARE, "out of memory");
+	return -1;
+}
+
+int delta_listing_has(const struct delta_listing *l, int64_t v)
+{
+	size_t lo = 0, hi = l->ncommits;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->commits[mid] == v)
+			return 1;
+		if (l->commits[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+int64_t delta_listing_newest(const struct delta_listing *l)
+{
+	int64_t v = l->ncommits ? l->commits[l->ncommits - 1] : -1;
+	for (size_t i = 0; i < l->nckpts; i++)
+		if (l->ckpts[i].found == l->ckpts[i].parts && l->ckpts[i].version > v)
+			v = l->ckpts[i].version;
+	return v;
+}
+
+/*
+ * The first version in (from, to] that the listing lacks, or -1 when they
+ * are all there.
+ */
+static int64_t first_missing(const struct delta_listing *l, int64_t from, int64_t to)
+{
+	for (int64_t v = from + 1; v <= to; v++)
+		if (!delta_listing_has(l, v))
+			return v;
+	return -1;
+}
+
+/* The newest complete checkpoint at or below v, or NULL. */
+static const struct delta_ckpt *newest_ckpt_at_or_below(const struct delta_listing *l, int64_t v)
+{
+	for (size_t i = l->nckpts; i-- > 0;)
+		if (l->ckpts[i].version <= v && l->ckpts[i].found == l->ckpts[i].parts)
+			return &l->ckpts[i];
+	return NULL;
+}
+
+/*
+ * The gap error for a log whose versions up to newest cannot be rebuilt:
+ * name the first version missing after the newest checkpoint (or version 0).
+ */
+static void gap_error(const char *root, const struct delta_listing *l, int64_t newest,
+                      struct err_msg *e)
+{
+	const struct delta_ckpt *c = newest_ckpt_at_or_below(l, newest);
+	int64_t from = c ? c->version : -1;
+	int64_t missing = first_missing(l, from, newest);
+	if (missing == 0)
+		err_set(e, EX_DATAERR,
+		        "%s: the log has no checkpoint and no version 0 to start from", root);
+	else
+		err_set(e, EX_DATAERR,
+		        "%s: version %lld is missing from the log (the newest is %lld)", root,
+		        (long long)missing, (long long)newest);
+}
+
+/* Is the log rebuildable from a checkpoint or from version 0 up to newest? */
+static int listing_contiguous(const struct delta_listing *l, int64_t newest)
+{
+	for (size_t i = l->nckpts; i-- > 0;) {
+		const struct delta_ckpt *c = &l->ckpts[i];
+		if (c->version <= newest && c->found == c->parts &&
+		    first_missing(l, c->version, newest) < 0)
+			return 1;
+	}
+	return first_missing(l, -1, newest) < 0;
+}
+
+int64_t delta_latest_version(const char *root, struct err_msg *e)
+{
+	struct delta_listing l;
+	if (delta_list(root, &l, e) < 0)
+		return -2;
+	int64_t v = delta_listing_newest(&l);
+	if (v >= 0 && !listing_contiguous(&l, v)) {
+		gap_error(root, &l, v, e);
+		v = -2;
+	}
+	delta_listing_free(&l);
+	return v;
+}
+
+/* Reading files ---------------------------------------------------------------------- */
+
+int delta_read_file(const char *path, struct buf *out, size_t max, struct err_msg *e, int *missing)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (missing)
+		*missing = 0;
+	if (fd < 0) {
+		if (errno == ENOENT && missing) {
+			*missing = 1;
+			return -1;
+		}
+		err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf_reset(out);
+	for (;;) {
+		if (buf_reserve(out, 65536) < 0) {
+			close(fd);
+			err_set(e, EX_SOFTWARE, "%s: out of memory", path);
+			return -1;
+		}
+		ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		if (out->len > max) {
+			close(fd);
+			err_set(e, EX_DATAERR, "%s: larger than %zu bytes", path, max);
+			return -1;
+		}
+	}
+	out->data[out->len] = '\0';
+	close(fd);
+	return 0;
+}
+
+int delta_commit_read(const char *root, int64_t v, struct buf *out, struct err_msg *e)
+{
+	char path[DELTA_PATH_MAX];
+	int missing;
+	if (delta_commit_path(root, v, path, sizeof path) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", root, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	if (delta_read_file(path, out, COMMIT_FILE_MAX, e, &missing) < 0)
+		return missing ? 1 : -1;
+	/*
+	 * Every commit holds at least one action.  An empty one (cut to 0
+	 * bytes, or created and never written) would replay as a version that
+	 * changed nothing: its batch lost for readers, and writers committing
+	 * on top of the loss.
+	 */
+	for (size_t i = 0; i < out->len; i++)
+		if (out->data[i] != ' ' && out->data[i] != '\n' && out->data[i] != '\r' &&
+		    out->data[i] != '\t')
+			return 0;
+	err_set(e, EX_DATAERR, "%s: version %lld is empty (a commit holds at least one action)",
+	        root, (long long)v);
+	return -1;
+}
+
+static int64_t delta_mtime_ms(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+/* Does commit v exist now?  (A probe, for versions a listing may have missed.) */
+static int commit_exists(const char *root, int64_t v)
+{
+	char path[DELTA_PATH_MAX];
+	struct stat st;
+	return delta_commit_path(root, v, path, sizeof path) == 0 && stat(path, &st) == 0;
+}
+
+static int ckpt_path(const char *root, int64_t v, int part, int parts, char *out, size_t cap)
+{
+	if (parts == 1)
+		return delta_pathf(out, cap, "%s/_delta_log/%020lld.checkpoint.parquet", root,
+		                   (long long)v);
+	return delta_pathf(out, cap, "%s/_delta_log/%020lld.checkpoint.%010d.%010d.parquet", root,
+	                   (long long)v, part, parts);
+}
+
+/* _last_checkpoint -------------------------------------------------------------------- */
+
+int delta_last_checkpoint_parse(const char *text, size_t len, struct delta_last_checkpoint *lc)
+{
+	struct err_msg e;
+	struct json *j = json_parse(text, len, &e);
+	int64_t v;
+	lc->version = lc->size = lc->add_files = -1;
+	lc->parts = 1;
+	if (!j || json_type(j) != JSON_OBJECT || json_i64(json_get(j, "version"), &v) < 0 ||
+	    v < 0) {
+		json_free(j);
+		return -1;
+	}
+	lc->version = v;
+	const struct json *jp = json_get(j, "parts");
+	int64_t n;
+	if (jp && json_type(jp) != JSON_NULL) {
+		if (json_i64(jp, &n) < 0 || n < 1 || n > 64) {
+			json_free(j);
+			return -1;
+		}
+		lc->parts = n;
+	}
+	/*
+	 * "size" counts the checkpoint's actions in Spark's pointer, but
+	 * delta-rs 0.11 wrote its byte size there, with "parts":null and no
+	 * "sizeInBytes": only the first kind is a count worth checking.
+	 */
+	int rs_bytes = jp && json_type(jp) == JSON_NULL && !json_get(j, "sizeInBytes");
+	if (!rs_bytes && json_i64(json_get(j, "size"), &n) == 0 && n >= 0)
+		lc->size = n;
+	if (json_i64(json_get(j, "numOfAddFiles"), &n) == 0 && n >= 0)
+		lc->add_files = n;
+	json_free(j);
+	return 0;
+}
+
+/* Read _last_checkpoint: 1 with lc set, 0 when absent or unusable (a hint only). */
+static int read_last_checkpoint(const char *root, struct delta_last_checkpoint *lc)
+{
+	char path[DELTA_PATH_MAX];
+	struct buf text = BUF_INIT;
+	struct err_msg e;
+	int missing, ok = 0;
+	if (delta_pathf(path, sizeof path, "%s/_delta_log/_last_checkpoint", root) == 0 &&
+	    delta_read_file(path, &text, LAST_CHECKPOINT_FILE_MAX, &e, &missing) == 0)
+		ok = delta_last_checkpoint_parse(text.data, text.len, lc) == 0;
+	buf_free(&text);
+	return ok;
+}
+
+/* The gap check in the background ------------------------------------------------------- */
+
+static void *check_main(void *arg)
+{
+	struct delta_log_check *c = arg;
+	c->rc = delta_list(c->root, &c->l, &c->e);
+	return NULL;
+}
+
+static void check_free(struct delta_log_check *c)
+{
+	if (!c)
+		return;
+	if (c->started && !c->joined)
+		pthread_join(c->th, NULL);
+	delta_listing_free(&c->l);
+	free(c->root);
+	free(c);
+}
+
+/*
+ * Start listing the log in a thread (signals blocked there, so that they
+ * reach the program's main thread).  NULL when it cannot start: the caller
+ * lists in its own thread instead.
+ */
+static struct delta_log_check *check_start(const char *root)
+{
+	struct delta_log_check *c = calloc(1, sizeof *c);
+	if (!c || !(c->root = strdup(root))) {
+		free(c);
+		return NULL;
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	c->started = pthread_create(&c->th, NULL, check_main, c) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!c->started) {
+		check_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int check_join(struct delta_log_check *c, struct err_msg *e)
+{
+	if (!c->joined) {
+		pthread_join(c->th, NULL);
+		c->joined = 1;
+	}
+	if (c->rc < 0) {
+		*e = c->e;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Judge a snapshot at version t, made by probing commits after a hinted
+ * checkpoint, against a listing: 0 when nothing after t is missing (newer
+ * versions are other writers' commits), DELTA_SNAPSHOT_STALE when a
+ * version after t is gone but a newer checkpoint makes the latest state
+ * rebuildable (the hint was stale), -1 with e set for a gap.
+ */
+static int check_verdict(const char *root, int64_t t, const struct delta_listing *l,
+                         struct err_msg *e)
+{
+	int64_t newest = delta_listing_newest(l);
+	int64_t missing = -1;
+	for (int64_t v = t + 1; v <= newest && missing < 0; v++)
+		/* A commit made while the listing ran may be absent from it: look again. */
+		if (!delta_listing_has(l, v) && !commit_exists(root, v))
+			missing = v;
+	if (missing < 0)
+		return 0;
+	if (listing_contiguous(l, newest))
+		return DELTA_SNAPSHOT_STALE;
+	err_set(e, EX_DATAERR, "%s: version %lld is missing from the log (the newest is %lld)",
+	        root, (long long)missing, (long long)newest);
+	return -1;
+}
+
+void delta_snapshot_wait(struct delta_snapshot *snap)
+{
+	if (snap->pending && !snap->pending->joined) {
+		pthread_join(snap->pending->th, NULL);
+		snap->pending->joined = 1;
+	}
+}
+
+int delta_snapshot_check(struct delta_snapshot *snap, struct err_msg *e)
+{
+	struct delta_log_check *c = snap->pending;
+	if (!c)
+		return 0;
+	snap->pending = NULL;
+	int rc = check_join(c, e);
+	if (rc == 0)
+		rc = check_verdict(snap->root, snap->version, &c->l, e);
+	check_free(c);
+	return rc;
+}
+
+/* Replay ------------------------------------------------------------------------------ */
+
+/*
+ * Rebuild snap at target from the checkpoint at start (-1: none) and the
+ * commits after it.  *ckpt_failed tells a checkpoint that could not be
+ * used (EX_DATAERR from it) from every other failure.
+ */
+static int replay_from(struct delta_snapshot *snap, int64_t start, int parts,
+                       const struct delta_last_checkpoint *lc, int64_t target, int *ckpt_failed,
+                       struct err_msg *e)
+{
+	struct buf text = BUF_INIT;
+	*ckpt_failed = 0;
+	delta_snapshot_reset(snap);
+	if (start >= 0) {
+		const struct delta_last_checkpoint *mine = lc && lc->version == start ? lc : NULL;
+		if (delta_checkpoint_load(snap, start, parts, mine, e) < 0) {
+			*ckpt_failed = e->status == EX_DATAERR;
+			return -1;
+		}
+		snap->checkpoint_version = start;
+	}
+	for (int64_t v = start + 1; v <= target; v++) {
+		int rc = delta_commit_read(snap->root, v, &text, e);
+		if (rc == 1)
+			err_set(e, EX_DATAERR, "%s: version %lld disappeared during the read",
+			        snap->root, (long long)v);
+		if (rc != 0 || delta_snapshot_apply(snap, v, text.data, text.len, e) < 0) {
+			buf_free(&text);
+			return -1;
+		}
+	}
+	buf_free(&text);
+	if (!snap->has_protocol || !snap->has_meta) {
+		err_set(e, EX_DATAERR, "%s: the log has no %s action", snap->root,
+		        !snap->has_protocol ? "protocol" : "metaData");
+		return -1;
+	}
+	snap->version = target;
+	char path[DELTA_PATH_MAX];
+	snap->timestamp = -1;
+	if (delta_commit_path(snap->root, target, path, sizeof path) == 0)
+		snap->timestamp = delta_mtime_ms(path);
+	if (snap->timestamp < 0 && start == target &&
+	    ckpt_path(snap->root, target, 1, parts, path, sizeof path) == 0)
+		snap->timestamp = delta_mtime_ms(path);
+	return 0;
+}
+
+/* The version asked for, from a listing: 0 with *target set, or -1 with e set. */
+static int choose_target(const char *root, const struct delta_listing *l,
+                         const struct delta_load_opts *o, int64_t *target, struct err_msg *e)
+{
+	int64_t newest = delta_listing_newest(l);
+	if (newest < 0) {
+		err_set(e, EX_DATAERR, "%s: not a Delta table (no commits in _delta_log)", root);
+		return -1;
+	}
+	*target = newest;
+	if (o->version >= 0) {
+		if (o->version > newest) {
+			err_set(e, EX_DATAERR,
+			        "%s: version %lld does not exist (the latest is %lld)", root,
+			        (long long)o->version, (long long)newest);
+			return -1;
+		}
+		*target = o->version;
+	} else if (o->timestamp >= 0) {
+		/* The latest commit whose time (its file's mtime) is at or before it. */
+		char path[DELTA_PATH_MAX];
+		*target = -1;
+		for (size_t i = 0; i < l->ncommits; i++) {
+			if (delta_commit_path(root, l->commits[i], path, sizeof path) < 0)
+				continue;
+			int64_t t = delta_mtime_ms(path);
+			if (t >= 0 && t <= o->timestamp)
+				*target = l->commits[i];
+		}
+		if (*target < 0) {
+			err_set(e, EX_DATAERR,
+			        "%s: no version was committed at or before the timestamp", root);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Replay from a listing: the newest usable checkpoint at or below the
+ * target with every commit after it, falling back to older ones and to the
+ * JSON commits when a checkpoint cannot be used.  bad: a checkpoint
+ * version already found unusable (-1 for none), with why in *why.
+ */
+static int load_listed(struct delta_snapshot *snap, const struct delta_listing *l,
+                       const struct delta_load_opts *o, const struct delta_last_checkpoint *lc,
+                       int64_t bad, struct err_msg *why, struct err_msg *e)
+{
+	int64_t newest = delta_listing_newest(l), target;
+	if (choose_target(snap->root, l, o, &target, e) < 0)
+		return -1;
+	if (!listing_contiguous(l, newest)) {
+		gap_error(snap->root, l, newest, e);
+		return -1;
+	}
+	int64_t first_bad = bad, gap = -1;
+	struct err_msg bad_why = {{0}, 0};
+	if (bad >= 0)
+		bad_why = *why;
+	/* Candidates: checkpoints newest first, then version 0 (start -1). */
+	for (size_t i = l->nckpts + 1; i-- > 0;) {
+		const struct delta_ckpt *c = i ? &l->ckpts[i - 1] : NULL;
+		int64_t start = c ? c->version : -1;
+		if (c && (c->version > target || c->found != c->parts || c->version == bad))
+			continue;
+		int64_t missing = first_missing(l, start, target);
+		if (missing >= 0) {
+			/* What stops the newest way left after an unusable checkpoint. */
+			if (first_bad >= 0 && gap < 0)
+				gap = missing;
+			continue;
+		}
+		int failed;
+		if (replay_from(snap, start, c ? c->parts : 1, lc, target, &failed, e) == 0) {
+			if (first_bad >= 0) {
+				snap->has_notice = 1;
+				err_set(&snap->notice, 0, "%s; the state was rebuilt from %s",
+				        bad_why.text,
+				        start >= 0 ? "an older checkpoint and the commits after it"
+				                   : "the JSON commits");
+			}
+			return 0;
+		}
+		if (!failed)
+			return -1;
+		if (first_bad < 0) {
+			first_bad = start;
+			bad_why = *e;
+		}
+	}
+	if (first_bad >= 0) {
+		/* Every way to the target needed an unusable checkpoint. */
+		char reason[ERR_MSG_MAX];
+		snprintf(reason, sizeof reason, "%s", bad_why.text);
+		if (gap < 0)
+			gap = first_missing(l, -1, target);
+		if (gap >= 0)
+			err_set(e, EX_DATAERR,
+			        "%s; the state cannot be rebuilt without it (version %lld is not "
+			        "in the log)",
+			        reason, (long long)gap);
+		else
+			err_set(e, EX_DATAERR, "%s; the state cannot be rebuilt without it",
+			        reason);
+		return -1;
+	}
+	/* A target below a gap that the newest checkpoint covers (time travel). */
+	const struct delta_ckpt *c = newest_ckpt_at_or_below(l, target);
+	int64_t missing = first_missing(l, c ? c->version : -1, target);
+	if (missing == 0 || (missing < 0 && !c))
+		err_set(e, EX_DATAERR,
+		        "%s: the log has no checkpoint and no version 0 to start from", snap->root);
+	else
+		err_set(e, EX_DATAERR, "%s: version %lld is missing from the log", snap->root,
+		        (long long)missing);
+	return -1;
+}
+
+/*
+ * The fast way to the latest version: _last_checkpoint names a checkpoint
+ * whose files are there; the commits after it are found by probing V+1,
+ * V+2, ...  Returns 1 with *target set, 0 when the hint cannot be used.
+ */
+static int probe_from_hint(const char *root, const struct delta_last_checkpoint *lc,
+                           int64_t *target)
+{
+	char path[DELTA_PATH_MAX];
+	struct stat st;
+	for (int i = 1; i <= lc->parts; i++)
+		if (ckpt_path(root, lc->version, i, (int)lc->parts, path, sizeof path) < 0 ||
+		    stat(path, &st) < 0)
+			return 0;
+	int64_t t = lc->version;
+	while (commit_exists(root, t + 1))
+		t++;
+	*target = t;
+	return 1;
+}
+
+int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
+                        struct delta_snapshot *snap, struct err_msg *e)
+{
+	struct delta_load_opts latest = DELTA_LOAD_LATEST;
+	struct delta_listing own = {0};
+	struct delta_last_checkpoint lc;
+	struct delta_log_check *check = NULL;
+	const struct delta_listing *l = &own;
+	struct err_msg why = {{0}, 0};
+	int64_t bad = -1, target;
+	if (!o)
+		o = &latest;
+	memset(snap, 0, sizeof *snap);
+	snap->root = strdup(root);
+	snap->checkpoint_version = -1;
+	snap->no_files = o->no_files;
+	if (!snap->root) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	int have_lc = read_last_checkpoint(root, &lc);
+	if (o->version < 0 && o->timestamp < 0 && have_lc && probe_from_hint(root, &lc, &target) &&
+	    (check = check_start(root))) {
+		int failed;
+		if (replay_from(snap, lc.version, (int)lc.parts, &lc, target, &failed, e) == 0) {
+			if (o->defer_check) {
+				snap->pending = check;
+				return 0;
+			}
+			int rc = check_join(check, e);
+			if (rc == 0)
+				rc = check_verdict(root, target, &check->l, e);
+			if (rc == 0) {
+				check_free(check);
+				return 0;
+			}
+			if (rc < 0)
+				goto fail;
+			/* The hint was stale: replay from the listing. */
+		} else {
+			if (!failed)
+				goto fail;
+			bad = lc.version;
+			why = *e;
+			if (check_join(check, e) < 0)
+				goto fail;
+		}
+		l = &check->l;
+	} else if (delta_list(root, &own, e) < 0) {
+		goto fail;
+	}
+	if (load_listed(snap, l, o, have_lc ? &lc : NULL, bad, &why, e) < 0)
+		goto fail;
+	check_free(check);
+	delta_listing_free(&own);
+	return 0;
+fail:
+	check_free(check);
+	delta_listing_free(&own);
+	delta_snapshot_free(snap);
+	return -1;
+}

@@ -1,0 +1,941 @@
+/*
+ * delta_txn: transactions (see delta_txn.h for the contract).
+ *
+ * The commit text is built once: a winner changes nothing in it (readVersion
+ * stays the version the transaction read, as Spark keeps it), so moving
+ * past other writers' commits costs a read and a parse of each of them and
+ * one more put-if-absent, never a rebuild.  Winners are read in order from
+ * the version that was taken up to the first one that does not exist, and
+ * only then is the next put tried: a writer far behind catches up in one
+ * pass instead of failing a put (and its fsync) per version.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "delta/delta_internal.h"
+#include "delta/delta_txn.h"
+#include "text/json.h"
+#include "text/ts.h"
+
+#define DEFAULT_MAX_ATTEMPTS 15
+
+struct kv_list {
+	struct delta_kv *kv;
+	size_t n, cap;
+};
+
+struct delta_txn {
+	struct delta_snapshot *snap; /* the caller's, or &own when creating */
+	struct delta_snapshot own;
+	int creating;
+	struct delta_store *store;
+	int64_t read_version; /* -1 when creating */
+	char *operation;
+	struct kv_list params, metrics;
+	struct delta_file **adds, **removes;
+	size_t nadds, capa, nremoves, capr;
+	char *app;
+	int64_t app_version;
+	struct buf protocol_json, metadata_json; /* staged actions, as their lines */
+	struct strmap read_files;                /* path -> its own copy */
+	struct delta_map *read_parts;
+	size_t nread_parts;
+	int read_all;
+	delta_read_pred_fn read_pred;
+	void *read_pred_arg;
+	int isolation;
+	char id[37];
+	delta_revalidate_fn revalidate;
+	void *revalidate_arg;
+	int64_t max_attempts;
+};
+
+/* Lifetime ------------------------------------------------------------------------- */
+
+struct delta_txn *delta_txn_begin(struct delta_snapshot *snap, struct delta_store *store,
+                                  const char *operation)
+{
+	struct delta_txn *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->store = store;
+	t->max_attempts = DEFAULT_MAX_ATTEMPTS;
+	t->app_version = -1;
+	if (!(t->operation = strdup(operation))) {
+		free(t);
+		return NULL;
+	}
+	if (snap) {
+		t->snap = snap;
+		t->read_version = snap->version;
+	} else {
+		/* Creating: winners for version 0 are replayed into a snapshot of our own. */
+		t->creating = 1;
+		t->read_version = -1;
+		t->snap = &t->own;
+		t->own.checkpoint_version = -1;
+		t->own.version = -1;
+		if (!(t->own.root = strdup(store->root))) {
+			free(t->operation);
+			free(t);
+			return NULL;
+		}
+	}
+	delta_uuid(t->id);
+	return t;
+}
+
+static void kv_free(struct kv_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->kv[i].key);
+		free(l->kv[i].value);
+	}
+	free(l->kv);
+	memset(l, 0, sizeof *l);
+}
+
+static void map_free(struct delta_map *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->kv[i].key);
+		free(m->kv[i].value);
+	}
+	free(m->kv);
+	memset(m, 0, sizeof *m);
+}
+
+void delta_txn_free(struct delta_txn *t)
+{
+	if (!t)
+		return;
+	free(t->operation);
+	kv_free(&t->params);
+	kv_free(&t->metrics);
+	for (size_t i = 0; i < t->nadds; i++)
+		delta_file_free(t->adds[i]);
+	for (size_t i = 0; i < t->nremoves; i++)
+		delta_file_free(t->removes[i]);
+	free(t->adds);
+	free(t->removes);
+	free(t->app);
+	buf_free(&t->protocol_json);
+	buf_free(&t->metadata_json);
+	size_t i = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(&t->read_files, &i)))
+		free(s->value);
+	strmap_free(&t->read_files);
+	for (size_t k = 0; k < t->nread_parts; k++)
+		map_free(&t->read_parts[k]);
+	free(t->read_parts);
+	if (t->creating)
+		delta_snapshot_free(&t->own);
+	free(t);
+}
+
+/* Staging ------------------------------------------------------------------------------ */
+
+static int kv_add(struct kv_list *l, const char *key, const char *value)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		struct delta_kv *n = realloc(l->kv, cap * sizeof *n);
+		if (!n)
+			return -1;
+		l->kv = n;
+		l->cap = cap;
+	}
+	struct delta_kv *kv = &l->kv[l->n];
+	kv->key = strdup(key);
+	kv->value = value ? strdup(value) : NULL;
+	if (!kv->key || (value && !kv->value)) {
+		free(kv->key);
+		free(kv->value);
+		return -1;
+	}
+	l->n++;
+	return 0;
+}
+
+int delta_txn_param(struct delta_txn *t, const char *key, const char *value)
+{
+	return kv_add(&t->params, key, value);
+}
+
+int delta_txn_metric(struct delta_txn *t, const char *key, const char *value)
+{
+	return kv_add(&t->metrics, key, value);
+}
+
+int delta_txn_metric_i64(struct delta_txn *t, const char *key, int64_t value)
+{
+	char text[24];
+	snprintf(text, sizeof text, "%lld", (long long)value);
+	return kv_add(&t->metrics, key, text);
+}
+
+void delta_txn_set_isolation(struct delta_txn *t, enum delta_isolation level)
+{
+	t->isolation = level;
+}
+
+void delta_txn_set_revalidate(struct delta_txn *t, delta_revalidate_fn fn, void *arg,
+                              int64_t max_attempts)
+{
+	t->revalidate = fn;
+	t->revalidate_arg = arg;
+	t->max_attempts = max_attempts;
+}
+
+static int map_copy(struct delta_map *to, const struct delta_map *from)
+{
+	memset(to, 0, sizeof *to);
+	if (!from->n)
+		return 0;
+	to->kv = calloc(from->n, sizeof *to->kv);
+	if (!to->kv)
+		return -1;
+	for (size_t i = 0; i < from->n; i++) {
+		to->kv[i].key = strdup(from->kv[i].key);
+		to->kv[i].value = from->kv[i].value ? strdup(from->kv[i].value) : NULL;
+		to->n++;
+		if (!to->kv[i].key || (from->kv[i].value && !to->kv[i].value))
+			return -1;
+	}
+	return 0;
+}
+
+/* A copy of the parts of f that actions carry. */
+static struct delta_file *file_copy(const struct delta_file *f)
+{
+	struct delta_file *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->path = strdup(f->path);
+	c->raw_path = f->raw_path ? strdup(f->raw_path) : NULL;
+	c->stats = f->stats ? strdup(f->stats) : NULL;
+	c->size = f->size;
+	c->modification_time = f->modification_time;
+	c->data_change = f->data_change;
+	c->deletion_timestamp = f->deletion_timestamp;
+	c->version = -1;
+	if (!c->path || (f->raw_path && !c->raw_path) || (f->stats && !c->stats) ||
+	    map_copy(&c->partition_values, &f->partition_values) < 0) {
+		delta_file_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int push_file(struct delta_file ***v, size_t *n, size_t *cap, struct delta_file *f)
+{
+	if (!f)
+		return -1;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct delta_file **nv = realloc(*v, nc * sizeof *nv);
+		if (!nv) {
+			delta_file_free(f);
+			return -1;
+		}
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = f;
+	return 0;
+}
+
+int delta_txn_add(struct delta_txn *t, const struct delta_file *f)
+{
+	struct delta_file *c = file_copy(f);
+	if (c) {
+		/* The path an add names is always encoded here, from the path on storage. */
+		free(c->raw_path);
+		c->raw_path = NULL;
+	}
+	return push_file(&t->adds, &t->nadds, &t->capa, c);
+}
+
+int delta_txn_remove(struct delta_txn *t, const struct delta_file *f, int64_t deletion_timestamp,
+                     int data_change)
+{
+	struct delta_file *c = file_copy(f);
+	if (c) {
+		c->deletion_timestamp = deletion_timestamp;
+		c->data_change = data_change;
+	}
+	if (push_file(&t->removes, &t->nremoves, &t->capr, c) < 0)
+		return -1;
+	/* What a transaction removes, it read. */
+	return delta_txn_read_file(t, f->path);
+}
+
+int delta_txn_set_app(struct delta_txn *t, const char *app, int64_t version)
+{
+	char *a = strdup(app);
+	if (!a)
+		return -1;
+	free(t->app);
+	t->app = a;
+	t->app_version = version;
+	return 0;
+}
+
+static void json_strv(struct buf *b, char *const *v, size_t n)
+{
+	buf_putc(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_putc(b, ',');
+		buf_json_str(b, v[i], strlen(v[i]));
+	}
+	buf_putc(b, ']');
+}
+
+static void json_map(struct buf *b, const struct delta_kv *kv, size_t n)
+{
+	buf_putc(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_putc(b, ',');
+		buf_json_str(b, kv[i].key, strlen(kv[i].key));
+		buf_putc(b, ':');
+		if (kv[i].value)
+			buf_json_str(b, kv[i].value, strlen(kv[i].value));
+		else
+			buf_puts(b, "null");
+	}
+	buf_putc(b, '}');
+}
+
+int delta_txn_set_protocol(struct delta_txn *t, const struct delta_protocol *p)
+{
+	struct buf *b = &t->protocol_json;
+	buf_reset(b);
+	buf_printf(b, "{\"protocol\":{\"minReaderVersion\":%d,\"minWriterVersion\":%d",
+	           p->min_reader, p->min_writer);
+	if (p->reader_features) {
+		buf_puts(b, ",\"readerFeatures\":");
+		json_strv(b, p->reader_features, p->n_reader_features);
+	}
+	if (p->writer_features) {
+		buf_puts(b, ",\"writerFeatures\":");
+		json_strv(b, p->writer_features, p->n_writer_features);
+	}
+	buf_puts(b, "}}\n");
+	return buf_failed(b) ? -1 : 0;
+}
+
+int delta_txn_set_metadata(struct delta_txn *t, const struct delta_metadata *m)
+{
+	struct buf *b = &t->metadata_json;
+	buf_reset(b);
+	buf_puts(b, "{\"metaData\":{\"id\":");
+	buf_json_str(b, m->id, strlen(m->id));
+	if (m->name) {
+		buf_puts(b, ",\"name\":");
+		buf_json_str(b, m->name, strlen(m->name));
+	}
+	if (m->description) {
+		buf_puts(b, ",\"description\":");
+		buf_json_str(b, m->description, strlen(m->description));
+	}
+	buf_puts(b, ",\"format\":{\"provider\":");
+	const char *provider = m->provider ? m->provider : "parquet";
+	buf_json_str(b, provider, strlen(provider));
+	buf_puts(b, ",\"options\":");
+	json_map(b, m->format_options.kv, m->format_options.n);
+	buf_puts(b, "},\"schemaString\":");
+	buf_json_str(b, m->schema_string, strlen(m->schema_string));
+	buf_puts(b, ",\"partitionColumns\":");
+	json_strv(b, m->partition_columns, m->n_partition_columns);
+	buf_puts(b, ",\"configuration\":");
+	json_map(b, m->configuration.kv, m->configuration.n);
+	if (m->created_time >= 0)
+		buf_printf(b, ",\"createdTime\":%lld", (long long)m->created_time);
+	buf_puts(b, "}}\n");
+	return buf_failed(b) ? -1 : 0;
+}
+
+int delta_txn_read_file(struct delta_txn *t, const char *path)
+{
+	if (strmap_get(&t->read_files, path))
+		return 0;
+	char *p = strdup(path);
+	if (!p || strmap_put(&t->read_files, p, p, NULL) < 0) {
+		free(p);
+		return -1;
+	}
+	return 0;
+}
+
+int delta_txn_read_partition(struct delta_txn *t, const struct delta_map *values)
+{
+	struct delta_map *n = realloc(t->read_parts, (t->nread_parts + 1) * sizeof *n);
+	if (!n)
+		return -1;
+	t->read_parts = n;
+	if (map_copy(&n[t->nread_parts], values) < 0) {
+		map_free(&n[t->nread_parts]);
+		return -1;
+	}
+	t->nread_parts++;
+	return 0;
+}
+
+void delta_txn_read_table(struct delta_txn *t)
+{
+	t->read_all = 1;
+}
+
+void delta_txn_read_predicate(struct delta_txn *t, delta_read_pred_fn fn, void *arg)
+{
+	t->read_pred = fn;
+	t->read_pred_arg = arg;
+}
+
+static int txn_reads(const struct delta_txn *t)
+{
+	return t->read_all || t->nread_parts || t->read_files.count || t->read_pred;
+}
+
+int delta_txn_is_blind_append(const struct delta_txn *t)
+{
+	return t->nadds > 0 && t->nremoves == 0 && !txn_reads(t) && !t->metadata_json.len &&
+	       !t->protocol_json.len;
+}
+
+const char *delta_txn_id(const struct delta_txn *t)
+{
+	return t->id;
+}
+
+/* The commit text -------------------------------------------------------------------- */
+
+static void put_path(struct buf *b, const struct delta_file *f, struct buf *tmp)
+{
+	buf_reset(tmp);
+	if (f->raw_path)
+		buf_puts(tmp, f->raw_path);
+	else
+		delta_uri_encode(f->path, tmp);
+	buf_json_str(b, tmp->data ? tmp->data : "", tmp->len);
+}
+
+/* The txn action's line, when the transaction has one. */
+static void put_txn(struct buf *out, const struct delta_txn *t, int64_t now_ms)
+{
+	if (!t->app)
+		return;
+	buf_puts(out, "{\"txn\":{\"appId\":");
+	buf_json_str(out, t->app, strlen(t->app));
+	buf_printf(out, ",\"version\":%lld,\"lastUpdated\":%lld}}\n", (long long)t->app_version,
+	           (long long)now_ms);
+}
+
+int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
+{
+	struct buf tmp = BUF_INIT;
+	buf_reset(out);
+	buf_printf(out, "{\"commitInfo\":{\"timestamp\":%lld,\"operation\":", (long long)now_ms);
+	buf_json_str(out, t->operation, strlen(t->operation));
+	buf_puts(out, ",\"operationParameters\":");
+	json_map(out, t->params.kv, t->params.n);
+	if (t->read_version >= 0)
+		buf_printf(out, ",\"readVersion\":%lld", (long long)t->read_version);
+	buf_printf(out, ",\"isolationLevel\":\"%s\",\"isBlindAppend\":%s,\"operationMetrics\":",
+	           t->isolation == DELTA_SERIALIZABLE ? "Serializable" : "WriteSerializable",
+	           delta_txn_is_blind_append(t) ? "true" : "false");
+	json_map(out, t->metrics.kv, t->metrics.n);
+	buf_printf(out, ",\"engineInfo\":\"%s\",\"txnId\":\"%s\"}}\n", DELTA_ENGINE, t->id);
+	buf_append(out, t->protocol_json.data, t->protocol_json.len);
+	buf_append(out, t->metadata_json.data, t->metadata_json.len);
+	put_txn(out, t, now_ms);
+	for (size_t i = 0; i < t->nremoves; i++) {
+		const struct delta_file *f = t->removes[i];
+		buf_puts(out, "{\"remove\":{\"path\":");
+		put_path(out, f, &tmp);
+		buf_printf(
+		    out,
+		    ",\"deletionTimestamp\":%lld,\"dataChange\":%s,\"extendedFileMetadata\":true,"
+		    "\"partitionValues\":",
+		    (long long)f->deletion_timestamp, f->data_change ? "true" : "false");
+		json_map(out, f->partition_values.kv, f->partition_values.n);
+		if (f->size >= 0)
+			buf_printf(out, ",\"size\":%lld", (long long)f->size);
+		if (f->stats) {
+			buf_puts(out, ",\"stats\":");
+			buf_json_str(out, f->stats, strlen(f->stats));
+		}
+		buf_puts(out, "}}\n");
+	}
+	for (size_t i = 0; i < t->nadds; i++) {
+		const struct delta_file *f = t->adds[i];
+		buf_puts(out, "{\"add\":{\"path\":");
+		put_path(out, f, &tmp);
+		buf_puts(out, ",\"partitionValues\":");
+		json_map(out, f->partition_values.kv, f->partition_values.n);
+		buf_printf(out, ",\"size\":%lld,\"modificationTime\":%lld,\"dataChange\":%s",
+		           (long long)f->size, (long long)f->modification_time,
+		           f->data_change ? "true" : "false");
+		if (f->stats) {
+			buf_puts(out, ",\"stats\":");
+			buf_json_str(out, f->stats, strlen(f->stats));
+		}
+		buf_puts(out, "}}\n");
+	}
+	int failed = buf_failed(&tmp) || buf_failed(out);
+	buf_free(&tmp);
+	return failed ? -1 : 0;
+}
+
+/* Winners ------------------------------------------------------------------------------ */
+
+/* What a winning commit did, from its parsed actions. */
+struct winner {
+	int has_meta, has_protocol, removes, adds, blind;
+	int64_t dup_version; /* its txn for our application at or above ours, or -1 */
+	char *removed_ours;  /* a file we remove that it removed */
+	char *removed_read;  /* a file we read that it removed */
+	char *added_read;    /* a file it added where we read */
+	int added_pred;      /* ... accepted by our read predicate */
+};
+
+/* Do the partition values of an add (JSON object) match a partition we read? */
+static int in_partition(const struct json *pv, const struct delta_map *part)
+{
+	for (size_t i = 0; i < part->n; i++) {
+		const struct json *v = json_get(pv, part->kv[i].key);
+		const char *s = v ? json_str(v) : NULL;
+		/* An empty string is null, as in partition values everywhere. */
+		if (s && !*s)
+			s = NULL;
+		const char *want =
+		    part->kv[i].value && *part->kv[i].value ? part->kv[i].value : NULL;
+		if ((s == NULL) != (want == NULL) || (s && strcmp(s, want) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* The decoded path of an add or remove action, into tmp; NULL when it has none. */
+static const char *action_path(const struct json *a, struct buf *tmp)
+{
+	const char *raw = json_str(json_get(a, "path"));
+	if (!raw || delta_uri_decode(raw, tmp) < 0)
+		return NULL;
+	return tmp->data;
+}
+
+/*
+ * Does the read predicate accept an added file (action a, partition values
+ * pv)?  The file is shown as a struct delta_file whose strings point into
+ * the parsed action; a file that cannot be shown (no path, memory) is
+ * accepted, which can only cost a retry.
+ */
+static int pred_accepts(const struct delta_txn *t, const struct json *a, const struct json *pv,
+                        struct buf *tmp)
+{
+	struct delta_file f;
+	memset(&f, 0, sizeof f);
+	f.path = (char *)action_path(a, tmp);
+	if (!f.path)
+		return 1;
+	size_t n = pv && json_type(pv) == JSON_OBJECT ? json_size(pv) : 0;
+	struct delta_kv *kv = calloc(n ? n : 1, sizeof *kv);
+	if (!kv)
+		return 1;
+	for (const struct json *c = n ? json_first(pv) : NULL; c; c = json_next(c)) {
+		kv[f.partition_values.n].key = (char *)json_key(c);
+		kv[f.partition_values.n++].value =
+		    json_type(c) == JSON_STRING ? (char *)json_str(c) : NULL;
+	}
+	f.partition_values.kv = kv;
+	f.stats = (char *)json_str(json_get(a, "stats"));
+	f.size = -1;
+	f.deletion_timestamp = -1;
+	int hit = t->read_pred(t->read_pred_arg, &f) != 0;
+	free(kv);
+	return hit;
+}
+
+static int txn_removes(const struct delta_txn *t, const char *path)
+{
+	for (size_t i = 0; i < t->nremoves; i++)
+		if (strcmp(t->removes[i]->path, path) == 0)
+			return 1;
+	return 0;
+}
+
+/* Note one action of a winner in w. */
+static void observe(const struct delta_txn *t, const struct json *j, struct winner *w,
+                    struct buf *tmp)
+{
+	const struct json *a;
+	if ((a = json_get(j, "commitInfo")) && json_type(a) == JSON_OBJECT) {
+		int b = json_bool(json_get(a, "isBlindAppend"));
+		if (b >= 0)
+			w->blind = b;
+	} else if ((a = json_get(j, "metaData")) && json_type(a) == JSON_OBJECT) {
+		w->has_meta = 1;
+	} else if ((a = json_get(j, "protocol")) && json_type(a) == JSON_OBJECT) {
+		w->has_protocol = 1;
+	} else if ((a = json_get(j, "txn")) && json_type(a) == JSON_OBJECT) {
+		const char *app = json_str(json_get(a, "appId"));
+		int64_t v;
+		if (t->app && app && strcmp(app, t->app) == 0 &&
+		    json_i64(json_get(a, "version"), &v) == 0 && v >= t->app_version &&
+		    v > w->dup_version)
+			w->dup_version = v;
+	} else if ((a = json_get(j, "remove")) && json_type(a) == JSON_OBJECT) {
+		w->removes++;
+		const char *p = action_path(a, tmp);
+		if (!p)
+			return;
+		if (!w->removed_ours && txn_removes(t, p))
+			w->removed_ours = strdup(p);
+		else if (!w->removed_read && (t->read_all || strmap_get(&t->read_files, p)))
+			w->removed_read = strdup(p);
+	} else if ((a = json_get(j, "add")) && json_type(a) == JSON_OBJECT) {
+		w->adds++;
+		/* Files added without a change of data (compaction) add no rows anyone could miss. */
+		if (w->added_read || json_bool(json_get(a, "dataChange")) != 1)
+			return;
+		int hit = t->read_all;
+		const struct json *pv = json_get(a, "partitionValues");
+		for (size_t i = 0; !hit && i < t->nread_parts; i++)
+			hit = in_partition(pv, &t->read_parts[i]);
+		if (!hit && t->read_pred && (hit = pred_accepts(t, a, pv, tmp)) != 0)
+			w->added_pred = 1;
+		const char *p = hit ? action_path(a, tmp) : NULL;
+		if (p)
+			w->added_read = strdup(p);
+	}
+}
+
+static void winner_free(struct winner *w)
+{
+	free(w->removed_ours);
+	free(w->removed_read);
+	free(w->added_read);
+}
+
+int delta_txn_check_winner(struct delta_txn *t, int64_t v, const char *text, size_t len,
+                           struct err_msg *e)
+{
+	struct delta_snapshot *snap = t->snap;
+	struct winner w = {0, 0, 0, 0, -1, -1, NULL, NULL, NULL, 0};
+	struct buf tmp = BUF_INIT;
+	const char *p = text, *end = text + len;
+	int line = 0, rc = -1;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *s = p;
+		p = nl ? nl + 1 : end;
+		line++;
+		while (s < le && (*s == ' ' || *s == '\t' || *s == '\r'))
+			s++;
+		if (s == le)
+			continue;
+		struct err_msg je;
+		struct json *j = json_parse(s, (size_t)(le - s), &je);
+		if (!j || json_type(j) != JSON_OBJECT) {
+			json_free(j);
+			err_set(e, EX_DATAERR, "%s: version %lld, line %d: not a JSON action",
+			        snap->root, (long long)v, line);
+			goto out;
+		}
+		observe(t, j, &w, &tmp);
+		/* The same parse keeps the snapshot current. */
+		int ar = delta_apply_action(snap, v, j, &je);
+		json_free(j);
+		if (ar < 0) {
+			err_set(e, je.status ? je.status : EX_DATAERR,
+			        "%s: version %lld, line %d: %s", snap->root, (long long)v, line,
+			        je.text);
+			goto out;
+		}
+	}
+	snap->version = v;
+	/* A commit that says nothing about itself is blind if it only adds. */
+	if (w.blind < 0)
+		w.blind = !w.removes && !w.has_meta && !w.has_protocol;
+	const char *root = snap->root;
+	long long lv = (long long)v;
+	if (w.has_protocol) {
+		err_set(e, EX_TEMPFAIL, "%s: version %lld changed the table's protocol", root, lv);
+		rc = DELTA_WINNER_PROTOCOL;
+	} else if (w.has_meta) {
+		err_set(e, EX_TEMPFAIL, "%s: version %lld changed the table's metadata", root, lv);
+		rc = DELTA_WINNER_METADATA;
+	} else if (w.dup_version >= 0) {
+		err_set(e, 0, "%s: version %lld holds txn %s/%lld", root, lv, t->app,
+		        (long long)w.dup_version);
+		rc = DELTA_WINNER_DUPLICATE;
+	} else if (w.removed_ours) {
+		err_set(e, EX_TEMPFAIL,
+		        "%s: version %lld removed %s, which this transaction removes", root, lv,
+		        w.removed_ours);
+		rc = DELTA_WINNER_DELETE_DELETE;
+	} else if (w.removed_read) {
+		err_set(e, EX_TEMPFAIL, "%s: version %lld removed %s, which this transaction read",
+		        root, lv, w.removed_read);
+		rc = DELTA_WINNER_DELETE_READ;
+	} else if (w.added_read &&
+	           (w.added_pred || !w.blind || t->isolation == DELTA_SERIALIZABLE)) {
+		err_set(e, EX_TEMPFAIL, "%s: version %lld added %s where this transaction read",
+		        root, lv, w.added_read);
+		rc = DELTA_WINNER_APPEND_READ;
+	} else {
+		rc = DELTA_WINNER_COMPATIBLE;
+	}
+out:
+	winner_free(&w);
+	buf_free(&tmp);
+	return rc;
+}
+
+/* Commit ---------------------------------------------------------------------------------- */
+
+static int strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static int map_equal(const struct delta_map *a, const struct delta_map *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		int found;
+		const char *v = delta_map_get(b, a->kv[i].key, &found);
+		const char *w = a->kv[i].value;
+		if (!found || (v == NULL) != (w == NULL) || (v && strcmp(v, w) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* Did the protocol or the metadata change between two snapshots of a table? */
+static int state_changed(const struct delta_snapshot *a, const struct delta_snapshot *b)
+{
+	const struct delta_protocol *p = &a->protocol, *q = &b->protocol;
+	if (p->min_reader != q->min_reader || p->min_writer != q->min_writer ||
+	    !strv_equal(p->reader_features, p->n_reader_features, q->reader_features,
+	                q->n_reader_features) ||
+	    !strv_equal(p->writer_features, p->n_writer_features, q->writer_features,
+	                q->n_writer_features))
+		return DELTA_WINNER_PROTOCOL;
+	const struct delta_metadata *m = &a->meta, *n = &b->meta;
+	if (strcmp(m->id, n->id) != 0 || strcmp(m->schema_string, n->schema_string) != 0 ||
+	    !strv_equal(m->partition_columns, m->n_partition_columns, n->partition_columns,
+	                n->n_partition_columns) ||
+	    !map_equal(&m->configuration, &n->configuration))
+		return DELTA_WINNER_METADATA;
+	return 0;
+}
+
+/* Accept a protocol or metadata change when the caller's hook says the staged actions still hold. */
+static int try_revalidate(struct delta_txn *t, int kind, struct delta_commit_info *info,
+                          struct err_msg *e)
+{
+	struct err_msg re;
+	if (t->revalidate && info->attempts < t->max_attempts &&
+	    t->revalidate(t->revalidate_arg, t->snap, &re) == 0) {
+		info->attempts++;
+		return 0;
+	}
+	char what[ERR_MSG_MAX];
+	snprintf(what, sizeof what, "%s", e->text);
+	if (t->revalidate && info->attempts < t->max_attempts)
+		err_set(e, EX_TEMPFAIL, "%s (%s); not committed", what, re.text);
+	else if (t->revalidate)
+		err_set(e, EX_TEMPFAIL, "%s; not committed after %lld such changes", what,
+		        (long long)info->attempts);
+	else
+		err_set(e, EX_TEMPFAIL,
+		        "%s while this transaction was prepared; not committed, "
+		        "safe to run again",
+		        what);
+	info->conflict = kind;
+	return -1;
+}
+
+/*
+ * The log moved on past the snapshot by way of a newer checkpoint, so the
+ * commits in between cannot be read one by one: load the table again and
+ * judge the change as a whole.  A blind append (nothing read, nothing
+ * removed) can still check everything that matters to it.
+ */
+static int reload(struct delta_txn *t, struct delta_commit_info *info, struct err_msg *e)
+{
+	struct delta_snapshot fresh;
+	struct delta_load_opts o = {-1, -1, t->snap->no_files, 0};
+	if (delta_snapshot_load(t->snap->root, &o, &fresh, e) < 0)
+		return -1;
+	if (t->nremoves || txn_reads(t)) {
+		delta_snapshot_free(&fresh);
+		err_set(e, EX_TEMPFAIL,
+		        "%s: the log moved on past a newer checkpoint while this transaction was "
+		        "prepared; not committed, safe to run again",
+		        t->snap->root);
+		return -1;
+	}
+	int kind = state_changed(t->snap, &fresh);
+	info->winners += fresh.version - t->snap->version;
+	delta_snapshot_free(t->snap);
+	*t->snap = fresh;
+	if (t->app && delta_txn_version(t->snap, t->app) >= t->app_version) {
+		err_set(e, 0, "%s: version %lld holds txn %s/%lld", t->snap->root,
+		        (long long)t->snap->version, t->app,
+		        (long long)delta_txn_version(t->snap, t->app));
+		info->duplicate = 1;
+		return 1;
+	}
+	if (kind) {
+		err_set(e, EX_TEMPFAIL, "%s: the table's %s changed", t->snap->root,
+		        kind == DELTA_WINNER_PROTOCOL ? "protocol" : "metadata");
+		return try_revalidate(t, kind, info, e);
+	}
+	return 0;
+}
+
+/*
+ * Write the checkpoint that falls due at the version just committed, from
+ * the snapshot in memory; a snapshot kept without file lists is loaded
+ * whole at that version first, and kept so, so that the checkpoints after
+ * it come from memory too.
+ */
+static void checkpoint(struct delta_txn *t, struct delta_commit_info *info)
+{
+	struct delta_snapshot *snap = t->snap;
+	if (snap->no_files) {
+		struct delta_snapshot full;
+		struct delta_load_opts o = {snap->version, -1, 0, 0};
+		if (delta_snapshot_load(snap->root, &o, &full, &info->checkpoint_err) < 0) {
+			info->checkpoint = -1;
+			return;
+		}
+		delta_snapshot_free(snap);
+		*snap = full;
+	}
+	info->checkpoint = delta_checkpoint_write(snap, &info->checkpoint_err) < 0 ? -1 : 1;
+}
+
+/* The actions of the commit that a snapshot without file lists keeps: protocol, metaData, txn. */
+static int delta_txn_state_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
+{
+	buf_reset(out);
+	buf_append(out, t->protocol_json.data, t->protocol_json.len);
+	buf_append(out, t->metadata_json.data, t->metadata_json.len);
+	put_txn(out, t, now_ms);
+	buf_reserve(out, 0);
+	return buf_failed(out) ? -1 : 0;
+}
+
+int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct err_msg *e)
+{
+	struct buf text = BUF_INIT, winner = BUF_INIT;
+	struct delta_snapshot *snap = t->snap;
+	int rc = -1, put = -1;
+	memset(info, 0, sizeof *info);
+	info->version = -1;
+	if (t->creating && (!t->protocol_json.len || !t->metadata_json.len)) {
+		err_set(e, EX_SOFTWARE, "%s: a new table needs protocol and metaData", snap->root);
+		return -1;
+	}
+	int64_t now = ts_now() / 1000;
+	if (delta_txn_text(t, now, &text) < 0) {
+		err_set(e, EX_SOFTWARE, "%s: cannot build the commit: out of memory", snap->root);
+		goto out;
+	}
+	if (!t->creating) {
+		int c = delta_snapshot_check(snap, e);
+		if (c < 0)
+			goto out;
+		if (c == DELTA_SNAPSHOT_STALE && (c = reload(t, info, e)) != 0) {
+			rc = c;
+			goto out;
+		}
+	}
+	int64_t v = snap->version + 1;
+	for (;;) {
+		put = delta_store_put(t->store, v, text.data, text.len, e);
+		if (put == DELTA_PUT_DONE || put == DELTA_PUT_UNSYNCED)
+			break;
+		if (put < 0)
+			goto out;
+		/* Taken: move past every winner from v on, then try the first free version. */
+		int64_t next = v;
+		for (;; next++) {
+			int got = delta_store_read(t->store, next, &winner, e);
+			if (got == 1)
+				break;
+			if (got < 0)
+				goto out;
+			int k = delta_txn_check_winner(t, next, winner.data, winner.len, e);
+			if (k < 0)
+				goto out;
+			info->winners++;
+			if (k == DELTA_WINNER_DUPLICATE) {
+				info->duplicate = 1;
+				rc = 1;
+				goto out;
+			}
+			if ((k == DELTA_WINNER_PROTOCOL || k == DELTA_WINNER_METADATA) &&
+			    !t->creating) {
+				if (try_revalidate(t, k, info, e) < 0)
+					goto out;
+				continue;
+			}
+			if (k != DELTA_WINNER_COMPATIBLE) {
+				char what[ERR_MSG_MAX];
+				snprintf(what, sizeof what, "%s", e->text);
+				err_set(e, EX_TEMPFAIL, "%s; not committed, safe to run again",
+				        what);
+				info->conflict = k;
+				goto out;
+			}
+		}
+		if (next == v) {
+			err_set(e, EX_TEMPFAIL, "%s: version %lld exists but cannot be read",
+			        snap->root, (long long)v);
+			goto out;
+		}
+		v = next;
+	}
+	info->version = v;
+	if (put == DELTA_PUT_UNSYNCED) {
+		info->unsynced = 1;
+		info->sync_err = *e;
+	}
+	/*
+	 * Keep the snapshot current for whatever this process commits next.  A
+	 * snapshot without file lists needs only the actions it keeps: the
+	 * adds of a large batch need not be parsed again.
+	 */
+	if (snap->no_files && delta_txn_state_text(t, now, &winner) < 0) {
+		err_set(e, EX_SOFTWARE, "%s: out of memory", snap->root);
+		goto out;
+	}
+	const struct buf *mine = snap->no_files ? &winner : &text;
+	if (delta_snapshot_apply(snap, v, mine->data, mine->len, e) < 0)
+		goto out;
+	snap->version = v;
+	snap->timestamp = now;
+	rc = 0;
+	if (!t->creating && v > 0 && v % delta_checkpoint_interval(snap) == 0)
+		checkpoint(t, info);
+out:
+	buf_free(&text);
+	buf_free(&winner);
+	return rc;
+}

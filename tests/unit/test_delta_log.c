@@ -1,0 +1,481 @@
+/*
+ * Unit tests for log replay (common/delta/delta_replay.c, delta_log.c) and
+ * checkpoints (delta_checkpoint.c): replay in order, every line checked
+ * also without file lists, gaps named whatever _last_checkpoint says,
+ * unusable checkpoints left aside for an older one or the JSON commits,
+ * _last_checkpoint never moving backwards, and the parsers of durations and
+ * _last_checkpoint.
+ */
+#include "t_delta.h"
+
+#include "parquet/parquet.h"
+#include "t.h"
+
+static int load(const struct t_table *t, int no_files, struct delta_snapshot *s, struct err_msg *e)
+{
+	struct delta_load_opts o = {-1, -1, no_files, 0};
+	return delta_snapshot_load(t->root, &o, s, e);
+}
+
+static void test_replay_applies_commits_in_order(void)
+{
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	t_append(&t, 1, "a", NULL);
+	t_append(&t, 2, "b", "app1");
+	t_text(&t, 3,
+	       "{\"remove\":{\"path\":\"p=a/f1.parquet\",\"deletionTimestamp\":5,"
+	       "\"dataChange\":true}}\n");
+	T_EQ_INT(load(&t, 0, &s, &e), 0);
+	T_EQ_INT(s.version, 3);
+	T_EQ_INT(s.files.count, 1);
+	T_CHECK(strmap_get(&s.files, "p=b/f2.parquet") != NULL);
+	T_CHECK(strmap_get(&s.tombstones, "p=a/f1.parquet") != NULL);
+	T_EQ_INT(delta_txn_version(&s, "app1"), 2);
+	T_EQ_INT(delta_txn_version(&s, "other"), -1);
+	T_EQ_INT(s.has_notice, 0);
+	delta_snapshot_free(&s);
+	/* Without file lists: the same state otherwise. */
+	T_EQ_INT(load(&t, 1, &s, &e), 0);
+	T_EQ_INT(s.version, 3);
+	T_EQ_INT(s.files.count, 0);
+	T_EQ_INT(delta_txn_version(&s, "app1"), 2);
+	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
+static void test_every_line_is_checked_without_file_lists(void)
+{
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	t_append(&t, 1, "a", NULL);
+	/* A commit whose add line was cut short. */
+	t_text(&t, 2,
+	       "{\"commitInfo\":{}}\n{\"add\":{\"path\":\"p=a/"
+	       "f2.parquet\",\"partitionValues\":{\"p\":");
+	T_EQ_INT(load(&t, 1, &s, &e), -1);
+	T_EQ_INT(e.status, EX_DATAERR);
+	T_CHECK(strstr(e.text, "version 2, line 2: not a JSON action") != NULL);
+	/* A remove with a malformed escape in its path. */
+	t_text(&t, 2, "{\"remove\":{\"path\":\"p=a/f%zz\",\"dataChange\":true}}\n");
+	T_EQ_INT(load(&t, 1, &s, &e), -1);
+	T_CHECK(strstr(e.text, "version 2, line 1: path \"p=a/f%zz\" has a malformed") != NULL);
+	t_table_free(&t);
+}
+
+/*
+ * A commit without a single action (cut to 0 bytes, or blank lines only)
+ * is damaged: refused naming its version, by readers and by writers' loads
+ * without file lists, never replayed as a version that changed nothing.
+ */
+static void test_an_empty_commit_is_refused_naming_it(void)
+{
+	static const char *const empty[] = {"", "\n", " \n\r\n\t\n"};
+	struct t_table t;
+	struct delta_snapshot s;
+	struct buf text = BUF_INIT;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 3; v++)
+		t_append(&t, v, "a", NULL);
+	for (size_t i = 0; i < sizeof empty / sizeof *empty; i++) {
+		t_text(&t, 2, empty[i]);
+		for (int no_files = 0; no_files <= 1; no_files++) {
+			T_EQ_INT(load(&t, no_files, &s, &e), -1);
+			T_EQ_INT(e.status, EX_DATAERR);
+			T_CHECK(strstr(e.text, "version 2 is empty") != NULL);
+		}
+		/* Time travel to it, and reading it alone (a writer's conflict check). */
+		struct delta_load_opts o = {2, -1, 0, 0};
+		T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), -1);
+		T_CHECK(strstr(e.text, "version 2 is empty") != NULL);
+		T_EQ_INT(delta_commit_read(t.root, 2, &text, &e), -1);
+		T_EQ_INT(e.status, EX_DATAERR);
+	}
+	/* Versions before it still read. */
+	struct delta_load_opts o = {1, -1, 0, 0};
+	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), 0);
+	T_EQ_INT(s.version, 1);
+	delta_snapshot_free(&s);
+	buf_free(&text);
+	t_table_free(&t);
+}
+
+/*
+ * A byte of a commit replaced by a control character: refused naming the
+ * version and line, never read as an action with an unknown key (its
+ * partition values lost) or a path that names another file.
+ */
+static void test_a_control_character_in_a_commit_is_refused(void)
+{
+	static const char *const damaged[] = {
+	    "{\"add\":{\"path\":\"p=a/f2.parquet\",\"partitionVa\x01ues\":{\"p\":\"a\"},"
+	    "\"size\":100,\"modificationTime\":1,\"dataChange\":true}}\n",
+	    "{\"add\":{\"path\":\"p=a/f\x01.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":100,\"modificationTime\":1,\"dataChange\":true}}\n",
+	    "{\"add\":{\"path\":\"p=a/f2.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":100,\x01\"modificationTime\":1,\"dataChange\":true}}\n",
+	};
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	t_append(&t, 1, "a", NULL);
+	for (size_t i = 0; i < sizeof damaged / sizeof *damaged; i++) {
+		char text[512];
+		snprintf(text, sizeof text, "{\"commitInfo\":{}}\n%s", damaged[i]);
+		t_text(&t, 2, text);
+		for (int no_files = 0; no_files <= 1; no_files++) {
+			T_EQ_INT(load(&t, no_files, &s, &e), -1);
+			T_EQ_INT(e.status, EX_DATAERR);
+			if (!strstr(e.text, "version 2, line 2: not a JSON action (invalid JSON: "))
+				printf("#   %s\n", e.text);
+			T_CHECK(strstr(e.text,
+			               "version 2, line 2: not a JSON action (invalid JSON: ") !=
+			        NULL);
+		}
+	}
+	t_table_free(&t);
+}
+
+static void test_a_gap_is_named(void)
+{
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 5; v++)
+		t_append(&t, v, "a", NULL);
+	t_remove_commit(&t, 3);
+	T_EQ_INT(load(&t, 1, &s, &e), -1);
+	T_EQ_INT(e.status, EX_DATAERR);
+	T_CHECK(strstr(e.text, "version 3 is missing from the log (the newest is 5)") != NULL);
+	T_EQ_INT(delta_latest_version(t.root, &e), -2);
+	T_CHECK(strstr(e.text, "version 3 is missing from the log") != NULL);
+	/* Time travel below the gap is refused too: the table is damaged. */
+	struct delta_load_opts o = {2, -1, 0, 0};
+	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), -1);
+	T_CHECK(strstr(e.text, "version 3 is missing") != NULL);
+	t_table_free(&t);
+}
+
+static void test_a_gap_after_the_hinted_checkpoint_is_named(void)
+{
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 15; v++)
+		t_append(&t, v, "a", NULL);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	t_remove_commit(&t, 12);
+	/* _last_checkpoint leads to 10 and 11; the listing finds 13..15. */
+	T_EQ_INT(load(&t, 0, &s, &e), -1);
+	T_CHECK(strstr(e.text, "version 12 is missing from the log (the newest is 15)") != NULL);
+	/* Deferred, as writers load: the snapshot stops at 11 and the check says why. */
+	struct delta_load_opts o = {-1, -1, 1, 1};
+	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), 0);
+	T_EQ_INT(s.version, 11);
+	T_EQ_INT(delta_snapshot_check(&s, &e), -1);
+	T_CHECK(strstr(e.text, "version 12 is missing from the log") != NULL);
+	T_EQ_INT(delta_snapshot_check(&s, &e), 0); /* checked once */
+	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
+static void test_a_stale_hint_is_caught(void)
+{
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	char lc[512], old[512];
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 25; v++)
+		t_append(&t, v, "a", NULL);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	t_log_path(&t, "_last_checkpoint", lc, sizeof lc);
+	t_log_path(&t, "lc10", old, sizeof old);
+	rename(lc, old);
+	T_EQ_INT(t_checkpoint(&t, 20), 0);
+	rename(old, lc); /* _last_checkpoint says 10 */
+	for (int v = 0; v <= 19; v++)
+		t_remove_commit(&t, v); /* log cleanup up to the checkpoint of 20 */
+	T_EQ_INT(load(&t, 0, &s, &e), 0);
+	T_EQ_INT(s.version, 25);
+	T_EQ_INT(s.checkpoint_version, 20);
+	T_EQ_INT(s.files.count, 25);
+	delta_snapshot_free(&s);
+	/* Deferred: the snapshot stops at 10, and the check says the log moved on without it. */
+	struct delta_load_opts o = {-1, -1, 1, 1};
+	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), 0);
+	T_EQ_INT(s.version, 10);
+	T_EQ_INT(delta_snapshot_check(&s, &e), DELTA_SNAPSHOT_STALE);
+	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
+static void corrupt(const struct t_table *t, const char *name, const char *with)
+{
+	char path[512];
+	t_log_path(t, name, path, sizeof path);
+	t_write(path, with);
+}
+
+static void test_an_unreadable_checkpoint_falls_back_to_the_commits(void)
+{
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 12; v++)
+		t_append(&t, v, v % 2 ? "a" : "b", NULL);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	corrupt(&t, "00000000000000000010.checkpoint.parquet", "PAR1 not really");
+	T_EQ_INT(load(&t, 0, &s, &e), 0);
+	T_EQ_INT(s.version, 12);
+	T_EQ_INT(s.files.count, 12);
+	T_EQ_INT(s.checkpoint_version, -1);
+	T_EQ_INT(s.has_notice, 1);
+	T_CHECK(strstr(s.notice.text,
+	               "checkpoint of version 10: "
+	               "_delta_log/00000000000000000010.checkpoint.parquet: ") != NULL);
+	T_CHECK(strstr(s.notice.text, "the state was rebuilt from the JSON commits") != NULL);
+	delta_snapshot_free(&s);
+	/* A writer's load (no file lists) falls back the same way. */
+	T_EQ_INT(load(&t, 1, &s, &e), 0);
+	T_EQ_INT(s.version, 12);
+	T_EQ_INT(s.has_notice, 1);
+	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
+/* XOR the last byte of a checkpoint's column chunk (in its last page) with mask. */
+static void damage_column(const struct t_table *t, const char *name, const char *path, int mask)
+{
+	char file[512];
+	struct err_msg e;
+	struct pq_chunk_info ci;
+	t_log_path(t, name, file, sizeof file);
+	struct pq_reader *r = pq_reader_open(file, NULL, &e);
+	int f = r ? pq_schema_find(pq_reader_schema(r), path) : -1;
+	T_CHECK(f >= 0);
+	if (f < 0) {
+		pq_reader_close(r);
+		return;
+	}
+	pq_reader_chunk_info(r, 0, pq_schema_field(pq_reader_schema(r), f)->leaf, &ci);
+	pq_reader_close(r);
+	off_t at = (off_t)(ci.dictionary_page_offset >= 0 ? ci.dictionary_page_offset
+	                                                  : ci.data_page_offset) +
+	           (off_t)ci.total_compressed_size - 1;
+	unsigned char b = 0;
+	int fd = open(file, O_RDWR);
+	T_CHECK(fd >= 0 && pread(fd, &b, 1, at) == 1);
+	b ^= (unsigned char)mask;
+	T_CHECK(pwrite(fd, &b, 1, at) == 1);
+	close(fd);
+}
+
+/*
+ * A writer's load (no file lists) does not decode the add and remove
+ * columns, but it refuses a checkpoint whose pages are damaged as readers
+ * do, when nothing else can rebuild the state: it never commits on top of
+ * a state that readers cannot read.
+ */
+static void test_a_writer_refuses_a_damaged_checkpoint_as_readers_do(void)
+{
+	static const char *const columns[] = {"add.path", "add.partitionValues.value",
+	                                      "add.modificationTime"};
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 12; v++)
+		t_append(&t, v, v % 2 ? "a" : "b", NULL);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	for (int v = 0; v <= 9; v++)
+		t_remove_commit(&t, v);
+	for (size_t i = 0; i < sizeof columns / sizeof *columns; i++) {
+		char page[200];
+		snprintf(
+		    page, sizeof page,
+		    "checkpoint of version 10: _delta_log/00000000000000000010.checkpoint.parquet: "
+		    "row group 0, column %s: page ",
+		    columns[i]);
+		damage_column(&t, "00000000000000000010.checkpoint.parquet", columns[i], 0x10);
+		for (int no_files = 0; no_files <= 1; no_files++) {
+			T_EQ_INT(load(&t, no_files, &s, &e), -1);
+			T_EQ_INT(e.status, EX_DATAERR);
+			if (!strstr(e.text, page))
+				printf("#   %s\n", e.text);
+			T_CHECK(strstr(e.text, page) != NULL);
+			T_CHECK(strstr(e.text, ": checksum mismatch, the page is damaged") != NULL);
+			T_CHECK(strstr(e.text, "the state cannot be rebuilt without it") != NULL);
+		}
+		/* Undamaged again, both load it. */
+		damage_column(&t, "00000000000000000010.checkpoint.parquet", columns[i], 0x10);
+		for (int no_files = 0; no_files <= 1; no_files++) {
+			T_EQ_INT(load(&t, no_files, &s, &e), 0);
+			T_EQ_INT(s.checkpoint_version, 10);
+			delta_snapshot_free(&s);
+		}
+	}
+	t_table_free(&t);
+}
+
+static void test_counts_that_disagree_with_last_checkpoint_leave_it_aside(void)
+{
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 11; v++)
+		t_append(&t, v, "a", NULL);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	corrupt(&t, "_last_checkpoint", "{\"version\":10,\"size\":12,\"numOfAddFiles\":9}\n");
+	for (int no_files = 0; no_files <= 1; no_files++) {
+		T_EQ_INT(load(&t, no_files, &s, &e), 0);
+		T_EQ_INT(s.version, 11);
+		T_EQ_INT(s.has_notice, 1);
+		T_CHECK(strstr(s.notice.text, "10 add actions, but _last_checkpoint says 9") !=
+		        NULL);
+		delta_snapshot_free(&s);
+	}
+	corrupt(&t, "_last_checkpoint", "{\"version\":10,\"size\":5}\n");
+	T_EQ_INT(load(&t, 0, &s, &e), 0);
+	T_CHECK(strstr(s.notice.text, "12 actions, but _last_checkpoint says 5") != NULL);
+	delta_snapshot_free(&s);
+	/* delta-rs 0.11 put a byte size in "size" (with "parts":null): not a count to check. */
+	corrupt(&t, "_last_checkpoint", "{\"version\":10,\"size\":16384,\"parts\":null}\n");
+	T_EQ_INT(load(&t, 0, &s, &e), 0);
+	T_EQ_INT(s.has_notice, 0);
+	T_EQ_INT(s.checkpoint_version, 10);
+	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
+static void test_an_older_checkpoint_takes_over(void)
+{
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 22; v++)
+		t_append(&t, v, "a", NULL);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	T_EQ_INT(t_checkpoint(&t, 20), 0);
+	for (int v = 0; v <= 9; v++)
+		t_remove_commit(&t, v);
+	corrupt(&t, "00000000000000000020.checkpoint.parquet", "");
+	T_EQ_INT(load(&t, 0, &s, &e), 0);
+	T_EQ_INT(s.version, 22);
+	T_EQ_INT(s.checkpoint_version, 10);
+	T_EQ_INT(s.files.count, 22);
+	T_CHECK(strstr(s.notice.text, "rebuilt from an older checkpoint") != NULL);
+	delta_snapshot_free(&s);
+	/* Without the older one nothing can rebuild the state: refused. */
+	corrupt(&t, "00000000000000000010.checkpoint.parquet", "junk");
+	T_EQ_INT(load(&t, 0, &s, &e), -1);
+	T_EQ_INT(e.status, EX_DATAERR);
+	T_CHECK(strstr(e.text, "checkpoint of version 20:") != NULL);
+	T_CHECK(strstr(e.text,
+	               "the state cannot be rebuilt without it (version 0 is not in the log)") !=
+	        NULL);
+	t_table_free(&t);
+}
+
+static void test_last_checkpoint_never_moves_backwards(void)
+{
+	struct t_table t;
+	struct err_msg e;
+	char lc[512];
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 20; v++)
+		t_append(&t, v, "a", NULL);
+	T_EQ_INT(t_checkpoint(&t, 20), 0);
+	/* A slower writer finishing the checkpoint of 10 afterwards. */
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	t_log_path(&t, "_last_checkpoint", lc, sizeof lc);
+	FILE *f = fopen(lc, "r");
+	char line[256] = "";
+	T_CHECK(f && fgets(line, sizeof line, f));
+	if (f)
+		fclose(f);
+	struct delta_last_checkpoint p;
+	T_EQ_INT(delta_last_checkpoint_parse(line, strlen(line), &p), 0);
+	T_EQ_INT(p.version, 20);
+	T_EQ_INT(p.add_files, 20);
+	struct delta_snapshot s;
+	T_EQ_INT(load(&t, 0, &s, &e), 0);
+	T_EQ_INT(s.checkpoint_version, 20);
+	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
+static void test_durations_parse_without_overflow(void)
+{
+	int64_t ms;
+	T_EQ_INT(delta_interval_ms("interval 7 days", &ms), 0);
+	T_EQ_INT(ms, 7LL * 86400000);
+	T_EQ_INT(delta_interval_ms("interval 1 week", &ms), 0);
+	T_EQ_INT(ms, 604800000);
+	T_EQ_INT(delta_interval_ms("INTERVAL 30 Minutes", &ms), 0);
+	T_EQ_INT(ms, 1800000);
+	T_EQ_INT(delta_interval_ms("interval 9223372036854775807 milliseconds", &ms), 0);
+	T_EQ_INT(ms, INT64_MAX);
+	T_EQ_INT(delta_interval_ms("interval 9223372036854775807 weeks", &ms), -1);
+	T_EQ_INT(delta_interval_ms("interval 99999999999999999999 days", &ms), -1);
+	T_EQ_INT(delta_interval_ms("interval -1 days", &ms), -1);
+	T_EQ_INT(delta_interval_ms("interval 3 fortnights", &ms), -1);
+	T_EQ_INT(delta_interval_ms("7 days", &ms), -1);
+	T_EQ_INT(delta_interval_ms("interval 7", &ms), -1);
+}
+
+static void test_last_checkpoint_parses(void)
+{
+	struct delta_last_checkpoint lc;
+	const char *spark =
+	    "{\"version\":10,\"size\":13,\"sizeInBytes\":16479,\"numOfAddFiles\":6}";
+	T_EQ_INT(delta_last_checkpoint_parse(spark, strlen(spark), &lc), 0);
+	T_EQ_INT(lc.version, 10);
+	T_EQ_INT(lc.size, 13);
+	T_EQ_INT(lc.add_files, 6);
+	T_EQ_INT(lc.parts, 1);
+	const char *multi = "{\"version\":1,\"size\":12,\"parts\":2}";
+	T_EQ_INT(delta_last_checkpoint_parse(multi, strlen(multi), &lc), 0);
+	T_EQ_INT(lc.parts, 2);
+	const char *rs = "{\"version\":3,\"size\":9999,\"parts\":null}";
+	T_EQ_INT(delta_last_checkpoint_parse(rs, strlen(rs), &lc), 0);
+	T_EQ_INT(lc.size, -1);
+	const char *bad[] = {"",
+	                     "{}",
+	                     "{\"version\":-1}",
+	                     "{\"version\":2,\"parts\":0}",
+	                     "[1]",
+	                     "{\"version\":\"3\"}"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		T_EQ_INT(delta_last_checkpoint_parse(bad[i], strlen(bad[i]), &lc), -1);
+}
+
+int main(void)
+{
+	T_RUN(test_replay_applies_commits_in_order);
+	T_RUN(test_every_line_is_checked_without_file_lists);
+	T_RUN(test_an_empty_commit_is_refused_naming_it);
+	T_RUN(test_a_control_character_in_a_commit_is_refused);
+	T_RUN(test_a_gap_is_named);
+	T_RUN(test_a_gap_after_the_hinted_checkpoint_is_named);
+	T_RUN(test_a_stale_hint_is_caught);
+	T_RUN(test_an_unreadable_checkpoint_falls_back_to_the_commits);
+	T_RUN(test_a_writer_refuses_a_damaged_checkpoint_as_readers_do);
+	T_RUN(test_counts_that_disagree_with_last_checkpoint_leave_it_aside);
+	T_RUN(test_an_older_checkpoint_takes_over);
+	T_RUN(test_last_checkpoint_never_moves_backwards);
+	T_RUN(test_durations_parse_without_overflow);
+	T_RUN(test_last_checkpoint_parses);
+	T_DONE();
+}
