@@ -88,7 +88,7 @@ teardown() {
 	assert_output ""
 }
 
-@test "tick-validate finds the installed checks under the PREFIX it was built for; STOCKETL_SHARE overrides it" {
+@test "tick-validate and delta-create find the installed checks and schemas under the PREFIX they were built for; STOCKETL_SHARE overrides it" {
 	printf '%s\n' '{"symbol":"IBM","interval":"5min","trade_timestamp":"2024-03-08T15:00:00Z","trade_date":"2024-03-08","open":195.1,"high":195.5,"low":194.9,"close":195.2,"volume":100,"batch_id":1,"ingested_at":"2024-03-08T15:05:00Z","source":"alphavantage"}' >t.ndjson
 	run --separate-stderr "$F/direct.bin/tick-validate" --report r1.json <t.ndjson
 	assert_success
@@ -105,6 +105,12 @@ teardown() {
 	assert_failure 2
 	run jq -r .checks_file r3.json
 	assert_output conf/checks/ticks.checks
+	# so does delta-create for the shipped tables' schemas
+	run --separate-stderr "$F/direct.bin/delta-create" "$PWD/t/silver"
+	assert_success
+	cmp <(jq -c 'select(.metaData) | .metaData.schemaString' t/silver/_delta_log/00000000000000000000.json) \
+		<("$F/direct.bin/delta-create" "$PWD/u/silver" --schema "$STOCKETL_ROOT/conf/tables/silver.schema" &&
+			jq -c 'select(.metaData) | .metaData.schemaString' u/silver/_delta_log/00000000000000000000.json)
 	# without either, the message names the file it looked for
 	rm -r conf
 	run --separate-stderr env STOCKETL_SHARE="$PWD/nowhere" "$F/direct.bin/tick-validate" <t.ndjson
