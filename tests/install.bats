@@ -115,7 +115,7 @@ teardown() {
 	rm -r conf
 	run --separate-stderr env STOCKETL_SHARE="$PWD/nowhere" "$F/direct.bin/tick-validate" <t.ndjson
 	assert_failure 78
-	assert_equal "$stderr" "$(printf 'tick-validate: checks file %s/nowhere/conf/checks/ticks.checks: No such file or directory' "$PWD")"
+	assert_equal "$stderr" "tick-validate: no checks file: neither ./conf/checks/ticks.checks nor $PWD/nowhere/conf/checks/ticks.checks exists (give --checks FILE)"
 }
 
 @test "an installed job run from another directory keeps its lake and state where ~/.config/stocketl/stocketl.ini says" {

@@ -692,15 +692,6 @@ int main(int argc, char **argv)
 		}
 	}
 	err_set_level(level);
-	char checks_default[4096];
-	if (!checks_path) {
-		if (config_data_file(CHECKS_DEFAULT, checks_default, sizeof checks_default) < 0) {
-			err_error("the default checks: $STOCKETL_SHARE is too long");
-			return EX_CONFIG;
-		}
-		checks_path = checks_default;
-	}
-
 	/* Options, checked together. */
 	int64_t key_memory, max_line = 0;
 	struct err_msg e;
@@ -729,6 +720,21 @@ int main(int argc, char **argv)
 			return cli_usage_error(usage, "%s", e.text);
 		err_error("%s", e.text);
 		return EX_CONFIG;
+	}
+	char checks_default[4096];
+	if (!checks_path) {
+		struct stat st;
+		if (config_data_file(CHECKS_DEFAULT, checks_default, sizeof checks_default) < 0) {
+			err_error("the default checks: $STOCKETL_SHARE is too long");
+			return EX_CONFIG;
+		}
+		if (stat(checks_default, &st) != 0) {
+			err_error("no checks file: neither ./conf/%s nor %s/conf/%s exists (give "
+			          "--checks FILE)",
+			          CHECKS_DEFAULT, config_share_dir(), CHECKS_DEFAULT);
+			return EX_CONFIG;
+		}
+		checks_path = checks_default;
 	}
 	v.cs = load_checks(checks_path, (size_t)key_memory, &status);
 	if (!v.cs)
