@@ -93,24 +93,26 @@ bf_pace() {
 	BF_NEXT_US=$((now + $1 * 60000000 / BF_CPM))
 }
 
-[ ${#RUNNER_ARGS[@]} -ge 2 ] || runner_fail arguments 64 "backfill: expected the months FROM and TO (YYYY-MM)"
+if [ ${#RUNNER_ARGS[@]} -lt 2 ] || [[ ${RUNNER_ARGS[1]} == -* ]]; then
+	runner_fail arguments 64 "expected the months FROM and TO (YYYY-MM)"
+fi
 BF_FROM=${RUNNER_ARGS[0]} BF_TO=${RUNNER_ARGS[1]}
-bf_month_ok "$BF_FROM" || runner_fail arguments 64 "backfill: FROM: expected a month from 2000-01 as YYYY-MM, got '$BF_FROM'"
-bf_month_ok "$BF_TO" || runner_fail arguments 64 "backfill: TO: expected a month from 2000-01 as YYYY-MM, got '$BF_TO'"
-[[ $BF_FROM > $BF_TO ]] && runner_fail arguments 64 "backfill: FROM ($BF_FROM) is after TO ($BF_TO)"
+bf_month_ok "$BF_FROM" || runner_fail arguments 64 "FROM: expected a month from 2000-01 as YYYY-MM, got '$BF_FROM'"
+bf_month_ok "$BF_TO" || runner_fail arguments 64 "TO: expected a month from 2000-01 as YYYY-MM, got '$BF_TO'"
+[[ $BF_FROM > $BF_TO ]] && runner_fail arguments 64 "FROM ($BF_FROM) is after TO ($BF_TO)"
 RUNNER_ARGS=("${RUNNER_ARGS[@]:2}")
 fetch_args
 [ "$FETCH_EXPLICIT" = 0 ] ||
-	runner_fail arguments 64 "backfill: --outputsize, --month, --from, --to and --follow are the backfill's to choose"
+	runner_fail arguments 64 "--outputsize, --month, --from, --to and --follow are the backfill's to choose"
 [ "$FETCH_FUNCTION" = intraday ] ||
-	runner_fail arguments 64 "backfill: intraday history only (--function $FETCH_FUNCTION)"
+	runner_fail arguments 64 "intraday history only (--function $FETCH_FUNCTION)"
 BF_CPM=$(runner_cfg av-fetch.calls_per_minute 5)
 [[ $BF_CPM =~ ^[0-9]+$ ]] || BF_CPM=5
 BF_NEXT_US=0
 BF_FILE=$RUNNER_STATE/backfill/$FETCH_TABLE.ndjson
 if ! mkdir -p "$RUNNER_STATE/backfill" "$RUNNER_STATE/rejects" "$RUNNER_STATE/reports" ||
 	! touch "$BF_FILE"; then
-	runner_fail create 74 "backfill: cannot make $BF_FILE"
+	runner_fail create 74 "cannot make $BF_FILE"
 fi
 
 run_pipeline create || runner_finish

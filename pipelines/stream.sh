@@ -71,14 +71,14 @@ stage_commits() {
 
 fetch_args
 [ "$FETCH_EXPLICIT" = 0 ] ||
-	runner_fail arguments 64 "stream: --outputsize, --month, --from, --to and --follow are the stream's to choose"
-[ "$FETCH_FUNCTION" = intraday ] || runner_fail arguments 64 "stream: intraday bars only (--function $FETCH_FUNCTION)"
+	runner_fail arguments 64 "--outputsize, --month, --from, --to and --follow are the stream's to choose"
+[ "$FETCH_FUNCTION" = intraday ] || runner_fail arguments 64 "intraday bars only (--function $FETCH_FUNCTION)"
 STREAM_APP_GIVEN=0
 for a in "${FETCH_OPTS[@]}"; do
 	case $a in --app | --app=*) STREAM_APP_GIVEN=1 ;; esac
 done
 mkdir -p "$RUNNER_STATE/rejects" "$RUNNER_STATE/reports" ||
-	runner_fail create 74 "stream: cannot make $RUNNER_STATE/rejects and reports"
+	runner_fail create 74 "cannot make $RUNNER_STATE/rejects and reports"
 
 run_pipeline create || runner_finish
 FETCH_TABLE_PATH=$(fetch_table_path)

@@ -22,20 +22,12 @@ teardown() {
 	[ -z "${MOCKAV_PID:-}" ] || mockav_stop
 }
 
-# serve RULES: start the mock with RULES (JSON) over the fixtures and ./fx.
-serve() {
-	cp "$FIXTURES"/alphavantage/*.json fx/
-	printf '%s\n' "$1" >rules.json
-	mockav_start "$PWD/rules.json" "$PWD/fx"
-	job_config
-}
-
 bronze() {
 	"$STOCKETL_ROOT/pipelines/bronze.sh" --interval 5min "$@"
 }
 
 @test "the bronze job lands the API's bars in bronze, in UTC with exact prices, and keeps its report" {
-	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 	run --separate-stderr bronze IBM
 	assert_success
 	[ -f "$T/_delta_log/00000000000000000001.json" ]
@@ -63,7 +55,7 @@ bronze() {
 	bars fx/c1.json IBM 5 "2025-06-17 04:00" 100 forming
 	bars fx/c2.json IBM 5 "2025-06-17 04:25" 100 forming
 	bars fx/c3.json IBM 5 "2025-06-17 04:50" 100 forming
-	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "c1.json"}, {"file": "c2.json"}, {"file": "c3.json"}]}]'
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "c1.json"}, {"file": "c2.json"}, {"file": "c3.json"}]}]'
 	local k
 	for k in 99 104 109; do
 		STOCKETL_NOW=$(bar_time "2025-06-17 04:00" 5 "$((k + 1))") bronze -q IBM
@@ -95,7 +87,7 @@ bronze() {
 	bars fx/NVDA.json NVDA 5 "2025-06-13 04:00" 20
 	bars fx/TSLA5.json TSLA 5 "2025-05-07 04:00" 20
 	bars fx/TSLA6.json TSLA 5 "2025-06-02 04:00" 20
-	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "IBM.json"}]},
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "IBM.json"}]},
 	        {"match": {"symbol": "NVDA"}, "responses": [{"file": "NVDA.json"}]},
 	        {"match": {"symbol": "TSLA", "month": "2025-05"}, "responses": [{"file": "TSLA5.json"}]},
 	        {"match": {"symbol": "TSLA", "month": "2025-06"}, "responses": [{"file": "TSLA6.json"}]}]'
@@ -120,7 +112,7 @@ bronze() {
 
 @test "options that choose the history fetch what they say, unfiltered, and leave the watermarks alone" {
 	bars fx/m.json IBM 5 "2024-03-04 09:30" 50
-	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "m.json"}]}]'
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "m.json"}]}]'
 	mkdir -p var/watermarks
 	printf '{"symbol":"IBM","interval":"5min","newest":"2025-06-17T15:20:00Z","table":"%s","version":0}\n' "$T" \
 		>var/watermarks/bronze.ndjson
@@ -135,7 +127,7 @@ bronze() {
 }
 
 @test "watermarks written for another table, or for a table made again since, are not used" {
-	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 	mkdir -p var/watermarks
 	printf '{"symbol":"IBM","interval":"5min","newest":"2030-01-01T00:00:00Z","table":"%s","version":0}\n' \
 		/elsewhere/bronze >var/watermarks/bronze.ndjson
@@ -154,7 +146,7 @@ bronze() {
 }
 
 @test "a batch that fails a check is not loaded and the job exits 2, naming the check" {
-	serve '[{"match": {"symbol": "EMPTY"}, "responses": [{"file": "intraday_empty_series.json"}]}]'
+	job_serve '[{"match": {"symbol": "EMPTY"}, "responses": [{"file": "intraday_empty_series.json"}]}]'
 	run --separate-stderr bronze EMPTY
 	assert_failure 2
 	[ -f "$T/_delta_log/00000000000000000000.json" ]
@@ -165,7 +157,7 @@ bronze() {
 }
 
 @test "without an API key the job stops after fetching with one message and 78, and loads nothing" {
-	serve '[]'
+	job_serve '[]'
 	unset ALPHAVANTAGE_API_KEY
 	run --separate-stderr bronze IBM
 	assert_failure 78
@@ -180,7 +172,7 @@ bronze() {
 }
 
 @test "stock-etl runs bronze as a stage of its run, under the same run id; silver is left out while the tree has no silver.sh" {
-	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min IBM
 	assert_success
 	assert_equal "${#stderr_lines[@]}" 1
@@ -199,20 +191,20 @@ bronze() {
 }
 
 @test "stock-etl runs pipelines/silver.sh after bronze once the tree has one" {
-	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 	# a copy of the tree's jobs, with a silver job that says when it ran
 	mkdir -p tree/pipelines tree/conf
 	cp -r "$STOCKETL_ROOT/pipelines/." tree/pipelines/
 	cp -r "$STOCKETL_ROOT/conf/tables" "$STOCKETL_ROOT/conf/checks" tree/conf/
 	cat >tree/pipelines/silver.sh <<-'EOF'
 		#!/usr/bin/env bash
-		echo "silver: run $STOCKETL_RUN_ID after bronze version $(ls "$STOCKETL_LAKE/bronze/_delta_log" | grep -c json$)" >"$HOME/silver.txt"
+		echo "silver: run $STOCKETL_RUN_ID, spool $STOCKETL_SPOOL, after bronze version $(ls "$STOCKETL_LAKE/bronze/_delta_log" | grep -c json$)" >"$HOME/silver.txt"
 	EOF
 	chmod +x tree/pipelines/silver.sh
 	STOCKETL_BIN=$STOCKETL_BIN run --separate-stderr tree/pipelines/stock-etl.sh -q --interval 5min IBM
 	assert_success
 	run cat silver.txt
-	assert_output "silver: run $(run_id_of "$stderr") after bronze version 2"
+	assert_output "silver: run $(run_id_of "$stderr"), spool $PWD/var/spool, after bronze version 2"
 	run facts stage 'select(.job == "stock-etl") | [.stage, .status]'
 	assert_output $'["bronze",0]\n["silver",0]'
 }
@@ -222,7 +214,7 @@ bronze() {
 	bars fx/c2.json IBM 5 "2025-06-17 04:05" 100 forming
 	bars fx/c3.json IBM 5 "2025-06-17 04:10" 100 forming
 	# the fourth answer is slow: SIGTERM arrives while it is awaited
-	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "c1.json"}, {"file": "c2.json"}, {"file": "c3.json"},
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "c1.json"}, {"file": "c2.json"}, {"file": "c3.json"},
 	        {"file": "c3.json", "delay_ms": 1500}]}]'
 	# Cycles every 3 s, the first (after the catch-up) at once: start just
 	# after a boundary, so that each commit's watermarks are written well
@@ -296,7 +288,7 @@ make_job() {
 
 @test "make run and make stock-etl run the bronze and the stock-etl jobs with ARGS" {
 	O_DIR=$(cd "$STOCKETL_ROOT/${O:-build/rel}" && pwd)
-	serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 	export STOCKETL_STATE=$PWD/var
 	run --separate-stderr make_job run ARGS="-q --interval 5min IBM"
 	assert_success

@@ -41,7 +41,7 @@ static const struct cli_option options[] = {
     {"--cleanup-log", "delete commits past delta.logRetentionDuration"},
     {"--config FILE", "the configuration file"},
     {"--dry-run", "with --vacuum: list the files, delete nothing"},
-    {"--force", "with --vacuum: a retention below the table's"},
+    {"--force", "with --vacuum: allow a shorter retention"},
     {"--optimize", "rewrite small files (the default operation)"},
     {"--order-by COLS", "the rows' order in new files (comma-separated)"},
     {"--retain DURATION", "with --vacuum: keep files this long (7d, 168h)"},

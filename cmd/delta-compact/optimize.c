@@ -802,8 +802,9 @@ int compact_optimize(struct compact *c)
 	compact_size_text(bytes_before, before, sizeof before);
 	if (o.t.removed == 0 && rc == EX_OK) {
 		err_warn("%s: optimize: nothing to rewrite among %" PRId64
-		         " files (%s) in %zu partition%s (target %s)",
-		         c->table, files_before, before, nparts, nparts == 1 ? "" : "s", tsize);
+		         " file%s (%s) in %zu partition%s (target %s)",
+		         c->table, files_before, files_before == 1 ? "" : "s", before, nparts,
+		         nparts == 1 ? "" : "s", tsize);
 	} else if (o.t.removed) {
 		/* The table now, with what other writers added meanwhile. */
 		int64_t files_after, bytes_after;

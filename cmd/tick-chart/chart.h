@@ -19,7 +19,6 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "record/stream.h"
 #include "record/tick.h"
 #include "text/tz.h"
 

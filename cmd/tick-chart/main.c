@@ -31,7 +31,6 @@
 #include "base/err.h"
 #include "chart.h"
 #include "record/stream.h"
-#include "record/tick.h"
 #include "text/jscan.h"
 #include "text/tz.h"
 

@@ -64,7 +64,7 @@ RUNNER_CONFIG_FILE=
 # runner_say TEXT: a message of the runner on stderr (errors and the
 # summary are always said; see runner_note for the others).
 runner_say() {
-	printf '%s: %s\n' "$RUNNER_JOB" "$1" >&2
+	printf '%s: %s\n' "$RUNNER_JOB" "$1" >&"${RUNNER_ERR:-2}"
 }
 
 # runner_note TEXT: the runner's progress (an attempt failed, a retry):
@@ -623,11 +623,15 @@ runner_attempt_init() {
 	# shellcheck source=/dev/null
 	source "$RUNNER_TMP/settings" || exit 70
 	printf '%s\n' "$$" >"$RUNNER_TMP/pid"
+	# The attempt's own stderr is the log (what bash says of a stage it
+	# killed, an error in the job's script); what is meant for the user
+	# goes to the stderr it was given, kept as RUNNER_ERR.
+	exec {RUNNER_ERR}>&2 2>>"$RUNNER_LOG"
 	# A pipe nobody writes: read -t on it is a sleep without a process.
 	mkfifo "$RUNNER_TMP/nap" && exec {RUNNER_NAP}<>"$RUNNER_TMP/nap" || exit 74
 	RUNNER_STATUS=0 RUNNER_FAILED_STAGE='' RUNNER_REASON='' RUNNER_ROWS=0
 	RUNNER_STOPPING='' RUNNER_INTERRUPTED='' RUNNER_FINISHED='' RUNNER_NPIPE=0
-	RUNNER_LIVE=()
+	RUNNER_LIVE=() RUNNER_LIVE_NAMES=() RUNNER_HELD=()
 	runner_spool_open
 	trap 'runner_attempt_signal' TERM INT
 	trap 'runner_attempt_exit' EXIT
@@ -691,43 +695,67 @@ runner_stopping() {
 # "stage" fact in the spool.  Returns 0 when the run may go on, 1 when the
 # pipeline failed (status 64 or more) or the attempt is stopping.
 run_pipeline() {
-	local watcher=
+	local watcher=''
 	if [ "${1-}" = --commits ]; then
 		watcher=$2
 		shift 2
 	fi
-	local -a names=("$@") pids=() started=() ended=() status=() errs=()
-	local n=$# d i gate='' r='' c='' first_done=0 out in wpid='' wstart='' 
+	local -a names=("$@") pids=() started=() ended=() status=() errs=() er=() ew=()
+	local n=$# d i fd rw gate='' r='' c='' first_done=0 out in wpid='' wstart=''
 	d=$RUNNER_TMP/p$((++RUNNER_NPIPE))
-	mkdir "$d" || {
+	if ! mkdir "$d"; then
 		runner_stage_failed "${names[0]}" 74 "cannot make $d"
 		return 1
-	}
+	fi
 	for ((i = 0; i < n; i++)); do
 		mkfifo "$d/$i.err" || return 1
-		[ "$i" -lt $((n - 1)) ] && { mkfifo "$d/$i.out" || return 1; }
+		if [ "$i" -lt $((n - 1)) ]; then mkfifo "$d/$i.out" || return 1; fi
 	done
-	# The commits pipe is held open here, read and write, until every stage
-	# and prefix has ended: the watcher reads it to its end only then.
-	if [ -n "$watcher" ]; then
-		mkfifo "$d/commits" "$d/$n.err" || return 1
-		exec {c}<>"$d/commits"
-	else
-		exec {c}>/dev/null
-	fi
+	if [ -n "$watcher" ]; then mkfifo "$d/commits" "$d/$n.err" || return 1; fi
+	# Both ends of each stderr pipe are opened here, before any child
+	# starts, and handed to the children as descriptors: a FIFO's open waits
+	# for its other end, and a child that opened one by its path after the
+	# other side had gone would wait forever.  The runner closes the read
+	# ends once the prefixes have them, and each write end once its stage
+	# has it (or when the stage never starts), so that a prefix sees the end
+	# of its input when its stage ends.  The commits pipe stays open here
+	# until every stage and prefix has ended, so that the watcher reads it
+	# to its end only then.  Every child closes what the runner holds
+	# (RUNNER_HELD): an end left open there would keep a reader from ever
+	# seeing the end of its input.
+	for ((i = 0; i < n + (${#watcher} > 0); i++)); do
+		exec {rw}<>"$d/$i.err"
+		exec {fd}<"$d/$i.err"
+		er+=("$fd")
+		exec {fd}>"$d/$i.err"
+		ew+=("$fd")
+		exec {rw}<&-
+	done
+	if [ -n "$watcher" ]; then exec {c}<>"$d/commits"; else exec {c}>/dev/null; fi
+	RUNNER_HELD=("${er[@]}" "${ew[@]}" "$c" "$RUNNER_NAP")
 	# Each stage's stderr: into the log with its name, into a copy of its
 	# own (for the reason and the counts), and on stderr unless -q.
 	for ((i = 0; i < n; i++)); do
-		runner_prefix "${names[i]}" "$d/$i.txt" <"$d/$i.err" >&"$c" &
+		(
+			exec <&"${er[i]}"
+			runner_close_held
+			runner_prefix "${names[i]}" "$d/$i.txt"
+		) >&"$c" &
 		errs+=($!)
 	done
 	if [ -n "$watcher" ]; then
-		runner_prefix "$watcher" "$d/$n.txt" <"$d/$n.err" >/dev/null {c}>&- &
+		(
+			exec <&"${er[n]}" >/dev/null
+			runner_close_held
+			runner_prefix "$watcher" "$d/$n.txt"
+		) &
 		errs+=($!)
 		wstart=$(runner_now_us)
 		runner_log "$watcher: started"
 		(
-			exec <"$d/commits" 2>"$d/$n.err" {c}>&-
+			exec 2>&"${ew[n]}"
+			runner_close_held
+			exec <"$d/commits"
 			runner_spool_open
 			"stage_$watcher"
 			st=$?
@@ -735,76 +763,66 @@ run_pipeline() {
 			exit "$st"
 		) &
 		wpid=$!
+		fd=${ew[n]}
+		exec {fd}>&-
+		ew[n]=''
 	fi
+	for fd in "${er[@]}"; do
+		exec {fd}<&-
+	done
+	RUNNER_HELD=("${ew[@]}" "$c" "$RUNNER_NAP")
 	RUNNER_LIVE=() RUNNER_LIVE_NAMES=()
-	if [ -n "$RUNNER_STOPPING" ]; then
-		runner_unblock "$d" 0 "$n"
-		exec {c}>&-
-		runner_drain "$d" "${errs[@]}"
-		return 1
-	fi
-	if [ "$n" -gt 1 ]; then
-		exec {gate}<>"$d/0.out"
-		out=$d/0.out
-	else
+	if [ -z "$RUNNER_STOPPING" ]; then
 		out=-
+		if [ "$n" -gt 1 ]; then
+			exec {gate}<>"$d/0.out"
+			RUNNER_HELD+=("$gate")
+			out=$d/0.out
+		fi
+		runner_launch "${names[0]}" /dev/null "$out" "${ew[0]}"
+		pids[0]=$RUNNER_LAUNCHED started[0]=$(runner_now_us)
+		RUNNER_LIVE=("${pids[0]}") RUNNER_LIVE_NAMES=("${names[0]}")
 	fi
-	runner_launch 0 "${names[0]}" /dev/null "$out" "$d/0.err" "$gate" "$c"
-	pids[0]=$RUNNER_LAUNCHED started[0]=$(runner_now_us)
-	if [ "$n" -gt 1 ]; then
-		while runner_alive "${pids[0]}" && ! read -t 0 -u "$gate"; do
+	if [ -n "${pids[0]:-}" ] && [ "$n" -gt 1 ]; then
+		# The first stage alone until it has written something or ended.
+		while runner_alive "${pids[0]}" && ! read -t 0 -u "$gate" && [ -z "$RUNNER_STOPPING" ]; do
 			read -r -t 0.05 -u "$RUNNER_NAP" _
 		done
-		if ! read -t 0 -u "$gate"; then
+		if ! read -t 0 -u "$gate" && ! runner_alive "${pids[0]}"; then
 			runner_wait_pid "${pids[0]}"
-			status[0]=$RUNNER_WAITED
+			status[0]=$RUNNER_WAITED ended[0]=$(runner_now_us)
 			first_done=1
-			runner_stage_end "${names[0]}" "${started[0]}" "$(runner_now_us)" "${status[0]}" "$d/0.txt"
 		fi
-		if [ "$first_done" = 0 ] || [ "$(runner_rank "${status[0]}")" -lt 3 ] || [ "${status[0]}" = 141 ]; then
+		if [ -n "$RUNNER_STOPPING" ]; then
+			runner_log "stopping: the stages after ${names[0]} do not start"
+		elif [ "$first_done" = 1 ] && [ "$(runner_rank "${status[0]}")" -ge 3 ] && [ "${status[0]}" != 141 ]; then
+			runner_log "${names[0]}: ended with status ${status[0]} before any output; the stages after it do not start"
+		else
 			exec {r}<"$d/0.out"
-			in=/dev/fd/$r
+			RUNNER_HELD+=("$r")
+			in="&$r"
 			for ((i = 1; i < n; i++)); do
 				if [ "$i" -lt $((n - 1)) ]; then out=$d/$i.out; else out=-; fi
-				runner_launch "$i" "${names[i]}" "$in" "$out" "$d/$i.err" "$gate" "$r" "$c"
+				runner_launch "${names[i]}" "$in" "$out" "${ew[i]}"
 				pids[i]=$RUNNER_LAUNCHED started[i]=$(runner_now_us)
 				in=$d/$i.out
 			done
 			exec {r}<&-
-		else
-			runner_log "${names[0]}: ended with status ${status[0]} before any output; the stages after it do not start"
-			runner_unblock "$d" 1 "$n"
 		fi
 		exec {gate}<&-
 	fi
-	# Wait for the stages as they end, looking every 50 ms: wait -n is
-	# not used, as after a trap it may no longer report the children that
-	# ended meanwhile, while wait PID always gives a child's status.
-	[ "$first_done" = 1 ] && ended[0]=$(runner_now_us)
-	while :; do
-		RUNNER_LIVE=() RUNNER_LIVE_NAMES=()
-		for ((i = 0; i < n; i++)); do
-			if [ -z "${pids[i]:-}" ] || [ -n "${status[i]:-}" ]; then
-				continue
-			fi
-			if runner_alive "${pids[i]}"; then
-				RUNNER_LIVE+=("${pids[i]}") RUNNER_LIVE_NAMES+=("${names[i]}")
-			else
-				runner_wait_pid "${pids[i]}"
-				status[i]=$RUNNER_WAITED ended[i]=$(runner_now_us)
-			fi
-		done
-		[ ${#RUNNER_LIVE[@]} -gt 0 ] || break
-		if [ -n "$RUNNER_STOPPING" ] && [ $(($(runner_now_us) - RUNNER_STOP_US)) -gt $((RUNNER_GRACE * 1000000)) ]; then
-			runner_log "stopping: SIGKILL to ${RUNNER_LIVE_NAMES[*]}, still there after ${RUNNER_GRACE} s"
-			kill -KILL "${RUNNER_LIVE[@]}" 2>/dev/null
-		fi
-		read -r -t 0.05 -u "$RUNNER_NAP" _
+	for fd in "${ew[@]}"; do
+		[ -n "$fd" ] && exec {fd}>&-
 	done
+	RUNNER_HELD=("$c" "$RUNNER_NAP")
+	# Wait for the stages as they end, looking every 50 ms: wait -n is not
+	# used, as after a trap it may no longer report the children that ended
+	# meanwhile, while wait PID always gives a child's status.
+	runner_reap names pids status ended
 	exec {c}>&-
+	RUNNER_HELD=("$RUNNER_NAP")
 	runner_drain "$d" "${errs[@]}"
 	for ((i = 0; i < n; i++)); do
-		[ "$i" = 0 ] && [ "$first_done" = 1 ] && continue
 		[ -n "${pids[i]:-}" ] && runner_stage_end "${names[i]}" "${started[i]}" "${ended[i]}" "${status[i]}" "$d/$i.txt"
 	done
 	if [ -n "$wpid" ]; then
@@ -822,6 +840,43 @@ run_pipeline() {
 	[ -z "$RUNNER_STOPPING" ] && [ "$(runner_rank "$RUNNER_STATUS")" -lt 3 ]
 }
 
+# runner_reap NAMES PIDS STATUS ENDED: wait until every started stage has
+# ended, filling in its status and end time; RUNNER_LIVE holds the stages
+# still running, for a signal to stop them, and those still there
+# RUNNER_GRACE seconds after it are killed.
+runner_reap() {
+	local -n _n=$1 _p=$2 _s=$3 _e=$4
+	local i
+	while :; do
+		RUNNER_LIVE=() RUNNER_LIVE_NAMES=()
+		for i in "${!_n[@]}"; do
+			if [ -z "${_p[i]:-}" ] || [ -n "${_s[i]:-}" ]; then
+				continue
+			fi
+			if runner_alive "${_p[i]}"; then
+				RUNNER_LIVE+=("${_p[i]}") RUNNER_LIVE_NAMES+=("${_n[i]}")
+			else
+				runner_wait_pid "${_p[i]}"
+				_s[i]=$RUNNER_WAITED _e[i]=$(runner_now_us)
+			fi
+		done
+		[ ${#RUNNER_LIVE[@]} -gt 0 ] || break
+		if [ -n "$RUNNER_STOPPING" ] && [ $(($(runner_now_us) - RUNNER_STOP_US)) -gt $((RUNNER_GRACE * 1000000)) ]; then
+			runner_log "stopping: SIGKILL to ${RUNNER_LIVE_NAMES[*]}, still there after ${RUNNER_GRACE} s"
+			kill -KILL "${RUNNER_LIVE[@]}" 2>/dev/null
+		fi
+		read -r -t 0.05 -u "$RUNNER_NAP" _
+	done
+}
+
+# runner_close_held: in a child, close the pipe ends the runner holds.
+runner_close_held() {
+	local fd
+	for fd in "${RUNNER_HELD[@]}"; do
+		[ -n "$fd" ] && eval "exec $fd<&-"
+	done
+}
+
 # runner_alive PID: the child runs (a zombie does not: after a trap, bash
 # may reap its children only when the next one ends).
 runner_alive() {
@@ -832,20 +887,21 @@ runner_alive() {
 	[ "${stat%% *}" != Z ]
 }
 
-# runner_launch I NAME IN OUT ERR FD...: start stage_NAME in the background
-# with its stdin, stdout (- keeps the attempt's) and stderr, closing the
-# runner's own descriptors FD... in it (a pipe end left open there would
-# keep the next stage from ever seeing the end of its input).
+# runner_launch NAME IN OUT ERRFD: start stage_NAME in the background
+# with its stdin (a path, or &FD: a copy of a descriptor the runner holds),
+# stdout (a path; - keeps the attempt's) and stderr (a copy of ERRFD, a
+# descriptor the runner holds).
 runner_launch() {
-	local name=$2 in=$3 out=$4 err=$5 fd
-	shift 5
+	local name=$1 in=$2 out=$3 err=$4
 	(
-		exec <"$in"
-		for fd in "$@"; do
-			[ -n "$fd" ] && eval "exec $fd<&-"
-		done
+		exec 2>&"$err"
+		if [ "${in:0:1}" = "&" ]; then
+			exec <&"${in:1}"
+		else
+			exec <"$in"
+		fi
+		runner_close_held
 		[ "$out" = - ] || exec >"$out"
-		exec 2>"$err"
 		"stage_$name"
 	) &
 	RUNNER_LAUNCHED=$!
@@ -863,21 +919,12 @@ runner_prefix() {
 	while IFS= read -r line || [ -n "$line" ]; do
 		printf '%s: %s\n' "$name" "$line" >&"$lfd"
 		printf '%s\n' "$line" >&"$cfd"
-		[ "$RUNNER_QUIET" = 1 ] || printf '%s\n' "$line" >&2
+		[ "$RUNNER_QUIET" = 1 ] || printf '%s\n' "$line" >&"${RUNNER_ERR:-2}"
 		if [[ $line =~ ^delta-append:\ committed\ version\ ([0-9]+):\ ([0-9]+)\ records(\ for\ (.*))?$ ]]; then
 			printf '%s %s %s\n' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[4]}"
 		fi
 	done
 	exec {cfd}>&- {lfd}>&-
-}
-
-# runner_unblock DIR FROM N: end the stderr of stages FROM..N-1 that were
-# never started, so that their prefixes end.
-runner_unblock() {
-	local i
-	for ((i = $2; i < $3; i++)); do
-		: >"$1/$i.err"
-	done
 }
 
 # runner_drain DIR PID...: wait for the prefixes (they end with the last

@@ -6,6 +6,19 @@
 #   load helpers/job
 # shellcheck shell=bash
 
+# job_serve RULES [LINE...]: start the mock API with RULES (a JSON rules
+# document) over the Alpha Vantage fixtures and the files a test wrote into
+# ./fx, and write the configuration (job_config LINE...).  The test's
+# teardown stops the server (mockav_stop).
+job_serve() {
+	mkdir -p fx
+	cp "$FIXTURES"/alphavantage/*.json fx/
+	printf '%s\n' "$1" >rules.json
+	shift
+	mockav_start "$PWD/rules.json" "$PWD/fx"
+	job_config "$@"
+}
+
 # job_config [LINE...]: write ./stocketl.ini for the mock API ($MOCKAV_URL)
 # without rate limits and with quick retries, each LINE added to its [job]
 # section (retry_delay is 0s unless a LINE sets it), and point

@@ -1,0 +1,298 @@
+#!/usr/bin/env bats
+# The job runner (pipelines/lib/runner.sh), through the bronze job against
+# the mock API: run ids, logs and the spool's run and stage facts, the lock
+# between runs of one job, which stage a failed run names, retries, the
+# time limit, signals, on_failure and the loader.
+
+# shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
+# shellcheck disable=SC2016 # [job] commands are written as the shell will see them
+load helpers/common
+load helpers/mockav
+load helpers/job
+
+COMPACT='[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+SLOW='[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json", "delay_ms": 1500}]}]'
+
+setup() {
+	common_setup
+	export ALPHAVANTAGE_API_KEY=test-key STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	T=$STOCKETL_LAKE/bronze
+}
+
+teardown() {
+	[ -z "${MOCKAV_PID:-}" ] || mockav_stop
+}
+
+bronze() {
+	"$STOCKETL_ROOT/pipelines/bronze.sh" --interval 5min "$@"
+}
+
+# bronze_bg ARG...: the job in the background, its process in $!.
+bronze_bg() {
+	"$STOCKETL_ROOT/pipelines/bronze.sh" --interval 5min -q "$@" 2>bg.err 3>&- &
+}
+
+# stderr_has TEXT: a line of the last run's stderr contains TEXT.
+stderr_has() {
+	local l
+	for l in "${stderr_lines[@]}"; do
+		[[ $l == *"$1"* ]] && return 0
+	done
+	printf -- '-- no stderr line contains --\n%s\n-- stderr --\n%s\n' "$1" "$stderr" >&2
+	return 1
+}
+
+# wait_for CMD...: until CMD succeeds, at most 10 s.
+wait_for() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+lock_held() {
+	[ -s var/locks/bronze.lock ]
+}
+
+@test "--help names the job's arguments and the runner's options" {
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/bronze.sh" --help
+	assert_success
+	assert_line --index 0 "usage: bronze.sh [-q] [--wait] [--config FILE] [av-fetch options] [SYMBOL ...]"
+	assert_line --partial "--wait       wait for a run of the same job that is going"
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/backfill.sh" -h
+	assert_line --index 0 "usage: backfill.sh [-q] [--wait] [--config FILE] FROM TO [av-fetch options] [SYMBOL ...]"
+}
+
+@test "a run has an id, a log of every stage's stderr under the stage's name, run and stage facts in the spool, and a summary" {
+	job_serve "$COMPACT"
+	run --separate-stderr bronze IBM
+	assert_success
+	local id
+	id=$(run_id_of "$stderr")
+	assert_regex "$id" '^[0-9]{8}T[0-9]{6}Z-[0-9]+$'
+	assert_regex "${stderr_lines[-1]}" "^bronze: run $id: status 0; [0-9]+\.[0-9] s; 100 rows committed; log $PWD/var/logs/bronze/$id\.log$"
+	# the stages' own lines, on stderr as they wrote them and in the log under their names
+	assert_regex "$stderr" $'\ntick-normalize: 1 envelopes, 100 bars out'
+	local log=var/logs/bronze/$id.log
+	run grep -E '^(fetch|normalize|validate|append|watermark): ' "$log"
+	assert_line "fetch: av-fetch: 1 requests; answers: 1 data; 100 bars; 0 retries"
+	assert_line --partial "normalize: tick-normalize: 1 envelopes, 100 bars out"
+	assert_line "append: delta-append: committed version 1: 100 records for av-fetch/intraday/5min/IBM"
+	assert_line "watermark: watermark: bronze version 1: 100 rows, 1 watermarks advanced"
+	run grep -cE "^# [0-9T:.-]+Z bronze run $id attempt 1: (started|status 0)" "$log"
+	assert_output 2
+	# the spool: a run fact when the attempt starts and when it ends, a
+	# stage fact for each stage, in complete files of the runner's own
+	[ -z "$(find var/spool -name '*.part')" ]
+	run facts run '[.run_id == "'"$id"'", .job, .attempt, .status, .failed_stage, .reason, (.ended_at != null)]'
+	assert_output $'[true,"bronze",1,null,null,null,false]\n[true,"bronze",1,0,null,null,true]'
+	run facts run 'keys_unsorted'
+	assert_line --index 0 '["fact","run_id","program","at","job","attempt","started_at","ended_at","status","failed_stage","reason","host"]'
+	run facts stage '[.stage, .status, .records_in, .records_out, .rejected]'
+	assert_output "$(printf '%s\n' '["create",0,null,null,null]' '["fetch",0,null,1,null]' '["normalize",0,1,100,0]' \
+		'["validate",0,100,100,0]' '["append",0,100,100,null]' '["watermark",0,null,null,null]')"
+	run facts stage 'select((.at | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$") | not) or .started_at > .ended_at)'
+	assert_output ""
+}
+
+@test "-q leaves the summary alone on stderr; the log keeps every stage's messages" {
+	job_serve "$COMPACT"
+	run --separate-stderr bronze -q IBM
+	assert_success
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_regex "$stderr" "^bronze: run [^ ]*: status 0; "
+	run grep -c '^normalize: tick-normalize: ' var/logs/bronze/*.log
+	assert_output 1
+}
+
+@test "a second run of a job while one is going exits 75, says which run holds the lock, and fetches nothing" {
+	job_serve "$SLOW"
+	bronze_bg IBM
+	local first=$!
+	wait_for lock_held
+	run --separate-stderr bronze IBM
+	assert_failure 75
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_regex "$stderr" "^bronze: run [^ ]*: not started: another bronze run is going \(run [0-9TZ-]+, pid $first, since [0-9T:.-]+Z\); exit 75 \(on_overlap = skip; --wait waits for it\)$"
+	wait "$first"
+	[ "$(requests | wc -l)" -eq 1 ]
+	run facts run 'select(.status == 75) | .reason'
+	assert_output --partial '"skipped: another run is going (run '
+}
+
+@test "--wait, or on_overlap = wait, waits for the run that is going and then runs" {
+	job_serve "$SLOW"
+	bronze_bg IBM
+	local first=$!
+	wait_for lock_held
+	run --separate-stderr bronze --wait IBM
+	assert_success
+	assert_regex "${stderr_lines[0]}" "^bronze: run [^ ]*: waiting for another bronze run to end \(run [0-9TZ-]+, pid $first, since "
+	wait "$first"
+	# the second run's attempt began after the first run's ended
+	run facts run 'select(.ended_at) | [.started_at, .ended_at]'
+	run jq -rs '.[0][1] < .[1][0]' <<<"$output"
+	assert_output true
+	# the same from the configuration
+	job_config "on_overlap = wait"
+	export STOCKETL_NOW=2025-06-17T15:25:00Z
+	rm var/locks/bronze.lock
+	bronze_bg IBM
+	first=$!
+	wait_for lock_held
+	run --separate-stderr bronze IBM
+	assert_success
+	assert_regex "${stderr_lines[0]}" "^bronze: run [^ ]*: waiting for another bronze run to end \(run [0-9TZ-]+, pid $first, "
+	wait "$first"
+}
+
+@test "a failing stage is named, with its first message as the reason and its stderr in the log; the stages that lost their reader are not blamed" {
+	job_serve "$COMPACT"
+	printf '\n[delta]\nmax_open_files = 0\n' >>"$STOCKETL_CONFIG"
+	run --separate-stderr bronze IBM
+	assert_failure 78
+	assert_regex "${stderr_lines[-1]}" "^bronze: run [^ ]*: status 78, failed at stage append; "
+	run facts run 'select(.ended_at) | [.status, .failed_stage, .reason]'
+	assert_output "[78,\"append\",\"delta-append: [delta] max_open_files: expected an integer from 1 to 4096, got '0'\"]"
+	run facts stage '[.stage, .status]'
+	assert_output "$(printf '%s\n' '["create",0]' '["fetch",0]' '["normalize",0]' '["validate",0]' \
+		'["append",78]' '["watermark",0]')"
+	run grep -c "^append: delta-append: \[delta\] max_open_files" var/logs/bronze/*.log
+	assert_output 1
+	# 78 is not temporary: one attempt
+	run facts run 'select(.ended_at) | .attempt'
+	assert_output 1
+}
+
+@test "a stage that fails with 64 or more is the run's failure even when the stages after it succeed" {
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]},
+	            {"match": {"symbol": "NVDA"}, "responses": [{"file": "intraday_NVDA_1min_extended.json"}]}]'
+	run --separate-stderr bronze IBM NVDA
+	assert_failure 65
+	# IBM's answer was loaded; NVDA's was another series than the one asked for
+	assert_regex "${stderr_lines[-1]}" "^bronze: run [^ ]*: status 65, failed at stage fetch; [0-9.]+ s; 100 rows committed; "
+	run facts run 'select(.ended_at) | [.failed_stage, (.reason | startswith("av-fetch: NVDA: "))]'
+	assert_output '["fetch",true]'
+	run facts stage 'select(.stage == "append") | .status'
+	assert_output 0
+}
+
+@test "a temporary failure is retried under the same run id, each attempt in the spool: the daily limit once, then data" {
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "throttle_information_daily_limit.json"},
+	            {"file": "intraday_IBM_5min_compact.json"}]}]'
+	run --separate-stderr bronze IBM
+	assert_success
+	stderr_has "bronze: attempt 1 ended with status 75 at stage fetch: attempt 2 of 3 in 0.000 s"
+	assert_regex "${stderr_lines[-1]}" "^bronze: run [^ ]*: status 0 after 2 attempts; [0-9.]+ s; 100 rows committed; "
+	run facts run '[.attempt, .status, .failed_stage]'
+	assert_output $'[1,null,null]\n[1,75,"fetch"]\n[2,null,null]\n[2,0,null]'
+	run facts run '.run_id'
+	assert_equal "$(sort -u <<<"$output" | wc -l)" 1
+	[ "$(requests | wc -l)" -eq 2 ]
+	run grep -cE '^# .* bronze run [^ ]* attempt [12]: started' var/logs/bronze/*.log
+	assert_output 2
+}
+
+@test "retries wait longer each time, stop at [job] retries, and other statuses are never retried" {
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "throttle_information_daily_limit.json"}]}]' \
+		"retries = 2" "retry_delay = 200ms"
+	run --separate-stderr bronze IBM
+	assert_failure 75
+	stderr_has "attempt 1 ended with status 75 at stage fetch: attempt 2 of 3 in 0.200 s"
+	stderr_has "attempt 2 ended with status 75 at stage fetch: attempt 3 of 3 in 0.400 s"
+	stderr_has "attempt 3 of 3 ended with status 75; no retries left"
+	assert_regex "${stderr_lines[-1]}" "^bronze: run [^ ]*: status 75 after 3 attempts, failed at stage fetch; "
+	[ "$(requests | wc -l)" -eq 3 ]
+	unset ALPHAVANTAGE_API_KEY
+	run --separate-stderr bronze IBM
+	assert_failure 78
+	run facts run 'select(.ended_at and .status == 78) | .attempt'
+	assert_output 1
+}
+
+@test "a run that outlives [job] timeout is stopped, ends with 75 naming the stage it was in, and is not retried" {
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json", "delay_ms": 20000}]}]' \
+		"timeout = 1s" "retries = 2"
+	local t0=$SECONDS
+	run --separate-stderr bronze IBM
+	assert_failure 75
+	[ $((SECONDS - t0)) -lt 10 ]
+	assert_regex "${stderr_lines[-1]}" "^bronze: run [^ ]*: status 75, failed at stage fetch, timed out; "
+	run facts run 'select(.ended_at) | [.attempt, .status, .failed_stage, .reason]'
+	assert_output '[1,75,"fetch","timed out: the run'"'"'s time limit ([job] timeout = 1s) ran out during stage fetch"]'
+	[ ! -f "$T/_delta_log/00000000000000000001.json" ]
+}
+
+@test "SIGTERM stops a run: 75, the stage it was in, no retry and no on_failure" {
+	job_serve "$SLOW" 'on_failure = touch "$HOME/failed"'
+	bronze_bg IBM
+	local pid=$! st=0
+	wait_for lock_held
+	sleep 0.3
+	kill -TERM "$pid"
+	wait "$pid" || st=$?
+	[ "$st" -eq 75 ]
+	run cat bg.err
+	assert_regex "$output" "^bronze: run [^ ]*: status 75, failed at stage fetch, stopped by SIGTERM; "
+	run facts run 'select(.ended_at) | [.attempt, .status, .reason]'
+	assert_output '[1,75,"stopped by SIGTERM during stage fetch"]'
+	[ ! -e failed ]
+}
+
+@test "on_failure runs after a failed run with the job, run id, status, stage, reason and log in its environment, and not after a success" {
+	job_serve "$COMPACT" 'on_failure = env | grep ^STOCKETL_ | sort >"$HOME/failure.env"'
+	unset ALPHAVANTAGE_API_KEY
+	run --separate-stderr bronze -q IBM
+	assert_failure 78
+	local id
+	id=$(run_id_of "$stderr")
+	run grep -E '^STOCKETL_(JOB|RUN_ID|STATUS|FAILED_STAGE|LOG|REASON)=' failure.env
+	assert_output "$(printf '%s\n' "STOCKETL_FAILED_STAGE=fetch" "STOCKETL_JOB=bronze" \
+		"STOCKETL_LOG=$PWD/var/logs/bronze/$id.log" \
+		"STOCKETL_REASON=$(facts run 'select(.ended_at) | .reason' | jq -r .)" \
+		"STOCKETL_RUN_ID=$id" "STOCKETL_STATUS=78")"
+	rm failure.env
+	export ALPHAVANTAGE_API_KEY=test-key
+	run --separate-stderr bronze -q IBM
+	assert_success
+	[ ! -e failure.env ]
+}
+
+@test "the loader runs at the end of every run, once the spool's files are complete, and its failure changes nothing" {
+	job_serve "$COMPACT" 'loader = ls "$STOCKETL_SPOOL" >"$HOME/spool.txt"; echo loading; exit 3'
+	run --separate-stderr bronze -q IBM
+	assert_success
+	# the runner's, its attempt's and the watermark stage's
+	run grep -c '\.ndjson$' spool.txt
+	assert_output 3
+	run grep -c '\.part$' spool.txt
+	assert_output 0
+	run grep -E '^(# .* loader: |loading)' var/logs/bronze/*.log
+	assert_line --partial 'loader: ls "$STOCKETL_SPOOL"'
+	assert_line loading
+	assert_line --partial 'loader: ended with status 3; the spool stays for the next run'
+}
+
+@test "by default the loader is stocketl-db load-spool, not run while stocketl-db has no load-spool" {
+	job_serve "$COMPACT"
+	run stocketl-db --help
+	refute_output --partial load-spool
+	run --separate-stderr bronze -q IBM
+	assert_success
+	run grep -c 'loader' var/logs/bronze/*.log
+	assert_output 0
+}
+
+@test "bad [job] settings are configuration errors that name the file and the line" {
+	job_serve "$COMPACT" "on_overlap = sometimes"
+	run --separate-stderr bronze IBM
+	assert_failure 78
+	assert_equal "$stderr" "bronze: $STOCKETL_CONFIG:15: [job] on_overlap: expected wait or skip, got 'sometimes'"
+	job_config "timeout = soon"
+	run --separate-stderr bronze IBM
+	assert_failure 78
+	assert_equal "$stderr" "bronze: $STOCKETL_CONFIG:15: [job] timeout: expected a duration (30s, 5m, 1h30m) or 0, got 'soon'"
+	[ ! -e var/spool ] || [ -z "$(ls var/spool)" ]
+}
