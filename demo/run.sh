@@ -115,6 +115,7 @@ av_server_start "$dir/av-server" || exit 69
 # The configuration of the demo, written again each run (the server's port
 # changes).  No key in it: the dummy key goes by the environment.  No
 # PostgreSQL: run history stays in the state directory's spool.
+mask=$(umask)
 umask 077
 cat >"$cfg" <<EOF || exit 74
 # Written by demo/run.sh for the offline demo; rewritten on each run.
@@ -135,7 +136,7 @@ retries = 1
 retry_delay = 1s
 loader =
 EOF
-umask 022
+umask "$mask"
 
 # Only the demo's configuration speaks: settings of the live job in the
 # environment would send the demo's tables elsewhere.
@@ -147,6 +148,8 @@ export STOCKETL_LAKE=$lake
 # silver_bars FILE: silver's bars (key and market values, without the
 # batch and load time), sorted; empty when silver does not exist yet.
 silver_bars() {
+	local -
+	set -o pipefail
 	if [ -d "$lake/silver/_delta_log" ]; then
 		delta-cat -q --csv --columns symbol,interval,trade_timestamp,open,high,low,close,volume \
 			silver | tail -n +2 | LC_ALL=C sort >"$1"
