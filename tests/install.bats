@@ -22,7 +22,7 @@ install_into() {
 	fi
 	mkdir -p "$F/$name.o"
 	[ -d "$STOCKETL_ROOT/$obj" ] && cp -a "$STOCKETL_ROOT/$obj/." "$F/$name.o/"
-	make -s -C "$STOCKETL_ROOT" install "${san[@]}" O="$F/$name.o" OUTBIN="$F/$name.bin" "$@" \
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$STOCKETL_ROOT" install "${san[@]}" O="$F/$name.o" OUTBIN="$F/$name.bin" "$@" \
 		>"$F/$name.log" 2>&1 3>&-
 }
 
@@ -216,7 +216,7 @@ in_etc() {
 
 @test "make uninstall removes what make install put there" {
 	cp -a "$F/root" staged
-	make -s -C "$STOCKETL_ROOT" uninstall PREFIX=/opt/stocketl DESTDIR="$PWD/staged" 3>&-
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$STOCKETL_ROOT" uninstall PREFIX=/opt/stocketl DESTDIR="$PWD/staged" 3>&-
 	run find staged -type f
 	assert_output ""
 }
