@@ -3,7 +3,9 @@
 #   make                 build every program into bin/
 #   make run             the bronze job (pipelines/bronze.sh) once, on ./lake
 #   make stock-etl       the job cron runs: bronze, then silver (pipelines/stock-etl.sh)
+#   make silver          bronze's new rows upserted into silver (pipelines/silver.sh)
 #   make backfill FROM=2024-01 TO=2024-03   intraday history, month by month
+#   make compact         delta-compact of bronze and silver (ARGS=--vacuum: vacuum)
 #                        (ARGS= passes options and symbols to each job)
 #   make up / down       the local stack (PostgreSQL, S3 server, s3fs mount
 #                        at var/lake), its configuration; make status
@@ -89,7 +91,7 @@ SHELL_FILES = $(shell git ls-files '*.sh' '*.bash' '*.bats' .ci/run tests/run \
                 bench/run 2>/dev/null | sort -u)
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all run stock-etl backfill demo test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
+.PHONY: all run stock-etl silver compact backfill demo test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
         deps install uninstall clean up down status ddl spark-sql
 
 all: $(PROG_BINS)
@@ -139,6 +141,12 @@ run: all
 
 stock-etl: all
 	$(JOB_ENV) bash pipelines/stock-etl.sh $(ARGS)
+
+silver: all
+	$(JOB_ENV) bash pipelines/silver.sh $(ARGS)
+
+compact: all
+	$(JOB_ENV) bash pipelines/compact.sh $(ARGS)
 
 backfill: all
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "make backfill: set FROM and TO (YYYY-MM)" >&2; exit 64; }

@@ -20,7 +20,7 @@
 #
 # Stages: create (delta-create), then fetch | normalize | validate | append,
 # with watermark beside them (one update per commit).  Exit status: the
-# run's, as the runner takes it from the stages (README, "Running the job").
+# run's, as the runner takes it from the stages (README, "The job").
 
 # shellcheck disable=SC2317 # the stage_ functions are called by the runner
 set -u

@@ -2,9 +2,10 @@
 # The silver job: bronze's rows added since the bronze version silver last
 # consumed, upserted into silver by (symbol, interval, trade_timestamp), so
 # that silver holds every bar once at its latest value (created on first
-# use, with that merge key).
+# use, with that merge key), through the job runner
+# (pipelines/lib/runner.sh: run id, lock, retries, time limit, log, spool).
 #
-#   pipelines/silver.sh
+#   pipelines/silver.sh [-q] [--wait] [--config FILE]
 #
 # The bronze version consumed is silver's txn of application silver/bronze.
 # Bronze's commits after it, up to bronze's latest version, are read in
@@ -18,47 +19,62 @@
 # Tables are named as everywhere: $STOCKETL_LAKE (default ./lake) or the
 # configuration.
 #
-# Exit status: 0, or the first failing stage's (delta-cat's or
-# delta-append's: 65 for data, 74 for I/O, 75 for a conflict that is safe
-# to run again, ...).
+# Stages: create (delta-create), consumed (delta-append --txn-version),
+# latest (delta-history), then read | merge (delta-cat | delta-append
+# --merge-key) per batch.  Exit status: the run's, as the runner takes it
+# from the stages: 0, or the first failing stage's (65 for data, 74 for
+# I/O, 75 for a conflict that is safe to run again, 78 for a bad
+# STOCKETL_SILVER_VERSIONS, ...).
+
+# shellcheck disable=SC2317 # the stage_ functions are called by the runner
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-# The programs built in this tree come first; installed ones otherwise.
-PATH="$root/bin:$PATH"
-app=silver/bronze
-key=symbol,interval,trade_timestamp
+RUNNER_USAGE=""
+# shellcheck source=pipelines/lib/runner.sh
+source "$(dirname "$0")/lib/runner.sh"
+runner_main silver "$@"
+
+SILVER_APP=silver/bronze
+SILVER_KEY=symbol,interval,trade_timestamp
+
+stage_create() {
+	exec delta-create silver --schema "$RUNNER_ROOT/conf/tables/silver.schema" --partition-by trade_date \
+		--merge-key "$SILVER_KEY"
+}
+
+stage_read() {
+	exec delta-cat "${SILVER_SINCE[@]}" --at-version "$SILVER_UPTO" bronze
+}
+
+stage_merge() {
+	exec delta-append -v --merge-key "$SILVER_KEY" --app-id "$SILVER_APP" --batch-id "$SILVER_UPTO" silver
+}
+
+[ ${#RUNNER_ARGS[@]} -eq 0 ] || runner_fail arguments 64 "no arguments expected, got '${RUNNER_ARGS[0]}'"
 step=${STOCKETL_SILVER_VERSIONS:-100}
 case $step in
 '' | *[!0-9]* | 0)
-	echo "silver.sh: STOCKETL_SILVER_VERSIONS: '$step' is not a positive integer" >&2
-	exit 78
+	runner_fail settings 78 "STOCKETL_SILVER_VERSIONS: '$step' is not a positive integer"
 	;;
 esac
-delta-create silver --schema "$root/conf/tables/silver.schema" --partition-by trade_date \
-	--merge-key "$key" || exit
-consumed=$(delta-append --txn-version "$app" silver) || exit
-latest=$(delta-history --format json --limit 1 bronze) || exit
-latest=$(sed -n 's/^{"version":\([0-9]*\),.*/\1/p' <<<"$latest")
+run_pipeline create || runner_finish
+runner_value consumed delta-append --txn-version "$SILVER_APP" silver || runner_finish
+consumed=$RUNNER_VALUE
+runner_value latest delta-history --format json --limit 1 bronze || runner_finish
+latest=$(sed -n 's/^{"version":\([0-9]*\),.*/\1/p' <<<"$RUNNER_VALUE")
 if [ -z "$latest" ]; then
-	echo "silver.sh: bronze has no version to read" >&2
-	exit 65
+	runner_fail latest 65 "bronze has no version to read"
 fi
 while [ "$consumed" -lt "$latest" ]; do
 	# The first batch reads the snapshot: versions 0 to step.
-	upto=$((consumed < 0 ? step : consumed + step))
-	[ "$upto" -gt "$latest" ] && upto=$latest
+	SILVER_UPTO=$((consumed < 0 ? step : consumed + step))
+	[ "$SILVER_UPTO" -gt "$latest" ] && SILVER_UPTO=$latest
 	if [ "$consumed" -lt 0 ]; then
 		# Never consumed: everything bronze holds, as of that version.
-		since=()
+		SILVER_SINCE=()
 	else
-		since=(--since-version "$consumed")
+		SILVER_SINCE=(--since-version "$consumed")
 	fi
-	delta-cat "${since[@]}" --at-version "$upto" bronze |
-		delta-append --merge-key "$key" --app-id "$app" --batch-id "$upto" silver
-	status=("${PIPESTATUS[@]}")
-	for st in "${status[@]}"; do
-		[ "$st" -ne 0 ] && exit "$st"
-	done
-	consumed=$upto
+	run_pipeline read merge || runner_finish
+	consumed=$SILVER_UPTO
 done
-exit 0
+runner_finish

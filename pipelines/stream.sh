@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The stream job: av-fetch --follow into bronze, one batch and one commit
-# per cycle, until it is stopped, through the job runner
+# per cycle, silver refreshed after each, until it is stopped, through the job runner
 # (pipelines/lib/runner.sh).  Run by systemd
 # (conf/systemd/stocketl-stream.service) or by hand.
 #
@@ -13,6 +13,9 @@
 # stream/intraday/INTERVAL/SYMBOLS.  tick-normalize drops the bars older
 # than the watermarks and reads them again as they advance, after each
 # commit (stage commits), so each bar is loaded about once.
+#
+# After each commit the silver job brings the new rows into silver
+# (stage commits), so silver follows bronze a cycle at a time.
 #
 # SIGTERM or SIGINT ends it: every stage is told at once, the batch in
 # progress is not committed (delta-append removes its files), and the job
@@ -60,11 +63,17 @@ stage_append() {
 	exec delta-append -v "$FETCH_TABLE"
 }
 
-# After each commit: the watermarks (and whatever else follows a commit).
+# After each commit: the watermarks, then silver (the silver job, nested
+# in this run; it waits for a silver run of cron's that is going).  A
+# silver run that fails is caught up by the next commit's; its status is
+# this stage's at the end.
 stage_commits() {
-	local v st=0
+	local v st=0 s
 	while read -r v _; do
-		fetch_watermarks_commit "$v" || st=74
+		fetch_watermarks_commit "$v" || st=$(runner_worse "$st" 74)
+		"$RUNNER_ROOT/pipelines/silver.sh" --wait
+		s=$?
+		[ "$s" = 0 ] || st=$(runner_worse "$st" "$s")
 	done
 	return "$st"
 }

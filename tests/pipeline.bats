@@ -171,45 +171,45 @@ bronze() {
 	[ ! -s "$MOCKAV_LOG" ]
 }
 
-@test "stock-etl runs bronze as a stage of its run, under the same run id; silver is left out while the tree has no silver.sh" {
+@test "stock-etl runs bronze, then silver, as stages of one run under one run id, each job with its own log" {
 	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min IBM
 	assert_success
 	assert_equal "${#stderr_lines[@]}" 1
-	assert_regex "$stderr" "^stock-etl: run [^ ]*: status 0; [0-9.]+ s; 100 rows committed; log "
+	# 100 rows into bronze, the same 100 into silver
+	assert_regex "$stderr" "^stock-etl: run [^ ]*: status 0; [0-9.]+ s; 200 rows committed; log "
 	local id
 	id=$(run_id_of "$stderr")
 	[ -f "var/logs/stock-etl/$id.log" ]
 	[ -f "var/logs/bronze/$id.log" ]
+	[ -f "var/logs/silver/$id.log" ]
 	run facts run 'select(.ended_at) | [.job, .run_id == "'"$id"'", .status]'
-	assert_equal "$(sort <<<"$output")" "$(printf '%s\n' '["bronze",true,0]' '["stock-etl",true,0]')"
-	run facts stage 'select(.job == "stock-etl") | .stage'
-	assert_output '"bronze"'
-	# bronze's own messages are in the stock-etl log, under its stage
-	run grep -c '^bronze: tick-normalize: 1 envelopes, 100 bars out' "var/logs/stock-etl/$id.log"
-	assert_output 1
-}
-
-@test "stock-etl runs pipelines/silver.sh after bronze once the tree has one" {
-	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
-	# a copy of the tree's jobs, with a silver job that says when it ran
-	mkdir -p tree/pipelines tree/conf
-	cp -r "$STOCKETL_ROOT/pipelines/." tree/pipelines/
-	cp -r "$STOCKETL_ROOT/conf/tables" "$STOCKETL_ROOT/conf/checks" tree/conf/
-	cat >tree/pipelines/silver.sh <<-'EOF'
-		#!/usr/bin/env bash
-		echo "silver: run $STOCKETL_RUN_ID, spool $STOCKETL_SPOOL, after bronze version $(ls "$STOCKETL_LAKE/bronze/_delta_log" | grep -c json$)" >"$HOME/silver.txt"
-	EOF
-	chmod +x tree/pipelines/silver.sh
-	STOCKETL_BIN=$STOCKETL_BIN run --separate-stderr tree/pipelines/stock-etl.sh -q --interval 5min IBM
-	assert_success
-	run cat silver.txt
-	assert_output "silver: run $(run_id_of "$stderr"), spool $PWD/var/spool, after bronze version 2"
+	assert_equal "$(sort <<<"$output")" "$(printf '%s\n' '["bronze",true,0]' '["silver",true,0]' '["stock-etl",true,0]')"
 	run facts stage 'select(.job == "stock-etl") | [.stage, .status]'
 	assert_output $'["bronze",0]\n["silver",0]'
+	# each job's messages are in the stock-etl log, under its stage
+	run grep -c '^bronze: tick-normalize: 1 envelopes, 100 bars out' "var/logs/stock-etl/$id.log"
+	assert_output 1
+	run grep -c '^silver: delta-append: committed version 1: 100 records for silver/bronze' "var/logs/stock-etl/$id.log"
+	assert_output 1
+	assert_equal "$(delta-append --txn-version silver/bronze silver)" 1
+	assert_equal "$(delta-cat silver | wc -l)" 100
 }
 
-@test "the stream catches up, commits each cycle with each bar once, and ends cleanly on SIGTERM without committing the batch in progress" {
+@test "stock-etl without an API key stops after fetching with one message, and silver does not run" {
+	job_serve '[]'
+	unset ALPHAVANTAGE_API_KEY
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" --interval 5min IBM
+	assert_failure 78
+	assert_equal "${#stderr_lines[@]}" 2
+	assert_regex "${stderr_lines[0]}" "^av-fetch: no API key: "
+	assert_regex "${stderr_lines[1]}" "^stock-etl: run [^ ]*: status 78, failed at stage bronze; "
+	run facts stage 'select(.job == "stock-etl") | .stage'
+	assert_output '"bronze"'
+	[ ! -e "$STOCKETL_LAKE/silver" ]
+}
+
+@test "the stream catches up, commits each cycle with each bar once, refreshes silver after each commit, and ends cleanly on SIGTERM without committing the batch in progress" {
 	bars fx/c1.json IBM 5 "2025-06-17 04:00" 100 forming
 	bars fx/c2.json IBM 5 "2025-06-17 04:05" 100 forming
 	bars fx/c3.json IBM 5 "2025-06-17 04:10" 100 forming
@@ -242,10 +242,21 @@ bronze() {
 	assert_output stream/intraday/5min/IBM
 	[ "$(requests | wc -l)" -eq 4 ]
 	[ ! -e "$T/_delta_log/00000000000000000004.json" ]
-	run facts run 'select(.ended_at) | [.job, .status, .failed_stage, .reason]'
+	run facts run 'select(.ended_at and .job == "stream") | [.job, .status, .failed_stage, .reason]'
 	assert_output '["stream",0,null,"stopped by SIGTERM during stage follow"]'
 	run jq -r '.newest' var/watermarks/bronze.ndjson
 	assert_output 2025-06-17T16:25:00Z
+	# silver after each of the three commits, under the stream's run id
+	assert_equal "$(delta-append --txn-version silver/bronze silver)" 3
+	run jq -r 'select(.txn) | .txn.version' "$STOCKETL_LAKE"/silver/_delta_log/0000000000000000000[1-9].json
+	assert_output $'1\n2\n3'
+	run facts stage 'select(.job == "silver" and .stage == "merge") | .status'
+	assert_output $'0\n0\n0'
+	# each bar once in silver, at its latest value: 102 bars in all
+	assert_equal "$(delta-cat silver | wc -l)" 102
+	# 12:20 formed at 107.43 in the second cycle and was revised to 107.40 in the third
+	run delta-cat --where "trade_timestamp >= '2025-06-17T16:20:00Z'" --columns trade_timestamp,close silver
+	assert_output $'{"trade_timestamp":"2025-06-17T16:20:00Z","close":107.4}\n{"trade_timestamp":"2025-06-17T16:25:00Z","close":107.48}'
 }
 
 @test "the stream's systemd unit passes systemd-analyze verify" {
@@ -266,13 +277,14 @@ bronze() {
 	assert_line 'Environment=STOCKETL_STATE=/srv/stocketl/var'
 }
 
-@test "the crontab runs stock-etl every 5 minutes of the New York session on weekdays and after the close, with scripts that exist" {
+@test "the crontab runs stock-etl every 5 minutes of the New York session on weekdays and after the close, compact nightly and vacuum weekly, with scripts that exist" {
 	local tab=$STOCKETL_ROOT/conf/crontab
 	run grep -E '^CRON_TZ=' "$tab"
 	assert_output CRON_TZ=America/New_York
 	run grep -E '^[^#A-Z].*' "$tab"
-	assert_output "$(printf '%s  cd /srv/stocketl && pipelines/stock-etl.sh -q >>var/cron.log 2>&1\n' \
-		'*/5 4-19 * * 1-5' '0,5 20 * * 1-5')"
+	assert_output "$(printf '%s  cd /srv/stocketl && pipelines/%s >>var/cron.log 2>&1\n' \
+		'*/5 4-19 * * 1-5' 'stock-etl.sh -q' '0,5 20 * * 1-5' 'stock-etl.sh -q' \
+		'30 21 * * 1-5' 'compact.sh -q --wait' '30 6 * * 0' 'compact.sh -q --wait --vacuum')"
 	local script
 	while read -r script; do
 		[ -x "$STOCKETL_ROOT/$script" ]
@@ -286,14 +298,40 @@ make_job() {
 		O="$O_DIR" OUTBIN="$STOCKETL_BIN" "$@"
 }
 
-@test "make run and make stock-etl run the bronze and the stock-etl jobs with ARGS" {
+@test "make run, silver, stock-etl and compact run their jobs with ARGS" {
 	O_DIR=$(cd "$STOCKETL_ROOT/${O:-build/rel}" && pwd)
 	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 	export STOCKETL_STATE=$PWD/var
 	run --separate-stderr make_job run ARGS="-q --interval 5min IBM"
 	assert_success
 	assert_regex "$stderr" "^bronze: run [^ ]*: status 0; [0-9.]+ s; 100 rows committed; log $PWD/var/logs/bronze/"
+	run --separate-stderr make_job silver ARGS=-q
+	assert_success
+	assert_regex "$stderr" "^silver: run [^ ]*: status 0; [0-9.]+ s; 100 rows committed; log $PWD/var/logs/silver/"
+	# the next five-minute run: the newest bar again, into bronze and silver
 	STOCKETL_NOW=2025-06-17T15:25:00Z run --separate-stderr make_job stock-etl ARGS="-q --interval 5min IBM"
 	assert_success
-	assert_regex "$stderr" "^stock-etl: run [^ ]*: status 0; [0-9.]+ s; 1 rows committed; log $PWD/var/logs/stock-etl/"
+	assert_regex "$stderr" "^stock-etl: run [^ ]*: status 0; [0-9.]+ s; 2 rows committed; log $PWD/var/logs/stock-etl/"
+	assert_equal "$(delta-cat bronze | wc -l)" 101
+	assert_equal "$(delta-cat silver | wc -l)" 100
+	run --separate-stderr make_job compact ARGS=-q
+	assert_success
+	assert_regex "$stderr" "^compact: run [^ ]*: status 0; [0-9.]+ s; 0 rows committed; log $PWD/var/logs/compact/"
+	local id
+	run facts stage 'select(.job == "compact") | [.stage, .status]'
+	assert_output $'["bronze",0]\n["silver",0]'
+	# bronze's newest day had two files: optimized into one; silver's merge
+	# rewrote its file, so silver has nothing to optimize; both checkpointed
+	run jq -r 'select(.commitInfo) | .commitInfo.operation' "$STOCKETL_LAKE/bronze/_delta_log/00000000000000000003.json"
+	assert_output OPTIMIZE
+	[ ! -e "$STOCKETL_LAKE/silver/_delta_log/00000000000000000003.json" ]
+	[ -f "$STOCKETL_LAKE/bronze/_delta_log/_last_checkpoint" ]
+	[ -f "$STOCKETL_LAKE/silver/_delta_log/_last_checkpoint" ]
+	assert_equal "$(delta-cat bronze | wc -l)" 101
+	assert_equal "$(delta-cat silver | wc -l)" 100
+	run --separate-stderr make_job compact ARGS="-q --vacuum"
+	assert_success
+	id=$(run_id_of "$stderr")
+	run grep -E '^(bronze|silver): delta-compact: (bronze|silver): vacuum ' "var/logs/compact/$id.log"
+	assert_equal "${#lines[@]}" 2
 }

@@ -9,6 +9,7 @@
 load helpers/common
 load helpers/mockav
 load helpers/job
+load helpers/pg
 
 COMPACT='[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 SLOW='[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json", "delay_ms": 1500}]}]'
@@ -21,6 +22,7 @@ setup() {
 
 teardown() {
 	[ -z "${MOCKAV_PID:-}" ] || mockav_stop
+	[ -z "${STOCKETL_TEST_PG_DIR:-}" ] || pg_stop
 }
 
 bronze() {
@@ -264,9 +266,10 @@ lock_held() {
 	job_serve "$COMPACT" 'loader = ls "$STOCKETL_SPOOL" >"$HOME/spool.txt"; echo loading; exit 3'
 	run --separate-stderr bronze -q IBM
 	assert_success
-	# the runner's, its attempt's and the watermark stage's
+	# the runner's, its attempt's, the watermark stage's, and those of
+	# av-fetch, tick-validate and delta-append
 	run grep -c '\.ndjson$' spool.txt
-	assert_output 3
+	assert_output 6
 	run grep -c '\.part$' spool.txt
 	assert_output 0
 	run grep -E '^(# .* loader: |loading)' var/logs/bronze/*.log
@@ -275,14 +278,51 @@ lock_held() {
 	assert_line --partial 'loader: ended with status 3; the spool stays for the next run'
 }
 
-@test "by default the loader is stocketl-db load-spool, not run while stocketl-db has no load-spool" {
+@test "without a DSN no loader runs: the spool keeps the facts of the runner and of every program" {
 	job_serve "$COMPACT"
-	run stocketl-db --help
-	refute_output --partial load-spool
+	unset STOCKETL_PG_DSN
 	run --separate-stderr bronze -q IBM
 	assert_success
 	run grep -c 'loader' var/logs/bronze/*.log
 	assert_output 0
+	run facts commit '[.version, .rows, .files, .operation, (.table | endswith("/lake/bronze"))]'
+	assert_output '[1,100,2,"WRITE",true]'
+	run facts request '[.symbol, .outcome]'
+	assert_output '["IBM","data"]'
+	run facts watermark '[.symbol, .interval, .newest]'
+	assert_output '["IBM","5min","2025-06-17T15:20:00Z"]'
+}
+
+@test "with PostgreSQL down a run still loads its data and its facts stay in the spool; a later run that reaches PostgreSQL loads them all" {
+	job_serve "$COMPACT"
+	local port id1 id2
+	port=$(net_free_port 20000 32767)
+	export STOCKETL_PG_DSN="host=127.0.0.1 port=$port dbname=stocketl_test user=postgres connect_timeout=2"
+	run --separate-stderr bronze -q IBM
+	assert_success
+	id1=$(run_id_of "$stderr")
+	assert_equal "$(delta-cat bronze | wc -l)" 100
+	run grep -c 'loader: ended with status 75; the spool stays for the next run' "var/logs/bronze/$id1.log"
+	assert_output 1
+	run facts run 'select(.ended_at) | .status'
+	assert_output 0
+	pg_start
+	pg_env
+	# shellcheck disable=SC2153 # exported by pg_start
+	export STOCKETL_PG_DSN=$STOCKETL_TEST_PG_DSN
+	stocketl-db -q migrate
+	STOCKETL_NOW=2025-06-17T15:25:00Z run --separate-stderr bronze -q IBM
+	assert_success
+	id2=$(run_id_of "$stderr")
+	# every file loaded and removed, the first run's with the second's
+	run ls var/spool
+	assert_output ""
+	run pg_query "SELECT run_id, job, status FROM stocketl.runs WHERE ended_at IS NOT NULL ORDER BY started_at"
+	assert_output "$id1|bronze|0"$'\n'"$id2|bronze|0"
+	run pg_query "SELECT run_id, version, rows, operation FROM stocketl.commits ORDER BY version"
+	assert_output "$id1|1|100|WRITE"$'\n'"$id2|2|1|WRITE"
+	run pg_query "SELECT count(*) FROM stocketl.stages WHERE run_id = '$id1'"
+	assert_output 6
 }
 
 @test "bad [job] settings are configuration errors that name the file and the line" {

@@ -100,6 +100,8 @@ bronze_load() {
 	gen-ticks -m -s 4 6000 >ticks.ndjson
 	overlap feed 1 40 300 140 <ticks.ndjson >in.ndjson
 	bronze_load in.ndjson
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir "$TMPDIR"
 	for round in $(seq 8); do
 		STOCKETL_SILVER_VERSIONS=2 setsid "$STOCKETL_ROOT/pipelines/silver.sh" 2>/dev/null &
 		pid=$!
@@ -110,6 +112,8 @@ bronze_load() {
 	run --separate-stderr env STOCKETL_SILVER_VERSIONS=2 "$STOCKETL_ROOT/pipelines/silver.sh"
 	assert_success
 	assert_equal "$(delta-append --txn-version silver/bronze silver)" 40
+	# the killed runs' private directories are gone with them
+	[ -z "$(find "$TMPDIR" -maxdepth 1 -name 'stocketl-silver.*')" ]
 	# each batch of bronze versions was committed once, in order
 	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | .txn.version' | paste -sd' '"
 	assert_output "$(seq 2 2 40 | paste -sd' ')"

@@ -32,6 +32,7 @@
 #include "base/cli.h"
 #include "base/config.h"
 #include "delta/delta_txn.h"
+#include "meta/meta.h"
 
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID [--batch-id N]] [--commit-retries N]\n"
@@ -220,9 +221,32 @@ static struct delta_txn *batch_txn(struct app *a, const char *app, int64_t id)
 	return t;
 }
 
+/* The batch id of the commit being made (commit_batch()), for its fact in the spool. */
+static int64_t committing_id = -1;
+
+/* A commit's fact in the metadata spool (stocketl(7), METADATA): the table by its absolute root. */
+static void spool_commit(const struct app *a, const struct delta_commit_info *info, int64_t rows,
+                         int64_t files, const char *app)
+{
+	char *abs = realpath(a->root, NULL);
+	struct meta_commit mc = {
+	    .table = abs ? abs : a->root,
+	    .version = info->version,
+	    .batch_app = app,
+	    .batch_id = app && committing_id >= 0 ? committing_id : META_NULL,
+	    .rows = rows,
+	    .files = files,
+	    .bytes = META_NULL,
+	    .operation = a->merge ? "MERGE" : "WRITE",
+	};
+	meta_commit(&mc);
+	free(abs);
+}
+
 void note_commit(struct app *a, const struct delta_commit_info *info, int64_t rows, int64_t files,
                  const char *app)
 {
+	spool_commit(a, info, rows, files, app);
 	a->committed++;
 	a->committed_records += rows;
 	a->committed_files += files;
@@ -260,6 +284,7 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 			return 0;
 		}
 	}
+	committing_id = id;
 	if (a->merge) {
 		int rc = merge_commit(a, app, id, label, e);
 		/* Committed or not, the batch's records are done with. */
@@ -764,6 +789,7 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return st;
 	}
+	meta_open(cfg);
 	int64_t retries, max_open, target, max_line;
 	const char *from;
 	const char *v = config_value(cfg, o_retries, NULL, "delta", "commit_retries", "15", &from);

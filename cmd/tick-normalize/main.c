@@ -53,7 +53,7 @@ static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
     {"--max-line BYTES", "the longest input line (default 16 MiB)"},
     {"--rejects FILE", "append rejected bars and envelopes to FILE"},
-    {"--watermarks FILE", "drop bars older than FILE's newest per symbol and interval"},
+    {"--watermarks FILE", "drop bars older than FILE's watermarks"},
     {"--zone ZONE", "bars' zone when the answer has none"},
     {NULL, NULL},
 };

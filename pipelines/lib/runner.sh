@@ -74,10 +74,15 @@ runner_note() {
 	[ "${RUNNER_QUIET:-0}" = 1 ] || runner_say "$1"
 }
 
-# runner_log TEXT: a line of the runner in the run's log, marked with '#'.
+# runner_log TEXT: a line of the runner in the run's log, marked with '#'
+# (without a subshell: it is said from the loops that wait for stages and
+# from the traps).
 runner_log() {
 	[ -n "${RUNNER_LOG:-}" ] || return 0
-	printf '# %s %s\n' "$(runner_rfc3339 "$(runner_now_us)")" "$1" >>"$RUNNER_LOG"
+	local s
+	runner_now
+	TZ=UTC0 printf -v s '%(%Y-%m-%dT%H:%M:%S)T' "$((RUNNER_NOW / 1000000))"
+	printf '# %s.%06dZ %s\n' "$s" "$((RUNNER_NOW % 1000000))" "$1" >>"$RUNNER_LOG"
 }
 
 runner_config_error() {
@@ -91,6 +96,13 @@ runner_config_error() {
 runner_now_us() {
 	local t=${EPOCHREALTIME/[.,]/}
 	printf '%s\n' "$((10#$t))"
+}
+
+# runner_now: the same in RUNNER_NOW, without a subshell either (for the
+# loops that wait for stages).
+runner_now() {
+	local t=${EPOCHREALTIME/[.,]/}
+	RUNNER_NOW=$((10#$t))
 }
 
 # runner_rfc3339 US: RFC 3339 UTC with microseconds and Z.
@@ -314,7 +326,7 @@ runner_main() {
 }
 
 runner_help() {
-	printf 'usage: %s [-q] [--wait] [--config FILE] %s\n\n' "$(basename "$RUNNER_SCRIPT")" "$RUNNER_USAGE"
+	printf 'usage: %s [-q] [--wait] [--config FILE]%s\n\n' "$(basename "$RUNNER_SCRIPT")" "${RUNNER_USAGE:+ $RUNNER_USAGE}"
 	cat <<-'EOF'
 		  -q, --quiet      only the summary on stderr (the stages' messages go to the log)
 		      --wait       wait for a run of the same job that is going ([job] on_overlap = wait)
@@ -323,7 +335,7 @@ runner_help() {
 		  -h, --help       print this help and exit
 
 		The runner's options may stand anywhere among the others.  Each run's log is
-		<state>/logs/<job>/<run id>.log.  See README.md, "Running the job".
+		<state>/logs/<job>/<run id>.log.  See README.md, "The job".
 	EOF
 }
 
@@ -393,6 +405,7 @@ runner_supervise() {
 	trap 'runner_spool_close' EXIT
 	runner_spool_open
 	runner_lock
+	runner_tmp_clean
 	RUNNER_LOG=$RUNNER_STATE/logs/$RUNNER_JOB/$RUNNER_RUN_ID.log
 	runner_attempts
 	runner_end
@@ -416,11 +429,20 @@ runner_supervisor_signal() {
 # signals that interrupt wait; its status on stdout is not possible from a
 # subshell, so it is left in RUNNER_WAITED.
 runner_wait_pid() {
-	local st
+	local st stat
 	while :; do
 		wait "$1"
 		st=$?
+		# 127: no child of this shell (a subshell has none to wait for).
+		[ "$st" = 127 ] && break
 		kill -0 "$1" 2>/dev/null || break
+		# Still there after wait (a signal's trap interrupted it): only a
+		# child of this very process can be waited for; a subshell that
+		# copied the job table would wait for ever on another's child.
+		read -r stat <"/proc/$1/stat" 2>/dev/null || break
+		stat=${stat##*) }
+		stat=${stat#* }
+		[ "${stat%% *}" = "$BASHPID" ] || break
 	done
 	RUNNER_WAITED=$st
 }
@@ -450,6 +472,20 @@ runner_lock() {
 		fi
 	fi
 	printf 'run %s, pid %s, since %s\n' "$RUNNER_RUN_ID" "$$" "$(runner_rfc3339 "$(runner_now_us)")" >"$file"
+}
+
+# runner_tmp_clean: remove the private directories of this job's attempts
+# that were killed before they could (SIGKILL, a crash of the host): those
+# whose pid file names a process that no longer runs.
+runner_tmp_clean() {
+	local dir pid
+	for dir in "${TMPDIR:-/tmp}/stocketl-$RUNNER_JOB".*; do
+		if [ -d "$dir" ] && [ -O "$dir" ] && read -r pid <"$dir/pid" 2>/dev/null &&
+			[[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
+			rm -rf "$dir"
+		fi
+	done
+	return 0
 }
 
 # runner_attempts: attempts until one succeeds, fails for good, or time or
@@ -575,7 +611,9 @@ runner_end() {
 	[ -n "$RUNNER_STOPPED" ] && what="$what, stopped by SIG$RUNNER_STOPPED"
 	[ "$A_TIMED_OUT" = 1 ] && what="$what, timed out"
 	runner_spool_close
-	runner_say "run $RUNNER_RUN_ID: $what; $took s; $RUNNER_ROWS rows committed; log $RUNNER_LOG"
+	# A nested run's summary is its outer run's to give: in its log only.
+	[ "$RUNNER_NESTED" = 1 ] ||
+		runner_say "run $RUNNER_RUN_ID: $what; $took s; $RUNNER_ROWS rows committed; log $RUNNER_LOG"
 	runner_log "summary: $what; $took s; $RUNNER_ROWS rows committed"
 	# A run that failed, not one stopped on purpose.
 	if [ "$RUNNER_STATUS" -ge 2 ] && [ -n "$RUNNER_ON_FAILURE" ] && [ -z "$RUNNER_STOPPED" ]; then
@@ -599,15 +637,17 @@ runner_on_failure() {
 }
 
 # The loader moves the spool into PostgreSQL when it can: [job] loader (a
-# command; empty: none), by default stocketl-db load-spool when the
-# installed stocketl-db has it.  Its status never changes the run's.
+# command; empty: none), by default (auto) stocketl-db load-spool once a
+# DSN is configured ($STOCKETL_PG_DSN or [postgres] dsn), none without one.
+# Its status never changes the run's: a server that is down leaves the
+# spool for the next run that reaches it.
 runner_load_spool() {
 	local cmd=$RUNNER_LOADER st
 	if [ "$cmd" = auto ]; then
 		cmd=
-		command -v stocketl-db >/dev/null 2>&1 &&
-			stocketl-db --help 2>/dev/null | grep -q 'load-spool' &&
+		if [ -n "${STOCKETL_PG_DSN:-}" ] || [ -n "$(runner_cfg postgres.dsn "")" ]; then
 			cmd="stocketl-db load-spool"
+		fi
 	fi
 	[ -n "$cmd" ] || return 0
 	runner_log "loader: $cmd"
@@ -630,7 +670,7 @@ runner_attempt_init() {
 	# A pipe nobody writes: read -t on it is a sleep without a process.
 	mkfifo "$RUNNER_TMP/nap" && exec {RUNNER_NAP}<>"$RUNNER_TMP/nap" || exit 74
 	RUNNER_STATUS=0 RUNNER_FAILED_STAGE='' RUNNER_REASON='' RUNNER_ROWS=0
-	RUNNER_STOPPING='' RUNNER_INTERRUPTED='' RUNNER_FINISHED='' RUNNER_NPIPE=0
+	RUNNER_STOPPING='' RUNNER_INTERRUPTED='' RUNNER_FINISHED='' RUNNER_NPIPE=0 RUNNER_TERM_SENT=''
 	RUNNER_LIVE=() RUNNER_LIVE_NAMES=() RUNNER_HELD=()
 	runner_spool_open
 	trap 'runner_attempt_signal' TERM INT
@@ -644,8 +684,10 @@ runner_attempt_init() {
 runner_attempt_signal() {
 	[ -n "$RUNNER_STOPPING" ] && return 0
 	RUNNER_STOPPING=1
-	RUNNER_STOP_US=$(runner_now_us)
+	runner_now
+	RUNNER_STOP_US=$RUNNER_NOW
 	if [ ${#RUNNER_LIVE[@]} -gt 0 ]; then
+		RUNNER_TERM_SENT=1
 		RUNNER_INTERRUPTED=${RUNNER_LIVE_NAMES[0]:-}
 		runner_log "stopping: SIGTERM to ${RUNNER_LIVE_NAMES[*]}"
 		kill -TERM "${RUNNER_LIVE[@]}" 2>/dev/null
@@ -840,6 +882,34 @@ run_pipeline() {
 	[ -z "$RUNNER_STOPPING" ] && [ "$(runner_rank "$RUNNER_STATUS")" -lt 3 ]
 }
 
+# runner_value NAME CMD...: run a short command as a stage of its own whose
+# stdout is a value for the job (a version, a count), left in
+# RUNNER_VALUE; its stderr is the stage's, as in run_pipeline.  Returns as
+# run_pipeline does.
+runner_value() {
+	local name=$1 d t0 t1 st line
+	shift
+	d=$RUNNER_TMP/p$((++RUNNER_NPIPE))
+	if ! mkdir "$d"; then
+		runner_stage_failed "$name" 74 "cannot make $d"
+		return 1
+	fi
+	t0=$(runner_now_us)
+	runner_log "$name: started"
+	# shellcheck disable=SC2034 # read by the job's script
+	RUNNER_VALUE=$("$@" 2>"$d/0.txt" </dev/null)
+	st=$?
+	t1=$(runner_now_us)
+	while IFS= read -r line || [ -n "$line" ]; do
+		printf '%s: %s\n' "$name" "$line" >>"$RUNNER_LOG"
+		[ "$RUNNER_QUIET" = 1 ] || printf '%s\n' "$line" >&"${RUNNER_ERR:-2}"
+	done <"$d/0.txt"
+	runner_stage_end "$name" "$t0" "$t1" "$st" "$d/0.txt"
+	local -a names=("$name") status=("$st")
+	runner_attribute "$d" names status
+	[ -z "$RUNNER_STOPPING" ] && [ "$(runner_rank "$RUNNER_STATUS")" -lt 3 ]
+}
+
 # runner_reap NAMES PIDS STATUS ENDED: wait until every started stage has
 # ended, filling in its status and end time; RUNNER_LIVE holds the stages
 # still running, for a signal to stop them, and those still there
@@ -847,23 +917,36 @@ run_pipeline() {
 runner_reap() {
 	local -n _n=$1 _p=$2 _s=$3 _e=$4
 	local i
+	local -a _live _lnames
 	while :; do
-		RUNNER_LIVE=() RUNNER_LIVE_NAMES=()
+		_live=() _lnames=()
 		for i in "${!_n[@]}"; do
 			if [ -z "${_p[i]:-}" ] || [ -n "${_s[i]:-}" ]; then
 				continue
 			fi
 			if runner_alive "${_p[i]}"; then
-				RUNNER_LIVE+=("${_p[i]}") RUNNER_LIVE_NAMES+=("${_n[i]}")
+				_live+=("${_p[i]}") _lnames+=("${_n[i]}")
 			else
 				runner_wait_pid "${_p[i]}"
-				_s[i]=$RUNNER_WAITED _e[i]=$(runner_now_us)
+				runner_now
+				_s[i]=$RUNNER_WAITED _e[i]=$RUNNER_NOW
 			fi
 		done
-		[ ${#RUNNER_LIVE[@]} -gt 0 ] || break
-		if [ -n "$RUNNER_STOPPING" ] && [ $(($(runner_now_us) - RUNNER_STOP_US)) -gt $((RUNNER_GRACE * 1000000)) ]; then
-			runner_log "stopping: SIGKILL to ${RUNNER_LIVE_NAMES[*]}, still there after ${RUNNER_GRACE} s"
-			kill -KILL "${RUNNER_LIVE[@]}" 2>/dev/null
+		# One assignment, so that a signal's trap never finds the list empty.
+		RUNNER_LIVE=("${_live[@]}") RUNNER_LIVE_NAMES=("${_lnames[@]}")
+		[ ${#_live[@]} -gt 0 ] || break
+		if [ -n "$RUNNER_STOPPING" ]; then
+			runner_now
+			if [ -z "$RUNNER_TERM_SENT" ]; then
+				# The signal came while no stage was known to the trap.
+				RUNNER_TERM_SENT=1
+				RUNNER_INTERRUPTED=${RUNNER_INTERRUPTED:-${_lnames[0]}}
+				runner_log "stopping: SIGTERM to ${_lnames[*]}"
+				kill -TERM "${_live[@]}" 2>/dev/null
+			elif [ $((RUNNER_NOW - RUNNER_STOP_US)) -gt $((RUNNER_GRACE * 1000000)) ]; then
+				runner_log "stopping: SIGKILL to ${_lnames[*]}, still there after ${RUNNER_GRACE} s"
+				kill -KILL "${_live[@]}" 2>/dev/null
+			fi
 		fi
 		read -r -t 0.05 -u "$RUNNER_NAP" _
 	done
