@@ -139,7 +139,9 @@ teardown() {
 		ALPHAVANTAGE_API_KEY=demo-offline STOCKETL_NOW=2024-03-13T16:02:00Z \
 		"$SHARE/pipelines/stock-etl.sh" -q IBM
 	assert_success
-	[[ $stderr =~ stock-etl:\ run\ [^\ ]+:\ status\ 0\;\ .*\ 100\ rows\ committed\;\ log\ $BATS_TEST_TMPDIR/data/state/logs/stock-etl/ ]]
+	[[ $stderr =~ stock-etl:\ run\ [^\ ]+:\ status\ 0\;\ .*\ log\ $BATS_TEST_TMPDIR/data/state/logs/stock-etl/ ]]
+	run delta-cat -q --csv --columns symbol "$BATS_TEST_TMPDIR/data/lake/silver"
+	[ "${#lines[@]}" = 101 ]
 	[ -d "$BATS_TEST_TMPDIR/data/lake/bronze/_delta_log" ]
 	[ -d "$BATS_TEST_TMPDIR/data/lake/silver/_delta_log" ]
 	[ -s "$BATS_TEST_TMPDIR/data/state/watermarks/bronze.ndjson" ]

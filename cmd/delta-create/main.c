@@ -34,7 +34,7 @@ static const struct cli_option options[] = {
     {"--merge-key COLS", "rows are upserted by these columns (comma-separated)"},
     {"--partition-by COLS", "partition by these columns (comma-separated)"},
     {"--property KEY=VALUE", "a table property (delta.appendOnly ...)"},
-    {"--schema FILE", "the columns (default: the shipped tables/TABLE.schema)"},
+    {"--schema FILE", "the columns (default: the shipped TABLE.schema)"},
     {NULL, NULL},
 };
 

@@ -51,7 +51,7 @@ static const char usage[] =
 
 static const struct cli_option options[] = {
     {"--binary", "write binary tick records (never to a terminal)"},
-    {"--checks FILE", "the checks (default ./conf/" CHECKS_DEFAULT ", else the installed ones)"},
+    {"--checks FILE", "the checks (default: the shipped ticks.checks)"},
     {"--config FILE", "the configuration file"},
     {"--key-memory BYTES", "memory for duplicate checks' keys (default 16M)"},
     {"--max-line BYTES", "the longest input line (default 16 MiB)"},
