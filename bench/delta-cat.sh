@@ -14,7 +14,7 @@ export STOCKETL_LAKE=$D/lake
 if [ ! -s "$D/rows-$N" ]; then
 	rm -rf "$D/lake"
 	delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
-	gen-ticks -m -s 4 "$N" | delta-append t
+	gen-ticks -m -s 4 "$N" | delta-append --app-id bench --batch-id 1 t
 	echo "$N" >"$D/rows-$N"
 fi
 files="$D/lake/t/trade_date=*/*.parquet"

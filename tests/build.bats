@@ -20,6 +20,20 @@ programs() {
 	done
 }
 
+@test "the stages that talk to no server load neither libcurl nor libpq" {
+	# A stage of a pipeline starts in a millisecond when it loads only the
+	# libraries its work needs; the linker drops the others (--as-needed)
+	# as long as the library's object files keep them apart.
+	for p in tick-normalize tick-validate parquet-cat tick-chart; do
+		run ldd "$(command -v "$p")"
+		assert_success
+		refute_output --partial libcurl
+		refute_output --partial libpq
+	done
+	run ldd "$(command -v av-fetch)"
+	assert_output --partial libcurl
+}
+
 @test "make install honours PREFIX and DESTDIR; make uninstall removes what it installed" {
 	[ -n "${STOCKETL_INSTALL_TEST:-1}" ]
 	run make -C "$STOCKETL_ROOT" -s install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/opt/se

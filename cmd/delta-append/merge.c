@@ -10,7 +10,9 @@
  * tells them apart best, within each file's bounds).  Only those files are
  * read, one at a time and streamed: their rows whose key is in the batch
  * are dropped, the others written again, and then every record of the
- * batch is written, through the library's writer (delta/delta_rows.h).
+ * batch is written, through the library's writer (delta/delta_rows.h),
+ * in the encodings the largest of them uses, so that the writer does not
+ * try its candidate encodings on every new file.
  * One MERGE commit removes the files read and adds the files written,
  * with the batch's txn, so a batch is loaded once however often it is
  * sent; a key that moved to another partition loses its old row wherever
@@ -40,6 +42,17 @@
 /* Below this many bytes to write, an attempt writes its files in its own thread. */
 #define INLINE_BYTES (64LL << 20)
 
+/*
+ * A slot of the batch's hash table: the record holding a key, and the low
+ * 32 bits of the key's hash, which place it (so that growing the table
+ * reads no key) and rule out most other keys without reading theirs (a
+ * read of the record's key is a cache miss on a large batch).
+ */
+struct slot {
+	uint32_t rec; /* record index + 1, 0 for empty */
+	uint32_t hash;
+};
+
 struct merge {
 	size_t *key; /* key columns, as indexes into the table's columns */
 	size_t nkey;
@@ -49,7 +62,7 @@ struct merge {
 	size_t *off; /* record i starts at data + off[i]: its key, then its row */
 	uint32_t *klen;
 	size_t n, cap;
-	uint32_t *slot; /* hash table: record index + 1, 0 for empty */
+	struct slot *slot; /* hash table, open addressing */
 	size_t nslots;
 	size_t distinct;
 	struct buf kbuf; /* scratch: one key, encoded */
@@ -153,17 +166,38 @@ static void decode_row(const struct merge *m, const struct app *a, size_t i,
 
 /* Hash table -------------------------------------------------------------------------- */
 
-/* The slot of a key: where it is, or the empty one where it would go. */
-static size_t find_slot(const struct merge *m, const char *key, size_t len)
+/*
+ * The hash of an encoded key, eight bytes at a time, every bit mixed into
+ * the low ones that pick the slot: a byte-wise hash was most of an
+ * upsert's time on large batches, and keys that differ only in a
+ * timestamp's low bytes crowded its low bits.
+ */
+static uint64_t key_hash(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, v;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&v, p, 8);
+		h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	v = 0;
+	memcpy(&v, p, n);
+	h = (h ^ v) * 0x94d049bb133111ebULL;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 32);
+}
+
+/* The slot of a key whose hash is h: where it is, or the empty one where it would go. */
+static size_t find_slot(const struct merge *m, const char *key, size_t len, uint32_t h)
 {
 	size_t mask = m->nslots - 1;
-	size_t i = (size_t)strmap_hash(key, len) & mask;
-	for (;; i = (i + 1) & mask) {
-		uint32_t s = m->slot[i];
-		if (!s)
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		const struct slot *s = &m->slot[i];
+		if (!s->rec)
 			return i;
-		size_t r = s - 1;
-		if (m->klen[r] == len && memcmp(rec_key(m, r), key, len) == 0)
+		size_t r = s->rec - 1;
+		if (s->hash == h && m->klen[r] == len && memcmp(rec_key(m, r), key, len) == 0)
 			return i;
 	}
 }
@@ -171,17 +205,20 @@ static size_t find_slot(const struct merge *m, const char *key, size_t len)
 static int grow_slots(struct merge *m)
 {
 	size_t nslots = m->nslots ? m->nslots * 2 : 1024;
-	uint32_t *old = m->slot;
+	struct slot *old = m->slot;
 	size_t nold = m->nslots;
 	if (!(m->slot = calloc(nslots, sizeof *m->slot))) {
 		m->slot = old;
 		return -1;
 	}
 	m->nslots = nslots;
+	size_t mask = nslots - 1;
 	for (size_t i = 0; i < nold; i++)
-		if (old[i]) {
-			size_t r = old[i] - 1;
-			m->slot[find_slot(m, rec_key(m, r), m->klen[r])] = old[i];
+		if (old[i].rec) {
+			size_t j = old[i].hash & mask;
+			while (m->slot[j].rec)
+				j = (j + 1) & mask;
+			m->slot[j] = old[i];
 		}
 	free(old);
 	return 0;
@@ -192,7 +229,8 @@ static ssize_t lookup(const struct merge *m)
 {
 	if (!m->nslots)
 		return -1;
-	uint32_t s = m->slot[find_slot(m, m->kbuf.data, m->kbuf.len)];
+	uint32_t h = (uint32_t)key_hash(m->kbuf.data, m->kbuf.len);
+	uint32_t s = m->slot[find_slot(m, m->kbuf.data, m->kbuf.len, h)].rec;
 	return s ? (ssize_t)s - 1 : -1;
 }
 
@@ -334,11 +372,13 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 		return -1;
 	}
 	m->n++;
-	size_t s = find_slot(m, m->kbuf.data, m->kbuf.len);
-	if (!m->slot[s])
+	uint32_t h = (uint32_t)key_hash(m->kbuf.data, m->kbuf.len);
+	size_t s = find_slot(m, m->kbuf.data, m->kbuf.len, h);
+	if (!m->slot[s].rec)
 		m->distinct++;
 	/* The last record of a key wins. */
-	m->slot[s] = (uint32_t)(i + 1);
+	m->slot[s].rec = (uint32_t)(i + 1);
+	m->slot[s].hash = h;
 	return 0;
 }
 
@@ -415,8 +455,8 @@ static int batch_rows(struct merge *m)
 		return -1;
 	unsigned char *live = m->matched; /* borrowed, cleared below */
 	for (size_t s = 0; s < m->nslots; s++)
-		if (m->slot[s])
-			live[m->slot[s] - 1] = 1;
+		if (m->slot[s].rec)
+			live[m->slot[s].rec - 1] = 1;
 	size_t j = 0;
 	for (size_t i = 0; i < m->n; i++)
 		if (live[i])
@@ -676,6 +716,38 @@ static int rewrite_file(struct app *a, struct delta_writer *w, const struct delt
 	return k;
 }
 
+/*
+ * The files written are like the ones rewritten: the largest candidate's
+ * encodings are forced on them, which spares each its trial encodings
+ * (most of the cost of writing a small file).  Only its footer is read.
+ */
+static int learn_encodings(struct app *a, struct delta_writer *w, const struct delta_file **cand,
+                           size_t ncand, const struct pq_read_options *ro, struct err_msg *e)
+{
+	struct merge *m = a->merge;
+	size_t big = 0;
+	for (size_t i = 1; i < ncand; i++)
+		if (cand[i]->size > cand[big]->size)
+			big = i;
+	if (cand[big]->has_deletion_vector)
+		return 0; /* refused when it is rewritten */
+	struct delta_rows *r = delta_rows_open(a->root, cand[big], m->cols, a->ncols, ro, e);
+	if (!r)
+		return -1;
+	int *enc = calloc(a->ncols ? a->ncols : 1, sizeof *enc);
+	if (!enc) {
+		delta_rows_close(r);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	for (size_t c = 0; c < a->ncols; c++)
+		enc[c] = delta_rows_encoding(r, c);
+	delta_rows_close(r);
+	delta_writer_learn(w, enc);
+	free(enc);
+	return 0;
+}
+
 /* Build the MERGE transaction of the files read and written. */
 static struct delta_txn *merge_txn(struct app *a, struct delta_writer *w,
                                    const struct delta_file **cand, size_t ncand, const char *app,
@@ -802,6 +874,8 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 			err_set(e, EX_SOFTWARE, "out of memory");
 		goto out;
 	}
+	if (ncand && learn_encodings(a, w, cand, ncand, &ro, e) < 0)
+		goto out;
 	for (size_t i = 0; i < ncand; i++)
 		if (rewrite_file(a, w, cand[i], st, &ro, e) < 0)
 			goto out;

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "net/http.h"
+#include "net/url.h"
 #include "text/jscan.h"
 #include "record/tick.h"
 #include "text/ts.h"
@@ -212,33 +212,33 @@ void av_month_format(int ym, char out[8])
 int av_url(struct buf *out, const char *base_url, const struct av_request *r, const char *apikey)
 {
 	int rc = buf_puts(out, base_url);
-	rc |= http_url_param(out, "function", av_function_api(r->function));
-	rc |= http_url_param(out, "symbol", r->symbol);
+	rc |= url_param(out, "function", av_function_api(r->function));
+	rc |= url_param(out, "symbol", r->symbol);
 	if (r->function == AV_INTRADAY) {
-		rc |= http_url_param(out, "interval", tick_interval_name(r->interval));
+		rc |= url_param(out, "interval", tick_interval_name(r->interval));
 		if (r->sent & AV_SENT_ADJUSTED)
-			rc |= http_url_param(out, "adjusted", r->adjusted ? "true" : "false");
+			rc |= url_param(out, "adjusted", r->adjusted ? "true" : "false");
 		if (r->sent & AV_SENT_EXTENDED)
-			rc |= http_url_param(out, "extended_hours",
-			                     r->extended_hours ? "true" : "false");
+			rc |=
+			    url_param(out, "extended_hours", r->extended_hours ? "true" : "false");
 		if (r->month != AV_NO_MONTH) {
 			char m[8];
 			av_month_format(r->month, m);
-			rc |= http_url_param(out, "month", m);
+			rc |= url_param(out, "month", m);
 		}
 	}
 	if (r->function != AV_QUOTE && (r->sent & AV_SENT_OUTPUTSIZE))
-		rc |= http_url_param(out, "outputsize", r->outputsize_full ? "full" : "compact");
+		rc |= url_param(out, "outputsize", r->outputsize_full ? "full" : "compact");
 	if (r->entitlement != AV_ENT_NONE)
-		rc |= http_url_param(out, "entitlement",
-		                     r->entitlement == AV_ENT_REALTIME ? "realtime" : "delayed");
+		rc |= url_param(out, "entitlement",
+		                r->entitlement == AV_ENT_REALTIME ? "realtime" : "delayed");
 	if (r->sent & AV_SENT_DATATYPE)
-		rc |= http_url_param(out, "datatype", r->datatype == AV_CSV ? "csv" : "json");
+		rc |= url_param(out, "datatype", r->datatype == AV_CSV ? "csv" : "json");
 	if (apikey) {
-		rc |= http_url_param(out, "apikey", apikey);
+		rc |= url_param(out, "apikey", apikey);
 	} else {
 		/* The printable form: an empty parameter, then a mark that cannot be a key. */
-		rc |= http_url_param(out, "apikey", "");
+		rc |= url_param(out, "apikey", "");
 		rc |= buf_puts(out, "***");
 	}
 	return rc ? -1 : 0;
@@ -681,7 +681,7 @@ static const char *av_find_key(const char *text, size_t n, size_t from, const ch
 /* The key as it is and, when it differs, percent-encoded as in a URL. */
 static int av_key_forms(const char *secret, struct buf *enc)
 {
-	if (http_pct_encode(enc, secret) < 0)
+	if (url_pct_encode(enc, secret) < 0)
 		return -1;
 	return enc->len && strcmp(enc->data, secret) != 0 ? 2 : 1;
 }

@@ -32,7 +32,8 @@
  * add.stats as delta_stats_json() states them.  Encoding and writing run in
  * writer threads: the caller converts and buffers rows, a chunk at a time
  * per file; encodings learned from one finished file are forced on the
- * next ones (relearned every 256 files), since the files of one stream are
+ * next ones (relearned every 256 files), or given by a caller that read
+ * them from the files it rewrites, since the files of one stream are
  * alike and the writer's trial encodings cost more than writing a small
  * file.  Files are invisible until a commit names them: the caller commits
  * what delta_writer_files() gives (struct delta_file, ready for an add)
@@ -128,6 +129,14 @@ struct delta_rows *delta_rows_open(const char *root, const struct delta_file *f,
                                    const struct pq_read_options *ro, struct err_msg *e);
 /* The path of the file on storage, for messages. */
 const char *delta_rows_path(const struct delta_rows *r);
+/*
+ * The encoding of column col's values in the file (a pq_encoding: the one
+ * its first row group's data pages use), for a writer of files like it to
+ * force (delta_writer_learn()); PQ_ENC_AUTO for a partition or nested
+ * column, one the file lacks, or an encoding that cannot be told or that a
+ * writer of the table's type could not use.
+ */
+int delta_rows_encoding(const struct delta_rows *r, size_t col);
 /* Row groups of the file, and the rows of one. */
 int delta_rows_row_groups(const struct delta_rows *r);
 int64_t delta_rows_row_group_rows(const struct delta_rows *r, int g);
@@ -246,6 +255,14 @@ struct delta_writer *delta_writer_new(const char *root, const struct delta_schem
  * a writer thread's failure (I/O, EX_IOERR), memory.
  */
 int delta_writer_put(struct delta_writer *w, const struct delta_cell *cells, struct err_msg *e);
+/*
+ * Force encodings on the files started from now on, as if learned from a
+ * finished file: enc[i] for the schema's column i (partition columns are
+ * ignored; PQ_ENC_AUTO lets the writer choose that column's), each one
+ * that delta_rows_encoding() gives for the column.  A caller that rewrites
+ * files it reads spares every new file the trial encodings this way.
+ */
+void delta_writer_learn(struct delta_writer *w, const int *enc);
 /* Rows put since the last release or discard. */
 int64_t delta_writer_rows(const struct delta_writer *w);
 /*

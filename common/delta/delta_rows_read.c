@@ -458,6 +458,59 @@ const char *delta_rows_path(const struct delta_rows *r)
 	return r->path.data;
 }
 
+/* Can a writer of the table's column f force encoding enc (see pq_writer_set_encoding())? */
+static int encoding_suits(const struct delta_field *f, int enc)
+{
+	int ints = f->type == DT_LONG || f->type == DT_INTEGER || f->type == DT_SHORT ||
+	           f->type == DT_BYTE || f->type == DT_DATE || f->type == DT_TIMESTAMP ||
+	           f->type == DT_TIMESTAMP_NTZ;
+	int text = f->type == DT_STRING || f->type == DT_BINARY;
+	int dec = f->type == DT_DECIMAL;
+	switch (enc) {
+	case PQ_ENC_PLAIN:
+		return 1;
+	case PQ_ENC_RLE_DICTIONARY:
+		return f->type != DT_BOOLEAN;
+	case PQ_ENC_DELTA_BINARY_PACKED:
+		/* Decimals of up to 18 digits are stored in int32 or int64. */
+		return ints || (dec && f->precision <= 18);
+	case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
+		return text;
+	case PQ_ENC_DELTA_BYTE_ARRAY:
+		return text || (dec && f->precision > 18);
+	case PQ_ENC_BYTE_STREAM_SPLIT:
+		return ints || dec || f->type == DT_FLOAT || f->type == DT_DOUBLE;
+	case PQ_ENC_RLE:
+		return f->type == DT_BOOLEAN;
+	default:
+		return 0;
+	}
+}
+
+int delta_rows_encoding(const struct delta_rows *r, size_t col)
+{
+	struct pq_chunk_info ci;
+	if (col >= r->ncols || r->fc[col].src != SRC_FLAT || r->ng < 1 ||
+	    pq_reader_chunk_info(r->r, 0, r->fc[col].leaf, &ci) < 0)
+		return PQ_ENC_AUTO;
+	/* The chunk's list names its levels' encodings (RLE) and its dictionary page's too. */
+	int enc = PQ_ENC_AUTO, rle = 0;
+	for (int i = 0; i < ci.nencodings && i < 16; i++) {
+		int x = ci.encodings[i];
+		if (x == PQ_ENC_RLE_DICTIONARY || x == PQ_ENC_PLAIN_DICTIONARY) {
+			enc = PQ_ENC_RLE_DICTIONARY;
+			break;
+		}
+		if (x == PQ_ENC_RLE || x == PQ_ENC_BIT_PACKED)
+			rle |= x == PQ_ENC_RLE;
+		else if (enc == PQ_ENC_AUTO)
+			enc = x;
+	}
+	if (enc == PQ_ENC_AUTO && rle && r->cols[col].f->type == DT_BOOLEAN)
+		enc = PQ_ENC_RLE;
+	return enc != PQ_ENC_AUTO && encoding_suits(r->cols[col].f, enc) ? enc : PQ_ENC_AUTO;
+}
+
 int delta_rows_row_groups(const struct delta_rows *r)
 {
 	return r->ng;
@@ -760,14 +813,20 @@ void delta_stats_bounds(const char *stats, const struct delta_field *const *fiel
 		while (jscan_next(&js, &ck) == JS_KEY) {
 			if (jscan_next(&js, &cv) <= 0)
 				goto out;
-			buf_reset(&key);
-			if (ck.escaped ? jscan_unescape(ck.s, ck.n, &key) < 0
-			               : buf_append(&key, ck.s, ck.n) < 0)
-				goto out;
-			buf_reserve(&key, 0);
+			/* A name without escapes is compared where it stands. */
+			const char *name = ck.s;
+			size_t nlen = ck.n;
+			if (ck.escaped) {
+				buf_reset(&key);
+				if (jscan_unescape(ck.s, ck.n, &key) < 0 ||
+				    buf_reserve(&key, 0) < 0)
+					goto out;
+				name = key.data;
+				nlen = key.len;
+			}
 			for (size_t i = 0; i < n; i++) {
 				const struct delta_field *f = fields[i];
-				if (strcmp(f->name, key.data) != 0)
+				if (strlen(f->name) != nlen || memcmp(f->name, name, nlen) != 0)
 					continue;
 				if (sec == SEC_NULLS) {
 					char tmp[32];

@@ -744,6 +744,16 @@ int delta_writer_put(struct delta_writer *w, const struct delta_cell *cells, str
 	return 0;
 }
 
+void delta_writer_learn(struct delta_writer *w, const int *enc)
+{
+	pthread_mutex_lock(&w->mu);
+	for (size_t l = 0; l < w->nleaves; l++)
+		w->learned[l] = enc[w->leaf_col[l] - w->cols];
+	w->have_learned = 1;
+	w->files_since_learning = 0;
+	pthread_mutex_unlock(&w->mu);
+}
+
 int64_t delta_writer_rows(const struct delta_writer *w)
 {
 	return w->rows;

@@ -92,14 +92,4 @@ void http_response_free(struct http_response *r);
 /* A short name of an outcome ("timeout", "connection failed", ...). */
 const char *http_outcome_name(int outcome);
 
-/* Append s percent-encoded as an RFC 3986 query component.  Returns 0 or -1 (out of memory). */
-int http_pct_encode(struct buf *out, const char *s);
-
-/*
- * Append "name=value" to the URL in url, after '?' if it has no query yet
- * and '&' otherwise, percent-encoding both as RFC 3986 requires of a query
- * component.  Returns 0, or -1 when out of memory.
- */
-int http_url_param(struct buf *url, const char *name, const char *value);
-
 #endif

@@ -476,11 +476,12 @@ runner_lock() {
 
 # runner_tmp_clean: remove the private directories of this job's attempts
 # that were killed before they could (SIGKILL, a crash of the host): those
-# whose pid file names a process that no longer runs.
+# whose supervisor no longer runs.  (Its attempt, which holds the job's
+# lock as long as it lives, has ended too: this run has the lock.)
 runner_tmp_clean() {
 	local dir pid
 	for dir in "${TMPDIR:-/tmp}/stocketl-$RUNNER_JOB".*; do
-		if [ -d "$dir" ] && [ -O "$dir" ] && read -r pid <"$dir/pid" 2>/dev/null &&
+		if [ -d "$dir" ] && [ -O "$dir" ] && read -r pid <"$dir/owner" 2>/dev/null &&
 			[[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
 			rm -rf "$dir"
 		fi
@@ -547,6 +548,7 @@ runner_attempt() {
 	local -a limit=()
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/stocketl-$RUNNER_JOB.XXXXXX") || exit 74
 	RUNNER_ATTEMPT_DIR=$dir
+	printf '%s\n' "$$" >"$dir/owner" || exit 74
 	# Read back in a function: global, not local, declarations.
 	declare -p RUNNER_LOG RUNNER_QUIET RUNNER_STATE RUNNER_SPOOL RUNNER_RUN_ID \
 		RUNNER_ATTEMPT RUNNER_ON_OVERLAP RUNNER_CFG RUNNER_CFG_LINE RUNNER_CONFIG_FILE |

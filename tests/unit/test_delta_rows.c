@@ -310,6 +310,81 @@ static void test_an_added_file_the_read_predicate_accepts_is_a_conflict(void)
 	t_table_free(&t);
 }
 
+/* Write rows 0..n-1 with w, finish, and open its first file as the table's columns. */
+static struct delta_rows *written(const struct t_table *t, struct delta_writer *w, int n,
+                                  const struct delta_rows_col *cols)
+{
+	struct err_msg e;
+	char key[16];
+	struct delta_cell c[5];
+	for (int i = 0; i < n; i++) {
+		row(i, c, key);
+		T_EQ_INT(delta_writer_put(w, c, &e), 0);
+	}
+	T_EQ_INT(delta_writer_finish(w, &e), 0);
+	size_t nf;
+	const struct delta_written *f = delta_writer_files(w, &nf);
+	T_CHECK(nf > 0);
+	struct delta_rows *r = nf ? delta_rows_open(t->root, &f[0].file, cols, 5, NULL, &e) : NULL;
+	T_CHECK(r != NULL);
+	return r;
+}
+
+static void test_encodings_read_from_a_file_are_forced_on_new_files(void)
+{
+	struct t_table t;
+	t_table_new(&t, 0);
+	struct delta_schema s = schema_of("");
+	struct delta_rows_col cols[5];
+	for (size_t i = 0; i < 5; i++)
+		cols[i] = (struct delta_rows_col){&s.fields[i], i == 2};
+	/* The writer's own choices: a dictionary for the keys, deltas for the times. */
+	struct delta_writer *w = writer(&t, &s, NULL, 0, 0, 0);
+	struct delta_rows *r = written(&t, w, 600, cols);
+	T_EQ_INT(delta_rows_encoding(r, 0), PQ_ENC_RLE_DICTIONARY);
+	T_EQ_INT(delta_rows_encoding(r, 1), PQ_ENC_DELTA_BINARY_PACKED);
+	T_EQ_INT(delta_rows_encoding(r, 2), PQ_ENC_AUTO); /* a partition column */
+	T_EQ_INT(delta_rows_encoding(r, 5), PQ_ENC_AUTO); /* no such column */
+	delta_rows_close(r);
+	delta_writer_release(w);
+	delta_writer_free(w);
+	/* Forced: every new file takes the encodings given, a column left to the writer its own. */
+	int enc[5] = {PQ_ENC_PLAIN, PQ_ENC_AUTO, PQ_ENC_RLE_DICTIONARY, PQ_ENC_BYTE_STREAM_SPLIT,
+	              PQ_ENC_DELTA_BINARY_PACKED};
+	w = writer(&t, &s, NULL, 0, 0, 0);
+	delta_writer_learn(w, enc);
+	r = written(&t, w, 600, cols);
+	T_EQ_INT(delta_rows_encoding(r, 0), PQ_ENC_PLAIN);
+	T_EQ_INT(delta_rows_encoding(r, 1), PQ_ENC_DELTA_BINARY_PACKED);
+	T_EQ_INT(delta_rows_encoding(r, 3), PQ_ENC_BYTE_STREAM_SPLIT);
+	T_EQ_INT(delta_rows_encoding(r, 4), PQ_ENC_DELTA_BINARY_PACKED);
+	/* ... and the rows read back. */
+	struct err_msg e;
+	const struct delta_value *v;
+	int64_t rows = 0;
+	while (delta_rows_next(r, &v, &e) == 1)
+		rows += v[4].c.null || v[4].c.i % 2 == 0;
+	T_EQ_INT(rows, 300);
+	delta_rows_close(r);
+	/* Read as a double, the long column's deltas would not suit a writer of that table. */
+	struct delta_schema d = schema_of("");
+	d.fields[4].type = DT_DOUBLE;
+	struct delta_rows_col dcols[5];
+	for (size_t i = 0; i < 5; i++)
+		dcols[i] = (struct delta_rows_col){&d.fields[i], i == 2};
+	size_t nf;
+	const struct delta_written *f = delta_writer_files(w, &nf);
+	struct delta_rows *rd = delta_rows_open(t.root, &f[0].file, dcols, 5, NULL, &e);
+	T_CHECK(rd != NULL);
+	T_EQ_INT(rd ? delta_rows_encoding(rd, 4) : -2, PQ_ENC_AUTO);
+	T_EQ_INT(rd ? delta_rows_encoding(rd, 3) : -2, PQ_ENC_BYTE_STREAM_SPLIT);
+	delta_rows_close(rd);
+	delta_writer_free(w);
+	delta_schema_free(&d);
+	delta_schema_free(&s);
+	t_table_free(&t);
+}
+
 int main(void)
 {
 	T_RUN(test_rows_written_read_back_with_partition_values);
@@ -317,5 +392,6 @@ int main(void)
 	T_RUN(test_discarded_files_are_removed_and_kept_ones_synced);
 	T_RUN(test_files_are_pruned_by_partition_values_and_statistics);
 	T_RUN(test_an_added_file_the_read_predicate_accepts_is_a_conflict);
+	T_RUN(test_encodings_read_from_a_file_are_forced_on_new_files);
 	T_DONE();
 }

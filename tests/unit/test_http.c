@@ -5,6 +5,7 @@
  * against the mock server).
  */
 #include "net/http.h"
+#include "net/url.h"
 #include "t.h"
 
 #include <arpa/inet.h>
@@ -16,14 +17,14 @@ static void test_url_param(void)
 {
 	struct buf u = BUF_INIT;
 	buf_puts(&u, "http://h/query");
-	T_EQ_INT(http_url_param(&u, "function", "GLOBAL_QUOTE"), 0);
-	T_EQ_INT(http_url_param(&u, "symbol", "BRK.B"), 0);
-	T_EQ_INT(http_url_param(&u, "k", "a b&c=d/é~_-"), 0);
+	T_EQ_INT(url_param(&u, "function", "GLOBAL_QUOTE"), 0);
+	T_EQ_INT(url_param(&u, "symbol", "BRK.B"), 0);
+	T_EQ_INT(url_param(&u, "k", "a b&c=d/é~_-"), 0);
 	T_EQ_STR(u.data, "http://h/query?function=GLOBAL_QUOTE&symbol=BRK.B"
 	                 "&k=a%20b%26c%3Dd%2F%C3%A9~_-");
 	buf_reset(&u);
 	buf_puts(&u, "http://h/q?x=1&");
-	T_EQ_INT(http_url_param(&u, "y", "2"), 0);
+	T_EQ_INT(url_param(&u, "y", "2"), 0);
 	T_EQ_STR(u.data, "http://h/q?x=1&y=2");
 	buf_free(&u);
 }
