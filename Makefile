@@ -19,12 +19,15 @@
 #   make fuzz            run every libFuzzer target for FUZZ_TIME seconds
 #   make bench           benchmarks against DuckDB on the same data
 #   make deps            install every Debian and npm package needed
-#   make install         PREFIX=/usr/local DESTDIR= (programs and man pages)
+#   make demo            the whole job offline, on recorded answers (demo/run.sh)
+#   make install         PREFIX=/usr/local DESTDIR= (programs, man pages, and
+#                        pipelines, conf/ and demo/ under $(PREFIX)/share/stocketl)
 
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
+SHAREDIR ?= $(PREFIX)/share/stocketl
 DESTDIR  ?=
 
 CC       ?= cc
@@ -88,7 +91,7 @@ SHELL_FILES = $(shell git ls-files '*.sh' '*.bash' '*.bats' .ci/run tests/run \
                 bench/run 2>/dev/null | sort -u)
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all run stock-etl silver compact backfill test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
+.PHONY: all run stock-etl silver compact backfill demo test lint format format-check ci fuzz fuzz-build fuzz-smoke bench \
         deps install uninstall clean up down status ddl spark-sql
 
 all: $(PROG_BINS)
@@ -96,6 +99,18 @@ all: $(PROG_BINS)
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q_CC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The installed data directory is compiled into the configuration module, the
+# one place that looks for it; the stamp holds it, so that another PREFIX
+# rebuilds that object (and relinks the programs), nothing else.
+PATHS_STAMP = $(O)/sharedir.stamp
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SHAREDIR)' | cmp -s - $@ || echo '$(SHAREDIR)' >$@
+$(O)/common/base/config.o: $(PATHS_STAMP)
+$(O)/common/base/config.o: ALL_CFLAGS += -DSTOCKETL_SHAREDIR='"$(SHAREDIR)"'
+.PHONY: FORCE
+FORCE:
 
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -136,6 +151,11 @@ compact: all
 backfill: all
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "make backfill: set FROM and TO (YYYY-MM)" >&2; exit 64; }
 	$(JOB_ENV) bash pipelines/backfill.sh $(FROM) $(TO) $(ARGS)
+
+# The whole job offline: recorded answers served on loopback, into a lake
+# under var/demo/ (demo/run.sh; DEMO_DIR= elsewhere).
+demo: all
+	$(JOB_ENV) bash demo/run.sh $(if $(DEMO_DIR),--dir $(DEMO_DIR))
 
 # The local stack (stack/stack.sh) and the database's schema.
 up:
@@ -226,6 +246,16 @@ bench: all $(BENCH_BINS)
 deps:
 	bash tests/helpers/deps.sh
 
+# What the job needs outside the checkout: the programs and man pages, and
+# under $(SHAREDIR) the pipelines, conf/ (the configuration template, the
+# tables' schemas, the checks, the crontab and the systemd unit) and the
+# demo, in the checkout's layout so that the pipelines find them beside
+# themselves.
+# (Never conf/stocketl.ini: it is this checkout's own, with its key.)
+SHARE_FILES = $(wildcard pipelines/*.sh pipelines/lib/*.sh) conf/stocketl.ini.example \
+              conf/crontab $(wildcard conf/tables/* conf/checks/* conf/systemd/*) \
+              $(wildcard demo/*.* demo/recordings/*)
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
@@ -233,12 +263,18 @@ install: all
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
 	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
+	@for f in $(SHARE_FILES); do \
+	  mode=644; case $$f in *.sh) mode=755 ;; esac; \
+	  install -D -m $$mode $$f $(DESTDIR)$(SHAREDIR)/$$f || exit; \
+	done
+	@echo "  INSTALL $(DESTDIR)$(SHAREDIR): pipelines, conf, demo"
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGRAMS)) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
 	rm -rf build bin

@@ -137,9 +137,9 @@ JSON
 	assert_equal "${stderr_lines[0]}" "delta-create: --property delta.checkpointInterval: expected a positive integer, got '0'"
 	run --separate-stderr delta-create t --schema "$SCHEMA" --property novalue
 	assert_failure 64
-	run --separate-stderr delta-create t
+	STOCKETL_SHARE=/nowhere run --separate-stderr delta-create t
 	assert_failure 64
-	assert_equal "${stderr_lines[0]}" "delta-create: --schema FILE is required"
+	assert_equal "${stderr_lines[0]}" "delta-create: --schema FILE is required: no schema ships for a table named \"t\" (./conf/tables/t.schema, /nowhere/conf/tables/t.schema)"
 	run --separate-stderr delta-create --schema "$SCHEMA"
 	assert_failure 64
 	assert_equal "${stderr_lines[0]}" "delta-create: no table given"
@@ -158,4 +158,21 @@ JSON
 	run --separate-stderr delta-create --config bad.ini ./local --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
 	assert_failure 78
 	assert_equal "$stderr" "delta-create: bad.ini:2: [storage] commit_store = dynamo: expected auto or link"
+}
+
+@test "without --schema, bronze and silver take the shipped schemas: ./conf/tables first, else the installed ones" {
+	export STOCKETL_SHARE=$STOCKETL_ROOT
+	run --separate-stderr delta-create silver
+	assert_success
+	run --separate-stderr delta-create silver-copy --schema "$STOCKETL_ROOT/conf/tables/silver.schema"
+	assert_success
+	assert_equal "$(jq -c 'select(.metaData) | .metaData.schemaString' lake/silver/_delta_log/00000000000000000000.json)" \
+		"$(jq -c 'select(.metaData) | .metaData.schemaString' lake/silver-copy/_delta_log/00000000000000000000.json)"
+	mkdir -p conf/tables
+	printf 'symbol string not null\n' >conf/tables/bronze.schema
+	run --separate-stderr delta-create bronze
+	assert_success
+	run jq -r 'select(.metaData) | .metaData.schemaString | fromjson | .fields | map(.name) | join(",")' \
+		lake/bronze/_delta_log/00000000000000000000.json
+	assert_output symbol
 }

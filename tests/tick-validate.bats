@@ -506,9 +506,12 @@ outcome() {
 }
 
 @test "a missing checks file is a configuration error" {
-	run --separate-stderr tick-validate /dev/null
+	STOCKETL_SHARE=/nowhere run --separate-stderr tick-validate /dev/null
 	assert_failure 78
-	assert_equal "$stderr" 'tick-validate: checks file conf/checks/ticks.checks: No such file or directory'
+	assert_equal "$stderr" 'tick-validate: no checks file: neither ./conf/checks/ticks.checks nor /nowhere/conf/checks/ticks.checks exists (give --checks FILE)'
+	run --separate-stderr tick-validate --checks none.checks /dev/null
+	assert_failure 78
+	assert_equal "$stderr" 'tick-validate: checks file none.checks: No such file or directory'
 }
 
 @test "usage errors exit 64 with the usage" {

@@ -629,8 +629,8 @@ static char *find_key(const struct flags *fl, const struct config *conf, int *st
 		          "[%s] api_key_file and [API] api_key in %s",
 		          SECTION,
 		          config_path(conf) ? config_path(conf)
-		                            : "the configuration (none found: --config, "
-		                              "$STOCKETL_CONFIG, ./" CONFIG_DEFAULT_PATH ")");
+		                            : "the configuration (none found: " CONFIG_SEARCH_TEXT
+		                              ")");
 		*status = EX_CONFIG;
 		return NULL;
 	}

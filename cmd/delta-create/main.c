@@ -26,15 +26,15 @@
 #include "text/ts.h"
 
 static const char usage[] =
-    "usage: delta-create [-qv] [--config FILE] --schema FILE [--merge-key COLS]\n"
-    "                    [--partition-by COLS] [--property KEY=VALUE ...] TABLE\n";
+    "usage: delta-create [-qv] [--config FILE] [--merge-key COLS] [--partition-by COLS]\n"
+    "                    [--property KEY=VALUE ...] [--schema FILE] TABLE\n";
 
 static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
     {"--merge-key COLS", "rows are upserted by these columns (comma-separated)"},
     {"--partition-by COLS", "partition by these columns (comma-separated)"},
     {"--property KEY=VALUE", "a table property (delta.appendOnly ...)"},
-    {"--schema FILE", "the columns: \"name type\" lines, or Spark's JSON"},
+    {"--schema FILE", "the columns (default: the shipped TABLE.schema)"},
     {NULL, NULL},
 };
 
@@ -411,12 +411,32 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	err_set_level(level);
-	if (argc != 1 || !o.schema) {
+	if (argc != 1) {
 		free_props(&o.props);
-		if (argc != 1)
-			return cli_usage_error(usage,
-			                       argc ? "one table expected" : "no table given");
-		return cli_usage_error(usage, "--schema FILE is required");
+		return cli_usage_error(usage, argc ? "one table expected" : "no table given");
+	}
+	/*
+	 * Without --schema, a table named like one the project ships (bronze,
+	 * silver) takes its schema: ./conf/tables/NAME.schema in a checkout,
+	 * else the installed copy.
+	 */
+	char shipped[4096];
+	if (!o.schema) {
+		const char *name = strrchr(argv[0], '/');
+		name = name && name[1] ? name + 1 : argv[0];
+		char rel[512];
+		struct stat st;
+		int n = snprintf(rel, sizeof rel, "tables/%s.schema", name);
+		if (n < 0 || (size_t)n >= sizeof rel ||
+		    config_data_file(rel, shipped, sizeof shipped) < 0 || stat(shipped, &st) != 0) {
+			free_props(&o.props);
+			return cli_usage_error(
+			    usage,
+			    "--schema FILE is required: no schema ships for a table "
+			    "named \"%s\" (./conf/%s, %s/conf/%s)",
+			    name, rel, config_share_dir(), rel);
+		}
+		o.schema = shipped;
 	}
 
 	struct err_msg e;

@@ -44,13 +44,14 @@ static const char usage[] =
     "                     [--key-memory BYTES] [--max-line BYTES] [--now TIME]\n"
     "                     [--rejects FILE] [--report FILE] [FILE ...]\n";
 
-#define CHECKS_DEFAULT  "conf/checks/ticks.checks"
+/* Under conf/: ./conf/ in a checkout, else the installed copy (config_data_file). */
+#define CHECKS_DEFAULT  "checks/ticks.checks"
 #define CHECKS_FILE_MAX (1 << 20)
 #define PARSE_CHECK     "tick record" /* the name of the implicit check that a record parses */
 
 static const struct cli_option options[] = {
     {"--binary", "write binary tick records (never to a terminal)"},
-    {"--checks FILE", "the checks (default " CHECKS_DEFAULT ")"},
+    {"--checks FILE", "the checks (default: the shipped ticks.checks)"},
     {"--config FILE", "the configuration file"},
     {"--key-memory BYTES", "memory for duplicate checks' keys (default 16M)"},
     {"--max-line BYTES", "the longest input line (default 16 MiB)"},
@@ -642,7 +643,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct validate v;
-	const char *checks_path = CHECKS_DEFAULT, *config_flag = NULL, *max_line_flag = NULL;
+	const char *checks_path = NULL, *config_flag = NULL, *max_line_flag = NULL;
 	const char *key_memory_flag = "16M", *now_flag = NULL;
 	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK, input_status = EX_OK;
 
@@ -691,7 +692,6 @@ int main(int argc, char **argv)
 		}
 	}
 	err_set_level(level);
-
 	/* Options, checked together. */
 	int64_t key_memory, max_line = 0;
 	struct err_msg e;
@@ -720,6 +720,21 @@ int main(int argc, char **argv)
 			return cli_usage_error(usage, "%s", e.text);
 		err_error("%s", e.text);
 		return EX_CONFIG;
+	}
+	char checks_default[4096];
+	if (!checks_path) {
+		struct stat st;
+		if (config_data_file(CHECKS_DEFAULT, checks_default, sizeof checks_default) < 0) {
+			err_error("the default checks: $STOCKETL_SHARE is too long");
+			return EX_CONFIG;
+		}
+		if (stat(checks_default, &st) != 0) {
+			err_error("no checks file: neither ./conf/%s nor %s/conf/%s exists (give "
+			          "--checks FILE)",
+			          CHECKS_DEFAULT, config_share_dir(), CHECKS_DEFAULT);
+			return EX_CONFIG;
+		}
+		checks_path = checks_default;
 	}
 	v.cs = load_checks(checks_path, (size_t)key_memory, &status);
 	if (!v.cs)

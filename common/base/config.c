@@ -13,6 +13,15 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+/*
+ * Where `make install` puts the pipelines, the configuration template,
+ * schemas and checks; the Makefile passes $(PREFIX)/share/stocketl.  A
+ * build without it (the fuzz targets) has the default prefix's.
+ */
+#ifndef STOCKETL_SHAREDIR
+#define STOCKETL_SHAREDIR "/usr/local/share/stocketl"
+#endif
+
 struct config_entry {
 	char *section;
 	char *key;
@@ -310,18 +319,36 @@ static int config_is_secret(const struct config_entry *e)
 	return 0;
 }
 
+/*
+ * The implicit places, in order.  The user's file is looked for under
+ * $HOME; without HOME that place is left out rather than guessed.
+ */
+static const char *config_implicit_path(char *buf, size_t n)
+{
+	struct stat st;
+	if (stat(CONFIG_DEFAULT_PATH, &st) == 0)
+		return CONFIG_DEFAULT_PATH;
+	const char *home = getenv("HOME");
+	if (home && *home) {
+		int len = snprintf(buf, n, "%s/" CONFIG_USER_PATH, home);
+		if (len > 0 && (size_t)len < n && stat(buf, &st) == 0)
+			return buf;
+	}
+	if (stat(CONFIG_SYSTEM_PATH, &st) == 0)
+		return CONFIG_SYSTEM_PATH;
+	return NULL;
+}
+
 struct config *config_open(const char *flag_path, struct err_msg *e)
 {
+	char userpath[4096];
 	const char *path = flag_path;
 	if (!path || !*path) {
 		const char *env = getenv("STOCKETL_CONFIG");
 		path = env && *env ? env : NULL;
 	}
-	if (!path) {
-		struct stat st;
-		if (stat(CONFIG_DEFAULT_PATH, &st) == 0)
-			path = CONFIG_DEFAULT_PATH;
-	}
+	if (!path)
+		path = config_implicit_path(userpath, sizeof userpath);
 	if (!path) {
 		struct config *c = calloc(1, sizeof *c);
 		if (!c)
@@ -342,6 +369,22 @@ struct config *config_open(const char *flag_path, struct err_msg *e)
 			}
 	}
 	return c;
+}
+
+const char *config_share_dir(void)
+{
+	const char *env = getenv("STOCKETL_SHARE");
+	return env && *env ? env : STOCKETL_SHAREDIR;
+}
+
+int config_data_file(const char *rel, char *out, size_t n)
+{
+	struct stat st;
+	int len = snprintf(out, n, "conf/%s", rel);
+	if (len > 0 && (size_t)len < n && stat(out, &st) == 0)
+		return 0;
+	len = snprintf(out, n, "%s/conf/%s", config_share_dir(), rel);
+	return len > 0 && (size_t)len < n ? 0 : -1;
 }
 
 const char *config_path(const struct config *c)

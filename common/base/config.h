@@ -1,8 +1,10 @@
 /*
  * config: the INI configuration file and the precedence of settings.
  *
- * The file is found by --config, then $STOCKETL_CONFIG, then
- * ./conf/stocketl.ini (absent is fine only for that last, implicit place).
+ * The file is found by --config, then $STOCKETL_CONFIG, then the first of
+ * ./conf/stocketl.ini, ~/.config/stocketl/stocketl.ini and
+ * /etc/stocketl/stocketl.ini that exists (absent is fine only for those
+ * three implicit places: then the configuration is empty).
  * Grammar: "[section]" headers; "key = value" (or "key: value") lines;
  * comments are lines starting with '#' or ';', and " #"/" ;" after an
  * unquoted value; a value in double quotes keeps '#', ';' and surrounding
@@ -25,7 +27,14 @@
 #include "base/err.h"
 
 #define CONFIG_DEFAULT_PATH "conf/stocketl.ini"
-#define CONFIG_FILE_MAX     (1 << 20)
+/* Under $HOME. */
+#define CONFIG_USER_PATH    ".config/stocketl/stocketl.ini"
+#define CONFIG_SYSTEM_PATH  "/etc/stocketl/stocketl.ini"
+/* The places looked at, in order, for messages that say none was found. */
+#define CONFIG_SEARCH_TEXT                                                                         \
+	"--config, $STOCKETL_CONFIG, ./" CONFIG_DEFAULT_PATH ", ~/" CONFIG_USER_PATH               \
+	", " CONFIG_SYSTEM_PATH
+#define CONFIG_FILE_MAX (1 << 20)
 
 struct config;
 
@@ -35,13 +44,28 @@ struct config *config_load(const char *path, struct err_msg *e);
 struct config *config_parse(const char *name, const char *text, size_t len, struct err_msg *e);
 /*
  * Find and load the configuration: flag_path (may be NULL), else
- * $STOCKETL_CONFIG, else CONFIG_DEFAULT_PATH if it exists, else an empty
+ * $STOCKETL_CONFIG, else the first that exists of CONFIG_DEFAULT_PATH,
+ * $HOME/CONFIG_USER_PATH and CONFIG_SYSTEM_PATH, else an empty
  * configuration.  A file that was named but cannot be read is an error.
  * Warns (err_warn) when a file that holds a secret (api_key, password,
  * a dsn with a password) is readable by group or others.
  */
 struct config *config_open(const char *flag_path, struct err_msg *e);
 void config_free(struct config *c);
+
+/*
+ * The installed data directory, $(PREFIX)/share/stocketl as built
+ * ($STOCKETL_SHARE overrides it): pipelines/, conf/ (the configuration
+ * template, tables/ and checks/) and demo/.
+ */
+const char *config_share_dir(void);
+/*
+ * The path of a shipped data file, rel being relative to conf/ (e.g.
+ * "checks/ticks.checks"): ./conf/rel when it exists (a checkout), else the
+ * installed copy under config_share_dir()/conf/, into out[n].  -1 if the
+ * path does not fit.
+ */
+int config_data_file(const char *rel, char *out, size_t n);
 
 /* The file's path, or NULL for an empty configuration. */
 const char *config_path(const struct config *c);

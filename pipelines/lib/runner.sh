@@ -202,15 +202,20 @@ runner_worse() {
 # Configuration ----------------------------------------------------------------
 
 # runner_config_read: RUNNER_CFG["section.key"] from the configuration file
-# ($STOCKETL_CONFIG, else ./conf/stocketl.ini if it exists), read with the
+# ($STOCKETL_CONFIG, else the first that exists of ./conf/stocketl.ini,
+# ~/.config/stocketl/stocketl.ini and /etc/stocketl/stocketl.ini, as the
+# programs look for it), read with the
 # programs' grammar (common/base/config.h): sections and keys without
 # regard to case, "key = value" or "key: value", comments on lines of their
 # own or after " #"/" ;", double-quoted values with \" \\ \n \t.
 runner_config_read() {
 	local file=${STOCKETL_CONFIG:-} sec key line val
 	if [ -z "$file" ]; then
-		[ -e conf/stocketl.ini ] || return 0
-		file=conf/stocketl.ini
+		for file in conf/stocketl.ini "${HOME:+$HOME/.config/stocketl/stocketl.ini}" \
+			/etc/stocketl/stocketl.ini ''; do
+			[ -n "$file" ] && [ -e "$file" ] && break
+		done
+		[ -n "$file" ] || return 0
 	fi
 	[ -r "$file" ] || runner_config_error "$file: cannot read the configuration"
 	RUNNER_CONFIG_FILE=$file
