@@ -276,6 +276,11 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 		a->skipped++;
 		return 0;
 	}
+	if (info.unknown) {
+		/* The version may name the files: they stay, and a run again settles it. */
+		release_batch(a);
+		return -1;
+	}
 	discard_batch(a);
 	return -1;
 }
@@ -666,24 +671,21 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	a.root = root.data;
-	/*
-	 * The store first: a table it cannot commit to is refused before any
-	 * data file is written, and what it left incomplete is finished before
-	 * the log is listed.
-	 */
-	if (!(a.store = delta_store_open(cfg, a.root, &e)) ||
-	    delta_store_recover(a.store, &e) < 0) {
+	/* The store first: a table it cannot commit to is refused before any data file is written. */
+	if (!(a.store = delta_store_open(cfg, a.root, &e))) {
 		err_error("%s", e.text);
 		rc = e.status;
 		goto out_cfg;
 	}
 	/*
 	 * The snapshot without file lists (an append needs none), every action
-	 * checked; the listing that proves the log has no gap finishes while
-	 * the first batch is written, and is waited for before its commit.
+	 * checked, through the store (which first finishes what a writer left
+	 * incomplete, and may know newer commits than a listing shows); the
+	 * listing that proves the log has no gap finishes while the first
+	 * batch is written, and is waited for before its commit.
 	 */
 	struct delta_load_opts lo = {-1, -1, 1, 1};
-	if (delta_snapshot_load(a.root, &lo, &a.snap, &e) < 0) {
+	if (delta_store_load(a.store, &lo, &a.snap, &e) < 0) {
 		err_error("%s%s", e.text,
 		          strstr(e.text, "not a Delta table") ? " (create it with delta-create)"
 		                                              : "");

@@ -776,7 +776,7 @@ static void checkpoint(struct delta_txn *t, struct delta_commit_info *info)
 	if (snap->no_files) {
 		struct delta_snapshot full;
 		struct delta_load_opts o = {snap->version, -1, 0, 0};
-		if (delta_snapshot_load(snap->root, &o, &full, &info->checkpoint_err) < 0) {
+		if (delta_store_load(t->store, &o, &full, &info->checkpoint_err) < 0) {
 			info->checkpoint = -1;
 			return;
 		}
@@ -827,7 +827,9 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 		put = delta_store_put(t->store, v, text.data, text.len, e);
 		if (put == DELTA_PUT_DONE || put == DELTA_PUT_UNSYNCED)
 			break;
-		if (put < 0)
+		if (put == DELTA_PUT_UNKNOWN)
+			info->unknown = 1;
+		if (put < 0 || put == DELTA_PUT_UNKNOWN)
 			goto out;
 		/* Taken: move past every winner from v on, then try the first free version. */
 		int64_t next = v;
