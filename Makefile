@@ -149,7 +149,6 @@ build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
 # Parsers that live in a program's directory: their targets link those files too.
 build/fuzz/fuzz_checks: build/fuzz/obj/cmd/tick-validate/checks_parse.o \
                         build/fuzz/obj/cmd/tick-validate/checks.o
-build/fuzz/fuzz_where: build/fuzz/obj/cmd/delta-cat/where.o
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -4,7 +4,7 @@
  *
  *   pqbench write FILE ROWS [--stream] [--by-symbol] [--rows-per-group N]
  *                 [--level L] [--codec zstd|snappy|none] [--v2] [--threads N]
- *                 [--force LEAF ENCODING]...
+ *                 [--no-crc] [--force LEAF ENCODING]...
  *   pqbench read FILE [--threads N]
  *
  * The rows are those of tests/helpers/gen-ticks (the same generator, the
@@ -14,9 +14,11 @@
  * write generates them in memory first and times only the writer, which
  * gets them in column batches of 65536 rows; with --stream it generates
  * each batch just before writing it, so that peak memory is the writer's
- * own.  It prints "SECONDS BYTES CPU_SECONDS".  read reads every column of
- * every row group with the columnar reader (row groups shared among the
- * threads) and prints "SECONDS ROWS CHECKSUM CPU_SECONDS".
+ * own; --no-crc leaves out the page and footer checksums that the writer
+ * writes by default.  It prints "SECONDS BYTES CPU_SECONDS".  read reads
+ * every column of every row group with the columnar reader (row groups
+ * shared among the threads), verifying the checksums the file has, and
+ * prints "SECONDS ROWS CHECKSUM CPU_SECONDS".
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -205,6 +207,8 @@ static int cmd_write(int argc, char **argv)
 			force_enc[nforce++] = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--v2") == 0)
 			o.page_version = 2;
+		else if (strcmp(argv[i], "--no-crc") == 0)
+			o.no_crc = 1;
 		else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
 			o.threads = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--rows-per-group") == 0 && i + 1 < argc)

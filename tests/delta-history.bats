@@ -54,8 +54,42 @@ setup() {
 	delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
 	run --separate-stderr delta-history --format table t
 	assert_success
-	assert_line --index 0 --regexp '^VERSION +TIMESTAMP +OPERATION +PARAMETERS / METRICS$'
-	assert_line --index 1 --regexp '^0 +[0-9T:.-]+Z +CREATE TABLE +isManaged=false .*partitionBy=\["trade_date"\] .* \| -$'
+	assert_line --index 0 --regexp '^VERSION +TIMESTAMP +OPERATION +PARAMETERS \| METRICS$'
+	assert_line --index 1 --regexp '^0 +[0-9T:.-]+Z +CREATE TABLE +partitionBy=\["trade_date"\] properties=\{\} \| -$'
+}
+
+@test "the table shows the parameters and metrics that matter for each of Spark's operations" {
+	run --separate-stderr delta-history --format table "$DELTA/delta-golden/basic-with-inserts-deletes-checkpoint"
+	assert_success
+	assert_line --index 1 --regexp '^13 +2023-08-07T16:45:43.015Z DELETE +predicate=\["\(id#6991L >= 66\)"\] \| numDeletedRows=14 numCopiedRows=6 numAddedFiles=1 numRemovedFiles=2$'
+	assert_line --index 2 --regexp '^12 +2023-08-07T16:45:42.288Z WRITE +mode=Append \| numFiles=1 numOutputRows=10 numOutputBytes=527B$'
+	run --separate-stderr delta-history --format table "$DELTA/delta-rs/simple_table"
+	assert_success
+	# shellcheck disable=SC2016 # backquotes of Spark's predicate, not a command
+	assert_line --index 4 --regexp '^1 +2020-04-27T06:23:16.254Z MERGE +predicate=\(oldData.`id` = newData.`id`\) \| -$'
+}
+
+@test "maintenance commits: OPTIMIZE, VACUUM START and VACUUM END with their sizes and retentions in units" {
+	mkdir -p t/_delta_log
+	cp "$DELTA/delta-rs/simple_table/_delta_log/00000000000000000000.json" t/_delta_log/
+	cat >t/_delta_log/00000000000000000001.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000000000,"operation":"OPTIMIZE","operationParameters":{"predicate":"[\"(trade_date = '2025-06-02')\"]","zOrderBy":"[]","auto":"false"},"readVersion":0,"isolationLevel":"SnapshotIsolation","isBlindAppend":false,"operationMetrics":{"numRemovedFiles":"390","numRemovedBytes":"1048576","numAddedFiles":"1","numAddedBytes":"204800","minFileSize":"204800","p25FileSize":"204800","p50FileSize":"204800","p75FileSize":"204800","maxFileSize":"204800","numDeletionVectorsRemoved":"0"},"engineInfo":"stocketl/0.1.0"}}
+	EOF
+	cat >t/_delta_log/00000000000000000002.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000001000,"operation":"VACUUM START","operationParameters":{"retentionCheckEnabled":"false","defaultRetentionMillis":"604800000","specifiedRetentionMillis":"3600000"},"isBlindAppend":false,"operationMetrics":{"numFilesToDelete":"390","sizeOfDataToDelete":"1048576"}}}
+	EOF
+	cat >t/_delta_log/00000000000000000003.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000002000,"operation":"VACUUM END","operationParameters":{"status":"COMPLETED"},"isBlindAppend":false,"operationMetrics":{"numDeletedFiles":"390","numVacuumedDirectories":"3"}}}
+	EOF
+	run --separate-stderr delta-history --format table ./t
+	assert_success
+	assert_line --index 1 '3        2025-06-15T15:06:42.000Z VACUUM END       status=COMPLETED | numDeletedFiles=390 numVacuumedDirectories=3'
+	assert_line --index 2 '2        2025-06-15T15:06:41.000Z VACUUM START     specifiedRetentionMillis=1h defaultRetentionMillis=7d | numFilesToDelete=390 sizeOfDataToDelete=1.0MiB'
+	assert_line --index 3 "1        2025-06-15T15:06:40.000Z OPTIMIZE         predicate=[\"(trade_date = '2025-06-02')\"] zOrderBy=[] | numRemovedFiles=390 numRemovedBytes=1.0MiB numAddedFiles=1 numAddedBytes=200.0KiB p50FileSize=200.0KiB"
+	# JSON keeps everything as recorded.
+	run --separate-stderr delta-history --limit 3 ./t
+	run jq -c '[.operation, .operationMetrics.p25FileSize, .operationParameters.auto]' <<<"$output"
+	assert_line --index 2 '["OPTIMIZE","204800","false"]'
 }
 
 @test "errors: not a table, bad options" {
@@ -74,4 +108,16 @@ setup() {
 	assert_success
 	assert_equal "$stderr" ""
 	assert_output --partial '"version":13'
+}
+
+@test "the MERGE commits of upserts and the OPTIMIZE that follows show what they did" {
+	delta-create -q s --schema "$STOCKETL_ROOT/conf/tables/silver.schema" --partition-by trade_date \
+		--merge-key symbol,interval,trade_timestamp
+	gen-ticks -b 3 8 | delta-append -q s
+	gen-ticks -a again -b 1 8 | delta-append -q s
+	delta-compact -q s
+	run --separate-stderr delta-history --format table s
+	assert_success
+	assert_line --index 1 --regexp '^5 +[0-9T:.-]+Z OPTIMIZE +predicate=\[\] zOrderBy=\[\] \| numRemovedFiles=3 numRemovedBytes=[0-9.]+KiB numAddedFiles=1 numAddedBytes=[0-9.]+KiB p50FileSize=[0-9.]+KiB$'
+	assert_line --index 2 --regexp '^4 +[0-9T:.-]+Z MERGE +predicate=\["\(target.symbol = source.symbol\) AND .*"\] \| numSourceRows=8 numTargetRowsInserted=0 numTargetRowsUpdated=8 numTargetRowsDeleted=0 numTargetRowsCopied=[0-9]+ numTargetFilesAdded=1 numTargetFilesRemoved=1$'
 }

@@ -42,12 +42,51 @@ data_files() {
 	files=$(data_files)
 	run --separate-stderr bash -c 'gen-ticks -a feed -b 20 -i 100 5 | delta-append bronze'
 	assert_failure 65
-	assert_equal "${stderr_lines[0]}" "delta-append: $T: version 2, line 3: not a JSON action"
+	assert_equal "${stderr_lines[0]}" "delta-append: $T: version 2, line 3: not a JSON action (invalid JSON: unterminated string at byte 222)"
 	[ ! -e "$(log 3)" ]
 	assert_equal "$(data_files)" "$files"
 	run --separate-stderr delta-cat bronze
 	assert_failure 65
-	assert_equal "$stderr" "delta-cat: $T: version 2, line 3: not a JSON action"
+	assert_equal "$stderr" "delta-cat: $T: version 2, line 3: not a JSON action (invalid JSON: unterminated string at byte 222)"
+}
+
+@test "an empty commit is exit 65 naming its version, for readers and writers" {
+	table 3
+	for empty in '' '\n\n'; do
+		printf %b "$empty" >"$(log 2)"
+		run --separate-stderr delta-cat bronze
+		assert_failure 65
+		assert_equal "$stderr" "delta-cat: $T: version 2 is empty (a commit holds at least one action)"
+		assert_output ""
+		run --separate-stderr delta-history bronze
+		assert_failure 65
+		assert_equal "$stderr" "delta-history: $T: version 2 is empty (a commit holds at least one action)"
+		files=$(data_files)
+		run --separate-stderr bash -c 'gen-ticks -a feed -b 2 -i 4 10 | delta-append bronze'
+		assert_failure 65
+		assert_equal "${stderr_lines[0]}" "delta-append: $T: version 2 is empty (a commit holds at least one action)"
+		[ ! -e "$(log 4)" ]
+		assert_equal "$(data_files)" "$files"
+	done
+	# the versions before it still read
+	run --separate-stderr delta-cat --at-version 1 --columns batch_id bronze
+	assert_success
+	assert_equal "${#lines[@]}" 10
+}
+
+@test "a control character in a commit's JSON is exit 65 naming the version and line, for readers and writers" {
+	table 3
+	# partitionValues of version 2's add, with a byte made U+0001: an unknown key if it were read
+	off=$(grep -b -o '"partitionValues"' "$(log 2)" | head -n 1 | cut -d: -f1)
+	line=$(grep -n '"partitionValues"' "$(log 2)" | head -n 1 | cut -d: -f1)
+	printf '\001' | dd of="$(log 2)" bs=1 seek=$((off + 5)) conv=notrunc status=none
+	run --separate-stderr delta-cat bronze
+	assert_failure 65
+	assert_regex "$stderr" "^delta-cat: $T: version 2, line $line: not a JSON action \(invalid JSON: control character in string at byte [0-9]+\)$"
+	run --separate-stderr bash -c 'gen-ticks -a feed -i 4 10 | delta-append bronze'
+	assert_failure 65
+	assert_regex "${stderr_lines[0]}" "^delta-append: $T: version 2, line $line: not a JSON action \(invalid JSON: control character in string at byte [0-9]+\)$"
+	[ ! -e "$(log 4)" ]
 }
 
 @test "a commit missing after the checkpoint is exit 65 naming it, for readers and writers" {
@@ -102,13 +141,53 @@ data_files() {
 	run --separate-stderr delta-cat --columns batch_id bronze
 	assert_success
 	assert_equal "${#lines[@]}" 210
-	assert_equal "$stderr" "delta-cat: $T: checkpoint of version 20: 13 actions, but _last_checkpoint says 23; the state was rebuilt from an older checkpoint and the commits after it"
+	assert_equal "$stderr" "delta-cat: $T: checkpoint of version 20: _delta_log/00000000000000000020.checkpoint.parquet: 13 actions, but _last_checkpoint says 23; the state was rebuilt from an older checkpoint and the commits after it"
 	# a data file in its place: no action columns at all
 	cp "$(find "$T" -path '*/trade_date=*' -name '*.parquet' | head -n 1)" "$(ckpt 20)"
 	run --separate-stderr delta-cat --columns batch_id bronze
 	assert_success
 	assert_equal "${#lines[@]}" 210
-	assert_equal "$stderr" "delta-cat: $T: checkpoint of version 20: not a Delta checkpoint (no action columns); the state was rebuilt from an older checkpoint and the commits after it"
+	assert_equal "$stderr" "delta-cat: $T: checkpoint of version 20: _delta_log/00000000000000000020.checkpoint.parquet: not a Delta checkpoint (no action columns); the state was rebuilt from an older checkpoint and the commits after it"
+}
+
+@test "a damaged page in a checkpoint that log cleanup left alone is refused by writers as by readers, naming the checkpoint" {
+	table 12
+	rm "$L"/0000000000000000000[0-9].json
+	# a byte in the middle of the pages of add.stats, which writers do not decode
+	off=$(parquet-cat --meta "$(ckpt 10)" | jq '.row_groups[0].columns[] | select(.path == "add.stats") |
+		(.dictionary_page_offset // .data_page_offset) + (.total_compressed_size / 2 | floor)')
+	"$STOCKETL_ROOT/tests/helpers/faults/flip-byte" "$(ckpt 10)" "$off" 16 >/dev/null
+	named="checkpoint of version 10: _delta_log/00000000000000000010.checkpoint.parquet: row group 0, column add.stats: page 1: checksum mismatch, the page is damaged"
+	run --separate-stderr delta-cat bronze
+	assert_failure 65
+	assert_regex "$stderr" "^delta-cat: $T: $named .*; the state cannot be rebuilt without it \(version 0 is not in the log\)$"
+	files=$(data_files)
+	run --separate-stderr bash -c 'gen-ticks -a feed -i 13 10 | delta-append bronze'
+	assert_failure 65
+	assert_regex "${stderr_lines[0]}" "^delta-append: $T: $named "
+	[ ! -e "$(log 13)" ]
+	assert_equal "$(data_files)" "$files"
+	# undamaged, the writer commits on it as before
+	"$STOCKETL_ROOT/tests/helpers/faults/flip-byte" "$(ckpt 10)" "$off" 16 >/dev/null
+	run --separate-stderr bash -c 'gen-ticks -a feed -i 13 10 | delta-append bronze'
+	assert_success
+	[ -f "$(log 13)" ]
+}
+
+@test "a checkpoint without checksums (from another engine) is read whole by writers: what readers refuse, they refuse" {
+	cp -r "$FIXTURES/delta/delta-rs/simple_table_with_checkpoint" rs
+	chmod -R u+w rs
+	rm rs/_delta_log/0000000000000000000[0-9].json
+	# a bit of a path in the checkpoint: "a0%e", a malformed %-escape where "a05e" was
+	"$STOCKETL_ROOT/tests/helpers/faults/flip-byte" rs/_delta_log/00000000000000000010.checkpoint.parquet 299 16 >/dev/null
+	named='checkpoint of version 10: _delta_log/00000000000000000010.checkpoint.parquet: path "part-00000-9afd9224-729f-4420-a0%e-8032113a6568-c000.snappy.parquet" has a malformed %-escape'
+	run --separate-stderr delta-cat ./rs
+	assert_failure 65
+	assert_regex "$stderr" "^delta-cat: ./rs: $named"
+	run --separate-stderr bash -c 'echo "{\"version\":11}" | delta-append ./rs'
+	assert_failure 65
+	assert_regex "${stderr_lines[0]}" "^delta-append: ./rs: $named"
+	[ ! -e rs/_delta_log/00000000000000000011.json ]
 }
 
 @test "a Spark checkpoint that cannot be read is rebuilt from Spark's commits" {

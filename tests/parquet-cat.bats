@@ -33,8 +33,8 @@ tick_file() {
 	run --separate-stderr parquet-cat "$PRIM"
 	assert_success
 	assert_equal "$stderr" ""
-	assert_line --index 0 '{"utf8":"0","int64":0,"int32":0,"int16":0,"int8":0,"float32":0,"float64":0,"bool":true,"binary":"","decimal":10.000,"date32":"1970-01-01","timestamp":"1970-01-01T00:00:00Z"}'
-	assert_line --index 4 '{"utf8":"4","int64":4,"int32":4,"int16":4,"int8":4,"float32":4,"float64":4,"bool":true,"binary":"AAAAAA==","decimal":14.000,"date32":"1970-01-05","timestamp":"1970-01-01T04:00:00Z"}'
+	assert_line --index 0 '{"utf8":"0","int64":0,"int32":0,"int16":0,"int8":0,"float32":0,"float64":0,"bool":true,"binary":"","decimal":10,"date32":"1970-01-01","timestamp":"1970-01-01T00:00:00Z"}'
+	assert_line --index 4 '{"utf8":"4","int64":4,"int32":4,"int16":4,"int8":4,"float32":4,"float64":4,"bool":true,"binary":"AAAAAA==","decimal":14,"date32":"1970-01-05","timestamp":"1970-01-01T04:00:00Z"}'
 }
 
 @test "every data file and checkpoint of the Delta fixtures reads as DuckDB reads it" {
@@ -48,7 +48,7 @@ tick_file() {
 		sql+=("select * from read_parquet('${f//\'/\'\'}', hive_partitioning=false)")
 	done < <(find "$DELTA" -name '*.parquet' -type f -print0 | sort -z)
 	[ "$n" -gt 200 ]
-	duckdb-query.js --each "${sql[@]}" >want
+	duckdb-query.js --decimal-shortest --each "${sql[@]}" >want
 	run diff -u want got
 	assert_success
 }
@@ -90,6 +90,92 @@ tick_file() {
 	parquet-cat --binary set/ticks_zstd_v1.parquet >ticks.bin
 	assert_equal "$(head -c 8 ticks.bin | od -An -tx1 | tr -d ' ')" "8953544b0d0a1a0a"
 	assert_equal "$(stat -c %s ticks.bin)" "$((16 + 104 * 20000))"
+}
+
+# A bronze table (partitioned by trade_date) of 600 gen-ticks rows, in $T.
+bronze() {
+	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	T=$STOCKETL_LAKE/bronze
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	gen-ticks -a feed -b 2 -s 3 300 | delta-append bronze
+	printf 'checks for ticks:\n  - row_count > 0\n' >pass.checks
+}
+
+# flip FILE OFFSET: change one byte of FILE.
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+	printf '%b' "\\0$(printf %03o $((b ^ 0x55)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
+@test "decimals are JSON numbers in their shortest exact text, as delta-cat prints them" {
+	bronze
+	parquet-cat "$T"/trade_date=*/*.parquet | sort >got
+	# The data files hold every column but the partition column.
+	delta-cat bronze | sed 's/,"trade_date":"[0-9-]*"//' | sort >want
+	run diff -u want got
+	assert_success
+	[ "$(wc -l <got)" -eq 600 ]
+	grep -q '"open":125,' got
+	grep -q '"high":125.0021,' got
+	run grep -E '"(open|high|low|close)":-?[0-9]+\.[0-9]*0[,}]' got
+	assert_failure
+}
+
+@test "--binary reads the data files of a table partitioned by trade_date, the date from their directory" {
+	bronze
+	parquet-cat --binary "$T"/trade_date=*/*.parquet >ticks.bin
+	assert_equal "$(head -c 8 ticks.bin | od -An -tx1 | tr -d ' ')" "8953544b0d0a1a0a"
+	tick-validate -q --checks pass.checks ticks.bin | sort >got
+	delta-cat bronze | sort >want
+	run diff -u want got
+	assert_success
+	[ "$(wc -l <got)" -eq 600 ]
+	# A relative path inside the partition directory: the working directory says.
+	(cd "$T/trade_date=2025-06-02" && parquet-cat --binary ./*.parquet) |
+		tick-validate -q --checks "$PWD/pass.checks" >day.ndjson
+	run jq -r .trade_date day.ndjson
+	assert_output "$(printf '2025-06-02\n%.0s' $(seq "$(wc -l <day.ndjson)"))"
+}
+
+@test "--binary: a file without trade_date and without a trade_date directory is refused" {
+	bronze
+	f=$(find "$T" -name '*.parquet' | head -1)
+	cp "$f" loose.parquet
+	run --separate-stderr parquet-cat --binary loose.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: loose.parquet: no column trade_date, and no trade_date=YYYY-MM-DD directory on its path to take it from"
+	# No tick: the stream is its 16-byte header alone.
+	assert_equal "$(parquet-cat --binary loose.parquet 2>/dev/null | wc -c)" 16
+	run --separate-stderr parquet-cat --binary - <loose.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: -: no column trade_date, and standard input has no path to take it from"
+	mkdir trade_date=soon
+	cp "$f" trade_date=soon/
+	run --separate-stderr parquet-cat --binary trade_date=soon/*.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: $(echo trade_date=soon/*.parquet): its directory trade_date=soon does not hold a date"
+	# Hive's name for a null partition value.
+	mkdir trade_date=__HIVE_DEFAULT_PARTITION__
+	cp "$f" trade_date=__HIVE_DEFAULT_PARTITION__/
+	parquet-cat --binary trade_date=__HIVE_DEFAULT_PARTITION__/*.parquet |
+		tick-validate -q --checks pass.checks >null.ndjson
+	run jq -r '.trade_date' null.ndjson
+	assert_line --index 0 null
+	run jq -s 'map(select(.trade_date != null)) | length' null.ndjson
+	assert_output 0
+}
+
+@test "a Spark file's page checksums are verified: a damaged page is refused with its place" {
+	cp "$PRIM" bad.parquet
+	# The last byte of column int64's chunk lies in the body of its last page.
+	at=$(parquet-cat --meta bad.parquet |
+		jq '.row_groups[0].columns[1] | (.dictionary_page_offset // .data_page_offset) + .total_compressed_size - 1')
+	flip bad.parquet "$at"
+	run --separate-stderr parquet-cat bad.parquet
+	assert_failure 65
+	assert_output ""
+	assert_regex "$stderr" '^parquet-cat: bad.parquet: row group 0, column int64: page [0-9]+: checksum mismatch, the page is damaged \(CRC-32 [0-9a-f]{8} in its header, [0-9a-f]{8} over its [0-9]+ bytes\)$'
 }
 
 @test "--binary refuses a file without the tick schema" {

@@ -59,12 +59,13 @@ fresh_db() {
 	run --separate-stderr stocketl-db --dsn "$DSN" migrate
 	assert_success
 	assert_line --index 0 "applied 1: commit store (stocketl.delta_commit)"
-	assert_line --index 1 "schema stocketl at version 1 on host=$PGHOST port=$PGPORT dbname=m_twice user=postgres"
+	assert_line --index 1 "applied 2: the job's facts (runs, stages, requests, checks, commits, watermarks)"
+	assert_line --index 2 "schema stocketl at version 2 on host=$PGHOST port=$PGPORT dbname=m_twice user=postgres"
 	assert_equal "$stderr" ""
 	before=$(PGDATABASE=m_twice pg_query "SELECT version, name, applied_at FROM stocketl.schema_migrations")
 	run --separate-stderr stocketl-db --dsn "$DSN" migrate
 	assert_success
-	assert_output "schema stocketl at version 1 on host=$PGHOST port=$PGPORT dbname=m_twice user=postgres (nothing to apply)"
+	assert_output "schema stocketl at version 2 on host=$PGHOST port=$PGPORT dbname=m_twice user=postgres (nothing to apply)"
 	after=$(PGDATABASE=m_twice pg_query "SELECT version, name, applied_at FROM stocketl.schema_migrations")
 	assert_equal "$after" "$before"
 	PGDATABASE=m_twice run pg_query "SELECT column_name FROM information_schema.columns
@@ -82,8 +83,8 @@ fresh_db() {
 	wait "$b"
 	run cat "$BATS_TEST_TMPDIR/a.err" "$BATS_TEST_TMPDIR/b.err"
 	assert_output ""
-	PGDATABASE=m_race run pg_query "SELECT version FROM stocketl.schema_migrations"
-	assert_output "1"
+	PGDATABASE=m_race run pg_query "SELECT version FROM stocketl.schema_migrations ORDER BY version"
+	assert_output "$(printf '%s\n' 1 2)"
 }
 
 @test "status shows the target without the password, where the DSN came from, and the schema" {
@@ -97,7 +98,7 @@ fresh_db() {
 	refute_output --partial hunter2
 	stocketl-db -q --dsn "$DSN" migrate
 	run --separate-stderr stocketl-db --dsn "$DSN" status
-	assert_line --index 3 "schema: 1"
+	assert_line --index 3 "schema: 2"
 }
 
 @test "the DSN comes from --dsn, then STOCKETL_PG_DSN, then [postgres] dsn, then the PG* variables" {
@@ -176,7 +177,7 @@ fresh_db() {
 	PGDATABASE=m_nocreate pg_query "GRANT USAGE ON SCHEMA stocketl TO weak; GRANT SELECT ON ALL TABLES IN SCHEMA stocketl TO weak"
 	run --separate-stderr stocketl-db --dsn "$DSN user=weak" status
 	assert_success
-	assert_line --index 3 "schema: 1"
+	assert_line --index 3 "schema: 2"
 }
 
 @test "the commit store's C API: schema on first use, claims, races between processes, reconnection, rights" {

@@ -161,7 +161,7 @@ pids() {
 	run cat var/lake/probe.txt
 	assert_output "through s3fs"
 	run --separate-stderr stocketl-db status
-	assert_line --index 3 "schema: 1"
+	assert_line --index 3 "schema: 2"
 	run --separate-stderr stack down
 	assert_success
 	cmp conf/stocketl.ini user.ini

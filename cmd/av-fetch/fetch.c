@@ -18,6 +18,10 @@
  * Every URL that is printed is the redacted one from av_url(NULL key), and
  * every text that comes from outside (vendor messages, libcurl errors)
  * goes through av_redact() before it is printed.
+ *
+ * Each request is recorded in the metadata spool (meta/meta.h) when it is
+ * done: its last answer's kind, its attempts, the last attempt's latency
+ * and HTTP status.  Nothing of the URL goes there, so neither does the key.
  */
 #include "fetch.h"
 
@@ -30,7 +34,9 @@
 
 #include "net/backoff.h"
 #include "base/err.h"
+#include "meta/meta.h"
 #include "net/limiter.h"
+#include "record/tick.h"
 #include "text/ts.h"
 
 /* The longest the loop sleeps before it looks at the signal flag again. */
@@ -53,6 +59,38 @@ struct avf_job {
 	int64_t first_us;   /* monotonic time of the first attempt */
 	int64_t start_us;   /* monotonic time of the current attempt */
 	int64_t not_before; /* monotonic time before which it must not start */
+	/* The last attempt, for the metadata spool. */
+	const char *outcome; /* an answer's kind (avf_class_words) or a transfer's failure */
+	long http_status;    /* 0: no response */
+	int64_t latency_us;
+	int recorded;
+};
+
+/* The kinds of answers as the metadata spool names them (outcome of a request). */
+static const char *const avf_class_words[AV_CLASS_COUNT] = {
+    [AV_DATA] = "data",
+    [AV_EMPTY] = "empty",
+    [AV_ERROR] = "error",
+    [AV_BAD_KEY] = "bad_key",
+    [AV_PREMIUM] = "premium",
+    [AV_THROTTLE_MINUTE] = "throttle",
+    [AV_THROTTLE_SECOND] = "burst",
+    [AV_DAILY_LIMIT] = "daily_limit",
+    [AV_NOTICE] = "notice",
+    [AV_EMPTY_QUOTE] = "empty_quote",
+    [AV_OTHER_SERIES] = "other_series",
+    [AV_MALFORMED] = "malformed",
+};
+
+/* Transfers that brought no response, as the spool names them. */
+static const char *const avf_transfer_words[HTTP_OUTCOME_COUNT] = {
+    [HTTP_DONE] = "http_error",
+    [HTTP_E_CONNECT] = "connect_failed",
+    [HTTP_E_TIMEOUT] = "timeout",
+    [HTTP_E_TRUNCATED] = "truncated",
+    [HTTP_E_TLS] = "tls_failed",
+    [HTTP_E_TOOBIG] = "too_big",
+    [HTTP_E_TRANSFER] = "transfer_failed",
 };
 
 struct avf_symstat {
@@ -187,12 +225,44 @@ static const char *avf_dur(int64_t us, char out[32])
 	return out;
 }
 
+/* The request's line in the metadata spool, once, when it was asked at least once. */
+static void avf_record(struct avf_job *j)
+{
+	const struct av_request *q = &j->req;
+	char month[8];
+	if (j->recorded || j->attempts == 0)
+		return;
+	j->recorded = 1;
+	if (q->month != AV_NO_MONTH)
+		av_month_format(q->month, month);
+	struct meta_request m = {
+	    .symbol = q->symbol,
+	    .function = av_function_name(q->function),
+	    .interval = q->function == AV_INTRADAY ? tick_interval_name(q->interval) : NULL,
+	    .month = q->month != AV_NO_MONTH ? month : NULL,
+	    .outputsize = q->function == AV_QUOTE ? NULL
+	                  : q->outputsize_full    ? "full"
+	                                          : "compact",
+	    .outcome = j->outcome ? j->outcome : "no_answer",
+	    .attempts = j->attempts,
+	    .latency_ms = (j->latency_us + 500) / 1000,
+	    .http_status = j->http_status ? j->http_status : META_NULL,
+	};
+	meta_request(&m);
+}
+
+static void avf_done(struct avf_job *j)
+{
+	j->state = JOB_DONE;
+	avf_record(j);
+}
+
 static void avf_fail(struct avf_run *run, struct avf_job *j, int status, const char *what)
 {
 	char label[40];
 	avf_label(j, label, sizeof label);
 	err_error("%s: %s (%s)", label, what, avf_shown(run, j));
-	j->state = JOB_DONE;
+	avf_done(j);
 	run->rejected++;
 	run->stats[j->sym].failed++;
 	run->status = avf_worse(run->status, status);
@@ -273,11 +343,11 @@ static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_r
 	err_clear(&e);
 	if (rec_write_json(run->w, run->env.data, run->env.len, &e) < 0 ||
 	    rec_writer_flush(run->w, &e) < 0) {
-		j->state = JOB_DONE;
+		avf_done(j);
 		avf_write_failed(run, &e);
 		return;
 	}
-	j->state = JOB_DONE;
+	avf_done(j);
 	run->records++;
 	struct avf_symstat *st = &run->stats[j->sym];
 	st->emitted++;
@@ -319,13 +389,14 @@ static void avf_answer(struct avf_run *run, struct avf_job *j, const struct http
 	avf_label(j, label, sizeof label);
 	av_classify(&j->req, r->body.data ? r->body.data : "", r->body.len, &a);
 	run->answers[a.cls]++;
+	j->outcome = avf_class_words[a.cls];
 	switch (a.cls) {
 	case AV_DATA:
 		avf_emit(run, j, r, &a);
 		break;
 	case AV_EMPTY:
 		err_warn("%s: no data: %s", label, a.message);
-		j->state = JOB_DONE;
+		avf_done(j);
 		run->stats[j->sym].empty++;
 		break;
 	case AV_ERROR:
@@ -384,6 +455,11 @@ static void avf_response(struct avf_run *run, struct http_response *r)
 	struct avf_job *j = r->tag;
 	char what[ERR_MSG_MAX];
 	run->stats[j->sym].attempts++;
+	j->latency_us = r->elapsed_us;
+	j->http_status = r->outcome == HTTP_DONE ? r->status : 0;
+	j->outcome = r->outcome >= 0 && r->outcome < HTTP_OUTCOME_COUNT
+	                 ? avf_transfer_words[r->outcome]
+	                 : "transfer_failed";
 	if (r->outcome != HTTP_DONE)
 		run->answers[AVF_NO_ANSWER]++;
 	else if (r->status < 200 || r->status > 299)
@@ -478,7 +554,7 @@ static int64_t avf_start_ready(struct avf_run *run, int64_t now)
 		}
 		if (avf_start(run, j, now) < 0) {
 			avf_stop(run, EX_SOFTWARE);
-			j->state = JOB_DONE;
+			avf_done(j);
 			return next;
 		}
 	}
@@ -598,6 +674,8 @@ static int avf_batch(struct avf_run *run)
 			run->rejected++;
 			run->stats[j->sym].failed++;
 		}
+		/* A request waiting for its next attempt when the run stopped ends with its last. */
+		avf_record(j);
 	}
 	if (run->stop_status == EX_IOERR || run->quiet_end)
 		return run->status;

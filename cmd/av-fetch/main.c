@@ -29,6 +29,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "fetch.h"
+#include "meta/meta.h"
 #include "record/stream.h"
 #include "text/ts.h"
 
@@ -832,6 +833,7 @@ int main(int argc, char **argv)
 	status = resolve_settings(&fl, conf, argc - optind, argv + optind, &cfg);
 	if (status)
 		goto out;
+	meta_open(conf);
 	key = find_key(&fl, conf, &status);
 	if (!key)
 		goto out;

@@ -13,62 +13,25 @@
 
 #include "append.h"
 
-static enum pq_type pq_type_of(const struct delta_field *f)
-{
-	switch (f->type) {
-	case DT_STRING:
-		return PQ_STRING;
-	case DT_LONG:
-		return PQ_LONG;
-	case DT_INTEGER:
-		return PQ_INT;
-	case DT_SHORT:
-		return PQ_SHORT;
-	case DT_BYTE:
-		return PQ_BYTE;
-	case DT_FLOAT:
-		return PQ_FLOAT;
-	case DT_DOUBLE:
-		return PQ_DOUBLE;
-	case DT_BOOLEAN:
-		return PQ_BOOLEAN;
-	case DT_BINARY:
-		return PQ_BINARY;
-	case DT_DATE:
-		return PQ_DATE;
-	case DT_TIMESTAMP:
-		return PQ_TIMESTAMP;
-	case DT_TIMESTAMP_NTZ:
-		return PQ_TIMESTAMP_NTZ;
-	default:
-		return PQ_DECIMAL;
-	}
-}
-
 int setup_columns(struct app *a, struct err_msg *e)
 {
 	a->ncols = a->tschema.n;
-	a->cols = calloc(a->ncols, sizeof *a->cols);
-	a->last_cells = calloc(a->ncols ? a->ncols : 1, sizeof *a->last_cells);
-	a->schema = pq_schema_new();
+	a->cols = calloc(a->ncols ? a->ncols : 1, sizeof *a->cols);
 	a->batch_id_col = -1;
-	if (!a->cols || !a->last_cells || !a->schema) {
+	if (!a->cols) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
-	int leaf = 0;
 	for (size_t i = 0; i < a->ncols; i++) {
 		struct column *c = &a->cols[i];
 		c->f = &a->tschema.fields[i];
 		c->name_len = strlen(c->f->name);
-		c->partition = -1;
 		if (c->f->type == DT_DECIMAL) {
 			c->dec_limit = dec_pow10(c->f->precision);
 			c->dec_scale =
 			    dec_pow10(c->f->scale >= DEC6_SCALE ? c->f->scale - DEC6_SCALE
 			                                        : DEC6_SCALE - c->f->scale);
 		}
-		c->leaf = -1;
 		if (!delta_type_is_primitive(c->f->type) || c->f->type == DT_VOID) {
 			err_set(e, EX_DATAERR,
 			        "%s: column \"%s\" is nested; delta-append writes flat "
@@ -76,62 +39,9 @@ int setup_columns(struct app *a, struct err_msg *e)
 			        a->root, c->f->name);
 			return -1;
 		}
-		for (size_t k = 0; k < a->npart; k++)
-			if (strcmp(a->part_cols[k], c->f->name) == 0)
-				c->partition = (int)k;
 		if (strcmp(c->f->name, "batch_id") == 0)
 			a->batch_id_col = (int)i;
-		if (c->partition >= 0)
-			continue;
-		int idx = c->f->type == DT_DECIMAL
-		              ? pq_schema_add_decimal(a->schema, PQ_ROOT, c->f->name,
-		                                      c->f->precision, c->f->scale, c->f->nullable)
-		              : pq_schema_add(a->schema, PQ_ROOT, c->f->name, pq_type_of(c->f),
-		                              c->f->nullable);
-		if (idx < 0) {
-			err_set(e, EX_SOFTWARE, "cannot build the data file schema");
-			return -1;
-		}
-		c->leaf = leaf++;
-		switch (c->f->type) {
-		case DT_LONG:
-		case DT_TIMESTAMP:
-		case DT_TIMESTAMP_NTZ:
-			c->kind = K_I64;
-			break;
-		case DT_INTEGER:
-		case DT_SHORT:
-		case DT_BYTE:
-		case DT_DATE:
-			c->kind = K_I32;
-			break;
-		case DT_FLOAT:
-			c->kind = K_F32;
-			break;
-		case DT_DOUBLE:
-			c->kind = K_F64;
-			break;
-		case DT_BOOLEAN:
-			c->kind = K_BOOL;
-			break;
-		case DT_STRING:
-		case DT_BINARY:
-			c->kind = K_BYTES;
-			break;
-		default:
-			c->kind = c->f->precision <= 18 ? K_I64 : K_DEC;
-		}
 	}
-	a->nleaves = (size_t)leaf;
-	a->leaf_col = calloc(a->nleaves ? a->nleaves : 1, sizeof *a->leaf_col);
-	a->learned = calloc(a->nleaves ? a->nleaves : 1, sizeof *a->learned);
-	if (!a->leaf_col || !a->learned) {
-		err_set(e, EX_SOFTWARE, "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < a->ncols; i++)
-		if (a->cols[i].leaf >= 0)
-			a->leaf_col[a->cols[i].leaf] = &a->cols[i];
 	a->tick_table = a->ncols == TICK_FIELD_COUNT;
 	for (int t = 0; t < TICK_FIELD_COUNT; t++) {
 		a->tick_col[t] = -1;

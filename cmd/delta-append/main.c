@@ -19,7 +19,6 @@
  * commit store, moving past other writers' appends and stopping only at
  * real conflicts.
  */
-#define _GNU_SOURCE /* syncfs(2) */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,8 +35,9 @@
 
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID [--batch-id N]] [--commit-retries N]\n"
-    "                    [--config FILE] [--max-open-files N] [--target-file-size BYTES]\n"
-    "                    [--threads N] TABLE [FILE ...]\n";
+    "                    [--config FILE] [--max-open-files N] [--merge-key COLS]\n"
+    "                    [--target-file-size BYTES] [--threads N] TABLE [FILE ...]\n"
+    "       delta-append [--config FILE] --txn-version APP TABLE\n";
 
 static const struct cli_option options[] = {
     {"--app-id ID", "the txn app id, instead of each marker's app"},
@@ -45,8 +45,10 @@ static const struct cli_option options[] = {
     {"--commit-retries N", "retries after a real conflict (default 15)"},
     {"--config FILE", "the configuration file"},
     {"--max-open-files N", "partitions written at once (default 16)"},
+    {"--merge-key COLS", "upsert by these columns (default: table's key)"},
     {"--target-file-size BYTES", "a new data file past this size"},
     {"--threads N", "writer threads (default: processors, up to 4)"},
+    {"--txn-version APP", "print the table's txn version of APP (-1: none)"},
     {NULL, NULL},
 };
 
@@ -131,6 +133,28 @@ static int64_t stream_previous(struct stream *s, const char *app, int64_t id)
 	return -1;
 }
 
+/* The batch's files --------------------------------------------------------------- */
+
+/* Drop the batch: its files are removed. */
+static void discard_batch(struct app *a)
+{
+	if (a->w)
+		delta_writer_discard(a->w);
+	merge_discard(a);
+	a->records = 0;
+	a->bad = 0;
+	a->has_batch_id = 0;
+}
+
+/* The batch is committed: its files are the table's now. */
+static void release_batch(struct app *a)
+{
+	delta_writer_release(a->w);
+	a->records = 0;
+	a->bad = 0;
+	a->has_batch_id = 0;
+}
+
 /* Commits ---------------------------------------------------------------------- */
 
 /*
@@ -138,7 +162,7 @@ static int64_t stream_previous(struct stream *s, const char *app, int64_t id)
  * written for the schema and partitioning read at the start, and still fit
  * if those did not change and the table can still be written.
  */
-static int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg *e)
+int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg *e)
 {
 	const struct app *a = arg;
 	if (delta_check_write(snap, e) < 0)
@@ -175,18 +199,13 @@ static struct delta_txn *batch_txn(struct app *a, const char *app, int64_t id)
 	int64_t nfiles = 0, bytes = 0, rows = 0;
 	int ok = !buf_failed(&by) && delta_txn_param(t, "mode", "Append") == 0 &&
 	         delta_txn_param(t, "partitionBy", by.data) == 0;
-	for (struct part_file *p = a->done; ok && p; p = p->next) {
-		struct delta_file f = {0};
-		f.path = p->rel;
-		f.partition_values = p->pvals;
-		f.size = p->size;
-		f.modification_time = p->mtime;
-		f.data_change = 1;
-		f.stats = p->stats;
-		ok = delta_txn_add(t, &f) == 0;
+	size_t n;
+	const struct delta_written *files = delta_writer_files(a->w, &n);
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = delta_txn_add(t, &files[i].file) == 0;
 		nfiles++;
-		bytes += p->size;
-		rows += p->rows;
+		bytes += files[i].file.size;
+		rows += files[i].rows;
 	}
 	ok = ok && (!app || delta_txn_set_app(t, app, id) == 0) &&
 	     delta_txn_metric_i64(t, "numFiles", nfiles) == 0 &&
@@ -201,9 +220,32 @@ static struct delta_txn *batch_txn(struct app *a, const char *app, int64_t id)
 	return t;
 }
 
+void note_commit(struct app *a, const struct delta_commit_info *info, int64_t rows, int64_t files,
+                 const char *app)
+{
+	a->committed++;
+	a->committed_records += rows;
+	a->committed_files += files;
+	if (a->first_version < 0)
+		a->first_version = info->version;
+	a->last_version = info->version;
+	err_info("committed version %lld: %lld records%s%s", (long long)info->version,
+	         (long long)rows, app ? " for " : "", app ? app : "");
+	if (info->unsynced) {
+		err_error("%s", info->sync_err.text);
+		set_status(a, EX_IOERR);
+	}
+	if (info->checkpoint > 0)
+		err_info("wrote the checkpoint of version %lld", (long long)info->version);
+	else if (info->checkpoint < 0)
+		err_warn("checkpoint at version %lld: %s", (long long)info->version,
+		         info->checkpoint_err.text);
+}
+
 /*
- * Commit the finished files of the batch (app NULL: no txn).  -1 only for
- * what stops the run (I/O, a conflict, a damaged log), e set.
+ * Commit the finished files of the batch (app NULL: no txn), or merge the
+ * batch by its key.  -1 only for what stops the run (I/O, a conflict, a
+ * damaged log), e set.
  */
 static int commit_batch(struct app *a, const char *app, int64_t id, const char *label,
                         struct err_msg *e)
@@ -218,27 +260,27 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 			return 0;
 		}
 	}
+	if (a->merge) {
+		int rc = merge_commit(a, app, id, label, e);
+		/* Committed or not, the batch's records are done with. */
+		a->records = 0;
+		a->bad = 0;
+		a->has_batch_id = 0;
+		return rc;
+	}
 	/*
 	 * Every data file and directory of the batch must be on disk before a
-	 * commit names them: one syncfs() of the table's filesystem does it for
-	 * all of them at once, instead of an fsync per file and directory.  The
-	 * listing of the log started at load is let finish first: it runs
-	 * much slower while the filesystem syncs.
+	 * commit names them.  The listing of the log started at load is let
+	 * finish first: it runs much slower while the filesystem syncs.
 	 */
 	delta_snapshot_wait(&a->snap);
-	int rootfd = open(a->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0 || syncfs(rootfd) < 0) {
-		err_set(e, EX_IOERR, "%s: cannot flush the batch's files: %s", a->root,
-		        strerror(errno));
-		if (rootfd >= 0)
-			close(rootfd);
+	if (delta_writer_sync(a->w, e) < 0) {
 		discard_batch(a);
 		return -1;
 	}
-	close(rootfd);
-	int64_t rows = a->records, files = 0;
-	for (struct part_file *p = a->done; p; p = p->next)
-		files++;
+	size_t nfiles;
+	delta_writer_files(a->w, &nfiles);
+	int64_t rows = a->records, files = (int64_t)nfiles;
 	struct delta_txn *t = batch_txn(a, app, id);
 	if (!t) {
 		err_set(e, EX_SOFTWARE, "out of memory");
@@ -251,23 +293,7 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 	if (info.version >= 0) {
 		/* In the table, whatever followed: the files are the table's now. */
 		release_batch(a);
-		a->committed++;
-		a->committed_records += rows;
-		a->committed_files += files;
-		if (a->first_version < 0)
-			a->first_version = info.version;
-		a->last_version = info.version;
-		err_info("committed version %lld: %lld records%s%s", (long long)info.version,
-		         (long long)rows, app ? " for " : "", app ? app : "");
-		if (info.unsynced) {
-			err_error("%s", info.sync_err.text);
-			set_status(a, EX_IOERR);
-		}
-		if (info.checkpoint > 0)
-			err_info("wrote the checkpoint of version %lld", (long long)info.version);
-		else if (info.checkpoint < 0)
-			err_warn("checkpoint at version %lld: %s", (long long)info.version,
-			         info.checkpoint_err.text);
+		note_commit(a, &info, rows, files, app);
 		return rc < 0 ? -1 : 0;
 	}
 	if (rc == 1) {
@@ -340,7 +366,7 @@ static int end_batch(struct app *a, struct stream *s, const struct rec *rec, str
 		set_status(a, EX_REJECTS);
 		return 0;
 	}
-	if (finish_all(a, e) < 0) {
+	if (a->w && delta_writer_finish(a->w, e) < 0) {
 		discard_batch(a);
 		return -1;
 	}
@@ -369,7 +395,7 @@ static int end_input(struct app *a, struct stream *s, struct err_msg *e)
 		/* --app-id and --batch-id name this batch: loaded once, however often it is run. */
 		char label[REC_APP_MAX + 64];
 		snprintf(label, sizeof label, "batch %s/%lld", a->app_id, (long long)a->batch_id);
-		if (finish_all(a, e) < 0) {
+		if (a->w && delta_writer_finish(a->w, e) < 0) {
 			discard_batch(a);
 			return -1;
 		}
@@ -393,7 +419,7 @@ static int end_input(struct app *a, struct stream *s, struct err_msg *e)
 		    "%s: the input has no batch markers and no --batch-id, so loading it is not "
 		    "idempotent: running it again loads it again",
 		    s->name);
-	if (finish_all(a, e) < 0) {
+	if (a->w && delta_writer_finish(a->w, e) < 0) {
 		discard_batch(a);
 		return -1;
 	}
@@ -417,7 +443,6 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 	rec_reader_set_interrupt(r, &stop_signal);
 	rec_reader_set_lazy(r, a->tick_table);
 	struct stream s = {name, 0, STRMAP_INIT};
-	struct buf key = BUF_INIT;
 	struct rec rec;
 	int rc = 0, k, broken = 0;
 	struct err_msg re;
@@ -427,7 +452,7 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 				break;
 			/* The input cannot go on: its batch in progress is dropped, the next input read. */
 			err_error("%s", re.text);
-			if (a->records || a->nopen || a->done || a->bad) {
+			if (a->records || a->bad) {
 				err_error(
 				    "%s: the batch in progress (%lld records) is not committed",
 				    name, (long long)a->records);
@@ -479,13 +504,27 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 		}
 		if (a->batch_id_col >= 0 && !cells[a->batch_id_col].null)
 			a->has_batch_id = 1;
-		if (write_row(a, cells, &key, e) < 0) {
+		a->records++;
+		if (a->merge) {
+			int mk = merge_put(a, cells, &ce);
+			if (mk == 1) {
+				err_record("%s: record %llu: %s", name,
+				           (unsigned long long)rec.number, ce.text);
+				a->bad = 1;
+				continue;
+			}
+			if (mk < 0) {
+				*e = ce;
+				rc = -1;
+				break;
+			}
+		} else if (delta_writer_put(a->w, cells, e) < 0) {
 			rc = -1;
 			break;
 		}
 	}
 	if (rc == 0 && !broken && stop_signal) {
-		if (a->records || a->nopen || a->done) {
+		if (a->records) {
 			err_warn(
 			    "%s: stopped by signal %d; the batch in progress (%lld records) is not "
 			    "committed",
@@ -500,7 +539,6 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 		discard_batch(a);
 	stream_free(&s);
 	free(cells);
-	buf_free(&key);
 	rec_reader_free(r);
 	return rc;
 }
@@ -534,6 +572,84 @@ static void summary(const struct app *a)
 		         discarded);
 }
 
+/*
+ * --txn-version: the table's txn version of an application, or -1, on
+ * stdout; what a job that feeds the table exactly once reads to know where
+ * it stopped.  An exit status.
+ */
+static int print_txn_version(const struct config *cfg, const char *table, const char *app)
+{
+	struct buf root = BUF_INIT;
+	struct delta_snapshot snap;
+	struct delta_load_opts lo = {-1, -1, 1, 0};
+	struct err_msg e;
+	struct delta_store *store = NULL;
+	int rc = EX_OK;
+	if (delta_resolve_table(cfg, table, &root, &e) < 0) {
+		rc = cli_report(usage, &e);
+		goto out;
+	}
+	/* Through the store, which finishes what a writer left incomplete and knows the latest version. */
+	if (!(store = delta_store_open_read(cfg, root.data, &e)) ||
+	    delta_store_load(store, &lo, &snap, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status ? e.status : EX_DATAERR;
+		goto out;
+	}
+	if (delta_check_read(&snap, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status;
+	} else if (printf("%lld\n", (long long)delta_txn_version(&snap, app)) < 0 ||
+	           fflush(stdout) != 0) {
+		err_error_errno("stdout");
+		rc = EX_IOERR;
+	}
+	delta_snapshot_free(&snap);
+out:
+	delta_store_close(store);
+	buf_free(&root);
+	return rc;
+}
+
+/*
+ * Upserts by key (from --merge-key when given, else the table's property):
+ * an upsert reads the snapshot's file lists to find the files its keys may
+ * be in, so a snapshot loaded without them is loaded again.  An exit
+ * status.
+ */
+static int upsert_setup(struct app *a, const char *key, int from_option, struct err_msg *e)
+{
+	if (merge_setup(a, key, e) < 0) {
+		if (from_option && e->status == EX_USAGE)
+			return cli_usage_error(usage, "--merge-key: %s", e->text);
+		err_error("%s%s", e->text,
+		          from_option ? "" : " (the table's " DELTA_MERGE_KEY_PROPERTY ")");
+		return e->status == EX_USAGE ? EX_DATAERR : e->status;
+	}
+	int stale = delta_snapshot_check(&a->snap, e);
+	if (stale < 0) {
+		err_error("%s", e->text);
+		return e->status ? e->status : EX_DATAERR;
+	}
+	if (a->snap.no_files || stale == DELTA_SNAPSHOT_STALE) {
+		/* The table named its key (its file lists are needed after all), or moved on. */
+		struct delta_snapshot full;
+		struct delta_load_opts lo = {-1, -1, 0, 0};
+		if (delta_store_load(a->store, &lo, &full, e) < 0) {
+			err_error("%s", e->text);
+			return e->status ? e->status : EX_DATAERR;
+		}
+		delta_snapshot_free(&a->snap);
+		a->snap = full;
+	}
+	if (delta_check_write(&a->snap, e) < 0 || still_writable(a, &a->snap, e) < 0) {
+		err_error("%s", e->text);
+		return e->status ? e->status : EX_DATAERR;
+	}
+	err_info("%s: upserting by (%s)", a->table, merge_key_text(a));
+	return EX_OK;
+}
+
 /* A copy of the table's schema and partition columns for the files to be written with. */
 static int copy_layout(struct app *a, struct err_msg *e)
 {
@@ -563,15 +679,17 @@ int main(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"max-open-files", required_argument, NULL, 'o'},
+	    {"merge-key", required_argument, NULL, 'm'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"target-file-size", required_argument, NULL, 't'},
 	    {"threads", required_argument, NULL, 'j'},
+	    {"txn-version", required_argument, NULL, 'x'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *o_retries = NULL, *o_open = NULL, *o_target = NULL,
-	           *o_threads = NULL, *o_batch = NULL;
+	           *o_threads = NULL, *o_batch = NULL, *o_merge = NULL, *o_txn = NULL;
 	struct app a = {0};
 	int level = ERR_NORMAL, ch;
 	struct err_msg e;
@@ -594,6 +712,9 @@ int main(int argc, char **argv)
 		case 'j':
 			o_threads = optarg;
 			break;
+		case 'm':
+			o_merge = optarg;
+			break;
 		case 'o':
 			o_open = optarg;
 			break;
@@ -611,6 +732,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			return cli_version();
+		case 'x':
+			o_txn = optarg;
+			break;
 		default:
 			return EX_USAGE;
 		}
@@ -620,8 +744,14 @@ int main(int argc, char **argv)
 	err_set_level(level);
 	if (argc < 1)
 		return cli_usage_error(usage, "no table given");
+	if (o_txn && (argc > 1 || a.app_id || o_batch || o_merge || o_retries || o_open ||
+	              o_target || o_threads))
+		return cli_usage_error(usage, "--txn-version takes a table and nothing to load");
 	if (a.app_id && (!*a.app_id || strlen(a.app_id) > REC_APP_MAX))
 		return cli_bad_value(usage, "--app-id", a.app_id, "1 to %d bytes", REC_APP_MAX);
+	if (o_merge && (!*o_merge || strlen(o_merge) > 4096))
+		return cli_bad_value(usage, "--merge-key", o_merge,
+		                     "1 to 4096 bytes of column names");
 	if (o_batch) {
 		if (!a.app_id)
 			return cli_usage_error(usage, "--batch-id needs --app-id");
@@ -634,6 +764,11 @@ int main(int argc, char **argv)
 	struct config *cfg = config_open(config, &e);
 	if (!cfg)
 		err_die(e.status, "%s", e.text);
+	if (o_txn) {
+		int st = print_txn_version(cfg, argv[0], o_txn);
+		config_free(cfg);
+		return st;
+	}
 	int64_t retries, max_open, target, max_line;
 	const char *from;
 	const char *v = config_value(cfg, o_retries, NULL, "delta", "commit_retries", "15", &from);
@@ -660,8 +795,9 @@ int main(int argc, char **argv)
 	if (config_parse_int(v, "[streams] max_line", 1024, 1LL << 32, &max_line, &e) < 0)
 		err_die(EX_CONFIG, "%s", e.text);
 	a.retries = retries;
-	a.max_open = (size_t)max_open;
-	a.target_size = target;
+	delta_writer_opts_init(&a.wopts);
+	a.wopts.max_open = (size_t)max_open;
+	a.wopts.target_size = target;
 	a.table = argv[0];
 
 	struct buf root = BUF_INIT;
@@ -678,13 +814,14 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	/*
-	 * The snapshot without file lists (an append needs none), every action
-	 * checked, through the store (which first finishes what a writer left
-	 * incomplete, and may know newer commits than a listing shows); the
-	 * listing that proves the log has no gap finishes while the first
-	 * batch is written, and is waited for before its commit.
+	 * The snapshot without file lists (an append needs none; an upsert
+	 * does), every action checked, through the store (which first
+	 * finishes what a writer left incomplete, and may know newer commits
+	 * than a listing shows); the listing that proves the log has no gap
+	 * finishes while the first batch is written, and is waited for before
+	 * its commit.
 	 */
-	struct delta_load_opts lo = {-1, -1, 1, 1};
+	struct delta_load_opts lo = {-1, -1, !o_merge, 1};
 	if (delta_store_load(a.store, &lo, &a.snap, &e) < 0) {
 		err_error("%s%s", e.text,
 		          strstr(e.text, "not a Delta table") ? " (create it with delta-create)"
@@ -700,16 +837,15 @@ int main(int argc, char **argv)
 		rc = e.status;
 		goto out;
 	}
-	a.stats_cols = delta_stats_columns(&a.snap);
-	pq_write_options_init(&a.wopts);
-	/* Files are made durable together, once per batch, just before the commit. */
-	a.wopts.sync = 0;
-	/* The writer threads below already spread the files over the processors. */
-	a.wopts.threads = 1;
-	struct pq_kv kv = {"writer", DELTA_ENGINE};
-	a.wopts.kv = &kv;
-	a.wopts.nkv = 1;
-	if (start_workers(&a, (int)threads, &e) < 0) {
+	const char *key =
+	    o_merge ? o_merge : delta_property(&a.snap, DELTA_MERGE_KEY_PROPERTY, NULL);
+	if (key && (rc = upsert_setup(&a, key, o_merge != NULL, &e)) != EX_OK)
+		goto out;
+	a.wopts.stats_cols = delta_stats_columns(&a.snap);
+	a.wopts.threads = (int)threads;
+	/* Appends write through one writer for the run; upserts make theirs per batch (merge.c). */
+	if (!a.merge &&
+	    !(a.w = delta_writer_new(a.root, &a.tschema, a.part_cols, a.npart, &a.wopts, &e))) {
 		err_error("%s", e.text);
 		rc = e.status;
 		goto out;
@@ -753,19 +889,14 @@ fatal:
 	err_error("%s", e.text);
 	rc = e.status ? e.status : EX_SOFTWARE;
 out:
-	if (a.workers)
-		discard_batch(&a);
-	stop_workers(&a);
+	delta_writer_free(a.w);
+	merge_free(&a);
 	err_record_end(NULL);
 	if (a.cols)
 		summary(&a);
 	for (size_t i = 0; i < a.ncols; i++)
 		buf_free(&a.cols[i].scratch);
 	free(a.cols);
-	free(a.last_cells);
-	free(a.leaf_col);
-	free(a.learned);
-	pq_schema_free(a.schema);
 	for (size_t i = 0; a.part_cols && i < a.npart; i++)
 		free(a.part_cols[i]);
 	free(a.part_cols);

@@ -1,11 +1,11 @@
 /*
- * delta-cat's parts: the --where expression and file pruning (where.c),
- * reading a table's data files into rows (scan.c), and writing rows as
- * JSON, CSV or binary tick records (out.c); main.c ties them together.
+ * delta-cat's parts: reading a table's data files into rows, pruned by the
+ * --where expression (scan.c; the expressions are the library's,
+ * delta/delta_where.h), and writing rows as JSON, CSV or binary tick
+ * records (out.c); main.c ties them together.
  *
- * Ownership: struct dc_where owns its predicates and their literals; a
- * struct dc_scan owns the state of the file it is reading.  Rows handed
- * to the output (struct dc_val arrays) point into the scanner's column
+ * Ownership: a struct dc_scan owns the state of the file it is reading.  Rows handed
+ * to the output (struct delta_value arrays) point into the scanner's column
  * batches and value trees and are valid only during the call that gets
  * them.
  */
@@ -17,6 +17,8 @@
 
 #include "base/buf.h"
 #include "delta/delta.h"
+#include "delta/delta_rows.h"
+#include "delta/delta_where.h"
 #include "base/err.h"
 #include "parquet/parquet.h"
 
@@ -27,120 +29,16 @@ struct dc_col {
 	int out;       /* position in the output, or -1 */
 };
 
-/*
- * How a value of a file's Parquet column becomes a value of the table's
- * type: the Parquet reader's representation (parquet.h) widened or
- * rescaled where the table's type is wider than the file's.
- */
-enum dc_conv {
-	DC_CV_BOOL,
-	DC_CV_I32,     /* int32 to an integer, a date */
-	DC_CV_I64,     /* int64 to long, a timestamp */
-	DC_CV_I32_F,   /* int32 to double */
-	DC_CV_I64_F,   /* int64 to double */
-	DC_CV_F32,     /* float to float or double */
-	DC_CV_F64,     /* double */
-	DC_CV_BYTES,   /* string, binary */
-	DC_CV_DEC,     /* decimal, scaled up by `shift` digits */
-	DC_CV_I32_DEC, /* int32 to decimal */
-	DC_CV_I64_DEC, /* int64 to decimal */
-	DC_CV_DATE_TS  /* date to timestamp_ntz (midnight) */
-};
-
-/* How a file's nested value maps onto the table's nested type. */
-struct dc_nplan {
-	int absent;            /* the file lacks the field: always null */
-	int conv, shift;       /* primitives */
-	int *item;             /* structs: per table field, its index in the file's struct, or -1 */
-	struct dc_nplan *kids; /* structs: per table field; arrays: the element; maps: key, value */
-	size_t nkids;
-};
-
-/* One value of a row. */
-struct dc_val {
-	struct delta_cell c;      /* primitive columns (c.null for null) */
-	const struct pq_value *v; /* nested columns: the value tree, NULL for null */
-	const struct dc_nplan *np;
-};
-
-/* Conversions (scan.c) --------------------------------------------------- */
-
-/*
- * The conversion from Parquet field pf to table field f (a primitive type),
- * or -1 when the file's type cannot be read as the table's.
- */
-int dc_conv_pick(const struct delta_field *f, const struct pq_field *pf, int *conv, int *shift);
-/* A value of the reader's representation (p points to one of the column's kind). */
-void dc_conv_raw(int conv, int shift, const void *p, struct delta_cell *c);
-/* The same from a value tree (PQ_V_NULL gives a null cell). */
-void dc_conv_value(int conv, int shift, const struct pq_value *v, struct delta_cell *c);
-
-/* --where (where.c) ------------------------------------------------------ */
-
-enum dc_op { DC_EQ, DC_NE, DC_LT, DC_LE, DC_GT, DC_GE, DC_ISNULL, DC_NOTNULL };
-enum dc_lit { DC_LIT_NONE, DC_LIT_NUM, DC_LIT_STR, DC_LIT_BOOL };
-
-struct dc_pred {
-	char *column; /* as written */
-	int op;
-	int lit;        /* enum dc_lit */
-	char *text;     /* the literal's text (strings unquoted) */
-	size_t textlen; /* strings may hold NUL bytes */
-	/* bound to the table by dc_where_bind() */
-	int col; /* index into the scanner's columns */
-	const struct delta_field *f;
-	struct delta_cell v;
-	struct buf scratch;
-};
-
-struct dc_where {
-	struct dc_pred *p;
-	size_t n;
-};
-
-/*
- * Parse an expression: comparisons of a column with a literal joined by
- * "and".  Syntax errors fill e (EX_USAGE) with where and why.
- */
-int dc_where_parse(const char *text, struct dc_where *w, struct err_msg *e);
-/* Convert each literal to the type of its column (p->f, set by the caller); EX_USAGE errors. */
-int dc_where_bind(struct dc_where *w, struct err_msg *e);
-void dc_where_free(struct dc_where *w);
-/* Does a value satisfy the predicate (SQL: a null satisfies only "is null")? */
-int dc_pred_test(const struct dc_pred *p, const struct delta_cell *c);
-
-/*
- * What is known about a column over a file or a row group: bounds (a lower
- * bound lo and an upper bound hi, either may be unknown) and counts (-1
- * when unknown).
- */
-struct dc_bounds {
-	int has_lo, has_hi;
-	struct delta_cell lo, hi;
-	int64_t nulls, rows;
-};
-/* 0 when no value within the bounds can satisfy the predicate, else 1. */
-int dc_pred_may_match(const struct dc_pred *p, const struct dc_bounds *b);
-/*
- * Bounds of the column of every predicate from a file's add.stats JSON
- * (b[i] for w->p[i]).  Strings point into stats or into scratch[i];
- * unusable or unknown parts stay unknown (a string maximum that may be a
- * cut-off prefix, a value that does not parse).  Timestamp maxima are
- * widened by 999 microseconds, as the log keeps milliseconds.
- */
-void dc_stats_bounds(const char *stats, const struct dc_where *w, struct dc_bounds *b,
-                     struct buf *scratch);
-
 /* Reading (scan.c) ------------------------------------------------------- */
 
 /* Called for each row that passes --where; a -1 return stops the scan (e set). */
-typedef int (*dc_emit_fn)(void *ctx, const struct dc_val *row, struct err_msg *e);
+typedef int (*dc_emit_fn)(void *ctx, const struct delta_value *row, struct err_msg *e);
 
 struct dc_scan {
 	const char *root;
 	const struct dc_col *cols;
 	size_t ncols;
-	struct dc_where *where;
+	struct delta_where *where;
 	dc_emit_fn emit;
 	void *ctx;
 	const struct pq_read_options *ropts; /* may be NULL */
@@ -169,7 +67,7 @@ struct dc_out;
  * hold them; otherwise NULL and e (EX_USAGE).  CSV starts with the header.
  */
 struct dc_out *dc_out_open(int format, const struct dc_col *cols, size_t ncols, struct err_msg *e);
-int dc_out_row(void *out, const struct dc_val *row, struct err_msg *e);
+int dc_out_row(void *out, const struct delta_value *row, struct err_msg *e);
 /* 1 when a write failed because the reader of stdout went away (not worth a message). */
 int dc_out_broken_pipe(const struct dc_out *o);
 /*
@@ -179,7 +77,7 @@ int dc_out_broken_pipe(const struct dc_out *o);
 int dc_out_close(struct dc_out *o, struct err_msg *e);
 
 /* Append the JSON text of a nested value of table field f. */
-int dc_nested_json(const struct delta_field *f, const struct dc_nplan *np, const struct pq_value *v,
-                   struct buf *out);
+int dc_nested_json(const struct delta_field *f, const struct delta_nplan *np,
+                   const struct pq_value *v, struct buf *out);
 
 #endif

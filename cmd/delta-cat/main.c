@@ -94,7 +94,7 @@ static void unknown_column(const char *what, const char *name, const char *root,
  * order), then those only --where needs.  Binds the predicates.
  */
 static int build_columns(const struct opts *o, const struct delta_snapshot *snap,
-                         struct dc_where *w, struct dc_col **out, size_t *n)
+                         struct delta_where *w, struct dc_col **out, size_t *n)
 {
 	const struct delta_schema *s = &snap->meta.schema;
 	size_t cap = (o->columns ? strlen(o->columns) / 2 + 1 : s->n) + w->n + 1;
@@ -141,7 +141,7 @@ static int build_columns(const struct opts *o, const struct delta_snapshot *snap
 			    &s->fields[i], is_partition(&snap->meta, s->fields[i].name), (int)nc};
 	}
 	for (size_t k = 0; k < w->n; k++) {
-		struct dc_pred *p = &w->p[k];
+		struct delta_pred *p = &w->p[k];
 		p->f = find_column(s, p->column);
 		if (!p->f) {
 			unknown_column("--where", p->column, snap->root, s);
@@ -156,7 +156,7 @@ static int build_columns(const struct opts *o, const struct delta_snapshot *snap
 		p->col = (int)i;
 	}
 	*n = nc;
-	if (dc_where_bind(w, &e) < 0) {
+	if (delta_where_bind(w, &e) < 0) {
 		err_error("%s", e.text);
 		return EX_USAGE;
 	}
@@ -286,7 +286,7 @@ static int parse_timestamp(const char *s, int64_t *ms)
 	return 0;
 }
 
-static int read_table(const struct opts *o, struct dc_where *w, struct delta_store *store)
+static int read_table(const struct opts *o, struct delta_where *w, struct delta_store *store)
 {
 	const char *root = store->root;
 	struct delta_snapshot snap;
@@ -381,7 +381,7 @@ int main(int argc, char **argv)
 	int level = ERR_NORMAL, ch, binary = 0, csv = 0, rc;
 	const char *timestamp = NULL;
 	struct err_msg e;
-	struct dc_where w = {0};
+	struct delta_where w = {0};
 	err_init(argv[0]);
 	while ((ch = cli_getopt(usage, argc, argv, "hqv", longopts)) != -1) {
 		switch (ch) {
@@ -451,12 +451,12 @@ int main(int argc, char **argv)
 		                     COLUMNS_MAX);
 	if (binary && (rc = cli_refuse_binary_tty(usage, "--binary")) != 0)
 		return rc;
-	if (o.where_text && dc_where_parse(o.where_text, &w, &e) < 0)
+	if (o.where_text && delta_where_parse(o.where_text, &w, &e) < 0)
 		return cli_usage_error(usage, "%s", e.text);
 
 	struct config *cfg = config_open(o.config, &e);
 	if (!cfg) {
-		dc_where_free(&w);
+		delta_where_free(&w);
 		err_die(e.status, "%s", e.text);
 	}
 	struct buf root = BUF_INIT;
@@ -471,7 +471,7 @@ int main(int argc, char **argv)
 	}
 	delta_store_close(store);
 	buf_free(&root);
-	dc_where_free(&w);
+	delta_where_free(&w);
 	config_free(cfg);
 	return rc;
 }

@@ -43,8 +43,8 @@ struct dc_out {
 
 /* Nested values ------------------------------------------------------------- */
 
-int dc_nested_json(const struct delta_field *f, const struct dc_nplan *np, const struct pq_value *v,
-                   struct buf *out)
+int dc_nested_json(const struct delta_field *f, const struct delta_nplan *np,
+                   const struct pq_value *v, struct buf *out)
 {
 	if (!v || v->kind == PQ_V_NULL || np->absent)
 		return buf_puts(out, "null");
@@ -86,7 +86,7 @@ int dc_nested_json(const struct delta_field *f, const struct dc_nplan *np, const
 			if (i)
 				buf_putc(out, ',');
 			if (as_object) {
-				dc_conv_value(np->kids[0].conv, np->kids[0].shift, key, &c);
+				delta_conv_value(np->kids[0].conv, np->kids[0].shift, key, &c);
 				if (c.null)
 					buf_puts(out, "\"\"");
 				else
@@ -104,7 +104,7 @@ int dc_nested_json(const struct delta_field *f, const struct dc_nplan *np, const
 		return buf_putc(out, as_object ? '}' : ']');
 	}
 	default:
-		dc_conv_value(np->conv, np->shift, v, &c);
+		delta_conv_value(np->conv, np->shift, v, &c);
 		return delta_cell_to_json(f, &c, out);
 	}
 }
@@ -276,7 +276,8 @@ static int tick_fail(struct dc_out *o, struct err_msg *e, int field, const char 
 	return -1;
 }
 
-static int row_tick(struct dc_out *o, const struct dc_val *row, struct tick *t, struct err_msg *e)
+static int row_tick(struct dc_out *o, const struct delta_value *row, struct tick *t,
+                    struct err_msg *e)
 {
 	memset(t, 0, sizeof *t);
 	for (int k = 0; k < TICK_FIELD_COUNT; k++) {
@@ -345,7 +346,7 @@ static int row_tick(struct dc_out *o, const struct dc_val *row, struct tick *t, 
 }
 
 /* One CSV field of a value. */
-static void csv_value(struct dc_out *o, const struct delta_field *f, const struct dc_val *v)
+static void csv_value(struct dc_out *o, const struct delta_field *f, const struct delta_value *v)
 {
 	if (!delta_type_is_primitive(f->type)) {
 		if (!v->v)
@@ -372,7 +373,7 @@ static void csv_value(struct dc_out *o, const struct delta_field *f, const struc
 		buf_append(&o->line, o->tmp.data, o->tmp.len);
 }
 
-int dc_out_row(void *out, const struct dc_val *row, struct err_msg *e)
+int dc_out_row(void *out, const struct delta_value *row, struct err_msg *e)
 {
 	struct dc_out *o = out;
 	o->rows++;

@@ -19,17 +19,19 @@
 #include "base/cli.h"
 #include "base/config.h"
 #include "delta/delta.h"
+#include "delta/delta_rows.h"
 #include "delta/delta_store.h"
 #include "delta/delta_txn.h"
 #include "base/err.h"
 #include "text/ts.h"
 
 static const char usage[] =
-    "usage: delta-create [-qv] [--config FILE] --schema FILE [--partition-by COLS]\n"
-    "                    [--property KEY=VALUE ...] TABLE\n";
+    "usage: delta-create [-qv] [--config FILE] --schema FILE [--merge-key COLS]\n"
+    "                    [--partition-by COLS] [--property KEY=VALUE ...] TABLE\n";
 
 static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
+    {"--merge-key COLS", "rows are upserted by these columns (comma-separated)"},
     {"--partition-by COLS", "partition by these columns (comma-separated)"},
     {"--property KEY=VALUE", "a table property (delta.appendOnly ...)"},
     {"--schema FILE", "the columns: \"name type\" lines, or Spark's JSON"},
@@ -46,6 +48,7 @@ struct opts {
 	const char *config;
 	const char *schema;
 	const char *partition_by;
+	const char *merge_key;
 	struct delta_map props;
 };
 
@@ -145,6 +148,94 @@ static int parse_partitions(const char *list, const struct delta_schema *s, char
 fail:
 	free(copy);
 	return -1;
+}
+
+/*
+ * The merge key "a, b" as the table property stocketl.mergeKey ("a,b"),
+ * checked against the schema, added to the properties.  The property may
+ * also come as --property: then both must agree.
+ */
+static int merge_key_property(const char *list, const struct delta_schema *s,
+                              struct delta_map *props, struct err_msg *e)
+{
+	int found = 0;
+	const char *given = delta_map_get(props, DELTA_MERGE_KEY_PROPERTY, &found);
+	if (!list && !found)
+		return 0;
+	const char *what = list ? "--merge-key" : "--property " DELTA_MERGE_KEY_PROPERTY;
+	char *copy = strdup(list ? list : given ? given : "");
+	struct buf text = BUF_INIT;
+	const struct delta_field **seen = calloc(s->n + 1, sizeof *seen);
+	size_t nseen = 0;
+	int rc = -1;
+	if (!copy || !seen) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	for (char *save = NULL, *t = strtok_r(copy, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		while (*t == ' ')
+			t++;
+		size_t len = strlen(t);
+		while (len && t[len - 1] == ' ')
+			t[--len] = '\0';
+		const struct delta_field *f = delta_schema_find(s, t);
+		if (!f) {
+			err_set(e, EX_USAGE, "%s: no column \"%s\" in the schema", what, t);
+			goto out;
+		}
+		if (!delta_type_is_primitive(f->type) || f->type == DT_VOID) {
+			err_set(e, EX_USAGE, "%s: column \"%s\" cannot be in a key", what, t);
+			goto out;
+		}
+		for (size_t i = 0; i < nseen; i++)
+			if (seen[i] == f) {
+				err_set(e, EX_USAGE, "%s: column \"%s\" is listed twice", what, t);
+				goto out;
+			}
+		seen[nseen++] = f;
+		buf_printf(&text, "%s%s", text.len ? "," : "", t);
+	}
+	if (!nseen) {
+		err_set(e, EX_USAGE, "%s: no column named", what);
+		goto out;
+	}
+	if (buf_failed(&text)) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	if (found) {
+		if (list && (!given || strcmp(given, text.data) != 0)) {
+			err_set(e, EX_USAGE, "--merge-key %s and --property %s=%s disagree", list,
+			        DELTA_MERGE_KEY_PROPERTY, given ? given : "");
+			goto out;
+		}
+		/* The property as written, normalised. */
+		for (size_t i = 0; i < props->n; i++)
+			if (strcmp(props->kv[i].key, DELTA_MERGE_KEY_PROPERTY) == 0) {
+				free(props->kv[i].value);
+				props->kv[i].value = buf_detach(&text);
+			}
+		rc = 0;
+		goto out;
+	}
+	struct delta_kv *kv = realloc(props->kv, (props->n + 1) * sizeof *kv);
+	if (!kv) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	props->kv = kv;
+	kv[props->n].key = strdup(DELTA_MERGE_KEY_PROPERTY);
+	kv[props->n].value = buf_detach(&text);
+	props->n++;
+	rc = kv[props->n - 1].key ? 0 : -1;
+	if (rc < 0)
+		err_set(e, EX_SOFTWARE, "out of memory");
+out:
+	free(copy);
+	free(seen);
+	buf_free(&text);
+	return rc;
 }
 
 static void json_map(struct buf *b, const struct delta_map *m)
@@ -269,6 +360,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"merge-key", required_argument, NULL, 'm'},
 	    {"partition-by", required_argument, NULL, 'p'},
 	    {"property", required_argument, NULL, 'P'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -288,6 +380,9 @@ int main(int argc, char **argv)
 		case 'h':
 			free_props(&o.props);
 			return cli_help(usage, options);
+		case 'm':
+			o.merge_key = optarg;
+			break;
 		case 'p':
 			o.partition_by = optarg;
 			break;
@@ -341,6 +436,7 @@ int main(int argc, char **argv)
 	}
 	if (delta_schema_parse_file(o.schema, &schema, &e) < 0 ||
 	    parse_partitions(o.partition_by, &schema, &parts, &nparts, &e) < 0 ||
+	    merge_key_property(o.merge_key, &schema, &o.props, &e) < 0 ||
 	    !(store = delta_store_open(cfg, root.data, &e))) {
 		rc = cli_report(usage, &e);
 		goto out;

@@ -5,10 +5,13 @@
  * a commit without one (older writers) still gets a line, with the file's
  * modification time as its timestamp.  Versions whose JSON was removed by
  * log cleanup are not listed.  Output is one JSON object per line, or an
- * aligned table when stdout is a terminal (--format overrides).  The
- * versions and their text come through the table's commit store, so a
- * table on s3fs lists what PostgreSQL knows, whatever the mount's caches
- * show.
+ * aligned table when stdout is a terminal (--format overrides).  The JSON
+ * carries everything commitInfo recorded; the table, for people, shows of
+ * the operations it knows (WRITE, MERGE, OPTIMIZE, VACUUM START and END,
+ * ...) only the parameters and metrics that say what they did, with sizes
+ * and retentions in units.  The versions and their text come through the
+ * table's commit store, so a table on s3fs lists what PostgreSQL knows,
+ * whatever the mount's caches show.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -84,20 +87,134 @@ static void put_member(struct buf *b, const char *key, const struct json *v)
 		buf_puts(b, "null");
 }
 
-/* One line of the table: the object's members as key=value, compact. */
-static void flat_object(struct buf *b, const struct json *o)
+/*
+ * What the table shows of each operation: the parameters and metrics that
+ * say what it did, by Spark's names (the JSON output keeps them all).  An
+ * operation not listed shows everything it recorded.
+ */
+struct op_view {
+	const char *op;
+	const char *params[4];
+	const char *metrics[8];
+};
+
+static const struct op_view views[] = {
+    {"WRITE", {"mode", "predicate"}, {"numFiles", "numOutputRows", "numOutputBytes"}},
+    {"STREAMING UPDATE",
+     {"outputMode", "epochId"},
+     {"numAddedFiles", "numRemovedFiles", "numOutputRows", "numOutputBytes"}},
+    {"CREATE TABLE", {"partitionBy", "properties"}, {NULL}},
+    {"CREATE OR REPLACE TABLE", {"partitionBy", "properties"}, {NULL}},
+    {"REPLACE TABLE", {"partitionBy", "properties"}, {NULL}},
+    {"CREATE TABLE AS SELECT",
+     {"partitionBy", "properties"},
+     {"numFiles", "numOutputRows", "numOutputBytes"}},
+    {"MERGE",
+     {"predicate"},
+     {"numSourceRows", "numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted",
+      "numTargetRowsCopied", "numTargetFilesAdded", "numTargetFilesRemoved"}},
+    {"DELETE",
+     {"predicate"},
+     {"numDeletedRows", "numCopiedRows", "numAddedFiles", "numRemovedFiles"}},
+    {"UPDATE",
+     {"predicate"},
+     {"numUpdatedRows", "numCopiedRows", "numAddedFiles", "numRemovedFiles"}},
+    {"OPTIMIZE",
+     {"predicate", "zOrderBy"},
+     {"numRemovedFiles", "numRemovedBytes", "numAddedFiles", "numAddedBytes", "p50FileSize"}},
+    {"VACUUM START",
+     {"specifiedRetentionMillis", "defaultRetentionMillis"},
+     {"numFilesToDelete", "sizeOfDataToDelete"}},
+    {"VACUUM END", {"status"}, {"numDeletedFiles", "numVacuumedDirectories"}},
+};
+
+static const struct op_view *find_view(const char *op)
+{
+	for (size_t i = 0; op && i < sizeof views / sizeof views[0]; i++)
+		if (strcmp(views[i].op, op) == 0)
+			return &views[i];
+	return NULL;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/*
+ * A value for people: sizes in KiB, MiB, ...; retentions as durations;
+ * anything else as recorded.
+ */
+static void put_value(struct buf *b, const char *key, const struct json *v)
+{
+	const char *text = json_type(v) == JSON_STRING ? json_str(v) : NULL;
+	char *end = NULL;
+	long long n = text && *text ? strtoll(text, &end, 10) : 0;
+	int number = text && *text && end && *end == '\0' && n >= 0;
+	if (number && (ends_with(key, "Bytes") || ends_with(key, "FileSize") ||
+	               strcmp(key, "sizeOfDataToDelete") == 0)) {
+		static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+		if (n < 1024) {
+			buf_printf(b, "%lldB", n);
+			return;
+		}
+		double d = (double)n / 1024;
+		int u = 0;
+		while (d >= 1024 && u < 3) {
+			d /= 1024;
+			u++;
+		}
+		buf_printf(b, "%.1f%s", d, units[u]);
+		return;
+	}
+	if (number && ends_with(key, "RetentionMillis")) {
+		static const struct {
+			long long ms;
+			const char *unit;
+		} units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+		for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+			if (n && n % units[i].ms == 0) {
+				buf_printf(b, "%lld%s", n / units[i].ms, units[i].unit);
+				return;
+			}
+		buf_printf(b, "%lldms", n);
+		return;
+	}
+	if (text)
+		buf_puts(b, text);
+	else
+		json_print(v, b);
+}
+
+/* Append key=value, after a space unless it is the first. */
+static void put_pair(struct buf *b, int *first, const char *key, const struct json *v)
+{
+	if (!*first)
+		buf_putc(b, ' ');
+	*first = 0;
+	buf_puts(b, key);
+	buf_putc(b, '=');
+	put_value(b, key, v);
+}
+
+/*
+ * One part of a line of the table: the members of o named in keys, in
+ * that order (all of them, in o's order, when keys is NULL), as key=value;
+ * "-" when there is none.
+ */
+static void flat_object(struct buf *b, const struct json *o, const char *const *keys, size_t nkeys)
 {
 	int first = 1;
-	for (const struct json *m = json_first(o); m; m = json_next(m)) {
-		if (!first)
-			buf_putc(b, ' ');
-		first = 0;
-		buf_puts(b, json_key(m));
-		buf_putc(b, '=');
-		if (json_type(m) == JSON_STRING)
-			buf_puts(b, json_str(m));
-		else
-			json_print(m, b);
+	if (keys) {
+		for (size_t k = 0; k < nkeys && keys[k]; k++) {
+			const struct json *m = json_get(o, keys[k]);
+			if (m)
+				put_pair(b, &first, keys[k], m);
+		}
+	} else {
+		for (const struct json *m = json_first(o); m; m = json_next(m))
+			put_pair(b, &first, json_key(m), m);
 	}
 	if (first)
 		buf_putc(b, '-');
@@ -199,8 +316,8 @@ int main(int argc, char **argv)
 	struct rec_writer *w = rec_writer_new(dup(STDOUT_FILENO), "stdout", REC_FMT_JSON);
 	int64_t shown = 0, v = latest;
 	if (table) {
-		buf_printf(&line, "%-8s %-24s %-22s %s", "VERSION", "TIMESTAMP", "OPERATION",
-		           "PARAMETERS / METRICS");
+		buf_printf(&line, "%-8s %-24s %-16s %s", "VERSION", "TIMESTAMP", "OPERATION",
+		           "PARAMETERS | METRICS");
 		if (put_line(w, &line, &rc) < 0)
 			v = -1;
 	}
@@ -226,11 +343,14 @@ int main(int argc, char **argv)
 		ts_format_rfc3339_ms(ts * 1000, tstext);
 		const char *op = json_str(json_get(ci, "operation"));
 		if (table) {
-			buf_printf(&line, "%-8lld %-24s %-22s ", (long long)v, tstext,
+			buf_printf(&line, "%-8lld %-24s %-16s ", (long long)v, tstext,
 			           op ? op : "-");
-			flat_object(&line, json_get(ci, "operationParameters"));
+			const struct op_view *view = find_view(op);
+			flat_object(&line, json_get(ci, "operationParameters"),
+			            view ? view->params : NULL, 4);
 			buf_puts(&line, " | ");
-			flat_object(&line, json_get(ci, "operationMetrics"));
+			flat_object(&line, json_get(ci, "operationMetrics"),
+			            view ? view->metrics : NULL, 8);
 		} else {
 			buf_printf(&line, "{\"version\":%lld,\"timestamp\":\"%s\"", (long long)v,
 			           tstext);

@@ -2,12 +2,14 @@
  * parquet-cat: print the rows of Parquet files as records, or their footers.
  *
  * Rows become JSON objects in the conventions of stocketl-records(5):
- * decimals are numbers with their exact text at the column's scale,
- * timestamps RFC 3339 strings in UTC, dates YYYY-MM-DD, binary values
- * base64, nested values objects and arrays (a map is an object whose keys
- * are the map's keys as text).  Files with the tick schema can also come out
- * as binary tick records.  --meta prints each file's footer instead: its
- * schema, row groups and column chunks with encodings, sizes and statistics.
+ * decimals are numbers with their shortest exact text (160.07), timestamps
+ * RFC 3339 strings in UTC, dates YYYY-MM-DD, binary values base64, nested
+ * values objects and arrays (a map is an object whose keys are the map's
+ * keys as text).  Files with the tick schema can also come out as binary
+ * tick records; a data file of a table partitioned by trade_date lacks that
+ * column, whose value is then the one of the trade_date=YYYY-MM-DD directory
+ * the file is in.  --meta prints each file's footer instead: its schema, row
+ * groups and column chunks with encodings, sizes and statistics.
  *
  * A file that cannot be read is reported and skipped; the exit status then
  * says so.  All output goes through the record-stream writer.
@@ -84,7 +86,8 @@ static void put_primitive(struct buf *b, const struct pq_field *f, const struct 
 		}
 		break;
 	case PQ_V_DEC:
-		dec_format_fixed(v->dec, f->scale, text);
+		/* The shortest exact text, as stocketl-records(5) and delta-cat write it. */
+		dec_format(v->dec, f->scale, text);
 		buf_puts(b, text);
 		break;
 	default:
@@ -331,25 +334,30 @@ static void put_meta(struct buf *b, const char *name, const struct pq_reader *r)
 
 /* --------------------------------------------------------------- ticks */
 
-/* The top-level field of each tick column, or -1 and a message when the file has no tick schema. */
+#define TRADE_DATE 3 /* the tick field that partitions tick tables */
+
+/*
+ * The top-level field of each tick column, or -1 and a message when the file
+ * has no tick schema.  A file without trade_date (a table's partition
+ * column, which Delta keeps out of the data files) gets idx[TRADE_DATE] -1.
+ */
 static int tick_fields(const struct pq_schema *s, int idx[TICK_FIELD_COUNT], char *why, size_t n)
 {
 	static const enum pq_type want[TICK_FIELD_COUNT] = {
 	    PQ_STRING,  PQ_STRING,  PQ_TIMESTAMP, PQ_DATE, PQ_DECIMAL,   PQ_DECIMAL,
 	    PQ_DECIMAL, PQ_DECIMAL, PQ_LONG,      PQ_LONG, PQ_TIMESTAMP, PQ_STRING};
 	const struct pq_field *root = pq_schema_field(s, PQ_ROOT);
-	if (root->nchildren != TICK_FIELD_COUNT) {
-		snprintf(why, n, "not the tick schema (%d columns, not %d)", root->nchildren,
-		         TICK_FIELD_COUNT);
-		return -1;
-	}
+	int found = 0;
 	for (int i = 0; i < TICK_FIELD_COUNT; i++) {
 		idx[i] = pq_schema_child(s, PQ_ROOT, tick_field_names[i]);
 		const struct pq_field *f = idx[i] >= 0 ? pq_schema_field(s, idx[i]) : NULL;
+		if (!f && i == TRADE_DATE)
+			continue;
 		if (!f) {
 			snprintf(why, n, "not the tick schema (no column %s)", tick_field_names[i]);
 			return -1;
 		}
+		found++;
 		if (f->type != want[i] ||
 		    (f->type == PQ_DECIMAL && (f->scale != DEC6_SCALE || f->precision > 18))) {
 			snprintf(why, n, "not the tick schema (column %s is %s)",
@@ -357,19 +365,99 @@ static int tick_fields(const struct pq_schema *s, int idx[TICK_FIELD_COUNT], cha
 			return -1;
 		}
 	}
+	if (root->nchildren != found) {
+		snprintf(why, n, "not the tick schema (%d columns, not %d)", root->nchildren,
+		         found);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The trade_date of a data file that lacks the column: the value of the
+ * innermost trade_date=VALUE directory on its path (a relative path taken
+ * from the working directory, "." and ".." resolved as written, symbolic
+ * links not followed), as Hive-style partitioning writes it; the value
+ * __HIVE_DEFAULT_PARTITION__ stands for null.  0 with *day (or *null) set,
+ * -1 and a message when there is no such directory or its value is not a
+ * date.
+ */
+static int partition_date(const char *name, int32_t *day, int *null, char *why, size_t n)
+{
+	static const char key[] = "trade_date=", hive_null[] = "__HIVE_DEFAULT_PARTITION__";
+	char full[8192];
+	const char *dirs[512] = {NULL}; /* the directories of the path, outermost first */
+	size_t lens[512] = {0};
+	int depth = 0;
+	*null = 0;
+	full[0] = '\0';
+	if (name[0] != '/' && !getcwd(full, sizeof full - 1))
+		full[0] = '\0';
+	size_t at = strlen(full);
+	snprintf(full + at, sizeof full - at, "/%s", name);
+	char *last = strrchr(full, '/');
+	for (char *c = full; c < last;) {
+		char *slash = memchr(c, '/', (size_t)(last - c));
+		char *stop = slash ? slash : last;
+		size_t len = (size_t)(stop - c);
+		if (len == 2 && memcmp(c, "..", 2) == 0)
+			depth -= depth > 0;
+		else if (len && !(len == 1 && c[0] == '.') && depth < 512) {
+			dirs[depth] = c;
+			lens[depth++] = len;
+		}
+		c = stop + 1;
+	}
+	while (depth > 0 && (lens[depth - 1] < sizeof key - 1 ||
+	                     memcmp(dirs[depth - 1], key, sizeof key - 1) != 0))
+		depth--;
+	if (depth == 0) {
+		snprintf(why, n,
+		         "no column trade_date, and no trade_date=YYYY-MM-DD directory on "
+		         "its path to take it from");
+		return -1;
+	}
+	const char *value = dirs[depth - 1] + sizeof key - 1;
+	size_t len = lens[depth - 1] - (sizeof key - 1);
+	if (len == sizeof hive_null - 1 && memcmp(value, hive_null, len) == 0) {
+		*null = 1;
+		return 0;
+	}
+	if (ts_parse_date(value, len, day) < 0) {
+		snprintf(why, n, "its directory trade_date=%.*s does not hold a date",
+		         (int)(len > 40 ? 40 : len), value);
+		return -1;
+	}
+	return 0;
+}
+
+/* The trade_date of every row of a file without the column (see partition_date()). */
+static int file_date(const char *name, struct pq_value *date, char *why, size_t n)
+{
+	int null;
+	if (strcmp(name, "-") == 0) {
+		snprintf(why, n,
+		         "no column trade_date, and standard input has no path to take "
+		         "it from");
+		return -1;
+	}
+	if (partition_date(name, &date->i32, &null, why, n) < 0)
+		return -1;
+	date->kind = null ? PQ_V_NULL : PQ_V_I32;
 	return 0;
 }
 
 /*
  * Fill a tick from a row of a tick-schema file (pos: where each tick column
- * is among the row's items); -1 and a message when a value does not fit.
+ * is among the row's items, -1 for the trade_date of the file's partition,
+ * which is date); -1 and a message when a value does not fit.
  */
-static int row_to_tick(const struct pq_value *row, const int pos[TICK_FIELD_COUNT], struct tick *t,
-                       char *why, size_t n)
+static int row_to_tick(const struct pq_value *row, const int pos[TICK_FIELD_COUNT],
+                       const struct pq_value *date, struct tick *t, char *why, size_t n)
 {
 	memset(t, 0, sizeof *t);
 	for (int i = 0; i < TICK_FIELD_COUNT; i++) {
-		const struct pq_value *v = &row->items[pos[i]];
+		const struct pq_value *v = pos[i] >= 0 ? &row->items[pos[i]] : date;
 		if (v->kind == PQ_V_NULL) {
 			t->nulls |= (uint16_t)(1u << i);
 			continue;
@@ -495,20 +583,24 @@ static int cat_file(const char *name, const struct opts *o, struct rec_writer *w
 		goto out;
 	}
 	int idx[TICK_FIELD_COUNT], pos[TICK_FIELD_COUNT];
+	struct pq_value date = {.kind = PQ_V_NULL};
 	if (o->binary) {
 		char why[200];
 		const struct pq_schema *s = pq_reader_schema(r);
-		if (tick_fields(s, idx, why, sizeof why) < 0) {
+		if (tick_fields(s, idx, why, sizeof why) < 0 ||
+		    (idx[TRADE_DATE] < 0 && file_date(name, &date, why, sizeof why) < 0)) {
 			err_error("%s: %s", name, why);
 			status = EX_DATAERR;
 			goto out;
 		}
 		/* Position of each tick column among the row's items (schema order). */
 		const struct pq_field *root = pq_schema_field(s, PQ_ROOT);
-		for (int i = 0; i < TICK_FIELD_COUNT; i++)
+		for (int i = 0; i < TICK_FIELD_COUNT; i++) {
+			pos[i] = -1;
 			for (int k = 0; k < root->nchildren; k++)
 				if (root->children[k] == idx[i])
 					pos[i] = k;
+		}
 	} else if (o->ncolumns && pq_reader_select(r, o->columns, o->ncolumns, &e) < 0) {
 		err_error("%s", e.text);
 		status = EX_USAGE;
@@ -522,7 +614,7 @@ static int cat_file(const char *name, const struct opts *o, struct rec_writer *w
 		if (o->binary) {
 			struct tick t;
 			char why[200];
-			if (row_to_tick(row, pos, &t, why, sizeof why) < 0) {
+			if (row_to_tick(row, pos, &date, &t, why, sizeof why) < 0) {
 				err_error("%s: row %lld: %s", name, (long long)n, why);
 				status = EX_DATAERR;
 				goto out;

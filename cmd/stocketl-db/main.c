@@ -6,6 +6,8 @@
  *                 schema's version against this build's
  *   table-id      the commit store's identity of tables on an s3fs mount,
  *                 so that two hosts can check that they agree
+ *   load-spool    move the metadata spool (meta/meta.h) into the job's
+ *                 tables; what the job runner calls after each run
  *
  * The connection settings are those of every program (pg/pg.h): --dsn,
  * $STOCKETL_PG_DSN, [postgres] dsn, else the PG* variables.  Results go to
@@ -19,17 +21,22 @@
 #include "base/cli.h"
 #include "base/config.h"
 #include "base/err.h"
+#include "load.h"
+#include "meta/meta.h"
 #include "pg/pg.h"
 #include "pg/schema.h"
 #include "pg/tableid.h"
 
 static const char usage[] = "usage: stocketl-db [-qv] [--config FILE] [--dsn DSN] migrate\n"
                             "       stocketl-db [-qv] [--config FILE] [--dsn DSN] status\n"
+                            "       stocketl-db [-qv] [--config FILE] [--dsn DSN] [--spool DIR] "
+                            "load-spool\n"
                             "       stocketl-db [-qv] table-id PATH ...\n";
 
 static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
     {"--dsn DSN", "the PostgreSQL connection string or URI"},
+    {"--spool DIR", "load-spool: the spool directory (default <state>/spool)"},
     {NULL, NULL},
 };
 
@@ -98,6 +105,42 @@ static int cmd_status(const struct pg_settings *s)
 	return rc;
 }
 
+static int cmd_load_spool(const struct pg_settings *s, const char *dir)
+{
+	struct err_msg e;
+	struct load_stats st;
+	struct pg_conn *c = pg_connect(s, &e);
+	if (!c) {
+		err_error("%s (the spool stays in %s for the next load)", e.text, dir);
+		return e.status;
+	}
+	int rc = EX_OK;
+	if (load_spool(c, dir, &st, &e) < 0) {
+		err_error("%s (the spool stays in %s for the next load)", e.text, dir);
+		rc = e.status;
+	}
+	if (st.bad) {
+		err_record_end(NULL);
+		if (rc == EX_OK)
+			rc = EX_REJECTS;
+	}
+	if (!quiet) {
+		printf("loaded %zu files from %s into %s: %llu rows added, %llu already there",
+		       st.files, dir, pg_target(c), (unsigned long long)st.added,
+		       (unsigned long long)st.present);
+		if (st.torn)
+			printf(", %llu torn lines ignored", (unsigned long long)st.torn);
+		if (st.bad)
+			printf(", %llu bad lines (%zu files moved to %s/rejected)",
+			       (unsigned long long)st.bad, st.quarantined, dir);
+		if (st.live)
+			printf(", %zu files of running writers left", st.live);
+		printf("\n");
+	}
+	pg_close(c);
+	return rc;
+}
+
 static int cmd_table_id(int argc, char **argv)
 {
 	struct buf id = BUF_INIT;
@@ -121,15 +164,12 @@ static int cmd_table_id(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"dsn", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"dsn", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},         {"quiet", no_argument, NULL, 'q'},
+	    {"spool", required_argument, NULL, 's'},  {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
-	const char *config = NULL, *dsn = NULL;
+	const char *config = NULL, *dsn = NULL, *spool = NULL;
 	int level = ERR_NORMAL, ch;
 	err_init(argv[0]);
 	/* "+": options stop at the command, as in git. */
@@ -146,6 +186,9 @@ int main(int argc, char **argv)
 		case 'q':
 			level = ERR_QUIET;
 			quiet = 1;
+			break;
+		case 's':
+			spool = optarg;
 			break;
 		case 'v':
 			level++;
@@ -164,10 +207,13 @@ int main(int argc, char **argv)
 	const char *cmd = argv[0];
 	int is_migrate = strcmp(cmd, "migrate") == 0, is_status = strcmp(cmd, "status") == 0;
 	int is_table_id = strcmp(cmd, "table-id") == 0;
-	if (!is_migrate && !is_status && !is_table_id)
+	int is_load = strcmp(cmd, "load-spool") == 0;
+	if (!is_migrate && !is_status && !is_table_id && !is_load)
 		return cli_usage_error(usage, "unknown command \"%s\"", cmd);
-	if ((is_migrate || is_status) && argc != 1)
+	if ((is_migrate || is_status || is_load) && argc != 1)
 		return cli_usage_error(usage, "%s takes no arguments", cmd);
+	if (spool && !is_load)
+		return cli_usage_error(usage, "--spool: only with load-spool");
 	if (is_table_id && argc < 2)
 		return cli_usage_error(usage, "table-id: no PATH given");
 
@@ -180,12 +226,18 @@ int main(int argc, char **argv)
 		if (!cfg)
 			err_die(e.status, "%s", e.text);
 		struct pg_settings s;
+		struct buf dir = BUF_INIT;
 		if (pg_settings_load(cfg, dsn, &s, &e) < 0) {
 			err_error("%s", e.text);
 			rc = e.status;
+		} else if (is_load) {
+			if (spool ? buf_puts(&dir, spool) < 0 : meta_spool_dir(cfg, &dir) < 0)
+				err_die(EX_SOFTWARE, "out of memory");
+			rc = cmd_load_spool(&s, dir.data);
 		} else {
 			rc = is_migrate ? cmd_migrate(&s) : cmd_status(&s);
 		}
+		buf_free(&dir);
 		config_free(cfg);
 	}
 	if (cli_close_stdout() != 0 && rc == EX_OK)

@@ -15,6 +15,10 @@
  * arrived fails its batch, and a malformed marker ends its batch, which
  * fails, and is passed on as it came so that every stage downstream fails
  * the same batch.  Neither is ever taken for a record.
+ *
+ * Each check judged on a batch is also recorded in the metadata spool
+ * (meta/meta.h), when one is in use: the check's name, metric, value and
+ * outcome, under the batch's app and id.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,8 @@
 #include "base/cli.h"
 #include "base/config.h"
 #include "base/err.h"
+#include "meta/meta.h"
+#include "text/decimal.h"
 #include "text/jscan.h"
 #include "record/stream.h"
 #include "text/ts.h"
@@ -70,6 +76,7 @@ struct validate {
 	int64_t total_quarantined;
 	int status; /* fatal exit status, 0 while going */
 	struct buf line;
+	struct buf number; /* a metric's value for the metadata spool */
 };
 
 /* Output ---------------------------------------------------------------------- */
@@ -226,6 +233,26 @@ static int record(struct validate *v, struct rec_reader *r, struct rec *rec, con
 
 /* Batches ------------------------------------------------------------------------ */
 
+/*
+ * A check's metric as the spool's number (text into out, NULL for none):
+ * freshness in seconds, other metrics as the report writes them, which is
+ * a number for counts and prices; a timestamp or a date (min or max of
+ * such a column) is no number and is recorded as null (meta_check()).
+ */
+static const char *meta_value(const struct check *c, dec128 v, int has_value, struct buf *out)
+{
+	char text[DEC_TEXT_MAX];
+	buf_reset(out);
+	if (!has_value)
+		return NULL;
+	if (c->kind == CK_FRESHNESS)
+		/* A duration in µs is its seconds at scale 6. */
+		buf_append(out, text, dec_format(v, 6, text));
+	else
+		checks_put_metric(out, c, v, has_value);
+	return buf_failed(out) ? NULL : out->data;
+}
+
 static void put_cond(struct buf *b, const char *key, const struct check_cond *k)
 {
 	buf_puts(b, ",\"");
@@ -341,6 +368,15 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 		buf_puts(b, ",\"outcome\":\"");
 		buf_puts(b, checks_outcome_name(outcome));
 		buf_puts(b, "\"}");
+		struct meta_check mc = {
+		    .batch_app = in && in->app[0] ? in->app : NULL,
+		    .batch_id = in ? in->id : META_NULL,
+		    .check = c->name,
+		    .metric = checks_metric_name(c),
+		    .value = meta_value(c, value, has_value, &v->number),
+		    .outcome = checks_outcome_name(outcome),
+		};
+		meta_check(&mc);
 		if (outcome == OUT_WARN || outcome == OUT_FAIL)
 			err_warn("%s: %s: %s (line %d): %s = %.*s%s", label,
 			         checks_outcome_name(outcome), c->name, c->line,
@@ -671,6 +707,7 @@ int main(int argc, char **argv)
 		err_error("%s", e.text);
 		return EX_CONFIG;
 	}
+	meta_open(cfg);
 	const char *from = NULL;
 	const char *ml =
 	    config_value(cfg, max_line_flag, NULL, "streams", "max_line", "16777216", &from);
@@ -760,5 +797,6 @@ done:
 	}
 	checks_free(v.cs);
 	buf_free(&v.line);
+	buf_free(&v.number);
 	return status;
 }

@@ -371,7 +371,8 @@ int64_t delta_stats_columns(const struct delta_snapshot *snap);
 
 /*
  * Read the commit file of version v into out: 0, 1 if it does not exist,
- * -1 on error.  Commits are written through a commit store
+ * -1 on error (EX_DATAERR for a commit without a single action, which is
+ * damaged: empty, or nothing but blank lines).  Commits are written through a commit store
  * (delta/delta_store.h), by a transaction (delta/delta_txn.h).
  */
 int delta_commit_read(const char *root, int64_t v, struct buf *out, struct err_msg *e);

@@ -4,7 +4,10 @@
  * Reading looks every column up by name, so Spark's, delta-rs's and our own
  * layouts all work; only the action columns replay needs are selected
  * (txn, add, remove, metaData, protocol), and stats_parsed is ignored (the
- * JSON stats, when present, are enough for file skipping).  Writing uses
+ * JSON stats, when present, are enough for file skipping).  A writer, which
+ * keeps no file lists, does not decode the add and remove columns of a
+ * checkpoint with checksums but verifies their pages, and reads any other
+ * checkpoint whole: it refuses what readers refuse.  Writing uses
  * the full classic schema of Spark 3 / Delta 3 so that every engine reads
  * the file: one row per action, exactly one action column set per row.
  */
@@ -278,17 +281,32 @@ static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int a
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
+	if (snap->no_files) {
+		/* Checked like any other action, then left out. */
+		delta_file_free(f);
+		return 0;
+	}
 	return delta_snapshot_put_file(snap, f, is_add, e);
 }
 
-/* Record why a checkpoint cannot be used, naming it: replay then looks for another way. */
-static int cp_unusable(struct err_msg *e, const struct delta_snapshot *snap, int64_t version,
-                       int status, const char *why)
+/*
+ * Record why a checkpoint cannot be used, naming its version and its file
+ * (path, shown from the table's root; a reason from the Parquet reader,
+ * which starts with the full path, is given without it): replay then
+ * looks for another way.
+ */
+static int cp_unusable(struct err_msg *e, const struct delta_snapshot *snap, const char *path,
+                       int64_t version, int status, const char *why)
 {
 	char text[ERR_MSG_MAX];
+	size_t rl = strlen(snap->root), pl = strlen(path);
+	if (strncmp(why, path, pl) == 0 && strncmp(why + pl, ": ", 2) == 0)
+		why += pl + 2;
+	if (strncmp(path, snap->root, rl) == 0 && path[rl] == '/')
+		path += rl + 1;
 	snprintf(text, sizeof text, "%s", why);
-	err_set(e, status ? status : EX_DATAERR, "%s: checkpoint of version %lld: %s", snap->root,
-	        (long long)version, text);
+	err_set(e, status ? status : EX_DATAERR, "%s: checkpoint of version %lld: %s: %s",
+	        snap->root, (long long)version, path, text);
 	return -1;
 }
 
@@ -304,11 +322,11 @@ static int cp_path_ok(const uint8_t *p, size_t n)
 }
 
 /*
- * Without file lists (no_files), the adds of a checkpoint are only counted
- * (against _last_checkpoint): from the footer's statistics of add.path when
- * every row group has them, else by reading that one column, each path
- * checked as a full read would check it.  Rows are never assembled per file
- * (a checkpoint of a large table is mostly adds).
+ * Without file lists (no_files), the adds of a checksummed checkpoint are
+ * only counted (against _last_checkpoint): from the footer's statistics of
+ * add.path when every row group has them, else by reading that one column,
+ * each path checked as a full read would check it.  Rows are never
+ * assembled per file (a checkpoint of a large table is mostly adds).
  */
 static int cp_count_adds(struct pq_reader *r, int64_t *count, const char **why, struct err_msg *pe)
 {
@@ -360,6 +378,34 @@ static int cp_count_adds(struct pq_reader *r, int64_t *count, const char **why, 
 	return 0;
 }
 
+/*
+ * Without file lists the add and remove columns are not read, but readers
+ * decode them, and refuse a checkpoint whose pages are damaged; a writer
+ * must refuse it too, or it would commit on top of a state that nobody can
+ * read.  So their column chunks are verified (pq_column_verify(): page
+ * checksums and headers, decoding only the pages those cannot vouch for),
+ * which costs a fraction of decoding them.
+ */
+static int cp_verify_files(struct pq_reader *r, struct err_msg *pe)
+{
+	const struct pq_schema *sch = pq_reader_schema(r);
+	int add_f = pq_schema_child(sch, PQ_ROOT, "add");
+	int remove_f = pq_schema_child(sch, PQ_ROOT, "remove");
+	int nrg = pq_reader_num_row_groups(r);
+	for (int leaf = 0; leaf < pq_schema_nleaves(sch); leaf++) {
+		/* The action column the leaf belongs to. */
+		int f = pq_schema_leaf_field(sch, leaf);
+		while (f > PQ_ROOT && pq_schema_field(sch, f)->parent != PQ_ROOT)
+			f = pq_schema_field(sch, f)->parent;
+		if (f < 0 || (f != add_f && f != remove_f))
+			continue;
+		for (int rg = 0; rg < nrg; rg++)
+			if (pq_column_verify(r, rg, leaf, pe) < 0)
+				return -1;
+	}
+	return 0;
+}
+
 /* One part of a checkpoint into snap; rows and adds are counted. */
 static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t version,
                         int64_t *rows, int64_t *adds, struct err_msg *e)
@@ -369,27 +415,40 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	struct err_msg pe;
 	struct pq_reader *r = pq_reader_open(path, NULL, &pe);
 	if (!r)
-		return cp_unusable(e, snap, version, pe.status == EX_IOERR ? EX_IOERR : EX_DATAERR,
-		                   pe.text);
-	/* Select the action columns this file has (older checkpoints lack some). */
+		return cp_unusable(e, snap, path, version,
+		                   pe.status == EX_IOERR ? EX_IOERR : EX_DATAERR, pe.text);
+	/*
+	 * Without file lists, a writer needs no adds or removes, only to know
+	 * that readers can read them: in a checkpoint whose footer and pages
+	 * carry checksums (ours) they are counted and verified without being
+	 * decoded (cp_count_adds(), cp_verify_files()); any other checkpoint is
+	 * read whole, as readers read it, or damage that they refuse could go
+	 * unseen.  Select the action columns this file has (older checkpoints
+	 * lack some).
+	 */
+	int light = snap->no_files && pq_reader_checksummed(r);
 	const char *have[5];
 	size_t nh = 0;
 	const struct pq_schema *sch = pq_reader_schema(r);
-	for (size_t i = snap->no_files ? 2 : 0; i < 5; i++)
+	for (size_t i = light ? 2 : 0; i < 5; i++)
 		if (pq_schema_child(sch, PQ_ROOT, sel[i]) >= 0)
 			have[nh++] = sel[i];
 	int rc = -1;
 	if (nh == 0 || pq_reader_select(r, have, nh, &pe) < 0) {
-		cp_unusable(e, snap, version, EX_DATAERR,
+		cp_unusable(e, snap, path, version, EX_DATAERR,
 		            nh == 0 ? "not a Delta checkpoint (no action columns)" : pe.text);
 		goto out;
 	}
-	if (snap->no_files) {
+	if (light) {
 		const char *why = NULL;
 		err_clear(&pe);
 		if (cp_count_adds(r, adds, &why, &pe) < 0) {
-			cp_unusable(e, snap, version, why ? EX_DATAERR : pe.status,
+			cp_unusable(e, snap, path, version, why ? EX_DATAERR : pe.status,
 			            why ? why : pe.text);
+			goto out;
+		}
+		if (cp_verify_files(r, &pe) < 0) {
+			cp_unusable(e, snap, path, version, pe.status, pe.text);
 			goto out;
 		}
 	}
@@ -409,7 +468,7 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 			}
 		}
 		if (set > 1) {
-			cp_unusable(e, snap, version, EX_DATAERR,
+			cp_unusable(e, snap, path, version, EX_DATAERR,
 			            "a row holds more than one action");
 			goto out;
 		}
@@ -418,7 +477,7 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 			*adds += which == 0;
 			if (cp_file(snap, r, af, av[which], which == 0, version, &decoded, &pe) <
 			    0) {
-				cp_unusable(e, snap, version, pe.status, pe.text);
+				cp_unusable(e, snap, path, version, pe.status, pe.text);
 				goto out;
 			}
 			continue;
@@ -429,13 +488,13 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 		int ok = j && delta_apply_action(snap, version, j, &pe) == 0;
 		json_free(j);
 		if (!ok) {
-			cp_unusable(e, snap, version,
+			cp_unusable(e, snap, path, version,
 			            pe.status == EX_SOFTWARE ? EX_SOFTWARE : EX_DATAERR, pe.text);
 			goto out;
 		}
 	}
 	if (k < 0) {
-		cp_unusable(e, snap, version, pe.status == EX_IOERR ? EX_IOERR : EX_DATAERR,
+		cp_unusable(e, snap, path, version, pe.status == EX_IOERR ? EX_IOERR : EX_DATAERR,
 		            pe.text);
 		goto out;
 	}
@@ -451,6 +510,14 @@ int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int part
                           const struct delta_last_checkpoint *lc, struct err_msg *e)
 {
 	int64_t rows = 0, adds = 0;
+	char name[DELTA_PATH_MAX];
+	/* What the checkpoint as a whole is called in messages: its file, or its parts. */
+	if (parts == 1)
+		snprintf(name, sizeof name, "%s/_delta_log/%020lld.checkpoint.parquet", snap->root,
+		         (long long)version);
+	else
+		snprintf(name, sizeof name, "%s/_delta_log/%020lld.checkpoint.*.%010d.parquet",
+		         snap->root, (long long)version, parts);
 	for (int part = 1; part <= parts; part++) {
 		char path[DELTA_PATH_MAX];
 		int n =
@@ -461,7 +528,8 @@ int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int part
 		                      "%s/_delta_log/%020lld.checkpoint.%010d.%010d.parquet",
 		                      snap->root, (long long)version, part, parts);
 		if (n < 0)
-			return cp_unusable(e, snap, version, EX_IOERR, strerror(ENAMETOOLONG));
+			return cp_unusable(e, snap, name, version, EX_IOERR,
+			                   strerror(ENAMETOOLONG));
 		if (cp_load_part(snap, path, version, &rows, &adds, e) < 0)
 			return -1;
 	}
@@ -469,17 +537,17 @@ int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int part
 	if (!snap->has_protocol || !snap->has_meta) {
 		snprintf(why, sizeof why, "no %s row",
 		         !snap->has_protocol ? "protocol" : "metaData");
-		return cp_unusable(e, snap, version, EX_DATAERR, why);
+		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
 	}
 	if (lc && lc->size >= 0 && lc->size != rows) {
 		snprintf(why, sizeof why, "%lld actions, but _last_checkpoint says %lld",
 		         (long long)rows, (long long)lc->size);
-		return cp_unusable(e, snap, version, EX_DATAERR, why);
+		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
 	}
 	if (lc && lc->add_files >= 0 && lc->add_files != adds) {
 		snprintf(why, sizeof why, "%lld add actions, but _last_checkpoint says %lld",
 		         (long long)adds, (long long)lc->add_files);
-		return cp_unusable(e, snap, version, EX_DATAERR, why);
+		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
 	}
 	return 0;
 }

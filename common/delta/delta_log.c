@@ -1,9 +1,10 @@
 /*
  * delta_log: paths, log actions and the protocol gates.
  *
- * Every line of a commit is parsed and checked, add and remove included,
- * also when the snapshot keeps no file lists: a writer must refuse a damaged
- * log as a reader does, or it would commit on top of it.  Listing and
+ * Every line of a commit is parsed (as strict JSON, so that a damaged byte
+ * cannot change a key or a path unnoticed) and checked, add and remove
+ * included, also when the snapshot keeps no file lists: a writer must
+ * refuse a damaged log as a reader does, or it would commit on top of it.  Listing and
  * replay live in delta_replay.c, checkpoints in delta_checkpoint.c, commit
  * stores in delta_store.c and transactions in delta_txn.c.
  */
@@ -575,9 +576,12 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 		struct err_msg je;
 		struct json *j = json_parse(s, (size_t)(le - s), &je);
 		if (!j || json_type(j) != JSON_OBJECT) {
+			/* Say why the text is not JSON: a damaged byte is found by its offset. */
+			int parsed = j != NULL;
 			json_free(j);
-			err_set(e, EX_DATAERR, "%s: version %lld, line %d: not a JSON action",
-			        snap->root, (long long)v, line);
+			err_set(e, EX_DATAERR, "%s: version %lld, line %d: not a JSON action%s%s%s",
+			        snap->root, (long long)v, line, parsed ? "" : " (",
+			        parsed ? "" : je.text, parsed ? "" : ")");
 			return -1;
 		}
 		struct err_msg ae;

@@ -5,7 +5,9 @@
  * can be rebuilt (a complete checkpoint, or version 0) up to the newest
  * version in the log, whatever _last_checkpoint says: a missing commit is
  * an error that names it, for readers and writers alike, so that nobody
- * reads an old version as the latest or commits into the hole.
+ * reads an old version as the latest or commits into the hole.  So is a
+ * commit that holds no action (an empty file), which would otherwise read
+ * as a version that changed nothing.
  *
  * Finding that newest version takes a listing, which for a log of ten
  * thousand commits costs milliseconds.  When _last_checkpoint points at a
@@ -359,7 +361,19 @@ int delta_commit_read(const char *root, int64_t v, struct buf *out, struct err_m
 	}
 	if (delta_read_file(path, out, COMMIT_FILE_MAX, e, &missing) < 0)
 		return missing ? 1 : -1;
-	return 0;
+	/*
+	 * Every commit holds at least one action.  An empty one (cut to 0
+	 * bytes, or created and never written) would replay as a version that
+	 * changed nothing: its batch lost for readers, and writers committing
+	 * on top of the loss.
+	 */
+	for (size_t i = 0; i < out->len; i++)
+		if (out->data[i] != ' ' && out->data[i] != '\n' && out->data[i] != '\r' &&
+		    out->data[i] != '\t')
+			return 0;
+	err_set(e, EX_DATAERR, "%s: version %lld is empty (a commit holds at least one action)",
+	        root, (long long)v);
+	return -1;
 }
 
 static int64_t delta_mtime_ms(const char *path)

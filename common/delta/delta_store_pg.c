@@ -205,8 +205,7 @@ static int finish(struct delta_store *s, const struct pg_commit_row *row, struct
 	return 0;
 }
 
-static int pg_put(struct delta_store *s, int64_t v, const char *text, size_t len,
-                  struct err_msg *e)
+static int pg_put(struct delta_store *s, int64_t v, const char *text, size_t len, struct err_msg *e)
 {
 	struct pg_store *p = pg_store_of(s);
 	struct pg_commit_row row;
@@ -401,11 +400,12 @@ struct delta_store *delta_store_postgres(const struct config *c, const char *roo
 		int s3 = pg_table_identity(root, &found, e);
 		if (s3 <= 0) {
 			if (s3 == 0)
-				err_set(e, EX_CONFIG,
-				        "%s: not on an s3fs mount: the PostgreSQL commit store "
-				        "coordinates tables on s3fs mounts (elsewhere link(2) makes "
-				        "commits atomic)",
-				        root);
+				err_set(
+				    e, EX_CONFIG,
+				    "%s: not on an s3fs mount: the PostgreSQL commit store "
+				    "coordinates tables on s3fs mounts (elsewhere link(2) makes "
+				    "commits atomic)",
+				    root);
 			buf_free(&found);
 			return NULL;
 		}

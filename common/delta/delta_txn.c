@@ -42,6 +42,8 @@ struct delta_txn {
 	struct delta_map *read_parts;
 	size_t nread_parts;
 	int read_all;
+	delta_read_pred_fn read_pred;
+	void *read_pred_arg;
 	int isolation;
 	char id[37];
 	delta_revalidate_fn revalidate;
@@ -388,9 +390,15 @@ void delta_txn_read_table(struct delta_txn *t)
 	t->read_all = 1;
 }
 
+void delta_txn_read_predicate(struct delta_txn *t, delta_read_pred_fn fn, void *arg)
+{
+	t->read_pred = fn;
+	t->read_pred_arg = arg;
+}
+
 static int txn_reads(const struct delta_txn *t)
 {
-	return t->read_all || t->nread_parts || t->read_files.count;
+	return t->read_all || t->nread_parts || t->read_files.count || t->read_pred;
 }
 
 int delta_txn_is_blind_append(const struct delta_txn *t)
@@ -492,6 +500,7 @@ struct winner {
 	char *removed_ours;  /* a file we remove that it removed */
 	char *removed_read;  /* a file we read that it removed */
 	char *added_read;    /* a file it added where we read */
+	int added_pred;      /* ... accepted by our read predicate */
 };
 
 /* Do the partition values of an add (JSON object) match a partition we read? */
@@ -518,6 +527,38 @@ static const char *action_path(const struct json *a, struct buf *tmp)
 	if (!raw || delta_uri_decode(raw, tmp) < 0)
 		return NULL;
 	return tmp->data;
+}
+
+/*
+ * Does the read predicate accept an added file (action a, partition values
+ * pv)?  The file is shown as a struct delta_file whose strings point into
+ * the parsed action; a file that cannot be shown (no path, memory) is
+ * accepted, which can only cost a retry.
+ */
+static int pred_accepts(const struct delta_txn *t, const struct json *a, const struct json *pv,
+                        struct buf *tmp)
+{
+	struct delta_file f;
+	memset(&f, 0, sizeof f);
+	f.path = (char *)action_path(a, tmp);
+	if (!f.path)
+		return 1;
+	size_t n = pv && json_type(pv) == JSON_OBJECT ? json_size(pv) : 0;
+	struct delta_kv *kv = calloc(n ? n : 1, sizeof *kv);
+	if (!kv)
+		return 1;
+	for (const struct json *c = n ? json_first(pv) : NULL; c; c = json_next(c)) {
+		kv[f.partition_values.n].key = (char *)json_key(c);
+		kv[f.partition_values.n++].value =
+		    json_type(c) == JSON_STRING ? (char *)json_str(c) : NULL;
+	}
+	f.partition_values.kv = kv;
+	f.stats = (char *)json_str(json_get(a, "stats"));
+	f.size = -1;
+	f.deletion_timestamp = -1;
+	int hit = t->read_pred(t->read_pred_arg, &f) != 0;
+	free(kv);
+	return hit;
 }
 
 static int txn_removes(const struct delta_txn *t, const char *path)
@@ -566,6 +607,8 @@ static void observe(const struct delta_txn *t, const struct json *j, struct winn
 		const struct json *pv = json_get(a, "partitionValues");
 		for (size_t i = 0; !hit && i < t->nread_parts; i++)
 			hit = in_partition(pv, &t->read_parts[i]);
+		if (!hit && t->read_pred && (hit = pred_accepts(t, a, pv, tmp)) != 0)
+			w->added_pred = 1;
 		const char *p = hit ? action_path(a, tmp) : NULL;
 		if (p)
 			w->added_read = strdup(p);
@@ -583,7 +626,7 @@ int delta_txn_check_winner(struct delta_txn *t, int64_t v, const char *text, siz
                            struct err_msg *e)
 {
 	struct delta_snapshot *snap = t->snap;
-	struct winner w = {0, 0, 0, 0, -1, -1, NULL, NULL, NULL};
+	struct winner w = {0, 0, 0, 0, -1, -1, NULL, NULL, NULL, 0};
 	struct buf tmp = BUF_INIT;
 	const char *p = text, *end = text + len;
 	int line = 0, rc = -1;
@@ -641,7 +684,8 @@ int delta_txn_check_winner(struct delta_txn *t, int64_t v, const char *text, siz
 		err_set(e, EX_TEMPFAIL, "%s: version %lld removed %s, which this transaction read",
 		        root, lv, w.removed_read);
 		rc = DELTA_WINNER_DELETE_READ;
-	} else if (w.added_read && (!w.blind || t->isolation == DELTA_SERIALIZABLE)) {
+	} else if (w.added_read &&
+	           (w.added_pred || !w.blind || t->isolation == DELTA_SERIALIZABLE)) {
 		err_set(e, EX_TEMPFAIL, "%s: version %lld added %s where this transaction read",
 		        root, lv, w.added_read);
 		rc = DELTA_WINNER_APPEND_READ;
@@ -735,7 +779,7 @@ static int reload(struct delta_txn *t, struct delta_commit_info *info, struct er
 {
 	struct delta_snapshot fresh;
 	struct delta_load_opts o = {-1, -1, t->snap->no_files, 0};
-	if (delta_snapshot_load(t->snap->root, &o, &fresh, e) < 0)
+	if (delta_store_load(t->store, &o, &fresh, e) < 0)
 		return -1;
 	if (t->nremoves || txn_reads(t)) {
 		delta_snapshot_free(&fresh);

@@ -18,6 +18,8 @@
  *     (delete/read): a conflict;
  *   - added files in a partition this transaction read, when the winner was
  *     not a blind append or this transaction is Serializable: a conflict;
+ *   - added files that the transaction's read predicate accepts: a
+ *     conflict;
  *   - anything else (another writer's blind append): no conflict; the
  *     transaction moves past it at no cost and tries the next version.
  *
@@ -102,6 +104,17 @@ int delta_txn_set_metadata(struct delta_txn *t, const struct delta_metadata *m);
 int delta_txn_read_file(struct delta_txn *t, const char *path);
 int delta_txn_read_partition(struct delta_txn *t, const struct delta_map *values);
 void delta_txn_read_table(struct delta_txn *t);
+/*
+ * The read predicate of a transaction that must see every row it depends
+ * on, wherever a winner put it (an upsert must not miss a row of a key it
+ * writes): fn is called for each file a winning commit adds with
+ * dataChange, with the file's decoded path, partition values and stats,
+ * and returns 1 when the file may hold such rows.  A file it accepts is a
+ * conflict (DELTA_WINNER_APPEND_READ) at either isolation level, also
+ * when the winner was a blind append.
+ */
+typedef int (*delta_read_pred_fn)(void *arg, const struct delta_file *f);
+void delta_txn_read_predicate(struct delta_txn *t, delta_read_pred_fn fn, void *arg);
 
 /*
  * Called when a winner changed the protocol or the metadata: return 0 when

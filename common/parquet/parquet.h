@@ -36,8 +36,9 @@
  * Errors: functions that can fail return -1 (or NULL) and fill the struct
  * err_msg they were given with a message naming the file and, where there
  * is one, the row group, column and page; the status is EX_DATAERR for a
- * malformed or unsupported file, EX_IOERR for a file that cannot be
- * opened ("path: strerror") and a failed read or write, and EX_SOFTWARE for misuse of
+ * malformed, damaged (a page or footer whose checksum does not match) or
+ * unsupported file, EX_IOERR for a file that cannot be opened ("path:
+ * strerror") and a failed read or write, and EX_SOFTWARE for misuse of
  * the API or when memory runs out.  The writer keeps its error instead
  * (see pq_writer_error()), so that its per-value calls stay cheap.
  */
@@ -211,6 +212,9 @@ struct pq_write_options {
 	int page_version;       /* data page format: 1 (default) or 2 */
 	size_t dict_max_bytes;  /* dictionary size at which a column falls back (default 1 MiB) */
 	int sync;               /* 1: fsync the file before pq_writer_close() returns */
+	int no_crc;             /* 1: leave out the checksums written by default, the
+	                           CRC-32 of every page and of the footer (for
+	                           measuring what they cost) */
 	int threads;            /* threads that encode and compress pages, the caller's
 	                           included: 1 for none besides it (default 0: one
 	                           worker per processor, started only when a page
@@ -332,6 +336,12 @@ struct pq_read_options {
 	 * chunks take to decode, but columns sharing them are read by one thread.
 	 */
 	struct pq_codec *codec;
+	/*
+	 * Pages and footers that carry a checksum (PageHeader.crc; stocketl's
+	 * footer checksum) are verified, and a mismatch is an error: the file
+	 * was damaged.  1 skips that, for fuzzing the decoders behind it.
+	 */
+	int skip_crc;
 };
 
 struct pq_reader;
@@ -353,6 +363,11 @@ int64_t pq_reader_num_rows(const struct pq_reader *r);
 int pq_reader_num_row_groups(const struct pq_reader *r);
 int64_t pq_reader_row_group_rows(const struct pq_reader *r, int rg);
 const char *pq_reader_created_by(const struct pq_reader *r); /* NULL when absent */
+/*
+ * 1 when the footer carried a checksum and it matched (the files stocketl
+ * writes, unless written with no_crc), 0 otherwise, also with skip_crc.
+ */
+int pq_reader_checksummed(const struct pq_reader *r);
 size_t pq_reader_num_kv(const struct pq_reader *r);
 const struct pq_kv *pq_reader_kv(const struct pq_reader *r, size_t i);
 /*
@@ -420,7 +435,10 @@ int pq_reader_next_row(struct pq_reader *r, const struct pq_value **row, struct 
 
 /*
  * The columnar reader: one leaf that is not inside a list or map, over one
- * row group.  pq_column_read() gives up to max rows (at least one while rows
+ * row group.  pq_column_open() loads the column chunk and checks its pages'
+ * checksums and value counts (NULL and e filled when one is damaged; so do
+ * pq_reader_next_row() at each row group's first row).
+ * pq_column_read() gives up to max rows (at least one while rows
  * remain; 0 at the end) as an array of the column's kind, with valid[i] 0
  * for a null (valid is NULL when every row in the batch has a value).  The
  * arrays stay valid until the next call.  Columns are independent: several
@@ -445,5 +463,22 @@ struct pq_column *pq_column_open(struct pq_reader *r, int rg, int leaf, struct e
 ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t max,
                        struct err_msg *e);
 void pq_column_close(struct pq_column *c);
+
+/*
+ * Check one column chunk (any leaf, also inside lists and maps) for what
+ * reading it would refuse, without decoding what need not be: its pages'
+ * checksums and value counts, then each page's header against what the
+ * footer says of the chunk.  Pages whose checksum and header vouch for
+ * them, in a file whose footer has a checksum too, are not decompressed
+ * (zstd and snappy state their sizes); the others (no checksum, a
+ * dictionary, V2 pages, a header that disagrees with the footer) are
+ * decoded as pq_column_read() would.  A page is refused exactly when
+ * decoding it would be; what only assembling rows can show (levels of
+ * sibling columns that disagree, which checksummed files cannot hold
+ * unnoticed) is left to reading rows.  Uses the reader's own
+ * decompression contexts: not at the same time as other reads of r.
+ * 0, or -1 with e filled.
+ */
+int pq_column_verify(struct pq_reader *r, int rg, int leaf, struct err_msg *e);
 
 #endif

@@ -18,6 +18,14 @@
  * value counts against the levels and row counts against the row group.
  * Pages are limited in size and value count (struct pq_read_options), which
  * bounds what a page can make the reader allocate.
+ *
+ * Those checks catch a file that lies, not one that was damaged: a changed
+ * byte in a page's values decodes to another value as well as the original
+ * did.  So checksums are verified where a file has them: the footer's
+ * (stocketl's, see PQ_FOOTER_CRC_KEY) when the file is opened, and every
+ * page's CRC when its column chunk is loaded, together with the page
+ * headers' value counts, so that a damaged row group is refused before any
+ * of its rows is given out.  Files without checksums read as before.
  */
 #include "parquet/pq_internal.h"
 
@@ -807,7 +815,8 @@ static struct pq_reader *open_common(struct pq_reader *r, const struct pq_read_o
 			goto fail;
 		fp = r->footer_buf;
 	}
-	if (pq_footer_parse(fp, flen, &r->ft, why, sizeof why) < 0) {
+	if (pq_footer_parse(fp, flen, &r->ft, why, sizeof why) < 0 ||
+	    (!r->o.skip_crc && pq_footer_verify(fp, flen, &r->ft, why, sizeof why) < 0)) {
 		err_set(e, EX_DATAERR, "%s: %s", r->name, why);
 		goto fail;
 	}
@@ -919,6 +928,11 @@ const struct pq_element *pq_reader_element(const struct pq_reader *r, size_t i)
 	return i < r->ft.nel ? &r->ft.el[i] : NULL;
 }
 
+int pq_reader_checksummed(const struct pq_reader *r)
+{
+	return r->ft.crc_text && !r->o.skip_crc;
+}
+
 int pq_reader_chunk_info(const struct pq_reader *r, int rg, int leaf, struct pq_chunk_info *ci)
 {
 	if (rg < 0 || rg >= r->ft.nrg || leaf < 0 || leaf >= r->s->nleaves)
@@ -1015,6 +1029,54 @@ static int grow_to(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+/*
+ * Walk the page headers of a chunk before any of its values are used: every
+ * page's CRC, when it has one, must match its bytes, and the data pages must
+ * hold the chunk's number of values.  A damaged page, or a damaged header
+ * whose page would be skipped or cut short (which shifts the values of every
+ * row after it), is refused here, before any row of the row group is given
+ * out.  The headers are small next to the pages, and the CRC runs over the
+ * pages as stored (compressed), which costs little next to decoding them.
+ */
+static int scan_pages(struct pq_column *c, struct err_msg *e)
+{
+	int64_t values = 0;
+	size_t pos = 0;
+	for (int page = 1; pos < c->clen; page++) {
+		struct pq_page_header h;
+		size_t used;
+		const char *why;
+		if (pq_page_header_parse(c->chunk + pos, c->clen - pos, &h, &used, &why) < 0)
+			return cfail(c, e, "page %d: %s", page, why);
+		pos += used;
+		if ((size_t)h.comp > c->clen - pos)
+			return cfail(c, e, "page %d: %d bytes run past the column chunk", page,
+			             h.comp);
+		if (h.has_crc && !c->r->o.skip_crc) {
+			uint32_t crc = pq_crc32(0, c->chunk + pos, (size_t)h.comp);
+			if (crc != h.crc)
+				return cfail(c, e,
+				             "page %d: checksum mismatch, the page is damaged "
+				             "(CRC-32 %08x in its header, %08x over its %d bytes)",
+				             page, h.crc, crc, h.comp);
+		}
+		pos += (size_t)h.comp;
+		if (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2) {
+			if (h.num_values < 0)
+				return cfail(c, e, "page %d: negative value count", page);
+			values += h.num_values;
+			if (values > c->values_left)
+				return cfail(c, e,
+				             "page %d: more values than the column chunk's %lld",
+				             page, (long long)c->values_left);
+		}
+	}
+	if (values != c->values_left)
+		return cfail(c, e, "its pages hold %lld values, the column chunk %lld",
+		             (long long)values, (long long)c->values_left);
+	return 0;
+}
+
 static struct pq_column *column_new(struct pq_reader *r, int rg, int leaf, int shared_codec,
                                     struct err_msg *e)
 {
@@ -1069,6 +1131,10 @@ static struct pq_column *column_new(struct pq_reader *r, int rg, int leaf, int s
 			return NULL;
 		}
 		c->chunk = c->chunk_owned;
+	}
+	if (scan_pages(c, e) < 0) {
+		pq_column_close(c);
+		return NULL;
 	}
 	return c;
 }
@@ -1390,6 +1456,70 @@ static void gather(uint8_t *out, const uint8_t *dict, const uint32_t *idx, size_
 	}
 }
 
+/* The width of a value in BYTE_STREAM_SPLIT for the column, or 0 when it cannot be split. */
+static size_t bss_width(const struct pq_leaf *lf)
+{
+	switch (lf->phys) {
+	case PQ_PT_INT32:
+	case PQ_PT_FLOAT:
+		return 4;
+	case PQ_PT_INT64:
+	case PQ_PT_DOUBLE:
+		return 8;
+	case PQ_PT_FLBA:
+		return (size_t)lf->type_length;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Can a data page in encoding enc hold this column's values?  What the
+ * header alone decides, before any value is decoded: both a read
+ * (decode_values()) and a check without decoding (pq_column_verify())
+ * refuse the same pages.
+ */
+static int encoding_fits(struct pq_column *c, int enc, struct err_msg *e)
+{
+	const struct pq_leaf *lf = c->lf;
+	switch (enc) {
+	case PQ_ENC_PLAIN:
+		return 0;
+	case PQ_ENC_PLAIN_DICTIONARY:
+	case PQ_ENC_RLE_DICTIONARY:
+		if (!c->has_dict)
+			return cfail(c, e, "page %d: dictionary-encoded page without a dictionary",
+			             c->pages);
+		return 0;
+	case PQ_ENC_RLE:
+		if (lf->phys != PQ_PT_BOOLEAN)
+			return cfail(c, e, "page %d: RLE values in a non-boolean column", c->pages);
+		return 0;
+	case PQ_ENC_DELTA_BINARY_PACKED:
+		if (lf->phys != PQ_PT_INT32 && lf->phys != PQ_PT_INT64)
+			return cfail(c, e, "page %d: DELTA_BINARY_PACKED in a %s column", c->pages,
+			             pq_physical_name(lf->phys));
+		return 0;
+	case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
+	case PQ_ENC_DELTA_BYTE_ARRAY:
+		if (lf->phys != PQ_PT_BYTE_ARRAY &&
+		    !(enc == PQ_ENC_DELTA_BYTE_ARRAY && lf->phys == PQ_PT_FLBA))
+			return cfail(c, e, "page %d: %s in a %s column", c->pages,
+			             pq_encoding_name(enc), pq_physical_name(lf->phys));
+		return 0;
+	case PQ_ENC_BYTE_STREAM_SPLIT:
+		if (!bss_width(lf))
+			return cfail(c, e, "page %d: BYTE_STREAM_SPLIT in a %s column", c->pages,
+			             pq_physical_name(lf->phys));
+		return 0;
+	default: {
+		const char *nm = pq_encoding_name(enc);
+		return cfail(c, e, "page %d: unsupported encoding %s", c->pages,
+		             nm ? nm : "(unknown)");
+	}
+	}
+}
+
 /* Values of a data page: nn (non-null) values from p[0..len) in encoding enc. */
 static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t len, size_t nn,
                          struct err_msg *e)
@@ -1397,16 +1527,13 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 	const char *why;
 	const struct pq_leaf *lf = c->lf;
 	size_t used;
+	if (encoding_fits(c, enc, e) < 0)
+		return -1;
 	if (grow_to((void **)&c->vals, &c->vcap, nn + 1, c->ksize) < 0)
 		return cnomem(c, e);
 	switch (enc) {
-	case PQ_ENC_PLAIN:
-		return decode_plain(c, p, len, nn, c->vals, e);
 	case PQ_ENC_PLAIN_DICTIONARY:
 	case PQ_ENC_RLE_DICTIONARY: {
-		if (!c->has_dict)
-			return cfail(c, e, "page %d: dictionary-encoded page without a dictionary",
-			             c->pages);
 		if (nn == 0)
 			return 0;
 		if (len < 1)
@@ -1429,8 +1556,6 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 		return 0;
 	}
 	case PQ_ENC_RLE: {
-		if (lf->phys != PQ_PT_BOOLEAN)
-			return cfail(c, e, "page %d: RLE values in a non-boolean column", c->pages);
 		if (len < 4 || pq_load32(p) > len - 4)
 			return cfail(c, e, "page %d: RLE values end early", c->pages);
 		if (grow_to((void **)&c->idx, &c->idxcap, nn + 1, sizeof *c->idx) < 0)
@@ -1442,9 +1567,6 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 		return 0;
 	}
 	case PQ_ENC_DELTA_BINARY_PACKED: {
-		if (lf->phys != PQ_PT_INT32 && lf->phys != PQ_PT_INT64)
-			return cfail(c, e, "page %d: DELTA_BINARY_PACKED in a %s column", c->pages,
-			             pq_physical_name(lf->phys));
 		size_t w = lf->phys == PQ_PT_INT32 ? 4 : 8;
 		uint8_t *dst = c->vals;
 		if (c->kind == PQ_V_DEC && lf->conv == PQ_CONV_INT_TO_DEC) {
@@ -1469,10 +1591,6 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 	}
 	case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
 	case PQ_ENC_DELTA_BYTE_ARRAY: {
-		if (lf->phys != PQ_PT_BYTE_ARRAY &&
-		    !(enc == PQ_ENC_DELTA_BYTE_ARRAY && lf->phys == PQ_PT_FLBA))
-			return cfail(c, e, "page %d: %s in a %s column", c->pages,
-			             pq_encoding_name(enc), pq_physical_name(lf->phys));
 		struct pq_bytes *refs = (struct pq_bytes *)(void *)c->vals;
 		if (c->kind == PQ_V_DEC) {
 			c->scratch.len = 0;
@@ -1494,23 +1612,7 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 		return convert_refs(c, refs, nn, c->vals, e);
 	}
 	case PQ_ENC_BYTE_STREAM_SPLIT: {
-		size_t k;
-		switch (lf->phys) {
-		case PQ_PT_INT32:
-		case PQ_PT_FLOAT:
-			k = 4;
-			break;
-		case PQ_PT_INT64:
-		case PQ_PT_DOUBLE:
-			k = 8;
-			break;
-		case PQ_PT_FLBA:
-			k = (size_t)lf->type_length;
-			break;
-		default:
-			return cfail(c, e, "page %d: BYTE_STREAM_SPLIT in a %s column", c->pages,
-			             pq_physical_name(lf->phys));
-		}
+		size_t k = bss_width(lf);
 		if (nn && len / nn < k)
 			return cfail(c, e, "page %d: BYTE_STREAM_SPLIT values end early", c->pages);
 		/* The values are needed as plain bytes; then they decode like PLAIN. */
@@ -1519,21 +1621,14 @@ static int decode_values(struct pq_column *c, int enc, const uint8_t *p, size_t 
 		pq_bss_decode(c->dba.p, p, nn, k);
 		return decode_plain(c, c->dba.p, nn * k, nn, c->vals, e);
 	}
-	default: {
-		const char *nm = pq_encoding_name(enc);
-		return cfail(c, e, "page %d: unsupported encoding %s", c->pages,
-		             nm ? nm : "(unknown)");
-	}
+	default: /* PLAIN: encoding_fits() let no other encoding through */
+		return decode_plain(c, p, len, nn, c->vals, e);
 	}
 }
 
-static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
-                            const uint8_t *body, struct err_msg *e)
+/* A data page's counts and size against the chunk and the reader's limits. */
+static int data_page_fits(struct pq_column *c, const struct pq_page_header *h, struct err_msg *e)
 {
-	const char *why;
-	const struct pq_leaf *lf = c->lf;
-	int v2 = h->type == PQ_PAGE_DATA_V2;
-	int codec = c->r->ft.rg[c->rg].cols[c->leaf].codec;
 	if (h->num_values < 0)
 		return cfail(c, e, "page %d: negative value count", c->pages);
 	size_t n = (size_t)h->num_values;
@@ -1546,6 +1641,19 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 	if ((size_t)h->unc > c->r->o.max_page_bytes)
 		return cfail(c, e, "page %d: %d bytes, more than the limit of %zu", c->pages,
 		             h->unc, c->r->o.max_page_bytes);
+	return 0;
+}
+
+static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
+                            const uint8_t *body, struct err_msg *e)
+{
+	const char *why;
+	const struct pq_leaf *lf = c->lf;
+	int v2 = h->type == PQ_PAGE_DATA_V2;
+	int codec = c->r->ft.rg[c->rg].cols[c->leaf].codec;
+	if (data_page_fits(c, h, e) < 0)
+		return -1;
+	size_t n = (size_t)h->num_values;
 	if (grow_to((void **)&c->def, &c->lcap, n + 1, sizeof(uint16_t)) < 0)
 		return cnomem(c, e);
 	size_t rcap = c->lcap;
@@ -1579,6 +1687,10 @@ static int decode_data_page(struct pq_column *c, const struct pq_page_header *h,
 		    (int64_t)h->rep_len + h->def_len > (int64_t)h->comp ||
 		    (int64_t)h->rep_len + h->def_len > (int64_t)h->unc)
 			return cfail(c, e, "page %d: level lengths do not fit the page", c->pages);
+		/* Levels where the column has none would be read as its values. */
+		if ((!lf->max_rep && h->rep_len) || (!lf->max_def && h->def_len))
+			return cfail(c, e, "page %d: %s levels in a column without them", c->pages,
+			             !lf->max_rep && h->rep_len ? "repetition" : "definition");
 		p = body;
 		end = body + h->rep_len + h->def_len;
 		if (lf->max_rep &&
@@ -1698,6 +1810,114 @@ struct pq_column *pq_column_open(struct pq_reader *r, int rg, int leaf, struct e
 		return NULL;
 	}
 	return column_new(r, rg, leaf, 0, e);
+}
+
+/*
+ * The one value encoding the footer lists for a column chunk, those of
+ * levels (RLE, BIT_PACKED) aside, or -1 when it lists none or several.
+ */
+static int listed_value_encoding(const struct pq_colchunk *cc)
+{
+	int enc = -1;
+	for (int i = 0; i < cc->nencodings; i++) {
+		int x = cc->encodings[i];
+		if (x == PQ_ENC_RLE || x == PQ_ENC_BIT_PACKED || x == enc)
+			continue;
+		if (enc >= 0)
+			return -1;
+		enc = x;
+	}
+	return enc;
+}
+
+static int listed(const struct pq_colchunk *cc, int enc)
+{
+	for (int i = 0; i < cc->nencodings; i++)
+		if (cc->encodings[i] == enc)
+			return 1;
+	return 0;
+}
+
+/* A level encoding decode_levels() reads (V1 pages), and that the footer lists. */
+static int level_encoding_listed(const struct pq_colchunk *cc, int enc)
+{
+	return (enc == PQ_ENC_RLE || enc == PQ_ENC_BIT_PACKED) && listed(cc, enc);
+}
+
+/*
+ * Judge a column chunk's pages by their headers (scan_pages() has checked
+ * their CRCs): 1 when the headers vouch for every page, 0 when one must be
+ * decoded to know, -1 with e set for a page a read would refuse.
+ *
+ * A page whose bytes match their CRC is as it was written, and so is a
+ * footer that matches its own checksum (the schema that says how pages
+ * decode: levels, types); without one, nothing is vouched for.  A damaged
+ * page header could still make a read decode those bytes another way
+ * (another encoding, a dictionary count, level lengths), which only
+ * decoding would show.  So a page is vouched for only when its header
+ * agrees with what the footer says of the chunk: a V1 data page in the one
+ * value encoding the footer lists for a chunk without a dictionary, its
+ * level encodings listed too.  Then what a read checks before decoding is
+ * checked here (counts and limits, the encoding against the column's
+ * type, and the decompressed size, which zstd and snappy state in their
+ * own headers).
+ */
+static int vouch_pages(struct pq_column *c, struct err_msg *e)
+{
+	const struct pq_colchunk *cc = &c->r->ft.rg[c->rg].cols[c->leaf];
+	int enc = listed_value_encoding(cc), rc = 1;
+	size_t pos = 0;
+	if (enc < 0 || !pq_reader_checksummed(c->r))
+		return 0;
+	for (c->pages = 1; rc == 1 && pos < c->clen; c->pages++) {
+		struct pq_page_header h;
+		size_t used, size;
+		const char *why;
+		if (pq_page_header_parse(c->chunk + pos, c->clen - pos, &h, &used, &why) < 0)
+			return cfail(c, e, "page %d: %s", c->pages, why);
+		const uint8_t *body = c->chunk + pos + used;
+		pos += used + (size_t)h.comp;
+		if (h.type != PQ_PAGE_DATA) {
+			/* Dictionaries, V2 pages: decoded.  Index pages are skipped by reads too. */
+			rc = h.type == PQ_PAGE_DICTIONARY || h.type == PQ_PAGE_DATA_V2 ? 0 : 1;
+			continue;
+		}
+		if (!h.has_crc || h.encoding != enc ||
+		    (c->lf->max_rep && !level_encoding_listed(cc, h.rep_enc)) ||
+		    (c->lf->max_def && !level_encoding_listed(cc, h.def_enc))) {
+			rc = 0;
+			continue;
+		}
+		if (data_page_fits(c, &h, e) < 0 || encoding_fits(c, h.encoding, e) < 0)
+			return -1;
+		int k = pq_decompressed_size(cc->codec, body, (size_t)h.comp, &size, &why);
+		if (k < 0)
+			return cfail(c, e, "page %d: %s", c->pages, why);
+		if (k == 1 && size != (size_t)h.unc)
+			return cfail(c, e,
+			             "page %d: decompressed size differs from the page header's",
+			             c->pages);
+		rc = k; /* a size the data does not state is known by decompressing */
+	}
+	c->pages = 0;
+	return rc;
+}
+
+int pq_column_verify(struct pq_reader *r, int rg, int leaf, struct err_msg *e)
+{
+	if (rg < 0 || rg >= r->ft.nrg || leaf < 0 || leaf >= r->s->nleaves) {
+		err_set(e, EX_SOFTWARE, "%s: no row group %d or column %d", r->name, rg, leaf);
+		return -1;
+	}
+	struct pq_column *c = column_new(r, rg, leaf, 1, e);
+	if (!c)
+		return -1;
+	int rc = vouch_pages(c, e);
+	if (rc == 0)
+		while ((rc = next_page(c, e)) > 0)
+			;
+	pq_column_close(c);
+	return rc < 0 ? -1 : 0;
 }
 
 ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t max,

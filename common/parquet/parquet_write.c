@@ -26,6 +26,10 @@
  * Statistics are exact: min/max in each type's order for each page, chunk
  * and the whole file, null counts always.  Long string bounds are shortened
  * in the footer (and marked inexact) but kept whole for pq_writer_stats().
+ *
+ * Every page header carries the CRC-32 of its page, and the footer a CRC-32
+ * of itself (PQ_FOOTER_CRC_KEY), so that a reader can refuse a damaged file
+ * instead of reading other values from it.
  */
 #include "parquet/pq_internal.h"
 
@@ -33,9 +37,11 @@
 #include "parquet/thrift_internal.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1265,6 +1271,18 @@ static int put_levels(struct pq_buf *b, const uint16_t *lv, size_t n, int max, i
 	return 0;
 }
 
+/*
+ * PageHeader.crc: the CRC-32 of the page's bytes as they follow the header
+ * (compressed; levels included, which in a V2 page are not compressed), so
+ * that a reader can tell a damaged page from a good one instead of decoding
+ * whatever the damage left.  Stored as an i32 with the same bits.
+ */
+static void put_crc(struct thrift_w *t, const struct pq_writer *w, const uint8_t *body, size_t n)
+{
+	if (!w->o.no_crc)
+		thrift_i32(t, 4, (int32_t)pq_crc32(0, body, n));
+}
+
 static int flush_page(struct scratch *x, struct pq_writer *w, struct wcol *c)
 {
 	if (c->work->nlev == 0)
@@ -1369,6 +1387,7 @@ static int flush_page(struct scratch *x, struct pq_writer *w, struct wcol *c)
 	thrift_i32(&t, 1, v2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
 	thrift_i32(&t, 2, (int32_t)unc);
 	thrift_i32(&t, 3, (int32_t)comp);
+	put_crc(&t, w, body, comp);
 	if (!v2) {
 		thrift_struct_field(&t, 5);
 		thrift_i32(&t, 1, (int32_t)c->work->nlev);
@@ -1451,6 +1470,7 @@ static int dict_page(struct scratch *x, struct pq_writer *w, struct wcol *c)
 	thrift_i32(&t, 1, PQ_PAGE_DICTIONARY);
 	thrift_i32(&t, 2, (int32_t)unc);
 	thrift_i32(&t, 3, (int32_t)comp);
+	put_crc(&t, w, body, comp);
 	thrift_struct_field(&t, 7);
 	thrift_i32(&t, 1, (int32_t)c->dict.count);
 	thrift_i32(&t, 2, PQ_ENC_PLAIN);
@@ -1546,7 +1566,10 @@ static void *worker(void *arg)
 
 /*
  * Start the workers (when a first page fills up); without them the caller's
- * thread does all.
+ * thread does all.  Workers block every signal but those of faults, and
+ * threads inherit the mask of the thread that starts them: so SIGINT, SIGTERM,
+ * SIGPIPE and the like reach the program's own threads, whose handlers and
+ * interrupted system calls it expects, never a worker's.
  */
 static int start_workers(struct pq_writer *w)
 {
@@ -1556,6 +1579,13 @@ static int start_workers(struct pq_writer *w)
 	w->wscratch = calloc((size_t)n, sizeof *w->wscratch);
 	if (!w->queue || !w->tid || !w->wscratch)
 		return -1;
+	sigset_t block, old;
+	sigfillset(&block);
+	sigdelset(&block, SIGSEGV);
+	sigdelset(&block, SIGBUS);
+	sigdelset(&block, SIGFPE);
+	sigdelset(&block, SIGILL);
+	pthread_sigmask(SIG_SETMASK, &block, &old);
 	for (int i = 0; i < n; i++) {
 		struct scratch *x = &w->wscratch[i];
 		x->w = w;
@@ -1568,6 +1598,7 @@ static int start_workers(struct pq_writer *w)
 		}
 		w->nworkers = i + 1;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
 
@@ -2654,13 +2685,22 @@ static int write_footer(struct pq_writer *w)
 		thrift_put_varint(&t, g);
 		thrift_struct_end(&t);
 	}
-	if (w->o.nkv) {
-		thrift_list_field(&t, 5, THRIFT_STRUCT, w->o.nkv);
+	size_t crc_at = 0, nkv = w->o.nkv + !w->o.no_crc;
+	if (nkv) {
+		thrift_list_field(&t, 5, THRIFT_STRUCT, nkv);
 		for (size_t i = 0; i < w->o.nkv; i++) {
 			thrift_struct_begin(&t);
 			thrift_string(&t, 1, w->kv[i].key);
 			if (w->kv[i].value)
 				thrift_string(&t, 2, w->kv[i].value);
+			thrift_struct_end(&t);
+		}
+		if (!w->o.no_crc) {
+			/* A placeholder, replaced by the checksum of the whole footer below. */
+			thrift_struct_begin(&t);
+			thrift_string(&t, 1, PQ_FOOTER_CRC_KEY);
+			thrift_string(&t, 2, "00000000");
+			crc_at = w->foot.len - 8;
 			thrift_struct_end(&t);
 		}
 	}
@@ -2673,8 +2713,14 @@ static int write_footer(struct pq_writer *w)
 		thrift_struct_end(&t);
 	}
 	thrift_struct_end(&t);
-	if (t.failed || w->foot.len > UINT32_MAX ||
-	    pq_buf_u32le(&w->foot, (uint32_t)w->foot.len) < 0 ||
+	if (t.failed)
+		return nomem(w);
+	if (!w->o.no_crc) {
+		char hex[9];
+		snprintf(hex, sizeof hex, "%08x", (unsigned)pq_crc32(0, w->foot.p, w->foot.len));
+		memcpy(w->foot.p + crc_at, hex, 8);
+	}
+	if (w->foot.len > UINT32_MAX || pq_buf_u32le(&w->foot, (uint32_t)w->foot.len) < 0 ||
 	    pq_buf_put(&w->foot, "PAR1", 4) < 0)
 		return nomem(w);
 	return write_all(w, w->foot.p, w->foot.len);

@@ -1,5 +1,6 @@
 /*
- * pq_codec: page compression for Parquet (ZSTD, SNAPPY, GZIP, none).
+ * pq_codec: page compression for Parquet (ZSTD, SNAPPY, GZIP, none), and
+ * the CRC-32 that page headers carry.
  *
  * A struct pq_codec holds the reusable compression and decompression
  * contexts, so a writer or reader makes one and compresses every page with
@@ -43,5 +44,19 @@ int pq_compress(struct pq_codec *c, int codec, int level, const uint8_t *src, si
 /* Decompress src[0..n) into dst, which must come out exactly dn bytes long. */
 int pq_decompress(struct pq_codec *c, int codec, const uint8_t *src, size_t n, uint8_t *dst,
                   size_t dn, const char **why);
+/*
+ * The size src[0..n) decompresses to, as the compressed data itself states
+ * it (ZSTD frame headers, Snappy's preamble), without decompressing: 1 with
+ * *size set, 0 when the data does not state it, -1 with *why set when the
+ * data is malformed.  pq_decompress() to that size succeeds on data that
+ * is as it was written.
+ */
+int pq_decompressed_size(int codec, const uint8_t *src, size_t n, size_t *size, const char **why);
+/*
+ * The CRC-32 of p[0..n), continuing crc (0 to start): the checksum of gzip
+ * and zlib (polynomial 0x04C11DB7), which parquet.thrift prescribes for
+ * PageHeader.crc.
+ */
+uint32_t pq_crc32(uint32_t crc, const uint8_t *p, size_t n);
 
 #endif

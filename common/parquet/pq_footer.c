@@ -30,6 +30,7 @@ struct ctx {
 	size_t budget;
 	char *why;
 	size_t whylen;
+	const uint8_t *crc_text; /* the footer checksum's 8 digits, where they are */
 };
 
 struct field_it {
@@ -430,7 +431,7 @@ static int parse_rowgroup(struct ctx *cx, struct pq_rowgroup *g)
 static int parse_kv(struct ctx *cx, struct pq_kv *kv)
 {
 	struct field_it it = {0};
-	struct pq_bytes b;
+	struct pq_bytes b, value = {NULL, 0};
 	int rc;
 	while ((rc = next_field(cx, &it)) > 0) {
 		if ((it.id == 1 && !kv->key) || (it.id == 2 && !kv->value)) {
@@ -440,6 +441,8 @@ static int parse_kv(struct ctx *cx, struct pq_kv *kv)
 			if (!s)
 				return -1;
 			*(it.id == 1 ? &kv->key : &kv->value) = s;
+			if (it.id == 2)
+				value = b;
 		} else if (skip(cx, &it) < 0) {
 			return -1;
 		}
@@ -448,6 +451,14 @@ static int parse_kv(struct ctx *cx, struct pq_kv *kv)
 		return -1;
 	if (!kv->key)
 		return bad(cx, "footer is corrupt: key/value metadata without a key");
+	if (strcmp(kv->key, PQ_FOOTER_CRC_KEY) == 0) {
+		if (cx->crc_text)
+			return bad(cx, "footer is corrupt: two footer checksums");
+		if (value.len != 8)
+			return bad(cx,
+			           "footer checksum is not 8 hex digits: the footer is damaged");
+		cx->crc_text = value.p;
+	}
 	return 0;
 }
 
@@ -546,9 +557,42 @@ int pq_footer_parse(const uint8_t *p, size_t n, struct pq_footer *f, char *why, 
 	cx.budget = n * 64 + (1u << 20);
 	cx.why = why;
 	cx.whylen = whylen;
+	cx.crc_text = NULL;
 	why[0] = '\0';
 	if (parse_filemeta(&cx, f) < 0) {
 		pq_footer_free(f);
+		return -1;
+	}
+	f->crc_text = cx.crc_text;
+	return 0;
+}
+
+int pq_footer_verify(const uint8_t *p, size_t n, const struct pq_footer *f, char *why,
+                     size_t whylen)
+{
+	const uint8_t *at = f->crc_text;
+	uint32_t want = 0;
+	if (!at)
+		return 0;
+	for (int i = 0; i < 8; i++) {
+		int c = at[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0) {
+			snprintf(why, whylen,
+			         "footer checksum is not 8 hex digits: the footer is damaged");
+			return -1;
+		}
+		want = want << 4 | (uint32_t)d;
+	}
+	size_t off = (size_t)(at - p);
+	uint32_t crc = pq_crc32(0, p, off);
+	crc = pq_crc32(crc, (const uint8_t *)"00000000", 8);
+	crc = pq_crc32(crc, at + 8, n - off - 8);
+	if (crc != want) {
+		snprintf(why, whylen,
+		         "footer checksum mismatch, the footer is damaged (CRC-32 %08x in its "
+		         "key/value metadata, %08x over its %zu bytes)",
+		         want, crc, n);
 		return -1;
 	}
 	return 0;
@@ -622,12 +666,18 @@ int pq_page_header_parse(const uint8_t *p, size_t n, struct pq_page_header *h, s
 	cx.budget = 0;
 	cx.why = msg;
 	cx.whylen = sizeof msg;
+	cx.crc_text = NULL;
 	msg[0] = '\0';
 	while ((rc = next_field(&cx, &it)) > 0) {
 		if (it.id >= 1 && it.id <= 3) {
 			int32_t *dst = it.id == 1 ? &h->type : it.id == 2 ? &h->unc : &h->comp;
 			rc = get_i32(&cx, &it, dst);
 			seen |= 1u << it.id;
+		} else if (it.id == 4) {
+			int32_t crc;
+			rc = get_i32(&cx, &it, &crc);
+			h->crc = (uint32_t)crc;
+			h->has_crc = 1;
 		} else if ((it.id == 5 || it.id == 7 || it.id == 8) && it.type == THRIFT_STRUCT) {
 			rc = parse_page_sub(&cx, it.id, h, &sub_seen[it.id]);
 			sub_found |= 1 << it.id;
@@ -656,6 +706,16 @@ int pq_page_header_parse(const uint8_t *p, size_t n, struct pq_page_header *h, s
 	unsigned need = sub == 5 ? 30 : sub == 7 ? 6 : 126;
 	if (sub && (!(sub_found & (1 << sub)) || (sub_seen[sub] & need) != need)) {
 		*why = "page header lacks the header of its page type";
+		return -1;
+	}
+	/*
+	 * Only one page-specific header is set, that of the page's type.  A
+	 * data or dictionary header on a page of another type (an index page,
+	 * or one this reader does not know, which are skipped) means a damaged
+	 * type, and skipping that page would shift the column's values.
+	 */
+	if (sub_found & ~(sub ? 1 << sub : 0)) {
+		*why = "page header does not match its page type";
 		return -1;
 	}
 	*used = (size_t)(cx.r.p - p);

@@ -166,6 +166,16 @@ struct pq_rowgroup {
 	int64_t num_rows;
 };
 
+/*
+ * The footer checksum, stocketl's own key/value entry: Parquet has no
+ * checksum for its footer, where one changed byte can rename a column or
+ * change a decimal's scale or a timestamp's unit without anything else
+ * noticing.  Its value is the CRC-32 (8 lower-case hex digits) of the
+ * FileMetaData bytes with those 8 digits read as "00000000", so that it
+ * covers the whole footer, itself included.  Other readers ignore it.
+ */
+#define PQ_FOOTER_CRC_KEY "stocketl.footer.crc32"
+
 struct pq_footer {
 	struct pq_element *el;
 	size_t nel;
@@ -177,6 +187,7 @@ struct pq_footer {
 	char *created_by;
 	int *orders; /* per leaf: 1 type-defined order, 0 unknown */
 	int norders;
+	const uint8_t *crc_text; /* the 8 digits of PQ_FOOTER_CRC_KEY's value, or NULL */
 };
 
 /*
@@ -187,11 +198,19 @@ struct pq_footer {
  * why_buf filled) on failure.
  */
 int pq_footer_parse(const uint8_t *p, size_t n, struct pq_footer *f, char *why, size_t whylen);
+/*
+ * Check the footer checksum of f, parsed from p[0..n): 0 when it matches or
+ * the footer has none, -1 with why filled when the footer was damaged.
+ */
+int pq_footer_verify(const uint8_t *p, size_t n, const struct pq_footer *f, char *why,
+                     size_t whylen);
 void pq_footer_free(struct pq_footer *f);
 
 struct pq_page_header {
 	int type;
 	int32_t unc, comp;
+	int has_crc;  /* the header carries a CRC-32 of the page's bytes after it */
+	uint32_t crc; /* (stored as an i32: the same 32 bits) */
 	/* DATA_PAGE and DATA_PAGE_V2 */
 	int32_t num_values, encoding;
 	int32_t def_enc, rep_enc;                      /* V1 */

@@ -43,8 +43,77 @@ static const char *const pg_m1_commit_store[] = {
     NULL,
 };
 
+/*
+ * The job's facts, one row per spool line (stocketl(7), METADATA): a row's
+ * key is where its line was, (source_file, source_line), so that loading a
+ * file again adds nothing.  A run has a row for its start and one for its
+ * end; the report folds them.  The indexes serve the history report: the
+ * latest runs, a run's rows, a window of days, the newest bar per symbol.
+ */
+static const char *const pg_m2_job_facts[] = {
+    "CREATE TABLE stocketl.runs ("
+    " source_file text NOT NULL, source_line integer NOT NULL,"
+    " run_id text, program text NOT NULL, at timestamptz NOT NULL,"
+    " job text NOT NULL, attempt integer NOT NULL, started_at timestamptz NOT NULL,"
+    " ended_at timestamptz, status integer, failed_stage text, reason text, host text,"
+    " loaded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (source_file, source_line))",
+    "CREATE INDEX runs_started ON stocketl.runs (started_at DESC)",
+    "CREATE INDEX runs_run ON stocketl.runs (run_id, attempt)",
+    "CREATE TABLE stocketl.stages ("
+    " source_file text NOT NULL, source_line integer NOT NULL,"
+    " run_id text, program text NOT NULL, at timestamptz NOT NULL,"
+    " job text NOT NULL, stage text NOT NULL, attempt integer, status integer,"
+    " started_at timestamptz, ended_at timestamptz,"
+    " records_in bigint, records_out bigint, rejected bigint,"
+    " loaded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (source_file, source_line))",
+    "CREATE INDEX stages_run ON stocketl.stages (run_id)",
+    "CREATE TABLE stocketl.requests ("
+    " source_file text NOT NULL, source_line integer NOT NULL,"
+    " run_id text, program text NOT NULL, at timestamptz NOT NULL,"
+    " symbol text NOT NULL, function text NOT NULL, bar_interval text, month text,"
+    " outputsize text, outcome text NOT NULL, attempts integer NOT NULL,"
+    " latency_ms bigint, http_status integer,"
+    " loaded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (source_file, source_line))",
+    "CREATE INDEX requests_run ON stocketl.requests (run_id)",
+    "CREATE INDEX requests_at ON stocketl.requests (at)",
+    "CREATE TABLE stocketl.checks ("
+    " source_file text NOT NULL, source_line integer NOT NULL,"
+    " run_id text, program text NOT NULL, at timestamptz NOT NULL,"
+    " batch_app text, batch_id bigint, check_name text NOT NULL, metric text NOT NULL,"
+    " value numeric, outcome text NOT NULL"
+    " CHECK (outcome IN ('pass', 'warn', 'fail', 'skipped')),"
+    " loaded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (source_file, source_line))",
+    "CREATE INDEX checks_run ON stocketl.checks (run_id)",
+    "CREATE INDEX checks_at ON stocketl.checks (at)",
+    "CREATE TABLE stocketl.commits ("
+    " source_file text NOT NULL, source_line integer NOT NULL,"
+    " run_id text, program text NOT NULL, at timestamptz NOT NULL,"
+    " table_root text NOT NULL, version bigint NOT NULL, batch_app text, batch_id bigint,"
+    " rows bigint, files bigint, bytes bigint, operation text NOT NULL,"
+    " loaded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (source_file, source_line))",
+    "CREATE INDEX commits_run ON stocketl.commits (run_id)",
+    "CREATE INDEX commits_table ON stocketl.commits (table_root, version)",
+    "CREATE TABLE stocketl.watermarks ("
+    " source_file text NOT NULL, source_line integer NOT NULL,"
+    " run_id text, program text NOT NULL, at timestamptz NOT NULL,"
+    " symbol text NOT NULL, bar_interval text NOT NULL, newest timestamptz NOT NULL,"
+    " loaded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (source_file, source_line))",
+    "CREATE INDEX watermarks_newest ON stocketl.watermarks (symbol, bar_interval, newest DESC)",
+    "CREATE INDEX watermarks_run ON stocketl.watermarks (run_id)",
+    "COMMENT ON TABLE stocketl.runs IS 'The job runner''s runs: a row when an attempt "
+    "starts and one when it ends, one per line of the metadata spool'",
+    NULL,
+};
+
 static const struct pg_migration pg_migrations[] = {
     {"commit store (stocketl.delta_commit)", pg_m1_commit_store},
+    {"the job's facts (runs, stages, requests, checks, commits, watermarks)", pg_m2_job_facts},
 };
 
 #define PG_MIGRATIONS ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

@@ -11,6 +11,8 @@
  * not change what earlier ones made).
  *
  *   1  stocketl.delta_commit: the commit store (see pg/commit_store.h)
+ *   2  the job's facts loaded from the metadata spool (meta/meta.h):
+ *      stocketl.runs, stages, requests, checks, commits, watermarks
  */
 #ifndef STOCKETL_PG_SCHEMA_H
 #define STOCKETL_PG_SCHEMA_H

@@ -5,6 +5,8 @@
  */
 #include "text/json.h"
 
+#include "text/jscan.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -15,22 +17,32 @@
 
 struct json *json_parse(const char *text, size_t len, struct err_msg *e)
 {
+	/*
+	 * cJSON is more lenient than RFC 8259: it takes every byte below 0x20
+	 * for whitespace, and keeps control characters and invalid UTF-8 inside
+	 * strings.  A damaged byte in a Delta commit would then turn a key into
+	 * an unknown one or a path into another, and the action would be read
+	 * as something it never said.  jscan checks the grammar strictly (and
+	 * costs little next to building the tree), so only text it accepts,
+	 * one value and nothing after it but whitespace, reaches cJSON.
+	 */
+	struct jscan js;
+	struct jscan_token t;
+	int k;
+	jscan_init(&js, text, len);
+	while ((k = jscan_next(&js, &t)) > JS_END)
+		;
+	if (k == JS_ERR) {
+		err_set(e, EX_DATAERR, "invalid JSON: %s at byte %zu", js.error, jscan_offset(&js));
+		return NULL;
+	}
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!root) {
+		/* Valid JSON that cJSON cannot hold (a number over 63 characters, no memory). */
 		size_t off = end && end >= text ? (size_t)(end - text) : 0;
 		err_set(e, EX_DATAERR, "invalid JSON near byte %zu", off);
 		return NULL;
-	}
-	/* cJSON stops after the first value; anything but whitespace after it is an error. */
-	const char *stop = text + len;
-	for (const char *p = end; p && p < stop; p++) {
-		if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
-			cJSON_Delete(root);
-			err_set(e, EX_DATAERR, "invalid JSON: trailing text at byte %zu",
-			        (size_t)(p - text));
-			return NULL;
-		}
 	}
 	return JW(root);
 }

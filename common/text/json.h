@@ -31,7 +31,11 @@ enum json_type {
 	JSON_OBJECT
 };
 
-/* Parse text[0..len) (must be a single complete value). NULL + e (EX_DATAERR) on failure. */
+/*
+ * Parse text[0..len): a single complete value, strictly as RFC 8259 has it
+ * (no control character or invalid UTF-8 in a string, nothing after the
+ * value but whitespace).  NULL + e (EX_DATAERR) on failure.
+ */
 struct json *json_parse(const char *text, size_t len, struct err_msg *e);
 void json_free(struct json *j);
 

@@ -2,7 +2,9 @@
  * Fuzz target: the footer decoder.  The input is a FileMetaData; it is
  * wrapped in the magic and length of a file with no data, so that the Thrift
  * decoder, the schema conversion (LIST, MAP, legacy layouts) and the checks
- * of column chunks against the file all see it.
+ * of column chunks against the file all see it.  A footer with stocketl's
+ * checksum is opened with the checksum verified and again without, so that
+ * mutations of such a footer reach the rest too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,8 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		file[4 + size + (size_t)i] = (uint8_t)(n >> (8 * i));
 	memcpy(file + size + 8, "PAR1", 4);
 	struct err_msg e;
-	struct pq_reader *r = pq_reader_open_mem(file, size + 12, "fuzz", NULL, &e);
-	if (r) {
+	for (int skip_crc = 0; skip_crc <= 1; skip_crc++) {
+		struct pq_read_options o = {.skip_crc = skip_crc};
+		struct pq_reader *r = pq_reader_open_mem(file, size + 12, "fuzz", &o, &e);
+		if (!r)
+			continue;
 		const struct pq_schema *s = pq_reader_schema(r);
 		char path[256];
 		for (int i = 0; i < pq_schema_nfields(s); i++)

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: delta-cat's --where expressions (cmd/delta-cat/where.c).
+ * Fuzz target: --where expressions (common/delta/delta_where.c).
  * The input is an expression, then a NUL and the stats JSON of a data
  * file.  Each predicate is bound to a column of a fixed schema with one
  * column of every primitive type (by name, or by the name's length when
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cmd/delta-cat/deltacat.h"
+#include "delta/delta_where.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,45 +55,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(stats, nul + 1, size - elen - 1);
 		stats[size - elen - 1] = '\0';
 	}
-	struct dc_where w;
+	struct delta_where w;
 	struct err_msg e;
 	memset(&w, 0, sizeof w);
-	if (dc_where_parse(expr, &w, &e) == 0) {
+	if (delta_where_parse(expr, &w, &e) == 0) {
 		for (size_t i = 0; i < w.n; i++) {
 			w.p[i].f = column(w.p[i].column);
 			w.p[i].col = (int)i;
 		}
-		if (dc_where_bind(&w, &e) == 0) {
+		if (delta_where_bind(&w, &e) == 0) {
 			struct delta_cell null_cell = {.null = 1, .s = ""};
 			struct delta_cell zero = {.s = ""};
-			struct dc_bounds *b = calloc(w.n ? w.n : 1, sizeof *b);
+			struct delta_bounds *b = calloc(w.n ? w.n : 1, sizeof *b);
 			struct buf *scratch = calloc(w.n ? w.n : 1, sizeof *scratch);
 			if (!b || !scratch)
 				abort();
-			dc_stats_bounds(stats, &w, b, scratch);
+			delta_where_stats_bounds(stats, &w, b, scratch);
 			for (size_t i = 0; i < w.n; i++) {
-				const struct dc_pred *p = &w.p[i];
-				dc_pred_test(p, &null_cell);
-				dc_pred_test(p, &zero);
-				int holds = dc_pred_test(p, &p->v);
+				const struct delta_pred *p = &w.p[i];
+				delta_pred_test(p, &null_cell);
+				delta_pred_test(p, &zero);
+				int holds = delta_pred_test(p, &p->v);
 				/* A file whose only value is the literal itself holds it. */
-				struct dc_bounds one = {.has_lo = 1,
-				                        .has_hi = 1,
-				                        .lo = p->v,
-				                        .hi = p->v,
-				                        .nulls = 0,
-				                        .rows = 1};
-				if (p->op != DC_ISNULL && p->op != DC_NOTNULL && holds == 1 &&
-				    !dc_pred_may_match(p, &one))
+				struct delta_bounds one = {.has_lo = 1,
+				                           .has_hi = 1,
+				                           .lo = p->v,
+				                           .hi = p->v,
+				                           .nulls = 0,
+				                           .rows = 1};
+				if (p->op != DELTA_OP_ISNULL && p->op != DELTA_OP_NOTNULL &&
+				    holds == 1 && !delta_pred_may_match(p, &one))
 					abort();
-				dc_pred_may_match(p, &b[i]);
+				delta_pred_may_match(p, &b[i]);
 				buf_free(&scratch[i]);
 			}
 			free(b);
 			free(scratch);
 		}
 	}
-	dc_where_free(&w);
+	delta_where_free(&w);
 	free(expr);
 	free(stats);
 	return 0;

@@ -3,9 +3,10 @@
 #   load helpers/common
 #
 # Each test gets a fresh $BATS_TEST_TMPDIR as HOME and working directory,
-# fixed TZ and LC_ALL, no stocketl, Alpha Vantage, PostgreSQL or proxy
-# settings inherited from the caller (a proxy would divert requests meant for
-# the loopback test servers), and the programs under test first on PATH.
+# fixed TZ and LC_ALL, no stocketl (metadata spool and run id included),
+# Alpha Vantage, PostgreSQL or proxy settings inherited from the caller (a
+# proxy would divert requests meant for the loopback test servers), and the
+# programs under test first on PATH.
 # shellcheck shell=bash
 
 # Suites use `run --separate-stderr` and other flags of run.
@@ -24,7 +25,8 @@ common_setup() {
 	export HOME=$BATS_TEST_TMPDIR
 	export TZ=UTC
 	export LC_ALL=C.UTF-8
-	unset STOCKETL_CONFIG STOCKETL_LAKE STOCKETL_PG_DSN STOCKETL_COMMIT_STORE ALPHAVANTAGE_API_KEY PGHOST PGPORT PGDATABASE \
+	unset STOCKETL_CONFIG STOCKETL_LAKE STOCKETL_PG_DSN STOCKETL_COMMIT_STORE STOCKETL_SPOOL \
+		STOCKETL_STATE STOCKETL_RUN_ID ALPHAVANTAGE_API_KEY PGHOST PGPORT PGDATABASE \
 		PGUSER PGPASSWORD PGSERVICE \
 		http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 	cd "$BATS_TEST_TMPDIR" || return 1

@@ -11,7 +11,7 @@ packages=(
 	libcurl4-openssl-dev libcjson-dev libpq-dev libzstd-dev libsnappy-dev zlib1g-dev
 	bats bats-support bats-assert shellcheck
 	s3fs fuse3 postgresql tzdata ca-certificates
-	jq curl procps psmisc iproute2 time hyperfine git man-db bsdextrautils
+	jq curl procps psmisc iproute2 time hyperfine git man-db bsdextrautils strace
 	libxml2-utils chromium fonts-dejavu-core
 )
 

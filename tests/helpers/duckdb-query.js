@@ -3,13 +3,15 @@
 // last statement as JSON lines, in stocketl's JSON conventions, so that
 // suites can compare DuckDB's reading of a file with stocketl's output.
 //
-//   duckdb-query.js [--decimal-strings] [--each] [--file SQLFILE] [SQL ...]
+//   duckdb-query.js [--decimal-shortest] [--decimal-strings] [--each] [--file SQLFILE] [SQL ...]
 //
 // Each SQL argument is one statement, run in order; the rows of the last
 // are printed, or with --each the rows of every statement, each statement's
 // followed by the control line {"@end":N} (N counting from 1).  Values:
 //   decimals      JSON numbers with their exact text at the column scale
-//                 (160.070000); with --decimal-strings, JSON strings
+//                 (160.070000); with --decimal-shortest, the shortest exact
+//                 text (160.07), as stocketl's programs print them; with
+//                 --decimal-strings, JSON strings
 //   BIGINT etc.   JSON numbers with their exact digits
 //   timestamps    "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" in UTC (microseconds when
 //                 not zero; TIMESTAMP without time zone is printed the same)
@@ -86,10 +88,13 @@ function decimalText(dv) {
 		while (digits.length <= dv.scale) digits = '0' + digits;
 		digits = digits.slice(0, digits.length - dv.scale) + '.' + digits.slice(digits.length - dv.scale);
 	}
-	return (neg ? '-' : '') + digits;
+	if (decimalShortest && digits.includes('.'))
+		digits = digits.replace(/\.?0+$/, '');
+	return (neg && digits !== '0' ? '-' : '') + digits;
 }
 
 let decimalStrings = false;
+let decimalShortest = false;
 
 function print(reader, out) {
 	const names = reader.columnNames();
@@ -157,12 +162,13 @@ async function main() {
 	let each = false;
 	for (let i = 0; i < args.length; i++) {
 		if (args[i] === '--decimal-strings') decimalStrings = true;
+		else if (args[i] === '--decimal-shortest') decimalShortest = true;
 		else if (args[i] === '--each') each = true;
 		else if (args[i] === '--file') sql.push(fs.readFileSync(args[++i], 'utf8'));
 		else sql.push(args[i]);
 	}
 	if (!sql.length) {
-		process.stderr.write('usage: duckdb-query.js [--decimal-strings] [--each] [--file SQLFILE] [SQL ...]\n');
+		process.stderr.write('usage: duckdb-query.js [--decimal-shortest] [--decimal-strings] [--each] [--file SQLFILE] [SQL ...]\n');
 		process.exit(64);
 	}
 	const instance = await duckdb.DuckDBInstance.create(':memory:');

@@ -8,6 +8,7 @@
  */
 #include "t_delta.h"
 
+#include "parquet/parquet.h"
 #include "t.h"
 
 static int load(const struct t_table *t, int no_files, struct delta_snapshot *s, struct err_msg *e)
@@ -63,6 +64,81 @@ static void test_every_line_is_checked_without_file_lists(void)
 	t_text(&t, 2, "{\"remove\":{\"path\":\"p=a/f%zz\",\"dataChange\":true}}\n");
 	T_EQ_INT(load(&t, 1, &s, &e), -1);
 	T_CHECK(strstr(e.text, "version 2, line 1: path \"p=a/f%zz\" has a malformed") != NULL);
+	t_table_free(&t);
+}
+
+/*
+ * A commit without a single action (cut to 0 bytes, or blank lines only)
+ * is damaged: refused naming its version, by readers and by writers' loads
+ * without file lists, never replayed as a version that changed nothing.
+ */
+static void test_an_empty_commit_is_refused_naming_it(void)
+{
+	static const char *const empty[] = {"", "\n", " \n\r\n\t\n"};
+	struct t_table t;
+	struct delta_snapshot s;
+	struct buf text = BUF_INIT;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 3; v++)
+		t_append(&t, v, "a", NULL);
+	for (size_t i = 0; i < sizeof empty / sizeof *empty; i++) {
+		t_text(&t, 2, empty[i]);
+		for (int no_files = 0; no_files <= 1; no_files++) {
+			T_EQ_INT(load(&t, no_files, &s, &e), -1);
+			T_EQ_INT(e.status, EX_DATAERR);
+			T_CHECK(strstr(e.text, "version 2 is empty") != NULL);
+		}
+		/* Time travel to it, and reading it alone (a writer's conflict check). */
+		struct delta_load_opts o = {2, -1, 0, 0};
+		T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), -1);
+		T_CHECK(strstr(e.text, "version 2 is empty") != NULL);
+		T_EQ_INT(delta_commit_read(t.root, 2, &text, &e), -1);
+		T_EQ_INT(e.status, EX_DATAERR);
+	}
+	/* Versions before it still read. */
+	struct delta_load_opts o = {1, -1, 0, 0};
+	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), 0);
+	T_EQ_INT(s.version, 1);
+	delta_snapshot_free(&s);
+	buf_free(&text);
+	t_table_free(&t);
+}
+
+/*
+ * A byte of a commit replaced by a control character: refused naming the
+ * version and line, never read as an action with an unknown key (its
+ * partition values lost) or a path that names another file.
+ */
+static void test_a_control_character_in_a_commit_is_refused(void)
+{
+	static const char *const damaged[] = {
+	    "{\"add\":{\"path\":\"p=a/f2.parquet\",\"partitionVa\x01ues\":{\"p\":\"a\"},"
+	    "\"size\":100,\"modificationTime\":1,\"dataChange\":true}}\n",
+	    "{\"add\":{\"path\":\"p=a/f\x01.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":100,\"modificationTime\":1,\"dataChange\":true}}\n",
+	    "{\"add\":{\"path\":\"p=a/f2.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	    "\"size\":100,\x01\"modificationTime\":1,\"dataChange\":true}}\n",
+	};
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	t_append(&t, 1, "a", NULL);
+	for (size_t i = 0; i < sizeof damaged / sizeof *damaged; i++) {
+		char text[512];
+		snprintf(text, sizeof text, "{\"commitInfo\":{}}\n%s", damaged[i]);
+		t_text(&t, 2, text);
+		for (int no_files = 0; no_files <= 1; no_files++) {
+			T_EQ_INT(load(&t, no_files, &s, &e), -1);
+			T_EQ_INT(e.status, EX_DATAERR);
+			if (!strstr(e.text, "version 2, line 2: not a JSON action (invalid JSON: "))
+				printf("#   %s\n", e.text);
+			T_CHECK(strstr(e.text,
+			               "version 2, line 2: not a JSON action (invalid JSON: ") !=
+			        NULL);
+		}
+	}
 	t_table_free(&t);
 }
 
@@ -164,7 +240,9 @@ static void test_an_unreadable_checkpoint_falls_back_to_the_commits(void)
 	T_EQ_INT(s.files.count, 12);
 	T_EQ_INT(s.checkpoint_version, -1);
 	T_EQ_INT(s.has_notice, 1);
-	T_CHECK(strstr(s.notice.text, "checkpoint of version 10:") != NULL);
+	T_CHECK(strstr(s.notice.text,
+	               "checkpoint of version 10: "
+	               "_delta_log/00000000000000000010.checkpoint.parquet: ") != NULL);
 	T_CHECK(strstr(s.notice.text, "the state was rebuilt from the JSON commits") != NULL);
 	delta_snapshot_free(&s);
 	/* A writer's load (no file lists) falls back the same way. */
@@ -172,6 +250,80 @@ static void test_an_unreadable_checkpoint_falls_back_to_the_commits(void)
 	T_EQ_INT(s.version, 12);
 	T_EQ_INT(s.has_notice, 1);
 	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
+/* XOR the last byte of a checkpoint's column chunk (in its last page) with mask. */
+static void damage_column(const struct t_table *t, const char *name, const char *path, int mask)
+{
+	char file[512];
+	struct err_msg e;
+	struct pq_chunk_info ci;
+	t_log_path(t, name, file, sizeof file);
+	struct pq_reader *r = pq_reader_open(file, NULL, &e);
+	int f = r ? pq_schema_find(pq_reader_schema(r), path) : -1;
+	T_CHECK(f >= 0);
+	if (f < 0) {
+		pq_reader_close(r);
+		return;
+	}
+	pq_reader_chunk_info(r, 0, pq_schema_field(pq_reader_schema(r), f)->leaf, &ci);
+	pq_reader_close(r);
+	off_t at = (off_t)(ci.dictionary_page_offset >= 0 ? ci.dictionary_page_offset
+	                                                  : ci.data_page_offset) +
+	           (off_t)ci.total_compressed_size - 1;
+	unsigned char b = 0;
+	int fd = open(file, O_RDWR);
+	T_CHECK(fd >= 0 && pread(fd, &b, 1, at) == 1);
+	b ^= (unsigned char)mask;
+	T_CHECK(pwrite(fd, &b, 1, at) == 1);
+	close(fd);
+}
+
+/*
+ * A writer's load (no file lists) does not decode the add and remove
+ * columns, but it refuses a checkpoint whose pages are damaged as readers
+ * do, when nothing else can rebuild the state: it never commits on top of
+ * a state that readers cannot read.
+ */
+static void test_a_writer_refuses_a_damaged_checkpoint_as_readers_do(void)
+{
+	static const char *const columns[] = {"add.path", "add.partitionValues.value",
+	                                      "add.modificationTime"};
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_table_new(&t, 0);
+	for (int v = 1; v <= 12; v++)
+		t_append(&t, v, v % 2 ? "a" : "b", NULL);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	for (int v = 0; v <= 9; v++)
+		t_remove_commit(&t, v);
+	for (size_t i = 0; i < sizeof columns / sizeof *columns; i++) {
+		char page[200];
+		snprintf(
+		    page, sizeof page,
+		    "checkpoint of version 10: _delta_log/00000000000000000010.checkpoint.parquet: "
+		    "row group 0, column %s: page ",
+		    columns[i]);
+		damage_column(&t, "00000000000000000010.checkpoint.parquet", columns[i], 0x10);
+		for (int no_files = 0; no_files <= 1; no_files++) {
+			T_EQ_INT(load(&t, no_files, &s, &e), -1);
+			T_EQ_INT(e.status, EX_DATAERR);
+			if (!strstr(e.text, page))
+				printf("#   %s\n", e.text);
+			T_CHECK(strstr(e.text, page) != NULL);
+			T_CHECK(strstr(e.text, ": checksum mismatch, the page is damaged") != NULL);
+			T_CHECK(strstr(e.text, "the state cannot be rebuilt without it") != NULL);
+		}
+		/* Undamaged again, both load it. */
+		damage_column(&t, "00000000000000000010.checkpoint.parquet", columns[i], 0x10);
+		for (int no_files = 0; no_files <= 1; no_files++) {
+			T_EQ_INT(load(&t, no_files, &s, &e), 0);
+			T_EQ_INT(s.checkpoint_version, 10);
+			delta_snapshot_free(&s);
+		}
+	}
 	t_table_free(&t);
 }
 
@@ -313,10 +465,13 @@ int main(void)
 {
 	T_RUN(test_replay_applies_commits_in_order);
 	T_RUN(test_every_line_is_checked_without_file_lists);
+	T_RUN(test_an_empty_commit_is_refused_naming_it);
+	T_RUN(test_a_control_character_in_a_commit_is_refused);
 	T_RUN(test_a_gap_is_named);
 	T_RUN(test_a_gap_after_the_hinted_checkpoint_is_named);
 	T_RUN(test_a_stale_hint_is_caught);
 	T_RUN(test_an_unreadable_checkpoint_falls_back_to_the_commits);
+	T_RUN(test_a_writer_refuses_a_damaged_checkpoint_as_readers_do);
 	T_RUN(test_counts_that_disagree_with_last_checkpoint_leave_it_aside);
 	T_RUN(test_an_older_checkpoint_takes_over);
 	T_RUN(test_last_checkpoint_never_moves_backwards);

@@ -156,11 +156,52 @@ static void test_json_tree(void)
 	json_free(j);
 
 	T_CHECK(json_parse("{\"a\":1} x", 9, &e) == NULL);
-	T_CHECK(strstr(e.text, "trailing text") != NULL);
+	T_CHECK(strstr(e.text, "trailing characters") != NULL);
 	T_CHECK(json_parse("{\"a\":", 5, &e) == NULL);
 	j = json_parse("9007199254740993", 16, &e);
 	T_EQ_INT(json_i64(j, &v), -1);
 	json_free(j);
+}
+
+/*
+ * A Delta action with one byte replaced by a control character must not
+ * parse as another action (a key that is no longer "partitionValues", a
+ * path that names another file), and neither must one whose byte lost or
+ * gained its high bit (invalid UTF-8): RFC 8259 wants both escaped.
+ */
+static void test_json_parse_is_strict(void)
+{
+	static const char ok[] = "{\"add\":{\"path\":\"a.parquet\",\"partitionValues\":{}}}";
+	struct err_msg e;
+	struct json *j = json_parse(ok, sizeof ok - 1, &e);
+	T_CHECK(j != NULL);
+	json_free(j);
+	struct {
+		size_t at;
+		char c;
+		const char *why;
+	} bad[] = {
+	    {32, '\x01', "control character in string"}, /* in a key */
+	    {18, '\x1f', "control character in string"}, /* in a path */
+	    {18, '\t', "control character in string"},   /* a raw tab in a string */
+	    {18, '\0', "control character in string"},   /* a NUL in a string */
+	    {26, '\x01', "expected ','"},                /* in place of a ',' */
+	    {7, '\x01', "unexpected character"},         /* in place of a '{' */
+	    {18, (char)0xe1, "invalid UTF-8 in string"}, /* a high bit set */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char s[sizeof ok];
+		memcpy(s, ok, sizeof ok);
+		s[bad[i].at] = bad[i].c;
+		j = json_parse(s, sizeof ok - 1, &e);
+		if (j || !strstr(e.text, bad[i].why))
+			printf("#   byte %zu set to 0x%02x: %s\n", bad[i].at,
+			       (unsigned char)bad[i].c, j ? "parsed" : e.text);
+		T_CHECK(j == NULL);
+		T_CHECK(strstr(e.text, bad[i].why) != NULL);
+		T_EQ_INT(e.status, EX_DATAERR);
+		json_free(j);
+	}
 }
 
 int main(void)
@@ -171,5 +212,6 @@ int main(void)
 	T_RUN(test_unescape);
 	T_RUN(test_buf_json_str_round_trips);
 	T_RUN(test_json_tree);
+	T_RUN(test_json_parse_is_strict);
 	T_DONE();
 }

@@ -10,8 +10,10 @@
 #include "t.h"
 #include "parquet/thrift_internal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -244,7 +246,17 @@ static int put_value(struct pq_writer *w, int c, const struct pq_value *v)
 #define NROWS 3000
 
 /* Write NROWS rows one value at a time; 0 or -1. */
+static int write_flat_rows(const char *file, const struct pq_write_options *o, int nullable,
+                           int rows);
+
 static int write_flat(const char *file, const struct pq_write_options *o, int nullable)
+{
+	return write_flat_rows(file, o, nullable, NROWS);
+}
+
+/* The first rows of write_flat()'s file. */
+static int write_flat_rows(const char *file, const struct pq_write_options *o, int nullable,
+                           int rows)
 {
 	struct err_msg e = {{0}, 0};
 	struct pq_schema *s = flat_schema(nullable);
@@ -256,7 +268,7 @@ static int write_flat(const char *file, const struct pq_write_options *o, int nu
 	}
 	char sbuf[64];
 	int rc = 0;
-	for (int i = 0; i < NROWS && rc == 0; i++) {
+	for (int i = 0; i < rows && rc == 0; i++) {
 		for (int c = 0; c < NCOLS && rc == 0; c++) {
 			struct pq_value v = flat_value(c, i, nullable, sbuf);
 			rc = put_value(w, c, &v);
@@ -987,6 +999,568 @@ static void test_a_file_of_no_rows_is_valid(void)
 	T_EQ_INT(rows, 0);
 }
 
+/* ------------------------------------------------------------- threads */
+
+/* The threads of this process but the first, into tids; their number. */
+static int other_threads(long *tids, int max)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+	while (d && (de = readdir(d)))
+		if (atol(de->d_name) > 0 && atol(de->d_name) != (long)getpid() && n < max)
+			tids[n++] = atol(de->d_name);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The blocked signals of a thread of this process (from /proc): 0, or -1. */
+static int blocked_signals(long tid, uint64_t *mask)
+{
+	char name[64], line[256];
+	snprintf(name, sizeof name, "/proc/self/task/%ld/status", tid);
+	FILE *f = fopen(name, "r");
+	int rc = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "SigBlk:", 7) == 0) {
+			*mask = strtoull(line + 7, NULL, 16);
+			rc = 0;
+		}
+	fclose(f);
+	return rc;
+}
+
+static void test_writer_threads_leave_signals_to_the_program(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = pq_schema_new();
+	pq_schema_add(s, PQ_ROOT, "n", PQ_LONG, 0);
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.threads = 3;
+	o.page_bytes = 1000;
+	long before[64], now[64];
+	int nbefore = other_threads(before, 64);
+	struct pq_writer *w = pq_writer_open(tmpfile_named("threads.parquet"), s, &o, &e);
+	pq_schema_free(s);
+	/* Pages fill up before the row group ends: the two workers start. */
+	for (int i = 0; i < 10000; i++) {
+		pq_writer_put_i64(w, 0, i);
+		pq_writer_end_row(w);
+	}
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGUSR1, SIGALRM};
+	uint64_t mine = 0, m = 0;
+	int workers = 0, blocking = 0;
+	T_EQ_INT(blocked_signals((long)getpid(), &mine), 0);
+	for (int i = 0; i < 7; i++)
+		T_EQ_INT(mine >> (sigs[i] - 1) & 1, 0); /* the program's own mask is unchanged */
+	int nnow = other_threads(now, 64);
+	for (int k = 0; k < nnow; k++) {
+		int old = 0;
+		for (int j = 0; j < nbefore; j++)
+			old |= before[j] == now[k];
+		if (old)
+			continue;
+		/*
+		 * A thread being started has every signal blocked until it sets
+		 * the mask it inherits: wait (a second at most) for that, seen
+		 * as SIGSEGV unblocked, which the workers leave to the kernel.
+		 */
+		int got = -1;
+		for (int tries = 0; tries < 1000; tries++) {
+			got = blocked_signals(now[k], &m);
+			if (got < 0 || !(m >> (SIGSEGV - 1) & 1))
+				break;
+			usleep(1000);
+		}
+		int all = got == 0 && !(m >> (SIGSEGV - 1) & 1);
+		for (int i = 0; i < 7; i++)
+			all &= (int)(m >> (sigs[i] - 1) & 1);
+		workers++;
+		blocking += all;
+	}
+	T_EQ_INT(workers, 2);
+	T_EQ_INT(blocking, workers);
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+}
+
+/* ------------------------------------------------------------ checksums */
+
+/* CRC-32 bit by bit, as parquet.thrift defines it: independent of the library's. */
+static uint32_t crc32_bitwise(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
+	}
+	return ~c;
+}
+
+static uint8_t *slurp(const char *file, size_t *n)
+{
+	int fd = open(file, O_RDONLY);
+	off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+	uint8_t *d = size > 0 ? malloc((size_t)size) : NULL;
+	if (!d || pread(fd, d, (size_t)size, 0) != size) {
+		free(d);
+		d = NULL;
+	}
+	if (fd >= 0)
+		close(fd);
+	*n = d ? (size_t)size : 0;
+	return d;
+}
+
+/* One page of a file: where its body is and what its header says. */
+struct span {
+	size_t body, len;
+	int type, has_crc;
+	uint32_t crc;
+};
+
+/* The pages of every column chunk of d[0..n), in file order; their number, or -1. */
+static int file_pages(const uint8_t *d, size_t n, struct span *sp, int max)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_reader *r = pq_reader_open_mem(d, n, "pages", NULL, &e);
+	if (!r)
+		return -1;
+	int k = 0;
+	for (int g = 0; g < pq_reader_num_row_groups(r); g++)
+		for (int l = 0; l < pq_schema_nleaves(pq_reader_schema(r)); l++) {
+			struct pq_chunk_info ci;
+			pq_reader_chunk_info(r, g, l, &ci);
+			size_t at =
+			    (size_t)(ci.dictionary_page_offset >= 0 ? ci.dictionary_page_offset
+			                                            : ci.data_page_offset);
+			size_t end = at + (size_t)ci.total_compressed_size;
+			while (at < end && k < max) {
+				struct pq_page_header h;
+				size_t used;
+				const char *why;
+				if (pq_page_header_parse(d + at, end - at, &h, &used, &why) < 0) {
+					pq_reader_close(r);
+					return -1;
+				}
+				sp[k] = (struct span){at + used, (size_t)h.comp, h.type, h.has_crc,
+				                      h.crc};
+				k++;
+				at += used + (size_t)h.comp;
+			}
+		}
+	pq_reader_close(r);
+	return k;
+}
+
+/*
+ * The footer checksum of d[0..n), recomputed: 1 when the footer carries
+ * one and it is right, 0 when it carries none, -1 when it is wrong.
+ */
+static int footer_crc_ok(const uint8_t *d, size_t n)
+{
+	uint32_t flen = pq_load32(d + n - 8);
+	const uint8_t *f = d + n - 8 - flen;
+	static const char key[] = PQ_FOOTER_CRC_KEY;
+	for (size_t i = 0; i + sizeof key + 10 < flen; i++) {
+		if (memcmp(f + i, key, sizeof key - 1) != 0)
+			continue;
+		/* The key's string, then the value field: header byte, length 8, digits. */
+		const uint8_t *v = f + i + sizeof key - 1 + 2;
+		char digits[9], want[9];
+		memcpy(digits, v, 8);
+		digits[8] = '\0';
+		uint8_t *copy = malloc(flen);
+		memcpy(copy, f, flen);
+		memcpy(copy + (v - f), "00000000", 8);
+		snprintf(want, sizeof want, "%08x", (unsigned)crc32_bitwise(copy, flen));
+		free(copy);
+		return strcmp(digits, want) == 0 ? 1 : -1;
+	}
+	return 0;
+}
+
+static void test_the_page_crc_is_the_crc32_of_gzip(void)
+{
+	const uint8_t *check = (const uint8_t *)"123456789";
+	T_EQ_INT(pq_crc32(0, check, 9), 0xcbf43926u); /* the standard check value */
+	T_EQ_INT(pq_crc32(pq_crc32(0, check, 4), check + 4, 5), 0xcbf43926u);
+	T_EQ_INT(pq_crc32(0x1234, check, 0), 0x1234);
+	T_EQ_INT(crc32_bitwise(check, 9), 0xcbf43926u);
+	/* Every length and alignment, across the fast path's 64- and 16-byte steps. */
+	static uint8_t buf[4200];
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < sizeof buf; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = (uint8_t)x;
+	}
+	int bad = 0;
+	for (size_t n = 0; n <= 300; n++)
+		for (size_t off = 0; off < 16; off++)
+			bad += pq_crc32(0, buf + off, n) != crc32_bitwise(buf + off, n);
+	bad += pq_crc32(0, buf + 3, 4197) != crc32_bitwise(buf + 3, 4197);
+	bad += pq_crc32(pq_crc32(0, buf, 1000), buf + 1000, 3200) != crc32_bitwise(buf, 4200);
+	T_EQ_INT(bad, 0);
+}
+
+static void test_every_page_and_the_footer_carry_their_crc(void)
+{
+	static const int codecs[] = {PQ_ZSTD, PQ_UNCOMPRESSED, PQ_SNAPPY};
+	static struct span sp[4096];
+	for (int k = 0; k < 3; k++) {
+		for (int version = 1; version <= 2; version++) {
+			for (int no_crc = 0; no_crc <= 1; no_crc++) {
+				struct pq_write_options o;
+				pq_write_options_init(&o);
+				o.compression = codecs[k];
+				o.page_version = version;
+				o.page_bytes = 2000;
+				o.row_group_rows = 1000;
+				o.no_crc = no_crc;
+				const char *f = tmpfile_named("crc.parquet");
+				T_EQ_INT(write_flat(f, &o, 1), 0);
+				size_t n;
+				uint8_t *d = slurp(f, &n);
+				int np = d ? file_pages(d, n, sp, 4096) : -1;
+				int with = 0, right = 0, dict = 0, data = 0;
+				for (int i = 0; i < np; i++) {
+					with += sp[i].has_crc;
+					right +=
+					    sp[i].has_crc &&
+					    sp[i].crc == crc32_bitwise(d + sp[i].body, sp[i].len);
+					dict += sp[i].type == PQ_PAGE_DICTIONARY;
+					data += sp[i].type ==
+					        (version == 1 ? PQ_PAGE_DATA : PQ_PAGE_DATA_V2);
+				}
+				T_CHECK(np > 100);
+				T_CHECK(dict > 0);
+				T_EQ_INT(dict + data, np);
+				T_EQ_INT(with, no_crc ? 0 : np);
+				T_EQ_INT(right, no_crc ? 0 : np);
+				T_EQ_INT(footer_crc_ok(d, n), no_crc ? 0 : 1);
+				free(d);
+				/* With or without checksums, the rows are the same. */
+				check_flat(f, 1);
+			}
+		}
+	}
+}
+
+/*
+ * Read d[0..n) and good[0..n) side by side: 0 when d gives the same schema
+ * and rows, 1 when it is refused (its error in *e), -1 when it gives
+ * something else without a word.
+ */
+static int same_or_refused(const uint8_t *good, const uint8_t *d, size_t n, struct err_msg *e)
+{
+	struct err_msg ge = {{0}, 0};
+	struct pq_reader *r = pq_reader_open_mem(d, n, "damaged.parquet", NULL, e);
+	if (!r)
+		return 1;
+	struct pq_reader *q = pq_reader_open_mem(good, n, "good.parquet", NULL, &ge);
+	const struct pq_schema *rs = pq_reader_schema(r), *qs = pq_reader_schema(q);
+	int differ = pq_schema_nfields(rs) != pq_schema_nfields(qs);
+	for (int i = 0; !differ && i < pq_schema_nfields(rs); i++) {
+		const struct pq_field *a = pq_schema_field(rs, i), *b = pq_schema_field(qs, i);
+		differ = a->type != b->type || a->optional != b->optional ||
+		         a->precision != b->precision || a->scale != b->scale ||
+		         strcmp(a->name ? a->name : "", b->name ? b->name : "") != 0;
+	}
+	int rc = 0;
+	while (!differ) {
+		const struct pq_value *x, *y;
+		int got = pq_reader_next_row(r, &x, e);
+		if (got < 0) {
+			rc = 1;
+			break;
+		}
+		int want = pq_reader_next_row(q, &y, &ge);
+		if (got != want || (got && !value_eq(x, y)))
+			differ = 1;
+		if (!got)
+			break;
+	}
+	pq_reader_close(r);
+	pq_reader_close(q);
+	return differ ? -1 : rc;
+}
+
+static void test_a_damaged_page_is_refused_with_its_place(void)
+{
+	static struct span sp[4096];
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.page_bytes = 2000;
+	const char *f = tmpfile_named("damaged.parquet");
+	T_EQ_INT(write_flat(f, &o, 1), 0);
+	size_t n;
+	uint8_t *d = slurp(f, &n);
+	T_CHECK(d != NULL);
+	if (!d)
+		return;
+	uint8_t *bad = malloc(n);
+	/* The second page of the first row group's column "string" (leaf 7). */
+	struct err_msg e = {{0}, 0};
+	struct pq_reader *r = pq_reader_open_mem(d, n, "x", NULL, &e);
+	struct pq_chunk_info ci;
+	pq_reader_chunk_info(r, 0, C_STRING, &ci);
+	pq_reader_close(r);
+	int np = file_pages(d, n, sp, 4096), at = -1;
+	for (int i = 0; i < np && at < 0; i++)
+		if (sp[i].body > (size_t)ci.data_page_offset)
+			at = i;
+	T_CHECK(at >= 0 && sp[at].len > 10);
+	if (at >= 0) {
+		memcpy(bad, d, n);
+		bad[sp[at].body + sp[at].len / 2] ^= 0x20;
+		T_EQ_INT(same_or_refused(d, bad, n, &e), 1);
+		T_EQ_INT(e.status, EX_DATAERR);
+		T_CHECK(contains(e.text, "damaged.parquet: row group 0, column string: page 2: "
+		                         "checksum mismatch, the page is damaged (CRC-32 "));
+
+		/* The columnar reader refuses the column chunk before giving any of it. */
+		r = pq_reader_open_mem(bad, n, "damaged.parquet", NULL, &e);
+		struct pq_column *c = pq_column_open(r, 0, C_STRING, &e);
+		T_CHECK(c == NULL);
+		T_EQ_INT(e.status, EX_DATAERR);
+		T_CHECK(contains(e.text, "column string: page 2: checksum mismatch"));
+		pq_column_close(c);
+		pq_reader_close(r);
+	}
+
+	/* A changed byte in the footer: a column name. */
+	memcpy(bad, d, n);
+	uint32_t flen = pq_load32(d + n - 8);
+	uint8_t *name = NULL;
+	for (uint8_t *q = bad + n - 8 - flen; !name && q + 5 <= bad + n - 8; q++)
+		if (memcmp(q, "dec18", 5) == 0)
+			name = q;
+	T_CHECK(name != NULL);
+	if (name) {
+		name[4] = '9';
+		T_EQ_INT(same_or_refused(d, bad, n, &e), 1);
+		T_EQ_INT(e.status, EX_DATAERR);
+		T_CHECK(contains(e.text, "damaged.parquet: footer checksum mismatch, the footer is "
+		                         "damaged (CRC-32 "));
+	}
+	free(bad);
+	free(d);
+}
+
+/*
+ * One byte changed anywhere in a file (every byte; every bit of it outside
+ * the pages' bytes): the file reads as it was, or it is refused, never read
+ * as something else; and a change inside a page is the checksum's error.
+ */
+static void sweep_file(const char *f)
+{
+	static struct span sp[4096];
+	/* Every bit of the headers and the footer; a page's bytes, where the CRC works. */
+	static const uint8_t masks[] = {0x01, 0xff, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80};
+	size_t n;
+	uint8_t *d = slurp(f, &n);
+	T_CHECK(d != NULL);
+	if (!d)
+		return;
+	uint8_t *bad = malloc(n);
+	int np = file_pages(d, n, sp, 4096);
+	T_CHECK(np > 0);
+	int same = 0, refused = 0, silent = 0, not_crc = 0, other_status = 0, crc_refused = 0;
+	for (size_t i = 0; i < n; i++) {
+		int in_page = 0;
+		for (int k = 0; k < np && !in_page; k++)
+			in_page = i >= sp[k].body && i < sp[k].body + sp[k].len;
+		for (size_t m = 0; m < (in_page ? 2 : sizeof masks); m++) {
+			struct err_msg e = {{0}, 0};
+			memcpy(bad, d, n);
+			bad[i] ^= masks[m];
+			int rc = same_or_refused(d, bad, n, &e);
+			if (rc < 0 && silent++ < 5)
+				printf("#   %s: byte %zu ^ 0x%02x reads as other rows\n", f, i,
+				       masks[m]);
+			if (rc == 0)
+				same++;
+			if (rc == 1) {
+				refused++;
+				other_status += e.status != EX_DATAERR;
+				crc_refused += strstr(e.text, "checksum mismatch") != NULL;
+			}
+			if (in_page && rc == 1 && !strstr(e.text, "checksum mismatch") &&
+			    not_crc++ < 5)
+				printf("#   %s: byte %zu ^ 0x%02x in a page: %s\n", f, i, masks[m],
+				       e.text);
+			if (in_page && rc == 0)
+				not_crc++;
+		}
+	}
+	printf("#   %s: %zu bytes: %d flips read the same, %d were refused (%d by a checksum)\n", f,
+	       n, same, refused, crc_refused);
+	T_EQ_INT(silent, 0);
+	T_EQ_INT(not_crc, 0);
+	T_EQ_INT(other_status, 0);
+	T_CHECK(crc_refused > refused / 2);
+	free(bad);
+	free(d);
+}
+
+static void test_every_changed_byte_is_refused_or_harmless(void)
+{
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.page_bytes = 300;
+	o.row_group_rows = 40;
+	/* Flat columns of every type: V1 ZSTD pages, then V2 pages without compression. */
+	struct err_msg e = {{0}, 0};
+	for (int version = 1; version <= 2; version++) {
+		o.page_version = version;
+		o.compression = version == 1 ? PQ_ZSTD : PQ_UNCOMPRESSED;
+		const char *f =
+		    tmpfile_named(version == 1 ? "sweep_v1.parquet" : "sweep_v2.parquet");
+		struct pq_schema *s = flat_schema(1);
+		struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+		pq_schema_free(s);
+		char sbuf[64];
+		for (int i = 0; i < 80; i++) {
+			for (int c = 0; c < NCOLS; c++) {
+				struct pq_value v = flat_value(c, i, 1, sbuf);
+				put_value(w, c, &v);
+			}
+			pq_writer_end_row(w);
+		}
+		T_EQ_INT(pq_writer_close(w), 0);
+		pq_writer_free(w);
+		sweep_file(f);
+	}
+	/* Nested Delta actions (structs, a map, a list). */
+	build_example();
+	struct pq_schema *s = action_schema();
+	const char *f = tmpfile_named("sweep_nested.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, NULL, &e);
+	pq_schema_free(s);
+	for (int i = 0; i < 6; i++)
+		pq_writer_write_row(w, &ex_rows[i]);
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+	sweep_file(f);
+}
+
+/* Is d[0..n) refused by reading all its rows (1), or read (0)? */
+static int rows_refused(const uint8_t *d, size_t n)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_reader *r = pq_reader_open_mem(d, n, "damaged.parquet", NULL, &e);
+	const struct pq_value *row;
+	int got = r ? 1 : -1;
+	while (got == 1)
+		got = pq_reader_next_row(r, &row, &e);
+	pq_reader_close(r);
+	return got < 0;
+}
+
+/* Is d[0..n) refused by verifying every column chunk (1), or not (0)? */
+static int chunks_refused(const uint8_t *d, size_t n, struct err_msg *e)
+{
+	struct pq_reader *r = pq_reader_open_mem(d, n, "damaged.parquet", NULL, e);
+	if (!r)
+		return 1;
+	int bad = 0;
+	for (int g = 0; !bad && g < pq_reader_num_row_groups(r); g++)
+		for (int l = 0; !bad && l < pq_schema_nleaves(pq_reader_schema(r)); l++)
+			bad = pq_column_verify(r, g, l, e) < 0;
+	pq_reader_close(r);
+	return bad;
+}
+
+/*
+ * Every bit of every byte of a file flipped: verifying its column chunks
+ * refuses it exactly when reading its rows does (exact: a file with
+ * checksums), or at least never refuses what reading reads (without them,
+ * some damage shows only when rows are assembled).
+ */
+static void verify_sweep(const char *f, int exact)
+{
+	size_t n;
+	uint8_t *d = slurp(f, &n);
+	T_CHECK(d != NULL);
+	if (!d)
+		return;
+	static struct span sp[4096];
+	uint8_t *bad = malloc(n);
+	int refused = 0, stricter = 0, laxer = 0, np = file_pages(d, n, sp, 4096);
+	T_CHECK(np > 0);
+	for (size_t i = 0; i < n; i++) {
+		/* Every bit of the headers and the footer; two of a page's bytes, which its CRC covers. */
+		int in_page = 0;
+		for (int k = 0; k < np && !in_page; k++)
+			in_page = i >= sp[k].body && i < sp[k].body + sp[k].len;
+		for (int bit = 0; bit < 8; bit += in_page && exact ? 7 : 1) {
+			struct err_msg e = {{0}, 0};
+			memcpy(bad, d, n);
+			bad[i] ^= (uint8_t)(1u << bit);
+			int rows = rows_refused(bad, n), chunks = chunks_refused(bad, n, &e);
+			refused += rows;
+			if (chunks && !rows && stricter++ < 5)
+				printf(
+				    "#   %s: byte %zu ^ 0x%02x reads, but verifying refuses: %s\n",
+				    f, i, 1u << bit, e.text);
+			if (rows && !chunks && exact && laxer++ < 5)
+				printf("#   %s: byte %zu ^ 0x%02x is refused, but verifies\n", f, i,
+				       1u << bit);
+		}
+	}
+	printf("#   %s: %zu bytes, %d flips refused\n", f, n, refused);
+	T_EQ_INT(stricter, 0);
+	T_EQ_INT(laxer, 0);
+	T_CHECK(refused > 0);
+	free(bad);
+	free(d);
+}
+
+static void test_verifying_chunks_refuses_what_reading_refuses(void)
+{
+	static const struct {
+		const char *name;
+		int version, compression, no_crc;
+	} files[] = {
+	    {"verify_v1_zstd.parquet", 1, PQ_ZSTD, 0},
+	    {"verify_v1_snappy.parquet", 1, PQ_SNAPPY, 0},
+	    {"verify_v1_gzip.parquet", 1, PQ_GZIP, 0},
+	    {"verify_v2_zstd.parquet", 2, PQ_ZSTD, 0},
+	    {"verify_no_crc.parquet", 1, PQ_ZSTD, 1},
+	};
+	struct pq_write_options o;
+	struct err_msg e = {{0}, 0};
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		pq_write_options_init(&o);
+		o.page_bytes = 300;
+		o.row_group_rows = 40;
+		o.page_version = files[i].version;
+		o.compression = files[i].compression;
+		o.no_crc = files[i].no_crc;
+		const char *f = tmpfile_named(files[i].name);
+		T_EQ_INT(write_flat_rows(f, &o, 1, 40), 0);
+		verify_sweep(f, !files[i].no_crc);
+	}
+	/* Nested Delta actions (structs, maps, a list), as in a checkpoint. */
+	build_example();
+	struct pq_schema *s = action_schema();
+	const char *f = tmpfile_named("verify_nested.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, NULL, &e);
+	pq_schema_free(s);
+	for (int i = 0; i < 6; i++)
+		pq_writer_write_row(w, &ex_rows[i]);
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+	verify_sweep(f, 1);
+}
+
 /* --------------------------------------------------------------- errors */
 
 static void test_misuse_is_reported_with_the_column(void)
@@ -1295,7 +1869,8 @@ static void test_lies_in_the_footer_are_caught(void)
 	T_CHECK(contains(crafted_error(&c), "page 1: more values than the column chunk's 4"));
 	craft_defaults(&c);
 	c.page_values = 3;
-	T_CHECK(contains(crafted_error(&c), "column chunk ends 1 values early"));
+	T_CHECK(
+	    contains(crafted_error(&c), "column x: its pages hold 3 values, the column chunk 4"));
 	craft_defaults(&c);
 	c.rg_rows = c.file_rows = c.chunk_values = 5;
 	c.page_values = 5;
@@ -1401,8 +1976,12 @@ static void test_truncated_and_damaged_files_are_refused_without_crashing(void)
 	}
 	T_CHECK(failures > 0);
 
-	/* Bytes changed at random: an error or a file that still reads, never a crash. */
+	/*
+	 * Bytes changed at random, one to four at a time: the file is refused
+	 * as damaged or still reads as it was, never as other rows.
+	 */
 	uint64_t x = 88172645463325252ull;
+	int silent = 0, refused = 0, other_status = 0;
 	for (int round = 0; round < 3000; round++) {
 		static uint8_t bad[1 << 20];
 		memcpy(bad, data, (size_t)size);
@@ -1412,8 +1991,15 @@ static void test_truncated_and_damaged_files_are_refused_without_crashing(void)
 			x ^= x << 17;
 			bad[x % (uint64_t)size] ^= (uint8_t)(1u << (x >> 60 & 7));
 		}
-		read_crafted(bad, (size_t)size, &rows);
+		struct err_msg be = {{0}, 0};
+		int rc = same_or_refused(data, bad, (size_t)size, &be);
+		silent += rc < 0;
+		refused += rc == 1;
+		other_status += rc == 1 && be.status != EX_DATAERR;
 	}
+	T_EQ_INT(silent, 0);
+	T_EQ_INT(other_status, 0);
+	T_CHECK(refused > 2500);
 }
 
 int main(void)
@@ -1438,6 +2024,12 @@ int main(void)
 	T_RUN(test_nested_values_must_match_the_schema);
 	T_RUN(test_many_row_groups_and_row_group_skipping);
 	T_RUN(test_a_file_of_no_rows_is_valid);
+	T_RUN(test_writer_threads_leave_signals_to_the_program);
+	T_RUN(test_the_page_crc_is_the_crc32_of_gzip);
+	T_RUN(test_every_page_and_the_footer_carry_their_crc);
+	T_RUN(test_a_damaged_page_is_refused_with_its_place);
+	T_RUN(test_every_changed_byte_is_refused_or_harmless);
+	T_RUN(test_verifying_chunks_refuses_what_reading_refuses);
 	T_RUN(test_misuse_is_reported_with_the_column);
 	T_RUN(test_a_full_disk_is_an_io_error);
 	T_RUN(test_crafted_files_read_when_honest);

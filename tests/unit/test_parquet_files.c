@@ -8,7 +8,8 @@
  *                            them back with stocketl's reader (a unit test)
  *
  * The set covers every type with nulls and extremes, every codec, both data
- * page versions, every encoding the writer has, nested actions as in a
+ * page versions, pages with checksums and without, every encoding the
+ * writer has, nested actions as in a
  * Delta checkpoint, the three ways of giving rows (values, batches, value
  * trees), dictionary fallback, many row groups and an empty file.  The
  * expected JSON is formatted here from the values written, independently
@@ -657,7 +658,7 @@ static void put_json_value(FILE *out, const struct pq_schema *s, int field,
 		}
 		break;
 	case PQ_V_DEC:
-		dec_format_fixed(v->dec, f->scale, t);
+		dec_format(v->dec, f->scale, t);
 		fputs(t, out);
 		break;
 	case PQ_V_STRUCT:
@@ -743,6 +744,14 @@ static void build_set(void)
 	f->o.page_version = 2;
 	f->o.row_group_rows = 5000;
 	f->o.page_bytes = 8192;
+
+	/* Without the page and footer checksums that every other file has. */
+	f = add_file("ticks_zstd_v1_nocrc", tick_schema(), 2);
+	f->rows = ticks;
+	f->nrows = n;
+	f->o.row_group_rows = 6000;
+	f->o.page_bytes = 16384;
+	f->o.no_crc = 1;
 
 	f = add_file("ticks_gzip_v1", tick_schema(), 0);
 	f->rows = ticks;

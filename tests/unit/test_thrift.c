@@ -49,6 +49,51 @@ static void test_data_page_header_bytes_match_the_format_example(void)
 	pq_buf_free(&b);
 }
 
+static void test_page_header_crc_and_type_are_read(void)
+{
+	/* A dictionary page with a CRC whose top bit is set (a negative i32 on the wire). */
+	struct pq_buf b = PQ_BUF_INIT;
+	struct thrift_w w;
+	thrift_w_init(&w, &b);
+	thrift_struct_begin(&w);
+	thrift_i32(&w, 1, PQ_PAGE_DICTIONARY);
+	thrift_i32(&w, 2, 8);
+	thrift_i32(&w, 3, 8);
+	thrift_i32(&w, 4, (int32_t)0xcbf43926u);
+	thrift_struct_field(&w, 7);
+	thrift_i32(&w, 1, 1);
+	thrift_i32(&w, 2, 0);
+	thrift_struct_end(&w);
+	thrift_struct_end(&w);
+	struct pq_page_header h;
+	size_t used = 0;
+	const char *why = NULL;
+	T_EQ_INT(pq_page_header_parse(b.p, b.len, &h, &used, &why), 0);
+	T_EQ_INT(h.has_crc, 1);
+	T_EQ_INT(h.crc, 0xcbf43926u);
+
+	/* The same with an index page's type: its dictionary header contradicts it. */
+	b.p[1] = 0x02; /* zigzag 1: INDEX_PAGE */
+	T_EQ_INT(pq_page_header_parse(b.p, b.len, &h, &used, &why), -1);
+	T_EQ_STR(why, "page header does not match its page type");
+	/* An unknown type: the same. */
+	b.p[1] = 0x0e;
+	T_EQ_INT(pq_page_header_parse(b.p, b.len, &h, &used, &why), -1);
+	T_EQ_STR(why, "page header does not match its page type");
+	pq_buf_free(&b);
+
+	/* A page of an unknown type with no page-specific header is skipped by readers. */
+	thrift_w_init(&w, &b);
+	thrift_struct_begin(&w);
+	thrift_i32(&w, 1, 7);
+	thrift_i32(&w, 2, 0);
+	thrift_i32(&w, 3, 0);
+	thrift_struct_end(&w);
+	T_EQ_INT(pq_page_header_parse(b.p, b.len, &h, &used, &why), 0);
+	T_EQ_INT(h.has_crc, 0);
+	pq_buf_free(&b);
+}
+
 static void test_column_orders_bytes_match_the_format_example(void)
 {
 	static const uint8_t want[] = {0x79, 0x2c, 0x1c, 0x00, 0x00, 0x1c, 0x00, 0x00};
@@ -274,6 +319,7 @@ static void test_hostile_input_is_refused(void)
 int main(void)
 {
 	T_RUN(test_data_page_header_bytes_match_the_format_example);
+	T_RUN(test_page_header_crc_and_type_are_read);
 	T_RUN(test_column_orders_bytes_match_the_format_example);
 	T_RUN(test_every_type_round_trips);
 	T_RUN(test_unknown_fields_of_every_type_are_skipped);

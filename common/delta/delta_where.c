@@ -1,11 +1,12 @@
 /*
- * where: delta-cat's --where expressions, their exact evaluation, and the
- * pruning of files and row groups by what is known about their values.
+ * delta_where: --where expressions (delta-cat, delta-compact), their exact
+ * evaluation, and the pruning of files and row groups by what is known
+ * about their values.
  *
  * An expression is comparisons joined by "and": a column, an operator
  * (= != <> < <= > >=, or "is [not] null") and a literal (a number, a
  * 'single-' or "double-quoted" string, true, false).  Literals are
- * converted to the column's type once (dc_where_bind), so that rows
+ * converted to the column's type once (delta_where_bind), so that rows
  * compare typed values, never text.
  *
  * Semantics are SQL's: a null satisfies no comparison, only "is null".
@@ -18,7 +19,7 @@
  * and timestamp maxima from the log, kept in milliseconds, are widened to
  * the last microsecond of their millisecond.
  */
-#include "deltacat.h"
+#include "delta/delta_where.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -164,8 +165,9 @@ static int lex(struct lexer *lx)
 	static const struct {
 		const char *s;
 		int op;
-	} ops[] = {{"<=", DC_LE}, {">=", DC_GE}, {"!=", DC_NE}, {"<>", DC_NE},
-	           {"==", DC_EQ}, {"=", DC_EQ},  {"<", DC_LT},  {">", DC_GT}};
+	} ops[] = {{"<=", DELTA_OP_LE}, {">=", DELTA_OP_GE}, {"!=", DELTA_OP_NE},
+	           {"<>", DELTA_OP_NE}, {"==", DELTA_OP_EQ}, {"=", DELTA_OP_EQ},
+	           {"<", DELTA_OP_LT},  {">", DELTA_OP_GT}};
 	for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
 		size_t n = strlen(ops[i].s);
 		if (strncmp(lx->p, ops[i].s, n) == 0) {
@@ -195,7 +197,7 @@ static void lex_fail(struct lexer *lx, struct err_msg *e, const char *what)
 	        (int)(lx->start - lx->src) + 1, (int)(n > 40 ? 40 : n), lx->start);
 }
 
-int dc_where_parse(const char *text, struct dc_where *w, struct err_msg *e)
+int delta_where_parse(const char *text, struct delta_where *w, struct err_msg *e)
 {
 	struct lexer lx = {.src = text, .p = text};
 	memset(w, 0, sizeof *w);
@@ -214,13 +216,13 @@ int dc_where_parse(const char *text, struct dc_where *w, struct err_msg *e)
 			err_set(e, EX_USAGE, "--where: more than %d comparisons", WHERE_MAX_PREDS);
 			goto out;
 		}
-		struct dc_pred *np = realloc(w->p, (w->n + 1) * sizeof *np);
+		struct delta_pred *np = realloc(w->p, (w->n + 1) * sizeof *np);
 		if (!np) {
 			err_set(e, EX_SOFTWARE, "out of memory");
 			goto out;
 		}
 		w->p = np;
-		struct dc_pred *p = &w->p[w->n++];
+		struct delta_pred *p = &w->p[w->n++];
 		memset(p, 0, sizeof *p);
 		p->col = -1;
 		p->column = strdup(lx.text.data ? lx.text.data : "");
@@ -231,9 +233,9 @@ int dc_where_parse(const char *text, struct dc_where *w, struct err_msg *e)
 		lex(&lx);
 		if (lx.type == T_IS) {
 			lex(&lx);
-			p->op = DC_ISNULL;
+			p->op = DELTA_OP_ISNULL;
 			if (lx.type == T_NOT) {
-				p->op = DC_NOTNULL;
+				p->op = DELTA_OP_NOTNULL;
 				lex(&lx);
 			}
 			if (lx.type != T_NULL) {
@@ -245,14 +247,14 @@ int dc_where_parse(const char *text, struct dc_where *w, struct err_msg *e)
 			lex(&lx);
 			switch (lx.type) {
 			case T_NUM:
-				p->lit = DC_LIT_NUM;
+				p->lit = DELTA_LIT_NUM;
 				break;
 			case T_STR:
-				p->lit = DC_LIT_STR;
+				p->lit = DELTA_LIT_STR;
 				break;
 			case T_TRUE:
 			case T_FALSE:
-				p->lit = DC_LIT_BOOL;
+				p->lit = DELTA_LIT_BOOL;
 				break;
 			case T_NULL:
 				err_set(e, EX_USAGE,
@@ -296,11 +298,11 @@ int dc_where_parse(const char *text, struct dc_where *w, struct err_msg *e)
 out:
 	buf_free(&lx.text);
 	if (rc < 0)
-		dc_where_free(w);
+		delta_where_free(w);
 	return rc;
 }
 
-void dc_where_free(struct dc_where *w)
+void delta_where_free(struct delta_where *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		free(w->p[i].column);
@@ -313,7 +315,7 @@ void dc_where_free(struct dc_where *w)
 
 /* Binding ---------------------------------------------------------------- */
 
-static int bind_fail(struct dc_pred *p, struct err_msg *e, const char *why)
+static int bind_fail(struct delta_pred *p, struct err_msg *e, const char *why)
 {
 	char type[64];
 	delta_field_type_name(p->f, type, sizeof type);
@@ -332,7 +334,7 @@ static int is_number_type(int t)
 }
 
 /* A numeric literal (from a number or a quoted string) for a numeric column. */
-static int bind_number(struct dc_pred *p, struct err_msg *e)
+static int bind_number(struct delta_pred *p, struct err_msg *e)
 {
 	const char *s = p->text;
 	size_t n = p->textlen;
@@ -364,7 +366,7 @@ static int bind_number(struct dc_pred *p, struct err_msg *e)
 	return 0;
 }
 
-static int bind_string(struct dc_pred *p, struct err_msg *e)
+static int bind_string(struct delta_pred *p, struct err_msg *e)
 {
 	const char *s = p->text;
 	size_t n = p->textlen;
@@ -409,25 +411,25 @@ static int bind_string(struct dc_pred *p, struct err_msg *e)
 	}
 }
 
-int dc_where_bind(struct dc_where *w, struct err_msg *e)
+int delta_where_bind(struct delta_where *w, struct err_msg *e)
 {
 	for (size_t i = 0; i < w->n; i++) {
-		struct dc_pred *p = &w->p[i];
+		struct delta_pred *p = &w->p[i];
 		int t = p->f->type;
 		memset(&p->v, 0, sizeof p->v);
-		if (p->op == DC_ISNULL || p->op == DC_NOTNULL)
+		if (p->op == DELTA_OP_ISNULL || p->op == DELTA_OP_NOTNULL)
 			continue;
 		if (!delta_type_is_primitive(t) || t == DT_VOID)
 			return bind_fail(p, e,
 			                 t == DT_VOID ? "it is always null"
 			                              : "only is null and is not null apply to it");
 		switch (p->lit) {
-		case DC_LIT_BOOL:
+		case DELTA_LIT_BOOL:
 			if (t != DT_BOOLEAN)
 				return bind_fail(p, e, "true and false compare with booleans only");
 			p->v.i = p->text[0] == 't' || p->text[0] == 'T';
 			break;
-		case DC_LIT_NUM:
+		case DELTA_LIT_NUM:
 			if (!is_number_type(t)) {
 				if (t == DT_BOOLEAN)
 					return bind_fail(p, e, "the value must be true or false");
@@ -457,50 +459,50 @@ static int cmp(const struct delta_field *f, const struct delta_cell *a, const st
 	return (r > 0) - (r < 0);
 }
 
-int dc_pred_test(const struct dc_pred *p, const struct delta_cell *c)
+int delta_pred_test(const struct delta_pred *p, const struct delta_cell *c)
 {
-	if (p->op == DC_ISNULL)
+	if (p->op == DELTA_OP_ISNULL)
 		return c->null;
-	if (p->op == DC_NOTNULL || c->null)
+	if (p->op == DELTA_OP_NOTNULL || c->null)
 		return !c->null;
 	int r = cmp(p->f, c, &p->v);
 	if (r == 2)
-		return p->op == DC_NE;
+		return p->op == DELTA_OP_NE;
 	switch (p->op) {
-	case DC_EQ:
+	case DELTA_OP_EQ:
 		return r == 0;
-	case DC_NE:
+	case DELTA_OP_NE:
 		return r != 0;
-	case DC_LT:
+	case DELTA_OP_LT:
 		return r < 0;
-	case DC_LE:
+	case DELTA_OP_LE:
 		return r <= 0;
-	case DC_GT:
+	case DELTA_OP_GT:
 		return r > 0;
 	default:
 		return r >= 0;
 	}
 }
 
-int dc_pred_may_match(const struct dc_pred *p, const struct dc_bounds *b)
+int delta_pred_may_match(const struct delta_pred *p, const struct delta_bounds *b)
 {
-	if (p->op == DC_ISNULL)
+	if (p->op == DELTA_OP_ISNULL)
 		return b->nulls != 0;
 	int all_null = b->nulls >= 0 && b->rows >= 0 && b->nulls >= b->rows;
 	if (all_null)
 		return 0;
-	if (p->op == DC_NOTNULL || p->op == DC_NE)
+	if (p->op == DELTA_OP_NOTNULL || p->op == DELTA_OP_NE)
 		return 1;
 	int lo = b->has_lo ? cmp(p->f, &b->lo, &p->v) : 2; /* lo vs literal */
 	int hi = b->has_hi ? cmp(p->f, &b->hi, &p->v) : 2;
 	switch (p->op) {
-	case DC_EQ:
+	case DELTA_OP_EQ:
 		return !(lo == 1 || hi == -1);
-	case DC_LT:
+	case DELTA_OP_LT:
 		return !(lo == 0 || lo == 1);
-	case DC_LE:
+	case DELTA_OP_LE:
 		return lo != 1;
-	case DC_GT:
+	case DELTA_OP_GT:
 		return !(hi == 0 || hi == -1);
 	default:
 		return hi != -1;
@@ -509,216 +511,11 @@ int dc_pred_may_match(const struct dc_pred *p, const struct dc_bounds *b)
 
 /* Statistics from the log ------------------------------------------------- */
 
-/* Code points in UTF-8 text. */
-static size_t utf8_len(const char *s, size_t n)
+void delta_where_stats_bounds(const char *stats, const struct delta_where *w,
+                              struct delta_bounds *b, struct buf *scratch)
 {
-	size_t cp = 0;
-	for (size_t i = 0; i < n; i++)
-		cp += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return cp;
-}
-
-/*
- * A string maximum is a bound when it cannot have been cut: at most 32 code
- * points (the prefix length writers keep), or ending in the tie-breaker
- * that Spark appends to a cut maximum (U+007F or U+10FFFF).
- */
-static int string_max_usable(const char *s, size_t n)
-{
-	if (utf8_len(s, n) <= 32)
-		return 1;
-	if (n >= 1 && s[n - 1] == 0x7F)
-		return 1;
-	return n >= 4 && memcmp(s + n - 4, "\xf4\x8f\xbf\xbf", 4) == 0;
-}
-
-/* A min or max token of the stats as a cell of the column's type; -1 when unusable. */
-static int stat_cell(const struct delta_field *f, const struct jscan_token *t, int is_max,
-                     struct buf *scratch, struct delta_cell *c)
-{
-	const char *s = t->s;
-	size_t n = t->n;
-	struct err_msg e;
-	memset(c, 0, sizeof *c);
-	if (t->type == JS_STR && t->escaped) {
-		size_t at = scratch->len;
-		if (jscan_unescape(s, n, scratch) < 0)
-			return -1;
-		/* Earlier cells may point into scratch: it was reserved big enough by the caller. */
-		s = scratch->data + at;
-		n = scratch->len - at;
-	}
-	switch (f->type) {
-	case DT_STRING:
-		if (t->type != JS_STR || (is_max && !string_max_usable(s, n)))
-			return -1;
-		c->s = s;
-		c->n = n;
-		return 0;
-	case DT_DATE: {
-		int32_t d;
-		if (t->type != JS_STR || ts_parse_date(s, n, &d) < 0)
-			return -1;
-		c->i = d;
-		return 0;
-	}
-	case DT_TIMESTAMP:
-	case DT_TIMESTAMP_NTZ: {
-		char tmp[64];
-		if (t->type != JS_STR || n + 2 > sizeof tmp)
-			return -1;
-		memcpy(tmp, s, n);
-		tmp[n] = '\0';
-		if (ts_parse_rfc3339(tmp, n, &c->i) < 0) {
-			/* timestamp_ntz statistics have no offset */
-			tmp[n] = 'Z';
-			if (ts_parse_rfc3339(tmp, n + 1, &c->i) < 0)
-				return -1;
-		}
-		if (is_max)
-			c->i += 999;
-		return 0;
-	}
-	case DT_LONG:
-	case DT_INTEGER:
-	case DT_SHORT:
-	case DT_BYTE: {
-		char tmp[32], *end;
-		if (t->type != JS_NUM || n >= sizeof tmp)
-			return -1;
-		memcpy(tmp, s, n);
-		tmp[n] = '\0';
-		errno = 0;
-		c->i = strtoll(tmp, &end, 10);
-		return *end || errno == ERANGE ? -1 : 0;
-	}
-	case DT_FLOAT:
-	case DT_DOUBLE: {
-		char tmp[64], *end;
-		if (t->type != JS_NUM || n >= sizeof tmp)
-			return -1;
-		memcpy(tmp, s, n);
-		tmp[n] = '\0';
-		c->d = strtod(tmp, &end);
-		return *end || isnan(c->d) ? -1 : 0;
-	}
-	case DT_DECIMAL:
-		/* Exponent forms (0E-10) are fine; more digits than the scale are not a bound. */
-		if (t->type != JS_NUM ||
-		    dec_parse(s, n, DEC_MAX_PRECISION, f->scale, &c->dec, &e) < 0)
-			return -1;
-		return 0;
-	case DT_BOOLEAN:
-		if (t->type != JS_TRUE && t->type != JS_FALSE)
-			return -1;
-		c->i = t->type == JS_TRUE;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-enum { SEC_NONE, SEC_MIN, SEC_MAX, SEC_NULLS };
-
-void dc_stats_bounds(const char *stats, const struct dc_where *w, struct dc_bounds *b,
-                     struct buf *scratch)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		memset(&b[i], 0, sizeof b[i]);
-		b[i].nulls = b[i].rows = -1;
-		buf_reset(&scratch[i]);
-	}
-	if (!stats)
-		return;
-	size_t len = strlen(stats);
-	for (size_t i = 0; i < w->n; i++)
-		/* Unescaped strings never grow: room for all of them up front keeps pointers valid. */
-		if (buf_reserve(&scratch[i], 2 * len + 1) < 0)
-			return;
-	struct jscan js;
-	struct jscan_token t, k;
-	struct buf key = BUF_INIT;
-	int64_t rows = -1;
-	jscan_init(&js, stats, len);
-	if (jscan_next(&js, &t) != JS_OBJ)
-		goto out;
-	while (jscan_next(&js, &k) == JS_KEY) {
-		int sec = SEC_NONE;
-		if (k.n == 10 && memcmp(k.s, "numRecords", 10) == 0)
-			sec = -1;
-		else if (k.n == 9 && memcmp(k.s, "minValues", 9) == 0)
-			sec = SEC_MIN;
-		else if (k.n == 9 && memcmp(k.s, "maxValues", 9) == 0)
-			sec = SEC_MAX;
-		else if (k.n == 9 && memcmp(k.s, "nullCount", 9) == 0)
-			sec = SEC_NULLS;
-		if (jscan_next(&js, &t) <= 0)
-			goto out;
-		if (sec == -1 && t.type == JS_NUM) {
-			char tmp[32];
-			if (t.n < sizeof tmp) {
-				memcpy(tmp, t.s, t.n);
-				tmp[t.n] = '\0';
-				rows = strtoll(tmp, NULL, 10);
-			}
-			continue;
-		}
-		if (sec <= SEC_NONE || t.type != JS_OBJ) {
-			const char *raw;
-			size_t rawlen;
-			if (jscan_skip(&js, &t, &raw, &rawlen) < 0)
-				goto out;
-			continue;
-		}
-		struct jscan_token ck, cv;
-		while (jscan_next(&js, &ck) == JS_KEY) {
-			if (jscan_next(&js, &cv) <= 0)
-				goto out;
-			buf_reset(&key);
-			if (ck.escaped ? jscan_unescape(ck.s, ck.n, &key) < 0
-			               : buf_append(&key, ck.s, ck.n) < 0)
-				goto out;
-			buf_reserve(&key, 0);
-			for (size_t i = 0; i < w->n; i++) {
-				const struct dc_pred *p = &w->p[i];
-				if (strcmp(p->f->name, key.data) != 0)
-					continue;
-				if (sec == SEC_NULLS) {
-					char tmp[32];
-					if (cv.type == JS_NUM && cv.n < sizeof tmp) {
-						memcpy(tmp, cv.s, cv.n);
-						tmp[cv.n] = '\0';
-						b[i].nulls = strtoll(tmp, NULL, 10);
-					}
-				} else if (sec == SEC_MIN) {
-					b[i].has_lo =
-					    stat_cell(p->f, &cv, 0, &scratch[i], &b[i].lo) == 0;
-				} else {
-					b[i].has_hi =
-					    stat_cell(p->f, &cv, 1, &scratch[i], &b[i].hi) == 0;
-				}
-			}
-			if (cv.type == JS_OBJ || cv.type == JS_ARR) {
-				const char *raw;
-				size_t rawlen;
-				if (jscan_skip(&js, &cv, &raw, &rawlen) < 0)
-					goto out;
-			}
-		}
-		if (js.error)
-			goto out;
-	}
-	if (js.error)
-		goto out;
-	for (size_t i = 0; i < w->n; i++)
-		b[i].rows = rows;
-	buf_free(&key);
-	return;
-out:
-	/* Malformed statistics tell nothing. */
-	for (size_t i = 0; i < w->n; i++) {
-		memset(&b[i], 0, sizeof b[i]);
-		b[i].nulls = b[i].rows = -1;
-	}
-	buf_free(&key);
+	const struct delta_field *one[WHERE_MAX_PREDS];
+	for (size_t i = 0; i < w->n && i < WHERE_MAX_PREDS; i++)
+		one[i] = w->p[i].f;
+	delta_stats_bounds(stats, one, w->n < WHERE_MAX_PREDS ? w->n : WHERE_MAX_PREDS, b, scratch);
 }

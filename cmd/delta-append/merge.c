@@ -1,0 +1,901 @@
+/*
+ * delta-append merge: upserts by a key, copy-on-write.
+ *
+ * A batch's records are kept in memory, each encoded compactly and found
+ * by its key through a hash table: a record whose key came before replaces
+ * the earlier one (the last record of a key in the stream wins).  At the
+ * batch's end, the files that may hold one of its keys are found from the
+ * log alone, by their partition values and the key columns' statistics
+ * (a binary search of the batch's keys, sorted by the key column that
+ * tells them apart best, within each file's bounds).  Only those files are
+ * read, one at a time and streamed: their rows whose key is in the batch
+ * are dropped, the others written again, and then every record of the
+ * batch is written, through the library's writer (delta/delta_rows.h).
+ * One MERGE commit removes the files read and adds the files written,
+ * with the batch's txn, so a batch is loaded once however often it is
+ * sent; a key that moved to another partition loses its old row wherever
+ * it was, since the key, not the partition, decides what is replaced.
+ *
+ * Memory is the batch (its records and keys) and the files being
+ * rewritten, never the table.
+ *
+ * Concurrency: the files read are the transaction's read set, so a winner
+ * that removed one of them is a conflict; a winner that added a file that
+ * may hold one of the batch's keys is one too (the read predicate), since
+ * the upsert would leave that key twice.  A conflict discards the files
+ * written and starts over from a fresh snapshot: the candidates are found
+ * and rewritten again.
+ */
+#define _GNU_SOURCE /* qsort_r */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "append.h"
+#include "delta/delta_txn.h"
+#include "text/ts.h"
+
+#define MAX_KEY_COLUMNS 64
+
+/* Below this many bytes to write, an attempt writes its files in its own thread. */
+#define INLINE_BYTES (64LL << 20)
+
+struct merge {
+	size_t *key; /* key columns, as indexes into the table's columns */
+	size_t nkey;
+	char *key_text; /* "a,b,c" */
+	/* the batch: records encoded one after the other in data */
+	struct buf data;
+	size_t *off; /* record i starts at data + off[i]: its key, then its row */
+	uint32_t *klen;
+	size_t n, cap;
+	uint32_t *slot; /* hash table: record index + 1, 0 for empty */
+	size_t nslots;
+	size_t distinct;
+	struct buf kbuf; /* scratch: one key, encoded */
+	/* while a batch is merged */
+	size_t *rows;            /* the distinct records, in the order of their last arrival */
+	unsigned char *matched;  /* per record: its key was found in the table */
+	struct delta_cell *keys; /* per distinct record, its key cells (in order of rows) */
+	size_t *ord;             /* distinct records sorted by the pruning column */
+	size_t prune;            /* that column, as an index into key */
+	const struct delta_field **data_fields; /* key columns that are in the data files */
+	size_t *data_key;                       /* ... their index into key */
+	size_t ndata;
+	struct delta_bounds *bounds;
+	struct buf *scratch; /* per key column: its partition value, then its statistics */
+	struct delta_rows_col *cols;
+	struct delta_cell *cells;
+};
+
+/* Encoding ------------------------------------------------------------------------ */
+
+static int put_cell(struct buf *b, const struct delta_field *f, const struct delta_cell *c)
+{
+	switch (f->type) {
+	case DT_STRING:
+	case DT_BINARY: {
+		uint32_t n = (uint32_t)c->n;
+		if (c->n > UINT32_MAX)
+			return -1;
+		buf_append(b, &n, sizeof n);
+		return buf_append(b, c->s, c->n);
+	}
+	case DT_FLOAT:
+	case DT_DOUBLE:
+		return buf_append(b, &c->d, sizeof c->d);
+	case DT_DECIMAL:
+		return buf_append(b, &c->dec, sizeof c->dec);
+	default:
+		return buf_append(b, &c->i, sizeof c->i);
+	}
+}
+
+/* Read one value of column f at *p into c (strings point into the encoding). */
+static const char *get_cell(const char *p, const struct delta_field *f, struct delta_cell *c)
+{
+	memset(c, 0, sizeof *c);
+	switch (f->type) {
+	case DT_STRING:
+	case DT_BINARY: {
+		uint32_t n;
+		memcpy(&n, p, sizeof n);
+		c->s = p + sizeof n;
+		c->n = n;
+		return p + sizeof n + n;
+	}
+	case DT_FLOAT:
+	case DT_DOUBLE:
+		memcpy(&c->d, p, sizeof c->d);
+		return p + sizeof c->d;
+	case DT_DECIMAL:
+		memcpy(&c->dec, p, sizeof c->dec);
+		return p + sizeof c->dec;
+	default:
+		memcpy(&c->i, p, sizeof c->i);
+		return p + sizeof c->i;
+	}
+}
+
+/* The key of a row of cells into m->key; 1 when a key column is null (then it has none). */
+static int encode_key(struct merge *m, const struct app *a, const struct delta_cell *cells)
+{
+	buf_reset(&m->kbuf);
+	for (size_t k = 0; k < m->nkey; k++) {
+		const struct delta_cell *c = &cells[m->key[k]];
+		if (c->null)
+			return 1;
+		put_cell(&m->kbuf, a->cols[m->key[k]].f, c);
+	}
+	return buf_failed(&m->kbuf) ? -1 : 0;
+}
+
+static const char *rec_key(const struct merge *m, size_t i)
+{
+	return m->data.data + m->off[i];
+}
+
+/* Decode record i's row into cells. */
+static void decode_row(const struct merge *m, const struct app *a, size_t i,
+                       struct delta_cell *cells)
+{
+	const char *p = rec_key(m, i) + m->klen[i];
+	for (size_t c = 0; c < a->ncols; c++) {
+		int null = *p++;
+		if (null) {
+			memset(&cells[c], 0, sizeof cells[c]);
+			cells[c].null = 1;
+		} else {
+			p = get_cell(p, a->cols[c].f, &cells[c]);
+		}
+	}
+}
+
+/* Hash table -------------------------------------------------------------------------- */
+
+/* The slot of a key: where it is, or the empty one where it would go. */
+static size_t find_slot(const struct merge *m, const char *key, size_t len)
+{
+	size_t mask = m->nslots - 1;
+	size_t i = (size_t)strmap_hash(key, len) & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t s = m->slot[i];
+		if (!s)
+			return i;
+		size_t r = s - 1;
+		if (m->klen[r] == len && memcmp(rec_key(m, r), key, len) == 0)
+			return i;
+	}
+}
+
+static int grow_slots(struct merge *m)
+{
+	size_t nslots = m->nslots ? m->nslots * 2 : 1024;
+	uint32_t *old = m->slot;
+	size_t nold = m->nslots;
+	if (!(m->slot = calloc(nslots, sizeof *m->slot))) {
+		m->slot = old;
+		return -1;
+	}
+	m->nslots = nslots;
+	for (size_t i = 0; i < nold; i++)
+		if (old[i]) {
+			size_t r = old[i] - 1;
+			m->slot[find_slot(m, rec_key(m, r), m->klen[r])] = old[i];
+		}
+	free(old);
+	return 0;
+}
+
+/* The record holding this key (m->key), or -1. */
+static ssize_t lookup(const struct merge *m)
+{
+	if (!m->nslots)
+		return -1;
+	uint32_t s = m->slot[find_slot(m, m->kbuf.data, m->kbuf.len)];
+	return s ? (ssize_t)s - 1 : -1;
+}
+
+/* Setting up ------------------------------------------------------------------------- */
+
+int merge_setup(struct app *a, const char *list, struct err_msg *e)
+{
+	struct merge *m = calloc(1, sizeof *m);
+	char *copy = strdup(list);
+	if (!m || !copy) {
+		free(m);
+		free(copy);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	a->merge = m;
+	m->key = calloc(a->ncols ? a->ncols : 1, sizeof *m->key);
+	m->cols = calloc(a->ncols ? a->ncols : 1, sizeof *m->cols);
+	m->cells = calloc(a->ncols ? a->ncols : 1, sizeof *m->cells);
+	struct buf text = BUF_INIT;
+	if (!m->key || !m->cols || !m->cells) {
+		free(copy);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	for (char *save = NULL, *name = strtok_r(copy, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save)) {
+		while (*name == ' ')
+			name++;
+		size_t len = strlen(name);
+		while (len && name[len - 1] == ' ')
+			name[--len] = '\0';
+		size_t i;
+		for (i = 0; i < a->ncols && strcmp(a->cols[i].f->name, name) != 0; i++)
+			;
+		int twice = 0;
+		for (size_t k = 0; k < m->nkey; k++)
+			twice |= m->key[k] == i;
+		if (i == a->ncols || twice || m->nkey == MAX_KEY_COLUMNS) {
+			err_set(e, EX_USAGE, "merge key %s: %s \"%s\"", list,
+			        i == a->ncols ? "no column"
+			        : twice       ? "names twice the column"
+			                      : "more than 64 columns, at",
+			        name);
+			free(copy);
+			buf_free(&text);
+			return -1;
+		}
+		buf_printf(&text, "%s%s", m->nkey ? "," : "", name);
+		m->key[m->nkey++] = i;
+	}
+	free(copy);
+	if (!m->nkey) {
+		err_set(e, EX_USAGE, "merge key \"%s\": no column named", list);
+		buf_free(&text);
+		return -1;
+	}
+	m->key_text = buf_detach(&text);
+	m->data_fields = calloc(m->nkey, sizeof *m->data_fields);
+	m->data_key = calloc(m->nkey, sizeof *m->data_key);
+	m->bounds = calloc(m->nkey, sizeof *m->bounds);
+	m->scratch = calloc(2 * m->nkey, sizeof *m->scratch);
+	if (!m->key_text || !m->data_fields || !m->data_key || !m->bounds || !m->scratch) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	for (size_t k = 0; k < m->nkey; k++) {
+		int part = 0;
+		for (size_t p = 0; p < a->npart; p++)
+			part |= strcmp(a->part_cols[p], a->cols[m->key[k]].f->name) == 0;
+		if (!part) {
+			m->data_key[m->ndata] = k;
+			m->data_fields[m->ndata++] = a->cols[m->key[k]].f;
+		}
+	}
+	for (size_t i = 0; i < a->ncols; i++) {
+		m->cols[i].f = a->cols[i].f;
+		for (size_t p = 0; p < a->npart; p++)
+			m->cols[i].partition |= strcmp(a->part_cols[p], a->cols[i].f->name) == 0;
+	}
+	return 0;
+}
+
+const char *merge_key_text(const struct app *a)
+{
+	return a->merge->key_text;
+}
+
+/* The batch ------------------------------------------------------------------------------ */
+
+int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
+{
+	struct merge *m = a->merge;
+	int k = encode_key(m, a, cells);
+	if (k < 0) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	if (k == 1) {
+		for (size_t i = 0; i < m->nkey; i++)
+			if (cells[m->key[i]].null) {
+				err_set(e, EX_DATAERR, "column \"%s\": null in the merge key (%s)",
+				        a->cols[m->key[i]].f->name, m->key_text);
+				break;
+			}
+		return 1;
+	}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		size_t *off = realloc(m->off, cap * sizeof *off);
+		if (off)
+			m->off = off;
+		uint32_t *klen = off ? realloc(m->klen, cap * sizeof *klen) : NULL;
+		if (!off || !klen) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		m->klen = klen;
+		m->cap = cap;
+	}
+	if (m->n >= UINT32_MAX - 1) {
+		err_set(e, EX_DATAERR, "more than %u records in one batch", UINT32_MAX - 2);
+		return -1;
+	}
+	size_t i = m->n;
+	m->off[i] = m->data.len;
+	m->klen[i] = (uint32_t)m->kbuf.len;
+	buf_append(&m->data, m->kbuf.data, m->kbuf.len);
+	for (size_t c = 0; c < a->ncols; c++) {
+		buf_putc(&m->data, cells[c].null ? 1 : 0);
+		if (!cells[c].null && put_cell(&m->data, a->cols[c].f, &cells[c]) < 0) {
+			err_set(e, EX_DATAERR, "column \"%s\": value too long", a->cols[c].f->name);
+			return -1;
+		}
+	}
+	if (buf_failed(&m->data) ||
+	    ((m->distinct + 1) * 10 >= m->nslots * 7 && grow_slots(m) < 0)) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	m->n++;
+	size_t s = find_slot(m, m->kbuf.data, m->kbuf.len);
+	if (!m->slot[s])
+		m->distinct++;
+	/* The last record of a key wins. */
+	m->slot[s] = (uint32_t)(i + 1);
+	return 0;
+}
+
+static void batch_clear(struct merge *m)
+{
+	buf_reset(&m->data);
+	m->n = 0;
+	m->distinct = 0;
+	if (m->slot)
+		memset(m->slot, 0, m->nslots * sizeof *m->slot);
+	free(m->rows);
+	free(m->matched);
+	free(m->keys);
+	free(m->ord);
+	m->rows = m->ord = NULL;
+	m->matched = NULL;
+	m->keys = NULL;
+}
+
+void merge_discard(struct app *a)
+{
+	if (a->merge)
+		batch_clear(a->merge);
+}
+
+void merge_free(struct app *a)
+{
+	struct merge *m = a->merge;
+	if (!m)
+		return;
+	batch_clear(m);
+	buf_free(&m->data);
+	buf_free(&m->kbuf);
+	for (size_t k = 0; m->scratch && k < 2 * m->nkey; k++)
+		buf_free(&m->scratch[k]);
+	free(m->scratch);
+	free(m->bounds);
+	free(m->data_fields);
+	free(m->data_key);
+	free(m->off);
+	free(m->klen);
+	free(m->slot);
+	free(m->key);
+	free(m->key_text);
+	free(m->cols);
+	free(m->cells);
+	free(m);
+	a->merge = NULL;
+}
+
+/* Pruning ------------------------------------------------------------------------------ */
+
+struct prune_ctx {
+	const struct merge *m;
+	const struct delta_field *f;
+};
+
+static int by_prune_column(const void *x, const void *y, void *arg)
+{
+	const struct prune_ctx *c = arg;
+	size_t i = *(const size_t *)x, j = *(const size_t *)y;
+	const struct merge *m = c->m;
+	return delta_cell_cmp(c->f, &m->keys[i * m->nkey + m->prune],
+	                      &m->keys[j * m->nkey + m->prune]);
+}
+
+/* The batch's distinct records, in the order of their last arrival. */
+static int batch_rows(struct merge *m)
+{
+	size_t d = m->distinct;
+	m->rows = calloc(d ? d : 1, sizeof *m->rows);
+	m->matched = calloc(m->n ? m->n : 1, 1);
+	if (!m->rows || !m->matched)
+		return -1;
+	unsigned char *live = m->matched; /* borrowed, cleared below */
+	for (size_t s = 0; s < m->nslots; s++)
+		if (m->slot[s])
+			live[m->slot[s] - 1] = 1;
+	size_t j = 0;
+	for (size_t i = 0; i < m->n; i++)
+		if (live[i])
+			m->rows[j++] = i;
+	memset(m->matched, 0, m->n ? m->n : 1);
+	return 0;
+}
+
+/* Distinct values of key column k among n keys picked across the batch. */
+static size_t sample_distinct(struct merge *m, const struct app *a, size_t k, size_t n)
+{
+	struct prune_ctx c = {m, a->cols[m->key[k]].f};
+	size_t step = m->distinct / n, nd = n ? 1 : 0;
+	for (size_t j = 0; j < n; j++)
+		m->ord[j] = j * step;
+	m->prune = k;
+	qsort_r(m->ord, n, sizeof *m->ord, by_prune_column, &c);
+	for (size_t j = 1; j < n; j++)
+		nd += delta_cell_cmp(c.f, &m->keys[m->ord[j - 1] * m->nkey + k],
+		                     &m->keys[m->ord[j] * m->nkey + k]) != 0;
+	return nd;
+}
+
+/*
+ * The pruning index, built when a file is first judged (an empty table
+ * needs none): every distinct record's key cells, and an order of them by
+ * the key column with the most distinct values (counted on a sample),
+ * which is the one whose bounds in a file pick the fewest keys.
+ */
+static int key_index(struct merge *m, const struct app *a)
+{
+	size_t d = m->distinct;
+	if (m->keys)
+		return 0;
+	m->keys = calloc(d ? d * m->nkey : 1, sizeof *m->keys);
+	m->ord = calloc(d ? d : 1, sizeof *m->ord);
+	if (!m->keys || !m->ord) {
+		free(m->keys);
+		free(m->ord);
+		m->keys = NULL;
+		m->ord = NULL;
+		return -1;
+	}
+	for (size_t j = 0; j < d; j++) {
+		const char *p = rec_key(m, m->rows[j]);
+		for (size_t k = 0; k < m->nkey; k++)
+			p = get_cell(p, a->cols[m->key[k]].f, &m->keys[j * m->nkey + k]);
+	}
+	size_t best = 0, best_distinct = 0, n = d < 4096 ? d : 4096;
+	for (size_t k = 0; k < m->nkey && n; k++) {
+		size_t nd = sample_distinct(m, a, k, n);
+		if (nd > best_distinct) {
+			best_distinct = nd;
+			best = k;
+		}
+	}
+	m->prune = best;
+	for (size_t j = 0; j < d; j++)
+		m->ord[j] = j;
+	struct prune_ctx c = {m, a->cols[m->key[best]].f};
+	qsort_r(m->ord, d, sizeof *m->ord, by_prune_column, &c);
+	return 0;
+}
+
+/* Does distinct record j's key lie within the file's known values? */
+static int key_within(const struct merge *m, const struct app *a, size_t j,
+                      const struct delta_cell *part, const int *part_known)
+{
+	const struct delta_cell *key = &m->keys[j * m->nkey];
+	for (size_t k = 0; k < m->nkey; k++) {
+		const struct delta_field *f = a->cols[m->key[k]].f;
+		if (part_known[k]) {
+			if (delta_cell_cmp(f, &key[k], &part[k]) != 0)
+				return 0;
+		}
+	}
+	for (size_t d = 0; d < m->ndata; d++) {
+		const struct delta_bounds *b = &m->bounds[d];
+		size_t k = m->data_key[d];
+		const struct delta_field *f = m->data_fields[d];
+		if (b->has_lo && delta_cell_cmp(f, &key[k], &b->lo) < 0)
+			return 0;
+		if (b->has_hi && delta_cell_cmp(f, &key[k], &b->hi) > 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* The first position in ord whose pruning value is not below (upper: is above) v. */
+static size_t ord_bound(const struct merge *m, const struct delta_field *f,
+                        const struct delta_cell *v, int upper)
+{
+	size_t lo = 0, hi = m->distinct;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = delta_cell_cmp(f, &m->keys[m->ord[mid] * m->nkey + m->prune], v);
+		if (upper ? c <= 0 : c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* May file f hold a row with one of the batch's keys (from the log alone)? */
+static int may_hold_key(struct merge *m, const struct app *a, const struct delta_file *f)
+{
+	struct delta_cell part[MAX_KEY_COLUMNS];
+	int part_known[MAX_KEY_COLUMNS];
+	if (!m->distinct)
+		return 0;
+	if (key_index(m, a) < 0)
+		return 1; /* out of memory: the file may hold a key, for all we know */
+	for (size_t k = 0; k < m->nkey; k++) {
+		part_known[k] = 0;
+		if (!m->cols[m->key[k]].partition)
+			continue;
+		const struct delta_field *pf = a->cols[m->key[k]].f;
+		struct err_msg pe;
+		const char *text = delta_map_get(&f->partition_values, pf->name, NULL);
+		if (delta_partition_parse(pf, text, &part[k], &m->scratch[k], &pe) < 0)
+			continue; /* a value that does not parse rules nothing out */
+		if (part[k].null)
+			return 0; /* keys are never null */
+		part_known[k] = 1;
+	}
+	delta_stats_bounds(f->stats, m->data_fields, m->ndata, m->bounds, m->scratch + m->nkey);
+	for (size_t d = 0; d < m->ndata; d++) {
+		const struct delta_bounds *b = &m->bounds[d];
+		if (b->nulls >= 0 && b->rows >= 0 && b->nulls >= b->rows)
+			return 0; /* no row with a value in a key column */
+	}
+	/* The keys whose pruning value can be in the file. */
+	const struct delta_field *pf = a->cols[m->key[m->prune]].f;
+	size_t from = 0, to = m->distinct;
+	if (part_known[m->prune]) {
+		from = ord_bound(m, pf, &part[m->prune], 0);
+		to = ord_bound(m, pf, &part[m->prune], 1);
+	} else {
+		for (size_t d = 0; d < m->ndata; d++) {
+			if (m->data_key[d] != m->prune)
+				continue;
+			if (m->bounds[d].has_lo)
+				from = ord_bound(m, pf, &m->bounds[d].lo, 0);
+			if (m->bounds[d].has_hi)
+				to = ord_bound(m, pf, &m->bounds[d].hi, 1);
+		}
+	}
+	for (size_t i = from; i < to; i++)
+		if (key_within(m, a, m->ord[i], part, part_known))
+			return 1;
+	return 0;
+}
+
+/* The read predicate: a file another writer added that may hold one of our keys. */
+static int added_may_hold(void *arg, const struct delta_file *f)
+{
+	struct app *a = arg;
+	return may_hold_key(a->merge, a, f);
+}
+
+/* One attempt ---------------------------------------------------------------------------- */
+
+struct merge_stats {
+	int64_t source_rows, inserted, updated, deleted, copied;
+	int64_t files_before, files_after, files_removed, files_added;
+	int64_t bytes_removed, bytes_added, parts_removed, parts_added;
+	int64_t scan_ms, rewrite_ms;
+};
+
+static int file_order(const void *x, const void *y)
+{
+	const struct delta_file *f = *(const struct delta_file *const *)x;
+	const struct delta_file *g = *(const struct delta_file *const *)y;
+	if (f->version != g->version)
+		return f->version < g->version ? -1 : 1;
+	return strcmp(f->path, g->path);
+}
+
+/* The files of the snapshot that may hold a key of the batch, in the order they were added. */
+static const struct delta_file **candidates(struct app *a, size_t *n)
+{
+	struct strmap *files = &a->snap.files;
+	const struct delta_file **v = calloc(files->count ? files->count : 1, sizeof *v);
+	size_t i = 0, k = 0;
+	struct strmap_slot *s;
+	if (!v)
+		return NULL;
+	while ((s = strmap_next(files, &i)))
+		if (may_hold_key(a->merge, a, s->value))
+			v[k++] = s->value;
+	qsort(v, k, sizeof *v, file_order);
+	*n = k;
+	return v;
+}
+
+/* How many distinct partitions (by their values) a list of files touches. */
+static int64_t count_partitions(const struct delta_map *const *pv, size_t n)
+{
+	int64_t parts = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+		for (j = 0; j < i; j++) {
+			int same = pv[i]->n == pv[j]->n;
+			for (size_t k = 0; same && k < pv[i]->n; k++) {
+				const char *x = pv[i]->kv[k].value;
+				const char *y = delta_map_get(pv[j], pv[i]->kv[k].key, NULL);
+				same = (x == NULL) == (y == NULL) && (!x || strcmp(x, y) == 0);
+			}
+			if (same)
+				break;
+		}
+		parts += j == i;
+	}
+	return parts;
+}
+
+/* Rewrite one candidate file: its rows whose key is not in the batch. */
+static int rewrite_file(struct app *a, struct delta_writer *w, const struct delta_file *f,
+                        struct merge_stats *st, const struct pq_read_options *ro, struct err_msg *e)
+{
+	struct merge *m = a->merge;
+	if (f->has_deletion_vector) {
+		err_set(e, EX_DATAERR, "%s: file %s has a deletion vector, which is not supported",
+		        a->root, f->path);
+		return -1;
+	}
+	struct delta_rows *r = delta_rows_open(a->root, f, m->cols, a->ncols, ro, e);
+	if (!r)
+		return -1;
+	const struct delta_value *v;
+	int k;
+	while ((k = delta_rows_next(r, &v, e)) == 1) {
+		for (size_t c = 0; c < a->ncols; c++)
+			m->cells[c] = v[c].c;
+		int nk = encode_key(m, a, m->cells);
+		ssize_t hit = nk == 0 ? lookup(m) : -1;
+		if (nk < 0) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			k = -1;
+			break;
+		}
+		if (hit >= 0) {
+			/* Replaced by the batch's record; a second row of the key is a duplicate gone. */
+			if (m->matched[hit])
+				st->deleted++;
+			m->matched[hit] = 1;
+			continue;
+		}
+		if (delta_writer_put(w, m->cells, e) < 0) {
+			k = -1;
+			break;
+		}
+		st->copied++;
+	}
+	delta_rows_close(r);
+	return k;
+}
+
+/* Build the MERGE transaction of the files read and written. */
+static struct delta_txn *merge_txn(struct app *a, struct delta_writer *w,
+                                   const struct delta_file **cand, size_t ncand, const char *app,
+                                   int64_t id, struct merge_stats *st)
+{
+	struct merge *m = a->merge;
+	struct delta_txn *t = delta_txn_begin(&a->snap, a->store, "MERGE");
+	if (!t)
+		return NULL;
+	struct buf pred = BUF_INIT, tmp = BUF_INIT;
+	for (size_t k = 0; k < m->nkey; k++)
+		buf_printf(&tmp, "%s(target.%s = source.%s)", k ? " AND " : "",
+		           a->cols[m->key[k]].f->name, a->cols[m->key[k]].f->name);
+	buf_putc(&pred, '[');
+	buf_json_str(&pred, tmp.data ? tmp.data : "", tmp.len);
+	buf_putc(&pred, ']');
+	int64_t now = ts_now() / 1000;
+	int ok = !buf_failed(&pred) && !buf_failed(&tmp) &&
+	         delta_txn_param(t, "predicate", pred.data) == 0 &&
+	         delta_txn_param(t, "matchedPredicates", "[{\"actionType\":\"update\"}]") == 0 &&
+	         delta_txn_param(t, "notMatchedPredicates", "[{\"actionType\":\"insert\"}]") == 0 &&
+	         delta_txn_param(t, "notMatchedBySourcePredicates", "[]") == 0;
+	buf_free(&pred);
+	buf_free(&tmp);
+	const struct delta_map **pv = calloc(ncand ? ncand : 1, sizeof *pv);
+	ok = ok && pv;
+	for (size_t i = 0; ok && i < ncand; i++) {
+		ok = delta_txn_remove(t, cand[i], now, 1) == 0;
+		st->bytes_removed += cand[i]->size;
+		pv[i] = &cand[i]->partition_values;
+	}
+	st->parts_removed = ok ? count_partitions(pv, ncand) : 0;
+	free(pv);
+	size_t n;
+	const struct delta_written *files = delta_writer_files(w, &n);
+	const struct delta_map **apv = calloc(n ? n : 1, sizeof *apv);
+	ok = ok && apv;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = delta_txn_add(t, &files[i].file) == 0;
+		st->bytes_added += files[i].file.size;
+		apv[i] = &files[i].file.partition_values;
+	}
+	st->parts_added = ok ? count_partitions(apv, n) : 0;
+	free(apv);
+	st->files_removed = (int64_t)ncand;
+	st->files_added = (int64_t)n;
+	static const char *const zero[] = {"numTargetRowsNotMatchedBySourceUpdated",
+	                                   "numTargetRowsMatchedDeleted",
+	                                   "numTargetRowsNotMatchedBySourceDeleted",
+	                                   "numTargetChangeFilesAdded", "numTargetChangeFileBytes"};
+	ok = ok && (!app || delta_txn_set_app(t, app, id) == 0) &&
+	     delta_txn_metric_i64(t, "numSourceRows", st->source_rows) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetRowsInserted", st->inserted) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetRowsUpdated", st->updated) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetRowsMatchedUpdated", st->updated) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetRowsDeleted", st->deleted) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetRowsCopied", st->copied) == 0 &&
+	     delta_txn_metric_i64(t, "numOutputRows", st->inserted + st->updated + st->copied) ==
+	         0 &&
+	     delta_txn_metric_i64(t, "numTargetFilesBeforeSkipping", st->files_before) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetFilesAfterSkipping", st->files_after) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetFilesAdded", st->files_added) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetFilesRemoved", st->files_removed) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetBytesAdded", st->bytes_added) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetBytesRemoved", st->bytes_removed) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetPartitionsAddedTo", st->parts_added) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetPartitionsRemovedFrom", st->parts_removed) == 0;
+	for (size_t i = 0; ok && i < sizeof zero / sizeof *zero; i++)
+		ok = delta_txn_metric_i64(t, zero[i], 0) == 0;
+	ok = ok && delta_txn_metric_i64(t, "executionTimeMs", st->scan_ms + st->rewrite_ms) == 0 &&
+	     delta_txn_metric_i64(t, "scanTimeMs", st->scan_ms) == 0 &&
+	     delta_txn_metric_i64(t, "rewriteTimeMs", st->rewrite_ms) == 0;
+	if (!ok) {
+		delta_txn_free(t);
+		return NULL;
+	}
+	delta_txn_read_predicate(t, added_may_hold, a);
+	delta_txn_set_revalidate(t, still_writable, a, a->retries);
+	return t;
+}
+
+/*
+ * One attempt at merging the batch into the snapshot: find, read and
+ * rewrite the candidates, write the batch, commit.  Returns what
+ * delta_txn_commit() returns (0 committed, 1 duplicate, -1 with e set);
+ * info says more.  The files written are released when committed,
+ * discarded otherwise.
+ */
+static int merge_once(struct app *a, const char *app, int64_t id, struct delta_commit_info *info,
+                      struct merge_stats *st, struct err_msg *e)
+{
+	struct merge *m = a->merge;
+	int64_t t0 = ts_monotonic();
+	int rc = -1;
+	memset(info, 0, sizeof *info);
+	info->version = -1;
+	st->inserted = st->updated = st->deleted = st->copied = 0;
+	st->bytes_added = st->bytes_removed = 0;
+	memset(m->matched, 0, m->n ? m->n : 1);
+	size_t ncand = 0;
+	const struct delta_file **cand = candidates(a, &ncand);
+	if (!cand) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	st->files_before = (int64_t)a->snap.files.count;
+	st->files_after = (int64_t)ncand;
+	int64_t t1 = ts_monotonic();
+	/*
+	 * A writer of its own for the attempt: a few small files are written
+	 * quicker by this thread than handed to writer threads.
+	 */
+	int64_t bytes = (int64_t)m->data.len;
+	for (size_t i = 0; i < ncand; i++)
+		bytes += cand[i]->size * 8; /* the rows in memory, about */
+	struct delta_writer_opts wo = a->wopts;
+	if (bytes < INLINE_BYTES)
+		wo.threads = 0;
+	struct delta_writer *w =
+	    delta_writer_new(a->root, &a->tschema, a->part_cols, a->npart, &wo, e);
+	struct pq_read_options ro = {.codec = pq_codec_new()};
+	if (!w || !ro.codec) {
+		if (w)
+			err_set(e, EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < ncand; i++)
+		if (rewrite_file(a, w, cand[i], st, &ro, e) < 0)
+			goto out;
+	for (size_t j = 0; j < m->distinct; j++) {
+		size_t r = m->rows[j];
+		decode_row(m, a, r, m->cells);
+		if (delta_writer_put(w, m->cells, e) < 0)
+			goto out;
+		if (m->matched[r])
+			st->updated++;
+		else
+			st->inserted++;
+	}
+	if (delta_writer_finish(w, e) < 0)
+		goto out;
+	int64_t t2 = ts_monotonic();
+	st->scan_ms = (t1 - t0) / 1000;
+	st->rewrite_ms = (t2 - t1) / 1000;
+	if (delta_writer_sync(w, e) < 0)
+		goto out;
+	struct delta_txn *t = merge_txn(a, w, cand, ncand, app, id, st);
+	if (!t) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	rc = delta_txn_commit(t, info, e);
+	delta_txn_free(t);
+out:
+	pq_codec_free(ro.codec);
+	free(cand);
+	if (w && info->version >= 0)
+		delta_writer_release(w);
+	/* Not committed: freeing the writer removes its files. */
+	delta_writer_free(w);
+	return rc;
+}
+
+/* A fresh snapshot with its file lists, for another attempt after a conflict. */
+static int reload(struct app *a, struct err_msg *e)
+{
+	struct delta_snapshot fresh;
+	struct delta_load_opts lo = {-1, -1, 0, 0};
+	if (delta_store_load(a->store, &lo, &fresh, e) < 0)
+		return -1;
+	delta_snapshot_free(&a->snap);
+	a->snap = fresh;
+	if (delta_check_write(&a->snap, e) < 0 || still_writable(a, &a->snap, e) < 0)
+		return -1;
+	return 0;
+}
+
+int merge_commit(struct app *a, const char *app, int64_t id, const char *label, struct err_msg *e)
+{
+	struct merge *m = a->merge;
+	struct merge_stats st;
+	memset(&st, 0, sizeof st);
+	st.source_rows = a->records;
+	if (batch_rows(m) < 0) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	int rc = -1;
+	for (int64_t attempt = 0;; attempt++) {
+		struct delta_commit_info info;
+		int k = merge_once(a, app, id, &info, &st, e);
+		if (info.version >= 0) {
+			err_info("merged %lld records by (%s): %lld updated, %lld inserted, %lld "
+			         "copied; %lld of %lld files rewritten",
+			         (long long)st.source_rows, m->key_text, (long long)st.updated,
+			         (long long)st.inserted, (long long)st.copied,
+			         (long long)st.files_removed, (long long)st.files_before);
+			note_commit(a, &info, a->records, st.files_added, app);
+			rc = k < 0 ? -1 : 0;
+			break;
+		}
+		if (k == 1) {
+			err_info("%s: loaded by another writer (%s); skipped", label, e->text);
+			a->skipped++;
+			rc = 0;
+			break;
+		}
+		if (e->status != EX_TEMPFAIL || attempt >= a->retries)
+			break;
+		err_info("%s: %s; merging again (attempt %lld)", label, e->text,
+		         (long long)attempt + 2);
+		if (reload(a, e) < 0)
+			break;
+		if (app && delta_txn_version(&a->snap, app) >= id) {
+			err_info("%s: loaded by another writer; skipped", label);
+			a->skipped++;
+			rc = 0;
+			break;
+		}
+	}
+	batch_clear(m);
+	return rc;
+}

@@ -1,0 +1,321 @@
+/*
+ * delta-compact's log maintenance: a checkpoint on demand, and the removal
+ * of expired commits and checkpoints (--cleanup-log).
+ *
+ * Cleanup follows Delta's rule for expired log files: they are deleted only
+ * below a checkpoint, so that every version still kept can be rebuilt.
+ * The checkpoint chosen is the newest one at or below which every commit
+ * is older than delta.logRetentionDuration (30 days by default): the
+ * versions before it stopped being the table's latest before the cutoff,
+ * so no reader within the retention can ask for them.  That checkpoint and
+ * its commit stay, and the log then starts there; replay of any version
+ * from it up takes the newest checkpoint at or below the version asked.
+ * Before anything is deleted the checkpoint is read back whole: a damaged
+ * one is never made the only way into the table.
+ *
+ * Files go in ascending version order, so a run that is killed leaves the
+ * log whole from some version up to the latest, and a rerun finishes the
+ * work.  Commits are never written here: log cleanup is not a commit.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compact.h"
+
+/* Checkpoints ---------------------------------------------------------------- */
+
+int compact_checkpoint(struct compact *c)
+{
+	struct delta_snapshot snap;
+	struct err_msg e;
+	int rc = compact_load(c, 1, &snap);
+	if (rc != EX_OK)
+		return rc;
+	if (snap.checkpoint_version == snap.version) {
+		err_warn("%s: version %" PRId64 " already has a checkpoint", c->table,
+		         snap.version);
+	} else if (delta_checkpoint_write(&snap, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status;
+	} else {
+		err_warn("%s: wrote the checkpoint of version %" PRId64 " (%zu live files, %zu "
+		         "tombstones)",
+		         c->table, snap.version, snap.files.count, snap.tombstones.count);
+	}
+	delta_snapshot_free(&snap);
+	return rc;
+}
+
+/* Log cleanup ---------------------------------------------------------------- */
+
+enum log_kind { LOG_COMMIT, LOG_CHECKPOINT, LOG_OTHER };
+
+/* A file of _delta_log named by a version. */
+struct log_file {
+	char *name;
+	int64_t version; /* the first version the file is about */
+	int64_t last;    /* the last one (a compacted commit range), else version */
+	int kind;
+	int parts; /* checkpoints: the part count (1 for a single file) */
+	int64_t mtime_ms;
+};
+
+struct log_list {
+	struct log_file *f;
+	size_t n, cap;
+};
+
+static void log_list_free(struct log_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->f[i].name);
+	free(l->f);
+}
+
+static int digits(const char *s, size_t n, int64_t *out)
+{
+	int64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * What a name of _delta_log is: a commit, a checkpoint (classic, multi-part
+ * or UUID-named), a compacted range, a version checksum.  0 with f filled
+ * (name not set), -1 for anything else (_last_checkpoint, temporary files),
+ * which cleanup leaves alone.
+ */
+static int classify(const char *n, struct log_file *f)
+{
+	size_t len = strlen(n);
+	int64_t v, w;
+	if (len < 22 || n[20] != '.' || digits(n, 20, &v) < 0)
+		return -1;
+	const char *rest = n + 21;
+	f->version = f->last = v;
+	f->kind = LOG_OTHER;
+	f->parts = 1;
+	if (strcmp(rest, "json") == 0) {
+		f->kind = LOG_COMMIT;
+		return 0;
+	}
+	if (strcmp(rest, "crc") == 0)
+		return 0;
+	if (strcmp(rest, "checkpoint.parquet") == 0) {
+		f->kind = LOG_CHECKPOINT;
+		return 0;
+	}
+	if (strncmp(rest, "checkpoint.", 11) == 0) {
+		int64_t part, parts;
+		const char *p = rest + 11;
+		if (strlen(p) == 29 && p[10] == '.' && p[21] == '.' &&
+		    strcmp(p + 22, "parquet") == 0 && digits(p, 10, &part) == 0 &&
+		    digits(p + 11, 10, &parts) == 0 && part >= 1 && parts >= 1 && part <= parts &&
+		    parts <= 1000000) {
+			f->kind = LOG_CHECKPOINT;
+			f->parts = (int)parts;
+			return 0;
+		}
+		/* A UUID-named (v2) checkpoint: never a starting point here, but expired alike. */
+		return 0;
+	}
+	if (strlen(rest) == 34 && rest[20] == '.' && strcmp(rest + 21, "compacted.json") == 0 &&
+	    digits(rest, 20, &w) == 0 && w >= v) {
+		f->last = w;
+		return 0;
+	}
+	return -1;
+}
+
+static int cmp_log_file(const void *a, const void *b)
+{
+	const struct log_file *x = a, *y = b;
+	if (x->version != y->version)
+		return x->version < y->version ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int list_log(const char *dir, struct log_list *l, struct err_msg *e)
+{
+	memset(l, 0, sizeof *l);
+	DIR *d = opendir(dir);
+	if (!d) {
+		err_set(e, EX_IOERR, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		struct log_file f;
+		if (classify(de->d_name, &f) < 0)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT) /* removed meanwhile */
+				continue;
+			err_set(e, EX_IOERR, "%s/%s: %s", dir, de->d_name, strerror(errno));
+			goto fail;
+		}
+		f.mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 256;
+			struct log_file *nf = realloc(l->f, cap * sizeof *nf);
+			if (!nf)
+				goto oom;
+			l->f = nf;
+			l->cap = cap;
+		}
+		if (!(f.name = strdup(de->d_name)))
+			goto oom;
+		l->f[l->n++] = f;
+		errno = 0;
+	}
+	if (errno) {
+		err_set(e, EX_IOERR, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	closedir(d);
+	qsort(l->f, l->n, sizeof *l->f, cmp_log_file);
+	return 0;
+oom:
+	err_set(e, EX_SOFTWARE, "out of memory");
+fail:
+	closedir(d);
+	log_list_free(l);
+	return -1;
+}
+
+/* Are all parts of the checkpoint of l->f[i]'s version present? */
+static int checkpoint_complete(const struct log_list *l, size_t i)
+{
+	const struct log_file *c = &l->f[i];
+	int found = 0;
+	for (size_t j = 0; j < l->n; j++)
+		if (l->f[j].version == c->version && l->f[j].kind == LOG_CHECKPOINT &&
+		    l->f[j].parts == c->parts)
+			found++;
+	return found == c->parts;
+}
+
+/*
+ * Is the checkpoint of version v a sound start: does the snapshot at v
+ * load from it, without leaving it aside?
+ */
+static int checkpoint_usable(const struct compact *c, int64_t v)
+{
+	struct delta_load_opts lo = {v, -1, 1, 0};
+	struct delta_snapshot snap;
+	struct err_msg e;
+	if (delta_store_load(c->store, &lo, &snap, &e) < 0) {
+		err_warn("%s: the checkpoint of version %" PRId64 " cannot be read back (%s)",
+		         c->table, v, e.text);
+		return 0;
+	}
+	int ok = snap.checkpoint_version == v && !snap.has_notice;
+	if (!ok)
+		err_warn("%s: the checkpoint of version %" PRId64 " cannot be used%s%s", c->table,
+		         v, snap.has_notice ? ": " : "", snap.has_notice ? snap.notice.text : "");
+	delta_snapshot_free(&snap);
+	return ok;
+}
+
+int compact_cleanup_log(struct compact *c)
+{
+	struct delta_snapshot snap;
+	struct err_msg e;
+	int rc = compact_load(c, 0, &snap);
+	if (rc != EX_OK)
+		return rc;
+	const char *prop = delta_property(&snap, "delta.logRetentionDuration", "interval 30 days");
+	int64_t retention, latest = snap.version;
+	int bad = delta_interval_ms(prop, &retention) < 0 || retention < 0;
+	delta_snapshot_free(&snap);
+	if (bad) {
+		err_error("%s: delta.logRetentionDuration: expected an interval such as "
+		          "'interval 30 days', got '%s'",
+		          c->table, prop);
+		return EX_DATAERR;
+	}
+	char dir[8192], rtext[32];
+	compact_duration_text(retention, rtext, sizeof rtext);
+	if (snprintf(dir, sizeof dir, "%s/_delta_log", c->root) >= (int)sizeof dir) {
+		err_error("%s: %s", c->root, strerror(ENAMETOOLONG));
+		return EX_IOERR;
+	}
+	struct log_list l;
+	if (list_log(dir, &l, &e) < 0) {
+		err_error("%s", e.text);
+		return e.status;
+	}
+	int64_t cutoff = c->now_ms - retention;
+	/*
+	 * expired_below: every commit below it is older than the cutoff.  The
+	 * start is the newest complete checkpoint whose own commit (when kept)
+	 * is past the cutoff too, up to the latest version.
+	 */
+	int64_t expired_below = latest + 1;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.f[i].kind == LOG_COMMIT && l.f[i].mtime_ms > cutoff) {
+			expired_below = l.f[i].version;
+			break;
+		}
+	int64_t start = -1;
+	for (size_t i = l.n; i-- > 0;) {
+		const struct log_file *f = &l.f[i];
+		if (f->kind != LOG_CHECKPOINT || f->version >= expired_below ||
+		    f->version > latest || f->version <= start || !checkpoint_complete(&l, i))
+			continue;
+		if (f->version <= l.f[0].version)
+			break; /* nothing below it to delete */
+		if (checkpoint_usable(c, f->version)) {
+			start = f->version;
+			break;
+		}
+	}
+	if (start < 0) {
+		err_warn("%s: no commit older than the log retention (%s) lies below a usable "
+		         "checkpoint; nothing deleted",
+		         c->table, rtext);
+		log_list_free(&l);
+		return EX_OK;
+	}
+	int64_t commits = 0, checkpoints = 0, others = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		const struct log_file *f = &l.f[i];
+		char path[8192 + 256];
+		if (f->last >= start)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, f->name);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			err_error("%s: %s", path, strerror(errno));
+			rc = EX_IOERR;
+			break;
+		}
+		err_debug("deleted %s", path);
+		if (f->kind == LOG_COMMIT)
+			commits++;
+		else if (f->kind == LOG_CHECKPOINT)
+			checkpoints++;
+		else
+			others++;
+	}
+	err_warn("%s: log cleanup (retention %s): deleted %" PRId64 " commit%s, %" PRId64
+	         " checkpoint file%s and %" PRId64 " other file%s; the log starts at the "
+	         "checkpoint of version %" PRId64,
+	         c->table, rtext, commits, commits == 1 ? "" : "s", checkpoints,
+	         checkpoints == 1 ? "" : "s", others, others == 1 ? "" : "s", start);
+	log_list_free(&l);
+	return rc;
+}

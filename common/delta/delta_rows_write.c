@@ -1,0 +1,1464 @@
+/*
+ * delta_rows_write: the writer of a table's data files (see delta_rows.h
+ * for the contract).
+ *
+ * Rows are written to Parquet files (ZSTD), one or more per partition,
+ * straight into their final place under the table: a file is invisible
+ * until a commit names it.  The caller's thread converts cells and buffers
+ * them a chunk of rows at a time per file, column by column; each file
+ * belongs to one writer thread, which creates it (directories and all:
+ * creating files is much of the kernel's share of the work), encodes and
+ * writes its chunks, and finishes it (footer and add.stats).  A file that
+ * grows past the target size is finished and another started; past the
+ * open-file limit the least recently used one is finished.
+ *
+ * Sorted files are held whole: their chunks are kept until the file is
+ * finished, then the writer thread orders the rows by the sort columns and
+ * writes them in that order.
+ */
+#define _GNU_SOURCE /* qsort_r, syncfs */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/strmap.h"
+#include "delta/delta_rows.h"
+#include "text/ts.h"
+
+/*
+ * Rows on their way into a data file, column by column: the Parquet writer
+ * takes them a chunk at a time through its batch calls, which is much
+ * cheaper than a call per value.  String bytes are kept in an arena and
+ * addressed by offset until the chunk is handed over.
+ */
+#define ROW_CHUNK      1024
+#define LEARN_EVERY    256
+#define SYNC_FILES_MAX 64 /* more files than this are made durable by one syncfs() */
+#define SYNC_THREADS   15 /* besides the caller's, for fsyncs that wait together */
+
+enum col_kind { K_I64, K_I32, K_F32, K_F64, K_BOOL, K_BYTES, K_DEC };
+
+struct wcol {
+	const struct delta_field *f;
+	int partition; /* index among the partition columns, or -1 */
+	int leaf;      /* column in the data files, or -1 for partition columns */
+	int kind;      /* enum col_kind of the values in memory */
+};
+
+struct colbuf {
+	void *vals;
+	uint8_t *valid;
+	int has_null;
+	uint32_t *off, *len; /* K_BYTES: the value's place in the arena */
+};
+
+struct rowbuf {
+	size_t n;
+	struct colbuf *cols; /* one per data file column (leaf) */
+	struct buf arena;
+	struct pq_bytes *bytes; /* scratch for handing strings over */
+	struct rowbuf *next;    /* in the pool of free buffers, or in a file's held chunks */
+};
+
+/* A data file being written, or finished and waiting for its commit. */
+struct part_file {
+	char *key;              /* partition key (the strmap key while open) */
+	char *rel;              /* path relative to the table root (not encoded) */
+	char *abs;              /* path on disk */
+	struct delta_map pvals; /* partition values by column (values NULL for null) */
+	struct pq_writer *pw;
+	struct rowbuf *fill;     /* the chunk being filled (caller's thread) */
+	struct rowbuf *held;     /* sorted files: the chunks filled so far, newest first */
+	int64_t held_bytes;      /* ... and their size in memory */
+	int worker;              /* the writer thread that writes this file */
+	_Atomic int64_t written; /* bytes the writer has produced so far */
+	int failed;              /* the worker hit an error on this file */
+	int learning;            /* the writer chooses encodings; keep its choice */
+	int *forced;             /* otherwise: the encodings to use, one per column */
+	int64_t rows;
+	int64_t size;
+	int64_t mtime;
+	char *stats; /* add.stats JSON */
+	uint64_t last_use;
+	struct part_file *next; /* finished list */
+};
+
+struct job {
+	struct part_file *p;
+	struct rowbuf *rb; /* rows to write, or NULL */
+	int finish;        /* then finish the file (writing its held chunks first, sorted) */
+	struct job *next;
+};
+
+struct worker {
+	struct delta_writer *w;
+	pthread_t th;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	struct pq_codec *codec;
+	struct pq_write_options wopts;
+	struct part_file *done; /* files finished by this worker */
+};
+
+struct delta_writer {
+	char *root;
+	struct delta_schema schema;
+	char **part_cols;
+	size_t npart;
+	struct wcol *cols;
+	size_t ncols;
+	const struct wcol **leaf_col; /* data file column -> table column */
+	size_t nleaves;
+	struct pq_schema *pqs;
+	struct pq_kv kv;
+	struct pq_write_options wopts;
+	int64_t target_size;
+	size_t max_open;
+	int64_t stats_cols;
+	size_t *sort_leaf; /* the sort columns that are in the files, as leaves */
+	size_t nsort;
+	double held_ratio; /* sorted files: bytes held in memory per byte of file */
+	/*
+	 * Encodings learned from a finished file and forced on the next ones,
+	 * relearned every LEARN_EVERY files.
+	 */
+	int *learned;
+	int have_learned;
+	unsigned files_since_learning;
+	/* the files being written */
+	struct strmap open;
+	size_t nopen;
+	struct part_file *last;        /* the partition of the previous row */
+	struct delta_cell *last_cells; /* its partition cells */
+	int last_cacheable;
+	struct buf key;
+	uint64_t clock;
+	int64_t rows;
+	/* writer threads */
+	struct worker *workers;
+	int nworkers, next_worker;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_done; /* a job finished */
+	size_t pending;         /* jobs queued or running */
+	size_t max_pending;
+	struct rowbuf *pool;
+	int stopping;
+	int werr; /* a worker failed: werr_msg says why */
+	struct err_msg werr_msg;
+	/* finished files */
+	struct part_file *done;
+	struct delta_written *out;
+	size_t nout;
+};
+
+static struct rowbuf *rowbuf_get(struct delta_writer *w);
+static void rowbuf_put(struct delta_writer *w, struct rowbuf *rb);
+static int submit(struct delta_writer *w, struct part_file *p, struct rowbuf *rb, int finish,
+                  struct err_msg *e);
+
+void delta_writer_opts_init(struct delta_writer_opts *o)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	memset(o, 0, sizeof *o);
+	o->target_size = 128LL << 20;
+	o->max_open = 16;
+	o->threads = online < 1 ? 1 : online > 4 ? 4 : (int)online;
+	o->stats_cols = 32;
+}
+
+/* Chunks ------------------------------------------------------------------------------- */
+
+static size_t kind_size(int kind)
+{
+	switch (kind) {
+	case K_I64:
+		return sizeof(int64_t);
+	case K_I32:
+		return sizeof(int32_t);
+	case K_F32:
+		return sizeof(float);
+	case K_F64:
+		return sizeof(double);
+	case K_BOOL:
+		return 1;
+	case K_BYTES:
+		return sizeof(uint32_t);
+	default:
+		return sizeof(pq_int128);
+	}
+}
+
+static void rowbuf_free(struct rowbuf *rb, size_t ncols)
+{
+	for (size_t i = 0; rb->cols && i < ncols; i++) {
+		free(rb->cols[i].vals);
+		free(rb->cols[i].valid);
+		free(rb->cols[i].off);
+		free(rb->cols[i].len);
+	}
+	free(rb->cols);
+	free(rb->bytes);
+	buf_free(&rb->arena);
+	memset(rb, 0, sizeof *rb);
+}
+
+static int rowbuf_init(struct rowbuf *rb, const struct delta_writer *w)
+{
+	memset(rb, 0, sizeof *rb);
+	rb->cols = calloc(w->nleaves ? w->nleaves : 1, sizeof *rb->cols);
+	rb->bytes = calloc(ROW_CHUNK, sizeof *rb->bytes);
+	if (!rb->cols || !rb->bytes)
+		return -1;
+	for (size_t l = 0; l < w->nleaves; l++) {
+		struct colbuf *cb = &rb->cols[l];
+		int kind = w->leaf_col[l]->kind;
+		cb->valid = malloc(ROW_CHUNK);
+		if (kind == K_BYTES) {
+			cb->off = malloc(ROW_CHUNK * sizeof *cb->off);
+			cb->len = malloc(ROW_CHUNK * sizeof *cb->len);
+			if (!cb->off || !cb->len)
+				return -1;
+		} else if (!(cb->vals = malloc(ROW_CHUNK * kind_size(kind)))) {
+			return -1;
+		}
+		if (!cb->valid)
+			return -1;
+	}
+	return 0;
+}
+
+/* A chunk buffer from the pool, or a new one (NULL when memory runs out). */
+static struct rowbuf *rowbuf_get(struct delta_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	struct rowbuf *rb = w->pool;
+	if (rb)
+		w->pool = rb->next;
+	pthread_mutex_unlock(&w->mu);
+	if (rb) {
+		rb->next = NULL;
+		return rb;
+	}
+	rb = malloc(sizeof *rb);
+	if (rb && rowbuf_init(rb, w) < 0) {
+		rowbuf_free(rb, w->nleaves);
+		free(rb);
+		rb = NULL;
+	}
+	return rb;
+}
+
+static void rowbuf_put(struct delta_writer *w, struct rowbuf *rb)
+{
+	rb->n = 0;
+	buf_reset(&rb->arena);
+	for (size_t l = 0; l < w->nleaves; l++)
+		rb->cols[l].has_null = 0;
+	pthread_mutex_lock(&w->mu);
+	rb->next = w->pool;
+	w->pool = rb;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Bytes a full chunk takes in memory. */
+static int64_t rowbuf_bytes(const struct delta_writer *w, const struct rowbuf *rb)
+{
+	int64_t b = (int64_t)rb->arena.len;
+	for (size_t l = 0; l < w->nleaves; l++)
+		b += (int64_t)(rb->n * (kind_size(w->leaf_col[l]->kind) + 1));
+	return b;
+}
+
+/* Add one value to the chunk of column c. */
+static int buffer_cell(struct rowbuf *rb, const struct wcol *c, const struct delta_cell *cell)
+{
+	struct colbuf *cb = &rb->cols[c->leaf];
+	size_t n = rb->n;
+	if (cell->null) {
+		cb->valid[n] = 0;
+		cb->has_null = 1;
+		if (c->kind == K_BYTES)
+			cb->off[n] = cb->len[n] = 0;
+		else
+			memset((char *)cb->vals + n * kind_size(c->kind), 0, kind_size(c->kind));
+		return 0;
+	}
+	cb->valid[n] = 1;
+	switch (c->kind) {
+	case K_I64:
+		((int64_t *)cb->vals)[n] = c->f->type == DT_DECIMAL ? (int64_t)cell->dec : cell->i;
+		break;
+	case K_I32:
+		((int32_t *)cb->vals)[n] = (int32_t)cell->i;
+		break;
+	case K_F32:
+		((float *)cb->vals)[n] = (float)cell->d;
+		break;
+	case K_F64:
+		((double *)cb->vals)[n] = cell->d;
+		break;
+	case K_BOOL:
+		((uint8_t *)cb->vals)[n] = (uint8_t)(cell->i != 0);
+		break;
+	case K_BYTES:
+		if (cell->n > UINT32_MAX || rb->arena.len + cell->n > UINT32_MAX)
+			return -1;
+		cb->off[n] = (uint32_t)rb->arena.len;
+		cb->len[n] = (uint32_t)cell->n;
+		return buf_append(&rb->arena, cell->s, cell->n);
+	default:
+		((pq_int128 *)cb->vals)[n] = cell->dec;
+	}
+	return 0;
+}
+
+/* Copy row i of chunk src to the end of chunk dst (same columns). */
+static int copy_row(const struct delta_writer *w, struct rowbuf *dst, const struct rowbuf *src,
+                    size_t i)
+{
+	size_t n = dst->n;
+	for (size_t l = 0; l < w->nleaves; l++) {
+		const struct colbuf *s = &src->cols[l];
+		struct colbuf *d = &dst->cols[l];
+		int kind = w->leaf_col[l]->kind;
+		d->valid[n] = s->valid[i];
+		d->has_null |= !s->valid[i];
+		if (kind != K_BYTES) {
+			size_t k = kind_size(kind);
+			memcpy((char *)d->vals + n * k, (const char *)s->vals + i * k, k);
+			continue;
+		}
+		d->off[n] = (uint32_t)dst->arena.len;
+		d->len[n] = s->len[i];
+		if (buf_append(&dst->arena, src->arena.data + s->off[i], s->len[i]) < 0)
+			return -1;
+	}
+	dst->n++;
+	return 0;
+}
+
+/* Hand a chunk of rows to a file's Parquet writer (in the file's writer thread). */
+static int flush_rows(const struct delta_writer *w, struct part_file *p, struct rowbuf *rb)
+{
+	size_t n = rb->n;
+	if (n == 0)
+		return 0;
+	for (size_t l = 0; l < w->nleaves; l++) {
+		struct colbuf *cb = &rb->cols[l];
+		const uint8_t *valid = cb->has_null ? cb->valid : NULL;
+		int leaf = (int)l, rc;
+		switch (w->leaf_col[l]->kind) {
+		case K_I64:
+			rc = pq_writer_write_i64(p->pw, leaf, cb->vals, valid, n);
+			break;
+		case K_I32:
+			rc = pq_writer_write_i32(p->pw, leaf, cb->vals, valid, n);
+			break;
+		case K_F32:
+			rc = pq_writer_write_f32(p->pw, leaf, cb->vals, valid, n);
+			break;
+		case K_F64:
+			rc = pq_writer_write_f64(p->pw, leaf, cb->vals, valid, n);
+			break;
+		case K_BOOL:
+			rc = pq_writer_write_bool(p->pw, leaf, cb->vals, valid, n);
+			break;
+		case K_BYTES:
+			for (size_t i = 0; i < n; i++) {
+				rb->bytes[i].p = (const uint8_t *)rb->arena.data + cb->off[i];
+				rb->bytes[i].len = cb->len[i];
+			}
+			rc = pq_writer_write_bytes(p->pw, leaf, rb->bytes, valid, n);
+			break;
+		default:
+			rc = pq_writer_write_dec(p->pw, leaf, cb->vals, valid, n);
+		}
+		if (rc < 0)
+			return -1;
+		cb->has_null = 0;
+	}
+	rb->n = 0;
+	buf_reset(&rb->arena);
+	return pq_writer_end_row(p->pw);
+}
+
+/* Sorting a held file ------------------------------------------------------------------- */
+
+struct sort_ctx {
+	const struct delta_writer *w;
+	struct rowbuf **chunks;
+};
+
+/* Compare one column's values at two places; nulls first, NaN last. */
+static int cmp_value(const struct delta_writer *w, size_t l, const struct rowbuf *a, size_t i,
+                     const struct rowbuf *b, size_t j)
+{
+	const struct colbuf *x = &a->cols[l], *y = &b->cols[l];
+	if (!x->valid[i] || !y->valid[j])
+		return (int)x->valid[i] - (int)y->valid[j];
+	switch (w->leaf_col[l]->kind) {
+	case K_I64: {
+		int64_t u = ((const int64_t *)x->vals)[i], v = ((const int64_t *)y->vals)[j];
+		return (u > v) - (u < v);
+	}
+	case K_I32: {
+		int32_t u = ((const int32_t *)x->vals)[i], v = ((const int32_t *)y->vals)[j];
+		return (u > v) - (u < v);
+	}
+	case K_F32:
+	case K_F64: {
+		double u = w->leaf_col[l]->kind == K_F32 ? ((const float *)x->vals)[i]
+		                                         : ((const double *)x->vals)[i];
+		double v = w->leaf_col[l]->kind == K_F32 ? ((const float *)y->vals)[j]
+		                                         : ((const double *)y->vals)[j];
+		if (u != u || v != v)
+			return (u != u) - (v != v);
+		return (u > v) - (u < v);
+	}
+	case K_BOOL: {
+		int u = ((const uint8_t *)x->vals)[i], v = ((const uint8_t *)y->vals)[j];
+		return u - v;
+	}
+	case K_BYTES: {
+		uint32_t m = x->len[i], n = y->len[j];
+		int r = memcmp(a->arena.data + x->off[i], b->arena.data + y->off[j], m < n ? m : n);
+		return r ? (r > 0) - (r < 0) : (m > n) - (m < n);
+	}
+	default: {
+		pq_int128 u = ((const pq_int128 *)x->vals)[i], v = ((const pq_int128 *)y->vals)[j];
+		return (u > v) - (u < v);
+	}
+	}
+}
+
+/* Rows are numbered chunk * ROW_CHUNK + row; ties keep the order they came in. */
+static int row_order(const void *pa, const void *pb, void *arg)
+{
+	const struct sort_ctx *s = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	const struct rowbuf *ca = s->chunks[a / ROW_CHUNK], *cb = s->chunks[b / ROW_CHUNK];
+	for (size_t k = 0; k < s->w->nsort; k++) {
+		int r = cmp_value(s->w, s->w->sort_leaf[k], ca, a % ROW_CHUNK, cb, b % ROW_CHUNK);
+		if (r)
+			return r;
+	}
+	return (a > b) - (a < b);
+}
+
+/* Write a held file's chunks (and its last, partly filled one) in the order of the sort columns. */
+static int write_sorted(struct delta_writer *w, struct part_file *p, struct rowbuf *last)
+{
+	size_t nchunks = last ? 1 : 0;
+	for (struct rowbuf *rb = p->held; rb; rb = rb->next)
+		nchunks++;
+	struct rowbuf **chunks = calloc(nchunks ? nchunks : 1, sizeof *chunks);
+	size_t *order = NULL;
+	struct rowbuf *out = NULL;
+	int rc = -1;
+	if (!chunks) {
+		/* Give them back from the list. */
+		while (p->held) {
+			struct rowbuf *rb = p->held;
+			p->held = rb->next;
+			rowbuf_put(w, rb);
+		}
+		if (last)
+			rowbuf_put(w, last);
+		return -1;
+	}
+	/* Held chunks are newest first; they are all full but the last one. */
+	size_t c = nchunks;
+	if (last)
+		chunks[--c] = last;
+	for (struct rowbuf *rb = p->held; rb; rb = rb->next)
+		chunks[--c] = rb;
+	p->held = NULL;
+	if (!(order = calloc(nchunks ? nchunks * ROW_CHUNK : 1, sizeof *order)))
+		goto done;
+	size_t n = 0;
+	for (size_t k = 0; k < nchunks; k++)
+		for (size_t i = 0; i < chunks[k]->n; i++)
+			order[n++] = k * ROW_CHUNK + i;
+	struct sort_ctx ctx = {w, chunks};
+	qsort_r(order, n, sizeof *order, row_order, &ctx);
+	if (!(out = rowbuf_get(w)))
+		goto done;
+	rc = 0;
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		rc = copy_row(w, out, chunks[order[k] / ROW_CHUNK], order[k] % ROW_CHUNK);
+		if (rc == 0 && (out->n == ROW_CHUNK || k + 1 == n))
+			rc = flush_rows(w, p, out);
+	}
+done:
+	if (out)
+		rowbuf_put(w, out);
+	for (size_t k = 0; k < nchunks; k++)
+		rowbuf_put(w, chunks[k]);
+	free(chunks);
+	free(order);
+	return rc;
+}
+
+/* Files ------------------------------------------------------------------------------- */
+
+static void part_file_free(struct delta_writer *w, struct part_file *p)
+{
+	if (!p)
+		return;
+	if (p->fill) {
+		rowbuf_free(p->fill, w->nleaves);
+		free(p->fill);
+	}
+	while (p->held) {
+		struct rowbuf *rb = p->held;
+		p->held = rb->next;
+		rowbuf_free(rb, w->nleaves);
+		free(rb);
+	}
+	if (p->pw)
+		pq_writer_free(p->pw);
+	free(p->key);
+	free(p->rel);
+	free(p->abs);
+	for (size_t i = 0; i < p->pvals.n; i++) {
+		free(p->pvals.kv[i].key);
+		free(p->pvals.kv[i].value);
+	}
+	free(p->pvals.kv);
+	free(p->stats);
+	free(p->forced);
+	free(p);
+}
+
+static int finish_file(struct delta_writer *w, struct part_file *p, struct err_msg *e)
+{
+	if (w->last == p)
+		w->last = NULL;
+	strmap_del(&w->open, p->key);
+	w->nopen--;
+	/* The worker writes the last rows, the footer and the stats; drain() collects it. */
+	struct rowbuf *rb = p->fill;
+	p->fill = NULL;
+	return submit(w, p, rb, 1, e);
+}
+
+static int finish_lru(struct delta_writer *w, struct err_msg *e)
+{
+	struct part_file *old = NULL;
+	size_t i = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(&w->open, &i))) {
+		struct part_file *p = s->value;
+		if (!old || p->last_use < old->last_use)
+			old = p;
+	}
+	return old ? finish_file(w, old, e) : 0;
+}
+
+static struct part_file *remember_partition(struct delta_writer *w, struct part_file *p,
+                                            const struct delta_cell *cells)
+{
+	w->last = p;
+	w->last_cacheable = 1;
+	for (size_t k = 0; k < w->ncols; k++) {
+		if (w->cols[k].partition < 0)
+			continue;
+		w->last_cells[k] = cells[k];
+		if (w->cols[k].f->type == DT_STRING || w->cols[k].f->type == DT_BINARY)
+			w->last_cacheable = 0;
+	}
+	return p;
+}
+
+/* Do two rows go to the same partition?  (Cells of the partition columns compared.) */
+static int same_partition(const struct delta_writer *w, const struct delta_cell *x,
+                          const struct delta_cell *y)
+{
+	for (size_t k = 0; k < w->ncols; k++) {
+		const struct wcol *c = &w->cols[k];
+		if (c->partition < 0)
+			continue;
+		if (x[k].null != y[k].null)
+			return 0;
+		if (!x[k].null && delta_cell_cmp(c->f, &x[k], &y[k]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* A new file of the partition whose key is in w->key, given the partition cells. */
+static struct part_file *new_file(struct delta_writer *w, const struct delta_cell *cells,
+                                  struct err_msg *e)
+{
+	struct part_file *p = calloc(1, sizeof *p);
+	if (!p) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	p->key = strdup(w->key.data ? w->key.data : "");
+	p->pvals.kv = calloc(w->npart + 1, sizeof *p->pvals.kv);
+	if (!p->key || !p->pvals.kv) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		part_file_free(w, p);
+		return NULL;
+	}
+	p->pvals.n = w->npart;
+	struct buf dir = BUF_INIT, val = BUF_INIT;
+	for (size_t k = 0; k < w->ncols; k++) {
+		const struct wcol *c = &w->cols[k];
+		if (c->partition < 0)
+			continue;
+		const struct delta_cell *cell = &cells[k];
+		buf_reset(&val);
+		int isnull = cell->null || (c->f->type == DT_STRING && cell->n == 0);
+		struct delta_kv *kv = &p->pvals.kv[c->partition];
+		kv->key = strdup(c->f->name);
+		if (!isnull) {
+			delta_partition_text(c->f, cell, &val);
+			kv->value = strdup(val.data ? val.data : "");
+		}
+		delta_hive_escape(c->f->name, &dir);
+		buf_putc(&dir, '=');
+		delta_hive_escape(isnull ? NULL : val.data, &dir);
+		buf_putc(&dir, '/');
+	}
+	char uuid[37];
+	delta_uuid(uuid);
+	buf_printf(&dir, "part-00000-%s-c000.zstd.parquet", uuid);
+	struct buf abs = BUF_INIT;
+	buf_printf(&abs, "%s/%s", w->root, dir.data);
+	int built = !buf_failed(&dir) && !buf_failed(&val) && !buf_failed(&abs);
+	p->rel = buf_detach(&dir);
+	p->abs = buf_detach(&abs);
+	buf_free(&val);
+	for (size_t k = 0; k < w->npart; k++)
+		built = built && p->pvals.kv[k].key;
+	p->forced = calloc(w->nleaves ? w->nleaves : 1, sizeof *p->forced);
+	if (!built || !p->forced || !(p->fill = rowbuf_get(w))) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		part_file_free(w, p);
+		return NULL;
+	}
+	/* Files go to the writer threads in turn; each file stays with one. */
+	p->worker = w->nworkers ? w->next_worker++ % w->nworkers : 0;
+	pthread_mutex_lock(&w->mu);
+	p->learning = !w->have_learned || ++w->files_since_learning >= LEARN_EVERY;
+	if (p->learning)
+		w->files_since_learning = 0;
+	else
+		memcpy(p->forced, w->learned, w->nleaves * sizeof *p->forced);
+	pthread_mutex_unlock(&w->mu);
+	return p;
+}
+
+/* The open file for a row's partition (creating it), given the row's cells. */
+static struct part_file *file_for(struct delta_writer *w, const struct delta_cell *cells,
+                                  struct err_msg *e)
+{
+	/*
+	 * Rows mostly arrive grouped by partition: when this row's partition is
+	 * the previous row's, skip building and hashing its key.  Only
+	 * non-string partition values are cached, since strings point into
+	 * buffers that the caller's next row reuses.
+	 */
+	if (w->last && w->last_cacheable && same_partition(w, cells, w->last_cells))
+		return w->last;
+	struct buf *key = &w->key;
+	buf_reset(key);
+	for (size_t k = 0; k < w->ncols; k++) {
+		const struct wcol *c = &w->cols[k];
+		if (c->partition < 0)
+			continue;
+		const struct delta_cell *cell = &cells[k];
+		if (cell->null || (c->f->type == DT_STRING && cell->n == 0))
+			buf_append(key, "\x01", 1);
+		else
+			delta_partition_text(c->f, cell, key);
+		buf_append(key, "\x02", 1);
+	}
+	buf_reserve(key, 0);
+	if (buf_failed(key)) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	struct part_file *p = strmap_get(&w->open, key->data ? key->data : "");
+	if (p)
+		return remember_partition(w, p, cells);
+	if (w->nopen >= w->max_open && finish_lru(w, e) < 0)
+		return NULL;
+	if (!(p = new_file(w, cells, e)))
+		return NULL;
+	if (strmap_put(&w->open, p->key, p, NULL) < 0) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		part_file_free(w, p);
+		return NULL;
+	}
+	w->nopen++;
+	return remember_partition(w, p, cells);
+}
+
+int delta_writer_put(struct delta_writer *w, const struct delta_cell *cells, struct err_msg *e)
+{
+	struct part_file *p = file_for(w, cells, e);
+	if (!p)
+		return -1;
+	p->last_use = ++w->clock;
+	for (size_t l = 0; l < w->nleaves; l++) {
+		const struct wcol *c = w->leaf_col[l];
+		if (buffer_cell(p->fill, c, &cells[c - w->cols]) < 0) {
+			err_set(e, EX_DATAERR, "column \"%s\": value too long", c->f->name);
+			return -1;
+		}
+	}
+	p->rows++;
+	w->rows++;
+	if (++p->fill->n < ROW_CHUNK)
+		return 0;
+	struct rowbuf *full = p->fill;
+	if (!(p->fill = rowbuf_get(w))) {
+		p->fill = full;
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	if (w->nsort) {
+		/* Held until the file is finished, and sorted then. */
+		full->next = p->held;
+		p->held = full;
+		p->held_bytes += rowbuf_bytes(w, full);
+		pthread_mutex_lock(&w->mu);
+		double ratio = w->held_ratio;
+		pthread_mutex_unlock(&w->mu);
+		if ((double)p->held_bytes >= (double)w->target_size * ratio)
+			return finish_file(w, p, e);
+		return 0;
+	}
+	if (submit(w, p, full, 0, e) < 0)
+		return -1;
+	if (atomic_load(&p->written) >= w->target_size)
+		return finish_file(w, p, e);
+	return 0;
+}
+
+int64_t delta_writer_rows(const struct delta_writer *w)
+{
+	return w->rows;
+}
+
+/* Writer threads ----------------------------------------------------------- */
+
+static void worker_fail_msg(struct delta_writer *w, struct part_file *p, const struct err_msg *we)
+{
+	pthread_mutex_lock(&w->mu);
+	if (!w->werr) {
+		w->werr = 1;
+		w->werr_msg = *we;
+		if (!w->werr_msg.status)
+			w->werr_msg.status = EX_IOERR;
+	}
+	pthread_mutex_unlock(&w->mu);
+	p->failed = 1;
+}
+
+static void worker_fail(struct delta_writer *w, struct part_file *p, const char *fallback)
+{
+	const struct err_msg *we = pq_writer_error(p->pw);
+	struct err_msg e;
+	err_set(&e, we && we->status ? we->status : EX_IOERR, "%s",
+	        we && we->text[0] ? we->text : fallback);
+	worker_fail_msg(w, p, &e);
+}
+
+/* Create a file's directories and its Parquet writer (in the worker that owns it). */
+static void open_file(struct worker *wk, struct part_file *p)
+{
+	struct delta_writer *w = wk->w;
+	struct err_msg e;
+	char *slash = strrchr(p->abs, '/');
+	*slash = '\0';
+	int mk = delta_mkdirs(p->abs);
+	*slash = '/';
+	if (mk < 0) {
+		err_set(&e, EX_IOERR, "%s: %s", p->abs, strerror(errno));
+		worker_fail_msg(w, p, &e);
+		return;
+	}
+	err_clear(&e);
+	p->pw = pq_writer_open(p->abs, w->pqs, &wk->wopts, &e);
+	if (!p->pw) {
+		if (!e.text[0])
+			err_set(&e, EX_IOERR, "%s: cannot create", p->abs);
+		worker_fail_msg(w, p, &e);
+		return;
+	}
+	for (size_t l = 0; !p->learning && l < w->nleaves; l++)
+		pq_writer_set_encoding(p->pw, (int)l, p->forced[l]);
+}
+
+/* Finish a file: footer, size, statistics, and what it taught about encodings. */
+static void close_file(struct delta_writer *w, struct part_file *p)
+{
+	if (!p->failed && pq_writer_close(p->pw) < 0)
+		worker_fail(w, p, "cannot finish a data file");
+	if (!p->failed) {
+		struct buf st = BUF_INIT;
+		p->size = (int64_t)pq_writer_bytes(p->pw);
+		p->mtime = ts_now() / 1000;
+		if (delta_stats_json(&w->schema, w->part_cols, w->npart, w->stats_cols, p->pw,
+		                     p->rows, &st) < 0) {
+			struct err_msg oom;
+			err_set(&oom, EX_SOFTWARE, "%s: out of memory for its statistics", p->abs);
+			worker_fail_msg(w, p, &oom);
+		}
+		p->stats = buf_detach(&st);
+	}
+	if (!p->failed && p->rows > 0) {
+		pthread_mutex_lock(&w->mu);
+		if (p->learning) {
+			for (size_t l = 0; l < w->nleaves; l++)
+				w->learned[l] = pq_writer_chunk_encoding(p->pw, (int)l);
+			w->have_learned = 1;
+		}
+		if (w->nsort && p->held_bytes > 0 && p->size > 0)
+			w->held_ratio = (double)p->held_bytes / (double)p->size;
+		pthread_mutex_unlock(&w->mu);
+	}
+	pq_writer_free(p->pw);
+	p->pw = NULL;
+	if (p->failed)
+		unlink(p->abs);
+}
+
+/* Run one job: write a chunk, and/or finish the file. */
+static void run_job(struct worker *wk, struct job *j)
+{
+	struct delta_writer *w = wk->w;
+	struct part_file *p = j->p;
+	if (!p->pw && !p->failed)
+		open_file(wk, p);
+	if (j->finish && w->nsort) {
+		struct rowbuf *last = j->rb;
+		if (last && last->n)
+			p->held_bytes += rowbuf_bytes(w, last);
+		if (!p->failed && write_sorted(w, p, last) < 0)
+			worker_fail(w, p, "cannot write a data file");
+		else if (p->failed) {
+			while (p->held) {
+				struct rowbuf *rb = p->held;
+				p->held = rb->next;
+				rowbuf_put(w, rb);
+			}
+			if (last)
+				rowbuf_put(w, last);
+		}
+	} else if (j->rb) {
+		if (!p->failed && flush_rows(w, p, j->rb) < 0)
+			worker_fail(w, p, "cannot write a data file");
+		if (p->pw)
+			atomic_store(&p->written, (int64_t)pq_writer_bytes(p->pw));
+		rowbuf_put(w, j->rb);
+	}
+	if (!j->finish)
+		return;
+	close_file(w, p);
+	/* Failed files go on the list too, so that discarding frees them. */
+	p->next = wk->done;
+	wk->done = p;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct delta_writer *w = wk->w;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!wk->head && !w->stopping)
+			pthread_cond_wait(&wk->cv, &w->mu);
+		if (!wk->head)
+			break;
+		struct job *j = wk->head;
+		wk->head = j->next;
+		if (!wk->head)
+			wk->tail = NULL;
+		pthread_mutex_unlock(&w->mu);
+		run_job(wk, j);
+		free(j);
+		pthread_mutex_lock(&w->mu);
+		w->pending--;
+		pthread_cond_broadcast(&w->cv_done);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Queue a job for the file's worker, waiting while too many are queued. */
+static int submit(struct delta_writer *w, struct part_file *p, struct rowbuf *rb, int finish,
+                  struct err_msg *e)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	j->p = p;
+	j->rb = rb;
+	j->finish = finish;
+	struct worker *wk = &w->workers[p->worker];
+	if (!w->nworkers) {
+		/* No writer threads: the caller's thread does the job now. */
+		run_job(wk, j);
+		free(j);
+		pthread_mutex_lock(&w->mu);
+		int failed = w->werr;
+		if (failed)
+			*e = w->werr_msg;
+		pthread_mutex_unlock(&w->mu);
+		return failed ? -1 : 0;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (w->pending >= w->max_pending && !w->werr)
+		pthread_cond_wait(&w->cv_done, &w->mu);
+	if (wk->tail)
+		wk->tail->next = j;
+	else
+		wk->head = j;
+	wk->tail = j;
+	w->pending++;
+	pthread_cond_signal(&wk->cv);
+	int failed = w->werr;
+	if (failed)
+		*e = w->werr_msg;
+	pthread_mutex_unlock(&w->mu);
+	return failed ? -1 : 0;
+}
+
+/*
+ * Wait until every queued job is done and collect the finished files.  -1
+ * (e set) when a worker failed.
+ */
+static int drain(struct delta_writer *w, struct err_msg *e)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->pending > 0)
+		pthread_cond_wait(&w->cv_done, &w->mu);
+	for (int k = 0; k < (w->nworkers ? w->nworkers : 1); k++) {
+		struct worker *wk = &w->workers[k];
+		while (wk->done) {
+			struct part_file *p = wk->done;
+			wk->done = p->next;
+			p->next = w->done;
+			w->done = p;
+		}
+	}
+	int failed = w->werr;
+	if (failed) {
+		*e = w->werr_msg;
+		w->werr = 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return failed ? -1 : 0;
+}
+
+static int start_workers(struct delta_writer *w, int n, struct err_msg *e)
+{
+	w->workers = calloc(n ? (size_t)n : 1, sizeof *w->workers);
+	if (!w->workers) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	if (!n) {
+		/* The caller's thread is the only writer: a worker without a thread. */
+		struct worker *wk = &w->workers[0];
+		wk->w = w;
+		wk->codec = pq_codec_new();
+		wk->wopts = w->wopts;
+		wk->wopts.codec = wk->codec;
+		if (!wk->codec) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	w->max_pending = (size_t)n * 8;
+	/*
+	 * The writers run with every signal blocked (they inherit the mask they
+	 * are created with), so that SIGINT and SIGTERM reach the caller's
+	 * thread, whose reads they interrupt.
+	 */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = 0;
+	for (int k = 0; k < n; k++) {
+		struct worker *wk = &w->workers[k];
+		wk->w = w;
+		wk->codec = pq_codec_new();
+		wk->wopts = w->wopts;
+		wk->wopts.codec = wk->codec;
+		pthread_cond_init(&wk->cv, NULL);
+		if (!wk->codec || pthread_create(&wk->th, NULL, worker_main, wk) != 0) {
+			pq_codec_free(wk->codec);
+			pthread_cond_destroy(&wk->cv);
+			err_set(e, EX_SOFTWARE, "cannot start a writer thread");
+			rc = -1;
+			break;
+		}
+		w->nworkers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static void stop_workers(struct delta_writer *w)
+{
+	if (!w->workers)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = 1;
+	for (int k = 0; k < w->nworkers; k++)
+		pthread_cond_signal(&w->workers[k].cv);
+	pthread_mutex_unlock(&w->mu);
+	for (int k = 0; k < w->nworkers; k++) {
+		pthread_join(w->workers[k].th, NULL);
+		pq_codec_free(w->workers[k].codec);
+		pthread_cond_destroy(&w->workers[k].cv);
+	}
+	if (!w->nworkers)
+		pq_codec_free(w->workers[0].codec);
+	free(w->workers);
+	w->workers = NULL;
+}
+
+/* The batch of files ------------------------------------------------------------------ */
+
+int delta_writer_finish(struct delta_writer *w, struct err_msg *e)
+{
+	while (w->nopen) {
+		size_t i = 0;
+		struct strmap_slot *sl = strmap_next(&w->open, &i);
+		if (finish_file(w, sl->value, e) < 0)
+			return -1;
+	}
+	if (drain(w, e) < 0)
+		return -1;
+	size_t n = 0;
+	for (struct part_file *p = w->done; p; p = p->next)
+		n++;
+	struct delta_written *out = realloc(w->out, (n ? n : 1) * sizeof *out);
+	if (!out) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	w->out = out;
+	w->nout = n;
+	/* In the order the files were finished. */
+	for (struct part_file *p = w->done; p; p = p->next) {
+		struct delta_written *d = &out[--n];
+		memset(d, 0, sizeof *d);
+		d->file.path = p->rel;
+		d->file.partition_values = p->pvals;
+		d->file.size = p->size;
+		d->file.modification_time = p->mtime;
+		d->file.data_change = 1;
+		d->file.stats = p->stats;
+		d->file.deletion_timestamp = -1;
+		d->file.version = -1;
+		d->rows = p->rows;
+	}
+	return 0;
+}
+
+/* fsync a file or directory by path: 0, or -1 with e set. */
+static int sync_path(const char *path, int dir, struct err_msg *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	if (fd < 0 || fsync(fd) < 0) {
+		err_set(e, EX_IOERR, "%s: cannot make it durable: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Paths to fsync, shared by the threads that do it. */
+struct sync_list {
+	char **path;
+	unsigned char *dir;
+	size_t n;
+	_Atomic size_t next;
+	pthread_mutex_t mu;
+	int failed;
+	struct err_msg e;
+};
+
+static void *sync_worker(void *arg)
+{
+	struct sync_list *l = arg;
+	size_t i;
+	while ((i = atomic_fetch_add(&l->next, 1)) < l->n) {
+		struct err_msg e;
+		if (sync_path(l->path[i], l->dir[i], &e) < 0) {
+			pthread_mutex_lock(&l->mu);
+			if (!l->failed) {
+				l->failed = 1;
+				l->e = e;
+			}
+			pthread_mutex_unlock(&l->mu);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * fsync every path of the list, several at once: each waits for the disk,
+ * and the disk serves them together.
+ */
+static int sync_all(struct sync_list *l, struct err_msg *e)
+{
+	pthread_t th[SYNC_THREADS];
+	int nth = 0;
+	pthread_mutex_init(&l->mu, NULL);
+	atomic_store(&l->next, 0);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (nth < SYNC_THREADS && (size_t)nth + 1 < l->n &&
+	       pthread_create(&th[nth], NULL, sync_worker, l) == 0)
+		nth++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sync_worker(l);
+	for (int k = 0; k < nth; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&l->mu);
+	if (l->failed)
+		*e = l->e;
+	return l->failed ? -1 : 0;
+}
+
+/* Add a path to the list, once. */
+static int sync_add(struct sync_list *l, struct strmap *seen, const char *path, size_t len, int dir)
+{
+	char *p = strndup(path, len);
+	if (!p)
+		return -1;
+	if (strmap_get(seen, p)) {
+		free(p);
+		return 1;
+	}
+	char **np = realloc(l->path, (l->n + 1) * sizeof *np);
+	if (np)
+		l->path = np;
+	unsigned char *nd = np ? realloc(l->dir, l->n + 1) : NULL;
+	if (!np || !nd || strmap_put(seen, p, p, NULL) < 0) {
+		free(p);
+		return -1;
+	}
+	l->dir = nd;
+	l->path[l->n] = p;
+	l->dir[l->n++] = (unsigned char)dir;
+	return 0;
+}
+
+int delta_writer_sync(struct delta_writer *w, struct err_msg *e)
+{
+	if (w->nout > SYNC_FILES_MAX) {
+		int fd = open(w->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd) < 0) {
+			err_set(e, EX_IOERR, "%s: cannot flush the files written: %s", w->root,
+			        strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	/* Each file, and each directory up to the root once (partitions share them). */
+	struct sync_list l;
+	struct strmap seen = STRMAP_INIT;
+	size_t rootlen = strlen(w->root);
+	int rc = 0;
+	memset(&l, 0, sizeof l);
+	for (struct part_file *p = w->done; p && rc == 0; p = p->next) {
+		rc = sync_add(&l, &seen, p->abs, strlen(p->abs), 0) < 0 ? -1 : 0;
+		for (const char *slash = strrchr(p->abs, '/');
+		     rc == 0 && slash && (size_t)(slash - p->abs) >= rootlen;) {
+			size_t len = (size_t)(slash - p->abs);
+			int k = sync_add(&l, &seen, p->abs, len, 1);
+			if (k != 0) {
+				rc = k < 0 ? -1 : 0;
+				break; /* listed already, with everything above it */
+			}
+			while (slash > p->abs && *--slash != '/')
+				;
+		}
+	}
+	if (rc < 0)
+		err_set(e, EX_SOFTWARE, "out of memory");
+	else
+		rc = sync_all(&l, e);
+	strmap_free(&seen);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.path[i]);
+	free(l.path);
+	free(l.dir);
+	return rc;
+}
+
+const struct delta_written *delta_writer_files(const struct delta_writer *w, size_t *n)
+{
+	*n = w->nout;
+	return w->out;
+}
+
+void delta_writer_release(struct delta_writer *w)
+{
+	for (struct part_file *p = w->done, *n; p; p = n) {
+		n = p->next;
+		part_file_free(w, p);
+	}
+	w->done = NULL;
+	w->nout = 0;
+	w->rows = 0;
+}
+
+void delta_writer_discard(struct delta_writer *w)
+{
+	size_t i = 0;
+	struct strmap_slot *s;
+	struct part_file *open_list = NULL;
+	struct err_msg ignored;
+	if (w->workers)
+		drain(w, &ignored);
+	while ((s = strmap_next(&w->open, &i))) {
+		struct part_file *p = s->value;
+		p->next = open_list;
+		open_list = p;
+	}
+	for (struct part_file *p = open_list, *n; p; p = n) {
+		n = p->next;
+		unlink(p->abs);
+		part_file_free(w, p);
+	}
+	strmap_free(&w->open);
+	w->nopen = 0;
+	w->last = NULL;
+	for (struct part_file *p = w->done, *n; p; p = n) {
+		n = p->next;
+		unlink(p->abs);
+		part_file_free(w, p);
+	}
+	w->done = NULL;
+	w->nout = 0;
+	w->rows = 0;
+}
+
+/* Setting up ---------------------------------------------------------------------- */
+
+static enum pq_type pq_type_of(const struct delta_field *f)
+{
+	switch (f->type) {
+	case DT_STRING:
+		return PQ_STRING;
+	case DT_LONG:
+		return PQ_LONG;
+	case DT_INTEGER:
+		return PQ_INT;
+	case DT_SHORT:
+		return PQ_SHORT;
+	case DT_BYTE:
+		return PQ_BYTE;
+	case DT_FLOAT:
+		return PQ_FLOAT;
+	case DT_DOUBLE:
+		return PQ_DOUBLE;
+	case DT_BOOLEAN:
+		return PQ_BOOLEAN;
+	case DT_BINARY:
+		return PQ_BINARY;
+	case DT_DATE:
+		return PQ_DATE;
+	case DT_TIMESTAMP:
+		return PQ_TIMESTAMP;
+	case DT_TIMESTAMP_NTZ:
+		return PQ_TIMESTAMP_NTZ;
+	default:
+		return PQ_DECIMAL;
+	}
+}
+
+static int kind_of(const struct delta_field *f)
+{
+	switch (f->type) {
+	case DT_LONG:
+	case DT_TIMESTAMP:
+	case DT_TIMESTAMP_NTZ:
+		return K_I64;
+	case DT_INTEGER:
+	case DT_SHORT:
+	case DT_BYTE:
+	case DT_DATE:
+		return K_I32;
+	case DT_FLOAT:
+		return K_F32;
+	case DT_DOUBLE:
+		return K_F64;
+	case DT_BOOLEAN:
+		return K_BOOL;
+	case DT_STRING:
+	case DT_BINARY:
+		return K_BYTES;
+	default:
+		return f->precision <= 18 ? K_I64 : K_DEC;
+	}
+}
+
+/* The columns, the data file schema and the sort order, from w->schema and w->part_cols. */
+static int setup_columns(struct delta_writer *w, const struct delta_writer_opts *o,
+                         struct err_msg *e)
+{
+	w->ncols = w->schema.n;
+	w->cols = calloc(w->ncols ? w->ncols : 1, sizeof *w->cols);
+	w->last_cells = calloc(w->ncols ? w->ncols : 1, sizeof *w->last_cells);
+	w->pqs = pq_schema_new();
+	if (!w->cols || !w->last_cells || !w->pqs)
+		goto oom;
+	int leaf = 0;
+	for (size_t i = 0; i < w->ncols; i++) {
+		struct wcol *c = &w->cols[i];
+		c->f = &w->schema.fields[i];
+		c->partition = -1;
+		c->leaf = -1;
+		if (!delta_type_is_primitive(c->f->type) || c->f->type == DT_VOID) {
+			err_set(e, EX_DATAERR,
+			        "%s: column \"%s\" is nested; data files are written for flat "
+			        "tables only",
+			        w->root, c->f->name);
+			return -1;
+		}
+		for (size_t k = 0; k < w->npart; k++)
+			if (strcmp(w->part_cols[k], c->f->name) == 0)
+				c->partition = (int)k;
+		if (c->partition >= 0)
+			continue;
+		int idx = c->f->type == DT_DECIMAL
+		              ? pq_schema_add_decimal(w->pqs, PQ_ROOT, c->f->name, c->f->precision,
+		                                      c->f->scale, c->f->nullable)
+		              : pq_schema_add(w->pqs, PQ_ROOT, c->f->name, pq_type_of(c->f),
+		                              c->f->nullable);
+		if (idx < 0) {
+			err_set(e, EX_SOFTWARE, "cannot build the data file schema");
+			return -1;
+		}
+		c->leaf = leaf++;
+		c->kind = kind_of(c->f);
+	}
+	w->nleaves = (size_t)leaf;
+	w->leaf_col = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->leaf_col);
+	w->learned = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->learned);
+	w->sort_leaf = calloc(o->nsort ? o->nsort : 1, sizeof *w->sort_leaf);
+	if (!w->leaf_col || !w->learned || !w->sort_leaf)
+		goto oom;
+	for (size_t i = 0; i < w->ncols; i++)
+		if (w->cols[i].leaf >= 0)
+			w->leaf_col[w->cols[i].leaf] = &w->cols[i];
+	for (size_t k = 0; k < o->nsort; k++) {
+		if (o->sort_cols[k] >= w->ncols) {
+			err_set(e, EX_SOFTWARE, "sort column %zu is not a column", o->sort_cols[k]);
+			return -1;
+		}
+		const struct wcol *c = &w->cols[o->sort_cols[k]];
+		if (c->leaf >= 0)
+			w->sort_leaf[w->nsort++] = (size_t)c->leaf;
+	}
+	return 0;
+oom:
+	err_set(e, EX_SOFTWARE, "out of memory");
+	return -1;
+}
+
+struct delta_writer *delta_writer_new(const char *root, const struct delta_schema *schema,
+                                      char *const *part_cols, size_t npart,
+                                      const struct delta_writer_opts *o, struct err_msg *e)
+{
+	struct delta_writer *w = calloc(1, sizeof *w);
+	struct buf js = BUF_INIT;
+	if (!w) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv_done, NULL);
+	if (!(w->root = strdup(root)) || !(w->part_cols = calloc(npart + 1, sizeof *w->part_cols)))
+		goto oom;
+	w->npart = npart;
+	for (size_t i = 0; i < npart; i++)
+		if (!(w->part_cols[i] = strdup(part_cols[i])))
+			goto oom;
+	/* A copy of the schema: the caller's may be replaced while files are written. */
+	if (delta_schema_to_json(schema, &js) < 0 || buf_failed(&js))
+		goto oom;
+	if (delta_schema_parse_json(js.data, js.len, &w->schema, e) < 0)
+		goto fail;
+	buf_free(&js);
+	w->target_size = o->target_size > 0 ? o->target_size : 128LL << 20;
+	w->max_open = o->max_open ? o->max_open : 1;
+	w->stats_cols = o->stats_cols;
+	w->held_ratio = 1.0;
+	if (setup_columns(w, o, e) < 0)
+		goto fail;
+	pq_write_options_init(&w->wopts);
+	/* Callers make the files durable together, before the commit that names them. */
+	w->wopts.sync = 0;
+	/* The writer threads already spread the files over the processors. */
+	w->wopts.threads = 1;
+	w->kv.key = "writer";
+	w->kv.value = DELTA_ENGINE;
+	w->wopts.kv = &w->kv;
+	w->wopts.nkv = 1;
+	if (start_workers(w, o->threads < 0 ? 0 : o->threads > 64 ? 64 : o->threads, e) < 0)
+		goto fail;
+	return w;
+oom:
+	err_set(e, EX_SOFTWARE, "out of memory");
+fail:
+	buf_free(&js);
+	delta_writer_free(w);
+	return NULL;
+}
+
+void delta_writer_free(struct delta_writer *w)
+{
+	if (!w)
+		return;
+	delta_writer_discard(w);
+	stop_workers(w);
+	while (w->pool) {
+		struct rowbuf *rb = w->pool;
+		w->pool = rb->next;
+		rowbuf_free(rb, w->nleaves);
+		free(rb);
+	}
+	pthread_cond_destroy(&w->cv_done);
+	pthread_mutex_destroy(&w->mu);
+	free(w->out);
+	free(w->cols);
+	free(w->leaf_col);
+	free(w->learned);
+	free(w->sort_leaf);
+	free(w->last_cells);
+	buf_free(&w->key);
+	pq_schema_free(w->pqs);
+	for (size_t i = 0; w->part_cols && i < w->npart; i++)
+		free(w->part_cols[i]);
+	free(w->part_cols);
+	delta_schema_free(&w->schema);
+	free(w->root);
+	free(w);
+}

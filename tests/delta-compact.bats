@@ -1,0 +1,529 @@
+#!/usr/bin/env bats
+# delta-compact: optimize, checkpoints, vacuum and log cleanup of a table
+# that other writers keep appending to.
+
+# shellcheck disable=SC2154 # $stderr and $stderr_lines are set by BATS's run --separate-stderr
+load helpers/common
+
+# The table of 2,000 one-minute commits (4 symbols: 4 rows, one small file
+# each) that several tests start from, made once for the suite.
+setup_file() {
+	export PATH="$STOCKETL_BIN:$STOCKETL_ROOT/tests/helpers:$PATH"
+	MINUTES=$BATS_FILE_TMPDIR/minutes
+	delta-create -q "$MINUTES" --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	gen-ticks -a feed -b 2000 4 | delta-append -q "$MINUTES"
+	export MINUTES
+}
+
+setup() {
+	common_setup
+	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	mkdir -p lake
+}
+
+# ticks_table T BATCHES [ROWS]: a bronze table of BATCHES one-batch commits of ROWS rows.
+ticks_table() {
+	delta-create "$1" -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	gen-ticks -b "$2" "${3:-8}" | delta-append -q "$1"
+}
+
+# rows T [delta-cat options]: the table's rows, sorted, as one canonical text.
+rows() {
+	local t=$1
+	shift
+	delta-cat "$@" "$t" | sort
+}
+
+# latest T: the table's latest version.
+latest() {
+	delta-history --limit 1 "$1" | jq .version
+}
+
+# live_files T: the paths of the live files of lake/T, from its JSON commits.
+live_files() {
+	jq -r 'if .add then "+ \(.add.path)" elif .remove then "- \(.remove.path)" else empty end' \
+		lake/"$1"/_delta_log/*.json |
+		awk '$1 == "+" { live[$2] = 1 } $1 == "-" { delete live[$2] } END { for (p in live) print p }' | sort
+}
+
+# canon: JSON rows with every number in one form (DuckDB writes decimals at
+# their scale, delta-cat as exact text), sorted.
+canon() {
+	jq -c 'with_entries(if (.value | type) == "number" then .value |= . + 0 else . end)' | sort
+}
+
+# duck_rows T: DuckDB's reading of the live files of lake/T, as canon rows.
+duck_rows() {
+	{
+		printf 'SELECT symbol, "interval", trade_timestamp, trade_date, open, high, low, close, volume, batch_id, ingested_at, source FROM read_parquet(['
+		live_files "$1" | sed "s|.*|'lake/$1/&'|" | paste -sd,
+		printf "], hive_partitioning = true, hive_types = {'trade_date': DATE})\n"
+	} >duck.sql
+	duckdb-query.js --file duck.sql | canon
+}
+
+# age PATH... : set the modification times 40 days into the past.
+age() {
+	touch -d '40 days ago' "$@"
+}
+
+@test "--help prints the usage, which is the man page's SYNOPSIS" {
+	run --separate-stderr delta-compact --help
+	assert_success
+	assert_help_matches_man delta-compact
+}
+
+@test "--checkpoint writes a checkpoint of the latest version and _last_checkpoint; a second run leaves it" {
+	ticks_table t 13
+	rows t >before
+	run --separate-stderr delta-compact --checkpoint t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: wrote the checkpoint of version 13 (13 live files, 0 tombstones)"
+	[ -f lake/t/_delta_log/00000000000000000013.checkpoint.parquet ]
+	run jq -c '[.version, .size, .numOfAddFiles]' lake/t/_delta_log/_last_checkpoint
+	assert_output '[13,16,13]'
+	# Readers start from it: the commits before it are not needed for the latest version.
+	mkdir -p copy/_delta_log
+	cp lake/t/_delta_log/00000000000000000013.* lake/t/_delta_log/_last_checkpoint copy/_delta_log/
+	cp -r lake/t/trade_date=* copy/
+	rows ./copy >after
+	cmp before after
+	run --separate-stderr delta-compact --checkpoint t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: version 13 already has a checkpoint"
+	run --separate-stderr delta-compact -q --checkpoint t
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+@test "--vacuum deletes the files of failed writes once older than the retention, and keeps younger ones" {
+	ticks_table t 3
+	rows t >before
+	part=$(ls -d lake/t/trade_date=*)
+	echo junk >"$part/part-00000-old-c000.zstd.parquet"
+	echo junk >"$part/part-00000-new-c000.zstd.parquet"
+	echo junk >lake/t/_delta_log/.00000000000000000009.json.0a1b.tmp
+	echo junk >lake/t/_delta_log/.00000000000000000010.json.0a1c.tmp
+	mkdir lake/t/trade_date=2020-01-01
+	echo junk >lake/t/trade_date=2020-01-01/part-00000-x-c000.zstd.parquet
+	age "$part/part-00000-old-c000.zstd.parquet" lake/t/_delta_log/.00000000000000000009.json.0a1b.tmp \
+		lake/t/trade_date=2020-01-01/part-00000-x-c000.zstd.parquet lake/t/trade_date=2020-01-01
+	# Live files count however old they are.
+	age "$part"/part-00000-*-c000.zstd.parquet
+	touch "$part/part-00000-new-c000.zstd.parquet"
+	run --separate-stderr delta-compact --vacuum --dry-run t
+	assert_success
+	assert_equal "$(sort <<<"$output")" "$(printf "$BATS_TEST_TMPDIR/%s\n" \
+		lake/t/_delta_log/.00000000000000000009.json.0a1b.tmp \
+		"$part/part-00000-old-c000.zstd.parquet" \
+		lake/t/trade_date=2020-01-01/ \
+		lake/t/trade_date=2020-01-01/part-00000-x-c000.zstd.parquet | sort)"
+	assert_equal "$stderr" "delta-compact: t: vacuum (retention 7d, dry run): would delete 3 files (15 B) and 1 directory of 8 files in 4 directories"
+	[ -f "$part/part-00000-old-c000.zstd.parquet" ]
+	run delta-history t
+	assert_equal "$(jq -r .operation <<<"$output" | head -1)" "WRITE"
+
+	run --separate-stderr delta-compact --vacuum t
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-compact: t: vacuum (retention 7d): deleted 3 files (15 B) and 1 directory of 8 files in 4 directories"
+	assert_equal "${stderr_lines[1]}" "delta-compact: t: created versions 4-5"
+	[ ! -e "$part/part-00000-old-c000.zstd.parquet" ]
+	[ ! -e lake/t/trade_date=2020-01-01 ]
+	[ ! -e lake/t/_delta_log/.00000000000000000009.json.0a1b.tmp ]
+	[ -f "$part/part-00000-new-c000.zstd.parquet" ]
+	[ -f lake/t/_delta_log/.00000000000000000010.json.0a1c.tmp ]
+	rows t >after
+	cmp before after
+	run delta-history t
+	run jq -c '[.version, .operation, .operationParameters, .operationMetrics, .isBlindAppend]' <<<"$output"
+	assert_line --index 0 '[5,"VACUUM END",{"status":"COMPLETED"},{"numDeletedFiles":"4","numVacuumedDirectories":"4"},false]'
+	assert_line --index 1 '[4,"VACUUM START",{"retentionCheckEnabled":"true","defaultRetentionMillis":"604800000"},{"numFilesToDelete":"4","sizeOfDataToDelete":"15"},false]'
+	# Only commitInfo in them.
+	run jq -c 'keys' lake/t/_delta_log/00000000000000000004.json
+	assert_output '["commitInfo"]'
+
+	# Nothing left to delete: nothing committed.
+	run --separate-stderr delta-compact --vacuum t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: vacuum (retention 7d): nothing to delete among 5 files in 3 directories"
+	[ ! -e lake/t/_delta_log/00000000000000000006.json ]
+}
+
+@test "--vacuum refuses a retention shorter than the table's without --force" {
+	ticks_table t 2
+	part=$(ls -d lake/t/trade_date=*)
+	echo junk >"$part/part-00000-stray-c000.zstd.parquet"
+	touch -d '2 hours ago' "$part/part-00000-stray-c000.zstd.parquet"
+	run --separate-stderr delta-compact --vacuum --retain 1h t
+	assert_failure 64
+	assert_equal "$stderr" "delta-compact: t: --retain 1h is shorter than the table's delta.deletedFileRetentionDuration (7d): readers of recent versions and writers that have not committed yet could lose files; give --force to vacuum anyway"
+	[ -f "$part/part-00000-stray-c000.zstd.parquet" ]
+	run --separate-stderr delta-compact -q --vacuum --retain 1h --force t
+	assert_success
+	assert_equal "$stderr" ""
+	[ ! -e "$part/part-00000-stray-c000.zstd.parquet" ]
+	run jq -c 'select(.commitInfo) | .commitInfo.operationParameters' lake/t/_delta_log/00000000000000000003.json
+	assert_output '{"retentionCheckEnabled":"false","defaultRetentionMillis":"604800000","specifiedRetentionMillis":"3600000"}'
+	# A table whose own retention is shorter needs no --force.
+	delta-create u -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+		--property 'delta.deletedFileRetentionDuration=interval 1 hour'
+	run --separate-stderr delta-compact --vacuum --retain 2h u
+	assert_success
+	assert_equal "$stderr" "delta-compact: u: vacuum (retention 2h): nothing to delete among 0 files in 2 directories"
+}
+
+@test "--cleanup-log deletes expired commits below a checkpoint; the oldest kept version and the latest read as before" {
+	ticks_table t 25
+	for v in 10 15 20 25; do rows t --at-version "$v" >"v$v"; done
+	delta-compact -q --checkpoint t
+	log=lake/t/_delta_log
+	# Versions 0-21 are past the retention; checkpoints stand at 10, 20 and 25.
+	age "$log"/0000000000000000000*.json "$log"/000000000000000000{1[0-9],2[01]}.json "$log"/*.checkpoint.parquet
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 20 commits, 1 checkpoint file and 0 other files; the log starts at the checkpoint of version 20"
+	run ls "$log"
+	assert_line --index 0 00000000000000000020.checkpoint.parquet
+	assert_line --index 1 00000000000000000020.json
+	for v in 20 25; do
+		rows t --at-version "$v" >now
+		cmp "v$v" now
+	done
+	rows t >now
+	cmp v25 now
+	run --separate-stderr delta-cat --at-version 15 t
+	assert_failure 65
+	run --separate-stderr delta-history t
+	assert_equal "$(jq -r .version <<<"$output" | tail -1)" 20
+	# Again: nothing more has expired.
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: no commit older than the log retention (30d) lies below a usable checkpoint; nothing deleted"
+}
+
+@test "--cleanup-log keeps everything while no checkpoint is old enough, and honours delta.logRetentionDuration" {
+	delta-create t -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+		--property 'delta.logRetentionDuration=interval 2 days'
+	gen-ticks -b 12 4 | delta-append -q t
+	log=lake/t/_delta_log
+	touch -d '3 days ago' "$log"/00000000000000000000.json "$log"/0000000000000000000[1-5].json
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: no commit older than the log retention (2d) lies below a usable checkpoint; nothing deleted"
+	touch -d '3 days ago' "$log"/*.json
+	rows t >before
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 2d): deleted 10 commits, 0 checkpoint files and 0 other files; the log starts at the checkpoint of version 10"
+	rows t >after
+	cmp before after
+}
+
+@test "--cleanup-log never starts the log at a damaged checkpoint" {
+	ticks_table t 12
+	log=lake/t/_delta_log
+	age "$log"/*
+	printf 'PAR1 not a checkpoint' >"$log"/00000000000000000010.checkpoint.parquet
+	age "$log"/00000000000000000010.checkpoint.parquet
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	[[ ${stderr_lines[1]} == "delta-compact: t: the checkpoint of version 10 cannot be used: "* ]]
+	assert_equal "${stderr_lines[2]}" "delta-compact: t: no commit older than the log retention (30d) lies below a usable checkpoint; nothing deleted"
+	[ -f "$log"/00000000000000000000.json ]
+}
+
+@test "errors: options without their operation, bad values, not a table" {
+	run --separate-stderr delta-compact --dry-run --checkpoint t
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-compact: --dry-run needs --vacuum"
+	run --separate-stderr delta-compact --vacuum --retain soon t
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-compact: --retain: expected a duration such as 7d, 168h or 30m, got 'soon'"
+	run --separate-stderr delta-compact --vacuum nothere
+	assert_failure 65
+	assert_equal "$stderr" "delta-compact: $STOCKETL_LAKE/nothere: not a Delta table (no _delta_log)"
+	run --separate-stderr delta-compact --checkpoint
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-compact: no table given"
+	run --separate-stderr delta-compact --order-by symbol --vacuum t
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-compact: --order-by needs --optimize"
+	run --separate-stderr delta-compact --target-file-size 10 t
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-compact: --target-file-size: expected an integer from 4096 to 1099511627776, got '10'"
+	ticks_table t 2
+	run --separate-stderr delta-compact --order-by symbol,nope t
+	assert_failure 64
+	assert_equal "$stderr" "delta-compact: t: --order-by: no column 'nope' in the table"
+}
+
+@test "optimize compacts 2,000 one-minute commits while appends go on: same rows, fewer files, exact stats, dataChange false" {
+	cp -a "$MINUTES" lake/t
+	v0=$(latest t)
+	rows t >before
+	assert_equal "$(wc -l <before)" 8000
+	assert_equal "$(live_files t | wc -l)" 2000
+	duck_rows t >duck-before
+	# Another producer appends to the same days at the same time, one batch every 20 ms.
+	gen-ticks -a live -i 1 -b 100 4 | awk '{ print; fflush() } /^\{"@batch"/ { system("sleep 0.02") }' |
+		delta-append -q t 2>append.err &
+	appender=$!
+	while [ "$(latest t)" -lt $((v0 + 3)) ]; do sleep 0.01; done
+	run --separate-stderr delta-compact -v t
+	assert_success
+	wait "$appender"
+	assert_equal "$(cat append.err)" ""
+	opt=$(delta-history t | jq -r 'select(.operation == "OPTIMIZE") | .version')
+	[ "$opt" -gt "$v0" ]
+	[ "$(latest t)" -gt "$opt" ] # the appends went on after the commit too
+	assert_equal "$(latest t)" $((v0 + 101))
+	# The rows: those of version v0 and the appended ones, read by delta-cat and by DuckDB.
+	delta-cat --since-version "$v0" t | sort >appended
+	assert_equal "$(wc -l <appended)" 400
+	sort -m before appended >want
+	rows t >got
+	cmp want got
+	duck_rows t >duck-got
+	canon <got | cmp - duck-got
+	canon <before | cmp - duck-before
+	# Time travel to versions before the rewrite reads what it read.
+	rows t --at-version "$v0" >at-v0
+	cmp before at-v0
+	# Fewer files: one a day for what was compacted, plus the appends that came after it.
+	run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics | "\(.numRemovedFiles) \(.numAddedFiles)"' \
+		"lake/t/_delta_log/$(printf '%020d' "$opt").json"
+	read -r removed added <<<"$output"
+	[ "$removed" -ge 2000 ]
+	assert_equal "$added" 6
+	[ "$(live_files t | wc -l)" -le 106 ]
+	# Every file action of the rewrite says dataChange false; commitInfo as Spark writes it.
+	log=lake/t/_delta_log/$(printf '%020d' "$opt").json
+	run jq -sc '[.[] | (.add // .remove) | select(.) | .dataChange] | unique' "$log"
+	assert_output '[false]'
+	run jq -c 'select(.commitInfo) | .commitInfo | [.operation, .operationParameters, (.operationMetrics | keys), .isBlindAppend]' "$log"
+	assert_output '["OPTIMIZE",{"predicate":"[]","zOrderBy":"[]","auto":"false"},["maxFileSize","minFileSize","numAddedBytes","numAddedFiles","numDeletionVectorsRemoved","numRemovedBytes","numRemovedFiles","p25FileSize","p50FileSize","p75FileSize"],false]'
+	# The new files' statistics are DuckDB's reading of them; their rows are in symbol, time order.
+	for f in $(jq -r 'select(.add) | .add.path' "$log"); do
+		want=$(jq -r --arg p "$f" 'select(.add.path == $p) | .add.stats | fromjson | "\(.numRecords) \(.minValues.symbol) \(.maxValues.symbol) \(.minValues.low) \(.maxValues.high) \(.minValues.volume) \(.minValues.trade_timestamp) \(.maxValues.trade_timestamp) \(.nullCount.close)"' "$log")
+		got=$(duckdb-query.js "SELECT count(*) AS n, min(symbol) AS s0, max(symbol) AS s1, min(low)::VARCHAR AS a, max(high)::VARCHAR AS b, min(volume) AS c, strftime(min(trade_timestamp) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS d0, strftime(max(trade_timestamp) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS d1, count(*) - count(close) AS e FROM read_parquet('lake/t/$f')" |
+			jq -r '"\(.n) \(.s0) \(.s1) \(.a | tonumber) \(.b | tonumber) \(.c) \(.d0) \(.d1) \(.e)"')
+		want=$(awk '{ $4 = $4 + 0; $5 = $5 + 0; print }' <<<"$want")
+		got=$(awk '{ $4 = $4 + 0; $5 = $5 + 0; print }' <<<"$got")
+		assert_equal "$got" "$want"
+		parquet-cat "lake/t/$f" | jq -r '"\(.symbol) \(.trade_timestamp)"' >order
+		sort -c order
+	done
+	# A second run rewrites only what the appends added after the first.
+	run --separate-stderr delta-compact t
+	assert_success
+	rows t >again
+	cmp want again
+	# And a third finds nothing to do: no commit.
+	v=$(latest t)
+	run --separate-stderr delta-compact t
+	assert_success
+	assert_regex "$stderr" '^delta-compact: t: optimize: nothing to rewrite among 6 files \([0-9.]+ KiB\) in 6 partitions \(target 128.0 MiB\)$'
+	assert_equal "$(latest t)" "$v"
+}
+
+@test "optimize leaves alone a partition of one file and files near the target, and takes the order and target it is given" {
+	ticks_table t 1 8
+	run --separate-stderr delta-compact t
+	assert_success
+	assert_regex "$stderr" '^delta-compact: t: optimize: nothing to rewrite among 1 file \([0-9.]+ KiB\) in 1 partition \(target 128\.0 MiB\)$'
+	cp -a "$MINUTES" lake/u
+	rows u >before
+	# A small target: several files a day, each within reach of it.
+	run --separate-stderr delta-compact --target-file-size 20000 --order-by trade_timestamp,symbol u
+	assert_success
+	rows u >after
+	cmp before after
+	for f in $(live_files u); do
+		[ "$(stat -c %s "lake/u/$f")" -le 24000 ]
+		parquet-cat "lake/u/$f" | jq -r '"\(.trade_timestamp) \(.symbol)"' >order
+		sort -c order
+	done
+	[ "$(live_files u | wc -l)" -ge 7 ]
+	# Runs after it only merge, and come to rest.
+	delta-compact -q --target-file-size 20000 u
+	v=$(latest u)
+	run --separate-stderr delta-compact --target-file-size 20000 u
+	assert_success
+	assert_equal "$(latest u)" "$v"
+	# delta.targetFileSize is the table's own target.
+	delta-create -q w --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date \
+		--property delta.targetFileSize=20000
+	gen-ticks -b 400 4 | delta-append -q w
+	run --separate-stderr delta-compact -v w
+	assert_success
+	[[ ${stderr_lines[0]} == "delta-compact: w: 400 files in 2 partitions; target 19.5 KiB" ]]
+}
+
+@test "vacuum after optimize keeps every file a retained version reads: time travel to each of them reads as before" {
+	ticks_table t 20 8
+	delta-compact -q t
+	log=lake/t/_delta_log
+	# That rewrite (version 21) was made ten days ago: its removes, its commit, the files it removed.
+	jq -c 'if .remove then .remove.deletionTimestamp = ((now - 864000) * 1000 | floor) else . end' \
+		"$log/00000000000000000021.json" >v21
+	mv v21 "$log/00000000000000000021.json"
+	old=$(jq -r 'select(.remove) | "lake/t/" + .remove.path' "$log/00000000000000000021.json")
+	# shellcheck disable=SC2086 # one path per word
+	touch -d '10 days ago' "$log/00000000000000000021.json" $old
+	gen-ticks -a more -b 9 8 | delta-append -q t
+	delta-compact -q t
+	assert_equal "$(latest t)" 31
+	for v in $(seq 21 31); do rows t --at-version "$v" >"v$v"; done
+	recent=$(jq -r 'select(.remove) | "lake/t/" + .remove.path' "$log/00000000000000000031.json")
+	run --separate-stderr delta-compact --vacuum t
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: t: vacuum \(retention 7d\): deleted 20 files \([0-9.]+ KiB\) and 0 directories of 31 files in 3 directories$'
+	for f in $old; do [ ! -e "$f" ]; done
+	for f in $recent; do [ -f "$f" ]; done
+	for v in $(seq 21 31); do
+		rows t --at-version "$v" >now
+		cmp "v$v" now
+	done
+	# Version 20 stopped being the latest ten days ago: its files are gone, as Delta's retention allows.
+	run --separate-stderr delta-cat --at-version 20 t
+	assert_failure 65
+}
+
+@test "kill -9 during each operation leaves a readable table with time travel intact, and a rerun completes it" {
+	cp -a "$MINUTES" lake/t
+	v0=$(latest t)
+	for v in 1 1000 "$v0"; do rows t --at-version "$v" >"at$v"; done
+	intact() {
+		local v
+		for v in "$@"; do
+			rows t --at-version "$v" >now
+			cmp "at$v" now
+		done
+		rows t >now
+		cmp "at$v0" now
+	}
+	# optimize
+	delta-compact -q t &
+	pid=$!
+	sleep 0.1
+	kill -9 "$pid" 2>/dev/null || true # it may have finished first
+	wait "$pid" || true
+	intact 1 1000 "$v0"
+	delta-compact -q t
+	intact 1 1000 "$v0"
+	assert_equal "$(live_files t | wc -l)" 6
+	# vacuum: files of failed writes, old enough to go
+	part=$(basename "$(find lake/t -maxdepth 1 -name "trade_date=*" | sort | head -1)")
+	(cd "lake/t/$part" && touch stray-{1..3000}.parquet && touch -d '10 days ago' stray-*.parquet)
+	delta-compact -q --vacuum t &
+	pid=$!
+	sleep 0.03
+	kill -9 "$pid" 2>/dev/null || true # it may have finished first
+	wait "$pid" || true
+	intact 1 1000 "$v0"
+	delta-compact -q --vacuum t
+	intact 1 1000 "$v0"
+	assert_equal "$(find lake/t -name 'stray-*' | wc -l)" 0
+	assert_equal "$(delta-history -n 1 t | jq -r '.operation + " " + .operationParameters.status')" "VACUUM END COMPLETED"
+	# checkpoint
+	delta-compact -q --checkpoint t &
+	pid=$!
+	sleep 0.01
+	kill -9 "$pid" 2>/dev/null || true # it may have finished first
+	wait "$pid" || true
+	intact 1 1000 "$v0"
+	delta-compact -q --checkpoint t
+	[ -f "lake/t/_delta_log/$(printf '%020d' "$(latest t)").checkpoint.parquet" ]
+	# log cleanup: every commit up to v0 expired
+	age lake/t/_delta_log/0*
+	touch "lake/t/_delta_log/$(printf '%020d' "$((v0 + 1))").json"
+	delta-compact -q --cleanup-log t &
+	pid=$!
+	sleep 0.03
+	kill -9 "$pid" 2>/dev/null || true # it may have finished first
+	wait "$pid" || true
+	rows t >now
+	cmp "at$v0" now
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_regex "$stderr" "the log starts at the checkpoint of version $v0\$"
+	rows t --at-version "$v0" >now
+	cmp "at$v0" now
+	rows t >now
+	cmp "at$v0" now
+}
+
+@test "--where optimizes only the partitions it selects, and names partition columns only" {
+	cp -a "$MINUTES" lake/t
+	rows t >before
+	run --separate-stderr delta-compact --where "trade_date >= '2025-06-04' and trade_date < '2025-06-06'" t
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: t: optimize: 780 files \([0-9.]+ MiB\) rewritten into 2 \([0-9.]+ KiB\) in 2 partitions, 3120 rows; the table had 2000 files \([0-9.]+ MiB\), now 1222 \([0-9.]+ MiB\)$'
+	run jq -r 'select(.commitInfo) | .commitInfo.operationParameters.predicate' lake/t/_delta_log/00000000000000002001.json
+	assert_output "[\"trade_date >= '2025-06-04' and trade_date < '2025-06-06'\"]"
+	assert_equal "$(live_files t | grep -c '^trade_date=2025-06-02/')" 390
+	assert_equal "$(live_files t | grep -c '^trade_date=2025-06-04/')" 1
+	rows t >after
+	cmp before after
+	run --separate-stderr delta-compact --where "symbol = 'IBM'" t
+	assert_failure 64
+	assert_equal "$stderr" "delta-compact: --where: 'symbol' is not a partition column of t (optimize selects whole partitions)"
+	run --separate-stderr delta-compact --where "trade_date = 5" t
+	assert_failure 64
+	assert_equal "$stderr" "delta-compact: --where: column trade_date is date: write the value in quotes"
+	run --separate-stderr delta-compact --where "trade_date =" t
+	assert_failure 64
+	[ "$(latest t)" -eq 2001 ]
+}
+
+@test "two optimizes at once: one rewrites, the other meets a conflict (75) or nothing left, and leaves no file behind" {
+	cp -a "$MINUTES" lake/t
+	rows t >before
+	delta-compact -q t 2>a.err &
+	a=$!
+	delta-compact -q t 2>b.err &
+	b=$!
+	sa=0 sb=0
+	wait "$a" || sa=$?
+	wait "$b" || sb=$?
+	[[ " 0 75 " == *" $sa "* && " 0 75 " == *" $sb "* ]]
+	[ $((sa + sb)) -le 75 ]
+	for s in a b; do
+		[ ! -s "$s.err" ] || assert_regex "$(cat "$s.err")" 'conflict'
+	done
+	rows t >after
+	cmp before after
+	assert_equal "$(live_files t | wc -l)" 6
+	# Every data file on disk is one the log names: the loser removed its own.
+	assert_equal "$(find lake/t -name '*.parquet' -path '*trade_date=*' | wc -l)" \
+		"$(jq -r '.add.path // empty' lake/t/_delta_log/*.json | sort -u | wc -l)"
+}
+
+@test "[compact] target_file_size in the configuration is the target of tables that set none" {
+	ticks_table t 40 8
+	printf '[compact]\ntarget_file_size = 5000\n' >c.ini
+	run --separate-stderr delta-compact -v --config c.ini t
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-compact: t: 40 files in 1 partition; target 4.9 KiB"
+	printf '[compact]\ntarget_file_size = big\n' >c.ini
+	run --separate-stderr delta-compact --config c.ini t
+	assert_failure 78
+	assert_equal "$stderr" "delta-compact: [compact] target_file_size: expected an integer from 4096 to 1099511627776, got 'big'"
+}
+
+@test "optimize orders the rows of a table with a merge key by that key" {
+	delta-create -q s --schema "$STOCKETL_ROOT/conf/tables/silver.schema" --partition-by trade_date \
+		--merge-key trade_timestamp,symbol,interval
+	gen-ticks -b 20 8 | delta-append -q s
+	gen-ticks -a again -b 20 8 | delta-append -q s
+	rows s >before
+	run --separate-stderr delta-compact s
+	assert_success
+	rows s >after
+	cmp before after
+	f=$(live_files s)
+	assert_equal "$(wc -l <<<"$f")" 1
+	parquet-cat "lake/s/$f" | jq -r '"\(.trade_timestamp) \(.symbol)"' >order
+	sort -c order
+	[ "$(head -1 order)" = "2025-06-02T13:30:00Z AAPL" ]
+}

@@ -1,0 +1,246 @@
+#!/usr/bin/env bats
+# delta-append --merge-key and tables created with delta-create --merge-key:
+# upserts by key, copy-on-write, one MERGE commit per batch.  Every result
+# is compared with an independent computation (DuckDB over all the batches,
+# the later record of a key winning) and read by delta-cat, by DuckDB and by
+# replaying the log (helpers/upsert.bash).
+
+# shellcheck disable=SC2154 # $stderr and $stderr_lines are set by BATS's run --separate-stderr
+load helpers/common
+load helpers/upsert
+
+KEY=symbol,interval,trade_timestamp
+
+setup() {
+	common_setup
+	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	SCHEMA=$STOCKETL_ROOT/conf/tables/silver.schema
+	T=$STOCKETL_LAKE/silver
+	: >tagged.ndjson
+}
+
+create_keyed() {
+	delta-create silver --schema "$SCHEMA" --partition-by trade_date --merge-key "$KEY"
+}
+
+log() { printf '%s/_delta_log/%020d.json' "$T" "$1"; }
+
+# upsert SEQ FILE: upsert FILE (one batch, whatever its markers say) into
+# silver as batch SEQ of application "load", and remember its records as the
+# SEQ-th in order.
+upsert() {
+	tag "$1" <"$2"
+	grep -v '"@batch"' "$2" | delta-append --app-id load --batch-id "$1" silver
+}
+
+metric() {
+	jq -r --arg m "$2" 'select(.commitInfo) | .commitInfo.operationMetrics[$m]' "$(log "$1")"
+}
+
+@test "delta-create --merge-key records the key; --help and the man pages agree" {
+	create_keyed
+	run jq -c 'select(.metaData) | .metaData.configuration' "$(log 0)"
+	assert_output '{"stocketl.mergeKey":"symbol,interval,trade_timestamp"}'
+	run --separate-stderr delta-create --help
+	assert_success
+	assert_help_matches_man delta-create
+	run --separate-stderr delta-append --help
+	assert_output --partial "--merge-key COLS"
+}
+
+@test "a bad merge key is a usage error naming the column" {
+	run --separate-stderr delta-create silver --schema "$SCHEMA" --merge-key symbol,nope
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-create: --merge-key: no column "nope" in the schema'
+	run --separate-stderr delta-create silver --schema "$SCHEMA" --merge-key symbol,symbol
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-create: --merge-key: column "symbol" is listed twice'
+	run --separate-stderr delta-create silver --schema "$SCHEMA" --merge-key symbol \
+		--property stocketl.mergeKey=interval
+	assert_failure 64
+	delta-create silver --schema "$SCHEMA"
+	gen-ticks -a feed 4 >in.ndjson
+	run --separate-stderr delta-append --merge-key symbol,nope silver in.ndjson
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-append: --merge-key: merge key symbol,nope: no column "nope"'
+}
+
+@test "overlapping batches with revised values: every key once, its latest value" {
+	create_keyed
+	gen-ticks -m -s 4 2000 >ticks.ndjson
+	overlap feed 1 6 500 300 <ticks.ndjson >batches.ndjson
+	# one batch per file, loaded in order
+	awk '/"@batch"/ { print > sprintf("b%02d.ndjson", ++n); next } { print > sprintf("b%02d.ndjson", n + 1) }' batches.ndjson
+	n=0
+	for f in b0*.ndjson; do
+		n=$((n + 1))
+		upsert "$n" "$f"
+	done
+	assert_table_is_expected
+	# the second batch revised 200 rows of the first and added 300
+	assert_equal "$(metric 2 numSourceRows) $(metric 2 numTargetRowsUpdated) $(metric 2 numTargetRowsInserted)" "500 200 300"
+	assert_equal "$(delta-cat silver | wc -l)" 2000
+}
+
+@test "a key repeated within a batch: the last record of it in the stream wins" {
+	create_keyed
+	gen-ticks -m 3 >ticks.ndjson
+	{
+		sed 's/"volume":[0-9]*/"volume":1/' ticks.ndjson
+		sed 's/"volume":[0-9]*/"volume":2/' ticks.ndjson
+		head -1 ticks.ndjson | sed 's/"volume":[0-9]*/"volume":3/'
+	} >in.ndjson
+	upsert 1 in.ndjson
+	assert_table_is_expected
+	run bash -c "delta-cat silver | jq -c '[.symbol, .volume]' | sort"
+	assert_output "$(printf '%s\n' '["IBM",2]' '["NVDA",3]' '["TSLA",2]')"
+	assert_equal "$(metric 1 numSourceRows) $(metric 1 numTargetRowsInserted)" "7 3"
+}
+
+@test "a key that moves to another partition loses its old row wherever it was" {
+	create_keyed
+	gen-ticks -m -s 2 8 >ticks.ndjson
+	upsert 1 ticks.ndjson
+	# the first bar now says it belongs to the next day
+	head -1 ticks.ndjson | sed 's/"trade_date":"2025-06-02"/"trade_date":"2025-06-03"/; s/"volume":[0-9]*/"volume":5/' >moved.ndjson
+	upsert 2 moved.ndjson
+	assert_table_is_expected
+	run bash -c "delta-cat --where \"trade_date = '2025-06-02'\" silver | wc -l"
+	assert_output 7
+	run bash -c "delta-cat --where \"trade_date = '2025-06-03'\" silver | jq -c '[.symbol, .trade_timestamp, .volume]'"
+	assert_output '["NVDA","2025-06-02T13:30:00Z",5]'
+	assert_equal "$(metric 2 numTargetRowsUpdated) $(metric 2 numTargetFilesRemoved) $(metric 2 numTargetPartitionsAddedTo)" "1 1 2"
+}
+
+@test "an empty batch commits its txn and no file; a rerun is skipped" {
+	create_keyed
+	gen-ticks -a feed -i 1 4 >one.ndjson
+	tag 1 <one.ndjson
+	delta-append silver one.ndjson
+	printf '{"@batch":{"app":"feed","id":2,"records":0,"status":"ok"}}\n' >empty.ndjson
+	run --separate-stderr delta-append silver empty.ndjson
+	assert_success
+	run jq -c 'select(.txn) | .txn.version' "$(log 2)"
+	assert_output 2
+	run jq -c 'select(.add or .remove)' "$(log 2)"
+	assert_output ""
+	assert_equal "$(metric 2 numSourceRows) $(metric 2 numOutputRows)" "0 0"
+	run --separate-stderr delta-append -v silver empty.ndjson
+	assert_success
+	assert_equal "${stderr_lines[1]}" "delta-append: batch feed/2: already in the table (txn version 2); skipped"
+	[ ! -e "$(log 3)" ]
+	assert_table_is_expected
+}
+
+@test "a batch whose every key is new reads and removes no file" {
+	create_keyed
+	gen-ticks -m -s 2 -d 20241 100 >a.ndjson
+	gen-ticks -m -s 2 -d 20250 100 >b.ndjson
+	upsert 1 a.ndjson
+	upsert 2 b.ndjson
+	assert_equal "$(metric 2 numTargetFilesBeforeSkipping) $(metric 2 numTargetFilesAfterSkipping) $(metric 2 numTargetFilesRemoved) $(metric 2 numTargetRowsInserted)" "1 0 0 100"
+	run jq -c 'select(.remove)' "$(log 2)"
+	assert_output ""
+	assert_table_is_expected
+}
+
+@test "only the files that may hold a key are read and rewritten; the commit is Spark's MERGE" {
+	create_keyed
+	# five days, one file each
+	gen-ticks -m -s 2 3900 >ticks.ndjson
+	upsert 1 ticks.ndjson
+	assert_equal "$(live_files | wc -l)" 5
+	# revise ten bars of the third day
+	jq -c 'select(.trade_date == "2025-06-04")' ticks.ndjson | head -10 | sed 's/"volume":[0-9]*/"volume":9/' >rev.ndjson
+	run --separate-stderr delta-append -v --app-id fix --batch-id 1 silver rev.ndjson
+	assert_success
+	assert_equal "${stderr_lines[1]}" "delta-append: merged 10 records by (symbol,interval,trade_timestamp): 10 updated, 0 inserted, 770 copied; 1 of 5 files rewritten"
+	tag 2 <rev.ndjson
+	run jq -r 'select(.remove) | .remove | "\(.partitionValues.trade_date) \(.dataChange) \(.deletionTimestamp > 0)"' "$(log 2)"
+	assert_output "2025-06-04 true true"
+	run jq -r 'select(.add) | .add | "\(.partitionValues.trade_date) \(.dataChange) \(.stats | fromjson | .numRecords)"' "$(log 2)"
+	assert_output "2025-06-04 true 780"
+	run jq -c 'select(.commitInfo) | .commitInfo | [.operation, .readVersion, .isBlindAppend, (.operationParameters | keys), .operationParameters.predicate]' "$(log 2)"
+	assert_output '["MERGE",1,false,["matchedPredicates","notMatchedBySourcePredicates","notMatchedPredicates","predicate"],"[\"(target.symbol = source.symbol) AND (target.interval = source.interval) AND (target.trade_timestamp = source.trade_timestamp)\"]"]'
+	run jq -c 'select(.commitInfo) | .commitInfo.operationMetrics | [.numSourceRows, .numTargetRowsUpdated, .numTargetRowsInserted, .numTargetRowsCopied, .numOutputRows, .numTargetFilesBeforeSkipping, .numTargetFilesAfterSkipping, .numTargetFilesRemoved, .numTargetFilesAdded, .numTargetRowsDeleted]' "$(log 2)"
+	assert_output '["10","10","0","770","780","5","1","1","1","0"]'
+	run jq -c 'select(.txn) | [.txn.appId, .txn.version]' "$(log 2)"
+	assert_output '["fix",1]'
+	assert_table_is_expected
+}
+
+@test "time travel shows each version as it was" {
+	create_keyed
+	gen-ticks -m -s 3 900 >ticks.ndjson
+	overlap feed 1 4 400 150 <ticks.ndjson >batches.ndjson
+	awk '/"@batch"/ { print > sprintf("b%02d.ndjson", ++n); next } { print > sprintf("b%02d.ndjson", n + 1) }' batches.ndjson
+	n=0
+	for f in b0*.ndjson; do
+		n=$((n + 1))
+		upsert "$n" "$f"
+		cp tagged.ndjson "tagged.$n"
+	done
+	for v in 1 2 3 4; do
+		cp "tagged.$v" tagged.ndjson
+		expected >want
+		delta-cat --at-version "$v" silver | project >got
+		run diff want got
+		assert_success
+	done
+}
+
+@test "a null in a key column is a bad record: the batch is not committed" {
+	create_keyed
+	gen-ticks -a feed -i 1 3 | sed '2s/"trade_timestamp":"[^"]*"/"trade_timestamp":null/' >in.ndjson
+	run --separate-stderr delta-append silver in.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: in.ndjson: record 2: column \"trade_timestamp\": null in a column that is not nullable"
+	[ ! -e "$(log 1)" ]
+	delta-create plain --schema <(sed 's/not null//' "$SCHEMA") --partition-by trade_date
+	run --separate-stderr delta-append --merge-key "$KEY" plain in.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: in.ndjson: record 2: column \"trade_timestamp\": null in the merge key (symbol,interval,trade_timestamp)"
+	[ ! -e "$STOCKETL_LAKE/plain/_delta_log/00000000000000000001.json" ]
+}
+
+@test "a replayed stream of upserts loads each batch once" {
+	create_keyed
+	gen-ticks -m -s 2 600 | overlap feed 1 3 300 150 >batches.ndjson
+	delta-append silver batches.ndjson
+	run --separate-stderr delta-append silver batches.ndjson
+	assert_success
+	assert_equal "${stderr_lines[1]}" "delta-append: silver: 3 batches skipped as already loaded"
+	[ ! -e "$(log 4)" ]
+	tag 1 <batches.ndjson
+	assert_table_is_expected
+}
+
+@test "two upserters and an appender at once: every key once, the value of the last commit that held it" {
+	# a table without a key: the upserters name it, the appender appends
+	delta-create silver --schema "$SCHEMA" --partition-by trade_date
+	gen-ticks -m -s 4 4000 >ticks.ndjson
+	# the upserters revise the same bars in overlapping windows of their own
+	overlap A 1 12 400 250 <ticks.ndjson >a.ndjson
+	overlap B 2 12 400 250 125 <ticks.ndjson >b.ndjson
+	# the appender adds bars of another symbol, in the same partitions
+	gen-ticks -a C -b 12 -i 1 -s 1 100 | sed 's/"NVDA"/"ZZZZ"/' >c.ndjson
+	delta-append --merge-key "$KEY" --commit-retries 1000 silver a.ndjson 2>err.a &
+	delta-append --merge-key "$KEY" --commit-retries 1000 silver b.ndjson 2>err.b &
+	delta-append --commit-retries 1000 silver c.ndjson 2>err.c &
+	wait
+	cat err.a err.b err.c
+	# every batch committed once, each writer's in its order
+	for app in A B C; do
+		run bash -c "cat '$T'/_delta_log/*.json | jq -r --arg a $app 'select(.txn.appId == \$a) | .txn.version' | paste -sd' '"
+		assert_output "1 2 3 4 5 6 7 8 9 10 11 12"
+	done
+	# the expected table: the batches applied in the order of their commits
+	for v in $(seq 1 36); do
+		read -r app id < <(jq -r 'select(.txn) | "\(.txn.appId) \(.txn.version)"' "$(log "$v")")
+		file=$(tr 'ABC' 'abc' <<<"$app").ndjson
+		awk -v id="$id" '/"@batch"/ { n++; next } n + 1 == id' "$file" | tag "$v"
+	done
+	assert_table_is_expected
+	# A revised bars 1-3150, B bars 126-3275; C added 1200 of its own
+	assert_equal "$(delta-cat silver | wc -l)" $((3275 + 1200))
+}

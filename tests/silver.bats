@@ -1,0 +1,117 @@
+#!/usr/bin/env bats
+# pipelines/silver.sh: bronze's rows since the bronze version silver last
+# consumed (silver's txn of silver/bronze), upserted into silver.  The
+# expected silver is DuckDB's reading of every bronze batch, the later
+# bronze commit winning for a key (helpers/upsert.bash).
+
+# shellcheck disable=SC2154 # $stderr and $stderr_lines are set by BATS's run --separate-stderr
+load helpers/common
+load helpers/upsert
+
+setup() {
+	common_setup
+	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	T=$STOCKETL_LAKE/silver
+	B=$STOCKETL_LAKE/bronze
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	: >tagged.ndjson
+}
+
+silver() {
+	"$STOCKETL_ROOT/pipelines/silver.sh"
+}
+
+silver_versions() {
+	find "$T/_delta_log" -name '*.json' | wc -l
+}
+
+# bronze_load FILE: append FILE's batches to bronze one at a time; each
+# batch's records are tagged with the bronze version that holds them.
+bronze_load() {
+	local f v
+	awk '{ print > sprintf("part.%04d", n + 1) } /"@batch"/ { n++ }' "$1"
+	for f in part.*; do
+		delta-append bronze "$f"
+		v=$(($(find "$B/_delta_log" -name '*.json' | wc -l) - 1))
+		tag "$v" <"$f"
+		rm "$f"
+	done
+}
+
+@test "after two overlapping bronze loads silver holds every bar once, at its latest value" {
+	gen-ticks -m -s 4 3000 >ticks.ndjson
+	overlap feed 1 4 1000 600 <ticks.ndjson >first.ndjson
+	overlap late 2 3 800 900 200 <ticks.ndjson >second.ndjson
+	bronze_load first.ndjson
+	bronze_load second.ndjson
+	run --separate-stderr silver
+	assert_success
+	assert_table_is_expected
+	# one batch: bronze versions 1-7, named by the last
+	run jq -c 'select(.txn) | [.txn.appId, .txn.version]' "$T/_delta_log/00000000000000000001.json"
+	assert_output '["silver/bronze",7]'
+	run jq -c 'select(.metaData) | .metaData.configuration' "$T/_delta_log/00000000000000000000.json"
+	assert_output '{"stocketl.mergeKey":"symbol,interval,trade_timestamp"}'
+	assert_equal "$(delta-append --txn-version silver/bronze silver)" 7
+	# bronze rows were read more than once where loads overlapped; silver has each bar once
+	assert_equal "$(delta-cat silver | wc -l)" 2800
+}
+
+@test "a rerun with nothing new in bronze commits nothing" {
+	gen-ticks -a feed -b 3 -i 1 -s 2 200 >in.ndjson
+	bronze_load in.ndjson
+	silver
+	assert_equal "$(silver_versions)" 2
+	run --separate-stderr silver
+	assert_success
+	assert_output ""
+	assert_equal "$(silver_versions)" 2
+	assert_table_is_expected
+}
+
+@test "later runs take only the bronze versions added since, and a later revision wins" {
+	gen-ticks -m -s 2 1200 >ticks.ndjson
+	overlap feed 1 2 600 400 <ticks.ndjson >a.ndjson
+	bronze_load a.ndjson
+	silver
+	overlap rev 3 2 300 200 100 <ticks.ndjson >b.ndjson
+	bronze_load b.ndjson
+	run --separate-stderr silver
+	assert_success
+	run jq -c 'select(.commitInfo) | .commitInfo.operationMetrics | [.numSourceRows, .numTargetRowsUpdated, .numTargetRowsInserted]' "$T/_delta_log/00000000000000000002.json"
+	assert_output '["600","500","0"]'
+	run jq -c 'select(.txn) | .txn.version' "$T/_delta_log/00000000000000000002.json"
+	assert_output 4
+	assert_table_is_expected
+}
+
+@test "batches hold at most STOCKETL_SILVER_VERSIONS bronze versions, each committed once" {
+	gen-ticks -a feed -b 7 -i 1 -s 2 50 >in.ndjson
+	bronze_load in.ndjson
+	STOCKETL_SILVER_VERSIONS=3 silver
+	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | .txn.version' | paste -sd' '"
+	assert_output "3 6 7"
+	assert_table_is_expected
+	STOCKETL_SILVER_VERSIONS=0 run --separate-stderr silver
+	assert_failure 78
+}
+
+@test "a run killed at any moment is resumed: every bronze version consumed once" {
+	gen-ticks -m -s 4 6000 >ticks.ndjson
+	overlap feed 1 40 300 140 <ticks.ndjson >in.ndjson
+	bronze_load in.ndjson
+	for round in $(seq 8); do
+		STOCKETL_SILVER_VERSIONS=2 setsid "$STOCKETL_ROOT/pipelines/silver.sh" 2>/dev/null &
+		pid=$!
+		sleep "0.$(((round * 7919) % 60))"
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	run --separate-stderr env STOCKETL_SILVER_VERSIONS=2 "$STOCKETL_ROOT/pipelines/silver.sh"
+	assert_success
+	assert_equal "$(delta-append --txn-version silver/bronze silver)" 40
+	# each batch of bronze versions was committed once, in order
+	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | .txn.version' | paste -sd' '"
+	assert_output "$(seq 2 2 40 | paste -sd' ')"
+	assert_table_is_expected
+}
