@@ -32,9 +32,7 @@
 # s3_server_stop stops the S3 server and leaves the mounts, the way a
 # bucket goes away under its clients; s3_server_start starts it again on the
 # same port with the same objects (s3_server_running says whether it is
-# up).  With S3_TMPFS_SIZE set (a tmpfs size
-# such as 2m), s3_start keeps the server's objects on a tmpfs of that size,
-# so that the bucket's disk can fill up; s3_stop unmounts it.
+# up).
 #
 # What the mount offers, as tests in tests/helpers.bats record it (s3fs
 # 1.90 against s3rver): link(2) fails with ENOTSUP and creates nothing, so
@@ -66,10 +64,6 @@ s3_start() {
 	S3_SECRET_KEY=S3RVER
 	export S3_DIR S3_DATA S3_MOUNT S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY
 	mkdir "$S3_DATA" "$S3_MOUNT"
-	if [ -n "${S3_TMPFS_SIZE:-}" ] && ! mount -t tmpfs -o "size=$S3_TMPFS_SIZE" tmpfs "$S3_DATA"; then
-		_s3_fail "cannot mount a tmpfs of $S3_TMPFS_SIZE for the objects"
-		return 1
-	fi
 
 	if ! _s3_server 0 "$bucket"; then
 		_s3_fail "s3rver did not start" "$dir/s3rver.out" "$dir/s3rver.err"
@@ -218,9 +212,6 @@ s3_stop() {
 		net_stop_pid "$_S3_SERVER_PID" s3rver || return 1
 	fi
 	if [ -n "${S3_DIR:-}" ]; then
-		if mountpoint -q "$S3_DATA"; then
-			umount "$S3_DATA" || return 1
-		fi
 		# --one-file-system: never descend into a bucket still mounted.
 		rm -rf --one-file-system "$S3_DIR"
 	fi
