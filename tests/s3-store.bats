@@ -472,7 +472,7 @@ children() {
 	status=0
 	wait "$pid" || status=$?
 	cat err
-	[ "$status" -eq 74 ] || [ "$status" -eq 69 ]
+	assert_equal "$status" 74
 	s3_server_start
 	run store_rows "$T"
 	assert_output $'0|t\n1|t'

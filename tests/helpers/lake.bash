@@ -39,8 +39,8 @@ lake_mount() {
 
 # lake_hosts: two mounts of the bucket, HOST_A and HOST_B.
 lake_hosts() {
-	HOST_A=$(lake_mount) || return 1
-	HOST_B=$(lake_mount) || return 1
+	HOST_A=$(lake_mount "") || return 1
+	HOST_B=$(lake_mount "") || return 1
 	export HOST_A HOST_B
 }
 
