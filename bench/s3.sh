@@ -48,11 +48,11 @@ ours=() disk=() duckt=()
 for run in $(seq "$BENCH_RUNS"); do
 	L=$mnt/ours-$run
 	STOCKETL_LAKE=$L delta-create t --schema "$schema" --partition-by trade_date
-	timed w rss env STOCKETL_LAKE="$L" delta-append --app-id bench --batch-id "$run" t <"$ticks"
+	timed w rss env STOCKETL_LAKE="$L" delta-append -q --app-id bench --batch-id "$run" t <"$ticks"
 	ours+=("$w")
 	L=$D/local/ours-$run
 	STOCKETL_LAKE=$L delta-create t --schema "$schema" --partition-by trade_date
-	timed w rss env STOCKETL_LAKE="$L" delta-append --app-id bench --batch-id "$run" t <"$ticks"
+	timed w rss env STOCKETL_LAKE="$L" delta-append -q --app-id bench --batch-id "$run" t <"$ticks"
 	disk+=("$w")
 	ms=$(duck "COPY (SELECT * FROM read_json('$ticks', format = 'newline_delimited', columns = $columns)) TO '$mnt/duck-$run' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (trade_date))")
 	duckt+=("$(awk -v ms="$ms" 'BEGIN { print ms / 1000 }')")
@@ -70,14 +70,15 @@ result "local disk: delta-append rows/s" "$(awk -v n="$N" -v t="$lw" 'BEGIN { pr
 # Commit latency: each 100-row batch is one process (start, snapshot through
 # the store, data file, claim, N.json, completion), timed from outside.
 lat() {
-	# shellcheck disable=SC2034 # rss: the peak RSS that timed sets, unused here
-	local lake=$1 t=() w rss
+	local lake=$1 t=() i start end
 	STOCKETL_LAKE=$lake delta-create t --schema "$schema" --partition-by trade_date
-	gen-ticks -a warm -i 1 100 | STOCKETL_LAKE=$lake delta-append t
+	gen-ticks -a warm -i 1 100 | STOCKETL_LAKE=$lake delta-append -q t
 	for i in $(seq "$COMMITS"); do
 		gen-ticks -a latency -i "$i" 100 >"$D/batch.ndjson"
-		timed w rss env STOCKETL_LAKE="$lake" delta-append t "$D/batch.ndjson"
-		t+=("$(awk -v s="$w" 'BEGIN { print s * 1000 }')")
+		start=$(date +%s%N)
+		STOCKETL_LAKE=$lake delta-append -q t "$D/batch.ndjson"
+		end=$(date +%s%N)
+		t+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')")
 	done
 	median "${t[@]}"
 }

@@ -12,6 +12,7 @@
 # N.json, and the failures of PostgreSQL and of the bucket.
 
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
+# shellcheck disable=SC2030,SC2031 # a test exports or sets what only it uses; each runs in its own subshell
 load helpers/common
 load helpers/pg
 load helpers/s3
@@ -179,7 +180,7 @@ children() {
 
 @test "the same batch loaded on both hosts at once commits once; the loser says another writer loaded it" {
 	create
-	gen-ticks -a feed -i 5 30 >batch
+	gen-ticks -a feed -i 5 30 >batch.ndjson
 	mkfifo a b
 	delta-append -v bronze <a 2>a.err &
 	pa=$!
@@ -188,10 +189,10 @@ children() {
 	exec 4>a 5>b
 	# both have read the table at version 0 before either batch arrives
 	sleep 1
-	cat batch >&4
+	cat batch.ndjson >&4
 	exec 4>&-
 	wait "$pa"
-	cat batch >&5
+	cat batch.ndjson >&5
 	exec 5>&-
 	wait "$pb"
 	stderr=$(cat b.err)

@@ -126,7 +126,7 @@ pids() {
 	# another host: the bucket mounted a second time, with the lake's options
 	SECOND=$PROJECT/second
 	mkdir "$SECOND"
-	# shellcheck source=../stack/s3fs-options.sh
+	# shellcheck source=stack/s3fs-options.sh
 	source "$STOCKETL_ROOT/stack/s3fs-options.sh"
 	s3fs stocketl "$SECOND" -o "$(s3fs_lake_options "$(cat var/s3/endpoint)" stocketl "$PROJECT/var/s3/passwd" "$BATS_TEST_TMPDIR/s3fs.log")" 3>&-
 	run --separate-stderr env STOCKETL_LAKE="$SECOND" delta-cat --columns trade_timestamp bronze
