@@ -33,6 +33,9 @@
 #include "base/config.h"
 #include "delta/delta_txn.h"
 
+/* Writer threads on a FUSE mount when none are configured (see main). */
+#define FUSE_WRITER_THREADS 16
+
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID [--batch-id N]] [--commit-retries N]\n"
     "                    [--config FILE] [--max-open-files N] [--merge-key COLS]\n"
@@ -47,7 +50,7 @@ static const struct cli_option options[] = {
     {"--max-open-files N", "partitions written at once (default 16)"},
     {"--merge-key COLS", "upsert by these columns (default: table's key)"},
     {"--target-file-size BYTES", "a new data file past this size"},
-    {"--threads N", "writer threads (default: processors, up to 4)"},
+    {"--threads N", "writer threads (default: processors up to 4; 16 on s3fs)"},
     {"--txn-version APP", "print the table's txn version of APP (-1: none)"},
     {NULL, NULL},
 };
@@ -788,6 +791,7 @@ int main(int argc, char **argv)
 	snprintf(ncpu, sizeof ncpu, "%ld", online < 1 ? 1 : online > 4 ? 4 : online);
 	int64_t threads;
 	v = config_value(cfg, o_threads, NULL, "delta", "threads", ncpu, &from);
+	int threads_default = from && strcmp(from, "default") == 0;
 	if (config_parse_int(v, o_threads ? "--threads" : "[delta] threads", 1, 64, &threads, &e) <
 	    0)
 		exit(setting_error(o_threads, &e));
@@ -842,6 +846,13 @@ int main(int argc, char **argv)
 	if (key && (rc = upsert_setup(&a, key, o_merge != NULL, &e)) != EX_OK)
 		goto out;
 	a.wopts.stats_cols = delta_stats_columns(&a.snap);
+	/*
+	 * On a FUSE mount (s3fs) each file's creation and upload waits on the
+	 * bucket rather than on a processor: more writers keep more requests
+	 * in flight.
+	 */
+	if (threads_default && delta_on_fuse(a.root) == 1)
+		threads = FUSE_WRITER_THREADS;
 	a.wopts.threads = (int)threads;
 	/* Appends write through one writer for the run; upserts make theirs per batch (merge.c). */
 	if (!a.merge &&
