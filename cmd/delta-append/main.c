@@ -50,7 +50,7 @@ static const struct cli_option options[] = {
     {"--max-open-files N", "partitions written at once (default 16)"},
     {"--merge-key COLS", "upsert by these columns (default: table's key)"},
     {"--target-file-size BYTES", "a new data file past this size"},
-    {"--threads N", "writer threads (default: processors up to 4; 16 on s3fs)"},
+    {"--threads N", "writer threads (CPUs up to 4; 16 on s3fs)"},
     {"--txn-version APP", "print the table's txn version of APP (-1: none)"},
     {NULL, NULL},
 };
