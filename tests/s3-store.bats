@@ -276,6 +276,36 @@ children() {
 	assert_equal "${#lines[@]}" 60
 }
 
+# threads_of PID: how many threads the process runs now.
+threads_of() {
+	awk '/^Threads:/ { print $2 }' "/proc/$1/status"
+}
+
+@test "on the mount delta-append runs 16 writer threads unless told otherwise, so that more uploads are in flight" {
+	create
+	mkfifo in
+	delta-append bronze <in 2>/dev/null &
+	pid=$!
+	exec 4>in
+	n=0
+	for _ in $(seq 200); do
+		n=$(threads_of "$pid")
+		[ "$n" -ge 17 ] && break
+		sleep 0.05
+	done
+	exec 4>&-
+	wait "$pid"
+	assert_equal "$n" 17
+	delta-append --threads 2 bronze <in 2>/dev/null &
+	pid=$!
+	exec 4>in
+	sleep 1
+	n=$(threads_of "$pid")
+	exec 4>&-
+	wait "$pid"
+	assert_equal "$n" 3
+}
+
 # --- the store's own -------------------------------------------------------
 
 @test "a commit is seen on another host as soon as it is acknowledged, whatever that host's mount caches" {
