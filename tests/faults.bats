@@ -67,6 +67,16 @@ untraceable() {
 	echo "${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 }
 
+# One thread for the faults to count in.  strace counts a syscall's calls
+# per thread, and the writer fsyncs a batch's data files on helper threads
+# that it starts for each batch, its own thread taking whichever files are
+# left, so that the call numbers of its later steps would change from run
+# to run.  Every traced run gets WRITERS writer threads (the first threads
+# it starts) and has each thread it starts after them refused (EAGAIN):
+# the writer then makes every fsync itself, in one order.
+WRITERS=2
+SERIAL="clone3:error=EAGAIN:when=$((WRITERS + 1))+"
+
 # steps TABLE STREAM: the system calls of a clean run of delta-append
 # TABLE <STREAM (on a copy of TABLE) that fx_when aims faults at, in
 # steps.log.  Faults are aimed at steps (the link of commit 3), never at
@@ -75,48 +85,68 @@ untraceable() {
 steps() {
 	fresh "$1" dry
 	ASAN_OPTIONS=$(untraceable) strace -f -y -qq -o steps.log \
-		-e trace=syncfs,fsync,link,unlink,rename delta-append dry <"$2" 2>/dev/null
+		-e trace=syncfs,fsync,link,unlink,rename,clone3 -e inject="$SERIAL" \
+		delta-append --threads "$WRITERS" dry <"$2" 2>/dev/null
 	rm -rf dry
 }
 
 # traced FAULT ARGS...: run delta-append ARGS under strace with one fault,
 # SYSCALL:when=N:error=E or SYSCALL:when=N:signal=S (see strace(1), -e
-# inject; SIGKILL strikes as the call is entered, before it does anything).
-# Its exit status is delta-append's (137 when killed).
+# inject; SIGKILL strikes as the call is entered, before it does anything),
+# its calls of SYSCALL logged in fault.log.  Its exit status is
+# delta-append's (137 when killed).
 traced() {
 	local fault=$1
 	shift
-	ASAN_OPTIONS=$(untraceable) strace -f -qq -o /dev/null -e trace="${fault%%:*}" \
-		-e inject="$fault" delta-append "$@"
+	ASAN_OPTIONS=$(untraceable) strace -f -y -qq -o fault.log -e trace="${fault%%:*},clone3" \
+		-e inject="$SERIAL" -e inject="$fault" delta-append --threads "$WRITERS" "$@"
+}
+
+# struck LABEL SYSCALL MATCH: the fault of the last run logged in
+# fault.log struck a call of SYSCALL matching the extended regular
+# expression MATCH (the call aim chose); returns 1, with the violation
+# recorded, when it struck another or none.
+struck() {
+	local call
+	call=$(fx_struck fault.log "$2")
+	if [ -z "$call" ] || ! grep -Eq -- "$3" <<<"$call"; then
+		fx_fail "$1: the fault struck ${call:-no call} instead of a $2 call matching /$3/"
+		return 1
+	fi
 }
 
 # The steps of a load of 12 batches into a table with a checkpoint every 5
-# commits, as "SYSCALL MATCH AFTER" (see fx_when) and what the writer is
-# doing then.
+# commits, as "SYSCALLS MATCH AFTER" (see fx_when) and what the writer is
+# doing then.  A batch's data files are made durable by fsyncs of each file
+# and of the directories above it, or by one syncfs of the table's
+# filesystem: those steps name both calls, and strike the first.
+DURABLE_FILE='\.parquet>|^syncfs'
+DURABLE_DIR='trade_date=[^/>]*>\)|^syncfs'
 declare -gA STEP=(
-	[flush-3]='syncfs - /0+2\.json"\) flushing batch 3'"'"'s data files'
-	[sync-3]='fsync \.0+3\.json\..*\.tmp> - syncing commit 3 under its temporary name'
+	[flush-3]="fsync,syncfs $DURABLE_FILE /0+2\\.json\"\\) making batch 3's data files durable"
+	[flushdir-3]="fsync,syncfs $DURABLE_DIR /0+2\\.json\"\\) making the partitions of batch 3's data files durable"
+	[sync-3]='fsync \.0+3\.json\..*\.tmp> - making commit 3 durable under its temporary name'
 	[link-3]='link /0+3\.json"\) - linking commit 3 to its name'
 	[unlink-3]='unlink \.0+3\.json\..*\.tmp" - removing commit 3'"'"'s temporary name'
-	[syncdir-3]='fsync _delta_log>\) /0+3\.json"\) syncing _delta_log after commit 3'
-	[sync-cp5]='fsync \.0+5\.checkpoint\.parquet\..*\.tmp> - syncing checkpoint 5 under its temporary name'
+	[syncdir-3]='fsync _delta_log>\) /0+3\.json"\) making _delta_log durable after commit 3'
+	[sync-cp5]='fsync \.0+5\.checkpoint\.parquet\..*\.tmp> - making checkpoint 5 durable under its temporary name'
 	[rename-cp5]='rename /0+5\.checkpoint\.parquet"\) - renaming checkpoint 5 into place'
-	[sync-lc5]='fsync _last_checkpoint\..*\.tmp> - syncing _last_checkpoint of 5 under its temporary name'
+	[sync-lc5]='fsync _last_checkpoint\..*\.tmp> - making _last_checkpoint of 5 durable under its temporary name'
 	[rename-lc5]='rename /_last_checkpoint"\) - renaming _last_checkpoint of 5 into place'
-	[flush-6]='syncfs - /_last_checkpoint"\) flushing batch 6'"'"'s data files'
+	[flush-6]="fsync,syncfs $DURABLE_FILE /_last_checkpoint\"\\) making batch 6's data files durable"
 	[rename-cp10]='rename /0+10\.checkpoint\.parquet"\) - renaming checkpoint 10 into place'
 	[rename-lc10]='rename /_last_checkpoint"\) /0+10\.checkpoint\.parquet"\) renaming _last_checkpoint of 10 into place'
 )
 
-# aim STEP: sets SC, N (the call to strike, from steps.log) and WHAT for a
-# step; returns 1, with the violation recorded, when the writer makes no
-# such call.
+# aim STEP: sets SC and N (the syscall and the call of it to strike, from
+# steps.log), MATCH and WHAT for a step; returns 1, with the violation
+# recorded, when the writer makes no such call.
 aim() {
-	local match after
-	read -r SC match after WHAT <<<"$1"
-	N=$(fx_when steps.log "$SC" "$match" "$after")
+	local scs after
+	read -r scs MATCH after WHAT <<<"$1"
+	read -r SC N < <(fx_when steps.log "$scs" "$MATCH" "$after"; echo)
 	if [ -z "$N" ]; then
-		fx_fail "while $WHAT: the writer makes no $SC call matching /$match/"
+		fx_fail "while $WHAT: the writer makes no ${scs//,/ or } call matching /$MATCH/"
 		return 1
 	fi
 }
@@ -135,6 +165,7 @@ aim() {
 		fresh empty t
 		status=0
 		traced "$SC:when=$N:signal=KILL" t <in.ndjson 2>/dev/null || status=$?
+		struck "$label" "$SC" "$MATCH" || continue
 		if [ "$status" -ne 137 ]; then
 			fx_fail "$label: delta-append was not killed (exit $status)"
 			continue
@@ -153,6 +184,7 @@ aim() {
 		fx_last_checkpoint "$label, rerun" t
 	done <<-'EOF'
 		flush-3 2
+		flushdir-3 2
 		sync-3 2
 		link-3 2
 		unlink-3 3
@@ -219,6 +251,7 @@ strerror() {
 		fresh empty t
 		status=0
 		traced "$SC:when=$N:error=$errno" t <in.ndjson 2>err || status=$?
+		struck "$label" "$SC" "$MATCH" || continue
 		[ "$status" -eq 74 ] || fx_fail "$label: exit $status, not 74$(fx_said err)"
 		grep -q "$(strerror "$errno")" err || fx_fail "$label: the message does not say \"$(strerror "$errno")\"$(fx_said err)"
 		fx_read "$label" '' t
@@ -233,11 +266,93 @@ strerror() {
 		fx_strays "$label, rerun" t
 	done <<-'EOF'
 		flush-3 EIO
+		flushdir-3 ENOSPC
 		sync-3 EIO
 		sync-3 ENOSPC
 		link-3 ENOSPC
 		link-3 EIO
 	EOF
+	fx_report
+}
+
+@test "a fault in one of the fsyncs that make a batch's data files durable together is exit 74 or a kill, with nothing of the batch left; a rerun loads the rest once" {
+	fx_ticks f 12 5 >in.ndjson
+	fx_oracle in.ndjson
+	bronze empty 5
+	# batch 3's Monday partition: a directory fsynced once in the whole
+	# load, by whichever of the threads that fsync batch 3's files
+	# together takes it (strace -P counts the calls on that path alone)
+	part=trade_date=$(date -u -d "@$(((20241 + 7 * 3) * 86400))" +%F)
+	fresh empty dry
+	ASAN_OPTIONS=$(untraceable) strace -f -y -qq -o steps.log -e trace=fsync,syncfs \
+		delta-append dry <in.ndjson 2>/dev/null
+	rm -rf dry
+	grep -q "fsync([0-9]*</.*/$part>" steps.log ||
+		skip "the writer makes batch 3's data files durable by syncfs, without an fsync of $part"
+	for fault in error=EIO error=ENOSPC signal=KILL; do
+		label="fsync:$fault at $part, batch 3's partition"
+		fresh empty t
+		status=0
+		ASAN_OPTIONS=$(untraceable) strace -f -y -qq -o fault.log -P "$PWD/t/$part" -e trace=fsync \
+			-e inject="fsync:when=1:$fault" delta-append t <in.ndjson 2>err || status=$?
+		struck "$label" fsync "/$part>" || continue
+		case $fault in
+		error=*)
+			[ "$status" -eq 74 ] || fx_fail "$label: exit $status, not 74$(fx_said err)"
+			grep -q "$part: .*$(strerror "${fault#error=}")" err ||
+				fx_fail "$label: the message does not name $part and \"$(strerror "${fault#error=}")\"$(fx_said err)"
+			;;
+		*) [ "$status" -eq 137 ] || fx_fail "$label: delta-append was not killed (exit $status)" ;;
+		esac
+		fx_read "$label" '' t
+		fx_at "$label" v2
+		[ "$fault" = signal=KILL ] || fx_strays "$label" t
+		status=0
+		delta-append t <in.ndjson 2>rerun.err || status=$?
+		[ "$status" -eq 0 ] || fx_fail "$label: the rerun exits $status$(fx_said rerun.err)"
+		fx_read "$label, rerun" '' t
+		fx_at "$label, rerun" v12
+		fx_once "$label, rerun" t 12
+	done
+	fx_report
+}
+
+@test "a fault while a batch of more than 64 data files is made durable is exit 74 or a kill, with nothing of the batch left; a rerun loads the rest once" {
+	# batches 1 and 3 of two partitions each; batch 2 of 70 partitions
+	{
+		fx_ticks f 1 5 1
+		for ((day = 20300; day < 20370; day++)); do
+			gen-ticks -m -i 2 -d "$day" -s 1 1
+		done
+		printf '{"@batch":{"app":"f","id":2,"records":70,"rejected":0,"status":"ok"}}\n'
+		fx_ticks f 1 5 3
+	} >in.ndjson
+	fx_oracle in.ndjson
+	bronze empty 5
+	steps empty in.ndjson
+	aim "fsync,syncfs $DURABLE_FILE /0+1\\.json\"\\) making batch 2's data files durable" || fx_report
+	for fault in error=EIO signal=KILL; do
+		label="$SC:$fault while $WHAT ($SC call $N)"
+		fresh empty t
+		status=0
+		traced "$SC:when=$N:$fault" t <in.ndjson 2>err || status=$?
+		struck "$label" "$SC" "$MATCH" || continue
+		if [ "$fault" = error=EIO ]; then
+			[ "$status" -eq 74 ] || fx_fail "$label: exit $status, not 74$(fx_said err)"
+			grep -q "$(strerror EIO)" err || fx_fail "$label: the message does not say \"$(strerror EIO)\"$(fx_said err)"
+		else
+			[ "$status" -eq 137 ] || fx_fail "$label: delta-append was not killed (exit $status)"
+		fi
+		fx_read "$label" '' t
+		fx_at "$label" v1
+		[ "$fault" = signal=KILL ] || fx_strays "$label" t
+		status=0
+		delta-append t <in.ndjson 2>rerun.err || status=$?
+		[ "$status" -eq 0 ] || fx_fail "$label: the rerun exits $status$(fx_said rerun.err)"
+		fx_read "$label, rerun" '' t
+		fx_at "$label, rerun" v3
+		fx_once "$label, rerun" t 3
+	done
 	fx_report
 }
 
@@ -253,6 +368,7 @@ strerror() {
 		fresh empty t
 		status=0
 		traced "$SC:when=$N:error=$errno" t <in.ndjson 2>err || status=$?
+		struck "$label" "$SC" "$MATCH" || continue
 		[ "$status" -eq 0 ] || fx_fail "$label: exit $status, not 0 (the commits stand)$(fx_said err)"
 		grep -q "checkpoint at version 5: .*$(strerror "$errno")" err ||
 			fx_fail "$label: no warning about the checkpoint of version 5 and its error$(fx_said err)"
@@ -288,8 +404,9 @@ strerror() {
 stopped_at() {
 	steps "$1" "$2"
 	aim "$4" || return 1
-	ASAN_OPTIONS=$(untraceable) strace -f -qq -o strace.log -e trace="$SC" \
-		-e inject="$SC:when=$N:signal=STOP" delta-append -v "$1" <"$2" 2>"$3" 3>&- &
+	ASAN_OPTIONS=$(untraceable) strace -f -qq -o strace.log -e trace="$SC,clone3" \
+		-e inject="$SERIAL" -e inject="$SC:when=$N:signal=STOP" \
+		delta-append -v --threads "$WRITERS" "$1" <"$2" 2>"$3" 3>&- &
 	PID=$!
 	TRACEE=
 	for _ in $(seq 300); do
@@ -339,8 +456,9 @@ resume() {
 	cat a.ndjson b.ndjson >all.ndjson
 	fx_oracle all.ndjson
 	bronze t 5
-	# writer a is stopped after flushing its data files, before its commit
-	stopped_at t a.ndjson a.err 'syncfs - - flushing batch 1'"'"'s data files'
+	# writer a is stopped once its data files and its commit under a
+	# temporary name are durable, before it links the commit to its name
+	stopped_at t a.ndjson a.err 'fsync \.0+1\.json\..*\.tmp> - making commit 1 durable under its temporary name'
 	run --separate-stderr delta-append t <b.ndjson
 	assert_success
 	resume

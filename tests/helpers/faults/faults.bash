@@ -297,27 +297,49 @@ fx_at() {
 		fx_fail "$1: the table reads as $FX_READ, not $2"
 }
 
-# fx_when TRACE SYSCALL MATCH AFTER: the N of strace's -e inject=SYSCALL:when=N
-# that hits one step of a writer: the first call of SYSCALL in TRACE (the
-# output of strace -f -y of the same run) whose text matches the extended
-# regular expression MATCH, among those after the first line matching
-# AFTER ("-" for any call, and for no AFTER); counted within its thread, as
-# strace counts.  Prints nothing when no call matches.
+# fx_when TRACE SYSCALLS MATCH AFTER: "SYSCALL N", where N is the N of
+# strace's -e inject=SYSCALL:when=N that hits one step of a writer: the
+# first call of one of SYSCALLS (a comma-separated list, such as
+# fsync,syncfs: a step is what a call does, whichever call does it) in
+# TRACE (the output of strace -f -y of the same run) whose text matches the
+# extended regular expression MATCH, among those after the first line
+# matching AFTER ("-" for any call, and for no AFTER); counted per syscall
+# within its thread, as strace counts.  Prints nothing when no call
+# matches.
 fx_when() {
 	FX_SC=$2 FX_MATCH=$3 FX_AFTER=$4 awk '
-		BEGIN { sc = ENVIRON["FX_SC"] "("; m = ENVIRON["FX_MATCH"]; a = ENVIRON["FX_AFTER"]; seen = a == "-" }
+		BEGIN {
+			nsc = split(ENVIRON["FX_SC"], scs, ",")
+			m = ENVIRON["FX_MATCH"]; a = ENVIRON["FX_AFTER"]; seen = a == "-"
+		}
 		{
 			tid = $1
 			call = $0
 			sub(/^[0-9]+ +/, "", call)
-			if (index(call, sc) == 1) {
-				n[tid]++
+			for (i = 1; i <= nsc; i++) {
+				if (index(call, scs[i] "(") != 1)
+					continue
+				n[tid, scs[i]]++
 				if (seen && (m == "-" || call ~ m)) {
-					print n[tid]
+					print scs[i], n[tid, scs[i]]
 					exit
 				}
 			}
 			if (!seen && $0 ~ a)
 				seen = 1
 		}' "$1"
+}
+
+# fx_struck TRACE SYSCALL: the call of SYSCALL that a fault struck, in TRACE
+# (the output of strace -f -y of the faulted run): the one strace marks
+# INJECTED (an error), else the last one (a signal, which ends or stops the
+# writer there), as one line: a call another thread's report cut off ends
+# in ")" all the same.  Prints nothing when there is none.
+fx_struck() {
+	FX_SC=$2 awk '
+		{ call = $0; sub(/^[0-9]+ +/, "", call); sub(/ <unfinished \.\.\.>$/, ")", call) }
+		index(call, ENVIRON["FX_SC"] "(") != 1 { next }
+		/\(INJECTED\)$/ { injected = call; exit }
+		{ last = call }
+		END { print injected != "" ? injected : last }' "$1"
 }
