@@ -14,10 +14,13 @@ s3fs_lake_options() {
 	# Stat results (sizes, existence) of files another host changed are
 	# trusted for one second only.
 	o+=",stat_cache_expire=1"
-	# Newer s3fs caches missing names unless told not to; 1.90 (Debian 12)
-	# does not cache them and knows no option for it.
-	if s3fs --help 2>&1 | grep -q disable_noobj_cache; then
-		o+=",disable_noobj_cache"
+	# Missing names are cached too, for that same second: creating a file
+	# asks twice whether it exists (4 requests each), and every file the
+	# programs create has a new name.  Nothing that decides a commit looks
+	# through the mount: the commit store takes versions and commit text
+	# from PostgreSQL.  (Newer s3fs caches them by default.)
+	if s3fs --help 2>&1 | grep -q enable_noobj_cache; then
+		o+=",enable_noobj_cache"
 	fi
 	# Objects written by other tools (Spark's S3A) have no mode metadata.
 	o+=",complement_stat"

@@ -148,16 +148,19 @@ JSON
 	[ ! -e "$STOCKETL_LAKE" ]
 }
 
-@test "[storage] commit_store: the PostgreSQL store is a configuration error in this build, as is an unknown store" {
-	printf '[storage]\ncommit_store = postgres\n' >pg.ini
+@test "[storage] commit_store: postgres leaves a table on a local disk to link(2), without a server; an unknown store is a configuration error" {
+	printf '[storage]\ncommit_store = postgres\n[postgres]\ndsn = host=/nonexistent\n' >pg.ini
 	run --separate-stderr delta-create --config pg.ini ./local --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
-	assert_failure 78
-	assert_equal "$stderr" "delta-create: pg.ini:2: [storage] commit_store = postgres: the PostgreSQL commit store is not available in this build (expected auto or link)"
-	[ ! -e local ]
+	assert_success
+	[ -f local/_delta_log/00000000000000000000.json ]
 	printf '[storage]\ncommit_store = dynamo\n' >bad.ini
-	run --separate-stderr delta-create --config bad.ini ./local --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	run --separate-stderr delta-create --config bad.ini ./other --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
 	assert_failure 78
-	assert_equal "$stderr" "delta-create: bad.ini:2: [storage] commit_store = dynamo: expected auto or link"
+	assert_equal "$stderr" "delta-create: bad.ini:2: [storage] commit_store = dynamo: expected auto, link or postgres"
+	[ ! -e other ]
+	STOCKETL_COMMIT_STORE=dynamo run --separate-stderr delta-create ./other --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	assert_failure 78
+	assert_equal "$stderr" "delta-create: \$STOCKETL_COMMIT_STORE = dynamo: expected auto, link or postgres"
 }
 
 @test "without --schema, bronze and silver take the shipped schemas: ./conf/tables first, else the installed ones" {

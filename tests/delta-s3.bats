@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Delta tables on an S3 bucket mounted with s3fs (a local S3 server on
-# loopback): what works there today, and the commit store that must refuse
-# rather than risk overwriting another writer's version.
+# loopback) without PostgreSQL: what reads there, and the link store that
+# must refuse rather than risk overwriting another writer's version
+# (s3-store.bats has the PostgreSQL commit store).
 
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
 load helpers/common
@@ -24,7 +25,7 @@ setup() {
 	run --separate-stderr delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
 		--partition-by trade_date
 	assert_failure 78
-	assert_equal "$stderr" "delta-create: $STOCKETL_LAKE/bronze: this filesystem cannot create links, so commits cannot be made atomic here: the table is on a FUSE mount (s3fs), where commits need the PostgreSQL commit store ([storage] commit_store = postgres with [postgres] dsn)"
+	assert_equal "$stderr" "delta-create: $STOCKETL_LAKE/bronze: this filesystem cannot create links, so commits cannot be made atomic here: the table is on a FUSE mount (s3fs), where commits need the PostgreSQL commit store: configure PostgreSQL ([postgres] dsn or \$STOCKETL_PG_DSN; \`make up\` does)"
 	# nothing half-made: not even the table's directory
 	[ ! -e "$STOCKETL_LAKE/bronze" ]
 }
@@ -37,6 +38,21 @@ setup() {
 	assert_failure 78
 	assert_regex "$stderr" "the table is on a FUSE mount \(s3fs\), where commits need the PostgreSQL commit store"
 	assert_equal "$(find "$STOCKETL_LAKE/t" -type f | sort)" "$before"
+}
+
+@test "commit_store = link on s3fs is refused before any data file is written, even with PostgreSQL configured" {
+	mkdir -p "$STOCKETL_LAKE"
+	cp -r "$FIXTURES/delta/delta-rs/delta-0.8.0-partitioned" "$STOCKETL_LAKE/t"
+	before=$(find "$STOCKETL_LAKE/t" -type f | sort)
+	printf '[storage]\ncommit_store = link\n[postgres]\ndsn = host=/nonexistent\n' >link.ini
+	run --separate-stderr bash -c 'printf "%s\n" "{\"value\":\"8\",\"year\":\"2022\",\"month\":\"1\",\"day\":\"1\"}" | delta-append --config link.ini --app-id a --batch-id 1 t'
+	assert_failure 78
+	assert_equal "$stderr" "delta-append: $STOCKETL_LAKE/t: this filesystem cannot create links, so commits cannot be made atomic here: the table is on a FUSE mount (s3fs), where commits need the PostgreSQL commit store (link.ini:2: [storage] commit_store = link; set it to postgres or auto and configure PostgreSQL: [postgres] dsn or \$STOCKETL_PG_DSN)"
+	assert_equal "$(find "$STOCKETL_LAKE/t" -type f | sort)" "$before"
+	# the environment overrides the file, and names itself
+	run --separate-stderr bash -c 'printf "%s\n" "{\"value\":\"8\",\"year\":\"2022\",\"month\":\"1\",\"day\":\"1\"}" | STOCKETL_COMMIT_STORE=link delta-append --app-id a --batch-id 1 t'
+	assert_failure 78
+	assert_regex "$stderr" "\(\\\$STOCKETL_COMMIT_STORE = link; set it to postgres or auto"
 }
 
 @test "a table copied onto the bucket reads back through the mount" {

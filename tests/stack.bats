@@ -7,6 +7,7 @@
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
 load helpers/common
 load helpers/net
+load helpers/mockav
 
 setup_file() {
 	# The cluster belongs to the postgres user when the tests run as root:
@@ -15,13 +16,20 @@ setup_file() {
 	chmod 755 "$PROJECT"
 	export PROJECT
 	mkdir "$PROJECT/conf"
-	printf '[API]\napi_key = abc\n\n[storage]\nlake = ./mine ; my own lake\n\n[streams]\nmax_line = 1000\n' \
+	printf '[API]\napi_key = abc\n\n[storage]\nlake = ./mine ; my own lake\n\n[streams]\nmax_line = 65536\n' \
 		>"$PROJECT/conf/stocketl.ini"
 	chmod 600 "$PROJECT/conf/stocketl.ini"
 	cp -p "$PROJECT/conf/stocketl.ini" "$PROJECT/user.ini"
+	printf '[{"match": {"function": "TIME_SERIES_INTRADAY", "symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]\n' \
+		>"$BATS_FILE_TMPDIR/rules.json"
+	mockav_start "$BATS_FILE_TMPDIR/rules.json"
 }
 
 teardown_file() {
+	mockav_stop
+	if [ -n "${SECOND:-}" ] && mountpoint -q "$SECOND"; then
+		fusermount -u "$SECOND"
+	fi
 	(cd "$PROJECT" && bash "$STOCKETL_ROOT/stack/stack.sh" down >/dev/null 2>&1)
 	# --one-file-system: never into a bucket still mounted.
 	rm -rf --one-file-system "$PROJECT"
@@ -104,6 +112,29 @@ pids() {
 		-c "SELECT count(*) FROM stocketl.delta_commit"
 	assert_success
 	assert_output 0
+}
+
+@test "the main job lands bronze on the bucket through the commit store; a second mount and DuckDB read it" {
+	run "$STOCKETL_ROOT/pipelines/intraday.sh" --base-url "$MOCKAV_URL" --interval 5min IBM
+	assert_success
+	port=$(sed -n 's/^port = //p' var/pg/data/stocketl-port.conf)
+	run env PGPASSFILE=var/pg/pgpass psql -X -A -t -h 127.0.0.1 -p "$port" -U stocketl -d stocketl \
+		-c "SELECT version, complete FROM stocketl.delta_commit WHERE table_id = 's3://stocketl/bronze' ORDER BY version"
+	assert_output $'0|t\n1|t'
+	run s3_get bronze/_delta_log/00000000000000000001.json
+	assert_success
+	# another host: the bucket mounted a second time, with the lake's options
+	SECOND=$PROJECT/second
+	mkdir "$SECOND"
+	# shellcheck source=stack/s3fs-options.sh
+	source "$STOCKETL_ROOT/stack/s3fs-options.sh"
+	s3fs stocketl "$SECOND" -o "$(s3fs_lake_options "$(cat var/s3/endpoint)" stocketl "$PROJECT/var/s3/passwd" "$BATS_TEST_TMPDIR/s3fs.log")" 3>&-
+	run --separate-stderr env STOCKETL_LAKE="$SECOND" delta-cat --columns trade_timestamp bronze
+	assert_success
+	assert_equal "${#lines[@]}" 100
+	run duckdb-query.js "SELECT count(*) AS n FROM read_parquet('$SECOND/bronze/trade_date=*/*.parquet')"
+	assert_output '{"n":100}'
+	fusermount -u "$SECOND"
 }
 
 @test "up mounts the bucket again when its s3fs has died, and status says so before" {

@@ -34,6 +34,9 @@
 #include "delta/delta_txn.h"
 #include "meta/meta.h"
 
+/* Writer threads on a FUSE mount when none are configured (see main). */
+#define FUSE_WRITER_THREADS 16
+
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID [--batch-id N]] [--commit-retries N]\n"
     "                    [--config FILE] [--max-open-files N] [--merge-key COLS]\n"
@@ -48,7 +51,7 @@ static const struct cli_option options[] = {
     {"--max-open-files N", "partitions written at once (default 16)"},
     {"--merge-key COLS", "upsert by these columns (default: table's key)"},
     {"--target-file-size BYTES", "a new data file past this size"},
-    {"--threads N", "writer threads (default: processors, up to 4)"},
+    {"--threads N", "writer threads (CPUs up to 4; 16 on s3fs)"},
     {"--txn-version APP", "print the table's txn version of APP (-1: none)"},
     {NULL, NULL},
 };
@@ -326,6 +329,11 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 		discard_batch(a);
 		a->skipped++;
 		return 0;
+	}
+	if (info.unknown) {
+		/* The version may name the files: they stay, and a run again settles it. */
+		release_batch(a);
+		return -1;
 	}
 	discard_batch(a);
 	return -1;
@@ -609,9 +617,9 @@ static int print_txn_version(const struct config *cfg, const char *table, const 
 		rc = cli_report(usage, &e);
 		goto out;
 	}
-	/* Through the store, which finishes what a writer left incomplete before the listing. */
-	if (!(store = delta_store_open(cfg, root.data, &e)) || delta_store_recover(store, &e) < 0 ||
-	    delta_snapshot_load(root.data, &lo, &snap, &e) < 0) {
+	/* Through the store, which finishes what a writer left incomplete and knows the latest version. */
+	if (!(store = delta_store_open_read(cfg, root.data, &e)) ||
+	    delta_store_load(store, &lo, &snap, &e) < 0) {
 		err_error("%s", e.text);
 		rc = e.status ? e.status : EX_DATAERR;
 		goto out;
@@ -655,7 +663,7 @@ static int upsert_setup(struct app *a, const char *key, int from_option, struct 
 		/* The table named its key (its file lists are needed after all), or moved on. */
 		struct delta_snapshot full;
 		struct delta_load_opts lo = {-1, -1, 0, 0};
-		if (delta_snapshot_load(a->root, &lo, &full, e) < 0) {
+		if (delta_store_load(a->store, &lo, &full, e) < 0) {
 			err_error("%s", e->text);
 			return e->status ? e->status : EX_DATAERR;
 		}
@@ -809,6 +817,7 @@ int main(int argc, char **argv)
 	snprintf(ncpu, sizeof ncpu, "%ld", online < 1 ? 1 : online > 4 ? 4 : online);
 	int64_t threads;
 	v = config_value(cfg, o_threads, NULL, "delta", "threads", ncpu, &from);
+	int threads_default = from && strcmp(from, "default") == 0;
 	if (config_parse_int(v, o_threads ? "--threads" : "[delta] threads", 1, 64, &threads, &e) <
 	    0)
 		exit(setting_error(o_threads, &e));
@@ -828,24 +837,22 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	a.root = root.data;
-	/*
-	 * The store first: a table it cannot commit to is refused before any
-	 * data file is written, and what it left incomplete is finished before
-	 * the log is listed.
-	 */
-	if (!(a.store = delta_store_open(cfg, a.root, &e)) ||
-	    delta_store_recover(a.store, &e) < 0) {
+	/* The store first: a table it cannot commit to is refused before any data file is written. */
+	if (!(a.store = delta_store_open(cfg, a.root, &e))) {
 		err_error("%s", e.text);
 		rc = e.status;
 		goto out_cfg;
 	}
 	/*
 	 * The snapshot without file lists (an append needs none; an upsert
-	 * does), every action checked; the listing that proves the log has no gap finishes while
-	 * the first batch is written, and is waited for before its commit.
+	 * does), every action checked, through the store (which first
+	 * finishes what a writer left incomplete, and may know newer commits
+	 * than a listing shows); the listing that proves the log has no gap
+	 * finishes while the first batch is written, and is waited for before
+	 * its commit.
 	 */
 	struct delta_load_opts lo = {-1, -1, !o_merge, 1};
-	if (delta_snapshot_load(a.root, &lo, &a.snap, &e) < 0) {
+	if (delta_store_load(a.store, &lo, &a.snap, &e) < 0) {
 		err_error("%s%s", e.text,
 		          strstr(e.text, "not a Delta table") ? " (create it with delta-create)"
 		                                              : "");
@@ -865,6 +872,13 @@ int main(int argc, char **argv)
 	if (key && (rc = upsert_setup(&a, key, o_merge != NULL, &e)) != EX_OK)
 		goto out;
 	a.wopts.stats_cols = delta_stats_columns(&a.snap);
+	/*
+	 * On a FUSE mount (s3fs) each file's creation and upload waits on the
+	 * bucket rather than on a processor: more writers keep more requests
+	 * in flight.
+	 */
+	if (threads_default && delta_on_fuse(a.root) == 1)
+		threads = FUSE_WRITER_THREADS;
 	a.wopts.threads = (int)threads;
 	/* Appends write through one writer for the run; upserts make theirs per batch (merge.c). */
 	if (!a.merge &&

@@ -918,8 +918,7 @@ static int reload(struct app *a, struct err_msg *e)
 {
 	struct delta_snapshot fresh;
 	struct delta_load_opts lo = {-1, -1, 0, 0};
-	if (delta_store_recover(a->store, e) < 0 ||
-	    delta_snapshot_load(a->root, &lo, &fresh, e) < 0)
+	if (delta_store_load(a->store, &lo, &fresh, e) < 0)
 		return -1;
 	delta_snapshot_free(&a->snap);
 	a->snap = fresh;

@@ -24,6 +24,7 @@
 #include "base/cli.h"
 #include "base/config.h"
 #include "delta/delta.h"
+#include "delta/delta_store.h"
 #include "deltacat.h"
 #include "base/err.h"
 #include "text/ts.h"
@@ -216,7 +217,7 @@ static int scan_files(struct dc_scan *sc, const struct delta_file **files, size_
  * later commit removed still counts as added in its own commit.
  */
 static int scan_since(struct dc_scan *sc, const struct opts *o, const struct delta_snapshot *snap,
-                      const struct dc_out *out)
+                      struct delta_store *store, const struct dc_out *out)
 {
 	struct buf text = BUF_INIT;
 	struct err_msg e;
@@ -227,7 +228,7 @@ static int scan_since(struct dc_scan *sc, const struct opts *o, const struct del
 		return EX_DATAERR;
 	}
 	for (int64_t v = o->since + 1; v <= snap->version && rc == EX_OK; v++) {
-		int got = delta_commit_read(snap->root, v, &text, &e);
+		int got = delta_store_read(store, v, &text, &e);
 		if (got == 1) {
 			err_error("%s: version %lld is no longer in the log (log cleanup); "
 			          "--since-version needs every commit after %lld",
@@ -285,15 +286,16 @@ static int parse_timestamp(const char *s, int64_t *ms)
 	return 0;
 }
 
-static int read_table(const struct opts *o, struct delta_where *w, const char *root)
+static int read_table(const struct opts *o, struct delta_where *w, struct delta_store *store)
 {
+	const char *root = store->root;
 	struct delta_snapshot snap;
 	struct delta_load_opts lo = {o->version, o->timestamp_ms, o->since >= 0, 0};
 	struct dc_col *cols = NULL;
 	struct err_msg e;
 	size_t ncols = 0;
 	int rc;
-	if (delta_snapshot_load(root, &lo, &snap, &e) < 0) {
+	if (delta_store_load(store, &lo, &snap, &e) < 0) {
 		err_error("%s", e.text);
 		return e.status;
 	}
@@ -321,7 +323,7 @@ static int read_table(const struct opts *o, struct delta_where *w, const char *r
 	sc.ctx = out;
 	sc.ropts = &ro;
 	if (o->since >= 0) {
-		rc = scan_since(&sc, o, &snap, out);
+		rc = scan_since(&sc, o, &snap, store, out);
 	} else {
 		size_t n;
 		const struct delta_file **files = sorted_files(&snap.files, &n);
@@ -458,11 +460,16 @@ int main(int argc, char **argv)
 		err_die(e.status, "%s", e.text);
 	}
 	struct buf root = BUF_INIT;
+	struct delta_store *store = NULL;
 	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
 		rc = cli_report(usage, &e);
+	} else if (!(store = delta_store_open_read(cfg, root.data, &e))) {
+		err_error("%s", e.text);
+		rc = e.status;
 	} else {
-		rc = read_table(&o, &w, root.data);
+		rc = read_table(&o, &w, store);
 	}
+	delta_store_close(store);
 	buf_free(&root);
 	delta_where_free(&w);
 	config_free(cfg);

@@ -218,7 +218,7 @@ static int checkpoint_usable(const struct compact *c, int64_t v)
 	struct delta_load_opts lo = {v, -1, 1, 0};
 	struct delta_snapshot snap;
 	struct err_msg e;
-	if (delta_snapshot_load(c->root, &lo, &snap, &e) < 0) {
+	if (delta_store_load(c->store, &lo, &snap, &e) < 0) {
 		err_warn("%s: the checkpoint of version %" PRId64 " cannot be read back (%s)",
 		         c->table, v, e.text);
 		return 0;

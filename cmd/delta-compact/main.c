@@ -94,7 +94,7 @@ int compact_load(struct compact *c, int files, struct delta_snapshot *snap)
 	struct delta_load_opts lo = DELTA_LOAD_LATEST;
 	struct err_msg e;
 	lo.no_files = !files;
-	if (delta_snapshot_load(c->root, &lo, snap, &e) < 0) {
+	if (delta_store_load(c->store, &lo, snap, &e) < 0) {
 		err_error("%s", e.text);
 		return e.status;
 	}

@@ -317,12 +317,13 @@ out:
 }
 
 /* An existing table: the same schema and partitioning is success, anything else an error. */
-static int compare_existing(const char *root, const struct delta_schema *s, char **parts,
+static int compare_existing(struct delta_store *store, const struct delta_schema *s, char **parts,
                             size_t nparts, const struct delta_map *props)
 {
+	const char *root = store->root;
 	struct delta_snapshot snap;
 	struct err_msg e;
-	if (delta_snapshot_load(root, NULL, &snap, &e) < 0) {
+	if (delta_store_load(store, NULL, &snap, &e) < 0) {
 		err_error("%s", e.text);
 		return e.status ? e.status : EX_DATAERR;
 	}
@@ -478,7 +479,7 @@ int main(int argc, char **argv)
 	}
 	int made = latest >= 0 ? 1 : create(store, &schema, parts, nparts, &o.props);
 	if (made == 1)
-		rc = compare_existing(root.data, &schema, parts, nparts, &o.props);
+		rc = compare_existing(store, &schema, parts, nparts, &o.props);
 	else if (made == 0)
 		err_info("%s: created (version 0, %zu columns%s%s)", root.data, schema.n,
 		         nparts ? ", partitioned by " : "", nparts ? o.partition_by : "");

@@ -9,7 +9,9 @@
  * carries everything commitInfo recorded; the table, for people, shows of
  * the operations it knows (WRITE, MERGE, OPTIMIZE, VACUUM START and END,
  * ...) only the parameters and metrics that say what they did, with sizes
- * and retentions in units.
+ * and retentions in units.  The versions and their text come through the
+ * table's commit store, so a table on s3fs lists what PostgreSQL knows,
+ * whatever the mount's caches show.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "base/cli.h"
 #include "base/config.h"
 #include "delta/delta.h"
+#include "delta/delta_store.h"
 #include "base/err.h"
 #include "text/json.h"
 #include "record/stream.h"
@@ -288,12 +291,19 @@ int main(int argc, char **argv)
 	if (!cfg)
 		err_die(e.status, "%s", e.text);
 	struct buf root = BUF_INIT, text = BUF_INIT, line = BUF_INIT;
+	struct delta_store *store = NULL;
 	int rc = EX_OK;
 	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
 		rc = cli_report(usage, &e);
 		goto out;
 	}
-	int64_t latest = delta_latest_version(root.data, &e);
+	if (!(store = delta_store_open_read(cfg, root.data, &e)) ||
+	    delta_store_recover(store, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status;
+		goto out;
+	}
+	int64_t latest = delta_store_latest(store, &e);
 	if (latest < 0) {
 		if (latest == -1)
 			err_set(&e, EX_DATAERR, "%s: not a Delta table (no commits in _delta_log)",
@@ -312,7 +322,7 @@ int main(int argc, char **argv)
 			v = -1;
 	}
 	for (; v >= 0 && (limit < 0 || shown < limit); v--) {
-		int got = delta_commit_read(root.data, v, &text, &e);
+		int got = delta_store_read(store, v, &text, &e);
 		if (got == 1)
 			continue; /* removed by log cleanup, or only in a checkpoint */
 		if (got < 0) {
@@ -363,6 +373,7 @@ int main(int argc, char **argv)
 		rc = EX_IOERR;
 	}
 out:
+	delta_store_close(store);
 	buf_free(&root);
 	buf_free(&text);
 	buf_free(&line);

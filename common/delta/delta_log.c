@@ -120,21 +120,37 @@ int delta_hive_escape(const char *s, struct buf *out)
 	return 0;
 }
 
+/*
+ * The directory itself first, then its parents only when it says ENOENT:
+ * the parents nearly always exist (a table's partition directories share
+ * them), and on s3fs every mkdir is several requests to the bucket, which
+ * made creating from the root down cost a file as much as its upload.
+ */
 int delta_mkdirs(const char *path)
 {
 	char tmp[8192];
+	char *cut[256];
+	size_t ncut = 0;
 	if (delta_pathf(tmp, sizeof tmp, "%s", path) < 0)
 		return -1;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
+	for (size_t n = strlen(tmp); n > 1 && tmp[n - 1] == '/'; n--)
+		tmp[n - 1] = '\0';
+	while (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+		char *slash = strrchr(tmp, '/');
+		if (errno != ENOENT || !slash || slash == tmp)
+			return -1;
+		if (ncut == sizeof cut / sizeof cut[0]) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		*slash = '\0';
+		cut[ncut++] = slash;
+	}
+	while (ncut > 0) {
+		*cut[--ncut] = '/';
 		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
 			return -1;
-		*p = '/';
 	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -1;
 	return 0;
 }
 

@@ -10,14 +10,30 @@
  * listing (a store in a database is, on a bucket whose listings lag), which
  * is why readers and writers go through it.
  *
- * The store in this build is "link": the commit is written to a hidden
- * temporary file in _delta_log, fsynced, and hard-linked to its name with
- * link(2), which fails with EEXIST when the version exists; the directory
- * is then fsynced.  Its commits are atomic when made, so it has nothing to
- * recover.  A FUSE mount (s3fs) offers no atomic link, so the link store
- * refuses such a table when it is opened, before a writer writes a data
- * file; commits there need the PostgreSQL store, which is not part of
- * this build.
+ * Two stores:
+ *
+ *   link      the commit is written to a hidden temporary file in
+ *             _delta_log, fsynced, and hard-linked to its name with
+ *             link(2), which fails with EEXIST when the version exists;
+ *             the directory is then fsynced.  Its commits are atomic when
+ *             made, so it has nothing to recover.  Local filesystems.
+ *   postgres  for tables on an s3fs mount, which has no link(2) and no
+ *             atomic create: writers claim each version with a row in
+ *             PostgreSQL (delta_store_pg.c, the protocol of Delta's
+ *             S3DynamoDBLogStore), the row holding the commit's bytes; the
+ *             database is the authority on the latest version, and any
+ *             writer or reader finishes a claimed version whose N.json a
+ *             dead writer never wrote.
+ *
+ * Which one a table gets: the postgres store when the configuration asks
+ * for it ([storage] commit_store = postgres, or auto, the default, with a
+ * DSN in [postgres] dsn or $STOCKETL_PG_DSN; $STOCKETL_COMMIT_STORE
+ * overrides the file) and the table is on an s3fs mount; the link store on
+ * every other filesystem, where link(2) is atomic and no server is needed.
+ * A writer of a table on a FUSE mount without the postgres store is
+ * refused when the store is opened, before any data file is written
+ * (EX_CONFIG, saying to configure PostgreSQL); a reader there reads the
+ * log as listed, as engines that know nothing of the store do.
  *
  * Ownership: the store owns its copy of the root; delta_store_close()
  * frees it.
@@ -32,17 +48,30 @@
 
 struct config;
 struct delta_store;
+struct delta_snapshot;
+struct delta_load_opts;
+
+/* The setting's environment variable (between a flag, which there is none of, and the file). */
+#define DELTA_STORE_ENV "STOCKETL_COMMIT_STORE"
 
 /* Results of put. */
 enum {
 	DELTA_PUT_DONE = 0,   /* version v is ours */
 	DELTA_PUT_EXISTS = 1, /* another writer made version v first */
 	/*
-	 * Version v is ours and visible, but making it durable failed (the
-	 * directory's fsync): e says why.  The commit stands; its data files
-	 * must be kept.
+	 * Version v is ours, but making it durable or visible failed (the
+	 * directory's fsync; N.json on the bucket): e says why.  The commit
+	 * stands; its data files must be kept.
 	 */
-	DELTA_PUT_UNSYNCED = 2
+	DELTA_PUT_UNSYNCED = 2,
+	/*
+	 * Whether version v is ours cannot be known now (the store went away
+	 * while the claim was on its way): e says why.  The data files must be
+	 * kept, since the version may name them; running again settles it (the
+	 * commit is finished and its batch found loaded, or the batch is loaded
+	 * anew).
+	 */
+	DELTA_PUT_UNKNOWN = 3
 };
 
 struct delta_store_ops {
@@ -64,6 +93,11 @@ struct delta_store_ops {
 	 */
 	int (*recover)(struct delta_store *s, struct err_msg *e);
 	void (*close)(struct delta_store *s);
+	/*
+	 * latest() and read() know commits that a listing of _delta_log may
+	 * not show yet: snapshots are brought up to latest() through read().
+	 */
+	int authoritative;
 };
 
 struct delta_store {
@@ -73,21 +107,50 @@ struct delta_store {
 
 /*
  * The commit store of the table at root, for a writer, as the
- * configuration chooses: [storage] commit_store = auto (the default) or
- * link.  auto is the PostgreSQL store where [postgres] dsn is set and that
- * store exists; this build has only the link store, so auto is link.
- * postgres is a configuration error in this build, as is any other value
- * (EX_CONFIG).  The link store refuses a root on a FUSE mount (EX_CONFIG),
- * naming the PostgreSQL store as the way to commit there.  NULL with e set
- * on failure.
+ * configuration and the table's filesystem choose (see the top of this
+ * file).  Errors: a [storage] commit_store that is not auto, link or
+ * postgres, or a table on a FUSE mount without the postgres store
+ * (EX_CONFIG, naming what to configure); an s3fs mount whose bucket cannot
+ * be named (EX_CONFIG); PostgreSQL unreachable (EX_TEMPFAIL) or refusing
+ * the settings (EX_CONFIG).  NULL with e set on failure.
  */
 struct delta_store *delta_store_open(const struct config *c, const char *root, struct err_msg *e);
+/*
+ * The same for a reader, which needs no put-if-absent: where a writer
+ * would be refused for want of the postgres store, the link store reads
+ * the log as listed.
+ */
+struct delta_store *delta_store_open_read(const struct config *c, const char *root,
+                                          struct err_msg *e);
 /* The link store of root, without configuration (tests, tools). */
 struct delta_store *delta_store_link(const char *root, struct err_msg *e);
+/*
+ * The postgres store of root, a table on an s3fs mount, connecting with
+ * the configuration's [postgres] settings (pg/pg.h says where the DSN
+ * comes from).  id is the table's identity when the caller has it
+ * (pg_table_identity()), NULL to find it; EX_CONFIG when root is not on an
+ * s3fs mount.
+ */
+struct delta_store *delta_store_postgres(const struct config *c, const char *root, const char *id,
+                                         struct err_msg *e);
 void delta_store_close(struct delta_store *s);
 
 /* Is the directory (or its nearest existing parent) on a FUSE mount? 1, 0, or -1 with errno. */
 int delta_on_fuse(const char *path);
+
+/*
+ * Load a snapshot of the table as delta_snapshot_load() does, through the
+ * store: what a writer left incomplete is finished first; then the log is
+ * replayed as listed, and when the store is the authority and knows newer
+ * commits than the listing showed (a cache of the filesystem that lags),
+ * they are read from the store and applied, so that the latest version is
+ * the store's.  A log that cannot be replayed as listed (a commit listed
+ * and then not found, as through a mount that caches missing names) is
+ * replayed from the newest checkpoint listed with every commit after it
+ * read through the store.
+ */
+int delta_store_load(struct delta_store *s, const struct delta_load_opts *o,
+                     struct delta_snapshot *snap, struct err_msg *e);
 
 static inline int delta_store_put(struct delta_store *s, int64_t v, const char *text, size_t len,
                                   struct err_msg *e)

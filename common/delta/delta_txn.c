@@ -779,7 +779,7 @@ static int reload(struct delta_txn *t, struct delta_commit_info *info, struct er
 {
 	struct delta_snapshot fresh;
 	struct delta_load_opts o = {-1, -1, t->snap->no_files, 0};
-	if (delta_snapshot_load(t->snap->root, &o, &fresh, e) < 0)
+	if (delta_store_load(t->store, &o, &fresh, e) < 0)
 		return -1;
 	if (t->nremoves || txn_reads(t)) {
 		delta_snapshot_free(&fresh);
@@ -820,7 +820,7 @@ static void checkpoint(struct delta_txn *t, struct delta_commit_info *info)
 	if (snap->no_files) {
 		struct delta_snapshot full;
 		struct delta_load_opts o = {snap->version, -1, 0, 0};
-		if (delta_snapshot_load(snap->root, &o, &full, &info->checkpoint_err) < 0) {
+		if (delta_store_load(t->store, &o, &full, &info->checkpoint_err) < 0) {
 			info->checkpoint = -1;
 			return;
 		}
@@ -871,7 +871,9 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 		put = delta_store_put(t->store, v, text.data, text.len, e);
 		if (put == DELTA_PUT_DONE || put == DELTA_PUT_UNSYNCED)
 			break;
-		if (put < 0)
+		if (put == DELTA_PUT_UNKNOWN)
+			info->unknown = 1;
+		if (put < 0 || put == DELTA_PUT_UNKNOWN)
 			goto out;
 		/* Taken: move past every winner from v on, then try the first free version. */
 		int64_t next = v;

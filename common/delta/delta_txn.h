@@ -154,7 +154,13 @@ struct delta_commit_info {
 	int64_t attempts; /* revalidated conflicts */
 	int conflict;     /* enum delta_winner of the conflict that ended it, or 0 */
 	int duplicate;    /* 1: a winner held our txn; nothing committed */
-	int unsynced;     /* committed, but not made durable: sync_err says why */
+	/*
+	 * 1: the store could not say whether version was taken (it went away
+	 * during the claim): not counted as committed, but the files it may
+	 * name must be kept (DELTA_PUT_UNKNOWN)
+	 */
+	int unknown;
+	int unsynced; /* committed, but not made durable: sync_err says why */
 	struct err_msg sync_err;
 	int checkpoint; /* 1 written, -1 failed (checkpoint_err), 0 not due */
 	struct err_msg checkpoint_err;

@@ -38,8 +38,14 @@ struct pg_commit_row {
 };
 
 /* Outcomes of pg_commit_claim(). */
-#define PG_CLAIM_WON  1
-#define PG_CLAIM_LOST 0
+#define PG_CLAIM_WON     1
+#define PG_CLAIM_LOST    0
+/*
+ * The connection broke after the insert was sent and could not be made
+ * again to read the row back: the claim may or may not be stored (e says
+ * why, with 75).  The caller must treat the version as possibly its own.
+ */
+#define PG_CLAIM_UNKNOWN 2
 
 /*
  * Claim version of table: insert the row (incomplete) with the commit's
@@ -49,9 +55,19 @@ struct pg_commit_row {
  * first attempt reached the server before the connection broke is not
  * mistaken for a lost race when it is sent again.  temp_path must
  * therefore be unique to the attempt (it holds a UUID in Delta's layout).
+ * When the connection breaks with the insert sent and cannot be made
+ * again, the result is PG_CLAIM_UNKNOWN.
  */
 int pg_commit_claim(struct pg_conn *c, const char *table, int64_t version, const char *temp_path,
                     const void *body, size_t len, struct err_msg *e);
+
+/*
+ * The oldest version of table that has a row into *version: 1 when there
+ * is one, 0 when the table has no rows, -1 on error.  Versions below it
+ * were committed before the table's writers used the store (an adopted
+ * log): they have no row, and their commits are only in _delta_log.
+ */
+int pg_commit_first(struct pg_conn *c, const char *table, int64_t *version, struct err_msg *e);
 
 /*
  * Mark the row complete (N.json is in place).  Idempotent: completing a
@@ -70,6 +86,16 @@ int pg_commit_latest(struct pg_conn *c, const char *table, struct pg_commit_row 
 /* The row of table's version into *row: 1 found, 0 none, -1 error. */
 int pg_commit_get(struct pg_conn *c, const char *table, int64_t version, struct pg_commit_row *row,
                   struct err_msg *e);
+
+/*
+ * The rows of table's versions from .. to (inclusive) that exist, in
+ * ascending order, into a new array *rows of *n rows (NULL and 0 when
+ * there are none).  Free each row, then the array (pg_commit_rows_free()).
+ * Returns 0 or -1.
+ */
+int pg_commit_range(struct pg_conn *c, const char *table, int64_t from, int64_t to,
+                    struct pg_commit_row **rows, size_t *n, struct err_msg *e);
+void pg_commit_rows_free(struct pg_commit_row *rows, size_t n);
 
 void pg_commit_row_free(struct pg_commit_row *row);
 

@@ -34,6 +34,7 @@ struct pg_conn {
 	char sqlstate[6];
 	int last_tx;      /* PQtransactionStatus after the last statement */
 	int schema_ready; /* pg_schema_ensure() succeeded on this connection */
+	int unknown;      /* the last failed statement may have been applied */
 };
 
 struct pg_result {
@@ -368,6 +369,11 @@ void pg_conn_set_schema_ready(struct pg_conn *c)
 	c->schema_ready = 1;
 }
 
+int pg_conn_outcome_unknown(const struct pg_conn *c)
+{
+	return c->unknown;
+}
+
 const char *pg_last_sqlstate(const struct pg_conn *c)
 {
 	return c->sqlstate;
@@ -603,13 +609,25 @@ int pg_exec(struct pg_conn *c, const char *sql, int n, const char *const *values
 		formats[i] = lengths && lengths[i] >= 0;
 		lens[i] = lengths && lengths[i] >= 0 ? lengths[i] : 0;
 	}
+	c->unknown = 0;
 	for (int attempt = 0;; attempt++) {
 		/* Only a statement outside a transaction can be sent again by itself. */
 		int in_tx = c->last_tx == PQTRANS_INTRANS || c->last_tx == PQTRANS_INERROR;
+		/*
+		 * Sent on a live connection, a statement whose answer never comes
+		 * may have been applied: the server can commit it and die (or be
+		 * cut off) before the answer reaches us.
+		 */
+		int live = PQstatus(c->conn) == CONNECTION_OK;
 		PGresult *r = PQexecParams(c->conn, sql, n, NULL, values, lens, formats, 0);
 		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 		c->last_tx = PQtransactionStatus(c->conn);
 		c->sqlstate[0] = '\0';
+		int broke = PQstatus(c->conn) == CONNECTION_BAD;
+		if (!broke)
+			c->unknown = 0; /* the server answered this attempt */
+		else if (live)
+			c->unknown = 1;
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			if (out) {
 				struct pg_result *pr = malloc(sizeof *pr);
@@ -632,7 +650,7 @@ int pg_exec(struct pg_conn *c, const char *sql, int n, const char *const *values
 			PQclear(r);
 			return PG_UNIQUE;
 		}
-		if (PQstatus(c->conn) == CONNECTION_BAD) {
+		if (broke) {
 			char msg[ERR_MSG_MAX];
 			snprintf(msg, sizeof msg, "%s", PQerrorMessage(c->conn));
 			PQclear(r);

@@ -14,4 +14,12 @@
 int pg_conn_schema_ready(const struct pg_conn *c);
 void pg_conn_set_schema_ready(struct pg_conn *c);
 
+/*
+ * Did the last failed pg_exec() send its statement on a live connection
+ * that broke before the answer came (and could not be made again)?  Then
+ * the server may have applied it: the commit store's claim tells its
+ * caller that the outcome is unknown instead of "not claimed".
+ */
+int pg_conn_outcome_unknown(const struct pg_conn *c);
+
 #endif

@@ -122,10 +122,19 @@ pg_query() {
 
 # pg_server_stop: stop the server (fast shutdown) and keep the cluster, the
 # way an administrator or a crash takes a database away from its clients;
-# pg_stop removes the cluster afterwards as usual.  Returns pg_ctl's status.
+# pg_server_start starts it again, and pg_stop removes the cluster
+# afterwards as usual.  Returns pg_ctl's status.
 pg_server_stop() {
 	_pg_run "$STOCKETL_TEST_PG_BINDIR/pg_ctl" -D "$STOCKETL_TEST_PG_DIR/data" -m fast -w -t 30 \
 		stop >/dev/null
+}
+
+# pg_server_start: start the cluster that pg_server_stop stopped, on its
+# port, and wait until it accepts connections.  Returns pg_ctl's status.
+pg_server_start() {
+	_pg_run "$STOCKETL_TEST_PG_BINDIR/pg_ctl" -D "$STOCKETL_TEST_PG_DIR/data" \
+		-l "$STOCKETL_TEST_PG_DIR/server.log" -o "-p $STOCKETL_TEST_PG_PORT" -w -t 60 \
+		start >/dev/null 3>&-
 }
 
 # pg_stop: stop the server (immediate shutdown: nothing in it needs to be

@@ -29,6 +29,11 @@
 # lake, and prints where; it can mount a prefix of the bucket only, and add
 # s3fs options.
 #
+# s3_server_stop stops the S3 server and leaves the mounts, the way a
+# bucket goes away under its clients; s3_server_start starts it again on the
+# same port with the same objects (s3_server_running says whether it is
+# up).
+#
 # What the mount offers, as tests in tests/helpers.bats record it (s3fs
 # 1.90 against s3rver): link(2) fails with ENOTSUP and creates nothing, so
 # there is no put-if-absent by hard link; rename(2) works (a copy and a
@@ -60,14 +65,7 @@ s3_start() {
 	export S3_DIR S3_DATA S3_MOUNT S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY
 	mkdir "$S3_DATA" "$S3_MOUNT"
 
-	# fd 3 is BATS's output channel: a background process holding it open
-	# would make BATS wait for it forever.
-	node "$_S3_HERE/../node_modules/s3rver/bin/s3rver.js" -d "$S3_DATA" -a 127.0.0.1 -p 0 \
-		--silent --configure-bucket "$bucket" \
-		</dev/null >"$dir/s3rver.out" 2>"$dir/s3rver.err" 3>&- &
-	_S3_SERVER_PID=$!
-	export _S3_SERVER_PID
-	if ! net_wait_for 600 _s3_server_ready "$dir" "$_S3_SERVER_PID"; then
+	if ! _s3_server 0 "$bucket"; then
 		_s3_fail "s3rver did not start" "$dir/s3rver.out" "$dir/s3rver.err"
 		return 1
 	fi
@@ -133,6 +131,46 @@ _s3_mount() {
 	_S3_MOUNTED_PID=$pid
 }
 
+# _s3_server PORT BUCKET: run s3rver on PORT (0: one the kernel picks) over
+# $S3_DATA, creating BUCKET, as a background job; its process id in
+# _S3_SERVER_PID and in $S3_DIR/s3rver.pid (where s3_stop finds it, whoever
+# started it) once it listens.  Returns 1 if it does not start.
+_s3_server() {
+	local port=$1 bucket=$2
+	# fd 3 is BATS's output channel: a background process holding it open
+	# would make BATS wait for it forever.
+	node "$_S3_HERE/../node_modules/s3rver/bin/s3rver.js" -d "$S3_DATA" -a 127.0.0.1 -p "$port" \
+		--silent --configure-bucket "$bucket" \
+		</dev/null >"$S3_DIR/s3rver.out" 2>"$S3_DIR/s3rver.err" 3>&- &
+	_S3_SERVER_PID=$!
+	export _S3_SERVER_PID
+	echo "$_S3_SERVER_PID" >"$S3_DIR/s3rver.pid"
+	net_wait_for 600 _s3_server_ready "$S3_DIR" "$_S3_SERVER_PID" &&
+		kill -0 "$_S3_SERVER_PID" 2>/dev/null
+}
+
+# s3_server_running: is the S3 server up?
+s3_server_running() {
+	[ -f "$S3_DIR/s3rver.pid" ] && kill -0 "$(cat "$S3_DIR/s3rver.pid")" 2>/dev/null
+}
+
+# s3_server_stop: stop the S3 server; the mounts stay, and their requests
+# fail until s3_server_start.  Returns 1 if it does not stop.
+s3_server_stop() {
+	net_stop_pid "$(cat "$S3_DIR/s3rver.pid")" s3rver
+}
+
+# s3_server_start: start the S3 server again, on its port, over the same
+# objects.  Returns 1, with its log on stderr, if it does not start.
+s3_server_start() {
+	local port=${S3_ENDPOINT##*:}
+	if ! _s3_server "$port" "$S3_BUCKET"; then
+		echo "s3_server_start: s3rver did not start on port $port" >&2
+		cat "$S3_DIR/s3rver.err" >&2
+		return 1
+	fi
+}
+
 _s3_server_ready() {
 	grep -q '^S3rver listening on' "$1/s3rver.out" || ! kill -0 "$2" 2>/dev/null
 }
@@ -168,7 +206,9 @@ s3_stop() {
 	if [ -n "${S3_MOUNT:-}" ]; then
 		_s3_unmount "$S3_MOUNT" "${_S3_FUSE_PID:-}" || return 1
 	fi
-	if [ -n "${_S3_SERVER_PID:-}" ]; then
+	if [ -n "${S3_DIR:-}" ] && [ -f "$S3_DIR/s3rver.pid" ]; then
+		net_stop_pid "$(cat "$S3_DIR/s3rver.pid")" s3rver || return 1
+	elif [ -n "${_S3_SERVER_PID:-}" ]; then
 		net_stop_pid "$_S3_SERVER_PID" s3rver || return 1
 	fi
 	if [ -n "${S3_DIR:-}" ]; then
