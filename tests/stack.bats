@@ -115,7 +115,7 @@ pids() {
 }
 
 @test "the main job lands bronze on the bucket through the commit store; a second mount and DuckDB read it" {
-	run "$STOCKETL_ROOT/pipelines/intraday.sh" --base-url "$MOCKAV_URL" --interval 5min IBM
+	run "$STOCKETL_ROOT/pipelines/bronze.sh" --base-url "$MOCKAV_URL" --interval 5min IBM
 	assert_success
 	port=$(sed -n 's/^port = //p' var/pg/data/stocketl-port.conf)
 	run env PGPASSFILE=var/pg/pgpass psql -X -A -t -h 127.0.0.1 -p "$port" -U stocketl -d stocketl \
