@@ -161,6 +161,20 @@ screenshot() {
 		"Mar 7 15:00 16:00 17:00 18:00 19:00 20:00 Mar 10 14:00 15:00 16:00 17:00 18:00 19:00"
 }
 
+@test "time labels are round times: a turn without a bar on it is named at the first candle after it" {
+	# 5-minute bars at :05 and :35 past each hour (and 08:05, 08:25, 08:50 at
+	# first), New York time: no bar starts on an hour or a half hour.
+	{
+		for m in 05 25 50; do bar IBM 5min "2025-06-02T12:$m:00Z" 10 11 9 10 100; done
+		for h in 13 14 15 16 17 18 19; do
+			for m in 05 35; do bar IBM 5min "2025-06-02T$h:$m:00Z" 10 11 9 10 100; done
+		done
+	} >sparse.ndjson
+	tick-chart sparse.ndjson >sparse.svg
+	assert_equal "$(texts sparse.svg time-axis)" \
+		"Jun 2 08:15 08:30 09:00 09:30 10:00 10:30 11:00 11:30 12:00 12:30 13:00 13:30 14:00 14:30 15:00 15:30"
+}
+
 @test "several symbols are stacked panels, each with its own scales" {
 	gen-ticks -s 2 -m 780 >two.ndjson
 	run tick-chart --title "NVDA & TSLA <1min>" -o two.svg two.ndjson

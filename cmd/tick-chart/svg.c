@@ -328,6 +328,18 @@ static size_t time_labels(const struct frame *f, const struct tz *z, const int *
 			struct chart_when w;
 			struct tlabel t;
 			chart_when(z, l->v[i].t0, &w);
+			/*
+			 * A time of day names the turn it marks, not the first candle
+			 * after it: 12:00 over a 12:05 candle when no bar began at
+			 * noon, so that the axis reads in round steps (the candles'
+			 * tooltips give their own times).
+			 */
+			if (i != 0 && ri < U_DAY) {
+				int64_t step = chart_unit_seconds(ri) / 60;
+				int64_t m = ((int64_t)w.hour * 60 + w.minute) / step * step;
+				w.hour = (int)(m / 60);
+				w.minute = (int)(m % 60);
+			}
 			int shown = i == 0 ? (unit > U_DAY ? unit : U_DAY) : ri;
 			label_text(&w, shown, i == 0, t.text, sizeof t.text);
 			t.i = i;
