@@ -8,7 +8,7 @@
 #   stack/stack.sh status   one line per component: up or down, and where
 #
 # (make up, make down, make status.)  Everything lives under ./var of the
-# current directory:
+# current directory ($STOCKETL_STACK_DIR, when set, in place of ./var):
 #
 #   var/pg/data        the cluster (initdb), owned by the postgres system
 #                      user when run as root (PostgreSQL refuses root)
@@ -43,7 +43,11 @@ source "$root/tests/helpers/net.bash"
 # shellcheck source=./s3fs-options.sh
 source "$root/stack/s3fs-options.sh"
 
-var=$PWD/var
+var=${STOCKETL_STACK_DIR:-$PWD/var}
+case $var in
+/*) ;;
+*) var=$PWD/$var ;;
+esac
 pgdir=$var/pg
 pgdata=$pgdir/data
 pgrun=$pgdir/run

@@ -215,3 +215,39 @@ pids() {
 	assert_failure 64
 	assert_equal "$stderr" "usage: stack/stack.sh up | down | status"
 }
+
+@test "make up, make ddl, make stock-etl, the history report and make down, in that order, from the checkout" {
+	# As a user runs them in the checkout; the stack's directory and the
+	# configuration are this project's, so that the checkout stays clean.
+	export STOCKETL_STACK_DIR=$PROJECT/var STOCKETL_CONFIG=$PROJECT/conf/stocketl.ini
+	export STOCKETL_STATE=$PROJECT/var/state
+	mk() {
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$STOCKETL_ROOT" -s --no-print-directory \
+			O="${O_DIR:-build/rel}" OUTBIN="$STOCKETL_BIN" "$@"
+	}
+	run --separate-stderr mk up
+	assert_success
+	mountpoint -q var/lake
+	run --separate-stderr mk ddl
+	assert_success
+	STOCKETL_NOW=2025-06-17T21:00:00Z run --separate-stderr mk stock-etl \
+		ARGS="--base-url $MOCKAV_URL --interval 5min IBM"
+	assert_success
+	grep -qE '^stock-etl: run [0-9TZ-]+: status 0; ' <<<"$stderr"
+	# bronze and silver on the bucket, committed through PostgreSQL
+	run s3_get silver/_delta_log/00000000000000000001.json
+	assert_success
+	run --separate-stderr delta-cat --columns trade_timestamp silver
+	assert_success
+	assert_equal "${#lines[@]}" 100
+	# the run is in PostgreSQL's history, with its stages
+	run --separate-stderr etl-history --source postgres --format json runs
+	assert_success
+	run jq -r '.runs[] | select(.job == "stock-etl") | "\(.status) \(.rows_committed > 0) \([.stages[].stage] | sort | join(","))"' <<<"$output"
+	assert_output "0 true append,bronze,consumed,create,create,fetch,latest,merge,normalize,read,silver,validate,watermark"
+	run --separate-stderr mk down
+	assert_success
+	run ! mountpoint -q var/lake
+	cmp conf/stocketl.ini user.ini
+	[ -d var/pg/data ] && [ -d var/s3/data ]
+}
