@@ -53,6 +53,7 @@ EOF
 
 teardown() {
 	if [ -n "${LISTENER_PID:-}" ]; then
+		pkill -P "$LISTENER_PID" 2>/dev/null
 		kill "$LISTENER_PID" 2>/dev/null
 		wait "$LISTENER_PID" 2>/dev/null || true
 	fi
@@ -254,7 +255,8 @@ EOF
 	cp "spool/$now-$dead-runner.ndjson.part" "spool/1000000-$SLEEPER-runner.ndjson.part"
 	# A writer that holds the file's lock, whatever pid the name says.
 	cp "spool/$now-$dead-runner.ndjson.part" "spool/$later-$dead-locked.ndjson.part"
-	flock "spool/$later-$dead-locked.ndjson.part" sleep 60 &
+	# (fd 3 closed: a sleep left behind would hold BATS until it ends)
+	flock "spool/$later-$dead-locked.ndjson.part" sleep 60 3>&- &
 	LISTENER_PID=$!
 	sleep 0.3
 	run --separate-stderr stocketl-db --dsn "$DSN" load-spool
