@@ -85,7 +85,7 @@ UNIT_BINS  = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC   = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_TIME ?= 60
-FUZZ_SMOKE_TIME ?= 10
+FUZZ_SMOKE_TIME ?= 5
 
 SHELL_FILES = $(shell git ls-files '*.sh' '*.bash' '*.bats' .ci/run tests/run \
                 bench/run 2>/dev/null | sort -u)
