@@ -6,7 +6,7 @@ load helpers/common
 
 setup() {
 	common_setup
-	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	export STOCKETL_LAKE=$TEST_DIR/lake
 	DELTA=$FIXTURES/delta
 }
 
