@@ -249,12 +249,16 @@ static int cp_file_put(struct delta_snapshot *snap, struct delta_file *f, int is
 		err_set(e, EX_DATAERR, "%s action without a path", is_add ? "add" : "remove");
 		return -1;
 	}
-	if (delta_uri_decode(f->raw_path, path) < 0) {
+	/* Most paths have no escape: decoding them would copy them a byte at a time. */
+	if (!strchr(f->raw_path, '%')) {
+		f->path = strdup(f->raw_path);
+	} else if (delta_uri_decode(f->raw_path, path) < 0) {
 		err_set(e, EX_DATAERR, "path \"%s\" has a malformed %%-escape", f->raw_path);
 		delta_file_free(f);
 		return -1;
+	} else {
+		f->path = strdup(path->data);
 	}
-	f->path = strdup(path->data);
 	f->version = version;
 	if (!f->path) {
 		delta_file_free(f);
