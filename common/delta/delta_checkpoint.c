@@ -275,7 +275,7 @@ static int cp_file_put(struct delta_snapshot *snap, struct delta_file *f, int is
 
 /*
  * An add or remove row straight into the snapshot, for checkpoints read
- * row by row (cp_cols_usable() says when they are not).
+ * row by row (when cp_load_columns() cannot read their layout).
  */
 static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int af,
                    const struct pq_value *a, int is_add, int64_t version, struct buf *path,
