@@ -4,7 +4,9 @@
  * Reading looks every column up by name, so Spark's, delta-rs's and our own
  * layouts all work; only the action columns replay needs are selected
  * (txn, add, remove, metaData, protocol), and stats_parsed is ignored (the
- * JSON stats, when present, are enough for file skipping).  A writer, which
+ * JSON stats, when present, are enough for file skipping).  The add and
+ * remove actions, most of a checkpoint, are decoded column by column into
+ * the file list, the rare others as rows (cp_load_columns()).  A writer, which
  * keeps no file lists, does not decode the add and remove columns of a
  * checkpoint with checksums but verifies their pages, and reads any other
  * checkpoint whole: it refuses what readers refuse.  Writing uses
@@ -235,9 +237,45 @@ static int cp_map(const struct pq_value *v, struct delta_map *m)
 }
 
 /*
- * An add or remove row straight into the snapshot: checkpoints of large
- * tables are mostly these, and building them without a JSON round trip
- * keeps snapshot loading fast.
+ * Finish a file read from an add or remove action (raw_path and the rest
+ * set, path not yet) and put it into the snapshot, or check it and drop it
+ * without file lists.  f is consumed.
+ */
+static int cp_file_put(struct delta_snapshot *snap, struct delta_file *f, int is_add,
+                       int64_t version, struct buf *path, struct err_msg *e)
+{
+	if (!f->raw_path || !*f->raw_path) {
+		delta_file_free(f);
+		err_set(e, EX_DATAERR, "%s action without a path", is_add ? "add" : "remove");
+		return -1;
+	}
+	/* Most paths have no escape: decoding them would copy them a byte at a time. */
+	if (!strchr(f->raw_path, '%')) {
+		f->path = strdup(f->raw_path);
+	} else if (delta_uri_decode(f->raw_path, path) < 0) {
+		err_set(e, EX_DATAERR, "path \"%s\" has a malformed %%-escape", f->raw_path);
+		delta_file_free(f);
+		return -1;
+	} else {
+		f->path = strdup(path->data);
+	}
+	f->version = version;
+	if (!f->path) {
+		delta_file_free(f);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	if (snap->no_files) {
+		/* Checked like any other action, then left out. */
+		delta_file_free(f);
+		return 0;
+	}
+	return delta_snapshot_put_file(snap, f, is_add, e);
+}
+
+/*
+ * An add or remove row straight into the snapshot, for checkpoints read
+ * row by row (when cp_load_columns() cannot read their layout).
  */
 static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int af,
                    const struct pq_value *a, int is_add, int64_t version, struct buf *path,
@@ -249,17 +287,6 @@ static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int a
 		return -1;
 	}
 	f->raw_path = cp_str(cp_child(r, af, a, "path", NULL));
-	if (!f->raw_path || !*f->raw_path) {
-		delta_file_free(f);
-		err_set(e, EX_DATAERR, "%s action without a path", is_add ? "add" : "remove");
-		return -1;
-	}
-	if (delta_uri_decode(f->raw_path, path) < 0) {
-		err_set(e, EX_DATAERR, "path \"%s\" has a malformed %%-escape", f->raw_path);
-		delta_file_free(f);
-		return -1;
-	}
-	f->path = strdup(path->data);
 	f->size = cp_i64(cp_child(r, af, a, "size", NULL), -1);
 	f->modification_time = cp_i64(cp_child(r, af, a, "modificationTime", NULL), -1);
 	f->deletion_timestamp = cp_i64(cp_child(r, af, a, "deletionTimestamp", NULL), -1);
@@ -274,19 +301,12 @@ static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int a
 		cp_json_map(&t, tags);
 		f->tags_json = buf_detach(&t);
 	}
-	f->version = version;
-	if (!f->path ||
-	    cp_map(cp_child(r, af, a, "partitionValues", NULL), &f->partition_values) < 0) {
+	if (cp_map(cp_child(r, af, a, "partitionValues", NULL), &f->partition_values) < 0) {
 		delta_file_free(f);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
-	if (snap->no_files) {
-		/* Checked like any other action, then left out. */
-		delta_file_free(f);
-		return 0;
-	}
-	return delta_snapshot_put_file(snap, f, is_add, e);
+	return cp_file_put(snap, f, is_add, version, path, e);
 }
 
 /*
@@ -406,6 +426,614 @@ static int cp_verify_files(struct pq_reader *r, struct err_msg *pe)
 	return 0;
 }
 
+/* Reading add and remove column by column ---------------------------------------- */
+
+/*
+ * A checkpoint of a large table is mostly add actions, and assembling each
+ * as a generic row (every leaf of the struct, strings copied into the row,
+ * then copied again into the file list) costs most of a replay.  So the
+ * add and remove leaves that replay keeps are decoded column by column,
+ * straight from the column chunks into the file list, in step with a row
+ * reader that assembles only the rare actions (metaData, protocol, txn).
+ * The other leaves of add and remove (stats_parsed, row tracking, ...)
+ * are verified as a writer verifies them (cp_verify_files()): a damaged
+ * page is refused as a full read refuses it.
+ *
+ * Levels are read as the row reader reads them: an action is set when the
+ * definition level of its path reaches the action's, a field is null below
+ * its maximum, a map's entries continue while the repetition level is 1.
+ * Only the layouts whose levels follow from the schema this way (fields
+ * in structs, map<string,string> as a repeated key_value group) are read
+ * so; any other checkpoint is read row by row.
+ */
+
+/* One leaf, read entry by entry in step with the others. */
+struct cp_col {
+	int leaf; /* -1: not in the file */
+	int max_def, max_rep, required;
+	enum pq_vkind kind;
+	struct pq_column *c;
+	struct pq_column_batch b;
+	size_t i;
+};
+
+struct cp_mapcols {
+	int dl; /* definition level at which the map is set (not null) */
+	struct cp_col key, val;
+};
+
+struct cp_actcols {
+	int field; /* add or remove; -1: not in the file */
+	int dl;    /* definition level at which the action is set */
+	struct cp_col path, size, mtime, dts, dc, stats, dv;
+	int dv_dl;
+	struct cp_mapcols pv, tags;
+};
+
+#define CP_KIND(k) (1u << (k))
+
+/* Definition level at which field f (below structs only) has a value. */
+static int cp_def_level(const struct pq_schema *s, int f)
+{
+	int d = 0;
+	for (; f > PQ_ROOT; f = pq_schema_field(s, f)->parent)
+		d += pq_schema_field(s, f)->optional;
+	return d;
+}
+
+/* The levels of a leaf (from the first row group's chunk), or -1. */
+static int cp_levels(const struct pq_reader *r, int leaf, int *max_def, int *max_rep)
+{
+	struct pq_chunk_info ci;
+	if (pq_reader_chunk_info(r, 0, leaf, &ci) < 0)
+		return -1;
+	*max_def = ci.max_def;
+	*max_rep = ci.max_rep;
+	return 0;
+}
+
+/*
+ * A primitive field f as a column: 0, or -1 when its kind is not one of
+ * kinds or its levels are not those of a field below structs.
+ */
+static int cp_col_field(const struct pq_reader *r, int f, unsigned kinds, struct cp_col *k)
+{
+	const struct pq_schema *s = pq_reader_schema(r);
+	const struct pq_field *pf = pq_schema_field(s, f);
+	if (!pf || pf->leaf < 0 || !(kinds & CP_KIND(pq_type_kind(pf->type))) ||
+	    cp_levels(r, pf->leaf, &k->max_def, &k->max_rep) < 0 || k->max_rep != 0 ||
+	    k->max_def != cp_def_level(s, f))
+		return -1;
+	k->leaf = pf->leaf;
+	k->required = !pf->optional;
+	k->kind = pq_type_kind(pf->type);
+	return 0;
+}
+
+/* The child called name of action field af as a column (absent: leaf -1). */
+static int cp_col_setup(const struct pq_reader *r, int af, const char *name, unsigned kinds,
+                        struct cp_col *k)
+{
+	memset(k, 0, sizeof *k);
+	k->leaf = -1;
+	int f = pq_schema_child(pq_reader_schema(r), af, name);
+	return f < 0 ? 0 : cp_col_field(r, f, kinds, k);
+}
+
+/* A map<string,string> child of af as its key and value columns. */
+static int cp_map_setup(const struct pq_reader *r, int af, const char *name, struct cp_mapcols *m)
+{
+	const struct pq_schema *s = pq_reader_schema(r);
+	memset(m, 0, sizeof *m);
+	m->key.leaf = m->val.leaf = -1;
+	int f = pq_schema_child(s, af, name);
+	if (f < 0)
+		return 0;
+	const struct pq_field *mf = pq_schema_field(s, f);
+	if (mf->type != PQ_MAP || mf->nchildren != 2)
+		return -1;
+	const struct pq_field *kf = pq_schema_field(s, mf->children[0]);
+	const struct pq_field *vf = pq_schema_field(s, mf->children[1]);
+	m->dl = cp_def_level(s, f);
+	if (kf->leaf < 0 || vf->leaf < 0 || pq_type_kind(kf->type) != PQ_V_BYTES ||
+	    pq_type_kind(vf->type) != PQ_V_BYTES ||
+	    cp_levels(r, kf->leaf, &m->key.max_def, &m->key.max_rep) < 0 ||
+	    cp_levels(r, vf->leaf, &m->val.max_def, &m->val.max_rep) < 0 || m->key.max_rep != 1 ||
+	    m->val.max_rep != 1 || m->key.max_def != m->dl + 1 ||
+	    m->val.max_def != m->dl + 1 + vf->optional)
+		return -1;
+	m->key.leaf = kf->leaf;
+	m->val.leaf = vf->leaf;
+	m->key.kind = m->val.kind = PQ_V_BYTES;
+	m->val.required = !vf->optional;
+	return 0;
+}
+
+/* The columns of action name, or -1 when it cannot be read column by column. */
+static int cp_act_setup(const struct pq_reader *r, const char *name, struct cp_actcols *a)
+{
+	const struct pq_schema *s = pq_reader_schema(r);
+	const unsigned ints = CP_KIND(PQ_V_I32) | CP_KIND(PQ_V_I64);
+	memset(a, 0, sizeof *a);
+	a->field = pq_schema_child(s, PQ_ROOT, name);
+	a->path.leaf = a->size.leaf = a->mtime.leaf = a->dts.leaf = a->dc.leaf = -1;
+	a->stats.leaf = a->dv.leaf = a->pv.key.leaf = a->pv.val.leaf = -1;
+	a->tags.key.leaf = a->tags.val.leaf = -1;
+	if (a->field < 0)
+		return 0;
+	if (pq_schema_field(s, a->field)->type != PQ_STRUCT)
+		return -1;
+	a->dl = cp_def_level(s, a->field);
+	if (cp_col_setup(r, a->field, "path", CP_KIND(PQ_V_BYTES), &a->path) < 0 ||
+	    a->path.leaf < 0 || cp_col_setup(r, a->field, "size", ints, &a->size) < 0 ||
+	    cp_col_setup(r, a->field, "modificationTime", ints, &a->mtime) < 0 ||
+	    cp_col_setup(r, a->field, "deletionTimestamp", ints, &a->dts) < 0 ||
+	    cp_col_setup(r, a->field, "dataChange", CP_KIND(PQ_V_BOOL), &a->dc) < 0 ||
+	    cp_col_setup(r, a->field, "stats", CP_KIND(PQ_V_BYTES), &a->stats) < 0 ||
+	    cp_map_setup(r, a->field, "partitionValues", &a->pv) < 0 ||
+	    cp_map_setup(r, a->field, "tags", &a->tags) < 0)
+		return -1;
+	/* deletionVector: only whether it is set, told by its first leaf. */
+	int dv = pq_schema_child(s, a->field, "deletionVector");
+	if (dv >= 0) {
+		const struct pq_field *df = pq_schema_field(s, dv);
+		if (df->type != PQ_STRUCT || df->nchildren < 1)
+			return -1;
+		memset(&a->dv, 0, sizeof a->dv);
+		if (cp_col_field(r, df->children[0], ~0u, &a->dv) < 0)
+			return -1;
+		a->dv_dl = cp_def_level(s, dv);
+	}
+	return 0;
+}
+
+static struct cp_col *cp_act_col(struct cp_actcols *a, int i)
+{
+	struct cp_col *all[] = {&a->path,   &a->size,     &a->mtime,   &a->dts,
+	                        &a->dc,     &a->stats,    &a->dv,      &a->pv.key,
+	                        &a->pv.val, &a->tags.key, &a->tags.val};
+	return i < (int)(sizeof all / sizeof *all) ? all[i] : NULL;
+}
+
+static void cp_act_close(struct cp_actcols *a)
+{
+	struct cp_col *k;
+	for (int i = 0; (k = cp_act_col(a, i)); i++) {
+		pq_column_close(k->c);
+		k->c = NULL;
+		k->b.n = k->i = 0;
+	}
+}
+
+/* Open the action's columns for row group rg. */
+static int cp_act_open(struct pq_reader *r, struct cp_actcols *a, int rg, struct err_msg *e)
+{
+	struct cp_col *k;
+	cp_act_close(a);
+	for (int i = 0; (k = cp_act_col(a, i)); i++)
+		if (k->leaf >= 0 && !(k->c = pq_column_open_entries(r, rg, k->leaf, e)))
+			return -1;
+	return 0;
+}
+
+/* Is leaf one of the action's columns? */
+static int cp_act_has(struct cp_actcols *a, int leaf)
+{
+	struct cp_col *k;
+	for (int i = 0; (k = cp_act_col(a, i)); i++)
+		if (k->leaf >= 0 && k->leaf == leaf)
+			return 1;
+	return 0;
+}
+
+/* Where a checkpoint part is being read: for messages. */
+struct cp_at {
+	struct pq_reader *r;
+	const char *path;
+	int rg;
+};
+
+static int cp_col_fail(const struct cp_at *at, const struct cp_col *k, struct err_msg *e,
+                       const char *what)
+{
+	char name[256];
+	pq_reader_column_path(at->r, k->leaf, name, sizeof name);
+	err_set(e, EX_DATAERR, "%s: row group %d, column %s: %s", at->path, at->rg, name, what);
+	return -1;
+}
+
+/* Make sure a column has an entry: 1, 0 at the end of its chunk, -1. */
+static int cp_col_peek(struct cp_col *k, struct err_msg *e)
+{
+	while (k->i >= k->b.n) {
+		ssize_t n = pq_column_read(k->c, &k->b, 4096, e);
+		if (n <= 0)
+			return (int)n;
+		k->i = 0;
+	}
+	return 1;
+}
+
+static int cp_col_need(const struct cp_at *at, struct cp_col *k, struct err_msg *e)
+{
+	int rc = cp_col_peek(k, e);
+	if (rc == 0)
+		return cp_col_fail(at, k, e, "column ends before the row group's rows");
+	return rc;
+}
+
+static inline int cp_def(const struct cp_col *k)
+{
+	return k->b.def ? k->b.def[k->i] : k->max_def;
+}
+
+static inline int cp_rep(const struct cp_col *k)
+{
+	return k->b.rep ? k->b.rep[k->i] : 0;
+}
+
+/* A NUL-terminated copy of a byte string. */
+static char *cp_strn(const struct pq_bytes *b)
+{
+	char *s = malloc(b->len + 1);
+	if (s) {
+		if (b->len)
+			memcpy(s, b->p, b->len);
+		s[b->len] = '\0';
+	}
+	return s;
+}
+
+/*
+ * Consume one row's entry of a flat column: 1 when it has a value (at
+ * index *at_i of the column's batch, valid until the next read of it), 0
+ * for a null, which a required field of a set action may not be.
+ */
+static int cp_flat(const struct cp_at *at, struct cp_col *k, int set, size_t *at_i,
+                   struct err_msg *e)
+{
+	if (k->leaf < 0)
+		return 0;
+	if (cp_col_need(at, k, e) < 0)
+		return -1;
+	int has = cp_def(k) == k->max_def;
+	*at_i = k->i++;
+	if (!has && set && k->required)
+		return cp_col_fail(at, k, e, "definition level leaves a required field empty");
+	return has;
+}
+
+static int64_t cp_col_i64(const struct cp_col *k, size_t i)
+{
+	return k->kind == PQ_V_I64 ? k->b.i64[i] : k->b.i32[i];
+}
+
+/*
+ * One row's entries of a map's key and value columns: *set 1 when the map
+ * is set, its entries appended to m (when not NULL) and to json as an
+ * object (when not NULL).
+ */
+static int cp_map_row(const struct cp_at *at, struct cp_mapcols *m, int *set, struct delta_map *out,
+                      struct buf *json, struct err_msg *e)
+{
+	*set = 0;
+	if (m->key.leaf < 0)
+		return 0;
+	if (cp_col_need(at, &m->key, e) < 0 || cp_col_need(at, &m->val, e) < 0)
+		return -1;
+	if (cp_rep(&m->key) != 0)
+		return cp_col_fail(at, &m->key, e, "row starts with a repetition level above 0");
+	if (cp_rep(&m->val) != 0)
+		return cp_col_fail(at, &m->val, e, "row starts with a repetition level above 0");
+	int d = cp_def(&m->key);
+	if (d < m->dl) {
+		m->key.i++;
+		m->val.i++;
+		return 0;
+	}
+	*set = 1;
+	if (json)
+		buf_putc(json, '{');
+	if (d == m->dl) { /* empty */
+		m->key.i++;
+		m->val.i++;
+		if (json)
+			buf_putc(json, '}');
+		return 0;
+	}
+	size_t n = 0, cap = 0;
+	for (;;) {
+		const struct pq_bytes *k = &m->key.b.bytes[m->key.i];
+		int has = cp_def(&m->val) == m->val.max_def;
+		if (!has && m->val.required)
+			return cp_col_fail(at, &m->val, e,
+			                   "definition level leaves a required field empty");
+		const struct pq_bytes *v = has ? &m->val.b.bytes[m->val.i] : NULL;
+		char *key = cp_strn(k), *val = v ? cp_strn(v) : NULL;
+		if (!key || (v && !val)) {
+			free(key);
+			free(val);
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		if (json) {
+			if (n)
+				buf_putc(json, ',');
+			buf_json_str(json, key, strlen(key));
+			buf_putc(json, ':');
+			if (val)
+				buf_json_str(json, (const char *)v->p, v->len);
+			else
+				buf_puts(json, "null");
+		}
+		if (out) {
+			if (out->n == cap) {
+				cap = cap ? cap * 2 : 4;
+				struct delta_kv *kv = realloc(out->kv, cap * sizeof *kv);
+				if (!kv) {
+					free(key);
+					free(val);
+					err_set(e, EX_SOFTWARE, "out of memory");
+					return -1;
+				}
+				out->kv = kv;
+			}
+			out->kv[out->n].key = key;
+			out->kv[out->n++].value = val;
+		} else {
+			free(key);
+			free(val);
+		}
+		n++;
+		m->key.i++;
+		m->val.i++;
+		int rc = cp_col_peek(&m->key, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 || cp_rep(&m->key) == 0)
+			break;
+		if (cp_col_need(at, &m->val, e) < 0)
+			return -1;
+		if (cp_rep(&m->key) != 1 || cp_rep(&m->val) != 1)
+			return cp_col_fail(at, &m->key, e,
+			                   "repetition levels of a map's keys and values disagree");
+		if (cp_def(&m->key) <= m->dl)
+			return cp_col_fail(at, &m->key, e,
+			                   "definition level leaves a required field empty");
+	}
+	if (json)
+		buf_putc(json, '}');
+	return 0;
+}
+
+/*
+ * One row of an action's columns: *set 1 when the action is set, then
+ * checked and put into the snapshot (or only checked, without file lists).
+ */
+static int cp_act_row(struct delta_snapshot *snap, const struct cp_at *at, struct cp_actcols *a,
+                      int is_add, int64_t version, int *set, struct buf *path, struct err_msg *e)
+{
+	size_t i;
+	*set = 0;
+	if (a->field < 0)
+		return 0;
+	if (cp_col_need(at, &a->path, e) < 0)
+		return -1;
+	int s = cp_def(&a->path) >= a->dl;
+	struct delta_file *f = s ? calloc(1, sizeof *f) : NULL;
+	if (s && !f) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	int rc, pv_set, tags_set;
+	struct buf tags = BUF_INIT;
+	if ((rc = cp_flat(at, &a->path, 0, &i, e)) < 0)
+		goto fail;
+	if (f && rc)
+		f->raw_path = cp_strn(&a->path.b.bytes[i]);
+	if ((rc = cp_flat(at, &a->size, s, &i, e)) < 0)
+		goto fail;
+	if (f)
+		f->size = rc ? cp_col_i64(&a->size, i) : -1;
+	if ((rc = cp_flat(at, &a->mtime, s, &i, e)) < 0)
+		goto fail;
+	if (f)
+		f->modification_time = rc ? cp_col_i64(&a->mtime, i) : -1;
+	if ((rc = cp_flat(at, &a->dts, s, &i, e)) < 0)
+		goto fail;
+	if (f)
+		f->deletion_timestamp = rc ? cp_col_i64(&a->dts, i) : -1;
+	if ((rc = cp_flat(at, &a->dc, s, &i, e)) < 0)
+		goto fail;
+	if (f)
+		f->data_change = rc && a->dc.b.b[i];
+	if ((rc = cp_flat(at, &a->stats, s, &i, e)) < 0)
+		goto fail;
+	if (f && rc)
+		f->stats = cp_strn(&a->stats.b.bytes[i]);
+	if (a->dv.leaf >= 0) {
+		if (cp_col_need(at, &a->dv, e) < 0)
+			goto fail;
+		if (f)
+			f->has_deletion_vector = cp_def(&a->dv) >= a->dv_dl;
+		a->dv.i++;
+	}
+	if (cp_map_row(at, &a->pv, &pv_set, f ? &f->partition_values : NULL, NULL, e) < 0 ||
+	    cp_map_row(at, &a->tags, &tags_set, NULL, f ? &tags : NULL, e) < 0)
+		goto fail;
+	if (!f)
+		return 0;
+	if (tags_set) {
+		if (buf_failed(&tags)) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			goto fail;
+		}
+		f->tags_json = buf_detach(&tags);
+	}
+	*set = 1;
+	return cp_file_put(snap, f, is_add, version, path, e);
+fail:
+	buf_free(&tags);
+	delta_file_free(f);
+	return -1;
+}
+
+/*
+ * Every leaf of add and remove that is not read column by column, checked
+ * for what reading it would refuse (cp_verify_files() for the rest).
+ */
+static int cp_verify_rest(struct pq_reader *r, struct cp_actcols *acts, struct err_msg *pe)
+{
+	const struct pq_schema *sch = pq_reader_schema(r);
+	int nrg = pq_reader_num_row_groups(r);
+	for (int leaf = 0; leaf < pq_schema_nleaves(sch); leaf++) {
+		int f = pq_schema_leaf_field(sch, leaf);
+		while (f > PQ_ROOT && pq_schema_field(sch, f)->parent != PQ_ROOT)
+			f = pq_schema_field(sch, f)->parent;
+		struct cp_actcols *a = f == acts[0].field   ? &acts[0]
+		                       : f == acts[1].field ? &acts[1]
+		                                            : NULL;
+		if (f < 0 || !a || cp_act_has(a, leaf))
+			continue;
+		for (int rg = 0; rg < nrg; rg++)
+			if (pq_column_verify(r, rg, leaf, pe) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Every action column of a row group at its end. */
+static int cp_act_end(const struct cp_at *at, struct cp_actcols *a, int64_t n, struct err_msg *e)
+{
+	struct cp_col *k;
+	for (int i = 0; (k = cp_act_col(a, i)); i++) {
+		if (k->leaf < 0)
+			continue;
+		int rc = cp_col_peek(k, e);
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
+			char why[96];
+			snprintf(why, sizeof why, "more rows than the row group's %lld",
+			         (long long)n);
+			return cp_col_fail(at, k, e, why);
+		}
+	}
+	return 0;
+}
+
+/*
+ * One part of a checkpoint into snap, its add and remove actions read
+ * column by column: 0, -1 with e set, or 1 when the file's layout is not
+ * one this reads (nothing read yet: read it row by row).
+ */
+static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, const char *path,
+                           int64_t version, int64_t *rows, int64_t *adds, struct err_msg *e)
+{
+	static const char *const rare[] = {"metaData", "protocol", "txn"};
+	const struct pq_schema *sch = pq_reader_schema(r);
+	struct cp_actcols acts[2];
+	int nrg = pq_reader_num_row_groups(r);
+	if (nrg == 0 || cp_act_setup(r, "add", &acts[0]) < 0 ||
+	    cp_act_setup(r, "remove", &acts[1]) < 0 || (acts[0].field < 0 && acts[1].field < 0))
+		return 1;
+	const char *have[3];
+	size_t nh = 0;
+	for (size_t i = 0; i < 3; i++)
+		if (pq_schema_child(sch, PQ_ROOT, rare[i]) >= 0)
+			have[nh++] = rare[i];
+	struct buf line = BUF_INIT, decoded = BUF_INIT;
+	struct err_msg pe;
+	int rc = -1;
+	err_clear(&pe);
+	if (nh && pq_reader_select(r, have, nh, &pe) < 0) {
+		cp_unusable(e, snap, path, version, EX_DATAERR, pe.text);
+		goto out;
+	}
+	if (cp_verify_rest(r, acts, &pe) < 0)
+		goto bad;
+	*rows += pq_reader_num_rows(r);
+	for (int rg = 0; rg < nrg; rg++) {
+		struct cp_at at = {r, path, rg};
+		int64_t n = pq_reader_row_group_rows(r, rg);
+		if (cp_act_open(r, &acts[0], rg, &pe) < 0 || cp_act_open(r, &acts[1], rg, &pe) < 0)
+			goto bad;
+		for (int64_t i = 0; i < n; i++) {
+			const struct pq_value *row = NULL;
+			int set = 0, which = -1, set_add, set_rm;
+			if (nh) {
+				int k = pq_reader_next_row(r, &row, &pe);
+				if (k == 0)
+					err_set(&pe, EX_DATAERR,
+					        "%s: fewer rows than its row groups say", path);
+				if (k <= 0)
+					goto bad;
+				for (size_t j = 0; j < nh; j++) {
+					const struct pq_value *v =
+					    cp_child(r, PQ_ROOT, row, have[j], NULL);
+					if (v && v->kind == PQ_V_STRUCT) {
+						set++;
+						which = (int)j;
+					}
+				}
+			}
+			for (int j = 0; j < 2; j++) {
+				struct cp_actcols *a = &acts[j];
+				if (a->field < 0)
+					continue;
+				if (cp_col_need(&at, &a->path, &pe) < 0)
+					goto bad;
+				set += cp_def(&a->path) >= a->dl;
+			}
+			if (set > 1) {
+				cp_unusable(e, snap, path, version, EX_DATAERR,
+				            "a row holds more than one action");
+				goto out;
+			}
+			if (cp_act_row(snap, &at, &acts[0], 1, version, &set_add, &decoded, &pe) <
+			        0 ||
+			    cp_act_row(snap, &at, &acts[1], 0, version, &set_rm, &decoded, &pe) < 0)
+				goto bad;
+			*adds += set_add;
+			if (which < 0 || !cp_row_to_json(r, row, &line))
+				continue;
+			struct json *j = json_parse(line.data, line.len, &pe);
+			int ok = j && delta_apply_action(snap, version, j, &pe) == 0;
+			json_free(j);
+			if (!ok) {
+				cp_unusable(e, snap, path, version,
+				            pe.status == EX_SOFTWARE ? EX_SOFTWARE : EX_DATAERR,
+				            pe.text);
+				goto out;
+			}
+		}
+		struct cp_at end = {r, path, rg};
+		if (cp_act_end(&end, &acts[0], n, &pe) < 0 ||
+		    cp_act_end(&end, &acts[1], n, &pe) < 0)
+			goto bad;
+	}
+	if (nh) {
+		const struct pq_value *row;
+		int k = pq_reader_next_row(r, &row, &pe);
+		if (k > 0)
+			err_set(&pe, EX_DATAERR, "%s: more rows than its row groups say", path);
+		if (k != 0)
+			goto bad;
+	}
+	rc = 0;
+	goto out;
+bad:
+	cp_unusable(e, snap, path, version,
+	            pe.status == EX_IOERR || pe.status == EX_SOFTWARE ? pe.status : EX_DATAERR,
+	            pe.text);
+out:
+	cp_act_close(&acts[0]);
+	cp_act_close(&acts[1]);
+	buf_free(&line);
+	buf_free(&decoded);
+	return rc;
+}
+
 /* One part of a checkpoint into snap; rows and adds are counted. */
 static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t version,
                         int64_t *rows, int64_t *adds, struct err_msg *e)
@@ -413,10 +1041,18 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	static const char *const sel[] = {"add", "remove", "metaData", "protocol", "txn"};
 	struct buf line = BUF_INIT, decoded = BUF_INIT;
 	struct err_msg pe;
-	struct pq_reader *r = pq_reader_open(path, NULL, &pe);
-	if (!r)
+	/* Decompression contexts for the columns read one by one (the rows have the reader's). */
+	struct pq_read_options o = {0};
+	if (!(o.codec = pq_codec_new())) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	struct pq_reader *r = pq_reader_open(path, &o, &pe);
+	if (!r) {
+		pq_codec_free(o.codec);
 		return cp_unusable(e, snap, path, version,
 		                   pe.status == EX_IOERR ? EX_IOERR : EX_DATAERR, pe.text);
+	}
 	/*
 	 * Without file lists, a writer needs no adds or removes, only to know
 	 * that readers can read them: in a checkpoint whose footer and pages
@@ -427,6 +1063,14 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	 * lack some).
 	 */
 	int light = snap->no_files && pq_reader_checksummed(r);
+	if (!light && !delta_checkpoint_rowwise) {
+		int k = cp_load_columns(snap, r, path, version, rows, adds, e);
+		if (k <= 0) {
+			pq_reader_close(r);
+			pq_codec_free(o.codec);
+			return k;
+		}
+	}
 	const char *have[5];
 	size_t nh = 0;
 	const struct pq_schema *sch = pq_reader_schema(r);
@@ -501,10 +1145,13 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	rc = 0;
 out:
 	pq_reader_close(r);
+	pq_codec_free(o.codec);
 	buf_free(&line);
 	buf_free(&decoded);
 	return rc;
 }
+
+int delta_checkpoint_rowwise;
 
 int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts,
                           const struct delta_last_checkpoint *lc, struct err_msg *e)

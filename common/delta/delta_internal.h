@@ -22,6 +22,13 @@ struct json;
  */
 int delta_pathf(char *out, size_t cap, const char *fmt, ...) ERR_PRINTF(3, 4);
 
+/*
+ * 1: read checkpoints row by row only, as every layout can be read; 0 (the
+ * default): their add and remove actions column by column where the
+ * layout allows.  For tests that hold the one against the other.
+ */
+extern int delta_checkpoint_rowwise;
+
 /* Apply one parsed action object (a line of a commit, or a checkpoint row). */
 int delta_apply_action(struct delta_snapshot *snap, int64_t v, const struct json *j,
                        struct err_msg *e);

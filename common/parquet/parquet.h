@@ -458,8 +458,20 @@ struct pq_column_batch {
 		const struct pq_bytes *bytes;
 		const pq_int128 *dec;
 	};
+	/*
+	 * The entries' definition levels (NULL when every entry has a value)
+	 * and repetition levels (NULL for a leaf outside lists and maps), for
+	 * readers that tell a null struct from a null field below it.
+	 */
+	const uint16_t *def, *rep;
 };
 struct pq_column *pq_column_open(struct pq_reader *r, int rg, int leaf, struct err_msg *e);
+/*
+ * The same for any leaf, also inside a list or map: pq_column_read() then
+ * gives level entries (a list's elements, a map's keys or values, and the
+ * entries of empty and null ones) rather than rows, with their levels.
+ */
+struct pq_column *pq_column_open_entries(struct pq_reader *r, int rg, int leaf, struct err_msg *e);
 ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t max,
                        struct err_msg *e);
 void pq_column_close(struct pq_column *c);

@@ -1812,6 +1812,15 @@ struct pq_column *pq_column_open(struct pq_reader *r, int rg, int leaf, struct e
 	return column_new(r, rg, leaf, 0, e);
 }
 
+struct pq_column *pq_column_open_entries(struct pq_reader *r, int rg, int leaf, struct err_msg *e)
+{
+	if (rg < 0 || rg >= r->ft.nrg || leaf < 0 || leaf >= r->s->nleaves) {
+		err_set(e, EX_SOFTWARE, "%s: no row group %d or column %d", r->name, rg, leaf);
+		return NULL;
+	}
+	return column_new(r, rg, leaf, 0, e);
+}
+
 /*
  * The one value encoding the footer lists for a column chunk, those of
  * levels (RLE, BIT_PACKED) aside, or -1 when it lists none or several.
@@ -1966,6 +1975,10 @@ ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t ma
 		b->valid = c->valid;
 		b->b = c->out;
 	}
+	if (md && !c->all_present)
+		b->def = c->def + c->pos;
+	if (c->lf->max_rep)
+		b->rep = c->rep + c->pos;
 	c->pos += k;
 	b->n = k;
 	return (ssize_t)k;

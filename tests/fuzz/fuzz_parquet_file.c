@@ -1,8 +1,9 @@
 /*
  * Fuzz target: a whole Parquet file from memory.  Open it, read every row
  * (the row assembler over every page decoder), then verify every column
- * chunk (pq_column_verify()), read every flat column with the columnar
- * reader, and decode every footer statistic.  Limits keep a
+ * chunk (pq_column_verify()), read every column with the columnar
+ * reader (those inside lists and maps entry by entry, with their levels),
+ * and decode every footer statistic.  Limits keep a
  * page's claims from asking for more memory than the fuzzer allows.  Each
  * input is read twice: with the page and footer checksums verified, and
  * without, since a mutated page almost never keeps its CRC and the decoders
@@ -14,6 +15,9 @@
 #include "parquet/parquet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Where the levels read go, so that reading them is not optimised away. */
+static volatile unsigned sink;
 
 static void read_file(const uint8_t *data, size_t size, int skip_crc)
 {
@@ -38,10 +42,15 @@ static void read_file(const uint8_t *data, size_t size, int skip_crc)
 			pq_column_verify(r, g, l, &e);
 			struct pq_column *c = pq_column_open(r, g, l, &e);
 			if (!c)
+				c = pq_column_open_entries(r, g, l, &e);
+			if (!c)
 				continue;
 			struct pq_column_batch b;
+			unsigned levels = 0;
 			for (int k = 0; k < 10000 && pq_column_read(c, &b, 1000, &e) > 0; k++)
-				;
+				for (size_t i = 0; i < b.n; i++)
+					levels += (b.def ? b.def[i] : 0) + (b.rep ? b.rep[i] : 0);
+			sink += levels;
 			pq_column_close(c);
 		}
 	}

@@ -3,11 +3,13 @@
  * checkpoints (delta_checkpoint.c): replay in order, every line checked
  * also without file lists, gaps named whatever _last_checkpoint says,
  * unusable checkpoints left aside for an older one or the JSON commits,
- * _last_checkpoint never moving backwards, and the parsers of durations and
- * _last_checkpoint.
+ * _last_checkpoint never moving backwards, the add and remove columns of
+ * checkpoints read column by column to the same state as rows give, and the
+ * parsers of durations and _last_checkpoint.
  */
 #include "t_delta.h"
 
+#include "delta/delta_internal.h"
 #include "parquet/parquet.h"
 #include "t.h"
 
@@ -327,6 +329,177 @@ static void test_a_writer_refuses_a_damaged_checkpoint_as_readers_do(void)
 	t_table_free(&t);
 }
 
+/* The same text, or both absent. */
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Every field of the files of one map equal to those of the other. */
+static void same_files(const char *root, const struct strmap *a, const struct strmap *b)
+{
+	size_t it = 0;
+	struct strmap_slot *sl;
+	T_EQ_INT(a->count, b->count);
+	while ((sl = strmap_next(a, &it))) {
+		const struct delta_file *x = sl->value, *y = strmap_get(b, sl->key);
+		T_CHECK(y != NULL);
+		if (!y) {
+			printf("#   %s: %s read by rows only\n", root, sl->key);
+			continue;
+		}
+		int same = same_str(x->path, y->path) && same_str(x->raw_path, y->raw_path) &&
+		           x->size == y->size && x->modification_time == y->modification_time &&
+		           x->data_change == y->data_change && same_str(x->stats, y->stats) &&
+		           same_str(x->tags_json, y->tags_json) &&
+		           x->deletion_timestamp == y->deletion_timestamp &&
+		           x->version == y->version &&
+		           x->has_deletion_vector == y->has_deletion_vector &&
+		           x->partition_values.n == y->partition_values.n;
+		for (size_t i = 0; same && i < x->partition_values.n; i++)
+			same = same_str(x->partition_values.kv[i].key,
+			                y->partition_values.kv[i].key) &&
+			       same_str(x->partition_values.kv[i].value,
+			                y->partition_values.kv[i].value);
+		if (!same)
+			printf("#   %s: %s differs\n", root, sl->key);
+		T_CHECK(same);
+	}
+}
+
+/* Load root both ways (column by column, rows only) and hold the states against each other. */
+static void same_both_ways(const char *root, int64_t version, size_t min_files)
+{
+	struct delta_load_opts o = {version, -1, 0, 0};
+	struct delta_snapshot cols, rows;
+	struct err_msg e;
+	delta_checkpoint_rowwise = 1;
+	int rc = delta_snapshot_load(root, &o, &rows, &e);
+	delta_checkpoint_rowwise = 0;
+	T_EQ_INT(rc, 0);
+	if (rc < 0) {
+		printf("#   %s\n", e.text);
+		return;
+	}
+	rc = delta_snapshot_load(root, &o, &cols, &e);
+	T_EQ_INT(rc, 0);
+	if (rc < 0) {
+		printf("#   %s\n", e.text);
+		delta_snapshot_free(&rows);
+		return;
+	}
+	T_CHECK(cols.checkpoint_version >= 0);
+	T_EQ_INT(cols.checkpoint_version, rows.checkpoint_version);
+	T_EQ_INT(cols.version, rows.version);
+	T_EQ_INT(cols.has_notice, 0);
+	T_CHECK(cols.files.count >= min_files);
+	T_CHECK(same_str(cols.meta.id, rows.meta.id));
+	T_EQ_INT(cols.protocol.min_reader, rows.protocol.min_reader);
+	T_EQ_INT(cols.txns.count, rows.txns.count);
+	same_files(root, &cols.files, &rows.files);
+	same_files(root, &cols.tombstones, &rows.tombstones);
+	delta_snapshot_free(&cols);
+	delta_snapshot_free(&rows);
+}
+
+/* A table of ours whose checkpoint holds every kind of add and remove field. */
+static void t_varied(struct t_table *t)
+{
+	t_table_new(t, 0);
+	t_text(t, 1,
+	       "{\"add\":{\"path\":\"p=a/f%201.parquet\",\"partitionValues\":{\"p\":\"a\"},"
+	       "\"size\":10,\"modificationTime\":5,\"dataChange\":true,"
+	       "\"stats\":\"{\\\"numRecords\\\":3}\"}}\n"
+	       "{\"add\":{\"path\":\"p=b/f2.parquet\",\"partitionValues\":{\"p\":null},"
+	       "\"size\":20,\"modificationTime\":6,\"dataChange\":false}}\n"
+	       "{\"add\":{\"path\":\"f3.parquet\",\"partitionValues\":{},"
+	       "\"size\":30,\"modificationTime\":7,\"dataChange\":true}}\n"
+	       "{\"txn\":{\"appId\":\"job\",\"version\":4}}\n");
+	t_text(t, 2,
+	       "{\"remove\":{\"path\":\"p=b/f2.parquet\",\"deletionTimestamp\":4102444800000,"
+	       "\"dataChange\":true,\"partitionValues\":{\"p\":null},\"size\":20}}\n");
+	for (int v = 3; v <= 12; v++)
+		t_append(t, v, v % 2 ? "a" : "b", NULL);
+}
+
+static void test_checkpoints_read_column_by_column_hold_what_their_rows_hold(void)
+{
+	static const struct {
+		const char *root;
+		int64_t version;
+		size_t files;
+	} fixtures[] = {
+	    {"tests/fixtures/delta/dat/no_replay/delta", -1, 1},
+	    {"tests/fixtures/delta/dat/no_stats/delta", -1, 1},
+	    {"tests/fixtures/delta/dat/stats_as_struct/delta", -1, 1},
+	    {"tests/fixtures/delta/dat/with_checkpoint/delta", -1, 1},
+	    {"tests/fixtures/delta/delta-golden/basic-with-inserts-deletes-checkpoint", -1, 1},
+	    {"tests/fixtures/delta/delta-golden/multi-part-checkpoint", 1, 1},
+	    {"tests/fixtures/delta/delta-rs/delta-0.2.0", 3, 1},
+	    {"tests/fixtures/delta/delta-rs/simple_table_with_checkpoint", 10, 1},
+	};
+	for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
+		same_both_ways(fixtures[i].root, fixtures[i].version, fixtures[i].files);
+	struct t_table t;
+	t_varied(&t);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	same_both_ways(t.root, -1, 12);
+	struct delta_snapshot s;
+	struct err_msg e;
+	T_EQ_INT(load(&t, 0, &s, &e), 0);
+	const struct delta_file *f = strmap_get(&s.files, "p=a/f 1.parquet");
+	const struct delta_file *gone = strmap_get(&s.tombstones, "p=b/f2.parquet");
+	T_CHECK(f && gone);
+	if (f && gone) {
+		T_EQ_STR(f->stats, "{\"numRecords\":3}");
+		T_EQ_INT(gone->deletion_timestamp, 4102444800000);
+		T_EQ_INT(gone->partition_values.n, 1);
+		T_CHECK(gone->partition_values.kv[0].value == NULL);
+	}
+	delta_snapshot_free(&s);
+	t_table_free(&t);
+}
+
+/*
+ * The columns read one by one, the map columns and the columns replay does
+ * not keep: a damaged page in any is refused as a row read refuses it, and
+ * the JSON commits take over.
+ */
+static void test_a_damaged_page_in_a_checkpoint_read_column_by_column_is_refused(void)
+{
+	static const char *const columns[] = {"add.stats", "add.tags.key", "add.baseRowId",
+	                                      "remove.deletionTimestamp", "txn.appId"};
+	const char *ck = "00000000000000000010.checkpoint.parquet";
+	struct t_table t;
+	struct delta_snapshot s;
+	struct err_msg e;
+	t_varied(&t);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	for (size_t i = 0; i < sizeof columns / sizeof *columns; i++) {
+		char page[200];
+		snprintf(page, sizeof page,
+		         "checkpoint of version 10: _delta_log/%s: row group 0, column %s: page ",
+		         ck, columns[i]);
+		damage_column(&t, ck, columns[i], 0x10);
+		T_EQ_INT(load(&t, 0, &s, &e), 0);
+		T_EQ_INT(s.checkpoint_version, -1);
+		T_EQ_INT(s.files.count, 12);
+		T_EQ_INT(s.has_notice, 1);
+		if (!strstr(s.notice.text, page))
+			printf("#   %s\n", s.notice.text);
+		T_CHECK(strstr(s.notice.text, page) != NULL);
+		T_CHECK(strstr(s.notice.text, "the state was rebuilt from the JSON commits") !=
+		        NULL);
+		delta_snapshot_free(&s);
+		damage_column(&t, ck, columns[i], 0x10);
+		T_EQ_INT(load(&t, 0, &s, &e), 0);
+		T_EQ_INT(s.checkpoint_version, 10);
+		T_EQ_INT(s.has_notice, 0);
+		delta_snapshot_free(&s);
+	}
+	t_table_free(&t);
+}
+
 static void test_counts_that_disagree_with_last_checkpoint_leave_it_aside(void)
 {
 	struct t_table t;
@@ -472,6 +645,8 @@ int main(void)
 	T_RUN(test_a_stale_hint_is_caught);
 	T_RUN(test_an_unreadable_checkpoint_falls_back_to_the_commits);
 	T_RUN(test_a_writer_refuses_a_damaged_checkpoint_as_readers_do);
+	T_RUN(test_checkpoints_read_column_by_column_hold_what_their_rows_hold);
+	T_RUN(test_a_damaged_page_in_a_checkpoint_read_column_by_column_is_refused);
 	T_RUN(test_counts_that_disagree_with_last_checkpoint_leave_it_aside);
 	T_RUN(test_an_older_checkpoint_takes_over);
 	T_RUN(test_last_checkpoint_never_moves_backwards);
