@@ -48,6 +48,13 @@ duck_rows() {
 	assert_help_matches_man delta-append
 }
 
+@test "a batch of one record is said in the singular" {
+	gen-ticks -a one -i 1750000000000001 1 >in.ndjson
+	run --separate-stderr delta-append -v bronze <in.ndjson
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-append: committed version 1: 1 record for one"
+}
+
 @test "a batch becomes one commit with its txn, an add per partition and exact stats" {
 	gen-ticks -a test -i 1750000000000001 8 >in.ndjson
 	run --separate-stderr delta-append -v bronze <in.ndjson

@@ -435,7 +435,7 @@ outcome() {
 	assert_failure 2
 	assert_equal "${#lines[@]}" 8
 	assert_line --index 7 "$(tick)"
-	[[ $stderr == *"tick-validate: 1 records after the last batch marker: their batch has not ended"* ]]
+	[[ $stderr == *"tick-validate: 1 record after the last batch marker: their batch has not ended"* ]]
 	run jq -c '[.batch, .outcome]' report.ndjson
 	assert_output $'[{"app":"test","id":1},"pass"]\n[null,"fail"]'
 }

@@ -256,8 +256,8 @@ void note_commit(struct app *a, const struct delta_commit_info *info, int64_t ro
 	if (a->first_version < 0)
 		a->first_version = info->version;
 	a->last_version = info->version;
-	err_info("committed version %lld: %lld records%s%s", (long long)info->version,
-	         (long long)rows, app ? " for " : "", app ? app : "");
+	err_info("committed version %lld: %lld record%s%s%s", (long long)info->version,
+	         (long long)rows, rows == 1 ? "" : "s", app ? " for " : "", app ? app : "");
 	if (info->unsynced) {
 		err_error("%s", info->sync_err.text);
 		set_status(a, EX_IOERR);

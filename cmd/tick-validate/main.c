@@ -466,8 +466,8 @@ static void input_end(struct validate *v)
 	if (v->markers && passed + quarantined == 0)
 		return;
 	if (v->markers) {
-		err_warn("%lld records after the last batch marker: their batch has not ended",
-		         (long long)(passed + quarantined));
+		err_warn("%lld record%s after the last batch marker: their batch has not ended",
+		         (long long)(passed + quarantined), passed + quarantined == 1 ? "" : "s");
 		judge(v, NULL, "records without a marker", NULL);
 		return;
 	}

@@ -878,7 +878,7 @@ run_pipeline() {
 		fi
 	fi
 	RUNNER_ROWS=$((RUNNER_ROWS + $(cat "$d"/*.txt 2>/dev/null | awk '
-		/^delta-append: committed version [0-9]+: [0-9]+ records/ { n += $5 }
+		/^delta-append: committed version [0-9]+: [0-9]+ records?( |$)/ { n += $5 }
 		END { print n + 0 }')))
 	runner_attribute "$d" names status
 	[ -z "$RUNNER_STOPPING" ] && [ "$(runner_rank "$RUNNER_STATUS")" -lt 3 ]
@@ -1071,7 +1071,7 @@ runner_counts() {
 			in_ += num(w[1]); out += num(w[3]); rej += num(w[5])
 			has_in = has_out = has_rej = 1
 		}
-		/^delta-append: committed version [0-9]+: [0-9]+ records/ {
+		/^delta-append: committed version [0-9]+: [0-9]+ records?( |$)/ {
 			in_ += $5; out += $5; has_in = has_out = 1
 		}
 		END {
