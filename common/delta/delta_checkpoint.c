@@ -1417,22 +1417,6 @@ static int64_t cp_retention_ms(const struct delta_snapshot *snap)
 	return ms;
 }
 
-/* Write all of text to fd: 0, or -1 with errno. */
-static int cp_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /*
  * Point _last_checkpoint at the checkpoint just written, unless it already
  * names a newer one.  Writers of this module hold a lock on _delta_log
@@ -1475,7 +1459,7 @@ static int cp_point_to(const struct delta_snapshot *snap, int64_t rows, uint64_t
 	    (long long)snap->version, (long long)rows, (unsigned long long)bytes, (long long)nadds);
 	int fd = open(lctmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int bad = fd < 0 || n < 0 || (size_t)n >= sizeof text ||
-	          cp_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0;
+	          delta_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0;
 	int saved = errno;
 	if (fd >= 0 && close(fd) < 0 && !bad) {
 		bad = 1;

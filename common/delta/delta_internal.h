@@ -42,6 +42,9 @@ int delta_read_file(const char *path, struct buf *out, size_t max, struct err_ms
 /* fsync a directory: 0, or -1 with errno. */
 int delta_fsync_dir(const char *dir);
 
+/* Write all n bytes of p to fd, again after EINTR: 0, or -1 with errno. */
+int delta_write_all(int fd, const char *p, size_t n);
+
 /* Drop the state of a snapshot (actions, notice) but keep its root and mode. */
 void delta_snapshot_reset(struct delta_snapshot *snap);
 

@@ -71,7 +71,7 @@ int delta_on_fuse(const char *path)
 	}
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int delta_write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t k = write(fd, p, n);
@@ -103,7 +103,7 @@ static int link_put(struct delta_store *s, int64_t v, const char *text, size_t l
 		err_set(e, EX_IOERR, "%s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	if (write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+	if (delta_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
 		err_set(e, EX_IOERR, "%s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);

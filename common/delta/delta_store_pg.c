@@ -93,21 +93,6 @@ static void store_error(struct delta_store *s, struct err_msg *e, const char *wh
 	err_set(e, e->status ? e->status : EX_SOFTWARE, "%s: %s: %s", s->root, what, detail);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /*
  * Write text whole to the new temporary file _delta_log/.tmp/<v>.json.<uuid>
  * (its path relative to _delta_log in rel, absolute in abs), making the
@@ -137,7 +122,7 @@ static int stage(struct delta_store *s, int64_t v, const char *text, size_t len,
 		err_set(e, EX_IOERR, "%s: %s", abs, strerror(errno));
 		return -1;
 	}
-	int bad = write_all(fd, text, len) < 0;
+	int bad = delta_write_all(fd, text, len) < 0;
 	int saved = errno;
 	if (close(fd) < 0 && !bad) {
 		bad = 1;
