@@ -928,6 +928,9 @@ static int encode_dict(struct scratch *x, struct pq_writer *w, struct wcol *c, s
 static int encode_plain(const struct wcol *c, const uint8_t *vals, const struct pq_buf *heap,
                         size_t n, struct pq_buf *out)
 {
+	/* A page of nulls has no values: nothing to write, and out may have no buffer yet. */
+	if (n == 0)
+		return 0;
 	switch (c->phys) {
 	case PQ_PT_BOOLEAN: {
 		if (pq_buf_reserve(out, (n + 7) / 8) < 0)
