@@ -613,13 +613,12 @@ static int print_txn_version(const struct config *cfg, const char *table, const 
 	struct err_msg e;
 	struct delta_store *store = NULL;
 	int rc = EX_OK;
-	if (delta_resolve_table(cfg, table, &root, &e) < 0) {
+	if (!(store = delta_table_open(cfg, table, 0, &root, &e))) {
 		rc = cli_report(usage, &e);
 		goto out;
 	}
 	/* Through the store, which finishes what a writer left incomplete and knows the latest version. */
-	if (!(store = delta_store_open_read(cfg, root.data, &e)) ||
-	    delta_store_load(store, &lo, &snap, &e) < 0) {
+	if (delta_store_load(store, &lo, &snap, &e) < 0) {
 		err_error("%s", e.text);
 		rc = e.status ? e.status : EX_DATAERR;
 		goto out;
@@ -832,17 +831,12 @@ int main(int argc, char **argv)
 
 	struct buf root = BUF_INIT;
 	int rc = EX_OK;
-	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
+	/* The store first: a table it cannot commit to is refused before any data file is written. */
+	if (!(a.store = delta_table_open(cfg, argv[0], DELTA_TABLE_WRITE, &root, &e))) {
 		rc = cli_report(usage, &e);
 		goto out_cfg;
 	}
 	a.root = root.data;
-	/* The store first: a table it cannot commit to is refused before any data file is written. */
-	if (!(a.store = delta_store_open(cfg, a.root, &e))) {
-		err_error("%s", e.text);
-		rc = e.status;
-		goto out_cfg;
-	}
 	/*
 	 * The snapshot without file lists (an append needs none; an upsert
 	 * does), every action checked, through the store (which first

@@ -461,11 +461,8 @@ int main(int argc, char **argv)
 	}
 	struct buf root = BUF_INIT;
 	struct delta_store *store = NULL;
-	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
+	if (!(store = delta_table_open(cfg, argv[0], 0, &root, &e))) {
 		rc = cli_report(usage, &e);
-	} else if (!(store = delta_store_open_read(cfg, root.data, &e))) {
-		err_error("%s", e.text);
-		rc = e.status;
 	} else {
 		rc = read_table(&o, &w, store);
 	}

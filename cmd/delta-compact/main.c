@@ -232,7 +232,14 @@ int main(int argc, char **argv)
 		err_die(e.status, "%s", e.text);
 	struct buf root = BUF_INIT;
 	int rc = EX_OK;
-	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
+	/*
+	 * The store first, as every writer does: a table it cannot commit to
+	 * is refused before anything is written or deleted, and what it left
+	 * incomplete is finished before the log is listed.  A dry run commits
+	 * nothing, yet takes the same way so that it answers as the real run.
+	 */
+	if (!(c.store = delta_table_open(cfg, argv[0], DELTA_TABLE_WRITE | DELTA_TABLE_RECOVER,
+	                                 &root, &e))) {
 		rc = cli_report(usage, &e);
 		goto out;
 	}
@@ -240,18 +247,6 @@ int main(int argc, char **argv)
 	c.table = argv[0];
 	c.root = root.data;
 	c.now_ms = ts_now() / 1000;
-	/*
-	 * The store first, as every writer does: a table it cannot commit to
-	 * is refused before anything is written or deleted, and what it left
-	 * incomplete is finished before the log is listed.  A dry run commits
-	 * nothing, yet takes the same way so that it answers as the real run.
-	 */
-	if (!(c.store = delta_store_open(cfg, c.root, &e)) ||
-	    delta_store_recover(c.store, &e) < 0) {
-		err_error("%s", e.text);
-		rc = e.status;
-		goto out;
-	}
 	if (optimize)
 		rc = compact_optimize(&c);
 	if (rc == EX_OK && vacuum)

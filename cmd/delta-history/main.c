@@ -293,14 +293,8 @@ int main(int argc, char **argv)
 	struct buf root = BUF_INIT, text = BUF_INIT, line = BUF_INIT;
 	struct delta_store *store = NULL;
 	int rc = EX_OK;
-	if (delta_resolve_table(cfg, argv[0], &root, &e) < 0) {
+	if (!(store = delta_table_open(cfg, argv[0], DELTA_TABLE_RECOVER, &root, &e))) {
 		rc = cli_report(usage, &e);
-		goto out;
-	}
-	if (!(store = delta_store_open_read(cfg, root.data, &e)) ||
-	    delta_store_recover(store, &e) < 0) {
-		err_error("%s", e.text);
-		rc = e.status;
 		goto out;
 	}
 	int64_t latest = delta_store_latest(store, &e);

@@ -193,7 +193,11 @@ int delta_resolve_table(const struct config *c, const char *table, struct buf *o
 		size_t n = strlen(table);
 		while (n > 1 && table[n - 1] == '/')
 			n--;
-		return buf_append(out, table, n);
+		if (buf_append(out, table, n) < 0) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		return 0;
 	}
 	for (const char *p = table; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||

@@ -264,10 +264,17 @@ struct delta_store *delta_store_open(const struct config *c, const char *root, s
 	return store_open(c, root, 0, e);
 }
 
-struct delta_store *delta_store_open_read(const struct config *c, const char *root,
-                                          struct err_msg *e)
+struct delta_store *delta_table_open(const struct config *c, const char *table, unsigned flags,
+                                     struct buf *root, struct err_msg *e)
 {
-	return store_open(c, root, 1, e);
+	if (delta_resolve_table(c, table, root, e) < 0)
+		return NULL;
+	struct delta_store *s = store_open(c, root->data, !(flags & DELTA_TABLE_WRITE), e);
+	if (s && (flags & DELTA_TABLE_RECOVER) && delta_store_recover(s, e) < 0) {
+		delta_store_close(s);
+		return NULL;
+	}
+	return s;
 }
 
 /* commitInfo.timestamp of a commit's text (our commits put it first), or -1. */

@@ -115,13 +115,27 @@ struct delta_store {
  * the settings (EX_CONFIG).  NULL with e set on failure.
  */
 struct delta_store *delta_store_open(const struct config *c, const char *root, struct err_msg *e);
+/* How a program opens a table: delta_table_open()'s flags. */
+enum {
+	/*
+	 * The writer's store (delta_store_open), else the reader's, which
+	 * needs no put-if-absent: where a writer would be refused for want of
+	 * the postgres store, the link store reads the log as listed.
+	 */
+	DELTA_TABLE_WRITE = 1,
+	DELTA_TABLE_RECOVER = 2, /* what a writer left incomplete finished before returning */
+};
 /*
- * The same for a reader, which needs no put-if-absent: where a writer
- * would be refused for want of the postgres store, the link store reads
- * the log as listed.
+ * TABLE as a program's argument names it (a name under the lake or a
+ * path, delta_resolve_table), its root in *root, and its store opened as
+ * flags say.  Every program that reads or writes a table starts here, so
+ * that each refuses what it cannot use in the same words and in the same
+ * order: a bad name (EX_USAGE) before the configuration's store, a store
+ * that cannot commit before anything is written.  NULL with e set; *root
+ * is the caller's to free either way.
  */
-struct delta_store *delta_store_open_read(const struct config *c, const char *root,
-                                          struct err_msg *e);
+struct delta_store *delta_table_open(const struct config *c, const char *table, unsigned flags,
+                                     struct buf *root, struct err_msg *e);
 /* The link store of root, without configuration (tests, tools). */
 struct delta_store *delta_store_link(const char *root, struct err_msg *e);
 /*
