@@ -2,7 +2,7 @@
  * Unit tests for common/pg that need no server: where the settings come
  * from, messages without passwords, statuses of connections that cannot
  * be made, and table identities from a mountinfo file and a process
- * directory made up in a temporary directory (tests/pg.bats derives them
+ * directory made up in a temporary directory (tests/stocketl-db.bats derives them
  * from real s3fs mounts; test_pg_store runs against a real cluster).
  */
 #include "pg/pg.h"

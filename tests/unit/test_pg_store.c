@@ -1,6 +1,6 @@
 /*
  * The commit store and the migrations against a real PostgreSQL cluster:
- * tests/pg.bats starts one (tests/helpers/pg.bash) and runs this binary
+ * tests/stocketl-db.bats starts one (tests/helpers/pg.bash) and runs this binary
  * with $STOCKETL_TEST_PG_DSN pointing at it, as the superuser.  Run alone
  * (tests/run runs every unit binary), it has no cluster and says so with a
  * TAP skip.  Each test makes its own database, so the tests do not see
@@ -370,7 +370,7 @@ int main(int argc, char **argv)
 {
 	base_dsn = getenv("STOCKETL_TEST_PG_DSN");
 	if (!base_dsn || !*base_dsn) {
-		printf("1..0 # SKIP needs a PostgreSQL cluster: tests/pg.bats runs it with one\n");
+		printf("1..0 # SKIP needs a PostgreSQL cluster: tests/stocketl-db.bats runs it with one\n");
 		return 0;
 	}
 	err_init("test_pg_store");
