@@ -262,6 +262,36 @@ lock_held() {
 	[ ! -e failure.env ]
 }
 
+@test "a commit watcher hears every commit delta-append reports, one record or many, with its application, and the summary counts their rows" {
+	# A job of two stages whose last one reports commits as delta-append
+	# does, and a watcher (the stream's silver refresh) that writes down
+	# what it is told.
+	cat >tiny.sh <<'EOF'
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # the stage_ functions are called by the runner
+set -u
+source "$STOCKETL_ROOT/pipelines/lib/runner.sh"
+runner_main tiny "$@"
+stage_make() { printf 'x\n'; }
+stage_take() {
+	cat >/dev/null
+	echo "delta-append: committed version 1: 1 record for stream/intraday/5min/IBM" >&2
+	echo "delta-append: committed version 2: 3 records" >&2
+}
+stage_commits() {
+	local v rows app
+	while read -r v rows app; do echo "$v|$rows|$app" >>heard.txt; done
+}
+run_pipeline --commits commits make take
+runner_finish
+EOF
+	run --separate-stderr bash tiny.sh
+	assert_success
+	run cat heard.txt
+	assert_output $'1|1|stream/intraday/5min/IBM\n2|3|'
+	assert_regex "${stderr_lines[-1]}" '^tiny: run [^ ]*: status 0; [0-9.]+ s; 4 rows committed; log '
+}
+
 @test "the loader runs at the end of every run, once the spool's files are complete, and its failure changes nothing" {
 	job_serve "$COMPACT" 'loader = ls "$STOCKETL_SPOOL" >"$HOME/spool.txt"; echo loading; exit 3'
 	run --separate-stderr bronze -q IBM

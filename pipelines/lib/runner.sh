@@ -1005,7 +1005,7 @@ runner_prefix() {
 		printf '%s: %s\n' "$name" "$line" >&"$lfd"
 		printf '%s\n' "$line" >&"$cfd"
 		[ "$RUNNER_QUIET" = 1 ] || printf '%s\n' "$line" >&"${RUNNER_ERR:-2}"
-		if [[ $line =~ ^delta-append:\ committed\ version\ ([0-9]+):\ ([0-9]+)\ records(\ for\ (.*))?$ ]]; then
+		if [[ $line =~ ^delta-append:\ committed\ version\ ([0-9]+):\ ([0-9]+)\ records?(\ for\ (.*))?$ ]]; then
 			printf '%s %s %s\n' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[4]}"
 		fi
 	done
