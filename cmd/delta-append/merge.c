@@ -18,8 +18,14 @@
  * sent; a key that moved to another partition loses its old row wherever
  * it was, since the key, not the partition, decides what is replaced.
  *
- * Memory is the batch (its records and keys) and the files being
- * rewritten, never the table.
+ * A running process keeps what the log says of each live file's keys
+ * (partition values, the key columns' bounds), parsed once: the batches of
+ * a stream parse the statistics of the files the commits before them added
+ * only.
+ *
+ * Memory is the batch (its records and keys), the files being rewritten
+ * and those bounds (a few hundred bytes a live file, beside the snapshot's
+ * file list), never the table's rows.
  *
  * Concurrency: the files read are the transaction's read set, so a winner
  * that removed one of them is a conflict; a winner that added a file that
@@ -77,6 +83,8 @@ struct merge {
 	size_t ndata;
 	struct delta_bounds *bounds;
 	struct buf *scratch; /* per key column: its partition value, then its statistics */
+	struct strmap known; /* path -> struct prune_entry: what the log says of each file */
+	uint64_t pass;       /* counts the searches for candidates */
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
 };
@@ -404,12 +412,15 @@ void merge_discard(struct app *a)
 		batch_clear(a->merge);
 }
 
+static void prune_forget(struct merge *m, int all);
+
 void merge_free(struct app *a)
 {
 	struct merge *m = a->merge;
 	if (!m)
 		return;
 	batch_clear(m);
+	prune_forget(m, 1);
 	buf_free(&m->data);
 	buf_free(&m->kbuf);
 	for (size_t k = 0; m->scratch && k < 2 * m->nkey; k++)
@@ -521,20 +532,160 @@ static int key_index(struct merge *m, const struct app *a)
 	return 0;
 }
 
-/* Does distinct record j's key lie within the file's known values? */
+/*
+ * What the log says of a file's keys, parsed once and kept while the file
+ * is live: a running process (a stream of batches) parses the statistics
+ * of only the files the last commits added, instead of every file's at
+ * every batch.  An entry is one allocation: the values' strings are copied
+ * into it.  It is known by the file's path, and holds for the add action
+ * of that path at that version and size only.
+ */
+struct prune_entry {
+	const char *path;
+	int64_t version, size;
+	uint64_t pass;               /* the last search for candidates that saw the file */
+	int no_keys;                 /* a null partition value, or a key column with no value */
+	int *part_known;             /* per key column: part[k] holds its partition value */
+	struct delta_cell *part;     /* per key column */
+	struct delta_bounds *bounds; /* per key column in the data files (m->data_key) */
+};
+
+static size_t align_up(size_t n, size_t to)
+{
+	return (n + to - 1) / to * to;
+}
+
+/* Copy a cell's string (if it has one) to *at, moving *at past it. */
+static void own_cell(struct delta_cell *c, char **at)
+{
+	if (c->null || !c->s)
+		return;
+	memcpy(*at, c->s, c->n);
+	c->s = *at;
+	*at += c->n;
+}
+
+static size_t cell_bytes(const struct delta_cell *c)
+{
+	return c->null || !c->s ? 0 : c->n;
+}
+
+/* Parse what the log says of file f's keys into a new entry, or NULL (out of memory). */
+static struct prune_entry *prune_parse(struct merge *m, const struct app *a,
+                                       const struct delta_file *f)
+{
+	struct delta_cell part[MAX_KEY_COLUMNS];
+	int part_known[MAX_KEY_COLUMNS], no_keys = 0;
+	for (size_t k = 0; k < m->nkey; k++) {
+		part_known[k] = 0;
+		memset(&part[k], 0, sizeof part[k]);
+		if (!m->cols[m->key[k]].partition)
+			continue;
+		const struct delta_field *pf = a->cols[m->key[k]].f;
+		struct err_msg pe;
+		const char *text = delta_map_get(&f->partition_values, pf->name, NULL);
+		if (delta_partition_parse(pf, text, &part[k], &m->scratch[k], &pe) < 0) {
+			memset(&part[k], 0, sizeof part[k]);
+			continue; /* a value that does not parse rules nothing out */
+		}
+		if (part[k].null)
+			no_keys = 1; /* keys are never null */
+		else
+			part_known[k] = 1;
+	}
+	delta_stats_bounds(f->stats, m->data_fields, m->ndata, m->bounds, m->scratch + m->nkey);
+	for (size_t d = 0; d < m->ndata; d++) {
+		const struct delta_bounds *b = &m->bounds[d];
+		if (b->nulls >= 0 && b->rows >= 0 && b->nulls >= b->rows)
+			no_keys = 1; /* no row with a value in a key column */
+	}
+	size_t text = strlen(f->path) + 1;
+	for (size_t k = 0; k < m->nkey; k++)
+		text += cell_bytes(&part[k]);
+	for (size_t d = 0; d < m->ndata; d++)
+		text += (m->bounds[d].has_lo ? cell_bytes(&m->bounds[d].lo) : 0) +
+		        (m->bounds[d].has_hi ? cell_bytes(&m->bounds[d].hi) : 0);
+	size_t at_part = align_up(sizeof(struct prune_entry), _Alignof(struct delta_cell));
+	size_t at_bounds =
+	    align_up(at_part + m->nkey * sizeof(struct delta_cell), _Alignof(struct delta_bounds));
+	size_t at_known = at_bounds + m->ndata * sizeof(struct delta_bounds);
+	size_t at_text = at_known + m->nkey * sizeof(int);
+	char *block = malloc(at_text + text);
+	if (!block)
+		return NULL;
+	struct prune_entry *p = (struct prune_entry *)(void *)block;
+	p->version = f->version;
+	p->size = f->size;
+	p->pass = m->pass;
+	p->no_keys = no_keys;
+	p->part = (struct delta_cell *)(void *)(block + at_part);
+	p->bounds = (struct delta_bounds *)(void *)(block + at_bounds);
+	p->part_known = (int *)(void *)(block + at_known);
+	char *at = block + at_text;
+	memcpy(p->part, part, m->nkey * sizeof *part);
+	memcpy(p->part_known, part_known, m->nkey * sizeof *part_known);
+	memcpy(p->bounds, m->bounds, m->ndata * sizeof *m->bounds);
+	for (size_t k = 0; k < m->nkey; k++)
+		own_cell(&p->part[k], &at);
+	for (size_t d = 0; d < m->ndata; d++) {
+		if (p->bounds[d].has_lo)
+			own_cell(&p->bounds[d].lo, &at);
+		if (p->bounds[d].has_hi)
+			own_cell(&p->bounds[d].hi, &at);
+	}
+	memcpy(at, f->path, strlen(f->path) + 1);
+	p->path = at;
+	return p;
+}
+
+/* The entry of file f, parsed now unless known; NULL when out of memory. */
+static const struct prune_entry *prune_entry_of(struct merge *m, const struct app *a,
+                                                const struct delta_file *f)
+{
+	struct prune_entry *p = strmap_get(&m->known, f->path);
+	if (p && p->version == f->version && p->size == f->size) {
+		p->pass = m->pass;
+		return p;
+	}
+	struct prune_entry *fresh = prune_parse(m, a, f);
+	if (!fresh)
+		return NULL;
+	if (strmap_put(&m->known, fresh->path, fresh, NULL) < 0) {
+		free(fresh);
+		return NULL;
+	}
+	free(p); /* replaced: the map no longer points into it */
+	return fresh;
+}
+
+/* Forget the files the last search for candidates did not see (removed from the table). */
+static void prune_forget(struct merge *m, int all)
+{
+	size_t i = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(&m->known, &i))) {
+		struct prune_entry *p = s->value;
+		if (all || p->pass != m->pass)
+			free(strmap_del(&m->known, p->path));
+	}
+	if (all)
+		strmap_free(&m->known);
+}
+
+/* Does distinct record j's key lie within what the log says of a file? */
 static int key_within(const struct merge *m, const struct app *a, size_t j,
-                      const struct delta_cell *part, const int *part_known)
+                      const struct prune_entry *p)
 {
 	const struct delta_cell *key = &m->keys[j * m->nkey];
 	for (size_t k = 0; k < m->nkey; k++) {
 		const struct delta_field *f = a->cols[m->key[k]].f;
-		if (part_known[k]) {
-			if (delta_cell_cmp(f, &key[k], &part[k]) != 0)
+		if (p->part_known[k]) {
+			if (delta_cell_cmp(f, &key[k], &p->part[k]) != 0)
 				return 0;
 		}
 	}
 	for (size_t d = 0; d < m->ndata; d++) {
-		const struct delta_bounds *b = &m->bounds[d];
+		const struct delta_bounds *b = &p->bounds[d];
 		size_t k = m->data_key[d];
 		const struct delta_field *f = m->data_fields[d];
 		if (b->has_lo && delta_cell_cmp(f, &key[k], &b->lo) < 0)
@@ -564,49 +715,31 @@ static size_t ord_bound(const struct merge *m, const struct delta_field *f,
 /* May file f hold a row with one of the batch's keys (from the log alone)? */
 static int may_hold_key(struct merge *m, const struct app *a, const struct delta_file *f)
 {
-	struct delta_cell part[MAX_KEY_COLUMNS];
-	int part_known[MAX_KEY_COLUMNS];
 	if (!m->distinct)
 		return 0;
-	if (key_index(m, a) < 0)
+	const struct prune_entry *p;
+	if (key_index(m, a) < 0 || !(p = prune_entry_of(m, a, f)))
 		return 1; /* out of memory: the file may hold a key, for all we know */
-	for (size_t k = 0; k < m->nkey; k++) {
-		part_known[k] = 0;
-		if (!m->cols[m->key[k]].partition)
-			continue;
-		const struct delta_field *pf = a->cols[m->key[k]].f;
-		struct err_msg pe;
-		const char *text = delta_map_get(&f->partition_values, pf->name, NULL);
-		if (delta_partition_parse(pf, text, &part[k], &m->scratch[k], &pe) < 0)
-			continue; /* a value that does not parse rules nothing out */
-		if (part[k].null)
-			return 0; /* keys are never null */
-		part_known[k] = 1;
-	}
-	delta_stats_bounds(f->stats, m->data_fields, m->ndata, m->bounds, m->scratch + m->nkey);
-	for (size_t d = 0; d < m->ndata; d++) {
-		const struct delta_bounds *b = &m->bounds[d];
-		if (b->nulls >= 0 && b->rows >= 0 && b->nulls >= b->rows)
-			return 0; /* no row with a value in a key column */
-	}
+	if (p->no_keys)
+		return 0;
 	/* The keys whose pruning value can be in the file. */
 	const struct delta_field *pf = a->cols[m->key[m->prune]].f;
 	size_t from = 0, to = m->distinct;
-	if (part_known[m->prune]) {
-		from = ord_bound(m, pf, &part[m->prune], 0);
-		to = ord_bound(m, pf, &part[m->prune], 1);
+	if (p->part_known[m->prune]) {
+		from = ord_bound(m, pf, &p->part[m->prune], 0);
+		to = ord_bound(m, pf, &p->part[m->prune], 1);
 	} else {
 		for (size_t d = 0; d < m->ndata; d++) {
 			if (m->data_key[d] != m->prune)
 				continue;
-			if (m->bounds[d].has_lo)
-				from = ord_bound(m, pf, &m->bounds[d].lo, 0);
-			if (m->bounds[d].has_hi)
-				to = ord_bound(m, pf, &m->bounds[d].hi, 1);
+			if (p->bounds[d].has_lo)
+				from = ord_bound(m, pf, &p->bounds[d].lo, 0);
+			if (p->bounds[d].has_hi)
+				to = ord_bound(m, pf, &p->bounds[d].hi, 1);
 		}
 	}
 	for (size_t i = from; i < to; i++)
-		if (key_within(m, a, m->ord[i], part, part_known))
+		if (key_within(m, a, m->ord[i], p))
 			return 1;
 	return 0;
 }
@@ -645,9 +778,11 @@ static const struct delta_file **candidates(struct app *a, size_t *n)
 	struct strmap_slot *s;
 	if (!v)
 		return NULL;
+	a->merge->pass++;
 	while ((s = strmap_next(files, &i)))
 		if (may_hold_key(a->merge, a, s->value))
 			v[k++] = s->value;
+	prune_forget(a->merge, 0);
 	qsort(v, k, sizeof *v, file_order);
 	*n = k;
 	return v;
