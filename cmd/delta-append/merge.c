@@ -19,9 +19,9 @@
  * it was, since the key, not the partition, decides what is replaced.
  *
  * A running process keeps what the log says of each live file's keys
- * (partition values, the key columns' bounds), parsed once: the batches of
- * a stream parse the statistics of the files the commits before them added
- * only.
+ * (partition values, the key columns' bounds), parsed once: from its
+ * second batch on, the batches of a stream parse the statistics of only
+ * the files the commits before them added.
  *
  * Memory is the batch (its records and keys), the files being rewritten
  * and those bounds (a few hundred bytes a live file, beside the snapshot's
@@ -65,6 +65,24 @@ struct slot {
 	uint32_t hash;
 };
 
+/*
+ * What the log says of a file's keys, parsed once and kept while the file
+ * is live (from the second search for candidates of a process on): a
+ * running process (a stream of batches) parses the statistics of only the
+ * files the last commits added, instead of every file's at every batch.
+ * A kept entry is one allocation: the values' strings are copied into it.  It is known by the file's path, and holds for the add action
+ * of that path at that version and size only.
+ */
+struct prune_entry {
+	const char *path;
+	int64_t version, size;
+	uint64_t pass;               /* the last search for candidates that saw the file */
+	int no_keys;                 /* a null partition value, or a key column with no value */
+	int *part_known;             /* per key column: part[k] holds its partition value */
+	struct delta_cell *part;     /* per key column */
+	struct delta_bounds *bounds; /* per key column in the data files (m->data_key) */
+};
+
 struct merge {
 	size_t *key; /* key columns, as indexes into the table's columns */
 	size_t nkey;
@@ -90,9 +108,10 @@ struct merge {
 	size_t *data_key;                       /* ... their index into key */
 	size_t ndata;
 	struct delta_bounds *bounds;
-	struct buf *scratch; /* per key column: its partition value, then its statistics */
-	struct strmap known; /* path -> struct prune_entry: what the log says of each file */
-	uint64_t pass;       /* counts the searches for candidates */
+	struct buf *scratch;     /* per key column: its partition value, then its statistics */
+	struct strmap known;     /* path -> struct prune_entry: what the log says of each file */
+	struct prune_entry view; /* the file being judged, when its entry is not kept */
+	uint64_t pass;           /* counts the searches for candidates */
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
 };
@@ -373,7 +392,11 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 	m->data_key = calloc(m->nkey, sizeof *m->data_key);
 	m->bounds = calloc(m->nkey, sizeof *m->bounds);
 	m->scratch = calloc(2 * m->nkey, sizeof *m->scratch);
-	if (!m->key_text || !m->data_fields || !m->data_key || !m->bounds || !m->scratch) {
+	m->view.part = calloc(m->nkey, sizeof *m->view.part);
+	m->view.part_known = calloc(m->nkey, sizeof *m->view.part_known);
+	m->view.bounds = m->bounds;
+	if (!m->key_text || !m->data_fields || !m->data_key || !m->bounds || !m->scratch ||
+	    !m->view.part || !m->view.part_known) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
@@ -515,6 +538,8 @@ void merge_free(struct app *a)
 	for (size_t k = 0; m->scratch && k < 2 * m->nkey; k++)
 		buf_free(&m->scratch[k]);
 	free(m->scratch);
+	free(m->view.part);
+	free(m->view.part_known);
 	free(m->bounds);
 	free(m->data_fields);
 	free(m->data_key);
@@ -621,24 +646,6 @@ static int key_index(struct merge *m, const struct app *a)
 	return 0;
 }
 
-/*
- * What the log says of a file's keys, parsed once and kept while the file
- * is live: a running process (a stream of batches) parses the statistics
- * of only the files the last commits added, instead of every file's at
- * every batch.  An entry is one allocation: the values' strings are copied
- * into it.  It is known by the file's path, and holds for the add action
- * of that path at that version and size only.
- */
-struct prune_entry {
-	const char *path;
-	int64_t version, size;
-	uint64_t pass;               /* the last search for candidates that saw the file */
-	int no_keys;                 /* a null partition value, or a key column with no value */
-	int *part_known;             /* per key column: part[k] holds its partition value */
-	struct delta_cell *part;     /* per key column */
-	struct delta_bounds *bounds; /* per key column in the data files (m->data_key) */
-};
-
 static size_t align_up(size_t n, size_t to)
 {
 	return (n + to - 1) / to * to;
@@ -659,41 +666,52 @@ static size_t cell_bytes(const struct delta_cell *c)
 	return c->null || !c->s ? 0 : c->n;
 }
 
-/* Parse what the log says of file f's keys into a new entry, or NULL (out of memory). */
+/* Parse what the log says of file f's keys into m->view (valid until the next parse). */
 static struct prune_entry *prune_parse(struct merge *m, const struct app *a,
                                        const struct delta_file *f)
 {
-	struct delta_cell part[MAX_KEY_COLUMNS];
-	int part_known[MAX_KEY_COLUMNS], no_keys = 0;
+	struct prune_entry *p = &m->view;
+	p->no_keys = 0;
 	for (size_t k = 0; k < m->nkey; k++) {
-		part_known[k] = 0;
-		memset(&part[k], 0, sizeof part[k]);
+		p->part_known[k] = 0;
+		memset(&p->part[k], 0, sizeof p->part[k]);
 		if (!m->cols[m->key[k]].partition)
 			continue;
 		const struct delta_field *pf = a->cols[m->key[k]].f;
 		struct err_msg pe;
 		const char *text = delta_map_get(&f->partition_values, pf->name, NULL);
-		if (delta_partition_parse(pf, text, &part[k], &m->scratch[k], &pe) < 0) {
-			memset(&part[k], 0, sizeof part[k]);
+		if (delta_partition_parse(pf, text, &p->part[k], &m->scratch[k], &pe) < 0) {
+			memset(&p->part[k], 0, sizeof p->part[k]);
 			continue; /* a value that does not parse rules nothing out */
 		}
-		if (part[k].null)
-			no_keys = 1; /* keys are never null */
+		if (p->part[k].null)
+			p->no_keys = 1; /* keys are never null */
 		else
-			part_known[k] = 1;
+			p->part_known[k] = 1;
 	}
-	delta_stats_bounds(f->stats, m->data_fields, m->ndata, m->bounds, m->scratch + m->nkey);
+	delta_stats_bounds(f->stats, m->data_fields, m->ndata, p->bounds, m->scratch + m->nkey);
 	for (size_t d = 0; d < m->ndata; d++) {
-		const struct delta_bounds *b = &m->bounds[d];
+		const struct delta_bounds *b = &p->bounds[d];
 		if (b->nulls >= 0 && b->rows >= 0 && b->nulls >= b->rows)
-			no_keys = 1; /* no row with a value in a key column */
+			p->no_keys = 1; /* no row with a value in a key column */
 	}
-	size_t text = strlen(f->path) + 1;
+	p->path = f->path;
+	p->version = f->version;
+	p->size = f->size;
+	p->pass = m->pass;
+	return p;
+}
+
+/* A copy of m->view that owns its strings, or NULL (out of memory). */
+static struct prune_entry *prune_keep(const struct merge *m)
+{
+	const struct prune_entry *v = &m->view;
+	size_t text = strlen(v->path) + 1;
 	for (size_t k = 0; k < m->nkey; k++)
-		text += cell_bytes(&part[k]);
+		text += cell_bytes(&v->part[k]);
 	for (size_t d = 0; d < m->ndata; d++)
-		text += (m->bounds[d].has_lo ? cell_bytes(&m->bounds[d].lo) : 0) +
-		        (m->bounds[d].has_hi ? cell_bytes(&m->bounds[d].hi) : 0);
+		text += (v->bounds[d].has_lo ? cell_bytes(&v->bounds[d].lo) : 0) +
+		        (v->bounds[d].has_hi ? cell_bytes(&v->bounds[d].hi) : 0);
 	size_t at_part = align_up(sizeof(struct prune_entry), _Alignof(struct delta_cell));
 	size_t at_bounds =
 	    align_up(at_part + m->nkey * sizeof(struct delta_cell), _Alignof(struct delta_bounds));
@@ -703,17 +721,14 @@ static struct prune_entry *prune_parse(struct merge *m, const struct app *a,
 	if (!block)
 		return NULL;
 	struct prune_entry *p = (struct prune_entry *)(void *)block;
-	p->version = f->version;
-	p->size = f->size;
-	p->pass = m->pass;
-	p->no_keys = no_keys;
+	*p = *v;
 	p->part = (struct delta_cell *)(void *)(block + at_part);
 	p->bounds = (struct delta_bounds *)(void *)(block + at_bounds);
 	p->part_known = (int *)(void *)(block + at_known);
 	char *at = block + at_text;
-	memcpy(p->part, part, m->nkey * sizeof *part);
-	memcpy(p->part_known, part_known, m->nkey * sizeof *part_known);
-	memcpy(p->bounds, m->bounds, m->ndata * sizeof *m->bounds);
+	memcpy(p->part, v->part, m->nkey * sizeof *p->part);
+	memcpy(p->part_known, v->part_known, m->nkey * sizeof *p->part_known);
+	memcpy(p->bounds, v->bounds, m->ndata * sizeof *p->bounds);
 	for (size_t k = 0; k < m->nkey; k++)
 		own_cell(&p->part[k], &at);
 	for (size_t d = 0; d < m->ndata; d++) {
@@ -722,12 +737,16 @@ static struct prune_entry *prune_parse(struct merge *m, const struct app *a,
 		if (p->bounds[d].has_hi)
 			own_cell(&p->bounds[d].hi, &at);
 	}
-	memcpy(at, f->path, strlen(f->path) + 1);
+	memcpy(at, v->path, strlen(v->path) + 1);
 	p->path = at;
 	return p;
 }
 
-/* The entry of file f, parsed now unless known; NULL when out of memory. */
+/*
+ * The entry of file f, parsed now unless known; NULL when out of memory.
+ * The first search of a process keeps nothing: most processes upsert one
+ * batch, and copying 600 files' bounds took a quarter of their pruning.
+ */
 static const struct prune_entry *prune_entry_of(struct merge *m, const struct app *a,
                                                 const struct delta_file *f)
 {
@@ -736,15 +755,18 @@ static const struct prune_entry *prune_entry_of(struct merge *m, const struct ap
 		p->pass = m->pass;
 		return p;
 	}
-	struct prune_entry *fresh = prune_parse(m, a, f);
-	if (!fresh)
+	struct prune_entry *v = prune_parse(m, a, f);
+	if (m->pass < 2)
+		return v;
+	struct prune_entry *kept = prune_keep(m);
+	if (!kept)
 		return NULL;
-	if (strmap_put(&m->known, fresh->path, fresh, NULL) < 0) {
-		free(fresh);
+	if (strmap_put(&m->known, kept->path, kept, NULL) < 0) {
+		free(kept);
 		return NULL;
 	}
 	free(p); /* replaced: the map no longer points into it */
-	return fresh;
+	return kept;
 }
 
 /* Forget the files the last search for candidates did not see (removed from the table). */
