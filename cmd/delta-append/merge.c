@@ -70,8 +70,9 @@ struct slot {
  * is live (from the second search for candidates of a process on): a
  * running process (a stream of batches) parses the statistics of only the
  * files the last commits added, instead of every file's at every batch.
- * A kept entry is one allocation: the values' strings are copied into it.  It is known by the file's path, and holds for the add action
- * of that path at that version and size only.
+ * A kept entry is one allocation: the values' strings are copied into it.
+ * It is known by the file's path, and holds for the add action of that
+ * path at that version and size only.
  */
 struct prune_entry {
 	const char *path;
