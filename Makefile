@@ -49,10 +49,16 @@ O        ?= build/san
 OUTBIN   ?= build/san/bin
 SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer
+PROG_LIBS = $(LIBS)
 else
 O        ?= build/rel
 OUTBIN   ?= bin
 SANFLAGS  =
+# The programs take the compression libraries (and snappy's libstdc++)
+# from their static archives: loading and relocating them was about 1.5 ms
+# of every start of a program that reads or writes Parquet.
+PROG_LIBS = -Wl,--as-needed -lcurl -lcjson -lpq \
+            -Wl,-Bstatic -lzstd -lsnappy -lz -lstdc++ -Wl,-Bdynamic -lm
 endif
 
 # V=1 shows the full commands.
@@ -125,7 +131,7 @@ prog_objs = $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c))
 .SECONDEXPANSION:
 $(OUTBIN)/%: $$(call prog_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
-	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
+	$(Q_LD)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PROG_LIBS)
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)

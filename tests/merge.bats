@@ -169,6 +169,36 @@ metric() {
 	assert_table_is_expected
 }
 
+@test "one process upserting a stream judges each batch by the files the batches before it left" {
+	create_keyed
+	gen-ticks -m -s 2 3900 >ticks.ndjson
+	mark() { printf '{"@batch":{"app":"s","id":%d,"records":%d,"status":"ok"}}\n' "$1" "$2"; }
+	{
+		head -3120 ticks.ndjson
+		mark 1 3120
+		# a new day: its file is added by this batch
+		sed -n '3121,3900p' ticks.ndjson
+		mark 2 780
+		# revisions in the day the batch before added, then in the second day
+		sed -n '3500,3509p' ticks.ndjson | sed 's/"volume":[0-9]*/"volume":7/'
+		mark 3 10
+		sed -n '1000,1009p' ticks.ndjson | sed 's/"volume":[0-9]*/"volume":8/'
+		mark 4 10
+		# the same bars of the new day once more, in the file batch 3 wrote
+		sed -n '3500,3509p' ticks.ndjson | sed 's/"volume":[0-9]*/"volume":9/'
+		mark 5 10
+	} >stream.ndjson
+	delta-append -q silver stream.ndjson
+	tag 1 <stream.ndjson
+	for v in 1 2 3 4 5; do
+		echo "$(metric "$v" numTargetFilesBeforeSkipping) $(metric "$v" numTargetFilesAfterSkipping) $(metric "$v" numTargetRowsUpdated) $(metric "$v" numTargetRowsInserted)"
+	done >metrics
+	assert_equal "$(cat metrics)" "$(printf '%s\n' '0 0 0 3120' '4 0 0 780' '5 1 10 0' '5 1 10 0' '5 1 10 0')"
+	assert_table_is_expected
+	run bash -c "delta-cat silver | jq -r 'select(.volume >= 7 and .volume <= 9) | .volume' | sort | uniq -c | awk '{ print \$1, \$2 }'"
+	assert_output "$(printf '%s\n' '10 8' '10 9')"
+}
+
 @test "time travel shows each version as it was" {
 	create_keyed
 	gen-ticks -m -s 3 900 >ticks.ndjson

@@ -18,8 +18,14 @@
  * sent; a key that moved to another partition loses its old row wherever
  * it was, since the key, not the partition, decides what is replaced.
  *
- * Memory is the batch (its records and keys) and the files being
- * rewritten, never the table.
+ * A running process keeps what the log says of each live file's keys
+ * (partition values, the key columns' bounds), parsed once: from its
+ * second batch on, the batches of a stream parse the statistics of only
+ * the files the commits before them added.
+ *
+ * Memory is the batch (its records and keys), the files being rewritten
+ * and those bounds (a few hundred bytes a live file, beside the snapshot's
+ * file list), never the table's rows.
  *
  * Concurrency: the files read are the transaction's read set, so a winner
  * that removed one of them is a conflict; a winner that added a file that
@@ -39,6 +45,12 @@
 
 #define MAX_KEY_COLUMNS 64
 
+/*
+ * Records whose slot is being fetched: a record enters the hash table this
+ * many records after it was taken, when its slot is likely in the cache.
+ */
+#define PENDING 16
+
 /* Below this many bytes to write, an attempt writes its files in its own thread. */
 #define INLINE_BYTES (64LL << 20)
 
@@ -53,6 +65,25 @@ struct slot {
 	uint32_t hash;
 };
 
+/*
+ * What the log says of a file's keys, parsed once and kept while the file
+ * is live (from the second search for candidates of a process on): a
+ * running process (a stream of batches) parses the statistics of only the
+ * files the last commits added, instead of every file's at every batch.
+ * A kept entry is one allocation: the values' strings are copied into it.
+ * It is known by the file's path, and holds for the add action of that
+ * path at that version and size only.
+ */
+struct prune_entry {
+	const char *path;
+	int64_t version, size;
+	uint64_t pass;               /* the last search for candidates that saw the file */
+	int no_keys;                 /* a null partition value, or a key column with no value */
+	int *part_known;             /* per key column: part[k] holds its partition value */
+	struct delta_cell *part;     /* per key column */
+	struct delta_bounds *bounds; /* per key column in the data files (m->data_key) */
+};
+
 struct merge {
 	size_t *key; /* key columns, as indexes into the table's columns */
 	size_t nkey;
@@ -65,6 +96,8 @@ struct merge {
 	struct slot *slot; /* hash table, open addressing */
 	size_t nslots;
 	size_t distinct;
+	struct slot pend[PENDING]; /* records taken, not yet in the table (a ring) */
+	size_t npend, pend_at;
 	struct buf kbuf; /* scratch: one key, encoded */
 	/* while a batch is merged */
 	size_t *rows;            /* the distinct records, in the order of their last arrival */
@@ -76,31 +109,60 @@ struct merge {
 	size_t *data_key;                       /* ... their index into key */
 	size_t ndata;
 	struct delta_bounds *bounds;
-	struct buf *scratch; /* per key column: its partition value, then its statistics */
+	struct buf *scratch;     /* per key column: its partition value, then its statistics */
+	struct strmap known;     /* path -> struct prune_entry: what the log says of each file */
+	struct prune_entry view; /* the file being judged, when its entry is not kept */
+	uint64_t pass;           /* counts the searches for candidates */
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
 };
 
 /* Encoding ------------------------------------------------------------------------ */
 
-static int put_cell(struct buf *b, const struct delta_field *f, const struct delta_cell *c)
+/*
+ * The bytes a non-null cell takes encoded (strings: a 32-bit length, then
+ * the bytes), or 0 for a string too long for the length.  A record is
+ * sized first and written in place, not appended cell by cell: on a batch
+ * of a million records the appends' checks were a fifth of its time.
+ */
+static size_t cell_size(const struct delta_field *f, const struct delta_cell *c)
+{
+	switch (f->type) {
+	case DT_STRING:
+	case DT_BINARY:
+		return c->n > UINT32_MAX ? 0 : sizeof(uint32_t) + c->n;
+	case DT_FLOAT:
+	case DT_DOUBLE:
+		return sizeof c->d;
+	case DT_DECIMAL:
+		return sizeof c->dec;
+	default:
+		return sizeof c->i;
+	}
+}
+
+/* Write a non-null cell at o, which has room for cell_size() bytes; returns the end. */
+static char *put_cell(char *o, const struct delta_field *f, const struct delta_cell *c)
 {
 	switch (f->type) {
 	case DT_STRING:
 	case DT_BINARY: {
 		uint32_t n = (uint32_t)c->n;
-		if (c->n > UINT32_MAX)
-			return -1;
-		buf_append(b, &n, sizeof n);
-		return buf_append(b, c->s, c->n);
+		memcpy(o, &n, sizeof n);
+		if (n)
+			memcpy(o + sizeof n, c->s, n);
+		return o + sizeof n + n;
 	}
 	case DT_FLOAT:
 	case DT_DOUBLE:
-		return buf_append(b, &c->d, sizeof c->d);
+		memcpy(o, &c->d, sizeof c->d);
+		return o + sizeof c->d;
 	case DT_DECIMAL:
-		return buf_append(b, &c->dec, sizeof c->dec);
+		memcpy(o, &c->dec, sizeof c->dec);
+		return o + sizeof c->dec;
 	default:
-		return buf_append(b, &c->i, sizeof c->i);
+		memcpy(o, &c->i, sizeof c->i);
+		return o + sizeof c->i;
 	}
 }
 
@@ -130,17 +192,30 @@ static const char *get_cell(const char *p, const struct delta_field *f, struct d
 	}
 }
 
-/* The key of a row of cells into m->key; 1 when a key column is null (then it has none). */
+/*
+ * The key of a row of cells into m->kbuf; 1 when a key column is null
+ * (then it has none), 2 when a key value is too long to encode.
+ */
 static int encode_key(struct merge *m, const struct app *a, const struct delta_cell *cells)
 {
+	size_t len = 0;
 	buf_reset(&m->kbuf);
 	for (size_t k = 0; k < m->nkey; k++) {
 		const struct delta_cell *c = &cells[m->key[k]];
 		if (c->null)
 			return 1;
-		put_cell(&m->kbuf, a->cols[m->key[k]].f, c);
+		size_t n = cell_size(a->cols[m->key[k]].f, c);
+		if (!n)
+			return 2;
+		len += n;
 	}
-	return buf_failed(&m->kbuf) ? -1 : 0;
+	if (buf_reserve(&m->kbuf, len) < 0)
+		return -1;
+	char *o = m->kbuf.data;
+	for (size_t k = 0; k < m->nkey; k++)
+		o = put_cell(o, a->cols[m->key[k]].f, &cells[m->key[k]]);
+	m->kbuf.len = len;
+	return 0;
 }
 
 static const char *rec_key(const struct merge *m, size_t i)
@@ -234,6 +309,31 @@ static ssize_t lookup(const struct merge *m)
 	return s ? (ssize_t)s - 1 : -1;
 }
 
+/* Put the oldest pending record into the hash table: the last record of a key wins. */
+static int settle_one(struct merge *m)
+{
+	struct slot p = m->pend[m->pend_at];
+	if ((m->distinct + 1) * 10 >= m->nslots * 7 && grow_slots(m) < 0)
+		return -1;
+	m->pend_at = (m->pend_at + 1) % PENDING;
+	m->npend--;
+	size_t r = p.rec - 1;
+	size_t s = find_slot(m, rec_key(m, r), m->klen[r], p.hash);
+	if (!m->slot[s].rec)
+		m->distinct++;
+	m->slot[s] = p;
+	return 0;
+}
+
+/* Every pending record into the hash table. */
+static int settle(struct merge *m)
+{
+	while (m->npend)
+		if (settle_one(m) < 0)
+			return -1;
+	return 0;
+}
+
 /* Setting up ------------------------------------------------------------------------- */
 
 int merge_setup(struct app *a, const char *list, struct err_msg *e)
@@ -293,7 +393,11 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 	m->data_key = calloc(m->nkey, sizeof *m->data_key);
 	m->bounds = calloc(m->nkey, sizeof *m->bounds);
 	m->scratch = calloc(2 * m->nkey, sizeof *m->scratch);
-	if (!m->key_text || !m->data_fields || !m->data_key || !m->bounds || !m->scratch) {
+	m->view.part = calloc(m->nkey, sizeof *m->view.part);
+	m->view.part_known = calloc(m->nkey, sizeof *m->view.part_known);
+	m->view.bounds = m->bounds;
+	if (!m->key_text || !m->data_fields || !m->data_key || !m->bounds || !m->scratch ||
+	    !m->view.part || !m->view.part_known) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
@@ -338,6 +442,15 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 			}
 		return 1;
 	}
+	size_t len = m->kbuf.len;
+	for (size_t c = 0; c < a->ncols; c++) {
+		size_t n = cells[c].null ? 0 : cell_size(a->cols[c].f, &cells[c]);
+		if (!cells[c].null && !n) {
+			err_set(e, EX_DATAERR, "column \"%s\": value too long", a->cols[c].f->name);
+			return -1;
+		}
+		len += 1 + n;
+	}
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 1024;
 		size_t *off = realloc(m->off, cap * sizeof *off);
@@ -355,30 +468,37 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 		err_set(e, EX_DATAERR, "more than %u records in one batch", UINT32_MAX - 2);
 		return -1;
 	}
-	size_t i = m->n;
-	m->off[i] = m->data.len;
-	m->klen[i] = (uint32_t)m->kbuf.len;
-	buf_append(&m->data, m->kbuf.data, m->kbuf.len);
-	for (size_t c = 0; c < a->ncols; c++) {
-		buf_putc(&m->data, cells[c].null ? 1 : 0);
-		if (!cells[c].null && put_cell(&m->data, a->cols[c].f, &cells[c]) < 0) {
-			err_set(e, EX_DATAERR, "column \"%s\": value too long", a->cols[c].f->name);
-			return -1;
-		}
-	}
-	if (buf_failed(&m->data) ||
-	    ((m->distinct + 1) * 10 >= m->nslots * 7 && grow_slots(m) < 0)) {
+	if (buf_reserve(&m->data, len) < 0) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
+	size_t i = m->n;
+	m->off[i] = m->data.len;
+	m->klen[i] = (uint32_t)m->kbuf.len;
+	char *o = m->data.data + m->data.len;
+	memcpy(o, m->kbuf.data, m->kbuf.len);
+	o += m->kbuf.len;
+	for (size_t c = 0; c < a->ncols; c++) {
+		*o++ = cells[c].null ? 1 : 0;
+		if (!cells[c].null)
+			o = put_cell(o, a->cols[c].f, &cells[c]);
+	}
+	m->data.len += len;
+	m->data.data[m->data.len] = '\0';
 	m->n++;
+	/*
+	 * On a large batch the key's slot is a cache miss, which was the
+	 * largest cost of taking a record: it is fetched now and filled
+	 * PENDING records later.
+	 */
 	uint32_t h = (uint32_t)key_hash(m->kbuf.data, m->kbuf.len);
-	size_t s = find_slot(m, m->kbuf.data, m->kbuf.len, h);
-	if (!m->slot[s].rec)
-		m->distinct++;
-	/* The last record of a key wins. */
-	m->slot[s].rec = (uint32_t)(i + 1);
-	m->slot[s].hash = h;
+	if (m->nslots)
+		__builtin_prefetch(&m->slot[h & (m->nslots - 1)]);
+	if (m->npend == PENDING && settle_one(m) < 0) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	m->pend[(m->pend_at + m->npend++) % PENDING] = (struct slot){(uint32_t)(i + 1), h};
 	return 0;
 }
 
@@ -387,6 +507,7 @@ static void batch_clear(struct merge *m)
 	buf_reset(&m->data);
 	m->n = 0;
 	m->distinct = 0;
+	m->npend = m->pend_at = 0;
 	if (m->slot)
 		memset(m->slot, 0, m->nslots * sizeof *m->slot);
 	free(m->rows);
@@ -404,17 +525,22 @@ void merge_discard(struct app *a)
 		batch_clear(a->merge);
 }
 
+static void prune_forget(struct merge *m, int all);
+
 void merge_free(struct app *a)
 {
 	struct merge *m = a->merge;
 	if (!m)
 		return;
 	batch_clear(m);
+	prune_forget(m, 1);
 	buf_free(&m->data);
 	buf_free(&m->kbuf);
 	for (size_t k = 0; m->scratch && k < 2 * m->nkey; k++)
 		buf_free(&m->scratch[k]);
 	free(m->scratch);
+	free(m->view.part);
+	free(m->view.part_known);
 	free(m->bounds);
 	free(m->data_fields);
 	free(m->data_key);
@@ -443,6 +569,40 @@ static int by_prune_column(const void *x, const void *y, void *arg)
 	const struct merge *m = c->m;
 	return delta_cell_cmp(c->f, &m->keys[i * m->nkey + m->prune],
 	                      &m->keys[j * m->nkey + m->prune]);
+}
+
+/*
+ * A pruning value that is an integer (dates, timestamps, integers), beside
+ * its record: a large batch is sorted by these compact pairs rather than
+ * through its key cells, which are scattered over memory (a cache miss a
+ * comparison, most of an upsert's pruning on silver's batches).
+ */
+struct ord_pair {
+	int64_t v;
+	size_t j;
+};
+
+static int by_pair(const void *x, const void *y)
+{
+	const struct ord_pair *p = x, *q = y;
+	if (p->v != q->v)
+		return p->v < q->v ? -1 : 1;
+	return p->j < q->j ? -1 : p->j > q->j;
+}
+
+/* Do cells of column f compare by their integer (as delta_cell_cmp() does)? */
+static int integer_type(const struct delta_field *f)
+{
+	switch (f->type) {
+	case DT_STRING:
+	case DT_BINARY:
+	case DT_FLOAT:
+	case DT_DOUBLE:
+	case DT_DECIMAL:
+		return 0;
+	default:
+		return 1;
+	}
 }
 
 /* The batch's distinct records, in the order of their last arrival. */
@@ -514,27 +674,175 @@ static int key_index(struct merge *m, const struct app *a)
 		}
 	}
 	m->prune = best;
+	const struct delta_field *pf = a->cols[m->key[best]].f;
+	struct ord_pair *pairs = integer_type(pf) && d ? malloc(d * sizeof *pairs) : NULL;
+	if (pairs) {
+		for (size_t j = 0; j < d; j++)
+			pairs[j] = (struct ord_pair){m->keys[j * m->nkey + best].i, j};
+		qsort(pairs, d, sizeof *pairs, by_pair);
+		for (size_t j = 0; j < d; j++)
+			m->ord[j] = pairs[j].j;
+		free(pairs);
+		return 0;
+	}
 	for (size_t j = 0; j < d; j++)
 		m->ord[j] = j;
-	struct prune_ctx c = {m, a->cols[m->key[best]].f};
+	struct prune_ctx c = {m, pf};
 	qsort_r(m->ord, d, sizeof *m->ord, by_prune_column, &c);
 	return 0;
 }
 
-/* Does distinct record j's key lie within the file's known values? */
+static size_t align_up(size_t n, size_t to)
+{
+	return (n + to - 1) / to * to;
+}
+
+/* Copy a cell's string (if it has one) to *at, moving *at past it. */
+static void own_cell(struct delta_cell *c, char **at)
+{
+	if (c->null || !c->s)
+		return;
+	memcpy(*at, c->s, c->n);
+	c->s = *at;
+	*at += c->n;
+}
+
+static size_t cell_bytes(const struct delta_cell *c)
+{
+	return c->null || !c->s ? 0 : c->n;
+}
+
+/* Parse what the log says of file f's keys into m->view (valid until the next parse). */
+static struct prune_entry *prune_parse(struct merge *m, const struct app *a,
+                                       const struct delta_file *f)
+{
+	struct prune_entry *p = &m->view;
+	p->no_keys = 0;
+	for (size_t k = 0; k < m->nkey; k++) {
+		p->part_known[k] = 0;
+		memset(&p->part[k], 0, sizeof p->part[k]);
+		if (!m->cols[m->key[k]].partition)
+			continue;
+		const struct delta_field *pf = a->cols[m->key[k]].f;
+		struct err_msg pe;
+		const char *text = delta_map_get(&f->partition_values, pf->name, NULL);
+		if (delta_partition_parse(pf, text, &p->part[k], &m->scratch[k], &pe) < 0) {
+			memset(&p->part[k], 0, sizeof p->part[k]);
+			continue; /* a value that does not parse rules nothing out */
+		}
+		if (p->part[k].null)
+			p->no_keys = 1; /* keys are never null */
+		else
+			p->part_known[k] = 1;
+	}
+	delta_stats_bounds(f->stats, m->data_fields, m->ndata, p->bounds, m->scratch + m->nkey);
+	for (size_t d = 0; d < m->ndata; d++) {
+		const struct delta_bounds *b = &p->bounds[d];
+		if (b->nulls >= 0 && b->rows >= 0 && b->nulls >= b->rows)
+			p->no_keys = 1; /* no row with a value in a key column */
+	}
+	p->path = f->path;
+	p->version = f->version;
+	p->size = f->size;
+	p->pass = m->pass;
+	return p;
+}
+
+/* A copy of m->view that owns its strings, or NULL (out of memory). */
+static struct prune_entry *prune_keep(const struct merge *m)
+{
+	const struct prune_entry *v = &m->view;
+	size_t text = strlen(v->path) + 1;
+	for (size_t k = 0; k < m->nkey; k++)
+		text += cell_bytes(&v->part[k]);
+	for (size_t d = 0; d < m->ndata; d++)
+		text += (v->bounds[d].has_lo ? cell_bytes(&v->bounds[d].lo) : 0) +
+		        (v->bounds[d].has_hi ? cell_bytes(&v->bounds[d].hi) : 0);
+	size_t at_part = align_up(sizeof(struct prune_entry), _Alignof(struct delta_cell));
+	size_t at_bounds =
+	    align_up(at_part + m->nkey * sizeof(struct delta_cell), _Alignof(struct delta_bounds));
+	size_t at_known = at_bounds + m->ndata * sizeof(struct delta_bounds);
+	size_t at_text = at_known + m->nkey * sizeof(int);
+	char *block = malloc(at_text + text);
+	if (!block)
+		return NULL;
+	struct prune_entry *p = (struct prune_entry *)(void *)block;
+	*p = *v;
+	p->part = (struct delta_cell *)(void *)(block + at_part);
+	p->bounds = (struct delta_bounds *)(void *)(block + at_bounds);
+	p->part_known = (int *)(void *)(block + at_known);
+	char *at = block + at_text;
+	memcpy(p->part, v->part, m->nkey * sizeof *p->part);
+	memcpy(p->part_known, v->part_known, m->nkey * sizeof *p->part_known);
+	memcpy(p->bounds, v->bounds, m->ndata * sizeof *p->bounds);
+	for (size_t k = 0; k < m->nkey; k++)
+		own_cell(&p->part[k], &at);
+	for (size_t d = 0; d < m->ndata; d++) {
+		if (p->bounds[d].has_lo)
+			own_cell(&p->bounds[d].lo, &at);
+		if (p->bounds[d].has_hi)
+			own_cell(&p->bounds[d].hi, &at);
+	}
+	memcpy(at, v->path, strlen(v->path) + 1);
+	p->path = at;
+	return p;
+}
+
+/*
+ * The entry of file f, parsed now unless known; NULL when out of memory.
+ * The first search of a process keeps nothing: most processes upsert one
+ * batch, and copying 600 files' bounds took a quarter of their pruning.
+ */
+static const struct prune_entry *prune_entry_of(struct merge *m, const struct app *a,
+                                                const struct delta_file *f)
+{
+	struct prune_entry *p = strmap_get(&m->known, f->path);
+	if (p && p->version == f->version && p->size == f->size) {
+		p->pass = m->pass;
+		return p;
+	}
+	struct prune_entry *v = prune_parse(m, a, f);
+	if (m->pass < 2)
+		return v;
+	struct prune_entry *kept = prune_keep(m);
+	if (!kept)
+		return NULL;
+	if (strmap_put(&m->known, kept->path, kept, NULL) < 0) {
+		free(kept);
+		return NULL;
+	}
+	free(p); /* replaced: the map no longer points into it */
+	return kept;
+}
+
+/* Forget the files the last search for candidates did not see (removed from the table). */
+static void prune_forget(struct merge *m, int all)
+{
+	size_t i = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(&m->known, &i))) {
+		struct prune_entry *p = s->value;
+		if (all || p->pass != m->pass)
+			free(strmap_del(&m->known, p->path));
+	}
+	if (all)
+		strmap_free(&m->known);
+}
+
+/* Does distinct record j's key lie within what the log says of a file? */
 static int key_within(const struct merge *m, const struct app *a, size_t j,
-                      const struct delta_cell *part, const int *part_known)
+                      const struct prune_entry *p)
 {
 	const struct delta_cell *key = &m->keys[j * m->nkey];
 	for (size_t k = 0; k < m->nkey; k++) {
 		const struct delta_field *f = a->cols[m->key[k]].f;
-		if (part_known[k]) {
-			if (delta_cell_cmp(f, &key[k], &part[k]) != 0)
+		if (p->part_known[k]) {
+			if (delta_cell_cmp(f, &key[k], &p->part[k]) != 0)
 				return 0;
 		}
 	}
 	for (size_t d = 0; d < m->ndata; d++) {
-		const struct delta_bounds *b = &m->bounds[d];
+		const struct delta_bounds *b = &p->bounds[d];
 		size_t k = m->data_key[d];
 		const struct delta_field *f = m->data_fields[d];
 		if (b->has_lo && delta_cell_cmp(f, &key[k], &b->lo) < 0)
@@ -564,49 +872,31 @@ static size_t ord_bound(const struct merge *m, const struct delta_field *f,
 /* May file f hold a row with one of the batch's keys (from the log alone)? */
 static int may_hold_key(struct merge *m, const struct app *a, const struct delta_file *f)
 {
-	struct delta_cell part[MAX_KEY_COLUMNS];
-	int part_known[MAX_KEY_COLUMNS];
 	if (!m->distinct)
 		return 0;
-	if (key_index(m, a) < 0)
+	const struct prune_entry *p;
+	if (key_index(m, a) < 0 || !(p = prune_entry_of(m, a, f)))
 		return 1; /* out of memory: the file may hold a key, for all we know */
-	for (size_t k = 0; k < m->nkey; k++) {
-		part_known[k] = 0;
-		if (!m->cols[m->key[k]].partition)
-			continue;
-		const struct delta_field *pf = a->cols[m->key[k]].f;
-		struct err_msg pe;
-		const char *text = delta_map_get(&f->partition_values, pf->name, NULL);
-		if (delta_partition_parse(pf, text, &part[k], &m->scratch[k], &pe) < 0)
-			continue; /* a value that does not parse rules nothing out */
-		if (part[k].null)
-			return 0; /* keys are never null */
-		part_known[k] = 1;
-	}
-	delta_stats_bounds(f->stats, m->data_fields, m->ndata, m->bounds, m->scratch + m->nkey);
-	for (size_t d = 0; d < m->ndata; d++) {
-		const struct delta_bounds *b = &m->bounds[d];
-		if (b->nulls >= 0 && b->rows >= 0 && b->nulls >= b->rows)
-			return 0; /* no row with a value in a key column */
-	}
+	if (p->no_keys)
+		return 0;
 	/* The keys whose pruning value can be in the file. */
 	const struct delta_field *pf = a->cols[m->key[m->prune]].f;
 	size_t from = 0, to = m->distinct;
-	if (part_known[m->prune]) {
-		from = ord_bound(m, pf, &part[m->prune], 0);
-		to = ord_bound(m, pf, &part[m->prune], 1);
+	if (p->part_known[m->prune]) {
+		from = ord_bound(m, pf, &p->part[m->prune], 0);
+		to = ord_bound(m, pf, &p->part[m->prune], 1);
 	} else {
 		for (size_t d = 0; d < m->ndata; d++) {
 			if (m->data_key[d] != m->prune)
 				continue;
-			if (m->bounds[d].has_lo)
-				from = ord_bound(m, pf, &m->bounds[d].lo, 0);
-			if (m->bounds[d].has_hi)
-				to = ord_bound(m, pf, &m->bounds[d].hi, 1);
+			if (p->bounds[d].has_lo)
+				from = ord_bound(m, pf, &p->bounds[d].lo, 0);
+			if (p->bounds[d].has_hi)
+				to = ord_bound(m, pf, &p->bounds[d].hi, 1);
 		}
 	}
 	for (size_t i = from; i < to; i++)
-		if (key_within(m, a, m->ord[i], part, part_known))
+		if (key_within(m, a, m->ord[i], p))
 			return 1;
 	return 0;
 }
@@ -645,9 +935,11 @@ static const struct delta_file **candidates(struct app *a, size_t *n)
 	struct strmap_slot *s;
 	if (!v)
 		return NULL;
+	a->merge->pass++;
 	while ((s = strmap_next(files, &i)))
 		if (may_hold_key(a->merge, a, s->value))
 			v[k++] = s->value;
+	prune_forget(a->merge, 0);
 	qsort(v, k, sizeof *v, file_order);
 	*n = k;
 	return v;
@@ -933,7 +1225,7 @@ int merge_commit(struct app *a, const char *app, int64_t id, const char *label, 
 	struct merge_stats st;
 	memset(&st, 0, sizeof st);
 	st.source_rows = a->records;
-	if (batch_rows(m) < 0) {
+	if (settle(m) < 0 || batch_rows(m) < 0) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
