@@ -34,6 +34,16 @@ programs() {
 	assert_output --partial libcurl
 }
 
+@test "no program links libpq: those that open a table or keep the job's history load it only to talk to PostgreSQL" {
+	# libpq and the libraries it brings (TLS, Kerberos, LDAP) took about
+	# 4 ms of every start; a table on a local disk never needs them.
+	for p in delta-append delta-cat delta-compact delta-create delta-history etl-history stocketl-db; do
+		run ldd "$(command -v "$p")"
+		assert_success
+		refute_output --partial libpq
+	done
+}
+
 @test "make install honours PREFIX and DESTDIR; make uninstall removes what it installed" {
 	[ -n "${STOCKETL_INSTALL_TEST:-1}" ]
 	run make -C "$STOCKETL_ROOT" -s install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/opt/se

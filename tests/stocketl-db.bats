@@ -158,6 +158,27 @@ fresh_db() {
 	assert_regex "$stderr" "Connection refused"
 }
 
+@test "without a loadable libpq, what needs PostgreSQL is exit 78 naming the package, and a table on a local disk needs none" {
+	mkdir badlib
+	: >badlib/libpq.so.5
+	export LD_LIBRARY_PATH=$PWD/badlib
+	run --separate-stderr stocketl-db --dsn 'host=/nonexistent user=u password=sekrit' status
+	assert_failure 78
+	assert_regex "$stderr" "^stocketl-db: PostgreSQL's client library cannot be loaded \(install Debian's libpq5\): .*libpq\.so\.5"
+	refute_output --partial sekrit
+	[[ $stderr != *sekrit* ]]
+	run --separate-stderr stocketl-db --dsn 'host=/nonexistent' migrate
+	assert_failure 78
+	unset STOCKETL_PG_DSN
+	export STOCKETL_LAKE=$PWD/lake
+	run delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	assert_success
+	printf '%s\n' '{"symbol":"IBM","interval":"5min","trade_timestamp":"2025-06-17T13:30:00Z","trade_date":"2025-06-17","open":1,"high":1,"low":1,"close":1,"volume":1,"batch_id":1,"ingested_at":"2025-06-17T13:31:00Z","source":"alphavantage"}' |
+		delta-append -q --app-id test --batch-id 1 t
+	run delta-cat --columns symbol t
+	assert_output '{"symbol":"IBM"}'
+}
+
 @test "a malformed timeout in the configuration is exit 78 naming the file" {
 	mkdir conf
 	printf '[postgres]\nstatement_timeout = forever\n' >conf/stocketl.ini

@@ -14,9 +14,16 @@
  * statement is sent again after one reconnection only when the connection
  * broke outside a transaction (a transaction's earlier statements died with
  * the connection).
+ *
+ * libpq is loaded when first needed (dlopen), not linked: with the 20-odd
+ * libraries it brings (TLS, Kerberos, LDAP) it took about 4 ms of every
+ * start of the programs that open a table, most of which never talk to
+ * PostgreSQL (a table on a local disk commits by link(2)).  Only this
+ * file calls it, through the table pq below, typed by libpq's own header.
  */
 #include "pg/pg.h"
 
+#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +47,91 @@ struct pg_conn {
 struct pg_result {
 	PGresult *res;
 };
+
+/* libpq, loaded on first use ---------------------------------------------------------------- */
+
+/* The soname of the libpq this was built against (Debian's libpq5). */
+#define PQ_SONAME "libpq.so.5"
+
+#define PQ_FUNCTIONS(X)                                                                            \
+	X(PQclear)                                                                                 \
+	X(PQcmdTuples)                                                                             \
+	X(PQconndefaults)                                                                          \
+	X(PQconnectdbParams)                                                                       \
+	X(PQconnectionNeedsPassword)                                                               \
+	X(PQconninfoFree)                                                                          \
+	X(PQconninfoParse)                                                                         \
+	X(PQdb)                                                                                    \
+	X(PQerrorMessage)                                                                          \
+	X(PQexecParams)                                                                            \
+	X(PQfinish)                                                                                \
+	X(PQfreemem)                                                                               \
+	X(PQgetisnull)                                                                             \
+	X(PQgetvalue)                                                                              \
+	X(PQhost)                                                                                  \
+	X(PQnfields)                                                                               \
+	X(PQntuples)                                                                               \
+	X(PQport)                                                                                  \
+	X(PQreset)                                                                                 \
+	X(PQresultErrorField)                                                                      \
+	X(PQresultStatus)                                                                          \
+	X(PQserverVersion)                                                                         \
+	X(PQsetNoticeProcessor)                                                                    \
+	X(PQstatus)                                                                                \
+	X(PQtransactionStatus)                                                                     \
+	X(PQunescapeBytea)                                                                         \
+	X(PQuser)
+
+/* libpq's functions, each typed as its declaration in libpq-fe.h. */
+static struct {
+#define PQ_MEMBER(f) __typeof__(f) *f;
+	PQ_FUNCTIONS(PQ_MEMBER)
+#undef PQ_MEMBER
+} pq;
+
+static int pq_state; /* 0: not tried; 1: loaded; -1: failed (pq_error says why) */
+static char pq_error[ERR_MSG_MAX];
+
+/*
+ * Load libpq and every function this file calls, once a process.  A
+ * library that cannot be loaded (not installed, or too old to have a
+ * function) is an installation problem: EX_CONFIG, naming the package.
+ */
+static int pq_load(struct err_msg *e)
+{
+	if (pq_state == 0) {
+		void *h = dlopen(PQ_SONAME, RTLD_NOW | RTLD_LOCAL);
+		const char *missing = NULL;
+		if (h) {
+			void *sym;
+#define PQ_BIND(f)                                                                                 \
+	if (!missing && !(sym = dlsym(h, #f)))                                                     \
+		missing = #f;                                                                      \
+	else if (!missing)                                                                         \
+		memcpy(&pq.f, &sym, sizeof sym);
+			PQ_FUNCTIONS(PQ_BIND)
+#undef PQ_BIND
+		}
+		if (h && !missing) {
+			pq_state = 1;
+		} else {
+			const char *why = dlerror();
+			snprintf(pq_error, sizeof pq_error,
+			         "PostgreSQL's client library cannot be loaded (install Debian's "
+			         "libpq5): %s%s%s",
+			         missing ? PQ_SONAME " has no " : "", missing ? missing : "",
+			         missing ? ""
+			         : why   ? why
+			                 : PQ_SONAME);
+			if (h)
+				dlclose(h);
+			pq_state = -1;
+		}
+	}
+	if (pq_state < 0 && e)
+		err_set(e, EX_CONFIG, "%s", pq_error);
+	return pq_state > 0 ? 0 : -1;
+}
 
 /* Settings ---------------------------------------------------------------------------------- */
 
@@ -165,15 +257,17 @@ static void pg_secrets_collect(const struct pg_settings *s, struct pg_secrets *s
 		pg_secret_add(sec, env, strlen(env));
 	if (!dsn || !*dsn)
 		return;
+	/* Without libpq no message of libpq's can hold the password: the text's forms suffice. */
 	char *err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(dsn, &err);
+	PQconninfoOption *opts = pq_load(NULL) < 0 ? NULL : pq.PQconninfoParse(dsn, &err);
 	if (opts) {
 		for (PQconninfoOption *o = opts; o->keyword; o++)
 			if (strcmp(o->keyword, "password") == 0 && o->val)
 				pg_secret_add(sec, o->val, strlen(o->val));
-		PQconninfoFree(opts);
+		pq.PQconninfoFree(opts);
 	}
-	PQfreemem(err);
+	if (err)
+		pq.PQfreemem(err);
 	const char *scheme = strstr(dsn, "://");
 	if (scheme) {
 		const char *u = scheme + 3;
@@ -304,17 +398,21 @@ static void pg_target_append(char *out, size_t n, size_t *o, const char *key, co
 void pg_settings_target(const struct pg_settings *s, char *out, size_t n)
 {
 	static const char *const keys[] = {"host", "hostaddr", "port", "dbname", "user"};
-	char *err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(s && s->dsn ? s->dsn : "", &err);
-	PQfreemem(err);
 	if (n == 0)
 		return;
 	out[0] = '\0';
+	if (pq_load(NULL) < 0) {
+		snprintf(out, n, "(no client library to read the DSN)");
+		return;
+	}
+	char *err = NULL;
+	PQconninfoOption *opts = pq.PQconninfoParse(s && s->dsn ? s->dsn : "", &err);
+	pq.PQfreemem(err);
 	if (!opts) {
 		snprintf(out, n, "(malformed DSN)");
 		return;
 	}
-	PQconninfoOption *defs = PQconndefaults();
+	PQconninfoOption *defs = pq.PQconndefaults();
 	const char *vals[5] = {NULL, NULL, NULL, NULL, NULL};
 	for (size_t k = 0; k < 5; k++) {
 		for (PQconninfoOption *o = opts; o->keyword; o++)
@@ -332,20 +430,20 @@ void pg_settings_target(const struct pg_settings *s, char *out, size_t n)
 		pg_target_append(out, n, &o, keys[k], vals[k]);
 	if (o == 0)
 		snprintf(out, n, "(libpq defaults)");
-	PQconninfoFree(opts);
-	PQconninfoFree(defs);
+	pq.PQconninfoFree(opts);
+	pq.PQconninfoFree(defs);
 	pg_scrub(s, out, n);
 }
 
 static void pg_conn_target(struct pg_conn *c)
 {
 	size_t o = 0;
-	const char *host = PQhost(c->conn);
+	const char *host = pq.PQhost(c->conn);
 	c->target[0] = '\0';
 	pg_target_append(c->target, sizeof c->target, &o, "host", host);
-	pg_target_append(c->target, sizeof c->target, &o, "port", PQport(c->conn));
-	pg_target_append(c->target, sizeof c->target, &o, "dbname", PQdb(c->conn));
-	pg_target_append(c->target, sizeof c->target, &o, "user", PQuser(c->conn));
+	pg_target_append(c->target, sizeof c->target, &o, "port", pq.PQport(c->conn));
+	pg_target_append(c->target, sizeof c->target, &o, "dbname", pq.PQdb(c->conn));
+	pg_target_append(c->target, sizeof c->target, &o, "user", pq.PQuser(c->conn));
 	pg_scrub(c->settings, c->target, sizeof c->target);
 }
 
@@ -356,7 +454,7 @@ const char *pg_target(const struct pg_conn *c)
 
 int pg_server_version(const struct pg_conn *c)
 {
-	return PQserverVersion(c->conn);
+	return pq.PQserverVersion(c->conn);
 }
 
 int pg_conn_schema_ready(const struct pg_conn *c)
@@ -427,7 +525,7 @@ static int pg_connect_status(PGconn *conn, const char *msg)
 	    "not supported",
 	    NULL,
 	};
-	if (conn && PQconnectionNeedsPassword(conn))
+	if (conn && pq.PQconnectionNeedsPassword(conn))
 		return EX_CONFIG;
 	if (pg_contains(msg, temporary))
 		return EX_TEMPFAIL;
@@ -455,32 +553,34 @@ static int pg_session_setup(struct pg_conn *c, struct err_msg *e)
 	char ms[32];
 	snprintf(ms, sizeof ms, "%d", c->settings->statement_timeout_ms);
 	const char *v[1] = {ms};
-	PGresult *r = PQexecParams(c->conn, "SELECT set_config('statement_timeout', $1, false)", 1,
-	                           NULL, v, NULL, NULL, 0);
-	int ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
+	PGresult *r = pq.PQexecParams(c->conn, "SELECT set_config('statement_timeout', $1, false)",
+	                              1, NULL, v, NULL, NULL, 0);
+	int ok = r && pq.PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
 		pg_fail(c->settings, c->target, e,
-		        PQstatus(c->conn) == CONNECTION_BAD ? EX_TEMPFAIL : EX_SOFTWARE,
-		        "cannot set the statement timeout", PQerrorMessage(c->conn));
-	PQclear(r);
+		        pq.PQstatus(c->conn) == CONNECTION_BAD ? EX_TEMPFAIL : EX_SOFTWARE,
+		        "cannot set the statement timeout", pq.PQerrorMessage(c->conn));
+	pq.PQclear(r);
 	return ok ? 0 : -1;
 }
 
 struct pg_conn *pg_connect(const struct pg_settings *s, struct err_msg *e)
 {
+	if (pq_load(e) < 0)
+		return NULL;
 	char target[512];
 	pg_settings_target(s, target, sizeof target);
 	char *perr = NULL;
-	PQconninfoOption *parsed = PQconninfoParse(s->dsn, &perr);
+	PQconninfoOption *parsed = pq.PQconninfoParse(s->dsn, &perr);
 	if (!parsed) {
 		pg_fail(s, target, e, EX_CONFIG, "malformed DSN", perr ? perr : "");
 		/* Where it came from, after the fact: the DSN itself is never shown. */
 		size_t len = strlen(e->text);
 		snprintf(e->text + len, sizeof e->text - len, " (DSN from %s)", s->dsn_from);
-		PQfreemem(perr);
+		pq.PQfreemem(perr);
 		return NULL;
 	}
-	PQconninfoFree(parsed);
+	pq.PQconninfoFree(parsed);
 
 	/*
 	 * Keywords are applied in order and a later one wins, so the DSN
@@ -523,26 +623,26 @@ struct pg_conn *pg_connect(const struct pg_settings *s, struct err_msg *e)
 	c->own.dsn_from = NULL;
 	c->own.application = NULL;
 	c->settings = &c->own;
-	c->conn = PQconnectdbParams(keys, vals, 1);
+	c->conn = pq.PQconnectdbParams(keys, vals, 1);
 	if (!c->conn) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		free(c->dsn);
 		free(c);
 		return NULL;
 	}
-	if (PQstatus(c->conn) != CONNECTION_OK) {
-		const char *msg = PQerrorMessage(c->conn);
+	if (pq.PQstatus(c->conn) != CONNECTION_OK) {
+		const char *msg = pq.PQerrorMessage(c->conn);
 		pg_fail(s, target, e, pg_connect_status(c->conn, msg), "cannot connect", msg);
 		pg_close(c);
 		return NULL;
 	}
 	pg_conn_target(c);
-	PQsetNoticeProcessor(c->conn, pg_notice, c);
+	pq.PQsetNoticeProcessor(c->conn, pg_notice, c);
 	if (pg_session_setup(c, e) < 0) {
 		pg_close(c);
 		return NULL;
 	}
-	c->last_tx = PQtransactionStatus(c->conn);
+	c->last_tx = pq.PQtransactionStatus(c->conn);
 	return c;
 }
 
@@ -550,7 +650,7 @@ void pg_close(struct pg_conn *c)
 {
 	if (!c)
 		return;
-	PQfinish(c->conn);
+	pq.PQfinish(c->conn);
 	free(c->dsn);
 	free(c);
 }
@@ -581,9 +681,9 @@ static int pg_sqlstate_status(const char *state)
 /* Make a broken connection again; 0 when it works. */
 static int pg_reconnect(struct pg_conn *c, struct err_msg *e)
 {
-	PQreset(c->conn);
-	if (PQstatus(c->conn) != CONNECTION_OK) {
-		const char *msg = PQerrorMessage(c->conn);
+	pq.PQreset(c->conn);
+	if (pq.PQstatus(c->conn) != CONNECTION_OK) {
+		const char *msg = pq.PQerrorMessage(c->conn);
 		int st = pg_connect_status(c->conn, msg);
 		pg_fail(c->settings, c->target, e, st, "connection lost and cannot be made again",
 		        msg);
@@ -591,7 +691,7 @@ static int pg_reconnect(struct pg_conn *c, struct err_msg *e)
 	}
 	if (pg_session_setup(c, e) < 0)
 		return -1;
-	c->last_tx = PQtransactionStatus(c->conn);
+	c->last_tx = pq.PQtransactionStatus(c->conn);
 	return 0;
 }
 
@@ -618,12 +718,12 @@ int pg_exec(struct pg_conn *c, const char *sql, int n, const char *const *values
 		 * may have been applied: the server can commit it and die (or be
 		 * cut off) before the answer reaches us.
 		 */
-		int live = PQstatus(c->conn) == CONNECTION_OK;
-		PGresult *r = PQexecParams(c->conn, sql, n, NULL, values, lens, formats, 0);
-		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-		c->last_tx = PQtransactionStatus(c->conn);
+		int live = pq.PQstatus(c->conn) == CONNECTION_OK;
+		PGresult *r = pq.PQexecParams(c->conn, sql, n, NULL, values, lens, formats, 0);
+		ExecStatusType st = r ? pq.PQresultStatus(r) : PGRES_FATAL_ERROR;
+		c->last_tx = pq.PQtransactionStatus(c->conn);
 		c->sqlstate[0] = '\0';
-		int broke = PQstatus(c->conn) == CONNECTION_BAD;
+		int broke = pq.PQstatus(c->conn) == CONNECTION_BAD;
 		if (!broke)
 			c->unknown = 0; /* the server answered this attempt */
 		else if (live)
@@ -632,28 +732,28 @@ int pg_exec(struct pg_conn *c, const char *sql, int n, const char *const *values
 			if (out) {
 				struct pg_result *pr = malloc(sizeof *pr);
 				if (!pr) {
-					PQclear(r);
+					pq.PQclear(r);
 					err_set(e, EX_SOFTWARE, "out of memory");
 					return -1;
 				}
 				pr->res = r;
 				*out = pr;
 			} else {
-				PQclear(r);
+				pq.PQclear(r);
 			}
 			return PG_OK;
 		}
-		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		const char *state = r ? pq.PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		if (state)
 			snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state);
 		if (state && strcmp(state, "23505") == 0) {
-			PQclear(r);
+			pq.PQclear(r);
 			return PG_UNIQUE;
 		}
 		if (broke) {
 			char msg[ERR_MSG_MAX];
-			snprintf(msg, sizeof msg, "%s", PQerrorMessage(c->conn));
-			PQclear(r);
+			snprintf(msg, sizeof msg, "%s", pq.PQerrorMessage(c->conn));
+			pq.PQclear(r);
 			if (attempt == 0 && !in_tx) {
 				if (pg_reconnect(c, e) < 0)
 					return -1;
@@ -665,13 +765,13 @@ int pg_exec(struct pg_conn *c, const char *sql, int n, const char *const *values
 			        msg);
 			return -1;
 		}
-		const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		const char *primary = r ? pq.PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 		char what[ERR_MSG_MAX];
 		snprintf(what, sizeof what, "%s (SQLSTATE %s)",
-		         primary ? primary : PQerrorMessage(c->conn), state ? state : "none");
+		         primary ? primary : pq.PQerrorMessage(c->conn), state ? state : "none");
 		pg_fail(c->settings, c->target, e, pg_sqlstate_status(state), "statement failed",
 		        what);
-		PQclear(r);
+		pq.PQclear(r);
 		return -1;
 	}
 }
@@ -688,7 +788,7 @@ int pg_exec_tx(struct pg_conn *c, const char *const *sql, size_t n, struct err_m
 				        "postgres at %s: unique violation in: %.200s", c->target,
 				        sql[i]);
 			struct err_msg ignored;
-			if (PQstatus(c->conn) == CONNECTION_OK)
+			if (pq.PQstatus(c->conn) == CONNECTION_OK)
 				pg_exec(c, "ROLLBACK", 0, NULL, NULL, NULL, &ignored);
 			return -1;
 		}
@@ -700,21 +800,21 @@ int pg_exec_tx(struct pg_conn *c, const char *const *sql, size_t n, struct err_m
 
 int pg_result_rows(const struct pg_result *r)
 {
-	return r ? PQntuples(r->res) : 0;
+	return r ? pq.PQntuples(r->res) : 0;
 }
 
 int64_t pg_result_affected(const struct pg_result *r)
 {
-	const char *t = r ? PQcmdTuples(r->res) : "";
+	const char *t = r ? pq.PQcmdTuples(r->res) : "";
 	return *t ? strtoll(t, NULL, 10) : 0;
 }
 
 const char *pg_result_value(const struct pg_result *r, int row, int col)
 {
-	if (!r || row < 0 || row >= PQntuples(r->res) || col < 0 || col >= PQnfields(r->res) ||
-	    PQgetisnull(r->res, row, col))
+	if (!r || row < 0 || row >= pq.PQntuples(r->res) || col < 0 ||
+	    col >= pq.PQnfields(r->res) || pq.PQgetisnull(r->res, row, col))
 		return NULL;
-	return PQgetvalue(r->res, row, col);
+	return pq.PQgetvalue(r->res, row, col);
 }
 
 unsigned char *pg_result_bytea(const struct pg_result *r, int row, int col, size_t *len)
@@ -724,16 +824,16 @@ unsigned char *pg_result_bytea(const struct pg_result *r, int row, int col, size
 	if (!text)
 		return NULL;
 	size_t n = 0;
-	unsigned char *raw = PQunescapeBytea((const unsigned char *)text, &n);
+	unsigned char *raw = pq.PQunescapeBytea((const unsigned char *)text, &n);
 	unsigned char *copy = raw ? malloc(n + 1) : NULL;
 	if (!copy) {
-		PQfreemem(raw);
+		pq.PQfreemem(raw);
 		*len = SIZE_MAX;
 		return NULL;
 	}
 	memcpy(copy, raw, n);
 	copy[n] = '\0';
-	PQfreemem(raw);
+	pq.PQfreemem(raw);
 	*len = n;
 	return copy;
 }
@@ -742,6 +842,6 @@ void pg_result_free(struct pg_result *r)
 {
 	if (!r)
 		return;
-	PQclear(r->res);
+	pq.PQclear(r->res);
 	free(r);
 }

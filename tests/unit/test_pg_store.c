@@ -370,7 +370,8 @@ int main(int argc, char **argv)
 {
 	base_dsn = getenv("STOCKETL_TEST_PG_DSN");
 	if (!base_dsn || !*base_dsn) {
-		printf("1..0 # SKIP needs a PostgreSQL cluster: tests/stocketl-db.bats runs it with one\n");
+		printf("1..0 # SKIP needs a PostgreSQL cluster: tests/stocketl-db.bats runs it "
+		       "with one\n");
 		return 0;
 	}
 	err_init("test_pg_store");
