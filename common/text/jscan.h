@@ -64,6 +64,26 @@ int jscan_skip(struct jscan *js, const struct jscan_token *t, const char **raw, 
 size_t jscan_offset(const struct jscan *js);
 
 /*
+ * For a caller's own reader of a layout it knows well (a fast path over the
+ * members of one object): when the scanner expects the next member of an
+ * object or its end (after JS_OBJ, or after a member's value), the text from
+ * its position to the end of the text, *left bytes, whitespace not skipped,
+ * and *first set when no member of the object has been read yet.  NULL in
+ * any other state (an array, an error, the end).
+ */
+const char *jscan_member_text(const struct jscan *js, size_t *left, int *first);
+
+/*
+ * Move past n bytes from the position jscan_member_text() gave: exactly one
+ * member ("key":value), with its separating comma first when it is not the
+ * first member, that the caller took whole.  The caller vouches that the
+ * bytes are that member in valid JSON, nesting included; the scanner then
+ * goes on as after any member's value, so the rest of the text is still
+ * checked.
+ */
+void jscan_member_taken(struct jscan *js, size_t n);
+
+/*
  * Append the value of the JSON string contents s[0..n) (as returned in a
  * token) to out, decoding escapes and \u surrogate pairs into UTF-8.
  * Returns 0, or -1 for an invalid escape or a lone surrogate.
