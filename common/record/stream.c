@@ -752,6 +752,7 @@ struct rec_writer {
 	unsigned char *buf;
 	size_t len;
 	struct buf scratch;
+	struct tick_json_memo memo; /* the dates of the ticks written last (JSON) */
 };
 
 struct rec_writer *rec_writer_new(int fd, const char *name, int format)
@@ -862,7 +863,7 @@ int rec_write_tick(struct rec_writer *w, const struct tick *t, struct err_msg *e
 {
 	if (w->format == REC_FMT_JSON) {
 		buf_reset(&w->scratch);
-		if (tick_to_json(t, &w->scratch) < 0) {
+		if (tick_to_json_memo(t, &w->memo, &w->scratch) < 0) {
 			err_set(e, EX_SOFTWARE, "out of memory");
 			return -1;
 		}
