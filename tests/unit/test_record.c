@@ -88,6 +88,31 @@ static void test_tick_json_format(void)
 	buf_free(&b);
 }
 
+/* A frame holds a string's bytes up to its NUL and zeros after, whatever the struct held. */
+static void test_tick_frame_strings_end_at_their_nul(void)
+{
+	struct tick clean = sample_tick(), dirty = sample_tick();
+	memset(dirty.symbol, 'X', sizeof dirty.symbol);
+	memcpy(dirty.symbol, "IBM", 4);
+	memset(dirty.source, 'Y', sizeof dirty.source);
+	memcpy(dirty.source, "alphavantage", 13);
+	unsigned char a[TICK_FRAME_SIZE], b[TICK_FRAME_SIZE];
+	memset(a, 0xAA, sizeof a);
+	memset(b, 0x55, sizeof b);
+	tick_to_frame(&clean, a);
+	tick_to_frame(&dirty, b);
+	T_CHECK(memcmp(a, b, sizeof a) == 0);
+	T_CHECK(memcmp(a + 8, "IBM\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) == 0);
+	/* A 15-byte symbol fills its field but for the last byte. */
+	memcpy(dirty.symbol, "ABCDEFGHIJKLMNO", 16);
+	tick_to_frame(&dirty, b);
+	T_CHECK(memcmp(b + 8, "ABCDEFGHIJKLMNO\0", 16) == 0);
+	struct tick back;
+	T_EQ_INT(tick_from_frame(b, &back), 0);
+	T_EQ_STR(back.symbol, "ABCDEFGHIJKLMNO");
+	T_EQ_STR(back.source, "alphavantage");
+}
+
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static uint64_t next_rand(uint64_t n)
 {
@@ -513,6 +538,7 @@ int main(void)
 	T_RUN(test_json_binary_json_is_lossless);
 	T_RUN(test_bad_binary_streams);
 	T_RUN(test_tick_json_run_is_each_tick_alone);
+	T_RUN(test_tick_frame_strings_end_at_their_nul);
 	T_RUN(test_empty_input);
 	T_RUN(test_broken_pipe_is_reported);
 	T_RUN(test_binary_refuses_generic_json);
