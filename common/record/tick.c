@@ -478,28 +478,15 @@ int tick_from_canonical_json(const char *s, size_t n, struct tick *t)
 
 /* Binary form ------------------------------------------------------------------ */
 
-/*
- * A string field of a frame: s's bytes up to its NUL (at most 15), and
- * zeros after them to the field's 16th byte, so that nothing of what
- * follows the NUL in the struct leaks into the frame.
- */
-static void tick_frame_str(unsigned char *f, const char *s)
-{
-	unsigned char ended = 0;
-	for (int i = 0; i < 15; i++) {
-		ended |= s[i] == '\0';
-		f[i] = ended ? 0 : (unsigned char)s[i];
-	}
-	f[15] = 0;
-}
-
 void tick_to_frame(const struct tick *t, unsigned char f[TICK_FRAME_SIZE])
 {
+	/* Cleared whole first: nothing after a string's NUL in the struct reaches the frame. */
+	memset(f, 0, TICK_FRAME_SIZE);
 	f[0] = TICK_FRAME_KIND;
 	f[1] = t->interval;
 	rec_put_le16(f + 2, t->nulls);
 	rec_put_le32(f + 4, (uint32_t)t->trade_date);
-	tick_frame_str(f + 8, t->symbol);
+	memcpy(f + 8, t->symbol, strnlen(t->symbol, TICK_SYMBOL_MAX));
 	rec_put_le64(f + 24, t->trade_timestamp);
 	rec_put_le64(f + 32, t->open);
 	rec_put_le64(f + 40, t->high);
@@ -508,7 +495,7 @@ void tick_to_frame(const struct tick *t, unsigned char f[TICK_FRAME_SIZE])
 	rec_put_le64(f + 64, t->volume);
 	rec_put_le64(f + 72, t->batch_id);
 	rec_put_le64(f + 80, t->ingested_at);
-	tick_frame_str(f + 88, t->source);
+	memcpy(f + 88, t->source, strnlen(t->source, TICK_SOURCE_MAX));
 }
 
 int tick_from_frame(const unsigned char f[TICK_FRAME_SIZE], struct tick *t)
