@@ -417,12 +417,32 @@ int tick_from_canonical_json(const char *s, size_t n, struct tick *t)
 	const char *v;
 	size_t vn;
 	int ok;
+	/* Each field's separator and key as one literal ("{\"symbol\":", ",\"interval\":", ...). */
+#define CANON_KEY(sep, name)                                                                       \
+	{                                                                                          \
+		sep "\"" name "\":", sizeof sep "\"" name "\":" - 1                                \
+	}
+	static const struct {
+		const char *text;
+		size_t n;
+	} keys[TICK_FIELD_COUNT] = {
+	    CANON_KEY("{", "symbol"),
+	    CANON_KEY(",", "interval"),
+	    CANON_KEY(",", "trade_timestamp"),
+	    CANON_KEY(",", "trade_date"),
+	    CANON_KEY(",", "open"),
+	    CANON_KEY(",", "high"),
+	    CANON_KEY(",", "low"),
+	    CANON_KEY(",", "close"),
+	    CANON_KEY(",", "volume"),
+	    CANON_KEY(",", "batch_id"),
+	    CANON_KEY(",", "ingested_at"),
+	    CANON_KEY(",", "source"),
+	};
+#undef CANON_KEY
 	memset(t, 0, sizeof *t);
 	for (int i = 0; i < TICK_FIELD_COUNT; i++) {
-		const char *name = tick_field_names[i];
-		size_t nlen = strlen(name);
-		if (canon_lit(&c, i == 0 ? "{\"" : ",\"", 2) < 0 || canon_lit(&c, name, nlen) < 0 ||
-		    canon_lit(&c, "\":", 2) < 0)
+		if (canon_lit(&c, keys[i].text, keys[i].n) < 0)
 			return -1;
 		if (canon_null(&c)) {
 			t->nulls |= (uint16_t)(1u << i);
