@@ -5,7 +5,8 @@
  * the text does.  jscan_next() returns one token at a time and checks the
  * grammar as it goes (nesting, commas, colons, number syntax, string
  * escapes, UTF-8, no control characters in strings), so a document that was
- * scanned to JS_END without JS_ERR is valid JSON.  Strings come back as the
+ * scanned to JS_END without JS_ERR is valid JSON (the members a caller took
+ * whole with jscan_member_taken() on its word).  Strings come back as the
  * raw bytes between the quotes; `escaped` says whether jscan_unescape() is
  * needed to get their value.
  *

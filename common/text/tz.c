@@ -3,6 +3,8 @@
  * data block is used when present; leap-second records are skipped (the
  * project's instants have no leap seconds).  The footer's POSIX TZ string
  * ("EST5EDT,M3.2.0,M11.1.0") is parsed into a rule evaluated per year.
+ * Both answer an offset with the span around the instant over which it
+ * holds, which lets a memo convert runs of local times by subtraction.
  */
 #include "text/tz.h"
 

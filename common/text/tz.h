@@ -49,7 +49,8 @@ int tz_local_to_utc(const struct tz *z, int64_t local_sec, int64_t *utc_sec);
  * converted over which the zone's offset stays the same, and converts
  * those by subtraction.  The answers are tz_local_to_utc()'s, always; a
  * time near a change of offset takes the full conversion.  Start a memo
- * zeroed (TZ_MEMO_INIT); it may serve any zone.
+ * zeroed (TZ_MEMO_INIT); it may serve any zone, but not outlive one it
+ * served (it knows the zone by its address).
  */
 struct tz_memo {
 	const struct tz *zone; /* the zone of the span, NULL before the first */
