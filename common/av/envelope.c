@@ -12,9 +12,10 @@
  * until then.  The bars of a series in the compact layout av-fetch stores
  * are read beside the tokenizer by a fast path that takes only bars the
  * general path would take, to the same values, and hands it everything
- * else; converting them keeps the zone's offset while it holds (tz_memo).  Bar problems are recorded on the bar and the scan goes on;
- * envelope problems are collected and the most basic one is reported
- * (invalid JSON before a missing member before a wrong body).
+ * else; converting them keeps the zone's offset while it holds (tz_memo).
+ * Bar problems are recorded on the bar and the scan goes on; envelope
+ * problems are collected and the most basic one is reported (invalid JSON
+ * before a missing member before a wrong body).
  */
 #include "av/envelope.h"
 
@@ -347,8 +348,8 @@ static inline const char *env_fast_lit(const char *p, const char *end, const cha
 		uint64_t a, b, c, d;
 		memcpy(&a, p, 8);
 		memcpy(&b, lit, 8);
-		memcpy(&c, p + n - 8, 8);
-		memcpy(&d, lit + n - 8, 8);
+		memcpy(&c, p + (n - 8), 8);
+		memcpy(&d, lit + (n - 8), 8);
 		return ((a ^ b) | (c ^ d)) ? NULL : p + n;
 	}
 	unsigned diff = 0;

@@ -2,11 +2,12 @@
  * tick: the tick record's two forms.  Writing JSON formats straight into
  * the caller's buffer after reserving the widest record once, so a tick
  * costs no reallocation and no printf; the keys are literals of known
- * length, and a run of ticks works out each date's text once (ts_memo).  Reading JSON has two paths: a
- * cursor that accepts only the exact layout tick_to_json() writes (what
- * every stage downstream of tick-normalize sees, parsed without a
- * tokenizer), and the general conversion from tokenized members, which
- * takes any order, strings for numbers, and says what is wrong.  Both
+ * length, and a run of ticks works out each date's text once (ts_memo).
+ * Reading JSON has two paths: a cursor that accepts only the exact layout
+ * tick_to_json() writes (what every stage downstream of tick-normalize
+ * sees, parsed without a tokenizer), and the general conversion from
+ * tokenized members, which takes any order, strings for numbers, and says
+ * what is wrong.  Both
  * accept the same values: the fast path gives up rather than decide
  * anything the general path would decide differently.
  */
