@@ -9,9 +9,13 @@
  * and a second pass over a large body would cost as much as the first.
  * What the body means (whose bars, which zone, which interval) is settled
  * after the scan, when every member is known; bars keep their local time
- * until then.  Bar problems are recorded on the bar and the scan goes on;
- * envelope problems are collected and the most basic one is reported
- * (invalid JSON before a missing member before a wrong body).
+ * until then.  The bars of a series in the compact layout av-fetch stores
+ * are read beside the tokenizer by a fast path that takes only bars the
+ * general path would take, to the same values, and hands it everything
+ * else; converting them keeps the zone's offset while it holds (tz_memo).
+ * Bar problems are recorded on the bar and the scan goes on; envelope
+ * problems are collected and the most basic one is reported (invalid JSON
+ * before a missing member before a wrong body).
  */
 #include "av/envelope.h"
 
@@ -276,11 +280,178 @@ static int env_bar_fields(struct av_env *env, struct jscan *js, struct av_bar *b
 	return 0;
 }
 
+/*
+ * The fast path of a series: one bar in exactly the layout av-fetch stores
+ * (the response compacted: no whitespace, the five members in the API's
+ * order, every value a plain string of digits).  Anything else, including
+ * every bar that would be rejected, is left to the general path, which
+ * decides and explains; so the fast path only ever agrees with it.
+ */
+
+/* The bar's date text and its day, kept from bar to bar: a day's bars share it. */
+struct env_day {
+	char text[10];
+	int32_t days;
+	int known;
+};
+
+/*
+ * The run of decimal digits at p: its length, and its value in *v (which
+ * wraps past 19 digits; callers refuse runs that long).
+ */
+static size_t env_digits(const char *p, const char *end, uint64_t *v)
+{
+	const char *q = p;
+	uint64_t x = 0;
+	while (q < end && (unsigned)(*q - '0') <= 9)
+		x = x * 10 + (uint64_t)(*q++ - '0');
+	*v = x;
+	return (size_t)(q - p);
+}
+
+/*
+ * A price at p as digits[.digits] ending at a quote, at most 12 integer and
+ * 6 fractional digits (so that dec6_parse() takes the same text on its own
+ * fast path, to the same value).  Returns the position of the closing quote,
+ * or NULL.
+ */
+static const char *env_fast_price(const char *p, const char *end, int64_t *out)
+{
+	uint64_t ip, fp = 0;
+	size_t ni = env_digits(p, end, &ip), nf = 0;
+	if (ni == 0 || ni > 12)
+		return NULL;
+	p += ni;
+	if (p < end && *p == '.') {
+		nf = env_digits(++p, end, &fp);
+		if (nf == 0 || nf > 6)
+			return NULL;
+		p += nf;
+	}
+	if (p >= end || *p != '"')
+		return NULL;
+	static const uint64_t scale[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+	*out = (int64_t)(ip * 1000000 + fp * scale[nf]);
+	return p;
+}
+
+/*
+ * A separator literal at p; the position after it, or NULL.  Inlined with
+ * the literal's constant length, where memcmp() stays a library call: 8 to
+ * 16 bytes are two overlapping 8-byte compares, fewer a short loop.
+ */
+static inline const char *env_fast_lit(const char *p, const char *end, const char *lit, size_t n)
+{
+	if ((size_t)(end - p) < n)
+		return NULL;
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b, c, d;
+		memcpy(&a, p, 8);
+		memcpy(&b, lit, 8);
+		memcpy(&c, p + (n - 8), 8);
+		memcpy(&d, lit + (n - 8), 8);
+		return ((a ^ b) | (c ^ d)) ? NULL : p + n;
+	}
+	unsigned diff = 0;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(p[i] ^ lit[i]);
+	return diff ? NULL : p + n;
+}
+#define ENV_FAST_LIT(p, end, lit) env_fast_lit(p, end, lit, sizeof lit - 1)
+
+/*
+ * The next member of a series, when it is a bar in the layout above: add it
+ * and move the scanner past it.  Returns 1 when taken, 0 when the general
+ * path is to read it, -2 when memory ran out.
+ */
+static int env_bar_fast(struct av_env *env, struct jscan *js, int daily, struct env_day *day)
+{
+	size_t left;
+	int first;
+	const char *start = jscan_member_text(js, &left, &first);
+	if (!start)
+		return 0;
+	const char *p = start, *end = start + left;
+	if (!first && (p == end || *p++ != ','))
+		return 0;
+	size_t klen = daily ? 10 : 19;
+	if ((size_t)(end - p) < klen + 2 || *p != '"')
+		return 0;
+	const char *key = p + 1;
+	if (key[klen] != '"')
+		return 0;
+
+	/* The time, checked as ts_parse_naive() checks it; the date parsed once a day. */
+	int32_t days;
+	if (day->known && env_fast_lit(key, key + 10, day->text, 10)) {
+		days = day->days;
+	} else {
+		if (ts_parse_date(key, 10, &days) < 0)
+			return 0;
+		memcpy(day->text, key, 10);
+		day->days = days;
+		day->known = 1;
+	}
+	int64_t local = (int64_t)days * 86400;
+	if (!daily) {
+		const char *c = key + 10;
+		for (int i = 1; i < 9; i++)
+			if (i % 3 != 0 && (unsigned)(c[i] - '0') > 9)
+				return 0;
+		int h = (c[1] - '0') * 10 + (c[2] - '0'), mi = (c[4] - '0') * 10 + (c[5] - '0');
+		int se = (c[7] - '0') * 10 + (c[8] - '0');
+		if (c[0] != ' ' || c[3] != ':' || c[6] != ':' || h > 23 || mi > 59 || se > 59)
+			return 0;
+		local += h * 3600 + mi * 60 + se;
+	}
+
+	/* The five values, in the API's order. */
+	int64_t open, high, low, close;
+	uint64_t volume;
+	size_t nd;
+	if (!(p = ENV_FAST_LIT(key + klen, end, "\":{\"1. open\":\"")) ||
+	    !(p = env_fast_price(p, end, &open)) ||
+	    !(p = ENV_FAST_LIT(p, end, "\",\"2. high\":\"")) ||
+	    !(p = env_fast_price(p, end, &high)) ||
+	    !(p = ENV_FAST_LIT(p, end, "\",\"3. low\":\"")) ||
+	    !(p = env_fast_price(p, end, &low)) ||
+	    !(p = ENV_FAST_LIT(p, end, "\",\"4. close\":\"")) ||
+	    !(p = env_fast_price(p, end, &close)) ||
+	    !(p = ENV_FAST_LIT(p, end, "\",\"5. volume\":\"")))
+		return 0;
+	/* 18 digits cannot overflow; longer ones the general path checks. */
+	nd = env_digits(p, end, &volume);
+	if (nd == 0 || nd > 18 || !(p = ENV_FAST_LIT(p + nd, end, "\"}")))
+		return 0;
+
+	struct av_bar *b = env_new_bar(env);
+	if (!b)
+		return -2;
+	b->raw = key - 1;
+	b->raw_len = (size_t)(p - b->raw);
+	b->raw_json = 1;
+	b->local = local;
+	b->date = days;
+	b->open = open;
+	b->high = high;
+	b->low = low;
+	b->close = close;
+	b->volume = (int64_t)volume;
+	jscan_member_taken(js, (size_t)(p - start));
+	return 1;
+}
+
 /* After the JS_OBJ of "Time Series (...)": its bars, newest first as sent. */
 static int env_series(struct av_env *env, struct jscan *js, int daily)
 {
 	struct jscan_token k, v;
+	struct env_day day = {{0}, 0, 0};
 	for (;;) {
+		int fast = env_bar_fast(env, js, daily, &day);
+		if (fast < 0)
+			return fast;
+		if (fast)
+			continue;
 		int t = jscan_next(js, &k);
 		if (t == JS_OBJ_END)
 			return 0;
@@ -837,12 +1008,13 @@ size_t av_env_convert(struct av_env *env, const struct tz *z)
 	size_t good = 0;
 	int descending = 1, ascending = 1;
 	int64_t prev = 0;
+	struct tz_memo memo = TZ_MEMO_INIT;
 	for (size_t i = 0; i < env->nbars; i++) {
 		struct av_bar *b = &env->bars[i];
 		if (b->why >= 0)
 			continue;
 		int64_t utc;
-		if (tz_local_to_utc(z, b->local, &utc) == TZ_NONEXISTENT) {
+		if (tz_local_to_utc_memo(z, &memo, b->local, &utc) == TZ_NONEXISTENT) {
 			char text[TS_TEXT_MAX];
 			ts_format_rfc3339(b->local * TS_US_PER_SEC, text);
 			text[10] = ' ';

@@ -752,6 +752,7 @@ struct rec_writer {
 	unsigned char *buf;
 	size_t len;
 	struct buf scratch;
+	struct tick_json_memo memo; /* the dates of the ticks written last (JSON) */
 };
 
 struct rec_writer *rec_writer_new(int fd, const char *name, int format)
@@ -862,7 +863,7 @@ int rec_write_tick(struct rec_writer *w, const struct tick *t, struct err_msg *e
 {
 	if (w->format == REC_FMT_JSON) {
 		buf_reset(&w->scratch);
-		if (tick_to_json(t, &w->scratch) < 0) {
+		if (tick_to_json_memo(t, &w->memo, &w->scratch) < 0) {
 			err_set(e, EX_SOFTWARE, "out of memory");
 			return -1;
 		}
@@ -870,9 +871,16 @@ int rec_write_tick(struct rec_writer *w, const struct tick *t, struct err_msg *e
 	}
 	if (rec_header(w, e) < 0)
 		return -1;
-	unsigned char f[REC_FRAME_SIZE];
-	tick_to_frame(t, f);
-	return rec_put(w, f, sizeof f, e);
+	/* Straight into the buffer: a frame always fits one. */
+	if (w->len + REC_FRAME_SIZE > REC_WBUF_SIZE && rec_writer_flush(w, e) < 0)
+		return -1;
+	if (w->failed) {
+		err_set(e, EX_IOERR, "%s: an earlier write failed", w->name);
+		return -1;
+	}
+	tick_to_frame(t, w->buf + w->len);
+	w->len += REC_FRAME_SIZE;
+	return 0;
 }
 
 /* Write len bytes of payload: the first `first` bytes in frame f, the rest in continuation frames. */

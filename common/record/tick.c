@@ -1,11 +1,13 @@
 /*
  * tick: the tick record's two forms.  Writing JSON formats straight into
  * the caller's buffer after reserving the widest record once, so a tick
- * costs no reallocation and no printf.  Reading JSON has two paths: a
- * cursor that accepts only the exact layout tick_to_json() writes (what
- * every stage downstream of tick-normalize sees, parsed without a
- * tokenizer), and the general conversion from tokenized members, which
- * takes any order, strings for numbers, and says what is wrong.  Both
+ * costs no reallocation and no printf; the keys are literals of known
+ * length, and a run of ticks works out each date's text once (ts_memo).
+ * Reading JSON has two paths: a cursor that accepts only the exact layout
+ * tick_to_json() writes (what every stage downstream of tick-normalize
+ * sees, parsed without a tokenizer), and the general conversion from
+ * tokenized members, which takes any order, strings for numbers, and says
+ * what is wrong.  Both
  * accept the same values: the fast path gives up rather than decide
  * anything the general path would decide differently.
  */
@@ -226,91 +228,114 @@ int tick_from_fields(const struct rec_field *fields, size_t nfields, uint64_t nu
 
 /* tick -> JSON ---------------------------------------------------------------- */
 
-/* Put "name": into the output. */
-static char *tick_json_key(char *o, const char *name, size_t nlen)
+/* The literal lit at o (a constant length: a few moves, no call). */
+#define TICK_PUT(o, lit) (memcpy(o, lit, sizeof lit - 1), (o) + sizeof lit - 1)
+
+/* A string field at o: copied between quotes when nothing in it needs an escape. */
+static char *tick_json_text(struct buf *out, char *o, const char *s)
 {
+	size_t n = strnlen(s, 16);
+	int plain = 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		plain &= c >= 0x20 && c != '"' && c != '\\';
+	}
+	if (!plain) {
+		out->len = (size_t)(o - out->data);
+		buf_json_str(out, s, n);
+		return out->data + out->len;
+	}
 	*o++ = '"';
-	memcpy(o, name, nlen);
-	o += nlen;
+	for (size_t i = 0; i < n; i++)
+		o[i] = s[i];
+	o += n;
 	*o++ = '"';
-	*o++ = ':';
 	return o;
 }
 
-int tick_to_json(const struct tick *t, struct buf *out)
+/* A 64-bit integer at o, its digits written in place from the last. */
+static char *tick_json_i64(char *o, int64_t v)
+{
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	if (v < 0)
+		*o++ = '-';
+	size_t n = 1;
+	for (uint64_t x = u; x >= 10; x /= 10)
+		n++;
+	for (size_t i = n; i > 0; i--) {
+		o[i - 1] = (char)('0' + u % 10);
+		u /= 10;
+	}
+	return o + n;
+}
+
+/* A quoted instant at o. */
+static char *tick_json_ts(char *o, int64_t us, struct ts_memo *m)
+{
+	*o++ = '"';
+	o += ts_format_rfc3339_memo(us, m, o);
+	*o++ = '"';
+	return o;
+}
+
+int tick_to_json_memo(const struct tick *t, struct tick_json_memo *m, struct buf *out)
 {
 	/* The widest record: 12 keys, two escaped 15-byte strings, numbers and timestamps. */
 	if (buf_reserve(out, 640) < 0)
 		return -1;
 	char *o = out->data + out->len;
-	*o++ = '{';
-	for (int i = 0; i < TICK_FIELD_COUNT; i++) {
-		if (i)
-			*o++ = ',';
-		const char *name = tick_field_names[i];
-		o = tick_json_key(o, name, strlen(name));
-		if (t->nulls & (1u << i)) {
-			memcpy(o, "null", 4);
-			o += 4;
-			continue;
-		}
-		switch (i) {
-		case 0:
-		case 11: {
-			const char *s = i == 0 ? t->symbol : t->source;
-			size_t n = strnlen(s, 16);
-			out->len = (size_t)(o - out->data);
-			buf_json_str(out, s, n);
-			o = out->data + out->len;
-			break;
-		}
-		case 1: {
-			const char *s = tick_interval_name(t->interval);
-			*o++ = '"';
-			size_t n = strlen(s);
-			memcpy(o, s, n);
-			o += n;
-			*o++ = '"';
-			break;
-		}
-		case 2:
-		case 10:
-			*o++ = '"';
-			o += ts_format_rfc3339(i == 2 ? t->trade_timestamp : t->ingested_at, o);
-			*o++ = '"';
-			break;
-		case 3:
-			*o++ = '"';
-			o += ts_format_date(t->trade_date, o);
-			*o++ = '"';
-			break;
-		case 4:
-			o += dec6_format(t->open, o);
-			break;
-		case 5:
-			o += dec6_format(t->high, o);
-			break;
-		case 6:
-			o += dec6_format(t->low, o);
-			break;
-		case 7:
-			o += dec6_format(t->close, o);
-			break;
-		case 8:
-		case 9: {
-			out->len = (size_t)(o - out->data);
-			buf_i64(out, i == 8 ? t->volume : t->batch_id);
-			o = out->data + out->len;
-			break;
-		}
-		default:
-			break;
-		}
+	unsigned nulls = t->nulls;
+	o = TICK_PUT(o, "{\"symbol\":");
+	o = nulls & TICK_N_SYMBOL ? TICK_PUT(o, "null") : tick_json_text(out, o, t->symbol);
+	o = TICK_PUT(o, ",\"interval\":");
+	if (nulls & TICK_N_INTERVAL) {
+		o = TICK_PUT(o, "null");
+	} else {
+		const char *s = tick_interval_name(t->interval);
+		size_t n = strlen(s);
+		*o++ = '"';
+		memcpy(o, s, n);
+		o += n;
+		*o++ = '"';
 	}
+	o = TICK_PUT(o, ",\"trade_timestamp\":");
+	o = nulls & TICK_N_TIMESTAMP ? TICK_PUT(o, "null")
+	                             : tick_json_ts(o, t->trade_timestamp, &m->timestamp);
+	o = TICK_PUT(o, ",\"trade_date\":");
+	if (nulls & TICK_N_DATE) {
+		o = TICK_PUT(o, "null");
+	} else {
+		*o++ = '"';
+		o += ts_format_date_memo(t->trade_date, &m->date, o);
+		*o++ = '"';
+	}
+	o = TICK_PUT(o, ",\"open\":");
+	o = nulls & TICK_N_OPEN ? TICK_PUT(o, "null") : o + dec6_format(t->open, o);
+	o = TICK_PUT(o, ",\"high\":");
+	o = nulls & TICK_N_HIGH ? TICK_PUT(o, "null") : o + dec6_format(t->high, o);
+	o = TICK_PUT(o, ",\"low\":");
+	o = nulls & TICK_N_LOW ? TICK_PUT(o, "null") : o + dec6_format(t->low, o);
+	o = TICK_PUT(o, ",\"close\":");
+	o = nulls & TICK_N_CLOSE ? TICK_PUT(o, "null") : o + dec6_format(t->close, o);
+	o = TICK_PUT(o, ",\"volume\":");
+	o = nulls & TICK_N_VOLUME ? TICK_PUT(o, "null") : tick_json_i64(o, t->volume);
+	o = TICK_PUT(o, ",\"batch_id\":");
+	o = nulls & TICK_N_BATCH_ID ? TICK_PUT(o, "null") : tick_json_i64(o, t->batch_id);
+	o = TICK_PUT(o, ",\"ingested_at\":");
+	o = nulls & TICK_N_INGESTED ? TICK_PUT(o, "null")
+	                            : tick_json_ts(o, t->ingested_at, &m->ingested);
+	o = TICK_PUT(o, ",\"source\":");
+	o = nulls & TICK_N_SOURCE ? TICK_PUT(o, "null") : tick_json_text(out, o, t->source);
 	*o++ = '}';
 	out->len = (size_t)(o - out->data);
 	out->data[out->len] = '\0';
 	return 0;
+}
+
+int tick_to_json(const struct tick *t, struct buf *out)
+{
+	struct tick_json_memo m = TICK_JSON_MEMO_INIT;
+	return tick_to_json_memo(t, &m, out);
 }
 
 /* Canonical JSON -> tick ---------------------------------------------------------- */
@@ -393,12 +418,32 @@ int tick_from_canonical_json(const char *s, size_t n, struct tick *t)
 	const char *v;
 	size_t vn;
 	int ok;
+	/* Each field's separator and key as one literal ("{\"symbol\":", ",\"interval\":", ...). */
+#define CANON_KEY(sep, name)                                                                       \
+	{                                                                                          \
+		sep "\"" name "\":", sizeof sep "\"" name "\":" - 1                                \
+	}
+	static const struct {
+		const char *text;
+		size_t n;
+	} keys[TICK_FIELD_COUNT] = {
+	    CANON_KEY("{", "symbol"),
+	    CANON_KEY(",", "interval"),
+	    CANON_KEY(",", "trade_timestamp"),
+	    CANON_KEY(",", "trade_date"),
+	    CANON_KEY(",", "open"),
+	    CANON_KEY(",", "high"),
+	    CANON_KEY(",", "low"),
+	    CANON_KEY(",", "close"),
+	    CANON_KEY(",", "volume"),
+	    CANON_KEY(",", "batch_id"),
+	    CANON_KEY(",", "ingested_at"),
+	    CANON_KEY(",", "source"),
+	};
+#undef CANON_KEY
 	memset(t, 0, sizeof *t);
 	for (int i = 0; i < TICK_FIELD_COUNT; i++) {
-		const char *name = tick_field_names[i];
-		size_t nlen = strlen(name);
-		if (canon_lit(&c, i == 0 ? "{\"" : ",\"", 2) < 0 || canon_lit(&c, name, nlen) < 0 ||
-		    canon_lit(&c, "\":", 2) < 0)
+		if (canon_lit(&c, keys[i].text, keys[i].n) < 0)
 			return -1;
 		if (canon_null(&c)) {
 			t->nulls |= (uint16_t)(1u << i);
@@ -456,6 +501,7 @@ int tick_from_canonical_json(const char *s, size_t n, struct tick *t)
 
 void tick_to_frame(const struct tick *t, unsigned char f[TICK_FRAME_SIZE])
 {
+	/* Cleared whole first: nothing after a string's NUL in the struct reaches the frame. */
 	memset(f, 0, TICK_FRAME_SIZE);
 	f[0] = TICK_FRAME_KIND;
 	f[1] = t->interval;

@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "text/ts.h"
 
 /* Bar intervals of tick records; 0 is "unset". */
 enum tick_interval {
@@ -80,6 +81,20 @@ int64_t tick_interval_us(int interval);
 
 /* Append the JSON object text of t (no newline) to out.  Returns 0, or -1 out of memory. */
 int tick_to_json(const struct tick *t, struct buf *out);
+
+/*
+ * tick_to_json() for a run of ticks (a writer's): m keeps the texts of the
+ * last dates written, which the next ticks mostly share.  The same text as
+ * tick_to_json().  Start m zeroed (TICK_JSON_MEMO_INIT).
+ */
+struct tick_json_memo {
+	struct ts_memo timestamp, date, ingested;
+};
+#define TICK_JSON_MEMO_INIT                                                                        \
+	{                                                                                          \
+		TS_MEMO_INIT, TS_MEMO_INIT, TS_MEMO_INIT                                           \
+	}
+int tick_to_json_memo(const struct tick *t, struct tick_json_memo *m, struct buf *out);
 
 /*
  * The inverse of tick_to_json() for the fast path of readers: parse s[0..n)

@@ -242,7 +242,42 @@ size_t dec_format_fixed(dec128 v, int scale, char *out)
 	return dec_format_impl(v, scale, 1, out);
 }
 
+/*
+ * The text of every price in a JSON tick, so without the general machinery:
+ * 64-bit arithmetic, the integer part and the six fractional digits apart,
+ * the fraction's trailing zeros dropped.  The same text as
+ * dec_format(v, 6), which test_decimal_plain checks.
+ */
 size_t dec6_format(int64_t v, char *out)
 {
-	return dec_format_impl(v, DEC6_SCALE, 0, out);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	uint64_t ip = u / 1000000;
+	uint32_t fp = (uint32_t)(u % 1000000);
+	char *o = out;
+	if (v < 0)
+		*o++ = '-';
+	/* The integer digits in place, from the last: no copy of a few bytes. */
+	int n = 1;
+	for (uint64_t x = ip; x >= 10; x /= 10)
+		n++;
+	for (int i = n - 1; i >= 0; i--) {
+		o[i] = (char)('0' + ip % 10);
+		ip /= 10;
+	}
+	o += n;
+	if (fp) {
+		int nf = 6;
+		while (fp % 10 == 0) {
+			fp /= 10;
+			nf--;
+		}
+		*o++ = '.';
+		for (int i = nf - 1; i >= 0; i--) {
+			o[i] = (char)('0' + fp % 10);
+			fp /= 10;
+		}
+		o += nf;
+	}
+	*o = '\0';
+	return (size_t)(o - out);
 }

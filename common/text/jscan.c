@@ -35,6 +35,23 @@ size_t jscan_offset(const struct jscan *js)
 	return (size_t)(js->p - js->start);
 }
 
+const char *jscan_member_text(const struct jscan *js, size_t *left, int *first)
+{
+	/* Members of an object only: ST_AFTER inside an array expects an element. */
+	if ((js->state != ST_OBJ_FIRST && js->state != ST_AFTER) || js->depth == 0 ||
+	    js->ctx[js->depth - 1] != '{')
+		return NULL;
+	*left = (size_t)(js->end - js->p);
+	*first = js->state == ST_OBJ_FIRST;
+	return js->p;
+}
+
+void jscan_member_taken(struct jscan *js, size_t n)
+{
+	js->p += n;
+	js->state = ST_AFTER;
+}
+
 static int jscan_fail(struct jscan *js, const char *why)
 {
 	js->state = ST_ERROR;

@@ -5,7 +5,8 @@
  * the text does.  jscan_next() returns one token at a time and checks the
  * grammar as it goes (nesting, commas, colons, number syntax, string
  * escapes, UTF-8, no control characters in strings), so a document that was
- * scanned to JS_END without JS_ERR is valid JSON.  Strings come back as the
+ * scanned to JS_END without JS_ERR is valid JSON (the members a caller took
+ * whole with jscan_member_taken() on its word).  Strings come back as the
  * raw bytes between the quotes; `escaped` says whether jscan_unescape() is
  * needed to get their value.
  *
@@ -62,6 +63,26 @@ int jscan_next(struct jscan *js, struct jscan_token *t);
 int jscan_skip(struct jscan *js, const struct jscan_token *t, const char **raw, size_t *rawlen);
 /* Byte offset of the scanner in the text (for error messages). */
 size_t jscan_offset(const struct jscan *js);
+
+/*
+ * For a caller's own reader of a layout it knows well (a fast path over the
+ * members of one object): when the scanner expects the next member of an
+ * object or its end (after JS_OBJ, or after a member's value), the text from
+ * its position to the end of the text, *left bytes, whitespace not skipped,
+ * and *first set when no member of the object has been read yet.  NULL in
+ * any other state (an array, an error, the end).
+ */
+const char *jscan_member_text(const struct jscan *js, size_t *left, int *first);
+
+/*
+ * Move past n bytes from the position jscan_member_text() gave: exactly one
+ * member ("key":value), with its separating comma first when it is not the
+ * first member, that the caller took whole.  The caller vouches that the
+ * bytes are that member in valid JSON, nesting included; the scanner then
+ * goes on as after any member's value, so the rest of the text is still
+ * checked.
+ */
+void jscan_member_taken(struct jscan *js, size_t n);
 
 /*
  * Append the value of the JSON string contents s[0..n) (as returned in a

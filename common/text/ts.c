@@ -186,13 +186,27 @@ static char *ts_put_date(char *o, int64_t days)
 	return ts_put2(o, d);
 }
 
-static size_t ts_format(int64_t us, char *out, int frac_digits)
+/* The date of `days` at o, from the memo m (when not NULL) if it holds that day. */
+static char *ts_put_date_memo(char *o, int64_t days, struct ts_memo *m)
+{
+	if (!m)
+		return ts_put_date(o, days);
+	if (!m->known || m->days != days) {
+		m->len = (uint8_t)(ts_put_date(m->text, days) - m->text);
+		m->days = days;
+		m->known = 1;
+	}
+	memcpy(o, m->text, m->len);
+	return o + m->len;
+}
+
+static size_t ts_format(int64_t us, char *out, int frac_digits, struct ts_memo *m)
 {
 	int64_t days = ts_floor_div(us, TS_US_PER_DAY);
 	int64_t rem = us - days * TS_US_PER_DAY;
 	int64_t secs = rem / TS_US_PER_SEC;
 	int32_t micro = (int32_t)(rem % TS_US_PER_SEC);
-	char *o = ts_put_date(out, days);
+	char *o = ts_put_date_memo(out, days, m);
 	*o++ = 'T';
 	o = ts_put2(o, (int)(secs / 3600));
 	*o++ = ':';
@@ -219,14 +233,19 @@ static size_t ts_format(int64_t us, char *out, int frac_digits)
 
 size_t ts_format_rfc3339(int64_t us, char *out)
 {
-	return ts_format(us, out, -1);
+	return ts_format(us, out, -1, NULL);
+}
+
+size_t ts_format_rfc3339_memo(int64_t us, struct ts_memo *m, char *out)
+{
+	return ts_format(us, out, -1, m);
 }
 
 size_t ts_format_rfc3339_ms(int64_t us, char *out)
 {
 	/* Truncate toward the past so that a stored maximum never exceeds the data. */
 	int64_t ms = ts_floor_div(us, 1000) * 1000;
-	return ts_format(ms, out, 3);
+	return ts_format(ms, out, 3, NULL);
 }
 
 int ts_parse_date(const char *s, size_t n, int32_t *days)
@@ -241,6 +260,13 @@ int ts_parse_date(const char *s, size_t n, int32_t *days)
 size_t ts_format_date(int64_t days, char *out)
 {
 	char *o = ts_put_date(out, days);
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+size_t ts_format_date_memo(int64_t days, struct ts_memo *m, char *out)
+{
+	char *o = ts_put_date_memo(out, days, m);
 	*o = '\0';
 	return (size_t)(o - out);
 }

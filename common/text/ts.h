@@ -49,6 +49,25 @@ int ts_parse_date(const char *s, size_t n, int32_t *days);
 size_t ts_format_date(int64_t days, char *out);
 
 /*
+ * For runs of instants or dates that share their day (the bars of a day,
+ * the ingested_at of a response's ticks): the text of the last date
+ * written, so that the calendar is worked out once a day.  Start it zeroed
+ * (TS_MEMO_INIT).  The _memo forms write the same text as the others.
+ */
+struct ts_memo {
+	int64_t days;
+	char text[24]; /* the date's text (years far outside 1..9999 make it longer) */
+	uint8_t len;
+	uint8_t known;
+};
+#define TS_MEMO_INIT                                                                               \
+	{                                                                                          \
+		0, {0}, 0, 0                                                                       \
+	}
+size_t ts_format_rfc3339_memo(int64_t us, struct ts_memo *m, char *out);
+size_t ts_format_date_memo(int64_t days, struct ts_memo *m, char *out);
+
+/*
  * Parse a naive "YYYY-MM-DD HH:MM:SS" (or "YYYY-MM-DD", midnight) and check
  * that every field is in range.  Returns 0 or -1.
  */

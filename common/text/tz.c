@@ -3,6 +3,8 @@
  * data block is used when present; leap-second records are skipped (the
  * project's instants have no leap seconds).  The footer's POSIX TZ string
  * ("EST5EDT,M3.2.0,M11.1.0") is parsed into a rule evaluated per year.
+ * Both answer an offset with the span around the instant over which it
+ * holds, which lets a memo convert runs of local times by subtraction.
  */
 #include "text/tz.h"
 
@@ -177,10 +179,23 @@ static int64_t tz_rule_day(const struct tz_rule_date *d, int y)
 	return day;
 }
 
-static int32_t tz_posix_offset(const struct tz_posix *r, int64_t utc)
+/* Bounds of a span that has no end on that side (far beyond any time in text). */
+#define TZ_SPAN_MIN (-(INT64_C(1) << 60))
+#define TZ_SPAN_MAX (INT64_C(1) << 60)
+
+/*
+ * The offset of rule r at the instant utc, and the span [*from, *until)
+ * around it over which the offset is the same.  The span never leaves the
+ * calendar year of utc: within a year the offset is a step function of the
+ * changes computed for it, and the next year computes its own.
+ */
+static int32_t tz_posix_offset(const struct tz_posix *r, int64_t utc, int64_t *from, int64_t *until)
 {
-	if (!r->has_dst)
+	if (!r->has_dst) {
+		*from = TZ_SPAN_MIN;
+		*until = TZ_SPAN_MAX;
 		return r->std_off;
+	}
 	int y, m, d;
 	ts_civil_from_days(ts_floor_div(utc, 86400), &y, &m, &d);
 	/*
@@ -207,8 +222,15 @@ static int32_t tz_posix_offset(const struct tz_posix *r, int64_t utc)
 			off[j - 1] = to;
 		}
 	int32_t cur = off[0] == r->dst_off ? r->std_off : r->dst_off;
-	for (int i = 0; i < n && at[i] <= utc; i++)
+	*from = ts_days_from_civil(y, 1, 1) * 86400;
+	*until = ts_days_from_civil(y + 1, 1, 1) * 86400;
+	int i = 0;
+	for (; i < n && at[i] <= utc; i++)
 		cur = off[i];
+	if (i > 0 && at[i - 1] > *from)
+		*from = at[i - 1];
+	if (i < n && at[i] < *until)
+		*until = at[i];
 	return cur;
 }
 
@@ -368,14 +390,26 @@ const char *tz_name(const struct tz *z)
 	return z->name;
 }
 
-int32_t tz_offset(const struct tz *z, int64_t utc)
+/*
+ * The offset in effect at the instant utc, and a span [*from, *until) around
+ * it over which it stays the same (not always the longest such span).
+ */
+static int32_t tz_offset_span(const struct tz *z, int64_t utc, int64_t *from, int64_t *until)
 {
+	*from = TZ_SPAN_MIN;
+	*until = TZ_SPAN_MAX;
 	if (z->ntrans == 0)
-		return z->rule.valid ? tz_posix_offset(&z->rule, utc) : z->first_off;
-	if (utc < z->trans[0])
+		return z->rule.valid ? tz_posix_offset(&z->rule, utc, from, until) : z->first_off;
+	if (utc < z->trans[0]) {
+		*until = z->trans[0];
 		return z->first_off;
-	if (utc >= z->trans[z->ntrans - 1] && z->rule.valid)
-		return tz_posix_offset(&z->rule, utc);
+	}
+	if (utc >= z->trans[z->ntrans - 1] && z->rule.valid) {
+		int32_t off = tz_posix_offset(&z->rule, utc, from, until);
+		if (*from < z->trans[z->ntrans - 1])
+			*from = z->trans[z->ntrans - 1];
+		return off;
+	}
 	size_t lo = 0, hi = z->ntrans; /* trans[lo] <= utc < trans[hi] */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -384,7 +418,16 @@ int32_t tz_offset(const struct tz *z, int64_t utc)
 		else
 			hi = mid;
 	}
+	*from = z->trans[lo];
+	if (hi < z->ntrans)
+		*until = z->trans[hi];
 	return z->off_at[lo];
+}
+
+int32_t tz_offset(const struct tz *z, int64_t utc)
+{
+	int64_t from, until;
+	return tz_offset_span(z, utc, &from, &until);
 }
 
 int tz_local_to_utc(const struct tz *z, int64_t local, int64_t *utc)
@@ -412,6 +455,32 @@ int tz_local_to_utc(const struct tz *z, int64_t local, int64_t *utc)
 	}
 	*utc = found[0];
 	return TZ_OK;
+}
+
+/*
+ * Far enough from both ends of an offset's span that every instant
+ * tz_local_to_utc() looks at for a local time lies inside it: a day either
+ * side, and the local time less an offset (at most 26 hours either way).
+ */
+#define TZ_MEMO_MARGIN (2 * 86400)
+
+int tz_local_to_utc_memo(const struct tz *z, struct tz_memo *m, int64_t local, int64_t *utc)
+{
+	if (m->zone == z && local >= m->lo && local < m->hi) {
+		*utc = local - m->off;
+		return TZ_OK;
+	}
+	int rc = tz_local_to_utc(z, local, utc);
+	if (rc != TZ_OK)
+		return rc;
+	int64_t from, until;
+	int32_t off = tz_offset_span(z, *utc, &from, &until);
+	/* Local times near this one that tz_local_to_utc() converts alone, with this offset. */
+	m->zone = z;
+	m->off = off;
+	m->lo = from + TZ_MEMO_MARGIN;
+	m->hi = until - TZ_MEMO_MARGIN;
+	return rc;
 }
 
 int32_t tz_local_date(const struct tz *z, int64_t utc_us)

@@ -43,6 +43,26 @@ int32_t tz_offset(const struct tz *z, int64_t utc_sec);
  */
 int tz_local_to_utc(const struct tz *z, int64_t local_sec, int64_t *utc_sec);
 
+/*
+ * tz_local_to_utc() for runs of nearby local times (the bars of a
+ * response): the memo keeps the span of local times around the last one
+ * converted over which the zone's offset stays the same, and converts
+ * those by subtraction.  The answers are tz_local_to_utc()'s, always; a
+ * time near a change of offset takes the full conversion.  Start a memo
+ * zeroed (TZ_MEMO_INIT); it may serve any zone, but not outlive one it
+ * served (it knows the zone by its address).
+ */
+struct tz_memo {
+	const struct tz *zone; /* the zone of the span, NULL before the first */
+	int64_t lo, hi;        /* local times in [lo, hi) convert as local - off */
+	int32_t off;
+};
+#define TZ_MEMO_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
+int tz_local_to_utc_memo(const struct tz *z, struct tz_memo *m, int64_t local, int64_t *utc);
+
 /* The calendar date (days since the epoch) of the instant utc_us in the zone. */
 int32_t tz_local_date(const struct tz *z, int64_t utc_us);
 

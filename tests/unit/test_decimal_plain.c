@@ -2,7 +2,8 @@
  * Unit tests for the plain-digits fast path of dec_parse(): on every input it
  * must decide as the general parser does.  Appending "e0" leaves a number's
  * value alone but sends it down the general path, so each random input is
- * parsed both ways and the answers compared.
+ * parsed both ways and the answers compared.  Likewise dec6_format(), the
+ * 64-bit writer of prices, gives dec_format()'s text at scale 6.
  */
 #include "text/decimal.h"
 #include "t.h"
@@ -68,9 +69,39 @@ static void test_fast_path_values(void)
 	T_CHECK(v == 1000000);
 }
 
+static void test_price_text_is_the_general_text(void)
+{
+	int disagree = 0;
+	int64_t edges[] = {0,       1,       -1,        9,         10,
+	                   999999,  1000000, -1000000,  1000001,   160070000,
+	                   -500000, 5000000, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+	for (int i = 0; i < 2000000; i++) {
+		int64_t v;
+		if (i < (int)(sizeof edges / sizeof edges[0])) {
+			v = edges[i];
+		} else {
+			/* Random magnitudes, and round ones with trailing zeros. */
+			uint64_t u = (uint64_t)next_rand(1u << 31) << 33 ^
+			             (uint64_t)next_rand(1u << 31) << 2 ^ next_rand(4);
+			u >>= next_rand(64);
+			if (next_rand(3) == 0)
+				u = u / 1000 * 1000;
+			v = next_rand(2) ? (int64_t)u : -(int64_t)(u >> 1);
+		}
+		char a[DEC_TEXT_MAX], b[DEC_TEXT_MAX];
+		size_t na = dec6_format(v, a), nb = dec_format(v, 6, b);
+		if (na != nb || strcmp(a, b) != 0) {
+			if (disagree++ < 5)
+				printf("#   %lld: \"%s\" vs \"%s\"\n", (long long)v, a, b);
+		}
+	}
+	T_EQ_INT(disagree, 0);
+}
+
 int main(void)
 {
 	T_RUN(test_fast_path_agrees_with_the_general_one);
 	T_RUN(test_fast_path_values);
+	T_RUN(test_price_text_is_the_general_text);
 	T_DONE();
 }

@@ -88,6 +88,114 @@ static void test_tick_json_format(void)
 	buf_free(&b);
 }
 
+/* A frame holds a string's bytes up to its NUL and zeros after, whatever the struct held. */
+static void test_tick_frame_strings_end_at_their_nul(void)
+{
+	struct tick clean = sample_tick(), dirty = sample_tick();
+	memset(dirty.symbol, 'X', sizeof dirty.symbol);
+	memcpy(dirty.symbol, "IBM", 4);
+	memset(dirty.source, 'Y', sizeof dirty.source);
+	memcpy(dirty.source, "alphavantage", 13);
+	unsigned char a[TICK_FRAME_SIZE], b[TICK_FRAME_SIZE];
+	memset(a, 0xAA, sizeof a);
+	memset(b, 0x55, sizeof b);
+	tick_to_frame(&clean, a);
+	tick_to_frame(&dirty, b);
+	T_CHECK(memcmp(a, b, sizeof a) == 0);
+	T_CHECK(memcmp(a + 8, "IBM\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) == 0);
+	/* A 15-byte symbol fills its field but for the last byte. */
+	memcpy(dirty.symbol, "ABCDEFGHIJKLMNO", 16);
+	tick_to_frame(&dirty, b);
+	T_CHECK(memcmp(b + 8, "ABCDEFGHIJKLMNO\0", 16) == 0);
+	struct tick back;
+	T_EQ_INT(tick_from_frame(b, &back), 0);
+	T_EQ_STR(back.symbol, "ABCDEFGHIJKLMNO");
+	T_EQ_STR(back.source, "alphavantage");
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static uint64_t next_rand(uint64_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng % n;
+}
+
+/*
+ * A run of ticks written with one memo (as a writer writes them) gives each
+ * tick's text alone, and the text reads back to the tick: days repeated and
+ * changed, instants before 1970 and in other years, nulls, prices of every
+ * size and sign, strings that need escapes.
+ */
+static void test_tick_json_run_is_each_tick_alone(void)
+{
+	static const char *const symbols[] = {
+	    "IBM", "BRK.A", "A\"B", "C\\D", "E\tF", "\xc3\xa9T", "123456789012345", ""};
+	struct tick_json_memo m = TICK_JSON_MEMO_INIT;
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	int bad = 0;
+	int64_t ts = 1750173900000000LL, ing = 1750173903123456LL;
+	for (int i = 0; i < 200000; i++) {
+		struct tick t = sample_tick();
+		int r = (int)next_rand(10);
+		if (r == 0)
+			ts = (int64_t)next_rand(500000ULL * 86400 * 1000000) -
+			     250000LL * 86400 * 1000000;
+		else if (r < 4)
+			ts += 60 * 1000000LL; /* the next minute, now and then the next day */
+		else if (r == 4)
+			ts -= (int64_t)next_rand(3 * 86400) * 1000000 + (int64_t)next_rand(1000000);
+		if (next_rand(50) == 0)
+			ing = (int64_t)next_rand(1ULL << 50) - (1LL << 49);
+		t.trade_timestamp = ts;
+		t.trade_date = (int32_t)(ts / 86400000000LL) - (int32_t)next_rand(2);
+		t.ingested_at = ing;
+		int64_t *prices[] = {&t.open, &t.high, &t.low, &t.close, &t.volume, &t.batch_id};
+		for (int k = 0; k < 6; k++) {
+			/* Up to 18 digits: a decimal(18,6) price, read back as it was written. */
+			if (next_rand(4) == 0)
+				*prices[k] =
+				    (int64_t)((rng >> next_rand(64)) % 1000000000000000000ULL) *
+				    (next_rand(2) ? 1 : -1);
+		}
+		if (next_rand(8) == 0) {
+			const char *sym = symbols[next_rand(sizeof symbols / sizeof symbols[0])];
+			memset(t.symbol, 0, sizeof t.symbol);
+			memcpy(t.symbol, sym, strlen(sym));
+		}
+		if (next_rand(6) == 0)
+			t.nulls = (uint16_t)next_rand(TICK_N_ALL + 1);
+		buf_reset(&a);
+		buf_reset(&b);
+		tick_to_json_memo(&t, &m, &a);
+		tick_to_json(&t, &b);
+		struct tick back;
+		/* The reader of the canonical layout takes printable ASCII without escapes. */
+		int plain = strcspn(t.symbol, "\"\\\t\xc3") == strlen(t.symbol) && t.symbol[0];
+		int64_t year_us = 86400LL * 366 * 1000000;
+		int in_text_range = ts > -1969 * year_us && ts < 8000 * year_us &&
+		                    ing > -1969 * year_us && ing < 8000 * year_us &&
+		                    t.trade_date > -719000 && t.trade_date < 2900000;
+		if (a.len != b.len || strcmp(a.data, b.data) != 0 ||
+		    (plain && in_text_range && !(t.nulls & TICK_N_SYMBOL) &&
+		     (tick_from_canonical_json(b.data, b.len, &back) < 0 ||
+		      (back.trade_timestamp != t.trade_timestamp &&
+		       !(t.nulls & TICK_N_TIMESTAMP)) ||
+		      (back.ingested_at != t.ingested_at && !(t.nulls & TICK_N_INGESTED)) ||
+		      (back.trade_date != t.trade_date && !(t.nulls & TICK_N_DATE)) ||
+		      (back.close != t.close && !(t.nulls & TICK_N_CLOSE)) ||
+		      (back.volume != t.volume && !(t.nulls & TICK_N_VOLUME)) ||
+		      back.nulls != t.nulls || strcmp(back.symbol, t.symbol) != 0))) {
+			if (bad++ < 3)
+				printf("#   %s\n#   %s\n", a.data, b.data);
+		}
+	}
+	T_EQ_INT(bad, 0);
+	buf_free(&a);
+	buf_free(&b);
+}
+
 static void test_json_records_and_batches(void)
 {
 	const char *in =
@@ -429,6 +537,8 @@ int main(void)
 	T_RUN(test_binary_round_trip);
 	T_RUN(test_json_binary_json_is_lossless);
 	T_RUN(test_bad_binary_streams);
+	T_RUN(test_tick_json_run_is_each_tick_alone);
+	T_RUN(test_tick_frame_strings_end_at_their_nul);
 	T_RUN(test_empty_input);
 	T_RUN(test_broken_pipe_is_reported);
 	T_RUN(test_binary_refuses_generic_json);

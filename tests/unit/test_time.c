@@ -208,6 +208,116 @@ static void test_bad_zone_names(void)
 	T_CHECK(tz_load("", &e) == NULL);
 }
 
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+static int64_t next_rand(int64_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (int64_t)(rng % (uint64_t)n);
+}
+
+/*
+ * Convert count local times from `start`, each `step` seconds after the
+ * last (or a random jump when step is 0), with a memo and without; the
+ * number of disagreements.
+ */
+static int memo_run(const struct tz *z, struct tz_memo *m, int64_t start, int64_t step, int count)
+{
+	int bad = 0;
+	int64_t local = start;
+	for (int i = 0; i < count; i++) {
+		int64_t a = 0, b = 0;
+		int ra = tz_local_to_utc(z, local, &a);
+		int rb = tz_local_to_utc_memo(z, m, local, &b);
+		if (ra != rb || (ra != TZ_NONEXISTENT && a != b)) {
+			if (bad++ < 3)
+				printf("#   %s: local %lld: %d %lld vs memo %d %lld\n", tz_name(z),
+				       (long long)local, ra, (long long)a, rb, (long long)b);
+		}
+		local = step ? local + step : start + next_rand(400LL * 366 * 86400);
+	}
+	return bad;
+}
+
+/*
+ * A TZif file with no transitions, only the POSIX rule of its footer: every
+ * instant is decided by the rule.
+ */
+static struct tz *rule_only_zone(const char *rule)
+{
+	unsigned char d[256] = {0};
+	size_t n = 0;
+	for (int block = 0; block < 2; block++) {
+		memcpy(d + n, "TZif2", 5);
+		d[n + 35] = 0; /* timecnt 0 */
+		d[n + 39] = 1; /* typecnt 1 */
+		d[n + 43] = 4; /* charcnt 4 */
+		n += 44;
+		n += 6; /* one type: offset 0, standard time */
+		memcpy(d + n, "STD", 4);
+		n += 4;
+	}
+	d[n++] = '\n';
+	memcpy(d + n, rule, strlen(rule));
+	n += strlen(rule);
+	d[n++] = '\n';
+	struct err_msg e;
+	return tz_from_tzif(rule, d, n, &e);
+}
+
+static void test_memo_agrees_with_the_full_conversion(void)
+{
+	const char *names[] = {"America/New_York",
+	                       "Australia/Sydney",
+	                       "Europe/London",
+	                       "Asia/Kolkata",
+	                       "America/Santiago",
+	                       "Pacific/Apia",
+	                       "UTC"};
+	struct tz *zones[9];
+	size_t nz = 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		struct err_msg e;
+		zones[nz] = tz_load(names[i], &e);
+		T_CHECK(zones[nz] != NULL);
+		if (zones[nz])
+			nz++;
+	}
+	zones[nz] = rule_only_zone("EST5EDT,M3.2.0,M11.1.0");
+	T_CHECK(zones[nz] != NULL);
+	if (zones[nz])
+		nz++;
+	zones[nz] = rule_only_zone("<-03>3<-02>,M3.5.0/-2,M10.5.0/-1");
+	T_CHECK(zones[nz] != NULL);
+	if (zones[nz])
+		nz++;
+	int bad = 0;
+	int64_t y1900 = ts_days_from_civil(1900, 1, 1) * 86400;
+	for (size_t i = 0; i < nz; i++) {
+		struct tz_memo m = TZ_MEMO_INIT;
+		/* Five-minute bars across whole years, old and new, over every change and New Year. */
+		int years[] = {1918, 1970, 2007, 2024, 2025, 2036, 2037, 2038, 2099};
+		for (size_t k = 0; k < sizeof years / sizeof years[0]; k++)
+			bad += memo_run(zones[i], &m,
+			                ts_days_from_civil(years[k], 1, 1) * 86400 - 3600, 300,
+			                366 * 24 * 12 + 24);
+		/* Backwards, and in odd steps. */
+		bad += memo_run(zones[i], &m, ts_days_from_civil(2026, 1, 1) * 86400, -60,
+		                366 * 24 * 60 / 4);
+		bad += memo_run(zones[i], &m, ts_days_from_civil(2020, 1, 1) * 86400, 4637, 20000);
+		/* Random times from 1900 on, one memo shared. */
+		bad += memo_run(zones[i], &m, y1900, 0, 200000);
+	}
+	/* One memo for several zones, in turns. */
+	struct tz_memo m = TZ_MEMO_INIT;
+	for (int k = 0; k < 20000; k++)
+		bad += memo_run(zones[k % nz], &m, y1900 + next_rand(200LL * 366 * 86400), 60, 5);
+	T_EQ_INT(bad, 0);
+	for (size_t i = 0; i < nz; i++)
+		tz_free(zones[i]);
+}
+
 int main(void)
 {
 	T_RUN(test_civil_round_trip);
@@ -220,5 +330,6 @@ int main(void)
 	T_RUN(test_local_date);
 	T_RUN(test_southern_hemisphere_and_utc);
 	T_RUN(test_bad_zone_names);
+	T_RUN(test_memo_agrees_with_the_full_conversion);
 	T_DONE();
 }
