@@ -146,11 +146,12 @@ _s3_server() {
 	local port=$1 bucket=$2
 	# fd 3 is BATS's output channel: a background process holding it open
 	# would make BATS wait for it forever.
-	# S3_REQUEST_LOG=1: the server logs each request and its answer
-	# ("--> PUT /BUCKET/KEY 200 ...") to $S3_DIR/s3rver.out.
-	local quiet=(--silent)
-	[ "${S3_REQUEST_LOG:-0}" = 1 ] && quiet=()
-	node "$_S3_HERE/../node_modules/s3rver/bin/s3rver.js" -d "$S3_DATA" -a 127.0.0.1 -p "$port" \
+	# S3_REQUEST_LOG=1: the server logs each answer ("PUT /BUCKET/KEY 200
+	# 3ms") to $S3_DIR/s3rver.out, with ANSI colours: its logger cuts the
+	# colour codes off the front of each line, and without them the method.
+	local quiet=(--silent) colour=0
+	[ "${S3_REQUEST_LOG:-0}" = 1 ] && quiet=() colour=1
+	FORCE_COLOR=$colour node "$_S3_HERE/../node_modules/s3rver/bin/s3rver.js" -d "$S3_DATA" -a 127.0.0.1 -p "$port" \
 		"${quiet[@]}" --configure-bucket "$bucket" \
 		</dev/null >"$S3_DIR/s3rver.out" 2>"$S3_DIR/s3rver.err" 3>&- &
 	_S3_SERVER_PID=$!
