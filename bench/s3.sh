@@ -8,6 +8,8 @@
 #      mount by delta-append, against DuckDB writing the same rows as ZSTD
 #      Parquet partitioned by trade_date onto the same mount; the same
 #      append onto the local disk says what the mount costs.
+#      The S3 server's request log then counts the requests of each for
+#      the first 100k rows.
 #   2. Commit latency: 100-row batches appended one process at a time to a
 #      table on the mount (PostgreSQL store), against the same onto the
 #      local disk (link store); the store's own share is the time between
@@ -66,6 +68,29 @@ result "s3fs: delta-append rows/s (PG store)" "$(awk -v n="$N" -v t="$ow" 'BEGIN
 	"$(awk -v n="$N" -v t="$dw" 'BEGIN { printf "%.0f", n / t }')" rows/s higher
 result "local disk: delta-append rows/s" "$(awk -v n="$N" -v t="$lw" 'BEGIN { printf "%.0f", n / t }')" \
 	"-" rows/s higher
+
+# Requests to the bucket per partition file, counted by the S3 server (its
+# request log, which slows it down: so after the timings, on the first 100k
+# rows): delta-append against DuckDB, and how many of them are listings,
+# which s3rver answers by walking the table's directory.
+s3_server_stop
+S3_REQUEST_LOG=1 s3_server_start
+head -n 100000 "$ticks" >"$D/ticks-100k.ndjson"
+count_requests() {
+	local before after
+	before=$(wc -l <"$S3_DIR/s3rver.out")
+	"$@" >/dev/null
+	after=$(wc -l <"$S3_DIR/s3rver.out")
+	sed -n "$((before + 1)),${after}p" "$S3_DIR/s3rver.out" | sed 's/\x1b\[[0-9;]*m//g' |
+		awk '$2 ~ /^(GET|HEAD|PUT|POST|DELETE)$/ { n++; if ($3 ~ /[?&]prefix=/) l++ } END { print n + 0, l + 0 }'
+}
+STOCKETL_LAKE=$mnt/count delta-create t --schema "$schema" --partition-by trade_date
+read -r on ol < <(count_requests env STOCKETL_LAKE="$mnt/count" delta-append -q --app-id count --batch-id 1 t "$D/ticks-100k.ndjson")
+read -r dn dl < <(count_requests duck "COPY (SELECT * FROM read_json('$D/ticks-100k.ndjson', format = 'newline_delimited', columns = $columns)) TO '$mnt/count-duck' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (trade_date))")
+cf=$(find "$mnt/count/t" -name '*.parquet' -path '*trade_date=*' | wc -l)
+echo "  requests to the bucket, 100k rows ($cf partition files): delta-append $on ($ol listings), DuckDB $dn ($dl listings)"
+s3_server_stop
+s3_server_start
 
 # Commit latency: each 100-row batch is one process (start, snapshot through
 # the store, data file, claim, N.json, completion), timed from outside.

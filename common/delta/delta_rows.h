@@ -276,7 +276,9 @@ int delta_writer_finish(struct delta_writer *w, struct err_msg *e);
  * and every directory between it and the table root fsynced, several at
  * once, or, past 64 files, one syncfs(2) of the table's filesystem
  * (cheaper for many files, but it waits for whatever else is being
- * written there).  -1 with e set (EX_IOERR).
+ * written there).  On a FUSE mount (s3fs, where a file's close uploaded it
+ * and reported a failure) there is nothing to do.  -1 with e set
+ * (EX_IOERR).
  */
 int delta_writer_sync(struct delta_writer *w, struct err_msg *e);
 /* The finished files (valid until the next put, finish, release or discard). */

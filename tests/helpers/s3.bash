@@ -34,6 +34,13 @@
 # same port with the same objects (s3_server_running says whether it is
 # up).
 #
+# s3_data_limit SIZE gives the server's storage a file system of its own,
+# a tmpfs of SIZE (such as 4m), so that a test can fill the bucket-side disk;
+# s3_data_resize SIZE gives it another size, keeping the objects.  s3_stop
+# unmounts it.  s3rver 3.7 does not survive a full disk: it writes an
+# object's body through a stream with no error handler, so ENOSPC ends the
+# process (its copies and metadata writes fail with a 500 and it lives on).
+#
 # What the mount offers, as tests in tests/helpers.bats record it (s3fs
 # 1.90 against s3rver): link(2) fails with ENOTSUP and creates nothing, so
 # there is no put-if-absent by hard link; rename(2) works (a copy and a
@@ -139,8 +146,13 @@ _s3_server() {
 	local port=$1 bucket=$2
 	# fd 3 is BATS's output channel: a background process holding it open
 	# would make BATS wait for it forever.
-	node "$_S3_HERE/../node_modules/s3rver/bin/s3rver.js" -d "$S3_DATA" -a 127.0.0.1 -p "$port" \
-		--silent --configure-bucket "$bucket" \
+	# S3_REQUEST_LOG=1: the server logs each answer ("PUT /BUCKET/KEY 200
+	# 3ms") to $S3_DIR/s3rver.out, with ANSI colours: its logger cuts the
+	# colour codes off the front of each line, and without them the method.
+	local quiet=(--silent) colour=0
+	[ "${S3_REQUEST_LOG:-0}" = 1 ] && quiet=() colour=1
+	FORCE_COLOR=$colour node "$_S3_HERE/../node_modules/s3rver/bin/s3rver.js" -d "$S3_DATA" -a 127.0.0.1 -p "$port" \
+		"${quiet[@]}" --configure-bucket "$bucket" \
 		</dev/null >"$S3_DIR/s3rver.out" 2>"$S3_DIR/s3rver.err" 3>&- &
 	_S3_SERVER_PID=$!
 	export _S3_SERVER_PID
@@ -169,6 +181,24 @@ s3_server_start() {
 		cat "$S3_DIR/s3rver.err" >&2
 		return 1
 	fi
+}
+
+# s3_data_limit SIZE: move the server's objects onto a tmpfs of SIZE
+# mounted at $S3_DATA, restarting the server over them (the mounts stay).
+# Returns 1 if a step fails.
+s3_data_limit() {
+	local size=$1
+	s3_server_stop || return 1
+	mv "$S3_DATA" "$S3_DIR/data.disk" && mkdir "$S3_DATA" || return 1
+	mount -t tmpfs -o "size=$size,mode=0755" stocketl-s3-data "$S3_DATA" || return 1
+	cp -a "$S3_DIR/data.disk/." "$S3_DATA/" && rm -rf "$S3_DIR/data.disk" || return 1
+	s3_server_start
+}
+
+# s3_data_resize SIZE: the server's tmpfs takes SIZE from now on, with the
+# objects it holds (a server that died of a full disk stays down).
+s3_data_resize() {
+	mount -o "remount,size=$1" "$S3_DATA"
 }
 
 _s3_server_ready() {
@@ -210,6 +240,9 @@ s3_stop() {
 		net_stop_pid "$(cat "$S3_DIR/s3rver.pid")" s3rver || return 1
 	elif [ -n "${_S3_SERVER_PID:-}" ]; then
 		net_stop_pid "$_S3_SERVER_PID" s3rver || return 1
+	fi
+	if [ -n "${S3_DATA:-}" ] && mountpoint -q "$S3_DATA"; then
+		umount "$S3_DATA" || umount -l "$S3_DATA" || return 1
 	fi
 	if [ -n "${S3_DIR:-}" ]; then
 		# --one-file-system: never descend into a bucket still mounted.
