@@ -201,8 +201,8 @@ ours_line binary
 echo "  DuckDB: bronze ${db}s ($(rate "$db") bars/s), silver ${ds}s; peak RSS bronze $db_rss KiB, silver $ds_rss KiB"
 echo "  rows: bronze $o_bronze (DuckDB $d_bronze), silver $o_silver (DuckDB $d_silver)"
 largest() { printf '%s\n' "$@" | sort -n | tail -1; }
-result "e2e bronze+silver, binary frames" "$(sum "${walls[bronze-binary]}" "${walls[silver-binary]}")" "$(sum "$db" "$ds")" s lower
-result "e2e bronze+silver, JSON (the job)" "$(sum "${walls[bronze-json]}" "${walls[silver-json]}")" "$(sum "$db" "$ds")" s lower
+result "e2e bronze+silver, binary frames (the job)" "$(sum "${walls[bronze-binary]}" "${walls[silver-binary]}")" "$(sum "$db" "$ds")" s lower
+result "e2e bronze+silver, JSON between the programs" "$(sum "${walls[bronze-json]}" "${walls[silver-json]}")" "$(sum "$db" "$ds")" s lower
 result "e2e bronze, binary frames" "${walls[bronze-binary]}" "$db" s lower
 result "e2e silver, binary frames" "${walls[silver-binary]}" "$ds" s lower
 result "e2e peak RSS, largest stage" \
