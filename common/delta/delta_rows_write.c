@@ -50,6 +50,18 @@ struct wcol {
 	int kind;      /* enum col_kind of the values in memory */
 };
 
+/*
+ * What delta_writer_put() needs of a data file column, packed in leaf
+ * order: the row's cell it takes and how it stores it.  Kept apart from
+ * struct wcol so that buffering a row reads one small array instead of
+ * following each column's field.
+ */
+struct leaf_put {
+	size_t cell;  /* index of the table column, in the caller's cells */
+	int kind;     /* enum col_kind */
+	int from_dec; /* K_I64 holding a decimal: the cell's dec, not its i */
+};
+
 struct colbuf {
 	void *vals;
 	uint8_t *valid;
@@ -113,6 +125,7 @@ struct delta_writer {
 	struct wcol *cols;
 	size_t ncols;
 	const struct wcol **leaf_col; /* data file column -> table column */
+	struct leaf_put *put;         /* data file column -> how a row's cell is buffered */
 	size_t nleaves;
 	struct pq_schema *pqs;
 	struct pq_kv kv;
@@ -274,45 +287,92 @@ static int64_t rowbuf_bytes(const struct delta_writer *w, const struct rowbuf *r
 	return b;
 }
 
-/* Add one value to the chunk of column c. */
-static int buffer_cell(struct rowbuf *rb, const struct wcol *c, const struct delta_cell *cell)
+/* Are the n bytes at a and b equal?  Short strings (symbols) without a call. */
+static inline int same_bytes(const char *a, const char *b, size_t n)
 {
-	struct colbuf *cb = &rb->cols[c->leaf];
-	size_t n = rb->n;
-	if (cell->null) {
-		cb->valid[n] = 0;
-		cb->has_null = 1;
-		if (c->kind == K_BYTES)
-			cb->off[n] = cb->len[n] = 0;
-		else
-			memset((char *)cb->vals + n * kind_size(c->kind), 0, kind_size(c->kind));
-		return 0;
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	if (n >= 8) {
+		uint64_t x, y, u, v;
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&u, a + n - 8, 8);
+		memcpy(&v, b + n - 8, 8);
+		return x == y && u == v;
 	}
-	cb->valid[n] = 1;
-	switch (c->kind) {
-	case K_I64:
-		((int64_t *)cb->vals)[n] = c->f->type == DT_DECIMAL ? (int64_t)cell->dec : cell->i;
-		break;
-	case K_I32:
-		((int32_t *)cb->vals)[n] = (int32_t)cell->i;
-		break;
-	case K_F32:
-		((float *)cb->vals)[n] = (float)cell->d;
-		break;
-	case K_F64:
-		((double *)cb->vals)[n] = cell->d;
-		break;
-	case K_BOOL:
-		((uint8_t *)cb->vals)[n] = (uint8_t)(cell->i != 0);
-		break;
-	case K_BYTES:
-		if (cell->n > UINT32_MAX || rb->arena.len + cell->n > UINT32_MAX)
-			return -1;
-		cb->off[n] = (uint32_t)rb->arena.len;
-		cb->len[n] = (uint32_t)cell->n;
-		return buf_append(&rb->arena, cell->s, cell->n);
-	default:
-		((pq_int128 *)cb->vals)[n] = cell->dec;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Add a row's cells to chunk rb, one value per data file column.  -1 when
+ * a string does not fit the chunk's arena (*bad: its column).  The column
+ * arrays are fetched once per column into locals: stores into them cannot
+ * then make the compiler reload the chunk's and the columns' descriptions
+ * for every value.
+ */
+static int buffer_row(const struct delta_writer *w, struct rowbuf *rb,
+                      const struct delta_cell *cells, size_t *bad)
+{
+	const struct leaf_put *put = w->put;
+	struct colbuf *cols = rb->cols;
+	const size_t n = rb->n, nleaves = w->nleaves;
+	for (size_t l = 0; l < nleaves; l++) {
+		const struct delta_cell *cell = &cells[put[l].cell];
+		struct colbuf *cb = &cols[l];
+		const int kind = put[l].kind;
+		uint8_t *valid = cb->valid;
+		void *vals = cb->vals;
+		if (cell->null) {
+			valid[n] = 0;
+			cb->has_null = 1;
+			if (kind == K_BYTES)
+				cb->off[n] = cb->len[n] = 0;
+			else
+				memset((char *)vals + n * kind_size(kind), 0, kind_size(kind));
+			continue;
+		}
+		valid[n] = 1;
+		switch (kind) {
+		case K_I64:
+			((int64_t *)vals)[n] = put[l].from_dec ? (int64_t)cell->dec : cell->i;
+			break;
+		case K_I32:
+			((int32_t *)vals)[n] = (int32_t)cell->i;
+			break;
+		case K_F32:
+			((float *)vals)[n] = (float)cell->d;
+			break;
+		case K_F64:
+			((double *)vals)[n] = cell->d;
+			break;
+		case K_BOOL:
+			((uint8_t *)vals)[n] = (uint8_t)(cell->i != 0);
+			break;
+		case K_BYTES: {
+			/*
+			 * A string equal to the previous row's (a symbol, an
+			 * interval, a source: they come in runs) shares its bytes.
+			 */
+			struct buf *arena = &rb->arena;
+			size_t at = arena->len;
+			if (cell->n > 0 && n > 0 && cb->len[n - 1] == cell->n && cb->valid[n - 1] &&
+			    same_bytes(arena->data + cb->off[n - 1], cell->s, cell->n)) {
+				at = cb->off[n - 1];
+			} else if (cell->n > UINT32_MAX || at + cell->n > UINT32_MAX ||
+			           buf_append(arena, cell->s, cell->n) < 0) {
+				*bad = l;
+				return -1;
+			}
+			cb->off[n] = (uint32_t)at;
+			cb->len[n] = (uint32_t)cell->n;
+			break;
+		}
+		default:
+			((pq_int128 *)vals)[n] = cell->dec;
+		}
 	}
 	return 0;
 }
@@ -708,12 +768,10 @@ int delta_writer_put(struct delta_writer *w, const struct delta_cell *cells, str
 	if (!p)
 		return -1;
 	p->last_use = ++w->clock;
-	for (size_t l = 0; l < w->nleaves; l++) {
-		const struct wcol *c = w->leaf_col[l];
-		if (buffer_cell(p->fill, c, &cells[c - w->cols]) < 0) {
-			err_set(e, EX_DATAERR, "column \"%s\": value too long", c->f->name);
-			return -1;
-		}
+	size_t bad;
+	if (buffer_row(w, p->fill, cells, &bad) < 0) {
+		err_set(e, EX_DATAERR, "column \"%s\": value too long", w->leaf_col[bad]->f->name);
+		return -1;
 	}
 	p->rows++;
 	w->rows++;
@@ -1371,13 +1429,20 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 	}
 	w->nleaves = (size_t)leaf;
 	w->leaf_col = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->leaf_col);
+	w->put = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->put);
 	w->learned = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->learned);
 	w->sort_leaf = calloc(o->nsort ? o->nsort : 1, sizeof *w->sort_leaf);
-	if (!w->leaf_col || !w->learned || !w->sort_leaf)
+	if (!w->leaf_col || !w->put || !w->learned || !w->sort_leaf)
 		goto oom;
-	for (size_t i = 0; i < w->ncols; i++)
-		if (w->cols[i].leaf >= 0)
-			w->leaf_col[w->cols[i].leaf] = &w->cols[i];
+	for (size_t i = 0; i < w->ncols; i++) {
+		const struct wcol *c = &w->cols[i];
+		if (c->leaf < 0)
+			continue;
+		w->leaf_col[c->leaf] = c;
+		w->put[c->leaf].cell = i;
+		w->put[c->leaf].kind = c->kind;
+		w->put[c->leaf].from_dec = c->kind == K_I64 && c->f->type == DT_DECIMAL;
+	}
 	for (size_t k = 0; k < o->nsort; k++) {
 		if (o->sort_cols[k] >= w->ncols) {
 			err_set(e, EX_SOFTWARE, "sort column %zu is not a column", o->sort_cols[k]);
@@ -1460,6 +1525,7 @@ void delta_writer_free(struct delta_writer *w)
 	free(w->out);
 	free(w->cols);
 	free(w->leaf_col);
+	free(w->put);
 	free(w->learned);
 	free(w->sort_leaf);
 	free(w->last_cells);
