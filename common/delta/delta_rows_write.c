@@ -34,7 +34,9 @@
  * Rows on their way into a data file, column by column: the Parquet writer
  * takes them a chunk at a time through its batch calls, which is much
  * cheaper than a call per value.  String bytes are kept in an arena and
- * addressed by offset until the chunk is handed over.
+ * addressed by offset until the chunk is handed over; a string equal to
+ * the previous row's shares its bytes, so that the Parquet writer sees the
+ * same place again and stores the value without comparing it.
  */
 #define ROW_CHUNK      1024
 #define LEARN_EVERY    256
@@ -124,6 +126,9 @@ struct delta_writer {
 	size_t npart;
 	struct wcol *cols;
 	size_t ncols;
+	size_t *part_at;          /* the partition columns' indices, in column order */
+	unsigned char *part_by_i; /* ... and whether their cells compare by i alone */
+	size_t npart_at;
 	const struct wcol **leaf_col; /* data file column -> table column */
 	struct leaf_put *put;         /* data file column -> how a row's cell is buffered */
 	size_t nleaves;
@@ -298,6 +303,14 @@ static inline int same_bytes(const char *a, const char *b, size_t n)
 		memcpy(&y, b, 8);
 		memcpy(&u, a + n - 8, 8);
 		memcpy(&v, b + n - 8, 8);
+		return x == y && u == v;
+	}
+	if (n >= 4) {
+		uint32_t x, y, u, v;
+		memcpy(&x, a, 4);
+		memcpy(&y, b, 4);
+		memcpy(&u, a + n - 4, 4);
+		memcpy(&v, b + n - 4, 4);
 		return x == y && u == v;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -639,14 +652,18 @@ static struct part_file *remember_partition(struct delta_writer *w, struct part_
 static int same_partition(const struct delta_writer *w, const struct delta_cell *x,
                           const struct delta_cell *y)
 {
-	for (size_t k = 0; k < w->ncols; k++) {
-		const struct wcol *c = &w->cols[k];
-		if (c->partition < 0)
-			continue;
+	for (size_t j = 0; j < w->npart_at; j++) {
+		size_t k = w->part_at[j];
 		if (x[k].null != y[k].null)
 			return 0;
-		if (!x[k].null && delta_cell_cmp(c->f, &x[k], &y[k]) != 0)
+		if (x[k].null)
+			continue;
+		if (w->part_by_i[j]) {
+			if (x[k].i != y[k].i)
+				return 0;
+		} else if (delta_cell_cmp(w->cols[k].f, &x[k], &y[k]) != 0) {
 			return 0;
+		}
 	}
 	return 1;
 }
@@ -1429,6 +1446,19 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 	}
 	w->nleaves = (size_t)leaf;
 	w->leaf_col = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->leaf_col);
+	w->part_at = calloc(w->npart ? w->npart : 1, sizeof *w->part_at);
+	w->part_by_i = calloc(w->npart ? w->npart : 1, 1);
+	if (!w->part_at || !w->part_by_i)
+		goto oom;
+	for (size_t i = 0; i < w->ncols && w->npart_at < w->npart; i++) {
+		int t = w->cols[i].f->type;
+		if (w->cols[i].partition < 0)
+			continue;
+		w->part_at[w->npart_at] = i;
+		/* Dates, timestamps, integers and booleans (delta_cell_cmp's default) are their i. */
+		w->part_by_i[w->npart_at++] = t != DT_STRING && t != DT_BINARY && t != DT_FLOAT &&
+		                              t != DT_DOUBLE && t != DT_DECIMAL;
+	}
 	w->put = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->put);
 	w->learned = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->learned);
 	w->sort_leaf = calloc(o->nsort ? o->nsort : 1, sizeof *w->sort_leaf);
@@ -1526,6 +1556,8 @@ void delta_writer_free(struct delta_writer *w)
 	free(w->cols);
 	free(w->leaf_col);
 	free(w->put);
+	free(w->part_at);
+	free(w->part_by_i);
 	free(w->learned);
 	free(w->sort_leaf);
 	free(w->last_cells);
