@@ -35,7 +35,9 @@
  * Rows on their way into a data file, column by column: the Parquet writer
  * takes them a chunk at a time through its batch calls, which is much
  * cheaper than a call per value.  String bytes are kept in an arena and
- * addressed by offset until the chunk is handed over.
+ * addressed by offset until the chunk is handed over; a string equal to
+ * the previous row's shares its bytes, so that the Parquet writer sees the
+ * same place again and stores the value without comparing it.
  */
 #define ROW_CHUNK      1024
 #define LEARN_EVERY    256
@@ -49,6 +51,18 @@ struct wcol {
 	int partition; /* index among the partition columns, or -1 */
 	int leaf;      /* column in the data files, or -1 for partition columns */
 	int kind;      /* enum col_kind of the values in memory */
+};
+
+/*
+ * What delta_writer_put() needs of a data file column, packed in leaf
+ * order: the row's cell it takes and how it stores it.  Kept apart from
+ * struct wcol so that buffering a row reads one small array instead of
+ * following each column's field.
+ */
+struct leaf_put {
+	size_t cell;  /* index of the table column, in the caller's cells */
+	int kind;     /* enum col_kind */
+	int from_dec; /* K_I64 holding a decimal: the cell's dec, not its i */
 };
 
 struct colbuf {
@@ -113,7 +127,11 @@ struct delta_writer {
 	size_t npart;
 	struct wcol *cols;
 	size_t ncols;
+	size_t *part_at;          /* the partition columns' indices, in column order */
+	unsigned char *part_by_i; /* ... and whether their cells compare by i alone */
+	size_t npart_at;
 	const struct wcol **leaf_col; /* data file column -> table column */
+	struct leaf_put *put;         /* data file column -> how a row's cell is buffered */
 	size_t nleaves;
 	struct pq_schema *pqs;
 	struct pq_kv kv;
@@ -275,45 +293,100 @@ static int64_t rowbuf_bytes(const struct delta_writer *w, const struct rowbuf *r
 	return b;
 }
 
-/* Add one value to the chunk of column c. */
-static int buffer_cell(struct rowbuf *rb, const struct wcol *c, const struct delta_cell *cell)
+/* Are the n bytes at a and b equal?  Short strings (symbols) without a call. */
+static inline int same_bytes(const char *a, const char *b, size_t n)
 {
-	struct colbuf *cb = &rb->cols[c->leaf];
-	size_t n = rb->n;
-	if (cell->null) {
-		cb->valid[n] = 0;
-		cb->has_null = 1;
-		if (c->kind == K_BYTES)
-			cb->off[n] = cb->len[n] = 0;
-		else
-			memset((char *)cb->vals + n * kind_size(c->kind), 0, kind_size(c->kind));
-		return 0;
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	if (n >= 8) {
+		uint64_t x, y, u, v;
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&u, a + n - 8, 8);
+		memcpy(&v, b + n - 8, 8);
+		return x == y && u == v;
 	}
-	cb->valid[n] = 1;
-	switch (c->kind) {
-	case K_I64:
-		((int64_t *)cb->vals)[n] = c->f->type == DT_DECIMAL ? (int64_t)cell->dec : cell->i;
-		break;
-	case K_I32:
-		((int32_t *)cb->vals)[n] = (int32_t)cell->i;
-		break;
-	case K_F32:
-		((float *)cb->vals)[n] = (float)cell->d;
-		break;
-	case K_F64:
-		((double *)cb->vals)[n] = cell->d;
-		break;
-	case K_BOOL:
-		((uint8_t *)cb->vals)[n] = (uint8_t)(cell->i != 0);
-		break;
-	case K_BYTES:
-		if (cell->n > UINT32_MAX || rb->arena.len + cell->n > UINT32_MAX)
-			return -1;
-		cb->off[n] = (uint32_t)rb->arena.len;
-		cb->len[n] = (uint32_t)cell->n;
-		return buf_append(&rb->arena, cell->s, cell->n);
-	default:
-		((pq_int128 *)cb->vals)[n] = cell->dec;
+	if (n >= 4) {
+		uint32_t x, y, u, v;
+		memcpy(&x, a, 4);
+		memcpy(&y, b, 4);
+		memcpy(&u, a + n - 4, 4);
+		memcpy(&v, b + n - 4, 4);
+		return x == y && u == v;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Add a row's cells to chunk rb, one value per data file column.  -1 when
+ * a string does not fit the chunk's arena (*bad: its column).  The column
+ * arrays are fetched once per column into locals: stores into them cannot
+ * then make the compiler reload the chunk's and the columns' descriptions
+ * for every value.
+ */
+static int buffer_row(const struct delta_writer *w, struct rowbuf *rb,
+                      const struct delta_cell *cells, size_t *bad)
+{
+	const struct leaf_put *put = w->put;
+	struct colbuf *cols = rb->cols;
+	const size_t n = rb->n, nleaves = w->nleaves;
+	for (size_t l = 0; l < nleaves; l++) {
+		const struct delta_cell *cell = &cells[put[l].cell];
+		struct colbuf *cb = &cols[l];
+		const int kind = put[l].kind;
+		uint8_t *valid = cb->valid;
+		void *vals = cb->vals;
+		if (cell->null) {
+			valid[n] = 0;
+			cb->has_null = 1;
+			if (kind == K_BYTES)
+				cb->off[n] = cb->len[n] = 0;
+			else
+				memset((char *)vals + n * kind_size(kind), 0, kind_size(kind));
+			continue;
+		}
+		valid[n] = 1;
+		switch (kind) {
+		case K_I64:
+			((int64_t *)vals)[n] = put[l].from_dec ? (int64_t)cell->dec : cell->i;
+			break;
+		case K_I32:
+			((int32_t *)vals)[n] = (int32_t)cell->i;
+			break;
+		case K_F32:
+			((float *)vals)[n] = (float)cell->d;
+			break;
+		case K_F64:
+			((double *)vals)[n] = cell->d;
+			break;
+		case K_BOOL:
+			((uint8_t *)vals)[n] = (uint8_t)(cell->i != 0);
+			break;
+		case K_BYTES: {
+			/*
+			 * A string equal to the previous row's (a symbol, an
+			 * interval, a source: they come in runs) shares its bytes.
+			 */
+			struct buf *arena = &rb->arena;
+			size_t at = arena->len;
+			if (cell->n > 0 && n > 0 && cb->len[n - 1] == cell->n && cb->valid[n - 1] &&
+			    same_bytes(arena->data + cb->off[n - 1], cell->s, cell->n)) {
+				at = cb->off[n - 1];
+			} else if (cell->n > UINT32_MAX || at + cell->n > UINT32_MAX ||
+			           buf_append(arena, cell->s, cell->n) < 0) {
+				*bad = l;
+				return -1;
+			}
+			cb->off[n] = (uint32_t)at;
+			cb->len[n] = (uint32_t)cell->n;
+			break;
+		}
+		default:
+			((pq_int128 *)vals)[n] = cell->dec;
+		}
 	}
 	return 0;
 }
@@ -580,14 +653,18 @@ static struct part_file *remember_partition(struct delta_writer *w, struct part_
 static int same_partition(const struct delta_writer *w, const struct delta_cell *x,
                           const struct delta_cell *y)
 {
-	for (size_t k = 0; k < w->ncols; k++) {
-		const struct wcol *c = &w->cols[k];
-		if (c->partition < 0)
-			continue;
+	for (size_t j = 0; j < w->npart_at; j++) {
+		size_t k = w->part_at[j];
 		if (x[k].null != y[k].null)
 			return 0;
-		if (!x[k].null && delta_cell_cmp(c->f, &x[k], &y[k]) != 0)
+		if (x[k].null)
+			continue;
+		if (w->part_by_i[j]) {
+			if (x[k].i != y[k].i)
+				return 0;
+		} else if (delta_cell_cmp(w->cols[k].f, &x[k], &y[k]) != 0) {
 			return 0;
+		}
 	}
 	return 1;
 }
@@ -709,12 +786,10 @@ int delta_writer_put(struct delta_writer *w, const struct delta_cell *cells, str
 	if (!p)
 		return -1;
 	p->last_use = ++w->clock;
-	for (size_t l = 0; l < w->nleaves; l++) {
-		const struct wcol *c = w->leaf_col[l];
-		if (buffer_cell(p->fill, c, &cells[c - w->cols]) < 0) {
-			err_set(e, EX_DATAERR, "column \"%s\": value too long", c->f->name);
-			return -1;
-		}
+	size_t bad;
+	if (buffer_row(w, p->fill, cells, &bad) < 0) {
+		err_set(e, EX_DATAERR, "column \"%s\": value too long", w->leaf_col[bad]->f->name);
+		return -1;
 	}
 	p->rows++;
 	w->rows++;
@@ -1380,13 +1455,33 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 	}
 	w->nleaves = (size_t)leaf;
 	w->leaf_col = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->leaf_col);
+	w->part_at = calloc(w->npart ? w->npart : 1, sizeof *w->part_at);
+	w->part_by_i = calloc(w->npart ? w->npart : 1, 1);
+	if (!w->part_at || !w->part_by_i)
+		goto oom;
+	for (size_t i = 0; i < w->ncols && w->npart_at < w->npart; i++) {
+		int t = w->cols[i].f->type;
+		if (w->cols[i].partition < 0)
+			continue;
+		w->part_at[w->npart_at] = i;
+		/* Dates, timestamps, integers and booleans (delta_cell_cmp's default) are their i. */
+		w->part_by_i[w->npart_at++] = t != DT_STRING && t != DT_BINARY && t != DT_FLOAT &&
+		                              t != DT_DOUBLE && t != DT_DECIMAL;
+	}
+	w->put = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->put);
 	w->learned = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->learned);
 	w->sort_leaf = calloc(o->nsort ? o->nsort : 1, sizeof *w->sort_leaf);
-	if (!w->leaf_col || !w->learned || !w->sort_leaf)
+	if (!w->leaf_col || !w->put || !w->learned || !w->sort_leaf)
 		goto oom;
-	for (size_t i = 0; i < w->ncols; i++)
-		if (w->cols[i].leaf >= 0)
-			w->leaf_col[w->cols[i].leaf] = &w->cols[i];
+	for (size_t i = 0; i < w->ncols; i++) {
+		const struct wcol *c = &w->cols[i];
+		if (c->leaf < 0)
+			continue;
+		w->leaf_col[c->leaf] = c;
+		w->put[c->leaf].cell = i;
+		w->put[c->leaf].kind = c->kind;
+		w->put[c->leaf].from_dec = c->kind == K_I64 && c->f->type == DT_DECIMAL;
+	}
 	for (size_t k = 0; k < o->nsort; k++) {
 		if (o->sort_cols[k] >= w->ncols) {
 			err_set(e, EX_SOFTWARE, "sort column %zu is not a column", o->sort_cols[k]);
@@ -1469,6 +1564,9 @@ void delta_writer_free(struct delta_writer *w)
 	free(w->out);
 	free(w->cols);
 	free(w->leaf_col);
+	free(w->put);
+	free(w->part_at);
+	free(w->part_by_i);
 	free(w->learned);
 	free(w->sort_leaf);
 	free(w->last_cells);

@@ -2,7 +2,8 @@
  * parquet_write: the streaming Parquet writer (see parquet.h).
  *
  * Values go into per-column page buffers in their raw form (levels as
- * 16-bit arrays, values as typed arrays, strings in a byte heap).  When a
+ * 16-bit arrays, values as typed arrays, strings in a byte heap, where a
+ * string equal to the one before it shares that one's bytes).  When a
  * page holds page_bytes of raw values it is handed over to be encoded,
  * compressed and appended to the column's chunk buffer, by a worker thread
  * while the caller goes on filling a second page buffer; when a row group is
@@ -898,7 +899,8 @@ static int encode_dict(struct scratch *x, struct pq_writer *w, struct wcol *c, s
 			memcpy(&a, c->work->vals + i * 8, sizeof a);
 			memcpy(&b, c->work->vals + (i - 1) * 8, sizeof b);
 			if (a.len == b.len &&
-			    bytes_eq(c->work->heap.p + a.off, c->work->heap.p + b.off, a.len)) {
+			    (a.off == b.off ||
+			     bytes_eq(c->work->heap.p + a.off, c->work->heap.p + b.off, a.len))) {
 				x->idx[i] = x->idx[i - 1];
 				continue;
 			}
@@ -2060,12 +2062,28 @@ static int add_bytes(struct pq_writer *w, struct wcol *c, const void *p, size_t 
 	if (n > MAX_VALUE_BYTES)
 		return fail(w, EX_DATAERR, "column %s: value of %zu bytes is too long",
 		            colname(w, c, nm, sizeof nm), n);
-	if (room_val(c, 1) < 0 || pq_buf_reserve(&c->pg.heap, n) < 0)
+	if (room_val(c, 1) < 0)
 		return nomem(w);
-	struct ba e = {(uint32_t)c->pg.heap.len, (uint32_t)n};
-	if (n)
-		memcpy(c->pg.heap.p + c->pg.heap.len, p, n);
-	c->pg.heap.len += n;
+	struct ba e = {(uint32_t)c->pg.heap.len, (uint32_t)n}, prev;
+	int shared = 0;
+	/*
+	 * A value equal to the page's previous one (strings come in runs: a
+	 * symbol, an interval) shares its bytes in the heap; every reader of
+	 * the heap goes through the entries' offsets.
+	 */
+	if (c->pg.nval > 0 && n > 0) {
+		memcpy(&prev, c->pg.vals + (c->pg.nval - 1) * 8, sizeof prev);
+		shared = prev.len == n && bytes_eq(c->pg.heap.p + prev.off, p, n);
+		if (shared)
+			e.off = prev.off;
+	}
+	if (!shared) {
+		if (pq_buf_reserve(&c->pg.heap, n) < 0)
+			return nomem(w);
+		if (n)
+			memcpy(c->pg.heap.p + c->pg.heap.len, p, n);
+		c->pg.heap.len += n;
+	}
 	memcpy(c->pg.vals + c->pg.nval * 8, &e, sizeof e);
 	c->pg.nval++;
 	c->pg.page_est += 4 + n;
@@ -2345,10 +2363,33 @@ int pq_writer_write_f64(struct pq_writer *w, int leaf, const double *v, const ui
 	            (((double *)(void *)c->pg.vals)[c->pg.nval++] = v[i], c->pg.page_est += 8));
 }
 
+/*
+ * The previous value stored on a byte array column's page, stored again
+ * (room for it already made).
+ */
+static inline void repeat_bytes(struct wcol *c)
+{
+	struct ba e;
+	memcpy(&e, c->pg.vals + (c->pg.nval - 1) * 8, sizeof e);
+	memcpy(c->pg.vals + c->pg.nval * 8, &e, sizeof e);
+	c->pg.nval++;
+	c->pg.page_est += 4 + e.len;
+}
+
 int pq_writer_write_bytes(struct pq_writer *w, int leaf, const struct pq_bytes *v,
                           const uint8_t *valid, size_t n)
 {
-	WRITE_BATCH(PQ_V_BYTES, 16, if (add_bytes(w, c, v[i].p, v[i].len) < 0) return -1);
+	/*
+	 * A value at the same place as the one stored before it (callers pass
+	 * repeated strings that way) is that value again: no compare, no copy.
+	 */
+	const uint8_t *last = NULL;
+	size_t last_len = 0;
+	WRITE_BATCH(PQ_V_BYTES, 16,
+	            if (last && v[i].p == last && v[i].len == last_len && c->pg.nval > 0)
+	                repeat_bytes(c);
+	            else if (add_bytes(w, c, v[i].p, v[i].len) < 0) return -1; last = v[i].p;
+	            last_len = v[i].len);
 }
 
 int pq_writer_write_dec(struct pq_writer *w, int leaf, const pq_int128 *v, const uint8_t *valid,

@@ -455,6 +455,88 @@ static void test_batches_write_what_rows_write(void)
 	check_flat(f, 1);
 }
 
+/*
+ * Strings come in runs (a symbol, an interval): the writer stores a value
+ * passed at the same place as the one before it, or equal to the page's
+ * previous value, without its bytes again.  Runs broken by nulls, empty
+ * strings, equal values at other places, a buffer rewritten between
+ * batches and runs across pages all read back as written, whatever the
+ * encoding.
+ */
+static void test_runs_of_equal_strings_read_back_as_written(void)
+{
+	enum { N = 3000, BATCH = 200 };
+	static const int encs[] = {-1, PQ_ENC_PLAIN, PQ_ENC_RLE_DICTIONARY,
+	                           PQ_ENC_DELTA_LENGTH_BYTE_ARRAY, PQ_ENC_DELTA_BYTE_ARRAY};
+	static const char *const words[] = {"AAPL", "", "MSFT", "1min", "alphavantage-intraday"};
+	static char want[N][32];
+	static uint8_t isnull[N];
+	for (size_t k = 0; k < sizeof encs / sizeof *encs; k++) {
+		struct err_msg e = {{0}, 0};
+		struct pq_write_options o;
+		pq_write_options_init(&o);
+		o.page_bytes = 700;
+		struct pq_schema *s = pq_schema_new();
+		pq_schema_add(s, PQ_ROOT, "s", PQ_STRING, 1);
+		const char *f = tmpfile_named("runs.parquet");
+		struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+		pq_schema_free(s);
+		T_CHECK(w != NULL);
+		if (!w)
+			return;
+		if (encs[k] >= 0)
+			T_EQ_INT(pq_writer_set_encoding(w, 0, encs[k]), 0);
+		/* One buffer per word, rewritten with the next word every batch. */
+		static char place[5][32];
+		struct pq_bytes v[BATCH];
+		uint8_t valid[BATCH];
+		int rc = 0;
+		for (int at = 0; at < N && rc == 0; at += BATCH) {
+			for (int b = 0; b < 5; b++)
+				snprintf(place[b], sizeof place[b], "%s",
+				         words[(b + at / BATCH) % 5]);
+			for (int i = 0; i < BATCH; i++) {
+				int row = at + i, b = (row / 37) % 5;
+				isnull[row] = row % 53 == 7;
+				valid[i] = !isnull[row];
+				/* Every 11th value an equal copy at another place. */
+				static char copy[BATCH][32];
+				memcpy(copy[i], place[b], sizeof copy[i]);
+				v[i].p = (const uint8_t *)(row % 11 == 3 ? copy[i] : place[b]);
+				v[i].len = strlen(place[b]);
+				memcpy(want[row], place[b], sizeof want[row]);
+			}
+			rc = pq_writer_write_bytes(w, 0, v, valid, BATCH);
+			if (rc == 0)
+				rc = pq_writer_end_row(w);
+		}
+		if (rc == 0)
+			rc = pq_writer_close(w);
+		T_EQ_INT(rc, 0);
+		pq_writer_free(w);
+		struct pq_reader *r = pq_reader_open(f, NULL, &e);
+		T_CHECK(r != NULL);
+		if (!r)
+			return;
+		const struct pq_value *row;
+		int i = 0, bad = 0;
+		while ((rc = pq_reader_next_row(r, &row, &e)) > 0 && i < N) {
+			const struct pq_value *got = &row->items[0];
+			int ok = isnull[i] ? got->kind == PQ_V_NULL
+			                   : got->kind == PQ_V_BYTES &&
+			                         got->bytes.len == strlen(want[i]) &&
+			                         memcmp(got->bytes.p, want[i], got->bytes.len) == 0;
+			if (!ok && bad++ < 5)
+				printf("#   encoding %d: row %d differs\n", encs[k], i);
+			i++;
+		}
+		T_EQ_INT(rc, 0);
+		T_EQ_INT(i, N);
+		T_EQ_INT(bad, 0);
+		pq_reader_close(r);
+	}
+}
+
 static void test_required_int64_batches_take_the_fast_path(void)
 {
 	struct err_msg e = {{0}, 0};
@@ -2012,6 +2094,7 @@ int main(void)
 	}
 	T_RUN(test_every_type_round_trips_with_every_codec_and_page_version);
 	T_RUN(test_batches_write_what_rows_write);
+	T_RUN(test_runs_of_equal_strings_read_back_as_written);
 	T_RUN(test_required_int64_batches_take_the_fast_path);
 	T_RUN(test_writer_picks_encodings_by_size);
 	T_RUN(test_dictionary_falls_back_to_plain_when_it_grows_too_large);
