@@ -233,6 +233,72 @@ metric() {
 	[ ! -e "$STOCKETL_LAKE/plain/_delta_log/00000000000000000001.json" ]
 }
 
+# live_at V: the live files of silver at version V, by replaying its JSON commits.
+live_at() {
+	local v files=()
+	for ((v = 0; v <= $1; v++)); do files+=("$(log "$v")"); done
+	jq -rn 'reduce inputs as $a ({}; if $a.add then .[$a.add.path] = 1 elif $a.remove then del(.[$a.remove.path]) else . end) | keys[]' "${files[@]}"
+}
+
+# checkpoint_adds V: the paths of the adds in the checkpoint of version V, as DuckDB reads them.
+checkpoint_adds() {
+	duckdb-query.js "SELECT add.path AS p FROM read_parquet('$(printf '%s/_delta_log/%020d.checkpoint.parquet' "$T" "$1")') WHERE add IS NOT NULL ORDER BY 1" | jq -r .p
+}
+
+# revisions N: a stream of N upserts of 20 bars each, every one revising bars of the two days the one before wrote.
+revisions() {
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		sed -n "$((700 + i * 10)),$((719 + i * 10))p" ticks.ndjson | sed "s/\"volume\":[0-9]*/\"volume\":$i/"
+		printf '{"@batch":{"app":"s","id":%d,"records":20,"status":"ok"}}\n' "$i"
+	done
+}
+
+@test "a stream's checkpoints are written behind its next batches, each of its own version, each reported" {
+	delta-create silver --schema "$SCHEMA" --partition-by trade_date --merge-key "$KEY" \
+		--property delta.checkpointInterval=2
+	gen-ticks -m -s 2 1560 >ticks.ndjson
+	revisions 7 >stream.ndjson
+	run --separate-stderr delta-append -v silver stream.ndjson
+	assert_success
+	for v in 2 4 6; do
+		[ "$(grep -c "wrote the checkpoint of version $v\$" <<<"$stderr")" -eq 1 ]
+		assert_equal "$(checkpoint_adds "$v")" "$(live_at "$v")"
+	done
+	[ ! -e "$T/_delta_log/00000000000000000008.checkpoint.parquet" ]
+	assert_equal "$(jq -c .version "$T/_delta_log/_last_checkpoint")" 6
+	# every file a checkpoint names was live at its version only: the stream moved on
+	[ "$(checkpoint_adds 2)" != "$(checkpoint_adds 6)" ]
+	tag 1 <stream.ndjson
+	assert_table_is_expected
+}
+
+@test "checkpoints that fail behind the stream are warnings naming their versions; every batch stands" {
+	delta-create silver --schema "$SCHEMA" --partition-by trade_date --merge-key "$KEY" \
+		--property delta.checkpointInterval=2
+	gen-ticks -m -s 2 1560 >ticks.ndjson
+	revisions 6 >stream.ndjson
+	head -n 105 stream.ndjson >first.ndjson
+	# each checkpoint's rename into place fails (strace counts a thread's
+	# calls, and each checkpoint has a thread of its own; commits are linked)
+	run --separate-stderr strace -f -qq -o /dev/null -e trace=rename -e inject=rename:error=EIO:when=1 \
+		delta-append -v silver first.ndjson
+	assert_success
+	for v in 2 4; do
+		[[ $stderr == *"delta-append: checkpoint at version $v: $T/_delta_log/$(printf %020d "$v").checkpoint.parquet: Input/output error"* ]]
+	done
+	[[ $stderr != *"wrote the checkpoint"* ]]
+	[ -e "$(log 5)" ]
+	assert_equal "$(find "$T/_delta_log" -name '*.checkpoint.parquet' -o -name '_last_checkpoint' -o -name '.*.tmp' | wc -l)" 0
+	# the next checkpoint due is written
+	run --separate-stderr delta-append -v silver stream.ndjson
+	assert_success
+	[[ $stderr == *"wrote the checkpoint of version 6"* ]]
+	assert_equal "$(checkpoint_adds 6)" "$(live_at 6)"
+	tag 1 <stream.ndjson
+	assert_table_is_expected
+}
+
 @test "a replayed stream of upserts loads each batch once" {
 	create_keyed
 	gen-ticks -m -s 2 600 | overlap feed 1 3 300 150 >batches.ndjson

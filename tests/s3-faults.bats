@@ -227,10 +227,12 @@ server_objects() {
 	create
 	gen-ticks -a feed -b 9 -i 1 -d 20700 10 | delta-append -q bronze
 	gen-ticks -a feed -i 10 -d 20700 10 >tenth.ndjson
-	# the second rename of version 10's writer is the checkpoint's (the
-	# first is N.json): held 3 s, while the disk fills under it
+	# the checkpoint is written by a thread of its own, after the commit:
+	# the first rename of each thread (strace counts a thread's calls) is
+	# held 3 s, the main thread's (N.json) and then the checkpoint's, while
+	# the disk fills under it
 	ASAN_OPTIONS=$(untraceable) strace -f -qq -o /dev/null -e trace=rename \
-		-e inject=rename:delay_enter=3000000:when=2 \
+		-e inject=rename:delay_enter=3000000:when=1 \
 		delta-append bronze tenth.ndjson 2>err &
 	tracer=$!
 	for _ in $(seq 200); do

@@ -34,6 +34,7 @@ struct app {
 	const char *table; /* TABLE as given, for the summary */
 	struct delta_store *store;
 	struct delta_snapshot snap;
+	struct delta_checkpointer *ckpt; /* checkpoints written behind the next batch */
 	/*
 	 * The schema and partition columns the data files are written with: a
 	 * copy of the snapshot's, which a commit by another writer may replace
@@ -82,6 +83,8 @@ int record_cells(struct app *a, struct rec_reader *rd, struct rec *r, struct del
  */
 int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg *e);
 /* Report and count a commit that is in the table (info->version >= 0). */
+/* Report the checkpoints written behind (wait 1: wait for the one in flight). */
+void note_checkpoints(struct app *a, int wait);
 void note_commit(struct app *a, const struct delta_commit_info *info, int64_t rows, int64_t files,
                  const char *app);
 

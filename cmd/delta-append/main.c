@@ -221,6 +221,7 @@ static struct delta_txn *batch_txn(struct app *a, const char *app, int64_t id)
 		return NULL;
 	}
 	delta_txn_set_revalidate(t, still_writable, a, a->retries);
+	delta_txn_set_checkpointer(t, a->ckpt);
 	return t;
 }
 
@@ -262,11 +263,25 @@ void note_commit(struct app *a, const struct delta_commit_info *info, int64_t ro
 		err_error("%s", info->sync_err.text);
 		set_status(a, EX_IOERR);
 	}
-	if (info->checkpoint > 0)
+	if (info->checkpoint == 1)
 		err_info("wrote the checkpoint of version %lld", (long long)info->version);
 	else if (info->checkpoint < 0)
 		err_warn("checkpoint at version %lld: %s", (long long)info->version,
 		         info->checkpoint_err.text);
+	note_checkpoints(a, 0);
+}
+
+void note_checkpoints(struct app *a, int wait)
+{
+	int64_t v;
+	struct err_msg ce;
+	int k;
+	while ((k = delta_checkpointer_poll(a->ckpt, wait, &v, &ce)) != 0) {
+		if (k > 0)
+			err_info("wrote the checkpoint of version %lld", (long long)v);
+		else
+			err_warn("checkpoint at version %lld: %s", (long long)v, ce.text);
+	}
 }
 
 /*
@@ -837,6 +852,11 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	a.root = root.data;
+	if (!(a.ckpt = delta_checkpointer_new())) {
+		err_error("out of memory");
+		rc = EX_SOFTWARE;
+		goto out_cfg;
+	}
 	/*
 	 * The snapshot without file lists (an append needs none; an upsert
 	 * does), every action checked, through the store (which first
@@ -920,6 +940,7 @@ fatal:
 	err_error("%s", e.text);
 	rc = e.status ? e.status : EX_SOFTWARE;
 out:
+	note_checkpoints(&a, 1);
 	delta_writer_free(a.w);
 	merge_free(&a);
 	err_record_end(NULL);
@@ -934,6 +955,7 @@ out:
 	delta_schema_free(&a.tschema);
 	delta_snapshot_free(&a.snap);
 out_cfg:
+	delta_checkpointer_free(a.ckpt);
 	delta_store_close(a.store);
 	buf_free(&root);
 	config_free(cfg);

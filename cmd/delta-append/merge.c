@@ -1118,6 +1118,7 @@ static struct delta_txn *merge_txn(struct app *a, struct delta_writer *w,
 	}
 	delta_txn_read_predicate(t, added_may_hold, a);
 	delta_txn_set_revalidate(t, still_writable, a, a->retries);
+	delta_txn_set_checkpointer(t, a->ckpt);
 	return t;
 }
 

@@ -9,6 +9,9 @@
  * only then is the next put tried: a writer far behind catches up in one
  * pass instead of failing a put (and its fsync) per version.
  */
+#define _GNU_SOURCE /* pthread_tryjoin_np */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,27 @@ struct delta_txn {
 	delta_revalidate_fn revalidate;
 	void *revalidate_arg;
 	int64_t max_attempts;
+	struct delta_checkpointer *ckpt; /* checkpoints behind the work, or NULL */
+};
+
+/*
+ * A checkpoint in flight: the thread writes it from a copy of the
+ * snapshot at its version, which nothing else touches, into run_ok and
+ * run_err.  Once joined, its outcome is the result that
+ * delta_checkpointer_poll() takes (a result not taken is replaced by the
+ * next one).
+ */
+struct delta_checkpointer {
+	pthread_t th;
+	int running;               /* th was started and not yet joined */
+	struct delta_snapshot *cp; /* the copy being written */
+	int64_t run_version;
+	int run_ok;
+	struct err_msg run_err;
+	int done; /* a result not yet taken: */
+	int64_t version;
+	int ok;
+	struct err_msg err;
 };
 
 /* Lifetime ------------------------------------------------------------------------- */
@@ -808,11 +832,201 @@ static int reload(struct delta_txn *t, struct delta_commit_info *info, struct er
 	return 0;
 }
 
+/* A copy of a list of strings; 0, or -1 (out of memory, *to holds what was copied). */
+static int strv_copy(char ***to, size_t *nto, char *const *from, size_t n)
+{
+	*to = NULL;
+	*nto = 0;
+	if (!from)
+		return 0;
+	if (!(*to = calloc(n ? n : 1, sizeof **to)))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!((*to)[i] = strdup(from[i])))
+			return -1;
+		(*nto)++;
+	}
+	return 0;
+}
+
+static char *dup_or_null(const char *s, int *bad)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*bad = 1;
+	return d;
+}
+
+/* Copy every file of one map of a snapshot into another's (0, or -1 out of memory). */
+static int files_copy(struct delta_snapshot *to, const struct strmap *from, int is_add)
+{
+	size_t i = 0;
+	struct strmap_slot *s;
+	struct err_msg ignored;
+	while ((s = strmap_next(from, &i))) {
+		struct delta_file *c = file_copy(s->value);
+		if (!c || delta_snapshot_put_file(to, c, is_add, &ignored) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * What a checkpoint of snap is written from, copied: the root, version,
+ * protocol, metadata, txns, live files and tombstones.  NULL when out of
+ * memory.
+ */
+static struct delta_snapshot *checkpoint_copy(const struct delta_snapshot *snap)
+{
+	struct delta_snapshot *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	int bad = 0;
+	c->version = snap->version;
+	c->timestamp = snap->timestamp;
+	c->checkpoint_version = -1;
+	c->has_protocol = snap->has_protocol;
+	c->has_meta = snap->has_meta;
+	c->root = dup_or_null(snap->root, &bad);
+	const struct delta_protocol *p = &snap->protocol;
+	c->protocol.min_reader = p->min_reader;
+	c->protocol.min_writer = p->min_writer;
+	const struct delta_metadata *m = &snap->meta;
+	c->meta.id = dup_or_null(m->id, &bad);
+	c->meta.name = dup_or_null(m->name, &bad);
+	c->meta.description = dup_or_null(m->description, &bad);
+	c->meta.provider = dup_or_null(m->provider, &bad);
+	c->meta.schema_string = dup_or_null(m->schema_string, &bad);
+	c->meta.created_time = m->created_time;
+	if (bad ||
+	    strv_copy(&c->protocol.reader_features, &c->protocol.n_reader_features,
+	              p->reader_features, p->n_reader_features) < 0 ||
+	    strv_copy(&c->protocol.writer_features, &c->protocol.n_writer_features,
+	              p->writer_features, p->n_writer_features) < 0 ||
+	    strv_copy(&c->meta.partition_columns, &c->meta.n_partition_columns,
+	              m->partition_columns, m->n_partition_columns) < 0 ||
+	    map_copy(&c->meta.format_options, &m->format_options) < 0 ||
+	    map_copy(&c->meta.configuration, &m->configuration) < 0 ||
+	    files_copy(c, &snap->files, 1) < 0 || files_copy(c, &snap->tombstones, 0) < 0)
+		goto fail;
+	size_t i = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(&snap->txns, &i))) {
+		const struct delta_set_txn *t = s->value;
+		struct delta_set_txn *ct = calloc(1, sizeof *ct);
+		if (!ct)
+			goto fail;
+		*ct = *t;
+		if (!(ct->app_id = strdup(t->app_id)) ||
+		    strmap_put(&c->txns, ct->app_id, ct, NULL) < 0) {
+			free(ct->app_id);
+			free(ct);
+			goto fail;
+		}
+	}
+	return c;
+fail:
+	delta_snapshot_free(c);
+	free(c);
+	return NULL;
+}
+
+static void *checkpointer_main(void *arg)
+{
+	struct delta_checkpointer *k = arg;
+	k->run_ok = delta_checkpoint_write(k->cp, &k->run_err) == 0;
+	return NULL;
+}
+
+struct delta_checkpointer *delta_checkpointer_new(void)
+{
+	return calloc(1, sizeof(struct delta_checkpointer));
+}
+
+/* Join the thread in flight, if any (wait 0: only if it has finished), keeping its result. */
+static void checkpointer_join(struct delta_checkpointer *k, int wait)
+{
+	if (!k->running)
+		return;
+	if (wait)
+		pthread_join(k->th, NULL);
+	else if (pthread_tryjoin_np(k->th, NULL) != 0)
+		return;
+	k->running = 0;
+	delta_snapshot_free(k->cp);
+	free(k->cp);
+	k->cp = NULL;
+	k->done = 1;
+	k->version = k->run_version;
+	k->ok = k->run_ok;
+	k->err = k->run_err;
+}
+
+int delta_checkpointer_poll(struct delta_checkpointer *k, int wait, int64_t *version,
+                            struct err_msg *e)
+{
+	if (!k)
+		return 0;
+	checkpointer_join(k, wait);
+	if (!k->done)
+		return 0;
+	k->done = 0;
+	*version = k->version;
+	if (k->ok)
+		return 1;
+	*e = k->err;
+	return -1;
+}
+
+void delta_checkpointer_free(struct delta_checkpointer *k)
+{
+	if (!k)
+		return;
+	checkpointer_join(k, 1);
+	free(k);
+}
+
+void delta_txn_set_checkpointer(struct delta_txn *t, struct delta_checkpointer *k)
+{
+	t->ckpt = k;
+}
+
+/*
+ * Hand the checkpoint of snap to the checkpointer's thread (waiting for
+ * the one before it first): 1 when started, 0 when it could not be (out of
+ * memory, no thread), to be written here instead.
+ */
+static int checkpoint_behind(struct delta_checkpointer *k, const struct delta_snapshot *snap)
+{
+	checkpointer_join(k, 1);
+	struct delta_snapshot *cp = checkpoint_copy(snap);
+	if (!cp)
+		return 0;
+	k->cp = cp;
+	k->run_version = snap->version;
+	k->run_ok = 0;
+	err_clear(&k->run_err);
+	/* Every signal blocked in the thread: they are the main thread's to take. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	k->running = pthread_create(&k->th, NULL, checkpointer_main, k) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!k->running) {
+		delta_snapshot_free(cp);
+		free(cp);
+		k->cp = NULL;
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * Write the checkpoint that falls due at the version just committed, from
  * the snapshot in memory; a snapshot kept without file lists is loaded
  * whole at that version first, and kept so, so that the checkpoints after
- * it come from memory too.
+ * it come from memory too.  With a checkpointer, a copy of the snapshot
+ * is written by its thread while the caller goes on.
  */
 static void checkpoint(struct delta_txn *t, struct delta_commit_info *info)
 {
@@ -826,6 +1040,10 @@ static void checkpoint(struct delta_txn *t, struct delta_commit_info *info)
 		}
 		delta_snapshot_free(snap);
 		*snap = full;
+	}
+	if (t->ckpt && checkpoint_behind(t->ckpt, snap)) {
+		info->checkpoint = 2;
+		return;
 	}
 	info->checkpoint = delta_checkpoint_write(snap, &info->checkpoint_err) < 0 ? -1 : 1;
 }

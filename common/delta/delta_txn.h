@@ -162,7 +162,8 @@ struct delta_commit_info {
 	int unknown;
 	int unsynced; /* committed, but not made durable: sync_err says why */
 	struct err_msg sync_err;
-	int checkpoint; /* 1 written, -1 failed (checkpoint_err), 0 not due */
+	/* 1 written, -1 failed (checkpoint_err), 0 not due, 2 handed to the checkpointer */
+	int checkpoint;
 	struct err_msg checkpoint_err;
 };
 
@@ -175,5 +176,26 @@ struct delta_commit_info {
  * names must be kept.  A failed checkpoint does not fail the commit.
  */
 int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct err_msg *e);
+
+/*
+ * Checkpoints written behind the work.  A process that commits batch after
+ * batch gives its transactions a checkpointer: the checkpoint that falls
+ * due is then written by a thread of its own, from a copy of the snapshot
+ * at the version committed, while the process goes on with its next batch
+ * (delta_txn_commit() says 2).  The next checkpoint due waits for it; so
+ * does delta_checkpointer_free().  Without memory or a thread it is
+ * written in the commit, as without a checkpointer.
+ *
+ * delta_checkpointer_poll() takes the result of a checkpoint that has
+ * finished (wait 1: waits for the one in flight): 1 with *version when it
+ * was written, -1 with *version and e when it failed, 0 when none is
+ * there to take.  A failed checkpoint fails nothing else.
+ */
+struct delta_checkpointer;
+struct delta_checkpointer *delta_checkpointer_new(void);
+void delta_txn_set_checkpointer(struct delta_txn *t, struct delta_checkpointer *k);
+int delta_checkpointer_poll(struct delta_checkpointer *k, int wait, int64_t *version,
+                            struct err_msg *e);
+void delta_checkpointer_free(struct delta_checkpointer *k);
 
 #endif
