@@ -232,13 +232,15 @@ format-check:
 
 # The sanitizer pass leaves out the suites that drive the shell jobs, the
 # local stack and the installation, the second run of the Delta suites on
-# s3fs, and the full bucket-side disk (whose failing writes, EIO and ENOSPC
-# at each step, faults.bats injects under the sanitizers; what it adds is
-# the servers' own behaviour): what they run of the C code the other
-# suites run too, and they would double the time of make ci.
+# s3fs, the full bucket-side disk (whose failing writes, EIO and ENOSPC at
+# each step, faults.bats injects under the sanitizers; what it adds is the
+# servers' own behaviour) and the commit store on the bucket (whose C code,
+# the store against a real PostgreSQL, test_pg_store and stocketl-db.bats
+# run under the sanitizers): what they run of the C code the other suites
+# run too, and they would double the time of make ci.
 SAN_SKIP = tests/backfill.bats tests/build.bats tests/demo.bats tests/demo-data.bats \
            tests/helpers.bats tests/install.bats tests/pipeline.bats tests/runner.bats \
-           tests/s3-faults.bats tests/stack.bats tests/tick-chart.bats
+           tests/s3-faults.bats tests/s3-store.bats tests/stack.bats tests/tick-chart.bats
 ci: format-check lint fuzz-smoke
 	$(MAKE) DEVELOPER=1 test
 	$(MAKE) DEVELOPER=1 SANITIZE=1 TESTS_SKIP="$(SAN_SKIP)" TESTS_S3=0 test
