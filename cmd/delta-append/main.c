@@ -192,6 +192,12 @@ static void json_strv(struct buf *b, char **v, size_t n)
 	buf_putc(b, ']');
 }
 
+/* The commit's barrier: the data files it names are durable. */
+static int files_durable(void *w, struct err_msg *e)
+{
+	return delta_writer_sync_wait(w, e);
+}
+
 /* The transaction of the finished files of the batch; app NULL for none. */
 static struct delta_txn *batch_txn(struct app *a, const char *app, int64_t id)
 {
@@ -222,6 +228,7 @@ static struct delta_txn *batch_txn(struct app *a, const char *app, int64_t id)
 	}
 	delta_txn_set_revalidate(t, still_writable, a, a->retries);
 	delta_txn_set_checkpointer(t, a->ckpt);
+	delta_txn_set_barrier(t, files_durable, a->w);
 	return t;
 }
 
@@ -317,7 +324,8 @@ static int commit_batch(struct app *a, const char *app, int64_t id, const char *
 	 * finish first: it runs much slower while the filesystem syncs.
 	 */
 	delta_snapshot_wait(&a->snap);
-	if (delta_writer_sync(a->w, e) < 0) {
+	/* The files are made durable while the commit is written (the barrier waits for them). */
+	if (delta_writer_sync_start(a->w, e) < 0) {
 		discard_batch(a);
 		return -1;
 	}

@@ -1040,6 +1040,12 @@ static int learn_encodings(struct app *a, struct delta_writer *w, const struct d
 	return 0;
 }
 
+/* The commit's barrier: the data files it names are durable. */
+static int files_durable(void *w, struct err_msg *e)
+{
+	return delta_writer_sync_wait(w, e);
+}
+
 /* Build the MERGE transaction of the files read and written. */
 static struct delta_txn *merge_txn(struct app *a, struct delta_writer *w,
                                    const struct delta_file **cand, size_t ncand, const char *app,
@@ -1187,13 +1193,15 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 	int64_t t2 = ts_monotonic();
 	st->scan_ms = (t1 - t0) / 1000;
 	st->rewrite_ms = (t2 - t1) / 1000;
-	if (delta_writer_sync(w, e) < 0)
+	/* The files are made durable while the commit is written (the barrier waits for them). */
+	if (delta_writer_sync_start(w, e) < 0)
 		goto out;
 	struct delta_txn *t = merge_txn(a, w, cand, ncand, app, id, st);
 	if (!t) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		goto out;
 	}
+	delta_txn_set_barrier(t, files_durable, w);
 	rc = delta_txn_commit(t, info, e);
 	delta_txn_free(t);
 out:

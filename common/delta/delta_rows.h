@@ -281,6 +281,16 @@ int delta_writer_finish(struct delta_writer *w, struct err_msg *e);
  * (EX_IOERR).
  */
 int delta_writer_sync(struct delta_writer *w, struct err_msg *e);
+/*
+ * The same in two halves, so that a commit can be prepared while the disk
+ * works: _start() begins the fsyncs on threads of their own (-1 with e set
+ * only when they cannot be listed; without threads it makes them itself),
+ * _wait() waits for them and says how they went (0, or -1 with e set; a
+ * second call says the same).  A writer discarded or freed waits for them
+ * first.
+ */
+int delta_writer_sync_start(struct delta_writer *w, struct err_msg *e);
+int delta_writer_sync_wait(struct delta_writer *w, struct err_msg *e);
 /* The finished files (valid until the next put, finish, release or discard). */
 const struct delta_written *delta_writer_files(const struct delta_writer *w, size_t *n);
 /* Forget the finished files: a commit made them the table's. */

@@ -158,6 +158,10 @@ struct delta_writer {
 	struct buf key;
 	uint64_t clock;
 	int64_t rows;
+	/* the fsyncs of the finished files, started and not yet waited for */
+	struct sync_list *sync;
+	int sync_rc;
+	struct err_msg sync_err;
 	/* writer threads */
 	struct worker *workers;
 	int nworkers, next_worker;
@@ -1172,7 +1176,10 @@ static int sync_path(const char *path, int dir, struct err_msg *e)
 	return 0;
 }
 
-/* Paths to fsync, shared by the threads that do it. */
+/*
+ * Paths to fsync, shared by the threads that do it; a sync started and
+ * not yet waited for (delta_writer_sync_start()) keeps its threads here.
+ */
 struct sync_list {
 	char **path;
 	unsigned char *dir;
@@ -1181,6 +1188,8 @@ struct sync_list {
 	pthread_mutex_t mu;
 	int failed;
 	struct err_msg e;
+	pthread_t th[SYNC_THREADS + 1];
+	int nth;
 };
 
 static void *sync_worker(void *arg)
@@ -1202,29 +1211,47 @@ static void *sync_worker(void *arg)
 }
 
 /*
- * fsync every path of the list, several at once: each waits for the disk,
- * and the disk serves them together.
+ * Start fsyncing every path of the list, several at once (each waits for
+ * the disk, and the disk serves them together), on threads only when
+ * background is set; otherwise, or when no thread can be started, the
+ * caller's thread takes the paths left.
  */
-static int sync_all(struct sync_list *l, struct err_msg *e)
+static void sync_begin(struct sync_list *l, int background)
 {
-	pthread_t th[SYNC_THREADS];
-	int nth = 0;
+	int want = background ? SYNC_THREADS + 1 : SYNC_THREADS;
 	pthread_mutex_init(&l->mu, NULL);
 	atomic_store(&l->next, 0);
+	l->nth = 0;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	while (nth < SYNC_THREADS && (size_t)nth + 1 < l->n &&
-	       pthread_create(&th[nth], NULL, sync_worker, l) == 0)
-		nth++;
+	while (l->nth < want && (size_t)l->nth + (background ? 0 : 1) < l->n &&
+	       pthread_create(&l->th[l->nth], NULL, sync_worker, l) == 0)
+		l->nth++;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	sync_worker(l);
-	for (int k = 0; k < nth; k++)
-		pthread_join(th[k], NULL);
+	if (!background || l->nth == 0)
+		sync_worker(l);
+}
+
+/* Wait for the fsyncs of the list: 0, or -1 with e set. */
+static int sync_end(struct sync_list *l, struct err_msg *e)
+{
+	for (int k = 0; k < l->nth; k++)
+		pthread_join(l->th[k], NULL);
+	l->nth = 0;
 	pthread_mutex_destroy(&l->mu);
 	if (l->failed)
 		*e = l->e;
 	return l->failed ? -1 : 0;
+}
+
+static void sync_list_free(struct sync_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->path[i]);
+	free(l->path);
+	free(l->dir);
+	free(l);
 }
 
 /* Add a path to the list, once. */
@@ -1251,8 +1278,11 @@ static int sync_add(struct sync_list *l, struct strmap *seen, const char *path, 
 	return 0;
 }
 
-int delta_writer_sync(struct delta_writer *w, struct err_msg *e)
+int delta_writer_sync_start(struct delta_writer *w, struct err_msg *e)
 {
+	if (w->sync)
+		return 0;
+	w->sync_rc = 0;
 	/*
 	 * On s3fs, the only FUSE file system that a writer is let onto
 	 * (delta_store.c), each file was uploaded by its close, which reported a
@@ -1274,17 +1304,16 @@ int delta_writer_sync(struct delta_writer *w, struct err_msg *e)
 		return 0;
 	}
 	/* Each file, and each directory up to the root once (partitions share them). */
-	struct sync_list l;
+	struct sync_list *l = calloc(1, sizeof *l);
 	struct strmap seen = STRMAP_INIT;
 	size_t rootlen = strlen(w->root);
-	int rc = 0;
-	memset(&l, 0, sizeof l);
+	int rc = l ? 0 : -1;
 	for (struct part_file *p = w->done; p && rc == 0; p = p->next) {
-		rc = sync_add(&l, &seen, p->abs, strlen(p->abs), 0) < 0 ? -1 : 0;
+		rc = sync_add(l, &seen, p->abs, strlen(p->abs), 0) < 0 ? -1 : 0;
 		for (const char *slash = strrchr(p->abs, '/');
 		     rc == 0 && slash && (size_t)(slash - p->abs) >= rootlen;) {
 			size_t len = (size_t)(slash - p->abs);
-			int k = sync_add(&l, &seen, p->abs, len, 1);
+			int k = sync_add(l, &seen, p->abs, len, 1);
 			if (k != 0) {
 				rc = k < 0 ? -1 : 0;
 				break; /* listed already, with everything above it */
@@ -1293,16 +1322,35 @@ int delta_writer_sync(struct delta_writer *w, struct err_msg *e)
 				;
 		}
 	}
-	if (rc < 0)
-		err_set(e, EX_SOFTWARE, "out of memory");
-	else
-		rc = sync_all(&l, e);
 	strmap_free(&seen);
-	for (size_t i = 0; i < l.n; i++)
-		free(l.path[i]);
-	free(l.path);
-	free(l.dir);
-	return rc;
+	if (rc < 0) {
+		if (l)
+			sync_list_free(l);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	sync_begin(l, 1);
+	w->sync = l;
+	return 0;
+}
+
+int delta_writer_sync_wait(struct delta_writer *w, struct err_msg *e)
+{
+	if (w->sync) {
+		w->sync_rc = sync_end(w->sync, &w->sync_err);
+		sync_list_free(w->sync);
+		w->sync = NULL;
+	}
+	if (w->sync_rc < 0)
+		*e = w->sync_err;
+	return w->sync_rc;
+}
+
+int delta_writer_sync(struct delta_writer *w, struct err_msg *e)
+{
+	if (delta_writer_sync_start(w, e) < 0)
+		return -1;
+	return delta_writer_sync_wait(w, e);
 }
 
 const struct delta_written *delta_writer_files(const struct delta_writer *w, size_t *n)
@@ -1330,6 +1378,9 @@ void delta_writer_discard(struct delta_writer *w)
 	struct err_msg ignored;
 	if (w->workers)
 		drain(w, &ignored);
+	/* No fsync may still hold a file being removed. */
+	delta_writer_sync_wait(w, &ignored);
+	w->sync_rc = 0;
 	while ((s = strmap_next(&w->open, &i))) {
 		struct part_file *p = s->value;
 		p->next = open_list;

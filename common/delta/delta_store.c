@@ -114,6 +114,10 @@ static int link_put(struct delta_store *s, int64_t v, const char *text, size_t l
 		unlink(tmp);
 		return -1;
 	}
+	if (delta_store_barrier(s, e) < 0) {
+		unlink(tmp);
+		return -1;
+	}
 	int rc = DELTA_PUT_DONE;
 	if (link(tmp, final) < 0) {
 		if (errno == EEXIST) {

@@ -103,6 +103,14 @@ struct delta_store_ops {
 struct delta_store {
 	const struct delta_store_ops *ops;
 	char *root;
+	/*
+	 * For one put (delta_store_put_after()): called once the commit is
+	 * ready to be made visible and before it is (linked, claimed); what
+	 * the commit names must be durable by then.  A put calls it through
+	 * delta_store_barrier().
+	 */
+	int (*barrier)(void *arg, struct err_msg *e);
+	void *barrier_arg;
 };
 
 /*
@@ -170,6 +178,30 @@ static inline int delta_store_put(struct delta_store *s, int64_t v, const char *
                                   struct err_msg *e)
 {
 	return s->ops->put(s, v, text, len, e);
+}
+
+/*
+ * A put that calls barrier(arg, e) just before the commit becomes visible,
+ * so that the commit can be written while what it names is still being
+ * made durable; a barrier that fails (-1 with e set) fails the put:
+ * nothing is committed, nothing of the put is left.
+ */
+static inline int delta_store_put_after(struct delta_store *s, int64_t v, const char *text,
+                                        size_t len, int (*barrier)(void *, struct err_msg *),
+                                        void *arg, struct err_msg *e)
+{
+	s->barrier = barrier;
+	s->barrier_arg = arg;
+	int rc = s->ops->put(s, v, text, len, e);
+	s->barrier = NULL;
+	s->barrier_arg = NULL;
+	return rc;
+}
+
+/* For the stores' puts: the barrier of the put, if it has one (0, or -1 with e set). */
+static inline int delta_store_barrier(struct delta_store *s, struct err_msg *e)
+{
+	return s->barrier ? s->barrier(s->barrier_arg, e) : 0;
 }
 
 static inline int delta_store_read(struct delta_store *s, int64_t v, struct buf *out,

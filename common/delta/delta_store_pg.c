@@ -240,6 +240,10 @@ static int pg_put(struct delta_store *s, int64_t v, const char *text, size_t len
 	char rel[DELTA_PATH_MAX], tmp[DELTA_PATH_MAX];
 	if (stage(s, v, text, len, rel, sizeof rel, tmp, sizeof tmp, e) < 0)
 		return -1;
+	if (delta_store_barrier(s, e) < 0) {
+		unlink(tmp);
+		return -1;
+	}
 	int claim = pg_commit_claim(p->conn, p->id, v, rel, text, len, e);
 	if (claim != PG_CLAIM_WON) {
 		unlink(tmp);

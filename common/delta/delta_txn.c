@@ -53,6 +53,8 @@ struct delta_txn {
 	void *revalidate_arg;
 	int64_t max_attempts;
 	struct delta_checkpointer *ckpt; /* checkpoints behind the work, or NULL */
+	int (*barrier)(void *arg, struct err_msg *e);
+	void *barrier_arg;
 };
 
 /*
@@ -991,6 +993,12 @@ void delta_txn_set_checkpointer(struct delta_txn *t, struct delta_checkpointer *
 	t->ckpt = k;
 }
 
+void delta_txn_set_barrier(struct delta_txn *t, int (*fn)(void *arg, struct err_msg *e), void *arg)
+{
+	t->barrier = fn;
+	t->barrier_arg = arg;
+}
+
 /*
  * Hand the checkpoint of snap to the checkpointer's thread (waiting for
  * the one before it first): 1 when started, 0 when it could not be (out of
@@ -1086,7 +1094,8 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 	}
 	int64_t v = snap->version + 1;
 	for (;;) {
-		put = delta_store_put(t->store, v, text.data, text.len, e);
+		put = delta_store_put_after(t->store, v, text.data, text.len, t->barrier,
+		                            t->barrier_arg, e);
 		if (put == DELTA_PUT_DONE || put == DELTA_PUT_UNSYNCED)
 			break;
 		if (put == DELTA_PUT_UNKNOWN)

@@ -126,6 +126,14 @@ typedef int (*delta_revalidate_fn)(void *arg, const struct delta_snapshot *snap,
 void delta_txn_set_revalidate(struct delta_txn *t, delta_revalidate_fn fn, void *arg,
                               int64_t max_attempts);
 
+/*
+ * What must hold before the commit becomes visible: fn(arg, e) is called
+ * by each put of the commit once the commit is written and before it is
+ * made visible (delta_store_put_after()), so that the commit is prepared
+ * while the data files it names are still being made durable; -1 with e
+ * set fails the commit (nothing committed).
+ */
+void delta_txn_set_barrier(struct delta_txn *t, int (*fn)(void *arg, struct err_msg *e), void *arg);
 /* Is it a blind append: adds files, reads and removes none, changes no metadata or protocol? */
 int delta_txn_is_blind_append(const struct delta_txn *t);
 /* The transaction's id (commitInfo.txnId). */

@@ -3,7 +3,9 @@
  * commit store (delta_store.c): the commit text of a transaction, the
  * judgement of each kind of winning commit, moving past other writers'
  * appends at no cost, duplicates, revalidated metadata changes, the
- * checkpoint that falls due, and two creators racing for version 0.
+ * checkpoint that falls due (written in the commit, or behind it by a
+ * checkpointer), the barrier that holds a commit back until its data is
+ * durable, and two creators racing for version 0.
  */
 #include "t_delta.h"
 
@@ -323,6 +325,126 @@ static void test_the_checkpoint_that_falls_due_is_written(void)
 	t_table_free(&t);
 }
 
+/* What the barrier of a commit saw when it was called. */
+struct barrier_seen {
+	const char *root;
+	int calls, fail;
+	int linked;     /* the version's file existed */
+	int hidden_tmp; /* a hidden commit file was in _delta_log */
+};
+
+static int count_hidden(const char *root)
+{
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/_delta_log", root);
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] == '.' && strstr(de->d_name, ".json.") != NULL;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int barrier(void *arg, struct err_msg *e)
+{
+	struct barrier_seen *b = arg;
+	char final[512];
+	b->calls++;
+	snprintf(final, sizeof final, "%s/_delta_log/%020d.json", b->root, 2);
+	b->linked = access(final, F_OK) == 0;
+	b->hidden_tmp = count_hidden(b->root);
+	if (b->fail) {
+		err_set(e, EX_IOERR, "p=b/two.parquet: cannot make it durable: Input/output error");
+		return -1;
+	}
+	return 0;
+}
+
+static void test_the_barrier_holds_the_commit_back_until_it_returns(void)
+{
+	for (int fail = 0; fail < 2; fail++) {
+		struct t_table t;
+		struct err_msg e;
+		t_table_new(&t, 0);
+		t_append(&t, 1, "a", NULL);
+		struct delta_store *store = delta_store_link(t.root, NULL);
+		struct delta_snapshot s = snap_of(&t, 1);
+		struct delta_txn *x = delta_txn_begin(&s, store, "WRITE");
+		struct delta_kv kv = {(char *)"p", (char *)"b"};
+		struct delta_file f = file("p=b/two.parquet", &kv, NULL);
+		delta_txn_add(x, &f);
+		struct barrier_seen b = {t.root, 0, fail, 0, 0};
+		delta_txn_set_barrier(x, barrier, &b);
+		struct delta_commit_info info;
+		int rc = delta_txn_commit(x, &info, &e);
+		/* called once, with the commit written under its hidden name and not yet linked */
+		T_EQ_INT(b.calls, 1);
+		T_EQ_INT(b.linked, 0);
+		T_EQ_INT(b.hidden_tmp, 1);
+		T_EQ_INT(count_hidden(t.root), 0);
+		char final[512];
+		snprintf(final, sizeof final, "%s/_delta_log/%020d.json", t.root, 2);
+		if (fail) {
+			T_EQ_INT(rc, -1);
+			T_EQ_INT(info.version, -1);
+			T_EQ_INT(e.status, EX_IOERR);
+			T_CHECK(strstr(e.text, "Input/output error") != NULL);
+			T_CHECK(access(final, F_OK) != 0);
+		} else {
+			T_EQ_INT(rc, 0);
+			T_EQ_INT(info.version, 2);
+			T_CHECK(access(final, F_OK) == 0);
+		}
+		delta_txn_free(x);
+		delta_snapshot_free(&s);
+		delta_store_close(store);
+		t_table_free(&t);
+	}
+}
+
+static void test_a_checkpoint_written_behind_holds_its_own_version(void)
+{
+	struct t_table t;
+	struct err_msg e;
+	t_table_new(&t, 2);
+	t_append(&t, 1, "a", NULL);
+	struct delta_store *store = delta_store_link(t.root, NULL);
+	struct delta_snapshot s = snap_of(&t, 0);
+	struct delta_checkpointer *k = delta_checkpointer_new();
+	struct delta_kv kv = {(char *)"p", (char *)"b"};
+	const char *paths[] = {"p=b/two.parquet", "p=b/three.parquet"};
+	for (int i = 0; i < 2; i++) {
+		struct delta_txn *x = delta_txn_begin(&s, store, "WRITE");
+		struct delta_file f = file(paths[i], &kv, NULL);
+		delta_txn_add(x, &f);
+		delta_txn_set_checkpointer(x, k);
+		struct delta_commit_info info;
+		T_EQ_INT(delta_txn_commit(x, &info, &e), 0);
+		T_EQ_INT(info.version, 2 + i);
+		/* due at 2, handed to the checkpointer; 3 is not due */
+		T_EQ_INT(info.checkpoint, i == 0 ? 2 : 0);
+		delta_txn_free(x);
+	}
+	int64_t v = -1;
+	T_EQ_INT(delta_checkpointer_poll(k, 1, &v, &e), 1);
+	T_EQ_INT(v, 2);
+	T_EQ_INT(delta_checkpointer_poll(k, 1, &v, &e), 0);
+	/* the checkpoint of version 2 holds the two files of version 2, not the third */
+	struct delta_snapshot r;
+	struct delta_load_opts o = {2, -1, 0, 0};
+	T_EQ_INT(delta_snapshot_load(t.root, &o, &r, &e), 0);
+	T_EQ_INT(r.checkpoint_version, 2);
+	T_EQ_INT(r.files.count, 2);
+	T_CHECK(strmap_get(&r.files, "p=b/three.parquet") == NULL);
+	delta_snapshot_free(&r);
+	delta_checkpointer_free(k);
+	delta_snapshot_free(&s);
+	delta_store_close(store);
+	t_table_free(&t);
+}
+
 static void test_two_creators_race_for_version_0(void)
 {
 	struct t_table t;
@@ -376,6 +498,8 @@ int main(void)
 	T_RUN(test_catching_up_over_appends_costs_no_attempt);
 	T_RUN(test_duplicates_and_metadata_changes);
 	T_RUN(test_the_checkpoint_that_falls_due_is_written);
+	T_RUN(test_the_barrier_holds_the_commit_back_until_it_returns);
+	T_RUN(test_a_checkpoint_written_behind_holds_its_own_version);
 	T_RUN(test_two_creators_race_for_version_0);
 	T_DONE();
 }
