@@ -1177,72 +1177,124 @@ static int sync_path(const char *path, int dir, struct err_msg *e)
 }
 
 /*
- * Paths to fsync, shared by the threads that do it; a sync started and
- * not yet waited for (delta_writer_sync_start()) keeps its threads here.
+ * Paths to fsync, shared by the threads that do it: each takes the next
+ * path not taken; the last to finish one says so.
  */
 struct sync_list {
 	char **path;
 	unsigned char *dir;
 	size_t n;
-	_Atomic size_t next;
-	pthread_mutex_t mu;
-	int failed;
+	_Atomic size_t next, finished;
+	int users;  /* pool threads working on it (under the pool's lock) */
+	int failed; /* under the pool's lock */
 	struct err_msg e;
-	pthread_t th[SYNC_THREADS + 1];
-	int nth;
 };
 
-static void *sync_worker(void *arg)
+/*
+ * The threads that fsync for the process's writers, started when first
+ * needed (one per path of the largest list, up to SYNC_THREADS + 1) and
+ * kept: a writer of many small batches would otherwise start and end
+ * threads for every commit.  One list at a time is theirs; a list started
+ * while another is is synced by its caller.  Their signals are blocked:
+ * they are the main thread's to take.
+ */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	struct sync_list *job; /* the list being synced, or NULL */
+	int nthreads;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0};
+
+/* Take paths of l until none is left (the caller need not hold the lock). */
+static void sync_take(struct sync_list *l)
 {
-	struct sync_list *l = arg;
 	size_t i;
 	while ((i = atomic_fetch_add(&l->next, 1)) < l->n) {
 		struct err_msg e;
-		if (sync_path(l->path[i], l->dir[i], &e) < 0) {
-			pthread_mutex_lock(&l->mu);
-			if (!l->failed) {
-				l->failed = 1;
-				l->e = e;
-			}
-			pthread_mutex_unlock(&l->mu);
+		int bad = sync_path(l->path[i], l->dir[i], &e) < 0;
+		pthread_mutex_lock(&pool.mu);
+		if (bad && !l->failed) {
+			l->failed = 1;
+			l->e = e;
 		}
+		if (atomic_fetch_add(&l->finished, 1) + 1 == l->n)
+			pthread_cond_broadcast(&pool.done);
+		pthread_mutex_unlock(&pool.mu);
+	}
+}
+
+static void *sync_worker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pool.mu);
+	for (;;) {
+		struct sync_list *l = pool.job;
+		if (!l || atomic_load(&l->next) >= l->n) {
+			pthread_cond_wait(&pool.work, &pool.mu);
+			continue;
+		}
+		l->users++;
+		pthread_mutex_unlock(&pool.mu);
+		sync_take(l);
+		pthread_mutex_lock(&pool.mu);
+		if (--l->users == 0)
+			pthread_cond_broadcast(&pool.done);
 	}
 	return NULL;
 }
 
 /*
  * Start fsyncing every path of the list, several at once (each waits for
- * the disk, and the disk serves them together), on threads only when
- * background is set; otherwise, or when no thread can be started, the
- * caller's thread takes the paths left.
+ * the disk, and the disk serves them together), on the pool's threads;
+ * when the pool is busy with another list, or no thread can be started,
+ * the caller's thread makes them all now.
  */
-static void sync_begin(struct sync_list *l, int background)
+static void sync_begin(struct sync_list *l)
 {
-	int want = background ? SYNC_THREADS + 1 : SYNC_THREADS;
-	pthread_mutex_init(&l->mu, NULL);
 	atomic_store(&l->next, 0);
-	l->nth = 0;
+	atomic_store(&l->finished, 0);
+	l->users = 0;
+	pthread_mutex_lock(&pool.mu);
+	if (pool.job) {
+		pthread_mutex_unlock(&pool.mu);
+		sync_take(l);
+		return;
+	}
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	while (l->nth < want && (size_t)l->nth + (background ? 0 : 1) < l->n &&
-	       pthread_create(&l->th[l->nth], NULL, sync_worker, l) == 0)
-		l->nth++;
+	while (pool.nthreads < SYNC_THREADS + 1 && (size_t)pool.nthreads < l->n) {
+		pthread_t th;
+		if (pthread_create(&th, NULL, sync_worker, NULL) != 0)
+			break;
+		pthread_detach(th);
+		pool.nthreads++;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!background || l->nth == 0)
-		sync_worker(l);
+	if (pool.nthreads == 0) {
+		pthread_mutex_unlock(&pool.mu);
+		sync_take(l);
+		return;
+	}
+	pool.job = l;
+	pthread_cond_broadcast(&pool.work);
+	pthread_mutex_unlock(&pool.mu);
 }
 
 /* Wait for the fsyncs of the list: 0, or -1 with e set. */
 static int sync_end(struct sync_list *l, struct err_msg *e)
 {
-	for (int k = 0; k < l->nth; k++)
-		pthread_join(l->th[k], NULL);
-	l->nth = 0;
-	pthread_mutex_destroy(&l->mu);
-	if (l->failed)
+	pthread_mutex_lock(&pool.mu);
+	/* Every path done, and no thread still holding the list. */
+	while (atomic_load(&l->finished) < l->n || l->users > 0)
+		pthread_cond_wait(&pool.done, &pool.mu);
+	if (pool.job == l)
+		pool.job = NULL;
+	int failed = l->failed;
+	if (failed)
 		*e = l->e;
-	return l->failed ? -1 : 0;
+	pthread_mutex_unlock(&pool.mu);
+	return failed ? -1 : 0;
 }
 
 static void sync_list_free(struct sync_list *l)
@@ -1329,7 +1381,7 @@ int delta_writer_sync_start(struct delta_writer *w, struct err_msg *e)
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
-	sync_begin(l, 1);
+	sync_begin(l);
 	w->sync = l;
 	return 0;
 }

@@ -214,6 +214,67 @@ static void test_discarded_files_are_removed_and_kept_ones_synced(void)
 	t_table_free(&t);
 }
 
+/* Write rows lo..hi-1 with w and finish its files. */
+static void write_rows(struct delta_writer *w, int lo, int hi)
+{
+	struct err_msg e;
+	char key[16];
+	struct delta_cell c[5];
+	for (int i = lo; i < hi; i++) {
+		row(i, c, key);
+		T_EQ_INT(delta_writer_put(w, c, &e), 0);
+	}
+	T_EQ_INT(delta_writer_finish(w, &e), 0);
+}
+
+static void test_fsyncs_started_are_waited_for_and_their_failure_told(void)
+{
+	struct t_table t;
+	t_table_new(&t, 0);
+	struct delta_schema s = schema_of("");
+	struct delta_writer *a = writer(&t, &s, NULL, 0, 0, 0);
+	struct delta_writer *b = writer(&t, &s, NULL, 0, 0, 0);
+	struct err_msg e;
+	/* Two writers' fsyncs under way at once (the second made by its caller): both end well. */
+	write_rows(a, 0, 10);
+	write_rows(b, 10, 20);
+	T_EQ_INT(delta_writer_sync_start(a, &e), 0);
+	T_EQ_INT(delta_writer_sync_start(b, &e), 0);
+	T_EQ_INT(delta_writer_sync_wait(b, &e), 0);
+	T_EQ_INT(delta_writer_sync_wait(a, &e), 0);
+	T_EQ_INT(delta_writer_sync_wait(a, &e), 0);
+	delta_writer_release(a);
+	delta_writer_release(b);
+	/* A file gone before its fsync: the wait says which, and says it again. */
+	write_rows(a, 20, 22);
+	size_t n;
+	const struct delta_written *f = delta_writer_files(a, &n);
+	T_EQ_INT(n, 2);
+	char path[600];
+	snprintf(path, sizeof path, "%s/%s", t.root, f[1].file.path);
+	T_EQ_INT(unlink(path), 0);
+	T_EQ_INT(delta_writer_sync_start(a, &e), 0);
+	err_clear(&e);
+	T_EQ_INT(delta_writer_sync_wait(a, &e), -1);
+	T_EQ_INT(e.status, EX_IOERR);
+	T_CHECK(strstr(e.text, f[1].file.path) != NULL);
+	T_CHECK(strstr(e.text, "cannot make it durable") != NULL);
+	err_clear(&e);
+	T_EQ_INT(delta_writer_sync_wait(a, &e), -1);
+	T_CHECK(strstr(e.text, f[1].file.path) != NULL);
+	/* Discarded: the other file is removed, and the next batch starts clean. */
+	snprintf(path, sizeof path, "%s/%s", t.root, f[0].file.path);
+	delta_writer_discard(a);
+	T_CHECK(access(path, F_OK) < 0);
+	write_rows(a, 30, 31);
+	T_EQ_INT(delta_writer_sync(a, &e), 0);
+	delta_writer_release(a);
+	delta_writer_free(a);
+	delta_writer_free(b);
+	delta_schema_free(&s);
+	t_table_free(&t);
+}
+
 static void test_files_are_pruned_by_partition_values_and_statistics(void)
 {
 	struct delta_schema s = schema_of("");
@@ -390,6 +451,7 @@ int main(void)
 	T_RUN(test_rows_written_read_back_with_partition_values);
 	T_RUN(test_sorted_files_are_cut_at_the_target_size);
 	T_RUN(test_discarded_files_are_removed_and_kept_ones_synced);
+	T_RUN(test_fsyncs_started_are_waited_for_and_their_failure_told);
 	T_RUN(test_files_are_pruned_by_partition_values_and_statistics);
 	T_RUN(test_an_added_file_the_read_predicate_accepts_is_a_conflict);
 	T_RUN(test_encodings_read_from_a_file_are_forced_on_new_files);
