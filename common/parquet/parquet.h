@@ -432,6 +432,15 @@ void pq_reader_use_row_group(struct pq_reader *r, int rg, int use);
  * -1 on error.  The row stays valid until the next call.
  */
 int pq_reader_next_row(struct pq_reader *r, const struct pq_value **row, struct err_msg *e);
+/*
+ * Skip the rows that pq_reader_next_row() would give with every selected
+ * top-level field null, up to max of them: the number skipped (it stops
+ * before the first row with a field set, or after the last row), or -1.
+ * The rows are checked as reading them would check them, without being
+ * assembled: for a file most of whose rows are null in the selected
+ * columns (the rare actions of a Delta checkpoint).
+ */
+int64_t pq_reader_skip_null_rows(struct pq_reader *r, int64_t max, struct err_msg *e);
 
 /*
  * The columnar reader: one leaf that is not inside a list or map, over one
