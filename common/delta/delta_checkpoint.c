@@ -1173,9 +1173,10 @@ out:
  * leaves, more than most of them take to decode.  The messages are those
  * of pq_reader_open().
  */
-static struct pq_reader *cp_open(const char *path, const struct pq_read_options *o,
-                                 struct buf *whole, struct err_msg *e)
+static struct pq_reader *cp_open(const char *path, const struct pq_read_options *o, char **whole,
+                                 struct err_msg *e)
 {
+	*whole = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
@@ -1188,13 +1189,14 @@ static struct pq_reader *cp_open(const char *path, const struct pq_read_options 
 		return pq_reader_open(path, o, e);
 	}
 	size_t size = (size_t)sb.st_size, got = 0;
-	if (buf_reserve(whole, size) < 0) {
+	char *p = malloc(size ? size : 1);
+	if (!p) {
 		close(fd);
 		err_set(e, EX_SOFTWARE, "%s: out of memory", path);
 		return NULL;
 	}
 	while (got < size) {
-		ssize_t k = read(fd, whole->data + got, size - got);
+		ssize_t k = read(fd, p + got, size - got);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
@@ -1203,13 +1205,18 @@ static struct pq_reader *cp_open(const char *path, const struct pq_read_options 
 			else
 				err_set(e, EX_IOERR, "%s: file shrank while being read", path);
 			close(fd);
+			free(p);
 			return NULL;
 		}
 		got += (size_t)k;
 	}
 	close(fd);
-	whole->len = size;
-	return pq_reader_open_mem(whole->data, size, path, o, e);
+	struct pq_reader *r = pq_reader_open_mem(p, size, path, o, e);
+	if (!r)
+		free(p);
+	else
+		*whole = p;
+	return r;
 }
 
 /* One part of a checkpoint into snap; rows and adds are counted. */
@@ -1219,16 +1226,15 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	static const char *const sel[] = {"add", "remove", "metaData", "protocol", "txn"};
 	struct buf line = BUF_INIT, decoded = BUF_INIT;
 	struct err_msg pe;
-	/* Decompression contexts for the columns read one by one (the rows have the reader's). */
+	/* Decompression contexts for the columns read one by one, the rows and the checks. */
 	struct pq_read_options o = {0};
 	if (!(o.codec = pq_codec_new())) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
-	struct buf whole = BUF_INIT;
+	char *whole;
 	struct pq_reader *r = cp_open(path, &o, &whole, &pe);
 	if (!r) {
-		buf_free(&whole);
 		pq_codec_free(o.codec);
 		return cp_unusable(e, snap, path, version,
 		                   pe.status == EX_IOERR ? EX_IOERR : EX_DATAERR, pe.text);
@@ -1247,7 +1253,7 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 		int k = cp_load_columns(snap, r, path, version, rows, adds, e);
 		if (k <= 0) {
 			pq_reader_close(r);
-			buf_free(&whole);
+			free(whole);
 			pq_codec_free(o.codec);
 			return k;
 		}
@@ -1326,7 +1332,7 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	rc = 0;
 out:
 	pq_reader_close(r);
-	buf_free(&whole);
+	free(whole);
 	pq_codec_free(o.codec);
 	buf_free(&line);
 	buf_free(&decoded);

@@ -334,6 +334,8 @@ struct pq_read_options {
 	 * Decompression contexts for pq_column_open() to share (optional, owned
 	 * by the caller): creating them per column chunk costs more than small
 	 * chunks take to decode, but columns sharing them are read by one thread.
+	 * Given, they also serve the reader's rows and pq_column_verify() in
+	 * place of the reader's own.
 	 */
 	struct pq_codec *codec;
 	/*
@@ -497,7 +499,8 @@ void pq_column_close(struct pq_column *c);
  * decoding it would be; what only assembling rows can show (levels of
  * sibling columns that disagree, which checksummed files cannot hold
  * unnoticed) is left to reading rows.  Uses the reader's own
- * decompression contexts: not at the same time as other reads of r.
+ * decompression contexts (pq_read_options.codec when given): not at the
+ * same time as other reads of r.
  * 0, or -1 with e filled.
  */
 int pq_column_verify(struct pq_reader *r, int rg, int leaf, struct err_msg *e);

@@ -1101,8 +1101,9 @@ static struct pq_column *column_new(struct pq_reader *r, int rg, int leaf, int s
 		free(c);
 		return NULL;
 	}
+	/* The caller's contexts serve every read (one set of zstd buffers, not two). */
 	if (shared_codec || r->o.codec) {
-		c->codec = shared_codec ? r->codec : r->o.codec;
+		c->codec = r->o.codec ? r->o.codec : r->codec;
 	} else {
 		c->codec = pq_codec_new();
 		c->own_codec = 1;
