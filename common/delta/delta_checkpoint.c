@@ -647,7 +647,7 @@ static int cp_col_fail(const struct cp_at *at, const struct cp_col *k, struct er
 static int cp_col_peek(struct cp_col *k, struct err_msg *e)
 {
 	while (k->i >= k->b.n) {
-		ssize_t n = pq_column_read(k->c, &k->b, 4096, e);
+		ssize_t n = pq_column_read(k->c, &k->b, 256, e);
 		if (n <= 0)
 			return (int)n;
 		k->i = 0;
@@ -1288,7 +1288,14 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	*rows += pq_reader_num_rows(r);
 	const struct pq_value *row;
 	int k;
-	while ((k = pq_reader_next_row(r, &row, &pe)) == 1) {
+	for (;;) {
+		/* Rows without a selected action (the files, when only the rare ones are read). */
+		if (pq_reader_skip_null_rows(r, INT64_MAX, &pe) < 0) {
+			k = -1;
+			break;
+		}
+		if ((k = pq_reader_next_row(r, &row, &pe)) != 1)
+			break;
 		const struct pq_value *av[5];
 		int set = 0, which = -1;
 		for (int i = 0; i < 5; i++) {

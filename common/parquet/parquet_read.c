@@ -1965,13 +1965,14 @@ ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t ma
 			return -1;
 		}
 		c->valid = valid;
-		memset(c->out, 0, k * c->ksize);
 		for (size_t i = 0; i < k; i++) {
 			int ok = c->def[c->pos + i] == md;
 			c->valid[i] = (uint8_t)ok;
 			if (ok)
 				memcpy(c->out + i * c->ksize, c->vals + c->vpos++ * c->ksize,
 				       c->ksize);
+			else
+				memset(c->out + i * c->ksize, 0, c->ksize);
 		}
 		b->valid = c->valid;
 		b->b = c->out;
@@ -2357,15 +2358,30 @@ int64_t pq_reader_skip_null_rows(struct pq_reader *r, int64_t max, struct err_ms
 			struct pq_column *c = r->cur[l];
 			if (!c || !r->sel[s->leaves[l].field])
 				continue;
-			for (int64_t j = 0; j < k; j++) {
+			/* A page at a time: the entries it holds of the k rows. */
+			for (int64_t j = 0; j < k;) {
 				if (need(r, l, e) < 0)
 					return -1;
-				if (c->lf->max_rep && c->rep[c->pos] != 0)
-					return cfail(c, e, "row starts with repetition level %d",
-					             c->rep[c->pos]);
-				if (def_at(c, c->pos) == c->lf->max_def)
-					c->vpos++;
-				c->pos++;
+				size_t m = c->n - c->pos;
+				if ((int64_t)m > k - j)
+					m = (size_t)(k - j);
+				if (c->lf->max_rep)
+					for (size_t i = 0; i < m; i++)
+						if (c->rep[c->pos + i] != 0) {
+							c->pos += i;
+							return cfail(
+							    c, e,
+							    "row starts with repetition level %d",
+							    c->rep[c->pos]);
+						}
+				if (c->all_present) {
+					c->vpos += m;
+				} else {
+					for (size_t i = 0; i < m; i++)
+						c->vpos += c->def[c->pos + i] == c->lf->max_def;
+				}
+				c->pos += m;
+				j += (int64_t)m;
 			}
 		}
 		r->row_in_rg += k;

@@ -688,6 +688,16 @@ static void t_mixed_state(const struct t_table *t)
 	T_CHECK(g && !g->stats && !g->data_change && g->partition_values.n == 1 &&
 	        g->partition_values.kv[0].value == NULL);
 	delta_snapshot_free(&s);
+	/* A writer's load: the same protocol, metadata and txns, no files. */
+	T_EQ_INT(load(t, 1, &s, &e), 0);
+	T_EQ_INT(s.checkpoint_version, 1);
+	T_EQ_INT(s.has_notice, 0);
+	T_EQ_INT(s.files.count, 0);
+	T_EQ_INT(s.protocol.min_reader, 1);
+	T_CHECK(s.meta.id && strcmp(s.meta.id, t_mixed[4].name) == 0);
+	T_EQ_INT(delta_txn_version(&s, "job"), 7);
+	T_EQ_INT(delta_txn_version(&s, "other"), 2);
+	delta_snapshot_free(&s);
 }
 
 static void test_a_checkpoint_with_its_actions_in_any_order_reads_as_its_rows_say(void)
