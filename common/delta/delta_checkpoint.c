@@ -4,9 +4,13 @@
  * Reading looks every column up by name, so Spark's, delta-rs's and our own
  * layouts all work; only the action columns replay needs are selected
  * (txn, add, remove, metaData, protocol), and stats_parsed is ignored (the
- * JSON stats, when present, are enough for file skipping).  The add and
- * remove actions, most of a checkpoint, are decoded column by column into
- * the file list, the rare others as rows (cp_load_columns()).  A writer, which
+ * JSON stats, when present, are enough for file skipping).  Every program
+ * that opens a table pays for this read, so it is kept lean: the file is
+ * read whole in one go (cp_open()), the add and remove actions, most of a
+ * checkpoint, are decoded column by column into the file list, each file in
+ * one allocation (cp_file_block()), and the rare others as rows, the rows
+ * that hold none of them skipped without being assembled
+ * (cp_load_columns()).  A writer, which
  * keeps no file lists, does not decode the add and remove columns of a
  * checkpoint with checksums but verifies their pages, and reads any other
  * checkpoint whole: it refuses what readers refuse.  Writing uses
@@ -435,7 +439,9 @@ static int cp_verify_files(struct pq_reader *r, struct err_msg *pe)
  * then copied again into the file list) costs most of a replay.  So the
  * add and remove leaves that replay keeps are decoded column by column,
  * straight from the column chunks into the file list, in step with a row
- * reader that assembles only the rare actions (metaData, protocol, txn).
+ * reader that assembles only the rare actions (metaData, protocol, txn)
+ * and skips the rows without one (pq_reader_skip_null_rows(), which
+ * checks them as assembling them would).
  * The other leaves of add and remove (stats_parsed, row tracking, ...)
  * are verified as a writer verifies them (cp_verify_files()): a damaged
  * page is refused as a full read refuses it.
