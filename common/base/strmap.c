@@ -10,13 +10,27 @@
 static const char strmap_deleted_marker;
 #define STRMAP_DELETED (&strmap_deleted_marker)
 
+/*
+ * Eight bytes at a time, each word mixed in by a multiply (a byte-wise hash
+ * cost a replay of a large table's paths as much as the rest of its map
+ * work), then the bits avalanched; the tail is read as a zero-padded word.
+ */
 uint64_t strmap_hash(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h = k ^ n, w;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 32;
 	}
+	w = 0;
+	if (n)
+		memcpy(&w, s, n);
+	h = (h ^ w) * 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
 }
 
@@ -40,10 +54,11 @@ void *strmap_get(const struct strmap *m, const char *key)
 	return s ? s->value : NULL;
 }
 
-static int strmap_grow(struct strmap *m)
+/* Rebuild the table for at least want live entries (deleted markers dropped). */
+static int strmap_rebuild(struct strmap *m, size_t want)
 {
 	size_t cap = m->cap ? m->cap : 16;
-	while (m->count * 10 >= cap * 5)
+	while (want * 10 >= cap * 5)
 		cap *= 2;
 	struct strmap_slot *slots = calloc(cap, sizeof *slots);
 	if (!slots)
@@ -64,9 +79,26 @@ static int strmap_grow(struct strmap *m)
 	return 0;
 }
 
+static int strmap_grow(struct strmap *m)
+{
+	return strmap_rebuild(m, m->count);
+}
+
+int strmap_reserve(struct strmap *m, size_t n)
+{
+	/* strmap_put() grows when used (live and deleted) + 1 reaches 70% of the slots. */
+	if (n <= m->count || (m->used + (n - m->count) + 1) * 10 < m->cap * 7)
+		return 0;
+	return strmap_rebuild(m, n);
+}
+
 int strmap_put(struct strmap *m, const char *key, void *value, void **old)
 {
-	uint64_t h = strmap_hash(key, strlen(key));
+	return strmap_put_hashed(m, key, strmap_hash(key, strlen(key)), value, old);
+}
+
+int strmap_put_hashed(struct strmap *m, const char *key, uint64_t h, void *value, void **old)
+{
 	struct strmap_slot *s = strmap_find(m, key, h);
 	if (s) {
 		if (old)
@@ -94,7 +126,15 @@ int strmap_put(struct strmap *m, const char *key, void *value, void **old)
 
 void *strmap_del(struct strmap *m, const char *key)
 {
-	struct strmap_slot *s = strmap_find(m, key, strmap_hash(key, strlen(key)));
+	/* An empty map (the tombstones, most of a replay) spares the hash. */
+	if (!m->count)
+		return NULL;
+	return strmap_del_hashed(m, key, strmap_hash(key, strlen(key)));
+}
+
+void *strmap_del_hashed(struct strmap *m, const char *key, uint64_t h)
+{
+	struct strmap_slot *s = m->count ? strmap_find(m, key, h) : NULL;
 	if (!s)
 		return NULL;
 	void *v = s->value;

@@ -186,6 +186,12 @@ struct delta_file {
 	int64_t deletion_timestamp; /* tombstones; -1 when absent */
 	int64_t version;            /* the version whose action put it here */
 	int has_deletion_vector;
+	/*
+	 * 1: the strings and the partition values live in f's own allocation
+	 * (files read from a checkpoint, one malloc each): free f alone, with
+	 * delta_file_free(), and never free or replace one of them.
+	 */
+	int one_block;
 };
 
 /* A txn action (SetTransaction): the latest version of an application. */
@@ -306,7 +312,8 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 
 /*
  * Put a file action into the snapshot (taking ownership of f, which must be
- * malloc'ed with its strings): an add makes it live, a remove a tombstone.
+ * malloc'ed with its strings, or in one block): an add makes it live, a
+ * remove a tombstone.
  * For readers of checkpoints that build files without going through JSON.
  */
 int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, int is_add,

@@ -4,9 +4,13 @@
  * Reading looks every column up by name, so Spark's, delta-rs's and our own
  * layouts all work; only the action columns replay needs are selected
  * (txn, add, remove, metaData, protocol), and stats_parsed is ignored (the
- * JSON stats, when present, are enough for file skipping).  The add and
- * remove actions, most of a checkpoint, are decoded column by column into
- * the file list, the rare others as rows (cp_load_columns()).  A writer, which
+ * JSON stats, when present, are enough for file skipping).  Every program
+ * that opens a table pays for this read, so it is kept lean: the file is
+ * read whole in one go (cp_open()), the add and remove actions, most of a
+ * checkpoint, are decoded column by column into the file list, each file in
+ * one allocation (cp_file_block()), and the rare others as rows, the rows
+ * that hold none of them skipped without being assembled
+ * (cp_load_columns()).  A writer, which
  * keeps no file lists, does not decode the add and remove columns of a
  * checkpoint with checksums but verifies their pages, and reads any other
  * checkpoint whole: it refuses what readers refuse.  Writing uses
@@ -24,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "delta/delta_internal.h"
@@ -434,7 +439,9 @@ static int cp_verify_files(struct pq_reader *r, struct err_msg *pe)
  * then copied again into the file list) costs most of a replay.  So the
  * add and remove leaves that replay keeps are decoded column by column,
  * straight from the column chunks into the file list, in step with a row
- * reader that assembles only the rare actions (metaData, protocol, txn).
+ * reader that assembles only the rare actions (metaData, protocol, txn)
+ * and skips the rows without one (pq_reader_skip_null_rows(), which
+ * checks them as assembling them would).
  * The other leaves of add and remove (stats_parsed, row tracking, ...)
  * are verified as a writer verifies them (cp_verify_files()): a damaged
  * page is refused as a full read refuses it.
@@ -646,7 +653,7 @@ static int cp_col_fail(const struct cp_at *at, const struct cp_col *k, struct er
 static int cp_col_peek(struct cp_col *k, struct err_msg *e)
 {
 	while (k->i >= k->b.n) {
-		ssize_t n = pq_column_read(k->c, &k->b, 4096, e);
+		ssize_t n = pq_column_read(k->c, &k->b, 256, e);
 		if (n <= 0)
 			return (int)n;
 		k->i = 0;
@@ -670,18 +677,6 @@ static inline int cp_def(const struct cp_col *k)
 static inline int cp_rep(const struct cp_col *k)
 {
 	return k->b.rep ? k->b.rep[k->i] : 0;
-}
-
-/* A NUL-terminated copy of a byte string. */
-static char *cp_strn(const struct pq_bytes *b)
-{
-	char *s = malloc(b->len + 1);
-	if (s) {
-		if (b->len)
-			memcpy(s, b->p, b->len);
-		s[b->len] = '\0';
-	}
-	return s;
 }
 
 /*
@@ -709,11 +704,44 @@ static int64_t cp_col_i64(const struct cp_col *k, size_t i)
 }
 
 /*
- * One row's entries of a map's key and value columns: *set 1 when the map
- * is set, its entries appended to m (when not NULL) and to json as an
- * object (when not NULL).
+ * What one row's file is gathered into before it is put in one allocation
+ * (cp_file_block()): a checkpoint of a large table is mostly adds, and a
+ * malloc for the file, each of its strings and each partition value cost
+ * more than decoding them.  Reused from row to row.
  */
-static int cp_map_row(const struct cp_at *at, struct cp_mapcols *m, int *set, struct delta_map *out,
+struct cp_scratch {
+	struct buf raw;  /* the raw path with a '%', NUL-terminated for decoding */
+	struct buf path; /* ... and decoded */
+	struct buf tags; /* tags as a JSON object */
+	struct buf pv;   /* partition values: key NUL, value NUL (when not null) */
+	struct cp_kvoff {
+		size_t key, value; /* offsets into pv; value SIZE_MAX: null */
+	} * kv;
+	size_t nkv, capkv;
+};
+
+static void cp_scratch_free(struct cp_scratch *sc)
+{
+	buf_free(&sc->raw);
+	buf_free(&sc->path);
+	buf_free(&sc->tags);
+	buf_free(&sc->pv);
+	free(sc->kv);
+}
+
+/* Append a byte string and a NUL to b; its offset in *off. */
+static int cp_put_str(struct buf *b, const struct pq_bytes *v, size_t *off)
+{
+	*off = b->len;
+	return buf_append(b, v->p, v->len) < 0 || buf_putc(b, '\0') < 0 ? -1 : 0;
+}
+
+/*
+ * One row's entries of a map's key and value columns: *set 1 when the map
+ * is set, its entries appended to sc's partition values (when sc is not
+ * NULL) and to json as an object (when not NULL).
+ */
+static int cp_map_row(const struct cp_at *at, struct cp_mapcols *m, int *set, struct cp_scratch *sc,
                       struct buf *json, struct err_msg *e)
 {
 	*set = 0;
@@ -741,7 +769,7 @@ static int cp_map_row(const struct cp_at *at, struct cp_mapcols *m, int *set, st
 			buf_putc(json, '}');
 		return 0;
 	}
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 	for (;;) {
 		const struct pq_bytes *k = &m->key.b.bytes[m->key.i];
 		int has = cp_def(&m->val) == m->val.max_def;
@@ -749,40 +777,35 @@ static int cp_map_row(const struct cp_at *at, struct cp_mapcols *m, int *set, st
 			return cp_col_fail(at, &m->val, e,
 			                   "definition level leaves a required field empty");
 		const struct pq_bytes *v = has ? &m->val.b.bytes[m->val.i] : NULL;
-		char *key = cp_strn(k), *val = v ? cp_strn(v) : NULL;
-		if (!key || (v && !val)) {
-			free(key);
-			free(val);
-			err_set(e, EX_SOFTWARE, "out of memory");
-			return -1;
-		}
 		if (json) {
 			if (n)
 				buf_putc(json, ',');
-			buf_json_str(json, key, strlen(key));
+			/* A key is a C string: it ends at a NUL byte, if it holds one. */
+			buf_json_str(json, (const char *)k->p, strnlen((const char *)k->p, k->len));
 			buf_putc(json, ':');
-			if (val)
+			if (v)
 				buf_json_str(json, (const char *)v->p, v->len);
 			else
 				buf_puts(json, "null");
 		}
-		if (out) {
-			if (out->n == cap) {
-				cap = cap ? cap * 2 : 4;
-				struct delta_kv *kv = realloc(out->kv, cap * sizeof *kv);
+		if (sc) {
+			if (sc->nkv == sc->capkv) {
+				size_t cap = sc->capkv ? sc->capkv * 2 : 8;
+				struct cp_kvoff *kv = realloc(sc->kv, cap * sizeof *kv);
 				if (!kv) {
-					free(key);
-					free(val);
 					err_set(e, EX_SOFTWARE, "out of memory");
 					return -1;
 				}
-				out->kv = kv;
+				sc->kv = kv;
+				sc->capkv = cap;
 			}
-			out->kv[out->n].key = key;
-			out->kv[out->n++].value = val;
-		} else {
-			free(key);
-			free(val);
+			struct cp_kvoff *o = &sc->kv[sc->nkv++];
+			o->value = SIZE_MAX;
+			if (cp_put_str(&sc->pv, k, &o->key) < 0 ||
+			    (v && cp_put_str(&sc->pv, v, &o->value) < 0)) {
+				err_set(e, EX_SOFTWARE, "out of memory");
+				return -1;
+			}
 		}
 		n++;
 		m->key.i++;
@@ -806,12 +829,63 @@ static int cp_map_row(const struct cp_at *at, struct cp_mapcols *m, int *set, st
 	return 0;
 }
 
+/* Copy n bytes to *at and end them with a NUL; the copy. */
+static char *cp_block_str(char **at, const void *p, size_t n)
+{
+	char *s = *at;
+	if (n)
+		memcpy(s, p, n);
+	s[n] = '\0';
+	*at += n + 1;
+	return s;
+}
+
+/*
+ * The file of an add or remove row in one allocation (delta_file.one_block):
+ * the struct, its partition values' array, then the strings.  The path is
+ * the raw one (rawlen bytes; a C string ends at a NUL byte) when it has no
+ * %-escape, which most paths do not: the two then share their bytes.
+ */
+static struct delta_file *cp_file_block(const struct pq_bytes *raw, size_t rawlen,
+                                        const struct buf *decoded, const struct pq_bytes *stats,
+                                        const struct buf *tags, const struct cp_scratch *sc)
+{
+	size_t size = sizeof(struct delta_file) + sc->nkv * sizeof(struct delta_kv) + rawlen + 1 +
+	              (decoded ? decoded->len + 1 : 0) + (stats ? stats->len + 1 : 0) +
+	              (tags ? tags->len + 1 : 0) + sc->pv.len;
+	struct delta_file *f = malloc(size);
+	if (!f)
+		return NULL;
+	memset(f, 0, sizeof *f);
+	f->one_block = 1;
+	struct delta_kv *kv = (struct delta_kv *)(f + 1);
+	char *at = (char *)(kv + sc->nkv);
+	f->raw_path = cp_block_str(&at, raw->p, rawlen);
+	f->path = decoded ? cp_block_str(&at, decoded->data, decoded->len) : f->raw_path;
+	if (stats)
+		f->stats = cp_block_str(&at, stats->p, stats->len);
+	if (tags)
+		f->tags_json = cp_block_str(&at, tags->data, tags->len);
+	if (sc->nkv) {
+		char *pv = at;
+		memcpy(pv, sc->pv.data, sc->pv.len);
+		for (size_t i = 0; i < sc->nkv; i++) {
+			kv[i].key = pv + sc->kv[i].key;
+			kv[i].value = sc->kv[i].value == SIZE_MAX ? NULL : pv + sc->kv[i].value;
+		}
+		f->partition_values.kv = kv;
+		f->partition_values.n = sc->nkv;
+	}
+	return f;
+}
+
 /*
  * One row of an action's columns: *set 1 when the action is set, then
  * checked and put into the snapshot (or only checked, without file lists).
  */
 static int cp_act_row(struct delta_snapshot *snap, const struct cp_at *at, struct cp_actcols *a,
-                      int is_add, int64_t version, int *set, struct buf *path, struct err_msg *e)
+                      int is_add, int64_t version, int *set, struct cp_scratch *sc,
+                      struct err_msg *e)
 {
 	size_t i;
 	*set = 0;
@@ -820,62 +894,88 @@ static int cp_act_row(struct delta_snapshot *snap, const struct cp_at *at, struc
 	if (cp_col_need(at, &a->path, e) < 0)
 		return -1;
 	int s = cp_def(&a->path) >= a->dl;
-	struct delta_file *f = s ? calloc(1, sizeof *f) : NULL;
-	if (s && !f) {
+	/* The byte strings point into their columns' batches, read no further in this row. */
+	const struct pq_bytes *raw = NULL, *stats = NULL;
+	int64_t size = -1, mtime = -1, dts = -1;
+	int dc = 0, dv = 0, rc, pv_set, tags_set;
+	if ((rc = cp_flat(at, &a->path, 0, &i, e)) < 0)
+		return -1;
+	if (rc)
+		raw = &a->path.b.bytes[i];
+	if ((rc = cp_flat(at, &a->size, s, &i, e)) < 0)
+		return -1;
+	if (rc)
+		size = cp_col_i64(&a->size, i);
+	if ((rc = cp_flat(at, &a->mtime, s, &i, e)) < 0)
+		return -1;
+	if (rc)
+		mtime = cp_col_i64(&a->mtime, i);
+	if ((rc = cp_flat(at, &a->dts, s, &i, e)) < 0)
+		return -1;
+	if (rc)
+		dts = cp_col_i64(&a->dts, i);
+	if ((rc = cp_flat(at, &a->dc, s, &i, e)) < 0)
+		return -1;
+	dc = rc && a->dc.b.b[i];
+	if ((rc = cp_flat(at, &a->stats, s, &i, e)) < 0)
+		return -1;
+	if (rc)
+		stats = &a->stats.b.bytes[i];
+	if (a->dv.leaf >= 0) {
+		if (cp_col_need(at, &a->dv, e) < 0)
+			return -1;
+		dv = cp_def(&a->dv) >= a->dv_dl;
+		a->dv.i++;
+	}
+	sc->nkv = 0;
+	buf_reset(&sc->pv);
+	buf_reset(&sc->tags);
+	if (cp_map_row(at, &a->pv, &pv_set, s ? sc : NULL, NULL, e) < 0 ||
+	    cp_map_row(at, &a->tags, &tags_set, NULL, s ? &sc->tags : NULL, e) < 0)
+		return -1;
+	if (!s)
+		return 0;
+	*set = 1;
+	size_t rawlen = raw ? strnlen((const char *)raw->p, raw->len) : 0;
+	if (!rawlen) {
+		err_set(e, EX_DATAERR, "%s action without a path", is_add ? "add" : "remove");
+		return -1;
+	}
+	const struct buf *decoded = NULL;
+	if (memchr(raw->p, '%', rawlen)) {
+		buf_reset(&sc->raw);
+		buf_append(&sc->raw, raw->p, rawlen);
+		if (buf_reserve(&sc->raw, 0) < 0 || buf_failed(&sc->raw)) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		if (delta_uri_decode(sc->raw.data, &sc->path) < 0) {
+			err_set(e, EX_DATAERR, "path \"%s\" has a malformed %%-escape",
+			        sc->raw.data);
+			return -1;
+		}
+		decoded = &sc->path;
+	}
+	if (buf_failed(&sc->tags) || buf_failed(&sc->pv)) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
-	int rc, pv_set, tags_set;
-	struct buf tags = BUF_INIT;
-	if ((rc = cp_flat(at, &a->path, 0, &i, e)) < 0)
-		goto fail;
-	if (f && rc)
-		f->raw_path = cp_strn(&a->path.b.bytes[i]);
-	if ((rc = cp_flat(at, &a->size, s, &i, e)) < 0)
-		goto fail;
-	if (f)
-		f->size = rc ? cp_col_i64(&a->size, i) : -1;
-	if ((rc = cp_flat(at, &a->mtime, s, &i, e)) < 0)
-		goto fail;
-	if (f)
-		f->modification_time = rc ? cp_col_i64(&a->mtime, i) : -1;
-	if ((rc = cp_flat(at, &a->dts, s, &i, e)) < 0)
-		goto fail;
-	if (f)
-		f->deletion_timestamp = rc ? cp_col_i64(&a->dts, i) : -1;
-	if ((rc = cp_flat(at, &a->dc, s, &i, e)) < 0)
-		goto fail;
-	if (f)
-		f->data_change = rc && a->dc.b.b[i];
-	if ((rc = cp_flat(at, &a->stats, s, &i, e)) < 0)
-		goto fail;
-	if (f && rc)
-		f->stats = cp_strn(&a->stats.b.bytes[i]);
-	if (a->dv.leaf >= 0) {
-		if (cp_col_need(at, &a->dv, e) < 0)
-			goto fail;
-		if (f)
-			f->has_deletion_vector = cp_def(&a->dv) >= a->dv_dl;
-		a->dv.i++;
-	}
-	if (cp_map_row(at, &a->pv, &pv_set, f ? &f->partition_values : NULL, NULL, e) < 0 ||
-	    cp_map_row(at, &a->tags, &tags_set, NULL, f ? &tags : NULL, e) < 0)
-		goto fail;
-	if (!f)
+	/* Checked like any other action, then left out. */
+	if (snap->no_files)
 		return 0;
-	if (tags_set) {
-		if (buf_failed(&tags)) {
-			err_set(e, EX_SOFTWARE, "out of memory");
-			goto fail;
-		}
-		f->tags_json = buf_detach(&tags);
+	struct delta_file *f =
+	    cp_file_block(raw, rawlen, decoded, stats, tags_set ? &sc->tags : NULL, sc);
+	if (!f) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
 	}
-	*set = 1;
-	return cp_file_put(snap, f, is_add, version, path, e);
-fail:
-	buf_free(&tags);
-	delta_file_free(f);
-	return -1;
+	f->size = size;
+	f->modification_time = mtime;
+	f->deletion_timestamp = dts;
+	f->data_change = dc;
+	f->has_deletion_vector = dv;
+	f->version = version;
+	return delta_snapshot_put_file(snap, f, is_add, e);
 }
 
 /*
@@ -923,6 +1023,31 @@ static int cp_act_end(const struct cp_at *at, struct cp_actcols *a, int64_t n, s
 }
 
 /*
+ * Size the file map for the adds to come, so that it is not rebuilt on the
+ * way as it grows: their number from the footer's statistics of add.path
+ * (else the file's rows), bounded so that a footer that lies cannot make
+ * it large.  A map that cannot be sized grows as it would have.
+ */
+static void cp_reserve_files(struct delta_snapshot *snap, const struct pq_reader *r,
+                             const struct cp_actcols *add)
+{
+	if (add->field < 0)
+		return;
+	int64_t n = 0;
+	for (int rg = 0; rg < pq_reader_num_row_groups(r); rg++) {
+		struct pq_stats st;
+		int64_t rows = pq_reader_row_group_rows(r, rg);
+		if (pq_reader_stats(r, rg, add->path.leaf, &st) == 0 && st.null_count >= 0 &&
+		    st.null_count <= st.num_values && st.num_values == rows)
+			rows -= st.null_count;
+		n += rows;
+	}
+	if (n > 0)
+		strmap_reserve(&snap->files,
+		               snap->files.count + (size_t)(n < 1 << 20 ? n : 1 << 20));
+}
+
+/*
  * One part of a checkpoint into snap, its add and remove actions read
  * column by column: 0, -1 with e set, or 1 when the file's layout is not
  * one this reads (nothing read yet: read it row by row).
@@ -942,7 +1067,8 @@ static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, con
 	for (size_t i = 0; i < 3; i++)
 		if (pq_schema_child(sch, PQ_ROOT, rare[i]) >= 0)
 			have[nh++] = rare[i];
-	struct buf line = BUF_INIT, decoded = BUF_INIT;
+	struct buf line = BUF_INIT;
+	struct cp_scratch sc = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, NULL, 0, 0};
 	struct err_msg pe;
 	int rc = -1;
 	err_clear(&pe);
@@ -952,16 +1078,26 @@ static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, con
 	}
 	if (cp_verify_rest(r, acts, &pe) < 0)
 		goto bad;
+	if (!snap->no_files)
+		cp_reserve_files(snap, r, &acts[0]);
 	*rows += pq_reader_num_rows(r);
 	for (int rg = 0; rg < nrg; rg++) {
 		struct cp_at at = {r, path, rg};
 		int64_t n = pq_reader_row_group_rows(r, rg);
 		if (cp_act_open(r, &acts[0], rg, &pe) < 0 || cp_act_open(r, &acts[1], rg, &pe) < 0)
 			goto bad;
+		/* Rows up to here hold none of the rare actions (pq_reader_skip_null_rows()). */
+		int64_t plain = 0;
 		for (int64_t i = 0; i < n; i++) {
 			const struct pq_value *row = NULL;
 			int set = 0, which = -1, set_add, set_rm;
-			if (nh) {
+			if (nh && i >= plain) {
+				int64_t skipped = pq_reader_skip_null_rows(r, n - i, &pe);
+				if (skipped < 0)
+					goto bad;
+				plain = i + skipped;
+			}
+			if (nh && i >= plain) {
 				int k = pq_reader_next_row(r, &row, &pe);
 				if (k == 0)
 					err_set(&pe, EX_DATAERR,
@@ -990,9 +1126,8 @@ static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, con
 				            "a row holds more than one action");
 				goto out;
 			}
-			if (cp_act_row(snap, &at, &acts[0], 1, version, &set_add, &decoded, &pe) <
-			        0 ||
-			    cp_act_row(snap, &at, &acts[1], 0, version, &set_rm, &decoded, &pe) < 0)
+			if (cp_act_row(snap, &at, &acts[0], 1, version, &set_add, &sc, &pe) < 0 ||
+			    cp_act_row(snap, &at, &acts[1], 0, version, &set_rm, &sc, &pe) < 0)
 				goto bad;
 			*adds += set_add;
 			if (which < 0 || !cp_row_to_json(r, row, &line))
@@ -1030,8 +1165,64 @@ out:
 	cp_act_close(&acts[0]);
 	cp_act_close(&acts[1]);
 	buf_free(&line);
-	buf_free(&decoded);
+	cp_scratch_free(&sc);
 	return rc;
+}
+
+/* Checkpoints up to this size are read whole (cp_open()). */
+#define CP_WHOLE_MAX (64u << 20)
+
+/*
+ * Open a checkpoint part for reading.  One that is not large is read whole
+ * into *whole in one go and parsed from memory: a file read column chunk by
+ * column chunk costs a read and an allocation for each of its sixty-odd
+ * leaves, more than most of them take to decode.  The messages are those
+ * of pq_reader_open().
+ */
+static struct pq_reader *cp_open(const char *path, const struct pq_read_options *o, char **whole,
+                                 struct err_msg *e)
+{
+	*whole = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > CP_WHOLE_MAX) {
+		/* The reader says what is wrong, or reads a large file as it needs it. */
+		close(fd);
+		return pq_reader_open(path, o, e);
+	}
+	size_t size = (size_t)sb.st_size, got = 0;
+	char *p = malloc(size ? size : 1);
+	if (!p) {
+		close(fd);
+		err_set(e, EX_SOFTWARE, "%s: out of memory", path);
+		return NULL;
+	}
+	while (got < size) {
+		ssize_t k = read(fd, p + got, size - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k < 0)
+				err_set(e, EX_IOERR, "%s: read failed: %s", path, strerror(errno));
+			else
+				err_set(e, EX_IOERR, "%s: file shrank while being read", path);
+			close(fd);
+			free(p);
+			return NULL;
+		}
+		got += (size_t)k;
+	}
+	close(fd);
+	struct pq_reader *r = pq_reader_open_mem(p, size, path, o, e);
+	if (!r)
+		free(p);
+	else
+		*whole = p;
+	return r;
 }
 
 /* One part of a checkpoint into snap; rows and adds are counted. */
@@ -1041,13 +1232,14 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	static const char *const sel[] = {"add", "remove", "metaData", "protocol", "txn"};
 	struct buf line = BUF_INIT, decoded = BUF_INIT;
 	struct err_msg pe;
-	/* Decompression contexts for the columns read one by one (the rows have the reader's). */
+	/* Decompression contexts for the columns read one by one, the rows and the checks. */
 	struct pq_read_options o = {0};
 	if (!(o.codec = pq_codec_new())) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
-	struct pq_reader *r = pq_reader_open(path, &o, &pe);
+	char *whole;
+	struct pq_reader *r = cp_open(path, &o, &whole, &pe);
 	if (!r) {
 		pq_codec_free(o.codec);
 		return cp_unusable(e, snap, path, version,
@@ -1067,6 +1259,7 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 		int k = cp_load_columns(snap, r, path, version, rows, adds, e);
 		if (k <= 0) {
 			pq_reader_close(r);
+			free(whole);
 			pq_codec_free(o.codec);
 			return k;
 		}
@@ -1101,7 +1294,14 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	*rows += pq_reader_num_rows(r);
 	const struct pq_value *row;
 	int k;
-	while ((k = pq_reader_next_row(r, &row, &pe)) == 1) {
+	for (;;) {
+		/* Rows without a selected action (the files, when only the rare ones are read). */
+		if (pq_reader_skip_null_rows(r, INT64_MAX, &pe) < 0) {
+			k = -1;
+			break;
+		}
+		if ((k = pq_reader_next_row(r, &row, &pe)) != 1)
+			break;
 		const struct pq_value *av[5];
 		int set = 0, which = -1;
 		for (int i = 0; i < 5; i++) {
@@ -1145,6 +1345,7 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	rc = 0;
 out:
 	pq_reader_close(r);
+	free(whole);
 	pq_codec_free(o.codec);
 	buf_free(&line);
 	buf_free(&decoded);
@@ -1501,16 +1702,37 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 	struct pq_write_options o;
 	pq_write_options_init(&o);
 	o.sync = 1;
+	/*
+	 * Small pages: every program that opens the table reads this file, and
+	 * a reader decompresses a page into a buffer it keeps for the next one.
+	 * A large table's stats column in one page of half a megabyte is as
+	 * much fresh memory to fault in (and map and unmap) on every start;
+	 * pages of 32 KiB reuse one small buffer and compress as well.
+	 */
+	o.page_bytes = 32 << 10;
 	struct pq_kv kv = {"writer", DELTA_ENGINE};
 	o.kv = &kv;
 	o.nkv = 1;
 	struct pq_writer *w = pq_writer_open(tmp, schema, &o, e);
-	pq_schema_free(schema);
 	if (!w) {
+		pq_schema_free(schema);
 		/* It may have been created before its first write failed (a full disk). */
 		unlink(tmp);
 		return -1;
 	}
+	/*
+	 * Paths and stats are one of a kind per file: a dictionary of them
+	 * saves nothing, and is one page as large as the column, whatever the
+	 * page size.
+	 */
+	static const char *const plain[] = {"add.path", "add.stats", "remove.path"};
+	for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
+		const struct pq_field *pf =
+		    pq_schema_field(schema, pq_schema_find(schema, plain[i]));
+		if (pf)
+			pq_writer_set_encoding(w, pf->leaf, PQ_ENC_PLAIN);
+	}
+	pq_schema_free(schema);
 	struct cp_arena a = {calloc(4096, sizeof(struct pq_value)), 0, 4096};
 	struct pq_value row;
 	int64_t rows = 0, nadds = 0;

@@ -257,6 +257,10 @@ void delta_file_free(struct delta_file *f)
 {
 	if (!f)
 		return;
+	if (f->one_block) {
+		free(f);
+		return;
+	}
 	free(f->path);
 	free(f->raw_path);
 	delta_map_free(&f->partition_values);
@@ -460,9 +464,11 @@ int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, i
 {
 	struct strmap *to = is_add ? &snap->files : &snap->tombstones;
 	struct strmap *from = is_add ? &snap->tombstones : &snap->files;
-	delta_file_free(strmap_del(from, f->path));
+	/* Hashed once for both maps; the other map is often empty (no tombstones yet). */
+	uint64_t h = strmap_hash(f->path, strlen(f->path));
+	delta_file_free(strmap_del_hashed(from, f->path, h));
 	void *old = NULL;
-	if (strmap_put(to, f->path, f, &old) < 0) {
+	if (strmap_put_hashed(to, f->path, h, f, &old) < 0) {
 		delta_file_free(f);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;

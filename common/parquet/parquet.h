@@ -334,6 +334,8 @@ struct pq_read_options {
 	 * Decompression contexts for pq_column_open() to share (optional, owned
 	 * by the caller): creating them per column chunk costs more than small
 	 * chunks take to decode, but columns sharing them are read by one thread.
+	 * Given, they also serve the reader's rows and pq_column_verify() in
+	 * place of the reader's own.
 	 */
 	struct pq_codec *codec;
 	/*
@@ -432,6 +434,15 @@ void pq_reader_use_row_group(struct pq_reader *r, int rg, int use);
  * -1 on error.  The row stays valid until the next call.
  */
 int pq_reader_next_row(struct pq_reader *r, const struct pq_value **row, struct err_msg *e);
+/*
+ * Skip the rows that pq_reader_next_row() would give with every selected
+ * top-level field null, up to max of them: the number skipped (it stops
+ * before the first row with a field set, or after the last row), or -1.
+ * The rows are checked as reading them would check them, without being
+ * assembled: for a file most of whose rows are null in the selected
+ * columns (the rare actions of a Delta checkpoint).
+ */
+int64_t pq_reader_skip_null_rows(struct pq_reader *r, int64_t max, struct err_msg *e);
 
 /*
  * The columnar reader: one leaf that is not inside a list or map, over one
@@ -488,7 +499,8 @@ void pq_column_close(struct pq_column *c);
  * decoding it would be; what only assembling rows can show (levels of
  * sibling columns that disagree, which checksummed files cannot hold
  * unnoticed) is left to reading rows.  Uses the reader's own
- * decompression contexts: not at the same time as other reads of r.
+ * decompression contexts (pq_read_options.codec when given): not at the
+ * same time as other reads of r.
  * 0, or -1 with e filled.
  */
 int pq_column_verify(struct pq_reader *r, int rg, int leaf, struct err_msg *e);

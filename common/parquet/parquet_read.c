@@ -1101,8 +1101,9 @@ static struct pq_column *column_new(struct pq_reader *r, int rg, int leaf, int s
 		free(c);
 		return NULL;
 	}
+	/* The caller's contexts serve every read (one set of zstd buffers, not two). */
 	if (shared_codec || r->o.codec) {
-		c->codec = shared_codec ? r->codec : r->o.codec;
+		c->codec = r->o.codec ? r->o.codec : r->codec;
 	} else {
 		c->codec = pq_codec_new();
 		c->own_codec = 1;
@@ -1964,13 +1965,14 @@ ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t ma
 			return -1;
 		}
 		c->valid = valid;
-		memset(c->out, 0, k * c->ksize);
 		for (size_t i = 0; i < k; i++) {
 			int ok = c->def[c->pos + i] == md;
 			c->valid[i] = (uint8_t)ok;
 			if (ok)
 				memcpy(c->out + i * c->ksize, c->vals + c->vpos++ * c->ksize,
 				       c->ksize);
+			else
+				memset(c->out + i * c->ksize, 0, c->ksize);
 		}
 		b->valid = c->valid;
 		b->b = c->out;
@@ -2258,10 +2260,13 @@ static int finish_row_group(struct pq_reader *r, struct err_msg *e)
 	return 0;
 }
 
-int pq_reader_next_row(struct pq_reader *r, const struct pq_value **row, struct err_msg *e)
+/*
+ * Position the cursors at the next row, past the row groups that are done
+ * (each checked at its end) or left out: 1, 0 after the last row, -1.
+ */
+static int row_ready(struct pq_reader *r, struct err_msg *e)
 {
 	struct pq_schema *s = r->s;
-	*row = NULL;
 	if (!r->started) {
 		r->started = 1;
 		r->cur_rg = -1;
@@ -2286,7 +2291,6 @@ int pq_reader_next_row(struct pq_reader *r, const struct pq_value **row, struct 
 		if (open_row_group(r, g, e) < 0)
 			return -1;
 	}
-	arena_reset(&r->arena);
 	/* Each row starts with repetition level 0 in every column. */
 	for (int l = 0; l < s->nleaves; l++) {
 		if (!r->cur[l] || !r->cur[l]->lf->max_rep)
@@ -2297,6 +2301,103 @@ int pq_reader_next_row(struct pq_reader *r, const struct pq_value **row, struct 
 		if (c->rep[c->pos] != 0)
 			return cfail(c, e, "row starts with repetition level %d", c->rep[c->pos]);
 	}
+	return 1;
+}
+
+/*
+ * Rows of the current row group from the cursors on in which every
+ * selected top-level field is null, counted within the pages the fields'
+ * first leaves have loaded (at most max): 0 when the next row has one set,
+ * or a required one empty (pq_reader_next_row() tells which).
+ */
+static int64_t null_run(struct pq_reader *r, int64_t max)
+{
+	struct pq_schema *s = r->s;
+	const struct pq_field *root = &s->f[PQ_ROOT].pub;
+	int64_t left = r->ft.rg[r->cur_rg].num_rows - r->row_in_rg;
+	int64_t k = max < left ? max : left;
+	for (int i = 0; i < root->nchildren && k > 0; i++) {
+		int ch = root->children[i];
+		if (!r->sel[ch])
+			continue;
+		int l = r->first_leaf[ch];
+		if (l < 0 || !s->f[ch].pub.optional)
+			return 0;
+		const struct pq_column *c = r->cur[l];
+		int dl = s->f[ch].dl;
+		int64_t j = 0;
+		/* A page whose entries all have a value holds no null row. */
+		if (!c->all_present)
+			while (j < k && c->pos + (size_t)j < c->n &&
+			       c->def[c->pos + (size_t)j] < dl)
+				j++;
+		k = j;
+	}
+	return k;
+}
+
+int64_t pq_reader_skip_null_rows(struct pq_reader *r, int64_t max, struct err_msg *e)
+{
+	struct pq_schema *s = r->s;
+	int64_t n = 0;
+	while (n < max) {
+		int rc = row_ready(r, e);
+		if (rc <= 0)
+			return rc < 0 ? -1 : n;
+		for (int l = 0; l < s->nleaves; l++)
+			if (r->cur[l] && r->sel[s->leaves[l].field] && need(r, l, e) < 0)
+				return -1;
+		int64_t k = null_run(r, max - n);
+		if (k == 0)
+			return n;
+		/*
+		 * As assembling k null rows would: one entry of each selected
+		 * leaf a row, each starting a row (repetition level 0).
+		 */
+		for (int l = 0; l < s->nleaves; l++) {
+			struct pq_column *c = r->cur[l];
+			if (!c || !r->sel[s->leaves[l].field])
+				continue;
+			/* A page at a time: the entries it holds of the k rows. */
+			for (int64_t j = 0; j < k;) {
+				if (need(r, l, e) < 0)
+					return -1;
+				size_t m = c->n - c->pos;
+				if ((int64_t)m > k - j)
+					m = (size_t)(k - j);
+				if (c->lf->max_rep)
+					for (size_t i = 0; i < m; i++)
+						if (c->rep[c->pos + i] != 0) {
+							c->pos += i;
+							return cfail(
+							    c, e,
+							    "row starts with repetition level %d",
+							    c->rep[c->pos]);
+						}
+				if (c->all_present) {
+					c->vpos += m;
+				} else {
+					for (size_t i = 0; i < m; i++)
+						c->vpos += c->def[c->pos + i] == c->lf->max_def;
+				}
+				c->pos += m;
+				j += (int64_t)m;
+			}
+		}
+		r->row_in_rg += k;
+		n += k;
+	}
+	return n;
+}
+
+int pq_reader_next_row(struct pq_reader *r, const struct pq_value **row, struct err_msg *e)
+{
+	struct pq_schema *s = r->s;
+	*row = NULL;
+	int rc = row_ready(r, e);
+	if (rc <= 0)
+		return rc;
+	arena_reset(&r->arena);
 	const struct pq_field *root = &s->f[PQ_ROOT].pub;
 	int n = 0, k = 0;
 	for (int i = 0; i < root->nchildren; i++)

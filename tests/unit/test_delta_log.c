@@ -4,8 +4,9 @@
  * also without file lists, gaps named whatever _last_checkpoint says,
  * unusable checkpoints left aside for an older one or the JSON commits,
  * _last_checkpoint never moving backwards, the add and remove columns of
- * checkpoints read column by column to the same state as rows give, and the
- * parsers of durations and _last_checkpoint.
+ * checkpoints read column by column to the same state as rows give (also
+ * hand-written ones whose actions come in any order, in row groups and
+ * parts), and the parsers of durations and _last_checkpoint.
  */
 #include "t_delta.h"
 
@@ -460,6 +461,344 @@ static void test_checkpoints_read_column_by_column_hold_what_their_rows_hold(voi
 	t_table_free(&t);
 }
 
+/* Checkpoints written by hand: the actions in any order, across row groups and parts. */
+
+/* One action of a hand-written checkpoint row. */
+struct t_act {
+	char kind; /* 'a'dd, 'r'emove, 'm'etaData, 'p'rotocol, 't'xn, '2': an add and a txn */
+	const char *name; /* path or app id */
+	int64_t n;        /* size or txn version */
+};
+
+static struct pq_schema *t_ck_schema(void)
+{
+	struct pq_schema *s = pq_schema_new();
+	int t = pq_schema_add(s, PQ_ROOT, "txn", PQ_STRUCT, 1);
+	pq_schema_add(s, t, "appId", PQ_STRING, 1);
+	pq_schema_add(s, t, "version", PQ_LONG, 1);
+	int a = pq_schema_add(s, PQ_ROOT, "add", PQ_STRUCT, 1);
+	pq_schema_add(s, a, "path", PQ_STRING, 1);
+	int pv = pq_schema_add(s, a, "partitionValues", PQ_MAP, 1);
+	pq_schema_add(s, pv, "key", PQ_STRING, 0);
+	pq_schema_add(s, pv, "value", PQ_STRING, 1);
+	pq_schema_add(s, a, "size", PQ_LONG, 1);
+	pq_schema_add(s, a, "modificationTime", PQ_LONG, 1);
+	pq_schema_add(s, a, "dataChange", PQ_BOOLEAN, 1);
+	pq_schema_add(s, a, "stats", PQ_STRING, 1);
+	int r = pq_schema_add(s, PQ_ROOT, "remove", PQ_STRUCT, 1);
+	pq_schema_add(s, r, "path", PQ_STRING, 1);
+	pq_schema_add(s, r, "deletionTimestamp", PQ_LONG, 1);
+	pq_schema_add(s, r, "dataChange", PQ_BOOLEAN, 1);
+	int m = pq_schema_add(s, PQ_ROOT, "metaData", PQ_STRUCT, 1);
+	pq_schema_add(s, m, "id", PQ_STRING, 1);
+	int f = pq_schema_add(s, m, "format", PQ_STRUCT, 1);
+	pq_schema_add(s, f, "provider", PQ_STRING, 1);
+	pq_schema_add(s, m, "schemaString", PQ_STRING, 1);
+	int pc = pq_schema_add(s, m, "partitionColumns", PQ_LIST, 1);
+	pq_schema_add(s, pc, "element", PQ_STRING, 1);
+	int c = pq_schema_add(s, m, "configuration", PQ_MAP, 1);
+	pq_schema_add(s, c, "key", PQ_STRING, 0);
+	pq_schema_add(s, c, "value", PQ_STRING, 1);
+	int p = pq_schema_add(s, PQ_ROOT, "protocol", PQ_STRUCT, 1);
+	pq_schema_add(s, p, "minReaderVersion", PQ_INT, 1);
+	pq_schema_add(s, p, "minWriterVersion", PQ_INT, 1);
+	return s;
+}
+
+static void t_str(struct pq_value *v, const char *s)
+{
+	memset(v, 0, sizeof *v);
+	v->kind = s ? PQ_V_BYTES : PQ_V_NULL;
+	if (s) {
+		v->bytes.p = (const uint8_t *)s;
+		v->bytes.len = strlen(s);
+	}
+}
+
+static void t_i64(struct pq_value *v, int64_t x)
+{
+	memset(v, 0, sizeof *v);
+	v->kind = PQ_V_I64;
+	v->i64 = x;
+}
+
+static void t_agg(struct pq_value *v, enum pq_vkind kind, struct pq_value *items, uint32_t n)
+{
+	memset(v, 0, sizeof *v);
+	v->kind = kind;
+	v->items = items;
+	v->n = n;
+}
+
+#define T_SCHEMA_TEXT                                                                              \
+	"{\"type\":\"struct\",\"fields\":[{\"name\":\"v\",\"type\":\"long\",\"nullable\":true,"    \
+	"\"metadata\":{}},{\"name\":\"p\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}}]" \
+	"}"
+
+/*
+ * Write the actions as the rows of a checkpoint file (name, in _delta_log):
+ * row groups of group_rows rows, pages of a few entries, so that the rare
+ * actions fall first, last and alone in row groups and pages.
+ */
+static void t_ck_write(const struct t_table *t, const char *name, const struct t_act *acts,
+                       size_t n, int64_t group_rows)
+{
+	char path[512];
+	struct err_msg e;
+	t_log_path(t, name, path, sizeof path);
+	struct pq_schema *s = t_ck_schema();
+	struct pq_write_options o;
+	pq_write_options_init(&o);
+	o.row_group_rows = group_rows;
+	o.page_bytes = 48;
+	struct pq_writer *w = pq_writer_open(path, s, &o, &e);
+	pq_schema_free(s);
+	T_CHECK(w != NULL);
+	if (!w)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct pq_value row, cols[5], txn[2], add[6], pv[2], rm[3], md[5], fmt[1], pc[1],
+		    conf[2], proto[2];
+		char part[32], stats[64];
+		const struct t_act *a = &acts[i];
+		for (int k = 0; k < 5; k++)
+			t_str(&cols[k], NULL);
+		if (a->kind == 't' || a->kind == '2') {
+			t_str(&txn[0], a->kind == '2' ? "both" : a->name);
+			t_i64(&txn[1], a->n);
+			t_agg(&cols[0], PQ_V_STRUCT, txn, 2);
+		}
+		if (a->kind == 'a' || a->kind == '2') {
+			snprintf(part, sizeof part, "%c", a->name[2]);
+			snprintf(stats, sizeof stats, "{\"numRecords\":%lld}", (long long)a->n);
+			t_str(&add[0], a->name);
+			t_str(&pv[0], "p");
+			t_str(&pv[1], a->n % 3 ? part : NULL);
+			t_agg(&add[1], PQ_V_MAP, pv, 1);
+			t_i64(&add[2], a->n);
+			t_i64(&add[3], 1000 + a->n);
+			memset(&add[4], 0, sizeof add[4]);
+			add[4].kind = PQ_V_BOOL;
+			add[4].b = (int)(a->n & 1);
+			t_str(&add[5], a->n % 2 ? stats : NULL);
+			t_agg(&cols[1], PQ_V_STRUCT, add, 6);
+		}
+		if (a->kind == 'r') {
+			t_str(&rm[0], a->name);
+			t_i64(&rm[1], 4102444800000 + a->n);
+			memset(&rm[2], 0, sizeof rm[2]);
+			rm[2].kind = PQ_V_BOOL;
+			rm[2].b = 1;
+			t_agg(&cols[2], PQ_V_STRUCT, rm, 3);
+		}
+		if (a->kind == 'm') {
+			t_str(&md[0], a->name);
+			t_str(&fmt[0], "parquet");
+			t_agg(&md[1], PQ_V_STRUCT, fmt, 1);
+			t_str(&md[2], T_SCHEMA_TEXT);
+			t_str(&pc[0], "p");
+			t_agg(&md[3], PQ_V_LIST, pc, 1);
+			t_str(&conf[0], "delta.appendOnly");
+			t_str(&conf[1], "false");
+			t_agg(&md[4], PQ_V_MAP, conf, 1);
+			t_agg(&cols[3], PQ_V_STRUCT, md, 5);
+		}
+		if (a->kind == 'p') {
+			memset(proto, 0, sizeof proto);
+			proto[0].kind = proto[1].kind = PQ_V_I32;
+			proto[0].i32 = 1;
+			proto[1].i32 = 2;
+			t_agg(&cols[4], PQ_V_STRUCT, proto, 2);
+		}
+		t_agg(&row, PQ_V_STRUCT, cols, 5);
+		T_EQ_INT(pq_writer_write_row(w, &row), 0);
+	}
+	T_EQ_INT(pq_writer_close(w), 0);
+	pq_writer_free(w);
+}
+
+/* The actions as JSON commit 1 (what replay rebuilds when the checkpoint is refused). */
+static void t_ck_commits(const struct t_table *t, const struct t_act *acts, size_t n)
+{
+	char text[8192];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < sizeof text - 512; i++) {
+		const struct t_act *a = &acts[i];
+		if (a->kind == 'a' || a->kind == '2')
+			k += (size_t)snprintf(text + k, sizeof text - k,
+			                      "{\"add\":{\"path\":\"%s\",\"partitionValues\":{},"
+			                      "\"size\":%lld,\"modificationTime\":1,"
+			                      "\"dataChange\":true}}\n",
+			                      a->name, (long long)a->n);
+		else if (a->kind == 'r')
+			k += (size_t)snprintf(
+			    text + k, sizeof text - k,
+			    "{\"remove\":{\"path\":\"%s\",\"dataChange\":true}}\n", a->name);
+	}
+	text[k] = '\0';
+	t_text(t, 1, text);
+}
+
+/* Rows in an order no writer of ours makes: the rare actions among the files. */
+static const struct t_act t_mixed[] = {
+    {'a', "p=a/m0.parquet", 1},
+    {'t', "job", 7},
+    {'a', "p=b/m1.parquet", 2},
+    {'r', "p=c/gone.parquet", 3},
+    {'m', "11111111-2222-4333-8444-555555555555", 0},
+    {'a', "p=c/m2.parquet", 3},
+    {'a', "p=d/m3.parquet", 4},
+    {'a', "p=e/m4.parquet", 5},
+    {'a', "p=f/m5.parquet", 6},
+    {'a', "p=g/m6.parquet", 7},
+    {'p', NULL, 0},
+    {'a', "p=h/m7.parquet", 8},
+    {'a', "p=i/m8.parquet", 9},
+    {'a', "p=j/m9.parquet", 10},
+    {'t', "other", 2},
+    {'r', "p=k/old.parquet", 4},
+};
+#define T_MIXED_N (sizeof t_mixed / sizeof *t_mixed)
+
+/* The state the mixed rows give, however they were split. */
+static void t_mixed_state(const struct t_table *t)
+{
+	struct delta_snapshot s;
+	struct err_msg e;
+	T_EQ_INT(load(t, 0, &s, &e), 0);
+	T_EQ_INT(s.checkpoint_version, 1);
+	T_EQ_INT(s.has_notice, 0);
+	T_EQ_INT(s.files.count, 10);
+	T_EQ_INT(s.tombstones.count, 2);
+	T_EQ_INT(s.protocol.min_writer, 2);
+	T_CHECK(s.meta.id && strcmp(s.meta.id, t_mixed[4].name) == 0);
+	T_EQ_INT(delta_txn_version(&s, "job"), 7);
+	T_EQ_INT(delta_txn_version(&s, "other"), 2);
+	const struct delta_file *f = strmap_get(&s.files, "p=e/m4.parquet");
+	T_CHECK(f != NULL);
+	if (f) {
+		T_EQ_INT(f->size, 5);
+		T_EQ_INT(f->modification_time, 1005);
+		T_EQ_INT(f->data_change, 1);
+		T_EQ_STR(f->stats, "{\"numRecords\":5}");
+		T_EQ_INT(f->partition_values.n, 1);
+		T_EQ_STR(f->partition_values.kv[0].value, "e");
+	}
+	const struct delta_file *g = strmap_get(&s.files, "p=f/m5.parquet");
+	T_CHECK(g && !g->stats && !g->data_change && g->partition_values.n == 1 &&
+	        g->partition_values.kv[0].value == NULL);
+	delta_snapshot_free(&s);
+	/* A writer's load: the same protocol, metadata and txns, no files. */
+	T_EQ_INT(load(t, 1, &s, &e), 0);
+	T_EQ_INT(s.checkpoint_version, 1);
+	T_EQ_INT(s.has_notice, 0);
+	T_EQ_INT(s.files.count, 0);
+	T_EQ_INT(s.protocol.min_reader, 1);
+	T_CHECK(s.meta.id && strcmp(s.meta.id, t_mixed[4].name) == 0);
+	T_EQ_INT(delta_txn_version(&s, "job"), 7);
+	T_EQ_INT(delta_txn_version(&s, "other"), 2);
+	delta_snapshot_free(&s);
+}
+
+static void test_a_checkpoint_with_its_actions_in_any_order_reads_as_its_rows_say(void)
+{
+	for (int64_t group = 1; group <= 6; group++) {
+		struct t_table t;
+		t_table_new(&t, 0);
+		t_ck_commits(&t, t_mixed, T_MIXED_N);
+		t_ck_write(&t, "00000000000000000001.checkpoint.parquet", t_mixed, T_MIXED_N,
+		           group);
+		same_both_ways(t.root, -1, 10);
+		t_mixed_state(&t);
+		/* Files of the checkpoint removed, replaced and brought back by a commit after it. */
+		t_text(&t, 2,
+		       "{\"remove\":{\"path\":\"p=a/m0.parquet\",\"dataChange\":true}}\n"
+		       "{\"add\":{\"path\":\"p=b/m1.parquet\",\"partitionValues\":{},"
+		       "\"size\":77,\"modificationTime\":1,\"dataChange\":true}}\n"
+		       "{\"add\":{\"path\":\"p=c/gone.parquet\",\"partitionValues\":{},"
+		       "\"size\":78,\"modificationTime\":1,\"dataChange\":true}}\n");
+		struct delta_snapshot s;
+		struct err_msg e;
+		T_EQ_INT(load(&t, 0, &s, &e), 0);
+		T_EQ_INT(s.files.count, 10);
+		T_EQ_INT(s.tombstones.count, 2);
+		const struct delta_file *m1 = strmap_get(&s.files, "p=b/m1.parquet");
+		T_CHECK(m1 && m1->size == 77 && m1->version == 2);
+		T_CHECK(strmap_get(&s.tombstones, "p=a/m0.parquet") != NULL);
+		T_CHECK(strmap_get(&s.tombstones, "p=c/gone.parquet") == NULL);
+		delta_snapshot_free(&s);
+		t_table_free(&t);
+	}
+}
+
+static void test_a_checkpoint_in_parts_reads_as_one(void)
+{
+	/* The files alone in the first part, every rare action in the second; then cut elsewhere. */
+	static const size_t cuts[] = {3, 10, 11, T_MIXED_N - 1};
+	for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+		struct t_table t;
+		t_table_new(&t, 0);
+		t_ck_commits(&t, t_mixed, T_MIXED_N);
+		t_ck_write(&t, "00000000000000000001.checkpoint.0000000001.0000000002.parquet",
+		           t_mixed, cuts[c], 2);
+		t_ck_write(&t, "00000000000000000001.checkpoint.0000000002.0000000002.parquet",
+		           t_mixed + cuts[c], T_MIXED_N - cuts[c], 3);
+		same_both_ways(t.root, -1, 10);
+		t_mixed_state(&t);
+		t_table_free(&t);
+	}
+}
+
+static void test_a_checkpoint_row_with_two_actions_is_refused_wherever_it_is(void)
+{
+	for (size_t at = 0; at < T_MIXED_N; at += 5) {
+		struct t_act acts[T_MIXED_N];
+		memcpy(acts, t_mixed, sizeof acts);
+		if (acts[at].kind != 'a')
+			at++;
+		acts[at].kind = '2';
+		struct t_table t;
+		t_table_new(&t, 0);
+		t_ck_commits(&t, acts, T_MIXED_N);
+		t_ck_write(&t, "00000000000000000001.checkpoint.parquet", acts, T_MIXED_N, 4);
+		struct delta_snapshot s;
+		struct err_msg e;
+		T_EQ_INT(load(&t, 0, &s, &e), 0);
+		T_EQ_INT(s.checkpoint_version, -1);
+		T_EQ_INT(s.has_notice, 1);
+		T_CHECK(strstr(s.notice.text, "a row holds more than one action") != NULL);
+		T_EQ_INT(s.files.count, 10);
+		delta_snapshot_free(&s);
+		t_table_free(&t);
+	}
+}
+
+/* Paths and stats, one of a kind per file, are written without a dictionary. */
+static void test_checkpoints_write_paths_and_stats_plain(void)
+{
+	struct t_table t;
+	struct err_msg e;
+	t_varied(&t);
+	T_EQ_INT(t_checkpoint(&t, 10), 0);
+	char path[512];
+	t_log_path(&t, "00000000000000000010.checkpoint.parquet", path, sizeof path);
+	struct pq_reader *r = pq_reader_open(path, NULL, &e);
+	T_CHECK(r != NULL);
+	static const char *const plain[] = {"add.path", "add.stats", "remove.path"};
+	for (size_t i = 0; r && i < sizeof plain / sizeof *plain; i++) {
+		const struct pq_schema *s = pq_reader_schema(r);
+		const struct pq_field *f = pq_schema_field(s, pq_schema_find(s, plain[i]));
+		struct pq_chunk_info ci;
+		T_CHECK(f && pq_reader_chunk_info(r, 0, f->leaf, &ci) == 0);
+		T_EQ_INT(ci.dictionary_page_offset, -1);
+		for (int k = 0; k < ci.nencodings; k++)
+			T_CHECK(ci.encodings[k] != PQ_ENC_RLE_DICTIONARY &&
+			        ci.encodings[k] != PQ_ENC_PLAIN_DICTIONARY);
+	}
+	pq_reader_close(r);
+	t_table_free(&t);
+}
+
 /*
  * The columns read one by one, the map columns and the columns replay does
  * not keep: a damaged page in any is refused as a row read refuses it, and
@@ -646,6 +985,10 @@ int main(void)
 	T_RUN(test_an_unreadable_checkpoint_falls_back_to_the_commits);
 	T_RUN(test_a_writer_refuses_a_damaged_checkpoint_as_readers_do);
 	T_RUN(test_checkpoints_read_column_by_column_hold_what_their_rows_hold);
+	T_RUN(test_a_checkpoint_with_its_actions_in_any_order_reads_as_its_rows_say);
+	T_RUN(test_a_checkpoint_in_parts_reads_as_one);
+	T_RUN(test_a_checkpoint_row_with_two_actions_is_refused_wherever_it_is);
+	T_RUN(test_checkpoints_write_paths_and_stats_plain);
 	T_RUN(test_a_damaged_page_in_a_checkpoint_read_column_by_column_is_refused);
 	T_RUN(test_counts_that_disagree_with_last_checkpoint_leave_it_aside);
 	T_RUN(test_an_older_checkpoint_takes_over);

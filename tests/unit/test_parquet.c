@@ -1011,6 +1011,218 @@ static void test_rows_can_be_projected_to_nested_fields(void)
 	pq_reader_close(r);
 }
 
+/*
+ * Rows whose selected columns are all null are skipped without being
+ * assembled: the count stops before each row that has one set, in every
+ * layout of row groups, pages, page versions and codecs, and the rows read
+ * after a skip are those a full read gives.
+ */
+static void test_rows_null_in_the_selected_columns_are_skipped(void)
+{
+	/* Rows 0 (remove), 5, 6 and 39 (metaData), 17 (remove) hold a selected column. */
+	enum { N = 40 };
+	static struct pq_value fields[N][3], add[N][3], rm[N][2], md[N][1], list[2], maps[N][2];
+	static char names[N][16];
+	static struct pq_value rows[N];
+	for (int i = 0; i < N; i++) {
+		fields[i][0] = fields[i][1] = fields[i][2] = null_value;
+		snprintf(names[i], sizeof names[i], "f%d", i);
+		maps[i][0] = str("p");
+		maps[i][1] = str(i % 2 ? names[i] : NULL);
+		if (i == 0 || i == 17) {
+			rm[i][0] = str(names[i]);
+			rm[i][1] = agg(PQ_V_MAP, maps[i], 1);
+			fields[i][1] = agg(PQ_V_STRUCT, rm[i], 2);
+		} else if (i == 5 || i == 6 || i == 39) {
+			md[i][0] = agg(PQ_V_LIST, list, 2);
+			fields[i][2] = agg(PQ_V_STRUCT, md[i], 1);
+		} else {
+			add[i][0] = str(names[i]);
+			add[i][1] = i % 3 ? agg(PQ_V_MAP, maps[i], 1) : null_value;
+			add[i][2] = i64v(i);
+			fields[i][0] = agg(PQ_V_STRUCT, add[i], 3);
+		}
+		rows[i] = agg(PQ_V_STRUCT, fields[i], 3);
+	}
+	list[0] = str("date");
+	list[1] = str("symbol");
+	static const int64_t group_rows[] = {1, 3, 8, 1000};
+	for (int version = 1; version <= 2; version++)
+		for (size_t g = 0; g < sizeof group_rows / sizeof *group_rows; g++) {
+			struct err_msg e = {{0}, 0};
+			struct pq_schema *s = action_schema();
+			struct pq_write_options o;
+			pq_write_options_init(&o);
+			o.page_version = version;
+			o.compression = version == 1 ? PQ_ZSTD : PQ_UNCOMPRESSED;
+			o.row_group_rows = group_rows[g];
+			o.page_bytes = 24;
+			const char *f = tmpfile_named("skip.parquet");
+			struct pq_writer *w = pq_writer_open(f, s, &o, &e);
+			pq_schema_free(s);
+			for (int i = 0; i < N; i++)
+				T_EQ_INT(pq_writer_write_row(w, &rows[i]), 0);
+			T_EQ_INT(pq_writer_close(w), 0);
+			pq_writer_free(w);
+
+			struct pq_reader *r = pq_reader_open(f, NULL, &e);
+			const char *sel[] = {"remove", "metaData"};
+			T_EQ_INT(pq_reader_select(r, sel, 2, &e), 0);
+			const struct pq_value *row;
+			char got[256] = "";
+			size_t k = 0;
+			int i = 0;
+			for (;;) {
+				int64_t n = pq_reader_skip_null_rows(r, 1000, &e);
+				T_CHECK(n >= 0);
+				i += (int)n;
+				int rc = pq_reader_next_row(r, &row, &e);
+				k += (size_t)snprintf(got + k, sizeof got - k, "%lld%s ",
+				                      (long long)n, rc > 0 ? "+" : "");
+				if (rc <= 0) {
+					T_EQ_INT(rc, 0);
+					break;
+				}
+				/* The row is the one a full read gives: remove and metaData of row i. */
+				struct pq_value want[2] = {fields[i][1], fields[i][2]}, w2;
+				w2 = agg(PQ_V_STRUCT, want, 2);
+				T_CHECK(value_eq(row, &w2));
+				i++;
+			}
+			T_EQ_STR(got, "0+ 4+ 0+ 10+ 21+ 0 ");
+			T_EQ_INT(i, N);
+			pq_reader_close(r);
+
+			/* At most max rows; and no row is skipped where a column is set. */
+			r = pq_reader_open(f, NULL, &e);
+			T_EQ_INT(pq_reader_select(r, sel, 2, &e), 0);
+			T_EQ_INT(pq_reader_skip_null_rows(r, 5, &e), 0);
+			T_EQ_INT(pq_reader_next_row(r, &row, &e), 1);
+			T_EQ_INT(pq_reader_skip_null_rows(r, 2, &e), 2);
+			T_EQ_INT(pq_reader_skip_null_rows(r, 0, &e), 0);
+			T_EQ_INT(pq_reader_skip_null_rows(r, 5, &e), 2);
+			T_EQ_INT(pq_reader_next_row(r, &row, &e), 1);
+			T_EQ_INT(row->items[1].kind, PQ_V_STRUCT);
+			pq_reader_close(r);
+
+			/* Every column selected: each row has one set, none is skipped. */
+			r = pq_reader_open(f, NULL, &e);
+			for (i = 0; i < N; i++) {
+				T_EQ_INT(pq_reader_skip_null_rows(r, N, &e), 0);
+				T_EQ_INT(pq_reader_next_row(r, &row, &e), 1);
+			}
+			T_EQ_INT(pq_reader_skip_null_rows(r, N, &e), 0);
+			T_EQ_INT(pq_reader_next_row(r, &row, &e), 0);
+			pq_reader_close(r);
+		}
+}
+
+/* A value tree as text (bytes and integers as they are, nulls as "-"). */
+static size_t dump_value(const struct pq_value *v, char *out, size_t cap)
+{
+	size_t k = 0;
+	if (cap < 2)
+		return 0;
+	switch (v->kind) {
+	case PQ_V_NULL:
+		k = (size_t)snprintf(out, cap, "-");
+		break;
+	case PQ_V_BYTES:
+		k = (size_t)snprintf(out, cap, "'%.*s'", (int)v->bytes.len,
+		                     (const char *)v->bytes.p);
+		break;
+	case PQ_V_I64:
+		k = (size_t)snprintf(out, cap, "%lld", (long long)v->i64);
+		break;
+	case PQ_V_STRUCT:
+	case PQ_V_LIST:
+	case PQ_V_MAP:
+		k = (size_t)snprintf(out, cap, "(");
+		for (uint32_t i = 0; i < v->n * (v->kind == PQ_V_MAP ? 2u : 1u) && k < cap; i++)
+			k += dump_value(&v->items[i], out + k, cap - k);
+		if (k < cap)
+			k += (size_t)snprintf(out + k, cap - k, ")");
+		break;
+	default:
+		k = (size_t)snprintf(out, cap, "?");
+		break;
+	}
+	return k < cap ? k : cap - 1;
+}
+
+/*
+ * The rows with remove or metaData set of a file in memory, as "index:value"
+ * words, read with or without skipping the null ones: 0, or -1 when the
+ * file is refused.
+ */
+static int rare_rows(const uint8_t *data, size_t len, int skip, char *out, size_t cap)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_read_options o = {.skip_crc = 1};
+	struct pq_reader *r = pq_reader_open_mem(data, len, "flipped", &o, &e);
+	const char *sel[] = {"remove", "metaData"};
+	size_t k = 0;
+	int rc = -1;
+	out[0] = '\0';
+	if (!r || pq_reader_select(r, sel, 2, &e) < 0)
+		goto out;
+	for (int64_t i = 0;; i++) {
+		if (skip) {
+			int64_t n = pq_reader_skip_null_rows(r, 1 << 20, &e);
+			if (n < 0)
+				goto out;
+			i += n;
+		}
+		const struct pq_value *row;
+		int got = pq_reader_next_row(r, &row, &e);
+		if (got < 0)
+			goto out;
+		if (got == 0)
+			break;
+		int set = 0;
+		for (uint32_t c = 0; c < row->n; c++)
+			set |= row->items[c].kind != PQ_V_NULL;
+		if (set && k + 16 < cap) {
+			k += (size_t)snprintf(out + k, cap - k, " %lld:", (long long)i);
+			k += dump_value(row, out + k, cap - k);
+		}
+	}
+	rc = 0;
+out:
+	pq_reader_close(r);
+	return rc;
+}
+
+/* Whatever byte of a file is damaged, skipping refuses it exactly when reading every row does. */
+static void test_skipping_null_rows_refuses_what_reading_them_refuses(void)
+{
+	const char *f = tmpfile_named("skip.parquet");
+	int fd = open(f, O_RDONLY);
+	static uint8_t data[1 << 16];
+	ssize_t len = read(fd, data, sizeof data);
+	close(fd);
+	T_CHECK(len > 0 && len < (ssize_t)sizeof data);
+	char a[4096], b[4096];
+	int refused = 0, differ = 0;
+	for (ssize_t i = 0; i < len; i++)
+		for (int bit = 0; bit < 8; bit += 3) {
+			data[i] ^= (uint8_t)(1 << bit);
+			int ra = rare_rows(data, (size_t)len, 0, a, sizeof a);
+			int rb = rare_rows(data, (size_t)len, 1, b, sizeof b);
+			data[i] ^= (uint8_t)(1 << bit);
+			refused += ra < 0;
+			if (ra != rb || (ra == 0 && strcmp(a, b) != 0)) {
+				if (differ++ < 5)
+					printf("#   byte %zd bit %d: rows %d \"%s\", skipping %d "
+					       "\"%s\"\n",
+					       i, bit, ra, a, rb, b);
+			}
+		}
+	printf("#   %s: %zd bytes, %d flips refused\n", f, len, refused);
+	T_CHECK(refused > 0);
+	T_EQ_INT(differ, 0);
+}
+
 static void test_nested_values_must_match_the_schema(void)
 {
 	struct err_msg e = {{0}, 0};
@@ -2104,6 +2316,8 @@ int main(void)
 	T_RUN(test_long_string_bounds_are_shortened_in_the_footer_only);
 	T_RUN(test_nested_rows_shred_as_the_worked_example);
 	T_RUN(test_rows_can_be_projected_to_nested_fields);
+	T_RUN(test_rows_null_in_the_selected_columns_are_skipped);
+	T_RUN(test_skipping_null_rows_refuses_what_reading_them_refuses);
 	T_RUN(test_nested_values_must_match_the_schema);
 	T_RUN(test_many_row_groups_and_row_group_skipping);
 	T_RUN(test_a_file_of_no_rows_is_valid);
