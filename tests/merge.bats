@@ -169,6 +169,44 @@ metric() {
 	assert_table_is_expected
 }
 
+@test "keys of strings, decimals and doubles prune files by their bounds as integers do" {
+	printf 'name string not null\nprice decimal(10,2) not null\nratio double not null\nv long\n' >k.schema
+	for key in name price ratio; do
+		delta-create "k_$key" --schema k.schema --merge-key "$key"
+		# two files: keys a..e (1.00..5.00), then x..z (24.00..26.00)
+		for r in a:1 b:2 c:3 d:4 e:5; do
+			printf '{"name":"%s","price":%s.00,"ratio":%s.5,"v":0}\n' "${r%:*}" "${r#*:}" "${r#*:}"
+		done | delta-append --app-id t --batch-id 1 "k_$key"
+		for r in x:24 y:25 z:26; do
+			printf '{"name":"%s","price":%s.00,"ratio":%s.5,"v":0}\n' "${r%:*}" "${r#*:}" "${r#*:}"
+		done | delta-append --app-id t --batch-id 2 "k_$key"
+		# y revised, f new: only the second file may hold one of them
+		printf '%s\n' '{"name":"y","price":25.00,"ratio":25.5,"v":1}' '{"name":"f","price":6.00,"ratio":6.5,"v":1}' |
+			delta-append --app-id t --batch-id 3 "k_$key"
+		T=$STOCKETL_LAKE/k_$key
+		assert_equal "$key: $(metric 3 numTargetFilesBeforeSkipping) $(metric 3 numTargetFilesAfterSkipping) $(metric 3 numTargetRowsUpdated) $(metric 3 numTargetRowsInserted)" "$key: 2 1 1 1"
+		run bash -c "delta-cat k_$key | jq -r '\"\\(.name) \\(.v)\"' | sort | tr '\n' ' '"
+		assert_output "a 0 b 0 c 0 d 0 e 0 f 1 x 0 y 1 z 0 "
+	done
+}
+
+@test "the search for a batch's candidates takes little memory beside the batch" {
+	create_keyed
+	gen-ticks -m -s 50 -d 20241 150000 >a.ndjson
+	gen-ticks -m -s 50 -d 20300 150000 >b.ndjson
+	# the same batch merged into the empty table and into one holding other days
+	/usr/bin/time -f %M -o empty.rss delta-append --app-id load --batch-id 1 silver b.ndjson
+	rm -rf "$T"
+	create_keyed
+	delta-append --app-id load --batch-id 1 silver a.ndjson
+	/usr/bin/time -f %M -o full.rss delta-append --app-id load --batch-id 2 silver b.ndjson
+	assert_equal "$(metric 2 numTargetFilesAfterSkipping) $(metric 2 numTargetRowsInserted)" "0 150000"
+	# peak RSS in KiB: within a tenth of the merge that searched nothing
+	empty=$(tail -1 empty.rss) full=$(tail -1 full.rss)
+	echo "peak RSS: $empty KiB into the empty table, $full KiB into the other" >&3
+	[ "$full" -le $((empty + empty / 10)) ]
+}
+
 @test "one process upserting a stream judges each batch by the files the batches before it left" {
 	create_keyed
 	gen-ticks -m -s 2 3900 >ticks.ndjson

@@ -100,11 +100,12 @@ struct merge {
 	size_t npend, pend_at;
 	struct buf kbuf; /* scratch: one key, encoded */
 	/* while a batch is merged */
-	size_t *rows;            /* the distinct records, in the order of their last arrival */
-	unsigned char *matched;  /* per record: its key was found in the table */
-	struct delta_cell *keys; /* per distinct record, its key cells (in order of rows) */
-	size_t *ord;             /* distinct records sorted by the pruning column */
-	size_t prune;            /* that column, as an index into key */
+	size_t *rows;             /* the distinct records, in the order of their last arrival */
+	unsigned char *matched;   /* per record: its key was found in the table */
+	int64_t *pint;            /* per distinct record, its pruning value when an integer */
+	struct delta_cell *pcell; /* ... otherwise, as a cell */
+	size_t *ord;              /* distinct records sorted by the pruning column */
+	size_t prune;             /* that column, as an index into key */
 	const struct delta_field **data_fields; /* key columns that are in the data files */
 	size_t *data_key;                       /* ... their index into key */
 	size_t ndata;
@@ -512,11 +513,13 @@ static void batch_clear(struct merge *m)
 		memset(m->slot, 0, m->nslots * sizeof *m->slot);
 	free(m->rows);
 	free(m->matched);
-	free(m->keys);
+	free(m->pint);
+	free(m->pcell);
 	free(m->ord);
 	m->rows = m->ord = NULL;
 	m->matched = NULL;
-	m->keys = NULL;
+	m->pint = NULL;
+	m->pcell = NULL;
 }
 
 void merge_discard(struct app *a)
@@ -557,18 +560,81 @@ void merge_free(struct app *a)
 
 /* Pruning ------------------------------------------------------------------------------ */
 
+/*
+ * The pruning index keeps no key cells: a key is decoded from its record
+ * when a file's bounds are checked against it.  Cells of every key (64
+ * bytes each, three a key on silver) were more memory than the batch's
+ * records, and faulting them in was most of the search for candidates.
+ */
+
+/* Past one encoded value of column f at p. */
+static const char *skip_cell(const char *p, const struct delta_field *f)
+{
+	switch (f->type) {
+	case DT_STRING:
+	case DT_BINARY: {
+		uint32_t n;
+		memcpy(&n, p, sizeof n);
+		return p + sizeof n + n;
+	}
+	case DT_FLOAT:
+	case DT_DOUBLE:
+		return p + sizeof(double);
+	case DT_DECIMAL:
+		return p + sizeof(__int128);
+	default:
+		return p + sizeof(int64_t);
+	}
+}
+
+/* Cell k of distinct record j's key (strings point into the batch). */
+static void key_cell(const struct merge *m, size_t j, size_t k, struct delta_cell *c)
+{
+	const char *p = rec_key(m, m->rows[j]);
+	for (size_t i = 0; i < k; i++)
+		p = skip_cell(p, m->cols[m->key[i]].f);
+	get_cell(p, m->cols[m->key[k]].f, c);
+}
+
+/* Every cell of distinct record j's key into key[0..nkey). */
+static void key_cells(const struct merge *m, size_t j, struct delta_cell *key)
+{
+	const char *p = rec_key(m, m->rows[j]);
+	for (size_t k = 0; k < m->nkey; k++)
+		p = get_cell(p, m->cols[m->key[k]].f, &key[k]);
+}
+
+/* Distinct record j's pruning value against v (a value of the pruning column f). */
+static int prune_cmp(const struct merge *m, const struct delta_field *f, size_t j,
+                     const struct delta_cell *v)
+{
+	if (m->pint)
+		return m->pint[j] < v->i ? -1 : m->pint[j] > v->i;
+	return delta_cell_cmp(f, &m->pcell[j], v);
+}
+
 struct prune_ctx {
 	const struct merge *m;
 	const struct delta_field *f;
+	size_t k; /* the key column compared */
 };
 
-static int by_prune_column(const void *x, const void *y, void *arg)
+/* Distinct records by key column k, decoded from the records (a sample of them). */
+static int by_key_column(const void *x, const void *y, void *arg)
 {
 	const struct prune_ctx *c = arg;
-	size_t i = *(const size_t *)x, j = *(const size_t *)y;
+	struct delta_cell p, q;
+	key_cell(c->m, *(const size_t *)x, c->k, &p);
+	key_cell(c->m, *(const size_t *)y, c->k, &q);
+	return delta_cell_cmp(c->f, &p, &q);
+}
+
+/* Distinct records by their pruning cell. */
+static int by_prune_cell(const void *x, const void *y, void *arg)
+{
+	const struct prune_ctx *c = arg;
 	const struct merge *m = c->m;
-	return delta_cell_cmp(c->f, &m->keys[i * m->nkey + m->prune],
-	                      &m->keys[j * m->nkey + m->prune]);
+	return delta_cell_cmp(c->f, &m->pcell[*(const size_t *)x], &m->pcell[*(const size_t *)y]);
 }
 
 /*
@@ -582,12 +648,47 @@ struct ord_pair {
 	size_t j;
 };
 
-static int by_pair(const void *x, const void *y)
+#define RADIX_BITS 11
+#define RADIX      (1u << RADIX_BITS)
+
+/*
+ * Sort pairs by value, ties in their order (a stable LSD radix sort over
+ * the bits in which the values differ, through tmp): qsort's comparisons
+ * took most of the sort on silver's batches.  Returns the sorted array
+ * (p or tmp).
+ */
+static struct ord_pair *sort_pairs(struct ord_pair *p, struct ord_pair *tmp, size_t n)
 {
-	const struct ord_pair *p = x, *q = y;
-	if (p->v != q->v)
-		return p->v < q->v ? -1 : 1;
-	return p->j < q->j ? -1 : p->j > q->j;
+	if (n < 2)
+		return p;
+	int64_t lo = p[0].v, hi = p[0].v;
+	for (size_t i = 1; i < n; i++) {
+		lo = p[i].v < lo ? p[i].v : lo;
+		hi = p[i].v > hi ? p[i].v : hi;
+	}
+	/* Low bits that no value sets are passed over (a minute's microseconds end in 8 zero bits). */
+	uint64_t span = (uint64_t)hi - (uint64_t)lo, set = 0;
+	for (size_t i = 0; i < n; i++)
+		set |= (uint64_t)p[i].v - (uint64_t)lo;
+	size_t count[RADIX];
+	for (unsigned shift = set ? (unsigned)__builtin_ctzll(set) : 64;
+	     shift < 64 && span >> shift; shift += RADIX_BITS) {
+		memset(count, 0, sizeof count);
+		for (size_t i = 0; i < n; i++)
+			count[(((uint64_t)p[i].v - (uint64_t)lo) >> shift) & (RADIX - 1)]++;
+		for (size_t b = 0, at = 0; b < RADIX; b++) {
+			size_t c = count[b];
+			count[b] = at;
+			at += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(((uint64_t)p[i].v - (uint64_t)lo) >> shift) & (RADIX - 1)]++] =
+			    p[i];
+		struct ord_pair *t = p;
+		p = tmp;
+		tmp = t;
+	}
+	return p;
 }
 
 /* Do cells of column f compare by their integer (as delta_cell_cmp() does)? */
@@ -628,43 +729,30 @@ static int batch_rows(struct merge *m)
 /* Distinct values of key column k among n keys picked across the batch. */
 static size_t sample_distinct(struct merge *m, const struct app *a, size_t k, size_t n)
 {
-	struct prune_ctx c = {m, a->cols[m->key[k]].f};
+	struct prune_ctx c = {m, a->cols[m->key[k]].f, k};
 	size_t step = m->distinct / n, nd = n ? 1 : 0;
 	for (size_t j = 0; j < n; j++)
 		m->ord[j] = j * step;
-	m->prune = k;
-	qsort_r(m->ord, n, sizeof *m->ord, by_prune_column, &c);
+	qsort_r(m->ord, n, sizeof *m->ord, by_key_column, &c);
 	for (size_t j = 1; j < n; j++)
-		nd += delta_cell_cmp(c.f, &m->keys[m->ord[j - 1] * m->nkey + k],
-		                     &m->keys[m->ord[j] * m->nkey + k]) != 0;
+		nd += by_key_column(&m->ord[j - 1], &m->ord[j], &c) != 0;
 	return nd;
 }
 
 /*
  * The pruning index, built when a file is first judged (an empty table
- * needs none): every distinct record's key cells, and an order of them by
- * the key column with the most distinct values (counted on a sample),
- * which is the one whose bounds in a file pick the fewest keys.
+ * needs none): every distinct record's value of the key column with the
+ * most distinct values (counted on a sample), which is the one whose
+ * bounds in a file pick the fewest keys, and an order of the records by
+ * it.
  */
 static int key_index(struct merge *m, const struct app *a)
 {
 	size_t d = m->distinct;
-	if (m->keys)
+	if (m->ord)
 		return 0;
-	m->keys = calloc(d ? d * m->nkey : 1, sizeof *m->keys);
-	m->ord = calloc(d ? d : 1, sizeof *m->ord);
-	if (!m->keys || !m->ord) {
-		free(m->keys);
-		free(m->ord);
-		m->keys = NULL;
-		m->ord = NULL;
+	if (!(m->ord = calloc(d ? d : 1, sizeof *m->ord)))
 		return -1;
-	}
-	for (size_t j = 0; j < d; j++) {
-		const char *p = rec_key(m, m->rows[j]);
-		for (size_t k = 0; k < m->nkey; k++)
-			p = get_cell(p, a->cols[m->key[k]].f, &m->keys[j * m->nkey + k]);
-	}
 	size_t best = 0, best_distinct = 0, n = d < 4096 ? d : 4096;
 	for (size_t k = 0; k < m->nkey && n; k++) {
 		size_t nd = sample_distinct(m, a, k, n);
@@ -675,21 +763,43 @@ static int key_index(struct merge *m, const struct app *a)
 	}
 	m->prune = best;
 	const struct delta_field *pf = a->cols[m->key[best]].f;
-	struct ord_pair *pairs = integer_type(pf) && d ? malloc(d * sizeof *pairs) : NULL;
-	if (pairs) {
+	if (integer_type(pf)) {
+		struct ord_pair *pairs = malloc((d ? d : 1) * sizeof *pairs);
+		struct ord_pair *tmp = malloc((d ? d : 1) * sizeof *tmp);
+		m->pint = malloc((d ? d : 1) * sizeof *m->pint);
+		if (!pairs || !tmp || !m->pint) {
+			free(pairs);
+			free(tmp);
+			goto fail;
+		}
+		for (size_t j = 0; j < d; j++) {
+			struct delta_cell c;
+			key_cell(m, j, best, &c);
+			m->pint[j] = c.i;
+			pairs[j] = (struct ord_pair){c.i, j};
+		}
+		struct ord_pair *sorted = sort_pairs(pairs, tmp, d);
 		for (size_t j = 0; j < d; j++)
-			pairs[j] = (struct ord_pair){m->keys[j * m->nkey + best].i, j};
-		qsort(pairs, d, sizeof *pairs, by_pair);
-		for (size_t j = 0; j < d; j++)
-			m->ord[j] = pairs[j].j;
+			m->ord[j] = sorted[j].j;
 		free(pairs);
+		free(tmp);
 		return 0;
 	}
-	for (size_t j = 0; j < d; j++)
+	if (!(m->pcell = malloc((d ? d : 1) * sizeof *m->pcell)))
+		goto fail;
+	for (size_t j = 0; j < d; j++) {
+		key_cell(m, j, best, &m->pcell[j]);
 		m->ord[j] = j;
-	struct prune_ctx c = {m, pf};
-	qsort_r(m->ord, d, sizeof *m->ord, by_prune_column, &c);
+	}
+	struct prune_ctx c = {m, pf, best};
+	qsort_r(m->ord, d, sizeof *m->ord, by_prune_cell, &c);
 	return 0;
+fail:
+	free(m->ord);
+	free(m->pint);
+	m->ord = NULL;
+	m->pint = NULL;
+	return -1;
 }
 
 static size_t align_up(size_t n, size_t to)
@@ -833,7 +943,8 @@ static void prune_forget(struct merge *m, int all)
 static int key_within(const struct merge *m, const struct app *a, size_t j,
                       const struct prune_entry *p)
 {
-	const struct delta_cell *key = &m->keys[j * m->nkey];
+	struct delta_cell key[MAX_KEY_COLUMNS];
+	key_cells(m, j, key);
 	for (size_t k = 0; k < m->nkey; k++) {
 		const struct delta_field *f = a->cols[m->key[k]].f;
 		if (p->part_known[k]) {
@@ -860,7 +971,7 @@ static size_t ord_bound(const struct merge *m, const struct delta_field *f,
 	size_t lo = 0, hi = m->distinct;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = delta_cell_cmp(f, &m->keys[m->ord[mid] * m->nkey + m->prune], v);
+		int c = prune_cmp(m, f, m->ord[mid], v);
 		if (upper ? c <= 0 : c < 0)
 			lo = mid + 1;
 		else
