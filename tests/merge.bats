@@ -183,8 +183,9 @@ metric() {
 		# y revised, f new: only the second file may hold one of them
 		printf '%s\n' '{"name":"y","price":25.00,"ratio":25.5,"v":1}' '{"name":"f","price":6.00,"ratio":6.5,"v":1}' |
 			delta-append --app-id t --batch-id 3 "k_$key"
-		T=$STOCKETL_LAKE/k_$key
-		assert_equal "$key: $(metric 3 numTargetFilesBeforeSkipping) $(metric 3 numTargetFilesAfterSkipping) $(metric 3 numTargetRowsUpdated) $(metric 3 numTargetRowsInserted)" "$key: 2 1 1 1"
+		run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics | "\(.numTargetFilesBeforeSkipping) \(.numTargetFilesAfterSkipping) \(.numTargetRowsUpdated) \(.numTargetRowsInserted)"' \
+			"$STOCKETL_LAKE/k_$key/_delta_log/00000000000000000003.json"
+		assert_output "2 1 1 1"
 		run bash -c "delta-cat k_$key | jq -r '\"\\(.name) \\(.v)\"' | sort | tr '\n' ' '"
 		assert_output "a 0 b 0 c 0 d 0 e 0 f 1 x 0 y 1 z 0 "
 	done

@@ -661,8 +661,8 @@ static struct ord_pair *sort_pairs(struct ord_pair *p, struct ord_pair *tmp, siz
 {
 	if (n < 2)
 		return p;
-	int64_t lo = p[0].v, hi = p[0].v;
-	for (size_t i = 1; i < n; i++) {
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	for (size_t i = 0; i < n; i++) {
 		lo = p[i].v < lo ? p[i].v : lo;
 		hi = p[i].v > hi ? p[i].v : hi;
 	}
