@@ -191,6 +191,42 @@ metric() {
 	done
 }
 
+@test "long strings, wide decimals and 32-bit extremes keep their values and keys through the batch" {
+	printf 'name string not null\nbig decimal(38,0) not null\nn integer\nday date\nnote string\namount decimal(38,2)\n' >w.schema
+	delta-create w --schema w.schema --merge-key name,big
+	long=$(printf 'x%.0s' $(seq 300))
+	printf '%s\n' "{\"name\":\"$long\",\"big\":99999999999999999999999999999999999999,\"n\":-2147483648,\"day\":\"0001-01-01\",\"note\":\"$long\",\"amount\":12345678901234567890123.45}" \
+		'{"name":"a","big":-9223372036854775808,"n":2147483647,"day":"9999-12-31","note":"","amount":-92233720368547758.08}' \
+		'{"name":"b","big":5,"n":null,"day":null,"note":null,"amount":null}' |
+		delta-append --app-id t --batch-id 1 w
+	# the long key twice (the second wins), and a key one above a 64-bit minimum
+	printf '%s\n' "{\"name\":\"$long\",\"big\":99999999999999999999999999999999999999,\"n\":1,\"day\":\"2025-01-01\",\"note\":\"first\",\"amount\":1}" \
+		"{\"name\":\"$long\",\"big\":99999999999999999999999999999999999999,\"n\":-2147483648,\"day\":\"2025-01-02\",\"note\":\"${long}y\",\"amount\":-12345678901234567890123.45}" \
+		'{"name":"a","big":-9223372036854775807,"n":0,"day":"2025-01-03","note":"c","amount":0}' |
+		delta-append --app-id t --batch-id 2 w
+	run --separate-stderr bash -c "delta-cat w | sed -E 's/x{300}/x*300/g' | sort"
+	assert_success
+	assert_output - <<'EOF'
+{"name":"a","big":-9223372036854775807,"n":0,"day":"2025-01-03","note":"c","amount":0}
+{"name":"a","big":-9223372036854775808,"n":2147483647,"day":"9999-12-31","note":"","amount":-92233720368547758.08}
+{"name":"b","big":5,"n":null,"day":null,"note":null,"amount":null}
+{"name":"x*300","big":99999999999999999999999999999999999999,"n":-2147483648,"day":"2025-01-02","note":"x*300y","amount":-12345678901234567890123.45}
+EOF
+}
+
+@test "a batch holds a silver record in under 160 bytes, its hash table and order included" {
+	gen-ticks -m -s 50 -d 20300 200000 >b.ndjson
+	# the same records appended (streamed: no batch in memory), then merged
+	delta-create plain --schema "$SCHEMA" --partition-by trade_date
+	/usr/bin/time -f %M -o plain.rss delta-append --app-id load --batch-id 1 plain b.ndjson
+	create_keyed
+	/usr/bin/time -f %M -o merge.rss delta-append --app-id load --batch-id 1 silver b.ndjson
+	plain=$(tail -1 plain.rss) merge=$(tail -1 merge.rss)
+	echo "peak RSS: $plain KiB appended, $merge KiB merged" >&3
+	# KiB to bytes a record: the batch, its hash table and its order of rows
+	[ $(((merge - plain) * 1024 / 200000)) -lt 160 ]
+}
+
 @test "the search for a batch's candidates takes little memory beside the batch" {
 	create_keyed
 	gen-ticks -m -s 50 -d 20241 150000 >a.ndjson
