@@ -107,8 +107,7 @@ struct merge {
 	/* while a batch is merged */
 	size_t *rows;             /* the distinct records, in the order of their last arrival */
 	unsigned char *matched;   /* per record: its key was found in the table */
-	int64_t *pint;            /* per distinct record, its pruning value when an integer */
-	struct delta_cell *pcell; /* ... otherwise, as a cell */
+	struct delta_cell *pcell; /* per distinct record, its pruning value unless an integer */
 	size_t *ord;              /* distinct records sorted by the pruning column */
 	size_t prune;             /* that column, as an index into key */
 	const struct delta_field **data_fields; /* key columns that are in the data files */
@@ -647,12 +646,10 @@ static void batch_clear(struct merge *m)
 		memset(m->slot, 0, m->nslots * sizeof *m->slot);
 	free(m->rows);
 	free(m->matched);
-	free(m->pint);
 	free(m->pcell);
 	free(m->ord);
 	m->rows = m->ord = NULL;
 	m->matched = NULL;
-	m->pint = NULL;
 	m->pcell = NULL;
 }
 
@@ -719,13 +716,19 @@ static void key_cells(const struct merge *m, size_t j, struct delta_cell *key)
 		p = get_cell(p, m->cols[m->key[k]].f, &key[k]);
 }
 
-/* Distinct record j's pruning value against v (a value of the pruning column f). */
+/*
+ * Distinct record j's pruning value against v (a value of the pruning
+ * column f): an integer is decoded from the record again, since only a
+ * binary search for a file's bounds asks.
+ */
 static int prune_cmp(const struct merge *m, const struct delta_field *f, size_t j,
                      const struct delta_cell *v)
 {
-	if (m->pint)
-		return m->pint[j] < v->i ? -1 : m->pint[j] > v->i;
-	return delta_cell_cmp(f, &m->pcell[j], v);
+	if (m->pcell)
+		return delta_cell_cmp(f, &m->pcell[j], v);
+	struct delta_cell c;
+	key_cell(m, j, m->prune, &c);
+	return delta_cell_cmp(f, &c, v);
 }
 
 struct prune_ctx {
@@ -881,8 +884,7 @@ static int key_index(struct merge *m, const struct app *a)
 	if (integer_type(pf)) {
 		struct ord_pair *pairs = malloc((d ? d : 1) * sizeof *pairs);
 		struct ord_pair *tmp = malloc((d ? d : 1) * sizeof *tmp);
-		m->pint = malloc((d ? d : 1) * sizeof *m->pint);
-		if (!pairs || !tmp || !m->pint) {
+		if (!pairs || !tmp) {
 			free(pairs);
 			free(tmp);
 			goto fail;
@@ -890,7 +892,6 @@ static int key_index(struct merge *m, const struct app *a)
 		for (size_t j = 0; j < d; j++) {
 			struct delta_cell c;
 			key_cell(m, j, best, &c);
-			m->pint[j] = c.i;
 			pairs[j] = (struct ord_pair){c.i, j};
 		}
 		struct ord_pair *sorted = sort_pairs(pairs, tmp, d);
@@ -911,9 +912,7 @@ static int key_index(struct merge *m, const struct app *a)
 	return 0;
 fail:
 	free(m->ord);
-	free(m->pint);
 	m->ord = NULL;
-	m->pint = NULL;
 	return -1;
 }
 
