@@ -394,6 +394,30 @@ EOF
 	assert_equal "$stderr" 'delta-cat: row 1: column symbol: the value is too long, which a tick record cannot hold'
 }
 
+@test "--binary brings decimals of other scales to the tick's six decimals, and refuses what does not fit" {
+	sed -e 's/^open .*/open decimal(24,8)/' -e 's/^high .*/high decimal(24,8)/' \
+		-e 's/^low .*/low decimal(10,2)/' -e 's/^close .*/close decimal(10,2)/' \
+		"$STOCKETL_ROOT/conf/tables/bronze.schema" >wide.schema
+	delta-create wide --schema wide.schema
+	delta-create copy --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	row() { # OPEN HIGH
+		printf '{"symbol":"IBM","interval":"1min","trade_timestamp":"2025-06-02T13:30:00Z","trade_date":"2025-06-02","open":%s,"high":%s,"low":1.25,"close":-3.5,"volume":7,"batch_id":1,"ingested_at":"2025-06-02T13:31:00Z","source":"alphavantage"}\n' "$1" "$2"
+	}
+	row 1.234567 123456789012.12345600 | delta-append --app-id t --batch-id 1 wide
+	delta-cat --binary wide | delta-append --app-id t --batch-id 1 copy
+	run --separate-stderr delta-cat --columns open,high,low,close copy
+	assert_success
+	assert_output '{"open":1.234567,"high":123456789012.123456,"low":1.25,"close":-3.5}'
+	row 1.2345678 1 | delta-append --app-id t --batch-id 2 wide
+	run --separate-stderr delta-cat --binary --since-version 1 wide
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: row 1: column open: more than 6 decimals, which a tick record cannot hold'
+	row 1 1234567890123 | delta-append --app-id t --batch-id 3 wide
+	run --separate-stderr delta-cat --binary --since-version 2 wide
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: row 1: column high: more than 12 integer digits, which a tick record cannot hold'
+}
+
 @test "--since-version gives the rows data-changing commits added after a version" {
 	T=$DELTA/delta-rs/simple_table
 	# Version 3 (an UPDATE) added 106 and 108; version 4 deleted them again,

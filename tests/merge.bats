@@ -169,6 +169,83 @@ metric() {
 	assert_table_is_expected
 }
 
+@test "keys of strings, decimals and doubles prune files by their bounds as integers do" {
+	printf 'name string not null\nprice decimal(10,2) not null\nratio double not null\nv long\n' >k.schema
+	for key in name price ratio; do
+		delta-create "k_$key" --schema k.schema --merge-key "$key"
+		# two files: keys a..e (1.00..5.00), then x..z (24.00..26.00)
+		for r in a:1 b:2 c:3 d:4 e:5; do
+			printf '{"name":"%s","price":%s.00,"ratio":%s.5,"v":0}\n' "${r%:*}" "${r#*:}" "${r#*:}"
+		done | delta-append --app-id t --batch-id 1 "k_$key"
+		for r in x:24 y:25 z:26; do
+			printf '{"name":"%s","price":%s.00,"ratio":%s.5,"v":0}\n' "${r%:*}" "${r#*:}" "${r#*:}"
+		done | delta-append --app-id t --batch-id 2 "k_$key"
+		# y revised, f new: only the second file may hold one of them
+		printf '%s\n' '{"name":"y","price":25.00,"ratio":25.5,"v":1}' '{"name":"f","price":6.00,"ratio":6.5,"v":1}' |
+			delta-append --app-id t --batch-id 3 "k_$key"
+		run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics | "\(.numTargetFilesBeforeSkipping) \(.numTargetFilesAfterSkipping) \(.numTargetRowsUpdated) \(.numTargetRowsInserted)"' \
+			"$STOCKETL_LAKE/k_$key/_delta_log/00000000000000000003.json"
+		assert_output "2 1 1 1"
+		run bash -c "delta-cat k_$key | jq -r '\"\\(.name) \\(.v)\"' | sort | tr '\n' ' '"
+		assert_output "a 0 b 0 c 0 d 0 e 0 f 1 x 0 y 1 z 0 "
+	done
+}
+
+@test "long strings, wide decimals and 32-bit extremes keep their values and keys through the batch" {
+	printf 'name string not null\nbig decimal(38,0) not null\nn integer\nday date\nnote string\namount decimal(38,2)\n' >w.schema
+	delta-create w --schema w.schema --merge-key name,big
+	long=$(printf 'x%.0s' $(seq 300))
+	printf '%s\n' "{\"name\":\"$long\",\"big\":99999999999999999999999999999999999999,\"n\":-2147483648,\"day\":\"0001-01-01\",\"note\":\"$long\",\"amount\":12345678901234567890123.45}" \
+		'{"name":"a","big":-9223372036854775808,"n":2147483647,"day":"9999-12-31","note":"","amount":-92233720368547758.08}' \
+		'{"name":"b","big":5,"n":null,"day":null,"note":null,"amount":null}' |
+		delta-append --app-id t --batch-id 1 w
+	# the long key twice (the second wins), and a key one above a 64-bit minimum
+	printf '%s\n' "{\"name\":\"$long\",\"big\":99999999999999999999999999999999999999,\"n\":1,\"day\":\"2025-01-01\",\"note\":\"first\",\"amount\":1}" \
+		"{\"name\":\"$long\",\"big\":99999999999999999999999999999999999999,\"n\":-2147483648,\"day\":\"2025-01-02\",\"note\":\"${long}y\",\"amount\":-12345678901234567890123.45}" \
+		'{"name":"a","big":-9223372036854775807,"n":0,"day":"2025-01-03","note":"c","amount":0}' |
+		delta-append --app-id t --batch-id 2 w
+	run --separate-stderr bash -c "delta-cat w | sed -E 's/x{300}/x*300/g' | sort"
+	assert_success
+	assert_output - <<'EOF'
+{"name":"a","big":-9223372036854775807,"n":0,"day":"2025-01-03","note":"c","amount":0}
+{"name":"a","big":-9223372036854775808,"n":2147483647,"day":"9999-12-31","note":"","amount":-92233720368547758.08}
+{"name":"b","big":5,"n":null,"day":null,"note":null,"amount":null}
+{"name":"x*300","big":99999999999999999999999999999999999999,"n":-2147483648,"day":"2025-01-02","note":"x*300y","amount":-12345678901234567890123.45}
+EOF
+}
+
+@test "a batch holds a silver record in under 160 bytes, its hash table and order included" {
+	# ASan's shadow memory and redzones are most of a sanitized build's RSS
+	[[ $STOCKETL_BIN == */build/san/bin ]] && skip "peak RSS measures the sanitizers under build/san"
+	gen-ticks -m -s 50 -d 20300 200000 >b.ndjson
+	# the same records appended (streamed: no batch in memory), then merged
+	delta-create plain --schema "$SCHEMA" --partition-by trade_date
+	/usr/bin/time -f %M -o plain.rss delta-append --app-id load --batch-id 1 plain b.ndjson
+	create_keyed
+	/usr/bin/time -f %M -o merge.rss delta-append --app-id load --batch-id 1 silver b.ndjson
+	plain=$(tail -1 plain.rss) merge=$(tail -1 merge.rss)
+	echo "peak RSS: $plain KiB appended, $merge KiB merged" >&3
+	# KiB to bytes a record: the batch, its hash table and its order of rows
+	[ $(((merge - plain) * 1024 / 200000)) -lt 160 ]
+}
+
+@test "the search for a batch's candidates takes little memory beside the batch" {
+	create_keyed
+	gen-ticks -m -s 50 -d 20241 150000 >a.ndjson
+	gen-ticks -m -s 50 -d 20300 150000 >b.ndjson
+	# the same batch merged into the empty table and into one holding other days
+	/usr/bin/time -f %M -o empty.rss delta-append --app-id load --batch-id 1 silver b.ndjson
+	rm -rf "$T"
+	create_keyed
+	delta-append --app-id load --batch-id 1 silver a.ndjson
+	/usr/bin/time -f %M -o full.rss delta-append --app-id load --batch-id 2 silver b.ndjson
+	assert_equal "$(metric 2 numTargetFilesAfterSkipping) $(metric 2 numTargetRowsInserted)" "0 150000"
+	# peak RSS in KiB: within a tenth of the merge that searched nothing
+	empty=$(tail -1 empty.rss) full=$(tail -1 full.rss)
+	echo "peak RSS: $empty KiB into the empty table, $full KiB into the other" >&3
+	[ "$full" -le $((empty + empty / 10)) ]
+}
+
 @test "one process upserting a stream judges each batch by the files the batches before it left" {
 	create_keyed
 	gen-ticks -m -s 2 3900 >ticks.ndjson

@@ -88,9 +88,14 @@ struct merge {
 	size_t *key; /* key columns, as indexes into the table's columns */
 	size_t nkey;
 	char *key_text; /* "a,b,c" */
-	/* the batch: records encoded one after the other in data */
+	/*
+	 * the batch: records encoded one after the other in data, each its
+	 * key, a bitmap of its null cells, then its other cells
+	 */
 	struct buf data;
-	size_t *off; /* record i starts at data + off[i]: its key, then its row */
+	size_t *off;           /* record i starts at data + off[i] */
+	unsigned char *in_key; /* per column: in the key (so not again after it) */
+	size_t null_bytes;     /* the bitmap's size */
 	uint32_t *klen;
 	size_t n, cap;
 	struct slot *slot; /* hash table, open addressing */
@@ -100,11 +105,11 @@ struct merge {
 	size_t npend, pend_at;
 	struct buf kbuf; /* scratch: one key, encoded */
 	/* while a batch is merged */
-	size_t *rows;            /* the distinct records, in the order of their last arrival */
-	unsigned char *matched;  /* per record: its key was found in the table */
-	struct delta_cell *keys; /* per distinct record, its key cells (in order of rows) */
-	size_t *ord;             /* distinct records sorted by the pruning column */
-	size_t prune;            /* that column, as an index into key */
+	size_t *rows;             /* the distinct records, in the order of their last arrival */
+	unsigned char *matched;   /* per record: its key was found in the table */
+	struct delta_cell *pcell; /* per distinct record, its pruning value unless an integer */
+	size_t *ord;              /* distinct records sorted by the pruning column */
+	size_t prune;             /* that column, as an index into key */
 	const struct delta_field **data_fields; /* key columns that are in the data files */
 	size_t *data_key;                       /* ... their index into key */
 	size_t ndata;
@@ -120,23 +125,56 @@ struct merge {
 /* Encoding ------------------------------------------------------------------------ */
 
 /*
- * The bytes a non-null cell takes encoded (strings: a 32-bit length, then
- * the bytes), or 0 for a string too long for the length.  A record is
- * sized first and written in place, not appended cell by cell: on a batch
- * of a million records the appends' checks were a fifth of its time.
+ * A record is encoded compactly, since a batch of a million records is
+ * most of an upsert's memory and faulting its pages in most of the
+ * kernel's share of the work: strings take a one-byte length below 255
+ * (else 255 and a 32-bit length), decimals eight bytes when they fit a
+ * 64-bit integer, dates and narrower integers four bytes when they fit 32
+ * bits; a value that does not fit is the escape (the narrow form's
+ * minimum) followed by its full form.  Each value has one encoding, so
+ * that keys compare by their bytes.
+ */
+#define ESC_I64 INT64_MIN
+#define ESC_I32 INT32_MIN
+
+/* Are cells of column f integers that usually fit 32 bits? */
+static int narrow_type(const struct delta_field *f)
+{
+	switch (f->type) {
+	case DT_BOOLEAN:
+	case DT_BYTE:
+	case DT_SHORT:
+	case DT_INTEGER:
+	case DT_DATE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The bytes a non-null cell takes encoded, or 0 for a string too long for
+ * the length.  A record is sized first and written in place, not appended
+ * cell by cell: on a batch of a million records the appends' checks were
+ * a fifth of its time.
  */
 static size_t cell_size(const struct delta_field *f, const struct delta_cell *c)
 {
 	switch (f->type) {
 	case DT_STRING:
 	case DT_BINARY:
-		return c->n > UINT32_MAX ? 0 : sizeof(uint32_t) + c->n;
+		return c->n > UINT32_MAX ? 0 : c->n < 255 ? 1 + c->n : 1 + sizeof(uint32_t) + c->n;
 	case DT_FLOAT:
 	case DT_DOUBLE:
 		return sizeof c->d;
 	case DT_DECIMAL:
-		return sizeof c->dec;
+		return c->dec > INT64_MIN && c->dec <= INT64_MAX ? sizeof(int64_t)
+		                                                 : sizeof(int64_t) + sizeof c->dec;
 	default:
+		if (narrow_type(f))
+			return c->i > INT32_MIN && c->i <= INT32_MAX
+			           ? sizeof(int32_t)
+			           : sizeof(int32_t) + sizeof c->i;
 		return sizeof c->i;
 	}
 }
@@ -147,20 +185,39 @@ static char *put_cell(char *o, const struct delta_field *f, const struct delta_c
 	switch (f->type) {
 	case DT_STRING:
 	case DT_BINARY: {
-		uint32_t n = (uint32_t)c->n;
-		memcpy(o, &n, sizeof n);
-		if (n)
-			memcpy(o + sizeof n, c->s, n);
-		return o + sizeof n + n;
+		if (c->n < 255) {
+			*o++ = (char)(unsigned char)c->n;
+		} else {
+			uint32_t n = (uint32_t)c->n;
+			*o++ = (char)255;
+			memcpy(o, &n, sizeof n);
+			o += sizeof n;
+		}
+		if (c->n)
+			memcpy(o, c->s, c->n);
+		return o + c->n;
 	}
 	case DT_FLOAT:
 	case DT_DOUBLE:
 		memcpy(o, &c->d, sizeof c->d);
 		return o + sizeof c->d;
-	case DT_DECIMAL:
+	case DT_DECIMAL: {
+		int64_t v = c->dec > INT64_MIN && c->dec <= INT64_MAX ? (int64_t)c->dec : ESC_I64;
+		memcpy(o, &v, sizeof v);
+		o += sizeof v;
+		if (v != ESC_I64)
+			return o;
 		memcpy(o, &c->dec, sizeof c->dec);
 		return o + sizeof c->dec;
+	}
 	default:
+		if (narrow_type(f)) {
+			int32_t v = c->i > INT32_MIN && c->i <= INT32_MAX ? (int32_t)c->i : ESC_I32;
+			memcpy(o, &v, sizeof v);
+			o += sizeof v;
+			if (v != ESC_I32)
+				return o;
+		}
 		memcpy(o, &c->i, sizeof c->i);
 		return o + sizeof c->i;
 	}
@@ -173,22 +230,74 @@ static const char *get_cell(const char *p, const struct delta_field *f, struct d
 	switch (f->type) {
 	case DT_STRING:
 	case DT_BINARY: {
-		uint32_t n;
-		memcpy(&n, p, sizeof n);
-		c->s = p + sizeof n;
+		uint32_t n = (unsigned char)*p++;
+		if (n == 255) {
+			memcpy(&n, p, sizeof n);
+			p += sizeof n;
+		}
+		c->s = p;
 		c->n = n;
-		return p + sizeof n + n;
+		return p + n;
 	}
 	case DT_FLOAT:
 	case DT_DOUBLE:
 		memcpy(&c->d, p, sizeof c->d);
 		return p + sizeof c->d;
-	case DT_DECIMAL:
+	case DT_DECIMAL: {
+		int64_t v;
+		memcpy(&v, p, sizeof v);
+		p += sizeof v;
+		if (v != ESC_I64) {
+			c->dec = v;
+			return p;
+		}
 		memcpy(&c->dec, p, sizeof c->dec);
 		return p + sizeof c->dec;
+	}
 	default:
+		if (narrow_type(f)) {
+			int32_t v;
+			memcpy(&v, p, sizeof v);
+			p += sizeof v;
+			if (v != ESC_I32) {
+				c->i = v;
+				return p;
+			}
+		}
 		memcpy(&c->i, p, sizeof c->i);
 		return p + sizeof c->i;
+	}
+}
+
+/* Past one encoded value of column f at p. */
+static const char *skip_cell(const char *p, const struct delta_field *f)
+{
+	switch (f->type) {
+	case DT_STRING:
+	case DT_BINARY: {
+		uint32_t n = (unsigned char)*p++;
+		if (n == 255) {
+			memcpy(&n, p, sizeof n);
+			p += sizeof n;
+		}
+		return p + n;
+	}
+	case DT_FLOAT:
+	case DT_DOUBLE:
+		return p + sizeof(double);
+	case DT_DECIMAL: {
+		struct delta_cell c;
+		return get_cell(p, f, &c);
+	}
+	default:
+		if (narrow_type(f)) {
+			int32_t v;
+			memcpy(&v, p, sizeof v);
+			p += sizeof v;
+			if (v != ESC_I32)
+				return p;
+		}
+		return p + sizeof(int64_t);
 	}
 }
 
@@ -227,10 +336,15 @@ static const char *rec_key(const struct merge *m, size_t i)
 static void decode_row(const struct merge *m, const struct app *a, size_t i,
                        struct delta_cell *cells)
 {
-	const char *p = rec_key(m, i) + m->klen[i];
+	const char *p = rec_key(m, i);
+	for (size_t k = 0; k < m->nkey; k++)
+		p = get_cell(p, a->cols[m->key[k]].f, &cells[m->key[k]]);
+	const unsigned char *nulls = (const unsigned char *)p;
+	p += m->null_bytes;
 	for (size_t c = 0; c < a->ncols; c++) {
-		int null = *p++;
-		if (null) {
+		if (m->in_key[c])
+			continue;
+		if (nulls[c / 8] & (1u << (c % 8))) {
 			memset(&cells[c], 0, sizeof cells[c]);
 			cells[c].null = 1;
 		} else {
@@ -286,6 +400,15 @@ static int grow_slots(struct merge *m)
 		m->slot = old;
 		return -1;
 	}
+	/*
+	 * Each page written once before the probes read it: a fresh mapping's
+	 * page that is read first maps the zero page and faults again at its
+	 * first write, which made the table's pages a quarter of an upsert's
+	 * page faults.  (The stores are volatile so that they are not taken
+	 * for calloc's zeroes and dropped.)
+	 */
+	for (size_t i = 0; i < nslots; i += 4096 / sizeof *m->slot)
+		((volatile struct slot *)m->slot)[i].rec = 0;
 	m->nslots = nslots;
 	size_t mask = nslots - 1;
 	for (size_t i = 0; i < nold; i++)
@@ -348,10 +471,12 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 	}
 	a->merge = m;
 	m->key = calloc(a->ncols ? a->ncols : 1, sizeof *m->key);
+	m->in_key = calloc(a->ncols ? a->ncols : 1, 1);
+	m->null_bytes = (a->ncols + 7) / 8;
 	m->cols = calloc(a->ncols ? a->ncols : 1, sizeof *m->cols);
 	m->cells = calloc(a->ncols ? a->ncols : 1, sizeof *m->cells);
 	struct buf text = BUF_INIT;
-	if (!m->key || !m->cols || !m->cells) {
+	if (!m->key || !m->in_key || !m->cols || !m->cells) {
 		free(copy);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
@@ -381,6 +506,7 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 		}
 		buf_printf(&text, "%s%s", m->nkey ? "," : "", name);
 		m->key[m->nkey++] = i;
+		m->in_key[i] = 1;
 	}
 	free(copy);
 	if (!m->nkey) {
@@ -442,14 +568,16 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 			}
 		return 1;
 	}
-	size_t len = m->kbuf.len;
+	size_t len = m->kbuf.len + m->null_bytes;
 	for (size_t c = 0; c < a->ncols; c++) {
+		if (m->in_key[c] && k == 0)
+			continue;
 		size_t n = cells[c].null ? 0 : cell_size(a->cols[c].f, &cells[c]);
 		if (!cells[c].null && !n) {
 			err_set(e, EX_DATAERR, "column \"%s\": value too long", a->cols[c].f->name);
 			return -1;
 		}
-		len += 1 + n;
+		len += n;
 	}
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 1024;
@@ -478,9 +606,15 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 	char *o = m->data.data + m->data.len;
 	memcpy(o, m->kbuf.data, m->kbuf.len);
 	o += m->kbuf.len;
+	unsigned char *nulls = (unsigned char *)o;
+	memset(nulls, 0, m->null_bytes);
+	o += m->null_bytes;
 	for (size_t c = 0; c < a->ncols; c++) {
-		*o++ = cells[c].null ? 1 : 0;
-		if (!cells[c].null)
+		if (m->in_key[c])
+			continue;
+		if (cells[c].null)
+			nulls[c / 8] |= (unsigned char)(1u << (c % 8));
+		else
 			o = put_cell(o, a->cols[c].f, &cells[c]);
 	}
 	m->data.len += len;
@@ -512,11 +646,11 @@ static void batch_clear(struct merge *m)
 		memset(m->slot, 0, m->nslots * sizeof *m->slot);
 	free(m->rows);
 	free(m->matched);
-	free(m->keys);
+	free(m->pcell);
 	free(m->ord);
 	m->rows = m->ord = NULL;
 	m->matched = NULL;
-	m->keys = NULL;
+	m->pcell = NULL;
 }
 
 void merge_discard(struct app *a)
@@ -548,6 +682,7 @@ void merge_free(struct app *a)
 	free(m->klen);
 	free(m->slot);
 	free(m->key);
+	free(m->in_key);
 	free(m->key_text);
 	free(m->cols);
 	free(m->cells);
@@ -557,18 +692,67 @@ void merge_free(struct app *a)
 
 /* Pruning ------------------------------------------------------------------------------ */
 
+/*
+ * The pruning index keeps no key cells: a key is decoded from its record
+ * when a file's bounds are checked against it.  Cells of every key (64
+ * bytes each, three a key on silver) were more memory than the batch's
+ * records, and faulting them in was most of the search for candidates.
+ */
+
+/* Cell k of distinct record j's key (strings point into the batch). */
+static void key_cell(const struct merge *m, size_t j, size_t k, struct delta_cell *c)
+{
+	const char *p = rec_key(m, m->rows[j]);
+	for (size_t i = 0; i < k; i++)
+		p = skip_cell(p, m->cols[m->key[i]].f);
+	get_cell(p, m->cols[m->key[k]].f, c);
+}
+
+/* Every cell of distinct record j's key into key[0..nkey). */
+static void key_cells(const struct merge *m, size_t j, struct delta_cell *key)
+{
+	const char *p = rec_key(m, m->rows[j]);
+	for (size_t k = 0; k < m->nkey; k++)
+		p = get_cell(p, m->cols[m->key[k]].f, &key[k]);
+}
+
+/*
+ * Distinct record j's pruning value against v (a value of the pruning
+ * column f): an integer is decoded from the record again, since only a
+ * binary search for a file's bounds asks.
+ */
+static int prune_cmp(const struct merge *m, const struct delta_field *f, size_t j,
+                     const struct delta_cell *v)
+{
+	if (m->pcell)
+		return delta_cell_cmp(f, &m->pcell[j], v);
+	struct delta_cell c;
+	key_cell(m, j, m->prune, &c);
+	return delta_cell_cmp(f, &c, v);
+}
+
 struct prune_ctx {
 	const struct merge *m;
 	const struct delta_field *f;
+	size_t k; /* the key column compared */
 };
 
-static int by_prune_column(const void *x, const void *y, void *arg)
+/* Distinct records by key column k, decoded from the records (a sample of them). */
+static int by_key_column(const void *x, const void *y, void *arg)
 {
 	const struct prune_ctx *c = arg;
-	size_t i = *(const size_t *)x, j = *(const size_t *)y;
+	struct delta_cell p, q;
+	key_cell(c->m, *(const size_t *)x, c->k, &p);
+	key_cell(c->m, *(const size_t *)y, c->k, &q);
+	return delta_cell_cmp(c->f, &p, &q);
+}
+
+/* Distinct records by their pruning cell. */
+static int by_prune_cell(const void *x, const void *y, void *arg)
+{
+	const struct prune_ctx *c = arg;
 	const struct merge *m = c->m;
-	return delta_cell_cmp(c->f, &m->keys[i * m->nkey + m->prune],
-	                      &m->keys[j * m->nkey + m->prune]);
+	return delta_cell_cmp(c->f, &m->pcell[*(const size_t *)x], &m->pcell[*(const size_t *)y]);
 }
 
 /*
@@ -582,12 +766,47 @@ struct ord_pair {
 	size_t j;
 };
 
-static int by_pair(const void *x, const void *y)
+#define RADIX_BITS 11
+#define RADIX      (1u << RADIX_BITS)
+
+/*
+ * Sort pairs by value, ties in their order (a stable LSD radix sort over
+ * the bits in which the values differ, through tmp): qsort's comparisons
+ * took most of the sort on silver's batches.  Returns the sorted array
+ * (p or tmp).
+ */
+static struct ord_pair *sort_pairs(struct ord_pair *p, struct ord_pair *tmp, size_t n)
 {
-	const struct ord_pair *p = x, *q = y;
-	if (p->v != q->v)
-		return p->v < q->v ? -1 : 1;
-	return p->j < q->j ? -1 : p->j > q->j;
+	if (n < 2)
+		return p;
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	for (size_t i = 0; i < n; i++) {
+		lo = p[i].v < lo ? p[i].v : lo;
+		hi = p[i].v > hi ? p[i].v : hi;
+	}
+	/* Low bits that no value sets are passed over (a minute's microseconds end in 8 zero bits). */
+	uint64_t span = (uint64_t)hi - (uint64_t)lo, set = 0;
+	for (size_t i = 0; i < n; i++)
+		set |= (uint64_t)p[i].v - (uint64_t)lo;
+	size_t count[RADIX];
+	for (unsigned shift = set ? (unsigned)__builtin_ctzll(set) : 64;
+	     shift < 64 && span >> shift; shift += RADIX_BITS) {
+		memset(count, 0, sizeof count);
+		for (size_t i = 0; i < n; i++)
+			count[(((uint64_t)p[i].v - (uint64_t)lo) >> shift) & (RADIX - 1)]++;
+		for (size_t b = 0, at = 0; b < RADIX; b++) {
+			size_t c = count[b];
+			count[b] = at;
+			at += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(((uint64_t)p[i].v - (uint64_t)lo) >> shift) & (RADIX - 1)]++] =
+			    p[i];
+		struct ord_pair *t = p;
+		p = tmp;
+		tmp = t;
+	}
+	return p;
 }
 
 /* Do cells of column f compare by their integer (as delta_cell_cmp() does)? */
@@ -628,43 +847,30 @@ static int batch_rows(struct merge *m)
 /* Distinct values of key column k among n keys picked across the batch. */
 static size_t sample_distinct(struct merge *m, const struct app *a, size_t k, size_t n)
 {
-	struct prune_ctx c = {m, a->cols[m->key[k]].f};
+	struct prune_ctx c = {m, a->cols[m->key[k]].f, k};
 	size_t step = m->distinct / n, nd = n ? 1 : 0;
 	for (size_t j = 0; j < n; j++)
 		m->ord[j] = j * step;
-	m->prune = k;
-	qsort_r(m->ord, n, sizeof *m->ord, by_prune_column, &c);
+	qsort_r(m->ord, n, sizeof *m->ord, by_key_column, &c);
 	for (size_t j = 1; j < n; j++)
-		nd += delta_cell_cmp(c.f, &m->keys[m->ord[j - 1] * m->nkey + k],
-		                     &m->keys[m->ord[j] * m->nkey + k]) != 0;
+		nd += by_key_column(&m->ord[j - 1], &m->ord[j], &c) != 0;
 	return nd;
 }
 
 /*
  * The pruning index, built when a file is first judged (an empty table
- * needs none): every distinct record's key cells, and an order of them by
- * the key column with the most distinct values (counted on a sample),
- * which is the one whose bounds in a file pick the fewest keys.
+ * needs none): every distinct record's value of the key column with the
+ * most distinct values (counted on a sample), which is the one whose
+ * bounds in a file pick the fewest keys, and an order of the records by
+ * it.
  */
 static int key_index(struct merge *m, const struct app *a)
 {
 	size_t d = m->distinct;
-	if (m->keys)
+	if (m->ord)
 		return 0;
-	m->keys = calloc(d ? d * m->nkey : 1, sizeof *m->keys);
-	m->ord = calloc(d ? d : 1, sizeof *m->ord);
-	if (!m->keys || !m->ord) {
-		free(m->keys);
-		free(m->ord);
-		m->keys = NULL;
-		m->ord = NULL;
+	if (!(m->ord = calloc(d ? d : 1, sizeof *m->ord)))
 		return -1;
-	}
-	for (size_t j = 0; j < d; j++) {
-		const char *p = rec_key(m, m->rows[j]);
-		for (size_t k = 0; k < m->nkey; k++)
-			p = get_cell(p, a->cols[m->key[k]].f, &m->keys[j * m->nkey + k]);
-	}
 	size_t best = 0, best_distinct = 0, n = d < 4096 ? d : 4096;
 	for (size_t k = 0; k < m->nkey && n; k++) {
 		size_t nd = sample_distinct(m, a, k, n);
@@ -675,21 +881,39 @@ static int key_index(struct merge *m, const struct app *a)
 	}
 	m->prune = best;
 	const struct delta_field *pf = a->cols[m->key[best]].f;
-	struct ord_pair *pairs = integer_type(pf) && d ? malloc(d * sizeof *pairs) : NULL;
-	if (pairs) {
+	if (integer_type(pf)) {
+		struct ord_pair *pairs = malloc((d ? d : 1) * sizeof *pairs);
+		struct ord_pair *tmp = malloc((d ? d : 1) * sizeof *tmp);
+		if (!pairs || !tmp) {
+			free(pairs);
+			free(tmp);
+			goto fail;
+		}
+		for (size_t j = 0; j < d; j++) {
+			struct delta_cell c;
+			key_cell(m, j, best, &c);
+			pairs[j] = (struct ord_pair){c.i, j};
+		}
+		struct ord_pair *sorted = sort_pairs(pairs, tmp, d);
 		for (size_t j = 0; j < d; j++)
-			pairs[j] = (struct ord_pair){m->keys[j * m->nkey + best].i, j};
-		qsort(pairs, d, sizeof *pairs, by_pair);
-		for (size_t j = 0; j < d; j++)
-			m->ord[j] = pairs[j].j;
+			m->ord[j] = sorted[j].j;
 		free(pairs);
+		free(tmp);
 		return 0;
 	}
-	for (size_t j = 0; j < d; j++)
+	if (!(m->pcell = malloc((d ? d : 1) * sizeof *m->pcell)))
+		goto fail;
+	for (size_t j = 0; j < d; j++) {
+		key_cell(m, j, best, &m->pcell[j]);
 		m->ord[j] = j;
-	struct prune_ctx c = {m, pf};
-	qsort_r(m->ord, d, sizeof *m->ord, by_prune_column, &c);
+	}
+	struct prune_ctx c = {m, pf, best};
+	qsort_r(m->ord, d, sizeof *m->ord, by_prune_cell, &c);
 	return 0;
+fail:
+	free(m->ord);
+	m->ord = NULL;
+	return -1;
 }
 
 static size_t align_up(size_t n, size_t to)
@@ -833,7 +1057,8 @@ static void prune_forget(struct merge *m, int all)
 static int key_within(const struct merge *m, const struct app *a, size_t j,
                       const struct prune_entry *p)
 {
-	const struct delta_cell *key = &m->keys[j * m->nkey];
+	struct delta_cell key[MAX_KEY_COLUMNS];
+	key_cells(m, j, key);
 	for (size_t k = 0; k < m->nkey; k++) {
 		const struct delta_field *f = a->cols[m->key[k]].f;
 		if (p->part_known[k]) {
@@ -860,7 +1085,7 @@ static size_t ord_bound(const struct merge *m, const struct delta_field *f,
 	size_t lo = 0, hi = m->distinct;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = delta_cell_cmp(f, &m->keys[m->ord[mid] * m->nkey + m->prune], v);
+		int c = prune_cmp(m, f, m->ord[mid], v);
 		if (upper ? c <= 0 : c < 0)
 			lo = mid + 1;
 		else

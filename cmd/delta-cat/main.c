@@ -15,6 +15,7 @@
  * ends the run without a message.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,6 +379,15 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {.format = DC_JSON, .version = -1, .timestamp_ms = -1, .since = -1};
+	/*
+	 * Each data file's pages are decoded into buffers freed when the file
+	 * is done: malloc's default handed that memory back to the kernel
+	 * after every file, and faulting it in again was a third of the time
+	 * on a table of small files (bronze's).  Freed memory is kept instead,
+	 * which the peak of one file bounds.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	int level = ERR_NORMAL, ch, binary = 0, csv = 0, rc;
 	const char *timestamp = NULL;
 	struct err_msg e;
