@@ -105,11 +105,12 @@ struct merge {
 	size_t npend, pend_at;
 	struct buf kbuf; /* scratch: one key, encoded */
 	/* while a batch is merged */
-	size_t *rows;             /* the distinct records, in the order of their last arrival */
-	unsigned char *matched;   /* per record: its key was found in the table */
-	struct delta_cell *pcell; /* per distinct record, its pruning value unless an integer */
-	size_t *ord;              /* distinct records sorted by the pruning column */
-	size_t prune;             /* that column, as an index into key */
+	size_t *rows;                 /* the distinct records, in the order of their last arrival */
+	unsigned char *matched;       /* per record: its key was found in the table */
+	struct delta_cell *pcell;     /* per distinct record, its pruning value unless an integer */
+	size_t *ord;                  /* distinct records sorted by the pruning column */
+	size_t prune;                 /* that column, as an index into key */
+	struct delta_cell pmin, pmax; /* the batch's least and greatest pruning values */
 	const struct delta_field **data_fields; /* key columns that are in the data files */
 	size_t *data_key;                       /* ... their index into key */
 	size_t ndata;
@@ -864,6 +865,15 @@ static size_t sample_distinct(struct merge *m, const struct app *a, size_t k, si
  * bounds in a file pick the fewest keys, and an order of the records by
  * it.
  */
+/* The batch's extreme pruning values, from the ends of ord (decoded from the records). */
+static void prune_range(struct merge *m)
+{
+	if (!m->distinct)
+		return;
+	key_cell(m, m->ord[0], m->prune, &m->pmin);
+	key_cell(m, m->ord[m->distinct - 1], m->prune, &m->pmax);
+}
+
 static int key_index(struct merge *m, const struct app *a)
 {
 	size_t d = m->distinct;
@@ -899,6 +909,7 @@ static int key_index(struct merge *m, const struct app *a)
 			m->ord[j] = sorted[j].j;
 		free(pairs);
 		free(tmp);
+		prune_range(m);
 		return 0;
 	}
 	if (!(m->pcell = malloc((d ? d : 1) * sizeof *m->pcell)))
@@ -909,6 +920,7 @@ static int key_index(struct merge *m, const struct app *a)
 	}
 	struct prune_ctx c = {m, pf, best};
 	qsort_r(m->ord, d, sizeof *m->ord, by_prune_cell, &c);
+	prune_range(m);
 	return 0;
 fail:
 	free(m->ord);
@@ -1104,16 +1116,26 @@ static int may_hold_key(struct merge *m, const struct app *a, const struct delta
 		return 1; /* out of memory: the file may hold a key, for all we know */
 	if (p->no_keys)
 		return 0;
-	/* The keys whose pruning value can be in the file. */
+	/*
+	 * The keys whose pruning value can be in the file; first the batch's
+	 * range against the file's, which rules out most files at once.
+	 */
 	const struct delta_field *pf = a->cols[m->key[m->prune]].f;
 	size_t from = 0, to = m->distinct;
 	if (p->part_known[m->prune]) {
+		const struct delta_cell *v = &p->part[m->prune];
+		if (delta_cell_cmp(pf, v, &m->pmin) < 0 || delta_cell_cmp(pf, v, &m->pmax) > 0)
+			return 0;
 		from = ord_bound(m, pf, &p->part[m->prune], 0);
 		to = ord_bound(m, pf, &p->part[m->prune], 1);
 	} else {
 		for (size_t d = 0; d < m->ndata; d++) {
 			if (m->data_key[d] != m->prune)
 				continue;
+			const struct delta_bounds *b = &p->bounds[d];
+			if ((b->has_hi && delta_cell_cmp(pf, &b->hi, &m->pmin) < 0) ||
+			    (b->has_lo && delta_cell_cmp(pf, &b->lo, &m->pmax) > 0))
+				return 0;
 			if (p->bounds[d].has_lo)
 				from = ord_bound(m, pf, &p->bounds[d].lo, 0);
 			if (p->bounds[d].has_hi)
