@@ -83,6 +83,8 @@ int record_cells(struct app *a, struct rec_reader *rd, struct rec *r, struct del
  */
 int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg *e);
 /* Report and count a commit that is in the table (info->version >= 0). */
+/* A commit's barrier (delta_txn_set_barrier()): the data files of writer w are durable. */
+int files_durable(void *w, struct err_msg *e);
 /* Report the checkpoints written behind (wait 1: wait for the one in flight). */
 void note_checkpoints(struct app *a, int wait);
 void note_commit(struct app *a, const struct delta_commit_info *info, int64_t rows, int64_t files,

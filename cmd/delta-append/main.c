@@ -192,8 +192,7 @@ static void json_strv(struct buf *b, char **v, size_t n)
 	buf_putc(b, ']');
 }
 
-/* The commit's barrier: the data files it names are durable. */
-static int files_durable(void *w, struct err_msg *e)
+int files_durable(void *w, struct err_msg *e)
 {
 	return delta_writer_sync_wait(w, e);
 }

@@ -1287,12 +1287,6 @@ static int learn_encodings(struct app *a, struct delta_writer *w, const struct d
 	return 0;
 }
 
-/* The commit's barrier: the data files it names are durable. */
-static int files_durable(void *w, struct err_msg *e)
-{
-	return delta_writer_sync_wait(w, e);
-}
-
 /* Build the MERGE transaction of the files read and written. */
 static struct delta_txn *merge_txn(struct app *a, struct delta_writer *w,
                                    const struct delta_file **cand, size_t ncand, const char *app,

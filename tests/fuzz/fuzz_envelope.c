@@ -13,25 +13,10 @@
 #include <string.h>
 
 #include "av/envelope.h"
+#include "../unit/t_spaced.h"
 #include "text/tz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* s[0..n) with a space after each colon outside strings, into out. */
-static void spaced(const char *s, size_t n, struct buf *out)
-{
-	int in_str = 0;
-	buf_reset(out);
-	for (size_t i = 0; i < n; i++) {
-		buf_putc(out, s[i]);
-		if (in_str && s[i] == '\\' && i + 1 < n)
-			buf_putc(out, s[++i]);
-		else if (s[i] == '"')
-			in_str = !in_str;
-		else if (!in_str && s[i] == ':')
-			buf_putc(out, ' ');
-	}
-}
 
 /* The line read spaced agrees with env, the line read as it is (rc its verdict). */
 static void check_spaced(const struct av_env *env, int rc, const char *line, size_t size)

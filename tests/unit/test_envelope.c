@@ -10,6 +10,7 @@
  * values and times varied, and bytes changed at random.
  */
 #include "av/envelope.h"
+#include "t_spaced.h"
 #include "text/tz.h"
 #include "t.h"
 
@@ -20,22 +21,6 @@ static unsigned next_rand(unsigned n)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (unsigned)(rng % n);
-}
-
-/* s[0..n) with a space after each colon outside strings, into out. */
-static void spaced(const char *s, size_t n, struct buf *out)
-{
-	int in_str = 0;
-	buf_reset(out);
-	for (size_t i = 0; i < n; i++) {
-		buf_putc(out, s[i]);
-		if (in_str && s[i] == '\\' && i + 1 < n)
-			buf_putc(out, s[++i]);
-		else if (s[i] == '"')
-			in_str = !in_str;
-		else if (!in_str && s[i] == ':')
-			buf_putc(out, ' ');
-	}
 }
 
 /* The reason of an envelope that is not valid JSON, without its byte offset. */
