@@ -17,6 +17,7 @@
 #include "record/stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 
 #define REC_READ_CHUNK (256u << 10)
 #define REC_WBUF_SIZE  (64u << 10)
+#define REC_PIPE_SIZE  (1 << 20) /* what a pipe between programs is asked to hold */
 
 /* Frame kinds (byte 0 of a frame). */
 enum { FRAME_TICK = TICK_FRAME_KIND, FRAME_BATCH = 2, FRAME_CONTROL = 3, FRAME_CONT = 4 };
@@ -53,12 +55,36 @@ struct rec_reader {
 	struct buf mkeys;   /* unescaped member names of the current batch marker */
 };
 
+/*
+ * A pipe between two programs holds 64 KiB by default: a few hundred
+ * records, a fraction of a batch.  While delta-append makes a commit
+ * durable, the programs before it stopped as soon as that was full, and
+ * the stages of a pipeline took turns instead of running together.  Both
+ * ends ask for REC_PIPE_SIZE (either end's request sizes the one pipe);
+ * where that is refused (a per-user limit), the pipe stays as it was.
+ */
+static void widen_pipe(int fd)
+{
+#if defined(__linux__) && !defined(F_SETPIPE_SZ)
+#define F_SETPIPE_SZ 1031 /* fcntl.h names them only for _GNU_SOURCE */
+#define F_GETPIPE_SZ 1032
+#endif
+#ifdef F_SETPIPE_SZ
+	int have = fcntl(fd, F_GETPIPE_SZ);
+	if (have >= 0 && have < REC_PIPE_SIZE)
+		(void)fcntl(fd, F_SETPIPE_SZ, REC_PIPE_SIZE);
+#else
+	(void)fd;
+#endif
+}
+
 struct rec_reader *rec_reader_new(int fd, const char *name, size_t max_line)
 {
 	struct rec_reader *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
 	r->fd = fd;
+	widen_pipe(fd);
 	r->name = strdup(name ? name : "stdin");
 	r->max_line = max_line ? max_line : REC_MAX_LINE_DEFAULT;
 	r->format = -1;
@@ -761,6 +787,7 @@ struct rec_writer *rec_writer_new(int fd, const char *name, int format)
 	if (!w)
 		return NULL;
 	w->fd = fd;
+	widen_pipe(fd);
 	w->format = format;
 	w->name = strdup(name ? name : "stdout");
 	w->buf = malloc(REC_WBUF_SIZE);
