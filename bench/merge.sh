@@ -48,9 +48,11 @@ files=$(find "$T" -path '*/trade_date=*' -name '*.parquet' | wc -l)
 echo "  initial load: $N rows into $files files as one upsert: ${w}s, peak RSS $r KiB"
 
 # One upsert after another, each a new batch of the same rows (batch ids
-# 2, 3, ...: one hyperfine benchmark each, of one run).
-hyperfine -N --runs 1 --parameter-scan n 2 31 --export-json "$D/merge.json" \
-	"env STOCKETL_LAKE=$L $STOCKETL_ROOT/bin/delta-append --merge-key $KEY --app-id bench --batch-id {n} silver $D/batch.ndjson" >/dev/null
+# 2, 3, ...: one hyperfine benchmark each, of one run).  The lake is named
+# in hyperfine's environment, not by env(1) in the command: env's own start
+# (about 0.9 ms here) is not delta-append's.
+STOCKETL_LAKE=$L hyperfine -N --runs 1 --parameter-scan n 2 31 --export-json "$D/merge.json" \
+	"$STOCKETL_ROOT/bin/delta-append --merge-key $KEY --app-id bench --batch-id {n} silver $D/batch.ndjson" >/dev/null
 lat=$(jq '[.results[].mean] | sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end * 1000' "$D/merge.json")
 rss=()
 for n in 32 33 34; do

@@ -322,6 +322,18 @@ checkpoint_adds() {
 	duckdb-query.js "SELECT add.path AS p FROM read_parquet('$(printf '%s/_delta_log/%020d.checkpoint.parquet' "$T" "$1")') WHERE add IS NOT NULL ORDER BY 1" | jq -r .p
 }
 
+# removed_at V: the paths removed by silver's JSON commits up to version V and not added again: its tombstones.
+removed_at() {
+	local v files=()
+	for ((v = 0; v <= $1; v++)); do files+=("$(log "$v")"); done
+	jq -rn 'reduce inputs as $a ({}; if $a.remove then .[$a.remove.path] = 1 elif $a.add then del(.[$a.add.path]) else . end) | keys[]' "${files[@]}"
+}
+
+# checkpoint_removes V: the paths of the removes in the checkpoint of version V, as DuckDB reads them.
+checkpoint_removes() {
+	duckdb-query.js "SELECT remove.path AS p FROM read_parquet('$(printf '%s/_delta_log/%020d.checkpoint.parquet' "$T" "$1")') WHERE remove IS NOT NULL ORDER BY 1" | jq -r .p
+}
+
 # revisions N: a stream of N upserts of 20 bars each, every one revising bars of the two days the one before wrote.
 revisions() {
 	local i
@@ -348,6 +360,37 @@ revisions() {
 	[ "$(checkpoint_adds 2)" != "$(checkpoint_adds 6)" ]
 	tag 1 <stream.ndjson
 	assert_table_is_expected
+}
+
+@test "one process per upsert reads no tombstones, yet each checkpoint it writes holds every tombstone of its version" {
+	delta-create silver --schema "$SCHEMA" --partition-by trade_date --merge-key "$KEY" \
+		--property delta.checkpointInterval=2
+	gen-ticks -m -s 2 1560 >ticks.ndjson
+	local n
+	for n in 1 2 3 4 5; do
+		sed -n "$((700 + n * 10)),$((719 + n * 10))p" ticks.ndjson | sed "s/\"volume\":[0-9]*/\"volume\":$n/" >"b$n.ndjson"
+		delta-append -q --app-id s --batch-id "$n" silver "b$n.ndjson"
+	done
+	for v in 2 4; do
+		[ -n "$(removed_at "$v")" ]
+		assert_equal "$(checkpoint_removes "$v")" "$(removed_at "$v")"
+		assert_equal "$(checkpoint_adds "$v")" "$(live_at "$v")"
+	done
+	# the next upsert starts from the checkpoint of version 4 and the commit after it
+	sed -n '760,779p' ticks.ndjson | sed 's/"volume":[0-9]*/"volume":6/' >b6.ndjson
+	run --separate-stderr delta-append -v --app-id s --batch-id 6 silver b6.ndjson
+	assert_success
+	assert_equal "$(checkpoint_removes 6)" "$(removed_at 6)"
+	assert_equal "$(checkpoint_adds 6)" "$(live_at 6)"
+	# every bar once, at its latest value
+	run bash -c "delta-cat silver | jq -r .volume | sort -n | uniq -c | awk '{ print \$1, \$2 }' | tail -4"
+	assert_output - <<-'EOF'
+		10 3
+		10 4
+		10 5
+		20 6
+	EOF
+	assert_equal "$(delta-cat silver | wc -l)" 70
 }
 
 @test "checkpoints that fail behind the stream are warnings naming their versions; every batch stands" {

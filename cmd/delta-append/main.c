@@ -631,7 +631,7 @@ static int print_txn_version(const struct config *cfg, const char *table, const 
 {
 	struct buf root = BUF_INIT;
 	struct delta_snapshot snap;
-	struct delta_load_opts lo = {-1, -1, 1, 0};
+	struct delta_load_opts lo = {-1, -1, 1, 0, 0};
 	struct err_msg e;
 	struct delta_store *store = NULL;
 	int rc = EX_OK;
@@ -683,7 +683,7 @@ static int upsert_setup(struct app *a, const char *key, int from_option, struct 
 	if (a->snap.no_files || stale == DELTA_SNAPSHOT_STALE) {
 		/* The table named its key (its file lists are needed after all), or moved on. */
 		struct delta_snapshot full;
-		struct delta_load_opts lo = {-1, -1, 0, 0};
+		struct delta_load_opts lo = {-1, -1, 0, 0, 1};
 		if (delta_store_load(a->store, &lo, &full, e) < 0) {
 			err_error("%s", e->text);
 			return e->status ? e->status : EX_DATAERR;
@@ -866,13 +866,13 @@ int main(int argc, char **argv)
 	}
 	/*
 	 * The snapshot without file lists (an append needs none; an upsert
-	 * does), every action checked, through the store (which first
+	 * needs the live files, never the tombstones), every action checked, through the store (which first
 	 * finishes what a writer left incomplete, and may know newer commits
 	 * than a listing shows); the listing that proves the log has no gap
 	 * finishes while the first batch is written, and is waited for before
 	 * its commit.
 	 */
-	struct delta_load_opts lo = {-1, -1, !o_merge, 1};
+	struct delta_load_opts lo = {-1, -1, !o_merge, 1, 1};
 	if (delta_store_load(a.store, &lo, &a.snap, &e) < 0) {
 		err_error("%s%s", e.text,
 		          strstr(e.text, "not a Delta table") ? " (create it with delta-create)"

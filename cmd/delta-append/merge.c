@@ -1459,7 +1459,7 @@ out:
 static int reload(struct app *a, struct err_msg *e)
 {
 	struct delta_snapshot fresh;
-	struct delta_load_opts lo = {-1, -1, 0, 0};
+	struct delta_load_opts lo = {-1, -1, 0, 0, 1};
 	if (delta_store_load(a->store, &lo, &fresh, e) < 0)
 		return -1;
 	delta_snapshot_free(&a->snap);

@@ -291,7 +291,7 @@ static int read_table(const struct opts *o, struct delta_where *w, struct delta_
 {
 	const char *root = store->root;
 	struct delta_snapshot snap;
-	struct delta_load_opts lo = {o->version, o->timestamp_ms, o->since >= 0, 0};
+	struct delta_load_opts lo = {o->version, o->timestamp_ms, o->since >= 0, 0, 1};
 	struct dc_col *cols = NULL;
 	struct err_msg e;
 	size_t ncols = 0;

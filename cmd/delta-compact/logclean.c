@@ -215,7 +215,7 @@ static int checkpoint_complete(const struct log_list *l, size_t i)
  */
 static int checkpoint_usable(const struct compact *c, int64_t v)
 {
-	struct delta_load_opts lo = {v, -1, 1, 0};
+	struct delta_load_opts lo = {v, -1, 1, 0, 0};
 	struct delta_snapshot snap;
 	struct err_msg e;
 	if (delta_store_load(c->store, &lo, &snap, &e) < 0) {

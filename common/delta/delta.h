@@ -214,6 +214,7 @@ struct delta_snapshot {
 	struct delta_metadata meta;
 	int has_protocol, has_meta;
 	int no_files;             /* loaded without the file lists (struct delta_load_opts) */
+	int no_tombstones;        /* loaded without the tombstones (struct delta_load_opts) */
 	struct strmap files;      /* path -> struct delta_file, the live files */
 	struct strmap tombstones; /* path -> struct delta_file */
 	struct strmap txns;       /* app id -> struct delta_set_txn */
@@ -244,11 +245,21 @@ struct delta_load_opts {
 	 * their data files.
 	 */
 	int defer_check;
+	/*
+	 * Keep the live files but not the tombstones: remove actions are
+	 * parsed and checked, and take their file out of the live ones, but
+	 * are not kept.  A table written every few minutes carries thousands
+	 * of tombstones until their retention ends, which only checkpoints and
+	 * VACUUM need; reading them cost a writer's cold start as much as the
+	 * live files did.  A commit on such a snapshot that falls on a
+	 * checkpoint loads the table whole first (delta_txn.h).
+	 */
+	int no_tombstones;
 };
 
 #define DELTA_LOAD_LATEST                                                                          \
 	{                                                                                          \
-		-1, -1, 0, 0                                                                       \
+		-1, -1, 0, 0, 0                                                                    \
 	}
 
 /*

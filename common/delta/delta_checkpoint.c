@@ -963,6 +963,22 @@ static int cp_act_row(struct delta_snapshot *snap, const struct cp_at *at, struc
 	/* Checked like any other action, then left out. */
 	if (snap->no_files)
 		return 0;
+	if (!is_add && snap->no_tombstones) {
+		/* Not kept, but still no longer live (delta_snapshot_put_file()). */
+		if (snap->files.count) {
+			if (!decoded) {
+				buf_reset(&sc->raw);
+				buf_append(&sc->raw, raw->p, rawlen);
+				if (buf_reserve(&sc->raw, 0) < 0 || buf_failed(&sc->raw)) {
+					err_set(e, EX_SOFTWARE, "out of memory");
+					return -1;
+				}
+			}
+			const char *key = decoded ? decoded->data : sc->raw.data;
+			delta_file_free(strmap_del(&snap->files, key));
+		}
+		return 0;
+	}
 	struct delta_file *f =
 	    cp_file_block(raw, rawlen, decoded, stats, tags_set ? &sc->tags : NULL, sc);
 	if (!f) {
@@ -1848,9 +1864,9 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e)
 {
 	char final[DELTA_PATH_MAX], tmp[DELTA_PATH_MAX], uuid[37];
-	if (snap->no_files) {
-		err_set(e, EX_SOFTWARE, "%s: a checkpoint needs a snapshot with its files",
-		        snap->root);
+	if (snap->no_files || snap->no_tombstones) {
+		err_set(e, EX_SOFTWARE, "%s: a checkpoint needs a snapshot with its %s", snap->root,
+		        snap->no_files ? "files" : "tombstones");
 		return -1;
 	}
 	delta_uuid(uuid);

@@ -462,6 +462,11 @@ static int delta_apply_file(struct delta_snapshot *snap, const struct json *a, i
 int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, int is_add,
                             struct err_msg *e)
 {
+	if (!is_add && snap->no_tombstones) {
+		delta_file_free(strmap_del(&snap->files, f->path));
+		delta_file_free(f);
+		return 0;
+	}
 	struct strmap *to = is_add ? &snap->files : &snap->tombstones;
 	struct strmap *from = is_add ? &snap->tombstones : &snap->files;
 	/* Hashed once for both maps; the other map is often empty (no tombstones yet). */

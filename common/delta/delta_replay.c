@@ -760,6 +760,7 @@ int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
 	snap->root = strdup(root);
 	snap->checkpoint_version = -1;
 	snap->no_files = o->no_files;
+	snap->no_tombstones = o->no_tombstones;
 	if (!snap->root) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;

@@ -333,6 +333,7 @@ static int replay_store(struct delta_store *s, const struct delta_load_opts *o, 
 	snap->version = -1;
 	snap->timestamp = -1;
 	snap->no_files = o->no_files;
+	snap->no_tombstones = o->no_tombstones;
 	if (!(snap->root = strdup(s->root))) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;

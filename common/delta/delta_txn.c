@@ -804,7 +804,7 @@ static int try_revalidate(struct delta_txn *t, int kind, struct delta_commit_inf
 static int reload(struct delta_txn *t, struct delta_commit_info *info, struct err_msg *e)
 {
 	struct delta_snapshot fresh;
-	struct delta_load_opts o = {-1, -1, t->snap->no_files, 0};
+	struct delta_load_opts o = {-1, -1, t->snap->no_files, 0, t->snap->no_tombstones};
 	if (delta_store_load(t->store, &o, &fresh, e) < 0)
 		return -1;
 	if (t->nremoves || txn_reads(t)) {
@@ -1031,17 +1031,17 @@ static int checkpoint_behind(struct delta_checkpointer *k, const struct delta_sn
 
 /*
  * Write the checkpoint that falls due at the version just committed, from
- * the snapshot in memory; a snapshot kept without file lists is loaded
- * whole at that version first, and kept so, so that the checkpoints after
- * it come from memory too.  With a checkpointer, a copy of the snapshot
+ * the snapshot in memory; a snapshot kept without file lists or without
+ * tombstones is loaded whole at that version first, and kept so, so that
+ * the checkpoints after it come from memory too.  With a checkpointer, a copy of the snapshot
  * is written by its thread while the caller goes on.
  */
 static void checkpoint(struct delta_txn *t, struct delta_commit_info *info)
 {
 	struct delta_snapshot *snap = t->snap;
-	if (snap->no_files) {
+	if (snap->no_files || snap->no_tombstones) {
 		struct delta_snapshot full;
-		struct delta_load_opts o = {snap->version, -1, 0, 0};
+		struct delta_load_opts o = {snap->version, -1, 0, 0, 0};
 		if (delta_store_load(t->store, &o, &full, &info->checkpoint_err) < 0) {
 			info->checkpoint = -1;
 			return;

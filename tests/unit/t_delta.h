@@ -108,7 +108,7 @@ static inline void t_append(const struct t_table *t, int64_t v, const char *p, c
 static inline int t_checkpoint(const struct t_table *t, int64_t v)
 {
 	struct delta_snapshot s;
-	struct delta_load_opts o = {v, -1, 0, 0};
+	struct delta_load_opts o = {v, -1, 0, 0, 0};
 	struct err_msg e;
 	if (delta_snapshot_load(t->root, &o, &s, &e) < 0) {
 		printf("# %s\n", e.text);

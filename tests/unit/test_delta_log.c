@@ -16,7 +16,7 @@
 
 static int load(const struct t_table *t, int no_files, struct delta_snapshot *s, struct err_msg *e)
 {
-	struct delta_load_opts o = {-1, -1, no_files, 0};
+	struct delta_load_opts o = {-1, -1, no_files, 0, 0};
 	return delta_snapshot_load(t->root, &o, s, e);
 }
 
@@ -93,14 +93,14 @@ static void test_an_empty_commit_is_refused_naming_it(void)
 			T_CHECK(strstr(e.text, "version 2 is empty") != NULL);
 		}
 		/* Time travel to it, and reading it alone (a writer's conflict check). */
-		struct delta_load_opts o = {2, -1, 0, 0};
+		struct delta_load_opts o = {2, -1, 0, 0, 0};
 		T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), -1);
 		T_CHECK(strstr(e.text, "version 2 is empty") != NULL);
 		T_EQ_INT(delta_commit_read(t.root, 2, &text, &e), -1);
 		T_EQ_INT(e.status, EX_DATAERR);
 	}
 	/* Versions before it still read. */
-	struct delta_load_opts o = {1, -1, 0, 0};
+	struct delta_load_opts o = {1, -1, 0, 0, 0};
 	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), 0);
 	T_EQ_INT(s.version, 1);
 	delta_snapshot_free(&s);
@@ -160,7 +160,7 @@ static void test_a_gap_is_named(void)
 	T_EQ_INT(delta_latest_version(t.root, &e), -2);
 	T_CHECK(strstr(e.text, "version 3 is missing from the log") != NULL);
 	/* Time travel below the gap is refused too: the table is damaged. */
-	struct delta_load_opts o = {2, -1, 0, 0};
+	struct delta_load_opts o = {2, -1, 0, 0, 0};
 	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), -1);
 	T_CHECK(strstr(e.text, "version 3 is missing") != NULL);
 	t_table_free(&t);
@@ -180,7 +180,7 @@ static void test_a_gap_after_the_hinted_checkpoint_is_named(void)
 	T_EQ_INT(load(&t, 0, &s, &e), -1);
 	T_CHECK(strstr(e.text, "version 12 is missing from the log (the newest is 15)") != NULL);
 	/* Deferred, as writers load: the snapshot stops at 11 and the check says why. */
-	struct delta_load_opts o = {-1, -1, 1, 1};
+	struct delta_load_opts o = {-1, -1, 1, 1, 0};
 	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), 0);
 	T_EQ_INT(s.version, 11);
 	T_EQ_INT(delta_snapshot_check(&s, &e), -1);
@@ -213,7 +213,7 @@ static void test_a_stale_hint_is_caught(void)
 	T_EQ_INT(s.files.count, 25);
 	delta_snapshot_free(&s);
 	/* Deferred: the snapshot stops at 10, and the check says the log moved on without it. */
-	struct delta_load_opts o = {-1, -1, 1, 1};
+	struct delta_load_opts o = {-1, -1, 1, 1, 0};
 	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), 0);
 	T_EQ_INT(s.version, 10);
 	T_EQ_INT(delta_snapshot_check(&s, &e), DELTA_SNAPSHOT_STALE);
@@ -371,7 +371,7 @@ static void same_files(const char *root, const struct strmap *a, const struct st
 /* Load root both ways (column by column, rows only) and hold the states against each other. */
 static void same_both_ways(const char *root, int64_t version, size_t min_files)
 {
-	struct delta_load_opts o = {version, -1, 0, 0};
+	struct delta_load_opts o = {version, -1, 0, 0, 0};
 	struct delta_snapshot cols, rows;
 	struct err_msg e;
 	delta_checkpoint_rowwise = 1;

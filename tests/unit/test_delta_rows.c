@@ -333,7 +333,7 @@ static void test_an_added_file_the_read_predicate_accepts_is_a_conflict(void)
 	t_table_new(&t, 0);
 	t_append(&t, 1, "a", NULL);
 	struct delta_snapshot s;
-	struct delta_load_opts lo = {-1, -1, 0, 0};
+	struct delta_load_opts lo = {-1, -1, 0, 0, 0};
 	struct err_msg e;
 	if (delta_snapshot_load(t.root, &lo, &s, &e) < 0) {
 		printf("# %s\n", e.text);

@@ -4,17 +4,20 @@
  * judgement of each kind of winning commit, moving past other writers'
  * appends at no cost, duplicates, revalidated metadata changes, the
  * checkpoint that falls due (written in the commit, or behind it by a
- * checkpointer), the barrier that holds a commit back until its data is
+ * checkpointer; from a snapshot kept without tombstones, once it is
+ * loaded whole), the barrier that holds a commit back until its data is
  * durable, and two creators racing for version 0.
  */
 #include "t_delta.h"
+
+#include <time.h>
 
 #include "t.h"
 
 static struct delta_snapshot snap_of(const struct t_table *t, int no_files)
 {
 	struct delta_snapshot s;
-	struct delta_load_opts o = {-1, -1, no_files, 0};
+	struct delta_load_opts o = {-1, -1, no_files, 0, 0};
 	struct err_msg e;
 	if (delta_snapshot_load(t->root, &o, &s, &e) < 0) {
 		printf("# %s\n", e.text);
@@ -325,6 +328,69 @@ static void test_the_checkpoint_that_falls_due_is_written(void)
 	t_table_free(&t);
 }
 
+/* A remove of path at now (within any retention), as commit v. */
+static void t_remove_now(const struct t_table *t, int64_t v, const char *path)
+{
+	char text[512];
+	snprintf(text, sizeof text,
+	         "{\"remove\":{\"path\":\"%s\",\"deletionTimestamp\":%lld,\"dataChange\":true}}\n",
+	         path, (long long)time(NULL) * 1000);
+	t_text(t, v, text);
+}
+
+static void test_a_snapshot_without_tombstones_still_checkpoints_them(void)
+{
+	struct t_table t;
+	struct err_msg e;
+	t_table_new(&t, 6);
+	t_append(&t, 1, "a", NULL);
+	t_append(&t, 2, "b", NULL);
+	t_remove_now(&t, 3, "p=a/f1.parquet");
+	T_EQ_INT(t_checkpoint(&t, 3), 0); /* holds b, and the tombstone of a */
+	t_remove_now(&t, 4, "p=b/f2.parquet");
+	t_append(&t, 5, "c", NULL);
+	/* Without tombstones: the live files are the same, no tombstone is kept. */
+	struct delta_snapshot s;
+	struct delta_load_opts o = {-1, -1, 0, 0, 1};
+	T_EQ_INT(delta_snapshot_load(t.root, &o, &s, &e), 0);
+	T_EQ_INT(s.no_tombstones, 1);
+	T_EQ_INT(s.checkpoint_version, 3);
+	T_EQ_INT(s.files.count, 1);
+	T_CHECK(strmap_get(&s.files, "p=c/f5.parquet") != NULL);
+	T_EQ_INT(s.tombstones.count, 0);
+	struct delta_snapshot full = snap_of(&t, 0);
+	T_EQ_INT(full.files.count, 1);
+	T_EQ_INT(full.tombstones.count, 2);
+	delta_snapshot_free(&full);
+	/* Nor can a checkpoint be written from it. */
+	T_EQ_INT(delta_checkpoint_write(&s, &e), -1);
+	T_CHECK(strstr(e.text, "tombstones") != NULL);
+	/* The commit on which a checkpoint falls loads the table whole for it. */
+	struct delta_store *store = delta_store_link(t.root, NULL);
+	struct delta_txn *x = delta_txn_begin(&s, store, "DELETE");
+	T_EQ_INT(delta_txn_remove(x, strmap_get(&s.files, "p=c/f5.parquet"),
+	                          (int64_t)time(NULL) * 1000, 1),
+	         0);
+	struct delta_commit_info info;
+	T_EQ_INT(delta_txn_commit(x, &info, &e), 0);
+	T_EQ_INT(info.version, 6);
+	T_EQ_INT(info.checkpoint, 1);
+	T_EQ_INT(s.no_tombstones, 0);
+	T_EQ_INT(s.tombstones.count, 3);
+	delta_txn_free(x);
+	struct delta_snapshot r = snap_of(&t, 0);
+	T_EQ_INT(r.checkpoint_version, 6);
+	T_EQ_INT(r.files.count, 0);
+	T_EQ_INT(r.tombstones.count, 3);
+	T_CHECK(strmap_get(&r.tombstones, "p=a/f1.parquet") != NULL);
+	T_CHECK(strmap_get(&r.tombstones, "p=b/f2.parquet") != NULL);
+	T_CHECK(strmap_get(&r.tombstones, "p=c/f5.parquet") != NULL);
+	delta_snapshot_free(&r);
+	delta_snapshot_free(&s);
+	delta_store_close(store);
+	t_table_free(&t);
+}
+
 /* What the barrier of a commit saw when it was called. */
 struct barrier_seen {
 	const char *root;
@@ -433,7 +499,7 @@ static void test_a_checkpoint_written_behind_holds_its_own_version(void)
 	T_EQ_INT(delta_checkpointer_poll(k, 1, &v, &e), 0);
 	/* the checkpoint of version 2 holds the two files of version 2, not the third */
 	struct delta_snapshot r;
-	struct delta_load_opts o = {2, -1, 0, 0};
+	struct delta_load_opts o = {2, -1, 0, 0, 0};
 	T_EQ_INT(delta_snapshot_load(t.root, &o, &r, &e), 0);
 	T_EQ_INT(r.checkpoint_version, 2);
 	T_EQ_INT(r.files.count, 2);
@@ -498,6 +564,7 @@ int main(void)
 	T_RUN(test_catching_up_over_appends_costs_no_attempt);
 	T_RUN(test_duplicates_and_metadata_changes);
 	T_RUN(test_the_checkpoint_that_falls_due_is_written);
+	T_RUN(test_a_snapshot_without_tombstones_still_checkpoints_them);
 	T_RUN(test_the_barrier_holds_the_commit_back_until_it_returns);
 	T_RUN(test_a_checkpoint_written_behind_holds_its_own_version);
 	T_RUN(test_two_creators_race_for_version_0);
