@@ -71,14 +71,17 @@ tm() { # NAME CMD...: CMD under /usr/bin/time, its peak RSS kept as NAME
 count() { node "$root/tests/helpers/duckdb-query.js" "SELECT count(*) AS n FROM read_parquet('$1')" | jq .n; }
 
 # stocketl ---------------------------------------------------------------------
-# bronze MODE: the job's bronze stages into a new lake; MODE json (JSON
-# records between the stages) or binary (binary frames, as pipelines/bronze.sh
-# runs them).
+# bronze MODE: the job's bronze stages into a new lake (fresh_lake, outside
+# the timing, as DuckDB's output directory is removed outside its); MODE
+# json (JSON records between the stages) or binary (binary frames, as
+# pipelines/bronze.sh runs them).
+fresh_lake() {
+	rm -rf "${d:?}/lake" "${d:?}/var"
+	mkdir -p "$d/var"
+}
 ours_bronze() {
 	local bin=()
 	[ "$1" = binary ] && bin=(--binary)
-	rm -rf "${d:?}/lake" "${d:?}/var"
-	mkdir -p "$d/var"
 	delta-create -q bronze --schema "$root/conf/tables/bronze.schema" --partition-by trade_date
 	tm normalize tick-normalize -q "${bin[@]}" --rejects "$d/var/normalize.ndjson" "$env" |
 		tm validate tick-validate -q "${bin[@]}" --checks "$checks" --rejects "$d/var/validate.ndjson" |
@@ -114,6 +117,7 @@ export STOCKETL_LAKE=$d/lake
 declare -A walls rss
 for ((i = 0; i < BENCH_RUNS; i++)); do
 	for mode in json binary; do
+		fresh_lake
 		t0=$EPOCHREALTIME
 		ours_bronze $mode
 		t1=$EPOCHREALTIME
