@@ -310,29 +310,25 @@ EOF
 	[ ! -e "$STOCKETL_LAKE/plain/_delta_log/00000000000000000001.json" ]
 }
 
-# live_at V: the live files of silver at version V, by replaying its JSON commits.
-live_at() {
+# replayed_at V add|remove: silver's live files (add) or its tombstones
+# (remove) at version V, by replaying its JSON commits.
+replayed_at() {
 	local v files=()
 	for ((v = 0; v <= $1; v++)); do files+=("$(log "$v")"); done
-	jq -rn 'reduce inputs as $a ({}; if $a.add then .[$a.add.path] = 1 elif $a.remove then del(.[$a.remove.path]) else . end) | keys[]' "${files[@]}"
+	jq -rn --arg k "$2" 'reduce inputs as $a ({};
+		if $a.add then (if $k == "add" then .[$a.add.path] = 1 else del(.[$a.add.path]) end)
+		elif $a.remove then (if $k == "remove" then .[$a.remove.path] = 1 else del(.[$a.remove.path]) end)
+		else . end) | keys[]' "${files[@]}"
 }
+live_at() { replayed_at "$1" add; }
+removed_at() { replayed_at "$1" remove; }
 
-# checkpoint_adds V: the paths of the adds in the checkpoint of version V, as DuckDB reads them.
-checkpoint_adds() {
-	duckdb-query.js "SELECT add.path AS p FROM read_parquet('$(printf '%s/_delta_log/%020d.checkpoint.parquet' "$T" "$1")') WHERE add IS NOT NULL ORDER BY 1" | jq -r .p
+# checkpoint_paths V add|remove: the paths of the checkpoint of version V's adds or removes, as DuckDB reads them.
+checkpoint_paths() {
+	duckdb-query.js "SELECT $2.path AS p FROM read_parquet('$(printf '%s/_delta_log/%020d.checkpoint.parquet' "$T" "$1")') WHERE $2 IS NOT NULL ORDER BY 1" | jq -r .p
 }
-
-# removed_at V: the paths removed by silver's JSON commits up to version V and not added again: its tombstones.
-removed_at() {
-	local v files=()
-	for ((v = 0; v <= $1; v++)); do files+=("$(log "$v")"); done
-	jq -rn 'reduce inputs as $a ({}; if $a.remove then .[$a.remove.path] = 1 elif $a.add then del(.[$a.add.path]) else . end) | keys[]' "${files[@]}"
-}
-
-# checkpoint_removes V: the paths of the removes in the checkpoint of version V, as DuckDB reads them.
-checkpoint_removes() {
-	duckdb-query.js "SELECT remove.path AS p FROM read_parquet('$(printf '%s/_delta_log/%020d.checkpoint.parquet' "$T" "$1")') WHERE remove IS NOT NULL ORDER BY 1" | jq -r .p
-}
+checkpoint_adds() { checkpoint_paths "$1" add; }
+checkpoint_removes() { checkpoint_paths "$1" remove; }
 
 # revisions N: a stream of N upserts of 20 bars each, every one revising bars of the two days the one before wrote.
 revisions() {
