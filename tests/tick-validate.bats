@@ -86,14 +86,15 @@ outcome() {
 
 @test "a pipe between two stages is widened to 1 MiB by either end, so a stage runs on while the next one commits" {
 	# fcntl(F_GETPIPE_SZ) (1032) of the pipe, as the program at its other end sees it
+	# (read once the writer is done: it asked when it started, however late that was)
 	# shellcheck disable=SC2016 # perl's variables
-	size_in='print fcntl(STDIN, 1032, 0) + 0, "\n"'
+	size_in='local $/; <STDIN>; print fcntl(STDIN, 1032, 0) + 0, "\n"'
 	# the writing end: tick-normalize's output
 	run bash -c 'tick-normalize -q --binary "$1" | perl -e "$2"' - "$PIPE/envelopes.ndjson" "$size_in"
 	assert_output 1048576
 	# the reading end: tick-validate's input, as the program before it sees it once it started
 	# shellcheck disable=SC2016 # perl's variables
-	size_out='for (1 .. 100) { $s = fcntl(STDOUT, 1032, 0) + 0; last if $s == 1048576; select(undef, undef, undef, 0.05) } print STDERR "$s\n"'
+	size_out='for (1 .. 600) { $s = fcntl(STDOUT, 1032, 0) + 0; last if $s == 1048576; select(undef, undef, undef, 0.05) } print STDERR "$s\n"'
 	run bash -c 'perl -e "$2" 2>size | tick-validate -q --checks "$1" >/dev/null; cat size' - "$SHIPPED" "$size_out"
 	assert_output 1048576
 	# a pipe between other programs, for comparison: 64 KiB
