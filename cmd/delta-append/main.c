@@ -866,11 +866,11 @@ int main(int argc, char **argv)
 	}
 	/*
 	 * The snapshot without file lists (an append needs none; an upsert
-	 * needs the live files, never the tombstones), every action checked, through the store (which first
-	 * finishes what a writer left incomplete, and may know newer commits
-	 * than a listing shows); the listing that proves the log has no gap
-	 * finishes while the first batch is written, and is waited for before
-	 * its commit.
+	 * needs the live files, never the tombstones), every action checked,
+	 * through the store (which first finishes what a writer left
+	 * incomplete, and may know newer commits than a listing shows); the
+	 * listing that proves the log has no gap finishes while the first
+	 * batch is written, and is waited for before its commit.
 	 */
 	struct delta_load_opts lo = {-1, -1, !o_merge, 1, 1};
 	if (delta_store_load(a.store, &lo, &a.snap, &e) < 0) {

@@ -1033,8 +1033,8 @@ static int checkpoint_behind(struct delta_checkpointer *k, const struct delta_sn
  * Write the checkpoint that falls due at the version just committed, from
  * the snapshot in memory; a snapshot kept without file lists or without
  * tombstones is loaded whole at that version first, and kept so, so that
- * the checkpoints after it come from memory too.  With a checkpointer, a copy of the snapshot
- * is written by its thread while the caller goes on.
+ * the checkpoints after it come from memory too.  With a checkpointer, a
+ * copy of the snapshot is written by its thread while the caller goes on.
  */
 static void checkpoint(struct delta_txn *t, struct delta_commit_info *info)
 {

@@ -27,7 +27,9 @@
  * attempts; only real conflicts spend them.  After the commit, the
  * snapshot is at the new version and the checkpoint that falls due
  * (version % delta.checkpointInterval == 0) is written, from the snapshot
- * in memory when it holds the file lists.
+ * in memory when it holds the file lists and the tombstones; a snapshot
+ * loaded without either is first loaded whole at that version, and kept
+ * so.
  *
  * Ownership: the transaction borrows the snapshot and the store (both must
  * outlive it) and copies everything staged into it.  The snapshot is
