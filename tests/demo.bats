@@ -44,7 +44,7 @@ setup() {
 	assert_line --partial "3. the chart: delta-cat silver | tick-chart"
 	# the real jobs ran, through the runner: their summary lines and logs
 	run cat "$R/run.1.err"
-	assert_line --regexp '^backfill: run [0-9TZ-]+: status 1; .* 2375 rows committed; log '"$D"'/state/logs/backfill/'
+	assert_line --regexp '^backfill: run [0-9TZ-]+: status 1 \(loaded; records quarantined or checks warned\); .* 2375 rows committed; log '"$D"'/state/logs/backfill/'
 	assert_line --regexp '^stock-etl: run [0-9TZ-]+: status 0; .* rows committed; log '"$D"'/state/logs/stock-etl/'
 	# the second run asked the loopback server for the latest bars alone (the
 	# month was loaded), TSLA twice: the recorded throttle note, then the data

@@ -109,6 +109,28 @@ lock_held() {
 	assert_output 1
 }
 
+@test "-q: a failed run's summary says why, in its one line; a run that only warned says it loaded" {
+	# A bar whose high is below its low is quarantined: status 1, loaded.
+	mkdir fx
+	sed -e '0,/"2. high": "282.5100"/s//"2. high": "282.0000"/' -e 's/"IBM"/"BAD"/' \
+		"$FIXTURES/alphavantage/intraday_IBM_5min_compact.json" >fx/bad.json
+	job_serve '[{"match": {"symbol": "BAD"}, "responses": [{"file": "bad.json"}]}]'
+	run --separate-stderr bronze -q BAD
+	assert_failure 1
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_regex "$stderr" "^bronze: run [^ ]*: status 1 \(loaded; records quarantined or checks warned\); "
+	unset ALPHAVANTAGE_API_KEY
+	run --separate-stderr bronze -q BAD
+	assert_failure 78
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_regex "$stderr" "^bronze: run [^ ]*: status 78, failed at stage fetch \(av-fetch: no API key: [^)]*\)[^;]*; [0-9.]+ s; 0 rows committed; log "
+	# Not quiet, the stage says it itself, and the summary does not again.
+	run --separate-stderr bronze BAD
+	assert_failure 78
+	assert_equal "${#stderr_lines[@]}" 2
+	assert_regex "${stderr_lines[1]}" "^bronze: run [^ ]*: status 78, failed at stage fetch; "
+}
+
 @test "a second run of a job while one is going exits 75, says which run holds the lock, and fetches nothing" {
 	job_serve "$SLOW"
 	bronze_bg IBM

@@ -609,7 +609,13 @@ runner_end() {
 	took=$(runner_seconds $(($(runner_now_us) - RUNNER_START_US)))
 	[ "$RUNNER_NATTEMPTS" -gt 1 ] && attempts=" after $RUNNER_NATTEMPTS attempts"
 	what="status $RUNNER_STATUS$attempts"
+	# 1 is a success that a reader of the line could take for a failure.
+	[ "$RUNNER_STATUS" = 1 ] && what="$what (loaded; records quarantined or checks warned)"
 	[ -n "$RUNNER_FAILED_STAGE" ] && [ "$RUNNER_STATUS" -ge 2 ] && what="$what, failed at stage $RUNNER_FAILED_STAGE"
+	# Quiet, the stage's own message went to the log alone: the summary
+	# (cron's whole output) says why, unless it says so already.
+	[ "$RUNNER_QUIET" = 1 ] && [ "$RUNNER_STATUS" -ge 2 ] && [ -n "$RUNNER_REASON" ] &&
+		[ -z "$RUNNER_STOPPED" ] && [ "$A_TIMED_OUT" != 1 ] && what="$what ($RUNNER_REASON)"
 	[ -n "$RUNNER_STOPPED" ] && what="$what, stopped by SIG$RUNNER_STOPPED"
 	[ "$A_TIMED_OUT" = 1 ] && what="$what, timed out"
 	runner_spool_close
@@ -1091,9 +1097,11 @@ runner_stage_failed() {
 }
 
 # runner_fail STAGE STATUS MESSAGE: the job finds that its run cannot go
-# on (a usage error in its arguments): the message on stderr, the run ends.
+# on (a usage error in its arguments): the message on stderr (quiet: in
+# the summary alone), the run ends.
 runner_fail() {
-	runner_say "$3"
+	# Quiet, the summary says it.
+	[ "$RUNNER_QUIET" = 1 ] || runner_say "$3"
 	runner_stage_failed "$1" "$2" "$3"
 	runner_finish
 }
