@@ -530,3 +530,68 @@ age() {
 	sort -c order
 	[ "$(head -1 order)" = "2025-06-02T13:30:00Z AAPL" ]
 }
+
+# commit_delayed_compact ARGS...: delta-compact ARGS in the background, its
+# first commit held for 3 s just before the commit is linked into the log
+# (strace delays the first link(2)), its stderr in c.err, its process in $!.
+commit_delayed_compact() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/null \
+		-e trace=link -e inject=link:delay_enter=3000000:when=1 delta-compact "$@" 2>c.err &
+}
+
+# upsert_one_row T: while delta-compact waits, an upsert that rewrites the
+# file holding the table's first row (its volume changed); waits for
+# delta-compact's commit to be written first, so that the upsert wins the
+# version.
+upsert_one_row() {
+	local k
+	for ((k = 0; k < 100; k++)); do
+		compgen -G "lake/$1/_delta_log/.*.json.*.tmp" >/dev/null && break
+		sleep 0.05
+	done
+	compgen -G "lake/$1/_delta_log/.*.json.*.tmp" >/dev/null
+	delta-cat "$1" | head -1 | jq -c '.volume = 424242' |
+		delta-append -q --merge-key symbol,interval,trade_timestamp --app-id fix --batch-id 1 "$1"
+}
+
+@test "optimize that loses a group to an upsert plans again from the latest version and commits; with no retries it exits 75 and leaves nothing" {
+	ticks_table t 12 4
+	commit_delayed_compact -v t
+	c=$!
+	upsert_one_row t
+	merged=$(latest t)
+	rows t >expected
+	grep -q 424242 expected
+	wait "$c"
+	run cat c.err
+	assert_line --regexp "^delta-compact: t: optimize: another writer rewrote files of this group first \(.*/lake/t: version $merged removed .*\); planning again from the latest version \(retry 1 of 15\)$"
+	assert_line --regexp '^delta-compact: t: optimize: 12 files .* rewritten into 1 .*; the table had 12 files .*, now 1 '
+	# The optimize came after the upsert, and holds its row.
+	run delta-history --format json --limit 2 t
+	assert_equal "$(jq -r .operation <<<"${lines[0]}") $(jq -r .operation <<<"${lines[1]}")" "OPTIMIZE MERGE"
+	rows t >after
+	cmp expected after
+	assert_equal "$(live_files t | wc -l)" 1
+	# Every data file on disk is one the log names: the lost attempt's was removed.
+	assert_equal "$(find lake/t -name '*.parquet' -path '*trade_date=*' | wc -l)" \
+		"$(jq -r '.add.path // empty' lake/t/_delta_log/*.json | sort -u | wc -l)"
+
+	# Without retries the conflict is the run's end: 75, nothing of it left.
+	ticks_table u 12 4
+	printf '[delta]\ncommit_retries = 0\n' >no-retries.ini
+	commit_delayed_compact --config no-retries.ini u
+	c=$!
+	upsert_one_row u
+	rows u >expected
+	s=0
+	wait "$c" || s=$?
+	assert_equal "$s" 75
+	run cat c.err
+	assert_output --regexp '^delta-compact: .*lake/u: version [0-9]+ removed .*; not committed, safe to run again \(a conflict: another writer rewrote or deleted these files first; the new files were removed; 0 retries spent, \[delta\] commit_retries\)$'
+	rows u >after
+	cmp expected after
+	assert_equal "$(delta-history --format json --limit 1 u | jq -r .operation)" MERGE
+	# Every data file on disk is one the log names.
+	assert_equal "$(find lake/u -name '*.parquet' -path '*trade_date=*' | wc -l)" \
+		"$(jq -r '.add.path // empty' lake/u/_delta_log/*.json | sort -u | wc -l)"
+}

@@ -24,7 +24,8 @@
  * read set is only the files it removes, so writers appending to the same
  * partitions at the same time never conflict with it; another rewrite of
  * the same files does (delete/delete), and then this run's new files are
- * removed and it stops with 75, nothing lost.  The plan of each group is
+ * removed and the rest is planned again from the latest version, up to
+ * [delta] commit_retries times, then 75, nothing lost.  The plan of each group is
  * made from the snapshot as the previous commit left it.  A run that is
  * killed leaves its committed groups done and its unfinished files
  * unreferenced (vacuum removes them); the next run does the rest.
@@ -81,6 +82,8 @@ struct optimize {
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
 	struct totals t;
+	int conflict;              /* the last commit lost to another writer's rewrite */
+	struct err_msg conflict_e; /* what the commit said then */
 };
 
 /* Partitions ------------------------------------------------------------------- */
@@ -542,12 +545,13 @@ static int commit_group(struct optimize *o, struct delta_writer *w, struct delta
 	if (info.checkpoint < 0)
 		err_warn("%s", info.checkpoint_err.text);
 	if (rc < 0) {
-		if (info.conflict)
-			err_error("%s (a conflict: another writer rewrote or deleted these files "
-			          "first; the new files were removed)",
-			          e.text);
-		else
+		if (info.conflict) {
+			/* The caller plans again, or says so when it may not. */
+			o->conflict = 1;
+			o->conflict_e = e;
+		} else {
 			err_error("%s", e.text);
+		}
 		return e.status ? e.status : EX_SOFTWARE;
 	}
 	return EX_OK;
@@ -724,53 +728,69 @@ static int setup_columns(struct optimize *o)
 	return EX_OK;
 }
 
-int compact_optimize(struct compact *c)
+/* What the first plan found, and the table as the last attempt left it, for the summary. */
+struct run {
+	int planned;
+	size_t nparts;
+	int64_t files_before, bytes_before, table_files, table_bytes;
+	int64_t files_after, bytes_after;
+	char tsize[32];
+};
+
+/*
+ * One attempt: plan from the latest version, rewrite and commit group by
+ * group.  The totals carry over from the attempts before; an attempt whose
+ * commit lost to another writer's rewrite of the same files returns with
+ * o->conflict set, its committed groups done.
+ */
+static int optimize_once(struct compact *c, struct optimize *o, struct run *r)
 {
-	struct optimize o;
 	struct err_msg e;
-	memset(&o, 0, sizeof o);
-	o.c = c;
-	int rc = compact_load(c, 1, &o.snap);
+	int rc = compact_load(c, 1, &o->snap);
 	if (rc != EX_OK)
 		return rc;
-	o.schema = &o.snap.meta.schema;
+	o->schema = &o->snap.meta.schema;
 	struct delta_writer *w = NULL;
 	struct part **parts = NULL;
 	size_t nparts = 0;
 	int64_t files_before = 0, bytes_before = 0;
-	if ((rc = resolve_target(&o)) != EX_OK || (rc = resolve_order(&o)) != EX_OK ||
-	    (rc = resolve_where(&o)) != EX_OK || (rc = setup_columns(&o)) != EX_OK)
+	if ((rc = resolve_target(o)) != EX_OK || (rc = resolve_order(o)) != EX_OK ||
+	    (rc = resolve_where(o)) != EX_OK || (rc = setup_columns(o)) != EX_OK)
 		goto out;
-	if (partitions(&o, &parts, &nparts, &files_before) < 0) {
+	if (partitions(o, &parts, &nparts, &files_before) < 0) {
 		err_error("out of memory");
 		rc = EX_SOFTWARE;
 		goto out;
 	}
 	for (size_t k = 0; k < nparts; k++)
 		bytes_before += parts[k]->bytes;
-	int64_t table_files, table_bytes;
-	table_size(&o.snap, &table_files, &table_bytes);
+	if (!r->planned) {
+		r->planned = 1;
+		r->nparts = nparts;
+		r->files_before = files_before;
+		r->bytes_before = bytes_before;
+		table_size(&o->snap, &r->table_files, &r->table_bytes);
+		compact_size_text(o->target, r->tsize, sizeof r->tsize);
+		err_info("%s: %" PRId64 " files in %zu partition%s; target %s", c->table,
+		         files_before, nparts, nparts == 1 ? "" : "s", r->tsize);
+	}
 	struct delta_writer_opts wo;
 	delta_writer_opts_init(&wo);
 	/* A bin is one file: the writer never cuts one (a bin's input is within reach of the target). */
-	wo.target_size = o.target * (MAX_RATIO + 1);
-	wo.max_open = (size_t)(OPEN_BYTES / o.target > 0 ? OPEN_BYTES / o.target : 1);
+	wo.target_size = o->target * (MAX_RATIO + 1);
+	wo.max_open = (size_t)(OPEN_BYTES / o->target > 0 ? OPEN_BYTES / o->target : 1);
 	if (wo.max_open > 16)
 		wo.max_open = 16;
-	wo.stats_cols = delta_stats_columns(&o.snap);
-	wo.sort_cols = o.sort_cols;
-	wo.nsort = o.nsort;
-	w = delta_writer_new(c->root, o.schema, o.snap.meta.partition_columns,
-	                     o.snap.meta.n_partition_columns, &wo, &e);
+	wo.stats_cols = delta_stats_columns(&o->snap);
+	wo.sort_cols = o->sort_cols;
+	wo.nsort = o->nsort;
+	w = delta_writer_new(c->root, o->schema, o->snap.meta.partition_columns,
+	                     o->snap.meta.n_partition_columns, &wo, &e);
 	if (!w) {
 		err_error("%s: %s", c->table, e.text);
 		rc = e.status ? e.status : EX_SOFTWARE;
 		goto out;
 	}
-	char tsize[32];
-	compact_size_text(o.target, tsize, sizeof tsize);
-	err_info("%s: %" PRId64 " files in %zu partition%s; target %s", c->table, files_before,
-	         nparts, nparts == 1 ? "" : "s", tsize);
 	/*
 	 * Group by group, each planned from the snapshot as the last commit
 	 * left it: partitions are found again by key, with the files other
@@ -782,7 +802,7 @@ int compact_optimize(struct compact *c)
 		struct part **now = NULL;
 		size_t nnow = 0;
 		int64_t ignored;
-		if (partitions(&o, &now, &nnow, &ignored) < 0) {
+		if (partitions(o, &now, &nnow, &ignored) < 0) {
 			err_error("out of memory");
 			rc = EX_SOFTWARE;
 			break;
@@ -791,43 +811,87 @@ int compact_optimize(struct compact *c)
 		size_t from = 0;
 		while (from < nnow && strcmp(now[from]->key, parts[done]->key) < 0)
 			from++;
-		rc = rewrite_group(&o, w, now, nnow, from, &next);
+		rc = rewrite_group(o, w, now, nnow, from, &next);
 		/* Map the position reached back onto the partitions of the first plan. */
 		const char *stop = next < nnow ? now[next]->key : NULL;
 		while (done < nparts && (!stop || strcmp(parts[done]->key, stop) < 0))
 			done++;
 		partitions_free(now, nnow);
 	}
+	/* The table now, with what other writers added meanwhile. */
+	table_size(&o->snap, &r->files_after, &r->bytes_after);
+out:
+	if (w)
+		delta_writer_free(w);
+	partitions_free(parts, nparts);
+	delta_where_free(&o->where);
+	free(o->sort_cols);
+	free(o->cols);
+	free(o->cells);
+	delta_snapshot_free(&o->snap);
+	o->sort_cols = NULL;
+	o->nsort = 0;
+	o->cols = NULL;
+	o->cells = NULL;
+	return rc;
+}
+
+/*
+ * Optimize, planned again from the latest version after a conflict (a
+ * writer that rewrote or removed files of a group first: an upsert, or
+ * another optimize), up to [delta] commit_retries times as delta-append.
+ */
+int compact_optimize(struct compact *c)
+{
+	struct optimize o;
+	struct run r;
+	struct err_msg e;
+	int64_t retries;
+	const char *from;
+	memset(&o, 0, sizeof o);
+	memset(&r, 0, sizeof r);
+	o.c = c;
+	const char *v = config_value(c->cfg, NULL, NULL, "delta", "commit_retries", "15", &from);
+	if (config_parse_int(v, "[delta] commit_retries", 0, 10000, &retries, &e) < 0) {
+		err_error("%s", e.text);
+		return EX_CONFIG;
+	}
+	int rc;
+	for (int64_t attempt = 0;; attempt++) {
+		o.conflict = 0;
+		rc = optimize_once(c, &o, &r);
+		if (rc == EX_OK || !o.conflict)
+			break;
+		if (attempt >= retries) {
+			err_error("%s (a conflict: another writer rewrote or deleted these files "
+			          "first; the new files were removed; %" PRId64 " retr%s spent, "
+			          "[delta] commit_retries)",
+			          o.conflict_e.text, retries, retries == 1 ? "y" : "ies");
+			break;
+		}
+		err_info("%s: optimize: another writer rewrote files of this group first (%s); "
+		         "planning again from the latest version (retry %" PRId64 " of %" PRId64
+		         ")",
+		         c->table, o.conflict_e.text, attempt + 1, retries);
+	}
 	char before[32], after[32], added[32], removed[32];
-	compact_size_text(bytes_before, before, sizeof before);
 	if (o.t.removed == 0 && rc == EX_OK) {
+		compact_size_text(r.bytes_before, before, sizeof before);
 		err_warn("%s: optimize: nothing to rewrite among %" PRId64
 		         " file%s (%s) in %zu partition%s (target %s)",
-		         c->table, files_before, files_before == 1 ? "" : "s", before, nparts,
-		         nparts == 1 ? "" : "s", tsize);
+		         c->table, r.files_before, r.files_before == 1 ? "" : "s", before, r.nparts,
+		         r.nparts == 1 ? "" : "s", r.tsize);
 	} else if (o.t.removed) {
-		/* The table now, with what other writers added meanwhile. */
-		int64_t files_after, bytes_after;
-		table_size(&o.snap, &files_after, &bytes_after);
-		compact_size_text(bytes_after, after, sizeof after);
-		compact_size_text(table_bytes, before, sizeof before);
+		compact_size_text(r.bytes_after, after, sizeof after);
+		compact_size_text(r.table_bytes, before, sizeof before);
 		compact_size_text(o.t.removed_bytes, removed, sizeof removed);
 		compact_size_text(o.t.added_bytes, added, sizeof added);
 		err_warn("%s: optimize: %" PRId64 " files (%s) rewritten into %" PRId64
 		         " (%s) in %" PRId64 " partition%s, %" PRId64
 		         " rows; the table had %" PRId64 " files (%s), now %" PRId64 " (%s)",
 		         c->table, o.t.removed, removed, o.t.added, added, o.t.partitions,
-		         o.t.partitions == 1 ? "" : "s", o.t.rows, table_files, before, files_after,
-		         after);
+		         o.t.partitions == 1 ? "" : "s", o.t.rows, r.table_files, before,
+		         r.files_after, after);
 	}
-out:
-	if (w)
-		delta_writer_free(w);
-	partitions_free(parts, nparts);
-	delta_where_free(&o.where);
-	free(o.sort_cols);
-	free(o.cols);
-	free(o.cells);
-	delta_snapshot_free(&o.snap);
 	return rc;
 }
