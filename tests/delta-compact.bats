@@ -479,7 +479,7 @@ age() {
 	[ "$(latest t)" -eq 2001 ]
 }
 
-@test "two optimizes at once: one rewrites, the other meets a conflict (75) or nothing left, and leaves no file behind" {
+@test "two optimizes at once: one rewrites, the other plans again after its conflict (or meets nothing left), and no file is left behind" {
 	cp -a "$MINUTES" lake/t
 	rows t >before
 	delta-compact -q t 2>a.err &
