@@ -18,8 +18,10 @@
 #     bronze: tick-normalize | tick-validate --checks conf/checks/ticks.checks
 #             | delta-append bronze  (the quarantines written, one commit
 #             per batch, every file fsynced)
-#     silver: delta-cat of bronze's versions, 100 at a time, |
-#             delta-append --merge-key symbol,interval,trade_timestamp
+#     silver: delta-cat of bronze's versions, 100 at a time (the first
+#             batch from bronze's snapshot, the others in one stream ended
+#             by batch markers), | delta-append --merge-key
+#             symbol,interval,trade_timestamp
 #   DuckDB (one instance per stage, its start left out of the time):
 #     bronze: read_json of the envelopes with each series as a MAP, the
 #             zone conversion with ICU, DECIMAL(18,6) casts; the rules of
@@ -90,27 +92,29 @@ ours_bronze() {
 	[ "${st[0]}" -le 1 ] && [ "${st[1]}" -le 1 ] && [ "${st[2]}" -le 1 ]
 }
 # silver MODE: the steps of pipelines/silver.sh (bronze's versions 100 at a
-# time, each batch's id the last version it holds), with JSON records or
-# binary frames (as the pipeline runs it) from delta-cat to delta-append.
+# time, each batch's id the last version it holds: the first batch from
+# bronze's snapshot, the others through one delta-cat and one delta-append,
+# ended by delta-cat's batch markers), with JSON records or binary frames
+# (as the pipeline runs it) from delta-cat to delta-append.
 ours_silver() {
 	local bin=()
 	[ "$1" = binary ] && bin=(--binary)
-	local key=symbol,interval,trade_timestamp consumed=-1 latest upto since rs=0 r
+	local key=symbol,interval,trade_timestamp latest first rs=0 r
 	delta-create -q silver --schema "$root/conf/tables/silver.schema" --partition-by trade_date \
 		--merge-key "$key"
 	latest=$(delta-history --format json --limit 1 bronze | jq .version)
-	while [ "$consumed" -lt "$latest" ]; do
-		upto=$((consumed < 0 ? 100 : consumed + 100))
-		[ "$upto" -gt "$latest" ] && upto=$latest
-		since=()
-		[ "$consumed" -ge 0 ] && since=(--since-version "$consumed")
-		tm silver-cat delta-cat "${bin[@]}" "${since[@]}" --at-version "$upto" bronze |
-			tm silver-append delta-append -q --merge-key "$key" --app-id silver/bronze \
-				--batch-id "$upto" silver
+	first=$((latest < 100 ? latest : 100))
+	tm silver-cat delta-cat "${bin[@]}" --at-version "$first" bronze |
+		tm silver-append delta-append -q --merge-key "$key" --app-id silver/bronze \
+			--batch-id "$first" silver
+	rs=$(printf '%s\n' "$(peak silver-cat)" "$(peak silver-append)" | sort -n | tail -1)
+	if [ "$first" -lt "$latest" ]; then
+		tm silver-cat delta-cat "${bin[@]}" --since-version "$first" --at-version "$latest" \
+			--batch-every 100 --batch-app silver/bronze bronze |
+			tm silver-append delta-append -q --merge-key "$key" silver
 		r=$(printf '%s\n' "$(peak silver-cat)" "$(peak silver-append)" "$rs" | sort -n | tail -1)
 		rs=$r
-		consumed=$upto
-	done
+	fi
 	echo "$rs" >"$d/rss-silver"
 }
 export STOCKETL_LAKE=$d/lake

@@ -15,13 +15,17 @@
 # $STOCKETL_SILVER_VERSIONS bronze versions (default 100) each, whose batch
 # id is the last bronze version it holds: each batch commits once, a rerun
 # with nothing new commits nothing, and a run that died resumes after the
-# last batch it committed.  The first run reads bronze's snapshot instead.
+# last batch it committed.  The batches go through one delta-cat and one
+# delta-append (delta-cat's batch markers end them), so that a long
+# catch-up pays one start and one log replay, and delta-append keeps its
+# memory from batch to batch.  The first run reads bronze's snapshot as of
+# its first batch instead, in a pipeline of its own.
 # Tables are named as everywhere: $STOCKETL_LAKE (default ./lake) or the
 # configuration.
 #
 # Stages: create (delta-create), consumed (delta-append --txn-version),
 # latest (delta-history), then read | merge (delta-cat | delta-append
-# --merge-key) per batch.  Exit status: the run's, as the runner takes it
+# --merge-key): once for the first batch, once for all the others.  Exit status: the run's, as the runner takes it
 # from the stages: 0, or the first failing stage's (65 for data, 74 for
 # I/O, 75 for a conflict that is safe to run again, 78 for a bad
 # STOCKETL_SILVER_VERSIONS, ...).
@@ -41,12 +45,24 @@ stage_create() {
 		--merge-key "$SILVER_KEY"
 }
 
+# The first batch (SILVER_SINCE empty): bronze's snapshot at version
+# SILVER_UPTO, the batch named on delta-append's command line.  The batches
+# after it: bronze's commits after SILVER_SINCE up to SILVER_UPTO, a batch
+# marker (app and id) after every $step versions.
 stage_read() {
-	exec delta-cat --binary "${SILVER_SINCE[@]}" --at-version "$SILVER_UPTO" bronze
+	if [ -z "$SILVER_SINCE" ]; then
+		exec delta-cat --binary --at-version "$SILVER_UPTO" bronze
+	fi
+	exec delta-cat --binary --since-version "$SILVER_SINCE" --at-version "$SILVER_UPTO" \
+		--batch-every "$step" --batch-app "$SILVER_APP" bronze
 }
 
 stage_merge() {
-	exec delta-append -v --merge-key "$SILVER_KEY" --app-id "$SILVER_APP" --batch-id "$SILVER_UPTO" silver
+	if [ -z "$SILVER_SINCE" ]; then
+		exec delta-append -v --merge-key "$SILVER_KEY" --app-id "$SILVER_APP" \
+			--batch-id "$SILVER_UPTO" silver
+	fi
+	exec delta-append -v --merge-key "$SILVER_KEY" silver
 }
 
 [ ${#RUNNER_ARGS[@]} -eq 0 ] || runner_fail arguments 64 "no arguments expected, got '${RUNNER_ARGS[0]}'"
@@ -64,17 +80,15 @@ latest=$(sed -n 's/^{"version":\([0-9]*\),.*/\1/p' <<<"$RUNNER_VALUE")
 if [ -z "$latest" ]; then
 	runner_fail latest 65 "bronze has no version to read"
 fi
-while [ "$consumed" -lt "$latest" ]; do
-	# The first batch reads the snapshot: versions 0 to step.
-	SILVER_UPTO=$((consumed < 0 ? step : consumed + step))
-	[ "$SILVER_UPTO" -gt "$latest" ] && SILVER_UPTO=$latest
-	if [ "$consumed" -lt 0 ]; then
-		# Never consumed: everything bronze holds, as of that version.
-		SILVER_SINCE=()
-	else
-		SILVER_SINCE=(--since-version "$consumed")
-	fi
+if [ "$consumed" -lt 0 ]; then
+	# Never consumed: everything bronze holds as of version step (or its
+	# latest), one batch.
+	SILVER_SINCE='' SILVER_UPTO=$((step < latest ? step : latest))
 	run_pipeline read merge || runner_finish
 	consumed=$SILVER_UPTO
-done
+fi
+if [ "$consumed" -lt "$latest" ]; then
+	SILVER_SINCE=$consumed SILVER_UPTO=$latest
+	run_pipeline read merge || runner_finish
+fi
 runner_finish

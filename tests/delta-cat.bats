@@ -447,6 +447,41 @@ EOF
 	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table: --since-version 5 is after the version read (4)"
 }
 
+@test "--batch-every N marks every N versions after --since-version as a batch named by its last version" {
+	T=$DELTA/delta-rs/simple_table
+	# Versions 2 (5-9), 3 (106, 108) and 4 (a delete: no rows): batches of
+	# two, the last one short; a batch with no rows is still marked.
+	run --separate-stderr delta-cat --since-version 1 --batch-every 2 --batch-app silver/bronze "$T"
+	assert_success
+	assert_equal "$(jq -c 'if .["@batch"] then .["@batch"] else .id end' <<<"$output" | paste -sd' ')" \
+		'5 6 7 8 9 106 108 {"app":"silver/bronze","id":3,"records":7,"rejected":0,"status":"ok"} {"app":"silver/bronze","id":4,"records":0,"rejected":0,"status":"ok"}'
+	# Binary frames carry the same markers: delta-append commits each batch
+	# once, with its app and id as the txn.
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	for b in 1 2 3 4 5; do gen-ticks -a feed -i "$b" -d $((20240 + b)) 2 | delta-append -q bronze; done
+	delta-create silver --schema "$STOCKETL_ROOT/conf/tables/silver.schema" --partition-by trade_date \
+		--merge-key symbol,interval,trade_timestamp
+	delta-cat --binary --since-version 0 --batch-every 2 --batch-app s/b bronze | delta-append -q silver
+	run bash -c "jq -r 'select(.txn) | \"\\(.txn.appId) \\(.txn.version)\"' '$STOCKETL_LAKE'/silver/_delta_log/*.json | paste -sd,"
+	assert_output 's/b 2,s/b 4,s/b 5'
+	assert_equal "$(delta-cat silver | wc -l)" 10
+	# A second read of the same versions is skipped, batch by batch.
+	run --separate-stderr bash -c 'delta-cat --binary --since-version 0 --batch-every 2 --batch-app s/b bronze | delta-append silver'
+	assert_success
+	assert_equal "$(delta-history --format json --limit 1 silver | jq .version)" 3
+}
+
+@test "--batch-every and --batch-app go together, with --since-version, and never as CSV" {
+	T=$DELTA/delta-rs/simple_table
+	for args in "--batch-every 2" "--batch-app a" "--batch-every 2 --batch-app a" \
+		"--since-version 1 --batch-every 0 --batch-app a" "--since-version 1 --batch-every 2 --batch-app a --csv" \
+		"--since-version 1 --batch-every 2 --batch-app ''"; do
+		eval "run --separate-stderr delta-cat $args \"\$T\""
+		assert_failure 64
+		assert_equal "${#stderr_lines[@]}" 5
+	done
+}
+
 @test "--at-timestamp reads the latest version committed at or before a time" {
 	cp -r "$DELTA/delta-rs/simple_table" t
 	for v in 0 1 2 3 4; do

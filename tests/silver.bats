@@ -92,6 +92,22 @@ bronze_load() {
 	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | .txn.version' | paste -sd' '"
 	assert_output "3 6 7"
 	assert_table_is_expected
+	# The first batch read bronze's snapshot; the two after it came through
+	# one delta-cat and one delta-append, ended by delta-cat's markers.
+	run grep -c ' merge: started ' var/logs/silver/*.log
+	assert_output 2
+	run grep -c '^merge: delta-append: committed version ' var/logs/silver/*.log
+	assert_output 3
+	# Five bronze versions more: one pipeline, two batches.
+	gen-ticks -a feed -b 5 -i 8 -s 2 50 >more.ndjson
+	bronze_load more.ndjson
+	rm var/logs/silver/*.log
+	STOCKETL_SILVER_VERSIONS=3 silver
+	run bash -c "cat '$T'/_delta_log/*.json | jq -r 'select(.txn) | .txn.version' | paste -sd' '"
+	assert_output "3 6 7 10 12"
+	run grep -c ' merge: started ' var/logs/silver/*.log
+	assert_output 1
+	assert_table_is_expected
 	STOCKETL_SILVER_VERSIONS=0 run --separate-stderr silver
 	assert_failure 78
 }

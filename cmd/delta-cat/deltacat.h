@@ -69,6 +69,11 @@ struct dc_out;
 struct dc_out *dc_out_open(int format, const struct dc_col *cols, size_t ncols, struct err_msg *e);
 int dc_out_row(void *out, const struct delta_value *row, struct err_msg *e);
 /* 1 when a write failed because the reader of stdout went away (not worth a message). */
+/*
+ * A batch marker (JSON and binary only) that ends the batch of the rows
+ * written since the one before: app, id, and their number as records.
+ */
+int dc_out_batch(struct dc_out *o, const char *app, int64_t id, struct err_msg *e);
 int dc_out_broken_pipe(const struct dc_out *o);
 /*
  * Flush, close and free the output: 0, -1 with e filled, or -2 when the

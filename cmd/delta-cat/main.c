@@ -9,7 +9,9 @@
  * and log statistics and row groups by footer statistics before filtering
  * rows exactly.  --since-version reads, instead of the snapshot, the files
  * that data-changing commits after a version added: what an incremental
- * reader has not seen yet.
+ * reader has not seen yet; with --batch-every N, as batches of N versions,
+ * each ended by a batch marker whose id is its last version (an
+ * incremental consumer such as silver's upsert commits each once).
  *
  * Output streams as it is read; a reader that goes away (delta-cat | head)
  * ends the run without a message.
@@ -32,12 +34,15 @@
 
 static const char usage[] =
     "usage: delta-cat [-qv] [--binary | --csv] [--columns LIST] [--config FILE]\n"
-    "                 [--at-timestamp T | --at-version N] [--since-version N]\n"
+    "                 [--at-timestamp T | --at-version N]\n"
+    "                 [--since-version N [--batch-every N --batch-app APP]]\n"
     "                 [--where EXPR] TABLE\n";
 
 static const struct cli_option options[] = {
     {"--at-timestamp T", "the version current at T (RFC 3339, or a date)"},
     {"--at-version N", "read version N instead of the latest"},
+    {"--batch-app APP", "the application named in the batch markers"},
+    {"--batch-every N", "a batch marker after every N versions"},
     {"--binary", "write binary tick records (never to a terminal)"},
     {"--columns LIST", "only these columns, in this order (comma-separated)"},
     {"--config FILE", "the configuration file"},
@@ -53,6 +58,8 @@ struct opts {
 	const char *config, *columns, *where_text;
 	int format;
 	int64_t version, timestamp_ms, since;
+	int64_t batch_every; /* 0: no batch markers */
+	const char *batch_app;
 };
 
 /* A top-level column by name: exactly, else the only one that matches ignoring case. */
@@ -218,7 +225,7 @@ static int scan_files(struct dc_scan *sc, const struct delta_file **files, size_
  * later commit removed still counts as added in its own commit.
  */
 static int scan_since(struct dc_scan *sc, const struct opts *o, const struct delta_snapshot *snap,
-                      struct delta_store *store, const struct dc_out *out)
+                      struct delta_store *store, struct dc_out *out)
 {
 	struct buf text = BUF_INIT;
 	struct err_msg e;
@@ -266,9 +273,32 @@ static int scan_since(struct dc_scan *sc, const struct opts *o, const struct del
 			free(files);
 		}
 		delta_snapshot_free(&one);
+		/* A batch ends after every batch_every versions, and at the last one. */
+		if (rc == EX_OK && o->batch_every > 0 &&
+		    ((v - o->since) % o->batch_every == 0 || v == snap->version) &&
+		    dc_out_batch(out, o->batch_app, v, &e) < 0) {
+			if (dc_out_broken_pipe(out)) {
+				rc = EX_IOERR;
+			} else {
+				err_error("%s", e.text);
+				rc = e.status ? e.status : EX_IOERR;
+			}
+		}
 	}
 	buf_free(&text);
 	return rc;
+}
+
+/* A batch marker's app: 1 to 255 bytes, no control characters. */
+static int app_name_ok(const char *app)
+{
+	size_t n = strlen(app);
+	if (n == 0 || n > 255)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)app; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
 }
 
 /* --at-timestamp: RFC 3339, or a date meaning its midnight in UTC; epoch milliseconds. */
@@ -366,6 +396,8 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"at-timestamp", required_argument, NULL, 't'},
 	    {"at-version", required_argument, NULL, 'a'},
+	    {"batch-app", required_argument, NULL, 'A'},
+	    {"batch-every", required_argument, NULL, 'B'},
 	    {"binary", no_argument, NULL, 'b'},
 	    {"columns", required_argument, NULL, 'C'},
 	    {"config", required_argument, NULL, 'c'},
@@ -398,6 +430,14 @@ int main(int argc, char **argv)
 		case 'a':
 			if (config_parse_int(optarg, "--at-version", 0, INT64_MAX, &o.version, &e) <
 			    0)
+				return cli_usage_error(usage, "%s", e.text);
+			break;
+		case 'A':
+			o.batch_app = optarg;
+			break;
+		case 'B':
+			if (config_parse_int(optarg, "--batch-every", 1, INT64_MAX, &o.batch_every,
+			                     &e) < 0)
 				return cli_usage_error(usage, "%s", e.text);
 			break;
 		case 'b':
@@ -449,6 +489,15 @@ int main(int argc, char **argv)
 		return cli_usage_error(usage, argc ? "one table expected" : "no table given");
 	if (binary && csv)
 		return cli_usage_error(usage, "--binary and --csv exclude each other");
+	if ((o.batch_every > 0) != (o.batch_app != NULL))
+		return cli_usage_error(usage, "--batch-every and --batch-app go together");
+	if (o.batch_every > 0 && o.since < 0)
+		return cli_usage_error(usage, "--batch-every needs --since-version");
+	if (o.batch_every > 0 && csv)
+		return cli_usage_error(usage, "--batch-every: CSV cannot carry batch markers");
+	if (o.batch_app && !app_name_ok(o.batch_app))
+		return cli_bad_value(usage, "--batch-app", o.batch_app,
+		                     "1 to 255 bytes without control characters");
 	o.format = binary ? DC_BINARY : csv ? DC_CSV : DC_JSON;
 	if (timestamp && o.version >= 0)
 		return cli_usage_error(usage, "--at-timestamp and --at-version exclude each other");

@@ -42,6 +42,7 @@ struct dc_out {
 	dec128 dec_limit; /* 10^DEC6_PRECISION: no tick decimal reaches it */
 	int broken;
 	uint64_t rows;
+	uint64_t batch_from; /* rows before the batch being written */
 };
 
 /* Nested values ------------------------------------------------------------- */
@@ -423,6 +424,22 @@ int dc_out_row(void *out, const struct delta_value *row, struct err_msg *e)
 	}
 	buf_putc(&o->line, '}');
 	if (rec_write_json(o->w, o->line.data, o->line.len, e) < 0) {
+		o->broken = rec_writer_broken_pipe(o->w);
+		return -1;
+	}
+	return 0;
+}
+
+int dc_out_batch(struct dc_out *o, const char *app, int64_t id, struct err_msg *e)
+{
+	struct rec_batch b;
+	memset(&b, 0, sizeof b);
+	snprintf(b.app, sizeof b.app, "%s", app);
+	b.id = id;
+	b.records = (int64_t)(o->rows - o->batch_from);
+	b.status = BATCH_OK;
+	o->batch_from = o->rows;
+	if (rec_write_batch(o->w, &b, e) < 0) {
 		o->broken = rec_writer_broken_pipe(o->w);
 		return -1;
 	}
