@@ -13,7 +13,7 @@ KEY=symbol,interval,trade_timestamp
 
 setup() {
 	common_setup
-	export STOCKETL_LAKE=$BATS_TEST_TMPDIR/lake
+	export STOCKETL_LAKE=$TEST_DIR/lake
 	SCHEMA=$STOCKETL_ROOT/conf/tables/silver.schema
 	T=$STOCKETL_LAKE/silver
 	: >tagged.ndjson
@@ -235,11 +235,13 @@ EOF
 	gen-ticks -m -s 50 -d 20300 150000 >b.ndjson
 	# the same batch merged into the empty table and into one holding other days
 	/usr/bin/time -f %M -o empty.rss delta-append --app-id load --batch-id 1 silver b.ndjson
-	rm -rf "$T"
-	create_keyed
-	delta-append --app-id load --batch-id 1 silver a.ndjson
-	/usr/bin/time -f %M -o full.rss delta-append --app-id load --batch-id 2 silver b.ndjson
-	assert_equal "$(metric 2 numTargetFilesAfterSkipping) $(metric 2 numTargetRowsInserted)" "0 150000"
+	# another table, holding other days
+	delta-create other --schema "$SCHEMA" --partition-by trade_date --merge-key "$KEY"
+	delta-append --app-id load --batch-id 1 other a.ndjson
+	/usr/bin/time -f %M -o full.rss delta-append --app-id load --batch-id 2 other b.ndjson
+	run jq -r 'select(.commitInfo) | .commitInfo.operationMetrics | "\(.numTargetFilesAfterSkipping) \(.numTargetRowsInserted)"' \
+		"$STOCKETL_LAKE/other/_delta_log/00000000000000000002.json"
+	assert_output "0 150000"
 	# peak RSS in KiB: within a tenth of the merge that searched nothing
 	empty=$(tail -1 empty.rss) full=$(tail -1 full.rss)
 	echo "peak RSS: $empty KiB into the empty table, $full KiB into the other" >&3
@@ -390,6 +392,7 @@ revisions() {
 }
 
 @test "checkpoints that fail behind the stream are warnings naming their versions; every batch stands" {
+	test_lake_skip "commits are renamed into place on the bucket too, so the fault would strike them"
 	delta-create silver --schema "$SCHEMA" --partition-by trade_date --merge-key "$KEY" \
 		--property delta.checkpointInterval=2
 	gen-ticks -m -s 2 1560 >ticks.ndjson

@@ -287,6 +287,32 @@ threads_of() {
 	awk '/^Threads:/ { print $2 }' "/proc/$1/status"
 }
 
+@test "a table deleted from the bucket and made again: delta-create refuses until stocketl-db forget-table drops the old rows, then it starts at version 0" {
+	create
+	gen-ticks -a feed -b 3 -i 1 20 | delta-append -q bronze
+	# forget-table refuses a table whose log is there: its rows are its commits
+	run --separate-stderr stocketl-db forget-table "$T"
+	assert_failure 65
+	assert_equal "$stderr" "stocketl-db: $T: its _delta_log still holds commits: the table is not deleted, and its rows in the store are its commits (delete the table from the bucket first)"
+	assert_equal "$(store_rows "$T" | wc -l)" 4
+	rm -rf "$T"
+	run --separate-stderr delta-create bronze --schema "$SCHEMA" --partition-by trade_date
+	assert_failure 65
+	assert_equal "$stderr" "delta-create: $T: the commit store still holds versions up to 3 of a table at this location, whose log is gone from the bucket (the table was deleted, its rows in PostgreSQL were not); \`stocketl-db forget-table $T\` removes them, then create the table again"
+	[ -z "$(find "$T" -type f)" ]
+	run --separate-stderr stocketl-db forget-table "$T"
+	assert_success
+	assert_output "forgot 4 versions of s3://$S3_BUCKET/lake-$BATS_TEST_NUMBER/bronze	$T"
+	assert_equal "$(store_rows "$T" | wc -l)" 0
+	# the table made again holds its own versions and rows only, on both hosts
+	create
+	gen-ticks -a other -i 9 -s 2 10 | delta-append -q bronze
+	run store_rows "$T"
+	assert_output $'0|t\n1|t'
+	assert_equal "$(STOCKETL_LAKE=$HOST_B/lake-$BATS_TEST_NUMBER delta-cat bronze | jq -r .batch_id | sort -u)" 9
+	assert_equal "$(rows_once)" "10 10"
+}
+
 @test "on the mount delta-append runs 16 writer threads unless told otherwise, so that more uploads are in flight" {
 	create
 	mkfifo in

@@ -52,6 +52,13 @@ fresh_db() {
 	assert_failure 64
 	run --separate-stderr stocketl-db table-id
 	assert_failure 64
+	run --separate-stderr stocketl-db forget-table
+	assert_failure 64
+	assert_regex "$stderr" "forget-table: no PATH given"
+	# a table on the local disk has no rows to forget
+	run --separate-stderr stocketl-db forget-table "$BATS_TEST_TMPDIR/t"
+	assert_failure 64
+	assert_equal "$stderr" "stocketl-db: $BATS_TEST_TMPDIR/t: not on an s3fs mount: a local table has no rows in the commit store"
 }
 
 @test "migrate creates the schema on a new database; a second migrate changes nothing" {

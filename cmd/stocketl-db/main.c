@@ -6,6 +6,9 @@
  *                 schema's version against this build's
  *   table-id      the commit store's identity of tables on an s3fs mount,
  *                 so that two hosts can check that they agree
+ *   forget-table  remove from the commit store the rows of tables that
+ *                 were deleted from the bucket, so that a table made again
+ *                 at the same location starts afresh
  *   load-spool    move the metadata spool (meta/meta.h) into the job's
  *                 tables; what the job runner calls after each run
  *
@@ -23,6 +26,8 @@
 #include "base/err.h"
 #include "load.h"
 #include "meta/meta.h"
+#include "delta/delta_store.h"
+#include "pg/commit_store.h"
 #include "pg/pg.h"
 #include "pg/schema.h"
 #include "pg/tableid.h"
@@ -31,7 +36,9 @@ static const char usage[] = "usage: stocketl-db [-qv] [--config FILE] [--dsn DSN
                             "       stocketl-db [-qv] [--config FILE] [--dsn DSN] status\n"
                             "       stocketl-db [-qv] [--config FILE] [--dsn DSN] [--spool DIR] "
                             "load-spool\n"
-                            "       stocketl-db [-qv] table-id PATH ...\n";
+                            "       stocketl-db [-qv] table-id PATH ...\n"
+                            "       stocketl-db [-qv] [--config FILE] [--dsn DSN] forget-table "
+                            "PATH ...\n";
 
 static const struct cli_option options[] = {
     {"--config FILE", "the configuration file"},
@@ -161,6 +168,63 @@ static int cmd_table_id(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * forget-table: for each PATH on an s3fs mount whose _delta_log lists no
+ * commit and no checkpoint (the table was deleted from the bucket), the
+ * store's rows of its identity are deleted.  A table whose log is still
+ * there is refused: its rows are its commits.
+ */
+static int cmd_forget(const struct pg_settings *s, int argc, char **argv)
+{
+	struct err_msg e;
+	struct buf id = BUF_INIT;
+	struct pg_conn *c = NULL;
+	int rc = EX_OK;
+	for (int i = 0; i < argc; i++) {
+		int got = pg_table_identity(argv[i], &id, &e);
+		int listed = got == 1 ? delta_log_listed(argv[i], &e) : 0;
+		if (got < 0 || listed < 0) {
+			err_error("%s", e.text);
+			rc = rc == EX_OK ? e.status : rc;
+			continue;
+		}
+		if (got == 0) {
+			err_error(
+			    "%s: not on an s3fs mount: a local table has no rows in the commit "
+			    "store",
+			    argv[i]);
+			rc = rc == EX_OK ? EX_USAGE : rc;
+			continue;
+		}
+		if (listed) {
+			err_error(
+			    "%s: its _delta_log still holds commits: the table is not deleted, "
+			    "and its rows in the store are its commits (delete the table from the "
+			    "bucket first)",
+			    argv[i]);
+			rc = rc == EX_OK ? EX_DATAERR : rc;
+			continue;
+		}
+		if (!c && !(c = pg_connect(s, &e))) {
+			err_error("%s", e.text);
+			rc = e.status;
+			break;
+		}
+		int64_t n;
+		if (pg_commit_forget(c, id.data, &n, &e) < 0) {
+			err_error("%s", e.text);
+			rc = e.status;
+			break;
+		}
+		if (!quiet)
+			printf("forgot %lld version%s of %s\t%s\n", (long long)n, n == 1 ? "" : "s",
+			       id.data, argv[i]);
+	}
+	pg_close(c);
+	buf_free(&id);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -208,7 +272,8 @@ int main(int argc, char **argv)
 	int is_migrate = strcmp(cmd, "migrate") == 0, is_status = strcmp(cmd, "status") == 0;
 	int is_table_id = strcmp(cmd, "table-id") == 0;
 	int is_load = strcmp(cmd, "load-spool") == 0;
-	if (!is_migrate && !is_status && !is_table_id && !is_load)
+	int is_forget = strcmp(cmd, "forget-table") == 0;
+	if (!is_migrate && !is_status && !is_table_id && !is_load && !is_forget)
 		return cli_usage_error(usage, "unknown command \"%s\"", cmd);
 	if ((is_migrate || is_status || is_load) && argc != 1)
 		return cli_usage_error(usage, "%s takes no arguments", cmd);
@@ -216,6 +281,8 @@ int main(int argc, char **argv)
 		return cli_usage_error(usage, "--spool: only with load-spool");
 	if (is_table_id && argc < 2)
 		return cli_usage_error(usage, "table-id: no PATH given");
+	if (is_forget && argc < 2)
+		return cli_usage_error(usage, "forget-table: no PATH given");
 
 	int rc;
 	if (is_table_id) {
@@ -230,6 +297,8 @@ int main(int argc, char **argv)
 		if (pg_settings_load(cfg, dsn, &s, &e) < 0) {
 			err_error("%s", e.text);
 			rc = e.status;
+		} else if (is_forget) {
+			rc = cmd_forget(&s, argc - 1, argv + 1);
 		} else if (is_load) {
 			if (spool ? buf_puts(&dir, spool) < 0 : meta_spool_dir(cfg, &dir) < 0)
 				err_die(EX_SOFTWARE, "out of memory");

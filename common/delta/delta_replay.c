@@ -34,6 +34,7 @@
 
 #include "delta/delta.h"
 #include "delta/delta_internal.h"
+#include "delta/delta_store.h"
 #include "text/json.h"
 
 #define COMMIT_FILE_MAX          (256u << 20)
@@ -215,6 +216,16 @@ oom:
 	delta_listing_free(l);
 	err_set(e, EX_SOFTWARE, "out of memory");
 	return -1;
+}
+
+int delta_log_listed(const char *root, struct err_msg *e)
+{
+	struct delta_listing l;
+	if (delta_list(root, &l, e) < 0)
+		return e->status == EX_DATAERR ? 0 : -1; /* no _delta_log: nothing listed */
+	int listed = l.ncommits > 0 || l.nckpts > 0;
+	delta_listing_free(&l);
+	return listed;
 }
 
 int delta_listing_has(const struct delta_listing *l, int64_t v)

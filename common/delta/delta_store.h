@@ -161,6 +161,17 @@ void delta_store_close(struct delta_store *s);
 int delta_on_fuse(const char *path);
 
 /*
+ * Whether the log of the table at root is in its directory: 1 when
+ * _delta_log lists a commit or a checkpoint, 0 when it lists none or does
+ * not exist, -1 with e set when it cannot be read.  With the postgres
+ * store a table's commits are also rows in PostgreSQL, and a table deleted
+ * from the bucket leaves its rows behind: a table made again at that
+ * location would take up the deleted one's versions (stocketl-db
+ * forget-table removes them).
+ */
+int delta_log_listed(const char *root, struct err_msg *e);
+
+/*
  * Load a snapshot of the table as delta_snapshot_load() does, through the
  * store: what a writer left incomplete is finished first; then the log is
  * replayed as listed, and when the store is the authority and knows newer

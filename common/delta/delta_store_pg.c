@@ -40,7 +40,8 @@
  * (adoption), which must then be the version after the newest listed; its
  * older versions stay readable from _delta_log.  Commits are read from the
  * rows (one query, cheaper than a file through the mount and never stale),
- * and from _delta_log below the first row.  Rows are never deleted.
+ * and from _delta_log below the first row.  Rows are never deleted while
+ * the table is in the bucket (pg_commit_forget() is for a deleted one).
  *
  * Table identity: pg_table_identity(), "s3://BUCKET/KEY", the same from
  * every host and mount point.

@@ -9,8 +9,9 @@
  * (write the temporary file, claim, write N.json, complete; recover an
  * incomplete latest row) belongs to the Delta code.
  *
- * Rows are never deleted: a row is what proves, long after, that a version
- * was taken.  Every function makes sure the schema exists on its first use
+ * Rows are never deleted while their table is in the bucket (only
+ * pg_commit_forget(), for a table deleted from it): a row is what proves,
+ * long after, that a version was taken.  Every function makes sure the schema exists on its first use
  * through a connection (pg_schema_ensure()): a new, empty database works
  * without `make ddl` when the role may create the schema, and a clear
  * message says to run it when the role may not.
@@ -96,6 +97,14 @@ int pg_commit_get(struct pg_conn *c, const char *table, int64_t version, struct 
 int pg_commit_range(struct pg_conn *c, const char *table, int64_t from, int64_t to,
                     struct pg_commit_row **rows, size_t *n, struct err_msg *e);
 void pg_commit_rows_free(struct pg_commit_row *rows, size_t n);
+
+/*
+ * Delete every row of table (a table deleted from the bucket, so that a
+ * table made again at its location starts at version 0): the number of
+ * rows deleted into *n.  Returns 0 or -1.  The caller makes sure that the
+ * table's log is gone: rows are otherwise never deleted.
+ */
+int pg_commit_forget(struct pg_conn *c, const char *table, int64_t *n, struct err_msg *e);
 
 void pg_commit_row_free(struct pg_commit_row *row);
 

@@ -205,6 +205,21 @@ int pg_commit_first(struct pg_conn *c, const char *table, int64_t *version, stru
 	return v != NULL;
 }
 
+int pg_commit_forget(struct pg_conn *c, const char *table, int64_t *n, struct err_msg *e)
+{
+	*n = 0;
+	if (pg_schema_ensure(c, e) < 0)
+		return -1;
+	const char *params[1] = {table};
+	struct pg_result *r;
+	if (pg_exec(c, "DELETE FROM stocketl.delta_commit WHERE table_id = $1", 1, params, NULL, &r,
+	            e) != PG_OK)
+		return -1;
+	*n = pg_result_affected(r);
+	pg_result_free(r);
+	return 0;
+}
+
 void pg_commit_rows_free(struct pg_commit_row *rows, size_t n)
 {
 	for (size_t i = 0; rows && i < n; i++)
