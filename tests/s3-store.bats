@@ -313,6 +313,29 @@ threads_of() {
 	assert_equal "$(rows_once)" "10 10"
 }
 
+@test "delta-compact --cleanup-log on the mount deletes expired commits below a checkpoint, though a newer one is the latest; every kept version reads as before" {
+	create
+	gen-ticks -a feed -b 25 -i 1 8 | delta-append -q bronze
+	for v in 20 25; do delta-cat --at-version "$v" bronze | sort >"v$v"; done
+	delta-compact -q --checkpoint bronze
+	log=$T/_delta_log
+	# Versions 0-21 are past the retention; checkpoints stand at 10, 20 and 25.
+	touch -d '40 days ago' "$log"/0000000000000000000*.json "$log"/000000000000000000{1[0-9],2[01]}.json \
+		"$log"/*.checkpoint.parquet
+	run --separate-stderr delta-compact --cleanup-log bronze
+	assert_success
+	assert_equal "$stderr" "delta-compact: bronze: log cleanup (retention 30d): deleted 20 commits, 1 checkpoint file and 0 other files; the log starts at the checkpoint of version 20"
+	run ls "$log"
+	assert_line --index 0 00000000000000000020.checkpoint.parquet
+	assert_line --index 1 00000000000000000020.json
+	# through the store, and through the other host's mount without it
+	for v in 20 25; do
+		delta-cat --at-version "$v" bronze | sort | cmp "v$v" -
+		STOCKETL_LAKE=$HOST_B/lake-$BATS_TEST_NUMBER STOCKETL_COMMIT_STORE=link STOCKETL_PG_DSN='' \
+			delta-cat --at-version "$v" bronze | sort | cmp "v$v" -
+	done
+}
+
 @test "on the mount delta-append runs 16 writer threads unless told otherwise, so that more uploads are in flight" {
 	create
 	mkfifo in

@@ -218,7 +218,16 @@ static int checkpoint_usable(const struct compact *c, int64_t v)
 	struct delta_load_opts lo = {v, -1, 1, 0, 0};
 	struct delta_snapshot snap;
 	struct err_msg e;
-	if (delta_store_load(c->store, &lo, &snap, &e) < 0) {
+	/*
+	 * A store that is the authority on commits (PostgreSQL, on s3fs)
+	 * rebuilds an older version from its rows when _last_checkpoint names
+	 * a newer checkpoint, and would never start at this one: the log as
+	 * listed is read instead, which every version below the store's
+	 * newest is complete in.
+	 */
+	int rc = c->store->ops->authoritative ? delta_snapshot_load(c->root, &lo, &snap, &e)
+	                                      : delta_store_load(c->store, &lo, &snap, &e);
+	if (rc < 0) {
 		err_warn("%s: the checkpoint of version %" PRId64 " cannot be read back (%s)",
 		         c->table, v, e.text);
 		return 0;

@@ -412,8 +412,9 @@ static int load_authoritative(struct delta_store *s, const struct delta_load_opt
 			err_set(e, EX_DATAERR,
 			        "%s: the commit store holds versions up to %lld of this table, but "
 			        "the mount shows no _delta_log: the table was removed from the "
-			        "bucket (its rows in the commit store are kept; delete them to "
-			        "make a new table there), or the mount cannot reach it",
+			        "bucket (its rows in the commit store are kept; `stocketl-db "
+			        "forget-table` deletes them, to make a new table there), or the "
+			        "mount cannot reach it",
 			        s->root, (long long)target);
 		return -1;
 	}
