@@ -25,8 +25,8 @@
  * partitions at the same time never conflict with it; another rewrite of
  * the same files does (delete/delete), and then this run's new files are
  * removed and the rest is planned again from the latest version, up to
- * [delta] commit_retries times, then 75, nothing lost.  The plan of each group is
- * made from the snapshot as the previous commit left it.  A run that is
+ * [delta] commit_retries times, then 75, nothing lost.  The plan of each
+ * group is made from the snapshot as the previous commit left it.  A run that is
  * killed leaves its committed groups done and its unfinished files
  * unreferenced (vacuum removes them); the next run does the rest.
  *

@@ -11,8 +11,9 @@
  *
  * Rows are never deleted while their table is in the bucket (only
  * pg_commit_forget(), for a table deleted from it): a row is what proves,
- * long after, that a version was taken.  Every function makes sure the schema exists on its first use
- * through a connection (pg_schema_ensure()): a new, empty database works
+ * long after, that a version was taken.  Every function makes sure the
+ * schema exists on its first use through a connection
+ * (pg_schema_ensure()): a new, empty database works
  * without `make ddl` when the role may create the schema, and a clear
  * message says to run it when the role may not.
  *
