@@ -359,6 +359,41 @@ age() {
 	[[ ${stderr_lines[0]} == "delta-compact: w: 400 files in 2 partitions; target 19.5 KiB" ]]
 }
 
+@test "optimize compacts unpartitioned tables that Spark wrote (0-row files, tombstones, every primitive type) and refuses a nested one" {
+	local fx=$STOCKETL_ROOT/tests/fixtures/delta t
+	cp -r "$fx/delta-rs/simple_table" lake/s
+	cp -r "$fx/delta-golden/data-reader-primitives" lake/p
+	cp -r "$fx/dat/basic_append/delta" lake/b
+	for t in s p b; do
+		rows "$t" >"before-$t"
+		v=$(latest "$t")
+		run --separate-stderr delta-compact "$t"
+		assert_success
+		assert_regex "${stderr_lines[0]}" "^delta-compact: $t: optimize: [0-9]+ files \\(.*\\) rewritten into 1 \\(.*\\) in 1 partition, "
+		assert_equal "${stderr_lines[1]}" "delta-compact: $t: created version $((v + 1))"
+		assert_equal "$(live_files "$t" | wc -l)" 1
+		# the new file sits at the table's root, as a table without partitions keeps them
+		[[ $(live_files "$t") != */* ]]
+		rows "$t" >"after-$t"
+		cmp "before-$t" "after-$t"
+		rows "$t" --at-version "$v" >"then-$t"
+		cmp "before-$t" "then-$t"
+		jq -e 'select(.add) | .add.dataChange == false and .add.partitionValues == {}' \
+			"lake/$t/_delta_log/$(printf %020d $((v + 1))).json" >/dev/null
+		# DuckDB reads the compacted file as the same number of rows
+		n=$(node "$STOCKETL_ROOT/tests/helpers/duckdb-query.js" \
+			"SELECT count(*) AS n FROM read_parquet('lake/$t/$(live_files "$t")')" | jq .n)
+		assert_equal "$n" "$(wc -l <"before-$t")"
+	done
+	assert_equal "$(jq -c .id after-s | paste -sd,)" "5,7,9"
+	assert_equal "$(wc -l <after-p)" 11
+	cp -r "$fx/dat/nested_types/delta" lake/n
+	run --separate-stderr delta-compact n
+	assert_failure 65
+	assert_regex "$stderr" '^delta-compact: [^:]*/lake/n: column "struct" is nested; data files are written for flat tables only$'
+	assert_equal "$(latest n)" 0
+}
+
 @test "vacuum after optimize keeps every file a retained version reads: time travel to each of them reads as before" {
 	ticks_table t 20 8
 	delta-compact -q t

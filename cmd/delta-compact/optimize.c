@@ -116,8 +116,10 @@ static int part_key(const struct delta_snapshot *snap, const struct delta_file *
 			buf_putc(name, '/');
 		buf_printf(name, "%s=%s", col, v && *v ? v : "__HIVE_DEFAULT_PARTITION__");
 	}
-	if (!snap->meta.n_partition_columns)
+	if (!snap->meta.n_partition_columns) { /* one partition, the whole table */
+		buf_putc(key, '\x1f');
 		buf_puts(name, "(unpartitioned)");
+	}
 	return buf_failed(key) || buf_failed(name) ? -1 : 0;
 }
 
@@ -787,7 +789,7 @@ static int optimize_once(struct compact *c, struct optimize *o, struct run *r)
 	w = delta_writer_new(c->root, o->schema, o->snap.meta.partition_columns,
 	                     o->snap.meta.n_partition_columns, &wo, &e);
 	if (!w) {
-		err_error("%s: %s", c->table, e.text);
+		err_error("%s", e.text);
 		rc = e.status ? e.status : EX_SOFTWARE;
 		goto out;
 	}
