@@ -21,7 +21,7 @@
 #     silver: delta-cat of bronze's versions, 100 at a time (the first
 #             batch from bronze's snapshot, the others in one stream ended
 #             by batch markers), | delta-append --merge-key
-#             symbol,interval,trade_timestamp
+#             symbol,interval,trade_timestamp --latest-by batch_id
 #   DuckDB (one instance per stage, its start left out of the time):
 #     bronze: read_json of the envelopes with each series as a MAP, the
 #             zone conversion with ICU, DECIMAL(18,6) casts; the rules of
@@ -105,13 +105,13 @@ ours_silver() {
 	latest=$(delta-history --format json --limit 1 bronze | jq .version)
 	first=$((latest < 100 ? latest : 100))
 	tm silver-cat delta-cat "${bin[@]}" --at-version "$first" bronze |
-		tm silver-append delta-append -q --merge-key "$key" --app-id silver/bronze \
-			--batch-id "$first" silver
+		tm silver-append delta-append -q --merge-key "$key" --latest-by batch_id \
+			--app-id silver/bronze --batch-id "$first" silver
 	rs=$(printf '%s\n' "$(peak silver-cat)" "$(peak silver-append)" | sort -n | tail -1)
 	if [ "$first" -lt "$latest" ]; then
 		tm silver-cat delta-cat "${bin[@]}" --since-version "$first" --at-version "$latest" \
 			--batch-every 100 --batch-app silver/bronze bronze |
-			tm silver-append delta-append -q --merge-key "$key" silver
+			tm silver-append delta-append -q --merge-key "$key" --latest-by batch_id silver
 		r=$(printf '%s\n' "$(peak silver-cat)" "$(peak silver-append)" "$rs" | sort -n | tail -1)
 		rs=$r
 	fi

@@ -20,6 +20,11 @@
 # catch-up pays one start and one log replay, and delta-append keeps its
 # memory from batch to batch.  The first run reads bronze's snapshot as of
 # its first batch instead, in a pipeline of its own.
+# Of a batch's records of one bar, the one with the greatest batch_id (the
+# latest fetch) wins, the later in the stream on a tie (delta-append
+# --latest-by batch_id): a snapshot's rows come in the order of its files,
+# which delta-compact rewrites (sorted, partitions together), so the order
+# of bronze's commits is not always the order of the rows.
 # Tables are named as everywhere: $STOCKETL_LAKE (default ./lake) or the
 # configuration.
 #
@@ -59,10 +64,10 @@ stage_read() {
 
 stage_merge() {
 	if [ -z "$SILVER_SINCE" ]; then
-		exec delta-append -v --merge-key "$SILVER_KEY" --app-id "$SILVER_APP" \
-			--batch-id "$SILVER_UPTO" silver
+		exec delta-append -v --merge-key "$SILVER_KEY" --latest-by batch_id \
+			--app-id "$SILVER_APP" --batch-id "$SILVER_UPTO" silver
 	fi
-	exec delta-append -v --merge-key "$SILVER_KEY" silver
+	exec delta-append -v --merge-key "$SILVER_KEY" --latest-by batch_id silver
 }
 
 [ ${#RUNNER_ARGS[@]} -eq 0 ] || runner_fail arguments 64 "no arguments expected, got '${RUNNER_ARGS[0]}'"

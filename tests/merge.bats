@@ -97,6 +97,49 @@ metric() {
 	assert_equal "$(metric 1 numSourceRows) $(metric 1 numTargetRowsInserted)" "7 3"
 }
 
+@test "--latest-by: of a batch's records of a key the greatest value wins, the later on a tie; the next batch still replaces" {
+	create_keyed
+	gen-ticks -m 3 >ticks.ndjson
+	# bid VOLUME BATCH_ID: the ticks with that volume and batch_id
+	bid() { sed "s/\"volume\":[0-9]*/\"volume\":$1/; s/\"batch_id\":[0-9]*/\"batch_id\":$2/" ticks.ndjson; }
+	{
+		bid 1 5
+		bid 2 7
+		bid 3 6
+		head -1 ticks.ndjson | sed 's/"volume":[0-9]*/"volume":4/; s/"batch_id":[0-9]*/"batch_id":7/'
+		sed -n 2p ticks.ndjson | sed 's/"volume":[0-9]*/"volume":5/; s/"batch_id":[0-9]*/"batch_id":6/'
+	} >in.ndjson
+	run --separate-stderr delta-append --latest-by batch_id --app-id load --batch-id 1 silver in.ndjson
+	assert_success
+	run bash -c "delta-cat silver | jq -c '[.symbol, .volume, .batch_id]' | sort"
+	assert_output "$(printf '%s\n' '["IBM",2,7]' '["NVDA",4,7]' '["TSLA",2,7]')"
+	assert_equal "$(metric 1 numSourceRows) $(metric 1 numTargetRowsInserted)" "11 3"
+	# without it, the last record of each key
+	delta-create -q plain --schema "$SCHEMA" --partition-by trade_date --merge-key "$KEY"
+	delta-append -q --app-id load --batch-id 1 plain in.ndjson
+	run bash -c "delta-cat plain | jq -c '[.symbol, .volume]' | sort"
+	assert_output "$(printf '%s\n' '["IBM",3]' '["NVDA",4]' '["TSLA",5]')"
+	# a timestamp column orders as well; the later batch replaces whatever it holds
+	{
+		sed 's/"volume":[0-9]*/"volume":9/; s/"batch_id":[0-9]*/"batch_id":1/; s/"ingested_at":"[^"]*"/"ingested_at":"2025-06-03T00:00:00Z"/' ticks.ndjson
+		sed 's/"volume":[0-9]*/"volume":8/; s/"batch_id":[0-9]*/"batch_id":1/; s/"ingested_at":"[^"]*"/"ingested_at":"2025-06-02T23:59:59.999999Z"/' ticks.ndjson
+	} >older.ndjson
+	delta-append -q --latest-by ingested_at --app-id load --batch-id 2 silver older.ndjson
+	run bash -c "delta-cat silver | jq -c '[.symbol, .volume, .batch_id]' | sort"
+	assert_output "$(printf '%s\n' '["IBM",9,1]' '["NVDA",9,1]' '["TSLA",9,1]')"
+	# errors
+	run --separate-stderr delta-append --latest-by nope silver older.ndjson
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-append: --latest-by: no column "nope"'
+	delta-create -q appended --schema "$SCHEMA"
+	run --separate-stderr delta-append --latest-by batch_id appended older.ndjson
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-append: --latest-by: appended has no merge key; give --merge-key'
+	run --separate-stderr delta-append --latest-by batch_id --txn-version load silver
+	assert_failure 64
+	assert_equal "$(delta-history --limit 1 silver | jq .version)" 2
+}
+
 @test "a key that moves to another partition loses its old row wherever it was" {
 	create_keyed
 	gen-ticks -m -s 2 8 >ticks.ndjson

@@ -85,6 +85,21 @@ bronze_load() {
 	assert_table_is_expected
 }
 
+@test "after delta-compact has reordered bronze's rows, the latest fetch of a bar still wins" {
+	gen-ticks -a feed -i 1 -s 2 100 >b1.ndjson
+	# the same bars fetched again, revised: a later batch (its batch_id greater)
+	sed 's/"volume":[0-9]*/"volume":1/; s/"id":1,/"id":2,/; s/"batch_id":1,/"batch_id":2,/' b1.ndjson >b2.ndjson
+	bronze_load b1.ndjson
+	bronze_load b2.ndjson
+	# rows ordered by volume: every revision (volume 1) before the bar it revised
+	delta-compact -q --order-by volume bronze
+	assert_equal "$(delta-cat bronze | head -100 | jq .volume | sort -u)" 1
+	run --separate-stderr silver
+	assert_success
+	assert_equal "$(delta-cat silver | jq .volume | sort | uniq -c | awk '{ print $1, $2 }')" "100 1"
+	assert_table_is_expected
+}
+
 @test "batches hold at most STOCKETL_SILVER_VERSIONS bronze versions, each committed once" {
 	gen-ticks -a feed -b 7 -i 1 -s 2 50 >in.ndjson
 	bronze_load in.ndjson

@@ -96,6 +96,12 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e);
 /* The key, as "a,b,c". */
 const char *merge_key_text(const struct app *a);
 /*
+ * Of a batch's records of one key, keep the one with the greatest value of
+ * column (ties: the later one) instead of the last: EX_USAGE for no such
+ * column.
+ */
+int merge_latest_by(struct app *a, const char *column, struct err_msg *e);
+/*
  * Take a record's cells into the batch (a later record of its key will
  * replace it).  1 when the record cannot be merged (a null in the key, e
  * says so), -1 for fatal errors.

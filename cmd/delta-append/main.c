@@ -39,8 +39,9 @@
 
 static const char usage[] =
     "usage: delta-append [-qv] [--app-id ID [--batch-id N]] [--commit-retries N]\n"
-    "                    [--config FILE] [--max-open-files N] [--merge-key COLS]\n"
-    "                    [--target-file-size BYTES] [--threads N] TABLE [FILE ...]\n"
+    "                    [--config FILE] [--latest-by COL] [--max-open-files N]\n"
+    "                    [--merge-key COLS] [--target-file-size BYTES] [--threads N]\n"
+    "                    TABLE [FILE ...]\n"
     "       delta-append [--config FILE] --txn-version APP TABLE\n";
 
 static const struct cli_option options[] = {
@@ -48,6 +49,7 @@ static const struct cli_option options[] = {
     {"--batch-id N", "with --app-id: txn version of unmarked input"},
     {"--commit-retries N", "retries after a real conflict (default 15)"},
     {"--config FILE", "the configuration file"},
+    {"--latest-by COL", "a key's record with the greatest COL wins"},
     {"--max-open-files N", "partitions written at once (default 16)"},
     {"--merge-key COLS", "upsert by these columns (default: table's key)"},
     {"--target-file-size BYTES", "a new data file past this size"},
@@ -666,7 +668,8 @@ out:
  * be in, so a snapshot loaded without them is loaded again.  An exit
  * status.
  */
-static int upsert_setup(struct app *a, const char *key, int from_option, struct err_msg *e)
+static int upsert_setup(struct app *a, const char *key, int from_option, const char *latest,
+                        struct err_msg *e)
 {
 	if (merge_setup(a, key, e) < 0) {
 		if (from_option && e->status == EX_USAGE)
@@ -675,6 +678,8 @@ static int upsert_setup(struct app *a, const char *key, int from_option, struct 
 		          from_option ? "" : " (the table's " DELTA_MERGE_KEY_PROPERTY ")");
 		return e->status == EX_USAGE ? EX_DATAERR : e->status;
 	}
+	if (latest && merge_latest_by(a, latest, e) < 0)
+		return cli_usage_error(usage, "--latest-by: %s", e->text);
 	int stale = delta_snapshot_check(&a->snap, e);
 	if (stale < 0) {
 		err_error("%s", e->text);
@@ -727,6 +732,7 @@ int main(int argc, char **argv)
 	    {"commit-retries", required_argument, NULL, 'r'},
 	    {"config", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"latest-by", required_argument, NULL, 'l'},
 	    {"max-open-files", required_argument, NULL, 'o'},
 	    {"merge-key", required_argument, NULL, 'm'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -738,7 +744,8 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *o_retries = NULL, *o_open = NULL, *o_target = NULL,
-	           *o_threads = NULL, *o_batch = NULL, *o_merge = NULL, *o_txn = NULL;
+	           *o_threads = NULL, *o_batch = NULL, *o_merge = NULL, *o_txn = NULL,
+	           *o_latest = NULL;
 	struct app a = {0};
 	int level = ERR_NORMAL, ch;
 	struct err_msg e;
@@ -760,6 +767,9 @@ int main(int argc, char **argv)
 			return cli_help(usage, options);
 		case 'j':
 			o_threads = optarg;
+			break;
+		case 'l':
+			o_latest = optarg;
 			break;
 		case 'm':
 			o_merge = optarg;
@@ -794,7 +804,7 @@ int main(int argc, char **argv)
 	if (argc < 1)
 		return cli_usage_error(usage, "no table given");
 	if (o_txn && (argc > 1 || a.app_id || o_batch || o_merge || o_retries || o_open ||
-	              o_target || o_threads))
+	              o_target || o_threads || o_latest))
 		return cli_usage_error(usage, "--txn-version takes a table and nothing to load");
 	if (a.app_id && (!*a.app_id || strlen(a.app_id) > REC_APP_MAX))
 		return cli_bad_value(usage, "--app-id", a.app_id, "1 to %d bytes", REC_APP_MAX);
@@ -890,7 +900,12 @@ int main(int argc, char **argv)
 	}
 	const char *key =
 	    o_merge ? o_merge : delta_property(&a.snap, DELTA_MERGE_KEY_PROPERTY, NULL);
-	if (key && (rc = upsert_setup(&a, key, o_merge != NULL, &e)) != EX_OK)
+	if (o_latest && !key) {
+		rc = cli_usage_error(usage, "--latest-by: %s has no merge key; give --merge-key",
+		                     a.table);
+		goto out;
+	}
+	if (key && (rc = upsert_setup(&a, key, o_merge != NULL, o_latest, &e)) != EX_OK)
 		goto out;
 	a.wopts.stats_cols = delta_stats_columns(&a.snap);
 	/*

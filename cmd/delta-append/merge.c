@@ -121,6 +121,12 @@ struct merge {
 	uint64_t pass;           /* counts the searches for candidates */
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
+	size_t ncols;
+	/*
+	 * --latest-by: of a batch's records of one key, the one with the
+	 * greatest value of this column wins (ties: the later); -1 without it
+	 */
+	ssize_t latest;
 };
 
 /* Encoding ------------------------------------------------------------------------ */
@@ -433,7 +439,60 @@ static ssize_t lookup(const struct merge *m)
 	return s ? (ssize_t)s - 1 : -1;
 }
 
-/* Put the oldest pending record into the hash table: the last record of a key wins. */
+/* Record i's value of column c (strings point into the batch). */
+static void rec_cell(const struct merge *m, size_t i, size_t c, struct delta_cell *out)
+{
+	const char *p = rec_key(m, i);
+	if (m->in_key[c]) {
+		for (size_t k = 0; m->key[k] != c; k++)
+			p = skip_cell(p, m->cols[m->key[k]].f);
+		get_cell(p, m->cols[c].f, out);
+		return;
+	}
+	p += m->klen[i];
+	const unsigned char *nulls = (const unsigned char *)p;
+	p += m->null_bytes;
+	for (size_t j = 0; j < m->ncols; j++) {
+		if (m->in_key[j])
+			continue;
+		int null = (nulls[j / 8] >> (j % 8)) & 1;
+		if (j == c) {
+			if (null) {
+				memset(out, 0, sizeof *out);
+				out->null = 1;
+			} else {
+				get_cell(p, m->cols[j].f, out);
+			}
+			return;
+		}
+		if (!null)
+			p = skip_cell(p, m->cols[j].f);
+	}
+}
+
+/*
+ * With --latest-by, does record later (of the same key as record earlier,
+ * and after it in the stream) replace it?  Unless its value of the column
+ * is less: a null is less than any value, and NaN than any number.
+ */
+static int later_wins(const struct merge *m, size_t earlier, size_t later)
+{
+	struct delta_cell x, y;
+	size_t c = (size_t)m->latest;
+	rec_cell(m, earlier, c, &x);
+	rec_cell(m, later, c, &y);
+	if (x.null || y.null)
+		return y.null <= x.null;
+	const struct delta_field *f = m->cols[c].f;
+	if ((f->type == DT_DOUBLE || f->type == DT_FLOAT) && (x.d != x.d || y.d != y.d))
+		return y.d == y.d || x.d != x.d;
+	return delta_cell_cmp(f, &y, &x) >= 0;
+}
+
+/*
+ * Put the oldest pending record into the hash table: the last record of a
+ * key wins (with --latest-by, the last of those with its greatest value).
+ */
 static int settle_one(struct merge *m)
 {
 	struct slot p = m->pend[m->pend_at];
@@ -445,6 +504,8 @@ static int settle_one(struct merge *m)
 	size_t s = find_slot(m, rec_key(m, r), m->klen[r], p.hash);
 	if (!m->slot[s].rec)
 		m->distinct++;
+	else if (m->latest >= 0 && !later_wins(m, m->slot[s].rec - 1, r))
+		return 0;
 	m->slot[s] = p;
 	return 0;
 }
@@ -474,6 +535,8 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 	m->key = calloc(a->ncols ? a->ncols : 1, sizeof *m->key);
 	m->in_key = calloc(a->ncols ? a->ncols : 1, 1);
 	m->null_bytes = (a->ncols + 7) / 8;
+	m->ncols = a->ncols;
+	m->latest = -1;
 	m->cols = calloc(a->ncols ? a->ncols : 1, sizeof *m->cols);
 	m->cells = calloc(a->ncols ? a->ncols : 1, sizeof *m->cells);
 	struct buf text = BUF_INIT;
@@ -548,6 +611,23 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 const char *merge_key_text(const struct app *a)
 {
 	return a->merge->key_text;
+}
+
+int merge_latest_by(struct app *a, const char *column, struct err_msg *e)
+{
+	struct merge *m = a->merge;
+	for (size_t i = 0; i < a->ncols; i++)
+		if (strcmp(a->cols[i].f->name, column) == 0) {
+			if (!delta_type_is_primitive(a->cols[i].f->type)) {
+				err_set(e, EX_USAGE, "column \"%s\" is not of a type with an order",
+				        column);
+				return -1;
+			}
+			m->latest = (ssize_t)i;
+			return 0;
+		}
+	err_set(e, EX_USAGE, "no column \"%s\"", column);
+	return -1;
 }
 
 /* The batch ------------------------------------------------------------------------------ */
