@@ -44,7 +44,7 @@ for a in "${RUNNER_ARGS[@]}"; do
 	esac
 done
 [ ${#tables[@]} -gt 0 ] || tables=(bronze silver)
-lake=${STOCKETL_LAKE:-$(runner_cfg storage.lake ./lake)}
+lake=${STOCKETL_LAKE:-$(runner_cfg_dir storage.lake ./lake)}
 for t in "${tables[@]}"; do
 	if [ ! -d "$lake/$t/_delta_log" ]; then
 		runner_note "$t: no table at $lake/$t yet; skipped"

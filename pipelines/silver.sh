@@ -28,11 +28,12 @@
 # Tables are named as everywhere: $STOCKETL_LAKE (default ./lake) or the
 # configuration.
 #
-# Stages: create (delta-create), consumed (delta-append --txn-version),
-# latest (delta-history), then read | merge (delta-cat | delta-append
-# --merge-key): once for the first batch, once for all the others.  Exit status: the run's, as the runner takes it
-# from the stages: 0, or the first failing stage's (65 for data, 74 for
-# I/O, 75 for a conflict that is safe to run again, 78 for a bad
+# Stages: latest (delta-history of bronze), create (delta-create),
+# consumed (delta-append --txn-version), then read | merge (delta-cat |
+# delta-append --merge-key): once for the first batch, once for all the
+# others.  Exit status: the run's, as the runner takes it from the stages:
+# 0, or the first failing stage's (65 for data, 74 for I/O, 75 for a
+# conflict that is safe to run again, 78 for a bad
 # STOCKETL_SILVER_VERSIONS, ...).
 
 # shellcheck disable=SC2317 # the stage_ functions are called by the runner
@@ -77,14 +78,15 @@ case $step in
 	runner_fail settings 78 "STOCKETL_SILVER_VERSIONS: '$step' is not a positive integer"
 	;;
 esac
-run_pipeline create || runner_finish
-runner_value consumed delta-append --txn-version "$SILVER_APP" silver || runner_finish
-consumed=$RUNNER_VALUE
+# bronze first: without it, silver is not made either
 runner_value latest delta-history --format json --limit 1 bronze || runner_finish
 latest=$(sed -n 's/^{"version":\([0-9]*\),.*/\1/p' <<<"$RUNNER_VALUE")
 if [ -z "$latest" ]; then
 	runner_fail latest 65 "bronze has no version to read"
 fi
+run_pipeline create || runner_finish
+runner_value consumed delta-append --txn-version "$SILVER_APP" silver || runner_finish
+consumed=$RUNNER_VALUE
 if [ "$consumed" -lt 0 ]; then
 	# Never consumed: everything bronze holds as of version step (or its
 	# latest), one batch.

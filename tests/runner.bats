@@ -284,6 +284,21 @@ lock_held() {
 	[ ! -e failure.env ]
 }
 
+@test "on_failure runs once, for the outer run alone: not for a nested job that failed, whether the outer run is then retried to success or fails" {
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "throttle_information_daily_limit.json"},
+	            {"file": "intraday_IBM_5min_compact.json"}]}]' \
+		'on_failure = echo "$STOCKETL_JOB $STOCKETL_STATUS" >>"$HOME/failures"'
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min IBM
+	assert_success
+	assert_regex "${stderr_lines[-1]}" "^stock-etl: run [^ ]*: status 0 after 2 attempts; "
+	[ ! -e failures ]
+	unset ALPHAVANTAGE_API_KEY
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min IBM
+	assert_failure 78
+	run cat failures
+	assert_output "stock-etl 78"
+}
+
 @test "a commit watcher hears every commit delta-append reports, one record or many, with its application, and the summary counts their rows" {
 	# A job of two stages whose last one reports commits as delta-append
 	# does, and a watcher (the stream's silver refresh) that writes down
@@ -387,4 +402,25 @@ EOF
 	assert_failure 78
 	assert_equal "$stderr" "bronze: $STOCKETL_CONFIG:15: [job] timeout: expected a duration (30s, 5m, 1h30m) or 0, got 'soon'"
 	[ ! -e var/spool ] || [ -z "$(ls var/spool)" ]
+	printf '[job\nretries = 1\n' >bad.ini
+	run --separate-stderr bronze --config bad.ini IBM
+	assert_failure 78
+	assert_equal "$stderr" "bronze: $PWD/bad.ini:1: expected [section] or key = value"
+	printf 'retries = 1\n' >bad.ini
+	run --separate-stderr bronze --config bad.ini IBM
+	assert_failure 78
+	assert_equal "$stderr" "bronze: $PWD/bad.ini:1: a key outside a section"
+}
+
+@test "an empty [job] state or [storage] lake is the default directory, as the programs take it, never the root" {
+	job_serve "$COMPACT" "state =" "on_failure ="
+	sed -i 's/^\[job\]/[storage]\nlake =\n\n[job]/' "$STOCKETL_CONFIG"
+	unset STOCKETL_LAKE
+	run --separate-stderr bronze -q IBM
+	assert_success
+	run_id_of "$stderr" >id
+	[ -f "var/logs/bronze/$(cat id).log" ]
+	assert_equal "$(delta-cat lake/bronze | wc -l)" 100
+	assert_equal "$(delta-cat bronze | wc -l)" 100
+	[ ! -e /lake ] && [ ! -e /bronze ] && [ ! -e /spool ] && [ ! -e /locks ]
 }

@@ -150,3 +150,16 @@ bronze_load() {
 	assert_output "$(seq 2 2 40 | paste -sd' ')"
 	assert_table_is_expected
 }
+
+@test "without bronze the run fails at its first stage with 65 and makes no silver" {
+	rm -rf "$B"
+	run --separate-stderr silver
+	assert_failure 65
+	assert_regex "${stderr_lines[-1]}" "^silver: run [^ ]*: status 65, failed at stage latest; "
+	[ ! -e "$T" ]
+	# an empty bronze (its version 0): silver is made, and nothing is merged into it
+	delta-create -q bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	run --separate-stderr silver
+	assert_success
+	assert_equal "$(delta-history --limit 1 silver | jq .version)" 0
+}

@@ -210,6 +210,8 @@ int delta_resolve_table(const struct config *c, const char *table, struct buf *o
 		}
 	const char *lake =
 	    config_value(c, NULL, "STOCKETL_LAKE", "storage", "lake", "./lake", NULL);
+	if (!*lake) /* "lake =" is the default, not the root */
+		lake = "./lake";
 	size_t n = strlen(lake);
 	while (n > 1 && lake[n - 1] == '/')
 		n--;

@@ -95,7 +95,7 @@ fetch_args() {
 # fetch_table_path: the table's directory, as the programs resolve it
 # ($STOCKETL_LAKE, else [storage] lake, else ./lake), made absolute.
 fetch_table_path() {
-	local lake=${STOCKETL_LAKE:-$(runner_cfg storage.lake ./lake)}
+	local lake=${STOCKETL_LAKE:-$(runner_cfg_dir storage.lake ./lake)}
 	case $lake in
 	/*) ;;
 	*) lake=$PWD/${lake#./} ;;

@@ -227,7 +227,7 @@ runner_config_read() {
 		RUNNER_CFG_LINE[$sec.$key]=$line
 	done < <(awk '
 		function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
-		function bad(why) { printf "!\t\t%d\t%s\n", NR, why; exit }
+		function bad(why) { printf "!\t-\t%d\t%s\n", NR, why; exit }
 		{
 			sub(/\r$/, "")
 			t = trim($0)
@@ -276,6 +276,14 @@ runner_cfg() {
 	else
 		printf '%s\n' "$2"
 	fi
+}
+
+# runner_cfg_dir SECTION.KEY DEFAULT: a directory setting ([storage] lake,
+# [job] state), the default when unset or empty, as the programs take it.
+runner_cfg_dir() {
+	local v
+	v=$(runner_cfg "$1" "$2")
+	printf '%s\n' "${v:-$2}"
 }
 
 # runner_cfg_where SECTION.KEY: "FILE:LINE: [section] key" for messages.
@@ -386,7 +394,7 @@ runner_supervise() {
 	[ "$RUNNER_NESTED" = 1 ] && RUNNER_QUIET=0
 	runner_config_read
 	runner_settings
-	local state=${STOCKETL_STATE:-$(runner_cfg job.state ./var)}
+	local state=${STOCKETL_STATE:-$(runner_cfg_dir job.state ./var)}
 	mkdir -p "$state/spool" "$state/logs/$RUNNER_JOB" "$state/locks" || exit 74
 	RUNNER_STATE=$(cd "$state" && pwd)
 	RUNNER_SPOOL=${STOCKETL_SPOOL:-$RUNNER_STATE/spool}
@@ -623,8 +631,10 @@ runner_end() {
 	[ "$RUNNER_NESTED" = 1 ] ||
 		runner_say "run $RUNNER_RUN_ID: $what; $took s; $RUNNER_ROWS rows committed; log $RUNNER_LOG"
 	runner_log "summary: $what; $took s; $RUNNER_ROWS rows committed"
-	# A run that failed, not one stopped on purpose.
-	if [ "$RUNNER_STATUS" -ge 2 ] && [ -n "$RUNNER_ON_FAILURE" ] && [ -z "$RUNNER_STOPPED" ]; then
+	# A run that failed, not one stopped on purpose; a nested run's failure
+	# is its outer run's to report (which may retry it and succeed).
+	if [ "$RUNNER_STATUS" -ge 2 ] && [ -n "$RUNNER_ON_FAILURE" ] && [ -z "$RUNNER_STOPPED" ] &&
+		[ "$RUNNER_NESTED" != 1 ]; then
 		runner_on_failure
 	fi
 	[ "$RUNNER_NESTED" = 1 ] || runner_load_spool
