@@ -149,6 +149,29 @@ age() {
 	[ ! -e lake/t/_delta_log/00000000000000000006.json ]
 }
 
+@test "--vacuum judges a removal that the checkpoint holds by its deletionTimestamp, not by the checkpoint's time" {
+	delta-create -q m --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date \
+		--merge-key symbol,interval,trade_timestamp
+	gen-ticks 4 | grep -v "@batch" >a.ndjson
+	# each upsert rewrites the one file: versions 2 and 3 remove the files of 1 and 2
+	for n in 1 2 3; do
+		delta-append -q --app-id x --batch-id "$n" m a.ndjson
+	done
+	old=$(live_files m)
+	sleep 2.5
+	delta-append -q --app-id x --batch-id 4 m a.ndjson
+	gone=$(jq -r 'select(.remove) | .remove.path' lake/m/_delta_log/0000000000000000000[23].json | sort)
+	assert_equal "$(wc -l <<<"$gone")" 2
+	delta-compact -q --checkpoint m
+	[ -f lake/m/_delta_log/00000000000000000004.checkpoint.parquet ]
+	run --separate-stderr delta-compact --vacuum --retain 2s --force --dry-run m
+	assert_success
+	# shellcheck disable=SC2086 # one path a word
+	assert_equal "$(sort <<<"$output")" "$(printf "$BATS_TEST_TMPDIR/lake/m/%s\n" $gone)"
+	# the file version 4 removed, within the retention, stays
+	[[ $output != *"$old"* ]]
+}
+
 @test "--vacuum refuses a retention shorter than the table's without --force" {
 	ticks_table t 2
 	part=$(ls -d lake/t/trade_date=*)

@@ -7,7 +7,9 @@
  * retention read it: a tombstone whose removal happened after the cutoff.
  * The removal's time is the later of its deletionTimestamp and the commit
  * time of the version that removed it, so a remover that staged early and
- * committed late does not shorten the retention.  Every other file under
+ * committed late does not shorten the retention (for a tombstone the
+ * checkpoint holds, whose removing version is not known, its
+ * deletionTimestamp alone).  Every other file under
  * the table (outside _delta_log and hidden directories, partition
  * directories aside) is deleted once its own modification time is older
  * than the cutoff: the data files of writes that failed or were killed
@@ -155,7 +157,13 @@ static int build_valid(struct vacuum *vc, const struct delta_snapshot *snap)
 	while (rc == 0 && (s = strmap_next(&snap->tombstones, &i))) {
 		const struct delta_file *f = s->value;
 		int64_t removed = f->deletion_timestamp;
-		if (removed >= 0 && removed <= vc->cutoff) {
+		/*
+		 * A tombstone read from the checkpoint carries the checkpoint's
+		 * version, not the version that removed it, whose time is unknown:
+		 * its deletionTimestamp alone, as Spark judges every tombstone.
+		 */
+		int in_checkpoint = f->version <= snap->checkpoint_version;
+		if (removed >= 0 && removed <= vc->cutoff && !in_checkpoint) {
 			int64_t t = commit_time(vc->c->root, f->version);
 			if (t > removed)
 				removed = t;
