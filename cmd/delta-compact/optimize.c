@@ -13,9 +13,12 @@
  * the run goes (many small files rewritten as one lose their footers and
  * compress better; the first bin of a run counts one for one), so new
  * files may come out below the target, never far above it.  Every rewrite
- * turns two files or more into one, so repeated runs only ever merge and
- * come to rest: a partition that fits the target becomes one file, and the
- * next run finds nothing to do.
+ * turns two files or more into one, so passes only ever merge and come to
+ * rest: a partition that fits the target becomes one file.  A run makes
+ * another pass (planned afresh, its ratio learnt afresh) while the last
+ * one rewrote something, at most MAX_PASSES, so that what a pass left
+ * small (its first bin, a partition's last) is merged now and the next
+ * run finds nothing to do.
  *
  * Committing: partitions are taken in order and grouped until a group has
  * rewritten enough (GROUP_FILES files or GROUP_BYTES bytes); each group is
@@ -82,6 +85,8 @@ struct optimize {
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
 	struct totals t;
+	/* o->t's bytes when this pass began: each pass learns its ratio afresh */
+	int64_t pass_removed_bytes, pass_added_bytes;
 	int conflict;              /* the last commit lost to another writer's rewrite */
 	struct err_msg conflict_e; /* what the commit said then */
 };
@@ -575,11 +580,13 @@ struct group {
  * files rewritten as one lose their footers and compress better), one for
  * one until a file is finished, and at most MAX_RATIO times the target.
  */
-#define MAX_RATIO 64
+#define MAX_RATIO  64
+/* At most this many passes over the table in one run (see compact_optimize). */
+#define MAX_PASSES 4
 static int64_t bin_capacity(const struct optimize *o, const struct group *g)
 {
-	int64_t in = o->t.removed_bytes + g->bytes - g->open_bytes;
-	int64_t out = o->t.added_bytes + g->out_bytes;
+	int64_t in = o->t.removed_bytes - o->pass_removed_bytes + g->bytes - g->open_bytes;
+	int64_t out = o->t.added_bytes - o->pass_added_bytes + g->out_bytes;
 	if (in <= 0 || out <= 0 || out >= in)
 		return o->target;
 	if (out * MAX_RATIO <= in)
@@ -858,13 +865,35 @@ int compact_optimize(struct compact *c)
 		err_error("%s", e.text);
 		return EX_CONFIG;
 	}
-	int rc;
-	for (int64_t attempt = 0;; attempt++) {
+	int rc, passes = 0;
+	int64_t attempt = 0, parts = 0;
+	for (;;) {
+		int64_t removed = o.t.removed, parts_before = o.t.partitions;
 		o.conflict = 0;
+		o.pass_removed_bytes = o.t.removed_bytes;
+		o.pass_added_bytes = o.t.added_bytes;
 		rc = optimize_once(c, &o, &r);
-		if (rc == EX_OK || !o.conflict)
+		/* the partitions rewritten: as many as the pass that rewrote the most */
+		if (o.t.partitions - parts_before > parts)
+			parts = o.t.partitions - parts_before;
+		/*
+		 * Another pass while the last one rewrote something: the first
+		 * bin of a pass and the last of a partition may come out small,
+		 * and are merged now rather than by the next run, so that a
+		 * second run finds nothing to do.  Each pass turns two files or
+		 * more into one, so the passes come to rest.
+		 */
+		if (rc == EX_OK) {
+			if (o.t.removed > removed)
+				passes++;
+			if (o.t.removed == removed || passes == MAX_PASSES)
+				break;
+			continue;
+		}
+		if (!o.conflict)
 			break;
-		if (attempt >= retries) {
+		if (attempt++ >= retries) {
+			attempt--;
 			err_error("%s (a conflict: another writer rewrote or deleted these files "
 			          "first; the new files were removed; %" PRId64 " retr%s spent, "
 			          "[delta] commit_retries)",
@@ -874,7 +903,7 @@ int compact_optimize(struct compact *c)
 		err_info("%s: optimize: another writer rewrote files of this group first (%s); "
 		         "planning again from the latest version (retry %" PRId64 " of %" PRId64
 		         ")",
-		         c->table, o.conflict_e.text, attempt + 1, retries);
+		         c->table, o.conflict_e.text, attempt, retries);
 	}
 	char before[32], after[32], added[32], removed[32];
 	if (o.t.removed == 0 && rc == EX_OK) {
@@ -888,11 +917,14 @@ int compact_optimize(struct compact *c)
 		compact_size_text(r.table_bytes, before, sizeof before);
 		compact_size_text(o.t.removed_bytes, removed, sizeof removed);
 		compact_size_text(o.t.added_bytes, added, sizeof added);
+		char in_passes[32] = "";
+		if (passes > 1)
+			snprintf(in_passes, sizeof in_passes, " in %d passes", passes);
 		err_warn("%s: optimize: %" PRId64 " files (%s) rewritten into %" PRId64
-		         " (%s) in %" PRId64 " partition%s, %" PRId64
+		         " (%s) in %" PRId64 " partition%s%s, %" PRId64
 		         " rows; the table had %" PRId64 " files (%s), now %" PRId64 " (%s)",
-		         c->table, o.t.removed, removed, o.t.added, added, o.t.partitions,
-		         o.t.partitions == 1 ? "" : "s", o.t.rows, r.table_files, before,
+		         c->table, o.t.removed, removed, o.t.added, added, parts,
+		         parts == 1 ? "" : "s", in_passes, o.t.rows, r.table_files, before,
 		         r.files_after, after);
 	}
 	return rc;
