@@ -232,6 +232,13 @@ metric() {
 		run bash -c "delta-cat k_$key | jq -r '\"\\(.name) \\(.v)\"' | sort | tr '\n' ' '"
 		assert_output "a 0 b 0 c 0 d 0 e 0 f 1 x 0 y 1 z 0 "
 	done
+	# a double key of -0.0 is the key 0.0, within a batch and across batches
+	printf 'ratio double not null\nv long\n' >z.schema
+	delta-create -q zero --schema z.schema --merge-key ratio
+	printf '%s\n' '{"ratio":0.0,"v":1}' '{"ratio":-0.0,"v":2}' | delta-append -q --app-id t --batch-id 1 zero
+	printf '%s\n' '{"ratio":-0.0,"v":3}' | delta-append -q --app-id t --batch-id 2 zero
+	run delta-cat zero
+	assert_output '{"ratio":0.0,"v":3}'
 }
 
 @test "long strings, wide decimals and 32-bit extremes keep their values and keys through the batch" {

@@ -328,8 +328,21 @@ static int encode_key(struct merge *m, const struct app *a, const struct delta_c
 	if (buf_reserve(&m->kbuf, len) < 0)
 		return -1;
 	char *o = m->kbuf.data;
-	for (size_t k = 0; k < m->nkey; k++)
-		o = put_cell(o, a->cols[m->key[k]].f, &cells[m->key[k]]);
+	for (size_t k = 0; k < m->nkey; k++) {
+		const struct delta_field *f = a->cols[m->key[k]].f;
+		struct delta_cell c = cells[m->key[k]];
+		/*
+		 * Keys compare by their bytes: a floating key equal to zero is
+		 * +0.0 (as -0.0 = 0.0 in SQL), and every NaN one NaN.
+		 */
+		if (f->type == DT_FLOAT || f->type == DT_DOUBLE) {
+			if (c.d == 0)
+				c.d = 0;
+			else if (c.d != c.d)
+				c.d = __builtin_nan("");
+		}
+		o = put_cell(o, f, &c);
+	}
 	m->kbuf.len = len;
 	return 0;
 }
