@@ -1582,7 +1582,8 @@ int merge_commit(struct app *a, const char *app, int64_t id, const char *label, 
 			         (long long)st.source_rows, m->key_text, (long long)st.updated,
 			         (long long)st.inserted, (long long)st.copied,
 			         (long long)st.files_removed, (long long)st.files_before);
-			note_commit(a, &info, a->records, st.files_added, app);
+			/* the rows it wrote from the batch: its distinct keys */
+			note_commit(a, &info, st.inserted + st.updated, st.files_added, app);
 			rc = k < 0 ? -1 : 0;
 			break;
 		}
