@@ -186,12 +186,24 @@ record() {
 	assert_equal "${stderr_lines[2]}" "etl-history: $PWD/spool: 2 lines that are not facts were left out"
 }
 
-@test "an empty or missing spool gives an empty report" {
+@test "an empty spool, or none where the state directory says, gives an empty report; a --spool that is not there is an error" {
 	run --separate-stderr etl-history --now "$NOW"
 	assert_success
 	assert_equal "$(jq -c '.runs' <<<"$output")" '[]'
 	run --separate-stderr etl-history --format table --now "$NOW" checks
 	assert_line --index 1 'no checks recorded since 2026-11-30'
+	# a spool named with --spool must be there: a mistyped path is no empty history
+	run --separate-stderr etl-history --spool "$PWD/no/such/spool"
+	assert_failure 74
+	assert_equal "$stderr" "etl-history: --spool $PWD/no/such/spool: No such file or directory"
+	touch plain
+	run --separate-stderr etl-history --spool plain
+	assert_failure 74
+	assert_equal "$stderr" "etl-history: --spool plain: not a directory"
+	mkdir empty
+	run --separate-stderr etl-history --spool empty --now "$NOW"
+	assert_success
+	assert_equal "$(jq -c '.runs' <<<"$output")" '[]'
 }
 
 @test "usage errors: an unknown report, run without its id, options of other reports, bad values" {
