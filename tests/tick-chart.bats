@@ -101,6 +101,14 @@ screenshot() {
 	# Each candle's tooltip holds its exact prices.
 	[[ $(q c.svg "string(//*[@class='candles up']/*[2]/*)") == \
 		"2025-06-02 09:35 O 102 H 104.5 L 101.5 C 104 V 1500" ]]
+	# A bar whose prices disagree is drawn over all four: its wick from the least to the greatest.
+	printf '%s\n' '{"symbol":"X","interval":"5min","trade_timestamp":"2024-03-08T15:00:00Z","open":100,"high":90,"low":110,"close":100,"volume":7}' \
+		'{"symbol":"X","interval":"5min","trade_timestamp":"2024-03-08T15:05:00Z","open":100,"high":95,"low":80,"close":98,"volume":7}' |
+		tick-chart >bad.svg
+	run q bad.svg "string(//*[@class='candles up']/*[1]/*)"
+	assert_output "2024-03-08 10:00 O 100 H 110 L 90 C 100 V 7"
+	run q bad.svg "string(//*[@class='candles down']/*[1]/*)"
+	assert_output "2024-03-08 10:05 O 100 H 100 L 80 C 98 V 7"
 }
 
 @test "the same input gives the same bytes; the order of the records does not matter" {

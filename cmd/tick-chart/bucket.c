@@ -126,17 +126,19 @@ static void candle_from_bar(struct chart_candle *c, const struct tick *t)
 	c->t0 = c->t1 = t->trade_timestamp;
 	c->open = t->open;
 	c->close = t->close;
-	/* A bar whose open or close lies outside its high-low range still fits its wick. */
-	c->high = t->high;
-	if (t->open > c->high)
-		c->high = t->open;
-	if (t->close > c->high)
-		c->high = t->close;
-	c->low = t->low;
-	if (t->open < c->low)
-		c->low = t->open;
-	if (t->close < c->low)
-		c->low = t->close;
+	/*
+	 * A bar whose prices disagree (open or close outside its high-low
+	 * range, high below low) is drawn over all four: its wick spans the
+	 * least to the greatest of them.
+	 */
+	const int64_t v[4] = {t->high, t->low, t->open, t->close};
+	c->high = c->low = v[0];
+	for (int i = 1; i < 4; i++) {
+		if (v[i] > c->high)
+			c->high = v[i];
+		if (v[i] < c->low)
+			c->low = v[i];
+	}
 	c->volume = (t->nulls & TICK_N_VOLUME) ? 0 : t->volume;
 	c->bars = 1;
 }
