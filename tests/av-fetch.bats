@@ -670,7 +670,7 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	run --separate-stderr avf IBM
 	assert_failure 69
 	assert_equal "$(nrequests)" 1
-	stderr_has 'IBM: giving up after 1 attempts: the next would start after max_retry_time (0.1s): HTTP 500'
+	stderr_has 'IBM: giving up after 1 attempt: the next would start after max_retry_time (0.1s): HTTP 500'
 }
 
 @test "a refused connection is retried, then exit 69" {

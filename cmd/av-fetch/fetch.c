@@ -283,8 +283,8 @@ static void avf_retry(struct avf_run *run, struct avf_job *j, int status, const 
 		return;
 	}
 	if (j->attempts >= cfg->max_attempts) {
-		snprintf(msg, sizeof msg, "giving up after %d attempts in %s: %s", j->attempts,
-		         avf_dur(now - j->first_us, d), what);
+		snprintf(msg, sizeof msg, "giving up after %d attempt%s in %s: %s", j->attempts,
+		         j->attempts == 1 ? "" : "s", avf_dur(now - j->first_us, d), what);
 		avf_fail(run, j, status, msg);
 		return;
 	}
@@ -293,9 +293,10 @@ static void avf_retry(struct avf_run *run, struct avf_job *j, int status, const 
 		delay = min_delay;
 	if (now + delay - j->first_us > cfg->max_retry_us) {
 		snprintf(msg, sizeof msg,
-		         "giving up after %d attempts: the next would start after max_retry_time "
+		         "giving up after %d attempt%s: the next would start after max_retry_time "
 		         "(%s): %s",
-		         j->attempts, avf_dur(cfg->max_retry_us, d), what);
+		         j->attempts, j->attempts == 1 ? "" : "s", avf_dur(cfg->max_retry_us, d),
+		         what);
 		avf_fail(run, j, status, msg);
 		return;
 	}

@@ -244,8 +244,9 @@ int main(int argc, char **argv)
 	}
 	if (st.bad) {
 		err_record_end(NULL);
-		err_warn("%s: %llu lines that are not facts were left out", dir.data,
-		         (unsigned long long)st.bad);
+		err_warn("%s: %llu %s left out", dir.data, (unsigned long long)st.bad,
+		         st.bad == 1 ? "line that is not a fact was"
+		                     : "lines that are not facts were");
 	}
 	if (!status && report_write(&q, &st, &o, table) < 0)
 		status = EX_SOFTWARE;

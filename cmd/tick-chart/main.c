@@ -338,8 +338,11 @@ int main(int argc, char **argv)
 		if (r.io_error) {
 			status = EX_IOERR;
 		} else if (r.unreadable) {
-			err_error("nothing to draw: none of the %llu records could be read",
-			          (unsigned long long)r.unreadable);
+			if (r.unreadable == 1)
+				err_error("nothing to draw: the one record could not be read");
+			else
+				err_error("nothing to draw: none of the %llu records could be read",
+				          (unsigned long long)r.unreadable);
 			status = EX_DATAERR;
 		} else {
 			err_error("nothing to draw: no tick records in the input");

@@ -627,10 +627,12 @@ runner_end() {
 	[ -n "$RUNNER_STOPPED" ] && what="$what, stopped by SIG$RUNNER_STOPPED"
 	[ "$A_TIMED_OUT" = 1 ] && what="$what, timed out"
 	runner_spool_close
+	local rows_s=s
+	[ "$RUNNER_ROWS" = 1 ] && rows_s=
 	# A nested run's summary is its outer run's to give: in its log only.
 	[ "$RUNNER_NESTED" = 1 ] ||
-		runner_say "run $RUNNER_RUN_ID: $what; $took s; $RUNNER_ROWS rows committed; log $RUNNER_LOG"
-	runner_log "summary: $what; $took s; $RUNNER_ROWS rows committed"
+		runner_say "run $RUNNER_RUN_ID: $what; $took s; $RUNNER_ROWS row$rows_s committed; log $RUNNER_LOG"
+	runner_log "summary: $what; $took s; $RUNNER_ROWS row$rows_s committed"
 	# A run that failed, not one stopped on purpose; a nested run's failure
 	# is its outer run's to report (which may retry it and succeed).
 	if [ "$RUNNER_STATUS" -ge 2 ] && [ -n "$RUNNER_ON_FAILURE" ] && [ -z "$RUNNER_STOPPED" ] &&

@@ -94,5 +94,5 @@ requests() {
 
 # run_id_of STDERR: the run id the summary line of a run names.
 run_id_of() {
-	sed -n 's/^[a-z-]*: run \([0-9TZ-]*\): .*rows committed.*/\1/p' <<<"$1" | tail -n 1
+	sed -n 's/^[a-z-]*: run \([0-9TZ-]*\): .*rows\? committed.*/\1/p' <<<"$1" | tail -n 1
 }
