@@ -412,6 +412,26 @@ EOF
 	assert_equal "$stderr" "bronze: $PWD/bad.ini:1: a key outside a section"
 }
 
+@test "a configuration that holds a secret and is readable by others is said once a run, by the runner, not by each program" {
+	job_serve "$COMPACT"
+	sed -i 's/^\[API\]$/[API]\napi_key = test-key/' "$STOCKETL_CONFIG"
+	chmod 644 "$STOCKETL_CONFIG"
+	unset ALPHAVANTAGE_API_KEY
+	run --separate-stderr bronze IBM
+	assert_success
+	assert_equal "$(grep -c 'holds a secret' <<<"$stderr")" 1
+	assert_equal "$(grep 'holds a secret' <<<"$stderr")" \
+		"bronze: $STOCKETL_CONFIG: holds a secret ([api] api_key) but is readable by group or others; run chmod 600 $STOCKETL_CONFIG"
+	# a program on its own still says it
+	run --separate-stderr delta-history --limit 1 bronze
+	assert_success
+	assert_equal "$(grep -c 'holds a secret' <<<"$stderr")" 1
+	chmod 600 "$STOCKETL_CONFIG"
+	run --separate-stderr bronze IBM
+	assert_success
+	assert_equal "$(grep -c 'holds a secret' <<<"$stderr")" 0
+}
+
 @test "an empty [job] state or [storage] lake is the default directory, as the programs take it, never the root" {
 	job_serve "$COMPACT" "state =" "on_failure ="
 	sed -i 's/^\[job\]/[storage]\nlake =\n\n[job]/' "$STOCKETL_CONFIG"

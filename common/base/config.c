@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,18 @@ static const char *config_implicit_path(char *buf, size_t n)
 	return NULL;
 }
 
+/*
+ * Has the job runner checked this file's mode already (and said so once
+ * for the run)?  It names the file in STOCKETL_CONFIG_CHECKED, so that
+ * each of a run's programs does not say it again.
+ */
+static int config_checked(const char *path)
+{
+	const char *checked = getenv("STOCKETL_CONFIG_CHECKED");
+	char real[PATH_MAX];
+	return checked && *checked && realpath(path, real) && strcmp(real, checked) == 0;
+}
+
 struct config *config_open(const char *flag_path, struct err_msg *e)
 {
 	char userpath[4096];
@@ -359,7 +372,7 @@ struct config *config_open(const char *flag_path, struct err_msg *e)
 	if (!c)
 		return NULL;
 	struct stat st;
-	if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+	if (stat(path, &st) == 0 && (st.st_mode & 077) && !config_checked(path)) {
 		for (size_t i = 0; i < c->n; i++)
 			if (config_is_secret(&c->entries[i])) {
 				err_warn("%s: holds a secret ([%s] %s) but is readable by group or "

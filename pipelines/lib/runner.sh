@@ -286,6 +286,30 @@ runner_cfg_dir() {
 	printf '%s\n' "${v:-$2}"
 }
 
+# runner_config_mode: say once for the run (not once per program) that the
+# configuration holds a secret but is readable by group or others, as the
+# programs say it, and tell them it was said (STOCKETL_CONFIG_CHECKED).
+runner_config_mode() {
+	local file real mode k v
+	file=${RUNNER_CONFIG_FILE:-}
+	[ -n "$file" ] && real=$(realpath "$file" 2>/dev/null) || return 0
+	[ "${STOCKETL_CONFIG_CHECKED:-}" = "$real" ] && return 0
+	export STOCKETL_CONFIG_CHECKED=$real
+	mode=$(stat -c %a "$file" 2>/dev/null) || return 0
+	((8#$mode & 8#077)) || return 0
+	for k in "${!RUNNER_CFG[@]}"; do
+		v=${RUNNER_CFG[$k]}
+		[ -n "$v" ] || continue
+		case ${k#*.} in
+		api_key | password | secret_key) ;;
+		dsn) [[ $v == *password=* || $v =~ ://[^@/]*:[^@/]*@ ]] || continue ;;
+		*) continue ;;
+		esac
+		runner_say "$file: holds a secret ([${k%%.*}] ${k#*.}) but is readable by group or others; run chmod 600 $file"
+		return 0
+	done
+}
+
 # runner_cfg_where SECTION.KEY: "FILE:LINE: [section] key" for messages.
 runner_cfg_where() {
 	printf '%s:%s: [%s] %s\n' "$RUNNER_CONFIG_FILE" "${RUNNER_CFG_LINE[$1]:-0}" "${1%%.*}" "${1#*.}"
@@ -393,6 +417,7 @@ runner_supervise() {
 	# A nested job's messages belong to the outer run, which shows or logs them.
 	[ "$RUNNER_NESTED" = 1 ] && RUNNER_QUIET=0
 	runner_config_read
+	runner_config_mode
 	runner_settings
 	local state=${STOCKETL_STATE:-$(runner_cfg_dir job.state ./var)}
 	mkdir -p "$state/spool" "$state/logs/$RUNNER_JOB" "$state/locks" || exit 74
