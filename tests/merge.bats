@@ -470,6 +470,44 @@ revisions() {
 	assert_table_is_expected
 }
 
+@test "an upsert whose files another writer rewrote first merges again; with no retries left it exits 75 and says so" {
+	create_keyed
+	gen-ticks -m 4 | grep -v '"@batch"' >base.ndjson
+	delta-append -q --app-id load --batch-id 1 silver base.ndjson
+	head -1 base.ndjson | jq -c '.volume = 111' >a.ndjson
+	head -1 base.ndjson | jq -c '.volume = 222' >b.ndjson
+	head -1 base.ndjson | jq -c '.volume = 333' >c.ndjson
+	# held_upsert RETRIES FILE: an upsert whose commit waits 3 s before it is linked
+	held_upsert() {
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/null \
+			-e trace=link -e inject=link:delay_enter=3000000:when=1 \
+			delta-append --commit-retries "$1" --app-id "$2" --batch-id 1 silver "$2.ndjson" 2>"$2.err" &
+		held=$!
+		for ((k = 0; k < 100; k++)); do
+			compgen -G "$T/_delta_log/.*.json.*.tmp" >/dev/null && break
+			sleep 0.05
+		done
+	}
+	held_upsert 0 a
+	delta-append -q --app-id b --batch-id 1 silver b.ndjson
+	s=0
+	wait "$held" || s=$?
+	assert_equal "$s" 75
+	run grep -c '(0 retries spent, --commit-retries)$' a.err
+	assert_output 1
+	assert_equal "$(delta-cat silver | jq -c 'select(.volume == 222 or .volume == 111) | .volume')" 222
+	# with retries, it merges again from the version that won, and wins the key
+	held_upsert 15 c
+	delta-append -q --app-id b --batch-id 2 silver b.ndjson
+	wait "$held"
+	assert_equal "$(delta-append --txn-version c silver)" 1
+	# it committed after the upsert that took its version
+	v=$(delta-history --format json --limit 1 silver | jq .version)
+	assert_equal "$(jq -r 'select(.txn) | .txn.appId' "$(log "$v")") $(jq -r 'select(.txn) | .txn.appId' "$(log $((v - 1)))")" "c b"
+	assert_equal "$(delta-cat silver | jq -c 'select(.volume >= 111 and .volume <= 333) | .volume')" 333
+	assert_equal "$(delta-cat silver | wc -l)" "$(wc -l <base.ndjson)"
+}
+
 @test "a replayed stream of upserts loads each batch once" {
 	create_keyed
 	gen-ticks -m -s 2 600 | overlap feed 1 3 300 150 >batches.ndjson

@@ -1593,8 +1593,14 @@ int merge_commit(struct app *a, const char *app, int64_t id, const char *label, 
 			rc = 0;
 			break;
 		}
-		if (e->status != EX_TEMPFAIL || attempt >= a->retries)
+		if (e->status != EX_TEMPFAIL)
 			break;
+		if (attempt >= a->retries) {
+			struct err_msg last = *e;
+			err_set(e, EX_TEMPFAIL, "%s (%lld retr%s spent, --commit-retries)",
+			        last.text, (long long)a->retries, a->retries == 1 ? "y" : "ies");
+			break;
+		}
 		err_info("%s: %s; merging again (attempt %lld)", label, e->text,
 		         (long long)attempt + 2);
 		if (reload(a, e) < 0)
