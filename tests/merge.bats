@@ -471,6 +471,7 @@ revisions() {
 }
 
 @test "an upsert whose files another writer rewrote first merges again; with no retries left it exits 75 and says so" {
+	test_lake_skip "the commit is held at its link(2), which the PostgreSQL store does not make"
 	create_keyed
 	gen-ticks -m 4 | grep -v '"@batch"' >base.ndjson
 	delta-append -q --app-id load --batch-id 1 silver base.ndjson
