@@ -24,8 +24,8 @@
 # silver: the summary says so.
 #
 # Exit status: 0, or the status of the step that failed (the job's, as the
-# runner gives it; 69 when the server cannot start, 78 when a program or
-# node(1) is missing).
+# runner gives it; 69 when the server cannot start, 75 when another demo is
+# running in DIR, 78 when a program or node(1) is missing).
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -94,9 +94,16 @@ command -v node >/dev/null || {
 	exit 78
 }
 
-[ "$fresh" = 1 ] && rm -rf "$dir"
 mkdir -p "$dir" || exit 74
 dir=$(cd "$dir" && pwd)
+# One demo at a time in a directory: another would rewrite its
+# configuration with its own server's port and stop that server under it.
+exec {demo_lock}<"$dir" || exit 74
+flock -n "$demo_lock" || {
+	say "another demo is running in $dir; wait for it, or give another --dir"
+	exit 75
+}
+[ "$fresh" = 1 ] && { find "$dir" -mindepth 1 -delete || exit 74; }
 cfg=$dir/stocketl.ini lake=$dir/lake state=$dir/state chart=$dir/chart.svg
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/stocketl-demo.XXXXXX") || exit 74
 

@@ -144,7 +144,7 @@ setup() {
 	assert_output 600
 }
 
-@test "demo/run.sh --fresh starts over; a bad argument is a usage error" {
+@test "demo/run.sh --fresh starts over; a bad argument is a usage error; a second demo in a directory in use is refused" {
 	run --separate-stderr "$STOCKETL_ROOT/demo/run.sh" --dir "$BATS_TEST_TMPDIR/d" --bogus
 	assert_failure 64
 	assert_equal "$stderr" $'demo: unknown argument \'--bogus\'\nusage: demo/run.sh [--dir DIR] [--fresh]'
@@ -154,6 +154,18 @@ setup() {
 	assert_success
 	assert_line "silver: 2447 rows added and 0 changed by this run (2447 rows)"
 	assert_line "  bronze  version 2 (made by this run)"
+	# a second demo in a directory where one is running: 75, and the first's files untouched
+	cp d/stocketl.ini ini.before
+	flock d sleep 5 &
+	holder=$!
+	sleep 0.3
+	run --separate-stderr "$STOCKETL_ROOT/demo/run.sh" --dir d --fresh
+	assert_failure 75
+	assert_equal "$stderr" "demo: another demo is running in $PWD/d; wait for it, or give another --dir"
+	cmp ini.before d/stocketl.ini
+	[ -d d/lake/silver ]
+	kill "$holder"
+	wait "$holder" || true
 }
 
 @test "without a key the job stops after its first stage with one message" {
