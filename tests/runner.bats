@@ -247,6 +247,9 @@ lock_held() {
 	run facts run 'select(.ended_at) | [.attempt, .status, .failed_stage, .reason]'
 	assert_output '[1,75,"fetch","timed out: the run'"'"'s time limit ([job] timeout = 1s) ran out during stage fetch"]'
 	[ ! -f "$T/_delta_log/00000000000000000001.json" ]
+	# the stages killed are said by the run's status, not by bash's notes of its jobs
+	run grep -h 'Killed\|Terminated' var/logs/bronze/*.log
+	assert_output ""
 }
 
 @test "SIGTERM stops a run: 75, the stage it was in, no retry and no on_failure" {

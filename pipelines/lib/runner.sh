@@ -904,8 +904,11 @@ run_pipeline() {
 	RUNNER_HELD=("$c" "$RUNNER_NAP")
 	# Wait for the stages as they end, looking every 50 ms: wait -n is not
 	# used, as after a trap it may no longer report the children that ended
-	# meanwhile, while wait PID always gives a child's status.
-	runner_reap names pids status ended
+	# meanwhile, while wait PID always gives a child's status.  (Bash's own
+	# note of a stage killed by a signal, "line 1: PID Killed ...", printed
+	# when it reaps the stage, is no message of the run's: its status says
+	# it, so the runner's stderr is set aside meanwhile.)
+	runner_reap names pids status ended 2>/dev/null
 	exec {c}>&-
 	RUNNER_HELD=("$RUNNER_NAP")
 	runner_drain "$d" "${errs[@]}"
