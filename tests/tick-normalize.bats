@@ -124,6 +124,26 @@ teardown() {
 	assert_line --index 2 '{"@batch":{"app":"av-fetch/intraday/5min/IBM","id":1750173900000000,"records":2,"rejected":1,"status":"ok"}}'
 }
 
+@test "a time the series gives twice is two contradicting bars: both are rejected, the rest goes on" {
+	{
+		# (jq keeps one member of a name: the second 10:00 is written as 09:55 and renamed)
+		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min \
+			'2024-06-03 10:05:00,2,2,2,2,2' \
+			'2024-06-03 10:00:00,1,1,1,1,1' \
+			'2024-06-03 09:55:00,9,9,9,9,9')" | sed 's/09:55:00/10:00:00/'
+		marker 1
+	} >in.ndjson
+	[ "$(grep -o '"2024-06-03 10:00:00"' in.ndjson | wc -l)" -eq 2 ]
+	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	run ticks <<<"$output"
+	assert_output '2024-06-03T14:05:00Z 2024-06-03 2 2 2 2 2'
+	run jq -r '.reason' rejects.ndjson
+	assert_output $'timestamp "2024-06-03 10:00:00" is given 2 times in the series\ntimestamp "2024-06-03 10:00:00" is given 2 times in the series'
+	run jq -c '.input | to_entries[0].value."1. open"' rejects.ndjson
+	assert_output $'"1"\n"9"'
+}
+
 @test "fall back: a time in the repeated hour takes its first occurrence (still daylight time)" {
 	envelope TIME_SERIES_INTRADAY IBM 30min "$(intraday IBM 30min \
 		'2024-11-03 02:00:00,4,4,4,4,4' \

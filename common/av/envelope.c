@@ -1047,6 +1047,31 @@ size_t av_env_convert(struct av_env *env, const struct tz *z)
 		}
 	} else if (!ascending) {
 		qsort(env->bars, env->nbars, sizeof *env->bars, env_bar_cmp);
+		/*
+		 * A time the series gives twice (only an unordered series can) is
+		 * two bars that contradict each other: neither is taken.
+		 */
+		size_t twice = 0;
+		for (size_t i = 0; i + 1 < good;) {
+			size_t j = i + 1;
+			while (j < good && env->bars[j].ts == env->bars[i].ts)
+				j++;
+			for (size_t k = i; j - i > 1 && k < j; k++) {
+				char text[TS_TEXT_MAX];
+				ts_format_rfc3339(env->bars[k].local * TS_US_PER_SEC, text);
+				text[10] = ' ';
+				text[19] = '\0';
+				env_bad_bar(env, &env->bars[k],
+				            "timestamp \"%s\" is given %zu times in the series",
+				            text, j - i);
+				twice++;
+			}
+			i = j;
+		}
+		if (twice) {
+			qsort(env->bars, env->nbars, sizeof *env->bars, env_bar_cmp);
+			good -= twice;
+		}
 	}
 	return good;
 }
