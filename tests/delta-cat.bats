@@ -336,6 +336,16 @@ EOF
 	assert_equal "$(firsts <<<"$output")" '[2,4]'
 	run --separate-stderr delta-cat --columns as_short --where "as_string >= \"7\" and as_byte <> 8" "$P"
 	assert_equal "$(firsts <<<"$output")" '[7,9]'
+	# a binary literal is the base64 its values are printed in
+	run --separate-stderr delta-cat --columns as_int,as_binary --where "as_binary = 'AwM='" "$P"
+	assert_output '{"as_int":3,"as_binary":"AwM="}'
+	run --separate-stderr delta-cat --where "as_binary = 'AwM'" "$P"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --where: column as_binary is binary: the value of a binary column must be base64'
+	# and so is a binary partition value's, which prunes the other files
+	run --separate-stderr delta-cat -v --columns number --where "data = '8J+YiA=='" "$DELTA/dat/multi_partitioned/delta"
+	assert_output '{"number":7}'
+	assert_stderr_contains 'skipped 1 of 2 files (1 by partition values'
 }
 
 @test "--columns chooses and orders the columns; --where may use others" {

@@ -374,9 +374,16 @@ static int bind_string(struct delta_pred *p, struct err_msg *e)
 	int32_t days;
 	switch (p->f->type) {
 	case DT_STRING:
-	case DT_BINARY:
 		p->v.s = s;
 		p->v.n = n;
+		return 0;
+	case DT_BINARY:
+		/* Binary values are written as base64 (delta-cat, parquet-cat): so are literals. */
+		buf_reset(&p->scratch);
+		if (buf_base64_decode(&p->scratch, s, n) < 0)
+			return bind_fail(p, e, "the value of a binary column must be base64");
+		p->v.s = p->scratch.data ? p->scratch.data : "";
+		p->v.n = p->scratch.len;
 		return 0;
 	case DT_DATE:
 		if (ts_parse_date(s, n, &days) < 0)
