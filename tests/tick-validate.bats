@@ -491,6 +491,10 @@ outcome() {
 		assert_equal "$stderr" "tick-validate: bad.checks:$want"
 	}
 	expect '1: expected "checks for <dataset>:"' '- row_count > 0'
+	: >bad.checks
+	run --separate-stderr tick-validate --checks bad.checks /dev/null
+	assert_failure 78
+	assert_equal "$stderr" 'tick-validate: bad.checks:1: expected "checks for <dataset>:" (the file is empty)'
 	expect '2: expected at least one check' 'checks for ticks:' ''
 	expect '2: expected a check: row_count, missing_count(COLUMN), invalid_count(COLUMN), duplicate_count(COLUMNS), freshness(COLUMN), min(COLUMN), max(COLUMN), schema or failed rows' \
 		'checks for ticks:' '  - rowcount > 0'

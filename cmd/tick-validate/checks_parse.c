@@ -1062,9 +1062,10 @@ static int parse_lines(struct parser *p, const char *text, size_t len)
 		if (!nl)
 			break;
 	}
-	p->line = lineno;
+	p->line = lineno > 0 ? lineno : 1; /* an empty file: its first line */
 	if (!header)
-		return fail_at(p, "expected \"checks for <dataset>:\"");
+		return fail_at(p, "expected \"checks for <dataset>:\"%s",
+		               lineno > 0 ? "" : " (the file is empty)");
 	if (cs->n == 0)
 		return fail_at(p, "expected at least one check");
 	return finish_item(p, c, item_line);
