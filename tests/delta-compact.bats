@@ -149,6 +149,22 @@ age() {
 	[ ! -e lake/t/_delta_log/00000000000000000006.json ]
 }
 
+@test "--vacuum deletes the commits the PostgreSQL store staged in _delta_log/.tmp once older than the retention" {
+	ticks_table t 2
+	mkdir lake/t/_delta_log/.tmp
+	echo '{}' >lake/t/_delta_log/.tmp/00000000000000000001.json.0a1b
+	echo '{}' >lake/t/_delta_log/.tmp/00000000000000000002.json.0a1c
+	age lake/t/_delta_log/.tmp/00000000000000000001.json.0a1b
+	run --separate-stderr delta-compact --vacuum --dry-run t
+	assert_success
+	assert_output "$BATS_TEST_TMPDIR/lake/t/_delta_log/.tmp/00000000000000000001.json.0a1b"
+	run --separate-stderr delta-compact --vacuum t
+	assert_success
+	[ ! -e lake/t/_delta_log/.tmp/00000000000000000001.json.0a1b ]
+	[ -f lake/t/_delta_log/.tmp/00000000000000000002.json.0a1c ]
+	[ -f lake/t/_delta_log/00000000000000000002.json ]
+}
+
 @test "--vacuum judges a removal that the checkpoint holds by its deletionTimestamp, not by the checkpoint's time" {
 	delta-create -q m --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date \
 		--merge-key symbol,interval,trade_timestamp

@@ -14,8 +14,9 @@
  * directories aside) is deleted once its own modification time is older
  * than the cutoff: the data files of writes that failed or were killed
  * before their commit, and stray temporary files.  In _delta_log only the
- * hidden temporary files of commits and checkpoints (".*.tmp") are
- * candidates; commits and checkpoints are the business of --cleanup-log.
+ * hidden temporary files of commits and checkpoints (".*.tmp") and the
+ * commits the PostgreSQL store staged in .tmp/ are candidates; commits and
+ * checkpoints are the business of --cleanup-log.
  * A file younger than the cutoff is never deleted, whatever the log says:
  * it may belong to a writer that has not committed yet.  Directories left
  * empty go too, when they were not touched within the retention.
@@ -189,6 +190,52 @@ static int log_temporary(const char *name)
 }
 
 /*
+ * _delta_log/.tmp/, where the PostgreSQL store stages commits: a staged
+ * file outlives its commit when the writer died between the claim and the
+ * commit's file (the next reader writes that from the store's row).  Those
+ * older than the cutoff are deleted as the log's other temporary files are.
+ * 0, or -1 with vc->e set.
+ */
+static int log_staged(struct vacuum *vc, int logfd)
+{
+	int fd = openat(logfd, ".tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		err_set(&vc->e, EX_IOERR, "%s/_delta_log/.tmp: %s", vc->c->root, strerror(errno));
+		return -1;
+	}
+	vc->dirs_seen++;
+	int rc = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		vc->files_seen++;
+		if (mtime_ms(&st) > vc->cutoff) {
+			vc->kept_young++;
+			continue;
+		}
+		char rel[1024];
+		if (snprintf(rel, sizeof rel, "_delta_log/.tmp/%s", de->d_name) >=
+		        (int)sizeof rel ||
+		    add_victim(vc, rel, (int64_t)st.st_size, 0) < 0) {
+			err_set(&vc->e, EX_SOFTWARE, "out of memory");
+			rc = -1;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
  * Walk directory rel (relative to the root; "" for the root) whose
  * descriptor is fd (taken).  Returns 1 when everything in it is to be
  * deleted (the directory would be left empty), 0 when something stays,
@@ -245,6 +292,13 @@ static int walk(struct vacuum *vc, int fd, struct buf *rel)
 				struct dirent *le;
 				while ((le = readdir(ld))) {
 					struct stat ls;
+					if (strcmp(le->d_name, ".tmp") == 0) {
+						if (log_staged(vc, dirfd(ld)) < 0) {
+							rc = -1;
+							break;
+						}
+						continue;
+					}
 					if (!log_temporary(le->d_name) ||
 					    fstatat(dirfd(ld), le->d_name, &ls,
 					            AT_SYMLINK_NOFOLLOW) < 0 ||
