@@ -87,6 +87,9 @@ fi
 run_pipeline create || runner_finish
 runner_value consumed delta-append --txn-version "$SILVER_APP" silver || runner_finish
 consumed=$RUNNER_VALUE
+if [ "$consumed" -gt "$latest" ]; then
+	runner_fail consumed 65 "silver has read bronze up to version $consumed, but bronze's latest is $latest: bronze was made again since; make silver again (delete it) to read the new bronze from its start"
+fi
 if [ "$consumed" -lt 0 ]; then
 	# Never consumed: everything bronze holds as of version step (or its
 	# latest), one batch.

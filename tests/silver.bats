@@ -163,3 +163,19 @@ bronze_load() {
 	assert_success
 	assert_equal "$(delta-history --limit 1 silver | jq .version)" 0
 }
+
+@test "a bronze made again behind what silver read is refused with 65, not skipped" {
+	gen-ticks -a feed -b 3 -i 1 -s 2 20 >in.ndjson
+	bronze_load in.ndjson
+	silver
+	assert_equal "$(delta-append --txn-version silver/bronze silver)" 3
+	rm -rf "$B"
+	delta-create -q bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	gen-ticks -a feed -b 1 -i 1 -s 2 20 | delta-append -q bronze
+	run --separate-stderr silver
+	assert_failure 65
+	assert_regex "${stderr_lines[-1]}" "^silver: run [^ ]*: status 65, failed at stage consumed; "
+	run grep -h "silver has read bronze up to version 3, but bronze's latest is 1: bronze was made again since" var/logs/silver/*.log
+	assert_success
+	assert_equal "$(silver_versions)" 2
+}
