@@ -424,6 +424,17 @@ conf_write() {
 	return 0
 }
 
+# conf_check: before anything is started, the configuration a stack that is
+# up has set must be the one this `up` would set: `down` restores the one it
+# recorded, and another would keep the stack's lake and DSN once it is down.
+conf_check() {
+	local prev
+	prev=$(cat "$state/config" 2>/dev/null) || return 0
+	if [ "$prev" != "$config" ] && [ -f "$prev" ] && grep -qxF "$BEGIN_MARK" "$prev"; then
+		die 64 "the stack is up and has set $prev; make down first, to have it set $config"
+	fi
+}
+
 conf_up() {
 	local tmp
 	mkdir -p "$state" "$(dirname "$config")" || die 74 "cannot make $(dirname "$config")"
@@ -472,6 +483,7 @@ conf_status() {
 
 case ${1:-} in
 up)
+	conf_check
 	pg_up
 	remount=0
 	s3_server_up && remount=1

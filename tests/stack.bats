@@ -86,7 +86,7 @@ pids() {
 	assert_line --index 3 --partial "config    set   $PROJECT/conf/stocketl.ini"
 }
 
-@test "a second up changes nothing: same processes, same configuration file" {
+@test "a second up changes nothing: same processes, same configuration file; one with another configuration is refused" {
 	before=$(pids)
 	conf=$(stat -c '%Y %s' conf/stocketl.ini; md5sum <conf/stocketl.ini)
 	run --separate-stderr stack up
@@ -95,6 +95,13 @@ pids() {
 	assert_equal "$stderr" ""
 	assert_equal "$(pids)" "$before"
 	assert_equal "$(stat -c '%Y %s' conf/stocketl.ini; md5sum <conf/stocketl.ini)" "$conf"
+	# up with another configuration is refused while this one is set: down restores the one it recorded
+	run --separate-stderr env STOCKETL_CONFIG="$PROJECT/other.ini" bash "$STOCKETL_ROOT/stack/stack.sh" up
+	assert_failure 64
+	assert_equal "$stderr" "stack: the stack is up and has set $PROJECT/conf/stocketl.ini; make down first, to have it set $PROJECT/other.ini"
+	[ ! -e other.ini ]
+	assert_equal "$(pids)" "$before"
+	assert_equal "$(cat var/stack/config)" "$PROJECT/conf/stocketl.ini"
 }
 
 @test "a file written through the mount is an object in the bucket" {
