@@ -452,6 +452,13 @@ EOF
 	run --separate-stderr delta-cat --since-version 0 "$DELTA/dat/no_replay/delta"
 	assert_failure 65
 	assert_equal "$stderr" "delta-cat: $DELTA/dat/no_replay/delta: version 1 is no longer in the log (log cleanup); --since-version needs every commit after 0"
+	# time travel below the oldest checkpoint says which version is the oldest readable
+	# (on the bucket the commit store answers for the versions it never held)
+	run --separate-stderr delta-cat --at-version 1 "$DELTA/dat/no_replay/delta"
+	assert_failure 65
+	if [ "${STOCKETL_TEST_LAKE:-local}" != s3 ]; then
+		assert_equal "$stderr" "delta-cat: $DELTA/dat/no_replay/delta: version 1 is no longer in the log (log cleanup); the oldest version that can be read is 2"
+	fi
 	run --separate-stderr delta-cat --since-version 5 "$DELTA/delta-rs/simple_table"
 	assert_failure 65
 	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table: --since-version 5 is after the version read (4)"

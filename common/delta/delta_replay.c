@@ -725,7 +725,20 @@ static int load_listed(struct delta_snapshot *snap, const struct delta_listing *
 	/* A target below a gap that the newest checkpoint covers (time travel). */
 	const struct delta_ckpt *c = newest_ckpt_at_or_below(l, target);
 	int64_t missing = first_missing(l, c ? c->version : -1, target);
-	if (missing == 0 || (missing < 0 && !c))
+	/* The oldest version a checkpoint lets one read, when it is above the target. */
+	const struct delta_ckpt *oldest = NULL;
+	for (size_t i = 0; i < l->nckpts && !oldest; i++)
+		if (l->ckpts[i].found == l->ckpts[i].parts)
+			oldest = &l->ckpts[i];
+	/* (cleanup removes every commit below a checkpoint: none at or below the target is left) */
+	int cleaned =
+	    oldest && oldest->version > target && (l->ncommits == 0 || l->commits[0] > target);
+	if ((missing == 0 || (missing < 0 && !c)) && cleaned)
+		err_set(e, EX_DATAERR,
+		        "%s: version %lld is no longer in the log (log cleanup); the oldest "
+		        "version that can be read is %lld",
+		        snap->root, (long long)target, (long long)oldest->version);
+	else if (missing == 0 || (missing < 0 && !c))
 		err_set(e, EX_DATAERR,
 		        "%s: the log has no checkpoint and no version 0 to start from", snap->root);
 	else
