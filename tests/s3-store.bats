@@ -287,7 +287,7 @@ threads_of() {
 	awk '/^Threads:/ { print $2 }' "/proc/$1/status"
 }
 
-@test "a table deleted from the bucket and made again: delta-create refuses until stocketl-db forget-table drops the old rows, then it starts at version 0" {
+@test "a table deleted from the bucket and made again: delta-create, delta-append and delta-compact refuse it until stocketl-db forget-table drops the old rows, then it starts at version 0" {
 	create
 	gen-ticks -a feed -b 3 -i 1 20 | delta-append -q bronze
 	# forget-table refuses a table whose log is there: its rows are its commits
@@ -296,9 +296,20 @@ threads_of() {
 	assert_equal "$stderr" "stocketl-db: $T: its _delta_log still holds commits: the table is not deleted, and its rows in the store are its commits (delete the table from the bucket first)"
 	assert_equal "$(store_rows "$T" | wc -l)" 4
 	rm -rf "$T"
+	gone="the commit store still holds versions up to 3 of a table at this location, whose log is gone from the bucket (the table was deleted, its rows in PostgreSQL were not); \`stocketl-db forget-table $T\` removes them, then create the table again"
+	# the writers refuse it too: a commit or a checkpoint would make a table no reader can open
+	run --separate-stderr bash -c 'gen-ticks -a late -i 1 4 | delta-append -q bronze'
+	assert_failure 65
+	assert_equal "$stderr" "delta-append: $T: $gone"
+	for op in --checkpoint --vacuum --cleanup-log --optimize; do
+		run --separate-stderr delta-compact -q "$op" bronze
+		assert_failure 65
+		assert_equal "$stderr" "delta-compact: $T: $gone"
+	done
+	[ ! -e "$T" ] || [ -z "$(find "$T" -type f)" ]
 	run --separate-stderr delta-create bronze --schema "$SCHEMA" --partition-by trade_date
 	assert_failure 65
-	assert_equal "$stderr" "delta-create: $T: the commit store still holds versions up to 3 of a table at this location, whose log is gone from the bucket (the table was deleted, its rows in PostgreSQL were not); \`stocketl-db forget-table $T\` removes them, then create the table again"
+	assert_equal "$stderr" "delta-create: $T: $gone"
 	[ -z "$(find "$T" -type f)" ]
 	run --separate-stderr stocketl-db forget-table "$T"
 	assert_success
@@ -311,6 +322,34 @@ threads_of() {
 	assert_output $'0|t\n1|t'
 	assert_equal "$(STOCKETL_LAKE=$HOST_B/lake-$BATS_TEST_NUMBER delta-cat bronze | jq -r .batch_id | sort -u)" 9
 	assert_equal "$(rows_once)" "10 10"
+}
+
+@test "with the S3 server stopped every name looks missing through the mount: forget-table deletes no row, and delta-append and delta-create exit 74, never taking the table for deleted" {
+	create
+	gen-ticks -a feed -b 3 -i 1 20 | delta-append -q bronze
+	# a host whose s3fs gives up after one retry, so that each failure comes in seconds
+	fast=$(lake_mount retries=1)
+	FL=$fast/lake-$BATS_TEST_NUMBER
+	[ -d "$FL/bronze/_delta_log" ]
+	s3_server_stop
+	# past the mount's stat cache (1 s): the log is reported missing, not failing
+	sleep 1.5
+	run --separate-stderr stocketl-db forget-table "$FL/bronze"
+	echo "$stderr"
+	assert_failure 74
+	stderr_has "whether $FL/bronze/_delta_log is gone cannot be told"
+	run --separate-stderr bash -c "gen-ticks -a late -i 1 4 | STOCKETL_LAKE=$FL delta-append -q bronze"
+	echo "$stderr"
+	assert_failure 74
+	[[ $stderr != *"forget-table"* ]]
+	run --separate-stderr env STOCKETL_LAKE="$FL" delta-create bronze --schema "$SCHEMA" --partition-by trade_date
+	echo "$stderr"
+	assert_failure 74
+	[[ $stderr != *"forget-table"* ]]
+	s3_server_start
+	run store_rows "$T"
+	assert_output $'0|t\n1|t\n2|t\n3|t'
+	assert_equal "$(rows_once)" "60 60"
 }
 
 @test "delta-compact --cleanup-log on the mount deletes expired commits below a checkpoint, though a newer one is the latest; every kept version reads as before" {

@@ -477,28 +477,15 @@ int main(int argc, char **argv)
 		rc = e.status;
 		goto out;
 	}
-	if (latest >= 0 && store->ops->authoritative) {
-		/*
-		 * The store (PostgreSQL) holds versions of a table here, but the
-		 * bucket no log: a table deleted without its rows.  Made again, it
-		 * would take up the deleted one's versions and files.
-		 */
-		int listed = delta_log_listed(root.data, &e);
-		if (listed < 0) {
-			err_error("%s", e.text);
-			rc = e.status;
-			goto out;
-		}
-		if (!listed) {
-			err_error(
-			    "%s: the commit store still holds versions up to %lld of a table "
-			    "at this location, whose log is gone from the bucket (the table was "
-			    "deleted, its rows in PostgreSQL were not); `stocketl-db "
-			    "forget-table %s` removes them, then create the table again",
-			    root.data, (long long)latest, root.data);
-			rc = EX_DATAERR;
-			goto out;
-		}
+	/*
+	 * The store (PostgreSQL) holds versions of a table here, but the bucket
+	 * no log: a table deleted without its rows.  Made again, it would take
+	 * up the deleted one's versions and files.
+	 */
+	if (delta_store_log_present(store, latest, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status;
+		goto out;
 	}
 	int made = latest >= 0 ? 1 : create(store, &schema, parts, nparts, &o.props);
 	if (made == 1)

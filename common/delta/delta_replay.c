@@ -218,14 +218,117 @@ oom:
 	return -1;
 }
 
+/*
+ * Whether path, which was just reported missing, is missing.  Through
+ * s3fs a server that does not answer reports every name as missing
+ * (ENOENT for a table's directory and for the lake's alike), so that
+ * alone says nothing; a listing the server answered does.  The nearest
+ * directory above path that opens is listed in full: 1 when it does not
+ * name the next component down (path is gone); 0 when it names it (the
+ * mount still remembers the name as missing from when the server did not
+ * answer, for its stat cache's second: path is taken as there); -1 with e
+ * set (EX_IOERR) when it cannot be listed.
+ */
+static int confirm_missing(const char *path, struct err_msg *e)
+{
+	char p[DELTA_PATH_MAX], cwd[DELTA_PATH_MAX];
+	int n = -1;
+	if (path[0] == '/')
+		n = snprintf(p, sizeof p, "%s", path);
+	else if (getcwd(cwd, sizeof cwd))
+		n = snprintf(p, sizeof p, "%s/%s", cwd, path);
+	if (n < 0 || (size_t)n >= sizeof p) {
+		err_set(e, EX_IOERR, "%s: cannot tell whether it is gone (%s)", path,
+		        strerror(n < 0 ? errno : ENAMETOOLONG));
+		return -1;
+	}
+	for (;;) {
+		size_t len = strlen(p);
+		while (len > 1 && p[len - 1] == '/')
+			p[--len] = '\0';
+		char *slash = strrchr(p, '/');
+		if (!slash || len <= 1 || strcmp(slash + 1, "..") == 0) {
+			err_set(e, EX_IOERR,
+			        "%s: reported missing, and no directory above it lists", path);
+			return -1;
+		}
+		char name[256];
+		int skip = strcmp(slash + 1, ".") == 0;
+		snprintf(name, sizeof name, "%s", slash + 1);
+		if (slash == p)
+			slash[1] = '\0'; /* the parent is "/" */
+		else
+			*slash = '\0';
+		if (skip)
+			continue;
+		DIR *d = opendir(p);
+		if (!d) {
+			if (errno == ENOENT)
+				continue; /* missing too: ask the directory above */
+			err_set(e, EX_IOERR, "%s: %s (so whether %s is gone cannot be told)", p,
+			        strerror(errno), path);
+			return -1;
+		}
+		struct dirent *de;
+		int found = 0;
+		errno = 0;
+		while (!found && (de = readdir(d)))
+			found = strcmp(de->d_name, name) == 0;
+		int rerr = found ? 0 : errno;
+		closedir(d);
+		if (rerr) {
+			err_set(
+			    e, EX_IOERR,
+			    "%s: %s (the bucket did not answer a listing, so whether %s is gone "
+			    "cannot be told)",
+			    p, strerror(rerr), path);
+			return -1;
+		}
+		return !found;
+	}
+}
+
 int delta_log_listed(const char *root, struct err_msg *e)
 {
 	struct delta_listing l;
-	if (delta_list(root, &l, e) < 0)
-		return e->status == EX_DATAERR ? 0 : -1; /* no _delta_log: nothing listed */
+	if (delta_list(root, &l, e) < 0) {
+		if (e->status != EX_DATAERR)
+			return -1;
+		/* no _delta_log: nothing listed, if a listing the bucket answered agrees */
+		char dir[DELTA_PATH_MAX];
+		if (delta_pathf(dir, sizeof dir, "%s/_delta_log", root) < 0) {
+			err_set(e, EX_IOERR, "%s: %s", root, strerror(ENAMETOOLONG));
+			return -1;
+		}
+		int gone = confirm_missing(dir, e);
+		return gone < 0 ? -1 : !gone;
+	}
 	int listed = l.ncommits > 0 || l.nckpts > 0;
 	delta_listing_free(&l);
 	return listed;
+}
+
+int delta_store_log_present(const struct delta_store *s, int64_t latest, struct err_msg *e)
+{
+	if (latest < 0 || !s->ops->authoritative)
+		return 0;
+	char path[8192];
+	struct stat st;
+	/* The latest commit where it belongs: the table is there (one stat, not a listing). */
+	if (delta_commit_path(s->root, latest, path, sizeof path) == 0 && stat(path, &st) == 0)
+		return 0;
+	int listed = delta_log_listed(s->root, e);
+	if (listed < 0)
+		return -1;
+	if (listed)
+		return 0;
+	err_set(e, EX_DATAERR,
+	        "%s: the commit store still holds versions up to %lld of a table at this "
+	        "location, whose log is gone from the bucket (the table was deleted, its rows "
+	        "in PostgreSQL were not); `stocketl-db forget-table %s` removes them, then "
+	        "create the table again",
+	        s->root, (long long)latest, s->root);
+	return -1;
 }
 
 int delta_listing_has(const struct delta_listing *l, int64_t v)

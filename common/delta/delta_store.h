@@ -163,13 +163,25 @@ int delta_on_fuse(const char *path);
 /*
  * Whether the log of the table at root is in its directory: 1 when
  * _delta_log lists a commit or a checkpoint, 0 when it lists none or does
- * not exist, -1 with e set when it cannot be read.  With the postgres
+ * not exist, -1 with e set when it cannot be read.  A _delta_log reported
+ * missing is believed only when the nearest directory above it that opens
+ * lists without an error and does not name it: through s3fs a server that
+ * does not answer reports every name as missing (EX_IOERR then).  With the postgres
  * store a table's commits are also rows in PostgreSQL, and a table deleted
  * from the bucket leaves its rows behind: a table made again at that
  * location would take up the deleted one's versions (stocketl-db
  * forget-table removes them).
  */
 int delta_log_listed(const char *root, struct err_msg *e);
+
+/*
+ * For a writer, with latest the version the store holds (-1: none): 0
+ * when the table is there to be written; -1 with e set (EX_DATAERR) when
+ * the store is the authority and holds versions of a table whose log is
+ * gone from the bucket (a commit or a checkpoint written into it would
+ * make a table no reader can open), or when the log cannot be read.
+ */
+int delta_store_log_present(const struct delta_store *s, int64_t latest, struct err_msg *e);
 
 /*
  * Load a snapshot of the table as delta_snapshot_load() does, through the
