@@ -448,7 +448,8 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	run --separate-stderr avf IBM NVDA
 	assert_success
 	assert_equal "${#lines[@]}" 1
-	printf '%s\n' "${lines[0]}" | jq -e '.["@batch"] | .records == 0 and .rejected == 0'
+	# answered, with nothing in it: not a failure of the batch
+	printf '%s\n' "${lines[0]}" | jq -e '.["@batch"] | .records == 0 and .rejected == 0 and .status == "ok"'
 	assert_equal "${stderr_lines[0]}" 'av-fetch: IBM: no data: the series is empty'
 	assert_equal "${stderr_lines[1]}" 'av-fetch: NVDA: no data: the answer is an empty object'
 	assert_equal "$(nrequests)" 2
@@ -495,7 +496,8 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	run --separate-stderr avf IBM
 	assert_failure 75
 	assert_equal "$(nrequests)" 3
-	printf '%s\n' "${lines[0]}" | jq -e '.["@batch"] | .records == 0 and .rejected == 1'
+	# no request of the batch was answered: the batch failed here
+	printf '%s\n' "${lines[0]}" | jq -e '.["@batch"] | .records == 0 and .rejected == 1 and .status == "failed"'
 	stderr_has 'av-fetch: IBM: giving up after 3 attempts in'
 }
 
@@ -506,7 +508,7 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_failure 75
 	assert_equal "$(nrequests)" 1
 	assert_equal "${#lines[@]}" 1
-	printf '%s\n' "${lines[0]}" | jq -e '.["@batch"] | .records == 0 and .rejected == 3 and .status == "ok"'
+	printf '%s\n' "${lines[0]}" | jq -e '.["@batch"] | .records == 0 and .rejected == 3 and .status == "failed"'
 	assert_equal "${stderr_lines[0]}" "av-fetch: IBM: the daily request limit is used up: Thank you for using Alpha Vantage! Our standard API rate limit is 25 requests per day. Please subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly remove all daily rate limits. ($MOCKAV_URL?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=5min&apikey=***)"
 }
 

@@ -171,6 +171,24 @@ bronze() {
 	[ ! -s "$MOCKAV_LOG" ]
 }
 
+@test "with the API unreachable the job fails at fetch with 69, and no stage after it reports a failed check" {
+	load helpers/net
+	job_config 'retries = 0'
+	port=$(net_free_port)
+	sed -i "s|^base_url = .*|base_url = http://127.0.0.1:$port/query|; s|^\[av-fetch\]|&\nmax_attempts = 1|" stocketl.ini
+	run --separate-stderr bronze IBM NVDA
+	assert_failure 69
+	[ ! -f "$T/_delta_log/00000000000000000001.json" ]
+	assert_regex "$stderr" "av-fetch: IBM: giving up after 1 attempt in .*: connection failed: "
+	assert_regex "$stderr" "bronze: run [^ ]*: status 69, failed at stage fetch;"
+	# av-fetch failed the batch; tick-validate does not judge it, so the
+	# empty batch is no failed row_count check
+	[[ $stderr != *"row_count"* ]]
+	[[ $stderr == *"marked failed upstream, so its checks are not judged"* ]]
+	run facts check '.check'
+	assert_output ''
+}
+
 @test "stock-etl runs bronze, then silver, as stages of one run under one run id, each job with its own log" {
 	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min IBM

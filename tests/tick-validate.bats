@@ -307,6 +307,30 @@ outcome() {
 	assert_line --index 3 '{"@batch":{"app":"test","id":2,"records":1,"rejected":1,"status":"ok"}}'
 }
 
+@test "a batch failed upstream is not judged: no check reports its consequences, its rows still meet the rules, exit 0" {
+	checks '  - row_count > 0' '  - failed rows:' '      fail condition: volume < 5'
+	# av-fetch's batch when no request was answered: no record, failed
+	{ marker 0 1 failed 4; tick volume=3; tick; marker 2 2 failed 0; marker 0 3; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --rejects rejects.ndjson --report report.ndjson in.ndjson
+	assert_failure 2
+	assert_line --index 0 '{"@batch":{"app":"test","id":1,"records":0,"rejected":4,"status":"failed"}}'
+	assert_line --index 2 '{"@batch":{"app":"test","id":2,"records":1,"rejected":1,"status":"failed"}}'
+	assert_line --index 3 '{"@batch":{"app":"test","id":3,"records":0,"rejected":0,"status":"failed"}}'
+	# batch 3 (ok, empty) is judged and fails row_count; batches 1 and 2 are not judged
+	assert_equal "${stderr_lines[0]}" 'tick-validate: batch test/1: 0 records, 0 passed, 0 quarantined; marked failed upstream, so its checks are not judged'
+	assert_equal "${stderr_lines[1]}" 'tick-validate: in.ndjson: record 2: quarantined by "volume < 5": fail condition holds: volume < 5'
+	assert_equal "${stderr_lines[2]}" 'tick-validate: batch test/2: 2 records, 1 passed, 1 quarantined; marked failed upstream, so its checks are not judged'
+	assert_equal "${stderr_lines[3]}" 'tick-validate: batch test/3: fail: row_count > 0 (line 2): row_count = 0'
+	run jq -c '[.batch.id, (.checks | length), .failed_upstream, .outcome]' report.ndjson
+	assert_output $'[1,0,true,"fail"]\n[2,0,true,"fail"]\n[3,2,null,"fail"]'
+	run jq -r '.source.record' rejects.ndjson
+	assert_output 2
+	# alone, a batch failed upstream leaves the exit status alone
+	{ marker 0 1 failed 4; tick; marker 1 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks in.ndjson
+	assert_success
+}
+
 @test "a marker that claims more records than arrived fails its batch, with both counts; the next batch is not touched" {
 	checks '  - row_count > 0'
 	{ tick; tick; tick; marker 5 7; tick; marker 1 8; } >in.ndjson

@@ -686,7 +686,14 @@ static int avf_batch(struct avf_run *run)
 	b.id = id;
 	b.records = run->records;
 	b.rejected = run->rejected;
-	b.status = BATCH_OK;
+	/*
+	 * A batch that got nothing because the run failed (the service
+	 * unreachable, the daily limit, a refused key: statuses 64 and up)
+	 * failed here, not in the checks downstream.  Symbols refused one by
+	 * one (status 1) leave an empty batch for the checks to judge.
+	 */
+	b.status = run->records == 0 && run->rejected > 0 && run->status >= EX_USAGE ? BATCH_FAILED
+	                                                                             : BATCH_OK;
 	err_clear(&e);
 	if (rec_write_batch(run->w, &b, &e) < 0 || rec_writer_flush(run->w, &e) < 0) {
 		avf_write_failed(run, &e);

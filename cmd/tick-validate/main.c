@@ -266,13 +266,17 @@ static void put_cond(struct buf *b, const char *key, const struct check_cond *k)
  * Judge the batch's checks, write its report line and summary, and reset
  * the metrics.  in is the batch's marker, NULL for records that had none or
  * whose marker is malformed; stream_error says what is wrong with the
- * stream in this batch (NULL: nothing).  Returns the batch's outcome.
+ * stream in this batch (NULL: nothing).  A batch whose marker arrived
+ * failed (a stage upstream failed it, as av-fetch does when no request of
+ * its batch was answered) is not judged: its checks would only report the
+ * consequences of that failure.  Returns the batch's outcome.
  */
 static int judge(struct validate *v, const struct rec_batch *in, const char *label,
                  const char *stream_error)
 {
 	struct checks *cs = v->cs;
 	int64_t now = v->now != INT64_MIN ? v->now : ts_now();
+	int upstream = in && in->status != BATCH_OK;
 	int worst = v->quarantined ? OUT_WARN : OUT_PASS;
 	int tally[4] = {0};
 	struct buf *b = &v->line;
@@ -304,7 +308,7 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 	buf_puts(b, ",\"quarantined\":");
 	buf_i64(b, v->quarantined);
 	buf_puts(b, "},\"checks\":[");
-	for (size_t i = 0; i < cs->n; i++) {
+	for (size_t i = 0; i < cs->n && !upstream; i++) {
 		const struct check *c = &cs->v[i];
 		dec128 value;
 		int has_value, exact;
@@ -389,20 +393,28 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 		buf_puts(b, ",\"stream_error\":");
 		buf_json_str(b, stream_error, strlen(stream_error));
 	}
-	/* A batch the stream fails is failed, whatever its checks say. */
+	if (upstream)
+		buf_puts(b, ",\"failed_upstream\":true");
+	/* A batch the stream or a stage upstream fails is failed, whatever its checks say. */
 	buf_puts(b, ",\"outcome\":\"");
-	buf_puts(b, checks_outcome_name(stream_error ? OUT_FAIL : worst));
+	buf_puts(b, checks_outcome_name(stream_error || upstream ? OUT_FAIL : worst));
 	buf_puts(b, "\"}");
 	struct err_msg e;
 	if (v->report && (rec_write_json(v->report, b->data, b->len, &e) < 0 ||
 	                  rec_writer_flush(v->report, &e) < 0))
 		write_failed(v, v->report, v->report_path, &e);
-	err_warn("%s: %lld records, %lld passed, %lld quarantined; %zu checks: %d passed, %d "
-	         "warned, %d failed, %d skipped%s",
-	         label, (long long)(v->passed + v->quarantined), (long long)v->passed,
-	         (long long)v->quarantined, cs->n, tally[OUT_PASS], tally[OUT_WARN],
-	         tally[OUT_FAIL], tally[OUT_SKIPPED],
-	         worst == OUT_FAIL || stream_error ? "; the batch fails" : "");
+	if (upstream)
+		err_warn("%s: %lld records, %lld passed, %lld quarantined; marked failed upstream, "
+		         "so its checks are not judged",
+		         label, (long long)(v->passed + v->quarantined), (long long)v->passed,
+		         (long long)v->quarantined);
+	else
+		err_warn("%s: %lld records, %lld passed, %lld quarantined; %zu checks: %d passed, "
+		         "%d warned, %d failed, %d skipped%s",
+		         label, (long long)(v->passed + v->quarantined), (long long)v->passed,
+		         (long long)v->quarantined, cs->n, tally[OUT_PASS], tally[OUT_WARN],
+		         tally[OUT_FAIL], tally[OUT_SKIPPED],
+		         worst == OUT_FAIL || stream_error ? "; the batch fails" : "");
 	if (worst > v->worst)
 		v->worst = worst;
 	checks_reset(cs);
