@@ -65,6 +65,25 @@ metric() {
 	assert_equal "${stderr_lines[0]}" 'delta-append: --merge-key: merge key symbol,nope: no column "nope"'
 }
 
+@test "an append-only table (delta.appendOnly=true) takes no upsert: delta-create refuses the pair (64), delta-append --merge-key refuses (65) and the table keeps its rows" {
+	run --separate-stderr delta-create silver --schema "$SCHEMA" --merge-key "$KEY" --property delta.appendOnly=true
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-create: --merge-key: an upsert replaces rows, which a table with delta.appendOnly=true forbids'
+	[ ! -e "$T/_delta_log" ]
+	delta-create silver --schema "$SCHEMA" --partition-by trade_date --property delta.appendOnly=true
+	gen-ticks -s 2 10 | grep -v '"@batch"' | delta-append -q --app-id load --batch-id 1 silver
+	gen-ticks -s 2 10 | grep -v '"@batch"' | sed 's/"volume":[0-9]*/"volume":7/' >revised.ndjson
+	run --separate-stderr delta-append --merge-key "$KEY" --app-id load --batch-id 2 silver revised.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: silver: the table is append-only (delta.appendOnly=true), and an upsert replaces rows"
+	assert_equal "$(delta-history -n 1 silver | jq -r .version)" 1
+	run bash -c "delta-cat --columns volume silver | jq -r .volume | sort -u"
+	refute_output 7
+	# appending stays allowed
+	delta-append -q --app-id load --batch-id 2 silver revised.ndjson
+	assert_equal "$(delta-cat silver | wc -l)" 20
+}
+
 @test "overlapping batches with revised values: every key once, its latest value" {
 	create_keyed
 	gen-ticks -m -s 4 2000 >ticks.ndjson

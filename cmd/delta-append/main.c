@@ -700,6 +700,12 @@ static int upsert_setup(struct app *a, const char *key, int from_option, const c
 		err_error("%s", e->text);
 		return e->status ? e->status : EX_DATAERR;
 	}
+	if (delta_append_only(&a->snap)) {
+		err_error("%s: the table is append-only (delta.appendOnly=true), and an upsert "
+		          "replaces rows",
+		          a->table);
+		return EX_DATAERR;
+	}
 	err_info("%s: upserting by (%s)", a->table, merge_key_text(a));
 	return EX_OK;
 }

@@ -163,6 +163,15 @@ static int merge_key_property(const char *list, const struct delta_schema *s,
 	if (!list && !found)
 		return 0;
 	const char *what = list ? "--merge-key" : "--property " DELTA_MERGE_KEY_PROPERTY;
+	int ao = 0;
+	const char *append_only = delta_map_get(props, "delta.appendOnly", &ao);
+	if (ao && append_only && strcasecmp(append_only, "true") == 0) {
+		err_set(e, EX_USAGE,
+		        "%s: an upsert replaces rows, which a table with delta.appendOnly=true "
+		        "forbids",
+		        what);
+		return -1;
+	}
 	char *copy = strdup(list ? list : given ? given : "");
 	struct buf text = BUF_INIT;
 	const struct delta_field **seen = calloc(s->n + 1, sizeof *seen);

@@ -303,6 +303,12 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e);
 int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e);
 /* The table property key (configuration), or def. */
 const char *delta_property(const struct delta_snapshot *snap, const char *key, const char *def);
+/*
+ * delta.appendOnly=true: commits may add data but never remove it (a
+ * remove with dataChange true is refused by delta_txn_commit(); a
+ * rearrangement such as OPTIMIZE, dataChange false, is allowed).
+ */
+int delta_append_only(const struct delta_snapshot *snap);
 int64_t delta_checkpoint_interval(const struct delta_snapshot *snap);
 /*
  * The latest version of the log (-1 if it has none), after checking that

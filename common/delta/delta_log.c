@@ -796,6 +796,11 @@ const char *delta_property(const struct delta_snapshot *snap, const char *key, c
 	return found && v ? v : def;
 }
 
+int delta_append_only(const struct delta_snapshot *snap)
+{
+	return strcasecmp(delta_property(snap, "delta.appendOnly", "false"), "true") == 0;
+}
+
 int64_t delta_checkpoint_interval(const struct delta_snapshot *snap)
 {
 	const char *v = delta_property(snap, "delta.checkpointInterval", NULL);

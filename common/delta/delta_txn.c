@@ -1092,6 +1092,16 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 			goto out;
 		}
 	}
+	if (delta_append_only(snap))
+		for (size_t i = 0; i < t->nremoves; i++)
+			if (t->removes[i]->data_change) {
+				err_set(e, EX_DATAERR,
+				        "%s: the table is append-only (delta.appendOnly=true): a "
+				        "%s that "
+				        "removes rows is refused",
+				        snap->root, t->operation);
+				goto out;
+			}
 	int64_t v = snap->version + 1;
 	for (;;) {
 		put = delta_store_put_after(t->store, v, text.data, text.len, t->barrier,

@@ -391,6 +391,48 @@ static void test_a_snapshot_without_tombstones_still_checkpoints_them(void)
 	t_table_free(&t);
 }
 
+/* delta.appendOnly=true: a removal of data is refused at the commit; a rearrangement is not. */
+static void test_an_append_only_table_takes_no_removal_of_data(void)
+{
+	struct t_table t;
+	struct err_msg e;
+	struct delta_commit_info info;
+	t_table_new(&t, 100);
+	t_append(&t, 1, "a", NULL);
+	struct delta_snapshot s = snap_of(&t, 0);
+	struct delta_kv kv = {(char *)"delta.appendOnly", (char *)"TRUE"};
+	struct delta_map saved = s.meta.configuration;
+	s.meta.configuration.kv = &kv;
+	s.meta.configuration.n = 1;
+	T_EQ_INT(delta_append_only(&s), 1);
+	struct delta_store *store = delta_store_link(t.root, NULL);
+	const struct delta_file *f1 = strmap_get(&s.files, "p=a/f1.parquet");
+	struct delta_txn *x = delta_txn_begin(&s, store, "DELETE");
+	T_EQ_INT(delta_txn_remove(x, f1, 1700000000000, 1), 0);
+	T_EQ_INT(delta_txn_commit(x, &info, &e), -1);
+	T_EQ_INT(e.status, EX_DATAERR);
+	T_CHECK(strstr(e.text, "append-only (delta.appendOnly=true): a DELETE that removes rows") !=
+	        NULL);
+	delta_txn_free(x);
+	/* Nothing was committed. */
+	T_EQ_INT(delta_latest_version(t.root, &e), 1);
+	/* OPTIMIZE's removes change no data (dataChange false). */
+	struct delta_kv pv = {(char *)"p", (char *)"a"};
+	struct delta_file g = file("p=a/g.parquet", &pv, NULL);
+	g.data_change = 0;
+	x = delta_txn_begin(&s, store, "OPTIMIZE");
+	T_EQ_INT(delta_txn_remove(x, f1, 1700000000000, 0), 0);
+	T_EQ_INT(delta_txn_add(x, &g), 0);
+	T_EQ_INT(delta_txn_commit(x, &info, &e), 0);
+	T_EQ_INT(info.version, 2);
+	delta_txn_free(x);
+	s.meta.configuration = saved;
+	T_EQ_INT(delta_append_only(&s), 0);
+	delta_snapshot_free(&s);
+	delta_store_close(store);
+	t_table_free(&t);
+}
+
 /* What the barrier of a commit saw when it was called. */
 struct barrier_seen {
 	const char *root;
@@ -565,6 +607,7 @@ int main(void)
 	T_RUN(test_duplicates_and_metadata_changes);
 	T_RUN(test_the_checkpoint_that_falls_due_is_written);
 	T_RUN(test_a_snapshot_without_tombstones_still_checkpoints_them);
+	T_RUN(test_an_append_only_table_takes_no_removal_of_data);
 	T_RUN(test_the_barrier_holds_the_commit_back_until_it_returns);
 	T_RUN(test_a_checkpoint_written_behind_holds_its_own_version);
 	T_RUN(test_two_creators_race_for_version_0);
