@@ -485,3 +485,29 @@ delta-append: bronze: 1 batch not committed"
 	assert_equal "$files" 0
 	assert_equal "$commits" 1
 }
+
+@test "float partition values are written as Spark writes and reads them (NaN, Infinity, -Infinity), -0.0 and 0.0 are partitions of their own, and a NUL in a string partition value is a bad record" {
+	printf 'v long\np double\n' >d.schema
+	delta-create ./fp --schema d.schema --partition-by p
+	printf '%s\n' '{"v":1,"p":"NaN"}' '{"v":2,"p":-0.0}' '{"v":3,"p":0.0}' '{"v":4,"p":"-Infinity"}' \
+		'{"v":5,"p":"Infinity"}' '{"v":6,"p":1.5}' | delta-append -q --app-id a --batch-id 1 ./fp
+	run bash -c "jq -r 'select(.add) | .add.partitionValues.p' fp/_delta_log/*1.json | sort"
+	assert_output $'-0.0\n-Infinity\n0.0\n1.5\nInfinity\nNaN'
+	run bash -c "delta-cat ./fp | sort"
+	assert_output $'{"v":1,"p":"NaN"}\n{"v":2,"p":-0.0}\n{"v":3,"p":0.0}\n{"v":4,"p":"-Infinity"}\n{"v":5,"p":"Infinity"}\n{"v":6,"p":1.5}'
+	run bash -c "delta-cat --where 'p = 0.0' --columns v ./fp | jq -r .v | sort"
+	assert_output $'2\n3'
+	printf 'v long\np string\n' >s.schema
+	delta-create ./sp --schema s.schema --partition-by p
+	run --separate-stderr delta-append ./sp <<-'IN'
+		{"v":1,"p":"IBM"}
+		{"v":2,"p":"IBM\u0000X"}
+		{"@batch":{"app":"a","id":1,"records":2,"status":"ok"}}
+		{"v":3,"p":"IBM"}
+		{"@batch":{"app":"a","id":2,"records":1,"status":"ok"}}
+	IN
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" 'delta-append: stdin: record 2: column "p": a partition value cannot hold a NUL character'
+	assert_equal "${stderr_lines[1]}" 'delta-append: stdin: batch a/1 has rejected records; not committed'
+	assert_equal "$(delta-cat ./sp | jq -c .)" '{"v":3,"p":"IBM"}'
+}

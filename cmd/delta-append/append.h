@@ -26,6 +26,7 @@ struct column {
 	size_t name_len;
 	dec128 dec_limit; /* decimals: 10^precision, the first value that does not fit */
 	dec128 dec_scale; /* decimals: 10^|scale - 6|, to move a tick price to this scale */
+	int part_string;  /* a string partition column: its value names a directory */
 	struct buf scratch;
 };
 
@@ -45,6 +46,7 @@ struct app {
 	struct column *cols;
 	size_t ncols;
 	size_t npart;
+	int has_part_string;    /* some column has part_string set */
 	struct delta_writer *w; /* the batch's data files */
 	struct merge *merge;    /* upserts by a key (merge.c), or NULL for appends */
 	struct delta_writer_opts wopts;

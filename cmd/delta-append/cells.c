@@ -41,6 +41,9 @@ int setup_columns(struct app *a, struct err_msg *e)
 		}
 		if (strcmp(c->f->name, "batch_id") == 0)
 			a->batch_id_col = (int)i;
+		for (size_t k = 0; k < a->npart && c->f->type == DT_STRING; k++)
+			if (strcmp(a->part_cols[k], c->f->name) == 0)
+				a->has_part_string = c->part_string = 1;
 	}
 	a->tick_table = a->ncols == TICK_FIELD_COUNT;
 	for (int t = 0; t < TICK_FIELD_COUNT; t++) {
@@ -223,8 +226,8 @@ static int tick_cells(struct app *a, const struct tick *tk, struct delta_cell *c
  * path); any other line is tokenized and mapped field by field, which also
  * gives the precise error for a bad one.
  */
-int record_cells(struct app *a, struct rec_reader *rd, struct rec *r, struct delta_cell *cells,
-                 struct err_msg *e)
+static int cells_of(struct app *a, struct rec_reader *rd, struct rec *r, struct delta_cell *cells,
+                    struct err_msg *e)
 {
 	if (r->format == REC_FMT_BINARY)
 		return tick_cells(a, &r->tick, cells, e);
@@ -270,5 +273,22 @@ int record_cells(struct app *a, struct rec_reader *rd, struct rec *r, struct del
 		if (delta_cell_from_json(a->cols[i].f, byc[i], &cells[i], &a->cols[i].scratch, e) <
 		    0)
 			return -1;
+	return 0;
+}
+
+int record_cells(struct app *a, struct rec_reader *rd, struct rec *r, struct delta_cell *cells,
+                 struct err_msg *e)
+{
+	if (cells_of(a, rd, r, cells, e) < 0)
+		return -1;
+	/* A partition value names a directory and is a C string in the log: no NUL. */
+	for (size_t i = 0; a->has_part_string && i < a->ncols; i++)
+		if (a->cols[i].part_string && !cells[i].null &&
+		    memchr(cells[i].s, '\0', cells[i].n)) {
+			err_set(e, EX_DATAERR,
+			        "column \"%s\": a partition value cannot hold a NUL character",
+			        a->cols[i].f->name);
+			return -1;
+		}
 	return 0;
 }

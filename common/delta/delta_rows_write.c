@@ -666,6 +666,10 @@ static int same_partition(const struct delta_writer *w, const struct delta_cell 
 		if (w->part_by_i[j]) {
 			if (x[k].i != y[k].i)
 				return 0;
+		} else if (w->cols[k].f->type == DT_FLOAT || w->cols[k].f->type == DT_DOUBLE) {
+			/* By their bits: -0.0 and 0.0 are partitions of their own ("-0.0", "0.0"). */
+			if (memcmp(&x[k].d, &y[k].d, sizeof x[k].d) != 0)
+				return 0;
 		} else if (delta_cell_cmp(w->cols[k].f, &x[k], &y[k]) != 0) {
 			return 0;
 		}
@@ -757,6 +761,13 @@ static struct part_file *file_for(struct delta_writer *w, const struct delta_cel
 		if (c->partition < 0)
 			continue;
 		const struct delta_cell *cell = &cells[k];
+		if (c->f->type == DT_STRING && !cell->null && memchr(cell->s, '\0', cell->n)) {
+			/* A partition value is a directory name and a C string: no NUL fits either. */
+			err_set(e, EX_DATAERR,
+			        "column \"%s\": a partition value cannot hold a NUL character",
+			        c->f->name);
+			return NULL;
+		}
 		if (cell->null || (c->f->type == DT_STRING && cell->n == 0))
 			buf_append(key, "\x01", 1);
 		else

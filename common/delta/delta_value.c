@@ -333,6 +333,11 @@ int delta_partition_text(const struct delta_field *f, const struct delta_cell *c
 		return buf_puts(out, tmp);
 	case DT_FLOAT:
 	case DT_DOUBLE:
+		/* The forms Spark writes and reads (Java's Double.toString), not C's nan and inf. */
+		if (isnan(c->d))
+			return buf_puts(out, "NaN");
+		if (isinf(c->d))
+			return buf_puts(out, c->d > 0 ? "Infinity" : "-Infinity");
 		put_float(out, c->d, f->type == DT_FLOAT);
 		return 0;
 	default:
