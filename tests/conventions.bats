@@ -221,7 +221,9 @@ setup() {
 	run --separate-stderr parquet-cat -q missing.parquet ./t/trade_date=*/*.parquet
 	assert_failure 74
 	assert_equal "$stderr" 'parquet-cat: missing.parquet: No such file or directory'
-	assert_equal "${#lines[@]}" 8
+	assert_equal "${#lines[@]}" 9
+	# the rows read are not all the input's: a failed marker ends them
+	assert_equal "${lines[8]}" '{"@batch":{"app":"parquet-cat","id":0,"records":8,"rejected":0,"status":"failed"}}'
 }
 
 @test "-q and -v (and --quiet, --verbose) are accepted by every program" {

@@ -190,7 +190,29 @@ flip() {
 	run --separate-stderr parquet-cat cut.parquet good.parquet
 	assert_failure 65
 	assert_equal "$stderr" "parquet-cat: cut.parquet: not a Parquet file (no PAR1 at the end)"
-	assert_equal "${#lines[@]}" 5
+	assert_equal "${#lines[@]}" 6
+	# the rows that went out are not all of the input's: a failed marker ends them
+	assert_equal "${lines[5]}" '{"@batch":{"app":"parquet-cat","id":0,"records":5,"rejected":0,"status":"failed"}}'
+}
+
+@test "a copy through delta-append commits nothing when the reader fails partway, and the same command loads every row once the file is whole" {
+	export STOCKETL_LAKE=$TEST_DIR/lake
+	delta-create src --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	gen-ticks -m 3000 | delta-append -q --app-id g --batch-id 1 src
+	delta-create dst --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	f=$(find "$STOCKETL_LAKE/src" -name '*.parquet' | sort | sed -n 2p)
+	cp "$f" saved.parquet
+	printf '\377\377\377\377' | dd of="$f" bs=1 seek=200 conv=notrunc 2>/dev/null
+	for reader in "delta-cat --binary src" "parquet-cat --binary $STOCKETL_LAKE/src/trade_date=*/*.parquet"; do
+		run --separate-stderr bash -c "$reader | delta-append --app-id copy --batch-id 1 dst"
+		assert_failure 2
+		[[ $stderr == *"batch copy/"*" is marked failed upstream; not committed"* ]]
+		[[ $stderr != *"their ids are used"* ]]
+		assert_equal "$(delta-append --txn-version copy dst)" -1
+	done
+	cp saved.parquet "$f"
+	delta-cat --binary src | delta-append -q --app-id copy --batch-id 1 dst
+	assert_equal "$(delta-cat dst | wc -l)" 3000
 }
 
 @test "a damaged page is reported with its row group, column and page" {

@@ -520,7 +520,9 @@ static int load_input(struct app *a, int fd, const char *name, size_t max_line, 
 			a->bad = 1;
 			continue;
 		}
-		if ((k == REC_BAD_MARKER || k == REC_BATCH) && !s.markers && a->batch_id >= 0)
+		/* (a failed marker, as a reader that failed ends its rows with, is refused below) */
+		if ((k == REC_BAD_MARKER || (k == REC_BATCH && rec.batch.status == BATCH_OK)) &&
+		    !s.markers && a->batch_id >= 0)
 			err_warn(
 			    "%s: the input has batch markers: their ids are used, not --batch-id",
 			    name);

@@ -74,6 +74,14 @@ int dc_out_row(void *out, const struct delta_value *row, struct err_msg *e);
  * written since the one before: app, id, and their number as records.
  */
 int dc_out_batch(struct dc_out *o, const char *app, int64_t id, struct err_msg *e);
+/*
+ * The read failed after rows went out: end them with a failed batch marker
+ * (app and id as given, records the rows since the last marker), so that a
+ * consumer such as delta-append commits none of them, whether or not it is
+ * told the batch's id.  Nothing when no row went out since the last
+ * marker, for CSV, or when the reader went away.
+ */
+int dc_out_fail(struct dc_out *o, const char *app, int64_t id);
 int dc_out_broken_pipe(const struct dc_out *o);
 /*
  * Flush, close and free the output: 0, -1 with e filled, or -2 when the

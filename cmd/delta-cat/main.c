@@ -367,6 +367,9 @@ static int read_table(const struct opts *o, struct delta_where *w, struct delta_
 		free(files);
 	}
 	pq_codec_free(ro.codec);
+	/* Rows that went out of a read that failed are not the version's rows: mark them so. */
+	if (rc != EX_OK && !dc_out_broken_pipe(out))
+		dc_out_fail(out, o->batch_app ? o->batch_app : "delta-cat", snap.version);
 	int broken = dc_out_broken_pipe(out);
 	int closed = dc_out_close(out, &e);
 	if (broken || closed == -2) {

@@ -430,20 +430,34 @@ int dc_out_row(void *out, const struct delta_value *row, struct err_msg *e)
 	return 0;
 }
 
-int dc_out_batch(struct dc_out *o, const char *app, int64_t id, struct err_msg *e)
+/* A batch marker of the rows since the last one. */
+static int put_marker(struct dc_out *o, const char *app, int64_t id, int status, struct err_msg *e)
 {
 	struct rec_batch b;
 	memset(&b, 0, sizeof b);
 	snprintf(b.app, sizeof b.app, "%s", app);
 	b.id = id;
 	b.records = (int64_t)(o->rows - o->batch_from);
-	b.status = BATCH_OK;
+	b.status = status;
 	o->batch_from = o->rows;
 	if (rec_write_batch(o->w, &b, e) < 0) {
 		o->broken = rec_writer_broken_pipe(o->w);
 		return -1;
 	}
 	return 0;
+}
+
+int dc_out_batch(struct dc_out *o, const char *app, int64_t id, struct err_msg *e)
+{
+	return put_marker(o, app, id, BATCH_OK, e);
+}
+
+int dc_out_fail(struct dc_out *o, const char *app, int64_t id)
+{
+	struct err_msg e;
+	if (!o->w || o->broken || o->format == DC_CSV || o->rows == o->batch_from)
+		return 0;
+	return put_marker(o, app, id, BATCH_FAILED, &e);
 }
 
 int dc_out_broken_pipe(const struct dc_out *o)

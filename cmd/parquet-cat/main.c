@@ -552,6 +552,9 @@ static int slurp_stdin(struct buf *b, struct err_msg *e)
  * Print one file.  Returns 0, a data or input status for a file that could
  * not be read (reported here), or -1 when output failed (the caller stops).
  */
+/* Rows written so far, for the failed marker that ends the output of a read that failed. */
+static int64_t rows_out;
+
 static int cat_file(const char *name, const struct opts *o, struct rec_writer *w, struct buf *line)
 {
 	struct err_msg e;
@@ -623,6 +626,7 @@ static int cat_file(const char *name, const struct opts *o, struct rec_writer *w
 				status = -1;
 				goto out;
 			}
+			rows_out++;
 			continue;
 		}
 		buf_reset(line);
@@ -631,6 +635,7 @@ static int cat_file(const char *name, const struct opts *o, struct rec_writer *w
 			status = -1;
 			goto out;
 		}
+		rows_out++;
 	}
 	if (rc < 0) {
 		err_error("%s", e.text);
@@ -730,6 +735,21 @@ int main(int argc, char **argv)
 			break;
 		}
 		rc = err_status_worse(rc, st);
+	}
+	/*
+	 * Some file could not be read: the rows that went out are not all of
+	 * them.  A failed batch marker ends them, so that delta-append commits
+	 * none (told --app-id and --batch-id or not).  Without rows, an empty
+	 * output commits nothing anyway.
+	 */
+	if (!o.meta && rc >= EX_USAGE && rows_out > 0 && !rec_writer_broken_pipe(w)) {
+		struct rec_batch b;
+		memset(&b, 0, sizeof b);
+		snprintf(b.app, sizeof b.app, "parquet-cat");
+		b.records = rows_out;
+		b.status = BATCH_FAILED;
+		if (rec_write_batch(w, &b, &e) < 0 && !rec_writer_broken_pipe(w))
+			err_error("%s", e.text);
 	}
 	int closed = rec_writer_close(w, &e);
 	if (closed == -1 && rc != EX_IOERR) {
