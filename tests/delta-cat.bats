@@ -515,7 +515,154 @@ EOF
 	assert_equal "$(firsts <<<"$output")" '[5,7,9]'
 	run --separate-stderr delta-cat --at-timestamp 2024-01-01T11:59:59Z ./t
 	assert_failure 65
-	assert_equal "$stderr" 'delta-cat: ./t: no version was committed at or before the timestamp'
+	assert_equal "$stderr" 'delta-cat: ./t: no version was committed at or before the timestamp (the oldest that can be read, version 0, was committed at 2024-01-01T12:00:00.000Z)'
+}
+
+# ict_table DIR FIRST: a table of versions 0 to 2 (delta-create, two
+# delta-appends) whose commits from version FIRST on carry an in-commit
+# timestamp, 1600000000000 + v * 100000 ms, in their commitInfo (the first
+# action).  FIRST 0: enabled at the creation; else the commit at FIRST
+# turns the feature on and records where (the enablement properties).
+ict_table() {
+	local v f
+	delta-create "$1" --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	for v in 1 2; do gen-ticks -i "$v" -m 2 | delta-append --app-id t --batch-id "$v" "$1"; done
+	local protocol='{"protocol":{"minReaderVersion":1,"minWriterVersion":7,"writerFeatures":["inCommitTimestamp"]}}'
+	local log=$1/_delta_log
+	jq -c 'select(.metaData) | .metaData.configuration["delta.enableInCommitTimestamps"] = "true"' \
+		"$log/$(printf '%020d' 0).json" >"$BATS_TEST_TMPDIR/meta"
+	if [ "$2" != 0 ]; then
+		jq -c --arg v "$2" --arg t $((1600000000000 + $2 * 100000)) \
+			'.metaData.configuration += {"delta.inCommitTimestampEnablementVersion": $v,
+			                            "delta.inCommitTimestampEnablementTimestamp": $t}' \
+			"$BATS_TEST_TMPDIR/meta" >"$BATS_TEST_TMPDIR/meta.new"
+		mv "$BATS_TEST_TMPDIR/meta.new" "$BATS_TEST_TMPDIR/meta"
+	fi
+	for v in 0 1 2; do
+		f=$log/$(printf '%020d' "$v").json
+		[ "$v" -ge "$2" ] || continue
+		jq -c --argjson t $((1600000000000 + v * 100000)) \
+			'if .commitInfo then .commitInfo.inCommitTimestamp = $t
+			 elif .protocol or .metaData then empty else . end' "$f" >"$f.new"
+		if [ "$v" = "$2" ]; then
+			# (commitInfo stays the first action)
+			{ head -1 "$f.new" && echo "$protocol" && cat "$BATS_TEST_TMPDIR/meta" && tail -n +2 "$f.new"; } >"$f"
+			rm "$f.new"
+		else
+			mv "$f.new" "$f"
+		fi
+	done
+}
+
+@test "--at-timestamp goes by the in-commit timestamps of a table that has them, not the file times" {
+	test_lake_skip "the test edits the log behind the commit store"
+	ict_table ./t 0
+	assert_equal "$(head -1 t/_delta_log/00000000000000000001.json | jq .commitInfo.inCommitTimestamp)" 1600000100000
+	assert_equal "$(sed -n 2p t/_delta_log/00000000000000000000.json)" \
+		'{"protocol":{"minReaderVersion":1,"minWriterVersion":7,"writerFeatures":["inCommitTimestamp"]}}'
+	# the file times say version 2 was committed by 1600000090, long before the timestamps
+	for v in 0 1 2; do touch -d @$((1600000000 + v * 45)) "t/_delta_log/$(printf '%020d' "$v").json"; done
+	# exactly the in-commit timestamp of version 1
+	run --separate-stderr delta-cat -v --columns symbol --at-timestamp 2020-09-13T12:28:20Z ./t
+	assert_success
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 1, committed at 2020-09-13T12:28:20.000Z'
+	assert_equal "${#lines[@]}" 2
+	run --separate-stderr delta-cat -v --at-timestamp 2020-09-13T12:29:59.999Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 1, committed at 2020-09-13T12:28:20.000Z'
+	run --separate-stderr delta-cat -v --at-timestamp 2020-09-13T12:30:00Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 2, committed at 2020-09-13T12:30:00.000Z'
+	assert_equal "${#lines[@]}" 4
+	# after the last commit: the latest version
+	run --separate-stderr delta-cat -v --at-timestamp 2030-01-01 ./t
+	assert_success
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 2, committed at 2020-09-13T12:30:00.000Z'
+	# before the first, though the file of version 0 is older
+	run --separate-stderr delta-cat --at-timestamp 2020-09-13T12:26:39.999Z ./t
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: ./t: no version was committed at or before the timestamp (the oldest that can be read, version 0, was committed at 2020-09-13T12:26:40.000Z)'
+	# a commit without its timestamp is a damaged log
+	jq -c 'if .commitInfo then del(.commitInfo.inCommitTimestamp) else . end' \
+		t/_delta_log/00000000000000000001.json >c && cat c >t/_delta_log/00000000000000000001.json
+	run --separate-stderr delta-cat --at-timestamp 2020-09-13T12:28:20Z ./t
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: ./t: version 1: the table has in-commit timestamps, but the commit'"'"'s first action is not a commitInfo with an inCommitTimestamp'
+	# this code does not write in-commit timestamps: writers refuse the table
+	run --separate-stderr delta-append --app-id t --batch-id 3 ./t </dev/null
+	assert_failure 65
+	assert_equal "$stderr" 'delta-append: ./t: writer feature "inCommitTimestamp" is not supported'
+	run --separate-stderr delta-compact ./t
+	assert_failure 65
+	assert_equal "$stderr" 'delta-compact: ./t: writer feature "inCommitTimestamp" is not supported'
+}
+
+@test "--at-timestamp on a table that turned in-commit timestamps on later goes by file times before the enablement" {
+	test_lake_skip "the test edits the log behind the commit store"
+	ict_table ./t 2
+	# the file of version 2, touched since, is older than the others: its in-commit timestamp counts
+	touch -d @1600000000 t/_delta_log/00000000000000000000.json
+	touch -d @1600000045 t/_delta_log/00000000000000000001.json
+	touch -d @1600000010 t/_delta_log/00000000000000000002.json
+	run --separate-stderr delta-cat -v --at-timestamp 2020-09-13T12:26:44Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 0, committed at 2020-09-13T12:26:40.000Z'
+	run --separate-stderr delta-cat -v --at-timestamp 2020-09-13T12:27:25Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 1, committed at 2020-09-13T12:27:25.000Z'
+	run --separate-stderr delta-cat -v --at-timestamp 2020-09-13T12:29:59.999Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 1, committed at 2020-09-13T12:27:25.000Z'
+	# from the enablement timestamp on, only the versions from the enablement count
+	run --separate-stderr delta-cat -v --at-timestamp 2020-09-13T12:30:00Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 2, committed at 2020-09-13T12:30:00.000Z'
+	run --separate-stderr delta-cat --at-timestamp 2020-09-13T12:26:39Z ./t
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: ./t: no version was committed at or before the timestamp (the oldest that can be read, version 0, was committed at 2020-09-13T12:26:40.000Z)'
+	# the two properties go together
+	jq -c 'if .metaData then .metaData.configuration |= del(.["delta.inCommitTimestampEnablementTimestamp"]) else . end' \
+		t/_delta_log/00000000000000000002.json >m && cat m >t/_delta_log/00000000000000000002.json
+	run --separate-stderr delta-cat --at-timestamp 2020-09-13T12:30:00Z ./t
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: ./t: delta.inCommitTimestampEnablementVersion and delta.inCommitTimestampEnablementTimestamp must be set together, as integers'
+}
+
+@test "--at-timestamp makes file times increasing: a commit not after the one before counts as 1 ms after it" {
+	cp -r "$DELTA/delta-rs/simple_table" t
+	B=1700000000
+	for v in 0 1 2 3 4; do
+		touch -d @$((B + (v == 1 ? 300 : v == 2 ? 200 : v * 100))) "t/_delta_log/$(printf '%020d' "$v").json"
+	done
+	# version 2's file says B+200, but it counts as B+300.001
+	run --separate-stderr delta-cat -v --at-timestamp "$(date -u -d @$((B + 250)) +%FT%TZ)" ./t
+	assert_success
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 0, committed at 2023-11-14T22:13:20.000Z'
+	assert_equal "$(firsts <<<"$output")" '[0,1,2,3,4]'
+	run --separate-stderr delta-cat -v --at-timestamp 2023-11-14T22:18:20.001Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 2, committed at 2023-11-14T22:18:20.001Z'
+	assert_equal "$(firsts <<<"$output")" '[5,6,7,8,9]'
+	# version 3 (B+300) is not after version 2 either: B+300.002
+	run --separate-stderr delta-cat -v --at-timestamp 2023-11-14T22:18:20.002Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 3, committed at 2023-11-14T22:18:20.002Z'
+	run --separate-stderr delta-cat -v --at-timestamp 2023-11-14T22:19:59Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 3, committed at 2023-11-14T22:18:20.002Z'
+	run --separate-stderr delta-cat -v --at-timestamp 2023-11-14T22:20:00Z ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 4, committed at 2023-11-14T22:20:00.000Z'
+}
+
+@test "--at-timestamp after log cleanup starts the times at the oldest version that can be read" {
+	cp -r "$DELTA/delta-golden/basic-with-inserts-deletes-checkpoint" t
+	# cleanup left 8 and 9, which the checkpoint at 10 makes unreadable, with later times
+	rm t/_delta_log/0000000000000000000[0-7].json
+	B=1700000000
+	touch -d @$((B + 1000)) t/_delta_log/0000000000000000000[89].json
+	touch -d @$((B + 100)) t/_delta_log/00000000000000000010.json
+	touch -d @$((B + 200)) t/_delta_log/00000000000000000011.json
+	touch -d @$((B + 50)) t/_delta_log/00000000000000000012.json
+	touch -d @$((B + 300)) t/_delta_log/00000000000000000013.json
+	run --separate-stderr delta-cat -v --at-timestamp "$(date -u -d @$((B + 150)) +%FT%TZ)" ./t
+	assert_success
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 10, committed at 2023-11-14T22:15:00.000Z (from a checkpoint)'
+	run --separate-stderr delta-cat -v --at-timestamp "$(date -u -d @$((B + 250)) +%FT%TZ)" ./t
+	assert_equal "${stderr_lines[0]}" 'delta-cat: ./t: version 12, committed at 2023-11-14T22:16:40.001Z (from a checkpoint)'
+	run --separate-stderr delta-cat --at-timestamp "$(date -u -d @$((B + 99)) +%FT%TZ)" ./t
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: ./t: no version was committed at or before the timestamp (the oldest that can be read, version 10, was committed at 2023-11-14T22:15:00.000Z)'
 }
 
 @test "a table given by name is found under the lake root" {

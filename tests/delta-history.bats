@@ -50,6 +50,18 @@ setup() {
 	assert_output '{"version":1,"timestamp":"2023-11-14T22:13:20.000Z","operation":null,"operationParameters":null,"operationMetrics":null,"readVersion":null,"isBlindAppend":null,"engineInfo":null}'
 }
 
+@test "a commit with an in-commit timestamp is listed with it, not with commitInfo.timestamp" {
+	mkdir -p t/_delta_log
+	cp "$DELTA/delta-rs/simple_table/_delta_log/00000000000000000000.json" t/_delta_log/
+	jq -c 'if .commitInfo then .commitInfo.inCommitTimestamp = 1600000100000 else . end' \
+		"$DELTA/delta-rs/simple_table/_delta_log/00000000000000000001.json" \
+		>t/_delta_log/00000000000000000001.json
+	run --separate-stderr delta-history --limit 2 ./t
+	assert_success
+	run jq -r .timestamp <<<"$output"
+	assert_output $'2020-09-13T12:28:20.000Z\n2020-04-27T06:23:06.154Z'
+}
+
 @test "--format table prints aligned columns" {
 	delta-create t --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
 	run --separate-stderr delta-history --format table t

@@ -337,8 +337,15 @@ static int read_table(const struct opts *o, struct delta_where *w, struct delta_
 		rc = e.status;
 		goto out;
 	}
-	err_info("%s: version %lld%s", root, (long long)snap.version,
-	         snap.checkpoint_version >= 0 ? " (from a checkpoint)" : "");
+	if (o->timestamp_ms >= 0) {
+		char when[TS_TEXT_MAX];
+		ts_format_rfc3339_ms(snap.timestamp * 1000, when);
+		err_info("%s: version %lld, committed at %s%s", root, (long long)snap.version, when,
+		         snap.checkpoint_version >= 0 ? " (from a checkpoint)" : "");
+	} else {
+		err_info("%s: version %lld%s", root, (long long)snap.version,
+		         snap.checkpoint_version >= 0 ? " (from a checkpoint)" : "");
+	}
 	if ((rc = build_columns(o, &snap, w, &cols, &ncols)) != EX_OK)
 		goto out;
 	struct dc_out *out = dc_out_open(o->format, cols, ncols, &e);

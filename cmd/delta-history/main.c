@@ -328,7 +328,9 @@ int main(int argc, char **argv)
 		struct json *j = find_commit_info(text.data, text.len);
 		const struct json *ci = j ? json_get(j, "commitInfo") : NULL;
 		int64_t ts = -1;
-		if (json_i64(json_get(ci, "timestamp"), &ts) < 0) {
+		/* The in-commit timestamp, where the table has them, is the commit's time. */
+		if (json_i64(json_get(ci, "inCommitTimestamp"), &ts) < 0 &&
+		    json_i64(json_get(ci, "timestamp"), &ts) < 0) {
 			char path[4200];
 			delta_commit_path(root.data, v, path, sizeof path);
 			ts = file_mtime_ms(path);

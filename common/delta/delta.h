@@ -208,7 +208,12 @@ struct delta_log_check;
 struct delta_snapshot {
 	char *root;
 	int64_t version;
-	int64_t timestamp;          /* commit time of `version`, epoch ms */
+	/*
+	 * Commit time of `version`, epoch ms: its file's modification time,
+	 * or, loaded by timestamp, the commit time that chose it (the
+	 * in-commit timestamp, or the file time made increasing).
+	 */
+	int64_t timestamp;
 	int64_t checkpoint_version; /* the checkpoint replay started from, or -1 */
 	struct delta_protocol protocol;
 	struct delta_metadata meta;
@@ -230,8 +235,13 @@ struct delta_snapshot {
 };
 
 struct delta_load_opts {
-	int64_t version;   /* -1: the latest */
-	int64_t timestamp; /* epoch ms, -1: none; the latest version committed at or before it */
+	int64_t version; /* -1: the latest */
+	/*
+	 * Epoch ms, -1: none; the latest version committed at or before it, by
+	 * the commit times of PROTOCOL.md: in-commit timestamps where the
+	 * table has them, else file times made increasing as Spark does.
+	 */
+	int64_t timestamp;
 	/*
 	 * Keep protocol, metadata and txns only: add and remove actions are
 	 * still parsed and checked (a writer refuses a damaged log as a reader

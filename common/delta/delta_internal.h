@@ -70,6 +70,18 @@ int delta_listing_has(const struct delta_listing *l, int64_t v);
 int64_t delta_listing_newest(const struct delta_listing *l);
 
 /*
+ * Time travel by timestamp (delta_travel.c): the latest version of the log
+ * listed in l committed at or before at (epoch ms), by the commit times
+ * the protocol gives as of the table's latest state (latest, loaded with
+ * or without its files): 0 with *version and *when (its commit time) set,
+ * or -1 with e set (EX_DATAERR: no version was committed by then, naming
+ * the oldest that can be read; I/O errors).
+ */
+int delta_travel_version(const char *root, const struct delta_listing *l,
+                         const struct delta_snapshot *latest, int64_t at, int64_t *version,
+                         int64_t *when, struct err_msg *e);
+
+/*
  * A listing of _delta_log made by a thread of its own while replay reads
  * the checkpoint and commits (a log of many thousand versions takes
  * milliseconds to list).

@@ -719,11 +719,48 @@ static int replay_from(struct delta_snapshot *snap, int64_t start, int parts,
 	return 0;
 }
 
-/* The version asked for, from a listing: 0 with *target set, or -1 with e set. */
+static int load_listed(struct delta_snapshot *snap, const struct delta_listing *l,
+                       const struct delta_load_opts *o, const struct delta_last_checkpoint *lc,
+                       int64_t bad, struct err_msg *why, struct err_msg *e);
+
+/*
+ * The version committed at or before o->timestamp, and its commit time:
+ * what the commit times are depends on the table's latest state (in-commit
+ * timestamps), so that is loaded first, without its files, from the same
+ * listing.
+ */
+static int travel_target(const char *root, const struct delta_listing *l,
+                         const struct delta_load_opts *o, const struct delta_last_checkpoint *lc,
+                         int64_t *target, int64_t *when, struct err_msg *e)
+{
+	struct delta_load_opts lo = DELTA_LOAD_LATEST;
+	struct delta_snapshot latest;
+	struct err_msg unused = {{0}, 0};
+	lo.no_files = lo.no_tombstones = 1;
+	memset(&latest, 0, sizeof latest);
+	latest.checkpoint_version = -1;
+	latest.no_files = latest.no_tombstones = 1;
+	if (!(latest.root = strdup(root))) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	int rc = load_listed(&latest, l, &lo, lc, -1, &unused, e);
+	if (rc == 0)
+		rc = delta_travel_version(root, l, &latest, o->timestamp, target, when, e);
+	delta_snapshot_free(&latest);
+	return rc;
+}
+
+/*
+ * The version asked for, from a listing: 0 with *target set (and *when, its
+ * commit time, for a timestamp; else -1), or -1 with e set.
+ */
 static int choose_target(const char *root, const struct delta_listing *l,
-                         const struct delta_load_opts *o, int64_t *target, struct err_msg *e)
+                         const struct delta_load_opts *o, const struct delta_last_checkpoint *lc,
+                         int64_t *target, int64_t *when, struct err_msg *e)
 {
 	int64_t newest = delta_listing_newest(l);
+	*when = -1;
 	if (newest < 0) {
 		err_set(e, EX_DATAERR, "%s: not a Delta table (no commits in _delta_log)", root);
 		return -1;
@@ -738,21 +775,7 @@ static int choose_target(const char *root, const struct delta_listing *l,
 		}
 		*target = o->version;
 	} else if (o->timestamp >= 0) {
-		/* The latest commit whose time (its file's mtime) is at or before it. */
-		char path[DELTA_PATH_MAX];
-		*target = -1;
-		for (size_t i = 0; i < l->ncommits; i++) {
-			if (delta_commit_path(root, l->commits[i], path, sizeof path) < 0)
-				continue;
-			int64_t t = delta_mtime_ms(path);
-			if (t >= 0 && t <= o->timestamp)
-				*target = l->commits[i];
-		}
-		if (*target < 0) {
-			err_set(e, EX_DATAERR,
-			        "%s: no version was committed at or before the timestamp", root);
-			return -1;
-		}
+		return travel_target(root, l, o, lc, target, when, e);
 	}
 	return 0;
 }
@@ -767,8 +790,8 @@ static int load_listed(struct delta_snapshot *snap, const struct delta_listing *
                        const struct delta_load_opts *o, const struct delta_last_checkpoint *lc,
                        int64_t bad, struct err_msg *why, struct err_msg *e)
 {
-	int64_t newest = delta_listing_newest(l), target;
-	if (choose_target(snap->root, l, o, &target, e) < 0)
+	int64_t newest = delta_listing_newest(l), target, when;
+	if (choose_target(snap->root, l, o, lc, &target, &when, e) < 0)
 		return -1;
 	if (!listing_contiguous(l, newest)) {
 		gap_error(snap->root, l, newest, e);
@@ -793,6 +816,8 @@ static int load_listed(struct delta_snapshot *snap, const struct delta_listing *
 		}
 		int failed;
 		if (replay_from(snap, start, c ? c->parts : 1, lc, target, &failed, e) == 0) {
+			if (when >= 0)
+				snap->timestamp = when;
 			if (first_bad >= 0) {
 				snap->has_notice = 1;
 				err_set(&snap->notice, 0, "%s; the state was rebuilt from %s",
