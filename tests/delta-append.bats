@@ -378,6 +378,59 @@ delta-append: bronze: 1 batch not committed"
 	assert_equal "$(find "$C" -name '*.json' | wc -l)" 8
 }
 
+# Strings long enough to be shortened, each partition's cut falling inside a
+# character of another length (U+00E9, U+20AC, U+1F600, U+10FFFF).  DuckDB
+# shows a statistic that is not UTF-8 with its bytes as \xNN.
+@test "string statistics shortened to 64 bytes (footers, checkpoint) or 32 characters (log) stay UTF-8 and bound every value" {
+	printf 'p string\nid long\ns string\n' >u.schema
+	delta-create u --schema u.schema --partition-by p --property delta.checkpointInterval=1
+	U=$STOCKETL_LAKE/u
+	jq -nc '("é" * 40) as $e | "\udbff\udfff" as $top |
+		{p: ("x" + $e), id: 1, s: ("a" * 63 + "é")}, {p: ("x" + $e), id: 2, s: ("a" * 63 + "éz")},
+		{p: ("y" + $e), id: 3, s: ("€" * 40)}, {p: ("y" + $e), id: 4, s: ("€" * 39 + "a")},
+		{p: ("z" + $e), id: 5, s: ("a" + "😀" * 40)}, {p: ("z" + $e), id: 6, s: ("a" + $top * 40)},
+		{p: ("w" + $e), id: 7, s: ($top * 40)}' >in.ndjson
+	run --separate-stderr delta-append --app-id a --batch-id 1 u <in.ndjson
+	assert_success
+	# each footer: the min cut back to a character, the max rounded up to the
+	# next character that fits (none above U+10FFFF), both marked inexact
+	run duckdb-query.js "SELECT stats_min_value AS lo, stats_max_value AS hi, min_is_exact, max_is_exact FROM parquet_metadata('$U/p=*/*.parquet') WHERE path_in_schema = 's' ORDER BY lo"
+	assert_success
+	assert_output "$(jq -nc '"\udbff\udfff" as $top |
+		{lo: ("a" * 63), hi: ("a" * 62 + "b"), min_is_exact: false, max_is_exact: false},
+		{lo: ("a" + "😀" * 15), hi: "b", min_is_exact: false, max_is_exact: false},
+		{lo: ("€" * 21), hi: ("€" * 20 + "₭"), min_is_exact: false, max_is_exact: false},
+		{lo: ($top * 16), hi: null, min_is_exact: false, max_is_exact: null}')"
+	run duckdb-query.js "SELECT count(*) AS outside FROM read_parquet('$U/p=*/*.parquet', filename = true) AS r JOIN parquet_metadata('$U/p=*/*.parquet') AS m ON m.file_name = r.filename AND m.path_in_schema = 's' WHERE r.s < m.stats_min_value OR r.s > m.stats_max_value"
+	assert_output '{"outside":0}'
+	# DuckDB's filters, which skip files by those bounds, find every row
+	from="FROM read_parquet('$U/p=*/*.parquet')"
+	queries=()
+	for id in 1 2 3 4 5 6 7; do
+		queries+=("SELECT list(id) AS ids $from WHERE s = '$(jq -r --argjson id "$id" 'select(.id == $id) | .s' in.ndjson)'")
+	done
+	queries+=("SELECT list(id ORDER BY id) AS ids $from WHERE s >= 'b'")
+	queries+=("SELECT list(id ORDER BY id) AS ids $from WHERE s > 'a' || repeat('😀', 39)")
+	queries+=("SELECT list(id ORDER BY id) AS ids $from WHERE s < '€€€'")
+	run duckdb-query.js --each "${queries[@]}"
+	assert_success
+	assert_output "$(for ids in 1 2 3 4 5 6 7 3,4,7 3,4,5,6,7 1,2,5,6; do
+		printf '{"ids":[%s]}\n' "$ids"
+		printf '{"@end":%d}\n' "$((++k))"
+	done)"
+	# the log: UTF-8 JSON, minimums cut to 32 characters, longer maximums left out
+	iconv -f UTF-8 -t UTF-8 "$U/_delta_log/00000000000000000001.json" >/dev/null
+	run jq -s -c '[.[] | select(.add) | .add.stats | fromjson | [.minValues.s, .maxValues.s]] | sort | .[]' "$U/_delta_log/00000000000000000001.json"
+	assert_output "$(jq -nc '"\udbff\udfff" as $top |
+		["a" * 32, null], ["a" + "😀" * 31, null], ["€" * 32, null], [$top * 32, null]')"
+	# the checkpoint: its partition values are cut inside an é, and no statistic is other than UTF-8
+	C=$U/_delta_log/00000000000000000001.checkpoint.parquet
+	run duckdb-query.js "SELECT stats_min_value AS lo, stats_max_value AS hi FROM parquet_metadata('$C') WHERE path_in_schema = 'add, partitionValues, key_value, value'"
+	assert_output "$(jq -nc '{lo: ("w" + "é" * 31), hi: ("z" + "é" * 30 + "ê")}')"
+	run duckdb-query.js "SELECT list(path_in_schema) AS bad FROM parquet_metadata('$C') WHERE contains(stats_min_value, '\\x') OR contains(stats_max_value, '\\x')"
+	assert_output '{"bad":null}'
+}
+
 @test "refuses tables whose protocol or features it does not implement, naming them" {
 	cp -r "$FIXTURES/delta/delta-rs/simple_table_features" features
 	chmod -R u+w features

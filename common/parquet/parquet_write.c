@@ -25,8 +25,9 @@
  * DELTA_BINARY_PACKED on the first page).
  *
  * Statistics are exact: min/max in each type's order for each page, chunk
- * and the whole file, null counts always.  Long string bounds are shortened
- * in the footer (and marked inexact) but kept whole for pq_writer_stats().
+ * and the whole file, null counts always.  Long string and binary bounds
+ * are shortened in the page headers and the footer (and marked inexact),
+ * strings between characters, but kept whole for pq_writer_stats().
  *
  * Every page header carries the CRC-32 of its page, and the footer a CRC-32
  * of itself (PQ_FOOTER_CRC_KEY), so that a reader can refuse a damaged file
@@ -637,9 +638,112 @@ static size_t bound_bytes(const struct wcol *c, const struct pq_value *v, uint8_
 }
 
 /*
+ * The character at p (before end): its length, and its code point in *cp;
+ * 0 when it is not well-formed UTF-8 (overlong, a surrogate, past U+10FFFF).
+ */
+static size_t utf8_char(const uint8_t *p, const uint8_t *end, uint32_t *cp)
+{
+	static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t n = *p < 0x80   ? 1
+	           : *p < 0xC2 ? 0
+	           : *p < 0xE0 ? 2
+	           : *p < 0xF0 ? 3
+	           : *p < 0xF5 ? 4
+	                       : 0;
+	if (n == 0 || (size_t)(end - p) < n)
+		return 0;
+	uint32_t v = n == 1 ? *p : *p & (0x3Fu >> (n - 1));
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		v = v << 6 | (p[i] & 0x3Fu);
+	}
+	if (v < least[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+static int utf8_valid(const uint8_t *s, size_t n)
+{
+	uint32_t cp;
+	for (size_t i = 0, k; i < n; i += k)
+		if ((k = utf8_char(s + i, s + n, &cp)) == 0)
+			return 0;
+	return 1;
+}
+
+/* Write code point cp as UTF-8 at p; its length. */
+static size_t utf8_put(uint8_t *p, uint32_t cp)
+{
+	if (cp < 0x80) {
+		p[0] = (uint8_t)cp;
+		return 1;
+	}
+	size_t n = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+	for (size_t i = n - 1; i > 0; i--, cp >>= 6)
+		p[i] = (uint8_t)(0x80 | (cp & 0x3F));
+	p[0] = (uint8_t)((0xF00u >> n) | cp);
+	return n;
+}
+
+/* k, moved back off the continuation bytes of a character that s[k] is inside (3 at most). */
+static size_t utf8_boundary(const uint8_t *s, size_t k)
+{
+	for (int i = 0; i < 3 && k > 0 && (s[k] & 0xC0) == 0x80; i++)
+		k--;
+	return k;
+}
+
+size_t pq_bound_cut_min(const uint8_t *s, size_t n, size_t max, int text)
+{
+	if (n <= max)
+		return n;
+	return text ? utf8_boundary(s, max) : max;
+}
+
+size_t pq_bound_cut_max(const uint8_t *s, size_t n, size_t max, int text, uint8_t *out)
+{
+	size_t k = n < max ? n : max;
+	if (text) {
+		size_t t = k < n ? utf8_boundary(s, k) : k;
+		if (utf8_valid(s, t)) {
+			memcpy(out, s, t);
+			/* Code point order is byte order: a greater last character bounds them all. */
+			while (t > 0) {
+				size_t i = t - 1;
+				uint32_t cp;
+				while ((out[i] & 0xC0) == 0x80)
+					i--;
+				utf8_char(out + i, out + t, &cp);
+				t = i;
+				if (cp == 0x10FFFF)
+					continue;
+				cp = cp == 0xD7FF ? 0xE000 : cp + 1;
+				uint8_t enc[4];
+				size_t len = utf8_put(enc, cp);
+				if (i + len > max)
+					continue; /* U+007F, U+07FF, U+FFFF grow a byte */
+				memcpy(out + i, enc, len);
+				return i + len;
+			}
+			return 0;
+		}
+	}
+	memcpy(out, s, k);
+	while (k > 0 && out[k - 1] == 0xff)
+		k--;
+	if (k == 0)
+		return 0;
+	out[k - 1]++;
+	return k;
+}
+
+/*
  * The footer form of bounds lo..hi: zeros normalised as parquet-format asks
- * (-0 for a min, +0 for a max), long strings cut to STATS_MAX_BYTES (the
- * max rounded up so that it still bounds every value, or left out).
+ * (-0 for a min, +0 for a max), long strings and binaries cut to
+ * STATS_MAX_BYTES (see pq_bound_cut_min() and pq_bound_cut_max(): strings
+ * stay valid UTF-8; the max still bounds every value, or is left out).
  */
 struct wire_bounds {
 	uint8_t lob[16], hib[16];
@@ -652,6 +756,7 @@ struct wire_bounds {
 static void wire_bounds(const struct wcol *c, struct pq_value lo, struct pq_value hi,
                         struct wire_bounds *wb)
 {
+	int text = c->type == PQ_STRING;
 	if (lo.kind == PQ_V_F32 && lo.f32 == 0)
 		lo.f32 = -0.0f;
 	if (hi.kind == PQ_V_F32 && hi.f32 == 0)
@@ -664,22 +769,14 @@ static void wire_bounds(const struct wcol *c, struct pq_value lo, struct pq_valu
 	wb->hilen = bound_bytes(c, &hi, wb->hib, &wb->hi);
 	wb->has_lo = wb->has_hi = wb->lo_exact = wb->hi_exact = 1;
 	if (wb->lolen > STATS_MAX_BYTES) {
-		wb->lolen = STATS_MAX_BYTES;
+		wb->lolen = pq_bound_cut_min(wb->lo, wb->lolen, STATS_MAX_BYTES, text);
 		wb->lo_exact = 0;
 	}
 	if (wb->hilen > STATS_MAX_BYTES) {
-		memcpy(wb->hicut, wb->hi, STATS_MAX_BYTES);
-		size_t n = STATS_MAX_BYTES;
-		while (n > 0 && wb->hicut[n - 1] == 0xff)
-			n--;
-		if (n == 0) {
-			wb->has_hi = 0;
-		} else {
-			wb->hicut[n - 1]++;
-			wb->hi = wb->hicut;
-			wb->hilen = n;
-			wb->hi_exact = 0;
-		}
+		wb->hilen = pq_bound_cut_max(wb->hi, wb->hilen, STATS_MAX_BYTES, text, wb->hicut);
+		wb->hi = wb->hicut;
+		wb->hi_exact = 0;
+		wb->has_hi = wb->hilen > 0;
 	}
 }
 

@@ -230,4 +230,23 @@ int pq_page_header_parse(const uint8_t *p, size_t n, struct pq_page_header *h, s
  */
 int pq_value_cmp(const struct pq_value *a, const struct pq_value *b);
 
+/*
+ * Statistics bounds shortened to at most max bytes, for a byte-array value
+ * s[0..n) longer than that.  text: the column is a string, so that a bound
+ * that is valid UTF-8 must stay so (parquet.thrift wants shortened values
+ * to be values of the column's logical type); otherwise bytes are bytes.
+ *
+ * pq_bound_cut_min() returns the length of a prefix of s: max bytes, or
+ * fewer so as not to split a character.  pq_bound_cut_max() writes to out
+ * (max bytes) a value greater than every value beginning with s's first max
+ * bytes: a prefix of s whose last character (byte, for binary) is
+ * incremented, the characters that cannot be (U+10FFFF, or a 0xff byte)
+ * dropped, a character that would grow past max bytes too; surrogates are
+ * skipped.  It returns its length, or 0 when there is no such value (the
+ * prefix is all U+10FFFF, or all 0xff): then no maximum can be written.
+ * Text whose prefix is not valid UTF-8 is bounded byte-wise, as binary.
+ */
+size_t pq_bound_cut_min(const uint8_t *s, size_t n, size_t max, int text);
+size_t pq_bound_cut_max(const uint8_t *s, size_t n, size_t max, int text, uint8_t *out);
+
 #endif

@@ -9,6 +9,7 @@
 #include "parquet/pq_internal.h"
 #include "t.h"
 #include "parquet/thrift_internal.h"
+#include "text/jscan.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -814,6 +815,169 @@ static void test_long_string_bounds_are_shortened_in_the_footer_only(void)
 	T_CHECK(memcmp(rs.min.bytes.p, a, 64) == 0);
 	T_EQ_INT(rs.max.bytes.len, 64);
 	T_EQ_INT(rs.max.bytes.p[63], 'c'); /* rounded up, so that it still bounds the data */
+	pq_reader_close(r);
+	pq_writer_free(w);
+}
+
+/*
+ * The bounds of s shortened to max bytes, checked against lo and hi ("" for
+ * no max); text: as a string column, else as binary.
+ */
+#define T_CUT(s, max, text, lo, hi)                                                                \
+	do {                                                                                       \
+		const uint8_t *t_s_ = (const uint8_t *)(s);                                        \
+		size_t t_n_ = strlen(s);                                                           \
+		char t_lo_[80] = "", t_hi_[80] = "";                                               \
+		uint8_t t_out_[72] = {0};                                                          \
+		memcpy(t_lo_, t_s_, pq_bound_cut_min(t_s_, t_n_, (max), (text)));                  \
+		memcpy(t_hi_, t_out_, pq_bound_cut_max(t_s_, t_n_, (max), (text), t_out_));        \
+		T_EQ_STR(t_lo_, lo);                                                               \
+		T_EQ_STR(t_hi_, hi);                                                               \
+	} while (0)
+
+static void test_shortened_string_bounds_end_on_a_character(void)
+{
+	/* ASCII: a prefix, and the prefix with its last character incremented */
+	T_CUT("abcdefghij", 8, 1, "abcdefgh", "abcdefgi");
+	/* a 2-, 3- or 4-byte character across the cut is left out of both */
+	T_CUT("abcdefg\xc3\xa9z", 8, 1, "abcdefg", "abcdefh");
+	T_CUT("abcdef\xe2\x82\xacz", 8, 1, "abcdef", "abcdeg");
+	T_CUT("abcde\xf0\x9f\x98\x80z", 8, 1, "abcde", "abcdf");
+	/* one that ends at the cut is kept, and is the one incremented */
+	T_CUT("abcdef\xc3\xa9z", 8, 1, "abcdef\xc3\xa9", "abcdef\xc3\xaa");
+	T_CUT("abcde\xe2\x82\xacz", 8, 1, "abcde\xe2\x82\xac", "abcde\xe2\x82\xad");
+	T_CUT("abcd\xf0\x9f\x98\x80z", 8, 1, "abcd\xf0\x9f\x98\x80", "abcd\xf0\x9f\x98\x81");
+	/* U+10FFFF cannot be incremented: it goes, and the character before is */
+	T_CUT("a\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf", 8, 1, "a\xf4\x8f\xbf\xbf", "b");
+	T_CUT("\xc3\xa9\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbfz", 8, 1, "\xc3\xa9\xf4\x8f\xbf\xbf",
+	      "\xc3\xaa");
+	/* nothing but U+10FFFF: no max */
+	T_CUT("\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf", 8, 1,
+	      "\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf", "");
+	/* U+FFFF becomes U+10000 (one byte longer) when there is room */
+	T_CUT("ab\xef\xbf\xbf\xf4\x8f\xbf\xbf", 8, 1, "ab\xef\xbf\xbf", "ab\xf0\x90\x80\x80");
+	/* when there is none, the character before is incremented */
+	T_CUT("abcde\xef\xbf\xbfz", 8, 1, "abcde\xef\xbf\xbf", "abcdf");
+	T_CUT("abcdefg\x7fz", 8, 1, "abcdefg\x7f", "abcdefh");
+	T_CUT("abcdef\xdf\xbfz", 8, 1, "abcdef\xdf\xbf", "abcdeg");
+	T_CUT("abcdef\x7f\xdf\xbf", 8, 1, "abcdef\x7f", "abcdef\xc2\x80");
+	/* the surrogates are skipped: U+D7FF is followed by U+E000 */
+	T_CUT("abcde\xed\x9f\xbfz", 8, 1, "abcde\xed\x9f\xbf", "abcde\xee\x80\x80");
+	T_CUT("abcde\xed\x9f\xbez", 8, 1, "abcde\xed\x9f\xbe", "abcde\xed\x9f\xbf");
+}
+
+static void test_shortened_binary_bounds_are_byte_prefixes(void)
+{
+	/* binary, and strings that are not UTF-8, are cut and rounded up byte-wise */
+	T_CUT("abcdefg\xc3\xa9z", 8, 0, "abcdefg\xc3", "abcdefg\xc4");
+	T_CUT("ab\xff\xff\xff\xff\xff\xff\xff", 8, 0, "ab\xff\xff\xff\xff\xff\xff", "ac");
+	T_CUT("\xff\xff\xff\xff\xff\xff\xff\xff\xff", 8, 0, "\xff\xff\xff\xff\xff\xff\xff\xff", "");
+	T_CUT("ab\xff\xff\xff\xff\xff\xff\xff", 8, 1, "ab\xff\xff\xff\xff\xff\xff", "ac");
+	T_CUT("\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf", 8, 0,
+	      "\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xc0");
+}
+
+/* a sorts before b as bytes (code point order, for UTF-8): -1, 0 or 1. */
+static int bytes_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+	int c = memcmp(a, b, na < nb ? na : nb);
+	return c ? (c > 0) - (c < 0) : (na > nb) - (na < nb);
+}
+
+static void test_shortened_string_bounds_bound_every_value(void)
+{
+	/* the characters around every change of length and every edge */
+	static const uint32_t pool[] = {'a',    0x7E,   0x7F,   0x80,    0x7FF,    0x800,   0xD7FF,
+	                                0xE000, 0xFFFE, 0xFFFF, 0x10000, 0x10FFFE, 0x10FFFF};
+	uint64_t seed = 42;
+	int nomax = 0;
+	for (int round = 0; round < 20000; round++) {
+		uint8_t s[200], lo[72], hi[72], ext[210];
+		size_t n = 0;
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		size_t chars = 1 + (seed >> 33) % 40, max = 1 + (seed >> 20) % 64;
+		for (size_t i = 0; i < chars; i++) {
+			seed = seed * 6364136223846793005u + 1442695040888963407u;
+			/* mostly U+10FFFF, so that long runs of it come up */
+			uint32_t cp = (seed >> 40) % 3 ? 0x10FFFF : pool[(seed >> 33) % 13];
+			if (cp < 0x80) {
+				s[n++] = (uint8_t)cp;
+			} else if (cp < 0x800) {
+				s[n++] = (uint8_t)(0xC0 | cp >> 6);
+				s[n++] = (uint8_t)(0x80 | (cp & 0x3F));
+			} else if (cp < 0x10000) {
+				s[n++] = (uint8_t)(0xE0 | cp >> 12);
+				s[n++] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+				s[n++] = (uint8_t)(0x80 | (cp & 0x3F));
+			} else {
+				s[n++] = (uint8_t)(0xF0 | cp >> 18);
+				s[n++] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
+				s[n++] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+				s[n++] = (uint8_t)(0x80 | (cp & 0x3F));
+			}
+		}
+		if (n <= max)
+			continue;
+		size_t nlo = pq_bound_cut_min(s, n, max, 1);
+		memcpy(lo, s, nlo);
+		T_CHECK(nlo <= max && nlo + 3 >= max);
+		T_CHECK(jscan_utf8_valid((const char *)lo, nlo) == 0);
+		size_t nhi = pq_bound_cut_max(s, n, max, 1, hi);
+		if (nhi == 0) {
+			nomax++;
+			continue;
+		}
+		T_CHECK(nhi <= max);
+		T_CHECK(jscan_utf8_valid((const char *)hi, nhi) == 0);
+		/* above s, and above anything else that begins with the same max bytes */
+		T_EQ_INT(bytes_cmp(hi, nhi, s, n), 1);
+		memcpy(ext, s, max);
+		memset(ext + max, 0xff, sizeof ext - max);
+		T_EQ_INT(bytes_cmp(hi, nhi, ext, sizeof ext), 1);
+		if (t_current_failed) {
+			printf("#   round %d: %zu bytes cut to %zu\n", round, n, max);
+			return;
+		}
+	}
+	T_CHECK(nomax > 0);
+}
+
+static void test_long_string_bounds_stay_utf8_in_the_footer(void)
+{
+	struct err_msg e = {{0}, 0};
+	struct pq_schema *s = pq_schema_new();
+	pq_schema_add(s, PQ_ROOT, "s", PQ_STRING, 0);
+	pq_schema_add(s, PQ_ROOT, "top", PQ_STRING, 0);
+	pq_schema_add(s, PQ_ROOT, "b", PQ_BINARY, 0);
+	const char *f = tmpfile_named("long-utf8.parquet");
+	struct pq_writer *w = pq_writer_open(f, s, NULL, &e);
+	pq_schema_free(s);
+	char v[80], top[120];
+	memset(v, 'a', 63);
+	memcpy(v + 63, "\xc3\xa9z", 3); /* the 64-byte cut falls inside the é */
+	for (int i = 0; i < 30; i++)
+		memcpy(top + 4 * i, "\xf4\x8f\xbf\xbf", 4);
+	pq_writer_put_bytes(w, 0, v, 66);
+	pq_writer_put_bytes(w, 1, top, sizeof top);
+	pq_writer_put_bytes(w, 2, v, 66);
+	pq_writer_end_row(w);
+	T_EQ_INT(pq_writer_close(w), 0);
+	struct pq_reader *r = pq_reader_open(f, NULL, &e);
+	struct pq_stats rs;
+	pq_reader_stats(r, 0, 0, &rs);
+	T_EQ_INT(rs.has_min_max, 1);
+	T_EQ_INT(rs.min.bytes.len, 63);
+	T_CHECK(memcmp(rs.min.bytes.p, v, 63) == 0);
+	T_EQ_INT(rs.max.bytes.len, 63);
+	T_CHECK(memcmp(rs.max.bytes.p, v, 62) == 0 && rs.max.bytes.p[62] == 'b');
+	pq_reader_stats(r, 0, 1, &rs);
+	T_EQ_INT(rs.has_min_max, 0); /* a string of U+10FFFF has no shorter max */
+	pq_reader_stats(r, 0, 2, &rs);
+	T_EQ_INT(rs.has_min_max, 1);
+	T_EQ_INT(rs.min.bytes.len, 64);
+	T_CHECK(memcmp(rs.min.bytes.p, v, 64) == 0);
+	T_EQ_INT(rs.max.bytes.len, 64);
+	T_CHECK(memcmp(rs.max.bytes.p, v, 63) == 0 && rs.max.bytes.p[63] == 0xc4);
 	pq_reader_close(r);
 	pq_writer_free(w);
 }
@@ -2314,6 +2478,10 @@ int main(void)
 	T_RUN(test_unsuitable_encodings_are_refused);
 	T_RUN(test_statistics_follow_each_types_order);
 	T_RUN(test_long_string_bounds_are_shortened_in_the_footer_only);
+	T_RUN(test_shortened_string_bounds_end_on_a_character);
+	T_RUN(test_shortened_binary_bounds_are_byte_prefixes);
+	T_RUN(test_shortened_string_bounds_bound_every_value);
+	T_RUN(test_long_string_bounds_stay_utf8_in_the_footer);
 	T_RUN(test_nested_rows_shred_as_the_worked_example);
 	T_RUN(test_rows_can_be_projected_to_nested_fields);
 	T_RUN(test_rows_null_in_the_selected_columns_are_skipped);
