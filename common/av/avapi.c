@@ -399,8 +399,13 @@ static void av_classify_json(const struct av_request *r, const char *body, size_
 		else if ((mk == AV_MSG_NOTE || mk == AV_MSG_INFORMATION) && !note.s)
 			note = t;
 		else if (k == JS_OBJ && !other[0] &&
-		         (av_series_interval(kname, klen) >= 0 || av_is_quote_key(kname, klen)))
+		         (av_series_interval(kname, klen) >= 0 || av_is_quote_key(kname, klen))) {
 			snprintf(other, sizeof other, "%.*s", (int)(klen > 60 ? 60 : klen), kname);
+			/* The key is the answer's, quoted in a message: no control character. */
+			for (char *c = other; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
+		}
 		const char *raw;
 		size_t rawlen;
 		if ((k == JS_OBJ || k == JS_ARR) && jscan_skip(&js, &t, &raw, &rawlen) < 0)

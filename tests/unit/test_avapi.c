@@ -188,6 +188,13 @@ static void test_classify_another_series(void)
 	T_EQ_INT(classify_file(&r, "daily_AAPL_compact.json", &a), AV_OTHER_SERIES);
 	T_EQ_STR(a.message,
 	         "the answer is \"Time Series (Daily)\", not the \"Global Quote\" asked for");
+	/* The other series' name is the answer's: its control characters never reach a terminal. */
+	r = req(AV_INTRADAY, TICK_5MIN, AV_JSON);
+	T_EQ_INT(classify_text(&r, "{\"Time Series (5mi\\u001b[31m\\n)\":{\"x\":{}}}", &a),
+	         AV_OTHER_SERIES);
+	T_EQ_STR(
+	    a.message,
+	    "the answer is \"Time Series (5mi?[31m?)\", not the \"Time Series (5min)\" asked for");
 	/* A vendor message beside another series says more than the series. */
 	r = req(AV_INTRADAY, TICK_1MIN, AV_JSON);
 	T_EQ_INT(classify_text(&r, "{\"Time Series (5min)\":{},\"Note\":\"per minute\"}", &a),
