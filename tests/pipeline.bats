@@ -151,7 +151,7 @@ bronze() {
 	assert_failure 2
 	[ -f "$T/_delta_log/00000000000000000000.json" ]
 	[ ! -f "$T/_delta_log/00000000000000000001.json" ]
-	assert_regex "$stderr" "bronze: run [^ ]*: status 2, failed at stage validate;"
+	assert_regex "$stderr" "bronze: run [^ ]*: status 2, failed at stage validate[ ;]"
 	run facts run 'select(.ended_at) | .reason'
 	assert_output --partial 'tick-validate: '
 }
@@ -352,4 +352,19 @@ make_job() {
 	id=$(run_id_of "$stderr")
 	run grep -E '^(bronze|silver): delta-compact: (bronze|silver): vacuum ' "var/logs/compact/$id.log"
 	assert_equal "${#lines[@]}" 2
+}
+
+@test "make treats a job's status 1 (loaded, a record quarantined) as success and a failed job as failure" {
+	O_DIR=$(cd "$STOCKETL_ROOT/${O:-build/rel}" && pwd)
+	mkdir -p fx
+	# one bar whose high is below its low: quarantined by the shipped checks
+	sed '13s/"282.5100"/"281.0000"/' "$FIXTURES/alphavantage/intraday_IBM_5min_compact.json" >fx/bad_bar.json
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "bad_bar.json"}]},
+		{"match": {"symbol": "EMPTY"}, "responses": [{"file": "intraday_empty_series.json"}]}]' 'retries = 0'
+	STOCKETL_STATE=$PWD/var run --separate-stderr make_job run ARGS="-q --interval 5min IBM"
+	assert_success
+	assert_regex "$stderr" "^bronze: run [^ ]*: status 1 \(loaded; records quarantined or checks warned\); [0-9.]+ s; 99 rows committed; "
+	STOCKETL_STATE=$PWD/var run --separate-stderr make_job run ARGS="-q --interval 5min EMPTY"
+	assert_failure
+	assert_regex "$stderr" "bronze: run [^ ]*: status 2, failed at stage validate[ ;]"
 }
