@@ -44,6 +44,19 @@ setup() {
 	assert_output --regexp '^CREATE TABLE stocketl/'
 }
 
+@test "a timestamp_ntz column makes the table protocol 3/7 with the feature timestampNtz, as the protocol requires; delta-cat reads its rows" {
+	printf 't timestamp_ntz\nv long\n' >ntz.schema
+	delta-create ./ntz --schema ntz.schema
+	run jq -c 'select(.protocol) | .protocol' ntz/_delta_log/00000000000000000000.json
+	assert_output '{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["timestampNtz"],"writerFeatures":["timestampNtz"]}'
+	echo '{"t":"2024-01-01T10:00:00","v":1}' | delta-append -q --app-id a --batch-id 1 ./ntz
+	assert_equal "$(delta-cat ./ntz)" '{"t":"2024-01-01T10:00:00","v":1}'
+	# an append-only table lists appendOnly too, once it is a table of features
+	delta-create ./ntz-ao --schema ntz.schema --property delta.appendOnly=true
+	run jq -c 'select(.protocol) | .protocol.writerFeatures' ntz-ao/_delta_log/00000000000000000000.json
+	assert_output '["appendOnly","timestampNtz"]'
+}
+
 @test "a path with a slash is used as it is" {
 	run delta-create ./here/t --schema "$SCHEMA"
 	assert_success

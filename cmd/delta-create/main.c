@@ -271,8 +271,19 @@ static void json_strv(struct buf *b, char **v, size_t n)
 	buf_putc(b, ']');
 }
 
+/* Does a column, or a field nested in one, have the type timestamp_ntz? */
+static int has_ntz(const struct delta_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (f[i].type == DT_TIMESTAMP_NTZ || has_ntz(f[i].children, f[i].nchildren))
+			return 1;
+	return 0;
+}
+
 /*
- * Version 0: protocol 1/2, the metaData, and a commitInfo with Spark's
+ * Version 0: protocol 1/2 (3/7 with the feature timestampNtz, which a
+ * timestamp_ntz column needs, and then appendOnly listed too when the
+ * table is append-only), the metaData, and a commitInfo with Spark's
  * CREATE TABLE parameters (partitionBy and properties as JSON texts).
  * Returns 0 when made, 1 when another creator made version 0 first, or
  * an exit status.
@@ -287,6 +298,19 @@ static int create(struct delta_store *store, const struct delta_schema *s, char 
 	struct err_msg e;
 	char id[37];
 	int rc = EX_SOFTWARE;
+	static char f_ntz[] = "timestampNtz", f_ao[] = "appendOnly";
+	static char *ntz[] = {f_ntz}, *ntz_ao[] = {f_ao, f_ntz};
+	if (has_ntz(s->fields, s->n)) {
+		int found = 0;
+		const char *ao = delta_map_get(props, "delta.appendOnly", &found);
+		int append_only = found && ao && strcasecmp(ao, "true") == 0;
+		p.min_reader = 3;
+		p.min_writer = 7;
+		p.reader_features = ntz;
+		p.n_reader_features = 1;
+		p.writer_features = append_only ? ntz_ao : ntz;
+		p.n_writer_features = append_only ? 2 : 1;
+	}
 	delta_uuid(id);
 	delta_schema_to_json(s, &schema);
 	json_strv(&by, parts, nparts);
