@@ -130,6 +130,11 @@ static int cell_from_text(const struct delta_field *f, const char *s, size_t n, 
 			return cell_fail(e, f, "expected a number");
 		if (f->type == DT_FLOAT && isfinite(c->d) && fabs(c->d) > 3.4028234663852886e38)
 			return cell_fail(e, f, "out of range for float");
+		/* A finite number past the largest double (1e400): never taken for Infinity. */
+		if (isinf(c->d))
+			return cell_fail(e, f,
+			                 f->type == DT_FLOAT ? "out of range for float"
+			                                     : "out of range for double");
 		return 0;
 	}
 	case DT_BOOLEAN:
