@@ -121,11 +121,14 @@ outcome() {
 	} >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks in.ndjson
 	assert_success
-	assert_equal "$stderr" "tick-validate: batch test/7: 2 records, 2 passed, 0 quarantined; 1 checks: 1 passed, 0 warned, 0 failed, 0 skipped"
+	assert_equal "$stderr" "tick-validate: batch test/7: 2 records, 2 passed, 0 quarantined; 1 check: 1 passed, 0 warned, 0 failed, 0 skipped"
 	assert_line --index 0 '{ "symbol" : "IBM", "open" : "10.50", "close" : 11 }'
 	assert_line --index 1 "$(tick)"
 	assert_line --index 2 '{"@note":1}'
 	assert_line --index 3 '{"@batch":{"app":"test","id":7,"records":2,"rejected":3,"status":"ok"}}'
+	{ tick; marker 1 8; } >one.ndjson
+	run --separate-stderr tick-validate --checks c.checks one.ndjson
+	assert_equal "$stderr" "tick-validate: batch test/8: 1 record, 1 passed, 0 quarantined; 1 check: 1 passed, 0 warned, 0 failed, 0 skipped"
 }
 
 @test "row_count: an inline threshold fails the batch, a warn alert warns" {

@@ -403,18 +403,21 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 	if (v->report && (rec_write_json(v->report, b->data, b->len, &e) < 0 ||
 	                  rec_writer_flush(v->report, &e) < 0))
 		write_failed(v, v->report, v->report_path, &e);
+	long long nin = (long long)(v->passed + v->quarantined);
 	if (upstream)
-		err_warn("%s: %lld records, %lld passed, %lld quarantined; marked failed upstream, "
-		         "so its checks are not judged",
-		         label, (long long)(v->passed + v->quarantined), (long long)v->passed,
-		         (long long)v->quarantined);
+		err_warn(
+		    "%s: %lld record%s, %lld passed, %lld quarantined; marked failed upstream, "
+		    "so its checks are not judged",
+		    label, nin, nin == 1 ? "" : "s", (long long)v->passed,
+		    (long long)v->quarantined);
 	else
-		err_warn("%s: %lld records, %lld passed, %lld quarantined; %zu checks: %d passed, "
-		         "%d warned, %d failed, %d skipped%s",
-		         label, (long long)(v->passed + v->quarantined), (long long)v->passed,
-		         (long long)v->quarantined, cs->n, tally[OUT_PASS], tally[OUT_WARN],
-		         tally[OUT_FAIL], tally[OUT_SKIPPED],
-		         worst == OUT_FAIL || stream_error ? "; the batch fails" : "");
+		err_warn(
+		    "%s: %lld record%s, %lld passed, %lld quarantined; %zu check%s: %d passed, "
+		    "%d warned, %d failed, %d skipped%s",
+		    label, nin, nin == 1 ? "" : "s", (long long)v->passed,
+		    (long long)v->quarantined, cs->n, cs->n == 1 ? "" : "s", tally[OUT_PASS],
+		    tally[OUT_WARN], tally[OUT_FAIL], tally[OUT_SKIPPED],
+		    worst == OUT_FAIL || stream_error ? "; the batch fails" : "");
 	if (worst > v->worst)
 		v->worst = worst;
 	checks_reset(cs);
