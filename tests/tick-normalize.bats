@@ -524,7 +524,8 @@ teardown() {
 	[[ $stderr == *"--batch-id"* ]]
 	run --separate-stderr tick-normalize no-such-file
 	assert_failure 74
-	assert_equal "$stderr" 'tick-normalize: no-such-file: No such file or directory'
+	# the other inputs are read, and the summary ends the run as always
+	assert_equal "$stderr" $'tick-normalize: no-such-file: No such file or directory\ntick-normalize: 0 envelopes, 0 bars out, 0 rejected (0 bars, 0 envelopes)'
 }
 
 @test "a full disk is exit 74" {

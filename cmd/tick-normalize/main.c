@@ -774,6 +774,8 @@ done:
 		if (!status)
 			status = EX_IOERR;
 	}
+	/* The inputs were read to their end (a file that could not be opened was skipped). */
+	int finished = status == EX_OK && !reader_gone;
 	status = err_status_worse(status, input_status);
 	int64_t rejected = nz.total_bar_rejects + nz.total_env_rejects;
 	if (rejected) {
@@ -782,7 +784,6 @@ done:
 		         nz.rejects_path ? nz.rejects_path : "--rejects FILE");
 		err_record_end(hint);
 	}
-	int finished = status == EX_OK && !reader_gone; /* the input was read to its end */
 	if (status == EX_OK && nz.stream_errors)
 		status = EX_DATAERR;
 	else if (status == EX_OK && rejected > 0)
