@@ -73,6 +73,14 @@ age() {
 	assert_help_matches_man delta-compact
 }
 
+@test "--checkpoint counts the tombstones the checkpoint keeps: expired ones are left out of it and of the count" {
+	cp -r "$FIXTURES/delta/delta-golden/basic-with-inserts-deletes-checkpoint" g
+	run --separate-stderr delta-compact --checkpoint ./g
+	assert_success
+	assert_equal "$stderr" "delta-compact: ./g: wrote the checkpoint of version 13 (7 live files, 0 tombstones)"
+	assert_equal "$(duckdb-query.js "SELECT count(*) AS n FROM read_parquet('g/_delta_log/00000000000000000013.checkpoint.parquet') WHERE remove IS NOT NULL" | jq .n)" 0
+}
+
 @test "--checkpoint writes a checkpoint of the latest version and _last_checkpoint; a second run leaves it" {
 	ticks_table t 13
 	rows t >before

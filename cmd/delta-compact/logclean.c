@@ -45,9 +45,11 @@ int compact_checkpoint(struct compact *c)
 		err_error("%s", e.text);
 		rc = e.status;
 	} else {
-		err_warn("%s: wrote the checkpoint of version %" PRId64 " (%zu live files, %zu "
-		         "tombstones)",
-		         c->table, snap.version, snap.files.count, snap.tombstones.count);
+		size_t kept = delta_checkpoint_tombstones(&snap);
+		err_warn("%s: wrote the checkpoint of version %" PRId64 " (%zu live file%s, %zu "
+		         "tombstone%s)",
+		         c->table, snap.version, snap.files.count, snap.files.count == 1 ? "" : "s",
+		         kept, kept == 1 ? "" : "s");
 	}
 	delta_snapshot_free(&snap);
 	return rc;

@@ -385,6 +385,8 @@ int delta_interval_ms(const char *text, int64_t *ms);
 int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts,
                           const struct delta_last_checkpoint *lc, struct err_msg *e);
 int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e);
+/* The tombstones a checkpoint of snap keeps: those within delta.deletedFileRetentionDuration. */
+size_t delta_checkpoint_tombstones(const struct delta_snapshot *snap);
 
 /*
  * add.stats (delta_stats.c): the statistics JSON of a finished data file of

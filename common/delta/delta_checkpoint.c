@@ -1634,6 +1634,18 @@ static int64_t cp_retention_ms(const struct delta_snapshot *snap)
 	return ms;
 }
 
+size_t delta_checkpoint_tombstones(const struct delta_snapshot *snap)
+{
+	int64_t cutoff = ts_now() / 1000 - cp_retention_ms(snap);
+	size_t i = 0, n = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(&snap->tombstones, &i))) {
+		const struct delta_file *f = s->value;
+		n += !(f->deletion_timestamp >= 0 && f->deletion_timestamp < cutoff);
+	}
+	return n;
+}
+
 /*
  * Point _last_checkpoint at the checkpoint just written, unless it already
  * names a newer one.  Writers of this module hold a lock on _delta_log
