@@ -104,6 +104,97 @@ age() {
 	assert_equal "$stderr" ""
 }
 
+# add_type F: the type of the add column of checkpoint file F, as DuckDB reads it.
+add_type() {
+	duckdb-query.js "SELECT column_type FROM (DESCRIBE SELECT add FROM read_parquet('$1'))" | jq -r .column_type
+}
+
+# parsed_stats F: path, partition values and statistics of every add of checkpoint F, from its parsed structs.
+parsed_stats() {
+	local pv=NULL
+	[[ $(add_type "$1") != *partitionValues_parsed* ]] || pv=add.partitionValues_parsed
+	duckdb-query.js "SELECT add.path AS path, $pv AS pv, add.stats_parsed AS stats FROM read_parquet('$1') WHERE add IS NOT NULL" |
+		jq -c '{path, pv, stats: (.stats | del(..|nulls))}' | sort
+}
+
+# json_stats T: the same from the JSON commits of lake/T (live files; partition values as numbers).
+json_stats() {
+	local p
+	for p in $(live_files "$1"); do
+		jq -c --arg p "$p" 'select(.add.path == $p) | .add | {path, pv: (if .partitionValues == {} then null else .partitionValues | map_values(tonumber) end), stats: (.stats | fromjson)}' lake/"$1"/_delta_log/*.json
+	done | sort
+}
+
+@test "with delta.checkpoint.writeStatsAsStruct, checkpoints hold partitionValues_parsed and stats_parsed as the commits state them; writeStatsAsJson=false leaves add.stats out" {
+	printf 'v long\ns string\nd date\np long\n' >d.schema
+	delta-create -q lake/t --schema d.schema --partition-by p --property delta.checkpoint.writeStatsAsStruct=true \
+		--property delta.checkpoint.writeStatsAsJson=false --property delta.checkpointInterval=1
+	echo '{"v":1,"s":"a\"b","d":"2024-01-02","p":1}' | delta-append -q --app-id a --batch-id 1 t
+	printf '{"v":%s,"s":null,"d":"2024-03-04","p":2}\n' 5 -7 | delta-append -q --app-id a --batch-id 2 t
+	cp=lake/t/_delta_log/00000000000000000002.checkpoint.parquet
+	assert_equal "$(add_type "$cp")" 'STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, tags MAP(VARCHAR, VARCHAR), deletionVector STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, "offset" INTEGER, sizeInBytes INTEGER, cardinality BIGINT, maxRowIndex BIGINT), baseRowId BIGINT, defaultRowCommitVersion BIGINT, partitionValues_parsed STRUCT(p BIGINT), stats_parsed STRUCT(numRecords BIGINT, minValues STRUCT(v BIGINT, s VARCHAR, d DATE), maxValues STRUCT(v BIGINT, s VARCHAR, d DATE), nullCount STRUCT(v BIGINT, s BIGINT, d BIGINT)))'
+	run duckdb-query.js "SELECT type FROM parquet_schema('$cp') WHERE name = 'p'"
+	assert_output '{"type":"INT64"}'
+	parsed_stats "$cp" >parsed
+	json_stats t >json
+	assert_equal "$(wc -l <json)" 2
+	assert_equal "$(jq -c 'select(.pv.p == 2) | .stats' json)" '{"numRecords":2,"minValues":{"v":-7,"d":"2024-03-04"},"maxValues":{"v":5,"d":"2024-03-04"},"nullCount":{"v":0,"s":2,"d":0}}'
+	cmp json parsed
+	# delta-compact --checkpoint writes the same; the defaults stay JSON statistics only
+	rm "$cp"
+	run --separate-stderr delta-compact --checkpoint t
+	assert_success
+	parsed_stats "$cp" >parsed
+	cmp json parsed
+	delta-create -q lake/plain --schema d.schema --partition-by p --property delta.checkpointInterval=1
+	echo '{"v":1,"p":1}' | delta-append -q --app-id a --batch-id 1 plain
+	run add_type lake/plain/_delta_log/00000000000000000001.checkpoint.parquet
+	assert_output --regexp 'defaultRowCommitVersion BIGINT, stats VARCHAR\)$'
+}
+
+@test "a table whose checkpoints hold statistics only in stats_parsed reads and travels as before and still skips files by them" {
+	printf 'v long\np long\n' >d.schema
+	delta-create -q lake/t --schema d.schema --partition-by p --property delta.checkpoint.writeStatsAsStruct=true \
+		--property delta.checkpoint.writeStatsAsJson=false --property delta.checkpointInterval=1
+	for i in 1 2 3; do
+		echo "{\"v\":$i,\"p\":$((i % 2))}" | delta-append -q --app-id a --batch-id "$i" t
+	done
+	[[ $(add_type lake/t/_delta_log/00000000000000000003.checkpoint.parquet) != *"stats VARCHAR"* ]]
+	run --separate-stderr delta-cat t
+	assert_success
+	assert_equal "$(sort <<<"$output")" $'{"v":1,"p":1}\n{"v":2,"p":0}\n{"v":3,"p":1}'
+	run --separate-stderr delta-cat --at-version 1 t
+	assert_output '{"v":1,"p":1}'
+	run --separate-stderr delta-cat -v --where 'v > 2' t
+	assert_success
+	assert_output '{"v":3,"p":1}'
+	assert_equal "${stderr_lines[1]}" "delta-cat: skipped 2 of 3 files (0 by partition values, 2 by statistics) and 0 of 1 row groups; 1 of 1 rows read matched"
+	run --separate-stderr delta-cat -v --where 'v <= 1' t
+	assert_output '{"v":1,"p":1}'
+	assert_equal "${stderr_lines[1]}" "delta-cat: skipped 2 of 3 files (0 by partition values, 2 by statistics) and 0 of 1 row groups; 1 of 1 rows read matched"
+}
+
+@test "--checkpoint of Spark's stats_as_struct table writes its statistics as stats_parsed, without add.stats, as its properties ask" {
+	cp -r "$STOCKETL_ROOT/tests/fixtures/delta/dat/stats_as_struct/delta" lake/s
+	rows s >before
+	run --separate-stderr delta-compact --checkpoint s
+	assert_success
+	cp=lake/s/_delta_log/00000000000000000003.checkpoint.parquet
+	spark=lake/s/_delta_log/00000000000000000002.checkpoint.parquet
+	# Spark's fields of add come first, in its order; add.stats is left out by both
+	assert_equal "$(add_type "$spark")" 'STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, tags MAP(VARCHAR, VARCHAR))'
+	[[ $(add_type "$cp") == "STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, tags MAP(VARCHAR, VARCHAR), "*", stats_parsed STRUCT(numRecords BIGINT, minValues STRUCT(letter VARCHAR, \"int\" BIGINT, date DATE), maxValues STRUCT(letter VARCHAR, \"int\" BIGINT, date DATE), nullCount STRUCT(letter BIGINT, \"int\" BIGINT, date BIGINT)))" ]]
+	parsed_stats "$cp" >parsed
+	json_stats s >json
+	assert_equal "$(jq -c .stats json)" '{"numRecords":5,"minValues":{"letter":"a","int":93,"date":"1975-06-01"},"maxValues":{"letter":"c","int":753,"date":"2013-03-01"},"nullCount":{"letter":1,"int":0,"date":0}}'
+	cmp json parsed
+	rows s >after
+	cmp before after
+	run --separate-stderr delta-cat -v --where 'int > 753' s
+	assert_success
+	assert_equal "${stderr_lines[1]}" "delta-cat: skipped 1 of 1 files (0 by partition values, 1 by statistics) and 0 of 0 row groups; 0 of 0 rows read matched"
+}
+
 @test "--vacuum deletes the files of failed writes once older than the retention, and keeps younger ones" {
 	ticks_table t 3
 	rows t >before

@@ -3,8 +3,10 @@
  *
  * Reading looks every column up by name, so Spark's, delta-rs's and our own
  * layouts all work; only the action columns replay needs are selected
- * (txn, add, remove, metaData, protocol), and stats_parsed is ignored (the
- * JSON stats, when present, are enough for file skipping).  Every program
+ * (txn, add, remove, metaData, protocol), and stats_parsed is ignored when
+ * the JSON stats are there (they are enough for file skipping); a
+ * checkpoint without add.stats (delta.checkpoint.writeStatsAsJson false)
+ * is read row by row, its stats_parsed turned back into JSON.  Every program
  * that opens a table pays for this read, so it is kept lean: the file is
  * read whole in one go (cp_open()), the add and remove actions, most of a
  * checkpoint, are decoded column by column into the file list, each file in
@@ -15,7 +17,8 @@
  * checkpoint with checksums but verifies their pages, and reads any other
  * checkpoint whole: it refuses what readers refuse.  Writing uses
  * the full classic schema of Spark 3 / Delta 3 so that every engine reads
- * the file: one row per action, exactly one action column set per row.
+ * the file: one row per action, exactly one action column set per row,
+ * with the statistics as the table's properties ask (struct cp_layout).
  */
 #include "delta/delta.h"
 
@@ -32,7 +35,10 @@
 #include <unistd.h>
 
 #include "delta/delta_internal.h"
+#include "delta/delta_rows.h"
 #include "parquet/parquet.h"
+#include "text/decimal.h"
+#include "text/jscan.h"
 #include "text/json.h"
 #include "text/ts.h"
 
@@ -279,8 +285,86 @@ static int cp_file_put(struct delta_snapshot *snap, struct delta_file *f, int is
 }
 
 /*
+ * A statistic of add.stats_parsed (a value of schema field f) as the JSON
+ * add.stats gives it (delta_stats.c): 0, or -1 for one that JSON statistics
+ * have no form for (binary, NaN, infinities).
+ */
+static int cp_stat_json(const struct pq_field *f, const struct pq_value *v, struct buf *out)
+{
+	char tmp[DEC_TEXT_MAX + TS_TEXT_MAX];
+	switch (v->kind) {
+	case PQ_V_BOOL:
+		return buf_puts(out, v->b ? "true" : "false");
+	case PQ_V_I32:
+		if (f->type != PQ_DATE)
+			return buf_i64(out, v->i32);
+		ts_format_date(v->i32, tmp);
+		return buf_printf(out, "\"%s\"", tmp);
+	case PQ_V_I64:
+		if (f->type != PQ_TIMESTAMP && f->type != PQ_TIMESTAMP_NTZ)
+			return buf_i64(out, v->i64);
+		size_t n = ts_format_rfc3339_ms(v->i64, tmp);
+		if (f->type == PQ_TIMESTAMP_NTZ)
+			tmp[n - 1] = '\0'; /* no offset */
+		return buf_printf(out, "\"%s\"", tmp);
+	case PQ_V_F32:
+	case PQ_V_F64: {
+		double d = v->kind == PQ_V_F32 ? v->f32 : v->f64;
+		if (d != d || d - d != 0)
+			return -1;
+		return buf_json_number(out, d, v->kind == PQ_V_F32);
+	}
+	case PQ_V_BYTES:
+		if (f->type != PQ_STRING)
+			return -1;
+		return buf_json_str(out, (const char *)v->bytes.p, v->bytes.len);
+	case PQ_V_DEC:
+		dec_format_fixed(v->dec, f->scale, tmp);
+		return buf_puts(out, tmp);
+	default:
+		return -1;
+	}
+}
+
+/* Struct value v of field f of add.stats_parsed as the JSON object add.stats would hold. */
+static int cp_stats_json(const struct pq_reader *r, int f, const struct pq_value *v,
+                         struct buf *out, struct buf *tmp)
+{
+	const struct pq_schema *s = pq_reader_schema(r);
+	const struct pq_field *pf = pq_schema_field(s, f);
+	int first = 1;
+	uint32_t k = 0;
+	buf_putc(out, '{');
+	for (int i = 0; i < pf->nchildren; i++) {
+		int c = pf->children[i];
+		if (!pq_reader_selected(r, c))
+			continue;
+		const struct pq_value *cv = k < v->n ? &v->items[k] : NULL;
+		k++;
+		if (!cv || cv->kind == PQ_V_NULL)
+			continue;
+		const struct pq_field *cf = pq_schema_field(s, c);
+		buf_reset(tmp);
+		if (cv->kind != PQ_V_STRUCT && cp_stat_json(cf, cv, tmp) < 0)
+			continue;
+		if (!first)
+			buf_putc(out, ',');
+		first = 0;
+		buf_json_str(out, cf->name, strlen(cf->name));
+		buf_putc(out, ':');
+		if (cv->kind == PQ_V_STRUCT)
+			cp_stats_json(r, c, cv, out, tmp);
+		else
+			buf_append(out, tmp->data, tmp->len);
+	}
+	return buf_putc(out, '}');
+}
+
+/*
  * An add or remove row straight into the snapshot, for checkpoints read
- * row by row (when cp_load_columns() cannot read their layout).
+ * row by row (when cp_load_columns() cannot read their layout).  An add
+ * without add.stats takes its statistics from add.stats_parsed, as a
+ * checkpoint written with delta.checkpoint.writeStatsAsJson false has them.
  */
 static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int af,
                    const struct pq_value *a, int is_add, int64_t version, struct buf *path,
@@ -298,6 +382,20 @@ static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int a
 	const struct pq_value *dc = cp_child(r, af, a, "dataChange", NULL);
 	f->data_change = dc && dc->kind == PQ_V_BOOL && dc->b;
 	f->stats = cp_str(cp_child(r, af, a, "stats", NULL));
+	int spf;
+	const struct pq_value *sp = cp_child(r, af, a, "stats_parsed", &spf);
+	if (!f->stats && sp && sp->kind == PQ_V_STRUCT) {
+		struct buf js = BUF_INIT, tmp = BUF_INIT;
+		cp_stats_json(r, spf, sp, &js, &tmp);
+		buf_free(&tmp);
+		if (buf_failed(&js)) {
+			buf_free(&js);
+			delta_file_free(f);
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		f->stats = buf_detach(&js);
+	}
 	const struct pq_value *dv = cp_child(r, af, a, "deletionVector", NULL);
 	f->has_deletion_vector = dv && dv->kind == PQ_V_STRUCT;
 	const struct pq_value *tags = cp_child(r, af, a, "tags", NULL);
@@ -1078,6 +1176,10 @@ static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, con
 	if (nrg == 0 || cp_act_setup(r, "add", &acts[0]) < 0 ||
 	    cp_act_setup(r, "remove", &acts[1]) < 0 || (acts[0].field < 0 && acts[1].field < 0))
 		return 1;
+	/* Statistics only in add.stats_parsed are turned into JSON by the row reader (cp_file()). */
+	if (acts[0].field >= 0 && acts[0].stats.leaf < 0 &&
+	    pq_schema_child(sch, acts[0].field, "stats_parsed") >= 0)
+		return 1;
 	const char *have[3];
 	size_t nh = 0;
 	for (size_t i = 0; i < 3; i++)
@@ -1451,12 +1553,189 @@ static int cp_add_dv(struct pq_schema *s, int parent)
 	return dv;
 }
 
-/* The classic checkpoint schema (delta-protocol reference, section 7). */
-static struct pq_schema *cp_schema_new(void)
+/*
+ * What a checkpoint holds of each add besides its action fields, as the
+ * table's properties ask (PROTOCOL.md, "Checkpoint Schema"):
+ * add.stats, the statistics as JSON text, unless
+ * delta.checkpoint.writeStatsAsJson is false, when the field is left out
+ * of the schema as Spark leaves it out; with
+ * delta.checkpoint.writeStatsAsStruct true, add.partitionValues_parsed
+ * (the partition columns with their types; a partitioned table only) and
+ * add.stats_parsed, the statistics as a struct of Spark's stats schema:
+ * numRecords, minValues and maxValues of the columns whose types have
+ * them (numbers, strings, dates, timestamps) with those types, and
+ * nullCount of every column as a long, over the data columns among the
+ * first delta.dataSkippingNumIndexedCols, structs nested, a struct left
+ * out when nothing in it is kept.
+ */
+struct cp_layout {
+	struct pq_schema *schema;
+	const struct delta_snapshot *snap;
+	int add_fields; /* children of add */
+	int stats_at;   /* positions among them: add.stats, or -1 */
+	int pvp_at;     /* add.partitionValues_parsed, or -1 */
+	int sp_at;      /* add.stats_parsed, or -1 */
+	int pvp_field, sp_field;
+	/* per schema field: the table's column whose values (not null counts) it holds */
+	const struct delta_field **owner;
+	size_t nowner;
+	const struct delta_field **pcols; /* partitionValues_parsed's columns, in order */
+	size_t npcols;
+};
+
+static void cp_layout_free(struct cp_layout *l)
 {
-	struct pq_schema *s = pq_schema_new();
+	pq_schema_free(l->schema);
+	free(l->owner);
+	free(l->pcols);
+}
+
+/* A table property that is a boolean ("true" or "false", any case), or def. */
+static int cp_flag(const struct delta_snapshot *snap, const char *key, int def)
+{
+	const char *v = delta_property(snap, key, NULL);
+	if (v && strcasecmp(v, "true") == 0)
+		return 1;
+	if (v && strcasecmp(v, "false") == 0)
+		return 0;
+	return def;
+}
+
+/* Add field name under parent holding values of column f (null counts: a long). */
+static int cp_add_column(struct cp_layout *l, int parent, const struct delta_field *f, int count)
+{
+	int k;
+	if (count)
+		k = cp_add(l->schema, parent, f->name, PQ_LONG);
+	else if (f->type == DT_DECIMAL)
+		k = pq_schema_add_decimal(l->schema, parent, f->name, f->precision, f->scale, 1);
+	else
+		k = cp_add(l->schema, parent, f->name, delta_pq_type(f));
+	if (k < 0 || count)
+		return k;
+	if ((size_t)k >= l->nowner) {
+		size_t n = (size_t)k * 2 + 16;
+		const struct delta_field **o = realloc(l->owner, n * sizeof *o);
+		if (!o)
+			return -1;
+		memset(o + l->nowner, 0, (n - l->nowner) * sizeof *o);
+		l->owner = o;
+		l->nowner = n;
+	}
+	l->owner[k] = f;
+	return k;
+}
+
+/* Does Spark keep minimum and maximum values for a column of type t? */
+static int cp_minmax_type(int t)
+{
+	switch (t) {
+	case DT_STRING:
+	case DT_LONG:
+	case DT_INTEGER:
+	case DT_SHORT:
+	case DT_BYTE:
+	case DT_FLOAT:
+	case DT_DOUBLE:
+	case DT_DATE:
+	case DT_TIMESTAMP:
+	case DT_TIMESTAMP_NTZ:
+	case DT_DECIMAL:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int cp_is_partition(const struct delta_snapshot *snap, const char *name)
+{
+	for (size_t i = 0; i < snap->meta.n_partition_columns; i++)
+		if (strcmp(snap->meta.partition_columns[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Add under parent the stats fields of the columns fs[0..n) (top: the
+ * table's, partition columns skipped) for minValues/maxValues (count 0)
+ * or nullCount (count 1), while *left leaf columns remain (-1: all); with
+ * parent -1 only count them.  Returns how many fields were (or would be)
+ * added, -1 when the schema cannot be built.
+ */
+static int cp_add_stats(struct cp_layout *l, int parent, const struct delta_field *fs, size_t n,
+                        int top, int count, int64_t *left)
+{
+	int added = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct delta_field *f = &fs[i];
+		if (top && cp_is_partition(l->snap, f->name))
+			continue;
+		if (f->type == DT_STRUCT) {
+			int64_t probe = *left;
+			int k = cp_add_stats(l, -1, f->children, f->nchildren, 0, count, &probe);
+			if (k < 0)
+				return -1;
+			if (k == 0 || parent < 0) {
+				*left = probe;
+				added += k > 0;
+				continue;
+			}
+			int sf = cp_add(l->schema, parent, f->name, PQ_STRUCT);
+			if (sf < 0 ||
+			    cp_add_stats(l, sf, f->children, f->nchildren, 0, count, left) < 0)
+				return -1;
+			added++;
+			continue;
+		}
+		if (*left == 0)
+			break;
+		if (*left > 0)
+			--*left;
+		if (!count && !cp_minmax_type(f->type))
+			continue;
+		if (parent >= 0 && cp_add_column(l, parent, f, count) < 0)
+			return -1;
+		added++;
+	}
+	return added;
+}
+
+/* add.stats_parsed under add (field a). */
+static int cp_add_stats_parsed(struct cp_layout *l, int a)
+{
+	const struct delta_schema *ts = &l->snap->meta.schema;
+	int64_t limit = delta_stats_columns(l->snap), left;
+	int sp = cp_add(l->schema, a, "stats_parsed", PQ_STRUCT);
+	if (sp < 0 || cp_add(l->schema, sp, "numRecords", PQ_LONG) < 0)
+		return -1;
+	static const char *const part[] = {"minValues", "maxValues", "nullCount"};
+	for (int i = 0; i < 3; i++) {
+		int count = i == 2;
+		left = limit;
+		int k = cp_add_stats(l, -1, ts->fields, ts->n, 1, count, &left);
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			continue;
+		int f = cp_add(l->schema, sp, part[i], PQ_STRUCT);
+		left = limit;
+		if (f < 0 || cp_add_stats(l, f, ts->fields, ts->n, 1, count, &left) < 0)
+			return -1;
+	}
+	return sp;
+}
+
+/* The classic checkpoint schema (delta-protocol reference, section 7) of snap's table. */
+static int cp_schema_new(const struct delta_snapshot *snap, struct cp_layout *l)
+{
+	memset(l, 0, sizeof *l);
+	l->snap = snap;
+	l->stats_at = l->pvp_at = l->sp_at = l->pvp_field = l->sp_field = -1;
+	struct pq_schema *s = l->schema = pq_schema_new();
 	if (!s)
-		return NULL;
+		return -1;
+	int as_json = cp_flag(snap, "delta.checkpoint.writeStatsAsJson", 1);
+	int as_struct = cp_flag(snap, "delta.checkpoint.writeStatsAsStruct", 0);
 	int ok = 1;
 	int t = cp_add(s, PQ_ROOT, "txn", PQ_STRUCT);
 	ok &= t >= 0 && cp_add(s, t, "appId", PQ_STRING) >= 0 &&
@@ -1467,8 +1746,36 @@ static struct pq_schema *cp_schema_new(void)
 	      cp_add(s, a, "modificationTime", PQ_LONG) >= 0 &&
 	      cp_add(s, a, "dataChange", PQ_BOOLEAN) >= 0 && cp_add_map(s, a, "tags") >= 0 &&
 	      cp_add_dv(s, a) >= 0 && cp_add(s, a, "baseRowId", PQ_LONG) >= 0 &&
-	      cp_add(s, a, "defaultRowCommitVersion", PQ_LONG) >= 0 &&
-	      cp_add(s, a, "stats", PQ_STRING) >= 0;
+	      cp_add(s, a, "defaultRowCommitVersion", PQ_LONG) >= 0;
+	l->add_fields = 9;
+	if (ok && as_json) {
+		ok = cp_add(s, a, "stats", PQ_STRING) >= 0;
+		l->stats_at = l->add_fields++;
+	}
+	if (ok && as_struct) {
+		/* Spark's partition schema: the partition columns in partitionColumns order. */
+		size_t np = snap->meta.n_partition_columns;
+		l->pcols = calloc(np ? np : 1, sizeof *l->pcols);
+		ok = l->pcols != NULL;
+		for (size_t i = 0; ok && i < np; i++) {
+			const struct delta_field *f =
+			    delta_schema_find(&snap->meta.schema, snap->meta.partition_columns[i]);
+			if (f && delta_type_is_primitive(f->type) && f->type != DT_VOID)
+				l->pcols[l->npcols++] = f;
+		}
+		if (ok && l->npcols) {
+			l->pvp_field = cp_add(s, a, "partitionValues_parsed", PQ_STRUCT);
+			ok = l->pvp_field >= 0;
+			for (size_t i = 0; ok && i < l->npcols; i++)
+				ok = cp_add_column(l, l->pvp_field, l->pcols[i], 0) >= 0;
+			l->pvp_at = l->add_fields++;
+		}
+		if (ok) {
+			l->sp_field = cp_add_stats_parsed(l, a);
+			ok = l->sp_field >= 0;
+			l->sp_at = l->add_fields++;
+		}
+	}
 	int r = cp_add(s, PQ_ROOT, "remove", PQ_STRUCT);
 	ok &= r >= 0 && cp_add(s, r, "path", PQ_STRING) >= 0 &&
 	      cp_add(s, r, "deletionTimestamp", PQ_LONG) >= 0 &&
@@ -1493,11 +1800,7 @@ static struct pq_schema *cp_schema_new(void)
 	ok &= d >= 0 && cp_add(s, d, "domain", PQ_STRING) >= 0 &&
 	      cp_add(s, d, "configuration", PQ_STRING) >= 0 &&
 	      cp_add(s, d, "removed", PQ_BOOLEAN) >= 0;
-	if (!ok) {
-		pq_schema_free(s);
-		return NULL;
-	}
-	return s;
+	return ok ? 0 : -1;
 }
 
 /* Value-tree builders over a fixed arena (a row never needs more than a few hundred). */
@@ -1581,6 +1884,230 @@ static struct pq_value *cp_row(struct cp_arena *a, struct pq_value *row, int col
 }
 
 enum { COL_TXN, COL_ADD, COL_REMOVE, COL_META, COL_PROTOCOL, COL_DOMAIN };
+
+/* A struct value of schema field f with every field null (kept if it is one already). */
+static int cp_set_struct(const struct cp_layout *l, struct cp_arena *a, struct pq_value *v, int f)
+{
+	if (v->kind == PQ_V_STRUCT)
+		return 0;
+	uint32_t n = (uint32_t)pq_schema_field(l->schema, f)->nchildren;
+	v->items = cp_alloc(a, n);
+	if (!v->items && n)
+		return -1;
+	v->kind = PQ_V_STRUCT;
+	v->n = n;
+	return 0;
+}
+
+/* A cell of column f as a value of its Parquet type; one out of the type's range is null. */
+static void cp_set_cell(struct pq_value *v, const struct delta_field *f, const struct delta_cell *c)
+{
+	v->kind = PQ_V_NULL;
+	if (c->null)
+		return;
+	int64_t lim = f->type == DT_BYTE ? INT8_MAX : f->type == DT_SHORT ? INT16_MAX : INT32_MAX;
+	switch (f->type) {
+	case DT_BOOLEAN:
+		v->kind = PQ_V_BOOL;
+		v->b = c->i != 0;
+		break;
+	case DT_BYTE:
+	case DT_SHORT:
+	case DT_INTEGER:
+	case DT_DATE:
+		if (c->i < -lim - 1 || c->i > lim)
+			return;
+		v->kind = PQ_V_I32;
+		v->i32 = (int32_t)c->i;
+		break;
+	case DT_LONG:
+	case DT_TIMESTAMP:
+	case DT_TIMESTAMP_NTZ:
+		cp_set_i64(v, c->i);
+		break;
+	case DT_FLOAT:
+		v->kind = PQ_V_F32;
+		v->f32 = (float)c->d;
+		break;
+	case DT_DOUBLE:
+		v->kind = PQ_V_F64;
+		v->f64 = c->d;
+		break;
+	case DT_STRING:
+	case DT_BINARY:
+		v->kind = PQ_V_BYTES;
+		v->bytes.p = (const uint8_t *)c->s;
+		v->bytes.len = c->n;
+		break;
+	case DT_DECIMAL: {
+		pq_int128 bound = dec_pow10(f->precision);
+		if (c->dec >= bound || c->dec <= -bound)
+			return;
+		v->kind = PQ_V_DEC;
+		v->dec = c->dec;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* The partition values of file f as add.partitionValues_parsed (unparseable: null, as Spark casts). */
+static int cp_set_pvp(const struct cp_layout *l, struct cp_arena *a, struct pq_value *v,
+                      const struct delta_file *f, struct buf *scratch)
+{
+	if (cp_set_struct(l, a, v, l->pvp_field) < 0)
+		return -1;
+	for (size_t i = 0; i < l->npcols; i++) {
+		const struct delta_field *pf = l->pcols[i];
+		struct delta_cell c;
+		struct err_msg e;
+		const char *text = delta_map_get(&f->partition_values, pf->name, NULL);
+		if (delta_partition_parse(pf, text, &c, &scratch[i], &e) == 0)
+			cp_set_cell(&v->items[i], pf, &c);
+	}
+	return 0;
+}
+
+/* Consume the rest of a value whose first token is t: 0, -1 when the text is malformed. */
+static int cp_json_skip(struct jscan *js, const struct jscan_token *t)
+{
+	const char *raw;
+	size_t rawlen;
+	if (t->type != JS_OBJ && t->type != JS_ARR)
+		return 0;
+	return jscan_skip(js, t, &raw, &rawlen) < 0 ? -1 : 0;
+}
+
+/*
+ * The members of the JSON object just opened in js into v, a struct value
+ * of schema field f: a member named as one of f's fields, of its type (null
+ * counts: a long), sets it; any other is passed over.  0, or -1 when the
+ * text is malformed or the arena full.
+ */
+static int cp_stats_object(const struct cp_layout *l, struct cp_arena *a, struct jscan *js, int f,
+                           int count, struct pq_value *v, struct buf *key, struct buf *scratch)
+{
+	const struct pq_field *pf = pq_schema_field(l->schema, f);
+	struct jscan_token k, t;
+	int type;
+	if (cp_set_struct(l, a, v, f) < 0)
+		return -1;
+	while ((type = jscan_next(js, &k)) == JS_KEY) {
+		if (jscan_next(js, &t) <= 0)
+			return -1;
+		const char *name = k.s;
+		size_t n = k.n;
+		if (k.escaped) {
+			buf_reset(key);
+			if (jscan_unescape(k.s, k.n, key) < 0 || buf_reserve(key, 0) < 0)
+				return -1;
+			name = key->data;
+			n = key->len;
+		}
+		int at = -1;
+		for (int i = 0; i < pf->nchildren && at < 0; i++) {
+			const char *cn = pq_schema_field(l->schema, pf->children[i])->name;
+			if (strlen(cn) == n && memcmp(cn, name, n) == 0)
+				at = i;
+		}
+		if (at < 0) {
+			if (cp_json_skip(js, &t) < 0)
+				return -1;
+			continue;
+		}
+		int c = pf->children[at];
+		struct pq_value *cv = &v->items[at];
+		if (pq_schema_field(l->schema, c)->type == PQ_STRUCT) {
+			if (t.type == JS_OBJ
+			        ? cp_stats_object(l, a, js, c, count, cv, key, scratch) < 0
+			        : cp_json_skip(js, &t) < 0)
+				return -1;
+			continue;
+		}
+		if (t.type == JS_OBJ || t.type == JS_ARR) {
+			if (cp_json_skip(js, &t) < 0)
+				return -1;
+			continue;
+		}
+		struct delta_cell cell;
+		if (count) {
+			char tmp[32], *end;
+			if (t.type != JS_NUM || t.n >= sizeof tmp)
+				continue;
+			memcpy(tmp, t.s, t.n);
+			tmp[t.n] = '\0';
+			errno = 0;
+			int64_t x = strtoll(tmp, &end, 10);
+			if (!*end && errno != ERANGE)
+				cp_set_i64(cv, x);
+		} else if (delta_stats_cell(l->owner[c], &t, scratch, &cell) == 0) {
+			cp_set_cell(cv, l->owner[c], &cell);
+		}
+	}
+	return type == JS_OBJ_END ? 0 : -1;
+}
+
+/*
+ * The add.stats JSON of a file as add.stats_parsed: null when the file has
+ * none or they are malformed, as Spark's from_json gives them.  The
+ * strings point into scratch.  -1 when memory runs out.
+ */
+static int cp_set_stats_parsed(const struct cp_layout *l, struct cp_arena *a, struct pq_value *v,
+                               const char *stats, struct buf *key, struct buf *scratch)
+{
+	static const char *const part[] = {"numRecords", "minValues", "maxValues", "nullCount"};
+	v->kind = PQ_V_NULL;
+	if (!stats)
+		return 0;
+	size_t len = strlen(stats), mark = a->n;
+	buf_reset(scratch);
+	if (buf_reserve(scratch, 2 * len + 1) < 0)
+		return -1;
+	const struct pq_field *sf = pq_schema_field(l->schema, l->sp_field);
+	struct jscan js;
+	struct jscan_token k, t;
+	int type;
+	jscan_init(&js, stats, len);
+	if (jscan_next(&js, &t) != JS_OBJ || cp_set_struct(l, a, v, l->sp_field) < 0)
+		goto bad;
+	while ((type = jscan_next(&js, &k)) == JS_KEY) {
+		if (jscan_next(&js, &t) <= 0)
+			goto bad;
+		int at = -1;
+		for (int i = 0; i < sf->nchildren && at < 0; i++) {
+			const char *cn = pq_schema_field(l->schema, sf->children[i])->name;
+			if (strlen(cn) == k.n && memcmp(cn, k.s, k.n) == 0)
+				at = i;
+		}
+		const char *name = at < 0 ? "" : pq_schema_field(l->schema, sf->children[at])->name;
+		if (strcmp(name, part[0]) == 0 && t.type == JS_NUM) {
+			char tmp[32], *end;
+			if (t.n < sizeof tmp) {
+				memcpy(tmp, t.s, t.n);
+				tmp[t.n] = '\0';
+				errno = 0;
+				int64_t x = strtoll(tmp, &end, 10);
+				if (!*end && errno != ERANGE)
+					cp_set_i64(&v->items[at], x);
+			}
+		} else if (at >= 0 && t.type == JS_OBJ &&
+		           pq_schema_field(l->schema, sf->children[at])->type == PQ_STRUCT) {
+			if (cp_stats_object(l, a, &js, sf->children[at], strcmp(name, part[3]) == 0,
+			                    &v->items[at], key, scratch) < 0)
+				goto bad;
+		} else if (cp_json_skip(&js, &t) < 0) {
+			goto bad;
+		}
+	}
+	if (type == JS_OBJ_END && jscan_next(&js, &t) == JS_END)
+		return 0;
+bad:
+	/* Malformed statistics tell nothing (the arena has room for every field: cp_write_file()). */
+	a->n = mark;
+	v->kind = PQ_V_NULL;
+	return 0;
+}
 
 int delta_interval_ms(const char *text, int64_t *ms)
 {
@@ -1722,11 +2249,13 @@ out:
 static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int64_t *nrows,
                          int64_t *nadd, uint64_t *size, struct err_msg *e)
 {
-	struct pq_schema *schema = cp_schema_new();
-	if (!schema) {
+	struct cp_layout l;
+	if (cp_schema_new(snap, &l) < 0) {
+		cp_layout_free(&l);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
+	struct pq_schema *schema = l.schema;
 	struct pq_write_options o;
 	pq_write_options_init(&o);
 	o.sync = 1;
@@ -1743,7 +2272,7 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 	o.nkv = 1;
 	struct pq_writer *w = pq_writer_open(tmp, schema, &o, e);
 	if (!w) {
-		pq_schema_free(schema);
+		cp_layout_free(&l);
 		/* It may have been created before its first write failed (a full disk). */
 		unlink(tmp);
 		return -1;
@@ -1760,11 +2289,14 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 		if (pf)
 			pq_writer_set_encoding(w, pf->leaf, PQ_ENC_PLAIN);
 	}
-	pq_schema_free(schema);
-	struct cp_arena a = {calloc(4096, sizeof(struct pq_value)), 0, 4096};
+	/* A row's values, and one for each field of the schema: the parsed statistics. */
+	size_t cap = 4096 + (size_t)pq_schema_nfields(schema);
+	struct cp_arena a = {calloc(cap, sizeof(struct pq_value)), 0, cap};
+	struct buf key = BUF_INIT, scratch = BUF_INIT;
+	struct buf *pscratch = calloc(l.npcols ? l.npcols : 1, sizeof *pscratch);
 	struct pq_value row;
 	int64_t rows = 0, nadds = 0;
-	int ok = a.v != NULL;
+	int ok = a.v != NULL && pscratch != NULL;
 
 	/* protocol */
 	if (ok) {
@@ -1822,14 +2354,20 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 	i = 0;
 	while (ok && (s = strmap_next(&snap->files, &i))) {
 		const struct delta_file *f = s->value;
-		struct pq_value *v = cp_row(&a, &row, COL_ADD, 10);
+		struct pq_value *v = cp_row(&a, &row, COL_ADD, (uint32_t)l.add_fields);
 		cp_set_str(&v->items[0], f->raw_path);
 		ok = cp_set_map(&a, &v->items[1], &f->partition_values) == 0;
 		cp_set_i64(&v->items[2], f->size);
 		cp_set_i64(&v->items[3], f->modification_time);
 		v->items[4].kind = PQ_V_BOOL;
 		v->items[4].b = f->data_change;
-		cp_set_str(&v->items[9], f->stats);
+		if (l.stats_at >= 0)
+			cp_set_str(&v->items[l.stats_at], f->stats);
+		if (ok && l.pvp_at >= 0)
+			ok = cp_set_pvp(&l, &a, &v->items[l.pvp_at], f, pscratch) == 0;
+		if (ok && l.sp_at >= 0)
+			ok = cp_set_stats_parsed(&l, &a, &v->items[l.sp_at], f->stats, &key,
+			                         &scratch) == 0;
 		ok = ok && pq_writer_write_row(w, &row) == 0;
 		rows++;
 		nadds++;
@@ -1856,6 +2394,12 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 		rows++;
 	}
 	free(a.v);
+	buf_free(&key);
+	buf_free(&scratch);
+	for (size_t k = 0; pscratch && k < l.npcols; k++)
+		buf_free(&pscratch[k]);
+	free(pscratch);
+	cp_layout_free(&l);
 	if (!ok || pq_writer_close(w) < 0) {
 		const struct err_msg *we = pq_writer_error(w);
 		if (we && we->text[0])

@@ -82,6 +82,8 @@ enum delta_conv {
  * or -1 when the file's type cannot be read as the table's.
  */
 int delta_conv_pick(const struct delta_field *f, const struct pq_field *pf, int *conv, int *shift);
+/* The Parquet type that holds values of primitive column f. */
+enum pq_type delta_pq_type(const struct delta_field *f);
 /* A value of the reader's representation (p points to one of the column's kind) as a cell. */
 void delta_conv_raw(int conv, int shift, const void *p, struct delta_cell *c);
 /* The same from a value tree (PQ_V_NULL gives a null cell). */
@@ -179,6 +181,17 @@ void delta_rows_close(struct delta_rows *r);
  */
 void delta_stats_bounds(const char *stats, const struct delta_field *const *fields, size_t n,
                         struct delta_bounds *b, struct buf *scratch);
+struct jscan_token;
+/*
+ * A minValues or maxValues value of add.stats (a token of it) as a cell of
+ * column f's type, exactly as written (a bound is not widened, a cut string
+ * maximum not refused): 0, or -1 when the token is not a value of the type.
+ * An escaped string is unescaped onto the end of scratch, which must have
+ * room for it (twice the token's length), so that cells pointing into it
+ * stay valid.
+ */
+int delta_stats_cell(const struct delta_field *f, const struct jscan_token *t, struct buf *scratch,
+                     struct delta_cell *c);
 
 /* A closed range of non-null values of one column: lo <= value <= hi. */
 struct delta_range {

@@ -751,6 +751,12 @@ static int stat_cell(const struct delta_field *f, const struct jscan_token *t, i
 	}
 }
 
+int delta_stats_cell(const struct delta_field *f, const struct jscan_token *t, struct buf *scratch,
+                     struct delta_cell *c)
+{
+	return stat_cell(f, t, 0, scratch, c);
+}
+
 enum { SEC_NONE, SEC_MIN, SEC_MAX, SEC_NULLS };
 
 static void bounds_unknown(struct delta_bounds *b, size_t n)

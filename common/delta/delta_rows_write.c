@@ -1469,7 +1469,7 @@ void delta_writer_discard(struct delta_writer *w)
 
 /* Setting up ---------------------------------------------------------------------- */
 
-static enum pq_type pq_type_of(const struct delta_field *f)
+enum pq_type delta_pq_type(const struct delta_field *f)
 {
 	switch (f->type) {
 	case DT_STRING:
@@ -1558,7 +1558,7 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 		int idx = c->f->type == DT_DECIMAL
 		              ? pq_schema_add_decimal(w->pqs, PQ_ROOT, c->f->name, c->f->precision,
 		                                      c->f->scale, c->f->nullable)
-		              : pq_schema_add(w->pqs, PQ_ROOT, c->f->name, pq_type_of(c->f),
+		              : pq_schema_add(w->pqs, PQ_ROOT, c->f->name, delta_pq_type(c->f),
 		                              c->f->nullable);
 		if (idx < 0) {
 			err_set(e, EX_SOFTWARE, "cannot build the data file schema");

@@ -875,7 +875,8 @@ static int files_copy(struct delta_snapshot *to, const struct strmap *from, int 
 
 /*
  * What a checkpoint of snap is written from, copied: the root, version,
- * protocol, metadata, txns, live files and tombstones.  NULL when out of
+ * protocol, metadata (the schema parsed again from its text), txns, live
+ * files and tombstones.  NULL when out of
  * memory.
  */
 static struct delta_snapshot *checkpoint_copy(const struct delta_snapshot *snap)
@@ -900,7 +901,11 @@ static struct delta_snapshot *checkpoint_copy(const struct delta_snapshot *snap)
 	c->meta.provider = dup_or_null(m->provider, &bad);
 	c->meta.schema_string = dup_or_null(m->schema_string, &bad);
 	c->meta.created_time = m->created_time;
+	/* The schema, for the parsed statistics and partition values (as the original parsed it). */
+	struct err_msg se;
 	if (bad ||
+	    delta_schema_parse_json(m->schema_string, strlen(m->schema_string), &c->meta.schema,
+	                            &se) < 0 ||
 	    strv_copy(&c->protocol.reader_features, &c->protocol.n_reader_features,
 	              p->reader_features, p->n_reader_features) < 0 ||
 	    strv_copy(&c->protocol.writer_features, &c->protocol.n_writer_features,
