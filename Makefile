@@ -40,7 +40,7 @@ WARN      = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
 ifneq ($(DEVELOPER)$(CI),)
 WARN     += -Werror
 endif
-LIBS      = -Wl,--as-needed -lcurl -lcjson -lzstd -lsnappy -lz -lm
+LIBS      = -Wl,--as-needed -lcurl -lcjson -lzstd -lsnappy -lz -llz4 -lm
 # libpq's headers (only common/pg/ includes them): Debian keeps them apart.
 PQ_INCLUDE := $(or $(shell pg_config --includedir 2>/dev/null),/usr/include/postgresql)
 
@@ -58,7 +58,7 @@ SANFLAGS  =
 # from their static archives: loading and relocating them was about 1.5 ms
 # of every start of a program that reads or writes Parquet.
 PROG_LIBS = -Wl,--as-needed -lcurl -lcjson \
-            -Wl,-Bstatic -lzstd -lsnappy -lz -lstdc++ -Wl,-Bdynamic -lm
+            -Wl,-Bstatic -lzstd -lsnappy -lz -llz4 -lstdc++ -Wl,-Bdynamic -lm
 endif
 
 # V=1 shows the full commands.
@@ -115,6 +115,20 @@ $(PATHS_STAMP): FORCE
 	@echo '$(SHAREDIR)' | cmp -s - $@ || echo '$(SHAREDIR)' >$@
 $(O)/common/base/config.o: $(PATHS_STAMP)
 $(O)/common/base/config.o: ALL_CFLAGS += -DSTOCKETL_SHAREDIR='"$(SHAREDIR)"'
+
+# The commit the programs are built from, which the Parquet writer names in
+# every file's created_by ("stocketl version 0.1.0 (build 1a2b3c4)", the
+# form parquet.thrift asks for).  Only that object takes it, through a stamp
+# as above: a new HEAD recompiles one file and relinks, nothing else.  Out
+# of a git checkout (a tarball) the build part is left out, which readers
+# of created_by take as a build not known, rather than a made-up hash.
+BUILD_HASH := $(if $(wildcard .git),$(shell git rev-parse --short HEAD 2>/dev/null))
+BUILD_STAMP = $(O)/build-hash.stamp
+$(BUILD_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(BUILD_HASH)' | cmp -s - $@ || echo '$(BUILD_HASH)' >$@
+$(O)/common/parquet/parquet_write.o: $(BUILD_STAMP)
+$(O)/common/parquet/parquet_write.o: ALL_CFLAGS += $(if $(BUILD_HASH),-DSTOCKETL_BUILD='"$(BUILD_HASH)"')
 .PHONY: FORCE
 FORCE:
 

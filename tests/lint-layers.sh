@@ -4,7 +4,7 @@
 #
 #   1. a dependency's headers are included only by the module that owns it:
 #      libcurl by common/net/http.c, cJSON by common/text/json.c, libpq by
-#      common/pg/, zstd, snappy and zlib by common/parquet/pq_codec.c;
+#      common/pg/, zstd, snappy, zlib and lz4 by common/parquet/pq_codec.c;
 #   2. a program (cmd/) never includes a library-internal header (*_internal.h);
 #   3. a quoted include names its folder ("base/err.h"); only a program's own
 #      headers, beside its sources, go by their bare name ("fetch.h");
@@ -60,7 +60,7 @@ function owner(hdr) {
 		return "common/text/json.c"
 	if (hdr ~ /^(libpq-fe|libpq-events|pg_config[a-z_]*)\.h$/ || hdr ~ /^(libpq|postgresql)\//)
 		return "common/pg/"
-	if (hdr ~ /^(zstd|zstd_errors|zdict|snappy-c|zlib|zconf)\.h$/)
+	if (hdr ~ /^(zstd|zstd_errors|zdict|snappy-c|zlib|zconf|lz4|lz4hc|lz4frame)\.h$/)
 		return "common/parquet/pq_codec.c"
 	return ""
 }

@@ -225,6 +225,75 @@ flip() {
 	assert_equal "$stderr" "parquet-cat: bad.parquet: row group 0, column utf8: page 1: page header lacks the header of its page type"
 }
 
+# lz4_file NAME ROWS: a file of ROWS rows that DuckDB writes with LZ4_RAW
+# pages (its "lz4"): integers, doubles, strings, booleans, dates,
+# timestamps, decimals and lists, most with nulls, in row groups of 2048.
+lz4_file() {
+	duckdb-query.js "copy (select i::int as i32, case when i % 7 = 0 then null else i * 1000003 end::bigint as i64, i / 8.0 as dbl, case when i % 5 = 0 then null else 'sym' || (i % 37) end as str, i % 3 = 0 as flag, date '2024-01-01' + (i % 400)::int as day, timestamp '2025-06-02 09:30:00' + to_microseconds(i * 1234567) as ts, case when i % 11 = 0 then null else (i * 1.25)::decimal(18,4) end as price, case when i % 13 = 0 then null else [i, i + 1] end as pair from range($2) t(i)) to '$PWD/$1' (format parquet, compression lz4_raw, row_group_size 2048)" >/dev/null
+}
+
+# as_lz4 IN OUT: IN with every column chunk's codec changed from LZ4_RAW to
+# the deprecated LZ4, in the footer only (the i32 field 4 of ColumnMetaData,
+# 7 to 5, the same length in Thrift's compact protocol): LZ4 pages that are
+# one bare block, as older Parquet C++ wrote them.  Prints how many it changed.
+as_lz4() {
+	# shellcheck disable=SC2016 # perl's variables
+	perl -e 'local $/; open my $f, "<:raw", $ARGV[0] or die; my $d = <$f>;
+		my $n = unpack "V", substr($d, -8, 4); my $foot = substr($d, -8 - $n, $n);
+		my $k = ($foot =~ s/\x15\x0e/\x15\x0a/g); substr($d, -8 - $n, $n) = $foot;
+		open my $o, ">:raw", $ARGV[1] or die; print $o $d; print "$k\n"' "$1" "$2"
+}
+
+# damage_chunk FILE COLUMN: 16 bytes of 0xff in the middle of the column
+# chunk of row group 0 at index COLUMN (inside its LZ4 data: DuckDB writes
+# no page checksums, so only the codec can notice).
+damage_chunk() {
+	local at
+	at=$(parquet-cat --meta "$1" | jq ".row_groups[0].columns[$2] | (.dictionary_page_offset // .data_page_offset) + (.total_compressed_size / 2 | floor)")
+	printf '\377%.0s' $(seq 16) | dd of="$1" bs=1 seek="$at" conv=notrunc 2>/dev/null
+}
+
+@test "LZ4_RAW pages (DuckDB's lz4) read as DuckDB reads them" {
+	lz4_file lz4raw.parquet 5000
+	run parquet-cat --meta lz4raw.parquet
+	run jq -c '[.row_groups[].columns[].codec] | [length, unique]' <<<"$output"
+	assert_output '[27,["LZ4_RAW"]]'
+	parquet-cat lz4raw.parquet >got
+	duckdb-query.js --decimal-shortest "select * from read_parquet('$PWD/lz4raw.parquet')" >want
+	run diff -u want got
+	assert_success
+	[ "$(wc -l <got)" -eq 5000 ]
+	grep -q '"i64":null,"dbl":0,"str":null' got
+}
+
+@test "LZ4 pages that are one bare LZ4 block, not in Hadoop's framing, are read as such" {
+	lz4_file lz4raw.parquet 5000
+	run as_lz4 lz4raw.parquet lz4.parquet
+	assert_output 27
+	run parquet-cat --meta lz4.parquet
+	run jq -c '[.row_groups[].columns[].codec] | unique' <<<"$output"
+	assert_output '["LZ4"]'
+	# DuckDB reads no LZ4 pages: the values are those of the LZ4_RAW file.
+	parquet-cat lz4.parquet >got
+	duckdb-query.js --decimal-shortest "select * from read_parquet('$PWD/lz4raw.parquet')" >want
+	run diff -u want got
+	assert_success
+}
+
+@test "a damaged LZ4 page is refused with its row group, column and page" {
+	lz4_file bad.parquet 1000
+	damage_chunk bad.parquet 1
+	run --separate-stderr parquet-cat bad.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: bad.parquet: row group 0, column i64: page 1: lz4 data corrupt"
+	lz4_file good.parquet 1000
+	as_lz4 good.parquet bad.parquet >/dev/null
+	damage_chunk bad.parquet 2
+	run --separate-stderr parquet-cat bad.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: bad.parquet: row group 0, column dbl: page 1: lz4 data corrupt"
+}
+
 @test "a file that does not exist: exit 74" {
 	run --separate-stderr parquet-cat missing.parquet
 	assert_failure 74

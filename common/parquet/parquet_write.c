@@ -51,6 +51,17 @@
 #ifndef STOCKETL_VERSION
 #define STOCKETL_VERSION "unknown"
 #endif
+/*
+ * created_by in parquet.thrift's form, "<app> version <version> (build
+ * <hash>)": the Makefile sets STOCKETL_BUILD to the commit built from,
+ * and leaves it unset where there is no git checkout (the build part is
+ * then left out, as parquet.thrift's readers allow).
+ */
+#ifdef STOCKETL_BUILD
+#define CREATED_BY "stocketl version " STOCKETL_VERSION " (build " STOCKETL_BUILD ")"
+#else
+#define CREATED_BY "stocketl version " STOCKETL_VERSION
+#endif
 
 #define STATS_MAX_BYTES  64           /* longer string bounds are shortened in the footer */
 #define MAX_VALUE_BYTES  (1u << 30)   /* one string or binary value */
@@ -2845,7 +2856,7 @@ static int write_footer(struct pq_writer *w)
 			thrift_struct_end(&t);
 		}
 	}
-	thrift_string(&t, 6, "stocketl version " STOCKETL_VERSION);
+	thrift_string(&t, 6, CREATED_BY);
 	thrift_list_field(&t, 7, THRIFT_STRUCT, (size_t)w->ncols);
 	for (int l = 0; l < w->ncols; l++) {
 		thrift_struct_begin(&t);

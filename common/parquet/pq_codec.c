@@ -3,7 +3,12 @@
  *
  * ZSTD pages are bare frames (possibly several back to back), SNAPPY pages
  * raw Snappy blocks, GZIP pages gzip members (zlib streams are accepted
- * too, as some writers produce them).  The ZSTD contexts live as long as
+ * too, as some writers produce them), LZ4_RAW pages one LZ4 block (no
+ * frame).  LZ4 pages are read as Arrow reads them: parquet.thrift says
+ * Hadoop's framing (blocks each behind their big-endian decompressed and
+ * compressed sizes), but older Parquet C++ wrote one bare block, so a page
+ * whose framing does not parse is taken as a bare block.  LZ4 is read
+ * only: the writer never produces it.  The ZSTD contexts live as long as
  * the codec so that each page does not pay for their setup.  The page CRC
  * is the CRC-32 of zlib, which the format names: on x86-64 processors with
  * carry-less multiplication (PCLMULQDQ, every one since 2010) computed by
@@ -12,6 +17,7 @@
 #include "parquet/pq_codec.h"
 
 #include <limits.h>
+#include <lz4.h>
 #include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +54,7 @@ const char *pq_codec_name(int codec)
 int pq_codec_supported(int codec)
 {
 	return codec == PQ_UNCOMPRESSED || codec == PQ_SNAPPY || codec == PQ_GZIP ||
-	       codec == PQ_ZSTD;
+	       codec == PQ_ZSTD || codec == PQ_LZ4 || codec == PQ_LZ4_RAW;
 }
 
 static int gzip_compress(const uint8_t *src, size_t n, struct pq_buf *out, const char **why)
@@ -171,6 +177,67 @@ static int gzip_decompress(const uint8_t *src, size_t n, uint8_t *dst, size_t dn
 	return 0;
 }
 
+/*
+ * One LZ4 block src[0..n) into dst[0..cap): the size it decompressed to, or
+ * -1 when it is malformed or would not fit (LZ4 tells the two apart no
+ * more than that).  Never reads or writes outside the two ranges.
+ */
+static long lz4_block(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)
+{
+	if (n > INT_MAX || cap > INT_MAX)
+		return -1;
+	int r = LZ4_decompress_safe((const char *)src, (char *)dst, (int)n, (int)cap);
+	return r < 0 ? -1 : r;
+}
+
+/*
+ * Hadoop's LZ4 framing, as Arrow reads it: frames of a 4-byte big-endian
+ * decompressed size, a 4-byte big-endian compressed size and an LZ4 block
+ * of that size which decompresses to that size, filling src[0..n) exactly.
+ * The total decompressed into dst[0..dn), or -1 when the page is not so
+ * framed (dst may then hold anything).
+ */
+static long lz4_hadoop(const uint8_t *src, size_t n, uint8_t *dst, size_t dn)
+{
+	size_t out = 0;
+	while (n >= 8) {
+		size_t un =
+		    (size_t)src[0] << 24 | (size_t)src[1] << 16 | (size_t)src[2] << 8 | src[3];
+		size_t cn =
+		    (size_t)src[4] << 24 | (size_t)src[5] << 16 | (size_t)src[6] << 8 | src[7];
+		src += 8;
+		n -= 8;
+		if (cn > n || un > dn - out || lz4_block(src, cn, dst + out, un) != (long)un)
+			return -1;
+		src += cn;
+		n -= cn;
+		out += un;
+	}
+	return n == 0 ? (long)out : -1;
+}
+
+static int lz4_decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst, size_t dn,
+                          const char **why)
+{
+	if (n > INT_MAX || dn > INT_MAX) {
+		*why = "lz4 page too large";
+		return -1;
+	}
+	long r = codec == PQ_LZ4 ? lz4_hadoop(src, n, dst, dn) : -1;
+	if (r < 0)
+		r = lz4_block(src, n, dst, dn);
+	if (r < 0) {
+		/* Also what a block that decompresses to more than dn gives. */
+		*why = "lz4 data corrupt";
+		return -1;
+	}
+	if ((size_t)r != dn) {
+		*why = "decompressed size differs from the page header's";
+		return -1;
+	}
+	return 0;
+}
+
 int pq_decompress(struct pq_codec *c, int codec, const uint8_t *src, size_t n, uint8_t *dst,
                   size_t dn, const char **why)
 {
@@ -220,6 +287,9 @@ int pq_decompress(struct pq_codec *c, int codec, const uint8_t *src, size_t n, u
 	}
 	case PQ_GZIP:
 		return gzip_decompress(src, n, dst, dn, why);
+	case PQ_LZ4:
+	case PQ_LZ4_RAW:
+		return lz4_decompress(codec, src, n, dst, dn, why);
 	default:
 		*why = "unsupported compression codec";
 		return -1;
@@ -261,7 +331,11 @@ int pq_decompressed_size(int codec, const uint8_t *src, size_t n, size_t *size, 
 		}
 		return 1;
 	default:
-		/* gzip keeps the size of its last member only, modulo 2^32. */
+		/*
+		 * gzip keeps the size of its last member only, modulo 2^32; an
+		 * LZ4 block states none, and LZ4's Hadoop framing is known to be
+		 * that only once its blocks have decompressed.
+		 */
 		return 0;
 	}
 }

@@ -1,6 +1,6 @@
 /*
- * pq_codec: page compression for Parquet (ZSTD, SNAPPY, GZIP, none), and
- * the CRC-32 that page headers carry.
+ * pq_codec: page compression for Parquet (ZSTD, SNAPPY, GZIP, none; LZ4 and
+ * LZ4_RAW decompressed only), and the CRC-32 that page headers carry.
  *
  * A struct pq_codec holds the reusable compression and decompression
  * contexts, so a writer or reader makes one and compresses every page with

@@ -428,6 +428,22 @@ static int parse_rowgroup(struct ctx *cx, struct pq_rowgroup *g)
 	return 0;
 }
 
+/*
+ * 1 when key is PQ_FOOTER_CRC_KEY with a few bits changed.  Damage there
+ * would otherwise pass the footer off as one without a checksum, and other
+ * damage to it would go unseen; no writer's own key is so close to ours.
+ */
+static int damaged_crc_key(const char *key)
+{
+	static const char crc_key[] = PQ_FOOTER_CRC_KEY;
+	if (strlen(key) != sizeof crc_key - 1)
+		return 0;
+	int bits = 0;
+	for (size_t i = 0; i < sizeof crc_key - 1; i++)
+		bits += __builtin_popcount((unsigned char)key[i] ^ (unsigned char)crc_key[i]);
+	return bits > 0 && bits <= 8;
+}
+
 static int parse_kv(struct ctx *cx, struct pq_kv *kv)
 {
 	struct field_it it = {0};
@@ -458,6 +474,8 @@ static int parse_kv(struct ctx *cx, struct pq_kv *kv)
 			return bad(cx,
 			           "footer checksum is not 8 hex digits: the footer is damaged");
 		cx->crc_text = value.p;
+	} else if (damaged_crc_key(kv->key)) {
+		return bad(cx, "footer checksum under a damaged key: the footer is damaged");
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <lz4.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -2107,13 +2108,39 @@ static void test_a_full_disk_is_an_io_error(void)
 /*
  * Hand-made files: one INT64 column (optionally inside an optional struct)
  * with four values in one uncompressed V1 page, and a footer whose every
- * number can be made to lie.
+ * number can be made to lie.  lz4 (PQ_LZ4 or PQ_LZ4_RAW) compresses the
+ * data page with liblz4, which the library uses for reading only: one bare
+ * block, or with hadoop > 0 that many blocks in Hadoop's framing (each
+ * behind its big-endian decompressed and compressed sizes).
  */
 struct craft {
-	int optional, nested, dict, bad_index, bad_def, zstd;
+	int optional, nested, dict, bad_index, bad_def, zstd, lz4, hadoop;
 	int64_t rg_rows, file_rows, chunk_values, comp_adjust;
 	int page_values, unc_adjust, comp_page_adjust;
 };
+
+/* body[] LZ4-compressed in place: one bare block, or hadoop blocks in Hadoop's framing. */
+static void craft_lz4(struct pq_buf *body, int hadoop)
+{
+	uint8_t plain[256], packed[512];
+	size_t left = body->len, at = 0;
+	memcpy(plain, body->p, body->len);
+	body->len = 0;
+	for (int k = 0; k < (hadoop ? hadoop : 1); k++) {
+		/* Halves, the last part taking what is left. */
+		size_t part = !hadoop || k == hadoop - 1 ? left : left / 2;
+		int cn = LZ4_compress_default((const char *)plain + at, (char *)packed, (int)part,
+		                              (int)sizeof packed);
+		if (hadoop) {
+			uint8_t be[8] = {0, 0, (uint8_t)(part >> 8), (uint8_t)part,
+			                 0, 0, (uint8_t)(cn >> 8),   (uint8_t)cn};
+			pq_buf_put(body, be, 8);
+		}
+		pq_buf_put(body, packed, (size_t)cn);
+		at += part;
+		left -= part;
+	}
+}
 
 static void craft_defaults(struct craft *c)
 {
@@ -2136,10 +2163,13 @@ static size_t craft_file(const struct craft *c, uint8_t *out)
 			pq_store64(v, (uint64_t)(i + 1) * 10);
 			pq_buf_put(&body, v, 8);
 		}
+		size_t plain = body.len;
+		if (c->lz4)
+			craft_lz4(&body, c->hadoop);
 		thrift_w_init(&t, &hdr);
 		thrift_struct_begin(&t);
 		thrift_i32(&t, 1, PQ_PAGE_DICTIONARY);
-		thrift_i32(&t, 2, (int32_t)body.len);
+		thrift_i32(&t, 2, (int32_t)plain);
 		thrift_i32(&t, 3, (int32_t)body.len);
 		thrift_struct_field(&t, 7);
 		thrift_i32(&t, 1, 3);
@@ -2179,6 +2209,8 @@ static size_t craft_file(const struct craft *c, uint8_t *out)
 		pq_buf_free(&packed);
 		pq_codec_free(z);
 	}
+	if (c->lz4)
+		craft_lz4(&body, c->hadoop);
 	thrift_w_init(&t, &hdr);
 	thrift_struct_begin(&t);
 	thrift_i32(&t, 1, PQ_PAGE_DATA);
@@ -2231,7 +2263,7 @@ static size_t craft_file(const struct craft *c, uint8_t *out)
 	if (c->nested)
 		thrift_put_binary(&t, "s", 1);
 	thrift_put_binary(&t, "x", 1);
-	thrift_i32(&t, 4, c->zstd ? PQ_ZSTD : PQ_UNCOMPRESSED);
+	thrift_i32(&t, 4, c->zstd ? PQ_ZSTD : c->lz4 ? c->lz4 : PQ_UNCOMPRESSED);
 	thrift_i64(&t, 5, c->chunk_values);
 	thrift_i64(&t, 6, total);
 	thrift_i64(&t, 7, total);
@@ -2364,6 +2396,58 @@ static void test_corrupt_pages_are_caught(void)
 	                 "page 1: decompressed size differs from the page header's"));
 }
 
+/* The values of x in a crafted file read from memory, as one number (digits 1 to 4). */
+static int64_t crafted_values(const struct craft *c)
+{
+	static uint8_t buf[4096];
+	struct err_msg e = {{0}, 0};
+	size_t n = craft_file(c, buf);
+	struct pq_reader *r = pq_reader_open_mem(buf, n, "crafted.parquet", NULL, &e);
+	int64_t all = 0;
+	const struct pq_value *row;
+	if (!r)
+		return -1;
+	while (pq_reader_next_row(r, &row, &e) > 0)
+		all = all * 10 + row->items[0].i64 / 10;
+	pq_reader_close(r);
+	return e.status ? -1 : all;
+}
+
+static void test_lz4_pages_read_bare_or_in_hadoop_framing(void)
+{
+	struct craft c;
+	/* LZ4_RAW: one bare block.  LZ4: Hadoop's framing, or else one bare block. */
+	static const int kinds[][2] = {{PQ_LZ4_RAW, 0}, {PQ_LZ4, 0}, {PQ_LZ4, 1}, {PQ_LZ4, 2}};
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		for (int variant = 0; variant < 4; variant++) {
+			craft_defaults(&c);
+			c.lz4 = kinds[k][0];
+			c.hadoop = kinds[k][1];
+			c.optional = variant & 1;
+			c.dict = variant >> 1;
+			T_CHECK(crafted_error(&c) == NULL);
+			/* Dictionary indices 0, 1, 2, 0 against values 10 to 40. */
+			T_EQ_INT(crafted_values(&c), c.dict ? 1231 : 1234);
+		}
+	}
+	/* Hadoop's framing is LZ4's, never LZ4_RAW's: there it is a damaged block. */
+	craft_defaults(&c);
+	c.lz4 = PQ_LZ4_RAW;
+	c.hadoop = 2;
+	T_CHECK(contains(crafted_error(&c), "row group 0, column x: page 1: lz4 data corrupt"));
+	/* A page of the wrong size, in either framing. */
+	for (int hadoop = 0; hadoop <= 2; hadoop += 2) {
+		craft_defaults(&c);
+		c.lz4 = PQ_LZ4;
+		c.hadoop = hadoop;
+		c.unc_adjust = 1;
+		T_CHECK(contains(crafted_error(&c),
+		                 "page 1: decompressed size differs from the page header's"));
+		c.unc_adjust = -1;
+		T_CHECK(contains(crafted_error(&c), "page 1: lz4 data corrupt"));
+	}
+}
+
 static void test_pages_over_the_limits_are_refused(void)
 {
 	static uint8_t buf[4096];
@@ -2389,6 +2473,29 @@ static void test_pages_over_the_limits_are_refused(void)
 	T_EQ_INT(pq_reader_next_row(r, &row, &e), -1);
 	T_CHECK(contains(e.text, "page 1: 32 bytes, more than the limit of 16"));
 	pq_reader_close(r);
+}
+
+static void test_a_damaged_footer_checksum_key_is_refused(void)
+{
+	const char *f = tmpfile_named("crc_key.parquet");
+	T_CHECK(write_flat_rows(f, NULL, 1, 3) == 0);
+	size_t n;
+	uint8_t *d = slurp(f, &n);
+	size_t kl = strlen(PQ_FOOTER_CRC_KEY);
+	uint8_t *k = NULL;
+	for (size_t i = 0; d && !k && i + kl <= n; i++)
+		if (memcmp(d + i, PQ_FOOTER_CRC_KEY, kl) == 0)
+			k = d + i;
+	T_CHECK(k != NULL);
+	if (!k) {
+		free(d);
+		return;
+	}
+	int64_t rows;
+	k[2] ^= 0x01; /* "stnck...": else the footer would pass for one without a checksum */
+	T_CHECK(contains(read_crafted(d, n, &rows),
+	                 "footer checksum under a damaged key: the footer is damaged"));
+	free(d);
 }
 
 static void test_truncated_and_damaged_files_are_refused_without_crashing(void)
@@ -2500,7 +2607,9 @@ int main(void)
 	T_RUN(test_crafted_files_read_when_honest);
 	T_RUN(test_lies_in_the_footer_are_caught);
 	T_RUN(test_corrupt_pages_are_caught);
+	T_RUN(test_lz4_pages_read_bare_or_in_hadoop_framing);
 	T_RUN(test_pages_over_the_limits_are_refused);
+	T_RUN(test_a_damaged_footer_checksum_key_is_refused);
 	T_RUN(test_truncated_and_damaged_files_are_refused_without_crashing);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
