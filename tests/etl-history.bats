@@ -92,6 +92,26 @@ record() {
 	assert_equal "${#lines[@]}" 7
 }
 
+@test "a job run as a stage of another (bronze in stock-etl): its stages are named with their job" {
+	(
+		spool_open
+		spool_run r3 1 2026-12-06T11:00:00Z
+		spool_stage r3 create 0 2026-12-06T11:00:00Z 2026-12-06T11:00:00.1Z - - - intraday
+		spool_stage r3 fetch 0 2026-12-06T11:00:00.2Z 2026-12-06T11:00:01Z - 4 0 bronze
+		spool_stage r3 create 0 2026-12-06T11:00:02Z 2026-12-06T11:00:02.1Z - - - silver
+		spool_run r3 1 2026-12-06T11:00:00Z 2026-12-06T11:00:03Z 0
+		spool_close
+	)
+	run --separate-stderr etl-history --format table --now "$NOW"
+	assert_success
+	assert_line --index 2 --regexp '^r3 +1 +intraday '
+	assert_line --index 3 --regexp '^  create +2026-12-06T11:00:00Z '
+	assert_line --index 4 --regexp '^  bronze/fetch +2026-12-06T11:00:00Z '
+	assert_line --index 5 --regexp '^  silver/create +2026-12-06T11:00:02Z '
+	run etl-history --now "$NOW"
+	assert_equal "$(jq -c '[.runs[0].stages[] | [.job, .stage]]' <<<"$output")" '[["intraday","create"],["bronze","fetch"],["silver","create"]]'
+}
+
 @test "one run in detail: attempts, stages, requests, checks, commits and watermarks" {
 	record
 	run --separate-stderr etl-history --now "$NOW" run r1

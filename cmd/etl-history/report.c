@@ -397,6 +397,8 @@ static void json_attempt(struct buf *b, const struct store *s, const struct runs
 		int ff = 1;
 		buf_puts(b, i ? ",{" : "{");
 		j_str(b, "stage", f->stage, &ff);
+		/* a job run as a stage of another (bronze in stock-etl) names its own stages */
+		j_str(b, "job", f->job, &ff);
 		j_int(b, "status", f->status, &ff);
 		j_time(b, "started_at", f->started_at, &ff);
 		j_time(b, "ended_at", f->ended_at, &ff);
@@ -425,7 +427,10 @@ static void table_attempt(struct table *t, const struct store *s, const struct r
 	for (size_t i = 0; i < a->n; i++) {
 		const struct meta_fact *f = &s->v[r->members[a->first + i]];
 		char name[300], in[32], out[32], rej[32], counts[128];
-		snprintf(name, sizeof name, "  %s", nz(f->stage));
+		if (f->job && a->job && strcmp(f->job, a->job) != 0)
+			snprintf(name, sizeof name, "  %s/%s", f->job, nz(f->stage));
+		else
+			snprintf(name, sizeof name, "  %s", nz(f->stage));
 		snprintf(counts, sizeof counts, "%s in, %s out, %s rejected",
 		         t_int(f->records_in, in), t_int(f->records_out, out),
 		         t_int(f->rejected, rej));

@@ -8,8 +8,9 @@
 #                             default runner); its path in $SPOOL_FILE
 #   spool_run RUN ATTEMPT STARTED [ENDED STATUS FAILED_STAGE REASON]
 #                             a run line: its start (without ENDED) or its end
-#   spool_stage RUN STAGE STATUS STARTED ENDED IN OUT REJECTED
-#                             a stage line; "-" for a null count
+#   spool_stage RUN STAGE STATUS STARTED ENDED IN OUT REJECTED [JOB]
+#                             a stage line; "-" for a null count; JOB
+#                             (default intraday) the job whose stage it is
 #   spool_fact JSON           any line, as given
 #   spool_close               rename the file to .ndjson, as a writer does at exit
 #
@@ -56,10 +57,10 @@ spool_run() {
 
 spool_stage() {
 	_spool_jq --arg run "$1" --arg stage "$2" --arg status "$3" --arg started "$4" \
-		--arg ended "$5" --arg in "$6" --arg out "$7" --arg rej "$8" '
+		--arg ended "$5" --arg in "$6" --arg out "$7" --arg rej "$8" --arg job "${9:-intraday}" '
 		def n: if . == "" or . == "-" then null else . end;
 		def num: n | if . == null then null else tonumber end;
-		{fact: "stage", run_id: $run, program: "runner", at: $ended, job: "intraday",
+		{fact: "stage", run_id: $run, program: "runner", at: $ended, job: $job,
 		 stage: $stage, status: ($status | num), started_at: $started, ended_at: ($ended | n),
 		 records_in: ($in | num), records_out: ($out | num), rejected: ($rej | num)}'
 }
