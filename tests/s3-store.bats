@@ -307,6 +307,13 @@ threads_of() {
 		assert_equal "$stderr" "delta-compact: $T: $gone"
 	done
 	[ ! -e "$T" ] || [ -z "$(find "$T" -type f)" ]
+	# and the readers say what happened, rather than naming a missing data file
+	run --separate-stderr delta-cat bronze
+	assert_failure 65
+	assert_equal "$stderr" "delta-cat: $T: $gone"
+	run --separate-stderr delta-history bronze
+	assert_failure 65
+	assert_equal "$stderr" "delta-history: $T: $gone"
 	run --separate-stderr delta-create bronze --schema "$SCHEMA" --partition-by trade_date
 	assert_failure 65
 	assert_equal "$stderr" "delta-create: $T: $gone"
@@ -322,6 +329,30 @@ threads_of() {
 	assert_output $'0|t\n1|t'
 	assert_equal "$(STOCKETL_LAKE=$HOST_B/lake-$BATS_TEST_NUMBER delta-cat bronze | jq -r .batch_id | sort -u)" 9
 	assert_equal "$(rows_once)" "10 10"
+}
+
+@test "a writer that runs on (a stream) commits nothing into its table once it is deleted from the bucket through another host" {
+	create
+	gen-ticks -a feed -b 4 -i 1 10 >in.ndjson
+	mkfifo in
+	delta-append bronze <in 2>err &
+	pid=$!
+	exec 4>in
+	head -n 22 in.ndjson >&4
+	wait_row 2 t
+	rm -rf "$TB"
+	# past the mounts' stat cache (1 s)
+	sleep 1.5
+	tail -n +23 in.ndjson >&4
+	exec 4>&-
+	status=0
+	wait "$pid" || status=$?
+	cat err
+	assert_equal "$status" 65
+	grep -q "the commit store still holds versions up to 2 of a table at this location, whose log is gone from the bucket" err
+	run store_rows "$T"
+	assert_output $'0|t\n1|t\n2|t'
+	[ -z "$(find "$TB" -name '*.json' 2>/dev/null)" ]
 }
 
 @test "with the S3 server stopped every name looks missing through the mount: forget-table deletes no row, and delta-append and delta-create exit 74, never taking the table for deleted" {

@@ -306,6 +306,12 @@ int main(int argc, char **argv)
 		rc = e.status;
 		goto out;
 	}
+	/* A table deleted from the bucket, its rows left in the store: said so. */
+	if (delta_store_log_present(store, latest, &e) < 0) {
+		err_error("%s", e.text);
+		rc = e.status;
+		goto out;
+	}
 	/* Both forms go through one writer, which tells a reader that went away (EPIPE). */
 	struct rec_writer *w = rec_writer_new(dup(STDOUT_FILENO), "stdout", REC_FMT_JSON);
 	int64_t shown = 0, v = latest;

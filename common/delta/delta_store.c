@@ -458,6 +458,9 @@ int delta_store_load(struct delta_store *s, const struct delta_load_opts *o,
 		return -1;
 	if (latest < 0)
 		return delta_snapshot_load(s->root, o, snap, e);
+	/* A table deleted from the bucket, its rows left: no version of it reads. */
+	if (delta_store_log_present(s, latest, e) < 0)
+		return -1;
 	if (o->version > latest) {
 		err_set(e, EX_DATAERR, "%s: version %lld does not exist (the latest is %lld)",
 		        s->root, (long long)o->version, (long long)latest);

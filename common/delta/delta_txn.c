@@ -1097,6 +1097,12 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 			goto out;
 		}
 	}
+	/*
+	 * The table may have been deleted from the bucket since it was read (a
+	 * writer that runs for long, a stream): nothing is committed into it.
+	 */
+	if (!t->creating && delta_store_log_present(t->store, snap->version, e) < 0)
+		goto out;
 	if (delta_append_only(snap))
 		for (size_t i = 0; i < t->nremoves; i++)
 			if (t->removes[i]->data_change) {
