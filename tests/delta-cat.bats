@@ -758,3 +758,22 @@ ict_table() {
 		assert_equal "$stderr" 'delta-cat: stdout: write error: No space left on device'
 	done
 }
+
+@test "a read that fails partway ends its rows with a failed marker: with --batch-every, of the batch being read (its last version as id)" {
+	printf 'v long\n' >v.schema
+	delta-create ./src --schema v.schema
+	for b in 1 2 3 4 5 6; do
+		seq $((b * 10)) $((b * 10 + 4)) | sed 's/.*/{"v":&}/' | delta-append -q --app-id a --batch-id "$b" ./src
+	done
+	f=./src/$(jq -r 'select(.add) | .add.path' src/_delta_log/00000000000000000004.json)
+	printf '\377\377\377\377' | dd of="$f" bs=1 seek=20 conv=notrunc 2>/dev/null
+	run --separate-stderr delta-cat --since-version 0 --batch-every 2 --batch-app A ./src
+	assert_failure 65
+	assert_equal "${#lines[@]}" 17
+	assert_equal "${lines[10]}" '{"@batch":{"app":"A","id":2,"records":10,"rejected":0,"status":"ok"}}'
+	assert_equal "${lines[16]}" '{"@batch":{"app":"A","id":4,"records":5,"rejected":0,"status":"failed"}}'
+	# as CSV no marker can be written: the exit status alone says the rows are not all
+	run --separate-stderr delta-cat --csv ./src
+	assert_failure 65
+	refute_output --partial '@batch'
+}

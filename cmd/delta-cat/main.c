@@ -224,6 +224,9 @@ static int scan_files(struct dc_scan *sc, const struct delta_file **files, size_
  * o->since up to the snapshot's version, commit by commit.  A file that a
  * later commit removed still counts as added in its own commit.
  */
+/* With --batch-every: the last version of the batch being read (its marker's id), else -1. */
+static int64_t batch_end = -1;
+
 static int scan_since(struct dc_scan *sc, const struct opts *o, const struct delta_snapshot *snap,
                       struct delta_store *store, struct dc_out *out)
 {
@@ -236,6 +239,12 @@ static int scan_since(struct dc_scan *sc, const struct opts *o, const struct del
 		return EX_DATAERR;
 	}
 	for (int64_t v = o->since + 1; v <= snap->version && rc == EX_OK; v++) {
+		if (o->batch_every > 0) {
+			int64_t k = (v - o->since + o->batch_every - 1) / o->batch_every;
+			batch_end = o->since + k * o->batch_every;
+			if (batch_end > snap->version)
+				batch_end = snap->version;
+		}
 		int got = delta_store_read(store, v, &text, &e);
 		if (got == 1) {
 			err_error("%s: version %lld is no longer in the log (log cleanup); "
@@ -376,7 +385,8 @@ static int read_table(const struct opts *o, struct delta_where *w, struct delta_
 	pq_codec_free(ro.codec);
 	/* Rows that went out of a read that failed are not the version's rows: mark them so. */
 	if (rc != EX_OK && !dc_out_broken_pipe(out))
-		dc_out_fail(out, o->batch_app ? o->batch_app : "delta-cat", snap.version);
+		dc_out_fail(out, o->batch_app ? o->batch_app : "delta-cat",
+		            batch_end >= 0 ? batch_end : snap.version);
 	int broken = dc_out_broken_pipe(out);
 	int closed = dc_out_close(out, &e);
 	if (broken || closed == -2) {
