@@ -157,8 +157,9 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 JOB_ENV = STOCKETL_BIN=$(abspath $(OUTBIN))
 # A job's status 1 is a load that went through with records quarantined or
 # checks warned: success to make, so that `make backfill ... && make silver`
-# goes on (the run's summary line says it).
-JOB_OK = || [ $$? -eq 1 ]
+# goes on (the run's summary line says it); any other status is make's
+# error as it is ("Error 78").
+JOB_OK = || { rc=$$?; [ $$rc -eq 1 ] || exit $$rc; }
 
 run: all
 	$(JOB_ENV) bash pipelines/bronze.sh $(ARGS) $(JOB_OK)

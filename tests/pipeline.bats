@@ -367,4 +367,6 @@ make_job() {
 	STOCKETL_STATE=$PWD/var run --separate-stderr make_job run ARGS="-q --interval 5min EMPTY"
 	assert_failure
 	assert_regex "$stderr" "bronze: run [^ ]*: status 2, failed at stage validate[ ;]"
+	# make names the job's own status
+	assert_regex "$stderr" "make: \*\*\* \[Makefile:[0-9]+: run\] Error 2"
 }
