@@ -777,3 +777,19 @@ ict_table() {
 	assert_failure 65
 	refute_output --partial '@batch'
 }
+
+@test "--where takes a float literal as the programs print it (NaN, Infinity, -Infinity) and refuses one no row can hold (1e400, inf)" {
+	printf 'v long\nd double\n' >d.schema
+	delta-create ./fd --schema d.schema
+	printf '%s\n' '{"v":1,"d":"Infinity"}' '{"v":2,"d":"NaN"}' '{"v":3,"d":1.5}' | delta-append -q --app-id a --batch-id 1 ./fd
+	assert_equal "$(delta-cat --where "d = 'Infinity'" --columns v ./fd)" '{"v":1}'
+	# a NaN satisfies only != (delta-cat(1))
+	assert_equal "$(delta-cat --where "d = 'NaN'" --columns v ./fd | wc -l)" 0
+	assert_equal "$(delta-cat --where "d != 'NaN'" --columns v ./fd | wc -l)" 3
+	run --separate-stderr delta-cat --where 'd < 1e400' ./fd
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --where: column d is double: out of range for double'
+	run --separate-stderr delta-cat --where "d = 'inf'" ./fd
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-cat: --where: column d is double: the value must be a number (or NaN, Infinity, -Infinity, as printed)'
+}

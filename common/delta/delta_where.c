@@ -357,10 +357,27 @@ static int bind_number(struct delta_pred *p, struct err_msg *e)
 		}
 		return 0;
 	}
-	char *end;
-	double d = strtod(s, &end);
-	if (n == 0 || end != s + n)
-		return bind_fail(p, e, "the value must be a number");
+	double d;
+	if (n == 3 && memcmp(s, "NaN", 3) == 0) {
+		d = NAN;
+	} else if ((n == 8 && memcmp(s, "Infinity", 8) == 0) ||
+	           (n == 9 && memcmp(s, "-Infinity", 9) == 0)) {
+		d = s[0] == '-' ? -INFINITY : INFINITY;
+	} else {
+		char *end;
+		d = strtod(s, &end);
+		if (n == 0 || end != s + n || isnan(d) ||
+		    (isinf(d) && isalpha((unsigned char)s[n - 1])))
+			return bind_fail(
+			    p, e,
+			    "the value must be a number (or NaN, Infinity, -Infinity, as "
+			    "printed)");
+		/* Past the largest double (1e400): no value the column can hold. */
+		if (isinf(d) || (t == DT_FLOAT && fabs(d) > 3.4028234663852886e38))
+			return bind_fail(p, e,
+			                 t == DT_FLOAT ? "out of range for float"
+			                               : "out of range for double");
+	}
 	/* Rows of a float column hold floats: compare with the float nearest the literal. */
 	p->v.d = t == DT_FLOAT ? (double)(float)d : d;
 	return 0;
