@@ -900,9 +900,7 @@ int main(int argc, char **argv)
 	}
 	if (a.snap.has_notice)
 		err_warn("%s", a.snap.notice.text);
-	/* (a table deleted from the bucket, its rows left in PostgreSQL, takes no commit) */
-	if (delta_store_log_present(a.store, a.snap.version, &e) < 0 ||
-	    delta_check_write(&a.snap, &e) < 0 || copy_layout(&a, &e) < 0 ||
+	if (delta_check_write(&a.snap, &e) < 0 || copy_layout(&a, &e) < 0 ||
 	    setup_columns(&a, &e) < 0) {
 		err_error("%s", e.text);
 		rc = e.status;

@@ -100,9 +100,7 @@ int compact_load(struct compact *c, int files, struct delta_snapshot *snap)
 	}
 	if (snap->has_notice)
 		err_warn("%s", snap->notice.text);
-	/* (nothing is written into a table deleted from the bucket, its rows left in PostgreSQL) */
-	if (delta_store_log_present(c->store, snap->version, &e) < 0 ||
-	    delta_check_write(snap, &e) < 0) {
+	if (delta_check_write(snap, &e) < 0) {
 		err_error("%s", e.text);
 		delta_snapshot_free(snap);
 		return e.status;
