@@ -579,3 +579,13 @@ delta-append: bronze: 1 batch not committed"
 	run delta-cat ./dd
 	assert_output $'{"v":3,"d":"Infinity","f":"-Infinity"}\n{"v":4,"d":-1e+308,"f":"NaN"}'
 }
+
+@test "a tick frame whose text is not UTF-8 is a bad record: nothing committed, and the log stays JSON" {
+	delta-create ./b --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	run --separate-stderr delta-append --app-id a --batch-id 1 ./b "$FIXTURES/not-utf8/symbol.bin"
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: $FIXTURES/not-utf8/symbol.bin: record 1: malformed tick frame"
+	assert_equal "$(delta-history --format json ./b | jq -s length)" 1
+	run -0 delta-append --txn-version a ./b
+	assert_output -- -1
+}

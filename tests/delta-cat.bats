@@ -793,3 +793,22 @@ ict_table() {
 	assert_failure 64
 	assert_equal "${stderr_lines[0]}" 'delta-cat: --where: column d is double: the value must be a number (or NaN, Infinity, -Infinity, as printed)'
 }
+
+@test "a string that is not UTF-8 reads as U+FFFD in JSON (the text stays UTF-8), and a tick frame refuses it with 65" {
+	cp -r "$FIXTURES/not-utf8/ticks" ./t
+	run --separate-stderr delta-cat --columns symbol ./t
+	assert_success
+	assert_output $'{"symbol":"ABC"}\n{"symbol":"A\xef\xbf\xbdB"}'
+	delta-cat ./t | iconv -f UTF-8 -t UTF-8 >/dev/null
+	run --separate-stderr bash -o pipefail -c 'delta-cat --binary ./t | od -An -c'
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: row 2: column symbol: bytes that are not UTF-8, which a tick record cannot hold'
+	# parquet-cat alike, on the file alone
+	f=t/trade_date=2024-10-04/part-00001-not-utf8.zstd.parquet
+	run --separate-stderr parquet-cat --columns symbol "$f"
+	assert_success
+	assert_output $'{"symbol":"A\xef\xbf\xbdB"}'
+	run --separate-stderr bash -o pipefail -c "parquet-cat --binary '$f' | od -An -c"
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: $f: row 1: symbol holds bytes that are not UTF-8"
+}

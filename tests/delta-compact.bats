@@ -799,3 +799,16 @@ upsert_one_row() {
 	assert_equal "$(find lake/u -name '*.parquet' -path '*trade_date=*' | wc -l)" \
 		"$(jq -r '.add.path // empty' lake/u/_delta_log/*.json | sort -u | wc -l)"
 }
+
+@test "optimize of a table whose file holds a string that is not UTF-8 commits JSON: the statistics leave that bound out, and the rows read as before" {
+	cp -r "$FIXTURES/not-utf8/ticks" lake/t
+	before=$(delta-cat t)
+	run -0 delta-compact t
+	log=lake/t/_delta_log/00000000000000000003.json
+	iconv -f UTF-8 -t UTF-8 "$log" >/dev/null
+	jq -e . "$log" >/dev/null
+	# the minimum (ABC) is UTF-8 and kept; the maximum (the other one) has no JSON form
+	assert_equal "$(jq -c 'select(.add) | .add.stats | fromjson | [.minValues.symbol, .maxValues.symbol, .maxValues.source]' "$log")" '["ABC",null,"alphavantage"]'
+	assert_equal "$(delta-cat t)" "$before"
+	assert_equal "$(delta-cat --where "symbol = 'ABC'" --columns symbol t)" '{"symbol":"ABC"}'
+}

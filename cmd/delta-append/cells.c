@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "append.h"
+#include "base/utf8.h"
 
 int setup_columns(struct app *a, struct err_msg *e)
 {
@@ -282,13 +283,21 @@ int record_cells(struct app *a, struct rec_reader *rd, struct rec *r, struct del
 	if (cells_of(a, rd, r, cells, e) < 0)
 		return -1;
 	/* A partition value names a directory and is a C string in the log: no NUL. */
-	for (size_t i = 0; a->has_part_string && i < a->ncols; i++)
-		if (a->cols[i].part_string && !cells[i].null &&
-		    memchr(cells[i].s, '\0', cells[i].n)) {
+	for (size_t i = 0; a->has_part_string && i < a->ncols; i++) {
+		if (!a->cols[i].part_string || cells[i].null)
+			continue;
+		if (memchr(cells[i].s, '\0', cells[i].n)) {
 			err_set(e, EX_DATAERR,
 			        "column \"%s\": a partition value cannot hold a NUL character",
 			        a->cols[i].f->name);
 			return -1;
 		}
+		/* The log states it as JSON text, which is UTF-8. */
+		if (utf8_valid(cells[i].s, cells[i].n) < 0) {
+			err_set(e, EX_DATAERR, "column \"%s\": a partition value must be UTF-8",
+			        a->cols[i].f->name);
+			return -1;
+		}
+	}
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/utf8.h"
 #include "text/decimal.h"
 #include "record/stream.h"
 
@@ -303,6 +304,8 @@ static int row_tick(struct dc_out *o, const struct delta_value *row, struct tick
 			if (c->n > max || memchr(c->s, '\0', c->n))
 				return tick_fail(
 				    o, e, k, c->n > max ? "the value is too long" : "a NUL byte");
+			if (utf8_valid(c->s, c->n) < 0)
+				return tick_fail(o, e, k, "bytes that are not UTF-8");
 			memcpy(k == 0 ? t->symbol : t->source, c->s, c->n);
 			break;
 		}

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/utf8.h"
 #include "base/cli.h"
 #include "text/decimal.h"
 #include "base/err.h"
@@ -469,6 +470,14 @@ static int row_to_tick(const struct pq_value *row, const int pos[TICK_FIELD_COUN
 			if (v->bytes.len > TICK_SYMBOL_MAX) {
 				snprintf(why, n, "%s longer than %d bytes", tick_field_names[i],
 				         TICK_SYMBOL_MAX);
+				return -1;
+			}
+			if (memchr(v->bytes.p, '\0', v->bytes.len) ||
+			    utf8_valid((const char *)v->bytes.p, v->bytes.len) < 0) {
+				snprintf(why, n, "%s holds %s", tick_field_names[i],
+				         memchr(v->bytes.p, '\0', v->bytes.len)
+				             ? "a NUL byte"
+				             : "bytes that are not UTF-8");
 				return -1;
 			}
 			memcpy(dst, v->bytes.p, v->bytes.len);

@@ -5,6 +5,8 @@
  */
 #include "base/buf.h"
 
+#include "base/utf8.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -92,8 +94,25 @@ int buf_json_str(struct buf *b, const char *s, size_t n)
 		return -1;
 	char *o = b->data + b->len;
 	*o++ = '"';
+	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c = u[i];
+		if (c >= 0x80) {
+			/*
+			 * JSON text is UTF-8: a byte that does not start a valid
+			 * sequence becomes U+FFFD, as delta-cat shows such values.
+			 */
+			size_t k = utf8_seq(u + i, u + n);
+			if (k) {
+				memcpy(o, u + i, k);
+				o += k;
+				i += k - 1;
+			} else {
+				memcpy(o, "\xef\xbf\xbd", 3);
+				o += 3;
+			}
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\') {
 			*o++ = (char)c;
 			continue;

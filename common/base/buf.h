@@ -37,7 +37,10 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Append s[0..n) as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
+/*
+ * Append s[0..n) as a JSON string literal, quotes included, escaping as
+ * RFC 8259 requires; a byte that is not part of valid UTF-8 becomes U+FFFD.
+ */
 int buf_json_str(struct buf *b, const char *s, size_t n);
 /* Append a signed 64-bit integer in decimal. */
 int buf_i64(struct buf *b, int64_t v);

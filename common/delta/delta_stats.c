@@ -8,12 +8,14 @@
  * timestamps in UTC with milliseconds, dates as text; no min/max for
  * booleans and binary, nor for floats holding NaN or infinities (JSON has
  * no form for them); a string minimum longer than 32 characters is cut to
- * its first 32 (still a lower bound) and a longer maximum is left out.
+ * its first 32 (still a lower bound) and a longer maximum is left out, as
+ * is a string bound that is not UTF-8.
  * Partition columns are not in the data files, so not in the statistics.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "delta/delta.h"
 #include "parquet/parquet.h"
 #include "text/decimal.h"
@@ -131,14 +133,22 @@ int delta_stats_json(const struct delta_schema *schema, char *const *parts, size
 					cp++;
 			while (at < st.min.bytes.len && (st.min.bytes.p[at] & 0xC0) == 0x80)
 				at++;
-			buf_reset(&tmp);
-			buf_json_str(&tmp, (const char *)st.min.bytes.p, at);
-			member(&mins, name, tmp.data, tmp.len);
+			/*
+			 * A bound that is not UTF-8 (a string column of a foreign
+			 * file) has no JSON form that still bounds the values: left
+			 * out, as nothing may be skipped by it.
+			 */
+			if (utf8_valid((const char *)st.min.bytes.p, at) == 0) {
+				buf_reset(&tmp);
+				buf_json_str(&tmp, (const char *)st.min.bytes.p, at);
+				member(&mins, name, tmp.data, tmp.len);
+			}
 			size_t mcp = 0;
 			for (size_t k = 0; k < st.max.bytes.len; k++)
 				if ((st.max.bytes.p[k] & 0xC0) != 0x80)
 					mcp++;
-			if (mcp <= STATS_STRING_PREFIX) {
+			if (mcp <= STATS_STRING_PREFIX &&
+			    utf8_valid((const char *)st.max.bytes.p, st.max.bytes.len) == 0) {
 				buf_reset(&tmp);
 				buf_json_str(&tmp, (const char *)st.max.bytes.p, st.max.bytes.len);
 				member(&maxs, name, tmp.data, tmp.len);

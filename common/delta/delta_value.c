@@ -230,32 +230,8 @@ int delta_cell_to_json(const struct delta_field *f, const struct delta_cell *c, 
 		return buf_puts(out, "null");
 	switch (f->type) {
 	case DT_STRING:
-		if (jscan_utf8_valid(c->s, c->n) == 0)
-			return buf_json_str(out, c->s, c->n);
-		/* Not UTF-8: keep it JSON by replacing the bad bytes with U+FFFD. */
-		{
-			struct buf fixed = BUF_INIT;
-			const unsigned char *p = (const unsigned char *)c->s;
-			for (size_t i = 0; i < c->n;) {
-				size_t k = 1;
-				if (p[i] < 0x80 || jscan_utf8_valid((const char *)p + i, 1) == 0) {
-					buf_putc(&fixed, (char)p[i]);
-				} else {
-					for (k = 4; k > 1; k--)
-						if (i + k <= c->n &&
-						    jscan_utf8_valid((const char *)p + i, k) == 0)
-							break;
-					if (k > 1)
-						buf_append(&fixed, p + i, k);
-					else
-						buf_puts(&fixed, "\xef\xbf\xbd");
-				}
-				i += k;
-			}
-			int rc = buf_json_str(out, fixed.data ? fixed.data : "", fixed.len);
-			buf_free(&fixed);
-			return rc;
-		}
+		/* Not UTF-8: buf_json_str() keeps it JSON (the bad bytes as U+FFFD). */
+		return buf_json_str(out, c->s, c->n);
 	case DT_BINARY:
 		buf_putc(out, '"');
 		buf_base64(out, c->s, c->n);

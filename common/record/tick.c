@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "record/record_internal.h"
 #include "record/stream.h"
 #include "text/decimal.h"
@@ -537,6 +538,10 @@ int tick_from_frame(const unsigned char f[TICK_FRAME_SIZE], struct tick *t)
 	memcpy(t->source, f + 88, 16);
 	if (t->symbol[TICK_SYMBOL_MAX] || t->source[TICK_SOURCE_MAX] || (t->nulls & ~TICK_N_ALL) ||
 	    (!(t->nulls & TICK_N_INTERVAL) && !tick_interval_name(t->interval)))
+		return -1;
+	/* Text is UTF-8 in frames as in JSON records. */
+	if (utf8_valid(t->symbol, strlen(t->symbol)) < 0 ||
+	    utf8_valid(t->source, strlen(t->source)) < 0)
 		return -1;
 	return 0;
 }

@@ -122,6 +122,22 @@ static void test_buf_json_str_round_trips(void)
 	buf_free(&u);
 }
 
+/* Bytes that are not UTF-8 never make the text other than JSON: each becomes U+FFFD. */
+static void test_buf_json_str_not_utf8(void)
+{
+	struct buf b = BUF_INIT;
+	/* a stray continuation byte, a 0xFF, a cut sequence, an overlong form, a surrogate */
+	const char raw[] = "a\x80"
+	                   "b\xff\xe2\x82 \xc0\xaf\xed\xa0\x80\xf0\x9f\x98\x80";
+	buf_json_str(&b, raw, sizeof raw - 1);
+	T_EQ_STR(b.data, "\"a\xef\xbf\xbd"
+	                 "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd"
+	                 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xf0\x9f\x98\x80\"");
+	T_CHECK(valid(b.data));
+	T_EQ_INT(jscan_utf8_valid(b.data, b.len), 0);
+	buf_free(&b);
+}
+
 static void test_json_tree(void)
 {
 	struct err_msg e;
@@ -211,6 +227,7 @@ int main(void)
 	T_RUN(test_tokens_and_skip);
 	T_RUN(test_unescape);
 	T_RUN(test_buf_json_str_round_trips);
+	T_RUN(test_buf_json_str_not_utf8);
 	T_RUN(test_json_tree);
 	T_RUN(test_json_parse_is_strict);
 	T_DONE();
