@@ -112,6 +112,122 @@ record() {
 	assert_equal "$(jq -c '[.runs[0].stages[] | [.job, .stage]]' <<<"$output")" '[["intraday","create"],["bronze","fetch"],["silver","create"]]'
 }
 
+# run_line RUN ATTEMPT JOB HOST STARTED [ENDED STATUS FAILED_STAGE REASON]: a
+# run line as spool_run writes it, of any job and host ("-" or nothing: null).
+# shellcheck disable=SC2016 # a jq program
+run_line() {
+	_spool_jq --arg run "$1" --argjson attempt "$2" --arg job "$3" --arg host "$4" \
+		--arg started "$5" --arg ended "${6:-}" --arg status "${7:-}" --arg failed "${8:-}" \
+		--arg reason "${9:-}" '
+		def n: if . == "" or . == "-" then null else . end;
+		{fact: "run", run_id: $run, program: "runner",
+		 at: (if $ended == "" then $started else $ended end),
+		 job: $job, attempt: $attempt, started_at: $started, ended_at: ($ended | n),
+		 status: ($status | n | if . == null then null else tonumber end),
+		 failed_stage: ($failed | n), reason: ($reason | n), host: $host}'
+}
+
+# wait_held FILE: until a process holds the lock of FILE, at most 10 s.
+wait_held() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		flock -n "$1" true || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+@test "an end without a status, a later run's finding that the runner died, makes the attempt lost, not running: in JSON, in the table, from PostgreSQL" {
+	fresh_db h_lost
+	local why='the runner died during stage fetch (pid 42 on testhost); found by run r6'
+	(
+		spool_open
+		spool_run r5 1 2026-12-06T11:00:00Z
+		spool_stage r5 create 0 2026-12-06T11:00:00Z 2026-12-06T11:00:01Z - - -
+		spool_run r5 1 2026-12-06T11:00:00Z 2026-12-06T11:30:00Z - fetch "$why"
+		spool_run r6 1 2026-12-06T11:30:00Z
+		spool_close
+	)
+	run --separate-stderr etl-history --source spool --now "$NOW"
+	assert_success
+	local spool=$output
+	run jq -c '.runs[] | [.run_id, .state, .status, .ended_at, .duration_s, .failed_stage, .reason]' <<<"$output"
+	assert_output "$(printf '%s\n' '["r6","running",null,null,null,null,null]' \
+		"[\"r5\",\"lost\",null,\"2026-12-06T11:30:00.000000Z\",1800,\"fetch\",\"$why\"]")"
+	run --separate-stderr etl-history --source spool --format table --now "$NOW"
+	assert_line --index 2 --regexp '^r6 +1 +intraday +2026-12-06T11:30:00Z +- +running +- +-$'
+	assert_line --index 3 --regexp '^r5 +1 +intraday +2026-12-06T11:00:00Z +30m00s +lost +fetch +-$'
+	assert_line --index 4 --regexp '^  create +2026-12-06T11:00:00Z +1\.0s +0 +- in, - out, - rejected$'
+	run --separate-stderr etl-history --source spool --now "$NOW" run r5
+	assert_equal "$(jq -c '[.attempts[] | [.state, .status, .failed_stage]]' <<<"$output")" '[["lost",null,"fetch"]]'
+	stocketl-db -q --dsn "$DSN" load-spool
+	run --separate-stderr etl-history --source postgres --dsn "$DSN" --now "$NOW"
+	assert_success
+	assert_equal "$(jq -c 'del(.source, .where, .pending_spool_files)' <<<"$output")" \
+		"$(jq -c 'del(.source, .where)' <<<"$spool")"
+}
+
+@test "the runner's own end wins over a later finding that it was lost; the end of a job run inside the attempt (bronze in stock-etl) is not the attempt's" {
+	(
+		spool_open
+		spool_run r7 1 2026-12-06T11:00:00Z
+		spool_run r7 1 2026-12-06T11:00:00Z 2026-12-06T11:00:05Z 0
+		spool_run r7 1 2026-12-06T11:00:00Z 2026-12-06T11:10:00Z - - 'the runner died; found by run r8'
+		spool_run r8 1 2026-12-06T11:10:00Z
+		run_line r8 1 bronze testhost 2026-12-06T11:10:01Z
+		run_line r8 1 bronze testhost 2026-12-06T11:10:01Z 2026-12-06T11:10:09Z 0
+		spool_close
+	)
+	run --separate-stderr etl-history --now "$NOW"
+	assert_success
+	run jq -c '.runs[] | [.run_id, .job, .state, .status, .ended_at, .reason]' <<<"$output"
+	assert_output "$(printf '%s\n' '["r8","intraday","running",null,null,null]' \
+		'["r7","intraday","ended",0,"2026-12-06T11:00:05.000000Z",null]')"
+}
+
+@test "an attempt without an end is lost once its runner has left the job's lock (free, and still naming the run, on this host); held, or naming another run, or of another host, it is running" {
+	mkdir -p var/locks
+	(
+		spool_open
+		run_line r9 1 intraday "$(hostname)" 2026-12-06T11:00:00Z
+		run_line r9 2 intraday "$(hostname)" 2026-12-06T11:01:00Z
+		run_line r9 1 intraday "$(hostname)" 2026-12-06T11:00:00Z 2026-12-06T11:00:30Z 75 fetch 'daily limit'
+		run_line r10 1 other elsewhere 2026-12-06T11:02:00Z
+		spool_close
+	)
+	printf 'run r10, pid 1, since 2026-12-06T11:02:00.000000Z\n' >var/locks/other.lock
+	printf 'run r9, pid 1, since 2026-12-06T11:00:00.000000Z\nattempt 2 started 2026-12-06T11:01:00.000000Z on %s\n' \
+		"$(hostname)" >var/locks/intraday.lock
+	run --separate-stderr etl-history --now "$NOW"
+	assert_success
+	run jq -c '.runs[] | [.run_id, .attempt, .state, .status, .ended_at, .reason]' <<<"$output"
+	assert_output "$(printf '%s\n' '["r10",1,"running",null,null,null]' \
+		'["r9",2,"lost",null,null,"the runner has gone: the job'"'"'s lock is free and still names the run"]' \
+		'["r9",1,"ended",75,"2026-12-06T11:00:30.000000Z","daily limit"]')"
+	run --separate-stderr etl-history --format table --now "$NOW"
+	assert_line --index 3 --regexp '^r9 +2 +intraday +2026-12-06T11:01:00Z +- +lost +- +-$'
+	# the lock held: the run may be going
+	(
+		exec 9>>var/locks/intraday.lock
+		flock 9
+		exec sleep 30
+	) 3>&- &
+	local holder=$!
+	wait_held var/locks/intraday.lock
+	run --separate-stderr etl-history --now "$NOW"
+	kill "$holder"
+	wait "$holder" || true
+	assert_equal "$(jq -c '[.runs[] | .state]' <<<"$output")" '["running","running","ended"]'
+	# free, but naming the run that took it since
+	printf 'run r11, pid 1, since 2026-12-06T11:05:00.000000Z\n' >var/locks/intraday.lock
+	run --separate-stderr etl-history --now "$NOW"
+	assert_equal "$(jq -c '[.runs[] | .state]' <<<"$output")" '["running","running","ended"]'
+	# emptied, as the runner leaves it when a run ends
+	: >var/locks/intraday.lock
+	run --separate-stderr etl-history --now "$NOW"
+	assert_equal "$(jq -c '[.runs[] | .state]' <<<"$output")" '["running","running","ended"]'
+}
+
 @test "one run in detail: attempts, stages, requests, checks, commits and watermarks" {
 	record
 	run --separate-stderr etl-history --now "$NOW" run r1

@@ -6,6 +6,7 @@
 
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
 # shellcheck disable=SC2016 # [job] commands are written as the shell will see them
+# shellcheck disable=SC2030,SC2031 # tests export and set variables for themselves
 load helpers/common
 load helpers/mockav
 load helpers/job
@@ -13,6 +14,8 @@ load helpers/pg
 
 COMPACT='[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
 SLOW='[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json", "delay_ms": 1500}]}]'
+# The first answer never comes in time, the next at once.
+HANG='[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json", "delay_ms": 60000}, {"file": "intraday_IBM_5min_compact.json"}]}]'
 
 setup() {
 	common_setup
@@ -21,6 +24,7 @@ setup() {
 }
 
 teardown() {
+	[ -z "${CRASHED_PID:-}" ] || kill -KILL -- "-$CRASHED_PID" 2>/dev/null || true
 	[ -z "${MOCKAV_PID:-}" ] || mockav_stop
 	[ -z "${STOCKETL_TEST_PG_DIR:-}" ] || pg_stop
 }
@@ -56,6 +60,22 @@ wait_for() {
 
 lock_held() {
 	[ -s var/locks/bronze.lock ]
+}
+
+# fetching: the mock API has had a request.
+fetching() {
+	[ -s "$MOCKAV_LOG" ]
+}
+
+# bronze_crash: a bronze run killed with SIGKILL, all of it at once, while
+# its fetch waits for the API's first answer ($HANG); its run id in
+# CRASHED_RUN, its runner's pid in CRASHED_PID (job_crash).
+bronze_crash() {
+	job_alone bronze --interval 5min IBM
+	CRASHED_PID=$!
+	wait_for fetching
+	wait_for lock_held
+	job_crash bronze
 }
 
 @test "--help names the job's arguments and the runner's options" {
@@ -266,6 +286,115 @@ lock_held() {
 	run facts run 'select(.ended_at) | [.attempt, .status, .reason]'
 	assert_output '[1,75,"stopped by SIGTERM during stage fetch"]'
 	[ ! -e failed ]
+}
+
+@test "a run killed with SIGKILL is recorded by the job's next run: its attempt ends lost, without a status, with the stage it was in and the run that found it" {
+	job_serve "$HANG"
+	bronze_crash
+	local host
+	host=$(hostname)
+	# nothing of the killed run says it ended
+	run facts_all run "select(.run_id == \"$CRASHED_RUN\") | [.attempt, .ended_at]"
+	assert_output '[1,null]'
+	run --separate-stderr bronze IBM
+	assert_success
+	local id
+	id=$(run_id_of "$stderr")
+	assert_equal "${stderr_lines[0]}" "bronze: run $CRASHED_RUN died without recording its end (attempt 1, stage fetch, pid $CRASHED_PID): recorded as lost"
+	run grep -c "run $CRASHED_RUN died without recording its end" "var/logs/bronze/$id.log"
+	assert_output 1
+	run facts_all run "select(.run_id == \"$CRASHED_RUN\" and .ended_at) | [.job, .attempt, .status, .failed_stage, .reason, .host == \"$host\", .ended_at > .started_at]"
+	assert_output "[\"bronze\",1,null,\"fetch\",\"the runner died during stage fetch (pid $CRASHED_PID on $host); found by run $id\",true,true]"
+	# found once the next run had the lock, before its attempt began
+	run facts_all run "select(.ended_at and (.run_id == \"$CRASHED_RUN\" or .run_id == \"$id\")) | .ended_at, .started_at"
+	run jq -rs '.[0] < .[3]' <<<"$output"
+	assert_output true
+	# a run that ends leaves nothing for the next one to find
+	[ ! -s var/locks/bronze.lock ]
+	run --separate-stderr bronze -q IBM
+	assert_success
+	run grep -c 'died' "var/logs/bronze/$(run_id_of "$stderr").log"
+	assert_output 0
+	assert_equal "$(facts_all run 'select(.ended_at and .status == null)' | wc -l)" 1
+	# the history: lost, not running, in JSON and in the table
+	run --separate-stderr etl-history --source spool
+	assert_success
+	run jq -c ".runs[] | [.run_id == \"$CRASHED_RUN\", .attempt, .state, .status, .failed_stage, .ended_at != null]" <<<"$output"
+	assert_output "$(printf '%s\n' '[false,1,"ended",0,null,true]' '[false,1,"ended",0,null,true]' '[true,1,"lost",null,"fetch",true]')"
+	run --separate-stderr etl-history --source spool --format table
+	assert_line --regexp "^$CRASHED_RUN +1 +bronze +[0-9T:-]+Z +[0-9.]+s +lost +fetch +-$"
+	refute_line --partial running
+}
+
+@test "a stock-etl run killed inside its bronze stage is recorded lost by stock-etl's next run, at stage bronze; a bronze run that finds it in bronze's lock leaves it to stock-etl" {
+	job_serve "$HANG"
+	job_alone stock-etl --interval 5min IBM
+	CRASHED_PID=$!
+	wait_for fetching
+	job_crash stock-etl
+	run cat var/locks/bronze.lock
+	assert_line --index 0 --regexp "^run $CRASHED_RUN, pid [0-9]+, since "
+	assert_line --index 1 --regexp "^attempt 1 started [0-9T:.-]+Z on [^ ]+, nested in stock-etl$"
+	run --separate-stderr bronze -q IBM
+	assert_success
+	run grep -c "a bronze run inside stock-etl, died in attempt 1 during stage fetch; stock-etl's next run records it" \
+		"var/logs/bronze/$(run_id_of "$stderr").log"
+	assert_output 1
+	assert_equal "$(facts_all run 'select(.ended_at and .status == null)' | wc -l)" 0
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min IBM
+	assert_success
+	run facts_all run 'select(.ended_at and .status == null) | [.run_id == "'"$CRASHED_RUN"'", .job, .attempt, .failed_stage]'
+	assert_output '[true,"stock-etl",1,"bronze"]'
+	run --separate-stderr etl-history --source spool
+	run jq -c '.runs[] | select(.run_id == "'"$CRASHED_RUN"'") | [.job, .state, .status, .failed_stage]' <<<"$output"
+	assert_output '["stock-etl","lost",null,"bronze"]'
+}
+
+@test "etl-history: a killed run is lost, not running, before the job runs again (its runner left the job's lock); a run that is going is running" {
+	job_serve "$HANG"
+	bronze_crash
+	run --separate-stderr etl-history --source spool
+	assert_success
+	run jq -c '.runs[] | [.run_id == "'"$CRASHED_RUN"'", .state, .status, .ended_at, .reason]' <<<"$output"
+	assert_output '[true,"lost",null,null,"the runner has gone: the job'"'"'s lock is free and still names the run"]'
+	run --separate-stderr etl-history --source spool --format table
+	assert_line --index 2 --regexp "^$CRASHED_RUN +1 +bronze +[0-9T:-]+Z +- +lost +- +-$"
+	# a run that is going, its fetch waiting for the API
+	mockav_rules <(printf '%s\n' "$HANG")
+	: >"$MOCKAV_LOG"
+	local dead=$CRASHED_RUN
+	job_alone bronze --interval 5min IBM
+	CRASHED_PID=$!
+	wait_for fetching
+	run --separate-stderr etl-history --source spool
+	assert_success
+	run jq -c '.runs[] | [.run_id == "'"$dead"'", .state, .status]' <<<"$output"
+	assert_output $'[false,"running",null]\n[true,"lost",null]'
+	job_crash bronze
+}
+
+@test "with PostgreSQL, a killed run and its lost attempt reach the database together, loaded by the next run, and the history from it says lost" {
+	job_serve "$HANG"
+	pg_start
+	pg_env
+	# shellcheck disable=SC2153 # exported by pg_start
+	export STOCKETL_PG_DSN=$STOCKETL_TEST_PG_DSN
+	stocketl-db -q migrate
+	bronze_crash
+	run --separate-stderr bronze -q IBM
+	assert_success
+	local id
+	id=$(run_id_of "$stderr")
+	run ls var/spool
+	assert_output ""
+	run pg_query "SELECT run_id, attempt, ended_at IS NOT NULL, coalesce(status::text, 'null'), failed_stage, reason FROM stocketl.runs ORDER BY started_at, ended_at NULLS FIRST"
+	assert_output "$(printf '%s\n' "$CRASHED_RUN|1|f|null||" \
+		"$CRASHED_RUN|1|t|null|fetch|the runner died during stage fetch (pid $CRASHED_PID on $(hostname)); found by run $id" \
+		"$id|1|f|null||" "$id|1|t|0||")"
+	run --separate-stderr etl-history
+	assert_success
+	run jq -c '[.source, (.runs[] | [.run_id == "'"$CRASHED_RUN"'", .state, .status, .failed_stage])]' <<<"$output"
+	assert_output '["postgres",[false,"ended",0,null],[true,"lost",null,"fetch"]]'
 }
 
 @test "on_failure runs after a failed run with the job, run id, status, stage, reason and log in its environment, and not after a success" {

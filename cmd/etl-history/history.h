@@ -2,7 +2,8 @@
  * history: etl-history's parts.  A source (source.c) fills a store with
  * the facts a report needs, from PostgreSQL or from the spool files; the
  * report (report.c) is computed from the store alone, so that both sources
- * give the same report for the same facts.
+ * give the same report for the same facts, but for one thing that no fact
+ * says: whether the runner of an attempt without an end has gone (lock.c).
  */
 #ifndef ETL_HISTORY_H
 #define ETL_HISTORY_H
@@ -46,7 +47,17 @@ struct origin {
 	const char *where;  /* the target (never a password) or the spool directory */
 	long pending;       /* postgres: spool files not loaded yet (-1: unknown) */
 	int64_t now;
+	const char *locks; /* the runner's lock files, <state>/locks */
 };
+
+/*
+ * Has the runner of run_id, a run of job on host, gone without recording
+ * its end?  1 when host is this host, no process holds the job's lock in
+ * the directory locks and the lock file still names the run (the runner
+ * empties it when a run ends); 0 when the run may be going or it cannot be
+ * told.  Call it after reading the facts that lack the end.
+ */
+int runner_gone(const char *locks, const char *job, const char *run_id, const char *host);
 
 /*
  * Write q's report of the facts in s to stdout, as a table or as one JSON

@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 	if (!cfg)
 		err_die(e.status ? e.status : EX_CONFIG, "%s", e.text);
 	struct pg_settings s;
-	struct buf dir = BUF_INIT;
+	struct buf dir = BUF_INIT, locks = BUF_INIT;
 	struct store st;
 	memset(&st, 0, sizeof st);
 	int status = EX_OK;
@@ -211,7 +211,10 @@ int main(int argc, char **argv)
 		status = e.status;
 		goto out;
 	}
-	if (spool ? buf_puts(&dir, spool) < 0 : meta_spool_dir(cfg, &dir) < 0) {
+	/* The runner's locks are in the state directory, wherever the spool is. */
+	const char *state = config_value(cfg, NULL, META_STATE_ENV, "job", "state", "var", NULL);
+	if ((spool ? buf_puts(&dir, spool) < 0 : meta_spool_dir(cfg, &dir) < 0) ||
+	    buf_printf(&locks, "%s/locks", *state ? state : "var") < 0) {
 		err_error("out of memory");
 		status = EX_SOFTWARE;
 		goto out;
@@ -231,7 +234,8 @@ int main(int argc, char **argv)
 	struct pg_conn *c = choose_source(source, &s, &status);
 	if (status)
 		goto out;
-	struct origin o = {c ? "postgres" : "spool", c ? pg_target(c) : dir.data, -1, now};
+	struct origin o = {c ? "postgres" : "spool", c ? pg_target(c) : dir.data, -1, now,
+	                   locks.data};
 	if (c) {
 		o.pending = source_pending(dir.data);
 		if (source_pg(c, &q, &st, &e) < 0) {
@@ -256,6 +260,7 @@ int main(int argc, char **argv)
 out:
 	store_free(&st);
 	buf_free(&dir);
+	buf_free(&locks);
 	config_free(cfg);
 	if (cli_close_stdout() != 0 && (status == EX_OK || status == EX_REJECTS))
 		status = EX_IOERR;

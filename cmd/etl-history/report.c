@@ -4,11 +4,17 @@
  *
  * Runs are folded here: the runner writes a line when an attempt starts
  * and one when it ends, and an attempt is their union (the end line gives
- * the status, the failed stage and the reason).  Stage and commit lines
- * belong to their run's attempt: the one they name (a stage line may carry
- * "attempt"), else the latest attempt that started before they did.
- * Everything is sorted with a total order, so the same facts give the same
- * bytes from either source.
+ * the status, the failed stage and the reason).  An attempt is the job's
+ * of its first line: a job run inside another (bronze in stock-etl) shares
+ * the outer run's id and attempt and writes lines of its own, whose end is
+ * not the outer attempt's.  An end without a status is a later run's
+ * finding that the attempt's runner died (pipelines/lib/runner.sh,
+ * runner_lost): the attempt is "lost", unless the runner's own end is
+ * there too.  An attempt without an end is "running", or "lost" when its
+ * runner has gone (lock.c).  Stage and commit lines belong to their run's
+ * attempt: the one they name (a stage line may carry "attempt"), else the
+ * latest attempt that started before they did.  Everything is sorted with
+ * a total order, so the same facts give the same bytes from either source.
  */
 #include "history.h"
 
@@ -198,9 +204,14 @@ static void table_print(struct table *t, struct buf *b)
 
 /* Runs ------------------------------------------------------------------------------------ */
 
+enum state { S_RUNNING, S_ENDED, S_LOST };
+
+static const char *const state_names[] = {"running", "ended", "lost"};
+
 struct attempt {
 	const char *run_id, *job, *host, *failed_stage, *reason;
 	int64_t attempt, started, ended, status, rows;
+	int state;
 	size_t first, n; /* its stages: members[first .. first + n) */
 };
 
@@ -303,6 +314,7 @@ static int runs_fold(const struct store *s, struct runs *r)
 			a->run_id = f->run_id;
 			a->attempt = f->attempt;
 			a->started = a->ended = a->status = a->rows = META_NULL;
+			a->state = S_RUNNING;
 			r->n++;
 		} else {
 			a = &r->a[r->n - 1];
@@ -314,12 +326,19 @@ static int runs_fold(const struct store *s, struct runs *r)
 		if (a->started == META_NULL ||
 		    (f->started_at != META_NULL && f->started_at < a->started))
 			a->started = f->started_at;
-		/* The line that records the end (the latest, if several). */
-		if (f->ended_at != META_NULL) {
+		/*
+		 * The line that records the end: of the attempt's own job, the
+		 * runner's own before a finding that it was lost, the latest
+		 * of those.
+		 */
+		int own = !f->job || !a->job || strcmp(f->job, a->job) == 0;
+		int lost = f->status == META_NULL;
+		if (f->ended_at != META_NULL && own && !(lost && a->state == S_ENDED)) {
 			a->ended = f->ended_at;
 			a->status = f->status;
 			a->failed_stage = f->failed_stage;
 			a->reason = f->reason;
+			a->state = lost ? S_LOST : S_ENDED;
 		}
 	}
 	for (size_t i = 0; i < s->n; i++) {
@@ -349,6 +368,22 @@ static int runs_fold(const struct store *s, struct runs *r)
 	free(idx);
 	free(m);
 	return 0;
+}
+
+/*
+ * The attempts without an end whose runner has gone are lost, with the
+ * reason that says how it was told.  After the facts were read (lock.c).
+ */
+static void runs_judge(struct runs *r, const struct origin *o)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct attempt *a = &r->a[i];
+		if (a->state == S_RUNNING && runner_gone(o->locks, a->job, a->run_id, a->host)) {
+			a->state = S_LOST;
+			a->reason = "the runner has gone: the job's lock is free and still names "
+			            "the run";
+		}
+	}
 }
 
 static void runs_free(struct runs *r)
@@ -387,6 +422,7 @@ static void json_attempt(struct buf *b, const struct store *s, const struct runs
 	j_time(b, "ended_at", a->ended, &first);
 	j_secs(b, "duration_s", span(a->started, a->ended), &first);
 	j_int(b, "status", a->status, &first);
+	j_str(b, "state", state_names[a->state], &first);
 	j_str(b, "failed_stage", a->failed_stage, &first);
 	j_str(b, "reason", a->reason, &first);
 	j_int(b, "rows_committed", a->rows, &first);
@@ -420,7 +456,7 @@ static void table_attempt(struct table *t, const struct store *s, const struct r
 	                     nz(a->job),
 	                     t_time(a->started, when),
 	                     t_dur(span(a->started, a->ended), dur),
-	                     a->ended == META_NULL ? "running" : t_int(a->status, st),
+	                     a->state == S_ENDED ? t_int(a->status, st) : state_names[a->state],
 	                     a->failed_stage ? a->failed_stage : "-",
 	                     t_int(a->rows, rows)};
 	table_row(t, row);
@@ -819,6 +855,7 @@ int report_write(const struct query *q, const struct store *s, const struct orig
 		err_error("out of memory");
 		return -1;
 	}
+	runs_judge(&r, o);
 	if (table) {
 		buf_printf(&b, "source: %s %s", o->source, o->where);
 		if (o->pending > 0)

@@ -8,7 +8,10 @@
 #   - a run id (STOCKETL_RUN_ID) and the spool of SPOOL facts
 #     (STOCKETL_SPOOL, under the state directory), exported to every stage;
 #   - a lock (flock(1) on <state>/locks/<job>.lock): a second run of the
-#     same job waits or exits 75 ([job] on_overlap, --wait);
+#     same job waits or exits 75 ([job] on_overlap, --wait); the lock file
+#     says which run holds it and which attempt is going, and is emptied
+#     when the run ends, so the next run finds a run that died holding it
+#     (SIGKILL, a crash, a power cut) and records its attempt as lost;
 #   - retries of the whole run for the temporary statuses 69 and 75, with a
 #     doubling delay ([job] retries, retry_delay), each attempt recorded;
 #   - a time limit for the run, attempts and delays included ([job] timeout,
@@ -161,13 +164,20 @@ runner_json_or_null() {
 	if [ -n "$1" ]; then runner_json "$1"; else echo null; fi
 }
 
-# runner_spool KIND MEMBERS: one fact line (SPOOL.md); MEMBERS is JSON text
-# of the members after the common ones, starting with a comma.  Each
-# process writes its own file, renamed from .part when it ends.
+# runner_spool KIND MEMBERS: one fact line of this run (stocketl(7),
+# METADATA); MEMBERS is JSON text of the members after the common ones,
+# starting with a comma.  Each process writes its own file, renamed from
+# .part when it ends.
 runner_spool() {
+	runner_spool_as "$RUNNER_RUN_ID" "$@"
+}
+
+# runner_spool_as RUN_ID KIND MEMBERS: the same for another run (one that
+# this run found lost: runner_lost).
+runner_spool_as() {
 	[ -n "${RUNNER_SPOOL_FILE:-}" ] || return 0
-	printf '{"fact":"%s","run_id":%s,"program":"runner","at":"%s"%s}\n' "$1" \
-		"$(runner_json "$RUNNER_RUN_ID")" "$(runner_rfc3339 "$(runner_now_us)")" "$2" \
+	printf '{"fact":"%s","run_id":%s,"program":"runner","at":"%s"%s}\n' "$2" \
+		"$(runner_json "$1")" "$(runner_rfc3339 "$(runner_now_us)")" "$3" \
 		>>"$RUNNER_SPOOL_FILE.part" ||
 		runner_log "spool: cannot write $RUNNER_SPOOL_FILE.part"
 }
@@ -440,6 +450,7 @@ runner_supervise() {
 	runner_lock
 	runner_tmp_clean
 	RUNNER_LOG=$RUNNER_STATE/logs/$RUNNER_JOB/$RUNNER_RUN_ID.log
+	runner_lost
 	runner_attempts
 	runner_end
 }
@@ -480,10 +491,19 @@ runner_wait_pid() {
 	RUNNER_WAITED=$st
 }
 
+# runner_lock: take the job's lock, or wait for it, or exit 75.  The lock
+# file then holds "run ID, pid PID, since TIME" (what a run that finds the
+# lock taken says), then a line when each attempt starts and when it ends
+# (runner_lock_line); runner_end empties it.  What the last holder left in
+# it is kept in RUNNER_LOCK_LEFT for runner_lost.  The file is never
+# removed or replaced: a run waiting for it holds it open, and a new file
+# would be a second lock.
 runner_lock() {
 	local file=$RUNNER_STATE/locks/$RUNNER_JOB.lock holder
 	exec {RUNNER_LOCK_FD}>>"$file" || exit 74
-	if ! flock -n "$RUNNER_LOCK_FD"; then
+	# Not -n: etl-history takes a shared lock for an instant to see whether
+	# a run holds it, which must not turn this run away.
+	if ! flock -w 0.2 "$RUNNER_LOCK_FD"; then
 		holder=$(head -n 1 "$file" 2>/dev/null)
 		holder=${holder:-a run that has not said who it is}
 		if [ "$RUNNER_ON_OVERLAP" = skip ]; then
@@ -504,7 +524,91 @@ runner_lock() {
 			exit "$RUNNER_STOP_STATUS"
 		fi
 	fi
+	RUNNER_LOCK_LEFT=$(cat "$file" 2>/dev/null)
 	printf 'run %s, pid %s, since %s\n' "$RUNNER_RUN_ID" "$$" "$(runner_rfc3339 "$(runner_now_us)")" >"$file"
+}
+
+# runner_lock_line TEXT: a line at the end of the lock file, through the
+# descriptor that holds the lock (opened to append).
+runner_lock_line() {
+	printf '%s\n' "$1" >&"$RUNNER_LOCK_FD" ||
+		runner_log "cannot write $RUNNER_STATE/locks/$RUNNER_JOB.lock"
+}
+
+# runner_lost: the end of the attempt of a run of this job that died while
+# it held the lock (killed by SIGKILL, a crash, a power cut): as
+# runner_end empties the lock file, lines left in it are a run that never
+# ended, and as no process of a live run lets the lock go (the attempt and
+# the stages hold it too), that run has gone.  Its attempt that has no end
+# (the last "attempt N started" line without its "ended") is recorded as
+# ended now with no status (it has no exit status): a lost attempt
+# (etl-history: state "lost"), with the stage it was in (its log's last
+# stage that started and did not end) and a reason that names this run.
+# Killed between attempts or after the last, every attempt has its end and
+# nothing is recorded.  A run nested in another (bronze in stock-etl) is
+# left to the outer job's next run, which records the outer attempt, the
+# one the history shows.
+runner_lost() {
+	local line id='' pid='' att='' started='' host='' outer='' stage reason
+	[ -n "${RUNNER_LOCK_LEFT:-}" ] || return 0
+	while IFS= read -r line; do
+		if [[ $line =~ ^run\ ([^ ,]+),\ pid\ ([0-9]+), ]]; then
+			id=${BASH_REMATCH[1]} pid=${BASH_REMATCH[2]}
+		elif [[ $line =~ ^attempt\ ([0-9]+)\ started\ ([^ ]+)\ on\ ([^ ,]*)(,\ nested\ in\ (.+))?$ ]]; then
+			att=${BASH_REMATCH[1]} started=${BASH_REMATCH[2]} host=${BASH_REMATCH[3]}
+			outer=${BASH_REMATCH[5]}
+		elif [[ $line =~ ^attempt\ [0-9]+\ ended ]]; then
+			att=''
+		fi
+	done <<<"$RUNNER_LOCK_LEFT"
+	[ -n "$id" ] || return 0
+	if [ -z "$att" ]; then
+		runner_log "the lock file still names run $id (pid $pid), with no attempt of it going: nothing to record"
+		return 0
+	fi
+	if ! [[ $started =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$ ]]; then
+		runner_log "run $id (pid $pid) died in attempt $att, whose start the lock file does not say ('$started'): not recorded"
+		return 0
+	fi
+	stage=$(runner_log_open_stage "$RUNNER_STATE/logs/$RUNNER_JOB/$id.log" "$RUNNER_JOB run $id attempt $att: started")
+	if [ -n "$outer" ]; then
+		runner_log "run $id (pid $pid), a $RUNNER_JOB run inside $outer, died in attempt $att${stage:+ during stage $stage}; $outer's next run records it"
+		return 0
+	fi
+	reason="the runner died${stage:+ during stage $stage} (pid $pid on ${host:-an unknown host}); found by run $RUNNER_RUN_ID"
+	runner_spool_as "$id" run ",\"job\":$(runner_json "$RUNNER_JOB"),\"attempt\":$att,\"started_at\":\"$started\",\"ended_at\":\"$(runner_rfc3339 "$(runner_now_us)")\",\"status\":null,\"failed_stage\":$(runner_json_or_null "$stage"),\"reason\":$(runner_json "$reason"),\"host\":$(runner_json_or_null "$host")"
+	runner_note "run $id died without recording its end (attempt $att${stage:+, stage $stage}, pid $pid): recorded as lost"
+}
+
+# runner_log_open_stage LOG MARK: the stage that the runner's lines of LOG
+# say was going, after the last line that contains MARK (an attempt's
+# start): the first that started and did not end, a stage of a pipeline
+# (started with a pid) before one beside it (a commit watcher, which starts
+# first); nothing when there is none.
+runner_log_open_stage() {
+	awk -v mark="$2" '
+		index($0, mark) { delete going; delete first; delete piped; n = 0; next }
+		$1 != "#" || $3 !~ /^[A-Za-z0-9_-]+:$/ { next }
+		$4 == "started" {
+			s = substr($3, 1, length($3) - 1)
+			if (!going[s]++) {
+				first[s] = ++n
+				piped[s] = $5 == "(pid"
+			}
+		}
+		$4 == "ended" {
+			s = substr($3, 1, length($3) - 1)
+			if (going[s] > 0)
+				going[s]--
+		}
+		END {
+			best = ""
+			for (s in going)
+				if (going[s] > 0 && (best == "" || piped[s] > piped[best] ||
+				    (piped[s] == piped[best] && first[s] < first[best])))
+					best = s
+			print best
+		}' "$1" 2>/dev/null
 }
 
 # runner_tmp_clean: remove the private directories of this job's attempts
@@ -588,6 +692,11 @@ runner_attempt() {
 		sed 's/^declare -/declare -g -/' >"$dir/settings"
 	started=$(runner_now_us)
 	A_TIMED_OUT=0
+	# The lock file first: a run that dies between the two is recorded as
+	# lost, not left running.
+	local nested=''
+	[ "$RUNNER_NESTED" = 1 ] && nested=", nested in $STOCKETL_JOB"
+	runner_lock_line "attempt $RUNNER_ATTEMPT started $(runner_rfc3339 "$started") on $RUNNER_HOST$nested"
 	runner_spool run ",\"job\":$(runner_json "$RUNNER_JOB"),\"attempt\":$RUNNER_ATTEMPT,\"started_at\":\"$(runner_rfc3339 "$started")\",\"ended_at\":null,\"status\":null,\"failed_stage\":null,\"reason\":null,\"host\":$(runner_json "$RUNNER_HOST")"
 	runner_log "$RUNNER_JOB run $RUNNER_RUN_ID attempt $RUNNER_ATTEMPT: started (pid $$ on $RUNNER_HOST)"
 	if [ "$deadline" -gt 0 ]; then
@@ -631,6 +740,7 @@ runner_attempt() {
 		A_REASON="the attempt ended without its result (exit status $st)"
 	fi
 	runner_spool run ",\"job\":$(runner_json "$RUNNER_JOB"),\"attempt\":$RUNNER_ATTEMPT,\"started_at\":\"$(runner_rfc3339 "$started")\",\"ended_at\":\"$(runner_rfc3339 "$ended")\",\"status\":$A_STATUS,\"failed_stage\":$(runner_json_or_null "$A_STAGE"),\"reason\":$(runner_json_or_null "$A_REASON"),\"host\":$(runner_json "$RUNNER_HOST")"
+	runner_lock_line "attempt $RUNNER_ATTEMPT ended $(runner_rfc3339 "$ended")"
 	runner_log "$RUNNER_JOB run $RUNNER_RUN_ID attempt $RUNNER_ATTEMPT: status $A_STATUS${A_STAGE:+ at stage $A_STAGE}${A_REASON:+: $A_REASON} ($(runner_seconds $((ended - started))) s)"
 	rm -rf "$dir"
 	RUNNER_ATTEMPT_DIR=
@@ -665,6 +775,9 @@ runner_end() {
 		runner_on_failure
 	fi
 	[ "$RUNNER_NESTED" = 1 ] || runner_load_spool
+	# The run has ended: nothing for the next run to find (runner_lost).
+	: >"$RUNNER_STATE/locks/$RUNNER_JOB.lock" ||
+		runner_log "cannot empty $RUNNER_STATE/locks/$RUNNER_JOB.lock"
 	exit "$RUNNER_STATUS"
 }
 

@@ -96,3 +96,42 @@ requests() {
 run_id_of() {
 	sed -n 's/^[a-z-]*: run \([0-9TZ-]*\): .*rows\? committed.*/\1/p' <<<"$1" | tail -n 1
 }
+
+# facts_all KIND [JQ]: as facts, over the .part files too: those of the
+# processes of a run that was killed, which never completed them.
+facts_all() {
+	cat var/spool/*.ndjson var/spool/*.part 2>/dev/null | jq -c "select(.fact == \"$1\") | ${2:-.}"
+}
+
+# job_alone JOB ARG...: pipelines/JOB.sh -q ARG... in the background, in a
+# session of its own (setsid), so that job_crash can end every process of
+# it; its stderr in bg.err.
+job_alone() {
+	local job=$1
+	shift
+	setsid "$STOCKETL_ROOT/pipelines/$job.sh" -q "$@" 2>bg.err 3>&- &
+}
+
+# job_crash JOB: SIGKILL, at once, to every process of the run of JOB that
+# holds its lock (started by job_alone: its process group is the runner's
+# pid), as a crash or a power cut ends a run; then wait until they have all
+# gone, reaped too (a zombie still has its pid, and the loader takes a
+# spool file whose writer's pid runs as live).  The run's id in
+# CRASHED_RUN, its runner's pid in CRASHED_PID.
+job_crash() {
+	local lock=var/locks/$1.lock i
+	# shellcheck disable=SC2034 # for the test
+	CRASHED_RUN=$(sed -n 's/^run \([^ ,]*\), pid [0-9]*,.*/\1/p' "$lock")
+	CRASHED_PID=$(sed -n 's/^run [^ ,]*, pid \([0-9]*\),.*/\1/p' "$lock")
+	if [ -z "$CRASHED_PID" ] || [ "$(ps -o pgid= -p "$CRASHED_PID" | tr -d ' ')" != "$CRASHED_PID" ]; then
+		echo "job_crash: $lock names no run that leads a process group of its own" >&2
+		return 1
+	fi
+	kill -KILL -- "-$CRASHED_PID"
+	for ((i = 0; i < 400; i++)); do
+		[ -z "$(ps -o pid= -g "$CRASHED_PID")" ] && flock -n "$lock" true && return 0
+		sleep 0.05
+	done
+	echo "job_crash: the processes of the run are still there" >&2
+	return 1
+}
