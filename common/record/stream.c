@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/utf8.h"
 #include "record/record_internal.h"
 #include "text/jscan.h"
 
@@ -205,7 +206,11 @@ static int rec_app_valid(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
 			return 0;
-	return 1;
+	/*
+	 * UTF-8, as in a JSON marker: the app is the txn's appId in the log,
+	 * and JSON text could not state other bytes as they are.
+	 */
+	return utf8_valid(s, n) == 0;
 }
 
 static int rec_key_is(const char *k, size_t n, const char *lit)
@@ -647,7 +652,8 @@ static int rec_read_binary(struct rec_reader *r, struct rec *out, struct err_msg
 			                           "a negative id, records or rejected");
 		if (!rec_app_valid(b->app, applen) || strlen(b->app) != applen)
 			return rec_bad_batch_frame(r, out, e, &r->control, status,
-			                           "app holds a control character");
+			                           "app holds a control character or bytes "
+			                           "that are not UTF-8");
 		out->type = REC_BATCH;
 		return REC_BATCH;
 	}
@@ -935,7 +941,8 @@ int rec_write_batch(struct rec_writer *w, const struct rec_batch *b, struct err_
 	size_t applen = strnlen(b->app, REC_APP_MAX + 1);
 	if (!rec_app_valid(b->app, applen)) {
 		err_set(e, EX_SOFTWARE,
-		        "a batch marker's app must be at most %d bytes without control characters",
+		        "a batch marker's app must be at most %d bytes of UTF-8 without control "
+		        "characters",
 		        REC_APP_MAX);
 		return -1;
 	}

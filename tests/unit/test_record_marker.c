@@ -284,6 +284,44 @@ static void test_malformed_batch_frame(void)
 	rec_reader_free(r);
 }
 
+/* An app that is not UTF-8 would become another appId in the log (JSON states UTF-8 alone). */
+static void test_batch_frame_app_not_utf8(void)
+{
+	char bytes[REC_HEADER_SIZE + REC_FRAME_SIZE] = {0};
+	memcpy(bytes, REC_MAGIC, REC_MAGIC_LEN);
+	bytes[8] = REC_BIN_VERSION;
+	bytes[10] = REC_FRAME_SIZE;
+	unsigned char *f = (unsigned char *)bytes + REC_HEADER_SIZE;
+	f[0] = 2; /* batch frame, status ok */
+	f[2] = 3; /* app of 3 bytes */
+	f[8] = 9;
+	f[16] = 4;
+	memcpy(f + 32,
+	       "a\xff"
+	       "b",
+	       3);
+	struct rec_reader *r = reader_for(bytes, sizeof bytes, 0);
+	struct rec rec;
+	struct err_msg e;
+	T_EQ_INT(rec_read(r, &rec, &e), REC_BAD_MARKER);
+	T_EQ_STR(e.text, "input: record 1: malformed batch marker: app holds a control character "
+	                 "or bytes that are not UTF-8");
+	rec_reader_free(r);
+	/* and no writer writes one */
+	struct capture c;
+	struct rec_writer *w = writer_to(&c, REC_FMT_BINARY);
+	struct rec_batch b = {.app = "a\xff"
+	                             "b",
+	                      .id = 1,
+	                      .records = 1,
+	                      .status = BATCH_OK};
+	T_EQ_INT(rec_write_batch(w, &b, &e), -1);
+	T_CHECK(strstr(e.text, "bytes of UTF-8 without control characters") != NULL);
+	T_EQ_INT(rec_writer_close(w, &e), 0);
+	capture_read(&c);
+	T_EQ_INT(c.len, REC_HEADER_SIZE); /* the header alone: no frame */
+}
+
 static void test_writers_refuse_malformed_markers(void)
 {
 	struct capture c;
@@ -325,6 +363,7 @@ int main(void)
 	T_RUN(test_malformed_marker_passes_through_binary);
 	T_RUN(test_marker_in_a_control_frame);
 	T_RUN(test_malformed_batch_frame);
+	T_RUN(test_batch_frame_app_not_utf8);
 	T_RUN(test_writers_refuse_malformed_markers);
 	T_RUN(test_batch_labels);
 	T_DONE();
