@@ -472,12 +472,10 @@ static int row_to_tick(const struct pq_value *row, const int pos[TICK_FIELD_COUN
 				         TICK_SYMBOL_MAX);
 				return -1;
 			}
-			if (memchr(v->bytes.p, '\0', v->bytes.len) ||
-			    utf8_valid((const char *)v->bytes.p, v->bytes.len) < 0) {
+			int nul = memchr(v->bytes.p, '\0', v->bytes.len) != NULL;
+			if (nul || utf8_valid((const char *)v->bytes.p, v->bytes.len) < 0) {
 				snprintf(why, n, "%s holds %s", tick_field_names[i],
-				         memchr(v->bytes.p, '\0', v->bytes.len)
-				             ? "a NUL byte"
-				             : "bytes that are not UTF-8");
+				         nul ? "a NUL byte" : "bytes that are not UTF-8");
 				return -1;
 			}
 			memcpy(dst, v->bytes.p, v->bytes.len);

@@ -520,6 +520,20 @@ void tick_to_frame(const struct tick *t, unsigned char f[TICK_FRAME_SIZE])
 	memcpy(f + 88, t->source, strnlen(t->source, TICK_SOURCE_MAX));
 }
 
+/*
+ * Is a frame's text field (16 bytes, NUL-terminated) UTF-8?  Read per
+ * record: ASCII, the usual case, is told by one test of all 16 bytes.
+ */
+static int frame_text_ok(const char s[16])
+{
+	uint64_t a, b;
+	memcpy(&a, s, 8);
+	memcpy(&b, s + 8, 8);
+	if (!((a | b) & 0x8080808080808080ULL))
+		return 1;
+	return utf8_valid(s, strlen(s)) == 0;
+}
+
 int tick_from_frame(const unsigned char f[TICK_FRAME_SIZE], struct tick *t)
 {
 	memset(t, 0, sizeof *t);
@@ -540,8 +554,7 @@ int tick_from_frame(const unsigned char f[TICK_FRAME_SIZE], struct tick *t)
 	    (!(t->nulls & TICK_N_INTERVAL) && !tick_interval_name(t->interval)))
 		return -1;
 	/* Text is UTF-8 in frames as in JSON records. */
-	if (utf8_valid(t->symbol, strlen(t->symbol)) < 0 ||
-	    utf8_valid(t->source, strlen(t->source)) < 0)
+	if (!frame_text_ok(t->symbol) || !frame_text_ok(t->source))
 		return -1;
 	return 0;
 }

@@ -249,14 +249,21 @@ static void test_marker_in_a_control_frame(void)
 	rec_reader_free(r);
 }
 
-/* A batch frame that breaks the rules: its fields as JSON that is just as malformed. */
-static void test_malformed_batch_frame(void)
+/* A binary stream's header and one zeroed frame in bytes; returns the frame. */
+static unsigned char *one_frame(char bytes[REC_HEADER_SIZE + REC_FRAME_SIZE])
 {
-	char bytes[REC_HEADER_SIZE + REC_FRAME_SIZE] = {0};
+	memset(bytes, 0, REC_HEADER_SIZE + REC_FRAME_SIZE);
 	memcpy(bytes, REC_MAGIC, REC_MAGIC_LEN);
 	bytes[8] = REC_BIN_VERSION;
 	bytes[10] = REC_FRAME_SIZE;
-	unsigned char *f = (unsigned char *)bytes + REC_HEADER_SIZE;
+	return (unsigned char *)bytes + REC_HEADER_SIZE;
+}
+
+/* A batch frame that breaks the rules: its fields as JSON that is just as malformed. */
+static void test_malformed_batch_frame(void)
+{
+	char bytes[REC_HEADER_SIZE + REC_FRAME_SIZE];
+	unsigned char *f = one_frame(bytes);
 	f[0] = 2;  /* batch frame */
 	f[1] = 7;  /* no such status */
 	f[2] = 3;  /* app of 3 bytes */
@@ -287,11 +294,8 @@ static void test_malformed_batch_frame(void)
 /* An app that is not UTF-8 would become another appId in the log (JSON states UTF-8 alone). */
 static void test_batch_frame_app_not_utf8(void)
 {
-	char bytes[REC_HEADER_SIZE + REC_FRAME_SIZE] = {0};
-	memcpy(bytes, REC_MAGIC, REC_MAGIC_LEN);
-	bytes[8] = REC_BIN_VERSION;
-	bytes[10] = REC_FRAME_SIZE;
-	unsigned char *f = (unsigned char *)bytes + REC_HEADER_SIZE;
+	char bytes[REC_HEADER_SIZE + REC_FRAME_SIZE];
+	unsigned char *f = one_frame(bytes);
 	f[0] = 2; /* batch frame, status ok */
 	f[2] = 3; /* app of 3 bytes */
 	f[8] = 9;
