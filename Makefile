@@ -40,7 +40,7 @@ WARN      = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
 ifneq ($(DEVELOPER)$(CI),)
 WARN     += -Werror
 endif
-LIBS      = -Wl,--as-needed -lcurl -lcjson -lzstd -lsnappy -lz -llz4 -lm
+LIBS      = -Wl,--as-needed -lcurl -lcjson -lzstd -lsnappy -lz -llz4 -lbrotlidec -lbrotlienc -lbrotlicommon -lm
 # libpq's headers (only common/pg/ includes them): Debian keeps them apart.
 PQ_INCLUDE := $(or $(shell pg_config --includedir 2>/dev/null),/usr/include/postgresql)
 
@@ -58,7 +58,8 @@ SANFLAGS  =
 # from their static archives: loading and relocating them was about 1.5 ms
 # of every start of a program that reads or writes Parquet.
 PROG_LIBS = -Wl,--as-needed -lcurl -lcjson \
-            -Wl,-Bstatic -lzstd -lsnappy -lz -llz4 -lstdc++ -Wl,-Bdynamic -lm
+            -Wl,-Bstatic -lzstd -lsnappy -lz -llz4 -lbrotlidec -lbrotlicommon -lstdc++ \
+            -Wl,-Bdynamic -lm
 endif
 
 # V=1 shows the full commands.

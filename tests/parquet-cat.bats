@@ -225,11 +225,12 @@ flip() {
 	assert_equal "$stderr" "parquet-cat: bad.parquet: row group 0, column utf8: page 1: page header lacks the header of its page type"
 }
 
-# lz4_file NAME ROWS: a file of ROWS rows that DuckDB writes with LZ4_RAW
-# pages (its "lz4"): integers, doubles, strings, booleans, dates,
-# timestamps, decimals and lists, most with nulls, in row groups of 2048.
+# lz4_file NAME ROWS [CODEC]: a file of ROWS rows that DuckDB writes with
+# LZ4_RAW pages (its "lz4"), or CODEC: integers, doubles, strings,
+# booleans, dates, timestamps, decimals and lists, most with nulls, in row
+# groups of 2048.
 lz4_file() {
-	duckdb-query.js "copy (select i::int as i32, case when i % 7 = 0 then null else i * 1000003 end::bigint as i64, i / 8.0 as dbl, case when i % 5 = 0 then null else 'sym' || (i % 37) end as str, i % 3 = 0 as flag, date '2024-01-01' + (i % 400)::int as day, timestamp '2025-06-02 09:30:00' + to_microseconds(i * 1234567) as ts, case when i % 11 = 0 then null else (i * 1.25)::decimal(18,4) end as price, case when i % 13 = 0 then null else [i, i + 1] end as pair from range($2) t(i)) to '$PWD/$1' (format parquet, compression lz4_raw, row_group_size 2048)" >/dev/null
+	duckdb-query.js "copy (select i::int as i32, case when i % 7 = 0 then null else i * 1000003 end::bigint as i64, i / 8.0 as dbl, case when i % 5 = 0 then null else 'sym' || (i % 37) end as str, i % 3 = 0 as flag, date '2024-01-01' + (i % 400)::int as day, timestamp '2025-06-02 09:30:00' + to_microseconds(i * 1234567) as ts, case when i % 11 = 0 then null else (i * 1.25)::decimal(18,4) end as price, case when i % 13 = 0 then null else [i, i + 1] end as pair from range($2) t(i)) to '$PWD/$1' (format parquet, compression ${3:-lz4_raw}, row_group_size 2048)" >/dev/null
 }
 
 # as_lz4 IN OUT: IN with every column chunk's codec changed from LZ4_RAW to
@@ -292,6 +293,27 @@ damage_chunk() {
 	run --separate-stderr parquet-cat bad.parquet
 	assert_failure 65
 	assert_equal "$stderr" "parquet-cat: bad.parquet: row group 0, column dbl: page 1: lz4 data corrupt"
+}
+
+@test "BROTLI pages (DuckDB's and pyarrow's brotli) read as DuckDB reads them" {
+	lz4_file brotli.parquet 5000 brotli
+	run parquet-cat --meta brotli.parquet
+	run jq -c '[.row_groups[].columns[].codec] | [length, unique]' <<<"$output"
+	assert_output '[27,["BROTLI"]]'
+	parquet-cat brotli.parquet >got
+	duckdb-query.js --decimal-shortest "select * from read_parquet('$PWD/brotli.parquet')" >want
+	run diff -u want got
+	assert_success
+	[ "$(wc -l <got)" -eq 5000 ]
+}
+
+@test "a damaged BROTLI page is refused with its row group, column and page" {
+	lz4_file bad.parquet 1000 brotli
+	damage_chunk bad.parquet 1
+	run --separate-stderr parquet-cat bad.parquet
+	assert_failure 65
+	assert_equal "$output" ""
+	assert_equal "$stderr" "parquet-cat: bad.parquet: row group 0, column i64: page 1: brotli data corrupt"
 }
 
 @test "a file that does not exist: exit 74" {

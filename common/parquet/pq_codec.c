@@ -7,8 +7,9 @@
  * frame).  LZ4 pages are read as Arrow reads them: parquet.thrift says
  * Hadoop's framing (blocks each behind their big-endian decompressed and
  * compressed sizes), but older Parquet C++ wrote one bare block, so a page
- * whose framing does not parse is taken as a bare block.  LZ4 is read
- * only: the writer never produces it.  The ZSTD contexts live as long as
+ * whose framing does not parse is taken as a bare block.  BROTLI pages
+ * are one Brotli stream, as Arrow (and so DuckDB and pyarrow) writes them.
+ * LZ4 and BROTLI are read only: the writer never produces them.  The ZSTD contexts live as long as
  * the codec so that each page does not pay for their setup.  The page CRC
  * is the CRC-32 of zlib, which the format names: on x86-64 processors with
  * carry-less multiplication (PCLMULQDQ, every one since 2010) computed by
@@ -16,6 +17,7 @@
  */
 #include "parquet/pq_codec.h"
 
+#include <brotli/decode.h>
 #include <limits.h>
 #include <lz4.h>
 #include <snappy-c.h>
@@ -54,7 +56,7 @@ const char *pq_codec_name(int codec)
 int pq_codec_supported(int codec)
 {
 	return codec == PQ_UNCOMPRESSED || codec == PQ_SNAPPY || codec == PQ_GZIP ||
-	       codec == PQ_ZSTD || codec == PQ_LZ4 || codec == PQ_LZ4_RAW;
+	       codec == PQ_ZSTD || codec == PQ_LZ4 || codec == PQ_LZ4_RAW || codec == PQ_BROTLI;
 }
 
 static int gzip_compress(const uint8_t *src, size_t n, struct pq_buf *out, const char **why)
@@ -238,6 +240,37 @@ static int lz4_decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
 	return 0;
 }
 
+/*
+ * One Brotli stream src[0..n) into exactly dn bytes at dst.  The stream
+ * states no size up front: one that needs more room than the page header
+ * gives, or ends short of it, disagrees with the header.
+ */
+static int brotli_decompress(const uint8_t *src, size_t n, uint8_t *dst, size_t dn,
+                             const char **why)
+{
+	BrotliDecoderState *st = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+	if (!st) {
+		*why = "out of memory";
+		return -1;
+	}
+	size_t in_left = n, out_left = dn;
+	const uint8_t *in = src;
+	uint8_t *out = dst;
+	BrotliDecoderResult r =
+	    BrotliDecoderDecompressStream(st, &in_left, &in, &out_left, &out, NULL);
+	BrotliDecoderDestroyInstance(st);
+	if (r == BROTLI_DECODER_RESULT_SUCCESS && out_left == 0 && in_left == 0)
+		return 0;
+	if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT ||
+	    (r == BROTLI_DECODER_RESULT_SUCCESS && out_left != 0))
+		*why = "decompressed size differs from the page header's";
+	else if (r == BROTLI_DECODER_RESULT_SUCCESS)
+		*why = "brotli data corrupt: bytes after the end of the stream";
+	else
+		*why = "brotli data corrupt";
+	return -1;
+}
+
 int pq_decompress(struct pq_codec *c, int codec, const uint8_t *src, size_t n, uint8_t *dst,
                   size_t dn, const char **why)
 {
@@ -290,6 +323,8 @@ int pq_decompress(struct pq_codec *c, int codec, const uint8_t *src, size_t n, u
 	case PQ_LZ4:
 	case PQ_LZ4_RAW:
 		return lz4_decompress(codec, src, n, dst, dn, why);
+	case PQ_BROTLI:
+		return brotli_decompress(src, n, dst, dn, why);
 	default:
 		*why = "unsupported compression codec";
 		return -1;

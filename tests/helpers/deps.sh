@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 packages=(
 	build-essential clang clang-format clang-tidy cppcheck llvm
 	libclang-rt-14-dev
-	libcurl4-openssl-dev libcjson-dev libpq-dev libzstd-dev libsnappy-dev zlib1g-dev liblz4-dev
+	libcurl4-openssl-dev libcjson-dev libpq-dev libzstd-dev libsnappy-dev zlib1g-dev liblz4-dev libbrotli-dev
 	bats bats-support bats-assert shellcheck
 	s3fs fuse3 postgresql tzdata ca-certificates
 	jq curl procps psmisc iproute2 time hyperfine git man-db bsdextrautils strace

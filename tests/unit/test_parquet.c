@@ -11,6 +11,7 @@
 #include "parquet/thrift_internal.h"
 #include "text/jscan.h"
 
+#include <brotli/encode.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <lz4.h>
@@ -2413,6 +2414,48 @@ static int64_t crafted_values(const struct craft *c)
 	return e.status ? -1 : all;
 }
 
+/* BROTLI: one stream, which decompresses to exactly the page header's size. */
+static void test_brotli_pages_decompress_to_exactly_their_size(void)
+{
+	uint8_t plain[5000], packed[6000], out[5002];
+	for (size_t i = 0; i < sizeof plain; i++)
+		plain[i] = (uint8_t)("0123456789,NVDA;"[i % 16] + (i % 331 == 0));
+	size_t n = sizeof packed;
+	T_CHECK(BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW,
+	                              BROTLI_MODE_GENERIC, sizeof plain, plain, &n, packed));
+	struct pq_codec *c = pq_codec_new();
+	const char *why = NULL;
+	T_CHECK(pq_codec_supported(PQ_BROTLI));
+	T_EQ_INT(pq_decompress(c, PQ_BROTLI, packed, n, out, sizeof plain, &why), 0);
+	T_CHECK(memcmp(out, plain, sizeof plain) == 0);
+	/* The stream states no size: known by decompressing it. */
+	size_t size = 0;
+	T_EQ_INT(pq_decompressed_size(PQ_BROTLI, packed, n, &size, &why), 0);
+	/* Larger or smaller than the header says. */
+	why = NULL;
+	T_EQ_INT(pq_decompress(c, PQ_BROTLI, packed, n, out, sizeof plain - 1, &why), -1);
+	T_EQ_STR(why, "decompressed size differs from the page header's");
+	why = NULL;
+	T_EQ_INT(pq_decompress(c, PQ_BROTLI, packed, n, out, sizeof plain + 2, &why), -1);
+	T_EQ_STR(why, "decompressed size differs from the page header's");
+	/* Cut short, or with bytes after the stream's end. */
+	why = NULL;
+	T_EQ_INT(pq_decompress(c, PQ_BROTLI, packed, n - 3, out, sizeof plain, &why), -1);
+	T_CHECK(why != NULL);
+	uint8_t longer[6004];
+	memcpy(longer, packed, n);
+	memcpy(longer + n, "tail", 4);
+	why = NULL;
+	T_EQ_INT(pq_decompress(c, PQ_BROTLI, longer, n + 4, out, sizeof plain, &why), -1);
+	T_EQ_STR(why, "brotli data corrupt: bytes after the end of the stream");
+	/* Not Brotli at all. */
+	memset(longer, 0xff, 64);
+	why = NULL;
+	T_EQ_INT(pq_decompress(c, PQ_BROTLI, longer, 64, out, sizeof plain, &why), -1);
+	T_EQ_STR(why, "brotli data corrupt");
+	pq_codec_free(c);
+}
+
 static void test_lz4_pages_read_bare_or_in_hadoop_framing(void)
 {
 	struct craft c;
@@ -2608,6 +2651,7 @@ int main(void)
 	T_RUN(test_lies_in_the_footer_are_caught);
 	T_RUN(test_corrupt_pages_are_caught);
 	T_RUN(test_lz4_pages_read_bare_or_in_hadoop_framing);
+	T_RUN(test_brotli_pages_decompress_to_exactly_their_size);
 	T_RUN(test_pages_over_the_limits_are_refused);
 	T_RUN(test_a_damaged_footer_checksum_key_is_refused);
 	T_RUN(test_truncated_and_damaged_files_are_refused_without_crashing);
