@@ -70,21 +70,25 @@ fill() {
 }
 
 # server_back: start the server again over the same storage if the full
-# disk ended it.  An upload that s3rver died in can leave its metadata file
-# empty (created, then ENOSPC), and s3rver then fails every listing that
-# reaches that key with a 500 (getMetadata parses the file as JSON), which
-# s3fs reports as EIO for the whole directory, and which stops s3fs from
-# mounting the bucket at all.  Such remains are no object (no upload of
-# them was acknowledged), and a server that survives a full disk leaves
-# none: they are removed on the server's side before it starts.
+# disk ended it.  An upload that fails on the full disk can leave its
+# metadata file empty (created, then ENOSPC), whether s3rver died in it or
+# answered 500 and lived on (an empty object, such as a directory's
+# marker), and s3rver then fails every listing that reaches that key with a
+# 500 (getMetadata parses the file as JSON), which s3fs reports as EIO for
+# the whole directory, and which stops s3fs from mounting the bucket at
+# all.  Such remains are no object (no upload of them was acknowledged):
+# they are removed on the server's side, before it starts again or under
+# the server that lived on (it reads metadata from its files on each
+# request; no upload is in flight once the writer that met the full disk
+# has exited).
 server_back() {
 	local meta
-	s3_server_running && return 0
 	find "$S3_DATA/$S3_BUCKET" -name '*._S3rver_metadata.json' -print0 |
 		while IFS= read -r -d '' meta; do
 			jq -e . "$meta" >/dev/null 2>&1 ||
 				rm -f "$meta" "${meta%_metadata.json}_object" "${meta%_metadata.json}_object.md5"
 		done
+	s3_server_running && return 0
 	s3_server_start
 }
 
