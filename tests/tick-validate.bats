@@ -231,6 +231,48 @@ outcome() {
 	assert_output $'"value":0.000001\n"value":100.5\n"value":"2025-06-17T14:00:00Z"\n"value":5'
 }
 
+@test "missing_percent, invalid_percent and duplicate_percent: the counts as percentages of the batch's records, with or without a % sign" {
+	checks '  - missing_percent(volume) < 30 %' \
+		'  - invalid_percent(volume):' '      valid min: 50' '      warn: when > 20%' '      fail: when > 50 %' \
+		'  - duplicate_percent(symbol, trade_timestamp) between 0 and 10' \
+		'  - missing_percent(close) = 0'
+	{
+		tick volume=null
+		tick volume=10
+		tick trade_timestamp='"2025-06-17T13:35:00Z"'
+		tick trade_timestamp='"2025-06-17T13:40:00Z"'
+		tick trade_timestamp='"2025-06-17T13:45:00Z"'
+		tick trade_timestamp='"2025-06-17T13:50:00Z"'
+		marker 6 1
+		tick volume=10
+		tick volume=null
+		tick volume=20
+		marker 3 2
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.metric, .outcome, .value]]' report.ndjson
+	# batch 1: 1 null of 6, 1 below 50 of 6 (a null is not invalid), 1 repeated key of 6
+	# batch 2: 1 null of 3, 2 below 50 of 3, 2 repeated keys of 3
+	assert_output "$(printf '%s\n' \
+		'[["missing_percent","pass",16.666667],["invalid_percent","pass",16.666667],["duplicate_percent","fail",16.666667],["missing_percent","pass",0]]' \
+		'[["missing_percent","fail",33.333333],["invalid_percent","fail",66.666667],["duplicate_percent","fail",66.666667],["missing_percent","pass",0]]')"
+	stderr_line "tick-validate: batch test/2: fail: invalid_percent(volume) (line 3): invalid_percent = 66.666667"
+}
+
+@test "avg and sum of prices and integers, exact, at warn and at fail level; an empty batch skips them" {
+	checks '  - avg(close) = 11.5' '  - sum(close):' '      warn: when > 20' '      fail: when > 1000' \
+		'  - avg(volume) between 49.5 and 50.5' '  - sum(volume) = 100'
+	{ tick close=11.25; tick close=11.75 volume=null; tick volume=0; marker 3; marker 0 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.metric, .outcome]]' report.ndjson
+	assert_output $'[["avg","fail"],["sum","warn"],["avg","pass"],["sum","pass"]]\n[["avg","skipped"],["sum","skipped"],["avg","skipped"],["sum","skipped"]]'
+	# the averages are of the values present (volume: 100 and 0), at scale 6, rounded
+	run grep -o '"value":[^,]*' <(head -1 report.ndjson)
+	assert_output $'"value":11.333333\n"value":34\n"value":50\n"value":100'
+}
+
 @test "schema: a required column missing from a record fails, or warns" {
 	checks '  - schema:' '      fail:' '        when required column missing: [symbol, trade_date]' \
 		'  - schema:' '      warn:' '        when required column missing: [volume]'
@@ -523,7 +565,7 @@ outcome() {
 	assert_failure 78
 	assert_equal "$stderr" 'tick-validate: bad.checks:1: expected "checks for <dataset>:" (the file is empty)'
 	expect '2: expected at least one check' 'checks for ticks:' ''
-	expect '2: expected a check: row_count, missing_count(COLUMN), invalid_count(COLUMN), duplicate_count(COLUMNS), freshness(COLUMN), min(COLUMN), max(COLUMN), schema or failed rows' \
+	expect '2: expected a check: row_count, missing_count(COLUMN), invalid_count(COLUMN), duplicate_count(COLUMNS), their _percent forms, freshness(COLUMN), min(COLUMN), max(COLUMN), avg(COLUMN), sum(COLUMN), schema or failed rows' \
 		'checks for ticks:' '  - rowcount > 0'
 	expect '2: expected a comparison (=, !=, <, <=, >, >=) or "between A and B"' 'checks for ticks:' '  - row_count ~ 0'
 	expect '2: expected a count (an integer), not "zero"' 'checks for ticks:' '  - row_count > zero'
@@ -537,6 +579,12 @@ outcome() {
 	expect '3: expected spaces for indentation, not a tab' 'checks for ticks:' '  - row_count > 0:' $'\tname: x'
 	expect '3: expected a setting of this check (name, warn or fail), not "valid min"' 'checks for ticks:' '  - row_count:' '      valid min: 0'
 	expect '2: expected "valid min:", "valid max:" or "valid values:" for invalid_count' 'checks for ticks:' '  - invalid_count(volume) = 0'
+	expect '2: expected "valid min:", "valid max:" or "valid values:" for invalid_percent' 'checks for ticks:' '  - invalid_percent(volume) < 1 %'
+	expect '2: expected a percentage, not "few"' 'checks for ticks:' '  - missing_percent(volume) < few'
+	expect '2: expected a count (an integer), not "5%"' 'checks for ticks:' '  - missing_count(volume) < 5%'
+	expect '2: expected the end of the threshold, not "%"' 'checks for ticks:' '  - missing_percent(volume) < 5 % %'
+	expect '2: expected a numeric column (open, high, low, close, volume or batch_id) for avg' 'checks for ticks:' '  - avg(trade_timestamp) > 0'
+	expect '2: expected a numeric column (open, high, low, close, volume or batch_id) for sum' 'checks for ticks:' '  - sum(symbol) > 0'
 	expect '4: expected "- " at the indentation of the other checks (2 spaces)' 'checks for ticks:' '  - row_count > 0' '' '    - row_count > 1'
 	expect '3: expected "- row_count > 0:" (with a colon) before the settings of a check' 'checks for ticks:' '  - row_count > 0' '      name: x'
 	expect '3: expected a comparison operator (=, !=, <, <=, >, >=)' 'checks for ticks:' '  - failed rows:' '      fail condition: high'

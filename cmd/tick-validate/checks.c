@@ -348,6 +348,7 @@ void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
 	for (size_t k = 0; k < cs->nmetrics; k++) {
 		struct check *c = &cs->v[cs->metrics[k]];
 		dec128 v;
+		c->rows += c->percent;
 		switch (c->kind) {
 		case CK_ROW_COUNT:
 			c->count++;
@@ -382,6 +383,15 @@ void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
 				c->has_agg = 1;
 			}
 			break;
+		case CK_AVG:
+		case CK_SUM:
+			/* Values of 38 digits at most: a sum of int64s or of prices at scale 6 fits. */
+			if (col_get(t, c->col, &v)) {
+				c->agg = c->has_agg ? c->agg + v : v;
+				c->has_agg = 1;
+				c->rows++;
+			}
+			break;
 		case CK_SCHEMA: {
 			uint16_t missing = c->required & (uint16_t)~present;
 			if (missing) {
@@ -401,6 +411,7 @@ void checks_reset(struct checks *cs)
 	for (size_t i = 0; i < cs->n; i++) {
 		struct check *c = &cs->v[i];
 		c->count = 0;
+		c->rows = 0;
 		c->has_agg = 0;
 		c->missing_cols = 0;
 		if (c->keys)
@@ -420,6 +431,21 @@ static int cond_holds(const struct check_cond *k, dec128 v)
 	}
 }
 
+/* Is column col a decimal at scale 6 (the prices)? */
+static int price_column(int col)
+{
+	return col >= 4 && col <= 7;
+}
+
+/* num / den rounded half away from zero (den > 0). */
+static dec128 div_round(dec128 num, int64_t den)
+{
+	dec128 q = num / den, r = num % den;
+	if (2 * (r < 0 ? -r : r) >= den)
+		q += num < 0 ? -1 : 1;
+	return q;
+}
+
 int checks_judge(const struct check *c, int64_t now, dec128 *value, int *has_value, int *exact)
 {
 	*exact = !(c->keys && keyset_overflowed(c->keys));
@@ -427,8 +453,16 @@ int checks_judge(const struct check *c, int64_t now, dec128 *value, int *has_val
 	switch (c->kind) {
 	case CK_MIN:
 	case CK_MAX:
+	case CK_SUM:
 		*value = c->agg;
 		*has_value = c->has_agg;
+		break;
+	case CK_AVG:
+		/* At scale 6 whatever the column's: an average of integers has a fraction. */
+		*has_value = c->has_agg;
+		if (c->has_agg)
+			*value =
+			    div_round(price_column(c->col) ? c->agg : c->agg * 1000000, c->rows);
 		break;
 	case CK_FRESHNESS:
 		*value = (dec128)now - c->agg;
@@ -436,6 +470,9 @@ int checks_judge(const struct check *c, int64_t now, dec128 *value, int *has_val
 		break;
 	default:
 		*value = c->count;
+		/* A percentage of no rows is 0, as of rows none of which counts. */
+		if (c->percent)
+			*value = c->rows ? div_round((dec128)c->count * 100 * 1000000, c->rows) : 0;
 		break;
 	}
 	if (!*has_value)
@@ -540,7 +577,11 @@ void checks_put_metric(struct buf *out, const struct check *c, dec128 v, int has
 		put_duration(out, v);
 		return;
 	}
-	if (c->kind != CK_MIN && c->kind != CK_MAX) {
+	if (c->percent || c->kind == CK_AVG) {
+		buf_append(out, text, dec_format(v, 6, text));
+		return;
+	}
+	if (c->kind != CK_MIN && c->kind != CK_MAX && c->kind != CK_SUM) {
 		buf_i64(out, (int64_t)v);
 		return;
 	}
@@ -548,14 +589,18 @@ void checks_put_metric(struct buf *out, const struct check *c, dec128 v, int has
 		put_ts(out, (int64_t)v);
 	else if (c->col == 3)
 		put_date(out, (int64_t)v);
-	else if (c->col >= 4 && c->col <= 7)
+	else if (price_column(c->col))
 		buf_append(out, text, dec_format(v, 6, text));
 	else
-		buf_i64(out, (int64_t)v);
+		buf_append(out, text, dec_format(v, 0, text));
 }
 
 const char *checks_metric_name(const struct check *c)
 {
+	if (c->percent)
+		return c->kind == CK_MISSING   ? "missing_percent"
+		       : c->kind == CK_INVALID ? "invalid_percent"
+		                               : "duplicate_percent";
 	static const char *const names[] = {
 	    [CK_ROW_COUNT] = "row_count",
 	    [CK_MISSING] = "missing_count",
@@ -566,6 +611,8 @@ const char *checks_metric_name(const struct check *c)
 	    [CK_MAX] = "max",
 	    [CK_SCHEMA] = "schema",
 	    [CK_FAILED_ROWS] = "failed_rows",
+	    [CK_AVG] = "avg",
+	    [CK_SUM] = "sum",
 	};
 	return names[c->kind];
 }

@@ -34,7 +34,9 @@ enum check_kind {
 	CK_MIN,
 	CK_MAX,
 	CK_SCHEMA,
-	CK_FAILED_ROWS
+	CK_FAILED_ROWS,
+	CK_AVG,
+	CK_SUM
 };
 
 enum check_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_BETWEEN, OP_NOT_BETWEEN };
@@ -77,6 +79,12 @@ struct expr_node {
 
 struct check {
 	int kind;
+	/*
+	 * missing_percent, invalid_percent, duplicate_percent: the count of
+	 * CK_MISSING, CK_INVALID or CK_DUPLICATE as a percentage of the
+	 * batch's rows, at scale 6
+	 */
+	int percent;
 	int line;
 	char definition[256];       /* the item as written, without a trailing ':' */
 	char name[256];             /* name: or the definition */
@@ -111,6 +119,7 @@ struct check {
 
 	/* The batch's metric. */
 	int64_t count;
+	int64_t rows; /* records taken (percentages), or values summed (avg) */
 	dec128 agg;
 	int has_agg;
 	uint16_t missing_cols;

@@ -28,7 +28,7 @@ static const int col_types[TICK_FIELD_COUNT] = {
 };
 
 /* Units of metrics and thresholds. */
-enum unit { U_COUNT, U_DURATION, U_COLUMN };
+enum unit { U_COUNT, U_DURATION, U_COLUMN, U_SCALE6 };
 
 struct parser {
 	const char *name;
@@ -151,8 +151,10 @@ static int unit_of(const struct check *c)
 {
 	if (c->kind == CK_FRESHNESS)
 		return U_DURATION;
-	if (c->kind == CK_MIN || c->kind == CK_MAX)
+	if (c->kind == CK_MIN || c->kind == CK_MAX || c->kind == CK_SUM)
 		return U_COLUMN;
+	if (c->percent || c->kind == CK_AVG)
+		return U_SCALE6;
 	return U_COUNT;
 }
 
@@ -210,12 +212,33 @@ static int parse_metric_value(struct parser *p, const struct check *c, const cha
 		return 0;
 	case U_COLUMN:
 		return parse_col_value(p, c->col, s, n, out);
+	case U_SCALE6:
+		/* A percentage may say so: "< 5%", or "< 5 %" (parse_cond()). */
+		if (c->percent && n > 1 && s[n - 1] == '%')
+			n--;
+		if (dec_parse(s, n, 38, 6, out, &de) < 0)
+			return fail_at(p, "expected a %s, not \"%.*s\"",
+			               c->percent ? "percentage" : "number", (int)(n > 40 ? 40 : n),
+			               s);
+		return 0;
 	default:
 		if (dec_parse(s, n, 19, 0, out, &de) < 0)
 			return fail_at(p, "expected a count (an integer), not \"%.*s\"",
 			               (int)(n > 40 ? 40 : n), s);
 		return 0;
 	}
+}
+
+/* The "%" after a percentage's value, written apart ("< 5 %"). */
+static void accept_percent(const struct check *c, struct text *t)
+{
+	struct text save = *t;
+	skip_space(t);
+	if (c->percent && t->s < t->end && *t->s == '%' &&
+	    (t->s + 1 == t->end || t->s[1] == ' ' || t->s[1] == '\t'))
+		t->s++;
+	else
+		*t = save;
 }
 
 /* "<op> <value>", "between A and B" or "not between A and B", to the end of t. */
@@ -234,6 +257,7 @@ static int parse_cond(struct parser *p, const struct check *c, struct text *t,
 			return fail_at(p, "expected a value after \"between\"");
 		if (parse_metric_value(p, c, s, n, &out->a) < 0)
 			return -1;
+		accept_percent(c, t);
 		if (!accept_word(t, "and"))
 			return fail_at(p, "expected \"and\" in \"between A and B\"");
 		n = word(t, &s);
@@ -241,6 +265,7 @@ static int parse_cond(struct parser *p, const struct check *c, struct text *t,
 			return fail_at(p, "expected a value after \"and\"");
 		if (parse_metric_value(p, c, s, n, &out->b) < 0)
 			return -1;
+		accept_percent(c, t);
 		if (out->a > out->b)
 			return fail_at(p, "expected \"between A and B\" with A <= B");
 	} else {
@@ -252,6 +277,7 @@ static int parse_cond(struct parser *p, const struct check *c, struct text *t,
 			return fail_at(p, "expected a value after the comparison");
 		if (parse_metric_value(p, c, s, n, &out->a) < 0)
 			return -1;
+		accept_percent(c, t);
 	}
 	if (!at_end(t))
 		return fail_at(p, "expected the end of the threshold, not \"%.*s\"",
@@ -636,15 +662,20 @@ static int parse_condition(struct parser *p, struct check *c, struct text *t)
 
 static const struct {
 	const char *name;
-	int kind;
+	int kind, percent;
 } metrics[] = {
-    {"row_count", CK_ROW_COUNT},
-    {"missing_count", CK_MISSING},
-    {"invalid_count", CK_INVALID},
-    {"duplicate_count", CK_DUPLICATE},
-    {"freshness", CK_FRESHNESS},
-    {"min", CK_MIN},
-    {"max", CK_MAX},
+    {"row_count", CK_ROW_COUNT, 0},
+    {"missing_count", CK_MISSING, 0},
+    {"missing_percent", CK_MISSING, 1},
+    {"invalid_count", CK_INVALID, 0},
+    {"invalid_percent", CK_INVALID, 1},
+    {"duplicate_count", CK_DUPLICATE, 0},
+    {"duplicate_percent", CK_DUPLICATE, 1},
+    {"freshness", CK_FRESHNESS, 0},
+    {"min", CK_MIN, 0},
+    {"max", CK_MAX, 0},
+    {"avg", CK_AVG, 0},
+    {"sum", CK_SUM, 0},
 };
 
 /* The text of an item after "- " (a trailing ':' already removed). */
@@ -677,13 +708,16 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 	n = ident(t, &s);
 	c->kind = -1;
 	for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++)
-		if (strlen(metrics[i].name) == n && memcmp(metrics[i].name, s, n) == 0)
+		if (strlen(metrics[i].name) == n && memcmp(metrics[i].name, s, n) == 0) {
 			c->kind = metrics[i].kind;
+			c->percent = metrics[i].percent;
+		}
 	if (c->kind < 0)
 		return fail_at(
 		    p, "expected a check: row_count, missing_count(COLUMN), "
-		       "invalid_count(COLUMN), duplicate_count(COLUMNS), "
-		       "freshness(COLUMN), min(COLUMN), max(COLUMN), schema or failed rows");
+		       "invalid_count(COLUMN), duplicate_count(COLUMNS), their _percent forms, "
+		       "freshness(COLUMN), min(COLUMN), max(COLUMN), avg(COLUMN), sum(COLUMN), "
+		       "schema or failed rows");
 	t->s += n;
 	if (c->kind != CK_ROW_COUNT) {
 		if (!accept(t, "("))
@@ -711,6 +745,12 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 		if ((c->kind == CK_MIN || c->kind == CK_MAX) && ty == CT_STR)
 			return fail_at(p, "expected a numeric, date or timestamp column for %.*s",
 			               (int)n, s);
+		if ((c->kind == CK_AVG || c->kind == CK_SUM) && ty != CT_DEC6 && ty != CT_INT)
+			return fail_at(
+			    p,
+			    "expected a numeric column (open, high, low, close, volume or "
+			    "batch_id) for %.*s",
+			    (int)n, s);
 		if (c->kind == CK_DUPLICATE) {
 			/* The time column, when there is one, is the ordered part of the key. */
 			for (int i = 0; i < c->ncols; i++)
@@ -812,6 +852,8 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 	    [CK_MAX] = "name, warn or fail",
 	    [CK_SCHEMA] = "name, warn or fail",
 	    [CK_FAILED_ROWS] = "name, fail condition, time zone, warn or fail",
+	    [CK_AVG] = "name, warn or fail",
+	    [CK_SUM] = "name, warn or fail",
 	};
 	return fail_at(p, "expected a setting of this check (%s), not \"%.*s\"", keys[c->kind],
 	               (int)(klen > 40 ? 40 : klen), key);
@@ -863,7 +905,8 @@ static int finish_item(struct parser *p, struct check *c, int line)
 		         !c->nvalues)
 			rc = fail_at(p,
 			             "expected \"valid min:\", \"valid max:\" or \"valid values:\" "
-			             "for invalid_count");
+			             "for %s",
+			             c->percent ? "invalid_percent" : "invalid_count");
 	}
 	p->line = at;
 	return rc;
