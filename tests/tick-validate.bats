@@ -169,6 +169,27 @@ outcome() {
 	assert_output '[["fail",2],["warn",1],["fail",1],["pass",0]]'
 }
 
+@test "invalid_count of strings: valid regex, invalid regex, lengths in characters, invalid values; a null is missing, not invalid" {
+	checks '  - invalid_count(symbol):' "      valid regex: '^[A-Z]{1,4}\$'" '      warn: when > 0' \
+		'  - invalid_count(symbol):' '      invalid regex: ^BRK' '      warn: when > 0' \
+		'  - invalid_count(source):' '      valid min length: 5' '      valid max length: 12' '      warn: when > 0' \
+		'  - invalid_count(interval):' '      valid length: 4' '      warn: when > 0' \
+		'  - invalid_count(volume):' '      invalid values: [0, 7]' '      warn: when > 0'
+	{
+		tick
+		tick symbol='"BRK.B"' source='"av"' volume=0
+		tick symbol='"nvda"' interval='"15min"' volume=7
+		tick symbol='"BRKA"' source='"Älphavantäge"' volume=8
+		tick symbol=null interval=null source=null volume=null
+		marker 5
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 1
+	run jq -c '[.checks[] | .value]' report.ndjson
+	# BRK.B, nvda; BRK.B, BRKA; av (2) (Älphavantäge is 12 characters, 14 bytes); 15min; 0, 7
+	assert_output '[2,2,1,1,2]'
+}
+
 @test "duplicate_count finds repeated keys, in order or not, at warn and at fail level" {
 	checks '  - duplicate_count(symbol, interval, trade_timestamp):' '      warn: when > 0' '      fail: when > 1' \
 		'  - duplicate_count(symbol) > 0'
@@ -578,8 +599,13 @@ outcome() {
 	expect '3: expected "warn: when <comparison>"' 'checks for ticks:' '  - min(low):' '      warn: > 1'
 	expect '3: expected spaces for indentation, not a tab' 'checks for ticks:' '  - row_count > 0:' $'\tname: x'
 	expect '3: expected a setting of this check (name, warn or fail), not "valid min"' 'checks for ticks:' '  - row_count:' '      valid min: 0'
-	expect '2: expected "valid min:", "valid max:" or "valid values:" for invalid_count' 'checks for ticks:' '  - invalid_count(volume) = 0'
-	expect '2: expected "valid min:", "valid max:" or "valid values:" for invalid_percent' 'checks for ticks:' '  - invalid_percent(volume) < 1 %'
+	expect '2: expected "valid min:", "valid max:" or "valid values:" (or another validity setting) for invalid_count' 'checks for ticks:' '  - invalid_count(volume) = 0'
+	expect '2: expected "valid min:", "valid max:" or "valid values:" (or another validity setting) for invalid_percent' 'checks for ticks:' '  - invalid_percent(volume) < 1 %'
+	expect '3: expected a string column (symbol, interval or source) for "valid regex"' 'checks for ticks:' '  - invalid_count(volume) = 0:' '      valid regex: ^1'
+	expect '3: expected a regular expression whose counted repetitions ({m,n}) multiply to at most 1000 after "valid regex:"' \
+		'checks for ticks:' '  - invalid_count(symbol) = 0:' '      valid regex: ((A{10}){10}){11}'
+	expect '3: expected a length (a whole number of characters) after "valid max length:"' 'checks for ticks:' '  - invalid_count(symbol) = 0:' '      valid max length: -1'
+	expect '4: expected one "invalid regex:" per check' 'checks for ticks:' '  - invalid_count(symbol) = 0:' '      invalid regex: ^A' '      invalid regex: ^B'
 	expect '2: expected a percentage, not "few"' 'checks for ticks:' '  - missing_percent(volume) < few'
 	expect '2: expected a count (an integer), not "5%"' 'checks for ticks:' '  - missing_count(volume) < 5%'
 	expect '2: expected the end of the threshold, not "%"' 'checks for ticks:' '  - missing_percent(volume) < 5 % %'

@@ -282,22 +282,48 @@ int checks_rows(struct checks *cs, const struct tick *t)
 
 /* Batch metrics ---------------------------------------------------------------------- */
 
+/* The characters of UTF-8 text (its bytes that do not continue a sequence). */
+static int chars(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 static int is_invalid(const struct check *c, const struct tick *t)
 {
 	if (c->col == 0 || c->col == 1 || c->col == 11) {
 		const char *s = col_str(t, c->col);
-		if (!s || !c->nvalues)
-			return 0;
-		for (int i = 0; i < c->nvalues; i++)
-			if (strcmp(s, c->svalues[i]) == 0)
-				return 0;
-		return 1;
+		if (!s)
+			return 0; /* missing, not invalid */
+		int in = !c->nvalues;
+		for (int i = 0; !in && i < c->nvalues; i++)
+			in = strcmp(s, c->svalues[i]) == 0;
+		if (!in)
+			return 1;
+		for (int i = 0; i < c->ninvalid; i++)
+			if (strcmp(s, c->isvalues[i]) == 0)
+				return 1;
+		if (c->valid_len >= 0 || c->valid_min_len >= 0 || c->valid_max_len >= 0) {
+			int n = chars(s);
+			if ((c->valid_len >= 0 && n != c->valid_len) ||
+			    (c->valid_min_len >= 0 && n < c->valid_min_len) ||
+			    (c->valid_max_len >= 0 && n > c->valid_max_len))
+				return 1;
+		}
+		if (c->has_valid_re && regexec(&c->valid_re, s, 0, NULL, 0) != 0)
+			return 1;
+		return c->has_invalid_re && regexec(&c->invalid_re, s, 0, NULL, 0) == 0;
 	}
 	dec128 v;
 	if (!col_get(t, c->col, &v))
 		return 0;
 	if ((c->has_valid_min && v < c->valid_min) || (c->has_valid_max && v > c->valid_max))
 		return 1;
+	for (int i = 0; i < c->ninvalid; i++)
+		if (c->ivalues[i] == v)
+			return 1;
 	if (!c->nvalues)
 		return 0;
 	for (int i = 0; i < c->nvalues; i++)

@@ -15,6 +15,7 @@
 #ifndef TICK_VALIDATE_CHECKS_H
 #define TICK_VALIDATE_CHECKS_H
 
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,6 +104,13 @@ struct check {
 	dec128 valid_min, valid_max;
 	dec128 values[VALUES_MAX];    /* numeric, date and timestamp columns */
 	char svalues[VALUES_MAX][16]; /* string columns */
+	int ninvalid;                 /* invalid values: the same, denied */
+	dec128 ivalues[VALUES_MAX];
+	char isvalues[VALUES_MAX][16];
+	/* string columns: regular expressions (POSIX extended), lengths in characters or -1 */
+	int has_valid_re, has_invalid_re;
+	regex_t valid_re, invalid_re;
+	int valid_len, valid_min_len, valid_max_len;
 
 	/* failed rows */
 	char condition[200]; /* the fail condition as written */

@@ -344,6 +344,112 @@ static int add_valid_value(struct parser *p, struct check *c, const char *s, siz
 	return 0;
 }
 
+/* An item of "invalid values: [...]": a value the column may not hold. */
+static int add_invalid_value(struct parser *p, struct check *c, const char *s, size_t n)
+{
+	if (c->ninvalid == VALUES_MAX)
+		return fail_at(p, "expected at most %d invalid values", VALUES_MAX);
+	if (col_types[c->col] == CT_STR) {
+		if (n > 15)
+			return fail_at(p, "expected values of at most 15 bytes for %s",
+			               tick_field_names[c->col]);
+		memcpy(c->isvalues[c->ninvalid], s, n);
+		c->isvalues[c->ninvalid][n] = '\0';
+	} else if (parse_col_value(p, c->col, s, n, &c->ivalues[c->ninvalid]) < 0) {
+		return -1;
+	}
+	c->ninvalid++;
+	return 0;
+}
+
+/*
+ * The product of the bounds of a pattern's counted repetitions ("{3}",
+ * "{2,5}": 3 * 5), at most limit + 1: regcomp() copies a repeated part
+ * once per count, so nested counts grow without bound.
+ */
+static long repetitions(const char *s, long limit)
+{
+	long product = 1;
+	for (; *s; s++) {
+		if (*s != '{' || !isdigit((unsigned char)s[1]))
+			continue;
+		long m = 0;
+		for (s++; isdigit((unsigned char)*s) && m <= limit; s++)
+			m = m * 10 + (*s - '0');
+		if (*s == ',' && isdigit((unsigned char)s[1])) {
+			m = 0;
+			for (s++; isdigit((unsigned char)*s) && m <= limit; s++)
+				m = m * 10 + (*s - '0');
+		}
+		product *= m > 0 ? m : 1;
+		if (product > limit)
+			return limit + 1;
+		s--;
+	}
+	return product;
+}
+
+/* "valid regex:" or "invalid regex:": a POSIX extended expression, quoted or not. */
+static int parse_regex(struct parser *p, struct check *c, int valid, struct text *v)
+{
+	const char *what = valid ? "valid regex" : "invalid regex";
+	if (col_types[c->col] != CT_STR)
+		return fail_at(
+		    p, "expected a string column (symbol, interval or source) for \"%s\"", what);
+	if (valid ? c->has_valid_re : c->has_invalid_re)
+		return fail_at(p, "expected one \"%s:\" per check", what);
+	skip_space(v);
+	const char *s = v->s;
+	size_t n = (size_t)(v->end - v->s);
+	if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+		s++;
+		n -= 2;
+	}
+	if (n == 0 || n > 200)
+		return fail_at(p, "expected a regular expression after \"%s:\"", what);
+	char pattern[201], why[128];
+	memcpy(pattern, s, n);
+	pattern[n] = '\0';
+	if (repetitions(pattern, 1000) > 1000)
+		return fail_at(p,
+		               "expected a regular expression whose counted repetitions ({m,n}) "
+		               "multiply to at most 1000 after \"%s:\"",
+		               what);
+	regex_t *re = valid ? &c->valid_re : &c->invalid_re;
+	int rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		regerror(rc, re, why, sizeof why);
+		return fail_at(p,
+		               "expected a regular expression (POSIX extended) after \"%s:\": %s",
+		               what, why);
+	}
+	*(valid ? &c->has_valid_re : &c->has_invalid_re) = 1;
+	return 0;
+}
+
+/* "valid length:", "valid min length:", "valid max length:": characters. */
+static int parse_length(struct parser *p, struct check *c, const char *key, size_t klen,
+                        struct text *v, int *out)
+{
+	const char *s;
+	size_t n = word(v, &s);
+	if (col_types[c->col] != CT_STR)
+		return fail_at(p,
+		               "expected a string column (symbol, interval or source) for \"%.*s\"",
+		               (int)klen, key);
+	if (*out >= 0)
+		return fail_at(p, "expected one \"%.*s:\" per check", (int)klen, key);
+	int len = 0;
+	for (size_t i = 0; i < n && len <= 1000000; i++)
+		len = isdigit((unsigned char)s[i]) ? len * 10 + (s[i] - '0') : -1;
+	if (n == 0 || len < 0 || len > 1000000 || !at_end(v))
+		return fail_at(p,
+		               "expected a length (a whole number of characters) after \"%.*s:\"",
+		               (int)klen, key);
+	*out = len;
+	return 0;
+}
+
 static int add_required(struct parser *p, struct check *c, const char *s, size_t n)
 {
 	int col = checks_column(s, n);
@@ -687,6 +793,7 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 	snprintf(c->name, sizeof c->name, "%s", c->definition);
 	c->col = -1;
 	c->order_col = -1;
+	c->valid_len = c->valid_min_len = c->valid_max_len = -1;
 	if (accept_word(t, "schema")) {
 		c->kind = CK_SCHEMA;
 		if (!at_end(t))
@@ -825,6 +932,19 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 			return fail_at(p, "expected one \"valid values:\" per check");
 		return parse_list(p, v, add_valid_value, c);
 	}
+	if (c->kind == CK_INVALID && KEY("invalid values")) {
+		if (c->ninvalid)
+			return fail_at(p, "expected one \"invalid values:\" per check");
+		return parse_list(p, v, add_invalid_value, c);
+	}
+	if (c->kind == CK_INVALID && (KEY("valid regex") || KEY("invalid regex")))
+		return parse_regex(p, c, KEY("valid regex"), v);
+	if (c->kind == CK_INVALID && KEY("valid length"))
+		return parse_length(p, c, key, klen, v, &c->valid_len);
+	if (c->kind == CK_INVALID && KEY("valid min length"))
+		return parse_length(p, c, key, klen, v, &c->valid_min_len);
+	if (c->kind == CK_INVALID && KEY("valid max length"))
+		return parse_length(p, c, key, klen, v, &c->valid_max_len);
 	if (c->kind == CK_FAILED_ROWS && KEY("fail condition")) {
 		if (c->nnodes)
 			return fail_at(p, "expected one \"fail condition:\" per check");
@@ -845,7 +965,10 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 	static const char *const keys[] = {
 	    [CK_ROW_COUNT] = "name, warn or fail",
 	    [CK_MISSING] = "name, warn or fail",
-	    [CK_INVALID] = "name, warn, fail, valid min, valid max or valid values",
+	    [CK_INVALID] =
+	        "name, warn, fail, valid min, valid max, valid values, invalid values, "
+	        "valid regex, invalid regex, valid length, valid min length or valid max "
+	        "length",
 	    [CK_DUPLICATE] = "name, warn or fail",
 	    [CK_FRESHNESS] = "name, warn or fail",
 	    [CK_MIN] = "name, warn or fail",
@@ -902,10 +1025,11 @@ static int finish_item(struct parser *p, struct check *c, int line)
 			             "alerts on the lines below",
 			             c->definition);
 		else if (c->kind == CK_INVALID && !c->has_valid_min && !c->has_valid_max &&
-		         !c->nvalues)
+		         !c->nvalues && !c->ninvalid && !c->has_valid_re && !c->has_invalid_re &&
+		         c->valid_len < 0 && c->valid_min_len < 0 && c->valid_max_len < 0)
 			rc = fail_at(p,
 			             "expected \"valid min:\", \"valid max:\" or \"valid values:\" "
-			             "for %s",
+			             "(or another validity setting) for %s",
 			             c->percent ? "invalid_percent" : "invalid_count");
 	}
 	p->line = at;
@@ -1169,8 +1293,13 @@ void checks_free(struct checks *cs)
 {
 	if (!cs)
 		return;
-	for (size_t i = 0; i < cs->n; i++)
+	for (size_t i = 0; i < cs->n; i++) {
 		keyset_free(cs->v[i].keys);
+		if (cs->v[i].has_valid_re)
+			regfree(&cs->v[i].valid_re);
+		if (cs->v[i].has_invalid_re)
+			regfree(&cs->v[i].invalid_re);
+	}
 	for (size_t i = 0; i < cs->nzones; i++)
 		tz_free(cs->zones[i]);
 	free(cs->v);
