@@ -157,6 +157,17 @@ outcome() {
 	assert_output $'[["warn",1],["pass",0]]\n[["fail",2],["fail",1]]'
 }
 
+@test "missing_count and missing_percent with missing values: listed values count as missing, beside nulls" {
+	checks '  - missing_count(source):' "      missing values: ['', N/A]" '      warn: when > 0' \
+		'  - missing_percent(volume) < 50 %:' '      missing values: [0, -1]' \
+		'  - missing_count(trade_date) = 0:' '      missing values: [1970-01-01]'
+	{ tick source='""'; tick source='"N/A"' volume=0; tick source=null volume=-1; tick source='"n/a"' trade_date='"1970-01-01"'; marker 4; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.metric, .outcome, .value]]' report.ndjson
+	assert_output '[["missing_count","warn",3],["missing_percent","fail",50],["missing_count","fail",1]]'
+}
+
 @test "invalid_count with valid min, valid max and valid values" {
 	checks '  - invalid_count(volume) = 0:' '      valid min: 0' '      valid max: 1000' \
 		'  - invalid_count(symbol):' "      valid values: [IBM, 'NVDA']" '      warn: when > 0' \
@@ -599,11 +610,15 @@ outcome() {
 	expect '3: expected "warn: when <comparison>"' 'checks for ticks:' '  - min(low):' '      warn: > 1'
 	expect '3: expected spaces for indentation, not a tab' 'checks for ticks:' '  - row_count > 0:' $'\tname: x'
 	expect '3: expected a setting of this check (name, warn or fail), not "valid min"' 'checks for ticks:' '  - row_count:' '      valid min: 0'
+	expect '3: expected a setting of this check (name, warn, fail or missing values), not "valid values"' 'checks for ticks:' '  - missing_count(symbol) = 0:' '      valid values: [IBM]'
+	expect '3: expected a date YYYY-MM-DD for trade_date, not "never"' 'checks for ticks:' '  - missing_count(trade_date) = 0:' '      missing values: [never]'
 	expect '2: expected "valid min:", "valid max:" or "valid values:" (or another validity setting) for invalid_count' 'checks for ticks:' '  - invalid_count(volume) = 0'
 	expect '2: expected "valid min:", "valid max:" or "valid values:" (or another validity setting) for invalid_percent' 'checks for ticks:' '  - invalid_percent(volume) < 1 %'
 	expect '3: expected a string column (symbol, interval or source) for "valid regex"' 'checks for ticks:' '  - invalid_count(volume) = 0:' '      valid regex: ^1'
-	expect '3: expected a regular expression whose counted repetitions ({m,n}) multiply to at most 1000 after "valid regex:"' \
+	expect '3: expected a regular expression whose repetitions ({m,n} and +) multiply to at most 1000 after "valid regex:"' \
 		'checks for ticks:' '  - invalid_count(symbol) = 0:' '      valid regex: ((A{10}){10}){11}'
+	expect '3: expected a regular expression whose repetitions ({m,n} and +) multiply to at most 1000 after "invalid regex:"' \
+		'checks for ticks:' '  - invalid_count(symbol) = 0:' '      invalid regex: ^A++++++++++'
 	expect '3: expected a length (a whole number of characters) after "valid max length:"' 'checks for ticks:' '  - invalid_count(symbol) = 0:' '      valid max length: -1'
 	expect '4: expected one "invalid regex:" per check' 'checks for ticks:' '  - invalid_count(symbol) = 0:' '      invalid regex: ^A' '      invalid regex: ^B'
 	expect '2: expected a percentage, not "few"' 'checks for ticks:' '  - missing_percent(volume) < few'

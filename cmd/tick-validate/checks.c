@@ -282,6 +282,25 @@ int checks_rows(struct checks *cs, const struct tick *t)
 
 /* Batch metrics ---------------------------------------------------------------------- */
 
+/* Is t's value of c's column (not null) one of c's values (missing values)? */
+static int listed(const struct check *c, const struct tick *t)
+{
+	if (c->col == 0 || c->col == 1 || c->col == 11) {
+		const char *s = col_str(t, c->col);
+		for (int i = 0; s && i < c->nvalues; i++)
+			if (strcmp(s, c->svalues[i]) == 0)
+				return 1;
+		return 0;
+	}
+	dec128 v;
+	if (!col_get(t, c->col, &v))
+		return 0;
+	for (int i = 0; i < c->nvalues; i++)
+		if (c->values[i] == v)
+			return 1;
+	return 0;
+}
+
 /* The characters of UTF-8 text (its bytes that do not continue a sequence). */
 static int chars(const char *s)
 {
@@ -380,7 +399,7 @@ void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
 			c->count++;
 			break;
 		case CK_MISSING:
-			if (t->nulls & (1u << c->col))
+			if ((t->nulls & (1u << c->col)) || (c->nvalues && listed(c, t)))
 				c->count++;
 			break;
 		case CK_INVALID:

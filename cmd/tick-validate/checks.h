@@ -99,7 +99,7 @@ struct check {
 	struct check_cond inline_cond; /* passes when true */
 	struct check_cond warn, fail;  /* warns / fails when true */
 
-	/* invalid_count validity */
+	/* invalid_count validity; values and svalues: its valid values, or missing_count's missing values */
 	int has_valid_min, has_valid_max, nvalues;
 	dec128 valid_min, valid_max;
 	dec128 values[VALUES_MAX];    /* numeric, date and timestamp columns */

@@ -330,7 +330,8 @@ static int parse_list(struct parser *p, struct text *t,
 static int add_valid_value(struct parser *p, struct check *c, const char *s, size_t n)
 {
 	if (c->nvalues == VALUES_MAX)
-		return fail_at(p, "expected at most %d valid values", VALUES_MAX);
+		return fail_at(p, "expected at most %d %s values", VALUES_MAX,
+		               c->kind == CK_MISSING ? "missing" : "valid");
 	if (col_types[c->col] == CT_STR) {
 		if (n > 15)
 			return fail_at(p, "expected values of at most 15 bytes for %s",
@@ -363,30 +364,46 @@ static int add_invalid_value(struct parser *p, struct check *c, const char *s, s
 }
 
 /*
- * The product of the bounds of a pattern's counted repetitions ("{3}",
- * "{2,5}": 3 * 5), at most limit + 1: regcomp() copies a repeated part
- * once per count, so nested counts grow without bound.
+ * How many times regcomp() copies a pattern's parts, at most limit + 1:
+ * it copies a repeated part once per count of "{m,n}" (n, or m for
+ * "{m,}") and twice for "+", and the copies multiply when repetitions
+ * nest or stack ("a+++", "(a{9}){9}").  The product over the whole
+ * pattern bounds that; escaped characters and bracket expressions repeat
+ * nothing.
  */
 static long repetitions(const char *s, long limit)
 {
 	long product = 1;
-	for (; *s; s++) {
-		if (*s != '{' || !isdigit((unsigned char)s[1]))
-			continue;
-		long m = 0;
-		for (s++; isdigit((unsigned char)*s) && m <= limit; s++)
-			m = m * 10 + (*s - '0');
-		if (*s == ',' && isdigit((unsigned char)s[1])) {
-			m = 0;
+	while (*s && product <= limit) {
+		if (*s == '\\') {
+			s += s[1] ? 2 : 1;
+		} else if (*s == '[') {
+			/* a ']' first (after '^') is one of the set */
+			s += s[1] == '^' ? 2 : 1;
+			if (*s == ']')
+				s++;
+			while (*s && *s != ']')
+				s++;
+			if (*s)
+				s++;
+		} else if (*s == '+') {
+			product *= 2;
+			s++;
+		} else if (*s == '{' && isdigit((unsigned char)s[1])) {
+			long m = 0;
 			for (s++; isdigit((unsigned char)*s) && m <= limit; s++)
 				m = m * 10 + (*s - '0');
+			if (*s == ',' && isdigit((unsigned char)s[1])) {
+				m = 0;
+				for (s++; isdigit((unsigned char)*s) && m <= limit; s++)
+					m = m * 10 + (*s - '0');
+			}
+			product *= m > 0 ? m : 1;
+		} else {
+			s++;
 		}
-		product *= m > 0 ? m : 1;
-		if (product > limit)
-			return limit + 1;
-		s--;
 	}
-	return product;
+	return product > limit ? limit + 1 : product;
 }
 
 /* "valid regex:" or "invalid regex:": a POSIX extended expression, quoted or not. */
@@ -412,7 +429,7 @@ static int parse_regex(struct parser *p, struct check *c, int valid, struct text
 	pattern[n] = '\0';
 	if (repetitions(pattern, 1000) > 1000)
 		return fail_at(p,
-		               "expected a regular expression whose counted repetitions ({m,n}) "
+		               "expected a regular expression whose repetitions ({m,n} and +) "
 		               "multiply to at most 1000 after \"%s:\"",
 		               what);
 	regex_t *re = valid ? &c->valid_re : &c->invalid_re;
@@ -932,6 +949,11 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 			return fail_at(p, "expected one \"valid values:\" per check");
 		return parse_list(p, v, add_valid_value, c);
 	}
+	if (c->kind == CK_MISSING && KEY("missing values")) {
+		if (c->nvalues)
+			return fail_at(p, "expected one \"missing values:\" per check");
+		return parse_list(p, v, add_valid_value, c);
+	}
 	if (c->kind == CK_INVALID && KEY("invalid values")) {
 		if (c->ninvalid)
 			return fail_at(p, "expected one \"invalid values:\" per check");
@@ -964,7 +986,7 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 #undef KEY
 	static const char *const keys[] = {
 	    [CK_ROW_COUNT] = "name, warn or fail",
-	    [CK_MISSING] = "name, warn or fail",
+	    [CK_MISSING] = "name, warn, fail or missing values",
 	    [CK_INVALID] =
 	        "name, warn, fail, valid min, valid max, valid values, invalid values, "
 	        "valid regex, invalid regex, valid length, valid min length or valid max "
