@@ -327,40 +327,53 @@ static int parse_list(struct parser *p, struct text *t,
 	return 0;
 }
 
-static int add_valid_value(struct parser *p, struct check *c, const char *s, size_t n)
+/* The rest of a setting's line, without the quotes around it if it has them: its length. */
+static size_t unquoted(struct text *v, const char **s)
 {
-	if (c->nvalues == VALUES_MAX)
-		return fail_at(p, "expected at most %d %s values", VALUES_MAX,
-		               c->kind == CK_MISSING ? "missing" : "valid");
+	skip_space(v);
+	size_t n = (size_t)(v->end - v->s);
+	*s = v->s;
+	if (n >= 2 && (v->s[0] == '"' || v->s[0] == '\'') && v->s[n - 1] == v->s[0]) {
+		(*s)++;
+		n -= 2;
+	}
+	return n;
+}
+
+/*
+ * One item of a list of values of c's column into values (numbers, dates,
+ * timestamps) or svalues (strings), *count of them so far; what names the
+ * list in messages.
+ */
+static int add_value(struct parser *p, const struct check *c, const char *s, size_t n,
+                     const char *what, dec128 *values, char (*svalues)[16], int *count)
+{
+	if (*count == VALUES_MAX)
+		return fail_at(p, "expected at most %d %s values", VALUES_MAX, what);
 	if (col_types[c->col] == CT_STR) {
 		if (n > 15)
 			return fail_at(p, "expected values of at most 15 bytes for %s",
 			               tick_field_names[c->col]);
-		memcpy(c->svalues[c->nvalues], s, n);
-		c->svalues[c->nvalues][n] = '\0';
-	} else if (parse_col_value(p, c->col, s, n, &c->values[c->nvalues]) < 0) {
+		memcpy(svalues[*count], s, n);
+		svalues[*count][n] = '\0';
+	} else if (parse_col_value(p, c->col, s, n, &values[*count]) < 0) {
 		return -1;
 	}
-	c->nvalues++;
+	(*count)++;
 	return 0;
+}
+
+/* An item of "valid values: [...]" (invalid_count) or "missing values: [...]" (missing_count). */
+static int add_valid_value(struct parser *p, struct check *c, const char *s, size_t n)
+{
+	return add_value(p, c, s, n, c->kind == CK_MISSING ? "missing" : "valid", c->values,
+	                 c->svalues, &c->nvalues);
 }
 
 /* An item of "invalid values: [...]": a value the column may not hold. */
 static int add_invalid_value(struct parser *p, struct check *c, const char *s, size_t n)
 {
-	if (c->ninvalid == VALUES_MAX)
-		return fail_at(p, "expected at most %d invalid values", VALUES_MAX);
-	if (col_types[c->col] == CT_STR) {
-		if (n > 15)
-			return fail_at(p, "expected values of at most 15 bytes for %s",
-			               tick_field_names[c->col]);
-		memcpy(c->isvalues[c->ninvalid], s, n);
-		c->isvalues[c->ninvalid][n] = '\0';
-	} else if (parse_col_value(p, c->col, s, n, &c->ivalues[c->ninvalid]) < 0) {
-		return -1;
-	}
-	c->ninvalid++;
-	return 0;
+	return add_value(p, c, s, n, "invalid", c->ivalues, c->isvalues, &c->ninvalid);
 }
 
 /*
@@ -415,13 +428,8 @@ static int parse_regex(struct parser *p, struct check *c, int valid, struct text
 		    p, "expected a string column (symbol, interval or source) for \"%s\"", what);
 	if (valid ? c->has_valid_re : c->has_invalid_re)
 		return fail_at(p, "expected one \"%s:\" per check", what);
-	skip_space(v);
-	const char *s = v->s;
-	size_t n = (size_t)(v->end - v->s);
-	if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
-		s++;
-		n -= 2;
-	}
+	const char *s;
+	size_t n = unquoted(v, &s);
 	if (n == 0 || n > 200)
 		return fail_at(p, "expected a regular expression after \"%s:\"", what);
 	char pattern[201], why[128];
@@ -894,13 +902,8 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 {
 #define KEY(lit) (klen == strlen(lit) && memcmp(key, lit, klen) == 0)
 	if (KEY("name")) {
-		skip_space(v);
-		const char *s = v->s;
-		size_t n = (size_t)(v->end - v->s);
-		if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
-			s++;
-			n -= 2;
-		}
+		const char *s;
+		size_t n = unquoted(v, &s);
 		if (n == 0)
 			return fail_at(p, "expected a name after \"name:\"");
 		snprintf(c->name, sizeof c->name, "%.*s", (int)n, s);
