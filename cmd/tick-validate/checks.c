@@ -282,23 +282,32 @@ int checks_rows(struct checks *cs, const struct tick *t)
 
 /* Batch metrics ---------------------------------------------------------------------- */
 
+/* Is string s, or value v, among the n of a list? */
+static int str_listed(const char *s, const char (*list)[16], int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int value_listed(dec128 v, const dec128 *list, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i] == v)
+			return 1;
+	return 0;
+}
+
 /* Is t's value of c's column (not null) one of c's values (missing values)? */
 static int listed(const struct check *c, const struct tick *t)
 {
 	if (c->col == 0 || c->col == 1 || c->col == 11) {
 		const char *s = col_str(t, c->col);
-		for (int i = 0; s && i < c->nvalues; i++)
-			if (strcmp(s, c->svalues[i]) == 0)
-				return 1;
-		return 0;
+		return s && str_listed(s, c->svalues, c->nvalues);
 	}
 	dec128 v;
-	if (!col_get(t, c->col, &v))
-		return 0;
-	for (int i = 0; i < c->nvalues; i++)
-		if (c->values[i] == v)
-			return 1;
-	return 0;
+	return col_get(t, c->col, &v) && value_listed(v, c->values, c->nvalues);
 }
 
 /* The characters of UTF-8 text (its bytes that do not continue a sequence). */
@@ -316,14 +325,9 @@ static int is_invalid(const struct check *c, const struct tick *t)
 		const char *s = col_str(t, c->col);
 		if (!s)
 			return 0; /* missing, not invalid */
-		int in = !c->nvalues;
-		for (int i = 0; !in && i < c->nvalues; i++)
-			in = strcmp(s, c->svalues[i]) == 0;
-		if (!in)
+		if ((c->nvalues && !str_listed(s, c->svalues, c->nvalues)) ||
+		    str_listed(s, c->isvalues, c->ninvalid))
 			return 1;
-		for (int i = 0; i < c->ninvalid; i++)
-			if (strcmp(s, c->isvalues[i]) == 0)
-				return 1;
 		if (c->valid_len >= 0 || c->valid_min_len >= 0 || c->valid_max_len >= 0) {
 			int n = chars(s);
 			if ((c->valid_len >= 0 && n != c->valid_len) ||
@@ -340,15 +344,8 @@ static int is_invalid(const struct check *c, const struct tick *t)
 		return 0;
 	if ((c->has_valid_min && v < c->valid_min) || (c->has_valid_max && v > c->valid_max))
 		return 1;
-	for (int i = 0; i < c->ninvalid; i++)
-		if (c->ivalues[i] == v)
-			return 1;
-	if (!c->nvalues)
-		return 0;
-	for (int i = 0; i < c->nvalues; i++)
-		if (c->values[i] == v)
-			return 0;
-	return 1;
+	return value_listed(v, c->ivalues, c->ninvalid) ||
+	       (c->nvalues && !value_listed(v, c->values, c->nvalues));
 }
 
 /* The duplicate key of t: its group bytes, and its ordered value when there is one. */
@@ -575,7 +572,7 @@ void checks_put_value(struct buf *out, const struct tick *t, int col)
 		put_ts(out, (int64_t)v);
 	else if (col == 3)
 		put_date(out, (int64_t)v);
-	else if (col >= 4 && col <= 7)
+	else if (price_column(col))
 		buf_append(out, text, dec_format(v, 6, text));
 	else
 		buf_i64(out, (int64_t)v);
