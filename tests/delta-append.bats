@@ -589,3 +589,73 @@ delta-append: bronze: 1 batch not committed"
 	run -0 delta-append --txn-version a ./b
 	assert_output -- -1
 }
+
+# The rows of a table of tests/fixtures/nested, maps with keys that are not
+# strings turned from delta-cat's [{"key": k, "value": v}] into objects, as
+# DuckDB prints them; numbers as jq reads them (101.5 and 101.500000 alike).
+nested_rows() {
+	jq -S -c '.byint |= (if type == "array" then map({key: (.key | tostring), value}) | from_entries else . end)'
+}
+
+@test "structs, arrays and maps: nested JSON is written as Parquet's nested groups, read back by delta-cat and DuckDB alike, with Spark's statistics" {
+	local nx=$FIXTURES/nested
+	delta-create -q ./n --schema "$nx/schema.json"
+	run --separate-stderr delta-append ./n "$nx/rows.ndjson"
+	assert_success
+	assert_equal "$stderr" 'delta-append: ./n: version 1: 1 batch, 4 records, 1 file'
+	run -0 delta-cat ./n
+	assert_output "$(cat "$nx/rows.expected")"
+	f=$(jq -r 'select(.add) | .add.path' ./n/_delta_log/00000000000000000001.json)
+	# Parquet's three-level LIST and MAP groups, as DuckDB (and Spark) read them
+	duckdb-query.js "SELECT * FROM read_parquet('./n/$f') ORDER BY id" | nested_rows >duck
+	nested_rows <"$nx/rows.expected" >ours
+	diff ours duck
+	# struct fields' bounds nested in the struct's; no bounds for booleans,
+	# binary, arrays and maps; null counts of struct fields count the
+	# struct's own nulls; an array's or a map's is the column's own
+	run -0 jq -r 'select(.add) | .add.stats' ./n/_delta_log/00000000000000000001.json
+	assert_output '{"numRecords":4,"minValues":{"id":1,"day":"2024-03-10","quote":{"bid":-0.000001,"ask":101.6000000001,"at":"2024-03-10T14:30:00.000Z","venue":{"code":"XNAS"}}},"maxValues":{"id":4,"day":"2024-03-10","quote":{"bid":101.500000,"ask":101.6000000001,"at":"2024-03-10T14:30:00.000Z","venue":{"code":"Ünïcode \"q\""}}},"nullCount":{"id":0,"day":3,"quote":{"bid":2,"ask":3,"at":3,"venue":{"code":2,"raw":3}},"fills":2,"byint":2,"bystr":1,"nums":2}}'
+	# delta-cat's output goes back in as it came out
+	delta-cat ./n | delta-append -q ./n
+	assert_equal "$(delta-cat ./n | sort | uniq -c | awk '{ print $1 }' | sort -u)" 2
+}
+
+@test "a bad nested value is a bad record naming the field by its path; nothing is committed" {
+	local nx=$FIXTURES/nested
+	delta-create -q ./n --schema "$nx/schema.json"
+	while IFS='|' read -r rec msg; do
+		run --separate-stderr delta-append ./n <<<"$rec"
+		assert_failure 65
+		assert_equal "${stderr_lines[0]}" "delta-append: stdin: record 1: column $msg"
+	done <<'EOF2'
+{"id":9,"quote":{"bid":"x"}}|"quote.bid" (decimal(18,6)): "x" is not a decimal number
+{"id":9,"quote":{"nope":1}}|"quote" (struct): unknown field "nope"
+{"id":9,"quote":{"bid":1,"bid":2}}|"quote" (struct): field "bid" given twice
+{"id":9,"quote":{"venue":{"raw":"AA=="}}}|"quote.venue.code" (string): missing, and it is not nullable
+{"id":9,"quote":{"tags":["a",1]}}|"quote.tags.element" (string): expected a string, got a number
+{"id":9,"quote":[1]}|"quote" (struct): expected an object
+{"id":9,"fills":[null]}|"fills.element" (struct): null where the type allows none
+{"id":9,"fills":{"px":1}}|"fills" (array): expected an array
+{"id":9,"byint":{"x":[1]}}|"byint.key" (integer): expected an integer in range
+{"id":9,"byint":{"1":[1],"1":[2]}}|"byint" (map): a map key given twice
+{"id":9,"byint":[{"key":1,"value":[1]},{"key":1}]}|"byint" (map): a map key given twice
+{"id":9,"byint":[{"key":null,"value":[1]}]}|"byint" (map): a map key cannot be null
+{"id":9,"byint":[{"key":1,"valu":[1]}]}|"byint" (map): unknown field "valu"
+{"id":9,"byint":[1]}|"byint" (map): expected an array of {"key": ..., "value": ...}
+{"id":9,"byint":"1"}|"byint" (map): expected an object or an array of key and value objects
+{"id":9,"nums":[[300]]}|"nums.element.element" (byte): expected an integer in range
+{"id":9,"bystr":{"a":{"f":1e39}}}|"bystr.value.f" (float): out of range for float
+EOF2
+	assert_equal "$(delta-history --format json ./n | jq -s length)" 1
+}
+
+@test "Spark's nested_types table takes its own rows back: the new file's statistics are the ones Spark wrote for the same rows" {
+	cp -r "$FIXTURES/delta/dat/nested_types/delta" ./nt
+	delta-cat ./nt >rows
+	delta-append -q ./nt rows
+	spark=$(jq -r 'select(.add) | .add.stats' ./nt/_delta_log/00000000000000000000.json)
+	ours=$(jq -r 'select(.add) | .add.stats' ./nt/_delta_log/00000000000000000001.json)
+	assert_equal "$ours" "$spark"
+	assert_equal "$(delta-cat ./nt | sort | uniq -d)" "$(sort rows)"
+	assert_equal "$(delta-cat ./nt | wc -l)" 10
+}

@@ -499,7 +499,7 @@ json_stats() {
 	[[ ${stderr_lines[0]} == "delta-compact: w: 400 files in 2 partitions; target 19.5 KiB" ]]
 }
 
-@test "optimize compacts unpartitioned tables that Spark wrote (0-row files, tombstones, every primitive type) and refuses a nested one" {
+@test "optimize compacts unpartitioned tables that Spark wrote (0-row files, tombstones, every primitive type, structs, arrays and maps)" {
 	local fx=$STOCKETL_ROOT/tests/fixtures/delta t
 	cp -r "$fx/delta-rs/simple_table" lake/s
 	cp -r "$fx/delta-golden/data-reader-primitives" lake/p
@@ -527,11 +527,29 @@ json_stats() {
 	done
 	assert_equal "$(jq -c .id after-s | paste -sd,)" "5,7,9"
 	assert_equal "$(wc -l <after-p)" 11
+	# Spark's struct, array and map columns, in Spark's file and two of ours
 	cp -r "$fx/dat/nested_types/delta" lake/n
+	delta-cat n >nested
+	delta-append -q n nested
+	delta-append -q n nested
+	rows n >before-n
 	run --separate-stderr delta-compact n
-	assert_failure 65
-	assert_regex "$stderr" '^delta-compact: [^:]*/lake/n: column "struct" is nested; data files are written for flat tables only$'
-	assert_equal "$(latest n)" 0
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: n: optimize: 3 files \(.*\) rewritten into 1 \(.*\) in 1 partition, 15 rows; '
+	rows n >after-n
+	cmp before-n after-n
+	assert_equal "$(sort -u after-n)" "$(sort nested)"
+	jq -e 'select(.add) | .add.dataChange == false and (.add.stats | fromjson | .numRecords == 15 and
+		.minValues == {"pk": 0, "struct": {"float64": 0.0}} and .nullCount.map == 0)' \
+		lake/n/_delta_log/00000000000000000003.json >/dev/null
+	# DuckDB reads the nested columns of the new file as delta-cat does
+	duckdb-query.js "SELECT * FROM read_parquet('lake/n/$(live_files n)') ORDER BY pk" |
+		jq -S -c . | sort -u >duck
+	jq -S -c . nested | sort >ours
+	diff ours duck
+	run --separate-stderr delta-compact --order-by array n
+	assert_failure 64
+	assert_equal "$stderr" "delta-compact: n: --order-by: rows cannot be ordered by the nested column 'array'"
 }
 
 # small_files T BYTES: "partition size" of each of lake/T's live files below BYTES.

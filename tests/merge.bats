@@ -569,3 +569,28 @@ revisions() {
 	# A revised bars 1-3150, B bars 126-3275; C added 1200 of its own
 	assert_equal "$(delta-cat silver | wc -l)" $((3275 + 1200))
 }
+
+@test "a table with structs, arrays and maps upserts by a primitive key: the rewritten file keeps the nested values of the rows it copies; a nested key is refused" {
+	local nx=$FIXTURES/nested
+	delta-create -q ./n --schema "$nx/schema.json" --merge-key id
+	delta-append -q ./n "$nx/rows.ndjson"
+	run --separate-stderr delta-append ./n "$nx/upsert.ndjson"
+	assert_success
+	# ids 1, 3, 4 as they were; 2 replaced by the batch's; 5 new
+	{
+		jq -c 'select(.id != 2)' "$nx/rows.expected"
+		delta-cat ./n | jq -c 'select(.id == 2 or .id == 5)'
+	} | jq -s -c 'sort_by(.id) | .[]' >want
+	delta-cat ./n | jq -s -c 'sort_by(.id) | .[]' >got
+	diff want got
+	assert_equal "$(jq -c 'select(.id == 2)' got)" '{"id":2,"day":"2024-03-11","quote":{"bid":null,"ask":null,"at":null,"venue":null,"tags":["new"]},"fills":[{"px":2.5,"qty":1}],"byint":null,"bystr":{"z":{"f":0.5,"b":null}},"nums":[[5]]}'
+	assert_equal "$(jq -c 'select(.id == 5)' got)" '{"id":5,"day":null,"quote":null,"fills":[],"byint":null,"bystr":null,"nums":null}'
+	run -0 jq -c 'select(.commitInfo) | .commitInfo.operationMetrics | [.numTargetRowsUpdated, .numTargetRowsInserted, .numTargetRowsCopied]' ./n/_delta_log/00000000000000000002.json
+	assert_output '["1","1","3"]'
+	run --separate-stderr delta-append --merge-key quote ./n "$nx/upsert.ndjson"
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-append: --merge-key: merge key quote: a key cannot hold the nested column "quote"'
+	run --separate-stderr delta-append --merge-key id --latest-by fills ./n "$nx/upsert.ndjson"
+	assert_failure 64
+	assert_equal "$(delta-history --format json ./n | jq -s length)" 3
+}

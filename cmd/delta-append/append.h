@@ -47,6 +47,7 @@ struct app {
 	size_t ncols;
 	size_t npart;
 	int has_part_string;    /* some column has part_string set */
+	int has_nested;         /* some column is a struct, array or map */
 	struct delta_writer *w; /* the batch's data files */
 	struct merge *merge;    /* upserts by a key (merge.c), or NULL for appends */
 	struct delta_writer_opts wopts;

@@ -33,13 +33,13 @@ int setup_columns(struct app *a, struct err_msg *e)
 			    dec_pow10(c->f->scale >= DEC6_SCALE ? c->f->scale - DEC6_SCALE
 			                                        : DEC6_SCALE - c->f->scale);
 		}
-		if (!delta_type_is_primitive(c->f->type) || c->f->type == DT_VOID) {
+		if (c->f->type == DT_VOID) {
 			err_set(e, EX_DATAERR,
-			        "%s: column \"%s\" is nested; delta-append writes flat "
-			        "tables only",
+			        "%s: column \"%s\" is of type void, which has no values to write",
 			        a->root, c->f->name);
 			return -1;
 		}
+		a->has_nested |= !delta_type_is_primitive(c->f->type);
 		if (strcmp(c->f->name, "batch_id") == 0)
 			a->batch_id_col = (int)i;
 		for (size_t k = 0; k < a->npart && c->f->type == DT_STRING; k++)

@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "append.h"
+#include "delta/delta_nested.h"
 #include "delta/delta_txn.h"
 #include "text/ts.h"
 
@@ -121,6 +122,7 @@ struct merge {
 	uint64_t pass;           /* counts the searches for candidates */
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
+	struct buf *nested; /* per column: a nested value of a file rewritten, encoded */
 	size_t ncols;
 	/*
 	 * --latest-by: of a batch's records of one key, the one with the
@@ -170,6 +172,9 @@ static size_t cell_size(const struct delta_field *f, const struct delta_cell *c)
 	switch (f->type) {
 	case DT_STRING:
 	case DT_BINARY:
+	case DT_STRUCT: /* nested values are encoded bytes (delta_nested.h) */
+	case DT_ARRAY:
+	case DT_MAP:
 		return c->n > UINT32_MAX ? 0 : c->n < 255 ? 1 + c->n : 1 + sizeof(uint32_t) + c->n;
 	case DT_FLOAT:
 	case DT_DOUBLE:
@@ -191,7 +196,10 @@ static char *put_cell(char *o, const struct delta_field *f, const struct delta_c
 {
 	switch (f->type) {
 	case DT_STRING:
-	case DT_BINARY: {
+	case DT_BINARY:
+	case DT_STRUCT: /* nested values are encoded bytes (delta_nested.h) */
+	case DT_ARRAY:
+	case DT_MAP: {
 		if (c->n < 255) {
 			*o++ = (char)(unsigned char)c->n;
 		} else {
@@ -236,7 +244,10 @@ static const char *get_cell(const char *p, const struct delta_field *f, struct d
 	memset(c, 0, sizeof *c);
 	switch (f->type) {
 	case DT_STRING:
-	case DT_BINARY: {
+	case DT_BINARY:
+	case DT_STRUCT: /* nested values are encoded bytes (delta_nested.h) */
+	case DT_ARRAY:
+	case DT_MAP: {
 		uint32_t n = (unsigned char)*p++;
 		if (n == 255) {
 			memcpy(&n, p, sizeof n);
@@ -281,7 +292,10 @@ static const char *skip_cell(const char *p, const struct delta_field *f)
 {
 	switch (f->type) {
 	case DT_STRING:
-	case DT_BINARY: {
+	case DT_BINARY:
+	case DT_STRUCT: /* nested values are encoded bytes (delta_nested.h) */
+	case DT_ARRAY:
+	case DT_MAP: {
 		uint32_t n = (unsigned char)*p++;
 		if (n == 255) {
 			memcpy(&n, p, sizeof n);
@@ -552,8 +566,9 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 	m->latest = -1;
 	m->cols = calloc(a->ncols ? a->ncols : 1, sizeof *m->cols);
 	m->cells = calloc(a->ncols ? a->ncols : 1, sizeof *m->cells);
+	m->nested = calloc(a->ncols ? a->ncols : 1, sizeof *m->nested);
 	struct buf text = BUF_INIT;
-	if (!m->key || !m->in_key || !m->cols || !m->cells) {
+	if (!m->key || !m->in_key || !m->cols || !m->cells || !m->nested) {
 		free(copy);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
@@ -571,10 +586,12 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 		int twice = 0;
 		for (size_t k = 0; k < m->nkey; k++)
 			twice |= m->key[k] == i;
-		if (i == a->ncols || twice || m->nkey == MAX_KEY_COLUMNS) {
+		int nested = i < a->ncols && !delta_type_is_primitive(a->cols[i].f->type);
+		if (i == a->ncols || twice || nested || m->nkey == MAX_KEY_COLUMNS) {
 			err_set(e, EX_USAGE, "merge key %s: %s \"%s\"", list,
 			        i == a->ncols ? "no column"
 			        : twice       ? "names twice the column"
+			        : nested      ? "a key cannot hold the nested column"
 			                      : "more than 64 columns, at",
 			        name);
 			free(copy);
@@ -780,6 +797,9 @@ void merge_free(struct app *a)
 	free(m->key_text);
 	free(m->cols);
 	free(m->cells);
+	for (size_t c = 0; m->nested && c < m->ncols; c++)
+		buf_free(&m->nested[c]);
+	free(m->nested);
 	free(m);
 	a->merge = NULL;
 }
@@ -1324,6 +1344,15 @@ static int rewrite_file(struct app *a, struct delta_writer *w, const struct delt
 	while ((k = delta_rows_next(r, &v, e)) == 1) {
 		for (size_t c = 0; c < a->ncols; c++)
 			m->cells[c] = v[c].c;
+		for (size_t c = 0; c < a->ncols && a->has_nested; c++)
+			if (delta_value_to_cell(a->cols[c].f, &v[c], &m->cells[c], &m->nested[c]) <
+			    0) {
+				err_set(e, EX_SOFTWARE, "out of memory");
+				k = -1;
+				break;
+			}
+		if (k < 0)
+			break;
 		int nk = encode_key(m, a, m->cells);
 		ssize_t hit = nk == 0 ? lookup(m) : -1;
 		if (nk < 0) {

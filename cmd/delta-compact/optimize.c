@@ -47,6 +47,7 @@
 #include "base/config.h"
 #include "base/strmap.h"
 #include "compact.h"
+#include "delta/delta_nested.h"
 #include "delta/delta_rows.h"
 #include "delta/delta_txn.h"
 #include "delta/delta_where.h"
@@ -84,6 +85,7 @@ struct optimize {
 	size_t nsort;
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
+	struct buf *nested; /* per column: a nested value read, encoded (delta_nested.h) */
 	struct totals t;
 	/* o->t's bytes when this pass began: each pass learns its ratio afresh */
 	int64_t pass_removed_bytes, pass_added_bytes;
@@ -299,12 +301,18 @@ static int resolve_target(struct optimize *o)
 	return EX_OK;
 }
 
-/* Add column name[0..n) of the schema to the sort columns; -1 when there is no such column. */
+/*
+ * Add column name[0..n) of the schema to the sort columns; -1 when there
+ * is no such column, -2 when it is nested (a struct, array or map has no
+ * order).
+ */
 static int add_sort_col(struct optimize *o, const char *name, size_t n)
 {
 	for (size_t i = 0; i < o->schema->n; i++)
 		if (strlen(o->schema->fields[i].name) == n &&
 		    memcmp(o->schema->fields[i].name, name, n) == 0) {
+			if (!delta_type_is_primitive(o->schema->fields[i].type))
+				return -2;
 			o->sort_cols[o->nsort++] = i;
 			return 0;
 		}
@@ -330,8 +338,9 @@ static int parse_order(struct optimize *o, const char *list, const char *what, i
 		}
 		json_free(j);
 		if (bad) {
-			err_error("%s: %s: expected column names of the table, got '%s'",
-			          o->c->table, what, list);
+			err_error(
+			    "%s: %s: expected names of the table's primitive columns, got '%s'",
+			    o->c->table, what, list);
 			return status;
 		}
 		return EX_OK;
@@ -346,9 +355,12 @@ static int parse_order(struct optimize *o, const char *list, const char *what, i
 		}
 		while (n && p[n - 1] == ' ')
 			n--;
-		if (!n || add_sort_col(o, p, n) < 0) {
-			err_error("%s: %s: no column '%.*s' in the table", o->c->table, what,
-			          (int)n, p);
+		int got = n ? add_sort_col(o, p, n) : -1;
+		if (got < 0) {
+			err_error("%s: %s: %s '%.*s'%s", o->c->table, what,
+			          got == -2 ? "rows cannot be ordered by the nested column"
+			                    : "no column",
+			          (int)n, p, got == -2 ? "" : " in the table");
 			return status;
 		}
 		p += n;
@@ -428,8 +440,14 @@ static int copy_rows(struct optimize *o, struct delta_writer *w, const struct de
 	const struct delta_value *row;
 	int got;
 	while ((got = delta_rows_next(r, &row, e)) == 1) {
-		for (size_t i = 0; i < o->schema->n; i++)
-			o->cells[i] = row[i].c;
+		for (size_t i = 0; i < o->schema->n && got == 1; i++)
+			if (delta_value_to_cell(&o->schema->fields[i], &row[i], &o->cells[i],
+			                        &o->nested[i]) < 0) {
+				err_set(e, EX_SOFTWARE, "out of memory");
+				got = -1;
+			}
+		if (got < 0)
+			break;
 		if (delta_writer_put(w, o->cells, e) < 0) {
 			got = -1;
 			break;
@@ -724,7 +742,8 @@ static int setup_columns(struct optimize *o)
 	const struct delta_metadata *m = &o->snap.meta;
 	o->cols = calloc(o->schema->n + 1, sizeof *o->cols);
 	o->cells = calloc(o->schema->n + 1, sizeof *o->cells);
-	if (!o->cols || !o->cells) {
+	o->nested = calloc(o->schema->n + 1, sizeof *o->nested);
+	if (!o->cols || !o->cells || !o->nested) {
 		err_error("out of memory");
 		return EX_SOFTWARE;
 	}
@@ -837,6 +856,10 @@ out:
 	free(o->sort_cols);
 	free(o->cols);
 	free(o->cells);
+	for (size_t i = 0; o->nested && i < o->schema->n; i++)
+		buf_free(&o->nested[i]);
+	free(o->nested);
+	o->nested = NULL;
 	delta_snapshot_free(&o->snap);
 	o->sort_cols = NULL;
 	o->nsort = 0;

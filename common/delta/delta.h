@@ -390,17 +390,22 @@ size_t delta_checkpoint_tombstones(const struct delta_snapshot *snap);
 
 /*
  * add.stats (delta_stats.c): the statistics JSON of a finished data file of
- * a flat table with this schema and these partition columns, from its
- * Parquet writer (whose columns are the table's data columns in schema
- * order, partition columns left out): numRecords, then minValues and
- * maxValues of the first stats_cols data columns (-1: all) as Spark writes
- * them, and nullCount of every column.  -1 when out of memory.
+ * a table with this schema and these partition columns, from its Parquet
+ * writer (whose columns are the table's data columns in schema order,
+ * partition columns left out): numRecords, then minValues and maxValues of
+ * the first stats_cols data columns (-1: all; a struct's fields count one
+ * each, an array or a map one) as Spark writes them, and nullCount of every
+ * column.  A struct's statistics are an object of its fields'; an array or
+ * a map has no bounds, and its null count is col_nulls[i] (i its index in
+ * the schema; col_nulls may be NULL for a table without them, and an array
+ * or map inside a struct has none).  -1 when out of memory.
  * delta_stats_columns() is the table's delta.dataSkippingNumIndexedCols
  * (32 by default).
  */
 struct pq_writer;
 int delta_stats_json(const struct delta_schema *schema, char *const *parts, size_t nparts,
-                     int64_t stats_cols, struct pq_writer *w, int64_t rows, struct buf *out);
+                     int64_t stats_cols, struct pq_writer *w, int64_t rows,
+                     const int64_t *col_nulls, struct buf *out);
 int64_t delta_stats_columns(const struct delta_snapshot *snap);
 
 /* Commits ------------------------------------------------------------------ */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/strmap.h"
+#include "delta/delta_nested.h"
 #include "delta/delta_rows.h"
 #include "delta/delta_store.h"
 #include "text/ts.h"
@@ -51,6 +52,7 @@ struct wcol {
 	int partition; /* index among the partition columns, or -1 */
 	int leaf;      /* column in the data files, or -1 for partition columns */
 	int kind;      /* enum col_kind of the values in memory */
+	int nested;    /* a struct, array or map: its cells hold encoded values (K_BYTES) */
 };
 
 /*
@@ -96,6 +98,7 @@ struct part_file {
 	int learning;            /* the writer chooses encodings; keep its choice */
 	int *forced;             /* otherwise: the encodings to use, one per column */
 	int64_t rows;
+	int64_t *col_nulls; /* nested tables: the nulls of each column, by table column */
 	int64_t size;
 	int64_t mtime;
 	char *stats; /* add.stats JSON */
@@ -133,6 +136,12 @@ struct delta_writer {
 	const struct wcol **leaf_col; /* data file column -> table column */
 	struct leaf_put *put;         /* data file column -> how a row's cell is buffered */
 	size_t nleaves;
+	/*
+	 * A column is a struct, array or map: the data file columns are not
+	 * the Parquet leaves, rows are written whole (pq_writer_write_row())
+	 * and the writer chooses the encodings of every file.
+	 */
+	int nested;
 	struct pq_schema *pqs;
 	struct pq_kv kv;
 	struct pq_write_options wopts;
@@ -420,12 +429,97 @@ static int copy_row(const struct delta_writer *w, struct rowbuf *dst, const stru
 	return 0;
 }
 
+/* A chunk of a nested table's rows to its Parquet writer, row by row as value trees. */
+static int flush_nested(const struct delta_writer *w, struct part_file *p, struct rowbuf *rb)
+{
+	size_t n = rb->n, total = 0;
+	for (size_t l = 0; l < w->nleaves; l++) {
+		const struct colbuf *cb = &rb->cols[l];
+		for (size_t i = 0; i < n; i++) {
+			if (!cb->valid[i]) {
+				p->col_nulls[w->put[l].cell]++;
+				continue;
+			}
+			if (w->leaf_col[l]->nested)
+				total += delta_nested_nodes(
+				    w->leaf_col[l]->f, rb->arena.data + cb->off[i], cb->len[i]);
+		}
+	}
+	struct pq_value *nodes = malloc((total + w->nleaves) * sizeof *nodes);
+	if (!nodes)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct pq_value row = {.kind = PQ_V_STRUCT, .n = (uint32_t)w->nleaves};
+		struct pq_value *pool = nodes + w->nleaves;
+		row.items = nodes;
+		for (size_t l = 0; l < w->nleaves && rc == 0; l++) {
+			const struct colbuf *cb = &rb->cols[l];
+			const struct wcol *c = w->leaf_col[l];
+			struct pq_value *v = &row.items[l];
+			memset(v, 0, sizeof *v);
+			if (!cb->valid[i]) {
+				v->kind = PQ_V_NULL;
+				continue;
+			}
+			switch (c->kind) {
+			case K_I64:
+				v->kind = PQ_V_I64;
+				v->i64 = ((const int64_t *)cb->vals)[i];
+				break;
+			case K_I32:
+				v->kind = PQ_V_I32;
+				v->i32 = ((const int32_t *)cb->vals)[i];
+				break;
+			case K_F32:
+				v->kind = PQ_V_F32;
+				v->f32 = ((const float *)cb->vals)[i];
+				break;
+			case K_F64:
+				v->kind = PQ_V_F64;
+				v->f64 = ((const double *)cb->vals)[i];
+				break;
+			case K_BOOL:
+				v->kind = PQ_V_BOOL;
+				v->b = ((const uint8_t *)cb->vals)[i];
+				break;
+			case K_BYTES: {
+				const char *at = rb->arena.data + cb->off[i];
+				if (!c->nested) {
+					v->kind = PQ_V_BYTES;
+					v->bytes.p = (const uint8_t *)at;
+					v->bytes.len = cb->len[i];
+					break;
+				}
+				size_t k = delta_nested_nodes(c->f, at, cb->len[i]);
+				rc = delta_nested_to_tree(c->f, at, cb->len[i], v, pool);
+				pool += k;
+				break;
+			}
+			default:
+				v->kind = PQ_V_DEC;
+				v->dec = ((const pq_int128 *)cb->vals)[i];
+			}
+		}
+		if (rc == 0)
+			rc = pq_writer_write_row(p->pw, &row);
+	}
+	free(nodes);
+	for (size_t l = 0; l < w->nleaves; l++)
+		rb->cols[l].has_null = 0;
+	rb->n = 0;
+	buf_reset(&rb->arena);
+	return rc;
+}
+
 /* Hand a chunk of rows to a file's Parquet writer (in the file's writer thread). */
 static int flush_rows(const struct delta_writer *w, struct part_file *p, struct rowbuf *rb)
 {
 	size_t n = rb->n;
 	if (n == 0)
 		return 0;
+	if (w->nested)
+		return flush_nested(w, p, rb);
 	for (size_t l = 0; l < w->nleaves; l++) {
 		struct colbuf *cb = &rb->cols[l];
 		const uint8_t *valid = cb->has_null ? cb->valid : NULL;
@@ -610,6 +704,7 @@ static void part_file_free(struct delta_writer *w, struct part_file *p)
 	free(p->pvals.kv);
 	free(p->stats);
 	free(p->forced);
+	free(p->col_nulls);
 	free(p);
 }
 
@@ -725,7 +820,9 @@ static struct part_file *new_file(struct delta_writer *w, const struct delta_cel
 	for (size_t k = 0; k < w->npart; k++)
 		built = built && p->pvals.kv[k].key;
 	p->forced = calloc(w->nleaves ? w->nleaves : 1, sizeof *p->forced);
-	if (!built || !p->forced || !(p->fill = rowbuf_get(w))) {
+	if (w->nested)
+		p->col_nulls = calloc(w->ncols ? w->ncols : 1, sizeof *p->col_nulls);
+	if (!built || !p->forced || (w->nested && !p->col_nulls) || !(p->fill = rowbuf_get(w))) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		part_file_free(w, p);
 		return NULL;
@@ -733,7 +830,7 @@ static struct part_file *new_file(struct delta_writer *w, const struct delta_cel
 	/* Files go to the writer threads in turn; each file stays with one. */
 	p->worker = w->nworkers ? w->next_worker++ % w->nworkers : 0;
 	pthread_mutex_lock(&w->mu);
-	p->learning = !w->have_learned || ++w->files_since_learning >= LEARN_EVERY;
+	p->learning = w->nested || !w->have_learned || ++w->files_since_learning >= LEARN_EVERY;
 	if (p->learning)
 		w->files_since_learning = 0;
 	else
@@ -837,6 +934,8 @@ int delta_writer_put(struct delta_writer *w, const struct delta_cell *cells, str
 
 void delta_writer_learn(struct delta_writer *w, const int *enc)
 {
+	if (w->nested)
+		return; /* encodings are forced on flat files only */
 	pthread_mutex_lock(&w->mu);
 	for (size_t l = 0; l < w->nleaves; l++)
 		w->learned[l] = enc[w->leaf_col[l] - w->cols];
@@ -910,7 +1009,7 @@ static void close_file(struct delta_writer *w, struct part_file *p)
 		p->size = (int64_t)pq_writer_bytes(p->pw);
 		p->mtime = ts_now() / 1000;
 		if (delta_stats_json(&w->schema, w->part_cols, w->npart, w->stats_cols, p->pw,
-		                     p->rows, &st) < 0) {
+		                     p->rows, p->col_nulls, &st) < 0) {
 			struct err_msg oom;
 			err_set(&oom, EX_SOFTWARE, "%s: out of memory for its statistics", p->abs);
 			worker_fail_msg(w, p, &oom);
@@ -919,7 +1018,7 @@ static void close_file(struct delta_writer *w, struct part_file *p)
 	}
 	if (!p->failed && p->rows > 0) {
 		pthread_mutex_lock(&w->mu);
-		if (p->learning) {
+		if (p->learning && !w->nested) {
 			for (size_t l = 0; l < w->nleaves; l++)
 				w->learned[l] = pq_writer_chunk_encoding(p->pw, (int)l);
 			w->have_learned = 1;
@@ -1527,6 +1626,51 @@ static int kind_of(const struct delta_field *f)
 	}
 }
 
+/* Does a field hold the void type? */
+static int has_void(const struct delta_field *f)
+{
+	if (f->type == DT_VOID)
+		return 1;
+	for (size_t i = 0; i < f->nchildren; i++)
+		if (has_void(&f->children[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Add field f under parent in the data file schema (lists and maps as
+ * Parquet's three-level groups); -1 when the schema refuses it.
+ */
+static int add_pq_field(struct pq_schema *s, int parent, const struct delta_field *f, int optional)
+{
+	int idx;
+	switch (f->type) {
+	case DT_DECIMAL:
+		return pq_schema_add_decimal(s, parent, f->name, f->precision, f->scale, optional);
+	case DT_STRUCT:
+		idx = pq_schema_add(s, parent, f->name, PQ_STRUCT, optional);
+		for (size_t i = 0; idx >= 0 && i < f->nchildren; i++)
+			if (add_pq_field(s, idx, &f->children[i], f->children[i].nullable) < 0)
+				return -1;
+		return idx;
+	case DT_ARRAY:
+		idx = pq_schema_add(s, parent, f->name, PQ_LIST, optional);
+		if (idx >= 0 && add_pq_field(s, idx, &f->children[0], f->children[0].nullable) < 0)
+			return -1;
+		return idx;
+	case DT_MAP:
+		idx = pq_schema_add(s, parent, f->name, PQ_MAP, optional);
+		/* A map's keys are never null. */
+		if (idx >= 0 &&
+		    (add_pq_field(s, idx, &f->children[0], 0) < 0 ||
+		     add_pq_field(s, idx, &f->children[1], f->children[1].nullable) < 0))
+			return -1;
+		return idx;
+	default:
+		return pq_schema_add(s, parent, f->name, delta_pq_type(f), optional);
+	}
+}
+
 /* The columns, the data file schema and the sort order, from w->schema and w->part_cols. */
 static int setup_columns(struct delta_writer *w, const struct delta_writer_opts *o,
                          struct err_msg *e)
@@ -1543,29 +1687,32 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 		c->f = &w->schema.fields[i];
 		c->partition = -1;
 		c->leaf = -1;
-		if (!delta_type_is_primitive(c->f->type) || c->f->type == DT_VOID) {
+		if (has_void(c->f)) {
 			err_set(e, EX_DATAERR,
-			        "%s: column \"%s\" is nested; data files are written for flat "
-			        "tables only",
+			        "%s: column \"%s\" is of type void (or holds one), which has no "
+			        "values to write",
 			        w->root, c->f->name);
 			return -1;
 		}
+		c->nested = delta_type_is_nested(c->f->type);
 		for (size_t k = 0; k < w->npart; k++)
 			if (strcmp(w->part_cols[k], c->f->name) == 0)
 				c->partition = (int)k;
+		if (c->partition >= 0 && c->nested) {
+			err_set(e, EX_DATAERR,
+			        "%s: partition column \"%s\" is not of a primitive type", w->root,
+			        c->f->name);
+			return -1;
+		}
 		if (c->partition >= 0)
 			continue;
-		int idx = c->f->type == DT_DECIMAL
-		              ? pq_schema_add_decimal(w->pqs, PQ_ROOT, c->f->name, c->f->precision,
-		                                      c->f->scale, c->f->nullable)
-		              : pq_schema_add(w->pqs, PQ_ROOT, c->f->name, delta_pq_type(c->f),
-		                              c->f->nullable);
-		if (idx < 0) {
+		if (add_pq_field(w->pqs, PQ_ROOT, c->f, c->f->nullable) < 0) {
 			err_set(e, EX_SOFTWARE, "cannot build the data file schema");
 			return -1;
 		}
 		c->leaf = leaf++;
-		c->kind = kind_of(c->f);
+		c->kind = c->nested ? K_BYTES : kind_of(c->f);
+		w->nested |= c->nested;
 	}
 	w->nleaves = (size_t)leaf;
 	w->leaf_col = calloc(w->nleaves ? w->nleaves : 1, sizeof *w->leaf_col);
@@ -1602,6 +1749,12 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 			return -1;
 		}
 		const struct wcol *c = &w->cols[o->sort_cols[k]];
+		if (c->nested) {
+			err_set(e, EX_DATAERR,
+			        "%s: column \"%s\" is nested: rows cannot be sorted by it", w->root,
+			        c->f->name);
+			return -1;
+		}
 		if (c->leaf >= 0)
 			w->sort_leaf[w->nsort++] = (size_t)c->leaf;
 	}

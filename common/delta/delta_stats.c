@@ -106,71 +106,140 @@ int64_t delta_stats_columns(const struct delta_snapshot *snap)
 	return *end || n < -1 ? 32 : n;
 }
 
-int delta_stats_json(const struct delta_schema *schema, char *const *parts, size_t nparts,
-                     int64_t stats_cols, struct pq_writer *w, int64_t rows, struct buf *out)
+/* Parquet leaves under a field (its own one for a primitive). */
+static int leaves_of(const struct delta_field *f)
 {
-	struct buf mins = BUF_INIT, maxs = BUF_INIT, nulls = BUF_INIT, tmp = BUF_INIT;
-	int64_t indexed = 0;
-	int leaf = 0;
+	if (delta_type_is_primitive(f->type))
+		return 1;
+	int n = 0;
+	for (size_t i = 0; i < f->nchildren; i++)
+		n += leaves_of(&f->children[i]);
+	return n;
+}
+
+struct stats_walk {
+	struct pq_writer *w;
+	int leaf;        /* the next Parquet leaf */
+	int64_t indexed; /* columns given bounds so far (struct fields count one each) */
+	int64_t stats_cols;
+	struct buf tmp;
+};
+
+static void prim_bounds(struct stats_walk *sw, const struct delta_field *f,
+                        const struct pq_stats *st, struct buf *mins, struct buf *maxs)
+{
+	const char *name = f->name;
+	struct buf *tmp = &sw->tmp;
+	if (f->type == DT_STRING) {
+		/* Exact when short; a long minimum is cut to a prefix (still a bound). */
+		size_t cp = 0, at = 0;
+		for (; at < st->min.bytes.len && cp < STATS_STRING_PREFIX; at++)
+			if ((st->min.bytes.p[at] & 0xC0) != 0x80)
+				cp++;
+		while (at < st->min.bytes.len && (st->min.bytes.p[at] & 0xC0) == 0x80)
+			at++;
+		/*
+		 * A bound that is not UTF-8 (a string column of a foreign
+		 * file) has no JSON form that still bounds the values: left
+		 * out, as nothing may be skipped by it.
+		 */
+		if (utf8_valid((const char *)st->min.bytes.p, at) == 0) {
+			buf_reset(tmp);
+			buf_json_str(tmp, (const char *)st->min.bytes.p, at);
+			member(mins, name, tmp->data, tmp->len);
+		}
+		size_t mcp = 0;
+		for (size_t k = 0; k < st->max.bytes.len; k++)
+			if ((st->max.bytes.p[k] & 0xC0) != 0x80)
+				mcp++;
+		if (mcp <= STATS_STRING_PREFIX &&
+		    utf8_valid((const char *)st->max.bytes.p, st->max.bytes.len) == 0) {
+			buf_reset(tmp);
+			buf_json_str(tmp, (const char *)st->max.bytes.p, st->max.bytes.len);
+			member(maxs, name, tmp->data, tmp->len);
+		}
+		return;
+	}
+	buf_reset(tmp);
+	if (stats_value(f, &st->min, tmp) == 0)
+		member(mins, name, tmp->data, tmp->len);
+	buf_reset(tmp);
+	if (stats_value(f, &st->max, tmp) == 0)
+		member(maxs, name, tmp->data, tmp->len);
+}
+
+/*
+ * The statistics of field f onto the member lists: a primitive's bounds
+ * and null count, a struct's as an object of its fields', an array's or a
+ * map's null count alone (top_nulls; -1 when unknown, inside a struct).
+ */
+static void field_stats(struct stats_walk *sw, const struct delta_field *f, int64_t top_nulls,
+                        struct buf *mins, struct buf *maxs, struct buf *nulls)
+{
+	struct buf *tmp = &sw->tmp;
+	if (f->type == DT_ARRAY || f->type == DT_MAP) {
+		sw->leaf += leaves_of(f);
+		sw->indexed++;
+		if (top_nulls >= 0) {
+			buf_reset(tmp);
+			buf_i64(tmp, top_nulls);
+			member(nulls, f->name, tmp->data, tmp->len);
+		}
+		return;
+	}
+	if (f->type == DT_STRUCT) {
+		struct buf smin = BUF_INIT, smax = BUF_INIT, snull = BUF_INIT;
+		for (size_t i = 0; i < f->nchildren; i++)
+			field_stats(sw, &f->children[i], -1, &smin, &smax, &snull);
+		struct buf *parts[3] = {&smin, &smax, &snull}, *into[3] = {mins, maxs, nulls};
+		for (int k = 0; k < 3; k++) {
+			if (!parts[k]->len && !buf_failed(parts[k]))
+				continue;
+			buf_reset(tmp);
+			buf_putc(tmp, '{');
+			buf_append(tmp, parts[k]->data, parts[k]->len);
+			buf_putc(tmp, '}');
+			member(into[k], f->name, tmp->data, tmp->len);
+			if (buf_failed(parts[k]))
+				into[k]->failed = 1;
+		}
+		buf_free(&smin);
+		buf_free(&smax);
+		buf_free(&snull);
+		return;
+	}
+	struct pq_stats st;
+	if (pq_writer_stats(sw->w, sw->leaf++, &st) < 0)
+		return;
+	buf_reset(tmp);
+	buf_i64(tmp, st.null_count < 0 ? 0 : st.null_count);
+	member(nulls, f->name, tmp->data, tmp->len);
+	if ((sw->stats_cols >= 0 && sw->indexed++ >= sw->stats_cols) || !st.has_min_max)
+		return;
+	prim_bounds(sw, f, &st, mins, maxs);
+}
+
+int delta_stats_json(const struct delta_schema *schema, char *const *parts, size_t nparts,
+                     int64_t stats_cols, struct pq_writer *w, int64_t rows,
+                     const int64_t *col_nulls, struct buf *out)
+{
+	struct buf mins = BUF_INIT, maxs = BUF_INIT, nulls = BUF_INIT;
+	struct stats_walk sw = {.w = w, .stats_cols = stats_cols, .tmp = BUF_INIT};
 	for (size_t i = 0; i < schema->n; i++) {
 		const struct delta_field *f = &schema->fields[i];
 		if (is_partition_column(parts, nparts, f->name))
 			continue;
-		struct pq_stats st;
-		if (pq_writer_stats(w, leaf++, &st) < 0)
-			continue;
-		const char *name = f->name;
-		buf_reset(&tmp);
-		buf_i64(&tmp, st.null_count < 0 ? 0 : st.null_count);
-		member(&nulls, name, tmp.data, tmp.len);
-		if ((stats_cols >= 0 && indexed++ >= stats_cols) || !st.has_min_max)
-			continue;
-		if (f->type == DT_STRING) {
-			/* Exact when short; a long minimum is cut to a prefix (still a bound). */
-			size_t cp = 0, at = 0;
-			for (; at < st.min.bytes.len && cp < STATS_STRING_PREFIX; at++)
-				if ((st.min.bytes.p[at] & 0xC0) != 0x80)
-					cp++;
-			while (at < st.min.bytes.len && (st.min.bytes.p[at] & 0xC0) == 0x80)
-				at++;
-			/*
-			 * A bound that is not UTF-8 (a string column of a foreign
-			 * file) has no JSON form that still bounds the values: left
-			 * out, as nothing may be skipped by it.
-			 */
-			if (utf8_valid((const char *)st.min.bytes.p, at) == 0) {
-				buf_reset(&tmp);
-				buf_json_str(&tmp, (const char *)st.min.bytes.p, at);
-				member(&mins, name, tmp.data, tmp.len);
-			}
-			size_t mcp = 0;
-			for (size_t k = 0; k < st.max.bytes.len; k++)
-				if ((st.max.bytes.p[k] & 0xC0) != 0x80)
-					mcp++;
-			if (mcp <= STATS_STRING_PREFIX &&
-			    utf8_valid((const char *)st.max.bytes.p, st.max.bytes.len) == 0) {
-				buf_reset(&tmp);
-				buf_json_str(&tmp, (const char *)st.max.bytes.p, st.max.bytes.len);
-				member(&maxs, name, tmp.data, tmp.len);
-			}
-			continue;
-		}
-		buf_reset(&tmp);
-		if (stats_value(f, &st.min, &tmp) == 0)
-			member(&mins, name, tmp.data, tmp.len);
-		buf_reset(&tmp);
-		if (stats_value(f, &st.max, &tmp) == 0)
-			member(&maxs, name, tmp.data, tmp.len);
+		field_stats(&sw, f, col_nulls ? col_nulls[i] : -1, &mins, &maxs, &nulls);
 	}
 	buf_printf(out,
 	           "{\"numRecords\":%lld,\"minValues\":{%s},\"maxValues\":{%s},\"nullCount\":{%s}}",
 	           (long long)rows, mins.data ? mins.data : "", maxs.data ? maxs.data : "",
 	           nulls.data ? nulls.data : "");
 	int failed = buf_failed(&mins) || buf_failed(&maxs) || buf_failed(&nulls) ||
-	             buf_failed(&tmp) || buf_failed(out);
+	             buf_failed(&sw.tmp) || buf_failed(out);
 	buf_free(&mins);
 	buf_free(&maxs);
 	buf_free(&nulls);
-	buf_free(&tmp);
+	buf_free(&sw.tmp);
 	return failed ? -1 : 0;
 }

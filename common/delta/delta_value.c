@@ -5,6 +5,7 @@
  * range-checked against their column's width.
  */
 #include "delta/delta.h"
+#include "delta/delta_nested.h"
 
 #include <errno.h>
 #include <math.h>
@@ -182,6 +183,21 @@ int delta_cell_from_json(const struct delta_field *f, const struct rec_field *rf
 			                    : "missing, and the column is not nullable");
 		return 0;
 	}
+	if (delta_type_is_nested(f->type)) {
+		if (rf->type != JS_OBJ && rf->type != JS_ARR)
+			return cell_fail(e, f,
+			                 f->type == DT_STRUCT ? "expected an object"
+			                 : f->type == DT_ARRAY
+			                     ? "expected an array"
+			                     : "expected an object or an array of "
+			                       "key and value objects");
+		buf_reset(scratch);
+		if (delta_nested_from_json(f, rf->val, rf->val_len, scratch, e) < 0)
+			return -1;
+		c->s = scratch->data;
+		c->n = scratch->len;
+		return 0;
+	}
 	switch (rf->type) {
 	case JS_STR:
 		if (rf->escaped) {
@@ -228,6 +244,8 @@ int delta_cell_to_json(const struct delta_field *f, const struct delta_cell *c, 
 	char tmp[DEC_TEXT_MAX + TS_TEXT_MAX];
 	if (c->null)
 		return buf_puts(out, "null");
+	if (delta_type_is_nested(f->type))
+		return delta_nested_to_json(f, c->s, c->n, out);
 	switch (f->type) {
 	case DT_STRING:
 		/* Not UTF-8: buf_json_str() keeps it JSON (the bad bytes as U+FFFD). */
