@@ -119,7 +119,7 @@ JSON
 	printf 'a long\nb varchar\n' >bad.schema
 	run --separate-stderr delta-create t --schema bad.schema
 	assert_failure 65
-	assert_equal "$stderr" "delta-create: bad.schema:2: unknown type \"varchar\" (expected string, long, integer, short, byte, float, double, boolean, binary, date, timestamp or decimal(p,s))"
+	assert_equal "$stderr" "delta-create: bad.schema:2: unknown type \"varchar\" (expected string, long, integer, short, byte, float, double, boolean, binary, date, timestamp, decimal(p,s), array<T>, map<K,V> or struct<name:T,...>)"
 	printf 'a long\nA int\n' >dup.schema
 	run --separate-stderr delta-create t --schema dup.schema
 	assert_failure 65
@@ -191,4 +191,46 @@ JSON
 	run jq -r 'select(.metaData) | .metaData.schemaString | fromjson | .fields | map(.name) | join(",")' \
 		lake/bronze/_delta_log/00000000000000000000.json
 	assert_output symbol
+}
+
+@test "a column list takes nested types in Spark's DDL: the schema is Spark's JSON of them, and records load into it" {
+	cat >n.schema <<'EOF'
+# nested columns, as Spark's DDL writes them
+id bigint not null
+quote STRUCT<bid: decimal(18, 6), venue: struct<code:string not null, raw:binary>, tags: array<string>>
+fills array<struct<px:double,qty:int>>
+byint map<int, array<smallint>>
+EOF
+	run -0 delta-create -q n --schema n.schema
+	run -0 jq -c 'select(.metaData) | .metaData.schemaString | fromjson | .fields | map([.name, .type, .nullable])[]' \
+		"$STOCKETL_LAKE/n/_delta_log/00000000000000000000.json"
+	assert_output '["id","long",false]
+["quote",{"type":"struct","fields":[{"name":"bid","type":"decimal(18,6)","nullable":true,"metadata":{}},{"name":"venue","type":{"type":"struct","fields":[{"name":"code","type":"string","nullable":false,"metadata":{}},{"name":"raw","type":"binary","nullable":true,"metadata":{}}]},"nullable":true,"metadata":{}},{"name":"tags","type":{"type":"array","elementType":"string","containsNull":true},"nullable":true,"metadata":{}}]},true]
+["fills",{"type":"array","elementType":{"type":"struct","fields":[{"name":"px","type":"double","nullable":true,"metadata":{}},{"name":"qty","type":"integer","nullable":true,"metadata":{}}]},"containsNull":true},true]
+["byint",{"type":"map","keyType":"integer","valueType":{"type":"array","elementType":"short","containsNull":true},"valueContainsNull":true},true]'
+	echo '{"id":1,"quote":{"bid":"1.5","venue":{"code":"X"},"tags":["a"]},"fills":[null],"byint":{"3":[1,null]}}' |
+		delta-append -q n
+	run -0 delta-cat n
+	assert_output '{"id":1,"quote":{"bid":1.5,"venue":{"code":"X","raw":null},"tags":["a"]},"fills":[null],"byint":[{"key":3,"value":[1,null]}]}'
+	while IFS='|' read -r type msg; do
+		echo "a $type" >bad.schema
+		run --separate-stderr delta-create -q b --schema bad.schema
+		assert_failure 65
+		assert_equal "$stderr" "delta-create: bad.schema:1: $msg"
+	done <<'EOF'
+array<>|type "array<>": expected a type
+map<struct<x:int>,int>|type "map<struct<x:int>,int>": a map's keys must be of a primitive type
+map<int int>|type "map<int int>": expected ',' between a map's key and value types
+struct<x int, X long>|type "struct<x int, X long>": field "X" is defined twice
+struct<x:int|type "struct<x:int": expected ',' or '>' after a field of struct<...>
+struct<:int>|type "struct<:int>": expected a field name in struct<...>
+array<int> extra|expected "name type" or "name type not null"
+decimal(40,2)|type "decimal(40,2)": a decimal(p,s) takes 1 <= p <= 38 and 0 <= s <= p
+array<uuid>|type "array<uuid>": unknown type "uuid" (expected string, long, integer, short, byte, float, double, boolean, binary, date, timestamp, decimal(p,s), array<T>, map<K,V> or struct<name:T,...>)
+EOF
+	[ ! -e "$STOCKETL_LAKE/b" ]
+	printf 'a long\nq struct<x:int>\n' >p.schema
+	run --separate-stderr delta-create -q p --schema p.schema --partition-by q
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" 'delta-create: --partition-by: column "q" cannot be a partition column'
 }

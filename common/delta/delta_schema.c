@@ -222,6 +222,207 @@ static int delta_valid_column_name(const char *s)
 	return 1;
 }
 
+/* Types in the column list format: Spark's DDL (array<T>, map<K,V>, struct<name:T,...>). */
+struct ddl {
+	const char *p;
+	char why[512]; /* what was wrong, when parsing failed */
+};
+
+#define DDL_MAX_DEPTH 32
+
+static void ddl_ws(struct ddl *d)
+{
+	while (*d->p == ' ' || *d->p == '\t' || *d->p == '\r')
+		d->p++;
+}
+
+/* A word of letters, digits and '_' into out (lower-cased when fold); its length (0: none). */
+static size_t ddl_word(struct ddl *d, char *out, size_t cap, int fold)
+{
+	ddl_ws(d);
+	size_t n = 0;
+	while (isalnum((unsigned char)d->p[n]) || d->p[n] == '_')
+		n++;
+	if (n == 0 || n >= cap)
+		return n >= cap
+		           ? (snprintf(d->why, sizeof d->why, "a name longer than %zu", cap - 1), 0)
+		           : 0;
+	for (size_t i = 0; i < n; i++)
+		out[i] = fold ? (char)tolower((unsigned char)d->p[i]) : d->p[i];
+	out[n] = '\0';
+	d->p += n;
+	return n;
+}
+
+static int ddl_expect(struct ddl *d, char c, const char *after)
+{
+	ddl_ws(d);
+	if (*d->p != c) {
+		snprintf(d->why, sizeof d->why, "expected '%c' %s", c, after);
+		return -1;
+	}
+	d->p++;
+	return 0;
+}
+
+/* "not null" next (consumed), or not. */
+static int ddl_not_null(struct ddl *d)
+{
+	const char *at = d->p;
+	char w[8];
+	if (ddl_word(d, w, sizeof w, 1) && strcmp(w, "not") == 0 && ddl_word(d, w, sizeof w, 1) &&
+	    strcmp(w, "null") == 0)
+		return 1;
+	d->p = at;
+	d->why[0] = '\0';
+	return 0;
+}
+
+static int ddl_child(struct delta_field *c, const char *name, int nullable)
+{
+	c->name = strdup(name);
+	c->metadata_json = strdup("{}");
+	c->nullable = nullable;
+	return c->name && c->metadata_json ? 0 : -1;
+}
+
+static int ddl_type(struct ddl *d, struct delta_field *f, int depth);
+
+static int ddl_struct(struct ddl *d, struct delta_field *f, int depth)
+{
+	f->type = DT_STRUCT;
+	if (ddl_expect(d, '<', "after struct") < 0)
+		return -1;
+	ddl_ws(d);
+	if (*d->p == '>') {
+		d->p++;
+		return 0;
+	}
+	size_t cap = 0;
+	for (;;) {
+		char name[256];
+		if (!ddl_word(d, name, sizeof name, 0)) {
+			if (!d->why[0])
+				snprintf(d->why, sizeof d->why,
+				         "expected a field name in struct<...>");
+			return -1;
+		}
+		for (size_t i = 0; i < f->nchildren; i++)
+			if (strcasecmp(f->children[i].name, name) == 0) {
+				snprintf(d->why, sizeof d->why, "field \"%s\" is defined twice",
+				         name);
+				return -1;
+			}
+		if (f->nchildren == cap) {
+			cap = cap ? 2 * cap : 8;
+			struct delta_field *nc = realloc(f->children, cap * sizeof *nc);
+			if (!nc)
+				return -2;
+			f->children = nc;
+		}
+		struct delta_field *c = &f->children[f->nchildren++];
+		memset(c, 0, sizeof *c);
+		if (ddl_child(c, name, 1) < 0)
+			return -2;
+		ddl_ws(d);
+		if (*d->p == ':')
+			d->p++;
+		int rc = ddl_type(d, c, depth + 1);
+		if (rc < 0)
+			return rc;
+		if (ddl_not_null(d))
+			c->nullable = 0;
+		ddl_ws(d);
+		if (*d->p == '>') {
+			d->p++;
+			return 0;
+		}
+		if (ddl_expect(d, ',', "or '>' after a field of struct<...>") < 0)
+			return -1;
+	}
+}
+
+/* A type at d->p into f (whose name and nullability are set); -1 (d->why says why), -2 out of memory. */
+static int ddl_type(struct ddl *d, struct delta_field *f, int depth)
+{
+	char w[32];
+	if (depth > DDL_MAX_DEPTH) {
+		snprintf(d->why, sizeof d->why, "nested more than %d deep", DDL_MAX_DEPTH);
+		return -1;
+	}
+	if (!ddl_word(d, w, sizeof w, 1)) {
+		if (!d->why[0])
+			snprintf(d->why, sizeof d->why, "expected a type");
+		return -1;
+	}
+	if (strcmp(w, "struct") == 0)
+		return ddl_struct(d, f, depth);
+	if (strcmp(w, "array") == 0 || strcmp(w, "map") == 0) {
+		int is_map = w[0] == 'm';
+		f->type = is_map ? DT_MAP : DT_ARRAY;
+		f->children = calloc(is_map ? 2 : 1, sizeof *f->children);
+		if (!f->children)
+			return -2;
+		f->nchildren = is_map ? 2 : 1;
+		if (ddl_child(&f->children[0], is_map ? "key" : "element", !is_map) < 0 ||
+		    (is_map && ddl_child(&f->children[1], "value", 1) < 0))
+			return -2;
+		if (ddl_expect(d, '<', is_map ? "after map" : "after array") < 0)
+			return -1;
+		int rc = ddl_type(d, &f->children[0], depth + 1);
+		if (rc < 0)
+			return rc;
+		if (is_map) {
+			if (!delta_type_is_primitive(f->children[0].type)) {
+				snprintf(d->why, sizeof d->why,
+				         "a map's keys must be of a primitive type");
+				return -1;
+			}
+			if (ddl_expect(d, ',', "between a map's key and value types") < 0)
+				return -1;
+			if ((rc = ddl_type(d, &f->children[1], depth + 1)) < 0)
+				return rc;
+		}
+		return ddl_expect(d, '>', is_map ? "after map<K,V" : "after array<T");
+	}
+	const char *alias = strcmp(w, "bigint") == 0     ? "long"
+	                    : strcmp(w, "int") == 0      ? "integer"
+	                    : strcmp(w, "smallint") == 0 ? "short"
+	                    : strcmp(w, "tinyint") == 0  ? "byte"
+	                    : strcmp(w, "bool") == 0     ? "boolean"
+	                                                 : w;
+	char text[64];
+	ddl_ws(d);
+	if (strcmp(alias, "decimal") == 0 && *d->p == '(') {
+		/* decimal(p, s), spaces allowed */
+		int prec, scale, n = 0;
+		if (sscanf(d->p, "( %d , %d )%n", &prec, &scale, &n) != 2 || n == 0) {
+			snprintf(d->why, sizeof d->why, "expected decimal(p,s)");
+			return -1;
+		}
+		d->p += n;
+		snprintf(text, sizeof text, "decimal(%d,%d)", prec, scale);
+		alias = text;
+	}
+	f->type = delta_parse_primitive(alias, &f->precision, &f->scale);
+	if (f->type < 0 && strncmp(alias, "decimal(", 8) == 0) {
+		snprintf(d->why, sizeof d->why,
+		         "type \"%s\": a decimal(p,s) takes 1 <= p <= 38 and 0 <= s <= p", alias);
+		f->type = 0;
+		return -1;
+	}
+	if (f->type < 0 || f->type == DT_VOID) {
+		snprintf(d->why, sizeof d->why,
+		         "unknown type \"%s\" (expected string, long, integer, short, byte, float, "
+		         "double, boolean, binary, date, timestamp, decimal(p,s), array<T>, "
+		         "map<K,V> or struct<name:T,...>)",
+		         alias);
+		f->type = 0;
+		return -1;
+	}
+	return 0;
+}
+
 /* The column list format. */
 static int delta_schema_parse_list(const char *path, char *text, struct delta_schema *s,
                                    struct err_msg *e)
@@ -239,55 +440,34 @@ static int delta_schema_parse_list(const char *path, char *text, struct delta_sc
 		char *hash = strchr(l, '#');
 		if (hash)
 			*hash = '\0';
-		char *tok[5];
-		int nt = 0;
-		for (char *t = strtok(l, " \t\r"); t; t = strtok(NULL, " \t\r")) {
-			if (nt == 5)
-				break;
-			tok[nt++] = t;
-		}
-		if (nt == 0)
+		struct ddl d = {.p = l};
+		char name[256];
+		ddl_ws(&d);
+		if (!*d.p)
 			continue;
-		int notnull = 0;
-		if (nt == 4 && strcasecmp(tok[2], "not") == 0 && strcasecmp(tok[3], "null") == 0)
-			notnull = 1;
-		else if (nt != 2) {
+		const char *name_at = d.p;
+		while (*d.p && *d.p != ' ' && *d.p != '\t' && *d.p != '\r')
+			d.p++;
+		size_t nlen = (size_t)(d.p - name_at);
+		snprintf(name, sizeof name, "%.*s",
+		         (int)(nlen < sizeof name ? nlen : sizeof name - 1), name_at);
+		ddl_ws(&d);
+		if (!*d.p) {
 			err_set(e, EX_DATAERR,
 			        "%s:%d: expected \"name type\" or \"name type not null\"", path,
 			        line);
 			goto fail;
 		}
-		if (!delta_valid_column_name(tok[0])) {
+		if (nlen >= sizeof name || !delta_valid_column_name(name)) {
 			err_set(e, EX_DATAERR,
 			        "%s:%d: column name \"%s\": expected letters, digits and '_'", path,
-			        line, tok[0]);
-			goto fail;
-		}
-		char typ[64];
-		snprintf(typ, sizeof typ, "%s", tok[1]);
-		for (char *c = typ; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
-		const char *alias = strcmp(typ, "bigint") == 0     ? "long"
-		                    : strcmp(typ, "int") == 0      ? "integer"
-		                    : strcmp(typ, "smallint") == 0 ? "short"
-		                    : strcmp(typ, "tinyint") == 0  ? "byte"
-		                    : strcmp(typ, "bool") == 0     ? "boolean"
-		                                                   : typ;
-		struct delta_field f = {0};
-		f.type = delta_parse_primitive(alias, &f.precision, &f.scale);
-		if (f.type < 0 || f.type == DT_VOID) {
-			err_set(
-			    e, EX_DATAERR,
-			    "%s:%d: unknown type \"%s\" (expected string, long, integer, short, "
-			    "byte, float, double, boolean, binary, date, timestamp or "
-			    "decimal(p,s))",
-			    path, line, tok[1]);
+			        line, name);
 			goto fail;
 		}
 		for (size_t i = 0; i < s->n; i++)
-			if (strcasecmp(s->fields[i].name, tok[0]) == 0) {
+			if (strcasecmp(s->fields[i].name, name) == 0) {
 				err_set(e, EX_DATAERR, "%s:%d: column \"%s\" is defined twice",
-				        path, line, tok[0]);
+				        path, line, name);
 				goto fail;
 			}
 		if (s->n == cap) {
@@ -299,12 +479,36 @@ static int delta_schema_parse_list(const char *path, char *text, struct delta_sc
 			}
 			s->fields = nf;
 		}
-		f.name = strdup(tok[0]);
-		f.metadata_json = strdup("{}");
-		f.nullable = !notnull;
-		s->fields[s->n++] = f;
-		if (!f.name || !f.metadata_json) {
+		struct delta_field *f = &s->fields[s->n++];
+		memset(f, 0, sizeof *f);
+		if (ddl_child(f, name, 1) < 0) {
 			err_set(e, EX_SOFTWARE, "out of memory");
+			goto fail;
+		}
+		const char *type_at = d.p;
+		int rc = ddl_type(&d, f, 0);
+		if (rc == -2) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			goto fail;
+		}
+		if (rc < 0) {
+			/* A primitive's message stands alone; a nested type's quotes the type. */
+			if ((strncmp(d.why, "unknown type", 12) == 0 ||
+			     strncmp(d.why, "type \"", 6) == 0) &&
+			    delta_type_is_primitive(f->type))
+				err_set(e, EX_DATAERR, "%s:%d: %s", path, line, d.why);
+			else
+				err_set(e, EX_DATAERR, "%s:%d: type \"%s\": %s", path, line,
+				        type_at, d.why);
+			goto fail;
+		}
+		if (ddl_not_null(&d))
+			f->nullable = 0;
+		ddl_ws(&d);
+		if (*d.p) {
+			err_set(e, EX_DATAERR,
+			        "%s:%d: expected \"name type\" or \"name type not null\"", path,
+			        line);
 			goto fail;
 		}
 	}

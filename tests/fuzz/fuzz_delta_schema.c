@@ -1,11 +1,14 @@
 /*
- * Fuzz target: Spark schema JSON (parsed, printed, parsed again: the two
- * must be equal), and partition value and base64 text for every primitive
- * type.
+ * Fuzz target: Spark schema JSON and schema files (the column list, with
+ * nested types in Spark's DDL), each parsed, printed as JSON, parsed
+ * again: the two must be equal; and partition value and base64 text for
+ * every primitive type.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "delta/delta.h"
 
@@ -24,6 +27,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		delta_schema_free(&back);
 		buf_free(&b);
 		delta_schema_free(&s);
+	}
+	/* The same input as a schema file (the column list when it is not JSON). */
+	static char path[64];
+	if (!path[0])
+		snprintf(path, sizeof path, "/tmp/fuzz_delta_schema.%ld", (long)getpid());
+	FILE *fp = fopen(path, "wb");
+	if (fp) {
+		int ok = fwrite(data, 1, size, fp) == size;
+		if (fclose(fp) == 0 && ok && delta_schema_parse_file(path, &s, &e) == 0) {
+			struct buf b = BUF_INIT;
+			if (delta_schema_to_json(&s, &b) < 0 ||
+			    delta_schema_parse_json(b.data, b.len, &back, &e) < 0 ||
+			    !delta_schema_equal(&s, &back))
+				abort();
+			delta_schema_free(&back);
+			buf_free(&b);
+			delta_schema_free(&s);
+		}
+		unlink(path);
 	}
 	char text[256];
 	size_t n = size < sizeof text - 1 ? size : sizeof text - 1;
