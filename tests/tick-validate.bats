@@ -305,6 +305,222 @@ outcome() {
 	assert_output $'"value":11.333333\n"value":34\n"value":50\n"value":100'
 }
 
+@test "stddev, variance and their _pop and _samp forms of prices and integers: exact, at six decimals, rounded half away from zero" {
+	checks '  - stddev(close) between 1.5 and 1.6' '  - stddev_pop(close) = 1.247219' \
+		'  - stddev_samp(close) = 1.527525' '  - variance(close):' '      warn: when > 2' '      fail: when > 3' \
+		'  - var_pop(close) < 1.5' '  - var_samp(close) = 2.333333' \
+		'  - stddev(volume) = 1.414214' '  - stddev_pop(volume) = 1' '  - variance(volume) = 2' '  - var_pop(volume) = 1'
+	{ tick close=10 volume=1; tick close=11 volume=null; tick close=13 volume=3; marker 3; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.metric, .outcome]]' report.ndjson
+	assert_output '[["stddev","pass"],["stddev_pop","pass"],["stddev_samp","pass"],["variance","warn"],["var_pop","fail"],["var_samp","pass"],["stddev","pass"],["stddev_pop","pass"],["variance","pass"],["var_pop","pass"]]'
+	# close 10, 11, 13: squared deviations from 34/3 sum to 14/3; the sample variance is
+	# 14/3 / 2 = 7/3, the population's 14/3 / 3 = 14/9; their roots 1.5275252..., 1.2472191...
+	# volume 1, 3 (a null is no value): variance 2, population 1; sqrt(2) = 1.4142135... rounds up
+	run grep -o '"value":[^,]*' report.ndjson
+	assert_output - <<-'EOF2'
+		"value":1.527525
+		"value":1.247219
+		"value":1.527525
+		"value":2.333333
+		"value":1.555556
+		"value":2.333333
+		"value":1.414214
+		"value":1
+		"value":2
+		"value":1
+	EOF2
+	stderr_line "tick-validate: batch test/1: fail: var_pop(close) < 1.5 (line 8): var_pop = 1.555556"
+}
+
+@test "a sample stddev or variance of fewer than 2 values is skipped, a population one is 0, and an empty batch skips them all" {
+	checks '  - stddev(close) = 0' '  - stddev_samp(close) = 0' '  - variance(volume) = 0' '  - var_samp(volume) = 0' \
+		'  - stddev_pop(close) = 0' '  - var_pop(volume) = 0'
+	{ tick close=10.5 volume=7; tick close=null volume=null; marker 2 1; marker 0 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_success
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output - <<-'EOF2'
+		[["skipped",null],["skipped",null],["skipped",null],["skipped",null],["pass",0],["pass",0]]
+		[["skipped",null],["skipped",null],["skipped",null],["skipped",null],["skipped",null],["skipped",null]]
+	EOF2
+}
+
+@test "percentile(COLUMN, FRACTION) is PostgreSQL's percentile_disc: the first value whose position reaches the fraction" {
+	checks '  - percentile(close, 0.5) = 12' '  - percentile(close, 0.95) < 14' '  - percentile(close, 0) = 10' \
+		'  - percentile(close, 0.2) = 10' '  - percentile(close, 1):' '      warn: when >= 13.5' \
+		'  - percentile(volume, .6) = 300'
+	# sorted: 10, 11, 12, 13, 14; 5 x 0.5 = 2.5 -> the 3rd; 4.75 -> the 5th; 0 -> the 1st;
+	# 1.0 -> the 1st (a position reached exactly); the volumes 100 ... 500 and a null: 3.0 -> the 3rd
+	{ tick close=14 volume=500; tick close=10 volume=100; tick close=12 volume=300; tick close=11 volume=200; tick close=13.5 volume=400; tick close=null volume=null; marker 6; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.metric, .outcome]]' report.ndjson
+	assert_output '[["percentile","pass"],["percentile","fail"],["percentile","pass"],["percentile","pass"],["percentile","warn"],["percentile","pass"]]'
+	run grep -o '"value":[^,]*' report.ndjson
+	assert_output $'"value":12\n"value":14\n"value":10\n"value":10\n"value":14\n"value":300'
+	stderr_line "tick-validate: batch test/1: fail: percentile(close, 0.95) < 14 (line 3): percentile = 14"
+}
+
+@test "percentile's fraction is exact: 0.07 of 100 values is the 7th, where a float8 product would say 8th; an empty batch skips it" {
+	checks '  - percentile(volume, 0.07) = 7' '  - percentile(low, 0.07) > 0'
+	{ for i in $(seq 100 -1 1); do tick volume="$i"; done; marker 100 1; marker 0 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_success
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output $'[["pass",7],["pass",9]]\n[["skipped",null],["skipped",null]]'
+}
+
+@test "past --key-memory a percentile has no value and warns instead of passing" {
+	checks '  - percentile(volume, 0.5) > 0'
+	for i in $(seq 300); do tick volume="$i"; done >in.ndjson
+	run --separate-stderr tick-validate --key-memory 1k --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 1
+	run jq -c '.checks[0] | [.outcome, .value, .exact]' report.ndjson
+	assert_output '["warn",null,false]'
+	stderr_line "tick-validate: input: warn: percentile(volume, 0.5) > 0 (line 2): percentile = null (not computed: its values ran out of --key-memory)"
+	run --separate-stderr tick-validate --key-memory 4k --checks c.checks --report report2.ndjson in.ndjson
+	assert_success
+	run jq -c '.checks[0] | [.outcome, .value, .exact]' report2.ndjson
+	assert_output '["pass",150,null]'
+}
+
+@test "a variance beyond 38 digits is shown as the largest value, not exact, and warns instead of passing" {
+	checks '  - var_samp(volume) > 0' '  - stddev(volume) > 0'
+	# (2 x (4 x 10^18)^2) / 1 = 3.2 x 10^37, at six decimals 44 digits; its root fits
+	# (written by hand: jq would write the volumes as 4e+18)
+	{ echo '{"symbol":"IBM","volume":-4000000000000000000}'; echo '{"symbol":"IBM","volume":4000000000000000000}'; marker 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 1
+	run grep -o '"value":[^}]*' report.ndjson
+	assert_output $'"value":99999999999999999999999999999999.999999,"exact":false,"outcome":"warn"\n"value":5656854249492380195.206755,"outcome":"pass"'
+	stderr_line "tick-validate: batch test/1: warn: var_samp(volume) > 0 (line 2): var_samp = 99999999999999999999999999999999.999999 (beyond 38 digits: the largest value instead)"
+}
+
+@test "avg_length, min_length and max_length of strings count characters; nulls are no value, an empty batch skips them" {
+	checks '  - avg_length(source) between 8 and 9' '  - min_length(source) = 2' '  - max_length(source):' '      warn: when > 10' \
+		'  - avg_length(symbol) = 4' '  - min_length(symbol) >= 4' '  - max_length(interval) = 5'
+	# alphavantage 12, av 2, Älphavantäge 12 characters (14 bytes): 26 / 3; IBM, NVDA, BRK.B
+	{ tick; tick source='"av"' symbol='"NVDA"'; tick source='"Älphavantäge"' symbol='"BRK.B"' interval='"15min"'; tick source=null symbol=null; marker 4 1; marker 0 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.metric, .outcome]]' report.ndjson
+	assert_output $'[["avg_length","pass"],["min_length","pass"],["max_length","warn"],["avg_length","pass"],["min_length","fail"],["max_length","pass"]]\n[["avg_length","skipped"],["min_length","skipped"],["max_length","skipped"],["avg_length","skipped"],["min_length","skipped"],["max_length","skipped"]]'
+	run grep -o '"value":[^,]*' <(head -1 report.ndjson)
+	assert_output $'"value":8.666667\n"value":2\n"value":12\n"value":4\n"value":3\n"value":5'
+}
+
+@test "valid format and invalid format: each of Soda's built-in formats matches the whole value of a string column" {
+	# FORMAT|A VALUE IN IT|A VALUE NOT IN IT ("-": none fits the 15 bytes of a column)
+	while IFS='|' read -r format yes no; do
+		checks '  - invalid_count(source):' "      valid format: $format" '      warn: when > 0' \
+			'  - invalid_count(source):' "      invalid format: '$format'" '      warn: when > 0'
+		{
+			[ "$yes" = - ] || { tick source="\"$yes\""; marker 1 1; }
+			tick source="\"$no\""
+			tick source=null
+			marker 2 2
+		} >in.ndjson
+		rm -f report.ndjson
+		run tick-validate -q --checks c.checks --report report.ndjson in.ndjson
+		run jq -c '[.batch.id, [.checks[] | .value]]' report.ndjson
+		want='[2,[1,0]]'
+		[ "$yes" = - ] || want=$'[1,[0,1]]\n'"$want"
+		[ "$output" = "$want" ] || {
+			printf '%s: "%s" and "%s" gave\n%s\n' "$format" "$yes" "$no" "$output" >&2
+			return 1
+		}
+	done <<-'EOF2'
+		integer| -12 |1.5
+		positive integer|+12|-12
+		negative integer|- 12|12
+		decimal|-1,5|1e5
+		positive decimal|.5|-.5
+		negative decimal|-0.5|0.5
+		decimal point|3.25|3,25
+		positive decimal point|+3.25|-3.25
+		negative decimal point|-3.25|3.25
+		decimal comma|3,25|3.25
+		positive decimal comma|3,25|-3,25
+		negative decimal comma|-3,25|+3,25
+		percentage|12.5 %|12.5
+		positive percentage|12,5%|-12%
+		negative percentage|-12%|12%
+		percentage point|-0.5%|0,5%
+		positive percentage point|0.5%|0,5%
+		negative percentage point|-0.5%|0.5%
+		percentage comma|0,5 %|0.5 %
+		positive percentage comma|+0,5%|-0,5%
+		negative percentage comma|- 0,5%|0,5%
+		money|12.50 USD|USD 12.50
+		money point|1,234.50 usd|1.234,50 usd
+		money comma|1.234,50 EUR|1,234.50 EUR
+		date us|12/31/2024|31/12/2024
+		date eu|31.12.2024|12/31/2024
+		date inverse|2024/12/31|2024/31/12
+		date iso 8601|20240617T1330Z|2024-13-01
+		time 24h|13:30:15|24:00
+		time 24h nosec|13:30|13:30:15
+		time 12h|11:59:59|13:30
+		time 12h nosec|9:30|9:30:00
+		timestamp 24h|23:59:59.5|23:59
+		timestamp 12h|12:00:00|13:00:00
+		uuid|-|123e4567-e89b
+		ip address|10.0.0.1|10.0.0
+		ipv4 address|192.168.1.255|192.168.1
+		ipv6 address|fe80::1|1::2::3
+		email|a.b@ex.com|a.b@ex
+		phone number|(555) 555-1234|555-12345
+		credit card number|41111111111111|4111111111111x
+	EOF2
+}
+
+@test "where Soda's format expressions say less than their names, the names win: a money point's '.', a credit card number anchored whole" {
+	checks '  - invalid_count(source) = 0:' '      valid format: money point' \
+		'  - invalid_count(source) = 0:' '      valid format: credit card number'
+	# Soda's "money point" takes any character for its '.', and its "credit card number"
+	# any 14 to 19 digits in a row anywhere in the value
+	{ tick source='"1,234x50 USD"'; tick source='"x41111111111111"'; marker 2; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | .value]' report.ndjson
+	assert_output '[2,2]'
+}
+
+@test "valid format beside other validity settings: a value is invalid when it breaks any of them" {
+	checks '  - invalid_percent(source) < 50 %:' '      valid format: positive integer' '      valid max length: 3' '      invalid values: ["7"]'
+	{ tick source='"12"'; tick source='"1234"'; tick source='"-1"'; tick source='"7"'; tick source='"007"'; marker 5; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '.checks[0] | [.outcome, .value]' report.ndjson
+	assert_output '["fail",60]'
+}
+
+@test "missing regex and missing format count matching strings as missing, beside nulls and missing values" {
+	checks '  - missing_count(source):' "      missing regex: '^(N/?A|-)?\$'" '      warn: when > 0' \
+		'  - missing_percent(source) < 50 %:' '      missing format: integer' \
+		'  - missing_count(source) = 0:' '      missing values: [none]' '      missing regex: ^-$' '      missing format: "decimal point"'
+	{
+		tick source='""'
+		tick source='"NA"'
+		tick source='"N/A"'
+		tick source='"-"'
+		tick source='"n/a"'
+		tick source='" 12 "'
+		tick source='"0.5"'
+		tick source='"none"'
+		tick source=null
+		tick
+		marker 10
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	# "", NA, N/A, - and the null; " 12 " and the null; none, -, " 12 ", 0.5 and the null
+	run jq -c '[.checks[] | [.metric, .outcome, .value]]' report.ndjson
+	assert_output '[["missing_count","warn",5],["missing_percent","pass",20],["missing_count","fail",5]]'
+}
+
 @test "schema: a required column missing from a record fails, or warns" {
 	checks '  - schema:' '      fail:' '        when required column missing: [symbol, trade_date]' \
 		'  - schema:' '      warn:' '        when required column missing: [volume]'
@@ -597,7 +813,7 @@ outcome() {
 	assert_failure 78
 	assert_equal "$stderr" 'tick-validate: bad.checks:1: expected "checks for <dataset>:" (the file is empty)'
 	expect '2: expected at least one check' 'checks for ticks:' ''
-	expect '2: expected a check: row_count, missing_count(COLUMN), invalid_count(COLUMN), duplicate_count(COLUMNS), their _percent forms, freshness(COLUMN), min(COLUMN), max(COLUMN), avg(COLUMN), sum(COLUMN), schema or failed rows' \
+	expect '2: expected a check: row_count, missing_count(COLUMN), invalid_count(COLUMN), duplicate_count(COLUMNS), their _percent forms, freshness(COLUMN), min(COLUMN), max(COLUMN), avg(COLUMN), sum(COLUMN), stddev(COLUMN), stddev_pop, stddev_samp, variance, var_pop, var_samp, percentile(COLUMN, FRACTION), avg_length(COLUMN), min_length, max_length, schema or failed rows' \
 		'checks for ticks:' '  - rowcount > 0'
 	expect '2: expected a comparison (=, !=, <, <=, >, >=) or "between A and B"' 'checks for ticks:' '  - row_count ~ 0'
 	expect '2: expected a count (an integer), not "zero"' 'checks for ticks:' '  - row_count > zero'
@@ -610,7 +826,7 @@ outcome() {
 	expect '3: expected "warn: when <comparison>"' 'checks for ticks:' '  - min(low):' '      warn: > 1'
 	expect '3: expected spaces for indentation, not a tab' 'checks for ticks:' '  - row_count > 0:' $'\tname: x'
 	expect '3: expected a setting of this check (name, warn or fail), not "valid min"' 'checks for ticks:' '  - row_count:' '      valid min: 0'
-	expect '3: expected a setting of this check (name, warn, fail or missing values), not "valid values"' 'checks for ticks:' '  - missing_count(symbol) = 0:' '      valid values: [IBM]'
+	expect '3: expected a setting of this check (name, warn, fail, missing values, missing regex or missing format), not "valid values"' 'checks for ticks:' '  - missing_count(symbol) = 0:' '      valid values: [IBM]'
 	expect '3: expected a date YYYY-MM-DD for trade_date, not "never"' 'checks for ticks:' '  - missing_count(trade_date) = 0:' '      missing values: [never]'
 	expect '2: expected "valid min:", "valid max:" or "valid values:" (or another validity setting) for invalid_count' 'checks for ticks:' '  - invalid_count(volume) = 0'
 	expect '2: expected "valid min:", "valid max:" or "valid values:" (or another validity setting) for invalid_percent' 'checks for ticks:' '  - invalid_percent(volume) < 1 %'
@@ -626,6 +842,34 @@ outcome() {
 	expect '2: expected the end of the threshold, not "%"' 'checks for ticks:' '  - missing_percent(volume) < 5 % %'
 	expect '2: expected a numeric column (open, high, low, close, volume or batch_id) for avg' 'checks for ticks:' '  - avg(trade_timestamp) > 0'
 	expect '2: expected a numeric column (open, high, low, close, volume or batch_id) for sum' 'checks for ticks:' '  - sum(symbol) > 0'
+	expect '2: expected a numeric column (open, high, low, close, volume or batch_id) for stddev' 'checks for ticks:' '  - stddev(symbol) > 0'
+	expect '2: expected a numeric column (open, high, low, close, volume or batch_id) for var_pop' 'checks for ticks:' '  - var_pop(trade_date) > 0'
+	expect '2: expected a number, not "1%"' 'checks for ticks:' '  - stddev(close) > 1%'
+	expect '2: expected a numeric column (open, high, low, close, volume or batch_id) for percentile' 'checks for ticks:' '  - percentile(interval, 0.5) > 0'
+	expect '2: expected a fraction from 0 to 1 such as 0.95 in percentile, not "1.5"' 'checks for ticks:' '  - percentile(close, 1.5) > 0'
+	expect '2: expected a fraction from 0 to 1 such as 0.95 in percentile, not "-0.1"' 'checks for ticks:' '  - percentile(close, -0.1) > 0'
+	expect '2: expected a fraction from 0 to 1 such as 0.95 in percentile, not "half"' 'checks for ticks:' '  - percentile(close, half) > 0'
+	expect '2: expected ", FRACTION)" after percentile'"'"'s column: percentile(COLUMN, 0.95)' 'checks for ticks:' '  - percentile(close) > 0'
+	expect '2: expected a decimal number for close, not "high"' 'checks for ticks:' '  - percentile(close, 0.5) > high'
+	expect '2: expected a string column (symbol, interval or source) for avg_length' 'checks for ticks:' '  - avg_length(volume) > 0'
+	expect '2: expected a string column (symbol, interval or source) for max_length' 'checks for ticks:' '  - max_length(trade_timestamp) > 0'
+	expect '2: expected a count (an integer), not "1.5"' 'checks for ticks:' '  - max_length(symbol) > 1.5'
+	expect '3: expected a format (integer, decimal, decimal point, percentage, money, date us, date eu, date iso 8601, time 24h, uuid, ipv4 address, email... as tick-validate(1) lists them) after "valid format:", not "money dollars"' \
+		'checks for ticks:' '  - invalid_count(symbol) = 0:' '      valid format: money dollars'
+	expect '3: expected a format (integer, decimal, decimal point, percentage, money, date us, date eu, date iso 8601, time 24h, uuid, ipv4 address, email... as tick-validate(1) lists them) after "missing format:", not "Integer"' \
+		'checks for ticks:' '  - missing_count(symbol) = 0:' '      missing format: Integer'
+	expect '3: expected a string column (symbol, interval or source) for "invalid format"' 'checks for ticks:' '  - invalid_count(volume) = 0:' '      invalid format: integer'
+	expect '4: expected one "valid format:" per check' 'checks for ticks:' '  - invalid_count(symbol) = 0:' '      valid format: email' '      valid format: uuid'
+	expect '3: expected a string column (symbol, interval or source) for "missing regex"' 'checks for ticks:' '  - missing_count(volume) = 0:' '      missing regex: ^0$'
+	expect '3: expected a regular expression whose repetitions ({m,n} and +) multiply to at most 1000 after "missing regex:"' \
+		'checks for ticks:' '  - missing_count(symbol) = 0:' '      missing regex: ((A{10}){10}){11}'
+	expect '3: expected a regular expression (POSIX extended) after "missing regex:": Unmatched ( or \(' 'checks for ticks:' '  - missing_count(symbol) = 0:' '      missing regex: (A'
+	expect '4: expected one "missing format:" per check' 'checks for ticks:' '  - missing_percent(symbol) = 0:' '      missing format: integer' '      missing format: decimal'
+	expect '3: expected a setting of this check (name, warn, fail, missing values, missing regex or missing format), not "valid format"' \
+		'checks for ticks:' '  - missing_count(symbol) = 0:' '      valid format: integer'
+	expect '3: expected a setting of this check (name, warn, fail, valid min, valid max, valid values, invalid values, valid regex, invalid regex, valid format, invalid format, valid length, valid min length or valid max length), not "missing regex"' \
+		'checks for ticks:' '  - invalid_count(symbol) = 0:' '      missing regex: ^$'
+	expect '3: expected a setting of this check (name, warn or fail), not "valid format"' 'checks for ticks:' '  - avg_length(symbol):' '      valid format: integer'
 	expect '4: expected "- " at the indentation of the other checks (2 spaces)' 'checks for ticks:' '  - row_count > 0' '' '    - row_count > 1'
 	expect '3: expected "- row_count > 0:" (with a colon) before the settings of a check' 'checks for ticks:' '  - row_count > 0' '      name: x'
 	expect '3: expected a comparison operator (=, !=, <, <=, >, >=)' 'checks for ticks:' '  - failed rows:' '      fail condition: high'

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "text/ts.h"
@@ -299,12 +300,17 @@ static int value_listed(dec128 v, const dec128 *list, int n)
 	return 0;
 }
 
-/* Is t's value of c's column (not null) one of c's values (missing values)? */
+/*
+ * Is t's value of c's column (not null) one of c's missing values, or
+ * matched by its missing regex or missing format?
+ */
 static int listed(const struct check *c, const struct tick *t)
 {
 	if (c->col == 0 || c->col == 1 || c->col == 11) {
 		const char *s = col_str(t, c->col);
-		return s && str_listed(s, c->svalues, c->nvalues);
+		return s && ((c->nvalues && str_listed(s, c->svalues, c->nvalues)) ||
+		             (c->has_missing_re && regexec(&c->missing_re, s, 0, NULL, 0) == 0) ||
+		             (c->missing_fmt && regexec(c->missing_fmt, s, 0, NULL, 0) == 0));
 	}
 	dec128 v;
 	return col_get(t, c->col, &v) && value_listed(v, c->values, c->nvalues);
@@ -335,9 +341,11 @@ static int is_invalid(const struct check *c, const struct tick *t)
 			    (c->valid_max_len >= 0 && n > c->valid_max_len))
 				return 1;
 		}
-		if (c->has_valid_re && regexec(&c->valid_re, s, 0, NULL, 0) != 0)
+		if ((c->has_valid_re && regexec(&c->valid_re, s, 0, NULL, 0) != 0) ||
+		    (c->valid_fmt && regexec(c->valid_fmt, s, 0, NULL, 0) != 0))
 			return 1;
-		return c->has_invalid_re && regexec(&c->invalid_re, s, 0, NULL, 0) == 0;
+		return (c->has_invalid_re && regexec(&c->invalid_re, s, 0, NULL, 0) == 0) ||
+		       (c->invalid_fmt && regexec(c->invalid_fmt, s, 0, NULL, 0) == 0);
 	}
 	dec128 v;
 	if (!col_get(t, c->col, &v))
@@ -385,6 +393,32 @@ static size_t dup_key(const struct check *c, const struct tick *t, unsigned char
 	return n;
 }
 
+/*
+ * Keep value v of a percentile, its array grown within the budget shared
+ * with the duplicate counts; a value that finds no room marks the check
+ * overflowed (its percentile is then unknown).
+ */
+static void keep_value(struct check *c, struct keyset_budget *b, int64_t v)
+{
+	if (c->values_overflowed)
+		return;
+	if (c->nvalues_kept == c->values_cap) {
+		size_t want = c->values_cap ? c->values_cap * 2 : 1024;
+		size_t room = b->limit > b->used ? (b->limit - b->used) / sizeof v : 0;
+		if (want - c->values_cap > room)
+			want = c->values_cap + room;
+		int64_t *grown = want > c->values_cap ? realloc(c->kept, want * sizeof v) : NULL;
+		if (!grown) {
+			c->values_overflowed = 1;
+			return;
+		}
+		b->used += (want - c->values_cap) * sizeof v;
+		c->kept = grown;
+		c->values_cap = want;
+	}
+	c->kept[c->nvalues_kept++] = v;
+}
+
 void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
 {
 	for (size_t k = 0; k < cs->nmetrics; k++) {
@@ -396,7 +430,8 @@ void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
 			c->count++;
 			break;
 		case CK_MISSING:
-			if ((t->nulls & (1u << c->col)) || (c->nvalues && listed(c, t)))
+			if ((t->nulls & (1u << c->col)) ||
+			    ((c->nvalues || c->has_missing_re || c->missing_fmt) && listed(c, t)))
 				c->count++;
 			break;
 		case CK_INVALID:
@@ -434,6 +469,46 @@ void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
 				c->rows++;
 			}
 			break;
+		case CK_STDDEV:
+		case CK_STDDEV_POP:
+		case CK_STDDEV_SAMP:
+		case CK_VARIANCE:
+		case CK_VAR_POP:
+		case CK_VAR_SAMP:
+			/* The count, sum and sum of squares: exact, judged in checks_judge(). */
+			if (col_get(t, c->col, &v)) {
+				unsigned __int128 sq = (unsigned __int128)(v < 0 ? -v : v);
+				sq *= sq; /* |v| <= 2^63: at most 2^126 */
+				c->squares_lo += sq;
+				c->squares_hi += c->squares_lo < sq;
+				c->agg += v;
+				c->has_agg = 1;
+				c->rows++;
+			}
+			break;
+		case CK_PERCENTILE:
+			if (col_get(t, c->col, &v)) {
+				keep_value(c, &cs->budget, (int64_t)v);
+				c->has_agg = 1;
+				c->rows++;
+			}
+			break;
+		case CK_AVG_LENGTH:
+		case CK_MIN_LENGTH:
+		case CK_MAX_LENGTH: {
+			const char *s = col_str(t, c->col);
+			if (!s)
+				break;
+			int n = chars(s);
+			if (c->kind == CK_AVG_LENGTH)
+				c->agg += n;
+			else if (!c->has_agg ||
+			         (c->kind == CK_MIN_LENGTH ? n < c->agg : n > c->agg))
+				c->agg = n;
+			c->has_agg = 1;
+			c->rows++;
+			break;
+		}
 		case CK_SCHEMA: {
 			uint16_t missing = c->required & (uint16_t)~present;
 			if (missing) {
@@ -454,8 +529,17 @@ void checks_reset(struct checks *cs)
 		struct check *c = &cs->v[i];
 		c->count = 0;
 		c->rows = 0;
+		c->agg = 0;
 		c->has_agg = 0;
 		c->missing_cols = 0;
+		c->squares_lo = c->squares_hi = 0;
+		if (c->kept) {
+			cs->budget.used -= c->values_cap * sizeof *c->kept;
+			free(c->kept);
+			c->kept = NULL;
+		}
+		c->nvalues_kept = c->values_cap = 0;
+		c->values_overflowed = 0;
 		if (c->keys)
 			keyset_clear(c->keys);
 	}
@@ -488,7 +572,208 @@ static dec128 div_round(dec128 num, int64_t den)
 	return q;
 }
 
-int checks_judge(const struct check *c, int64_t now, dec128 *value, int *has_value, int *exact)
+/*
+ * Unsigned integers of 512 bits, for the variances: n times a sum of
+ * squares takes up to 254 bits, and rounding a square root exactly squares
+ * it again.  Slow and simple; they run once per check and batch.
+ */
+#define BIG_WORDS 16
+struct big {
+	uint32_t w[BIG_WORDS]; /* least significant first */
+};
+
+static struct big big_of(unsigned __int128 x)
+{
+	struct big a;
+	memset(&a, 0, sizeof a);
+	for (int i = 0; i < 4; i++, x >>= 32)
+		a.w[i] = (uint32_t)x;
+	return a;
+}
+
+static int big_cmp(const struct big *a, const struct big *b)
+{
+	for (int i = BIG_WORDS - 1; i >= 0; i--)
+		if (a->w[i] != b->w[i])
+			return a->w[i] < b->w[i] ? -1 : 1;
+	return 0;
+}
+
+static struct big big_add(const struct big *a, const struct big *b)
+{
+	struct big r;
+	uint64_t carry = 0;
+	for (int i = 0; i < BIG_WORDS; i++) {
+		carry += (uint64_t)a->w[i] + b->w[i];
+		r.w[i] = (uint32_t)carry;
+		carry >>= 32;
+	}
+	return r;
+}
+
+/* a - b, for a >= b */
+static struct big big_sub(const struct big *a, const struct big *b)
+{
+	struct big r;
+	int64_t borrow = 0;
+	for (int i = 0; i < BIG_WORDS; i++) {
+		int64_t d = (int64_t)a->w[i] - b->w[i] - borrow;
+		borrow = d < 0;
+		r.w[i] = (uint32_t)(d + (borrow << 32));
+	}
+	return r;
+}
+
+/* a * b, for products below 2^512 */
+static struct big big_mul(const struct big *a, const struct big *b)
+{
+	struct big r;
+	memset(&r, 0, sizeof r);
+	for (int i = 0; i < BIG_WORDS; i++) {
+		uint64_t carry = 0;
+		for (int j = 0; i + j < BIG_WORDS; j++) {
+			carry += (uint64_t)a->w[i] * b->w[j] + r.w[i + j];
+			r.w[i + j] = (uint32_t)carry;
+			carry >>= 32;
+		}
+	}
+	return r;
+}
+
+/* a / b and a % b (b > 0), a bit at a time. */
+static struct big big_div(const struct big *a, const struct big *b, struct big *rem)
+{
+	struct big q, r;
+	memset(&q, 0, sizeof q);
+	memset(&r, 0, sizeof r);
+	for (int bit = BIG_WORDS * 32 - 1; bit >= 0; bit--) {
+		for (int i = BIG_WORDS - 1; i > 0; i--)
+			r.w[i] = r.w[i] << 1 | r.w[i - 1] >> 31;
+		r.w[0] = r.w[0] << 1 | (a->w[bit / 32] >> (bit % 32) & 1);
+		if (big_cmp(&r, b) >= 0) {
+			r = big_sub(&r, b);
+			q.w[bit / 32] |= 1u << (bit % 32);
+		}
+	}
+	*rem = r;
+	return q;
+}
+
+/* floor(sqrt(a)), for a below 2^300. */
+static struct big big_sqrt(const struct big *a)
+{
+	struct big root = big_of(0);
+	for (int bit = 150; bit >= 0; bit--) {
+		struct big c = root;
+		c.w[bit / 32] |= 1u << (bit % 32);
+		struct big sq = big_mul(&c, &c);
+		if (big_cmp(&sq, a) <= 0)
+			root = c;
+	}
+	return root;
+}
+
+/* a as a metric value; 0 when a is beyond 38 digits (*v is then the largest value). */
+static int big_value(const struct big *a, dec128 *v)
+{
+	dec128 max = dec_pow10(DEC_MAX_PRECISION) - 1;
+	struct big m = big_of((unsigned __int128)max);
+	if (big_cmp(a, &m) > 0) {
+		*v = max;
+		return 0;
+	}
+	unsigned __int128 x = 0;
+	for (int i = 3; i >= 0; i--)
+		x = x << 32 | a->w[i];
+	*v = (dec128)x;
+	return 1;
+}
+
+/*
+ * The variance or standard deviation of c's values at scale 6, rounded
+ * half away from zero (they are never negative), from their count n, sum
+ * S and sum of squares Q: the population variance is (nQ - S^2) / n^2,
+ * the sample variance (nQ - S^2) / (n(n - 1)).  0 when the value does not
+ * fit 38 digits.
+ */
+static int moment(const struct check *c, dec128 *value)
+{
+	int root = c->kind <= CK_STDDEV_SAMP;
+	int pop = c->kind == CK_STDDEV_POP || c->kind == CK_VAR_POP;
+	unsigned __int128 n = (unsigned __int128)c->rows;
+	struct big bn = big_of(n), sum = big_of((unsigned __int128)(c->agg < 0 ? -c->agg : c->agg));
+	struct big squares = big_of(c->squares_hi), lo = big_of(c->squares_lo);
+	squares = big_mul(&squares, &(struct big){.w = {0, 0, 0, 0, 1}});
+	squares = big_add(&squares, &lo);
+	struct big nq = big_mul(&bn, &squares), s2 = big_mul(&sum, &sum);
+	struct big num = big_cmp(&nq, &s2) > 0 ? big_sub(&nq, &s2) : big_of(0);
+	struct big den = big_of(pop ? n * n : n * (n - 1));
+	/*
+	 * Values are in the column's unit: 10^-6 for prices, 1 for integers.
+	 * A price variance in 10^-12 is num/den, its square root in 10^-6;
+	 * an integer's is scaled up by 10^12 for its root at scale 6, by 10^6
+	 * for the variance itself at scale 6.
+	 */
+	int ints = !price_column(c->col);
+	struct big rem, q;
+	if (root) {
+		if (ints) {
+			struct big m12 = big_of((unsigned __int128)1000000000000);
+			num = big_mul(&num, &m12);
+		}
+		q = big_div(&num, &den, &rem);
+		struct big k = big_sqrt(&q);
+		/* sqrt(num/den) >= k + 1/2 exactly when 4 num >= (2k + 1)^2 den */
+		struct big two = big_of(2), one = big_of(1), four = big_of(4);
+		struct big odd = big_mul(&k, &two);
+		odd = big_add(&odd, &one);
+		struct big lhs = big_mul(&num, &four), rhs = big_mul(&odd, &odd);
+		rhs = big_mul(&rhs, &den);
+		if (big_cmp(&lhs, &rhs) >= 0)
+			k = big_add(&k, &one);
+		return big_value(&k, value);
+	}
+	struct big m6 = big_of(1000000);
+	if (ints)
+		num = big_mul(&num, &m6);
+	else
+		den = big_mul(&den, &m6);
+	q = big_div(&num, &den, &rem);
+	struct big twice = big_add(&rem, &rem);
+	if (big_cmp(&twice, &den) >= 0) {
+		struct big one = big_of(1);
+		q = big_add(&q, &one);
+	}
+	return big_value(&q, value);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * PostgreSQL's percentile_disc(f): the k-th smallest of the n values, k =
+ * ceil(f n), at least 1.  The fraction is exact here (PostgreSQL's float8
+ * may round f n up past a whole number).
+ */
+static int64_t percentile(struct check *c)
+{
+	size_t n = c->nvalues_kept;
+	qsort(c->kept, n, sizeof *c->kept, cmp_i64);
+	unsigned __int128 fn = (unsigned __int128)c->fraction * n;
+	unsigned __int128 one = 1000000000000000000;
+	size_t k = (size_t)((fn + one - 1) / one);
+	return c->kept[k > 0 ? k - 1 : 0];
+}
+
+static int is_moment(int kind)
+{
+	return kind >= CK_STDDEV && kind <= CK_VAR_SAMP;
+}
+
+int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, int *exact)
 {
 	*exact = !(c->keys && keyset_overflowed(c->keys));
 	*has_value = 1;
@@ -508,6 +793,39 @@ int checks_judge(const struct check *c, int64_t now, dec128 *value, int *has_val
 		break;
 	case CK_FRESHNESS:
 		*value = (dec128)now - c->agg;
+		*has_value = c->has_agg;
+		break;
+	case CK_STDDEV:
+	case CK_STDDEV_POP:
+	case CK_STDDEV_SAMP:
+	case CK_VARIANCE:
+	case CK_VAR_POP:
+	case CK_VAR_SAMP:
+		/* A sample statistic of one value is undefined (null in PostgreSQL). */
+		*has_value = c->rows >= (c->kind == CK_STDDEV_POP || c->kind == CK_VAR_POP ? 1 : 2);
+		if (*has_value)
+			*exact = moment(c, value);
+		break;
+	case CK_PERCENTILE:
+		if (c->values_overflowed) {
+			/* Past --key-memory there is no value, and no reason to pass. */
+			*has_value = 0;
+			*exact = 0;
+			*value = 0;
+			return OUT_WARN;
+		}
+		*has_value = c->has_agg;
+		if (c->has_agg)
+			*value = percentile(c);
+		break;
+	case CK_AVG_LENGTH:
+		*has_value = c->has_agg;
+		if (c->has_agg)
+			*value = div_round(c->agg * 1000000, c->rows);
+		break;
+	case CK_MIN_LENGTH:
+	case CK_MAX_LENGTH:
+		*value = c->agg;
 		*has_value = c->has_agg;
 		break;
 	default:
@@ -619,11 +937,12 @@ void checks_put_metric(struct buf *out, const struct check *c, dec128 v, int has
 		put_duration(out, v);
 		return;
 	}
-	if (c->percent || c->kind == CK_AVG) {
+	if (c->percent || c->kind == CK_AVG || c->kind == CK_AVG_LENGTH || is_moment(c->kind)) {
 		buf_append(out, text, dec_format(v, 6, text));
 		return;
 	}
-	if (c->kind != CK_MIN && c->kind != CK_MAX && c->kind != CK_SUM) {
+	if (c->kind != CK_MIN && c->kind != CK_MAX && c->kind != CK_SUM &&
+	    c->kind != CK_PERCENTILE) {
 		buf_i64(out, (int64_t)v);
 		return;
 	}
@@ -655,6 +974,16 @@ const char *checks_metric_name(const struct check *c)
 	    [CK_FAILED_ROWS] = "failed_rows",
 	    [CK_AVG] = "avg",
 	    [CK_SUM] = "sum",
+	    [CK_STDDEV] = "stddev",
+	    [CK_STDDEV_POP] = "stddev_pop",
+	    [CK_STDDEV_SAMP] = "stddev_samp",
+	    [CK_VARIANCE] = "variance",
+	    [CK_VAR_POP] = "var_pop",
+	    [CK_VAR_SAMP] = "var_samp",
+	    [CK_PERCENTILE] = "percentile",
+	    [CK_AVG_LENGTH] = "avg_length",
+	    [CK_MIN_LENGTH] = "min_length",
+	    [CK_MAX_LENGTH] = "max_length",
 	};
 	return names[c->kind];
 }

@@ -37,7 +37,17 @@ enum check_kind {
 	CK_SCHEMA,
 	CK_FAILED_ROWS,
 	CK_AVG,
-	CK_SUM
+	CK_SUM,
+	CK_STDDEV, /* stddev and variance are the sample statistics, as in PostgreSQL */
+	CK_STDDEV_POP,
+	CK_STDDEV_SAMP,
+	CK_VARIANCE,
+	CK_VAR_POP,
+	CK_VAR_SAMP,
+	CK_PERCENTILE,
+	CK_AVG_LENGTH,
+	CK_MIN_LENGTH,
+	CK_MAX_LENGTH
 };
 
 enum check_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_BETWEEN, OP_NOT_BETWEEN };
@@ -108,9 +118,14 @@ struct check {
 	dec128 ivalues[VALUES_MAX];
 	char isvalues[VALUES_MAX][16];
 	/* string columns: regular expressions (POSIX extended), lengths in characters or -1 */
-	int has_valid_re, has_invalid_re;
-	regex_t valid_re, invalid_re;
+	int has_valid_re, has_invalid_re, has_missing_re;
+	regex_t valid_re, invalid_re, missing_re; /* missing_re: missing_count's missing regex */
 	int valid_len, valid_min_len, valid_max_len;
+	/* built-in formats (valid format, invalid format, missing format): checks.formats */
+	const regex_t *valid_fmt, *invalid_fmt, *missing_fmt;
+
+	/* percentile: the fraction at scale 18, 0 to 10^18 */
+	int64_t fraction;
 
 	/* failed rows */
 	char condition[200]; /* the fail condition as written */
@@ -127,15 +142,24 @@ struct check {
 
 	/* The batch's metric. */
 	int64_t count;
-	int64_t rows; /* records taken (percentages), or values summed (avg) */
+	int64_t rows; /* records taken (percentages), or values summed (avg, stddev, avg_length) */
 	dec128 agg;
 	int has_agg;
+	/* stddev, variance: the sum of the squares of the values, in 256 bits */
+	unsigned __int128 squares_lo, squares_hi;
+	/* percentile: the batch's values, unordered, held and allocated (within budget) */
+	int64_t *kept;
+	size_t nvalues_kept, values_cap;
+	int values_overflowed; /* a value found no room in --key-memory */
 	uint16_t missing_cols;
 	struct keyset *keys;
 	int order_col; /* duplicate_count: the column kept in order, or -1 */
 };
 
 #define CHECKS_MAX 256
+
+/* The built-in formats of "valid format:" and the like (checks_parse.c), by index. */
+#define CHECKS_FORMATS 41
 
 struct checks {
 	char dataset[64];
@@ -148,7 +172,9 @@ struct checks {
 	size_t nmetrics;
 	struct tz *zones[8];
 	size_t nzones;
-	struct keyset_budget budget;
+	struct keyset_budget budget;     /* duplicate counts' keys and percentiles' values */
+	regex_t formats[CHECKS_FORMATS]; /* each compiled when a check first names it */
+	unsigned char has_format[CHECKS_FORMATS];
 };
 
 /*
@@ -172,10 +198,16 @@ int checks_rows(struct checks *cs, const struct tick *t);
 /* Batch metrics: take in a record that passed (present: bits of the fields it carries). */
 void checks_take(struct checks *cs, const struct tick *t, uint16_t present);
 
-/* Judge check c at the end of a batch; now is the scan time (freshness). */
-int checks_judge(const struct check *c, int64_t now, dec128 *value, int *has_value, int *exact);
+/*
+ * Judge check c at the end of a batch; now is the scan time (freshness).
+ * *exact is 0 for a value that is not the metric's: a duplicate count past
+ * --key-memory (a lower bound), a percentile past it (no value), a variance
+ * beyond 38 digits (the largest value).  Such a check never passes.  A
+ * percentile's values are sorted in place, hence c is not const.
+ */
+int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, int *exact);
 
-/* Forget the batch's metrics. */
+/* Forget the batch's metrics (and give their memory back to the budget). */
 void checks_reset(struct checks *cs);
 
 /* Append the JSON text of column col's value in t (null when absent) to out. */

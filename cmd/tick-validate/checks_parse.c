@@ -151,9 +151,10 @@ static int unit_of(const struct check *c)
 {
 	if (c->kind == CK_FRESHNESS)
 		return U_DURATION;
-	if (c->kind == CK_MIN || c->kind == CK_MAX || c->kind == CK_SUM)
+	if (c->kind == CK_MIN || c->kind == CK_MAX || c->kind == CK_SUM || c->kind == CK_PERCENTILE)
 		return U_COLUMN;
-	if (c->percent || c->kind == CK_AVG)
+	if (c->percent || c->kind == CK_AVG || c->kind == CK_AVG_LENGTH ||
+	    (c->kind >= CK_STDDEV && c->kind <= CK_VAR_SAMP))
 		return U_SCALE6;
 	return U_COUNT;
 }
@@ -419,14 +420,18 @@ static long repetitions(const char *s, long limit)
 	return product > limit ? limit + 1 : product;
 }
 
-/* "valid regex:" or "invalid regex:": a POSIX extended expression, quoted or not. */
-static int parse_regex(struct parser *p, struct check *c, int valid, struct text *v)
+/*
+ * "valid regex:", "invalid regex:" (invalid_count) or "missing regex:"
+ * (missing_count), what: a POSIX extended expression, quoted or not, into
+ * re; *has says it is there.
+ */
+static int parse_regex(struct parser *p, const struct check *c, const char *what, struct text *v,
+                       regex_t *re, int *has)
 {
-	const char *what = valid ? "valid regex" : "invalid regex";
 	if (col_types[c->col] != CT_STR)
 		return fail_at(
 		    p, "expected a string column (symbol, interval or source) for \"%s\"", what);
-	if (valid ? c->has_valid_re : c->has_invalid_re)
+	if (*has)
 		return fail_at(p, "expected one \"%s:\" per check", what);
 	const char *s;
 	size_t n = unquoted(v, &s);
@@ -440,7 +445,6 @@ static int parse_regex(struct parser *p, struct check *c, int valid, struct text
 		               "expected a regular expression whose repetitions ({m,n} and +) "
 		               "multiply to at most 1000 after \"%s:\"",
 		               what);
-	regex_t *re = valid ? &c->valid_re : &c->invalid_re;
 	int rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, re, why, sizeof why);
@@ -448,7 +452,142 @@ static int parse_regex(struct parser *p, struct check *c, int valid, struct text
 		               "expected a regular expression (POSIX extended) after \"%s:\": %s",
 		               what, why);
 	}
-	*(valid ? &c->has_valid_re : &c->has_invalid_re) = 1;
+	*has = 1;
+	return 0;
+}
+
+/*
+ * The built-in formats, after Soda Core 3's format_cfg (the version of
+ * 3.5, whose dates were corrected), as POSIX extended expressions matched
+ * against the whole value.  Where Soda's expression does not say what its
+ * name does, the name wins (tick-validate(1) says so too): a credit card
+ * number is anchored at both ends as a whole, not only its first and last
+ * alternatives (there, any 14 to 19 digits in a row anywhere would do);
+ * a money point's decimal separator is a '.', not any character.  Soda's \\d is
+ * [0-9] and \\s [[:space:]], as in PostgreSQL; the letters À to ȳ of an
+ * email address (U+00C0 to U+0233) are their UTF-8 bytes, since the
+ * expressions run in the C locale.  Blanks (" *") may surround numbers,
+ * dates and times, as there.
+ */
+#define F_SP           " *"
+#define F_DPC          "([0-9]+([.,][0-9]+)?|[.,][0-9]+)"
+#define F_DP           "([0-9]+([.][0-9]+)?|[.][0-9]+)"
+#define F_DC           "([0-9]+(,[0-9]+)?|,[0-9]+)"
+#define F_ZPC          "(0+([.,]0+)?|[.,]0+)"
+#define F_ZP           "(0+([.]0+)?|[.]0+)"
+#define F_ZC           "(0+(,0+)?|,0+)"
+#define F_ANY(n)       "^" F_SP "[-+]?" F_SP n
+#define F_POS(n)       "^" F_SP "[+]?" F_SP n
+#define F_NEG(n, zero) "^" F_SP "(-" F_SP n "|" zero ")"
+#define F_CUR          F_SP "([A-Z]{3}|[a-z]{3})" F_SP "$"
+#define F_DAY          "(0?[1-9]|[12][0-9]|3[01])"
+#define F_MONTH        "(0?[1-9]|1[012])"
+#define F_YEAR         "([12][0-9])?[0-9][0-9]"
+#define F_H24          "(0?[0-9]|[01][0-9]|2[0-3])"
+#define F_H12          "(0?[0-9]|1[0-2])"
+#define F_MIN          "[0-5]?[0-9]"
+#define F_SEC          "[0-5]?[0-9]([.,][0-9]+)?"
+#define F_MM           "[0-5][0-9]"
+#define F_HEX4         "[0-9a-fA-F]{1,4}"
+#define F_OCTET        "(25[0-5]|(2[0-4]|1?[0-9])?[0-9])"
+#define F_IPV4         "(" F_OCTET "[.]){3}" F_OCTET
+#define F_LETTER       "|\xc3[\x80-\xbf]|[\xc4-\xc7][\x80-\xbf]|\xc8[\x80-\xb3]"
+static const struct {
+	const char *name, *pattern;
+} formats[] = {
+    {"integer", F_ANY("[0-9]+") F_SP "$"},
+    {"positive integer", F_POS("[0-9]+") F_SP "$"},
+    {"negative integer", F_NEG("[0-9]+", "0+") F_SP "$"},
+    {"decimal", F_ANY(F_DPC) F_SP "$"},
+    {"positive decimal", F_POS(F_DPC) F_SP "$"},
+    {"negative decimal", F_NEG(F_DPC, F_ZPC) F_SP "$"},
+    {"decimal point", F_ANY(F_DP) F_SP "$"},
+    {"positive decimal point", F_POS(F_DP) F_SP "$"},
+    {"negative decimal point", F_NEG(F_DP, F_ZP) F_SP "$"},
+    {"decimal comma", F_ANY(F_DC) F_SP "$"},
+    {"positive decimal comma", F_POS(F_DC) F_SP "$"},
+    {"negative decimal comma", F_NEG(F_DC, F_ZC) F_SP "$"},
+    {"percentage", F_ANY(F_DPC) F_SP "%" F_SP "$"},
+    {"positive percentage", F_POS(F_DPC) F_SP "%" F_SP "$"},
+    {"negative percentage", F_NEG(F_DPC, F_ZPC) F_SP "%" F_SP "$"},
+    {"percentage point", F_ANY(F_DP) F_SP "%" F_SP "$"},
+    {"positive percentage point", F_POS(F_DP) F_SP "%" F_SP "$"},
+    {"negative percentage point", F_NEG(F_DP, F_ZP) F_SP "%" F_SP "$"},
+    {"percentage comma", F_ANY(F_DC) F_SP "%" F_SP "$"},
+    {"positive percentage comma", F_POS(F_DC) F_SP "%" F_SP "$"},
+    {"negative percentage comma", F_NEG(F_DC, F_ZC) F_SP "%" F_SP "$"},
+    {"money", F_ANY(F_DPC) F_CUR},
+    {"money point", F_ANY("[0-9]{1,3}(,[0-9]{3})*([.][0-9]+)?") F_CUR},
+    {"money comma", F_ANY("[0-9]{1,3}([.][0-9]{3})*(,[0-9]+)?") F_CUR},
+    {"date us", "^" F_SP F_MONTH "[-./]" F_DAY "[-./]" F_YEAR F_SP "$"},
+    {"date eu", "^" F_SP F_DAY "[-./]" F_MONTH "[-./]" F_YEAR F_SP "$"},
+    {"date inverse", "^" F_SP F_YEAR "[-./]" F_MONTH "[-./]" F_DAY F_SP "$"},
+    {"date iso 8601", "^" F_SP "[12][0-9]{3}-?((0[1-9]|1[012])-?(0[1-9]|[12][0-9]|3[01])|"
+                      "W[0-5][0-9](-?[1-7])?|[0-3][0-9][0-9])"
+                      "([ T]" F_H24 "(:?" F_MM "(:?" F_MM "([.,][0-9]+)?)?)?([+-]" F_H24 ":?" F_MM
+                      "|Z)?)?" F_SP "$"},
+    {"time 24h", "^" F_SP F_H24 ":" F_MIN "(:" F_SEC ")?" F_SP "$"},
+    {"time 24h nosec", "^" F_SP F_H24 ":" F_MIN F_SP "$"},
+    {"time 12h", "^" F_SP F_H12 ":" F_MIN "(:" F_SEC ")?" F_SP "$"},
+    {"time 12h nosec", "^" F_SP F_H12 ":" F_MIN F_SP "$"},
+    {"timestamp 24h", "^" F_SP F_H24 ":" F_MIN ":" F_SEC F_SP "$"},
+    {"timestamp 12h", "^" F_SP F_H12 ":" F_MIN ":" F_SEC F_SP "$"},
+    {"uuid", "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
+    {"ip address", "^[0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}$"},
+    {"ipv4 address", "^[0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}$"},
+    {"ipv6 address",
+     "^((" F_HEX4 ":){7}" F_HEX4 "|(" F_HEX4 ":){1,7}:|(" F_HEX4 ":){1,6}:" F_HEX4 "|(" F_HEX4
+     ":){1,5}(:" F_HEX4 "){1,2}|(" F_HEX4 ":){1,4}(:" F_HEX4 "){1,3}|(" F_HEX4 ":){1,3}(:" F_HEX4
+     "){1,4}|(" F_HEX4 ":){1,2}(:" F_HEX4 "){1,5}|" F_HEX4 ":(:" F_HEX4 "){1,6}|:((:" F_HEX4
+     "){1,7}|:)|fe80:(:[0-9a-fA-F]{0,4}){0,4}%[0-9a-zA-Z]+|::(ffff(:0{1,4})?:)?" F_IPV4 "|(" F_HEX4
+     ":){1,4}:" F_IPV4 ")$"},
+    {"email", "^([-a-zA-Z0-9._%+]" F_LETTER ")+@([-a-zA-Z0-9._%]" F_LETTER ")+[.][A-Za-z]{2,4}$"},
+    {"phone number",
+     "^(([+][0-9]{1,2}[[:space:]])?[(]?[0-9]{3}[)]?[[:space:].-])?[0-9]{3}[[:space:].-][0-9]{4}$"},
+    {"credit card number", "^([0-9]{14,19}|([0-9]{4}-){3}[0-9]{4}|([0-9]{4} ){3}[0-9]{4})$"},
+};
+
+_Static_assert(sizeof formats / sizeof formats[0] == CHECKS_FORMATS, "CHECKS_FORMATS");
+
+/*
+ * "valid format:", "invalid format:" (invalid_count) or "missing format:"
+ * (missing_count), what: the name of a built-in format, quoted or not, its
+ * expression into *out (compiled once for every check that names it).
+ */
+static int parse_format(struct parser *p, const struct check *c, const char *what, struct text *v,
+                        const regex_t **out)
+{
+	if (col_types[c->col] != CT_STR)
+		return fail_at(
+		    p, "expected a string column (symbol, interval or source) for \"%s\"", what);
+	if (*out)
+		return fail_at(p, "expected one \"%s:\" per check", what);
+	const char *s;
+	size_t n = unquoted(v, &s);
+	int i = 0;
+	while (i < CHECKS_FORMATS &&
+	       (strlen(formats[i].name) != n || memcmp(formats[i].name, s, n)))
+		i++;
+	if (i == CHECKS_FORMATS)
+		return fail_at(p,
+		               "expected a format (integer, decimal, decimal point, percentage, "
+		               "money, date us, date eu, date iso 8601, time 24h, uuid, ipv4 "
+		               "address, email... as tick-validate(1) lists them) after \"%s:\", "
+		               "not \"%.*s\"",
+		               what, (int)(n > 40 ? 40 : n), s);
+	struct checks *cs = p->cs;
+	if (!cs->has_format[i]) {
+		char why[128];
+		int rc = regcomp(&cs->formats[i], formats[i].pattern, REG_EXTENDED | REG_NOSUB);
+		if (rc != 0) {
+			regerror(rc, &cs->formats[i], why, sizeof why);
+			err_set(p->e, EX_SOFTWARE, "%s:%d: the format \"%s\" does not compile: %s",
+			        p->name, p->line, formats[i].name, why);
+			return -1;
+		}
+		cs->has_format[i] = 1;
+	}
+	*out = &cs->formats[i];
 	return 0;
 }
 
@@ -807,7 +946,44 @@ static const struct {
     {"max", CK_MAX, 0},
     {"avg", CK_AVG, 0},
     {"sum", CK_SUM, 0},
+    {"stddev", CK_STDDEV, 0},
+    {"stddev_pop", CK_STDDEV_POP, 0},
+    {"stddev_samp", CK_STDDEV_SAMP, 0},
+    {"variance", CK_VARIANCE, 0},
+    {"var_pop", CK_VAR_POP, 0},
+    {"var_samp", CK_VAR_SAMP, 0},
+    {"percentile", CK_PERCENTILE, 0},
+    {"avg_length", CK_AVG_LENGTH, 0},
+    {"min_length", CK_MIN_LENGTH, 0},
+    {"max_length", CK_MAX_LENGTH, 0},
 };
+
+/*
+ * percentile's ", FRACTION" after its column: a decimal from 0 to 1 (at
+ * most 18 decimals), the value's position in the ordered values as in
+ * PostgreSQL's percentile_disc.
+ */
+static int parse_fraction(struct parser *p, struct check *c, struct text *t)
+{
+	if (!accept(t, ","))
+		return fail_at(p, "expected \", FRACTION)\" after percentile's column: "
+		                  "percentile(COLUMN, 0.95)");
+	skip_space(t);
+	const char *s = t->s;
+	while (t->s < t->end && *t->s != ')' && *t->s != ' ' && *t->s != '\t')
+		t->s++;
+	size_t n = (size_t)(t->s - s);
+	struct err_msg de;
+	dec128 f;
+	if (n == 0 || dec_parse(s, n, 19, 18, &f, &de) < 0 || f < 0 ||
+	    f > (dec128)1000000000000000000)
+		return fail_at(p,
+		               "expected a fraction from 0 to 1 such as 0.95 in percentile, not "
+		               "\"%.*s\"",
+		               (int)(n > 40 ? 40 : n), s);
+	c->fraction = (int64_t)f;
+	return 0;
+}
 
 /* The text of an item after "- " (a trailing ':' already removed). */
 static int parse_item(struct parser *p, struct check *c, struct text *t)
@@ -849,7 +1025,9 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 		    p, "expected a check: row_count, missing_count(COLUMN), "
 		       "invalid_count(COLUMN), duplicate_count(COLUMNS), their _percent forms, "
 		       "freshness(COLUMN), min(COLUMN), max(COLUMN), avg(COLUMN), sum(COLUMN), "
-		       "schema or failed rows");
+		       "stddev(COLUMN), stddev_pop, stddev_samp, variance, var_pop, var_samp, "
+		       "percentile(COLUMN, FRACTION), avg_length(COLUMN), min_length, "
+		       "max_length, schema or failed rows");
 	t->s += n;
 	if (c->kind != CK_ROW_COUNT) {
 		if (!accept(t, "("))
@@ -866,6 +1044,8 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 					return fail_at(p, "expected each column once");
 			c->cols[c->ncols++] = col;
 		} while (c->kind == CK_DUPLICATE && accept(t, ","));
+		if (c->kind == CK_PERCENTILE && parse_fraction(p, c, t) < 0)
+			return -1;
 		if (!accept(t, ")"))
 			return fail_at(p, c->kind == CK_DUPLICATE ? "expected \",\" or \")\""
 			                                          : "expected \")\"");
@@ -877,12 +1057,21 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 		if ((c->kind == CK_MIN || c->kind == CK_MAX) && ty == CT_STR)
 			return fail_at(p, "expected a numeric, date or timestamp column for %.*s",
 			               (int)n, s);
-		if ((c->kind == CK_AVG || c->kind == CK_SUM) && ty != CT_DEC6 && ty != CT_INT)
+		int numeric = c->kind == CK_AVG || c->kind == CK_SUM || c->kind == CK_PERCENTILE ||
+		              (c->kind >= CK_STDDEV && c->kind <= CK_VAR_SAMP);
+		if (numeric && ty != CT_DEC6 && ty != CT_INT)
 			return fail_at(
 			    p,
 			    "expected a numeric column (open, high, low, close, volume or "
 			    "batch_id) for %.*s",
 			    (int)n, s);
+		if ((c->kind == CK_AVG_LENGTH || c->kind == CK_MIN_LENGTH ||
+		     c->kind == CK_MAX_LENGTH) &&
+		    ty != CT_STR)
+			return fail_at(p,
+			               "expected a string column (symbol, interval or source) for "
+			               "%.*s",
+			               (int)n, s);
 		if (c->kind == CK_DUPLICATE) {
 			/* The time column, when there is one, is the ordered part of the key. */
 			for (int i = 0; i < c->ncols; i++)
@@ -957,13 +1146,23 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 			return fail_at(p, "expected one \"missing values:\" per check");
 		return parse_list(p, v, add_valid_value, c);
 	}
+	if (c->kind == CK_MISSING && KEY("missing regex"))
+		return parse_regex(p, c, "missing regex", v, &c->missing_re, &c->has_missing_re);
+	if (c->kind == CK_MISSING && KEY("missing format"))
+		return parse_format(p, c, "missing format", v, &c->missing_fmt);
 	if (c->kind == CK_INVALID && KEY("invalid values")) {
 		if (c->ninvalid)
 			return fail_at(p, "expected one \"invalid values:\" per check");
 		return parse_list(p, v, add_invalid_value, c);
 	}
-	if (c->kind == CK_INVALID && (KEY("valid regex") || KEY("invalid regex")))
-		return parse_regex(p, c, KEY("valid regex"), v);
+	if (c->kind == CK_INVALID && KEY("valid regex"))
+		return parse_regex(p, c, "valid regex", v, &c->valid_re, &c->has_valid_re);
+	if (c->kind == CK_INVALID && KEY("invalid regex"))
+		return parse_regex(p, c, "invalid regex", v, &c->invalid_re, &c->has_invalid_re);
+	if (c->kind == CK_INVALID && KEY("valid format"))
+		return parse_format(p, c, "valid format", v, &c->valid_fmt);
+	if (c->kind == CK_INVALID && KEY("invalid format"))
+		return parse_format(p, c, "invalid format", v, &c->invalid_fmt);
 	if (c->kind == CK_INVALID && KEY("valid length"))
 		return parse_length(p, c, key, klen, v, &c->valid_len);
 	if (c->kind == CK_INVALID && KEY("valid min length"))
@@ -989,11 +1188,11 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 #undef KEY
 	static const char *const keys[] = {
 	    [CK_ROW_COUNT] = "name, warn or fail",
-	    [CK_MISSING] = "name, warn, fail or missing values",
+	    [CK_MISSING] = "name, warn, fail, missing values, missing regex or missing format",
 	    [CK_INVALID] =
 	        "name, warn, fail, valid min, valid max, valid values, invalid values, "
-	        "valid regex, invalid regex, valid length, valid min length or valid max "
-	        "length",
+	        "valid regex, invalid regex, valid format, invalid format, valid length, valid "
+	        "min length or valid max length",
 	    [CK_DUPLICATE] = "name, warn or fail",
 	    [CK_FRESHNESS] = "name, warn or fail",
 	    [CK_MIN] = "name, warn or fail",
@@ -1002,6 +1201,16 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 	    [CK_FAILED_ROWS] = "name, fail condition, time zone, warn or fail",
 	    [CK_AVG] = "name, warn or fail",
 	    [CK_SUM] = "name, warn or fail",
+	    [CK_STDDEV] = "name, warn or fail",
+	    [CK_STDDEV_POP] = "name, warn or fail",
+	    [CK_STDDEV_SAMP] = "name, warn or fail",
+	    [CK_VARIANCE] = "name, warn or fail",
+	    [CK_VAR_POP] = "name, warn or fail",
+	    [CK_VAR_SAMP] = "name, warn or fail",
+	    [CK_PERCENTILE] = "name, warn or fail",
+	    [CK_AVG_LENGTH] = "name, warn or fail",
+	    [CK_MIN_LENGTH] = "name, warn or fail",
+	    [CK_MAX_LENGTH] = "name, warn or fail",
 	};
 	return fail_at(p, "expected a setting of this check (%s), not \"%.*s\"", keys[c->kind],
 	               (int)(klen > 40 ? 40 : klen), key);
@@ -1051,7 +1260,8 @@ static int finish_item(struct parser *p, struct check *c, int line)
 			             c->definition);
 		else if (c->kind == CK_INVALID && !c->has_valid_min && !c->has_valid_max &&
 		         !c->nvalues && !c->ninvalid && !c->has_valid_re && !c->has_invalid_re &&
-		         c->valid_len < 0 && c->valid_min_len < 0 && c->valid_max_len < 0)
+		         !c->valid_fmt && !c->invalid_fmt && c->valid_len < 0 &&
+		         c->valid_min_len < 0 && c->valid_max_len < 0)
 			rc = fail_at(p,
 			             "expected \"valid min:\", \"valid max:\" or \"valid values:\" "
 			             "(or another validity setting) for %s",
@@ -1324,7 +1534,13 @@ void checks_free(struct checks *cs)
 			regfree(&cs->v[i].valid_re);
 		if (cs->v[i].has_invalid_re)
 			regfree(&cs->v[i].invalid_re);
+		if (cs->v[i].has_missing_re)
+			regfree(&cs->v[i].missing_re);
+		free(cs->v[i].kept);
 	}
+	for (int i = 0; i < CHECKS_FORMATS; i++)
+		if (cs->has_format[i])
+			regfree(&cs->formats[i]);
 	for (size_t i = 0; i < cs->nzones; i++)
 		tz_free(cs->zones[i]);
 	free(cs->v);

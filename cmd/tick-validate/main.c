@@ -53,7 +53,7 @@ static const struct cli_option options[] = {
     {"--binary", "write binary tick records (never to a terminal)"},
     {"--checks FILE", "the checks (default: the shipped ticks.checks)"},
     {"--config FILE", "the configuration file"},
-    {"--key-memory BYTES", "memory for duplicate checks' keys (default 16M)"},
+    {"--key-memory BYTES", "memory for duplicate keys, percentiles (default 16M)"},
     {"--max-line BYTES", "the longest input line (default 16 MiB)"},
     {"--now TIME", "judge freshness as if it were TIME (RFC 3339)"},
     {"--rejects FILE", "append quarantined records to FILE"},
@@ -254,6 +254,18 @@ static const char *meta_value(const struct check *c, dec128 v, int has_value, st
 	return buf_failed(out) ? NULL : out->data;
 }
 
+/* Why a value is not the metric's (checks_judge()), for the warning that shows it. */
+static const char *inexact_note(const struct check *c, int exact)
+{
+	if (exact)
+		return "";
+	if (c->kind == CK_DUPLICATE)
+		return " (a lower bound: --key-memory ran out)";
+	if (c->kind == CK_PERCENTILE)
+		return " (not computed: its values ran out of --key-memory)";
+	return " (beyond 38 digits: the largest value instead)";
+}
+
 static void put_cond(struct buf *b, const char *key, const struct check_cond *k)
 {
 	buf_puts(b, ",\"");
@@ -309,7 +321,7 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 	buf_i64(b, v->quarantined);
 	buf_puts(b, "},\"checks\":[");
 	for (size_t i = 0; i < cs->n && !upstream; i++) {
-		const struct check *c = &cs->v[i];
+		struct check *c = &cs->v[i];
 		dec128 value;
 		int has_value, exact;
 		int outcome = checks_judge(c, now, &value, &has_value, &exact);
@@ -367,7 +379,8 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 			}
 			buf_putc(b, ']');
 		}
-		if (c->kind == CK_DUPLICATE) {
+		/* Duplicate counts always say; other metrics only when they are not exact. */
+		if (c->kind == CK_DUPLICATE || !exact) {
 			buf_puts(b, exact ? ",\"exact\":true" : ",\"exact\":false");
 		}
 		buf_puts(b, ",\"outcome\":\"");
@@ -386,7 +399,7 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 			err_warn("%s: %s: %s (line %d): %s = %.*s%s", label,
 			         checks_outcome_name(outcome), c->name, c->line,
 			         checks_metric_name(c), (int)vlen, b->data + vat,
-			         exact ? "" : " (a lower bound: --key-memory ran out)");
+			         inexact_note(c, exact));
 	}
 	buf_puts(b, "]");
 	if (stream_error) {

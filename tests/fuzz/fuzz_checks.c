@@ -18,7 +18,10 @@ static struct tick sample(int k)
 	struct tick t;
 	memset(&t, 0, sizeof t);
 	memcpy(t.symbol, k & 1 ? "IBM" : "NVDA", k & 1 ? 4 : 5);
-	memcpy(t.source, "alphavantage", 13);
+	/* sources in some of the built-in formats, for valid format: and missing format: */
+	static const char *const sources[6] = {"alphavantage", "12.5 %", "a@b.co",
+	                                       "2024-06-17",   "",       "::1"};
+	memcpy(t.source, sources[k], strlen(sources[k]) + 1);
 	t.interval = (uint8_t)(TICK_1MIN + k % 6);
 	t.trade_timestamp = (1750167000LL + 60LL * k) * 1000000;
 	t.trade_date = 20256;
