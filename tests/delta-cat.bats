@@ -222,10 +222,7 @@ EOF
 	run --separate-stderr delta-cat "$DELTA/delta-rs/simple_table_features"
 	assert_failure 65
 	assert_output ''
-	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table_features: reader version 5 (reader features columnMapping, blahabl, deletionVectors, v2Checkpoint) is not supported; this reads version 1, and 3 with the feature timestampNtz"
-	run --separate-stderr delta-cat "$DELTA/delta-rs/table-with-dv-small"
-	assert_failure 65
-	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/table-with-dv-small: reader feature \"deletionVectors\" is not supported"
+	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table_features: reader version 5 (reader features columnMapping, blahabl, v2Checkpoint) is not supported; this reads version 1, and 3 with the features timestampNtz and deletionVectors"
 }
 
 @test "--where on partition columns skips files without opening them" {
@@ -811,4 +808,90 @@ ict_table() {
 	run --separate-stderr bash -o pipefail -c "parquet-cat --binary '$f' | od -An -c"
 	assert_failure 65
 	assert_equal "$stderr" "parquet-cat: $f: row 1: symbol holds bytes that are not UTF-8"
+}
+
+# dv_table DIR: a copy of delta-rs's table-with-dv-small (ten rows, values
+# 0 to 9; version 1 deletes 0 and 9 with a deletion vector in a file).
+dv_table() {
+	cp -r "$DELTA/delta-rs/table-with-dv-small" "$1"
+	chmod -R u+w "$1"
+}
+
+# values DIR [ARGS...]: delta-cat's values of DIR, comma-separated.
+values() {
+	local t=$1
+	shift
+	delta-cat "$@" "$t" | jq -c .value | paste -sd,
+}
+
+@test "deletion vectors: the rows a vector deletes are left out, whether it is in a file of the table or inline; --since-version reads no rows from a delete" {
+	dv_table dv
+	assert_equal "$(values ./dv)" 1,2,3,4,5,6,7,8
+	assert_equal "$(values ./dv --at-version 0)" 0,1,2,3,4,5,6,7,8,9
+	assert_equal "$(values ./dv --where 'value > 5')" 6,7,8
+	run --separate-stderr delta-cat --since-version 0 ./dv
+	assert_success
+	assert_output ''
+	# Inline vectors (Z85 in the log): rows 1 and 3, then 0, 5 and 9.
+	for spec in '36 2 ^Bg9^0rr910000000000iXQKl0rr91000315c8Xg0rri4 0,2,4,5,6,7,8,9' \
+		'38 3 ^Bg9^0rr910000000000iXQKl0rr91000625c8Xg000f52(<@9 1,2,3,4,6,7,8'; do
+		read -r size card z85 want <<<"$spec"
+		rm -rf inl
+		dv_table inl
+		jq -c --argjson s "$size" --argjson c "$card" --arg z "$z85" \
+			'if .add then .add.deletionVector = {storageType: "i", pathOrInlineDv: $z, sizeInBytes: $s, cardinality: $c} else . end' \
+			dv/_delta_log/00000000000000000001.json >inl/_delta_log/00000000000000000001.json
+		assert_equal "$(values ./inl)" "$want"
+	done
+	# A vector whose cardinality is not its rows', a damaged one, a missing one: 65.
+	jq -c 'if .add then .add.deletionVector.cardinality = 3 else . end' \
+		dv/_delta_log/00000000000000000001.json >inl/_delta_log/00000000000000000001.json
+	run --separate-stderr delta-cat ./inl
+	assert_failure 65
+	assert_regex "$stderr" 'deletion vector of part-00000-fae5310a-[^:]*: it holds other than the number of rows its cardinality says$'
+	f=$(echo dv/deletion_vector_*.bin)
+	printf '\x08' | dd of="$f" bs=1 seek=38 conv=notrunc status=none
+	run --separate-stderr delta-cat ./dv
+	assert_failure 65
+	assert_regex "$stderr" 'deletion vector of part-00000-[^:]*: its checksum does not match \(a damaged file\)$'
+	rm "$f"
+	run --separate-stderr delta-cat ./dv
+	assert_failure 65
+	assert_regex "$stderr" "deletion vector of part-00000-[^:]*: [^:]*/dv/deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin: No such file or directory$"
+	# The writers read such tables but do not write them.
+	dv_table w
+	run --separate-stderr delta-compact ./w
+	assert_failure 65
+	assert_equal "$stderr" 'delta-compact: ./w: writer feature "deletionVectors" is not supported (tables with deletion vectors are read, not written)'
+}
+
+@test "deletion vectors in a checkpoint another writer made (DuckDB), read column by column and row by row; the remove of the file's older self may come after its add" {
+	local cols="NULL::STRUCT(minReaderVersion INT, minWriterVersion INT, readerFeatures VARCHAR[], writerFeatures VARCHAR[]) AS protocol,
+		NULL::STRUCT(id VARCHAR, name VARCHAR, description VARCHAR, format STRUCT(provider VARCHAR, options MAP(VARCHAR, VARCHAR)), schemaString VARCHAR, partitionColumns VARCHAR[], configuration MAP(VARCHAR, VARCHAR), createdTime BIGINT) AS metaData,
+		NULL::STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, STATS tags MAP(VARCHAR, VARCHAR), deletionVector STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, \"offset\" INT, sizeInBytes INT, cardinality BIGINT)) AS \"add\",
+		NULL::STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, extendedFileMetadata BOOLEAN, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, deletionVector STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, \"offset\" INT, sizeInBytes INT, cardinality BIGINT)) AS \"remove\""
+	local file=part-00000-fae5310a-a37d-4e51-827b-c3d5516560ca-c000.snappy.parquet
+	local schema='{"type":"struct","fields":[{"name":"value","type":"integer","nullable":true,"metadata":{}}]}'
+	# With add.stats the checkpoint is read column by column; with stats_parsed
+	# alone (delta.checkpoint.writeStatsAsJson=false), row by row.
+	local stats addstats
+	for how in json parsed; do
+		if [ $how = json ]; then
+			stats="stats VARCHAR," addstats="'stats': '{\"numRecords\":10}',"
+		else
+			stats="stats_parsed STRUCT(numRecords BIGINT)," addstats="'stats_parsed': {'numRecords': 10},"
+		fi
+		rm -rf c
+		dv_table c
+		duckdb-query.js "COPY (WITH t AS (SELECT ${cols//STATS/$stats})
+			SELECT * REPLACE ({'minReaderVersion': 3, 'minWriterVersion': 7, 'readerFeatures': ['deletionVectors'], 'writerFeatures': ['deletionVectors']} AS protocol) FROM t
+			UNION ALL BY NAME SELECT * REPLACE ({'id': 'testId', 'name': NULL, 'description': NULL, 'format': {'provider': 'parquet', 'options': MAP {}}, 'schemaString': '$schema', 'partitionColumns': [], 'configuration': MAP {'delta.enableDeletionVectors': 'true'}, 'createdTime': 1677811175819} AS metaData) FROM t
+			UNION ALL BY NAME SELECT * REPLACE ({'path': '$file', 'partitionValues': MAP {}, 'size': 635, 'modificationTime': 1677811178336, 'dataChange': false, $addstats 'tags': NULL, 'deletionVector': {'storageType': 'u', 'pathOrInlineDv': 'vBn[lx{q8@P<9BNH/isA', 'offset': 1, 'sizeInBytes': 36, 'cardinality': 2}} AS \"add\") FROM t
+			UNION ALL BY NAME SELECT * REPLACE ({'path': '$file', 'deletionTimestamp': 1677811194426, 'dataChange': true, 'extendedFileMetadata': true, 'partitionValues': MAP {}, 'size': 635, 'deletionVector': NULL} AS \"remove\") FROM t
+			) TO 'c/_delta_log/00000000000000000001.checkpoint.parquet' (FORMAT parquet)" >/dev/null
+		echo '{"version":1,"size":4}' >c/_delta_log/_last_checkpoint
+		# only the checkpoint says what version 1 is
+		rm c/_delta_log/0000000000000000000[01].json
+		assert_equal "$(values ./c)" 1,2,3,4,5,6,7,8
+	done
 }

@@ -203,11 +203,6 @@ static int scan_files(struct dc_scan *sc, const struct delta_file **files, size_
 	for (size_t i = 0; i < n; i++) {
 		if (only_data_changes && !files[i]->data_change)
 			continue;
-		if (files[i]->has_deletion_vector) {
-			err_error("%s: file %s has a deletion vector, which is not supported",
-			          sc->root, files[i]->path);
-			return EX_DATAERR;
-		}
 		int k = dc_scan_file(sc, files[i], &e);
 		if (k == -2 && dc_out_broken_pipe(out))
 			return EX_IOERR;
@@ -222,7 +217,9 @@ static int scan_files(struct dc_scan *sc, const struct delta_file **files, size_
 /*
  * --since-version: the files added with dataChange by each commit after
  * o->since up to the snapshot's version, commit by commit.  A file that a
- * later commit removed still counts as added in its own commit.
+ * later commit removed still counts as added in its own commit; one that a
+ * commit added again with a deletion vector (deleting some of its rows)
+ * adds none.
  */
 /* With --batch-every: the last version of the batch being read (its marker's id), else -1. */
 static int64_t batch_end = -1;
@@ -270,8 +267,17 @@ static int scan_since(struct dc_scan *sc, const struct opts *o, const struct del
 			err_error("%s", e.text);
 			rc = e.status;
 		} else {
-			size_t n;
+			size_t n, k = 0;
 			const struct delta_file **files = sorted_files(&one.files, &n);
+			/*
+			 * A file added again with a deletion vector by the commit
+			 * that removed it (a delete) adds no rows.
+			 */
+			for (size_t i = 0; files && i < n; i++)
+				if (!files[i]->has_deletion_vector ||
+				    !strmap_get(&one.tombstones, files[i]->path))
+					files[k++] = files[i];
+			n = k;
 			if (!files) {
 				err_error("out of memory");
 				rc = EX_SOFTWARE;

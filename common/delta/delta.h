@@ -186,6 +186,7 @@ struct delta_file {
 	int64_t deletion_timestamp; /* tombstones; -1 when absent */
 	int64_t version;            /* the version whose action put it here */
 	int has_deletion_vector;
+	char *dv_json; /* the deletionVector descriptor as JSON text, or NULL */
 	/*
 	 * 1: the strings and the partition values live in f's own allocation
 	 * (files read from a checkpoint, one malloc each): free f alone, with
@@ -193,6 +194,33 @@ struct delta_file {
 	 */
 	int one_block;
 };
+
+/*
+ * Deletion vectors (delta_dv.c): the rows of a data file that the log
+ * marks deleted, as their indexes in the file (from 0), ascending.
+ */
+struct delta_dv {
+	uint64_t *rows;
+	size_t n;
+};
+/*
+ * Read the deletion vector of data file `file` (for messages) of the table
+ * at root, given its descriptor (delta_file.dv_json): inline, or from its
+ * file, whose checksum is verified.  -1 with e set: EX_DATAERR for a
+ * malformed, damaged or missing DV, EX_IOERR when its file cannot be read.
+ */
+int delta_dv_read(const char *root, const char *file, const char *dv_json, struct delta_dv *dv,
+                  struct err_msg *e);
+/* The serialized bitmap (magic number, 64-bit portable Roaring) of cardinality rows. */
+int delta_dv_parse(const uint8_t *p, size_t n, int64_t cardinality, struct delta_dv *dv,
+                   const char **why);
+void delta_dv_free(struct delta_dv *dv);
+/* A DV's unique id, <storageType><pathOrInlineDv>[@offset] (files are keyed by path and it). */
+int delta_dv_id(const char *dv_json, struct buf *out);
+/* Are two descriptors (NULL: none) the same deletion vector? */
+int delta_same_dv(const char *a, const char *b);
+/* Z85 (ZeroMQ's Base85, as Delta uses it) text of n characters (a multiple of 5) onto out. */
+int delta_z85_decode(const char *s, size_t n, struct buf *out);
 
 /* A txn action (SetTransaction): the latest version of an application. */
 struct delta_set_txn {

@@ -81,6 +81,29 @@ static char *cp_str(const struct pq_value *v)
 	return s;
 }
 
+/*
+ * A deletion vector descriptor as JSON text (delta_file.dv_json), from its
+ * fields (st and pd not NUL-terminated; offset -1 when absent).
+ */
+static char *cp_dv_json(const uint8_t *st, size_t stn, const uint8_t *pd, size_t pdn,
+                        int64_t offset, int64_t size, int64_t card)
+{
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"storageType\":");
+	buf_json_str(&b, (const char *)st, stn);
+	buf_puts(&b, ",\"pathOrInlineDv\":");
+	buf_json_str(&b, (const char *)pd, pdn);
+	if (offset >= 0)
+		buf_printf(&b, ",\"offset\":%lld", (long long)offset);
+	buf_printf(&b, ",\"sizeInBytes\":%lld,\"cardinality\":%lld}", (long long)size,
+	           (long long)card);
+	if (buf_failed(&b)) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
 static int64_t cp_i64(const struct pq_value *v, int64_t def)
 {
 	if (!v)
@@ -396,8 +419,27 @@ static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int a
 		}
 		f->stats = buf_detach(&js);
 	}
-	const struct pq_value *dv = cp_child(r, af, a, "deletionVector", NULL);
+	int dvf;
+	const struct pq_value *dv = cp_child(r, af, a, "deletionVector", &dvf);
 	f->has_deletion_vector = dv && dv->kind == PQ_V_STRUCT;
+	if (f->has_deletion_vector) {
+		const struct pq_value *st = cp_child(r, dvf, dv, "storageType", NULL);
+		const struct pq_value *pd = cp_child(r, dvf, dv, "pathOrInlineDv", NULL);
+		if (!st || st->kind != PQ_V_BYTES || !pd || pd->kind != PQ_V_BYTES) {
+			delta_file_free(f);
+			err_set(e, EX_DATAERR, "a deletionVector without its storage type or path");
+			return -1;
+		}
+		f->dv_json = cp_dv_json(st->bytes.p, st->bytes.len, pd->bytes.p, pd->bytes.len,
+		                        cp_i64(cp_child(r, dvf, dv, "offset", NULL), -1),
+		                        cp_i64(cp_child(r, dvf, dv, "sizeInBytes", NULL), -1),
+		                        cp_i64(cp_child(r, dvf, dv, "cardinality", NULL), -1));
+		if (!f->dv_json) {
+			delta_file_free(f);
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+	}
 	const struct pq_value *tags = cp_child(r, af, a, "tags", NULL);
 	if (tags && tags->kind == PQ_V_MAP) {
 		struct buf t = BUF_INIT;
@@ -571,6 +613,7 @@ struct cp_actcols {
 	int field; /* add or remove; -1: not in the file */
 	int dl;    /* definition level at which the action is set */
 	struct cp_col path, size, mtime, dts, dc, stats, dv;
+	struct cp_col dvpath, dvoff, dvsize, dvcard; /* the deletion vector's other fields */
 	int dv_dl;
 	struct cp_mapcols pv, tags;
 };
@@ -663,6 +706,7 @@ static int cp_act_setup(const struct pq_reader *r, const char *name, struct cp_a
 	a->field = pq_schema_child(s, PQ_ROOT, name);
 	a->path.leaf = a->size.leaf = a->mtime.leaf = a->dts.leaf = a->dc.leaf = -1;
 	a->stats.leaf = a->dv.leaf = a->pv.key.leaf = a->pv.val.leaf = -1;
+	a->dvpath.leaf = a->dvoff.leaf = a->dvsize.leaf = a->dvcard.leaf = -1;
 	a->tags.key.leaf = a->tags.val.leaf = -1;
 	if (a->field < 0)
 		return 0;
@@ -688,15 +732,20 @@ static int cp_act_setup(const struct pq_reader *r, const char *name, struct cp_a
 		if (cp_col_field(r, df->children[0], ~0u, &a->dv) < 0)
 			return -1;
 		a->dv_dl = cp_def_level(s, dv);
+		if (cp_col_setup(r, dv, "pathOrInlineDv", CP_KIND(PQ_V_BYTES), &a->dvpath) < 0 ||
+		    cp_col_setup(r, dv, "offset", ints, &a->dvoff) < 0 ||
+		    cp_col_setup(r, dv, "sizeInBytes", ints, &a->dvsize) < 0 ||
+		    cp_col_setup(r, dv, "cardinality", ints, &a->dvcard) < 0)
+			return -1;
 	}
 	return 0;
 }
 
 static struct cp_col *cp_act_col(struct cp_actcols *a, int i)
 {
-	struct cp_col *all[] = {&a->path,   &a->size,     &a->mtime,   &a->dts,
-	                        &a->dc,     &a->stats,    &a->dv,      &a->pv.key,
-	                        &a->pv.val, &a->tags.key, &a->tags.val};
+	struct cp_col *all[] = {&a->path,   &a->size,   &a->mtime,  &a->dts,      &a->dc,
+	                        &a->stats,  &a->dv,     &a->dvpath, &a->dvoff,    &a->dvsize,
+	                        &a->dvcard, &a->pv.key, &a->pv.val, &a->tags.key, &a->tags.val};
 	return i < (int)(sizeof all / sizeof *all) ? all[i] : NULL;
 }
 
@@ -1019,11 +1068,35 @@ static int cp_act_row(struct delta_snapshot *snap, const struct cp_at *at, struc
 		return -1;
 	if (rc)
 		stats = &a->stats.b.bytes[i];
+	const struct pq_bytes *dvst = NULL, *dvpath = NULL;
+	int64_t dvoff = -1, dvsize = -1, dvcard = -1;
 	if (a->dv.leaf >= 0) {
 		if (cp_col_need(at, &a->dv, e) < 0)
 			return -1;
 		dv = cp_def(&a->dv) >= a->dv_dl;
+		if (cp_def(&a->dv) == a->dv.max_def && a->dv.kind == PQ_V_BYTES)
+			dvst = &a->dv.b.bytes[a->dv.i];
 		a->dv.i++;
+		if ((rc = cp_flat(at, &a->dvpath, 0, &i, e)) < 0)
+			return -1;
+		if (rc)
+			dvpath = &a->dvpath.b.bytes[i];
+		if ((rc = cp_flat(at, &a->dvoff, 0, &i, e)) < 0)
+			return -1;
+		if (rc)
+			dvoff = cp_col_i64(&a->dvoff, i);
+		if ((rc = cp_flat(at, &a->dvsize, 0, &i, e)) < 0)
+			return -1;
+		if (rc)
+			dvsize = cp_col_i64(&a->dvsize, i);
+		if ((rc = cp_flat(at, &a->dvcard, 0, &i, e)) < 0)
+			return -1;
+		if (rc)
+			dvcard = cp_col_i64(&a->dvcard, i);
+		if (dv && (!dvst || !dvpath)) {
+			err_set(e, EX_DATAERR, "a deletionVector without its storage type or path");
+			return -1;
+		}
 	}
 	sc->nkv = 0;
 	buf_reset(&sc->pv);
@@ -1061,6 +1134,12 @@ static int cp_act_row(struct delta_snapshot *snap, const struct cp_at *at, struc
 	/* Checked like any other action, then left out. */
 	if (snap->no_files)
 		return 0;
+	char *dv_json = NULL;
+	if (dv && !(dv_json = cp_dv_json(dvst->p, dvst->len, dvpath->p, dvpath->len, dvoff, dvsize,
+	                                 dvcard))) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
 	if (!is_add && snap->no_tombstones) {
 		/* Not kept, but still no longer live (delta_snapshot_put_file()). */
 		if (snap->files.count) {
@@ -1073,16 +1152,22 @@ static int cp_act_row(struct delta_snapshot *snap, const struct cp_at *at, struc
 				}
 			}
 			const char *key = decoded ? decoded->data : sc->raw.data;
-			delta_file_free(strmap_del(&snap->files, key));
+			const struct delta_file *live = strmap_get(&snap->files, key);
+			/* Another logical file of the path (another DV) stays. */
+			if (live && delta_same_dv(live->dv_json, dv_json))
+				delta_file_free(strmap_del(&snap->files, key));
 		}
+		free(dv_json);
 		return 0;
 	}
 	struct delta_file *f =
 	    cp_file_block(raw, rawlen, decoded, stats, tags_set ? &sc->tags : NULL, sc);
 	if (!f) {
+		free(dv_json);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
+	f->dv_json = dv_json;
 	f->size = size;
 	f->modification_time = mtime;
 	f->deletion_timestamp = dts;

@@ -259,6 +259,7 @@ void delta_file_free(struct delta_file *f)
 {
 	if (!f)
 		return;
+	free(f->dv_json); /* its own allocation, even in a one-block file */
 	if (f->one_block) {
 		free(f);
 		return;
@@ -443,6 +444,17 @@ static int delta_apply_file(struct delta_snapshot *snap, const struct json *a, i
 	}
 	const struct json *dv = json_get(a, "deletionVector");
 	f->has_deletion_vector = dv && json_type(dv) == JSON_OBJECT;
+	if (f->has_deletion_vector) {
+		struct buf b = BUF_INIT;
+		json_print(dv, &b);
+		if (buf_failed(&b)) {
+			buf_free(&b);
+			delta_file_free(f);
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		f->dv_json = buf_detach(&b);
+	}
 	if (delta_map_from_json(json_get(a, "partitionValues"), &f->partition_values,
 	                        "partitionValues", e) < 0) {
 		delta_file_free(f);
@@ -461,19 +473,47 @@ static int delta_apply_file(struct delta_snapshot *snap, const struct json *a, i
 	return delta_snapshot_put_file(snap, f, is_add, e);
 }
 
+int delta_same_dv(const char *a, const char *b)
+{
+	if (!a || !b)
+		return !a && !b;
+	struct buf x = BUF_INIT, y = BUF_INIT;
+	int same = delta_dv_id(a, &x) == 0 && delta_dv_id(b, &y) == 0 && x.len == y.len &&
+	           memcmp(x.data, y.data, x.len) == 0;
+	buf_free(&x);
+	buf_free(&y);
+	return same;
+}
+
 int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, int is_add,
                             struct err_msg *e)
 {
+	/*
+	 * A logical file is its path and its deletion vector: a remove takes
+	 * out the live file only when their DVs are the same, and a file added
+	 * again with a DV (a delete) stays live whatever order the commit or
+	 * checkpoint lists the remove of its older self in.
+	 */
+	/* Hashed once for both maps; the other map is often empty (no tombstones yet). */
+	uint64_t h = strmap_hash(f->path, strlen(f->path));
+	struct strmap *from = is_add ? &snap->tombstones : &snap->files;
+	struct delta_file *other = strmap_del_hashed(from, f->path, h);
+	if (other && (other->dv_json || f->dv_json) && !delta_same_dv(other->dv_json, f->dv_json)) {
+		/* Another logical file of the same path: it stays. */
+		if (strmap_put_hashed(from, other->path, h, other, NULL) < 0) {
+			delta_file_free(other);
+			delta_file_free(f);
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		other = NULL;
+	}
+	delta_file_free(other);
 	if (!is_add && snap->no_tombstones) {
-		delta_file_free(strmap_del(&snap->files, f->path));
 		delta_file_free(f);
 		return 0;
 	}
 	struct strmap *to = is_add ? &snap->files : &snap->tombstones;
-	struct strmap *from = is_add ? &snap->tombstones : &snap->files;
-	/* Hashed once for both maps; the other map is often empty (no tombstones yet). */
-	uint64_t h = strmap_hash(f->path, strlen(f->path));
-	delta_file_free(strmap_del_hashed(from, f->path, h));
 	void *old = NULL;
 	if (strmap_put_hashed(to, f->path, h, f, &old) < 0) {
 		delta_file_free(f);
@@ -630,7 +670,7 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 	return 0;
 }
 
-static const char *const reader_features_ok[] = {"timestampNtz"};
+static const char *const reader_features_ok[] = {"timestampNtz", "deletionVectors"};
 static const char *const writer_features_ok[] = {"appendOnly", "timestampNtz"};
 
 static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
@@ -648,7 +688,7 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 		err_set(
 		    e, EX_DATAERR,
 		    "%s: reader version 2 (column mapping) is not supported; this reads version "
-		    "1, and 3 with the feature timestampNtz",
+		    "1, and 3 with the features timestampNtz and deletionVectors",
 		    snap->root);
 		return -1;
 	}
@@ -665,7 +705,7 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 				                       p->reader_features[i]);
 		err_set(e, EX_DATAERR,
 		        "%s: reader version %d%s%s is not supported; this reads version 1, and 3 "
-		        "with the feature timestampNtz",
+		        "with the features timestampNtz and deletionVectors",
 		        snap->root, p->min_reader, names, at ? ")" : "");
 		return -1;
 	}
@@ -678,18 +718,6 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 				        snap->root, p->reader_features[i]);
 				return -1;
 			}
-	size_t i = 0;
-	struct strmap_slot *s;
-	while ((s = strmap_next(&snap->files, &i))) {
-		const struct delta_file *f = s->value;
-		if (f->has_deletion_vector) {
-			err_set(e, EX_DATAERR,
-			        "%s: file %s has a deletion vector, which is not "
-			        "supported",
-			        snap->root, f->path);
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -742,10 +770,27 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 			if (!delta_feature_ok(p->writer_features[i], writer_features_ok,
 			                      sizeof writer_features_ok /
 			                          sizeof *writer_features_ok)) {
-				err_set(e, EX_DATAERR, "%s: writer feature \"%s\" is not supported",
-				        snap->root, p->writer_features[i]);
+				err_set(
+				    e, EX_DATAERR, "%s: writer feature \"%s\" is not supported%s",
+				    snap->root, p->writer_features[i],
+				    strcmp(p->writer_features[i], "deletionVectors") == 0
+				        ? " (tables with deletion vectors are read, not written)"
+				        : "");
 				return -1;
 			}
+	size_t at = 0;
+	struct strmap_slot *slot;
+	while ((slot = strmap_next(&snap->files, &at))) {
+		const struct delta_file *f = slot->value;
+		if (f->has_deletion_vector) {
+			err_set(
+			    e, EX_DATAERR,
+			    "%s: file %s has a deletion vector: this reads such tables but does "
+			    "not write them",
+			    snap->root, f->path);
+			return -1;
+		}
+	}
 	for (size_t i = 0; i < snap->meta.schema.n; i++) {
 		const struct delta_field *f = &snap->meta.schema.fields[i];
 		if (delta_field_has_invariant(f)) {

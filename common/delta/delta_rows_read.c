@@ -293,6 +293,11 @@ struct delta_rows {
 	int g;        /* the row group being read, or -1 before the first */
 	int64_t left; /* rows left in it */
 	struct buf path;
+	/* the deletion vector: rows to leave out, by their index in the file */
+	struct delta_dv dv;
+	size_t dv_at;       /* the first of dv.rows not below the next row's index */
+	int64_t index;      /* the index of the next row read */
+	int64_t next_start; /* the index of the first row of the group after r->g */
 };
 
 void delta_rows_close(struct delta_rows *r)
@@ -310,6 +315,7 @@ void delta_rows_close(struct delta_rows *r)
 	free(r->pscratch);
 	free(r->keep);
 	free(r->paths);
+	delta_dv_free(&r->dv);
 	pq_reader_close(r->r);
 	buf_free(&r->path);
 	free(r);
@@ -432,6 +438,8 @@ struct delta_rows *delta_rows_open(const char *root, const struct delta_file *f,
 			goto fail;
 		}
 	}
+	if (f->dv_json && delta_dv_read(root, f->path, f->dv_json, &r->dv, e) < 0)
+		goto fail;
 	if (!(r->r = pq_reader_open(r->path.data, ro, e))) {
 		if (e->status == EX_IOERR && access(r->path.data, F_OK) < 0 && errno == ENOENT)
 			e->status = EX_DATAERR; /* the log names a file that is not there */
@@ -580,8 +588,11 @@ static int next_group(struct delta_rows *r, struct err_msg *e)
 {
 	while (++r->g < r->ng) {
 		int64_t rows = pq_reader_row_group_rows(r->r, r->g);
+		int64_t start = r->next_start;
+		r->next_start += rows > 0 ? rows : 0;
 		if (!r->keep[r->g] || rows <= 0)
 			continue;
+		r->index = start;
 		for (size_t i = 0; i < r->ncols; i++) {
 			struct fcol *fc = &r->fc[i];
 			if (fc->src != SRC_FLAT)
@@ -632,6 +643,15 @@ static int read_row(struct delta_rows *r, struct err_msg *e)
 int delta_rows_next(struct delta_rows *r, const struct delta_value **row, struct err_msg *e)
 {
 	int k = read_row(r, e);
+	/* Rows that the deletion vector removes are read past. */
+	while (k == 1 && r->dv.n) {
+		uint64_t index = (uint64_t)r->index++;
+		while (r->dv_at < r->dv.n && r->dv.rows[r->dv_at] < index)
+			r->dv_at++;
+		if (r->dv_at == r->dv.n || r->dv.rows[r->dv_at] != index)
+			break;
+		k = read_row(r, e);
+	}
 	if (k < 0) {
 		file_fail(e, r->path.data);
 		return -1;
