@@ -437,12 +437,6 @@ delta-append: bronze: 1 batch not committed"
 	run --separate-stderr delta-append ./features </dev/null
 	assert_failure 65
 	assert_equal "$stderr" "delta-append: ./features: reader version 5 (reader features columnMapping, blahabl, v2Checkpoint) is not supported; this reads version 1, and 3 with the features timestampNtz and deletionVectors"
-	cp -r "$FIXTURES/delta/delta-rs/table-with-dv-small" dv
-	chmod -R u+w dv
-	run --separate-stderr delta-append ./dv </dev/null
-	assert_failure 65
-	assert_equal "$stderr" "delta-append: ./dv: writer feature \"deletionVectors\" is not supported (tables with deletion vectors are read, not written)"
-	assert_equal "$(delta-history --format json ./dv | jq -s length)" 2
 	run --separate-stderr delta-append nosuch </dev/null
 	assert_failure 65
 	assert_equal "$stderr" "delta-append: $STOCKETL_LAKE/nosuch: not a Delta table (no _delta_log) (create it with delta-create)"

@@ -858,11 +858,6 @@ values() {
 	run --separate-stderr delta-cat ./dv
 	assert_failure 65
 	assert_regex "$stderr" "deletion vector of part-00000-[^:]*: [^:]*/dv/deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin: No such file or directory$"
-	# The writers read such tables but do not write them.
-	dv_table w
-	run --separate-stderr delta-compact ./w
-	assert_failure 65
-	assert_equal "$stderr" 'delta-compact: ./w: writer feature "deletionVectors" is not supported (tables with deletion vectors are read, not written)'
 }
 
 @test "deletion vectors in a checkpoint another writer made (DuckDB), read column by column and row by row; the remove of the file's older self may come after its add" {

@@ -830,3 +830,58 @@ upsert_one_row() {
 	assert_equal "$(delta-cat t)" "$before"
 	assert_equal "$(delta-cat --where "symbol = 'ABC'" --columns symbol t)" '{"symbol":"ABC"}'
 }
+
+@test "a table with deletion vectors takes appends and upserts; optimize leaves the deleted rows out and the removes carry the vectors; vacuum keeps a vector's file while a retained version needs it; checkpoints keep the vectors" {
+	local fx=$STOCKETL_ROOT/tests/fixtures/delta/delta-rs/table-with-dv-small
+	# delta-rs's table: values 0 to 9, of which version 1 deleted 0 and 9 by a vector
+	cp -r "$fx" lake/dv
+	chmod -R u+w lake/dv
+	local dvfile
+	dvfile=$(cd lake/dv && echo deletion_vector_*.bin)
+	echo '{"value":100}' | delta-append -q dv
+	assert_equal "$(rows dv | jq -c .value | sort -n | paste -sd,)" 1,2,3,4,5,6,7,8,100
+	# An upsert rewrites the file without the rows the vector deleted: 0 is new again.
+	printf '%s\n' '{"value":5}' '{"value":0}' | delta-append -q --merge-key value dv
+	assert_equal "$(rows dv | jq -c .value | sort -n | paste -sd,)" 0,1,2,3,4,5,6,7,8,100
+	run -0 jq -c 'select(.commitInfo) | .commitInfo.operationMetrics | [.numTargetRowsUpdated, .numTargetRowsInserted, .numTargetRowsCopied]' \
+		lake/dv/_delta_log/00000000000000000003.json
+	assert_output '["1","1","7"]'
+	# The remove names the logical file removed: its path and its vector.
+	run -0 jq -c 'select(.remove.deletionVector) | .remove.deletionVector | [.storageType, .cardinality]' \
+		lake/dv/_delta_log/00000000000000000003.json
+	assert_output '["u",2]'
+	# Vacuum with no retention, while version 2 still reads the vector: the
+	# vector's file goes only once no retained version needs it.
+	cp -r "$fx" lake/v
+	chmod -R u+w lake/v
+	touch lake/v/stray.parquet
+	sleep 1
+	delta-compact -q --vacuum --retain 0h --force v
+	[ -e "lake/v/$dvfile" ]
+	[ ! -e lake/v/stray.parquet ]
+	assert_equal "$(rows v | jq -c .value | paste -sd,)" 1,2,3,4,5,6,7,8
+	echo '{"value":50}' | delta-append -q v
+	run --separate-stderr delta-compact v
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: v: optimize: 2 files \(.*\) rewritten into 1 \(.*\) in 1 partition, 9 rows; '
+	run -0 jq -c 'select(.remove.deletionVector) | .remove.dataChange' lake/v/_delta_log/00000000000000000005.json
+	assert_output false
+	run -0 jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numDeletionVectorsRemoved' \
+		lake/v/_delta_log/00000000000000000005.json
+	assert_output 1
+	assert_equal "$(rows v | jq -c .value | sort -n | paste -sd,)" 1,2,3,4,5,6,7,8,50
+	# DuckDB reads the new file as the rows that are left.
+	n=$(duckdb-query.js "SELECT count(*) AS n, min(value) AS lo, max(value) AS hi FROM read_parquet('lake/v/$(live_files v)')" | jq -c .)
+	assert_equal "$n" '{"n":9,"lo":1,"hi":50}'
+	sleep 1
+	delta-compact -q --vacuum --retain 0h --force v
+	[ ! -e "lake/v/$dvfile" ]
+	# A checkpoint keeps the vector of a live file; read from it alone, as before.
+	cp -r "$fx" lake/c
+	chmod -R u+w lake/c
+	delta-compact -q --checkpoint c
+	run -0 parquet-cat --columns add lake/c/_delta_log/00000000000000000001.checkpoint.parquet
+	assert_output --partial '"deletionVector":{"storageType":"u","pathOrInlineDv":"vBn[lx{q8@P<9BNH/isA","offset":1,"sizeInBytes":36,"cardinality":2,"maxRowIndex":null}'
+	rm lake/c/_delta_log/0000000000000000000[01].json
+	assert_equal "$(rows c | jq -c .value | paste -sd,)" 1,2,3,4,5,6,7,8
+}

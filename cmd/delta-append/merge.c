@@ -1331,11 +1331,7 @@ static int rewrite_file(struct app *a, struct delta_writer *w, const struct delt
                         struct merge_stats *st, const struct pq_read_options *ro, struct err_msg *e)
 {
 	struct merge *m = a->merge;
-	if (f->has_deletion_vector) {
-		err_set(e, EX_DATAERR, "%s: file %s has a deletion vector, which is not supported",
-		        a->root, f->path);
-		return -1;
-	}
+	/* Rows that a deletion vector deletes are not read, so not written again. */
 	struct delta_rows *r = delta_rows_open(a->root, f, m->cols, a->ncols, ro, e);
 	if (!r)
 		return -1;
@@ -1390,8 +1386,6 @@ static int learn_encodings(struct app *a, struct delta_writer *w, const struct d
 	for (size_t i = 1; i < ncand; i++)
 		if (cand[i]->size > cand[big]->size)
 			big = i;
-	if (cand[big]->has_deletion_vector)
-		return 0; /* refused when it is rewritten */
 	struct delta_rows *r = delta_rows_open(a->root, cand[big], m->cols, a->ncols, ro, e);
 	if (!r)
 		return -1;

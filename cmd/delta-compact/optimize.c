@@ -490,7 +490,7 @@ static int commit_group(struct optimize *o, struct delta_writer *w, struct delta
 	struct buf pred = BUF_INIT;
 	size_t nout;
 	const struct delta_written *out = delta_writer_files(w, &nout);
-	int64_t rows_out = 0, removed_bytes = 0, added_bytes = 0;
+	int64_t rows_out = 0, removed_bytes = 0, added_bytes = 0, dvs = 0;
 	int64_t *sizes = calloc(nout + 1, sizeof *sizes);
 	struct delta_txn *t = delta_txn_begin(&o->snap, c->store, "OPTIMIZE");
 	int bad = !t || !sizes || predicate_param(c->where, &pred) < 0;
@@ -504,6 +504,7 @@ static int commit_group(struct optimize *o, struct delta_writer *w, struct delta
 	}
 	for (size_t i = 0; !bad && i < ninputs; i++) {
 		removed_bytes += inputs[i]->size;
+		dvs += inputs[i]->has_deletion_vector;
 		bad = delta_txn_remove(t, inputs[i], c->now_ms, 0) < 0;
 	}
 	if (!bad && nout)
@@ -521,7 +522,8 @@ static int commit_group(struct optimize *o, struct delta_writer *w, struct delta
 		bad |= delta_txn_metric_i64(t, "p50FileSize", nout ? sizes[nout / 2] : 0);
 		bad |= delta_txn_metric_i64(t, "p75FileSize", nout ? sizes[nout * 3 / 4] : 0);
 		bad |= delta_txn_metric_i64(t, "maxFileSize", nout ? sizes[nout - 1] : 0);
-		bad |= delta_txn_metric_i64(t, "numDeletionVectorsRemoved", 0);
+		/* The files rewritten with the rows their vectors deleted left out. */
+		bad |= delta_txn_metric_i64(t, "numDeletionVectorsRemoved", dvs);
 	}
 	free(sizes);
 	buf_free(&pred);

@@ -4,7 +4,8 @@
  *
  * The rule is Delta's: a file is kept when the latest version reads it
  * (a live add) or when a version that was the table's latest within the
- * retention read it: a tombstone whose removal happened after the cutoff.
+ * retention read it: a tombstone whose removal happened after the cutoff;
+ * so is the file of such a file's deletion vector.
  * The removal's time is the later of its deletionTimestamp and the commit
  * time of the version that removed it, so a remover that staged early and
  * committed late does not shorten the retention (for a tombstone the
@@ -122,7 +123,7 @@ static const char *relative_path(const char *root, const char *path, struct buf 
 	return buf_failed(tmp) ? NULL : tmp->data;
 }
 
-static int keep_path(struct vacuum *vc, const char *path, struct buf *tmp)
+static int keep_one(struct vacuum *vc, const char *path, struct buf *tmp)
 {
 	const char *rel = relative_path(vc->c->root, path, tmp);
 	if (!rel || strmap_get(&vc->valid, rel))
@@ -133,6 +134,20 @@ static int keep_path(struct vacuum *vc, const char *path, struct buf *tmp)
 		return -1;
 	}
 	return 0;
+}
+
+/* Keep a file, and the file of its deletion vector. */
+static int keep_path(struct vacuum *vc, const struct delta_file *f, struct buf *tmp)
+{
+	if (keep_one(vc, f->path, tmp) < 0)
+		return -1;
+	if (!f->dv_json)
+		return 0;
+	struct buf dv = BUF_INIT;
+	int k = delta_dv_file(f->dv_json, &dv);
+	int rc = k == 0 ? keep_one(vc, dv.data, tmp) : k < 0 ? -1 : 0;
+	buf_free(&dv);
+	return rc;
 }
 
 /* The commit time of version v (its file's mtime), or -1 when it is gone. */
@@ -153,7 +168,7 @@ static int build_valid(struct vacuum *vc, const struct delta_snapshot *snap)
 	size_t i = 0;
 	int rc = 0;
 	while (rc == 0 && (s = strmap_next(&snap->files, &i)))
-		rc = keep_path(vc, ((const struct delta_file *)s->value)->path, &tmp);
+		rc = keep_path(vc, s->value, &tmp);
 	i = 0;
 	while (rc == 0 && (s = strmap_next(&snap->tombstones, &i))) {
 		const struct delta_file *f = s->value;
@@ -170,7 +185,7 @@ static int build_valid(struct vacuum *vc, const struct delta_snapshot *snap)
 				removed = t;
 		}
 		if (removed < 0 || removed > vc->cutoff)
-			rc = keep_path(vc, f->path, &tmp);
+			rc = keep_path(vc, f, &tmp);
 	}
 	buf_free(&tmp);
 	return rc;

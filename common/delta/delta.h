@@ -217,6 +217,12 @@ int delta_dv_parse(const uint8_t *p, size_t n, int64_t cardinality, struct delta
 void delta_dv_free(struct delta_dv *dv);
 /* A DV's unique id, <storageType><pathOrInlineDv>[@offset] (files are keyed by path and it). */
 int delta_dv_id(const char *dv_json, struct buf *out);
+/*
+ * The file a DV is kept in, into path: relative to the table's root
+ * (<prefix>/deletion_vector_<uuid>.bin) or absolute; 1 for an inline DV
+ * (no file), -1 for a malformed descriptor.
+ */
+int delta_dv_file(const char *dv_json, struct buf *path);
 /* Are two descriptors (NULL: none) the same deletion vector? */
 int delta_same_dv(const char *a, const char *b);
 /* Z85 (ZeroMQ's Base85, as Delta uses it) text of n characters (a multiple of 5) onto out. */

@@ -1970,6 +1970,48 @@ static struct pq_value *cp_row(struct cp_arena *a, struct pq_value *row, int col
 
 enum { COL_TXN, COL_ADD, COL_REMOVE, COL_META, COL_PROTOCOL, COL_DOMAIN };
 
+/* The deletionVector field of add and remove (after path, partitionValues ... tags). */
+#define CP_DV_AT 6
+
+/*
+ * A file's deletion vector into v (add.deletionVector or
+ * remove.deletionVector), from its descriptor parsed into *j, which must
+ * outlive the row's writing; null without one.
+ */
+static int cp_set_dv(struct cp_arena *a, struct pq_value *v, const struct delta_file *f,
+                     struct json **j)
+{
+	v->kind = PQ_V_NULL;
+	if (!f->dv_json)
+		return 0;
+	struct err_msg e;
+	if (!(*j = json_parse(f->dv_json, strlen(f->dv_json), &e)))
+		return -1;
+	const char *st = json_str(json_get(*j, "storageType"));
+	const char *pd = json_str(json_get(*j, "pathOrInlineDv"));
+	int64_t x;
+	if (!st || !pd || !(v->items = cp_alloc(a, 6)))
+		return -1;
+	v->kind = PQ_V_STRUCT;
+	v->n = 6;
+	cp_set_str(&v->items[0], st);
+	cp_set_str(&v->items[1], pd);
+	static const char *const ints[] = {"offset", "sizeInBytes", "cardinality", "maxRowIndex"};
+	for (int i = 0; i < 4; i++) {
+		v->items[2 + i].kind = PQ_V_NULL;
+		if (json_i64(json_get(*j, ints[i]), &x) == 0) {
+			/* offset and sizeInBytes are ints in the checkpoint's schema */
+			if (i < 2) {
+				v->items[2 + i].kind = PQ_V_I32;
+				v->items[2 + i].i32 = (int32_t)x;
+			} else {
+				cp_set_i64(&v->items[2 + i], x);
+			}
+		}
+	}
+	return 0;
+}
+
 /* A struct value of schema field f with every field null (kept if it is one already). */
 static int cp_set_struct(const struct cp_layout *l, struct cp_arena *a, struct pq_value *v, int f)
 {
@@ -2453,7 +2495,10 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 		if (ok && l.sp_at >= 0)
 			ok = cp_set_stats_parsed(&l, &a, &v->items[l.sp_at], f->stats, &key,
 			                         &scratch) == 0;
+		struct json *dv = NULL;
+		ok = ok && cp_set_dv(&a, &v->items[CP_DV_AT], f, &dv) == 0;
 		ok = ok && pq_writer_write_row(w, &row) == 0;
+		json_free(dv);
 		rows++;
 		nadds++;
 	}
@@ -2475,7 +2520,10 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 		ok = cp_set_map(&a, &v->items[4], &f->partition_values) == 0;
 		if (f->size >= 0)
 			cp_set_i64(&v->items[5], f->size);
+		struct json *dv = NULL;
+		ok = ok && cp_set_dv(&a, &v->items[CP_DV_AT], f, &dv) == 0;
 		ok = ok && pq_writer_write_row(w, &row) == 0;
+		json_free(dv);
 		rows++;
 	}
 	free(a.v);

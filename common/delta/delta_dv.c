@@ -296,7 +296,10 @@ int delta_dv_id(const char *dv_json, struct buf *out)
 	return rc;
 }
 
-/* The path of a DV file: <root>/<prefix>/deletion_vector_<uuid>.bin, or an absolute path. */
+/*
+ * The path of a DV file: <prefix>/deletion_vector_<uuid>.bin under the
+ * table's root (root NULL: relative to it), or an absolute path.
+ */
 static int dv_path(const char *root, const char *st, const char *pd, struct buf *path,
                    const char **why)
 {
@@ -319,7 +322,8 @@ static int dv_path(const char *root, const char *st, const char *pd, struct buf 
 		return -1;
 	}
 	const unsigned char *u = (const unsigned char *)id.data;
-	buf_printf(path, "%s/", root);
+	if (root)
+		buf_printf(path, "%s/", root);
 	if (n > 20)
 		buf_printf(path, "%.*s/", (int)(n - 20), pd);
 	buf_printf(path,
@@ -367,6 +371,22 @@ static int dv_file(const char *path, int64_t offset, int64_t size, struct buf *o
 	rc = 0;
 out:
 	close(fd);
+	return rc;
+}
+
+int delta_dv_file(const char *dv_json, struct buf *path)
+{
+	struct err_msg e;
+	struct json *j = json_parse(dv_json, strlen(dv_json), &e);
+	const char *st = json_str(json_get(j, "storageType"));
+	const char *pd = json_str(json_get(j, "pathOrInlineDv"));
+	const char *why;
+	int rc = -1;
+	if (st && pd && strlen(st) == 1 && strchr("uip", st[0]))
+		rc = st[0] == 'i'                                                ? 1
+		     : dv_path(NULL, st, pd, path, &why) < 0 || buf_failed(path) ? -1
+		                                                                 : 0;
+	json_free(j);
 	return rc;
 }
 

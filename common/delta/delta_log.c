@@ -671,7 +671,7 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 }
 
 static const char *const reader_features_ok[] = {"timestampNtz", "deletionVectors"};
-static const char *const writer_features_ok[] = {"appendOnly", "timestampNtz"};
+static const char *const writer_features_ok[] = {"appendOnly", "timestampNtz", "deletionVectors"};
 
 static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
 {
@@ -770,27 +770,10 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 			if (!delta_feature_ok(p->writer_features[i], writer_features_ok,
 			                      sizeof writer_features_ok /
 			                          sizeof *writer_features_ok)) {
-				err_set(
-				    e, EX_DATAERR, "%s: writer feature \"%s\" is not supported%s",
-				    snap->root, p->writer_features[i],
-				    strcmp(p->writer_features[i], "deletionVectors") == 0
-				        ? " (tables with deletion vectors are read, not written)"
-				        : "");
+				err_set(e, EX_DATAERR, "%s: writer feature \"%s\" is not supported",
+				        snap->root, p->writer_features[i]);
 				return -1;
 			}
-	size_t at = 0;
-	struct strmap_slot *slot;
-	while ((slot = strmap_next(&snap->files, &at))) {
-		const struct delta_file *f = slot->value;
-		if (f->has_deletion_vector) {
-			err_set(
-			    e, EX_DATAERR,
-			    "%s: file %s has a deletion vector: this reads such tables but does "
-			    "not write them",
-			    snap->root, f->path);
-			return -1;
-		}
-	}
 	for (size_t i = 0; i < snap->meta.schema.n; i++) {
 		const struct delta_field *f = &snap->meta.schema.fields[i];
 		if (delta_field_has_invariant(f)) {
@@ -819,7 +802,6 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 			return -1;
 		}
 		if ((strcmp(k, "delta.enableChangeDataFeed") == 0 ||
-		     strcmp(k, "delta.enableDeletionVectors") == 0 ||
 		     strcmp(k, "delta.enableRowTracking") == 0) &&
 		    strcasecmp(v, "true") == 0) {
 			err_set(e, EX_DATAERR, "%s: %s=true is not supported", snap->root, k);

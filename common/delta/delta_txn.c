@@ -242,12 +242,15 @@ static struct delta_file *file_copy(const struct delta_file *f)
 	c->path = strdup(f->path);
 	c->raw_path = f->raw_path ? strdup(f->raw_path) : NULL;
 	c->stats = f->stats ? strdup(f->stats) : NULL;
+	c->dv_json = f->dv_json ? strdup(f->dv_json) : NULL;
+	c->has_deletion_vector = f->has_deletion_vector;
 	c->size = f->size;
 	c->modification_time = f->modification_time;
 	c->data_change = f->data_change;
 	c->deletion_timestamp = f->deletion_timestamp;
 	c->version = -1;
 	if (!c->path || (f->raw_path && !c->raw_path) || (f->stats && !c->stats) ||
+	    (f->dv_json && !c->dv_json) ||
 	    map_copy(&c->partition_values, &f->partition_values) < 0) {
 		delta_file_free(c);
 		return NULL;
@@ -494,6 +497,11 @@ int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 		if (f->stats) {
 			buf_puts(out, ",\"stats\":");
 			buf_json_str(out, f->stats, strlen(f->stats));
+		}
+		/* The logical file removed is the path with its deletion vector. */
+		if (f->dv_json) {
+			buf_puts(out, ",\"deletionVector\":");
+			buf_puts(out, f->dv_json);
 		}
 		buf_puts(out, "}}\n");
 	}
