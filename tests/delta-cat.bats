@@ -222,7 +222,7 @@ EOF
 	run --separate-stderr delta-cat "$DELTA/delta-rs/simple_table_features"
 	assert_failure 65
 	assert_output ''
-	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table_features: reader version 5 (reader features columnMapping, blahabl, v2Checkpoint) is not supported; this reads version 1, and 3 with the features timestampNtz and deletionVectors"
+	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table_features: reader version 5 (reader features blahabl, v2Checkpoint) is not supported; this reads versions 1 and 2, and 3 with the features timestampNtz, deletionVectors and columnMapping"
 }
 
 @test "--where on partition columns skips files without opening them" {
@@ -889,4 +889,64 @@ values() {
 		rm c/_delta_log/0000000000000000000[01].json
 		assert_equal "$(values ./c)" 1,2,3,4,5,6,7,8
 	done
+}
+
+# mapped_table DIR MODE: a table with column mapping in mode MODE (name or
+# id): columns id, name, s.x and the partition column day, whose physical
+# names (col-aaa ...) and ids (1 to 5) the files, partition values and
+# statistics use.  Its second file was written under other names (a_old
+# ...) with the same field ids, as after renames.
+mapped_table() {
+	local d=$1 mode=$2 schema
+	mkdir -p "$d/_delta_log" "$d/p1"
+	duckdb-query.js "COPY (SELECT * FROM (VALUES (1::BIGINT, 'a', {'col-ccc': 10}), (2::BIGINT, NULL, {'col-ccc': 20})) v(\"col-aaa\", \"col-bbb\", \"col-ddd\"))
+		TO '$d/p1/part-0.parquet' (FORMAT parquet, FIELD_IDS {\"col-aaa\": 1, \"col-bbb\": 2, \"col-ddd\": {__duckdb_field_id: 3, \"col-ccc\": 4}})" >/dev/null
+	duckdb-query.js "COPY (SELECT * FROM (VALUES (3::BIGINT, 'c', {'x_old': 30})) v(\"a_old\", \"b_old\", \"d_old\"))
+		TO '$d/p1/part-1.parquet' (FORMAT parquet, FIELD_IDS {\"a_old\": 1, \"b_old\": 2, \"d_old\": {__duckdb_field_id: 3, \"x_old\": 4}})" >/dev/null
+	m() { printf '{"delta.columnMapping.id":%d,"delta.columnMapping.physicalName":"%s"}' "$1" "$2"; }
+	schema=$(jq -cn --argjson ma "$(m 1 col-aaa)" --argjson mb "$(m 2 col-bbb)" --argjson mc "$(m 4 col-ccc)" \
+		--argjson md "$(m 3 col-ddd)" --argjson me "$(m 5 col-eee)" '{type: "struct", fields: [
+			{name: "id", type: "long", nullable: true, metadata: $ma},
+			{name: "name", type: "string", nullable: true, metadata: $mb},
+			{name: "s", type: {type: "struct", fields: [{name: "x", type: "integer", nullable: true, metadata: $mc}]}, nullable: true, metadata: $md},
+			{name: "day", type: "date", nullable: true, metadata: $me}]}' | jq -R .)
+	{
+		echo '{"protocol":{"minReaderVersion":2,"minWriterVersion":5}}'
+		echo "{\"metaData\":{\"id\":\"cm\",\"format\":{\"provider\":\"parquet\",\"options\":{}},\"schemaString\":$schema,\"partitionColumns\":[\"day\"],\"configuration\":{\"delta.columnMapping.mode\":\"$mode\",\"delta.columnMapping.maxColumnId\":\"5\"},\"createdTime\":1}}"
+		echo '{"add":{"path":"p1/part-0.parquet","partitionValues":{"col-eee":"2024-01-01"},"size":1,"modificationTime":1,"dataChange":true,"stats":"{\"numRecords\":2,\"minValues\":{\"col-aaa\":1,\"col-ddd\":{\"col-ccc\":10}},\"maxValues\":{\"col-aaa\":2,\"col-ddd\":{\"col-ccc\":20}},\"nullCount\":{\"col-aaa\":0,\"col-bbb\":1}}"}}'
+		echo '{"add":{"path":"p1/part-1.parquet","partitionValues":{"col-eee":"2024-01-02"},"size":1,"modificationTime":1,"dataChange":true,"stats":"{\"numRecords\":1,\"minValues\":{\"col-aaa\":3},\"maxValues\":{\"col-aaa\":3},\"nullCount\":{\"col-aaa\":0}}"}}'
+	} >"$d/_delta_log/00000000000000000000.json"
+}
+
+@test "column mapping: mode name reads columns, partition values and statistics by physical names, mode id by field ids; the writers refuse such tables" {
+	mapped_table ./n name
+	mapped_table ./i id
+	# By name: the file written under other names has none of the columns.
+	run -0 delta-cat ./n
+	assert_output '{"id":1,"name":"a","s":{"x":10},"day":"2024-01-01"}
+{"id":2,"name":null,"s":{"x":20},"day":"2024-01-01"}
+{"id":null,"name":null,"s":null,"day":"2024-01-02"}'
+	# By id: it has them all.
+	run -0 delta-cat ./i
+	assert_output '{"id":1,"name":"a","s":{"x":10},"day":"2024-01-01"}
+{"id":2,"name":null,"s":{"x":20},"day":"2024-01-01"}
+{"id":3,"name":"c","s":{"x":30},"day":"2024-01-02"}'
+	# Files are skipped by the statistics and partition values of the physical names.
+	run --separate-stderr delta-cat -v --where 'id > 2' ./i
+	assert_output '{"id":3,"name":"c","s":{"x":30},"day":"2024-01-02"}'
+	assert_equal "${stderr_lines[1]}" 'delta-cat: skipped 1 of 2 files (0 by partition values, 1 by statistics) and 0 of 1 row groups; 1 of 1 rows read matched'
+	run --separate-stderr delta-cat -v --where "day = '2024-01-02'" --columns id,day ./i
+	assert_output '{"id":3,"day":"2024-01-02"}'
+	assert_equal "${stderr_lines[1]}" 'delta-cat: skipped 1 of 2 files (1 by partition values, 0 by statistics) and 0 of 1 row groups; 1 of 1 rows read matched'
+	# A mode the protocol names but a field without its physical name is malformed.
+	jq -c 'if .metaData then .metaData.schemaString |= sub("col-bbb"; "") | .metaData.schemaString |= sub(",\"delta.columnMapping.physicalName\":\"\""; "") else . end' \
+		i/_delta_log/00000000000000000000.json >bad.json
+	mkdir -p bad/_delta_log
+	cp bad.json bad/_delta_log/00000000000000000000.json
+	run --separate-stderr delta-cat ./bad
+	assert_failure 65
+	assert_regex "$stderr" 'column mapping: field "name" has no delta.columnMapping.physicalName in its metadata$'
+	run --separate-stderr delta-append ./n <<<'{"id":9}'
+	assert_failure 65
+	assert_regex "$stderr" 'writer version 5 \(column mapping\) is not supported'
 }

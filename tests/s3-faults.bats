@@ -133,8 +133,9 @@ fast_lake() {
 	live=$(live_files "$TB")
 	# four days, a data file of about 24 kB each; room for two
 	gen-ticks -m -d 20300 6240 >second.ndjson
-	fill 80000
+	# mounted while the server has room: s3fs checks the bucket as it mounts
 	fast=$(fast_lake)
+	fill 80000
 	for attempt in 1 2; do
 		run --separate-stderr env STOCKETL_LAKE="$fast" delta-append --app-id feed --batch-id 2 bronze second.ndjson
 		echo "attempt $attempt: $stderr"
@@ -173,8 +174,9 @@ fast_lake() {
 	create
 	gen-ticks -a feed -b 6 -i 1 -d 20700 10 | delta-append -q bronze
 	live=$(live_files "$TB")
-	fill 0
+	# mounted while the server has room: s3fs checks the bucket as it mounts
 	fast=$(fast_lake)
+	fill 0
 	run --separate-stderr env STOCKETL_LAKE="$fast" delta-compact bronze
 	echo "$stderr"
 	assert_failure 74
@@ -197,8 +199,9 @@ fast_lake() {
 @test "a checkpoint onto a full bucket-side disk: exit 74, _last_checkpoint unmoved, the table reads from its JSON commits; with room again it is written" {
 	create
 	gen-ticks -a feed -b 6 -i 1 -d 20700 10 | delta-append -q bronze
-	fill 0
+	# mounted while the server has room: s3fs checks the bucket as it mounts
 	fast=$(fast_lake)
+	fill 0
 	run --separate-stderr env STOCKETL_LAKE="$fast" delta-compact --checkpoint bronze
 	echo "$stderr"
 	assert_failure 74

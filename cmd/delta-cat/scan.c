@@ -77,7 +77,8 @@ static int file_may_match(struct dc_scan *s, const struct delta_file *f, struct 
 		}
 		struct delta_cell c;
 		struct err_msg pe;
-		const char *text = delta_map_get(&f->partition_values, p->f->name, NULL);
+		const char *text =
+		    delta_map_get(&f->partition_values, delta_field_file_name(p->f), NULL);
 		if (delta_partition_parse(p->f, text, &c, &scratch, &pe) < 0) {
 			err_set(e, EX_DATAERR, "%s/%s: %s", s->root, f->path, pe.text);
 			buf_free(&scratch);

@@ -64,6 +64,14 @@ struct delta_field {
 	int precision, scale; /* DT_DECIMAL */
 	int nullable;
 	char *metadata_json; /* the field's metadata object as JSON text ("{}" when empty) */
+	/*
+	 * Column mapping (delta_schema_map()): the field's physical name in
+	 * data files, partition values and statistics (NULL: its name), and in
+	 * mode id its delta.columnMapping.id, matched to the files' field ids
+	 * (0: by name).
+	 */
+	char *phys;
+	int64_t map_id;
 	struct delta_field *children;
 	size_t nchildren;
 };
@@ -91,6 +99,17 @@ void delta_schema_free(struct delta_schema *s);
 int delta_schema_equal(const struct delta_schema *a, const struct delta_schema *b);
 /* The top-level column named name, or NULL. */
 const struct delta_field *delta_schema_find(const struct delta_schema *s, const char *name);
+/*
+ * Column mapping mode ("none", "name" or "id": delta.columnMapping.mode):
+ * give every field its physical name and, in mode id, its id, from its
+ * metadata.  -1 (e set) for an unknown mode or a field without them.
+ */
+int delta_schema_map(struct delta_schema *s, const char *mode, struct err_msg *e);
+/* The name of field f in data files, partition values and statistics. */
+static inline const char *delta_field_file_name(const struct delta_field *f)
+{
+	return f->phys ? f->phys : f->name;
+}
 /* "long", "decimal(18,6)", "struct", ... */
 int delta_field_type_name(const struct delta_field *f, char *out, size_t cap);
 int delta_type_is_primitive(int type);

@@ -547,6 +547,10 @@ static int delta_apply_meta(struct delta_snapshot *snap, const struct json *a, s
 	    delta_strv_from_json(json_get(a, "partitionColumns"), &m.partition_columns,
 	                         &m.n_partition_columns, "partitionColumns", e) < 0)
 		goto fail;
+	if (delta_schema_map(&m.schema,
+	                     delta_map_get(&m.configuration, "delta.columnMapping.mode", NULL),
+	                     e) < 0)
+		goto fail;
 	for (size_t i = 0; i < m.n_partition_columns; i++)
 		if (!delta_schema_find(&m.schema, m.partition_columns[i])) {
 			err_set(e, EX_DATAERR, "partition column \"%s\" is not in the schema",
@@ -670,7 +674,8 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 	return 0;
 }
 
-static const char *const reader_features_ok[] = {"timestampNtz", "deletionVectors"};
+static const char *const reader_features_ok[] = {"timestampNtz", "deletionVectors",
+                                                 "columnMapping"};
 static const char *const writer_features_ok[] = {"appendOnly", "timestampNtz", "deletionVectors"};
 
 static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
@@ -684,14 +689,6 @@ static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
 int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 {
 	const struct delta_protocol *p = &snap->protocol;
-	if (p->min_reader == 2) {
-		err_set(
-		    e, EX_DATAERR,
-		    "%s: reader version 2 (column mapping) is not supported; this reads version "
-		    "1, and 3 with the features timestampNtz and deletionVectors",
-		    snap->root);
-		return -1;
-	}
 	if (p->min_reader > 3) {
 		/* Name the features too: they say what the table needs better than a number. */
 		char names[200] = "";
@@ -704,8 +701,8 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 				                       at ? ", " : " (reader features ",
 				                       p->reader_features[i]);
 		err_set(e, EX_DATAERR,
-		        "%s: reader version %d%s%s is not supported; this reads version 1, and 3 "
-		        "with the features timestampNtz and deletionVectors",
+		        "%s: reader version %d%s%s is not supported; this reads versions 1 and 2, "
+		        "and 3 with the features timestampNtz, deletionVectors and columnMapping",
 		        snap->root, p->min_reader, names, at ? ")" : "");
 		return -1;
 	}

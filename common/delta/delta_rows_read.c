@@ -177,11 +177,26 @@ static size_t kind_size(enum pq_vkind k)
 
 /* Column lookup ---------------------------------------------------------------- */
 
-/* The child of parent named name (exactly, else ignoring case); its position in *pos. */
-static int find_child(const struct pq_schema *s, int parent, const char *name, int *pos)
+/*
+ * The child of parent that holds field f: the one with f's column mapping
+ * id (mode id), else named as f is in files (its physical name under
+ * column mapping, exactly; else its name, exactly, else ignoring case);
+ * its position in *pos.
+ */
+static int find_child(const struct pq_schema *s, int parent, const struct delta_field *f, int *pos)
 {
 	const struct pq_field *p = pq_schema_field(s, parent);
-	for (int pass = 0; pass < 2; pass++)
+	const char *name = delta_field_file_name(f);
+	if (f->map_id > 0) {
+		for (int i = 0; i < p->nchildren; i++)
+			if (pq_schema_field(s, p->children[i])->field_id == f->map_id) {
+				if (pos)
+					*pos = i;
+				return p->children[i];
+			}
+		return -1;
+	}
+	for (int pass = 0; pass < (f->phys ? 1 : 2); pass++)
 		for (int i = 0; i < p->nchildren; i++) {
 			const char *n = pq_schema_field(s, p->children[i])->name;
 			if (pass == 0 ? strcmp(n, name) == 0 : strcasecmp(n, name) == 0) {
@@ -247,7 +262,7 @@ static int nplan_build(const struct delta_field *f, const struct pq_schema *s, i
 		snprintf(sub, sizeof sub, "%s.%s", path, c->name);
 		int k = -1, child;
 		if (f->type == DT_STRUCT) {
-			child = find_child(s, pf, c->name, &k);
+			child = find_child(s, pf, c, &k);
 		} else {
 			k = (int)i;
 			child = k < q->nchildren ? q->children[k] : -1;
@@ -353,7 +368,7 @@ static int map_columns(struct delta_rows *r, struct err_msg *e)
 			continue;
 		r->vals[i].c.null = 1;
 		fc->src = SRC_NULL;
-		int pf = f->type == DT_VOID ? -1 : find_child(sch, PQ_ROOT, f->name, NULL);
+		int pf = f->type == DT_VOID ? -1 : find_child(sch, PQ_ROOT, f, NULL);
 		if (pf < 0)
 			continue;
 		const struct pq_field *q = pq_schema_field(sch, pf);
@@ -430,7 +445,8 @@ struct delta_rows *delta_rows_open(const char *root, const struct delta_file *f,
 		if (!cols[i].partition)
 			continue;
 		struct err_msg pe;
-		const char *text = delta_map_get(&f->partition_values, cols[i].f->name, NULL);
+		const char *text =
+		    delta_map_get(&f->partition_values, delta_field_file_name(cols[i].f), NULL);
 		r->fc[i].src = SRC_PART;
 		if (delta_partition_parse(cols[i].f, text, &r->vals[i].c, &r->pscratch[i], &pe) <
 		    0) {
@@ -852,7 +868,8 @@ void delta_stats_bounds(const char *stats, const struct delta_field *const *fiel
 			}
 			for (size_t i = 0; i < n; i++) {
 				const struct delta_field *f = fields[i];
-				if (strlen(f->name) != nlen || memcmp(f->name, name, nlen) != 0)
+				const char *fn = delta_field_file_name(f);
+				if (strlen(fn) != nlen || memcmp(fn, name, nlen) != 0)
 					continue;
 				if (sec == SEC_NULLS) {
 					char tmp[32];
@@ -916,7 +933,8 @@ int delta_file_may_hold(const struct delta_file *f, const struct delta_range *r,
 		}
 		struct delta_cell v;
 		struct err_msg pe;
-		const char *text = delta_map_get(&f->partition_values, r[i].f->name, NULL);
+		const char *text =
+		    delta_map_get(&f->partition_values, delta_field_file_name(r[i].f), NULL);
 		if (delta_partition_parse(r[i].f, text, &v, &scratch[i], &pe) < 0)
 			continue; /* a value that does not parse rules nothing out */
 		if (v.null || unordered(r[i].f, &v))

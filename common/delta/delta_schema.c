@@ -35,6 +35,7 @@ int delta_type_is_primitive(int type)
 static void delta_field_free(struct delta_field *f)
 {
 	free(f->name);
+	free(f->phys);
 	free(f->metadata_json);
 	for (size_t i = 0; i < f->nchildren; i++)
 		delta_field_free(&f->children[i]);
@@ -563,6 +564,61 @@ int delta_schema_parse_file(const char *path, struct delta_schema *s, struct err
 	}
 	free(text);
 	return rc;
+}
+
+/* Column mapping ------------------------------------------------------------------ */
+
+static int map_field(struct delta_field *f, int by_id, struct err_msg *e)
+{
+	struct json *m =
+	    f->metadata_json ? json_parse(f->metadata_json, strlen(f->metadata_json), e) : NULL;
+	const char *phys = json_str(json_get(m, "delta.columnMapping.physicalName"));
+	int64_t id = 0;
+	int ok = phys &&
+	         (!by_id || (json_i64(json_get(m, "delta.columnMapping.id"), &id) == 0 && id > 0));
+	if (!ok) {
+		json_free(m);
+		err_set(
+		    e, EX_DATAERR,
+		    "column mapping: field \"%s\" has no delta.columnMapping.%s in its metadata",
+		    f->name, phys ? "id" : "physicalName");
+		return -1;
+	}
+	free(f->phys);
+	f->phys = strdup(phys);
+	f->map_id = by_id ? id : 0;
+	json_free(m);
+	if (!f->phys) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Map a field, and the struct fields below it (array elements and map keys and values have none). */
+static int map_tree(struct delta_field *f, int by_id, int named, struct err_msg *e)
+{
+	if (named && map_field(f, by_id, e) < 0)
+		return -1;
+	for (size_t i = 0; i < f->nchildren; i++)
+		if (map_tree(&f->children[i], by_id, f->type == DT_STRUCT, e) < 0)
+			return -1;
+	return 0;
+}
+
+int delta_schema_map(struct delta_schema *s, const char *mode, struct err_msg *e)
+{
+	if (!mode || strcasecmp(mode, "none") == 0)
+		return 0;
+	int by_id = strcasecmp(mode, "id") == 0;
+	if (!by_id && strcasecmp(mode, "name") != 0) {
+		err_set(e, EX_DATAERR, "column mapping: unknown mode \"%s\"", mode);
+		return -1;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (map_tree(&s->fields[i], by_id, 1, e) < 0)
+			return -1;
+	return 0;
 }
 
 int delta_field_type_name(const struct delta_field *f, char *out, size_t cap)

@@ -92,6 +92,7 @@ struct pq_field {
 	int nchildren;        /* struct: fields; list: 1 (element); map: 2 (key, value) */
 	const int *children;  /* field indices */
 	int leaf;             /* leaf column number for primitive fields, -1 for the others */
+	int field_id;         /* the file's SchemaElement.field_id, -1 when absent */
 };
 
 struct pq_schema;

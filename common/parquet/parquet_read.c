@@ -366,17 +366,18 @@ static int leaf_type(struct build *b, const struct pq_element *el, enum pq_type 
 	}
 }
 
-static int new_field(struct build *b, int parent, const char *name, enum pq_type t, int optional,
-                     int dl, int rl)
+static int new_field(struct build *b, const struct pq_element *el, int parent, enum pq_type t,
+                     int optional, int dl, int rl)
 {
 	struct pq_schema *s = b->r->s;
-	int id = pq_schema_add_raw(s, parent, name, strlen(name), t, optional);
+	int id = pq_schema_add_raw(s, parent, el->name, strlen(el->name), t, optional);
 	if (id < 0) {
 		snprintf(b->why, sizeof b->why, "out of memory");
 		return -1;
 	}
 	s->f[id].dl = dl;
 	s->f[id].rl = rl;
+	s->f[id].pub.field_id = el->field_id;
 	return id;
 }
 
@@ -405,7 +406,7 @@ static int convert(struct build *b, size_t e, int lparent, int pdef, int prep, i
 
 	if (rep == 2 && !as_elem) {
 		/* A repeated field outside a LIST group: a list that is never null. */
-		int l = new_field(b, lparent, el->name, PQ_LIST, 0, pdef, r);
+		int l = new_field(b, el, lparent, PQ_LIST, 0, pdef, r);
 		if (l < 0)
 			return -1;
 		s->f[l].idl = d;
@@ -425,7 +426,7 @@ static int convert(struct build *b, size_t e, int lparent, int pdef, int prep, i
 		size_t c = kid(b, e, 0);
 		const struct pq_element *ce = &b->f->el[c];
 		if (list && el->num_children == 1 && ce->repetition == 2) {
-			int l = new_field(b, lparent, el->name, PQ_LIST, optional, d, r + 1);
+			int l = new_field(b, el, lparent, PQ_LIST, optional, d, r + 1);
 			if (l < 0)
 				return -1;
 			s->f[l].idl = d + 1;
@@ -438,7 +439,7 @@ static int convert(struct build *b, size_t e, int lparent, int pdef, int prep, i
 		}
 		if (map && el->num_children == 1 && ce->repetition == 2 && is_group(ce) &&
 		    ce->num_children == 2) {
-			int m = new_field(b, lparent, el->name, PQ_MAP, optional, d, r + 1);
+			int m = new_field(b, el, lparent, PQ_MAP, optional, d, r + 1);
 			if (m < 0)
 				return -1;
 			s->f[m].idl = d + 1;
@@ -447,7 +448,7 @@ static int convert(struct build *b, size_t e, int lparent, int pdef, int prep, i
 				return -1;
 			return 0;
 		}
-		int st = new_field(b, lparent, el->name, PQ_STRUCT, optional, d, r);
+		int st = new_field(b, el, lparent, PQ_STRUCT, optional, d, r);
 		if (st < 0)
 			return -1;
 		for (int k = 0; k < el->num_children; k++)
@@ -460,7 +461,7 @@ static int convert(struct build *b, size_t e, int lparent, int pdef, int prep, i
 	enum pq_conv conv;
 	if (leaf_type(b, el, &t, &prec, &scale, &conv) < 0)
 		return -1;
-	int id = new_field(b, lparent, el->name, t, optional, d, r);
+	int id = new_field(b, el, lparent, t, optional, d, r);
 	if (id < 0)
 		return -1;
 	s->f[id].pub.precision = prec;

@@ -207,6 +207,7 @@ int pq_schema_add_raw(struct pq_schema *s, int parent, const char *name, size_t 
 	x->pub.optional = optional ? 1 : 0;
 	x->pub.parent = parent;
 	x->pub.leaf = -1;
+	x->pub.field_id = -1;
 	if (parent >= 0) {
 		struct pq_fieldx *p = &s->f[parent];
 		p->kids[p->pub.nchildren++] = id;

@@ -106,6 +106,8 @@ s3_mount() {
 	mnt=$(mktemp -d "$S3_DIR/mnt.XXXXXX") || return 1
 	if ! _s3_mount "$mnt" "${1:-$S3_BUCKET}" "${2:-}"; then
 		echo "s3_mount: s3fs did not mount the bucket at $mnt" >&2
+		# what s3fs and the server said, for the failure's report
+		tail -n 20 "$S3_DIR/s3fs.out" "$S3_DIR/s3fs.log" "$S3_DIR/s3rver.err" >&2 2>/dev/null
 		return 1
 	fi
 	echo "$_S3_MOUNTED_PID $mnt" >>"$S3_DIR/mounts"
