@@ -436,7 +436,7 @@ delta-append: bronze: 1 batch not committed"
 	chmod -R u+w features
 	run --separate-stderr delta-append ./features </dev/null
 	assert_failure 65
-	assert_equal "$stderr" "delta-append: ./features: reader version 5 (reader features blahabl, v2Checkpoint) is not supported; this reads versions 1 and 2, and 3 with the features timestampNtz, deletionVectors and columnMapping"
+	assert_equal "$stderr" "delta-append: ./features: reader version 5 (reader features blahabl, v2Checkpoint) is not supported; this reads versions 1 and 2, and 3 with the features timestampNtz, deletionVectors, columnMapping, typeWidening and vacuumProtocolCheck"
 	run --separate-stderr delta-append nosuch </dev/null
 	assert_failure 65
 	assert_equal "$stderr" "delta-append: $STOCKETL_LAKE/nosuch: not a Delta table (no _delta_log) (create it with delta-create)"

@@ -222,7 +222,7 @@ EOF
 	run --separate-stderr delta-cat "$DELTA/delta-rs/simple_table_features"
 	assert_failure 65
 	assert_output ''
-	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table_features: reader version 5 (reader features blahabl, v2Checkpoint) is not supported; this reads versions 1 and 2, and 3 with the features timestampNtz, deletionVectors and columnMapping"
+	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table_features: reader version 5 (reader features blahabl, v2Checkpoint) is not supported; this reads versions 1 and 2, and 3 with the features timestampNtz, deletionVectors, columnMapping, typeWidening and vacuumProtocolCheck"
 }
 
 @test "--where on partition columns skips files without opening them" {
@@ -949,4 +949,47 @@ mapped_table() {
 	run --separate-stderr delta-append ./n <<<'{"id":9}'
 	assert_failure 65
 	assert_regex "$stderr" 'writer version 5 \(column mapping\) is not supported'
+}
+
+@test "type widening: files written before a column's type was widened read in its new type; delta-append and delta-compact write the new one; a change this does not read is refused" {
+	mkdir -p t/_delta_log
+	duckdb-query.js "COPY (SELECT 1::INTEGER AS v, 1.25::DECIMAL(5,2) AS d, DATE '2024-01-01' AS day, 1.5::FLOAT AS f)
+		TO 't/old.parquet' (FORMAT parquet)" >/dev/null
+	duckdb-query.js "COPY (SELECT 5000000000::BIGINT AS v, 123456.0001::DECIMAL(10,4) AS d, TIMESTAMP '2024-01-02 03:04:05' AS day, 0.1::DOUBLE AS f)
+		TO 't/new.parquet' (FORMAT parquet)" >/dev/null
+	local schema
+	schema=$(jq -cn '{type: "struct", fields: [
+		{name: "v", type: "long", nullable: true, metadata: {"delta.typeChanges": [{fromType: "short", toType: "integer"}, {fromType: "integer", toType: "long"}]}},
+		{name: "d", type: "decimal(10,4)", nullable: true, metadata: {"delta.typeChanges": [{fromType: "decimal(5,2)", toType: "decimal(10,4)"}]}},
+		{name: "day", type: "timestamp_ntz", nullable: true, metadata: {"delta.typeChanges": [{fromType: "date", toType: "timestamp_ntz"}]}},
+		{name: "f", type: "double", nullable: true, metadata: {"delta.typeChanges": [{fromType: "float", toType: "double"}]}}]}' | jq -R .)
+	{
+		echo '{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["timestampNtz","typeWidening"],"writerFeatures":["timestampNtz","typeWidening"]}}'
+		echo "{\"metaData\":{\"id\":\"tw\",\"format\":{\"provider\":\"parquet\",\"options\":{}},\"schemaString\":$schema,\"partitionColumns\":[],\"configuration\":{\"delta.enableTypeWidening\":\"true\"},\"createdTime\":1}}"
+		for f in old new; do
+			echo "{\"add\":{\"path\":\"$f.parquet\",\"partitionValues\":{},\"size\":$(stat -c %s "t/$f.parquet"),\"modificationTime\":1,\"dataChange\":true}}"
+		done
+	} >t/_delta_log/00000000000000000000.json
+	run -0 delta-cat ./t
+	assert_output '{"v":5000000000,"d":123456.0001,"day":"2024-01-02T03:04:05","f":0.1}
+{"v":1,"d":1.25,"day":"2024-01-01T00:00:00","f":1.5}'
+	echo '{"v":7,"d":"2.5","day":"2024-02-01T00:00:00","f":2.5}' | delta-append -q ./t
+	run -0 delta-compact -q ./t
+	run -0 delta-cat ./t
+	assert_equal "$(sort <<<"$output")" '{"v":1,"d":1.25,"day":"2024-01-01T00:00:00","f":1.5}
+{"v":5000000000,"d":123456.0001,"day":"2024-01-02T03:04:05","f":0.1}
+{"v":7,"d":2.5,"day":"2024-02-01T00:00:00","f":2.5}'
+	# the compacted file holds the new types
+	f=$(jq -r 'select(.add) | .add.path' t/_delta_log/00000000000000000002.json)
+	run -0 duckdb-query.js "SELECT typeof(v) AS v, typeof(d) AS d, typeof(day) AS day, typeof(f) AS f FROM read_parquet('t/$f') LIMIT 1"
+	assert_output '{"v":"BIGINT","d":"DECIMAL(10,4)","day":"TIMESTAMP","f":"DOUBLE"}'
+	# a narrowing, or a decimal losing integer digits, is no widening
+	for change in '"long" "integer"' '"decimal(5,2)" "decimal(6,4)"'; do
+		read -r from to <<<"$change"
+		jq -c --argjson from "$from" --argjson to "$to" 'if .metaData then .metaData.schemaString |= (fromjson | .fields[0].metadata["delta.typeChanges"] = [{fromType: $from, toType: $to}] | tojson) else . end' \
+			t/_delta_log/00000000000000000000.json >t/_delta_log/00000000000000000003.json
+		run --separate-stderr delta-cat ./t
+		assert_failure 65
+		assert_equal "$stderr" "delta-cat: ./t: column \"v\": the type change from ${from//\"/} to ${to//\"/} (delta.typeChanges) is not one this reads"
+	done
 }

@@ -105,6 +105,13 @@ const struct delta_field *delta_schema_find(const struct delta_schema *s, const 
  * metadata.  -1 (e set) for an unknown mode or a field without them.
  */
 int delta_schema_map(struct delta_schema *s, const char *mode, struct err_msg *e);
+/*
+ * Type widening: every change of type that a field's delta.typeChanges
+ * records is one the readers convert (integers to wider integers, double
+ * or decimal; float to double; date to timestamp_ntz; decimals to more
+ * digits); -1 (e set, EX_DATAERR) naming the first that is not.
+ */
+int delta_schema_check_type_changes(const struct delta_schema *s, struct err_msg *e);
 /* The name of field f in data files, partition values and statistics. */
 static inline const char *delta_field_file_name(const struct delta_field *f)
 {

@@ -674,9 +674,13 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 	return 0;
 }
 
-static const char *const reader_features_ok[] = {"timestampNtz", "deletionVectors",
-                                                 "columnMapping"};
-static const char *const writer_features_ok[] = {"appendOnly", "timestampNtz", "deletionVectors"};
+/* The features this reads and writes (vacuumProtocolCheck asks only that vacuum check them). */
+static const char *const reader_features_ok[] = {"timestampNtz",         "deletionVectors",
+                                                 "columnMapping",        "typeWidening",
+                                                 "typeWidening-preview", "vacuumProtocolCheck"};
+static const char *const writer_features_ok[] = {"appendOnly",           "timestampNtz",
+                                                 "deletionVectors",      "typeWidening",
+                                                 "typeWidening-preview", "vacuumProtocolCheck"};
 
 static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
 {
@@ -702,7 +706,8 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 				                       p->reader_features[i]);
 		err_set(e, EX_DATAERR,
 		        "%s: reader version %d%s%s is not supported; this reads versions 1 and 2, "
-		        "and 3 with the features timestampNtz, deletionVectors and columnMapping",
+		        "and 3 with the features timestampNtz, deletionVectors, columnMapping, "
+		        "typeWidening and vacuumProtocolCheck",
 		        snap->root, p->min_reader, names, at ? ")" : "");
 		return -1;
 	}
@@ -715,6 +720,11 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 				        snap->root, p->reader_features[i]);
 				return -1;
 			}
+	struct err_msg te;
+	if (delta_schema_check_type_changes(&snap->meta.schema, &te) < 0) {
+		err_set(e, te.status, "%s: %s", snap->root, te.text);
+		return -1;
+	}
 	return 0;
 }
 

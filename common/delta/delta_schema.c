@@ -566,6 +566,73 @@ int delta_schema_parse_file(const char *path, struct delta_schema *s, struct err
 	return rc;
 }
 
+/* Type widening ------------------------------------------------------------------ */
+
+static int int_rank(int t)
+{
+	return t == DT_BYTE ? 1 : t == DT_SHORT ? 2 : t == DT_INTEGER ? 3 : t == DT_LONG ? 4 : 0;
+}
+
+/* Is a change of type from (ft, fp, fs) to (tt, tp, ts) a widening the protocol allows? */
+static int widening(int ft, int fp, int fs, int tt, int tp, int ts)
+{
+	int fr = int_rank(ft), tr = int_rank(tt);
+	if (fr && tr)
+		return fr < tr;
+	if (tt == DT_DOUBLE)
+		return ft == DT_FLOAT || (fr && fr <= 3);
+	if (ft == DT_DATE)
+		return tt == DT_TIMESTAMP_NTZ;
+	if (tt != DT_DECIMAL)
+		return 0;
+	if (ft == DT_DECIMAL)
+		return ts >= fs && tp - fp >= ts - fs;
+	/* decimal(10 + k1, k2) for integers up to int, decimal(20 + k1, k2) for long, k1 >= k2 */
+	return fr && tp - ts >= (fr == 4 ? 20 : 10);
+}
+
+static int check_changes(const struct delta_field *f, struct err_msg *e)
+{
+	if (f->metadata_json && strstr(f->metadata_json, "\"delta.typeChanges\"")) {
+		struct json *m = json_parse(f->metadata_json, strlen(f->metadata_json), e);
+		const struct json *list = json_get(m, "delta.typeChanges");
+		int ok = list && json_type(list) == JSON_ARRAY;
+		for (size_t i = 0; ok && i < json_size(list); i++) {
+			const char *from = json_str(json_get(json_at(list, i), "fromType"));
+			const char *to = json_str(json_get(json_at(list, i), "toType"));
+			int fp = 0, fs = 0, tp = 0, ts = 0;
+			int ft = from ? delta_parse_primitive(from, &fp, &fs) : -1;
+			int tt = to ? delta_parse_primitive(to, &tp, &ts) : -1;
+			if (ft < 0 || tt < 0 || !widening(ft, fp, fs, tt, tp, ts)) {
+				err_set(e, EX_DATAERR,
+				        "column \"%s\": the type change from %s to %s "
+				        "(delta.typeChanges) is not one this reads",
+				        f->name, from ? from : "?", to ? to : "?");
+				json_free(m);
+				return -1;
+			}
+		}
+		json_free(m);
+		if (!ok) {
+			err_set(e, EX_DATAERR, "column \"%s\": delta.typeChanges is not a list",
+			        f->name);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < f->nchildren; i++)
+		if (check_changes(&f->children[i], e) < 0)
+			return -1;
+	return 0;
+}
+
+int delta_schema_check_type_changes(const struct delta_schema *s, struct err_msg *e)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (check_changes(&s->fields[i], e) < 0)
+			return -1;
+	return 0;
+}
+
 /* Column mapping ------------------------------------------------------------------ */
 
 static int map_field(struct delta_field *f, int by_id, struct err_msg *e)
