@@ -642,6 +642,15 @@ nested_rows() {
 {"id":9,"bystr":{"a":{"f":1e39}}}|"bystr.value.f" (float): out of range for float
 EOF2
 	assert_equal "$(delta-history --format json ./n | jq -s length)" 1
+	# -0.0 and 0.0 are one map key, as Spark normalizes them
+	echo 'k map<double,string>' >m.schema
+	delta-create -q ./m --schema m.schema
+	run --separate-stderr delta-append ./m <<<'{"k":[{"key":0.0,"value":"a"},{"key":-0.0,"value":"b"}]}'
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" 'delta-append: stdin: record 1: column "k" (map): a map key given twice'
+	delta-append -q ./m <<<'{"k":[{"key":-0.0,"value":"b"}]}'
+	run -0 delta-cat ./m
+	assert_output '{"k":[{"key":0.0,"value":"b"}]}'
 }
 
 @test "Spark's nested_types table takes its own rows back: the new file's statistics are the ones Spark wrote for the same rows" {

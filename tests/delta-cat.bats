@@ -843,6 +843,15 @@ values() {
 			dv/_delta_log/00000000000000000001.json >inl/_delta_log/00000000000000000001.json
 		assert_equal "$(values ./inl)" "$want"
 	done
+	# A vector at an absolute path, a URI as add.path is: its %20 is a space.
+	mkdir -p "ext dir"
+	cp dv/deletion_vector_*.bin "ext dir/x.bin"
+	rm -rf abs
+	dv_table abs
+	jq -c --arg p "file://$PWD/ext%20dir/x.bin" \
+		'if .add then .add.deletionVector = {storageType: "p", pathOrInlineDv: $p, offset: 1, sizeInBytes: 36, cardinality: 2} else . end' \
+		dv/_delta_log/00000000000000000001.json >abs/_delta_log/00000000000000000001.json
+	assert_equal "$(values ./abs)" 1,2,3,4,5,6,7,8
 	# A vector whose cardinality is not its rows', a damaged one, a missing one: 65.
 	jq -c 'if .add then .add.deletionVector.cardinality = 3 else . end' \
 		dv/_delta_log/00000000000000000001.json >inl/_delta_log/00000000000000000001.json
@@ -986,10 +995,12 @@ mapped_table() {
 	# a narrowing, or a decimal losing integer digits, is no widening
 	for change in '"long" "integer"' '"decimal(5,2)" "decimal(6,4)"'; do
 		read -r from to <<<"$change"
+		rm -rf w
+		mkdir -p w/_delta_log
 		jq -c --argjson from "$from" --argjson to "$to" 'if .metaData then .metaData.schemaString |= (fromjson | .fields[0].metadata["delta.typeChanges"] = [{fromType: $from, toType: $to}] | tojson) else . end' \
-			t/_delta_log/00000000000000000000.json >t/_delta_log/00000000000000000003.json
-		run --separate-stderr delta-cat ./t
+			t/_delta_log/00000000000000000000.json >w/_delta_log/00000000000000000000.json
+		run --separate-stderr delta-cat ./w
 		assert_failure 65
-		assert_equal "$stderr" "delta-cat: ./t: column \"v\": the type change from ${from//\"/} to ${to//\"/} (delta.typeChanges) is not one this reads"
+		assert_equal "$stderr" "delta-cat: ./w: column \"v\": the type change from ${from//\"/} to ${to//\"/} (delta.typeChanges) is not one this reads"
 	done
 }

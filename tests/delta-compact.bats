@@ -885,3 +885,36 @@ upsert_one_row() {
 	rm lake/c/_delta_log/0000000000000000000[01].json
 	assert_equal "$(rows c | jq -c .value | paste -sd,)" 1,2,3,4,5,6,7,8
 }
+
+@test "vacuum keeps the vector files of every removed version of a file within the retention: its tombstones are one per path and vector" {
+	local fx=$STOCKETL_ROOT/tests/fixtures/delta/delta-rs/table-with-dv-small
+	local p=part-00000-fae5310a-a37d-4e51-827b-c3d5516560ca-c000.snappy.parquet
+	cp -r "$fx" lake/t
+	chmod -R u+w lake/t
+	local dv0 now
+	dv0=$(cd lake/t && echo deletion_vector_*.bin)
+	# The same rows deleted again twice, each time by a vector in a new file
+	# (a copy of the first), as a later delete rewrites a file's vector.
+	cp "lake/t/$dv0" lake/t/deletion_vector_aaaaaaaa-0000-4000-8000-000000000001.bin
+	cp "lake/t/$dv0" lake/t/deletion_vector_bbbbbbbb-0000-4000-8000-000000000002.bin
+	dv() { printf '{"storageType":"u","pathOrInlineDv":"%s","offset":1,"sizeInBytes":36,"cardinality":2}' "$1"; }
+	now=$(date +%s%3N)
+	local prev='vBn[lx{q8@P<9BNH/isA' v=2
+	for next in 'S&A80002m:Fb/MH00001' 'YsUX!002m:Fb/MH00002'; do
+		{
+			echo "{\"remove\":{\"path\":\"$p\",\"deletionTimestamp\":$now,\"dataChange\":true,\"size\":635,\"deletionVector\":$(dv "$prev")}}"
+			echo "{\"add\":{\"path\":\"$p\",\"partitionValues\":{},\"size\":635,\"modificationTime\":1,\"dataChange\":true,\"stats\":\"{\\\"numRecords\\\":10}\",\"deletionVector\":$(dv "$next")}}"
+		} >"lake/t/_delta_log/$(printf %020d $v).json"
+		prev=$next v=$((v + 1))
+	done
+	# the data and vector files are old, the removals recent
+	find lake/t -path '*/_delta_log' -prune -o -type f -exec touch -d '10 days ago' {} +
+	run --separate-stderr delta-compact --vacuum --dry-run t
+	assert_success
+	assert_output ''
+	delta-compact -q --vacuum t
+	for v in 1 2 3; do
+		assert_equal "$(rows t --at-version "$v" | wc -l)" 8
+	done
+	assert_equal "$(find lake/t -maxdepth 1 -name 'deletion_vector_*.bin' | wc -l)" 3
+}

@@ -229,6 +229,11 @@ decimal(40,2)|type "decimal(40,2)": a decimal(p,s) takes 1 <= p <= 38 and 0 <= s
 array<uuid>|type "array<uuid>": unknown type "uuid" (expected string, long, integer, short, byte, float, double, boolean, binary, date, timestamp, decimal(p,s), array<T>, map<K,V> or struct<name:T,...>)
 EOF
 	[ ! -e "$STOCKETL_LAKE/b" ]
+	# a struct without fields has no Parquet form (Spark refuses one too)
+	echo 'q struct<>' >e.schema
+	run --separate-stderr delta-create -q e --schema e.schema
+	assert_failure 65
+	assert_equal "$stderr" 'delta-create: e.schema: field "q" is a struct without fields'
 	printf 'a long\nq struct<x:int>\n' >p.schema
 	run --separate-stderr delta-create -q p --schema p.schema --partition-by q
 	assert_failure 64

@@ -221,6 +221,17 @@ static int scan_files(struct dc_scan *sc, const struct delta_file **files, size_
  * commit added again with a deletion vector (deleting some of its rows)
  * adds none.
  */
+/* Did the commit of snapshot one remove a file of this path (with whatever DV)? */
+static int removed_path(const struct delta_snapshot *one, const char *path)
+{
+	size_t i = 0;
+	struct strmap_slot *s;
+	while ((s = strmap_next(&one->tombstones, &i)))
+		if (strcmp(((const struct delta_file *)s->value)->path, path) == 0)
+			return 1;
+	return 0;
+}
+
 /* With --batch-every: the last version of the batch being read (its marker's id), else -1. */
 static int64_t batch_end = -1;
 
@@ -275,7 +286,7 @@ static int scan_since(struct dc_scan *sc, const struct opts *o, const struct del
 			 */
 			for (size_t i = 0; files && i < n; i++)
 				if (!files[i]->has_deletion_vector ||
-				    !strmap_get(&one.tombstones, files[i]->path))
+				    !removed_path(&one, files[i]->path))
 					files[k++] = files[i];
 			n = k;
 			if (!files) {

@@ -271,6 +271,21 @@ static void json_strv(struct buf *b, char **v, size_t n)
 	buf_putc(b, ']');
 }
 
+/* A struct without fields, which no Parquet file can hold (Spark refuses one too), is refused. */
+static int empty_structs(const char *file, const struct delta_field *f, size_t n, struct err_msg *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].type == DT_STRUCT && f[i].nchildren == 0) {
+			err_set(e, EX_DATAERR, "%s: field \"%s\" is a struct without fields", file,
+			        f[i].name);
+			return -1;
+		}
+		if (empty_structs(file, f[i].children, f[i].nchildren, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Does a column, or a field nested in one, have the type timestamp_ntz? */
 static int has_ntz(const struct delta_field *f, size_t n)
 {
@@ -488,6 +503,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (delta_schema_parse_file(o.schema, &schema, &e) < 0 ||
+	    empty_structs(o.schema, schema.fields, schema.n, &e) < 0 ||
 	    parse_partitions(o.partition_by, &schema, &parts, &nparts, &e) < 0 ||
 	    merge_key_property(o.merge_key, &schema, &o.props, &e) < 0 ||
 	    !(store = delta_store_open(cfg, root.data, &e))) {

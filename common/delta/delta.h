@@ -213,6 +213,7 @@ struct delta_file {
 	int64_t version;            /* the version whose action put it here */
 	int has_deletion_vector;
 	char *dv_json; /* the deletionVector descriptor as JSON text, or NULL */
+	char *dv_key;  /* a tombstone with a DV: its key, "<path>\x01<DV id>" (the logical file) */
 	/*
 	 * 1: the strings and the partition values live in f's own allocation
 	 * (files read from a checkpoint, one malloc each): free f alone, with

@@ -312,7 +312,12 @@ static int dv_path(const char *root, const char *st, const char *pd, struct buf 
 			*why = "its file is not on the local file system";
 			return -1;
 		}
-		return buf_puts(path, pd);
+		/* A path as add.path writes it: a URI, %-escaped. */
+		if (delta_uri_decode(pd, path) < 0) {
+			*why = "its path has a malformed %-escape";
+			return -1;
+		}
+		return 0;
 	}
 	size_t n = strlen(pd);
 	struct buf id = BUF_INIT;

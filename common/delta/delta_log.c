@@ -259,7 +259,8 @@ void delta_file_free(struct delta_file *f)
 {
 	if (!f)
 		return;
-	free(f->dv_json); /* its own allocation, even in a one-block file */
+	free(f->dv_json); /* its own allocations, even in a one-block file */
+	free(f->dv_key);
 	if (f->one_block) {
 		free(f);
 		return;
@@ -492,30 +493,54 @@ int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, i
 	 * A logical file is its path and its deletion vector: a remove takes
 	 * out the live file only when their DVs are the same, and a file added
 	 * again with a DV (a delete) stays live whatever order the commit or
-	 * checkpoint lists the remove of its older self in.
+	 * checkpoint lists the remove of its older self in.  Live files are
+	 * known by their path (one at a time), tombstones by the logical file,
+	 * so that the removes of one path with several DVs are all kept.
+	 * Hashed once for both maps when there is no DV; the other map is
+	 * often empty (no tombstones yet).
 	 */
-	/* Hashed once for both maps; the other map is often empty (no tombstones yet). */
-	uint64_t h = strmap_hash(f->path, strlen(f->path));
-	struct strmap *from = is_add ? &snap->tombstones : &snap->files;
-	struct delta_file *other = strmap_del_hashed(from, f->path, h);
-	if (other && (other->dv_json || f->dv_json) && !delta_same_dv(other->dv_json, f->dv_json)) {
-		/* Another logical file of the same path: it stays. */
-		if (strmap_put_hashed(from, other->path, h, other, NULL) < 0) {
-			delta_file_free(other);
+	uint64_t h = strmap_hash(f->path, strlen(f->path)), th = h;
+	const char *tkey = f->path;
+	if (f->dv_json) {
+		struct buf k = BUF_INIT;
+		buf_puts(&k, f->path);
+		buf_putc(&k, '\x01');
+		if (delta_dv_id(f->dv_json, &k) < 0 || buf_failed(&k)) {
+			buf_free(&k);
+			err_set(e, EX_DATAERR, "%s: a malformed deletionVector", f->path);
 			delta_file_free(f);
-			err_set(e, EX_SOFTWARE, "out of memory");
 			return -1;
 		}
-		other = NULL;
+		free(f->dv_key);
+		f->dv_key = buf_detach(&k);
+		tkey = f->dv_key;
+		th = strmap_hash(tkey, strlen(tkey));
 	}
-	delta_file_free(other);
-	if (!is_add && snap->no_tombstones) {
-		delta_file_free(f);
-		return 0;
+	if (is_add) {
+		/* Added again, the same logical file is no longer a tombstone. */
+		delta_file_free(strmap_del_hashed(&snap->tombstones, tkey, th));
+	} else {
+		struct delta_file *live = strmap_del_hashed(&snap->files, f->path, h);
+		if (live && (live->dv_json || f->dv_json) &&
+		    !delta_same_dv(live->dv_json, f->dv_json)) {
+			/* Another logical file of the same path: it stays. */
+			if (strmap_put_hashed(&snap->files, live->path, h, live, NULL) < 0) {
+				delta_file_free(live);
+				delta_file_free(f);
+				err_set(e, EX_SOFTWARE, "out of memory");
+				return -1;
+			}
+			live = NULL;
+		}
+		delta_file_free(live);
+		if (snap->no_tombstones) {
+			delta_file_free(f);
+			return 0;
+		}
 	}
 	struct strmap *to = is_add ? &snap->files : &snap->tombstones;
 	void *old = NULL;
-	if (strmap_put_hashed(to, f->path, h, f, &old) < 0) {
+	if (strmap_put_hashed(to, is_add ? f->path : tkey, is_add ? h : th, f, &old) < 0) {
 		delta_file_free(f);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
@@ -763,7 +788,8 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 	if (p->min_writer >= 3 && p->min_writer <= 6) {
 		err_set(e, EX_DATAERR,
 		        "%s: writer version %d (%s) is not supported; this writes "
-		        "version 2, and 7 with the feature appendOnly",
+		        "version 2, and 7 with the features appendOnly, timestampNtz, "
+		        "deletionVectors, typeWidening and vacuumProtocolCheck",
 		        snap->root, p->min_writer, writer_version_names[p->min_writer]);
 		return -1;
 	}

@@ -241,6 +241,32 @@ static int repeated_key(const struct buf *out, struct span *keys, size_t n)
 	return 0;
 }
 
+/*
+ * A floating-point map key of -0.0 is the key 0.0 (as Spark normalizes
+ * it), so that the two are one key and found twice; the key's value
+ * follows its tag at out->data + at.
+ */
+static void zero_key(const struct delta_field *kf, struct buf *out, size_t at)
+{
+	if (buf_failed(out) || out->len <= at + 1)
+		return;
+	if (kf->type == DT_DOUBLE && out->len >= at + 1 + sizeof(double)) {
+		double d;
+		memcpy(&d, out->data + at + 1, sizeof d);
+		if (d == 0) {
+			d = 0.0;
+			memcpy(out->data + at + 1, &d, sizeof d);
+		}
+	} else if (kf->type == DT_FLOAT && out->len >= at + 1 + sizeof(float)) {
+		float v;
+		memcpy(&v, out->data + at + 1, sizeof v);
+		if (v == 0) {
+			v = 0.0f;
+			memcpy(out->data + at + 1, &v, sizeof v);
+		}
+	}
+}
+
 static int json_map(struct jctx *x, const struct delta_field *f, struct jscan *js,
                     const struct jscan_token *t)
 {
@@ -282,6 +308,7 @@ static int json_map(struct jctx *x, const struct delta_field *f, struct jscan *j
 			path_pop(x, was);
 			if (krc < 0)
 				break;
+			zero_key(kf, x->out, key_at);
 			keys[nkeys].at = key_at;
 			keys[nkeys++].len = x->out->len - key_at;
 			int vt = jscan_next(js, &v);
@@ -314,6 +341,7 @@ static int json_map(struct jctx *x, const struct delta_field *f, struct jscan *j
 			}
 			if (emit_member(x, kf, "key", &m[0]) < 0)
 				break;
+			zero_key(kf, x->out, key_at);
 			keys[nkeys].at = key_at;
 			keys[nkeys++].len = x->out->len - key_at;
 			if (emit_member(x, vf, "value", &m[1]) < 0)

@@ -1626,10 +1626,10 @@ static int kind_of(const struct delta_field *f)
 	}
 }
 
-/* Does a field hold the void type? */
+/* Does a field hold the void type, or a struct without fields (neither has a Parquet form)? */
 static int has_void(const struct delta_field *f)
 {
-	if (f->type == DT_VOID)
+	if (f->type == DT_VOID || (f->type == DT_STRUCT && f->nchildren == 0))
 		return 1;
 	for (size_t i = 0; i < f->nchildren; i++)
 		if (has_void(&f->children[i]))
@@ -1689,8 +1689,8 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 		c->leaf = -1;
 		if (has_void(c->f)) {
 			err_set(e, EX_DATAERR,
-			        "%s: column \"%s\" is of type void (or holds one), which has no "
-			        "values to write",
+			        "%s: column \"%s\" is of type void or holds one, or a struct "
+			        "without fields: neither has values to write",
 			        w->root, c->f->name);
 			return -1;
 		}
