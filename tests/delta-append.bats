@@ -560,7 +560,7 @@ delta-append: bronze: 1 batch not committed"
 	assert_equal "$(delta-cat ./sp | jq -c .)" '{"v":3,"p":"IBM"}'
 }
 
-@test "a number past the largest double or float is a bad record, never taken for Infinity; the words Infinity and NaN are kept" {
+@test "a number past the largest double or float is a bad record, never taken for Infinity, and so is "-NaN"; the words Infinity and NaN are kept" {
 	printf 'v long\nd double\nf float\n' >dd.schema
 	delta-create ./dd --schema dd.schema
 	run --separate-stderr bash -c "echo '{\"v\":1,\"d\":1e400,\"f\":1}' | delta-append --app-id a --batch-id 1 ./dd"
@@ -569,6 +569,10 @@ delta-append: bronze: 1 batch not committed"
 	run --separate-stderr bash -c "echo '{\"v\":2,\"d\":1,\"f\":1e39}' | delta-append --app-id a --batch-id 1 ./dd"
 	assert_failure 65
 	assert_equal "${stderr_lines[0]}" 'delta-append: stdin: record 1: column "f" (float): out of range for float'
+	# NaN is "NaN" alone: strtod's signed forms are no number
+	run --separate-stderr bash -c "echo '{\"v\":2,\"d\":\"-NaN\",\"f\":1}' | delta-append --app-id a --batch-id 1 ./dd"
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" 'delta-append: stdin: record 1: column "d" (double): expected a number'
 	printf '%s\n' '{"v":3,"d":"Infinity","f":"-Infinity"}' '{"v":4,"d":-1e308,"f":"NaN"}' |
 		delta-append -q --app-id a --batch-id 1 ./dd
 	run delta-cat ./dd

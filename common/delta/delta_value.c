@@ -127,7 +127,9 @@ static int cell_from_text(const struct delta_field *f, const char *s, size_t n, 
 		char *end;
 		errno = 0;
 		c->d = strtod(tmp, &end);
-		if (*end || (tmp[0] != '-' && (tmp[0] < '0' || tmp[0] > '9') && tmp[0] != '.'))
+		/* strtod's "-nan" forms are no number either: NaN is written "NaN" alone. */
+		if (*end || (tmp[0] != '-' && (tmp[0] < '0' || tmp[0] > '9') && tmp[0] != '.') ||
+		    isnan(c->d))
 			return cell_fail(e, f, "expected a number");
 		if (f->type == DT_FLOAT && isfinite(c->d) && fabs(c->d) > 3.4028234663852886e38)
 			return cell_fail(e, f, "out of range for float");
