@@ -86,6 +86,7 @@ struct optimize {
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
 	struct buf *nested; /* per column: a nested value read, encoded (delta_nested.h) */
+	int has_nested;     /* some column is a struct, array or map */
 	struct totals t;
 	/* o->t's bytes when this pass began: each pass learns its ratio afresh */
 	int64_t pass_removed_bytes, pass_added_bytes;
@@ -440,7 +441,10 @@ static int copy_rows(struct optimize *o, struct delta_writer *w, const struct de
 	const struct delta_value *row;
 	int got;
 	while ((got = delta_rows_next(r, &row, e)) == 1) {
-		for (size_t i = 0; i < o->schema->n && got == 1; i++)
+		for (size_t i = 0; i < o->schema->n; i++)
+			o->cells[i] = row[i].c;
+		/* Nested values are encoded into cells (delta_nested.h); most tables have none. */
+		for (size_t i = 0; o->has_nested && i < o->schema->n && got == 1; i++)
 			if (delta_value_to_cell(&o->schema->fields[i], &row[i], &o->cells[i],
 			                        &o->nested[i]) < 0) {
 				err_set(e, EX_SOFTWARE, "out of memory");
@@ -742,6 +746,7 @@ static void table_size(const struct delta_snapshot *snap, int64_t *files, int64_
 static int setup_columns(struct optimize *o)
 {
 	const struct delta_metadata *m = &o->snap.meta;
+	o->has_nested = 0;
 	o->cols = calloc(o->schema->n + 1, sizeof *o->cols);
 	o->cells = calloc(o->schema->n + 1, sizeof *o->cells);
 	o->nested = calloc(o->schema->n + 1, sizeof *o->nested);
@@ -751,6 +756,7 @@ static int setup_columns(struct optimize *o)
 	}
 	for (size_t i = 0; i < o->schema->n; i++) {
 		o->cols[i].f = &o->schema->fields[i];
+		o->has_nested |= delta_type_is_nested(o->schema->fields[i].type);
 		for (size_t k = 0; k < m->n_partition_columns; k++)
 			if (strcmp(m->partition_columns[k], o->schema->fields[i].name) == 0)
 				o->cols[i].partition = 1;

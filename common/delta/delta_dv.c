@@ -278,21 +278,51 @@ void delta_dv_free(struct delta_dv *dv)
 
 /* The descriptor --------------------------------------------------------------------- */
 
-int delta_dv_id(const char *dv_json, struct buf *out)
+/* A descriptor's fields (st and pd point into j, which desc_free() releases). */
+struct dv_desc {
+	struct json *j;
+	const char *st, *pd;
+	int has_offset;
+	int64_t offset, size, card; /* offset 0 when absent; size and card -1 */
+};
+
+/* Parse a descriptor: -1 unless it has a storage type u, i or p and its path or bytes. */
+static int desc_parse(const char *dv_json, struct dv_desc *d)
 {
 	struct err_msg e;
-	struct json *j = json_parse(dv_json, strlen(dv_json), &e);
-	const char *st = json_str(json_get(j, "storageType"));
-	const char *pd = json_str(json_get(j, "pathOrInlineDv"));
-	int64_t off;
+	memset(d, 0, sizeof *d);
+	d->size = d->card = -1;
+	d->j = json_parse(dv_json, strlen(dv_json), &e);
+	d->st = json_str(json_get(d->j, "storageType"));
+	d->pd = json_str(json_get(d->j, "pathOrInlineDv"));
+	const struct json *off = json_get(d->j, "offset");
+	d->has_offset = off && json_type(off) != JSON_NULL;
+	if ((d->has_offset && (json_i64(off, &d->offset) < 0 || d->offset < 0)) ||
+	    (json_get(d->j, "sizeInBytes") &&
+	     json_i64(json_get(d->j, "sizeInBytes"), &d->size) < 0) ||
+	    (json_get(d->j, "cardinality") &&
+	     json_i64(json_get(d->j, "cardinality"), &d->card) < 0))
+		return -1;
+	return d->st && d->pd && strlen(d->st) == 1 && strchr("uip", d->st[0]) ? 0 : -1;
+}
+
+static void desc_free(struct dv_desc *d)
+{
+	json_free(d->j);
+	d->j = NULL;
+}
+
+int delta_dv_id(const char *dv_json, struct buf *out)
+{
+	struct dv_desc d;
 	int rc = -1;
-	if (st && pd) {
-		buf_printf(out, "%s%s", st, pd);
-		if (json_i64(json_get(j, "offset"), &off) == 0)
-			buf_printf(out, "@%lld", (long long)off);
+	if (desc_parse(dv_json, &d) == 0) {
+		buf_printf(out, "%s%s", d.st, d.pd);
+		if (d.has_offset)
+			buf_printf(out, "@%lld", (long long)d.offset);
 		rc = buf_failed(out) ? -1 : 0;
 	}
-	json_free(j);
+	desc_free(&d);
 	return rc;
 }
 
@@ -381,53 +411,44 @@ out:
 
 int delta_dv_file(const char *dv_json, struct buf *path)
 {
-	struct err_msg e;
-	struct json *j = json_parse(dv_json, strlen(dv_json), &e);
-	const char *st = json_str(json_get(j, "storageType"));
-	const char *pd = json_str(json_get(j, "pathOrInlineDv"));
+	struct dv_desc d;
 	const char *why;
 	int rc = -1;
-	if (st && pd && strlen(st) == 1 && strchr("uip", st[0]))
-		rc = st[0] == 'i'                                                ? 1
-		     : dv_path(NULL, st, pd, path, &why) < 0 || buf_failed(path) ? -1
-		                                                                 : 0;
-	json_free(j);
+	if (desc_parse(dv_json, &d) == 0)
+		rc = d.st[0] == 'i'                                                  ? 1
+		     : dv_path(NULL, d.st, d.pd, path, &why) < 0 || buf_failed(path) ? -1
+		                                                                     : 0;
+	desc_free(&d);
 	return rc;
 }
 
 int delta_dv_read(const char *root, const char *file, const char *dv_json, struct delta_dv *dv,
                   struct err_msg *e)
 {
-	struct json *j = json_parse(dv_json, strlen(dv_json), e);
-	const char *st = json_str(json_get(j, "storageType"));
-	const char *pd = json_str(json_get(j, "pathOrInlineDv"));
-	int64_t offset = 0, size = -1, card = -1;
-	const struct json *off = json_get(j, "offset");
+	struct dv_desc d;
 	const char *why = NULL;
 	struct buf path = BUF_INIT, bytes = BUF_INIT;
 	int io = 0, rc = -1;
 	memset(dv, 0, sizeof *dv);
-	if (!st || !pd || strlen(st) != 1 || !strchr("uip", st[0]) ||
-	    json_i64(json_get(j, "sizeInBytes"), &size) < 0 ||
-	    json_i64(json_get(j, "cardinality"), &card) < 0 || size < 12 || size > DV_MAX_BYTES ||
-	    (off && json_type(off) != JSON_NULL && (json_i64(off, &offset) < 0 || offset < 0))) {
+	if (desc_parse(dv_json, &d) < 0 || d.card < 0 || d.size < 12 || d.size > DV_MAX_BYTES) {
 		why = "its descriptor is malformed";
 		goto out;
 	}
-	if (st[0] == 'i') {
-		if (delta_z85_decode(pd, strlen(pd), &bytes) < 0 || bytes.len < (size_t)size) {
+	if (d.st[0] == 'i') {
+		if (delta_z85_decode(d.pd, strlen(d.pd), &bytes) < 0 ||
+		    bytes.len < (size_t)d.size) {
 			why = "its inline bytes are not Z85 text of its size";
 			goto out;
 		}
-		bytes.len = (size_t)size;
+		bytes.len = (size_t)d.size;
 	} else {
-		if (dv_path(root, st, pd, &path, &why) < 0)
+		if (dv_path(root, d.st, d.pd, &path, &why) < 0)
 			goto out;
 		if (buf_failed(&path)) {
 			why = "out of memory";
 			goto out;
 		}
-		if (dv_file(path.data, offset, size, &bytes, &why, &io) < 0) {
+		if (dv_file(path.data, d.offset, d.size, &bytes, &why, &io) < 0) {
 			if (io)
 				err_set(e, io == ENOENT ? EX_DATAERR : EX_IOERR,
 				        "%s: deletion vector of %s: %s: %s", root, file, path.data,
@@ -435,12 +456,12 @@ int delta_dv_read(const char *root, const char *file, const char *dv_json, struc
 			goto out;
 		}
 	}
-	rc = delta_dv_parse((const uint8_t *)bytes.data, bytes.len, card, dv, &why);
+	rc = delta_dv_parse((const uint8_t *)bytes.data, bytes.len, d.card, dv, &why);
 out:
 	if (rc < 0 && !io)
 		err_set(e, why && strcmp(why, "out of memory") == 0 ? EX_SOFTWARE : EX_DATAERR,
 		        "%s: deletion vector of %s: %s", root, file, why ? why : "unreadable");
-	json_free(j);
+	desc_free(&d);
 	buf_free(&path);
 	buf_free(&bytes);
 	return rc;

@@ -1627,12 +1627,12 @@ static int kind_of(const struct delta_field *f)
 }
 
 /* Does a field hold the void type, or a struct without fields (neither has a Parquet form)? */
-static int has_void(const struct delta_field *f)
+static int unwritable(const struct delta_field *f)
 {
 	if (f->type == DT_VOID || (f->type == DT_STRUCT && f->nchildren == 0))
 		return 1;
 	for (size_t i = 0; i < f->nchildren; i++)
-		if (has_void(&f->children[i]))
+		if (unwritable(&f->children[i]))
 			return 1;
 	return 0;
 }
@@ -1687,7 +1687,7 @@ static int setup_columns(struct delta_writer *w, const struct delta_writer_opts 
 		c->f = &w->schema.fields[i];
 		c->partition = -1;
 		c->leaf = -1;
-		if (has_void(c->f)) {
+		if (unwritable(c->f)) {
 			err_set(e, EX_DATAERR,
 			        "%s: column \"%s\" is of type void or holds one, or a struct "
 			        "without fields: neither has values to write",

@@ -244,10 +244,10 @@ static size_t ddl_word(struct ddl *d, char *out, size_t cap, int fold)
 	size_t n = 0;
 	while (isalnum((unsigned char)d->p[n]) || d->p[n] == '_')
 		n++;
+	if (n >= cap)
+		snprintf(d->why, sizeof d->why, "a name longer than %zu", cap - 1);
 	if (n == 0 || n >= cap)
-		return n >= cap
-		           ? (snprintf(d->why, sizeof d->why, "a name longer than %zu", cap - 1), 0)
-		           : 0;
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		out[i] = fold ? (char)tolower((unsigned char)d->p[i]) : d->p[i];
 	out[n] = '\0';
