@@ -27,7 +27,7 @@ files="$D/src/trade_date=*/*.parquet"
 
 ours=() rss=() duckt=() before=() after=()
 for _ in $(seq "$BENCH_RUNS"); do
-	rm -rf "$D/work" "$D/duck"
+	discard "$D/work" "$D/duck"
 	cp -a "$D/src" "$D/work"
 	sync
 	timed w r delta-compact -q "$D/work"

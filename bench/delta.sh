@@ -23,10 +23,11 @@ if [ ! -s "$bin" ]; then
 	tick-validate -q --binary --checks "$D/pass.checks" <"$ticks" >"$bin"
 fi
 
-# Every run writes into new directories (removed at the end), for both
-# programs: creating files where many were just deleted costs the
-# filesystem extra, which would blur the comparison.
-rm -rf "$D"/runs
+# Every run writes into new directories (discarded at the end, see
+# bench/lib.sh), for both programs: creating files where many were just
+# deleted costs this machine's filesystem extra, which would blur the
+# comparison.
+discard "$D"/runs
 mkdir -p "$D/runs"
 ours=() rss=() duckt=() binw=() binrss=()
 for run in $(seq "$BENCH_RUNS"); do
@@ -50,7 +51,7 @@ dw=$(median "${duckt[@]}")
 obytes=$(find "$L/t" -path '*trade_date=*' -name '*.parquet' -printf '%s\n' | awk '{ s += $1 } END { print s }')
 dbytes=$(find "$D/runs/duck-$BENCH_RUNS" -name '*.parquet' -printf '%s\n' | awk '{ s += $1 } END { print s }')
 files=$(find "$L/t" -path '*trade_date=*' -name '*.parquet' | wc -l)
-rm -rf "$D/runs"
+discard "$D/runs"
 echo "  $N rows from NDJSON into $files partition files: delta-append ${ow}s (peak RSS $(median "${rss[@]}") KiB), DuckDB ${dw}s"
 result "delta-append rows/s from JSON" "$(awk -v n="$N" -v t="$ow" 'BEGIN { printf "%.0f", n / t }')" \
 	"$(awk -v n="$N" -v t="$dw" 'BEGIN { printf "%.0f", n / t }')" rows/s higher

@@ -74,11 +74,12 @@ count() { node "$root/tests/helpers/duckdb-query.js" "SELECT count(*) AS n FROM 
 
 # stocketl ---------------------------------------------------------------------
 # bronze MODE: the job's bronze stages into a new lake (fresh_lake, outside
-# the timing, as DuckDB's output directory is removed outside its); MODE
+# the timing, as DuckDB's output directory is discarded outside its; see
+# bench/lib.sh for why the last run's files are not deleted here); MODE
 # json (JSON records between the stages) or binary (binary frames, as
 # pipelines/bronze.sh runs them).
 fresh_lake() {
-	rm -rf "${d:?}/lake" "${d:?}/var"
+	discard "${d:?}/lake" "${d:?}/var"
 	mkdir -p "$d/var"
 }
 ours_bronze() {
@@ -183,7 +184,7 @@ silver="COPY (SELECT $cols FROM read_parquet('$d/duck/bronze/*/*.parquet', hive_
 	TO '$d/duck/silver' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (trade_date))"
 db_ms=() ds_ms=() db_rss=0 ds_rss=0
 for ((i = 0; i < BENCH_RUNS; i++)); do
-	rm -rf "$d/duck"
+	discard "$d/duck"
 	mkdir -p "$d/duck"
 	db_ms+=("$(tm duck-bronze node "$root/bench/tick-duck.js" -- "$flag" "$judge" "$rejects" "$bronze")")
 	ds_ms+=("$(tm duck-silver node "$root/bench/tick-duck.js" -- "$silver")")

@@ -28,3 +28,23 @@ result() {
 duck() {
 	node "$STOCKETL_ROOT/bench/duck-time.js" "$@"
 }
+
+# discard PATH...: move the output of an earlier run out of the way, into
+# $BENCH_DIR/.discarded, which bench/run removes when every benchmark is
+# done.  Why not rm -rf: this machine's root is ext4 without a journal,
+# whose inode allocator passes over every inode freed in the last minutes
+# (60 s, or 360 s while the inode table is unwritten) when it creates a
+# file, reading each one's table block; a benchmark that deletes the
+# thousands of files of its last run and then creates as many pays about
+# 0.3 ms of system time per file created, which the program under test
+# would never pay on a journalled file system, and which falls on the side
+# that writes more files.
+discard() {
+	local p t
+	mkdir -p "$BENCH_DIR/.discarded"
+	for p in "$@"; do
+		[ -e "$p" ] || continue
+		t=$(mktemp -d "$BENCH_DIR/.discarded/XXXXXXXX")
+		mv "$p" "$t/"
+	done
+}

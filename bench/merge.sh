@@ -39,7 +39,7 @@ ticks=$D/ticks-$N.ndjson
 gen-ticks -m -s 4 $((N + 40)) | tail -100 |
 	awk 'NR <= 60 { sub(/"volume":[0-9]+/, "\"volume\":1") } { print }' >"$D/batch.ndjson"
 # the initial load is itself an upsert (every key new), timed once
-rm -rf "$L"
+discard "$L"
 w=0 r=0
 STOCKETL_LAKE=$L delta-create silver --schema "$STOCKETL_ROOT/conf/tables/silver.schema" \
 	--partition-by trade_date --merge-key "$KEY"
@@ -100,7 +100,7 @@ for sync in "" --sync; do
 	for threads in 1 2; do
 		cold=() hot=()
 		for _ in 1 2 3; do
-			rm -rf "$D"/duck-*
+			discard "$D"/duck-*
 			qs=()
 			for i in $(seq 11); do qs+=("$(q "$i")"); done
 			read -r -a t <<<"$(duck --threads "$threads" --each ${sync:+"$sync"} "${qs[@]}")"
@@ -120,7 +120,7 @@ for sync in "" --sync; do
 done
 drows=$(node "$STOCKETL_ROOT/tests/helpers/duckdb-query.js" "SELECT count(*) AS n FROM read_parquet('$D/duck-11/*/*.parquet')" | jq .n)
 orows=$(jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numOutputRows' "$last")
-rm -rf "$D"/duck-* "$D"/stream-*.ndjson
+discard "$D"/duck-* "$D"/stream-*.ndjson
 echo "  DuckDB wrote $drows rows per statement; delta-append wrote $orows"
 result "upsert 100 rows into 1M, cold (vs fsynced)" "$(printf '%.1f' "$lat")" "${best[cold--sync]}" ms lower
 result "upsert 100 rows into 1M, warm (vs fsynced)" "$warm" "${best[warm--sync]}" ms lower
