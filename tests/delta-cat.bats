@@ -577,19 +577,18 @@ ict_table() {
 	run --separate-stderr delta-cat --at-timestamp 2020-09-13T12:26:39.999Z ./t
 	assert_failure 65
 	assert_equal "$stderr" 'delta-cat: ./t: no version was committed at or before the timestamp (the oldest that can be read, version 0, was committed at 2020-09-13T12:26:40.000Z)'
+	# the writers keep them: version 3, now, is found by the time of its own
+	gen-ticks -i 3 -m 2 | delta-append -q --app-id t --batch-id 3 ./t
+	ict=$(head -1 t/_delta_log/00000000000000000003.json | jq .commitInfo.inCommitTimestamp)
+	[ "$ict" -gt 1600000200000 ]
+	run --separate-stderr delta-cat -v --columns symbol --at-timestamp "$(date -u -d "@$((ict / 1000))" +%Y-%m-%dT%H:%M:%S).999Z" ./t
+	assert_equal "${stderr_lines[0]}" "delta-cat: ./t: version 3, committed at $(date -u -d "@$((ict / 1000))" +%Y-%m-%dT%H:%M:%S).$(printf '%03d' $((ict % 1000)))Z"
 	# a commit without its timestamp is a damaged log
 	jq -c 'if .commitInfo then del(.commitInfo.inCommitTimestamp) else . end' \
 		t/_delta_log/00000000000000000001.json >c && cat c >t/_delta_log/00000000000000000001.json
 	run --separate-stderr delta-cat --at-timestamp 2020-09-13T12:28:20Z ./t
 	assert_failure 65
 	assert_equal "$stderr" 'delta-cat: ./t: version 1: the table has in-commit timestamps, but the commit'"'"'s first action is not a commitInfo with an inCommitTimestamp'
-	# this code does not write in-commit timestamps: writers refuse the table
-	run --separate-stderr delta-append --app-id t --batch-id 3 ./t </dev/null
-	assert_failure 65
-	assert_equal "$stderr" 'delta-append: ./t: writer feature "inCommitTimestamp" is not supported'
-	run --separate-stderr delta-compact ./t
-	assert_failure 65
-	assert_equal "$stderr" 'delta-compact: ./t: writer feature "inCommitTimestamp" is not supported'
 }
 
 @test "--at-timestamp on a table that turned in-commit timestamps on later goes by file times before the enablement" {

@@ -57,6 +57,29 @@ setup() {
 	assert_output '["appendOnly","timestampNtz"]'
 }
 
+@test "delta.enableInCommitTimestamps=true makes the table writer version 7 with the feature inCommitTimestamp, and version 0 carries one" {
+	printf 'v long\n' >v.schema
+	delta-create ./ict --schema v.schema --property delta.enableInCommitTimestamps=true
+	run jq -c 'select(.protocol) | .protocol' ict/_delta_log/00000000000000000000.json
+	assert_output '{"minReaderVersion":1,"minWriterVersion":7,"writerFeatures":["inCommitTimestamp"]}'
+	run head -n 1 ict/_delta_log/00000000000000000000.json
+	assert_output --regexp '^\{"commitInfo":\{"inCommitTimestamp":[0-9]{13},"timestamp":[0-9]{13},"operation":"CREATE TABLE"'
+	# with the other features a table may need
+	printf 't timestamp_ntz\n' >ntz.schema
+	delta-create ./ict-ntz --schema ntz.schema --property delta.enableInCommitTimestamps=true \
+		--property delta.appendOnly=true
+	run jq -c 'select(.protocol) | .protocol' ict-ntz/_delta_log/00000000000000000000.json
+	assert_output '{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["timestampNtz"],"writerFeatures":["appendOnly","inCommitTimestamp","timestampNtz"]}'
+	# false is the property without the feature; anything else is a usage error
+	delta-create ./no-ict --schema v.schema --property delta.enableInCommitTimestamps=false
+	run jq -c 'select(.protocol) | .protocol' no-ict/_delta_log/00000000000000000000.json
+	assert_output '{"minReaderVersion":1,"minWriterVersion":2}'
+	run --separate-stderr delta-create ./bad --schema v.schema --property delta.enableInCommitTimestamps=yes
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-create: --property delta.enableInCommitTimestamps: expected true or false, got 'yes'"
+	[ ! -e bad ]
+}
+
 @test "a path with a slash is used as it is" {
 	run delta-create ./here/t --schema "$SCHEMA"
 	assert_success

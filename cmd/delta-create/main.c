@@ -1,7 +1,8 @@
 /*
  * delta-create: create a Delta table (version 0) from a schema file.
  *
- * Version 0 holds commitInfo (CREATE TABLE), protocol 1/2 and metaData.  It
+ * Version 0 holds commitInfo (CREATE TABLE), protocol 1/2 (or with the
+ * table features the schema and properties need) and metaData.  It
  * is made by a transaction of the Delta library, through the table's
  * commit store like every other commit, so two creators racing for one
  * table cannot both win; the loser (and anyone creating a table that
@@ -38,10 +39,10 @@ static const struct cli_option options[] = {
     {NULL, NULL},
 };
 
-/* Properties this writer knows it cannot honour at protocol 1/2. */
+/* Properties that need table features this writer does not implement. */
 static const char *const refused_properties[] = {
-    "delta.enableChangeDataFeed",     "delta.enableDeletionVectors", "delta.enableRowTracking",
-    "delta.enableInCommitTimestamps", "delta.columnMapping.mode",    "delta.enableTypeWidening",
+    "delta.enableChangeDataFeed", "delta.enableDeletionVectors", "delta.enableRowTracking",
+    "delta.columnMapping.mode",   "delta.enableTypeWidening",
 };
 
 struct opts {
@@ -83,7 +84,7 @@ static int add_property(struct opts *o, const char *arg)
 		    !(strcasecmp(val, "false") == 0 || strcasecmp(val, "none") == 0))
 			return cli_usage_error(usage,
 			                       "--property %s: needs a table feature that this "
-			                       "writer does not implement (protocol 1/2 only)",
+			                       "writer does not implement",
 			                       arg);
 	if (strncmp(key, "delta.constraints.", 18) == 0)
 		return cli_usage_error(usage, "--property %s: CHECK constraints are not supported",
@@ -95,9 +96,13 @@ static int add_property(struct opts *o, const char *arg)
 			return cli_bad_value(usage, "--property delta.checkpointInterval", val,
 			                     "a positive integer");
 	}
-	if (strcmp(key, "delta.appendOnly") == 0 && strcasecmp(val, "true") != 0 &&
-	    strcasecmp(val, "false") != 0)
-		return cli_bad_value(usage, "--property delta.appendOnly", val, "true or false");
+	if ((strcmp(key, "delta.appendOnly") == 0 ||
+	     strcmp(key, "delta.enableInCommitTimestamps") == 0) &&
+	    strcasecmp(val, "true") != 0 && strcasecmp(val, "false") != 0) {
+		char opt[64];
+		snprintf(opt, sizeof opt, "--property %s", key);
+		return cli_bad_value(usage, opt, val, "true or false");
+	}
 	return 0;
 }
 
@@ -296,10 +301,12 @@ static int has_ntz(const struct delta_field *f, size_t n)
 }
 
 /*
- * Version 0: protocol 1/2 (3/7 with the feature timestampNtz, which a
- * timestamp_ntz column needs, and then appendOnly listed too when the
- * table is append-only), the metaData, and a commitInfo with Spark's
- * CREATE TABLE parameters (partitionBy and properties as JSON texts).
+ * Version 0: protocol 1/2, or writer version 7 with the features the table
+ * needs: timestampNtz (reader version 3 too) for a timestamp_ntz column,
+ * inCommitTimestamp for delta.enableInCommitTimestamps=true, and then
+ * appendOnly listed too when the table is append-only; the metaData, and a
+ * commitInfo with Spark's CREATE TABLE parameters (partitionBy and
+ * properties as JSON texts).
  * Returns 0 when made, 1 when another creator made version 0 first, or
  * an exit status.
  */
@@ -313,18 +320,29 @@ static int create(struct delta_store *store, const struct delta_schema *s, char 
 	struct err_msg e;
 	char id[37];
 	int rc = EX_SOFTWARE;
-	static char f_ntz[] = "timestampNtz", f_ao[] = "appendOnly";
-	static char *ntz[] = {f_ntz}, *ntz_ao[] = {f_ao, f_ntz};
-	if (has_ntz(s->fields, s->n)) {
-		int found = 0;
-		const char *ao = delta_map_get(props, "delta.appendOnly", &found);
-		int append_only = found && ao && strcasecmp(ao, "true") == 0;
-		p.min_reader = 3;
+	static char f_ntz[] = "timestampNtz", f_ao[] = "appendOnly", f_ict[] = "inCommitTimestamp";
+	static char *ntz[] = {f_ntz};
+	char *wf[3];
+	int found = 0;
+	const char *ao = delta_map_get(props, "delta.appendOnly", &found);
+	int append_only = found && ao && strcasecmp(ao, "true") == 0;
+	const char *ict = delta_map_get(props, "delta.enableInCommitTimestamps", &found);
+	int with_ict = found && ict && strcasecmp(ict, "true") == 0;
+	int with_ntz = has_ntz(s->fields, s->n);
+	if (with_ntz || with_ict) {
 		p.min_writer = 7;
+		p.writer_features = wf;
+		if (append_only)
+			wf[p.n_writer_features++] = f_ao;
+		if (with_ict)
+			wf[p.n_writer_features++] = f_ict;
+		if (with_ntz)
+			wf[p.n_writer_features++] = f_ntz;
+	}
+	if (with_ntz) {
+		p.min_reader = 3;
 		p.reader_features = ntz;
 		p.n_reader_features = 1;
-		p.writer_features = append_only ? ntz_ao : ntz;
-		p.n_writer_features = append_only ? 2 : 1;
 	}
 	delta_uuid(id);
 	delta_schema_to_json(s, &schema);

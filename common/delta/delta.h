@@ -275,6 +275,11 @@ struct delta_snapshot {
 	 * in-commit timestamp, or the file time made increasing).
 	 */
 	int64_t timestamp;
+	/*
+	 * The in-commit timestamp of version ict_version when this process
+	 * committed it (0: not known), for the next commit's.
+	 */
+	int64_t ict, ict_version;
 	int64_t checkpoint_version; /* the checkpoint replay started from, or -1 */
 	struct delta_protocol protocol;
 	struct delta_metadata meta;

@@ -95,4 +95,18 @@ struct delta_log_check {
 	int started, joined;
 };
 
+/*
+ * In-commit timestamps (PROTOCOL.md, "In-Commit Timestamps"): enabled as
+ * of a snapshot when the protocol is writer version 7 with the feature
+ * inCommitTimestamp and delta.enableInCommitTimestamps is true.
+ */
+#define DELTA_ICT_FEATURE "inCommitTimestamp"
+int delta_ict_enabled(const struct delta_snapshot *s);
+/*
+ * commitInfo.inCommitTimestamp of a commit's text (its first line, where
+ * the protocol puts the commitInfo of such a table): 0 with *ict set, -1
+ * when the first action is not a commitInfo with one.
+ */
+int delta_commit_ict(const char *text, size_t len, int64_t *ict);
+
 #endif

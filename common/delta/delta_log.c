@@ -319,6 +319,7 @@ void delta_snapshot_reset(struct delta_snapshot *snap)
 	strmap_free(&snap->txns);
 	snap->has_protocol = snap->has_meta = 0;
 	snap->version = snap->timestamp = 0;
+	snap->ict = snap->ict_version = 0;
 	snap->checkpoint_version = -1;
 }
 
@@ -703,9 +704,9 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 static const char *const reader_features_ok[] = {"timestampNtz",         "deletionVectors",
                                                  "columnMapping",        "typeWidening",
                                                  "typeWidening-preview", "vacuumProtocolCheck"};
-static const char *const writer_features_ok[] = {"appendOnly",           "timestampNtz",
-                                                 "deletionVectors",      "typeWidening",
-                                                 "typeWidening-preview", "vacuumProtocolCheck"};
+static const char *const writer_features_ok[] = {
+    "appendOnly",           "timestampNtz",        "deletionVectors",  "typeWidening",
+    "typeWidening-preview", "vacuumProtocolCheck", "inCommitTimestamp"};
 
 static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
 {
@@ -789,7 +790,8 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 		err_set(e, EX_DATAERR,
 		        "%s: writer version %d (%s) is not supported; this writes "
 		        "version 2, and 7 with the features appendOnly, timestampNtz, "
-		        "deletionVectors, typeWidening and vacuumProtocolCheck",
+		        "deletionVectors, typeWidening, vacuumProtocolCheck and "
+		        "inCommitTimestamp",
 		        snap->root, p->min_writer, writer_version_names[p->min_writer]);
 		return -1;
 	}

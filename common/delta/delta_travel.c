@@ -32,20 +32,6 @@
 #include "text/json.h"
 #include "text/ts.h"
 
-#define ICT_FEATURE "inCommitTimestamp"
-
-/* Are in-commit timestamps enabled as of this snapshot (the protocol's three conditions)? */
-static int ict_enabled(const struct delta_snapshot *s)
-{
-	const struct delta_protocol *p = &s->protocol;
-	int listed = 0;
-	for (size_t i = 0; i < p->n_writer_features && !listed; i++)
-		listed = strcmp(p->writer_features[i], ICT_FEATURE) == 0;
-	return p->min_writer >= 7 && listed &&
-	       strcasecmp(delta_property(s, "delta.enableInCommitTimestamps", "false"), "true") ==
-	           0;
-}
-
 /* Table property key as a non-negative integer: 1 with *out set, 0 when absent, -1 when bad. */
 static int property_i64(const struct delta_snapshot *s, const char *key, int64_t *out)
 {
@@ -75,15 +61,7 @@ static int commit_ict(const char *root, int64_t v, struct buf *text, int64_t *ic
 		        (long long)v);
 	if (rc != 0)
 		return -1;
-	const char *s = text->data, *end = text->data + text->len;
-	while (s < end && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
-		s++;
-	const char *nl = memchr(s, '\n', (size_t)(end - s));
-	struct err_msg ignored;
-	struct json *j = json_parse(s, (size_t)((nl ? nl : end) - s), &ignored);
-	int ok = json_i64(json_get(json_get(j, "commitInfo"), "inCommitTimestamp"), ict) == 0;
-	json_free(j);
-	if (ok)
+	if (delta_commit_ict(text->data, text->len, ict) == 0)
 		return 0;
 	err_set(e, EX_DATAERR,
 	        "%s: version %lld: the table has in-commit timestamps, but the commit's first "
@@ -228,7 +206,7 @@ int delta_travel_version(const char *root, const struct delta_listing *l,
 		return -1;
 	}
 	size_t start = commit_index(l, oldest), end = l->ncommits;
-	if (!ict_enabled(latest))
+	if (!delta_ict_enabled(latest))
 		return by_file_time(root, l, start, end, at, version, when, e);
 	int64_t ev = 0, et = 0;
 	int hv = property_i64(latest, "delta.inCommitTimestampEnablementVersion", &ev);

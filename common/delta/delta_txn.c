@@ -8,6 +8,14 @@
  * the version that was taken up to the first one that does not exist, and
  * only then is the next put tried: a writer far behind catches up in one
  * pass instead of failing a put (and its fsync) per version.
+ *
+ * In-commit timestamps (PROTOCOL.md, "In-Commit Timestamps"): on a table
+ * that has them, every commit's commitInfo (its first action) carries
+ * inCommitTimestamp, the later of the time the commit is attempted and
+ * one millisecond after the previous commit's.  The previous one is the
+ * snapshot's, known when this process committed it and else read from
+ * that commit; moving past winners takes theirs, and then the text is
+ * built again with a timestamp after the last of them.
  */
 #define _GNU_SOURCE /* pthread_tryjoin_np */
 #include <pthread.h>
@@ -15,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "delta/delta_internal.h"
 #include "delta/delta_txn.h"
@@ -55,6 +64,9 @@ struct delta_txn {
 	struct delta_checkpointer *ckpt; /* checkpoints behind the work, or NULL */
 	int (*barrier)(void *arg, struct err_msg *e);
 	void *barrier_arg;
+	/* creating: the staged protocol and metaData enable in-commit timestamps */
+	int ict_feature, ict_property;
+	int64_t ict; /* the commit's in-commit timestamp, 0 for none */
 };
 
 /*
@@ -345,6 +357,9 @@ int delta_txn_set_protocol(struct delta_txn *t, const struct delta_protocol *p)
 	buf_reset(b);
 	buf_printf(b, "{\"protocol\":{\"minReaderVersion\":%d,\"minWriterVersion\":%d",
 	           p->min_reader, p->min_writer);
+	t->ict_feature = 0;
+	for (size_t i = 0; p->min_writer >= 7 && i < p->n_writer_features; i++)
+		t->ict_feature |= strcmp(p->writer_features[i], DELTA_ICT_FEATURE) == 0;
 	if (p->reader_features) {
 		buf_puts(b, ",\"readerFeatures\":");
 		json_strv(b, p->reader_features, p->n_reader_features);
@@ -361,6 +376,10 @@ int delta_txn_set_metadata(struct delta_txn *t, const struct delta_metadata *m)
 {
 	struct buf *b = &t->metadata_json;
 	buf_reset(b);
+	int found = 0;
+	const char *ict =
+	    delta_map_get(&m->configuration, "delta.enableInCommitTimestamps", &found);
+	t->ict_property = found && ict && strcasecmp(ict, "true") == 0;
 	buf_puts(b, "{\"metaData\":{\"id\":");
 	buf_json_str(b, m->id, strlen(m->id));
 	if (m->name) {
@@ -468,7 +487,10 @@ int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 {
 	struct buf tmp = BUF_INIT;
 	buf_reset(out);
-	buf_printf(out, "{\"commitInfo\":{\"timestamp\":%lld,\"operation\":", (long long)now_ms);
+	buf_puts(out, "{\"commitInfo\":{");
+	if (t->ict > 0)
+		buf_printf(out, "\"inCommitTimestamp\":%lld,", (long long)t->ict);
+	buf_printf(out, "\"timestamp\":%lld,\"operation\":", (long long)now_ms);
 	buf_json_str(out, t->operation, strlen(t->operation));
 	buf_puts(out, ",\"operationParameters\":");
 	json_map(out, t->params.kv, t->params.n);
@@ -1080,6 +1102,67 @@ static int delta_txn_state_text(const struct delta_txn *t, int64_t now_ms, struc
 	return buf_failed(out) ? -1 : 0;
 }
 
+int delta_ict_enabled(const struct delta_snapshot *s)
+{
+	const struct delta_protocol *p = &s->protocol;
+	int listed = 0;
+	for (size_t i = 0; i < p->n_writer_features && !listed; i++)
+		listed = strcmp(p->writer_features[i], DELTA_ICT_FEATURE) == 0;
+	return p->min_writer >= 7 && listed &&
+	       strcasecmp(delta_property(s, "delta.enableInCommitTimestamps", "false"), "true") ==
+	           0;
+}
+
+int delta_commit_ict(const char *text, size_t len, int64_t *ict)
+{
+	const char *s = text, *end = text + len;
+	while (s < end && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+		s++;
+	const char *nl = memchr(s, '\n', (size_t)(end - s));
+	struct err_msg ignored;
+	struct json *j = json_parse(s, (size_t)((nl ? nl : end) - s), &ignored);
+	int ok = json_i64(json_get(json_get(j, "commitInfo"), "inCommitTimestamp"), ict) == 0;
+	json_free(j);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The in-commit timestamp of the snapshot's version into *out (0 for a
+ * new table): as this process committed it, else from its commitInfo, or
+ * the commit's time when it has none (a commit from before the feature was
+ * enabled).  0, or -1 with e set.
+ */
+static int snapshot_ict(struct delta_txn *t, int64_t *out, struct err_msg *e)
+{
+	struct delta_snapshot *s = t->snap;
+	*out = 0;
+	if (s->version < 0)
+		return 0;
+	if (s->ict > 0 && s->ict_version == s->version) {
+		*out = s->ict;
+		return 0;
+	}
+	struct buf b = BUF_INIT;
+	int got = delta_store_read(t->store, s->version, &b, e);
+	if (got < 0) {
+		buf_free(&b);
+		return -1;
+	}
+	if (got != 0 || delta_commit_ict(b.data, b.len, out) < 0)
+		*out = s->timestamp > 0 ? s->timestamp : 0;
+	buf_free(&b);
+	return 0;
+}
+
+/* The commit's in-commit timestamp, after `after` (0: none), and its text built with it. */
+static int ict_text(struct delta_txn *t, int64_t after, int64_t *now, struct buf *text)
+{
+	int64_t at = ts_now() / 1000;
+	t->ict = at > after ? at : after + 1;
+	*now = t->ict;
+	return delta_txn_text(t, *now, text);
+}
+
 int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct err_msg *e)
 {
 	struct buf text = BUF_INIT, winner = BUF_INIT;
@@ -1091,11 +1174,7 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 		err_set(e, EX_SOFTWARE, "%s: a new table needs protocol and metaData", snap->root);
 		return -1;
 	}
-	int64_t now = ts_now() / 1000;
-	if (delta_txn_text(t, now, &text) < 0) {
-		err_set(e, EX_SOFTWARE, "%s: cannot build the commit: out of memory", snap->root);
-		goto out;
-	}
+	int64_t now = ts_now() / 1000, last_ict = 0;
 	if (!t->creating) {
 		int c = delta_snapshot_check(snap, e);
 		if (c < 0)
@@ -1111,6 +1190,13 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 	 */
 	if (!t->creating && delta_store_log_present(t->store, snap->version, e) < 0)
 		goto out;
+	int ict = t->creating ? t->ict_feature && t->ict_property : delta_ict_enabled(snap);
+	if (ict && snapshot_ict(t, &last_ict, e) < 0)
+		goto out;
+	if ((ict ? ict_text(t, last_ict, &now, &text) : delta_txn_text(t, now, &text)) < 0) {
+		err_set(e, EX_SOFTWARE, "%s: cannot build the commit: out of memory", snap->root);
+		goto out;
+	}
 	if (delta_append_only(snap))
 		for (size_t i = 0; i < t->nremoves; i++)
 			if (t->removes[i]->data_change) {
@@ -1143,6 +1229,9 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 			if (k < 0)
 				goto out;
 			info->winners++;
+			int64_t w;
+			if (delta_commit_ict(winner.data, winner.len, &w) == 0 && w > last_ict)
+				last_ict = w;
 			if (k == DELTA_WINNER_DUPLICATE) {
 				info->duplicate = 1;
 				rc = 1;
@@ -1169,6 +1258,19 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 			goto out;
 		}
 		v = next;
+		/*
+		 * After the winners (one of which may have turned in-commit
+		 * timestamps on or off): a timestamp later than theirs.
+		 */
+		int was = t->ict > 0;
+		ict = t->creating ? t->ict_feature && t->ict_property : delta_ict_enabled(snap);
+		t->ict = 0;
+		if ((ict || was) && (ict ? ict_text(t, last_ict, &now, &text)
+		                         : delta_txn_text(t, now, &text)) < 0) {
+			err_set(e, EX_SOFTWARE, "%s: cannot build the commit: out of memory",
+			        snap->root);
+			goto out;
+		}
 	}
 	info->version = v;
 	if (put == DELTA_PUT_UNSYNCED) {
@@ -1189,6 +1291,8 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 		goto out;
 	snap->version = v;
 	snap->timestamp = now;
+	snap->ict = t->ict;
+	snap->ict_version = v;
 	rc = 0;
 	if (!t->creating && v > 0 && v % delta_checkpoint_interval(snap) == 0)
 		checkpoint(t, info);
