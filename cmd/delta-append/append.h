@@ -43,6 +43,7 @@ struct app {
 	 */
 	struct delta_schema tschema;
 	char **part_cols;
+	char *column_mapping; /* delta.columnMapping.mode, for the writers (delta_writer_opts) */
 	struct column *cols;
 	size_t ncols;
 	size_t npart;

@@ -713,11 +713,22 @@ static int upsert_setup(struct app *a, const char *key, int from_option, const c
 	return EX_OK;
 }
 
-/* A copy of the table's schema and partition columns for the files to be written with. */
+/*
+ * A copy of the table's schema (with its physical names under column
+ * mapping) and partition columns for the files to be written with.
+ */
 static int copy_layout(struct app *a, struct err_msg *e)
 {
 	const struct delta_metadata *m = &a->snap.meta;
-	if (delta_schema_parse_json(m->schema_string, strlen(m->schema_string), &a->tschema, e) < 0)
+	if (!(a->column_mapping =
+	          strdup(delta_property(&a->snap, "delta.columnMapping.mode", "none")))) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	a->wopts.column_mapping = a->column_mapping;
+	if (delta_schema_parse_json(m->schema_string, strlen(m->schema_string), &a->tschema, e) <
+	        0 ||
+	    delta_schema_map(&a->tschema, a->column_mapping, e) < 0)
 		return -1;
 	a->npart = m->n_partition_columns;
 	a->part_cols = calloc(a->npart + 1, sizeof *a->part_cols);
@@ -992,6 +1003,7 @@ out:
 	for (size_t i = 0; a.part_cols && i < a.npart; i++)
 		free(a.part_cols[i]);
 	free(a.part_cols);
+	free(a.column_mapping);
 	delta_schema_free(&a.tschema);
 	delta_snapshot_free(&a.snap);
 out_cfg:

@@ -1074,7 +1074,8 @@ static struct prune_entry *prune_parse(struct merge *m, const struct app *a,
 			continue;
 		const struct delta_field *pf = a->cols[m->key[k]].f;
 		struct err_msg pe;
-		const char *text = delta_map_get(&f->partition_values, pf->name, NULL);
+		const char *text =
+		    delta_map_get(&f->partition_values, delta_field_file_name(pf), NULL);
 		if (delta_partition_parse(pf, text, &p->part[k], &m->scratch[k], &pe) < 0) {
 			memset(&p->part[k], 0, sizeof p->part[k]);
 			continue; /* a value that does not parse rules nothing out */

@@ -112,8 +112,11 @@ static int part_key(const struct delta_snapshot *snap, const struct delta_file *
 	buf_reset(name);
 	for (size_t i = 0; i < snap->meta.n_partition_columns; i++) {
 		const char *col = snap->meta.partition_columns[i];
+		/* Partition values are keyed by physical names under column mapping. */
+		const struct delta_field *pf = delta_schema_find(&snap->meta.schema, col);
 		int found;
-		const char *v = delta_map_get(&f->partition_values, col, &found);
+		const char *v = delta_map_get(&f->partition_values,
+		                              pf ? delta_field_file_name(pf) : col, &found);
 		/* \x1e marks null and \x1f ends a value: neither is in a partition value's text. */
 		if (v)
 			buf_puts(key, v);
@@ -146,7 +149,8 @@ static int partition_matches(const struct optimize *o, const struct delta_file *
 		struct buf scratch = BUF_INIT;
 		struct err_msg e;
 		int found;
-		const char *text = delta_map_get(&f->partition_values, p->f->name, &found);
+		const char *text =
+		    delta_map_get(&f->partition_values, delta_field_file_name(p->f), &found);
 		memset(&c, 0, sizeof c);
 		c.null = 1;
 		int ok = !text || delta_partition_parse(p->f, text, &c, &scratch, &e) == 0;
@@ -820,6 +824,7 @@ static int optimize_once(struct compact *c, struct optimize *o, struct run *r)
 	wo.stats_cols = delta_stats_columns(&o->snap);
 	wo.sort_cols = o->sort_cols;
 	wo.nsort = o->nsort;
+	wo.column_mapping = delta_property(&o->snap, "delta.columnMapping.mode", "none");
 	w = delta_writer_new(c->root, o->schema, o->snap.meta.partition_columns,
 	                     o->snap.meta.n_partition_columns, &wo, &e);
 	if (!w) {

@@ -705,8 +705,8 @@ static const char *const reader_features_ok[] = {"timestampNtz",         "deleti
                                                  "columnMapping",        "typeWidening",
                                                  "typeWidening-preview", "vacuumProtocolCheck"};
 static const char *const writer_features_ok[] = {
-    "appendOnly",           "timestampNtz",        "deletionVectors",  "typeWidening",
-    "typeWidening-preview", "vacuumProtocolCheck", "inCommitTimestamp"};
+    "appendOnly",           "timestampNtz",        "deletionVectors",   "typeWidening",
+    "typeWidening-preview", "vacuumProtocolCheck", "inCommitTimestamp", "columnMapping"};
 
 static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
 {
@@ -779,22 +779,12 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 	if (delta_check_read(snap, e) < 0)
 		return -1;
 	const struct delta_protocol *p = &snap->protocol;
-	static const char *const writer_version_names[] = {NULL,
-	                                                   NULL,
-	                                                   NULL,
-	                                                   "CHECK constraints",
-	                                                   "change data feed and generated columns",
-	                                                   "column mapping",
-	                                                   "identity columns"};
-	if (p->min_writer >= 3 && p->min_writer <= 6) {
-		err_set(e, EX_DATAERR,
-		        "%s: writer version %d (%s) is not supported; this writes "
-		        "version 2, and 7 with the features appendOnly, timestampNtz, "
-		        "deletionVectors, typeWidening, vacuumProtocolCheck and "
-		        "inCommitTimestamp",
-		        snap->root, p->min_writer, writer_version_names[p->min_writer]);
-		return -1;
-	}
+	/*
+	 * Writer versions 3 to 6 ask a writer to respect CHECK constraints,
+	 * change data feed, generated columns, column mapping and identity
+	 * columns: column mapping is written, and a table that uses any of the
+	 * others is refused below, whatever its version.
+	 */
 	if (p->min_writer > 7) {
 		err_set(e, EX_DATAERR, "%s: writer version %d is not supported", snap->root,
 		        p->min_writer);
@@ -819,11 +809,10 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 			return -1;
 		}
 		if (delta_field_has_meta(f, "\"delta.identity.") ||
-		    delta_field_has_meta(f, "\"delta.generationExpression\"") ||
-		    delta_field_has_meta(f, "\"delta.columnMapping.")) {
+		    delta_field_has_meta(f, "\"delta.generationExpression\"")) {
 			err_set(e, EX_DATAERR,
-			        "%s: column \"%s\" uses identity, generated columns or "
-			        "column mapping, which are not supported",
+			        "%s: column \"%s\" is an identity or generated column, which are "
+			        "not supported",
 			        snap->root, f->name);
 			return -1;
 		}
@@ -840,11 +829,6 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 		     strcmp(k, "delta.enableRowTracking") == 0) &&
 		    strcasecmp(v, "true") == 0) {
 			err_set(e, EX_DATAERR, "%s: %s=true is not supported", snap->root, k);
-			return -1;
-		}
-		if (strcmp(k, "delta.columnMapping.mode") == 0 && strcasecmp(v, "none") != 0) {
-			err_set(e, EX_DATAERR, "%s: column mapping (mode %s) is not supported",
-			        snap->root, v);
 			return -1;
 		}
 	}

@@ -238,6 +238,14 @@ struct delta_writer_opts {
 	 */
 	const size_t *sort_cols;
 	size_t nsort;
+	/*
+	 * The table's delta.columnMapping.mode ("name" or "id"; NULL or
+	 * "none": no mapping).  Under column mapping the data files name
+	 * their columns by physical names and carry the fields' ids as
+	 * Parquet field ids, and partition values and statistics are keyed
+	 * by physical names (PROTOCOL.md, "Column Mapping").
+	 */
+	const char *column_mapping;
 };
 
 /* The defaults: 128 MiB files, 16 open, threads from the processors (up to 4), stats on 32. */

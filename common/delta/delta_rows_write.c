@@ -798,7 +798,7 @@ static struct part_file *new_file(struct delta_writer *w, const struct delta_cel
 		buf_reset(&val);
 		int isnull = cell->null || (c->f->type == DT_STRING && cell->n == 0);
 		struct delta_kv *kv = &p->pvals.kv[c->partition];
-		kv->key = strdup(c->f->name);
+		kv->key = strdup(delta_field_file_name(c->f));
 		if (!isnull) {
 			delta_partition_text(c->f, cell, &val);
 			kv->value = strdup(val.data ? val.data : "");
@@ -1641,25 +1641,38 @@ static int unwritable(const struct delta_field *f)
  * Add field f under parent in the data file schema (lists and maps as
  * Parquet's three-level groups); -1 when the schema refuses it.
  */
+static int add_pq_node(struct pq_schema *s, int parent, const struct delta_field *f, int optional);
+
 static int add_pq_field(struct pq_schema *s, int parent, const struct delta_field *f, int optional)
 {
+	int idx = add_pq_node(s, parent, f, optional);
+	/* Under column mapping a field's id is its Parquet field id (0: it has none). */
+	if (idx >= 0 && f->map_id > 0 && f->map_id <= INT32_MAX &&
+	    pq_schema_set_field_id(s, idx, (int)f->map_id) < 0)
+		return -1;
+	return idx;
+}
+
+static int add_pq_node(struct pq_schema *s, int parent, const struct delta_field *f, int optional)
+{
 	int idx;
+	const char *name = delta_field_file_name(f);
 	switch (f->type) {
 	case DT_DECIMAL:
-		return pq_schema_add_decimal(s, parent, f->name, f->precision, f->scale, optional);
+		return pq_schema_add_decimal(s, parent, name, f->precision, f->scale, optional);
 	case DT_STRUCT:
-		idx = pq_schema_add(s, parent, f->name, PQ_STRUCT, optional);
+		idx = pq_schema_add(s, parent, name, PQ_STRUCT, optional);
 		for (size_t i = 0; idx >= 0 && i < f->nchildren; i++)
 			if (add_pq_field(s, idx, &f->children[i], f->children[i].nullable) < 0)
 				return -1;
 		return idx;
 	case DT_ARRAY:
-		idx = pq_schema_add(s, parent, f->name, PQ_LIST, optional);
+		idx = pq_schema_add(s, parent, name, PQ_LIST, optional);
 		if (idx >= 0 && add_pq_field(s, idx, &f->children[0], f->children[0].nullable) < 0)
 			return -1;
 		return idx;
 	case DT_MAP:
-		idx = pq_schema_add(s, parent, f->name, PQ_MAP, optional);
+		idx = pq_schema_add(s, parent, name, PQ_MAP, optional);
 		/* A map's keys are never null. */
 		if (idx >= 0 &&
 		    (add_pq_field(s, idx, &f->children[0], 0) < 0 ||
@@ -1667,7 +1680,7 @@ static int add_pq_field(struct pq_schema *s, int parent, const struct delta_fiel
 			return -1;
 		return idx;
 	default:
-		return pq_schema_add(s, parent, f->name, delta_pq_type(f), optional);
+		return pq_schema_add(s, parent, name, delta_pq_type(f), optional);
 	}
 }
 
@@ -1785,7 +1798,8 @@ struct delta_writer *delta_writer_new(const char *root, const struct delta_schem
 	/* A copy of the schema: the caller's may be replaced while files are written. */
 	if (delta_schema_to_json(schema, &js) < 0 || buf_failed(&js))
 		goto oom;
-	if (delta_schema_parse_json(js.data, js.len, &w->schema, e) < 0)
+	if (delta_schema_parse_json(js.data, js.len, &w->schema, e) < 0 ||
+	    (o->column_mapping && delta_schema_map(&w->schema, o->column_mapping, e) < 0))
 		goto fail;
 	buf_free(&js);
 	w->target_size = o->target_size > 0 ? o->target_size : 128LL << 20;

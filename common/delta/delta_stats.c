@@ -128,7 +128,7 @@ struct stats_walk {
 static void prim_bounds(struct stats_walk *sw, const struct delta_field *f,
                         const struct pq_stats *st, struct buf *mins, struct buf *maxs)
 {
-	const char *name = f->name;
+	const char *name = delta_field_file_name(f);
 	struct buf *tmp = &sw->tmp;
 	if (f->type == DT_STRING) {
 		/* Exact when short; a long minimum is cut to a prefix (still a bound). */
@@ -183,7 +183,7 @@ static void field_stats(struct stats_walk *sw, const struct delta_field *f, int6
 		if (top_nulls >= 0) {
 			buf_reset(tmp);
 			buf_i64(tmp, top_nulls);
-			member(nulls, f->name, tmp->data, tmp->len);
+			member(nulls, delta_field_file_name(f), tmp->data, tmp->len);
 		}
 		return;
 	}
@@ -199,7 +199,7 @@ static void field_stats(struct stats_walk *sw, const struct delta_field *f, int6
 			buf_putc(tmp, '{');
 			buf_append(tmp, parts[k]->data, parts[k]->len);
 			buf_putc(tmp, '}');
-			member(into[k], f->name, tmp->data, tmp->len);
+			member(into[k], delta_field_file_name(f), tmp->data, tmp->len);
 			if (buf_failed(parts[k]))
 				into[k]->failed = 1;
 		}
@@ -213,7 +213,7 @@ static void field_stats(struct stats_walk *sw, const struct delta_field *f, int6
 		return;
 	buf_reset(tmp);
 	buf_i64(tmp, st.null_count < 0 ? 0 : st.null_count);
-	member(nulls, f->name, tmp->data, tmp->len);
+	member(nulls, delta_field_file_name(f), tmp->data, tmp->len);
 	if ((sw->stats_cols >= 0 && sw->indexed++ >= sw->stats_cols) || !st.has_min_max)
 		return;
 	prim_bounds(sw, f, &st, mins, maxs);

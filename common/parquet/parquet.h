@@ -111,6 +111,8 @@ int pq_schema_add(struct pq_schema *s, int parent, const char *name, enum pq_typ
                   int optional);
 int pq_schema_add_decimal(struct pq_schema *s, int parent, const char *name, int precision,
                           int scale, int optional);
+/* Give field i (not the root) the SchemaElement.field_id id (>= 0) that writers put in the footer. */
+int pq_schema_set_field_id(struct pq_schema *s, int i, int id);
 int pq_schema_nfields(const struct pq_schema *s);
 /* A field by index, or NULL; the pointer is valid until the next pq_schema_add*(). */
 const struct pq_field *pq_schema_field(const struct pq_schema *s, int i);

@@ -2640,7 +2640,8 @@ int pq_writer_write_row(struct pq_writer *w, const struct pq_value *row)
 
 /* -------------------------------------------------------------- footer */
 
-static void put_logical_leaf(struct thrift_w *t, const struct wcol *c, int prec, int scale)
+static void put_logical_leaf(struct thrift_w *t, const struct wcol *c, int prec, int scale,
+                             int field_id)
 {
 	int conv = -1;
 	switch (c->type) {
@@ -2677,6 +2678,8 @@ static void put_logical_leaf(struct thrift_w *t, const struct wcol *c, int prec,
 		thrift_i32(t, 7, scale);
 		thrift_i32(t, 8, prec);
 	}
+	if (field_id >= 0)
+		thrift_i32(t, 9, field_id);
 	switch (c->type) {
 	case PQ_BYTE:
 	case PQ_SHORT:
@@ -2745,7 +2748,7 @@ static void put_elements(struct pq_writer *w, struct thrift_w *t, int i)
 			thrift_i32(t, 2, c->flba);
 		thrift_i32(t, 3, f->optional);
 		thrift_string(t, 4, f->name);
-		put_logical_leaf(t, c, f->precision, f->scale);
+		put_logical_leaf(t, c, f->precision, f->scale, f->field_id);
 		thrift_struct_end(t);
 		return;
 	}
@@ -2754,11 +2757,15 @@ static void put_elements(struct pq_writer *w, struct thrift_w *t, int i)
 	thrift_string(t, 4, i == PQ_ROOT ? "schema" : f->name);
 	if (f->type == PQ_STRUCT) {
 		thrift_i32(t, 5, f->nchildren);
+		if (f->field_id >= 0)
+			thrift_i32(t, 9, f->field_id);
 		thrift_struct_end(t);
 	} else {
 		int list = f->type == PQ_LIST;
 		thrift_i32(t, 5, 1);
 		thrift_i32(t, 6, list ? PQ_CT_LIST : PQ_CT_MAP);
+		if (f->field_id >= 0)
+			thrift_i32(t, 9, f->field_id);
 		thrift_struct_field(t, 10);
 		thrift_struct_field(t, list ? PQ_LT_LIST : PQ_LT_MAP);
 		thrift_struct_end(t);

@@ -282,6 +282,14 @@ int pq_schema_add_decimal(struct pq_schema *s, int parent, const char *name, int
 	return id;
 }
 
+int pq_schema_set_field_id(struct pq_schema *s, int i, int id)
+{
+	if (i <= PQ_ROOT || i >= s->nf || id < 0)
+		return -1;
+	s->f[i].pub.field_id = id;
+	return 0;
+}
+
 int pq_schema_nfields(const struct pq_schema *s)
 {
 	return s->nf;
