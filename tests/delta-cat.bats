@@ -868,6 +868,35 @@ values() {
 	assert_regex "$stderr" "deletion vector of part-00000-[^:]*: [^:]*/dv/deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin: No such file or directory$"
 }
 
+@test "a deletion vector that marks a row past its data file's last is not that file's: exit 65, naming the file and the vector" {
+	# Inline, rows 1 and 10 of a file of ten rows (0 to 9).
+	dv_table inl
+	jq -c --arg z '^Bg9^0rr910000000000iXQKl0rr91000315c8Xg0rrDb' \
+		'if .add then .add.deletionVector = {storageType: "i", pathOrInlineDv: $z, sizeInBytes: 36, cardinality: 2} else . end' \
+		"$DELTA/delta-rs/table-with-dv-small/_delta_log/00000000000000000001.json" >inl/_delta_log/00000000000000000001.json
+	run --separate-stderr delta-cat ./inl
+	assert_failure 65
+	assert_output ''
+	assert_equal "$stderr" "delta-cat: ./inl: deletion vector of part-00000-fae5310a-a37d-4e51-827b-c3d5516560ca-c000.snappy.parquet: the vector inline in the log marks row 10, past the file's last (it has 10 rows): it is not this file's"
+	# In a file of the table: the vector of the ten-row file (rows 0 and 9) given to a file of five rows.
+	dv_table dv
+	add_file dv 2 small.parquet 'SELECT range::INT AS value FROM range(5)'
+	jq -c '.add | select(.) | .deletionVector' dv/_delta_log/00000000000000000001.json >dv.json
+	jq -c --slurpfile d dv.json '.add.deletionVector = $d[0]' dv/_delta_log/00000000000000000002.json >v2.json
+	mv v2.json dv/_delta_log/00000000000000000002.json
+	run --separate-stderr delta-cat ./dv
+	assert_failure 65
+	assert_equal "$stderr" "delta-cat: ./dv: deletion vector of small.parquet: the vector in deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin at offset 1 marks row 9, past the file's last (it has 5 rows): it is not this file's"
+	# The vector's own file reads as before, and so do the rows of a version before the stray one.
+	assert_equal "$(values ./dv --at-version 1)" 1,2,3,4,5,6,7,8
+	# delta-compact's optimize reads the files as delta-cat does.
+	mkdir lake
+	mv dv lake/dv
+	run --separate-stderr delta-compact --optimize dv
+	assert_failure 65
+	assert_regex "$stderr" "deletion vector of small.parquet: the vector in deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin at offset 1 marks row 9, past the file's last \(it has 5 rows\): it is not this file's$"
+}
+
 @test "deletion vectors in a checkpoint another writer made (DuckDB), read column by column and row by row; the remove of the file's older self may come after its add" {
 	local cols="NULL::STRUCT(minReaderVersion INT, minWriterVersion INT, readerFeatures VARCHAR[], writerFeatures VARCHAR[]) AS protocol,
 		NULL::STRUCT(id VARCHAR, name VARCHAR, description VARCHAR, format STRUCT(provider VARCHAR, options MAP(VARCHAR, VARCHAR)), schemaString VARCHAR, partitionColumns VARCHAR[], configuration MAP(VARCHAR, VARCHAR), createdTime BIGINT) AS metaData,

@@ -238,6 +238,14 @@ struct delta_dv {
  */
 int delta_dv_read(const char *root, const char *file, const char *dv_json, struct delta_dv *dv,
                   struct err_msg *e);
+/*
+ * Check that dv, read from descriptor dv_json for data file `file` of the
+ * table at root, marks only rows of that file, which holds rows rows: a row
+ * index at or past rows means the vector is not the file's.  0, or -1 with
+ * e set (EX_DATAERR) naming the file and where the vector is kept.
+ */
+int delta_dv_check_rows(const char *root, const char *file, const char *dv_json,
+                        const struct delta_dv *dv, int64_t rows, struct err_msg *e);
 /* The serialized bitmap (magic number, 64-bit portable Roaring) of cardinality rows. */
 int delta_dv_parse(const uint8_t *p, size_t n, int64_t cardinality, struct delta_dv *dv,
                    const char **why);

@@ -422,6 +422,34 @@ int delta_dv_file(const char *dv_json, struct buf *path)
 	return rc;
 }
 
+int delta_dv_check_rows(const char *root, const char *file, const char *dv_json,
+                        const struct delta_dv *dv, int64_t rows, struct err_msg *e)
+{
+	if (!dv->n || dv->rows[dv->n - 1] < (uint64_t)(rows > 0 ? rows : 0))
+		return 0;
+	/* Name the vector by where it is kept, as its descriptor may be another file's. */
+	struct dv_desc d;
+	struct buf path = BUF_INIT, name = BUF_INIT;
+	const char *why;
+	if (desc_parse(dv_json, &d) == 0 && d.st[0] == 'i')
+		buf_puts(&name, " inline in the log");
+	else if (d.st && d.pd && dv_path(NULL, d.st, d.pd, &path, &why) == 0 &&
+	         !buf_failed(&path)) {
+		buf_printf(&name, " in %s", path.data);
+		if (d.has_offset)
+			buf_printf(&name, " at offset %lld", (long long)d.offset);
+	}
+	err_set(e, EX_DATAERR,
+	        "%s: deletion vector of %s: the vector%s marks row %llu, past the file's last "
+	        "(it has %lld rows): it is not this file's",
+	        root, file, buf_failed(&name) || !name.len ? "" : name.data,
+	        (unsigned long long)dv->rows[dv->n - 1], (long long)rows);
+	desc_free(&d);
+	buf_free(&path);
+	buf_free(&name);
+	return -1;
+}
+
 int delta_dv_read(const char *root, const char *file, const char *dv_json, struct delta_dv *dv,
                   struct err_msg *e)
 {

@@ -461,6 +461,9 @@ struct delta_rows *delta_rows_open(const char *root, const struct delta_file *f,
 			e->status = EX_DATAERR; /* the log names a file that is not there */
 		goto fail;
 	}
+	if (f->dv_json &&
+	    delta_dv_check_rows(root, f->path, f->dv_json, &r->dv, pq_reader_num_rows(r->r), e) < 0)
+		goto fail;
 	if (map_columns(r, e) < 0)
 		goto fail;
 	r->ng = pq_reader_num_row_groups(r->r);

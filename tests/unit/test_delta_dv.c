@@ -162,6 +162,38 @@ static void test_containers_out_of_order(void)
 	T_EQ_INT(delta_dv_parse(m.b, m.n, 1, &dv, &why), -1);
 }
 
+static void test_rows_past_the_file(void)
+{
+	struct bm m;
+	static const uint16_t rows[] = {1, 10};
+	head(&m, 1);
+	array_bucket(&m, 0, rows, 2);
+	struct delta_dv dv;
+	const char *why = NULL;
+	struct err_msg e = {0};
+	T_EQ_INT(delta_dv_parse(m.b, m.n, 2, &dv, &why), 0);
+	/* row 10 is the last of a file of 11 rows, and past the last of a file of 10 */
+	const char *inl = "{\"storageType\":\"i\",\"pathOrInlineDv\":\"x\",\"sizeInBytes\":36,"
+	                  "\"cardinality\":2}";
+	T_EQ_INT(delta_dv_check_rows("t", "a.parquet", inl, &dv, 11, &e), 0);
+	T_EQ_INT(delta_dv_check_rows("t", "a.parquet", inl, &dv, 10, &e), -1);
+	T_EQ_INT(e.status, 65);
+	T_EQ_STR(e.text,
+	         "t: deletion vector of a.parquet: the vector inline in the log marks row 10, "
+	         "past the file's last (it has 10 rows): it is not this file's");
+	T_EQ_INT(delta_dv_check_rows("t", "a.parquet",
+	                             "{\"storageType\":\"p\",\"pathOrInlineDv\":\"file:/v/dv.bin\","
+	                             "\"offset\":4,\"sizeInBytes\":36,\"cardinality\":2}",
+	                             &dv, 0, &e),
+	         -1);
+	T_EQ_STR(e.text,
+	         "t: deletion vector of a.parquet: the vector in /v/dv.bin at offset 4 marks "
+	         "row 10, past the file's last (it has 0 rows): it is not this file's");
+	delta_dv_free(&dv);
+	/* no rows at all: any file's */
+	T_EQ_INT(delta_dv_check_rows("t", "a.parquet", inl, &dv, 0, &e), 0);
+}
+
 static void test_unique_id(void)
 {
 	struct buf b = BUF_INIT;
@@ -186,6 +218,7 @@ int main(void)
 	T_RUN(test_array_containers_in_two_buckets);
 	T_RUN(test_bitmap_and_run_containers);
 	T_RUN(test_containers_out_of_order);
+	T_RUN(test_rows_past_the_file);
 	T_RUN(test_unique_id);
 	T_DONE();
 }
