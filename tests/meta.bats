@@ -268,6 +268,36 @@ EOF
 	assert_equal "$(rows l_part)" '0 0 0 0 0 2'
 }
 
+@test "a .part file of a writer that has exited but not been waited for (a zombie) is loaded" {
+	fresh_db l_zombie
+	export STOCKETL_SPOOL=$PWD/spool
+	mkdir spool
+	# The writer exits at once; its parent becomes a sleep, which never waits for it.
+	(
+		sleep 0 &
+		echo $! >zombie.pid
+		exec sleep 60 3>&-
+	) &
+	SLEEPER=$!
+	local zombie stat=''
+	for _ in $(seq 100); do
+		zombie=$(cat zombie.pid 2>/dev/null) || true
+		[ -n "$zombie" ] && read -r stat <"/proc/$zombie/stat" 2>/dev/null
+		[[ $stat == *") Z "* ]] && break
+		sleep 0.05
+	done
+	[[ $stat == *") Z "* ]]
+	kill -0 "$zombie"
+	file=spool/$(date +%s%6N)-$zombie-runner.ndjson.part
+	echo '{"fact":"watermark","program":"runner","at":"2026-12-06T10:00:00Z","symbol":"IBM","interval":"5min","newest":"2026-12-05T20:55:00Z"}' >"$file"
+	run --separate-stderr stocketl-db --dsn "$DSN" load-spool
+	assert_success
+	assert_output --regexp '^loaded 1 files from .*: 1 rows added, 0 already there$'
+	assert_equal "$stderr" ''
+	[ ! -e "$file" ]
+	assert_equal "$(rows l_zombie)" '0 0 0 0 0 1'
+}
+
 @test "lines that are not facts are said with file and line; the rest loads and the file is set aside" {
 	fresh_db l_bad
 	export STOCKETL_SPOOL=$PWD/spool

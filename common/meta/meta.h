@@ -200,7 +200,9 @@ int meta_spool_list(const char *dir, struct meta_file **files, size_t *n, struct
  * Is the writer of a .part file alive?  1 when it holds the file's lock,
  * or, for writers that take no lock (a shell), when a process with the
  * file's pid runs and started no later than the file was created (a pid
- * reused by a later process is not the writer).  0 when it is gone.
+ * reused by a later process is not the writer; a zombie, which has exited
+ * but not been waited for, does not run).  0 when it is gone.  Without
+ * /proc, a process with the file's pid counts as its running writer.
  */
 int meta_part_live(const char *dir, const struct meta_file *f);
 

@@ -470,33 +470,38 @@ int meta_spool_list(const char *dir, struct meta_file **files, size_t *n, struct
 }
 
 /*
- * When process pid started, in µs since the epoch, from /proc; -1 when it
- * cannot be told.  /proc/PID/stat's 22nd field counts clock ticks since
- * boot, and /proc/stat's btime is the boot's time in seconds.
+ * Process pid's state (/proc/PID/stat's 3rd field: R, S, D, Z for a zombie
+ * ...) into *state, and when it started, in µs since the epoch, into
+ * *start_us; 0 and -1 for what cannot be told (no /proc).  The 22nd field
+ * counts clock ticks since boot, and /proc/stat's btime is the boot's time
+ * in seconds.
  */
-static int64_t meta_pid_start_us(pid_t pid)
+static void meta_pid_stat(pid_t pid, char *state, int64_t *start_us)
 {
 	char path[64], text[1024];
+	*state = 0;
+	*start_us = -1;
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return;
 	ssize_t k = read(fd, text, sizeof text - 1);
 	close(fd);
 	if (k <= 0)
-		return -1;
+		return;
 	text[k] = '\0';
 	/* The command name (field 2) may hold spaces and parentheses: count from its last ')'. */
 	char *p = strrchr(text, ')');
-	if (!p)
-		return -1;
+	if (!p || p[1] != ' ' || !p[2])
+		return;
+	*state = p[2];
 	unsigned long long ticks = 0;
 	int field = 2;
 	for (p++; *p && field < 22; p++)
 		if (*p == ' ')
 			field++;
 	if (field != 22 || sscanf(p, "%llu", &ticks) != 1)
-		return -1;
+		return;
 	FILE *st = fopen("/proc/stat", "re");
 	long long btime = -1;
 	char line[256];
@@ -507,9 +512,9 @@ static int64_t meta_pid_start_us(pid_t pid)
 		fclose(st);
 	long hz = sysconf(_SC_CLK_TCK);
 	if (btime < 0 || hz <= 0)
-		return -1;
-	return btime * TS_US_PER_SEC +
-	       (int64_t)(ticks * (unsigned long long)TS_US_PER_SEC / (unsigned long long)hz);
+		return;
+	*start_us = btime * TS_US_PER_SEC +
+	            (int64_t)(ticks * (unsigned long long)TS_US_PER_SEC / (unsigned long long)hz);
 }
 
 int meta_part_live(const char *dir, const struct meta_file *f)
@@ -525,8 +530,16 @@ int meta_part_live(const char *dir, const struct meta_file *f)
 		return 1;
 	if (kill(f->pid, 0) < 0 && errno == ESRCH)
 		return 0;
-	int64_t started = meta_pid_start_us(f->pid);
-	/* Unknown start: the process may be the writer, and a live file is never taken. */
+	char state;
+	int64_t started;
+	meta_pid_stat(f->pid, &state, &started);
+	/*
+	 * A zombie (exited, its parent has not waited for it yet) still answers
+	 * kill(2), but it writes nothing more: its file is finished.
+	 */
+	if (state == 'Z' || state == 'X' || state == 'x')
+		return 0;
+	/* Unknown start (no /proc): the process may be the writer, and a live file is never taken. */
 	if (started < 0)
 		return 1;
 	return started <= f->created_us + META_START_SLACK_US;

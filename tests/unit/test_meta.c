@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -335,6 +336,26 @@ static void test_part_liveness_without_a_lock(void)
 	f.pid = child;
 	f.created_us = (int64_t)time(NULL) * 1000000;
 	T_EQ_INT(meta_part_live(dir, &f), 0);
+	/* A pid that has exited but is not waited for yet (a zombie): it answers kill(2). */
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	char stat[64], text[256] = "";
+	snprintf(stat, sizeof stat, "/proc/%d/stat", (int)child);
+	for (int i = 0; i < 500 && !strstr(text, ") Z "); i++) {
+		usleep(10000);
+		FILE *fp = fopen(stat, "r");
+		if (fp && !fgets(text, sizeof text, fp))
+			text[0] = '\0';
+		if (fp)
+			fclose(fp);
+	}
+	T_CHECK(strstr(text, ") Z ") != NULL);
+	T_EQ_INT(kill(child, 0), 0);
+	f.pid = child;
+	f.created_us = (int64_t)time(NULL) * 1000000;
+	T_EQ_INT(meta_part_live(dir, &f), 0);
+	waitpid(child, NULL, 0);
 }
 
 int main(void)
