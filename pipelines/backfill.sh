@@ -37,10 +37,6 @@ source "$(dirname "$0")/lib/runner.sh"
 source "$(dirname "$0")/lib/fetch.sh"
 runner_main backfill "$@"
 
-stage_create() {
-	exec delta-create "$FETCH_TABLE" --schema "$RUNNER_ROOT/conf/tables/bronze.schema" --partition-by trade_date
-}
-
 stage_fetch() {
 	exec av-fetch "${FETCH_OPTS[@]}" "${FETCH_EVERY[@]}" --month "$BF_MONTH" --app "$BF_APP" "${BF_SYMBOLS[@]}"
 }
@@ -56,7 +52,7 @@ stage_validate() {
 }
 
 stage_append() {
-	exec delta-append -v "$FETCH_TABLE"
+	fetch_append
 }
 
 # The month is loaded once delta-append says it committed the month's batch.
@@ -112,10 +108,8 @@ BF_NEXT_US=0
 BF_FILE=$RUNNER_STATE/backfill/$FETCH_TABLE.ndjson
 if ! mkdir -p "$RUNNER_STATE/backfill" "$RUNNER_STATE/rejects" "$RUNNER_STATE/reports" ||
 	! touch "$BF_FILE"; then
-	runner_fail create 74 "cannot make $BF_FILE"
+	runner_fail state 74 "cannot make $BF_FILE"
 fi
-
-run_pipeline create || runner_finish
 
 declare -A loaded=()
 while IFS= read -r key; do

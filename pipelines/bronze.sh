@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The bronze job: fetch the latest intraday bars, normalise and check them,
-# and append them to the bronze table (created on first use), through the
+# and append them to the bronze table (created on first use, by the append
+# stage: a fetch that fails before any output leaves no table), through the
 # job runner (pipelines/lib/runner.sh: run id, lock, retries, time limit,
 # log, spool).
 #
@@ -18,9 +19,10 @@
 # ./var): rejects/normalize.ndjson, rejects/validate.ndjson and
 # reports/<run id>.json.
 #
-# Stages: create (delta-create), then fetch | normalize | validate | append,
-# with watermark beside them (one update per commit).  Exit status: the
-# run's, as the runner takes it from the stages (README, "The job").
+# Stages: fetch | normalize | validate | append (delta-create, then
+# delta-append), with watermark beside them (one update per commit).
+# Exit status: the run's, as the runner takes it from the stages (README,
+# "The job").
 
 # shellcheck disable=SC2317 # the stage_ functions are called by the runner
 set -u
@@ -30,10 +32,6 @@ source "$(dirname "$0")/lib/runner.sh"
 # shellcheck source=pipelines/lib/fetch.sh
 source "$(dirname "$0")/lib/fetch.sh"
 runner_main bronze "$@"
-
-stage_create() {
-	exec delta-create "$FETCH_TABLE" --schema "$RUNNER_ROOT/conf/tables/bronze.schema" --partition-by trade_date
-}
 
 stage_fetch() {
 	fetch_groups
@@ -53,15 +51,14 @@ stage_validate() {
 }
 
 stage_append() {
-	exec delta-append -v "$FETCH_TABLE"
+	fetch_append
 }
 
 mkdir -p "$RUNNER_STATE/rejects" "$RUNNER_STATE/reports" || {
-	runner_stage_failed create 74 "cannot make $RUNNER_STATE/rejects and reports"
+	runner_stage_failed state 74 "cannot make $RUNNER_STATE/rejects and reports"
 	runner_finish
 }
 fetch_args
-run_pipeline create || runner_finish
 FETCH_TABLE_PATH=$(fetch_table_path)
 FETCH_TABLE_VERSION=$(fetch_table_version)
 if [ "$FETCH_EXPLICIT" = 0 ]; then

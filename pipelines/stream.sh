@@ -33,10 +33,6 @@ source "$(dirname "$0")/lib/runner.sh"
 source "$(dirname "$0")/lib/fetch.sh"
 runner_main stream "$@"
 
-stage_create() {
-	exec delta-create "$FETCH_TABLE" --schema "$RUNNER_ROOT/conf/tables/bronze.schema" --partition-by trade_date
-}
-
 # The catch-up is no follow run: --every is for stage_follow.
 stage_fetch() {
 	FETCH_EVERY=()
@@ -60,7 +56,7 @@ stage_validate() {
 }
 
 stage_append() {
-	exec delta-append -v "$FETCH_TABLE"
+	fetch_append
 }
 
 # After each commit: the watermarks, then silver (the silver job, nested
@@ -87,9 +83,8 @@ for a in "${FETCH_OPTS[@]}"; do
 	case $a in --app | --app=*) STREAM_APP_GIVEN=1 ;; esac
 done
 mkdir -p "$RUNNER_STATE/rejects" "$RUNNER_STATE/reports" ||
-	runner_fail create 74 "cannot make $RUNNER_STATE/rejects and reports"
+	runner_fail state 74 "cannot make $RUNNER_STATE/rejects and reports"
 
-run_pipeline create || runner_finish
 FETCH_TABLE_PATH=$(fetch_table_path)
 FETCH_TABLE_VERSION=$(fetch_table_version)
 fetch_watermarks_load || runner_finish

@@ -156,7 +156,7 @@ bronze() {
 	assert_output --partial 'tick-validate: '
 }
 
-@test "without an API key the job stops after fetching with one message and 78, and loads nothing" {
+@test "without an API key the job stops at its first stage, fetch, with one message and 78, and leaves no table nor lake behind" {
 	job_serve '[]'
 	unset ALPHAVANTAGE_API_KEY
 	run --separate-stderr bronze IBM
@@ -164,11 +164,18 @@ bronze() {
 	assert_equal "${#stderr_lines[@]}" 2
 	assert_regex "${stderr_lines[0]}" "^av-fetch: no API key: "
 	assert_regex "${stderr_lines[1]}" "^bronze: run [^ ]*: status 78, failed at stage fetch; "
-	[ ! -f "$T/_delta_log/00000000000000000001.json" ]
-	# the stages after fetch never started
+	# fetch was the run's only stage: bronze is made by the append stage, which never started
 	run facts stage '.stage'
-	assert_output $'"create"\n"fetch"'
+	assert_output '"fetch"'
+	[ ! -e "$STOCKETL_LAKE" ]
 	[ ! -s "$MOCKAV_LOG" ]
+	# with a key, the first run makes the table
+	echo '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]' >rules.json
+	mockav_rules rules.json
+	ALPHAVANTAGE_API_KEY=test-key run --separate-stderr bronze -q IBM
+	assert_success
+	[ -f "$T/_delta_log/00000000000000000000.json" ]
+	[ -f "$T/_delta_log/00000000000000000001.json" ]
 }
 
 @test "with the API unreachable the job fails at fetch with 69, and no stage after it reports a failed check" {
@@ -224,7 +231,7 @@ bronze() {
 	assert_regex "${stderr_lines[1]}" "^stock-etl: run [^ ]*: status 78, failed at stage bronze; "
 	run facts stage 'select(.job == "stock-etl") | .stage'
 	assert_output '"bronze"'
-	[ ! -e "$STOCKETL_LAKE/silver" ]
+	[ ! -e "$STOCKETL_LAKE" ]
 }
 
 @test "the stream catches up, commits each cycle with each bar once, refreshes silver after each commit, and ends cleanly on SIGTERM without committing the batch in progress" {
@@ -369,4 +376,21 @@ make_job() {
 	assert_regex "$stderr" "bronze: run [^ ]*: status 2, failed at stage validate[ ;]"
 	# make names the job's own status
 	assert_regex "$stderr" "make: \*\*\* \[Makefile:[0-9]+: run\] Error 2"
+}
+
+@test "make run without an API key stops at the job's first stage with one message and 78, and leaves no table nor lake behind" {
+	O_DIR=$(cd "$STOCKETL_ROOT/${O:-build/rel}" && pwd)
+	job_serve '[]'
+	unset ALPHAVANTAGE_API_KEY
+	STOCKETL_STATE=$PWD/var run --separate-stderr make_job run ARGS="--interval 5min IBM"
+	assert_failure 2
+	# the one message, the run's summary, and make's note of the job's status
+	assert_equal "${#stderr_lines[@]}" 3
+	assert_regex "${stderr_lines[0]}" "^av-fetch: no API key: looked at --api-key-file, \\\$ALPHAVANTAGE_API_KEY, "
+	assert_regex "${stderr_lines[1]}" "^bronze: run [^ ]*: status 78, failed at stage fetch; "
+	assert_regex "${stderr_lines[2]}" "^make: \*\*\* \[Makefile:[0-9]+: run\] Error 78$"
+	run facts stage '[.stage, .status]'
+	assert_output '["fetch",78]'
+	[ ! -e "$STOCKETL_LAKE" ]
+	[ ! -s "$MOCKAV_LOG" ]
 }

@@ -113,7 +113,7 @@ bronze_crash() {
 	run facts run 'keys_unsorted'
 	assert_line --index 0 '["fact","run_id","program","at","job","attempt","started_at","ended_at","status","failed_stage","reason","host"]'
 	run facts stage '[.stage, .status, .records_in, .records_out, .rejected]'
-	assert_output "$(printf '%s\n' '["create",0,null,null,null]' '["fetch",0,null,1,null]' '["normalize",0,1,100,0]' \
+	assert_output "$(printf '%s\n' '["fetch",0,null,1,null]' '["normalize",0,1,100,0]' \
 		'["validate",0,100,100,0]' '["append",0,100,100,null]' '["watermark",0,null,null,null]')"
 	run facts stage 'select((.at | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$") | not) or .started_at > .ended_at)'
 	assert_output ""
@@ -201,8 +201,8 @@ bronze_crash() {
 	run facts run 'select(.ended_at) | [.status, .failed_stage, .reason]'
 	assert_output "[78,\"append\",\"delta-append: [delta] max_open_files: expected an integer from 1 to 4096, got '0'\"]"
 	run facts stage '[.stage, .status]'
-	assert_output "$(printf '%s\n' '["create",0]' '["fetch",0]' '["normalize",0]' '["validate",0]' \
-		'["append",78]' '["watermark",0]')"
+	assert_output "$(printf '%s\n' '["fetch",0]' '["normalize",0]' '["validate",0]' '["append",78]' \
+		'["watermark",0]')"
 	run grep -c "^append: delta-append: \[delta\] max_open_files" var/logs/bronze/*.log
 	assert_output 1
 	# 78 is not temporary: one attempt
@@ -521,7 +521,7 @@ EOF
 	run pg_query "SELECT run_id, version, rows, operation FROM stocketl.commits ORDER BY version"
 	assert_output "$id1|1|100|WRITE"$'\n'"$id2|2|1|WRITE"
 	run pg_query "SELECT count(*) FROM stocketl.stages WHERE run_id = '$id1'"
-	assert_output 6
+	assert_output 5
 }
 
 @test "bad [job] settings are configuration errors that name the file and the line" {

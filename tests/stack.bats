@@ -251,7 +251,7 @@ pids() {
 	run --separate-stderr etl-history --source postgres --format json runs
 	assert_success
 	run jq -r '.runs[] | select(.job == "stock-etl") | "\(.status) \(.rows_committed > 0) \([.stages[].stage] | sort | join(","))"' <<<"$output"
-	assert_output "0 true append,bronze,consumed,create,create,fetch,latest,merge,normalize,read,silver,validate,watermark"
+	assert_output "0 true append,bronze,consumed,create,fetch,latest,merge,normalize,read,silver,validate,watermark"
 	run --separate-stderr mk down
 	assert_success
 	run ! mountpoint -q var/lake

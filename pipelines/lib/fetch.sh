@@ -92,6 +92,17 @@ fetch_args() {
 	esac
 }
 
+# fetch_append: the append stage into bronze, which is made here on first
+# use (delta-create: nothing to do when it exists) rather than in a stage
+# before the fetch: the runner starts the stages after the fetch only once
+# it has written something, so a fetch that fails before any output (no
+# API key) leaves neither a table nor a lake directory behind.
+fetch_append() {
+	delta-create "$FETCH_TABLE" --schema "$RUNNER_ROOT/conf/tables/bronze.schema" --partition-by trade_date ||
+		exit
+	exec delta-append -v "$FETCH_TABLE"
+}
+
 # fetch_table_path: the table's directory, as the programs resolve it
 # ($STOCKETL_LAKE, else [storage] lake, else ./lake), made absolute.
 fetch_table_path() {
