@@ -183,6 +183,31 @@ screenshot() {
 		"Jun 2 08:15 08:30 09:00 09:30 10:00 10:30 11:00 11:30 12:00 12:30 13:00 13:30 14:00 14:30 15:00 15:30"
 }
 
+@test "a chart that starts shortly before a day names that day at its dashed line, in the exchange's zone" {
+	# The last three 5-minute bars of Monday evening in New York (19:45 to
+	# 19:55 EDT, 23:45 to 23:55 UTC), then Tuesday's from 04:00 to 19:55.
+	{
+		for m in 45 50 55; do bar IBM 5min "2025-06-02T23:$m:00Z" 10 11 9 10 100; done
+		for h in 08 09 10 11 12 13 14 15 16 17 18 19 20 21 22 23; do
+			for m in 00 05 10 15 20 25 30 35 40 45 50 55; do
+				bar IBM 5min "2025-06-03T$h:$m:00Z" 10 11 9 10 100
+			done
+		done
+	} >evening.ndjson
+	tick-chart evening.ndjson >evening.svg
+	assert_equal "$(candles evening.svg)" 195
+	assert_equal "$(q evening.svg "count(//*[@class='day-start'])")" 1
+	# Tuesday's date stands at its line (a half candle right of it) rather
+	# than crowded out by Monday's at the first candle, which the title dates.
+	assert_equal "$(texts evening.svg time-axis)" \
+		"Jun 3 05:00 06:00 07:00 08:00 09:00 10:00 11:00 12:00 13:00 14:00 15:00 16:00 17:00 18:00 19:00"
+	line=$(q evening.svg "string(//*[@class='day-start']/@d)")
+	line=${line#M}
+	x=$(q evening.svg "string(//*[@class='time-axis']/*[1]/@x)")
+	awk -v line="${line%% *}" -v x="$x" 'BEGIN { exit !(x > line && x - line < 5) }'
+	[[ $(q evening.svg "string(//*[@class='title'])") == *"2025-06-02 – 2025-06-03 · America/New_York" ]]
+}
+
 @test "several symbols are stacked panels, each with its own scales" {
 	gen-ticks -s 2 -m 780 >two.ndjson
 	run tick-chart --title "NVDA & TSLA <1min>" -o two.svg two.ndjson

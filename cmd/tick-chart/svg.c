@@ -293,13 +293,52 @@ struct tlabel {
 	char text[24];
 };
 
+/* Place the label of candle i, which starts a new `ri` (shown as `shown`), unless it crowds one. */
+static void place_label(const struct frame *f, const struct tz *z, size_t i, int ri, int shown,
+                        struct tlabel *out, size_t *placed)
+{
+	struct chart_when w;
+	struct tlabel t;
+	chart_when(z, f->l->v[i].t0, &w);
+	/*
+	 * A time of day names the turn it marks, not the first candle
+	 * after it: 12:00 over a 12:05 candle when no bar began at
+	 * noon, so that the axis reads in round steps (the candles'
+	 * tooltips give their own times).
+	 */
+	if (i != 0 && ri < U_DAY) {
+		int64_t step = chart_unit_seconds(ri) / 60;
+		int64_t m = ((int64_t)w.hour * 60 + w.minute) / step * step;
+		w.hour = (int)(m / 60);
+		w.minute = (int)(m % 60);
+	}
+	label_text(&w, shown, i == 0, t.text, sizeof t.text);
+	t.i = i;
+	t.rank = shown;
+	t.half = (double)strlen(t.text) * CHAR_W / 2;
+	t.x = candle_x(f, i);
+	if (t.x - t.half < f->x0)
+		t.x = f->x0 + t.half;
+	if (t.x + t.half > f->x1)
+		t.x = f->x1 - t.half;
+	for (size_t k = 0; k < *placed; k++)
+		if (fabs(out[k].x - t.x) < out[k].half + t.half + LABEL_GAP)
+			return;
+	out[(*placed)++] = t;
+}
+
 /*
  * Choose the labels: the finest unit whose turns fit the width gives the
  * candidates, which are placed biggest turn first, each only where it does
- * not crowd one already placed.  Returns the number placed, in x order.
+ * not crowd one already placed.  The first candle's label (the date it
+ * starts on) goes first, except on a chart whose days are marked with
+ * dashed lines: there the lines' dates go before it, so that a chart that
+ * starts shortly before a day (the bars of a UTC day, which begin with the
+ * exchange's evening before) names that day at its line instead of
+ * leaving the line bare.  Returns the number placed, in x order.
  */
 static size_t time_labels(const struct frame *f, const struct tz *z, const int *rank,
-                          struct tlabel *out)
+                          int days_marked, struct tlabel *out)
 {
 	const struct chart_level *l = f->l;
 	size_t n = l->n, max_labels = (size_t)((f->x1 - f->x0) / 55) + 1;
@@ -319,43 +358,15 @@ static size_t time_labels(const struct frame *f, const struct tz *z, const int *
 			break;
 	}
 	size_t placed = 0;
-	/* Biggest turns first; the first candle always gets a label. */
+	/* The first candle's label goes after the turns of this rank and above. */
+	int first_after = days_marked && unit <= U_DAY ? U_DAY : U_CENTURY + 1;
 	for (int r = U_CENTURY + 1; r >= unit; r--) {
-		for (size_t i = 0; i < n; i++) {
-			int ri = i == 0 ? U_CENTURY + 1 : rank[i];
-			if (ri != r)
-				continue;
-			struct chart_when w;
-			struct tlabel t;
-			chart_when(z, l->v[i].t0, &w);
-			/*
-			 * A time of day names the turn it marks, not the first candle
-			 * after it: 12:00 over a 12:05 candle when no bar began at
-			 * noon, so that the axis reads in round steps (the candles'
-			 * tooltips give their own times).
-			 */
-			if (i != 0 && ri < U_DAY) {
-				int64_t step = chart_unit_seconds(ri) / 60;
-				int64_t m = ((int64_t)w.hour * 60 + w.minute) / step * step;
-				w.hour = (int)(m / 60);
-				w.minute = (int)(m % 60);
-			}
-			int shown = i == 0 ? (unit > U_DAY ? unit : U_DAY) : ri;
-			label_text(&w, shown, i == 0, t.text, sizeof t.text);
-			t.i = i;
-			t.rank = shown;
-			t.half = (double)strlen(t.text) * CHAR_W / 2;
-			t.x = candle_x(f, i);
-			if (t.x - t.half < f->x0)
-				t.x = f->x0 + t.half;
-			if (t.x + t.half > f->x1)
-				t.x = f->x1 - t.half;
-			int crowded = 0;
-			for (size_t k = 0; k < placed && !crowded; k++)
-				crowded = fabs(out[k].x - t.x) < out[k].half + t.half + LABEL_GAP;
-			if (!crowded)
-				out[placed++] = t;
-		}
+		for (size_t i = 1; i < n; i++)
+			if (rank[i] == r)
+				place_label(f, z, i, r, r, out, &placed);
+		if (r == first_after)
+			place_label(f, z, 0, U_CENTURY + 1, unit > U_DAY ? unit : U_DAY, out,
+			            &placed);
 	}
 	/* x order (insertion sort: a few dozen labels). */
 	for (size_t i = 1; i < placed; i++) {
@@ -454,13 +465,15 @@ static void put_time_axis(struct buf *b, const struct frame *f, const struct cha
 			prev[u] = key[u];
 		}
 	}
-	size_t nl = time_labels(f, o->zone, ranks, labels);
 	double bottom = f->vol_top + f->vol_h;
 	size_t days = 0;
 	for (size_t i = 1; i < n; i++)
 		days += ranks[i] >= U_DAY;
-	if (intraday(f) && days && (double)(days + 1) * DAY_MIN <= f->x1 - f->x0) {
-		/* Where each day starts, through both areas, unless days are too narrow to tell. */
+	/* Days are marked unless they are too narrow to tell apart. */
+	int days_marked = intraday(f) && days && (double)(days + 1) * DAY_MIN <= f->x1 - f->x0;
+	size_t nl = time_labels(f, o->zone, ranks, days_marked, labels);
+	if (days_marked) {
+		/* Where each day starts, through both areas. */
 		buf_puts(b, "<path class=\"day-start\" stroke=\"#b4b4b4\" stroke-dasharray=\"3 3\" "
 		            "shape-rendering=\"crispEdges\" d=\"");
 		for (size_t i = 1; i < n; i++) {
