@@ -436,7 +436,7 @@ delta-append: bronze: 1 batch not committed"
 	chmod -R u+w features
 	run --separate-stderr delta-append ./features </dev/null
 	assert_failure 65
-	assert_equal "$stderr" "delta-append: ./features: reader version 5 (reader features blahabl, v2Checkpoint) is not supported; this reads versions 1 and 2, and 3 with the features timestampNtz, deletionVectors, columnMapping, typeWidening and vacuumProtocolCheck"
+	assert_equal "$stderr" "delta-append: ./features: reader version 5 (reader features blahabl) is not supported; this reads versions 1 and 2, and 3 with the features timestampNtz, deletionVectors, columnMapping, typeWidening, vacuumProtocolCheck and v2Checkpoint"
 	run --separate-stderr delta-append nosuch </dev/null
 	assert_failure 65
 	assert_equal "$stderr" "delta-append: $STOCKETL_LAKE/nosuch: not a Delta table (no _delta_log) (create it with delta-create)"
@@ -748,4 +748,31 @@ ict_lines() {
 	assert_output 0
 	run --separate-stderr delta-cat --columns k ict
 	assert_equal "$(wc -l <<<"$output")" 20
+}
+
+@test "a table with the v2Checkpoint feature takes appends: replay starts from its UUID-named checkpoint, and the checkpoints written are classic V1 ones, which the protocol allows in such a table" {
+	delta-create v2 --schema "$SCHEMA" --partition-by trade_date --property delta.checkpointInterval=3
+	C=$STOCKETL_LAKE/v2/_delta_log T=$STOCKETL_LAKE/v2
+	gen-ticks -a feed -b 1 -i 1 4 | delta-append v2
+	# version 2 turns the feature on; a UUID-named JSON checkpoint of it holds the files itself
+	jq -c 'select(.protocol) | .protocol = {minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"]}' \
+		"$(log 0)" >"$(log 2)"
+	{
+		echo '{"checkpointMetadata":{"version":2,"tags":{}}}'
+		cat "$(log 2)"
+		jq -c 'select(.metaData)' "$(log 0)"
+		jq -c 'select(.txn or .add) | del(.txn.lastUpdated)' "$(log 1)"
+	} >"$C/00000000000000000002.checkpoint.016ae953-37a9-438e-8683-9a9a4a79a395.json"
+	rm "$(log 0)" "$(log 1)"
+	# the replayed batch is known from the checkpoint's txn
+	run --separate-stderr bash -c "gen-ticks -a feed -b 3 -i 1 4 | delta-append -v v2"
+	assert_success
+	[[ "$stderr" == *skipped* ]]
+	[[ "$stderr" == *"wrote the checkpoint of version 3"* ]]
+	[ -f "$C/00000000000000000003.checkpoint.parquet" ]
+	[ "$(find "$C" -name '*.checkpoint.*.*.parquet' | wc -l)" = 0 ]
+	run duckdb-query.js "SELECT count(*) FILTER (WHERE add IS NOT NULL) AS adds, max(protocol.readerFeatures[1]) AS f FROM read_parquet('$C/00000000000000000003.checkpoint.parquet')"
+	assert_output '{"adds":2,"f":"v2Checkpoint"}'
+	assert_equal "$(delta-cat v2 | wc -l)" 12
+	assert_equal "$(duck_rows | wc -l)" 12
 }

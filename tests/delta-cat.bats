@@ -222,7 +222,7 @@ EOF
 	run --separate-stderr delta-cat "$DELTA/delta-rs/simple_table_features"
 	assert_failure 65
 	assert_output ''
-	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table_features: reader version 5 (reader features blahabl, v2Checkpoint) is not supported; this reads versions 1 and 2, and 3 with the features timestampNtz, deletionVectors, columnMapping, typeWidening and vacuumProtocolCheck"
+	assert_equal "$stderr" "delta-cat: $DELTA/delta-rs/simple_table_features: reader version 5 (reader features blahabl) is not supported; this reads versions 1 and 2, and 3 with the features timestampNtz, deletionVectors, columnMapping, typeWidening, vacuumProtocolCheck and v2Checkpoint"
 }
 
 @test "--where on partition columns skips files without opening them" {
@@ -1080,4 +1080,148 @@ added_file() { jq -r 'select(.add) | .add.path' "$1/_delta_log/$(printf '%020d' 
 		assert_failure 65
 		assert_equal "$stderr" "delta-cat: ./w: column \"v\": the type change from ${from//\"/} to ${to//\"/} (delta.typeChanges) is not one this reads"
 	done
+}
+
+# DuckDB's types of the actions of a V2 checkpoint and of its sidecars.
+V2_ADD="STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, stats VARCHAR, tags MAP(VARCHAR, VARCHAR))"
+V2_REMOVE="STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, extendedFileMetadata BOOLEAN, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT)"
+
+# sidecar DIR NAME FILE...: DuckDB writes the sidecar _delta_log/_sidecars/NAME
+# of DIR, holding an add of each FILE (a FILE written -FILE is a remove),
+# and prints its sidecar action.
+sidecar() {
+	local d=$1 name=$2 f rows=()
+	shift 2
+	mkdir -p "$d/_delta_log/_sidecars"
+	for f in "$@"; do
+		if [ "${f#-}" != "$f" ]; then
+			rows+=("SELECT NULL::$V2_ADD AS \"add\", {'path': '${f#-}', 'deletionTimestamp': 5, 'dataChange': true, 'extendedFileMetadata': true, 'partitionValues': MAP {}, 'size': 0}::$V2_REMOVE AS \"remove\"")
+		else
+			rows+=("SELECT {'path': '$f', 'partitionValues': MAP {}, 'size': 0, 'modificationTime': 0, 'dataChange': false, 'stats': NULL, 'tags': NULL}::$V2_ADD AS \"add\", NULL::$V2_REMOVE AS \"remove\"")
+		fi
+	done
+	local sql
+	sql=$(printf ' UNION ALL %s' "${rows[@]}")
+	duckdb-query.js "COPY (${sql# UNION ALL }) TO '$d/_delta_log/_sidecars/$name' (FORMAT parquet)" >/dev/null
+	jq -nc --arg p "$name" --argjson n "$(stat -c %s "$d/_delta_log/_sidecars/$name")" \
+		'{sidecar: {path: $p, sizeInBytes: $n, modificationTime: 1700000000000, tags: {}}}'
+}
+
+# v2_table DIR: a table with the v2Checkpoint feature (column id) whose log
+# was cleaned up to version 2, which a UUID-named JSON checkpoint holds with
+# its files in two sidecars (ids 1 and 2 in a.parquet, 3 in b.parquet);
+# version 3 removes a.parquet and adds c.parquet (id 4).
+v2_table() {
+	local d=$1 uuid=3a0d65cd-4056-49b8-937b-95f9e3ee90e5
+	local p='{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["v2Checkpoint"],"writerFeatures":["v2Checkpoint"]}'
+	new_table "$d" "$(schema id:long)" "$p"
+	add_file "$d" 1 a.parquet "SELECT * FROM (VALUES (1::BIGINT), (2::BIGINT)) v(id)"
+	add_file "$d" 2 b.parquet "SELECT 3::BIGINT AS id"
+	{
+		echo '{"checkpointMetadata":{"version":2,"tags":{}}}'
+		head -2 "$d/_delta_log/00000000000000000000.json"
+		echo '{"txn":{"appId":"feed","version":7}}'
+		sidecar "$d" 016ae953-37a9-438e-8683-9a9a4a79a395.parquet a.parquet
+		# (one named by its absolute URI)
+		sidecar "$d" 7d17ac10.parquet b.parquet |
+			jq -c --arg p "file://$PWD/$d/_delta_log/_sidecars/7d17ac10.parquet" '.sidecar.path = $p'
+	} >"$d/_delta_log/00000000000000000002.checkpoint.$uuid.json"
+	echo '{"remove":{"path":"a.parquet","deletionTimestamp":5,"dataChange":true}}' \
+		>"$d/_delta_log/00000000000000000003.json"
+	add_file "$d" 3 c.parquet "SELECT 4::BIGINT AS id"
+	rm "$d"/_delta_log/0000000000000000000[01].json
+}
+
+@test "V2 checkpoints: a UUID-named JSON checkpoint whose files are in sidecars, relative and absolute; time travel to it; the history after log cleanup" {
+	v2_table t
+	run --separate-stderr delta-cat ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[3,4]'
+	assert_equal "$stderr" ''
+	run --separate-stderr delta-cat --at-version 2 ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[1,2,3]'
+	run --separate-stderr delta-cat --at-version 1 ./t
+	assert_failure 65
+	assert_stderr_contains 'version 1 is no longer in the log (log cleanup); the oldest version that can be read is 2'
+	run --separate-stderr delta-history ./t
+	assert_success
+	assert_equal "$(jq -sc 'map(.version)' <<<"$output")" '[3,2]'
+}
+
+# v2_parquet DIR FILE SIDECAR_ACTION...: DuckDB writes DIR/_delta_log/FILE, a
+# V2 checkpoint of version 3 of v2_table's table as Spark lays one out: the
+# checkpointMetadata, protocol, metaData and sidecar actions, with add and
+# remove columns that no row sets.
+v2_parquet() {
+	local d=$1 file=$2 a sql
+	shift 2
+	local schema
+	schema=$(schema id:long)
+	local cols="NULL::STRUCT(version BIGINT, tags MAP(VARCHAR, VARCHAR)) AS checkpointMetadata,
+		NULL::STRUCT(minReaderVersion INT, minWriterVersion INT, readerFeatures VARCHAR[], writerFeatures VARCHAR[]) AS protocol,
+		NULL::STRUCT(id VARCHAR, name VARCHAR, description VARCHAR, format STRUCT(provider VARCHAR, options MAP(VARCHAR, VARCHAR)), schemaString VARCHAR, partitionColumns VARCHAR[], configuration MAP(VARCHAR, VARCHAR), createdTime BIGINT) AS metaData,
+		NULL::STRUCT(path VARCHAR, sizeInBytes BIGINT, modificationTime BIGINT, tags MAP(VARCHAR, VARCHAR)) AS sidecar,
+		NULL::$V2_ADD AS \"add\", NULL::$V2_REMOVE AS \"remove\""
+	sql="WITH t AS (SELECT $cols)
+		SELECT * REPLACE ({'version': 3, 'tags': MAP {}} AS checkpointMetadata) FROM t
+		UNION ALL BY NAME SELECT * REPLACE ({'minReaderVersion': 3, 'minWriterVersion': 7, 'readerFeatures': ['v2Checkpoint'], 'writerFeatures': ['v2Checkpoint']} AS protocol) FROM t
+		UNION ALL BY NAME SELECT * REPLACE ({'id': 'test', 'name': NULL, 'description': NULL, 'format': {'provider': 'parquet', 'options': MAP {}}, 'schemaString': '$schema', 'partitionColumns': [], 'configuration': MAP {}, 'createdTime': 0} AS metaData) FROM t"
+	for a in "$@"; do
+		sql+="
+		UNION ALL BY NAME SELECT * REPLACE ({'path': '$(jq -r .sidecar.path <<<"$a")', 'sizeInBytes': $(jq .sidecar.sizeInBytes <<<"$a"), 'modificationTime': 1700000000000, 'tags': MAP {}} AS sidecar) FROM t"
+	done
+	duckdb-query.js "COPY ($sql) TO '$d/_delta_log/$file' (FORMAT parquet)" >/dev/null
+}
+
+@test "V2 checkpoints: a UUID-named Parquet one that _last_checkpoint names, a classic-named one with sidecars, and a missing sidecar (exit 65, named; another checkpoint of the version is used when there is one)" {
+	v2_table t
+	local uuid=80a083e8-7026-4e79-81be-64bd76c43a11 s
+	s=$(sidecar t s3.parquet b.parquet c.parquet -a.parquet)
+	v2_parquet t "00000000000000000003.checkpoint.$uuid.parquet" "$s"
+	jq -nc --arg p "00000000000000000003.checkpoint.$uuid.parquet" \
+		'{version: 3, size: 7, numOfAddFiles: 2, v2Checkpoint: {path: $p, sizeInBytes: 1, modificationTime: 1}}' \
+		>t/_delta_log/_last_checkpoint
+	rm t/_delta_log/00000000000000000002.json
+	run --separate-stderr delta-cat ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[3,4]'
+	assert_equal "$stderr" ''
+	# the counts of _last_checkpoint are checked against the checkpoint it names
+	jq -c '.size = 6' t/_delta_log/_last_checkpoint >lc && mv lc t/_delta_log/_last_checkpoint
+	run --separate-stderr delta-cat ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[3,4]'
+	assert_stderr_contains "checkpoint of version 3: _delta_log/00000000000000000003.checkpoint.$uuid.parquet: 7 actions, but _last_checkpoint says 6"
+	rm t/_delta_log/_last_checkpoint
+	run --separate-stderr delta-cat --at-version 2 ./t
+	assert_equal "$(firsts <<<"$output")" '[1,2,3]'
+
+	# a classic-named V2 checkpoint of the same version, with a sidecar of its own
+	s=$(sidecar t s3-classic.parquet c.parquet b.parquet -a.parquet)
+	v2_parquet t 00000000000000000003.checkpoint.parquet "$s"
+	run --separate-stderr delta-cat ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[3,4]'
+	assert_equal "$stderr" ''
+	rm t/_delta_log/_sidecars/s3-classic.parquet
+	run --separate-stderr delta-cat ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[3,4]'
+	assert_equal "$stderr" "delta-cat: ./t: checkpoint of version 3: _delta_log/00000000000000000003.checkpoint.parquet: sidecar _delta_log/_sidecars/s3-classic.parquet: No such file or directory; the state was rebuilt from another checkpoint of that version"
+	rm t/_delta_log/_sidecars/s3.parquet
+	run --separate-stderr delta-cat ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[3,4]'
+	assert_stderr_contains 'sidecar _delta_log/_sidecars/s3'
+	assert_stderr_contains 'the state was rebuilt from an older checkpoint and the commits after it'
+	rm t/_delta_log/_sidecars/016ae953-37a9-438e-8683-9a9a4a79a395.parquet
+	run --separate-stderr delta-cat ./t
+	assert_failure 65
+	assert_equal "$output" ''
+	assert_stderr_contains 'sidecar _delta_log/_sidecars/s3'
+	assert_stderr_contains 'the state cannot be rebuilt without it'
+	run --separate-stderr delta-cat --at-version 2 ./t
+	assert_failure 65
+	assert_equal "$stderr" "delta-cat: ./t: checkpoint of version 2: _delta_log/00000000000000000002.checkpoint.3a0d65cd-4056-49b8-937b-95f9e3ee90e5.json: sidecar _delta_log/_sidecars/016ae953-37a9-438e-8683-9a9a4a79a395.parquet: No such file or directory; the state cannot be rebuilt without it (version 0 is not in the log)"
 }

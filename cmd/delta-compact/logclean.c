@@ -65,7 +65,7 @@ struct log_file {
 	int64_t version; /* the first version the file is about */
 	int64_t last;    /* the last one (a compacted commit range), else version */
 	int kind;
-	int parts; /* checkpoints: the part count (1 for a single file) */
+	int parts; /* checkpoints: the part count (1 for a single file, 0 for a UUID-named one) */
 	int64_t mtime_ms;
 };
 
@@ -130,7 +130,9 @@ static int classify(const char *n, struct log_file *f)
 			f->parts = (int)parts;
 			return 0;
 		}
-		/* A UUID-named (v2) checkpoint: never a starting point here, but expired alike. */
+		/* A UUID-named (V2) checkpoint: a start like the others (its sidecars are kept). */
+		f->kind = LOG_CHECKPOINT;
+		f->parts = 0;
 		return 0;
 	}
 	if (strlen(rest) == 34 && rest[20] == '.' && strcmp(rest + 21, "compacted.json") == 0 &&
@@ -204,6 +206,8 @@ static int checkpoint_complete(const struct log_list *l, size_t i)
 {
 	const struct log_file *c = &l->f[i];
 	int found = 0;
+	if (c->parts == 0)
+		return 1; /* a UUID-named checkpoint is one file */
 	for (size_t j = 0; j < l->n; j++)
 		if (l->f[j].version == c->version && l->f[j].kind == LOG_CHECKPOINT &&
 		    l->f[j].parts == c->parts)

@@ -4,7 +4,7 @@
  *
  * A table is a directory with a _delta_log/ of JSON commits and Parquet
  * checkpoints.  delta_snapshot_load() replays the log to a version:
- * the newest usable checkpoint at or below it (single or multi-part;
+ * the newest usable checkpoint at or below it (classic, multi-part or UUID-named;
  * _last_checkpoint is only a hint), then every JSON commit after it, which
  * must be contiguous up to the newest version in the log.  Every action is
  * parsed and checked; paths are URI-decoded once; unknown actions and
@@ -349,8 +349,8 @@ struct delta_load_opts {
 /*
  * Replay the log of the table at root to the version asked for.
  *
- * The start is the newest usable checkpoint at or below it (single or
- * multi-part; _last_checkpoint is only a hint), then every JSON commit
+ * The start is the newest usable checkpoint at or below it (classic,
+ * multi-part or UUID-named; _last_checkpoint is only a hint), then every JSON commit
  * after it.  Versions must be contiguous up to the newest one in the log,
  * whatever _last_checkpoint says: a gap is an error naming the missing
  * version.  A checkpoint that cannot be used (unreadable Parquet, a row
@@ -423,15 +423,18 @@ void delta_file_free(struct delta_file *f);
 
 /*
  * The _last_checkpoint pointer: version, and the counts it may carry
- * (-1 when absent): size (actions), numOfAddFiles, parts.  Parsing accepts
- * the keys Spark and delta-rs wrote; 0, or -1 when the text is not a usable
- * pointer.
+ * (-1 when absent): size (actions, a V2 checkpoint's sidecars' included),
+ * numOfAddFiles, parts; and, for a UUID-named checkpoint, its name in
+ * _delta_log from v2Checkpoint.path ("" when absent or not such a name
+ * of that version).  Parsing accepts the keys Spark and delta-rs wrote;
+ * 0, or -1 when the text is not a usable pointer.
  */
 struct delta_last_checkpoint {
 	int64_t version;
 	int64_t size;
 	int64_t add_files;
 	int64_t parts;
+	char v2_name[128];
 };
 int delta_last_checkpoint_parse(const char *text, size_t len, struct delta_last_checkpoint *lc);
 
@@ -445,18 +448,25 @@ int delta_interval_ms(const char *text, int64_t *ms);
 /*
  * Checkpoints (delta_checkpoint.c).
  *
- * delta_checkpoint_load() reads the classic checkpoint of version (in
- * `parts` files) into snap, whose root is set, checking every row it keeps
- * and, when lc is not NULL (the _last_checkpoint that names this version),
- * the counts it gives.  Errors are EX_DATAERR for a checkpoint that cannot
- * be used, EX_IOERR for I/O.
+ * delta_checkpoint_load() reads a checkpoint of version into snap, whose
+ * root is set: the classic one (in `parts` files) when name is NULL, else
+ * the UUID-named one called name in _delta_log (JSON or Parquet).  A V2
+ * spec checkpoint (any UUID-named one; a classic one with a
+ * checkpointMetadata row) must hold exactly one checkpointMetadata of
+ * that version, be in a table with the v2Checkpoint feature, and has its
+ * add and remove actions either in itself or all in the sidecar files its
+ * sidecar actions name (under _delta_log/_sidecars), which are read too.
+ * Every row it keeps is checked and, when lc is not NULL (the
+ * _last_checkpoint that names this checkpoint), the counts it gives.
+ * Errors are EX_DATAERR for a checkpoint that cannot be used (a missing
+ * sidecar among them, named), EX_IOERR for I/O.
  *
  * delta_checkpoint_write() writes the checkpoint of snap->version (which
  * must hold the file lists) and then _last_checkpoint, both through
  * temporary names that a failure removes.  _last_checkpoint never moves
  * backwards: writers of two checkpoints at once leave the newer one named.
  */
-int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts,
+int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts, const char *name,
                           const struct delta_last_checkpoint *lc, struct err_msg *e);
 int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e);
 /* The tombstones a checkpoint of snap keeps: those within delta.deletedFileRetentionDuration. */

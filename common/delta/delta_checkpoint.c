@@ -178,7 +178,8 @@ static void cp_json_list(struct buf *out, const struct pq_value *v)
  */
 static int cp_row_to_json(const struct pq_reader *r, const struct pq_value *row, struct buf *out)
 {
-	static const char *const actions[] = {"add", "remove", "metaData", "protocol", "txn"};
+	static const char *const actions[] = {
+	    "add", "remove", "metaData", "protocol", "txn", "checkpointMetadata", "sidecar"};
 	buf_reset(out);
 	for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
 		int af;
@@ -475,6 +476,85 @@ static int cp_unusable(struct err_msg *e, const struct delta_snapshot *snap, con
 	return -1;
 }
 
+/* V2 checkpoints ---------------------------------------------------------------- */
+
+/* A sidecar action: the file (its path as written) and its size. */
+struct cp_sidecar {
+	char *path;
+	int64_t size;
+};
+
+/*
+ * What the V2 actions of a checkpoint say, gathered while its rows are
+ * read (checkpointMetadata and sidecar go nowhere else: they take no part
+ * in replay), and how many add and remove actions it holds itself.
+ */
+struct cp_v2 {
+	int64_t metas;        /* checkpointMetadata actions */
+	int64_t meta_version; /* the version the first one gives */
+	int64_t files;        /* add and remove actions in the checkpoint itself */
+	struct cp_sidecar *sc;
+	size_t nsc, cap;
+	int files_only; /* reading a sidecar: its add and remove actions alone */
+};
+
+static void cp_v2_free(struct cp_v2 *v2)
+{
+	for (size_t i = 0; i < v2->nsc; i++)
+		free(v2->sc[i].path);
+	free(v2->sc);
+}
+
+/*
+ * Apply one parsed action of a checkpoint: the V2 ones into v2, every
+ * other to the snapshot as a commit's would be.
+ */
+static int cp_apply(struct delta_snapshot *snap, struct cp_v2 *v2, int64_t version,
+                    const struct json *j, struct err_msg *e)
+{
+	const struct json *a;
+	int64_t n;
+	if ((a = json_get(j, "checkpointMetadata")) && json_type(a) == JSON_OBJECT) {
+		if (json_i64(json_get(a, "version"), &n) < 0) {
+			err_set(e, EX_DATAERR, "checkpointMetadata without a version");
+			return -1;
+		}
+		if (v2->metas++ == 0)
+			v2->meta_version = n;
+		return 0;
+	}
+	if ((a = json_get(j, "sidecar")) && json_type(a) == JSON_OBJECT) {
+		const char *path = json_str(json_get(a, "path"));
+		int64_t t;
+		if (!path || !*path || json_i64(json_get(a, "sizeInBytes"), &n) < 0 || n < 0 ||
+		    json_i64(json_get(a, "modificationTime"), &t) < 0) {
+			err_set(e, EX_DATAERR,
+			        "sidecar action without a path, sizeInBytes and modificationTime");
+			return -1;
+		}
+		if (v2->nsc == v2->cap) {
+			size_t cap = v2->cap ? v2->cap * 2 : 8;
+			struct cp_sidecar *m = realloc(v2->sc, cap * sizeof *m);
+			if (!m) {
+				err_set(e, EX_SOFTWARE, "out of memory");
+				return -1;
+			}
+			v2->sc = m;
+			v2->cap = cap;
+		}
+		if (!(v2->sc[v2->nsc].path = strdup(path))) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			return -1;
+		}
+		v2->sc[v2->nsc++].size = n;
+		return 0;
+	}
+	if ((json_get(j, "add") && json_type(json_get(j, "add")) == JSON_OBJECT) ||
+	    (json_get(j, "remove") && json_type(json_get(j, "remove")) == JSON_OBJECT))
+		v2->files++;
+	return delta_apply_action(snap, version, j, e);
+}
+
 /* Is a log path well formed: not empty, every '%' followed by two hex digits? */
 static int cp_path_ok(const uint8_t *p, size_t n)
 {
@@ -488,15 +568,18 @@ static int cp_path_ok(const uint8_t *p, size_t n)
 
 /*
  * Without file lists (no_files), the adds of a checksummed checkpoint are
- * only counted (against _last_checkpoint): from the footer's statistics of
- * add.path when every row group has them, else by reading that one column,
+ * only counted (against _last_checkpoint), and its removes (a V2
+ * checkpoint's files are all in it or all in sidecars): from the footer's
+ * statistics of add.path (remove.path) when every row group has them, else
+ * by reading that one column,
  * each path checked as a full read would check it.  Rows are never
  * assembled per file (a checkpoint of a large table is mostly adds).
  */
-static int cp_count_adds(struct pq_reader *r, int64_t *count, const char **why, struct err_msg *pe)
+static int cp_count_paths(struct pq_reader *r, const char *column, int64_t *count, const char **why,
+                          struct err_msg *pe)
 {
 	const struct pq_schema *sch = pq_reader_schema(r);
-	int f = pq_schema_find(sch, "add.path");
+	int f = pq_schema_find(sch, column);
 	const struct pq_field *pf = f >= 0 ? pq_schema_field(sch, f) : NULL;
 	if (!pf)
 		return 0;
@@ -530,8 +613,8 @@ static int cp_count_adds(struct pq_reader *r, int64_t *count, const char **why, 
 					continue;
 				if (!cp_path_ok(b.bytes[i].p, b.bytes[i].len)) {
 					pq_column_close(c);
-					*why = "an add without a path, or with a malformed "
-					       "%-escape in it";
+					*why = "an add or remove without a path, or with a "
+					       "malformed %-escape in it";
 					return -1;
 				}
 				++*count;
@@ -1252,9 +1335,11 @@ static void cp_reserve_files(struct delta_snapshot *snap, const struct pq_reader
  * one this reads (nothing read yet: read it row by row).
  */
 static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, const char *path,
-                           int64_t version, int64_t *rows, int64_t *adds, struct err_msg *e)
+                           int64_t version, int64_t *rows, int64_t *adds, struct cp_v2 *v2,
+                           struct err_msg *e)
 {
-	static const char *const rare[] = {"metaData", "protocol", "txn"};
+	static const char *const rare[] = {"metaData", "protocol", "txn", "checkpointMetadata",
+	                                   "sidecar"};
 	const struct pq_schema *sch = pq_reader_schema(r);
 	struct cp_actcols acts[2];
 	int nrg = pq_reader_num_row_groups(r);
@@ -1265,9 +1350,10 @@ static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, con
 	if (acts[0].field >= 0 && acts[0].stats.leaf < 0 &&
 	    pq_schema_child(sch, acts[0].field, "stats_parsed") >= 0)
 		return 1;
-	const char *have[3];
+	const char *have[5];
 	size_t nh = 0;
-	for (size_t i = 0; i < 3; i++)
+	/* A sidecar holds add and remove actions alone: any other column is not read. */
+	for (size_t i = 0; i < 5 && !v2->files_only; i++)
 		if (pq_schema_child(sch, PQ_ROOT, rare[i]) >= 0)
 			have[nh++] = rare[i];
 	struct buf line = BUF_INIT;
@@ -1333,10 +1419,11 @@ static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, con
 			    cp_act_row(snap, &at, &acts[1], 0, version, &set_rm, &sc, &pe) < 0)
 				goto bad;
 			*adds += set_add;
+			v2->files += set_add + set_rm;
 			if (which < 0 || !cp_row_to_json(r, row, &line))
 				continue;
 			struct json *j = json_parse(line.data, line.len, &pe);
-			int ok = j && delta_apply_action(snap, version, j, &pe) == 0;
+			int ok = j && cp_apply(snap, v2, version, j, &pe) == 0;
 			json_free(j);
 			if (!ok) {
 				cp_unusable(e, snap, path, version,
@@ -1430,9 +1517,11 @@ static struct pq_reader *cp_open(const char *path, const struct pq_read_options 
 
 /* One part of a checkpoint into snap; rows and adds are counted. */
 static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t version,
-                        int64_t *rows, int64_t *adds, struct err_msg *e)
+                        int64_t *rows, int64_t *adds, struct cp_v2 *v2, struct err_msg *e)
 {
-	static const char *const sel[] = {"add", "remove", "metaData", "protocol", "txn"};
+	static const char *const sel[] = {
+	    "add", "remove", "metaData", "protocol", "txn", "checkpointMetadata", "sidecar"};
+	enum { NSEL = sizeof sel / sizeof *sel };
 	struct buf line = BUF_INIT, decoded = BUF_INIT;
 	struct err_msg pe;
 	/* Decompression contexts for the columns read one by one, the rows and the checks. */
@@ -1459,7 +1548,7 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	 */
 	int light = snap->no_files && pq_reader_checksummed(r);
 	if (!light && !delta_checkpoint_rowwise) {
-		int k = cp_load_columns(snap, r, path, version, rows, adds, e);
+		int k = cp_load_columns(snap, r, path, version, rows, adds, v2, e);
 		if (k <= 0) {
 			pq_reader_close(r);
 			free(whole);
@@ -1467,10 +1556,10 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 			return k;
 		}
 	}
-	const char *have[5];
+	const char *have[NSEL];
 	size_t nh = 0;
 	const struct pq_schema *sch = pq_reader_schema(r);
-	for (size_t i = light ? 2 : 0; i < 5; i++)
+	for (size_t i = light ? 2 : 0; i < (v2->files_only ? 2 : NSEL); i++)
 		if (pq_schema_child(sch, PQ_ROOT, sel[i]) >= 0)
 			have[nh++] = sel[i];
 	int rc = -1;
@@ -1482,11 +1571,15 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	if (light) {
 		const char *why = NULL;
 		err_clear(&pe);
-		if (cp_count_adds(r, adds, &why, &pe) < 0) {
+		int64_t added = 0, removed = 0;
+		if (cp_count_paths(r, "add.path", &added, &why, &pe) < 0 ||
+		    cp_count_paths(r, "remove.path", &removed, &why, &pe) < 0) {
 			cp_unusable(e, snap, path, version, why ? EX_DATAERR : pe.status,
 			            why ? why : pe.text);
 			goto out;
 		}
+		*adds += added;
+		v2->files += added + removed;
 		if (cp_verify_files(r, &pe) < 0) {
 			cp_unusable(e, snap, path, version, pe.status, pe.text);
 			goto out;
@@ -1505,9 +1598,9 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 		}
 		if ((k = pq_reader_next_row(r, &row, &pe)) != 1)
 			break;
-		const struct pq_value *av[5];
+		const struct pq_value *av[NSEL];
 		int set = 0, which = -1;
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; i < NSEL; i++) {
 			av[i] = cp_child(r, PQ_ROOT, row, sel[i], NULL);
 			if (av[i] && av[i]->kind == PQ_V_STRUCT) {
 				set++;
@@ -1522,6 +1615,7 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 		if (which == 0 || which == 1) {
 			int af = which == 0 ? add_f : remove_f;
 			*adds += which == 0;
+			v2->files++;
 			if (cp_file(snap, r, af, av[which], which == 0, version, &decoded, &pe) <
 			    0) {
 				cp_unusable(e, snap, path, version, pe.status, pe.text);
@@ -1532,7 +1626,7 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 		if (which < 0 || !cp_row_to_json(r, row, &line))
 			continue;
 		struct json *j = json_parse(line.data, line.len, &pe);
-		int ok = j && delta_apply_action(snap, version, j, &pe) == 0;
+		int ok = j && cp_apply(snap, v2, version, j, &pe) == 0;
 		json_free(j);
 		if (!ok) {
 			cp_unusable(e, snap, path, version,
@@ -1557,13 +1651,167 @@ out:
 
 int delta_checkpoint_rowwise;
 
-int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts,
+/* A UUID-named JSON checkpoint is read whole, as a commit is; larger ones are refused. */
+#define CP_JSON_MAX (1u << 30)
+
+/* A UUID-named JSON checkpoint into snap: one action a line, as in a commit. */
+static int cp_load_json(struct delta_snapshot *snap, const char *path, int64_t version,
+                        int64_t *rows, int64_t *adds, struct cp_v2 *v2, struct err_msg *e)
+{
+	struct buf text = BUF_INIT;
+	struct err_msg pe;
+	int missing, line = 0;
+	if (delta_read_file(path, &text, CP_JSON_MAX, &pe, &missing) < 0) {
+		buf_free(&text);
+		return cp_unusable(e, snap, path, version, missing ? EX_DATAERR : pe.status,
+		                   missing ? "it disappeared during the read" : pe.text);
+	}
+	const char *p = text.data, *end = text.data + text.len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end, *ls = p;
+		char why[ERR_MSG_MAX + 64];
+		line++;
+		p = nl ? nl + 1 : end;
+		while (ls < le && (*ls == ' ' || *ls == '\t' || *ls == '\r'))
+			ls++;
+		if (ls == le)
+			continue;
+		struct json *j = json_parse(ls, (size_t)(le - ls), &pe);
+		if (!j || json_type(j) != JSON_OBJECT) {
+			snprintf(why, sizeof why, "line %d: not a JSON action%s%s%s", line,
+			         j ? "" : " (", j ? "" : pe.text, j ? "" : ")");
+			json_free(j);
+			buf_free(&text);
+			return cp_unusable(e, snap, path, version, EX_DATAERR, why);
+		}
+		const struct json *a = json_get(j, "add");
+		*adds += a && json_type(a) == JSON_OBJECT;
+		++*rows;
+		int rc = cp_apply(snap, v2, version, j, &pe);
+		json_free(j);
+		if (rc < 0) {
+			snprintf(why, sizeof why, "line %d: %s", line, pe.text);
+			buf_free(&text);
+			return cp_unusable(e, snap, path, version,
+			                   pe.status == EX_SOFTWARE ? EX_SOFTWARE : EX_DATAERR,
+			                   why);
+		}
+	}
+	buf_free(&text);
+	return 0;
+}
+
+/*
+ * Where a sidecar is.  Sidecars live in the table's _delta_log/_sidecars
+ * (PROTOCOL.md, "Sidecar Files"): a relative path is taken from there, an
+ * absolute one on this file system (file: or /) as it is, and a URI of
+ * another file system (s3a:, abfss: ...), which names the same directory
+ * as the engine that wrote it saw it, by its file name in that directory.
+ */
+static int cp_sidecar_path(const char *root, const char *raw, struct buf *out)
+{
+	struct buf dec = BUF_INIT;
+	int rc = -1;
+	buf_reset(out);
+	if (delta_uri_decode(raw, &dec) < 0)
+		goto out;
+	const char *p = dec.data;
+	if (strncmp(p, "file://", 7) == 0)
+		p += 7;
+	else if (strncmp(p, "file:", 5) == 0)
+		p += 5;
+	else if (strstr(p, "://"))
+		p = strrchr(p, '/') + 1;
+	if (!*p)
+		goto out;
+	rc =
+	    p[0] == '/' ? buf_puts(out, p) : buf_printf(out, "%s/_delta_log/_sidecars/%s", root, p);
+	if (buf_failed(out))
+		rc = -1;
+out:
+	buf_free(&dec);
+	return rc;
+}
+
+/*
+ * The checks of a V2 spec checkpoint (name: the one called so in messages),
+ * then its sidecars into snap: each must be there at the size its action
+ * gives, and is read as a checkpoint part holding add and remove actions.
+ */
+static int cp_load_v2(struct delta_snapshot *snap, const char *name, int64_t version,
+                      struct cp_v2 *v2, int64_t *rows, int64_t *adds, struct err_msg *e)
+{
+	char why[ERR_MSG_MAX];
+	int feature = 0;
+	for (size_t i = 0; i < snap->protocol.n_reader_features; i++)
+		feature |= strcmp(snap->protocol.reader_features[i], "v2Checkpoint") == 0;
+	if (v2->metas != 1) {
+		snprintf(why, sizeof why,
+		         "%lld checkpointMetadata actions (a V2 checkpoint holds exactly one)",
+		         (long long)v2->metas);
+		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
+	}
+	if (v2->meta_version != version) {
+		snprintf(why, sizeof why, "its checkpointMetadata is of version %lld",
+		         (long long)v2->meta_version);
+		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
+	}
+	if (!feature)
+		return cp_unusable(e, snap, name, version, EX_DATAERR,
+		                   "a V2 checkpoint of a table without the v2Checkpoint "
+		                   "reader feature");
+	if (v2->nsc && v2->files)
+		return cp_unusable(e, snap, name, version, EX_DATAERR,
+		                   "add or remove actions both in the checkpoint and in sidecars "
+		                   "(a V2 checkpoint has them all in one or the other)");
+	struct buf path = BUF_INIT;
+	struct cp_v2 side = {0};
+	int rc = 0;
+	side.files_only = 1;
+	for (size_t i = 0; i < v2->nsc && rc == 0; i++) {
+		struct stat st;
+		const char *shown;
+		if (cp_sidecar_path(snap->root, v2->sc[i].path, &path) < 0) {
+			snprintf(why, sizeof why, "sidecar \"%s\": a malformed path",
+			         v2->sc[i].path);
+			rc = cp_unusable(e, snap, name, version, EX_DATAERR, why);
+			break;
+		}
+		shown = path.data;
+		if (strncmp(shown, snap->root, strlen(snap->root)) == 0 &&
+		    shown[strlen(snap->root)] == '/')
+			shown += strlen(snap->root) + 1;
+		if (stat(path.data, &st) < 0) {
+			snprintf(why, sizeof why, "sidecar %s: %s", shown, strerror(errno));
+			rc = cp_unusable(
+			    e, snap, name, version,
+			    errno == ENOENT || errno == ENOTDIR ? EX_DATAERR : EX_IOERR, why);
+		} else if ((int64_t)st.st_size != v2->sc[i].size) {
+			snprintf(why, sizeof why,
+			         "sidecar %s is %lld bytes, its sidecar action says %lld", shown,
+			         (long long)st.st_size, (long long)v2->sc[i].size);
+			rc = cp_unusable(e, snap, name, version, EX_DATAERR, why);
+		} else {
+			rc = cp_load_part(snap, path.data, version, rows, adds, &side, e);
+		}
+	}
+	buf_free(&path);
+	return rc;
+}
+
+int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts, const char *file,
                           const struct delta_last_checkpoint *lc, struct err_msg *e)
 {
 	int64_t rows = 0, adds = 0;
+	struct cp_v2 v2 = {0};
 	char name[DELTA_PATH_MAX];
+	int rc = -1;
 	/* What the checkpoint as a whole is called in messages: its file, or its parts. */
-	if (parts == 1)
+	if (file) {
+		parts = 1;
+		snprintf(name, sizeof name, "%s/_delta_log/%s", snap->root, file);
+	} else if (parts == 1)
 		snprintf(name, sizeof name, "%s/_delta_log/%020lld.checkpoint.parquet", snap->root,
 		         (long long)version);
 	else
@@ -1572,35 +1820,50 @@ int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int part
 	for (int part = 1; part <= parts; part++) {
 		char path[DELTA_PATH_MAX];
 		int n =
-		    parts == 1
+		    file ? delta_pathf(path, sizeof path, "%s/_delta_log/%s", snap->root, file)
+		    : parts == 1
 		        ? delta_pathf(path, sizeof path, "%s/_delta_log/%020lld.checkpoint.parquet",
 		                      snap->root, (long long)version)
 		        : delta_pathf(path, sizeof path,
 		                      "%s/_delta_log/%020lld.checkpoint.%010d.%010d.parquet",
 		                      snap->root, (long long)version, part, parts);
-		if (n < 0)
-			return cp_unusable(e, snap, name, version, EX_IOERR,
-			                   strerror(ENAMETOOLONG));
-		if (cp_load_part(snap, path, version, &rows, &adds, e) < 0)
-			return -1;
+		if (n < 0) {
+			cp_unusable(e, snap, name, version, EX_IOERR, strerror(ENAMETOOLONG));
+			goto out;
+		}
+		size_t fl = file ? strlen(file) : 0;
+		int json = fl > 5 && strcmp(file + fl - 5, ".json") == 0;
+		if ((json ? cp_load_json(snap, path, version, &rows, &adds, &v2, e)
+		          : cp_load_part(snap, path, version, &rows, &adds, &v2, e)) < 0)
+			goto out;
 	}
 	char why[160];
 	if (!snap->has_protocol || !snap->has_meta) {
 		snprintf(why, sizeof why, "no %s row",
 		         !snap->has_protocol ? "protocol" : "metaData");
-		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
+		cp_unusable(e, snap, name, version, EX_DATAERR, why);
+		goto out;
 	}
+	/* A UUID-named checkpoint is V2; a classic one is when it has V2 actions. */
+	if ((file || v2.metas || v2.nsc) &&
+	    cp_load_v2(snap, name, version, &v2, &rows, &adds, e) < 0)
+		goto out;
 	if (lc && lc->size >= 0 && lc->size != rows) {
 		snprintf(why, sizeof why, "%lld actions, but _last_checkpoint says %lld",
 		         (long long)rows, (long long)lc->size);
-		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
+		cp_unusable(e, snap, name, version, EX_DATAERR, why);
+		goto out;
 	}
 	if (lc && lc->add_files >= 0 && lc->add_files != adds) {
 		snprintf(why, sizeof why, "%lld add actions, but _last_checkpoint says %lld",
 		         (long long)adds, (long long)lc->add_files);
-		return cp_unusable(e, snap, name, version, EX_DATAERR, why);
+		cp_unusable(e, snap, name, version, EX_DATAERR, why);
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	cp_v2_free(&v2);
+	return rc;
 }
 
 /* Writing ------------------------------------------------------------------------ */

@@ -48,13 +48,47 @@ int delta_write_all(int fd, const char *p, size_t n);
 /* Drop the state of a snapshot (actions, notice) but keep its root and mode. */
 void delta_snapshot_reset(struct delta_snapshot *snap);
 
-/* The listing of _delta_log: commit versions and checkpoints. */
+/*
+ * The listing of _delta_log: commit versions and checkpoints.  A version
+ * may have several checkpoints (a classic one and UUID-named ones, which
+ * tables with the v2Checkpoint feature have), each listed apart; any
+ * complete one will do.
+ */
+enum delta_ckpt_kind {
+	DELTA_CKPT_CLASSIC,      /* n.checkpoint.parquet, or its parts */
+	DELTA_CKPT_UUID_PARQUET, /* n.checkpoint.<uuid>.parquet (V2 spec) */
+	DELTA_CKPT_UUID_JSON     /* n.checkpoint.<uuid>.json (V2 spec) */
+};
+/* The longest <uuid> of a UUID-named checkpoint that the listing takes. */
+#define DELTA_CKPT_UUID_MAX 64
+
 struct delta_ckpt {
 	int64_t version;
+	int kind;  /* enum delta_ckpt_kind */
 	int parts; /* 1 for a single-file checkpoint */
 	int found; /* parts present */
 	unsigned char have[64];
+	char uuid[DELTA_CKPT_UUID_MAX + 1]; /* UUID-named ones: the <uuid> of the name */
 };
+
+/*
+ * The name in _delta_log of a single-file checkpoint (classic or
+ * UUID-named; a multi-part one's first part): 0, or -1 when it does not
+ * fit in cap.
+ */
+int delta_ckpt_name(const struct delta_ckpt *c, char *out, size_t cap);
+/*
+ * Parse a checkpoint file name of _delta_log: 1 with *c set (one part
+ * found) when it is one (classic, a part of a multi-part one, or
+ * UUID-named), else 0.
+ */
+int delta_ckpt_parse(const char *name, struct delta_ckpt *c);
+/*
+ * Read checkpoint c into snap (delta_checkpoint_load()), checking the
+ * counts of lc when it is the checkpoint lc names.
+ */
+int delta_ckpt_load(struct delta_snapshot *snap, const struct delta_ckpt *c,
+                    const struct delta_last_checkpoint *lc, struct err_msg *e);
 
 struct delta_listing {
 	int64_t *commits; /* ascending */

@@ -700,13 +700,20 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
 	return 0;
 }
 
-/* The features this reads and writes (vacuumProtocolCheck asks only that vacuum check them). */
-static const char *const reader_features_ok[] = {"timestampNtz",         "deletionVectors",
-                                                 "columnMapping",        "typeWidening",
-                                                 "typeWidening-preview", "vacuumProtocolCheck"};
+/*
+ * The features this reads and writes (vacuumProtocolCheck asks only that
+ * vacuum check them).  v2Checkpoint: its checkpoints are read
+ * (delta_checkpoint.c); writers may write classic V1 checkpoints in such a
+ * table, which PROTOCOL.md always allows, never multi-part ones, which it
+ * forbids there (and which this never writes).
+ */
+static const char *const reader_features_ok[] = {
+    "timestampNtz",         "deletionVectors",     "columnMapping", "typeWidening",
+    "typeWidening-preview", "vacuumProtocolCheck", "v2Checkpoint"};
 static const char *const writer_features_ok[] = {
-    "appendOnly",           "timestampNtz",        "deletionVectors",   "typeWidening",
-    "typeWidening-preview", "vacuumProtocolCheck", "inCommitTimestamp", "columnMapping"};
+    "appendOnly",        "timestampNtz",        "deletionVectors", "typeWidening",
+    "typeWidening-preview", "vacuumProtocolCheck", "inCommitTimestamp", "columnMapping",
+    "v2Checkpoint"};
 
 static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
 {
@@ -733,7 +740,7 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e)
 		err_set(e, EX_DATAERR,
 		        "%s: reader version %d%s%s is not supported; this reads versions 1 and 2, "
 		        "and 3 with the features timestampNtz, deletionVectors, columnMapping, "
-		        "typeWidening and vacuumProtocolCheck",
+		        "typeWidening, vacuumProtocolCheck and v2Checkpoint",
 		        snap->root, p->min_reader, names, at ? ")" : "");
 		return -1;
 	}

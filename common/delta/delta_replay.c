@@ -69,20 +69,93 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* By version, then the same kinds together, a version's checkpoints in a fixed order. */
 static int cmp_ckpt(const void *a, const void *b)
 {
-	return cmp_i64(&((const struct delta_ckpt *)a)->version,
-	               &((const struct delta_ckpt *)b)->version);
+	const struct delta_ckpt *x = a, *y = b;
+	int c = cmp_i64(&x->version, &y->version);
+	if (c)
+		return c;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? 1 : -1; /* the classic one last: tried first */
+	if (x->parts != y->parts)
+		return x->parts < y->parts ? -1 : 1;
+	return strcmp(x->uuid, y->uuid);
 }
 
-static int delta_listing_add_ckpt(struct delta_listing *l, int64_t v, int part, int parts)
+/* A <uuid> of a checkpoint's name: what UUIDs are made of, and not empty. */
+static int uuid_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > DELTA_CKPT_UUID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int delta_ckpt_parse(const char *n, struct delta_ckpt *c)
+{
+	size_t len = strlen(n);
+	int64_t v, part, parts;
+	memset(c, 0, sizeof *c);
+	if (len < 39 || n[20] != '.' || parse_digits(n, 20, &v) < 0 ||
+	    strncmp(n + 21, "checkpoint.", 11) != 0)
+		return 0;
+	const char *rest = n + 32;
+	size_t rl = len - 32;
+	c->version = v;
+	c->parts = c->found = c->have[0] = 1;
+	if (strcmp(rest, "parquet") == 0)
+		return 1;
+	if (rl == 29 && rest[10] == '.' && rest[21] == '.' && strcmp(rest + 22, "parquet") == 0 &&
+	    parse_digits(rest, 10, &part) == 0 && parse_digits(rest + 11, 10, &parts) == 0) {
+		/* A part of a multi-part checkpoint (at most 64 parts are read). */
+		if (part < 1 || parts < 1 || part > parts || parts > 64)
+			return 0;
+		c->parts = (int)parts;
+		c->have[0] = 0;
+		c->have[part - 1] = 1;
+		return 1;
+	}
+	const char *dot = strrchr(rest, '.');
+	if (!dot || !uuid_ok(rest, (size_t)(dot - rest)))
+		return 0;
+	if (strcmp(dot, ".json") == 0)
+		c->kind = DELTA_CKPT_UUID_JSON;
+	else if (strcmp(dot, ".parquet") == 0)
+		c->kind = DELTA_CKPT_UUID_PARQUET;
+	else
+		return 0;
+	memcpy(c->uuid, rest, (size_t)(dot - rest));
+	c->uuid[dot - rest] = '\0';
+	return 1;
+}
+
+int delta_ckpt_name(const struct delta_ckpt *c, char *out, size_t cap)
+{
+	if (c->kind == DELTA_CKPT_CLASSIC && c->parts > 1)
+		return delta_pathf(out, cap, "%020lld.checkpoint.%010d.%010d.parquet",
+		                   (long long)c->version, 1, c->parts);
+	if (c->kind == DELTA_CKPT_CLASSIC)
+		return delta_pathf(out, cap, "%020lld.checkpoint.parquet", (long long)c->version);
+	return delta_pathf(out, cap, "%020lld.checkpoint.%s.%s", (long long)c->version, c->uuid,
+	                   c->kind == DELTA_CKPT_UUID_JSON ? "json" : "parquet");
+}
+
+static int delta_listing_add_ckpt(struct delta_listing *l, const struct delta_ckpt *k)
 {
 	/* Parts of one multi-part checkpoint meet here; a single file needs no search. */
-	for (size_t i = 0; parts > 1 && i < l->nckpts; i++) {
+	int part = 0;
+	while (k->parts > 1 && !k->have[part])
+		part++;
+	for (size_t i = 0; k->parts > 1 && i < l->nckpts; i++) {
 		struct delta_ckpt *c = &l->ckpts[i];
-		if (c->version == v && c->parts == parts) {
-			if (!c->have[part - 1]) {
-				c->have[part - 1] = 1;
+		if (c->version == k->version && c->kind == DELTA_CKPT_CLASSIC &&
+		    c->parts == k->parts) {
+			if (!c->have[part]) {
+				c->have[part] = 1;
 				c->found++;
 			}
 			return 0;
@@ -96,12 +169,7 @@ static int delta_listing_add_ckpt(struct delta_listing *l, int64_t v, int part, 
 		l->ckpts = n;
 		l->capk = cap;
 	}
-	struct delta_ckpt *c = &l->ckpts[l->nckpts++];
-	memset(c, 0, sizeof *c);
-	c->version = v;
-	c->parts = parts;
-	c->have[part - 1] = 1;
-	c->found = 1;
+	l->ckpts[l->nckpts++] = *k;
 	return 0;
 }
 
@@ -182,18 +250,10 @@ int delta_list(const char *root, struct delta_listing *l, struct err_msg *e)
 				l->capc = cap;
 			}
 			l->commits[l->ncommits++] = v;
-		} else if (len == 39 && memcmp(rest, "checkpoint.parquet", 18) == 0) {
-			if (delta_listing_add_ckpt(l, v, 1, 1) < 0)
+		} else {
+			struct delta_ckpt k;
+			if (delta_ckpt_parse(n, &k) && delta_listing_add_ckpt(l, &k) < 0)
 				goto oom;
-		} else if (strncmp(rest, "checkpoint.", 11) == 0 && len == 21 + 11 + 21 + 8 &&
-		           rest[21] == '.' && rest[32] == '.' &&
-		           strcmp(rest + 33, "parquet") == 0) {
-			int64_t part, parts;
-			if (parse_digits(rest + 11, 10, &part) == 0 &&
-			    parse_digits(rest + 22, 10, &parts) == 0 && part >= 1 && parts >= 1 &&
-			    part <= parts && parts <= 64)
-				if (delta_listing_add_ckpt(l, v, (int)part, (int)parts) < 0)
-					goto oom;
 		}
 	}
 	int rerr = errno;
@@ -506,13 +566,29 @@ static int commit_exists(const char *root, int64_t v)
 	return delta_commit_path(root, v, path, sizeof path) == 0 && stat(path, &st) == 0;
 }
 
-static int ckpt_path(const char *root, int64_t v, int part, int parts, char *out, size_t cap)
+/* The path of checkpoint c (a multi-part one's first part). */
+static int ckpt_path(const char *root, const struct delta_ckpt *c, char *out, size_t cap)
 {
-	if (parts == 1)
-		return delta_pathf(out, cap, "%s/_delta_log/%020lld.checkpoint.parquet", root,
-		                   (long long)v);
-	return delta_pathf(out, cap, "%s/_delta_log/%020lld.checkpoint.%010d.%010d.parquet", root,
-	                   (long long)v, part, parts);
+	char name[DELTA_PATH_MAX];
+	if (delta_ckpt_name(c, name, sizeof name) < 0)
+		return -1;
+	return delta_pathf(out, cap, "%s/_delta_log/%s", root, name);
+}
+
+int delta_ckpt_load(struct delta_snapshot *snap, const struct delta_ckpt *c,
+                    const struct delta_last_checkpoint *lc, struct err_msg *e)
+{
+	char name[DELTA_PATH_MAX];
+	int uuid = c->kind != DELTA_CKPT_CLASSIC;
+	if (uuid && delta_ckpt_name(c, name, sizeof name) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", snap->root, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	/* _last_checkpoint's counts are those of the one checkpoint it names. */
+	if (lc && (lc->version != c->version ||
+	           (uuid ? strcmp(lc->v2_name, name) != 0 : lc->v2_name[0] != '\0')))
+		lc = NULL;
+	return delta_checkpoint_load(snap, c->version, c->parts, uuid ? name : NULL, lc, e);
 }
 
 /* _last_checkpoint -------------------------------------------------------------------- */
@@ -530,6 +606,21 @@ int delta_last_checkpoint_parse(const char *text, size_t len, struct delta_last_
 		return -1;
 	}
 	lc->version = v;
+	lc->v2_name[0] = '\0';
+	/*
+	 * v2Checkpoint.path names a UUID-named checkpoint (Spark writes its
+	 * file name; a path is taken by its last component).  Only a name of
+	 * the pointer's version is kept: the listing finds the rest.
+	 */
+	const char *v2 = json_str(json_get(json_get(j, "v2Checkpoint"), "path"));
+	if (v2) {
+		const char *base = strrchr(v2, '/');
+		struct delta_ckpt k;
+		base = base ? base + 1 : v2;
+		if (strlen(base) < sizeof lc->v2_name && delta_ckpt_parse(base, &k) &&
+		    k.kind != DELTA_CKPT_CLASSIC && k.version == v)
+			memcpy(lc->v2_name, base, strlen(base) + 1);
+	}
 	const struct json *jp = json_get(j, "parts");
 	int64_t n;
 	if (jp && json_type(jp) != JSON_NULL) {
@@ -677,16 +768,16 @@ int delta_snapshot_check(struct delta_snapshot *snap, struct err_msg *e)
  * commits after it.  *ckpt_failed tells a checkpoint that could not be
  * used (EX_DATAERR from it) from every other failure.
  */
-static int replay_from(struct delta_snapshot *snap, int64_t start, int parts,
+static int replay_from(struct delta_snapshot *snap, const struct delta_ckpt *c,
                        const struct delta_last_checkpoint *lc, int64_t target, int *ckpt_failed,
                        struct err_msg *e)
 {
 	struct buf text = BUF_INIT;
+	int64_t start = c ? c->version : -1;
 	*ckpt_failed = 0;
 	delta_snapshot_reset(snap);
-	if (start >= 0) {
-		const struct delta_last_checkpoint *mine = lc && lc->version == start ? lc : NULL;
-		if (delta_checkpoint_load(snap, start, parts, mine, e) < 0) {
+	if (c) {
+		if (delta_ckpt_load(snap, c, lc, e) < 0) {
 			*ckpt_failed = e->status == EX_DATAERR;
 			return -1;
 		}
@@ -713,15 +804,15 @@ static int replay_from(struct delta_snapshot *snap, int64_t start, int parts,
 	snap->timestamp = -1;
 	if (delta_commit_path(snap->root, target, path, sizeof path) == 0)
 		snap->timestamp = delta_mtime_ms(path);
-	if (snap->timestamp < 0 && start == target &&
-	    ckpt_path(snap->root, target, 1, parts, path, sizeof path) == 0)
+	if (snap->timestamp < 0 && c && start == target &&
+	    ckpt_path(snap->root, c, path, sizeof path) == 0)
 		snap->timestamp = delta_mtime_ms(path);
 	return 0;
 }
 
 static int load_listed(struct delta_snapshot *snap, const struct delta_listing *l,
                        const struct delta_load_opts *o, const struct delta_last_checkpoint *lc,
-                       int64_t bad, struct err_msg *why, struct err_msg *e);
+                       const struct delta_ckpt *bad, struct err_msg *why, struct err_msg *e);
 
 /*
  * The version committed at or before o->timestamp, and its commit time:
@@ -744,7 +835,7 @@ static int travel_target(const char *root, const struct delta_listing *l,
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
-	int rc = load_listed(&latest, l, &lo, lc, -1, &unused, e);
+	int rc = load_listed(&latest, l, &lo, lc, NULL, &unused, e);
 	if (rc == 0)
 		rc = delta_travel_version(root, l, &latest, o->timestamp, target, when, e);
 	delta_snapshot_free(&latest);
@@ -780,15 +871,23 @@ static int choose_target(const char *root, const struct delta_listing *l,
 	return 0;
 }
 
+/* Are a and b (NULL: none) the same checkpoint? */
+static int same_ckpt(const struct delta_ckpt *a, const struct delta_ckpt *b)
+{
+	return a && b && a->version == b->version && a->kind == b->kind && a->parts == b->parts &&
+	       strcmp(a->uuid, b->uuid) == 0;
+}
+
 /*
  * Replay from a listing: the newest usable checkpoint at or below the
  * target with every commit after it, falling back to older ones and to the
- * JSON commits when a checkpoint cannot be used.  bad: a checkpoint
- * version already found unusable (-1 for none), with why in *why.
+ * JSON commits when a checkpoint cannot be used (another of the same
+ * version first).  bad: a checkpoint already found unusable (NULL for
+ * none), with why in *why.
  */
 static int load_listed(struct delta_snapshot *snap, const struct delta_listing *l,
                        const struct delta_load_opts *o, const struct delta_last_checkpoint *lc,
-                       int64_t bad, struct err_msg *why, struct err_msg *e)
+                       const struct delta_ckpt *bad, struct err_msg *why, struct err_msg *e)
 {
 	int64_t newest = delta_listing_newest(l), target, when;
 	if (choose_target(snap->root, l, o, lc, &target, &when, e) < 0)
@@ -797,15 +896,15 @@ static int load_listed(struct delta_snapshot *snap, const struct delta_listing *
 		gap_error(snap->root, l, newest, e);
 		return -1;
 	}
-	int64_t first_bad = bad, gap = -1;
+	int64_t first_bad = bad ? bad->version : -1, gap = -1;
 	struct err_msg bad_why = {{0}, 0};
-	if (bad >= 0)
+	if (bad)
 		bad_why = *why;
 	/* Candidates: checkpoints newest first, then version 0 (start -1). */
 	for (size_t i = l->nckpts + 1; i-- > 0;) {
 		const struct delta_ckpt *c = i ? &l->ckpts[i - 1] : NULL;
 		int64_t start = c ? c->version : -1;
-		if (c && (c->version > target || c->found != c->parts || c->version == bad))
+		if (c && (c->version > target || c->found != c->parts || same_ckpt(c, bad)))
 			continue;
 		int64_t missing = first_missing(l, start, target);
 		if (missing >= 0) {
@@ -815,15 +914,17 @@ static int load_listed(struct delta_snapshot *snap, const struct delta_listing *
 			continue;
 		}
 		int failed;
-		if (replay_from(snap, start, c ? c->parts : 1, lc, target, &failed, e) == 0) {
+		if (replay_from(snap, c, lc, target, &failed, e) == 0) {
 			if (when >= 0)
 				snap->timestamp = when;
 			if (first_bad >= 0) {
 				snap->has_notice = 1;
 				err_set(&snap->notice, 0, "%s; the state was rebuilt from %s",
 				        bad_why.text,
-				        start >= 0 ? "an older checkpoint and the commits after it"
-				                   : "the JSON commits");
+				        start == first_bad ? "another checkpoint of that version"
+				        : start >= 0
+				            ? "an older checkpoint and the commits after it"
+				            : "the JSON commits");
 			}
 			return 0;
 		}
@@ -881,14 +982,30 @@ static int load_listed(struct delta_snapshot *snap, const struct delta_listing *
  * V+2, ...  Returns 1 with *target set, 0 when the hint cannot be used.
  */
 static int probe_from_hint(const char *root, const struct delta_last_checkpoint *lc,
-                           int64_t *target)
+                           struct delta_ckpt *c, int64_t *target)
 {
 	char path[DELTA_PATH_MAX];
 	struct stat st;
-	for (int i = 1; i <= lc->parts; i++)
-		if (ckpt_path(root, lc->version, i, (int)lc->parts, path, sizeof path) < 0 ||
+	if (lc->v2_name[0]) {
+		if (!delta_ckpt_parse(lc->v2_name, c))
+			return 0;
+	} else {
+		memset(c, 0, sizeof *c);
+		c->version = lc->version;
+		c->parts = c->found = (int)lc->parts;
+	}
+	for (int i = 1; i <= c->parts; i++) {
+		char name[DELTA_PATH_MAX];
+		if (c->kind == DELTA_CKPT_CLASSIC && c->parts > 1)
+			snprintf(name, sizeof name, "%020lld.checkpoint.%010d.%010d.parquet",
+			         (long long)c->version, i, c->parts);
+		else if (delta_ckpt_name(c, name, sizeof name) < 0)
+			return 0;
+		if (delta_pathf(path, sizeof path, "%s/_delta_log/%s", root, name) < 0 ||
 		    stat(path, &st) < 0)
 			return 0;
+		c->have[i - 1] = 1;
+	}
 	int64_t t = lc->version;
 	while (commit_exists(root, t + 1))
 		t++;
@@ -905,7 +1022,9 @@ int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
 	struct delta_log_check *check = NULL;
 	const struct delta_listing *l = &own;
 	struct err_msg why = {{0}, 0};
-	int64_t bad = -1, target;
+	struct delta_ckpt hint;
+	const struct delta_ckpt *bad = NULL;
+	int64_t target;
 	if (!o)
 		o = &latest;
 	memset(snap, 0, sizeof *snap);
@@ -918,10 +1037,10 @@ int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
 		return -1;
 	}
 	int have_lc = read_last_checkpoint(root, &lc);
-	if (o->version < 0 && o->timestamp < 0 && have_lc && probe_from_hint(root, &lc, &target) &&
-	    (check = check_start(root))) {
+	if (o->version < 0 && o->timestamp < 0 && have_lc &&
+	    probe_from_hint(root, &lc, &hint, &target) && (check = check_start(root))) {
 		int failed;
-		if (replay_from(snap, lc.version, (int)lc.parts, &lc, target, &failed, e) == 0) {
+		if (replay_from(snap, &hint, &lc, target, &failed, e) == 0) {
 			if (o->defer_check) {
 				snap->pending = check;
 				return 0;
@@ -939,7 +1058,7 @@ int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
 		} else {
 			if (!failed)
 				goto fail;
-			bad = lc.version;
+			bad = &hint;
 			why = *e;
 			if (check_join(check, e) < 0)
 				goto fail;

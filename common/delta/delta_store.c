@@ -319,14 +319,14 @@ static int apply_through(struct delta_store *s, struct delta_snapshot *snap, int
 }
 
 /*
- * Rebuild snap at target from the checkpoint of version start in parts
- * files (start -1: none) and every commit after it read through the store.
+ * Rebuild snap at target from checkpoint c (NULL: none) and every commit
+ * after it read through the store.
  * Errors: EX_DATAERR for a checkpoint that cannot be used or a commit that
  * is missing or malformed, others for I/O and the store.
  */
-static int replay_store(struct delta_store *s, const struct delta_load_opts *o, int64_t start,
-                        int parts, const struct delta_last_checkpoint *lc, int64_t target,
-                        struct delta_snapshot *snap, struct err_msg *e)
+static int replay_store(struct delta_store *s, const struct delta_load_opts *o,
+                        const struct delta_ckpt *c, const struct delta_last_checkpoint *lc,
+                        int64_t target, struct delta_snapshot *snap, struct err_msg *e)
 {
 	memset(snap, 0, sizeof *snap);
 	snap->checkpoint_version = -1;
@@ -338,12 +338,12 @@ static int replay_store(struct delta_store *s, const struct delta_load_opts *o, 
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
-	if (start >= 0) {
-		if (delta_checkpoint_load(snap, start, parts, lc, e) < 0) {
+	if (c) {
+		if (delta_ckpt_load(snap, c, lc, e) < 0) {
 			delta_snapshot_free(snap);
 			return -1;
 		}
-		snap->checkpoint_version = snap->version = start;
+		snap->checkpoint_version = snap->version = c->version;
 	}
 	if (apply_through(s, snap, snap->version, target, e) < 0) {
 		delta_snapshot_free(snap);
@@ -389,18 +389,25 @@ static int load_authoritative(struct delta_store *s, const struct delta_load_opt
                               int64_t target, struct delta_snapshot *snap, struct err_msg *e)
 {
 	struct delta_last_checkpoint lc;
+	struct delta_ckpt hint;
 	struct err_msg why = {{0}, 0};
 	int64_t hinted = -1;
 	if (last_checkpoint(s->root, &lc) && lc.version <= target) {
-		int parts = lc.parts > 0 ? (int)lc.parts : 1;
-		if (replay_store(s, o, lc.version, parts, &lc, target, snap, e) == 0)
+		if (lc.v2_name[0]) {
+			delta_ckpt_parse(lc.v2_name, &hint);
+		} else {
+			memset(&hint, 0, sizeof hint);
+			hint.version = lc.version;
+			hint.parts = hint.found = lc.parts > 0 ? (int)lc.parts : 1;
+		}
+		if (replay_store(s, o, &hint, &lc, target, snap, e) == 0)
 			return 0;
 		if (e->status != EX_DATAERR)
 			return -1;
 		hinted = lc.version;
 		why = *e;
 	}
-	if (replay_store(s, o, -1, 1, NULL, target, snap, e) == 0)
+	if (replay_store(s, o, NULL, NULL, target, snap, e) == 0)
 		goto rebuilt;
 	if (e->status != EX_DATAERR)
 		return -1;
@@ -422,9 +429,11 @@ static int load_authoritative(struct delta_store *s, const struct delta_load_opt
 	*e = why;
 	for (size_t i = l.nckpts; i-- > 0;) {
 		const struct delta_ckpt *c = &l.ckpts[i];
-		if (c->version > target || c->found != c->parts || c->version == hinted)
+		if (c->version > target || c->found != c->parts ||
+		    (hinted >= 0 && c->version == hint.version && c->kind == hint.kind &&
+		     c->parts == hint.parts && strcmp(c->uuid, hint.uuid) == 0))
 			continue;
-		rc = replay_store(s, o, c->version, c->parts, NULL, target, snap, e);
+		rc = replay_store(s, o, c, hinted >= 0 ? &lc : NULL, target, snap, e);
 		if (rc == 0 || e->status != EX_DATAERR)
 			break;
 	}

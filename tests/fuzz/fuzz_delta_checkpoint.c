@@ -71,7 +71,7 @@ static int load(struct delta_snapshot *s, int rowwise, int no_tombstones)
 	s->checkpoint_version = -1;
 	s->no_tombstones = no_tombstones;
 	delta_checkpoint_rowwise = rowwise;
-	return s->root ? delta_checkpoint_load(s, 1, 1, NULL, &e) : -1;
+	return s->root ? delta_checkpoint_load(s, 1, 1, NULL, NULL, &e) : -1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

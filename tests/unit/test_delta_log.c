@@ -971,6 +971,51 @@ static void test_last_checkpoint_parses(void)
 	                     "{\"version\":\"3\"}"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		T_EQ_INT(delta_last_checkpoint_parse(bad[i], strlen(bad[i]), &lc), -1);
+	/* A V2 checkpoint's name is kept when it is one of the pointer's version. */
+	const char *v2 = "{\"version\":10,\"size\":7,\"v2Checkpoint\":{\"path\":"
+	                 "\"00000000000000000010.checkpoint.80a083e8-7026-4e79-81be-"
+	                 "64bd76c43a11.json\",\"sizeInBytes\":1,\"modificationTime\":1}}";
+	T_EQ_INT(delta_last_checkpoint_parse(v2, strlen(v2), &lc), 0);
+	T_EQ_STR(lc.v2_name,
+	         "00000000000000000010.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json");
+	const char *other = "{\"version\":11,\"v2Checkpoint\":{\"path\":"
+	                    "\"00000000000000000010.checkpoint.80a083e8.json\"}}";
+	T_EQ_INT(delta_last_checkpoint_parse(other, strlen(other), &lc), 0);
+	T_EQ_STR(lc.v2_name, "");
+}
+
+static void test_checkpoint_names_parse(void)
+{
+	struct delta_ckpt c;
+	char name[128];
+	T_EQ_INT(delta_ckpt_parse("00000000000000000010.checkpoint.parquet", &c), 1);
+	T_EQ_INT(c.kind, DELTA_CKPT_CLASSIC);
+	T_EQ_INT(c.parts, 1);
+	T_EQ_INT(
+	    delta_ckpt_parse("00000000000000000010.checkpoint.0000000002.0000000003.parquet", &c),
+	    1);
+	T_EQ_INT(c.parts, 3);
+	T_EQ_INT(c.have[1], 1);
+	T_EQ_INT(c.have[0], 0);
+	T_EQ_INT(
+	    delta_ckpt_parse(
+	        "00000000000000000010.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json", &c),
+	    1);
+	T_EQ_INT(c.kind, DELTA_CKPT_UUID_JSON);
+	T_EQ_INT(c.version, 10);
+	T_EQ_STR(c.uuid, "80a083e8-7026-4e79-81be-64bd76c43a11");
+	T_EQ_INT(delta_ckpt_name(&c, name, sizeof name), 0);
+	T_EQ_STR(name, "00000000000000000010.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json");
+	T_EQ_INT(delta_ckpt_parse("00000000000000000010.checkpoint.0ABC.parquet", &c), 1);
+	T_EQ_INT(c.kind, DELTA_CKPT_UUID_PARQUET);
+	const char * not [] = {"00000000000000000010.checkpoint.0000000004.0000000003.parquet",
+	                       "00000000000000000010.checkpoint..json",
+	                       "00000000000000000010.checkpoint.80a0.crc",
+	                       "00000000000000000010.checkpoint.x_y.json",
+	                       "0000000000000000001x.checkpoint.parquet",
+	                       "00000000000000000010.json"};
+	for (size_t i = 0; i < sizeof not / sizeof *not ; i++)
+		T_EQ_INT(delta_ckpt_parse(not [i], &c), 0);
 }
 
 int main(void)
@@ -995,5 +1040,6 @@ int main(void)
 	T_RUN(test_last_checkpoint_never_moves_backwards);
 	T_RUN(test_durations_parse_without_overflow);
 	T_RUN(test_last_checkpoint_parses);
+	T_RUN(test_checkpoint_names_parse);
 	T_DONE();
 }
