@@ -1,7 +1,10 @@
 /*
- * Fuzz target: a Delta checkpoint (a classic Parquet checkpoint file).
- * The input is written as the checkpoint of version 1 of a table in a
- * temporary directory and loaded twice: its add and remove actions column
+ * Fuzz target: a Delta checkpoint (a classic Parquet checkpoint file, or a
+ * UUID-named JSON one when the input starts with '{'), and a sidecar: what
+ * follows the first "\0SIDECAR" in the input is written as
+ * _delta_log/_sidecars/s.parquet, which a V2 checkpoint's sidecar action
+ * may name.  The input is written as the checkpoint of version 1 of a
+ * table in a temporary directory and loaded twice: its add and remove actions column
  * by column, as replay reads them, and every action row by row.  When both
  * loads succeed they must hold the same files and tombstones, field for
  * field; a difference aborts, which libFuzzer reports.  Loaded a third and
@@ -23,16 +26,30 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char root[64], ckpt[128];
+#define JSON_NAME "00000000000000000001.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json"
+
+static char root[64], ckpt[128], json_ckpt[192], sidecar[128];
+static int is_json;
 
 /* The table goes with the process. */
 static void cleanup(void)
 {
 	char dir[128];
-	snprintf(dir, sizeof dir, "%s/_delta_log", root);
 	unlink(ckpt);
+	unlink(json_ckpt);
+	unlink(sidecar);
+	snprintf(dir, sizeof dir, "%s/_delta_log/_sidecars", root);
+	rmdir(dir);
+	snprintf(dir, sizeof dir, "%s/_delta_log", root);
 	rmdir(dir);
 	rmdir(root);
+}
+
+static void put(const char *path, const uint8_t *data, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
+		abort();
 }
 
 static int same(const char *a, const char *b)
@@ -71,7 +88,7 @@ static int load(struct delta_snapshot *s, int rowwise, int no_tombstones)
 	s->checkpoint_version = -1;
 	s->no_tombstones = no_tombstones;
 	delta_checkpoint_rowwise = rowwise;
-	return s->root ? delta_checkpoint_load(s, 1, 1, NULL, NULL, &e) : -1;
+	return s->root ? delta_checkpoint_load(s, 1, 1, is_json ? JSON_NAME : NULL, NULL, &e) : -1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -83,13 +100,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		snprintf(dir, sizeof dir, "%s/_delta_log", root);
 		snprintf(ckpt, sizeof ckpt, "%s/00000000000000000001.checkpoint.parquet", dir);
+		snprintf(json_ckpt, sizeof json_ckpt, "%s/" JSON_NAME, dir);
+		snprintf(sidecar, sizeof sidecar, "%s/_sidecars/s.parquet", dir);
+		if (mkdir(dir, 0700) < 0)
+			abort();
+		snprintf(dir, sizeof dir, "%s/_delta_log/_sidecars", root);
 		if (mkdir(dir, 0700) < 0)
 			abort();
 		atexit(cleanup);
 	}
-	FILE *f = fopen(ckpt, "wb");
-	if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
-		abort();
+	size_t main_size = size;
+	for (size_t i = 0; i + 8 <= size; i++)
+		if (memcmp(data + i, "\0SIDECAR", 8) == 0) {
+			main_size = i;
+			break;
+		}
+	is_json = main_size > 0 && data[0] == '{';
+	put(is_json ? json_ckpt : ckpt, data, main_size);
+	if (main_size < size)
+		put(sidecar, data + main_size + 8, size - main_size - 8);
+	else
+		unlink(sidecar);
 	struct delta_snapshot cols, rows, live[2];
 	int a = load(&cols, 0, 0), b = load(&rows, 1, 0);
 	if (a == 0 && b == 0) {
