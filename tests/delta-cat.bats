@@ -1225,3 +1225,29 @@ v2_parquet() {
 	assert_failure 65
 	assert_equal "$stderr" "delta-cat: ./t: checkpoint of version 2: _delta_log/00000000000000000002.checkpoint.3a0d65cd-4056-49b8-937b-95f9e3ee90e5.json: sidecar _delta_log/_sidecars/016ae953-37a9-438e-8683-9a9a4a79a395.parquet: No such file or directory; the state cannot be rebuilt without it (version 0 is not in the log)"
 }
+
+@test "V2 checkpoints that break the spec cannot be used, and say why: no or two checkpointMetadata, another version, no v2Checkpoint feature, files both in it and in sidecars, a sidecar of another size" {
+	v2_table t
+	local c=t/_delta_log/00000000000000000002.checkpoint.3a0d65cd-4056-49b8-937b-95f9e3ee90e5.json
+	cp "$c" good
+	# expect JQ_FILTER REASON: the checkpoint changed by the filter is refused for the reason
+	expect() {
+		jq -c "$1" good >"$c"
+		run --separate-stderr delta-cat --at-version 2 ./t
+		assert_failure 65
+		assert_equal "$stderr" "delta-cat: ./t: checkpoint of version 2: _delta_log/${c##*/}: $2; the state cannot be rebuilt without it (version 0 is not in the log)"
+	}
+	expect 'select(.checkpointMetadata | not)' '0 checkpointMetadata actions (a V2 checkpoint holds exactly one)'
+	expect 'if .checkpointMetadata then ., . else . end' '2 checkpointMetadata actions (a V2 checkpoint holds exactly one)'
+	expect 'if .checkpointMetadata then .checkpointMetadata.version = 5 else . end' 'its checkpointMetadata is of version 5'
+	expect 'if .protocol then .protocol.readerFeatures = ["timestampNtz"] else . end' 'a V2 checkpoint of a table without the v2Checkpoint reader feature'
+	expect 'if .checkpointMetadata then ., {add: {path: "c.parquet", partitionValues: {}, size: 0, modificationTime: 0, dataChange: false}} else . end' \
+		'add or remove actions both in the checkpoint and in sidecars (a V2 checkpoint has them all in one or the other)'
+	expect 'if .sidecar.path == "016ae953-37a9-438e-8683-9a9a4a79a395.parquet" then .sidecar.sizeInBytes += 1 else . end' \
+		"sidecar _delta_log/_sidecars/016ae953-37a9-438e-8683-9a9a4a79a395.parquet is $(stat -c %s t/_delta_log/_sidecars/016ae953-37a9-438e-8683-9a9a4a79a395.parquet) bytes, its sidecar action says $(($(stat -c %s t/_delta_log/_sidecars/016ae953-37a9-438e-8683-9a9a4a79a395.parquet) + 1))"
+	expect 'if .sidecar then .sidecar |= del(.sizeInBytes) else . end' 'line 5: sidecar action without a path, sizeInBytes and modificationTime'
+	cp good "$c"
+	run --separate-stderr delta-cat --at-version 2 ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[1,2,3]'
+}

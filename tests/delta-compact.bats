@@ -918,3 +918,44 @@ upsert_one_row() {
 	done
 	assert_equal "$(find lake/t -maxdepth 1 -name 'deletion_vector_*.bin' | wc -l)" 3
 }
+
+@test "a table with the v2Checkpoint feature: --cleanup-log starts the log at a UUID-named checkpoint whose files are in a sidecar and keeps the sidecar; --checkpoint writes a classic V1 checkpoint there" {
+	ticks_table t 12
+	log=lake/t/_delta_log
+	# version 13 turns the feature on; a UUID-named JSON checkpoint of it has its files in a sidecar
+	jq -c 'select(.protocol) | .protocol = {minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"]}' \
+		"$log"/00000000000000000000.json >"$log"/00000000000000000013.json
+	mkdir "$log"/_sidecars
+	local values
+	values=$(jq -r 'select(.add) | .add | "({'"'"'path'"'"': '"'"'\(.path)'"'"', '"'"'partitionValues'"'"': MAP {'"'"'trade_date'"'"': '"'"'\(.partitionValues.trade_date)'"'"'}, '"'"'size'"'"': \(.size), '"'"'modificationTime'"'"': \(.modificationTime), '"'"'dataChange'"'"': false, '"'"'stats'"'"': '"'"'\(.stats)'"'"'})"' \
+		"$log"/000000000000000000{0[1-9],1[0-2]}.json | paste -sd,)
+	duckdb-query.js "COPY (SELECT a::STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, stats VARCHAR) AS \"add\" FROM (VALUES $values) v(a)) TO '$log/_sidecars/s13.parquet' (FORMAT parquet)" >/dev/null
+	{
+		echo '{"checkpointMetadata":{"version":13,"tags":{}}}'
+		cat "$log"/00000000000000000013.json
+		jq -c 'select(.metaData)' "$log"/00000000000000000000.json
+		jq -c 'select(.txn)' "$log"/00000000000000000012.json
+		jq -nc --argjson n "$(stat -c %s "$log"/_sidecars/s13.parquet)" \
+			'{sidecar: {path: "s13.parquet", sizeInBytes: $n, modificationTime: 1700000000000}}'
+	} >"$log"/00000000000000000013.checkpoint.7d17ac10-5cc3-401b-bd1a-9c82dd2ea032.json
+	rows t >before
+	age "$log"/*.json "$log"/*.parquet
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 13 commits, 1 checkpoint file and 0 other files; the log starts at the checkpoint of version 13"
+	run ls "$log" "$log"/_sidecars
+	assert_output --partial 00000000000000000013.checkpoint.7d17ac10-5cc3-401b-bd1a-9c82dd2ea032.json
+	assert_output --partial s13.parquet
+	[ ! -e "$log"/00000000000000000012.json ]
+	rows t >after
+	cmp before after
+	# appends go on; the checkpoint written is classic, of the V1 spec
+	gen-ticks -a later -b 1 4 | delta-append -q t
+	run --separate-stderr delta-compact --checkpoint t
+	assert_success
+	[ -f "$log"/00000000000000000014.checkpoint.parquet ]
+	run duckdb-query.js "SELECT count(*) FILTER (WHERE add IS NOT NULL) AS adds, max(protocol.readerFeatures[1]) AS f FROM read_parquet('$log/00000000000000000014.checkpoint.parquet')"
+	assert_output '{"adds":13,"f":"v2Checkpoint"}'
+	rm "$log"/_sidecars/s13.parquet
+	assert_equal "$(rows t | wc -l)" $(($(wc -l <before) + 4))
+}
