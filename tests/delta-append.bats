@@ -776,3 +776,36 @@ ict_lines() {
 	assert_equal "$(delta-cat v2 | wc -l)" 12
 	assert_equal "$(duck_rows | wc -l)" 12
 }
+
+@test "a writer, which reads no file lists, takes a V2 checkpoint whose sidecar has page checksums: the sidecar's files are counted and verified, not decoded" {
+	delta-create w --schema "$SCHEMA" --partition-by trade_date --property delta.checkpointInterval=3
+	C=$STOCKETL_LAKE/w/_delta_log T=$STOCKETL_LAKE/w
+	jq -c 'select(.protocol) | .protocol = {minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"]}' \
+		"$(log 0)" >"$(log 1)"
+	gen-ticks -a feed -b 2 -i 1 4 | delta-append -q w
+	# the classic checkpoint of version 3 (ours: checksummed pages) becomes the sidecar of a UUID-named one
+	mkdir "$C/_sidecars"
+	mv "$C/00000000000000000003.checkpoint.parquet" "$C/_sidecars/s3.parquet"
+	{
+		echo '{"checkpointMetadata":{"version":3,"tags":{}}}'
+		cat "$(log 1)"
+		jq -c 'select(.metaData)' "$(log 0)"
+		jq -c 'select(.txn) | del(.txn.lastUpdated)' "$(log 3)"
+		jq -nc --argjson n "$(stat -c %s "$C/_sidecars/s3.parquet")" \
+			'{sidecar: {path: "s3.parquet", sizeInBytes: $n, modificationTime: 1700000000000}}'
+	} >"$C/00000000000000000003.checkpoint.3a0d65cd-4056-49b8-937b-95f9e3ee90e5.json"
+	rm "$C/_last_checkpoint" "$(log 0)" "$(log 1)" "$(log 2)"
+	run --separate-stderr bash -c "gen-ticks -a feed -b 3 -i 1 4 | delta-append w"
+	assert_success
+	assert_equal "$stderr" $'delta-append: w: version 4: 1 batch, 4 records, 1 file\ndelta-append: w: 2 batches skipped as already loaded'
+	assert_equal "$(delta-cat w | wc -l)" 12
+	# a damaged page of the sidecar is refused by the writer as by readers
+	head -c $(($(stat -c %s "$C/_sidecars/s3.parquet") / 2)) /dev/zero |
+		dd of="$C/_sidecars/s3.parquet" bs=1 seek=4 conv=notrunc status=none
+	run --separate-stderr bash -c "gen-ticks -a feed -b 1 -i 9 4 | delta-append w"
+	assert_failure 65
+	[[ "$stderr" == *"_delta_log/_sidecars/s3.parquet"* ]]
+	run --separate-stderr delta-cat w
+	assert_failure 65
+	[[ "$stderr" == *"_delta_log/_sidecars/s3.parquet"* ]]
+}

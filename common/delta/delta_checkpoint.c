@@ -1563,7 +1563,15 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 		if (pq_schema_child(sch, PQ_ROOT, sel[i]) >= 0)
 			have[nh++] = sel[i];
 	int rc = -1;
-	if (nh == 0 || pq_reader_select(r, have, nh, &pe) < 0) {
+	/* A sidecar read light has nothing to select: its files are only counted and verified. */
+	int count_only = light && v2->files_only;
+	if (count_only && pq_schema_child(sch, PQ_ROOT, "add") < 0 &&
+	    pq_schema_child(sch, PQ_ROOT, "remove") < 0) {
+		cp_unusable(e, snap, path, version, EX_DATAERR,
+		            "not a Delta checkpoint (no action columns)");
+		goto out;
+	}
+	if (!count_only && (nh == 0 || pq_reader_select(r, have, nh, &pe) < 0)) {
 		cp_unusable(e, snap, path, version, EX_DATAERR,
 		            nh == 0 ? "not a Delta checkpoint (no action columns)" : pe.text);
 		goto out;
@@ -1588,6 +1596,10 @@ static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t v
 	int add_f = pq_schema_child(sch, PQ_ROOT, "add");
 	int remove_f = pq_schema_child(sch, PQ_ROOT, "remove");
 	*rows += pq_reader_num_rows(r);
+	if (count_only) {
+		rc = 0;
+		goto out;
+	}
 	const struct pq_value *row;
 	int k;
 	for (;;) {
