@@ -1147,6 +1147,14 @@ v2_table() {
 	run --separate-stderr delta-history ./t
 	assert_success
 	assert_equal "$(jq -sc 'map(.version)' <<<"$output")" '[3,2]'
+	touch -d '2024-03-01 10:00:00 UTC' t/_delta_log/00000000000000000002.json
+	touch -d '2024-03-01 11:00:00 UTC' t/_delta_log/00000000000000000003.json
+	run --separate-stderr delta-cat --at-timestamp 2024-03-01T10:30:00Z ./t
+	assert_success
+	assert_equal "$(firsts <<<"$output")" '[1,2,3]'
+	run --separate-stderr delta-cat --at-timestamp 2024-03-01T09:00:00Z ./t
+	assert_failure 65
+	assert_stderr_contains 'the oldest that can be read, version 2, was committed at 2024-03-01T10:00:00.000Z'
 }
 
 # v2_parquet DIR FILE SIDECAR_ACTION...: DuckDB writes DIR/_delta_log/FILE, a

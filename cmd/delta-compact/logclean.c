@@ -11,7 +11,10 @@
  * its commit stay, and the log then starts there; replay of any version
  * from it up takes the newest checkpoint at or below the version asked.
  * Before anything is deleted the checkpoint is read back whole: a damaged
- * one is never made the only way into the table.
+ * one is never made the only way into the table.  The sidecars of V2
+ * checkpoints (_delta_log/_sidecars) are never deleted: telling which a
+ * checkpoint still kept names would take reading them all, and one left
+ * behind costs only its space.
  *
  * Files go in ascending version order, so a run that is killed leaves the
  * log whole from some version up to the latest, and a rerun finishes the
