@@ -86,6 +86,13 @@ static int add_property(struct opts *o, const char *arg)
 			                       "--property %s: needs a table feature that this "
 			                       "writer does not implement",
 			                       arg);
+	/* Spark's way to V2 checkpoints: the table it asks for has the v2Checkpoint feature. */
+	if (strcmp(key, "delta.checkpointPolicy") == 0 && strcasecmp(val, "classic") != 0)
+		return cli_usage_error(usage,
+		                       "--property %s: needs the table feature v2Checkpoint, "
+		                       "which this writer does not create (protocol 1/2 only; "
+		                       "\"classic\" is the policy it writes)",
+		                       arg);
 	if (strncmp(key, "delta.constraints.", 18) == 0)
 		return cli_usage_error(usage, "--property %s: CHECK constraints are not supported",
 		                       arg);
