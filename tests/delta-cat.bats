@@ -1259,3 +1259,31 @@ v2_parquet() {
 	assert_success
 	assert_equal "$(firsts <<<"$output")" '[1,2,3]'
 }
+
+@test "Spark's V2 checkpoints (golden tables, JSON and Parquet): the files are in two sidecars; the checkpoint alone rebuilds the table after log cleanup" {
+	local how ids
+	ids=$(jq -nc '[range(10)]')
+	for how in json parquet; do
+		run --separate-stderr delta-cat -v "$DELTA/delta-golden/v2-checkpoint-$how"
+		assert_success
+		assert_equal "$(firsts <<<"$output")" "$ids"
+		assert_equal "${stderr_lines[0]}" "delta-cat: $DELTA/delta-golden/v2-checkpoint-$how: version 2 (from a checkpoint)"
+		run --separate-stderr delta-cat --at-version 1 "$DELTA/delta-golden/v2-checkpoint-$how"
+		assert_success
+		assert_output ''
+		rm -rf c
+		cp -r "$DELTA/delta-golden/v2-checkpoint-$how" c
+		chmod -R u+w c
+		rm c/_delta_log/_last_checkpoint c/_delta_log/0000000000000000000[01].json
+		run --separate-stderr delta-cat ./c
+		assert_success
+		assert_equal "$(firsts <<<"$output")" "$ids"
+		assert_equal "$stderr" ''
+		run --separate-stderr delta-history ./c
+		assert_equal "$(jq -c '[.version, .operation]' <<<"$output")" '[2,"WRITE"]'
+		rm c/_delta_log/_sidecars/00000000000000000002.checkpoint.0000000002.*.parquet
+		run --separate-stderr delta-cat ./c
+		assert_failure 65
+		assert_regex "$stderr" "^delta-cat: \./c: checkpoint of version 2: _delta_log/00000000000000000002\.checkpoint\.[-0-9a-f]+\.$how: sidecar _delta_log/_sidecars/00000000000000000002\.checkpoint\.0000000002\.0000000002\.[-0-9a-f]+\.parquet: No such file or directory; the state cannot be rebuilt without it \(version 0 is not in the log\)$"
+	done
+}
