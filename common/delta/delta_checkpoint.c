@@ -1,5 +1,14 @@
 /*
- * delta_checkpoint: classic (V1) Parquet checkpoints, read and written.
+ * delta_checkpoint: checkpoints, read (classic and multi-part ones, and the
+ * V2 ones of the v2Checkpoint feature: UUID-named JSON or Parquet files,
+ * or classic ones with a checkpointMetadata row, whose add and remove
+ * actions may be in sidecar files) and written (classic V1 Parquet only,
+ * which the protocol allows in every table).
+ *
+ * A V2 checkpoint is read as a classic one is, its checkpointMetadata and
+ * sidecar actions gathered on the way (struct cp_v2), then checked, and
+ * its sidecars read as checkpoint parts that hold add and remove actions
+ * alone (cp_load_v2()); a JSON one line by line, as a commit.
  *
  * Reading looks every column up by name, so Spark's, delta-rs's and our own
  * layouts all work; only the action columns replay needs are selected
