@@ -751,9 +751,11 @@ ict_lines() {
 }
 
 @test "a table with the v2Checkpoint feature takes appends: replay starts from its UUID-named checkpoint, and the checkpoints written are classic V1 ones, which the protocol allows in such a table" {
-	delta-create v2 --schema "$SCHEMA" --partition-by trade_date --property delta.checkpointInterval=3
-	C=$STOCKETL_LAKE/v2/_delta_log T=$STOCKETL_LAKE/v2
-	gen-ticks -a feed -b 1 -i 1 4 | delta-append v2
+	# made on the local disk, then copied into the lake: its log is edited by
+	# hand, which on the bucket the commit store would not know
+	T=$BATS_TEST_TMPDIR/src C=$BATS_TEST_TMPDIR/src/_delta_log
+	delta-create "$T" --schema "$SCHEMA" --partition-by trade_date --property delta.checkpointInterval=3
+	gen-ticks -a feed -b 1 -i 1 4 | delta-append -q "$T"
 	# version 2 turns the feature on; a UUID-named JSON checkpoint of it holds the files itself
 	jq -c 'select(.protocol) | .protocol = {minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"]}' \
 		"$(log 0)" >"$(log 2)"
@@ -764,6 +766,8 @@ ict_lines() {
 		jq -c 'select(.txn or .add) | del(.txn.lastUpdated)' "$(log 1)"
 	} >"$C/00000000000000000002.checkpoint.016ae953-37a9-438e-8683-9a9a4a79a395.json"
 	rm "$(log 0)" "$(log 1)"
+	cp -r "$T" "$STOCKETL_LAKE/v2"
+	T=$STOCKETL_LAKE/v2 C=$STOCKETL_LAKE/v2/_delta_log
 	# the replayed batch is known from the checkpoint's txn
 	run --separate-stderr bash -c "gen-ticks -a feed -b 3 -i 1 4 | delta-append -v v2"
 	assert_success
@@ -778,11 +782,12 @@ ict_lines() {
 }
 
 @test "a writer, which reads no file lists, takes a V2 checkpoint whose sidecar has page checksums: the sidecar's files are counted and verified, not decoded" {
-	delta-create w --schema "$SCHEMA" --partition-by trade_date --property delta.checkpointInterval=3
-	C=$STOCKETL_LAKE/w/_delta_log T=$STOCKETL_LAKE/w
+	# made on the local disk and copied into the lake, as the test above
+	T=$BATS_TEST_TMPDIR/src C=$BATS_TEST_TMPDIR/src/_delta_log
+	delta-create "$T" --schema "$SCHEMA" --partition-by trade_date --property delta.checkpointInterval=3
 	jq -c 'select(.protocol) | .protocol = {minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"]}' \
 		"$(log 0)" >"$(log 1)"
-	gen-ticks -a feed -b 2 -i 1 4 | delta-append -q w
+	gen-ticks -a feed -b 2 -i 1 4 | delta-append -q "$T"
 	# the classic checkpoint of version 3 (ours: checksummed pages) becomes the sidecar of a UUID-named one
 	mkdir "$C/_sidecars"
 	mv "$C/00000000000000000003.checkpoint.parquet" "$C/_sidecars/s3.parquet"
@@ -795,6 +800,8 @@ ict_lines() {
 			'{sidecar: {path: "s3.parquet", sizeInBytes: $n, modificationTime: 1700000000000}}'
 	} >"$C/00000000000000000003.checkpoint.3a0d65cd-4056-49b8-937b-95f9e3ee90e5.json"
 	rm "$C/_last_checkpoint" "$(log 0)" "$(log 1)" "$(log 2)"
+	cp -r "$T" "$STOCKETL_LAKE/w"
+	T=$STOCKETL_LAKE/w C=$STOCKETL_LAKE/w/_delta_log
 	run --separate-stderr bash -c "gen-ticks -a feed -b 3 -i 1 4 | delta-append w"
 	assert_success
 	assert_equal "$stderr" $'delta-append: w: version 4: 1 batch, 4 records, 1 file\ndelta-append: w: 2 batches skipped as already loaded'

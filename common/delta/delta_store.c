@@ -391,7 +391,7 @@ static int load_authoritative(struct delta_store *s, const struct delta_load_opt
 	struct delta_last_checkpoint lc;
 	struct delta_ckpt hint;
 	struct err_msg why = {{0}, 0};
-	int64_t hinted = -1;
+	int64_t hinted = -1, bad = -1; /* bad: the first checkpoint left aside, why says why */
 	if (last_checkpoint(s->root, &lc) && lc.version <= target) {
 		if (lc.v2_name[0]) {
 			delta_ckpt_parse(lc.v2_name, &hint);
@@ -404,7 +404,7 @@ static int load_authoritative(struct delta_store *s, const struct delta_load_opt
 			return 0;
 		if (e->status != EX_DATAERR)
 			return -1;
-		hinted = lc.version;
+		hinted = bad = lc.version;
 		why = *e;
 	}
 	if (replay_store(s, o, NULL, NULL, target, snap, e) == 0)
@@ -436,15 +436,27 @@ static int load_authoritative(struct delta_store *s, const struct delta_load_opt
 		rc = replay_store(s, o, c, hinted >= 0 ? &lc : NULL, target, snap, e);
 		if (rc == 0 || e->status != EX_DATAERR)
 			break;
+		if (bad < 0) {
+			bad = c->version;
+			why = *e;
+		}
 	}
 	delta_listing_free(&l);
-	if (rc < 0)
+	if (rc < 0) {
+		if (e->status == EX_DATAERR && bad >= 0) {
+			char reason[ERR_MSG_MAX];
+			snprintf(reason, sizeof reason, "%s", why.text);
+			err_set(e, EX_DATAERR, "%s; the state cannot be rebuilt without it",
+			        reason);
+		}
 		return -1;
+	}
 rebuilt:
-	if (hinted >= 0) {
+	if (bad >= 0) {
 		snap->has_notice = 1;
 		err_set(&snap->notice, 0, "%s; the state was rebuilt from %s", why.text,
-		        snap->checkpoint_version >= 0
+		        snap->checkpoint_version == bad ? "another checkpoint of that version"
+		        : snap->checkpoint_version >= 0
 		            ? "an older checkpoint and the commits after it"
 		            : "the commits");
 	}
