@@ -816,3 +816,23 @@ ict_lines() {
 	assert_failure 65
 	[[ "$stderr" == *"_delta_log/_sidecars/s3.parquet"* ]]
 }
+
+@test "Spark's V2-checkpoint table, which lists the writer features invariants and appendOnly without using invariants, takes appends; its next checkpoint is a classic one" {
+	cp -r "$FIXTURES/delta/delta-golden/v2-checkpoint-json" g
+	chmod -R u+w g
+	for id in 100 101; do
+		run --separate-stderr delta-append ./g <<<"{\"id\":$id}"
+		assert_success
+	done
+	[ -f g/_delta_log/00000000000000000004.checkpoint.parquet ]
+	run -0 bash -c "delta-cat --columns id ./g | jq -s -c 'map(.id) | sort'"
+	assert_output '[0,1,2,3,4,5,6,7,8,9,100,101]'
+	# a column with an invariant is still refused, whatever the features say
+	jq -c 'if .metaData then .metaData.schemaString |= sub("\"metadata\":\\{\\}"; "\"metadata\":{\"delta.invariants\":\"{\\\"expression\\\":{\\\"expression\\\":\\\"id > 0\\\"}}\"}") else . end' \
+		g/_delta_log/00000000000000000001.json >v1.json
+	mkdir -p inv/_delta_log
+	cp v1.json inv/_delta_log/00000000000000000000.json
+	run --separate-stderr delta-append ./inv <<<'{"id":1}'
+	assert_failure 65
+	assert_regex "$stderr" 'has invariants, which are not supported$'
+}

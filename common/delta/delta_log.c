@@ -705,15 +705,19 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
  * vacuum check them).  v2Checkpoint: its checkpoints are read
  * (delta_checkpoint.c); writers may write classic V1 checkpoints in such a
  * table, which PROTOCOL.md always allows, never multi-part ones, which it
- * forbids there (and which this never writes).
+ * forbids there (and which this never writes).  The writer features of
+ * invariants, CHECK constraints, change data feed, generated and identity
+ * columns ask a writer to respect them where the table uses them: a table
+ * that does is refused by delta_check_write(), whatever its features.
  */
 static const char *const reader_features_ok[] = {
     "timestampNtz",         "deletionVectors",     "columnMapping", "typeWidening",
     "typeWidening-preview", "vacuumProtocolCheck", "v2Checkpoint"};
 static const char *const writer_features_ok[] = {
-    "appendOnly",        "timestampNtz",        "deletionVectors", "typeWidening",
+    "appendOnly",           "timestampNtz",        "deletionVectors",   "typeWidening",
     "typeWidening-preview", "vacuumProtocolCheck", "inCommitTimestamp", "columnMapping",
-    "v2Checkpoint"};
+    "v2Checkpoint",         "invariants",          "checkConstraints",  "changeDataFeed",
+    "generatedColumns",     "identityColumns"};
 
 static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
 {
