@@ -822,14 +822,6 @@ static void key_cell(const struct merge *m, size_t j, size_t k, struct delta_cel
 	get_cell(p, m->cols[m->key[k]].f, c);
 }
 
-/* Every cell of distinct record j's key into key[0..nkey). */
-static void key_cells(const struct merge *m, size_t j, struct delta_cell *key)
-{
-	const char *p = rec_key(m, m->rows[j]);
-	for (size_t k = 0; k < m->nkey; k++)
-		p = get_cell(p, m->cols[m->key[k]].f, &key[k]);
-}
-
 /*
  * Distinct record j's pruning value against v (a value of the pruning
  * column f): an integer is decoded from the record again, since only a
@@ -958,13 +950,23 @@ static int batch_rows(struct merge *m)
 	return 0;
 }
 
-/* Distinct values of key column k among n keys picked across the batch. */
+/*
+ * Distinct values of key column k among n keys picked across the batch:
+ * one at a random place in each n-th of it.  (Evenly spaced picks fall in
+ * step with the records' own period: a stream of symbols' days of
+ * one-minute bars sampled every 187th record shows a few minutes of each
+ * day, and its symbols looked the column with the most values.)
+ */
 static size_t sample_distinct(struct merge *m, const struct app *a, size_t k, size_t n)
 {
 	struct prune_ctx c = {m, a->cols[m->key[k]].f, k};
 	size_t step = m->distinct / n, nd = n ? 1 : 0;
-	for (size_t j = 0; j < n; j++)
-		m->ord[j] = j * step;
+	for (size_t j = 0; j < n; j++) {
+		uint64_t z = (j + 1) * 0x9e3779b97f4a7c15ULL;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z ^= z >> 31;
+		m->ord[j] = j * step + (step > 1 ? (size_t)(z % step) : 0);
+	}
 	qsort_r(m->ord, n, sizeof *m->ord, by_key_column, &c);
 	for (size_t j = 1; j < n; j++)
 		nd += by_key_column(&m->ord[j - 1], &m->ord[j], &c) != 0;
@@ -1183,23 +1185,26 @@ static void prune_forget(struct merge *m, int all)
 static int key_within(const struct merge *m, const struct app *a, size_t j,
                       const struct prune_entry *p)
 {
+	/*
+	 * The key's cells are decoded one at a time, as far as a check needs:
+	 * most keys judged are ruled out by their first column.
+	 */
 	struct delta_cell key[MAX_KEY_COLUMNS];
-	key_cells(m, j, key);
+	const char *at = rec_key(m, m->rows[j]);
 	for (size_t k = 0; k < m->nkey; k++) {
 		const struct delta_field *f = a->cols[m->key[k]].f;
-		if (p->part_known[k]) {
-			if (delta_cell_cmp(f, &key[k], &p->part[k]) != 0)
+		at = get_cell(at, f, &key[k]);
+		if (p->part_known[k] && delta_cell_cmp(f, &key[k], &p->part[k]) != 0)
+			return 0;
+		for (size_t d = 0; d < m->ndata; d++) {
+			if (m->data_key[d] != k)
+				continue;
+			const struct delta_bounds *b = &p->bounds[d];
+			if (b->has_lo && delta_cell_cmp(f, &key[k], &b->lo) < 0)
+				return 0;
+			if (b->has_hi && delta_cell_cmp(f, &key[k], &b->hi) > 0)
 				return 0;
 		}
-	}
-	for (size_t d = 0; d < m->ndata; d++) {
-		const struct delta_bounds *b = &p->bounds[d];
-		size_t k = m->data_key[d];
-		const struct delta_field *f = m->data_fields[d];
-		if (b->has_lo && delta_cell_cmp(f, &key[k], &b->lo) < 0)
-			return 0;
-		if (b->has_hi && delta_cell_cmp(f, &key[k], &b->hi) > 0)
-			return 0;
 	}
 	return 1;
 }
