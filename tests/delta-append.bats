@@ -836,3 +836,25 @@ ict_lines() {
 	assert_failure 65
 	assert_regex "$stderr" 'has invariants, which are not supported$'
 }
+
+@test "a table with change data feed takes appends and compaction, which need no change data files; an upsert refuses it" {
+	cp -r "$FIXTURES/delta/dat/basic_append/delta" cdf
+	chmod -R u+w cdf
+	jq -c 'if .metaData then .metaData.configuration["delta.enableChangeDataFeed"] = "true" else . end' \
+		cdf/_delta_log/00000000000000000000.json >v0.json
+	cat v0.json >cdf/_delta_log/00000000000000000000.json
+	run --separate-stderr delta-append ./cdf <<<'{"letter":"x","number":10,"a_float":1.5}'
+	assert_success
+	run --separate-stderr delta-compact ./cdf
+	assert_success
+	run -0 jq -c 'select(.commitInfo) | .commitInfo.operation' cdf/_delta_log/00000000000000000002.json cdf/_delta_log/00000000000000000003.json
+	assert_output $'"WRITE"\n"OPTIMIZE"'
+	# no change data files: appends only add rows, and compaction changes none
+	[ ! -e cdf/_change_data ]
+	run -0 bash -c "delta-cat --columns number ./cdf | jq -s -c 'map(.number) | sort'"
+	assert_output '[1,2,3,4,5,10]'
+	run --separate-stderr delta-append --merge-key number ./cdf <<<'{"letter":"y","number":10,"a_float":2.5}'
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: ./cdf: change data feed is on (delta.enableChangeDataFeed=true), and an upsert would have to write change data files for the rows it updates, which this does not; appends and delta-compact write such a table"
+	[ ! -e cdf/_delta_log/00000000000000000004.json ]
+}

@@ -30,6 +30,12 @@
 #include <unistd.h>
 
 #include "append.h"
+
+/* Why an upsert refuses a table with change data feed (delta_change_data_feed()). */
+#define CDF_REFUSAL                                                                                \
+	"change data feed is on (delta.enableChangeDataFeed=true), and an upsert would have to "   \
+	"write change data files for the rows it updates, which this does not; appends and "       \
+	"delta-compact write such a table"
 #include "base/cli.h"
 #include "base/config.h"
 #include "delta/delta_txn.h"
@@ -174,6 +180,10 @@ int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg 
 	const struct app *a = arg;
 	if (delta_check_write(snap, e) < 0)
 		return -1;
+	if (a->merge && delta_change_data_feed(snap)) {
+		err_set(e, EX_DATAERR, "%s: %s", snap->root, CDF_REFUSAL);
+		return -1;
+	}
 	int same = snap->meta.n_partition_columns == a->npart;
 	for (size_t i = 0; same && i < a->npart; i++)
 		same = strcmp(snap->meta.partition_columns[i], a->part_cols[i]) == 0;

@@ -393,6 +393,15 @@ const char *delta_property(const struct delta_snapshot *snap, const char *key, c
  * rearrangement such as OPTIMIZE, dataChange false, is allowed).
  */
 int delta_append_only(const struct delta_snapshot *snap);
+/*
+ * delta.enableChangeDataFeed=true: a commit that updates or deletes rows
+ * must carry the change data files of its changes (cdc actions).  Commits
+ * that only add rows, or only rearrange them (dataChange false), need
+ * none (PROTOCOL.md, "Change Data Files"), so appends and compaction
+ * write such a table as any other; the writers that would update rows
+ * (upserts) refuse it.
+ */
+int delta_change_data_feed(const struct delta_snapshot *snap);
 int64_t delta_checkpoint_interval(const struct delta_snapshot *snap);
 /*
  * The latest version of the log (-1 if it has none), after checking that

@@ -706,9 +706,12 @@ int delta_snapshot_apply(struct delta_snapshot *snap, int64_t v, const char *tex
  * (delta_checkpoint.c); writers may write classic V1 checkpoints in such a
  * table, which PROTOCOL.md always allows, never multi-part ones, which it
  * forbids there (and which this never writes).  The writer features of
- * invariants, CHECK constraints, change data feed, generated and identity
- * columns ask a writer to respect them where the table uses them: a table
- * that does is refused by delta_check_write(), whatever its features.
+ * invariants, CHECK constraints, generated and identity columns ask a
+ * writer to respect them where the table uses them: a table that does is
+ * refused by delta_check_write(), whatever its features.  Change data
+ * feed asks for change data files from commits that update or delete
+ * rows: appends and compaction need none, and upserts refuse such a table
+ * (delta_change_data_feed()).
  */
 static const char *const reader_features_ok[] = {
     "timestampNtz",         "deletionVectors",     "columnMapping", "typeWidening",
@@ -836,9 +839,7 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 			        snap->root, k + 18);
 			return -1;
 		}
-		if ((strcmp(k, "delta.enableChangeDataFeed") == 0 ||
-		     strcmp(k, "delta.enableRowTracking") == 0) &&
-		    strcasecmp(v, "true") == 0) {
+		if (strcmp(k, "delta.enableRowTracking") == 0 && strcasecmp(v, "true") == 0) {
 			err_set(e, EX_DATAERR, "%s: %s=true is not supported", snap->root, k);
 			return -1;
 		}
@@ -856,6 +857,11 @@ const char *delta_property(const struct delta_snapshot *snap, const char *key, c
 int delta_append_only(const struct delta_snapshot *snap)
 {
 	return strcasecmp(delta_property(snap, "delta.appendOnly", "false"), "true") == 0;
+}
+
+int delta_change_data_feed(const struct delta_snapshot *snap)
+{
+	return strcasecmp(delta_property(snap, "delta.enableChangeDataFeed", "false"), "true") == 0;
 }
 
 int64_t delta_checkpoint_interval(const struct delta_snapshot *snap)
