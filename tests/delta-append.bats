@@ -837,24 +837,44 @@ ict_lines() {
 	assert_regex "$stderr" 'has invariants, which are not supported$'
 }
 
-@test "a table with change data feed takes appends and compaction, which need no change data files; an upsert refuses it" {
-	cp -r "$FIXTURES/delta/dat/basic_append/delta" cdf
+@test "a table with change data feed takes appends and compaction without change data files; an upsert writes the changes of the rows it updates, deletes and inserts" {
+	cp -r "$FIXTURES/delta/dat/basic_partitioned/delta" cdf
 	chmod -R u+w cdf
 	jq -c 'if .metaData then .metaData.configuration["delta.enableChangeDataFeed"] = "true" else . end' \
 		cdf/_delta_log/00000000000000000000.json >v0.json
 	cat v0.json >cdf/_delta_log/00000000000000000000.json
-	run --separate-stderr delta-append ./cdf <<<'{"letter":"x","number":10,"a_float":1.5}'
+	# appends and compaction only add or rearrange rows: no change data
+	run --separate-stderr delta-append ./cdf <<<'{"letter":"b","number":2,"a_float":2.25}'
 	assert_success
 	run --separate-stderr delta-compact ./cdf
 	assert_success
 	run -0 jq -c 'select(.commitInfo) | .commitInfo.operation' cdf/_delta_log/00000000000000000002.json cdf/_delta_log/00000000000000000003.json
 	assert_output $'"WRITE"\n"OPTIMIZE"'
-	# no change data files: appends only add rows, and compaction changes none
 	[ ! -e cdf/_change_data ]
-	run -0 bash -c "delta-cat --columns number ./cdf | jq -s -c 'map(.number) | sort'"
-	assert_output '[1,2,3,4,5,10]'
-	run --separate-stderr delta-append --merge-key number ./cdf <<<'{"letter":"y","number":10,"a_float":2.5}'
-	assert_failure 65
-	assert_equal "${stderr_lines[0]}" "delta-append: ./cdf: change data feed is on (delta.enableChangeDataFeed=true), and an upsert would have to write change data files for the rows it updates, which this does not; appends and delta-compact write such a table"
-	[ ! -e cdf/_delta_log/00000000000000000004.json ]
+	# an upsert: key 1 updated, key 2 held twice (its second row deleted), key 99 new
+	printf '%s\n' '{"letter":"a","number":1,"a_float":9.5}' '{"letter":"b","number":2,"a_float":7.5}' \
+		'{"letter":"z","number":99,"a_float":1.0}' >batch.ndjson
+	run --separate-stderr delta-append --merge-key number ./cdf <batch.ndjson
+	assert_success
+	run -0 jq -c 'select(.cdc) | .cdc | [(.path | startswith("_change_data/letter=")), .partitionValues.letter, .dataChange, (.size > 0)]' cdf/_delta_log/00000000000000000004.json
+	assert_equal "$(sort <<<"$output")" "$(printf '%s\n' '[true,"a",false,true]' '[true,"b",false,true]' '[true,"z",false,true]')"
+	run -0 jq -c 'select(.commitInfo) | .commitInfo.operationMetrics | [.numTargetChangeFilesAdded, .numTargetRowsUpdated, .numTargetRowsDeleted, .numTargetRowsInserted]' cdf/_delta_log/00000000000000000004.json
+	assert_output '["3","2","1","1"]'
+	# the change data files hold the changes and nothing copied
+	files=$(jq -r 'select(.cdc) | "'"'"'cdf/" + .cdc.path + "'"'"'"' cdf/_delta_log/00000000000000000004.json | paste -sd,)
+	run -0 duckdb-query.js "SELECT number, a_float, _change_type FROM read_parquet([$files]) ORDER BY number, _change_type, a_float"
+	# (a key's second old row, in the file added later or later in a file, is the one deleted)
+	assert_output '{"number":1,"a_float":9.5,"_change_type":"update_postimage"}
+{"number":1,"a_float":1.1,"_change_type":"update_preimage"}
+{"number":2,"a_float":2.25,"_change_type":"delete"}
+{"number":2,"a_float":7.5,"_change_type":"update_postimage"}
+{"number":2,"a_float":2.2,"_change_type":"update_preimage"}
+{"number":99,"a_float":1,"_change_type":"insert"}'
+	run -0 bash -c "delta-cat ./cdf | jq -s -c 'map([.number, .a_float]) | sort'"
+	assert_output '[[1,9.5],[2,7.5],[3,3.3],[4,4.4],[5,5.5],[6,6.6],[99,1]]'
+	# an upsert of new keys only, whose files rewrite nothing, only adds rows: no change data
+	run --separate-stderr delta-append --merge-key number ./cdf <<<'{"letter":"q","number":1000,"a_float":0.5}'
+	assert_success
+	run -0 jq -c 'select(.cdc or .remove)' cdf/_delta_log/00000000000000000005.json
+	assert_output ''
 }

@@ -1035,6 +1035,13 @@ added_file() { jq -r 'select(.add) | .add.path' "$1/_delta_log/$(printf '%020d' 
 {"id":2,"day":"2024-01-01"}
 {"id":9,"day":"2024-01-03"}
 {"id":null,"day":"2024-01-02"}'
+	# change data feed under column mapping: appends are written, an upsert is refused
+	jq -c 'if .metaData then .metaData.configuration["delta.enableChangeDataFeed"] = "true" else . end' \
+		i/_delta_log/00000000000000000000.json >c.json && cat c.json >i/_delta_log/00000000000000000000.json
+	delta-append -q ./i <<<'{"id":20,"name":"w","s":null,"day":"2024-01-03"}'
+	run --separate-stderr delta-append --merge-key id ./i <<<'{"id":20,"name":"v","s":null,"day":"2024-01-03"}'
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: ./i: change data feed (delta.enableChangeDataFeed=true) under column mapping: the change data files of an upsert are not written there; appends and delta-compact write such a table"
 }
 
 @test "type widening: files written before a column's type was widened read in its new type; delta-append and delta-compact write the new one; a change this does not read is refused" {

@@ -27,19 +27,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "append.h"
-
-/* Why an upsert refuses a table with change data feed (delta_change_data_feed()). */
-#define CDF_REFUSAL                                                                                \
-	"change data feed is on (delta.enableChangeDataFeed=true), and an upsert would have to "   \
-	"write change data files for the rows it updates, which this does not; appends and "       \
-	"delta-compact write such a table"
 #include "base/cli.h"
 #include "base/config.h"
 #include "delta/delta_txn.h"
 #include "meta/meta.h"
+
+/*
+ * Why an upsert refuses a table with change data feed under column mapping
+ * (its change data files would need the physical names too).
+ */
+#define CDF_REFUSAL                                                                                \
+	"change data feed (delta.enableChangeDataFeed=true) under column mapping: the change "     \
+	"data files of an upsert are not written there; appends and delta-compact write such a "   \
+	"table"
 
 /* Writer threads on a FUSE mount when none are configured (see main). */
 #define FUSE_WRITER_THREADS 16
@@ -180,7 +184,8 @@ int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg 
 	const struct app *a = arg;
 	if (delta_check_write(snap, e) < 0)
 		return -1;
-	if (a->merge && delta_change_data_feed(snap)) {
+	if (a->merge && delta_change_data_feed(snap) &&
+	    strcasecmp(delta_property(snap, "delta.columnMapping.mode", "none"), "none") != 0) {
 		err_set(e, EX_DATAERR, "%s: %s", snap->root, CDF_REFUSAL);
 		return -1;
 	}

@@ -27,6 +27,17 @@
  * and those bounds (a few hundred bytes a live file, beside the snapshot's
  * file list), never the table's rows.
  *
+ * Change data feed (delta.enableChangeDataFeed=true): an upsert that
+ * rewrites files writes the changes of the attempt beside its data files,
+ * in _change_data/ under the same partition directories, with the column
+ * _change_type: an old row whose key the batch holds as update_preimage (a
+ * second old row of that key as delete), the batch's record that replaces
+ * it as update_postimage, a new key as insert; the rows only copied are no
+ * change and are not there.  The commit names them in cdc actions, which
+ * change data readers use instead of its adds and removes.  An upsert that
+ * rewrites no file only adds rows and needs none (PROTOCOL.md, "Change
+ * Data Files").
+ *
  * Concurrency: the files read are the transaction's read set, so a winner
  * that removed one of them is a conflict; a winner that added a file that
  * may hold one of the batch's keys is one too (the read predicate), since
@@ -35,9 +46,12 @@
  * and rewritten again.
  */
 #define _GNU_SOURCE /* qsort_r */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "append.h"
 #include "delta/delta_nested.h"
@@ -122,6 +136,11 @@ struct merge {
 	uint64_t pass;           /* counts the searches for candidates */
 	struct delta_rows_col *cols;
 	struct delta_cell *cells;
+	/* change data feed: the attempt's writer of change data files, and a row of them */
+	struct delta_writer *cw;
+	struct delta_cell *ccells;
+	struct delta_writer *w; /* the attempt's writer of data files */
+	const struct app *app;
 	struct buf *nested; /* per column: a nested value of a file rewritten, encoded */
 	size_t ncols;
 	/*
@@ -562,13 +581,15 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 	m->key = calloc(a->ncols ? a->ncols : 1, sizeof *m->key);
 	m->in_key = calloc(a->ncols ? a->ncols : 1, 1);
 	m->null_bytes = (a->ncols + 7) / 8;
+	m->app = a;
 	m->ncols = a->ncols;
 	m->latest = -1;
 	m->cols = calloc(a->ncols ? a->ncols : 1, sizeof *m->cols);
 	m->cells = calloc(a->ncols ? a->ncols : 1, sizeof *m->cells);
+	m->ccells = calloc(a->ncols + 1, sizeof *m->ccells);
 	m->nested = calloc(a->ncols ? a->ncols : 1, sizeof *m->nested);
 	struct buf text = BUF_INIT;
-	if (!m->key || !m->in_key || !m->cols || !m->cells || !m->nested) {
+	if (!m->key || !m->in_key || !m->cols || !m->cells || !m->ccells || !m->nested) {
 		free(copy);
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
@@ -797,6 +818,7 @@ void merge_free(struct app *a)
 	free(m->key_text);
 	free(m->cols);
 	free(m->cells);
+	free(m->ccells);
 	for (size_t c = 0; m->nested && c < m->ncols; c++)
 		buf_free(&m->nested[c]);
 	free(m->nested);
@@ -1333,6 +1355,68 @@ static int64_t count_partitions(const struct delta_map *const *pv, size_t n)
 }
 
 /* Rewrite one candidate file: its rows whose key is not in the batch. */
+/* Row m->cells as a change of the kind given (_change_type) to the change data files. */
+static int put_change(struct merge *m, const struct app *a, const char *kind, struct err_msg *e)
+{
+	memcpy(m->ccells, m->cells, a->ncols * sizeof *m->cells);
+	struct delta_cell *c = &m->ccells[a->ncols];
+	memset(c, 0, sizeof *c);
+	c->s = kind;
+	c->n = strlen(kind);
+	return delta_writer_put(m->cw, m->ccells, e);
+}
+
+/*
+ * The writer of the attempt's change data files: the table's columns and
+ * _change_type, under _change_data/ with the table's partition columns.
+ */
+static struct delta_writer *change_writer(const struct app *a, const struct delta_writer_opts *o,
+                                          struct err_msg *e)
+{
+	static char name[] = "_change_type", meta[] = "{}";
+	struct delta_schema s = {calloc(a->tschema.n + 1, sizeof *s.fields), a->tschema.n + 1};
+	struct buf root = BUF_INIT;
+	buf_printf(&root, "%s/_change_data", a->root);
+	struct delta_writer *w = NULL;
+	if (!s.fields || buf_failed(&root)) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+	} else {
+		memcpy(s.fields, a->tschema.fields, a->tschema.n * sizeof *s.fields);
+		struct delta_field *ct = &s.fields[a->tschema.n];
+		ct->name = name;
+		ct->type = DT_STRING;
+		ct->nullable = 1;
+		ct->metadata_json = meta;
+		struct delta_writer_opts co = *o;
+		co.sort_cols = NULL;
+		co.nsort = 0;
+		w = delta_writer_new(root.data, &s, a->part_cols, a->npart, &co, e);
+	}
+	free(s.fields); /* the writer keeps a copy of its own */
+	buf_free(&root);
+	return w;
+}
+
+/* The commit's barrier: the data files, and the change data files, are durable. */
+static int merge_durable(void *arg, struct err_msg *e)
+{
+	struct merge *m = arg;
+	if (delta_writer_sync_wait(m->w, e) < 0 || (m->cw && delta_writer_sync_wait(m->cw, e) < 0))
+		return -1;
+	if (!m->cw)
+		return 0;
+	/* _change_data itself may be new: its entry in the table's directory too. */
+	int fd = open(m->app->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL && errno != EROFS)) {
+		err_set(e, EX_IOERR, "%s: %s", m->app->root, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int rewrite_file(struct app *a, struct delta_writer *w, const struct delta_file *f,
                         struct merge_stats *st, const struct pq_read_options *ro, struct err_msg *e)
 {
@@ -1364,6 +1448,12 @@ static int rewrite_file(struct app *a, struct delta_writer *w, const struct delt
 		}
 		if (hit >= 0) {
 			/* Replaced by the batch's record; a second row of the key is a duplicate gone. */
+			if (m->cw &&
+			    put_change(m, a, m->matched[hit] ? "delete" : "update_preimage", e) <
+			        0) {
+				k = -1;
+				break;
+			}
 			if (m->matched[hit])
 				st->deleted++;
 			m->matched[hit] = 1;
@@ -1455,10 +1545,25 @@ static struct delta_txn *merge_txn(struct app *a, struct delta_writer *w,
 	free(apv);
 	st->files_removed = (int64_t)ncand;
 	st->files_added = (int64_t)n;
+	/* The change data files, by their paths from the table's root. */
+	size_t nc = 0;
+	int64_t cbytes = 0;
+	const struct delta_written *cf = m->cw ? delta_writer_files(m->cw, &nc) : NULL;
+	struct buf cpath = BUF_INIT;
+	for (size_t i = 0; ok && i < nc; i++) {
+		struct delta_file f = cf[i].file;
+		buf_reset(&cpath);
+		buf_printf(&cpath, "_change_data/%s", f.path);
+		f.path = cpath.data;
+		ok = !buf_failed(&cpath) && delta_txn_cdc(t, &f) == 0;
+		cbytes += f.size;
+	}
+	buf_free(&cpath);
+	ok = ok && delta_txn_metric_i64(t, "numTargetChangeFilesAdded", (int64_t)nc) == 0 &&
+	     delta_txn_metric_i64(t, "numTargetChangeFileBytes", cbytes) == 0;
 	static const char *const zero[] = {"numTargetRowsNotMatchedBySourceUpdated",
 	                                   "numTargetRowsMatchedDeleted",
-	                                   "numTargetRowsNotMatchedBySourceDeleted",
-	                                   "numTargetChangeFilesAdded", "numTargetChangeFileBytes"};
+	                                   "numTargetRowsNotMatchedBySourceDeleted"};
 	ok = ok && (!app || delta_txn_set_app(t, app, id) == 0) &&
 	     delta_txn_metric_i64(t, "numSourceRows", st->source_rows) == 0 &&
 	     delta_txn_metric_i64(t, "numTargetRowsInserted", st->inserted) == 0 &&
@@ -1531,11 +1636,16 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 	struct delta_writer *w =
 	    delta_writer_new(a->root, &a->tschema, a->part_cols, a->npart, &wo, e);
 	struct pq_read_options ro = {.codec = pq_codec_new()};
+	m->w = w;
+	m->cw = NULL;
 	if (!w || !ro.codec) {
 		if (w)
 			err_set(e, EX_SOFTWARE, "out of memory");
 		goto out;
 	}
+	/* Rewriting files changes rows: the changes go to change data files. */
+	if (ncand && delta_change_data_feed(&a->snap) && !(m->cw = change_writer(a, &wo, e)))
+		goto out;
 	if (ncand && learn_encodings(a, w, cand, ncand, &ro, e) < 0)
 		goto out;
 	for (size_t i = 0; i < ncand; i++)
@@ -1546,34 +1656,41 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 		decode_row(m, a, r, m->cells);
 		if (delta_writer_put(w, m->cells, e) < 0)
 			goto out;
+		if (m->cw && put_change(m, a, m->matched[r] ? "update_postimage" : "insert", e) < 0)
+			goto out;
 		if (m->matched[r])
 			st->updated++;
 		else
 			st->inserted++;
 	}
-	if (delta_writer_finish(w, e) < 0)
+	if (delta_writer_finish(w, e) < 0 || (m->cw && delta_writer_finish(m->cw, e) < 0))
 		goto out;
 	int64_t t2 = ts_monotonic();
 	st->scan_ms = (t1 - t0) / 1000;
 	st->rewrite_ms = (t2 - t1) / 1000;
 	/* The files are made durable while the commit is written (the barrier waits for them). */
-	if (delta_writer_sync_start(w, e) < 0)
+	if (delta_writer_sync_start(w, e) < 0 || (m->cw && delta_writer_sync_start(m->cw, e) < 0))
 		goto out;
 	struct delta_txn *t = merge_txn(a, w, cand, ncand, app, id, st);
 	if (!t) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		goto out;
 	}
-	delta_txn_set_barrier(t, files_durable, w);
+	delta_txn_set_barrier(t, merge_durable, m);
 	rc = delta_txn_commit(t, info, e);
 	delta_txn_free(t);
 out:
 	pq_codec_free(ro.codec);
 	free(cand);
-	if (w && info->version >= 0)
+	if (w && info->version >= 0) {
 		delta_writer_release(w);
-	/* Not committed: freeing the writer removes its files. */
+		if (m->cw)
+			delta_writer_release(m->cw);
+	}
+	/* Not committed: freeing the writers removes their files. */
+	delta_writer_free(m->cw);
 	delta_writer_free(w);
+	m->w = m->cw = NULL;
 	return rc;
 }
 

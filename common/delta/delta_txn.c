@@ -45,8 +45,8 @@ struct delta_txn {
 	int64_t read_version; /* -1 when creating */
 	char *operation;
 	struct kv_list params, metrics;
-	struct delta_file **adds, **removes;
-	size_t nadds, capa, nremoves, capr;
+	struct delta_file **adds, **removes, **cdcs;
+	size_t nadds, capa, nremoves, capr, ncdcs, capc;
 	char *app;
 	int64_t app_version;
 	struct buf protocol_json, metadata_json; /* staged actions, as their lines */
@@ -155,8 +155,11 @@ void delta_txn_free(struct delta_txn *t)
 		delta_file_free(t->adds[i]);
 	for (size_t i = 0; i < t->nremoves; i++)
 		delta_file_free(t->removes[i]);
+	for (size_t i = 0; i < t->ncdcs; i++)
+		delta_file_free(t->cdcs[i]);
 	free(t->adds);
 	free(t->removes);
+	free(t->cdcs);
 	free(t->app);
 	buf_free(&t->protocol_json);
 	buf_free(&t->metadata_json);
@@ -297,6 +300,16 @@ int delta_txn_add(struct delta_txn *t, const struct delta_file *f)
 		c->raw_path = NULL;
 	}
 	return push_file(&t->adds, &t->nadds, &t->capa, c);
+}
+
+int delta_txn_cdc(struct delta_txn *t, const struct delta_file *f)
+{
+	struct delta_file *c = file_copy(f);
+	if (c) {
+		free(c->raw_path);
+		c->raw_path = NULL;
+	}
+	return push_file(&t->cdcs, &t->ncdcs, &t->capc, c);
 }
 
 int delta_txn_remove(struct delta_txn *t, const struct delta_file *f, int64_t deletion_timestamp,
@@ -541,6 +554,14 @@ int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 			buf_json_str(out, f->stats, strlen(f->stats));
 		}
 		buf_puts(out, "}}\n");
+	}
+	for (size_t i = 0; i < t->ncdcs; i++) {
+		const struct delta_file *f = t->cdcs[i];
+		buf_puts(out, "{\"cdc\":{\"path\":");
+		put_path(out, f, &tmp);
+		buf_puts(out, ",\"partitionValues\":");
+		json_map(out, f->partition_values.kv, f->partition_values.n);
+		buf_printf(out, ",\"size\":%lld,\"dataChange\":false}}\n", (long long)f->size);
 	}
 	int failed = buf_failed(&tmp) || buf_failed(out);
 	buf_free(&tmp);

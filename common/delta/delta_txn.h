@@ -84,6 +84,12 @@ void delta_txn_set_isolation(struct delta_txn *t, enum delta_isolation level);
  */
 int delta_txn_add(struct delta_txn *t, const struct delta_file *f);
 /*
+ * Add a change data file (a cdc action: f->path relative to the table
+ * root, under _change_data/, with its partition values and size; always
+ * dataChange false).  0, or -1 out of memory.
+ */
+int delta_txn_cdc(struct delta_txn *t, const struct delta_file *f);
+/*
  * Stage a remove of file f (a live file of the snapshot, or one described
  * the same way): path, partition values, size and stats are copied, with
  * deletionTimestamp and dataChange as given and extendedFileMetadata true.
