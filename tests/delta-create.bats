@@ -80,6 +80,24 @@ setup() {
 	[ ! -e bad ]
 }
 
+@test "delta.enableChangeDataFeed=true makes a table of writer version 4, or with the feature changeDataFeed at version 7; its upserts write change data" {
+	printf 'k long not null\nv string\n' >kv.schema
+	delta-create ./cdf --schema kv.schema --merge-key k --property delta.enableChangeDataFeed=true
+	run -0 jq -c 'select(.protocol) | .protocol' cdf/_delta_log/00000000000000000000.json
+	assert_output '{"minReaderVersion":1,"minWriterVersion":4}'
+	printf '{"k":1,"v":"a"}\n{"k":2,"v":"b"}\n' | delta-append -q ./cdf
+	echo '{"k":1,"v":"c"}' | delta-append -q ./cdf
+	run -0 jq -r 'select(.cdc) | .cdc.path' cdf/_delta_log/00000000000000000002.json
+	assert_output --regexp '^_change_data/part-00000-[-0-9a-f]+-c000\.zstd\.parquet$'
+	delta-create ./cdf7 --schema kv.schema --property delta.enableChangeDataFeed=true \
+		--property delta.enableInCommitTimestamps=true
+	run -0 jq -c 'select(.protocol) | .protocol' cdf7/_delta_log/00000000000000000000.json
+	assert_output '{"minReaderVersion":1,"minWriterVersion":7,"writerFeatures":["changeDataFeed","inCommitTimestamp"]}'
+	run --separate-stderr delta-create ./bad --schema kv.schema --property delta.enableChangeDataFeed=on
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-create: --property delta.enableChangeDataFeed: expected true or false, got 'on'"
+}
+
 @test "a path with a slash is used as it is" {
 	run delta-create ./here/t --schema "$SCHEMA"
 	assert_success

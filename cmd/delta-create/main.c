@@ -41,8 +41,10 @@ static const struct cli_option options[] = {
 
 /* Properties that need table features this writer does not implement. */
 static const char *const refused_properties[] = {
-    "delta.enableChangeDataFeed", "delta.enableDeletionVectors", "delta.enableRowTracking",
-    "delta.columnMapping.mode",   "delta.enableTypeWidening",
+    "delta.enableDeletionVectors",
+    "delta.enableRowTracking",
+    "delta.columnMapping.mode",
+    "delta.enableTypeWidening",
 };
 
 struct opts {
@@ -104,7 +106,8 @@ static int add_property(struct opts *o, const char *arg)
 			                     "a positive integer");
 	}
 	if ((strcmp(key, "delta.appendOnly") == 0 ||
-	     strcmp(key, "delta.enableInCommitTimestamps") == 0) &&
+	     strcmp(key, "delta.enableInCommitTimestamps") == 0 ||
+	     strcmp(key, "delta.enableChangeDataFeed") == 0) &&
 	    strcasecmp(val, "true") != 0 && strcasecmp(val, "false") != 0) {
 		char opt[64];
 		snprintf(opt, sizeof opt, "--property %s", key);
@@ -311,7 +314,9 @@ static int has_ntz(const struct delta_field *f, size_t n)
  * Version 0: protocol 1/2, or writer version 7 with the features the table
  * needs: timestampNtz (reader version 3 too) for a timestamp_ntz column,
  * inCommitTimestamp for delta.enableInCommitTimestamps=true, and then
- * appendOnly listed too when the table is append-only; the metaData, and a
+ * appendOnly listed too when the table is append-only, and changeDataFeed
+ * when delta.enableChangeDataFeed=true (without the others, writer version
+ * 4, which has it); the metaData, and a
  * commitInfo with Spark's CREATE TABLE parameters (partitionBy and
  * properties as JSON texts).
  * Returns 0 when made, 1 when another creator made version 0 first, or
@@ -327,24 +332,31 @@ static int create(struct delta_store *store, const struct delta_schema *s, char 
 	struct err_msg e;
 	char id[37];
 	int rc = EX_SOFTWARE;
-	static char f_ntz[] = "timestampNtz", f_ao[] = "appendOnly", f_ict[] = "inCommitTimestamp";
+	static char f_ntz[] = "timestampNtz", f_ao[] = "appendOnly", f_ict[] = "inCommitTimestamp",
+	            f_cdf[] = "changeDataFeed";
 	static char *ntz[] = {f_ntz};
-	char *wf[3];
+	char *wf[4];
 	int found = 0;
 	const char *ao = delta_map_get(props, "delta.appendOnly", &found);
 	int append_only = found && ao && strcasecmp(ao, "true") == 0;
 	const char *ict = delta_map_get(props, "delta.enableInCommitTimestamps", &found);
 	int with_ict = found && ict && strcasecmp(ict, "true") == 0;
+	const char *cdf = delta_map_get(props, "delta.enableChangeDataFeed", &found);
+	int with_cdf = found && cdf && strcasecmp(cdf, "true") == 0;
 	int with_ntz = has_ntz(s->fields, s->n);
 	if (with_ntz || with_ict) {
 		p.min_writer = 7;
 		p.writer_features = wf;
 		if (append_only)
 			wf[p.n_writer_features++] = f_ao;
+		if (with_cdf)
+			wf[p.n_writer_features++] = f_cdf;
 		if (with_ict)
 			wf[p.n_writer_features++] = f_ict;
 		if (with_ntz)
 			wf[p.n_writer_features++] = f_ntz;
+	} else if (with_cdf) {
+		p.min_writer = 4; /* change data feed, without table features */
 	}
 	if (with_ntz) {
 		p.min_reader = 3;
