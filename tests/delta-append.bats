@@ -877,4 +877,10 @@ ict_lines() {
 	assert_success
 	run -0 jq -c 'select(.cdc or .remove)' cdf/_delta_log/00000000000000000005.json
 	assert_output ''
+	# vacuum keeps change data files within the retention and deletes them after, as Spark's does
+	run -0 delta-compact -q --vacuum --dry-run ./cdf
+	[[ $output != *_change_data* ]]
+	sleep 1.1
+	run -0 delta-compact --vacuum --retain 1s --force --dry-run ./cdf
+	assert_equal "$(grep -c '/_change_data/letter=[a-z]*/part-.*[.]parquet$' <<<"$output")" 3
 }

@@ -12,9 +12,10 @@
  * checkpoint holds, whose removing version is not known, its
  * deletionTimestamp alone).  Every other file under
  * the table (outside _delta_log and hidden directories, partition
- * directories aside) is deleted once its own modification time is older
- * than the cutoff: the data files of writes that failed or were killed
- * before their commit, and stray temporary files.  In _delta_log only the
+ * directories and _change_data aside) is deleted once its own modification
+ * time is older than the cutoff: the data files of writes that failed or
+ * were killed before their commit, stray temporary files, and change data
+ * files, which no snapshot names (Spark's vacuum deletes them so too).  In _delta_log only the
  * hidden temporary files of commits and checkpoints (".*.tmp") and the
  * commits the PostgreSQL store staged in .tmp/ are candidates; commits and
  * checkpoints are the business of --cleanup-log.
@@ -191,10 +192,17 @@ static int build_valid(struct vacuum *vc, const struct delta_snapshot *snap)
 	return rc;
 }
 
-/* Is this directory name hidden (skipped by the walk), as Spark decides? */
+/*
+ * Is this directory name hidden (skipped by the walk), as Spark decides?
+ * Not _change_data: its change data files are named by no snapshot, only
+ * by the commits that added them, and go like any other file once older
+ * than the retention (readers of the change feed of retained versions
+ * find theirs).
+ */
 static int hidden_dir(const char *name)
 {
-	return (name[0] == '.' || name[0] == '_') && !strchr(name, '=');
+	return (name[0] == '.' || name[0] == '_') && !strchr(name, '=') &&
+	       strcmp(name, "_change_data") != 0;
 }
 
 /* A stray temporary file of the log: ".<name>.tmp", as the commit store and checkpoints leave. */
