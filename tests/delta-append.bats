@@ -838,30 +838,31 @@ ict_lines() {
 }
 
 @test "a table with change data feed takes appends and compaction without change data files; an upsert writes the changes of the rows it updates, deletes and inserts" {
-	cp -r "$FIXTURES/delta/dat/basic_partitioned/delta" cdf
-	chmod -R u+w cdf
-	jq -c 'if .metaData then .metaData.configuration["delta.enableChangeDataFeed"] = "true" else . end' \
-		cdf/_delta_log/00000000000000000000.json >v0.json
-	cat v0.json >cdf/_delta_log/00000000000000000000.json
+	printf 'letter string\nnumber long\na_float double\n' >cdf.schema
+	delta-create cdf --schema cdf.schema --partition-by letter --property delta.enableChangeDataFeed=true
+	cdf=$STOCKETL_LAKE/cdf
+	printf '%s\n' '{"letter":"a","number":1,"a_float":1.1}' '{"letter":"b","number":2,"a_float":2.2}' \
+		'{"letter":"c","number":3,"a_float":3.3}' '{"letter":null,"number":6,"a_float":6.6}' | delta-append -q cdf
+	printf '%s\n' '{"letter":"a","number":4,"a_float":4.4}' '{"letter":"e","number":5,"a_float":5.5}' | delta-append -q cdf
 	# appends and compaction only add or rearrange rows: no change data
-	run --separate-stderr delta-append ./cdf <<<'{"letter":"b","number":2,"a_float":2.25}'
+	run --separate-stderr delta-append cdf <<<'{"letter":"b","number":2,"a_float":2.25}'
 	assert_success
-	run --separate-stderr delta-compact ./cdf
+	run --separate-stderr delta-compact cdf
 	assert_success
-	run -0 jq -c 'select(.commitInfo) | .commitInfo.operation' cdf/_delta_log/00000000000000000002.json cdf/_delta_log/00000000000000000003.json
+	run -0 jq -c 'select(.commitInfo) | .commitInfo.operation' "$cdf/_delta_log/00000000000000000003.json" "$cdf/_delta_log/00000000000000000004.json"
 	assert_output $'"WRITE"\n"OPTIMIZE"'
-	[ ! -e cdf/_change_data ]
+	[ ! -e "$cdf/_change_data" ]
 	# an upsert: key 1 updated, key 2 held twice (its second row deleted), key 99 new
 	printf '%s\n' '{"letter":"a","number":1,"a_float":9.5}' '{"letter":"b","number":2,"a_float":7.5}' \
 		'{"letter":"z","number":99,"a_float":1.0}' >batch.ndjson
-	run --separate-stderr delta-append --merge-key number ./cdf <batch.ndjson
+	run --separate-stderr delta-append --merge-key number cdf <batch.ndjson
 	assert_success
-	run -0 jq -c 'select(.cdc) | .cdc | [(.path | startswith("_change_data/letter=")), .partitionValues.letter, .dataChange, (.size > 0)]' cdf/_delta_log/00000000000000000004.json
+	run -0 jq -c 'select(.cdc) | .cdc | [(.path | startswith("_change_data/letter=")), .partitionValues.letter, .dataChange, (.size > 0)]' "$cdf/_delta_log/00000000000000000005.json"
 	assert_equal "$(sort <<<"$output")" "$(printf '%s\n' '[true,"a",false,true]' '[true,"b",false,true]' '[true,"z",false,true]')"
-	run -0 jq -c 'select(.commitInfo) | .commitInfo.operationMetrics | [.numTargetChangeFilesAdded, .numTargetRowsUpdated, .numTargetRowsDeleted, .numTargetRowsInserted]' cdf/_delta_log/00000000000000000004.json
+	run -0 jq -c 'select(.commitInfo) | .commitInfo.operationMetrics | [.numTargetChangeFilesAdded, .numTargetRowsUpdated, .numTargetRowsDeleted, .numTargetRowsInserted]' "$cdf/_delta_log/00000000000000000005.json"
 	assert_output '["3","2","1","1"]'
 	# the change data files hold the changes and nothing copied
-	files=$(jq -r 'select(.cdc) | "'"'"'cdf/" + .cdc.path + "'"'"'"' cdf/_delta_log/00000000000000000004.json | paste -sd,)
+	files=$(jq -r --arg d "$cdf" 'select(.cdc) | "'"'"'" + $d + "/" + .cdc.path + "'"'"'"' "$cdf/_delta_log/00000000000000000005.json" | paste -sd,)
 	run -0 duckdb-query.js "SELECT number, a_float, _change_type FROM read_parquet([$files]) ORDER BY number, _change_type, a_float"
 	# (a key's second old row, in the file added later or later in a file, is the one deleted)
 	assert_output '{"number":1,"a_float":9.5,"_change_type":"update_postimage"}
@@ -870,17 +871,17 @@ ict_lines() {
 {"number":2,"a_float":7.5,"_change_type":"update_postimage"}
 {"number":2,"a_float":2.2,"_change_type":"update_preimage"}
 {"number":99,"a_float":1,"_change_type":"insert"}'
-	run -0 bash -c "delta-cat ./cdf | jq -s -c 'map([.number, .a_float]) | sort'"
+	run -0 bash -c "delta-cat cdf | jq -s -c 'map([.number, .a_float]) | sort'"
 	assert_output '[[1,9.5],[2,7.5],[3,3.3],[4,4.4],[5,5.5],[6,6.6],[99,1]]'
 	# an upsert of new keys only, whose files rewrite nothing, only adds rows: no change data
-	run --separate-stderr delta-append --merge-key number ./cdf <<<'{"letter":"q","number":1000,"a_float":0.5}'
+	run --separate-stderr delta-append --merge-key number cdf <<<'{"letter":"q","number":1000,"a_float":0.5}'
 	assert_success
-	run -0 jq -c 'select(.cdc or .remove)' cdf/_delta_log/00000000000000000005.json
+	run -0 jq -c 'select(.cdc or .remove)' "$cdf/_delta_log/00000000000000000006.json"
 	assert_output ''
 	# vacuum keeps change data files within the retention and deletes them after, as Spark's does
-	run -0 delta-compact -q --vacuum --dry-run ./cdf
+	run -0 delta-compact -q --vacuum --dry-run cdf
 	[[ $output != *_change_data* ]]
 	sleep 1.1
-	run -0 delta-compact --vacuum --retain 1s --force --dry-run ./cdf
+	run -0 delta-compact --vacuum --retain 1s --force --dry-run cdf
 	assert_equal "$(grep -c '/_change_data/letter=[a-z]*/part-.*[.]parquet$' <<<"$output")" 3
 }
