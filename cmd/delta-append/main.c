@@ -36,15 +36,6 @@
 #include "delta/delta_txn.h"
 #include "meta/meta.h"
 
-/*
- * Why an upsert refuses a table with change data feed under column mapping
- * (its change data files would need the physical names too).
- */
-#define CDF_REFUSAL                                                                                \
-	"change data feed (delta.enableChangeDataFeed=true) under column mapping: the change "     \
-	"data files of an upsert are not written there; appends and delta-compact write such a "   \
-	"table"
-
 /* Writer threads on a FUSE mount when none are configured (see main). */
 #define FUSE_WRITER_THREADS 16
 
@@ -186,7 +177,13 @@ int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg 
 		return -1;
 	if (a->merge && delta_change_data_feed(snap) &&
 	    strcasecmp(delta_property(snap, "delta.columnMapping.mode", "none"), "none") != 0) {
-		err_set(e, EX_DATAERR, "%s: %s", snap->root, CDF_REFUSAL);
+		/* Its change data files would need the physical names too. */
+		err_set(
+		    e, EX_DATAERR,
+		    "%s: change data feed (delta.enableChangeDataFeed=true) under column "
+		    "mapping: the change data files of an upsert are not written there; appends "
+		    "and delta-compact write such a table",
+		    snap->root);
 		return -1;
 	}
 	int same = snap->meta.n_partition_columns == a->npart;

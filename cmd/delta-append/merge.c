@@ -46,12 +46,9 @@
  * and rewritten again.
  */
 #define _GNU_SOURCE /* qsort_r */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "append.h"
 #include "delta/delta_nested.h"
@@ -140,8 +137,7 @@ struct merge {
 	struct delta_writer *cw;
 	struct delta_cell *ccells;
 	struct delta_writer *w; /* the attempt's writer of data files */
-	const struct app *app;
-	struct buf *nested; /* per column: a nested value of a file rewritten, encoded */
+	struct buf *nested;     /* per column: a nested value of a file rewritten, encoded */
 	size_t ncols;
 	/*
 	 * --latest-by: of a batch's records of one key, the one with the
@@ -581,7 +577,6 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 	m->key = calloc(a->ncols ? a->ncols : 1, sizeof *m->key);
 	m->in_key = calloc(a->ncols ? a->ncols : 1, 1);
 	m->null_bytes = (a->ncols + 7) / 8;
-	m->app = a;
 	m->ncols = a->ncols;
 	m->latest = -1;
 	m->cols = calloc(a->ncols ? a->ncols : 1, sizeof *m->cols);
@@ -1211,20 +1206,20 @@ static int key_within(const struct merge *m, const struct app *a, size_t j,
 	 * The key's cells are decoded one at a time, as far as a check needs:
 	 * most keys judged are ruled out by their first column.
 	 */
-	struct delta_cell key[MAX_KEY_COLUMNS];
+	struct delta_cell c;
 	const char *at = rec_key(m, m->rows[j]);
 	for (size_t k = 0; k < m->nkey; k++) {
 		const struct delta_field *f = a->cols[m->key[k]].f;
-		at = get_cell(at, f, &key[k]);
-		if (p->part_known[k] && delta_cell_cmp(f, &key[k], &p->part[k]) != 0)
+		at = get_cell(at, f, &c);
+		if (p->part_known[k] && delta_cell_cmp(f, &c, &p->part[k]) != 0)
 			return 0;
 		for (size_t d = 0; d < m->ndata; d++) {
 			if (m->data_key[d] != k)
 				continue;
 			const struct delta_bounds *b = &p->bounds[d];
-			if (b->has_lo && delta_cell_cmp(f, &key[k], &b->lo) < 0)
+			if (b->has_lo && delta_cell_cmp(f, &c, &b->lo) < 0)
 				return 0;
-			if (b->has_hi && delta_cell_cmp(f, &key[k], &b->hi) > 0)
+			if (b->has_hi && delta_cell_cmp(f, &c, &b->hi) > 0)
 				return 0;
 		}
 	}
@@ -1375,10 +1370,8 @@ static struct delta_writer *change_writer(const struct app *a, const struct delt
 {
 	static char name[] = "_change_type", meta[] = "{}";
 	struct delta_schema s = {calloc(a->tschema.n + 1, sizeof *s.fields), a->tschema.n + 1};
-	struct buf root = BUF_INIT;
-	buf_printf(&root, "%s/_change_data", a->root);
 	struct delta_writer *w = NULL;
-	if (!s.fields || buf_failed(&root)) {
+	if (!s.fields) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 	} else {
 		memcpy(s.fields, a->tschema.fields, a->tschema.n * sizeof *s.fields);
@@ -1390,10 +1383,10 @@ static struct delta_writer *change_writer(const struct app *a, const struct delt
 		struct delta_writer_opts co = *o;
 		co.sort_cols = NULL;
 		co.nsort = 0;
-		w = delta_writer_new(root.data, &s, a->part_cols, a->npart, &co, e);
+		co.subdir = "_change_data";
+		w = delta_writer_new(a->root, &s, a->part_cols, a->npart, &co, e);
 	}
 	free(s.fields); /* the writer keeps a copy of its own */
-	buf_free(&root);
 	return w;
 }
 
@@ -1401,20 +1394,10 @@ static struct delta_writer *change_writer(const struct app *a, const struct delt
 static int merge_durable(void *arg, struct err_msg *e)
 {
 	struct merge *m = arg;
-	if (delta_writer_sync_wait(m->w, e) < 0 || (m->cw && delta_writer_sync_wait(m->cw, e) < 0))
-		return -1;
-	if (!m->cw)
-		return 0;
-	/* _change_data itself may be new: its entry in the table's directory too. */
-	int fd = open(m->app->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL && errno != EROFS)) {
-		err_set(e, EX_IOERR, "%s: %s", m->app->root, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return delta_writer_sync_wait(m->w, e) < 0 ||
+	               (m->cw && delta_writer_sync_wait(m->cw, e) < 0)
+	           ? -1
+	           : 0;
 }
 
 static int rewrite_file(struct app *a, struct delta_writer *w, const struct delta_file *f,
@@ -1545,20 +1528,14 @@ static struct delta_txn *merge_txn(struct app *a, struct delta_writer *w,
 	free(apv);
 	st->files_removed = (int64_t)ncand;
 	st->files_added = (int64_t)n;
-	/* The change data files, by their paths from the table's root. */
+	/* The change data files. */
 	size_t nc = 0;
 	int64_t cbytes = 0;
 	const struct delta_written *cf = m->cw ? delta_writer_files(m->cw, &nc) : NULL;
-	struct buf cpath = BUF_INIT;
 	for (size_t i = 0; ok && i < nc; i++) {
-		struct delta_file f = cf[i].file;
-		buf_reset(&cpath);
-		buf_printf(&cpath, "_change_data/%s", f.path);
-		f.path = cpath.data;
-		ok = !buf_failed(&cpath) && delta_txn_cdc(t, &f) == 0;
-		cbytes += f.size;
+		ok = delta_txn_cdc(t, &cf[i].file) == 0;
+		cbytes += cf[i].file.size;
 	}
-	buf_free(&cpath);
 	ok = ok && delta_txn_metric_i64(t, "numTargetChangeFilesAdded", (int64_t)nc) == 0 &&
 	     delta_txn_metric_i64(t, "numTargetChangeFileBytes", cbytes) == 0;
 	static const char *const zero[] = {"numTargetRowsNotMatchedBySourceUpdated",

@@ -246,6 +246,13 @@ struct delta_writer_opts {
 	 * by physical names (PROTOCOL.md, "Column Mapping").
 	 */
 	const char *column_mapping;
+	/*
+	 * A directory of the table's (NULL: none) under which the files go,
+	 * their partition directories below it: _change_data for change data
+	 * files.  Their paths relative to the root begin with it, and it is
+	 * made durable with them.
+	 */
+	const char *subdir;
 };
 
 /* The defaults: 128 MiB files, 16 open, threads from the processors (up to 4), stats on 32. */

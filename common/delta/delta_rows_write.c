@@ -127,6 +127,7 @@ struct delta_writer {
 	char *root;
 	struct delta_schema schema;
 	char **part_cols;
+	char *subdir; /* delta_writer_opts.subdir, or NULL */
 	size_t npart;
 	struct wcol *cols;
 	size_t ncols;
@@ -790,6 +791,8 @@ static struct part_file *new_file(struct delta_writer *w, const struct delta_cel
 	}
 	p->pvals.n = w->npart;
 	struct buf dir = BUF_INIT, val = BUF_INIT;
+	if (w->subdir)
+		buf_printf(&dir, "%s/", w->subdir);
 	for (size_t k = 0; k < w->ncols; k++) {
 		const struct wcol *c = &w->cols[k];
 		if (c->partition < 0)
@@ -1802,6 +1805,8 @@ struct delta_writer *delta_writer_new(const char *root, const struct delta_schem
 	    (o->column_mapping && delta_schema_map(&w->schema, o->column_mapping, e) < 0))
 		goto fail;
 	buf_free(&js);
+	if (o->subdir && !(w->subdir = strdup(o->subdir)))
+		goto oom;
 	w->target_size = o->target_size > 0 ? o->target_size : 128LL << 20;
 	w->max_open = o->max_open ? o->max_open : 1;
 	w->stats_cols = o->stats_cols;
@@ -1856,6 +1861,7 @@ void delta_writer_free(struct delta_writer *w)
 	for (size_t i = 0; w->part_cols && i < w->npart; i++)
 		free(w->part_cols[i]);
 	free(w->part_cols);
+	free(w->subdir);
 	delta_schema_free(&w->schema);
 	free(w->root);
 	free(w);

@@ -291,25 +291,25 @@ static int push_file(struct delta_file ***v, size_t *n, size_t *cap, struct delt
 	return 0;
 }
 
-int delta_txn_add(struct delta_txn *t, const struct delta_file *f)
+/* A copy of a file this commit adds onto a list (the path it names always encoded here). */
+static int push_added(struct delta_file ***v, size_t *n, size_t *cap, const struct delta_file *f)
 {
 	struct delta_file *c = file_copy(f);
 	if (c) {
-		/* The path an add names is always encoded here, from the path on storage. */
 		free(c->raw_path);
 		c->raw_path = NULL;
 	}
-	return push_file(&t->adds, &t->nadds, &t->capa, c);
+	return push_file(v, n, cap, c);
+}
+
+int delta_txn_add(struct delta_txn *t, const struct delta_file *f)
+{
+	return push_added(&t->adds, &t->nadds, &t->capa, f);
 }
 
 int delta_txn_cdc(struct delta_txn *t, const struct delta_file *f)
 {
-	struct delta_file *c = file_copy(f);
-	if (c) {
-		free(c->raw_path);
-		c->raw_path = NULL;
-	}
-	return push_file(&t->cdcs, &t->ncdcs, &t->capc, c);
+	return push_added(&t->cdcs, &t->ncdcs, &t->capc, f);
 }
 
 int delta_txn_remove(struct delta_txn *t, const struct delta_file *f, int64_t deletion_timestamp,
