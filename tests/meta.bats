@@ -272,9 +272,10 @@ EOF
 	fresh_db l_zombie
 	export STOCKETL_SPOOL=$PWD/spool
 	mkdir spool
-	# The writer exits at once; its parent becomes a sleep, which never waits for it.
+	# The writer exits after its parent has become a sleep, which never waits
+	# for it (one that exited sooner would be reaped by the shell before).
 	(
-		sleep 0 &
+		sleep 0.3 &
 		echo $! >zombie.pid
 		exec sleep 60 3>&-
 	) &
@@ -282,7 +283,7 @@ EOF
 	local zombie stat=''
 	for _ in $(seq 100); do
 		zombie=$(cat zombie.pid 2>/dev/null) || true
-		[ -n "$zombie" ] && read -r stat <"/proc/$zombie/stat" 2>/dev/null
+		{ [ -n "$zombie" ] && read -r stat <"/proc/$zombie/stat"; } 2>/dev/null || true
 		[[ $stat == *") Z "* ]] && break
 		sleep 0.05
 	done
