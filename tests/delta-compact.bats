@@ -310,19 +310,25 @@ json_stats() {
 	assert_equal "$stderr" "delta-compact: u: vacuum (retention 2h): nothing to delete among 0 files in 2 directories"
 }
 
-@test "--cleanup-log deletes expired commits below a checkpoint; the oldest kept version and the latest read as before" {
+@test "--cleanup-log deletes expired commits below a checkpoint, and log compaction files that start at or below it; the oldest kept version and the latest read as before" {
 	ticks_table t 25
 	for v in 10 15 20 25; do rows t --at-version "$v" >"v$v"; done
 	delta-compact -q --checkpoint t
 	log=lake/t/_delta_log
+	# log compaction files (PROTOCOL.md): those starting at or below the new start go with it
+	for r in 00000000000000000018.00000000000000000019 00000000000000000020.00000000000000000022 00000000000000000021.00000000000000000023; do
+		cat "$log/${r%%.*}.json" >"$log/$r.compacted.json"
+	done
 	# Versions 0-21 are past the retention; checkpoints stand at 10, 20 and 25.
-	age "$log"/0000000000000000000*.json "$log"/000000000000000000{1[0-9],2[01]}.json "$log"/*.checkpoint.parquet
+	age "$log"/0000000000000000000*.json "$log"/000000000000000000{1[0-9],2[01]}.json "$log"/*.checkpoint.parquet "$log"/*.compacted.json
 	run --separate-stderr delta-compact --cleanup-log t
 	assert_success
-	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 20 commits, 1 checkpoint file and 0 other files; the log starts at the checkpoint of version 20"
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 20 commits, 1 checkpoint file and 2 other files; the log starts at the checkpoint of version 20"
 	run ls "$log"
 	assert_line --index 0 00000000000000000020.checkpoint.parquet
 	assert_line --index 1 00000000000000000020.json
+	assert_output --partial 00000000000000000021.00000000000000000023.compacted.json
+	refute_output --partial 00000000000000000020.00000000000000000022.compacted.json
 	for v in 20 25; do
 		rows t --at-version "$v" >now
 		cmp "v$v" now
@@ -339,7 +345,7 @@ json_stats() {
 	assert_equal "$stderr" "delta-compact: t: no commit older than the log retention (30d) lies below a usable checkpoint; nothing deleted"
 }
 
-@test "--cleanup-log keeps everything while no checkpoint is old enough, and honours delta.logRetentionDuration" {
+@test "--cleanup-log keeps everything while no checkpoint is old enough, and honours delta.logRetentionDuration from midnight UTC" {
 	delta-create t -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
 		--property 'delta.logRetentionDuration=interval 2 days'
 	gen-ticks -b 12 4 | delta-append -q t
@@ -348,7 +354,12 @@ json_stats() {
 	run --separate-stderr delta-compact --cleanup-log t
 	assert_success
 	assert_equal "$stderr" "delta-compact: t: no commit older than the log retention (2d) lies below a usable checkpoint; nothing deleted"
-	touch -d '3 days ago' "$log"/*.json
+	# the cutoff is midnight UTC of the day two days back: a commit of that day is not expired
+	touch -d "$(date -u -d '2 days ago' +%Y-%m-%d) 00:00:01 UTC" "$log"/*.json
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: no commit older than the log retention (2d) lies below a usable checkpoint; nothing deleted"
+	touch -d "$(date -u -d '2 days ago' +%Y-%m-%d) 00:00:00 UTC - 1 second" "$log"/*.json
 	rows t >before
 	run --separate-stderr delta-compact --cleanup-log t
 	assert_success
@@ -919,7 +930,7 @@ upsert_one_row() {
 	assert_equal "$(find lake/t -maxdepth 1 -name 'deletion_vector_*.bin' | wc -l)" 3
 }
 
-@test "a table with the v2Checkpoint feature: --cleanup-log starts the log at a UUID-named checkpoint whose files are in a sidecar and keeps the sidecar; --checkpoint writes a classic V1 checkpoint there" {
+@test "a table with the v2Checkpoint feature: --cleanup-log starts the log at a UUID-named checkpoint whose files are in a sidecar and keeps the sidecar, deletes old sidecars that no kept checkpoint names, keeps recent ones; --checkpoint writes a classic V1 checkpoint there" {
 	ticks_table t 12
 	log=lake/t/_delta_log
 	# version 13 turns the feature on; a UUID-named JSON checkpoint of it has its files in a sidecar
@@ -939,13 +950,19 @@ upsert_one_row() {
 			'{sidecar: {path: "s13.parquet", sizeInBytes: $n, modificationTime: 1700000000000}}'
 	} >"$log"/00000000000000000013.checkpoint.7d17ac10-5cc3-401b-bd1a-9c82dd2ea032.json
 	rows t >before
-	age "$log"/*.json "$log"/*.parquet
+	# sidecars no checkpoint names: one left by an old failed checkpoint, one being written now
+	cp "$log"/_sidecars/s13.parquet "$log"/_sidecars/orphan.parquet
+	cp "$log"/_sidecars/s13.parquet "$log"/_sidecars/in-progress.parquet
+	age "$log"/*.json "$log"/*.parquet "$log"/_sidecars/s13.parquet "$log"/_sidecars/orphan.parquet
 	run --separate-stderr delta-compact --cleanup-log t
 	assert_success
-	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 13 commits, 1 checkpoint file and 0 other files; the log starts at the checkpoint of version 13"
+	assert_equal "${stderr_lines[0]}" "delta-compact: t: log cleanup (retention 30d): deleted 13 commits, 1 checkpoint file and 0 other files; the log starts at the checkpoint of version 13"
+	assert_equal "${stderr_lines[1]}" "delta-compact: t: deleted 1 sidecar file that no checkpoint kept names (_delta_log/_sidecars)"
 	run ls "$log" "$log"/_sidecars
 	assert_output --partial 00000000000000000013.checkpoint.7d17ac10-5cc3-401b-bd1a-9c82dd2ea032.json
 	assert_output --partial s13.parquet
+	assert_output --partial in-progress.parquet
+	refute_output --partial orphan.parquet
 	[ ! -e "$log"/00000000000000000012.json ]
 	rows t >after
 	cmp before after

@@ -10,11 +10,15 @@
  * so no reader within the retention can ask for them.  That checkpoint and
  * its commit stay, and the log then starts there; replay of any version
  * from it up takes the newest checkpoint at or below the version asked.
+ * As PROTOCOL.md ("Metadata Cleanup") and Spark have it, the cutoff is
+ * midnight UTC of the day the retention reaches back to, and a log
+ * compaction file goes when its range starts at or below that checkpoint.
  * Before anything is deleted the checkpoint is read back whole: a damaged
- * one is never made the only way into the table.  The sidecars of V2
- * checkpoints (_delta_log/_sidecars) are never deleted: telling which a
- * checkpoint still kept names would take reading them all, and one left
- * behind costs only its space.
+ * one is never made the only way into the table.  Then, in a table with
+ * V2 checkpoints, the files of _delta_log/_sidecars that are older than
+ * the cutoff and that no checkpoint still kept names are deleted (a newer
+ * one may belong to a checkpoint being written); when a kept checkpoint
+ * cannot be read, none is.
  *
  * Files go in ascending version order, so a run that is killed leaves the
  * log whole from some version up to the latest, and a rerun finishes the
@@ -30,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/strmap.h"
 #include "compact.h"
 
 /* Checkpoints ---------------------------------------------------------------- */
@@ -60,7 +65,7 @@ int compact_checkpoint(struct compact *c)
 
 /* Log cleanup ---------------------------------------------------------------- */
 
-enum log_kind { LOG_COMMIT, LOG_CHECKPOINT, LOG_OTHER };
+enum log_kind { LOG_COMMIT, LOG_CHECKPOINT, LOG_COMPACTED, LOG_OTHER };
 
 /* A file of _delta_log named by a version. */
 struct log_file {
@@ -138,8 +143,9 @@ static int classify(const char *n, struct log_file *f)
 		f->parts = 0;
 		return 0;
 	}
-	if (strlen(rest) == 34 && rest[20] == '.' && strcmp(rest + 21, "compacted.json") == 0 &&
+	if (strlen(rest) == 35 && rest[20] == '.' && strcmp(rest + 21, "compacted.json") == 0 &&
 	    digits(rest, 20, &w) == 0 && w >= v) {
+		f->kind = LOG_COMPACTED;
 		f->last = w;
 		return 0;
 	}
@@ -249,6 +255,94 @@ static int checkpoint_usable(const struct compact *c, int64_t v)
 	return ok;
 }
 
+/* Sidecars ------------------------------------------------------------------- */
+
+struct sidecar_set {
+	struct strmap names; /* file name -> itself */
+};
+
+static int sidecar_keep(void *arg, const char *name)
+{
+	struct sidecar_set *k = arg;
+	if (strmap_get(&k->names, name))
+		return 0;
+	char *copy = strdup(name);
+	if (!copy || strmap_put(&k->names, copy, copy, NULL) < 0) {
+		free(copy);
+		return -1;
+	}
+	return 0;
+}
+
+static void sidecar_set_free(struct sidecar_set *k)
+{
+	size_t i = 0;
+	struct strmap_slot *sl;
+	while ((sl = strmap_next(&k->names, &i)))
+		free(sl->value);
+	strmap_free(&k->names);
+}
+
+/*
+ * Delete the files of _delta_log/_sidecars modified before cutoff that no
+ * checkpoint of l at or above start names.  The count deleted, or -1 with
+ * the reason reported (nothing is deleted then).
+ */
+static int64_t clean_sidecars(const struct compact *c, const char *dir, const struct log_list *l,
+                              int64_t start, int64_t cutoff)
+{
+	char sdir[8192 + 16];
+	snprintf(sdir, sizeof sdir, "%s/_sidecars", dir);
+	DIR *d = opendir(sdir);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		err_error("%s: %s", sdir, strerror(errno));
+		return -1;
+	}
+	struct sidecar_set keep = {STRMAP_INIT};
+	struct err_msg e;
+	int64_t deleted = 0;
+	int read = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		int64_t mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+		if (mtime_ms >= cutoff)
+			continue;
+		/* The first one old enough: what the checkpoints kept name, read once. */
+		for (size_t i = 0; !read && i < l->n; i++) {
+			const struct log_file *f = &l->f[i];
+			if (f->kind != LOG_CHECKPOINT || f->version < start || f->parts > 1)
+				continue; /* (a multi-part checkpoint is never of the V2 spec) */
+			if (delta_checkpoint_sidecars(c->root, f->version, f->name, sidecar_keep,
+			                              &keep, &e) < 0) {
+				err_warn("%s: %s; no sidecar deleted", c->table, e.text);
+				deleted = -1;
+				goto out;
+			}
+		}
+		read = 1;
+		if (strmap_get(&keep.names, de->d_name))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
+			err_error("%s/%s: %s", sdir, de->d_name, strerror(errno));
+			deleted = -1;
+			goto out;
+		}
+		err_debug("deleted %s/%s", sdir, de->d_name);
+		deleted++;
+	}
+out:
+	closedir(d);
+	sidecar_set_free(&keep);
+	return deleted;
+}
+
 int compact_cleanup_log(struct compact *c)
 {
 	struct delta_snapshot snap;
@@ -259,6 +353,9 @@ int compact_cleanup_log(struct compact *c)
 	const char *prop = delta_property(&snap, "delta.logRetentionDuration", "interval 30 days");
 	int64_t retention, latest = snap.version;
 	int bad = delta_interval_ms(prop, &retention) < 0 || retention < 0;
+	int v2 = 0;
+	for (size_t i = 0; i < snap.protocol.n_reader_features; i++)
+		v2 |= strcmp(snap.protocol.reader_features[i], "v2Checkpoint") == 0;
 	delta_snapshot_free(&snap);
 	if (bad) {
 		err_error("%s: delta.logRetentionDuration: expected an interval such as "
@@ -277,7 +374,9 @@ int compact_cleanup_log(struct compact *c)
 		err_error("%s", e.text);
 		return e.status;
 	}
-	int64_t cutoff = c->now_ms - retention;
+	/* Midnight UTC of the day the retention reaches back to (PROTOCOL.md, "Metadata Cleanup"). */
+	int64_t cutoff = c->now_ms - retention, day = 86400000;
+	cutoff = cutoff >= 0 ? cutoff / day * day : -((-cutoff + day - 1) / day * day);
 	/*
 	 * expired_below: every commit below it is older than the cutoff.  The
 	 * start is the newest complete checkpoint whose own commit (when kept)
@@ -313,7 +412,7 @@ int compact_cleanup_log(struct compact *c)
 	for (size_t i = 0; i < l.n; i++) {
 		const struct log_file *f = &l.f[i];
 		char path[8192 + 256];
-		if (f->last >= start)
+		if (f->kind == LOG_COMPACTED ? f->version > start : f->last >= start)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, f->name);
 		if (unlink(path) < 0 && errno != ENOENT) {
@@ -334,6 +433,16 @@ int compact_cleanup_log(struct compact *c)
 	         "checkpoint of version %" PRId64,
 	         c->table, rtext, commits, commits == 1 ? "" : "s", checkpoints,
 	         checkpoints == 1 ? "" : "s", others, others == 1 ? "" : "s", start);
+	if (rc == EX_OK && v2) {
+		int64_t sc = clean_sidecars(c, dir, &l, start, cutoff);
+		if (sc < 0)
+			rc = EX_IOERR;
+		else if (sc > 0)
+			err_warn("%s: deleted %" PRId64
+			         " sidecar file%s that no checkpoint kept names "
+			         "(_delta_log/_sidecars)",
+			         c->table, sc, sc == 1 ? "" : "s");
+	}
 	log_list_free(&l);
 	return rc;
 }

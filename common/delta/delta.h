@@ -478,6 +478,15 @@ int delta_interval_ms(const char *text, int64_t *ms);
 int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts, const char *name,
                           const struct delta_last_checkpoint *lc, struct err_msg *e);
 int delta_checkpoint_write(const struct delta_snapshot *snap, struct err_msg *e);
+/*
+ * The sidecar files a checkpoint of version names (file: its name in
+ * _delta_log, JSON or Parquet), each by its file name in
+ * _delta_log/_sidecars, to fn; what log cleanup must keep.  The checkpoint
+ * is read as a writer reads it (its add and remove actions checked, not
+ * kept).  0, or -1 with e set (fn returning -1 is out of memory).
+ */
+int delta_checkpoint_sidecars(const char *root, int64_t version, const char *file,
+                              int (*fn)(void *arg, const char *name), void *arg, struct err_msg *e);
 /* The tombstones a checkpoint of snap keeps: those within delta.deletedFileRetentionDuration. */
 size_t delta_checkpoint_tombstones(const struct delta_snapshot *snap);
 

@@ -1887,6 +1887,52 @@ out:
 	return rc;
 }
 
+int delta_checkpoint_sidecars(const char *root, int64_t version, const char *file,
+                              int (*fn)(void *arg, const char *name), void *arg, struct err_msg *e)
+{
+	struct delta_snapshot tmp;
+	struct cp_v2 v2 = {0};
+	struct buf path = BUF_INIT;
+	int64_t rows = 0, adds = 0;
+	int rc = -1;
+	memset(&tmp, 0, sizeof tmp);
+	/* Only the actions that are not files are wanted: they are read as a writer reads them. */
+	tmp.no_files = 1;
+	if (!(tmp.root = strdup(root))) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	char at[DELTA_PATH_MAX];
+	if (delta_pathf(at, sizeof at, "%s/_delta_log/%s", root, file) < 0) {
+		cp_unusable(e, &tmp, file, version, EX_IOERR, strerror(ENAMETOOLONG));
+		goto out;
+	}
+	size_t fl = strlen(file);
+	int json = fl > 5 && strcmp(file + fl - 5, ".json") == 0;
+	if ((json ? cp_load_json(&tmp, at, version, &rows, &adds, &v2, e)
+	          : cp_load_part(&tmp, at, version, &rows, &adds, &v2, e)) < 0)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; i < v2.nsc && rc == 0; i++) {
+		/* By its file name in _delta_log/_sidecars, which is where every sidecar is. */
+		if (cp_sidecar_path(root, v2.sc[i].path, &path) < 0) {
+			err_set(e, EX_DATAERR, "%s/_delta_log/%s: sidecar \"%s\": a malformed path",
+			        root, file, v2.sc[i].path);
+			rc = -1;
+			break;
+		}
+		const char *slash = strrchr(path.data, '/');
+		rc = fn(arg, slash ? slash + 1 : path.data);
+		if (rc < 0)
+			err_set(e, EX_SOFTWARE, "out of memory");
+	}
+out:
+	buf_free(&path);
+	cp_v2_free(&v2);
+	delta_snapshot_free(&tmp);
+	return rc;
+}
+
 /* Writing ------------------------------------------------------------------------ */
 
 static int cp_add(struct pq_schema *s, int parent, const char *name, enum pq_type t)
