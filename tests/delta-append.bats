@@ -885,3 +885,140 @@ ict_lines() {
 	run -0 delta-compact --vacuum --retain 1s --force --dry-run cdf
 	assert_equal "$(grep -c '/_change_data/letter=[a-z]*/part-.*[.]parquet$' <<<"$output")" 3
 }
+
+# Row tracking: each add of table $1's log as "version baseRowId defaultRowCommitVersion numRecords".
+rt_adds() {
+	local f
+	for f in "$1"/_delta_log/*.json; do
+		jq -r --argjson v "$((10#$(basename "$f" .json)))" \
+			'select(.add) | .add | "\($v) \(.baseRowId) \(.defaultRowCommitVersion) \(.stats | fromjson | .numRecords)"' "$f"
+	done
+}
+
+# "ok N" when the ids of every file ever added are fresh (each file's run
+# after the one before, from 0, N the next free id) and each file's commit
+# version is its own; else the first fault.
+rt_check() {
+	rt_adds "$1" | sort -n -k2 | awk '
+		$3 != $1 { print "version " $1 ": defaultRowCommitVersion " $3; bad = 1; exit }
+		$2 != next_id + 0 { print "baseRowId " $2 ", expected " next_id + 0; bad = 1; exit }
+		{ next_id = $2 + $4 }
+		END { if (!bad) print "ok " next_id + 0 }'
+}
+
+# The row id high water mark of each commit of table $1 that records one, in version order.
+rt_marks() {
+	cat "$1"/_delta_log/*.json | jq -r 'select(.domainMetadata.domain == "delta.rowTracking") | .domainMetadata.configuration | fromjson | .rowIdHighWaterMark'
+}
+
+@test "row tracking: delta-create --property delta.enableRowTracking=true; appends, four writers racing, give each file's rows fresh ids above the high water mark and the file its commit version" {
+	printf 'k long not null\n' >k.schema
+	delta-create rt --schema k.schema --property delta.enableRowTracking=true
+	R=$STOCKETL_LAKE/rt
+	run jq -c 'select(.protocol) | .protocol' "$R/_delta_log/00000000000000000000.json"
+	assert_output '{"minReaderVersion":1,"minWriterVersion":7,"writerFeatures":["domainMetadata","rowTracking"]}'
+	run jq -r 'select(.metaData) | .metaData.configuration | .["delta.rowTracking.materializedRowIdColumnName"], .["delta.rowTracking.materializedRowCommitVersionColumnName"]' \
+		"$R/_delta_log/00000000000000000000.json"
+	assert_line --index 0 --regexp '^_row-id-col-[0-9a-f-]{36}$'
+	assert_line --index 1 --regexp '^_row-commit-version-col-[0-9a-f-]{36}$'
+	seq 1 5 | jq -c '{k: .}' | delta-append -q rt
+	run rt_adds "$R"
+	assert_output "1 0 1 5"
+	assert_equal "$(rt_marks "$R")" 4
+	pids=()
+	for w in 1 2 3 4; do
+		(for i in 1 2 3; do printf '{"k":%d}\n{"k":%d}\n' $((w * 100 + i)) $((w * 100 + i + 50)) | delta-append -q rt || exit 1; done) &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	assert_equal "$(rt_adds "$R" | wc -l)" 13
+	run rt_check "$R"
+	assert_output "ok 29"
+	# the mark rises with each commit and ends at the last id given
+	run rt_marks "$R"
+	assert_equal "${#lines[@]}" 13
+	assert_equal "${lines[12]}" 28
+	rt_marks "$R" | sort -n -c
+	# pure appends keep every stable row id
+	run jq -r 'select(.commitInfo) | .commitInfo.tags["delta.rowTracking.preserved"]' "$R"/_delta_log/0000000000000000000[1-9].json
+	refute_output --partial false
+	assert_equal "$(delta-cat --columns k rt | wc -l)" 29
+}
+
+@test "row tracking: an upsert that rewrites a file and OPTIMIZE give the rows they write fresh ids, their removes keep the ids of the adds they remove, and they say the stable ids were not kept" {
+	printf 'k long not null\nv string\n' >kv.schema
+	delta-create rt --schema kv.schema --merge-key k --property delta.enableRowTracking=true
+	R=$STOCKETL_LAKE/rt
+	for i in 1 2 3; do seq $((i * 10)) $((i * 10 + 3)) | jq -c "{k: ., v: \"a$i\"}" | delta-append -q rt; done
+	# version 4 rewrites the file of version 2
+	echo '{"k":21,"v":"new"}' | delta-append -q rt
+	run jq -c 'select(.remove) | .remove | [.baseRowId, .defaultRowCommitVersion]' "$R/_delta_log/00000000000000000004.json"
+	assert_output '[4,2]'
+	run jq -r 'select(.commitInfo) | .commitInfo.tags["delta.rowTracking.preserved"]' "$R/_delta_log/00000000000000000004.json"
+	assert_output false
+	run rt_check "$R"
+	assert_output "ok 16"
+	delta-compact -q --optimize rt
+	run jq -c 'select(.remove) | .remove | [.baseRowId, .defaultRowCommitVersion]' "$R/_delta_log/00000000000000000005.json"
+	assert_output --partial '[0,1]'
+	assert_output --partial '[8,3]'
+	assert_output --partial '[12,4]'
+	run jq -r 'select(.commitInfo) | .commitInfo.tags["delta.rowTracking.preserved"]' "$R/_delta_log/00000000000000000005.json"
+	assert_output false
+	run rt_check "$R"
+	assert_output "ok 28"
+	assert_equal "$(rt_marks "$R" | tail -n 1)" 27
+	run --separate-stderr delta-cat --csv rt
+	assert_equal "$(sort <<<"$output" | tr '\n' ' ')" "10,a1 11,a1 12,a1 13,a1 20,a2 21,new 22,a2 23,a2 30,a3 31,a3 32,a3 33,a3 k,v "
+	# an upsert that only inserts keeps them all
+	echo '{"k":99,"v":"x"}' | delta-append -q rt
+	run jq -r 'select(.commitInfo) | .commitInfo.tags["delta.rowTracking.preserved"]' "$R/_delta_log/00000000000000000006.json"
+	assert_output true
+}
+
+@test "row tracking: a checkpoint keeps the high water mark (its domainMetadata) and each file's ids; a writer that starts from it, the commits before it gone, goes on above the mark" {
+	printf 'k long not null\n' >k.schema
+	delta-create rt --schema k.schema --property delta.enableRowTracking=true --property delta.checkpointInterval=3
+	R=$STOCKETL_LAKE/rt
+	for i in 1 2 3 4; do seq $((i * 10)) $((i * 10 + 2)) | jq -c '{k: .}' | delta-append -q rt; done
+	ckpt=$R/_delta_log/00000000000000000003.checkpoint.parquet
+	[ -f "$ckpt" ]
+	run duckdb-query.js "SELECT domainMetadata.domain AS d, domainMetadata.configuration AS c, domainMetadata.removed AS r FROM read_parquet('$ckpt') WHERE domainMetadata IS NOT NULL"
+	assert_output '{"d":"delta.rowTracking","c":"{\"rowIdHighWaterMark\":8}","r":false}'
+	run duckdb-query.js "SELECT add.baseRowId AS b, add.defaultRowCommitVersion AS v FROM read_parquet('$ckpt') WHERE add IS NOT NULL ORDER BY b"
+	assert_line --index 0 '{"b":0,"v":1}'
+	assert_line --index 1 '{"b":3,"v":2}'
+	assert_line --index 2 '{"b":6,"v":3}'
+	# the log cleaned up to the checkpoint: the mark is read from it
+	touch -d '40 days ago' "$R"/_delta_log/0000000000000000000[0-3].*
+	delta-compact -q --cleanup-log rt
+	[ ! -e "$R/_delta_log/00000000000000000002.json" ]
+	seq 50 51 | jq -c '{k: .}' | delta-append -q rt
+	run jq -r 'select(.add) | .add | "\(.baseRowId) \(.defaultRowCommitVersion)"' "$R/_delta_log/00000000000000000005.json"
+	assert_output "12 5"
+	assert_equal "$(rt_marks "$R" | tail -n 1)" 13
+}
+
+@test "row tracking: supported but not enabled, ids are given and nothing said of their keeping; suspended, none are given; rowTracking without domainMetadata is refused" {
+	test_lake_skip "the log is edited by hand, which the commit store would not know"
+	printf 'k long not null\n' >k.schema
+	delta-create plain --schema k.schema
+	P=$STOCKETL_LAKE/plain
+	echo '{"protocol":{"minReaderVersion":1,"minWriterVersion":7,"writerFeatures":["domainMetadata","rowTracking"]}}' >"$P/_delta_log/00000000000000000001.json"
+	echo '{"k":1}' | delta-append -q plain
+	run jq -c 'select(.add) | .add | [.baseRowId, .defaultRowCommitVersion]' "$P/_delta_log/00000000000000000002.json"
+	assert_output '[0,2]'
+	run jq -c 'select(.commitInfo) | .commitInfo.tags' "$P/_delta_log/00000000000000000002.json"
+	assert_output null
+	jq -c 'select(.metaData) | .metaData.configuration["delta.rowTrackingSuspended"] = "true"' \
+		"$P/_delta_log/00000000000000000000.json" >"$P/_delta_log/00000000000000000003.json"
+	echo '{"k":2}' | delta-append -q plain
+	run jq -c 'select(.add) | .add | [.baseRowId, .defaultRowCommitVersion]' "$P/_delta_log/00000000000000000004.json"
+	assert_output '[null,null]'
+	run jq -c 'select(.domainMetadata)' "$P/_delta_log/00000000000000000004.json"
+	assert_output ""
+	echo '{"protocol":{"minReaderVersion":1,"minWriterVersion":7,"writerFeatures":["rowTracking"]}}' >"$P/_delta_log/00000000000000000005.json"
+	run --separate-stderr bash -c 'echo "{\"k\":3}" | delta-append plain'
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: $P: the writer feature rowTracking without domainMetadata, which it needs"
+}

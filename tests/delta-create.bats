@@ -186,6 +186,9 @@ JSON
 	run --separate-stderr delta-create t --schema "$SCHEMA" --property delta.enableDeletionVectors=true
 	assert_failure 64
 	assert_regex "${stderr_lines[0]}" "needs a table feature that this writer does not implement"
+	run --separate-stderr delta-create t --schema "$SCHEMA" --property delta.enableRowTracking=yes
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "delta-create: --property delta.enableRowTracking: expected true or false, got 'yes'"
 	run --separate-stderr delta-create t --schema "$SCHEMA" --property delta.checkpointPolicy=v2
 	assert_failure 64
 	assert_equal "${stderr_lines[0]}" 'delta-create: --property delta.checkpointPolicy=v2: needs the table feature v2Checkpoint, which this writer does not create (protocol 1/2 only; "classic" is the policy it writes)'

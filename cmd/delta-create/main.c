@@ -42,7 +42,6 @@ static const struct cli_option options[] = {
 /* Properties that need table features this writer does not implement. */
 static const char *const refused_properties[] = {
     "delta.enableDeletionVectors",
-    "delta.enableRowTracking",
     "delta.columnMapping.mode",
     "delta.enableTypeWidening",
 };
@@ -107,7 +106,9 @@ static int add_property(struct opts *o, const char *arg)
 	}
 	if ((strcmp(key, "delta.appendOnly") == 0 ||
 	     strcmp(key, "delta.enableInCommitTimestamps") == 0 ||
-	     strcmp(key, "delta.enableChangeDataFeed") == 0) &&
+	     strcmp(key, "delta.enableChangeDataFeed") == 0 ||
+	     strcmp(key, "delta.enableRowTracking") == 0 ||
+	     strcmp(key, "delta.rowTrackingSuspended") == 0) &&
 	    strcasecmp(val, "true") != 0 && strcasecmp(val, "false") != 0) {
 		char opt[64];
 		snprintf(opt, sizeof opt, "--property %s", key);
@@ -333,9 +334,9 @@ static int create(struct delta_store *store, const struct delta_schema *s, char 
 	char id[37];
 	int rc = EX_SOFTWARE;
 	static char f_ntz[] = "timestampNtz", f_ao[] = "appendOnly", f_ict[] = "inCommitTimestamp",
-	            f_cdf[] = "changeDataFeed";
+	            f_cdf[] = "changeDataFeed", f_dm[] = "domainMetadata", f_rt[] = "rowTracking";
 	static char *ntz[] = {f_ntz};
-	char *wf[4];
+	char *wf[6];
 	int found = 0;
 	const char *ao = delta_map_get(props, "delta.appendOnly", &found);
 	int append_only = found && ao && strcasecmp(ao, "true") == 0;
@@ -343,8 +344,10 @@ static int create(struct delta_store *store, const struct delta_schema *s, char 
 	int with_ict = found && ict && strcasecmp(ict, "true") == 0;
 	const char *cdf = delta_map_get(props, "delta.enableChangeDataFeed", &found);
 	int with_cdf = found && cdf && strcasecmp(cdf, "true") == 0;
+	const char *rt = delta_map_get(props, "delta.enableRowTracking", &found);
+	int with_rt = found && rt && strcasecmp(rt, "true") == 0;
 	int with_ntz = has_ntz(s->fields, s->n);
-	if (with_ntz || with_ict) {
+	if (with_ntz || with_ict || with_rt) {
 		p.min_writer = 7;
 		p.writer_features = wf;
 		if (append_only)
@@ -355,6 +358,10 @@ static int create(struct delta_store *store, const struct delta_schema *s, char 
 			wf[p.n_writer_features++] = f_ict;
 		if (with_ntz)
 			wf[p.n_writer_features++] = f_ntz;
+		if (with_rt) {
+			wf[p.n_writer_features++] = f_dm;
+			wf[p.n_writer_features++] = f_rt;
+		}
 	} else if (with_cdf) {
 		p.min_writer = 4; /* change data feed, without table features */
 	}
@@ -372,6 +379,32 @@ static int create(struct delta_store *store, const struct delta_schema *s, char 
 	m.partition_columns = parts;
 	m.n_partition_columns = nparts;
 	m.configuration = *props;
+	/*
+	 * Row tracking names the columns that would hold materialized row ids
+	 * and commit versions (unique names, never a column of the table).
+	 */
+	char rid_key[] = "delta.rowTracking.materializedRowIdColumnName",
+	     rcv_key[] = "delta.rowTracking.materializedRowCommitVersionColumnName";
+	char rid[64], rcv[64], u[37];
+	struct delta_kv *conf = NULL;
+	if (with_rt) {
+		if (!(conf = calloc(props->n + 2, sizeof *conf))) {
+			err_error("out of memory");
+			buf_free(&schema);
+			buf_free(&by);
+			buf_free(&pr);
+			return EX_SOFTWARE;
+		}
+		memcpy(conf, props->kv, props->n * sizeof *conf);
+		delta_uuid(u);
+		snprintf(rid, sizeof rid, "_row-id-col-%s", u);
+		delta_uuid(u);
+		snprintf(rcv, sizeof rcv, "_row-commit-version-col-%s", u);
+		conf[props->n] = (struct delta_kv){rid_key, rid};
+		conf[props->n + 1] = (struct delta_kv){rcv_key, rcv};
+		m.configuration.kv = conf;
+		m.configuration.n = props->n + 2;
+	}
 	m.created_time = ts_now() / 1000;
 	struct delta_txn *t = delta_txn_begin(NULL, store, "CREATE TABLE");
 	if (!t || buf_failed(&schema) || buf_failed(&by) || buf_failed(&pr) ||
@@ -395,6 +428,7 @@ static int create(struct delta_store *store, const struct delta_schema *s, char 
 	}
 out:
 	delta_txn_free(t);
+	free(conf);
 	buf_free(&schema);
 	buf_free(&by);
 	buf_free(&pr);

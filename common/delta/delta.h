@@ -215,6 +215,13 @@ struct delta_file {
 	char *dv_json; /* the deletionVector descriptor as JSON text, or NULL */
 	char *dv_key;  /* a tombstone with a DV: its key, "<path>\x01<DV id>" (the logical file) */
 	/*
+	 * Row tracking (PROTOCOL.md, "Row Tracking"): the baseRowId and
+	 * defaultRowCommitVersion of the add that put the file here, each
+	 * when its has_ flag is set.
+	 */
+	int64_t base_row_id, default_row_commit_version;
+	unsigned char has_base_row_id, has_row_commit_version;
+	/*
 	 * 1: the strings and the partition values live in f's own allocation
 	 * (files read from a checkpoint, one malloc each): free f alone, with
 	 * delta_file_free(), and never free or replace one of them.
@@ -272,6 +279,12 @@ struct delta_set_txn {
 
 /* Snapshots ------------------------------------------------------------------ */
 
+/* A metadata domain (domainMetadata action) of a snapshot: one not removed. */
+struct delta_domain {
+	char *domain;
+	char *configuration;
+};
+
 struct delta_log_check;
 
 struct delta_snapshot {
@@ -297,6 +310,7 @@ struct delta_snapshot {
 	struct strmap files;      /* path -> struct delta_file, the live files */
 	struct strmap tombstones; /* path -> struct delta_file */
 	struct strmap txns;       /* app id -> struct delta_set_txn */
+	struct strmap domains;    /* domain -> struct delta_domain, kept even without file lists */
 	/*
 	 * Set when replay had to leave a checkpoint aside (unreadable, wrong
 	 * rows, counts that disagree with _last_checkpoint) and rebuilt the
@@ -393,6 +407,18 @@ const char *delta_property(const struct delta_snapshot *snap, const char *key, c
  * rearrangement such as OPTIMIZE, dataChange false, is allowed).
  */
 int delta_append_only(const struct delta_snapshot *snap);
+/* The configuration of a metadata domain of snap, or NULL when it has none. */
+const char *delta_domain_config(const struct delta_snapshot *snap, const char *domain);
+/*
+ * Row tracking in snap (PROTOCOL.md, "Row Tracking"): 0 when writers
+ * assign no row ids (the writer feature rowTracking is not listed, or
+ * delta.rowTrackingSuspended is true), 1 when they must (the feature is
+ * listed), 2 when it is also enabled (delta.enableRowTracking is true).
+ */
+int delta_row_tracking(const struct delta_snapshot *snap);
+/* The rowIdHighWaterMark of snap's delta.rowTracking domain, or -1 when it has none. */
+int64_t delta_row_id_high_water_mark(const struct delta_snapshot *snap);
+
 /*
  * delta.enableChangeDataFeed=true: a commit that updates or deletes rows
  * must carry the change data files of its changes (cdc actions).  Commits

@@ -187,8 +187,9 @@ static void cp_json_list(struct buf *out, const struct pq_value *v)
  */
 static int cp_row_to_json(const struct pq_reader *r, const struct pq_value *row, struct buf *out)
 {
-	static const char *const actions[] = {
-	    "add", "remove", "metaData", "protocol", "txn", "checkpointMetadata", "sidecar"};
+	static const char *const actions[] = {"add",      "remove",        "metaData",
+	                                      "protocol", "txn",           "checkpointMetadata",
+	                                      "sidecar",  "domainMetadata"};
 	buf_reset(out);
 	for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
 		int af;
@@ -412,6 +413,11 @@ static int cp_file(struct delta_snapshot *snap, const struct pq_reader *r, int a
 	f->size = cp_i64(cp_child(r, af, a, "size", NULL), -1);
 	f->modification_time = cp_i64(cp_child(r, af, a, "modificationTime", NULL), -1);
 	f->deletion_timestamp = cp_i64(cp_child(r, af, a, "deletionTimestamp", NULL), -1);
+	f->base_row_id = cp_i64(cp_child(r, af, a, "baseRowId", NULL), -1);
+	f->has_base_row_id = f->base_row_id >= 0;
+	f->default_row_commit_version =
+	    cp_i64(cp_child(r, af, a, "defaultRowCommitVersion", NULL), -1);
+	f->has_row_commit_version = f->default_row_commit_version >= 0;
 	const struct pq_value *dc = cp_child(r, af, a, "dataChange", NULL);
 	f->data_change = dc && dc->kind == PQ_V_BOOL && dc->b;
 	f->stats = cp_str(cp_child(r, af, a, "stats", NULL));
@@ -706,6 +712,7 @@ struct cp_actcols {
 	int dl;    /* definition level at which the action is set */
 	struct cp_col path, size, mtime, dts, dc, stats, dv;
 	struct cp_col dvpath, dvoff, dvsize, dvcard; /* the deletion vector's other fields */
+	struct cp_col brid, rcv;                     /* baseRowId, defaultRowCommitVersion */
 	int dv_dl;
 	struct cp_mapcols pv, tags;
 };
@@ -800,6 +807,7 @@ static int cp_act_setup(const struct pq_reader *r, const char *name, struct cp_a
 	a->stats.leaf = a->dv.leaf = a->pv.key.leaf = a->pv.val.leaf = -1;
 	a->dvpath.leaf = a->dvoff.leaf = a->dvsize.leaf = a->dvcard.leaf = -1;
 	a->tags.key.leaf = a->tags.val.leaf = -1;
+	a->brid.leaf = a->rcv.leaf = -1;
 	if (a->field < 0)
 		return 0;
 	if (pq_schema_field(s, a->field)->type != PQ_STRUCT)
@@ -812,7 +820,9 @@ static int cp_act_setup(const struct pq_reader *r, const char *name, struct cp_a
 	    cp_col_setup(r, a->field, "dataChange", CP_KIND(PQ_V_BOOL), &a->dc) < 0 ||
 	    cp_col_setup(r, a->field, "stats", CP_KIND(PQ_V_BYTES), &a->stats) < 0 ||
 	    cp_map_setup(r, a->field, "partitionValues", &a->pv) < 0 ||
-	    cp_map_setup(r, a->field, "tags", &a->tags) < 0)
+	    cp_map_setup(r, a->field, "tags", &a->tags) < 0 ||
+	    cp_col_setup(r, a->field, "baseRowId", ints, &a->brid) < 0 ||
+	    cp_col_setup(r, a->field, "defaultRowCommitVersion", ints, &a->rcv) < 0)
 		return -1;
 	/* deletionVector: only whether it is set, told by its first leaf. */
 	int dv = pq_schema_child(s, a->field, "deletionVector");
@@ -837,7 +847,8 @@ static struct cp_col *cp_act_col(struct cp_actcols *a, int i)
 {
 	struct cp_col *all[] = {&a->path,   &a->size,   &a->mtime,  &a->dts,      &a->dc,
 	                        &a->stats,  &a->dv,     &a->dvpath, &a->dvoff,    &a->dvsize,
-	                        &a->dvcard, &a->pv.key, &a->pv.val, &a->tags.key, &a->tags.val};
+	                        &a->dvcard, &a->pv.key, &a->pv.val, &a->tags.key, &a->tags.val,
+	                        &a->brid,   &a->rcv};
 	return i < (int)(sizeof all / sizeof *all) ? all[i] : NULL;
 }
 
@@ -1160,6 +1171,15 @@ static int cp_act_row(struct delta_snapshot *snap, const struct cp_at *at, struc
 		return -1;
 	if (rc)
 		stats = &a->stats.b.bytes[i];
+	int64_t brid = -1, rcv = -1;
+	if ((rc = cp_flat(at, &a->brid, s, &i, e)) < 0)
+		return -1;
+	if (rc)
+		brid = cp_col_i64(&a->brid, i);
+	if ((rc = cp_flat(at, &a->rcv, s, &i, e)) < 0)
+		return -1;
+	if (rc)
+		rcv = cp_col_i64(&a->rcv, i);
 	const struct pq_bytes *dvst = NULL, *dvpath = NULL;
 	int64_t dvoff = -1, dvsize = -1, dvcard = -1;
 	if (a->dv.leaf >= 0) {
@@ -1265,6 +1285,10 @@ static int cp_act_row(struct delta_snapshot *snap, const struct cp_at *at, struc
 	f->deletion_timestamp = dts;
 	f->data_change = dc;
 	f->has_deletion_vector = dv;
+	f->base_row_id = brid;
+	f->has_base_row_id = brid >= 0;
+	f->default_row_commit_version = rcv;
+	f->has_row_commit_version = rcv >= 0;
 	f->version = version;
 	return delta_snapshot_put_file(snap, f, is_add, e);
 }
@@ -1347,8 +1371,9 @@ static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, con
                            int64_t version, int64_t *rows, int64_t *adds, struct cp_v2 *v2,
                            struct err_msg *e)
 {
-	static const char *const rare[] = {"metaData", "protocol", "txn", "checkpointMetadata",
-	                                   "sidecar"};
+	static const char *const rare[] = {"metaData",           "protocol", "txn",
+	                                   "checkpointMetadata", "sidecar",  "domainMetadata"};
+	enum { NRARE = sizeof rare / sizeof *rare };
 	const struct pq_schema *sch = pq_reader_schema(r);
 	struct cp_actcols acts[2];
 	int nrg = pq_reader_num_row_groups(r);
@@ -1359,10 +1384,10 @@ static int cp_load_columns(struct delta_snapshot *snap, struct pq_reader *r, con
 	if (acts[0].field >= 0 && acts[0].stats.leaf < 0 &&
 	    pq_schema_child(sch, acts[0].field, "stats_parsed") >= 0)
 		return 1;
-	const char *have[5];
+	const char *have[NRARE];
 	size_t nh = 0;
 	/* A sidecar holds add and remove actions alone: any other column is not read. */
-	for (size_t i = 0; i < 5 && !v2->files_only; i++)
+	for (size_t i = 0; i < NRARE && !v2->files_only; i++)
 		if (pq_schema_child(sch, PQ_ROOT, rare[i]) >= 0)
 			have[nh++] = rare[i];
 	struct buf line = BUF_INIT;
@@ -1528,8 +1553,9 @@ static struct pq_reader *cp_open(const char *path, const struct pq_read_options 
 static int cp_load_part(struct delta_snapshot *snap, const char *path, int64_t version,
                         int64_t *rows, int64_t *adds, struct cp_v2 *v2, struct err_msg *e)
 {
-	static const char *const sel[] = {
-	    "add", "remove", "metaData", "protocol", "txn", "checkpointMetadata", "sidecar"};
+	static const char *const sel[] = {"add",      "remove",        "metaData",
+	                                  "protocol", "txn",           "checkpointMetadata",
+	                                  "sidecar",  "domainMetadata"};
 	enum { NSEL = sizeof sel / sizeof *sel };
 	struct buf line = BUF_INIT, decoded = BUF_INIT;
 	struct err_msg pe;
@@ -2310,6 +2336,15 @@ enum { COL_TXN, COL_ADD, COL_REMOVE, COL_META, COL_PROTOCOL, COL_DOMAIN };
 /* The deletionVector field of add and remove (after path, partitionValues ... tags). */
 #define CP_DV_AT 6
 
+/* baseRowId and defaultRowCommitVersion of add and remove (after deletionVector), when the file has them. */
+static void cp_set_row_tracking(struct pq_value *v, const struct delta_file *f)
+{
+	if (f->has_base_row_id)
+		cp_set_i64(&v->items[CP_DV_AT + 1], f->base_row_id);
+	if (f->has_row_commit_version)
+		cp_set_i64(&v->items[CP_DV_AT + 2], f->default_row_commit_version);
+}
+
 /*
  * A file's deletion vector into v (add.deletionVector or
  * remove.deletionVector), from its descriptor parsed into *j, which must
@@ -2814,6 +2849,18 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 		ok = pq_writer_write_row(w, &row) == 0;
 		rows++;
 	}
+	/* domainMetadata: the domains of the snapshot, none removed */
+	i = 0;
+	while (ok && (s = strmap_next(&snap->domains, &i))) {
+		const struct delta_domain *d = s->value;
+		struct pq_value *v = cp_row(&a, &row, COL_DOMAIN, 3);
+		cp_set_str(&v->items[0], d->domain);
+		cp_set_str(&v->items[1], d->configuration);
+		v->items[2].kind = PQ_V_BOOL;
+		v->items[2].b = 0;
+		ok = pq_writer_write_row(w, &row) == 0;
+		rows++;
+	}
 	/* add */
 	i = 0;
 	while (ok && (s = strmap_next(&snap->files, &i))) {
@@ -2832,6 +2879,7 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 		if (ok && l.sp_at >= 0)
 			ok = cp_set_stats_parsed(&l, &a, &v->items[l.sp_at], f->stats, &key,
 			                         &scratch) == 0;
+		cp_set_row_tracking(v, f);
 		struct json *dv = NULL;
 		ok = ok && cp_set_dv(&a, &v->items[CP_DV_AT], f, &dv) == 0;
 		ok = ok && pq_writer_write_row(w, &row) == 0;
@@ -2857,6 +2905,7 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 		ok = cp_set_map(&a, &v->items[4], &f->partition_values) == 0;
 		if (f->size >= 0)
 			cp_set_i64(&v->items[5], f->size);
+		cp_set_row_tracking(v, f);
 		struct json *dv = NULL;
 		ok = ok && cp_set_dv(&a, &v->items[CP_DV_AT], f, &dv) == 0;
 		ok = ok && pq_writer_write_row(w, &row) == 0;

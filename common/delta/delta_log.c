@@ -294,6 +294,15 @@ static void delta_protocol_free(struct delta_protocol *p)
 	memset(p, 0, sizeof *p);
 }
 
+static void delta_domain_free(struct delta_domain *d)
+{
+	if (!d)
+		return;
+	free(d->domain);
+	free(d->configuration);
+	free(d);
+}
+
 static void delta_filemap_free(struct strmap *m)
 {
 	size_t i = 0;
@@ -317,6 +326,10 @@ void delta_snapshot_reset(struct delta_snapshot *snap)
 		free(t);
 	}
 	strmap_free(&snap->txns);
+	i = 0;
+	while ((s = strmap_next(&snap->domains, &i)))
+		delta_domain_free(s->value);
+	strmap_free(&snap->domains);
 	snap->has_protocol = snap->has_meta = 0;
 	snap->version = snap->timestamp = 0;
 	snap->ict = snap->ict_version = 0;
@@ -437,6 +450,9 @@ static int delta_apply_file(struct delta_snapshot *snap, const struct json *a, i
 	f->data_change = json_bool(json_get(a, "dataChange")) == 1;
 	f->deletion_timestamp = json_i64_or(json_get(a, "deletionTimestamp"), -1);
 	f->version = v;
+	f->has_base_row_id = json_i64(json_get(a, "baseRowId"), &f->base_row_id) == 0;
+	f->has_row_commit_version =
+	    json_i64(json_get(a, "defaultRowCommitVersion"), &f->default_row_commit_version) == 0;
 	f->stats = dup_or_null(json_str(json_get(a, "stats")));
 	const struct json *tags = json_get(a, "tags");
 	if (tags && json_type(tags) == JSON_OBJECT) {
@@ -643,6 +659,33 @@ static int delta_apply_txn(struct delta_snapshot *snap, const struct json *a, st
 	return 0;
 }
 
+/* A domainMetadata action: the domain set, or gone when removed (action reconciliation). */
+static int delta_apply_domain(struct delta_snapshot *snap, const struct json *a, struct err_msg *e)
+{
+	const char *domain = json_str(json_get(a, "domain"));
+	const char *config = json_str(json_get(a, "configuration"));
+	int removed = json_bool(json_get(a, "removed"));
+	if (!domain || !config || removed < 0) {
+		err_set(e, EX_DATAERR,
+		        "domainMetadata action without a domain, a configuration and removed");
+		return -1;
+	}
+	if (removed) {
+		delta_domain_free(strmap_del(&snap->domains, domain));
+		return 0;
+	}
+	struct delta_domain *d = calloc(1, sizeof *d);
+	void *old = NULL;
+	if (!d || !(d->domain = strdup(domain)) || !(d->configuration = strdup(config)) ||
+	    strmap_put(&snap->domains, d->domain, d, &old) < 0) {
+		delta_domain_free(d);
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	delta_domain_free(old);
+	return 0;
+}
+
 int delta_apply_action(struct delta_snapshot *snap, int64_t v, const struct json *j,
                        struct err_msg *e)
 {
@@ -657,7 +700,9 @@ int delta_apply_action(struct delta_snapshot *snap, int64_t v, const struct json
 		return delta_apply_protocol(snap, a, e);
 	if ((a = json_get(j, "txn")) && json_type(a) == JSON_OBJECT)
 		return delta_apply_txn(snap, a, e);
-	/* commitInfo, cdc, domainMetadata, checkpointMetadata, sidecar, unknown: ignored. */
+	if ((a = json_get(j, "domainMetadata")) && json_type(a) == JSON_OBJECT)
+		return delta_apply_domain(snap, a, e);
+	/* commitInfo, cdc, checkpointMetadata, sidecar, unknown: ignored. */
 	return 0;
 }
 
@@ -720,7 +765,7 @@ static const char *const writer_features_ok[] = {
     "appendOnly",           "timestampNtz",        "deletionVectors",   "typeWidening",
     "typeWidening-preview", "vacuumProtocolCheck", "inCommitTimestamp", "columnMapping",
     "v2Checkpoint",         "invariants",          "checkConstraints",  "changeDataFeed",
-    "generatedColumns",     "identityColumns"};
+    "generatedColumns",     "identityColumns",     "domainMetadata",    "rowTracking"};
 
 static int delta_feature_ok(const char *f, const char *const *ok, size_t n)
 {
@@ -833,18 +878,58 @@ int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e)
 	}
 	const struct delta_map *c = &snap->meta.configuration;
 	for (size_t i = 0; i < c->n; i++) {
-		const char *k = c->kv[i].key, *v = c->kv[i].value ? c->kv[i].value : "";
+		const char *k = c->kv[i].key;
 		if (strncmp(k, "delta.constraints.", 18) == 0) {
 			err_set(e, EX_DATAERR, "%s: CHECK constraint %s is not supported",
 			        snap->root, k + 18);
 			return -1;
 		}
-		if (strcmp(k, "delta.enableRowTracking") == 0 && strcasecmp(v, "true") == 0) {
-			err_set(e, EX_DATAERR, "%s: %s=true is not supported", snap->root, k);
-			return -1;
-		}
+	}
+	/* Row tracking keeps its high water mark in a metadata domain. */
+	int rt = 0, dm = 0;
+	for (size_t i = 0; i < p->n_writer_features; i++) {
+		rt |= strcmp(p->writer_features[i], "rowTracking") == 0;
+		dm |= strcmp(p->writer_features[i], "domainMetadata") == 0;
+	}
+	if (p->min_writer == 7 && rt && !dm) {
+		err_set(e, EX_DATAERR,
+		        "%s: the writer feature rowTracking without domainMetadata, which it needs",
+		        snap->root);
+		return -1;
 	}
 	return 0;
+}
+
+const char *delta_domain_config(const struct delta_snapshot *snap, const char *domain)
+{
+	const struct delta_domain *d = strmap_get(&snap->domains, domain);
+	return d ? d->configuration : NULL;
+}
+
+int delta_row_tracking(const struct delta_snapshot *snap)
+{
+	const struct delta_protocol *p = &snap->protocol;
+	int listed = 0;
+	for (size_t i = 0; p->min_writer == 7 && i < p->n_writer_features && !listed; i++)
+		listed = strcmp(p->writer_features[i], "rowTracking") == 0;
+	if (!listed ||
+	    strcasecmp(delta_property(snap, "delta.rowTrackingSuspended", "false"), "true") == 0)
+		return 0;
+	return strcasecmp(delta_property(snap, "delta.enableRowTracking", "false"), "true") == 0
+	           ? 2
+	           : 1;
+}
+
+int64_t delta_row_id_high_water_mark(const struct delta_snapshot *snap)
+{
+	const char *c = delta_domain_config(snap, "delta.rowTracking");
+	struct err_msg e;
+	struct json *j = c ? json_parse(c, strlen(c), &e) : NULL;
+	int64_t hwm;
+	if (!j || json_i64(json_get(j, "rowIdHighWaterMark"), &hwm) < 0)
+		hwm = -1;
+	json_free(j);
+	return hwm;
 }
 
 const char *delta_property(const struct delta_snapshot *snap, const char *key, const char *def)

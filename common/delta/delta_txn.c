@@ -67,6 +67,11 @@ struct delta_txn {
 	/* creating: the staged protocol and metaData enable in-commit timestamps */
 	int ict_feature, ict_property;
 	int64_t ict; /* the commit's in-commit timestamp, 0 for none */
+	/*
+	 * The version the commit text is for (-1: the one after the
+	 * snapshot's), which row tracking writes into its adds.
+	 */
+	int64_t version;
 };
 
 /*
@@ -100,6 +105,7 @@ struct delta_txn *delta_txn_begin(struct delta_snapshot *snap, struct delta_stor
 	t->store = store;
 	t->max_attempts = DEFAULT_MAX_ATTEMPTS;
 	t->app_version = -1;
+	t->version = -1;
 	if (!(t->operation = strdup(operation))) {
 		free(t);
 		return NULL;
@@ -263,6 +269,10 @@ static struct delta_file *file_copy(const struct delta_file *f)
 	c->modification_time = f->modification_time;
 	c->data_change = f->data_change;
 	c->deletion_timestamp = f->deletion_timestamp;
+	c->base_row_id = f->base_row_id;
+	c->has_base_row_id = f->has_base_row_id;
+	c->default_row_commit_version = f->default_row_commit_version;
+	c->has_row_commit_version = f->has_row_commit_version;
 	c->version = -1;
 	if (!c->path || (f->raw_path && !c->raw_path) || (f->stats && !c->stats) ||
 	    (f->dv_json && !c->dv_json) ||
@@ -496,9 +506,51 @@ static void put_txn(struct buf *out, const struct delta_txn *t, int64_t now_ms)
 	           (long long)now_ms);
 }
 
+/* The rows of a file, from its statistics' numRecords; -1 when they do not say. */
+static int64_t file_rows(const struct delta_file *f)
+{
+	struct err_msg e;
+	struct json *j = f->stats ? json_parse(f->stats, strlen(f->stats), &e) : NULL;
+	int64_t n;
+	if (!j || json_i64(json_get(j, "numRecords"), &n) < 0 || n < 0)
+		n = -1;
+	json_free(j);
+	return n;
+}
+
+/*
+ * Row tracking: the domainMetadata line that records hwm, the highest row
+ * id given so far, as the delta.rowTracking domain's rowIdHighWaterMark.
+ * The ids a commit gives come after the mark of its snapshot, which holds
+ * the commits it has read, winners included (PROTOCOL.md, "Row Tracking").
+ */
+static void put_row_id_mark(struct buf *out, int64_t hwm)
+{
+	char conf[64];
+	snprintf(conf, sizeof conf, "{\"rowIdHighWaterMark\":%lld}", (long long)hwm);
+	buf_puts(out, "{\"domainMetadata\":{\"domain\":\"delta.rowTracking\",\"configuration\":");
+	buf_json_str(out, conf, strlen(conf));
+	buf_puts(out, ",\"removed\":false}}\n");
+}
+
+/* The high water mark after the rows this commit adds (the snapshot's when it adds none). */
+static int64_t row_id_mark_after(const struct delta_txn *t)
+{
+	int64_t hwm = delta_row_id_high_water_mark(t->snap);
+	for (size_t i = 0; i < t->nadds; i++) {
+		int64_t n = t->adds[i]->has_base_row_id ? 0 : file_rows(t->adds[i]);
+		hwm += n > 0 ? n : 0;
+	}
+	return hwm;
+}
+
 int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 {
 	struct buf tmp = BUF_INIT;
+	/* Row tracking: row ids after the mark, and the commit version, for every file added. */
+	int rt = t->creating ? 0 : delta_row_tracking(t->snap);
+	int64_t hwm = rt ? delta_row_id_high_water_mark(t->snap) : -1, mark = hwm;
+	int64_t version = t->version >= 0 ? t->version : t->snap->version + 1;
 	buf_reset(out);
 	buf_puts(out, "{\"commitInfo\":{");
 	if (t->ict > 0)
@@ -513,6 +565,14 @@ int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 	           t->isolation == DELTA_SERIALIZABLE ? "Serializable" : "WriteSerializable",
 	           delta_txn_is_blind_append(t) ? "true" : "false");
 	json_map(out, t->metrics.kv, t->metrics.n);
+	/*
+	 * With row tracking enabled, the stable row ids of rows copied are not
+	 * kept (no materialized row id column is written): a commit that
+	 * rewrites files says so, one that only adds keeps them all.
+	 */
+	if (rt == 2)
+		buf_printf(out, ",\"tags\":{\"delta.rowTracking.preserved\":\"%s\"}",
+		           t->nremoves && t->nadds ? "false" : "true");
 	buf_printf(out, ",\"engineInfo\":\"%s\",\"txnId\":\"%s\"}}\n", DELTA_ENGINE, t->id);
 	buf_append(out, t->protocol_json.data, t->protocol_json.len);
 	buf_append(out, t->metadata_json.data, t->metadata_json.len);
@@ -538,6 +598,12 @@ int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 			buf_puts(out, ",\"deletionVector\":");
 			buf_puts(out, f->dv_json);
 		}
+		/* Those of the add that put it here. */
+		if (f->has_base_row_id)
+			buf_printf(out, ",\"baseRowId\":%lld", (long long)f->base_row_id);
+		if (f->has_row_commit_version)
+			buf_printf(out, ",\"defaultRowCommitVersion\":%lld",
+			           (long long)f->default_row_commit_version);
 		buf_puts(out, "}}\n");
 	}
 	for (size_t i = 0; i < t->nadds; i++) {
@@ -553,8 +619,23 @@ int delta_txn_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 			buf_puts(out, ",\"stats\":");
 			buf_json_str(out, f->stats, strlen(f->stats));
 		}
+		if (f->has_base_row_id) {
+			/* A file added again keeps the ids of the add that put it there. */
+			buf_printf(out, ",\"baseRowId\":%lld", (long long)f->base_row_id);
+			if (f->has_row_commit_version)
+				buf_printf(out, ",\"defaultRowCommitVersion\":%lld",
+				           (long long)f->default_row_commit_version);
+		} else if (rt) {
+			/* Fresh row ids, above every one given so far (the rows counted when committing). */
+			int64_t n = file_rows(f);
+			buf_printf(out, ",\"baseRowId\":%lld,\"defaultRowCommitVersion\":%lld",
+			           (long long)(hwm + 1), (long long)version);
+			hwm += n > 0 ? n : 0;
+		}
 		buf_puts(out, "}}\n");
 	}
+	if (rt && hwm > mark)
+		put_row_id_mark(out, hwm);
 	for (size_t i = 0; i < t->ncdcs; i++) {
 		const struct delta_file *f = t->cdcs[i];
 		buf_puts(out, "{\"cdc\":{\"path\":");
@@ -926,8 +1007,8 @@ static int files_copy(struct delta_snapshot *to, const struct strmap *from, int 
 
 /*
  * What a checkpoint of snap is written from, copied: the root, version,
- * protocol, metadata (the schema parsed again from its text), txns, live
- * files and tombstones.  NULL when out of
+ * protocol, metadata (the schema parsed again from its text), txns,
+ * metadata domains, live files and tombstones.  NULL when out of
  * memory.
  */
 static struct delta_snapshot *checkpoint_copy(const struct delta_snapshot *snap)
@@ -979,6 +1060,21 @@ static struct delta_snapshot *checkpoint_copy(const struct delta_snapshot *snap)
 		    strmap_put(&c->txns, ct->app_id, ct, NULL) < 0) {
 			free(ct->app_id);
 			free(ct);
+			goto fail;
+		}
+	}
+	i = 0;
+	while ((s = strmap_next(&snap->domains, &i))) {
+		const struct delta_domain *d = s->value;
+		struct delta_domain *cd = calloc(1, sizeof *cd);
+		if (!cd)
+			goto fail;
+		if (!(cd->domain = strdup(d->domain)) ||
+		    !(cd->configuration = strdup(d->configuration)) ||
+		    strmap_put(&c->domains, cd->domain, cd, NULL) < 0) {
+			free(cd->domain);
+			free(cd->configuration);
+			free(cd);
 			goto fail;
 		}
 	}
@@ -1119,6 +1215,9 @@ static int delta_txn_state_text(const struct delta_txn *t, int64_t now_ms, struc
 	buf_append(out, t->protocol_json.data, t->protocol_json.len);
 	buf_append(out, t->metadata_json.data, t->metadata_json.len);
 	put_txn(out, t, now_ms);
+	int64_t before = delta_row_id_high_water_mark(t->snap), after;
+	if (!t->creating && delta_row_tracking(t->snap) && (after = row_id_mark_after(t)) > before)
+		put_row_id_mark(out, after);
 	buf_reserve(out, 0);
 	return buf_failed(out) ? -1 : 0;
 }
@@ -1214,6 +1313,16 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 	int ict = t->creating ? t->ict_feature && t->ict_property : delta_ict_enabled(snap);
 	if (ict && snapshot_ict(t, &last_ict, e) < 0)
 		goto out;
+	/* Row tracking gives each file's rows their ids: their number must be known. */
+	for (size_t i = 0; !t->creating && delta_row_tracking(snap) && i < t->nadds; i++)
+		if (!t->adds[i]->has_base_row_id && file_rows(t->adds[i]) < 0) {
+			err_set(e, EX_SOFTWARE,
+			        "%s: %s: no numRecords in its statistics, so its rows cannot be "
+			        "given row ids (delta.rowTracking)",
+			        snap->root, t->adds[i]->path);
+			goto out;
+		}
+	t->version = snap->version + 1;
 	if ((ict ? ict_text(t, last_ict, &now, &text) : delta_txn_text(t, now, &text)) < 0) {
 		err_set(e, EX_SOFTWARE, "%s: cannot build the commit: out of memory", snap->root);
 		goto out;
@@ -1281,13 +1390,16 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 		v = next;
 		/*
 		 * After the winners (one of which may have turned in-commit
-		 * timestamps on or off): a timestamp later than theirs.
+		 * timestamps on or off): a timestamp later than theirs.  With row
+		 * tracking, the files' row ids come after the ones the winners
+		 * gave, and their commit version is the new one.
 		 */
 		int was = t->ict > 0;
 		ict = t->creating ? t->ict_feature && t->ict_property : delta_ict_enabled(snap);
 		t->ict = 0;
-		if ((ict || was) && (ict ? ict_text(t, last_ict, &now, &text)
-		                         : delta_txn_text(t, now, &text)) < 0) {
+		t->version = v;
+		if ((ict || was || !t->creating) && (ict ? ict_text(t, last_ict, &now, &text)
+		                                         : delta_txn_text(t, now, &text)) < 0) {
 			err_set(e, EX_SOFTWARE, "%s: cannot build the commit: out of memory",
 			        snap->root);
 			goto out;

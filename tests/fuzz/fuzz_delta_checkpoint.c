@@ -71,12 +71,31 @@ static void same_files(const struct strmap *a, const struct strmap *b)
 		    !same(x->tags_json, y->tags_json) ||
 		    x->deletion_timestamp != y->deletion_timestamp ||
 		    x->has_deletion_vector != y->has_deletion_vector ||
+		    x->has_base_row_id != y->has_base_row_id ||
+		    (x->has_base_row_id && x->base_row_id != y->base_row_id) ||
+		    x->has_row_commit_version != y->has_row_commit_version ||
+		    (x->has_row_commit_version &&
+		     x->default_row_commit_version != y->default_row_commit_version) ||
 		    x->partition_values.n != y->partition_values.n)
 			abort();
 		for (size_t i = 0; i < x->partition_values.n; i++)
 			if (!same(x->partition_values.kv[i].key, y->partition_values.kv[i].key) ||
 			    !same(x->partition_values.kv[i].value, y->partition_values.kv[i].value))
 				abort();
+	}
+}
+
+/* The same metadata domains, with the same configurations. */
+static void same_domains(const struct delta_snapshot *a, const struct delta_snapshot *b)
+{
+	size_t it = 0;
+	struct strmap_slot *sl;
+	if (a->domains.count != b->domains.count)
+		abort();
+	while ((sl = strmap_next(&a->domains, &it))) {
+		const struct delta_domain *x = sl->value, *y = strmap_get(&b->domains, sl->key);
+		if (!y || !same(x->configuration, y->configuration))
+			abort();
 	}
 }
 
@@ -126,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (a == 0 && b == 0) {
 		same_files(&cols.files, &rows.files);
 		same_files(&cols.tombstones, &rows.tombstones);
+		same_domains(&cols, &rows);
 	}
 	for (int rowwise = 0; rowwise < 2; rowwise++) {
 		const struct delta_snapshot *full = rowwise ? &rows : &cols;

@@ -45,6 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		delta_check_read(&snap, &e);
 		delta_check_write(&snap, &e);
 		delta_checkpoint_interval(&snap);
+		if (delta_row_tracking(&snap))
+			delta_row_id_high_water_mark(&snap);
 	}
 	delta_snapshot_free(&snap);
 	delta_snapshot_free(&live);
