@@ -893,6 +893,9 @@ upsert_one_row() {
 	delta-compact -q --checkpoint c
 	run -0 parquet-cat --columns add lake/c/_delta_log/00000000000000000001.checkpoint.parquet
 	assert_output --partial '"deletionVector":{"storageType":"u","pathOrInlineDv":"vBn[lx{q8@P<9BNH/isA","offset":1,"sizeInBytes":36,"cardinality":2,"maxRowIndex":null}'
+	# ... and the tags the writer gave the file
+	run -0 duckdb-query.js "SELECT map_extract(add.tags, 'INSERTION_TIME')[1] AS t, cardinality(add.tags) AS n FROM read_parquet('lake/c/_delta_log/00000000000000000001.checkpoint.parquet') WHERE add IS NOT NULL"
+	assert_output '{"t":"1677811178336000","n":4}'
 	rm lake/c/_delta_log/0000000000000000000[01].json
 	assert_equal "$(rows c | jq -c .value | paste -sd,)" 1,2,3,4,5,6,7,8
 }

@@ -2336,6 +2336,33 @@ enum { COL_TXN, COL_ADD, COL_REMOVE, COL_META, COL_PROTOCOL, COL_DOMAIN };
 /* The deletionVector field of add and remove (after path, partitionValues ... tags). */
 #define CP_DV_AT 6
 
+/*
+ * A file's tags into v (add.tags, a map of strings), from their JSON text
+ * parsed into *j, which must outlive the row's writing; null without them.
+ */
+static int cp_set_tags(struct cp_arena *a, struct pq_value *v, const struct delta_file *f,
+                       struct json **j)
+{
+	struct err_msg e;
+	v->kind = PQ_V_NULL;
+	if (!f->tags_json)
+		return 0;
+	if (!(*j = json_parse(f->tags_json, strlen(f->tags_json), &e)) ||
+	    json_type(*j) != JSON_OBJECT)
+		return *j ? 0 : -1;
+	size_t n = json_size(*j);
+	v->kind = PQ_V_MAP;
+	v->n = (uint32_t)n;
+	if (!(v->items = cp_alloc(a, 2 * n)) && n)
+		return -1;
+	size_t i = 0;
+	for (const struct json *c = json_first(*j); c && i < n; c = json_next(c), i++) {
+		cp_set_str(&v->items[2 * i], json_key(c));
+		cp_set_str(&v->items[2 * i + 1], json_type(c) == JSON_STRING ? json_str(c) : NULL);
+	}
+	return 0;
+}
+
 /* baseRowId and defaultRowCommitVersion of add and remove (after deletionVector), when the file has them. */
 static void cp_set_row_tracking(struct pq_value *v, const struct delta_file *f)
 {
@@ -2880,10 +2907,12 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 			ok = cp_set_stats_parsed(&l, &a, &v->items[l.sp_at], f->stats, &key,
 			                         &scratch) == 0;
 		cp_set_row_tracking(v, f);
-		struct json *dv = NULL;
+		struct json *dv = NULL, *tags = NULL;
+		ok = ok && cp_set_tags(&a, &v->items[CP_DV_AT - 1], f, &tags) == 0;
 		ok = ok && cp_set_dv(&a, &v->items[CP_DV_AT], f, &dv) == 0;
 		ok = ok && pq_writer_write_row(w, &row) == 0;
 		json_free(dv);
+		json_free(tags);
 		rows++;
 		nadds++;
 	}
