@@ -988,7 +988,7 @@ mapped_table() {
 # The data file that version V of table T added (the first).
 added_file() { jq -r 'select(.add) | .add.path' "$1/_delta_log/$(printf '%020d' "$2").json" | head -n 1; }
 
-@test "column mapping: the writers name columns, partition values and statistics by physical names, and give mode id's field ids; upserts and compaction keep them" {
+@test "column mapping: the writers name columns, partition values and statistics by physical names, and give mode id's field ids; upserts, their change data files and compaction keep them" {
 	mapped_table ./n name
 	mapped_table ./i id
 	for t in n i; do
@@ -1035,13 +1035,24 @@ added_file() { jq -r 'select(.add) | .add.path' "$1/_delta_log/$(printf '%020d' 
 {"id":2,"day":"2024-01-01"}
 {"id":9,"day":"2024-01-03"}
 {"id":null,"day":"2024-01-02"}'
-	# change data feed under column mapping: appends are written, an upsert is refused
+	# change data feed under column mapping: an upsert's change data files name the
+	# columns by their physical names (mode id: with their field ids), and _change_type by its own
 	jq -c 'if .metaData then .metaData.configuration["delta.enableChangeDataFeed"] = "true" else . end' \
 		i/_delta_log/00000000000000000000.json >c.json && cat c.json >i/_delta_log/00000000000000000000.json
 	delta-append -q ./i <<<'{"id":20,"name":"w","s":null,"day":"2024-01-03"}'
-	run --separate-stderr delta-append --merge-key id ./i <<<'{"id":20,"name":"v","s":null,"day":"2024-01-03"}'
-	assert_failure 65
-	assert_equal "${stderr_lines[0]}" "delta-append: ./i: change data feed (delta.enableChangeDataFeed=true) under column mapping: the change data files of an upsert are not written there; appends and delta-compact write such a table"
+	delta-append -q --merge-key id ./i <<<'{"id":20,"name":"v","s":null,"day":"2024-01-03"}'
+	local cdc
+	cdc=$(jq -r 'select(.cdc) | .cdc.path' i/_delta_log/00000000000000000007.json)
+	[[ $cdc == _change_data/day=2024-01-03/*.parquet ]]
+	run -0 jq -c 'select(.cdc) | .cdc.partitionValues' i/_delta_log/00000000000000000007.json
+	assert_output '{"col-eee":"2024-01-03"}'
+	run -0 duckdb-query.js "SELECT list(name || ':' || coalesce(field_id::VARCHAR, '-') ORDER BY name) AS f FROM parquet_schema('i/$cdc') WHERE name <> 'schema'"
+	assert_output '{"f":["_change_type:2147483647","col-aaa:1","col-bbb:2","col-ccc:4","col-ddd:3"]}'
+	run -0 duckdb-query.js "SELECT \"col-aaa\" AS id, \"col-bbb\" AS name, _change_type AS t FROM read_parquet('i/$cdc') ORDER BY t"
+	assert_output '{"id":20,"name":"v","t":"update_postimage"}
+{"id":20,"name":"w","t":"update_preimage"}'
+	run -0 delta-cat --where 'id = 20' ./i
+	assert_output '{"id":20,"name":"v","s":null,"day":"2024-01-03"}'
 }
 
 @test "type widening: files written before a column's type was widened read in its new type; delta-append and delta-compact write the new one; a change this does not read is refused" {

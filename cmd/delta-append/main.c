@@ -175,17 +175,6 @@ int still_writable(void *arg, const struct delta_snapshot *snap, struct err_msg 
 	const struct app *a = arg;
 	if (delta_check_write(snap, e) < 0)
 		return -1;
-	if (a->merge && delta_change_data_feed(snap) &&
-	    strcasecmp(delta_property(snap, "delta.columnMapping.mode", "none"), "none") != 0) {
-		/* Its change data files would need the physical names too. */
-		err_set(
-		    e, EX_DATAERR,
-		    "%s: change data feed (delta.enableChangeDataFeed=true) under column "
-		    "mapping: the change data files of an upsert are not written there; appends "
-		    "and delta-compact write such a table",
-		    snap->root);
-		return -1;
-	}
 	int same = snap->meta.n_partition_columns == a->npart;
 	for (size_t i = 0; same && i < a->npart; i++)
 		same = strcmp(snap->meta.partition_columns[i], a->part_cols[i]) == 0;

@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "append.h"
 #include "delta/delta_nested.h"
@@ -1368,7 +1369,14 @@ static int put_change(struct merge *m, const struct app *a, const char *kind, st
 static struct delta_writer *change_writer(const struct app *a, const struct delta_writer_opts *o,
                                           struct err_msg *e)
 {
-	static char name[] = "_change_type", meta[] = "{}";
+	/*
+	 * Under column mapping the data columns go by their physical names, and
+	 * _change_type, no column of the table, by its own name; its field id
+	 * (mode id) is one no column can have, for it is found by name.
+	 */
+	static char name[] = "_change_type", meta[] = "{}",
+	            mapped[] = "{\"delta.columnMapping.physicalName\":\"_change_type\","
+	                       "\"delta.columnMapping.id\":2147483647}";
 	struct delta_schema s = {calloc(a->tschema.n + 1, sizeof *s.fields), a->tschema.n + 1};
 	struct delta_writer *w = NULL;
 	if (!s.fields) {
@@ -1379,7 +1387,8 @@ static struct delta_writer *change_writer(const struct app *a, const struct delt
 		ct->name = name;
 		ct->type = DT_STRING;
 		ct->nullable = 1;
-		ct->metadata_json = meta;
+		ct->metadata_json =
+		    o->column_mapping && strcasecmp(o->column_mapping, "none") != 0 ? mapped : meta;
 		struct delta_writer_opts co = *o;
 		co.sort_cols = NULL;
 		co.nsort = 0;
