@@ -576,3 +576,24 @@ EOF
 	assert_equal "$(delta-cat bronze | wc -l)" 100
 	[ ! -e /lake ] && [ ! -e /bronze ] && [ ! -e /spool ] && [ ! -e /locks ]
 }
+
+@test "a run that waits for the lock keeps to [job] timeout: it stops waiting when the time is out, exits 75 and makes no attempt" {
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json", "delay_ms": 4000}]}]' \
+		"on_overlap = wait" "retries = 0"
+	# the first run has no time limit, the second one second
+	bronze_bg IBM
+	local first=$! t0
+	wait_for lock_held
+	job_config "on_overlap = wait" "retries = 0" "timeout = 1s"
+	t0=$SECONDS
+	run --separate-stderr bronze IBM
+	assert_failure 75
+	[ $((SECONDS - t0)) -lt 3 ]
+	assert_regex "${stderr_lines[-1]}" "^bronze: run [^ ]*: not started: another bronze run is going \(run [0-9TZ-]+, pid $first, since [^)]*\), and the run's time limit \(\[job\] timeout = 1s\) ran out while it waited; exit 75$"
+	kill -0 "$first"
+	wait "$first"
+	run facts run 'select(.status == 75) | [.attempt, .failed_stage, .reason]'
+	assert_regex "$output" '^\[1,null,"timed out waiting for another run \(run [0-9TZ-]+, pid [0-9]+, since [^)]*\)"\]$'
+	# the second run fetched nothing
+	[ "$(requests | wc -l)" -eq 1 ]
+}

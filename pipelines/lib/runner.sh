@@ -8,14 +8,16 @@
 #   - a run id (STOCKETL_RUN_ID) and the spool of SPOOL facts
 #     (STOCKETL_SPOOL, under the state directory), exported to every stage;
 #   - a lock (flock(1) on <state>/locks/<job>.lock): a second run of the
-#     same job waits or exits 75 ([job] on_overlap, --wait); the lock file
-#     says which run holds it and which attempt is going, and is emptied
-#     when the run ends, so the next run finds a run that died holding it
-#     (SIGKILL, a crash, a power cut) and records its attempt as lost;
+#     same job waits (at most until its time limit) or exits 75 ([job]
+#     on_overlap, --wait); the lock file says which run holds it and which
+#     attempt is going, and is emptied when the run ends, so the next run
+#     finds a run that died holding it (SIGKILL, a crash, a power cut) and
+#     records its attempt as lost;
 #   - retries of the whole run for the temporary statuses 69 and 75, with a
 #     doubling delay ([job] retries, retry_delay), each attempt recorded;
-#   - a time limit for the run, attempts and delays included ([job] timeout,
-#     timeout(1)): a run cut short by it ends with 75;
+#   - a time limit for the run, the wait for the lock, attempts and delays
+#     included ([job] timeout, timeout(1)): a run cut short by it ends with
+#     75;
 #   - each stage's status, and the run's status taken from the stage where
 #     the trouble began (see runner_attribute);
 #   - a log per run, <state>/logs/<job>/<run id>.log, with every stage's
@@ -508,14 +510,19 @@ runner_lock() {
 		holder=${holder:-a run that has not said who it is}
 		if [ "$RUNNER_ON_OVERLAP" = skip ]; then
 			runner_say "run $RUNNER_RUN_ID: not started: another $RUNNER_JOB run is going ($holder); exit 75 (on_overlap = skip; --wait waits for it)"
-			local now
-			now=$(runner_rfc3339 "$(runner_now_us)")
-			runner_spool run ",\"job\":$(runner_json "$RUNNER_JOB"),\"attempt\":${STOCKETL_RUN_ATTEMPT:-1},\"started_at\":\"$now\",\"ended_at\":\"$now\",\"status\":75,\"failed_stage\":null,\"reason\":$(runner_json "skipped: another run is going ($holder)"),\"host\":$(runner_json "$RUNNER_HOST")"
-			exit 75
+			runner_not_started "skipped: another run is going ($holder)"
 		fi
 		[ "$RUNNER_QUIET" = 1 ] ||
 			runner_say "run $RUNNER_RUN_ID: waiting for another $RUNNER_JOB run to end ($holder)"
-		flock "$RUNNER_LOCK_FD" &
+		# The wait is part of the run, so its time limit bounds it: a run
+		# that could not start in time ends as one that ran out of time.
+		local -a wait_limit=()
+		if [ "$RUNNER_TIMEOUT_MS" -gt 0 ] && [ "$RUNNER_NESTED" != 1 ]; then
+			local left_ms=$(((RUNNER_START_US + RUNNER_TIMEOUT_MS * 1000 - $(runner_now_us)) / 1000))
+			[ "$left_ms" -lt 1 ] && left_ms=1
+			wait_limit=(-w "$(runner_ms_text "$left_ms")")
+		fi
+		flock "${wait_limit[@]}" "$RUNNER_LOCK_FD" &
 		RUNNER_SLEEP_PID=$!
 		runner_wait_pid "$RUNNER_SLEEP_PID"
 		RUNNER_SLEEP_PID=
@@ -523,9 +530,24 @@ runner_lock() {
 			runner_say "run $RUNNER_RUN_ID: stopped by SIG$RUNNER_STOPPED while waiting for the lock"
 			exit "$RUNNER_STOP_STATUS"
 		fi
+		if [ "$RUNNER_WAITED" != 0 ]; then
+			holder=$(head -n 1 "$file" 2>/dev/null)
+			holder=${holder:-a run that has not said who it is}
+			runner_say "run $RUNNER_RUN_ID: not started: another $RUNNER_JOB run is going ($holder), and the run's time limit ([job] timeout = $(runner_cfg job.timeout 0)) ran out while it waited; exit 75"
+			runner_not_started "timed out waiting for another run ($holder)"
+		fi
 	fi
 	RUNNER_LOCK_LEFT=$(cat "$file" 2>/dev/null)
 	printf 'run %s, pid %s, since %s\n' "$RUNNER_RUN_ID" "$$" "$(runner_rfc3339 "$(runner_now_us)")" >"$file"
+}
+
+# runner_not_started REASON: a run that the lock kept from starting, in the
+# spool as an attempt that ended as it began, with 75; exit 75.
+runner_not_started() {
+	local now
+	now=$(runner_rfc3339 "$(runner_now_us)")
+	runner_spool run ",\"job\":$(runner_json "$RUNNER_JOB"),\"attempt\":${STOCKETL_RUN_ATTEMPT:-1},\"started_at\":\"$now\",\"ended_at\":\"$now\",\"status\":75,\"failed_stage\":null,\"reason\":$(runner_json "$1"),\"host\":$(runner_json "$RUNNER_HOST")"
+	exit 75
 }
 
 # runner_lock_line TEXT: a line at the end of the lock file, through the
