@@ -597,3 +597,18 @@ EOF
 	# the second run fetched nothing
 	[ "$(requests | wc -l)" -eq 1 ]
 }
+
+@test "a run stopped while a job nested in it is going gives that job the time to stop its stages and record its end" {
+	job_serve "$HANG" "timeout = 1s" "retries = 0"
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min IBM
+	assert_failure 75
+	assert_regex "${stderr_lines[-1]}" "^stock-etl: run [^ ]*: status 75, failed at stage bronze, timed out; "
+	# bronze, killed by nobody, ended as a stopped run does: its lock names
+	# no run, its log ends with its summary, the spool has its end
+	[ ! -s var/locks/bronze.lock ]
+	run tail -n 1 var/logs/bronze/*.log
+	assert_regex "$output" " summary: status 75, failed at stage fetch, stopped by SIGTERM; "
+	run facts run 'select(.job == "bronze" and .ended_at) | [.status, .reason]'
+	assert_output '[75,"stopped by SIGTERM during stage fetch"]'
+	[ -z "$(find var/spool -name '*.part')" ]
+}

@@ -58,7 +58,10 @@ PATH="${STOCKETL_BIN:-$RUNNER_ROOT/bin}:$PATH"
 : "${RUNNER_STOP_STATUS:=75}" "${RUNNER_TIMEOUT:=1}"
 RUNNER_USAGE=${RUNNER_USAGE:-}
 
-# How long stages get to end after SIGTERM before they are killed.
+# How long stages get to end after SIGTERM before they are killed.  A job
+# nested in another is one of its outer run's stages, killed that long
+# after being told to stop: it gives its own stages less (runner_supervise),
+# so that it has ended them and recorded its end by then.
 RUNNER_GRACE=5
 
 declare -A RUNNER_CFG=() RUNNER_CFG_LINE=()
@@ -427,7 +430,10 @@ runner_supervise() {
 	RUNNER_NESTED=0
 	[ -n "${STOCKETL_JOB:-}" ] && [ -n "${STOCKETL_RUN_ID:-}" ] && RUNNER_NESTED=1
 	# A nested job's messages belong to the outer run, which shows or logs them.
-	[ "$RUNNER_NESTED" = 1 ] && RUNNER_QUIET=0
+	if [ "$RUNNER_NESTED" = 1 ]; then
+		RUNNER_QUIET=0
+		RUNNER_GRACE=3
+	fi
 	runner_config_read
 	runner_config_mode
 	runner_settings
@@ -710,7 +716,7 @@ runner_attempt() {
 	printf '%s\n' "$$" >"$dir/owner" || exit 74
 	# Read back in a function: global, not local, declarations.
 	declare -p RUNNER_LOG RUNNER_QUIET RUNNER_STATE RUNNER_SPOOL RUNNER_RUN_ID \
-		RUNNER_ATTEMPT RUNNER_ON_OVERLAP RUNNER_CFG RUNNER_CFG_LINE RUNNER_CONFIG_FILE |
+		RUNNER_ATTEMPT RUNNER_GRACE RUNNER_ON_OVERLAP RUNNER_CFG RUNNER_CFG_LINE RUNNER_CONFIG_FILE |
 		sed 's/^declare -/declare -g -/' >"$dir/settings"
 	started=$(runner_now_us)
 	A_TIMED_OUT=0
