@@ -612,3 +612,29 @@ EOF
 	assert_output '[75,"stopped by SIGTERM during stage fetch"]'
 	[ -z "$(find var/spool -name '*.part')" ]
 }
+
+@test "a spool that cannot be written is said once by each job's runner, without the shell's own errors, and the run loads its data" {
+	job_serve "$COMPACT"
+	# a place where nobody, root included, can make a file
+	mkdir var
+	ln -s /proc var/spool
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" --interval 5min IBM
+	assert_success
+	run grep -h 'line [0-9]*:' var/logs/stock-etl/*.log var/logs/bronze/*.log var/logs/silver/*.log
+	assert_output ""
+	[ "$(grep -c "runner.sh: line" <<<"$stderr")" -eq 0 ]
+	# the runners of stock-etl, bronze and silver say it, once each
+	assert_equal "$(grep -Ec '^(stock-etl|bronze|silver): metadata spool .*/var/spool: cannot write .*-runner\.ndjson\.part: [^;]+; recording stops \(the run goes on\)$' <<<"$stderr")" 3
+	assert_equal "$(delta-cat bronze | wc -l)" 100
+	assert_equal "$(delta-cat silver | wc -l)" 100
+}
+
+@test "a state directory that cannot be made is one message and 74" {
+	job_serve "$COMPACT"
+	: >not-a-dir
+	export STOCKETL_STATE=$PWD/not-a-dir/var
+	run --separate-stderr bronze IBM
+	assert_failure 74
+	assert_equal "$stderr" "bronze: cannot make the state directory $STOCKETL_STATE (its spool, logs and locks): Not a directory"
+	[ ! -e lake ] && [ ! -e "$STOCKETL_LAKE" ]
+}

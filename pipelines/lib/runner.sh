@@ -181,13 +181,29 @@ runner_spool() {
 # this run found lost: runner_lost).
 runner_spool_as() {
 	[ -n "${RUNNER_SPOOL_FILE:-}" ] || return 0
-	printf '{"fact":"%s","run_id":%s,"program":"runner","at":"%s"%s}\n' "$2" \
-		"$(runner_json "$1")" "$(runner_rfc3339 "$(runner_now_us)")" "$3" \
-		>>"$RUNNER_SPOOL_FILE.part" ||
-		runner_log "spool: cannot write $RUNNER_SPOOL_FILE.part"
+	# The shell's own message of a redirection that failed is no message of
+	# the run's: the spool's trouble is said once (runner_spool_failed).
+	{
+		printf '{"fact":"%s","run_id":%s,"program":"runner","at":"%s"%s}\n' "$2" \
+			"$(runner_json "$1")" "$(runner_rfc3339 "$(runner_now_us)")" "$3" \
+			>>"$RUNNER_SPOOL_FILE.part"
+	} 2>/dev/null || runner_spool_failed
+}
+
+# runner_spool_failed: the spool cannot be written (a directory that cannot
+# be made or written, a full disk): said once, as the programs say it, and
+# recording stops for this runner and its attempts; the run goes on.
+runner_spool_failed() {
+	local why
+	why=$({ : >>"$RUNNER_SPOOL_FILE.part"; } 2>&1)
+	why=${why##*: }
+	runner_note "metadata spool $RUNNER_SPOOL: cannot write $RUNNER_SPOOL_FILE.part: ${why:-a short write}; recording stops (the run goes on)"
+	RUNNER_SPOOL_OFF=1 RUNNER_SPOOL_FILE=
 }
 
 runner_spool_open() {
+	RUNNER_SPOOL_FILE=
+	[ -z "${RUNNER_SPOOL_OFF:-}" ] || return 0
 	RUNNER_SPOOL_FILE=$RUNNER_SPOOL/$(runner_now_us)-$BASHPID-runner.ndjson
 }
 
@@ -438,10 +454,15 @@ runner_supervise() {
 	runner_config_mode
 	runner_settings
 	local state=${STOCKETL_STATE:-$(runner_cfg_dir job.state ./var)}
-	mkdir -p "$state/spool" "$state/logs/$RUNNER_JOB" "$state/locks" || exit 74
+	local err
+	if ! err=$(mkdir -p "$state/spool" "$state/logs/$RUNNER_JOB" "$state/locks" 2>&1); then
+		runner_say "cannot make the state directory $state (its spool, logs and locks): ${err##*: }"
+		exit 74
+	fi
 	RUNNER_STATE=$(cd "$state" && pwd)
-	RUNNER_SPOOL=${STOCKETL_SPOOL:-$RUNNER_STATE/spool}
-	mkdir -p "$RUNNER_SPOOL" || exit 74
+	RUNNER_SPOOL=${STOCKETL_SPOOL:-$RUNNER_STATE/spool} RUNNER_SPOOL_OFF=
+	# One that cannot be made is said at the first fact (runner_spool_failed).
+	mkdir -p "$RUNNER_SPOOL" 2>/dev/null
 	if [ "$RUNNER_NESTED" = 1 ]; then
 		RUNNER_RUN_ID=$STOCKETL_RUN_ID
 	else
@@ -714,10 +735,6 @@ runner_attempt() {
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/stocketl-$RUNNER_JOB.XXXXXX") || exit 74
 	RUNNER_ATTEMPT_DIR=$dir
 	printf '%s\n' "$$" >"$dir/owner" || exit 74
-	# Read back in a function: global, not local, declarations.
-	declare -p RUNNER_LOG RUNNER_QUIET RUNNER_STATE RUNNER_SPOOL RUNNER_RUN_ID \
-		RUNNER_ATTEMPT RUNNER_GRACE RUNNER_ON_OVERLAP RUNNER_CFG RUNNER_CFG_LINE RUNNER_CONFIG_FILE |
-		sed 's/^declare -/declare -g -/' >"$dir/settings"
 	started=$(runner_now_us)
 	A_TIMED_OUT=0
 	# The lock file first: a run that dies between the two is recorded as
@@ -727,6 +744,12 @@ runner_attempt() {
 	runner_lock_line "attempt $RUNNER_ATTEMPT started $(runner_rfc3339 "$started") on $RUNNER_HOST$nested"
 	runner_spool run ",\"job\":$(runner_json "$RUNNER_JOB"),\"attempt\":$RUNNER_ATTEMPT,\"started_at\":\"$(runner_rfc3339 "$started")\",\"ended_at\":null,\"status\":null,\"failed_stage\":null,\"reason\":null,\"host\":$(runner_json "$RUNNER_HOST")"
 	runner_log "$RUNNER_JOB run $RUNNER_RUN_ID attempt $RUNNER_ATTEMPT: started (pid $$ on $RUNNER_HOST)"
+	# Read back in a function: global, not local, declarations.  After the
+	# attempt's first fact, so that a spool found unwritable is not tried
+	# (and said) again by the attempt.
+	declare -p RUNNER_LOG RUNNER_QUIET RUNNER_STATE RUNNER_SPOOL RUNNER_SPOOL_OFF RUNNER_RUN_ID \
+		RUNNER_ATTEMPT RUNNER_GRACE RUNNER_ON_OVERLAP RUNNER_CFG RUNNER_CFG_LINE RUNNER_CONFIG_FILE |
+		sed 's/^declare -/declare -g -/' >"$dir/settings"
 	if [ "$deadline" -gt 0 ]; then
 		left_ms=$(((deadline - started) / 1000))
 		[ "$left_ms" -lt 1 ] && left_ms=1
