@@ -234,6 +234,29 @@ EOF
 	assert_output ''
 }
 
+@test "a file whose transaction is rolled back adds nothing to the rows said added: they are the rows that stay" {
+	fresh_db l_rollback
+	stocketl-db -q --dsn "$DSN" migrate
+	export STOCKETL_SPOOL=$PWD/spool
+	spool_open
+	spool_run r1 1 2026-12-06T10:15:00Z
+	spool_close
+	# the second file: its run goes in, then its stage fails on the server
+	spool_open
+	spool_run r2 1 2026-12-06T10:20:00Z
+	spool_stage r2 fetch 0 2026-12-06T10:20:00Z 2026-12-06T10:20:01Z - 1 0
+	spool_close
+	PGDATABASE=l_rollback pg_query "CREATE FUNCTION stocketl.refuse() RETURNS trigger LANGUAGE plpgsql
+		AS \$\$BEGIN RAISE EXCEPTION 'no stage today'; END\$\$;
+		CREATE TRIGGER refuse BEFORE INSERT ON stocketl.stages FOR EACH ROW EXECUTE FUNCTION stocketl.refuse()"
+	run --separate-stderr stocketl-db --dsn "$DSN" load-spool
+	assert_failure
+	assert_regex "$stderr" 'no stage today'
+	assert_output --regexp '^loaded 1 files from .*: 1 rows added, 0 already there$'
+	assert_equal "$(rows l_rollback)" '1 0 0 0 0 0'
+	[ "$(find spool -type f | wc -l)" -eq 1 ]
+}
+
 @test "a .part file of a dead writer is loaded; one of a live writer, by pid or by lock, is left alone" {
 	fresh_db l_part
 	export STOCKETL_SPOOL=$PWD/spool

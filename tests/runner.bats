@@ -576,3 +576,65 @@ EOF
 	assert_equal "$(delta-cat bronze | wc -l)" 100
 	[ ! -e /lake ] && [ ! -e /bronze ] && [ ! -e /spool ] && [ ! -e /locks ]
 }
+
+@test "a run that waits for the lock keeps to [job] timeout: it stops waiting when the time is out, exits 75 and makes no attempt" {
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json", "delay_ms": 4000}]}]' \
+		"on_overlap = wait" "retries = 0"
+	# the first run has no time limit, the second one second
+	bronze_bg IBM
+	local first=$! t0
+	wait_for lock_held
+	job_config "on_overlap = wait" "retries = 0" "timeout = 1s"
+	t0=$SECONDS
+	run --separate-stderr bronze IBM
+	assert_failure 75
+	[ $((SECONDS - t0)) -lt 3 ]
+	assert_regex "${stderr_lines[-1]}" "^bronze: run [^ ]*: not started: another bronze run is going \(run [0-9TZ-]+, pid $first, since [^)]*\), and the run's time limit \(\[job\] timeout = 1s\) ran out while it waited; exit 75$"
+	kill -0 "$first"
+	wait "$first"
+	run facts run 'select(.status == 75) | [.attempt, .failed_stage, .reason]'
+	assert_regex "$output" '^\[1,null,"timed out waiting for another run \(run [0-9TZ-]+, pid [0-9]+, since [^)]*\)"\]$'
+	# the second run fetched nothing
+	[ "$(requests | wc -l)" -eq 1 ]
+}
+
+@test "a run stopped while a job nested in it is going gives that job the time to stop its stages and record its end" {
+	job_serve "$HANG" "timeout = 1s" "retries = 0"
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min IBM
+	assert_failure 75
+	assert_regex "${stderr_lines[-1]}" "^stock-etl: run [^ ]*: status 75, failed at stage bronze, timed out; "
+	# bronze, killed by nobody, ended as a stopped run does: its lock names
+	# no run, its log ends with its summary, the spool has its end
+	[ ! -s var/locks/bronze.lock ]
+	run tail -n 1 var/logs/bronze/*.log
+	assert_regex "$output" " summary: status 75, failed at stage fetch, stopped by SIGTERM; "
+	run facts run 'select(.job == "bronze" and .ended_at) | [.status, .reason]'
+	assert_output '[75,"stopped by SIGTERM during stage fetch"]'
+	[ -z "$(find var/spool -name '*.part')" ]
+}
+
+@test "a spool that cannot be written is said once by each job's runner, without the shell's own errors, and the run loads its data" {
+	job_serve "$COMPACT"
+	# a place where nobody, root included, can make a file
+	mkdir var
+	ln -s /proc var/spool
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" --interval 5min IBM
+	assert_success
+	run grep -h 'line [0-9]*:' var/logs/stock-etl/*.log var/logs/bronze/*.log var/logs/silver/*.log
+	assert_output ""
+	[ "$(grep -c "runner.sh: line" <<<"$stderr")" -eq 0 ]
+	# the runners of stock-etl, bronze and silver say it, once each
+	assert_equal "$(grep -Ec '^(stock-etl|bronze|silver): metadata spool .*/var/spool: cannot write .*-runner\.ndjson\.part: [^;]+; recording stops \(the run goes on\)$' <<<"$stderr")" 3
+	assert_equal "$(delta-cat bronze | wc -l)" 100
+	assert_equal "$(delta-cat silver | wc -l)" 100
+}
+
+@test "a state directory that cannot be made is one message and 74" {
+	job_serve "$COMPACT"
+	: >not-a-dir
+	export STOCKETL_STATE=$PWD/not-a-dir/var
+	run --separate-stderr bronze IBM
+	assert_failure 74
+	assert_equal "$stderr" "bronze: cannot make the state directory $STOCKETL_STATE (its spool, logs and locks): Not a directory"
+	[ ! -e lake ] && [ ! -e "$STOCKETL_LAKE" ]
+}

@@ -155,7 +155,11 @@ static void fill(struct params *p, const char *source, uint64_t line, const stru
 	}
 }
 
-/* The file's lines inside the caller's transaction.  1 when a line was bad, 0, or -1. */
+/*
+ * The file's lines inside the caller's transaction, counted in st (the
+ * file's own counts: they stand only if the transaction commits).  1 when
+ * a line was bad, 0, or -1.
+ */
 static int load_lines(struct pg_conn *c, const char *path, const struct meta_file *mf,
                       struct load_stats *st, struct err_msg *e)
 {
@@ -260,13 +264,19 @@ int load_spool(struct pg_conn *c, const char *dir, struct load_stats *st, struct
 			rc = -1;
 			break;
 		}
-		int bad = load_lines(c, path, mf, st, e);
+		/* A file rolled back adds nothing: its rows are loaded by a later run. */
+		struct load_stats one = {0};
+		int bad = load_lines(c, path, mf, &one, e);
 		if (bad < 0 || pg_exec(c, "COMMIT", 0, NULL, NULL, NULL, e) != PG_OK) {
 			struct err_msg ignored;
 			pg_exec(c, "ROLLBACK", 0, NULL, NULL, NULL, &ignored);
 			rc = -1;
 			break;
 		}
+		st->added += one.added;
+		st->present += one.present;
+		st->torn += one.torn;
+		st->bad += one.bad;
 		st->files++;
 		if (bad) {
 			st->quarantined++;

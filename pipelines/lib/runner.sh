@@ -8,14 +8,16 @@
 #   - a run id (STOCKETL_RUN_ID) and the spool of SPOOL facts
 #     (STOCKETL_SPOOL, under the state directory), exported to every stage;
 #   - a lock (flock(1) on <state>/locks/<job>.lock): a second run of the
-#     same job waits or exits 75 ([job] on_overlap, --wait); the lock file
-#     says which run holds it and which attempt is going, and is emptied
-#     when the run ends, so the next run finds a run that died holding it
-#     (SIGKILL, a crash, a power cut) and records its attempt as lost;
+#     same job waits (at most until its time limit) or exits 75 ([job]
+#     on_overlap, --wait); the lock file says which run holds it and which
+#     attempt is going, and is emptied when the run ends, so the next run
+#     finds a run that died holding it (SIGKILL, a crash, a power cut) and
+#     records its attempt as lost;
 #   - retries of the whole run for the temporary statuses 69 and 75, with a
 #     doubling delay ([job] retries, retry_delay), each attempt recorded;
-#   - a time limit for the run, attempts and delays included ([job] timeout,
-#     timeout(1)): a run cut short by it ends with 75;
+#   - a time limit for the run, the wait for the lock, attempts and delays
+#     included ([job] timeout, timeout(1)): a run cut short by it ends with
+#     75;
 #   - each stage's status, and the run's status taken from the stage where
 #     the trouble began (see runner_attribute);
 #   - a log per run, <state>/logs/<job>/<run id>.log, with every stage's
@@ -56,7 +58,10 @@ PATH="${STOCKETL_BIN:-$RUNNER_ROOT/bin}:$PATH"
 : "${RUNNER_STOP_STATUS:=75}" "${RUNNER_TIMEOUT:=1}"
 RUNNER_USAGE=${RUNNER_USAGE:-}
 
-# How long stages get to end after SIGTERM before they are killed.
+# How long stages get to end after SIGTERM before they are killed.  A job
+# nested in another is one of its outer run's stages, killed that long
+# after being told to stop: it gives its own stages less (runner_supervise),
+# so that it has ended them and recorded its end by then.
 RUNNER_GRACE=5
 
 declare -A RUNNER_CFG=() RUNNER_CFG_LINE=()
@@ -176,13 +181,29 @@ runner_spool() {
 # this run found lost: runner_lost).
 runner_spool_as() {
 	[ -n "${RUNNER_SPOOL_FILE:-}" ] || return 0
-	printf '{"fact":"%s","run_id":%s,"program":"runner","at":"%s"%s}\n' "$2" \
-		"$(runner_json "$1")" "$(runner_rfc3339 "$(runner_now_us)")" "$3" \
-		>>"$RUNNER_SPOOL_FILE.part" ||
-		runner_log "spool: cannot write $RUNNER_SPOOL_FILE.part"
+	# The shell's own message of a redirection that failed is no message of
+	# the run's: the spool's trouble is said once (runner_spool_failed).
+	{
+		printf '{"fact":"%s","run_id":%s,"program":"runner","at":"%s"%s}\n' "$2" \
+			"$(runner_json "$1")" "$(runner_rfc3339 "$(runner_now_us)")" "$3" \
+			>>"$RUNNER_SPOOL_FILE.part"
+	} 2>/dev/null || runner_spool_failed
+}
+
+# runner_spool_failed: the spool cannot be written (a directory that cannot
+# be made or written, a full disk): said once, as the programs say it, and
+# recording stops for this runner and its attempts; the run goes on.
+runner_spool_failed() {
+	local why
+	why=$({ : >>"$RUNNER_SPOOL_FILE.part"; } 2>&1)
+	why=${why##*: }
+	runner_note "metadata spool $RUNNER_SPOOL: cannot write $RUNNER_SPOOL_FILE.part: ${why:-a short write}; recording stops (the run goes on)"
+	RUNNER_SPOOL_OFF=1 RUNNER_SPOOL_FILE=
 }
 
 runner_spool_open() {
+	RUNNER_SPOOL_FILE=
+	[ -z "${RUNNER_SPOOL_OFF:-}" ] || return 0
 	RUNNER_SPOOL_FILE=$RUNNER_SPOOL/$(runner_now_us)-$BASHPID-runner.ndjson
 }
 
@@ -425,15 +446,23 @@ runner_supervise() {
 	RUNNER_NESTED=0
 	[ -n "${STOCKETL_JOB:-}" ] && [ -n "${STOCKETL_RUN_ID:-}" ] && RUNNER_NESTED=1
 	# A nested job's messages belong to the outer run, which shows or logs them.
-	[ "$RUNNER_NESTED" = 1 ] && RUNNER_QUIET=0
+	if [ "$RUNNER_NESTED" = 1 ]; then
+		RUNNER_QUIET=0
+		RUNNER_GRACE=3
+	fi
 	runner_config_read
 	runner_config_mode
 	runner_settings
 	local state=${STOCKETL_STATE:-$(runner_cfg_dir job.state ./var)}
-	mkdir -p "$state/spool" "$state/logs/$RUNNER_JOB" "$state/locks" || exit 74
+	local err
+	if ! err=$(mkdir -p "$state/spool" "$state/logs/$RUNNER_JOB" "$state/locks" 2>&1); then
+		runner_say "cannot make the state directory $state (its spool, logs and locks): ${err##*: }"
+		exit 74
+	fi
 	RUNNER_STATE=$(cd "$state" && pwd)
-	RUNNER_SPOOL=${STOCKETL_SPOOL:-$RUNNER_STATE/spool}
-	mkdir -p "$RUNNER_SPOOL" || exit 74
+	RUNNER_SPOOL=${STOCKETL_SPOOL:-$RUNNER_STATE/spool} RUNNER_SPOOL_OFF=
+	# One that cannot be made is said at the first fact (runner_spool_failed).
+	mkdir -p "$RUNNER_SPOOL" 2>/dev/null
 	if [ "$RUNNER_NESTED" = 1 ]; then
 		RUNNER_RUN_ID=$STOCKETL_RUN_ID
 	else
@@ -508,14 +537,19 @@ runner_lock() {
 		holder=${holder:-a run that has not said who it is}
 		if [ "$RUNNER_ON_OVERLAP" = skip ]; then
 			runner_say "run $RUNNER_RUN_ID: not started: another $RUNNER_JOB run is going ($holder); exit 75 (on_overlap = skip; --wait waits for it)"
-			local now
-			now=$(runner_rfc3339 "$(runner_now_us)")
-			runner_spool run ",\"job\":$(runner_json "$RUNNER_JOB"),\"attempt\":${STOCKETL_RUN_ATTEMPT:-1},\"started_at\":\"$now\",\"ended_at\":\"$now\",\"status\":75,\"failed_stage\":null,\"reason\":$(runner_json "skipped: another run is going ($holder)"),\"host\":$(runner_json "$RUNNER_HOST")"
-			exit 75
+			runner_not_started "skipped: another run is going ($holder)"
 		fi
 		[ "$RUNNER_QUIET" = 1 ] ||
 			runner_say "run $RUNNER_RUN_ID: waiting for another $RUNNER_JOB run to end ($holder)"
-		flock "$RUNNER_LOCK_FD" &
+		# The wait is part of the run, so its time limit bounds it: a run
+		# that could not start in time ends as one that ran out of time.
+		local -a wait_limit=()
+		if [ "$RUNNER_TIMEOUT_MS" -gt 0 ] && [ "$RUNNER_NESTED" != 1 ]; then
+			local left_ms=$(((RUNNER_START_US + RUNNER_TIMEOUT_MS * 1000 - $(runner_now_us)) / 1000))
+			[ "$left_ms" -lt 1 ] && left_ms=1
+			wait_limit=(-w "$(runner_ms_text "$left_ms")")
+		fi
+		flock "${wait_limit[@]}" "$RUNNER_LOCK_FD" &
 		RUNNER_SLEEP_PID=$!
 		runner_wait_pid "$RUNNER_SLEEP_PID"
 		RUNNER_SLEEP_PID=
@@ -523,9 +557,24 @@ runner_lock() {
 			runner_say "run $RUNNER_RUN_ID: stopped by SIG$RUNNER_STOPPED while waiting for the lock"
 			exit "$RUNNER_STOP_STATUS"
 		fi
+		if [ "$RUNNER_WAITED" != 0 ]; then
+			holder=$(head -n 1 "$file" 2>/dev/null)
+			holder=${holder:-a run that has not said who it is}
+			runner_say "run $RUNNER_RUN_ID: not started: another $RUNNER_JOB run is going ($holder), and the run's time limit ([job] timeout = $(runner_cfg job.timeout 0)) ran out while it waited; exit 75"
+			runner_not_started "timed out waiting for another run ($holder)"
+		fi
 	fi
 	RUNNER_LOCK_LEFT=$(cat "$file" 2>/dev/null)
 	printf 'run %s, pid %s, since %s\n' "$RUNNER_RUN_ID" "$$" "$(runner_rfc3339 "$(runner_now_us)")" >"$file"
+}
+
+# runner_not_started REASON: a run that the lock kept from starting, in the
+# spool as an attempt that ended as it began, with 75; exit 75.
+runner_not_started() {
+	local now
+	now=$(runner_rfc3339 "$(runner_now_us)")
+	runner_spool run ",\"job\":$(runner_json "$RUNNER_JOB"),\"attempt\":${STOCKETL_RUN_ATTEMPT:-1},\"started_at\":\"$now\",\"ended_at\":\"$now\",\"status\":75,\"failed_stage\":null,\"reason\":$(runner_json "$1"),\"host\":$(runner_json "$RUNNER_HOST")"
+	exit 75
 }
 
 # runner_lock_line TEXT: a line at the end of the lock file, through the
@@ -686,10 +735,6 @@ runner_attempt() {
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/stocketl-$RUNNER_JOB.XXXXXX") || exit 74
 	RUNNER_ATTEMPT_DIR=$dir
 	printf '%s\n' "$$" >"$dir/owner" || exit 74
-	# Read back in a function: global, not local, declarations.
-	declare -p RUNNER_LOG RUNNER_QUIET RUNNER_STATE RUNNER_SPOOL RUNNER_RUN_ID \
-		RUNNER_ATTEMPT RUNNER_ON_OVERLAP RUNNER_CFG RUNNER_CFG_LINE RUNNER_CONFIG_FILE |
-		sed 's/^declare -/declare -g -/' >"$dir/settings"
 	started=$(runner_now_us)
 	A_TIMED_OUT=0
 	# The lock file first: a run that dies between the two is recorded as
@@ -699,6 +744,12 @@ runner_attempt() {
 	runner_lock_line "attempt $RUNNER_ATTEMPT started $(runner_rfc3339 "$started") on $RUNNER_HOST$nested"
 	runner_spool run ",\"job\":$(runner_json "$RUNNER_JOB"),\"attempt\":$RUNNER_ATTEMPT,\"started_at\":\"$(runner_rfc3339 "$started")\",\"ended_at\":null,\"status\":null,\"failed_stage\":null,\"reason\":null,\"host\":$(runner_json "$RUNNER_HOST")"
 	runner_log "$RUNNER_JOB run $RUNNER_RUN_ID attempt $RUNNER_ATTEMPT: started (pid $$ on $RUNNER_HOST)"
+	# Read back in a function: global, not local, declarations.  After the
+	# attempt's first fact, so that a spool found unwritable is not tried
+	# (and said) again by the attempt.
+	declare -p RUNNER_LOG RUNNER_QUIET RUNNER_STATE RUNNER_SPOOL RUNNER_SPOOL_OFF RUNNER_RUN_ID \
+		RUNNER_ATTEMPT RUNNER_GRACE RUNNER_ON_OVERLAP RUNNER_CFG RUNNER_CFG_LINE RUNNER_CONFIG_FILE |
+		sed 's/^declare -/declare -g -/' >"$dir/settings"
 	if [ "$deadline" -gt 0 ]; then
 		left_ms=$(((deadline - started) / 1000))
 		[ "$left_ms" -lt 1 ] && left_ms=1
