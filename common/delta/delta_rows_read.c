@@ -457,8 +457,14 @@ struct delta_rows *delta_rows_open(const char *root, const struct delta_file *f,
 	if (f->dv_json && delta_dv_read(root, f->path, f->dv_json, &r->dv, e) < 0)
 		goto fail;
 	if (!(r->r = pq_reader_open(r->path.data, ro, e))) {
-		if (e->status == EX_IOERR && access(r->path.data, F_OK) < 0 && errno == ENOENT)
-			e->status = EX_DATAERR; /* the log names a file that is not there */
+		if (e->status == EX_IOERR && access(r->path.data, F_OK) < 0 && errno == ENOENT) {
+			/* The log names a file that is not there: say what usually took it. */
+			err_set(e, EX_DATAERR,
+			        "%s: No such file or directory (a data file the log names is gone: "
+			        "deleted by hand, or, for a version older than the table's "
+			        "delta.deletedFileRetentionDuration, by VACUUM)",
+			        r->path.data);
+		}
 		goto fail;
 	}
 	if (f->dv_json &&
