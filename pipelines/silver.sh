@@ -5,7 +5,7 @@
 # use, with that merge key), through the job runner
 # (pipelines/lib/runner.sh: run id, lock, retries, time limit, log, spool).
 #
-#   pipelines/silver.sh [-q] [--wait] [--config FILE]
+#   pipelines/silver.sh [-q] [--wait] [--config FILE] [--full]
 #
 # The bronze version consumed is silver's txn of application silver/bronze.
 # Bronze's commits after it, up to bronze's latest version, are read in
@@ -20,6 +20,11 @@
 # catch-up pays one start and one log replay, and delta-append keeps its
 # memory from batch to batch.  The first run reads bronze's snapshot as of
 # its first batch instead, in a pipeline of its own.
+# --full reads bronze's latest snapshot whole as one batch instead, whatever
+# silver consumed: what brings silver back when the files of the bronze
+# versions it has yet to read are gone (delta-compact rewrote them and
+# VACUUM deleted them once past the retention, which delta-cat says when
+# a run fails on one), at the cost of holding all of bronze in one batch.
 # Of a batch's records of one bar, the one with the greatest batch_id (the
 # latest fetch) wins, the later in the stream on a tie (delta-append
 # --latest-by batch_id): a snapshot's rows come in the order of its files,
@@ -38,7 +43,7 @@
 
 # shellcheck disable=SC2317 # the stage_ functions are called by the runner
 set -u
-RUNNER_USAGE=""
+RUNNER_USAGE="[--full]"
 # shellcheck source=pipelines/lib/runner.sh
 source "$(dirname "$0")/lib/runner.sh"
 runner_main silver "$@"
@@ -71,7 +76,13 @@ stage_merge() {
 	exec delta-append -v --merge-key "$SILVER_KEY" --latest-by batch_id silver
 }
 
-[ ${#RUNNER_ARGS[@]} -eq 0 ] || runner_fail arguments 64 "no arguments expected, got '${RUNNER_ARGS[0]}'"
+full=0
+for a in "${RUNNER_ARGS[@]}"; do
+	case $a in
+	--full) full=1 ;;
+	*) runner_fail arguments 64 "unexpected argument '$a' (silver.sh takes --full alone)" ;;
+	esac
+done
 step=${STOCKETL_SILVER_VERSIONS:-100}
 case $step in
 '' | *[!0-9]* | 0)
@@ -89,6 +100,16 @@ runner_value consumed delta-append --txn-version "$SILVER_APP" silver || runner_
 consumed=$RUNNER_VALUE
 if [ "$consumed" -gt "$latest" ]; then
 	runner_fail consumed 65 "silver has read bronze up to version $consumed, but bronze's latest is $latest: bronze was made again since; make silver again (delete it) to read the new bronze from its start"
+fi
+if [ "$full" = 1 ]; then
+	if [ "$consumed" -ge "$latest" ]; then
+		runner_note "silver has read bronze up to its latest version ($latest): nothing to read"
+		runner_finish
+	fi
+	# bronze's latest snapshot, one batch whose id is that version
+	SILVER_SINCE='' SILVER_UPTO=$latest
+	run_pipeline read merge || runner_finish
+	runner_finish
 fi
 if [ "$consumed" -lt 0 ]; then
 	# Never consumed: everything bronze holds as of version step (or its

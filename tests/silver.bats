@@ -179,3 +179,33 @@ bronze_load() {
 	assert_success
 	assert_equal "$(silver_versions)" 2
 }
+
+@test "bronze's unread versions vacuumed away: the run fails with 65 saying the files are gone, and --full reads bronze's latest snapshot whole and catches up" {
+	gen-ticks -a feed -b 2 -i 1 -s 2 30 >a.ndjson
+	bronze_load a.ndjson
+	silver
+	assert_equal "$(delta-append --txn-version silver/bronze silver)" 2
+	# three more loads, then bronze compacted and its old files vacuumed before silver reads them
+	gen-ticks -a feed -b 3 -i 3 -s 2 30 >b.ndjson
+	bronze_load b.ndjson
+	delta-compact -q --optimize bronze
+	delta-compact -q --vacuum --retain 0h --force bronze
+	run --separate-stderr silver
+	assert_failure 65
+	assert_regex "${stderr_lines[-1]}" "^silver: run [^ ]*: status 65, failed at stage read; "
+	run grep -h "a data file the log names is gone: deleted by hand, or, for a version older than the table's delta.deletedFileRetentionDuration, by VACUUM" var/logs/silver/*.log
+	assert_success
+	assert_equal "$(delta-append --txn-version silver/bronze silver)" 2
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/silver.sh" --full
+	assert_success
+	# bronze's latest: the loads, OPTIMIZE and VACUUM START and END
+	assert_equal "$(delta-append --txn-version silver/bronze silver)" 8
+	assert_table_is_expected
+	# nothing new: --full has nothing to read
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/silver.sh" --full
+	assert_success
+	[[ "$stderr" == *"silver has read bronze up to its latest version (8): nothing to read"* ]]
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/silver.sh" --fast
+	assert_failure 64
+	[[ "$stderr" == *"unexpected argument '--fast' (silver.sh takes --full alone)"* ]]
+}
