@@ -877,6 +877,15 @@ outcome() {
 		'checks for ticks:' '  - failed rows:' '      fail condition: symbol = 1'
 	expect '3: expected "and", "or" or the end of the condition, not "close"' 'checks for ticks:' '  - failed rows:' '      fail condition: high < low close'
 	expect '3: expected a time of day HH:MM' 'checks for ticks:' '  - failed rows:' '      fail condition: outside_session(trade_timestamp, 4am, 20:00)'
+	# Nesting is bounded apart from the terms: parentheses make no term, so
+	# thousands of them overflowed the parser's stack.
+	local deep
+	deep=$(printf '%.0s(' {1..101})'high > 1'$(printf '%.0s)' {1..101})
+	expect '3: expected a fail condition nested at most 100 deep' 'checks for ticks:' '  - failed rows:' "      fail condition: $deep"
+	deep=$(printf '%.0snot ' {1..20000})'high > 1'
+	expect '3: expected a fail condition nested at most 100 deep' 'checks for ticks:' '  - failed rows:' "      fail condition: $deep"
+	deep=$(printf '%.0smax(' {1..20000})'high'$(printf '%.0s, 1)' {1..20000})' > 1'
+	expect '3: expected a fail condition nested at most 100 deep' 'checks for ticks:' '  - failed rows:' "      fail condition: $deep"
 	expect '2: expected a "fail condition:" for failed rows' 'checks for ticks:' '  - failed rows:'
 	expect '4: expected a time zone of the system database: time zone "Mars/Base": /usr/share/zoneinfo/Mars/Base: No such file or directory' \
 		'checks for ticks:' '  - failed rows:' '      fail condition: off_grid(trade_timestamp)' '      time zone: Mars/Base'
