@@ -171,6 +171,18 @@ teardown() {
 	assert_output $'2025-01-02T23:00:00Z 2025-01-02 1 1 1 1 1\n2025-01-03T00:00:00Z 2025-01-02 1 1 1 1 1'
 }
 
+@test "a bar whose UTC time leaves the years 0001 to 9999 is rejected, not written as a time no reader takes" {
+	envelope TIME_SERIES_INTRADAY IBM 60min "$(intraday IBM 60min \
+		'9999-12-31 19:00:00,1,1,1,1,1' \
+		'9999-12-31 18:00:00,1,1,1,1,1')" >in.ndjson
+	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	run ticks <<<"$output"
+	assert_output '9999-12-31T23:00:00Z 9999-12-31 1 1 1 1 1'
+	run jq -r .reason rejects.ndjson
+	assert_output 'timestamp "9999-12-31 19:00:00" in US/Eastern is outside the years 0001 to 9999 in UTC'
+}
+
 @test "prices and volumes are exact: digits a double would round survive" {
 	envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min \
 		'2025-06-17 11:25:00,0.1,0.3,0.000001,0.2,9007199254740993' \
