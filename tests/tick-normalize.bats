@@ -527,6 +527,14 @@ teardown() {
 	assert_output '[1,"line longer than 1024 bytes",null]'
 }
 
+@test "a bad [streams] max_line in the configuration is exit 78, named with its file and line" {
+	printf '[streams]\n# the longest line\nmax_line = lots\n' >bad.ini
+	run --separate-stderr tick-normalize --config bad.ini /dev/null
+	assert_failure 78
+	assert_output ''
+	assert_equal "$stderr" "tick-normalize: bad.ini:3: [streams] max_line: expected an integer from 1024 to 2147483647, got 'lots'"
+}
+
 @test "usage errors exit 64 with the usage" {
 	run --separate-stderr tick-normalize --no-such-option
 	assert_failure 64

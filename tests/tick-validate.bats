@@ -905,6 +905,14 @@ outcome() {
 	assert_equal "$stderr" 'tick-validate: checks file none.checks: No such file or directory'
 }
 
+@test "a bad [streams] max_line in the configuration is exit 78, named with its file and line" {
+	printf '[streams]\n# the longest line\nmax_line = lots\n' >bad.ini
+	run --separate-stderr tick-validate --config bad.ini --checks "$SHIPPED" /dev/null
+	assert_failure 78
+	assert_output ''
+	assert_equal "$stderr" "tick-validate: bad.ini:3: [streams] max_line: expected an integer from 1024 to 2147483647, got 'lots'"
+}
+
 @test "usage errors exit 64 with the usage" {
 	run --separate-stderr tick-validate --now yesterday
 	assert_failure 64
