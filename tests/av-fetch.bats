@@ -197,6 +197,12 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_failure 78
 	assert_output ''
 	assert_equal "$stderr" "av-fetch: $PWD/fast.ini:12: [av-fetch] max_attempts: expected an integer from 1 to 100, got '0'"
+	# [streams] max_line has the range of the stages that read the envelopes.
+	sed -i '/^max_attempts = /d' fast.ini
+	printf '[streams]\nmax_line = 2147483648\n' >>fast.ini
+	run --separate-stderr avf IBM
+	assert_failure 78
+	assert_equal "$stderr" "av-fetch: $PWD/fast.ini:13: [streams] max_line: expected an integer from 1024 to 2147483647, got '2147483648'"
 }
 
 @test "conf/stocketl.ini.example is a configuration av-fetch runs with" {
