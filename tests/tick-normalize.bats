@@ -552,6 +552,13 @@ teardown() {
 	run --separate-stderr bash -c 'tick-normalize "$1" >/dev/full' - "$ENV/ibm_5min_json.ndjson"
 	assert_failure 74
 	[[ $stderr == *"No space left on device"* ]]
+	# A full rejects file is said once, with its name once: rejects that
+	# fill the writer's buffer (whole envelopes) fail during the run, not at
+	# its end.
+	jq -c 'select(.body) | .http_status = 500' "$ENV/tsla_60min_dst.ndjson" "$ENV/tsla_60min_dst.ndjson" >in.ndjson
+	run --separate-stderr tick-normalize -q --rejects /dev/full in.ndjson
+	assert_failure 74
+	assert_equal "$stderr" 'tick-normalize: /dev/full: write error: No space left on device'
 }
 
 @test "av-fetch's envelopes, JSON and CSV, from the mock API become the same ticks with av-fetch's batch ids" {

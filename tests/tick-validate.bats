@@ -929,6 +929,15 @@ outcome() {
 	run --separate-stderr bash -c 'tick-validate -q --checks "$1" "$2" >/dev/full' - "$SHIPPED" "$PIPE/expected.ndjson"
 	assert_failure 74
 	[[ $stderr == *"No space left on device"* ]]
+	# A full rejects or report file is said once, with its name once.
+	run --separate-stderr tick-validate -q --checks "$SHIPPED" --report /dev/full "$PIPE/expected.ndjson"
+	assert_failure 74
+	assert_equal "$stderr" 'tick-validate: /dev/full: write error: No space left on device'
+	local i
+	for ((i = 0; i < 3000; i++)); do tick high=1; done >bad.ndjson
+	run --separate-stderr tick-validate -q --checks "$SHIPPED" --rejects /dev/full bad.ndjson
+	assert_failure 74
+	assert_equal "$stderr" 'tick-validate: /dev/full: write error: No space left on device'
 }
 
 @test "the rejects and report files accumulate from run to run" {

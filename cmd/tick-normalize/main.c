@@ -66,6 +66,7 @@ struct normalize {
 	struct rec_writer *out;
 	struct rec_writer *rejects; /* NULL: rejects are warnings on stderr */
 	const char *rejects_path;
+	int rejects_failed; /* a write error of the rejects file was reported */
 	struct av_env env;
 	const char *default_zone;
 	struct tz *zones[ZONES_MAX];
@@ -262,7 +263,10 @@ static int reject(struct normalize *nz, const char *stage, const char *reason, c
 	put_source(nz, file, lineno);
 	struct err_msg e;
 	if (rec_write_json(nz->rejects, b->data, b->len, &e) < 0) {
-		err_error("%s: %s", nz->rejects_path, e.text);
+		/* The error names the file; it is said once. */
+		if (!nz->rejects_failed)
+			err_error("%s", e.text);
+		nz->rejects_failed = 1;
 		nz->status = EX_IOERR;
 		return -1;
 	}
@@ -770,7 +774,8 @@ done:
 	if (reader_gone && status == EX_IOERR)
 		status = EX_OK;
 	if (nz.rejects && rec_writer_close(nz.rejects, &e) < 0) {
-		err_error("%s", e.text);
+		if (!nz.rejects_failed)
+			err_error("%s", e.text);
 		if (!status)
 			status = EX_IOERR;
 	}
