@@ -967,6 +967,14 @@ IBM 2024-02 full'
 		assert_equal "${#lines[@]}" 1
 		assert_equal "${stderr_lines[0]}" "av-fetch: BRK.A: the answer quotes the API key; it is not written ($MOCKAV_URL?function=GLOBAL_QUOTE&symbol=BRK.A&apikey=***)"
 	done
+	# Written with a JSON escape, the key is still quoted: the envelope keeps
+	# the escape, and every reader of it decodes it.
+	: >"$MOCKAV_LOG"
+	rules "$(jq -nc --arg b "${quote%\}\}}, \"08. note\": \"your key \\u004b.\"}}" '[{"responses":[{"body":$b}]}]')"
+	run --separate-stderr avf --function quote BRK.A
+	assert_failure 65
+	assert_equal "${#lines[@]}" 1
+	assert_equal "${stderr_lines[0]}" "av-fetch: BRK.A: the answer quotes the API key; it is not written ($MOCKAV_URL?function=GLOBAL_QUOTE&symbol=BRK.A&apikey=***)"
 }
 
 @test "a summary line ends the run: requests, answers by kind, bars, retries; -q leaves it out" {
