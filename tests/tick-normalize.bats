@@ -201,6 +201,22 @@ teardown() {
 	assert_line --index 99 --partial '"trade_timestamp":"2025-06-20T04:00:00Z","trade_date":"2025-06-20","open":202.03,'
 }
 
+@test "a daily bar on a day whose midnight a clock change skips starts when the change is over" {
+	# America/Sao_Paulo went from -03 to -02 at midnight on 2018-11-04.
+	envelope TIME_SERIES_DAILY X 1d '{"Meta Data":{"2. Symbol":"X","5. Time Zone":"America/Sao_Paulo"},"Time Series (Daily)":{
+		"2018-11-05":{"1. open":"1","2. high":"1","3. low":"1","4. close":"1","5. volume":"1"},
+		"2018-11-04":{"1. open":"1","2. high":"1","3. low":"1","4. close":"1","5. volume":"1"},
+		"2018-11-03":{"1. open":"1","2. high":"1","3. low":"1","4. close":"1","5. volume":"1"}}}' >in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
+	assert_success
+	run ticks <<<"$output"
+	assert_output - <<-'EOF'
+		2018-11-03T03:00:00Z 2018-11-03 1 1 1 1 1
+		2018-11-04T03:00:00Z 2018-11-04 1 1 1 1 1
+		2018-11-05T02:00:00Z 2018-11-05 1 1 1 1 1
+	EOF
+}
+
 @test "a global quote becomes one daily bar of its latest trading day, with the price as close" {
 	run tick-normalize "$ENV/aapl_daily_quote.ndjson"
 	assert_success

@@ -565,6 +565,21 @@ outcome() {
 	assert_output "$(tick high=10.5)"
 }
 
+@test "off_grid: a daily bar starts its day, at midnight or, where clocks go forward at midnight, when the change is over" {
+	checks '  - failed rows:' '      fail condition: off_grid(trade_timestamp)' '      time zone: America/Sao_Paulo'
+	{
+		tick interval='"1d"' trade_timestamp='"2018-11-03T03:00:00Z"' # midnight -03
+		tick interval='"1d"' trade_timestamp='"2018-11-04T03:00:00Z"' # 01:00 -02: midnight was skipped
+		tick interval='"1d"' trade_timestamp='"2018-11-05T02:00:00Z"' # midnight -02
+		tick interval='"1d"' trade_timestamp='"2018-11-04T04:00:00Z"' # 02:00 -02
+		tick interval='"1d"' trade_timestamp='"2018-11-03T04:00:00Z"' # 01:00 -03
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	run jq -r .source.record rejects.ndjson
+	assert_output $'4\n5'
+}
+
 @test "a row rule with a fail threshold fails the batch past it; a record breaking two rules is quarantined once" {
 	checks '  - failed rows:' '      name: tiny volume' '      fail condition: volume < 10 and not (volume = 0)' '      fail: when > 1' \
 		'  - failed rows:' '      fail condition: volume < 5'

@@ -1016,7 +1016,19 @@ size_t av_env_convert(struct av_env *env, const struct tz *z)
 		if (b->why >= 0)
 			continue;
 		int64_t utc;
-		if (tz_local_to_utc_memo(z, &memo, b->local, &utc) == TZ_NONEXISTENT) {
+		int found = tz_local_to_utc_memo(z, &memo, b->local, &utc);
+		if (found == TZ_NONEXISTENT && env->interval == TICK_1D) {
+			/*
+			 * A daily bar starts at the start of its day.  Where clocks
+			 * go forward at midnight (America/Sao_Paulo until 2019,
+			 * America/Santiago) the day starts when the change is
+			 * over: the instant midnight would be on the offset in
+			 * effect before it, which a day earlier still holds.
+			 */
+			utc = b->local - tz_offset(z, b->local - 86400);
+			found = TZ_OK;
+		}
+		if (found == TZ_NONEXISTENT) {
 			char text[TS_TEXT_MAX];
 			ts_format_rfc3339(b->local * TS_US_PER_SEC, text);
 			text[10] = ' ';
