@@ -197,6 +197,12 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_failure 78
 	assert_output ''
 	assert_equal "$stderr" "av-fetch: $PWD/fast.ini:12: [av-fetch] max_attempts: expected an integer from 1 to 100, got '0'"
+	# [streams] max_line has the range of the stages that read the envelopes.
+	sed -i '/^max_attempts = /d' fast.ini
+	printf '[streams]\nmax_line = 2147483648\n' >>fast.ini
+	run --separate-stderr avf IBM
+	assert_failure 78
+	assert_equal "$stderr" "av-fetch: $PWD/fast.ini:13: [streams] max_line: expected an integer from 1024 to 2147483647, got '2147483648'"
 }
 
 @test "conf/stocketl.ini.example is a configuration av-fetch runs with" {
@@ -961,6 +967,14 @@ IBM 2024-02 full'
 		assert_equal "${#lines[@]}" 1
 		assert_equal "${stderr_lines[0]}" "av-fetch: BRK.A: the answer quotes the API key; it is not written ($MOCKAV_URL?function=GLOBAL_QUOTE&symbol=BRK.A&apikey=***)"
 	done
+	# Written with a JSON escape, the key is still quoted: the envelope keeps
+	# the escape, and every reader of it decodes it.
+	: >"$MOCKAV_LOG"
+	rules "$(jq -nc --arg b "${quote%\}\}}, \"08. note\": \"your key \\u004b.\"}}" '[{"responses":[{"body":$b}]}]')"
+	run --separate-stderr avf --function quote BRK.A
+	assert_failure 65
+	assert_equal "${#lines[@]}" 1
+	assert_equal "${stderr_lines[0]}" "av-fetch: BRK.A: the answer quotes the API key; it is not written ($MOCKAV_URL?function=GLOBAL_QUOTE&symbol=BRK.A&apikey=***)"
 }
 
 @test "a summary line ends the run: requests, answers by kind, bars, retries; -q leaves it out" {

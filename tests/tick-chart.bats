@@ -111,6 +111,16 @@ screenshot() {
 	assert_output "2024-03-08 10:05 O 100 H 100 L 80 C 98 V 7"
 }
 
+@test "the largest volume is written in at most six characters beside the volume area, up to the largest a long holds" {
+	local v want
+	for v in 999:999 1000:1.0K 99949:99.9K 99950:100K 999499:999K 999500:1.0M 999949:1.0M \
+		1234567890:1.2B 999499999999999:999T 999500000000000:1.0e15 9223372036854775807:9.2e18; do
+		want=${v#*:}
+		bar X 1min 2025-06-02T14:00:00Z 1 1 1 1 "${v%%:*}" | tick-chart >c.svg
+		assert_equal "$(q c.svg "string(//*[@class='volume-max'])")" "$want"
+	done
+}
+
 @test "the same input gives the same bytes; the order of the records does not matter" {
 	gen-ticks -s 2 -m 2000 >t.ndjson
 	tick-chart t.ndjson >a.svg

@@ -171,6 +171,18 @@ teardown() {
 	assert_output $'2025-01-02T23:00:00Z 2025-01-02 1 1 1 1 1\n2025-01-03T00:00:00Z 2025-01-02 1 1 1 1 1'
 }
 
+@test "a bar whose UTC time leaves the years 0001 to 9999 is rejected, not written as a time no reader takes" {
+	envelope TIME_SERIES_INTRADAY IBM 60min "$(intraday IBM 60min \
+		'9999-12-31 19:00:00,1,1,1,1,1' \
+		'9999-12-31 18:00:00,1,1,1,1,1')" >in.ndjson
+	run --separate-stderr tick-normalize --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	run ticks <<<"$output"
+	assert_output '9999-12-31T23:00:00Z 9999-12-31 1 1 1 1 1'
+	run jq -r .reason rejects.ndjson
+	assert_output 'timestamp "9999-12-31 19:00:00" in US/Eastern is outside the years 0001 to 9999 in UTC'
+}
+
 @test "prices and volumes are exact: digits a double would round survive" {
 	envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min \
 		'2025-06-17 11:25:00,0.1,0.3,0.000001,0.2,9007199254740993' \
@@ -187,6 +199,22 @@ teardown() {
 	assert_line --index 0 '{"symbol":"AAPL","interval":"1d","trade_timestamp":"2025-01-28T05:00:00Z","trade_date":"2025-01-28","open":228.0936,"high":228.12,"low":226.46,"close":226.51,"volume":40909263,"batch_id":1750467600000000,"ingested_at":"2025-06-21T01:00:00Z","source":"alphavantage"}'
 	# in June the exchange is on daylight time
 	assert_line --index 99 --partial '"trade_timestamp":"2025-06-20T04:00:00Z","trade_date":"2025-06-20","open":202.03,'
+}
+
+@test "a daily bar on a day whose midnight a clock change skips starts when the change is over" {
+	# America/Sao_Paulo went from -03 to -02 at midnight on 2018-11-04.
+	envelope TIME_SERIES_DAILY X 1d '{"Meta Data":{"2. Symbol":"X","5. Time Zone":"America/Sao_Paulo"},"Time Series (Daily)":{
+		"2018-11-05":{"1. open":"1","2. high":"1","3. low":"1","4. close":"1","5. volume":"1"},
+		"2018-11-04":{"1. open":"1","2. high":"1","3. low":"1","4. close":"1","5. volume":"1"},
+		"2018-11-03":{"1. open":"1","2. high":"1","3. low":"1","4. close":"1","5. volume":"1"}}}' >in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
+	assert_success
+	run ticks <<<"$output"
+	assert_output - <<-'EOF'
+		2018-11-03T03:00:00Z 2018-11-03 1 1 1 1 1
+		2018-11-04T03:00:00Z 2018-11-04 1 1 1 1 1
+		2018-11-05T02:00:00Z 2018-11-05 1 1 1 1 1
+	EOF
 }
 
 @test "a global quote becomes one daily bar of its latest trading day, with the price as close" {
@@ -515,6 +543,14 @@ teardown() {
 	assert_output '[1,"line longer than 1024 bytes",null]'
 }
 
+@test "a bad [streams] max_line in the configuration is exit 78, named with its file and line" {
+	printf '[streams]\n# the longest line\nmax_line = lots\n' >bad.ini
+	run --separate-stderr tick-normalize --config bad.ini /dev/null
+	assert_failure 78
+	assert_output ''
+	assert_equal "$stderr" "tick-normalize: bad.ini:3: [streams] max_line: expected an integer from 1024 to 2147483647, got 'lots'"
+}
+
 @test "usage errors exit 64 with the usage" {
 	run --separate-stderr tick-normalize --no-such-option
 	assert_failure 64
@@ -532,6 +568,13 @@ teardown() {
 	run --separate-stderr bash -c 'tick-normalize "$1" >/dev/full' - "$ENV/ibm_5min_json.ndjson"
 	assert_failure 74
 	[[ $stderr == *"No space left on device"* ]]
+	# A full rejects file is said once, with its name once: rejects that
+	# fill the writer's buffer (whole envelopes) fail during the run, not at
+	# its end.
+	jq -c 'select(.body) | .http_status = 500' "$ENV/tsla_60min_dst.ndjson" "$ENV/tsla_60min_dst.ndjson" >in.ndjson
+	run --separate-stderr tick-normalize -q --rejects /dev/full in.ndjson
+	assert_failure 74
+	assert_equal "$stderr" 'tick-normalize: /dev/full: write error: No space left on device'
 }
 
 @test "av-fetch's envelopes, JSON and CSV, from the mock API become the same ticks with av-fetch's batch ids" {

@@ -565,6 +565,21 @@ outcome() {
 	assert_output "$(tick high=10.5)"
 }
 
+@test "off_grid: a daily bar starts its day, at midnight or, where clocks go forward at midnight, when the change is over" {
+	checks '  - failed rows:' '      fail condition: off_grid(trade_timestamp)' '      time zone: America/Sao_Paulo'
+	{
+		tick interval='"1d"' trade_timestamp='"2018-11-03T03:00:00Z"' # midnight -03
+		tick interval='"1d"' trade_timestamp='"2018-11-04T03:00:00Z"' # 01:00 -02: midnight was skipped
+		tick interval='"1d"' trade_timestamp='"2018-11-05T02:00:00Z"' # midnight -02
+		tick interval='"1d"' trade_timestamp='"2018-11-04T04:00:00Z"' # 02:00 -02
+		tick interval='"1d"' trade_timestamp='"2018-11-03T04:00:00Z"' # 01:00 -03
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	run jq -r .source.record rejects.ndjson
+	assert_output $'4\n5'
+}
+
 @test "a row rule with a fail threshold fails the batch past it; a record breaking two rules is quarantined once" {
 	checks '  - failed rows:' '      name: tiny volume' '      fail condition: volume < 10 and not (volume = 0)' '      fail: when > 1' \
 		'  - failed rows:' '      fail condition: volume < 5'
@@ -877,6 +892,15 @@ outcome() {
 		'checks for ticks:' '  - failed rows:' '      fail condition: symbol = 1'
 	expect '3: expected "and", "or" or the end of the condition, not "close"' 'checks for ticks:' '  - failed rows:' '      fail condition: high < low close'
 	expect '3: expected a time of day HH:MM' 'checks for ticks:' '  - failed rows:' '      fail condition: outside_session(trade_timestamp, 4am, 20:00)'
+	# Nesting is bounded apart from the terms: parentheses make no term, so
+	# thousands of them overflowed the parser's stack.
+	local deep
+	deep=$(printf '%.0s(' {1..101})'high > 1'$(printf '%.0s)' {1..101})
+	expect '3: expected a fail condition nested at most 100 deep' 'checks for ticks:' '  - failed rows:' "      fail condition: $deep"
+	deep=$(printf '%.0snot ' {1..20000})'high > 1'
+	expect '3: expected a fail condition nested at most 100 deep' 'checks for ticks:' '  - failed rows:' "      fail condition: $deep"
+	deep=$(printf '%.0smax(' {1..20000})'high'$(printf '%.0s, 1)' {1..20000})' > 1'
+	expect '3: expected a fail condition nested at most 100 deep' 'checks for ticks:' '  - failed rows:' "      fail condition: $deep"
 	expect '2: expected a "fail condition:" for failed rows' 'checks for ticks:' '  - failed rows:'
 	expect '4: expected a time zone of the system database: time zone "Mars/Base": /usr/share/zoneinfo/Mars/Base: No such file or directory' \
 		'checks for ticks:' '  - failed rows:' '      fail condition: off_grid(trade_timestamp)' '      time zone: Mars/Base'
@@ -896,6 +920,14 @@ outcome() {
 	assert_equal "$stderr" 'tick-validate: checks file none.checks: No such file or directory'
 }
 
+@test "a bad [streams] max_line in the configuration is exit 78, named with its file and line" {
+	printf '[streams]\n# the longest line\nmax_line = lots\n' >bad.ini
+	run --separate-stderr tick-validate --config bad.ini --checks "$SHIPPED" /dev/null
+	assert_failure 78
+	assert_output ''
+	assert_equal "$stderr" "tick-validate: bad.ini:3: [streams] max_line: expected an integer from 1024 to 2147483647, got 'lots'"
+}
+
 @test "usage errors exit 64 with the usage" {
 	run --separate-stderr tick-validate --now yesterday
 	assert_failure 64
@@ -912,6 +944,15 @@ outcome() {
 	run --separate-stderr bash -c 'tick-validate -q --checks "$1" "$2" >/dev/full' - "$SHIPPED" "$PIPE/expected.ndjson"
 	assert_failure 74
 	[[ $stderr == *"No space left on device"* ]]
+	# A full rejects or report file is said once, with its name once.
+	run --separate-stderr tick-validate -q --checks "$SHIPPED" --report /dev/full "$PIPE/expected.ndjson"
+	assert_failure 74
+	assert_equal "$stderr" 'tick-validate: /dev/full: write error: No space left on device'
+	local i
+	for ((i = 0; i < 3000; i++)); do tick high=1; done >bad.ndjson
+	run --separate-stderr tick-validate -q --checks "$SHIPPED" --rejects /dev/full bad.ndjson
+	assert_failure 74
+	assert_equal "$stderr" 'tick-validate: /dev/full: write error: No space left on device'
 }
 
 @test "the rejects and report files accumulate from run to run" {

@@ -337,7 +337,7 @@ static void avf_emit(struct avf_run *run, struct avf_job *j, const struct http_r
 		avf_fail(run, j, EX_DATAERR, what);
 		return;
 	}
-	if (av_quotes_key(run->env.data, run->env.len, cfg->api_key)) {
+	if (av_json_quotes_key(run->env.data, run->env.len, cfg->api_key)) {
 		avf_fail(run, j, EX_DATAERR, "the answer quotes the API key; it is not written");
 		return;
 	}

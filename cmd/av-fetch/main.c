@@ -522,8 +522,9 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 	s = get(&rs, NULL, NULL, SECTION, "concurrency", "4");
 	if (get_int(&rs, &s, 1, 64, &v) == 0)
 		cfg->concurrency = (int)v;
+	/* The range tick-normalize and tick-validate take, as they read the same setting. */
 	s = get(&rs, NULL, NULL, "streams", "max_line", "16777216");
-	if (get_int(&rs, &s, 1024, (int64_t)1 << 31, &v) == 0)
+	if (get_int(&rs, &s, 1024, INT32_MAX, &v) == 0)
 		cfg->max_line = (size_t)v;
 
 	if (rs.status)

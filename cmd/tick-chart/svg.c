@@ -130,17 +130,28 @@ static size_t format_fixed(int64_t v, int d, char *out, size_t cap)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-/* A volume in a few characters: 950, 12.5K, 3.2M, 1.1B. */
+/*
+ * A volume in a few characters, to fit beside the volume area: 950, 12.5K,
+ * 3.2M, 1.1B, 4.5T; past a thousand trillion (a long holds 9.2e18) a power
+ * of ten, 9.2e18, where the T form would take eight digits.
+ */
 static void format_volume(int64_t v, char *out, size_t cap)
 {
 	static const char suffix[] = {'K', 'M', 'B', 'T'};
 	double x = (double)v;
 	int i = -1;
-	while (x >= 999.95 && i < 3) {
+	while (x >= 999.5 && i < 3) {
 		x /= 1000;
 		i++;
 	}
-	if (i < 0)
+	if (i == 3 && x >= 999.5) {
+		int e = 12;
+		while (x >= 9.995) {
+			x /= 10;
+			e++;
+		}
+		snprintf(out, cap, "%.1fe%d", x, e);
+	} else if (i < 0)
 		snprintf(out, cap, "%lld", (long long)v);
 	else
 		snprintf(out, cap, "%.*f%c", x < 99.95 ? 1 : 0, x, suffix[i]);

@@ -66,6 +66,7 @@ struct normalize {
 	struct rec_writer *out;
 	struct rec_writer *rejects; /* NULL: rejects are warnings on stderr */
 	const char *rejects_path;
+	int rejects_failed; /* a write error of the rejects file was reported */
 	struct av_env env;
 	const char *default_zone;
 	struct tz *zones[ZONES_MAX];
@@ -262,7 +263,10 @@ static int reject(struct normalize *nz, const char *stage, const char *reason, c
 	put_source(nz, file, lineno);
 	struct err_msg e;
 	if (rec_write_json(nz->rejects, b->data, b->len, &e) < 0) {
-		err_error("%s: %s", nz->rejects_path, e.text);
+		/* The error names the file; it is said once. */
+		if (!nz->rejects_failed)
+			err_error("%s", e.text);
+		nz->rejects_failed = 1;
 		nz->status = EX_IOERR;
 		return -1;
 	}
@@ -695,9 +699,16 @@ int main(int argc, char **argv)
 	const char *from = NULL;
 	const char *ml =
 	    config_value(cfg, max_line_flag, NULL, "streams", "max_line", "16777216", &from);
-	int ok =
-	    config_parse_int(ml, strcmp(from, "flag") == 0 ? "--max-line" : "[streams] max_line",
-	                     1024, INT32_MAX, &max_line, &e) == 0;
+	/* A value from the file is named with its file and line, as av-fetch names it. */
+	char what[4200];
+	if (strcmp(from, "flag") == 0)
+		snprintf(what, sizeof what, "--max-line");
+	else if (config_line(cfg, "streams", "max_line") > 0)
+		snprintf(what, sizeof what, "%s:%d: [streams] max_line", from,
+		         config_line(cfg, "streams", "max_line"));
+	else
+		snprintf(what, sizeof what, "[streams] max_line");
+	int ok = config_parse_int(ml, what, 1024, INT32_MAX, &max_line, &e) == 0;
 	config_free(cfg);
 	if (!ok) {
 		if (max_line_flag)
@@ -763,7 +774,8 @@ done:
 	if (reader_gone && status == EX_IOERR)
 		status = EX_OK;
 	if (nz.rejects && rec_writer_close(nz.rejects, &e) < 0) {
-		err_error("%s", e.text);
+		if (!nz.rejects_failed)
+			err_error("%s", e.text);
 		if (!status)
 			status = EX_IOERR;
 	}

@@ -225,6 +225,16 @@ static inline int eval_leaf(struct check *c, const struct expr_node *n, const st
 	int64_t day = floor_div(local, TS_US_PER_DAY);
 	int64_t tod = local - day * TS_US_PER_DAY;
 	int64_t len = interval_us[t->interval];
+	if (n->kind == EX_OFF_GRID && t->interval == TICK_1D && tod != 0) {
+		/*
+		 * A daily bar starts its day: at midnight, or, where clocks go
+		 * forward at midnight, when the change is over (the instant
+		 * before it is on the day before).
+		 */
+		int64_t prev = t->trade_timestamp - 1;
+		int64_t plocal = prev + (int64_t)zone_offset(c, prev) * TS_US_PER_SEC;
+		return floor_div(plocal, TS_US_PER_DAY) == day;
+	}
 	if (n->kind == EX_OFF_GRID)
 		return tod % len != 0;
 	int64_t wd = ((day + 4) % 7 + 7) % 7; /* 1970-01-01 was a Thursday; 0 is Sunday */

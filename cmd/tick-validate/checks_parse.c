@@ -626,11 +626,30 @@ static int add_required(struct parser *p, struct check *c, const char *s, size_t
 
 /* Fail conditions ------------------------------------------------------------------ */
 
+/*
+ * The parser below recurses for each "not", "(" and min()/max() it enters;
+ * the nodes of a condition are bounded (EXPR_MAX), but parentheses make
+ * none, and a "not" or a min() makes its node only once what it holds is
+ * parsed.  The depth is bounded apart, so that a checks file of nested
+ * parentheses is a configuration error rather than a stack overflow.
+ */
+#define XP_DEPTH_MAX 100
+
 struct xp {
 	struct parser *p;
 	struct check *c;
 	struct text t;
+	int depth;
 };
+
+/* Enter one level of nesting; -1, with the message, past XP_DEPTH_MAX. */
+static int xp_enter(struct xp *x)
+{
+	if (++x->depth > XP_DEPTH_MAX)
+		return fail_at(x->p, "expected a fail condition nested at most %d deep",
+		               XP_DEPTH_MAX);
+	return 0;
+}
 
 static int xp_node(struct xp *x, int kind)
 {
@@ -668,6 +687,8 @@ static int xp_operand(struct xp *x)
 			x->t.s += n;
 			if (!accept(&x->t, "("))
 				return fail_at(x->p, "expected \"(\" after %.*s", (int)n, s);
+			if (xp_enter(x) < 0)
+				return -1;
 			int args[OPERAND_ARGS], nargs = 0;
 			do {
 				if (nargs == OPERAND_ARGS)
@@ -683,6 +704,7 @@ static int xp_operand(struct xp *x)
 			if (nargs < 2)
 				return fail_at(x->p, "expected at least two arguments to %.*s",
 				               (int)n, s);
+			x->depth--;
 			int i = xp_operand_slot(x);
 			if (i < 0)
 				return -1;
@@ -746,9 +768,12 @@ static int xp_or(struct xp *x);
 static int xp_primary(struct xp *x)
 {
 	if (accept_word(&x->t, "not")) {
+		if (xp_enter(x) < 0)
+			return -1;
 		int a = xp_primary(x);
 		if (a < 0)
 			return -1;
+		x->depth--;
 		int i = xp_node(x, EX_NOT);
 		if (i < 0)
 			return -1;
@@ -756,11 +781,14 @@ static int xp_primary(struct xp *x)
 		return i;
 	}
 	if (accept(&x->t, "(")) {
+		if (xp_enter(x) < 0)
+			return -1;
 		int a = xp_or(x);
 		if (a < 0)
 			return -1;
 		if (!accept(&x->t, ")"))
 			return fail_at(x->p, "expected \")\"");
+		x->depth--;
 		return a;
 	}
 	int pred = accept_word(&x->t, "off_grid")          ? EX_OFF_GRID
@@ -913,7 +941,7 @@ static void plan_fast(struct check *c)
 
 static int parse_condition(struct parser *p, struct check *c, struct text *t)
 {
-	struct xp x = {p, c, *t};
+	struct xp x = {p, c, *t, 0};
 	c->nnodes = c->noperands = 0;
 	c->refs = 0;
 	int root = xp_or(&x);

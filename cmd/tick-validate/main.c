@@ -65,7 +65,8 @@ struct validate {
 	struct checks *cs;
 	struct rec_writer *out, *rejects, *report;
 	const char *rejects_path, *report_path;
-	int64_t now; /* --now, or INT64_MIN for the clock */
+	int rejects_failed, report_failed; /* a write error was reported */
+	int64_t now;                       /* --now, or INT64_MIN for the clock */
 
 	/* The batch being read. */
 	int64_t passed, quarantined;
@@ -82,11 +83,19 @@ struct validate {
 
 /* Output ---------------------------------------------------------------------- */
 
-static int write_failed(struct validate *v, struct rec_writer *w, const char *path,
-                        struct err_msg *e)
+/*
+ * A write to w failed: say so once (the error names the writer's file), and
+ * not at all for a reader of stdout that went away.
+ */
+static int write_failed(struct validate *v, struct rec_writer *w, struct err_msg *e)
 {
-	if (w != v->out || !rec_writer_broken_pipe(w))
-		err_error("%s%s%s", path ? path : "", path ? ": " : "", e->text);
+	int *reported = w == v->rejects  ? &v->rejects_failed
+	                : w == v->report ? &v->report_failed
+	                                 : NULL;
+	if ((w != v->out || !rec_writer_broken_pipe(w)) && !(reported && *reported))
+		err_error("%s", e->text);
+	if (reported)
+		*reported = 1;
 	v->status = EX_IOERR;
 	return -1;
 }
@@ -184,7 +193,7 @@ static int quarantine(struct validate *v, const struct rec *rec, const struct ti
 	buf_puts(b, "}}");
 	struct err_msg e;
 	if (rec_write_json(v->rejects, b->data, b->len, &e) < 0)
-		return write_failed(v, v->rejects, v->rejects_path, &e);
+		return write_failed(v, v->rejects, &e);
 	return 0;
 }
 
@@ -227,7 +236,7 @@ static int record(struct validate *v, struct rec_reader *r, struct rec *rec, con
 	else
 		rc = rec_write_tick(v->out, &t, &e);
 	if (rc < 0)
-		return write_failed(v, v->out, NULL, &e);
+		return write_failed(v, v->out, &e);
 	v->passed++;
 	return 0;
 }
@@ -415,7 +424,7 @@ static int judge(struct validate *v, const struct rec_batch *in, const char *lab
 	struct err_msg e;
 	if (v->report && (rec_write_json(v->report, b->data, b->len, &e) < 0 ||
 	                  rec_writer_flush(v->report, &e) < 0))
-		write_failed(v, v->report, v->report_path, &e);
+		write_failed(v, v->report, &e);
 	long long nin = (long long)(v->passed + v->quarantined);
 	if (upstream)
 		err_warn(
@@ -460,7 +469,7 @@ static int batch_end(struct validate *v, const struct rec_batch *in)
 		b.status = BATCH_FAILED;
 	struct err_msg e;
 	if (rec_write_batch(v->out, &b, &e) < 0 || rec_writer_flush(v->out, &e) < 0)
-		return write_failed(v, v->out, NULL, &e);
+		return write_failed(v, v->out, &e);
 	return 0;
 }
 
@@ -483,7 +492,7 @@ static int bad_marker(struct validate *v, const struct rec *rec, const struct er
 	judge(v, NULL, label, why ? why : re->text);
 	if (rec_write_control(v->out, rec->text, rec->text_len, &e) < 0 ||
 	    rec_writer_flush(v->out, &e) < 0)
-		return write_failed(v, v->out, NULL, &e);
+		return write_failed(v, v->out, &e);
 	return 0;
 }
 
@@ -510,7 +519,7 @@ static void input_end(struct validate *v)
 	b.status = BATCH_FAILED;
 	struct err_msg e;
 	if (rec_write_batch(v->out, &b, &e) < 0)
-		write_failed(v, v->out, NULL, &e);
+		write_failed(v, v->out, &e);
 }
 
 static int validate_fd(struct validate *v, int fd, const char *name, size_t max_line)
@@ -545,7 +554,7 @@ static int validate_fd(struct validate *v, int fd, const char *name, size_t max_
 			break;
 		case REC_CONTROL:
 			if (rec_write_control(v->out, rec.text, rec.text_len, &e) < 0)
-				rc = write_failed(v, v->out, NULL, &e);
+				rc = write_failed(v, v->out, &e);
 			break;
 		case REC_BAD_MARKER:
 			rc = bad_marker(v, &rec, &e);
@@ -739,9 +748,16 @@ int main(int argc, char **argv)
 	const char *from = NULL;
 	const char *ml =
 	    config_value(cfg, max_line_flag, NULL, "streams", "max_line", "16777216", &from);
-	int ok =
-	    config_parse_int(ml, strcmp(from, "flag") == 0 ? "--max-line" : "[streams] max_line",
-	                     1024, INT32_MAX, &max_line, &e) == 0;
+	/* A value from the file is named with its file and line, as av-fetch names it. */
+	char what[4200];
+	if (strcmp(from, "flag") == 0)
+		snprintf(what, sizeof what, "--max-line");
+	else if (config_line(cfg, "streams", "max_line") > 0)
+		snprintf(what, sizeof what, "%s:%d: [streams] max_line", from,
+		         config_line(cfg, "streams", "max_line"));
+	else
+		snprintf(what, sizeof what, "[streams] max_line");
+	int ok = config_parse_int(ml, what, 1024, INT32_MAX, &max_line, &e) == 0;
 	config_free(cfg);
 	if (!ok) {
 		if (max_line_flag)
@@ -813,12 +829,14 @@ done:
 	if (v.out && rec_writer_broken_pipe(v.out) && status == EX_IOERR)
 		status = EX_OK;
 	if (v.rejects && rec_writer_close(v.rejects, &e) < 0) {
-		err_error("%s: %s", v.rejects_path, e.text);
+		if (!v.rejects_failed)
+			err_error("%s", e.text);
 		if (!status)
 			status = EX_IOERR;
 	}
 	if (v.report && rec_writer_close(v.report, &e) < 0) {
-		err_error("%s: %s", v.report_path, e.text);
+		if (!v.report_failed)
+			err_error("%s", e.text);
 		if (!status)
 			status = EX_IOERR;
 	}

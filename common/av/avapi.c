@@ -704,6 +704,23 @@ int av_quotes_key(const char *text, size_t n, const char *secret)
 	return quoted;
 }
 
+int av_json_quotes_key(const char *text, size_t n, const char *secret)
+{
+	if (av_quotes_key(text, n, secret))
+		return 1;
+	if (!text || !secret || !*secret || !memchr(text, '\\', n))
+		return 0;
+	/*
+	 * In valid JSON a backslash only starts an escape inside a string, so
+	 * the whole text decodes as the contents of one string would.
+	 */
+	struct buf dec = BUF_INIT;
+	/* Out of memory (or not JSON after all): say it is quoted, as above. */
+	int quoted = jscan_unescape(text, n, &dec) < 0 || av_quotes_key(dec.data, dec.len, secret);
+	buf_free(&dec);
+	return quoted;
+}
+
 static void av_redact_one(char *text, const char *secret, size_t k)
 {
 	/* Never lengthen the text: a secret shorter than the mark is replaced by as many stars. */

@@ -199,6 +199,13 @@ int av_envelope(struct buf *out, const struct av_request *r, int64_t fetched_at,
 int av_quotes_key(const char *text, size_t n, const char *secret);
 
 /*
+ * The same for a valid JSON text (an envelope), looked at also with its
+ * string escapes decoded, as every reader of it sees them: an answer that
+ * writes the key "a/b" as "a\/b" or "a\u002fb" quotes it too.
+ */
+int av_json_quotes_key(const char *text, size_t n, const char *secret);
+
+/*
  * Replace, in place, every quote of secret in text (as av_quotes_key()
  * finds them) with "***", or as many stars as the key is long when it is
  * shorter.  A NULL or empty secret leaves the text alone.

@@ -1009,12 +1009,26 @@ size_t av_env_convert(struct av_env *env, const struct tz *z)
 	int descending = 1, ascending = 1;
 	int64_t prev = 0;
 	struct tz_memo memo = TZ_MEMO_INIT;
+	const int64_t utc_min = ts_days_from_civil(1, 1, 1) * 86400;
+	const int64_t utc_max = ts_days_from_civil(10000, 1, 1) * 86400 - 1;
 	for (size_t i = 0; i < env->nbars; i++) {
 		struct av_bar *b = &env->bars[i];
 		if (b->why >= 0)
 			continue;
 		int64_t utc;
-		if (tz_local_to_utc_memo(z, &memo, b->local, &utc) == TZ_NONEXISTENT) {
+		int found = tz_local_to_utc_memo(z, &memo, b->local, &utc);
+		if (found == TZ_NONEXISTENT && env->interval == TICK_1D) {
+			/*
+			 * A daily bar starts at the start of its day.  Where clocks
+			 * go forward at midnight (America/Sao_Paulo until 2019,
+			 * America/Santiago) the day starts when the change is
+			 * over: the instant midnight would be on the offset in
+			 * effect before it, which a day earlier still holds.
+			 */
+			utc = b->local - tz_offset(z, b->local - 86400);
+			found = TZ_OK;
+		}
+		if (found == TZ_NONEXISTENT) {
 			char text[TS_TEXT_MAX];
 			ts_format_rfc3339(b->local * TS_US_PER_SEC, text);
 			text[10] = ' ';
@@ -1024,6 +1038,23 @@ size_t av_env_convert(struct av_env *env, const struct tz *z)
 			            "daylight-saving change)",
 			            text, tz_name(z));
 			descending = ascending = 0; /* a reject among good bars: sort */
+			continue;
+		}
+		/*
+		 * A label near the ends of the calendar can leave it in UTC
+		 * ("9999-12-31 23:00:00" in New York is in the year 10000):
+		 * every reader of tick records takes years 0001..9999 only.
+		 */
+		if (utc < utc_min || utc > utc_max) {
+			char text[TS_TEXT_MAX];
+			ts_format_rfc3339(b->local * TS_US_PER_SEC, text);
+			text[10] = ' ';
+			text[19] = '\0';
+			env_bad_bar(
+			    env, b,
+			    "timestamp \"%s\" in %s is outside the years 0001 to 9999 in UTC", text,
+			    tz_name(z));
+			descending = ascending = 0;
 			continue;
 		}
 		b->ts = utc * TS_US_PER_SEC;

@@ -429,6 +429,16 @@ static void test_quotes_key(void)
 	T_CHECK(!av_quotes_key("K", 1, NULL));
 	/* Only the n bytes given are looked at. */
 	T_CHECK(!av_quotes_key("xK", 1, "K"));
+	/* In JSON, the key written with string escapes is a quote of it too. */
+	const char *esc = "{\"a\":\"AB+C\\/D\",\"b\":\"\\u0041B\\u002bC/D\"}";
+	T_CHECK(!av_quotes_key(esc, strlen(esc), "AB+C/D"));
+	T_CHECK(av_json_quotes_key(esc, strlen(esc), "AB+C/D"));
+	const char *esc2 = "{\"b\":\"\\u0041B\\u002bC/D\"}";
+	T_CHECK(av_json_quotes_key(esc2, strlen(esc2), "AB+C/D"));
+	const char *plain = "{\"a\":\"x\\/y\",\"k\":\"ABC\"}";
+	T_CHECK(av_json_quotes_key(plain, strlen(plain), "ABC"));
+	T_CHECK(!av_json_quotes_key(plain, strlen(plain), "AB"));
+	T_CHECK(!av_json_quotes_key(plain, strlen(plain), ""));
 }
 
 static void test_vocabulary(void)
