@@ -381,6 +381,23 @@ EOF
 	[ ! -e "$STOCKETL_LAKE/plain/_delta_log/00000000000000000001.json" ]
 }
 
+@test "an empty string in a key column that partitions the table is a bad record: it would be stored as null, a key no later batch matches" {
+	printf 'venue string\nid long\nv string\n' >k.schema
+	delta-create k --schema k.schema --partition-by venue --merge-key venue,id
+	printf '{"venue":"","id":1,"v":"a"}\n{"venue":"X","id":2,"v":"b"}\n' >in.ndjson
+	run --separate-stderr delta-append k in.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: in.ndjson: record 1: column \"venue\": an empty string in the merge key (venue,id), which a partition value stores as null"
+	[ ! -e "$STOCKETL_LAKE/k/_delta_log/00000000000000000001.json" ]
+	# Not in the key, an empty partition value is null, as for appends.
+	delta-create k2 --schema k.schema --partition-by venue --merge-key id
+	delta-append -q k2 in.ndjson
+	delta-append -q k2 in.ndjson
+	run delta-cat k2
+	assert_success
+	assert_output "$(printf '%s\n' '{"venue":"X","id":2,"v":"b"}' '{"venue":null,"id":1,"v":"a"}')"
+}
+
 # replayed_at V add|remove: silver's live files (add) or its tombstones
 # (remove) at version V, by replaying its JSON commits.
 replayed_at() {

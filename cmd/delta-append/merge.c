@@ -695,6 +695,18 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 			}
 		return 1;
 	}
+	/*
+	 * An empty string partition value is stored as null, as Spark stores
+	 * it: the row would land with a null key, which no later batch matches.
+	 */
+	for (size_t i = 0; i < m->nkey; i++)
+		if (a->cols[m->key[i]].part_string && cells[m->key[i]].n == 0) {
+			err_set(e, EX_DATAERR,
+			        "column \"%s\": an empty string in the merge key (%s), which a "
+			        "partition value stores as null",
+			        a->cols[m->key[i]].f->name, m->key_text);
+			return 1;
+		}
 	size_t len = m->kbuf.len + m->null_bytes;
 	for (size_t c = 0; c < a->ncols; c++) {
 		if (m->in_key[c] && k == 0)
