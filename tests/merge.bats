@@ -174,6 +174,25 @@ metric() {
 	assert_equal "$(metric 2 numTargetRowsUpdated) $(metric 2 numTargetFilesRemoved) $(metric 2 numTargetPartitionsAddedTo)" "1 1 2"
 }
 
+@test "a batch over more partitions than --max-open-files writes each partition's records together: a file a partition, not one a run of its records" {
+	printf 'day date\nid long\nv string\n' >k.schema
+	delta-create k --schema k.schema --partition-by day --merge-key id
+	# four days, their records taking turns, as a backfill's symbols do
+	for i in $(seq 1 40); do
+		printf '{"day":"2025-06-0%d","id":%d,"v":"a"}\n' $((i % 4 + 1)) "$i"
+	done >in.ndjson
+	delta-append -q --max-open-files 2 k in.ndjson
+	run bash -c "find '$STOCKETL_LAKE/k' -name '*.parquet' | wc -l"
+	assert_output 4
+	sed 's/"v":"a"/"v":"b"/' in.ndjson | delta-append -q --max-open-files 2 --app-id again --batch-id 1 k
+	run bash -c "delta-cat k | jq -r .v | sort | uniq -c | tr -s ' '"
+	assert_output " 40 b"
+	# every row replaced: again a file a day
+	assert_equal "$(jq -s '[.[] | select(.add)] | length' "$STOCKETL_LAKE/k/_delta_log/00000000000000000002.json")" 4
+	run bash -c "delta-cat --at-version 1 k | jq -r .v | sort | uniq -c | tr -s ' '"
+	assert_output " 40 a"
+}
+
 @test "an empty batch commits its txn and no file; a rerun is skipped" {
 	create_keyed
 	gen-ticks -a feed -i 1 4 >one.ndjson
@@ -379,6 +398,23 @@ EOF
 	assert_failure 65
 	assert_equal "${stderr_lines[0]}" "delta-append: in.ndjson: record 2: column \"trade_timestamp\": null in the merge key (symbol,interval,trade_timestamp)"
 	[ ! -e "$STOCKETL_LAKE/plain/_delta_log/00000000000000000001.json" ]
+}
+
+@test "an empty string in a key column that partitions the table is a bad record: it would be stored as null, a key no later batch matches" {
+	printf 'venue string\nid long\nv string\n' >k.schema
+	delta-create k --schema k.schema --partition-by venue --merge-key venue,id
+	printf '{"venue":"","id":1,"v":"a"}\n{"venue":"X","id":2,"v":"b"}\n' >in.ndjson
+	run --separate-stderr delta-append k in.ndjson
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "delta-append: in.ndjson: record 1: column \"venue\": an empty string in the merge key (venue,id), which a partition value stores as null"
+	[ ! -e "$STOCKETL_LAKE/k/_delta_log/00000000000000000001.json" ]
+	# Not in the key, an empty partition value is null, as for appends.
+	delta-create k2 --schema k.schema --partition-by venue --merge-key id
+	delta-append -q k2 in.ndjson
+	delta-append -q k2 in.ndjson
+	run delta-cat k2
+	assert_success
+	assert_output "$(printf '%s\n' '{"venue":"X","id":2,"v":"b"}' '{"venue":null,"id":1,"v":"a"}')"
 }
 
 # replayed_at V add|remove: silver's live files (add) or its tombstones

@@ -119,6 +119,7 @@ struct merge {
 	struct buf kbuf; /* scratch: one key, encoded */
 	/* while a batch is merged */
 	size_t *rows;                 /* the distinct records, in the order of their last arrival */
+	size_t *put;                  /* ... the order they are written in, or NULL: rows' */
 	unsigned char *matched;       /* per record: its key was found in the table */
 	struct delta_cell *pcell;     /* per distinct record, its pruning value unless an integer */
 	size_t *ord;                  /* distinct records sorted by the pruning column */
@@ -696,6 +697,18 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 			}
 		return 1;
 	}
+	/*
+	 * An empty string partition value is stored as null, as Spark stores
+	 * it: the row would land with a null key, which no later batch matches.
+	 */
+	for (size_t i = 0; i < m->nkey; i++)
+		if (a->cols[m->key[i]].part_string && cells[m->key[i]].n == 0) {
+			err_set(e, EX_DATAERR,
+			        "column \"%s\": an empty string in the merge key (%s), which a "
+			        "partition value stores as null",
+			        a->cols[m->key[i]].f->name, m->key_text);
+			return 1;
+		}
 	size_t len = m->kbuf.len + m->null_bytes;
 	for (size_t c = 0; c < a->ncols; c++) {
 		if (m->in_key[c] && k == 0)
@@ -773,10 +786,11 @@ static void batch_clear(struct merge *m)
 	if (m->slot)
 		memset(m->slot, 0, m->nslots * sizeof *m->slot);
 	free(m->rows);
+	free(m->put);
 	free(m->matched);
 	free(m->pcell);
 	free(m->ord);
-	m->rows = m->ord = NULL;
+	m->rows = m->put = m->ord = NULL;
 	m->matched = NULL;
 	m->pcell = NULL;
 }
@@ -966,6 +980,103 @@ static int batch_rows(struct merge *m)
 			m->rows[j++] = i;
 	memset(m->matched, 0, m->n ? m->n : 1);
 	return 0;
+}
+
+/*
+ * The order in which the batch's records are written (indexes into rows):
+ * grouped by partition, the partitions in the order they first come, the
+ * records of one in their order.  The writer keeps max_open partitions'
+ * files open and finishes the least recently used past that, so records
+ * written in their order of arrival across more partitions (a backfill,
+ * each symbol's days after another's) made a file per partition per run
+ * of its records.  m->put stays NULL (the records' own order) when the
+ * batch spans no more partitions than that.  0, or -1 out of memory.
+ */
+static int write_order(struct merge *m, struct app *a)
+{
+	if (!a->npart || m->distinct <= a->wopts.max_open)
+		return 0;
+	struct strmap parts = STRMAP_INIT;
+	struct buf key = BUF_INIT;
+	char **names = NULL;
+	size_t nparts = 0, *start = NULL;
+	uint32_t *pid = malloc(m->distinct * sizeof *pid);
+	int rc = -1;
+	if (!pid)
+		goto out;
+	for (size_t j = 0; j < m->distinct; j++) {
+		decode_row(m, a, m->rows[j], m->cells);
+		/* The partition's cells encoded, in hex, as the map's key: a null and "" are one. */
+		buf_reset(&key);
+		for (size_t c = 0; c < a->ncols; c++) {
+			const struct delta_cell *cell = &m->cells[c];
+			if (!m->cols[c].partition)
+				continue;
+			if (cell->null || (a->cols[c].f->type == DT_STRING && cell->n == 0)) {
+				buf_puts(&key, "-;");
+				continue;
+			}
+			char tmp[64], *o = tmp, *big = NULL;
+			size_t n = cell_size(a->cols[c].f, cell);
+			if (n > sizeof tmp && !(o = big = malloc(n)))
+				goto out;
+			char *end = put_cell(o, a->cols[c].f, cell);
+			static const char hex[] = "0123456789abcdef";
+			for (const char *q = o; q < end; q++) {
+				unsigned char b = (unsigned char)*q;
+				char h[2] = {hex[b >> 4], hex[b & 15]};
+				buf_append(&key, h, 2);
+			}
+			buf_putc(&key, ';');
+			free(big);
+		}
+		if (buf_reserve(&key, 0) < 0)
+			goto out;
+		/* Records mostly come a partition at a time: the previous one's is likeliest. */
+		if (j && strcmp(key.data, names[pid[j - 1]]) == 0) {
+			pid[j] = pid[j - 1];
+			continue;
+		}
+		void *v = strmap_get(&parts, key.data);
+		if (!v) {
+			if (nparts % 64 == 0) {
+				char **more = realloc(names, (nparts + 64) * sizeof *names);
+				if (!more)
+					goto out;
+				names = more;
+			}
+			if (!(names[nparts] = strdup(key.data)))
+				goto out;
+			v = (void *)(uintptr_t)++nparts;
+			if (strmap_put(&parts, names[nparts - 1], v, NULL) < 0)
+				goto out;
+		}
+		pid[j] = (uint32_t)((uintptr_t)v - 1);
+	}
+	if (nparts <= a->wopts.max_open) {
+		rc = 0;
+		goto out;
+	}
+	/* A counting sort by partition: stable, so each partition's records keep their order. */
+	if (!(start = calloc(nparts + 1, sizeof *start)) ||
+	    !(m->put = malloc(m->distinct * sizeof *m->put)))
+		goto out;
+	for (size_t j = 0; j < m->distinct; j++)
+		start[pid[j] + 1]++;
+	for (size_t p = 0; p < nparts; p++)
+		start[p + 1] += start[p];
+	for (size_t j = 0; j < m->distinct; j++)
+		m->put[start[pid[j]]++] = j;
+	rc = 0;
+out:
+	for (size_t p = 0; p < nparts; p++)
+		free(names[p]);
+	free(names);
+	free(start);
+	free(pid);
+	strmap_free(&parts);
+	buf_free(&key);
+	return rc;
 }
 
 /*
@@ -1638,7 +1749,7 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 		if (rewrite_file(a, w, cand[i], st, &ro, e) < 0)
 			goto out;
 	for (size_t j = 0; j < m->distinct; j++) {
-		size_t r = m->rows[j];
+		size_t r = m->rows[m->put ? m->put[j] : j];
 		decode_row(m, a, r, m->cells);
 		if (delta_writer_put(w, m->cells, e) < 0)
 			goto out;
@@ -1700,7 +1811,7 @@ int merge_commit(struct app *a, const char *app, int64_t id, const char *label, 
 	struct merge_stats st;
 	memset(&st, 0, sizeof st);
 	st.source_rows = a->records;
-	if (settle(m) < 0 || batch_rows(m) < 0) {
+	if (settle(m) < 0 || batch_rows(m) < 0 || write_order(m, a) < 0) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
