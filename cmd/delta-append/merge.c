@@ -992,6 +992,17 @@ static int batch_rows(struct merge *m)
  * of its records.  m->put stays NULL (the records' own order) when the
  * batch spans no more partitions than that.  0, or -1 out of memory.
  */
+/* Are two cells of a partition column one partition (a null and "" are one)? */
+static int same_partition(const struct delta_field *f, const struct delta_cell *x,
+                          const struct delta_cell *y)
+{
+	int xn = x->null || (f->type == DT_STRING && x->n == 0);
+	int yn = y->null || (f->type == DT_STRING && y->n == 0);
+	if (xn || yn)
+		return xn == yn;
+	return delta_cell_cmp(f, x, y) == 0;
+}
+
 static int write_order(struct merge *m, struct app *a)
 {
 	if (!a->npart || m->distinct <= a->wopts.max_open)
@@ -1001,11 +1012,30 @@ static int write_order(struct merge *m, struct app *a)
 	char **names = NULL;
 	size_t nparts = 0, *start = NULL;
 	uint32_t *pid = malloc(m->distinct * sizeof *pid);
+	/* the previous record's partition cells (strings point into the batch) */
+	struct delta_cell *prev = calloc(a->ncols ? a->ncols : 1, sizeof *prev);
 	int rc = -1;
-	if (!pid)
+	if (!pid || !prev)
 		goto out;
 	for (size_t j = 0; j < m->distinct; j++) {
-		decode_row(m, a, m->rows[j], m->cells);
+		/*
+		 * Only the partition columns are decoded, and a record in the
+		 * partition of the one before it (most are) is placed without
+		 * its key: this runs over every record of a large batch.
+		 */
+		int same = j > 0;
+		for (size_t c = 0; c < a->ncols; c++)
+			if (m->cols[c].partition) {
+				rec_cell(m, m->rows[j], c, &m->cells[c]);
+				same = same && same_partition(a->cols[c].f, &m->cells[c], &prev[c]);
+			}
+		if (same) {
+			pid[j] = pid[j - 1];
+			continue;
+		}
+		for (size_t c = 0; c < a->ncols; c++)
+			if (m->cols[c].partition)
+				prev[c] = m->cells[c];
 		/* The partition's cells encoded, in hex, as the map's key: a null and "" are one. */
 		buf_reset(&key);
 		for (size_t c = 0; c < a->ncols; c++) {
@@ -1074,6 +1104,7 @@ out:
 	free(names);
 	free(start);
 	free(pid);
+	free(prev);
 	strmap_free(&parts);
 	buf_free(&key);
 	return rc;
