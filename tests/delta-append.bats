@@ -1022,3 +1022,38 @@ rt_marks() {
 	assert_failure 65
 	assert_equal "${stderr_lines[0]}" "delta-append: $P: the writer feature rowTracking without domainMetadata, which it needs"
 }
+
+@test "a binary partition column (Spark's multi_partitioned): appends, upserts and OPTIMIZE write its values as their bytes, never as null; a NUL byte is refused" {
+	test_lake_skip "a copy of a partitioned Spark table cannot be made on the bucket"
+	cp -r "$STOCKETL_ROOT/tests/fixtures/delta/dat/multi_partitioned/delta" "$STOCKETL_LAKE/mp"
+	chmod -R u+w "$STOCKETL_LAKE/mp"
+	M=$STOCKETL_LAKE/mp
+	echo '{"letter":"q","date":"2020-01-01","data":"aGVsbG8=","number":99}' | delta-append -q mp
+	run -0 jq -c 'select(.add) | .add | [.partitionValues.data, (.path | split("/")[2])]' "$M/_delta_log/00000000000000000003.json"
+	assert_output '["hello","data=hello"]'
+	run -0 delta-cat --where "number = 99" mp
+	assert_output '{"letter":"q","date":"2020-01-01","data":"aGVsbG8=","number":99}'
+	# an upsert that rewrites the file, and compaction of the partition
+	echo '{"letter":"q","date":"2020-01-01","data":"aGVsbG8=","number":100}' | delta-append -q mp
+	echo '{"letter":"q","date":"2020-01-01","data":"aGVsbG8=","number":99}' | delta-append -q --merge-key number mp
+	delta-compact -q --optimize mp
+	run -0 bash -c "delta-cat --where \"letter = 'q'\" mp | sort"
+	assert_output '{"letter":"q","date":"2020-01-01","data":"aGVsbG8=","number":100}
+{"letter":"q","date":"2020-01-01","data":"aGVsbG8=","number":99}'
+	# every file written here (versions 3 on) names the value
+	run -0 bash -c "cat '$M'/_delta_log/0000000000000000000[3-9].json | jq -r 'select(.add) | .add.partitionValues.data' | sort -u"
+	assert_output hello
+	run --separate-stderr bash -c 'echo "{\"letter\":\"q\",\"date\":\"2020-01-01\",\"data\":\"AGI=\",\"number\":98}" | delta-append mp'
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" 'delta-append: column "data": a partition value cannot hold a NUL character'
+}
+
+@test "[streams] max_line takes 1024 to 2147483647, the range of every stage that reads the same setting" {
+	printf '[streams]\nmax_line = 2147483648\n' >big.ini
+	run --separate-stderr bash -c 'echo "{}" | delta-append --config big.ini bronze'
+	assert_failure 78
+	assert_equal "$stderr" "delta-append: [streams] max_line: expected an integer from 1024 to 2147483647, got '2147483648'"
+	printf '[streams]\nmax_line = 2147483647\n' >big.ini
+	gen-ticks -a feed -b 1 -i 1 3 | delta-append -q --config big.ini bronze
+	assert_equal "$(delta-cat bronze | wc -l)" 3
+}

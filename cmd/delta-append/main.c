@@ -883,7 +883,7 @@ int main(int argc, char **argv)
 	    0)
 		exit(setting_error(o_threads, &e));
 	v = config_value(cfg, NULL, NULL, "streams", "max_line", "16777216", &from);
-	if (config_parse_int(v, "[streams] max_line", 1024, 1LL << 32, &max_line, &e) < 0)
+	if (config_parse_int(v, "[streams] max_line", 1024, INT32_MAX, &max_line, &e) < 0)
 		err_die(EX_CONFIG, "%s", e.text);
 	a.retries = retries;
 	delta_writer_opts_init(&a.wopts);

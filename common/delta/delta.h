@@ -151,10 +151,14 @@ int delta_cell_to_json(const struct delta_field *f, const struct delta_cell *c, 
 /*
  * Partition values are strings in the log: the text of a cell
  * (dates YYYY-MM-DD, timestamps 2024-01-01T10:00:00.000000Z, decimals at
- * their scale, booleans true/false), and back.  An empty string or a
- * missing value is null.
+ * their scale, booleans true/false, strings and binary values their
+ * bytes), and back.  An empty string or a missing value is null.
+ * delta_partition_text() is -1 for a type that has no partition text
+ * (nested types); delta_partition_bytes() tells the types whose text is
+ * their bytes (an empty one is null, and none can hold a NUL).
  */
 int delta_partition_text(const struct delta_field *f, const struct delta_cell *c, struct buf *out);
+int delta_partition_bytes(const struct delta_field *f);
 int delta_partition_parse(const struct delta_field *f, const char *text, struct delta_cell *c,
                           struct buf *scratch, struct err_msg *e);
 /* Compare two non-null cells of column f's type: <0, 0, >0 (strings bytewise). */

@@ -799,10 +799,11 @@ static struct part_file *new_file(struct delta_writer *w, const struct delta_cel
 			continue;
 		const struct delta_cell *cell = &cells[k];
 		buf_reset(&val);
-		int isnull = cell->null || (c->f->type == DT_STRING && cell->n == 0);
+		int isnull = cell->null || (delta_partition_bytes(c->f) && cell->n == 0);
 		struct delta_kv *kv = &p->pvals.kv[c->partition];
 		kv->key = strdup(delta_field_file_name(c->f));
 		if (!isnull) {
+			/* (a type that has no partition text was refused by file_for()) */
 			delta_partition_text(c->f, cell, &val);
 			kv->value = strdup(val.data ? val.data : "");
 		}
@@ -861,17 +862,24 @@ static struct part_file *file_for(struct delta_writer *w, const struct delta_cel
 		if (c->partition < 0)
 			continue;
 		const struct delta_cell *cell = &cells[k];
-		if (c->f->type == DT_STRING && !cell->null && memchr(cell->s, '\0', cell->n)) {
+		int bytes = delta_partition_bytes(c->f);
+		if (bytes && !cell->null && memchr(cell->s, '\0', cell->n)) {
 			/* A partition value is a directory name and a C string: no NUL fits either. */
 			err_set(e, EX_DATAERR,
 			        "column \"%s\": a partition value cannot hold a NUL character",
 			        c->f->name);
 			return NULL;
 		}
-		if (cell->null || (c->f->type == DT_STRING && cell->n == 0))
+		if (cell->null || (bytes && cell->n == 0)) {
 			buf_append(key, "\x01", 1);
-		else
-			delta_partition_text(c->f, cell, key);
+		} else if (delta_partition_text(c->f, cell, key) < 0) {
+			char ty[40];
+			delta_field_type_name(c->f, ty, sizeof ty);
+			err_set(e, EX_DATAERR,
+			        "column \"%s\": a %s value cannot be a partition value", c->f->name,
+			        ty);
+			return NULL;
+		}
 		buf_append(key, "\x02", 1);
 	}
 	buf_reserve(key, 0);

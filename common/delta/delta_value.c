@@ -301,6 +301,7 @@ int delta_partition_text(const struct delta_field *f, const struct delta_cell *c
 	char tmp[DEC_TEXT_MAX + TS_TEXT_MAX];
 	switch (f->type) {
 	case DT_STRING:
+	case DT_BINARY: /* its bytes, as Spark writes them and delta_partition_parse() reads them */
 		return buf_append(out, c->s, c->n);
 	case DT_LONG:
 	case DT_INTEGER:
@@ -344,6 +345,11 @@ int delta_partition_text(const struct delta_field *f, const struct delta_cell *c
 	default:
 		return -1;
 	}
+}
+
+int delta_partition_bytes(const struct delta_field *f)
+{
+	return f->type == DT_STRING || f->type == DT_BINARY;
 }
 
 int delta_partition_parse(const struct delta_field *f, const char *text, struct delta_cell *c,
