@@ -262,7 +262,8 @@ SAN_SKIP = tests/backfill.bats tests/build.bats tests/demo.bats tests/demo-data.
            tests/helpers.bats tests/install.bats tests/pipeline.bats tests/runner.bats \
            tests/s3-faults.bats tests/s3-store.bats tests/stack.bats tests/tick-chart.bats
 # The bucket's own suites: a stopped or full S3 server, mostly s3fs waiting
-# out its retries.  make ci runs them beside the sanitizer pass (tests/ci).
+# out its retries.  make ci runs them beside the sanitizer pass, and then
+# the second run of the Delta suites on s3fs (tests/ci).
 S3_LANE = tests/s3-faults.bats tests/s3-store.bats
 ci: format-check lint fuzz-smoke
 	bash tests/ci "$(MAKE)" "$(SAN_SKIP)" "$(S3_LANE)"
