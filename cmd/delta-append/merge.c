@@ -1062,11 +1062,6 @@ static int write_order(struct merge *m, struct app *a)
 		}
 		if (buf_reserve(&key, 0) < 0)
 			goto out;
-		/* Records mostly come a partition at a time: the previous one's is likeliest. */
-		if (j && strcmp(key.data, names[pid[j - 1]]) == 0) {
-			pid[j] = pid[j - 1];
-			continue;
-		}
 		void *v = strmap_get(&parts, key.data);
 		if (!v) {
 			if (nparts % 64 == 0) {

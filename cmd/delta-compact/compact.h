@@ -55,6 +55,9 @@ void compact_created(struct compact *c, int64_t version);
 void compact_size_text(int64_t bytes, char *out, size_t cap);
 /* A duration for people, in the largest unit that divides it: "7d", "36h", "90s", "250ms". */
 void compact_duration_text(int64_t ms, char *out, size_t cap);
+struct stat;
+/* A file's modification time, epoch ms. */
+int64_t compact_mtime_ms(const struct stat *st);
 /*
  * Load the latest snapshot of the table (with its file lists when files),
  * checked for writing; reports errors and returns a status.

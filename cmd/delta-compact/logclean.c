@@ -181,7 +181,7 @@ static int list_log(const char *dir, struct log_list *l, struct err_msg *e)
 			err_set(e, EX_IOERR, "%s/%s: %s", dir, de->d_name, strerror(errno));
 			goto fail;
 		}
-		f.mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+		f.mtime_ms = compact_mtime_ms(&st);
 		if (l->n == l->cap) {
 			size_t cap = l->cap ? l->cap * 2 : 256;
 			struct log_file *nf = realloc(l->f, cap * sizeof *nf);
@@ -257,30 +257,18 @@ static int checkpoint_usable(const struct compact *c, int64_t v)
 
 /* Sidecars ------------------------------------------------------------------- */
 
-struct sidecar_set {
-	struct strmap names; /* file name -> itself */
-};
-
+/* A sidecar a kept checkpoint names, into the set arg (file name -> itself). */
 static int sidecar_keep(void *arg, const char *name)
 {
-	struct sidecar_set *k = arg;
-	if (strmap_get(&k->names, name))
+	struct strmap *keep = arg;
+	if (strmap_get(keep, name))
 		return 0;
 	char *copy = strdup(name);
-	if (!copy || strmap_put(&k->names, copy, copy, NULL) < 0) {
+	if (!copy || strmap_put(keep, copy, copy, NULL) < 0) {
 		free(copy);
 		return -1;
 	}
 	return 0;
-}
-
-static void sidecar_set_free(struct sidecar_set *k)
-{
-	size_t i = 0;
-	struct strmap_slot *sl;
-	while ((sl = strmap_next(&k->names, &i)))
-		free(sl->value);
-	strmap_free(&k->names);
 }
 
 /*
@@ -300,7 +288,7 @@ static int64_t clean_sidecars(const struct compact *c, const char *dir, const st
 		err_error("%s: %s", sdir, strerror(errno));
 		return -1;
 	}
-	struct sidecar_set keep = {STRMAP_INIT};
+	struct strmap keep = STRMAP_INIT;
 	struct err_msg e;
 	int64_t deleted = 0;
 	int read = 0;
@@ -311,8 +299,7 @@ static int64_t clean_sidecars(const struct compact *c, const char *dir, const st
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		int64_t mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-		if (mtime_ms >= cutoff)
+		if (compact_mtime_ms(&st) >= cutoff)
 			continue;
 		/* The first one old enough: what the checkpoints kept name, read once. */
 		for (size_t i = 0; !read && i < l->n; i++) {
@@ -327,7 +314,7 @@ static int64_t clean_sidecars(const struct compact *c, const char *dir, const st
 			}
 		}
 		read = 1;
-		if (strmap_get(&keep.names, de->d_name))
+		if (strmap_get(&keep, de->d_name))
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
 			err_error("%s/%s: %s", sdir, de->d_name, strerror(errno));
@@ -339,7 +326,11 @@ static int64_t clean_sidecars(const struct compact *c, const char *dir, const st
 	}
 out:
 	closedir(d);
-	sidecar_set_free(&keep);
+	size_t i = 0;
+	struct strmap_slot *sl;
+	while ((sl = strmap_next(&keep, &i)))
+		free(sl->value);
+	strmap_free(&keep);
 	return deleted;
 }
 

@@ -22,6 +22,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,11 @@ void compact_duration_text(int64_t ms, char *out, size_t cap)
 			return;
 		}
 	snprintf(out, cap, "%" PRId64 "ms", ms);
+}
+
+int64_t compact_mtime_ms(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
 }
 
 int compact_load(struct compact *c, int files, struct delta_snapshot *snap)

@@ -92,11 +92,6 @@ static int add_victim(struct vacuum *vc, const char *rel, int64_t size, int is_d
 	return 0;
 }
 
-static int64_t mtime_ms(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
-}
-
 /*
  * The path of a log entry relative to the table root, or NULL when it
  * lies outside the table (an absolute path elsewhere) and cannot be one of
@@ -158,7 +153,7 @@ static int64_t commit_time(const char *root, int64_t v)
 	struct stat st;
 	if (delta_commit_path(root, v, path, sizeof path) < 0 || stat(path, &st) < 0)
 		return -1;
-	return mtime_ms(&st);
+	return compact_mtime_ms(&st);
 }
 
 /* The set of files that must stay: live files and the tombstones within the retention. */
@@ -241,7 +236,7 @@ static int log_staged(struct vacuum *vc, int logfd)
 		    !S_ISREG(st.st_mode))
 			continue;
 		vc->files_seen++;
-		if (mtime_ms(&st) > vc->cutoff) {
+		if (compact_mtime_ms(&st) > vc->cutoff) {
 			vc->kept_young++;
 			continue;
 		}
@@ -328,7 +323,7 @@ static int walk(struct vacuum *vc, int fd, struct buf *rel)
 					    !S_ISREG(ls.st_mode))
 						continue;
 					vc->files_seen++;
-					if (mtime_ms(&ls) > vc->cutoff) {
+					if (compact_mtime_ms(&ls) > vc->cutoff) {
 						vc->kept_young++;
 						continue;
 					}
@@ -358,7 +353,7 @@ static int walk(struct vacuum *vc, int fd, struct buf *rel)
 				rc = -1;
 				break;
 			}
-			int64_t dir_mtime = mtime_ms(&st);
+			int64_t dir_mtime = compact_mtime_ms(&st);
 			if (buf_putc(rel, '/') < 0) {
 				close(sfd);
 				err_set(&vc->e, EX_SOFTWARE, "out of memory");
@@ -396,7 +391,7 @@ static int walk(struct vacuum *vc, int fd, struct buf *rel)
 			empty = 0;
 			continue;
 		}
-		if (mtime_ms(&st) > vc->cutoff) {
+		if (compact_mtime_ms(&st) > vc->cutoff) {
 			vc->kept_young++;
 			empty = 0;
 			continue;

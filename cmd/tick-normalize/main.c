@@ -701,13 +701,7 @@ int main(int argc, char **argv)
 	    config_value(cfg, max_line_flag, NULL, "streams", "max_line", "16777216", &from);
 	/* A value from the file is named with its file and line, as av-fetch names it. */
 	char what[4200];
-	if (strcmp(from, "flag") == 0)
-		snprintf(what, sizeof what, "--max-line");
-	else if (config_line(cfg, "streams", "max_line") > 0)
-		snprintf(what, sizeof what, "%s:%d: [streams] max_line", from,
-		         config_line(cfg, "streams", "max_line"));
-	else
-		snprintf(what, sizeof what, "[streams] max_line");
+	config_setting_name(cfg, from, "--max-line", "streams", "max_line", what, sizeof what);
 	int ok = config_parse_int(ml, what, 1024, INT32_MAX, &max_line, &e) == 0;
 	config_free(cfg);
 	if (!ok) {

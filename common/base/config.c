@@ -429,6 +429,19 @@ int config_line(const struct config *c, const char *section, const char *key)
 	return e ? e->line : 0;
 }
 
+void config_setting_name(const struct config *c, const char *from, const char *flagname,
+                         const char *section, const char *key, char *out, size_t n)
+{
+	int line = config_line(c, section, key);
+	if (from && strcmp(from, "flag") == 0)
+		snprintf(out, n, "%s", flagname);
+	else if (line > 0 && from && strcmp(from, "environment") != 0 &&
+	         strcmp(from, "default") != 0)
+		snprintf(out, n, "%s:%d: [%s] %s", from, line, section, key);
+	else
+		snprintf(out, n, "[%s] %s", section, key);
+}
+
 const char *config_value(const struct config *c, const char *flag, const char *env,
                          const char *section, const char *key, const char *def, const char **from)
 {

@@ -83,6 +83,14 @@ const char *config_value(const struct config *c, const char *flag, const char *e
                          const char *section, const char *key, const char *def, const char **from);
 
 /*
+ * What a setting is called in messages, given where config_value() took it
+ * from: flagname for the flag, "FILE:LINE: [section] key" for the file,
+ * else "[section] key"; into out[n].
+ */
+void config_setting_name(const struct config *c, const char *from, const char *flagname,
+                         const char *section, const char *key, char *out, size_t n);
+
+/*
  * Typed parsing of a setting's text, with an error that names where the
  * value came from: "what" is e.g. "[API] max_retries" or "--retries".
  */
