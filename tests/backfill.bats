@@ -107,7 +107,7 @@ backfill() {
 	sed 's/5min/60min/g' "$FIXTURES/alphavantage/intraday_empty_series.json" >fx/IBM-2024-02.json
 	job_serve "$RULES"
 	run --separate-stderr backfill 2024-01 2024-03 IBM
-	echo "$stderr" >/tmp/job-bf-stderr.txt; assert_failure 2
+	assert_failure 2
 	assert_regex "${stderr_lines[-1]}" "^backfill: run [^ ]*: status 2, failed at stage validate; "
 	run jq -r .month var/backfill/bronze.ndjson
 	assert_output $'2024-01\n2024-03'
