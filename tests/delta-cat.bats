@@ -401,6 +401,41 @@ EOF
 	assert_equal "$stderr" 'delta-cat: row 1: column symbol: the value is too long, which a tick record cannot hold'
 }
 
+@test "--binary checks every symbol, interval and source that differs from the row before, not only the first" {
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	row() { # SYMBOL INTERVAL SOURCE MINUTE
+		printf '{"symbol":"%s","interval":"%s","trade_timestamp":"2025-06-02T13:%s:00Z","trade_date":"2025-06-02","open":1,"high":1,"low":1,"close":1,"volume":7,"batch_id":1,"ingested_at":"2025-06-02T13:59:00Z","source":"%s"}\n' "$1" "$2" "$4" "$3"
+	}
+	{
+		row IBM 1min av 30
+		row IBM 1min av 31
+		row IBM 7min av 32
+	} | delta-append --app-id t --batch-id 1 bronze
+	run --separate-stderr delta-cat --binary bronze
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: row 3: column interval: an unknown interval, which a tick record cannot hold'
+	{
+		row IBM 1min av 40
+		row IBM 1min av 41
+		row IBM 1min av-and-a-long-name 42
+	} | delta-append --app-id t --batch-id 2 bronze
+	run --separate-stderr delta-cat --binary --since-version 1 bronze
+	assert_failure 65
+	assert_equal "$stderr" 'delta-cat: row 3: column source: the value is too long, which a tick record cannot hold'
+	# runs of values, each checked once, come out as they went in
+	{
+		row IBM 1min av 50
+		row NVDA 1min av 51
+		row NVDA 5min av 52
+		row IBM 5min yf 53
+	} | delta-append --app-id t --batch-id 3 bronze
+	delta-create copy --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	delta-cat --binary --since-version 2 bronze | delta-append --app-id t --batch-id 1 copy
+	run --separate-stderr delta-cat --columns symbol,interval,source copy
+	assert_success
+	assert_output "$(printf '{"symbol":"%s","interval":"%s","source":"%s"}\n' IBM 1min av NVDA 1min av NVDA 5min av IBM 5min yf)"
+}
+
 @test "--binary brings decimals of other scales to the tick's six decimals, and refuses what does not fit" {
 	sed -e 's/^open .*/open decimal(24,8)/' -e 's/^high .*/high decimal(24,8)/' \
 		-e 's/^low .*/low decimal(10,2)/' -e 's/^close .*/close decimal(10,2)/' \

@@ -41,6 +41,17 @@ struct dc_out {
 	/* binary: a decimal field's factor to scale 6 (below it, above it) */
 	dec128 dec_mul[TICK_FIELD_COUNT], dec_div[TICK_FIELD_COUNT];
 	dec128 dec_limit; /* 10^DEC6_PRECISION: no tick decimal reaches it */
+	/*
+	 * binary: the last symbol, interval and source taken, checked already:
+	 * they come in runs (and from dictionaries), so most rows repeat them
+	 * and skip their checks.
+	 */
+	struct dc_seen {
+		int ok;
+		size_t n;
+		char s[TICK_SOURCE_MAX + 1];
+		uint8_t interval;
+	} seen[3];
 	int broken;
 	uint64_t rows;
 	uint64_t batch_from; /* rows before the batch being written */
@@ -286,6 +297,24 @@ static int tick_fail(struct dc_out *o, struct err_msg *e, int field, const char 
 	return -1;
 }
 
+/* Whether a string cell is the one last checked and kept in seen. */
+static int seen_again(const struct dc_seen *seen, const struct delta_cell *c)
+{
+	return seen->ok && c->n == seen->n && (!c->n || memcmp(c->s, seen->s, c->n) == 0);
+}
+
+/* Keep a checked string cell (and its interval) for the rows after it. */
+static void seen_keep(struct dc_seen *seen, const struct delta_cell *c, uint8_t interval)
+{
+	seen->ok = c->n < sizeof seen->s;
+	if (!seen->ok)
+		return;
+	seen->n = c->n;
+	if (c->n)
+		memcpy(seen->s, c->s, c->n);
+	seen->interval = interval;
+}
+
 static int row_tick(struct dc_out *o, const struct delta_value *row, struct tick *t,
                     struct err_msg *e)
 {
@@ -300,19 +329,29 @@ static int row_tick(struct dc_out *o, const struct delta_value *row, struct tick
 		switch (k) {
 		case 0:
 		case 11: {
+			struct dc_seen *seen = &o->seen[k == 0 ? 0 : 2];
 			size_t max = k == 0 ? TICK_SYMBOL_MAX : TICK_SOURCE_MAX;
-			if (c->n > max || memchr(c->s, '\0', c->n))
-				return tick_fail(
-				    o, e, k, c->n > max ? "the value is too long" : "a NUL byte");
-			if (utf8_valid(c->s, c->n) < 0)
-				return tick_fail(o, e, k, "bytes that are not UTF-8");
+			if (!seen_again(seen, c)) {
+				if (c->n > max || memchr(c->s, '\0', c->n))
+					return tick_fail(o, e, k,
+					                 c->n > max ? "the value is too long"
+					                            : "a NUL byte");
+				if (utf8_valid(c->s, c->n) < 0)
+					return tick_fail(o, e, k, "bytes that are not UTF-8");
+				seen_keep(seen, c, 0);
+			}
 			memcpy(k == 0 ? t->symbol : t->source, c->s, c->n);
 			break;
 		}
 		case 1:
+			if (seen_again(&o->seen[1], c)) {
+				t->interval = o->seen[1].interval;
+				break;
+			}
 			t->interval = (uint8_t)tick_interval_parse(c->s, c->n);
 			if (!t->interval)
 				return tick_fail(o, e, k, "an unknown interval");
+			seen_keep(&o->seen[1], c, t->interval);
 			break;
 		case 2:
 			t->trade_timestamp = c->i;
