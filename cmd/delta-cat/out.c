@@ -318,7 +318,17 @@ static void seen_keep(struct dc_seen *seen, const struct delta_cell *c, uint8_t 
 static int row_tick(struct dc_out *o, const struct delta_value *row, struct tick *t,
                     struct err_msg *e)
 {
-	memset(t, 0, sizeof *t);
+	/*
+	 * Each field set rather than the struct cleared whole: a memset of it
+	 * was a sixth of this function's time.  The strings end at their NUL,
+	 * which is all tick_to_frame() reads of them.
+	 */
+	t->symbol[0] = t->source[0] = '\0';
+	t->trade_timestamp = t->open = t->high = t->low = t->close = 0;
+	t->volume = t->batch_id = t->ingested_at = 0;
+	t->trade_date = 0;
+	t->nulls = 0;
+	t->interval = 0;
 	for (int k = 0; k < TICK_FIELD_COUNT; k++) {
 		const struct delta_field *f = o->cols[o->tick[k]].f;
 		const struct delta_cell *c = &row[o->tick[k]].c;
@@ -340,7 +350,10 @@ static int row_tick(struct dc_out *o, const struct delta_value *row, struct tick
 					return tick_fail(o, e, k, "bytes that are not UTF-8");
 				seen_keep(seen, c, 0);
 			}
-			memcpy(k == 0 ? t->symbol : t->source, c->s, c->n);
+			char *to = k == 0 ? t->symbol : t->source;
+			if (c->n)
+				memcpy(to, c->s, c->n);
+			to[c->n] = '\0';
 			break;
 		}
 		case 1:
