@@ -592,6 +592,34 @@ small_files() {
 	assert_equal "$(latest t)" "$v"
 }
 
+@test "optimize packs a partition's small files together though a file near the target arrived between them" {
+	delta-create t -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	# one day: a small file, a file near the target of 6000 bytes, a small file
+	gen-ticks -m -s 1 10 | delta-append -q --app-id s --batch-id 1 t
+	gen-ticks -m -s 1 300 | delta-append -q --app-id s --batch-id 2 t
+	gen-ticks -m -s 1 10 | delta-append -q --app-id s --batch-id 3 t
+	log=lake/t/_delta_log
+	read -r s1 big s2 < <(jq -r 'select(.add) | .add.size' "$log"/0000000000000000000[123].json | paste -sd' ')
+	(( s1 < 4500 && big >= 4500 && s2 < 4500 && s1 + s2 <= 6000 ))
+	# they arrived in that order
+	run -0 bash -c "jq -r 'select(.add) | .add.modificationTime' $log/0000000000000000000[123].json | sort -c -u -n"
+	rows t >before
+	run --separate-stderr delta-compact --target-file-size 6000 t
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: t: optimize: 2 files \([0-9.]+ KiB\) rewritten into 1 \([0-9.]+ KiB\) in 1 partition, 20 rows; the table had 3 files'
+	# the small files went, the one near the target stayed
+	jq -r 'select(.add) | .add.path' "$log"/0000000000000000000[13].json | sort >small
+	run -0 bash -c "jq -r 'select(.remove) | .remove.path' $log/00000000000000000004.json | sort"
+	assert_output "$(cat small)"
+	run -0 jq -r 'select(.add) | .add.path' "$log"/00000000000000000002.json
+	live_files t | grep -qxF "$output"
+	rows t >after
+	cmp before after
+	run --separate-stderr delta-compact --target-file-size 6000 t
+	assert_success
+	assert_regex "$stderr" '^delta-compact: t: optimize: nothing to rewrite among 2 files '
+}
+
 @test "vacuum after optimize keeps every file a retained version reads: time travel to each of them reads as before" {
 	ticks_table t 20 8
 	delta-compact -q t

@@ -659,30 +659,35 @@ static int add_input(struct group *g, struct delta_file *f)
  * Rewrite the candidates of partition p (its files below three quarters of
  * the target) bin by bin: a bin is a run of candidates, in arrival order,
  * whose input makes about one file of the target size, and becomes that
- * one file; a bin of one file is left alone.  A second bin of the
- * partition first finishes the file of the one before (the writer keeps
- * one open file per partition), which also teaches the bin capacity, as
- * does holding too much in memory.
+ * one file; a bin of one file is left alone.  A file near the target that
+ * arrived between two candidates is no candidate and parts no bin: else
+ * small files on either side of it would never be merged.  A second bin
+ * of the partition first finishes the file of the one before (the writer
+ * keeps one open file per partition), which also teaches the bin
+ * capacity, as does holding too much in memory.
  */
 static int rewrite_partition(struct optimize *o, struct delta_writer *w, const struct part *p,
                              struct group *g)
 {
 	struct err_msg e;
 	int64_t small = o->target / 4 * 3;
-	size_t i = 0, bins = 0, files = 0;
+	size_t i = 0, n = 0, bins = 0, files = 0;
 	int rc = EX_OK;
-	while (i < p->n && rc == EX_OK) {
-		if (p->files[i]->size >= small) {
-			i++;
-			continue;
-		}
+	struct delta_file **cand = malloc((p->n + 1) * sizeof *cand);
+	if (!cand) {
+		err_error("out of memory");
+		return EX_SOFTWARE;
+	}
+	for (size_t k = 0; k < p->n; k++)
+		if (p->files[k]->size < small)
+			cand[n++] = p->files[k];
+	while (i < n && rc == EX_OK) {
 		if (bins > 0 && g->open_bytes > 0 && (rc = finish_open(w, g)) != EX_OK)
 			break;
 		int64_t cap = bin_capacity(o, g), sum = 0;
 		size_t start = i;
-		while (i < p->n && p->files[i]->size < small &&
-		       (i == start || sum + p->files[i]->size <= cap))
-			sum += p->files[i++]->size;
+		while (i < n && (i == start || sum + cand[i]->size <= cap))
+			sum += cand[i++]->size;
 		if (i - start < 2)
 			continue;
 		if (g->open_bytes > 0 && g->open_bytes + sum > OPEN_BYTES &&
@@ -690,10 +695,10 @@ static int rewrite_partition(struct optimize *o, struct delta_writer *w, const s
 			break;
 		err_debug("%s: %zu files (%" PRId64 " bytes) into one", p->name, i - start, sum);
 		for (size_t k = start; k < i && rc == EX_OK; k++) {
-			if (add_input(g, p->files[k]) < 0) {
+			if (add_input(g, cand[k]) < 0) {
 				err_error("out of memory");
 				rc = EX_SOFTWARE;
-			} else if (copy_rows(o, w, p->files[k], &g->rows, &e) < 0) {
+			} else if (copy_rows(o, w, cand[k], &g->rows, &e) < 0) {
 				err_error("%s", e.text);
 				rc = e.status ? e.status : EX_IOERR;
 			}
@@ -701,6 +706,7 @@ static int rewrite_partition(struct optimize *o, struct delta_writer *w, const s
 		bins++;
 		files += i - start;
 	}
+	free(cand);
 	if (rc == EX_OK && bins) {
 		g->parts++;
 		err_info("%s: %zu files rewritten into %zu", p->name, files, bins);
