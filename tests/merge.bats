@@ -225,6 +225,26 @@ metric() {
 	assert_table_is_expected
 }
 
+@test "a file whose statistics span a batch's keys but whose rows hold none of them is read and left as it is" {
+	create_keyed
+	# one day of NVDA and TSLA, one file
+	gen-ticks -m -s 2 780 >day.ndjson
+	upsert 1 day.ndjson
+	live_files >before
+	assert_equal "$(wc -l <before)" 1
+	# PLTR's bars of that day: within the file's bounds of every key column, in none of its rows
+	jq -c 'select(.symbol == "NVDA") | .symbol = "PLTR"' day.ndjson | head -10 >new.ndjson
+	run --separate-stderr delta-append -v --app-id new --batch-id 1 silver new.ndjson
+	assert_success
+	assert_equal "${stderr_lines[1]}" "delta-append: merged 10 records by (symbol,interval,trade_timestamp): 0 updated, 10 inserted, 0 copied; 0 of 1 files rewritten"
+	tag 2 <new.ndjson
+	assert_equal "$(metric 2 numTargetFilesAfterSkipping) $(metric 2 numTargetFilesRemoved) $(metric 2 numTargetRowsCopied) $(metric 2 numTargetFilesAdded)" "1 0 0 1"
+	run jq -c 'select(.remove)' "$(log 2)"
+	assert_output ""
+	live_files | grep -qxF "$(cat before)"
+	assert_table_is_expected
+}
+
 @test "only the files that may hold a key are read and rewritten; the commit is Spark's MERGE" {
 	create_keyed
 	# five days, one file each
