@@ -572,6 +572,26 @@ small_files() {
 		sort -k1,1 -k2,2n
 }
 
+@test "optimize takes a partition whose values Spark and this writer spell differently as one partition" {
+	# Spark's timestamp partition values read "1970-01-01 12:30:00", ours "1970-01-01T12:30:00.000000Z"
+	cp -r "$STOCKETL_ROOT/tests/fixtures/delta/dat/multi_partitioned_2/delta" lake/m
+	delta-cat m >spark
+	delta-append -q --app-id a --batch-id 1 m spark
+	delta-append -q --app-id a --batch-id 2 m spark
+	run -0 bash -c "jq -r 'select(.add) | .add.partitionValues.time' lake/m/_delta_log/*.json | sort -u | wc -l"
+	assert_output 6
+	rows m >before
+	run --separate-stderr delta-compact m
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: m: optimize: 9 files \([0-9.]+ KiB\) rewritten into 3 \([0-9]+ B\) in 3 partitions, 9 rows; the table had 9 files'
+	assert_equal "$(live_files m | wc -l)" 3
+	rows m >after
+	cmp before after
+	run --separate-stderr delta-compact m
+	assert_success
+	assert_regex "$stderr" '^delta-compact: m: optimize: nothing to rewrite among 3 files \([0-9]+ B\) in 3 partitions '
+}
+
 @test "one run of optimize comes to rest on partitions larger than the target: a second run does nothing" {
 	ticks_table t 400 4
 	rows t >before

@@ -104,9 +104,16 @@ static void part_free(struct part *p)
 	free(p);
 }
 
-/* The canonical key and the display name of a file's partition. */
+/*
+ * The canonical key and the display name of a file's partition.  A value
+ * is keyed by what it means, not by its text: writers spell some types
+ * differently (Spark's timestamp "2024-01-01 10:00:00", this library's
+ * "2024-01-01T10:00:00.000000Z"; an empty string is null), and files of
+ * one partition in both spellings are still one partition to merge.
+ * canon and scratch are the caller's buffers.
+ */
 static int part_key(const struct delta_snapshot *snap, const struct delta_file *f, struct buf *key,
-                    struct buf *name)
+                    struct buf *name, struct buf *canon, struct buf *scratch)
 {
 	buf_reset(key);
 	buf_reset(name);
@@ -117,6 +124,19 @@ static int part_key(const struct delta_snapshot *snap, const struct delta_file *
 		int found;
 		const char *v = delta_map_get(&f->partition_values,
 		                              pf ? delta_field_file_name(pf) : col, &found);
+		if (v && !*v)
+			v = NULL;
+		if (v && pf && !delta_partition_bytes(pf)) {
+			struct delta_cell c;
+			struct err_msg e;
+			buf_reset(canon);
+			buf_reset(scratch);
+			memset(&c, 0, sizeof c);
+			/* A value that does not parse keeps its text. */
+			if (delta_partition_parse(pf, v, &c, scratch, &e) == 0 && !c.null &&
+			    delta_partition_text(pf, &c, canon) == 0 && !buf_failed(canon))
+				v = canon->data;
+		}
 		/* \x1e marks null and \x1f ends a value: neither is in a partition value's text. */
 		if (v)
 			buf_puts(key, v);
@@ -125,7 +145,7 @@ static int part_key(const struct delta_snapshot *snap, const struct delta_file *
 		buf_putc(key, '\x1f');
 		if (i)
 			buf_putc(name, '/');
-		buf_printf(name, "%s=%s", col, v && *v ? v : "__HIVE_DEFAULT_PARTITION__");
+		buf_printf(name, "%s=%s", col, v ? v : "__HIVE_DEFAULT_PARTITION__");
 	}
 	if (!snap->meta.n_partition_columns) { /* one partition, the whole table */
 		buf_putc(key, '\x1f');
@@ -182,7 +202,7 @@ static int partitions(const struct optimize *o, struct part ***out, size_t *nout
 {
 	const struct delta_snapshot *snap = &o->snap;
 	struct strmap byk = STRMAP_INIT;
-	struct buf key = BUF_INIT, name = BUF_INIT;
+	struct buf key = BUF_INIT, name = BUF_INIT, canon = BUF_INIT, scratch = BUF_INIT;
 	struct part **v = NULL;
 	size_t n = 0, cap = 0;
 	struct strmap_slot *s;
@@ -191,7 +211,7 @@ static int partitions(const struct optimize *o, struct part ***out, size_t *nout
 	*nfiles = 0;
 	while (rc == 0 && (s = strmap_next(&snap->files, &i))) {
 		struct delta_file *f = s->value;
-		if (part_key(snap, f, &key, &name) < 0) {
+		if (part_key(snap, f, &key, &name, &canon, &scratch) < 0) {
 			rc = -1;
 			break;
 		}
@@ -237,6 +257,8 @@ static int partitions(const struct optimize *o, struct part ***out, size_t *nout
 	strmap_free(&byk);
 	buf_free(&key);
 	buf_free(&name);
+	buf_free(&canon);
+	buf_free(&scratch);
 	if (rc < 0) {
 		for (size_t k = 0; k < n; k++)
 			part_free(v[k]);
