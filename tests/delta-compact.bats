@@ -482,6 +482,9 @@ json_stats() {
 	run --separate-stderr delta-compact t
 	assert_success
 	assert_regex "$stderr" '^delta-compact: t: optimize: nothing to rewrite among 1 file \([0-9.]+ KiB\) in 1 partition \(target 128\.0 MiB\)$'
+	run --separate-stderr delta-compact -v t
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-compact: t: 1 file in 1 partition; target 128.0 MiB"
 	cp -a "$MINUTES" lake/u
 	rows u >before
 	# A small target: several files a day, each within reach of it.

@@ -839,8 +839,9 @@ static int optimize_once(struct compact *c, struct optimize *o, struct run *r)
 		r->bytes_before = bytes_before;
 		table_size(&o->snap, &r->table_files, &r->table_bytes);
 		compact_size_text(o->target, r->tsize, sizeof r->tsize);
-		err_info("%s: %" PRId64 " files in %zu partition%s; target %s", c->table,
-		         files_before, nparts, nparts == 1 ? "" : "s", r->tsize);
+		err_info("%s: %" PRId64 " file%s in %zu partition%s; target %s", c->table,
+		         files_before, files_before == 1 ? "" : "s", nparts, nparts == 1 ? "" : "s",
+		         r->tsize);
 	}
 	struct delta_writer_opts wo;
 	delta_writer_opts_init(&wo);
