@@ -248,6 +248,29 @@ json_stats() {
 	[ ! -e lake/t/_delta_log/00000000000000000006.json ]
 }
 
+@test "--vacuum keeps a live file that the log names by an absolute URI through a symbolic link to the table" {
+	ticks_table t 2
+	rows t >before
+	ln -s "$BATS_TEST_TMPDIR/lake" link
+	# version 2's file named as file:///.../link/t/..., as Spark may name files
+	f=$(jq -r 'select(.add) | .add.path' lake/t/_delta_log/00000000000000000002.json)
+	jq -c --arg p "file://$BATS_TEST_TMPDIR/link/t/$f" 'if .add then .add.path = $p else . end' \
+		lake/t/_delta_log/00000000000000000002.json >v2
+	cat v2 >lake/t/_delta_log/00000000000000000002.json
+	age lake/t/trade_date=*/*.parquet
+	for table in t ./link/t; do
+		run --separate-stderr delta-compact --vacuum --dry-run "$table"
+		assert_success
+		assert_output ""
+		assert_regex "$stderr" ": vacuum \(retention 7d, dry run\): would delete 0 files \(0 B\) and 0 directories of 2 files in 3 directories$"
+	done
+	run --separate-stderr delta-compact --vacuum t
+	assert_success
+	[ -f "lake/t/$f" ]
+	rows t >after
+	cmp before after
+}
+
 @test "--vacuum deletes the commits the PostgreSQL store staged in _delta_log/.tmp once older than the retention" {
 	ticks_table t 2
 	mkdir lake/t/_delta_log/.tmp

@@ -96,7 +96,10 @@ static int add_victim(struct vacuum *vc, const char *rel, int64_t size, int is_d
  * The path of a log entry relative to the table root, or NULL when it
  * lies outside the table (an absolute path elsewhere) and cannot be one of
  * its files.  Spark may write absolute "file:" URIs; they count when they
- * name a place under the root.
+ * name a place under the root, also by another way to it (a symbolic link
+ * on the path, as the walk never takes): the file's own real path decides
+ * then, or a live file named so would be deleted as one the log never
+ * named.
  */
 static const char *relative_path(const char *root, const char *path, struct buf *tmp)
 {
@@ -108,12 +111,17 @@ static const char *relative_path(const char *root, const char *path, struct buf 
 	}
 	if (p[0] != '/')
 		return p == path ? path : NULL;
-	char real[PATH_MAX];
+	char real[PATH_MAX], file[PATH_MAX];
 	if (!realpath(root, real))
 		return NULL;
 	size_t n = strlen(real);
-	if (strncmp(p, real, n) != 0 || p[n] != '/')
-		return NULL;
+	if (strncmp(p, real, n) != 0 || p[n] != '/') {
+		if (!realpath(p, file))
+			return NULL;
+		p = file;
+		if (strncmp(p, real, n) != 0 || p[n] != '/')
+			return NULL;
+	}
 	buf_reset(tmp);
 	buf_puts(tmp, p + n + 1);
 	return buf_failed(tmp) ? NULL : tmp->data;
