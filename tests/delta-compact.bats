@@ -310,6 +310,22 @@ json_stats() {
 	[[ $output != *"$old"* ]]
 }
 
+@test "--vacuum's summaries count one file as one file" {
+	delta-create e -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	echo junk >lake/e/part-00000-stray-c000.zstd.parquet
+	run --separate-stderr delta-compact --vacuum e
+	assert_success
+	assert_equal "$stderr" "delta-compact: e: vacuum (retention 7d): nothing to delete among 1 file in 2 directories"
+	age lake/e/part-00000-stray-c000.zstd.parquet
+	run --separate-stderr delta-compact --vacuum --dry-run e
+	assert_success
+	assert_equal "$stderr" "delta-compact: e: vacuum (retention 7d, dry run): would delete 1 file (5 B) and 0 directories of 1 file in 2 directories"
+	run --separate-stderr delta-compact --vacuum e
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-compact: e: vacuum (retention 7d): deleted 1 file (5 B) and 0 directories of 1 file in 2 directories"
+	[ ! -e lake/e/part-00000-stray-c000.zstd.parquet ]
+}
+
 @test "--vacuum refuses a retention shorter than the table's without --force" {
 	ticks_table t 2
 	part=$(ls -d lake/t/trade_date=*)

@@ -540,17 +540,18 @@ int compact_vacuum(struct compact *c)
 			printf("%s/%s%s\n", c->root, vc.v[i].rel, vc.v[i].is_dir ? "/" : "");
 		rc = cli_close_stdout();
 		err_warn("%s: vacuum (retention %s, dry run): would delete %" PRId64
-		         " file%s (%s) and %" PRId64 " director%s of %" PRId64 " files in %" PRId64
+		         " file%s (%s) and %" PRId64 " director%s of %" PRId64 " file%s in %" PRId64
 		         " directories",
 		         c->table, rtext, vc.files_to_delete, vc.files_to_delete == 1 ? "" : "s",
 		         size, vc.dirs_to_delete, vc.dirs_to_delete == 1 ? "y" : "ies",
-		         vc.files_seen, vc.dirs_seen);
+		         vc.files_seen, vc.files_seen == 1 ? "" : "s", vc.dirs_seen);
 		goto out;
 	}
 	if (vc.nv == 0) {
 		err_warn("%s: vacuum (retention %s): nothing to delete among %" PRId64
-		         " files in %" PRId64 " directories",
-		         c->table, rtext, vc.files_seen, vc.dirs_seen);
+		         " file%s in %" PRId64 " directories",
+		         c->table, rtext, vc.files_seen, vc.files_seen == 1 ? "" : "s",
+		         vc.dirs_seen);
 		goto out;
 	}
 	rc = commit_marker(&vc, &snap, 1, table_ms, specified, 0, 1);
@@ -584,9 +585,10 @@ int compact_vacuum(struct compact *c)
 	                        failures == 0);
 	compact_size_text(deleted_bytes, size, sizeof size);
 	err_warn("%s: vacuum (retention %s): deleted %" PRId64 " file%s (%s) and %" PRId64
-	         " director%s of %" PRId64 " files in %" PRId64 " directories",
+	         " director%s of %" PRId64 " file%s in %" PRId64 " directories",
 	         c->table, rtext, deleted_files, deleted_files == 1 ? "" : "s", size, deleted_dirs,
-	         deleted_dirs == 1 ? "y" : "ies", vc.files_seen, vc.dirs_seen);
+	         deleted_dirs == 1 ? "y" : "ies", vc.files_seen, vc.files_seen == 1 ? "" : "s",
+	         vc.dirs_seen);
 	if (failures) {
 		err_error("%s: %" PRId64 " file%s could not be deleted", c->table, failures,
 		          failures == 1 ? "" : "s");
