@@ -299,6 +299,22 @@ metric() {
 	assert_output '{"ratio":0.0,"v":3}'
 }
 
+@test "a float key is the float a file holds: a later batch replaces it, and files are pruned by its bounds" {
+	printf 'f float not null\nv long\n' >f.schema
+	delta-create -q fl --schema f.schema --merge-key f
+	printf '%s\n' '{"f":0.05,"v":0}' '{"f":0.1,"v":0}' | delta-append -q --app-id t --batch-id 1 fl
+	printf '%s\n' '{"f":0.7,"v":0}' | delta-append -q --app-id t --batch-id 2 fl
+	# 0.1 is the float 0.100000001490116..., in the file and in the batch alike
+	printf '%s\n' '{"f":0.1,"v":1}' | delta-append -q --app-id t --batch-id 3 fl
+	run -0 jq -r 'select(.commitInfo) | .commitInfo.operationMetrics | "\(.numTargetFilesBeforeSkipping) \(.numTargetFilesAfterSkipping) \(.numTargetRowsUpdated) \(.numTargetRowsInserted)"' \
+		"$STOCKETL_LAKE/fl/_delta_log/00000000000000000003.json"
+	assert_output "2 1 1 0"
+	run -0 bash -c "delta-cat fl | sort"
+	assert_output '{"f":0.05,"v":0}
+{"f":0.1,"v":1}
+{"f":0.7,"v":0}'
+}
+
 @test "long strings, wide decimals and 32-bit extremes keep their values and keys through the batch" {
 	printf 'name string not null\nbig decimal(38,0) not null\nn integer\nday date\nnote string\namount decimal(38,2)\n' >w.schema
 	delta-create w --schema w.schema --merge-key name,big
