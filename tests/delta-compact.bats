@@ -800,6 +800,14 @@ small_files() {
 	run --separate-stderr delta-compact --where "trade_date =" t
 	assert_failure 64
 	[ "$(latest t)" -eq 2001 ]
+	# a column named in another case, as delta-cat --where takes it
+	run --separate-stderr delta-compact --where "Trade_Date = '2025-06-03'" t
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: t: optimize: 390 files \([0-9.]+ KiB\) rewritten into 1 \([0-9.]+ KiB\) in 1 partition, 1560 rows; '
+	assert_equal "$(live_files t | grep -c '^trade_date=2025-06-03/')" 1
+	assert_equal "$(live_files t | grep -c '^trade_date=2025-06-02/')" 390
+	rows t >after
+	cmp before after
 }
 
 @test "two optimizes at once: one rewrites, the other plans again after its conflict (or meets nothing left), and no file is left behind" {

@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/buf.h"
 #include "base/config.h"
@@ -430,21 +431,29 @@ static int resolve_where(struct optimize *o)
 	const struct delta_metadata *m = &o->snap.meta;
 	for (size_t i = 0; i < o->where.n; i++) {
 		struct delta_pred *p = &o->where.p[i];
-		size_t k = 0;
+		/* Named as delta-cat names columns: exactly, else the only one ignoring case. */
+		size_t k = 0, hit = m->n_partition_columns, hits = 0;
 		while (k < m->n_partition_columns &&
 		       strcmp(m->partition_columns[k], p->column) != 0)
 			k++;
+		for (size_t j = 0; k == m->n_partition_columns && j < m->n_partition_columns; j++)
+			if (strcasecmp(m->partition_columns[j], p->column) == 0) {
+				hit = j;
+				hits++;
+			}
+		if (k == m->n_partition_columns && hits == 1)
+			k = hit;
 		if (k == m->n_partition_columns) {
 			err_error("--where: '%s' is not a partition column of %s (optimize selects "
 			          "whole partitions)",
 			          p->column, c->table);
 			return EX_USAGE;
 		}
-		p->f = delta_schema_find(o->schema, p->column);
+		p->f = delta_schema_find(o->schema, m->partition_columns[k]);
 		p->col = (int)k;
 		if (!p->f) {
 			err_error("%s: partition column '%s' is not in the schema", c->table,
-			          p->column);
+			          m->partition_columns[k]);
 			return EX_DATAERR;
 		}
 	}
