@@ -323,6 +323,22 @@ EOF
 	done
 }
 
+@test "a float column's statistics bound the floats their text names: the file whose maximum is 0.1 holds the float 0.1" {
+	printf 'f float\nv long\n' >f.schema
+	delta-create ./ft --schema f.schema
+	printf '%s\n' '{"f":0.05,"v":1}' '{"f":0.1,"v":2}' | delta-append -q --app-id a --batch-id 1 ./ft
+	run -0 jq -r 'select(.add) | .add.stats | fromjson | .maxValues.f' ft/_delta_log/00000000000000000001.json
+	assert_output 0.1
+	for w in "f = 0.1" "f >= 0.1" "f > 0.05 and f <= 0.1"; do
+		run --separate-stderr delta-cat --columns v --where "$w" ./ft
+		assert_success
+		assert_output '{"v":2}'
+	done
+	run --separate-stderr delta-cat -v --where "f > 0.1" ./ft
+	assert_output ''
+	assert_stderr_contains 'skipped 1 of 1 files (0 by partition values, 1 by statistics)'
+}
+
 @test "--where follows SQL: nulls match no comparison, only is null" {
 	P=$DELTA/delta-golden/data-reader-primitives
 	run --separate-stderr delta-cat --columns as_int --where "as_int != 3" "$P"

@@ -248,6 +248,29 @@ json_stats() {
 	[ ! -e lake/t/_delta_log/00000000000000000006.json ]
 }
 
+@test "--vacuum keeps a live file that the log names by an absolute URI through a symbolic link to the table" {
+	ticks_table t 2
+	rows t >before
+	ln -s "$BATS_TEST_TMPDIR/lake" link
+	# version 2's file named as file:///.../link/t/..., as Spark may name files
+	f=$(jq -r 'select(.add) | .add.path' lake/t/_delta_log/00000000000000000002.json)
+	jq -c --arg p "file://$BATS_TEST_TMPDIR/link/t/$f" 'if .add then .add.path = $p else . end' \
+		lake/t/_delta_log/00000000000000000002.json >v2
+	cat v2 >lake/t/_delta_log/00000000000000000002.json
+	age lake/t/trade_date=*/*.parquet
+	for table in t ./link/t; do
+		run --separate-stderr delta-compact --vacuum --dry-run "$table"
+		assert_success
+		assert_output ""
+		assert_regex "$stderr" ": vacuum \(retention 7d, dry run\): would delete 0 files \(0 B\) and 0 directories of 2 files in 3 directories$"
+	done
+	run --separate-stderr delta-compact --vacuum t
+	assert_success
+	[ -f "lake/t/$f" ]
+	rows t >after
+	cmp before after
+}
+
 @test "--vacuum deletes the commits the PostgreSQL store staged in _delta_log/.tmp once older than the retention" {
 	ticks_table t 2
 	mkdir lake/t/_delta_log/.tmp
@@ -285,6 +308,22 @@ json_stats() {
 	assert_equal "$(sort <<<"$output")" "$(printf "$BATS_TEST_TMPDIR/lake/m/%s\n" $gone)"
 	# the file version 4 removed, within the retention, stays
 	[[ $output != *"$old"* ]]
+}
+
+@test "--vacuum's summaries count one file as one file" {
+	delta-create e -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema"
+	echo junk >lake/e/part-00000-stray-c000.zstd.parquet
+	run --separate-stderr delta-compact --vacuum e
+	assert_success
+	assert_equal "$stderr" "delta-compact: e: vacuum (retention 7d): nothing to delete among 1 file in 2 directories"
+	age lake/e/part-00000-stray-c000.zstd.parquet
+	run --separate-stderr delta-compact --vacuum --dry-run e
+	assert_success
+	assert_equal "$stderr" "delta-compact: e: vacuum (retention 7d, dry run): would delete 1 file (5 B) and 0 directories of 1 file in 2 directories"
+	run --separate-stderr delta-compact --vacuum e
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-compact: e: vacuum (retention 7d): deleted 1 file (5 B) and 0 directories of 1 file in 2 directories"
+	[ ! -e lake/e/part-00000-stray-c000.zstd.parquet ]
 }
 
 @test "--vacuum refuses a retention shorter than the table's without --force" {
@@ -482,6 +521,9 @@ json_stats() {
 	run --separate-stderr delta-compact t
 	assert_success
 	assert_regex "$stderr" '^delta-compact: t: optimize: nothing to rewrite among 1 file \([0-9.]+ KiB\) in 1 partition \(target 128\.0 MiB\)$'
+	run --separate-stderr delta-compact -v t
+	assert_success
+	assert_equal "${stderr_lines[0]}" "delta-compact: t: 1 file in 1 partition; target 128.0 MiB"
 	cp -a "$MINUTES" lake/u
 	rows u >before
 	# A small target: several files a day, each within reach of it.
@@ -572,6 +614,26 @@ small_files() {
 		sort -k1,1 -k2,2n
 }
 
+@test "optimize takes a partition whose values Spark and this writer spell differently as one partition" {
+	# Spark's timestamp partition values read "1970-01-01 12:30:00", ours "1970-01-01T12:30:00.000000Z"
+	cp -r "$STOCKETL_ROOT/tests/fixtures/delta/dat/multi_partitioned_2/delta" lake/m
+	delta-cat m >spark
+	delta-append -q --app-id a --batch-id 1 m spark
+	delta-append -q --app-id a --batch-id 2 m spark
+	run -0 bash -c "jq -r 'select(.add) | .add.partitionValues.time' lake/m/_delta_log/*.json | sort -u | wc -l"
+	assert_output 6
+	rows m >before
+	run --separate-stderr delta-compact m
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: m: optimize: 9 files \([0-9.]+ KiB\) rewritten into 3 \([0-9]+ B\) in 3 partitions, 9 rows; the table had 9 files'
+	assert_equal "$(live_files m | wc -l)" 3
+	rows m >after
+	cmp before after
+	run --separate-stderr delta-compact m
+	assert_success
+	assert_regex "$stderr" '^delta-compact: m: optimize: nothing to rewrite among 3 files \([0-9]+ B\) in 3 partitions '
+}
+
 @test "one run of optimize comes to rest on partitions larger than the target: a second run does nothing" {
 	ticks_table t 400 4
 	rows t >before
@@ -590,6 +652,34 @@ small_files() {
 	assert_success
 	assert_regex "$stderr" '^delta-compact: t: optimize: nothing to rewrite among [0-9]+ files '
 	assert_equal "$(latest t)" "$v"
+}
+
+@test "optimize packs a partition's small files together though a file near the target arrived between them" {
+	delta-create t -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	# one day: a small file, a file near the target of 6000 bytes, a small file
+	gen-ticks -m -s 1 10 | delta-append -q --app-id s --batch-id 1 t
+	gen-ticks -m -s 1 300 | delta-append -q --app-id s --batch-id 2 t
+	gen-ticks -m -s 1 10 | delta-append -q --app-id s --batch-id 3 t
+	log=lake/t/_delta_log
+	read -r s1 big s2 < <(jq -r 'select(.add) | .add.size' "$log"/0000000000000000000[123].json | paste -sd' ')
+	(( s1 < 4500 && big >= 4500 && s2 < 4500 && s1 + s2 <= 6000 ))
+	# they arrived in that order
+	run -0 bash -c "jq -r 'select(.add) | .add.modificationTime' $log/0000000000000000000[123].json | sort -c -u -n"
+	rows t >before
+	run --separate-stderr delta-compact --target-file-size 6000 t
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: t: optimize: 2 files \([0-9.]+ KiB\) rewritten into 1 \([0-9.]+ KiB\) in 1 partition, 20 rows; the table had 3 files'
+	# the small files went, the one near the target stayed
+	jq -r 'select(.add) | .add.path' "$log"/0000000000000000000[13].json | sort >small
+	run -0 bash -c "jq -r 'select(.remove) | .remove.path' $log/00000000000000000004.json | sort"
+	assert_output "$(cat small)"
+	run -0 jq -r 'select(.add) | .add.path' "$log"/00000000000000000002.json
+	live_files t | grep -qxF "$output"
+	rows t >after
+	cmp before after
+	run --separate-stderr delta-compact --target-file-size 6000 t
+	assert_success
+	assert_regex "$stderr" '^delta-compact: t: optimize: nothing to rewrite among 2 files '
 }
 
 @test "vacuum after optimize keeps every file a retained version reads: time travel to each of them reads as before" {
@@ -710,6 +800,14 @@ small_files() {
 	run --separate-stderr delta-compact --where "trade_date =" t
 	assert_failure 64
 	[ "$(latest t)" -eq 2001 ]
+	# a column named in another case, as delta-cat --where takes it
+	run --separate-stderr delta-compact --where "Trade_Date = '2025-06-03'" t
+	assert_success
+	assert_regex "${stderr_lines[0]}" '^delta-compact: t: optimize: 390 files \([0-9.]+ KiB\) rewritten into 1 \([0-9.]+ KiB\) in 1 partition, 1560 rows; '
+	assert_equal "$(live_files t | grep -c '^trade_date=2025-06-03/')" 1
+	assert_equal "$(live_files t | grep -c '^trade_date=2025-06-02/')" 390
+	rows t >after
+	cmp before after
 }
 
 @test "two optimizes at once: one rewrites, the other plans again after its conflict (or meets nothing left), and no file is left behind" {

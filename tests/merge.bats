@@ -225,6 +225,26 @@ metric() {
 	assert_table_is_expected
 }
 
+@test "a file whose statistics span a batch's keys but whose rows hold none of them is read and left as it is" {
+	create_keyed
+	# one day of NVDA and TSLA, one file
+	gen-ticks -m -s 2 780 >day.ndjson
+	upsert 1 day.ndjson
+	live_files >before
+	assert_equal "$(wc -l <before)" 1
+	# PLTR's bars of that day: within the file's bounds of every key column, in none of its rows
+	jq -c 'select(.symbol == "NVDA") | .symbol = "PLTR"' day.ndjson | head -10 >new.ndjson
+	run --separate-stderr delta-append -v --app-id new --batch-id 1 silver new.ndjson
+	assert_success
+	assert_equal "${stderr_lines[1]}" "delta-append: merged 10 records by (symbol,interval,trade_timestamp): 0 updated, 10 inserted, 0 copied; 0 of 1 files rewritten"
+	tag 2 <new.ndjson
+	assert_equal "$(metric 2 numTargetFilesAfterSkipping) $(metric 2 numTargetFilesRemoved) $(metric 2 numTargetRowsCopied) $(metric 2 numTargetFilesAdded)" "1 0 0 1"
+	run jq -c 'select(.remove)' "$(log 2)"
+	assert_output ""
+	live_files | grep -qxF "$(cat before)"
+	assert_table_is_expected
+}
+
 @test "only the files that may hold a key are read and rewritten; the commit is Spark's MERGE" {
 	create_keyed
 	# five days, one file each
@@ -277,6 +297,22 @@ metric() {
 	printf '%s\n' '{"ratio":-0.0,"v":3}' | delta-append -q --app-id t --batch-id 2 zero
 	run delta-cat zero
 	assert_output '{"ratio":0.0,"v":3}'
+}
+
+@test "a float key is the float a file holds: a later batch replaces it, and files are pruned by its bounds" {
+	printf 'f float not null\nv long\n' >f.schema
+	delta-create -q fl --schema f.schema --merge-key f
+	printf '%s\n' '{"f":0.05,"v":0}' '{"f":0.1,"v":0}' | delta-append -q --app-id t --batch-id 1 fl
+	printf '%s\n' '{"f":0.7,"v":0}' | delta-append -q --app-id t --batch-id 2 fl
+	# 0.1 is the float 0.100000001490116..., in the file and in the batch alike
+	printf '%s\n' '{"f":0.1,"v":1}' | delta-append -q --app-id t --batch-id 3 fl
+	run -0 jq -r 'select(.commitInfo) | .commitInfo.operationMetrics | "\(.numTargetFilesBeforeSkipping) \(.numTargetFilesAfterSkipping) \(.numTargetRowsUpdated) \(.numTargetRowsInserted)"' \
+		"$STOCKETL_LAKE/fl/_delta_log/00000000000000000003.json"
+	assert_output "2 1 1 0"
+	run -0 bash -c "delta-cat fl | sort"
+	assert_output '{"f":0.05,"v":0}
+{"f":0.1,"v":1}
+{"f":0.7,"v":0}'
 }
 
 @test "long strings, wide decimals and 32-bit extremes keep their values and keys through the batch" {

@@ -8,12 +8,13 @@
  * log alone, by their partition values and the key columns' statistics
  * (a binary search of the batch's keys, sorted by the key column that
  * tells them apart best, within each file's bounds).  Only those files are
- * read, one at a time and streamed: their rows whose key is in the batch
- * are dropped, the others written again, and then every record of the
- * batch is written, through the library's writer (delta/delta_rows.h),
- * in the encodings the largest of them uses, so that the writer does not
- * try its candidate encodings on every new file.
- * One MERGE commit removes the files read and adds the files written,
+ * read, one at a time and streamed, first their key columns alone: a file
+ * that holds none of the batch's keys stays as it is.  Of the others, the
+ * rows whose key is in the batch are dropped, the rest written again, and
+ * then every record of the batch is written, through the library's writer
+ * (delta/delta_rows.h), in the encodings the largest of them uses, so that
+ * the writer does not try its candidate encodings on every new file.
+ * One MERGE commit removes the files rewritten and adds the files written,
  * with the batch's txn, so a batch is loaded once however often it is
  * sent; a key that moved to another partition loses its old row wherever
  * it was, since the key, not the partition, decides what is replaced.
@@ -38,10 +39,11 @@
  * rewrites no file only adds rows and needs none (PROTOCOL.md, "Change
  * Data Files").
  *
- * Concurrency: the files read are the transaction's read set, so a winner
- * that removed one of them is a conflict; a winner that added a file that
- * may hold one of the batch's keys is one too (the read predicate), since
- * the upsert would leave that key twice.  A conflict discards the files
+ * Concurrency: the files rewritten are the transaction's read set, so a
+ * winner that removed one of them is a conflict (one that removed a file
+ * read and left as it is took none of the batch's keys with it); a winner
+ * that added a file that may hold one of the batch's keys is one too (the
+ * read predicate), since the upsert would leave that key twice.  A conflict discards the files
  * written and starts over from a fresh snapshot: the candidates are found
  * and rewritten again.
  */
@@ -1599,6 +1601,40 @@ static int rewrite_file(struct app *a, struct delta_writer *w, const struct delt
 }
 
 /*
+ * Does candidate f hold a key of the batch?  Its key columns alone are
+ * read, up to the first row that does: statistics only say that a file
+ * may hold one, and a file that holds none is left as it is rather than
+ * copied whole (it would be removed and written again for nothing, and
+ * conflict with other writers' rewrites of it).  1 or 0, or -1 with e set.
+ */
+static int holds_key(struct app *a, const struct delta_file *f, const struct pq_read_options *ro,
+                     struct err_msg *e)
+{
+	struct merge *m = a->merge;
+	struct delta_rows_col kc[MAX_KEY_COLUMNS];
+	for (size_t k = 0; k < m->nkey; k++)
+		kc[k] = m->cols[m->key[k]];
+	struct delta_rows *r = delta_rows_open(a->root, f, kc, m->nkey, ro, e);
+	if (!r)
+		return -1;
+	const struct delta_value *v;
+	int got, hit = 0;
+	while (!hit && (got = delta_rows_next(r, &v, e)) == 1) {
+		for (size_t k = 0; k < m->nkey; k++)
+			m->cells[m->key[k]] = v[k].c;
+		int nk = encode_key(m, a, m->cells);
+		if (nk < 0) {
+			err_set(e, EX_SOFTWARE, "out of memory");
+			got = -1;
+			break;
+		}
+		hit = nk == 0 && lookup(m) >= 0;
+	}
+	delta_rows_close(r);
+	return hit ? 1 : got < 0 ? -1 : 0;
+}
+
+/*
  * The files written are like the ones rewritten: the largest candidate's
  * encodings are forced on them, which spares each its trial encodings
  * (most of the cost of writing a small file).  Only its footer is read.
@@ -1766,6 +1802,16 @@ static int merge_once(struct app *a, const char *app, int64_t id, struct delta_c
 			err_set(e, EX_SOFTWARE, "out of memory");
 		goto out;
 	}
+	/* Of the files read, only those that hold a key are rewritten. */
+	size_t touched = 0;
+	for (size_t i = 0; i < ncand; i++) {
+		int h = holds_key(a, cand[i], &ro, e);
+		if (h < 0)
+			goto out;
+		if (h)
+			cand[touched++] = cand[i];
+	}
+	ncand = touched;
 	/* Rewriting files changes rows: the changes go to change data files. */
 	if (ncand && delta_change_data_feed(&a->snap) && !(m->cw = change_writer(a, &wo, e)))
 		goto out;

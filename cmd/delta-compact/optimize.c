@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/buf.h"
 #include "base/config.h"
@@ -104,9 +105,16 @@ static void part_free(struct part *p)
 	free(p);
 }
 
-/* The canonical key and the display name of a file's partition. */
+/*
+ * The canonical key and the display name of a file's partition.  A value
+ * is keyed by what it means, not by its text: writers spell some types
+ * differently (Spark's timestamp "2024-01-01 10:00:00", this library's
+ * "2024-01-01T10:00:00.000000Z"; an empty string is null), and files of
+ * one partition in both spellings are still one partition to merge.
+ * canon and scratch are the caller's buffers.
+ */
 static int part_key(const struct delta_snapshot *snap, const struct delta_file *f, struct buf *key,
-                    struct buf *name)
+                    struct buf *name, struct buf *canon, struct buf *scratch)
 {
 	buf_reset(key);
 	buf_reset(name);
@@ -117,6 +125,19 @@ static int part_key(const struct delta_snapshot *snap, const struct delta_file *
 		int found;
 		const char *v = delta_map_get(&f->partition_values,
 		                              pf ? delta_field_file_name(pf) : col, &found);
+		if (v && !*v)
+			v = NULL;
+		if (v && pf && !delta_partition_bytes(pf)) {
+			struct delta_cell c;
+			struct err_msg e;
+			buf_reset(canon);
+			buf_reset(scratch);
+			memset(&c, 0, sizeof c);
+			/* A value that does not parse keeps its text. */
+			if (delta_partition_parse(pf, v, &c, scratch, &e) == 0 && !c.null &&
+			    delta_partition_text(pf, &c, canon) == 0 && !buf_failed(canon))
+				v = canon->data;
+		}
 		/* \x1e marks null and \x1f ends a value: neither is in a partition value's text. */
 		if (v)
 			buf_puts(key, v);
@@ -125,7 +146,7 @@ static int part_key(const struct delta_snapshot *snap, const struct delta_file *
 		buf_putc(key, '\x1f');
 		if (i)
 			buf_putc(name, '/');
-		buf_printf(name, "%s=%s", col, v && *v ? v : "__HIVE_DEFAULT_PARTITION__");
+		buf_printf(name, "%s=%s", col, v ? v : "__HIVE_DEFAULT_PARTITION__");
 	}
 	if (!snap->meta.n_partition_columns) { /* one partition, the whole table */
 		buf_putc(key, '\x1f');
@@ -182,7 +203,7 @@ static int partitions(const struct optimize *o, struct part ***out, size_t *nout
 {
 	const struct delta_snapshot *snap = &o->snap;
 	struct strmap byk = STRMAP_INIT;
-	struct buf key = BUF_INIT, name = BUF_INIT;
+	struct buf key = BUF_INIT, name = BUF_INIT, canon = BUF_INIT, scratch = BUF_INIT;
 	struct part **v = NULL;
 	size_t n = 0, cap = 0;
 	struct strmap_slot *s;
@@ -191,7 +212,7 @@ static int partitions(const struct optimize *o, struct part ***out, size_t *nout
 	*nfiles = 0;
 	while (rc == 0 && (s = strmap_next(&snap->files, &i))) {
 		struct delta_file *f = s->value;
-		if (part_key(snap, f, &key, &name) < 0) {
+		if (part_key(snap, f, &key, &name, &canon, &scratch) < 0) {
 			rc = -1;
 			break;
 		}
@@ -237,6 +258,8 @@ static int partitions(const struct optimize *o, struct part ***out, size_t *nout
 	strmap_free(&byk);
 	buf_free(&key);
 	buf_free(&name);
+	buf_free(&canon);
+	buf_free(&scratch);
 	if (rc < 0) {
 		for (size_t k = 0; k < n; k++)
 			part_free(v[k]);
@@ -408,21 +431,29 @@ static int resolve_where(struct optimize *o)
 	const struct delta_metadata *m = &o->snap.meta;
 	for (size_t i = 0; i < o->where.n; i++) {
 		struct delta_pred *p = &o->where.p[i];
-		size_t k = 0;
+		/* Named as delta-cat names columns: exactly, else the only one ignoring case. */
+		size_t k = 0, hit = m->n_partition_columns, hits = 0;
 		while (k < m->n_partition_columns &&
 		       strcmp(m->partition_columns[k], p->column) != 0)
 			k++;
+		for (size_t j = 0; k == m->n_partition_columns && j < m->n_partition_columns; j++)
+			if (strcasecmp(m->partition_columns[j], p->column) == 0) {
+				hit = j;
+				hits++;
+			}
+		if (k == m->n_partition_columns && hits == 1)
+			k = hit;
 		if (k == m->n_partition_columns) {
 			err_error("--where: '%s' is not a partition column of %s (optimize selects "
 			          "whole partitions)",
 			          p->column, c->table);
 			return EX_USAGE;
 		}
-		p->f = delta_schema_find(o->schema, p->column);
+		p->f = delta_schema_find(o->schema, m->partition_columns[k]);
 		p->col = (int)k;
 		if (!p->f) {
 			err_error("%s: partition column '%s' is not in the schema", c->table,
-			          p->column);
+			          m->partition_columns[k]);
 			return EX_DATAERR;
 		}
 	}
@@ -659,30 +690,35 @@ static int add_input(struct group *g, struct delta_file *f)
  * Rewrite the candidates of partition p (its files below three quarters of
  * the target) bin by bin: a bin is a run of candidates, in arrival order,
  * whose input makes about one file of the target size, and becomes that
- * one file; a bin of one file is left alone.  A second bin of the
- * partition first finishes the file of the one before (the writer keeps
- * one open file per partition), which also teaches the bin capacity, as
- * does holding too much in memory.
+ * one file; a bin of one file is left alone.  A file near the target that
+ * arrived between two candidates is no candidate and parts no bin: else
+ * small files on either side of it would never be merged.  A second bin
+ * of the partition first finishes the file of the one before (the writer
+ * keeps one open file per partition), which also teaches the bin
+ * capacity, as does holding too much in memory.
  */
 static int rewrite_partition(struct optimize *o, struct delta_writer *w, const struct part *p,
                              struct group *g)
 {
 	struct err_msg e;
 	int64_t small = o->target / 4 * 3;
-	size_t i = 0, bins = 0, files = 0;
+	size_t i = 0, n = 0, bins = 0, files = 0;
 	int rc = EX_OK;
-	while (i < p->n && rc == EX_OK) {
-		if (p->files[i]->size >= small) {
-			i++;
-			continue;
-		}
+	struct delta_file **cand = malloc((p->n + 1) * sizeof *cand);
+	if (!cand) {
+		err_error("out of memory");
+		return EX_SOFTWARE;
+	}
+	for (size_t k = 0; k < p->n; k++)
+		if (p->files[k]->size < small)
+			cand[n++] = p->files[k];
+	while (i < n && rc == EX_OK) {
 		if (bins > 0 && g->open_bytes > 0 && (rc = finish_open(w, g)) != EX_OK)
 			break;
 		int64_t cap = bin_capacity(o, g), sum = 0;
 		size_t start = i;
-		while (i < p->n && p->files[i]->size < small &&
-		       (i == start || sum + p->files[i]->size <= cap))
-			sum += p->files[i++]->size;
+		while (i < n && (i == start || sum + cand[i]->size <= cap))
+			sum += cand[i++]->size;
 		if (i - start < 2)
 			continue;
 		if (g->open_bytes > 0 && g->open_bytes + sum > OPEN_BYTES &&
@@ -690,10 +726,10 @@ static int rewrite_partition(struct optimize *o, struct delta_writer *w, const s
 			break;
 		err_debug("%s: %zu files (%" PRId64 " bytes) into one", p->name, i - start, sum);
 		for (size_t k = start; k < i && rc == EX_OK; k++) {
-			if (add_input(g, p->files[k]) < 0) {
+			if (add_input(g, cand[k]) < 0) {
 				err_error("out of memory");
 				rc = EX_SOFTWARE;
-			} else if (copy_rows(o, w, p->files[k], &g->rows, &e) < 0) {
+			} else if (copy_rows(o, w, cand[k], &g->rows, &e) < 0) {
 				err_error("%s", e.text);
 				rc = e.status ? e.status : EX_IOERR;
 			}
@@ -701,6 +737,7 @@ static int rewrite_partition(struct optimize *o, struct delta_writer *w, const s
 		bins++;
 		files += i - start;
 	}
+	free(cand);
 	if (rc == EX_OK && bins) {
 		g->parts++;
 		err_info("%s: %zu files rewritten into %zu", p->name, files, bins);
@@ -811,8 +848,9 @@ static int optimize_once(struct compact *c, struct optimize *o, struct run *r)
 		r->bytes_before = bytes_before;
 		table_size(&o->snap, &r->table_files, &r->table_bytes);
 		compact_size_text(o->target, r->tsize, sizeof r->tsize);
-		err_info("%s: %" PRId64 " files in %zu partition%s; target %s", c->table,
-		         files_before, nparts, nparts == 1 ? "" : "s", r->tsize);
+		err_info("%s: %" PRId64 " file%s in %zu partition%s; target %s", c->table,
+		         files_before, files_before == 1 ? "" : "s", nparts, nparts == 1 ? "" : "s",
+		         r->tsize);
 	}
 	struct delta_writer_opts wo;
 	delta_writer_opts_init(&wo);

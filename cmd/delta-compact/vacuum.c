@@ -96,7 +96,10 @@ static int add_victim(struct vacuum *vc, const char *rel, int64_t size, int is_d
  * The path of a log entry relative to the table root, or NULL when it
  * lies outside the table (an absolute path elsewhere) and cannot be one of
  * its files.  Spark may write absolute "file:" URIs; they count when they
- * name a place under the root.
+ * name a place under the root, also by another way to it (a symbolic link
+ * on the path, as the walk never takes): the file's own real path decides
+ * then, or a live file named so would be deleted as one the log never
+ * named.
  */
 static const char *relative_path(const char *root, const char *path, struct buf *tmp)
 {
@@ -108,12 +111,17 @@ static const char *relative_path(const char *root, const char *path, struct buf 
 	}
 	if (p[0] != '/')
 		return p == path ? path : NULL;
-	char real[PATH_MAX];
+	char real[PATH_MAX], file[PATH_MAX];
 	if (!realpath(root, real))
 		return NULL;
 	size_t n = strlen(real);
-	if (strncmp(p, real, n) != 0 || p[n] != '/')
-		return NULL;
+	if (strncmp(p, real, n) != 0 || p[n] != '/') {
+		if (!realpath(p, file))
+			return NULL;
+		p = file;
+		if (strncmp(p, real, n) != 0 || p[n] != '/')
+			return NULL;
+	}
 	buf_reset(tmp);
 	buf_puts(tmp, p + n + 1);
 	return buf_failed(tmp) ? NULL : tmp->data;
@@ -532,17 +540,18 @@ int compact_vacuum(struct compact *c)
 			printf("%s/%s%s\n", c->root, vc.v[i].rel, vc.v[i].is_dir ? "/" : "");
 		rc = cli_close_stdout();
 		err_warn("%s: vacuum (retention %s, dry run): would delete %" PRId64
-		         " file%s (%s) and %" PRId64 " director%s of %" PRId64 " files in %" PRId64
+		         " file%s (%s) and %" PRId64 " director%s of %" PRId64 " file%s in %" PRId64
 		         " directories",
 		         c->table, rtext, vc.files_to_delete, vc.files_to_delete == 1 ? "" : "s",
 		         size, vc.dirs_to_delete, vc.dirs_to_delete == 1 ? "y" : "ies",
-		         vc.files_seen, vc.dirs_seen);
+		         vc.files_seen, vc.files_seen == 1 ? "" : "s", vc.dirs_seen);
 		goto out;
 	}
 	if (vc.nv == 0) {
 		err_warn("%s: vacuum (retention %s): nothing to delete among %" PRId64
-		         " files in %" PRId64 " directories",
-		         c->table, rtext, vc.files_seen, vc.dirs_seen);
+		         " file%s in %" PRId64 " directories",
+		         c->table, rtext, vc.files_seen, vc.files_seen == 1 ? "" : "s",
+		         vc.dirs_seen);
 		goto out;
 	}
 	rc = commit_marker(&vc, &snap, 1, table_ms, specified, 0, 1);
@@ -576,9 +585,10 @@ int compact_vacuum(struct compact *c)
 	                        failures == 0);
 	compact_size_text(deleted_bytes, size, sizeof size);
 	err_warn("%s: vacuum (retention %s): deleted %" PRId64 " file%s (%s) and %" PRId64
-	         " director%s of %" PRId64 " files in %" PRId64 " directories",
+	         " director%s of %" PRId64 " file%s in %" PRId64 " directories",
 	         c->table, rtext, deleted_files, deleted_files == 1 ? "" : "s", size, deleted_dirs,
-	         deleted_dirs == 1 ? "y" : "ies", vc.files_seen, vc.dirs_seen);
+	         deleted_dirs == 1 ? "y" : "ies", vc.files_seen, vc.files_seen == 1 ? "" : "s",
+	         vc.dirs_seen);
 	if (failures) {
 		err_error("%s: %" PRId64 " file%s could not be deleted", c->table, failures,
 		          failures == 1 ? "" : "s");

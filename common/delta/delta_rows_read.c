@@ -777,7 +777,8 @@ static int stat_cell(const struct delta_field *f, const struct jscan_token *t, i
 			return -1;
 		memcpy(tmp, s, n);
 		tmp[n] = '\0';
-		c->d = strtod(tmp, &end);
+		/* A float's bound is the float its text names (0.1 is 0.100000001490116...). */
+		c->d = f->type == DT_FLOAT ? strtof(tmp, &end) : strtod(tmp, &end);
 		return *end || isnan(c->d) ? -1 : 0;
 	}
 	case DT_DECIMAL:

@@ -138,6 +138,13 @@ static int cell_from_text(const struct delta_field *f, const char *s, size_t n, 
 			return cell_fail(e, f,
 			                 f->type == DT_FLOAT ? "out of range for float"
 			                                     : "out of range for double");
+		/*
+		 * A float column holds the float nearest the text, as the file
+		 * will: else 0.1 would be a key that the 0.1 read back from a
+		 * file (0.100000001490116...) never equals.
+		 */
+		if (f->type == DT_FLOAT)
+			c->d = strtof(tmp, NULL);
 		return 0;
 	}
 	case DT_BOOLEAN:
