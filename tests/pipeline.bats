@@ -110,6 +110,33 @@ bronze() {
 	assert_output 3
 }
 
+@test "SIGTERM while the first of several fetches is going stops the fetch stage: no later fetch starts" {
+	# IBM has a watermark (compact), NVDA none (av-fetch's default): two
+	# av-fetch runs, one after the other; each answer is slow.
+	bars fx/IBM.json IBM 5 "2025-06-16 04:00" 13
+	bars fx/NVDA.json NVDA 5 "2025-06-16 04:00" 13
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "IBM.json", "delay_ms": 2000}]},
+	        {"match": {"symbol": "NVDA"}, "responses": [{"file": "NVDA.json", "delay_ms": 2000}]}]'
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	mkdir -p var/watermarks
+	printf '{"symbol":"IBM","interval":"5min","newest":"2025-06-13T23:55:00Z","table":"%s","version":0}\n' "$T" \
+		>var/watermarks/bronze.ndjson
+	STOCKETL_NOW=2025-06-16T09:00:00Z "$STOCKETL_ROOT/pipelines/bronze.sh" --interval 5min -q IBM NVDA 2>bg.err 3>&- &
+	local pid=$! i st=0
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$MOCKAV_LOG" ] && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	wait "$pid" || st=$?
+	[ "$st" -eq 75 ]
+	run grep -c . "$MOCKAV_LOG"
+	assert_output 1
+	run grep -c 'SIGKILL' var/logs/bronze/*.log
+	assert_output 0
+	[ ! -e "$T/_delta_log/00000000000000000001.json" ]
+}
+
 @test "options that choose the history fetch what they say, unfiltered, and leave the watermarks alone" {
 	bars fx/m.json IBM 5 "2024-03-04 09:30" 50
 	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "m.json"}]}]'

@@ -284,19 +284,23 @@ fetch_group_args() {
 }
 
 # fetch_groups: av-fetch once per group, one after the other (each a
-# batch, so a commit, of its own); stops after a status of 64 or more;
-# ends with the most serious status.
+# batch, so a commit, of its own); stops after a status of 64 or more, and
+# after SIGTERM (av-fetch stopped by a signal may end with 0: no group
+# after it starts); ends with the most serious status.
 fetch_groups() {
-	local g worst=0 child=''
+	local g worst=0 child='' stop=''
 	if [ ${#FETCH_GROUPS[@]} -eq 1 ]; then
 		fetch_group_args "${FETCH_GROUPS[0]}"
 		exec av-fetch "${REPLY_ARGS[@]}"
 	fi
-	trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
+	trap 'stop=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
 	for g in "${FETCH_GROUPS[@]}"; do
+		[ -z "$stop" ] || break
 		fetch_group_args "$g"
 		av-fetch "${REPLY_ARGS[@]}" &
 		child=$!
+		# A signal between the start and $!: the trap had no child to tell.
+		[ -z "$stop" ] || kill -TERM "$child" 2>/dev/null
 		runner_wait_pid "$child"
 		child=''
 		worst=$(runner_worse "$worst" "$RUNNER_WAITED")
