@@ -261,6 +261,18 @@ bronze() {
 	[ ! -e "$STOCKETL_LAKE" ]
 }
 
+@test "stock-etl failed at stage bronze gives bronze's reason, the failed check, not the first line bronze said" {
+	job_serve '[{"match": {"symbol": "EMPTY"}, "responses": [{"file": "intraday_empty_series.json"}]}]'
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min EMPTY
+	assert_failure 2
+	# av-fetch said first that the series is empty; the run failed at validate
+	run grep -c '^bronze: av-fetch: EMPTY: no data' var/logs/stock-etl/*.log
+	assert_output 1
+	assert_regex "$stderr" "^stock-etl: run [^ ]*: status 2, failed at stage bronze \(tick-validate: batch [^ ]*: fail: row_count > 0 \(line [0-9]+\): row_count = 0\); "
+	run facts run 'select(.ended_at and .reason) | "\(.job) \(.failed_stage) \(.reason | split(":")[0])"'
+	assert_equal "$(sort <<<"$output")" $'"bronze validate tick-validate"\n"stock-etl bronze tick-validate"'
+}
+
 @test "the stream catches up, commits each cycle with each bar once, refreshes silver after each commit, and ends cleanly on SIGTERM without committing the batch in progress" {
 	bars fx/c1.json IBM 5 "2025-06-17 04:00" 100 forming
 	bars fx/c2.json IBM 5 "2025-06-17 04:05" 100 forming

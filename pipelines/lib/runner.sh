@@ -450,6 +450,11 @@ runner_supervise() {
 		RUNNER_QUIET=0
 		RUNNER_GRACE=3
 	fi
+	# Where a nested run leaves its reason for the outer run's stage
+	# (runner_end, runner_attribute); its own stages are given their own.
+	RUNNER_REASON_FILE=
+	[ "$RUNNER_NESTED" = 1 ] && RUNNER_REASON_FILE=${STOCKETL_STAGE_REASON_FILE:-}
+	unset STOCKETL_STAGE_REASON_FILE
 	runner_config_read
 	runner_config_mode
 	runner_settings
@@ -826,6 +831,11 @@ runner_end() {
 		runner_on_failure
 	fi
 	[ "$RUNNER_NESTED" = 1 ] || runner_load_spool
+	# The outer run names this run's reason, not the first line it said.
+	if [ -n "$RUNNER_REASON_FILE" ] && [ "$RUNNER_STATUS" != 0 ] && [ -n "$RUNNER_REASON" ]; then
+		printf '%s\n' "${RUNNER_REASON//$'\n'/ }" >"$RUNNER_REASON_FILE" 2>/dev/null ||
+			runner_log "cannot write $RUNNER_REASON_FILE"
+	fi
 	# The run has ended: nothing for the next run to find (runner_lost).
 	: >"$RUNNER_STATE/locks/$RUNNER_JOB.lock" ||
 		runner_log "cannot empty $RUNNER_STATE/locks/$RUNNER_JOB.lock"
@@ -1030,7 +1040,7 @@ run_pipeline() {
 			RUNNER_HELD+=("$gate")
 			out=$d/0.out
 		fi
-		runner_launch "${names[0]}" /dev/null "$out" "${ew[0]}"
+		runner_launch "${names[0]}" /dev/null "$out" "${ew[0]}" "$d/0.reason"
 		pids[0]=$RUNNER_LAUNCHED started[0]=$(runner_now_us)
 		RUNNER_LIVE=("${pids[0]}") RUNNER_LIVE_NAMES=("${names[0]}")
 	fi
@@ -1054,7 +1064,7 @@ run_pipeline() {
 			in="&$r"
 			for ((i = 1; i < n; i++)); do
 				if [ "$i" -lt $((n - 1)) ]; then out=$d/$i.out; else out=-; fi
-				runner_launch "${names[i]}" "$in" "$out" "${ew[i]}"
+				runner_launch "${names[i]}" "$in" "$out" "${ew[i]}" "$d/$i.reason"
 				pids[i]=$RUNNER_LAUNCHED started[i]=$(runner_now_us)
 				in=$d/$i.out
 			done
@@ -1182,13 +1192,15 @@ runner_alive() {
 	[ "${stat%% *}" != Z ]
 }
 
-# runner_launch NAME IN OUT ERRFD: start stage_NAME in the background
-# with its stdin (a path, or &FD: a copy of a descriptor the runner holds),
-# stdout (a path; - keeps the attempt's) and stderr (a copy of ERRFD, a
-# descriptor the runner holds).
+# runner_launch NAME IN OUT ERRFD REASON: start stage_NAME in the
+# background with its stdin (a path, or &FD: a copy of a descriptor the
+# runner holds), stdout (a path; - keeps the attempt's) and stderr (a copy
+# of ERRFD, a descriptor the runner holds); a job run as the stage writes
+# its reason to the file REASON.
 runner_launch() {
 	local name=$1 in=$2 out=$3 err=$4
 	(
+		export STOCKETL_STAGE_REASON_FILE=$5
 		exec 2>&"$err"
 		if [ "${in:0:1}" = "&" ]; then
 			exec <&"${in:1}"
@@ -1323,7 +1335,8 @@ runner_fail() {
 # failed check) is the pipeline's.  A stage that could not be run at all
 # (126, 127) is a configuration error (78); one killed by another signal,
 # or ending with a status outside the table, an internal error (70).
-# The reason is the failing stage's first line on stderr.
+# The reason is the failing stage's first line on stderr, or the reason that a
+# job run as the stage left (runner_end).
 runner_attribute() {
 	local d=$1 i st mapped first='' worst=0 worst_i='' why
 	local -n _names=$2 _status=$3
@@ -1362,7 +1375,9 @@ runner_attribute() {
 	if [ "$(runner_rank "$RUNNER_STATUS")" -ge 3 ] || [ "$(runner_rank "$st")" -le "$(runner_rank "$RUNNER_STATUS")" ]; then
 		return 0
 	fi
-	why=$(head -n 1 "$d/$i.txt" 2>/dev/null)
+	# A job run as the stage (bronze in stock-etl) left its own reason.
+	why=$(head -n 1 "$d/$i.reason" 2>/dev/null)
+	[ -n "$why" ] || why=$(head -n 1 "$d/$i.txt" 2>/dev/null)
 	case ${_status[i]} in
 	78) [ "$st" != "${_status[i]}" ] && why="${why:-command not found}" ;;
 	esac
