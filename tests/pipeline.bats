@@ -183,6 +183,19 @@ bronze() {
 	assert_output --partial 'tick-validate: '
 }
 
+@test "the reason of a failed run is the failure, not the notes said before it: a batch whose every bar is quarantined fails row_count" {
+	# two bars at 02:00 and 02:05 ET, before the extended session
+	bars fx/night.json IBM 5 "2025-06-16 02:00" 2
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "night.json"}]}]'
+	run --separate-stderr bronze -q IBM
+	assert_failure 2
+	run grep -c '^validate: tick-validate: stdin: record [12]: quarantined by "bar outside the extended session"' var/logs/bronze/*.log
+	assert_output 2
+	assert_regex "$stderr" "^bronze: run [^ ]*: status 2, failed at stage validate \(tick-validate: batch [^ ]*: fail: row_count > 0 \(line [0-9]+\): row_count = 0\); "
+	run facts run 'select(.ended_at) | .reason'
+	assert_regex "$output" '^"tick-validate: batch [^ ]*: fail: row_count > 0 '
+}
+
 @test "without an API key the job stops at its first stage, fetch, with one message and 78, and leaves no table nor lake behind" {
 	job_serve '[]'
 	unset ALPHAVANTAGE_API_KEY

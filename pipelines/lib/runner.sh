@@ -1322,6 +1322,21 @@ runner_fail() {
 	runner_finish
 }
 
+# runner_reason_of FILE: the reason in a stage's stderr: its first line,
+# passing over the notes that come before a failure without being one
+# (av-fetch's wait for its rate limit, the records that tick-normalize
+# and tick-validate quarantine), unless it holds nothing else.
+runner_reason_of() {
+	awk '
+		NR == 1 { first = $0 }
+		/^av-fetch: waiting [0-9]+ s: [0-9]+ calls a minute$/ { next }
+		/^tick-normalize: .*: line [0-9]+: .* rejected: / { next }
+		/^tick-validate: .*: record [0-9]+: quarantined by "/ { next }
+		/^[a-z-]+: \.\.\. and [0-9]+ more/ { next }
+		{ print; found = 1; exit }
+		END { if (!found && NR > 0) print first }' "$1" 2>/dev/null
+}
+
 # runner_attribute DIR NAMES STATUSES: fold the pipeline's stage statuses
 # into the run's status.
 #
@@ -1335,8 +1350,9 @@ runner_fail() {
 # failed check) is the pipeline's.  A stage that could not be run at all
 # (126, 127) is a configuration error (78); one killed by another signal,
 # or ending with a status outside the table, an internal error (70).
-# The reason is the failing stage's first line on stderr, or the reason that a
-# job run as the stage left (runner_end).
+# The reason is the failing stage's first message on stderr
+# (runner_reason_of), or the reason that a job run as the stage left
+# (runner_end).
 runner_attribute() {
 	local d=$1 i st mapped first='' worst=0 worst_i='' why
 	local -n _names=$2 _status=$3
@@ -1377,7 +1393,7 @@ runner_attribute() {
 	fi
 	# A job run as the stage (bronze in stock-etl) left its own reason.
 	why=$(head -n 1 "$d/$i.reason" 2>/dev/null)
-	[ -n "$why" ] || why=$(head -n 1 "$d/$i.txt" 2>/dev/null)
+	[ -n "$why" ] || why=$(runner_reason_of "$d/$i.txt")
 	case ${_status[i]} in
 	78) [ "$st" != "${_status[i]}" ] && why="${why:-command not found}" ;;
 	esac
