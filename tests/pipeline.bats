@@ -172,6 +172,22 @@ bronze() {
 	assert_equal "${#lines[@]}" 2
 }
 
+@test "a watermark that is not a time fails the run with 65, naming the file and the symbol, and nothing is fetched" {
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	mkdir -p var/watermarks
+	printf '{"symbol":"IBM","interval":"5min","newest":"2025-06-1715:20:00Z","table":"%s","version":0}\n' "$T" \
+		>var/watermarks/bronze.ndjson
+	run --separate-stderr bronze IBM
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "bronze: $PWD/var/watermarks/bronze.ndjson: IBM 5min: the newest bar '2025-06-1715:20:00Z' is not a time; remove its line to fetch IBM from the start"
+	assert_regex "${stderr_lines[1]}" "^bronze: run [^ ]*: status 65, failed at stage watermark; "
+	[ ! -s "$MOCKAV_LOG" ]
+	run "$STOCKETL_ROOT/pipelines/stream.sh" -q --interval 5min IBM
+	assert_failure 65
+	[ ! -s "$MOCKAV_LOG" ]
+}
+
 @test "a batch that fails a check is not loaded and the job exits 2, naming the check" {
 	job_serve '[{"match": {"symbol": "EMPTY"}, "responses": [{"file": "intraday_empty_series.json"}]}]'
 	run --separate-stderr bronze EMPTY

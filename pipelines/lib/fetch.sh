@@ -243,7 +243,8 @@ fetch_plan() {
 		return 0
 	fi
 	if [ -n "${STOCKETL_NOW:-}" ]; then
-		now=$(date -u -d "$STOCKETL_NOW" +%s) || return 64
+		now=$(date -u -d "$STOCKETL_NOW" +%s 2>/dev/null) ||
+			runner_fail plan 64 "STOCKETL_NOW: not a time: '$STOCKETL_NOW'"
 	else
 		now=$(date +%s)
 	fi
@@ -251,7 +252,10 @@ fetch_plan() {
 	for sym in "${FETCH_SYMBOLS[@]}"; do
 		key=-
 		if [ -n "${FETCH_WM[$sym/$FETCH_INTERVAL]:-}" ]; then
-			wm=$(date -u -d "${FETCH_WM[$sym/$FETCH_INTERVAL]}" +%s) || return 70
+			# A run that cannot plan fails: going on with nothing fetched
+			# would end every run with 0 and never load the symbol again.
+			wm=$(date -u -d "${FETCH_WM[$sym/$FETCH_INTERVAL]}" +%s 2>/dev/null) ||
+				runner_fail watermark 65 "$FETCH_WM_FILE: $sym $FETCH_INTERVAL: the newest bar '${FETCH_WM[$sym/$FETCH_INTERVAL]}' is not a time; remove its line to fetch $sym from the start"
 			size=$(fetch_size "$wm" "$now" "$iv")
 			if [ "$size" = month ]; then
 				key=$(TZ=America/New_York date -d "@$wm" +%Y-%m)..$(TZ=America/New_York date -d "@$now" +%Y-%m)
