@@ -352,6 +352,39 @@ bronze() {
 	assert_output $'{"trade_timestamp":"2025-06-17T16:20:00Z","close":107.4}\n{"trade_timestamp":"2025-06-17T16:25:00Z","close":107.48}'
 }
 
+@test "SIGTERM stops the stream while its silver run waits for another silver run: silver is not waited for" {
+	bars fx/a.json IBM 5 "2025-06-17 09:30" 20
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "a.json"}]}]'
+	# a silver run of cron's holds silver's lock (here: this test's shell)
+	local lockfd i st=0
+	mkdir -p var/locks
+	exec {lockfd}>>var/locks/silver.lock
+	flock "$lockfd"
+	"$STOCKETL_ROOT/pipelines/stream.sh" --interval 5min --every 1h IBM >stream.out 2>stream.err 3>&- {lockfd}>&- &
+	local pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'silver: run [^ ]*: waiting for another silver run to end' stream.err && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	# (a stream that waited for silver would wait for this test: the lock
+	# is let go after 10 s, and silver then made)
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	exec {lockfd}>&-
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	[ -f "$T/_delta_log/00000000000000000001.json" ]
+	run grep -c '^silver: run [^ ]*: stopped by SIGTERM while waiting for the lock$' stream.err
+	assert_output 1
+	run tail -n 1 stream.err
+	assert_regex "$output" "^stream: run [^ ]*: status 0, stopped by SIGTERM; "
+	# silver was not made after the holder let go
+	[ ! -e "$STOCKETL_LAKE/silver/_delta_log/00000000000000000001.json" ]
+}
+
 @test "the stream's systemd unit passes systemd-analyze verify" {
 	command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
 	mkdir -p unit

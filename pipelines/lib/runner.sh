@@ -899,7 +899,8 @@ runner_attempt_init() {
 # A signal to the attempt (from the supervisor or timeout(1)): SIGTERM to
 # the stages that run, once (av-fetch ends at once on a second one); the
 # wait in run_pipeline sends SIGKILL to those still there RUNNER_GRACE
-# seconds later.
+# seconds later.  A job that a watcher runs (runner_watcher_job) is told
+# too; the watchers themselves go on with the commits made.
 runner_attempt_signal() {
 	[ -n "$RUNNER_STOPPING" ] && return 0
 	RUNNER_STOPPING=1
@@ -911,7 +912,29 @@ runner_attempt_signal() {
 		runner_log "stopping: SIGTERM to ${RUNNER_LIVE_NAMES[*]}"
 		kill -TERM "${RUNNER_LIVE[@]}" 2>/dev/null
 	fi
+	local job=''
+	: >"$RUNNER_TMP/stopping"
+	read -r job <"$RUNNER_TMP/watcher-job" 2>/dev/null
+	if [ -n "$job" ]; then
+		runner_log "stopping: SIGTERM to the job of the watcher (pid $job)"
+		kill -TERM "$job" 2>/dev/null
+	fi
 	return 0
+}
+
+# runner_watcher_job CMD...: in a watcher, run a job (the stream's silver)
+# that a stop of the attempt ends: SIGTERM reaches it, and once the
+# attempt is stopping none starts (status 0).  Returns the job's status.
+runner_watcher_job() {
+	[ -e "$RUNNER_TMP/stopping" ] && return 0
+	"$@" &
+	local pid=$!
+	printf '%s\n' "$pid" >"$RUNNER_TMP/watcher-job"
+	# A stop between the start and the file: the attempt found no job to tell.
+	[ -e "$RUNNER_TMP/stopping" ] && kill -TERM "$pid" 2>/dev/null
+	runner_wait_pid "$pid"
+	rm -f "$RUNNER_TMP/watcher-job"
+	return "$RUNNER_WAITED"
 }
 
 runner_attempt_exit() {
