@@ -292,25 +292,27 @@ SHARE_FILES = $(wildcard pipelines/*.sh pipelines/lib/*.sh) conf/stocketl.ini.ex
               conf/crontab $(wildcard conf/tables/* conf/checks/* conf/systemd/*) \
               $(wildcard demo/*.* demo/recordings/*)
 
+# The directories are quoted: a PREFIX or DESTDIR may hold a space, and
+# unquoted, uninstall's rm -rf would take its first word for a directory.
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
-	install -m 755 $(PROG_BINS) $(DESTDIR)$(BINDIR)
-	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
-	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
-	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1" \
+	  "$(DESTDIR)$(MANDIR)/man5" "$(DESTDIR)$(MANDIR)/man7"
+	install -m 755 $(PROG_BINS) "$(DESTDIR)$(BINDIR)"
+	install -m 644 $(MAN1) "$(DESTDIR)$(MANDIR)/man1"
+	$(if $(MAN5),install -m 644 $(MAN5) "$(DESTDIR)$(MANDIR)/man5")
+	$(if $(MAN7),install -m 644 $(MAN7) "$(DESTDIR)$(MANDIR)/man7")
 	@for f in $(SHARE_FILES); do \
 	  mode=644; case $$f in *.sh) mode=755 ;; esac; \
-	  install -D -m $$mode $$f $(DESTDIR)$(SHAREDIR)/$$f || exit; \
+	  install -D -m $$mode $$f "$(DESTDIR)$(SHAREDIR)/$$f" || exit; \
 	done
 	@echo "  INSTALL $(DESTDIR)$(SHAREDIR): pipelines, conf, demo"
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGRAMS)) \
-	  $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
-	  $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
-	  $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
-	rm -rf $(DESTDIR)$(SHAREDIR)
+	rm -f $(foreach p,$(PROGRAMS),"$(DESTDIR)$(BINDIR)/$(p)") \
+	  $(foreach m,$(notdir $(MAN1)),"$(DESTDIR)$(MANDIR)/man1/$(m)") \
+	  $(foreach m,$(notdir $(MAN5)),"$(DESTDIR)$(MANDIR)/man5/$(m)") \
+	  $(foreach m,$(notdir $(MAN7)),"$(DESTDIR)$(MANDIR)/man7/$(m)")
+	rm -rf "$(DESTDIR)$(SHAREDIR)"
 
 clean:
 	rm -rf build bin

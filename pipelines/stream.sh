@@ -60,14 +60,14 @@ stage_append() {
 }
 
 # After each commit: the watermarks, then silver (the silver job, nested
-# in this run; it waits for a silver run of cron's that is going).  A
-# silver run that fails is caught up by the next commit's; its status is
-# this stage's at the end.
+# in this run; it waits for a silver run of cron's that is going, unless
+# the stream is stopped meanwhile).  A silver run that fails is caught up
+# by the next commit's; its status is this stage's at the end.
 stage_commits() {
 	local v st=0 s
 	while read -r v _; do
 		fetch_watermarks_commit "$v" || st=$(runner_worse "$st" 74)
-		"$RUNNER_ROOT/pipelines/silver.sh" --wait
+		runner_watcher_job "$RUNNER_ROOT/pipelines/silver.sh" --wait
 		s=$?
 		[ "$s" = 0 ] || st=$(runner_worse "$st" "$s")
 	done

@@ -222,3 +222,18 @@ in_etc() {
 	run find staged -type f
 	assert_output ""
 }
+
+@test "make install and uninstall take a PREFIX with a space, and uninstall touches nothing beside it" {
+	install_into spaced PREFIX="$BATS_TEST_TMPDIR/my apps"
+	[ -x "$BATS_TEST_TMPDIR/my apps/bin/tick-chart" ]
+	[ -f "$BATS_TEST_TMPDIR/my apps/share/man/man1/etl-history.1" ]
+	[ -x "$BATS_TEST_TMPDIR/my apps/share/stocketl/pipelines/stock-etl.sh" ]
+	# the prefix's first word, a directory of its own
+	mkdir "$BATS_TEST_TMPDIR/my"
+	echo keep >"$BATS_TEST_TMPDIR/my/file"
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$STOCKETL_ROOT" uninstall PREFIX="$BATS_TEST_TMPDIR/my apps" 3>&-
+	run find "$BATS_TEST_TMPDIR/my apps" -type f
+	assert_output ""
+	run cat "$BATS_TEST_TMPDIR/my/file"
+	assert_output keep
+}

@@ -110,6 +110,33 @@ bronze() {
 	assert_output 3
 }
 
+@test "SIGTERM while the first of several fetches is going stops the fetch stage: no later fetch starts" {
+	# IBM has a watermark (compact), NVDA none (av-fetch's default): two
+	# av-fetch runs, one after the other; each answer is slow.
+	bars fx/IBM.json IBM 5 "2025-06-16 04:00" 13
+	bars fx/NVDA.json NVDA 5 "2025-06-16 04:00" 13
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "IBM.json", "delay_ms": 2000}]},
+	        {"match": {"symbol": "NVDA"}, "responses": [{"file": "NVDA.json", "delay_ms": 2000}]}]'
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	mkdir -p var/watermarks
+	printf '{"symbol":"IBM","interval":"5min","newest":"2025-06-13T23:55:00Z","table":"%s","version":0}\n' "$T" \
+		>var/watermarks/bronze.ndjson
+	STOCKETL_NOW=2025-06-16T09:00:00Z "$STOCKETL_ROOT/pipelines/bronze.sh" --interval 5min -q IBM NVDA 2>bg.err 3>&- &
+	local pid=$! i st=0
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$MOCKAV_LOG" ] && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	wait "$pid" || st=$?
+	[ "$st" -eq 75 ]
+	run grep -c . "$MOCKAV_LOG"
+	assert_output 1
+	run grep -c 'SIGKILL' var/logs/bronze/*.log
+	assert_output 0
+	[ ! -e "$T/_delta_log/00000000000000000001.json" ]
+}
+
 @test "options that choose the history fetch what they say, unfiltered, and leave the watermarks alone" {
 	bars fx/m.json IBM 5 "2024-03-04 09:30" 50
 	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "m.json"}]}]'
@@ -145,6 +172,22 @@ bronze() {
 	assert_equal "${#lines[@]}" 2
 }
 
+@test "a watermark that is not a time fails the run with 65, naming the file and the symbol, and nothing is fetched" {
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "intraday_IBM_5min_compact.json"}]}]'
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	mkdir -p var/watermarks
+	printf '{"symbol":"IBM","interval":"5min","newest":"2025-06-1715:20:00Z","table":"%s","version":0}\n' "$T" \
+		>var/watermarks/bronze.ndjson
+	run --separate-stderr bronze IBM
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" "bronze: $PWD/var/watermarks/bronze.ndjson: IBM 5min: the newest bar '2025-06-1715:20:00Z' is not a time; remove its line to fetch IBM from the start"
+	assert_regex "${stderr_lines[1]}" "^bronze: run [^ ]*: status 65, failed at stage watermark; "
+	[ ! -s "$MOCKAV_LOG" ]
+	run "$STOCKETL_ROOT/pipelines/stream.sh" -q --interval 5min IBM
+	assert_failure 65
+	[ ! -s "$MOCKAV_LOG" ]
+}
+
 @test "a batch that fails a check is not loaded and the job exits 2, naming the check" {
 	job_serve '[{"match": {"symbol": "EMPTY"}, "responses": [{"file": "intraday_empty_series.json"}]}]'
 	run --separate-stderr bronze EMPTY
@@ -154,6 +197,19 @@ bronze() {
 	assert_regex "$stderr" "bronze: run [^ ]*: status 2, failed at stage validate[ ;]"
 	run facts run 'select(.ended_at) | .reason'
 	assert_output --partial 'tick-validate: '
+}
+
+@test "the reason of a failed run is the failure, not the notes said before it: a batch whose every bar is quarantined fails row_count" {
+	# two bars at 02:00 and 02:05 ET, before the extended session
+	bars fx/night.json IBM 5 "2025-06-16 02:00" 2
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "night.json"}]}]'
+	run --separate-stderr bronze -q IBM
+	assert_failure 2
+	run grep -c '^validate: tick-validate: stdin: record [12]: quarantined by "bar outside the extended session"' var/logs/bronze/*.log
+	assert_output 2
+	assert_regex "$stderr" "^bronze: run [^ ]*: status 2, failed at stage validate \(tick-validate: batch [^ ]*: fail: row_count > 0 \(line [0-9]+\): row_count = 0\); "
+	run facts run 'select(.ended_at) | .reason'
+	assert_regex "$output" '^"tick-validate: batch [^ ]*: fail: row_count > 0 '
 }
 
 @test "without an API key the job stops at its first stage, fetch, with one message and 78, and leaves no table nor lake behind" {
@@ -234,6 +290,18 @@ bronze() {
 	[ ! -e "$STOCKETL_LAKE" ]
 }
 
+@test "stock-etl failed at stage bronze gives bronze's reason, the failed check, not the first line bronze said" {
+	job_serve '[{"match": {"symbol": "EMPTY"}, "responses": [{"file": "intraday_empty_series.json"}]}]'
+	run --separate-stderr "$STOCKETL_ROOT/pipelines/stock-etl.sh" -q --interval 5min EMPTY
+	assert_failure 2
+	# av-fetch said first that the series is empty; the run failed at validate
+	run grep -c '^bronze: av-fetch: EMPTY: no data' var/logs/stock-etl/*.log
+	assert_output 1
+	assert_regex "$stderr" "^stock-etl: run [^ ]*: status 2, failed at stage bronze \(tick-validate: batch [^ ]*: fail: row_count > 0 \(line [0-9]+\): row_count = 0\); "
+	run facts run 'select(.ended_at and .reason) | "\(.job) \(.failed_stage) \(.reason | split(":")[0])"'
+	assert_equal "$(sort <<<"$output")" $'"bronze validate tick-validate"\n"stock-etl bronze tick-validate"'
+}
+
 @test "the stream catches up, commits each cycle with each bar once, refreshes silver after each commit, and ends cleanly on SIGTERM without committing the batch in progress" {
 	bars fx/c1.json IBM 5 "2025-06-17 04:00" 100 forming
 	bars fx/c2.json IBM 5 "2025-06-17 04:05" 100 forming
@@ -282,6 +350,39 @@ bronze() {
 	# 12:20 formed at 107.43 in the second cycle and was revised to 107.40 in the third
 	run delta-cat --where "trade_timestamp >= '2025-06-17T16:20:00Z'" --columns trade_timestamp,close silver
 	assert_output $'{"trade_timestamp":"2025-06-17T16:20:00Z","close":107.4}\n{"trade_timestamp":"2025-06-17T16:25:00Z","close":107.48}'
+}
+
+@test "SIGTERM stops the stream while its silver run waits for another silver run: silver is not waited for" {
+	bars fx/a.json IBM 5 "2025-06-17 09:30" 20
+	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "a.json"}]}]'
+	# a silver run of cron's holds silver's lock (here: this test's shell)
+	local lockfd i st=0
+	mkdir -p var/locks
+	exec {lockfd}>>var/locks/silver.lock
+	flock "$lockfd"
+	"$STOCKETL_ROOT/pipelines/stream.sh" --interval 5min --every 1h IBM >stream.out 2>stream.err 3>&- {lockfd}>&- &
+	local pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'silver: run [^ ]*: waiting for another silver run to end' stream.err && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	# (a stream that waited for silver would wait for this test: the lock
+	# is let go after 10 s, and silver then made)
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	exec {lockfd}>&-
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ]
+	[ -f "$T/_delta_log/00000000000000000001.json" ]
+	run grep -c '^silver: run [^ ]*: stopped by SIGTERM while waiting for the lock$' stream.err
+	assert_output 1
+	run tail -n 1 stream.err
+	assert_regex "$output" "^stream: run [^ ]*: status 0, stopped by SIGTERM; "
+	# silver was not made after the holder let go
+	[ ! -e "$STOCKETL_LAKE/silver/_delta_log/00000000000000000001.json" ]
 }
 
 @test "the stream's systemd unit passes systemd-analyze verify" {

@@ -243,7 +243,8 @@ fetch_plan() {
 		return 0
 	fi
 	if [ -n "${STOCKETL_NOW:-}" ]; then
-		now=$(date -u -d "$STOCKETL_NOW" +%s) || return 64
+		now=$(date -u -d "$STOCKETL_NOW" +%s 2>/dev/null) ||
+			runner_fail plan 64 "STOCKETL_NOW: not a time: '$STOCKETL_NOW'"
 	else
 		now=$(date +%s)
 	fi
@@ -251,7 +252,10 @@ fetch_plan() {
 	for sym in "${FETCH_SYMBOLS[@]}"; do
 		key=-
 		if [ -n "${FETCH_WM[$sym/$FETCH_INTERVAL]:-}" ]; then
-			wm=$(date -u -d "${FETCH_WM[$sym/$FETCH_INTERVAL]}" +%s) || return 70
+			# A run that cannot plan fails: going on with nothing fetched
+			# would end every run with 0 and never load the symbol again.
+			wm=$(date -u -d "${FETCH_WM[$sym/$FETCH_INTERVAL]}" +%s 2>/dev/null) ||
+				runner_fail watermark 65 "$FETCH_WM_FILE: $sym $FETCH_INTERVAL: the newest bar '${FETCH_WM[$sym/$FETCH_INTERVAL]}' is not a time; remove its line to fetch $sym from the start"
 			size=$(fetch_size "$wm" "$now" "$iv")
 			if [ "$size" = month ]; then
 				key=$(TZ=America/New_York date -d "@$wm" +%Y-%m)..$(TZ=America/New_York date -d "@$now" +%Y-%m)
@@ -284,19 +288,23 @@ fetch_group_args() {
 }
 
 # fetch_groups: av-fetch once per group, one after the other (each a
-# batch, so a commit, of its own); stops after a status of 64 or more;
-# ends with the most serious status.
+# batch, so a commit, of its own); stops after a status of 64 or more, and
+# after SIGTERM (av-fetch stopped by a signal may end with 0: no group
+# after it starts); ends with the most serious status.
 fetch_groups() {
-	local g worst=0 child=''
+	local g worst=0 child='' stop=''
 	if [ ${#FETCH_GROUPS[@]} -eq 1 ]; then
 		fetch_group_args "${FETCH_GROUPS[0]}"
 		exec av-fetch "${REPLY_ARGS[@]}"
 	fi
-	trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
+	trap 'stop=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
 	for g in "${FETCH_GROUPS[@]}"; do
+		[ -z "$stop" ] || break
 		fetch_group_args "$g"
 		av-fetch "${REPLY_ARGS[@]}" &
 		child=$!
+		# A signal between the start and $!: the trap had no child to tell.
+		[ -z "$stop" ] || kill -TERM "$child" 2>/dev/null
 		runner_wait_pid "$child"
 		child=''
 		worst=$(runner_worse "$worst" "$RUNNER_WAITED")

@@ -450,6 +450,11 @@ runner_supervise() {
 		RUNNER_QUIET=0
 		RUNNER_GRACE=3
 	fi
+	# Where a nested run leaves its reason for the outer run's stage
+	# (runner_end, runner_attribute); its own stages are given their own.
+	RUNNER_REASON_FILE=
+	[ "$RUNNER_NESTED" = 1 ] && RUNNER_REASON_FILE=${STOCKETL_STAGE_REASON_FILE:-}
+	unset STOCKETL_STAGE_REASON_FILE
 	runner_config_read
 	runner_config_mode
 	runner_settings
@@ -826,6 +831,11 @@ runner_end() {
 		runner_on_failure
 	fi
 	[ "$RUNNER_NESTED" = 1 ] || runner_load_spool
+	# The outer run names this run's reason, not the first line it said.
+	if [ -n "$RUNNER_REASON_FILE" ] && [ "$RUNNER_STATUS" != 0 ] && [ -n "$RUNNER_REASON" ]; then
+		printf '%s\n' "${RUNNER_REASON//$'\n'/ }" >"$RUNNER_REASON_FILE" 2>/dev/null ||
+			runner_log "cannot write $RUNNER_REASON_FILE"
+	fi
 	# The run has ended: nothing for the next run to find (runner_lost).
 	: >"$RUNNER_STATE/locks/$RUNNER_JOB.lock" ||
 		runner_log "cannot empty $RUNNER_STATE/locks/$RUNNER_JOB.lock"
@@ -889,7 +899,8 @@ runner_attempt_init() {
 # A signal to the attempt (from the supervisor or timeout(1)): SIGTERM to
 # the stages that run, once (av-fetch ends at once on a second one); the
 # wait in run_pipeline sends SIGKILL to those still there RUNNER_GRACE
-# seconds later.
+# seconds later.  A job that a watcher runs (runner_watcher_job) is told
+# too; the watchers themselves go on with the commits made.
 runner_attempt_signal() {
 	[ -n "$RUNNER_STOPPING" ] && return 0
 	RUNNER_STOPPING=1
@@ -901,7 +912,29 @@ runner_attempt_signal() {
 		runner_log "stopping: SIGTERM to ${RUNNER_LIVE_NAMES[*]}"
 		kill -TERM "${RUNNER_LIVE[@]}" 2>/dev/null
 	fi
+	local job=''
+	: >"$RUNNER_TMP/stopping"
+	read -r job <"$RUNNER_TMP/watcher-job" 2>/dev/null
+	if [ -n "$job" ]; then
+		runner_log "stopping: SIGTERM to the job of the watcher (pid $job)"
+		kill -TERM "$job" 2>/dev/null
+	fi
 	return 0
+}
+
+# runner_watcher_job CMD...: in a watcher, run a job (the stream's silver)
+# that a stop of the attempt ends: SIGTERM reaches it, and once the
+# attempt is stopping none starts (status 0).  Returns the job's status.
+runner_watcher_job() {
+	[ -e "$RUNNER_TMP/stopping" ] && return 0
+	"$@" &
+	local pid=$!
+	printf '%s\n' "$pid" >"$RUNNER_TMP/watcher-job"
+	# A stop between the start and the file: the attempt found no job to tell.
+	[ -e "$RUNNER_TMP/stopping" ] && kill -TERM "$pid" 2>/dev/null
+	runner_wait_pid "$pid"
+	rm -f "$RUNNER_TMP/watcher-job"
+	return "$RUNNER_WAITED"
 }
 
 runner_attempt_exit() {
@@ -1030,7 +1063,7 @@ run_pipeline() {
 			RUNNER_HELD+=("$gate")
 			out=$d/0.out
 		fi
-		runner_launch "${names[0]}" /dev/null "$out" "${ew[0]}"
+		runner_launch "${names[0]}" /dev/null "$out" "${ew[0]}" "$d/0.reason"
 		pids[0]=$RUNNER_LAUNCHED started[0]=$(runner_now_us)
 		RUNNER_LIVE=("${pids[0]}") RUNNER_LIVE_NAMES=("${names[0]}")
 	fi
@@ -1054,7 +1087,7 @@ run_pipeline() {
 			in="&$r"
 			for ((i = 1; i < n; i++)); do
 				if [ "$i" -lt $((n - 1)) ]; then out=$d/$i.out; else out=-; fi
-				runner_launch "${names[i]}" "$in" "$out" "${ew[i]}"
+				runner_launch "${names[i]}" "$in" "$out" "${ew[i]}" "$d/$i.reason"
 				pids[i]=$RUNNER_LAUNCHED started[i]=$(runner_now_us)
 				in=$d/$i.out
 			done
@@ -1182,13 +1215,15 @@ runner_alive() {
 	[ "${stat%% *}" != Z ]
 }
 
-# runner_launch NAME IN OUT ERRFD: start stage_NAME in the background
-# with its stdin (a path, or &FD: a copy of a descriptor the runner holds),
-# stdout (a path; - keeps the attempt's) and stderr (a copy of ERRFD, a
-# descriptor the runner holds).
+# runner_launch NAME IN OUT ERRFD REASON: start stage_NAME in the
+# background with its stdin (a path, or &FD: a copy of a descriptor the
+# runner holds), stdout (a path; - keeps the attempt's) and stderr (a copy
+# of ERRFD, a descriptor the runner holds); a job run as the stage writes
+# its reason to the file REASON.
 runner_launch() {
 	local name=$1 in=$2 out=$3 err=$4
 	(
+		export STOCKETL_STAGE_REASON_FILE=$5
 		exec 2>&"$err"
 		if [ "${in:0:1}" = "&" ]; then
 			exec <&"${in:1}"
@@ -1310,6 +1345,21 @@ runner_fail() {
 	runner_finish
 }
 
+# runner_reason_of FILE: the reason in a stage's stderr: its first line,
+# passing over the notes that come before a failure without being one
+# (av-fetch's wait for its rate limit, the records that tick-normalize
+# and tick-validate quarantine), unless it holds nothing else.
+runner_reason_of() {
+	awk '
+		NR == 1 { first = $0 }
+		/^av-fetch: waiting [0-9]+ s: [0-9]+ calls a minute$/ { next }
+		/^tick-normalize: .*: line [0-9]+: .* rejected: / { next }
+		/^tick-validate: .*: record [0-9]+: quarantined by "/ { next }
+		/^[a-z-]+: \.\.\. and [0-9]+ more/ { next }
+		{ print; found = 1; exit }
+		END { if (!found && NR > 0) print first }' "$1" 2>/dev/null
+}
+
 # runner_attribute DIR NAMES STATUSES: fold the pipeline's stage statuses
 # into the run's status.
 #
@@ -1323,7 +1373,9 @@ runner_fail() {
 # failed check) is the pipeline's.  A stage that could not be run at all
 # (126, 127) is a configuration error (78); one killed by another signal,
 # or ending with a status outside the table, an internal error (70).
-# The reason is the failing stage's first line on stderr.
+# The reason is the failing stage's first message on stderr
+# (runner_reason_of), or the reason that a job run as the stage left
+# (runner_end).
 runner_attribute() {
 	local d=$1 i st mapped first='' worst=0 worst_i='' why
 	local -n _names=$2 _status=$3
@@ -1362,7 +1414,9 @@ runner_attribute() {
 	if [ "$(runner_rank "$RUNNER_STATUS")" -ge 3 ] || [ "$(runner_rank "$st")" -le "$(runner_rank "$RUNNER_STATUS")" ]; then
 		return 0
 	fi
-	why=$(head -n 1 "$d/$i.txt" 2>/dev/null)
+	# A job run as the stage (bronze in stock-etl) left its own reason.
+	why=$(head -n 1 "$d/$i.reason" 2>/dev/null)
+	[ -n "$why" ] || why=$(runner_reason_of "$d/$i.txt")
 	case ${_status[i]} in
 	78) [ "$st" != "${_status[i]}" ] && why="${why:-command not found}" ;;
 	esac
