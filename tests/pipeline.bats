@@ -339,12 +339,14 @@ bronze() {
 	assert_output '["stream",0,null,"stopped by SIGTERM during stage follow"]'
 	run jq -r '.newest' var/watermarks/bronze.ndjson
 	assert_output 2025-06-17T16:25:00Z
-	# silver after each of the three commits, under the stream's run id
+	# silver after each of the three commits, under the stream's run id; a
+	# silver run that starts after the next commit has landed (a loaded
+	# machine) takes both, and the one after it has nothing left to take
 	assert_equal "$(delta-append --txn-version silver/bronze silver)" 3
 	run jq -r 'select(.txn) | .txn.version' "$STOCKETL_LAKE"/silver/_delta_log/0000000000000000000[1-9].json
-	assert_output $'1\n2\n3'
+	assert_regex "$output" $'^1\n(2\n)?3$'
 	run facts stage 'select(.job == "silver" and .stage == "merge") | .status'
-	assert_output $'0\n0\n0'
+	assert_regex "$output" $'^0\n0(\n0)?$'
 	# each bar once in silver, at its latest value: 102 bars in all
 	assert_equal "$(delta-cat silver | wc -l)" 102
 	# 12:20 formed at 107.43 in the second cycle and was revised to 107.40 in the third

@@ -77,10 +77,17 @@ struct delta_txn {
 /*
  * A checkpoint in flight: the thread writes it from a copy of the
  * snapshot at its version, which nothing else touches, into run_ok and
- * run_err.  Once joined, its outcome is the result that
- * delta_checkpointer_poll() takes (a result not taken is replaced by the
- * next one).
+ * run_err.  Once joined, its outcome joins the results that
+ * delta_checkpointer_poll() takes, oldest first: the next checkpoint due
+ * joins the one before it, which may have finished unseen, and its
+ * failure must still be told.
  */
+struct ckpt_result {
+	int64_t version;
+	int ok;
+	struct err_msg err;
+};
+
 struct delta_checkpointer {
 	pthread_t th;
 	int running;               /* th was started and not yet joined */
@@ -88,10 +95,8 @@ struct delta_checkpointer {
 	int64_t run_version;
 	int run_ok;
 	struct err_msg run_err;
-	int done; /* a result not yet taken: */
-	int64_t version;
-	int ok;
-	struct err_msg err;
+	struct ckpt_result *res; /* results not yet taken, oldest first */
+	size_t nres, capres;
 };
 
 /* Lifetime ------------------------------------------------------------------------- */
@@ -1110,10 +1115,23 @@ static void checkpointer_join(struct delta_checkpointer *k, int wait)
 	delta_snapshot_free(k->cp);
 	free(k->cp);
 	k->cp = NULL;
-	k->done = 1;
-	k->version = k->run_version;
-	k->ok = k->run_ok;
-	k->err = k->run_err;
+	if (k->nres == k->capres) {
+		size_t cap = k->capres ? k->capres * 2 : 4;
+		struct ckpt_result *r = realloc(k->res, cap * sizeof *r);
+		if (!r) { /* without memory, the newest result stands for the last */
+			if (k->nres)
+				k->nres--;
+			else
+				return;
+		} else {
+			k->res = r;
+			k->capres = cap;
+		}
+	}
+	struct ckpt_result *r = &k->res[k->nres++];
+	r->version = k->run_version;
+	r->ok = k->run_ok;
+	r->err = k->run_err;
 }
 
 int delta_checkpointer_poll(struct delta_checkpointer *k, int wait, int64_t *version,
@@ -1121,14 +1139,16 @@ int delta_checkpointer_poll(struct delta_checkpointer *k, int wait, int64_t *ver
 {
 	if (!k)
 		return 0;
-	checkpointer_join(k, wait);
-	if (!k->done)
+	if (!k->nres)
+		checkpointer_join(k, wait);
+	if (!k->nres)
 		return 0;
-	k->done = 0;
-	*version = k->version;
-	if (k->ok)
+	struct ckpt_result r = k->res[0];
+	memmove(k->res, k->res + 1, --k->nres * sizeof *k->res);
+	*version = r.version;
+	if (r.ok)
 		return 1;
-	*e = k->err;
+	*e = r.err;
 	return -1;
 }
 
@@ -1137,6 +1157,7 @@ void delta_checkpointer_free(struct delta_checkpointer *k)
 	if (!k)
 		return;
 	checkpointer_join(k, 1);
+	free(k->res);
 	free(k);
 }
 

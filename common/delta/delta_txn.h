@@ -203,9 +203,10 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
  * written in the commit, as without a checkpointer.
  *
  * delta_checkpointer_poll() takes the result of a checkpoint that has
- * finished (wait 1: waits for the one in flight): 1 with *version when it
- * was written, -1 with *version and e when it failed, 0 when none is
- * there to take.  A failed checkpoint fails nothing else.
+ * finished, the oldest not yet taken first (wait 1: waits for the one in
+ * flight when none is left): 1 with *version when it was written, -1 with
+ * *version and e when it failed, 0 when none is there to take; call it
+ * until it says 0.  A failed checkpoint fails nothing else.
  */
 struct delta_checkpointer;
 struct delta_checkpointer *delta_checkpointer_new(void);

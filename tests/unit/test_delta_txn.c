@@ -553,6 +553,45 @@ static void test_a_checkpoint_written_behind_holds_its_own_version(void)
 	t_table_free(&t);
 }
 
+/*
+ * The checkpoint due at 4 waits for the one of 2, which has finished
+ * unseen: the outcome of both is taken, oldest first, and neither is
+ * lost to the other (a failure of the first would go untold).
+ */
+static void test_every_checkpoint_written_behind_is_told(void)
+{
+	struct t_table t;
+	struct err_msg e;
+	t_table_new(&t, 2);
+	t_append(&t, 1, "a", NULL);
+	struct delta_store *store = delta_store_link(t.root, NULL);
+	struct delta_snapshot s = snap_of(&t, 0);
+	struct delta_checkpointer *k = delta_checkpointer_new();
+	struct delta_kv kv = {(char *)"p", (char *)"b"};
+	const char *paths[] = {"p=b/2.parquet", "p=b/3.parquet", "p=b/4.parquet"};
+	for (int i = 0; i < 3; i++) {
+		struct delta_txn *x = delta_txn_begin(&s, store, "WRITE");
+		struct delta_file f = file(paths[i], &kv, NULL);
+		delta_txn_add(x, &f);
+		delta_txn_set_checkpointer(x, k);
+		struct delta_commit_info info;
+		T_EQ_INT(delta_txn_commit(x, &info, &e), 0);
+		T_EQ_INT(info.version, 2 + i);
+		T_EQ_INT(info.checkpoint, i == 1 ? 0 : 2);
+		delta_txn_free(x);
+	}
+	int64_t v = -1;
+	T_EQ_INT(delta_checkpointer_poll(k, 1, &v, &e), 1);
+	T_EQ_INT(v, 2);
+	T_EQ_INT(delta_checkpointer_poll(k, 1, &v, &e), 1);
+	T_EQ_INT(v, 4);
+	T_EQ_INT(delta_checkpointer_poll(k, 1, &v, &e), 0);
+	delta_checkpointer_free(k);
+	delta_snapshot_free(&s);
+	delta_store_close(store);
+	t_table_free(&t);
+}
+
 static void test_two_creators_race_for_version_0(void)
 {
 	struct t_table t;
@@ -610,6 +649,7 @@ int main(void)
 	T_RUN(test_an_append_only_table_takes_no_removal_of_data);
 	T_RUN(test_the_barrier_holds_the_commit_back_until_it_returns);
 	T_RUN(test_a_checkpoint_written_behind_holds_its_own_version);
+	T_RUN(test_every_checkpoint_written_behind_is_told);
 	T_RUN(test_two_creators_race_for_version_0);
 	T_DONE();
 }
