@@ -71,7 +71,7 @@ record() {
 		[.stages[] | [.stage, .status, .duration_s, .records_in, .records_out]]]' <<<"$output"
 	assert_output "$(printf '%s\n' \
 		'["r2",2,null,null,null,null,null,[["fetch",0,1,null,4]]]' \
-		'["r2",1,2,"validate","a check failed",2,null,[["fetch",0,1,null,4],["validate",2,1,400,0]]]' \
+		'["r2",1,2,"validate","a check failed",2,0,[["fetch",0,1,null,4],["validate",2,1,400,0]]]' \
 		'["r1",1,0,null,null,4,400,[["fetch",0,2,null,4],["validate",0,1.5,400,400]]]')"
 	run etl-history --now "$NOW" --limit 1
 	assert_equal "$(jq -c '[.runs[].run_id]' <<<"$output")" '["r2"]'
@@ -88,7 +88,7 @@ record() {
 	assert_line --index 1 --regexp '^RUN +ATTEMPT +JOB +STARTED +DURATION +STATUS +FAILED STAGE +ROWS$'
 	assert_line --index 2 --regexp '^r2 +2 +intraday +2026-12-06T10:21:00Z +- +running +- +-$'
 	assert_line --index 3 --regexp '^  fetch +2026-12-06T10:21:00Z +1\.0s +0 +- in, 4 out, 0 rejected$'
-	assert_line --index 4 --regexp '^r2 +1 +intraday +2026-12-06T10:20:00Z +2\.0s +2 +validate +-$'
+	assert_line --index 4 --regexp '^r2 +1 +intraday +2026-12-06T10:20:00Z +2\.0s +2 +validate +0$'
 	assert_equal "${#lines[@]}" 7
 }
 

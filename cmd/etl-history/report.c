@@ -365,6 +365,10 @@ static int runs_fold(const struct store *s, struct runs *r)
 		a->n++;
 		r->members[i] = m[i].fact;
 	}
+	/* An attempt that ended without a commit committed no row: 0, not unknown. */
+	for (size_t i = 0; i < r->n; i++)
+		if (r->a[i].state == S_ENDED && r->a[i].rows == META_NULL)
+			r->a[i].rows = 0;
 	free(idx);
 	free(m);
 	return 0;
