@@ -306,9 +306,10 @@ bronze() {
 	bars fx/c1.json IBM 5 "2025-06-17 04:00" 100 forming
 	bars fx/c2.json IBM 5 "2025-06-17 04:05" 100 forming
 	bars fx/c3.json IBM 5 "2025-06-17 04:10" 100 forming
-	# the fourth answer is slow: SIGTERM arrives while it is awaited
+	# the fourth answer is slow: SIGTERM arrives while it is awaited, once
+	# silver has taken the third commit (a stop ends a silver run going)
 	job_serve '[{"match": {"symbol": "IBM"}, "responses": [{"file": "c1.json"}, {"file": "c2.json"}, {"file": "c3.json"},
-	        {"file": "c3.json", "delay_ms": 1500}]}]'
+	        {"file": "c3.json", "delay_ms": 4000}]}]'
 	# Cycles every 3 s, the first (after the catch-up) at once: start just
 	# after a boundary, so that each commit's watermarks are written well
 	# before the next cycle.
@@ -319,6 +320,10 @@ bronze() {
 	local pid=$! i
 	for ((i = 0; i < 300; i++)); do
 		[ "$(requests | wc -l)" -ge 4 ] && break
+		sleep 0.05
+	done
+	for ((i = 0; i < 300; i++)); do
+		[ "$(delta-append --txn-version silver/bronze silver 2>/dev/null)" = 3 ] && break
 		sleep 0.05
 	done
 	sleep 0.3
