@@ -420,6 +420,37 @@ json_stats() {
 	[ -f "$log"/00000000000000000000.json ]
 }
 
+@test "--cleanup-log judges the age of commits by their in-commit timestamps in a table that has them, not by their file times" {
+	test_lake_skip "the test edits the log behind the commit store"
+	delta-create t -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+		--property delta.enableInCommitTimestamps=true
+	gen-ticks -b 12 4 | delta-append -q t
+	log=lake/t/_delta_log
+	# versions 0-11 say they were committed 40 days ago; their files are fresh
+	old=$((($(date +%s) - 40 * 86400) * 1000))
+	for v in $(seq 0 11); do
+		f=$log/$(printf '%020d' "$v").json
+		jq -c --argjson t $((old + v)) 'if .commitInfo then .commitInfo.inCommitTimestamp = $t else . end' "$f" >c
+		cat c >"$f"
+	done
+	rows t >before
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 10 commits, 0 checkpoint files and 0 other files; the log starts at the checkpoint of version 10"
+	[ ! -e "$log"/00000000000000000009.json ]
+	rows t >after
+	cmp before after
+	# the converse: old files, fresh in-commit timestamps
+	delta-create u -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+		--property delta.enableInCommitTimestamps=true
+	gen-ticks -b 12 4 | delta-append -q u
+	age lake/u/_delta_log/*
+	run --separate-stderr delta-compact --cleanup-log u
+	assert_success
+	assert_equal "$stderr" "delta-compact: u: no commit older than the log retention (30d) lies below a usable checkpoint; nothing deleted"
+	[ -f lake/u/_delta_log/00000000000000000000.json ]
+}
+
 @test "errors: options without their operation, bad values, not a table" {
 	run --separate-stderr delta-compact --dry-run --checkpoint t
 	assert_failure 64

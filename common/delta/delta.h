@@ -383,6 +383,19 @@ struct delta_load_opts {
 int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
                         struct delta_snapshot *snap, struct err_msg *e);
 /*
+ * The latest version of the log of the table at root committed at or
+ * before at (epoch ms), by the commit times time travel goes by
+ * (delta_load_opts.timestamp: in-commit timestamps from their enablement
+ * on, else file times made increasing), as of the table's latest state
+ * latest (loaded with or without its files).  Log cleanup's cutoff commit
+ * (PROTOCOL.md, "Metadata Cleanup").  1 with *version set, 0 when no
+ * version that can be read was committed by then, -1 with e set (a commit
+ * without its in-commit timestamp, bad enablement properties: EX_DATAERR;
+ * I/O: EX_IOERR).
+ */
+int delta_version_at(const char *root, const struct delta_snapshot *latest, int64_t at,
+                     int64_t *version, struct err_msg *e);
+/*
  * Wait for a deferred gap check (delta_load_opts.defer_check).  Returns 0
  * when the log has no gap after the snapshot (newer versions may exist:
  * other writers' commits, to be read in order after it),
