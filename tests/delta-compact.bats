@@ -451,6 +451,27 @@ json_stats() {
 	[ -f lake/u/_delta_log/00000000000000000000.json ]
 }
 
+@test "--cleanup-log deletes the version checksums below the checkpoint it starts the log at, and the staged commits of versions at or below it" {
+	ticks_table t 12
+	log=lake/t/_delta_log
+	mkdir "$log"/_staged_commits
+	for v in 9 10 11; do
+		echo '{}' >"$log/_staged_commits/$(printf '%020d' "$v").3a0d65cd-4056-49b8-937b-95f9e3ee90e5.json"
+	done
+	echo '{}' >"$log"/_staged_commits/notes.json
+	echo '{}' >"$log"/00000000000000000005.crc
+	echo '{}' >"$log"/00000000000000000010.crc
+	age "$log"/* "$log"/_staged_commits/*
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 10 commits, 0 checkpoint files and 3 other files; the log starts at the checkpoint of version 10"
+	[ ! -e "$log"/00000000000000000005.crc ]
+	[ -f "$log"/00000000000000000010.crc ]
+	run ls "$log"/_staged_commits
+	assert_output "00000000000000000011.3a0d65cd-4056-49b8-937b-95f9e3ee90e5.json
+notes.json"
+}
+
 @test "errors: options without their operation, bad values, not a table" {
 	run --separate-stderr delta-compact --dry-run --checkpoint t
 	assert_failure 64

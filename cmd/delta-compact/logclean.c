@@ -14,7 +14,8 @@
  * from it up takes the newest checkpoint at or below the version asked.
  * As PROTOCOL.md ("Metadata Cleanup") and Spark have it, the cutoff is
  * midnight UTC of the day the retention reaches back to, and a log
- * compaction file goes when its range starts at or below that checkpoint.
+ * compaction file goes when its range starts at or below that checkpoint,
+ * and a staged commit (_delta_log/_staged_commits) when its version is.
  * Before anything is deleted the checkpoint is read back whole: a damaged
  * one is never made the only way into the table.  Then, in a table with
  * V2 checkpoints, the files of _delta_log/_sidecars that are older than
@@ -327,6 +328,44 @@ out:
 	return deleted;
 }
 
+/*
+ * Delete the staged commits of _delta_log/_staged_commits
+ * (<version>.<uuid>.json, PROTOCOL.md "Staged commit") of versions at or
+ * below start, as the protocol's metadata cleanup does: the log starts at
+ * that version's checkpoint now, and a catalog ratifies no version that
+ * old.  The count deleted, or -1 with the error reported.
+ */
+static int64_t clean_staged(const char *dir, int64_t start)
+{
+	char sdir[8192 + 32];
+	snprintf(sdir, sizeof sdir, "%s/_staged_commits", dir);
+	DIR *d = opendir(sdir);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		err_error("%s: %s", sdir, strerror(errno));
+		return -1;
+	}
+	int64_t deleted = 0, v;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		if (len <= 26 || n[20] != '.' || strcmp(n + len - 5, ".json") != 0 ||
+		    digits(n, 20, &v) < 0 || v > start)
+			continue;
+		if (unlinkat(dirfd(d), n, 0) < 0 && errno != ENOENT) {
+			err_error("%s/%s: %s", sdir, n, strerror(errno));
+			deleted = -1;
+			break;
+		}
+		err_debug("deleted %s/%s", sdir, n);
+		deleted++;
+	}
+	closedir(d);
+	return deleted;
+}
+
 int compact_cleanup_log(struct compact *c)
 {
 	struct delta_snapshot snap;
@@ -417,6 +456,13 @@ int compact_cleanup_log(struct compact *c)
 			checkpoints++;
 		else
 			others++;
+	}
+	if (rc == EX_OK) {
+		int64_t staged = clean_staged(dir, start);
+		if (staged < 0)
+			rc = EX_IOERR;
+		else
+			others += staged;
 	}
 	err_warn("%s: log cleanup (retention %s): deleted %" PRId64 " commit%s, %" PRId64
 	         " checkpoint file%s and %" PRId64 " other file%s; the log starts at the "
