@@ -897,6 +897,23 @@ small_files() {
 	assert_equal "$stderr" "delta-compact: [compact] target_file_size: expected an integer from 4096 to 1099511627776, got 'big'"
 }
 
+@test "--order-by names columns as --where does: exactly, else the only one that matches ignoring case" {
+	ticks_table t 3 8
+	rows t >before
+	run --separate-stderr delta-compact --order-by TRADE_TIMESTAMP,Symbol t
+	assert_success
+	assert_regex "$stderr" '^delta-compact: t: optimize: 3 files \([0-9.]+ KiB\) rewritten into 1 '
+	rows t >after
+	cmp before after
+	f=$(live_files t)
+	parquet-cat "lake/t/$f" | jq -r '"\(.trade_timestamp) \(.symbol)"' >order
+	sort -c order
+	[ "$(sort -u order | wc -l)" -eq 24 ]
+	run --separate-stderr delta-compact --order-by symbol,Trade_Timestampx t
+	assert_failure 64
+	assert_equal "$stderr" "delta-compact: t: --order-by: no column 'Trade_Timestampx' in the table"
+}
+
 @test "optimize orders the rows of a table with a merge key by that key" {
 	delta-create -q s --schema "$STOCKETL_ROOT/conf/tables/silver.schema" --partition-by trade_date \
 		--merge-key trade_timestamp,symbol,interval

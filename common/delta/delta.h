@@ -100,6 +100,12 @@ int delta_schema_equal(const struct delta_schema *a, const struct delta_schema *
 /* The top-level column named name, or NULL. */
 const struct delta_field *delta_schema_find(const struct delta_schema *s, const char *name);
 /*
+ * The top-level column a user names (delta-cat --columns and --where,
+ * delta-compact --order-by): the one named name exactly, else the only one
+ * that matches it ignoring case; NULL when none or several do.
+ */
+const struct delta_field *delta_schema_column(const struct delta_schema *s, const char *name);
+/*
  * Column mapping mode ("none", "name" or "id": delta.columnMapping.mode):
  * give every field its physical name and, in mode id, its id, from its
  * metadata.  -1 (e set) for an unknown mode or a field without them.
