@@ -420,6 +420,58 @@ json_stats() {
 	[ -f "$log"/00000000000000000000.json ]
 }
 
+@test "--cleanup-log judges the age of commits by their in-commit timestamps in a table that has them, not by their file times" {
+	test_lake_skip "the test edits the log behind the commit store"
+	delta-create t -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+		--property delta.enableInCommitTimestamps=true
+	gen-ticks -b 12 4 | delta-append -q t
+	log=lake/t/_delta_log
+	# versions 0-11 say they were committed 40 days ago; their files are fresh
+	old=$((($(date +%s) - 40 * 86400) * 1000))
+	for v in $(seq 0 11); do
+		f=$log/$(printf '%020d' "$v").json
+		jq -c --argjson t $((old + v)) 'if .commitInfo then .commitInfo.inCommitTimestamp = $t else . end' "$f" >c
+		cat c >"$f"
+	done
+	rows t >before
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 10 commits, 0 checkpoint files and 0 other files; the log starts at the checkpoint of version 10"
+	[ ! -e "$log"/00000000000000000009.json ]
+	rows t >after
+	cmp before after
+	# the converse: old files, fresh in-commit timestamps
+	delta-create u -q --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" \
+		--property delta.enableInCommitTimestamps=true
+	gen-ticks -b 12 4 | delta-append -q u
+	age lake/u/_delta_log/*
+	run --separate-stderr delta-compact --cleanup-log u
+	assert_success
+	assert_equal "$stderr" "delta-compact: u: no commit older than the log retention (30d) lies below a usable checkpoint; nothing deleted"
+	[ -f lake/u/_delta_log/00000000000000000000.json ]
+}
+
+@test "--cleanup-log deletes the version checksums below the checkpoint it starts the log at, and the staged commits of versions at or below it" {
+	ticks_table t 12
+	log=lake/t/_delta_log
+	mkdir "$log"/_staged_commits
+	for v in 9 10 11; do
+		echo '{}' >"$log/_staged_commits/$(printf '%020d' "$v").3a0d65cd-4056-49b8-937b-95f9e3ee90e5.json"
+	done
+	echo '{}' >"$log"/_staged_commits/notes.json
+	echo '{}' >"$log"/00000000000000000005.crc
+	echo '{}' >"$log"/00000000000000000010.crc
+	age "$log"/* "$log"/_staged_commits/*
+	run --separate-stderr delta-compact --cleanup-log t
+	assert_success
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 10 commits, 0 checkpoint files and 3 other files; the log starts at the checkpoint of version 10"
+	[ ! -e "$log"/00000000000000000005.crc ]
+	[ -f "$log"/00000000000000000010.crc ]
+	run ls "$log"/_staged_commits
+	assert_output "00000000000000000011.3a0d65cd-4056-49b8-937b-95f9e3ee90e5.json
+notes.json"
+}
+
 @test "errors: options without their operation, bad values, not a table" {
 	run --separate-stderr delta-compact --dry-run --checkpoint t
 	assert_failure 64
@@ -843,6 +895,23 @@ small_files() {
 	run --separate-stderr delta-compact --config c.ini t
 	assert_failure 78
 	assert_equal "$stderr" "delta-compact: [compact] target_file_size: expected an integer from 4096 to 1099511627776, got 'big'"
+}
+
+@test "--order-by names columns as --where does: exactly, else the only one that matches ignoring case" {
+	ticks_table t 3 8
+	rows t >before
+	run --separate-stderr delta-compact --order-by TRADE_TIMESTAMP,Symbol t
+	assert_success
+	assert_regex "$stderr" '^delta-compact: t: optimize: 3 files \([0-9.]+ KiB\) rewritten into 1 '
+	rows t >after
+	cmp before after
+	f=$(live_files t)
+	parquet-cat "lake/t/$f" | jq -r '"\(.trade_timestamp) \(.symbol)"' >order
+	sort -c order
+	[ "$(sort -u order | wc -l)" -eq 24 ]
+	run --separate-stderr delta-compact --order-by symbol,Trade_Timestampx t
+	assert_failure 64
+	assert_equal "$stderr" "delta-compact: t: --order-by: no column 'Trade_Timestampx' in the table"
 }
 
 @test "optimize orders the rows of a table with a merge key by that key" {

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/buf.h"
 #include "base/cli.h"
@@ -61,21 +60,6 @@ struct opts {
 	int64_t batch_every; /* 0: no batch markers */
 	const char *batch_app;
 };
-
-/* A top-level column by name: exactly, else the only one that matches ignoring case. */
-static const struct delta_field *find_column(const struct delta_schema *s, const char *name)
-{
-	const struct delta_field *f = delta_schema_find(s, name), *hit = NULL;
-	if (f)
-		return f;
-	for (size_t i = 0; i < s->n; i++)
-		if (strcasecmp(s->fields[i].name, name) == 0) {
-			if (hit)
-				return NULL;
-			hit = &s->fields[i];
-		}
-	return hit;
-}
 
 static int is_partition(const struct delta_metadata *m, const char *name)
 {
@@ -127,7 +111,7 @@ static int build_columns(const struct opts *o, const struct delta_snapshot *snap
 			size_t len = strlen(name);
 			while (len && name[len - 1] == ' ')
 				name[--len] = '\0';
-			const struct delta_field *f = find_column(s, name);
+			const struct delta_field *f = delta_schema_column(s, name);
 			if (!f) {
 				unknown_column("--columns", name, snap->root, s);
 				free(list);
@@ -150,7 +134,7 @@ static int build_columns(const struct opts *o, const struct delta_snapshot *snap
 	}
 	for (size_t k = 0; k < w->n; k++) {
 		struct delta_pred *p = &w->p[k];
-		p->f = find_column(s, p->column);
+		p->f = delta_schema_column(s, p->column);
 		if (!p->f) {
 			unknown_column("--where", p->column, snap->root, s);
 			return EX_USAGE;

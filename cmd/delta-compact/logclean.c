@@ -4,15 +4,18 @@
  *
  * Cleanup follows Delta's rule for expired log files: they are deleted only
  * below a checkpoint, so that every version still kept can be rebuilt.
- * The checkpoint chosen is the newest one at or below which every commit
- * is older than delta.logRetentionDuration (30 days by default): the
- * versions before it stopped being the table's latest before the cutoff,
- * so no reader within the retention can ask for them.  That checkpoint and
+ * The checkpoint chosen is the newest one at or below the cutoff commit,
+ * the newest commit older than delta.logRetentionDuration (30 days by
+ * default) by the commit times that time travel goes by (in-commit
+ * timestamps where the table has them, else file times): the versions
+ * before it stopped being the table's latest before the cutoff, so no
+ * reader within the retention can ask for them.  That checkpoint and
  * its commit stay, and the log then starts there; replay of any version
  * from it up takes the newest checkpoint at or below the version asked.
  * As PROTOCOL.md ("Metadata Cleanup") and Spark have it, the cutoff is
  * midnight UTC of the day the retention reaches back to, and a log
- * compaction file goes when its range starts at or below that checkpoint.
+ * compaction file goes when its range starts at or below that checkpoint,
+ * and a staged commit (_delta_log/_staged_commits) when its version is.
  * Before anything is deleted the checkpoint is read back whole: a damaged
  * one is never made the only way into the table.  Then, in a table with
  * V2 checkpoints, the files of _delta_log/_sidecars that are older than
@@ -74,7 +77,6 @@ struct log_file {
 	int64_t last;    /* the last one (a compacted commit range), else version */
 	int kind;
 	int parts; /* checkpoints: the part count (1 for a single file, 0 for a UUID-named one) */
-	int64_t mtime_ms;
 };
 
 struct log_list {
@@ -174,14 +176,6 @@ static int list_log(const char *dir, struct log_list *l, struct err_msg *e)
 		struct log_file f;
 		if (classify(de->d_name, &f) < 0)
 			continue;
-		struct stat st;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT) /* removed meanwhile */
-				continue;
-			err_set(e, EX_IOERR, "%s/%s: %s", dir, de->d_name, strerror(errno));
-			goto fail;
-		}
-		f.mtime_ms = compact_mtime_ms(&st);
 		if (l->n == l->cap) {
 			size_t cap = l->cap ? l->cap * 2 : 256;
 			struct log_file *nf = realloc(l->f, cap * sizeof *nf);
@@ -334,6 +328,44 @@ out:
 	return deleted;
 }
 
+/*
+ * Delete the staged commits of _delta_log/_staged_commits
+ * (<version>.<uuid>.json, PROTOCOL.md "Staged commit") of versions at or
+ * below start, as the protocol's metadata cleanup does: the log starts at
+ * that version's checkpoint now, and a catalog ratifies no version that
+ * old.  The count deleted, or -1 with the error reported.
+ */
+static int64_t clean_staged(const char *dir, int64_t start)
+{
+	char sdir[8192 + 32];
+	snprintf(sdir, sizeof sdir, "%s/_staged_commits", dir);
+	DIR *d = opendir(sdir);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		err_error("%s: %s", sdir, strerror(errno));
+		return -1;
+	}
+	int64_t deleted = 0, v;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		if (len <= 26 || n[20] != '.' || strcmp(n + len - 5, ".json") != 0 ||
+		    digits(n, 20, &v) < 0 || v > start)
+			continue;
+		if (unlinkat(dirfd(d), n, 0) < 0 && errno != ENOENT) {
+			err_error("%s/%s: %s", sdir, n, strerror(errno));
+			deleted = -1;
+			break;
+		}
+		err_debug("deleted %s/%s", sdir, n);
+		deleted++;
+	}
+	closedir(d);
+	return deleted;
+}
+
 int compact_cleanup_log(struct compact *c)
 {
 	struct delta_snapshot snap;
@@ -347,12 +379,28 @@ int compact_cleanup_log(struct compact *c)
 	int v2 = 0;
 	for (size_t i = 0; i < snap.protocol.n_reader_features; i++)
 		v2 |= strcmp(snap.protocol.reader_features[i], "v2Checkpoint") == 0;
-	delta_snapshot_free(&snap);
 	if (bad) {
 		err_error("%s: delta.logRetentionDuration: expected an interval such as "
 		          "'interval 30 days', got '%s'",
 		          c->table, prop);
+		delta_snapshot_free(&snap);
 		return EX_DATAERR;
+	}
+	/* Midnight UTC of the day the retention reaches back to (PROTOCOL.md, "Metadata Cleanup"). */
+	int64_t cutoff = c->now_ms - retention, day = 86400000;
+	cutoff = cutoff >= 0 ? cutoff / day * day : -((-cutoff + day - 1) / day * day);
+	/*
+	 * The cutoff commit, the newest committed at or before the cutoff, by
+	 * the commit times of time travel: in a table with in-commit
+	 * timestamps, the commits from their enablement on are as old as their
+	 * commitInfo says, whatever their files' times.
+	 */
+	int64_t cutoff_commit = -1;
+	int found = delta_version_at(c->root, &snap, cutoff, &cutoff_commit, &e);
+	delta_snapshot_free(&snap);
+	if (found < 0) {
+		err_error("%s", e.text);
+		return e.status;
 	}
 	char dir[8192], rtext[32];
 	compact_duration_text(retention, rtext, sizeof rtext);
@@ -365,24 +413,14 @@ int compact_cleanup_log(struct compact *c)
 		err_error("%s", e.text);
 		return e.status;
 	}
-	/* Midnight UTC of the day the retention reaches back to (PROTOCOL.md, "Metadata Cleanup"). */
-	int64_t cutoff = c->now_ms - retention, day = 86400000;
-	cutoff = cutoff >= 0 ? cutoff / day * day : -((-cutoff + day - 1) / day * day);
 	/*
-	 * expired_below: every commit below it is older than the cutoff.  The
-	 * start is the newest complete checkpoint whose own commit (when kept)
-	 * is past the cutoff too, up to the latest version.
+	 * The start is the newest complete checkpoint at or below the cutoff
+	 * commit, up to the latest version.
 	 */
-	int64_t expired_below = latest + 1;
-	for (size_t i = 0; i < l.n; i++)
-		if (l.f[i].kind == LOG_COMMIT && l.f[i].mtime_ms > cutoff) {
-			expired_below = l.f[i].version;
-			break;
-		}
 	int64_t start = -1;
-	for (size_t i = l.n; i-- > 0;) {
+	for (size_t i = l.n; found && i-- > 0;) {
 		const struct log_file *f = &l.f[i];
-		if (f->kind != LOG_CHECKPOINT || f->version >= expired_below ||
+		if (f->kind != LOG_CHECKPOINT || f->version > cutoff_commit ||
 		    f->version > latest || f->version <= start || !checkpoint_complete(&l, i))
 			continue;
 		if (f->version <= l.f[0].version)
@@ -418,6 +456,13 @@ int compact_cleanup_log(struct compact *c)
 			checkpoints++;
 		else
 			others++;
+	}
+	if (rc == EX_OK) {
+		int64_t staged = clean_staged(dir, start);
+		if (staged < 0)
+			rc = EX_IOERR;
+		else
+			others += staged;
 	}
 	err_warn("%s: log cleanup (retention %s): deleted %" PRId64 " commit%s, %" PRId64
 	         " checkpoint file%s and %" PRId64 " other file%s; the log starts at the "

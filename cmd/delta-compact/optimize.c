@@ -330,21 +330,20 @@ static int resolve_target(struct optimize *o)
 }
 
 /*
- * Add column name[0..n) of the schema to the sort columns; -1 when there
+ * Add the column name names, as delta-cat names columns (exactly, else the
+ * only one that matches ignoring case), to the sort columns; -1 when there
  * is no such column, -2 when it is nested (a struct, array or map has no
  * order).
  */
-static int add_sort_col(struct optimize *o, const char *name, size_t n)
+static int add_sort_col(struct optimize *o, const char *name)
 {
-	for (size_t i = 0; i < o->schema->n; i++)
-		if (strlen(o->schema->fields[i].name) == n &&
-		    memcmp(o->schema->fields[i].name, name, n) == 0) {
-			if (!delta_type_is_primitive(o->schema->fields[i].type))
-				return -2;
-			o->sort_cols[o->nsort++] = i;
-			return 0;
-		}
-	return -1;
+	const struct delta_field *f = delta_schema_column(o->schema, name);
+	if (!f)
+		return -1;
+	if (!delta_type_is_primitive(f->type))
+		return -2;
+	o->sort_cols[o->nsort++] = (size_t)(f - o->schema->fields);
+	return 0;
 }
 
 /* Parse a comma-separated list of columns (or a JSON array of names) into the sort columns. */
@@ -362,7 +361,7 @@ static int parse_order(struct optimize *o, const char *list, const char *what, i
 		int bad = !j || json_type(j) != JSON_ARRAY;
 		for (size_t i = 0; !bad && i < n && o->nsort < o->schema->n; i++) {
 			const char *s = json_str(json_at(j, i));
-			bad = !s || add_sort_col(o, s, strlen(s)) < 0;
+			bad = !s || add_sort_col(o, s) < 0;
 		}
 		json_free(j);
 		if (bad) {
@@ -383,7 +382,13 @@ static int parse_order(struct optimize *o, const char *list, const char *what, i
 		}
 		while (n && p[n - 1] == ' ')
 			n--;
-		int got = n ? add_sort_col(o, p, n) : -1;
+		char *name = strndup(p, n);
+		if (!name) {
+			err_error("out of memory");
+			return EX_SOFTWARE;
+		}
+		int got = n ? add_sort_col(o, name) : -1;
+		free(name);
 		if (got < 0) {
 			err_error("%s: %s: %s '%.*s'%s", o->c->table, what,
 			          got == -2 ? "rows cannot be ordered by the nested column"

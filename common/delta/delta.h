@@ -100,6 +100,12 @@ int delta_schema_equal(const struct delta_schema *a, const struct delta_schema *
 /* The top-level column named name, or NULL. */
 const struct delta_field *delta_schema_find(const struct delta_schema *s, const char *name);
 /*
+ * The top-level column a user names (delta-cat --columns and --where,
+ * delta-compact --order-by): the one named name exactly, else the only one
+ * that matches it ignoring case; NULL when none or several do.
+ */
+const struct delta_field *delta_schema_column(const struct delta_schema *s, const char *name);
+/*
  * Column mapping mode ("none", "name" or "id": delta.columnMapping.mode):
  * give every field its physical name and, in mode id, its id, from its
  * metadata.  -1 (e set) for an unknown mode or a field without them.
@@ -382,6 +388,19 @@ struct delta_load_opts {
  */
 int delta_snapshot_load(const char *root, const struct delta_load_opts *o,
                         struct delta_snapshot *snap, struct err_msg *e);
+/*
+ * The latest version of the log of the table at root committed at or
+ * before at (epoch ms), by the commit times time travel goes by
+ * (delta_load_opts.timestamp: in-commit timestamps from their enablement
+ * on, else file times made increasing), as of the table's latest state
+ * latest (loaded with or without its files).  Log cleanup's cutoff commit
+ * (PROTOCOL.md, "Metadata Cleanup").  1 with *version set, 0 when no
+ * version that can be read was committed by then, -1 with e set (a commit
+ * without its in-commit timestamp, bad enablement properties: EX_DATAERR;
+ * I/O: EX_IOERR).
+ */
+int delta_version_at(const char *root, const struct delta_snapshot *latest, int64_t at,
+                     int64_t *version, struct err_msg *e);
 /*
  * Wait for a deferred gap check (delta_load_opts.defer_check).  Returns 0
  * when the log has no gap after the snapshot (newer versions may exist:

@@ -792,3 +792,17 @@ const struct delta_field *delta_schema_find(const struct delta_schema *s, const 
 			return &s->fields[i];
 	return NULL;
 }
+
+const struct delta_field *delta_schema_column(const struct delta_schema *s, const char *name)
+{
+	const struct delta_field *f = delta_schema_find(s, name), *hit = NULL;
+	if (f)
+		return f;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcasecmp(s->fields[i].name, name) == 0) {
+			if (hit)
+				return NULL;
+			hit = &s->fields[i];
+		}
+	return hit;
+}

@@ -129,7 +129,8 @@ static void before_error(const char *root, int64_t v, int64_t when, struct err_m
 /*
  * The latest commit among l->commits[from, to) whose file time, made
  * increasing from commits[from] on, is at or before at.  A file gone since
- * the listing (log cleanup) is passed over.
+ * the listing (log cleanup) is passed over.  0; 1 with e set when none is;
+ * -1 with e set.
  */
 static int by_file_time(const char *root, const struct delta_listing *l, size_t from, size_t to,
                         int64_t at, int64_t *version, int64_t *when, struct err_msg *e)
@@ -155,24 +156,29 @@ static int by_file_time(const char *root, const struct delta_listing *l, size_t 
 	if (*version >= 0)
 		return 0;
 	before_error(root, first, first_time, e);
-	return -1;
+	return 1;
 }
 
-/* The latest commit among l->commits[from, to) whose in-commit timestamp is at or before at. */
+/*
+ * The latest commit among l->commits[from, to) whose in-commit timestamp
+ * is at or before at; returns as by_file_time().
+ */
 static int by_ict(const char *root, const struct delta_listing *l, size_t from, size_t to,
                   int64_t at, int64_t *version, int64_t *when, struct err_msg *e)
 {
 	struct buf text = BUF_INIT;
 	int64_t t;
-	int rc = -1;
+	int rc = 1;
 	if (from >= to) {
 		before_error(root, -1, 0, e);
 		goto out;
 	}
+	rc = -1;
 	if (commit_ict(root, l->commits[from], &text, &t, e) < 0)
 		goto out;
 	if (t > at) {
 		before_error(root, l->commits[from], t, e);
+		rc = 1;
 		goto out;
 	}
 	/* Invariant: the commit at lo is at or before `at`, every one from hi on is after it. */
@@ -196,14 +202,15 @@ out:
 	return rc;
 }
 
-int delta_travel_version(const char *root, const struct delta_listing *l,
-                         const struct delta_snapshot *latest, int64_t at, int64_t *version,
-                         int64_t *when, struct err_msg *e)
+/* delta_travel_version(), with 1 (e set) when no version was committed by at. */
+static int travel(const char *root, const struct delta_listing *l,
+                  const struct delta_snapshot *latest, int64_t at, int64_t *version, int64_t *when,
+                  struct err_msg *e)
 {
 	int64_t oldest = oldest_readable(l);
 	if (oldest < 0) {
 		before_error(root, -1, 0, e);
-		return -1;
+		return 1;
 	}
 	size_t start = commit_index(l, oldest), end = l->ncommits;
 	if (!delta_ict_enabled(latest))
@@ -236,5 +243,24 @@ int delta_travel_version(const char *root, const struct delta_listing *l,
 	}
 	buf_free(&text);
 	before_error(root, start < end ? l->commits[start] : -1, t, e);
-	return -1;
+	return 1;
+}
+
+int delta_travel_version(const char *root, const struct delta_listing *l,
+                         const struct delta_snapshot *latest, int64_t at, int64_t *version,
+                         int64_t *when, struct err_msg *e)
+{
+	return travel(root, l, latest, at, version, when, e) == 0 ? 0 : -1;
+}
+
+int delta_version_at(const char *root, const struct delta_snapshot *latest, int64_t at,
+                     int64_t *version, struct err_msg *e)
+{
+	struct delta_listing l;
+	int64_t when;
+	if (delta_list(root, &l, e) < 0)
+		return -1;
+	int rc = travel(root, &l, latest, at, version, &when, e);
+	delta_listing_free(&l);
+	return rc < 0 ? -1 : rc == 0;
 }
