@@ -1036,6 +1036,40 @@ mapped_table() {
 	assert_regex "$stderr" 'column mapping: field "name" has no delta.columnMapping.physicalName in its metadata$'
 }
 
+@test "column mapping counts only where the protocol has it: reader version 2, or 3 with columnMapping; elsewhere columns go by their names" {
+	# The file has the column under its name and under its physical name.
+	new_table ./t "$(jq -nc '{type: "struct", fields: [{name: "id", type: "long", nullable: true,
+		metadata: {"delta.columnMapping.id": 1, "delta.columnMapping.physicalName": "col-x"}}]}')"
+	jq -c 'if .metaData then .metaData.configuration = {"delta.columnMapping.mode": "name"} else . end' \
+		t/_delta_log/00000000000000000000.json >v0.json
+	mv v0.json t/_delta_log/00000000000000000000.json
+	add_file ./t 0 a.parquet 'SELECT 1::BIGINT AS id, 2::BIGINT AS "col-x"'
+	echo '{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["timestampNtz"],"writerFeatures":["timestampNtz"]}}' \
+		>t/_delta_log/00000000000000000001.json
+	echo '{"protocol":{"minReaderVersion":2,"minWriterVersion":5}}' >t/_delta_log/00000000000000000002.json
+	echo '{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["columnMapping"],"writerFeatures":["columnMapping"]}}' \
+		>t/_delta_log/00000000000000000003.json
+	run -0 delta-cat --at-version 0 ./t
+	assert_output '{"id":1}'
+	run -0 delta-cat --at-version 1 ./t
+	assert_output '{"id":1}'
+	run -0 delta-cat --at-version 2 ./t
+	assert_output '{"id":2}'
+	run -0 delta-cat ./t
+	assert_output '{"id":2}'
+	# The property without the protocol asks nothing of the fields' metadata.
+	mkdir -p u/_delta_log
+	cp t/a.parquet u/
+	jq -c 'if .metaData then .metaData.schemaString |= sub(",?\"delta.columnMapping.physicalName\":\"col-x\""; "") else . end' \
+		t/_delta_log/00000000000000000000.json >u/_delta_log/00000000000000000000.json
+	run -0 delta-cat ./u
+	assert_output '{"id":1}'
+	cp t/_delta_log/00000000000000000002.json u/_delta_log/00000000000000000001.json
+	run --separate-stderr delta-cat ./u
+	assert_failure 65
+	assert_regex "$stderr" 'version 1, line 1: column mapping: field "id" has no delta.columnMapping.physicalName in its metadata$'
+}
+
 # The data file that version V of table T added (the first).
 added_file() { jq -r 'select(.add) | .add.path' "$1/_delta_log/$(printf '%020d' "$2").json" | head -n 1; }
 
