@@ -133,17 +133,22 @@ EOF
 	assert_line '{"as_int":9,"as_long":9,"as_byte":9,"as_short":9,"as_boolean":false,"as_float":9.0,"as_double":9.0,"as_string":"9","as_binary":"CQk=","as_big_decimal":9}'
 }
 
-@test "timestamps, also as legacy partition values, in UTC with microseconds" {
-	run --separate-stderr delta-cat "$DELTA/delta-golden/kernel-timestamp-TIMESTAMP_MICROS"
-	assert_success
-	run jq -c -s 'sort_by(.id) | .[]' <<<"$output"
-	assert_output - <<'EOF'
+@test "timestamps, in INT96 (Spark's default) or in microseconds, also as legacy partition values, in UTC with microseconds" {
+	local t
+	for t in INT96 TIMESTAMP_MICROS; do
+		run --separate-stderr delta-cat "$DELTA/delta-golden/kernel-timestamp-$t"
+		assert_success
+		run jq -c -s 'sort_by(.id) | .[]' <<<"$output"
+		assert_output - <<'EOF'
 {"id":0,"part":"2020-01-01T08:09:10.001000Z","time":"2020-02-01T08:09:10Z"}
 {"id":1,"part":"2021-10-01T08:09:20Z","time":"1999-01-01T09:00:00Z"}
 {"id":2,"part":"2021-10-01T08:09:20Z","time":"2000-01-01T09:00:00Z"}
 {"id":3,"part":"1969-01-01T00:00:00Z","time":"1969-01-01T00:00:00Z"}
 {"id":4,"part":null,"time":null}
 EOF
+	done
+	run -0 parquet-cat --meta "$DELTA/delta-golden/kernel-timestamp-INT96/part=1969-01-01 00%3A00%3A00/"*.parquet
+	assert_output --partial '{"name":"time","type":"INT96","repetition":"OPTIONAL"}'
 }
 
 @test "every DAT case reads back as its expected rows, at every version it gives" {
