@@ -133,17 +133,22 @@ EOF
 	assert_line '{"as_int":9,"as_long":9,"as_byte":9,"as_short":9,"as_boolean":false,"as_float":9.0,"as_double":9.0,"as_string":"9","as_binary":"CQk=","as_big_decimal":9}'
 }
 
-@test "timestamps, also as legacy partition values, in UTC with microseconds" {
-	run --separate-stderr delta-cat "$DELTA/delta-golden/kernel-timestamp-TIMESTAMP_MICROS"
-	assert_success
-	run jq -c -s 'sort_by(.id) | .[]' <<<"$output"
-	assert_output - <<'EOF'
+@test "timestamps, in INT96 (Spark's default) or in microseconds, also as legacy partition values, in UTC with microseconds" {
+	local t
+	for t in INT96 TIMESTAMP_MICROS; do
+		run --separate-stderr delta-cat "$DELTA/delta-golden/kernel-timestamp-$t"
+		assert_success
+		run jq -c -s 'sort_by(.id) | .[]' <<<"$output"
+		assert_output - <<'EOF'
 {"id":0,"part":"2020-01-01T08:09:10.001000Z","time":"2020-02-01T08:09:10Z"}
 {"id":1,"part":"2021-10-01T08:09:20Z","time":"1999-01-01T09:00:00Z"}
 {"id":2,"part":"2021-10-01T08:09:20Z","time":"2000-01-01T09:00:00Z"}
 {"id":3,"part":"1969-01-01T00:00:00Z","time":"1969-01-01T00:00:00Z"}
 {"id":4,"part":null,"time":null}
 EOF
+	done
+	run -0 parquet-cat --meta "$DELTA/delta-golden/kernel-timestamp-INT96/part=1969-01-01 00%3A00%3A00/"*.parquet
+	assert_output --partial '{"name":"time","type":"INT96","repetition":"OPTIONAL"}'
 }
 
 @test "every DAT case reads back as its expected rows, at every version it gives" {
@@ -1034,6 +1039,40 @@ mapped_table() {
 	run --separate-stderr delta-cat ./bad
 	assert_failure 65
 	assert_regex "$stderr" 'column mapping: field "name" has no delta.columnMapping.physicalName in its metadata$'
+}
+
+@test "column mapping counts only where the protocol has it: reader version 2, or 3 with columnMapping; elsewhere columns go by their names" {
+	# The file has the column under its name and under its physical name.
+	new_table ./t "$(jq -nc '{type: "struct", fields: [{name: "id", type: "long", nullable: true,
+		metadata: {"delta.columnMapping.id": 1, "delta.columnMapping.physicalName": "col-x"}}]}')"
+	jq -c 'if .metaData then .metaData.configuration = {"delta.columnMapping.mode": "name"} else . end' \
+		t/_delta_log/00000000000000000000.json >v0.json
+	mv v0.json t/_delta_log/00000000000000000000.json
+	add_file ./t 0 a.parquet 'SELECT 1::BIGINT AS id, 2::BIGINT AS "col-x"'
+	echo '{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["timestampNtz"],"writerFeatures":["timestampNtz"]}}' \
+		>t/_delta_log/00000000000000000001.json
+	echo '{"protocol":{"minReaderVersion":2,"minWriterVersion":5}}' >t/_delta_log/00000000000000000002.json
+	echo '{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["columnMapping"],"writerFeatures":["columnMapping"]}}' \
+		>t/_delta_log/00000000000000000003.json
+	run -0 delta-cat --at-version 0 ./t
+	assert_output '{"id":1}'
+	run -0 delta-cat --at-version 1 ./t
+	assert_output '{"id":1}'
+	run -0 delta-cat --at-version 2 ./t
+	assert_output '{"id":2}'
+	run -0 delta-cat ./t
+	assert_output '{"id":2}'
+	# The property without the protocol asks nothing of the fields' metadata.
+	mkdir -p u/_delta_log
+	cp t/a.parquet u/
+	jq -c 'if .metaData then .metaData.schemaString |= sub(",?\"delta.columnMapping.physicalName\":\"col-x\""; "") else . end' \
+		t/_delta_log/00000000000000000000.json >u/_delta_log/00000000000000000000.json
+	run -0 delta-cat ./u
+	assert_output '{"id":1}'
+	cp t/_delta_log/00000000000000000002.json u/_delta_log/00000000000000000001.json
+	run --separate-stderr delta-cat ./u
+	assert_failure 65
+	assert_regex "$stderr" 'version 1, line 1: column mapping: field "id" has no delta.columnMapping.physicalName in its metadata$'
 }
 
 # The data file that version V of table T added (the first).

@@ -269,3 +269,20 @@ data_files() {
 	assert_equal "${#lines[@]}" 31
 	assert_equal "${stderr_lines[0]}" "delta-cat: ./mp: version 1 (from a checkpoint)"
 }
+
+@test "a file named part 1 of a checkpoint in one part is no checkpoint (PROTOCOL.md: more than one part): the commits are read" {
+	cp -r "$FIXTURES/delta/delta-rs/simple_table_with_checkpoint" t
+	chmod -R u+w t
+	mv t/_delta_log/00000000000000000010.checkpoint.parquet \
+		t/_delta_log/00000000000000000010.checkpoint.0000000001.0000000001.parquet
+	rm t/_delta_log/_last_checkpoint
+	run --separate-stderr delta-cat -v ./t
+	assert_success
+	assert_equal "${#lines[@]}" 11
+	assert_equal "${stderr_lines[0]}" "delta-cat: ./t: version 10"
+	# Without the commits nothing rebuilds the table.
+	rm t/_delta_log/00000000000000000000.json
+	run --separate-stderr delta-cat ./t
+	assert_failure 65
+	assert_equal "$stderr" "delta-cat: ./t: the log has no checkpoint and no version 0 to start from"
+}

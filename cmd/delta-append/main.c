@@ -721,8 +721,7 @@ static int upsert_setup(struct app *a, const char *key, int from_option, const c
 static int copy_layout(struct app *a, struct err_msg *e)
 {
 	const struct delta_metadata *m = &a->snap.meta;
-	if (!(a->column_mapping =
-	          strdup(delta_property(&a->snap, "delta.columnMapping.mode", "none")))) {
+	if (!(a->column_mapping = strdup(delta_column_mapping_mode(&a->snap)))) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}

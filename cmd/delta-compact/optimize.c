@@ -867,7 +867,7 @@ static int optimize_once(struct compact *c, struct optimize *o, struct run *r)
 	wo.stats_cols = delta_stats_columns(&o->snap);
 	wo.sort_cols = o->sort_cols;
 	wo.nsort = o->nsort;
-	wo.column_mapping = delta_property(&o->snap, "delta.columnMapping.mode", "none");
+	wo.column_mapping = delta_column_mapping_mode(&o->snap);
 	w = delta_writer_new(c->root, o->schema, o->snap.meta.partition_columns,
 	                     o->snap.meta.n_partition_columns, &wo, &e);
 	if (!w) {

@@ -108,7 +108,8 @@ const struct delta_field *delta_schema_column(const struct delta_schema *s, cons
 /*
  * Column mapping mode ("none", "name" or "id": delta.columnMapping.mode):
  * give every field its physical name and, in mode id, its id, from its
- * metadata.  -1 (e set) for an unknown mode or a field without them.
+ * metadata; mode "none" or NULL takes them off.  -1 (e set) for an unknown
+ * mode or a field without them.
  */
 int delta_schema_map(struct delta_schema *s, const char *mode, struct err_msg *e);
 /*
@@ -424,6 +425,12 @@ int delta_check_read(const struct delta_snapshot *snap, struct err_msg *e);
 int delta_check_write(const struct delta_snapshot *snap, struct err_msg *e);
 /* The table property key (configuration), or def. */
 const char *delta_property(const struct delta_snapshot *snap, const char *key, const char *def);
+/*
+ * The column mapping mode that reads and writes snap's files: its
+ * delta.columnMapping.mode where the protocol has column mapping (reader
+ * version 2, or 3 with the columnMapping feature), else "none".
+ */
+const char *delta_column_mapping_mode(const struct delta_snapshot *snap);
 /*
  * delta.appendOnly=true: commits may add data but never remove it (a
  * remove with dataChange true is refused by delta_txn_commit(); a

@@ -2181,9 +2181,8 @@ static int cp_schema_new(const struct delta_snapshot *snap, struct cp_layout *l)
 	 * be keyed by physical names; they are left out (the JSON statistics
 	 * and partitionValues carry the same, and readers need neither).
 	 */
-	int as_struct =
-	    cp_flag(snap, "delta.checkpoint.writeStatsAsStruct", 0) &&
-	    strcasecmp(delta_property(snap, "delta.columnMapping.mode", "none"), "none") == 0;
+	int as_struct = cp_flag(snap, "delta.checkpoint.writeStatsAsStruct", 0) &&
+	                strcasecmp(delta_column_mapping_mode(snap), "none") == 0;
 	int ok = 1;
 	int t = cp_add(s, PQ_ROOT, "txn", PQ_STRUCT);
 	ok &= t >= 0 && cp_add(s, t, "appId", PQ_STRING) >= 0 &&

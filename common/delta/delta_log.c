@@ -566,6 +566,28 @@ int delta_snapshot_put_file(struct delta_snapshot *snap, struct delta_file *f, i
 	return 0;
 }
 
+/*
+ * The column mapping mode of a table of protocol p and configuration conf:
+ * PROTOCOL.md has delta.columnMapping.mode honored only where the protocol
+ * has column mapping (reader version 2, or 3 with the columnMapping
+ * feature); elsewhere columns are found by their names, whatever the
+ * property says.
+ */
+static const char *mapping_mode(const struct delta_protocol *p, const struct delta_map *conf)
+{
+	int has = p->min_reader == 2;
+	for (size_t i = 0; p->min_reader == 3 && i < p->n_reader_features; i++)
+		has |= strcmp(p->reader_features[i], "columnMapping") == 0;
+	int found;
+	const char *mode = has ? delta_map_get(conf, "delta.columnMapping.mode", &found) : NULL;
+	return mode && found ? mode : "none";
+}
+
+const char *delta_column_mapping_mode(const struct delta_snapshot *snap)
+{
+	return mapping_mode(&snap->protocol, &snap->meta.configuration);
+}
+
 static int delta_apply_meta(struct delta_snapshot *snap, const struct json *a, struct err_msg *e)
 {
 	struct delta_metadata m = {0};
@@ -589,9 +611,9 @@ static int delta_apply_meta(struct delta_snapshot *snap, const struct json *a, s
 	    delta_strv_from_json(json_get(a, "partitionColumns"), &m.partition_columns,
 	                         &m.n_partition_columns, "partitionColumns", e) < 0)
 		goto fail;
-	if (delta_schema_map(&m.schema,
-	                     delta_map_get(&m.configuration, "delta.columnMapping.mode", NULL),
-	                     e) < 0)
+	/* A protocol not seen yet (it may follow in the commit) maps the schema when it comes. */
+	if (snap->has_protocol &&
+	    delta_schema_map(&m.schema, mapping_mode(&snap->protocol, &m.configuration), e) < 0)
 		goto fail;
 	for (size_t i = 0; i < m.n_partition_columns; i++)
 		if (!delta_schema_find(&m.schema, m.partition_columns[i])) {
@@ -625,6 +647,13 @@ static int delta_apply_protocol(struct delta_snapshot *snap, const struct json *
 	                         &p.n_reader_features, "readerFeatures", e) < 0 ||
 	    delta_strv_from_json(json_get(a, "writerFeatures"), &p.writer_features,
 	                         &p.n_writer_features, "writerFeatures", e) < 0) {
+		delta_protocol_free(&p);
+		return -1;
+	}
+	/* The schema is mapped, or no longer, as the new protocol says. */
+	if (snap->has_meta &&
+	    delta_schema_map(&snap->meta.schema, mapping_mode(&p, &snap->meta.configuration), e) <
+	        0) {
 		delta_protocol_free(&p);
 		return -1;
 	}

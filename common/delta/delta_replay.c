@@ -111,8 +111,13 @@ int delta_ckpt_parse(const char *n, struct delta_ckpt *c)
 		return 1;
 	if (rl == 29 && rest[10] == '.' && rest[21] == '.' && strcmp(rest + 22, "parquet") == 0 &&
 	    parse_digits(rest, 10, &part) == 0 && parse_digits(rest + 11, 10, &parts) == 0) {
-		/* A part of a multi-part checkpoint (at most 64 parts are read). */
-		if (part < 1 || parts < 1 || part > parts || parts > 64)
+		/*
+		 * A part of a multi-part checkpoint (at most 64 parts are read).
+		 * PROTOCOL.md gives one more than one part: "part 1 of 1" is no
+		 * checkpoint's name, and taken for the classic checkpoint of its
+		 * version it would have the reader look for a file not there.
+		 */
+		if (part < 1 || parts < 2 || part > parts || parts > 64)
 			return 0;
 		c->parts = (int)parts;
 		c->have[0] = 0;

@@ -673,8 +673,20 @@ static int map_tree(struct delta_field *f, int by_id, int named, struct err_msg 
 	return 0;
 }
 
+/* Take the column mapping off a field and the fields below it. */
+static void unmap_tree(struct delta_field *f)
+{
+	free(f->phys);
+	f->phys = NULL;
+	f->map_id = 0;
+	for (size_t i = 0; i < f->nchildren; i++)
+		unmap_tree(&f->children[i]);
+}
+
 int delta_schema_map(struct delta_schema *s, const char *mode, struct err_msg *e)
 {
+	for (size_t i = 0; i < s->n; i++)
+		unmap_tree(&s->fields[i]);
 	if (!mode || strcasecmp(mode, "none") == 0)
 		return 0;
 	int by_id = strcasecmp(mode, "id") == 0;

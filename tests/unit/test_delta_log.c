@@ -1009,6 +1009,7 @@ static void test_checkpoint_names_parse(void)
 	T_EQ_INT(delta_ckpt_parse("00000000000000000010.checkpoint.0ABC.parquet", &c), 1);
 	T_EQ_INT(c.kind, DELTA_CKPT_UUID_PARQUET);
 	const char * not [] = {"00000000000000000010.checkpoint.0000000004.0000000003.parquet",
+	                       "00000000000000000010.checkpoint.0000000001.0000000001.parquet",
 	                       "00000000000000000010.checkpoint..json",
 	                       "00000000000000000010.checkpoint.80a0.crc",
 	                       "00000000000000000010.checkpoint.x_y.json",
