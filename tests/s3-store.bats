@@ -488,6 +488,46 @@ threads_of() {
 	assert_output '{"n":40}'
 }
 
+@test "a writer killed between its claim and N.json: a reader on a read-only mount reads the commit from the store and leaves it to a writer" {
+	create
+	gen-ticks -a feed -i 1 40 >in.ndjson
+	ASAN_OPTIONS=$(untraceable) strace -f -qq -o /dev/null -e trace=rename \
+		-e inject=rename:delay_enter=60000000:when=1 \
+		delta-append bronze <in.ndjson 2>/dev/null &
+	tracer=$!
+	wait_row 1 f
+	kill -KILL "$(children "$tracer")" "$tracer"
+	wait "$tracer" || true
+	# a host that mounts the bucket read-only (or with keys that only read)
+	ro=$(lake_mount ro)
+	RO=$ro/lake-$BATS_TEST_NUMBER
+	run --separate-stderr env STOCKETL_LAKE="$RO" delta-cat --columns batch_id bronze
+	assert_success
+	assert_equal "${#lines[@]}" 40
+	assert_equal "$stderr" ""
+	run --separate-stderr env STOCKETL_LAKE="$RO" delta-history bronze
+	assert_success
+	assert_equal "$(jq -r .version <<<"$output" | paste -sd ' ')" "1 0"
+	run --separate-stderr env STOCKETL_LAKE="$RO" delta-cat --at-version 1 --columns batch_id bronze
+	assert_success
+	assert_equal "${#lines[@]}" 40
+	# nothing written through it: the commit waits for a writer
+	run store_rows "$T"
+	assert_output $'0|t\n1|f'
+	[ ! -e "$(commit_file "$TB" 1)" ]
+	# a writer there cannot finish it, and says so
+	run --separate-stderr env STOCKETL_LAKE="$RO" bash -c 'gen-ticks -a other -i 1 -d 20500 10 | delta-append bronze'
+	assert_failure 74
+	stderr_has "version 1, claimed in the commit store by a writer that did not finish it, cannot be written to _delta_log"
+	stderr_has "Read-only file system"
+	run --separate-stderr env STOCKETL_LAKE="$HOST_B/lake-$BATS_TEST_NUMBER" \
+		bash -c 'gen-ticks -a other -i 1 -d 20500 10 | delta-append bronze'
+	assert_success
+	run store_rows "$T"
+	assert_output $'0|t\n1|t\n2|t'
+	assert_equal "$(md5sum <"$(commit_file "$TB" 1)" | cut -d ' ' -f 1)" "$(body_md5 1)"
+}
+
 @test "a writer killed between its claim and N.json: the next writer finishes it first, and a rerun of the batch is skipped" {
 	create
 	gen-ticks -a feed -i 1 40 >in.ndjson
