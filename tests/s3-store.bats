@@ -463,6 +463,32 @@ threads_of() {
 	assert_equal "$(STOCKETL_LAKE=$LAKE_B delta-history t | jq -r .version | paste -sd ' ')" "$(seq "$((newest + 1))" -1 0 | paste -sd ' ')"
 }
 
+@test "a commit put into _delta_log without the store is never replaced: the next writer refuses it (exit 65), nothing committed" {
+	create
+	gen-ticks -a feed -i 1 5 | delta-append -q bronze
+	# version 2 made on a copy of the table by a writer without the store, and copied back
+	mkdir elsewhere
+	cp -r "$T" elsewhere/
+	STOCKETL_PG_DSN='' STOCKETL_LAKE=$PWD/elsewhere bash -c 'gen-ticks -a other -i 1 -d 20300 6 | delta-append -q bronze'
+	for f in $(jq -r 'select(.add) | .add.path' "$(commit_file elsewhere/bronze 2)"); do
+		mkdir -p "$(dirname "$T/$f")"
+		cp "elsewhere/bronze/$f" "$T/$f"
+	done
+	cp "$(commit_file elsewhere/bronze 2)" "$(commit_file "$T" 2)"
+	before=$(md5sum <"$(commit_file "$T" 2)")
+	files=$(parquet_files "$T")
+	for lake in "$STOCKETL_LAKE" "$LAKE_B"; do
+		run --separate-stderr env STOCKETL_LAKE="$lake" bash -c 'gen-ticks -a feed -i 2 -d 20400 4 | delta-append bronze'
+		assert_failure 65
+		stderr_has "/_delta_log/00000000000000000002.json: version 2 is in _delta_log but not in the commit store, whose newest version is 1"
+		stderr_has "nothing committed"
+	done
+	assert_equal "$(md5sum <"$(commit_file "$T" 2)")" "$before"
+	assert_equal "$(parquet_files "$T")" "$files"
+	run store_rows "$T"
+	assert_output $'0|t\n1|t'
+}
+
 @test "a writer killed between its claim and N.json: the next reader finishes the commit, and the log is whole for readers without the store" {
 	create
 	gen-ticks -a feed -i 1 40 >in.ndjson

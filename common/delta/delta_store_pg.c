@@ -11,6 +11,8 @@
  *   put(N):   1. the newest row says where the log is: N at or below it is
  *                taken; an incomplete newest row (N-1) is finished first
  *                (below), so that every row but the newest is complete;
+ *                an N.json already there was written without the store,
+ *                and is refused, never replaced;
  *             2. the commit is written whole to _delta_log/.tmp/N.json.<uuid>
  *                through the mount;
  *             3. the claim: an insert of (table, N, temp path, body); a
@@ -52,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/config.h"
@@ -213,6 +216,50 @@ static int finish(struct delta_store *s, const struct pg_commit_row *row, int *w
 	return 0;
 }
 
+/*
+ * Version v, above the store's newest, must not be in _delta_log unless
+ * another writer claimed it since (its row is asked for again, as the
+ * claim comes before N.json): a file there without a row was written
+ * without the store (by a writer that does not use it, or before the
+ * database was restored from an older backup), and the rename of step 4
+ * would replace it, destroying a commit that readers of the log have seen.
+ * 0 when there is none, DELTA_PUT_EXISTS when another writer has v, -1
+ * with e set otherwise.
+ */
+static int unclaimed_absent(struct delta_store *s, int64_t v, int64_t newest, struct err_msg *e)
+{
+	struct pg_store *p = pg_store_of(s);
+	char path[DELTA_PATH_MAX];
+	struct stat st;
+	if (delta_commit_path(s->root, v, path, sizeof path) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", s->root, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct pg_commit_row row;
+	int got = pg_commit_get(p->conn, p->id, v, &row, e);
+	if (got < 0) {
+		store_error(s, e, "the commit store cannot be reached; nothing committed");
+		return -1;
+	}
+	if (got) {
+		pg_commit_row_free(&row);
+		return DELTA_PUT_EXISTS;
+	}
+	err_set(e, EX_DATAERR,
+	        "%s: version %lld is in _delta_log but not in the commit store, whose newest "
+	        "version is %lld: it was written without the store (a writer that does not use "
+	        "it, or the database restored from an older backup), and committing would "
+	        "replace it; nothing committed",
+	        path, (long long)v, (long long)newest);
+	return -1;
+}
+
 static int pg_put(struct delta_store *s, int64_t v, const char *text, size_t len, struct err_msg *e)
 {
 	struct pg_store *p = pg_store_of(s);
@@ -237,6 +284,8 @@ static int pg_put(struct delta_store *s, int64_t v, const char *text, size_t len
 			rc = -1;
 		} else if (!row.complete && finish(s, &row, &werr, e) < 0) {
 			rc = -1;
+		} else {
+			rc = unclaimed_absent(s, v, newest, e);
 		}
 		pg_commit_row_free(&row);
 		if (rc != 0)
