@@ -463,6 +463,32 @@ threads_of() {
 	assert_equal "$(STOCKETL_LAKE=$LAKE_B delta-history t | jq -r .version | paste -sd ' ')" "$(seq "$((newest + 1))" -1 0 | paste -sd ' ')"
 }
 
+@test "a commit put into _delta_log without the store is never replaced: the next writer refuses it (exit 65), nothing committed" {
+	create
+	gen-ticks -a feed -i 1 5 | delta-append -q bronze
+	# version 2 made on a copy of the table by a writer without the store, and copied back
+	mkdir elsewhere
+	cp -r "$T" elsewhere/
+	STOCKETL_PG_DSN='' STOCKETL_LAKE=$PWD/elsewhere bash -c 'gen-ticks -a other -i 1 -d 20300 6 | delta-append -q bronze'
+	for f in $(jq -r 'select(.add) | .add.path' "$(commit_file elsewhere/bronze 2)"); do
+		mkdir -p "$(dirname "$T/$f")"
+		cp "elsewhere/bronze/$f" "$T/$f"
+	done
+	cp "$(commit_file elsewhere/bronze 2)" "$(commit_file "$T" 2)"
+	before=$(md5sum <"$(commit_file "$T" 2)")
+	files=$(parquet_files "$T")
+	for lake in "$STOCKETL_LAKE" "$LAKE_B"; do
+		run --separate-stderr env STOCKETL_LAKE="$lake" bash -c 'gen-ticks -a feed -i 2 -d 20400 4 | delta-append bronze'
+		assert_failure 65
+		stderr_has "/_delta_log/00000000000000000002.json: version 2 is in _delta_log but not in the commit store, whose newest version is 1"
+		stderr_has "nothing committed"
+	done
+	assert_equal "$(md5sum <"$(commit_file "$T" 2)")" "$before"
+	assert_equal "$(parquet_files "$T")" "$files"
+	run store_rows "$T"
+	assert_output $'0|t\n1|t'
+}
+
 @test "a writer killed between its claim and N.json: the next reader finishes the commit, and the log is whole for readers without the store" {
 	create
 	gen-ticks -a feed -i 1 40 >in.ndjson
@@ -486,6 +512,46 @@ threads_of() {
 	live=$(live_files "$TB" | sed "s|^|'$TB/|; s|$|'|" | paste -sd,)
 	run duckdb-query.js "SELECT count(*) AS n FROM read_parquet([$live])"
 	assert_output '{"n":40}'
+}
+
+@test "a writer killed between its claim and N.json: a reader on a read-only mount reads the commit from the store and leaves it to a writer" {
+	create
+	gen-ticks -a feed -i 1 40 >in.ndjson
+	ASAN_OPTIONS=$(untraceable) strace -f -qq -o /dev/null -e trace=rename \
+		-e inject=rename:delay_enter=60000000:when=1 \
+		delta-append bronze <in.ndjson 2>/dev/null &
+	tracer=$!
+	wait_row 1 f
+	kill -KILL "$(children "$tracer")" "$tracer"
+	wait "$tracer" || true
+	# a host that mounts the bucket read-only (or with keys that only read)
+	ro=$(lake_mount ro)
+	RO=$ro/lake-$BATS_TEST_NUMBER
+	run --separate-stderr env STOCKETL_LAKE="$RO" delta-cat --columns batch_id bronze
+	assert_success
+	assert_equal "${#lines[@]}" 40
+	assert_equal "$stderr" ""
+	run --separate-stderr env STOCKETL_LAKE="$RO" delta-history bronze
+	assert_success
+	assert_equal "$(jq -r .version <<<"$output" | paste -sd ' ')" "1 0"
+	run --separate-stderr env STOCKETL_LAKE="$RO" delta-cat --at-version 1 --columns batch_id bronze
+	assert_success
+	assert_equal "${#lines[@]}" 40
+	# nothing written through it: the commit waits for a writer
+	run store_rows "$T"
+	assert_output $'0|t\n1|f'
+	[ ! -e "$(commit_file "$TB" 1)" ]
+	# a writer there cannot finish it, and says so
+	run --separate-stderr env STOCKETL_LAKE="$RO" bash -c 'gen-ticks -a other -i 1 -d 20500 10 | delta-append bronze'
+	assert_failure 74
+	stderr_has "version 1, claimed in the commit store by a writer that did not finish it, cannot be written to _delta_log"
+	stderr_has "Read-only file system"
+	run --separate-stderr env STOCKETL_LAKE="$HOST_B/lake-$BATS_TEST_NUMBER" \
+		bash -c 'gen-ticks -a other -i 1 -d 20500 10 | delta-append bronze'
+	assert_success
+	run store_rows "$T"
+	assert_output $'0|t\n1|t\n2|t'
+	assert_equal "$(md5sum <"$(commit_file "$TB" 1)" | cut -d ' ' -f 1)" "$(body_md5 1)"
 }
 
 @test "a writer killed between its claim and N.json: the next writer finishes it first, and a rerun of the batch is skipped" {

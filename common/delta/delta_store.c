@@ -274,6 +274,8 @@ struct delta_store *delta_table_open(const struct config *c, const char *table, 
 	if (delta_resolve_table(c, table, root, e) < 0)
 		return NULL;
 	struct delta_store *s = store_open(c, root->data, !(flags & DELTA_TABLE_WRITE), e);
+	if (s)
+		s->reader = !(flags & DELTA_TABLE_WRITE);
 	if (s && (flags & DELTA_TABLE_RECOVER) && delta_store_recover(s, e) < 0) {
 		delta_store_close(s);
 		return NULL;

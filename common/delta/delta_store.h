@@ -111,6 +111,13 @@ struct delta_store {
 	 */
 	int (*barrier)(void *arg, struct err_msg *e);
 	void *barrier_arg;
+	/*
+	 * Opened for reading (delta_table_open() without DELTA_TABLE_WRITE):
+	 * a commit left unfinished that this process may not write to
+	 * _delta_log (a read-only mount, credentials that only read) is read
+	 * from the store, and left for a writer to finish.
+	 */
+	int reader;
 };
 
 /*

@@ -11,6 +11,8 @@
  *   put(N):   1. the newest row says where the log is: N at or below it is
  *                taken; an incomplete newest row (N-1) is finished first
  *                (below), so that every row but the newest is complete;
+ *                an N.json already there was written without the store,
+ *                and is refused, never replaced;
  *             2. the commit is written whole to _delta_log/.tmp/N.json.<uuid>
  *                through the mount;
  *             3. the claim: an insert of (table, N, temp path, body); a
@@ -32,7 +34,8 @@
  *   N.json is read back; when it is absent or differs from the row's body,
  *   the body is written through a temporary file and renamed, then the row
  *   is completed.  Every step is idempotent, so any number of hosts may do
- *   it at once: they all write the same bytes.
+ *   it at once: they all write the same bytes.  A reader that may not write
+ *   (a read-only mount) skips it: it reads the commit from the row anyway.
  *
  * The latest version is the newest row's, never a listing's: s3fs's caches
  * do not decide it.  A table whose log was made before its writers used
@@ -51,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/config.h"
@@ -98,7 +102,8 @@ static void store_error(struct delta_store *s, struct err_msg *e, const char *wh
  * Write text whole to the new temporary file _delta_log/.tmp/<v>.json.<uuid>
  * (its path relative to _delta_log in rel, absolute in abs), making the
  * directory when it is missing.  s3fs uploads the file when it is closed,
- * so a failed upload is a failed close.  On failure nothing is left.
+ * so a failed upload is a failed close.  On failure nothing is left, and
+ * errno says why.
  */
 static int stage(struct delta_store *s, int64_t v, const char *text, size_t len, char *rel,
                  size_t relcap, char *abs, size_t abscap, struct err_msg *e)
@@ -114,13 +119,17 @@ static int stage(struct delta_store *s, int64_t v, const char *text, size_t len,
 	int fd = open(abs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 && errno == ENOENT) {
 		if (delta_mkdirs(dir) < 0) {
-			err_set(e, EX_IOERR, "%s: %s", dir, strerror(errno));
+			int saved = errno;
+			err_set(e, EX_IOERR, "%s: %s", dir, strerror(saved));
+			errno = saved;
 			return -1;
 		}
 		fd = open(abs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	}
 	if (fd < 0) {
-		err_set(e, EX_IOERR, "%s: %s", abs, strerror(errno));
+		int saved = errno;
+		err_set(e, EX_IOERR, "%s: %s", abs, strerror(saved));
+		errno = saved;
 		return -1;
 	}
 	int bad = delta_write_all(fd, text, len) < 0;
@@ -132,12 +141,17 @@ static int stage(struct delta_store *s, int64_t v, const char *text, size_t len,
 	if (bad) {
 		err_set(e, EX_IOERR, "%s: %s", abs, strerror(saved));
 		unlink(abs);
+		errno = saved;
 		return -1;
 	}
 	return 0;
 }
 
-/* Rename the staged file to N.json (replacing what is there, which can only be the same bytes). */
+/*
+ * Rename the staged file to N.json (replacing what is there, which can only
+ * be the same bytes).  On failure the staged file is removed and errno says
+ * why.
+ */
 static int publish(struct delta_store *s, int64_t v, const char *tmp, struct err_msg *e)
 {
 	char final[DELTA_PATH_MAX];
@@ -146,8 +160,10 @@ static int publish(struct delta_store *s, int64_t v, const char *tmp, struct err
 		return -1;
 	}
 	if (rename(tmp, final) < 0) {
-		err_set(e, EX_IOERR, "%s: %s", final, strerror(errno));
+		int saved = errno;
+		err_set(e, EX_IOERR, "%s: %s", final, strerror(saved));
 		unlink(tmp);
+		errno = saved;
 		return -1;
 	}
 	return 0;
@@ -155,14 +171,17 @@ static int publish(struct delta_store *s, int64_t v, const char *tmp, struct err
 
 /*
  * Finish a claimed version: make N.json hold the row's body, then mark the
- * row complete (see the top of this file).
+ * row complete (see the top of this file).  When N.json cannot be written,
+ * *werr is the errno of the failed write (else 0).
  */
-static int finish(struct delta_store *s, const struct pg_commit_row *row, struct err_msg *e)
+static int finish(struct delta_store *s, const struct pg_commit_row *row, int *werr,
+                  struct err_msg *e)
 {
 	struct pg_store *p = pg_store_of(s);
 	char path[DELTA_PATH_MAX], rel[DELTA_PATH_MAX], tmp[DELTA_PATH_MAX];
 	struct buf have = BUF_INIT;
 	int missing = 0;
+	*werr = 0;
 	if (delta_commit_path(s->root, row->version, path, sizeof path) < 0) {
 		err_set(e, EX_IOERR, "%s: %s", s->root, strerror(ENAMETOOLONG));
 		return -1;
@@ -181,6 +200,7 @@ static int finish(struct delta_store *s, const struct pg_commit_row *row, struct
 	if (!same && (stage(s, row->version, (const char *)row->body, row->body_len, rel,
 	                    sizeof rel, tmp, sizeof tmp, e) < 0 ||
 	              publish(s, row->version, tmp, e) < 0)) {
+		*werr = errno;
 		char why[ERR_MSG_MAX];
 		snprintf(why, sizeof why, "%s", e->text);
 		err_set(e, EX_IOERR,
@@ -196,10 +216,55 @@ static int finish(struct delta_store *s, const struct pg_commit_row *row, struct
 	return 0;
 }
 
+/*
+ * Version v, above the store's newest, must not be in _delta_log unless
+ * another writer claimed it since (its row is asked for again, as the
+ * claim comes before N.json): a file there without a row was written
+ * without the store (by a writer that does not use it, or before the
+ * database was restored from an older backup), and the rename of step 4
+ * would replace it, destroying a commit that readers of the log have seen.
+ * 0 when there is none, DELTA_PUT_EXISTS when another writer has v, -1
+ * with e set otherwise.
+ */
+static int unclaimed_absent(struct delta_store *s, int64_t v, int64_t newest, struct err_msg *e)
+{
+	struct pg_store *p = pg_store_of(s);
+	char path[DELTA_PATH_MAX];
+	struct stat st;
+	if (delta_commit_path(s->root, v, path, sizeof path) < 0) {
+		err_set(e, EX_IOERR, "%s: %s", s->root, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct pg_commit_row row;
+	int got = pg_commit_get(p->conn, p->id, v, &row, e);
+	if (got < 0) {
+		store_error(s, e, "the commit store cannot be reached; nothing committed");
+		return -1;
+	}
+	if (got) {
+		pg_commit_row_free(&row);
+		return DELTA_PUT_EXISTS;
+	}
+	err_set(e, EX_DATAERR,
+	        "%s: version %lld is in _delta_log but not in the commit store, whose newest "
+	        "version is %lld: it was written without the store (a writer that does not use "
+	        "it, or the database restored from an older backup), and committing would "
+	        "replace it; nothing committed",
+	        path, (long long)v, (long long)newest);
+	return -1;
+}
+
 static int pg_put(struct delta_store *s, int64_t v, const char *text, size_t len, struct err_msg *e)
 {
 	struct pg_store *p = pg_store_of(s);
 	struct pg_commit_row row;
+	int werr;
 	int got = pg_commit_latest(p->conn, p->id, &row, e);
 	if (got < 0) {
 		store_error(s, e, "the commit store cannot be reached; nothing committed");
@@ -217,8 +282,10 @@ static int pg_put(struct delta_store *s, int64_t v, const char *text, size_t len
 			        "nothing committed",
 			        s->root, (long long)v, (long long)v - 1, (long long)newest);
 			rc = -1;
-		} else if (!row.complete && finish(s, &row, e) < 0) {
+		} else if (!row.complete && finish(s, &row, &werr, e) < 0) {
 			rc = -1;
+		} else {
+			rc = unclaimed_absent(s, v, newest, e);
 		}
 		pg_commit_row_free(&row);
 		if (rc != 0)
@@ -367,9 +434,17 @@ static int pg_recover(struct delta_store *s, struct err_msg *e)
 		store_error(s, e, "the commit store cannot be reached");
 		return -1;
 	}
-	int rc = got && !row.complete ? finish(s, &row, e) : 0;
+	int werr = 0;
+	int rc = got && !row.complete ? finish(s, &row, &werr, e) : 0;
 	if (got)
 		pg_commit_row_free(&row);
+	/*
+	 * A reader that may not write reads the commit from its row, as it
+	 * reads every commit the store holds; a writer, or a bucket that
+	 * fails, fails.
+	 */
+	if (rc < 0 && s->reader && (werr == EROFS || werr == EACCES || werr == EPERM))
+		rc = 0;
 	return rc;
 }
 
