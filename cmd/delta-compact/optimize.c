@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/buf.h"
 #include "base/config.h"
@@ -437,17 +436,11 @@ static int resolve_where(struct optimize *o)
 	for (size_t i = 0; i < o->where.n; i++) {
 		struct delta_pred *p = &o->where.p[i];
 		/* Named as delta-cat names columns: exactly, else the only one ignoring case. */
-		size_t k = 0, hit = m->n_partition_columns, hits = 0;
-		while (k < m->n_partition_columns &&
-		       strcmp(m->partition_columns[k], p->column) != 0)
+		const struct delta_field *named = delta_schema_column(o->schema, p->column);
+		const char *name = named ? named->name : p->column;
+		size_t k = 0;
+		while (k < m->n_partition_columns && strcmp(m->partition_columns[k], name) != 0)
 			k++;
-		for (size_t j = 0; k == m->n_partition_columns && j < m->n_partition_columns; j++)
-			if (strcasecmp(m->partition_columns[j], p->column) == 0) {
-				hit = j;
-				hits++;
-			}
-		if (k == m->n_partition_columns && hits == 1)
-			k = hit;
 		if (k == m->n_partition_columns) {
 			err_error("--where: '%s' is not a partition column of %s (optimize selects "
 			          "whole partitions)",
