@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The build: every program has a version, a man page whose SYNOPSIS is its
-# usage, and installs under PREFIX and DESTDIR; make lint enforces the
-# library's layering.  (The command-line conventions are in conventions.bats.)
+# usage; make lint enforces the library's layering.  (The command-line
+# conventions are in conventions.bats; make install, which builds its own
+# copy of the programs, never the tree's, is in install.bats.)
 
 # shellcheck disable=SC2154 # $stderr is set by BATS's run --separate-stderr
 load helpers/common
@@ -42,22 +43,6 @@ programs() {
 		assert_success
 		refute_output --partial libpq
 	done
-}
-
-@test "make install honours PREFIX and DESTDIR; make uninstall removes what it installed" {
-	[ -n "${STOCKETL_INSTALL_TEST:-1}" ]
-	run make -C "$STOCKETL_ROOT" -s install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/opt/se
-	assert_success
-	for p in $(programs); do
-		[ -x "root/opt/se/bin/$p" ] || fail "$p not installed"
-		[ -f "root/opt/se/share/man/man1/$p.1" ] || fail "$p.1 not installed"
-	done
-	[ -f root/opt/se/share/man/man5/stocketl-records.5 ]
-	[ -f root/opt/se/share/man/man7/stocketl.7 ]
-	run make -C "$STOCKETL_ROOT" -s uninstall DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/opt/se
-	assert_success
-	run find root -type f
-	assert_output ""
 }
 
 # lint_tree: a copy of what make lint's layering rules read, in ./tree.

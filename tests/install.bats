@@ -48,12 +48,13 @@ teardown() {
 }
 
 @test "make install puts the programs, man pages, pipelines, conf and demo under DESTDIR and PREFIX" {
-	local p
-	for p in av-fetch tick-normalize tick-validate delta-create delta-append delta-cat \
-		delta-history tick-chart; do
-		[ -x "$STAGED/bin/$p" ]
+	local d p
+	for d in "$STOCKETL_ROOT"/cmd/*; do
+		p=${d##*/}
+		[ -x "$STAGED/bin/$p" ] || fail "$p not installed"
+		[ -f "$STAGED/share/man/man1/$p.1" ] || fail "$p.1 not installed"
 	done
-	[ -f "$STAGED/share/man/man1/tick-chart.1" ]
+	[ -f "$STAGED/share/man/man5/stocketl-records.5" ]
 	[ -f "$STAGED/share/man/man7/stocketl.7" ]
 	for p in pipelines/stock-etl.sh pipelines/bronze.sh pipelines/silver.sh pipelines/backfill.sh \
 		pipelines/lib/runner.sh demo/run.sh; do

@@ -230,7 +230,7 @@ pids() {
 	export STOCKETL_STATE=$PROJECT/var/state
 	mk() {
 		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$STOCKETL_ROOT" -s --no-print-directory \
-			O="${O_DIR:-build/rel}" OUTBIN="$STOCKETL_BIN" "$@"
+			O="${O:-build/rel}" OUTBIN="$STOCKETL_BIN" "$@"
 	}
 	run --separate-stderr mk up
 	assert_success
