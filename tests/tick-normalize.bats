@@ -271,6 +271,19 @@ teardown() {
 	assert_equal "${stderr_lines[0]}" 'tick-normalize: in.ndjson: line 1: IBM: bar rejected: timestamp "2025-06-17 0\u0000:25:00" does not parse as YYYY-MM-DD HH:MM:SS'
 }
 
+@test "US/Eastern is read from America/New_York on a system without the legacy zone names" {
+	mkdir -p tz/America
+	cp "${TZDIR:-/usr/share/zoneinfo}/America/New_York" tz/America/
+	TZDIR=$PWD/tz run --separate-stderr tick-normalize "$ENV/tsla_60min_dst.ndjson"
+	assert_success
+	diff <(printf '%s\n' "$output") <(tick-normalize "$ENV/tsla_60min_dst.ndjson" 2>/dev/null)
+	# Without any zone the default cannot load: the system's fault, not a usage error.
+	mkdir empty
+	TZDIR=$PWD/empty run --separate-stderr tick-normalize "$ENV/tsla_60min_dst.ndjson"
+	assert_failure 78
+	assert_equal "$stderr" "tick-normalize: time zone \"US/Eastern\": $PWD/empty/US/Eastern: No such file or directory"
+}
+
 @test "every bar that cannot be normalised is rejected with its reason, and counted in the marker" {
 	{
 		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min \
