@@ -183,6 +183,20 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_equal "$(nrequests)" 0
 }
 
+@test "an --app that is not UTF-8 is refused before any request" {
+	run --separate-stderr avf --app $'caf\xe9' IBM
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "av-fetch: --app: expected 1 to 255 printable bytes of UTF-8"
+	set_conf app $'caf\xe9'
+	run --separate-stderr avf IBM
+	assert_failure 78
+	assert_equal "$(nrequests)" 0
+	rules "[$IBM_JSON]"
+	run --separate-stderr avf --app café IBM
+	assert_success
+	assert_equal "$(printf '%s\n' "${lines[-1]}" | markers | jq -r .app)" café
+}
+
 @test "bad configuration values are configuration errors that name the file and line" {
 	set_conf interval 7min
 	run --separate-stderr avf IBM
