@@ -532,6 +532,19 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_equal "${stderr_lines[0]}" "av-fetch: IBM: the daily request limit is used up: Thank you for using Alpha Vantage! Our standard API rate limit is 25 requests per day. Please subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly remove all daily rate limits. ($MOCKAV_URL?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=5min&apikey=***)"
 }
 
+@test "a daily-limit notice that quotes a key with a message word inside it is still the daily limit" {
+	# Keys are letters and digits: "demo" or "burst" inside one is no word of the message.
+	for key in K7DEMO2XQ4 ZZBURSTQ91; do
+		body=$(jq -nc --arg k "$key" '{"Information": ("We have detected your API key as " + $k + " and our standard API rate limit is 25 requests per day. Please subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly remove all daily rate limits.")}')
+		rules "[{\"responses\":[{\"body\":$(jq -Rs . <<<"$body")}]}]"
+		: >"$MOCKAV_LOG"
+		ALPHAVANTAGE_API_KEY=$key run --separate-stderr avf IBM NVDA
+		assert_failure 75
+		assert_equal "$(nrequests)" 1
+		assert_equal "${stderr_lines[0]}" "av-fetch: IBM: the daily request limit is used up: We have detected your API key as *** and our standard API rate limit is 25 requests per day. Please subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly remove all daily rate limits. ($MOCKAV_URL?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=5min&apikey=***)"
+	done
+}
+
 @test "data fetched before the daily limit is still emitted" {
 	rules '[{"match":{"symbol":"NVDA"},"responses":[{"file":"throttle_information_daily_limit.json"}]},
 		{"responses":[{"file":"intraday_IBM_5min_compact.json"}]}]'
