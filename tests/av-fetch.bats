@@ -1017,6 +1017,17 @@ IBM 2024-02 full'
 	stderr_has 'av-fetch: BAD: refused by Alpha Vantage'
 }
 
+@test "a long vendor message is cut between words, so no part of a key it quotes is printed" {
+	# The message is cut near 400 bytes; the key stands across the cut.
+	pad=$(printf '%*s' 340 '' | tr ' ' x)
+	body=$(jq -nc --arg m "Thank you. $pad We have detected your API key as $KEY and our standard API rate limit is 25 requests per day." '{"Information": $m}')
+	rules "[{\"responses\":[{\"body\":$(jq -Rs . <<<"$body")}]}]"
+	run --separate-stderr avf IBM
+	assert_failure 75
+	assert_equal "${stderr_lines[0]}" "av-fetch: IBM: the daily request limit is used up: Thank you. $pad We have detected your API key as ... ($MOCKAV_URL?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=5min&apikey=***)"
+	[[ $stderr != *TESTKE* ]]
+}
+
 @test "the key appears in no output and no message, on any path" {
 	set_conf max_attempts 2
 	set_conf timeout 300ms

@@ -297,8 +297,13 @@ static void av_set_message(struct av_answer *a, const char *s, size_t n)
 	int cut = n > max;
 	if (cut) {
 		n = max - 3;
-		/* Do not split a UTF-8 sequence. */
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		/*
+		 * Cut between words, never inside one: a message can quote the
+		 * API key, which has no blank, and the key is removed from a
+		 * message only where it stands whole.  This never splits a
+		 * UTF-8 sequence either.
+		 */
+		while (n > 0 && (unsigned char)s[n] > 0x20 && (unsigned char)s[n - 1] > 0x20)
 			n--;
 	}
 	for (; k < n; k++) {
