@@ -183,6 +183,20 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_equal "$(nrequests)" 0
 }
 
+@test "an --app that is not UTF-8 is refused before any request" {
+	run --separate-stderr avf --app $'caf\xe9' IBM
+	assert_failure 64
+	assert_equal "${stderr_lines[0]}" "av-fetch: --app: expected 1 to 255 printable bytes of UTF-8"
+	set_conf app $'caf\xe9'
+	run --separate-stderr avf IBM
+	assert_failure 78
+	assert_equal "$(nrequests)" 0
+	rules "[$IBM_JSON]"
+	run --separate-stderr avf --app café IBM
+	assert_success
+	assert_equal "$(printf '%s\n' "${lines[-1]}" | markers | jq -r .app)" café
+}
+
 @test "bad configuration values are configuration errors that name the file and line" {
 	set_conf interval 7min
 	run --separate-stderr avf IBM
@@ -516,6 +530,19 @@ IBM_JSON='{"match":{"symbol":"IBM"},"responses":[{"file":"intraday_IBM_5min_comp
 	assert_equal "${#lines[@]}" 1
 	printf '%s\n' "${lines[0]}" | jq -e '.["@batch"] | .records == 0 and .rejected == 3 and .status == "failed"'
 	assert_equal "${stderr_lines[0]}" "av-fetch: IBM: the daily request limit is used up: Thank you for using Alpha Vantage! Our standard API rate limit is 25 requests per day. Please subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly remove all daily rate limits. ($MOCKAV_URL?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=5min&apikey=***)"
+}
+
+@test "a daily-limit notice that quotes a key with a message word inside it is still the daily limit" {
+	# Keys are letters and digits: "demo" or "burst" inside one is no word of the message.
+	for key in K7DEMO2XQ4 ZZBURSTQ91; do
+		body=$(jq -nc --arg k "$key" '{"Information": ("We have detected your API key as " + $k + " and our standard API rate limit is 25 requests per day. Please subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly remove all daily rate limits.")}')
+		rules "[{\"responses\":[{\"body\":$(jq -Rs . <<<"$body")}]}]"
+		: >"$MOCKAV_LOG"
+		ALPHAVANTAGE_API_KEY=$key run --separate-stderr avf IBM NVDA
+		assert_failure 75
+		assert_equal "$(nrequests)" 1
+		assert_equal "${stderr_lines[0]}" "av-fetch: IBM: the daily request limit is used up: We have detected your API key as *** and our standard API rate limit is 25 requests per day. Please subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly remove all daily rate limits. ($MOCKAV_URL?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=5min&apikey=***)"
+	done
 }
 
 @test "data fetched before the daily limit is still emitted" {
@@ -988,6 +1015,17 @@ IBM 2024-02 full'
 	# errors still show
 	assert_equal "${#stderr_lines[@]}" 1
 	stderr_has 'av-fetch: BAD: refused by Alpha Vantage'
+}
+
+@test "a long vendor message is cut between words, so no part of a key it quotes is printed" {
+	# The message is cut near 400 bytes; the key stands across the cut.
+	pad=$(printf '%*s' 340 '' | tr ' ' x)
+	body=$(jq -nc --arg m "Thank you. $pad We have detected your API key as $KEY and our standard API rate limit is 25 requests per day." '{"Information": $m}')
+	rules "[{\"responses\":[{\"body\":$(jq -Rs . <<<"$body")}]}]"
+	run --separate-stderr avf IBM
+	assert_failure 75
+	assert_equal "${stderr_lines[0]}" "av-fetch: IBM: the daily request limit is used up: Thank you. $pad We have detected your API key as ... ($MOCKAV_URL?function=TIME_SERIES_INTRADAY&symbol=IBM&interval=5min&apikey=***)"
+	[[ $stderr != *TESTKE* ]]
 }
 
 @test "the key appears in no output and no message, on any path" {

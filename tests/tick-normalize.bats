@@ -241,6 +241,49 @@ teardown() {
 	EOF
 }
 
+@test "a quote CSV with a row for another symbol is rejected whole, whichever row it is" {
+	head='symbol,open,high,low,price,volume,latestDay,previousClose,change,changePercent'
+	ibm='IBM,1.0000,2.0000,1.0000,1.5000,10,2025-06-17,1.4000,0.1000,7.1429%'
+	msft='MSFT,5.0000,5.0000,5.0000,5.0000,99,2025-06-16,5.0000,0.0000,0.0000%'
+	{
+		envelope GLOBAL_QUOTE IBM null "$(printf '%s\r\n%s\r\n%s\r\n' "$head" "$msft" "$ibm" | jq -Rs .)"
+		envelope GLOBAL_QUOTE IBM null "$(printf '%s\r\n%s\r\n%s\r\n' "$head" "$ibm" "$msft" | jq -Rs .)"
+		envelope GLOBAL_QUOTE IBM null "$(printf '%s\r\n%s\r\n' "$head" "$ibm" | jq -Rs .)"
+	} >in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
+	assert_failure 1
+	run ticks <<<"$output"
+	assert_output '2025-06-17T04:00:00Z 2025-06-17 1 2 1 1.5 10'
+	assert_equal "${stderr_lines[0]}" 'tick-normalize: in.ndjson: line 1: IBM: envelope rejected: the response is for "MSFT", not the requested "IBM"'
+	assert_equal "${stderr_lines[1]}" 'tick-normalize: in.ndjson: line 2: IBM: envelope rejected: the response is for "MSFT", not the requested "IBM"'
+}
+
+@test "a bar whose time is written with JSON escapes is read as the time they spell" {
+	body='{"Time Series (5min)":{"2025-06-17 09\u003a35:00":{"1. open":"1","2. high":"2","3. low":"1","4. close":"1.5","5. volume":"10"},"2025-06-17 09:30:00":{"1. open":"1","2. high":"2","3. low":"1","4. close":"1","5. volume":"5"},"2025-06-17 0\u0000:25:00":{"1. open":"1","2. high":"2","3. low":"1","4. close":"1","5. volume":"5"}}}'
+	envelope TIME_SERIES_INTRADAY IBM 5min "$body" >in.ndjson
+	run --separate-stderr tick-normalize in.ndjson
+	assert_failure 1
+	run ticks <<<"$output"
+	assert_output - <<-'EOF'
+		2025-06-17T13:30:00Z 2025-06-17 1 2 1 1 5
+		2025-06-17T13:35:00Z 2025-06-17 1 2 1 1.5 10
+	EOF
+	assert_equal "${stderr_lines[0]}" 'tick-normalize: in.ndjson: line 1: IBM: bar rejected: timestamp "2025-06-17 0\u0000:25:00" does not parse as YYYY-MM-DD HH:MM:SS'
+}
+
+@test "US/Eastern is read from America/New_York on a system without the legacy zone names" {
+	mkdir -p tz/America
+	cp "${TZDIR:-/usr/share/zoneinfo}/America/New_York" tz/America/
+	TZDIR=$PWD/tz run --separate-stderr tick-normalize "$ENV/tsla_60min_dst.ndjson"
+	assert_success
+	diff <(printf '%s\n' "$output") <(tick-normalize "$ENV/tsla_60min_dst.ndjson" 2>/dev/null)
+	# Without any zone the default cannot load: the system's fault, not a usage error.
+	mkdir empty
+	TZDIR=$PWD/empty run --separate-stderr tick-normalize "$ENV/tsla_60min_dst.ndjson"
+	assert_failure 78
+	assert_equal "$stderr" "tick-normalize: time zone \"US/Eastern\": $PWD/empty/US/Eastern: No such file or directory"
+}
+
 @test "every bar that cannot be normalised is rejected with its reason, and counted in the marker" {
 	{
 		envelope TIME_SERIES_INTRADAY IBM 5min "$(intraday IBM 5min \

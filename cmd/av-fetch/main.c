@@ -28,6 +28,7 @@
 #include "base/cli.h"
 #include "base/config.h"
 #include "base/err.h"
+#include "base/utf8.h"
 #include "fetch.h"
 #include "meta/meta.h"
 #include "record/stream.h"
@@ -535,8 +536,9 @@ static int resolve_settings(const struct flags *fl, const struct config *conf, i
 		int printable = n >= 1 && n <= REC_APP_MAX;
 		for (size_t i = 0; i < n && printable; i++)
 			printable = (unsigned char)s.value[i] >= 0x20 && s.value[i] != 0x7F;
-		if (!printable)
-			bad(&rs, &s, "expected 1 to %d printable bytes", REC_APP_MAX);
+		/* The marker is JSON and the app a Delta appId: UTF-8 text only. */
+		if (!printable || utf8_valid(s.value, n) < 0)
+			bad(&rs, &s, "expected 1 to %d printable bytes of UTF-8", REC_APP_MAX);
 		else
 			memcpy(cfg->app, s.value, n + 1);
 	} else if (derive_app(cfg) < 0) {

@@ -634,7 +634,7 @@ int main(int argc, char **argv)
 	};
 	struct normalize nz;
 	const char *config_flag = NULL, *max_line_flag = NULL, *batch_id_flag = NULL;
-	const char *watermarks_path = NULL;
+	const char *watermarks_path = NULL, *zone_flag = NULL;
 	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK, input_status = EX_OK;
 
 	err_init(argv[0]);
@@ -675,7 +675,7 @@ int main(int argc, char **argv)
 			watermarks_path = optarg;
 			break;
 		case OPT_ZONE:
-			nz.default_zone = optarg;
+			nz.default_zone = zone_flag = optarg;
 			break;
 		default:
 			return EX_USAGE;
@@ -710,8 +710,13 @@ int main(int argc, char **argv)
 		err_error("%s", e.text);
 		return EX_CONFIG;
 	}
-	if (!zone_get(&nz, nz.default_zone, &e))
-		return cli_usage_error(usage, "--zone: %s", e.text);
+	if (!zone_get(&nz, nz.default_zone, &e)) {
+		if (zone_flag)
+			return cli_usage_error(usage, "--zone: %s", e.text);
+		/* The built-in default: the system's time-zone database lacks it. */
+		err_error("%s", e.text);
+		return EX_CONFIG;
+	}
 	if (watermarks_path) {
 		nz.use_wm = 1;
 		nz.wm_path = watermarks_path;

@@ -246,14 +246,26 @@ int av_url(struct buf *out, const char *base_url, const struct av_request *r, co
 
 /* Classification --------------------------------------------------------- */
 
-/* Does hay contain needle, ASCII letters compared without case? */
-static int av_contains(const char *hay, const char *needle)
+/* An ASCII letter or digit: what an API key is made of. */
+static int av_alnum(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/*
+ * Does hay contain needle, ASCII letters compared without case?  With
+ * word, only where no ASCII letter or digit is just before or after it:
+ * vendor messages can echo the API key ("We have detected your API key as
+ * ..."), and a key is letters and digits, so a word is never found inside
+ * one ("demo" is no word of the key K7DEMO2X).
+ */
+static int av_find_text(const char *hay, const char *needle, int word)
 {
 	size_t n = strlen(needle);
-	for (; *hay; hay++) {
+	for (const char *p = hay; *p; p++) {
 		size_t i = 0;
-		while (i < n && hay[i]) {
-			char a = hay[i], b = needle[i];
+		while (i < n && p[i]) {
+			char a = p[i], b = needle[i];
 			if (a >= 'A' && a <= 'Z')
 				a = (char)(a - 'A' + 'a');
 			if (b >= 'A' && b <= 'Z')
@@ -262,10 +274,20 @@ static int av_contains(const char *hay, const char *needle)
 				break;
 			i++;
 		}
-		if (i == n)
+		if (i == n && (!word || ((p == hay || !av_alnum(p[-1])) && !av_alnum(p[n]))))
 			return 1;
 	}
 	return 0;
+}
+
+static int av_contains(const char *hay, const char *needle)
+{
+	return av_find_text(hay, needle, 0);
+}
+
+static int av_contains_word(const char *hay, const char *needle)
+{
+	return av_find_text(hay, needle, 1);
 }
 
 /* Copy text into the answer's message: control characters become spaces, long text is cut. */
@@ -275,8 +297,13 @@ static void av_set_message(struct av_answer *a, const char *s, size_t n)
 	int cut = n > max;
 	if (cut) {
 		n = max - 3;
-		/* Do not split a UTF-8 sequence. */
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		/*
+		 * Cut between words, never inside one: a message can quote the
+		 * API key, which has no blank, and the key is removed from a
+		 * message only where it stands whole.  This never splits a
+		 * UTF-8 sequence either.
+		 */
+		while (n > 0 && (unsigned char)s[n] > 0x20 && (unsigned char)s[n - 1] > 0x20)
 			n--;
 	}
 	for (; k < n; k++) {
@@ -300,12 +327,13 @@ static void av_set_why(struct av_answer *a, int cls, const char *why)
 /* The class of a "Note" or "Information" text (see the order note at the top). */
 static int av_notice_class(const char *m)
 {
-	if ((av_contains(m, "apikey") || av_contains(m, "api key")) && av_contains(m, "invalid"))
+	if ((av_contains_word(m, "apikey") || av_contains(m, "api key")) &&
+	    av_contains_word(m, "invalid"))
 		return AV_BAD_KEY;
-	if (av_contains(m, "demo"))
+	if (av_contains_word(m, "demo"))
 		return AV_BAD_KEY;
 	if (av_contains(m, "per second") || av_contains(m, "per-second") ||
-	    av_contains(m, "sparingly") || av_contains(m, "burst"))
+	    av_contains_word(m, "sparingly") || av_contains_word(m, "burst"))
 		return AV_THROTTLE_SECOND;
 	if (av_contains(m, "per minute") || av_contains(m, "per-minute") ||
 	    av_contains(m, "call frequency"))
@@ -314,7 +342,7 @@ static int av_notice_class(const char *m)
 	if (av_contains(m, "per day") || av_contains(m, "daily limit") ||
 	    av_contains(m, "daily rate limit"))
 		return AV_DAILY_LIMIT;
-	if (av_contains(m, "premium"))
+	if (av_contains_word(m, "premium"))
 		return AV_PREMIUM;
 	return AV_NOTICE;
 }
@@ -436,9 +464,10 @@ static void av_classify_json(const struct av_request *r, const char *body, size_
 		}
 		av_set_message(a, msg.data, strlen(msg.data));
 		if (error.s)
-			a->cls = av_contains(msg.data, "apikey") || av_contains(msg.data, "api key")
-			             ? AV_BAD_KEY
-			             : AV_ERROR;
+			a->cls =
+			    av_contains_word(msg.data, "apikey") || av_contains(msg.data, "api key")
+			        ? AV_BAD_KEY
+			        : AV_ERROR;
 		else
 			a->cls = av_notice_class(msg.data);
 		goto out;
@@ -660,11 +689,6 @@ int av_envelope(struct buf *out, const struct av_request *r, int64_t fetched_at,
 }
 
 /* The key in answers and messages ------------------------------------------- */
-
-static int av_alnum(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
 
 /* The next quote of key[0..k) in text[from..n), as av_quotes_key() defines one, or NULL. */
 static const char *av_find_key(const char *text, size_t n, size_t from, const char *key, size_t k)

@@ -462,11 +462,20 @@ static int env_series(struct av_env *env, struct jscan *js, int daily)
 			return -2;
 		b->raw = k.s - 1; /* the key's opening quote */
 		b->raw_json = 1;
-		if (k.escaped)
-			env_bad_bar(env, b, "timestamp \"%.*s\" does not parse",
-			            (int)(k.n > 40 ? 40 : k.n), k.s);
-		else
+		if (!k.escaped) {
 			env_time(env, b, k.s, k.n, daily);
+		} else {
+			/* "2025-06-17 09\u003a30:00" is the same key, spelt with an escape. */
+			struct ts_civil c;
+			buf_reset(&env->scratch);
+			/* Not the time: said with the key as it was written. */
+			if (jscan_unescape(k.s, k.n, &env->scratch) < 0 ||
+			    env->scratch.len != (daily ? 10u : 19u) ||
+			    ts_parse_naive(env->scratch.data, env->scratch.len, &c) < 0)
+				env_time(env, b, k.s, k.n, daily);
+			else
+				env_time(env, b, env->scratch.data, env->scratch.len, daily);
+		}
 		if (v.type == JS_OBJ) {
 			const char *end;
 			if (env_bar_fields(env, js, b, &end) < 0)
@@ -612,6 +621,14 @@ static int env_body(struct av_env *env, struct jscan *js, struct scan *sc)
 
 /* CSV body -------------------------------------------------------------------- */
 
+/* Do two symbols name the same ticker (letters compared without case)? */
+static int env_same_symbol(const char *a, const char *b)
+{
+	char ua[AV_SYMBOL_MAX + 1], ub[AV_SYMBOL_MAX + 1];
+	return av_symbol_upper(a, strlen(a), ua) == 0 && av_symbol_upper(b, strlen(b), ub) == 0 &&
+	       strcmp(ua, ub) == 0;
+}
+
 /* Split line s[0..n) at commas into at most max fields; returns the count. */
 static int env_csv_split(const char *s, size_t n, const char **f, size_t *fn, int max)
 {
@@ -678,8 +695,16 @@ static int env_csv(struct av_env *env, struct scan *sc, int fn)
 			continue;
 		}
 		if (fn == AV_QUOTE) {
-			snprintf(sc->meta_symbol, sizeof sc->meta_symbol, "%.*s",
+			/*
+			 * Each row names its symbol: the first that is not the one
+			 * requested is kept, so that env_settle() rejects the
+			 * envelope whichever row it is in.
+			 */
+			char row_symbol[sizeof sc->meta_symbol];
+			snprintf(row_symbol, sizeof row_symbol, "%.*s",
 			         (int)(fl[0] > 30 ? 30 : fl[0]), f[0]);
+			if (!sc->meta_symbol[0] || env_same_symbol(sc->meta_symbol, env->symbol))
+				memcpy(sc->meta_symbol, row_symbol, sizeof row_symbol);
 			env_value(env, b, F_OPEN, "open", f[1], fl[1]);
 			env_value(env, b, F_HIGH, "high", f[2], fl[2]);
 			env_value(env, b, F_LOW, "low", f[3], fl[3]);
@@ -781,14 +806,6 @@ static int env_scan(struct av_env *env, struct jscan *js, struct scan *sc)
 			return rc;
 	}
 	return jscan_next(js, &k) == JS_END ? 0 : -1;
-}
-
-/* Do two symbols name the same ticker (letters compared without case)? */
-static int env_same_symbol(const char *a, const char *b)
-{
-	char ua[AV_SYMBOL_MAX + 1], ub[AV_SYMBOL_MAX + 1];
-	return av_symbol_upper(a, strlen(a), ua) == 0 && av_symbol_upper(b, strlen(b), ub) == 0 &&
-	       strcmp(ua, ub) == 0;
 }
 
 /* Decide what the scanned envelope is; rejects it (env->reject) when it is not usable. */

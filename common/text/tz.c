@@ -338,6 +338,35 @@ fail:
 	return NULL;
 }
 
+/*
+ * The zones of the "US/" names, which Alpha Vantage states its equities'
+ * times in ("6. Time Zone": "US/Eastern").  The time-zone database keeps
+ * them only as backward-compatible links, and newer distributions ship
+ * those in a package of their own (Debian's tzdata-legacy), so a system
+ * may lack them while it has the zones they name.
+ */
+static const char *tz_backward(const char *name)
+{
+	static const char *const links[][2] = {
+	    {"US/Alaska", "America/Anchorage"},
+	    {"US/Aleutian", "America/Adak"},
+	    {"US/Arizona", "America/Phoenix"},
+	    {"US/Central", "America/Chicago"},
+	    {"US/East-Indiana", "America/Indiana/Indianapolis"},
+	    {"US/Eastern", "America/New_York"},
+	    {"US/Hawaii", "Pacific/Honolulu"},
+	    {"US/Indiana-Starke", "America/Indiana/Knox"},
+	    {"US/Michigan", "America/Detroit"},
+	    {"US/Mountain", "America/Denver"},
+	    {"US/Pacific", "America/Los_Angeles"},
+	    {"US/Samoa", "Pacific/Pago_Pago"},
+	};
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+		if (strcmp(name, links[i][0]) == 0)
+			return links[i][1];
+	return NULL;
+}
+
 struct tz *tz_load(const char *name, struct err_msg *e)
 {
 	if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0 || strcmp(name, "Z") == 0) {
@@ -358,6 +387,17 @@ struct tz *tz_load(const char *name, struct err_msg *e)
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
 	FILE *fp = fopen(path, "rb");
+	const char *canonical = fp ? NULL : tz_backward(name);
+	if (!fp && errno == ENOENT && canonical) {
+		char alt[512];
+		snprintf(alt, sizeof alt, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo",
+		         canonical);
+		fp = fopen(alt, "rb");
+		if (fp)
+			memcpy(path, alt, sizeof path);
+		else
+			errno = ENOENT; /* said of the name asked for */
+	}
 	if (!fp) {
 		err_set(e, EX_CONFIG, "time zone \"%s\": %s: %s", name, path, strerror(errno));
 		return NULL;
