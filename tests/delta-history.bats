@@ -133,3 +133,34 @@ setup() {
 	assert_line --index 1 --regexp '^5 +[0-9T:.-]+Z OPTIMIZE +predicate=\[\] zOrderBy=\[\] \| numRemovedFiles=3 numRemovedBytes=[0-9.]+KiB numAddedFiles=1 numAddedBytes=[0-9.]+KiB p50FileSize=[0-9.]+KiB$'
 	assert_line --index 2 --regexp '^4 +[0-9T:.-]+Z MERGE +predicate=\["\(target.symbol = source.symbol\) AND .*"\] \| numSourceRows=8 numTargetRowsInserted=0 numTargetRowsUpdated=8 numTargetRowsDeleted=0 numTargetRowsCopied=[0-9]+ numTargetFilesAdded=1 numTargetFilesRemoved=1$'
 }
+
+@test "the table shows what delta-rs recorded under its own names, and its sizes given as numbers in units" {
+	mkdir -p t/_delta_log
+	cp "$DELTA/delta-rs/simple_table/_delta_log/00000000000000000000.json" t/_delta_log/
+	cat >t/_delta_log/00000000000000000001.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000000000,"operation":"WRITE","operationParameters":{"mode":"Append"},"engineInfo":"delta-rs:py-1.6.2","clientVersion":"delta-rs.py-1.6.2","operationMetrics":{"execution_time_ms":4,"num_added_files":1,"num_added_rows":3,"num_partitions":0,"num_removed_files":0}}}
+	EOF
+	cat >t/_delta_log/00000000000000000002.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000001000,"operation":"OPTIMIZE","operationParameters":{"targetSize":"104857600"},"engineInfo":"delta-rs:py-1.6.2","operationMetrics":{"numFilesAdded":1,"numFilesRemoved":4,"partitionsOptimized":1,"numBatches":1,"totalConsideredFiles":4,"totalFilesSkipped":0,"preserveInsertionOrder":true}}}
+	EOF
+	cat >t/_delta_log/00000000000000000003.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000002000,"operation":"VACUUM START","operationParameters":{"retentionCheckEnabled":"true","specifiedRetentionMillis":"604800000","defaultRetentionMillis":"604800000"},"engineInfo":"delta-rs:py-1.6.2","operationMetrics":{"numFilesToDelete":3,"sizeOfDataToDelete":2097152}}}
+	EOF
+	run --separate-stderr delta-history --format table ./t
+	assert_success
+	assert_line --index 1 '3        2025-06-15T15:06:42.000Z VACUUM START     specifiedRetentionMillis=7d defaultRetentionMillis=7d | numFilesToDelete=3 sizeOfDataToDelete=2.0MiB'
+	assert_line --index 2 '2        2025-06-15T15:06:41.000Z OPTIMIZE         targetSize=104857600 | numFilesAdded=1 numFilesRemoved=4 partitionsOptimized=1 numBatches=1 totalConsideredFiles=4 totalFilesSkipped=0 preserveInsertionOrder=true'
+	assert_line --index 3 '1        2025-06-15T15:06:40.000Z WRITE            mode=Append | execution_time_ms=4 num_added_files=1 num_added_rows=3 num_partitions=0 num_removed_files=0'
+}
+
+@test "the table keeps a commit on one line and escapes control characters of the log's text" {
+	mkdir -p t/_delta_log
+	cp "$DELTA/delta-rs/simple_table/_delta_log/00000000000000000000.json" t/_delta_log/
+	cat >t/_delta_log/00000000000000000001.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000000000,"operation":"MERGE","operationParameters":{"predicate":"target.id = source.id\n  AND \u001b[2Jtarget.k\t= source.k"},"operationMetrics":{"numSourceRows":"2"}}}
+	EOF
+	run --separate-stderr delta-history --format table ./t
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	assert_line --index 1 '1        2025-06-15T15:06:40.000Z MERGE            predicate=target.id = source.id\n  AND \x1b[2Jtarget.k\t= source.k | numSourceRows=2'
+}

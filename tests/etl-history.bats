@@ -311,6 +311,17 @@ wait_held() {
 	assert_regex "$stderr" 'the schema is at version 0, without the job.s tables \(stocketl-db migrate\)$'
 }
 
+@test "a malformed DSN: the spool, with a warning, without --source; exit 78 with --source postgres" {
+	record
+	run --separate-stderr etl-history --dsn 'host=127.0.0.1 nosuchkeyword=1' --now "$NOW"
+	assert_success
+	assert_equal "$stderr" 'etl-history: postgres at (malformed DSN): malformed DSN: invalid connection option "nosuchkeyword" (DSN from flag); reporting from the spool'
+	assert_equal "$(jq -c '[.source, (.runs | length)]' <<<"$output")" '["spool",3]'
+	run --separate-stderr etl-history --source postgres --dsn 'host=127.0.0.1 nosuchkeyword=1'
+	assert_failure 78
+	assert_output ''
+}
+
 @test "spool lines that are not facts are said with file and line and left out: exit 1" {
 	record
 	(spool_open && spool_fact '{"fact":"run"}' && spool_fact 'oops' && spool_close)

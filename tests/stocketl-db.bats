@@ -239,6 +239,25 @@ fresh_db() {
 	assert_line --index 6 "-	local/t"
 }
 
+@test "load-spool: a --spool that is not there, or not a directory, is exit 74 before connecting; the default spool not made yet is an empty one" {
+	fresh_db l_named
+	run --separate-stderr stocketl-db --dsn "$DSN" --spool "$PWD/no/such/spool" load-spool
+	assert_failure 74
+	assert_output ''
+	assert_equal "$stderr" "stocketl-db: --spool $PWD/no/such/spool: No such file or directory"
+	touch plain
+	run --separate-stderr stocketl-db --dsn "$DSN" --spool plain load-spool
+	assert_failure 74
+	assert_equal "$stderr" "stocketl-db: --spool plain: not a directory"
+	# Checked before the server: an unreachable one does not hide the mistyped path.
+	run --separate-stderr stocketl-db --dsn "host=127.0.0.1 port=1 connect_timeout=2" \
+		--spool "$PWD/no/such/spool" load-spool
+	assert_failure 74
+	STOCKETL_SPOOL=$PWD/not/made/yet run --separate-stderr stocketl-db --dsn "$DSN" load-spool
+	assert_success
+	assert_output --regexp "^loaded 0 files from $PWD/not/made/yet into "
+}
+
 @test "a server stopped mid-use is exit 75 for the commit store, without the password" {
 	run --separate-stderr env STOCKETL_TEST_PG_DSN="host=$PGHOST port=$PGPORT user=postgres" \
 		STOCKETL_TEST_PG_STOP="bash -c 'source $STOCKETL_ROOT/tests/helpers/pg.bash && pg_server_stop'" \

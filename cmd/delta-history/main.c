@@ -143,6 +143,26 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /*
+ * Text from the log for the table: control characters escaped (\n, \t,
+ * \xHH), so that a commit stays on one line and a value cannot send
+ * escape sequences to the terminal.
+ */
+static void put_text(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\n')
+			buf_puts(b, "\\n");
+		else if (c == '\t')
+			buf_puts(b, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			buf_printf(b, "\\x%02x", c);
+		else
+			buf_putc(b, (char)c);
+	}
+}
+
+/*
  * A value for people: sizes in KiB, MiB, ...; retentions as durations;
  * anything else as recorded.
  */
@@ -152,6 +172,12 @@ static void put_value(struct buf *b, const char *key, const struct json *v)
 	char *end = NULL;
 	long long n = text && *text ? strtoll(text, &end, 10) : 0;
 	int number = text && *text && end && *end == '\0' && n >= 0;
+	/* Spark records metrics as strings, delta-rs as JSON numbers. */
+	int64_t whole;
+	if (!text && json_type(v) == JSON_NUMBER && json_i64(v, &whole) == 0 && whole >= 0) {
+		n = (long long)whole;
+		number = 1;
+	}
 	if (number && (ends_with(key, "Bytes") || ends_with(key, "FileSize") ||
 	               strcmp(key, "sizeOfDataToDelete") == 0)) {
 		static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
@@ -182,7 +208,7 @@ static void put_value(struct buf *b, const char *key, const struct json *v)
 		return;
 	}
 	if (text)
-		buf_puts(b, text);
+		put_text(b, text);
 	else
 		json_print(v, b);
 }
@@ -193,15 +219,18 @@ static void put_pair(struct buf *b, int *first, const char *key, const struct js
 	if (!*first)
 		buf_putc(b, ' ');
 	*first = 0;
-	buf_puts(b, key);
+	put_text(b, key);
 	buf_putc(b, '=');
 	put_value(b, key, v);
 }
 
 /*
  * One part of a line of the table: the members of o named in keys, in
- * that order (all of them, in o's order, when keys is NULL), as key=value;
- * "-" when there is none.
+ * that order (all of them, in o's order, when keys is NULL or o has none
+ * of them), as key=value; "-" when there is none.  Other writers name
+ * their parameters and metrics their own way (delta-rs's WRITE records
+ * num_added_rows, its OPTIMIZE numFilesAdded): what they recorded is shown
+ * rather than hidden behind a "-".
  */
 static void flat_object(struct buf *b, const struct json *o, const char *const *keys, size_t nkeys)
 {
@@ -212,7 +241,8 @@ static void flat_object(struct buf *b, const struct json *o, const char *const *
 			if (m)
 				put_pair(b, &first, keys[k], m);
 		}
-	} else {
+	}
+	if (first && json_type(o) == JSON_OBJECT) {
 		for (const struct json *m = json_first(o); m; m = json_next(m))
 			put_pair(b, &first, json_key(m), m);
 	}
@@ -345,8 +375,12 @@ int main(int argc, char **argv)
 		ts_format_rfc3339_ms(ts * 1000, tstext);
 		const char *op = json_str(json_get(ci, "operation"));
 		if (table) {
-			buf_printf(&line, "%-8lld %-24s %-16s ", (long long)v, tstext,
-			           op ? op : "-");
+			buf_printf(&line, "%-8lld %-24s ", (long long)v, tstext);
+			size_t at = line.len;
+			put_text(&line, op ? op : "-");
+			for (size_t n = line.len - at; n < 16; n++)
+				buf_putc(&line, ' ');
+			buf_putc(&line, ' ');
 			const struct op_view *view = find_view(op);
 			flat_object(&line, json_get(ci, "operationParameters"),
 			            view ? view->params : NULL, 4);
