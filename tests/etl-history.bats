@@ -353,6 +353,19 @@ wait_held() {
 	assert_equal "$(jq -c '.runs' <<<"$output")" '[]'
 }
 
+@test "a reader that stops early (etl-history | head) ends the report quietly: exit 0" {
+	mkdir -p spool
+	# 3,000 finished runs: a report larger than a pipe holds
+	jq -nc 'range(3000) as $i | {fact: "run", run_id: "r\($i)", program: "runner",
+		at: "2026-12-06T10:15:04Z", job: "intraday", attempt: 1, started_at: "2026-12-06T10:15:00Z",
+		ended_at: "2026-12-06T10:15:04Z", status: 0, failed_stage: null, reason: null, host: "testhost"}' \
+		>spool/1-1-runner.ndjson
+	run bash -c 'etl-history --now "$1" --limit 3000 --format table 2>err | head -1; echo "${PIPESTATUS[0]}"' _ "$NOW"
+	assert_line --index 0 --partial "source: spool"
+	assert_line --index 1 0
+	[ ! -s err ]
+}
+
 @test "usage errors: an unknown report, run without its id, options of other reports, bad values" {
 	for args in 'nope' 'run' 'run a b' 'checks extra' '--limit 3 checks' '--days 2 runs' \
 		'--limit 0' '--format xml' '--source web' '--now yesterday' '--source spool --dsn x'; do

@@ -61,7 +61,8 @@ int runner_gone(const char *locks, const char *job, const char *run_id, const ch
 
 /*
  * Write q's report of the facts in s to stdout, as a table or as one JSON
- * object.  Returns 0, or -1 (out of memory; reported).
+ * object.  Returns 0 (also when the reader went away: EPIPE), EX_IOERR
+ * (the write failed) or -1 (out of memory); each reported.
  */
 int report_write(const struct query *q, const struct store *s, const struct origin *o, int table);
 

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -118,6 +119,8 @@ int main(int argc, char **argv)
 	const char *spool = NULL, *days_flag = NULL, *limit_flag = NULL;
 	int level = ERR_NORMAL, ch;
 	err_init(argv[0]);
+	/* A reader that goes away (etl-history | head) ends the report, not the process. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((ch = cli_getopt(usage, argc, argv, "hqv", longopts)) != -1) {
 		switch (ch) {
 		case OPT_CONFIG:
@@ -252,8 +255,11 @@ int main(int argc, char **argv)
 		         st.bad == 1 ? "line that is not a fact was"
 		                     : "lines that are not facts were");
 	}
-	if (!status && report_write(&q, &st, &o, table) < 0)
-		status = EX_SOFTWARE;
+	if (!status) {
+		int w = report_write(&q, &st, &o, table);
+		if (w)
+			status = w < 0 ? EX_SOFTWARE : w;
+	}
 	if (!status && st.bad)
 		status = EX_REJECTS;
 	pg_close(c);

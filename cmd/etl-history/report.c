@@ -18,9 +18,11 @@
  */
 #include "history.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "text/decimal.h"
 #include "text/ts.h"
@@ -897,7 +899,28 @@ int report_write(const struct query *q, const struct store *s, const struct orig
 		buf_free(&b);
 		return -1;
 	}
-	fwrite(b.data, 1, b.len, stdout);
+	/*
+	 * Written whole with write(2), so that a reader that went away
+	 * (etl-history | head) is told from a failed write by its errno.
+	 */
+	int status = 0;
+	const char *p = b.data;
+	size_t left = b.len;
+	fflush(stdout);
+	while (left) {
+		ssize_t n = write(STDOUT_FILENO, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno != EPIPE) {
+				err_error("stdout: %s", strerror(errno));
+				status = EX_IOERR;
+			}
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
 	buf_free(&b);
-	return 0;
+	return status;
 }
