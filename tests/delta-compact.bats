@@ -335,6 +335,10 @@ json_stats() {
 	assert_failure 64
 	assert_equal "$stderr" "delta-compact: t: --retain 1h is shorter than the table's delta.deletedFileRetentionDuration (7d): readers of recent versions and writers that have not committed yet could lose files; give --force to vacuum anyway"
 	[ -f "$part/part-00000-stray-c000.zstd.parquet" ]
+	# the retention as the user wrote it, whatever its unit
+	run --separate-stderr delta-compact --vacuum --retain 0h t
+	assert_failure 64
+	assert_equal "${stderr:0:41}" "delta-compact: t: --retain 0h is shorter "
 	run --separate-stderr delta-compact -q --vacuum --retain 1h --force t
 	assert_success
 	assert_equal "$stderr" ""

@@ -40,7 +40,8 @@ struct compact {
 	const char *where;    /* a partition filter in delta-cat's syntax, or NULL */
 
 	/* vacuum */
-	int64_t retain_ms; /* -1: the table's delta.deletedFileRetentionDuration */
+	int64_t retain_ms;       /* -1: the table's delta.deletedFileRetentionDuration */
+	const char *retain_text; /* --retain as given, or NULL */
 	int dry_run;
 	int force;
 

@@ -229,6 +229,7 @@ int main(int argc, char **argv)
 		return cli_usage_error(usage, "%s", e.text);
 	if (c.order_by && !*c.order_by)
 		return cli_bad_value(usage, "--order-by", c.order_by, "column names");
+	c.retain_text = o_retain;
 	if (o_retain && parse_retention(o_retain, &c.retain_ms) < 0)
 		return cli_bad_value(usage, "--retain", o_retain,
 		                     "a duration such as 7d, 168h or 30m");

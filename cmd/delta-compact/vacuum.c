@@ -504,7 +504,7 @@ int compact_vacuum(struct compact *c)
 		          "delta.deletedFileRetentionDuration (%s): readers of recent versions "
 		          "and writers that have not committed yet could lose files; give --force "
 		          "to vacuum anyway",
-		          c->table, rtext, ttext);
+		          c->table, c->retain_text ? c->retain_text : rtext, ttext);
 		rc = EX_USAGE;
 		goto out;
 	}
