@@ -906,8 +906,13 @@ IBM 2024-02 full'
 
 @test "a reader that goes away ends the output quietly with status 0" {
 	rules '[{"responses":[{"file":"intraday_TSLA_60min_month_2024-03_dst.json"}]}]'
+	# 24 envelopes of 70 KB: more than the widest pipe holds (1 MiB), so
+	# that the reader is gone before the last write however late it reads
+	local symbols
+	mapfile -t symbols < <(printf 'S%02d\n' $(seq 24))
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	run --separate-stderr bash -c 'set -o pipefail; av-fetch --base-url "$1" --interval 60min A B C D | head -c 10 >/dev/null' _ "$MOCKAV_URL"
+	run --separate-stderr bash -c 'set -o pipefail; av-fetch --base-url "$1" --interval 60min "${@:2}" | head -c 10 >/dev/null' \
+		_ "$MOCKAV_URL" "${symbols[@]}"
 	assert_success
 	assert_equal "$stderr" ''
 }
