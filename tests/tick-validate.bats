@@ -790,6 +790,37 @@ outcome() {
 	assert_output $'[{"app":"test","id":1},"pass"]\n[null,"fail"]'
 }
 
+@test "an input cut short fails the batch it interrupts, and a stream without markers gets its failed marker" {
+	checks '  - row_count > 0'
+	{ tick; tick low=8; } >two.ndjson
+	tick-validate -q --binary --checks c.checks two.ndjson >two.bin
+	head -c "$(($(wc -c <two.bin) - 5))" two.bin >cut.bin
+	# The checks pass on the record that arrived; its batch fails all the same.
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson cut.bin
+	assert_failure 65
+	assert_equal "${#lines[@]}" 2
+	assert_line --index 0 "$(tick)"
+	assert_line --index 1 '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}'
+	stderr_line 'tick-validate: cut.bin: record 2: truncated frame (99 of 104 bytes)'
+	stderr_line 'tick-validate: input: 1 record, 1 passed, 0 quarantined; 1 check: 1 passed, 0 warned, 0 failed, 0 skipped; the batch fails'
+	run jq -c '[.batch, .records.passed, .checks[0].outcome, .stream_error, .outcome]' report.ndjson
+	assert_output '[null,1,"pass","cut.bin: record 2: truncated frame (99 of 104 bytes)","fail"]'
+	# An input that cannot be read stops the run the same way.
+	tick >one.ndjson
+	run --separate-stderr tick-validate --checks c.checks one.ndjson . one.ndjson
+	assert_failure 74
+	assert_output "$(tick; echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}')"
+	stderr_line 'tick-validate: .: read error: Is a directory'
+	# Records after the last marker are judged failed, and still get no marker.
+	{ tick; marker 1; tick; } >in.ndjson
+	tick-validate -q --binary --checks c.checks in.ndjson >in.bin
+	head -c "$(($(wc -c <in.bin) - 5))" in.bin >cut.bin
+	run --separate-stderr tick-validate --checks c.checks cut.bin
+	assert_failure 65
+	assert_equal "${#lines[@]}" 2
+	assert_line --index 1 '{"@batch":{"app":"test","id":1,"records":1,"rejected":0,"status":"ok"}}'
+}
+
 @test "min, max and freshness of an empty batch are skipped, not failed" {
 	checks '  - min(low) > 0' '  - freshness(ingested_at) < 1h'
 	marker 0 >in.ndjson
