@@ -942,6 +942,15 @@ outcome() {
 	expect '3: expected one "checks for" block (this file has one already) or an indented line' 'checks for ticks:' '  - row_count > 0' 'checks for more:'
 }
 
+@test "a checks file may start with a byte order mark, end its lines with CRLF, and hold comments after an apostrophe" {
+	printf '\xef\xbb\xbfchecks for ticks:\r\n  - row_count > 0:   # the first\r\n      name: don'"'"'t load nothing  # why\r\n  - invalid_count(symbol) = 0:\r\n      valid values: ['"'"'IBM'"'"', "I'"'"'S #1"]  # a comment\r\n' >c.checks
+	tick >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_success
+	run jq -c '[.checks[] | [.name, .line, .outcome]]' report.ndjson
+	assert_output '[["don'"'"'t load nothing",2,"pass"],["invalid_count(symbol) = 0",4,"pass"]]'
+}
+
 @test "a missing checks file is a configuration error" {
 	STOCKETL_SHARE=/nowhere run --separate-stderr tick-validate /dev/null
 	assert_failure 78

@@ -1308,7 +1308,11 @@ struct cline {
 	size_t n;
 };
 
-/* Cut a comment: '#' at the start or after a blank, outside quotes. */
+/*
+ * Cut a comment: '#' at the start or after a blank, outside quotes.  As in
+ * YAML, a quote opens a quoted value only where a value starts (at the
+ * start, after a blank, '[' or ','): the apostrophe of "don't" is text.
+ */
 static size_t strip_comment(const char *s, size_t n)
 {
 	char quote = 0;
@@ -1316,7 +1320,7 @@ static size_t strip_comment(const char *s, size_t n)
 		if (quote) {
 			if (s[i] == quote)
 				quote = 0;
-		} else if (s[i] == '"' || s[i] == '\'') {
+		} else if ((s[i] == '"' || s[i] == '\'') && (i == 0 || strchr(" \t[,", s[i - 1]))) {
 			quote = s[i];
 		} else if (s[i] == '#' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t')) {
 			n = i;
@@ -1518,6 +1522,11 @@ struct checks *checks_parse(const char *name, const char *text, size_t len, size
 	if (memchr(text, '\0', len)) {
 		err_set(e, EX_CONFIG, "%s: expected text, found a NUL byte", name);
 		goto fail;
+	}
+	/* A byte order mark, as some editors write, is no part of the first line. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
 	}
 	if (parse_lines(&p, text, len) < 0)
 		goto fail;
