@@ -951,6 +951,42 @@ outcome() {
 	assert_output '[["don'"'"'t load nothing",2,"pass"],["invalid_count(symbol) = 0",4,"pass"]]'
 }
 
+@test "names, conditions and thresholds reach the report and the rejects whole, and one too long for them is an error" {
+	local cond='volume < -1' i
+	for i in {2..20}; do
+		cond="$cond or volume < -$i"
+	done
+	cond="$cond or low > high"
+	local when='between 2025-06-17T00:00:00.000000Z and 2025-06-18T00:00:00.000000Z'
+	checks '  - failed rows:' "      fail condition: $cond" "  - max(trade_timestamp) $when"
+	tick low=20 >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	run jq -c '[.checks[] | [.name, .condition, .threshold]]' report.ndjson
+	assert_output "$(jq -nc --arg c "$cond" --arg w "$when" '[[$c, $c, null], ["max(trade_timestamp) \($w)", null, $w]]')"
+	run jq -r '.reason' rejects.ndjson
+	assert_output "fail condition holds: $cond"
+	expect() { # WANT LINE...
+		local want=$1
+		shift
+		printf '%s\n' "$@" >bad.checks
+		run --separate-stderr tick-validate --checks bad.checks /dev/null
+		assert_failure 78
+		assert_equal "$stderr" "tick-validate: bad.checks:$want"
+	}
+	local long
+	long=$(printf 'x%.0s' {1..512})
+	expect '3: expected a name of at most 511 bytes' 'checks for ticks:' '  - row_count > 0:' "      name: $long"
+	long='close > 100000000000000000000.000000'
+	for i in {2..16}; do
+		long="$long or close > 100000000000000000000.00000$((i % 10))"
+	done
+	expect '3: expected a fail condition of at most 511 bytes' 'checks for ticks:' '  - failed rows:' \
+		"      fail condition: $long"
+	expect '2: expected a threshold of at most 127 bytes' 'checks for ticks:' "  - row_count between 1 and 1$(printf '0%.0s' {1..120})"
+	expect '2: expected a check of at most 255 bytes' 'checks for ticks:' "  - row_count > 1$(printf '0%.0s' {1..250})"
+}
+
 @test "a missing checks file is a configuration error" {
 	STOCKETL_SHARE=/nowhere run --separate-stderr tick-validate /dev/null
 	assert_failure 78

@@ -61,6 +61,21 @@ int checks_column(const char *s, size_t n)
 static const char columns_list[] = "symbol, interval, trade_timestamp, trade_date, open, high, "
                                    "low, close, volume, batch_id, ingested_at or source";
 
+/*
+ * Keep s[0..n) in dst, a buffer of size bytes, for reports; what names it.
+ * Text that does not fit is an error, never cut short: a report or a
+ * reject would show a name or a condition other than the one written.
+ */
+static int keep_text(struct parser *p, char *dst, size_t size, const char *s, size_t n,
+                     const char *what)
+{
+	if (n >= size)
+		return fail_at(p, "expected %s of at most %zu bytes", what, size - 1);
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
 /* Text scanning ------------------------------------------------------------------ */
 
 struct text {
@@ -249,7 +264,9 @@ static int parse_cond(struct parser *p, const struct check *c, struct text *t,
 	const char *s;
 	size_t n;
 	skip_space(t);
-	snprintf(out->text, sizeof out->text, "%.*s", (int)(t->end - t->s), t->s);
+	if (keep_text(p, out->text, sizeof out->text, t->s, (size_t)(t->end - t->s),
+	              "a threshold") < 0)
+		return -1;
 	int neg = accept_word(t, "not");
 	if (accept_word(t, "between")) {
 		out->op = neg ? OP_NOT_BETWEEN : OP_BETWEEN;
@@ -1018,7 +1035,9 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 {
 	const char *s;
 	size_t n;
-	snprintf(c->definition, sizeof c->definition, "%.*s", (int)(t->end - t->s), t->s);
+	if (keep_text(p, c->definition, sizeof c->definition, t->s, (size_t)(t->end - t->s),
+	              "a check") < 0)
+		return -1;
 	snprintf(c->name, sizeof c->name, "%s", c->definition);
 	c->col = -1;
 	c->order_col = -1;
@@ -1123,8 +1142,7 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 		size_t n = unquoted(v, &s);
 		if (n == 0)
 			return fail_at(p, "expected a name after \"name:\"");
-		snprintf(c->name, sizeof c->name, "%.*s", (int)n, s);
-		return 0;
+		return keep_text(p, c->name, sizeof c->name, s, n, "a name");
 	}
 	if (KEY("warn") || KEY("fail")) {
 		int fail = KEY("fail");
@@ -1202,16 +1220,20 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 			return fail_at(p, "expected one \"fail condition:\" per check");
 		if (at_end(v))
 			return fail_at(p, "expected a condition after \"fail condition:\"");
-		snprintf(c->condition, sizeof c->condition, "%.*s", (int)(v->end - v->s), v->s);
-		return parse_condition(p, c, v);
+		/* Parsed first: what is wrong in it says more than its length. */
+		struct text all = *v;
+		if (parse_condition(p, c, v) < 0)
+			return -1;
+		return keep_text(p, c->condition, sizeof c->condition, all.s,
+		                 (size_t)(all.end - all.s), "a fail condition");
 	}
 	if (c->kind == CK_FAILED_ROWS && KEY("time zone")) {
 		skip_space(v);
-		snprintf(c->zone_name, sizeof c->zone_name, "%.*s", (int)(v->end - v->s), v->s);
 		c->zone_line = p->line;
-		if (!c->zone_name[0])
+		if (v->s == v->end)
 			return fail_at(p, "expected a zone name after \"time zone:\"");
-		return 0;
+		return keep_text(p, c->zone_name, sizeof c->zone_name, v->s,
+		                 (size_t)(v->end - v->s), "a zone name");
 	}
 #undef KEY
 	static const char *const keys[] = {

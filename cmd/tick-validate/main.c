@@ -233,7 +233,7 @@ static int record(struct validate *v, struct rec_reader *r, struct rec *rec, con
 	int bad = checks_rows(v->cs, &t);
 	if (bad >= 0) {
 		const struct check *c = &v->cs->v[bad];
-		char reason[320];
+		char reason[sizeof c->condition + 32];
 		snprintf(reason, sizeof reason, "fail condition holds: %s", c->condition);
 		return quarantine(v, rec, &t, 1, c->name, reason, c->refs, file);
 	}
