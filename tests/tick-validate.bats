@@ -922,6 +922,9 @@ outcome() {
 	expect '3: expected a numeric column (open, high, low, close, volume, batch_id), a number, min(...) or max(...), not "symbol"' \
 		'checks for ticks:' '  - failed rows:' '      fail condition: symbol = 1'
 	expect '3: expected "and", "or" or the end of the condition, not "close"' 'checks for ticks:' '  - failed rows:' '      fail condition: high < low close'
+	expect '3: expected a number of at most 32 digits and 6 decimals: decimal "11.0000001" has more than 6 fractional digits' \
+		'checks for ticks:' '  - failed rows:' '      fail condition: close = 11.0000001'
+	expect '3: expected a column, a number, min(...) or max(...)' 'checks for ticks:' '  - failed rows:' '      fail condition: close = @'
 	expect '3: expected a time of day HH:MM' 'checks for ticks:' '  - failed rows:' '      fail condition: outside_session(trade_timestamp, 4am, 20:00)'
 	# Nesting is bounded apart from the terms: parentheses make no term, so
 	# thousands of them overflowed the parser's stack.

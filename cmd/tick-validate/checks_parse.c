@@ -753,8 +753,12 @@ static int xp_operand(struct xp *x)
 		q++;
 	struct err_msg de;
 	dec128 v;
-	if (q == x->t.s || dec_parse(x->t.s, (size_t)(q - x->t.s), 38, 6, &v, &de) < 0)
+	if (q == x->t.s)
 		return fail_at(x->p, "expected a column, a number, min(...) or max(...)");
+	/* A number that does not fit: say why, not that it is no number. */
+	if (dec_parse(x->t.s, (size_t)(q - x->t.s), 38, 6, &v, &de) < 0)
+		return fail_at(x->p, "expected a number of at most 32 digits and 6 decimals: %s",
+		               de.text);
 	x->t.s = q;
 	int i = xp_operand_slot(x);
 	if (i < 0)
