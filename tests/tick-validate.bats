@@ -790,6 +790,37 @@ outcome() {
 	assert_output $'[{"app":"test","id":1},"pass"]\n[null,"fail"]'
 }
 
+@test "an input cut short fails the batch it interrupts, and a stream without markers gets its failed marker" {
+	checks '  - row_count > 0'
+	{ tick; tick low=8; } >two.ndjson
+	tick-validate -q --binary --checks c.checks two.ndjson >two.bin
+	head -c "$(($(wc -c <two.bin) - 5))" two.bin >cut.bin
+	# The checks pass on the record that arrived; its batch fails all the same.
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson cut.bin
+	assert_failure 65
+	assert_equal "${#lines[@]}" 2
+	assert_line --index 0 "$(tick)"
+	assert_line --index 1 '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}'
+	stderr_line 'tick-validate: cut.bin: record 2: truncated frame (99 of 104 bytes)'
+	stderr_line 'tick-validate: input: 1 record, 1 passed, 0 quarantined; 1 check: 1 passed, 0 warned, 0 failed, 0 skipped; the batch fails'
+	run jq -c '[.batch, .records.passed, .checks[0].outcome, .stream_error, .outcome]' report.ndjson
+	assert_output '[null,1,"pass","cut.bin: record 2: truncated frame (99 of 104 bytes)","fail"]'
+	# An input that cannot be read stops the run the same way.
+	tick >one.ndjson
+	run --separate-stderr tick-validate --checks c.checks one.ndjson . one.ndjson
+	assert_failure 74
+	assert_output "$(tick; echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}')"
+	stderr_line 'tick-validate: .: read error: Is a directory'
+	# Records after the last marker are judged failed, and still get no marker.
+	{ tick; marker 1; tick; } >in.ndjson
+	tick-validate -q --binary --checks c.checks in.ndjson >in.bin
+	head -c "$(($(wc -c <in.bin) - 5))" in.bin >cut.bin
+	run --separate-stderr tick-validate --checks c.checks cut.bin
+	assert_failure 65
+	assert_equal "${#lines[@]}" 2
+	assert_line --index 1 '{"@batch":{"app":"test","id":1,"records":1,"rejected":0,"status":"ok"}}'
+}
+
 @test "min, max and freshness of an empty batch are skipped, not failed" {
 	checks '  - min(low) > 0' '  - freshness(ingested_at) < 1h'
 	marker 0 >in.ndjson
@@ -891,6 +922,9 @@ outcome() {
 	expect '3: expected a numeric column (open, high, low, close, volume, batch_id), a number, min(...) or max(...), not "symbol"' \
 		'checks for ticks:' '  - failed rows:' '      fail condition: symbol = 1'
 	expect '3: expected "and", "or" or the end of the condition, not "close"' 'checks for ticks:' '  - failed rows:' '      fail condition: high < low close'
+	expect '3: expected a number of at most 32 digits and 6 decimals: decimal "11.0000001" has more than 6 fractional digits' \
+		'checks for ticks:' '  - failed rows:' '      fail condition: close = 11.0000001'
+	expect '3: expected a column, a number, min(...) or max(...)' 'checks for ticks:' '  - failed rows:' '      fail condition: close = @'
 	expect '3: expected a time of day HH:MM' 'checks for ticks:' '  - failed rows:' '      fail condition: outside_session(trade_timestamp, 4am, 20:00)'
 	# Nesting is bounded apart from the terms: parentheses make no term, so
 	# thousands of them overflowed the parser's stack.
@@ -909,6 +943,51 @@ outcome() {
 	expect '3: expected either an inline threshold or warn:/fail: alerts, not both' 'checks for ticks:' '  - row_count > 0:' '      warn: when < 10'
 	expect '2: expected "between A and B" with A <= B' 'checks for ticks:' '  - row_count between 5 and 1'
 	expect '3: expected one "checks for" block (this file has one already) or an indented line' 'checks for ticks:' '  - row_count > 0' 'checks for more:'
+}
+
+@test "a checks file may start with a byte order mark, end its lines with CRLF, and hold comments after an apostrophe" {
+	printf '\xef\xbb\xbfchecks for ticks:\r\n  - row_count > 0:   # the first\r\n      name: don'"'"'t load nothing  # why\r\n  - invalid_count(symbol) = 0:\r\n      valid values: ['"'"'IBM'"'"', "I'"'"'S #1"]  # a comment\r\n' >c.checks
+	tick >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_success
+	run jq -c '[.checks[] | [.name, .line, .outcome]]' report.ndjson
+	assert_output '[["don'"'"'t load nothing",2,"pass"],["invalid_count(symbol) = 0",4,"pass"]]'
+}
+
+@test "names, conditions and thresholds reach the report and the rejects whole, and one too long for them is an error" {
+	local cond='volume < -1' i
+	for i in {2..20}; do
+		cond="$cond or volume < -$i"
+	done
+	cond="$cond or low > high"
+	local when='between 2025-06-17T00:00:00.000000Z and 2025-06-18T00:00:00.000000Z'
+	checks '  - failed rows:' "      fail condition: $cond" "  - max(trade_timestamp) $when"
+	tick low=20 >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson --rejects rejects.ndjson in.ndjson
+	assert_failure 1
+	run jq -c '[.checks[] | [.name, .condition, .threshold]]' report.ndjson
+	assert_output "$(jq -nc --arg c "$cond" --arg w "$when" '[[$c, $c, null], ["max(trade_timestamp) \($w)", null, $w]]')"
+	run jq -r '.reason' rejects.ndjson
+	assert_output "fail condition holds: $cond"
+	expect() { # WANT LINE...
+		local want=$1
+		shift
+		printf '%s\n' "$@" >bad.checks
+		run --separate-stderr tick-validate --checks bad.checks /dev/null
+		assert_failure 78
+		assert_equal "$stderr" "tick-validate: bad.checks:$want"
+	}
+	local long
+	long=$(printf 'x%.0s' {1..512})
+	expect '3: expected a name of at most 511 bytes' 'checks for ticks:' '  - row_count > 0:' "      name: $long"
+	long='close > 100000000000000000000.000000'
+	for i in {2..16}; do
+		long="$long or close > 100000000000000000000.00000$((i % 10))"
+	done
+	expect '3: expected a fail condition of at most 511 bytes' 'checks for ticks:' '  - failed rows:' \
+		"      fail condition: $long"
+	expect '2: expected a threshold of at most 127 bytes' 'checks for ticks:' "  - row_count between 1 and 1$(printf '0%.0s' {1..120})"
+	expect '2: expected a check of at most 255 bytes' 'checks for ticks:' "  - row_count > 1$(printf '0%.0s' {1..250})"
 }
 
 @test "a missing checks file is a configuration error" {

@@ -58,7 +58,7 @@ enum check_outcome { OUT_PASS, OUT_SKIPPED, OUT_WARN, OUT_FAIL };
 struct check_cond {
 	int op;
 	dec128 a, b;
-	char text[64]; /* as written, for reports */
+	char text[128]; /* as written, for reports */
 };
 
 /* Nodes of a fail condition: a small tree of comparisons and predicates. */
@@ -98,7 +98,7 @@ struct check {
 	int percent;
 	int line;
 	char definition[256];       /* the item as written, without a trailing ':' */
-	char name[256];             /* name: or the definition */
+	char name[512];             /* name:, or the definition (a rule's condition) */
 	int col;                    /* the column of one-column metrics */
 	int cols[TICK_FIELD_COUNT]; /* duplicate_count's columns, in order */
 	int ncols;
@@ -128,7 +128,7 @@ struct check {
 	int64_t fraction;
 
 	/* failed rows */
-	char condition[200]; /* the fail condition as written */
+	char condition[512]; /* the fail condition as written */
 	struct expr_node nodes[EXPR_MAX];
 	int nnodes, root;
 	struct expr_operand operands[OPERAND_MAX];
@@ -163,7 +163,7 @@ struct check {
 
 struct checks {
 	char dataset[64];
-	char path[256];
+	char path[4096]; /* the checks file as named (open(2) takes no longer path) */
 	struct check *v;
 	size_t n;
 	int rules[CHECKS_MAX]; /* the failed-rows checks, in file order */

@@ -61,6 +61,21 @@ int checks_column(const char *s, size_t n)
 static const char columns_list[] = "symbol, interval, trade_timestamp, trade_date, open, high, "
                                    "low, close, volume, batch_id, ingested_at or source";
 
+/*
+ * Keep s[0..n) in dst, a buffer of size bytes, for reports; what names it.
+ * Text that does not fit is an error, never cut short: a report or a
+ * reject would show a name or a condition other than the one written.
+ */
+static int keep_text(struct parser *p, char *dst, size_t size, const char *s, size_t n,
+                     const char *what)
+{
+	if (n >= size)
+		return fail_at(p, "expected %s of at most %zu bytes", what, size - 1);
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
 /* Text scanning ------------------------------------------------------------------ */
 
 struct text {
@@ -249,7 +264,9 @@ static int parse_cond(struct parser *p, const struct check *c, struct text *t,
 	const char *s;
 	size_t n;
 	skip_space(t);
-	snprintf(out->text, sizeof out->text, "%.*s", (int)(t->end - t->s), t->s);
+	if (keep_text(p, out->text, sizeof out->text, t->s, (size_t)(t->end - t->s),
+	              "a threshold") < 0)
+		return -1;
 	int neg = accept_word(t, "not");
 	if (accept_word(t, "between")) {
 		out->op = neg ? OP_NOT_BETWEEN : OP_BETWEEN;
@@ -736,8 +753,12 @@ static int xp_operand(struct xp *x)
 		q++;
 	struct err_msg de;
 	dec128 v;
-	if (q == x->t.s || dec_parse(x->t.s, (size_t)(q - x->t.s), 38, 6, &v, &de) < 0)
+	if (q == x->t.s)
 		return fail_at(x->p, "expected a column, a number, min(...) or max(...)");
+	/* A number that does not fit: say why, not that it is no number. */
+	if (dec_parse(x->t.s, (size_t)(q - x->t.s), 38, 6, &v, &de) < 0)
+		return fail_at(x->p, "expected a number of at most 32 digits and 6 decimals: %s",
+		               de.text);
 	x->t.s = q;
 	int i = xp_operand_slot(x);
 	if (i < 0)
@@ -1018,7 +1039,9 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 {
 	const char *s;
 	size_t n;
-	snprintf(c->definition, sizeof c->definition, "%.*s", (int)(t->end - t->s), t->s);
+	if (keep_text(p, c->definition, sizeof c->definition, t->s, (size_t)(t->end - t->s),
+	              "a check") < 0)
+		return -1;
 	snprintf(c->name, sizeof c->name, "%s", c->definition);
 	c->col = -1;
 	c->order_col = -1;
@@ -1123,8 +1146,7 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 		size_t n = unquoted(v, &s);
 		if (n == 0)
 			return fail_at(p, "expected a name after \"name:\"");
-		snprintf(c->name, sizeof c->name, "%.*s", (int)n, s);
-		return 0;
+		return keep_text(p, c->name, sizeof c->name, s, n, "a name");
 	}
 	if (KEY("warn") || KEY("fail")) {
 		int fail = KEY("fail");
@@ -1202,16 +1224,20 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 			return fail_at(p, "expected one \"fail condition:\" per check");
 		if (at_end(v))
 			return fail_at(p, "expected a condition after \"fail condition:\"");
-		snprintf(c->condition, sizeof c->condition, "%.*s", (int)(v->end - v->s), v->s);
-		return parse_condition(p, c, v);
+		/* Parsed first: what is wrong in it says more than its length. */
+		struct text all = *v;
+		if (parse_condition(p, c, v) < 0)
+			return -1;
+		return keep_text(p, c->condition, sizeof c->condition, all.s,
+		                 (size_t)(all.end - all.s), "a fail condition");
 	}
 	if (c->kind == CK_FAILED_ROWS && KEY("time zone")) {
 		skip_space(v);
-		snprintf(c->zone_name, sizeof c->zone_name, "%.*s", (int)(v->end - v->s), v->s);
 		c->zone_line = p->line;
-		if (!c->zone_name[0])
+		if (v->s == v->end)
 			return fail_at(p, "expected a zone name after \"time zone:\"");
-		return 0;
+		return keep_text(p, c->zone_name, sizeof c->zone_name, v->s,
+		                 (size_t)(v->end - v->s), "a zone name");
 	}
 #undef KEY
 	static const char *const keys[] = {
@@ -1308,7 +1334,11 @@ struct cline {
 	size_t n;
 };
 
-/* Cut a comment: '#' at the start or after a blank, outside quotes. */
+/*
+ * Cut a comment: '#' at the start or after a blank, outside quotes.  As in
+ * YAML, a quote opens a quoted value only where a value starts (at the
+ * start, after a blank, '[' or ','): the apostrophe of "don't" is text.
+ */
 static size_t strip_comment(const char *s, size_t n)
 {
 	char quote = 0;
@@ -1316,7 +1346,7 @@ static size_t strip_comment(const char *s, size_t n)
 		if (quote) {
 			if (s[i] == quote)
 				quote = 0;
-		} else if (s[i] == '"' || s[i] == '\'') {
+		} else if ((s[i] == '"' || s[i] == '\'') && (i == 0 || strchr(" \t[,", s[i - 1]))) {
 			quote = s[i];
 		} else if (s[i] == '#' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t')) {
 			n = i;
@@ -1518,6 +1548,11 @@ struct checks *checks_parse(const char *name, const char *text, size_t len, size
 	if (memchr(text, '\0', len)) {
 		err_set(e, EX_CONFIG, "%s: expected text, found a NUL byte", name);
 		goto fail;
+	}
+	/* A byte order mark, as some editors write, is no part of the first line. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
 	}
 	if (parse_lines(&p, text, len) < 0)
 		goto fail;

@@ -77,6 +77,9 @@ struct validate {
 	int64_t stream_errors; /* malformed markers and markers with a wrong count */
 	int64_t total_quarantined;
 	int status; /* fatal exit status, 0 while going */
+	/* what stopped the run (status), for the batch it leaves open; "" for none */
+	char stopped[ERR_MSG_MAX];
+	int out_failed; /* a write to stdout failed: nothing more goes there */
 	struct buf line;
 	struct buf number; /* a metric's value for the metadata spool */
 };
@@ -96,6 +99,11 @@ static int write_failed(struct validate *v, struct rec_writer *w, struct err_msg
 		err_error("%s", e->text);
 	if (reported)
 		*reported = 1;
+	if (w == v->out)
+		v->out_failed = 1;
+	/* The run stops, but for the report, whose loss leaves the batches whole. */
+	if (!v->status && w != v->report)
+		snprintf(v->stopped, sizeof v->stopped, "%s", e->text);
 	v->status = EX_IOERR;
 	return -1;
 }
@@ -225,7 +233,7 @@ static int record(struct validate *v, struct rec_reader *r, struct rec *rec, con
 	int bad = checks_rows(v->cs, &t);
 	if (bad >= 0) {
 		const struct check *c = &v->cs->v[bad];
-		char reason[320];
+		char reason[sizeof c->condition + 32];
 		snprintf(reason, sizeof reason, "fail condition holds: %s", c->condition);
 		return quarantine(v, rec, &t, 1, c->name, reason, c->refs, file);
 	}
@@ -496,19 +504,27 @@ static int bad_marker(struct validate *v, const struct rec *rec, const struct er
 	return 0;
 }
 
-/* The records after the last marker, or the whole of a stream without markers. */
+/*
+ * The records after the last marker, or the whole of a stream without
+ * markers.  A run that an error stopped (v->stopped) leaves its batch
+ * incomplete: the batch is judged and reported as usual but fails, and a
+ * stream without markers gets its failed marker all the same, since its
+ * records were passed on already and a stage downstream would otherwise
+ * load them as a whole batch.
+ */
 static void input_end(struct validate *v)
 {
 	int64_t passed = v->passed, quarantined = v->quarantined;
-	if (v->markers && passed + quarantined == 0)
+	const char *stopped = v->stopped[0] ? v->stopped : NULL;
+	if (v->out_failed || ((v->markers || stopped) && passed + quarantined == 0))
 		return;
 	if (v->markers) {
 		err_warn("%lld record%s after the last batch marker: their batch has not ended",
 		         (long long)(passed + quarantined), passed + quarantined == 1 ? "" : "s");
-		judge(v, NULL, "records without a marker", NULL);
+		judge(v, NULL, "records without a marker", stopped);
 		return;
 	}
-	if (judge(v, NULL, "input", NULL) != OUT_FAIL)
+	if (judge(v, NULL, "input", stopped) != OUT_FAIL && !stopped)
 		return;
 	/* One batch without a marker failed: a failed marker keeps it from being loaded. */
 	struct rec_batch b;
@@ -528,6 +544,7 @@ static int validate_fd(struct validate *v, int fd, const char *name, size_t max_
 	if (!r) {
 		err_error("out of memory");
 		v->status = EX_SOFTWARE;
+		snprintf(v->stopped, sizeof v->stopped, "out of memory");
 		return -1;
 	}
 	rec_reader_set_lazy(r, 1);
@@ -542,6 +559,7 @@ static int validate_fd(struct validate *v, int fd, const char *name, size_t max_
 		if (k < 0) {
 			err_error("%s", e.text);
 			v->status = e.status ? e.status : EX_IOERR;
+			snprintf(v->stopped, sizeof v->stopped, "%s", e.text);
 			rc = -1;
 			break;
 		}
@@ -808,8 +826,7 @@ int main(int argc, char **argv)
 			close(fd);
 		}
 	}
-	if (v.status == 0)
-		input_end(&v);
+	input_end(&v);
 	status = v.status;
 	if (v.total_quarantined) {
 		char hint[300];
