@@ -286,3 +286,17 @@ data_files() {
 	assert_failure 65
 	assert_equal "$stderr" "delta-cat: ./t: the log has no checkpoint and no version 0 to start from"
 }
+
+@test "a checkpoint's pages are Snappy, as Spark writes them: DuckDB and replay read its statistics as the commits gave them" {
+	table 12
+	run -0 bash -c "parquet-cat --meta '$(ckpt 10)' | jq -c '[.row_groups[].columns[].codec] | unique'"
+	assert_output '["SNAPPY"]'
+	# every add's statistics, byte for byte, from the checkpoint and from the commits
+	run -0 duckdb-query.js "SELECT count(*) AS n, string_agg(add.stats, '|' ORDER BY add.path) AS s FROM read_parquet('$(ckpt 10)') WHERE add IS NOT NULL"
+	want=$(cat "$L"/0000000000000000000[1-9].json "$(log 10)" | jq -sc '[.[] | .add | select(.) | {path, stats}] | sort_by(.path) | {n: length, s: (map(.stats) | join("|"))}')
+	assert_equal "$(jq -c '{n, s}' <<<"$output")" "$want"
+	# replay from the checkpoint gives the same rows as replay from the commits
+	rows=$(delta-cat bronze | sha256sum)
+	rm "$L"/0000000000000000000[0-9].json
+	assert_equal "$(delta-cat bronze | sha256sum)" "$rows"
+}

@@ -2792,6 +2792,14 @@ static int cp_write_file(const struct delta_snapshot *snap, const char *tmp, int
 	 * pages of 32 KiB reuse one small buffer and compress as well.
 	 */
 	o.page_bytes = 32 << 10;
+	/*
+	 * Snappy, as Spark writes checkpoints: every start of every program
+	 * decompresses the whole file, most of it the stats column, and
+	 * Snappy pages decode in a fraction of ZSTD's time (on a table of
+	 * 642 files, 0.3 ms of the 3 ms that opening it costs, for a file
+	 * of 124 KB instead of 72 KB).
+	 */
+	o.compression = PQ_SNAPPY;
 	struct pq_kv kv = {"writer", DELTA_ENGINE};
 	o.kv = &kv;
 	o.nkv = 1;
