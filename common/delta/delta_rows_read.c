@@ -830,6 +830,18 @@ void delta_stats_bounds(const char *stats, const struct delta_field *const *fiel
 	struct jscan_token t, k;
 	struct buf key = BUF_INIT;
 	int64_t rows = -1;
+	/*
+	 * The columns' names and their lengths, looked up once rather than at
+	 * every member of the statistics (up to 64 columns; past them, each
+	 * time).
+	 */
+	enum { NAMES_KEPT = 64 };
+	const char *names[NAMES_KEPT];
+	size_t nlens[NAMES_KEPT];
+	for (size_t i = 0; i < n && i < NAMES_KEPT; i++) {
+		names[i] = delta_field_file_name(fields[i]);
+		nlens[i] = strlen(names[i]);
+	}
 	jscan_init(&js, stats, len);
 	if (jscan_next(&js, &t) != JS_OBJ)
 		goto out;
@@ -878,8 +890,10 @@ void delta_stats_bounds(const char *stats, const struct delta_field *const *fiel
 			}
 			for (size_t i = 0; i < n; i++) {
 				const struct delta_field *f = fields[i];
-				const char *fn = delta_field_file_name(f);
-				if (strlen(fn) != nlen || memcmp(fn, name, nlen) != 0)
+				const char *fn =
+				    i < NAMES_KEPT ? names[i] : delta_field_file_name(f);
+				size_t fl = i < NAMES_KEPT ? nlens[i] : strlen(fn);
+				if (fl != nlen || memcmp(fn, name, nlen) != 0)
 					continue;
 				if (sec == SEC_NULLS) {
 					char tmp[32];
