@@ -220,7 +220,26 @@ outcome() {
 	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
 	run jq -c '[.checks[] | [.outcome, .value, .exact]]' report.ndjson
-	assert_output $'[["warn",1,true],["pass",3,true]]\n[["fail",2,true],["pass",3,true]]'
+	# Keys that occur more than once, each counted once, as SodaCL counts
+	# them: IBM four times is one duplicated symbol.
+	assert_output $'[["warn",1,true],["pass",1,true]]\n[["fail",2,true],["pass",1,true]]'
+}
+
+@test "duplicate_count counts each repeated key once and leaves out records with a null in the key, as SodaCL does" {
+	checks '  - duplicate_count(symbol, volume) = 0' '  - duplicate_count(volume) = 1' \
+		'  - duplicate_percent(volume) = 20'
+	{
+		# volume 7 three times, 9 twice, 1 once; null three times
+		tick volume=7; tick volume=7; tick volume=7
+		tick volume=9; tick volume=9; tick volume=1
+		tick volume=null; tick volume=null; tick volume=null; tick volume=null
+		marker 10
+	} >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	# 7 and 9 repeat: 2 (the nulls are no key); 2 of 10 records is 20%
+	assert_output '[["fail",2],["fail",2],["pass",20]]'
 }
 
 @test "past --key-memory a duplicate count is a lower bound and cannot pass" {
@@ -285,10 +304,10 @@ outcome() {
 	assert_failure 2
 	run jq -c '[.checks[] | [.metric, .outcome, .value]]' report.ndjson
 	# batch 1: 1 null of 6, 1 below 50 of 6 (a null is not invalid), 1 repeated key of 6
-	# batch 2: 1 null of 3, 2 below 50 of 3, 2 repeated keys of 3
+	# batch 2: 1 null of 3, 2 below 50 of 3, 1 repeated key (three times) of 3
 	assert_output "$(printf '%s\n' \
 		'[["missing_percent","pass",16.666667],["invalid_percent","pass",16.666667],["duplicate_percent","fail",16.666667],["missing_percent","pass",0]]' \
-		'[["missing_percent","fail",33.333333],["invalid_percent","fail",66.666667],["duplicate_percent","fail",66.666667],["missing_percent","pass",0]]')"
+		'[["missing_percent","fail",33.333333],["invalid_percent","fail",66.666667],["duplicate_percent","fail",33.333333],["missing_percent","pass",0]]')"
 	stderr_line "tick-validate: batch test/2: fail: invalid_percent(volume) (line 3): invalid_percent = 66.666667"
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "text/ts.h"
 
@@ -366,25 +367,26 @@ static int is_invalid(const struct check *c, const struct tick *t)
 	       (c->nvalues && !value_listed(v, c->values, c->nvalues));
 }
 
-/* The duplicate key of t: its group bytes, and its ordered value when there is one. */
-static size_t dup_key(const struct check *c, const struct tick *t, unsigned char *k, int *ordered,
-                      int64_t *value)
+/*
+ * The duplicate key of t: its group bytes, and its ordered value when there
+ * is one; -1 when one of the key's columns is null (such a record has no
+ * key, as SodaCL's duplicate_count leaves it out).
+ */
+static ssize_t dup_key(const struct check *c, const struct tick *t, unsigned char *k, int *ordered,
+                       int64_t *value)
 {
 	size_t n = 0;
 	dec128 v = 0;
 	*ordered = 0;
 	for (int i = 0; i < c->ncols; i++) {
 		int col = c->cols[i];
+		if (t->nulls & (1u << col))
+			return -1;
 		if (col == c->order_col && col_get(t, col, &v)) {
 			*ordered = 1;
 			*value = (int64_t)v;
 			continue;
 		}
-		if (t->nulls & (1u << col)) {
-			k[n++] = 0;
-			continue;
-		}
-		k[n++] = 1;
 		if (col == 1) {
 			k[n++] = t->interval;
 		} else if (col == 0 || col == 11) {
@@ -400,7 +402,7 @@ static size_t dup_key(const struct check *c, const struct tick *t, unsigned char
 			n += sizeof x;
 		}
 	}
-	return n;
+	return (ssize_t)n;
 }
 
 /*
@@ -452,8 +454,15 @@ void checks_take(struct checks *cs, const struct tick *t, uint16_t present)
 			unsigned char key[KEYSET_GROUP_MAX];
 			int ordered;
 			int64_t value = 0;
-			size_t n = dup_key(c, t, key, &ordered, &value);
-			if (keyset_add(c->keys, key, n, ordered, value) == KEYSET_DUPLICATE)
+			ssize_t n = dup_key(c, t, key, &ordered, &value);
+			/*
+			 * Keys that occur more than once, each counted once (its
+			 * second occurrence), as SodaCL counts them: A, A, A is one.
+			 */
+			if (n >= 0 &&
+			    keyset_add(c->keys, key, (size_t)n, ordered, value) ==
+			        KEYSET_DUPLICATE &&
+			    keyset_add(c->dups, key, (size_t)n, ordered, value) == KEYSET_NEW)
 				c->count++;
 			break;
 		}
@@ -552,6 +561,8 @@ void checks_reset(struct checks *cs)
 		c->values_overflowed = 0;
 		if (c->keys)
 			keyset_clear(c->keys);
+		if (c->dups)
+			keyset_clear(c->dups);
 	}
 }
 
@@ -785,7 +796,8 @@ static int is_moment(int kind)
 
 int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, int *exact)
 {
-	*exact = !(c->keys && keyset_overflowed(c->keys));
+	*exact =
+	    !((c->keys && keyset_overflowed(c->keys)) || (c->dups && keyset_overflowed(c->dups)));
 	*has_value = 1;
 	switch (c->kind) {
 	case CK_MIN:

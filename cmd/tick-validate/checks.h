@@ -152,8 +152,9 @@ struct check {
 	size_t nvalues_kept, values_cap;
 	int values_overflowed; /* a value found no room in --key-memory */
 	uint16_t missing_cols;
-	struct keyset *keys;
-	int order_col; /* duplicate_count: the column kept in order, or -1 */
+	struct keyset *keys; /* duplicate_count: the batch's keys */
+	struct keyset *dups; /* ... those seen twice, each counted once */
+	int order_col;       /* duplicate_count: the column kept in order, or -1 */
 };
 
 #define CHECKS_MAX 256

@@ -1576,7 +1576,8 @@ struct checks *checks_parse(const char *name, const char *text, size_t len, size
 			cs->rules[cs->nrules++] = (int)i;
 		else
 			cs->metrics[cs->nmetrics++] = (int)i;
-		if (c->kind == CK_DUPLICATE && !(c->keys = keyset_new(&cs->budget))) {
+		if (c->kind == CK_DUPLICATE && (!(c->keys = keyset_new(&cs->budget)) ||
+		                                !(c->dups = keyset_new(&cs->budget)))) {
 			err_set(e, EX_SOFTWARE, "out of memory");
 			goto fail;
 		}
@@ -1593,6 +1594,7 @@ void checks_free(struct checks *cs)
 		return;
 	for (size_t i = 0; i < cs->n; i++) {
 		keyset_free(cs->v[i].keys);
+		keyset_free(cs->v[i].dups);
 		if (cs->v[i].has_valid_re)
 			regfree(&cs->v[i].valid_re);
 		if (cs->v[i].has_invalid_re)
