@@ -1348,7 +1348,11 @@ static int decide(struct scratch *x, struct pq_writer *w, struct wcol *c, int *e
 		size_t best = cb < cd ? cb : cd;
 		if (best != SIZE_MAX && cp > best - best / 5)
 			cp = SIZE_MAX;
-		c->fallback = cb <= cp ? MODE_DBP : MODE_PLAIN;
+		/*
+		 * Only integers have DELTA_BINARY_PACKED (cb): for the others
+		 * cb is SIZE_MAX, which PLAIN ruled out just above equals.
+		 */
+		c->fallback = ints && cb <= cp ? MODE_DBP : MODE_PLAIN;
 		dsize = cd;
 		dbp = cb;
 		plain = cp;
