@@ -67,6 +67,23 @@ tick_file() {
 	assert_line --index 1 '{"add":null}'
 }
 
+@test "--columns finds a column whose name holds dots, and fields inside a struct whose name does" {
+	duckdb-query.js "copy (select 1 as \"a.b\", 3 as c, {'x': 4, 'y': 5} as \"s.t\")
+		to 'dots.parquet' (format parquet)" "select 1" >/dev/null
+	run --separate-stderr parquet-cat --columns a.b dots.parquet
+	assert_success
+	assert_output '{"a.b":1}'
+	run --separate-stderr parquet-cat --columns s.t.y,c dots.parquet
+	assert_success
+	assert_output '{"c":3,"s.t":{"y":5}}'
+	# A struct field that the path also names keeps its meaning.
+	duckdb-query.js "copy (select {'b': 2} as a, 1 as \"a.b\") to 'both.parquet' (format parquet)" \
+		"select 1" >/dev/null
+	run --separate-stderr parquet-cat --columns a.b both.parquet
+	assert_success
+	assert_output '{"a":{"b":2}}'
+}
+
 @test "--columns names a column the file lacks: usage error" {
 	run --separate-stderr parquet-cat --columns nothing "$PRIM"
 	assert_failure 64

@@ -124,7 +124,8 @@ int pq_schema_child(const struct pq_schema *s, int parent, const char *name);
 /*
  * The field at a dotted path from the root ("add.partitionValues",
  * "metaData.format.provider"), or -1.  List elements and map keys and values
- * are reached by their names ("partitionColumns.element").
+ * are reached by their names ("partitionColumns.element").  A name that
+ * holds dots is found too ("a.b" at the root, when no struct a has a b).
  */
 int pq_schema_find(const struct pq_schema *s, const char *path);
 /* Write the dotted path of a field into out (size n); returns its length (may be >= n). */

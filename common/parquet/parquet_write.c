@@ -1018,6 +1018,18 @@ static int encode_dict(struct scratch *x, struct pq_writer *w, struct wcol *c, s
 			return -1;
 		x->idx[i] = (uint32_t)k;
 		if (d->plain_bytes > w->o.dict_max_bytes || d->count >= INT32_MAX) {
+			/*
+			 * Forget the slots of the entries this page added: left
+			 * behind, they would be found again once the dictionary
+			 * is reset for the next chunk (dict_reset() clears no
+			 * slots when it holds no entries), indices past its end
+			 * that its dictionary page lacks.  They were placed after
+			 * every older entry, so no older entry's probe runs
+			 * through them.
+			 */
+			for (size_t j = 0; j < d->nslots; j++)
+				if (d->slots[j] > before)
+					d->slots[j] = 0;
 			d->count = before;
 			d->plain_bytes = before_bytes;
 			d->heap.len = before_heap;
@@ -1336,7 +1348,11 @@ static int decide(struct scratch *x, struct pq_writer *w, struct wcol *c, int *e
 		size_t best = cb < cd ? cb : cd;
 		if (best != SIZE_MAX && cp > best - best / 5)
 			cp = SIZE_MAX;
-		c->fallback = cb <= cp ? MODE_DBP : MODE_PLAIN;
+		/*
+		 * Only integers have DELTA_BINARY_PACKED (cb): for the others
+		 * cb is SIZE_MAX, which PLAIN ruled out just above equals.
+		 */
+		c->fallback = ints && cb <= cp ? MODE_DBP : MODE_PLAIN;
 		dsize = cd;
 		dbp = cb;
 		plain = cp;

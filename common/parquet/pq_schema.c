@@ -321,31 +321,36 @@ int pq_schema_child(const struct pq_schema *s, int parent, const char *name)
 	return -1;
 }
 
-int pq_schema_find(const struct pq_schema *s, const char *path)
+/*
+ * The field below cur at path (n bytes).  A name may itself hold dots
+ * ("a.b", which Delta and Parquet allow): each child whose name is the
+ * path up to a dot, or all of it, is tried, the shortest first, so that a
+ * path that means a field inside a struct keeps meaning it.
+ */
+static int find_below(const struct pq_schema *s, int cur, const char *p, size_t n)
 {
-	int cur = PQ_ROOT;
-	const char *p = path;
-	if (!*p)
-		return -1;
-	for (;;) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		const struct pq_field *f = &s->f[cur].pub;
-		int next = -1;
+	const struct pq_field *f = &s->f[cur].pub;
+	for (size_t k = 0; k <= n; k++) {
+		if (k < n && p[k] != '.')
+			continue;
 		for (int i = 0; i < f->nchildren; i++) {
 			const char *nm = s->f[f->children[i]].name;
-			if (strlen(nm) == n && memcmp(nm, p, n) == 0) {
-				next = f->children[i];
-				break;
-			}
+			if (strlen(nm) != k || memcmp(nm, p, k) != 0)
+				continue;
+			int found = k == n ? f->children[i]
+			                   : find_below(s, f->children[i], p + k + 1, n - k - 1);
+			if (found >= 0)
+				return found;
 		}
-		if (next < 0)
-			return -1;
-		cur = next;
-		if (!dot)
-			return cur;
-		p = dot + 1;
 	}
+	return -1;
+}
+
+int pq_schema_find(const struct pq_schema *s, const char *path)
+{
+	if (!*path)
+		return -1;
+	return find_below(s, PQ_ROOT, path, strlen(path));
 }
 
 size_t pq_schema_path(const struct pq_schema *s, int field, char *out, size_t n)
