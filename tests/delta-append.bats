@@ -579,6 +579,24 @@ delta-append: bronze: 1 batch not committed"
 	assert_output $'{"v":3,"d":"Infinity","f":"-Infinity"}\n{"v":4,"d":-1e+308,"f":"NaN"}'
 }
 
+@test "the largest float as floats are printed (3.4028235e+38) is taken, in records and in --where; the next one up is out of range" {
+	printf 'v long\nf float\n' >ff.schema
+	delta-create ./ff --schema ff.schema
+	printf '%s\n' '{"v":1,"f":3.4028235e+38}' '{"v":2,"f":-3.4028235e38}' | delta-append -q --app-id a --batch-id 1 ./ff
+	run delta-cat ./ff
+	assert_output $'{"v":1,"f":3.4028235e+38}\n{"v":2,"f":-3.4028235e+38}'
+	# what delta-cat prints is taken back
+	delta-cat ./ff | delta-append -q --app-id a --batch-id 2 ./ff
+	run delta-cat ./ff --where "f = 3.4028235e38"
+	assert_output $'{"v":1,"f":3.4028235e+38}\n{"v":1,"f":3.4028235e+38}'
+	# past halfway to the next power of two, a float rounds to Infinity
+	run --separate-stderr bash -c "echo '{\"v\":3,\"f\":3.4028236e38}' | delta-append --app-id a --batch-id 3 ./ff"
+	assert_failure 65
+	assert_equal "${stderr_lines[0]}" 'delta-append: stdin: record 1: column "f" (float): out of range for float'
+	run --separate-stderr delta-cat ./ff --where "f < 3.4028236e38"
+	assert_failure 64
+}
+
 @test "a tick frame whose text is not UTF-8 is a bad record: nothing committed, and the log stays JSON" {
 	delta-create ./b --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
 	run --separate-stderr delta-append --app-id a --batch-id 1 ./b "$FIXTURES/not-utf8/symbol.bin"

@@ -131,7 +131,12 @@ static int cell_from_text(const struct delta_field *f, const char *s, size_t n, 
 		if (*end || (tmp[0] != '-' && (tmp[0] < '0' || tmp[0] > '9') && tmp[0] != '.') ||
 		    isnan(c->d))
 			return cell_fail(e, f, "expected a number");
-		if (f->type == DT_FLOAT && isfinite(c->d) && fabs(c->d) > 3.4028234663852886e38)
+		/*
+		 * Past the largest float once rounded to one: 3.4028235e38, as
+		 * floats are printed, is above FLT_MAX as a double but rounds
+		 * to it.
+		 */
+		if (f->type == DT_FLOAT && isfinite(c->d) && isinf(strtof(tmp, NULL)))
 			return cell_fail(e, f, "out of range for float");
 		/* A finite number past the largest double (1e400): never taken for Infinity. */
 		if (isinf(c->d))

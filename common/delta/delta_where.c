@@ -373,13 +373,29 @@ static int bind_number(struct delta_pred *p, struct err_msg *e)
 			    "the value must be a number (or NaN, Infinity, -Infinity, as "
 			    "printed)");
 		/* Past the largest double (1e400): no value the column can hold. */
-		if (isinf(d) || (t == DT_FLOAT && fabs(d) > 3.4028234663852886e38))
+		if (isinf(d))
 			return bind_fail(p, e,
 			                 t == DT_FLOAT ? "out of range for float"
 			                               : "out of range for double");
+		/*
+		 * Rows of a float column hold floats: compare with the float
+		 * nearest the literal (past the largest float once rounded to
+		 * one, none).
+		 */
+		if (t == DT_FLOAT) {
+			char tmp[64];
+			float fv = (float)d;
+			if (n < sizeof tmp) {
+				memcpy(tmp, s, n);
+				tmp[n] = '\0';
+				fv = strtof(tmp, NULL);
+			}
+			if (isinf(fv))
+				return bind_fail(p, e, "out of range for float");
+			d = fv;
+		}
 	}
-	/* Rows of a float column hold floats: compare with the float nearest the literal. */
-	p->v.d = t == DT_FLOAT ? (double)(float)d : d;
+	p->v.d = d;
 	return 0;
 }
 
