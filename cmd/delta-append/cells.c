@@ -169,24 +169,36 @@ static int tick_cells_direct(struct app *a, const struct tick *tk, struct delta_
 			}
 	}
 	const int *col = a->tick_col;
-	for (int t = 0; t < TICK_FIELD_COUNT; t++)
-		cells[col[t]].null = (tk->nulls >> t) & 1;
+	const unsigned nulls = tk->nulls;
+	/* Field by field, not in a loop: this runs for every record of a batch. */
 	struct delta_cell *c = &cells[col[0]];
+	c->null = nulls & 1;
 	c->s = tk->symbol;
 	c->n = strnlen(tk->symbol, TICK_SYMBOL_MAX);
 	c = &cells[col[1]];
+	c->null = (nulls >> 1) & 1;
 	c->s = tick_interval_name(tk->interval);
 	c->n = c->s ? strlen(c->s) : 0;
+	cells[col[2]].null = (nulls >> 2) & 1;
 	cells[col[2]].i = tk->trade_timestamp;
+	cells[col[3]].null = (nulls >> 3) & 1;
 	cells[col[3]].i = tk->trade_date;
+	cells[col[4]].null = (nulls >> 4) & 1;
 	cells[col[4]].dec = tk->open;
+	cells[col[5]].null = (nulls >> 5) & 1;
 	cells[col[5]].dec = tk->high;
+	cells[col[6]].null = (nulls >> 6) & 1;
 	cells[col[6]].dec = tk->low;
+	cells[col[7]].null = (nulls >> 7) & 1;
 	cells[col[7]].dec = tk->close;
+	cells[col[8]].null = (nulls >> 8) & 1;
 	cells[col[8]].i = tk->volume;
+	cells[col[9]].null = (nulls >> 9) & 1;
 	cells[col[9]].i = tk->batch_id;
+	cells[col[10]].null = (nulls >> 10) & 1;
 	cells[col[10]].i = tk->ingested_at;
 	c = &cells[col[11]];
+	c->null = (nulls >> 11) & 1;
 	c->s = tk->source;
 	c->n = strnlen(tk->source, TICK_SOURCE_MAX);
 	return 0;

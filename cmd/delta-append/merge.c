@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "append.h"
 #include "delta/delta_nested.h"
@@ -105,12 +106,23 @@ struct merge {
 	char *key_text; /* "a,b,c" */
 	/*
 	 * the batch: records encoded one after the other in data, each its
-	 * key, a bitmap of its null cells, then its other cells
+	 * key, a bitmap of its null cells, then its other cells; data is a
+	 * mapping of its own (see data_reserve())
 	 */
-	struct buf data;
+	struct {
+		char *data;
+		size_t len, cap;
+	} data;
 	size_t *off;           /* record i starts at data + off[i] */
 	unsigned char *in_key; /* per column: in the key (so not again after it) */
-	size_t null_bytes;     /* the bitmap's size */
+	unsigned char *enc;    /* per column: its encoding (ENC_*) */
+	size_t key_max;        /* the most bytes a key takes encoded, besides its strings' */
+	size_t rest_max;       /* ... and the other columns of a record, besides its strings' */
+	size_t *rest_bytes;    /* the columns not in the key that are encoded as bytes */
+	size_t nrest_bytes;
+	size_t *part; /* the partition columns */
+	size_t npart;
+	size_t null_bytes; /* the bitmap's size */
 	uint32_t *klen;
 	size_t n, cap;
 	struct slot *slot; /* hash table, open addressing */
@@ -161,64 +173,64 @@ struct merge {
  * bits; a value that does not fit is the escape (the narrow form's
  * minimum) followed by its full form.  Each value has one encoding, so
  * that keys compare by their bytes.
+ *
+ * A column's encoding is decided once, from its type (enc_of()): the
+ * records of a large batch are encoded and decoded column by column
+ * through a switch on it, not on the column's type.
  */
 #define ESC_I64 INT64_MIN
 #define ESC_I32 INT32_MIN
 
-/* Are cells of column f integers that usually fit 32 bits? */
-static int narrow_type(const struct delta_field *f)
+enum {
+	ENC_BYTES, /* strings, binary, nested values (encoded bytes, delta_nested.h) */
+	ENC_F64,   /* floats and doubles: the double */
+	ENC_DEC,   /* decimals */
+	ENC_I32,   /* integers that usually fit 32 bits: booleans, bytes, shorts, ints, dates */
+	ENC_I64    /* other integers: longs, timestamps */
+};
+
+/* The most bytes a non-null cell of each encoding takes, besides a string's bytes. */
+static const unsigned char enc_max[] = {
+    [ENC_BYTES] = 1 + sizeof(uint32_t),
+    [ENC_F64] = sizeof(double),
+    [ENC_DEC] = sizeof(int64_t) + sizeof(__int128),
+    [ENC_I32] = sizeof(int32_t) + sizeof(int64_t),
+    [ENC_I64] = sizeof(int64_t),
+};
+
+static unsigned char enc_of(const struct delta_field *f)
 {
 	switch (f->type) {
+	case DT_STRING:
+	case DT_BINARY:
+	case DT_STRUCT:
+	case DT_ARRAY:
+	case DT_MAP:
+		return ENC_BYTES;
+	case DT_FLOAT:
+	case DT_DOUBLE:
+		return ENC_F64;
+	case DT_DECIMAL:
+		return ENC_DEC;
 	case DT_BOOLEAN:
 	case DT_BYTE:
 	case DT_SHORT:
 	case DT_INTEGER:
 	case DT_DATE:
-		return 1;
+		return ENC_I32;
 	default:
-		return 0;
+		return ENC_I64;
 	}
 }
 
 /*
- * The bytes a non-null cell takes encoded, or 0 for a string too long for
- * the length.  A record is sized first and written in place, not appended
- * cell by cell: on a batch of a million records the appends' checks were
- * a fifth of its time.
+ * Write a non-null cell at o, which has room for enc_max[enc] bytes and
+ * the string's (whose length fits 32 bits); returns the end.
  */
-static size_t cell_size(const struct delta_field *f, const struct delta_cell *c)
+static inline char *put_cell(char *o, int enc, const struct delta_cell *c)
 {
-	switch (f->type) {
-	case DT_STRING:
-	case DT_BINARY:
-	case DT_STRUCT: /* nested values are encoded bytes (delta_nested.h) */
-	case DT_ARRAY:
-	case DT_MAP:
-		return c->n > UINT32_MAX ? 0 : c->n < 255 ? 1 + c->n : 1 + sizeof(uint32_t) + c->n;
-	case DT_FLOAT:
-	case DT_DOUBLE:
-		return sizeof c->d;
-	case DT_DECIMAL:
-		return c->dec > INT64_MIN && c->dec <= INT64_MAX ? sizeof(int64_t)
-		                                                 : sizeof(int64_t) + sizeof c->dec;
-	default:
-		if (narrow_type(f))
-			return c->i > INT32_MIN && c->i <= INT32_MAX
-			           ? sizeof(int32_t)
-			           : sizeof(int32_t) + sizeof c->i;
-		return sizeof c->i;
-	}
-}
-
-/* Write a non-null cell at o, which has room for cell_size() bytes; returns the end. */
-static char *put_cell(char *o, const struct delta_field *f, const struct delta_cell *c)
-{
-	switch (f->type) {
-	case DT_STRING:
-	case DT_BINARY:
-	case DT_STRUCT: /* nested values are encoded bytes (delta_nested.h) */
-	case DT_ARRAY:
-	case DT_MAP: {
+	switch (enc) {
+	case ENC_BYTES: {
 		if (c->n < 255) {
 			*o++ = (char)(unsigned char)c->n;
 		} else {
@@ -231,11 +243,10 @@ static char *put_cell(char *o, const struct delta_field *f, const struct delta_c
 			memcpy(o, c->s, c->n);
 		return o + c->n;
 	}
-	case DT_FLOAT:
-	case DT_DOUBLE:
+	case ENC_F64:
 		memcpy(o, &c->d, sizeof c->d);
 		return o + sizeof c->d;
-	case DT_DECIMAL: {
+	case ENC_DEC: {
 		int64_t v = c->dec > INT64_MIN && c->dec <= INT64_MAX ? (int64_t)c->dec : ESC_I64;
 		memcpy(o, &v, sizeof v);
 		o += sizeof v;
@@ -244,29 +255,26 @@ static char *put_cell(char *o, const struct delta_field *f, const struct delta_c
 		memcpy(o, &c->dec, sizeof c->dec);
 		return o + sizeof c->dec;
 	}
+	case ENC_I32: {
+		int32_t v = c->i > INT32_MIN && c->i <= INT32_MAX ? (int32_t)c->i : ESC_I32;
+		memcpy(o, &v, sizeof v);
+		o += sizeof v;
+		if (v != ESC_I32)
+			return o;
+	}
+		/* fall through */
 	default:
-		if (narrow_type(f)) {
-			int32_t v = c->i > INT32_MIN && c->i <= INT32_MAX ? (int32_t)c->i : ESC_I32;
-			memcpy(o, &v, sizeof v);
-			o += sizeof v;
-			if (v != ESC_I32)
-				return o;
-		}
 		memcpy(o, &c->i, sizeof c->i);
 		return o + sizeof c->i;
 	}
 }
 
-/* Read one value of column f at *p into c (strings point into the encoding). */
-static const char *get_cell(const char *p, const struct delta_field *f, struct delta_cell *c)
+/* Read one value of encoding enc at *p into c (strings point into the encoding). */
+static inline const char *get_cell(const char *p, int enc, struct delta_cell *c)
 {
 	memset(c, 0, sizeof *c);
-	switch (f->type) {
-	case DT_STRING:
-	case DT_BINARY:
-	case DT_STRUCT: /* nested values are encoded bytes (delta_nested.h) */
-	case DT_ARRAY:
-	case DT_MAP: {
+	switch (enc) {
+	case ENC_BYTES: {
 		uint32_t n = (unsigned char)*p++;
 		if (n == 255) {
 			memcpy(&n, p, sizeof n);
@@ -276,11 +284,10 @@ static const char *get_cell(const char *p, const struct delta_field *f, struct d
 		c->n = n;
 		return p + n;
 	}
-	case DT_FLOAT:
-	case DT_DOUBLE:
+	case ENC_F64:
 		memcpy(&c->d, p, sizeof c->d);
 		return p + sizeof c->d;
-	case DT_DECIMAL: {
+	case ENC_DEC: {
 		int64_t v;
 		memcpy(&v, p, sizeof v);
 		p += sizeof v;
@@ -291,30 +298,27 @@ static const char *get_cell(const char *p, const struct delta_field *f, struct d
 		memcpy(&c->dec, p, sizeof c->dec);
 		return p + sizeof c->dec;
 	}
-	default:
-		if (narrow_type(f)) {
-			int32_t v;
-			memcpy(&v, p, sizeof v);
-			p += sizeof v;
-			if (v != ESC_I32) {
-				c->i = v;
-				return p;
-			}
+	case ENC_I32: {
+		int32_t v;
+		memcpy(&v, p, sizeof v);
+		p += sizeof v;
+		if (v != ESC_I32) {
+			c->i = v;
+			return p;
 		}
+	}
+		/* fall through */
+	default:
 		memcpy(&c->i, p, sizeof c->i);
 		return p + sizeof c->i;
 	}
 }
 
-/* Past one encoded value of column f at p. */
-static const char *skip_cell(const char *p, const struct delta_field *f)
+/* Past one encoded value of encoding enc at p. */
+static inline const char *skip_cell(const char *p, int enc)
 {
-	switch (f->type) {
-	case DT_STRING:
-	case DT_BINARY:
-	case DT_STRUCT: /* nested values are encoded bytes (delta_nested.h) */
-	case DT_ARRAY:
-	case DT_MAP: {
+	switch (enc) {
+	case ENC_BYTES: {
 		uint32_t n = (unsigned char)*p++;
 		if (n == 255) {
 			memcpy(&n, p, sizeof n);
@@ -322,61 +326,83 @@ static const char *skip_cell(const char *p, const struct delta_field *f)
 		}
 		return p + n;
 	}
-	case DT_FLOAT:
-	case DT_DOUBLE:
+	case ENC_F64:
 		return p + sizeof(double);
-	case DT_DECIMAL: {
-		struct delta_cell c;
-		return get_cell(p, f, &c);
+	case ENC_DEC: {
+		int64_t v;
+		memcpy(&v, p, sizeof v);
+		return p + sizeof v + (v == ESC_I64 ? sizeof(__int128) : 0);
+	}
+	case ENC_I32: {
+		int32_t v;
+		memcpy(&v, p, sizeof v);
+		return p + sizeof v + (v == ESC_I32 ? sizeof(int64_t) : 0);
 	}
 	default:
-		if (narrow_type(f)) {
-			int32_t v;
-			memcpy(&v, p, sizeof v);
-			p += sizeof v;
-			if (v != ESC_I32)
-				return p;
-		}
 		return p + sizeof(int64_t);
 	}
+}
+
+/*
+ * The room the key of a row of cells takes encoded, at most, into *room:
+ * 0, or 1 when a key column is null (then it has none), 2 when a key
+ * value is too long to encode.
+ */
+static inline int key_room(const struct merge *m, const struct delta_cell *cells, size_t *room)
+{
+	size_t len = m->key_max;
+	for (size_t k = 0; k < m->nkey; k++) {
+		const struct delta_cell *c = &cells[m->key[k]];
+		if (c->null)
+			return 1;
+		if (m->enc[m->key[k]] == ENC_BYTES) {
+			if (c->n > UINT32_MAX)
+				return 2;
+			len += c->n;
+		}
+	}
+	*room = len;
+	return 0;
+}
+
+/* Write the key of a row of cells (checked by key_room()) at o; returns the end. */
+static inline char *put_key(const struct merge *m, const struct delta_cell *cells, char *o)
+{
+	for (size_t k = 0; k < m->nkey; k++) {
+		size_t c = m->key[k];
+		int enc = m->enc[c];
+		if (enc != ENC_F64) {
+			o = put_cell(o, enc, &cells[c]);
+			continue;
+		}
+		/*
+		 * Keys compare by their bytes: a floating key equal to zero is
+		 * +0.0 (as -0.0 = 0.0 in SQL), and every NaN one NaN.
+		 */
+		struct delta_cell f = cells[c];
+		if (f.d == 0)
+			f.d = 0;
+		else if (f.d != f.d)
+			f.d = __builtin_nan("");
+		o = put_cell(o, enc, &f);
+	}
+	return o;
 }
 
 /*
  * The key of a row of cells into m->kbuf; 1 when a key column is null
  * (then it has none), 2 when a key value is too long to encode.
  */
-static int encode_key(struct merge *m, const struct app *a, const struct delta_cell *cells)
+static int encode_key(struct merge *m, const struct delta_cell *cells)
 {
-	size_t len = 0;
+	size_t room;
+	int k = key_room(m, cells, &room);
+	if (k)
+		return k;
 	buf_reset(&m->kbuf);
-	for (size_t k = 0; k < m->nkey; k++) {
-		const struct delta_cell *c = &cells[m->key[k]];
-		if (c->null)
-			return 1;
-		size_t n = cell_size(a->cols[m->key[k]].f, c);
-		if (!n)
-			return 2;
-		len += n;
-	}
-	if (buf_reserve(&m->kbuf, len) < 0)
+	if (buf_reserve(&m->kbuf, room) < 0)
 		return -1;
-	char *o = m->kbuf.data;
-	for (size_t k = 0; k < m->nkey; k++) {
-		const struct delta_field *f = a->cols[m->key[k]].f;
-		struct delta_cell c = cells[m->key[k]];
-		/*
-		 * Keys compare by their bytes: a floating key equal to zero is
-		 * +0.0 (as -0.0 = 0.0 in SQL), and every NaN one NaN.
-		 */
-		if (f->type == DT_FLOAT || f->type == DT_DOUBLE) {
-			if (c.d == 0)
-				c.d = 0;
-			else if (c.d != c.d)
-				c.d = __builtin_nan("");
-		}
-		o = put_cell(o, f, &c);
-	}
-	m->kbuf.len = len;
+	m->kbuf.len = (size_t)(put_key(m, cells, m->kbuf.data) - m->kbuf.data);
 	return 0;
 }
 
@@ -390,18 +416,19 @@ static void decode_row(const struct merge *m, const struct app *a, size_t i,
                        struct delta_cell *cells)
 {
 	const char *p = rec_key(m, i);
+	const unsigned char *enc = m->enc, *in_key = m->in_key;
 	for (size_t k = 0; k < m->nkey; k++)
-		p = get_cell(p, a->cols[m->key[k]].f, &cells[m->key[k]]);
+		p = get_cell(p, enc[m->key[k]], &cells[m->key[k]]);
 	const unsigned char *nulls = (const unsigned char *)p;
 	p += m->null_bytes;
-	for (size_t c = 0; c < a->ncols; c++) {
-		if (m->in_key[c])
+	for (size_t c = 0, n = a->ncols; c < n; c++) {
+		if (in_key[c])
 			continue;
 		if (nulls[c / 8] & (1u << (c % 8))) {
 			memset(&cells[c], 0, sizeof cells[c]);
 			cells[c].null = 1;
 		} else {
-			p = get_cell(p, a->cols[c].f, &cells[c]);
+			p = get_cell(p, enc[c], &cells[c]);
 		}
 	}
 }
@@ -491,8 +518,8 @@ static void rec_cell(const struct merge *m, size_t i, size_t c, struct delta_cel
 	const char *p = rec_key(m, i);
 	if (m->in_key[c]) {
 		for (size_t k = 0; m->key[k] != c; k++)
-			p = skip_cell(p, m->cols[m->key[k]].f);
-		get_cell(p, m->cols[c].f, out);
+			p = skip_cell(p, m->enc[m->key[k]]);
+		get_cell(p, m->enc[c], out);
 		return;
 	}
 	p += m->klen[i];
@@ -507,12 +534,12 @@ static void rec_cell(const struct merge *m, size_t i, size_t c, struct delta_cel
 				memset(out, 0, sizeof *out);
 				out->null = 1;
 			} else {
-				get_cell(p, m->cols[j].f, out);
+				get_cell(p, m->enc[j], out);
 			}
 			return;
 		}
 		if (!null)
-			p = skip_cell(p, m->cols[j].f);
+			p = skip_cell(p, m->enc[j]);
 	}
 }
 
@@ -655,6 +682,25 @@ int merge_setup(struct app *a, const char *list, struct err_msg *e)
 		for (size_t p = 0; p < a->npart; p++)
 			m->cols[i].partition |= strcmp(a->part_cols[p], a->cols[i].f->name) == 0;
 	}
+	m->enc = malloc(a->ncols ? a->ncols : 1);
+	m->rest_bytes = calloc(a->ncols ? a->ncols : 1, sizeof *m->rest_bytes);
+	m->part = calloc(a->ncols ? a->ncols : 1, sizeof *m->part);
+	if (!m->enc || !m->rest_bytes || !m->part) {
+		err_set(e, EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < a->ncols; i++) {
+		m->enc[i] = enc_of(a->cols[i].f);
+		if (m->cols[i].partition)
+			m->part[m->npart++] = i;
+		if (m->in_key[i]) {
+			m->key_max += enc_max[m->enc[i]];
+			continue;
+		}
+		m->rest_max += enc_max[m->enc[i]];
+		if (m->enc[i] == ENC_BYTES)
+			m->rest_bytes[m->nrest_bytes++] = i;
+	}
 	return 0;
 }
 
@@ -682,14 +728,37 @@ int merge_latest_by(struct app *a, const char *column, struct err_msg *e)
 
 /* The batch ------------------------------------------------------------------------------ */
 
+/*
+ * Room for n more bytes of records.  The records are a mapping grown by
+ * mremap(), which moves its pages rather than copying them: growing a
+ * large batch by realloc() copied its records at each doubling into fresh
+ * pages.  0, or -1 out of memory.
+ */
+static int data_reserve(struct merge *m, size_t n)
+{
+	if (m->data.cap - m->data.len >= n)
+		return 0;
+	size_t cap = m->data.cap ? m->data.cap : 1 << 20;
+	while (cap - m->data.len < n) {
+		if (cap > SIZE_MAX / 2)
+			return -1;
+		cap *= 2;
+	}
+	void *p = m->data.cap
+	              ? mremap(m->data.data, m->data.cap, cap, MREMAP_MAYMOVE)
+	              : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	m->data.data = p;
+	m->data.cap = cap;
+	return 0;
+}
+
 int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 {
 	struct merge *m = a->merge;
-	int k = encode_key(m, a, cells);
-	if (k < 0) {
-		err_set(e, EX_SOFTWARE, "out of memory");
-		return -1;
-	}
+	size_t room = 0;
+	int k = key_room(m, cells, &room);
 	if (k == 1) {
 		for (size_t i = 0; i < m->nkey; i++)
 			if (cells[m->key[i]].null) {
@@ -703,7 +772,7 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 	 * An empty string partition value is stored as null, as Spark stores
 	 * it: the row would land with a null key, which no later batch matches.
 	 */
-	for (size_t i = 0; i < m->nkey; i++)
+	for (size_t i = 0; a->has_part_string && i < m->nkey; i++)
 		if (a->cols[m->key[i]].part_string && cells[m->key[i]].n == 0) {
 			err_set(e, EX_DATAERR,
 			        "column \"%s\": an empty string in the merge key (%s), which a "
@@ -711,16 +780,28 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 			        a->cols[m->key[i]].f->name, m->key_text);
 			return 1;
 		}
-	size_t len = m->kbuf.len + m->null_bytes;
-	for (size_t c = 0; c < a->ncols; c++) {
-		if (m->in_key[c] && k == 0)
-			continue;
-		size_t n = cells[c].null ? 0 : cell_size(a->cols[c].f, &cells[c]);
-		if (!cells[c].null && !n) {
-			err_set(e, EX_DATAERR, "column \"%s\": value too long", a->cols[c].f->name);
-			return -1;
+	/*
+	 * The record is written in place, in room for the most it can take:
+	 * the fixed part of that is known from the columns' encodings, and
+	 * only the strings' lengths are added up.
+	 */
+	room += m->null_bytes + m->rest_max;
+	int long_value = k == 2;
+	for (size_t j = 0; j < m->nrest_bytes; j++) {
+		const struct delta_cell *c = &cells[m->rest_bytes[j]];
+		if (!c->null) {
+			long_value |= c->n > UINT32_MAX;
+			room += c->n;
 		}
-		len += n;
+	}
+	if (long_value) {
+		for (size_t c = 0; c < a->ncols; c++)
+			if (m->enc[c] == ENC_BYTES && !cells[c].null && cells[c].n > UINT32_MAX) {
+				err_set(e, EX_DATAERR, "column \"%s\": value too long",
+				        a->cols[c].f->name);
+				break;
+			}
+		return -1;
 	}
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 1024;
@@ -739,36 +820,51 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 		err_set(e, EX_DATAERR, "more than %u records in one batch", UINT32_MAX - 2);
 		return -1;
 	}
-	if (buf_reserve(&m->data, len) < 0) {
+	if (data_reserve(m, room) < 0) {
 		err_set(e, EX_SOFTWARE, "out of memory");
 		return -1;
 	}
 	size_t i = m->n;
-	m->off[i] = m->data.len;
-	m->klen[i] = (uint32_t)m->kbuf.len;
-	char *o = m->data.data + m->data.len;
-	memcpy(o, m->kbuf.data, m->kbuf.len);
-	o += m->kbuf.len;
+	char *start = m->data.data + m->data.len;
+	char *o = put_key(m, cells, start);
+	size_t klen = (size_t)(o - start);
 	unsigned char *nulls = (unsigned char *)o;
-	memset(nulls, 0, m->null_bytes);
 	o += m->null_bytes;
-	for (size_t c = 0; c < a->ncols; c++) {
-		if (m->in_key[c])
-			continue;
-		if (cells[c].null)
-			nulls[c / 8] |= (unsigned char)(1u << (c % 8));
-		else
-			o = put_cell(o, a->cols[c].f, &cells[c]);
+	const unsigned char *enc = m->enc, *in_key = m->in_key;
+	if (a->ncols <= 64) {
+		/* the bitmap gathered in a word (a call to memset cost more than the cells) */
+		uint64_t bits = 0;
+		for (size_t c = 0, n = a->ncols; c < n; c++) {
+			if (in_key[c])
+				continue;
+			if (cells[c].null)
+				bits |= 1ULL << c;
+			else
+				o = put_cell(o, enc[c], &cells[c]);
+		}
+		for (size_t b = 0; b < m->null_bytes; b++)
+			nulls[b] = (unsigned char)(bits >> (8 * b));
+	} else {
+		memset(nulls, 0, m->null_bytes);
+		for (size_t c = 0, n = a->ncols; c < n; c++) {
+			if (in_key[c])
+				continue;
+			if (cells[c].null)
+				nulls[c / 8] |= (unsigned char)(1u << (c % 8));
+			else
+				o = put_cell(o, enc[c], &cells[c]);
+		}
 	}
-	m->data.len += len;
-	m->data.data[m->data.len] = '\0';
+	m->off[i] = m->data.len;
+	m->klen[i] = (uint32_t)klen;
+	m->data.len += (size_t)(o - start);
 	m->n++;
 	/*
 	 * On a large batch the key's slot is a cache miss, which was the
 	 * largest cost of taking a record: it is fetched now and filled
 	 * PENDING records later.
 	 */
-	uint32_t h = (uint32_t)key_hash(m->kbuf.data, m->kbuf.len);
+	uint32_t h = (uint32_t)key_hash(start, klen);
 	if (m->nslots)
 		__builtin_prefetch(&m->slot[h & (m->nslots - 1)]);
 	if (m->npend == PENDING && settle_one(m) < 0) {
@@ -781,7 +877,7 @@ int merge_put(struct app *a, const struct delta_cell *cells, struct err_msg *e)
 
 static void batch_clear(struct merge *m)
 {
-	buf_reset(&m->data);
+	m->data.len = 0;
 	m->n = 0;
 	m->distinct = 0;
 	m->npend = m->pend_at = 0;
@@ -812,7 +908,8 @@ void merge_free(struct app *a)
 		return;
 	batch_clear(m);
 	prune_forget(m, 1);
-	buf_free(&m->data);
+	if (m->data.cap)
+		munmap(m->data.data, m->data.cap);
 	buf_free(&m->kbuf);
 	for (size_t k = 0; m->scratch && k < 2 * m->nkey; k++)
 		buf_free(&m->scratch[k]);
@@ -827,6 +924,9 @@ void merge_free(struct app *a)
 	free(m->slot);
 	free(m->key);
 	free(m->in_key);
+	free(m->enc);
+	free(m->rest_bytes);
+	free(m->part);
 	free(m->key_text);
 	free(m->cols);
 	free(m->cells);
@@ -852,8 +952,8 @@ static void key_cell(const struct merge *m, size_t j, size_t k, struct delta_cel
 {
 	const char *p = rec_key(m, m->rows[j]);
 	for (size_t i = 0; i < k; i++)
-		p = skip_cell(p, m->cols[m->key[i]].f);
-	get_cell(p, m->cols[m->key[k]].f, c);
+		p = skip_cell(p, m->enc[m->key[i]]);
+	get_cell(p, m->enc[m->key[k]], c);
 }
 
 /*
@@ -1026,18 +1126,17 @@ static int write_order(struct merge *m, struct app *a)
 		 * its key: this runs over every record of a large batch.
 		 */
 		int same = j > 0;
-		for (size_t c = 0; c < a->ncols; c++)
-			if (m->cols[c].partition) {
-				rec_cell(m, m->rows[j], c, &m->cells[c]);
-				same = same && same_partition(a->cols[c].f, &m->cells[c], &prev[c]);
-			}
+		for (size_t q = 0; q < m->npart; q++) {
+			size_t c = m->part[q];
+			rec_cell(m, m->rows[j], c, &m->cells[c]);
+			same = same && same_partition(a->cols[c].f, &m->cells[c], &prev[c]);
+		}
 		if (same) {
 			pid[j] = pid[j - 1];
 			continue;
 		}
-		for (size_t c = 0; c < a->ncols; c++)
-			if (m->cols[c].partition)
-				prev[c] = m->cells[c];
+		for (size_t q = 0; q < m->npart; q++)
+			prev[m->part[q]] = m->cells[m->part[q]];
 		/* The partition's cells encoded, in hex, as the map's key: a null and "" are one. */
 		buf_reset(&key);
 		for (size_t c = 0; c < a->ncols; c++) {
@@ -1049,10 +1148,10 @@ static int write_order(struct merge *m, struct app *a)
 				continue;
 			}
 			char tmp[64], *o = tmp, *big = NULL;
-			size_t n = cell_size(a->cols[c].f, cell);
+			size_t n = enc_max[m->enc[c]] + (m->enc[c] == ENC_BYTES ? cell->n : 0);
 			if (n > sizeof tmp && !(o = big = malloc(n)))
 				goto out;
-			char *end = put_cell(o, a->cols[c].f, cell);
+			char *end = put_cell(o, m->enc[c], cell);
 			static const char hex[] = "0123456789abcdef";
 			for (const char *q = o; q < end; q++) {
 				unsigned char b = (unsigned char)*q;
@@ -1350,7 +1449,7 @@ static int key_within(const struct merge *m, const struct app *a, size_t j,
 	const char *at = rec_key(m, m->rows[j]);
 	for (size_t k = 0; k < m->nkey; k++) {
 		const struct delta_field *f = a->cols[m->key[k]].f;
-		at = get_cell(at, f, &c);
+		at = get_cell(at, m->enc[m->key[k]], &c);
 		if (p->part_known[k] && delta_cell_cmp(f, &c, &p->part[k]) != 0)
 			return 0;
 		for (size_t d = 0; d < m->ndata; d++) {
@@ -1570,7 +1669,7 @@ static int rewrite_file(struct app *a, struct delta_writer *w, const struct delt
 			}
 		if (k < 0)
 			break;
-		int nk = encode_key(m, a, m->cells);
+		int nk = encode_key(m, m->cells);
 		ssize_t hit = nk == 0 ? lookup(m) : -1;
 		if (nk < 0) {
 			err_set(e, EX_SOFTWARE, "out of memory");
@@ -1622,7 +1721,7 @@ static int holds_key(struct app *a, const struct delta_file *f, const struct pq_
 	while (!hit && (got = delta_rows_next(r, &v, e)) == 1) {
 		for (size_t k = 0; k < m->nkey; k++)
 			m->cells[m->key[k]] = v[k].c;
-		int nk = encode_key(m, a, m->cells);
+		int nk = encode_key(m, m->cells);
 		if (nk < 0) {
 			err_set(e, EX_SOFTWARE, "out of memory");
 			got = -1;
