@@ -666,3 +666,32 @@ revisions() {
 	assert_failure 64
 	assert_equal "$(delta-history --format json ./n | jq -s length)" 3
 }
+
+@test "a batch whose records outgrow their mapping many times (35 MB) loads as the same records in small batches do" {
+	create_keyed
+	delta-create -q small --schema "$SCHEMA" --partition-by trade_date --merge-key "$KEY"
+	# 400,000 records of 200,000 keys, about 35 MB encoded: each key's
+	# second record (volume 7) replaces its first; then the first 100,000
+	# keys again (volume 9), a second batch of the same stream
+	gen-ticks -m -s 8 200000 >a.ndjson
+	sed 's/"volume":[0-9]*/"volume":7/' a.ndjson >b.ndjson
+	head -n 100000 a.ndjson | sed 's/"volume":[0-9]*/"volume":9/' >c.ndjson
+	marker() { printf '{"@batch":{"app":"%s","id":%d,"records":%d,"status":"ok"}}\n' "$1" "$2" "$3"; }
+	{
+		cat a.ndjson b.ndjson
+		marker big 1 400000
+		cat c.ndjson
+		marker big 2 100000
+	} | delta-append -q silver
+	# the same records in batches of 50,000
+	cat a.ndjson b.ndjson c.ndjson | awk -v n=50000 '
+		{ print } NR % n == 0 { printf "{\"@batch\":{\"app\":\"small\",\"id\":%d,\"records\":%d,\"status\":\"ok\"}}\n", NR / n, n }' |
+		delta-append -q small
+	delta-cat silver | sort >got
+	delta-cat small | sort >want
+	assert_equal "$(wc -l <got)" 200000
+	assert_equal "$(grep -c '"volume":9,' got)" 100000
+	assert_equal "$(grep -c '"volume":7,' got)" 100000
+	cmp want got
+	assert_equal "$(metric 1 numSourceRows) $(metric 1 numTargetRowsInserted) $(metric 2 numTargetRowsUpdated)" "400000 200000 100000"
+}
