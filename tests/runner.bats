@@ -276,8 +276,9 @@ bronze_crash() {
 	job_serve "$SLOW" 'on_failure = touch "$HOME/failed"'
 	bronze_bg IBM
 	local pid=$! st=0
-	wait_for lock_held
-	sleep 0.3
+	# once the fetch has asked (its answer takes 1.5 s): before it, the
+	# run may still be planning, and then no stage is running
+	wait_for fetching
 	kill -TERM "$pid"
 	wait "$pid" || st=$?
 	[ "$st" -eq 75 ]
