@@ -11,12 +11,10 @@
  * This file is the command line and the choice of the source; source.c
  * gathers the facts and report.c makes the report out of them.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -223,15 +221,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* A spool that is named must be there: a mistyped path is not "no history". */
-	struct stat sb;
-	if (spool && stat(spool, &sb) < 0) {
-		err_error("--spool %s: %s", spool, strerror(errno));
-		status = EX_IOERR;
-		goto out;
-	}
-	if (spool && !S_ISDIR(sb.st_mode)) {
-		err_error("--spool %s: not a directory", spool);
-		status = EX_IOERR;
+	if (spool && meta_spool_named(spool, &e) < 0) {
+		err_error("%s", e.text);
+		status = e.status;
 		goto out;
 	}
 	struct pg_conn *c = choose_source(source, &s, &status);

@@ -16,11 +16,9 @@
  * $STOCKETL_PG_DSN, [postgres] dsn, else the PG* variables.  Results go to
  * stdout, one line each; diagnostics to stderr.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/buf.h"
 #include "base/cli.h"
@@ -112,25 +110,6 @@ static int cmd_status(const struct pg_settings *s)
 	}
 	pg_close(c);
 	return rc;
-}
-
-/*
- * A spool named with --spool must be a directory: a mistyped path is not an
- * empty spool (the default one, which a job without facts yet has not made,
- * is).  0, said, when it is not.
- */
-static int spool_present(const char *spool)
-{
-	struct stat sb;
-	if (stat(spool, &sb) < 0) {
-		err_error("--spool %s: %s", spool, strerror(errno));
-		return 0;
-	}
-	if (!S_ISDIR(sb.st_mode)) {
-		err_error("--spool %s: not a directory", spool);
-		return 0;
-	}
-	return 1;
 }
 
 static int cmd_load_spool(const struct pg_settings *s, const char *dir)
@@ -320,8 +299,9 @@ int main(int argc, char **argv)
 			rc = e.status;
 		} else if (is_forget) {
 			rc = cmd_forget(&s, argc - 1, argv + 1);
-		} else if (is_load && spool && !spool_present(spool)) {
-			rc = EX_IOERR;
+		} else if (is_load && spool && meta_spool_named(spool, &e) < 0) {
+			err_error("%s", e.text);
+			rc = e.status;
 		} else if (is_load) {
 			if (spool ? buf_puts(&dir, spool) < 0 : meta_spool_dir(cfg, &dir) < 0)
 				err_die(EX_SOFTWARE, "out of memory");

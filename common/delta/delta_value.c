@@ -131,13 +131,6 @@ static int cell_from_text(const struct delta_field *f, const char *s, size_t n, 
 		if (*end || (tmp[0] != '-' && (tmp[0] < '0' || tmp[0] > '9') && tmp[0] != '.') ||
 		    isnan(c->d))
 			return cell_fail(e, f, "expected a number");
-		/*
-		 * Past the largest float once rounded to one: 3.4028235e38, as
-		 * floats are printed, is above FLT_MAX as a double but rounds
-		 * to it.
-		 */
-		if (f->type == DT_FLOAT && isfinite(c->d) && isinf(strtof(tmp, NULL)))
-			return cell_fail(e, f, "out of range for float");
 		/* A finite number past the largest double (1e400): never taken for Infinity. */
 		if (isinf(c->d))
 			return cell_fail(e, f,
@@ -146,10 +139,16 @@ static int cell_from_text(const struct delta_field *f, const char *s, size_t n, 
 		/*
 		 * A float column holds the float nearest the text, as the file
 		 * will: else 0.1 would be a key that the 0.1 read back from a
-		 * file (0.100000001490116...) never equals.
+		 * file (0.100000001490116...) never equals.  Out of range is past
+		 * the largest float once rounded to one: 3.4028235e38, as floats
+		 * are printed, is above FLT_MAX as a double but rounds to it.
 		 */
-		if (f->type == DT_FLOAT)
-			c->d = strtof(tmp, NULL);
+		if (f->type == DT_FLOAT) {
+			float fv = strtof(tmp, NULL);
+			if (isinf(fv))
+				return cell_fail(e, f, "out of range for float");
+			c->d = fv;
+		}
 		return 0;
 	}
 	case DT_BOOLEAN:

@@ -59,6 +59,12 @@
  * -1 when out of memory.
  */
 int meta_spool_dir(const struct config *c, struct buf *out);
+/*
+ * A spool named by the user (--spool DIR) must be a directory: a mistyped
+ * path is not an empty spool, as the default one not made yet is.  0, or
+ * -1 with e set (EX_IOERR, "--spool DIR: ...").
+ */
+int meta_spool_named(const char *dir, struct err_msg *e);
 
 /* Writer ------------------------------------------------------------------------------------ */
 

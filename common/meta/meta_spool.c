@@ -55,6 +55,20 @@ int meta_spool_dir(const struct config *c, struct buf *out)
 	return in_use;
 }
 
+int meta_spool_named(const char *dir, struct err_msg *e)
+{
+	struct stat sb;
+	if (stat(dir, &sb) < 0) {
+		err_set(e, EX_IOERR, "--spool %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		err_set(e, EX_IOERR, "--spool %s: not a directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
 size_t meta_format_time(int64_t us, char out[META_TIME_MAX])
 {
 	int64_t frac = us - ts_floor_div(us, TS_US_PER_SEC) * TS_US_PER_SEC;

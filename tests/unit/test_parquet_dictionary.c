@@ -209,7 +209,7 @@ static void test_a_dictionary_that_grows_too_large_falls_back_to_an_encoding_of_
 
 int main(void)
 {
-	snprintf(dir, sizeof dir, "%s/test_h54_parquet.XXXXXX",
+	snprintf(dir, sizeof dir, "%s/test_parquet_dictionary.XXXXXX",
 	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
