@@ -339,6 +339,9 @@ json_stats() {
 	run --separate-stderr delta-compact --vacuum --retain 0h t
 	assert_failure 64
 	assert_equal "${stderr:0:41}" "delta-compact: t: --retain 0h is shorter "
+	run --separate-stderr delta-compact --vacuum --retain 0h --force --dry-run t
+	assert_success
+	assert_equal "${stderr:0:50}" "delta-compact: t: vacuum (retention 0s, dry run): "
 	run --separate-stderr delta-compact -q --vacuum --retain 1h --force t
 	assert_success
 	assert_equal "$stderr" ""

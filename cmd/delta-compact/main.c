@@ -82,8 +82,12 @@ void compact_duration_text(int64_t ms, char *out, size_t cap)
 		int64_t ms;
 		const char *unit;
 	} units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+	if (ms == 0) {
+		snprintf(out, cap, "0s");
+		return;
+	}
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (ms != 0 && ms % units[i].ms == 0) {
+		if (ms % units[i].ms == 0) {
 			snprintf(out, cap, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
 			return;
 		}
