@@ -269,6 +269,52 @@ outcome() {
 	assert_output '["fail","2d"]'
 }
 
+@test "freshness of a batch without a value of its column fails, as SodaCL fails it, whatever its alerts" {
+	checks '  - freshness(ingested_at) < 1d' '  - freshness(trade_timestamp):' '      warn: when > 1h'
+	# batch 1 is empty, batch 2 has no ingested_at, batch 3 has both
+	{ marker 0 1; tick ingested_at=null; marker 1 2; tick; marker 1 3; } >in.ndjson
+	run --separate-stderr tick-validate --now 2025-06-17T13:40:00Z --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	assert_line --index 0 --partial '"id":1,"records":0,"rejected":0,"status":"failed"'
+	assert_line --index 2 --partial '"id":2,"records":1,"rejected":0,"status":"failed"'
+	assert_line --index 4 --partial '"id":3,"records":1,"rejected":0,"status":"ok"'
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output "$(printf '%s\n' '[["fail",null],["fail",null]]' '[["fail",null],["pass","10m"]]' \
+		'[["pass","5m"],["pass","10m"]]')"
+	stderr_line 'tick-validate: batch test/1: fail: freshness(ingested_at) < 1d (line 2): freshness = null'
+	stderr_line 'tick-validate: batch test/1: fail: freshness(trade_timestamp) (line 3): freshness = null'
+}
+
+@test "freshness equal to its threshold passes, as in SodaCL: only data older than the duration fails or warns" {
+	checks '  - freshness(ingested_at) < 1h' '  - freshness(ingested_at):' '      warn: when > 30m' \
+		'      fail: when >= 1h' '  - freshness(ingested_at) <= 1h'
+	{ tick; marker 1; } >in.ndjson
+	judged() { # NOW: the outcomes of the three checks at NOW
+		tick-validate -q --now "$1" --checks c.checks --report "report-$1.ndjson" in.ndjson >/dev/null
+		jq -c '[.checks[] | [.outcome, .value]]' "report-$1.ndjson"
+	}
+	# ingested at 13:35: 30m, 1h and a microsecond past 1h later
+	run judged 2025-06-17T14:05:00Z
+	assert_output '[["pass","30m"],["pass","30m"],["pass","30m"]]'
+	run judged 2025-06-17T14:35:00Z
+	assert_output '[["pass","1h"],["warn","1h"],["pass","1h"]]'
+	run judged 2025-06-17T14:35:00.000001Z
+	assert_output '[["fail","1h0.000001s"],["fail","1h0.000001s"],["fail","1h0.000001s"]]'
+	# the comparisons SodaCL gives freshness no meaning with are refused
+	local bad
+	for bad in '  - freshness(ingested_at) > 1h' '  - freshness(ingested_at) = 1h' \
+		'  - freshness(ingested_at) between 1h and 2h'; do
+		checks "$bad"
+		run --separate-stderr tick-validate --checks c.checks in.ndjson
+		assert_failure 78
+		assert_equal "$stderr" 'tick-validate: c.checks:2: expected "< DURATION" for freshness: it fails when the data is older (or "warn: when > DURATION", "fail: when > DURATION")'
+	done
+	checks '  - freshness(ingested_at):' '      fail: when < 1h'
+	run --separate-stderr tick-validate --checks c.checks in.ndjson
+	assert_failure 78
+	assert_equal "$stderr" 'tick-validate: c.checks:3: expected "when > DURATION" for freshness: it fails when the data is older'
+}
+
 @test "min and max compare in the column's own type, at warn and at fail level" {
 	checks '  - min(low) > 0' '  - max(high):' '      warn: when > 100.25' '      fail: when > 1000' \
 		'  - max(trade_timestamp) < 2025-06-17T14:00:00Z' '  - min(volume) between 10 and 50'
@@ -840,8 +886,8 @@ outcome() {
 	assert_line --index 1 '{"@batch":{"app":"test","id":1,"records":1,"rejected":0,"status":"ok"}}'
 }
 
-@test "min, max and freshness of an empty batch are skipped, not failed" {
-	checks '  - min(low) > 0' '  - freshness(ingested_at) < 1h'
+@test "min and max of an empty batch are skipped, not failed" {
+	checks '  - min(low) > 0' '  - max(trade_timestamp) < 2025-01-01T00:00:00Z'
 	marker 0 >in.ndjson
 	run tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_success

@@ -814,8 +814,17 @@ int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, in
 			    div_round(price_column(c->col) ? c->agg : c->agg * 1000000, c->rows);
 		break;
 	case CK_FRESHNESS:
+		/*
+		 * No value to measure from fails, as in Soda (its freshness
+		 * check fails on a max() that is null): data that never came
+		 * is not fresh.
+		 */
+		if (!c->has_agg) {
+			*has_value = 0;
+			*value = 0;
+			return OUT_FAIL;
+		}
 		*value = (dec128)now - c->agg;
-		*has_value = c->has_agg;
 		break;
 	case CK_STDDEV:
 	case CK_STDDEV_POP:
