@@ -352,9 +352,26 @@ outcome() {
 	# batch 1: 1 null of 6, 1 below 50 of 6 (a null is not invalid), 1 repeated key of 6
 	# batch 2: 1 null of 3, 2 below 50 of 3, 1 repeated key (three times) of 3
 	assert_output "$(printf '%s\n' \
-		'[["missing_percent","pass",16.666667],["invalid_percent","pass",16.666667],["duplicate_percent","fail",16.666667],["missing_percent","pass",0]]' \
-		'[["missing_percent","fail",33.333333],["invalid_percent","fail",66.666667],["duplicate_percent","fail",33.333333],["missing_percent","pass",0]]')"
-	stderr_line "tick-validate: batch test/2: fail: invalid_percent(volume) (line 3): invalid_percent = 66.666667"
+		'[["missing_percent","pass",16.67],["invalid_percent","pass",16.67],["duplicate_percent","fail",16.67],["missing_percent","pass",0]]' \
+		'[["missing_percent","fail",33.33],["invalid_percent","fail",66.67],["duplicate_percent","fail",33.33],["missing_percent","pass",0]]')"
+	stderr_line "tick-validate: batch test/2: fail: invalid_percent(volume) (line 3): invalid_percent = 66.67"
+}
+
+@test "percentages are rounded to two decimals as Soda rounds them, and the thresholds judge the rounded value" {
+	checks '  - missing_percent(volume) <= 33.33' '  - missing_percent(close) = 66.67 %' \
+		'  - duplicate_percent(symbol) between 33.33 and 33.33' \
+		'  - invalid_percent(volume) < 0.125:' '      valid min: 0'
+	{ tick volume=null close=null; tick close=null; tick; marker 3 1; } >in.ndjson
+	# 1 invalid (and 1 repeated symbol) in 800 is 0.125 %: Soda's round() goes to the
+	# even hundredth, 0.12, which is below 0.125
+	{ tick volume=-1; yes "$(tick)" | head -799; marker 800 2; } >>in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output "$(printf '%s\n' '[["pass",33.33],["pass",66.67],["pass",33.33],["pass",0]]' \
+		'[["pass",0],["fail",0],["fail",0.12],["pass",0.12]]')"
+	run grep -o '"value":[^,]*' report.ndjson
+	assert_output "$(printf '"value":%s\n' 33.33 66.67 33.33 0 0 0 0.12 0.12)"
 }
 
 @test "avg and sum of prices and integers, exact, at warn and at fail level; an empty batch skips them" {

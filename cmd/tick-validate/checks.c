@@ -789,6 +789,24 @@ static int64_t percentile(struct check *c)
 	return c->kept[k > 0 ? k - 1 : 0];
 }
 
+/*
+ * count as a percentage of rows, at scale 6, as Soda computes it and then
+ * judges it: count * 100 / rows in double precision (Python's division of
+ * two integers), rounded to two decimals by Python's round(), which rounds
+ * the double's exact binary value, a tie to the even hundredth (1 in 800,
+ * 0.125, is 0.12).  printf's %.2f rounds the same way.
+ */
+static dec128 soda_percent(int64_t count, int64_t rows)
+{
+	char text[64];
+	dec128 v;
+	struct err_msg e;
+	int n = snprintf(text, sizeof text, "%.2f", (double)(count * 100) / (double)rows);
+	if (n < 0 || (size_t)n >= sizeof text || dec_parse(text, (size_t)n, 38, 6, &v, &e) < 0)
+		return 0;
+	return v;
+}
+
 static int is_moment(int kind)
 {
 	return kind >= CK_STDDEV && kind <= CK_VAR_SAMP;
@@ -863,7 +881,7 @@ int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, in
 		*value = c->count;
 		/* A percentage of no rows is 0, as of rows none of which counts. */
 		if (c->percent)
-			*value = c->rows ? div_round((dec128)c->count * 100 * 1000000, c->rows) : 0;
+			*value = c->rows ? soda_percent(c->count, c->rows) : 0;
 		break;
 	}
 	if (!*has_value)
