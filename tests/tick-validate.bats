@@ -887,9 +887,9 @@ outcome() {
 	stderr_line 'tick-validate: input: 1 record, 1 passed, 0 quarantined; 1 check: 1 passed, 0 warned, 0 failed, 0 skipped; the batch fails'
 	run jq -c '[.batch, .records.passed, .checks[0].outcome, .stream_error, .outcome]' report.ndjson
 	assert_output '[null,1,"pass","cut.bin: record 2: truncated frame (99 of 104 bytes)","fail"]'
-	# An input that cannot be read stops the run the same way.
+	# An input that cannot be read cuts its batch short the same way.
 	tick >one.ndjson
-	run --separate-stderr tick-validate --checks c.checks one.ndjson . one.ndjson
+	run --separate-stderr tick-validate --checks c.checks one.ndjson .
 	assert_failure 74
 	assert_output "$(tick; echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}')"
 	stderr_line 'tick-validate: .: read error: Is a directory'
@@ -901,6 +901,54 @@ outcome() {
 	assert_failure 65
 	assert_equal "${#lines[@]}" 2
 	assert_line --index 1 '{"@batch":{"app":"test","id":1,"records":1,"rejected":0,"status":"ok"}}'
+}
+
+@test "an input that cannot be read is reported, the files after it are still read, and the batch it cut short fails with a failed marker" {
+	checks '  - row_count > 0'
+	{ tick; marker 1 1; tick volume=2; } >a.ndjson
+	{ tick volume=3; marker 1 3; tick volume=4; marker 1 4; } >c.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson a.ndjson . c.ndjson
+	assert_failure 74
+	assert_output "$(
+		tick
+		marker 1 1
+		tick volume=2
+		echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}'
+		tick volume=3
+		marker 1 3
+		tick volume=4
+		marker 1 4
+	)"
+	stderr_line 'tick-validate: .: read error: Is a directory'
+	stderr_line 'tick-validate: records without a marker: 1 record, 1 passed, 0 quarantined; 1 check: 1 passed, 0 warned, 0 failed, 0 skipped; the batch fails'
+	run jq -c '[.batch.id, .records.in, .stream_error, .outcome]' report.ndjson
+	assert_output "$(printf '%s\n' '[1,1,null,"pass"]' '[null,1,".: read error: Is a directory","fail"]' \
+		'[3,1,null,"pass"]' '[4,1,null,"pass"]')"
+	# delta-append loads the whole batches and not the one cut short
+	export STOCKETL_LAKE=$PWD/lake
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	run bash -c 'tick-validate -q --checks c.checks a.ndjson . c.ndjson | delta-append -q bronze'
+	assert_failure 2
+	run delta-cat bronze
+	assert_success
+	run jq -s -c 'map(.volume) | sort' <<<"$output"
+	assert_output '[3,4,100]'
+	# A stream without markers is one batch: cut short, it fails, the rest of it too.
+	tick >one.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report2.ndjson one.ndjson \
+		nothing.ndjson . one.ndjson
+	assert_failure 74
+	assert_output "$(
+		tick
+		echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}'
+		tick
+		echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}'
+	)"
+	stderr_line 'tick-validate: nothing.ndjson: No such file or directory'
+	stderr_line 'tick-validate: .: read error: Is a directory'
+	run jq -c '[.batch, .records.in, .stream_error, .outcome]' report2.ndjson
+	assert_output "$(printf '%s\n' '[null,1,".: read error: Is a directory","fail"]' \
+		'[null,1,".: read error: Is a directory","fail"]')"
 }
 
 @test "min and max of an empty batch are skipped, not failed" {
