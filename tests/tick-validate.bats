@@ -388,10 +388,11 @@ outcome() {
 }
 
 @test "stddev, variance and their _pop and _samp forms of prices and integers: exact, at six decimals, rounded half away from zero" {
-	checks '  - stddev(close) between 1.5 and 1.6' '  - stddev_pop(close) = 1.247219' \
-		'  - stddev_samp(close) = 1.527525' '  - variance(close):' '      warn: when > 2' '      fail: when > 3' \
-		'  - var_pop(close) < 1.5' '  - var_samp(close) = 2.333333' \
-		'  - stddev(volume) = 1.414214' '  - stddev_pop(volume) = 1' '  - variance(volume) = 2' '  - var_pop(volume) = 1'
+	# judged on their exact values: 1.2472191... is above 1.247219, 1.4142135... below 1.414214
+	checks '  - stddev(close) between 1.5 and 1.6' '  - stddev_pop(close) between 1.247219 and 1.24722' \
+		'  - stddev_samp(close) > 1.527525' '  - variance(close):' '      warn: when > 2' '      fail: when > 3' \
+		'  - var_pop(close) < 1.5' '  - var_samp(close) > 2.333333' \
+		'  - stddev(volume) < 1.414214' '  - stddev_pop(volume) = 1' '  - variance(volume) = 2' '  - var_pop(volume) = 1'
 	{ tick close=10 volume=1; tick close=11 volume=null; tick close=13 volume=3; marker 3; } >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
@@ -414,6 +415,18 @@ outcome() {
 		"value":1
 	EOF2
 	stderr_line "tick-validate: batch test/1: fail: var_pop(close) < 1.5 (line 8): var_pop = 1.555556"
+}
+
+@test "avg, avg_length, stddev and variance are judged on their exact value, as Soda judges them, not on the six decimals written" {
+	checks '  - avg(close) > 10.333333' '  - avg(close) = 10.333333' '  - avg(volume) between 1 and 1.333333' \
+		'  - avg_length(symbol) > 3.333333' '  - variance(volume) > 0.333333' '  - stddev(volume):' \
+		'      warn: when > 0.57735' '  - stddev_pop(close) = 0.471405' '  - avg(high) = 12'
+	# close 10, 10, 11: a mean of 10.3333333...; volume 1, 1, 2: a sample variance of 1/3
+	{ tick close=10 volume=1; tick close=10 volume=1; tick symbol='"NVDA"' close=11 volume=2; marker 3; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output '[["pass",10.333333],["fail",10.333333],["fail",1.333333],["pass",3.333333],["pass",0.333333],["warn",0.57735],["fail",0.471405],["pass",12]]'
 }
 
 @test "a sample stddev or variance of fewer than 2 values is skipped, a population one is 0, and an empty batch skips them all" {
