@@ -269,6 +269,52 @@ outcome() {
 	assert_output '["fail","2d"]'
 }
 
+@test "freshness of a batch without a value of its column fails, as SodaCL fails it, whatever its alerts" {
+	checks '  - freshness(ingested_at) < 1d' '  - freshness(trade_timestamp):' '      warn: when > 1h'
+	# batch 1 is empty, batch 2 has no ingested_at, batch 3 has both
+	{ marker 0 1; tick ingested_at=null; marker 1 2; tick; marker 1 3; } >in.ndjson
+	run --separate-stderr tick-validate --now 2025-06-17T13:40:00Z --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	assert_line --index 0 --partial '"id":1,"records":0,"rejected":0,"status":"failed"'
+	assert_line --index 2 --partial '"id":2,"records":1,"rejected":0,"status":"failed"'
+	assert_line --index 4 --partial '"id":3,"records":1,"rejected":0,"status":"ok"'
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output "$(printf '%s\n' '[["fail",null],["fail",null]]' '[["fail",null],["pass","10m"]]' \
+		'[["pass","5m"],["pass","10m"]]')"
+	stderr_line 'tick-validate: batch test/1: fail: freshness(ingested_at) < 1d (line 2): freshness = null'
+	stderr_line 'tick-validate: batch test/1: fail: freshness(trade_timestamp) (line 3): freshness = null'
+}
+
+@test "freshness equal to its threshold passes, as in SodaCL: only data older than the duration fails or warns" {
+	checks '  - freshness(ingested_at) < 1h' '  - freshness(ingested_at):' '      warn: when > 30m' \
+		'      fail: when >= 1h' '  - freshness(ingested_at) <= 1h'
+	{ tick; marker 1; } >in.ndjson
+	judged() { # NOW: the outcomes of the three checks at NOW
+		tick-validate -q --now "$1" --checks c.checks --report "report-$1.ndjson" in.ndjson >/dev/null
+		jq -c '[.checks[] | [.outcome, .value]]' "report-$1.ndjson"
+	}
+	# ingested at 13:35: 30m, 1h and a microsecond past 1h later
+	run judged 2025-06-17T14:05:00Z
+	assert_output '[["pass","30m"],["pass","30m"],["pass","30m"]]'
+	run judged 2025-06-17T14:35:00Z
+	assert_output '[["pass","1h"],["warn","1h"],["pass","1h"]]'
+	run judged 2025-06-17T14:35:00.000001Z
+	assert_output '[["fail","1h0.000001s"],["fail","1h0.000001s"],["fail","1h0.000001s"]]'
+	# the comparisons SodaCL gives freshness no meaning with are refused
+	local bad
+	for bad in '  - freshness(ingested_at) > 1h' '  - freshness(ingested_at) = 1h' \
+		'  - freshness(ingested_at) between 1h and 2h'; do
+		checks "$bad"
+		run --separate-stderr tick-validate --checks c.checks in.ndjson
+		assert_failure 78
+		assert_equal "$stderr" 'tick-validate: c.checks:2: expected "< DURATION" for freshness: it fails when the data is older (or "warn: when > DURATION", "fail: when > DURATION")'
+	done
+	checks '  - freshness(ingested_at):' '      fail: when < 1h'
+	run --separate-stderr tick-validate --checks c.checks in.ndjson
+	assert_failure 78
+	assert_equal "$stderr" 'tick-validate: c.checks:3: expected "when > DURATION" for freshness: it fails when the data is older'
+}
+
 @test "min and max compare in the column's own type, at warn and at fail level" {
 	checks '  - min(low) > 0' '  - max(high):' '      warn: when > 100.25' '      fail: when > 1000' \
 		'  - max(trade_timestamp) < 2025-06-17T14:00:00Z' '  - min(volume) between 10 and 50'
@@ -306,9 +352,26 @@ outcome() {
 	# batch 1: 1 null of 6, 1 below 50 of 6 (a null is not invalid), 1 repeated key of 6
 	# batch 2: 1 null of 3, 2 below 50 of 3, 1 repeated key (three times) of 3
 	assert_output "$(printf '%s\n' \
-		'[["missing_percent","pass",16.666667],["invalid_percent","pass",16.666667],["duplicate_percent","fail",16.666667],["missing_percent","pass",0]]' \
-		'[["missing_percent","fail",33.333333],["invalid_percent","fail",66.666667],["duplicate_percent","fail",33.333333],["missing_percent","pass",0]]')"
-	stderr_line "tick-validate: batch test/2: fail: invalid_percent(volume) (line 3): invalid_percent = 66.666667"
+		'[["missing_percent","pass",16.67],["invalid_percent","pass",16.67],["duplicate_percent","fail",16.67],["missing_percent","pass",0]]' \
+		'[["missing_percent","fail",33.33],["invalid_percent","fail",66.67],["duplicate_percent","fail",33.33],["missing_percent","pass",0]]')"
+	stderr_line "tick-validate: batch test/2: fail: invalid_percent(volume) (line 3): invalid_percent = 66.67"
+}
+
+@test "percentages are rounded to two decimals as Soda rounds them, and the thresholds judge the rounded value" {
+	checks '  - missing_percent(volume) <= 33.33' '  - missing_percent(close) = 66.67 %' \
+		'  - duplicate_percent(symbol) between 33.33 and 33.33' \
+		'  - invalid_percent(volume) < 0.125:' '      valid min: 0'
+	{ tick volume=null close=null; tick close=null; tick; marker 3 1; } >in.ndjson
+	# 1 invalid (and 1 repeated symbol) in 800 is 0.125 %: Soda's round() goes to the
+	# even hundredth, 0.12, which is below 0.125
+	{ tick volume=-1; yes "$(tick)" | head -799; marker 800 2; } >>in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output "$(printf '%s\n' '[["pass",33.33],["pass",66.67],["pass",33.33],["pass",0]]' \
+		'[["pass",0],["fail",0],["fail",0.12],["pass",0.12]]')"
+	run grep -o '"value":[^,]*' report.ndjson
+	assert_output "$(printf '"value":%s\n' 33.33 66.67 33.33 0 0 0 0.12 0.12)"
 }
 
 @test "avg and sum of prices and integers, exact, at warn and at fail level; an empty batch skips them" {
@@ -325,10 +388,11 @@ outcome() {
 }
 
 @test "stddev, variance and their _pop and _samp forms of prices and integers: exact, at six decimals, rounded half away from zero" {
-	checks '  - stddev(close) between 1.5 and 1.6' '  - stddev_pop(close) = 1.247219' \
-		'  - stddev_samp(close) = 1.527525' '  - variance(close):' '      warn: when > 2' '      fail: when > 3' \
-		'  - var_pop(close) < 1.5' '  - var_samp(close) = 2.333333' \
-		'  - stddev(volume) = 1.414214' '  - stddev_pop(volume) = 1' '  - variance(volume) = 2' '  - var_pop(volume) = 1'
+	# judged on their exact values: 1.2472191... is above 1.247219, 1.4142135... below 1.414214
+	checks '  - stddev(close) between 1.5 and 1.6' '  - stddev_pop(close) between 1.247219 and 1.24722' \
+		'  - stddev_samp(close) > 1.527525' '  - variance(close):' '      warn: when > 2' '      fail: when > 3' \
+		'  - var_pop(close) < 1.5' '  - var_samp(close) > 2.333333' \
+		'  - stddev(volume) < 1.414214' '  - stddev_pop(volume) = 1' '  - variance(volume) = 2' '  - var_pop(volume) = 1'
 	{ tick close=10 volume=1; tick close=11 volume=null; tick close=13 volume=3; marker 3; } >in.ndjson
 	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_failure 2
@@ -351,6 +415,18 @@ outcome() {
 		"value":1
 	EOF2
 	stderr_line "tick-validate: batch test/1: fail: var_pop(close) < 1.5 (line 8): var_pop = 1.555556"
+}
+
+@test "avg, avg_length, stddev and variance are judged on their exact value, as Soda judges them, not on the six decimals written" {
+	checks '  - avg(close) > 10.333333' '  - avg(close) = 10.333333' '  - avg(volume) between 1 and 1.333333' \
+		'  - avg_length(symbol) > 3.333333' '  - variance(volume) > 0.333333' '  - stddev(volume):' \
+		'      warn: when > 0.57735' '  - stddev_pop(close) = 0.471405' '  - avg(high) = 12'
+	# close 10, 10, 11: a mean of 10.3333333...; volume 1, 1, 2: a sample variance of 1/3
+	{ tick close=10 volume=1; tick close=10 volume=1; tick symbol='"NVDA"' close=11 volume=2; marker 3; } >in.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson in.ndjson
+	assert_failure 2
+	run jq -c '[.checks[] | [.outcome, .value]]' report.ndjson
+	assert_output '[["pass",10.333333],["fail",10.333333],["fail",1.333333],["pass",3.333333],["pass",0.333333],["warn",0.57735],["fail",0.471405],["pass",12]]'
 }
 
 @test "a sample stddev or variance of fewer than 2 values is skipped, a population one is 0, and an empty batch skips them all" {
@@ -824,9 +900,9 @@ outcome() {
 	stderr_line 'tick-validate: input: 1 record, 1 passed, 0 quarantined; 1 check: 1 passed, 0 warned, 0 failed, 0 skipped; the batch fails'
 	run jq -c '[.batch, .records.passed, .checks[0].outcome, .stream_error, .outcome]' report.ndjson
 	assert_output '[null,1,"pass","cut.bin: record 2: truncated frame (99 of 104 bytes)","fail"]'
-	# An input that cannot be read stops the run the same way.
+	# An input that cannot be read cuts its batch short the same way.
 	tick >one.ndjson
-	run --separate-stderr tick-validate --checks c.checks one.ndjson . one.ndjson
+	run --separate-stderr tick-validate --checks c.checks one.ndjson .
 	assert_failure 74
 	assert_output "$(tick; echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}')"
 	stderr_line 'tick-validate: .: read error: Is a directory'
@@ -840,8 +916,56 @@ outcome() {
 	assert_line --index 1 '{"@batch":{"app":"test","id":1,"records":1,"rejected":0,"status":"ok"}}'
 }
 
-@test "min, max and freshness of an empty batch are skipped, not failed" {
-	checks '  - min(low) > 0' '  - freshness(ingested_at) < 1h'
+@test "an input that cannot be read is reported, the files after it are still read, and the batch it cut short fails with a failed marker" {
+	checks '  - row_count > 0'
+	{ tick; marker 1 1; tick volume=2; } >a.ndjson
+	{ tick volume=3; marker 1 3; tick volume=4; marker 1 4; } >c.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report.ndjson a.ndjson . c.ndjson
+	assert_failure 74
+	assert_output "$(
+		tick
+		marker 1 1
+		tick volume=2
+		echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}'
+		tick volume=3
+		marker 1 3
+		tick volume=4
+		marker 1 4
+	)"
+	stderr_line 'tick-validate: .: read error: Is a directory'
+	stderr_line 'tick-validate: records without a marker: 1 record, 1 passed, 0 quarantined; 1 check: 1 passed, 0 warned, 0 failed, 0 skipped; the batch fails'
+	run jq -c '[.batch.id, .records.in, .stream_error, .outcome]' report.ndjson
+	assert_output "$(printf '%s\n' '[1,1,null,"pass"]' '[null,1,".: read error: Is a directory","fail"]' \
+		'[3,1,null,"pass"]' '[4,1,null,"pass"]')"
+	# delta-append loads the whole batches and not the one cut short
+	export STOCKETL_LAKE=$PWD/lake
+	delta-create bronze --schema "$STOCKETL_ROOT/conf/tables/bronze.schema" --partition-by trade_date
+	run bash -c 'tick-validate -q --checks c.checks a.ndjson . c.ndjson | delta-append -q bronze'
+	assert_failure 2
+	run delta-cat bronze
+	assert_success
+	run jq -s -c 'map(.volume) | sort' <<<"$output"
+	assert_output '[3,4,100]'
+	# A stream without markers is one batch: cut short, it fails, the rest of it too.
+	tick >one.ndjson
+	run --separate-stderr tick-validate --checks c.checks --report report2.ndjson one.ndjson \
+		nothing.ndjson . one.ndjson
+	assert_failure 74
+	assert_output "$(
+		tick
+		echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}'
+		tick
+		echo '{"@batch":{"app":"tick-validate","id":0,"records":1,"rejected":0,"status":"failed"}}'
+	)"
+	stderr_line 'tick-validate: nothing.ndjson: No such file or directory'
+	stderr_line 'tick-validate: .: read error: Is a directory'
+	run jq -c '[.batch, .records.in, .stream_error, .outcome]' report2.ndjson
+	assert_output "$(printf '%s\n' '[null,1,".: read error: Is a directory","fail"]' \
+		'[null,1,".: read error: Is a directory","fail"]')"
+}
+
+@test "min and max of an empty batch are skipped, not failed" {
+	checks '  - min(low) > 0' '  - max(trade_timestamp) < 2025-01-01T00:00:00Z'
 	marker 0 >in.ndjson
 	run tick-validate --checks c.checks --report report.ndjson in.ndjson
 	assert_success

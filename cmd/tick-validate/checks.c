@@ -566,15 +566,28 @@ void checks_reset(struct checks *cs)
 	}
 }
 
-static int cond_holds(const struct check_cond *k, dec128 v)
+/*
+ * v + e against t, where e is less than half of v's last digit and rest is
+ * its sign: the order of a metric that v only rounds (an average) and of a
+ * threshold that has no more digits than v.  Soda compares the metric's
+ * own value, not its rounding: an average of 10.3333333... is above 10.333333.
+ */
+static int cmp_rest(dec128 v, int rest, dec128 t)
 {
+	return v < t ? -1 : v > t ? 1 : rest;
+}
+
+/* Does the value v + e (see cmp_rest()) meet k? */
+static int cond_holds(const struct check_cond *k, dec128 v, int rest)
+{
+	int a = cmp_rest(v, rest, k->a);
 	switch (k->op) {
 	case OP_BETWEEN:
-		return v >= k->a && v <= k->b;
+		return a >= 0 && cmp_rest(v, rest, k->b) <= 0;
 	case OP_NOT_BETWEEN:
-		return v < k->a || v > k->b;
+		return a < 0 || cmp_rest(v, rest, k->b) > 0;
 	default:
-		return cmp_holds(k->op, v, k->a);
+		return cmp_holds(k->op, a, 0);
 	}
 }
 
@@ -591,6 +604,13 @@ static dec128 div_round(dec128 num, int64_t den)
 	if (2 * (r < 0 ? -r : r) >= den)
 		q += num < 0 ? -1 : 1;
 	return q;
+}
+
+/* The sign of num / den - q, for q = div_round(num, den). */
+static int div_rest(dec128 num, int64_t den, dec128 q)
+{
+	dec128 d = num - q * den;
+	return (d > 0) - (d < 0);
 }
 
 /*
@@ -714,10 +734,10 @@ static int big_value(const struct big *a, dec128 *v)
  * The variance or standard deviation of c's values at scale 6, rounded
  * half away from zero (they are never negative), from their count n, sum
  * S and sum of squares Q: the population variance is (nQ - S^2) / n^2,
- * the sample variance (nQ - S^2) / (n(n - 1)).  0 when the value does not
- * fit 38 digits.
+ * the sample variance (nQ - S^2) / (n(n - 1)).  *rest is the sign of the
+ * exact value minus *value.  0 when the value does not fit 38 digits.
  */
-static int moment(const struct check *c, dec128 *value)
+static int moment(const struct check *c, dec128 *value, int *rest)
 {
 	int root = c->kind <= CK_STDDEV_SAMP;
 	int pop = c->kind == CK_STDDEV_POP || c->kind == CK_VAR_POP;
@@ -752,6 +772,10 @@ static int moment(const struct check *c, dec128 *value)
 		rhs = big_mul(&rhs, &den);
 		if (big_cmp(&lhs, &rhs) >= 0)
 			k = big_add(&k, &one);
+		/* sqrt(num/den) against k: num against k^2 den */
+		struct big k2 = big_mul(&k, &k);
+		k2 = big_mul(&k2, &den);
+		*rest = big_cmp(&num, &k2);
 		return big_value(&k, value);
 	}
 	struct big m6 = big_of(1000000);
@@ -760,10 +784,12 @@ static int moment(const struct check *c, dec128 *value)
 	else
 		den = big_mul(&den, &m6);
 	q = big_div(&num, &den, &rem);
-	struct big twice = big_add(&rem, &rem);
+	struct big twice = big_add(&rem, &rem), zero = big_of(0);
+	*rest = big_cmp(&rem, &zero) > 0;
 	if (big_cmp(&twice, &den) >= 0) {
 		struct big one = big_of(1);
 		q = big_add(&q, &one);
+		*rest = -1;
 	}
 	return big_value(&q, value);
 }
@@ -789,6 +815,24 @@ static int64_t percentile(struct check *c)
 	return c->kept[k > 0 ? k - 1 : 0];
 }
 
+/*
+ * count as a percentage of rows, at scale 6, as Soda computes it and then
+ * judges it: count * 100 / rows in double precision (Python's division of
+ * two integers), rounded to two decimals by Python's round(), which rounds
+ * the double's exact binary value, a tie to the even hundredth (1 in 800,
+ * 0.125, is 0.12).  printf's %.2f rounds the same way.
+ */
+static dec128 soda_percent(int64_t count, int64_t rows)
+{
+	char text[64];
+	dec128 v;
+	struct err_msg e;
+	int n = snprintf(text, sizeof text, "%.2f", (double)(count * 100) / (double)rows);
+	if (n < 0 || (size_t)n >= sizeof text || dec_parse(text, (size_t)n, 38, 6, &v, &e) < 0)
+		return 0;
+	return v;
+}
+
 static int is_moment(int kind)
 {
 	return kind >= CK_STDDEV && kind <= CK_VAR_SAMP;
@@ -799,6 +843,7 @@ int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, in
 	*exact =
 	    !((c->keys && keyset_overflowed(c->keys)) || (c->dups && keyset_overflowed(c->dups)));
 	*has_value = 1;
+	int rest = 0; /* the sign of the metric's exact value minus *value */
 	switch (c->kind) {
 	case CK_MIN:
 	case CK_MAX:
@@ -809,13 +854,24 @@ int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, in
 	case CK_AVG:
 		/* At scale 6 whatever the column's: an average of integers has a fraction. */
 		*has_value = c->has_agg;
-		if (c->has_agg)
-			*value =
-			    div_round(price_column(c->col) ? c->agg : c->agg * 1000000, c->rows);
+		if (c->has_agg) {
+			dec128 sum = price_column(c->col) ? c->agg : c->agg * 1000000;
+			*value = div_round(sum, c->rows);
+			rest = div_rest(sum, c->rows, *value);
+		}
 		break;
 	case CK_FRESHNESS:
+		/*
+		 * No value to measure from fails, as in Soda (its freshness
+		 * check fails on a max() that is null): data that never came
+		 * is not fresh.
+		 */
+		if (!c->has_agg) {
+			*has_value = 0;
+			*value = 0;
+			return OUT_FAIL;
+		}
 		*value = (dec128)now - c->agg;
-		*has_value = c->has_agg;
 		break;
 	case CK_STDDEV:
 	case CK_STDDEV_POP:
@@ -826,7 +882,7 @@ int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, in
 		/* A sample statistic of one value is undefined (null in PostgreSQL). */
 		*has_value = c->rows >= (c->kind == CK_STDDEV_POP || c->kind == CK_VAR_POP ? 1 : 2);
 		if (*has_value)
-			*exact = moment(c, value);
+			*exact = moment(c, value, &rest);
 		break;
 	case CK_PERCENTILE:
 		if (c->values_overflowed) {
@@ -842,8 +898,10 @@ int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, in
 		break;
 	case CK_AVG_LENGTH:
 		*has_value = c->has_agg;
-		if (c->has_agg)
+		if (c->has_agg) {
 			*value = div_round(c->agg * 1000000, c->rows);
+			rest = div_rest(c->agg * 1000000, c->rows, *value);
+		}
 		break;
 	case CK_MIN_LENGTH:
 	case CK_MAX_LENGTH:
@@ -854,7 +912,7 @@ int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, in
 		*value = c->count;
 		/* A percentage of no rows is 0, as of rows none of which counts. */
 		if (c->percent)
-			*value = c->rows ? div_round((dec128)c->count * 100 * 1000000, c->rows) : 0;
+			*value = c->rows ? soda_percent(c->count, c->rows) : 0;
 		break;
 	}
 	if (!*has_value)
@@ -863,10 +921,10 @@ int checks_judge(struct check *c, int64_t now, dec128 *value, int *has_value, in
 	if (c->kind == CK_SCHEMA)
 		outcome = c->count > 0 ? c->required_level : OUT_PASS;
 	else if (c->has_inline)
-		outcome = cond_holds(&c->inline_cond, *value) ? OUT_PASS : OUT_FAIL;
-	else if (c->has_fail && cond_holds(&c->fail, *value))
+		outcome = cond_holds(&c->inline_cond, *value, rest) ? OUT_PASS : OUT_FAIL;
+	else if (c->has_fail && cond_holds(&c->fail, *value, rest))
 		outcome = OUT_FAIL;
-	else if (c->has_warn && cond_holds(&c->warn, *value))
+	else if (c->has_warn && cond_holds(&c->warn, *value, rest))
 		outcome = OUT_WARN;
 	/* A lower bound that passes proves nothing: say so. */
 	if (!*exact && outcome == OUT_PASS)

@@ -303,6 +303,33 @@ static int parse_cond(struct parser *p, const struct check *c, struct text *t,
 	return 0;
 }
 
+/*
+ * Freshness takes the comparisons SodaCL gives it: inline "< DURATION",
+ * alerts "when > DURATION" (<= and >= are read as Soda reads them, the
+ * same).  Soda judges each as "the data is older than DURATION", so that
+ * a freshness equal to it passes: the condition is made to say so.  Soda
+ * reads any other comparison in a way of its own ("> 1h" as no threshold,
+ * a check that never fails; "between 1h and 2h" as "< 2h"): here it is an
+ * error.
+ */
+static int freshness_cond(struct parser *p, struct check_cond *k, int inline_cond)
+{
+	if (inline_cond && (k->op == OP_LT || k->op == OP_LE)) {
+		k->op = OP_LE; /* passes */
+		return 0;
+	}
+	if (!inline_cond && (k->op == OP_GT || k->op == OP_GE)) {
+		k->op = OP_GT; /* warns or fails */
+		return 0;
+	}
+	if (inline_cond)
+		return fail_at(p,
+		               "expected \"< DURATION\" for freshness: it fails when the data is "
+		               "older (or \"warn: when > DURATION\", \"fail: when > DURATION\")");
+	return fail_at(p, "expected \"when > DURATION\" for freshness: it fails when the data is "
+	                  "older");
+}
+
 /* "[a, b, 'c']": the items of a list, unquoted, each into fn(). */
 static int parse_list(struct parser *p, struct text *t,
                       int (*fn)(struct parser *, struct check *, const char *, size_t),
@@ -1133,7 +1160,9 @@ static int parse_item(struct parser *p, struct check *c, struct text *t)
 	if (at_end(t))
 		return 0;
 	c->has_inline = 1;
-	return parse_cond(p, c, t, &c->inline_cond);
+	if (parse_cond(p, c, t, &c->inline_cond) < 0)
+		return -1;
+	return c->kind == CK_FRESHNESS ? freshness_cond(p, &c->inline_cond, 1) : 0;
 }
 
 /* One "key: value" line of item c (value may be empty). */
@@ -1173,7 +1202,10 @@ static int parse_config(struct parser *p, struct check *c, const char *key, size
 			return fail_at(p, "expected \"%s: when <comparison>\"",
 			               fail ? "fail" : "warn");
 		*(fail ? &c->has_fail : &c->has_warn) = 1;
-		return parse_cond(p, c, v, fail ? &c->fail : &c->warn);
+		struct check_cond *k = fail ? &c->fail : &c->warn;
+		if (parse_cond(p, c, v, k) < 0)
+			return -1;
+		return c->kind == CK_FRESHNESS ? freshness_cond(p, k, 0) : 0;
 	}
 	if (c->kind == CK_INVALID && (KEY("valid min") || KEY("valid max"))) {
 		int isMin = KEY("valid min");

@@ -79,6 +79,13 @@ struct validate {
 	int status; /* fatal exit status, 0 while going */
 	/* what stopped the run (status), for the batch it leaves open; "" for none */
 	char stopped[ERR_MSG_MAX];
+	int input_status; /* the worst of the inputs that could not be opened or read on */
+	/*
+	 * The read error that cut short the one batch of a stream without
+	 * markers; the records of the inputs after it are the rest of that
+	 * batch, which fails (input_end()).  "" for none.
+	 */
+	char cut[ERR_MSG_MAX];
 	int out_failed; /* a write to stdout failed: nothing more goes there */
 	struct buf line;
 	struct buf number; /* a metric's value for the metadata spool */
@@ -510,12 +517,13 @@ static int bad_marker(struct validate *v, const struct rec *rec, const struct er
  * incomplete: the batch is judged and reported as usual but fails, and a
  * stream without markers gets its failed marker all the same, since its
  * records were passed on already and a stage downstream would otherwise
- * load them as a whole batch.
+ * load them as a whole batch.  So does the rest of a stream without
+ * markers whose batch an unreadable input cut short (v->cut).
  */
 static void input_end(struct validate *v)
 {
 	int64_t passed = v->passed, quarantined = v->quarantined;
-	const char *stopped = v->stopped[0] ? v->stopped : NULL;
+	const char *stopped = v->stopped[0] ? v->stopped : !v->markers && v->cut[0] ? v->cut : NULL;
 	if (v->out_failed || ((v->markers || stopped) && passed + quarantined == 0))
 		return;
 	if (v->markers) {
@@ -538,6 +546,35 @@ static void input_end(struct validate *v)
 		write_failed(v, v->out, &e);
 }
 
+/*
+ * An input that cannot be read on (a read error, a binary frame cut short,
+ * e): the batch in progress never gets its end.  It is judged and reported
+ * with the error, which fails it, and passed on with a failed marker, as
+ * input_end() ends a stream without markers that failed: its records were
+ * passed on already, and a stage downstream must neither load them nor
+ * take the records of the next input for the rest of their batch.  The run
+ * goes on with the next input; the status says that one could not be read.
+ */
+static void cut_short(struct validate *v, const struct err_msg *e)
+{
+	int64_t passed = v->passed, quarantined = v->quarantined;
+	v->input_status = err_status_worse(v->input_status, e->status ? e->status : EX_IOERR);
+	if (v->out_failed || passed + quarantined == 0)
+		return;
+	if (!v->markers && !v->cut[0])
+		snprintf(v->cut, sizeof v->cut, "%s", e->text);
+	judge(v, NULL, v->markers ? "records without a marker" : "input", e->text);
+	struct rec_batch b;
+	memset(&b, 0, sizeof b);
+	snprintf(b.app, sizeof b.app, "tick-validate");
+	b.records = passed;
+	b.rejected = quarantined;
+	b.status = BATCH_FAILED;
+	struct err_msg we;
+	if (rec_write_batch(v->out, &b, &we) < 0 || rec_writer_flush(v->out, &we) < 0)
+		write_failed(v, v->out, &we);
+}
+
 static int validate_fd(struct validate *v, int fd, const char *name, size_t max_line)
 {
 	struct rec_reader *r = rec_reader_new(fd, name, max_line);
@@ -558,8 +595,7 @@ static int validate_fd(struct validate *v, int fd, const char *name, size_t max_
 			break;
 		if (k < 0) {
 			err_error("%s", e.text);
-			v->status = e.status ? e.status : EX_IOERR;
-			snprintf(v->stopped, sizeof v->stopped, "%s", e.text);
+			cut_short(v, &e);
 			rc = -1;
 			break;
 		}
@@ -700,7 +736,7 @@ int main(int argc, char **argv)
 	struct validate v;
 	const char *checks_path = NULL, *config_flag = NULL, *max_line_flag = NULL;
 	const char *key_memory_flag = "16M", *now_flag = NULL;
-	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK, input_status = EX_OK;
+	int binary = 0, level = ERR_NORMAL, ch, status = EX_OK;
 
 	err_init(argv[0]);
 	memset(&v, 0, sizeof v);
@@ -819,7 +855,7 @@ int main(int argc, char **argv)
 			if (fd < 0) {
 				/* Reported, and the run goes on with the next file. */
 				err_error_errno("%s", argv[i]);
-				input_status = EX_IOERR;
+				v.input_status = err_status_worse(v.input_status, EX_IOERR);
 				continue;
 			}
 			validate_fd(&v, fd, argv[i], (size_t)max_line);
@@ -858,7 +894,7 @@ done:
 		if (!status)
 			status = EX_IOERR;
 	}
-	status = err_status_worse(status, input_status);
+	status = err_status_worse(status, v.input_status);
 	if (status == EX_OK) {
 		if (v.stream_errors)
 			status = EX_DATAERR;
