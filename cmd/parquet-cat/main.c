@@ -3,7 +3,8 @@
  *
  * Rows become JSON objects in the conventions of stocketl-records(5):
  * decimals are numbers with their shortest exact text (160.07), timestamps
- * RFC 3339 strings in UTC, dates YYYY-MM-DD, binary values base64, nested
+ * RFC 3339 strings in UTC (without Z for a timestamp without time zone, as
+ * delta-cat prints a timestamp_ntz), dates YYYY-MM-DD, binary values base64, nested
  * values objects and arrays (a map is an object whose keys are the map's
  * keys as text).  Files with the tick schema can also come out as binary
  * tick records; a data file of a table partitioned by trade_date lacks that
@@ -65,8 +66,15 @@ static void put_primitive(struct buf *b, const struct pq_field *f, const struct 
 		break;
 	case PQ_V_I64:
 		if (f->type == PQ_TIMESTAMP || f->type == PQ_TIMESTAMP_NTZ) {
-			ts_format_rfc3339(v->i64, text);
-			buf_json_str(b, text, strlen(text));
+			size_t n = ts_format_rfc3339(v->i64, text);
+			/*
+			 * A timestamp without time zone is wall-clock time, not an
+			 * instant: no Z, as delta-cat prints a timestamp_ntz and
+			 * delta-append reads one.
+			 */
+			if (f->type == PQ_TIMESTAMP_NTZ)
+				text[--n] = '\0';
+			buf_json_str(b, text, n);
 		} else {
 			buf_i64(b, v->i64);
 		}
