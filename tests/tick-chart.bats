@@ -359,11 +359,26 @@ screenshot() {
 	assert_equal "$(candles c.svg)" 6
 }
 
-@test "a full disk is exit 74" {
+@test "a full disk is exit 74, for a small chart and a large one" {
 	[ -w /dev/full ] || skip "no /dev/full"
 	run --separate-stderr bash -c 'tick-chart "$1" >/dev/full' - "$CHART/updown.ndjson"
 	assert_failure 74
-	[[ $stderr == "tick-chart: stdout: No space left on device" ]]
+	assert_equal "$stderr" "tick-chart: stdout: write error: No space left on device"
+	gen-ticks -s 20 2000 >big.ndjson
+	run --separate-stderr bash -c 'tick-chart --width 20000 "$1" >/dev/full' - big.ndjson
+	assert_failure 74
+	assert_equal "$stderr" "tick-chart: stdout: write error: No space left on device"
+}
+
+@test "a reader that goes away ends the output quietly, exit 0" {
+	# A chart larger than a pipe holds, so that writing it meets the closed pipe.
+	gen-ticks -s 20 2000 >big.ndjson
+	tick-chart --width 20000 big.ndjson >big.svg
+	[ "$(stat -c %s big.svg)" -gt 300000 ]
+	run --separate-stderr bash -c 'set -o pipefail; tick-chart --width 20000 "$1" | head -c 100' - big.ndjson
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output "$(head -c 100 big.svg)"
 }
 
 @test "the picture: up candles are teal and down candles red, where the data puts them" {

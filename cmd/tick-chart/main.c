@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,25 @@ static int write_file(const char *path, const struct buf *svg)
 	return rc;
 }
 
+/*
+ * Write the chart to standard output.  A reader that went away
+ * (tick-chart | head -c 100) is a quiet end, as for every program here,
+ * not a death by SIGPIPE; any other failure is reported.  Returns an exit
+ * status.
+ */
+static int write_stdout(const struct buf *svg)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (write_all(STDOUT_FILENO, svg->data, svg->len) < 0) {
+		if (errno == EPIPE)
+			return EX_OK;
+		err_error("stdout: write error: %s", strerror(errno));
+		return EX_IOERR;
+	}
+	/* Nothing went through stdio; closing still reports a failed close (NFS). */
+	return cli_close_stdout();
+}
+
 /* A --title must be text that XML can carry: UTF-8 without control characters. */
 static int title_ok(const char *s)
 {
@@ -364,9 +384,7 @@ int main(int argc, char **argv)
 		} else if (output && strcmp(output, "-") != 0) {
 			status = write_file(output, &svg);
 		} else {
-			/* A failed write leaves stdout's error flag set, which closing reports. */
-			fwrite(svg.data, 1, svg.len, stdout);
-			status = cli_close_stdout();
+			status = write_stdout(&svg);
 		}
 	}
 	if (status == 0)
