@@ -370,6 +370,31 @@ screenshot() {
 	assert_equal "$stderr" "tick-chart: stdout: write error: No space left on device"
 }
 
+@test "-o writes into a named pipe and through a symbolic link, replacing neither" {
+	mkfifo pipe
+	timeout 20 cat pipe >from-pipe &
+	run --separate-stderr tick-chart -o pipe "$CHART/updown.ndjson"
+	wait
+	assert_success
+	assert_equal "$stderr" ""
+	[ -p pipe ]
+	tick-chart "$CHART/updown.ndjson" >want.svg
+	cmp want.svg from-pipe
+	echo old >real.svg
+	ln -s real.svg link.svg
+	ln -s pipe pipe-link
+	timeout 20 cat pipe >from-link &
+	run --separate-stderr tick-chart -o link.svg "$CHART/updown.ndjson"
+	assert_success
+	tick-chart -o pipe-link "$CHART/updown.ndjson"
+	wait
+	[ -L link.svg ] && [ "$(readlink link.svg)" = real.svg ]
+	[ -L pipe-link ] && [ -p pipe ]
+	cmp want.svg real.svg
+	cmp want.svg from-link
+	assert_equal "$(find . -maxdepth 1 -name '.*.svg.*' | wc -l)" 0
+}
+
 @test "a reader that goes away ends the output quietly, exit 0" {
 	# A chart larger than a pipe holds, so that writing it meets the closed pipe.
 	gen-ticks -s 20 2000 >big.ndjson
