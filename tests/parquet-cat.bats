@@ -164,6 +164,32 @@ flip() {
 	[ "$(wc -l <want)" -eq 3 ]
 }
 
+@test "rows that would read as control lines are refused: a lone column named @..., a first column @batch" {
+	duckdb-query.js "copy (select 1 as \"@x\", 2 as y) to 'at.parquet' (format parquet)" \
+		"copy (select 1 as \"@batch\", 2 as y) to 'batch.parquet' (format parquet)" \
+		"copy (select 1 as \"@only\") to 'only.parquet' (format parquet)" "select 1" >/dev/null
+	run --separate-stderr parquet-cat at.parquet
+	assert_success
+	assert_output '{"@x":1,"y":2}'
+	run --separate-stderr parquet-cat --columns @x at.parquet
+	assert_failure 65
+	assert_output ""
+	assert_equal "$stderr" "parquet-cat: at.parquet: column @x alone would make each row a control line of the record stream, not data (select another column with it)"
+	run --separate-stderr parquet-cat only.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: only.parquet: column @only alone would make each row a control line of the record stream, not data"
+	run --separate-stderr parquet-cat batch.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: batch.parquet: column @batch first would make each row a batch marker of the record stream, not data"
+	run --separate-stderr parquet-cat --columns y batch.parquet
+	assert_success
+	assert_output '{"y":2}'
+	# The rows of the files before go out, ended by a failed marker.
+	run --separate-stderr parquet-cat at.parquet only.parquet
+	assert_failure 65
+	assert_output "$(printf '%s\n' '{"@x":1,"y":2}' '{"@batch":{"app":"parquet-cat","id":0,"records":1,"rejected":0,"status":"failed"}}')"
+}
+
 @test "--binary reads the data files of a table partitioned by trade_date, the date from their directory" {
 	bronze
 	parquet-cat --binary "$T"/trade_date=*/*.parquet >ticks.bin
