@@ -164,3 +164,29 @@ setup() {
 	assert_equal "${#lines[@]}" 3
 	assert_line --index 1 '1        2025-06-15T15:06:40.000Z MERGE            predicate=target.id = source.id\n  AND \x1b[2Jtarget.k\t= source.k | numSourceRows=2'
 }
+
+@test "the table's columns line up when an operation's name is longer than the column" {
+	mkdir -p t/_delta_log
+	cat >t/_delta_log/00000000000000000000.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000000000,"operation":"CREATE OR REPLACE TABLE AS SELECT","operationParameters":{"partitionBy":"[]"},"operationMetrics":{"numFiles":"1","numOutputRows":"3","numOutputBytes":"900"}}}
+		{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}
+		{"metaData":{"id":"x","format":{"provider":"parquet","options":{}},"schemaString":"{\"type\":\"struct\",\"fields\":[{\"name\":\"id\",\"type\":\"long\",\"nullable\":true,\"metadata\":{}}]}","partitionColumns":[],"configuration":{},"createdTime":1750000000000}}
+	EOF
+	cat >t/_delta_log/00000000000000000001.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000001000,"operation":"WRITE","operationParameters":{"mode":"Append"},"operationMetrics":{"numFiles":"1"}}}
+	EOF
+	cat >t/_delta_log/00000000000000000002.json <<-'EOF'
+		{"commitInfo":{"timestamp":1750000002000,"operation":"ÉCRITURE DE LA TABLE ÉTENDUE","operationParameters":{},"operationMetrics":{}}}
+	EOF
+	run --separate-stderr delta-history --format table ./t
+	assert_success
+	assert_equal "$stderr" ""
+	assert_line --index 0 'VERSION  TIMESTAMP                OPERATION                         PARAMETERS | METRICS'
+	assert_line --index 1 '2        2025-06-15T15:06:42.000Z ÉCRITURE DE LA TABLE ÉTENDUE      - | -'
+	assert_line --index 2 '1        2025-06-15T15:06:41.000Z WRITE                             mode=Append | numFiles=1'
+	assert_line --index 3 '0        2025-06-15T15:06:40.000Z CREATE OR REPLACE TABLE AS SELECT partitionBy=[] | numFiles=1 numOutputRows=3 numOutputBytes=900B'
+	# Only the rows shown set the widths.
+	run --separate-stderr delta-history --format table --limit 1 ./t
+	assert_success
+	assert_output $'VERSION  TIMESTAMP                OPERATION                    PARAMETERS | METRICS\n2        2025-06-15T15:06:42.000Z ÉCRITURE DE LA TABLE ÉTENDUE - | -'
+}

@@ -139,6 +139,57 @@ flip() {
 	assert_failure
 }
 
+@test "a timestamp without time zone has no Z, so its rows load back into a timestamp_ntz column" {
+	printf 'id long\nt timestamp_ntz\nu timestamp\n' >ntz.schema
+	delta-create ./ntz --schema ntz.schema
+	delta-create ./copy --schema ntz.schema
+	printf '%s\n' '{"id":1,"t":"2024-03-10T02:30:00.5","u":"2024-03-10T02:30:00Z"}' \
+		'{"id":2,"t":"1969-12-31T23:59:59","u":null}' '{"id":3,"t":null,"u":null}' |
+		delta-append -q ./ntz
+	f=$(find ntz -name '*.parquet')
+	run --separate-stderr parquet-cat "$f"
+	assert_success
+	assert_output "$(printf '%s\n' '{"id":1,"t":"2024-03-10T02:30:00.500000","u":"2024-03-10T02:30:00Z"}' \
+		'{"id":2,"t":"1969-12-31T23:59:59","u":null}' '{"id":3,"t":null,"u":null}')"
+	# Its statistics are wall-clock times too.
+	run --separate-stderr parquet-cat --meta "$f"
+	run jq -c '.row_groups[0].columns[1].statistics' <<<"$output"
+	assert_output '{"null_count":1,"min":"1969-12-31T23:59:59","max":"2024-03-10T02:30:00.500000"}'
+	run --separate-stderr bash -c "parquet-cat '$f' | delta-append -q ./copy"
+	assert_success
+	assert_equal "$stderr" ""
+	delta-cat ./ntz >want
+	run --separate-stderr delta-cat ./copy
+	assert_output "$(cat want)"
+	[ "$(wc -l <want)" -eq 3 ]
+}
+
+@test "rows that would read as control lines are refused: a lone column named @..., a first column @batch" {
+	duckdb-query.js "copy (select 1 as \"@x\", 2 as y) to 'at.parquet' (format parquet)" \
+		"copy (select 1 as \"@batch\", 2 as y) to 'batch.parquet' (format parquet)" \
+		"copy (select 1 as \"@only\") to 'only.parquet' (format parquet)" "select 1" >/dev/null
+	run --separate-stderr parquet-cat at.parquet
+	assert_success
+	assert_output '{"@x":1,"y":2}'
+	run --separate-stderr parquet-cat --columns @x at.parquet
+	assert_failure 65
+	assert_output ""
+	assert_equal "$stderr" "parquet-cat: at.parquet: column @x alone would make each row a control line of the record stream, not data (select another column with it)"
+	run --separate-stderr parquet-cat only.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: only.parquet: column @only alone would make each row a control line of the record stream, not data"
+	run --separate-stderr parquet-cat batch.parquet
+	assert_failure 65
+	assert_equal "$stderr" "parquet-cat: batch.parquet: column @batch first would make each row a batch marker of the record stream, not data"
+	run --separate-stderr parquet-cat --columns y batch.parquet
+	assert_success
+	assert_output '{"y":2}'
+	# The rows of the files before go out, ended by a failed marker.
+	run --separate-stderr parquet-cat at.parquet only.parquet
+	assert_failure 65
+	assert_output "$(printf '%s\n' '{"@x":1,"y":2}' '{"@batch":{"app":"parquet-cat","id":0,"records":1,"rejected":0,"status":"failed"}}')"
+}
+
 @test "--binary reads the data files of a table partitioned by trade_date, the date from their directory" {
 	bronze
 	parquet-cat --binary "$T"/trade_date=*/*.parquet >ticks.bin
@@ -250,6 +301,14 @@ lz4_file() {
 	duckdb-query.js "copy (select i::int as i32, case when i % 7 = 0 then null else i * 1000003 end::bigint as i64, i / 8.0 as dbl, case when i % 5 = 0 then null else 'sym' || (i % 37) end as str, i % 3 = 0 as flag, date '2024-01-01' + (i % 400)::int as day, timestamp '2025-06-02 09:30:00' + to_microseconds(i * 1234567) as ts, case when i % 11 = 0 then null else (i * 1.25)::decimal(18,4) end as price, case when i % 13 = 0 then null else [i, i + 1] end as pair from range($2) t(i)) to '$PWD/$1' (format parquet, compression ${3:-lz4_raw}, row_group_size 2048)" >/dev/null
 }
 
+# duckdb_rows FILE: DuckDB's reading of FILE, but lz4_file's ts, a TIMESTAMP
+# (without time zone), as a wall-clock time: duckdb-query.js writes every
+# timestamp with Z, parquet-cat and delta-cat such a one without.
+duckdb_rows() {
+	duckdb-query.js --decimal-shortest "select * from read_parquet('$1')" |
+		sed -E 's/("ts":"[^"]*)Z"/\1"/'
+}
+
 # as_lz4 IN OUT: IN with every column chunk's codec changed from LZ4_RAW to
 # the deprecated LZ4, in the footer only (the i32 field 4 of ColumnMetaData,
 # 7 to 5, the same length in Thrift's compact protocol): LZ4 pages that are
@@ -277,11 +336,11 @@ damage_chunk() {
 	run jq -c '[.row_groups[].columns[].codec] | [length, unique]' <<<"$output"
 	assert_output '[27,["LZ4_RAW"]]'
 	parquet-cat lz4raw.parquet >got
-	duckdb-query.js --decimal-shortest "select * from read_parquet('$PWD/lz4raw.parquet')" >want
+	duckdb_rows "$PWD/lz4raw.parquet" >want
 	run diff -u want got
 	assert_success
 	[ "$(wc -l <got)" -eq 5000 ]
-	grep -q '"i64":null,"dbl":0,"str":null' got
+	grep -q '"i64":null,"dbl":0,"str":null,"flag":true,"day":"2024-01-01","ts":"2025-06-02T09:30:00",' got
 }
 
 @test "LZ4 pages that are one bare LZ4 block, not in Hadoop's framing, are read as such" {
@@ -293,7 +352,7 @@ damage_chunk() {
 	assert_output '["LZ4"]'
 	# DuckDB reads no LZ4 pages: the values are those of the LZ4_RAW file.
 	parquet-cat lz4.parquet >got
-	duckdb-query.js --decimal-shortest "select * from read_parquet('$PWD/lz4raw.parquet')" >want
+	duckdb_rows "$PWD/lz4raw.parquet" >want
 	run diff -u want got
 	assert_success
 }
@@ -318,7 +377,7 @@ damage_chunk() {
 	run jq -c '[.row_groups[].columns[].codec] | [length, unique]' <<<"$output"
 	assert_output '[27,["BROTLI"]]'
 	parquet-cat brotli.parquet >got
-	duckdb-query.js --decimal-shortest "select * from read_parquet('$PWD/brotli.parquet')" >want
+	duckdb_rows "$PWD/brotli.parquet" >want
 	run diff -u want got
 	assert_success
 	[ "$(wc -l <got)" -eq 5000 ]

@@ -359,11 +359,51 @@ screenshot() {
 	assert_equal "$(candles c.svg)" 6
 }
 
-@test "a full disk is exit 74" {
+@test "a full disk is exit 74, for a small chart and a large one" {
 	[ -w /dev/full ] || skip "no /dev/full"
 	run --separate-stderr bash -c 'tick-chart "$1" >/dev/full' - "$CHART/updown.ndjson"
 	assert_failure 74
-	[[ $stderr == "tick-chart: stdout: No space left on device" ]]
+	assert_equal "$stderr" "tick-chart: stdout: write error: No space left on device"
+	gen-ticks -s 20 2000 >big.ndjson
+	run --separate-stderr bash -c 'tick-chart --width 20000 "$1" >/dev/full' - big.ndjson
+	assert_failure 74
+	assert_equal "$stderr" "tick-chart: stdout: write error: No space left on device"
+}
+
+@test "-o writes into a named pipe and through a symbolic link, replacing neither" {
+	mkfifo pipe
+	timeout 20 cat pipe >from-pipe &
+	run --separate-stderr tick-chart -o pipe "$CHART/updown.ndjson"
+	wait
+	assert_success
+	assert_equal "$stderr" ""
+	[ -p pipe ]
+	tick-chart "$CHART/updown.ndjson" >want.svg
+	cmp want.svg from-pipe
+	echo old >real.svg
+	ln -s real.svg link.svg
+	ln -s pipe pipe-link
+	timeout 20 cat pipe >from-link &
+	run --separate-stderr tick-chart -o link.svg "$CHART/updown.ndjson"
+	assert_success
+	tick-chart -o pipe-link "$CHART/updown.ndjson"
+	wait
+	[ -L link.svg ] && [ "$(readlink link.svg)" = real.svg ]
+	[ -L pipe-link ] && [ -p pipe ]
+	cmp want.svg real.svg
+	cmp want.svg from-link
+	assert_equal "$(find . -maxdepth 1 -name '.*.svg.*' | wc -l)" 0
+}
+
+@test "a reader that goes away ends the output quietly, exit 0" {
+	# A chart larger than a pipe holds, so that writing it meets the closed pipe.
+	gen-ticks -s 20 2000 >big.ndjson
+	tick-chart --width 20000 big.ndjson >big.svg
+	[ "$(stat -c %s big.svg)" -gt 300000 ]
+	run --separate-stderr bash -c 'set -o pipefail; tick-chart --width 20000 "$1" | head -c 100' - big.ndjson
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output "$(head -c 100 big.svg)"
 }
 
 @test "the picture: up candles are teal and down candles red, where the data puts them" {

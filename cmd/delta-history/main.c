@@ -5,7 +5,8 @@
  * a commit without one (older writers) still gets a line, with the file's
  * modification time as its timestamp.  Versions whose JSON was removed by
  * log cleanup are not listed.  Output is one JSON object per line, or an
- * aligned table when stdout is a terminal (--format overrides).  The JSON
+ * aligned table when stdout is a terminal (--format overrides), printed
+ * once the widest value of each of its columns is known.  The JSON
  * carries everything commitInfo recorded; the table, for people, shows of
  * the operations it knows (WRITE, MERGE, OPTIMIZE, VACUUM START and END,
  * ...) only the parameters and metrics that say what they did, with sizes
@@ -251,6 +252,81 @@ static void flat_object(struct buf *b, const struct json *o, const char *const *
 }
 
 /*
+ * The table's rows, kept until the last one is known: each column is as
+ * wide as its widest cell among the rows shown (at least the widths of
+ * the table's usual operations), so that a long operation name
+ * (CREATE OR REPLACE TABLE AS SELECT) does not push the columns after it
+ * out of line.
+ */
+struct row {
+	char version[24], ts[TS_TEXT_MAX];
+	char *op, *rest; /* the operation, and its parameters | metrics */
+};
+
+struct rows {
+	struct row *v;
+	size_t n, cap;
+};
+
+/* Columns as wide as text of this many characters (UTF-8 sequences), at the least. */
+#define VERSION_WIDTH 8
+#define TS_WIDTH      24
+#define OP_WIDTH      16
+
+/* Characters of a cell: the table's text is UTF-8 (the log is JSON) with controls escaped. */
+static size_t text_width(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* Append a row of copies of the texts; -1 when out of memory. */
+static int rows_add(struct rows *t, int64_t version, const char *ts, const char *op,
+                    const char *rest)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		struct row *v = realloc(t->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		t->v = v;
+		t->cap = cap;
+	}
+	struct row *r = &t->v[t->n];
+	snprintf(r->version, sizeof r->version, "%lld", (long long)version);
+	snprintf(r->ts, sizeof r->ts, "%s", ts);
+	r->op = strdup(op);
+	r->rest = strdup(rest);
+	if (!r->op || !r->rest) {
+		free(r->op);
+		free(r->rest);
+		return -1;
+	}
+	t->n++;
+	return 0;
+}
+
+static void rows_free(struct rows *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].op);
+		free(t->v[i].rest);
+	}
+	free(t->v);
+}
+
+/* text, then spaces to width characters, then the space between columns. */
+static void put_cell(struct buf *b, const char *text, size_t width)
+{
+	buf_puts(b, text);
+	for (size_t n = text_width(text); n < width; n++)
+		buf_putc(b, ' ');
+	buf_putc(b, ' ');
+}
+
+/*
  * Write one line of output and empty the buffer.  -1 when the output
  * failed: *rc becomes 74 (reported), except when the reader went away
  * (delta-history T | head -1), which is a quiet end.
@@ -267,6 +343,36 @@ static int put_line(struct rec_writer *w, struct buf *line, int *rc)
 		*rc = EX_IOERR;
 	}
 	return -1;
+}
+
+/* Write the header and the rows of the table, its columns aligned; -1 as put_line(). */
+static int put_table(struct rec_writer *w, const struct rows *t, struct buf *line, int *rc)
+{
+	size_t wv = VERSION_WIDTH, wt = TS_WIDTH, wo = OP_WIDTH;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t n;
+		if ((n = text_width(t->v[i].version)) > wv)
+			wv = n;
+		if ((n = text_width(t->v[i].ts)) > wt)
+			wt = n;
+		if ((n = text_width(t->v[i].op)) > wo)
+			wo = n;
+	}
+	put_cell(line, "VERSION", wv);
+	put_cell(line, "TIMESTAMP", wt);
+	put_cell(line, "OPERATION", wo);
+	buf_puts(line, "PARAMETERS | METRICS");
+	if (put_line(w, line, rc) < 0)
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		put_cell(line, t->v[i].version, wv);
+		put_cell(line, t->v[i].ts, wt);
+		put_cell(line, t->v[i].op, wo);
+		buf_puts(line, t->v[i].rest);
+		if (put_line(w, line, rc) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -344,14 +450,10 @@ int main(int argc, char **argv)
 	}
 	/* Both forms go through one writer, which tells a reader that went away (EPIPE). */
 	struct rec_writer *w = rec_writer_new(dup(STDOUT_FILENO), "stdout", REC_FMT_JSON);
-	int64_t shown = 0, v = latest;
-	if (table) {
-		buf_printf(&line, "%-8s %-24s %-16s %s", "VERSION", "TIMESTAMP", "OPERATION",
-		           "PARAMETERS | METRICS");
-		if (put_line(w, &line, &rc) < 0)
-			v = -1;
-	}
-	for (; v >= 0 && (limit < 0 || shown < limit); v--) {
+	struct rows rows = {NULL, 0, 0};
+	struct buf op_text = BUF_INIT;
+	int64_t shown = 0;
+	for (int64_t v = latest; v >= 0 && (limit < 0 || shown < limit); v--) {
 		int got = delta_store_read(store, v, &text, &e);
 		if (got == 1)
 			continue; /* removed by log cleanup, or only in a checkpoint */
@@ -375,18 +477,26 @@ int main(int argc, char **argv)
 		ts_format_rfc3339_ms(ts * 1000, tstext);
 		const char *op = json_str(json_get(ci, "operation"));
 		if (table) {
-			buf_printf(&line, "%-8lld %-24s ", (long long)v, tstext);
-			size_t at = line.len;
-			put_text(&line, op ? op : "-");
-			for (size_t n = line.len - at; n < 16; n++)
-				buf_putc(&line, ' ');
-			buf_putc(&line, ' ');
+			buf_reset(&op_text);
+			put_text(&op_text, op ? op : "-");
 			const struct op_view *view = find_view(op);
 			flat_object(&line, json_get(ci, "operationParameters"),
 			            view ? view->params : NULL, 4);
 			buf_puts(&line, " | ");
 			flat_object(&line, json_get(ci, "operationMetrics"),
 			            view ? view->metrics : NULL, 8);
+			int added = buf_failed(&op_text) || buf_failed(&line)
+			                ? -1
+			                : rows_add(&rows, v, tstext,
+			                           op_text.data ? op_text.data : "", line.data);
+			json_free(j);
+			buf_reset(&line);
+			if (added < 0) {
+				err_error("out of memory");
+				rc = EX_SOFTWARE;
+				break;
+			}
+			continue;
 		} else {
 			buf_printf(&line, "{\"version\":%lld,\"timestamp\":\"%s\"", (long long)v,
 			           tstext);
@@ -403,6 +513,11 @@ int main(int argc, char **argv)
 		if (put_line(w, &line, &rc) < 0)
 			break;
 	}
+	/* The rows read before an error that stopped the listing are still shown. */
+	if (table)
+		put_table(w, &rows, &line, &rc);
+	rows_free(&rows);
+	buf_free(&op_text);
 	int closed = rec_writer_close(w, &e);
 	if (closed == -1 && rc == EX_OK) {
 		err_error("%s", e.text);

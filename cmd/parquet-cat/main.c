@@ -3,7 +3,8 @@
  *
  * Rows become JSON objects in the conventions of stocketl-records(5):
  * decimals are numbers with their shortest exact text (160.07), timestamps
- * RFC 3339 strings in UTC, dates YYYY-MM-DD, binary values base64, nested
+ * RFC 3339 strings in UTC (without Z for a timestamp without time zone, as
+ * delta-cat prints a timestamp_ntz), dates YYYY-MM-DD, binary values base64, nested
  * values objects and arrays (a map is an object whose keys are the map's
  * keys as text).  Files with the tick schema can also come out as binary
  * tick records; a data file of a table partitioned by trade_date lacks that
@@ -65,8 +66,15 @@ static void put_primitive(struct buf *b, const struct pq_field *f, const struct 
 		break;
 	case PQ_V_I64:
 		if (f->type == PQ_TIMESTAMP || f->type == PQ_TIMESTAMP_NTZ) {
-			ts_format_rfc3339(v->i64, text);
-			buf_json_str(b, text, strlen(text));
+			size_t n = ts_format_rfc3339(v->i64, text);
+			/*
+			 * A timestamp without time zone is wall-clock time, not an
+			 * instant: no Z, as delta-cat prints a timestamp_ntz and
+			 * delta-append reads one.
+			 */
+			if (f->type == PQ_TIMESTAMP_NTZ)
+				text[--n] = '\0';
+			buf_json_str(b, text, n);
 		} else {
 			buf_i64(b, v->i64);
 		}
@@ -524,6 +532,36 @@ static int row_to_tick(const struct pq_value *row, const int pos[TICK_FIELD_COUN
 	return 0;
 }
 
+/*
+ * -1 and a message when the rows would not read back as data: a line
+ * whose only member's name starts with '@' (one column selected, or the
+ * file's only one, named so) is a control line of the record stream, and
+ * one whose first member is "@batch" a batch marker, so the readers
+ * downstream would skip or refuse every row.
+ */
+static int control_like(const struct pq_reader *r, char *why, size_t n)
+{
+	const struct pq_schema *s = pq_reader_schema(r);
+	const struct pq_field *root = pq_schema_field(s, PQ_ROOT);
+	const char *first = NULL;
+	int selected = 0;
+	for (int i = 0; i < root->nchildren; i++)
+		if (pq_reader_selected(r, root->children[i]) && selected++ == 0)
+			first = pq_schema_field(s, root->children[i])->name;
+	if (first && selected == 1 && first[0] == '@')
+		snprintf(why, n,
+		         "column %.64s alone would make each row a control line of the record "
+		         "stream, not data%s",
+		         first, root->nchildren > 1 ? " (select another column with it)" : "");
+	else if (first && strcmp(first, "@batch") == 0)
+		snprintf(why, n,
+		         "column @batch first would make each row a batch marker of the record "
+		         "stream, not data");
+	else
+		return 0;
+	return -1;
+}
+
 /* ---------------------------------------------------------------- files */
 
 struct opts {
@@ -594,8 +632,8 @@ static int cat_file(const char *name, const struct opts *o, struct rec_writer *w
 	}
 	int idx[TICK_FIELD_COUNT], pos[TICK_FIELD_COUNT];
 	struct pq_value date = {.kind = PQ_V_NULL};
+	char why[200];
 	if (o->binary) {
-		char why[200];
 		const struct pq_schema *s = pq_reader_schema(r);
 		if (tick_fields(s, idx, why, sizeof why) < 0 ||
 		    (idx[TRADE_DATE] < 0 && file_date(name, &date, why, sizeof why) < 0)) {
@@ -615,6 +653,10 @@ static int cat_file(const char *name, const struct opts *o, struct rec_writer *w
 		err_error("%s", e.text);
 		status = EX_USAGE;
 		goto out;
+	} else if (control_like(r, why, sizeof why) < 0) {
+		err_error("%s: %s", name, why);
+		status = EX_DATAERR;
+		goto out;
 	}
 	const struct pq_value *row;
 	int rc;
@@ -623,7 +665,6 @@ static int cat_file(const char *name, const struct opts *o, struct rec_writer *w
 		n++;
 		if (o->binary) {
 			struct tick t;
-			char why[200];
 			if (row_to_tick(row, pos, &date, &t, why, sizeof why) < 0) {
 				err_error("%s: row %lld: %s", name, (long long)n, why);
 				status = EX_DATAERR;

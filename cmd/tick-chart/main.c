@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,45 +182,102 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* Write the chart to path through a temporary file in its directory. Returns an exit status. */
-static int write_file(const char *path, const struct buf *svg)
+/*
+ * Write the chart into a file that is not a regular one (a device, a named
+ * pipe, /dev/stdout on a pipe): it is opened and written, as a shell's
+ * redirection would, not replaced.  A reader of a pipe that went away is
+ * a quiet end, as on stdout.  Returns an exit status.
+ */
+static int write_special(const char *path, const struct buf *svg)
 {
-	struct buf tmp = BUF_INIT;
-	const char *slash = strrchr(path, '/');
-	if (slash)
-		buf_append(&tmp, path, (size_t)(slash - path + 1));
-	buf_printf(&tmp, ".%s.XXXXXX", slash ? slash + 1 : path);
-	if (buf_failed(&tmp)) {
-		buf_free(&tmp);
-		err_error("out of memory");
-		return EX_SOFTWARE;
-	}
-	int fd = mkstemp(tmp.data);
+	signal(SIGPIPE, SIG_IGN);
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0) {
 		err_error_errno("%s", path);
-		buf_free(&tmp);
 		return EX_IOERR;
 	}
-	/* mkstemp makes the file private; a chart is as readable as any new file. */
-	mode_t mask = umask(0);
-	umask(mask);
 	int rc = EX_OK;
-	if (fchmod(fd, 0666 & ~mask) < 0 || write_all(fd, svg->data, svg->len) < 0) {
+	if (write_all(fd, svg->data, svg->len) < 0 && errno != EPIPE) {
+		err_error("%s: write error: %s", path, strerror(errno));
+		rc = EX_IOERR;
+	}
+	if (close(fd) < 0 && rc == EX_OK && errno != EPIPE) {
 		err_error_errno("%s", path);
 		rc = EX_IOERR;
 	}
-	if (close(fd) < 0 && rc == EX_OK) {
-		err_error_errno("%s", path);
-		rc = EX_IOERR;
-	}
-	if (rc == EX_OK && rename(tmp.data, path) < 0) {
-		err_error_errno("%s", path);
-		rc = EX_IOERR;
-	}
-	if (rc != EX_OK)
-		unlink(tmp.data);
-	buf_free(&tmp);
 	return rc;
+}
+
+/*
+ * Write the chart to path through a temporary file in its directory,
+ * renamed into place.  A path that names something other than a regular
+ * file is written directly (write_special()); a symbolic link to a regular
+ * file has that file replaced, the link kept.  Returns an exit status.
+ */
+static int write_file(const char *path, const struct buf *svg)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return write_special(path, svg);
+	/* Messages name the path as given; the file written is the one a link names. */
+	char *real = NULL;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		real = realpath(path, NULL); /* NULL for a dangling link: replaced, as before */
+	const char *target = real ? real : path;
+	struct buf tmp = BUF_INIT;
+	const char *slash = strrchr(target, '/');
+	if (slash)
+		buf_append(&tmp, target, (size_t)(slash - target + 1));
+	buf_printf(&tmp, ".%s.XXXXXX", slash ? slash + 1 : target);
+	int rc = EX_OK, fd = -1;
+	if (buf_failed(&tmp)) {
+		err_error("out of memory");
+		rc = EX_SOFTWARE;
+	} else if ((fd = mkstemp(tmp.data)) < 0) {
+		err_error_errno("%s", path);
+		rc = EX_IOERR;
+	}
+	if (fd >= 0) {
+		/* mkstemp makes the file private; a chart is as readable as any new file. */
+		mode_t mask = umask(0);
+		umask(mask);
+		if (fchmod(fd, 0666 & ~mask) < 0 || write_all(fd, svg->data, svg->len) < 0) {
+			err_error_errno("%s", path);
+			rc = EX_IOERR;
+		}
+		if (close(fd) < 0 && rc == EX_OK) {
+			err_error_errno("%s", path);
+			rc = EX_IOERR;
+		}
+		if (rc == EX_OK && rename(tmp.data, target) < 0) {
+			err_error_errno("%s", path);
+			rc = EX_IOERR;
+		}
+		if (rc != EX_OK)
+			unlink(tmp.data);
+	}
+	buf_free(&tmp);
+	free(real);
+	return rc;
+}
+
+/*
+ * Write the chart to standard output.  A reader that went away
+ * (tick-chart | head -c 100) is a quiet end, as for every program here,
+ * not a death by SIGPIPE; any other failure is reported.  Returns an exit
+ * status.
+ */
+static int write_stdout(const struct buf *svg)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (write_all(STDOUT_FILENO, svg->data, svg->len) < 0) {
+		if (errno == EPIPE)
+			return EX_OK;
+		err_error("stdout: write error: %s", strerror(errno));
+		return EX_IOERR;
+	}
+	/* Nothing went through stdio; closing still reports a failed close (NFS). */
+	return cli_close_stdout();
 }
 
 /* A --title must be text that XML can carry: UTF-8 without control characters. */
@@ -364,9 +422,7 @@ int main(int argc, char **argv)
 		} else if (output && strcmp(output, "-") != 0) {
 			status = write_file(output, &svg);
 		} else {
-			/* A failed write leaves stdout's error flag set, which closing reports. */
-			fwrite(svg.data, 1, svg.len, stdout);
-			status = cli_close_stdout();
+			status = write_stdout(&svg);
 		}
 	}
 	if (status == 0)
