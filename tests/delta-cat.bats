@@ -1405,3 +1405,29 @@ v2_parquet() {
 		assert_regex "$stderr" "^delta-cat: \./c: checkpoint of version 2: _delta_log/00000000000000000002\.checkpoint\.[-0-9a-f]+\.$how: sidecar _delta_log/_sidecars/00000000000000000002\.checkpoint\.0000000002\.0000000002\.[-0-9a-f]+\.parquet: No such file or directory; the state cannot be rebuilt without it$gap\$"
 	done
 }
+
+@test "rows that would read as control lines are refused before any goes out: a lone column named @..., a first column @batch" {
+	new_table t "$(schema '@x:long' y:long)"
+	add_file t 1 a.parquet 'SELECT 1 AS "@x", 2 AS y'
+	new_table b "$(schema '@batch:long' y:long)"
+	add_file b 1 a.parquet 'SELECT 1 AS "@batch", 2 AS y'
+	run --separate-stderr delta-cat ./t
+	assert_success
+	assert_output '{"@x":1,"y":2}'
+	run --separate-stderr delta-cat --columns @x ./t
+	assert_failure 65
+	assert_output ""
+	assert_equal "$stderr" "delta-cat: ./t: column @x alone would make each row a control line of the record stream, not data (select another column with it, or use --csv)"
+	# a --where column is not shown, so it does not count
+	run --separate-stderr delta-cat --columns @x --where 'y = 2' ./t
+	assert_failure 65
+	run --separate-stderr delta-cat --csv --columns @x ./t
+	assert_success
+	assert_output "$(printf '%s\n' '@x' 1)"
+	run --separate-stderr delta-cat ./b
+	assert_failure 65
+	assert_equal "$stderr" "delta-cat: ./b: column @batch first would make each row a batch marker of the record stream, not data (put another column first with --columns, or use --csv)"
+	run --separate-stderr delta-cat --columns y,@batch ./b
+	assert_success
+	assert_output '{"y":2,"@batch":1}'
+}

@@ -155,6 +155,34 @@ static int build_columns(const struct opts *o, const struct delta_snapshot *snap
 	return EX_OK;
 }
 
+/*
+ * JSON rows that would not read back as data: an object whose only member's
+ * name starts with '@' (a table of one such column, or only it selected) is
+ * a control line of the record stream, and one whose first member is
+ * "@batch" a batch marker, so every reader downstream would skip or refuse
+ * each row.  65 before any row is written.
+ */
+static int control_like(const char *root, const struct dc_col *cols, size_t n)
+{
+	const char *first = NULL;
+	size_t shown = 0;
+	for (size_t i = 0; i < n; i++)
+		if (cols[i].out >= 0 && shown++ == 0)
+			first = cols[i].f->name;
+	if (first && shown == 1 && first[0] == '@')
+		err_error("%s: column %.64s alone would make each row a control line of the record "
+		          "stream, not data (select another column with it, or use --csv)",
+		          root, first);
+	else if (first && strcmp(first, "@batch") == 0)
+		err_error(
+		    "%s: column @batch first would make each row a batch marker of the record "
+		    "stream, not data (put another column first with --columns, or use --csv)",
+		    root);
+	else
+		return EX_OK;
+	return EX_DATAERR;
+}
+
 static int file_order(const void *a, const void *b)
 {
 	const struct delta_file *x = *(const struct delta_file *const *)a;
@@ -357,6 +385,8 @@ static int read_table(const struct opts *o, struct delta_where *w, struct delta_
 		         snap.checkpoint_version >= 0 ? " (from a checkpoint)" : "");
 	}
 	if ((rc = build_columns(o, &snap, w, &cols, &ncols)) != EX_OK)
+		goto out;
+	if (o->format == DC_JSON && (rc = control_like(root, cols, ncols)) != EX_OK)
 		goto out;
 	struct dc_out *out = dc_out_open(o->format, cols, ncols, &e);
 	if (!out) {
