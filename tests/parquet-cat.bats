@@ -421,3 +421,18 @@ damage_chunk() {
 	assert_failure 74
 	assert_equal "$stderr" "parquet-cat: stdout: write error: No space left on device"
 }
+
+@test "--columns takes a list's or map's leaf by its path in the file, as --meta shows it" {
+	duckdb-query.js "copy (select [1, 2] as arr, map {'a': 1} as m, 3 as z) to 'n.parquet' (format parquet)" >/dev/null
+	run parquet-cat --meta n.parquet
+	assert_output --partial '"path":"arr.list.element"'
+	run --separate-stderr parquet-cat --columns arr.list.element n.parquet
+	assert_success
+	assert_output '{"arr":[1,2]}'
+	run --separate-stderr parquet-cat --columns m.key_value.value,z n.parquet
+	assert_success
+	assert_output '{"m":{"a":1},"z":3}'
+	run --separate-stderr parquet-cat --columns arr.list.elementX n.parquet
+	assert_failure 64
+	assert_equal "$stderr" "parquet-cat: n.parquet: no column arr.list.elementX"
+}

@@ -1989,6 +1989,33 @@ ssize_t pq_column_read(struct pq_column *c, struct pq_column_batch *b, size_t ma
 
 /* --------------------------------------------------------- row assembly */
 
+/*
+ * The field of the leaf whose path in the file (path_in_schema, as the
+ * footer names it: "arr.list.element", "m.key_value.key") is path, or -1.
+ */
+static int leaf_by_file_path(const struct pq_schema *s, const char *path)
+{
+	for (int l = 0; l < s->nleaf; l++) {
+		const struct pq_leaf *lf = &s->leaves[l];
+		const char *p = path;
+		int k;
+		for (k = 0; k < lf->npath; k++) {
+			size_t len = strlen(lf->path[k]);
+			if (strncmp(p, lf->path[k], len) != 0)
+				break;
+			p += len;
+			if (k + 1 < lf->npath) {
+				if (*p != '.')
+					break;
+				p++;
+			}
+		}
+		if (lf->npath > 0 && k == lf->npath && *p == '\0')
+			return lf->field;
+	}
+	return -1;
+}
+
 int pq_reader_select(struct pq_reader *r, const char *const *paths, size_t n, struct err_msg *e)
 {
 	struct pq_schema *s = r->s;
@@ -2004,6 +2031,8 @@ int pq_reader_select(struct pq_reader *r, const char *const *paths, size_t n, st
 	r->sel[PQ_ROOT] = 1;
 	for (size_t i = 0; i < n; i++) {
 		int f = pq_schema_find(s, paths[i]);
+		if (f < 0)
+			f = leaf_by_file_path(s, paths[i]);
 		if (f < 0) {
 			err_set(e, EX_DATAERR, "%s: no column %s", r->name, paths[i]);
 			return -1;
