@@ -492,7 +492,9 @@ void delta_file_free(struct delta_file *f);
  * numOfAddFiles, parts; and, for a UUID-named checkpoint, its name in
  * _delta_log from v2Checkpoint.path ("" when absent or not such a name
  * of that version).  Parsing accepts the keys Spark and delta-rs wrote;
- * 0, or -1 when the text is not a usable pointer.
+ * 0, or -1 when the text is not a usable pointer, which includes one with
+ * a "checksum" that is not the MD5 of its canonical form (PROTOCOL.md,
+ * "JSON checksum"; a pointer without one is taken as it is).
  */
 struct delta_last_checkpoint {
 	int64_t version;
@@ -528,7 +530,8 @@ int delta_interval_ms(const char *text, int64_t *ms);
  *
  * delta_checkpoint_write() writes the checkpoint of snap->version (which
  * must hold the file lists) and then _last_checkpoint, both through
- * temporary names that a failure removes.  _last_checkpoint never moves
+ * temporary names that a failure removes; _last_checkpoint carries the
+ * checksum that readers verify.  _last_checkpoint never moves
  * backwards: writers of two checkpoints at once leave the newer one named.
  */
 int delta_checkpoint_load(struct delta_snapshot *snap, int64_t version, int parts, const char *name,

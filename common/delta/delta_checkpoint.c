@@ -2708,7 +2708,7 @@ size_t delta_checkpoint_tombstones(const struct delta_snapshot *snap)
 static int cp_point_to(const struct delta_snapshot *snap, int64_t rows, uint64_t bytes,
                        int64_t nadds, const char *uuid, struct err_msg *e)
 {
-	char dir[DELTA_PATH_MAX], lc[DELTA_PATH_MAX], lctmp[DELTA_PATH_MAX], text[256];
+	char dir[DELTA_PATH_MAX], lc[DELTA_PATH_MAX], lctmp[DELTA_PATH_MAX];
 	if (delta_pathf(dir, sizeof dir, "%s/_delta_log", snap->root) < 0 ||
 	    delta_pathf(lc, sizeof lc, "%s/_last_checkpoint", dir) < 0 ||
 	    delta_pathf(lctmp, sizeof lctmp, "%s/._last_checkpoint.%s.tmp", dir, uuid) < 0) {
@@ -2734,14 +2734,21 @@ static int cp_point_to(const struct delta_snapshot *snap, int64_t rows, uint64_t
 	    delta_last_checkpoint_parse(cur.data, cur.len, &now) == 0 &&
 	    now.version >= snap->version)
 		goto out; /* a newer (or the same) checkpoint is named already */
-	int n = snprintf(
-	    text, sizeof text,
-	    "{\"version\":%lld,\"size\":%lld,\"sizeInBytes\":%llu,\"numOfAddFiles\":%lld}\n",
+	/* With the MD5 checksum of its canonical form, which readers verify (PROTOCOL.md). */
+	struct buf text = BUF_INIT;
+	buf_printf(
+	    &text, "{\"version\":%lld,\"size\":%lld,\"sizeInBytes\":%llu,\"numOfAddFiles\":%lld}\n",
 	    (long long)snap->version, (long long)rows, (unsigned long long)bytes, (long long)nadds);
+	if (buf_failed(&text) || delta_json_add_checksum(&text) < 0) {
+		buf_free(&text);
+		err_set(e, EX_SOFTWARE, "%s: out of memory", lc);
+		rc = -1;
+		goto out;
+	}
 	int fd = open(lctmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int bad = fd < 0 || n < 0 || (size_t)n >= sizeof text ||
-	          delta_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0;
+	int bad = fd < 0 || delta_write_all(fd, text.data, text.len) < 0 || fsync(fd) < 0;
 	int saved = errno;
+	buf_free(&text);
 	if (fd >= 0 && close(fd) < 0 && !bad) {
 		bad = 1;
 		saved = errno;

@@ -143,4 +143,49 @@ int delta_ict_enabled(const struct delta_snapshot *s);
  */
 int delta_commit_ict(const char *text, size_t len, int64_t *ict);
 
+/*
+ * The canonical form of JSON text that PROTOCOL.md's "JSON checksum" gives
+ * (delta_crc.c), NUL-terminated in out: 0, or -1 for text that is not one
+ * JSON value, an object with a key twice, or no memory.
+ * delta_json_checksum() is its MD5 in 32 lower-case hex digits;
+ * delta_json_checksum_ok() says 1 when stored (NULL: none) is that of
+ * text, 0 otherwise; delta_json_add_checksum() puts the checksum member
+ * at the end of the JSON object in b (which has none): 0, or -1.
+ */
+int delta_json_canonical(const char *text, size_t len, struct buf *out);
+int delta_json_checksum(const char *text, size_t len, char out[33]);
+int delta_json_checksum_ok(const char *text, size_t len, const char *stored);
+int delta_json_add_checksum(struct buf *b);
+
+/*
+ * Version checksum files (PROTOCOL.md, "Version Checksum File";
+ * delta_crc.c): "<root>/_delta_log/<20-digit v>.crc".
+ *
+ * delta_crc_read() takes the counts of an existing one: 0 with *files
+ * and *bytes, -1 when it is missing, larger than DELTA_CRC_FILE_MAX,
+ * malformed, lacks a required field, or is not of the table whose
+ * metaData.id is table_id.
+ *
+ * delta_crc_text() is the file's text for snap's state (files live files
+ * of bytes in all; txn_id NULL: none; ict > 0: the version's in-commit
+ * timestamp): 0, or -1 out of memory.  delta_crc_put() writes it as
+ * version v's, never replacing one that is there: 1 written, 0 one was
+ * there, -1 with e set.
+ */
+#define DELTA_CRC_FILE_MAX (16u << 20)
+int delta_crc_path(const char *root, int64_t v, char *out, size_t cap);
+int delta_crc_read(const char *root, int64_t v, const char *table_id, int64_t *files,
+                   int64_t *bytes);
+int delta_crc_text(const struct delta_snapshot *snap, int64_t files, int64_t bytes,
+                   const char *txn_id, int64_t ict, struct buf *out);
+int delta_crc_put(const char *root, int64_t v, const char *text, size_t len, struct err_msg *e);
+
+/*
+ * The JSON object of a metaData or protocol action (delta_txn.c), as
+ * commits hold it, appended to out: what a commit stages and a version
+ * checksum file repeats.
+ */
+void delta_metadata_json(const struct delta_metadata *m, struct buf *out);
+void delta_protocol_json(const struct delta_protocol *p, struct buf *out);
+
 #endif

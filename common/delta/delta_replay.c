@@ -610,6 +610,15 @@ int delta_last_checkpoint_parse(const char *text, size_t len, struct delta_last_
 		json_free(j);
 		return -1;
 	}
+	/*
+	 * A checksum that does not match makes the pointer unusable (a hint,
+	 * which the listing does without), as a pointer that does not parse.
+	 */
+	const struct json *sum = json_get(j, "checksum");
+	if (sum && !delta_json_checksum_ok(text, len, json_str(sum))) {
+		json_free(j);
+		return -1;
+	}
 	lc->version = v;
 	lc->v2_name[0] = '\0';
 	/*

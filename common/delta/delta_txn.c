@@ -379,15 +379,10 @@ static void json_map(struct buf *b, const struct delta_kv *kv, size_t n)
 	buf_putc(b, '}');
 }
 
-int delta_txn_set_protocol(struct delta_txn *t, const struct delta_protocol *p)
+void delta_protocol_json(const struct delta_protocol *p, struct buf *b)
 {
-	struct buf *b = &t->protocol_json;
-	buf_reset(b);
-	buf_printf(b, "{\"protocol\":{\"minReaderVersion\":%d,\"minWriterVersion\":%d",
-	           p->min_reader, p->min_writer);
-	t->ict_feature = 0;
-	for (size_t i = 0; p->min_writer >= 7 && i < p->n_writer_features; i++)
-		t->ict_feature |= strcmp(p->writer_features[i], DELTA_ICT_FEATURE) == 0;
+	buf_printf(b, "{\"minReaderVersion\":%d,\"minWriterVersion\":%d", p->min_reader,
+	           p->min_writer);
 	if (p->reader_features) {
 		buf_puts(b, ",\"readerFeatures\":");
 		json_strv(b, p->reader_features, p->n_reader_features);
@@ -396,19 +391,25 @@ int delta_txn_set_protocol(struct delta_txn *t, const struct delta_protocol *p)
 		buf_puts(b, ",\"writerFeatures\":");
 		json_strv(b, p->writer_features, p->n_writer_features);
 	}
-	buf_puts(b, "}}\n");
+	buf_putc(b, '}');
+}
+
+int delta_txn_set_protocol(struct delta_txn *t, const struct delta_protocol *p)
+{
+	struct buf *b = &t->protocol_json;
+	buf_reset(b);
+	t->ict_feature = 0;
+	for (size_t i = 0; p->min_writer >= 7 && i < p->n_writer_features; i++)
+		t->ict_feature |= strcmp(p->writer_features[i], DELTA_ICT_FEATURE) == 0;
+	buf_puts(b, "{\"protocol\":");
+	delta_protocol_json(p, b);
+	buf_puts(b, "}\n");
 	return buf_failed(b) ? -1 : 0;
 }
 
-int delta_txn_set_metadata(struct delta_txn *t, const struct delta_metadata *m)
+void delta_metadata_json(const struct delta_metadata *m, struct buf *b)
 {
-	struct buf *b = &t->metadata_json;
-	buf_reset(b);
-	int found = 0;
-	const char *ict =
-	    delta_map_get(&m->configuration, "delta.enableInCommitTimestamps", &found);
-	t->ict_property = found && ict && strcasecmp(ict, "true") == 0;
-	buf_puts(b, "{\"metaData\":{\"id\":");
+	buf_puts(b, "{\"id\":");
 	buf_json_str(b, m->id, strlen(m->id));
 	if (m->name) {
 		buf_puts(b, ",\"name\":");
@@ -431,7 +432,20 @@ int delta_txn_set_metadata(struct delta_txn *t, const struct delta_metadata *m)
 	json_map(b, m->configuration.kv, m->configuration.n);
 	if (m->created_time >= 0)
 		buf_printf(b, ",\"createdTime\":%lld", (long long)m->created_time);
-	buf_puts(b, "}}\n");
+	buf_putc(b, '}');
+}
+
+int delta_txn_set_metadata(struct delta_txn *t, const struct delta_metadata *m)
+{
+	struct buf *b = &t->metadata_json;
+	buf_reset(b);
+	int found = 0;
+	const char *ict =
+	    delta_map_get(&m->configuration, "delta.enableInCommitTimestamps", &found);
+	t->ict_property = found && ict && strcasecmp(ict, "true") == 0;
+	buf_puts(b, "{\"metaData\":");
+	delta_metadata_json(m, b);
+	buf_puts(b, "}\n");
 	return buf_failed(b) ? -1 : 0;
 }
 
@@ -1229,6 +1243,47 @@ static void checkpoint(struct delta_txn *t, struct delta_commit_info *info)
 	info->checkpoint = delta_checkpoint_write(snap, &info->checkpoint_err) < 0 ? -1 : 1;
 }
 
+/*
+ * The version checksum file of version v, just committed (PROTOCOL.md,
+ * "Version Checksum File"), when the table's state at v is known exactly:
+ * from the snapshot's file lists, which hold every winner moved past; or,
+ * for a snapshot kept without them, from the checksum file of v - 1 and
+ * this commit's adds, when it removes nothing (the files it adds are new
+ * ones: data files are never reused).  Otherwise none is written: readers
+ * do without.  Nothing here fails the commit, which stands already; a
+ * checksum file that cannot be written is left out.
+ */
+static void version_checksum(struct delta_txn *t, int64_t v)
+{
+	const struct delta_snapshot *snap = t->snap;
+	int64_t files = 0, bytes = 0;
+	if (!snap->has_meta || !snap->has_protocol || snap->version != v)
+		return;
+	if (!snap->no_files) {
+		size_t i = 0;
+		struct strmap_slot *s;
+		while ((s = strmap_next(&snap->files, &i))) {
+			const struct delta_file *f = s->value;
+			files++;
+			bytes += f->size;
+		}
+	} else {
+		if (t->nremoves ||
+		    delta_crc_read(snap->root, v - 1, snap->meta.id, &files, &bytes) < 0)
+			return;
+		for (size_t i = 0; i < t->nadds; i++) {
+			files++;
+			bytes += t->adds[i]->size;
+		}
+	}
+	struct buf text = BUF_INIT;
+	struct err_msg e;
+	if (delta_crc_text(snap, files, bytes, t->id, delta_ict_enabled(snap) ? t->ict : 0,
+	                   &text) == 0)
+		delta_crc_put(snap->root, v, text.data, text.len, &e);
+	buf_free(&text);
+}
+
 /* The actions of the commit that a snapshot without file lists keeps: protocol, metaData, txn. */
 static int delta_txn_state_text(const struct delta_txn *t, int64_t now_ms, struct buf *out)
 {
@@ -1450,6 +1505,9 @@ int delta_txn_commit(struct delta_txn *t, struct delta_commit_info *info, struct
 	rc = 0;
 	if (!t->creating && v > 0 && v % delta_checkpoint_interval(snap) == 0)
 		checkpoint(t, info);
+	/* Only once N.json is in _delta_log (an unsynced put may not have put it there). */
+	if (put == DELTA_PUT_DONE)
+		version_checksum(t, v);
 out:
 	buf_free(&text);
 	buf_free(&winner);
