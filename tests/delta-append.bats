@@ -369,7 +369,7 @@ delta-append: bronze: 1 batch not committed"
 	C=$STOCKETL_LAKE/cp/_delta_log
 	[ -f "$C/00000000000000000006.checkpoint.parquet" ]
 	run jq -c . "$C/_last_checkpoint"
-	assert_output --regexp '^\{"version":6,"size":9,"sizeInBytes":[0-9]+,"numOfAddFiles":6\}$'
+	assert_output --regexp '^\{"version":6,"size":9,"sizeInBytes":[0-9]+,"numOfAddFiles":6,"checksum":"[0-9a-f]{32}"\}$'
 	run duckdb-query.js "SELECT count(*) FILTER (WHERE add IS NOT NULL) AS adds, count(*) FILTER (WHERE txn IS NOT NULL) AS txns, max(txn.version) AS v, count(*) FILTER (WHERE protocol IS NOT NULL) AS p, max(metaData.partitionColumns[1]) AS pc FROM read_parquet('$C/00000000000000000006.checkpoint.parquet')"
 	assert_output '{"adds":6,"txns":1,"v":6,"p":1,"pc":"trade_date"}'
 	# replay from the checkpoint keeps exactly-once: the same stream again loads nothing

@@ -369,8 +369,9 @@ json_stats() {
 	age "$log"/0000000000000000000*.json "$log"/000000000000000000{1[0-9],2[01]}.json "$log"/*.checkpoint.parquet "$log"/*.compacted.json
 	run --separate-stderr delta-compact --cleanup-log t
 	assert_success
-	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 20 commits, 1 checkpoint file and 2 other files; the log starts at the checkpoint of version 20"
-	run ls "$log"
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 20 commits, 1 checkpoint file and 22 other files; the log starts at the checkpoint of version 20"
+	[ -f "$log"/00000000000000000020.crc ] && [ ! -e "$log"/00000000000000000019.crc ]
+	run ls -I '*.crc' "$log"
 	assert_line --index 0 00000000000000000020.checkpoint.parquet
 	assert_line --index 1 00000000000000000020.json
 	assert_output --partial 00000000000000000021.00000000000000000023.compacted.json
@@ -409,7 +410,7 @@ json_stats() {
 	rows t >before
 	run --separate-stderr delta-compact --cleanup-log t
 	assert_success
-	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 2d): deleted 10 commits, 0 checkpoint files and 0 other files; the log starts at the checkpoint of version 10"
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 2d): deleted 10 commits, 0 checkpoint files and 10 other files; the log starts at the checkpoint of version 10"
 	rows t >after
 	cmp before after
 }
@@ -443,7 +444,7 @@ json_stats() {
 	rows t >before
 	run --separate-stderr delta-compact --cleanup-log t
 	assert_success
-	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 10 commits, 0 checkpoint files and 0 other files; the log starts at the checkpoint of version 10"
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 10 commits, 0 checkpoint files and 10 other files; the log starts at the checkpoint of version 10"
 	[ ! -e "$log"/00000000000000000009.json ]
 	rows t >after
 	cmp before after
@@ -471,7 +472,7 @@ json_stats() {
 	age "$log"/* "$log"/_staged_commits/*
 	run --separate-stderr delta-compact --cleanup-log t
 	assert_success
-	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 10 commits, 0 checkpoint files and 3 other files; the log starts at the checkpoint of version 10"
+	assert_equal "$stderr" "delta-compact: t: log cleanup (retention 30d): deleted 10 commits, 0 checkpoint files and 12 other files; the log starts at the checkpoint of version 10"
 	[ ! -e "$log"/00000000000000000005.crc ]
 	[ -f "$log"/00000000000000000010.crc ]
 	run ls "$log"/_staged_commits
@@ -1133,7 +1134,7 @@ upsert_one_row() {
 	age "$log"/*.json "$log"/*.parquet "$log"/_sidecars/s13.parquet "$log"/_sidecars/orphan.parquet
 	run --separate-stderr delta-compact --cleanup-log t
 	assert_success
-	assert_equal "${stderr_lines[0]}" "delta-compact: t: log cleanup (retention 30d): deleted 13 commits, 1 checkpoint file and 0 other files; the log starts at the checkpoint of version 13"
+	assert_equal "${stderr_lines[0]}" "delta-compact: t: log cleanup (retention 30d): deleted 13 commits, 1 checkpoint file and 13 other files; the log starts at the checkpoint of version 13"
 	assert_equal "${stderr_lines[1]}" "delta-compact: t: deleted 1 sidecar file that no checkpoint kept names (_delta_log/_sidecars)"
 	run ls "$log" "$log"/_sidecars
 	assert_output --partial 00000000000000000013.checkpoint.7d17ac10-5cc3-401b-bd1a-9c82dd2ea032.json
