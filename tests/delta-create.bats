@@ -133,7 +133,7 @@ JSON
 	assert_success
 	assert_equal "$stderr" ""
 	assert_equal "$(cat "$STOCKETL_LAKE"/bronze/_delta_log/*.json | md5sum)" "$before"
-	assert_equal "$(ls "$STOCKETL_LAKE"/bronze/_delta_log)" "00000000000000000000.json"
+	assert_equal "$(ls "$STOCKETL_LAKE"/bronze/_delta_log)" "$(printf '%s\n' 00000000000000000000.crc 00000000000000000000.json)"
 }
 
 @test "creating an existing table with another schema or partitioning is an error" {
@@ -152,8 +152,11 @@ JSON
 		delta-create race --schema "$SCHEMA" --partition-by trade_date &
 	done
 	wait
-	run ls "$STOCKETL_LAKE/race/_delta_log"
-	assert_output "00000000000000000000.json"
+	run ls -A "$STOCKETL_LAKE/race/_delta_log"
+	assert_output "$(printf '%s\n' 00000000000000000000.crc 00000000000000000000.json)"
+	# the winner's version checksum: one table, no file
+	run jq -c '[.numFiles, .tableSizeBytes, .numMetadata, .numProtocol]' "$STOCKETL_LAKE/race/_delta_log/00000000000000000000.crc"
+	assert_output '[0,0,1,1]'
 }
 
 @test "a malformed schema file is a data error (65) with file and line; a missing one an I/O error (74)" {
