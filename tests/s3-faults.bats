@@ -60,13 +60,17 @@ create() {
 	delta-create bronze --schema "$SCHEMA" --partition-by trade_date
 }
 
-# fill FREE: fill the server's disk until FREE bytes are left, with a file
-# beside the bucket (no object).
+# fill FREE: fill the server's disk until FREE bytes are left, with files
+# beside the bucket (no object).  A writer may take some of the room between
+# the measure and the allocation: then it is measured again.
 fill() {
-	local avail
-	avail=$(df --output=avail -B1 "$S3_DATA" | tail -n 1)
-	[ "$avail" -gt "$1" ] || return 0
-	fallocate -l "$((avail - $1))" "$S3_DATA/filler.$RANDOM$RANDOM"
+	local avail _
+	for _ in 1 2 3 4 5 6 7 8; do
+		avail=$(df --output=avail -B1 "$S3_DATA" | tail -n 1)
+		[ "$avail" -gt "$1" ] || return 0
+		fallocate -l "$((avail - $1))" "$S3_DATA/filler.$RANDOM$RANDOM" 2>/dev/null && return 0
+	done
+	return 1
 }
 
 # server_back: start the server again over the same storage if the full

@@ -104,7 +104,14 @@ s3_start() {
 s3_mount() {
 	local mnt
 	mnt=$(mktemp -d "$S3_DIR/mnt.XXXXXX") || return 1
-	if ! _s3_mount "$mnt" "${1:-$S3_BUCKET}" "${2:-}"; then
+	# s3fs checks the bucket as it mounts; a server that has just started
+	# again may refuse that first connection: two more tries, a second apart.
+	local try
+	for try in 1 2 3; do
+		_s3_mount "$mnt" "${1:-$S3_BUCKET}" "${2:-}" && break
+		[ "$try" = 3 ] || sleep 1
+	done
+	if [ -z "$_S3_MOUNTED_PID" ]; then
 		echo "s3_mount: s3fs did not mount the bucket at $mnt" >&2
 		# what s3fs and the server said, for the failure's report
 		tail -n 20 "$S3_DIR/s3fs.out" "$S3_DIR/s3fs.log" "$S3_DIR/s3rver.err" >&2 2>/dev/null
