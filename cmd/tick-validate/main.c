@@ -512,6 +512,24 @@ static int bad_marker(struct validate *v, const struct rec *rec, const struct er
 }
 
 /*
+ * End the batch of passed + quarantined records just passed on with a
+ * failed marker (app tick-validate, id 0), so that no stage downstream
+ * loads it; flushed at once when flush is set (more input follows).
+ */
+static void failed_marker(struct validate *v, int64_t passed, int64_t quarantined, int flush)
+{
+	struct rec_batch b;
+	memset(&b, 0, sizeof b);
+	snprintf(b.app, sizeof b.app, "tick-validate");
+	b.records = passed;
+	b.rejected = quarantined;
+	b.status = BATCH_FAILED;
+	struct err_msg e;
+	if (rec_write_batch(v->out, &b, &e) < 0 || (flush && rec_writer_flush(v->out, &e) < 0))
+		write_failed(v, v->out, &e);
+}
+
+/*
  * The records after the last marker, or the whole of a stream without
  * markers.  A run that an error stopped (v->stopped) leaves its batch
  * incomplete: the batch is judged and reported as usual but fails, and a
@@ -535,15 +553,7 @@ static void input_end(struct validate *v)
 	if (judge(v, NULL, "input", stopped) != OUT_FAIL && !stopped)
 		return;
 	/* One batch without a marker failed: a failed marker keeps it from being loaded. */
-	struct rec_batch b;
-	memset(&b, 0, sizeof b);
-	snprintf(b.app, sizeof b.app, "tick-validate");
-	b.records = passed;
-	b.rejected = quarantined;
-	b.status = BATCH_FAILED;
-	struct err_msg e;
-	if (rec_write_batch(v->out, &b, &e) < 0)
-		write_failed(v, v->out, &e);
+	failed_marker(v, passed, quarantined, 0);
 }
 
 /*
@@ -564,15 +574,7 @@ static void cut_short(struct validate *v, const struct err_msg *e)
 	if (!v->markers && !v->cut[0])
 		snprintf(v->cut, sizeof v->cut, "%s", e->text);
 	judge(v, NULL, v->markers ? "records without a marker" : "input", e->text);
-	struct rec_batch b;
-	memset(&b, 0, sizeof b);
-	snprintf(b.app, sizeof b.app, "tick-validate");
-	b.records = passed;
-	b.rejected = quarantined;
-	b.status = BATCH_FAILED;
-	struct err_msg we;
-	if (rec_write_batch(v->out, &b, &we) < 0 || rec_writer_flush(v->out, &we) < 0)
-		write_failed(v, v->out, &we);
+	failed_marker(v, passed, quarantined, 1);
 }
 
 static int validate_fd(struct validate *v, int fd, const char *name, size_t max_line)
